@@ -1,0 +1,49 @@
+// Runs every `*.test.ts` beside the code and in `test/` with Node's own test runner.
+// With DATABASE_URL or REDIS_URL unset, the embedded services start here once and every test
+// file inherits their addresses, exactly as `veritrain up` would provide them.
+import { spawn } from "node:child_process";
+import { readdirSync, statSync } from "node:fs";
+import { join, relative } from "node:path";
+import { startEmbeddedServices } from "../config/embedded-services.ts";
+
+const root = new URL("..", import.meta.url).pathname;
+const searched = ["api", "sdk/src", "queue", "chain-bridge", "worker-runtime", "cli", "config", "test"];
+const skippedDirs = new Set(["node_modules", "generated", ".veritrain", "fixtures"]);
+
+function findTests(dir: string, out: string[]): string[] {
+  let entries: string[];
+  try {
+    entries = readdirSync(dir);
+  } catch {
+    return out;
+  }
+  for (const name of entries) {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) {
+      if (!skippedDirs.has(name)) findTests(path, out);
+    } else if (name.endsWith(".test.ts")) {
+      out.push(relative(root, path));
+    }
+  }
+  return out;
+}
+
+const filters = process.argv.slice(2);
+const files = searched
+  .flatMap((dir) => findTests(join(root, dir), []))
+  .filter((file) => filters.length === 0 || filters.some((f) => file.includes(f)))
+  .sort();
+if (files.length === 0) {
+  console.error(`no test files match ${filters.join(" ") || "(all)"}`);
+  process.exit(1);
+}
+
+const services = await startEmbeddedServices({ dataDir: join(root, ".veritrain", "test") , fresh: true });
+const child = spawn(
+  process.execPath,
+  ["--import", "tsx", "--test", "--test-concurrency=2", "--test-timeout=600000", ...files],
+  { cwd: root, stdio: "inherit", env: { ...process.env, ...services.env, VERITRAIN_TEST: "1" } },
+);
+const code: number = await new Promise((resolve) => child.on("exit", (c, signal) => resolve(c ?? (signal ? 1 : 0))));
+await services.stop();
+process.exit(code);
