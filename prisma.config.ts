@@ -11,6 +11,6 @@ export default {
   async adapter() {
     const url = process.env.DATABASE_URL;
     if (!url) throw new Error("DATABASE_URL must be set for Prisma's CLI (veritrain migrate sets it)");
-    return new PrismaPg({ connectionString: url });
+    return new PrismaPg({ connectionString: url, allowExitOnIdle: true });
   },
 } satisfies PrismaConfig;

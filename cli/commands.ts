@@ -1,6 +1,10 @@
 import type { Command } from "commander";
+import { registerApiCommand } from "./commands/api.ts";
+import { registerMigrateCommand } from "./commands/migrate.ts";
+import { registerUpCommand } from "./commands/up.ts";
 
-/** Every subcommand registers itself here; one file per command under cli/commands/. */
 export function registerCommands(program: Command): void {
-  void program;
+  registerUpCommand(program);
+  registerApiCommand(program);
+  registerMigrateCommand(program);
 }

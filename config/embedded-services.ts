@@ -38,7 +38,10 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function startPglite(dataDir: string, fresh: boolean): Promise<{ url: string; stop: () => Promise<void> }> {
+async function startPglite(
+  dataDir: string,
+  fresh: boolean,
+): Promise<{ url: string; stop: () => Promise<void> }> {
   const dir = join(dataDir, "pgdata");
   if (fresh) rmSync(dir, { recursive: true, force: true });
   mkdirSync(dir, { recursive: true });
@@ -95,7 +98,8 @@ async function waitForPort(port: number, child: ChildProcess, name: string): Pro
   const { connect } = await import("node:net");
   const deadline = Date.now() + 10_000;
   while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new ConfigError("SERVICE_START_FAILED", `${name} exited with code ${child.exitCode}`);
+    if (child.exitCode !== null)
+      throw new ConfigError("SERVICE_START_FAILED", `${name} exited with code ${child.exitCode}`);
     const ok = await new Promise<boolean>((resolve) => {
       const socket = connect(port, "127.0.0.1");
       socket.once("connect", () => {
@@ -108,7 +112,10 @@ async function waitForPort(port: number, child: ChildProcess, name: string): Pro
     await new Promise((r) => setTimeout(r, 50));
   }
   child.kill("SIGKILL");
-  throw new ConfigError("SERVICE_START_FAILED", `${name} did not accept connections on port ${port} within 10 s`);
+  throw new ConfigError(
+    "SERVICE_START_FAILED",
+    `${name} did not accept connections on port ${port} within 10 s`,
+  );
 }
 
 export async function startEmbeddedServices(options: EmbeddedServicesOptions): Promise<EmbeddedServices> {

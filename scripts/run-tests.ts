@@ -38,12 +38,14 @@ if (files.length === 0) {
   process.exit(1);
 }
 
-const services = await startEmbeddedServices({ dataDir: join(root, ".veritrain", "test") , fresh: true });
+const services = await startEmbeddedServices({ dataDir: join(root, ".veritrain", "test"), fresh: true });
 const child = spawn(
   process.execPath,
   ["--import", "tsx", "--test", "--test-concurrency=2", "--test-timeout=600000", ...files],
   { cwd: root, stdio: "inherit", env: { ...process.env, ...services.env, VERITRAIN_TEST: "1" } },
 );
-const code: number = await new Promise((resolve) => child.on("exit", (c, signal) => resolve(c ?? (signal ? 1 : 0))));
+const code: number = await new Promise((resolve) =>
+  child.on("exit", (c, signal) => resolve(c ?? (signal ? 1 : 0))),
+);
 await services.stop();
 process.exit(code);

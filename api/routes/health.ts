@@ -1,0 +1,44 @@
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { Type } from "@sinclair/typebox";
+import { runProbe } from "../health.ts";
+
+const Component = Type.Object({
+  status: Type.Union([Type.Literal("up"), Type.Literal("down")]),
+  latency_ms: Type.Integer(),
+  detail: Type.Optional(Type.String()),
+});
+
+const Health = Type.Object(
+  {
+    status: Type.Union([Type.Literal("ok"), Type.Literal("degraded")]),
+    components: Type.Object({ database: Component, redis: Component, chain: Component }),
+  },
+  { title: "Health" },
+);
+
+const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.get(
+    "/v1/health",
+    {
+      schema: {
+        tags: ["health"],
+        summary: "Status of the API and the services it depends on",
+        response: { 200: Health, 503: Health },
+      },
+    },
+    async (_request, reply) => {
+      const { probes } = app.deps;
+      const [database, redis, chain] = await Promise.all([
+        runProbe(probes.database),
+        runProbe(probes.redis),
+        runProbe(probes.chain),
+      ]);
+      const healthy = [database, redis, chain].every((c) => c.status === "up");
+      return reply
+        .status(healthy ? 200 : 503)
+        .send({ status: healthy ? "ok" : "degraded", components: { database, redis, chain } });
+    },
+  );
+};
+
+export default healthRoutes;

@@ -1,0 +1,32 @@
+import { type TSchema, Type } from "@sinclair/typebox";
+
+export const ErrorResponse = Type.Object(
+  {
+    error: Type.Object({
+      type: Type.String({
+        description: "Broad class: invalid_request_error, not_found_error, api_error, ...",
+      }),
+      code: Type.String({ description: "Stable machine-readable code" }),
+      message: Type.String({ description: "What was wrong, where, and what is accepted" }),
+      param: Type.Union([Type.String(), Type.Null()], { description: "The offending parameter, if any" }),
+    }),
+  },
+  { $id: "Error", title: "Error" },
+);
+
+/** Standard error responses a route can produce, keyed by status. */
+export function errorResponses(...statuses: number[]): Record<number, TSchema> {
+  return Object.fromEntries(statuses.map((status) => [status, Type.Ref(ErrorResponse)]));
+}
+
+export function listOf<T extends TSchema>(item: T, title: string) {
+  return Type.Object({ data: Type.Array(item), has_more: Type.Boolean() }, { title });
+}
+
+/** A string enum as a plain JSON Schema `enum`, which reads better in OpenAPI and in errors. */
+export function StringEnum<const T extends readonly string[]>(
+  values: T,
+  options: { description?: string; default?: T[number] } = {},
+) {
+  return Type.Unsafe<T[number]>({ type: "string", enum: [...values], ...options });
+}

@@ -1,0 +1,63 @@
+// Runs the API process: connects the services, applies pending migrations, listens, and on
+// SIGTERM/SIGINT stops accepting, lets in-flight requests finish, then closes connections.
+import { Redis } from "ioredis";
+import { type ChainConnection, connectChain } from "../chain-bridge/connection.ts";
+import type { Config } from "../config/env.ts";
+import { createDatabase, type Database } from "../prisma/client.ts";
+import { migrate } from "../prisma/migrate.ts";
+import { type App, buildApp } from "./app.ts";
+
+export interface ServiceUrls {
+  databaseUrl: string;
+  redisUrl: string;
+  chainWsUrl: string;
+}
+
+export interface RunningApi {
+  app: App;
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startApi(config: Config, urls: ServiceUrls): Promise<RunningApi> {
+  await migrate(urls.databaseUrl);
+  const db: Database = createDatabase(urls.databaseUrl);
+  // A dedicated connection that fails fast instead of queueing, so health sees an outage at once.
+  const redisProbe = new Redis(urls.redisUrl, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 0,
+    lazyConnect: false,
+  });
+  redisProbe.on("error", () => undefined);
+  const chain: ChainConnection = await connectChain(urls.chainWsUrl);
+
+  const app = await buildApp({
+    logLevel: config.logLevel,
+    deps: {
+      probes: {
+        database: async () => {
+          await db.$queryRaw`SELECT 1`;
+          return undefined;
+        },
+        redis: async () => {
+          await redisProbe.ping();
+          return undefined;
+        },
+        chain: () => chain.probe(),
+      },
+    },
+  });
+  const url = await app.listen({ port: config.port, host: config.host });
+
+  let closing: Promise<void> | undefined;
+  const close = () => {
+    closing ??= (async () => {
+      await app.close();
+      await chain.close();
+      redisProbe.disconnect();
+      await db.$disconnect();
+    })();
+    return closing;
+  };
+  return { app, url, close };
+}

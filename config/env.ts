@@ -1,0 +1,85 @@
+// Twelve-factor configuration: everything comes from the environment, validated once at start.
+import { resolve } from "node:path";
+import { ConfigError } from "./errors.ts";
+
+export interface Config {
+  port: number;
+  host: string;
+  dataDir: string;
+  /** Unset: an embedded Postgres is started. */
+  databaseUrl: string | undefined;
+  /** Unset: a redis-server is spawned. */
+  redisUrl: string | undefined;
+  /** Unset: the embedded dev chain is started. */
+  chainWsUrl: string | undefined;
+  stripeSecretKey: string | undefined;
+  stripeWebhookSecret: string | undefined;
+  stripeApiBase: string | undefined;
+  /** US dollars per whole VT token, as a decimal string so no precision is lost. */
+  tokenUsdRate: string;
+  operatorSeed: string;
+  logLevel: string;
+}
+
+type Env = Record<string, string | undefined>;
+
+function optional(env: Env, name: string): string | undefined {
+  const value = env[name]?.trim();
+  return value ? value : undefined;
+}
+
+function port(env: Env): number {
+  const raw = optional(env, "PORT") ?? "8080";
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 0 || value > 65535) {
+    throw new ConfigError("INVALID_PORT", `PORT must be an integer from 0 to 65535, got "${raw}"`);
+  }
+  return value;
+}
+
+function url(env: Env, name: string, protocols: string[]): string | undefined {
+  const value = optional(env, name);
+  if (value === undefined) return undefined;
+  let parsed: URL;
+  try {
+    parsed = new URL(value);
+  } catch {
+    throw new ConfigError("INVALID_URL", `${name} is not a URL: "${value}"`);
+  }
+  if (!protocols.includes(parsed.protocol)) {
+    throw new ConfigError(
+      "INVALID_URL",
+      `${name} must use ${protocols.join(" or ")}, got "${parsed.protocol}" in "${value}"`,
+    );
+  }
+  return value;
+}
+
+function rate(env: Env): string {
+  const raw = optional(env, "TOKEN_USD_RATE") ?? "0.01";
+  if (!/^\d+(\.\d{1,12})?$/.test(raw) || Number(raw) <= 0) {
+    throw new ConfigError(
+      "INVALID_RATE",
+      `TOKEN_USD_RATE must be a positive decimal with at most 12 fraction digits (USD per VT), got "${raw}"`,
+    );
+  }
+  return raw;
+}
+
+export function loadConfig(env: Env = process.env): Config {
+  return {
+    port: port(env),
+    host: optional(env, "HOST") ?? "127.0.0.1",
+    dataDir: resolve(optional(env, "VERITRAIN_DATA_DIR") ?? ".veritrain"),
+    databaseUrl: url(env, "DATABASE_URL", ["postgres:", "postgresql:"]),
+    redisUrl: url(env, "REDIS_URL", ["redis:", "rediss:"]),
+    chainWsUrl: url(env, "CHAIN_WS_URL", ["ws:", "wss:"]),
+    stripeSecretKey: optional(env, "STRIPE_SECRET_KEY"),
+    stripeWebhookSecret: optional(env, "STRIPE_WEBHOOK_SECRET"),
+    stripeApiBase: url(env, "STRIPE_API_BASE", ["http:", "https:"]),
+    tokenUsdRate: rate(env),
+    // //Alice is the dev chain's treasury; production deployments must set their own seed.
+    operatorSeed: optional(env, "OPERATOR_SEED") ?? "//Alice",
+    logLevel: optional(env, "LOG_LEVEL") ?? "info",
+  };
+}

@@ -1,0 +1,75 @@
+// Every test file gets a Postgres schema of its own in the database the suite runs against, so
+// files run in parallel without seeing each other's rows. The committed migration files are
+// applied directly (prisma/migrate.test.ts checks `prisma migrate deploy` itself).
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { fileURLToPath } from "node:url";
+import pg from "pg";
+import { createDatabase, type Database } from "../../prisma/client.ts";
+import { migrationNames } from "../../prisma/migrate.ts";
+
+export interface TestDatabase {
+  /** DATABASE_URL for this schema, in the `?schema=` form the project's client accepts. */
+  url: string;
+  schema: string;
+  db: Database;
+  drop(): Promise<void>;
+}
+
+export function suiteDatabaseUrl(): string {
+  const url = process.env.DATABASE_URL;
+  if (!url) throw new Error("DATABASE_URL is not set: run tests with `npm test`, which provides one");
+  return url;
+}
+
+export function schemaUrl(schema: string): string {
+  const url = new URL(suiteDatabaseUrl());
+  url.searchParams.set("schema", schema);
+  return url.toString();
+}
+
+export async function createEmptySchema(): Promise<{ schema: string; url: string; drop(): Promise<void> }> {
+  const schema = `t_${randomBytes(6).toString("hex")}`;
+  const admin = new pg.Client({ connectionString: suiteDatabaseUrl() });
+  await admin.connect();
+  await admin.query(`CREATE SCHEMA "${schema}"`);
+  await admin.end();
+  return {
+    schema,
+    url: schemaUrl(schema),
+    async drop() {
+      const client = new pg.Client({ connectionString: suiteDatabaseUrl() });
+      await client.connect();
+      await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await client.end();
+    },
+  };
+}
+
+export async function createTestDatabase(): Promise<TestDatabase> {
+  const empty = await createEmptySchema();
+  const client = new pg.Client({ connectionString: suiteDatabaseUrl() });
+  await client.connect();
+  try {
+    await client.query(`SET search_path TO "${empty.schema}"`);
+    for (const name of migrationNames()) {
+      const sql = readFileSync(
+        fileURLToPath(new URL(`../../prisma/migrations/${name}/migration.sql`, import.meta.url)),
+        "utf8",
+      );
+      await client.query(sql.replace(/^CREATE SCHEMA IF NOT EXISTS "public";$/m, ""));
+    }
+  } finally {
+    await client.end();
+  }
+  const db = createDatabase(empty.url, 4);
+  return {
+    url: empty.url,
+    schema: empty.schema,
+    db,
+    async drop() {
+      await db.$disconnect();
+      await empty.drop();
+    },
+  };
+}
