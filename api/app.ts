@@ -6,10 +6,13 @@ import Fastify from "fastify";
 import type { HealthProbe } from "./health.ts";
 import errors from "./plugins/errors.ts";
 import swagger from "./plugins/swagger.ts";
-import healthRoutes from "./routes/health.ts";
+import routes from "./routes/index.ts";
+import type { Services } from "./services/index.ts";
 
 export interface AppDeps {
   probes: { database: HealthProbe; redis: HealthProbe; chain: HealthProbe };
+  /** The business logic the routes call; absent only when generating the OpenAPI document. */
+  services?: Services;
 }
 
 declare module "fastify" {
@@ -43,7 +46,7 @@ export async function buildApp({ deps, logLevel = false }: BuildAppOptions) {
   });
   await app.register(errors);
   await app.register(swagger);
-  await app.register(healthRoutes);
+  await app.register(routes);
   return app;
 }
 

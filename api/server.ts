@@ -6,6 +6,7 @@ import type { Config } from "../config/env.ts";
 import { createDatabase, type Database } from "../prisma/client.ts";
 import { migrate } from "../prisma/migrate.ts";
 import { type App, buildApp } from "./app.ts";
+import { createServices } from "./services/index.ts";
 
 export interface ServiceUrls {
   databaseUrl: string;
@@ -29,11 +30,14 @@ export async function startApi(config: Config, urls: ServiceUrls): Promise<Runni
     lazyConnect: false,
   });
   redisProbe.on("error", () => undefined);
+  const redis = new Redis(urls.redisUrl, { maxRetriesPerRequest: 3 });
   const chain: ChainConnection = await connectChain(urls.chainWsUrl);
+  const services = createServices({ config, db, redis });
 
   const app = await buildApp({
     logLevel: config.logLevel,
     deps: {
+      services,
       probes: {
         database: async () => {
           await db.$queryRaw`SELECT 1`;
@@ -55,6 +59,7 @@ export async function startApi(config: Config, urls: ServiceUrls): Promise<Runni
       await app.close();
       await chain.close();
       redisProbe.disconnect();
+      redis.disconnect();
       await db.$disconnect();
     })();
     return closing;

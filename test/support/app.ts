@@ -1,0 +1,55 @@
+// Builds the real application for a test file: its own Postgres schema, the suite's Redis under
+// a key prefix of its own, and the same services `veritrain api` wires, with no HTTP listener
+// (requests go through `app.inject`) unless a test asks for one.
+import { randomBytes } from "node:crypto";
+import { Redis } from "ioredis";
+import { type App, buildApp } from "../../api/app.ts";
+import { createServices, type Services } from "../../api/services/index.ts";
+import { type Config, loadConfig } from "../../config/env.ts";
+import { createTestDatabase, type TestDatabase } from "./database.ts";
+
+export interface TestApp {
+  app: App;
+  services: Services;
+  database: TestDatabase;
+  redis: Redis;
+  config: Config;
+  /** Unique per test file: prefix Redis keys and BullMQ queues with it. */
+  prefix: string;
+  close(): Promise<void>;
+}
+
+export function suiteRedisUrl(): string {
+  const url = process.env.REDIS_URL;
+  if (!url) throw new Error("REDIS_URL is not set: run tests with `npm test`, which provides one");
+  return url;
+}
+
+export async function createTestApp(overrides: Partial<Config> = {}): Promise<TestApp> {
+  const database = await createTestDatabase();
+  const prefix = `test:${randomBytes(4).toString("hex")}`;
+  const redis = new Redis(suiteRedisUrl(), { keyPrefix: `${prefix}:`, maxRetriesPerRequest: 3 });
+  const config: Config = {
+    ...loadConfig({}),
+    databaseUrl: database.url,
+    redisUrl: suiteRedisUrl(),
+    ...overrides,
+  };
+  const services = createServices({ config, db: database.db, redis });
+  const up = async () => undefined;
+  const app = await buildApp({ deps: { services, probes: { database: up, redis: up, chain: up } } });
+  await app.ready();
+  return {
+    app,
+    services,
+    database,
+    redis,
+    config,
+    prefix,
+    async close() {
+      await app.close();
+      redis.disconnect();
+      await database.drop();
+    },
+  };
+}
