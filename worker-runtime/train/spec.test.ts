@@ -2,8 +2,8 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { TrainError } from "./errors.ts";
-import { parseTrainingSpec } from "./spec.ts";
-import { renderSpecSchema, schemaPath } from "./write-spec-schema.ts";
+import { parseTrainingSpec, trainingSpecJsonSchema } from "./spec.ts";
+import { schemaPath } from "./write-spec-schema.ts";
 
 const minimal = {
   inputs: { input: "x" },
@@ -101,6 +101,7 @@ describe("parseTrainingSpec", () => {
 
 describe("training-spec.schema.json", () => {
   it("is in sync with the TypeBox schema (regenerate with write-spec-schema.ts)", () => {
-    assert.equal(readFileSync(schemaPath, "utf8"), renderSpecSchema());
+    // Compared as JSON values: the file's layout is biome's business.
+    assert.deepEqual(JSON.parse(readFileSync(schemaPath, "utf8")), trainingSpecJsonSchema());
   });
 });
