@@ -30,3 +30,19 @@ export function StringEnum<const T extends readonly string[]>(
 ) {
   return Type.Unsafe<T[number]>({ type: "string", enum: [...values], ...options });
 }
+
+/** `limit` and `after` of every list: newest first, `after` = the last id of the previous page. */
+export const ListQuery = Type.Object(
+  {
+    limit: Type.Integer({ minimum: 1, maximum: 100, default: 10, description: "Page size, 1 to 100" }),
+    after: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 64, description: "Cursor: the last id of the previous page" }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+/** Turns `limit + 1` fetched rows into one page: the extra row only tells whether more exist. */
+export function pageOf<T>(rows: T[], limit: number): { data: T[]; has_more: boolean } {
+  return { data: rows.slice(0, limit), has_more: rows.length > limit };
+}
