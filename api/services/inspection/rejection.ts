@@ -1,0 +1,29 @@
+// Why an upload's content was refused: 422 answers that carry the parser's reason, and for
+// models with unsupported operators, the operators as data a client can act on.
+import { ApiError, type ErrorBody } from "../../errors.ts";
+
+export type RejectionCode = "invalid_model" | "unsupported_operators" | "invalid_dataset";
+
+export interface UnsupportedOperator {
+  op_type: string;
+  /** The graph nodes that use it, by name. */
+  nodes: string[];
+}
+
+export class FileRejectedError extends ApiError {
+  constructor(
+    readonly rejection: RejectionCode,
+    message: string,
+    readonly unsupportedOperators: UnsupportedOperator[] = [],
+  ) {
+    super(422, "invalid_request_error", rejection, message, "file");
+    this.name = "FileRejectedError";
+  }
+
+  override toBody(): ErrorBody {
+    const body = super.toBody();
+    if (this.unsupportedOperators.length === 0) return body;
+    const error = { ...body.error, unsupported_operators: this.unsupportedOperators };
+    return { error };
+  }
+}
