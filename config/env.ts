@@ -19,6 +19,8 @@ export interface Config {
   tokenUsdRate: string;
   operatorSeed: string;
   logLevel: string;
+  /** Largest accepted upload per file purpose, in bytes. */
+  uploadLimits: { model: number; dataset: number };
 }
 
 type Env = Record<string, string | undefined>;
@@ -66,6 +68,22 @@ function rate(env: Env): string {
   return raw;
 }
 
+// Uploads are inspected in memory once stored, and Node reads at most 2^31 - 1 bytes at once.
+const MAX_UPLOAD_BYTES = 2 ** 31 - 1;
+
+function byteLimit(env: Env, name: string, fallback: number): number {
+  const raw = optional(env, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < 1 || value > MAX_UPLOAD_BYTES) {
+    throw new ConfigError(
+      "INVALID_LIMIT",
+      `${name} must be a whole number of bytes from 1 to ${MAX_UPLOAD_BYTES}, got "${raw}"`,
+    );
+  }
+  return value;
+}
+
 export function loadConfig(env: Env = process.env): Config {
   return {
     port: port(env),
@@ -81,5 +99,9 @@ export function loadConfig(env: Env = process.env): Config {
     // //Alice is the dev chain's treasury; production deployments must set their own seed.
     operatorSeed: optional(env, "OPERATOR_SEED") ?? "//Alice",
     logLevel: optional(env, "LOG_LEVEL") ?? "info",
+    uploadLimits: {
+      model: byteLimit(env, "MAX_MODEL_UPLOAD_BYTES", 200_000_000),
+      dataset: byteLimit(env, "MAX_DATASET_UPLOAD_BYTES", 2_000_000_000),
+    },
   };
 }
