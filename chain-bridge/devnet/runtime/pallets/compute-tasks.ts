@@ -1,0 +1,257 @@
+// A task's life outside audits and disputes (PROTOCOL.md §5.1–5.3, §7, §9): escrow, worker
+// selection and re-assignment, the checkpoint commit, audit selection, finalization, cancellation.
+import type { AccountId, DispatchContext } from "../pallet.ts";
+import { percentOf } from "./compute-amounts.ts";
+import { computeError, ensure } from "./compute-errors.ts";
+import { emit } from "./compute-events.ts";
+import { RandomStream, taskSeed } from "./compute-hashing.ts";
+import {
+  canReceive,
+  changeDuties,
+  eligibleNodes,
+  getNode,
+  JACKPOT_ACCOUNT,
+  reserveFunds,
+  slashStake,
+} from "./compute-stake.ts";
+import { nextTaskId, parameters, tasks } from "./compute-storage.ts";
+import type { Audit, Commitment, Hash, TaskInfo, TaskSpec } from "./compute-types.ts";
+
+export function getTask(ctx: DispatchContext, taskId: bigint): TaskInfo {
+  const task = tasks.get(ctx, taskId);
+  if (task === undefined) throw computeError("UnknownTask");
+  return task;
+}
+
+/** Steps [start, end] of segment `segment` of a commitment. */
+export function segmentBounds(spec: TaskSpec, commitment: Commitment, segment: number): [bigint, bigint] {
+  const start = BigInt(segment) * spec.checkpointInterval;
+  const end = start + spec.checkpointInterval;
+  return [start, end < commitment.steps ? end : commitment.steps];
+}
+
+export function requireCommitment(task: TaskInfo): Commitment {
+  if (task.commitment === null) throw computeError("WrongTaskStatus");
+  return task.commitment;
+}
+
+/** Draws the next worker (excluding the submitter and failed workers) or leaves the task unassigned. */
+export function assignWorker(ctx: DispatchContext, taskId: bigint, task: TaskInfo): TaskInfo {
+  const candidates = eligibleNodes(ctx, "worker", task.spec.profile, [task.submitter, ...task.excluded]);
+  if (candidates.length === 0) {
+    emit(ctx, "TaskUnassigned", { taskId });
+    return { ...task, status: "Unassigned", worker: null };
+  }
+  const worker =
+    candidates[new RandomStream(taskSeed(ctx, "vt/worker", taskId, task.attempt)).below(candidates.length)]!;
+  changeDuties(ctx, worker, "worker", 1);
+  const commitDeadline = ctx.blockNumber + parameters.get(ctx).commitBlocks;
+  emit(ctx, "WorkerAssigned", { taskId, worker, attempt: task.attempt, commitDeadline });
+  return { ...task, status: "Assigned", worker, commitDeadline };
+}
+
+/** Starts a new attempt after the worker failed: its work is void, the escrow stays. */
+export function restartAttempt(
+  ctx: DispatchContext,
+  taskId: bigint,
+  task: TaskInfo,
+  failedWorker: AccountId,
+): void {
+  changeDuties(ctx, failedWorker, "worker", -1);
+  const cleared: TaskInfo = {
+    ...task,
+    attempt: task.attempt + 1,
+    excluded: [...task.excluded, failedWorker],
+    commitment: null,
+    seed: null,
+    verdictDeadline: 0,
+    challengeEnd: 0,
+    revealEnd: 0,
+    audits: [],
+    disputes: [],
+  };
+  tasks.set(ctx, taskId, assignWorker(ctx, taskId, cleared));
+}
+
+function validSpec(spec: TaskSpec, maxVerificationLevel: number): boolean {
+  return (
+    spec.maxSteps >= 1n &&
+    spec.checkpointInterval >= 1n &&
+    spec.checkpointInterval <= spec.maxSteps &&
+    spec.graphNodes >= 1 &&
+    spec.verificationLevel <= maxVerificationLevel
+  );
+}
+
+export function createTask(
+  ctx: DispatchContext,
+  submitter: AccountId,
+  args: { spec: TaskSpec; price: bigint },
+): void {
+  ensure(validSpec(args.spec, parameters.get(ctx).maxVerificationLevel), "InvalidSpec");
+  ensure(args.price > 0n, "ZeroAmount");
+  const taskId = nextTaskId.get(ctx);
+  const draft: TaskInfo = {
+    submitter,
+    spec: args.spec,
+    price: args.price,
+    status: "Unassigned",
+    worker: null,
+    attempt: 0,
+    excluded: [],
+    commitDeadline: 0,
+    commitment: null,
+    seed: null,
+    verdictDeadline: 0,
+    challengeEnd: 0,
+    revealEnd: 0,
+    audits: [],
+    disputes: [],
+    payout: null,
+  };
+  reserveFunds(ctx, submitter, args.price);
+  emit(ctx, "TaskCreated", { taskId, submitter, price: args.price });
+  const task = assignWorker(ctx, taskId, draft);
+  // A submitter never pays for a task that cannot start: failing here drops the reservation too.
+  ensure(task.status === "Assigned", "NoEligibleWorker");
+  tasks.set(ctx, taskId, task);
+  nextTaskId.set(ctx, taskId + 1n);
+}
+
+function expectedCheckpoints(steps: bigint, interval: bigint): bigint {
+  return (steps + interval - 1n) / interval + 1n;
+}
+
+export function commit(
+  ctx: DispatchContext,
+  who: AccountId,
+  args: { taskId: bigint; root: Hash; checkpoints: number; steps: bigint; result: Hash },
+): void {
+  const task = getTask(ctx, args.taskId);
+  ensure(task.status === "Assigned", "WrongTaskStatus");
+  ensure(task.worker === who, "NotAssignedWorker");
+  ensure(ctx.blockNumber <= task.commitDeadline, "DeadlinePassed");
+  ensure(
+    args.steps >= 1n &&
+      args.steps <= task.spec.maxSteps &&
+      BigInt(args.checkpoints) === expectedCheckpoints(args.steps, task.spec.checkpointInterval),
+    "InvalidCommit",
+  );
+  const commitment: Commitment = {
+    root: args.root,
+    checkpoints: args.checkpoints,
+    steps: args.steps,
+    result: args.result,
+    committedAt: ctx.blockNumber,
+  };
+  tasks.set(ctx, args.taskId, { ...task, status: "Committed", commitment });
+  emit(ctx, "CheckpointsCommitted", {
+    taskId: args.taskId,
+    worker: who,
+    root: args.root,
+    checkpoints: args.checkpoints,
+    steps: args.steps,
+    result: args.result,
+  });
+}
+
+export function selectAudits(ctx: DispatchContext, taskId: bigint): void {
+  const task = getTask(ctx, taskId);
+  ensure(task.status === "Committed", "WrongTaskStatus");
+  const commitment = requireCommitment(task);
+  const params = parameters.get(ctx);
+  ensure(ctx.blockNumber >= commitment.committedAt + params.auditDelayBlocks, "TooEarly");
+  ensure(task.spec.verificationLevel > 0, "NothingToAudit");
+  const verifiers = eligibleNodes(ctx, "verifier", task.spec.profile, [task.submitter, task.worker!]);
+  ensure(verifiers.length > 0, "NoEligibleVerifier");
+  const segments = commitment.checkpoints - 1;
+  const count = Math.min(task.spec.verificationLevel, segments, verifiers.length);
+  const seed = taskSeed(ctx, "vt/audits", taskId, task.attempt);
+  const draws = new RandomStream(seed);
+  const chosenSegments = draws.distinct(count, segments);
+  const chosenVerifiers = draws.distinct(count, verifiers.length);
+  const audits: Audit[] = chosenSegments.map((segment, i) => {
+    const verifier = verifiers[chosenVerifiers[i]!]!;
+    changeDuties(ctx, verifier, "verifier", 1);
+    emit(ctx, "AuditAssigned", { taskId, auditIndex: i, segment, verifier });
+    return {
+      segment,
+      verifier,
+      commitment: getNode(ctx, verifier).commitment,
+      verdict: null,
+      challenger: null,
+      forced: null,
+      outcome: "Pending",
+      settled: false,
+    };
+  });
+  const verdictDeadline = ctx.blockNumber + params.verdictBlocks;
+  const challengeEnd = verdictDeadline + params.challengeBlocks;
+  tasks.set(ctx, taskId, {
+    ...task,
+    status: "Auditing",
+    seed,
+    audits,
+    verdictDeadline,
+    challengeEnd,
+    revealEnd: challengeEnd + params.revealBlocks,
+  });
+  emit(ctx, "AuditsSelected", { taskId, seed, count });
+}
+
+export function reassignTask(ctx: DispatchContext, taskId: bigint): void {
+  const task = getTask(ctx, taskId);
+  if (task.status === "Unassigned") {
+    tasks.set(ctx, taskId, assignWorker(ctx, taskId, { ...task, attempt: task.attempt + 1 }));
+    return;
+  }
+  ensure(task.status === "Assigned", "WrongTaskStatus");
+  ensure(ctx.blockNumber > task.commitDeadline, "TooEarly");
+  slashStake(ctx, task.worker!, "Timeout", null);
+  restartAttempt(ctx, taskId, task, task.worker!);
+}
+
+export function finalize(ctx: DispatchContext, taskId: bigint): void {
+  const task = getTask(ctx, taskId);
+  const level = task.spec.verificationLevel;
+  ensure(task.status === "Closed" || (task.status === "Committed" && level === 0), "WrongTaskStatus");
+  ensure(task.disputes.length === 0, "OpenDisputes");
+  const commitment = requireCommitment(task);
+  const worker = task.worker!;
+  const params = parameters.get(ctx);
+  const cost = (task.price * commitment.steps) / task.spec.maxSteps;
+  const tax = percentOf(cost, params.jackpotTaxPercent);
+  // A tax too small to open the jackpot account stays with the submitter.
+  const jackpot = canReceive(ctx, JACKPOT_ACCOUNT, tax) ? tax : 0n;
+  const perAudit = level === 0 ? 0n : percentOf(cost, params.verifierSharePercent) / BigInt(level);
+  const paid = task.audits.filter((audit) => audit.outcome === "Passed");
+  const workerPay = cost - tax - BigInt(level) * perAudit;
+  const verifiers = BigInt(paid.length) * perAudit;
+  const refund = task.price - workerPay - jackpot - verifiers;
+  const payments: Array<[AccountId, bigint]> = [
+    [worker, workerPay],
+    [JACKPOT_ACCOUNT, jackpot],
+    ...paid.map((audit): [AccountId, bigint] => [audit.verifier, perAudit]),
+  ];
+  for (const [recipient, amount] of payments) {
+    if (amount > 0n) ctx.currency.repatriateReserved(task.submitter, recipient, amount, "free");
+  }
+  ctx.currency.unreserve(task.submitter, refund);
+  changeDuties(ctx, worker, "worker", -1);
+  tasks.set(ctx, taskId, {
+    ...task,
+    status: "Finalized",
+    payout: { worker: workerPay, verifiers, jackpot, refund },
+  });
+  emit(ctx, "TaskFinalized", { taskId, workerPay, verifierPay: verifiers, jackpotTax: jackpot, refund });
+}
+
+export function cancelTask(ctx: DispatchContext, who: AccountId, taskId: bigint): void {
+  const task = getTask(ctx, taskId);
+  ensure(task.submitter === who, "NotSubmitter");
+  ensure(task.status === "Assigned" || task.status === "Unassigned", "NotCancellable");
+  ctx.currency.unreserve(who, task.price);
+  if (task.worker !== null) changeDuties(ctx, task.worker, "worker", -1);
+  tasks.set(ctx, taskId, { ...task, status: "Cancelled", worker: null });
+  emit(ctx, "TaskCancelled", { taskId, refund: task.price });
+}
