@@ -1,8 +1,9 @@
 import { PrismaPg } from "@prisma/adapter-pg";
 import type { PrismaConfig } from "prisma";
+import { createPool } from "./prisma/client.ts";
 
 // The WebAssembly schema engine works offline; it reaches the database through the same
-// driver adapter the application uses.
+// driver adapter and pool set-up the application uses.
 export default {
   experimental: { adapter: true },
   engine: "js",
@@ -11,6 +12,7 @@ export default {
   async adapter() {
     const url = process.env.DATABASE_URL;
     if (!url) throw new Error("DATABASE_URL must be set for Prisma's CLI (veritrain migrate sets it)");
-    return new PrismaPg({ connectionString: url, allowExitOnIdle: true });
+    const { pool, schema } = createPool(url, 2);
+    return new PrismaPg(pool, { schema, disposeExternalPool: true });
   },
 } satisfies PrismaConfig;

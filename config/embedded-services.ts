@@ -38,13 +38,17 @@ export async function freePort(): Promise<number> {
   });
 }
 
-async function startPglite(
-  dataDir: string,
-  fresh: boolean,
+/** Postgres in WebAssembly behind a local socket; `dataDir` undefined keeps it in memory. */
+export async function startPglite(
+  dataDir: string | undefined,
+  fresh = false,
 ): Promise<{ url: string; stop: () => Promise<void> }> {
-  const dir = join(dataDir, "pgdata");
-  if (fresh) rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
+  let dir: string | undefined;
+  if (dataDir) {
+    dir = join(dataDir, "pgdata");
+    if (fresh) rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+  }
   const db = await PGlite.create(dir);
   const port = await freePort();
   // One connection per pool slot: the API, the queue workers and migrations each hold some.

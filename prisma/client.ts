@@ -2,12 +2,13 @@
 // which needs no native binary). A `schema` parameter in the URL selects a Postgres schema, the
 // way Prisma's own URLs do; tests use it to give every test file a schema of its own.
 import { PrismaPg } from "@prisma/adapter-pg";
+import pg from "pg";
 import { PrismaClient } from "./generated/client.ts";
 
 export type Database = PrismaClient;
 
 export interface ParsedDatabaseUrl {
-  /** The URL pg understands, with the schema moved into the session's search_path. */
+  /** The URL pg understands, without Prisma's `schema` parameter. */
   connectionString: string;
   schema: string;
 }
@@ -19,12 +20,28 @@ export function parseDatabaseUrl(url: string): ParsedDatabaseUrl {
     throw new Error(`database schema name "${schema}" must be a plain identifier`);
   }
   parsed.searchParams.delete("schema");
-  if (schema !== "public") parsed.searchParams.set("options", `-c search_path=${schema}`);
   return { connectionString: parsed.toString(), schema };
 }
 
-export function createDatabase(url: string, poolSize = 10): Database {
+/**
+ * A pg pool whose every connection works in the URL's schema: Prisma qualifies its own queries,
+ * but raw SQL (row locks, migrations) relies on the search_path.
+ */
+export function createPool(url: string, max = 10): { pool: pg.Pool; schema: string } {
   const { connectionString, schema } = parseDatabaseUrl(url);
-  const adapter = new PrismaPg({ connectionString, max: poolSize }, { schema });
-  return new PrismaClient({ adapter });
+  const pool = new pg.Pool({ connectionString, max });
+  // An idle connection dropped by the server (restart, failover) is replaced on next use;
+  // without a listener pg would raise it as an uncaught exception.
+  pool.on("error", () => undefined);
+  if (schema !== "public") {
+    pool.on("connect", (client) => {
+      client.query(`SET search_path TO "${schema}"`).catch(() => client.release(true));
+    });
+  }
+  return { pool, schema };
+}
+
+export function createDatabase(url: string, poolSize = 10): Database {
+  const { pool, schema } = createPool(url, poolSize);
+  return new PrismaClient({ adapter: new PrismaPg(pool, { schema, disposeExternalPool: true }) });
 }

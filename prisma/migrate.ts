@@ -8,6 +8,7 @@ import { parseDatabaseUrl } from "./client.ts";
 
 const migrationsDir = fileURLToPath(new URL("./migrations", import.meta.url));
 const prismaCli = fileURLToPath(new URL("../node_modules/prisma/build/index.js", import.meta.url));
+const successMarker = "All migrations have been successfully applied.";
 const configFile = fileURLToPath(new URL("../prisma.config.ts", import.meta.url));
 
 export class MigrationError extends Error {
@@ -36,7 +37,7 @@ export async function pendingMigrations(url: string): Promise<string[]> {
     );
     if (table.rowCount === 0) return migrationNames();
     const applied = await client.query<{ migration_name: string }>(
-      "SELECT migration_name FROM _prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL",
+      `SELECT migration_name FROM "${schema}"._prisma_migrations WHERE finished_at IS NOT NULL AND rolled_back_at IS NULL`,
     );
     const done = new Set(applied.rows.map((row) => row.migration_name));
     return migrationNames().filter((name) => !done.has(name));
@@ -61,7 +62,7 @@ export async function migrate(url: string): Promise<string[]> {
     const child = spawn(process.execPath, [prismaCli, "migrate", "deploy", "--config", configFile], {
       env: {
         ...process.env,
-        DATABASE_URL: connectionString,
+        DATABASE_URL: url,
         // The JS schema engine needs no binaries, but the CLI checks these paths exist.
         PRISMA_QUERY_ENGINE_LIBRARY: prismaCli,
         PRISMA_SCHEMA_ENGINE_BINARY: prismaCli,
@@ -70,11 +71,18 @@ export async function migrate(url: string): Promise<string[]> {
       },
       stdio: ["ignore", "pipe", "pipe"],
     });
-    child.stdout.on("data", (chunk: Buffer) => output.push(chunk.toString()));
+    child.stdout.on("data", (chunk: Buffer) => {
+      output.push(chunk.toString());
+      // The CLI lingers ~10 s on an internal timer after finishing; the result is re-checked below.
+      if (output.join("").includes(successMarker)) child.kill("SIGTERM");
+    });
     child.stderr.on("data", (chunk: Buffer) => output.push(chunk.toString()));
     child.on("error", reject);
     child.on("exit", (exitCode) => resolve(exitCode ?? 1));
   });
-  if (code !== 0) throw new MigrationError(`prisma migrate deploy failed:\n${output.join("")}`);
+  const finished = output.join("").includes(successMarker);
+  if (code !== 0 && !finished) throw new MigrationError(`prisma migrate deploy failed:\n${output.join("")}`);
+  const left = await pendingMigrations(url);
+  if (left.length > 0) throw new MigrationError(`migrations still pending after deploy: ${left.join(", ")}`);
   return pending;
 }

@@ -7,7 +7,17 @@ import { join, relative } from "node:path";
 import { startEmbeddedServices } from "../config/embedded-services.ts";
 
 const root = new URL("..", import.meta.url).pathname;
-const searched = ["api", "sdk/src", "queue", "chain-bridge", "worker-runtime", "cli", "config", "test"];
+const searched = [
+  "api",
+  "sdk/src",
+  "prisma",
+  "queue",
+  "chain-bridge",
+  "worker-runtime",
+  "cli",
+  "config",
+  "test",
+];
 const skippedDirs = new Set(["node_modules", "generated", ".veritrain", "fixtures"]);
 
 function findTests(dir: string, out: string[]): string[] {
@@ -38,11 +48,16 @@ if (files.length === 0) {
   process.exit(1);
 }
 
+// Without DATABASE_URL every test file starts an in-memory Postgres of its own (see
+// test/support/database.ts); the one started here serves anything else.
+const embeddedPostgres = !process.env.DATABASE_URL;
 const services = await startEmbeddedServices({ dataDir: join(root, ".veritrain", "test"), fresh: true });
+const env: NodeJS.ProcessEnv = { ...process.env, ...services.env, VERITRAIN_TEST: "1" };
+if (embeddedPostgres) env.VERITRAIN_TEST_PGLITE = "1";
 const child = spawn(
   process.execPath,
   ["--import", "tsx", "--test", "--test-concurrency=2", "--test-timeout=600000", ...files],
-  { cwd: root, stdio: "inherit", env: { ...process.env, ...services.env, VERITRAIN_TEST: "1" } },
+  { cwd: root, stdio: "inherit", env },
 );
 const code: number = await new Promise((resolve) =>
   child.on("exit", (c, signal) => resolve(c ?? (signal ? 1 : 0))),

@@ -5,7 +5,7 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
-import { createDatabase, type Database } from "../../prisma/client.ts";
+import { createDatabase, type Database, parseDatabaseUrl } from "../../prisma/client.ts";
 import { migrationNames } from "../../prisma/migrate.ts";
 
 export interface TestDatabase {
@@ -14,6 +14,17 @@ export interface TestDatabase {
   schema: string;
   db: Database;
   drop(): Promise<void>;
+}
+
+/**
+ * With no DATABASE_URL the suite runs on embedded Postgres. PGlite is one Postgres session shared
+ * by all its sockets (a `SET search_path` would leak between files), so each test file then gets
+ * an in-memory PGlite of its own instead of a schema.
+ */
+async function embeddedDatabase(): Promise<{ schema: string; url: string; drop(): Promise<void> }> {
+  const { startPglite } = await import("../../config/embedded-services.ts");
+  const pg = await startPglite(undefined);
+  return { schema: "public", url: pg.url, drop: pg.stop };
 }
 
 export function suiteDatabaseUrl(): string {
@@ -29,6 +40,7 @@ export function schemaUrl(schema: string): string {
 }
 
 export async function createEmptySchema(): Promise<{ schema: string; url: string; drop(): Promise<void> }> {
+  if (process.env.VERITRAIN_TEST_PGLITE) return embeddedDatabase();
   const schema = `t_${randomBytes(6).toString("hex")}`;
   const admin = new pg.Client({ connectionString: suiteDatabaseUrl() });
   await admin.connect();
@@ -48,7 +60,7 @@ export async function createEmptySchema(): Promise<{ schema: string; url: string
 
 export async function createTestDatabase(): Promise<TestDatabase> {
   const empty = await createEmptySchema();
-  const client = new pg.Client({ connectionString: suiteDatabaseUrl() });
+  const client = new pg.Client({ connectionString: parseDatabaseUrl(empty.url).connectionString });
   await client.connect();
   try {
     await client.query(`SET search_path TO "${empty.schema}"`);

@@ -1,0 +1,65 @@
+// The API process as `veritrain api` runs it, against a real database schema, a Redis of its
+// own (so the test can stop it) and the dev chain: health is 200 while all are up, 503 after.
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { type RunningApi, startApi } from "../api/server.ts";
+import { type Devnet, startDevnet } from "../chain-bridge/devnet/index.ts";
+import { type EmbeddedServices, startEmbeddedServices } from "../config/embedded-services.ts";
+import { loadConfig } from "../config/env.ts";
+import { createEmptySchema } from "./support/database.ts";
+
+let dir: string;
+let schema: Awaited<ReturnType<typeof createEmptySchema>>;
+let redis: EmbeddedServices;
+let devnet: Devnet;
+let api: RunningApi;
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), "veritrain-health-"));
+  schema = await createEmptySchema();
+  redis = await startEmbeddedServices({ dataDir: dir, databaseUrl: schema.url, redisUrl: undefined });
+  devnet = await startDevnet({ port: 0, dataDir: join(dir, "chain"), blockTimeMs: 0 });
+  api = await startApi(
+    { ...loadConfig({}), port: 0 },
+    { databaseUrl: schema.url, redisUrl: redis.env.REDIS_URL, chainWsUrl: devnet.wsUrl },
+  );
+});
+
+after(async () => {
+  await api.close();
+  await devnet.stop();
+  await redis.stop();
+  await schema.drop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+interface Health {
+  status: string;
+  components: Record<string, { status: string; detail?: string }>;
+}
+
+async function health(): Promise<{ status: number; body: Health }> {
+  const res = await fetch(`${api.url}/v1/health`);
+  return { status: res.status, body: (await res.json()) as Health };
+}
+
+test("health is 200 with every component up, and the chain reports its head", async () => {
+  const { status, body } = await health();
+  assert.equal(status, 200, JSON.stringify(body));
+  assert.equal(body.status, "ok");
+  for (const name of ["database", "redis", "chain"]) assert.equal(body.components[name]?.status, "up", name);
+  assert.match(String(body.components.chain?.detail), /block #\d+/);
+});
+
+test("health goes 503 when Redis stops, naming Redis as the component that is down", async () => {
+  await redis.stop();
+  const { status, body } = await health();
+  assert.equal(status, 503);
+  assert.equal(body.status, "degraded");
+  assert.equal(body.components.redis?.status, "down");
+  assert.equal(body.components.database?.status, "up");
+  assert.equal(body.components.chain?.status, "up");
+});
