@@ -1,0 +1,66 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { decodeCheckpoint, encodeCheckpoint, sha256Hex, type TrainingState } from "./checkpoint.ts";
+import { TrainError } from "./errors.ts";
+
+function sample(order: string[]): TrainingState {
+  const tensors = new Map(
+    order.map((name) => {
+      const i = name.charCodeAt(0) - 97;
+      return [name, { dtype: "float32" as const, dims: [2], data: Float32Array.of(i, -i) }];
+    }),
+  );
+  return {
+    step: 42,
+    position: { epoch: 3, batch: 7, rngAtEpochStart: Uint32Array.of(1, 2, 3, 0xffffffff) },
+    params: new Map([...tensors].map(([n]) => [n, tensors.get(n)!])),
+    state: new Map([["m.b", { dtype: "int64", dims: [1, 1], data: BigInt64Array.of(-5n) }]]),
+  };
+}
+
+describe("checkpoint bytes", () => {
+  it("round-trips every field", () => {
+    const state = sample(["b", "a"]);
+    const decoded = decodeCheckpoint(encodeCheckpoint(state));
+    assert.equal(decoded.step, 42);
+    assert.deepEqual(decoded.position, state.position);
+    assert.deepEqual([...decoded.params.keys()], ["a", "b"]);
+    assert.deepEqual(decoded.params.get("b"), state.params.get("b"));
+    assert.deepEqual(decoded.state.get("m.b"), state.state.get("m.b"));
+  });
+
+  it("does not depend on insertion order, and follows the documented layout", () => {
+    const one = encodeCheckpoint(sample(["b", "a"]));
+    const two = encodeCheckpoint(sample(["a", "b"]));
+    assert.equal(sha256Hex(one), sha256Hex(two));
+    const view = Buffer.from(one);
+    assert.equal(view.subarray(0, 8).toString("latin1"), "VTCKPT01");
+    assert.equal(view.readBigUInt64LE(8), 42n);
+    assert.equal(view.readBigUInt64LE(16), 3n);
+    assert.equal(view.readBigUInt64LE(24), 7n);
+    assert.equal(view.readUInt32LE(44), 0xffffffff);
+    assert.equal(view.readUInt32LE(48), 2);
+    // first tensor record: name "a"
+    assert.equal(view.readUInt32LE(52), 1);
+    assert.equal(view.subarray(56, 57).toString(), "a");
+    assert.equal(view[57], 1); // ONNX FLOAT
+    assert.equal(view[58], 1); // rank
+    assert.equal(view.readBigUInt64LE(59), 2n);
+    assert.equal(view.readFloatLE(67 + 4), -0);
+  });
+
+  it("changes its hash when one bit of a weight changes", () => {
+    const state = sample(["a"]);
+    const before = sha256Hex(encodeCheckpoint(state));
+    (state.params.get("a")!.data as Float32Array)[0] = 1e-45;
+    assert.notEqual(sha256Hex(encodeCheckpoint(state)), before);
+  });
+
+  it("refuses damaged bytes with a code", () => {
+    const bytes = encodeCheckpoint(sample(["a"]));
+    const isInvalid = (e: unknown) => e instanceof TrainError && e.code === "INVALID_CHECKPOINT";
+    assert.throws(() => decodeCheckpoint(bytes.subarray(0, bytes.length - 1)), isInvalid);
+    assert.throws(() => decodeCheckpoint(Buffer.concat([bytes, Uint8Array.of(0)])), isInvalid);
+    assert.throws(() => decodeCheckpoint(Buffer.from("NOTACKPT")), isInvalid);
+  });
+});

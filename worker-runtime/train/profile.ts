@@ -1,0 +1,94 @@
+// The determinism profile: every setting that can change the bits a training step produces.
+// Two runs agree bit for bit only within one profile, so it is recorded with the checkpoints,
+// a resume under another profile is refused, and verifiers know when to compare exactly.
+import { readFileSync } from "node:fs";
+import { arch, platform } from "node:os";
+import ort from "onnxruntime-node";
+
+export interface DeterminismProfile {
+  onnxruntime: string;
+  execution_provider: "cpu";
+  intra_op_threads: 1;
+  inter_op_threads: 1;
+  execution_mode: "sequential";
+  graph_optimization_level: "all";
+  /** The /proc/cpuinfo flags that select MLAS kernels (vector width, FMA, dot-product units). */
+  cpu_features: string[];
+  cpu_model: string;
+  platform: string;
+  node: string;
+}
+
+/** Flags whose presence changes which kernels onnxruntime's MLAS dispatches to, hence rounding. */
+const KERNEL_SELECTING_FLAGS = [
+  "sse3",
+  "ssse3",
+  "sse4_1",
+  "sse4_2",
+  "avx",
+  "avx2",
+  "fma",
+  "f16c",
+  "avx512f",
+  "avx512bw",
+  "avx512dq",
+  "avx512vl",
+  "avx512_vnni",
+  "avx_vnni",
+  "avx512_bf16",
+  "amx_tile",
+  "amx_bf16",
+  "amx_int8",
+  // arm64
+  "asimd",
+  "asimddp",
+  "sve",
+  "sve2",
+  "i8mm",
+  "bf16",
+];
+
+function cpuInfo(): { features: string[]; model: string } {
+  let text = "";
+  try {
+    text = readFileSync("/proc/cpuinfo", "utf8");
+  } catch {
+    return { features: [], model: "unknown" };
+  }
+  const flags = new Set(/^(?:flags|Features)\s*:\s*(.*)$/m.exec(text)?.[1]?.split(/\s+/) ?? []);
+  const model = /^(?:model name|CPU part)\s*:\s*(.*)$/m.exec(text)?.[1]?.trim() ?? "unknown";
+  return { features: KERNEL_SELECTING_FLAGS.filter((f) => flags.has(f)), model };
+}
+
+/** Session options that realise the profile: one thread, sequential, no kernel races. */
+export const deterministicSessionOptions: ort.InferenceSession.SessionOptions = {
+  executionProviders: ["cpu"],
+  intraOpNumThreads: 1,
+  interOpNumThreads: 1,
+  executionMode: "sequential",
+  graphOptimizationLevel: "all",
+};
+
+export function currentProfile(): DeterminismProfile {
+  const cpu = cpuInfo();
+  return {
+    onnxruntime: ort.env.versions.node ?? ort.env.versions.common,
+    execution_provider: "cpu",
+    intra_op_threads: 1,
+    inter_op_threads: 1,
+    execution_mode: "sequential",
+    graph_optimization_level: "all",
+    cpu_features: cpu.features,
+    cpu_model: cpu.model,
+    platform: `${platform()}-${arch()}`,
+    node: process.version,
+  };
+}
+
+/** Fields that differ, as "field: recorded -> current"; the CPU model name is informative only. */
+export function profileDifferences(recorded: DeterminismProfile, current: DeterminismProfile): string[] {
+  const keys = Object.keys(current) as Array<keyof DeterminismProfile>;
+  return keys
+    .filter((k) => k !== "cpu_model" && JSON.stringify(recorded[k]) !== JSON.stringify(current[k]))
+    .map((k) => `${k}: ${JSON.stringify(recorded[k])} -> ${JSON.stringify(current[k])}`);
+}
