@@ -4,6 +4,7 @@ import { randomUUID } from "node:crypto";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify from "fastify";
 import type { HealthProbe } from "./health.ts";
+import auth from "./plugins/auth.ts";
 import errors from "./plugins/errors.ts";
 import swagger from "./plugins/swagger.ts";
 import routes from "./routes/index.ts";
@@ -46,6 +47,7 @@ export async function buildApp({ deps, logLevel = false }: BuildAppOptions) {
   });
   await app.register(errors);
   await app.register(swagger);
+  await app.register(auth);
   await app.register(routes);
   return app;
 }

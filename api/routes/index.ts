@@ -1,9 +1,13 @@
 // One route file per resource; each is a Fastify plugin registered here.
 import type { FastifyPluginAsync } from "fastify";
+import apiKeyRoutes from "./api-keys.ts";
+import authRoutes from "./auth.ts";
 import healthRoutes from "./health.ts";
 
 const routes: FastifyPluginAsync = async (app) => {
   await app.register(healthRoutes);
+  await app.register(authRoutes);
+  await app.register(apiKeyRoutes);
 };
 
 export default routes;

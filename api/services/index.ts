@@ -3,6 +3,8 @@
 import type { Redis } from "ioredis";
 import type { Config } from "../../config/env.ts";
 import type { Database } from "../../prisma/client.ts";
+import { Accounts } from "./accounts.ts";
+import { ApiKeys } from "./api-keys.ts";
 
 export interface ServiceContext {
   config: Config;
@@ -11,10 +13,13 @@ export interface ServiceContext {
   redis: Redis;
 }
 
-// biome-ignore lint/complexity/noBannedTypes: each resource's service is added as it is built
-export type Services = {};
+export interface Services {
+  accounts: Accounts;
+  apiKeys: ApiKeys;
+}
 
 export function createServices(context: ServiceContext): Services {
-  void context;
-  return {};
+  const apiKeys = new ApiKeys(context.db, context.redis);
+  const accounts = new Accounts(context.db, apiKeys);
+  return { accounts, apiKeys };
 }

@@ -1,0 +1,190 @@
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Redis } from "ioredis";
+import { signUp } from "../../test/support/accounts.ts";
+import { expectApiError } from "../../test/support/api-error.ts";
+import { createTestApp, suiteRedisUrl, type TestApp } from "../../test/support/app.ts";
+import { buildApp } from "../app.ts";
+import { ApiKeys } from "../services/api-keys.ts";
+import { createServices } from "../services/index.ts";
+
+let t: TestApp;
+before(async () => {
+  t = await createTestApp();
+});
+after(() => t.close());
+
+test("create shows the secret once, list never does, and the new key authenticates", async () => {
+  const alice = await signUp(t.app);
+  const created = await t.app.inject({
+    method: "POST",
+    url: "/v1/api-keys",
+    headers: alice.headers,
+    payload: { name: "ci" },
+  });
+  assert.equal(created.statusCode, 201, created.body);
+  const key = created.json();
+  assert.match(key.id, /^key_/);
+  assert.match(key.secret, /^vt_/);
+
+  const list = await t.app.inject({ method: "GET", url: "/v1/api-keys", headers: alice.headers });
+  const body = list.json();
+  assert.deepEqual(
+    body.data.map((k: { id: string }) => k.id),
+    [key.id, alice.apiKeyId],
+  );
+  assert.equal(body.has_more, false);
+  assert.ok(!list.body.includes("secret"));
+  assert.ok(!list.body.includes(key.secret));
+
+  const withNewKey = await t.app.inject({
+    method: "GET",
+    url: "/v1/api-keys",
+    headers: { authorization: `Bearer ${key.secret}` },
+  });
+  assert.equal(withNewKey.statusCode, 200);
+  const stored = await t.database.db.apiKey.findUniqueOrThrow({ where: { id: key.id } });
+  assert.ok(stored.lastUsedAt, "the first use is recorded");
+});
+
+test("the list pages newest first with limit and after", async () => {
+  const bob = await signUp(t.app);
+  const ids = [bob.apiKeyId];
+  for (let i = 0; i < 4; i++) {
+    const res = await t.app.inject({
+      method: "POST",
+      url: "/v1/api-keys",
+      headers: bob.headers,
+      payload: { name: `k${i}` },
+    });
+    ids.unshift(res.json().id);
+  }
+  const first = await t.app.inject({ method: "GET", url: "/v1/api-keys?limit=2", headers: bob.headers });
+  assert.deepEqual(
+    first.json().data.map((k: { id: string }) => k.id),
+    ids.slice(0, 2),
+  );
+  assert.equal(first.json().has_more, true);
+  const rest = await t.app.inject({
+    method: "GET",
+    url: `/v1/api-keys?limit=10&after=${ids[1]}`,
+    headers: bob.headers,
+  });
+  assert.deepEqual(
+    rest.json().data.map((k: { id: string }) => k.id),
+    ids.slice(2),
+  );
+  assert.equal(rest.json().has_more, false);
+  for (const query of ["limit=0", "limit=101", "limit=ten", "colour=red"]) {
+    const res = await t.app.inject({ method: "GET", url: `/v1/api-keys?${query}`, headers: bob.headers });
+    expectApiError(res, 400, "parameter_invalid");
+  }
+});
+
+test("creating rejects bad bodies and writes nothing", async () => {
+  const carol = await signUp(t.app);
+  const before = await t.database.db.apiKey.count();
+  for (const payload of [{}, { name: "" }, { name: { first: "x" } }, { name: "ok", scope: "all" }]) {
+    const res = await t.app.inject({ method: "POST", url: "/v1/api-keys", headers: carol.headers, payload });
+    expectApiError(res, 400, "parameter_invalid");
+  }
+  const malformed = await t.app.inject({
+    method: "POST",
+    url: "/v1/api-keys",
+    headers: { ...carol.headers, "content-type": "application/json" },
+    payload: "{name:",
+  });
+  expectApiError(malformed, 400, "invalid_json");
+  const anonymous = await t.app.inject({ method: "POST", url: "/v1/api-keys", payload: { name: "x" } });
+  expectApiError(anonymous, 401, "missing_credentials");
+  assert.equal(await t.database.db.apiKey.count(), before);
+});
+
+test("revoking stops the key at once; unknown and foreign keys answer 404 and stay active", async () => {
+  const dan = await signUp(t.app);
+  const eve = await signUp(t.app);
+  const foreign = await t.app.inject({
+    method: "DELETE",
+    url: `/v1/api-keys/${eve.apiKeyId}`,
+    headers: dan.headers,
+  });
+  expectApiError(foreign, 404, "resource_missing");
+  const unknown = await t.app.inject({
+    method: "DELETE",
+    url: "/v1/api-keys/key_nope",
+    headers: dan.headers,
+  });
+  expectApiError(unknown, 404, "resource_missing");
+  const eveStillWorks = await t.app.inject({ method: "GET", url: "/v1/api-keys", headers: eve.headers });
+  assert.equal(eveStillWorks.statusCode, 200);
+
+  const second = await t.app.inject({
+    method: "POST",
+    url: "/v1/api-keys",
+    headers: dan.headers,
+    payload: { name: "second" },
+  });
+  const revoked = await t.app.inject({
+    method: "DELETE",
+    url: `/v1/api-keys/${dan.apiKeyId}`,
+    headers: { authorization: `Bearer ${second.json().secret}` },
+  });
+  assert.equal(revoked.statusCode, 200, revoked.body);
+  assert.ok(revoked.json().revoked_at);
+  const stale = await t.app.inject({ method: "GET", url: "/v1/api-keys", headers: dan.headers });
+  expectApiError(stale, 401, "invalid_api_key");
+  const again = await t.app.inject({
+    method: "DELETE",
+    url: `/v1/api-keys/${dan.apiKeyId}`,
+    headers: { authorization: `Bearer ${second.json().secret}` },
+  });
+  expectApiError(again, 404, "resource_missing");
+});
+
+test("a revocation in one API process evicts the cached key in another within moments", async () => {
+  const frank = await signUp(t.app);
+  // A second API process over the same database: its own services, cache and Redis connection.
+  const redis = new Redis(suiteRedisUrl(), { maxRetriesPerRequest: 3 });
+  const other = await buildApp({
+    deps: {
+      services: createServices({ config: t.config, db: t.database.db, redis }),
+      probes: { database: async () => undefined, redis: async () => undefined, chain: async () => undefined },
+    },
+  });
+  await other.ready();
+  try {
+    const warm = await other.inject({ method: "GET", url: "/v1/api-keys", headers: frank.headers });
+    assert.equal(warm.statusCode, 200, "the other process has verified and cached the key");
+    const revoked = await t.app.inject({
+      method: "DELETE",
+      url: `/v1/api-keys/${frank.apiKeyId}`,
+      headers: frank.headers,
+    });
+    assert.equal(revoked.statusCode, 200);
+    let status = 200;
+    for (let i = 0; i < 50 && status === 200; i++) {
+      await sleep(20);
+      status = (await other.inject({ method: "GET", url: "/v1/api-keys", headers: frank.headers }))
+        .statusCode;
+    }
+    assert.equal(status, 401, "the other process no longer accepts the revoked key");
+  } finally {
+    await other.close();
+    redis.disconnect();
+  }
+});
+
+test("a verified key is served from memory, and the TTL bounds a revocation whose message was lost", async () => {
+  const gina = await signUp(t.app);
+  const keys = new ApiKeys(t.database.db, t.redis, { cacheTtlMs: 300 });
+  assert.ok(await keys.verify(gina.apiKey));
+  // Revoked behind the service's back: no eviction, no message; only the cache can answer now.
+  await t.database.db.apiKey.update({ where: { id: gina.apiKeyId }, data: { revokedAt: new Date() } });
+  assert.deepEqual(await keys.verify(gina.apiKey), {
+    apiKeyId: gina.apiKeyId,
+    organizationId: gina.organizationId,
+  });
+  await sleep(350);
+  assert.equal(await keys.verify(gina.apiKey), null);
+});

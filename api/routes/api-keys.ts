@@ -1,0 +1,64 @@
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import {
+  ApiKeyList,
+  ApiKeyParams,
+  ApiKeyWithSecret,
+  CreateApiKeyBody,
+  RevokedApiKey,
+} from "../schemas/accounts.ts";
+import { errorResponses, ListQuery } from "../schemas/common.ts";
+
+const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.addHook("onRequest", app.authenticate);
+
+  app.get(
+    "/v1/api-keys",
+    {
+      schema: {
+        tags: ["api-keys"],
+        summary: "List the organization's active API keys, newest first (secrets are never shown again)",
+        security: [{ apiKey: [] }],
+        querystring: ListQuery,
+        response: { 200: ApiKeyList, ...errorResponses(400, 401) },
+      },
+    },
+    async (request) =>
+      app.deps.services!.apiKeys.list(request.auth.organizationId, request.query.limit, request.query.after),
+  );
+
+  app.post(
+    "/v1/api-keys",
+    {
+      schema: {
+        tags: ["api-keys"],
+        summary: "Create an API key; its secret is in this response only",
+        description:
+          "Takes no Idempotency-Key: replaying the response would mean storing the secret. A lost " +
+          "response leaves an unused key, which the list shows and DELETE revokes.",
+        security: [{ apiKey: [] }],
+        body: CreateApiKeyBody,
+        response: { 201: ApiKeyWithSecret, ...errorResponses(400, 401, 403) },
+      },
+    },
+    async (request, reply) => {
+      const key = await app.deps.services!.apiKeys.create(request.auth.organizationId, request.body.name);
+      return reply.status(201).send(key);
+    },
+  );
+
+  app.delete(
+    "/v1/api-keys/:id",
+    {
+      schema: {
+        tags: ["api-keys"],
+        summary: "Revoke an API key; every API process stops accepting it within seconds",
+        security: [{ apiKey: [] }],
+        params: ApiKeyParams,
+        response: { 200: RevokedApiKey, ...errorResponses(401, 403, 404) },
+      },
+    },
+    async (request) => app.deps.services!.apiKeys.revoke(request.auth.organizationId, request.params.id),
+  );
+};
+
+export default apiKeyRoutes;

@@ -1,0 +1,68 @@
+import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { Type } from "@sinclair/typebox";
+import { SESSION_COOKIE } from "../plugins/auth.ts";
+import { LogInBody, LogInResult, SignUpBody, SignUpResult } from "../schemas/accounts.ts";
+import { errorResponses } from "../schemas/common.ts";
+
+const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
+  app.post(
+    "/v1/auth/signup",
+    {
+      schema: {
+        tags: ["auth"],
+        summary: "Create a user and an organization; returns the first API key, shown once",
+        body: SignUpBody,
+        response: { 201: SignUpResult, ...errorResponses(400, 409) },
+      },
+    },
+    async (request, reply) => {
+      const { email, password, organization_name } = request.body;
+      const result = await app.deps.services!.accounts.signUp(email, password, organization_name);
+      return reply.status(201).send(result);
+    },
+  );
+
+  app.post(
+    "/v1/auth/login",
+    {
+      schema: {
+        tags: ["auth"],
+        summary: "Start a portal session: sets an HttpOnly session cookie and returns its CSRF token",
+        body: LogInBody,
+        response: { 200: LogInResult, ...errorResponses(400, 401) },
+      },
+    },
+    async (request, reply) => {
+      const grant = await app.deps.services!.accounts.logIn(request.body.email, request.body.password);
+      reply.setCookie(SESSION_COOKIE, grant.token, {
+        path: "/",
+        httpOnly: true,
+        sameSite: "lax",
+        // Behind a TLS-terminating proxy the app sees http; the proxy's header says what the browser used.
+        secure: request.protocol === "https" || request.headers["x-forwarded-proto"] === "https",
+        expires: grant.expiresAt,
+      });
+      return { user: grant.user, csrf_token: grant.csrfToken, expires_at: grant.expiresAt.toISOString() };
+    },
+  );
+
+  app.post(
+    "/v1/auth/logout",
+    {
+      onRequest: app.authenticate,
+      schema: {
+        tags: ["auth"],
+        summary: "End the portal session of the cookie",
+        security: [{ apiKey: [] }],
+        response: { 204: Type.Null(), ...errorResponses(401, 403) },
+      },
+    },
+    async (request, reply) => {
+      if (request.auth.sessionId) await app.deps.services!.accounts.logOut(request.auth.sessionId);
+      reply.clearCookie(SESSION_COOKIE, { path: "/" });
+      return reply.status(204).send(null);
+    },
+  );
+};
+
+export default authRoutes;

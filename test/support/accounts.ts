@@ -1,0 +1,42 @@
+// Signs up a fresh user and organization through the real route, for any test that needs an
+// authenticated caller: `const alice = await signUp(app); app.inject({ headers: alice.headers, ... })`.
+import { randomBytes } from "node:crypto";
+import type { App } from "../../api/app.ts";
+
+export interface SignedUp {
+  email: string;
+  password: string;
+  userId: string;
+  organizationId: string;
+  apiKey: string;
+  apiKeyId: string;
+  /** `{ authorization: "Bearer vt_..." }`, to spread into `app.inject({ headers })`. */
+  headers: { authorization: string };
+}
+
+interface SignUpResponse {
+  user: { id: string };
+  organization: { id: string };
+  api_key: { id: string; secret: string };
+}
+
+export async function signUp(app: App, email?: string): Promise<SignedUp> {
+  const address = email ?? `user-${randomBytes(6).toString("hex")}@example.com`;
+  const password = `pw-${randomBytes(12).toString("hex")}`;
+  const res = await app.inject({
+    method: "POST",
+    url: "/v1/auth/signup",
+    payload: { email: address, password },
+  });
+  if (res.statusCode !== 201) throw new Error(`signup failed with ${res.statusCode}: ${res.body}`);
+  const body = res.json<SignUpResponse>();
+  return {
+    email: address,
+    password,
+    userId: body.user.id,
+    organizationId: body.organization.id,
+    apiKey: body.api_key.secret,
+    apiKeyId: body.api_key.id,
+    headers: { authorization: `Bearer ${body.api_key.secret}` },
+  };
+}
