@@ -1,0 +1,49 @@
+// What the node gateway reports about a job's task, as the jobs service consumes it. The gateway
+// (api/services/node-gateway.ts) validates what untrusted nodes send; the jobs service
+// (api/services/jobs.ts) turns it into job state, events, money and chain settlement.
+
+export interface TrainingProgress {
+  step: number;
+  totalSteps: number;
+  loss: number;
+  learningRate: number;
+  stepsPerSecond: number;
+}
+
+export interface CheckpointReport {
+  step: number;
+  /** SHA-256 of the checkpoint's canonical bytes, hex: a Merkle leaf. */
+  sha256: string;
+  sizeBytes: number;
+}
+
+export interface TrainingResult {
+  /** SHA-256 of the trained ONNX model the worker uploaded, hex. */
+  modelSha256: string;
+  /** Checkpoint Merkle root the worker committed on chain, hex. */
+  checkpointRoot: string;
+  leaves: string[];
+  metrics: Record<string, unknown>;
+  /** The worker's sr25519 signature over its commitment, hex, and its address. */
+  workerAddress: string;
+  commitmentSignature: string;
+}
+
+export interface AuditVerdict {
+  verifierAddress: string;
+  fromStep: number;
+  toStep: number;
+  agrees: boolean;
+  /** The verifier's sr25519 signature over the verdict, hex. */
+  signature: string;
+}
+
+export interface JobLifecycle {
+  taskStarted(taskId: string, workerAddress: string): Promise<void>;
+  progress(taskId: string, progress: TrainingProgress): Promise<void>;
+  checkpointStored(taskId: string, checkpoint: CheckpointReport): Promise<void>;
+  trainingCompleted(taskId: string, result: TrainingResult): Promise<void>;
+  auditCompleted(taskId: string, verdict: AuditVerdict): Promise<void>;
+  /** `networkFault`: the failure is the network's (a node), so the user is not charged. */
+  taskFailed(taskId: string, reason: string, networkFault: boolean): Promise<void>;
+}
