@@ -1,0 +1,617 @@
+import { normalizeAxis } from "../onnx/dims.ts";
+import { isFloat, onnxDataType } from "../onnx/dtypes.ts";
+import { OnnxError } from "../onnx/errors.ts";
+import { convOutputSpatial, reductionAxes, sliceRanges } from "../onnx/shape-rules.ts";
+import { type GradientContext, type GradientRule, reducedCount, unbroadcast } from "./gradient-context.ts";
+
+// One entry per ONNX operator: given the forward node and the gradients of its outputs, emit the
+// nodes computing the gradients of its inputs (PyTorch's derivatives.yaml, tinygrad's gradient.py).
+// Operators that change nothing differentiable (shape arithmetic, comparisons) are marked so.
+
+export const NON_DIFFERENTIABLE = "non-differentiable";
+export type GradientEntry = GradientRule | typeof NON_DIFFERENTIABLE;
+
+const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
+const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
+
+function dtypeOf(c: GradientContext): "float32" | "float64" {
+  return c.yInfo(0).dtype === "float64" ? "float64" : "float32";
+}
+
+function k(c: GradientContext, value: number): string {
+  return c.g.scalar(value, dtypeOf(c));
+}
+
+/** dy * f, for elementwise operators whose derivative is a tensor f. */
+function times(c: GradientContext, derivative: string): string {
+  return c.g.op("Mul", [c.dy[0]!, derivative]);
+}
+
+function unary(derivative: (c: GradientContext) => string): GradientRule {
+  return (c) => [times(c, derivative(c))];
+}
+
+/** Gradient for input i of a broadcasting binary operator, reduced back to its shape. */
+function toInput(c: GradientContext, i: number, grad: string): string | undefined {
+  if (!c.wants[i]) return undefined;
+  return unbroadcast(c.g, grad, c.yInfo(0).shape, c.xInfo(i).shape);
+}
+
+/** Gradient of a pure data movement: reshape the output gradient back to the input's shape. */
+const reshapeBack: GradientRule = (c) => [c.g.reshape(c.dy[0]!, c.g.shapeOf(c.x[0]!, c.xInfo(0).shape))];
+
+function reduceSumLike(
+  c: GradientContext,
+  axesAsInputSince: number,
+): { grad: string; axes: number[] | "all" } {
+  const rank = c.xInfo(0).shape.length;
+  const given = reductionAxes({ node: c.node, value: (i) => c.value(i) }, axesAsInputSince, c.opset);
+  const axes = given?.length ? given.map((a) => normalizeAxis(a, rank)) : "all";
+  const keep = c.node.attrs.int("keepdims", 1) === 1;
+  const dy = c.dy[0]!;
+  const restored = keep || axes === "all" ? dy : c.g.op("Unsqueeze", [dy, c.g.ints(axes)]);
+  return { grad: c.g.op("Expand", [restored, c.g.shapeOf(c.x[0]!, c.xInfo(0).shape)]), axes };
+}
+
+function isNoop(c: GradientContext, axesAsInputSince: number): boolean {
+  const given = reductionAxes({ node: c.node, value: (i) => c.value(i) }, axesAsInputSince, c.opset);
+  return (given === undefined || given.length === 0) && c.node.attrs.int("noop_with_empty_axes", 0) === 1;
+}
+
+const gemm: GradientRule = (c) => {
+  const { g } = c;
+  const [a, b, bias] = c.x;
+  const dy = c.dy[0]!;
+  const tA = c.node.attrs.int("transA", 0);
+  const tB = c.node.attrs.int("transB", 0);
+  const alpha = c.node.attrs.float("alpha", 1);
+  const beta = c.node.attrs.float("beta", 1);
+  const scaled = { alpha: { float: alpha } };
+  const da = c.wants[0]
+    ? tA
+      ? g.op("Gemm", [b!, dy], { ...scaled, transA: tB, transB: 1 })
+      : g.op("Gemm", [dy, b!], { ...scaled, transA: 0, transB: 1 - tB })
+    : undefined;
+  const db = c.wants[1]
+    ? tB
+      ? g.op("Gemm", [dy, a!], { ...scaled, transA: 1, transB: tA })
+      : g.op("Gemm", [a!, dy], { ...scaled, transA: 1 - tA, transB: 0 })
+    : undefined;
+  let dc: string | undefined;
+  if (bias && c.wants[2]) {
+    const summed = unbroadcast(g, dy, c.yInfo(0).shape, c.xInfo(2).shape);
+    dc = beta === 1 ? summed : g.op("Mul", [summed, k(c, beta)]);
+  }
+  return [da, db, dc];
+};
+
+function swapLastTwo(rank: number): number[] {
+  const perm = Array.from({ length: rank }, (_, i) => i);
+  perm[rank - 2] = rank - 1;
+  perm[rank - 1] = rank - 2;
+  return perm;
+}
+
+const matMul: GradientRule = (c) => {
+  const { g } = c;
+  let [a, b] = c.x as [string, string];
+  let dy = c.dy[0]!;
+  let aShape = c.xInfo(0).shape;
+  let bShape = c.xInfo(1).shape;
+  let yShape = c.yInfo(0).shape;
+  // Vectors are promoted to matrices as numpy does, and the gradients squeezed back.
+  if (aShape.length === 1) {
+    a = g.op("Unsqueeze", [a, g.ints([0])]);
+    dy = g.op("Unsqueeze", [dy, g.ints([-2])]);
+    aShape = [1, ...aShape];
+    yShape = [...yShape.slice(0, -1), 1, ...yShape.slice(-1)];
+  }
+  if (bShape.length === 1) {
+    b = g.op("Unsqueeze", [b, g.ints([1])]);
+    dy = g.op("Unsqueeze", [dy, g.ints([-1])]);
+    bShape = [...bShape, 1];
+    yShape = [...yShape, 1];
+  }
+  const back = (grad: string, i: number, promoted: readonly (number | string)[]): string => {
+    const reduced = unbroadcast(g, grad, [...yShape.slice(0, -2), ...promoted.slice(-2)], promoted);
+    return promoted.length === c.xInfo(i).shape.length
+      ? reduced
+      : g.reshape(reduced, g.shapeOf(c.x[i]!, c.xInfo(i).shape));
+  };
+  let da: string | undefined;
+  let db: string | undefined;
+  if (c.wants[0]) {
+    const product =
+      bShape.length === 2 && aShape.length === 2
+        ? g.op("Gemm", [dy, b], { transB: 1 })
+        : g.op("MatMul", [dy, g.op("Transpose", [b], { perm: swapLastTwo(bShape.length) })]);
+    da = back(product, 0, aShape);
+  }
+  if (c.wants[1]) {
+    if (bShape.length === 2) {
+      // A weight shared by every row of a batched input: fold the batch into the rows, one Gemm.
+      const k = aShape[aShape.length - 1]!;
+      const n = bShape[1]!;
+      const rows = (x: string, last: number | string) =>
+        aShape.length === 2 ? x : g.reshape(x, g.ints([-1, typeof last === "number" ? last : 0]));
+      if (typeof k === "number" && typeof n === "number") {
+        db = g.op("Gemm", [rows(a, k), rows(dy, n)], { transA: 1 });
+      }
+    }
+    db ??= back(
+      g.op("MatMul", [g.op("Transpose", [a], { perm: swapLastTwo(aShape.length) }), dy]),
+      1,
+      bShape,
+    );
+    if (c.xInfo(1).shape.length === 1) db = g.reshape(db, g.shapeOf(c.x[1]!, c.xInfo(1).shape));
+  }
+  return [da, db];
+};
+
+const softmax: GradientRule = (c) => {
+  const axis = c.node.attrs.int("axis", -1);
+  const y = c.y[0]!;
+  const dy = c.dy[0]!;
+  const dot = c.g.reduceSum(c.g.op("Mul", [dy, y]), [axis], true);
+  return [c.g.op("Mul", [y, c.g.op("Sub", [dy, dot])])];
+};
+
+const logSoftmax: GradientRule = (c) => {
+  const axis = c.node.attrs.int("axis", -1);
+  const dy = c.dy[0]!;
+  const total = c.g.reduceSum(dy, [axis], true);
+  return [c.g.op("Sub", [dy, c.g.op("Mul", [c.g.op("Exp", [c.y[0]!]), total])])];
+};
+
+const gelu: GradientRule = (c) => {
+  const { g } = c;
+  const x = c.x[0]!;
+  if (c.node.attrs.string("approximate", "none") === "tanh") {
+    // y = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3)
+    const x2 = g.op("Mul", [x, x]);
+    const u = g.op("Mul", [
+      g.op("Mul", [x, g.op("Add", [k(c, 1), g.op("Mul", [x2, k(c, 0.044715)])])]),
+      k(c, SQRT_2_OVER_PI),
+    ]);
+    const t = g.op("Tanh", [u]);
+    const du = g.op("Mul", [
+      g.op("Add", [k(c, 1), g.op("Mul", [x2, k(c, 3 * 0.044715)])]),
+      k(c, SQRT_2_OVER_PI),
+    ]);
+    const sech2 = g.op("Sub", [k(c, 1), g.op("Mul", [t, t])]);
+    const left = g.op("Mul", [g.op("Add", [k(c, 1), t]), k(c, 0.5)]);
+    const right = g.op("Mul", [g.op("Mul", [g.op("Mul", [x, k(c, 0.5)]), sech2]), du]);
+    return [times(c, g.op("Add", [left, right]))];
+  }
+  // d/dx x Phi(x) = Phi(x) + x phi(x)
+  const cdf = g.op("Mul", [
+    g.op("Add", [k(c, 1), g.op("Erf", [g.op("Mul", [x, k(c, Math.SQRT1_2)])])]),
+    k(c, 0.5),
+  ]);
+  const pdf = g.op("Mul", [
+    g.op("Exp", [g.op("Mul", [g.op("Mul", [x, x]), k(c, -0.5)])]),
+    k(c, INV_SQRT_2PI),
+  ]);
+  return [times(c, g.op("Add", [cdf, g.op("Mul", [x, pdf])]))];
+};
+
+const pow: GradientRule = (c) => {
+  const { g } = c;
+  const [x, p] = c.x as [string, string];
+  const exponent = c.value(1);
+  let dx: string | undefined;
+  if (c.wants[0]) {
+    const e = exponent?.values.length === 1 ? exponent.values[0] : undefined;
+    let derivative: string;
+    if (e === 2) derivative = g.op("Mul", [x, k(c, 2)]);
+    else if (typeof e === "number") derivative = g.op("Mul", [g.op("Pow", [x, k(c, e - 1)]), k(c, e)]);
+    else derivative = g.op("Mul", [g.op("Pow", [x, g.op("Sub", [p, k(c, 1)])]), p]);
+    dx = toInput(c, 0, times(c, derivative));
+  }
+  const dp = c.wants[1] ? toInput(c, 1, times(c, g.op("Mul", [c.y[0]!, g.op("Log", [x])]))) : undefined;
+  return [dx, dp];
+};
+
+const layerNormalization: GradientRule = (c) => {
+  const { g } = c;
+  const [x, scale, bias] = c.x as [string, string, string | undefined];
+  const shape = c.xInfo(0).shape;
+  const rank = shape.length;
+  const axis = normalizeAxis(c.node.attrs.int("axis", -1), rank);
+  const normAxes = Array.from({ length: rank - axis }, (_, i) => axis + i);
+  const leadAxes = Array.from({ length: axis }, (_, i) => i);
+  const dy = c.dy[0]!;
+  // Mean and InvStdDev are outputs the training-mode rewrite asks the forward node for.
+  const mean = c.y[1]!;
+  const rstd = c.y[2]!;
+  const xhat = g.op("Mul", [g.op("Sub", [x, mean]), rstd]);
+  const count = reducedCount(g, x, shape, mean, c.yInfo(1).shape, dtypeOf(c));
+  let dx: string | undefined;
+  if (c.wants[0]) {
+    const dxhat = g.op("Mul", [dy, scale]);
+    const meanOf = (t: string) => g.op("Div", [g.reduceSum(t, normAxes, true), count]);
+    const centered = g.op("Sub", [dxhat, meanOf(dxhat)]);
+    const projected = g.op("Sub", [centered, g.op("Mul", [xhat, meanOf(g.op("Mul", [dxhat, xhat]))])]);
+    dx = g.op("Mul", [projected, rstd]);
+  }
+  const toParam = (grad: string, i: number) =>
+    leadAxes.length === 0
+      ? grad
+      : unbroadcast(g, g.reduceSum(grad, leadAxes, false), shape.slice(axis), c.xInfo(i).shape);
+  const dscale = c.wants[1] ? toParam(g.op("Mul", [dy, xhat]), 1) : undefined;
+  const dbias = bias && c.wants[2] ? toParam(dy, 2) : undefined;
+  return [dx, dscale, dbias];
+};
+
+/** Per-channel tensors ([C]) reshaped to broadcast against [N, C, ...spatial]. */
+function perChannel(c: GradientContext, name: string): string {
+  const rank = c.xInfo(0).shape.length;
+  return c.g.op("Unsqueeze", [name, c.g.ints(Array.from({ length: rank - 2 }, (_, i) => i + 1))]);
+}
+
+const batchNormalization: GradientRule = (c) => {
+  // The inference form y = (x - mean) * scale / sqrt(var + eps) + bias, differentiable in all five
+  // inputs: in training mode mean and var are batch statistics computed from x upstream.
+  const { g } = c;
+  const [x, scale, , mean, variance] = c.x as [string, string, string, string, string];
+  const rank = c.xInfo(0).shape.length;
+  const channelAxes = [0, ...Array.from({ length: rank - 2 }, (_, i) => i + 2)];
+  const expand = (t: string) => (rank > 2 ? perChannel(c, t) : t);
+  const dy = c.dy[0]!;
+  const eps = c.node.attrs.float("epsilon", 1e-5);
+  const rstd = g.op("Reciprocal", [g.op("Sqrt", [g.op("Add", [variance, k(c, eps)])])]);
+  const scaledRstd = g.op("Mul", [scale, rstd]);
+  const centered = g.op("Sub", [x, expand(mean)]);
+  const needsSum = c.wants[2] || c.wants[3];
+  const dySum = needsSum ? g.reduceSum(dy, channelAxes, false) : undefined;
+  const needsDot = c.wants[1] || c.wants[4];
+  const dyDot = needsDot ? g.reduceSum(g.op("Mul", [dy, centered]), channelAxes, false) : undefined;
+  return [
+    c.wants[0] ? g.op("Mul", [dy, expand(scaledRstd)]) : undefined,
+    c.wants[1] ? g.op("Mul", [dyDot!, rstd]) : undefined,
+    c.wants[2] ? dySum : undefined,
+    c.wants[3] ? g.op("Neg", [g.op("Mul", [dySum!, scaledRstd])]) : undefined,
+    c.wants[4]
+      ? g.op("Mul", [g.op("Mul", [dyDot!, scaledRstd]), g.op("Mul", [g.op("Mul", [rstd, rstd]), k(c, -0.5)])])
+      : undefined,
+  ];
+};
+
+function staticSpatial(c: GradientContext, i: number): number[] {
+  const shape = c.xInfo(i).shape;
+  if (!shape.every((d) => typeof d === "number")) {
+    throw new OnnxError(
+      "SHAPE_MISMATCH",
+      "the gradient of a convolution or pool needs static shapes",
+      c.node.name,
+    );
+  }
+  return (shape as number[]).slice(2);
+}
+
+interface WindowGeometry {
+  kernel: number[];
+  strides: number[];
+  dilations: number[];
+  pads: number[];
+  /** ConvTranspose output_padding that makes the transposed window land on the input size. */
+  outputPadding: number[];
+}
+
+function windowGeometry(c: GradientContext, kernel: number[]): WindowGeometry {
+  const inSpatial = staticSpatial(c, 0);
+  const outSpatial = c.yInfo(0).shape.slice(2) as number[];
+  const n = kernel.length;
+  const strides = c.node.attrs.ints("strides") ?? kernel.map(() => 1);
+  const dilations = c.node.attrs.ints("dilations") ?? kernel.map(() => 1);
+  const ceil = c.node.attrs.int("ceil_mode", 0) === 1;
+  const { pads } = convOutputSpatial(
+    { node: c.node, opset: c.opset, input: () => undefined, value: () => undefined, fresh: () => "" },
+    inSpatial,
+    kernel,
+    ceil,
+  );
+  const outputPadding = inSpatial.map(
+    (size, i) =>
+      size -
+      (strides[i]! * (outSpatial[i]! - 1) + dilations[i]! * (kernel[i]! - 1) + 1 - pads[i]! - pads[i + n]!),
+  );
+  return { kernel, strides, dilations, pads, outputPadding };
+}
+
+const conv: GradientRule = (c) => {
+  const { g } = c;
+  const [x, w, bias] = c.x as [string, string, string | undefined];
+  const dy = c.dy[0]!;
+  const wShape = c.xInfo(1).shape as number[];
+  const kernel = wShape.slice(2);
+  const geo = windowGeometry(c, kernel);
+  const group = c.node.attrs.int("group", 1);
+  const n = kernel.length;
+  const dx = c.wants[0]
+    ? g.op("ConvTranspose", [dy, w], {
+        strides: geo.strides,
+        dilations: geo.dilations,
+        pads: geo.pads,
+        group,
+        output_padding: geo.outputPadding,
+      })
+    : undefined;
+  let dw: string | undefined;
+  if (c.wants[1]) {
+    // dW[m, c] = sum over batch and positions of dY[:, m] * X[:, c] shifted: a convolution of X
+    // (batch as channels) by dY (batch as input channels), strides and dilations swapped, cropped.
+    const spatialAxes = Array.from({ length: n }, (_, i) => i + 2);
+    const batchFirst = [1, 0, ...spatialAxes];
+    const groupGrad = (xg: string, dyg: string) => {
+      const full = g.op(
+        "Conv",
+        [g.op("Transpose", [xg], { perm: batchFirst }), g.op("Transpose", [dyg], { perm: batchFirst })],
+        {
+          strides: geo.dilations,
+          dilations: geo.strides,
+          pads: geo.pads,
+        },
+      );
+      const cropped = g.op("Slice", [full, g.ints(kernel.map(() => 0)), g.ints(kernel), g.ints(spatialAxes)]);
+      return g.op("Transpose", [cropped], { perm: batchFirst });
+    };
+    if (group === 1) dw = groupGrad(x, dy);
+    else {
+      const inPerGroup = c.xInfo(0).shape[1] as number;
+      const outPerGroup = wShape[0]! / group;
+      const xs = g.emit("Split", [x, g.ints(new Array(group).fill(inPerGroup / group))], { axis: 1 }, group);
+      const dys = g.emit("Split", [dy, g.ints(new Array(group).fill(outPerGroup))], { axis: 1 }, group);
+      dw = g.op(
+        "Concat",
+        xs.map((xg, i) => groupGrad(xg, dys[i]!)),
+        { axis: 0 },
+      );
+    }
+  }
+  const db =
+    bias && c.wants[2]
+      ? g.reduceSum(dy, [0, ...Array.from({ length: n }, (_, i) => i + 2)], false)
+      : undefined;
+  return [dx, dw, db];
+};
+
+const maxPool: GradientRule = (c) => {
+  // Indices is an output the training-mode rewrite asks for: flat positions in x of each maximum.
+  const { g } = c;
+  const x = c.x[0]!;
+  const flatShape = g.ints([-1]);
+  const zeros = g.op("Mul", [g.reshape(x, flatShape), k(c, 0)]);
+  const scattered = g.op(
+    "ScatterElements",
+    [zeros, g.reshape(c.y[1]!, flatShape), g.reshape(c.dy[0]!, flatShape)],
+    { axis: 0, reduction: "add" },
+  );
+  return [g.reshape(scattered, g.shapeOf(x, c.xInfo(0).shape))];
+};
+
+const averagePool: GradientRule = (c) => {
+  const { g } = c;
+  const x = c.x[0]!;
+  const kernel = c.node.attrs.ints("kernel_shape")!;
+  const geo = windowGeometry(c, kernel);
+  const channels = c.xInfo(0).shape[1] as number;
+  const windowSize = kernel.reduce((a, b) => a * b, 1);
+  const ones = g.constant({
+    dtype: dtypeOf(c),
+    dims: [channels, 1, ...kernel],
+    data:
+      dtypeOf(c) === "float64"
+        ? new Float64Array(channels * windowSize).fill(1)
+        : new Float32Array(channels * windowSize).fill(1),
+  });
+  const includePad = c.node.attrs.int("count_include_pad", 0) === 1 || geo.pads.every((p) => p === 0);
+  // Each output averaged over its window's valid elements; the divisor map is the pool of ones.
+  const divisor = includePad
+    ? k(c, windowSize)
+    : g.op("Mul", [
+        g.op("AveragePool", [g.op("Add", [g.op("Mul", [x, k(c, 0)]), k(c, 1)])], {
+          kernel_shape: kernel,
+          strides: geo.strides,
+          pads: geo.pads,
+          count_include_pad: 1,
+          ceil_mode: c.node.attrs.int("ceil_mode", 0),
+        }),
+        k(c, windowSize),
+      ]);
+  const share = g.op("Div", [c.dy[0]!, divisor]);
+  return [
+    g.op("ConvTranspose", [share, ones], {
+      strides: geo.strides,
+      pads: geo.pads,
+      group: channels,
+      output_padding: geo.outputPadding,
+    }),
+  ];
+};
+
+const gather: GradientRule = (c) => {
+  const { g } = c;
+  const [data, indices] = c.x as [string, string];
+  const dataShape = c.xInfo(0).shape;
+  const rank = dataShape.length;
+  const axis = normalizeAxis(c.node.attrs.int("axis", 0), rank);
+  const indexRank = c.xInfo(1).shape.length;
+  // Scatter-add rows of dy into zeros shaped like data with `axis` moved first.
+  const toFront = [axis, ...Array.from({ length: rank }, (_, i) => i).filter((i) => i !== axis)];
+  const movedData = axis === 0 ? data : g.op("Transpose", [data], { perm: toFront });
+  const zeros = g.op("Mul", [movedData, k(c, 0)]);
+  const dyRank = c.yInfo(0).shape.length;
+  const indexAxes = Array.from({ length: indexRank }, (_, i) => axis + i);
+  const dyFront = [
+    ...indexAxes,
+    ...Array.from({ length: dyRank }, (_, i) => i).filter((i) => !indexAxes.includes(i)),
+  ];
+  const movedDy = axis === 0 ? c.dy[0]! : g.op("Transpose", [c.dy[0]!], { perm: dyFront });
+  const wrapped = g.op("Where", [
+    g.op("Less", [indices, g.scalar(0, c.xInfo(1).dtype)]),
+    g.op("Add", [
+      indices,
+      g.op("Cast", [g.op("Gather", [g.op("Shape", [data]), g.ints([axis])])], {
+        to: onnxDataType[c.xInfo(1).dtype],
+      }),
+    ]),
+    indices,
+  ]);
+  const scattered = g.op(
+    "ScatterND",
+    [zeros, g.op("Unsqueeze", [g.op("Cast", [wrapped], { to: onnxDataType.int64 }), g.ints([-1])]), movedDy],
+    {
+      reduction: "add",
+    },
+  );
+  const inverse = toFront.map((_, i) => toFront.indexOf(i));
+  return [axis === 0 ? scattered : g.op("Transpose", [scattered], { perm: inverse })];
+};
+
+const concat: GradientRule = (c) => {
+  const { g } = c;
+  const rank = c.yInfo(0).shape.length;
+  const axis = normalizeAxis(c.node.attrs.int("axis", 0), rank);
+  const sizes = c.x.map((_, i) => c.xInfo(i).shape[axis]!);
+  const splitSizes = sizes.every((s) => typeof s === "number")
+    ? g.ints(sizes as number[])
+    : g.op(
+        "Concat",
+        c.x.map((name) => g.op("Gather", [g.op("Shape", [name]), g.ints([axis])])),
+        { axis: 0 },
+      );
+  return g
+    .emit("Split", [c.dy[0]!, splitSizes], { axis }, c.x.length)
+    .map((grad, i) => (c.wants[i] ? grad : undefined));
+};
+
+const split: GradientRule = (c) => {
+  const { g } = c;
+  const axis = normalizeAxis(c.node.attrs.int("axis", 0), c.xInfo(0).shape.length);
+  const parts = c.y.map((name, i) => c.dy[i] ?? g.op("Mul", [name, k(c, 0)]));
+  return [g.op("Concat", parts, { axis })];
+};
+
+const slice: GradientRule = (c) => {
+  const { g } = c;
+  const shape = c.xInfo(0).shape;
+  const ranges = sliceRanges({ node: c.node, value: (i) => c.value(i) }, shape);
+  const rank = shape.length;
+  const pads = new Array(2 * rank).fill(0);
+  for (const r of ranges) {
+    const dim = shape[r.axis]!;
+    if (r.step !== 1 || (typeof dim !== "number" && r.length !== dim)) {
+      throw new OnnxError(
+        "UNSUPPORTED_OPERATOR",
+        "the gradient of Slice supports step 1 and symbolic dimensions taken whole",
+        c.node.name,
+      );
+    }
+    if (typeof dim === "number") {
+      pads[r.axis] = r.start;
+      pads[r.axis + rank] = dim - r.end;
+    }
+  }
+  return [g.op("Pad", [c.dy[0]!, g.ints(pads)])];
+};
+
+const transpose: GradientRule = (c) => {
+  const rank = c.xInfo(0).shape.length;
+  const perm = c.node.attrs.ints("perm") ?? Array.from({ length: rank }, (_, i) => rank - 1 - i);
+  const inverse = perm.map((_, i) => perm.indexOf(i));
+  return [c.g.op("Transpose", [c.dy[0]!], { perm: inverse })];
+};
+
+const identity: GradientRule = (c) => [c.dy[0]];
+
+export const gradientRules: Record<string, GradientEntry> = {
+  Add: (c) => [toInput(c, 0, c.dy[0]!), toInput(c, 1, c.dy[0]!)],
+  Sub: (c) => [toInput(c, 0, c.dy[0]!), c.wants[1] ? toInput(c, 1, c.g.op("Neg", [c.dy[0]!])) : undefined],
+  Mul: (c) => [
+    c.wants[0] ? toInput(c, 0, times(c, c.x[1]!)) : undefined,
+    c.wants[1] ? toInput(c, 1, times(c, c.x[0]!)) : undefined,
+  ],
+  Div: (c) => [
+    c.wants[0] ? toInput(c, 0, c.g.op("Div", [c.dy[0]!, c.x[1]!])) : undefined,
+    c.wants[1] ? toInput(c, 1, c.g.op("Neg", [c.g.op("Div", [times(c, c.y[0]!), c.x[1]!])])) : undefined,
+  ],
+  Neg: (c) => [c.g.op("Neg", [c.dy[0]!])],
+  Relu: (c) => [c.g.op("Where", [c.g.op("Greater", [c.y[0]!, k(c, 0)]), c.dy[0]!, k(c, 0)])],
+  LeakyRelu: (c) => [
+    c.g.op("Where", [
+      c.g.op("Greater", [c.x[0]!, k(c, 0)]),
+      c.dy[0]!,
+      c.g.op("Mul", [c.dy[0]!, k(c, c.node.attrs.float("alpha", 0.01))]),
+    ]),
+  ],
+  Sigmoid: unary((c) => c.g.op("Mul", [c.y[0]!, c.g.op("Sub", [k(c, 1), c.y[0]!])])),
+  Tanh: unary((c) => c.g.op("Sub", [k(c, 1), c.g.op("Mul", [c.y[0]!, c.y[0]!])])),
+  Erf: unary((c) =>
+    c.g.op("Mul", [
+      c.g.op("Exp", [c.g.op("Neg", [c.g.op("Mul", [c.x[0]!, c.x[0]!])])]),
+      k(c, 2 / Math.sqrt(Math.PI)),
+    ]),
+  ),
+  Gelu: gelu,
+  Exp: unary((c) => c.y[0]!),
+  Log: (c) => [c.g.op("Div", [c.dy[0]!, c.x[0]!])],
+  Sqrt: (c) => [c.g.op("Div", [c.g.op("Mul", [c.dy[0]!, k(c, 0.5)]), c.y[0]!])],
+  Reciprocal: (c) => [c.g.op("Neg", [times(c, c.g.op("Mul", [c.y[0]!, c.y[0]!]))])],
+  Abs: unary((c) => c.g.op("Sign", [c.x[0]!])),
+  Pow: pow,
+  Softmax: softmax,
+  LogSoftmax: logSoftmax,
+  Gemm: gemm,
+  MatMul: matMul,
+  Reshape: reshapeBack,
+  Flatten: reshapeBack,
+  Squeeze: reshapeBack,
+  Unsqueeze: reshapeBack,
+  Expand: (c) => [toInput(c, 0, c.dy[0]!)],
+  Transpose: transpose,
+  Concat: concat,
+  Split: split,
+  Slice: slice,
+  Gather: gather,
+  Where: (c) => [
+    undefined,
+    c.wants[1] ? toInput(c, 1, c.g.op("Where", [c.x[0]!, c.dy[0]!, k(c, 0)])) : undefined,
+    c.wants[2] ? toInput(c, 2, c.g.op("Where", [c.x[0]!, k(c, 0), c.dy[0]!])) : undefined,
+  ],
+  Identity: identity,
+  // In inference mode Dropout is the identity; the training-mode rewrite turns it into a mask product.
+  Dropout: identity,
+  Cast: (c) => [
+    isFloat(c.xInfo(0).dtype)
+      ? c.g.op("Cast", [c.dy[0]!], { to: onnxDataType[c.xInfo(0).dtype] })
+      : undefined,
+  ],
+  ReduceSum: (c) => [isNoop(c, 13) ? c.dy[0] : reduceSumLike(c, 13).grad],
+  ReduceMean: (c) => {
+    if (isNoop(c, 18)) return [c.dy[0]];
+    const { grad } = reduceSumLike(c, 18);
+    const count = reducedCount(c.g, c.x[0]!, c.xInfo(0).shape, c.y[0]!, c.yInfo(0).shape, dtypeOf(c));
+    return [c.g.op("Div", [grad, count])];
+  },
+  LayerNormalization: layerNormalization,
+  BatchNormalization: batchNormalization,
+  Conv: conv,
+  MaxPool: maxPool,
+  AveragePool: averagePool,
+  GlobalAveragePool: (c) => {
+    const x = c.x[0]!;
+    const count = reducedCount(c.g, x, c.xInfo(0).shape, c.y[0]!, c.yInfo(0).shape, dtypeOf(c));
+    return [c.g.op("Expand", [c.g.op("Div", [c.dy[0]!, count]), c.g.shapeOf(x, c.xInfo(0).shape)])];
+  },
+  Shape: NON_DIFFERENTIABLE,
+  Size: NON_DIFFERENTIABLE,
+  Constant: NON_DIFFERENTIABLE,
+  ConstantOfShape: NON_DIFFERENTIABLE,
+  Range: NON_DIFFERENTIABLE,
+  Equal: NON_DIFFERENTIABLE,
+  Less: NON_DIFFERENTIABLE,
+  Greater: NON_DIFFERENTIABLE,
+  Not: NON_DIFFERENTIABLE,
+  Mod: NON_DIFFERENTIABLE,
+};

@@ -1,0 +1,110 @@
+import { type AttributeValue, attribute } from "../onnx/attributes.ts";
+import { type DType, type Tensor, tensorFromNumbers } from "../onnx/dtypes.ts";
+import type { Dim } from "../onnx/model.ts";
+import type { INodeProto } from "../onnx/proto.ts";
+
+/**
+ * Emits ONNX nodes with deterministic names: `<scope>/<OpType>_<n>`, numbered per scope, so the
+ * same model and options always give byte-identical graphs (the verifiers hash them).
+ */
+export class GraphBuilder {
+  readonly nodes: INodeProto[] = [];
+  /** Constants created while building, as initializers of the output graph. */
+  readonly constants = new Map<string, Tensor>();
+  private readonly constantByKey = new Map<string, string>();
+  private readonly counters = new Map<string, number>();
+  private scopeName = "";
+
+  constructor(readonly opset: number) {}
+
+  /** Runs `body` with names prefixed by `name`. */
+  scoped<T>(name: string, body: () => T): T {
+    const outer = this.scopeName;
+    this.scopeName = name;
+    try {
+      return body();
+    } finally {
+      this.scopeName = outer;
+    }
+  }
+
+  freshName(label: string): string {
+    const n = this.counters.get(this.scopeName) ?? 0;
+    this.counters.set(this.scopeName, n + 1);
+    return `${this.scopeName}/${label}_${n}`;
+  }
+
+  /** Appends a node and returns its output names. */
+  emit(
+    opType: string,
+    inputs: readonly string[],
+    attributes: Record<string, AttributeValue> = {},
+    outputCount = 1,
+    domain = "",
+  ): string[] {
+    const name = this.freshName(opType);
+    const outputs =
+      outputCount === 1 ? [name] : Array.from({ length: outputCount }, (_, i) => `${name}:${i}`);
+    this.add({ name, opType, domain, input: [...inputs], output: outputs, attributes });
+    return outputs;
+  }
+
+  op(opType: string, inputs: readonly string[], attributes: Record<string, AttributeValue> = {}): string {
+    return this.emit(opType, inputs, attributes)[0]!;
+  }
+
+  /** Appends a node whose output names the caller chose (forward nodes keep theirs). */
+  add(node: {
+    name: string;
+    opType: string;
+    domain?: string;
+    input: string[];
+    output: string[];
+    attributes?: Record<string, AttributeValue>;
+  }): void {
+    this.nodes.push({
+      name: node.name,
+      opType: node.opType,
+      domain: node.domain ?? "",
+      input: node.input,
+      output: node.output,
+      attribute: Object.entries(node.attributes ?? {}).map(([k, v]) => attribute(k, v)),
+    });
+  }
+
+  addProto(node: INodeProto): void {
+    this.nodes.push(node);
+  }
+
+  constant(tensor: Tensor): string {
+    const key = `${tensor.dtype}|${tensor.dims}|${Array.from(tensor.data as ArrayLike<number | bigint>).join(",")}`;
+    const known = this.constantByKey.get(key);
+    if (known) return known;
+    const name = `const/${this.constantByKey.size}`;
+    this.constantByKey.set(key, name);
+    this.constants.set(name, tensor);
+    return name;
+  }
+
+  scalar(value: number, dtype: DType): string {
+    return this.constant(tensorFromNumbers(dtype, [], [value]));
+  }
+
+  ints(values: readonly number[]): string {
+    return this.constant(tensorFromNumbers("int64", [values.length], values));
+  }
+
+  /** The shape as an int64 tensor: a constant when static, a Shape node otherwise. */
+  shapeOf(name: string, shape: readonly Dim[]): string {
+    if (shape.every((d) => typeof d === "number")) return this.ints(shape as number[]);
+    return this.op("Shape", [name]);
+  }
+
+  reshape(name: string, to: string): string {
+    return this.op("Reshape", [name, to]);
+  }
+
+  reduceSum(name: string, axes: readonly number[], keepDims: boolean): string {
+    return this.op("ReduceSum", [name, this.ints(axes)], { keepdims: keepDims ? 1 : 0 });
+  }
+}

@@ -1,0 +1,13 @@
+export { AutodiffError, type AutodiffErrorCode } from "./errors.ts";
+export { DROPOUT_SEED_INPUT } from "./forward.ts";
+export type { LossOptions } from "./losses.ts";
+export type { OptimizerOptions } from "./optimizers.ts";
+export {
+  buildTrainingStep,
+  LEARNING_RATE_INPUT,
+  STEP_INPUT,
+  type StateTensor,
+  TARGET_INPUT,
+  type TrainingStepGraph,
+  type TrainingStepOptions,
+} from "./training-step.ts";

@@ -1,0 +1,136 @@
+import { type DType, onnxDataType } from "../onnx/dtypes.ts";
+import type { Dim } from "../onnx/model.ts";
+import type { ValueInfo } from "../onnx/shape-rules.ts";
+import { AutodiffError } from "./errors.ts";
+import type { GraphBuilder } from "./graph-builder.ts";
+
+export type LossOptions =
+  | { type: "cross_entropy"; labelSmoothing?: number }
+  | { type: "mse" }
+  | { type: "bce_with_logits" };
+
+export interface LossNodes {
+  /** Scalar mean loss. */
+  loss: string;
+  /** d loss / d model output, emitted only when asked (the evaluation graph does not). */
+  gradient: string | undefined;
+}
+
+export interface LossContext {
+  g: GraphBuilder;
+  output: string;
+  outputInfo: ValueInfo;
+  target: string;
+  withGradient: boolean;
+}
+
+export interface LossDefinition {
+  /** dtype and shape the target tensor must have for this model output. */
+  target(output: ValueInfo): ValueInfo;
+  emit(c: LossContext, options: LossOptions): LossNodes;
+}
+
+/** Number of elements averaged over, as a scalar: a constant when the shape is static. */
+function elementCount(g: GraphBuilder, name: string, shape: readonly Dim[], dtype: DType): string {
+  if (shape.every((d) => typeof d === "number")) {
+    return g.scalar(
+      (shape as number[]).reduce((a, b) => a * b, 1),
+      dtype,
+    );
+  }
+  return g.op("Cast", [g.op("Size", [name])], { to: onnxDataType[dtype] });
+}
+
+function allAxes(shape: readonly Dim[]): number[] {
+  return shape.map((_, i) => i);
+}
+
+/** torch.nn.functional.cross_entropy over logits [N, C, ...] with int64 class targets [N, ...], mean. */
+const crossEntropy: LossDefinition = {
+  target: (output) => ({ dtype: "int64", shape: output.shape.filter((_, i) => i !== 1) }),
+  emit: ({ g, output, outputInfo, target, withGradient }, options) => {
+    const smoothing = options.type === "cross_entropy" ? (options.labelSmoothing ?? 0) : 0;
+    if (!(smoothing >= 0 && smoothing <= 1)) {
+      throw new AutodiffError("INVALID_OPTIONS", `labelSmoothing must be in [0, 1], got ${smoothing}`);
+    }
+    const shape = outputInfo.shape;
+    if (shape.length < 2 || typeof shape[1] !== "number") {
+      throw new AutodiffError(
+        "INVALID_OPTIONS",
+        `cross_entropy needs logits [N, C, ...] with a static C, got [${shape}]`,
+      );
+    }
+    const classes = shape[1];
+    const dtype = outputInfo.dtype;
+    const logProbabilities = g.op("LogSoftmax", [output], { axis: 1 });
+    const classIds = g.constant({
+      dtype: "int64",
+      dims: [1, classes, ...shape.slice(2).map(() => 1)],
+      data: BigInt64Array.from({ length: classes }, (_, i) => BigInt(i)),
+    });
+    const oneHot = g.op("Cast", [g.op("Equal", [g.op("Unsqueeze", [target, g.ints([1])]), classIds])], {
+      to: onnxDataType[dtype],
+    });
+    // The smoothed target distribution q: (1 - e) one-hot + e / C; loss = -sum(q log p) / count.
+    const q =
+      smoothing === 0
+        ? oneHot
+        : g.op("Add", [
+            g.op("Mul", [oneHot, g.scalar(1 - smoothing, dtype)]),
+            g.scalar(smoothing / classes, dtype),
+          ]);
+    const count = elementCount(
+      g,
+      target,
+      shape.filter((_, i) => i !== 1),
+      dtype,
+    );
+    const total = g.reduceSum(g.op("Mul", [q, logProbabilities]), allAxes(shape), false);
+    const loss = g.op("Neg", [g.op("Div", [total, count])]);
+    const gradient = withGradient
+      ? g.op("Div", [g.op("Sub", [g.op("Exp", [logProbabilities]), q]), count])
+      : undefined;
+    return { loss, gradient };
+  },
+};
+
+const meanSquaredError: LossDefinition = {
+  target: (output) => output,
+  emit: ({ g, output, outputInfo, target, withGradient }) => {
+    const difference = g.op("Sub", [output, target]);
+    const count = elementCount(g, output, outputInfo.shape, outputInfo.dtype);
+    const loss = g.op("Div", [
+      g.reduceSum(g.op("Mul", [difference, difference]), allAxes(outputInfo.shape), false),
+      count,
+    ]);
+    const gradient = withGradient
+      ? g.op("Mul", [difference, g.op("Div", [g.scalar(2, outputInfo.dtype), count])])
+      : undefined;
+    return { loss, gradient };
+  },
+};
+
+/** mean(max(x, 0) - x t + log(1 + exp(-|x|))): never overflows, as in PyTorch. */
+const bceWithLogits: LossDefinition = {
+  target: (output) => output,
+  emit: ({ g, output, outputInfo, target, withGradient }) => {
+    const dtype = outputInfo.dtype;
+    const positive = g.op("Max", [output, g.scalar(0, dtype)]);
+    const softplusTail = g.op("Log", [
+      g.op("Add", [g.scalar(1, dtype), g.op("Exp", [g.op("Neg", [g.op("Abs", [output])])])]),
+    ]);
+    const elementwise = g.op("Add", [g.op("Sub", [positive, g.op("Mul", [output, target])]), softplusTail]);
+    const count = elementCount(g, output, outputInfo.shape, dtype);
+    const loss = g.op("Div", [g.reduceSum(elementwise, allAxes(outputInfo.shape), false), count]);
+    const gradient = withGradient
+      ? g.op("Div", [g.op("Sub", [g.op("Sigmoid", [output]), target]), count])
+      : undefined;
+    return { loss, gradient };
+  },
+};
+
+export const losses: Record<LossOptions["type"], LossDefinition> = {
+  cross_entropy: crossEntropy,
+  mse: meanSquaredError,
+  bce_with_logits: bceWithLogits,
+};

@@ -1,0 +1,151 @@
+import { onnxDataType } from "../onnx/dtypes.ts";
+import { AutodiffError } from "./errors.ts";
+import type { GraphBuilder } from "./graph-builder.ts";
+
+export type OptimizerOptions =
+  | { type: "sgd"; momentum?: number; dampening?: number; nesterov?: boolean; weightDecay?: number }
+  | { type: "adam" | "adamw"; beta1?: number; beta2?: number; eps?: number; weightDecay?: number };
+
+/** Scalars shared by every parameter's update, emitted once per graph. */
+export class StepScalars {
+  private readonly cache = new Map<string, string>();
+
+  constructor(
+    private readonly g: GraphBuilder,
+    /** float32 scalar graph input. */
+    readonly learningRate: string,
+    /** int64 scalar graph input: 1 on the first step, as torch's state["step"] after its increment. */
+    readonly step: string,
+  ) {}
+
+  private once(key: string, make: () => string): string {
+    const known = this.cache.get(key);
+    if (known) return known;
+    const made = this.g.scoped(`optimizer/${key}`, make);
+    this.cache.set(key, made);
+    return made;
+  }
+
+  isFirstStep(): string {
+    return this.once("first_step", () => this.g.op("Equal", [this.step, this.g.scalar(1, "int64")]));
+  }
+
+  /** 1 - beta^step, in float64 as torch computes it in Python floats. */
+  private biasCorrection(beta: number): string {
+    return this.once(`bias_correction_${beta}`, () => {
+      const step = this.g.op("Cast", [this.step], { to: onnxDataType.float64 });
+      return this.g.op("Sub", [
+        this.g.scalar(1, "float64"),
+        this.g.op("Pow", [this.g.scalar(beta, "float64"), step]),
+      ]);
+    });
+  }
+
+  /** -lr / (1 - beta1^step) */
+  adamStepSize(beta1: number): string {
+    return this.once(`adam_step_size_${beta1}`, () => {
+      const lr = this.g.op("Cast", [this.learningRate], { to: onnxDataType.float64 });
+      const size = this.g.op("Neg", [this.g.op("Div", [lr, this.biasCorrection(beta1)])]);
+      return this.g.op("Cast", [size], { to: onnxDataType.float32 });
+    });
+  }
+
+  /** sqrt(1 - beta2^step) */
+  adamSecondMomentScale(beta2: number): string {
+    return this.once(`adam_second_moment_${beta2}`, () =>
+      this.g.op("Cast", [this.g.op("Sqrt", [this.biasCorrection(beta2)])], { to: onnxDataType.float32 }),
+    );
+  }
+
+  negativeLearningRate(): string {
+    return this.once("negative_lr", () => this.g.op("Neg", [this.learningRate]));
+  }
+
+  /** 1 - lr * weight_decay (AdamW's decoupled decay factor). */
+  decayFactor(weightDecay: number): string {
+    return this.once(`decay_${weightDecay}`, () =>
+      this.g.op("Sub", [
+        this.g.scalar(1, "float32"),
+        this.g.op("Mul", [this.learningRate, this.g.scalar(weightDecay, "float32")]),
+      ]),
+    );
+  }
+}
+
+export interface OptimizerContext {
+  g: GraphBuilder;
+  param: string;
+  grad: string;
+  scalars: StepScalars;
+  /** Declares a zero-initialized state tensor shaped like the parameter; returns its graph input name. */
+  state(label: string): string;
+  setState(label: string, updated: string): void;
+}
+
+type Update<O> = (c: OptimizerContext, options: O) => string;
+
+function f32(g: GraphBuilder, value: number): string {
+  return g.scalar(value, "float32");
+}
+
+/** torch.optim.SGD: the momentum buffer starts as the first gradient, then buf = m buf + (1 - d) g. */
+const sgd: Update<Extract<OptimizerOptions, { type: "sgd" }>> = (c, o) => {
+  const { g } = c;
+  const momentum = o.momentum ?? 0;
+  const dampening = o.dampening ?? 0;
+  const weightDecay = o.weightDecay ?? 0;
+  if (o.nesterov && (momentum <= 0 || dampening !== 0)) {
+    throw new AutodiffError(
+      "INVALID_OPTIONS",
+      "Nesterov momentum requires a momentum and zero dampening (as torch.optim.SGD)",
+    );
+  }
+  let d = weightDecay === 0 ? c.grad : g.op("Add", [c.grad, g.op("Mul", [c.param, f32(g, weightDecay)])]);
+  if (momentum !== 0) {
+    const buffer = c.state("momentum_buffer");
+    const damped = dampening === 0 ? d : g.op("Mul", [d, f32(g, 1 - dampening)]);
+    let updated = g.op("Add", [g.op("Mul", [buffer, f32(g, momentum)]), damped]);
+    // With zero dampening the zero-initialized buffer already gives exactly d on the first step.
+    if (dampening !== 0) updated = g.op("Where", [c.scalars.isFirstStep(), d, updated]);
+    c.setState("momentum_buffer", updated);
+    d = o.nesterov ? g.op("Add", [d, g.op("Mul", [updated, f32(g, momentum)])]) : updated;
+  }
+  return g.op("Add", [c.param, g.op("Mul", [d, c.scalars.negativeLearningRate()])]);
+};
+
+/** torch.optim.Adam (L2 weight decay added to the gradient) and AdamW (decoupled decay). */
+const adam: Update<Extract<OptimizerOptions, { type: "adam" | "adamw" }>> = (c, o) => {
+  const { g } = c;
+  const beta1 = o.beta1 ?? 0.9;
+  const beta2 = o.beta2 ?? 0.999;
+  const eps = o.eps ?? 1e-8;
+  const weightDecay = o.weightDecay ?? (o.type === "adamw" ? 0.01 : 0);
+  let param = c.param;
+  let grad = c.grad;
+  if (weightDecay !== 0) {
+    if (o.type === "adamw") param = g.op("Mul", [param, c.scalars.decayFactor(weightDecay)]);
+    else grad = g.op("Add", [grad, g.op("Mul", [param, f32(g, weightDecay)])]);
+  }
+  const expAvg = g.op("Add", [
+    g.op("Mul", [c.state("exp_avg"), f32(g, beta1)]),
+    g.op("Mul", [grad, f32(g, 1 - beta1)]),
+  ]);
+  const expAvgSq = g.op("Add", [
+    g.op("Mul", [c.state("exp_avg_sq"), f32(g, beta2)]),
+    g.op("Mul", [g.op("Mul", [grad, grad]), f32(g, 1 - beta2)]),
+  ]);
+  c.setState("exp_avg", expAvg);
+  c.setState("exp_avg_sq", expAvgSq);
+  const denominator = g.op("Add", [
+    g.op("Div", [g.op("Sqrt", [expAvgSq]), c.scalars.adamSecondMomentScale(beta2)]),
+    f32(g, eps),
+  ]);
+  return g.op("Add", [
+    param,
+    g.op("Mul", [g.op("Div", [expAvg, denominator]), c.scalars.adamStepSize(beta1)]),
+  ]);
+};
+
+export function emitUpdate(c: OptimizerContext, options: OptimizerOptions): string {
+  return options.type === "sgd" ? sgd(c, options) : adam(c, options);
+}

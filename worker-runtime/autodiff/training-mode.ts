@@ -1,0 +1,126 @@
+import { onnxDataType } from "../onnx/dtypes.ts";
+import type { GraphNode } from "../onnx/model.ts";
+import type { KnownValue, ValueInfo } from "../onnx/shape-rules.ts";
+import { reducedCount } from "./gradient-context.ts";
+import type { GraphBuilder } from "./graph-builder.ts";
+
+// Forward nodes that behave differently while training (model.train() in PyTorch). Each rewrite
+// emits the training-mode forward computation; the backward walk then differentiates what was
+// emitted. Every other node is copied as is.
+
+export interface RewriteContext {
+  g: GraphBuilder;
+  node: GraphNode;
+  info(name: string): ValueInfo;
+  value(name: string): KnownValue | undefined;
+  /** Graph input holding this step's dropout seed (int64 scalar). */
+  dropoutSeed(): string;
+  /** Records that state tensor `name` (e.g. a running mean) has the new value `updated`. */
+  updateState(name: string, updated: string): void;
+}
+
+export type TrainingRewrite = (c: RewriteContext) => void;
+
+function copyWithOutputs(c: RewriteContext, outputs: string[]): void {
+  c.g.addProto({ ...c.node.proto, name: c.node.name, input: c.node.inputs, output: outputs });
+}
+
+/** Makes the forward node also produce optional outputs a gradient rule reuses. */
+function withSavedOutputs(labels: string[]): TrainingRewrite {
+  return (c) => {
+    const y = c.node.outputs[0]!;
+    copyWithOutputs(c, [y, ...labels.map((label, i) => c.node.outputs[i + 1] || `${y}/${label}`)]);
+  };
+}
+
+/** Batch statistics normalize; running statistics move by momentum, variance unbiased (PyTorch). */
+const batchNormalization: TrainingRewrite = (c) => {
+  const { g, node } = c;
+  const [x, scale, bias, runningMean, runningVar] = node.inputs as [string, string, string, string, string];
+  const info = c.info(x);
+  const dtype = info.dtype;
+  const rank = info.shape.length;
+  const axes = [0, ...Array.from({ length: rank - 2 }, (_, i) => i + 2)];
+  const momentum = node.attrs.float("momentum", 0.9);
+  g.scoped(node.name, () => {
+    const sum = g.reduceSum(x, axes, false);
+    const count = reducedCount(g, x, info.shape, sum, [info.shape[1]!], dtype);
+    const mean = g.op("Div", [sum, count]);
+    const spread = Array.from({ length: rank - 2 }, (_, i) => i + 1);
+    const centered = g.op("Sub", [x, rank > 2 ? g.op("Unsqueeze", [mean, g.ints(spread)]) : mean]);
+    const variance = g.op("Div", [g.reduceSum(g.op("Mul", [centered, centered]), axes, false), count]);
+    g.add({
+      name: node.name,
+      opType: "BatchNormalization",
+      input: [x, scale, bias, mean, variance],
+      output: [node.outputs[0]!],
+      attributes: { epsilon: { float: node.attrs.float("epsilon", 1e-5) } },
+    });
+    const keep = g.scalar(momentum, dtype);
+    const take = g.scalar(1 - momentum, dtype);
+    const unbiased = g.op("Div", [count, g.op("Sub", [count, g.scalar(1, dtype)])]);
+    const blend = (running: string, batch: string) =>
+      g.op("Add", [g.op("Mul", [running, keep]), g.op("Mul", [batch, take])]);
+    c.updateState(runningMean, blend(runningMean, mean));
+    c.updateState(runningVar, blend(runningVar, g.op("Mul", [variance, unbiased])));
+  });
+};
+
+const HASH_MODULUS = 2147483647;
+
+/**
+ * Inverted dropout with a mask drawn from a counter-based hash of (element index, seed, node), all
+ * in int64 arithmetic that stays below 2^63, so every run and every replay draws the same mask.
+ */
+const dropout: TrainingRewrite = (c) => {
+  const { g, node } = c;
+  const x = node.inputs[0]!;
+  const ratioValue = node.inputs[1] ? c.value(node.inputs[1])?.values[0] : 0.5;
+  const ratio = typeof ratioValue === "number" ? ratioValue : 0.5;
+  const dtype = c.info(x).dtype;
+  const y = node.outputs[0]!;
+  g.scoped(node.name, () => {
+    const count = g.op("Size", [x]);
+    const index = g.reshape(
+      g.op("Range", [g.scalar(0, "int64"), count, g.scalar(1, "int64")]),
+      g.op("Shape", [x]),
+    );
+    const salt = g.scalar(Number.parseInt(hashName(node.name), 16) % 65521, "int64");
+    const seeded = g.op("Add", [g.op("Mul", [c.dropoutSeed(), g.scalar(40503, "int64")]), salt]);
+    let h = g.op("Mod", [
+      g.op("Add", [g.op("Mul", [index, g.scalar(2654435761, "int64")]), seeded]),
+      g.scalar(HASH_MODULUS, "int64"),
+    ]);
+    for (const increment of [12345, 67891, 23456]) {
+      h = g.op("Mod", [
+        g.op("Add", [g.op("Mul", [h, g.scalar(48271, "int64")]), g.scalar(increment, "int64")]),
+        g.scalar(HASH_MODULUS, "int64"),
+      ]);
+    }
+    const uniform = g.op("Div", [
+      g.op("Cast", [h], { to: onnxDataType[dtype] }),
+      g.scalar(HASH_MODULUS, dtype),
+    ]);
+    const kept = g.op("Not", [g.op("Less", [uniform, g.scalar(ratio, dtype)])]);
+    const scaledMask = g.op("Mul", [
+      g.op("Cast", [kept], { to: onnxDataType[dtype] }),
+      g.scalar(1 / (1 - ratio), dtype),
+    ]);
+    g.add({ name: node.name, opType: "Mul", input: [x, scaledMask], output: [y] });
+    if (node.outputs[1])
+      g.add({ name: `${node.name}/mask`, opType: "Identity", input: [kept], output: [node.outputs[1]] });
+  });
+};
+
+function hashName(name: string): string {
+  let h = 2166136261;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 16777619) >>> 0;
+  return h.toString(16);
+}
+
+export const trainingRewrites: Record<string, TrainingRewrite> = {
+  BatchNormalization: batchNormalization,
+  Dropout: dropout,
+  LayerNormalization: withSavedOutputs(["mean", "inv_std_dev"]),
+  MaxPool: withSavedOutputs(["indices"]),
+};

@@ -1,0 +1,151 @@
+import { dimProduct, dimQuotient, normalizeAxis } from "./dims.ts";
+import { isFloat } from "./dtypes.ts";
+import type { Dim, GraphNode } from "./model.ts";
+import {
+  constantValue,
+  type KnownValue,
+  type ShapeContext,
+  sliceRanges,
+  type ValueInfo,
+} from "./shape-rules.ts";
+
+// Build-time evaluation of the small integer subgraphs exporters emit to compute shapes
+// (Shape -> Gather -> Unsqueeze -> Concat -> Reshape). Values may hold symbolic dims, so a
+// dynamic batch still folds everything around it.
+
+export interface FoldContext extends Pick<ShapeContext, "value" | "input"> {
+  node: GraphNode;
+  outputs: ValueInfo[];
+}
+
+/** Undefined when the value cannot be known before running. */
+export type FoldRule = (ctx: FoldContext) => KnownValue[] | undefined;
+
+export const MAX_FOLDED_ELEMENTS = 4096;
+
+function sameValuesNewShape(ctx: FoldContext): KnownValue[] | undefined {
+  const v = ctx.value(0);
+  const out = ctx.outputs[0]!;
+  if (!v || out.shape.some((d) => typeof d !== "number")) return undefined;
+  return [{ dtype: v.dtype, dims: out.shape as number[], values: v.values }];
+}
+
+type Arithmetic = (a: Dim, b: Dim, integer: boolean) => Dim | undefined;
+
+function elementwise(op: Arithmetic): FoldRule {
+  return (ctx) => {
+    const a = ctx.value(0);
+    const b = ctx.value(1);
+    const out = ctx.outputs[0]!;
+    if (!a || !b || out.shape.some((d) => typeof d !== "number")) return undefined;
+    const length = Math.max(a.values.length, b.values.length);
+    if (a.values.length !== length && a.values.length !== 1) return undefined;
+    if (b.values.length !== length && b.values.length !== 1) return undefined;
+    const values: Dim[] = [];
+    for (let i = 0; i < length; i++) {
+      const r = op(
+        a.values[a.values.length === 1 ? 0 : i]!,
+        b.values[b.values.length === 1 ? 0 : i]!,
+        !isFloat(a.dtype),
+      );
+      if (r === undefined) return undefined;
+      values.push(r);
+    }
+    return [{ dtype: a.dtype, dims: out.shape as number[], values }];
+  };
+}
+
+const numeric =
+  (f: (a: number, b: number) => number): Arithmetic =>
+  (a, b, integer) => {
+    if (typeof a !== "number" || typeof b !== "number") return undefined;
+    const r = f(a, b);
+    return integer ? Math.trunc(r) : r;
+  };
+
+export const foldRules: Record<string, FoldRule> = {
+  Constant: (ctx) => [constantValue(ctx.node)],
+  Identity: (ctx) => (ctx.value(0) ? [ctx.value(0)!] : undefined),
+  Shape: (ctx) => {
+    const shape = ctx.input(0)!.shape;
+    const rank = shape.length;
+    const start = Math.max(0, normalizeAxis(ctx.node.attrs.int("start", 0), rank));
+    const end = ctx.node.attrs.has("end")
+      ? Math.min(rank, normalizeAxis(ctx.node.attrs.int("end", rank), rank))
+      : rank;
+    const values = shape.slice(start, end);
+    return [{ dtype: "int64", dims: [values.length], values }];
+  },
+  Size: (ctx) => [{ dtype: "int64", dims: [], values: [dimProduct(ctx.input(0)!.shape)] }],
+  Cast: (ctx) => {
+    const v = ctx.value(0);
+    const dtype = ctx.outputs[0]!.dtype;
+    if (!v) return undefined;
+    const values = v.values.map((x) => (typeof x === "number" && !isFloat(dtype) ? Math.trunc(x) : x));
+    return [{ dtype, dims: v.dims, values }];
+  },
+  Gather: (ctx) => {
+    const data = ctx.value(0);
+    const indices = ctx.value(1);
+    if (!data || !indices || data.dims.length !== 1) return undefined;
+    const n = data.values.length;
+    const values: Dim[] = [];
+    for (const i of indices.values) {
+      if (typeof i !== "number") return undefined;
+      values.push(data.values[i < 0 ? i + n : i]!);
+    }
+    return [{ dtype: data.dtype, dims: indices.dims, values }];
+  },
+  Unsqueeze: sameValuesNewShape,
+  Squeeze: sameValuesNewShape,
+  Reshape: sameValuesNewShape,
+  Flatten: sameValuesNewShape,
+  Concat: (ctx) => {
+    const parts = ctx.node.inputs.map((_, i) => ctx.value(i));
+    if (parts.some((p) => p?.dims.length !== 1)) return undefined;
+    const values = parts.flatMap((p) => p!.values);
+    return [{ dtype: parts[0]!.dtype, dims: [values.length], values }];
+  },
+  Slice: (ctx) => {
+    const data = ctx.value(0);
+    if (data?.dims.length !== 1) return undefined;
+    const [range] = sliceRanges(ctx, data.dims);
+    if (!range) return [data];
+    const values: Dim[] = [];
+    for (let i = range.start; range.step > 0 ? i < range.end : i > range.end; i += range.step) {
+      values.push(data.values[i]!);
+    }
+    return [{ dtype: data.dtype, dims: [values.length], values }];
+  },
+  Add: elementwise(numeric((a, b) => a + b)),
+  Sub: elementwise(numeric((a, b) => a - b)),
+  Mul: elementwise((a, b, integer) =>
+    typeof a === "number" && typeof b === "number"
+      ? integer
+        ? Math.trunc(a * b)
+        : a * b
+      : dimProduct([a, b]),
+  ),
+  Div: elementwise((a, b, integer) => {
+    if (typeof a === "number" && typeof b === "number") return integer ? Math.trunc(a / b) : a / b;
+    return integer ? dimQuotient(a, b) : undefined;
+  }),
+  ConstantOfShape: (ctx) => {
+    const shape = ctx.value(0);
+    const fill = ctx.node.attrs.tensor("value");
+    if (!shape || shape.values.some((d) => typeof d !== "number")) return undefined;
+    const dims = shape.values as number[];
+    const count = dims.reduce((a, b) => a * b, 1);
+    if (count > MAX_FOLDED_ELEMENTS) return undefined;
+    const value = fill ? Number(fill.data[0]) : 0;
+    return [{ dtype: fill?.dtype ?? "float32", dims, values: new Array(count).fill(value) }];
+  },
+  Range: (ctx) => {
+    const [start, limit, delta] = [0, 1, 2].map((i) => ctx.value(i)?.values[0]);
+    if (typeof start !== "number" || typeof limit !== "number" || typeof delta !== "number") return undefined;
+    const count = Math.max(0, Math.ceil((limit - start) / delta));
+    if (count > MAX_FOLDED_ELEMENTS) return undefined;
+    const values = Array.from({ length: count }, (_, i) => start + i * delta);
+    return [{ dtype: ctx.outputs[0]!.dtype, dims: [count], values }];
+  },
+};

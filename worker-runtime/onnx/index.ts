@@ -1,0 +1,17 @@
+export type { AttributeValue } from "./attributes.ts";
+export { type DType, elementCount, isFloat, type Tensor, type TensorData } from "./dtypes.ts";
+export { OnnxError, type OnnxErrorCode } from "./errors.ts";
+export { estimateTrainingFlops } from "./flops.ts";
+export {
+  type Dim,
+  type GraphNode,
+  type LoadedModel,
+  loadModel,
+  MAX_OPSET,
+  MIN_OPSET,
+  type TensorInfo,
+} from "./model.ts";
+export { withInitializers } from "./serialize.ts";
+export { type InferredGraph, inferShapes } from "./shape-inference.ts";
+export type { ValueInfo } from "./shape-rules.ts";
+export { isSupportedOperator, type UnsupportedOperator, unsupportedOperators } from "./support.ts";

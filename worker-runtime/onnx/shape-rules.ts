@@ -1,0 +1,404 @@
+import { broadcastShapes, dimProduct, dimQuotient, dimSum, normalizeAxis } from "./dims.ts";
+import { type DType, dtypeFromOnnx, tensorNumbers } from "./dtypes.ts";
+import { OnnxError } from "./errors.ts";
+import type { Dim, GraphNode } from "./model.ts";
+
+export interface ValueInfo {
+  dtype: DType;
+  shape: Dim[];
+}
+
+/** A value known while building: small integer (shape) tensors and Constant nodes. Strings are symbolic. */
+export interface KnownValue {
+  dtype: DType;
+  dims: number[];
+  values: Dim[];
+}
+
+export interface ShapeContext {
+  node: GraphNode;
+  opset: number;
+  /** Undefined for an omitted optional input. */
+  input(i: number): ValueInfo | undefined;
+  value(i: number): KnownValue | undefined;
+  /** A fresh symbolic dimension for what cannot be inferred. */
+  fresh(): string;
+}
+
+export type ShapeRule = (ctx: ShapeContext) => ValueInfo[];
+
+function need(ctx: ShapeContext, i: number): ValueInfo {
+  const info = ctx.input(i);
+  if (!info) throw new OnnxError("INVALID_MODEL", `input ${i} is required`, ctx.node.name);
+  return info;
+}
+
+function needValue(ctx: ShapeContext, i: number, what: string): Dim[] {
+  const v = ctx.value(i);
+  if (!v) {
+    throw new OnnxError(
+      "SHAPE_MISMATCH",
+      `${what} (input ${i}) must be known before running the graph`,
+      ctx.node.name,
+    );
+  }
+  return v.values;
+}
+
+function numbers(ctx: ShapeContext, values: Dim[], what: string): number[] {
+  if (values.some((v) => typeof v !== "number")) {
+    throw new OnnxError("SHAPE_MISMATCH", `${what} must be constant, got [${values}]`, ctx.node.name);
+  }
+  return values as number[];
+}
+
+const sameAsInput: ShapeRule = (ctx) => [need(ctx, 0)];
+
+const broadcasting: ShapeRule = (ctx) => {
+  const a = need(ctx, 0);
+  return [{ dtype: a.dtype, shape: broadcastShapes([a.shape, need(ctx, 1).shape]) }];
+};
+
+const comparison: ShapeRule = (ctx) => [
+  { dtype: "bool", shape: broadcastShapes([need(ctx, 0).shape, need(ctx, 1).shape]) },
+];
+
+/** Axes from the attribute (older opsets) or the second input (newer ones). */
+export function reductionAxes(
+  ctx: Pick<ShapeContext, "node" | "value">,
+  axesAsInputSince: number,
+  opset: number,
+): number[] | undefined {
+  if (opset < axesAsInputSince) return ctx.node.attrs.ints("axes");
+  if (!ctx.node.inputs[1]) return undefined;
+  const v = ctx.value(1);
+  if (!v) throw new OnnxError("SHAPE_MISMATCH", "reduction axes must be constant", ctx.node.name);
+  return v.values as number[];
+}
+
+function reduction(axesAsInputSince: number): ShapeRule {
+  return (ctx) => {
+    const x = need(ctx, 0);
+    const rank = x.shape.length;
+    const keep = ctx.node.attrs.int("keepdims", 1) === 1;
+    const given = reductionAxes(ctx, axesAsInputSince, ctx.opset);
+    const noop = ctx.node.attrs.int("noop_with_empty_axes", 0) === 1;
+    if ((given === undefined || given.length === 0) && noop) return [x];
+    const axes = new Set(
+      (given?.length ? given : x.shape.map((_, i) => i)).map((a) => normalizeAxis(a, rank)),
+    );
+    const shape = x.shape.flatMap((d, i) => (axes.has(i) ? (keep ? [1] : []) : [d]));
+    return [{ dtype: x.dtype, shape }];
+  };
+}
+
+function matmulShape(a: Dim[], b: Dim[]): Dim[] {
+  const a2 = a.length === 1 ? [1, ...a] : a;
+  const b2 = b.length === 1 ? [...b, 1] : b;
+  const batch = broadcastShapes([a2.slice(0, -2), b2.slice(0, -2)]);
+  const out = [...batch, a2[a2.length - 2]!, b2[b2.length - 1]!];
+  if (a.length === 1) out.splice(out.length - 2, 1);
+  if (b.length === 1) out.splice(out.length - 1, 1);
+  return out;
+}
+
+/** Output spatial sizes of Conv and the pools, with explicit or automatic padding. */
+export function convOutputSpatial(
+  ctx: ShapeContext,
+  inputSpatial: Dim[],
+  kernel: number[],
+  ceil: boolean,
+): { spatial: Dim[]; pads: number[] } {
+  const n = kernel.length;
+  const strides = ctx.node.attrs.ints("strides") ?? kernel.map(() => 1);
+  const dilations = ctx.node.attrs.ints("dilations") ?? kernel.map(() => 1);
+  const autoPad = ctx.node.attrs.string("auto_pad", "NOTSET");
+  let pads = ctx.node.attrs.ints("pads") ?? new Array(2 * n).fill(0);
+  const spatial: Dim[] = [];
+  if (autoPad === "SAME_UPPER" || autoPad === "SAME_LOWER") {
+    pads = new Array(2 * n).fill(0);
+    for (let i = 0; i < n; i++) {
+      const size = inputSpatial[i]!;
+      if (typeof size !== "number")
+        throw new OnnxError("SHAPE_MISMATCH", "auto_pad needs static spatial sizes", ctx.node.name);
+      const out = Math.ceil(size / strides[i]!);
+      const total = Math.max(0, (out - 1) * strides[i]! + dilations[i]! * (kernel[i]! - 1) + 1 - size);
+      const small = Math.floor(total / 2);
+      pads[i] = autoPad === "SAME_UPPER" ? small : total - small;
+      pads[i + n] = total - pads[i]!;
+      spatial.push(out);
+    }
+    return { spatial, pads };
+  }
+  for (let i = 0; i < n; i++) {
+    const size = inputSpatial[i]!;
+    if (typeof size !== "number") {
+      spatial.push(ctx.fresh());
+      continue;
+    }
+    const span = size + pads[i]! + pads[i + n]! - dilations[i]! * (kernel[i]! - 1) - 1;
+    const out = (ceil ? Math.ceil(span / strides[i]!) : Math.floor(span / strides[i]!)) + 1;
+    // ceil_mode: the last window must start inside the input or the left padding (as PyTorch does).
+    spatial.push(ceil && (out - 1) * strides[i]! >= size + pads[i]! ? out - 1 : out);
+  }
+  return { spatial, pads };
+}
+
+const pool: ShapeRule = (ctx) => {
+  const x = need(ctx, 0);
+  const kernel = ctx.node.attrs.require(ctx.node.attrs.ints("kernel_shape"), "kernel_shape");
+  const ceil = ctx.node.attrs.int("ceil_mode", 0) === 1;
+  const { spatial } = convOutputSpatial(ctx, x.shape.slice(2), kernel, ceil);
+  const out: ValueInfo = { dtype: x.dtype, shape: [x.shape[0]!, x.shape[1]!, ...spatial] };
+  return [out, { dtype: "int64", shape: out.shape }];
+};
+
+export const shapeRules: Record<string, ShapeRule> = {
+  Identity: sameAsInput,
+  Neg: sameAsInput,
+  Relu: sameAsInput,
+  LeakyRelu: sameAsInput,
+  Sigmoid: sameAsInput,
+  Tanh: sameAsInput,
+  Erf: sameAsInput,
+  Gelu: sameAsInput,
+  Exp: sameAsInput,
+  Log: sameAsInput,
+  Sqrt: sameAsInput,
+  Reciprocal: sameAsInput,
+  Abs: sameAsInput,
+  Softmax: sameAsInput,
+  LogSoftmax: sameAsInput,
+  Add: broadcasting,
+  Sub: broadcasting,
+  Mul: broadcasting,
+  Div: broadcasting,
+  Pow: broadcasting,
+  Mod: broadcasting,
+  Equal: comparison,
+  Less: comparison,
+  Greater: comparison,
+  Not: sameAsInput,
+  Where: (ctx) => [
+    {
+      dtype: need(ctx, 1).dtype,
+      shape: broadcastShapes([need(ctx, 0).shape, need(ctx, 1).shape, need(ctx, 2).shape]),
+    },
+  ],
+  Cast: (ctx) => {
+    const to = dtypeFromOnnx(ctx.node.attrs.int("to", 0));
+    if (!to)
+      throw new OnnxError("UNSUPPORTED_DTYPE", `Cast to type ${ctx.node.attrs.int("to", 0)}`, ctx.node.name);
+    return [{ dtype: to, shape: need(ctx, 0).shape }];
+  },
+  Dropout: (ctx) => [need(ctx, 0), { dtype: "bool", shape: need(ctx, 0).shape }],
+  Gemm: (ctx) => {
+    const a = need(ctx, 0).shape;
+    const b = need(ctx, 1).shape;
+    const m = ctx.node.attrs.int("transA", 0) ? a[1]! : a[0]!;
+    const n = ctx.node.attrs.int("transB", 0) ? b[0]! : b[1]!;
+    return [{ dtype: need(ctx, 0).dtype, shape: [m, n] }];
+  },
+  MatMul: (ctx) => [
+    { dtype: need(ctx, 0).dtype, shape: matmulShape(need(ctx, 0).shape, need(ctx, 1).shape) },
+  ],
+  Reshape: (ctx) => {
+    const x = need(ctx, 0);
+    const target = needValue(ctx, 1, "Reshape shape");
+    const allowZero = ctx.node.attrs.int("allowzero", 0) === 1;
+    const shape = target.map((d, i) => (d === 0 && !allowZero ? x.shape[i]! : d));
+    const unknown = shape.indexOf(-1);
+    if (unknown >= 0) {
+      const rest = dimProduct(shape.filter((_, i) => i !== unknown));
+      shape[unknown] = dimQuotient(dimProduct(x.shape), rest) ?? ctx.fresh();
+    }
+    return [{ dtype: x.dtype, shape }];
+  },
+  Flatten: (ctx) => {
+    const x = need(ctx, 0);
+    const axis = normalizeAxis(ctx.node.attrs.int("axis", 1), x.shape.length);
+    return [{ dtype: x.dtype, shape: [dimProduct(x.shape.slice(0, axis)), dimProduct(x.shape.slice(axis))] }];
+  },
+  Transpose: (ctx) => {
+    const x = need(ctx, 0);
+    const perm = ctx.node.attrs.ints("perm") ?? x.shape.map((_, i) => x.shape.length - 1 - i);
+    return [{ dtype: x.dtype, shape: perm.map((p) => x.shape[p]!) }];
+  },
+  Squeeze: (ctx) => {
+    const x = need(ctx, 0);
+    const given = ctx.node.inputs[1]
+      ? numbers(ctx, needValue(ctx, 1, "Squeeze axes"), "Squeeze axes")
+      : undefined;
+    const axes = new Set(
+      given
+        ? given.map((a) => normalizeAxis(a, x.shape.length))
+        : x.shape.flatMap((d, i) => (d === 1 ? [i] : [])),
+    );
+    return [{ dtype: x.dtype, shape: x.shape.filter((_, i) => !axes.has(i)) }];
+  },
+  Unsqueeze: (ctx) => {
+    const x = need(ctx, 0);
+    const given = numbers(ctx, needValue(ctx, 1, "Unsqueeze axes"), "Unsqueeze axes");
+    const rank = x.shape.length + given.length;
+    const axes = new Set(given.map((a) => normalizeAxis(a, rank)));
+    const rest = [...x.shape];
+    const shape = Array.from({ length: rank }, (_, i) => (axes.has(i) ? 1 : rest.shift()!));
+    return [{ dtype: x.dtype, shape }];
+  },
+  Concat: (ctx) => {
+    const first = need(ctx, 0);
+    const axis = normalizeAxis(ctx.node.attrs.int("axis", 0), first.shape.length);
+    const shape = [...first.shape];
+    shape[axis] = dimSum(ctx.node.inputs.map((_, i) => need(ctx, i).shape[axis]!));
+    return [{ dtype: first.dtype, shape }];
+  },
+  Split: (ctx) => {
+    const x = need(ctx, 0);
+    const axis = normalizeAxis(ctx.node.attrs.int("axis", 0), x.shape.length);
+    const sizes = splitSizes(ctx, x.shape[axis]!);
+    return sizes.map((size) => {
+      const shape = [...x.shape];
+      shape[axis] = size;
+      return { dtype: x.dtype, shape };
+    });
+  },
+  Slice: (ctx) => {
+    const x = need(ctx, 0);
+    const shape = [...x.shape];
+    for (const s of sliceRanges(ctx, x.shape)) shape[s.axis] = s.length ?? ctx.fresh();
+    return [{ dtype: x.dtype, shape }];
+  },
+  Gather: (ctx) => {
+    const x = need(ctx, 0);
+    const indices = need(ctx, 1);
+    const axis = normalizeAxis(ctx.node.attrs.int("axis", 0), x.shape.length);
+    return [
+      { dtype: x.dtype, shape: [...x.shape.slice(0, axis), ...indices.shape, ...x.shape.slice(axis + 1)] },
+    ];
+  },
+  Expand: (ctx) => {
+    const x = need(ctx, 0);
+    return [{ dtype: x.dtype, shape: broadcastShapes([x.shape, needValue(ctx, 1, "Expand shape")]) }];
+  },
+  ReduceSum: reduction(13),
+  ReduceMean: reduction(18),
+  LayerNormalization: (ctx) => {
+    const x = need(ctx, 0);
+    const axis = normalizeAxis(ctx.node.attrs.int("axis", -1), x.shape.length);
+    const stats: ValueInfo = { dtype: x.dtype, shape: x.shape.map((d, i) => (i < axis ? d : 1)) };
+    return [x, stats, stats];
+  },
+  BatchNormalization: (ctx) => {
+    const stat: ValueInfo = need(ctx, 3);
+    return [need(ctx, 0), stat, stat];
+  },
+  Conv: (ctx) => {
+    const x = need(ctx, 0);
+    const w = need(ctx, 1);
+    const kernel = ctx.node.attrs.ints("kernel_shape") ?? (w.shape.slice(2) as number[]);
+    const { spatial } = convOutputSpatial(ctx, x.shape.slice(2), kernel, false);
+    return [{ dtype: x.dtype, shape: [x.shape[0]!, w.shape[0]!, ...spatial] }];
+  },
+  MaxPool: pool,
+  AveragePool: pool,
+  GlobalAveragePool: (ctx) => {
+    const x = need(ctx, 0);
+    return [{ dtype: x.dtype, shape: x.shape.map((d, i) => (i < 2 ? d : 1)) }];
+  },
+  Shape: (ctx) => {
+    const rank = need(ctx, 0).shape.length;
+    const start = normalizeAxis(ctx.node.attrs.int("start", 0), rank);
+    const end = ctx.node.attrs.has("end") ? normalizeAxis(ctx.node.attrs.int("end", rank), rank) : rank;
+    return [{ dtype: "int64", shape: [Math.max(0, Math.min(rank, end) - Math.max(0, start))] }];
+  },
+  Size: () => [{ dtype: "int64", shape: [] }],
+  Constant: (ctx) => {
+    const v = constantValue(ctx.node);
+    return [{ dtype: v.dtype, shape: v.dims }];
+  },
+  ConstantOfShape: (ctx) => [
+    {
+      dtype: ctx.node.attrs.tensor("value")?.dtype ?? "float32",
+      shape: needValue(ctx, 0, "ConstantOfShape shape"),
+    },
+  ],
+  Range: (ctx) => {
+    const [start, limit, delta] = [0, 1, 2].map((i) => ctx.value(i)?.values[0]);
+    const length =
+      typeof start === "number" && typeof limit === "number" && typeof delta === "number"
+        ? Math.max(0, Math.ceil((limit - start) / delta))
+        : ctx.fresh();
+    return [{ dtype: need(ctx, 0).dtype, shape: [length] }];
+  },
+};
+
+export function splitSizes(ctx: Pick<ShapeContext, "node" | "value" | "opset">, total: Dim): Dim[] {
+  const count = ctx.node.outputs.length;
+  if (ctx.node.inputs[1]) return ctx.value(1)?.values ?? [];
+  const attr = ctx.node.attrs.ints("split");
+  if (attr) return attr;
+  if (typeof total !== "number") {
+    throw new OnnxError(
+      "SHAPE_MISMATCH",
+      "Split of a symbolic dimension needs explicit sizes",
+      ctx.node.name,
+    );
+  }
+  const chunk = Math.ceil(total / count);
+  return Array.from({ length: count }, (_, i) => Math.max(0, Math.min(chunk, total - i * chunk)));
+}
+
+export interface SliceRange {
+  axis: number;
+  start: number;
+  end: number;
+  step: number;
+  /** Undefined when the sliced dimension is symbolic and not taken whole. */
+  length: Dim | undefined;
+}
+
+/** Slice's starts/ends/axes/steps inputs, clamped like the ONNX reference does. */
+export function sliceRanges(ctx: Pick<ShapeContext, "node" | "value">, shape: readonly Dim[]): SliceRange[] {
+  const read = (i: number, what: string): number[] | undefined => {
+    if (!ctx.node.inputs[i]) return undefined;
+    const v = ctx.value(i);
+    if (!v || v.values.some((x) => typeof x !== "number")) {
+      throw new OnnxError("SHAPE_MISMATCH", `Slice ${what} must be constant`, ctx.node.name);
+    }
+    return v.values as number[];
+  };
+  const starts = read(1, "starts") ?? [];
+  const ends = read(2, "ends") ?? [];
+  const axes = read(3, "axes") ?? starts.map((_, i) => i);
+  const steps = read(4, "steps") ?? starts.map(() => 1);
+  return axes.map((a, i) => {
+    const axis = normalizeAxis(a, shape.length);
+    const dim = shape[axis]!;
+    const step = steps[i]!;
+    const rawStart = starts[i]!;
+    const rawEnd = ends[i]!;
+    if (typeof dim !== "number") {
+      const whole = step === 1 && rawStart === 0 && rawEnd >= 2 ** 31 - 1;
+      return { axis, start: rawStart, end: rawEnd, step, length: whole ? dim : undefined };
+    }
+    const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v < 0 ? v + dim : v));
+    const start = step > 0 ? clamp(rawStart, 0, dim) : clamp(rawStart, -1, dim - 1);
+    const end = step > 0 ? clamp(rawEnd, 0, dim) : clamp(rawEnd, -1, dim - 1);
+    const length = Math.max(0, Math.ceil((end - start) / step));
+    return { axis, start, end, step, length };
+  });
+}
+
+/** The value of a Constant node, from whichever of its value attributes is set. */
+export function constantValue(node: GraphNode): KnownValue {
+  const tensor = node.attrs.tensor("value");
+  if (tensor) return { dtype: tensor.dtype, dims: tensor.dims, values: tensorNumbers(tensor) };
+  const a = node.attrs;
+  if (a.has("value_float")) return { dtype: "float32", dims: [], values: [a.float("value_float", 0)] };
+  if (a.has("value_int")) return { dtype: "int64", dims: [], values: [a.int("value_int", 0)] };
+  const ints = a.ints("value_ints");
+  if (ints) return { dtype: "int64", dims: [ints.length], values: ints };
+  const floats = a.raw("value_floats")?.floats;
+  if (floats) return { dtype: "float32", dims: [floats.length], values: floats };
+  throw new OnnxError("INVALID_MODEL", "Constant has no supported value attribute", node.name);
+}
