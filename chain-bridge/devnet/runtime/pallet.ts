@@ -141,6 +141,18 @@ export function ensureRoot(origin: Origin): void {
   if (origin.kind !== "root") throw badOrigin();
 }
 
+export function ensureNone(origin: Origin): void {
+  if (origin.kind !== "none") throw badOrigin();
+}
+
+/** The account of a `MultiAddress` argument (only the `Id` form names an account on this chain). */
+export function lookupAccount(address: NativeValue): AccountId {
+  if (typeof address === "object" && address !== null && "Id" in address && typeof address.Id === "string") {
+    return address.Id;
+  }
+  throw new DispatchError("CannotLookup", null, "CannotLookup: only MultiAddress::Id is supported");
+}
+
 /** Raw key-value access to the state, through the overlay of the running call. Keys are `0x` hex. */
 export interface StateAccess {
   get(key: string): Uint8Array | undefined;
@@ -175,7 +187,18 @@ export interface Currency {
   repatriateReserved(from: AccountId, to: AccountId, amount: bigint, into: "free" | "reserved"): bigint;
 }
 
-export type DispatchOutcome = { readonly ok: true } | { readonly ok: false; readonly error: DispatchError };
+/**
+ * `result` is the outcome as a `DispatchResult` value and `errorValue` the error as a
+ * `DispatchError` value, ready to put in events.
+ */
+export type DispatchOutcome =
+  | { readonly ok: true; readonly result: NativeValue }
+  | {
+      readonly ok: false;
+      readonly error: DispatchError;
+      readonly errorValue: NativeValue;
+      readonly result: NativeValue;
+    };
 
 /** What a call handler or hook can do. One context per extrinsic (or hook) and overlay. */
 export interface DispatchContext {
@@ -200,8 +223,11 @@ export interface DispatchContext {
 
 export interface CallDefinition<A extends NativeRecord = NativeRecord> {
   readonly args: Readonly<Record<string, ScaleType>>;
-  /** ref_time weight in picoseconds, for fees and block fullness. */
-  weight(args: A): bigint;
+  /**
+   * ref_time weight in picoseconds, for fees and block fullness. `weigh` gives the weight of an
+   * encoded RuntimeCall argument (for calls that dispatch other calls, like sudo and batch).
+   */
+  weight(args: A, weigh: (call: string) => bigint): bigint;
   readonly docs?: string;
   handler(ctx: DispatchContext, origin: Origin, args: A): void;
 }

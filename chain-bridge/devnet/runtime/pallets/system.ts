@@ -105,7 +105,6 @@ export const systemPallet = definePallet({
   },
   storage: {
     Account: account,
-    ExtrinsicCount: extrinsicCount,
     BlockHash: blockHash,
     Number: number,
     ParentHash: parentHash,

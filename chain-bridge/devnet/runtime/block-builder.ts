@@ -1,0 +1,138 @@
+// Builds one block on top of a parent state: hooks, the timestamp inherent, the extrinsics that
+// fit and are still valid, then System.Events (frame_executive's role).
+import { compactAddLength, compactToU8a, u8aConcat } from "@polkadot/util";
+import { type BlockEnvironment, type EventRecord, ExecutionContext } from "./execution-context.ts";
+import { Overlay, type StateView } from "./overlay.ts";
+import type { NativeValue } from "./pallet.ts";
+import { eventCount, events } from "./pallets/system.ts";
+import { timestampPallet } from "./pallets/timestamp.ts";
+import type { Runtime } from "./runtime.ts";
+import { SIGNED_EXTENSIONS } from "./signed-extensions.ts";
+import type { CheckedTransaction } from "./transaction-check.ts";
+import { InvalidTransaction } from "./transaction-validity.ts";
+
+/** 2 s of compute per block, three quarters for ordinary transactions, as in Substrate's defaults. */
+export const MAX_BLOCK_WEIGHT = 2_000_000_000_000n;
+export const MAX_NORMAL_WEIGHT = (MAX_BLOCK_WEIGHT * 3n) / 4n;
+export const MAX_BLOCK_LENGTH = 5 * 1024 * 1024;
+export const MAX_NORMAL_LENGTH = (MAX_BLOCK_LENGTH * 3) / 4;
+
+const EXTRINSIC_VERSION_UNSIGNED = 0x04;
+
+export type ApplyOutcome =
+  | { readonly included: true }
+  | { readonly included: false; readonly reason: InvalidTransaction };
+
+export class MandatoryExtrinsicError extends Error {
+  readonly code = "BadMandatory";
+}
+
+export class BlockBuilder {
+  readonly overlay: Overlay;
+  readonly extrinsics: Uint8Array[] = [];
+  readonly #events: EventRecord[] = [];
+  #normalWeight = 0n;
+  #normalLength = 0;
+
+  constructor(
+    readonly runtime: Runtime,
+    parentState: StateView,
+    readonly environment: BlockEnvironment,
+  ) {
+    this.overlay = new Overlay(parentState);
+  }
+
+  #context(phase: NativeValue): ExecutionContext {
+    return new ExecutionContext(this.runtime, this.environment, new Overlay(this.overlay), phase);
+  }
+
+  #keep(ctx: ExecutionContext): void {
+    ctx.state.commitInto(this.overlay);
+    this.#events.push(...ctx.events);
+  }
+
+  /** on_initialize of every pallet, then the timestamp inherent as extrinsic 0. */
+  initialize(): void {
+    const ctx = this.#context("Initialization");
+    for (const pallet of this.runtime.pallets) pallet.onInitialize?.(ctx);
+    this.#keep(ctx);
+    const call = u8aConcat(new Uint8Array([timestampPallet.index, 0]), compactToU8a(this.environment.now));
+    this.#applyInherent(call);
+  }
+
+  #applyInherent(call: Uint8Array): void {
+    const ctx = this.#context({ ApplyExtrinsic: this.extrinsics.length });
+    const decoded = this.runtime.decodeCall(call);
+    const callCtx = ctx.child();
+    const outcome = this.runtime.dispatch(callCtx, { kind: "none" }, decoded);
+    if (!outcome.ok) {
+      throw new MandatoryExtrinsicError(
+        `inherent ${decoded.pallet.name}.${decoded.name} failed: ${outcome.error.message}`,
+      );
+    }
+    ctx.absorb(callCtx);
+    const weight = this.runtime.weigh(call);
+    ctx.depositEvent("System", "ExtrinsicSuccess", { dispatchInfo: dispatchInfo(weight, "Mandatory") });
+    this.#keep(ctx);
+    this.extrinsics.push(compactAddLength(u8aConcat(new Uint8Array([EXTRINSIC_VERSION_UNSIGNED]), call)));
+  }
+
+  /** Whether another extrinsic of this weight and length fits the block. */
+  fits(transaction: CheckedTransaction): boolean {
+    return (
+      this.#normalWeight + transaction.weight <= MAX_NORMAL_WEIGHT &&
+      this.#normalLength + transaction.length <= MAX_NORMAL_LENGTH
+    );
+  }
+
+  /**
+   * Applies a signed extrinsic: the extensions' effects (nonce, fee) stay even when the call fails;
+   * an extension that refuses it leaves the block untouched and the extrinsic out.
+   */
+  apply(transaction: CheckedTransaction): ApplyOutcome {
+    const ctx = this.#context({ ApplyExtrinsic: this.extrinsics.length });
+    try {
+      for (const extension of SIGNED_EXTENSIONS) extension.prepare?.(ctx, transaction);
+    } catch (error) {
+      if (error instanceof InvalidTransaction) return { included: false, reason: error };
+      throw error;
+    }
+    const callCtx = ctx.child();
+    const outcome = this.runtime.dispatch(
+      callCtx,
+      { kind: "signed", who: transaction.signer },
+      transaction.decodedCall,
+    );
+    if (outcome.ok) ctx.absorb(callCtx);
+    for (const extension of SIGNED_EXTENSIONS) extension.finish?.(ctx, transaction);
+    const info = dispatchInfo(transaction.weight, "Normal");
+    if (outcome.ok) ctx.depositEvent("System", "ExtrinsicSuccess", { dispatchInfo: info });
+    else
+      ctx.depositEvent("System", "ExtrinsicFailed", {
+        dispatchError: outcome.errorValue,
+        dispatchInfo: info,
+      });
+    this.#keep(ctx);
+    this.extrinsics.push(transaction.bytes);
+    this.#normalWeight += transaction.weight;
+    this.#normalLength += transaction.length;
+    return { included: true };
+  }
+
+  /** on_finalize of every pallet, then this block's events into System.Events. */
+  finalize(): Overlay {
+    const ctx = this.#context("Finalization");
+    for (const pallet of this.runtime.pallets) pallet.onFinalize?.(ctx);
+    this.#keep(ctx);
+    const records = this.#events.map((record) => ({ ...record, topics: [...record.topics] }));
+    const writer = this.#context("Finalization");
+    events.set(writer, records);
+    eventCount.set(writer, records.length);
+    this.#keep(writer);
+    return this.overlay;
+  }
+}
+
+function dispatchInfo(weight: bigint, dispatchClass: "Normal" | "Mandatory"): NativeValue {
+  return { weight: { refTime: weight, proofSize: 0n }, class: dispatchClass, paysFee: "Yes" };
+}

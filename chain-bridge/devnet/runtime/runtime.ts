@@ -1,0 +1,152 @@
+// The runtime: pallets put together (construct_runtime!), their metadata and codec, call decoding,
+// weighing and dispatch, and the event and error values that go into System.Events.
+import type { GenericCall } from "@polkadot/types";
+import { u8aToHex } from "@polkadot/util";
+import { RuntimeCodec, toNative } from "./codec.ts";
+import { type BuiltMetadata, buildMetadata, type ChainProperties } from "./metadata/build-metadata.ts";
+import {
+  type CallDefinition,
+  type DispatchContext,
+  DispatchError,
+  type DispatchOutcome,
+  type NativeRecord,
+  type NativeValue,
+  type Origin,
+  type PalletDefinition,
+} from "./pallet.ts";
+import { SIGNED_EXTENSIONS } from "./signed-extensions.ts";
+
+export class RuntimeDefinitionError extends Error {
+  readonly code = "InvalidRuntimeDefinition";
+}
+
+export class CallDecodeError extends Error {
+  readonly code = "BadCallEncoding";
+}
+
+export type DecodedCall = {
+  readonly pallet: PalletDefinition;
+  readonly name: string;
+  readonly definition: CallDefinition;
+  readonly args: NativeRecord;
+};
+
+type PalletIndexes = {
+  readonly pallet: PalletDefinition;
+  readonly calls: ReadonlyArray<readonly [string, CallDefinition]>;
+  readonly errors: ReadonlyMap<string, number>;
+  readonly events: ReadonlyMap<string, readonly string[]>;
+};
+
+export class Runtime {
+  readonly metadata: BuiltMetadata;
+  readonly codec: RuntimeCodec;
+  readonly #byIndex = new Map<number, PalletIndexes>();
+  readonly #byName = new Map<string, PalletIndexes>();
+
+  constructor(
+    readonly pallets: readonly PalletDefinition[],
+    readonly properties: ChainProperties,
+  ) {
+    for (const pallet of pallets) {
+      if (this.#byIndex.has(pallet.index) || this.#byName.has(pallet.name)) {
+        throw new RuntimeDefinitionError(`pallet ${pallet.name} (index ${pallet.index}) is declared twice`);
+      }
+      const indexes: PalletIndexes = {
+        pallet,
+        calls: Object.entries(pallet.calls ?? {}),
+        errors: new Map(Object.keys(pallet.errors ?? {}).map((name, index) => [name, index])),
+        events: new Map(
+          Object.entries(pallet.events ?? {}).map(([name, fields]) => [name, Object.keys(fields)]),
+        ),
+      };
+      this.#byIndex.set(pallet.index, indexes);
+      this.#byName.set(pallet.name, indexes);
+    }
+    this.metadata = buildMetadata(pallets, SIGNED_EXTENSIONS, properties);
+    this.codec = new RuntimeCodec(this.metadata.registry, this.metadata.types);
+  }
+
+  get registry() {
+    return this.metadata.registry;
+  }
+
+  /** Decodes a RuntimeCall (pallet index, call index, arguments) into the pallet's handler input. */
+  decodeCall(bytes: Uint8Array): DecodedCall & { readonly length: number } {
+    const pallet = this.#byIndex.get(bytes[0] ?? -1);
+    const entry = pallet?.calls[bytes[1] ?? -1];
+    if (pallet === undefined || entry === undefined) {
+      throw new CallDecodeError(`no call with index ${bytes[0]}/${bytes[1]} in this runtime`);
+    }
+    let call: GenericCall;
+    try {
+      call = this.registry.createType("Call", bytes);
+    } catch (error) {
+      throw new CallDecodeError(`${pallet.pallet.name}.${entry[0]}: ${(error as Error).message}`);
+    }
+    const [name, definition] = entry;
+    const argNames = Object.keys(definition.args);
+    const args: Record<string, NativeValue> = {};
+    call.args.forEach((value, index) => {
+      args[argNames[index]!] = toNative(value);
+    });
+    return { pallet: pallet.pallet, name, definition, args, length: call.encodedLength };
+  }
+
+  /** ref_time weight of an encoded call, including the calls it carries. */
+  weigh(call: Uint8Array | string): bigint {
+    const decoded = this.decodeCall(typeof call === "string" ? hexBytes(call) : call);
+    return decoded.definition.weight(decoded.args, (inner) => this.weigh(inner));
+  }
+
+  /**
+   * Runs a decoded call's handler in `ctx` (whose overlay the caller keeps or drops). Errors that
+   * are not DispatchErrors are runtime bugs; they fail the call as DispatchError::Other.
+   */
+  dispatch(ctx: DispatchContext, origin: Origin, call: DecodedCall): DispatchOutcome {
+    try {
+      call.definition.handler(ctx, origin, call.args);
+      return { ok: true, result: { Ok: [] } };
+    } catch (error) {
+      const failure =
+        error instanceof DispatchError
+          ? error
+          : new DispatchError("Other", null, `${call.pallet.name}.${call.name}: ${(error as Error).message}`);
+      const errorValue = this.dispatchErrorValue(failure);
+      return { ok: false, error: failure, errorValue, result: { Err: errorValue } };
+    }
+  }
+
+  /** The sp_runtime::DispatchError value of an error, with module errors indexed from metadata. */
+  dispatchErrorValue(error: DispatchError): NativeValue {
+    if (error.code === "Module") {
+      const pallet = this.#byName.get(error.pallet ?? "");
+      const index = pallet?.errors.get(error.error ?? "");
+      if (pallet === undefined || index === undefined) {
+        throw new RuntimeDefinitionError(
+          `module error ${error.detail} is not declared in its pallet's errors`,
+        );
+      }
+      return { Module: { index: pallet.pallet.index, error: u8aToHex(new Uint8Array([index, 0, 0, 0])) } };
+    }
+    if (error.code === "Token" || error.code === "Arithmetic") return { [error.code]: error.detail };
+    return error.code;
+  }
+
+  /** The RuntimeEvent value of a pallet event; the fields must be exactly the declared ones. */
+  eventValue(pallet: string, event: string, fields: NativeRecord): NativeValue {
+    const declared = this.#byName.get(pallet)?.events.get(event);
+    if (declared === undefined) throw new RuntimeDefinitionError(`event ${pallet}.${event} is not declared`);
+    const given = Object.keys(fields);
+    if (given.length !== declared.length || declared.some((name) => !(name in fields))) {
+      throw new RuntimeDefinitionError(
+        `event ${pallet}.${event} takes fields (${declared.join(", ")}), got (${given.join(", ")})`,
+      );
+    }
+    return { [pallet]: declared.length === 0 ? event : { [event]: fields } };
+  }
+}
+
+export function hexBytes(hex: string): Uint8Array {
+  return Uint8Array.from(Buffer.from(hex.startsWith("0x") ? hex.slice(2) : hex, "hex"));
+}
