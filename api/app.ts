@@ -6,6 +6,7 @@ import Fastify from "fastify";
 import type { HealthProbe } from "./health.ts";
 import auth from "./plugins/auth.ts";
 import errors from "./plugins/errors.ts";
+import idempotency from "./plugins/idempotency.ts";
 import swagger from "./plugins/swagger.ts";
 import routes from "./routes/index.ts";
 import type { Services } from "./services/index.ts";
@@ -48,6 +49,7 @@ export async function buildApp({ deps, logLevel = false }: BuildAppOptions) {
   await app.register(errors);
   await app.register(swagger);
   await app.register(auth);
+  await app.register(idempotency);
   await app.register(routes);
   return app;
 }

@@ -5,6 +5,7 @@ import type { Config } from "../../config/env.ts";
 import type { Database } from "../../prisma/client.ts";
 import { Accounts } from "./accounts.ts";
 import { ApiKeys } from "./api-keys.ts";
+import { IdempotencyRecords } from "./idempotency.ts";
 
 export interface ServiceContext {
   config: Config;
@@ -16,10 +17,11 @@ export interface ServiceContext {
 export interface Services {
   accounts: Accounts;
   apiKeys: ApiKeys;
+  idempotency: IdempotencyRecords;
 }
 
 export function createServices(context: ServiceContext): Services {
   const apiKeys = new ApiKeys(context.db, context.redis);
   const accounts = new Accounts(context.db, apiKeys);
-  return { accounts, apiKeys };
+  return { accounts, apiKeys, idempotency: new IdempotencyRecords(context.db) };
 }
