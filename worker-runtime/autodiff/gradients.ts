@@ -222,8 +222,10 @@ const layerNormalization: GradientRule = (c) => {
   const leadAxes = Array.from({ length: axis }, (_, i) => i);
   const dy = c.dy[0]!;
   // Mean and InvStdDev are outputs the training-mode rewrite asks the forward node for.
-  const mean = c.y[1]!;
-  const rstd = c.y[2]!;
+  const asInput = (t: string) =>
+    c.yInfo(1).dtype === c.xInfo(0).dtype ? t : g.op("Cast", [t], { to: onnxDataType[c.xInfo(0).dtype] });
+  const mean = asInput(c.y[1]!);
+  const rstd = asInput(c.y[2]!);
   const xhat = g.op("Mul", [g.op("Sub", [x, mean]), rstd]);
   const count = reducedCount(g, x, shape, mean, c.yInfo(1).shape, dtypeOf(c));
   let dx: string | undefined;

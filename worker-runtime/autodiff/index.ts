@@ -1,6 +1,7 @@
 export { AutodiffError, type AutodiffErrorCode } from "./errors.ts";
 export { buildEvalStep, type EvalStepGraph, type EvalStepOptions } from "./eval-step.ts";
 export { DROPOUT_SEED_INPUT } from "./forward.ts";
+export { buildGradientGraph, type GradientGraph } from "./gradient-graph.ts";
 export type { LossOptions } from "./losses.ts";
 export { ModelBuilder, seededRandom } from "./model-builder.ts";
 export type { OptimizerOptions } from "./optimizers.ts";

@@ -1,5 +1,6 @@
 import { type Tensor, tensorFromNumbers } from "../onnx/dtypes.ts";
 import type { LoadedModel } from "../onnx/model.ts";
+import type { ValueInfo } from "../onnx/shape-rules.ts";
 import { emitBackward } from "./backward.ts";
 import { AutodiffError } from "./errors.ts";
 import { buildForward, DROPOUT_SEED_INPUT, type ForwardGraph } from "./forward.ts";
@@ -71,22 +72,11 @@ export function checkModelOutput(model: LoadedModel, modelOutput: string): void 
  * initializers; running statistics are state even when their layer is frozen.
  */
 export function buildTrainingStep(model: LoadedModel, options: TrainingStepOptions): TrainingStepGraph {
-  checkModelOutput(model, options.modelOutput);
-  const { params, runningStats } = splitParameters(model, options.modelOutput, options.frozen);
-  if (params.length === 0)
-    throw new AutodiffError("NO_TRAINABLE_PARAMETERS", "no parameter is left to train");
-  const forward = buildForward(model, { ...options, training: true });
-  const { g } = forward;
-  const outputInfo = forward.inferred.infos.get(options.modelOutput)!;
-  const lossDefinition = losses[options.loss.type];
-  const targetInfo = lossDefinition.target(outputInfo);
-  const { loss, gradient } = g.scoped("loss", () =>
-    lossDefinition.emit(
-      { g, output: options.modelOutput, outputInfo, target: TARGET_INPUT, withGradient: true },
-      options.loss,
-    ),
+  const { forward, params, runningStats, loss, grads, outputInfo, targetInfo } = differentiate(
+    model,
+    options,
   );
-  const grads = emitBackward(forward, new Map([[options.modelOutput, gradient!]]), new Set(params));
+  const { g } = forward;
   const clipped =
     options.clipGradNorm === undefined ? grads : clipByGlobalNorm(g, grads, options.clipGradNorm);
 
@@ -172,6 +162,41 @@ export function buildTrainingStep(model: LoadedModel, options: TrainingStepOptio
     },
     outputs,
   };
+}
+
+export interface Differentiated {
+  forward: ForwardGraph;
+  params: string[];
+  runningStats: string[];
+  loss: string;
+  /** Gradient of the loss for each parameter a gradient reaches. */
+  grads: Map<string, string>;
+  outputInfo: ValueInfo;
+  targetInfo: ValueInfo;
+}
+
+/** Forward in training mode, the loss and the backward pass, shared by the step and gradient graphs. */
+export function differentiate(
+  model: LoadedModel,
+  options: Pick<TrainingStepOptions, "modelOutput" | "batchSize" | "inputShapes" | "loss" | "frozen">,
+): Differentiated {
+  checkModelOutput(model, options.modelOutput);
+  const { params, runningStats } = splitParameters(model, options.modelOutput, options.frozen);
+  if (params.length === 0)
+    throw new AutodiffError("NO_TRAINABLE_PARAMETERS", "no parameter is left to train");
+  const forward = buildForward(model, { ...options, training: true });
+  const { g } = forward;
+  const outputInfo = forward.inferred.infos.get(options.modelOutput)!;
+  const lossDefinition = losses[options.loss.type];
+  const targetInfo = lossDefinition.target(outputInfo);
+  const { loss, gradient } = g.scoped("loss", () =>
+    lossDefinition.emit(
+      { g, output: options.modelOutput, outputInfo, target: TARGET_INPUT, withGradient: true },
+      options.loss,
+    ),
+  );
+  const grads = emitBackward(forward, new Map([[options.modelOutput, gradient!]]), new Set(params));
+  return { forward, params, runningStats, loss, grads, outputInfo, targetInfo };
 }
 
 /** Initializers of a step graph: everything the model and builder hold that is not fed as an input. */

@@ -285,7 +285,9 @@ export const shapeRules: Record<string, ShapeRule> = {
   LayerNormalization: (ctx) => {
     const x = need(ctx, 0);
     const axis = normalizeAxis(ctx.node.attrs.int("axis", -1), x.shape.length);
-    const stats: ValueInfo = { dtype: x.dtype, shape: x.shape.map((d, i) => (i < axis ? d : 1)) };
+    // stash_type 1 (the default) keeps the statistics in float32 whatever the input type.
+    const statsType = ctx.node.attrs.int("stash_type", 1) === 1 ? "float32" : x.dtype;
+    const stats: ValueInfo = { dtype: statsType, shape: x.shape.map((d, i) => (i < axis ? d : 1)) };
     return [x, stats, stats];
   },
   BatchNormalization: (ctx) => {
