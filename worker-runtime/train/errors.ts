@@ -8,7 +8,9 @@ export type TrainErrorCode =
   | "DIVERGED"
   | "INVALID_CHECKPOINT"
   | "CHECKPOINT_MISMATCH"
-  | "ABORTED";
+  | "ABORTED"
+  /** The step graph asks for an input the trainer has no value for: a bug, not bad input. */
+  | "STEP_GRAPH_MISMATCH";
 
 /** One problem at one place, e.g. `{ path: "/optimizer/lr", message: "expected a number > 0" }`. */
 export interface TrainIssue {

@@ -1,0 +1,164 @@
+// The onnxruntime side of training: one session for the training step, one for evaluation,
+// both created with the determinism profile's options. It feeds tensors by graph input name
+// and hands back plain tensors, so the loop above it never touches onnxruntime types.
+import ort from "onnxruntime-node";
+import { buildEvalStep, buildTrainingStep, type TrainingStepGraph } from "../autodiff/index.ts";
+import type { DType, LoadedModel, Tensor, TensorData } from "../onnx/index.ts";
+import { TrainError } from "./errors.ts";
+import { deterministicSessionOptions } from "./profile.ts";
+import type { TrainingSpec } from "./spec.ts";
+
+export interface ModelState {
+  params: Map<string, Tensor>;
+  state: Map<string, Tensor>;
+}
+
+export interface Batch {
+  /** By model input name. */
+  inputs: Map<string, Tensor>;
+  target: Tensor;
+}
+
+export interface StepOutcome extends ModelState {
+  loss: number;
+  output: Tensor;
+}
+
+const toOrt = (t: Tensor) => new ort.Tensor(t.dtype, t.data, t.dims);
+const fromOrt = (t: ort.Tensor): Tensor => ({
+  dtype: t.type as DType,
+  dims: [...t.dims],
+  data: t.data as TensorData,
+});
+
+function stepOptions(spec: TrainingSpec, batchSize: number | "dynamic") {
+  const { optimizer: o, loss } = spec;
+  return {
+    modelOutput: spec.output,
+    batchSize,
+    loss:
+      loss.type === "cross_entropy"
+        ? { type: "cross_entropy" as const, labelSmoothing: loss.label_smoothing }
+        : { type: loss.type },
+    optimizer:
+      o.type === "sgd"
+        ? {
+            type: "sgd" as const,
+            momentum: o.momentum,
+            dampening: o.dampening,
+            nesterov: o.nesterov,
+            weightDecay: o.weight_decay,
+          }
+        : { type: o.type, beta1: o.betas[0], beta2: o.betas[1], eps: o.eps, weightDecay: o.weight_decay },
+    ...(spec.clip_grad_norm === undefined ? {} : { clipGradNorm: spec.clip_grad_norm }),
+    frozen: spec.frozen,
+  };
+}
+
+export class StepEngine {
+  private constructor(
+    readonly graph: TrainingStepGraph,
+    private readonly trainSession: ort.InferenceSession,
+    private readonly evalSession: ort.InferenceSession | undefined,
+    private readonly evalOutputs: { loss: string; modelOutput: string } | undefined,
+  ) {}
+
+  /** `batchSize` "dynamic" when some batch may be partial; evaluation always takes any batch size. */
+  static async create(
+    model: LoadedModel,
+    spec: TrainingSpec,
+    batchSize: number | "dynamic",
+    withEval: boolean,
+  ): Promise<StepEngine> {
+    const options = stepOptions(spec, batchSize);
+    const graph = buildTrainingStep(model, options);
+    const trainSession = await ort.InferenceSession.create(graph.bytes, deterministicSessionOptions);
+    if (!withEval) return new StepEngine(graph, trainSession, undefined, undefined);
+    const evalGraph = buildEvalStep(model, {
+      modelOutput: spec.output,
+      batchSize: "dynamic",
+      loss: options.loss,
+      frozen: spec.frozen,
+    });
+    const evalSession = await ort.InferenceSession.create(evalGraph.bytes, deterministicSessionOptions);
+    return new StepEngine(graph, trainSession, evalSession, evalGraph.outputs);
+  }
+
+  /** Parameters from the model file and the graph's initial optimizer state. */
+  initialState(model: LoadedModel): ModelState {
+    return {
+      params: new Map(this.graph.params.map((name) => [name, model.initializers.get(name)!])),
+      state: new Map(this.graph.state.map((s) => [s.name, s.init])),
+    };
+  }
+
+  private feeds(
+    session: ort.InferenceSession,
+    current: ModelState,
+    batch: Batch,
+    scalars: Map<string, Tensor>,
+  ): Record<string, ort.Tensor> {
+    const feeds: Record<string, ort.Tensor> = {};
+    for (const name of session.inputNames) {
+      const value =
+        current.params.get(name) ??
+        current.state.get(name) ??
+        batch.inputs.get(name) ??
+        scalars.get(name) ??
+        (name === this.graph.inputs.target ? batch.target : undefined);
+      if (!value) throw new TrainError("STEP_GRAPH_MISMATCH", `step graph input ${name} has no value`);
+      feeds[name] = toOrt(value);
+    }
+    return feeds;
+  }
+
+  /** One optimizer step. `step` is 1-based; `dropoutSeed` is used only when the model has Dropout. */
+  async step(
+    current: ModelState,
+    batch: Batch,
+    learningRate: number,
+    step: number,
+    dropoutSeed: number,
+  ): Promise<StepOutcome> {
+    const { inputs, outputs } = this.graph;
+    const scalars = new Map<string, Tensor>([
+      [inputs.learningRate, { dtype: "float32", dims: [], data: Float32Array.of(learningRate) }],
+      [inputs.step, { dtype: "int64", dims: [], data: BigInt64Array.of(BigInt(step)) }],
+    ]);
+    if (inputs.dropoutSeed) {
+      scalars.set(inputs.dropoutSeed, {
+        dtype: "int64",
+        dims: [],
+        data: BigInt64Array.of(BigInt(dropoutSeed)),
+      });
+    }
+    const result = await this.trainSession.run(this.feeds(this.trainSession, current, batch, scalars));
+    const read = (name: string) => fromOrt(result[name]!);
+    return {
+      loss: Number(read(outputs.loss).data[0]),
+      output: read(outputs.modelOutput),
+      params: new Map([...outputs.params].map(([param, out]) => [param, read(out)])),
+      state: new Map([...outputs.state].map(([name, out]) => [name, read(out)])),
+    };
+  }
+
+  /** Loss and model output in inference mode (running statistics, no dropout). */
+  async evaluate(current: ModelState, batch: Batch): Promise<{ loss: number; output: Tensor }> {
+    if (!this.evalSession || !this.evalOutputs) {
+      throw new TrainError(
+        "STEP_GRAPH_MISMATCH",
+        "evaluation asked of a StepEngine created without an evaluation graph",
+      );
+    }
+    const result = await this.evalSession.run(this.feeds(this.evalSession, current, batch, new Map()));
+    return {
+      loss: Number(fromOrt(result[this.evalOutputs.loss]!).data[0]),
+      output: fromOrt(result[this.evalOutputs.modelOutput]!),
+    };
+  }
+
+  async release(): Promise<void> {
+    await this.trainSession.release();
+    await this.evalSession?.release();
+  }
+}

@@ -1,0 +1,230 @@
+// The training loop: the library API behind `veritrain train` and the node daemon.
+// Every checkpoint_every steps (and at step 0 and the last step) the canonical checkpoint bytes
+// are hashed into the run's Merkle leaves; with a checkpoint directory they are also written.
+// A run resumed from any checkpoint is bit-identical to one that never stopped: parameters,
+// optimizer state, step and data position are all in the checkpoint, and the learning rate and
+// dropout seeds are pure functions of the step.
+import { withInitializers } from "../onnx/index.ts";
+import { countCorrect } from "./accuracy.ts";
+import { encodeCheckpoint, sha256Hex, type TrainingState } from "./checkpoint.ts";
+import { CheckpointDir, type CheckpointRecord, checkpointsRoot, type RunIdentity } from "./checkpoint-dir.ts";
+import { BatchOrder } from "./data/batches.ts";
+import type { PreparedSplit } from "./data/prepare.ts";
+import { TrainError } from "./errors.ts";
+import { type EpochMetric, EpochTally, type StepMetric, type TrainMetrics } from "./metrics.ts";
+import { currentProfile, type DeterminismProfile, profileDifferences } from "./profile.ts";
+import { assembleBatch, type DatasetSource, dropoutSeedFor, type RunSetup, setUpRun } from "./run-setup.ts";
+import { learningRateAt } from "./schedule.ts";
+import type { ModelState, StepEngine } from "./step-engine.ts";
+
+export type TrainEvent =
+  | { type: "start"; startStep: number; totalSteps: number; batchesPerEpoch: number }
+  | {
+      type: "step";
+      step: number;
+      totalSteps: number;
+      epoch: number;
+      loss: number;
+      lr: number;
+      stepsPerSecond: number;
+    }
+  | { type: "epoch"; metrics: EpochMetric }
+  | { type: "checkpoint"; record: CheckpointRecord };
+
+export interface TrainOptions {
+  /** The ONNX model as uploaded (an inference graph). */
+  model: Uint8Array;
+  dataset: DatasetSource;
+  /** The training spec as parsed JSON; validated here. */
+  spec: unknown;
+  /** Where to write checkpoints and manifest.json; without it hashes are still computed. */
+  checkpointDir?: string;
+  /** Continue from a checkpoint directory (its latest checkpoint, or `step`). */
+  resume?: { dir: string; step?: number };
+  onEvent?: (event: TrainEvent) => void;
+  /** Checked between steps; the run then stops with TrainError ABORTED, keeping written checkpoints. */
+  signal?: AbortSignal;
+}
+
+export interface TrainResult {
+  /** The original graph with the trained weights (and running statistics) as initializers. */
+  model: Uint8Array;
+  metrics: TrainMetrics;
+  /** Every checkpoint of the run in step order: the Merkle leaves. */
+  checkpoints: CheckpointRecord[];
+  merkleRoot: string;
+  /** SHA-256 of the final checkpoint, whose parameters are the delivered weights. */
+  finalSha256: string;
+  identity: RunIdentity;
+  profile: DeterminismProfile;
+}
+
+async function evaluate(engine: StepEngine, setup: RunSetup, current: ModelState, split: PreparedSplit) {
+  let lossSum = 0;
+  let correct = 0;
+  let judged = 0;
+  const size = setup.spec.batch_size;
+  for (let start = 0; start < split.samples; start += size) {
+    const indices = Array.from({ length: Math.min(size, split.samples - start) }, (_, i) => start + i);
+    const batch = assembleBatch(split, indices);
+    const result = await engine.evaluate(current, batch);
+    lossSum += result.loss * indices.length;
+    const counted = countCorrect(
+      setup.spec.loss.type,
+      result.output.data as Float32Array,
+      result.output.dims,
+      batch.target.data as ArrayLike<number | bigint>,
+    );
+    if (counted) {
+      correct += counted.correct;
+      judged += counted.total;
+    }
+  }
+  return { loss: lossSum / split.samples, accuracy: judged > 0 ? correct / judged : null };
+}
+
+function startingPoint(setup: RunSetup, resume: TrainOptions["resume"], profile: DeterminismProfile) {
+  if (!resume) {
+    const current = setup.engine.initialState(setup.model);
+    const state: TrainingState = {
+      step: 0,
+      position: { epoch: 0, batch: 0, rngAtEpochStart: setup.initialRng },
+      ...current,
+    };
+    return { state, source: undefined };
+  }
+  const source = CheckpointDir.open(resume.dir);
+  const recorded = source.manifest;
+  const mismatched = (["model_sha256", "dataset_sha256", "spec_sha256"] as const).filter(
+    (key) => recorded[key] !== setup.identity[key],
+  );
+  if (mismatched.length > 0) {
+    throw new TrainError(
+      "CHECKPOINT_MISMATCH",
+      `${resume.dir} belongs to another run: ${mismatched.map((k) => k.replace("_sha256", "")).join(", ")} differ`,
+    );
+  }
+  const differences = profileDifferences(recorded.determinism_profile, profile);
+  if (differences.length > 0) {
+    throw new TrainError(
+      "CHECKPOINT_MISMATCH",
+      "resuming under another determinism profile would not be bit-identical:",
+      differences.map((d) => ({ path: "determinism_profile", message: d })),
+    );
+  }
+  const { state, record } = source.read(resume.step);
+  return { state, source: { dir: source, step: record.step } };
+}
+
+export async function train(options: TrainOptions): Promise<TrainResult> {
+  const setup = await setUpRun(options.model, options.dataset, options.spec);
+  const { spec, engine, totalSteps, data } = setup;
+  try {
+    const profile = currentProfile();
+    const start = startingPoint(setup, options.resume, profile);
+    const dir =
+      options.checkpointDir === undefined
+        ? undefined
+        : CheckpointDir.create(
+            options.checkpointDir,
+            setup.identity,
+            profile,
+            start.source && { source: start.source.dir, step: start.source.step },
+          );
+    const records: CheckpointRecord[] = dir ? [...dir.manifest.checkpoints] : [];
+    const emit = options.onEvent ?? (() => {});
+    const checkpoint = (state: TrainingState) => {
+      const final = state.step === totalSteps;
+      const bytes = encodeCheckpoint(state);
+      const record = dir?.add(state.step, bytes, final) ?? {
+        step: state.step,
+        file: "",
+        sha256: sha256Hex(bytes),
+      };
+      if (records.at(-1)?.step !== state.step) records.push(record);
+      emit({ type: "checkpoint", record });
+    };
+
+    let state = start.state;
+    const order = new BatchOrder(setup.plan, state.position);
+    emit({ type: "start", startStep: state.step, totalSteps, batchesPerEpoch: setup.batchesPerEpoch });
+    if (!start.source) checkpoint(state);
+
+    const stepMetrics: StepMetric[] = [];
+    const epochMetrics: EpochMetric[] = [];
+    const began = performance.now();
+    let tally: EpochTally | undefined;
+
+    while (state.step < totalSteps) {
+      if (options.signal?.aborted) {
+        throw new TrainError("ABORTED", `training was stopped after step ${state.step}`, [], state.step);
+      }
+      const { epoch, indices } = order.next();
+      tally ??= new EpochTally(epoch);
+      const batch = assembleBatch(data.train, indices);
+      const step = state.step + 1;
+      const lr = learningRateAt(spec.schedule, spec.optimizer.lr, state.step, totalSteps);
+      const outcome = await engine.step(state, batch, lr, step, dropoutSeedFor(spec.seed, step));
+      if (!Number.isFinite(outcome.loss)) {
+        throw new TrainError(
+          "DIVERGED",
+          `the loss became ${outcome.loss} at step ${step}; lower the learning rate or set clip_grad_norm`,
+          [],
+          step,
+        );
+      }
+      state = { step, position: order.position(), params: outcome.params, state: outcome.state };
+      tally.add(
+        outcome.loss,
+        indices.length,
+        countCorrect(
+          spec.loss.type,
+          outcome.output.data as Float32Array,
+          outcome.output.dims,
+          batch.target.data as ArrayLike<number | bigint>,
+        ),
+      );
+      stepMetrics.push({ step, loss: outcome.loss, lr });
+      const seconds = (performance.now() - began) / 1000;
+      emit({
+        type: "step",
+        step,
+        totalSteps,
+        epoch,
+        loss: outcome.loss,
+        lr,
+        stepsPerSecond: stepMetrics.length / Math.max(seconds, 1e-9),
+      });
+      if (step % spec.checkpoint_every === 0 || step === totalSteps) checkpoint(state);
+      if (state.position.batch === setup.batchesPerEpoch || step === totalSteps) {
+        const validation = data.validation && (await evaluate(engine, setup, state, data.validation));
+        const metrics = tally.finish(validation);
+        epochMetrics.push(metrics);
+        emit({ type: "epoch", metrics });
+        tally = undefined;
+      }
+    }
+    const seconds = (performance.now() - began) / 1000;
+    const delivered = new Map([...state.params]);
+    for (const [name, value] of state.state)
+      if (setup.model.initializers.has(name)) delivered.set(name, value);
+    return {
+      model: withInitializers(setup.model, delivered),
+      metrics: {
+        total_steps: totalSteps,
+        start_step: start.state.step,
+        duration_seconds: seconds,
+        steps_per_second: stepMetrics.length / Math.max(seconds, 1e-9),
+        steps: stepMetrics,
+        epochs: epochMetrics,
+      },
+      checkpoints: records,
+      merkleRoot: checkpointsRoot(records),
+      finalSha256: records.at(-1)!.sha256,
+      identity: setup.identity,
+      profile,
+    };
+  } finally {
+    await engine.release();
+  }
+}
