@@ -1,0 +1,133 @@
+import assert from "node:assert/strict";
+import { createHash, generateKeyPairSync, sign } from "node:crypto";
+import { before, test } from "node:test";
+import { Keyring } from "@polkadot/keyring";
+import { cryptoWaitReady } from "@polkadot/util-crypto";
+import { checkpointRoot, type Receipt, type ReceiptBody, specHash, verifyReceipt } from "./receipt.ts";
+import { commitmentMessage, receiptMessage, verdictMessage } from "./signed-messages.ts";
+
+const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
+const sha = (text: string) => createHash("sha256").update(text).digest("hex");
+const model = new TextEncoder().encode("trained model bytes");
+
+let platform: ReturnType<typeof generateKeyPairSync>;
+let platformPublicHex: string;
+let receipt: Receipt;
+
+function signBody(body: ReceiptBody): Receipt {
+  return { body, signature: hex(sign(null, receiptMessage(body), platform.privateKey)) };
+}
+
+before(async () => {
+  await cryptoWaitReady();
+  const keyring = new Keyring({ type: "sr25519", ss58Format: 42 });
+  const worker = keyring.addFromUri("//Bob");
+  const verifier = keyring.addFromUri("//Charlie");
+  platform = generateKeyPairSync("ed25519");
+  const jwk = platform.publicKey.export({ format: "jwk" });
+  platformPublicHex = Buffer.from(String(jwk.x), "base64url").toString("hex");
+
+  const leaves = [sha("ckpt 0"), sha("ckpt 10"), sha("ckpt 20")];
+  const root = checkpointRoot(leaves);
+  const spec = { batch_size: 32, optimizer: { type: "sgd", lr: 0.1 } };
+  const task = "task_1";
+  const modelSha = createHash("sha256").update(model).digest("hex");
+  const verdict = {
+    task_id: task,
+    from_step: 10,
+    to_step: 20,
+    leaf_from: leaves[1]!,
+    leaf_to: leaves[2]!,
+    agrees: true,
+  };
+  const body: ReceiptBody = {
+    version: 1,
+    job_id: "job_1",
+    task_id: task,
+    issued_at: "2026-11-26T00:00:00.000Z",
+    model_sha256: sha("input model"),
+    dataset_sha256: sha("dataset"),
+    spec_sha256: specHash(spec),
+    spec,
+    verification_level: "basic",
+    result: { model_sha256: modelSha, metrics: { final_loss: 0.1 } },
+    checkpoints: { interval: 10, steps: [0, 10, 20], leaves, root },
+    worker: {
+      address: worker.address,
+      commitment_signature: hex(
+        worker.sign(
+          commitmentMessage({
+            task_id: task,
+            checkpoint_root: root,
+            checkpoint_count: 3,
+            model_sha256: modelSha,
+          }),
+        ),
+      ),
+    },
+    audits: [
+      { verifier: verifier.address, ...verdict, signature: hex(verifier.sign(verdictMessage(verdict))) },
+    ],
+    challenges: [],
+    chain: { genesis_hash: `0x${"00".repeat(32)}`, task_id: "1", anchors: [] },
+    platform: { public_key: platformPublicHex },
+  };
+  receipt = signBody(body);
+});
+
+function failed(r: Receipt, bytes = model, platformPublicKey?: string): string[] {
+  const result = verifyReceipt(r, bytes, platformPublicKey ? { platformPublicKey } : {});
+  return result.checks.filter((c) => !c.ok).map((c) => c.name);
+}
+
+test("a well-formed receipt verifies with the model it describes", () => {
+  const result = verifyReceipt(receipt, model, { platformPublicKey: platformPublicHex });
+  assert.equal(result.valid, true, JSON.stringify(result.checks));
+  assert.ok(result.checks.some((c) => c.name === "audit_0" && c.ok));
+});
+
+test("a different model fails the model hash check only", () => {
+  assert.deepEqual(failed(receipt, new TextEncoder().encode("other bytes")), ["model_hash"]);
+});
+
+test("editing any signed field breaks the platform signature", () => {
+  const edited = structuredClone(receipt);
+  edited.body.result.metrics.final_loss = 0.01;
+  assert.deepEqual(failed(edited), ["platform_signature"]);
+});
+
+test("a receipt re-signed by another key fails against the pinned platform key", () => {
+  const other = generateKeyPairSync("ed25519");
+  const otherHex = Buffer.from(String(other.publicKey.export({ format: "jwk" }).x), "base64url").toString(
+    "hex",
+  );
+  const body = { ...structuredClone(receipt.body), platform: { public_key: otherHex } };
+  const forged = { body, signature: hex(sign(null, receiptMessage(body), other.privateKey)) };
+  assert.deepEqual(failed(forged), []);
+  assert.deepEqual(failed(forged, model, platformPublicHex), ["platform_signature"]);
+});
+
+test("a swapped checkpoint leaf breaks the root, the worker commitment is checked against the root", () => {
+  const body = structuredClone(receipt.body);
+  body.checkpoints.leaves[0] = sha("forged");
+  assert.deepEqual(failed(signBody(body)), ["checkpoint_root"]);
+
+  const rerooted = structuredClone(receipt.body);
+  rerooted.checkpoints.leaves[0] = sha("forged");
+  rerooted.checkpoints.root = checkpointRoot(rerooted.checkpoints.leaves);
+  assert.deepEqual(failed(signBody(rerooted)), ["worker_commitment"]);
+});
+
+test("an audit of uncommitted checkpoints, or with a forged verifier signature, fails", () => {
+  const moved = structuredClone(receipt.body);
+  moved.audits[0]!.leaf_to = sha("elsewhere");
+  assert.deepEqual(failed(signBody(moved)), ["audit_0"]);
+
+  const forged = structuredClone(receipt.body);
+  forged.audits[0]!.signature = receipt.body.worker.commitment_signature;
+  assert.deepEqual(failed(signBody(forged)), ["audit_0"]);
+
+  const none = structuredClone(receipt.body);
+  none.audits = [];
+  assert.deepEqual(failed(signBody(none)), ["audits_present"]);
+});

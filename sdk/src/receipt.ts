@@ -1,0 +1,191 @@
+// A training receipt and its offline verification. The receipt is canonical JSON signed by the
+// platform; inside it, the worker's commitment and every audit verdict carry their own sr25519
+// signatures, so a verifier needs to trust neither the platform's database nor its word.
+import { createHash, createPublicKey, verify } from "node:crypto";
+import { signatureVerify } from "@polkadot/util-crypto";
+import { canonicalBytes } from "./canonical.ts";
+import { merkleRoot } from "./merkle.ts";
+import { commitmentMessage, receiptMessage, verdictMessage } from "./signed-messages.ts";
+
+export interface ReceiptAudit {
+  verifier: string;
+  from_step: number;
+  to_step: number;
+  leaf_from: string;
+  leaf_to: string;
+  agrees: boolean;
+  signature: string;
+}
+
+export interface ReceiptChallenge {
+  challenger: string;
+  from_step: number;
+  to_step: number;
+  outcome: "worker_upheld" | "worker_slashed" | "verifier_slashed" | "forced_error_caught";
+}
+
+export interface ChainAnchor {
+  purpose: string;
+  block_number: number;
+  block_hash: string;
+  extrinsic_hash: string;
+}
+
+export interface ReceiptBody {
+  version: 1;
+  job_id: string;
+  task_id: string;
+  issued_at: string;
+  model_sha256: string;
+  dataset_sha256: string;
+  spec_sha256: string;
+  spec: unknown;
+  verification_level: string;
+  result: { model_sha256: string; metrics: Record<string, unknown> };
+  checkpoints: { interval: number; steps: number[]; leaves: string[]; root: string };
+  worker: { address: string; commitment_signature: string };
+  audits: ReceiptAudit[];
+  challenges: ReceiptChallenge[];
+  chain: { genesis_hash: string; task_id: string; anchors: ChainAnchor[] };
+  platform: { public_key: string };
+}
+
+export interface Receipt {
+  body: ReceiptBody;
+  /** Ed25519 signature by `body.platform.public_key` over receiptMessage(body), hex. */
+  signature: string;
+}
+
+export interface ReceiptCheck {
+  name: string;
+  ok: boolean;
+  detail: string;
+}
+
+export interface ReceiptVerification {
+  valid: boolean;
+  checks: ReceiptCheck[];
+}
+
+export interface VerifyReceiptOptions {
+  /** The platform's published Ed25519 key (hex); without it the receipt's own key is used. */
+  platformPublicKey?: string;
+}
+
+function sha256Hex(bytes: Uint8Array): string {
+  return createHash("sha256").update(bytes).digest("hex");
+}
+
+function fromHex(hex: string): Uint8Array {
+  const clean = hex.startsWith("0x") ? hex.slice(2) : hex;
+  if (!/^([0-9a-f]{2})*$/i.test(clean)) throw new TypeError(`not hex: ${hex.slice(0, 20)}`);
+  return new Uint8Array(Buffer.from(clean, "hex"));
+}
+
+function toHex(bytes: Uint8Array): string {
+  return Buffer.from(bytes).toString("hex");
+}
+
+function ed25519Verify(message: Uint8Array, signatureHex: string, publicKeyHex: string): boolean {
+  const key = createPublicKey({
+    key: { kty: "OKP", crv: "Ed25519", x: Buffer.from(fromHex(publicKeyHex)).toString("base64url") },
+    format: "jwk",
+  });
+  return verify(null, message, key, fromHex(signatureHex));
+}
+
+function sr25519Valid(message: Uint8Array, signatureHex: string, address: string): boolean {
+  try {
+    return signatureVerify(message, fromHex(signatureHex), address).isValid;
+  } catch {
+    return false;
+  }
+}
+
+/** The hash the receipt records for a training spec. */
+export function specHash(spec: unknown): string {
+  return sha256Hex(canonicalBytes(spec));
+}
+
+export function checkpointRoot(leaves: readonly string[]): string {
+  return toHex(merkleRoot(leaves.map(fromHex)));
+}
+
+/**
+ * Checks everything a receipt claims that can be checked offline with the trained model at hand.
+ * Every check is reported, failed or not, so a caller can show exactly what did not hold.
+ */
+export function verifyReceipt(
+  receipt: Receipt,
+  modelBytes: Uint8Array,
+  options: VerifyReceiptOptions = {},
+): ReceiptVerification {
+  const checks: ReceiptCheck[] = [];
+  const check = (name: string, run: () => boolean | string) => {
+    try {
+      const outcome = run();
+      checks.push({ name, ok: outcome === true, detail: outcome === true ? "ok" : String(outcome) });
+    } catch (error) {
+      checks.push({ name, ok: false, detail: error instanceof Error ? error.message : String(error) });
+    }
+  };
+  const { body } = receipt;
+
+  check("platform_signature", () => {
+    const key = options.platformPublicKey ?? body.platform.public_key;
+    if (key !== body.platform.public_key) return "signed with a key other than the platform's published key";
+    return ed25519Verify(receiptMessage(body), receipt.signature, key) || "signature does not verify";
+  });
+  check("model_hash", () => {
+    const actual = sha256Hex(modelBytes);
+    return (
+      actual === body.result.model_sha256 ||
+      `the model's SHA-256 is ${actual}, the receipt says ${body.result.model_sha256}`
+    );
+  });
+  check("spec_hash", () => specHash(body.spec) === body.spec_sha256 || "the spec does not match spec_sha256");
+  check("checkpoint_root", () => {
+    const { leaves, steps, root } = body.checkpoints;
+    if (leaves.length === 0 || leaves.length !== steps.length)
+      return "leaves and steps must be non-empty and equally long";
+    const computed = checkpointRoot(leaves);
+    return computed === root || `the leaves hash to ${computed}, the receipt says ${root}`;
+  });
+  check("worker_commitment", () => {
+    const message = commitmentMessage({
+      task_id: body.task_id,
+      checkpoint_root: body.checkpoints.root,
+      checkpoint_count: body.checkpoints.leaves.length,
+      model_sha256: body.result.model_sha256,
+    });
+    return (
+      sr25519Valid(message, body.worker.commitment_signature, body.worker.address) ||
+      "the worker's signature does not verify"
+    );
+  });
+  check("audits_present", () => body.audits.length > 0 || "no segment was audited");
+  body.audits.forEach((audit, i) => {
+    check(`audit_${i}`, () => {
+      const { steps, leaves } = body.checkpoints;
+      const from = steps.indexOf(audit.from_step);
+      const to = steps.indexOf(audit.to_step);
+      if (from < 0 || to !== from + 1)
+        return `steps ${audit.from_step}..${audit.to_step} are not a checkpoint segment`;
+      if (leaves[from] !== audit.leaf_from || leaves[to] !== audit.leaf_to)
+        return "the audited checkpoints are not the committed ones";
+      if (!audit.agrees) return `verifier ${audit.verifier} disagreed with the segment`;
+      const message = verdictMessage({
+        task_id: body.task_id,
+        from_step: audit.from_step,
+        to_step: audit.to_step,
+        leaf_from: audit.leaf_from,
+        leaf_to: audit.leaf_to,
+        agrees: audit.agrees,
+      });
+      return (
+        sr25519Valid(message, audit.signature, audit.verifier) || "the verifier's signature does not verify"
+      );
+    });
+  });
+  return { valid: checks.every((c) => c.ok), checks };
+}
