@@ -1,0 +1,75 @@
+// Simulated training runs for the Compute tests: the state after each step and each operator's
+// output as an honest party or a forger computes them, and the Merkle trees built over them
+// (checkpoint commitments, verifier transcripts) with the shared RFC 6962 tree of the SDK.
+import { u8aToHex } from "@polkadot/util";
+import { blake2AsHex } from "@polkadot/util-crypto";
+import { merkleInclusionProof, merkleRoot } from "../../../../sdk/src/merkle.ts";
+import { cumulativeNext, cumulativeStart } from "./compute-hashing.ts";
+import type { Hash } from "./compute-types.ts";
+
+/** A training run as some party computed it: the state after each step and each operator's output. */
+export interface TrainingView {
+  readonly graphNodes: number;
+  state(step: bigint): Hash;
+  /** Output hash of node `node` at `step`; node `graphNodes` is the checkpoint assembly (the state). */
+  output(step: bigint, node: number): Hash;
+}
+
+function tagged(...parts: Array<string | bigint | number>): Hash {
+  return blake2AsHex(parts.map(String).join("/"), 256);
+}
+
+export function honestRun(graphNodes: number): TrainingView {
+  return {
+    graphNodes,
+    state: (step) => tagged("state", step),
+    output: (step, node) => (node === graphNodes ? tagged("state", step) : tagged("out", step, node)),
+  };
+}
+
+/** A run that goes wrong at operator `node` of step `step` and stays wrong afterwards. */
+export function forgedRun(graphNodes: number, step: bigint, node: number): TrainingView {
+  const honest = honestRun(graphNodes);
+  const wrong = (t: bigint, c: number) => t > step || (t === step && c >= node);
+  return {
+    graphNodes,
+    state: (t) => (t >= step ? tagged("forged-state", t) : honest.state(t)),
+    output: (t, c) => {
+      if (c === graphNodes) return t >= step ? tagged("forged-state", t) : honest.state(t);
+      return wrong(t, c) ? tagged("forged-out", t, c) : honest.output(t, c);
+    },
+  };
+}
+
+export function cumulative(view: TrainingView, step: bigint, count: bigint): Hash {
+  let hash = cumulativeStart(step);
+  for (let c = 0; c < Number(count); c++) hash = cumulativeNext(hash, view.output(step, c));
+  return hash;
+}
+
+const bytes = (hash: Hash) => Uint8Array.from(Buffer.from(hash.slice(2), "hex"));
+
+export function checkpointSteps(steps: bigint, interval: bigint): bigint[] {
+  const points = [0n];
+  for (let s = interval; s < steps; s += interval) points.push(s);
+  points.push(steps);
+  return points;
+}
+
+export function checkpointTree(view: TrainingView, steps: bigint, interval: bigint) {
+  const leaves = checkpointSteps(steps, interval).map((s) => bytes(view.state(s)));
+  return {
+    root: u8aToHex(merkleRoot(leaves)),
+    checkpoints: leaves.length,
+    proof: (leaf: number) => merkleInclusionProof(leaves, leaf).map((p) => u8aToHex(p)),
+  };
+}
+
+export function transcriptTree(view: TrainingView, start: bigint, end: bigint) {
+  const leaves: Uint8Array[] = [];
+  for (let s = start + 1n; s <= end; s++) leaves.push(bytes(view.state(s)));
+  return {
+    root: u8aToHex(merkleRoot(leaves)),
+    proof: (step: bigint) => merkleInclusionProof(leaves, Number(step - start - 1n)).map((p) => u8aToHex(p)),
+  };
+}
