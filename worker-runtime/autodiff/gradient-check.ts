@@ -36,10 +36,16 @@ export function toOrt(t: Tensor): ort.Tensor {
   return new ort.Tensor(type, t.data, t.dims);
 }
 
-export async function checkGradients(
+export interface GradientComparison {
+  analytic: Map<string, Float64Array>;
+  numeric: Map<string, Float64Array>;
+}
+
+/** Analytic gradients from the gradient graph and central differences of its loss, per parameter. */
+export async function compareGradients(
   model: LoadedModel,
-  options: GradientCheckOptions,
-): Promise<GradientMismatch[]> {
+  options: Omit<GradientCheckOptions, "atol" | "rtol">,
+): Promise<GradientComparison> {
   const graph = buildGradientGraph(model, { ...options, batchSize: "dynamic" });
   const session = await ort.InferenceSession.create(graph.bytes, sessionOptions);
   const values = new Map<string, Tensor>();
@@ -53,25 +59,47 @@ export async function checkGradients(
     for (const [name, t] of values) feeds[name] = toOrt(t);
     return session.run(feeds, names);
   };
+  const lossAt = async () => Number((await run([graph.outputs.loss]))[graph.outputs.loss]!.data[0]);
   const gradNames = [...graph.outputs.grads.values()];
-  const analytic = await run([graph.outputs.loss, ...gradNames]);
-  const mismatches: GradientMismatch[] = [];
+  const computed = await run([graph.outputs.loss, ...gradNames]);
+  const analytic = new Map<string, Float64Array>();
+  const numeric = new Map<string, Float64Array>();
   for (const param of graph.params) {
     const gradName = graph.outputs.grads.get(param);
     const data = values.get(param)!.data as Float32Array | Float64Array;
+    analytic.set(
+      param,
+      gradName ? Float64Array.from(computed[gradName]!.data as Float32Array) : new Float64Array(data.length),
+    );
+    const estimate = new Float64Array(data.length);
     for (let i = 0; i < data.length; i++) {
       const original = data[i]!;
       data[i] = original + options.h;
-      const plus = Number((await run([graph.outputs.loss]))[graph.outputs.loss]!.data[0]);
+      const plus = await lossAt();
       data[i] = original - options.h;
-      const minus = Number((await run([graph.outputs.loss]))[graph.outputs.loss]!.data[0]);
+      const minus = await lossAt();
       data[i] = original;
-      const numeric = (plus - minus) / (2 * options.h);
-      const computed = gradName ? Number(analytic[gradName]!.data[i]) : 0;
-      if (!(Math.abs(computed - numeric) <= options.atol + options.rtol * Math.abs(numeric))) {
-        mismatches.push({ param, index: i, analytic: computed, numeric });
-      }
+      estimate[i] = (plus - minus) / (2 * options.h);
     }
+    numeric.set(param, estimate);
+  }
+  return { analytic, numeric };
+}
+
+export async function checkGradients(
+  model: LoadedModel,
+  options: GradientCheckOptions,
+): Promise<GradientMismatch[]> {
+  const { analytic, numeric } = await compareGradients(model, options);
+  const mismatches: GradientMismatch[] = [];
+  for (const [param, expected] of numeric) {
+    const actual = analytic.get(param)!;
+    expected.forEach((n, index) => {
+      const a = actual[index]!;
+      if (!(Math.abs(a - n) <= options.atol + options.rtol * Math.abs(n))) {
+        mismatches.push({ param, index, analytic: a, numeric: n });
+      }
+    });
   }
   return mismatches;
 }

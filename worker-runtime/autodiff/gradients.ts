@@ -280,15 +280,15 @@ const batchNormalization: GradientRule = (c) => {
 };
 
 function staticSpatial(c: GradientContext, i: number): number[] {
-  const shape = c.xInfo(i).shape;
+  const shape = c.xInfo(i).shape.slice(1);
   if (!shape.every((d) => typeof d === "number")) {
     throw new OnnxError(
       "SHAPE_MISMATCH",
-      "the gradient of a convolution or pool needs static shapes",
+      `the gradient of a convolution or pool needs static channel and spatial sizes, got [${c.xInfo(i).shape}]`,
       c.node.name,
     );
   }
-  return (shape as number[]).slice(2);
+  return shape.slice(1);
 }
 
 interface WindowGeometry {
