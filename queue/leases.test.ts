@@ -1,0 +1,135 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { LeaseError } from "./errors.ts";
+import { LeaseBroker, parseLeaseId } from "./leases.ts";
+import type { QueueConnection } from "./names.ts";
+import type { TrainingTask } from "./payloads.ts";
+import { QUEUE_POLICIES, type QueuePolicy } from "./policies.ts";
+import { TaskProducer } from "./producers.ts";
+
+function redisUrl(): string {
+  const url = process.env.REDIS_URL;
+  if (!url) throw new Error("REDIS_URL is not set: run tests with `npm test`, which provides one");
+  return url;
+}
+
+// Short leases so a lapse happens within the test: the lock lapses after 800 ms and the stalled
+// checker (two passes) returns the job within about another second.
+const policy: QueuePolicy = {
+  ...QUEUE_POLICIES.training,
+  attempts: 2,
+  backoffMs: 10,
+  lockMs: 800,
+  stalledIntervalMs: 300,
+  maxStalledCount: 1,
+};
+
+function task(taskId: string): TrainingTask {
+  return {
+    taskId,
+    jobId: `job_${taskId}`,
+    modelSha256: "a".repeat(64),
+    datasetSha256: "b".repeat(64),
+    spec: { batch_size: 4 },
+    totalSteps: 10,
+    checkpointEvery: 5,
+    resumeFrom: null,
+  };
+}
+
+describe("lease broker", () => {
+  const connection: QueueConnection = {
+    redisUrl: redisUrl(),
+    prefix: `test-${randomBytes(4).toString("hex")}`,
+  };
+  const producer = new TaskProducer(connection, { training: policy, audit: policy });
+  const broker = new LeaseBroker("training", connection, policy);
+  const exhausted: Array<{ jobId: string; reason: string }> = [];
+
+  before(async () => {
+    broker.onExhausted(async (jobId, reason) => {
+      exhausted.push({ jobId, reason });
+    });
+    await broker.start();
+  });
+  after(async () => {
+    await broker.close();
+    await producer.close();
+  });
+
+  it("answers null after the wait when no task is queued", async () => {
+    const started = Date.now();
+    assert.equal(await broker.claim("node-a", 300), null);
+    assert.ok(Date.now() - started >= 280);
+  });
+
+  it("hands a task to one node, renews it, records checkpoints and completes it once", async () => {
+    await producer.enqueueTraining(task("task_one"));
+    await producer.enqueueTraining(task("task_one"));
+    const lease = await broker.claim("node-a", 2_000);
+    assert.ok(lease);
+    assert.equal(lease.jobId, "task_one");
+    assert.equal(lease.attempt, 1);
+    assert.deepEqual(lease.data.checkpoints, []);
+    assert.equal(await broker.claim("node-b", 200), null, "the duplicate enqueue added nothing");
+
+    await assert.rejects(broker.renew(lease.id, "node-b"), (e: LeaseError) => e.code === "LEASE_LOST");
+    const renewed = await broker.recordCheckpoint(lease.id, "node-a", { step: 5, sha256: "c".repeat(64) });
+    assert.deepEqual(renewed.data.checkpoints, [{ step: 5, sha256: "c".repeat(64) }]);
+    await broker.complete(lease.id, "node-a", { ok: true });
+    await assert.rejects(broker.renew(lease.id, "node-a"), (e: LeaseError) => e.code === "LEASE_LOST");
+    await assert.rejects(broker.complete(lease.id, "node-a", {}), (e: LeaseError) => e.code === "LEASE_LOST");
+  });
+
+  it("wakes a waiting claim as soon as a task is enqueued", async () => {
+    const claim = broker.claim("node-a", 5_000);
+    await sleep(100);
+    const started = Date.now();
+    await producer.enqueueTraining(task("task_wake"));
+    const lease = await claim;
+    assert.equal(lease?.jobId, "task_wake");
+    assert.ok(Date.now() - started < 900, "woken by the queue event, not the poll");
+    await broker.complete(lease!.id, "node-a", null);
+  });
+
+  it("returns a task whose lease lapsed to the queue with its checkpoints, and refuses the old lease", async () => {
+    await producer.enqueueTraining(task("task_lapse"));
+    const first = await broker.claim("node-a", 2_000);
+    assert.ok(first);
+    await broker.recordCheckpoint(first.id, "node-a", { step: 5, sha256: "d".repeat(64) });
+    const second = await broker.claim("node-b", 5_000);
+    assert.ok(second, "the stalled checker returned the task");
+    assert.equal(second.jobId, "task_lapse");
+    assert.equal(second.attempt, 2);
+    assert.deepEqual(second.data.checkpoints, [{ step: 5, sha256: "d".repeat(64) }]);
+    await assert.rejects(broker.renew(first.id, "node-a"), (e: LeaseError) => e.code === "LEASE_LOST");
+    await broker.complete(second.id, "node-b", null);
+  });
+
+  it("retries a failed task, then reports it exhausted once", async () => {
+    await producer.enqueueTraining(task("task_fail"));
+    const first = await broker.claim("node-a", 2_000);
+    assert.ok(first);
+    assert.deepEqual(await broker.fail(first.id, "node-a", "out of memory"), { retried: true });
+    const second = await broker.claim("node-b", 3_000);
+    assert.ok(second);
+    assert.deepEqual(await broker.fail(second.id, "node-b", "out of memory again"), { retried: false });
+    for (let i = 0; i < 50 && exhausted.length === 0; i++) await sleep(50);
+    assert.deepEqual(exhausted, [{ jobId: "task_fail", reason: "out of memory again" }]);
+  });
+
+  it("rejects what is not a lease id", () => {
+    assert.throws(
+      () => parseLeaseId("training.x"),
+      (e: LeaseError) => e.code === "MALFORMED_LEASE",
+    );
+    assert.throws(() => parseLeaseId(`mining.task_a.${"0".repeat(32)}`), LeaseError);
+    assert.deepEqual(parseLeaseId(`audit.task_a-audit-0-5.${"f".repeat(32)}`), {
+      kind: "audit",
+      jobId: "task_a-audit-0-5",
+      token: "f".repeat(32),
+    });
+  });
+});

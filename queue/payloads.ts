@@ -1,0 +1,58 @@
+// What a queued task carries. The jobs service produces these; the gateway hands them to nodes.
+// Hashes are lowercase hex SHA-256 of blobs the gateway serves by hash, so a node fetches the
+// model, the dataset and checkpoints without ever seeing the user's files or ids.
+
+/** A checkpoint stored through the gateway: the step it was taken after and its SHA-256. */
+export interface CheckpointRef {
+  step: number;
+  sha256: string;
+}
+
+export interface TrainingTask {
+  taskId: string;
+  jobId: string;
+  modelSha256: string;
+  datasetSha256: string;
+  /** The training engine's spec as the user gave it (worker-runtime/train/spec.ts parses it). */
+  spec: unknown;
+  totalSteps: number;
+  checkpointEvery: number;
+  /** Where to start: null for a fresh run, a checkpoint when the job is a re-run of earlier work. */
+  resumeFrom: CheckpointRef | null;
+}
+
+/** A checkpoint with its inclusion proof in the worker's committed Merkle tree (sdk/src/merkle.ts). */
+export interface ProvenCheckpoint extends CheckpointRef {
+  leafIndex: number;
+  /** Sibling hashes from the leaf upward, hex. */
+  proof: string[];
+}
+
+export interface AuditTask {
+  taskId: string;
+  jobId: string;
+  modelSha256: string;
+  datasetSha256: string;
+  spec: unknown;
+  /** Root the worker committed on chain and the size of its tree, which the proofs are against. */
+  checkpointRoot: string;
+  treeSize: number;
+  from: ProvenCheckpoint;
+  to: ProvenCheckpoint;
+}
+
+export interface TaskPayloads {
+  training: TrainingTask;
+  audit: AuditTask;
+}
+
+/**
+ * What the gateway keeps on a queued job besides the payload: the checkpoints nodes stored for it,
+ * which survive a lapsed lease so the next claim resumes from the last one.
+ */
+export interface LeasedJobData<P> {
+  task: P;
+  checkpoints: CheckpointRef[];
+  /** SS58 address of the node holding the current lease, if any. */
+  holder: string | null;
+}
