@@ -1,6 +1,7 @@
 // Accuracy from a batch of model outputs, per loss type: the fraction of predictions that
 // match. Cross-entropy predicts the argmax over the class axis (axis 1, as torch), BCE with
 // logits predicts logit > 0; MSE has no accuracy.
+import type { Tensor } from "../onnx/index.ts";
 import type { LossConfig } from "./spec.ts";
 
 export interface Correct {
@@ -44,11 +45,11 @@ const counters: Record<LossConfig["type"], Counter | undefined> = {
   mse: undefined,
 };
 
-export function countCorrect(
-  loss: LossConfig["type"],
-  output: Float32Array,
-  outputDims: readonly number[],
-  target: ArrayLike<number | bigint>,
-): Correct | undefined {
-  return counters[loss]?.(output, outputDims, target);
+/** Correct predictions in a batch: `output` is the float32 model output, `target` the batch's targets. */
+export function countCorrect(loss: LossConfig["type"], output: Tensor, target: Tensor): Correct | undefined {
+  return counters[loss]?.(
+    output.data as Float32Array,
+    output.dims,
+    target.data as ArrayLike<number | bigint>,
+  );
 }

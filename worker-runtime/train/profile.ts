@@ -67,6 +67,8 @@ export const deterministicSessionOptions: ort.InferenceSession.SessionOptions = 
   interOpNumThreads: 1,
   executionMode: "sequential",
   graphOptimizationLevel: "all",
+  // Warnings (e.g. about unused folded constants) would interleave with the CLI's JSON lines.
+  logSeverityLevel: 3,
 };
 
 export function currentProfile(): DeterminismProfile {

@@ -4,12 +4,14 @@
 import { createHash } from "node:crypto";
 import canonicalize from "canonicalize";
 import { type LoadedModel, loadModel, type Tensor, unsupportedOperators } from "../onnx/index.ts";
+import type { TrainingState } from "./checkpoint.ts";
 import type { RunIdentity } from "./checkpoint-dir.ts";
-import { type BatchPlan, batchesPerEpoch } from "./data/batches.ts";
+import { type BatchOrder, type BatchPlan, batchesPerEpoch } from "./data/batches.ts";
 import { type Dataset, readDataset } from "./data/dataset.ts";
 import { gatherSamples, type PreparedData, type PreparedSplit, prepareData } from "./data/prepare.ts";
 import { Xoshiro128 } from "./data/prng.ts";
 import { TrainError } from "./errors.ts";
+import { learningRateAt } from "./schedule.ts";
 import { parseTrainingSpec, type TrainingSpec } from "./spec.ts";
 import { type Batch, StepEngine } from "./step-engine.ts";
 
@@ -130,4 +132,47 @@ export function assembleBatch(split: PreparedSplit, indices: ArrayLike<number>):
  */
 export function dropoutSeedFor(seed: number, step: number): number {
   return Xoshiro128.fromSeed(step * 0x100000000 + seed).nextU32() >>> 1;
+}
+
+export interface AdvancedStep {
+  state: TrainingState;
+  epoch: number;
+  batch: Batch;
+  lr: number;
+  loss: number;
+  /** The model output on this batch before the update (for training accuracy). */
+  output: Tensor;
+}
+
+/**
+ * One optimizer step from `state` on the next batch of `order`: the single definition of a
+ * step, shared by training and segment replay. A non-finite loss stops with DIVERGED.
+ */
+export async function advance(
+  setup: RunSetup,
+  state: TrainingState,
+  order: BatchOrder,
+): Promise<AdvancedStep> {
+  const { spec, engine, totalSteps } = setup;
+  const { epoch, indices } = order.next();
+  const batch = assembleBatch(setup.data.train, indices);
+  const step = state.step + 1;
+  const lr = learningRateAt(spec.schedule, spec.optimizer.lr, state.step, totalSteps);
+  const outcome = await engine.step(state, batch, lr, step, dropoutSeedFor(spec.seed, step));
+  if (!Number.isFinite(outcome.loss)) {
+    throw new TrainError(
+      "DIVERGED",
+      `the loss became ${outcome.loss} at step ${step}; lower the learning rate or set clip_grad_norm`,
+      [],
+      step,
+    );
+  }
+  return {
+    state: { step, position: order.position(), params: outcome.params, state: outcome.state },
+    epoch,
+    batch,
+    lr,
+    loss: outcome.loss,
+    output: outcome.output,
+  };
 }

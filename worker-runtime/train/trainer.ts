@@ -13,8 +13,7 @@ import type { PreparedSplit } from "./data/prepare.ts";
 import { TrainError } from "./errors.ts";
 import { type EpochMetric, EpochTally, type StepMetric, type TrainMetrics } from "./metrics.ts";
 import { currentProfile, type DeterminismProfile, profileDifferences } from "./profile.ts";
-import { assembleBatch, type DatasetSource, dropoutSeedFor, type RunSetup, setUpRun } from "./run-setup.ts";
-import { learningRateAt } from "./schedule.ts";
+import { advance, assembleBatch, type DatasetSource, type RunSetup, setUpRun } from "./run-setup.ts";
 import type { ModelState, StepEngine } from "./step-engine.ts";
 
 export type TrainEvent =
@@ -69,12 +68,7 @@ async function evaluate(engine: StepEngine, setup: RunSetup, current: ModelState
     const batch = assembleBatch(split, indices);
     const result = await engine.evaluate(current, batch);
     lossSum += result.loss * indices.length;
-    const counted = countCorrect(
-      setup.spec.loss.type,
-      result.output.data as Float32Array,
-      result.output.dims,
-      batch.target.data as ArrayLike<number | bigint>,
-    );
+    const counted = countCorrect(setup.spec.loss.type, result.output, batch.target);
     if (counted) {
       correct += counted.correct;
       judged += counted.total;
@@ -159,39 +153,20 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       if (options.signal?.aborted) {
         throw new TrainError("ABORTED", `training was stopped after step ${state.step}`, [], state.step);
       }
-      const { epoch, indices } = order.next();
+      const advanced = await advance(setup, state, order);
+      const { epoch, batch, lr, loss, output } = advanced;
+      state = advanced.state;
+      const step = state.step;
       tally ??= new EpochTally(epoch);
-      const batch = assembleBatch(data.train, indices);
-      const step = state.step + 1;
-      const lr = learningRateAt(spec.schedule, spec.optimizer.lr, state.step, totalSteps);
-      const outcome = await engine.step(state, batch, lr, step, dropoutSeedFor(spec.seed, step));
-      if (!Number.isFinite(outcome.loss)) {
-        throw new TrainError(
-          "DIVERGED",
-          `the loss became ${outcome.loss} at step ${step}; lower the learning rate or set clip_grad_norm`,
-          [],
-          step,
-        );
-      }
-      state = { step, position: order.position(), params: outcome.params, state: outcome.state };
-      tally.add(
-        outcome.loss,
-        indices.length,
-        countCorrect(
-          spec.loss.type,
-          outcome.output.data as Float32Array,
-          outcome.output.dims,
-          batch.target.data as ArrayLike<number | bigint>,
-        ),
-      );
-      stepMetrics.push({ step, loss: outcome.loss, lr });
+      tally.add(loss, batch.target.dims[0]!, countCorrect(spec.loss.type, output, batch.target));
+      stepMetrics.push({ step, loss, lr });
       const seconds = (performance.now() - began) / 1000;
       emit({
         type: "step",
         step,
         totalSteps,
         epoch,
-        loss: outcome.loss,
+        loss,
         lr,
         stepsPerSecond: stepMetrics.length / Math.max(seconds, 1e-9),
       });

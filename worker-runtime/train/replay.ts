@@ -1,0 +1,53 @@
+// Segment replay for verifiers: from the checkpoint at the start of a segment, run the steps up
+// to the segment's end exactly as the worker did, and return the checkpoint bytes and hash there.
+// Within the same determinism profile the hash must equal the worker's committed leaf.
+import { decodeCheckpoint, encodeCheckpoint, sha256Hex, type TrainingState } from "./checkpoint.ts";
+import { BatchOrder } from "./data/batches.ts";
+import { TrainError } from "./errors.ts";
+import { advance, type DatasetSource, setUpRun } from "./run-setup.ts";
+
+export interface ReplayOptions {
+  model: Uint8Array;
+  dataset: DatasetSource;
+  spec: unknown;
+  /** Canonical bytes of the checkpoint the segment starts from. */
+  from: Uint8Array;
+  /** The step of the checkpoint the segment ends at. */
+  toStep: number;
+  signal?: AbortSignal;
+}
+
+export interface ReplayResult {
+  state: TrainingState;
+  bytes: Uint8Array;
+  sha256: string;
+  /** Loss of every replayed step, for diagnostics when hashes disagree. */
+  losses: number[];
+}
+
+export async function replaySegment(options: ReplayOptions): Promise<ReplayResult> {
+  const setup = await setUpRun(options.model, options.dataset, options.spec);
+  const { engine, totalSteps } = setup;
+  try {
+    let state = decodeCheckpoint(options.from);
+    if (options.toStep <= state.step || options.toStep > totalSteps) {
+      throw new TrainError(
+        "INVALID_CHECKPOINT",
+        `a segment from step ${state.step} must end after it and at most at step ${totalSteps}; got ${options.toStep}`,
+      );
+    }
+    const order = new BatchOrder(setup.plan, state.position);
+    const losses: number[] = [];
+    while (state.step < options.toStep) {
+      if (options.signal?.aborted)
+        throw new TrainError("ABORTED", `replay stopped after step ${state.step}`, [], state.step);
+      const advanced = await advance(setup, state, order);
+      losses.push(advanced.loss);
+      state = advanced.state;
+    }
+    const bytes = encodeCheckpoint(state);
+    return { state, bytes, sha256: sha256Hex(bytes), losses };
+  } finally {
+    await engine.release();
+  }
+}
