@@ -2,12 +2,14 @@
 import type { FastifyPluginAsync } from "fastify";
 import apiKeyRoutes from "./api-keys.ts";
 import authRoutes from "./auth.ts";
+import billingRoutes from "./billing.ts";
 import healthRoutes from "./health.ts";
 
 const routes: FastifyPluginAsync = async (app) => {
   await app.register(healthRoutes);
   await app.register(authRoutes);
   await app.register(apiKeyRoutes);
+  await app.register(billingRoutes);
 };
 
 export default routes;

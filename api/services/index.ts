@@ -6,6 +6,7 @@ import type { Database } from "../../prisma/client.ts";
 import { Accounts } from "./accounts.ts";
 import { ApiKeys } from "./api-keys.ts";
 import { IdempotencyRecords } from "./idempotency.ts";
+import { Ledger } from "./ledger.ts";
 
 export interface ServiceContext {
   config: Config;
@@ -18,10 +19,13 @@ export interface Services {
   accounts: Accounts;
   apiKeys: ApiKeys;
   idempotency: IdempotencyRecords;
+  ledger: Ledger;
 }
 
 export function createServices(context: ServiceContext): Services {
   const apiKeys = new ApiKeys(context.db, context.redis);
   const accounts = new Accounts(context.db, apiKeys);
-  return { accounts, apiKeys, idempotency: new IdempotencyRecords(context.db) };
+  const idempotency = new IdempotencyRecords(context.db);
+  const ledger = new Ledger(context.db);
+  return { accounts, apiKeys, idempotency, ledger };
 }
