@@ -3,6 +3,7 @@ import type { FastifyPluginAsync } from "fastify";
 import apiKeyRoutes from "./api-keys.ts";
 import authRoutes from "./auth.ts";
 import billingRoutes from "./billing.ts";
+import filesRoutes from "./files.ts";
 import healthRoutes from "./health.ts";
 
 const routes: FastifyPluginAsync = async (app) => {
@@ -10,6 +11,7 @@ const routes: FastifyPluginAsync = async (app) => {
   await app.register(authRoutes);
   await app.register(apiKeyRoutes);
   await app.register(billingRoutes);
+  await app.register(filesRoutes);
 };
 
 export default routes;

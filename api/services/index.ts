@@ -1,10 +1,13 @@
 // The services behind the routes, built once per process from the connections it holds.
 // Routes reach them through `app.deps.services`; services reach the database, queues and chain.
+import { join } from "node:path";
 import type { Redis } from "ioredis";
 import type { Config } from "../../config/env.ts";
 import type { Database } from "../../prisma/client.ts";
 import { Accounts } from "./accounts.ts";
 import { ApiKeys } from "./api-keys.ts";
+import { FilesystemBlobStore } from "./blobs.ts";
+import { Files } from "./files.ts";
 import { IdempotencyRecords } from "./idempotency.ts";
 import { Ledger } from "./ledger.ts";
 
@@ -20,12 +23,15 @@ export interface Services {
   apiKeys: ApiKeys;
   idempotency: IdempotencyRecords;
   ledger: Ledger;
+  files: Files;
 }
 
 export function createServices(context: ServiceContext): Services {
   const apiKeys = new ApiKeys(context.db, context.redis);
   const accounts = new Accounts(context.db, apiKeys);
+  const blobs = new FilesystemBlobStore(join(context.config.dataDir, "blobs"));
+  const files = new Files(context.db, blobs, context.config.uploadLimits);
   const idempotency = new IdempotencyRecords(context.db);
   const ledger = new Ledger(context.db);
-  return { accounts, apiKeys, idempotency, ledger };
+  return { accounts, apiKeys, idempotency, ledger, files };
 }

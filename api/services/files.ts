@@ -1,0 +1,168 @@
+// Uploaded models and datasets: content in the blob store (by SHA-256), one row per upload with
+// what inspection found. Deleting is soft: the row disappears from the API, while the content
+// stays in the blob store, where jobs that use the file keep reading it by hash.
+import type { Readable } from "node:stream";
+import type { Database } from "../../prisma/client.ts";
+import type { File as FileRow } from "../../prisma/generated/client.ts";
+import { ApiError } from "../errors.ts";
+import { isId, newId } from "../ids.ts";
+import { pageOf } from "../schemas/common.ts";
+import { FILE_PURPOSES, type FilePurpose } from "../schemas/files.ts";
+import { type BlobStore, BlobStoreError, type StagedBlob } from "./blobs.ts";
+import { type DatasetDetails, inspectDataset } from "./inspection/dataset.ts";
+import { inspectModel, type ModelDetails } from "./inspection/model.ts";
+
+export interface FileView {
+  id: string;
+  purpose: FilePurpose;
+  filename: string;
+  bytes: number;
+  sha256: string;
+  created_at: string;
+  details: ModelDetails | DatasetDetails;
+}
+
+export interface Upload {
+  purpose: FilePurpose;
+  filename: string;
+  staged: StagedBlob;
+}
+
+export interface FileContent {
+  file: FileView;
+  contentType: string;
+  /** Opens the bytes; not called for HEAD requests. */
+  open(): Promise<Readable>;
+}
+
+export interface ListFilesQuery {
+  limit: number;
+  after?: string | undefined;
+  purpose?: FilePurpose | undefined;
+}
+
+export type UploadLimits = Record<FilePurpose, number>;
+
+function view(row: FileRow): FileView {
+  return {
+    id: row.id,
+    purpose: row.purpose,
+    filename: row.filename,
+    bytes: Number(row.sizeBytes),
+    sha256: row.sha256,
+    created_at: row.createdAt.toISOString(),
+    details: row.details as unknown as ModelDetails | DatasetDetails,
+  };
+}
+
+function tooLarge(limit: number, purpose: FilePurpose | undefined): ApiError {
+  const what = purpose ? `a ${purpose}` : "any file";
+  return new ApiError(
+    413,
+    "invalid_request_error",
+    "file_too_large",
+    `The file is larger than the ${limit} bytes accepted for ${what}`,
+    "file",
+  );
+}
+
+export class Files {
+  constructor(
+    private readonly db: Database,
+    readonly blobs: BlobStore,
+    private readonly limits: UploadLimits,
+  ) {}
+
+  /** The size accepted for a purpose; before the purpose is known, the largest of all. */
+  limitFor(purpose: FilePurpose | undefined): number {
+    return purpose ? this.limits[purpose] : Math.max(...FILE_PURPOSES.map((p) => this.limits[p]));
+  }
+
+  /** Streams an upload's content in, answering 413 as soon as it passes the limit. */
+  async stage(content: Readable, purpose: FilePurpose | undefined): Promise<StagedBlob> {
+    const limit = this.limitFor(purpose);
+    try {
+      return await this.blobs.stage(content, limit);
+    } catch (error) {
+      if (error instanceof BlobStoreError && error.code === "BLOB_TOO_LARGE") throw tooLarge(limit, purpose);
+      throw error;
+    }
+  }
+
+  /**
+   * Inspects staged content and, when it is a valid model or dataset, stores it and records the
+   * file. A rejected upload leaves nothing behind. Should the insert fail after the commit, the
+   * blob stays unreferenced: harmless, since blobs are content-addressed and shared.
+   */
+  async create(organizationId: string, { purpose, filename, staged }: Upload): Promise<FileView> {
+    try {
+      const limit = this.limitFor(purpose);
+      if (staged.sizeBytes > limit) throw tooLarge(limit, purpose);
+      const bytes = await staged.bytes();
+      const details = purpose === "model" ? inspectModel(bytes) : inspectDataset(bytes, filename);
+      await staged.commit();
+      const row = await this.db.file.create({
+        data: {
+          id: newId("file"),
+          organizationId,
+          purpose,
+          filename,
+          sizeBytes: BigInt(staged.sizeBytes),
+          sha256: staged.sha256,
+          details: details as object,
+        },
+      });
+      return view(row);
+    } finally {
+      await staged.discard();
+    }
+  }
+
+  async list(organizationId: string, { limit, after, purpose }: ListFilesQuery) {
+    const rows = await this.db.file.findMany({
+      where: {
+        organizationId,
+        deletedAt: null,
+        ...(purpose ? { purpose } : {}),
+        ...(after ? { id: { lt: after } } : {}),
+      },
+      orderBy: { id: "desc" },
+      take: limit + 1,
+    });
+    return pageOf(rows.map(view), limit);
+  }
+
+  /** A live file of this organization; anything else (unknown, deleted, another's) is 404. */
+  async get(organizationId: string, id: string): Promise<FileView> {
+    return view(await this.row(organizationId, id));
+  }
+
+  async content(organizationId: string, id: string): Promise<FileContent> {
+    const file = view(await this.row(organizationId, id));
+    const isCsv = "format" in file.details && file.details.format === "csv";
+    return {
+      file,
+      contentType: isCsv ? "text/csv" : "application/octet-stream",
+      open: () => this.blobs.read(file.sha256),
+    };
+  }
+
+  async remove(organizationId: string, id: string): Promise<FileView & { deleted_at: string }> {
+    const deletedAt = new Date();
+    // Conditional on the row being live, so of two concurrent deletes exactly one succeeds.
+    const { count } = isId("file", id)
+      ? await this.db.file.updateMany({ where: { id, organizationId, deletedAt: null }, data: { deletedAt } })
+      : { count: 0 };
+    if (count === 0) throw ApiError.notFound("file", id, "id");
+    const row = await this.db.file.findUniqueOrThrow({ where: { id } });
+    return { ...view(row), deleted_at: deletedAt.toISOString() };
+  }
+
+  private async row(organizationId: string, id: string): Promise<FileRow> {
+    const row = isId("file", id)
+      ? await this.db.file.findFirst({ where: { id, organizationId, deletedAt: null } })
+      : null;
+    if (!row) throw ApiError.notFound("file", id, "id");
+    return row;
+  }
+}
