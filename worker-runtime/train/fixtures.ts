@@ -1,0 +1,37 @@
+// The PyTorch-exported fixture models (worker-runtime/fixtures/, made by make_fixtures.py), as
+// the tests and the benchmark load them.
+import { readFileSync } from "node:fs";
+import type { DatasetSource } from "./run-setup.ts";
+
+export const FIXTURE_MODELS = ["mlp", "cnn", "attention"] as const;
+export type FixtureName = (typeof FIXTURE_MODELS)[number];
+
+export interface TorchReference {
+  steps: number;
+  epochs: Array<{ train_loss: number; val_loss: number; val_accuracy: number }>;
+  final_val_accuracy: number;
+  data: string;
+}
+
+export interface Fixture {
+  name: FixtureName;
+  model: Uint8Array;
+  dataset: DatasetSource;
+  /** The spec as committed: plain JSON, parsed by the trainer. */
+  spec: Record<string, unknown>;
+  reference: TorchReference;
+}
+
+const fixturesDir = new URL("../fixtures/", import.meta.url);
+const read = (path: string) => readFileSync(new URL(path, fixturesDir));
+
+export function loadFixture(name: FixtureName): Fixture {
+  const reference: TorchReference = JSON.parse(read(`${name}.reference.json`).toString("utf8"));
+  return {
+    name,
+    model: read(`${name}.onnx`),
+    dataset: { bytes: read(reference.data), fileName: reference.data },
+    spec: JSON.parse(read(`${name}.spec.json`).toString("utf8")),
+    reference,
+  };
+}

@@ -1,0 +1,224 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import ort from "onnxruntime-node";
+import { CheckpointDir } from "./checkpoint-dir.ts";
+import { readDataset } from "./data/dataset.ts";
+import { TrainError } from "./errors.ts";
+import { FIXTURE_MODELS, loadFixture } from "./fixtures.ts";
+import { replaySegment } from "./replay.ts";
+import { type TrainEvent, train } from "./trainer.ts";
+
+const scratch = mkdtempSync(join(tmpdir(), "veritrain-train-"));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+
+function rejectsWith(code: TrainError["code"], check?: (e: TrainError) => void) {
+  return (error: unknown) => {
+    assert.ok(error instanceof TrainError, `expected a TrainError, got ${String(error)}`);
+    assert.equal(error.code, code, error.message);
+    check?.(error);
+    return true;
+  };
+}
+
+describe("accuracy against PyTorch on the same models, data, optimizer and schedule", () => {
+  for (const name of FIXTURE_MODELS) {
+    it(`${name}: final validation accuracy within 2 percentage points`, async () => {
+      const fixture = loadFixture(name);
+      const result = await train(fixture);
+      const ours = result.metrics.epochs.at(-1)!.val_accuracy!;
+      const torch = fixture.reference.final_val_accuracy;
+      assert.equal(result.metrics.total_steps, fixture.reference.steps);
+      assert.ok(Math.abs(ours - torch) <= 0.02, `${name}: ours ${ours}, PyTorch ${torch}`);
+      // Same batches, same initial weights: the training loss follows PyTorch's closely too.
+      result.metrics.epochs.forEach((epoch, i) => {
+        const expected = fixture.reference.epochs[i]!.train_loss;
+        assert.ok(Math.abs(epoch.train_loss - expected) <= 1e-3 * Math.max(1, expected), `epoch ${i}`);
+      });
+    });
+  }
+});
+
+describe("determinism and resume, bit for bit", () => {
+  const cnn = loadFixture("cnn");
+  const spec = { ...cnn.spec, epochs: undefined, max_steps: 60, checkpoint_every: 20 };
+
+  it("two runs give identical checkpoint hashes", async () => {
+    const one = await train({ ...cnn, spec });
+    const two = await train({ ...cnn, spec });
+    assert.deepEqual(
+      one.checkpoints.map((c) => c.step),
+      [0, 20, 40, 60],
+    );
+    assert.deepEqual(
+      one.checkpoints.map((c) => c.sha256),
+      two.checkpoints.map((c) => c.sha256),
+    );
+    assert.equal(one.merkleRoot, two.merkleRoot);
+    assert.deepEqual(one.model, two.model);
+  });
+
+  it("a run stopped at a checkpoint and resumed ends identical to one that never stopped", async () => {
+    const uninterrupted = await train({ ...cnn, spec, checkpointDir: join(scratch, "straight") });
+    const dir = join(scratch, "stopped");
+    const controller = new AbortController();
+    const stopAt40 = (event: TrainEvent) => {
+      if (event.type === "checkpoint" && event.record.step === 40) controller.abort();
+    };
+    await assert.rejects(
+      train({ ...cnn, spec, checkpointDir: dir, signal: controller.signal, onEvent: stopAt40 }),
+      rejectsWith("ABORTED", (e) => assert.equal(e.step, 40)),
+    );
+    assert.equal(CheckpointDir.open(dir).manifest.complete, false);
+    const resumed = await train({ ...cnn, spec, checkpointDir: dir, resume: { dir } });
+    assert.equal(resumed.metrics.start_step, 40);
+    assert.equal(resumed.finalSha256, uninterrupted.finalSha256);
+    assert.equal(resumed.merkleRoot, uninterrupted.merkleRoot);
+    const manifest = CheckpointDir.open(dir).manifest;
+    assert.equal(manifest.complete, true);
+    assert.equal(manifest.merkle_root, uninterrupted.merkleRoot);
+
+    // Resuming from an earlier checkpoint into a new directory gives the same end again.
+    const fromEarly = await train({
+      ...cnn,
+      spec,
+      checkpointDir: join(scratch, "early"),
+      resume: { dir, step: 20 },
+    });
+    assert.equal(fromEarly.finalSha256, uninterrupted.finalSha256);
+    assert.equal(fromEarly.merkleRoot, uninterrupted.merkleRoot);
+  });
+
+  it("a verifier's replay of a segment reproduces the committed checkpoint", async () => {
+    const dir = join(scratch, "straight");
+    const store = CheckpointDir.open(dir);
+    const start = store.read(20);
+    const replay = await replaySegment({ ...cnn, spec, from: start.bytes, toStep: 40 });
+    assert.equal(replay.sha256, store.read(40).record.sha256);
+    assert.equal(replay.losses.length, 20);
+  });
+
+  it("refuses to resume another run's checkpoints", async () => {
+    const other = { ...spec, seed: 99 };
+    await assert.rejects(
+      train({ ...cnn, spec: other, resume: { dir: join(scratch, "straight") } }),
+      rejectsWith("CHECKPOINT_MISMATCH", (e) => assert.match(e.message, /spec differ/)),
+    );
+  });
+});
+
+describe("output", () => {
+  it("delivers the original graph with trained weights, loadable by onnxruntime", async () => {
+    const mlp = loadFixture("mlp");
+    const result = await train(mlp);
+    const session = await ort.InferenceSession.create(result.model);
+    const data = readDataset(mlp.dataset.bytes, mlp.dataset.fileName);
+    const x = data.tensor("x_val")!;
+    const y = data.tensor("y_val")!.data as BigInt64Array;
+    const logits = (await session.run({ input: new ort.Tensor("float32", x.data as Float32Array, x.dims) }))
+      .logits!;
+    const values = logits.data as Float32Array;
+    let correct = 0;
+    for (let n = 0; n < y.length; n++) {
+      const row = Array.from(values.subarray(n * 10, n * 10 + 10));
+      if (row.indexOf(Math.max(...row)) === Number(y[n])) correct++;
+    }
+    assert.equal(correct / y.length, result.metrics.epochs.at(-1)!.val_accuracy);
+    assert.equal(result.metrics.steps.length, result.metrics.total_steps);
+    assert.ok(result.metrics.steps_per_second > 0);
+  });
+});
+
+describe("bad input is refused before training", () => {
+  it("reports a shape mismatch by tensor name with both shapes", async () => {
+    const cnn = loadFixture("cnn");
+    const mlp = loadFixture("mlp");
+    await assert.rejects(
+      train({ ...cnn, dataset: mlp.dataset, spec: { ...cnn.spec, validation: undefined } }),
+      rejectsWith("DATA_MODEL_MISMATCH", (e) => {
+        assert.deepEqual(e.issues, [
+          {
+            path: "x_train",
+            message: "shape [1440, 64] does not fit model input image of shape [batch, 1, 8, 8]",
+          },
+        ]);
+      }),
+    );
+  });
+
+  it("reports unknown tensors and inputs, listing what exists", async () => {
+    const mlp = loadFixture("mlp");
+    await assert.rejects(
+      train({ ...mlp, spec: { ...mlp.spec, inputs: { pixels: "x_train" }, target: "labels" } }),
+      rejectsWith("DATA_MODEL_MISMATCH", (e) => {
+        const text = e.issues.map((i) => `${i.path}: ${i.message}`);
+        assert.ok(
+          text.includes("inputs.pixels: the model has no input pixels; its inputs: input"),
+          text.join("\n"),
+        );
+        assert.ok(text.some((t) => t.startsWith("labels: target: the dataset has no such tensor; it has")));
+        assert.ok(text.includes("inputs.input: model input input is fed by no dataset tensor"));
+      }),
+    );
+  });
+
+  it("trains from CSV columns, and reports class targets outside the model's classes", async () => {
+    const mlp = loadFixture("mlp");
+    const digits = readDataset(mlp.dataset.bytes, mlp.dataset.fileName);
+    const x = digits.tensor("x_train")!.data as Float32Array;
+    const y = digits.tensor("y_train")!.data as BigInt64Array;
+    const csv = (labelShift: number) => {
+      const header = [...Array.from({ length: 64 }, (_, i) => `px${i}`), "label"].join(",");
+      const rows = Array.from({ length: 64 }, (_, n) =>
+        [...x.subarray(n * 64, n * 64 + 64), Number(y[n]) + labelShift].join(","),
+      );
+      return { bytes: new TextEncoder().encode([header, ...rows].join("\n")), fileName: "digits.csv" };
+    };
+    const spec = {
+      ...mlp.spec,
+      inputs: { input: "px*" },
+      target: "label",
+      validation: { fraction: 0.25 },
+      epochs: 1,
+    };
+    const result = await train({ ...mlp, dataset: csv(0), spec });
+    assert.equal(result.metrics.total_steps, 2);
+    assert.notEqual(result.metrics.epochs[0]!.val_accuracy, null);
+    await assert.rejects(
+      train({ ...mlp, dataset: csv(3), spec }),
+      rejectsWith("DATA_MODEL_MISMATCH", (e) =>
+        assert.match(e.message, /label: sample \d+ has class 1[0-2], outside \[0, 9\]/),
+      ),
+    );
+  });
+
+  it("reports an invalid spec with paths", async () => {
+    const mlp = loadFixture("mlp");
+    await assert.rejects(
+      train({ ...mlp, spec: { ...mlp.spec, batch_size: "32" } }),
+      rejectsWith("INVALID_SPEC", (e) => assert.equal(e.issues[0]?.path, "/batch_size")),
+    );
+  });
+
+  it("stops a diverging run with the step it happened at", async () => {
+    const mlp = loadFixture("mlp");
+    const spec = { ...mlp.spec, optimizer: { type: "sgd", lr: 1e12 }, schedule: { type: "constant" } };
+    await assert.rejects(
+      train({ ...mlp, spec }),
+      rejectsWith("DIVERGED", (e) => {
+        assert.ok(e.step !== undefined && e.step >= 1);
+        assert.match(e.message, new RegExp(`at step ${e.step}`));
+      }),
+    );
+  });
+});
+
+it("fixture files stay small enough to commit", () => {
+  for (const name of FIXTURE_MODELS) {
+    const fixture = loadFixture(name);
+    assert.ok(fixture.dataset.bytes.byteLength < 2_000_000);
+    assert.ok(readFileSync(new URL(`../fixtures/${name}.onnx`, import.meta.url)).byteLength < 2_000_000);
+  }
+});
