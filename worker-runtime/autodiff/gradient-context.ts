@@ -35,6 +35,8 @@ export function unbroadcast(g: GraphBuilder, grad: string, from: readonly Dim[],
     if (i < lead || (to[i - lead] === 1 && from[i] !== 1)) axes.push(i);
   }
   if (axes.length === 0) return grad;
+  // Only leading axes (a bias over a batch): one ReduceSum without kept dims, no Squeeze.
+  if (axes.length === lead) return g.reduceSum(grad, axes, false);
   const summed = g.reduceSum(grad, axes, true);
   return lead === 0 ? summed : g.op("Squeeze", [summed, g.ints(axes.slice(0, lead))]);
 }
