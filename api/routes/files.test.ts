@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
@@ -400,6 +401,24 @@ test("a malformed form answers 400 naming the field, and writes nothing", async 
     400,
     "parameter_invalid",
   );
+  const { payload, headers } = await multipart([
+    ["purpose", "dataset"],
+    ["file", npy, "a.npy"],
+  ]);
+  const brokenBodies: Array<[string, Buffer]> = [
+    ["multipart/form-data", payload],
+    [headers["content-type"]!, payload.subarray(0, payload.byteLength - 30)],
+    [headers["content-type"]!, Buffer.from("not a multipart body at all")],
+  ];
+  for (const [contentType, body] of brokenBodies) {
+    const res = await testApp.app.inject({
+      method: "POST",
+      url: "/v1/files",
+      payload: body,
+      headers: { "content-type": contentType, ...alice.headers },
+    });
+    expectApiError(res, 400, "malformed_multipart");
+  }
   const json = await testApp.app.inject({
     method: "POST",
     url: "/v1/files",
@@ -506,6 +525,43 @@ test("lists are newest first, paginated with limit and after, filtered by purpos
   expectApiError(await get(carol, "/v1/files?purpose=weights"), 400, "parameter_invalid");
   expectApiError(await get(carol, "/v1/files?limit=0"), 400, "parameter_invalid");
   expectApiError(await get(carol, "/v1/files?limit=abc"), 400, "parameter_invalid");
+});
+
+test("over a real socket, an upload streams in and an endless one is cut off at the limit", async () => {
+  const base = await testApp.app.listen({ port: 0, host: "127.0.0.1" });
+  const bytes = await fixture("cnn.onnx");
+  const form = new FormData();
+  form.append("purpose", "model");
+  form.append("file", new Blob([bytes]), "cnn.onnx");
+  const created = await fetch(`${base}/v1/files`, { method: "POST", body: form, headers: alice.headers });
+  assert.equal(created.status, 201);
+  const { id } = (await created.json()) as FileBody;
+  const download = await fetch(`${base}/v1/files/${id}/content`, { headers: alice.headers });
+  assert.deepEqual(new Uint8Array(await download.arrayBuffer()), new Uint8Array(bytes));
+
+  // A body with no announced length that never ends: the answer must come without its end.
+  const boundary = "----veritrain-endless";
+  const status = await new Promise<number>((resolve, reject) => {
+    const req = httpRequest(`${base}/v1/files`, {
+      method: "POST",
+      headers: { ...alice.headers, "content-type": `multipart/form-data; boundary=${boundary}` },
+    });
+    const timer = setTimeout(() => reject(new Error("no answer before the body ended")), 10_000);
+    req.on("error", reject);
+    req.on("response", (res) => {
+      clearTimeout(timer);
+      res.resume();
+      req.destroy();
+      resolve(res.statusCode ?? 0);
+    });
+    req.write(
+      `--${boundary}\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nmodel\r\n` +
+        `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="endless.onnx"\r\n` +
+        "Content-Type: application/octet-stream\r\n\r\n",
+    );
+    req.write(Buffer.alloc(3 * MODEL_LIMIT, 1));
+  });
+  assert.equal(status, 413);
 });
 
 test("every files route needs authentication", async () => {

@@ -46,6 +46,23 @@ function cleanFilename(name: string | undefined): string {
   return base.slice(0, 255) || "upload";
 }
 
+/** The multipart parser's own failures, which are the client's: limits and broken framing. */
+function asFormError(error: unknown): unknown {
+  if (!(error instanceof Error) || error instanceof ApiError) return error;
+  const code = (error as { code?: unknown }).code;
+  if (typeof code === "string" && MULTIPART_LIMIT_CODES.has(code)) {
+    return formError("An upload carries exactly one file and one purpose", null);
+  }
+  // The parser (busboy) raises plain errors, each naming multipart: a missing boundary, a cut body.
+  if (code === undefined && /multipart/i.test(error.message)) {
+    return ApiError.badRequest(
+      "malformed_multipart",
+      `The multipart body could not be read: ${error.message}; ${FORM_HELP}`,
+    );
+  }
+  return error;
+}
+
 /**
  * Reads the form part by part: `purpose` may come before or after `file`. The file streams into
  * the blob store's staging area with the purpose's size limit when the purpose came first, with
@@ -78,11 +95,7 @@ async function readUploadForm(request: FastifyRequest, files: Files): Promise<Up
     return { purpose, filename, staged };
   } catch (error) {
     await staged?.discard();
-    const code = (error as { code?: unknown }).code;
-    if (typeof code === "string" && MULTIPART_LIMIT_CODES.has(code)) {
-      throw formError("An upload carries exactly one file and one purpose", null);
-    }
-    throw error;
+    throw asFormError(error);
   }
 }
 
