@@ -1,0 +1,343 @@
+// The chain bridge as the API's services use it, in domain terms: open a job's escrow from the
+// operator's treasury, read a task, select and close its audits, finalize, cancel. Every call is
+// caused by a task row and journaled before it is signed (submitter.ts), so calling an operation
+// again after a crash or a timeout resumes it instead of repeating it.
+import type { ApiPromise } from "@polkadot/api";
+import type { Database } from "../prisma/client.ts";
+import type { Prisma, Task } from "../prisma/generated/client.ts";
+import { computeCall, type Payout, readTask, type TaskView } from "./compute-state.ts";
+import { type ChainConnection, connectChain } from "./connection.ts";
+import { escrowFor, type PlanckAmount, parseTokenRate, planckToCents, type TokenRate } from "./conversion.ts";
+import { BridgeError } from "./errors.ts";
+import { signerFromSeed } from "./signer.ts";
+import { type Extrinsic, Submitter, type SubmitterOptions } from "./submitter.ts";
+import { type TaskAction, taskCause, taskEffects } from "./task-effects.ts";
+import { PrismaTransactionStore, type TxRecord } from "./transaction-store.ts";
+import { hashArgument } from "./values.ts";
+
+/** What the chain needs to know of a job (PROTOCOL.md §5.1); hashes are SHA-256, 0x-hex. */
+export interface TaskSpecInput {
+  modelSha256: string;
+  datasetSha256: string;
+  specSha256: string;
+  /** Required determinism profile hash, or null for any. */
+  profile: string | null;
+  maxSteps: bigint;
+  checkpointInterval: bigint;
+  graphNodes: number;
+  verificationLevel: number;
+}
+
+export interface OpenEscrowRequest {
+  /** The task row's id (`task_...`): the cause of the escrow, created here if it does not exist. */
+  taskId: string;
+  jobId: string;
+  /** The dollars reserved for the job, converted at the configured rate (rounded up). */
+  usdCents: bigint;
+  spec: TaskSpecInput;
+}
+
+export interface Escrow {
+  taskId: string;
+  chainTaskId: bigint;
+  escrowCents: bigint;
+  escrowPlanck: bigint;
+  /** The TOKEN_USD_RATE used, as recorded with the task. */
+  usdPerVt: string;
+  worker: string | null;
+  commitDeadline: number | null;
+  extrinsicHash: string | null;
+  blockHash: string | null;
+  blockNumber: number | null;
+}
+
+/** A finalized or cancelled task in both currencies; the cents always add up to the escrow. */
+export interface Settlement {
+  payout: Payout;
+  spentCents: bigint;
+  refundCents: bigint;
+}
+
+export interface ChainBridgeOptions {
+  api: ApiPromise;
+  db: Database;
+  /** The treasury that escrows every job (OPERATOR_SEED). */
+  operatorSeed: string;
+  /** TOKEN_USD_RATE: US dollars per VT. */
+  tokenUsdRate: string;
+  submitter?: SubmitterOptions;
+}
+
+function validSpec(spec: TaskSpecInput) {
+  const positive = (value: bigint, name: string) => {
+    if (value < 1n)
+      throw new BridgeError("INVALID_ARGUMENT", `spec.${name} must be at least 1, got ${value}`);
+    return value;
+  };
+  if (!Number.isInteger(spec.graphNodes) || spec.graphNodes < 1) {
+    throw new BridgeError(
+      "INVALID_ARGUMENT",
+      `spec.graphNodes must be a positive integer, got ${spec.graphNodes}`,
+    );
+  }
+  if (
+    !Number.isInteger(spec.verificationLevel) ||
+    spec.verificationLevel < 0 ||
+    spec.verificationLevel > 255
+  ) {
+    throw new BridgeError(
+      "INVALID_ARGUMENT",
+      `spec.verificationLevel must be an integer from 0 to 255, got ${spec.verificationLevel}`,
+    );
+  }
+  if (spec.checkpointInterval > spec.maxSteps) {
+    throw new BridgeError(
+      "INVALID_ARGUMENT",
+      `spec.checkpointInterval (${spec.checkpointInterval}) must not exceed spec.maxSteps (${spec.maxSteps})`,
+    );
+  }
+  return {
+    modelHash: hashArgument(spec.modelSha256, "spec.modelSha256"),
+    datasetHash: hashArgument(spec.datasetSha256, "spec.datasetSha256"),
+    specHash: hashArgument(spec.specSha256, "spec.specSha256"),
+    profile: spec.profile === null ? null : hashArgument(spec.profile, "spec.profile"),
+    maxSteps: positive(spec.maxSteps, "maxSteps"),
+    checkpointInterval: positive(spec.checkpointInterval, "checkpointInterval"),
+    graphNodes: spec.graphNodes,
+    verificationLevel: spec.verificationLevel,
+  };
+}
+
+function planckOf(value: Prisma.Decimal | null): bigint {
+  return value === null ? 0n : BigInt(value.toFixed(0));
+}
+
+export class ChainBridge {
+  readonly rate: TokenRate;
+  readonly submitter: Submitter;
+  readonly #store: PrismaTransactionStore;
+
+  private constructor(
+    readonly api: ApiPromise,
+    private readonly db: Database,
+    submitter: Submitter,
+    store: PrismaTransactionStore,
+    rate: TokenRate,
+    private readonly connection: ChainConnection | null,
+  ) {
+    this.submitter = submitter;
+    this.#store = store;
+    this.rate = rate;
+  }
+
+  /**
+   * A bridge over an open API connection. Resumes whatever the operator's journal left unsettled
+   * (a crash between submitting and recording) before it returns: call it once per process.
+   */
+  static async create(
+    options: ChainBridgeOptions,
+    connection: ChainConnection | null = null,
+  ): Promise<ChainBridge> {
+    const rate = parseTokenRate(options.tokenUsdRate);
+    const operator = await signerFromSeed(options.operatorSeed, options.api.registry.chainSS58 ?? 42);
+    const store = new PrismaTransactionStore(options.db, taskEffects);
+    const submitter = new Submitter(options.api, operator, store, options.submitter);
+    const bridge = new ChainBridge(options.api, options.db, submitter, store, rate, connection);
+    await submitter.reconcile();
+    return bridge;
+  }
+
+  /** Connects to the node at `url` and creates the bridge; `close()` disconnects. */
+  static async connect(url: string, options: Omit<ChainBridgeOptions, "api">): Promise<ChainBridge> {
+    const connection = await connectChain(url);
+    try {
+      return await ChainBridge.create({ ...options, api: connection.api }, connection);
+    } catch (error) {
+      await connection.close();
+      throw error;
+    }
+  }
+
+  get operatorAddress(): string {
+    return this.submitter.address;
+  }
+
+  /** The escrow `usdCents` buys at the configured rate (rounded up), without touching the chain. */
+  quoteEscrow(usdCents: bigint): PlanckAmount {
+    return escrowFor(usdCents, this.rate);
+  }
+
+  /**
+   * Opens the job's escrow: `compute.create_task` from the operator's treasury. Idempotent per
+   * task id: a second call resumes or returns the first one's escrow. Rejects with
+   * DISPATCH_FAILED (e.g. Compute.NoEligibleWorker, Balances/Compute.InsufficientBalance) when the
+   * chain refuses it; the task is then `open_failed` and a later call tries again.
+   */
+  async openEscrow(request: OpenEscrowRequest): Promise<Escrow> {
+    const spec = validSpec(request.spec);
+    if (request.usdCents < 1n) {
+      throw new BridgeError("INVALID_ARGUMENT", `usdCents must be at least 1, got ${request.usdCents}`);
+    }
+    const createTask = computeCall(this.api, "createTask");
+    const pending = await this.db.$transaction(async (tx) => {
+      let task = await tx.task.findUnique({ where: { id: request.taskId } });
+      if (task === null) {
+        const escrow = escrowFor(request.usdCents, this.rate);
+        task = await tx.task.create({
+          data: {
+            id: request.taskId,
+            jobId: request.jobId,
+            status: "opening",
+            escrowCents: request.usdCents,
+            escrowPlanck: escrow.planck.toString(),
+            usdPerVt: escrow.rate.usdPerVt,
+          },
+        });
+      } else if (task.jobId !== request.jobId || task.escrowCents !== request.usdCents) {
+        throw new BridgeError(
+          "CAUSE_CONFLICT",
+          `task ${request.taskId} already escrows ${task.escrowCents} cents for job ${task.jobId}`,
+        );
+      }
+      if (task.status !== "opening" && task.status !== "open_failed") return null;
+      if (task.status === "open_failed") {
+        await tx.task.update({ where: { id: task.id }, data: { status: "opening", failureReason: null } });
+      }
+      const call = createTask(spec, planckOf(task.escrowPlanck));
+      return this.#record(tx, task.id, "create", "Compute.create_task", call);
+    });
+    const record = pending ? await this.submitter.resume(pending.record, pending.expected) : null;
+    const task = await this.db.task.findUniqueOrThrow({ where: { id: request.taskId } });
+    return this.#escrowOf(task, record ?? (await this.#settledCause(task.id, "create")));
+  }
+
+  /** The task's state on chain, read from storage now. */
+  async taskState(taskId: string): Promise<TaskView> {
+    const chainTaskId = await this.#chainTaskId(taskId);
+    const view = await readTask(this.api, chainTaskId);
+    if (view === null) {
+      throw new BridgeError("UNKNOWN_TASK", `task ${taskId} (chain task ${chainTaskId}) is not on chain`);
+    }
+    return view;
+  }
+
+  /** Draws the audits once the commit is old enough (anyone may; the operator does it on time). */
+  async selectAudits(taskId: string): Promise<TxRecord> {
+    return this.#taskCall(taskId, "select_audits", "Compute.select_audits", "selectAudits");
+  }
+
+  /** Settles every audit after the reveal window. */
+  async closeAudits(taskId: string): Promise<TxRecord> {
+    return this.#taskCall(taskId, "close_audits", "Compute.close_audits", "closeAudits");
+  }
+
+  /** Pays the worker and verifiers from the escrow and refunds the rest to the treasury. */
+  async finalize(taskId: string): Promise<Settlement> {
+    await this.#taskCall(taskId, "finalize", "Compute.finalize", "finalize");
+    return this.settlement(taskId);
+  }
+
+  /** Cancels a task not yet committed; the whole escrow returns to the treasury. */
+  async cancel(taskId: string): Promise<Settlement> {
+    await this.#taskCall(taskId, "cancel", "Compute.cancel_task", "cancelTask");
+    return this.settlement(taskId);
+  }
+
+  /**
+   * A finalized or cancelled task's payout in planck and in cents: what was spent is rounded up
+   * to the cent (never charge less than the tokens paid out), the refund is the rest of the
+   * escrow's cents, so the two always add up to the dollars reserved.
+   */
+  async settlement(taskId: string): Promise<Settlement> {
+    const task = await this.db.task.findUnique({ where: { id: taskId } });
+    if (task === null || (task.status !== "finalized" && task.status !== "cancelled")) {
+      throw new BridgeError("UNKNOWN_TASK", `task ${taskId} is not finalized or cancelled`);
+    }
+    const payout: Payout = {
+      worker: planckOf(task.workerPayPlanck),
+      verifiers: planckOf(task.verifierPayPlanck),
+      jackpot: planckOf(task.jackpotTaxPlanck),
+      refund: planckOf(task.refundPlanck),
+    };
+    const spentPlanck = planckOf(task.escrowPlanck) - payout.refund;
+    const rate = parseTokenRate(task.usdPerVt.toFixed());
+    const spent = planckToCents(spentPlanck > 0n ? spentPlanck : 0n, rate, "up").cents;
+    const spentCents = spent < task.escrowCents ? spent : task.escrowCents;
+    return { payout, spentCents, refundCents: task.escrowCents - spentCents };
+  }
+
+  async close(): Promise<void> {
+    await this.connection?.close();
+  }
+
+  async #chainTaskId(taskId: string): Promise<bigint> {
+    const task = await this.db.task.findUnique({ where: { id: taskId } });
+    if (task === null) throw new BridgeError("UNKNOWN_TASK", `no task ${taskId} in the database`);
+    if (task.chainTaskId === null) {
+      throw new BridgeError(
+        "UNKNOWN_TASK",
+        `task ${taskId} has no escrow on chain yet (status ${task.status})`,
+      );
+    }
+    return task.chainTaskId;
+  }
+
+  async #taskCall(taskId: string, action: TaskAction, purpose: string, call: string): Promise<TxRecord> {
+    const chainTaskId = await this.#chainTaskId(taskId);
+    const extrinsic = computeCall(this.api, call)(chainTaskId);
+    const pending = await this.db.$transaction((tx) => this.#record(tx, taskId, action, purpose, extrinsic));
+    return this.submitter.resume(pending.record, pending.expected);
+  }
+
+  /**
+   * Journals the call under the task's cause key. A cause whose last extrinsic failed on chain
+   * (a definite, final outcome) gets a numbered retry key; any other state is resumed as is.
+   */
+  async #record(
+    tx: Prisma.TransactionClient,
+    taskId: string,
+    action: TaskAction,
+    purpose: string,
+    call: Extrinsic,
+  ) {
+    const base = taskCause(taskId, action);
+    const previous = await tx.chainTransaction.findMany({
+      where: { OR: [{ causeKey: base }, { causeKey: { startsWith: `${base}#` } }] },
+      select: { causeKey: true, status: true },
+    });
+    const live = previous.find((row) => row.status !== "failed");
+    const causeKey = live?.causeKey ?? (previous.length === 0 ? base : `${base}#${previous.length}`);
+    const expected = { callHex: call.method.toHex(), signer: this.submitter.address };
+    const record = await this.#store.recordWithin(tx, { causeKey, purpose, ...expected });
+    return { record, expected };
+  }
+
+  async #settledCause(taskId: string, action: TaskAction): Promise<TxRecord | null> {
+    const base = taskCause(taskId, action);
+    const row = await this.db.chainTransaction.findFirst({
+      where: { OR: [{ causeKey: base }, { causeKey: { startsWith: `${base}#` } }], status: "succeeded" },
+    });
+    return row ? { ...row, events: null } : null;
+  }
+
+  #escrowOf(task: Task, record: TxRecord | null): Escrow {
+    if (task.chainTaskId === null) {
+      throw new BridgeError(
+        "RECONCILE_FAILED",
+        `task ${task.id} has no chain task id after its escrow opened`,
+      );
+    }
+    return {
+      taskId: task.id,
+      chainTaskId: task.chainTaskId,
+      escrowCents: task.escrowCents,
+      escrowPlanck: planckOf(task.escrowPlanck),
+      usdPerVt: task.usdPerVt.toFixed(),
+      worker: task.workerAddress,
+      commitDeadline: task.commitDeadline,
+      extrinsicHash: record?.extrinsicHash ?? null,
+      blockHash: record?.blockHash ?? null,
+      blockNumber: record?.blockNumber ?? null,
+    };
+  }
+}

@@ -1,0 +1,216 @@
+// Reads of the Compute pallet's storage (PROTOCOL.md §11) into plain types, and access to its
+// calls. Both sides use it: the operator's bridge and the node daemons.
+import type { ApiPromise } from "@polkadot/api";
+import { BridgeError } from "./errors.ts";
+import type { Extrinsic } from "./submitter.ts";
+import {
+  bigintOf,
+  boolOf,
+  hashOf,
+  listOf,
+  numberOf,
+  objectOf,
+  optionalOf,
+  stringOf,
+  variantOf,
+} from "./values.ts";
+
+export const TASK_STATUSES = [
+  "Unassigned",
+  "Assigned",
+  "Committed",
+  "Auditing",
+  "Closed",
+  "Finalized",
+  "Cancelled",
+] as const;
+export type ChainTaskStatus = (typeof TASK_STATUSES)[number];
+
+export const AUDIT_OUTCOMES = ["Pending", "Passed", "Failed"] as const;
+export type AuditOutcome = (typeof AUDIT_OUTCOMES)[number];
+
+export interface Commitment {
+  root: string;
+  checkpoints: number;
+  steps: bigint;
+  result: string;
+  committedAt: number;
+}
+
+export interface AuditView {
+  segment: number;
+  verifier: string;
+  verdict: { agrees: boolean; transcript: string; at: number } | null;
+  challenger: { who: string; firstWrongStep: bigint; bond: bigint } | null;
+  forced: boolean | null;
+  outcome: AuditOutcome;
+  settled: boolean;
+}
+
+export interface Payout {
+  worker: bigint;
+  verifiers: bigint;
+  jackpot: bigint;
+  refund: bigint;
+}
+
+export interface TaskView {
+  chainTaskId: bigint;
+  submitter: string;
+  price: bigint;
+  status: ChainTaskStatus;
+  worker: string | null;
+  attempt: number;
+  commitDeadline: number;
+  commitment: Commitment | null;
+  verdictDeadline: number;
+  challengeEnd: number;
+  revealEnd: number;
+  audits: AuditView[];
+  disputes: bigint[];
+  payout: Payout | null;
+}
+
+export interface NodeView {
+  address: string;
+  roles: { worker: boolean; verifier: boolean; whistleblower: boolean };
+  profile: string;
+  bonded: bigint;
+  unbonding: bigint;
+  unlockAt: number;
+  commitment: string;
+  duties: { worker: number; verifier: number; whistleblower: number };
+}
+
+/** The callable `Compute.<call>` of the connected runtime. */
+export function computeCall(api: ApiPromise, call: string): (...args: unknown[]) => Extrinsic {
+  const method = api.tx.compute?.[call];
+  if (!method) {
+    throw new BridgeError(
+      "RECONCILE_FAILED",
+      `the chain's runtime has no Compute.${call} call: it does not carry the pallet of PROTOCOL.md`,
+    );
+  }
+  return method;
+}
+
+function computeStorage(api: ApiPromise, item: string) {
+  const query = api.query.compute?.[item];
+  if (!query) {
+    throw new BridgeError("RECONCILE_FAILED", `the chain's runtime has no Compute.${item} storage`);
+  }
+  return query;
+}
+
+function audit(value: unknown, where: string): AuditView {
+  const raw = objectOf(value, where);
+  return {
+    segment: numberOf(raw.segment, `${where}.segment`),
+    verifier: stringOf(raw.verifier, `${where}.verifier`),
+    verdict: optionalOf(raw.verdict, (present) => {
+      const verdict = objectOf(present, `${where}.verdict`);
+      return {
+        agrees: boolOf(verdict.agrees, `${where}.verdict.agrees`),
+        transcript: hashOf(verdict.transcript, `${where}.verdict.transcript`),
+        at: numberOf(verdict.at, `${where}.verdict.at`),
+      };
+    }),
+    challenger: optionalOf(raw.challenger, (present) => {
+      const challenger = objectOf(present, `${where}.challenger`);
+      return {
+        who: stringOf(challenger.who, `${where}.challenger.who`),
+        firstWrongStep: bigintOf(challenger.firstWrongStep, `${where}.challenger.firstWrongStep`),
+        bond: bigintOf(challenger.bond, `${where}.challenger.bond`),
+      };
+    }),
+    forced: optionalOf(raw.forced, (present) => boolOf(present, `${where}.forced`)),
+    outcome: variantOf(raw.outcome, AUDIT_OUTCOMES, `${where}.outcome`),
+    settled: boolOf(raw.settled, `${where}.settled`),
+  };
+}
+
+export function taskFromPrimitive(chainTaskId: bigint, value: unknown): TaskView {
+  const where = `Compute.Tasks(${chainTaskId})`;
+  const raw = objectOf(value, where);
+  return {
+    chainTaskId,
+    submitter: stringOf(raw.submitter, `${where}.submitter`),
+    price: bigintOf(raw.price, `${where}.price`),
+    status: variantOf(raw.status, TASK_STATUSES, `${where}.status`),
+    worker: optionalOf(raw.worker, (present) => stringOf(present, `${where}.worker`)),
+    attempt: numberOf(raw.attempt, `${where}.attempt`),
+    commitDeadline: numberOf(raw.commitDeadline, `${where}.commitDeadline`),
+    commitment: optionalOf(raw.commitment, (present) => {
+      const commitment = objectOf(present, `${where}.commitment`);
+      return {
+        root: hashOf(commitment.root, `${where}.commitment.root`),
+        checkpoints: numberOf(commitment.checkpoints, `${where}.commitment.checkpoints`),
+        steps: bigintOf(commitment.steps, `${where}.commitment.steps`),
+        result: hashOf(commitment.result, `${where}.commitment.result`),
+        committedAt: numberOf(commitment.committedAt, `${where}.commitment.committedAt`),
+      };
+    }),
+    verdictDeadline: numberOf(raw.verdictDeadline, `${where}.verdictDeadline`),
+    challengeEnd: numberOf(raw.challengeEnd, `${where}.challengeEnd`),
+    revealEnd: numberOf(raw.revealEnd, `${where}.revealEnd`),
+    audits: listOf(raw.audits, `${where}.audits`).map((entry, i) => audit(entry, `${where}.audits[${i}]`)),
+    disputes: listOf(raw.disputes, `${where}.disputes`).map((id) => bigintOf(id, `${where}.disputes`)),
+    payout: optionalOf(raw.payout, (present) => {
+      const payout = objectOf(present, `${where}.payout`);
+      return {
+        worker: bigintOf(payout.worker, `${where}.payout.worker`),
+        verifiers: bigintOf(payout.verifiers, `${where}.payout.verifiers`),
+        jackpot: bigintOf(payout.jackpot, `${where}.payout.jackpot`),
+        refund: bigintOf(payout.refund, `${where}.payout.refund`),
+      };
+    }),
+  };
+}
+
+export async function readTask(api: ApiPromise, chainTaskId: bigint): Promise<TaskView | null> {
+  const value = (await computeStorage(api, "tasks")(chainTaskId)).toPrimitive();
+  return value === null ? null : taskFromPrimitive(chainTaskId, value);
+}
+
+export async function readNode(api: ApiPromise, address: string): Promise<NodeView | null> {
+  const value = (await computeStorage(api, "nodes")(address)).toPrimitive();
+  if (value === null) return null;
+  const where = `Compute.Nodes(${address})`;
+  const raw = objectOf(value, where);
+  const roles = objectOf(raw.roles, `${where}.roles`);
+  return {
+    address,
+    roles: {
+      worker: boolOf(roles.worker, `${where}.roles.worker`),
+      verifier: boolOf(roles.verifier, `${where}.roles.verifier`),
+      whistleblower: boolOf(roles.whistleblower, `${where}.roles.whistleblower`),
+    },
+    profile: hashOf(raw.profile, `${where}.profile`),
+    bonded: bigintOf(raw.bonded, `${where}.bonded`),
+    unbonding: bigintOf(raw.unbonding, `${where}.unbonding`),
+    unlockAt: numberOf(raw.unlockAt, `${where}.unlockAt`),
+    commitment: hashOf(raw.commitment, `${where}.commitment`),
+    duties: {
+      worker: numberOf(raw.workerDuties, `${where}.workerDuties`),
+      verifier: numberOf(raw.verifierDuties, `${where}.verifierDuties`),
+      whistleblower: numberOf(raw.whistleblowerDuties, `${where}.whistleblowerDuties`),
+    },
+  };
+}
+
+/** Free and reserved balance of an account, in planck. */
+export async function readBalance(
+  api: ApiPromise,
+  address: string,
+): Promise<{ free: bigint; reserved: bigint }> {
+  const query = api.query.system?.account;
+  if (!query) throw new BridgeError("RECONCILE_FAILED", "the chain's runtime has no System.Account storage");
+  const data = objectOf(
+    objectOf((await query(address)).toPrimitive(), "System.Account").data,
+    "System.Account.data",
+  );
+  return {
+    free: bigintOf(data.free, "System.Account.data.free"),
+    reserved: bigintOf(data.reserved, "System.Account.data.reserved"),
+  };
+}
