@@ -18,6 +18,8 @@ export const MAX_BLOCK_LENGTH = 5 * 1024 * 1024;
 export const MAX_NORMAL_LENGTH = (MAX_BLOCK_LENGTH * 3) / 4;
 
 const EXTRINSIC_VERSION_UNSIGNED = 0x04;
+/** EventRecord.topics: this runtime deposits no topics (an empty Vec<H256>). */
+const NO_TOPICS = new Uint8Array([0]);
 
 export type ApplyOutcome =
   | { readonly included: true }
@@ -124,9 +126,12 @@ export class BlockBuilder {
     const ctx = this.#context("Finalization");
     for (const pallet of this.runtime.pallets) pallet.onFinalize?.(ctx);
     this.#keep(ctx);
-    const records = this.#events.map((record) => ({ ...record, topics: [...record.topics] }));
     const writer = this.#context("Finalization");
-    events.set(writer, records);
+    const codec = this.runtime.codec;
+    const records = this.#events.map((record) =>
+      u8aConcat(codec.encode("System", "Phase", record.phase), record.event, NO_TOPICS),
+    );
+    writer.state.set(events.prefix, u8aConcat(compactToU8a(records.length), ...records));
     eventCount.set(writer, records.length);
     this.#keep(writer);
     return this.overlay;

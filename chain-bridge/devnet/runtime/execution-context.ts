@@ -23,7 +23,8 @@ export type BlockEnvironment = {
   blockHash(blockNumber: number): string | undefined;
 };
 
-export type EventRecord = { phase: NativeValue; event: NativeValue; topics: readonly string[] };
+/** An event with the frame_system::Phase it happened in; `event` is the encoded RuntimeEvent. */
+export type EventRecord = { readonly phase: NativeValue; readonly event: Uint8Array };
 
 export class ExecutionContext implements DispatchContext {
   readonly events: EventRecord[] = [];
@@ -59,11 +60,7 @@ export class ExecutionContext implements DispatchContext {
   }
 
   depositEvent(pallet: string, event: string, fields: NativeRecord): void {
-    this.events.push({
-      phase: this.phase,
-      event: this.runtime.eventValue(pallet, event, fields),
-      topics: [],
-    });
+    this.events.push({ phase: this.phase, event: this.runtime.encodeEvent(pallet, event, fields) });
   }
 
   randomness(subject: string | Uint8Array, atBlock?: number): string {

@@ -1,7 +1,7 @@
 // The runtime: pallets put together (construct_runtime!), their metadata and codec, call decoding,
 // weighing and dispatch, and the event and error values that go into System.Events.
 import type { GenericCall } from "@polkadot/types";
-import { u8aToHex } from "@polkadot/util";
+import { u8aConcat, u8aToHex } from "@polkadot/util";
 import { RuntimeCodec, toNative } from "./codec.ts";
 import { type BuiltMetadata, buildMetadata, type ChainProperties } from "./metadata/build-metadata.ts";
 import {
@@ -35,7 +35,7 @@ type PalletIndexes = {
   readonly pallet: PalletDefinition;
   readonly calls: ReadonlyArray<readonly [string, CallDefinition]>;
   readonly errors: ReadonlyMap<string, number>;
-  readonly events: ReadonlyMap<string, readonly string[]>;
+  readonly eventIndex: ReadonlyMap<string, number>;
 };
 
 export class Runtime {
@@ -56,9 +56,7 @@ export class Runtime {
         pallet,
         calls: Object.entries(pallet.calls ?? {}),
         errors: new Map(Object.keys(pallet.errors ?? {}).map((name, index) => [name, index])),
-        events: new Map(
-          Object.entries(pallet.events ?? {}).map(([name, fields]) => [name, Object.keys(fields)]),
-        ),
+        eventIndex: new Map(Object.keys(pallet.events ?? {}).map((name, index) => [name, index])),
       };
       this.#byIndex.set(pallet.index, indexes);
       this.#byName.set(pallet.name, indexes);
@@ -133,17 +131,28 @@ export class Runtime {
     return error.code;
   }
 
-  /** The RuntimeEvent value of a pallet event; the fields must be exactly the declared ones. */
-  eventValue(pallet: string, event: string, fields: NativeRecord): NativeValue {
-    const declared = this.#byName.get(pallet)?.events.get(event);
-    if (declared === undefined) throw new RuntimeDefinitionError(`event ${pallet}.${event} is not declared`);
+  /**
+   * The SCALE bytes of a RuntimeEvent: pallet index, event index, then the fields in declared
+   * order (@polkadot/types cannot build a RuntimeEvent from a plain value, so it is assembled here).
+   */
+  encodeEvent(pallet: string, event: string, fields: NativeRecord): Uint8Array {
+    const indexes = this.#byName.get(pallet);
+    const declared = indexes?.pallet.events?.[event];
+    if (indexes === undefined || declared === undefined) {
+      throw new RuntimeDefinitionError(`event ${pallet}.${event} is not declared`);
+    }
+    const names = Object.keys(declared);
     const given = Object.keys(fields);
-    if (given.length !== declared.length || declared.some((name) => !(name in fields))) {
+    if (given.length !== names.length || names.some((name) => !(name in fields))) {
       throw new RuntimeDefinitionError(
-        `event ${pallet}.${event} takes fields (${declared.join(", ")}), got (${given.join(", ")})`,
+        `event ${pallet}.${event} takes fields (${names.join(", ")}), got (${given.join(", ")})`,
       );
     }
-    return { [pallet]: declared.length === 0 ? event : { [event]: fields } };
+    const eventIndex = indexes.eventIndex.get(event)!;
+    return u8aConcat(
+      new Uint8Array([indexes.pallet.index, eventIndex]),
+      ...names.map((name) => this.codec.encode(pallet, declared[name]!, fields[name]!)),
+    );
   }
 }
 

@@ -1,0 +1,77 @@
+// The Veritrain dev chain, started in-process: a single-node Substrate-compatible chain that
+// @polkadot/api talks to over WebSocket or HTTP JSON-RPC.
+import { cryptoWaitReady } from "@polkadot/util-crypto";
+import { BlockProducer } from "./chain/block-producer.ts";
+import { Chain } from "./chain/chain.ts";
+import { inlineVerifier } from "./chain/inline-verifier.ts";
+import { TransactionPool } from "./chain/transaction-pool.ts";
+import { startRpcServer } from "./rpc/server.ts";
+import { constructRuntime } from "./runtime/construct-runtime.ts";
+import { signatureCryptoReady } from "./runtime/signature.ts";
+
+export type DevnetOptions = {
+  /** TCP port for WebSocket and HTTP JSON-RPC; 0 picks a free one. Default 9944. */
+  readonly port?: number;
+  /** Default 127.0.0.1. */
+  readonly host?: string;
+  /** 0 (default): seal a block as soon as transactions are ready; otherwise one block per interval. */
+  readonly blockTimeMs?: number;
+  /** Where the chain is journaled; without it the chain lives in memory only. */
+  readonly dataDir?: string;
+};
+
+export type Devnet = {
+  readonly wsUrl: string;
+  readonly httpUrl: string;
+  readonly port: number;
+  readonly genesisHash: string;
+  /** Stops producing blocks, closes connections and the journal. */
+  readonly stop: () => Promise<void>;
+};
+
+export class DevnetOptionsError extends Error {
+  readonly code = "InvalidDevnetOptions";
+}
+
+export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> {
+  const port = options.port ?? 9944;
+  const host = options.host ?? "127.0.0.1";
+  const blockTimeMs = options.blockTimeMs ?? 0;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new DevnetOptionsError(`port must be an integer 0..65535, got ${port}`);
+  }
+  if (!Number.isInteger(blockTimeMs) || blockTimeMs < 0) {
+    throw new DevnetOptionsError(
+      `block time must be a whole number of milliseconds >= 0, got ${blockTimeMs}`,
+    );
+  }
+  await Promise.all([cryptoWaitReady(), signatureCryptoReady]);
+  const chain = Chain.open(constructRuntime(), options.dataDir);
+  const pool = new TransactionPool(chain, inlineVerifier);
+  const producer = new BlockProducer(chain, pool, blockTimeMs);
+  let server: Awaited<ReturnType<typeof startRpcServer>>;
+  try {
+    server = await startRpcServer({ chain, pool }, host, port);
+  } catch (error) {
+    chain.close();
+    throw error;
+  }
+  producer.start();
+  let stopped: Promise<void> | undefined;
+  const stop = (): Promise<void> => {
+    stopped ??= (async () => {
+      producer.stop();
+      await server.close();
+      await pool.verifier.close();
+      chain.close();
+    })();
+    return stopped;
+  };
+  return {
+    wsUrl: `ws://${host}:${server.port}`,
+    httpUrl: `http://${host}:${server.port}`,
+    port: server.port,
+    genesisHash: chain.genesisHash,
+    stop,
+  };
+}

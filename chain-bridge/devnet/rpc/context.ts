@@ -1,0 +1,68 @@
+// What RPC handlers work with: the node's parts, the caller's connection (for subscriptions) and
+// checked parameter readers.
+import type { BlockRecord, Chain } from "../chain/chain.ts";
+import type { TransactionPool } from "../chain/transaction-pool.ts";
+import { invalidParams, unknownBlock } from "./errors.ts";
+
+export type Node = { readonly chain: Chain; readonly pool: TransactionPool };
+
+/** Sends `result` as `{ subscription, result }` under the notification method chosen at subscribe. */
+export type Emit = (result: unknown) => void;
+
+export interface Connection {
+  /** Starts a subscription; `start` returns its teardown. Returns the subscription id. */
+  subscribe(notification: string, start: (emit: Emit) => () => void): string;
+  unsubscribe(id: string): boolean;
+}
+
+export type RpcHandler = (node: Node, params: readonly unknown[], connection: Connection) => unknown;
+
+/** One RPC namespace: method name → handler. */
+export type RpcNamespace = Readonly<Record<string, RpcHandler>>;
+
+const HEX = /^0x([0-9a-fA-F]{2})*$/;
+
+export function hexParam(params: readonly unknown[], index: number, name: string): string {
+  const value = params[index];
+  if (typeof value !== "string" || !HEX.test(value)) {
+    throw invalidParams(
+      `${name} (parameter ${index + 1}) must be 0x-prefixed hex bytes, got ${JSON.stringify(value)}`,
+    );
+  }
+  return value.toLowerCase();
+}
+
+export function optionalHexParam(
+  params: readonly unknown[],
+  index: number,
+  name: string,
+): string | undefined {
+  return params[index] === undefined || params[index] === null ? undefined : hexParam(params, index, name);
+}
+
+export function numberParam(params: readonly unknown[], index: number, name: string): number {
+  const value = params[index];
+  const number = typeof value === "string" && value.startsWith("0x") ? Number.parseInt(value, 16) : value;
+  if (typeof number !== "number" || !Number.isSafeInteger(number) || number < 0) {
+    throw invalidParams(
+      `${name} (parameter ${index + 1}) must be a non-negative integer, got ${JSON.stringify(value)}`,
+    );
+  }
+  return number;
+}
+
+export function hexListParam(params: readonly unknown[], index: number, name: string): string[] {
+  const value = params[index];
+  if (!Array.isArray(value))
+    throw invalidParams(`${name} (parameter ${index + 1}) must be a list of hex keys`);
+  return value.map((_, i) => hexParam(value, i, `${name}[${i}]`));
+}
+
+/** The block a `hash` parameter names, or the best block when it is absent. */
+export function blockParam(node: Node, params: readonly unknown[], index: number): BlockRecord {
+  const hash = optionalHexParam(params, index, "block hash");
+  if (hash === undefined) return node.chain.head;
+  const block = node.chain.block(hash);
+  if (block === undefined) throw unknownBlock(hash);
+  return block;
+}
