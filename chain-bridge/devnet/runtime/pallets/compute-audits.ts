@@ -17,7 +17,7 @@ import {
   slashStake,
 } from "./compute-stake.ts";
 import { parameters, tasks } from "./compute-storage.ts";
-import { getTask, requireCommitment, segmentBounds } from "./compute-tasks.ts";
+import { getTask, requireCommitment, segmentBounds, updateAudit } from "./compute-tasks.ts";
 import type { Audit, Hash, TaskInfo } from "./compute-types.ts";
 
 function auditOf(task: TaskInfo, auditIndex: number): Audit {
@@ -30,17 +30,6 @@ function auditingTask(ctx: DispatchContext, taskId: bigint): TaskInfo {
   const task = getTask(ctx, taskId);
   ensure(task.status === "Auditing", "WrongTaskStatus");
   return task;
-}
-
-export function updateAudit(
-  ctx: DispatchContext,
-  taskId: bigint,
-  auditIndex: number,
-  change: Partial<Audit>,
-): void {
-  const task = getTask(ctx, taskId);
-  const audits = task.audits.map((audit, i) => (i === auditIndex ? { ...audit, ...change } : audit));
-  tasks.set(ctx, taskId, { ...task, audits });
 }
 
 export function submitVerdict(
@@ -125,7 +114,7 @@ function settleAudit(ctx: DispatchContext, taskId: bigint, auditIndex: number, f
   const audit = auditOf(getTask(ctx, taskId), auditIndex);
   if (forced === null) slashStake(ctx, audit.verifier, "Timeout", null);
   const outcome = forced === null ? "Failed" : "Passed";
-  updateAudit(ctx, taskId, auditIndex, { forced: forced ?? false, settled: true, outcome });
+  updateAudit(ctx, taskId, auditIndex, { forced, settled: true, outcome });
   changeDuties(ctx, audit.verifier, "verifier", -1);
   emit(ctx, "AuditSettled", { taskId, auditIndex, outcome });
   if (audit.verdict === null) return;

@@ -4,13 +4,12 @@
 import { hexToU8a } from "@polkadot/util";
 import { verifyMerkleInclusion } from "../../../../sdk/src/merkle.ts";
 import { type AccountId, type DispatchContext, ensureRoot, type Origin } from "../pallet.ts";
-import { updateAudit } from "./compute-audits.ts";
 import { computeError, ensure } from "./compute-errors.ts";
 import { emit } from "./compute-events.ts";
 import { cumulativeNext, cumulativeStart } from "./compute-hashing.ts";
 import { changeDuties, slashChallengeBond, slashStake } from "./compute-stake.ts";
 import { disputes, nextDisputeId, parameters, tasks } from "./compute-storage.ts";
-import { getTask, requireCommitment, restartAttempt, segmentBounds } from "./compute-tasks.ts";
+import { getTask, requireCommitment, restartAttempt, segmentBounds, updateAudit } from "./compute-tasks.ts";
 import {
   type Dispute,
   type DisputeKind,

@@ -23,6 +23,17 @@ export function getTask(ctx: DispatchContext, taskId: bigint): TaskInfo {
   return task;
 }
 
+export function updateAudit(
+  ctx: DispatchContext,
+  taskId: bigint,
+  auditIndex: number,
+  change: Partial<Audit>,
+): void {
+  const task = getTask(ctx, taskId);
+  const audits = task.audits.map((audit, i) => (i === auditIndex ? { ...audit, ...change } : audit));
+  tasks.set(ctx, taskId, { ...task, audits });
+}
+
 /** Steps [start, end] of segment `segment` of a commitment. */
 export function segmentBounds(spec: TaskSpec, commitment: Commitment, segment: number): [bigint, bigint] {
   const start = BigInt(segment) * spec.checkpointInterval;

@@ -1,0 +1,621 @@
+// Every path of the Compute pallet through the real @polkadot/api against the dev chain, each
+// scenario checked for conservation of all balances (only fees leave).
+import assert from "node:assert/strict";
+import { after, before, test } from "node:test";
+import type { KeyringPair } from "@polkadot/keyring/types";
+import { blake2AsHex } from "@polkadot/util-crypto";
+import { percentOf } from "./compute-amounts.ts";
+import { checkpointTree, forgedRun, honestRun, type TrainingView, transcriptTree } from "./compute-runs.ts";
+import {
+  ALL_ROLES,
+  big,
+  ComputeScenario,
+  type NodeName,
+  num,
+  type SeenEvent,
+  VT,
+} from "./compute-scenario.ts";
+import { JACKPOT_ACCOUNT } from "./compute-stake.ts";
+import type { Hash, TaskSpec } from "./compute-types.ts";
+
+const GRAPH_NODES = 5;
+const honest = honestRun(GRAPH_NODES);
+const WORKER_STAKE = 1_000n * VT;
+const VERIFIER_STAKE = 500n * VT;
+const WHISTLEBLOWER_STAKE = 200n * VT;
+const PRICE = 1_000n * VT;
+
+let chain: ComputeScenario;
+
+function spec(change: Partial<TaskSpec> = {}): TaskSpec {
+  return {
+    modelHash: blake2AsHex("model", 256),
+    datasetHash: blake2AsHex("dataset", 256),
+    specHash: blake2AsHex("spec", 256),
+    profile: null,
+    maxSteps: 8n,
+    checkpointInterval: 8n,
+    graphNodes: GRAPH_NODES,
+    verificationLevel: 1,
+    ...change,
+  };
+}
+
+function eventOf(events: SeenEvent[], method: string): SeenEvent["data"] {
+  const event = events.find((e) => e.section === "compute" && e.method === method);
+  assert.ok(event !== undefined, `event Compute.${method} was emitted`);
+  return event.data;
+}
+
+function eventsOf(events: SeenEvent[], method: string): Array<SeenEvent["data"]> {
+  return events.filter((e) => e.section === "compute" && e.method === method).map((e) => e.data);
+}
+
+async function createTask(
+  taskSpec: TaskSpec,
+  price = PRICE,
+): Promise<{ taskId: bigint; worker: KeyringPair }> {
+  const events = await chain.ok(chain.accounts.alice, chain.compute("createTask", taskSpec, price));
+  const assigned = eventOf(events, "WorkerAssigned");
+  return { taskId: big(assigned.taskId), worker: chain.pairOf(assigned.worker) };
+}
+
+async function commitRun(
+  taskId: bigint,
+  worker: KeyringPair,
+  view: TrainingView,
+  steps: bigint,
+): Promise<void> {
+  const task = await chain.task(taskId);
+  const interval = big((task.spec as Record<string, unknown>).checkpointInterval);
+  const tree = checkpointTree(view, steps, interval);
+  await chain.ok(
+    worker,
+    chain.compute("commit", taskId, tree.root, tree.checkpoints, steps, view.state(steps)),
+  );
+}
+
+type AuditInfo = { auditIndex: number; segment: number; verifier: KeyringPair; start: bigint; end: bigint };
+
+async function selectAudits(taskId: bigint): Promise<AuditInfo[]> {
+  const task = await chain.task(taskId);
+  const committedAt = num((task.commitment as Record<string, unknown>).committedAt);
+  await chain.advanceTo(committedAt + 1);
+  const events = await chain.ok(chain.accounts.ferdie, chain.compute("selectAudits", taskId));
+  const interval = big((task.spec as Record<string, unknown>).checkpointInterval);
+  const steps = big((task.commitment as Record<string, unknown>).steps);
+  return eventsOf(events, "AuditAssigned").map((audit) => {
+    const start = BigInt(num(audit.segment)) * interval;
+    return {
+      auditIndex: num(audit.auditIndex),
+      segment: num(audit.segment),
+      verifier: chain.pairOf(audit.verifier),
+      start,
+      end: start + interval < steps ? start + interval : steps,
+    };
+  });
+}
+
+async function verdict(taskId: bigint, audit: AuditInfo, agrees: boolean, transcript: Hash): Promise<void> {
+  await chain.ok(
+    audit.verifier,
+    chain.compute("submitVerdict", taskId, audit.auditIndex, agrees, transcript),
+  );
+}
+
+/** The verdict of a verifier that replayed the segment as `replay` and compares with the worker's `committed` run. */
+async function honestVerdict(
+  taskId: bigint,
+  audit: AuditInfo,
+  replay: TrainingView = honest,
+  committed: TrainingView = honest,
+): Promise<void> {
+  const agrees = replay.state(audit.end) === committed.state(audit.end);
+  await verdict(taskId, audit, agrees, transcriptTree(replay, audit.start, audit.end).root);
+}
+
+async function windows(taskId: bigint): Promise<{ challengeEnd: number; revealEnd: number }> {
+  const task = await chain.task(taskId);
+  return { challengeEnd: num(task.challengeEnd), revealEnd: num(task.revealEnd) };
+}
+
+async function closeAndFinalize(taskId: bigint): Promise<SeenEvent["data"]> {
+  await chain.advanceTo((await windows(taskId)).revealEnd + 1);
+  await chain.ok(chain.accounts.ferdie, chain.compute("closeAudits", taskId));
+  const events = await chain.ok(chain.accounts.ferdie, chain.compute("finalize", taskId));
+  return eventOf(events, "TaskFinalized");
+}
+
+/** Tops a slashed node's bond back up to `target` so later scenarios find it eligible. */
+async function restoreStake(name: NodeName, target: bigint): Promise<void> {
+  const node = await chain.node(name);
+  assert.ok(node !== null);
+  const missing = target - big(node.bonded);
+  if (missing > 0n) await chain.ok(chain.accounts[name], chain.compute("bondExtra", missing));
+}
+
+async function restoreAll(): Promise<void> {
+  await restoreStake("bob", WORKER_STAKE);
+  await restoreStake("ferdie", WORKER_STAKE);
+  await restoreStake("charlie", VERIFIER_STAKE);
+  await restoreStake("dave", VERIFIER_STAKE);
+}
+
+before(async () => {
+  chain = await ComputeScenario.start();
+  await chain.setParameters({
+    commitBlocks: 10,
+    auditDelayBlocks: 1,
+    verdictBlocks: 3,
+    challengeBlocks: 3,
+    revealBlocks: 3,
+    roundBlocks: 3,
+    unbondingBlocks: 3,
+    forcedErrorPpm: 0,
+  });
+  await chain.conserving(async () => {
+    await chain.register("bob", { worker: true, verifier: false, whistleblower: false }, WORKER_STAKE);
+    await chain.register("ferdie", { worker: true, verifier: false, whistleblower: false }, WORKER_STAKE);
+    await chain.register("charlie", { worker: false, verifier: true, whistleblower: false }, VERIFIER_STAKE);
+    await chain.register("dave", { worker: false, verifier: true, whistleblower: false }, VERIFIER_STAKE);
+    await chain.register("eve", { worker: false, verifier: false, whistleblower: true }, WHISTLEBLOWER_STAKE);
+  });
+});
+
+after(async () => {
+  await chain?.stop();
+});
+
+test("parameters change only by Root and only to a consistent set", async () => {
+  const current = await chain.parameters();
+  await chain.fails(chain.accounts.bob, chain.compute("setParameters", current), "BadOrigin");
+  const events = await chain.ok(
+    chain.accounts.alice,
+    chain.call("sudo", "sudo", chain.compute("setParameters", { ...current, winnerSharePercent: 90 })),
+  );
+  const sudid = events.find((e) => e.method === "Sudid");
+  assert.ok(
+    sudid !== undefined && typeof sudid.data.sudoResult === "object" && sudid.data.sudoResult !== null,
+  );
+  assert.ok("err" in sudid.data.sudoResult, "winner 90% + jackpot 25% is refused");
+  assert.deepEqual(await chain.parameters(), current);
+});
+
+test("a node registers, bonds more, unbonds with a delay, withdraws and deregisters", async () => {
+  const alice = chain.accounts.alice;
+  await chain.conserving(async () => {
+    const free = await chain.feeAdjustedFree(alice);
+    await chain.fails(alice, chain.compute("bondExtra", VT), "Compute.NotRegistered");
+    await chain.fails(
+      alice,
+      chain.compute(
+        "register",
+        { worker: false, verifier: false, whistleblower: false },
+        blake2AsHex("p"),
+        blake2AsHex("c"),
+        VT,
+      ),
+      "Compute.NoRoles",
+    );
+    await chain.fails(
+      alice,
+      chain.compute("register", ALL_ROLES, blake2AsHex("p"), blake2AsHex("c"), VERIFIER_STAKE),
+      "Compute.BondTooLow",
+    );
+    await chain.register(
+      "alice",
+      { worker: false, verifier: false, whistleblower: true },
+      WHISTLEBLOWER_STAKE,
+    );
+    await chain.fails(
+      alice,
+      chain.compute("register", ALL_ROLES, blake2AsHex("p"), blake2AsHex("c"), WORKER_STAKE),
+      "Compute.AlreadyRegistered",
+    );
+    await chain.ok(alice, chain.compute("bondExtra", 10n * VT));
+    assert.equal((await chain.balance(alice.address)).reserved, WHISTLEBLOWER_STAKE + 10n * VT);
+    await chain.fails(alice, chain.compute("unbond", 0n), "Compute.ZeroAmount");
+    await chain.fails(alice, chain.compute("unbond", WORKER_STAKE), "Compute.InsufficientBond");
+    const unbonding = eventOf(
+      await chain.ok(alice, chain.compute("unbond", WHISTLEBLOWER_STAKE + 10n * VT)),
+      "Unbonding",
+    );
+    await chain.fails(alice, chain.compute("deregister"), "Compute.StakeRemaining");
+    await chain.fails(alice, chain.compute("withdrawUnbonded"), "Compute.StillLocked");
+    await chain.advanceTo(num(unbonding.unlockAt));
+    await chain.ok(alice, chain.compute("withdrawUnbonded"));
+    await chain.fails(alice, chain.compute("withdrawUnbonded"), "Compute.NothingToWithdraw");
+    await chain.ok(alice, chain.compute("deregister"));
+    assert.equal(await chain.node("alice"), null);
+    assert.equal((await chain.balance(alice.address)).reserved, 0n);
+    assert.equal(await chain.feeAdjustedFree(alice), free);
+  });
+});
+
+test("honest work with honest audits pays worker, verifiers and the jackpot tax pro rata", async () => {
+  await chain.conserving(async () => {
+    const { alice } = chain.accounts;
+    const aliceBefore = await chain.feeAdjustedFree(alice);
+    const jackpotBefore = (await chain.balance(JACKPOT_ACCOUNT)).free;
+    const { taskId, worker } = await createTask(
+      spec({ maxSteps: 8n, checkpointInterval: 2n, verificationLevel: 2 }),
+    );
+    assert.equal((await chain.balance(alice.address)).reserved, PRICE);
+    const workerBefore = await chain.feeAdjustedFree(worker);
+    await commitRun(taskId, worker, honest, 6n);
+    const audits = await selectAudits(taskId);
+    assert.equal(audits.length, 2);
+    assert.notEqual(audits[0]!.verifier.address, audits[1]!.verifier.address);
+    const verifiersBefore = await Promise.all(audits.map((a) => chain.feeAdjustedFree(a.verifier)));
+    for (const audit of audits) await honestVerdict(taskId, audit);
+    await chain.fails(
+      audits[0]!.verifier,
+      chain.compute("submitVerdict", taskId, audits[0]!.auditIndex, true, blake2AsHex("x")),
+      "Compute.AlreadySubmitted",
+    );
+    await chain.fails(
+      audits[0]!.verifier,
+      chain.compute("reveal", taskId, audits[0]!.auditIndex, blake2AsHex("x"), blake2AsHex("y")),
+      "Compute.RevealTooEarly",
+    );
+    await chain.advanceTo((await windows(taskId)).challengeEnd + 1);
+    for (const audit of audits) {
+      const events = await chain.reveal(taskId, audit.auditIndex, audit.verifier);
+      assert.equal(eventOf(events, "Revealed").forced, false);
+      assert.equal(eventOf(events, "AuditSettled").outcome, "Passed");
+    }
+    const paid = await closeAndFinalize(taskId);
+
+    const params = await chain.parameters();
+    const cost = (PRICE * 6n) / 8n;
+    const tax = percentOf(cost, params.jackpotTaxPercent);
+    const perAudit = percentOf(cost, params.verifierSharePercent) / 2n;
+    assert.equal(big(paid.workerPay), cost - tax - 2n * perAudit);
+    assert.equal(big(paid.verifierPay), 2n * perAudit);
+    assert.equal(big(paid.refund), PRICE - cost);
+    assert.equal((await chain.feeAdjustedFree(worker)) - workerBefore, cost - tax - 2n * perAudit);
+    for (const [i, audit] of audits.entries()) {
+      assert.equal((await chain.feeAdjustedFree(audit.verifier)) - verifiersBefore[i]!, perAudit);
+    }
+    assert.equal((await chain.balance(JACKPOT_ACCOUNT)).free - jackpotBefore, tax);
+    assert.equal(aliceBefore - (await chain.feeAdjustedFree(alice)), cost);
+    assert.equal((await chain.balance(alice.address)).reserved, 0n);
+    assert.equal((await chain.task(taskId)).status, "Finalized");
+    const node = await chain.node(worker === chain.accounts.bob ? "bob" : "ferdie");
+    assert.equal(node?.workerDuties, 0);
+  });
+});
+
+test("a task without audits finalizes right after the commit; a cancelled task refunds its escrow", async () => {
+  await chain.conserving(async () => {
+    const { alice } = chain.accounts;
+    await chain.fails(
+      alice,
+      chain.compute("createTask", spec({ checkpointInterval: 9n }), PRICE),
+      "Compute.InvalidSpec",
+    );
+    await chain.fails(alice, chain.compute("createTask", spec(), 0n), "Compute.ZeroAmount");
+    const first = await createTask(spec({ verificationLevel: 0 }));
+    const second = await createTask(spec());
+    await chain.fails(alice, chain.compute("createTask", spec(), PRICE), "Compute.NoEligibleWorker");
+    await chain.fails(chain.accounts.bob, chain.compute("cancelTask", second.taskId), "Compute.NotSubmitter");
+    const cancelled = eventOf(
+      await chain.ok(alice, chain.compute("cancelTask", second.taskId)),
+      "TaskCancelled",
+    );
+    assert.equal(big(cancelled.refund), PRICE);
+
+    await chain.fails(
+      first.worker,
+      chain.compute("commit", first.taskId, blake2AsHex("r"), 3, 8n, blake2AsHex("s")),
+      "Compute.InvalidCommit",
+    );
+    await commitRun(first.taskId, first.worker, honest, 8n);
+    await chain.fails(alice, chain.compute("cancelTask", first.taskId), "Compute.NotCancellable");
+    await chain.fails(
+      chain.accounts.ferdie,
+      chain.compute("selectAudits", first.taskId),
+      "Compute.NothingToAudit",
+    );
+    const paid = eventOf(await chain.ok(alice, chain.compute("finalize", first.taskId)), "TaskFinalized");
+    assert.equal(big(paid.refund), 0n);
+    assert.equal((await chain.balance(alice.address)).reserved, 0n);
+  });
+});
+
+test("a worker that misses its commit deadline is slashed and the task goes to another worker", async () => {
+  await chain.conserving(async () => {
+    const { taskId, worker } = await createTask(spec({ verificationLevel: 0 }));
+    await chain.fails(chain.accounts.charlie, chain.compute("reassignTask", taskId), "Compute.TooEarly");
+    const task = await chain.task(taskId);
+    await chain.advanceTo(num(task.commitDeadline) + 1);
+    await chain.fails(
+      worker,
+      chain.compute("commit", taskId, blake2AsHex("r"), 2, 8n, blake2AsHex("s")),
+      "Compute.DeadlinePassed",
+    );
+    const treasuryBefore = await chain.feeAdjustedFree(chain.accounts.alice);
+    const events = await chain.ok(chain.accounts.charlie, chain.compute("reassignTask", taskId));
+    const slashed = eventOf(events, "Slashed");
+    const params = await chain.parameters();
+    assert.equal(slashed.who, worker.address);
+    assert.equal(slashed.reason, "Timeout");
+    assert.equal(big(slashed.amount), percentOf(WORKER_STAKE, params.timeoutSlashPercent));
+    assert.equal(big(slashed.toWinner), 0n);
+    assert.equal(
+      (await chain.feeAdjustedFree(chain.accounts.alice)) - treasuryBefore,
+      big(slashed.toTreasury),
+    );
+    const next = chain.pairOf(eventOf(events, "WorkerAssigned").worker);
+    assert.notEqual(next.address, worker.address);
+    await commitRun(taskId, next, honest, 8n);
+    await chain.ok(next, chain.compute("finalize", taskId));
+    await restoreAll();
+  });
+});
+
+test("a forced error caught by a whistleblower pays the jackpot; an uncaught one changes nothing", async () => {
+  await chain.conserving(async () => {
+    await chain.setParameters({ forcedErrorPpm: 1_000_000 });
+    await chain.fundJackpot(500n * VT);
+    const eve = chain.accounts.eve;
+    const { taskId, worker } = await createTask(spec({ checkpointInterval: 4n, verificationLevel: 2 }));
+    await commitRun(taskId, worker, honest, 8n);
+    const [caught, missed] = await selectAudits(taskId);
+    assert.ok(caught !== undefined && missed !== undefined);
+    // Forced: a deliberately wrong transcript, with an honest opinion of the worker.
+    const forged = forgedRun(GRAPH_NODES, caught.start + 1n, 0);
+    await verdict(taskId, caught, true, transcriptTree(forged, caught.start, caught.end).root);
+    await verdict(
+      taskId,
+      missed,
+      true,
+      transcriptTree(forgedRun(GRAPH_NODES, missed.start + 1n, 0), missed.start, missed.end).root,
+    );
+    await chain.fails(
+      worker,
+      chain.compute("challenge", taskId, caught.auditIndex, caught.start + 1n),
+      "Compute.NotEligible",
+    );
+    await chain.fails(
+      eve,
+      chain.compute("challenge", taskId, caught.auditIndex, caught.start),
+      "Compute.InvalidStep",
+    );
+    const eveBefore = await chain.feeAdjustedFree(eve);
+    await chain.ok(eve, chain.compute("challenge", taskId, caught.auditIndex, caught.start + 1n));
+    await chain.fails(
+      eve,
+      chain.compute("challenge", taskId, caught.auditIndex, caught.start + 1n),
+      "Compute.AlreadyChallenged",
+    );
+    await chain.advanceTo((await windows(taskId)).challengeEnd + 1);
+    const revealed = await chain.reveal(taskId, caught.auditIndex, caught.verifier);
+    assert.equal(eventOf(revealed, "Revealed").forced, true);
+    const params = await chain.parameters();
+    assert.equal(big(eventOf(revealed, "JackpotPaid").amount), params.jackpotPayout);
+    assert.equal((await chain.feeAdjustedFree(eve)) - eveBefore, params.jackpotPayout);
+    assert.equal((await chain.balance(eve.address)).reserved, WHISTLEBLOWER_STAKE);
+    const quiet = await chain.reveal(taskId, missed.auditIndex, missed.verifier);
+    assert.equal(eventsOf(quiet, "JackpotPaid").length, 0);
+    assert.equal(eventsOf(quiet, "DisputeOpened").length, 0);
+    const paid = await closeAndFinalize(taskId);
+    assert.ok(big(paid.verifierPay) > 0n, "forced audits are paid like any audit");
+    await chain.setParameters({ forcedErrorPpm: 0 });
+  });
+});
+
+test("a worker that commits a forged run loses the pinpoint game, is slashed, and the task is re-run", async () => {
+  await chain.conserving(async () => {
+    const forged = forgedRun(GRAPH_NODES, 3n, 2);
+    const { taskId, worker } = await createTask(spec());
+    await commitRun(taskId, worker, forged, 8n);
+    const [audit] = await selectAudits(taskId);
+    assert.ok(audit !== undefined);
+    await honestVerdict(taskId, audit, honest, forged);
+    await chain.advanceTo((await windows(taskId)).challengeEnd + 1);
+    const revealed = await chain.reveal(taskId, audit.auditIndex, audit.verifier);
+    const opened = eventOf(revealed, "DisputeOpened");
+    assert.equal(opened.kind, "Commitment");
+    const disputeId = big(opened.disputeId);
+    const verifierBefore = await chain.feeAdjustedFree(audit.verifier);
+
+    await chain.fails(audit.verifier, chain.compute("bisect", disputeId, true), "Compute.NotYourTurn");
+    await chain.fails(worker, chain.compute("respond", disputeId, forged.state(8n), []), "Compute.BadProof");
+    await chain.playDispute(
+      disputeId,
+      { defender: forged, challenger: honest, truth: honest },
+      (d) => d.phase === "Claim",
+    );
+    const narrowed = await chain.dispute(disputeId);
+    assert.equal(big(narrowed?.step), 3n, "phase 1 found the first forged step");
+    assert.equal(big(narrowed?.lo), 2n, "phase 2 found the first forged operator");
+    await chain.fails(
+      worker,
+      chain.compute("respond", disputeId, honest.output(3n, 2), []),
+      "Compute.InconsistentClaim",
+    );
+    await chain.playDispute(disputeId, { defender: forged, challenger: honest, truth: honest });
+
+    assert.equal(await chain.dispute(disputeId), null);
+    const task = await chain.task(taskId);
+    assert.equal(task.status, "Assigned");
+    assert.equal(num(task.attempt), 1);
+    assert.notEqual(task.worker, worker.address);
+    const params = await chain.parameters();
+    const slash = percentOf(WORKER_STAKE, params.fraudSlashPercent);
+    assert.equal((await chain.balance(worker.address)).reserved, WORKER_STAKE - slash);
+    assert.equal(
+      (await chain.feeAdjustedFree(audit.verifier)) - verifierBefore,
+      percentOf(slash, params.winnerSharePercent),
+    );
+
+    const rerun = chain.pairOf(task.worker);
+    await commitRun(taskId, rerun, honest, 8n);
+    const [second] = await selectAudits(taskId);
+    assert.ok(second !== undefined);
+    await honestVerdict(taskId, second);
+    await chain.advanceTo((await windows(taskId)).challengeEnd + 1);
+    await chain.reveal(taskId, second.auditIndex, second.verifier);
+    const paid = await closeAndFinalize(taskId);
+    assert.equal(big(paid.refund), 0n);
+    await restoreAll();
+  });
+});
+
+test("a verifier that accuses an honest worker loses the game, is slashed and not paid", async () => {
+  await chain.conserving(async () => {
+    const mistaken = forgedRun(GRAPH_NODES, 6n, 4);
+    const { taskId, worker } = await createTask(spec());
+    await commitRun(taskId, worker, honest, 8n);
+    const [audit] = await selectAudits(taskId);
+    assert.ok(audit !== undefined);
+    await honestVerdict(taskId, audit, mistaken);
+    await chain.advanceTo((await windows(taskId)).challengeEnd + 1);
+    const disputeId = big(
+      eventOf(await chain.reveal(taskId, audit.auditIndex, audit.verifier), "DisputeOpened").disputeId,
+    );
+    const workerBefore = await chain.feeAdjustedFree(worker);
+    await chain.playDispute(disputeId, { defender: honest, challenger: mistaken, truth: honest });
+    const params = await chain.parameters();
+    const slash = percentOf(VERIFIER_STAKE, params.fraudSlashPercent);
+    assert.equal((await chain.balance(audit.verifier.address)).reserved, VERIFIER_STAKE - slash);
+    assert.equal(
+      (await chain.feeAdjustedFree(worker)) - workerBefore,
+      percentOf(slash, params.winnerSharePercent),
+    );
+    const paid = await closeAndFinalize(taskId);
+    assert.equal(big(paid.verifierPay), 0n);
+    assert.equal(big(paid.refund), percentOf(PRICE, params.verifierSharePercent));
+    await restoreAll();
+  });
+});
+
+test("a challenger that stops answering loses the dispute at its deadline", async () => {
+  await chain.conserving(async () => {
+    const mistaken = forgedRun(GRAPH_NODES, 1n, 0);
+    const { taskId, worker } = await createTask(spec());
+    await commitRun(taskId, worker, honest, 8n);
+    const [audit] = await selectAudits(taskId);
+    assert.ok(audit !== undefined);
+    await honestVerdict(taskId, audit, mistaken);
+    await chain.advanceTo((await windows(taskId)).challengeEnd + 1);
+    const disputeId = big(
+      eventOf(await chain.reveal(taskId, audit.auditIndex, audit.verifier), "DisputeOpened").disputeId,
+    );
+    await chain.playDispute(
+      disputeId,
+      { defender: honest, challenger: mistaken, truth: honest },
+      (d) => d.turn === "Challenger",
+    );
+    await chain.fails(chain.accounts.eve, chain.compute("claimTimeout", disputeId), "Compute.TooEarly");
+    await chain.advanceTo(num((await chain.dispute(disputeId))?.deadline) + 1);
+    await chain.fails(audit.verifier, chain.compute("bisect", disputeId, false), "Compute.DeadlinePassed");
+    const resolved = eventOf(
+      await chain.ok(chain.accounts.eve, chain.compute("claimTimeout", disputeId)),
+      "DisputeResolved",
+    );
+    assert.equal(resolved.by, "Timeout");
+    assert.equal(resolved.winner, worker.address);
+    await closeAndFinalize(taskId);
+    await restoreAll();
+  });
+});
+
+test("a lazy verifier caught by a whistleblower cannot prove its transcript and is slashed", async () => {
+  await chain.conserving(async () => {
+    const eve = chain.accounts.eve;
+    const { taskId, worker } = await createTask(spec());
+    await commitRun(taskId, worker, honest, 8n);
+    const [audit] = await selectAudits(taskId);
+    assert.ok(audit !== undefined);
+    await verdict(taskId, audit, true, blake2AsHex("made up", 256));
+    const eveBefore = await chain.feeAdjustedFree(eve);
+    await chain.ok(eve, chain.compute("challenge", taskId, audit.auditIndex, 5n));
+    await chain.advanceTo((await windows(taskId)).challengeEnd + 1);
+    const opened = eventOf(await chain.reveal(taskId, audit.auditIndex, audit.verifier), "DisputeOpened");
+    assert.equal(opened.kind, "Transcript");
+    const disputeId = big(opened.disputeId);
+    const proof = transcriptTree(honest, 0n, 8n).proof(5n);
+    await chain.fails(
+      audit.verifier,
+      chain.compute("respond", disputeId, honest.state(5n), proof),
+      "Compute.BadProof",
+    );
+    await chain.advanceTo(num((await chain.dispute(disputeId))?.deadline) + 1);
+    const resolved = eventOf(
+      await chain.ok(eve, chain.compute("claimTimeout", disputeId)),
+      "DisputeResolved",
+    );
+    assert.equal(resolved.winner, eve.address);
+    const params = await chain.parameters();
+    const slash = percentOf(VERIFIER_STAKE, params.fraudSlashPercent);
+    assert.equal((await chain.feeAdjustedFree(eve)) - eveBefore, percentOf(slash, params.winnerSharePercent));
+    assert.equal((await chain.balance(eve.address)).reserved, WHISTLEBLOWER_STAKE);
+    const paid = await closeAndFinalize(taskId);
+    assert.equal(big(paid.verifierPay), 0n);
+    await restoreAll();
+  });
+});
+
+test("a whistleblower that challenges an honest transcript loses its bond to the verifier", async () => {
+  await chain.conserving(async () => {
+    const eve = chain.accounts.eve;
+    const mistaken = forgedRun(GRAPH_NODES, 5n, 1);
+    const { taskId, worker } = await createTask(spec());
+    await commitRun(taskId, worker, honest, 8n);
+    const [audit] = await selectAudits(taskId);
+    assert.ok(audit !== undefined);
+    await honestVerdict(taskId, audit);
+    const eveBefore = await chain.feeAdjustedFree(eve);
+    await chain.ok(eve, chain.compute("challenge", taskId, audit.auditIndex, 7n));
+    await chain.advanceTo((await windows(taskId)).challengeEnd + 1);
+    const disputeId = big(
+      eventOf(await chain.reveal(taskId, audit.auditIndex, audit.verifier), "DisputeOpened").disputeId,
+    );
+    const verifierBefore = await chain.feeAdjustedFree(audit.verifier);
+    await chain.playDispute(disputeId, { defender: honest, challenger: mistaken, truth: honest });
+    const params = await chain.parameters();
+    assert.equal(eveBefore - (await chain.feeAdjustedFree(eve)), params.challengeBond);
+    assert.equal((await chain.balance(eve.address)).reserved, WHISTLEBLOWER_STAKE);
+    assert.equal(
+      (await chain.feeAdjustedFree(audit.verifier)) - verifierBefore,
+      percentOf(params.challengeBond, params.winnerSharePercent),
+    );
+    const paid = await closeAndFinalize(taskId);
+    assert.ok(big(paid.verifierPay) > 0n);
+  });
+});
+
+test("verifiers that miss the verdict or the reveal are slashed for the timeout and not paid", async () => {
+  await chain.conserving(async () => {
+    const { taskId, worker } = await createTask(spec({ checkpointInterval: 4n, verificationLevel: 2 }));
+    await commitRun(taskId, worker, honest, 8n);
+    const [silent, unrevealed] = await selectAudits(taskId);
+    assert.ok(silent !== undefined && unrevealed !== undefined);
+    await honestVerdict(taskId, unrevealed);
+    await chain.advanceTo((await windows(taskId)).challengeEnd + 1);
+    await chain.fails(
+      silent.verifier,
+      chain.compute("submitVerdict", taskId, silent.auditIndex, true, blake2AsHex("late")),
+      "Compute.DeadlinePassed",
+    );
+    await chain.fails(chain.accounts.ferdie, chain.compute("closeAudits", taskId), "Compute.TooEarly");
+    await chain.advanceTo((await windows(taskId)).revealEnd + 1);
+    const events = await chain.ok(chain.accounts.ferdie, chain.compute("closeAudits", taskId));
+    const slashed = eventsOf(events, "Slashed");
+    assert.deepEqual(
+      slashed.map((s) => [s.who, s.reason]),
+      [
+        [silent.verifier.address, "Timeout"],
+        [unrevealed.verifier.address, "Timeout"],
+      ],
+    );
+    const paid = eventOf(
+      await chain.ok(chain.accounts.ferdie, chain.compute("finalize", taskId)),
+      "TaskFinalized",
+    );
+    assert.equal(big(paid.verifierPay), 0n);
+    await restoreAll();
+  });
+});
