@@ -3,12 +3,49 @@ import { after, before, test } from "node:test";
 import { signUp } from "../../test/support/accounts.ts";
 import { expectApiError } from "../../test/support/api-error.ts";
 import { createTestApp, type TestApp } from "../../test/support/app.ts";
+import { type StripeStandIn, startStripeStandIn } from "../../test/support/stripe-stand-in.ts";
 
 let t: TestApp;
+let stripe: StripeStandIn;
 before(async () => {
-  t = await createTestApp();
+  stripe = await startStripeStandIn();
+  t = await createTestApp(stripe.config);
 });
-after(() => t.close());
+after(async () => {
+  await t.close();
+  await stripe.close();
+});
+
+const checkoutBody = {
+  amount_cents: 2_500,
+  success_url: "https://portal.example.com/billing?paid=1",
+  cancel_url: "https://portal.example.com/billing",
+};
+
+async function checkout(headers: Record<string, string>, payload: object = checkoutBody) {
+  return t.app.inject({ method: "POST", url: "/v1/billing/checkout-sessions", headers, payload });
+}
+
+async function deliver(event: Parameters<StripeStandIn["sign"]>[0], secret?: string) {
+  const { payload, headers } = stripe.sign(event, secret);
+  return t.app.inject({ method: "POST", url: "/v1/billing/webhook", headers, payload });
+}
+
+async function balanceOf(headers: Record<string, string>) {
+  return (await t.app.inject({ method: "GET", url: "/v1/billing/balance", headers })).json();
+}
+
+/** A paid top-up through the whole path: checkout session, then its signed completion webhook. */
+async function paidTopUp(headers: Record<string, string>, amount: number) {
+  const session = (await checkout(headers, { ...checkoutBody, amount_cents: amount })).json();
+  const completed = stripe.completedEvent(session.id);
+  assert.equal((await deliver(completed)).statusCode, 200);
+  return {
+    sessionId: session.id as string,
+    paymentIntent: stripe.sessions.get(session.id)!.payment_intent!,
+    completed,
+  };
+}
 
 test("balance and transactions show only the caller's organization", async () => {
   const alice = await signUp(t.app);
@@ -58,4 +95,193 @@ test("billing reads need credentials and valid paging", async () => {
     });
     expectApiError(res, 400, "parameter_invalid");
   }
+});
+
+test("a checkout session is created at Stripe for the organization and its URL returned", async () => {
+  const alice = await signUp(t.app);
+  const res = await checkout(alice.headers);
+  assert.equal(res.statusCode, 201, res.body);
+  const body = res.json();
+  assert.match(body.id, /^cs_test_/);
+  assert.equal(body.url, `https://checkout.stripe.com/c/pay/${body.id}`);
+  assert.equal(body.amount_cents, 2_500);
+  assert.equal(body.currency, "usd");
+  const sent = stripe.requests.at(-1)!;
+  assert.equal(sent.mode, "payment");
+  assert.equal(sent.client_reference_id, alice.organizationId);
+  assert.deepEqual(sent.metadata, { organization_id: alice.organizationId, amount_cents: "2500" });
+  assert.deepEqual(sent.line_items, {
+    "0": {
+      quantity: "1",
+      price_data: {
+        currency: "usd",
+        unit_amount: "2500",
+        product_data: { name: "Veritrain training credits" },
+      },
+    },
+  });
+});
+
+test("checkout rejects bad input before calling Stripe", async () => {
+  const bob = await signUp(t.app);
+  const before = stripe.requests.length;
+  const cases: Array<[object, string | null]> = [
+    [{ ...checkoutBody, amount_cents: 499 }, "amount_cents"],
+    [{ ...checkoutBody, amount_cents: 1_000_001 }, "amount_cents"],
+    [{ ...checkoutBody, amount_cents: 10.5 }, "amount_cents"],
+    [{ ...checkoutBody, amount_cents: "lots" }, "amount_cents"],
+    [{ ...checkoutBody, success_url: "not a url" }, "success_url"],
+    [{ ...checkoutBody, cancel_url: "javascript:alert(1)" }, "cancel_url"],
+    [{ amount_cents: 1_000, success_url: checkoutBody.success_url }, "cancel_url"],
+    [{ ...checkoutBody, currency: "eur" }, "currency"],
+  ];
+  for (const [payload, param] of cases) {
+    assert.equal(expectApiError(await checkout(bob.headers, payload), 400, "parameter_invalid").param, param);
+  }
+  const malformed = await t.app.inject({
+    method: "POST",
+    url: "/v1/billing/checkout-sessions",
+    headers: { ...bob.headers, "content-type": "application/json" },
+    payload: "{",
+  });
+  expectApiError(malformed, 400, "invalid_json");
+  expectApiError(await checkout({}), 401, "missing_credentials");
+  assert.equal(stripe.requests.length, before);
+});
+
+test("a retried checkout with the same Idempotency-Key creates one session", async () => {
+  const carol = await signUp(t.app);
+  const headers = { ...carol.headers, "idempotency-key": "checkout-1" };
+  const before = stripe.requests.length;
+  const first = await checkout(headers);
+  const retry = await checkout(headers);
+  assert.equal(retry.headers["idempotent-replayed"], "true");
+  assert.deepEqual(retry.json(), first.json());
+  assert.equal(stripe.requests.length, before + 1);
+  expectApiError(
+    await checkout(headers, { ...checkoutBody, amount_cents: 900 }),
+    409,
+    "idempotency_key_reused",
+  );
+});
+
+test("without Stripe configuration, checkout and the webhook answer 503", async () => {
+  const bare = await createTestApp();
+  try {
+    const dan = await signUp(bare.app);
+    const res = await bare.app.inject({
+      method: "POST",
+      url: "/v1/billing/checkout-sessions",
+      headers: dan.headers,
+      payload: checkoutBody,
+    });
+    expectApiError(res, 503, "stripe_not_configured");
+    const hook = await bare.app.inject({ method: "POST", url: "/v1/billing/webhook", payload: "{}" });
+    expectApiError(hook, 503, "stripe_not_configured");
+  } finally {
+    await bare.close();
+  }
+});
+
+test("a paid checkout credits the organization exactly once, however often and concurrently it is delivered", async () => {
+  const eve = await signUp(t.app);
+  const { sessionId, completed } = await paidTopUp(eve.headers, 4_000);
+  assert.deepEqual(await balanceOf(eve.headers), { available_cents: 4_000, reserved_cents: 0 });
+  const again = await deliver(completed);
+  assert.deepEqual(again.json(), { received: true, outcome: "duplicate" });
+  const burst = await Promise.all(Array.from({ length: 6 }, () => deliver(completed)));
+  assert.ok(burst.every((r) => r.statusCode === 200));
+  // The same payment reported by a different event (async payment methods) is the same cause.
+  const asyncSuccess = stripe.event("checkout.session.async_payment_succeeded", {
+    ...stripe.sessions.get(sessionId)!,
+  });
+  assert.deepEqual((await deliver(asyncSuccess)).json(), { received: true, outcome: "processed" });
+  assert.deepEqual(await balanceOf(eve.headers), { available_cents: 4_000, reserved_cents: 0 });
+  const tx = (
+    await t.app.inject({ method: "GET", url: "/v1/billing/transactions", headers: eve.headers })
+  ).json();
+  assert.deepEqual(
+    tx.data.map((d: { type: string }) => d.type),
+    ["top_up"],
+  );
+});
+
+test("a concurrent first delivery of one event credits once", async () => {
+  const fay = await signUp(t.app);
+  const session = (await checkout(fay.headers)).json();
+  const completed = stripe.completedEvent(session.id);
+  const results = await Promise.all(Array.from({ length: 5 }, () => deliver(completed)));
+  const outcomes = results.map((r) => r.json().outcome).sort();
+  assert.deepEqual(outcomes, ["duplicate", "duplicate", "duplicate", "duplicate", "processed"]);
+  assert.deepEqual(await balanceOf(fay.headers), { available_cents: 2_500, reserved_cents: 0 });
+});
+
+test("an unpaid completion credits nothing; unknown events are acknowledged and ignored", async () => {
+  const gus = await signUp(t.app);
+  const session = (await checkout(gus.headers)).json();
+  assert.equal((await deliver(stripe.completedEvent(session.id, "unpaid"))).statusCode, 200);
+  const unknown = await deliver(stripe.event("customer.created", { id: "cus_123", object: "customer" }));
+  assert.deepEqual(unknown.json(), { received: true, outcome: "ignored" });
+  assert.deepEqual(await balanceOf(gus.headers), { available_cents: 0, reserved_cents: 0 });
+});
+
+test("bad signatures answer 400 and credit nothing", async () => {
+  const hal = await signUp(t.app);
+  const session = (await checkout(hal.headers)).json();
+  const completed = stripe.completedEvent(session.id);
+  const eventsBefore = await t.database.db.processedWebhookEvent.count();
+  const wrongSecret = await deliver(completed, "whsec_not_the_secret");
+  expectApiError(wrongSecret, 400, "invalid_signature");
+  const { payload, headers } = stripe.sign(completed);
+  const tampered = await t.app.inject({
+    method: "POST",
+    url: "/v1/billing/webhook",
+    headers,
+    payload: payload.replace('"amount_total": 2500', '"amount_total": 250000'),
+  });
+  expectApiError(tampered, 400, "invalid_signature");
+  const unsigned = await t.app.inject({
+    method: "POST",
+    url: "/v1/billing/webhook",
+    headers: { "content-type": "application/json" },
+    payload,
+  });
+  expectApiError(unsigned, 400, "missing_signature");
+  const garbage = await t.app.inject({
+    method: "POST",
+    url: "/v1/billing/webhook",
+    headers: { ...headers, "stripe-signature": "t=1,v1=abc" },
+    payload,
+  });
+  expectApiError(garbage, 400, "invalid_signature");
+  assert.equal(await t.database.db.processedWebhookEvent.count(), eventsBefore);
+  assert.deepEqual(await balanceOf(hal.headers), { available_cents: 0, reserved_cents: 0 });
+});
+
+test("refunds take back credits by the cumulative amount refunded; disputes take back the rest", async () => {
+  const ivy = await signUp(t.app);
+  const { paymentIntent } = await paidTopUp(ivy.headers, 10_000);
+  const partial = stripe.refundedEvent(paymentIntent, 10_000, 3_000);
+  await deliver(partial);
+  await deliver(partial);
+  assert.deepEqual(await balanceOf(ivy.headers), { available_cents: 7_000, reserved_cents: 0 });
+  // A later refund event reports the running total, not the increment.
+  await deliver(stripe.refundedEvent(paymentIntent, 10_000, 4_000));
+  assert.deepEqual(await balanceOf(ivy.headers), { available_cents: 6_000, reserved_cents: 0 });
+  // Credits already spent still come back: the balance goes negative (a debt) rather than lose money.
+  await t.services.ledger.reserve(ivy.organizationId, 5_000, "test:ivy:job");
+  await deliver(stripe.disputeEvent(paymentIntent, 10_000));
+  assert.deepEqual(await balanceOf(ivy.headers), { available_cents: -5_000, reserved_cents: 5_000 });
+  const types = (await t.app.inject({ method: "GET", url: "/v1/billing/transactions", headers: ivy.headers }))
+    .json()
+    .data.map((d: { type: string; available_change_cents: number }) => [d.type, d.available_change_cents]);
+  assert.deepEqual(types, [
+    ["dispute", -6_000],
+    ["reservation", -5_000],
+    ["refund", -1_000],
+    ["refund", -3_000],
+    ["top_up", 10_000],
+  ]);
+  const unknownPayment = await deliver(stripe.refundedEvent("pi_unknown", 500, 500));
+  assert.equal(unknownPayment.statusCode, 200);
 });

@@ -1,5 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import { Balance, BalanceTransactionList } from "../schemas/billing.ts";
+import {
+  Balance,
+  BalanceTransactionList,
+  CheckoutSession,
+  CheckoutSessionBody,
+  WebhookAck,
+} from "../schemas/billing.ts";
 import { errorResponses, ListQuery } from "../schemas/common.ts";
 
 const billingRoutes: FastifyPluginAsyncTypebox = async (app) => {
@@ -36,6 +42,56 @@ const billingRoutes: FastifyPluginAsyncTypebox = async (app) => {
         request.query.after,
       ),
   );
+
+  app.post(
+    "/v1/billing/checkout-sessions",
+    {
+      onRequest: app.authenticate,
+      config: { idempotency: true },
+      schema: {
+        tags: ["billing"],
+        summary:
+          "Start a card payment for prepaid credits: returns the Stripe Checkout URL to send the user to",
+        security: [{ apiKey: [] }],
+        body: CheckoutSessionBody,
+        response: { 201: CheckoutSession, ...errorResponses(400, 401, 403, 409, 503) },
+      },
+    },
+    async (request, reply) => {
+      const { amount_cents, success_url, cancel_url } = request.body;
+      const session = await app.deps.services!.billing.createCheckoutSession(request.auth.organizationId, {
+        amountCents: amount_cents,
+        successUrl: success_url,
+        cancelUrl: cancel_url,
+      });
+      return reply.status(201).send(session);
+    },
+  );
+
+  // Stripe signs the exact bytes it sends, so this route alone keeps the body raw.
+  await app.register(async (raw) => {
+    raw.removeAllContentTypeParsers();
+    raw.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body, done) => done(null, body));
+    raw.post(
+      "/v1/billing/webhook",
+      {
+        schema: {
+          tags: ["billing"],
+          summary:
+            "Stripe webhook endpoint: verifies Stripe-Signature and credits paid Checkout Sessions once",
+          response: { 200: WebhookAck, ...errorResponses(400, 503) },
+        },
+      },
+      async (request) => {
+        const signature = request.headers["stripe-signature"];
+        const outcome = await app.deps.services!.billing.handleWebhook(
+          request.body as Buffer,
+          typeof signature === "string" ? signature : undefined,
+        );
+        return { received: true as const, outcome };
+      },
+    );
+  });
 };
 
 export default billingRoutes;

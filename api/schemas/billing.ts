@@ -1,4 +1,5 @@
 import { Type } from "@sinclair/typebox";
+import { CHECKOUT_MAX_CENTS, CHECKOUT_MIN_CENTS } from "../services/billing.ts";
 import { listOf, StringEnum } from "./common.ts";
 
 export const Balance = Type.Object(
@@ -22,3 +23,38 @@ export const BalanceTransaction = Type.Object(
 );
 
 export const BalanceTransactionList = listOf(BalanceTransaction, "BalanceTransactionList");
+
+export const CheckoutSessionBody = Type.Object(
+  {
+    amount_cents: Type.Integer({
+      minimum: CHECKOUT_MIN_CENTS,
+      maximum: CHECKOUT_MAX_CENTS,
+      description: `Credits to buy, in US cents (${CHECKOUT_MIN_CENTS} to ${CHECKOUT_MAX_CENTS})`,
+    }),
+    success_url: Type.String({ format: "uri", pattern: "^https?://", maxLength: 2048 }),
+    cancel_url: Type.String({ format: "uri", pattern: "^https?://", maxLength: 2048 }),
+  },
+  { additionalProperties: false },
+);
+
+export const CheckoutSession = Type.Object(
+  {
+    id: Type.String({ description: "The Stripe Checkout Session id, cs_..." }),
+    url: Type.String({ description: "Where to send the user to pay" }),
+    amount_cents: Type.Integer(),
+    currency: Type.String(),
+    expires_at: Type.String({ format: "date-time" }),
+  },
+  { title: "CheckoutSession" },
+);
+
+export const WebhookAck = Type.Object(
+  {
+    received: Type.Literal(true),
+    outcome: StringEnum(["processed", "duplicate", "ignored"], {
+      description:
+        "processed; duplicate (an earlier delivery was processed); ignored (not an event we act on)",
+    }),
+  },
+  { title: "WebhookAck" },
+);

@@ -6,10 +6,12 @@ import type { Config } from "../../config/env.ts";
 import type { Database } from "../../prisma/client.ts";
 import { Accounts } from "./accounts.ts";
 import { ApiKeys } from "./api-keys.ts";
+import { Billing } from "./billing.ts";
 import { FilesystemBlobStore } from "./blobs.ts";
 import { Files } from "./files.ts";
 import { IdempotencyRecords } from "./idempotency.ts";
 import { Ledger } from "./ledger.ts";
+import { createStripeClient } from "./stripe.ts";
 
 export interface ServiceContext {
   config: Config;
@@ -23,6 +25,7 @@ export interface Services {
   apiKeys: ApiKeys;
   idempotency: IdempotencyRecords;
   ledger: Ledger;
+  billing: Billing;
   files: Files;
 }
 
@@ -33,5 +36,7 @@ export function createServices(context: ServiceContext): Services {
   const files = new Files(context.db, blobs, context.config.uploadLimits);
   const idempotency = new IdempotencyRecords(context.db);
   const ledger = new Ledger(context.db);
-  return { accounts, apiKeys, idempotency, ledger, files };
+  const stripe = createStripeClient(context.config);
+  const billing = new Billing(context.db, ledger, stripe, context.config.stripeWebhookSecret);
+  return { accounts, apiKeys, idempotency, ledger, billing, files };
 }

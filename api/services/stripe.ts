@@ -1,0 +1,54 @@
+// The Stripe client, configured from STRIPE_SECRET_KEY and STRIPE_API_BASE (a stripe-mock
+// compatible server in tests and development; unset means api.stripe.com).
+import Stripe from "stripe";
+import type { Config } from "../../config/env.ts";
+import { ApiError } from "../errors.ts";
+
+export type StripeClient = Stripe;
+
+export function createStripeClient(
+  config: Pick<Config, "stripeSecretKey" | "stripeApiBase">,
+): Stripe | undefined {
+  if (!config.stripeSecretKey) return undefined;
+  const base = config.stripeApiBase ? new URL(config.stripeApiBase) : undefined;
+  return new Stripe(config.stripeSecretKey, {
+    // Retried POSTs carry an idempotency key the library adds, so a retry never pays twice.
+    maxNetworkRetries: 2,
+    timeout: 20_000,
+    ...(base && {
+      host: base.hostname,
+      port: base.port || (base.protocol === "https:" ? 443 : 80),
+      protocol: base.protocol === "https:" ? "https" : "http",
+    }),
+  });
+}
+
+export function stripeNotConfigured(variable: string): ApiError {
+  return new ApiError(
+    503,
+    "api_error",
+    "stripe_not_configured",
+    `Card payments are not configured on this server: set ${variable}`,
+  );
+}
+
+/** Verifies `Stripe-Signature` over the exact bytes Stripe sent and parses the event. */
+export function verifiedEvent(rawBody: Buffer, signature: string | undefined, secret: string): Stripe.Event {
+  if (!signature) {
+    throw ApiError.badRequest(
+      "missing_signature",
+      "The Stripe-Signature header is required",
+      "stripe-signature",
+    );
+  }
+  try {
+    return Stripe.webhooks.constructEvent(rawBody, signature, secret);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw ApiError.badRequest(
+      "invalid_signature",
+      `The Stripe-Signature does not verify: ${reason}`,
+      "stripe-signature",
+    );
+  }
+}
