@@ -72,6 +72,14 @@ export class GraphBuilder {
     });
   }
 
+  /** Runs `body` and moves the nodes it emitted to the front of the graph (they feed everything else). */
+  prepend(body: () => void): void {
+    const before = this.nodes.length;
+    body();
+    const added = this.nodes.splice(before);
+    this.nodes.unshift(...added);
+  }
+
   addProto(node: INodeProto): void {
     this.nodes.push(node);
   }

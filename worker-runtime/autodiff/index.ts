@@ -6,6 +6,13 @@ export type { LossOptions } from "./losses.ts";
 export { ModelBuilder, seededRandom } from "./model-builder.ts";
 export type { OptimizerOptions } from "./optimizers.ts";
 export {
+  PACKED_PARAMETERS,
+  type PackedSlot,
+  type ParameterPacking,
+  packTensors,
+  unpackTensors,
+} from "./packing.ts";
+export {
   buildTrainingStep,
   LEARNING_RATE_INPUT,
   STEP_INPUT,

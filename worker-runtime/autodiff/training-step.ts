@@ -7,6 +7,13 @@ import { buildForward, DROPOUT_SEED_INPUT, type ForwardGraph } from "./forward.t
 import type { GraphBuilder } from "./graph-builder.ts";
 import { type LossOptions, losses } from "./losses.ts";
 import { emitUpdate, type OptimizerOptions, StepScalars } from "./optimizers.ts";
+import {
+  emitPackedGradient,
+  emitUnpack,
+  type ParameterPacking,
+  packTensors,
+  planPacking,
+} from "./packing.ts";
 import { splitParameters } from "./parameters.ts";
 import { serializeStepGraph, valueInfo } from "./step-graph.ts";
 
@@ -22,6 +29,11 @@ export interface TrainingStepOptions {
   /** torch.nn.utils.clip_grad_norm_ with this max_norm (L2) before the update. */
   clipGradNorm?: number;
   frozen?: string[];
+  /**
+   * Feed all parameters as one float32 vector (see ParameterPacking): fewer tensors in and out of
+   * each run and one fused optimizer update. Same arithmetic as unpacked, element for element.
+   */
+  packParameters?: boolean;
 }
 
 export interface StateTensor {
@@ -32,8 +44,15 @@ export interface StateTensor {
 export interface TrainingStepGraph {
   /** Serialized ONNX ModelProto, run as is by onnxruntime-node. */
   bytes: Uint8Array;
-  /** Trainable initializer names, in model file order; graph input name = parameter name. */
+  /**
+   * Trained tensors, graph input name = name: the trainable initializers in model file order, or
+   * the one packed vector when `packing` is set.
+   */
   params: string[];
+  /** Initial value of each entry of `params` (the model's weights, packed when `packing` is set). */
+  initialParams: Map<string, Tensor>;
+  /** Present with packParameters: where each model parameter sits in the packed vector. */
+  packing?: ParameterPacking;
   /** Optimizer state and BatchNormalization running statistics with their initial values; input name = name. */
   state: StateTensor[];
   inputs: {
@@ -77,20 +96,36 @@ export function buildTrainingStep(model: LoadedModel, options: TrainingStepOptio
     options,
   );
   const { g } = forward;
+  // What the optimizer updates: each parameter, or the one packed vector of all of them.
+  const packing = options.packParameters ? planPacking(params, model.initializers) : undefined;
+  let trained: Array<{ name: string; init: Tensor; grad: string | undefined }>;
+  if (packing) {
+    emitUnpack(g, packing);
+    const init = packTensors(packing, model.initializers);
+    trained = [{ name: packing.name, init, grad: emitPackedGradient(g, packing, grads) }];
+  } else {
+    trained = params.map((name) => ({ name, init: model.initializers.get(name)!, grad: grads.get(name) }));
+  }
+  const present = trained.filter((t) => t.grad !== undefined) as Array<{
+    name: string;
+    init: Tensor;
+    grad: string;
+  }>;
   const clipped =
-    options.clipGradNorm === undefined ? grads : clipByGlobalNorm(g, grads, options.clipGradNorm);
+    options.clipGradNorm === undefined
+      ? new Map(present.map((t) => [t.name, t.grad]))
+      : clipByGlobalNorm(g, new Map(present.map((t) => [t.name, t.grad])), options.clipGradNorm);
 
   const scalars = new StepScalars(g, LEARNING_RATE_INPUT, STEP_INPUT);
   const state: StateTensor[] = runningStats.map((name) => ({ name, init: model.initializers.get(name)! }));
   const newParams = new Map<string, string>();
   const newState = new Map<string, string>();
   for (const name of runningStats) newState.set(name, forward.stateUpdates.get(name) ?? name);
-  for (const param of params) {
-    const init = model.initializers.get(param)!;
+  for (const { name: param, init } of trained) {
     const grad = clipped.get(param);
     g.scoped(`optimizer/${param}`, () => {
       if (!grad) {
-        // No gradient reaches it this way (e.g. only its shape is used): torch leaves such a parameter alone.
+        // No gradient reaches it (e.g. only its shape is used): torch leaves such a parameter alone.
         newParams.set(param, param);
         return;
       }
@@ -130,28 +165,26 @@ export function buildTrainingStep(model: LoadedModel, options: TrainingStepOptio
       valueInfo({ name: TARGET_INPUT, ...targetInfo }),
       valueInfo({ name: LEARNING_RATE_INPUT, dtype: "float32", shape: [] }),
       valueInfo({ name: STEP_INPUT, dtype: "int64", shape: [] }),
-      ...params.map((p) =>
-        valueInfo({
-          name: p,
-          dtype: model.initializers.get(p)!.dtype,
-          shape: model.initializers.get(p)!.dims,
-        }),
-      ),
+      ...trained.map((t) => valueInfo({ name: t.name, dtype: t.init.dtype, shape: t.init.dims })),
       ...state.map((s) => valueInfo({ name: s.name, dtype: s.init.dtype, shape: s.init.dims })),
     ],
     [
       valueInfo({ name: outputs.loss, dtype: outputInfo.dtype, shape: [] }),
       valueInfo({ name: outputs.modelOutput, ...outputInfo }),
-      ...[...outputs.params.values()].map((name, i) =>
-        valueInfo({ name, dtype: model.initializers.get(params[i]!)!.dtype }),
-      ),
-      ...[...outputs.state.values()].map((name, i) => valueInfo({ name, dtype: state[i]!.init.dtype })),
+      ...trained.map((t) => valueInfo({ name: outputs.params.get(t.name)!, dtype: t.init.dtype })),
+      ...state.map((s) => valueInfo({ name: outputs.state.get(s.name)!, dtype: s.init.dtype })),
     ],
-    fixedInitializers(model, forward, new Set([...params, ...state.map((s) => s.name)])),
+    fixedInitializers(
+      model,
+      forward,
+      new Set([...params, ...trained.map((t) => t.name), ...state.map((s) => s.name)]),
+    ),
   );
   return {
     bytes,
-    params,
+    params: trained.map((t) => t.name),
+    initialParams: new Map(trained.map((t) => [t.name, t.init])),
+    ...(packing ? { packing } : {}),
     state,
     inputs: {
       batch: model.inputs.map((i) => i.name),
