@@ -52,7 +52,7 @@ function torchReference(options: OptimizerOptions, lr: number, steps: number, cl
     if (clip !== undefined) {
       const total = Math.sqrt(Object.values(grads).reduce((a, g) => a + g.reduce((s, v) => s + v * v, 0), 0));
       const coefficient = Math.min(1, clip / (total + 1e-6));
-      for (const g of Object.values(grads)) g.forEach((v, i) => (g[i] = v * coefficient));
+      for (const g of Object.values(grads)) for (let i = 0; i < g.length; i++) g[i] = g[i]! * coefficient;
     }
     for (const name of ["weight", "bias"]) {
       const p = params[name]!;
