@@ -261,8 +261,8 @@ export class ChainBridge {
     };
     const spentPlanck = planckOf(task.escrowPlanck) - payout.refund;
     const rate = parseTokenRate(task.usdPerVt.toFixed());
-    const spent = planckToCents(spentPlanck > 0n ? spentPlanck : 0n, rate, "up").cents;
-    const spentCents = spent < task.escrowCents ? spent : task.escrowCents;
+    let spentCents = planckToCents(spentPlanck > 0n ? spentPlanck : 0n, rate, "up").cents;
+    if (spentCents > task.escrowCents) spentCents = task.escrowCents;
     return { payout, spentCents, refundCents: task.escrowCents - spentCents };
   }
 

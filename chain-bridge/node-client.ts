@@ -1,0 +1,210 @@
+// The chain as a node daemon (worker, verifier, whistleblower) uses it: staking, the checkpoint
+// commit, audit verdicts, forced-error reveals and challenges, each signed with the node's own
+// key through its own submission queue. A node keeps no database, so its journal is in memory;
+// what protects it from doing a duty twice is the chain itself (a second commit or verdict is
+// refused with WrongTaskStatus / AlreadySubmitted), and the cause keys below make a repeated
+// call within one process return the first call's outcome.
+import type { ApiPromise } from "@polkadot/api";
+import {
+  computeCall,
+  type NodeView,
+  readBalance,
+  readNode,
+  readTask,
+  type TaskView,
+} from "./compute-state.ts";
+import { type ChainConnection, connectChain } from "./connection.ts";
+import { BridgeError } from "./errors.ts";
+import { signerFromSeed } from "./signer.ts";
+import { Submitter, type SubmitterOptions } from "./submitter.ts";
+import { MemoryTransactionStore, type TxRecord } from "./transaction-store.ts";
+import { hashArgument } from "./values.ts";
+
+export interface NodeRoles {
+  worker: boolean;
+  verifier: boolean;
+  whistleblower: boolean;
+}
+
+export interface Registration {
+  roles: NodeRoles;
+  /** blake2-256 of the node's determinism profile (its canonical JSON). */
+  profile: string;
+  /** blake2-256 of the node's current forced-error secret (forced-errors.ts). */
+  commitment: string;
+  /** Planck to bond; at least the highest minimum stake of its roles. */
+  bond: bigint;
+}
+
+export interface CheckpointCommit {
+  chainTaskId: bigint;
+  /** The attempt the node was assigned (WorkerAssigned.attempt). */
+  attempt: number;
+  root: string;
+  checkpoints: number;
+  steps: bigint;
+  result: string;
+}
+
+export interface AuditRef {
+  chainTaskId: bigint;
+  attempt: number;
+  auditIndex: number;
+}
+
+function positive(amount: bigint, name: string): bigint {
+  if (amount < 1n)
+    throw new BridgeError("INVALID_ARGUMENT", `${name} must be at least 1 planck, got ${amount}`);
+  return amount;
+}
+
+export class NodeChainClient {
+  #sequence = 0;
+
+  private constructor(
+    readonly api: ApiPromise,
+    private readonly submitter: Submitter,
+    private readonly connection: ChainConnection | null,
+  ) {}
+
+  static async create(
+    api: ApiPromise,
+    seed: string,
+    options: SubmitterOptions = {},
+    connection: ChainConnection | null = null,
+  ): Promise<NodeChainClient> {
+    const signer = await signerFromSeed(seed, api.registry.chainSS58 ?? 42);
+    return new NodeChainClient(
+      api,
+      new Submitter(api, signer, new MemoryTransactionStore(), options),
+      connection,
+    );
+  }
+
+  static async connect(url: string, seed: string, options: SubmitterOptions = {}): Promise<NodeChainClient> {
+    const connection = await connectChain(url);
+    try {
+      return await NodeChainClient.create(connection.api, seed, options, connection);
+    } catch (error) {
+      await connection.close();
+      throw error;
+    }
+  }
+
+  get address(): string {
+    return this.submitter.address;
+  }
+
+  register(registration: Registration): Promise<TxRecord> {
+    const roles = registration.roles;
+    if (!roles.worker && !roles.verifier && !roles.whistleblower) {
+      throw new BridgeError(
+        "INVALID_ARGUMENT",
+        "a node needs at least one role: worker, verifier or whistleblower",
+      );
+    }
+    const call = computeCall(this.api, "register")(
+      roles,
+      hashArgument(registration.profile, "profile"),
+      hashArgument(registration.commitment, "commitment"),
+      positive(registration.bond, "bond"),
+    );
+    return this.#stakeCall("Compute.register", call);
+  }
+
+  bondExtra(amount: bigint): Promise<TxRecord> {
+    return this.#stakeCall(
+      "Compute.bond_extra",
+      computeCall(this.api, "bondExtra")(positive(amount, "amount")),
+    );
+  }
+
+  unbond(amount: bigint): Promise<TxRecord> {
+    return this.#stakeCall("Compute.unbond", computeCall(this.api, "unbond")(positive(amount, "amount")));
+  }
+
+  withdrawUnbonded(): Promise<TxRecord> {
+    return this.#stakeCall("Compute.withdraw_unbonded", computeCall(this.api, "withdrawUnbonded")());
+  }
+
+  commit(commit: CheckpointCommit): Promise<TxRecord> {
+    const call = computeCall(this.api, "commit")(
+      commit.chainTaskId,
+      hashArgument(commit.root, "root"),
+      commit.checkpoints,
+      commit.steps,
+      hashArgument(commit.result, "result"),
+    );
+    return this.submitter.submit(
+      { causeKey: `task:${commit.chainTaskId}:${commit.attempt}:commit`, purpose: "Compute.commit" },
+      call,
+    );
+  }
+
+  submitVerdict(audit: AuditRef & { agrees: boolean; transcript: string }): Promise<TxRecord> {
+    const call = computeCall(this.api, "submitVerdict")(
+      audit.chainTaskId,
+      audit.auditIndex,
+      audit.agrees,
+      hashArgument(audit.transcript, "transcript"),
+    );
+    return this.submitter.submit(
+      { causeKey: this.#auditCause(audit, "verdict"), purpose: "Compute.submit_verdict" },
+      call,
+    );
+  }
+
+  reveal(audit: AuditRef & { secret: string; nextCommitment: string }): Promise<TxRecord> {
+    const call = computeCall(this.api, "reveal")(
+      audit.chainTaskId,
+      audit.auditIndex,
+      hashArgument(audit.secret, "secret"),
+      hashArgument(audit.nextCommitment, "nextCommitment"),
+    );
+    return this.submitter.submit(
+      { causeKey: this.#auditCause(audit, "reveal"), purpose: "Compute.reveal" },
+      call,
+    );
+  }
+
+  challenge(audit: AuditRef & { firstWrongStep: bigint }): Promise<TxRecord> {
+    const call = computeCall(this.api, "challenge")(
+      audit.chainTaskId,
+      audit.auditIndex,
+      audit.firstWrongStep,
+    );
+    return this.submitter.submit(
+      { causeKey: this.#auditCause(audit, "challenge"), purpose: "Compute.challenge" },
+      call,
+    );
+  }
+
+  node(): Promise<NodeView | null> {
+    return readNode(this.api, this.address);
+  }
+
+  task(chainTaskId: bigint): Promise<TaskView | null> {
+    return readTask(this.api, chainTaskId);
+  }
+
+  balance(): Promise<{ free: bigint; reserved: bigint }> {
+    return readBalance(this.api, this.address);
+  }
+
+  async close(): Promise<void> {
+    await this.connection?.close();
+  }
+
+  #auditCause(audit: AuditRef, action: string): string {
+    return `task:${audit.chainTaskId}:${audit.attempt}:audit:${audit.auditIndex}:${action}`;
+  }
+
+  /** Stake changes may repeat (bond twice on purpose), so each call is its own cause. */
+  #stakeCall(purpose: string, call: ReturnType<ReturnType<typeof computeCall>>): Promise<TxRecord> {
+    this.#sequence += 1;
+    return this.submitter.submit(
+      { causeKey: `node:${this.address}:${purpose}:${this.#sequence}`, purpose },
+      call,
+    );
+  }
+}
