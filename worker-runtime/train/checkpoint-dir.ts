@@ -12,10 +12,15 @@ import type { DeterminismProfile } from "./profile.ts";
 
 export const MANIFEST_FORMAT = "veritrain.checkpoints/1";
 
-export interface CheckpointRecord {
+/** A Merkle leaf of the run: the SHA-256 of the checkpoint bytes at `step`. */
+export interface CheckpointLeaf {
   step: number;
-  file: string;
   sha256: string;
+}
+
+export interface CheckpointRecord extends CheckpointLeaf {
+  /** File name inside the checkpoint directory. */
+  file: string;
 }
 
 export interface RunIdentity {
@@ -35,7 +40,7 @@ export interface CheckpointManifest extends RunIdentity {
   complete: boolean;
 }
 
-export function checkpointsRoot(records: readonly CheckpointRecord[]): string {
+export function checkpointsRoot(records: readonly CheckpointLeaf[]): string {
   return Buffer.from(merkleRoot(records.map((r) => Buffer.from(r.sha256, "hex")))).toString("hex");
 }
 

@@ -7,7 +7,13 @@
 import { withInitializers } from "../onnx/index.ts";
 import { countCorrect } from "./accuracy.ts";
 import { encodeCheckpoint, sha256Hex, type TrainingState } from "./checkpoint.ts";
-import { CheckpointDir, type CheckpointRecord, checkpointsRoot, type RunIdentity } from "./checkpoint-dir.ts";
+import {
+  CheckpointDir,
+  type CheckpointLeaf,
+  type CheckpointRecord,
+  checkpointsRoot,
+  type RunIdentity,
+} from "./checkpoint-dir.ts";
 import { BatchOrder } from "./data/batches.ts";
 import type { PreparedSplit } from "./data/prepare.ts";
 import { TrainError } from "./errors.ts";
@@ -28,7 +34,7 @@ export type TrainEvent =
       stepsPerSecond: number;
     }
   | { type: "epoch"; metrics: EpochMetric }
-  | { type: "checkpoint"; record: CheckpointRecord };
+  | { type: "checkpoint"; record: CheckpointLeaf | CheckpointRecord };
 
 export interface TrainOptions {
   /** The ONNX model as uploaded (an inference graph). */
@@ -50,7 +56,7 @@ export interface TrainResult {
   model: Uint8Array;
   metrics: TrainMetrics;
   /** Every checkpoint of the run in step order: the Merkle leaves. */
-  checkpoints: CheckpointRecord[];
+  checkpoints: CheckpointLeaf[];
   merkleRoot: string;
   /** SHA-256 of the final checkpoint, whose parameters are the delivered weights. */
   finalSha256: string;
@@ -125,16 +131,12 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
             profile,
             start.source && { source: start.source.dir, step: start.source.step },
           );
-    const records: CheckpointRecord[] = dir ? [...dir.manifest.checkpoints] : [];
+    const records: CheckpointLeaf[] = dir ? [...dir.manifest.checkpoints] : [];
     const emit = options.onEvent ?? (() => {});
     const checkpoint = (state: TrainingState) => {
       const final = state.step === totalSteps;
       const bytes = encodeCheckpoint(state);
-      const record = dir?.add(state.step, bytes, final) ?? {
-        step: state.step,
-        file: "",
-        sha256: sha256Hex(bytes),
-      };
+      const record = dir?.add(state.step, bytes, final) ?? { step: state.step, sha256: sha256Hex(bytes) };
       if (records.at(-1)?.step !== state.step) records.push(record);
       emit({ type: "checkpoint", record });
     };
