@@ -42,7 +42,8 @@ function optional(codec: Codec): Record<string, unknown> | null {
   return value === null ? null : record(codec);
 }
 
-export type NodeName = "alice" | "bob" | "charlie" | "dave" | "eve" | "ferdie";
+/** The six dev accounts funded at genesis, and //Grace, funded by the tests that need a seventh node. */
+export type NodeName = "alice" | "bob" | "charlie" | "dave" | "eve" | "ferdie" | "grace";
 
 export const ALL_ROLES: Roles = { worker: true, verifier: true, whistleblower: true };
 
@@ -68,6 +69,7 @@ export class ComputeScenario {
       dave: pair("dave"),
       eve: pair("eve"),
       ferdie: pair("ferdie"),
+      grace: pair("grace"),
     };
   }
 

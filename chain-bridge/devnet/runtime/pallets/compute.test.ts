@@ -24,6 +24,8 @@ const WORKER_STAKE = 1_000n * VT;
 const VERIFIER_STAKE = 500n * VT;
 const WHISTLEBLOWER_STAKE = 200n * VT;
 const PRICE = 1_000n * VT;
+/** Bob's determinism profile; Ferdie's differs, so a task demanding it can only go to Bob. */
+const BOB_PROFILE = blake2AsHex("profile: ort 1.30.0, cpu, 1 thread, bob's machine", 256);
 
 let chain: ComputeScenario;
 
@@ -148,17 +150,26 @@ before(async () => {
     auditDelayBlocks: 1,
     verdictBlocks: 3,
     challengeBlocks: 3,
-    revealBlocks: 3,
+    revealBlocks: 5,
     roundBlocks: 3,
     unbondingBlocks: 3,
     forcedErrorPpm: 0,
   });
   await chain.conserving(async () => {
-    await chain.register("bob", { worker: true, verifier: false, whistleblower: false }, WORKER_STAKE);
+    await chain.register(
+      "bob",
+      { worker: true, verifier: false, whistleblower: false },
+      WORKER_STAKE,
+      BOB_PROFILE,
+    );
     await chain.register("ferdie", { worker: true, verifier: false, whistleblower: false }, WORKER_STAKE);
     await chain.register("charlie", { worker: false, verifier: true, whistleblower: false }, VERIFIER_STAKE);
     await chain.register("dave", { worker: false, verifier: true, whistleblower: false }, VERIFIER_STAKE);
     await chain.register("eve", { worker: false, verifier: false, whistleblower: true }, WHISTLEBLOWER_STAKE);
+    await chain.ok(
+      chain.accounts.alice,
+      chain.call("balances", "transferKeepAlive", chain.accounts.grace.address, 10_000n * VT),
+    );
   });
 });
 
@@ -616,6 +627,102 @@ test("verifiers that miss the verdict or the reveal are slashed for the timeout 
       "TaskFinalized",
     );
     assert.equal(big(paid.verifierPay), 0n);
+    await restoreAll();
+  });
+});
+
+test("a task demanding a profile waits for matching nodes; a node with open duties cannot leave", async () => {
+  await chain.conserving(async () => {
+    const { alice, bob, grace } = chain.accounts;
+    const { taskId, worker } = await createTask(spec({ profile: BOB_PROFILE, verificationLevel: 0 }));
+    assert.equal(worker.address, bob.address);
+    await chain.ok(bob, chain.compute("unbond", 10n * VT));
+    await chain.advanceTo(num((await chain.node("bob"))?.unlockAt));
+    await chain.fails(bob, chain.compute("withdrawUnbonded"), "Compute.HasOpenDuties");
+    await chain.advanceTo(num((await chain.task(taskId)).commitDeadline) + 1);
+    const events = await chain.ok(alice, chain.compute("reassignTask", taskId));
+    assert.equal(eventOf(events, "Slashed").who, bob.address);
+    assert.equal(eventOf(events, "TaskUnassigned").taskId, Number(taskId));
+    assert.equal((await chain.task(taskId)).status, "Unassigned");
+    await chain.ok(alice, chain.compute("reassignTask", taskId));
+    assert.equal(
+      (await chain.task(taskId)).status,
+      "Unassigned",
+      "Bob is excluded, Ferdie has another profile",
+    );
+    await chain.ok(alice, chain.compute("cancelTask", taskId));
+    await chain.ok(bob, chain.compute("withdrawUnbonded"));
+    await restoreAll();
+
+    const audited = await createTask(spec({ profile: BOB_PROFILE }));
+    await commitRun(audited.taskId, audited.worker, honest, 8n);
+    await chain.fails(alice, chain.compute("selectAudits", audited.taskId), "Compute.NoEligibleVerifier");
+    await chain.register(
+      "grace",
+      { worker: false, verifier: true, whistleblower: false },
+      VERIFIER_STAKE,
+      BOB_PROFILE,
+    );
+    const [audit] = await selectAudits(audited.taskId);
+    assert.equal(audit?.verifier.address, grace.address);
+    await honestVerdict(audited.taskId, audit);
+    await chain.advanceTo((await windows(audited.taskId)).challengeEnd + 1);
+    await chain.fails(
+      grace,
+      chain.compute("reveal", audited.taskId, 0, blake2AsHex("wrong"), blake2AsHex("next")),
+      "Compute.BadReveal",
+    );
+    await chain.reveal(audited.taskId, 0, grace);
+    await chain.fails(
+      grace,
+      chain.compute("reveal", audited.taskId, 0, blake2AsHex("any"), blake2AsHex("next")),
+      "Compute.AlreadySettled",
+    );
+    await closeAndFinalize(audited.taskId);
+    await chain.ok(grace, chain.compute("unbond", VERIFIER_STAKE));
+    await chain.fails(grace, chain.compute("deregister"), "Compute.StakeRemaining");
+  });
+});
+
+test("when the worker loses, the attempt's other disputes and challenges end without a loser", async () => {
+  await chain.conserving(async () => {
+    const { eve, grace } = chain.accounts;
+    await chain.ok(grace, chain.compute("bondExtra", VERIFIER_STAKE));
+    await chain.setParameters({ revealBlocks: 30 });
+    const forged = forgedRun(GRAPH_NODES, 1n, 0);
+    const { taskId, worker } = await createTask(
+      spec({ maxSteps: 6n, checkpointInterval: 2n, verificationLevel: 3 }),
+    );
+    await commitRun(taskId, worker, forged, 6n);
+    const [accusing, lazy, pending] = await selectAudits(taskId);
+    assert.ok(accusing !== undefined && lazy !== undefined && pending !== undefined);
+    await verdict(taskId, accusing, false, transcriptTree(honest, accusing.start, accusing.end).root);
+    await verdict(taskId, lazy, true, blake2AsHex("made up", 256));
+    await honestVerdict(taskId, pending, forged, forged);
+    const eveBefore = await chain.feeAdjustedFree(eve);
+    await chain.ok(eve, chain.compute("challenge", taskId, lazy.auditIndex, lazy.end));
+    await chain.ok(eve, chain.compute("challenge", taskId, pending.auditIndex, pending.end));
+    await chain.advanceTo((await windows(taskId)).challengeEnd + 1);
+    const transcriptDispute = big(
+      eventOf(await chain.reveal(taskId, lazy.auditIndex, lazy.verifier), "DisputeOpened").disputeId,
+    );
+    const commitmentDispute = big(
+      eventOf(await chain.reveal(taskId, accusing.auditIndex, accusing.verifier), "DisputeOpened").disputeId,
+    );
+    await chain.playDispute(commitmentDispute, { defender: forged, challenger: honest, truth: honest });
+
+    assert.equal(await chain.dispute(transcriptDispute), null, "the transcript dispute was aborted");
+    const task = await chain.task(taskId);
+    assert.equal(task.status, "Assigned");
+    assert.deepEqual(task.audits, []);
+    assert.equal((await chain.balance(eve.address)).reserved, WHISTLEBLOWER_STAKE, "both bonds are back");
+    assert.equal(await chain.feeAdjustedFree(eve), eveBefore);
+    for (const name of ["charlie", "dave", "eve", "grace"] as const) {
+      const node = await chain.node(name);
+      assert.equal(num(node?.verifierDuties) + num(node?.whistleblowerDuties), 0, `${name} has no open duty`);
+    }
+    await chain.ok(chain.accounts.alice, chain.compute("cancelTask", taskId));
+    await chain.setParameters({ revealBlocks: 5 });
     await restoreAll();
   });
 });
