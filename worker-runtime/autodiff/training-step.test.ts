@@ -1,0 +1,199 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import * as ort from "onnxruntime-node";
+import { type Tensor, tensorFromNumbers } from "../onnx/dtypes.ts";
+import { type LoadedModel, loadModel } from "../onnx/model.ts";
+import { AutodiffError } from "./errors.ts";
+import { buildEvalStep } from "./eval-step.ts";
+import { sessionOptions, toOrt } from "./gradient-check.ts";
+import { ModelBuilder, seededRandom } from "./model-builder.ts";
+import { buildTrainingStep, type TrainingStepOptions } from "./training-step.ts";
+
+const random = seededRandom(5);
+const values = (n: number) => Array.from({ length: n }, () => Math.fround(random() * 2 - 1));
+
+function classifier(withDropout: boolean) {
+  const m = new ModelBuilder(17);
+  const x = m.input("x", "float32", ["batch", 4]);
+  const hidden = m.op("Relu", [
+    m.op("Gemm", [x, m.random("w1", "float32", [16, 4], random), m.random("b1", "float32", [16], random)], {
+      transB: 1,
+    }),
+  ]);
+  const dropped = withDropout
+    ? m.op("Dropout", [
+        hidden,
+        m.constant(tensorFromNumbers("float32", [], [0.5])),
+        m.constant(tensorFromNumbers("bool", [], [1])),
+      ])
+    : hidden;
+  const y = m.op(
+    "Gemm",
+    [dropped, m.random("w2", "float32", [3, 16], random), m.random("b2", "float32", [3], random)],
+    { transB: 1 },
+  );
+  m.output(y, "float32");
+  return { model: loadModel(m.bytes()), output: y };
+}
+
+async function runStep(
+  model: LoadedModel,
+  options: TrainingStepOptions,
+  batch: Tensor,
+  target: Tensor,
+  extra: Record<string, ort.Tensor> = {},
+) {
+  const step = buildTrainingStep(model, options);
+  const session = await ort.InferenceSession.create(step.bytes, sessionOptions);
+  const feeds: Record<string, ort.Tensor> = {
+    x: toOrt(batch),
+    [step.inputs.target]: toOrt(target),
+    [step.inputs.learningRate]: new ort.Tensor("float32", Float32Array.of(0.1), []),
+    [step.inputs.step]: new ort.Tensor("int64", BigInt64Array.of(1n), []),
+    ...extra,
+  };
+  for (const p of step.params) feeds[p] = toOrt(step.initialParams.get(p)!);
+  for (const s of step.state) feeds[s.name] = toOrt(s.init);
+  return { step, result: await session.run(feeds) };
+}
+
+const base = { loss: { type: "cross_entropy" }, optimizer: { type: "sgd", momentum: 0.9 } } as const;
+
+describe("training step graph", () => {
+  it("with a dynamic batch, runs any batch size and matches the static graph", async () => {
+    const { model, output } = classifier(false);
+    const x4 = tensorFromNumbers("float32", [4, 4], values(16));
+    const t4 = tensorFromNumbers("int64", [4], [0, 1, 2, 1]);
+    const fixed = await runStep(model, { ...base, modelOutput: output, batchSize: 4 }, x4, t4);
+    const dynamic = await runStep(model, { ...base, modelOutput: output, batchSize: "dynamic" }, x4, t4);
+    const w1 = (r: typeof fixed) =>
+      Array.from(r.result[r.step.outputs.params.get("w1")!]!.data as Float32Array);
+    const [a, b] = [w1(fixed), w1(dynamic)];
+    for (let i = 0; i < a.length; i++) assert.ok(Math.abs(a[i]! - b[i]!) <= 1e-7);
+    const partial = await runStep(
+      model,
+      { ...base, modelOutput: output, batchSize: "dynamic" },
+      tensorFromNumbers("float32", [3, 4], values(12)),
+      tensorFromNumbers("int64", [3], [2, 0, 1]),
+    );
+    assert.ok(Number.isFinite(Number(partial.result[partial.step.outputs.loss]!.data[0])));
+  });
+
+  it("leaves frozen parameters out and refuses unknown ones", async () => {
+    const { model, output } = classifier(false);
+    const step = buildTrainingStep(model, {
+      ...base,
+      modelOutput: output,
+      batchSize: 2,
+      frozen: ["w1", "b1"],
+    });
+    assert.deepEqual(step.params, ["w2", "b2"]);
+    assert.deepEqual(
+      step.state.map((s) => s.name),
+      ["w2.momentum_buffer", "b2.momentum_buffer"],
+    );
+    assert.throws(
+      () => buildTrainingStep(model, { ...base, modelOutput: output, batchSize: 2, frozen: ["nope"] }),
+      (e: unknown) => e instanceof AutodiffError && e.code === "UNKNOWN_PARAMETER",
+    );
+    assert.throws(
+      () => buildTrainingStep(model, { ...base, modelOutput: "nope", batchSize: 2 }),
+      (e: unknown) => e instanceof AutodiffError && e.code === "UNKNOWN_OUTPUT",
+    );
+  });
+
+  it("is deterministic: the same feeds give bit-identical results", async () => {
+    const { model, output } = classifier(false);
+    const x = tensorFromNumbers("float32", [4, 4], values(16));
+    const t = tensorFromNumbers("int64", [4], [0, 1, 2, 1]);
+    const a = await runStep(model, { ...base, modelOutput: output, batchSize: 4 }, x, t);
+    const b = await runStep(model, { ...base, modelOutput: output, batchSize: 4 }, x, t);
+    for (const name of a.step.outputs.params.values())
+      assert.deepEqual(a.result[name]!.data, b.result[name]!.data);
+  });
+
+  it("draws dropout masks from the seed input: same seed same step, other seed other mask", async () => {
+    const { model, output } = classifier(true);
+    const x = tensorFromNumbers("float32", [8, 4], values(32));
+    const t = tensorFromNumbers("int64", [8], [0, 1, 2, 1, 0, 1, 2, 0]);
+    const options = { ...base, modelOutput: output, batchSize: 8 } as const;
+    const seed = (s: number) => ({ dropout_seed: new ort.Tensor("int64", BigInt64Array.of(BigInt(s)), []) });
+    const a = await runStep(model, options, x, t, seed(1));
+    const b = await runStep(model, options, x, t, seed(1));
+    const c = await runStep(model, options, x, t, seed(2));
+    assert.equal(a.step.inputs.dropoutSeed, "dropout_seed");
+    const logits = (r: typeof a) => Array.from(r.result[output]!.data as Float32Array);
+    assert.deepEqual(logits(a), logits(b));
+    assert.notDeepEqual(logits(a), logits(c));
+  });
+
+  it("keeps about 1 - p of the units under dropout, scaled by 1 / (1 - p)", async () => {
+    const m = new ModelBuilder(17);
+    const x = m.input("x", "float32", [64, 64]);
+    m.initializer("w", tensorFromNumbers("float32", [64], new Array(64).fill(1)));
+    const y = m.op("Dropout", [m.op("Mul", [x, "w"]), m.constant(tensorFromNumbers("float32", [], [0.25]))]);
+    m.output(y, "float32");
+    const ones = tensorFromNumbers("float32", [64, 64], new Array(4096).fill(1));
+    const { result } = await runStep(
+      loadModel(m.bytes()),
+      { modelOutput: y, batchSize: 64, loss: { type: "mse" }, optimizer: { type: "sgd" } },
+      ones,
+      ones,
+      { dropout_seed: new ort.Tensor("int64", BigInt64Array.of(7n), []) },
+    );
+    const out = Array.from(result[y]!.data as Float32Array);
+    const kept = out.filter((v) => v !== 0);
+    assert.ok(Math.abs(kept.length / out.length - 0.75) < 0.03, `kept ${kept.length / out.length}`);
+    for (const v of kept) assert.ok(Math.abs(v - 1 / 0.75) < 1e-6);
+  });
+
+  it("updates BatchNormalization running statistics as PyTorch does; evaluation uses them", async () => {
+    const m = new ModelBuilder(17);
+    const x = m.input("x", "float32", ["batch", 2, 3]);
+    m.initializer("bn.weight", tensorFromNumbers("float32", [2], [1.5, 0.5]));
+    m.initializer("bn.bias", tensorFromNumbers("float32", [2], [0.1, -0.2]));
+    m.initializer("bn.running_mean", tensorFromNumbers("float32", [2], [0.2, -0.1]));
+    m.initializer("bn.running_var", tensorFromNumbers("float32", [2], [1.2, 0.8]));
+    const bn = m.op("BatchNormalization", [x, "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var"], {
+      epsilon: { float: 1e-5 },
+      momentum: { float: 0.9 },
+    });
+    const y = m.op("ReduceMean", [bn], { axes: [2], keepdims: 0 });
+    m.output(y, "float32");
+    const model = loadModel(m.bytes());
+    const data = values(4 * 2 * 3);
+    const input = tensorFromNumbers("float32", [4, 2, 3], data);
+    const target = tensorFromNumbers("float32", [4, 2], values(8));
+    const { step, result } = await runStep(
+      model,
+      { modelOutput: y, batchSize: "dynamic", loss: { type: "mse" }, optimizer: { type: "sgd" } },
+      input,
+      target,
+    );
+    assert.deepEqual(
+      step.state.map((s) => s.name),
+      ["bn.running_mean", "bn.running_var"],
+    );
+    const runningMean = Array.from(result[step.outputs.state.get("bn.running_mean")!]!.data as Float32Array);
+    const runningVar = Array.from(result[step.outputs.state.get("bn.running_var")!]!.data as Float32Array);
+    [0, 1].forEach((c) => {
+      const channel = [0, 1, 2, 3].flatMap((n) => [0, 1, 2].map((k) => data[(n * 2 + c) * 3 + k]!));
+      const mean = channel.reduce((a, b) => a + b, 0) / 12;
+      const unbiased = channel.reduce((a, b) => a + (b - mean) ** 2, 0) / 11;
+      const [rm, rv] = [[0.2, -0.1][c]!, [1.2, 0.8][c]!];
+      assert.ok(Math.abs(runningMean[c]! - (0.9 * rm + 0.1 * mean)) < 1e-6);
+      assert.ok(Math.abs(runningVar[c]! - (0.9 * rv + 0.1 * unbiased)) < 1e-6);
+    });
+
+    const evaluation = buildEvalStep(model, { modelOutput: y, batchSize: "dynamic", loss: { type: "mse" } });
+    assert.deepEqual(evaluation.state, ["bn.running_mean", "bn.running_var"]);
+    const session = await ort.InferenceSession.create(evaluation.bytes, sessionOptions);
+    const feeds: Record<string, ort.Tensor> = { x: toOrt(input), [evaluation.inputs.target]: toOrt(target) };
+    for (const name of [...evaluation.params, ...evaluation.state])
+      feeds[name] = toOrt(model.initializers.get(name)!);
+    const out = await session.run(feeds);
+    const expected0 = (((data[0]! + data[1]! + data[2]!) / 3 - 0.2) / Math.sqrt(1.2 + 1e-5)) * 1.5 + 0.1;
+    assert.ok(Math.abs(Number(out[evaluation.outputs.modelOutput]!.data[0]) - expected0) < 1e-5);
+    assert.ok(Number.isFinite(Number(out[evaluation.outputs.loss]!.data[0])));
+  });
+});

@@ -1,0 +1,136 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { describe, it } from "node:test";
+import { ModelBuilder, seededRandom } from "../autodiff/model-builder.ts";
+import { tensorFromNumbers } from "./dtypes.ts";
+import {
+  estimateTrainingFlops,
+  inferShapes,
+  loadModel,
+  OnnxError,
+  unsupportedOperators,
+  withInitializers,
+} from "./index.ts";
+import { onnx } from "./proto.ts";
+
+const fixtures = new URL("../fixtures/", import.meta.url);
+
+function mlp(opset = 17) {
+  const random = seededRandom(3);
+  const m = new ModelBuilder(opset);
+  const x = m.input("x", "float32", ["batch", 4]);
+  const h = m.op("Relu", [
+    m.op("Gemm", [x, m.random("w1", "float32", [8, 4], random), m.random("b1", "float32", [8], random)], {
+      transB: 1,
+    }),
+  ]);
+  const y = m.op(
+    "Gemm",
+    [h, m.random("w2", "float32", [3, 8], random), m.random("b2", "float32", [3], random)],
+    { transB: 1 },
+  );
+  m.output(y, "float32", ["batch", 3]);
+  return m.bytes();
+}
+
+function expectOnnxError(code: string, run: () => unknown) {
+  assert.throws(run, (error: unknown) => error instanceof OnnxError && error.code === code);
+}
+
+describe("loadModel", () => {
+  it("reads inputs, outputs, initializers and opset", () => {
+    const model = loadModel(mlp());
+    assert.equal(model.opset, 17);
+    assert.deepEqual(model.inputs, [{ name: "x", dtype: "float32", shape: ["batch", 4] }]);
+    assert.deepEqual([...model.initializers.keys()], ["w1", "b1", "w2", "b2"]);
+    assert.deepEqual(model.initializers.get("w1")!.dims, [8, 4]);
+  });
+
+  it("refuses bytes that are not a ModelProto", () => {
+    expectOnnxError("INVALID_PROTOBUF", () => loadModel(new Uint8Array([0xff, 0xff, 0xff, 0x01, 0x02])));
+  });
+
+  it("refuses opsets outside 13-21", () => {
+    expectOnnxError("UNSUPPORTED_OPSET", () => loadModel(mlp(11)));
+  });
+
+  it("refuses weights stored in external files", () => {
+    const proto = onnx.ModelProto.decode(mlp());
+    proto.graph!.initializer![0]!.dataLocation = onnx.TensorProto.DataLocation.EXTERNAL;
+    expectOnnxError("EXTERNAL_DATA", () => loadModel(onnx.ModelProto.encode(proto).finish()));
+  });
+
+  it("decodes float_data and int64_data as well as raw_data", () => {
+    const proto = onnx.ModelProto.decode(mlp());
+    const init = proto.graph!.initializer![1]!;
+    const expected = Array.from(loadModel(mlp()).initializers.get("b1")!.data as Float32Array);
+    init.rawData = new Uint8Array();
+    init.floatData = expected;
+    const model = loadModel(onnx.ModelProto.encode(proto).finish());
+    assert.deepEqual(Array.from(model.initializers.get("b1")!.data as Float32Array), expected);
+  });
+
+  it("lists every unsupported operator with its nodes", () => {
+    const m = new ModelBuilder(17);
+    const x = m.input("x", "float32", [2, 2]);
+    const a = m.op("Hardmax", [x]);
+    const b = m.op("Hardmax", [a]);
+    const c = m.op("Relu", [m.op("Det", [b])]);
+    m.output(c, "float32");
+    assert.deepEqual(unsupportedOperators(loadModel(m.bytes())), [
+      { opType: "Hardmax", nodes: ["/Hardmax_0", "/Hardmax_1"] },
+      { opType: "Det", nodes: ["/Det_2"] },
+    ]);
+  });
+
+  it("writes trained weights into the original graph", () => {
+    const model = loadModel(mlp());
+    const trained = tensorFromNumbers("float32", [3], [1, 2, 3]);
+    const reloaded = loadModel(withInitializers(model, new Map([["b2", trained]])));
+    assert.deepEqual(Array.from(reloaded.initializers.get("b2")!.data as Float32Array), [1, 2, 3]);
+    assert.deepEqual(
+      reloaded.nodes.map((n) => n.opType),
+      model.nodes.map((n) => n.opType),
+    );
+    expectOnnxError("SHAPE_MISMATCH", () =>
+      withInitializers(model, new Map([["b2", tensorFromNumbers("float32", [2], [1, 2])]])),
+    );
+    expectOnnxError("UNKNOWN_TENSOR", () => withInitializers(model, new Map([["nope", trained]])));
+  });
+
+  it("estimates training FLOPs: three forward passes plus the optimizer, linear in the batch", () => {
+    const model = loadModel(mlp());
+    const matmuls = 2 * (8 * 4 + 3 * 8);
+    const one = estimateTrainingFlops(model, 1);
+    assert.ok(one >= 3 * matmuls);
+    const params = 8 * 4 + 8 + 3 * 8 + 3;
+    assert.equal(estimateTrainingFlops(model, 32) - one, 31 * (one - params * 12));
+  });
+});
+
+describe("PyTorch exports", () => {
+  for (const name of ["mlp", "cnn", "attention"]) {
+    it(`${name}.onnx loads, is fully supported, and its shapes infer with a symbolic batch`, () => {
+      const model = loadModel(readFileSync(new URL(`${name}.onnx`, fixtures)));
+      assert.deepEqual(unsupportedOperators(model), []);
+      const { infos } = inferShapes(model);
+      const output = model.outputs[0]!.name;
+      assert.equal(infos.get(output)!.shape[0], "batch");
+      assert.equal(typeof infos.get(output)!.shape[1], "number");
+    });
+  }
+
+  it("folds a view(x.size(0), -1) shape subgraph around a symbolic batch", () => {
+    const m = new ModelBuilder(17);
+    const x = m.input("x", "float32", ["N", 2, 3, 4]);
+    const batch = m.op("Unsqueeze", [
+      m.op("Gather", [m.op("Shape", [x]), m.constant(tensorFromNumbers("int64", [], [0]))]),
+      m.ints([0]),
+    ]);
+    const flat = m.op("Reshape", [x, m.op("Concat", [batch, m.ints([-1])], { axis: 0 })]);
+    m.output(flat, "float32");
+    const { infos, values } = inferShapes(loadModel(m.bytes()));
+    assert.deepEqual(infos.get(flat)!.shape, ["N", 24]);
+    assert.deepEqual([...values.values()].at(-1)!.values, ["N", -1]);
+  });
+});
