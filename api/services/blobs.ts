@@ -5,7 +5,7 @@
 // uploading on commit.
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { access, mkdir, readFile, rename, rm } from "node:fs/promises";
+import { access, mkdir, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { type Readable, Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -26,8 +26,8 @@ export class BlobStoreError extends Error {
 export interface StagedBlob {
   readonly sha256: string;
   readonly sizeBytes: number;
-  /** The whole content, for inspection; bounded by the limit it was staged with. */
-  bytes(): Promise<Uint8Array>;
+  /** A local file holding the content, for inspection; valid until commit or discard. */
+  readonly path: string;
   /** Makes the content readable under its hash; content already stored under it is kept. */
   commit(): Promise<void>;
   /** Drops the staged content; safe to call more than once and after a commit. */
@@ -100,7 +100,7 @@ export class FilesystemBlobStore implements BlobStore {
     return {
       sha256,
       sizeBytes: meter.sizeBytes,
-      bytes: async () => new Uint8Array(await readFile(stagingPath)),
+      path: stagingPath,
       commit: async () => {
         if (settled) return;
         settled = true;

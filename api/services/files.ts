@@ -9,8 +9,8 @@ import { isId, newId } from "../ids.ts";
 import { pageOf } from "../schemas/common.ts";
 import { FILE_PURPOSES, type FilePurpose } from "../schemas/files.ts";
 import { type BlobStore, BlobStoreError, type StagedBlob } from "./blobs.ts";
-import { type DatasetDetails, inspectDataset } from "./inspection/dataset.ts";
-import { inspectModel, type ModelDetails } from "./inspection/model.ts";
+import type { FileDetails } from "./inspection/inspect.ts";
+import type { Inspector } from "./inspection/inspector.ts";
 
 export interface FileView {
   id: string;
@@ -19,7 +19,7 @@ export interface FileView {
   bytes: number;
   sha256: string;
   created_at: string;
-  details: ModelDetails | DatasetDetails;
+  details: FileDetails;
 }
 
 export interface Upload {
@@ -51,7 +51,7 @@ function view(row: FileRow): FileView {
     bytes: Number(row.sizeBytes),
     sha256: row.sha256,
     created_at: row.createdAt.toISOString(),
-    details: row.details as unknown as ModelDetails | DatasetDetails,
+    details: row.details as unknown as FileDetails,
   };
 }
 
@@ -70,6 +70,7 @@ export class Files {
   constructor(
     private readonly db: Database,
     readonly blobs: BlobStore,
+    private readonly inspector: Inspector,
     private readonly limits: UploadLimits,
   ) {}
 
@@ -98,8 +99,7 @@ export class Files {
     try {
       const limit = this.limitFor(purpose);
       if (staged.sizeBytes > limit) throw tooLarge(limit, purpose);
-      const bytes = await staged.bytes();
-      const details = purpose === "model" ? inspectModel(bytes) : inspectDataset(bytes, filename);
+      const details = await this.inspector.inspect({ purpose, path: staged.path, filename });
       await staged.commit();
       const row = await this.db.file.create({
         data: {

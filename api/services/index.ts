@@ -9,6 +9,7 @@ import { ApiKeys } from "./api-keys.ts";
 import { Billing } from "./billing.ts";
 import { FilesystemBlobStore } from "./blobs.ts";
 import { Files } from "./files.ts";
+import { Inspector } from "./inspection/inspector.ts";
 import { IdempotencyRecords } from "./idempotency.ts";
 import { Ledger } from "./ledger.ts";
 import { createStripeClient } from "./stripe.ts";
@@ -33,7 +34,7 @@ export function createServices(context: ServiceContext): Services {
   const apiKeys = new ApiKeys(context.db, context.redis);
   const accounts = new Accounts(context.db, apiKeys);
   const blobs = new FilesystemBlobStore(join(context.config.dataDir, "blobs"));
-  const files = new Files(context.db, blobs, context.config.uploadLimits);
+  const files = new Files(context.db, blobs, new Inspector(), context.config.uploadLimits);
   const idempotency = new IdempotencyRecords(context.db);
   const ledger = new Ledger(context.db);
   const stripe = createStripeClient(context.config);
