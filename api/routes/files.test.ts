@@ -95,7 +95,7 @@ async function assertNothingWritten(user: SignedUp, blobsBefore: string[], rowsB
 }
 
 /** A small valid ONNX model: y = op_n(...op_1(x @ w)), with the given operators chained after MatMul. */
-function chainModel(ops: Array<{ opType: string; name: string; domain?: string }>): Uint8Array {
+function chainModel(ops: Array<{ opType: string; name: string; domain?: string }>, opset = 17): Uint8Array {
   const TensorProto = onnx.TensorProto;
   const floatType = (dims: Array<number | string>) => ({
     tensorType: {
@@ -109,7 +109,7 @@ function chainModel(ops: Array<{ opType: string; name: string; domain?: string }
   }
   const proto = onnx.ModelProto.create({
     irVersion: 8,
-    opsetImport: [{ domain: "", version: 17 }],
+    opsetImport: [{ domain: "", version: opset }],
     graph: {
       name: "chain",
       node: nodes,
@@ -301,6 +301,11 @@ test("a file that is not an ONNX model answers 422 invalid_model with the parser
     ["file", await fixture("data/sample.npy"), "sample.onnx"],
   ]);
   expectApiError(dataset, 422, "invalid_model");
+  const oldOpset = await upload(alice, [
+    ["purpose", "model"],
+    ["file", chainModel([{ opType: "Relu", name: "act" }], 11), "old.onnx"],
+  ]);
+  assert.match(expectApiError(oldOpset, 422, "invalid_model").message, /opset 11 is not supported/);
   await assertNothingWritten(alice, blobs, rows);
 });
 
