@@ -7,7 +7,7 @@ import type { Database } from "../prisma/client.ts";
 import type { Prisma, Task } from "../prisma/generated/client.ts";
 import { computeCall, type Payout, readTask, type TaskView } from "./compute-state.ts";
 import { type ChainConnection, connectChain } from "./connection.ts";
-import { escrowFor, type PlanckAmount, parseTokenRate, planckToCents, type TokenRate } from "./conversion.ts";
+import { escrowFor, type PlanckAmount, parseTokenRate, type TokenRate } from "./conversion.ts";
 import { BridgeError } from "./errors.ts";
 import { signerFromSeed } from "./signer.ts";
 import { type Extrinsic, Submitter, type SubmitterOptions } from "./submitter.ts";
@@ -244,9 +244,11 @@ export class ChainBridge {
   }
 
   /**
-   * A finalized or cancelled task's payout in planck and in cents: what was spent is rounded up
-   * to the cent (never charge less than the tokens paid out), the refund is the rest of the
-   * escrow's cents, so the two always add up to the dollars reserved.
+   * A finalized or cancelled task's payout in planck and in cents. The dollars reserved bought the
+   * escrow's tokens, so the share of the escrow spent is the share of the dollars charged, rounded
+   * up to the cent (never charge less than the tokens paid out); the refund is the rest, so the
+   * two always add up to the reservation. Working on the escrow's own ratio, not the rate, keeps
+   * the rounding of the escrow (a fraction of a planck) from ever costing the user a cent.
    */
   async settlement(taskId: string): Promise<Settlement> {
     const task = await this.db.task.findUnique({ where: { id: taskId } });
@@ -259,10 +261,16 @@ export class ChainBridge {
       jackpot: planckOf(task.jackpotTaxPlanck),
       refund: planckOf(task.refundPlanck),
     };
-    const spentPlanck = planckOf(task.escrowPlanck) - payout.refund;
-    const rate = parseTokenRate(task.usdPerVt.toFixed());
-    let spentCents = planckToCents(spentPlanck > 0n ? spentPlanck : 0n, rate, "up").cents;
-    if (spentCents > task.escrowCents) spentCents = task.escrowCents;
+    const escrowPlanck = planckOf(task.escrowPlanck);
+    const spentPlanck = escrowPlanck - payout.refund;
+    if (spentPlanck < 0n || escrowPlanck === 0n) {
+      throw new BridgeError(
+        "RECONCILE_FAILED",
+        `task ${taskId} refunded ${payout.refund} planck from an escrow of ${escrowPlanck}`,
+      );
+    }
+    const scaled = task.escrowCents * spentPlanck;
+    const spentCents = scaled / escrowPlanck + (scaled % escrowPlanck === 0n ? 0n : 1n);
     return { payout, spentCents, refundCents: task.escrowCents - spentCents };
   }
 
