@@ -4,7 +4,7 @@ import { foldRules } from "../onnx/fold-rules.ts";
 import { type Dim, type GraphNode, graphNode, type LoadedModel, type TensorInfo } from "../onnx/model.ts";
 import { type InferredGraph, inferShapes, isFullyKnown } from "../onnx/shape-inference.ts";
 import { GraphBuilder } from "./graph-builder.ts";
-import { type RewriteContext, trainingRewrites } from "./training-mode.ts";
+import { inferenceRewrites, type RewriteContext, trainingRewrites } from "./training-mode.ts";
 
 /** Graph input of the step graphs carrying the dropout seed, when the model has Dropout. */
 export const DROPOUT_SEED_INPUT = "dropout_seed";
@@ -67,7 +67,7 @@ export function buildForward(model: LoadedModel, options: ForwardOptions): Forwa
       });
       continue;
     }
-    const rewrite = options.training ? trainingRewrites[node.opType] : undefined;
+    const rewrite = (options.training ? trainingRewrites : inferenceRewrites)[node.opType];
     if (!rewrite) {
       g.addProto(node.proto.name ? node.proto : { ...node.proto, name: node.name });
       continue;

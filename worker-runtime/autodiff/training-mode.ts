@@ -124,3 +124,23 @@ export const trainingRewrites: Record<string, TrainingRewrite> = {
   LayerNormalization: withSavedOutputs(["mean", "inv_std_dev"]),
   MaxPool: withSavedOutputs(["indices"]),
 };
+
+/**
+ * Evaluation runs in inference mode whatever the export recorded: an exporter in training mode
+ * leaves Dropout's training_mode input true and BatchNormalization's training_mode attribute set.
+ */
+export const inferenceRewrites: Record<string, TrainingRewrite> = {
+  Dropout: (c) => {
+    const [data, ratio] = c.node.inputs;
+    c.g.addProto({
+      ...c.node.proto,
+      name: c.node.name,
+      input: ratio ? [data!, ratio] : [data!],
+      output: c.node.outputs,
+    });
+  },
+  BatchNormalization: (c) => {
+    const attribute = (c.node.proto.attribute ?? []).filter((a) => a.name !== "training_mode");
+    c.g.addProto({ ...c.node.proto, name: c.node.name, attribute, output: [c.node.outputs[0]!] });
+  },
+};

@@ -125,6 +125,23 @@ describe("training step graph", () => {
     const logits = (r: typeof a) => Array.from(r.result[output]!.data as Float32Array);
     assert.deepEqual(logits(a), logits(b));
     assert.notDeepEqual(logits(a), logits(c));
+
+    // Evaluation ignores the exported training_mode=true: no dropout, no seed input.
+    const evaluation = buildEvalStep(model, { modelOutput: output, batchSize: 8, loss: base.loss });
+    const session = await ort.InferenceSession.create(evaluation.bytes, sessionOptions);
+    assert.ok(!session.inputNames.includes("dropout_seed"));
+    const feeds: Record<string, ort.Tensor> = { x: toOrt(x), [evaluation.inputs.target]: toOrt(t) };
+    for (const name of evaluation.params) feeds[name] = toOrt(model.initializers.get(name)!);
+    const evaluated = Array.from((await session.run(feeds))[output]!.data as Float32Array);
+    const w = (name: string) => model.initializers.get(name)!.data as Float32Array;
+    const xs = x.data as Float32Array;
+    const hidden = Array.from({ length: 16 }, (_, h) =>
+      Math.max(0, w("b1")[h]! + [0, 1, 2, 3].reduce((acc, i) => acc + w("w1")[h * 4 + i]! * xs[i]!, 0)),
+    );
+    for (let o = 0; o < 3; o++) {
+      const expected = hidden.reduce((acc, v, h) => acc + v * w("w2")[o * 16 + h]!, w("b2")[o]!);
+      assert.ok(Math.abs(evaluated[o]! - expected) < 1e-5);
+    }
   });
 
   it("keeps about 1 - p of the units under dropout, scaled by 1 / (1 - p)", async () => {
