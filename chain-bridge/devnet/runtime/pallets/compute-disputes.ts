@@ -11,6 +11,7 @@ import { changeDuties, slashChallengeBond, slashStake } from "./compute-stake.ts
 import { disputes, nextDisputeId, parameters, tasks } from "./compute-storage.ts";
 import { getTask, requireCommitment, restartAttempt, segmentBounds, updateAudit } from "./compute-tasks.ts";
 import {
+  type Challenge,
   type Dispute,
   type DisputeKind,
   type Hash,
@@ -31,13 +32,9 @@ function getDispute(ctx: DispatchContext, disputeId: bigint): Dispute {
   return dispute;
 }
 
-function challengeOf(
-  task: TaskInfo,
-  auditIndex: number,
-): { who: AccountId; firstWrongStep: bigint; bond: bigint } {
-  const challenger = task.audits[auditIndex]?.challenger;
-  if (challenger == null) throw computeError("NoVerdict");
-  return challenger;
+/** Transcript disputes exist only for challenged audits, so the challenge is there. */
+function challengeOf(task: TaskInfo, auditIndex: number): Challenge {
+  return task.audits[auditIndex]!.challenger!;
 }
 
 export function openDispute(
