@@ -36,7 +36,11 @@ export async function startStack(config: Config): Promise<Stack> {
       chainWsUrl = devnet.wsUrl;
     }
 
-    const api = await startApi(config, { ...services.env, chainWsUrl });
+    const api = await startApi(config, {
+      databaseUrl: services.env.DATABASE_URL,
+      redisUrl: services.env.REDIS_URL,
+      chainWsUrl,
+    });
     stops.push(api.close);
     return { api, chainWsUrl, started, stop: stopAll };
   } catch (error) {

@@ -21,7 +21,9 @@ export interface EmbeddedServicesOptions {
   dataDir: string;
   /** Start from empty data (tests); otherwise data persists under dataDir. */
   fresh?: boolean;
+  /** Present (even undefined) overrides DATABASE_URL; undefined starts an embedded Postgres. */
   databaseUrl?: string | undefined;
+  /** Present (even undefined) overrides REDIS_URL; undefined spawns a redis-server. */
   redisUrl?: string | undefined;
 }
 
@@ -123,8 +125,9 @@ async function waitForPort(port: number, child: ChildProcess, name: string): Pro
 }
 
 export async function startEmbeddedServices(options: EmbeddedServicesOptions): Promise<EmbeddedServices> {
-  const databaseUrl = options.databaseUrl ?? process.env.DATABASE_URL;
-  const redisUrl = options.redisUrl ?? process.env.REDIS_URL;
+  // An option given as undefined means "start it embedded", whatever the environment says.
+  const databaseUrl = "databaseUrl" in options ? options.databaseUrl : process.env.DATABASE_URL;
+  const redisUrl = "redisUrl" in options ? options.redisUrl : process.env.REDIS_URL;
   const stops: Array<() => Promise<void>> = [];
   const started: string[] = [];
   try {

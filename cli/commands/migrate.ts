@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import { startEmbeddedServices } from "../../config/embedded-services.ts";
+import { startPglite } from "../../config/embedded-services.ts";
 import { loadConfig } from "../../config/env.ts";
 import { migrate } from "../../prisma/migrate.ts";
 import { fail } from "../process.ts";
@@ -11,12 +11,12 @@ export function registerMigrateCommand(program: Command): void {
     .action(async () => {
       try {
         const config = loadConfig();
-        const services = await startEmbeddedServices({ dataDir: config.dataDir, redisUrl: "redis://unused" });
+        const embedded = config.databaseUrl ? undefined : await startPglite(config.dataDir);
         try {
-          const applied = await migrate(services.env.DATABASE_URL);
+          const applied = await migrate(config.databaseUrl ?? embedded!.url);
           console.log(applied.length ? `applied ${applied.join(", ")}` : "database is up to date");
         } finally {
-          await services.stop();
+          await embedded?.stop();
         }
       } catch (error) {
         fail(error);

@@ -1,0 +1,76 @@
+// `npm start` as a new user runs it: `veritrain up` with nothing configured starts every service
+// embedded, answers /v1/health, and stops cleanly on SIGTERM.
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, test } from "node:test";
+import { freePort } from "../config/embedded-services.ts";
+
+const root = new URL("..", import.meta.url).pathname;
+const dataDir = mkdtempSync(join(tmpdir(), "veritrain-up-"));
+let child: ChildProcess | undefined;
+
+after(() => {
+  child?.kill("SIGKILL");
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+function waitForOutput(process: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let seen = "";
+    const timer = setTimeout(
+      () => reject(new Error(`no ${pattern} within ${timeoutMs} ms; output:\n${seen}`)),
+      timeoutMs,
+    );
+    const onData = (chunk: Buffer) => {
+      seen += chunk.toString();
+      if (pattern.test(seen)) {
+        clearTimeout(timer);
+        resolve(seen);
+      }
+    };
+    process.stdout?.on("data", onData);
+    process.stderr?.on("data", (chunk: Buffer) => {
+      seen += chunk.toString();
+    });
+    process.once("exit", (code) => {
+      clearTimeout(timer);
+      reject(new Error(`exited with ${code} before ${pattern}; output:\n${seen}`));
+    });
+  });
+}
+
+test("veritrain up starts everything embedded, serves health, and exits 0 on SIGTERM", async () => {
+  const port = await freePort();
+  const env: NodeJS.ProcessEnv = {
+    ...process.env,
+    PORT: String(port),
+    VERITRAIN_DATA_DIR: dataDir,
+    LOG_LEVEL: "warn",
+  };
+  for (const name of ["DATABASE_URL", "REDIS_URL", "CHAIN_WS_URL"]) delete env[name];
+  child = spawn(process.execPath, ["bin/veritrain.mjs", "up"], {
+    cwd: root,
+    env,
+    stdio: ["ignore", "pipe", "pipe"],
+  });
+  const banner = await waitForOutput(child, /Press Ctrl\+C to stop/, 120_000);
+  assert.match(banner, /embedded Postgres/);
+  assert.match(banner, /redis-server at/);
+  assert.match(banner, /embedded dev chain at/);
+
+  const res = await fetch(`http://127.0.0.1:${port}/v1/health`);
+  const body = (await res.json()) as { status: string; components: Record<string, { status: string }> };
+  assert.equal(res.status, 200, JSON.stringify(body));
+  assert.deepEqual(Object.fromEntries(Object.entries(body.components).map(([name, c]) => [name, c.status])), {
+    database: "up",
+    redis: "up",
+    chain: "up",
+  });
+
+  const exited = new Promise<number | null>((resolve) => child!.once("exit", (code) => resolve(code)));
+  child.kill("SIGTERM");
+  assert.equal(await exited, 0);
+});
