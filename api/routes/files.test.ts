@@ -213,6 +213,19 @@ test("datasets in every format are parsed: tensor names, shapes, dtypes and samp
   assert.deepEqual(new Uint8Array(content.rawPayload), csvBytes);
 });
 
+test("the filename is kept without its path; downloads name it for any client", async () => {
+  const file = await uploaded(alice, [
+    ["purpose", "dataset"],
+    ["file", await fixture("data/sample.npy"), "C:\\data\\données (v2)\u0007.npy"],
+  ]);
+  assert.equal(file.filename, "données (v2).npy");
+  const content = await get(alice, `/v1/files/${file.id}/content`);
+  assert.equal(
+    content.headers["content-disposition"],
+    `attachment; filename="donn_es (v2).npy"; filename*=UTF-8''donn%C3%A9es%20%28v2%29.npy`,
+  );
+});
+
 test("the purpose may come after the file", async () => {
   const file = await uploaded(alice, [
     ["file", await fixture("data/sample.npy"), "after.npy"],

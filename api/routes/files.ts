@@ -102,7 +102,12 @@ async function readUploadForm(request: FastifyRequest, files: Files): Promise<Up
 /** RFC 6266: an ASCII fallback name plus the exact UTF-8 name (RFC 8187). */
 function contentDisposition(filename: string): string {
   const ascii = filename.replace(/[^\x20-\x7e]|["\\]/g, "_");
-  return `attachment; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(filename)}`;
+  // encodeURIComponent leaves ' ( ) * as they are; RFC 8187 wants them percent-encoded too.
+  const exact = encodeURIComponent(filename).replace(
+    /['()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
+  return `attachment; filename="${ascii}"; filename*=UTF-8''${exact}`;
 }
 
 /** The form is checked part by part as it streams (readUploadForm): the body schema only documents it. */
