@@ -158,7 +158,8 @@ export async function advance(
   const batch = assembleBatch(setup.data.train, indices);
   const step = state.step + 1;
   const lr = learningRateAt(spec.schedule, spec.optimizer.lr, state.step, totalSteps);
-  const outcome = await engine.step(state, batch, lr, step, dropoutSeedFor(spec.seed, step));
+  const dropoutSeed = engine.graph.inputs.dropoutSeed === undefined ? 0 : dropoutSeedFor(spec.seed, step);
+  const outcome = await engine.step(state, batch, lr, step, dropoutSeed);
   if (!Number.isFinite(outcome.loss)) {
     throw new TrainError(
       "DIVERGED",
