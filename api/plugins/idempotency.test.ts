@@ -26,14 +26,22 @@ before(async () => {
           name: Type.String(),
           delay_ms: Type.Optional(Type.Integer()),
           fail: Type.Optional(Type.Boolean()),
+          crash_after_commit: Type.Optional(Type.Boolean()),
         }),
       },
     },
     async (request, reply) => {
       if (request.body.delay_ms) await sleep(request.body.delay_ms);
       if (request.body.fail) throw ApiError.badRequest("widget_refused", "refused on request");
-      const key = await t.services.apiKeys.create(request.auth.organizationId, request.body.name);
-      return reply.status(201).send({ id: key.id, name: key.name });
+      // The effect and its recorded response commit together, as a transactional service does it.
+      const widget = await t.database.db.$transaction(async (tx) => {
+        const key = await t.services.apiKeys.create(request.auth.organizationId, request.body.name, tx);
+        const view = { id: key.id, name: key.name };
+        await request.idempotency?.recordIn(tx, 201, view);
+        return view;
+      });
+      if (request.body.crash_after_commit) throw new Error("the process failed after committing");
+      return reply.status(201).send(widget);
     },
   );
   await app.ready();
@@ -131,4 +139,19 @@ test("a malformed key or body is rejected before anything is claimed", async () 
   );
   const fine = await post({ ...hank.headers, "idempotency-key": "ok" }, { name: "x" });
   assert.equal(fine.statusCode, 201);
+});
+
+test("a response recorded in the effect's transaction survives a failure after the commit", async () => {
+  const ida = await signUp(t.app);
+  const headers = { ...ida.headers, "idempotency-key": "commit-then-crash" };
+  const failed = await post(headers, { name: "c", crash_after_commit: true });
+  expectApiError(failed, 500, "internal_error");
+  const retry = await post(headers, { name: "c", crash_after_commit: true });
+  assert.equal(retry.statusCode, 201);
+  assert.equal(retry.headers["idempotent-replayed"], "true");
+  const created = await t.database.db.apiKey.findMany({
+    where: { organizationId: ida.organizationId, name: "c" },
+  });
+  assert.deepEqual(retry.json(), { id: created[0]!.id, name: "c" });
+  assert.equal(created.length, 1);
 });

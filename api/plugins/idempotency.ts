@@ -3,16 +3,23 @@
 // The first request claims the key with a fingerprint of itself; its 2xx response is stored and
 // replayed to retries with `Idempotent-Replayed: true`. A retry with another body, or one that
 // arrives while the first is still running, answers 409. An error response releases the key:
-// by the API's rule an error wrote nothing, so the retry must be free to run again.
+// by the API's rule an error wrote nothing, so the retry must be free to run again. A service
+// that records the response inside its own transaction (`request.idempotency.recordIn(tx, ...)`)
+// makes the effect and the stored response atomic; such a record is kept even if the request
+// fails after the commit, so the retry replays it.
 import { createHash } from "node:crypto";
 import { type TSchema, Type } from "@sinclair/typebox";
 import canonicalize from "canonicalize";
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from "fastify";
 import fp from "fastify-plugin";
 import { ApiError } from "../errors.ts";
-import { KEY_LIFETIME_HOURS } from "../services/idempotency.ts";
+import { IdempotencyClaim, KEY_LIFETIME_HOURS } from "../services/idempotency.ts";
 
 declare module "fastify" {
+  interface FastifyRequest {
+    /** The Idempotency-Key this request claimed, on idempotent routes that received one. */
+    idempotency: IdempotencyClaim | null;
+  }
   interface FastifyContextConfig {
     /** Accept `Idempotency-Key` on this route (it must also use `app.authenticate`). */
     idempotency?: boolean;
@@ -27,11 +34,6 @@ const KeyHeader = Type.String({
   pattern: "^[\\x21-\\x7e]+$",
   description: `A unique client-chosen key (printable ASCII, at most 255): retries with the same key and body replay the first response for ${KEY_LIFETIME_HOURS} hours`,
 });
-
-interface Claim {
-  organizationId: string;
-  key: string;
-}
 
 function fingerprint(request: FastifyRequest): string {
   const canonical =
@@ -54,7 +56,7 @@ function asArray<T>(hooks: T | T[] | undefined): T[] {
 
 export default fp(
   async (app: FastifyInstance) => {
-    const claims = new WeakMap<FastifyRequest, Claim>();
+    app.decorateRequest("idempotency", null);
     const records = () => {
       const services = app.deps.services;
       if (!services) throw new Error("idempotency needs the services; this app was built without them");
@@ -70,7 +72,7 @@ export default fp(
       const result = await records().claim(organizationId, key, fingerprint(request));
       switch (result.kind) {
         case "claimed":
-          claims.set(request, { organizationId, key });
+          request.idempotency = new IdempotencyClaim(organizationId, key, records());
           return;
         case "different_request":
           throw new ApiError(
@@ -94,9 +96,8 @@ export default fp(
     }
 
     async function recordOrRelease(request: FastifyRequest, reply: FastifyReply, payload: unknown) {
-      const claim = claims.get(request);
-      if (!claim) return payload;
-      claims.delete(request);
+      const claim = request.idempotency;
+      if (!claim || claim.recorded) return payload;
       if (reply.statusCode >= 200 && reply.statusCode < 300 && typeof payload === "string") {
         await records().complete(claim.organizationId, claim.key, reply.statusCode, JSON.parse(payload));
       } else {

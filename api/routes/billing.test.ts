@@ -165,6 +165,20 @@ test("a retried checkout with the same Idempotency-Key creates one session", asy
   );
 });
 
+test("the Idempotency-Key reaches Stripe, so a session created before a crash is not created twice", async () => {
+  const cy = await signUp(t.app);
+  const request = {
+    amountCents: 1_000,
+    successUrl: checkoutBody.success_url,
+    cancelUrl: checkoutBody.cancel_url,
+  };
+  const first = await t.services.billing.createCheckoutSession(cy.organizationId, request, "lost-response");
+  const again = await t.services.billing.createCheckoutSession(cy.organizationId, request, "lost-response");
+  assert.equal(again.id, first.id);
+  const other = await t.services.billing.createCheckoutSession(cy.organizationId, request, "another");
+  assert.notEqual(other.id, first.id);
+});
+
 test("without Stripe configuration, checkout and the webhook answer 503", async () => {
   const bare = await createTestApp();
   try {

@@ -59,11 +59,11 @@ const billingRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { amount_cents, success_url, cancel_url } = request.body;
-      const session = await app.deps.services!.billing.createCheckoutSession(request.auth.organizationId, {
-        amountCents: amount_cents,
-        successUrl: success_url,
-        cancelUrl: cancel_url,
-      });
+      const session = await app.deps.services!.billing.createCheckoutSession(
+        request.auth.organizationId,
+        { amountCents: amount_cents, successUrl: success_url, cancelUrl: cancel_url },
+        request.idempotency?.key,
+      );
       return reply.status(201).send(session);
     },
   );

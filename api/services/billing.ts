@@ -55,29 +55,38 @@ export class Billing {
     private readonly webhookSecret: string | undefined,
   ) {}
 
+  /**
+   * With the client's Idempotency-Key, Stripe dedups too: a retry after our process died between
+   * Stripe's answer and ours gets the same session rather than a second one.
+   */
   async createCheckoutSession(
     organizationId: string,
     request: CheckoutRequest,
+    idempotencyKey?: string,
   ): Promise<CheckoutSessionView> {
     if (!this.stripe) throw stripeNotConfigured("STRIPE_SECRET_KEY");
-    const session = await this.stripe.checkout.sessions.create({
-      mode: "payment",
-      client_reference_id: organizationId,
-      success_url: request.successUrl,
-      cancel_url: request.cancelUrl,
-      line_items: [
-        {
-          quantity: 1,
-          price_data: {
-            currency: CURRENCY,
-            unit_amount: request.amountCents,
-            product_data: { name: "Veritrain training credits" },
+    const options = idempotencyKey ? { idempotencyKey: `checkout:${organizationId}:${idempotencyKey}` } : {};
+    const session = await this.stripe.checkout.sessions.create(
+      {
+        mode: "payment",
+        client_reference_id: organizationId,
+        success_url: request.successUrl,
+        cancel_url: request.cancelUrl,
+        line_items: [
+          {
+            quantity: 1,
+            price_data: {
+              currency: CURRENCY,
+              unit_amount: request.amountCents,
+              product_data: { name: "Veritrain training credits" },
+            },
           },
-        },
-      ],
-      metadata: { organization_id: organizationId, amount_cents: String(request.amountCents) },
-      payment_intent_data: { metadata: { organization_id: organizationId } },
-    });
+        ],
+        metadata: { organization_id: organizationId, amount_cents: String(request.amountCents) },
+        payment_intent_data: { metadata: { organization_id: organizationId } },
+      },
+      options,
+    );
     return {
       id: session.id,
       url: session.url ?? "",

@@ -1,6 +1,7 @@
 // Storage of Idempotency-Key claims and the responses they replay (see api/plugins/idempotency.ts).
 import type { Database } from "../../prisma/client.ts";
 import type { Prisma } from "../../prisma/generated/client.ts";
+import type { DbClient } from "./db-client.ts";
 
 /** After this a key may be reused for a new request, as with Stripe. */
 export const KEY_LIFETIME_HOURS = 24;
@@ -38,8 +39,14 @@ export class IdempotencyRecords {
     return { kind: "completed", statusCode: record.statusCode, body: record.responseBody };
   }
 
-  async complete(organizationId: string, key: string, statusCode: number, body: unknown): Promise<void> {
-    await this.db.idempotencyRecord.update({
+  async complete(
+    organizationId: string,
+    key: string,
+    statusCode: number,
+    body: unknown,
+    client: DbClient = this.db,
+  ): Promise<void> {
+    await client.idempotencyRecord.update({
       where: { organizationId_key: { organizationId, key } },
       data: { statusCode, responseBody: body as Prisma.InputJsonValue },
     });
@@ -47,5 +54,29 @@ export class IdempotencyRecords {
 
   async release(organizationId: string, key: string): Promise<void> {
     await this.db.idempotencyRecord.deleteMany({ where: { organizationId, key } });
+  }
+}
+
+/**
+ * A key claimed by the request being served. A service that performs the request's effect in a
+ * database transaction records the response in that same transaction, so the effect and its
+ * replay commit together: a crash after the commit still replays instead of running twice.
+ */
+export class IdempotencyClaim {
+  private recordedInTransaction = false;
+
+  constructor(
+    readonly organizationId: string,
+    readonly key: string,
+    private readonly records: IdempotencyRecords,
+  ) {}
+
+  get recorded(): boolean {
+    return this.recordedInTransaction;
+  }
+
+  async recordIn(tx: Prisma.TransactionClient, statusCode: number, body: unknown): Promise<void> {
+    await this.records.complete(this.organizationId, this.key, statusCode, body, tx);
+    this.recordedInTransaction = true;
   }
 }

@@ -95,7 +95,12 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
   const sessions = new Map<string, StandInSession>();
   const requests: FormObject[] = [];
 
+  const replies = new Map<string, StandInSession>();
+
   async function createSession(req: IncomingMessage, res: ServerResponse) {
+    const idempotencyKey = req.headers["idempotency-key"];
+    const earlier = typeof idempotencyKey === "string" ? replies.get(idempotencyKey) : undefined;
+    if (earlier) return send(res, 200, earlier);
     const chunks: Buffer[] = [];
     for await (const chunk of req) chunks.push(chunk as Buffer);
     const form = decodeForm(Buffer.concat(chunks).toString("utf8"));
@@ -132,6 +137,7 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
       livemode: false,
     };
     sessions.set(id, session);
+    if (typeof idempotencyKey === "string") replies.set(idempotencyKey, session);
     send(res, 200, session);
   }
 
