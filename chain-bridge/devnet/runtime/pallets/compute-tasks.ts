@@ -1,7 +1,7 @@
 // A task's life outside audits and disputes (PROTOCOL.md §5.1–5.3, §7, §9): escrow, worker
 // selection and re-assignment, the checkpoint commit, audit selection, finalization, cancellation.
 import type { AccountId, DispatchContext } from "../pallet.ts";
-import { percentOf } from "./compute-amounts.ts";
+import { lesser, percentOf } from "./compute-amounts.ts";
 import { computeError, ensure } from "./compute-errors.ts";
 import { emit } from "./compute-events.ts";
 import { RandomStream, taskSeed } from "./compute-hashing.ts";
@@ -37,8 +37,7 @@ export function updateAudit(
 /** Steps [start, end] of segment `segment` of a commitment. */
 export function segmentBounds(spec: TaskSpec, commitment: Commitment, segment: number): [bigint, bigint] {
   const start = BigInt(segment) * spec.checkpointInterval;
-  const end = start + spec.checkpointInterval;
-  return [start, end < commitment.steps ? end : commitment.steps];
+  return [start, lesser(start + spec.checkpointInterval, commitment.steps)];
 }
 
 export function requireCommitment(task: TaskInfo): Commitment {
