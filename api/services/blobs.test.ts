@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -110,4 +110,16 @@ test("reading a missing blob fails with BLOB_NOT_FOUND; a malformed digest is re
     store.read("../../etc/passwd"),
     (error: unknown) => error instanceof BlobStoreError && error.code === "INVALID_DIGEST",
   );
+});
+
+test("staging files left by a crash are swept; those still being written are not", async () => {
+  const staging = join(root, "staging");
+  await mkdir(staging, { recursive: true });
+  await writeFile(join(staging, "abandoned.part"), "half an upload");
+  const twoHoursAgo = new Date(Date.now() - 2 * 60 * 60 * 1000);
+  await utimes(join(staging, "abandoned.part"), twoHoursAgo, twoHoursAgo);
+  await writeFile(join(staging, "in-progress.part"), "still arriving");
+  assert.equal(await store.removeAbandonedStaging(60 * 60 * 1000), 1);
+  assert.deepEqual(await stagingFiles(), ["in-progress.part"]);
+  await rm(join(staging, "in-progress.part"));
 });

@@ -5,7 +5,7 @@
 // uploading on commit.
 import { createHash, randomBytes } from "node:crypto";
 import { createReadStream, createWriteStream } from "node:fs";
-import { access, mkdir, rename, rm } from "node:fs/promises";
+import { access, mkdir, readdir, rename, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { type Readable, Transform, type TransformCallback } from "node:stream";
 import { pipeline } from "node:stream/promises";
@@ -43,6 +43,7 @@ export interface BlobStore {
 }
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
+const ABANDONED_AFTER_MS = 60 * 60 * 1000;
 
 /** Hashes and counts the bytes flowing through, and fails the stream once it passes the limit. */
 class MeteredStream extends Transform {
@@ -72,6 +73,7 @@ class MeteredStream extends Transform {
  */
 export class FilesystemBlobStore implements BlobStore {
   private readonly stagingDir: string;
+  private sweep: Promise<number> | undefined;
 
   constructor(private readonly root: string) {
     this.stagingDir = join(root, "staging");
@@ -86,6 +88,8 @@ export class FilesystemBlobStore implements BlobStore {
 
   async stage(source: Readable, maxBytes: number): Promise<StagedBlob> {
     await mkdir(this.stagingDir, { recursive: true });
+    // Once per process: staging files a crash left behind. In the background, as nothing waits on it.
+    this.sweep ??= this.removeAbandonedStaging(ABANDONED_AFTER_MS).catch(() => 0);
     const stagingPath = join(this.stagingDir, `${randomBytes(12).toString("hex")}.part`);
     const meter = new MeteredStream(maxBytes);
     try {
@@ -117,6 +121,24 @@ export class FilesystemBlobStore implements BlobStore {
         await rm(stagingPath, { force: true });
       },
     };
+  }
+
+  /**
+   * Removes staging files untouched for `idleMs`: an upload in progress writes to its file all the
+   * time, so only those of a process that died mid-upload go. Returns how many were removed.
+   */
+  async removeAbandonedStaging(idleMs: number): Promise<number> {
+    const names = await readdir(this.stagingDir).catch(() => []);
+    let removed = 0;
+    for (const name of names) {
+      const path = join(this.stagingDir, name);
+      const info = await stat(path).catch(() => undefined);
+      if (info && Date.now() - info.mtimeMs > idleMs) {
+        await rm(path, { force: true });
+        removed++;
+      }
+    }
+    return removed;
   }
 
   async read(sha256: string): Promise<Readable> {
