@@ -176,6 +176,28 @@ add({
   },
 });
 add({
+  name: "Slice with steps 2 and -2 and a unit step",
+  dtype: "float64",
+  build: (m, p) => ({
+    output: m.op("Slice", [
+      p("x", [3, 7, 6]),
+      m.ints([0, 1, 5]),
+      m.ints([3, 6, 0]),
+      m.ints([0, 1, 2]),
+      m.ints([1, 2, -2]),
+    ]),
+    shape: [3, 3, 3],
+  }),
+});
+add({
+  name: "Slice reversed (step -1, as torch.flip exports)",
+  dtype: "float64",
+  build: (m, p) => ({
+    output: m.op("Slice", [p("x", [2, 5]), m.ints([-1]), m.ints([-(2 ** 62)]), m.ints([1]), m.ints([-1])]),
+    shape: [2, 5],
+  }),
+});
+add({
   name: "Gather as an embedding lookup, repeated indices",
   dtype: "float64",
   build: (m, p) => {

@@ -1,7 +1,8 @@
 import { normalizeAxis } from "../onnx/dims.ts";
 import { isFloat, onnxDataType } from "../onnx/dtypes.ts";
 import { OnnxError } from "../onnx/errors.ts";
-import { convOutputSpatial, reductionAxes, sliceRanges } from "../onnx/shape-rules.ts";
+import type { Dim } from "../onnx/model.ts";
+import { convOutputSpatial, reductionAxes, type SliceRange, sliceRanges } from "../onnx/shape-rules.ts";
 import { type GradientContext, type GradientRule, reducedCount, unbroadcast } from "./gradient-context.ts";
 
 // One entry per ONNX operator: given the forward node and the gradients of its outputs, emit the
@@ -495,27 +496,75 @@ const split: GradientRule = (c) => {
   return [g.op("Concat", parts, { axis })];
 };
 
+/**
+ * Spreads a strided slice's gradient back along one axis: zeros interleaved (Unsqueeze, Pad,
+ * Reshape), reversed first for negative steps, then cropped and shifted to the first position.
+ */
+function unstride(c: GradientContext, grad: string, shape: readonly Dim[], range: SliceRange): string {
+  const { g } = c;
+  const { axis } = range;
+  const dim = c.xInfo(0).shape[axis] as number;
+  const count = range.length as number;
+  const step = Math.abs(range.step);
+  let ascending = grad;
+  let first = range.start;
+  if (range.step < 0) {
+    ascending = g.op("Slice", [grad, g.ints([-1]), g.ints([-(2 ** 62)]), g.ints([axis]), g.ints([-1])]);
+    first = range.start - (count - 1) * step;
+  }
+  const rank = shape.length;
+  const widened = g.op("Unsqueeze", [ascending, g.ints([axis + 1])]);
+  const pads = new Array(2 * (rank + 1)).fill(0);
+  pads[rank + 1 + axis + 1] = step - 1;
+  // Symbolic dims: 0 copies the same index before the axis, -1 infers the one after it.
+  const target = shape.map((d, i) =>
+    i === axis ? count * step : typeof d === "number" ? d : i < axis ? 0 : -1,
+  );
+  if (target.filter((d) => d === -1).length > 1) {
+    throw new OnnxError(
+      "UNSUPPORTED_OPERATOR",
+      "a strided Slice gradient with several symbolic dimensions after the axis",
+      c.node.name,
+    );
+  }
+  const spread = g.reshape(g.op("Pad", [widened, g.ints(pads)]), g.ints(target));
+  const kept = Math.min(count * step, dim - first);
+  const cropped =
+    kept === count * step ? spread : g.op("Slice", [spread, g.ints([0]), g.ints([kept]), g.ints([axis])]);
+  const around = new Array(2 * rank).fill(0);
+  around[axis] = first;
+  around[axis + rank] = dim - first - kept;
+  return g.op("Pad", [cropped, g.ints(around)]);
+}
+
 const slice: GradientRule = (c) => {
   const { g } = c;
   const shape = c.xInfo(0).shape;
   const ranges = sliceRanges({ node: c.node, value: (i) => c.value(i) }, shape);
   const rank = shape.length;
   const pads = new Array(2 * rank).fill(0);
+  let grad = c.dy[0]!;
+  // Shape of the gradient as it is spread back, axis by axis.
+  const current = [...c.yInfo(0).shape];
   for (const r of ranges) {
     const dim = shape[r.axis]!;
-    if (r.step !== 1 || (typeof dim !== "number" && r.length !== dim)) {
+    if (typeof dim !== "number") {
+      if (r.length === dim) continue;
       throw new OnnxError(
         "UNSUPPORTED_OPERATOR",
-        "the gradient of Slice supports step 1 and symbolic dimensions taken whole",
+        `the gradient of Slice needs a static size on axis ${r.axis} unless it is taken whole`,
         c.node.name,
       );
     }
-    if (typeof dim === "number") {
+    if (r.step === 1) {
       pads[r.axis] = r.start;
       pads[r.axis + rank] = dim - r.end;
+      continue;
     }
+    grad = unstride(c, grad, current, r);
+    current[r.axis] = dim;
   }
-  return [g.op("Pad", [c.dy[0]!, g.ints(pads)])];
+  return [pads.every((p) => p === 0) ? grad : g.op("Pad", [grad, g.ints(pads)])];
 };
 
 const transpose: GradientRule = (c) => {
