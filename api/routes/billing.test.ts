@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
+import Stripe from "stripe";
 import { signUp } from "../../test/support/accounts.ts";
 import { expectApiError } from "../../test/support/api-error.ts";
 import { createTestApp, type TestApp } from "../../test/support/app.ts";
@@ -268,6 +269,20 @@ test("bad signatures answer 400 and credit nothing", async () => {
     payload,
   });
   expectApiError(garbage, 400, "invalid_signature");
+  const notJson = "this is not an event";
+  const signedGarbage = await t.app.inject({
+    method: "POST",
+    url: "/v1/billing/webhook",
+    headers: {
+      "content-type": "application/json",
+      "stripe-signature": Stripe.webhooks.generateTestHeaderString({
+        payload: notJson,
+        secret: stripe.config.stripeWebhookSecret!,
+      }),
+    },
+    payload: notJson,
+  });
+  expectApiError(signedGarbage, 400, "invalid_json");
   assert.equal(await t.database.db.processedWebhookEvent.count(), eventsBefore);
   assert.deepEqual(await balanceOf(hal.headers), { available_cents: 0, reserved_cents: 0 });
 });

@@ -45,10 +45,13 @@ export function verifiedEvent(rawBody: Buffer, signature: string | undefined, se
     return Stripe.webhooks.constructEvent(rawBody, signature, secret);
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
-    throw ApiError.badRequest(
-      "invalid_signature",
-      `The Stripe-Signature does not verify: ${reason}`,
-      "stripe-signature",
-    );
+    if (error instanceof Stripe.errors.StripeSignatureVerificationError) {
+      throw ApiError.badRequest(
+        "invalid_signature",
+        `The Stripe-Signature does not verify: ${reason}`,
+        "stripe-signature",
+      );
+    }
+    throw ApiError.badRequest("invalid_json", `The signed webhook body is not a JSON event: ${reason}`);
   }
 }
