@@ -1,6 +1,9 @@
 """PyTorch side of bench/train.ts: training steps per second, one thread, on the fixture models.
 
-Run by bench/train.ts with Debian's interpreter; prints one JSON object {name: steps_per_second}.
+Run by bench/train.ts with Debian's interpreter as a long-lived child, so the two sides can be
+measured in alternating bursts on a shared machine: it reads lines "<model> <steps>" on stdin and
+answers each with the steps per second of that burst. "ready" is printed once all models are
+built and warmed up.
 Each step is what a PyTorch user writes: index a batch, forward, loss, backward, (clip), step,
 scheduler step. Models, data, optimizer settings and batch size come from worker-runtime/fixtures.
 """
@@ -47,43 +50,50 @@ def read_safetensors(path):
     }
 
 
-def steps_per_second(name, warmup, steps, repeats):
-    spec, y, x = load(name)
-    torch.manual_seed(0)
-    model = MODELS[name]()
-    model.train()
-    optimizer = fixtures.make_optimizer(model.parameters(), spec)
-    scheduler = fixtures.torch_scheduler(optimizer, spec.get("schedule", {}), spec["optimizer"]["lr"], 10**6)
-    smoothing = spec["loss"].get("label_smoothing", 0.0)
-    bs = spec["batch_size"]
-    order = torch.randperm(len(x))
-    best = 0.0
+class Trainer:
+    """One fixture model training with its spec's optimizer, ready to run bursts of steps."""
 
-    def step(i):
-        index = order[(i * bs) % (len(x) - bs) :][:bs]
-        loss = F.cross_entropy(model(x[index]), y[index], label_smoothing=smoothing)
-        optimizer.zero_grad()
+    def __init__(self, name, warmup):
+        spec, self.y, self.x = load(name)
+        torch.manual_seed(0)
+        self.model = MODELS[name]()
+        self.model.train()
+        self.spec = spec
+        self.optimizer = fixtures.make_optimizer(self.model.parameters(), spec)
+        self.scheduler = fixtures.torch_scheduler(self.optimizer, spec.get("schedule", {}), spec["optimizer"]["lr"], 10**6)
+        self.smoothing = spec["loss"].get("label_smoothing", 0.0)
+        self.order = torch.randperm(len(self.x))
+        self.done = 0
+        self.burst(warmup)
+
+    def step(self):
+        bs = self.spec["batch_size"]
+        start = (self.done * bs) % (len(self.x) - bs)
+        index = self.order[start : start + bs]
+        loss = F.cross_entropy(self.model(self.x[index]), self.y[index], label_smoothing=self.smoothing)
+        self.optimizer.zero_grad()
         loss.backward()
-        if "clip_grad_norm" in spec:
-            nn.utils.clip_grad_norm_(model.parameters(), spec["clip_grad_norm"])
-        optimizer.step()
-        scheduler.step()
+        if "clip_grad_norm" in self.spec:
+            nn.utils.clip_grad_norm_(self.model.parameters(), self.spec["clip_grad_norm"])
+        self.optimizer.step()
+        self.scheduler.step()
+        self.done += 1
 
-    for i in range(warmup):
-        step(i)
-    for _ in range(repeats):
+    def burst(self, steps):
         start = time.perf_counter()
-        for i in range(steps):
-            step(i)
-        best = max(best, steps / (time.perf_counter() - start))
-    return best
+        for _ in range(steps):
+            self.step()
+        return steps / (time.perf_counter() - start)
 
 
 def main():
     torch.set_num_threads(1)
-    warmup, steps, repeats = (int(v) for v in sys.argv[1:4])
-    names = sys.argv[4].split(",")
-    print(json.dumps({name: steps_per_second(name, warmup, steps, repeats) for name in names}))
+    warmup = int(sys.argv[1])
+    trainers = {name: Trainer(name, warmup) for name in sys.argv[2].split(",")}
+    print("ready", flush=True)
+    for line in sys.stdin:
+        name, steps = line.split()
+        print(json.dumps(trainers[name].burst(int(steps))), flush=True)
 
 
 if __name__ == "__main__":
