@@ -21,6 +21,9 @@ import {
   ZERO_HASH,
 } from "./compute-types.ts";
 
+/** Deeper than any tree of up to 2^64 leaves: longer proofs are refused before any hashing. */
+export const MAX_PROOF_LENGTH = 64;
+
 const partyRoles = {
   Commitment: { challenger: "verifier", defender: "worker" },
   Transcript: { challenger: "whistleblower", defender: "verifier" },
@@ -150,6 +153,7 @@ export function respond(
   const dispute = getDispute(ctx, args.disputeId);
   ensure(dispute.turn === "Defender" && dispute.defender === who, "NotYourTurn");
   ensure(ctx.blockNumber <= dispute.deadline, "DeadlinePassed");
+  ensure(args.proof.length <= MAX_PROOF_LENGTH, "BadProof");
   let position: bigint;
   let next: Dispute;
   switch (dispute.phase) {

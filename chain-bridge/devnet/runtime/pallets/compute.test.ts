@@ -553,6 +553,12 @@ test("a lazy verifier caught by a whistleblower cannot prove its transcript and 
       chain.compute("respond", disputeId, honest.state(5n), proof),
       "Compute.BadProof",
     );
+    const oversized = Array.from({ length: 65 }, () => honest.state(1n));
+    await chain.fails(
+      audit.verifier,
+      chain.compute("respond", disputeId, honest.state(5n), oversized),
+      "Compute.BadProof",
+    );
     await chain.advanceTo(num((await chain.dispute(disputeId))?.deadline) + 1);
     const resolved = eventOf(
       await chain.ok(eve, chain.compute("claimTimeout", disputeId)),

@@ -35,7 +35,8 @@ import {
 /** ref_time weights in picoseconds: bookkeeping calls, calls that scan the node list, proof checks. */
 const LIGHT = () => 30_000_000n;
 const SCANNING = () => 120_000_000n;
-const PROVING = () => 80_000_000n;
+/** A proof costs one hash per sibling; its length is capped (MAX_PROOF_LENGTH), so the weight is bounded. */
+const PROVING = (args: { proof: readonly Hash[] }) => 30_000_000n + 2_000_000n * BigInt(args.proof.length);
 
 /** Calls only a registered node may make: the node must exist before any other check. */
 function ensureNode(ctx: DispatchContext, who: AccountId): AccountId {
