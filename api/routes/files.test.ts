@@ -164,9 +164,14 @@ test("an ONNX model is stored, described, listed and downloaded byte for byte", 
   assert.equal(head.headers.etag, `"${file.sha256}"`);
   assert.equal(head.rawPayload.byteLength, 0);
 
-  const cached = await get(alice, `/v1/files/${file.id}/content`, { "if-none-match": `"${file.sha256}"` });
-  assert.equal(cached.statusCode, 304);
-  assert.equal(cached.rawPayload.byteLength, 0);
+  for (const tags of [`"${file.sha256}"`, `"other", W/"${file.sha256}"`, "*"]) {
+    const cached = await get(alice, `/v1/files/${file.id}/content`, { "if-none-match": tags });
+    assert.equal(cached.statusCode, 304, tags);
+    assert.equal(cached.rawPayload.byteLength, 0);
+  }
+  const changed = await get(alice, `/v1/files/${file.id}/content`, { "if-none-match": '"other"' });
+  assert.equal(changed.statusCode, 200);
+  assert.equal(changed.headers["x-content-type-options"], "nosniff");
 });
 
 test("datasets in every format are parsed: tensor names, shapes, dtypes and sample count", async () => {

@@ -110,6 +110,15 @@ function contentDisposition(filename: string): string {
   return `attachment; filename="${ascii}"; filename*=UTF-8''${exact}`;
 }
 
+/** RFC 9110 If-None-Match: `*`, or a list of tags compared weakly (a W/ prefix is ignored). */
+function matchesEtag(header: string | undefined, etag: string): boolean {
+  if (header === undefined) return false;
+  return header.split(",").some((tag) => {
+    const trimmed = tag.trim();
+    return trimmed === "*" || trimmed.replace(/^W\//, "") === etag;
+  });
+}
+
 /** The form is checked part by part as it streams (readUploadForm): the body schema only documents it. */
 function streamedFormValidator<S>(route: FastifyRouteSchemaDef<S>): FastifyValidationResult {
   if (route.httpPart === "body") return () => true;
@@ -211,10 +220,12 @@ const filesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       );
       const etag = `"${file.sha256}"`;
       const headers = { etag, "cache-control": "private, max-age=31536000, immutable" };
-      if (request.headers["if-none-match"] === etag) return sendContent(reply.status(304), headers);
+      if (matchesEtag(request.headers["if-none-match"], etag)) return sendContent(reply.status(304), headers);
       const full = {
         ...headers,
         "content-type": contentType,
+        // Uploaded bytes are never to be interpreted by a browser as anything but a download.
+        "x-content-type-options": "nosniff",
         "content-length": String(file.bytes),
         "content-disposition": contentDisposition(file.filename),
       };
