@@ -333,6 +333,32 @@ add({
   }),
 });
 add({
+  name: "AveragePool 2x2 stride 2, ceil_mode over an odd size",
+  dtype: "float32",
+  build: (m, p) => ({
+    output: m.op("AveragePool", [p("x", [1, 2, 5, 5])], {
+      kernel_shape: [2, 2],
+      strides: [2, 2],
+      ceil_mode: 1,
+    }),
+    shape: [1, 2, 3, 3],
+  }),
+});
+add({
+  name: "MaxPool 3x3 stride 2 with padding and ceil_mode",
+  dtype: "float32",
+  h: 1e-3,
+  build: (m, p) => ({
+    output: m.op("MaxPool", [p("x", [1, 2, 6, 6])], {
+      kernel_shape: [3, 3],
+      strides: [2, 2],
+      pads: [1, 1, 1, 1],
+      ceil_mode: 1,
+    }),
+    shape: [1, 2, 4, 4],
+  }),
+});
+add({
   name: "GlobalAveragePool",
   dtype: "float32",
   build: (m, p) => ({ output: m.op("GlobalAveragePool", [p("x", [2, 3, 3, 2])]), shape: [2, 3, 1, 1] }),

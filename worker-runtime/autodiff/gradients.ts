@@ -297,7 +297,12 @@ interface WindowGeometry {
   strides: number[];
   dilations: number[];
   pads: number[];
-  /** ConvTranspose output_padding that makes the transposed window land on the input size. */
+  /**
+   * ConvTranspose pads and output_padding that land the transposed windows on the input size:
+   * extra output where the last stride leaves input uncovered, extra end padding (cropping) where a
+   * ceil_mode window hangs over the end.
+   */
+  transposePads: number[];
   outputPadding: number[];
 }
 
@@ -314,12 +319,14 @@ function windowGeometry(c: GradientContext, kernel: number[]): WindowGeometry {
     kernel,
     ceil,
   );
-  const outputPadding = inSpatial.map(
+  const shortfall = inSpatial.map(
     (size, i) =>
       size -
       (strides[i]! * (outSpatial[i]! - 1) + dilations[i]! * (kernel[i]! - 1) + 1 - pads[i]! - pads[i + n]!),
   );
-  return { kernel, strides, dilations, pads, outputPadding };
+  const outputPadding = shortfall.map((d) => Math.max(0, d));
+  const transposePads = pads.map((p, i) => (i < n ? p : p + Math.max(0, -shortfall[i - n]!)));
+  return { kernel, strides, dilations, pads, transposePads, outputPadding };
 }
 
 const conv: GradientRule = (c) => {
@@ -335,7 +342,7 @@ const conv: GradientRule = (c) => {
     ? g.op("ConvTranspose", [dy, w], {
         strides: geo.strides,
         dilations: geo.dilations,
-        pads: geo.pads,
+        pads: geo.transposePads,
         group,
         output_padding: geo.outputPadding,
       })
@@ -395,38 +402,39 @@ const maxPool: GradientRule = (c) => {
 
 const averagePool: GradientRule = (c) => {
   const { g } = c;
-  const x = c.x[0]!;
   const kernel = c.node.attrs.ints("kernel_shape")!;
   const geo = windowGeometry(c, kernel);
   const channels = c.xInfo(0).shape[1] as number;
-  const windowSize = kernel.reduce((a, b) => a * b, 1);
-  const ones = g.constant({
-    dtype: dtypeOf(c),
-    dims: [channels, 1, ...kernel],
-    data:
-      dtypeOf(c) === "float64"
-        ? new Float64Array(channels * windowSize).fill(1)
-        : new Float32Array(channels * windowSize).fill(1),
+  const spatial = staticSpatial(c, 0);
+  const dtype = dtypeOf(c);
+  const ones = (dims: number[]) => {
+    const n = dims.reduce((a, b) => a * b, 1);
+    return g.constant({
+      dtype,
+      dims,
+      data: dtype === "float64" ? new Float64Array(n).fill(1) : new Float32Array(n).fill(1),
+    });
+  };
+  // Each output divides its window sum by a count that depends on padding, count_include_pad and
+  // ceil_mode overhang. Pooling a constant image of ones finds it as (window sum) / (pooled value);
+  // onnxruntime folds both at session creation.
+  const image = ones([1, 1, ...spatial]);
+  const pooled = g.op("AveragePool", [image], {
+    kernel_shape: kernel,
+    strides: geo.strides,
+    pads: geo.pads,
+    count_include_pad: c.node.attrs.int("count_include_pad", 0),
+    ceil_mode: c.node.attrs.int("ceil_mode", 0),
   });
-  const includePad = c.node.attrs.int("count_include_pad", 0) === 1 || geo.pads.every((p) => p === 0);
-  // Each output averaged over its window's valid elements; the divisor map is the pool of ones.
-  const divisor = includePad
-    ? k(c, windowSize)
-    : g.op("Mul", [
-        g.op("AveragePool", [g.op("Add", [g.op("Mul", [x, k(c, 0)]), k(c, 1)])], {
-          kernel_shape: kernel,
-          strides: geo.strides,
-          pads: geo.pads,
-          count_include_pad: 1,
-          ceil_mode: c.node.attrs.int("ceil_mode", 0),
-        }),
-        k(c, windowSize),
-      ]);
-  const share = g.op("Div", [c.dy[0]!, divisor]);
+  const windowSums = g.op("Conv", [image, ones([1, 1, ...kernel])], {
+    strides: geo.strides,
+    pads: geo.transposePads,
+  });
+  const share = g.op("Mul", [c.dy[0]!, g.op("Div", [pooled, windowSums])]);
   return [
-    g.op("ConvTranspose", [share, ones], {
+    g.op("ConvTranspose", [share, ones([channels, 1, ...kernel])], {
       strides: geo.strides,
-      pads: geo.pads,
+      pads: geo.transposePads,
       group: channels,
       output_padding: geo.outputPadding,
     }),
