@@ -405,6 +405,15 @@ test("a malformed form answers 400 naming the field, and writes nothing", async 
     ["purpose", "weights"],
   ]);
   assert.equal(expectApiError(lateWrongPurpose, 400, "parameter_invalid").param, "purpose");
+  const fileAsText = expectApiError(
+    await upload(alice, [
+      ["purpose", "dataset"],
+      ["file", "a,b\n1,2\n"],
+    ]),
+    400,
+    "parameter_invalid",
+  );
+  assert.match(fileAsText.message, /must be a file part/);
   const unknownField = expectApiError(
     await upload(alice, [
       ["purpose", "dataset"],

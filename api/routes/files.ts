@@ -79,6 +79,12 @@ async function readUploadForm(request: FastifyRequest, files: Files): Promise<Up
     const limits = { files: 1, fields: 8, fieldSize: 1024, fileSize: files.limitFor(undefined) + 1 };
     for await (const part of request.parts({ limits })) {
       if (part.type === "field") {
+        if (part.fieldname === "file") {
+          throw formError(
+            "The form field 'file' must be a file part with a filename (curl: -F file=@model.onnx)",
+            "file",
+          );
+        }
         if (part.fieldname !== "purpose")
           throw formError(`Unknown form field '${part.fieldname}'`, part.fieldname);
         if (purpose !== undefined) throw formError("The form field 'purpose' appears twice", "purpose");
