@@ -15,6 +15,7 @@ export interface InspectionRequest {
 }
 
 export function inspectFile({ purpose, path, filename }: InspectionRequest): FileDetails {
-  const bytes = new Uint8Array(readFileSync(path));
+  // A Buffer is a Uint8Array already; wrapping it in a new one would copy the whole file.
+  const bytes: Uint8Array = readFileSync(path);
   return purpose === "model" ? inspectModel(bytes) : inspectDataset(bytes, filename);
 }
