@@ -101,7 +101,12 @@ export default fp(
 
     let stopListening: (() => Promise<void>) | undefined;
     app.addHook("onReady", async () => {
-      stopListening = await app.deps.services?.apiKeys.listenForRevocations();
+      try {
+        stopListening = await app.deps.services?.apiKeys.listenForRevocations();
+      } catch (error) {
+        // The API still serves without Redis; the cache TTL alone then bounds a revocation's delay.
+        app.log.warn({ err: error }, "not subscribed to API key revocations");
+      }
     });
     app.addHook("onClose", async () => {
       await stopListening?.();

@@ -92,7 +92,9 @@ export class ApiKeys {
     if (!key) throw ApiError.notFound("API key", id, "id");
     const revoked = await this.db.apiKey.update({ where: { id }, data: { revokedAt: new Date() } });
     this.cache.evict(key.secretHash);
-    await this.redis.publish(REVOCATION_CHANNEL, key.secretHash);
+    // The revocation is committed; if Redis cannot carry the news, other processes' caches
+    // still drop the key when its TTL runs out, so the request does not fail for it.
+    await this.redis.publish(REVOCATION_CHANNEL, key.secretHash).catch(() => 0);
     return { ...view(revoked), revoked_at: revoked.revokedAt!.toISOString() };
   }
 
@@ -126,7 +128,12 @@ export class ApiKeys {
       if (connectedOnce) this.cache.clear();
       connectedOnce = true;
     });
-    await subscriber.subscribe(REVOCATION_CHANNEL);
+    try {
+      await subscriber.subscribe(REVOCATION_CHANNEL);
+    } catch (error) {
+      subscriber.disconnect();
+      throw error;
+    }
     return async () => {
       subscriber.disconnect();
     };
