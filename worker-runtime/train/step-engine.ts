@@ -2,7 +2,12 @@
 // both created with the determinism profile's options. It feeds tensors by graph input name
 // and hands back plain tensors, so the loop above it never touches onnxruntime types.
 import ort from "onnxruntime-node";
-import { buildEvalStep, buildTrainingStep, type TrainingStepGraph } from "../autodiff/index.ts";
+import {
+  buildEvalStep,
+  buildTrainingStep,
+  type EvalStepGraph,
+  type TrainingStepGraph,
+} from "../autodiff/index.ts";
 import type { DType, LoadedModel, Tensor, TensorData } from "../onnx/index.ts";
 import { TrainError } from "./errors.ts";
 import { deterministicSessionOptions } from "./profile.ts";
@@ -60,7 +65,7 @@ export class StepEngine {
     readonly graph: TrainingStepGraph,
     private readonly trainSession: ort.InferenceSession,
     private readonly evalSession: ort.InferenceSession | undefined,
-    private readonly evalOutputs: { loss: string; modelOutput: string } | undefined,
+    private readonly evalGraph: EvalStepGraph | undefined,
   ) {}
 
   /** `batchSize` "dynamic" when some batch may be partial; evaluation always takes any batch size. */
@@ -81,7 +86,7 @@ export class StepEngine {
       frozen: spec.frozen,
     });
     const evalSession = await ort.InferenceSession.create(evalGraph.bytes, deterministicSessionOptions);
-    return new StepEngine(graph, trainSession, evalSession, evalGraph.outputs);
+    return new StepEngine(graph, trainSession, evalSession, evalGraph);
   }
 
   /** Parameters from the model file and the graph's initial optimizer state. */
@@ -92,8 +97,10 @@ export class StepEngine {
     };
   }
 
+  /** Values for every input the session declares, looked up by name. */
   private feeds(
     session: ort.InferenceSession,
+    targetInput: string,
     current: ModelState,
     batch: Batch,
     scalars: Map<string, Tensor>,
@@ -105,7 +112,7 @@ export class StepEngine {
         current.state.get(name) ??
         batch.inputs.get(name) ??
         scalars.get(name) ??
-        (name === this.graph.inputs.target ? batch.target : undefined);
+        (name === targetInput ? batch.target : undefined);
       if (!value) throw new TrainError("STEP_GRAPH_MISMATCH", `step graph input ${name} has no value`);
       feeds[name] = toOrt(value);
     }
@@ -132,7 +139,9 @@ export class StepEngine {
         data: BigInt64Array.of(BigInt(dropoutSeed)),
       });
     }
-    const result = await this.trainSession.run(this.feeds(this.trainSession, current, batch, scalars));
+    const result = await this.trainSession.run(
+      this.feeds(this.trainSession, inputs.target, current, batch, scalars),
+    );
     const read = (name: string) => fromOrt(result[name]!);
     return {
       loss: Number(read(outputs.loss).data[0]),
@@ -144,16 +153,19 @@ export class StepEngine {
 
   /** Loss and model output in inference mode (running statistics, no dropout). */
   async evaluate(current: ModelState, batch: Batch): Promise<{ loss: number; output: Tensor }> {
-    if (!this.evalSession || !this.evalOutputs) {
+    if (!this.evalSession || !this.evalGraph) {
       throw new TrainError(
         "STEP_GRAPH_MISMATCH",
         "evaluation asked of a StepEngine created without an evaluation graph",
       );
     }
-    const result = await this.evalSession.run(this.feeds(this.evalSession, current, batch, new Map()));
+    const { inputs, outputs } = this.evalGraph;
+    const result = await this.evalSession.run(
+      this.feeds(this.evalSession, inputs.target, current, batch, new Map()),
+    );
     return {
-      loss: Number(fromOrt(result[this.evalOutputs.loss]!).data[0]),
-      output: fromOrt(result[this.evalOutputs.modelOutput]!),
+      loss: Number(fromOrt(result[outputs.loss]!).data[0]),
+      output: fromOrt(result[outputs.modelOutput]!),
     };
   }
 

@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import ort from "onnxruntime-node";
+import { loadModel } from "../onnx/index.ts";
 import { CheckpointDir } from "./checkpoint-dir.ts";
 import { readDataset } from "./data/dataset.ts";
 import { TrainError } from "./errors.ts";
@@ -128,6 +129,23 @@ describe("output", () => {
     assert.equal(correct / y.length, result.metrics.epochs.at(-1)!.val_accuracy);
     assert.equal(result.metrics.steps.length, result.metrics.total_steps);
     assert.ok(result.metrics.steps_per_second > 0);
+  });
+});
+
+describe("frozen parameters", () => {
+  it("keeps frozen initializers at their exported values and trains the rest", async () => {
+    const mlp = loadFixture("mlp");
+    const spec = { ...mlp.spec, epochs: 1, frozen: ["net.0.weight", "net.0.bias"] };
+    const result = await train({ ...mlp, spec });
+    const before = loadModel(mlp.model).initializers;
+    const after = loadModel(result.model).initializers;
+    assert.deepEqual(after.get("net.0.weight")!.data, before.get("net.0.weight")!.data);
+    assert.deepEqual(after.get("net.0.bias")!.data, before.get("net.0.bias")!.data);
+    assert.notDeepEqual(after.get("net.2.weight")!.data, before.get("net.2.weight")!.data);
+    await assert.rejects(
+      train({ ...mlp, spec: { ...spec, frozen: ["net.9.weight"] } }),
+      rejectsWith("INVALID_SPEC", (e) => assert.match(e.message, /net.9.weight is not an initializer/)),
+    );
   });
 });
 
