@@ -5,6 +5,8 @@ import authRoutes from "./auth.ts";
 import billingRoutes from "./billing.ts";
 import filesRoutes from "./files.ts";
 import healthRoutes from "./health.ts";
+import nodeRoutes from "./nodes.ts";
+import trainingJobRoutes from "./training-jobs.ts";
 
 const routes: FastifyPluginAsync = async (app) => {
   await app.register(healthRoutes);
@@ -12,6 +14,8 @@ const routes: FastifyPluginAsync = async (app) => {
   await app.register(apiKeyRoutes);
   await app.register(billingRoutes);
   await app.register(filesRoutes);
+  await app.register(trainingJobRoutes);
+  await app.register(nodeRoutes);
 };
 
 export default routes;

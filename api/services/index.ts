@@ -2,16 +2,22 @@
 // Routes reach them through `app.deps.services`; services reach the database, queues and chain.
 import { join } from "node:path";
 import type { Redis } from "ioredis";
+import type { ChainBridge } from "../../chain-bridge/bridge.ts";
 import type { Config } from "../../config/env.ts";
 import type { Database } from "../../prisma/client.ts";
+import type { TaskProducer } from "../../queue/producers.ts";
 import { Accounts } from "./accounts.ts";
 import { ApiKeys } from "./api-keys.ts";
 import { Billing } from "./billing.ts";
 import { FilesystemBlobStore } from "./blobs.ts";
 import { Files } from "./files.ts";
-import { Inspector } from "./inspection/inspector.ts";
 import { IdempotencyRecords } from "./idempotency.ts";
+import { Inspector } from "./inspection/inspector.ts";
+import { JobEvents } from "./job-events.ts";
+import { Jobs } from "./jobs.ts";
 import { Ledger } from "./ledger.ts";
+import type { NodeGateway } from "./node-gateway.ts";
+import { Quotes } from "./quotes.ts";
 import { createStripeClient } from "./stripe.ts";
 
 export interface ServiceContext {
@@ -19,6 +25,9 @@ export interface ServiceContext {
   db: Database;
   /** A shared connection for caches and pub/sub publishing (BullMQ makes its own). */
   redis: Redis;
+  /** The chain bridge and the task queue: absent in a process that does not dispatch jobs. */
+  chain?: ChainBridge;
+  producer?: TaskProducer;
 }
 
 export interface Services {
@@ -28,6 +37,10 @@ export interface Services {
   ledger: Ledger;
   billing: Billing;
   files: Files;
+  jobs: Jobs;
+  jobEvents: JobEvents;
+  /** The node gateway; built where the jobs service (its JobLifecycle) is, absent elsewhere. */
+  nodeGateway?: NodeGateway;
 }
 
 export function createServices(context: ServiceContext): Services {
@@ -39,5 +52,14 @@ export function createServices(context: ServiceContext): Services {
   const ledger = new Ledger(context.db);
   const stripe = createStripeClient(context.config);
   const billing = new Billing(context.db, ledger, stripe, context.config.stripeWebhookSecret);
-  return { accounts, apiKeys, idempotency, ledger, billing, files };
+  const jobEvents = new JobEvents(context.db, context.redis);
+  const jobs = new Jobs({
+    db: context.db,
+    quotes: new Quotes(files),
+    ledger,
+    events: jobEvents,
+    ...(context.chain ? { chain: context.chain } : {}),
+    ...(context.producer ? { producer: context.producer } : {}),
+  });
+  return { accounts, apiKeys, idempotency, ledger, billing, files, jobs, jobEvents };
 }

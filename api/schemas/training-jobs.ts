@@ -1,0 +1,135 @@
+import { type TSchema, Type } from "@sinclair/typebox";
+import { TrainingSpecSchema } from "../../worker-runtime/train/spec.ts";
+import { VERIFICATION_LEVELS } from "../services/pricing.ts";
+import { listOf, StringEnum } from "./common.ts";
+
+// The training engine's own spec schema, inlined (its $id names the published file).
+const { $id: _publishedId, ...specSchema } = TrainingSpecSchema;
+export const TrainingSpec = Type.Unsafe<Record<string, unknown>>({
+  ...(specSchema as TSchema),
+  title: "TrainingSpec",
+  description:
+    "What to train and how: input mapping, target, loss, optimizer, schedule, steps, checkpoints. " +
+    "The same spec `veritrain train --spec` takes (worker-runtime/train/training-spec.schema.json).",
+});
+
+export const JobRequest = Type.Object(
+  {
+    model: Type.String({ description: "Id of a file uploaded with purpose 'model'", examples: ["file_..."] }),
+    dataset: Type.String({ description: "Id of a file uploaded with purpose 'dataset'" }),
+    spec: TrainingSpec,
+    verification: StringEnum(VERIFICATION_LEVELS, {
+      description:
+        "How much of the training verifiers replay: basic (10% of segments), standard (25%), thorough (50%, two verifiers each)",
+      default: "standard",
+    }),
+    max_price_cents: Type.Optional(
+      Type.Integer({ minimum: 1, description: "Refuse to create the job if it would cost more than this" }),
+    ),
+  },
+  { additionalProperties: false, title: "TrainingJobRequest" },
+);
+
+const Price = Type.Object({
+  compute_cents: Type.Integer(),
+  verification_cents: Type.Integer(),
+  platform_fee_cents: Type.Integer(),
+  total_cents: Type.Integer(),
+  audited_segments: Type.Integer(),
+});
+
+export const QuoteResponse = Type.Object(
+  {
+    object: Type.Literal("quote"),
+    model: Type.String(),
+    dataset: Type.String(),
+    verification: Type.String(),
+    train_samples: Type.Integer(),
+    total_steps: Type.Integer(),
+    checkpoints: Type.Integer(),
+    flops_per_step: Type.Number({
+      description: "Estimated FLOPs of one training step (forward, backward, update)",
+    }),
+    total_flops: Type.Number(),
+    price: Price,
+    within_price_cap: Type.Boolean(),
+  },
+  { title: "Quote" },
+);
+
+export const JobStatus = StringEnum([
+  "queued",
+  "running",
+  "verifying",
+  "succeeded",
+  "failed",
+  "cancelled",
+] as const);
+
+export const TrainingJob = Type.Object(
+  {
+    id: Type.String(),
+    object: Type.Literal("training_job"),
+    status: JobStatus,
+    failure_reason: Type.Union([Type.String(), Type.Null()]),
+    model: Type.String(),
+    dataset: Type.String(),
+    spec: Type.Unknown(),
+    verification: Type.String(),
+    total_steps: Type.Integer(),
+    steps_completed: Type.Integer(),
+    price: Type.Object({
+      quoted_cents: Type.Integer(),
+      reserved_cents: Type.Integer(),
+      charged_cents: Type.Union([Type.Integer(), Type.Null()]),
+    }),
+    result: Type.Object({ model_sha256: Type.Union([Type.String(), Type.Null()]) }),
+    created_at: Type.String({ format: "date-time" }),
+    updated_at: Type.String({ format: "date-time" }),
+    finished_at: Type.Union([Type.String({ format: "date-time" }), Type.Null()]),
+  },
+  { title: "TrainingJob" },
+);
+
+export const TrainingJobList = listOf(TrainingJob, "TrainingJobList");
+
+export const JobParams = Type.Object({ id: Type.String({ description: "A training job id, job_..." }) });
+
+export const JobEvent = Type.Object(
+  {
+    id: Type.Integer({ description: "Increasing per job; pass the last one as `after` (or Last-Event-ID)" }),
+    type: Type.String({
+      description: "job.created, job.dispatched, training.progress, checkpoint.stored, ...",
+    }),
+    data: Type.Record(Type.String(), Type.Unknown()),
+    created_at: Type.String({ format: "date-time" }),
+  },
+  { title: "JobEvent" },
+);
+
+export const JobEventList = Type.Object(
+  { data: Type.Array(JobEvent), has_more: Type.Boolean() },
+  { title: "JobEventList" },
+);
+
+export const JobEventsQuery = Type.Object(
+  {
+    after: Type.Integer({ minimum: 0, default: 0, description: "Only events after this event id" }),
+    limit: Type.Integer({ minimum: 1, maximum: 1000, default: 100 }),
+  },
+  { additionalProperties: false },
+);
+
+export const CheckpointList = Type.Object(
+  {
+    data: Type.Array(
+      Type.Object({
+        step: Type.Integer(),
+        sha256: Type.String(),
+        bytes: Type.Integer(),
+        created_at: Type.String({ format: "date-time" }),
+      }),
+    ),
+  },
+  { title: "CheckpointList" },
+);
