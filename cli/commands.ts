@@ -1,10 +1,12 @@
 import type { Command } from "commander";
 import { registerApiCommand } from "./commands/api.ts";
 import { registerMigrateCommand } from "./commands/migrate.ts";
+import { registerTrainCommand } from "./commands/train.ts";
 import { registerUpCommand } from "./commands/up.ts";
 
 export function registerCommands(program: Command): void {
   registerUpCommand(program);
   registerApiCommand(program);
   registerMigrateCommand(program);
+  registerTrainCommand(program);
 }

@@ -2,6 +2,9 @@
 // a key prefix of its own, and the same services `veritrain api` wires, with no HTTP listener
 // (requests go through `app.inject`) unless a test asks for one.
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { Redis } from "ioredis";
 import { type App, buildApp } from "../../api/app.ts";
 import { createServices, type Services } from "../../api/services/index.ts";
@@ -29,8 +32,11 @@ export async function createTestApp(overrides: Partial<Config> = {}): Promise<Te
   const database = await createTestDatabase();
   const prefix = `test:${randomBytes(4).toString("hex")}`;
   const redis = new Redis(suiteRedisUrl(), { keyPrefix: `${prefix}:`, maxRetriesPerRequest: 3 });
+  // Blobs and keys go to a directory of the test file's own unless the test names one.
+  const ownDataDir = overrides.dataDir ? undefined : mkdtempSync(join(tmpdir(), "veritrain-test-"));
   const config: Config = {
     ...loadConfig({}),
+    ...(ownDataDir ? { dataDir: ownDataDir } : {}),
     databaseUrl: database.url,
     redisUrl: suiteRedisUrl(),
     ...overrides,
@@ -50,6 +56,7 @@ export async function createTestApp(overrides: Partial<Config> = {}): Promise<Te
       await app.close();
       redis.disconnect();
       await database.drop();
+      if (ownDataDir) rmSync(ownDataDir, { recursive: true, force: true });
     },
   };
 }
