@@ -198,6 +198,18 @@ add({
   }),
 });
 add({
+  name: "Pad (constant) with a crop on another axis",
+  dtype: "float64",
+  build: (m, p) => ({
+    output: m.op("Pad", [
+      p("x", [2, 3, 4]),
+      m.ints([0, 1, -1, 1, 2, 0]),
+      m.constant(tensorFromNumbers("float64", [], [0.5])),
+    ]),
+    shape: [3, 6, 3],
+  }),
+});
+add({
   name: "Gather as an embedding lookup, repeated indices",
   dtype: "float64",
   build: (m, p) => {

@@ -2,7 +2,13 @@ import { normalizeAxis } from "../onnx/dims.ts";
 import { isFloat, onnxDataType } from "../onnx/dtypes.ts";
 import { OnnxError } from "../onnx/errors.ts";
 import type { Dim } from "../onnx/model.ts";
-import { convOutputSpatial, reductionAxes, type SliceRange, sliceRanges } from "../onnx/shape-rules.ts";
+import {
+  convOutputSpatial,
+  padAmounts,
+  reductionAxes,
+  type SliceRange,
+  sliceRanges,
+} from "../onnx/shape-rules.ts";
 import { type GradientContext, type GradientRule, reducedCount, unbroadcast } from "./gradient-context.ts";
 
 // One entry per ONNX operator: given the forward node and the gradients of its outputs, emit the
@@ -575,6 +581,33 @@ const slice: GradientRule = (c) => {
   return [pads.every((p) => p === 0) ? grad : g.op("Pad", [grad, g.ints(pads)])];
 };
 
+/** Constant-mode Pad: the gradient is the unpadded window of dy (re-padded where Pad cropped). */
+const pad: GradientRule = (c) => {
+  const { g } = c;
+  const mode = c.node.attrs.string("mode", "constant");
+  if (mode !== "constant") {
+    throw new OnnxError(
+      "UNSUPPORTED_OPERATOR",
+      `the gradient of Pad supports mode "constant", not "${mode}"`,
+      c.node.name,
+    );
+  }
+  const rank = c.xInfo(0).shape.length;
+  const { begin, end } = padAmounts({ node: c.node, value: (i) => c.value(i) }, rank);
+  const axes = Array.from({ length: rank }, (_, i) => i).filter((i) => begin[i]! > 0 || end[i]! > 0);
+  let grad = c.dy[0]!;
+  if (axes.length > 0) {
+    grad = g.op("Slice", [
+      grad,
+      g.ints(axes.map((i) => Math.max(0, begin[i]!))),
+      g.ints(axes.map((i) => (end[i]! > 0 ? -end[i]! : 2 ** 62))),
+      g.ints(axes),
+    ]);
+  }
+  const cropped = [...begin.map((b) => Math.max(0, -b)), ...end.map((e) => Math.max(0, -e))];
+  return [cropped.some((p) => p > 0) ? g.op("Pad", [grad, g.ints(cropped)]) : grad];
+};
+
 const transpose: GradientRule = (c) => {
   const rank = c.xInfo(0).shape.length;
   const perm = c.node.attrs.ints("perm") ?? Array.from({ length: rank }, (_, i) => rank - 1 - i);
@@ -632,6 +665,7 @@ export const gradientRules: Record<string, GradientEntry> = {
   Concat: concat,
   Split: split,
   Slice: slice,
+  Pad: pad,
   Gather: gather,
   Where: (c) => [
     undefined,

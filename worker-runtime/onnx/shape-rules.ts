@@ -268,6 +268,15 @@ export const shapeRules: Record<string, ShapeRule> = {
     for (const s of sliceRanges(ctx, x.shape)) shape[s.axis] = s.length ?? ctx.fresh();
     return [{ dtype: x.dtype, shape }];
   },
+  Pad: (ctx) => {
+    const x = need(ctx, 0);
+    const rank = x.shape.length;
+    const { begin, end } = padAmounts(ctx, rank);
+    const shape = x.shape.map((d, i) =>
+      begin[i] === 0 && end[i] === 0 ? d : typeof d === "number" ? d + begin[i]! + end[i]! : ctx.fresh(),
+    );
+    return [{ dtype: x.dtype, shape }];
+  },
   Gather: (ctx) => {
     const x = need(ctx, 0);
     const indices = need(ctx, 1);
@@ -403,4 +412,27 @@ export function constantValue(node: GraphNode): KnownValue {
   const floats = a.raw("value_floats")?.floats;
   if (floats) return { dtype: "float32", dims: [floats.length], values: floats };
   throw new OnnxError("INVALID_MODEL", "Constant has no supported value attribute", node.name);
+}
+
+/** Pad's amounts per axis (the pads input, with the axes input of opset 18). */
+export function padAmounts(
+  ctx: Pick<ShapeContext, "node" | "value">,
+  rank: number,
+): { begin: number[]; end: number[] } {
+  const pads = ctx.value(1);
+  if (!pads || pads.values.some((v) => typeof v !== "number")) {
+    throw new OnnxError("SHAPE_MISMATCH", "Pad amounts must be constant", ctx.node.name);
+  }
+  const values = pads.values as number[];
+  const axesValue = ctx.node.inputs[3] ? ctx.value(3) : undefined;
+  const axes = axesValue
+    ? (axesValue.values as number[]).map((a) => normalizeAxis(a, rank))
+    : Array.from({ length: rank }, (_, i) => i);
+  const begin = new Array(rank).fill(0);
+  const end = new Array(rank).fill(0);
+  axes.forEach((axis, i) => {
+    begin[axis] = values[i]!;
+    end[axis] = values[i + axes.length]!;
+  });
+  return { begin, end };
 }
