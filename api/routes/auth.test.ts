@@ -180,6 +180,23 @@ test("the session cookie is Secure when the request came over https", async () =
   assert.match(String(res.headers["set-cookie"]), /; Secure/);
 });
 
+test("an expired session answers 401 and is deleted", async () => {
+  const erin = await signUp(t.app);
+  const login = await t.app.inject({
+    method: "POST",
+    url: "/v1/auth/login",
+    payload: { email: erin.email, password: erin.password },
+  });
+  const cookie = String(login.headers["set-cookie"]).split(";")[0]!;
+  await t.database.db.session.updateMany({
+    where: { userId: erin.userId },
+    data: { expiresAt: new Date(0) },
+  });
+  const res = await t.app.inject({ method: "GET", url: "/v1/api-keys", headers: { cookie } });
+  expectApiError(res, 401, "session_expired");
+  assert.equal(await t.database.db.session.count({ where: { userId: erin.userId } }), 0);
+});
+
 test("a wrong password and an unknown email fail alike and create no session", async () => {
   const dan = await signUp(t.app);
   const sessions = await t.database.db.session.count();

@@ -132,7 +132,11 @@ export class Accounts {
       where: { tokenHash: hashToken(token) },
       include: { user: { select: { organizationId: true } } },
     });
-    if (!session || session.expiresAt.getTime() <= Date.now()) return null;
+    if (!session) return null;
+    if (session.expiresAt.getTime() <= Date.now()) {
+      await this.db.session.deleteMany({ where: { id: session.id } });
+      return null;
+    }
     return {
       sessionId: session.id,
       userId: session.userId,
