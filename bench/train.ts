@@ -36,7 +36,7 @@ async function ourTrainer(
   let state = {
     step: 0,
     position: { epoch: 0, batch: 0, rngAtEpochStart: setup.initialRng },
-    ...setup.engine.initialState(setup.model),
+    ...setup.engine.initialState(),
   };
   const order = new BatchOrder(setup.plan, state.position);
   const burst = async (steps: number) => {

@@ -29,7 +29,8 @@ export async function replaySegment(options: ReplayOptions): Promise<ReplayResul
   const setup = await setUpRun(options.model, options.dataset, options.spec);
   const { engine, totalSteps } = setup;
   try {
-    let state = decodeCheckpoint(options.from);
+    const stored = decodeCheckpoint(options.from);
+    let state: TrainingState = { ...stored, ...engine.fromCanonical(stored) };
     if (options.toStep <= state.step || options.toStep > totalSteps) {
       throw new TrainError(
         "INVALID_CHECKPOINT",
@@ -45,8 +46,9 @@ export async function replaySegment(options: ReplayOptions): Promise<ReplayResul
       losses.push(advanced.loss);
       state = advanced.state;
     }
-    const bytes = encodeCheckpoint(state);
-    return { state, bytes, sha256: sha256Hex(bytes), losses };
+    const final = { ...state, ...engine.canonical(state) };
+    const bytes = encodeCheckpoint(final);
+    return { state: final, bytes, sha256: sha256Hex(bytes), losses };
   } finally {
     await engine.release();
   }

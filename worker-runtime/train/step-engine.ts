@@ -6,7 +6,9 @@ import {
   buildEvalStep,
   buildTrainingStep,
   type EvalStepGraph,
+  packTensors,
   type TrainingStepGraph,
+  unpackTensors,
 } from "../autodiff/index.ts";
 import type { DType, LoadedModel, Tensor, TensorData } from "../onnx/index.ts";
 import { TrainError } from "./errors.ts";
@@ -36,11 +38,17 @@ const fromOrt = (t: ort.Tensor): Tensor => ({
   data: t.data as TensorData,
 });
 
-function stepOptions(spec: TrainingSpec, batchSize: number | "dynamic") {
+function stepOptions(model: LoadedModel, spec: TrainingSpec, batchSize: number | "dynamic") {
   const { optimizer: o, loss } = spec;
+  const floats = [...model.initializers.values()].filter(
+    (t) => t.dtype === "float32" || t.dtype === "float64",
+  );
   return {
     modelOutput: spec.output,
     batchSize,
+    // One packed parameter vector when the model allows it (all float32): far fewer tensors cross
+    // into onnxruntime per step, and the arithmetic is element for element the same.
+    packParameters: floats.every((t) => t.dtype === "float32"),
     loss:
       loss.type === "cross_entropy"
         ? { type: "cross_entropy" as const, labelSmoothing: loss.label_smoothing }
@@ -75,7 +83,7 @@ export class StepEngine {
     batchSize: number | "dynamic",
     withEval: boolean,
   ): Promise<StepEngine> {
-    const options = stepOptions(spec, batchSize);
+    const options = stepOptions(model, spec, batchSize);
     const graph = buildTrainingStep(model, options);
     const trainSession = await ort.InferenceSession.create(graph.bytes, deterministicSessionOptions);
     if (!withEval) return new StepEngine(graph, trainSession, undefined, undefined);
@@ -89,11 +97,71 @@ export class StepEngine {
     return new StepEngine(graph, trainSession, evalSession, evalGraph);
   }
 
-  /** Parameters from the model file and the graph's initial optimizer state. */
-  initialState(model: LoadedModel): ModelState {
+  /** Parameters from the model file and the graph's initial optimizer state, in the graph's own form. */
+  initialState(): ModelState {
     return {
-      params: new Map(this.graph.params.map((name) => [name, model.initializers.get(name)!])),
+      params: new Map(this.graph.initialParams),
       state: new Map(this.graph.state.map((s) => [s.name, s.init])),
+    };
+  }
+
+  /**
+   * The state as checkpoints store it, whatever the graph's form: one tensor per model parameter
+   * and per-parameter optimizer slots (`<param>.exp_avg`), copied out of any packed vector.
+   */
+  canonical(current: ModelState): ModelState {
+    const packing = this.graph.packing;
+    if (!packing) return current;
+    const prefix = `${packing.name}.`;
+    const copy = (t: Tensor): Tensor => ({ ...t, data: t.data.slice() });
+    const unpack = (vector: Tensor, suffix: string) =>
+      [...unpackTensors(packing, vector)].map(([name, t]): [string, Tensor] => [`${name}${suffix}`, copy(t)]);
+    const state = [...current.state].flatMap(([name, value]) =>
+      name.startsWith(prefix)
+        ? unpack(value, `.${name.slice(prefix.length)}`)
+        : [[name, value] as [string, Tensor]],
+    );
+    return { params: new Map(unpack(current.params.get(packing.name)!, "")), state: new Map(state) };
+  }
+
+  /** The inverse of canonical(): a checkpoint's state in the graph's own form, after checking it fits. */
+  fromCanonical(stored: ModelState): ModelState {
+    const expected = this.canonical(this.initialState());
+    const problems = (["params", "state"] as const).flatMap((part) =>
+      [...expected[part]].flatMap(([name, t]) => {
+        const found = stored[part].get(name);
+        if (!found) return [`${name} is missing`];
+        const same = found.dtype === t.dtype && found.dims.join() === t.dims.join();
+        return same
+          ? []
+          : [`${name} is ${found.dtype} [${found.dims}], the model needs ${t.dtype} [${t.dims}]`];
+      }),
+    );
+    if (problems.length > 0) {
+      throw new TrainError(
+        "CHECKPOINT_MISMATCH",
+        "the checkpoint does not fit this model and spec:",
+        problems.map((message) => ({ path: "checkpoint", message })),
+      );
+    }
+    const packing = this.graph.packing;
+    if (!packing) return stored;
+    const prefix = `${packing.name}.`;
+    const pack = (values: Map<string, Tensor>, suffix: string) =>
+      packTensors(
+        packing,
+        new Map(packing.slots.map((slot) => [slot.name, values.get(`${slot.name}${suffix}`)!])),
+      );
+    return {
+      params: new Map([[packing.name, pack(stored.params, "")]]),
+      state: new Map(
+        this.graph.state.map((s) => [
+          s.name,
+          s.name.startsWith(prefix)
+            ? pack(stored.state, `.${s.name.slice(prefix.length)}`)
+            : stored.state.get(s.name)!,
+        ]),
+      ),
     };
   }
 
@@ -160,8 +228,10 @@ export class StepEngine {
       );
     }
     const { inputs, outputs } = this.evalGraph;
+    // The evaluation graph takes one tensor per parameter, never the packed vector.
+    const fed = this.canonical(current);
     const result = await this.evalSession.run(
-      this.feeds(this.evalSession, inputs.target, current, batch, new Map()),
+      this.feeds(this.evalSession, inputs.target, fed, batch, new Map()),
     );
     return {
       loss: Number(fromOrt(result[outputs.loss]!).data[0]),

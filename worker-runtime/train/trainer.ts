@@ -85,7 +85,7 @@ async function evaluate(engine: StepEngine, setup: RunSetup, current: ModelState
 
 function startingPoint(setup: RunSetup, resume: TrainOptions["resume"], profile: DeterminismProfile) {
   if (!resume) {
-    const current = setup.engine.initialState(setup.model);
+    const current = setup.engine.initialState();
     const state: TrainingState = {
       step: 0,
       position: { epoch: 0, batch: 0, rngAtEpochStart: setup.initialRng },
@@ -113,7 +113,10 @@ function startingPoint(setup: RunSetup, resume: TrainOptions["resume"], profile:
     );
   }
   const { state, record } = source.read(resume.step);
-  return { state, source: { dir: source, step: record.step } };
+  return {
+    state: { ...state, ...setup.engine.fromCanonical(state) },
+    source: { dir: source, step: record.step },
+  };
 }
 
 export async function train(options: TrainOptions): Promise<TrainResult> {
@@ -135,7 +138,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const emit = options.onEvent ?? (() => {});
     const checkpoint = (state: TrainingState) => {
       const final = state.step === totalSteps;
-      const bytes = encodeCheckpoint(state);
+      const bytes = encodeCheckpoint({ ...state, ...engine.canonical(state) });
       const record = dir?.add(state.step, bytes, final) ?? { step: state.step, sha256: sha256Hex(bytes) };
       if (records.at(-1)?.step !== state.step) records.push(record);
       emit({ type: "checkpoint", record });
@@ -182,7 +185,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       }
     }
     const seconds = (performance.now() - began) / 1000;
-    const delivered = new Map([...state.params]);
+    const trained = engine.canonical(state);
+    const delivered = new Map(trained.params);
     for (const [name, value] of state.state)
       if (setup.model.initializers.has(name)) delivered.set(name, value);
     return {
