@@ -1,4 +1,4 @@
-import { type DType, onnxDataType } from "../onnx/dtypes.ts";
+import { type DType, onnxDataType, tensorFromNumbers } from "../onnx/dtypes.ts";
 import type { Dim } from "../onnx/model.ts";
 import type { ValueInfo } from "../onnx/shape-rules.ts";
 import { AutodiffError } from "./errors.ts";
@@ -63,22 +63,12 @@ const crossEntropy: LossDefinition = {
     const classes = shape[1];
     const dtype = outputInfo.dtype;
     const logProbabilities = g.op("LogSoftmax", [output], { axis: 1 });
-    const classIds = g.constant({
-      dtype: "int64",
-      dims: [1, classes, ...shape.slice(2).map(() => 1)],
-      data: BigInt64Array.from({ length: classes }, (_, i) => BigInt(i)),
-    });
-    const oneHot = g.op("Cast", [g.op("Equal", [g.op("Unsqueeze", [target, g.ints([1])]), classIds])], {
-      to: onnxDataType[dtype],
-    });
-    // The smoothed target distribution q: (1 - e) one-hot + e / C; loss = -sum(q log p) / count.
-    const q =
-      smoothing === 0
-        ? oneHot
-        : g.op("Add", [
-            g.op("Mul", [oneHot, g.scalar(1 - smoothing, dtype)]),
-            g.scalar(smoothing / classes, dtype),
-          ]);
+    // The smoothed target distribution q = (1 - e) one-hot + e / C, in one OneHot node (float32
+    // only in onnxruntime); loss = -sum(q log p) / count.
+    const offValue = smoothing / classes;
+    const levels = g.constant(tensorFromNumbers("float32", [2], [offValue, 1 - smoothing + offValue]));
+    const oneHot = g.op("OneHot", [target, g.ints([classes]), levels], { axis: 1 });
+    const q = dtype === "float32" ? oneHot : g.op("Cast", [oneHot], { to: onnxDataType[dtype] });
     const count = elementCount(
       g,
       target,

@@ -68,17 +68,34 @@ export function unpackTensors(packing: ParameterPacking, packed: Tensor): Map<st
   );
 }
 
-/** Emits, at the front of the graph, the slices that give each parameter its usual name and shape. */
+/** Emits, at the front of the graph, one Split giving each parameter its usual name and shape. */
 export function emitUnpack(g: GraphBuilder, packing: ParameterPacking): void {
   g.prepend(() =>
     g.scoped("unpack", () => {
+      const flat = (slot: PackedSlot) => (slot.dims.length === 1 ? slot.name : `unpack/${slot.name}/flat`);
+      const sizes = packing.slots.map((slot) => elementCount(slot.dims));
+      if (packing.slots.length === 1) {
+        g.add({
+          name: "unpack/split",
+          opType: "Identity",
+          input: [packing.name],
+          output: [flat(packing.slots[0]!)],
+        });
+      } else {
+        g.add({
+          name: "unpack/split",
+          opType: "Split",
+          input: [packing.name, g.ints(sizes)],
+          output: packing.slots.map(flat),
+          attributes: { axis: 0 },
+        });
+      }
       for (const slot of packing.slots) {
-        const end = slot.offset + elementCount(slot.dims);
-        const flat = g.op("Slice", [packing.name, g.ints([slot.offset]), g.ints([end]), g.ints([0])]);
+        if (slot.dims.length === 1) continue;
         g.add({
           name: `unpack/${slot.name}`,
           opType: "Reshape",
-          input: [flat, g.ints(slot.dims)],
+          input: [flat(slot), g.ints(slot.dims)],
           output: [slot.name],
         });
       }
@@ -96,7 +113,7 @@ export function emitPackedGradient(
     const flatShape = g.ints([-1]);
     const parts = packing.slots.map((slot) => {
       const grad = grads.get(slot.name);
-      if (grad) return g.reshape(grad, flatShape);
+      if (grad) return slot.dims.length === 1 ? grad : g.reshape(grad, flatShape);
       return g.constant({
         dtype: "float32",
         dims: [elementCount(slot.dims)],
