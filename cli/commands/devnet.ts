@@ -1,0 +1,50 @@
+import { type Command, InvalidArgumentError } from "commander";
+import { startDevnet } from "../../chain-bridge/devnet/index.ts";
+import { fail, onShutdown } from "../process.ts";
+
+function nonNegativeInteger(name: string) {
+  return (value: string): number => {
+    const number = Number(value);
+    if (!Number.isInteger(number) || number < 0) {
+      throw new InvalidArgumentError(`${name} must be a whole number >= 0, got "${value}"`);
+    }
+    return number;
+  };
+}
+
+export function registerDevnetCommand(program: Command): void {
+  program
+    .command("devnet")
+    .description("Run the single-node Substrate-compatible dev chain (JSON-RPC over WebSocket and HTTP)")
+    .option(
+      "--port <port>",
+      "port for WebSocket and HTTP JSON-RPC on 127.0.0.1",
+      nonNegativeInteger("--port"),
+      9944,
+    )
+    .option(
+      "--block-time <ms>",
+      "milliseconds between blocks; 0 seals a block as soon as transactions arrive",
+      nonNegativeInteger("--block-time"),
+      0,
+    )
+    .option("--data-dir <dir>", "keep the chain in this directory across restarts (default: in memory)")
+    .action(async (options: { port: number; blockTime: number; dataDir?: string }) => {
+      try {
+        const devnet = await startDevnet({
+          port: options.port,
+          blockTimeMs: options.blockTime,
+          ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
+        });
+        process.stdout.write(
+          `dev chain ready: ${devnet.wsUrl} (HTTP ${devnet.httpUrl}), genesis ${devnet.genesisHash}\n` +
+            `dev accounts //Alice..//Ferdie are funded; //Alice is sudo. Blocks: ${
+              options.blockTime === 0 ? "instant seal" : `every ${options.blockTime} ms`
+            }; data: ${options.dataDir ?? "in memory"}\n`,
+        );
+        onShutdown(devnet.stop);
+      } catch (error) {
+        fail(error);
+      }
+    });
+}
