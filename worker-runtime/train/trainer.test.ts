@@ -33,10 +33,12 @@ describe("accuracy against PyTorch on the same models, data, optimizer and sched
       const torch = fixture.reference.final_val_accuracy;
       assert.equal(result.metrics.total_steps, fixture.reference.steps);
       assert.ok(Math.abs(ours - torch) <= 0.02, `${name}: ours ${ours}, PyTorch ${torch}`);
-      // Same batches, same initial weights: the training loss follows PyTorch's closely too.
+      // Same batches, same initial weights: the losses follow PyTorch's epoch by epoch too.
       result.metrics.epochs.forEach((epoch, i) => {
-        const expected = fixture.reference.epochs[i]!.train_loss;
-        assert.ok(Math.abs(epoch.train_loss - expected) <= 1e-3 * Math.max(1, expected), `epoch ${i}`);
+        const expected = fixture.reference.epochs[i]!;
+        const close = (a: number, b: number) => Math.abs(a - b) <= 1e-3 * Math.max(1, b);
+        assert.ok(close(epoch.train_loss, expected.train_loss), `epoch ${i} train loss`);
+        assert.ok(close(epoch.val_loss!, expected.val_loss), `epoch ${i} validation loss`);
       });
     });
   }
