@@ -210,3 +210,13 @@ test("a wrong password and an unknown email fail alike and create no session", a
   }
   assert.equal(await t.database.db.session.count(), sessions);
 });
+
+test("password guessing is rate limited per address and email", async () => {
+  const fred = await signUp(t.app);
+  const guess = (email: string) =>
+    t.app.inject({ method: "POST", url: "/v1/auth/login", payload: { email, password: "a wrong guess" } });
+  for (let i = 0; i < 10; i++) expectApiError(await guess(fred.email), 401, "invalid_credentials");
+  const limited = expectApiError(await guess(fred.email.toUpperCase()), 429, "rate_limited");
+  assert.equal(limited.type, "rate_limit_error");
+  expectApiError(await guess("someone-else@example.com"), 401, "invalid_credentials");
+});
