@@ -92,6 +92,10 @@ describe("determinism and resume, bit for bit", () => {
     });
     assert.equal(fromEarly.finalSha256, uninterrupted.finalSha256);
     assert.equal(fromEarly.merkleRoot, uninterrupted.merkleRoot);
+
+    // Without a directory of its own, a resumed run still reports the whole run's leaves.
+    const inMemory = await train({ ...cnn, spec, resume: { dir, step: 40 } });
+    assert.equal(inMemory.merkleRoot, uninterrupted.merkleRoot);
   });
 
   it("a verifier's replay of a segment reproduces the committed checkpoint", async () => {

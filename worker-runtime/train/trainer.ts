@@ -134,7 +134,10 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
             profile,
             start.source && { source: start.source.dir, step: start.source.step },
           );
-    const records: CheckpointLeaf[] = dir ? [...dir.manifest.checkpoints] : [];
+    // The leaves so far: those carried into the new directory, or those of the resumed run.
+    const inherited =
+      start.source?.dir.manifest.checkpoints.filter((r) => r.step <= start.source!.step) ?? [];
+    const records: CheckpointLeaf[] = dir ? [...dir.manifest.checkpoints] : inherited;
     const emit = options.onEvent ?? (() => {});
     const checkpoint = (state: TrainingState) => {
       const final = state.step === totalSteps;
@@ -187,8 +190,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const seconds = (performance.now() - began) / 1000;
     const trained = engine.canonical(state);
     const delivered = new Map(trained.params);
-    for (const [name, value] of state.state)
+    for (const [name, value] of trained.state) {
       if (setup.model.initializers.has(name)) delivered.set(name, value);
+    }
     return {
       model: withInitializers(setup.model, delivered),
       metrics: {
