@@ -32,6 +32,7 @@ function task(taskId: string): TrainingTask {
     jobId: `job_${taskId}`,
     modelSha256: "a".repeat(64),
     datasetSha256: "b".repeat(64),
+    datasetFileName: "data.npz",
     spec: { batch_size: 4 },
     totalSteps: 10,
     checkpointEvery: 5,

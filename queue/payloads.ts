@@ -13,6 +13,8 @@ export interface TrainingTask {
   jobId: string;
   modelSha256: string;
   datasetSha256: string;
+  /** The dataset's file name: its extension tells the trainer's reader the format. */
+  datasetFileName: string;
   /** The training engine's spec as the user gave it (worker-runtime/train/spec.ts parses it). */
   spec: unknown;
   totalSteps: number;
@@ -33,6 +35,7 @@ export interface AuditTask {
   jobId: string;
   modelSha256: string;
   datasetSha256: string;
+  datasetFileName: string;
   spec: unknown;
   /** Root the worker committed on chain and the size of its tree, which the proofs are against. */
   checkpointRoot: string;

@@ -16,6 +16,11 @@ export function auditJobId(task: AuditTask): string {
   return `${task.taskId}-audit-${task.from.step}-${task.to.step}`;
 }
 
+/** The task a queued job works on, from its job id (see trainingJobId and auditJobId). */
+export function taskIdOfJob(jobId: string): string {
+  return jobId.split("-audit-")[0]!;
+}
+
 export class TaskProducer {
   private readonly redis: Redis;
   private readonly queues: { [K in TaskKind]: Queue<LeasedJobData<TaskPayloads[K]>> };

@@ -1,0 +1,490 @@
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { Readable } from "node:stream";
+import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { QueueConnection } from "../../queue/names.ts";
+import type { AuditTask, TrainingTask } from "../../queue/payloads.ts";
+import { QUEUE_POLICIES, type QueuePolicy } from "../../queue/policies.ts";
+import { TaskProducer } from "../../queue/producers.ts";
+import { merkleRoot } from "../../sdk/src/merkle.ts";
+import { createTestApp, type TestApp } from "../../test/support/app.ts";
+import type { NodeError } from "../../worker-runtime/node/errors.ts";
+import { GatewayClient } from "../../worker-runtime/node/gateway-client.ts";
+import { loadIdentity, type NodeIdentity } from "../../worker-runtime/node/identity.ts";
+import type { App } from "../app.ts";
+import { buildApp } from "../app.ts";
+import type {
+  AuditVerdict,
+  CheckpointReport,
+  JobLifecycle,
+  TrainingProgress,
+  TrainingResult,
+} from "../services/job-lifecycle.ts";
+import { NodeGateway } from "../services/node-gateway.ts";
+import {
+  commitmentMessage,
+  NODE_HEADERS,
+  nodeRequestMessage,
+  sha256Hex,
+  verdictMessage,
+} from "../services/node-signatures.ts";
+
+interface ErrorBody {
+  error: { code: string; param: string | null };
+}
+
+/** Records what the gateway reports, in order, as the jobs service would receive it. */
+class RecordingLifecycle implements JobLifecycle {
+  readonly calls: Array<{ method: string; taskId: string; detail: unknown }> = [];
+  async taskStarted(taskId: string, workerAddress: string) {
+    this.calls.push({ method: "taskStarted", taskId, detail: workerAddress });
+  }
+  async progress(taskId: string, progress: TrainingProgress) {
+    this.calls.push({ method: "progress", taskId, detail: progress });
+  }
+  async checkpointStored(taskId: string, checkpoint: CheckpointReport) {
+    this.calls.push({ method: "checkpointStored", taskId, detail: checkpoint });
+  }
+  async trainingCompleted(taskId: string, result: TrainingResult) {
+    this.calls.push({ method: "trainingCompleted", taskId, detail: result });
+  }
+  async auditCompleted(taskId: string, verdict: AuditVerdict) {
+    this.calls.push({ method: "auditCompleted", taskId, detail: verdict });
+  }
+  async taskFailed(taskId: string, reason: string, networkFault: boolean) {
+    this.calls.push({ method: "taskFailed", taskId, detail: { reason, networkFault } });
+  }
+  of(method: string, taskId: string) {
+    return this.calls.filter((c) => c.method === method && c.taskId === taskId);
+  }
+}
+
+// Leases lapse after 1.2 s so a lost lease shows within the test; a failure is final, so a task
+// given up by one test never comes back in the next (queue/leases.test.ts covers retries).
+const policy: QueuePolicy = {
+  ...QUEUE_POLICIES.training,
+  attempts: 1,
+  backoffMs: 10,
+  lockMs: 1_200,
+  stalledIntervalMs: 300,
+  maxStalledCount: 3,
+};
+const PROFILE = "e".repeat(64);
+
+describe("node gateway routes", () => {
+  let t: TestApp;
+  let app: App;
+  let base: string;
+  let gateway: NodeGateway;
+  let producer: TaskProducer;
+  const lifecycle = new RecordingLifecycle();
+  let worker: NodeIdentity;
+  let verifier: NodeIdentity;
+  let stranger: NodeIdentity;
+  let workerClient: GatewayClient;
+  let verifierClient: GatewayClient;
+  const model = randomBytes(2048);
+  const dataset = randomBytes(4096);
+
+  async function storeBlob(bytes: Uint8Array): Promise<string> {
+    const staged = await t.services.files.blobs.stage(Readable.from([bytes]), 1 << 20);
+    await staged.commit();
+    return staged.sha256;
+  }
+
+  function trainingTask(taskId: string): TrainingTask {
+    return {
+      taskId,
+      jobId: `job_of_${taskId}`,
+      modelSha256: sha256Hex(model),
+      datasetSha256: sha256Hex(dataset),
+      datasetFileName: "data.npz",
+      spec: { batch_size: 8 },
+      totalSteps: 10,
+      checkpointEvery: 5,
+      resumeFrom: null,
+    };
+  }
+
+  /** A signed request built by hand, so tests can break one part of it. */
+  async function raw(
+    identity: NodeIdentity,
+    method: string,
+    path: string,
+    options: {
+      body?: string;
+      timestamp?: number;
+      nonce?: string;
+      signWith?: NodeIdentity;
+      signedBody?: string;
+    } = {},
+  ) {
+    const timestamp = String(options.timestamp ?? Date.now());
+    const nonce = options.nonce ?? randomBytes(16).toString("hex");
+    const bodySha256 = sha256Hex(options.signedBody ?? options.body ?? "");
+    const signer = options.signWith ?? identity;
+    const headers: Record<string, string> = {
+      [NODE_HEADERS.address]: identity.address,
+      [NODE_HEADERS.timestamp]: timestamp,
+      [NODE_HEADERS.nonce]: nonce,
+      [NODE_HEADERS.signature]: signer.sign(
+        nodeRequestMessage({ method, path, timestamp, nonce, bodySha256 }),
+      ),
+    };
+    if (options.body !== undefined) headers["content-type"] = "application/json";
+    const response = await fetch(`${base}${path}`, { method, headers, body: options.body });
+    const json = response.headers.get("content-type")?.startsWith("application/json");
+    const body = (json ? await response.json() : null) as ErrorBody | null;
+    return { status: response.status, body: body!, headers };
+  }
+
+  async function rejected(promise: Promise<unknown>, status: number, apiCode: string) {
+    await assert.rejects(promise, (error: NodeError) => {
+      assert.equal(error.status, status, error.message);
+      assert.equal(error.apiCode, apiCode, error.message);
+      return true;
+    });
+  }
+
+  before(async () => {
+    t = await createTestApp();
+    const queues: QueueConnection = { redisUrl: t.config.redisUrl!, prefix: `${t.prefix}-queues` };
+    gateway = new NodeGateway({
+      db: t.database.db,
+      redis: t.redis,
+      blobs: t.services.files.blobs,
+      lifecycle,
+      queues,
+      policies: { training: policy, audit: policy },
+      limits: { checkpointBytes: 1 << 20, modelBytes: 1 << 20 },
+      logError: (error) => {
+        throw error;
+      },
+    });
+    await gateway.start();
+    producer = new TaskProducer(queues, { training: policy, audit: policy });
+    const up = async () => undefined;
+    app = await buildApp({
+      deps: {
+        services: { ...t.services, nodeGateway: gateway },
+        probes: { database: up, redis: up, chain: up },
+      },
+    });
+    base = await app.listen({ port: 0, host: "127.0.0.1" });
+    [worker, verifier, stranger] = await Promise.all([
+      loadIdentity("//Bob"),
+      loadIdentity("//Charlie"),
+      loadIdentity("//Dave"),
+    ]);
+    workerClient = new GatewayClient(base, worker);
+    verifierClient = new GatewayClient(base, verifier);
+    await storeBlob(model);
+    await storeBlob(dataset);
+    await workerClient.register(["worker"], PROFILE);
+    await verifierClient.register(["verifier"], PROFILE);
+  });
+
+  after(async () => {
+    await app.close();
+    await producer.close();
+    await gateway.close();
+    await t.close();
+  });
+
+  describe("request signatures", () => {
+    it("refuses a request without the node headers", async () => {
+      const response = await fetch(`${base}/v1/nodes/training-tasks/claim`, { method: "POST" });
+      assert.equal(response.status, 401);
+      const body = (await response.json()) as { error: { code: string; type: string } };
+      assert.equal(body.error.code, "missing_node_signature");
+      assert.equal(body.error.type, "authentication_error");
+    });
+
+    it("refuses a signature by another key, and a body other than the one signed", async () => {
+      const forged = await raw(worker, "POST", "/v1/nodes/register", {
+        body: JSON.stringify({ roles: ["worker"], profile_hash: PROFILE }),
+        signWith: stranger,
+      });
+      assert.equal(forged.status, 401);
+      assert.equal(forged.body.error.code, "bad_signature");
+      const tampered = await raw(worker, "POST", "/v1/nodes/register", {
+        body: JSON.stringify({ roles: ["verifier"], profile_hash: PROFILE }),
+        signedBody: JSON.stringify({ roles: ["worker"], profile_hash: PROFILE }),
+      });
+      assert.equal(tampered.status, 401);
+      assert.equal(tampered.body.error.code, "bad_signature");
+    });
+
+    it("refuses a stale timestamp, either way", async () => {
+      for (const skew of [-61_000, 61_000]) {
+        const stale = await raw(worker, "POST", "/v1/nodes/leases/x/heartbeat", {
+          timestamp: Date.now() + skew,
+        });
+        assert.equal(stale.status, 401);
+        assert.equal(stale.body.error.code, "stale_request");
+      }
+    });
+
+    it("refuses a replayed request", async () => {
+      const first = await raw(worker, "GET", `/v1/nodes/blobs/${sha256Hex(model)}`);
+      assert.equal(first.status, 200);
+      const again = await fetch(`${base}/v1/nodes/blobs/${sha256Hex(model)}`, { headers: first.headers });
+      assert.equal(again.status, 401);
+      assert.equal(((await again.json()) as { error: { code: string } }).error.code, "replayed_request");
+    });
+  });
+
+  describe("registration", () => {
+    it("answers the node and rejects bad bodies with the error shape", async () => {
+      const node = await new GatewayClient(base, stranger).register(["whistleblower", "verifier"], PROFILE);
+      assert.equal(node.address, stranger.address);
+      assert.deepEqual(node.roles, ["verifier", "whistleblower"]);
+      const malformed = await raw(stranger, "POST", "/v1/nodes/register", { body: "{not json" });
+      assert.equal(malformed.status, 400);
+      assert.equal(malformed.body.error.code, "invalid_json");
+      const badRole = await raw(stranger, "POST", "/v1/nodes/register", {
+        body: JSON.stringify({ roles: ["miner"], profile_hash: PROFILE }),
+      });
+      assert.equal(badRole.status, 400);
+      assert.equal(badRole.body.error.param, "roles.0");
+      const badHash = await raw(stranger, "POST", "/v1/nodes/register", {
+        body: JSON.stringify({ roles: ["worker"], profile_hash: "abc" }),
+      });
+      assert.equal(badHash.status, 400);
+      assert.equal(badHash.body.error.param, "profile_hash");
+    });
+
+    it("lets only registered nodes with the right role claim", async () => {
+      const unknown = await loadIdentity("//Eve");
+      await rejected(new GatewayClient(base, unknown).claimTraining(0), 403, "node_not_registered");
+      await rejected(verifierClient.claimTraining(0), 403, "role_not_registered");
+      await rejected(workerClient.claimAudit(0), 403, "role_not_registered");
+    });
+  });
+
+  describe("training tasks", () => {
+    it("answers 204 when no task comes within the wait", async () => {
+      assert.equal(await workerClient.claimTraining(0), null);
+    });
+
+    it("leases a task, stores checkpoints and the model, and completes it with a signed commitment", async () => {
+      await producer.enqueueTraining(trainingTask("task_flow"));
+      const claim = await workerClient.claimTraining(5);
+      assert.ok(claim);
+      assert.equal(claim.task.task_id, "task_flow");
+      assert.equal(claim.resume_from, null);
+      assert.equal(claim.attempt, 1);
+      const lease = claim.lease.id;
+      assert.deepEqual(lifecycle.of("taskStarted", "task_flow")[0]?.detail, worker.address);
+
+      await workerClient.progress(lease, {
+        step: 3,
+        total_steps: 10,
+        loss: 0.5,
+        learning_rate: 0.01,
+        steps_per_second: 4,
+      });
+      await rejected(
+        workerClient.progress(lease, {
+          step: 11,
+          total_steps: 10,
+          loss: 1,
+          learning_rate: 0,
+          steps_per_second: 0,
+        }),
+        400,
+        "progress_invalid",
+      );
+
+      const checkpoints = [0, 5, 10].map((step) => ({ step, bytes: randomBytes(512 + step) }));
+      await rejected(
+        workerClient.uploadCheckpoint(lease, 3, checkpoints[0]!.bytes),
+        400,
+        "checkpoint_step_invalid",
+      );
+      for (const c of checkpoints) await workerClient.uploadCheckpoint(lease, c.step, c.bytes);
+      await workerClient.uploadCheckpoint(lease, 5, checkpoints[1]!.bytes);
+      await rejected(workerClient.uploadCheckpoint(lease, 5, randomBytes(10)), 409, "checkpoint_conflict");
+      assert.deepEqual(
+        lifecycle.of("checkpointStored", "task_flow").map((c) => (c.detail as CheckpointReport).step),
+        [0, 5, 10, 5],
+      );
+      assert.deepEqual(
+        Buffer.from(await workerClient.download(sha256Hex(checkpoints[1]!.bytes))),
+        checkpoints[1]!.bytes,
+      );
+
+      const leaves = checkpoints.map((c) => sha256Hex(c.bytes));
+      const root = Buffer.from(merkleRoot(leaves.map((l) => Buffer.from(l, "hex")))).toString("hex");
+      const trained = randomBytes(1024);
+      const commitment = {
+        taskId: "task_flow",
+        checkpointRoot: root,
+        leafCount: 3,
+        modelSha256: sha256Hex(trained),
+      };
+      const signature = worker.sign(commitmentMessage(commitment));
+      const completion = {
+        model_sha256: sha256Hex(trained),
+        checkpoint_root: root,
+        leaves,
+        metrics: { final_loss: 0.1 },
+        commitment_signature: signature,
+      };
+      await rejected(workerClient.complete(lease, completion), 400, "model_missing");
+      assert.equal(await workerClient.uploadModel(lease, trained), sha256Hex(trained));
+      await rejected(
+        workerClient.complete(lease, { ...completion, leaves: leaves.slice(1) }),
+        400,
+        "commitment_invalid",
+      );
+      await rejected(
+        workerClient.complete(lease, { ...completion, checkpoint_root: "0".repeat(64) }),
+        400,
+        "commitment_invalid",
+      );
+      await rejected(
+        workerClient.complete(lease, {
+          ...completion,
+          commitment_signature: stranger.sign(commitmentMessage(commitment)),
+        }),
+        400,
+        "commitment_invalid",
+      );
+      await workerClient.complete(lease, completion);
+      const [completed] = lifecycle.of("trainingCompleted", "task_flow");
+      assert.deepEqual(completed?.detail, {
+        modelSha256: sha256Hex(trained),
+        checkpointRoot: root,
+        leaves,
+        metrics: { final_loss: 0.1 },
+        workerAddress: worker.address,
+        commitmentSignature: signature,
+      });
+      await rejected(workerClient.heartbeat(lease), 409, "lease_lost");
+      await rejected(workerClient.complete(lease, completion), 409, "lease_lost");
+    });
+
+    it("refuses an upload whose bytes differ from the signed hash", async () => {
+      await producer.enqueueTraining(trainingTask("task_mismatch"));
+      const claim = await workerClient.claimTraining(5);
+      assert.ok(claim);
+      const path = `/v1/nodes/leases/${claim.lease.id}/checkpoints/0`;
+      const timestamp = String(Date.now());
+      const nonce = randomBytes(16).toString("hex");
+      const declared = sha256Hex("other bytes");
+      const response = await fetch(`${base}${path}`, {
+        method: "PUT",
+        headers: {
+          [NODE_HEADERS.address]: worker.address,
+          [NODE_HEADERS.timestamp]: timestamp,
+          [NODE_HEADERS.nonce]: nonce,
+          [NODE_HEADERS.signature]: worker.sign(
+            nodeRequestMessage({ method: "PUT", path, timestamp, nonce, bodySha256: declared }),
+          ),
+          [NODE_HEADERS.contentSha256]: declared,
+          "content-type": "application/octet-stream",
+        },
+        body: randomBytes(64),
+      });
+      assert.equal(response.status, 400);
+      assert.equal(
+        ((await response.json()) as { error: { code: string } }).error.code,
+        "content_hash_mismatch",
+      );
+      assert.equal(await t.services.files.blobs.has(declared), false);
+      await workerClient.fail(claim.lease.id, "giving up in a test");
+    });
+
+    it("gives a task whose lease lapsed to the next worker, resuming from the last checkpoint", async () => {
+      await producer.enqueueTraining(trainingTask("task_lapse"));
+      const first = await workerClient.claimTraining(5);
+      assert.ok(first);
+      const checkpoint = randomBytes(300);
+      await workerClient.uploadCheckpoint(first.lease.id, 0, randomBytes(300));
+      await workerClient.uploadCheckpoint(first.lease.id, 5, checkpoint);
+      const second = await new GatewayClient(base, stranger)
+        .register(["worker"], PROFILE)
+        .then(() => new GatewayClient(base, stranger).claimTraining(10));
+      assert.ok(second, "the lapsed task came back");
+      assert.equal(second.task.task_id, "task_lapse");
+      assert.equal(second.attempt, 2);
+      assert.deepEqual(second.resume_from, { step: 5, sha256: sha256Hex(checkpoint) });
+      assert.deepEqual(
+        second.checkpoints.map((c) => c.step),
+        [0, 5],
+      );
+      await rejected(workerClient.heartbeat(first.lease.id), 409, "lease_lost");
+      await rejected(workerClient.uploadCheckpoint(first.lease.id, 10, randomBytes(5)), 409, "lease_lost");
+      await new GatewayClient(base, stranger).fail(second.lease.id, "test over");
+    });
+
+    it("reports a task that failed on every attempt as the network's fault, once", async () => {
+      await producer.enqueueTraining(trainingTask("task_doomed"));
+      const claim = await workerClient.claimTraining(5);
+      assert.equal(claim?.task.task_id, "task_doomed");
+      await workerClient.fail(claim!.lease.id, "crash 2");
+      for (let i = 0; i < 60 && lifecycle.of("taskFailed", "task_doomed").length === 0; i++) await sleep(50);
+      assert.deepEqual(
+        lifecycle.of("taskFailed", "task_doomed").map((c) => c.detail),
+        [{ reason: "training failed on every node that tried it: crash 2", networkFault: true }],
+      );
+    });
+
+    it("refuses malformed leases and unknown blobs", async () => {
+      await rejected(workerClient.heartbeat("nonsense"), 400, "invalid_lease");
+      await rejected(workerClient.download("0".repeat(64)), 404, "resource_missing");
+      const badHash = await raw(worker, "GET", "/v1/nodes/blobs/xyz");
+      assert.equal(badHash.status, 400);
+    });
+  });
+
+  describe("audits", () => {
+    it("leases an audit to a verifier and forwards its signed verdict", async () => {
+      const audit: AuditTask = {
+        taskId: "task_audited",
+        jobId: "job_audited",
+        modelSha256: sha256Hex(model),
+        datasetSha256: sha256Hex(dataset),
+        datasetFileName: "data.npz",
+        spec: {},
+        checkpointRoot: "1".repeat(64),
+        treeSize: 3,
+        from: { step: 0, sha256: "2".repeat(64), leafIndex: 0, proof: [] },
+        to: { step: 5, sha256: "3".repeat(64), leafIndex: 1, proof: [] },
+      };
+      await producer.enqueueAudit(audit);
+      const claim = await verifierClient.claimAudit(5);
+      assert.ok(claim);
+      assert.equal(claim.audit.to.leaf_index, 1);
+      const verdict = {
+        taskId: audit.taskId,
+        checkpointRoot: audit.checkpointRoot,
+        fromStep: 0,
+        fromSha256: audit.from.sha256,
+        toStep: 5,
+        toSha256: audit.to.sha256,
+        agrees: true,
+      };
+      await rejected(
+        verifierClient.verdict(
+          claim.lease.id,
+          true,
+          verifier.sign(verdictMessage({ ...verdict, agrees: false })),
+        ),
+        400,
+        "verdict_invalid",
+      );
+      const signature = verifier.sign(verdictMessage(verdict));
+      await verifierClient.verdict(claim.lease.id, true, signature);
+      assert.deepEqual(lifecycle.of("auditCompleted", "task_audited")[0]?.detail, {
+        verifierAddress: verifier.address,
+        fromStep: 0,
+        toStep: 5,
+        agrees: true,
+        signature,
+      });
+    });
+  });
+});

@@ -1,0 +1,168 @@
+import { Type } from "@sinclair/typebox";
+import { NODE_ROLES } from "../services/node-gateway.ts";
+import { StringEnum } from "./common.ts";
+
+const Sha256 = Type.String({ pattern: "^[0-9a-f]{64}$", description: "Lowercase hex SHA-256" });
+const Signature = Type.String({
+  pattern: "^0x[0-9a-fA-F]{128}$",
+  description: "sr25519 signature by the node's key, 0x-prefixed hex",
+});
+
+export const NodeAuthHeaders = Type.Object({
+  "x-node-address": Type.String({ description: "The node's SS58 address (its sr25519 public key)" }),
+  "x-node-timestamp": Type.String({
+    description: "Milliseconds since the epoch; within 60 s of the gateway",
+  }),
+  "x-node-nonce": Type.String({ description: "16-64 characters of [A-Za-z0-9_-], never reused" }),
+  "x-node-signature": Type.String({
+    description:
+      'sr25519 signature of "veritrain/node-request/v1\\nMETHOD\\nPATH\\nTIMESTAMP\\nNONCE\\nSHA256(body)"',
+  }),
+});
+
+export const UploadHeaders = Type.Object({
+  ...NodeAuthHeaders.properties,
+  "x-content-sha256": Type.String({ pattern: "^[0-9a-f]{64}$", description: "SHA-256 of the body" }),
+});
+
+export const RegisterBody = Type.Object(
+  {
+    roles: Type.Array(StringEnum(NODE_ROLES), { minItems: 1, maxItems: 3, uniqueItems: true }),
+    profile_hash: Type.String({
+      pattern: "^[0-9a-f]{64}$",
+      description: "SHA-256 of the node's determinism profile (canonical JSON)",
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export const NodeSchema = Type.Object(
+  {
+    object: Type.Literal("node"),
+    address: Type.String(),
+    roles: Type.Array(StringEnum(NODE_ROLES)),
+    profile_hash: Type.String(),
+    registered_at: Type.String({ format: "date-time" }),
+  },
+  { title: "Node" },
+);
+
+export const ClaimBody = Type.Object(
+  {
+    wait_seconds: Type.Integer({
+      minimum: 0,
+      maximum: 20,
+      default: 20,
+      description: "Long poll: how long to wait for a task before answering 204",
+    }),
+  },
+  { additionalProperties: false },
+);
+
+export const LeaseSchema = Type.Object(
+  {
+    id: Type.String({ description: "Name it in every report; it lapses unless renewed" }),
+    expires_at: Type.String({ format: "date-time" }),
+    heartbeat_interval_seconds: Type.Integer(),
+  },
+  { title: "Lease" },
+);
+
+const CheckpointRefSchema = Type.Object({ step: Type.Integer(), sha256: Sha256 }, { title: "CheckpointRef" });
+
+export const TrainingClaimSchema = Type.Object(
+  {
+    lease: LeaseSchema,
+    attempt: Type.Integer({ description: "1 for the first node to hold the task" }),
+    task: Type.Object({
+      task_id: Type.String(),
+      model_sha256: Sha256,
+      dataset_sha256: Sha256,
+      dataset_file_name: Type.String(),
+      spec: Type.Unknown({ description: "The training spec" }),
+      total_steps: Type.Integer(),
+      checkpoint_every: Type.Integer(),
+    }),
+    checkpoints: Type.Array(CheckpointRefSchema, { description: "Checkpoints stored so far, in step order" }),
+    resume_from: Type.Union([CheckpointRefSchema, Type.Null()], {
+      description: "Continue training from this checkpoint; null to start at step 0",
+    }),
+  },
+  { title: "TrainingClaim" },
+);
+
+const ProvenCheckpointSchema = Type.Object({
+  step: Type.Integer(),
+  sha256: Sha256,
+  leaf_index: Type.Integer(),
+  proof: Type.Array(Sha256),
+});
+
+export const AuditClaimSchema = Type.Object(
+  {
+    lease: LeaseSchema,
+    attempt: Type.Integer(),
+    audit: Type.Object({
+      task_id: Type.String(),
+      model_sha256: Sha256,
+      dataset_sha256: Sha256,
+      dataset_file_name: Type.String(),
+      spec: Type.Unknown(),
+      checkpoint_root: Sha256,
+      tree_size: Type.Integer(),
+      from: ProvenCheckpointSchema,
+      to: ProvenCheckpointSchema,
+    }),
+  },
+  { title: "AuditClaim" },
+);
+
+export const LeaseParams = Type.Object({ lease: Type.String({ maxLength: 200 }) });
+export const CheckpointParams = Type.Object({
+  lease: Type.String({ maxLength: 200 }),
+  step: Type.Integer({ minimum: 0 }),
+});
+export const BlobParams = Type.Object({ sha256: Sha256 });
+
+export const ProgressBody = Type.Object(
+  {
+    step: Type.Integer({ minimum: 0 }),
+    total_steps: Type.Integer({ minimum: 1 }),
+    loss: Type.Number(),
+    learning_rate: Type.Number({ minimum: 0 }),
+    steps_per_second: Type.Number({ minimum: 0 }),
+  },
+  { additionalProperties: false },
+);
+
+export const StoredCheckpoint = Type.Object(
+  { step: Type.Integer(), sha256: Sha256 },
+  { title: "StoredCheckpoint" },
+);
+export const StoredModel = Type.Object({ sha256: Sha256 }, { title: "StoredModel" });
+
+export const CompleteBody = Type.Object(
+  {
+    model_sha256: Sha256,
+    checkpoint_root: Sha256,
+    leaves: Type.Array(Sha256, { minItems: 1, maxItems: 100_000 }),
+    metrics: Type.Record(Type.String(), Type.Unknown()),
+    commitment_signature: Signature,
+  },
+  { additionalProperties: false },
+);
+
+export const VerdictBody = Type.Object(
+  { agrees: Type.Boolean(), signature: Signature },
+  { additionalProperties: false },
+);
+
+export const FailBody = Type.Object(
+  { reason: Type.String({ minLength: 1, maxLength: 2000 }) },
+  { additionalProperties: false },
+);
+
+export const Acknowledged = Type.Object(
+  { status: StringEnum(["completed", "retried", "failed"]) },
+  { title: "NodeReportAcknowledged" },
+);

@@ -1,0 +1,20 @@
+export type NodeErrorCode =
+  | "GATEWAY_REJECTED"
+  | "GATEWAY_UNREACHABLE"
+  | "LEASE_LOST"
+  | "BLOB_CORRUPT"
+  | "AUDIT_PROOF_INVALID"
+  | "INVALID_OPTIONS";
+
+export class NodeError extends Error {
+  constructor(
+    readonly code: NodeErrorCode,
+    message: string,
+    /** For GATEWAY_REJECTED: the HTTP status and the API's error code. */
+    readonly status?: number,
+    readonly apiCode?: string,
+  ) {
+    super(message);
+    this.name = "NodeError";
+  }
+}
