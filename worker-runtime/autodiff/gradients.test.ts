@@ -210,6 +210,22 @@ add({
   }),
 });
 add({
+  name: "Split by num_outputs, Pad with axes (opset 21)",
+  dtype: "float64",
+  opset: 21,
+  build: (m, p) => {
+    const [a, b] = m.node("Split", [p("x", [2, 6])], { axis: 1, num_outputs: 2 }, 2);
+    const padded = m.op("Pad", [
+      b!,
+      m.ints([1, 0]),
+      m.constant(tensorFromNumbers("float64", [], [0])),
+      m.ints([1]),
+    ]);
+    const window = m.op("Slice", [padded, m.ints([0]), m.ints([3]), m.ints([1])]);
+    return { output: m.op("Mul", [a!, window]), shape: [2, 3] };
+  },
+});
+add({
   name: "Gather as an embedding lookup, repeated indices",
   dtype: "float64",
   build: (m, p) => {

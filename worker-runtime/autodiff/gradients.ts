@@ -119,12 +119,11 @@ const matMul: GradientRule = (c) => {
     bShape = [...bShape, 1];
     yShape = [...yShape, 1];
   }
-  const back = (grad: string, i: number, promoted: readonly (number | string)[]): string => {
-    const reduced = unbroadcast(g, grad, [...yShape.slice(0, -2), ...promoted.slice(-2)], promoted);
-    return promoted.length === c.xInfo(i).shape.length
-      ? reduced
-      : g.reshape(reduced, g.shapeOf(c.x[i]!, c.xInfo(i).shape));
-  };
+  // Sum over broadcast batch dims, then undo the vector promotion.
+  const reduced = (grad: string, promoted: readonly Dim[]) =>
+    unbroadcast(g, grad, [...yShape.slice(0, -2), ...promoted.slice(-2)], promoted);
+  const restored = (grad: string, i: number) =>
+    c.xInfo(i).shape.length === 1 ? g.reshape(grad, g.shapeOf(c.x[i]!, c.xInfo(i).shape)) : grad;
   let da: string | undefined;
   let db: string | undefined;
   if (c.wants[0]) {
@@ -132,25 +131,23 @@ const matMul: GradientRule = (c) => {
       bShape.length === 2 && aShape.length === 2
         ? g.op("Gemm", [dy, b], { transB: 1 })
         : g.op("MatMul", [dy, g.op("Transpose", [b], { perm: swapLastTwo(bShape.length) })]);
-    da = back(product, 0, aShape);
+    da = restored(reduced(product, aShape), 0);
   }
   if (c.wants[1]) {
-    if (bShape.length === 2) {
+    const k = aShape[aShape.length - 1]!;
+    const n = bShape[1]!;
+    if (bShape.length === 2 && typeof k === "number" && typeof n === "number") {
       // A weight shared by every row of a batched input: fold the batch into the rows, one Gemm.
-      const k = aShape[aShape.length - 1]!;
-      const n = bShape[1]!;
-      const rows = (x: string, last: number | string) =>
-        aShape.length === 2 ? x : g.reshape(x, g.ints([-1, typeof last === "number" ? last : 0]));
-      if (typeof k === "number" && typeof n === "number") {
-        db = g.op("Gemm", [rows(a, k), rows(dy, n)], { transA: 1 });
-      }
+      const rows = (x: string, width: number) =>
+        aShape.length === 2 ? x : g.reshape(x, g.ints([-1, width]));
+      db = g.op("Gemm", [rows(a, k), rows(dy, n)], { transA: 1 });
+    } else {
+      db = reduced(
+        g.op("MatMul", [g.op("Transpose", [a], { perm: swapLastTwo(aShape.length) }), dy]),
+        bShape,
+      );
     }
-    db ??= back(
-      g.op("MatMul", [g.op("Transpose", [a], { perm: swapLastTwo(aShape.length) }), dy]),
-      1,
-      bShape,
-    );
-    if (c.xInfo(1).shape.length === 1) db = g.reshape(db, g.shapeOf(c.x[1]!, c.xInfo(1).shape));
+    db = restored(db, 1);
   }
   return [da, db];
 };
