@@ -188,3 +188,24 @@ test("a verified key is served from memory, and the TTL bounds a revocation whos
   await sleep(2_100);
   assert.equal(await keys.verify(gina.apiKey), null);
 });
+
+test("concurrent first uses of a key share one lookup", async () => {
+  const hugo = await signUp(t.app);
+  const db = t.database.db;
+  let queries = 0;
+  // The real client, with its raw queries counted.
+  const counted = Object.create(db, {
+    $queryRaw: {
+      value: (...args: Parameters<typeof db.$queryRaw>) => {
+        queries++;
+        return db.$queryRaw(...args);
+      },
+    },
+  }) as typeof db;
+  const keys = new ApiKeys(counted, t.redis);
+  const results = await Promise.all(Array.from({ length: 20 }, () => keys.verify(hugo.apiKey)));
+  assert.ok(results.every((r) => r?.organizationId === hugo.organizationId));
+  assert.equal(queries, 1);
+  await keys.verify(hugo.apiKey);
+  assert.equal(queries, 1, "later uses are served from the cache");
+});

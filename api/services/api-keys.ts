@@ -49,6 +49,7 @@ function view(key: ApiKey): ApiKeyView {
 
 export class ApiKeys {
   private readonly cache: ExpiringCache<VerifiedKey>;
+  private readonly lookups = new Map<string, Promise<VerifiedKey | null>>();
 
   constructor(
     private readonly db: Database,
@@ -104,6 +105,17 @@ export class ApiKeys {
     const hash = hashSecret(secret);
     const cached = this.cache.get(hash);
     if (cached) return cached;
+    // Requests that miss together (at start, or when the entry expires under load) share one
+    // lookup instead of queueing on the key's row lock.
+    let lookup = this.lookups.get(hash);
+    if (!lookup) {
+      lookup = this.lookUp(hash).finally(() => this.lookups.delete(hash));
+      this.lookups.set(hash, lookup);
+    }
+    return lookup;
+  }
+
+  private async lookUp(hash: string): Promise<VerifiedKey | null> {
     const generation = this.cache.generation;
     // One round trip both finds the key and records its use, once per cache period.
     const rows = await this.db.$queryRaw<Array<{ id: string; organization_id: string }>>`
