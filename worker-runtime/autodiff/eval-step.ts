@@ -1,6 +1,7 @@
 import type { LoadedModel } from "../onnx/model.ts";
 import { buildForward } from "./forward.ts";
 import { type LossOptions, losses } from "./losses.ts";
+import { emitUnpack, type ParameterPacking, planPacking } from "./packing.ts";
 import { splitParameters } from "./parameters.ts";
 import { serializeStepGraph, valueInfo } from "./step-graph.ts";
 import { checkModelOutput, fixedInitializers, TARGET_INPUT } from "./training-step.ts";
@@ -12,12 +13,16 @@ export interface EvalStepOptions {
   loss: LossOptions;
   /** The same list as for the training step: frozen parameters stay initializers here too. */
   frozen?: string[];
+  /** Take the parameters as the training step's packed vector (same layout, same input name). */
+  packParameters?: boolean;
 }
 
 export interface EvalStepGraph {
   bytes: Uint8Array;
   /** Graph inputs fed from the trainer's parameters, same names as the training step's. */
   params: string[];
+  /** Present with packParameters: the layout of the packed vector in `params`. */
+  packing?: ParameterPacking;
   /** Running statistics read (not updated) in inference mode. */
   state: string[];
   inputs: { batch: string[]; target: string };
@@ -30,6 +35,8 @@ export function buildEvalStep(model: LoadedModel, options: EvalStepOptions): Eva
   const { params, runningStats } = splitParameters(model, options.modelOutput, options.frozen);
   const forward = buildForward(model, { ...options, training: false });
   const { g } = forward;
+  const packing = options.packParameters ? planPacking(params, model.initializers) : undefined;
+  if (packing) emitUnpack(g, packing);
   const outputInfo = forward.inferred.infos.get(options.modelOutput)!;
   const definition = losses[options.loss.type];
   const { loss } = g.scoped("loss", () =>
@@ -49,7 +56,9 @@ export function buildEvalStep(model: LoadedModel, options: EvalStepOptions): Eva
     [
       ...forward.inputs.map(valueInfo),
       valueInfo({ name: TARGET_INPUT, ...definition.target(outputInfo) }),
-      ...params.map(weight),
+      ...(packing
+        ? [valueInfo({ name: packing.name, dtype: "float32", shape: [packing.size] })]
+        : params.map(weight)),
       ...runningStats.map(weight),
     ],
     [
@@ -60,7 +69,8 @@ export function buildEvalStep(model: LoadedModel, options: EvalStepOptions): Eva
   );
   return {
     bytes,
-    params,
+    params: packing ? [packing.name] : params,
+    ...(packing ? { packing } : {}),
     state: runningStats,
     inputs: { batch: model.inputs.map((i) => i.name), target: TARGET_INPUT },
     outputs: { loss, modelOutput: options.modelOutput },

@@ -7,6 +7,7 @@ import { AutodiffError } from "./errors.ts";
 import { buildEvalStep } from "./eval-step.ts";
 import { sessionOptions, toOrt } from "./gradient-check.ts";
 import { ModelBuilder, seededRandom } from "./model-builder.ts";
+import { packTensors } from "./packing.ts";
 import { buildTrainingStep, type TrainingStepOptions } from "./training-step.ts";
 
 const random = seededRandom(5);
@@ -133,6 +134,25 @@ describe("training step graph", () => {
     const feeds: Record<string, ort.Tensor> = { x: toOrt(x), [evaluation.inputs.target]: toOrt(t) };
     for (const name of evaluation.params) feeds[name] = toOrt(model.initializers.get(name)!);
     const evaluated = Array.from((await session.run(feeds))[output]!.data as Float32Array);
+    const packed = buildEvalStep(model, {
+      modelOutput: output,
+      batchSize: 8,
+      loss: base.loss,
+      packParameters: true,
+    });
+    const packedSession = await ort.InferenceSession.create(packed.bytes, sessionOptions);
+    const weights = new Map(
+      packed.packing!.slots.map((slot) => [slot.name, model.initializers.get(slot.name)!]),
+    );
+    const packedFeeds = {
+      x: feeds.x!,
+      [packed.inputs.target]: feeds[packed.inputs.target]!,
+      parameters: toOrt(packTensors(packed.packing!, weights)),
+    };
+    assert.deepEqual(
+      Array.from((await packedSession.run(packedFeeds))[output]!.data as Float32Array),
+      evaluated,
+    );
     const w = (name: string) => model.initializers.get(name)!.data as Float32Array;
     const xs = x.data as Float32Array;
     const hidden = Array.from({ length: 16 }, (_, h) =>
