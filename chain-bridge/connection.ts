@@ -13,7 +13,9 @@ export interface ChainConnection {
 export class ChainConnectError extends Error {
   readonly code = "CHAIN_UNREACHABLE";
   constructor(url: string, cause: unknown) {
-    super(`cannot connect to the chain node at ${url}: ${cause instanceof Error ? cause.message : String(cause)}`);
+    super(
+      `cannot connect to the chain node at ${url}: ${cause instanceof Error ? cause.message : String(cause)}`,
+    );
     this.name = "ChainConnectError";
   }
 }

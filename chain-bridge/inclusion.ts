@@ -120,3 +120,20 @@ export async function finalizedNumber(api: ApiPromise): Promise<number> {
   const header = await api.rpc.chain.getHeader(hash);
   return header.number.toNumber();
 }
+
+/** The account's nonce in the state of block `blockHash`. */
+export async function accountNonceAt(api: ApiPromise, address: string, blockHash: string): Promise<number> {
+  const at = await api.at(blockHash);
+  const query = at.query.system?.account;
+  if (!query) throw new BridgeError("RECONCILE_FAILED", "the chain's metadata has no System.Account storage");
+  const account = (await query(address)).toPrimitive();
+  const nonce =
+    typeof account === "object" && account !== null && "nonce" in account ? account.nonce : undefined;
+  if (typeof nonce !== "number") {
+    throw new BridgeError(
+      "RECONCILE_FAILED",
+      `System.Account(${address}).nonce is not a number: ${String(nonce)}`,
+    );
+  }
+  return nonce;
+}

@@ -15,7 +15,13 @@ import type { ApiPromise } from "@polkadot/api";
 import type { SubmittableExtrinsic } from "@polkadot/api/types";
 import type { ISubmittableResult } from "@polkadot/types/types";
 import { BridgeError } from "./errors.ts";
-import { finalizedNumber, findInclusion, type Inclusion, inclusionFrom } from "./inclusion.ts";
+import {
+  accountNonceAt,
+  finalizedNumber,
+  findInclusion,
+  type Inclusion,
+  inclusionFrom,
+} from "./inclusion.ts";
 import { classifyRefusal, dispatchFailed, invalidTransaction, type Refusal } from "./node-errors.ts";
 import type { Signer } from "./signer.ts";
 import type { TransactionStore, TxRecord } from "./transaction-store.ts";
@@ -48,6 +54,8 @@ type Watched =
 type Sent =
   | { kind: "accepted"; outcome: Promise<Watched> }
   | { kind: "refused"; refusal: Refusal; message: string };
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Serializes nonce allocation and sending for one account. */
 class NonceQueue {
@@ -144,16 +152,22 @@ export class Submitter {
 
   async #drive(initial: TxRecord): Promise<TxRecord> {
     let record = initial;
-    let resendable = true;
+    // The current signed form was refused by the node: it never entered a pool, so it can never
+    // be included and signing anew is safe. Any other signed form is re-signed only once the
+    // finalized chain shows it can no longer be included (#whereIs).
+    let refused = false;
     for (;;) {
       if (record.status === "succeeded") return record;
       if (record.status === "failed") throw this.#failure(record);
-      if (record.status === "submitted") {
-        const found = await this.#lookUp(record);
-        if (found) return this.#settle(record, found);
-        if (resendable && (await this.#stillIncludable(record))) {
-          const watched = await this.#resend(record);
-          if (watched.kind === "included") return this.#settle(record, watched.inclusion);
+      if (record.status === "submitted" && !refused) {
+        const where = await this.#whereIs(record);
+        if (where.kind === "included") return this.#settle(record, where.inclusion);
+        if (where.kind === "possible") {
+          const resent = await this.#resend(record);
+          if (resent.kind === "included") return this.#settle(record, resent.inclusion);
+          refused = resent.kind === "refused";
+          if (!refused) await sleep(this.#pollMs);
+          continue;
         }
       }
       if (record.attempts >= this.#maxAttempts) {
@@ -175,16 +189,15 @@ export class Submitter {
           });
           throw this.#failure(settled);
         }
-        // A nonce the chain has moved past, or one it is not ready for: resync and sign again
-        // (after checking, on the next turn, that the stale nonce was not our own extrinsic).
+        // A nonce the chain has moved past, or one it is not ready for: resync and sign again.
         this.#nonces.resync();
-        resendable = false;
+        refused = true;
         continue;
       }
+      refused = false;
       const watched = await next.sent.outcome;
       if (watched.kind === "included") return this.#settle(record, watched.inclusion);
       this.#nonces.resync();
-      resendable = true;
     }
   }
 
@@ -212,24 +225,40 @@ export class Submitter {
     return settled;
   }
 
-  /** The record's current signed form, if it is in a finalized block of its window. */
-  async #lookUp(record: TxRecord): Promise<Inclusion | null> {
-    if (record.extrinsicHash === null || record.validFrom === null || record.validUntil === null) return null;
-    const head = await finalizedNumber(this.api);
-    return findInclusion(this.api, record.extrinsicHash, record.validFrom, Math.min(head, record.validUntil));
+  /**
+   * Whether the record's signed form is in a finalized block of its window, could still get into
+   * one, or never can: its nonce is used in the finalized state by another extrinsic, or its
+   * window closed with the nonce unused. Only finalized facts count, so a form sitting in an
+   * unfinalized block is never mistaken for a lost one.
+   */
+  async #whereIs(
+    record: TxRecord,
+  ): Promise<{ kind: "included"; inclusion: Inclusion } | { kind: "possible" } | { kind: "impossible" }> {
+    if (record.extrinsicHash === null || record.validFrom === null || record.validUntil === null) {
+      return { kind: "impossible" };
+    }
+    const finalizedHash = (await this.api.rpc.chain.getFinalizedHead()).toHex();
+    const head = (await this.api.rpc.chain.getHeader(finalizedHash)).number.toNumber();
+    const found = await findInclusion(
+      this.api,
+      record.extrinsicHash,
+      record.validFrom,
+      Math.min(head, record.validUntil),
+    );
+    if (found) return { kind: "included", inclusion: found };
+    const nonce = await accountNonceAt(this.api, this.address, finalizedHash);
+    if (nonce > (record.nonce ?? -1) || head >= record.validUntil) return { kind: "impossible" };
+    return { kind: "possible" };
   }
 
-  async #stillIncludable(record: TxRecord): Promise<boolean> {
-    if (record.nonce === null || record.validUntil === null) return false;
-    const [chainNonce, head] = await Promise.all([this.#nonces.chainNonce(), finalizedNumber(this.api)]);
-    return chainNonce <= record.nonce && head < record.validUntil;
-  }
-
-  async #resend(record: TxRecord): Promise<Watched> {
+  /** Sends the stored signed form again: harmless, the chain includes one extrinsic once at most. */
+  async #resend(record: TxRecord): Promise<Watched | { kind: "refused" }> {
     const sent = await this.#send(record);
     if (sent.kind === "accepted") return sent.outcome;
     if (sent.refusal === "already_imported") return this.#waitByScanning(record);
-    return { kind: "lost" };
+    // Refused for good (bad proof, fees): it is in no pool. Stale, future or a nonce held by
+    // another pooled extrinsic: the finalized chain will tell, see #whereIs.
+    return sent.refusal === "fatal" ? { kind: "refused" } : { kind: "lost" };
   }
 
   async #signAndSend(record: TxRecord): Promise<{ record: TxRecord; sent: Sent }> {
@@ -316,7 +345,7 @@ export class Submitter {
         scanned = head;
       }
       if (scanned >= (record.validUntil ?? 0)) return { kind: "lost" };
-      await new Promise((resolve) => setTimeout(resolve, this.#pollMs));
+      await sleep(this.#pollMs);
     }
   }
 }

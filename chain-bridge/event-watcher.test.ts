@@ -1,0 +1,143 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { newId } from "../api/ids.ts";
+import { ChainBridge } from "./bridge.ts";
+import { BridgeError } from "./errors.ts";
+import { EventWatcher, type WatchedEvent } from "./event-watcher.ts";
+import { finalizedNumber } from "./inclusion.ts";
+import type { NodeChainClient } from "./node-client.ts";
+import { type ChainFixture, sampleSpec, seedJob, stakedNode, startChainFixture } from "./test-support.ts";
+
+const ROOT = `0x${"ab".repeat(32)}`;
+const RESULT = `0x${"cd".repeat(32)}`;
+const TRANSCRIPT = `0x${"ef".repeat(32)}`;
+
+describe("EventWatcher", () => {
+  let fixture: ChainFixture;
+  let bridge: ChainBridge;
+  let jobId: string;
+  let worker: NodeChainClient;
+  let verifier: NodeChainClient;
+
+  before(async () => {
+    fixture = await startChainFixture();
+    bridge = await ChainBridge.create({
+      api: fixture.chain.api,
+      db: fixture.database.db,
+      operatorSeed: "//Alice",
+      tokenUsdRate: "0.01",
+    });
+    jobId = await seedJob(fixture.database);
+    worker = await stakedNode(fixture.chain, "//Bob", { worker: true });
+    verifier = await stakedNode(fixture.chain, "//Charlie", { verifier: true });
+  });
+
+  after(async () => {
+    await fixture.stop();
+  });
+
+  const watcher = (events: WatchedEvent[] = []) =>
+    new EventWatcher({
+      api: fixture.chain.api,
+      db: fixture.database.db,
+      onEvent: (event) => void events.push(event),
+    });
+
+  it("reconciles a task's life into the database and resumes from its cursor without repeats", async () => {
+    const taskId = newId("task");
+    const escrow = await bridge.openEscrow({
+      taskId,
+      jobId,
+      usdCents: 900n,
+      spec: sampleSpec({ verificationLevel: 1 }),
+    });
+    await worker.commit({
+      chainTaskId: escrow.chainTaskId,
+      attempt: 0,
+      root: ROOT,
+      checkpoints: 3,
+      steps: 10n,
+      result: RESULT,
+    });
+    await bridge.selectAudits(taskId);
+
+    const firstRun: WatchedEvent[] = [];
+    const head = await watcher(firstRun).catchUp();
+    assert.equal(head, await finalizedNumber(fixture.chain.api));
+    const task = await fixture.database.db.task.findUniqueOrThrow({
+      where: { id: taskId },
+      include: { audits: true },
+    });
+    assert.equal(task.status, "auditing");
+    assert.equal(task.checkpointRoot, ROOT);
+    assert.equal(task.checkpointCount, 3);
+    assert.equal(task.committedSteps, 10n);
+    assert.equal(task.resultHash, RESULT);
+    assert.equal(task.audits.length, 1);
+    assert.equal(task.audits[0]?.verifierAddress, verifier.address);
+    assert.deepEqual(
+      firstRun.filter((event) => event.taskId === taskId).map((event) => event.name),
+      ["TaskCreated", "WorkerAssigned", "CheckpointsCommitted", "AuditAssigned", "AuditsSelected"],
+    );
+
+    // The watcher is down while the verdict lands; a new one resumes after its cursor.
+    const verdict = await verifier.submitVerdict({
+      chainTaskId: escrow.chainTaskId,
+      attempt: 0,
+      auditIndex: 0,
+      agrees: true,
+      transcript: TRANSCRIPT,
+    });
+    const journaledBefore = await fixture.database.db.chainEvent.count();
+    const secondRun: WatchedEvent[] = [];
+    await watcher(secondRun).catchUp();
+    assert.deepEqual(
+      secondRun.map((event) => event.name),
+      ["VerdictSubmitted"],
+    );
+    assert.equal(await fixture.database.db.chainEvent.count(), journaledBefore + 1);
+    const audit = await fixture.database.db.taskAudit.findFirstOrThrow({ where: { taskId } });
+    assert.equal(audit.agrees, true);
+    assert.equal(audit.transcript, TRANSCRIPT);
+    assert.equal(audit.verdictExtrinsicHash, verdict.extrinsicHash);
+
+    const thirdRun: WatchedEvent[] = [];
+    await watcher(thirdRun).catchUp();
+    assert.deepEqual(thirdRun, [], "nothing is applied twice");
+  });
+
+  it("follows new finalized blocks live once started", async () => {
+    const seen: WatchedEvent[] = [];
+    const live = watcher(seen);
+    await live.start();
+    try {
+      const taskId = newId("task");
+      await fixture.database.db.task.count();
+      const spec = sampleSpec({ profile: null });
+      await assert.rejects(bridge.openEscrow({ taskId, jobId, usdCents: 100n, spec }), BridgeError);
+      await verifier.bondExtra(1n);
+      const deadline = Date.now() + 10_000;
+      while (!seen.some((event) => event.name === "Bonded") && Date.now() < deadline) {
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+      const bonded = seen.find((event) => event.name === "Bonded");
+      assert.equal(bonded?.data.who, verifier.address);
+    } finally {
+      await live.stop();
+    }
+  });
+
+  it("refuses a cursor that belongs to another chain", async () => {
+    await fixture.database.db.chainCursor.update({
+      where: { name: "compute" },
+      data: { genesisHash: `0x${"00".repeat(32)}` },
+    });
+    await assert.rejects(
+      watcher().catchUp(),
+      (error: unknown) =>
+        error instanceof BridgeError &&
+        error.code === "RECONCILE_FAILED" &&
+        /another chain/.test(error.message),
+    );
+  });
+});
