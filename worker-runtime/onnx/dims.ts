@@ -54,7 +54,7 @@ export function dimSum(dims: readonly Dim[]): Dim {
 }
 
 /** numpy broadcasting of two dims; two different symbols are assumed equal (the runtime checks). */
-export function broadcastDim(a: Dim, b: Dim): Dim {
+function broadcastDim(a: Dim, b: Dim): Dim {
   if (a === 1) return b;
   if (b === 1) return a;
   if (typeof a === "number") return a;
@@ -73,10 +73,6 @@ export function broadcastShapes(shapes: readonly (readonly Dim[])[]): Dim[] {
     out.push(dim);
   }
   return out;
-}
-
-export function isStatic(shape: readonly Dim[]): shape is number[] {
-  return shape.every((d) => typeof d === "number");
 }
 
 export function normalizeAxis(axis: number, rank: number): number {

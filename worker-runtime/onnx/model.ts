@@ -1,5 +1,5 @@
 import { Attributes } from "./attributes.ts";
-import { type DType, dtypeFromOnnx, isFloat, type Tensor } from "./dtypes.ts";
+import { type DType, dtypeFromOnnx, type Tensor } from "./dtypes.ts";
 import { OnnxError } from "./errors.ts";
 import {
   type INodeProto,
@@ -153,9 +153,4 @@ function sortTopologically(nodes: GraphNode[], available: Set<string>): GraphNod
     pending = pending.filter((n) => !readySet.has(n));
   }
   return sorted;
-}
-
-/** Float initializers: the parameters a training job may update. */
-export function floatInitializers(model: LoadedModel): string[] {
-  return [...model.initializers].filter(([, t]) => isFloat(t.dtype)).map(([name]) => name);
 }
