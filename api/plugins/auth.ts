@@ -18,6 +18,8 @@ export interface AuthContext {
   /** Set when a portal session authenticated the request. */
   userId: string | null;
   sessionId: string | null;
+  /** The session's CSRF token and expiry, for a portal that reloads and must recover them. */
+  session: { csrfToken: string; expiresAt: Date } | null;
 }
 
 declare module "fastify" {
@@ -67,6 +69,7 @@ export default fp(
           apiKeyId: key.apiKeyId,
           userId: null,
           sessionId: null,
+          session: null,
         };
         return;
       }
@@ -96,6 +99,7 @@ export default fp(
         apiKeyId: null,
         userId: session.userId,
         sessionId: session.sessionId,
+        session: { csrfToken: session.csrfToken, expiresAt: session.expiresAt },
       };
     });
 

@@ -157,6 +157,23 @@ test("login sets an HttpOnly SameSite session cookie; state changes by cookie ne
   });
   assert.equal(created.statusCode, 201, created.body);
 
+  const identity = await t.app.inject({ method: "GET", url: "/v1/auth/session", headers: { cookie } });
+  assert.deepEqual(identity.json(), {
+    organization_id: bob.organizationId,
+    user_id: bob.userId,
+    api_key_id: null,
+    csrf_token: csrf,
+    expires_at: stored.expiresAt.toISOString(),
+  });
+  const byKey = await t.app.inject({ method: "GET", url: "/v1/auth/session", headers: bob.headers });
+  assert.deepEqual(byKey.json(), {
+    organization_id: bob.organizationId,
+    user_id: null,
+    api_key_id: bob.apiKeyId,
+    csrf_token: null,
+    expires_at: null,
+  });
+
   const logout = await t.app.inject({
     method: "POST",
     url: "/v1/auth/logout",

@@ -3,7 +3,7 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import { ApiError } from "../errors.ts";
 import { SESSION_COOKIE } from "../plugins/auth.ts";
-import { LogInBody, LogInResult, SignUpBody, SignUpResult } from "../schemas/accounts.ts";
+import { Identity, LogInBody, LogInResult, SignUpBody, SignUpResult } from "../schemas/accounts.ts";
 import { errorResponses } from "../schemas/common.ts";
 
 /** Password guesses allowed per client address and email in each window. */
@@ -73,6 +73,26 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       });
       return { user: grant.user, csrf_token: grant.csrfToken, expires_at: grant.expiresAt.toISOString() };
     },
+  );
+
+  app.get(
+    "/v1/auth/session",
+    {
+      onRequest: app.authenticate,
+      schema: {
+        tags: ["auth"],
+        summary: "Who is calling: the organization, and the user and CSRF token of a portal session",
+        security: [{ apiKey: [] }],
+        response: { 200: Identity, ...errorResponses(401) },
+      },
+    },
+    async (request) => ({
+      organization_id: request.auth.organizationId,
+      user_id: request.auth.userId,
+      api_key_id: request.auth.apiKeyId,
+      csrf_token: request.auth.session?.csrfToken ?? null,
+      expires_at: request.auth.session?.expiresAt.toISOString() ?? null,
+    }),
   );
 
   app.post(

@@ -78,3 +78,18 @@ export const LogInResult = Type.Object(
   },
   { title: "LogInResult" },
 );
+
+export const Identity = Type.Object(
+  {
+    organization_id: Type.String(),
+    user_id: Type.Union([Type.String(), Type.Null()], { description: "Set for a portal session" }),
+    api_key_id: Type.Union([Type.String(), Type.Null()], { description: "Set for an API key" }),
+    csrf_token: Type.Union([Type.String(), Type.Null()], {
+      description: "The session's X-CSRF-Token, for a portal page that was reloaded",
+    }),
+    expires_at: Type.Union([Type.String({ format: "date-time" }), Type.Null()], {
+      description: "When the session ends",
+    }),
+  },
+  { title: "Identity" },
+);

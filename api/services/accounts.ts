@@ -37,6 +37,7 @@ export interface SessionIdentity {
   userId: string;
   organizationId: string;
   csrfToken: string;
+  expiresAt: Date;
 }
 
 function hashToken(token: string): string {
@@ -142,6 +143,7 @@ export class Accounts {
       userId: session.userId,
       organizationId: session.user.organizationId,
       csrfToken: session.csrfToken,
+      expiresAt: session.expiresAt,
     };
   }
 }
