@@ -9,6 +9,7 @@ import { computeCall, type Payout, readTask, type TaskView } from "./compute-sta
 import { type ChainConnection, connectChain } from "./connection.ts";
 import { escrowFor, type PlanckAmount, parseTokenRate, type TokenRate } from "./conversion.ts";
 import { BridgeError } from "./errors.ts";
+import { EventWatcher, type EventWatcherOptions } from "./event-watcher.ts";
 import { signerFromSeed } from "./signer.ts";
 import { type Extrinsic, Submitter, type SubmitterOptions } from "./submitter.ts";
 import { type TaskAction, taskCause, taskEffects } from "./task-effects.ts";
@@ -272,6 +273,19 @@ export class ChainBridge {
     const scaled = task.escrowCents * spentPlanck;
     const spentCents = scaled / escrowPlanck + (scaled % escrowPlanck === 0n ? 0n : 1n);
     return { payout, spentCents, refundCents: task.escrowCents - spentCents };
+  }
+
+  /**
+   * Starts reconciling Compute events into the database from the stored cursor; `onEvent` sees
+   * each event after its block is committed. Stop the returned watcher before `close()`.
+   */
+  async watch(
+    onEvent?: EventWatcherOptions["onEvent"],
+    options: Omit<EventWatcherOptions, "api" | "db" | "onEvent"> = {},
+  ): Promise<EventWatcher> {
+    const watcher = new EventWatcher({ ...options, api: this.api, db: this.db, onEvent });
+    await watcher.start();
+    return watcher;
   }
 
   async close(): Promise<void> {

@@ -2,22 +2,13 @@
 // status probe reads the best header so a node that accepts sockets but does not answer
 // counts as down.
 import { ApiPromise, WsProvider } from "@polkadot/api";
+import { BridgeError } from "./errors.ts";
 
 export interface ChainConnection {
   api: ApiPromise;
   /** Resolves with a one-line description of the chain head, or rejects when unreachable. */
   probe(): Promise<string>;
   close(): Promise<void>;
-}
-
-export class ChainConnectError extends Error {
-  readonly code = "CHAIN_UNREACHABLE";
-  constructor(url: string, cause: unknown) {
-    super(
-      `cannot connect to the chain node at ${url}: ${cause instanceof Error ? cause.message : String(cause)}`,
-    );
-    this.name = "ChainConnectError";
-  }
 }
 
 export async function connectChain(url: string, timeoutMs = 30_000): Promise<ChainConnection> {
@@ -27,12 +18,16 @@ export async function connectChain(url: string, timeoutMs = 30_000): Promise<Cha
     api = await ApiPromise.create({ provider, throwOnConnect: true, noInitWarn: true });
   } catch (error) {
     await provider.disconnect();
-    throw new ChainConnectError(url, error);
+    throw new BridgeError(
+      "CHAIN_UNREACHABLE",
+      `cannot connect to the chain node at ${url}: ${error instanceof Error ? error.message : String(error)}`,
+    );
   }
   return {
     api,
     async probe() {
-      if (!api.isConnected) throw new Error(`not connected to ${url}`);
+      if (!api.isConnected)
+        throw new BridgeError("CHAIN_UNREACHABLE", `not connected to the chain node at ${url}`);
       const header = await api.rpc.chain.getHeader();
       return `${api.runtimeChain.toString()} at block #${header.number.toNumber()}`;
     },

@@ -1,0 +1,35 @@
+// The chain bridge's public surface: the only way the rest of Veritrain reaches the chain.
+// The API's services use ChainBridge (escrow, audits, settlement, the event watcher); node
+// daemons use NodeChainClient with their own key. Nothing here assumes a particular node: any
+// node serving a runtime with the Compute pallet of PROTOCOL.md will do.
+export {
+  ChainBridge,
+  type ChainBridgeOptions,
+  type Escrow,
+  type OpenEscrowRequest,
+  type Settlement,
+  type TaskSpecInput,
+} from "./bridge.ts";
+export type { AuditView, ChainTaskStatus, Commitment, NodeView, Payout, TaskView } from "./compute-state.ts";
+export { type ChainConnection, connectChain } from "./connection.ts";
+export {
+  centsToPlanck,
+  escrowFor,
+  PLANCK_PER_VT,
+  parseTokenRate,
+  planckToCents,
+  type Rounding,
+  type TokenRate,
+} from "./conversion.ts";
+export { BridgeError, type BridgeErrorCode, type ModuleError } from "./errors.ts";
+export { EventWatcher, type EventWatcherOptions, type WatchedEvent } from "./event-watcher.ts";
+export { type ForcedErrorSecret, isForcedAudit, newForcedErrorSecret } from "./forced-errors.ts";
+export {
+  type AuditRef,
+  type CheckpointCommit,
+  NodeChainClient,
+  type NodeRoles,
+  type Registration,
+} from "./node-client.ts";
+export type { SubmitterOptions } from "./submitter.ts";
+export type { TxRecord } from "./transaction-store.ts";
