@@ -52,6 +52,35 @@ describe("prepareData", () => {
     assert.deepEqual(rows.subarray(0, 64), rows.subarray(64));
   });
 
+  it("reports targets that are not class indices, by tensor name", () => {
+    const csv = readDataset(new TextEncoder().encode(`a,b,label\n1,2,0.5\n3,4,1\n`), "t.csv");
+    const twoFeatures = {
+      ...model,
+      inputs: [{ name: "input", dtype: "float32" as const, shape: ["batch", 2] }],
+    };
+    assert.throws(
+      () =>
+        prepareData(
+          twoFeatures,
+          csv,
+          spec({ inputs: { input: "a,b" }, target: "label" }),
+          Xoshiro128.fromSeed(0),
+        ),
+      (e: unknown) =>
+        e instanceof TrainError &&
+        e.code === "DATA_MODEL_MISMATCH" &&
+        /label: holds float64 values that do not convert exactly to int64/.test(e.message),
+    );
+    assert.throws(
+      () => prepareData(model, dataset, spec({ target: "x_train" }), Xoshiro128.fromSeed(0)),
+      (e: unknown) =>
+        e instanceof TrainError &&
+        /x_train: target shape \[1440, 64\] does not fit model output logits of shape \[batch, 10\]/.test(
+          e.message,
+        ),
+    );
+  });
+
   it("refuses a fraction that leaves an empty split", () => {
     assert.throws(
       () => prepareData(model, dataset, spec({ validation: { fraction: 0.0001 } }), Xoshiro128.fromSeed(0)),
