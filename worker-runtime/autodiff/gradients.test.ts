@@ -57,6 +57,39 @@ unaryCase("Sqrt", "float64", {}, 2);
 unaryCase("Softmax", "float64", { axis: 1 });
 unaryCase("LogSoftmax", "float64", { axis: -1 });
 unaryCase("Identity", "float64");
+unaryCase("Softplus", "float32");
+unaryCase("Elu", "float32", { alpha: { float: 0.7 } });
+unaryCase("HardSigmoid", "float32", { alpha: { float: 0.3 }, beta: { float: 0.4 } });
+add({
+  name: "HardSwish across all three pieces",
+  dtype: "float32",
+  build: (m, p) => ({ output: m.op("HardSwish", [p("x", [3, 4], 5)]), shape: [3, 4] }),
+});
+add({
+  name: "Clip with min and max (ReLU6-like)",
+  dtype: "float64",
+  build: (m, p) => ({
+    output: m.op("Clip", [
+      p("x", [3, 4], 2),
+      m.constant(tensorFromNumbers("float64", [], [-0.5])),
+      m.constant(tensorFromNumbers("float64", [], [0.8])),
+    ]),
+    shape: [3, 4],
+  }),
+});
+add({
+  name: "PRelu with a per-channel slope",
+  dtype: "float32",
+  build: (m, p) => ({ output: m.op("PRelu", [p("x", [2, 3, 4]), p("slope", [3, 1])]), shape: [2, 3, 4] }),
+});
+add({
+  name: "Max, Min and Sum of three broadcast inputs",
+  dtype: "float64",
+  build: (m, p) => {
+    const [a, b, c] = [p("a", [2, 3]), p("b", [3]), p("c", [2, 1])];
+    return { output: m.op("Sum", [m.op("Max", [a, b, c]), m.op("Min", [a, b, c]), a]), shape: [2, 3] };
+  },
+});
 add({
   name: "Gelu (opset 20, exact)",
   dtype: "float32",

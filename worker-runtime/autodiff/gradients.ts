@@ -614,6 +614,65 @@ const transpose: GradientRule = (c) => {
 
 const identity: GradientRule = (c) => [c.dy[0]];
 
+/**
+ * Max and Min of any number of inputs: the gradient goes to the inputs equal to the result,
+ * shared equally among ties (as torch.maximum/minimum do).
+ */
+const extremum: GradientRule = (c) => {
+  const { g } = c;
+  const y = c.y[0]!;
+  const masks = c.x.map((x) => g.op("Cast", [g.op("Equal", [x, y])], { to: onnxDataType[dtypeOf(c)] }));
+  const share = masks.length === 1 ? c.dy[0]! : g.op("Div", [c.dy[0]!, g.op("Sum", masks)]);
+  return c.x.map((_, i) => toInput(c, i, g.op("Mul", [share, masks[i]!])));
+};
+
+/** Clip (torch.clamp): the gradient passes where min <= x <= max. */
+const clip: GradientRule = (c) => {
+  const { g } = c;
+  const x = c.x[0]!;
+  const [, low, high] = c.x;
+  let inside: string | undefined;
+  const both = (cond: string) => (inside ? g.op("And", [inside, cond]) : cond);
+  if (low) inside = both(g.op("Not", [g.op("Less", [x, low])]));
+  if (high) inside = both(g.op("Not", [g.op("Greater", [x, high])]));
+  return [inside ? g.op("Where", [inside, c.dy[0]!, k(c, 0)]) : c.dy[0]];
+};
+
+const prelu: GradientRule = (c) => {
+  const { g } = c;
+  const [x, slope] = c.x as [string, string];
+  const positive = g.op("Greater", [x, k(c, 0)]);
+  const dx = c.wants[0] ? g.op("Where", [positive, c.dy[0]!, g.op("Mul", [c.dy[0]!, slope])]) : undefined;
+  const dslope = c.wants[1]
+    ? unbroadcast(
+        g,
+        g.op("Where", [positive, k(c, 0), g.op("Mul", [c.dy[0]!, x])]),
+        c.yInfo(0).shape,
+        c.xInfo(1).shape,
+      )
+    : undefined;
+  return [dx, dslope];
+};
+
+const hardSigmoid: GradientRule = (c) => {
+  const { g } = c;
+  const alpha = c.node.attrs.float("alpha", 0.2);
+  const beta = c.node.attrs.float("beta", 0.5);
+  const z = g.op("Add", [g.op("Mul", [c.x[0]!, k(c, alpha)]), k(c, beta)]);
+  const inside = g.op("And", [g.op("Greater", [z, k(c, 0)]), g.op("Less", [z, k(c, 1)])]);
+  return [g.op("Where", [inside, g.op("Mul", [c.dy[0]!, k(c, alpha)]), k(c, 0)])];
+};
+
+/** HardSwish x * clip(x / 6 + 1/2, 0, 1): derivative 0 below -3, 1 above 3, (2x + 3) / 6 between. */
+const hardSwish: GradientRule = (c) => {
+  const { g } = c;
+  const x = c.x[0]!;
+  const middle = g.op("Add", [g.op("Mul", [x, k(c, 1 / 3)]), k(c, 0.5)]);
+  const upper = g.op("Where", [g.op("Greater", [x, k(c, 3)]), k(c, 1), middle]);
+  const derivative = g.op("Where", [g.op("Less", [x, k(c, -3)]), k(c, 0), upper]);
+  return [times(c, derivative)];
+};
+
 export const gradientRules: Record<string, GradientEntry> = {
   Add: (c) => [toInput(c, 0, c.dy[0]!), toInput(c, 1, c.dy[0]!)],
   Sub: (c) => [toInput(c, 0, c.dy[0]!), c.wants[1] ? toInput(c, 1, c.g.op("Neg", [c.dy[0]!])) : undefined],
@@ -649,6 +708,19 @@ export const gradientRules: Record<string, GradientEntry> = {
   Reciprocal: (c) => [c.g.op("Neg", [times(c, c.g.op("Mul", [c.y[0]!, c.y[0]!]))])],
   Abs: unary((c) => c.g.op("Sign", [c.x[0]!])),
   Pow: pow,
+  Softplus: unary((c) => c.g.op("Sigmoid", [c.x[0]!])),
+  Elu: (c) => {
+    const alpha = c.node.attrs.float("alpha", 1);
+    const negative = c.g.op("Mul", [c.dy[0]!, c.g.op("Add", [c.y[0]!, k(c, alpha)])]);
+    return [c.g.op("Where", [c.g.op("Greater", [c.x[0]!, k(c, 0)]), c.dy[0]!, negative])];
+  },
+  HardSigmoid: hardSigmoid,
+  HardSwish: hardSwish,
+  PRelu: prelu,
+  Clip: clip,
+  Max: extremum,
+  Min: extremum,
+  Sum: (c) => c.x.map((_, i) => toInput(c, i, c.dy[0]!)),
   Softmax: softmax,
   LogSoftmax: logSoftmax,
   Gemm: gemm,

@@ -59,6 +59,10 @@ const broadcasting: ShapeRule = (ctx) => {
   return [{ dtype: a.dtype, shape: broadcastShapes([a.shape, need(ctx, 1).shape]) }];
 };
 
+const variadicBroadcasting: ShapeRule = (ctx) => [
+  { dtype: need(ctx, 0).dtype, shape: broadcastShapes(ctx.node.inputs.map((_, i) => need(ctx, i).shape)) },
+];
+
 const comparison: ShapeRule = (ctx) => [
   { dtype: "bool", shape: broadcastShapes([need(ctx, 0).shape, need(ctx, 1).shape]) },
 ];
@@ -169,6 +173,15 @@ export const shapeRules: Record<string, ShapeRule> = {
   Abs: sameAsInput,
   Softmax: sameAsInput,
   LogSoftmax: sameAsInput,
+  Softplus: sameAsInput,
+  Elu: sameAsInput,
+  HardSigmoid: sameAsInput,
+  HardSwish: sameAsInput,
+  Clip: sameAsInput,
+  PRelu: (ctx) => [need(ctx, 0)],
+  Max: variadicBroadcasting,
+  Min: variadicBroadcasting,
+  Sum: variadicBroadcasting,
   Add: broadcasting,
   Sub: broadcasting,
   Mul: broadcasting,
