@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import ort from "onnxruntime-node";
+import { ModelBuilder, seededRandom } from "../autodiff/index.ts";
 import { loadModel } from "../onnx/index.ts";
 import { CheckpointDir } from "./checkpoint-dir.ts";
 import { readDataset } from "./data/dataset.ts";
@@ -214,6 +215,21 @@ describe("bad input is refused before training", () => {
       train({ ...mlp, dataset: csv(3), spec }),
       rejectsWith("DATA_MODEL_MISMATCH", (e) =>
         assert.match(e.message, /label: sample \d+ has class 1[0-2], outside \[0, 9\]/),
+      ),
+    );
+  });
+
+  it("refuses a model with operators outside the gradient table, naming types and nodes", async () => {
+    const mlp = loadFixture("mlp");
+    const builder = new ModelBuilder();
+    const x = builder.input("input", "float32", ["batch", 64]);
+    const w = builder.random("w", "float32", [64, 10], seededRandom(1));
+    const logits = builder.op("Round", [builder.op("MatMul", [x, w])]);
+    builder.output(logits, "float32", ["batch", 10]);
+    await assert.rejects(
+      train({ ...mlp, model: builder.bytes(), spec: { ...mlp.spec, output: logits } }),
+      rejectsWith("UNSUPPORTED_MODEL", (e) =>
+        assert.deepEqual(e.issues, [{ path: "Round", message: "nodes /Round_1" }]),
       ),
     );
   });
