@@ -91,6 +91,31 @@ add({
   },
 });
 add({
+  name: "ReduceMax over an axis input, ReduceMin over all axes (opset 18)",
+  dtype: "float64",
+  opset: 18,
+  build: (m, p) => {
+    const x = p("x", [3, 4]);
+    const max = m.op("ReduceMax", [x, m.ints([1])], { keepdims: 0 });
+    return { output: m.op("Add", [max, m.op("ReduceMin", [x], { keepdims: 0 })]), shape: [3] };
+  },
+});
+add({
+  name: "GlobalMaxPool",
+  dtype: "float32",
+  h: 1e-3,
+  build: (m, p) => ({ output: m.op("GlobalMaxPool", [p("x", [2, 3, 3, 2])]), shape: [2, 3, 1, 1] }),
+});
+add({
+  name: "Tile and Trilu",
+  dtype: "float64",
+  opset: 14,
+  build: (m, p) => ({
+    output: m.op("Trilu", [m.op("Tile", [p("x", [2, 3]), m.ints([2, 2])])], { upper: 0 }),
+    shape: [4, 6],
+  }),
+});
+add({
   name: "Gelu (opset 20, exact)",
   dtype: "float32",
   opset: 20,

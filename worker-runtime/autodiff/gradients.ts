@@ -626,6 +626,50 @@ const extremum: GradientRule = (c) => {
   return c.x.map((_, i) => toInput(c, i, g.op("Mul", [share, masks[i]!])));
 };
 
+/** ReduceMax/ReduceMin and GlobalMaxPool: dy shared among the elements equal to the result. */
+function reducedExtremum(axesAsInputSince: number): GradientRule {
+  return (c) => {
+    const { g } = c;
+    const x = c.x[0]!;
+    const rank = c.xInfo(0).shape.length;
+    const given =
+      c.node.opType === "GlobalMaxPool"
+        ? Array.from({ length: rank - 2 }, (_, i) => i + 2)
+        : reductionAxes({ node: c.node, value: (i) => c.value(i) }, axesAsInputSince, c.opset);
+    const axes = given?.length
+      ? given.map((a) => normalizeAxis(a, rank))
+      : Array.from({ length: rank }, (_, i) => i);
+    const keep = c.node.opType === "GlobalMaxPool" || c.node.attrs.int("keepdims", 1) === 1;
+    const kept = (t: string) => (keep ? t : g.op("Unsqueeze", [t, g.ints(axes)]));
+    const mask = g.op("Cast", [g.op("Equal", [x, kept(c.y[0]!)])], { to: onnxDataType[dtypeOf(c)] });
+    const ties = g.reduceSum(mask, axes, true);
+    return [g.op("Mul", [mask, g.op("Div", [kept(c.dy[0]!), ties])])];
+  };
+}
+
+/** Tile: each copy's gradient summed back onto the original, one reshape and one ReduceSum. */
+const tile: GradientRule = (c) => {
+  const { g } = c;
+  const shape = c.xInfo(0).shape;
+  const repeats = c.value(1)?.values as number[];
+  const tiled = shape.some((d, i) => typeof d !== "number" && repeats[i] !== 1);
+  if (tiled) {
+    throw new OnnxError(
+      "UNSUPPORTED_OPERATOR",
+      "the gradient of Tile needs static sizes on the repeated axes",
+      c.node.name,
+    );
+  }
+  // [r0 * d0, r1 * d1, ...] viewed as [r0, d0, r1, d1, ...], summed over the r axes.
+  const split = shape.flatMap((d, i) => [repeats[i]!, typeof d === "number" ? d : -1]);
+  const summed = g.reduceSum(
+    g.reshape(c.dy[0]!, g.ints(split)),
+    shape.map((_, i) => 2 * i),
+    false,
+  );
+  return [summed];
+};
+
 /** Clip (torch.clamp): the gradient passes where min <= x <= max. */
 const clip: GradientRule = (c) => {
   const { g } = c;
@@ -721,6 +765,13 @@ export const gradientRules: Record<string, GradientEntry> = {
   Max: extremum,
   Min: extremum,
   Sum: (c) => c.x.map((_, i) => toInput(c, i, c.dy[0]!)),
+  ReduceMax: reducedExtremum(18),
+  ReduceMin: reducedExtremum(18),
+  GlobalMaxPool: reducedExtremum(18),
+  Tile: tile,
+  Trilu: (c) => [
+    c.g.op("Trilu", c.x[1] ? [c.dy[0]!, c.x[1]] : [c.dy[0]!], { upper: c.node.attrs.int("upper", 1) }),
+  ],
   Softmax: softmax,
   LogSoftmax: logSoftmax,
   Gemm: gemm,
@@ -776,4 +827,15 @@ export const gradientRules: Record<string, GradientEntry> = {
   Greater: NON_DIFFERENTIABLE,
   Not: NON_DIFFERENTIABLE,
   Mod: NON_DIFFERENTIABLE,
+  And: NON_DIFFERENTIABLE,
+  Or: NON_DIFFERENTIABLE,
+  LessOrEqual: NON_DIFFERENTIABLE,
+  GreaterOrEqual: NON_DIFFERENTIABLE,
+  ArgMax: NON_DIFFERENTIABLE,
+  ArgMin: NON_DIFFERENTIABLE,
+  // Piecewise constant: zero gradient almost everywhere, as PyTorch defines it.
+  Sign: NON_DIFFERENTIABLE,
+  Floor: NON_DIFFERENTIABLE,
+  Ceil: NON_DIFFERENTIABLE,
+  Round: NON_DIFFERENTIABLE,
 };

@@ -96,6 +96,13 @@ function reduction(axesAsInputSince: number): ShapeRule {
   };
 }
 
+const argReduction: ShapeRule = (ctx) => {
+  const x = need(ctx, 0);
+  const axis = normalizeAxis(ctx.node.attrs.int("axis", 0), x.shape.length);
+  const keep = ctx.node.attrs.int("keepdims", 1) === 1;
+  return [{ dtype: "int64", shape: x.shape.flatMap((d, i) => (i === axis ? (keep ? [1] : []) : [d])) }];
+};
+
 function matmulShape(a: Dim[], b: Dim[]): Dim[] {
   const a2 = a.length === 1 ? [1, ...a] : a;
   const b2 = b.length === 1 ? [...b, 1] : b;
@@ -173,6 +180,31 @@ export const shapeRules: Record<string, ShapeRule> = {
   Abs: sameAsInput,
   Softmax: sameAsInput,
   LogSoftmax: sameAsInput,
+  Sign: sameAsInput,
+  Floor: sameAsInput,
+  Ceil: sameAsInput,
+  Round: sameAsInput,
+  Trilu: sameAsInput,
+  And: comparison,
+  Or: comparison,
+  LessOrEqual: comparison,
+  GreaterOrEqual: comparison,
+  ReduceMax: reduction(18),
+  ReduceMin: reduction(18),
+  ArgMax: argReduction,
+  ArgMin: argReduction,
+  GlobalMaxPool: (ctx) => {
+    const x = need(ctx, 0);
+    return [{ dtype: x.dtype, shape: x.shape.map((d, i) => (i < 2 ? d : 1)) }];
+  },
+  Tile: (ctx) => {
+    const x = need(ctx, 0);
+    const repeats = numbers(ctx, needValue(ctx, 1, "Tile repeats"), "Tile repeats");
+    const shape = x.shape.map((d, i) =>
+      repeats[i] === 1 ? d : typeof d === "number" ? d * repeats[i]! : ctx.fresh(),
+    );
+    return [{ dtype: x.dtype, shape }];
+  },
   Softplus: sameAsInput,
   Elu: sameAsInput,
   HardSigmoid: sameAsInput,
