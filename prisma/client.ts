@@ -29,15 +29,15 @@ export function parseDatabaseUrl(url: string): ParsedDatabaseUrl {
  */
 export function createPool(url: string, max = 10): { pool: pg.Pool; schema: string } {
   const { connectionString, schema } = parseDatabaseUrl(url);
-  const pool = new pg.Pool({ connectionString, max });
+  const pool = new pg.Pool({
+    connectionString,
+    max,
+    // A startup parameter, so the schema is in force before the first query of every connection.
+    ...(schema === "public" ? {} : { options: `-c search_path="${schema}"` }),
+  });
   // An idle connection dropped by the server (restart, failover) is replaced on next use;
   // without a listener pg would raise it as an uncaught exception.
   pool.on("error", () => undefined);
-  if (schema !== "public") {
-    pool.on("connect", (client) => {
-      client.query(`SET search_path TO "${schema}"`).catch(() => client.release(true));
-    });
-  }
   return { pool, schema };
 }
 
