@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { registerApiCommand } from "./commands/api.ts";
 import { registerMigrateCommand } from "./commands/migrate.ts";
+import { registerNodeCommand } from "./commands/node.ts";
 import { registerTrainCommand } from "./commands/train.ts";
 import { registerUpCommand } from "./commands/up.ts";
 
@@ -9,4 +10,5 @@ export function registerCommands(program: Command): void {
   registerApiCommand(program);
   registerMigrateCommand(program);
   registerTrainCommand(program);
+  registerNodeCommand(program);
 }

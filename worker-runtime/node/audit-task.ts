@@ -1,0 +1,80 @@
+// A verifier's handling of one leased audit: fetch both checkpoints by hash, check that each is
+// in the worker's committed Merkle tree at its place, replay the segment between them with the
+// training engine, and sign whether the replay lands bit-exactly on the worker's checkpoint.
+import { verdictMessage } from "../../api/services/node-signatures.ts";
+import { verifyMerkleInclusion } from "../../sdk/src/merkle.ts";
+import { replaySegment } from "../train/replay.ts";
+import { NodeError } from "./errors.ts";
+import type { AuditClaim } from "./gateway-client.ts";
+import { LeaseKeeper } from "./lease-keeper.ts";
+import type { TaskContext } from "./training-task.ts";
+
+const hex = (value: string) => Buffer.from(value, "hex");
+
+function checkInclusion(audit: AuditClaim["audit"], checkpoint: AuditClaim["audit"]["from"]): void {
+  const included = verifyMerkleInclusion({
+    leaf: hex(checkpoint.sha256),
+    index: checkpoint.leaf_index,
+    treeSize: audit.tree_size,
+    proof: checkpoint.proof.map(hex),
+    root: hex(audit.checkpoint_root),
+  });
+  if (!included) {
+    throw new NodeError(
+      "AUDIT_PROOF_INVALID",
+      `the checkpoint of step ${checkpoint.step} is not leaf ${checkpoint.leaf_index} of the committed root ${audit.checkpoint_root}`,
+    );
+  }
+}
+
+export async function runAuditTask(
+  context: TaskContext,
+  claim: AuditClaim,
+  stop: AbortSignal,
+): Promise<void> {
+  const { client, identity, log } = context;
+  const { audit } = claim;
+  const lease = claim.lease.id;
+  const keeper = new LeaseKeeper(client, lease, claim.lease.heartbeat_interval_seconds, stop, log);
+  try {
+    checkInclusion(audit, audit.from);
+    checkInclusion(audit, audit.to);
+    const [model, dataset, from] = await Promise.all([
+      client.download(audit.model_sha256),
+      client.download(audit.dataset_sha256),
+      client.download(audit.from.sha256),
+    ]);
+    const replay = await replaySegment({
+      model,
+      dataset: { bytes: dataset, fileName: audit.dataset_file_name },
+      spec: audit.spec,
+      from,
+      toStep: audit.to.step,
+      signal: keeper.signal,
+    });
+    const agrees = replay.sha256 === audit.to.sha256;
+    const signature = identity.sign(
+      verdictMessage({
+        taskId: audit.task_id,
+        checkpointRoot: audit.checkpoint_root,
+        fromStep: audit.from.step,
+        fromSha256: audit.from.sha256,
+        toStep: audit.to.step,
+        toSha256: audit.to.sha256,
+        agrees,
+      }),
+    );
+    await client.verdict(lease, agrees, signature);
+    log(
+      `audit of task ${audit.task_id} steps ${audit.from.step}-${audit.to.step}: ${agrees ? "agrees" : `disagrees (replay reached ${replay.sha256})`}`,
+    );
+  } catch (error) {
+    if (keeper.lost) return;
+    const reason = stop.aborted ? "the node was stopped" : (error as Error).message;
+    log(`audit of task ${audit.task_id}: giving it back (${reason})`);
+    await client.fail(lease, reason).catch(() => undefined);
+    if (!stop.aborted) throw error;
+  } finally {
+    keeper.stop();
+  }
+}

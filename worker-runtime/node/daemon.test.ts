@@ -1,0 +1,229 @@
+// The node daemon against a real gateway, real queues and the real trainer, each daemon in its
+// own process started through the CLI: a worker killed with SIGKILL after a checkpoint is
+// replaced by another that resumes there, and the task completes once with exactly the
+// checkpoints of a run that never stopped.
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
+import { after, before, describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { buildApp } from "../../api/app.ts";
+import type {
+  AuditVerdict,
+  CheckpointReport,
+  JobLifecycle,
+  TrainingProgress,
+  TrainingResult,
+} from "../../api/services/job-lifecycle.ts";
+import { NodeGateway } from "../../api/services/node-gateway.ts";
+import { sha256Hex } from "../../api/services/node-signatures.ts";
+import type { QueueConnection } from "../../queue/names.ts";
+import { QUEUE_POLICIES, type QueuePolicy } from "../../queue/policies.ts";
+import { TaskProducer } from "../../queue/producers.ts";
+import { createTestApp, type TestApp } from "../../test/support/app.ts";
+import { loadFixture } from "../train/fixtures.ts";
+import { train } from "../train/trainer.ts";
+import { loadIdentity } from "./identity.ts";
+
+const TOTAL_STEPS = 40;
+const EVERY = 10;
+const KILL_AT = 20;
+const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
+
+type Event =
+  | { kind: "started"; worker: string }
+  | { kind: "progress"; progress: TrainingProgress }
+  | { kind: "checkpoint"; checkpoint: CheckpointReport }
+  | { kind: "completed"; result: TrainingResult }
+  | { kind: "failed"; reason: string };
+
+/** Records reports in order, and lets the test act the moment one arrives. */
+class ObservedLifecycle implements JobLifecycle {
+  readonly events: Event[] = [];
+  onCheckpoint: (checkpoint: CheckpointReport) => void = () => undefined;
+  private waiters: Array<() => void> = [];
+
+  private push(event: Event) {
+    this.events.push(event);
+    for (const wake of this.waiters.splice(0)) wake();
+  }
+  async taskStarted(_taskId: string, worker: string) {
+    this.push({ kind: "started", worker });
+  }
+  async progress(_taskId: string, progress: TrainingProgress) {
+    this.push({ kind: "progress", progress });
+  }
+  async checkpointStored(_taskId: string, checkpoint: CheckpointReport) {
+    this.onCheckpoint(checkpoint);
+    this.push({ kind: "checkpoint", checkpoint });
+  }
+  async trainingCompleted(_taskId: string, result: TrainingResult) {
+    this.push({ kind: "completed", result });
+  }
+  async auditCompleted(_taskId: string, _verdict: AuditVerdict) {}
+  async taskFailed(_taskId: string, reason: string) {
+    this.push({ kind: "failed", reason });
+  }
+  async until(predicate: (events: Event[]) => boolean, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!predicate(this.events)) {
+      const left = deadline - Date.now();
+      assert.ok(left > 0, `timed out; events so far: ${JSON.stringify(this.events.map((e) => e.kind))}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+}
+
+// The lease lapses 2 s after the killed worker's last report, so the test does not wait long.
+const policy: QueuePolicy = {
+  ...QUEUE_POLICIES.training,
+  lockMs: 2_000,
+  stalledIntervalMs: 500,
+};
+
+function startDaemon(
+  apiUrl: string,
+  seed: string,
+  dataDir: string,
+): { child: ChildProcess; output: string[] } {
+  const output: string[] = [];
+  const child = spawn(
+    process.execPath,
+    ["bin/veritrain.mjs", "node", "--role", "worker", "--api", apiUrl, "--seed", seed, "--data-dir", dataDir],
+    { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] },
+  );
+  child.stdout!.on("data", (chunk: Buffer) => output.push(chunk.toString()));
+  child.stderr!.on("data", (chunk: Buffer) => output.push(chunk.toString()));
+  return { child, output };
+}
+
+const exited = (child: ChildProcess) =>
+  new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    if (child.exitCode !== null || child.signalCode !== null)
+      resolve({ code: child.exitCode, signal: child.signalCode });
+    else child.once("exit", (code, signal) => resolve({ code, signal }));
+  });
+
+describe("node daemon", () => {
+  let t: TestApp;
+  let gateway: NodeGateway;
+  let producer: TaskProducer;
+  let apiUrl: string;
+  let app: Awaited<ReturnType<typeof buildApp>>;
+  const lifecycle = new ObservedLifecycle();
+  const dataDir = mkdtempSync(join(tmpdir(), "veritrain-node-"));
+  const fixture = loadFixture("mlp");
+  const { epochs: _epochs, ...baseSpec } = fixture.spec;
+  const spec = { ...baseSpec, max_steps: TOTAL_STEPS, checkpoint_every: EVERY };
+
+  before(async () => {
+    t = await createTestApp();
+    const queues: QueueConnection = { redisUrl: t.config.redisUrl!, prefix: `${t.prefix}-queues` };
+    gateway = new NodeGateway({
+      db: t.database.db,
+      redis: t.redis,
+      blobs: t.services.files.blobs,
+      lifecycle,
+      queues,
+      policies: { training: policy, audit: policy },
+      limits: { checkpointBytes: 64 << 20, modelBytes: 64 << 20 },
+      logError: (error) => {
+        throw error;
+      },
+    });
+    await gateway.start();
+    producer = new TaskProducer(queues, { training: policy, audit: policy });
+    const up = async () => undefined;
+    app = await buildApp({
+      deps: {
+        services: { ...t.services, nodeGateway: gateway },
+        probes: { database: up, redis: up, chain: up },
+      },
+    });
+    apiUrl = await app.listen({ port: 0, host: "127.0.0.1" });
+    for (const bytes of [fixture.model, fixture.dataset.bytes]) {
+      const staged = await t.services.files.blobs.stage(Readable.from([bytes]), 64 << 20);
+      await staged.commit();
+    }
+  });
+
+  after(async () => {
+    await app.close();
+    await producer.close();
+    await gateway.close();
+    await t.close();
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it("resumes a task from the last checkpoint of a worker killed mid-task, bit-identical to an unbroken run", async () => {
+    const unbroken = await train({ model: fixture.model, dataset: fixture.dataset, spec });
+    assert.equal(unbroken.checkpoints.length, TOTAL_STEPS / EVERY + 1);
+
+    await producer.enqueueTraining({
+      taskId: "task_killed",
+      jobId: "job_killed",
+      modelSha256: sha256Hex(fixture.model),
+      datasetSha256: sha256Hex(fixture.dataset.bytes),
+      datasetFileName: fixture.dataset.fileName,
+      spec,
+      totalSteps: TOTAL_STEPS,
+      checkpointEvery: EVERY,
+      resumeFrom: null,
+    });
+
+    const first = startDaemon(apiUrl, "//Bob", join(dataDir, "bob"));
+    // Killed the moment its checkpoint reaches the gateway: it cannot report anything after it.
+    lifecycle.onCheckpoint = (checkpoint) => {
+      if (checkpoint.step === KILL_AT) first.child.kill("SIGKILL");
+    };
+    assert.deepEqual(await exited(first.child), { code: null, signal: "SIGKILL" }, first.output.join(""));
+    lifecycle.onCheckpoint = () => undefined;
+    const storedBeforeKill = lifecycle.events.filter((e) => e.kind === "checkpoint").length;
+
+    const second = startDaemon(apiUrl, "//Charlie", join(dataDir, "charlie"));
+    try {
+      await lifecycle.until((events) => events.some((e) => e.kind === "completed"), 120_000);
+    } finally {
+      second.child.kill("SIGTERM");
+    }
+    assert.deepEqual(await exited(second.child), { code: 0, signal: null }, second.output.join(""));
+
+    const [bob, charlie] = await Promise.all([loadIdentity("//Bob"), loadIdentity("//Charlie")]);
+    const started = lifecycle.events.flatMap((e) => (e.kind === "started" ? [e.worker] : []));
+    assert.deepEqual(started, [bob.address, charlie.address]);
+    assert.match(second.output.join(""), new RegExp(`resuming from step ${KILL_AT}`));
+
+    const stored = lifecycle.events.flatMap((e) => (e.kind === "checkpoint" ? [e.checkpoint] : []));
+    assert.deepEqual(
+      stored.slice(0, storedBeforeKill).map((c) => c.step),
+      [0, 10, 20],
+    );
+    assert.deepEqual(
+      stored.slice(storedBeforeKill).map((c) => c.step),
+      [30, 40],
+      "the second worker started after the killed one's last checkpoint",
+    );
+    assert.deepEqual(
+      stored.map((c) => c.sha256),
+      unbroken.checkpoints.map((c) => c.sha256),
+    );
+
+    const completions = lifecycle.events.flatMap((e) => (e.kind === "completed" ? [e.result] : []));
+    assert.equal(completions.length, 1);
+    const result = completions[0]!;
+    assert.equal(result.workerAddress, charlie.address);
+    assert.equal(result.checkpointRoot, unbroken.merkleRoot);
+    assert.equal(result.leaves.at(-1), unbroken.finalSha256);
+    assert.equal(result.modelSha256, sha256Hex(unbroken.model));
+    assert.equal(lifecycle.events.filter((e) => e.kind === "failed").length, 0);
+  });
+});

@@ -1,0 +1,102 @@
+// The node daemon behind `veritrain node`: it loads the node's key, registers with the gateway,
+// then claims and runs tasks of its role one at a time until stopped. A stop (SIGTERM) ends
+// the current claim's wait at once, stops training at the next step and gives the task back,
+// so another node resumes it from the last uploaded checkpoint.
+import { createHash } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import canonicalize from "canonicalize";
+import type { NodeRole } from "../../api/services/node-gateway.ts";
+import { currentProfile } from "../train/profile.ts";
+import { runAuditTask } from "./audit-task.ts";
+import { NodeError } from "./errors.ts";
+import { GatewayClient } from "./gateway-client.ts";
+import { loadIdentity, type NodeIdentity } from "./identity.ts";
+import { runTrainingTask, type TaskContext } from "./training-task.ts";
+
+export interface NodeDaemonOptions {
+  role: NodeRole;
+  apiUrl: string;
+  seed: string;
+  dataDir: string;
+  log: (message: string) => void;
+  /** Long-poll length per claim, at most 20 s. */
+  claimWaitSeconds?: number;
+}
+
+// After a failure the daemon waits before trying again, doubling up to a minute.
+const FIRST_BACKOFF_MS = 1_000;
+const MAX_BACKOFF_MS = 60_000;
+
+export function determinismProfileHash(): string {
+  return createHash("sha256").update(canonicalize(currentProfile())!).digest("hex");
+}
+
+export class NodeDaemon {
+  private readonly stopping = new AbortController();
+  private running: Promise<void> | undefined;
+
+  private constructor(
+    private readonly options: NodeDaemonOptions,
+    readonly identity: NodeIdentity,
+    private readonly client: GatewayClient,
+  ) {}
+
+  static async start(options: NodeDaemonOptions): Promise<NodeDaemon> {
+    const identity = await loadIdentity(options.seed);
+    const client = new GatewayClient(options.apiUrl, identity);
+    const node = await client.register([options.role], determinismProfileHash());
+    options.log(`registered ${node.address} as ${node.roles.join(", ")}`);
+    const daemon = new NodeDaemon(options, identity, client);
+    daemon.running = daemon.loop();
+    return daemon;
+  }
+
+  /** Resolves when the daemon has stopped (after `stop`, or never for a healthy one). */
+  done(): Promise<void> {
+    return this.running ?? Promise.resolve();
+  }
+
+  async stop(): Promise<void> {
+    this.options.log("stopping");
+    this.stopping.abort();
+    await this.done();
+  }
+
+  private async loop(): Promise<void> {
+    const { role, log } = this.options;
+    // A whistleblower has nothing to claim yet: it stays registered until stopped.
+    if (role === "whistleblower") {
+      await new Promise((resolve) => this.stopping.signal.addEventListener("abort", resolve, { once: true }));
+      return;
+    }
+    const context: TaskContext = {
+      client: this.client,
+      identity: this.identity,
+      dataDir: this.options.dataDir,
+      log,
+    };
+    const wait = Math.min(this.options.claimWaitSeconds ?? 20, 20);
+    const stop = this.stopping.signal;
+    let backoff = FIRST_BACKOFF_MS;
+    while (!stop.aborted) {
+      try {
+        if (role === "worker") {
+          const claim = await this.client.claimTraining(wait, stop);
+          if (claim) await runTrainingTask(context, claim, stop);
+        } else {
+          const claim = await this.client.claimAudit(wait, stop);
+          if (claim) await runAuditTask(context, claim, stop);
+        }
+        backoff = FIRST_BACKOFF_MS;
+      } catch (error) {
+        if (stop.aborted) break;
+        const gatewayDown = error instanceof NodeError && error.code === "GATEWAY_UNREACHABLE";
+        log(
+          `${gatewayDown ? "gateway unreachable" : "task failed"}: ${(error as Error).message}; retrying in ${backoff / 1000} s`,
+        );
+        await sleep(backoff, undefined, { signal: stop }).catch(() => undefined);
+        backoff = Math.min(backoff * 2, MAX_BACKOFF_MS);
+      }
+    }
+  }
+}

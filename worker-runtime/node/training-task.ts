@@ -1,0 +1,144 @@
+// A worker's handling of one leased training task: fetch the model and data by hash, train with
+// the training engine (resuming from the gateway's last checkpoint when the task was started by
+// a node that died), upload every checkpoint as it is written, then upload the model and complete
+// with the Merkle commitment over all of the task's checkpoints, signed by this node's key.
+import { createHash } from "node:crypto";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import canonicalize from "canonicalize";
+import { commitmentMessage } from "../../api/services/node-signatures.ts";
+import { merkleRoot } from "../../sdk/src/merkle.ts";
+import { CheckpointDir } from "../train/checkpoint-dir.ts";
+import { currentProfile } from "../train/profile.ts";
+import { parseTrainingSpec } from "../train/spec.ts";
+import { train } from "../train/trainer.ts";
+import type { GatewayClient, TrainingClaim } from "./gateway-client.ts";
+import type { NodeIdentity } from "./identity.ts";
+import { LeaseKeeper } from "./lease-keeper.ts";
+import { SerialReports } from "./serial-reports.ts";
+
+export interface TaskContext {
+  client: GatewayClient;
+  identity: NodeIdentity;
+  dataDir: string;
+  log: (message: string) => void;
+}
+
+// Progress is a courtesy to the user watching the job; once a second is plenty.
+const PROGRESS_INTERVAL_MS = 1_000;
+
+const sha256Hex = (bytes: Uint8Array | string) => createHash("sha256").update(bytes).digest("hex");
+
+/**
+ * A checkpoint directory holding only the checkpoint to resume from, with a manifest naming this
+ * run, which is what the trainer resumes from. The checkpoint's hash was checked on download.
+ */
+function resumeDirectory(dir: string, claim: TrainingClaim, bytes: Uint8Array): string {
+  const { task } = claim;
+  rmSync(dir, { recursive: true, force: true });
+  const identity = {
+    model_sha256: task.model_sha256,
+    dataset_sha256: task.dataset_sha256,
+    spec_sha256: sha256Hex(canonicalize(parseTrainingSpec(task.spec))!),
+    total_steps: task.total_steps,
+  };
+  const step = claim.resume_from!.step;
+  CheckpointDir.create(dir, identity, currentProfile()).add(step, bytes, step === task.total_steps);
+  return dir;
+}
+
+export async function runTrainingTask(
+  context: TaskContext,
+  claim: TrainingClaim,
+  stop: AbortSignal,
+): Promise<void> {
+  const { client, identity, log } = context;
+  const { task } = claim;
+  const lease = claim.lease.id;
+  const keeper = new LeaseKeeper(client, lease, claim.lease.heartbeat_interval_seconds, stop, log);
+  const reports = new SerialReports();
+  try {
+    const workDir = join(context.dataDir, "tasks", task.task_id, `attempt-${claim.attempt}`);
+    mkdirSync(workDir, { recursive: true });
+    const [model, dataset] = await Promise.all([
+      client.download(task.model_sha256),
+      client.download(task.dataset_sha256),
+    ]);
+    const resumeFrom = claim.resume_from;
+    let resume: { dir: string } | undefined;
+    if (resumeFrom) {
+      const bytes = await client.download(resumeFrom.sha256);
+      resume = { dir: resumeDirectory(join(workDir, "resume"), claim, bytes) };
+      log(`task ${task.task_id}: resuming from step ${resumeFrom.step}`);
+    } else {
+      log(`task ${task.task_id}: training from step 0`);
+    }
+    const checkpointDir = join(workDir, "checkpoints");
+    let lastProgress = 0;
+    const result = await train({
+      model,
+      dataset: { bytes: dataset, fileName: task.dataset_file_name },
+      spec: task.spec,
+      checkpointDir,
+      ...(resume ? { resume } : {}),
+      signal: keeper.signal,
+      onEvent: (event) => {
+        if (event.type === "checkpoint" && "file" in event.record) {
+          const { step, file } = event.record;
+          // The trainer wrote the file before announcing it; read it now, before a later one lands.
+          const bytes = readFileSync(join(checkpointDir, file));
+          reports.add(() => client.uploadCheckpoint(lease, step, bytes));
+        } else if (event.type === "step" && Date.now() - lastProgress >= PROGRESS_INTERVAL_MS) {
+          lastProgress = Date.now();
+          reports.add(() =>
+            client
+              .progress(lease, {
+                step: event.step,
+                total_steps: event.totalSteps,
+                loss: Number.isFinite(event.loss) ? event.loss : 0,
+                learning_rate: event.lr,
+                steps_per_second: event.stepsPerSecond,
+              })
+              .then(() => undefined),
+          );
+        }
+      },
+    });
+    await reports.settle();
+
+    // The leaves cover the whole task: checkpoints stored by earlier nodes before the resume
+    // point, then this run's (which starts with the resume checkpoint itself).
+    const startStep = resumeFrom?.step ?? 0;
+    const leaves = [
+      ...claim.checkpoints.filter((c) => c.step < startStep).map((c) => c.sha256),
+      ...result.checkpoints.map((c) => c.sha256),
+    ];
+    const root = Buffer.from(merkleRoot(leaves.map((l) => Buffer.from(l, "hex")))).toString("hex");
+    const modelSha256 = await client.uploadModel(lease, result.model);
+    const commitment = { taskId: task.task_id, checkpointRoot: root, leafCount: leaves.length, modelSha256 };
+    await client.complete(lease, {
+      model_sha256: modelSha256,
+      checkpoint_root: root,
+      leaves,
+      metrics: {
+        total_steps: result.metrics.total_steps,
+        start_step: result.metrics.start_step,
+        duration_seconds: result.metrics.duration_seconds,
+        steps_per_second: result.metrics.steps_per_second,
+        final_loss: result.metrics.steps.at(-1)?.loss ?? null,
+        epochs: result.metrics.epochs,
+      },
+      commitment_signature: identity.sign(commitmentMessage(commitment)),
+    });
+    log(`task ${task.task_id}: completed at step ${task.total_steps}, root ${root}`);
+  } catch (error) {
+    await reports.settle().catch(() => undefined);
+    if (keeper.lost) return;
+    const reason = stop.aborted ? "the node was stopped" : (error as Error).message;
+    log(`task ${task.task_id}: giving it back (${reason})`);
+    await client.fail(lease, reason).catch(() => undefined);
+    if (!stop.aborted) throw error;
+  } finally {
+    keeper.stop();
+  }
+}
