@@ -8,6 +8,7 @@ import { after, before, test } from "node:test";
 import { type SignedUp, signUp } from "../../test/support/accounts.ts";
 import { expectApiError } from "../../test/support/api-error.ts";
 import { createTestApp, type TestApp } from "../../test/support/app.ts";
+import { type FormPart, multipartBody } from "../../test/support/uploads.ts";
 import { onnx } from "../../worker-runtime/onnx/proto.ts";
 
 const MODEL_LIMIT = 100_000;
@@ -32,24 +33,8 @@ after(async () => {
 const fixture = (path: string) => readFile(new URL(`../../worker-runtime/fixtures/${path}`, import.meta.url));
 const sha256 = (bytes: Uint8Array) => createHash("sha256").update(bytes).digest("hex");
 
-type FormPart = [name: string, value: string] | [name: string, content: Uint8Array, filename: string];
-
-/** Encodes parts in the given order, exactly as a browser or curl -F would. */
-async function multipart(parts: FormPart[]): Promise<{ payload: Buffer; headers: Record<string, string> }> {
-  const form = new FormData();
-  for (const [name, value, filename] of parts) {
-    if (typeof value === "string") form.append(name, value);
-    else form.append(name, new Blob([value]), filename);
-  }
-  const encoded = new Response(form);
-  return {
-    payload: Buffer.from(await encoded.arrayBuffer()),
-    headers: { "content-type": encoded.headers.get("content-type")! },
-  };
-}
-
 async function upload(user: SignedUp, parts: FormPart[], extraHeaders: Record<string, string> = {}) {
-  const { payload, headers } = await multipart(parts);
+  const { payload, headers } = await multipartBody(parts);
   return testApp.app.inject({
     method: "POST",
     url: "/v1/files",
@@ -433,7 +418,7 @@ test("a malformed form answers 400 naming the field, and writes nothing", async 
     400,
     "parameter_invalid",
   );
-  const { payload, headers } = await multipart([
+  const { payload, headers } = await multipartBody([
     ["purpose", "dataset"],
     ["file", npy, "a.npy"],
   ]);
@@ -597,7 +582,7 @@ test("over a real socket, an upload streams in and an endless one is cut off at 
 });
 
 test("every files route needs authentication", async () => {
-  const { payload, headers } = await multipart([["purpose", "model"]]);
+  const { payload, headers } = await multipartBody([["purpose", "model"]]);
   for (const [method, url] of [
     ["GET", "/v1/files"],
     ["GET", "/v1/files/file_x"],
