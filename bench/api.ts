@@ -15,6 +15,7 @@ import pg from "pg";
 import { buildApp } from "../api/app.ts";
 import { createServices } from "../api/services/index.ts";
 import { loadConfig } from "../config/env.ts";
+import { createDatabase } from "../prisma/client.ts";
 import { signUp } from "../test/support/accounts.ts";
 import { createTestDatabase } from "../test/support/database.ts";
 
@@ -75,7 +76,9 @@ const redisUrl = process.env.REDIS_URL;
 if (!redisUrl) throw new Error("REDIS_URL is not set");
 const redis = new Redis(redisUrl, { keyPrefix: `bench:${database.schema}:` });
 const config = { ...loadConfig({}), databaseUrl: database.url, redisUrl };
-const services = createServices({ config, db: database.db, redis });
+// The production pool size (the test helper's client keeps a small one).
+const db = createDatabase(database.url, 10);
+const services = createServices({ config, db, redis });
 const api = await buildApp({
   deps: {
     services,
@@ -102,6 +105,7 @@ try {
 } finally {
   await Promise.all([api.close(), oneQuery.app.close(), twoQueries.app.close()]);
   await pool.end();
+  await db.$disconnect();
   redis.disconnect();
   await database.drop();
 }
