@@ -127,7 +127,6 @@ describe("ChainBridge against the dev chain", () => {
     const root = `0x${"ab".repeat(32)}`;
     await worker.commit({
       chainTaskId: escrow.chainTaskId,
-      attempt: 0,
       root,
       checkpoints: 2,
       steps: 5n,

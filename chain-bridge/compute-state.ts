@@ -63,6 +63,8 @@ export interface TaskView {
   attempt: number;
   commitDeadline: number;
   commitment: Commitment | null;
+  /** The audit seed (PROTOCOL.md §5.3), once audits are selected. */
+  seed: string | null;
   verdictDeadline: number;
   challengeEnd: number;
   revealEnd: number;
@@ -150,6 +152,7 @@ export function taskFromPrimitive(chainTaskId: bigint, value: unknown): TaskView
         committedAt: numberOf(commitment.committedAt, `${where}.commitment.committedAt`),
       };
     }),
+    seed: optionalOf(raw.seed, (present) => hashOf(present, `${where}.seed`)),
     verdictDeadline: numberOf(raw.verdictDeadline, `${where}.verdictDeadline`),
     challengeEnd: numberOf(raw.challengeEnd, `${where}.challengeEnd`),
     revealEnd: numberOf(raw.revealEnd, `${where}.revealEnd`),
@@ -213,4 +216,13 @@ export async function readBalance(
     free: bigintOf(data.free, "System.Account.data.free"),
     reserved: bigintOf(data.reserved, "System.Account.data.reserved"),
   };
+}
+
+/** The protocol's forced-error rate in parts per million (Compute.Parameters). */
+export async function readForcedErrorPpm(api: ApiPromise): Promise<number> {
+  const parameters = objectOf(
+    (await computeStorage(api, "parameters")()).toPrimitive(),
+    "Compute.Parameters",
+  );
+  return numberOf(parameters.forcedErrorPpm, "Compute.Parameters.forcedErrorPpm");
 }

@@ -53,7 +53,6 @@ describe("EventWatcher", () => {
     });
     await worker.commit({
       chainTaskId: escrow.chainTaskId,
-      attempt: 0,
       root: ROOT,
       checkpoints: 3,
       steps: 10n,
@@ -83,7 +82,6 @@ describe("EventWatcher", () => {
     // The watcher is down while the verdict lands; a new one resumes after its cursor.
     const verdict = await verifier.submitVerdict({
       chainTaskId: escrow.chainTaskId,
-      attempt: 0,
       auditIndex: 0,
       agrees: true,
       transcript: TRANSCRIPT,

@@ -1,9 +1,10 @@
 // The chain as a node daemon (worker, verifier, whistleblower) uses it: staking, the checkpoint
 // commit, audit verdicts, forced-error reveals and challenges, each signed with the node's own
 // key through its own submission queue. A node keeps no database, so its journal is in memory;
-// what protects it from doing a duty twice is the chain itself (a second commit or verdict is
-// refused with WrongTaskStatus / AlreadySubmitted), and the cause keys below make a repeated
-// call within one process return the first call's outcome.
+// what protects it from doing a duty twice is the chain itself: a second commit or verdict is
+// refused with WrongTaskStatus / AlreadySubmitted, surfaced as a DISPATCH_FAILED BridgeError.
+// Each call is a cause of its own, so a call refused for timing (TooEarly, RevealTooEarly) can
+// simply be made again later.
 import type { ApiPromise } from "@polkadot/api";
 import {
   computeCall,
@@ -38,8 +39,6 @@ export interface Registration {
 
 export interface CheckpointCommit {
   chainTaskId: bigint;
-  /** The attempt the node was assigned (WorkerAssigned.attempt). */
-  attempt: number;
   root: string;
   checkpoints: number;
   steps: bigint;
@@ -48,7 +47,6 @@ export interface CheckpointCommit {
 
 export interface AuditRef {
   chainTaskId: bigint;
-  attempt: number;
   auditIndex: number;
 }
 
@@ -109,22 +107,19 @@ export class NodeChainClient {
       hashArgument(registration.commitment, "commitment"),
       positive(registration.bond, "bond"),
     );
-    return this.#stakeCall("Compute.register", call);
+    return this.#submit("Compute.register", call);
   }
 
   bondExtra(amount: bigint): Promise<TxRecord> {
-    return this.#stakeCall(
-      "Compute.bond_extra",
-      computeCall(this.api, "bondExtra")(positive(amount, "amount")),
-    );
+    return this.#submit("Compute.bond_extra", computeCall(this.api, "bondExtra")(positive(amount, "amount")));
   }
 
   unbond(amount: bigint): Promise<TxRecord> {
-    return this.#stakeCall("Compute.unbond", computeCall(this.api, "unbond")(positive(amount, "amount")));
+    return this.#submit("Compute.unbond", computeCall(this.api, "unbond")(positive(amount, "amount")));
   }
 
   withdrawUnbonded(): Promise<TxRecord> {
-    return this.#stakeCall("Compute.withdraw_unbonded", computeCall(this.api, "withdrawUnbonded")());
+    return this.#submit("Compute.withdraw_unbonded", computeCall(this.api, "withdrawUnbonded")());
   }
 
   commit(commit: CheckpointCommit): Promise<TxRecord> {
@@ -135,10 +130,7 @@ export class NodeChainClient {
       commit.steps,
       hashArgument(commit.result, "result"),
     );
-    return this.submitter.submit(
-      { causeKey: `task:${commit.chainTaskId}:${commit.attempt}:commit`, purpose: "Compute.commit" },
-      call,
-    );
+    return this.#submit("Compute.commit", call);
   }
 
   submitVerdict(audit: AuditRef & { agrees: boolean; transcript: string }): Promise<TxRecord> {
@@ -148,10 +140,7 @@ export class NodeChainClient {
       audit.agrees,
       hashArgument(audit.transcript, "transcript"),
     );
-    return this.submitter.submit(
-      { causeKey: this.#auditCause(audit, "verdict"), purpose: "Compute.submit_verdict" },
-      call,
-    );
+    return this.#submit("Compute.submit_verdict", call);
   }
 
   reveal(audit: AuditRef & { secret: string; nextCommitment: string }): Promise<TxRecord> {
@@ -161,10 +150,7 @@ export class NodeChainClient {
       hashArgument(audit.secret, "secret"),
       hashArgument(audit.nextCommitment, "nextCommitment"),
     );
-    return this.submitter.submit(
-      { causeKey: this.#auditCause(audit, "reveal"), purpose: "Compute.reveal" },
-      call,
-    );
+    return this.#submit("Compute.reveal", call);
   }
 
   challenge(audit: AuditRef & { firstWrongStep: bigint }): Promise<TxRecord> {
@@ -173,10 +159,7 @@ export class NodeChainClient {
       audit.auditIndex,
       audit.firstWrongStep,
     );
-    return this.submitter.submit(
-      { causeKey: this.#auditCause(audit, "challenge"), purpose: "Compute.challenge" },
-      call,
-    );
+    return this.#submit("Compute.challenge", call);
   }
 
   node(): Promise<NodeView | null> {
@@ -195,16 +178,8 @@ export class NodeChainClient {
     await this.connection?.close();
   }
 
-  #auditCause(audit: AuditRef, action: string): string {
-    return `task:${audit.chainTaskId}:${audit.attempt}:audit:${audit.auditIndex}:${action}`;
-  }
-
-  /** Stake changes may repeat (bond twice on purpose), so each call is its own cause. */
-  #stakeCall(purpose: string, call: ReturnType<ReturnType<typeof computeCall>>): Promise<TxRecord> {
+  #submit(purpose: string, call: ReturnType<ReturnType<typeof computeCall>>): Promise<TxRecord> {
     this.#sequence += 1;
-    return this.submitter.submit(
-      { causeKey: `node:${this.address}:${purpose}:${this.#sequence}`, purpose },
-      call,
-    );
+    return this.submitter.submit({ causeKey: `node:${this.address}:${this.#sequence}`, purpose }, call);
   }
 }

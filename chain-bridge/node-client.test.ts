@@ -1,0 +1,150 @@
+import assert from "node:assert/strict";
+import { after, before, describe, it } from "node:test";
+import { newId } from "../api/ids.ts";
+import { ChainBridge } from "./bridge.ts";
+import { readForcedErrorPpm } from "./compute-state.ts";
+import { PLANCK_PER_VT } from "./conversion.ts";
+import { BridgeError } from "./errors.ts";
+import { isForcedAudit, newForcedErrorSecret } from "./forced-errors.ts";
+import { NodeChainClient } from "./node-client.ts";
+import { signerFromSeed } from "./signer.ts";
+import { Submitter } from "./submitter.ts";
+import { eventOf } from "./task-effects.ts";
+import {
+  type ChainFixture,
+  PROFILE,
+  sampleSpec,
+  seedJob,
+  stakedNode,
+  startChainFixture,
+} from "./test-support.ts";
+import { MemoryTransactionStore } from "./transaction-store.ts";
+
+const hash = (byte: string) => `0x${byte.repeat(32)}`;
+
+describe("NodeChainClient: a verifier's audit from verdict to reveal", () => {
+  let fixture: ChainFixture;
+  let bridge: ChainBridge;
+
+  before(async () => {
+    fixture = await startChainFixture();
+    bridge = await ChainBridge.create({
+      api: fixture.chain.api,
+      db: fixture.database.db,
+      operatorSeed: "//Alice",
+      tokenUsdRate: "0.01",
+    });
+  });
+
+  after(async () => {
+    await fixture.stop();
+  });
+
+  /** Seals `count` blocks (one remark each) so deadlines pass. */
+  async function advance(count: number): Promise<void> {
+    const dave = new Submitter(
+      fixture.chain.api,
+      await signerFromSeed("//Dave"),
+      new MemoryTransactionStore(),
+    );
+    for (let i = 0; i < count; i++) {
+      await dave.submit(
+        { causeKey: `advance:${Date.now()}:${i}`, purpose: "System.remark" },
+        fixture.chain.api.tx.system!.remark!("0x00"),
+      );
+    }
+  }
+
+  it("stakes, commits, audits, reveals its forced-error secret and rotates its commitment", async () => {
+    const worker = await stakedNode(fixture.chain, "//Bob", { worker: true });
+    const verifier = await NodeChainClient.create(fixture.chain.api, "//Charlie");
+    const secret = newForcedErrorSecret();
+    await verifier.register({
+      roles: { worker: false, verifier: true, whistleblower: false },
+      profile: PROFILE,
+      commitment: secret.commitment,
+      bond: 600n * PLANCK_PER_VT,
+    });
+    const registered = await verifier.node();
+    assert.equal(registered?.bonded, 600n * PLANCK_PER_VT);
+    assert.equal(registered?.commitment, secret.commitment);
+    assert.equal((await verifier.balance()).reserved, 600n * PLANCK_PER_VT);
+
+    const taskId = newId("task");
+    const jobId = await seedJob(fixture.database);
+    const escrow = await bridge.openEscrow({
+      taskId,
+      jobId,
+      usdCents: 800n,
+      spec: sampleSpec({ verificationLevel: 1 }),
+    });
+    await worker.commit({
+      chainTaskId: escrow.chainTaskId,
+      root: hash("aa"),
+      checkpoints: 3,
+      steps: 10n,
+      result: hash("bb"),
+    });
+    await assert.rejects(
+      worker.commit({
+        chainTaskId: escrow.chainTaskId,
+        root: hash("aa"),
+        checkpoints: 3,
+        steps: 10n,
+        result: hash("bb"),
+      }),
+      (error: unknown) => error instanceof BridgeError && error.module?.name === "WrongTaskStatus",
+    );
+    await bridge.selectAudits(taskId);
+    const task = await verifier.task(escrow.chainTaskId);
+    assert.equal(task?.audits[0]?.verifier, verifier.address);
+    const audit = { chainTaskId: escrow.chainTaskId, auditIndex: 0 };
+    await verifier.submitVerdict({ ...audit, agrees: true, transcript: hash("cc") });
+
+    await assert.rejects(
+      verifier.reveal({ ...audit, secret: secret.secret, nextCommitment: newForcedErrorSecret().commitment }),
+      (error: unknown) => error instanceof BridgeError && error.module?.name === "RevealTooEarly",
+    );
+    const head = (await fixture.chain.api.rpc.chain.getHeader()).number.toNumber();
+    await advance(task!.challengeEnd - head);
+    const next = newForcedErrorSecret();
+    const revealed = await verifier.reveal({
+      chainTaskId: escrow.chainTaskId,
+      auditIndex: 0,
+      secret: secret.secret,
+      nextCommitment: next.commitment,
+    });
+    const event = eventOf(revealed.events, "Compute", "Revealed");
+    const expected = isForcedAudit(
+      secret.secret,
+      task!.seed!,
+      escrow.chainTaskId,
+      0,
+      await readForcedErrorPpm(fixture.chain.api),
+    );
+    assert.equal(event?.data.forced, expected, "the verifier computes forcedness exactly as the chain does");
+    assert.equal((await verifier.node())?.commitment, next.commitment);
+  });
+
+  it("rejects malformed arguments before signing", async () => {
+    const node = await NodeChainClient.create(fixture.chain.api, "//Eve");
+    assert.throws(
+      () =>
+        node.register({
+          roles: { worker: false, verifier: false, whistleblower: false },
+          profile: PROFILE,
+          commitment: PROFILE,
+          bond: 1n,
+        }),
+      (error: unknown) => error instanceof BridgeError && error.code === "INVALID_ARGUMENT",
+    );
+    assert.throws(
+      () => node.bondExtra(0n),
+      (error: unknown) => error instanceof BridgeError && /at least 1 planck/.test(error.message),
+    );
+    await assert.rejects(
+      NodeChainClient.create(fixture.chain.api, "0x1234"),
+      (error: unknown) => error instanceof BridgeError && error.code === "INVALID_ARGUMENT",
+    );
+  });
+});
