@@ -5,6 +5,7 @@ import { BlockProducer } from "./chain/block-producer.ts";
 import { Chain } from "./chain/chain.ts";
 import { inlineVerifier } from "./chain/inline-verifier.ts";
 import { TransactionPool } from "./chain/transaction-pool.ts";
+import { WorkerVerifier } from "./chain/worker-verifier.ts";
 import { startRpcServer } from "./rpc/server.ts";
 import { constructRuntime } from "./runtime/construct-runtime.ts";
 import { signatureCryptoReady } from "./runtime/signature.ts";
@@ -18,6 +19,8 @@ export type DevnetOptions = {
   readonly blockTimeMs?: number;
   /** Where the chain is journaled; without it the chain lives in memory only. */
   readonly dataDir?: string;
+  /** Worker threads verifying signatures; 0 (default) verifies on the main thread. */
+  readonly signatureWorkers?: number;
 };
 
 export type Devnet = {
@@ -40,6 +43,14 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
   if (!Number.isInteger(port) || port < 0 || port > 65535) {
     throw new DevnetOptionsError(`port must be an integer 0..65535, got ${port}`);
   }
+  if (
+    options.signatureWorkers !== undefined &&
+    !(Number.isInteger(options.signatureWorkers) && options.signatureWorkers >= 0)
+  ) {
+    throw new DevnetOptionsError(
+      `signature workers must be a whole number >= 0, got ${options.signatureWorkers}`,
+    );
+  }
   if (!Number.isInteger(blockTimeMs) || blockTimeMs < 0) {
     throw new DevnetOptionsError(
       `block time must be a whole number of milliseconds >= 0, got ${blockTimeMs}`,
@@ -47,12 +58,17 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
   }
   await Promise.all([cryptoWaitReady(), signatureCryptoReady]);
   const chain = Chain.open(constructRuntime(), options.dataDir);
-  const pool = new TransactionPool(chain, inlineVerifier);
+  const workers = options.signatureWorkers ?? 0;
+  const pool = new TransactionPool(
+    chain,
+    workers === 0 ? inlineVerifier : await WorkerVerifier.start(workers),
+  );
   const producer = new BlockProducer(chain, pool, blockTimeMs);
   let server: Awaited<ReturnType<typeof startRpcServer>>;
   try {
     server = await startRpcServer({ chain, pool }, host, port);
   } catch (error) {
+    await pool.verifier.close();
     chain.close();
     throw error;
   }

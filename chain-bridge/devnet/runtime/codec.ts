@@ -53,9 +53,28 @@ export function toNative(codec: Codec): NativeValue {
   throw new CodecError(`cannot convert a ${codec.toRawType()} to a plain value`);
 }
 
-/** The ValueCodec of the runtime, resolving type strings to the lookup ids metadata gave them. */
+/** A copy of a decoded value, so a handler that changes what it read cannot change the cache. */
+function copy(value: NativeValue): NativeValue {
+  if (typeof value !== "object" || value === null) return value;
+  if (Array.isArray(value)) return value.map(copy);
+  const fields: Record<string, NativeValue> = {};
+  for (const [name, field] of Object.entries(value)) fields[name] = copy(field as NativeValue);
+  return fields;
+}
+
+/** Distinct scalar values (accounts, ids, amounts) whose encodings are remembered. */
+const ENCODE_CACHE_LIMIT = 50_000;
+
+/**
+ * The ValueCodec of the runtime, resolving type strings to the lookup ids metadata gave them.
+ * @polkadot/types is slow next to a signature check, so decoded values are remembered per stored
+ * byte array (state values are never mutated in place) and encodings per scalar value (an SS58
+ * address costs a base58 decode and a checksum hash to encode).
+ */
 export class RuntimeCodec implements ValueCodec {
   readonly #typeNames = new Map<string, string>();
+  readonly #decoded = new WeakMap<Uint8Array, { type: string; value: NativeValue; length: number }>();
+  readonly #encoded = new Map<string, Uint8Array>();
 
   constructor(
     readonly registry: TypeRegistry,
@@ -80,8 +99,18 @@ export class RuntimeCodec implements ValueCodec {
   }
 
   encode(pallet: string, type: ScaleType, value: NativeValue): Uint8Array {
+    const typeName = this.typeName(pallet, type);
+    const scalar = typeof value === "string" || typeof value === "number" || typeof value === "bigint";
+    const cacheKey = scalar ? `${typeName}|${typeof value}|${value}` : undefined;
+    const cached = cacheKey === undefined ? undefined : this.#encoded.get(cacheKey);
+    if (cached !== undefined) return cached;
     try {
-      return this.registry.createTypeUnsafe(this.typeName(pallet, type), [value]).toU8a();
+      const bytes = this.registry.createTypeUnsafe(typeName, [value]).toU8a();
+      if (cacheKey !== undefined) {
+        if (this.#encoded.size >= ENCODE_CACHE_LIMIT) this.#encoded.clear();
+        this.#encoded.set(cacheKey, bytes);
+      }
+      return bytes;
     } catch (error) {
       if (error instanceof CodecError) throw error;
       throw new CodecError(
@@ -91,8 +120,13 @@ export class RuntimeCodec implements ValueCodec {
   }
 
   decode(pallet: string, type: ScaleType, bytes: Uint8Array): { value: NativeValue; length: number } {
+    const typeName = this.typeName(pallet, type);
+    const cached = this.#decoded.get(bytes);
+    if (cached?.type === typeName) return { value: copy(cached.value), length: cached.length };
     const codec = this.decodeCodec(pallet, type, bytes);
-    return { value: toNative(codec), length: codec.encodedLength };
+    const decoded = { type: typeName, value: toNative(codec), length: codec.encodedLength };
+    this.#decoded.set(bytes, decoded);
+    return { value: copy(decoded.value), length: decoded.length };
   }
 
   decodeCodec(pallet: string, type: ScaleType, bytes: Uint8Array): Codec {

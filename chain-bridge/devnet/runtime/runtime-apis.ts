@@ -19,7 +19,7 @@ function extrinsicAndLength(runtime: Runtime, input: Uint8Array) {
   const extrinsicLength = input.length - 4;
   const extrinsic = decodeExtrinsic(runtime, input.subarray(0, extrinsicLength));
   const length = Buffer.from(input.subarray(extrinsicLength)).readUInt32LE(0);
-  const call = extrinsic.method.toU8a();
+  const call = runtime.decodeCall(extrinsic.method.toU8a());
   return { extrinsic, length, call };
 }
 

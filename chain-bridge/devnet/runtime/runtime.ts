@@ -1,6 +1,7 @@
 // The runtime: pallets put together (construct_runtime!), their metadata and codec, call decoding,
 // weighing and dispatch, and the event and error values that go into System.Events.
 import type { GenericCall } from "@polkadot/types";
+import type { AnyTuple, CallBase } from "@polkadot/types/types";
 import { u8aConcat, u8aToHex } from "@polkadot/util";
 import { RuntimeCodec, toNative } from "./codec.ts";
 import { type BuiltMetadata, buildMetadata, type ChainProperties } from "./metadata/build-metadata.ts";
@@ -71,30 +72,44 @@ export class Runtime {
 
   /** Decodes a RuntimeCall (pallet index, call index, arguments) into the pallet's handler input. */
   decodeCall(bytes: Uint8Array): DecodedCall & { readonly length: number } {
-    const pallet = this.#byIndex.get(bytes[0] ?? -1);
-    const entry = pallet?.calls[bytes[1] ?? -1];
-    if (pallet === undefined || entry === undefined) {
-      throw new CallDecodeError(`no call with index ${bytes[0]}/${bytes[1]} in this runtime`);
-    }
+    this.#entry(bytes[0] ?? -1, bytes[1] ?? -1);
     let call: GenericCall;
     try {
       call = this.registry.createType("Call", bytes);
     } catch (error) {
-      throw new CallDecodeError(`${pallet.pallet.name}.${entry[0]}: ${(error as Error).message}`);
+      throw new CallDecodeError(`call ${bytes[0]}/${bytes[1]}: ${(error as Error).message}`);
     }
-    const [name, definition] = entry;
+    return { ...this.fromCodec(call), length: call.encodedLength };
+  }
+
+  /** The handler input of a call @polkadot/types already decoded (inside an extrinsic). */
+  fromCodec(call: CallBase<AnyTuple>): DecodedCall {
+    const [palletIndex, callIndex] = call.callIndex;
+    const { pallet, name, definition } = this.#entry(palletIndex ?? -1, callIndex ?? -1);
     const argNames = Object.keys(definition.args);
     const args: Record<string, NativeValue> = {};
     call.args.forEach((value, index) => {
       args[argNames[index]!] = toNative(value);
     });
-    return { pallet: pallet.pallet, name, definition, args, length: call.encodedLength };
+    return { pallet, name, definition, args };
+  }
+
+  #entry(palletIndex: number, callIndex: number) {
+    const pallet = this.#byIndex.get(palletIndex);
+    const entry = pallet?.calls[callIndex];
+    if (pallet === undefined || entry === undefined) {
+      throw new CallDecodeError(`no call with index ${palletIndex}/${callIndex} in this runtime`);
+    }
+    return { pallet: pallet.pallet, name: entry[0], definition: entry[1] };
   }
 
   /** ref_time weight of an encoded call, including the calls it carries. */
   weigh(call: Uint8Array | string): bigint {
-    const decoded = this.decodeCall(typeof call === "string" ? hexBytes(call) : call);
-    return decoded.definition.weight(decoded.args, (inner) => this.weigh(inner));
+    return this.weighDecoded(this.decodeCall(typeof call === "string" ? hexBytes(call) : call));
+  }
+
+  weighDecoded(call: DecodedCall): bigint {
+    return call.definition.weight(call.args, (inner) => this.weigh(inner));
   }
 
   /**

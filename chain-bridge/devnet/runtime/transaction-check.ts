@@ -47,10 +47,10 @@ export function decodeExtrinsic(runtime: Runtime, bytes: Uint8Array): GenericExt
 /** Fee parts and weight of a call carried in an extrinsic of `length` bytes. */
 export function feeOf(
   runtime: Runtime,
-  call: Uint8Array,
+  call: DecodedCall,
   length: number,
 ): { weight: bigint; fee: InclusionFee } {
-  const weight = runtime.weigh(call);
+  const weight = runtime.weighDecoded(call);
   return { weight, fee: inclusionFee(length, weight) };
 }
 
@@ -67,13 +67,13 @@ export function checkExtrinsic(
   const call = extrinsic.method.toU8a();
   let decodedCall: DecodedCall;
   try {
-    decodedCall = runtime.decodeCall(call);
+    decodedCall = runtime.fromCodec(extrinsic.method);
   } catch (error) {
     if (error instanceof CallDecodeError)
       throw new ExtrinsicFormatError(`Extrinsic has invalid format: ${error.message}`);
     throw error;
   }
-  const { weight, fee } = feeOf(runtime, call, bytes.length);
+  const { weight, fee } = feeOf(runtime, decodedCall, bytes.length);
   const tip = extrinsic.tip.toBigInt();
   const signerId = signerAccount.toU8a();
   const transaction: CheckedTransaction = {
