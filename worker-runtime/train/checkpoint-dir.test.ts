@@ -22,7 +22,8 @@ const stateAt = (step: number): TrainingState => ({
 
 function writeRun(dir: string): CheckpointDir {
   const store = CheckpointDir.create(dir, identity, currentProfile());
-  for (const step of [0, 2, 3]) store.add(step, encodeCheckpoint(stateAt(step)), step === 3);
+  const history = { steps: [], epochs: [] };
+  for (const step of [0, 2, 3]) store.add(step, encodeCheckpoint(stateAt(step)), step === 3, null, history);
   return store;
 }
 

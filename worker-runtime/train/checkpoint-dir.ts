@@ -8,6 +8,7 @@ import { join, resolve } from "node:path";
 import { merkleRoot } from "../../sdk/src/merkle.ts";
 import { decodeCheckpoint, sha256Hex, type TrainingState } from "./checkpoint.ts";
 import { TrainError } from "./errors.ts";
+import type { EpochMetric, StepMetric, TallySnapshot } from "./metrics.ts";
 import type { DeterminismProfile } from "./profile.ts";
 
 export const MANIFEST_FORMAT = "veritrain.checkpoints/1";
@@ -21,6 +22,14 @@ export interface CheckpointLeaf {
 export interface CheckpointRecord extends CheckpointLeaf {
   /** File name inside the checkpoint directory. */
   file: string;
+  /** Sums of the epoch open at this checkpoint (null between epochs), for resumed metrics. */
+  tally: TallySnapshot | null;
+}
+
+/** Metrics history carried with the checkpoints (not hashed: it does not change the training). */
+export interface MetricsHistory {
+  steps: StepMetric[];
+  epochs: EpochMetric[];
 }
 
 export interface RunIdentity {
@@ -35,9 +44,18 @@ export interface CheckpointManifest extends RunIdentity {
   format: typeof MANIFEST_FORMAT;
   determinism_profile: DeterminismProfile;
   checkpoints: CheckpointRecord[];
+  metrics: MetricsHistory;
   merkle_root: string;
   /** True once the final checkpoint, whose parameters are the delivered weights, is written. */
   complete: boolean;
+}
+
+/** The history as it stood at `step`: what a run resumed there starts from. */
+export function metricsUpTo(history: MetricsHistory, step: number): MetricsHistory {
+  return {
+    steps: history.steps.filter((s) => s.step <= step),
+    epochs: history.epochs.filter((e) => e.last_step <= step),
+  };
 }
 
 export function checkpointsRoot(records: readonly CheckpointLeaf[]): string {
@@ -72,6 +90,7 @@ export class CheckpointDir {
       ...identity,
       determinism_profile: profile,
       checkpoints: [],
+      metrics: { steps: [], epochs: [] },
       merkle_root: "",
       complete: false,
     };
@@ -85,6 +104,7 @@ export class CheckpointDir {
       if (resolve(resumeFrom!.source.dir) !== resolve(dir)) copyFileSync(from, join(dir, record.file));
       manifest.checkpoints.push(record);
     }
+    if (resumeFrom) manifest.metrics = metricsUpTo(resumeFrom.source.manifest.metrics, resumeFrom.step);
     return store;
   }
 
@@ -104,9 +124,17 @@ export class CheckpointDir {
     return new CheckpointDir(dir, manifest);
   }
 
-  /** Writes the checkpoint bytes of `step` and records them; returns the record. */
-  add(step: number, bytes: Uint8Array, final: boolean): CheckpointRecord {
-    const record = { step, file: `step-${String(step).padStart(9, "0")}.ckpt`, sha256: sha256Hex(bytes) };
+  /** Writes the checkpoint bytes of `step` with the metrics so far; returns the record. */
+  add(
+    step: number,
+    bytes: Uint8Array,
+    final: boolean,
+    tally: TallySnapshot | null,
+    metrics: MetricsHistory,
+  ): CheckpointRecord {
+    const file = `step-${String(step).padStart(9, "0")}.ckpt`;
+    const record = { step, file, sha256: sha256Hex(bytes), tally };
+    this.manifest.metrics = metrics;
     writeAtomically(join(this.dir, record.file), bytes);
     const last = this.manifest.checkpoints.at(-1);
     // The final checkpoint can land on a regular checkpoint step; it is then the same bytes.

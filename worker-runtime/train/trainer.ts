@@ -12,6 +12,7 @@ import {
   type CheckpointLeaf,
   type CheckpointRecord,
   checkpointsRoot,
+  metricsUpTo,
   type RunIdentity,
 } from "./checkpoint-dir.ts";
 import { BatchOrder } from "./data/batches.ts";
@@ -115,7 +116,7 @@ function startingPoint(setup: RunSetup, resume: TrainOptions["resume"], profile:
   const { state, record } = source.read(resume.step);
   return {
     state: { ...state, ...setup.engine.fromCanonical(state) },
-    source: { dir: source, step: record.step },
+    source: { dir: source, step: record.step, tally: record.tally },
   };
 }
 
@@ -134,28 +135,36 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
             profile,
             start.source && { source: start.source.dir, step: start.source.step },
           );
-    // The leaves so far: those carried into the new directory, or those of the resumed run.
-    const inherited =
-      start.source?.dir.manifest.checkpoints.filter((r) => r.step <= start.source!.step) ?? [];
+    // The leaves and metrics so far: carried into the new directory, or those of the resumed run.
+    const resumed = start.source;
+    const inherited = resumed?.dir.manifest.checkpoints.filter((r) => r.step <= resumed.step) ?? [];
     const records: CheckpointLeaf[] = dir ? [...dir.manifest.checkpoints] : inherited;
+    const history = resumed
+      ? metricsUpTo(resumed.dir.manifest.metrics, resumed.step)
+      : { steps: [], epochs: [] };
+    const stepMetrics: StepMetric[] = history.steps;
+    const epochMetrics: EpochMetric[] = history.epochs;
+    let tally = resumed?.tally ? new EpochTally(resumed.tally) : undefined;
     const emit = options.onEvent ?? (() => {});
     const checkpoint = (state: TrainingState) => {
       const final = state.step === totalSteps;
       const bytes = encodeCheckpoint({ ...state, ...engine.canonical(state) });
-      const record = dir?.add(state.step, bytes, final) ?? { step: state.step, sha256: sha256Hex(bytes) };
+      const progress = { steps: stepMetrics, epochs: epochMetrics };
+      const record = dir?.add(state.step, bytes, final, tally?.snapshot() ?? null, progress) ?? {
+        step: state.step,
+        sha256: sha256Hex(bytes),
+      };
       if (records.at(-1)?.step !== state.step) records.push(record);
       emit({ type: "checkpoint", record });
     };
 
     let state = start.state;
+    const startStep = state.step;
     const order = new BatchOrder(setup.plan, state.position);
-    emit({ type: "start", startStep: state.step, totalSteps, batchesPerEpoch: setup.batchesPerEpoch });
-    if (!start.source) checkpoint(state);
-
-    const stepMetrics: StepMetric[] = [];
-    const epochMetrics: EpochMetric[] = [];
+    emit({ type: "start", startStep, totalSteps, batchesPerEpoch: setup.batchesPerEpoch });
+    if (!resumed) checkpoint(state);
     const began = performance.now();
-    let tally: EpochTally | undefined;
+    const rate = () => (state.step - startStep) / Math.max((performance.now() - began) / 1000, 1e-9);
 
     while (state.step < totalSteps) {
       if (options.signal?.aborted) {
@@ -168,24 +177,16 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       tally ??= new EpochTally(epoch);
       tally.add(loss, batch.target.dims[0]!, countCorrect(spec.loss.type, output, batch.target));
       stepMetrics.push({ step, loss, lr });
-      const seconds = (performance.now() - began) / 1000;
-      emit({
-        type: "step",
-        step,
-        totalSteps,
-        epoch,
-        loss,
-        lr,
-        stepsPerSecond: stepMetrics.length / Math.max(seconds, 1e-9),
-      });
-      if (step % spec.checkpoint_every === 0 || step === totalSteps) checkpoint(state);
+      emit({ type: "step", step, totalSteps, epoch, loss, lr, stepsPerSecond: rate() });
+      // Close the epoch before checkpointing, so a checkpoint never holds a finished epoch's sums.
       if (state.position.batch === setup.batchesPerEpoch || step === totalSteps) {
         const validation = data.validation && (await evaluate(engine, setup, state, data.validation));
-        const metrics = tally.finish(validation);
+        const metrics = tally.finish(step, validation);
         epochMetrics.push(metrics);
         emit({ type: "epoch", metrics });
         tally = undefined;
       }
+      if (step % spec.checkpoint_every === 0 || step === totalSteps) checkpoint(state);
     }
     const seconds = (performance.now() - began) / 1000;
     const trained = engine.canonical(state);
@@ -197,9 +198,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       model: withInitializers(setup.model, delivered),
       metrics: {
         total_steps: totalSteps,
-        start_step: start.state.step,
+        start_step: startStep,
         duration_seconds: seconds,
-        steps_per_second: stepMetrics.length / Math.max(seconds, 1e-9),
+        steps_per_second: rate(),
         steps: stepMetrics,
         epochs: epochMetrics,
       },
