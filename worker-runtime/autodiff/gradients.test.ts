@@ -398,6 +398,31 @@ add({
   }),
 });
 add({
+  name: "ConvTranspose 2-D, stride 2, pads, output_padding, groups",
+  dtype: "float32",
+  build: (m, p) => ({
+    output: m.op("ConvTranspose", [p("x", [2, 4, 3, 3]), p("w", [4, 3, 3, 2]), p("b", [6])], {
+      strides: [2, 2],
+      pads: [1, 0, 1, 1],
+      output_padding: [1, 0],
+      group: 2,
+    }),
+    shape: [2, 6, 6, 5],
+  }),
+});
+add({
+  name: "ConvTranspose 1-D with dilation and output_shape",
+  dtype: "float32",
+  build: (m, p) => ({
+    output: m.op("ConvTranspose", [p("x", [1, 2, 4]), p("w", [2, 3, 3])], {
+      dilations: [2],
+      strides: [2],
+      output_shape: [10],
+    }),
+    shape: [1, 3, 10],
+  }),
+});
+add({
   name: "MaxPool 2x2 stride 2",
   dtype: "float32",
   h: 1e-3,

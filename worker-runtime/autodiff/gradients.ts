@@ -4,6 +4,7 @@ import { OnnxError } from "../onnx/errors.ts";
 import type { Dim } from "../onnx/model.ts";
 import {
   convOutputSpatial,
+  convTransposeGeometry,
   padAmounts,
   reductionAxes,
   type SliceRange,
@@ -332,15 +333,75 @@ function windowGeometry(c: GradientContext, kernel: number[]): WindowGeometry {
   return { kernel, strides, dilations, pads, transposePads, outputPadding };
 }
 
+interface ConvGeometry {
+  strides: number[];
+  dilations: number[];
+  pads: number[];
+}
+
+/**
+ * The weight gradient of a convolution from `input` (channels `inputChannels`) to an output whose
+ * gradient is `outputGrad`: dW[m, c] sums outputGrad[:, m] times input[:, c] shifted, which is itself
+ * a convolution of the input (batch as channels) by outputGrad (batch as input channels), strides
+ * and dilations swapped, cropped to the kernel. Groups are done one by one.
+ */
+function convWeightGradient(
+  g: GradientContext["g"],
+  input: string,
+  inputChannels: number,
+  outputGrad: string,
+  outputChannels: number,
+  group: number,
+  kernel: number[],
+  geometry: ConvGeometry,
+): string {
+  const spatialAxes = kernel.map((_, i) => i + 2);
+  const batchFirst = [1, 0, ...spatialAxes];
+  const oneGroup = (inputPart: string, gradPart: string) => {
+    const full = g.op(
+      "Conv",
+      [
+        g.op("Transpose", [inputPart], { perm: batchFirst }),
+        g.op("Transpose", [gradPart], { perm: batchFirst }),
+      ],
+      { strides: geometry.dilations, dilations: geometry.strides, pads: geometry.pads },
+    );
+    const cropped = g.op("Slice", [full, g.ints(kernel.map(() => 0)), g.ints(kernel), g.ints(spatialAxes)]);
+    return g.op("Transpose", [cropped], { perm: batchFirst });
+  };
+  if (group === 1) return oneGroup(input, outputGrad);
+  const inputs = g.emit(
+    "Split",
+    [input, g.ints(new Array(group).fill(inputChannels / group))],
+    { axis: 1 },
+    group,
+  );
+  const grads = g.emit(
+    "Split",
+    [outputGrad, g.ints(new Array(group).fill(outputChannels / group))],
+    { axis: 1 },
+    group,
+  );
+  return g.op(
+    "Concat",
+    inputs.map((part, i) => oneGroup(part, grads[i]!)),
+    { axis: 0 },
+  );
+}
+
+function biasGradient(c: GradientContext, spatialRank: number): string | undefined {
+  if (!c.x[2] || !c.wants[2]) return undefined;
+  return c.g.reduceSum(c.dy[0]!, [0, ...Array.from({ length: spatialRank }, (_, i) => i + 2)], false);
+}
+
 const conv: GradientRule = (c) => {
   const { g } = c;
-  const [x, w, bias] = c.x as [string, string, string | undefined];
+  const [x, w] = c.x as [string, string];
   const dy = c.dy[0]!;
   const wShape = c.xInfo(1).shape as number[];
   const kernel = wShape.slice(2);
   const geo = windowGeometry(c, kernel);
   const group = c.node.attrs.int("group", 1);
-  const n = kernel.length;
   const dx = c.wants[0]
     ? g.op("ConvTranspose", [dy, w], {
         strides: geo.strides,
@@ -350,43 +411,26 @@ const conv: GradientRule = (c) => {
         output_padding: geo.outputPadding,
       })
     : undefined;
-  let dw: string | undefined;
-  if (c.wants[1]) {
-    // dW[m, c] = sum over batch and positions of dY[:, m] * X[:, c] shifted: a convolution of X
-    // (batch as channels) by dY (batch as input channels), strides and dilations swapped, cropped.
-    const spatialAxes = Array.from({ length: n }, (_, i) => i + 2);
-    const batchFirst = [1, 0, ...spatialAxes];
-    const groupGrad = (xg: string, dyg: string) => {
-      const full = g.op(
-        "Conv",
-        [g.op("Transpose", [xg], { perm: batchFirst }), g.op("Transpose", [dyg], { perm: batchFirst })],
-        {
-          strides: geo.dilations,
-          dilations: geo.strides,
-          pads: geo.pads,
-        },
-      );
-      const cropped = g.op("Slice", [full, g.ints(kernel.map(() => 0)), g.ints(kernel), g.ints(spatialAxes)]);
-      return g.op("Transpose", [cropped], { perm: batchFirst });
-    };
-    if (group === 1) dw = groupGrad(x, dy);
-    else {
-      const inPerGroup = c.xInfo(0).shape[1] as number;
-      const outPerGroup = wShape[0]! / group;
-      const xs = g.emit("Split", [x, g.ints(new Array(group).fill(inPerGroup / group))], { axis: 1 }, group);
-      const dys = g.emit("Split", [dy, g.ints(new Array(group).fill(outPerGroup))], { axis: 1 }, group);
-      dw = g.op(
-        "Concat",
-        xs.map((xg, i) => groupGrad(xg, dys[i]!)),
-        { axis: 0 },
-      );
-    }
-  }
-  const db =
-    bias && c.wants[2]
-      ? g.reduceSum(dy, [0, ...Array.from({ length: n }, (_, i) => i + 2)], false)
-      : undefined;
-  return [dx, dw, db];
+  const channels = c.xInfo(0).shape[1] as number;
+  const dw = c.wants[1] ? convWeightGradient(g, x, channels, dy, wShape[0]!, group, kernel, geo) : undefined;
+  return [dx, dw, biasGradient(c, kernel.length)];
+};
+
+/** ConvTranspose is the adjoint of Conv: its input gradient is a Conv of dy with the same weights. */
+const convTranspose: GradientRule = (c) => {
+  const { g } = c;
+  const [x, w] = c.x as [string, string];
+  const dy = c.dy[0]!;
+  const wShape = c.xInfo(1).shape as number[];
+  const kernel = c.node.attrs.ints("kernel_shape") ?? wShape.slice(2);
+  const geo = convTransposeGeometry(c.node, staticSpatial(c, 0), kernel);
+  const group = c.node.attrs.int("group", 1);
+  const dx = c.wants[0]
+    ? g.op("Conv", [dy, w], { strides: geo.strides, dilations: geo.dilations, pads: geo.pads, group })
+    : undefined;
+  const channels = c.yInfo(0).shape[1] as number;
+  const dw = c.wants[1] ? convWeightGradient(g, dy, channels, x, wShape[0]!, group, kernel, geo) : undefined;
+  return [dx, dw, biasGradient(c, kernel.length)];
 };
 
 const maxPool: GradientRule = (c) => {
@@ -810,6 +854,7 @@ export const gradientRules: Record<string, GradientEntry> = {
   LayerNormalization: layerNormalization,
   BatchNormalization: batchNormalization,
   Conv: conv,
+  ConvTranspose: convTranspose,
   MaxPool: maxPool,
   AveragePool: averagePool,
   GlobalAveragePool: (c) => {

@@ -40,6 +40,8 @@ const flopRules: Record<string, FlopRule> = {
     const w = c.input(1);
     return 2 * count(c.output(0)) * count(w.slice(1));
   },
+  // Each input element meets every kernel weight of its group once.
+  ConvTranspose: (c) => 2 * count(c.input(0)) * count(c.input(1).slice(1)),
   MaxPool: (c) => count(c.output(0)) * count(c.node.attrs.ints("kernel_shape") ?? [1]),
   AveragePool: (c) => count(c.output(0)) * count(c.node.attrs.ints("kernel_shape") ?? [1]),
   GlobalAveragePool: perInput(1),

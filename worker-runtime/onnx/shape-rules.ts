@@ -155,6 +155,39 @@ export function convOutputSpatial(
   return { spatial, pads };
 }
 
+/**
+ * ConvTranspose geometry: explicit pads and output_padding, or pads derived from output_shape
+ * the way the ONNX specification derives them.
+ */
+export function convTransposeGeometry(
+  node: GraphNode,
+  inputSpatial: readonly number[],
+  kernel: readonly number[],
+): { spatial: number[]; pads: number[]; outputPadding: number[]; strides: number[]; dilations: number[] } {
+  const n = kernel.length;
+  const strides = node.attrs.ints("strides") ?? kernel.map(() => 1);
+  const dilations = node.attrs.ints("dilations") ?? kernel.map(() => 1);
+  const outputPadding = node.attrs.ints("output_padding") ?? kernel.map(() => 0);
+  const natural = (i: number) =>
+    strides[i]! * (inputSpatial[i]! - 1) + outputPadding[i]! + (kernel[i]! - 1) * dilations[i]! + 1;
+  const outputShape = node.attrs.ints("output_shape");
+  if (outputShape) {
+    const requested = outputShape.slice(-n);
+    const upper = node.attrs.string("auto_pad", "NOTSET") === "SAME_UPPER";
+    const pads = new Array(2 * n).fill(0);
+    for (let i = 0; i < n; i++) {
+      const total = natural(i) - requested[i]!;
+      const half = Math.floor(total / 2);
+      pads[i] = upper ? half : total - half;
+      pads[i + n] = total - pads[i]!;
+    }
+    return { spatial: requested, pads, outputPadding, strides, dilations };
+  }
+  const pads = node.attrs.ints("pads") ?? new Array(2 * n).fill(0);
+  const spatial = kernel.map((_, i) => natural(i) - pads[i]! - pads[i + n]!);
+  return { spatial, pads, outputPadding, strides, dilations };
+}
+
 const pool: ShapeRule = (ctx) => {
   const x = need(ctx, 0);
   const kernel = ctx.node.attrs.require(ctx.node.attrs.ints("kernel_shape"), "kernel_shape");
@@ -354,6 +387,23 @@ export const shapeRules: Record<string, ShapeRule> = {
     const kernel = ctx.node.attrs.ints("kernel_shape") ?? (w.shape.slice(2) as number[]);
     const { spatial } = convOutputSpatial(ctx, x.shape.slice(2), kernel, false);
     return [{ dtype: x.dtype, shape: [x.shape[0]!, w.shape[0]!, ...spatial] }];
+  },
+  ConvTranspose: (ctx) => {
+    const x = need(ctx, 0);
+    const w = need(ctx, 1);
+    const spatial = x.shape.slice(2);
+    if (!spatial.every((d) => typeof d === "number") || !w.shape.every((d) => typeof d === "number")) {
+      throw new OnnxError(
+        "SHAPE_MISMATCH",
+        "ConvTranspose needs static spatial and weight sizes",
+        ctx.node.name,
+      );
+    }
+    const weight = w.shape as number[];
+    const kernel = ctx.node.attrs.ints("kernel_shape") ?? weight.slice(2);
+    const geometry = convTransposeGeometry(ctx.node, spatial as number[], kernel);
+    const channels = weight[1]! * ctx.node.attrs.int("group", 1);
+    return [{ dtype: x.dtype, shape: [x.shape[0]!, channels, ...geometry.spatial] }];
   },
   MaxPool: pool,
   AveragePool: pool,
