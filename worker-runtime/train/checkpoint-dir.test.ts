@@ -22,8 +22,10 @@ const stateAt = (step: number): TrainingState => ({
 
 function writeRun(dir: string): CheckpointDir {
   const store = CheckpointDir.create(dir, identity, currentProfile());
-  const history = { steps: [], epochs: [] };
-  for (const step of [0, 2, 3]) store.add(step, encodeCheckpoint(stateAt(step)), step === 3, null, history);
+  for (const step of [0, 2, 3]) {
+    const newSteps = step === 0 ? [] : [{ step, loss: 1 / step, lr: 0.1 }];
+    store.add(step, encodeCheckpoint(stateAt(step)), step === 3, null, { newSteps, epochs: [] });
+  }
   return store;
 }
 
@@ -48,6 +50,7 @@ describe("CheckpointDir", () => {
     const root = Buffer.from(manifest.merkle_root, "hex");
     assert.ok(verifyMerkleInclusion({ leaf: leaves[1]!, index: 1, treeSize: 3, proof, root }));
     assert.equal(CheckpointDir.open(dir).read(2).state.step, 2);
+    assert.deepEqual(CheckpointDir.open(dir).history(2).steps, [{ step: 2, loss: 0.5, lr: 0.1 }]);
     assert.equal(CheckpointDir.open(dir).read().state.step, 3);
   });
 

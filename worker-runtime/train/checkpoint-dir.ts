@@ -3,7 +3,15 @@
 // SHA-256 and the Merkle root over them (sdk/src/merkle.ts, leaves = the 32-byte hashes in
 // step order). Files are written to a temporary name and renamed, so a run killed at any
 // moment leaves a manifest that only lists complete checkpoints.
-import { copyFileSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
+import {
+  appendFileSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  writeFileSync,
+} from "node:fs";
 import { join, resolve } from "node:path";
 import { merkleRoot } from "../../sdk/src/merkle.ts";
 import { decodeCheckpoint, sha256Hex, type TrainingState } from "./checkpoint.ts";
@@ -12,6 +20,7 @@ import type { EpochMetric, StepMetric, TallySnapshot } from "./metrics.ts";
 import type { DeterminismProfile } from "./profile.ts";
 
 export const MANIFEST_FORMAT = "veritrain.checkpoints/1";
+const STEPS_FILE = "steps.jsonl";
 
 /** A Merkle leaf of the run: the SHA-256 of the checkpoint bytes at `step`. */
 export interface CheckpointLeaf {
@@ -26,7 +35,10 @@ export interface CheckpointRecord extends CheckpointLeaf {
   tally: TallySnapshot | null;
 }
 
-/** Metrics history carried with the checkpoints (not hashed: it does not change the training). */
+/**
+ * Metrics history carried with the checkpoints (not hashed: it does not change the training).
+ * Epochs live in the manifest; steps, which grow with the run, are appended to steps.jsonl.
+ */
 export interface MetricsHistory {
   steps: StepMetric[];
   epochs: EpochMetric[];
@@ -44,18 +56,10 @@ export interface CheckpointManifest extends RunIdentity {
   format: typeof MANIFEST_FORMAT;
   determinism_profile: DeterminismProfile;
   checkpoints: CheckpointRecord[];
-  metrics: MetricsHistory;
+  epochs: EpochMetric[];
   merkle_root: string;
   /** True once the final checkpoint, whose parameters are the delivered weights, is written. */
   complete: boolean;
-}
-
-/** The history as it stood at `step`: what a run resumed there starts from. */
-export function metricsUpTo(history: MetricsHistory, step: number): MetricsHistory {
-  return {
-    steps: history.steps.filter((s) => s.step <= step),
-    epochs: history.epochs.filter((e) => e.last_step <= step),
-  };
 }
 
 export function checkpointsRoot(records: readonly CheckpointLeaf[]): string {
@@ -90,7 +94,7 @@ export class CheckpointDir {
       ...identity,
       determinism_profile: profile,
       checkpoints: [],
-      metrics: { steps: [], epochs: [] },
+      epochs: [],
       merkle_root: "",
       complete: false,
     };
@@ -104,7 +108,9 @@ export class CheckpointDir {
       if (resolve(resumeFrom!.source.dir) !== resolve(dir)) copyFileSync(from, join(dir, record.file));
       manifest.checkpoints.push(record);
     }
-    if (resumeFrom) manifest.metrics = metricsUpTo(resumeFrom.source.manifest.metrics, resumeFrom.step);
+    const history = resumeFrom?.source.history(resumeFrom.step) ?? { steps: [], epochs: [] };
+    manifest.epochs = history.epochs;
+    writeAtomically(join(dir, STEPS_FILE), history.steps.map((m) => `${JSON.stringify(m)}\n`).join(""));
     return store;
   }
 
@@ -124,17 +130,24 @@ export class CheckpointDir {
     return new CheckpointDir(dir, manifest);
   }
 
-  /** Writes the checkpoint bytes of `step` with the metrics so far; returns the record. */
+  /**
+   * Writes the checkpoint bytes of `step`, appends the steps since the previous checkpoint to
+   * steps.jsonl and records the epochs so far; returns the record.
+   */
   add(
     step: number,
     bytes: Uint8Array,
     final: boolean,
     tally: TallySnapshot | null,
-    metrics: MetricsHistory,
+    progress: { newSteps: StepMetric[]; epochs: EpochMetric[] },
   ): CheckpointRecord {
     const file = `step-${String(step).padStart(9, "0")}.ckpt`;
     const record = { step, file, sha256: sha256Hex(bytes), tally };
-    this.manifest.metrics = metrics;
+    appendFileSync(
+      join(this.dir, STEPS_FILE),
+      progress.newSteps.map((m) => `${JSON.stringify(m)}\n`).join(""),
+    );
+    this.manifest.epochs = progress.epochs;
     writeAtomically(join(this.dir, record.file), bytes);
     const last = this.manifest.checkpoints.at(-1);
     // The final checkpoint can land on a regular checkpoint step; it is then the same bytes.
@@ -143,6 +156,15 @@ export class CheckpointDir {
     this.manifest.complete = final;
     writeAtomically(join(this.dir, "manifest.json"), `${JSON.stringify(this.manifest, null, 2)}\n`);
     return record;
+  }
+
+  /** The metrics as they stood at checkpoint `step`: what a run resumed there starts from. */
+  history(step: number): MetricsHistory {
+    const path = join(this.dir, STEPS_FILE);
+    const lines = existsSync(path) ? readFileSync(path, "utf8").split("\n").filter(Boolean) : [];
+    // Lines past the last checkpoint (a crash between append and manifest) fall to the filter.
+    const steps = lines.map((line): StepMetric => JSON.parse(line)).filter((m) => m.step <= step);
+    return { steps, epochs: this.manifest.epochs.filter((e) => e.last_step <= step) };
   }
 
   /** The checkpoint at `step` (default: the latest), checked against its recorded hash. */

@@ -12,7 +12,6 @@ import {
   type CheckpointLeaf,
   type CheckpointRecord,
   checkpointsRoot,
-  metricsUpTo,
   type RunIdentity,
 } from "./checkpoint-dir.ts";
 import { BatchOrder } from "./data/batches.ts";
@@ -139,17 +138,17 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     const resumed = start.source;
     const inherited = resumed?.dir.manifest.checkpoints.filter((r) => r.step <= resumed.step) ?? [];
     const records: CheckpointLeaf[] = dir ? [...dir.manifest.checkpoints] : inherited;
-    const history = resumed
-      ? metricsUpTo(resumed.dir.manifest.metrics, resumed.step)
-      : { steps: [], epochs: [] };
+    const history = resumed ? resumed.dir.history(resumed.step) : { steps: [], epochs: [] };
     const stepMetrics: StepMetric[] = history.steps;
     const epochMetrics: EpochMetric[] = history.epochs;
+    let savedSteps = stepMetrics.length;
     let tally = resumed?.tally ? new EpochTally(resumed.tally) : undefined;
     const emit = options.onEvent ?? (() => {});
     const checkpoint = (state: TrainingState) => {
       const final = state.step === totalSteps;
       const bytes = encodeCheckpoint({ ...state, ...engine.canonical(state) });
-      const progress = { steps: stepMetrics, epochs: epochMetrics };
+      const progress = { newSteps: stepMetrics.slice(savedSteps), epochs: epochMetrics };
+      savedSteps = stepMetrics.length;
       const record = dir?.add(state.step, bytes, final, tally?.snapshot() ?? null, progress) ?? {
         step: state.step,
         sha256: sha256Hex(bytes),
