@@ -343,6 +343,16 @@ add({
   }),
 });
 add({
+  name: "InstanceNormalization",
+  dtype: "float32",
+  build: (m, p) => ({
+    output: m.op("InstanceNormalization", [p("x", [2, 3, 4, 3]), p("scale", [3]), p("bias", [3])], {
+      epsilon: { float: 1e-5 },
+    }),
+    shape: [2, 3, 4, 3],
+  }),
+});
+add({
   name: "BatchNormalization in training mode",
   dtype: "float64",
   build: (m, p) => {

@@ -250,6 +250,42 @@ const layerNormalization: GradientRule = (c) => {
   return [dx, dscale, dbias];
 };
 
+/**
+ * InstanceNormalization (also what GroupNorm exports to): LayerNorm's gradient over the spatial
+ * axes of each (sample, channel), with the statistics recomputed (the operator outputs none).
+ */
+const instanceNormalization: GradientRule = (c) => {
+  const { g } = c;
+  const [x, scale] = c.x as [string, string];
+  const shape = c.xInfo(0).shape;
+  const spatial = Array.from({ length: shape.length - 2 }, (_, i) => i + 2);
+  const eps = c.node.attrs.float("epsilon", 1e-5);
+  const dy = c.dy[0]!;
+  const sum = g.reduceSum(x, spatial, true);
+  const count = reducedCount(g, x, shape, sum, [...shape.slice(0, 2), ...spatial.map(() => 1)], dtypeOf(c));
+  const meanOf = (t: string) => g.op("Div", [g.reduceSum(t, spatial, true), count]);
+  const centered = g.op("Sub", [x, g.op("Div", [sum, count])]);
+  const rstd = g.op("Reciprocal", [
+    g.op("Sqrt", [g.op("Add", [meanOf(g.op("Mul", [centered, centered])), k(c, eps)])]),
+  ]);
+  const xhat = g.op("Mul", [centered, rstd]);
+  let dx: string | undefined;
+  if (c.wants[0]) {
+    const dxhat = g.op("Mul", [dy, perChannel(c, scale)]);
+    const projected = g.op("Sub", [
+      g.op("Sub", [dxhat, meanOf(dxhat)]),
+      g.op("Mul", [xhat, meanOf(g.op("Mul", [dxhat, xhat]))]),
+    ]);
+    dx = g.op("Mul", [projected, rstd]);
+  }
+  const perChannelSum = (t: string) => g.reduceSum(t, [0, ...spatial], false);
+  return [
+    dx,
+    c.wants[1] ? perChannelSum(g.op("Mul", [dy, xhat])) : undefined,
+    c.wants[2] ? perChannelSum(dy) : undefined,
+  ];
+};
+
 /** Per-channel tensors ([C]) reshaped to broadcast against [N, C, ...spatial]. */
 function perChannel(c: GradientContext, name: string): string {
   const rank = c.xInfo(0).shape.length;
@@ -853,6 +889,7 @@ export const gradientRules: Record<string, GradientEntry> = {
   },
   LayerNormalization: layerNormalization,
   BatchNormalization: batchNormalization,
+  InstanceNormalization: instanceNormalization,
   Conv: conv,
   ConvTranspose: convTranspose,
   MaxPool: maxPool,

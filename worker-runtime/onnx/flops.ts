@@ -77,6 +77,7 @@ const flopRules: Record<string, FlopRule> = {
   ReduceMean: perInput(1),
   LayerNormalization: perOutput(8),
   BatchNormalization: perOutput(8),
+  InstanceNormalization: perOutput(8),
   Dropout: perOutput(8),
 };
 

@@ -377,6 +377,7 @@ export const shapeRules: Record<string, ShapeRule> = {
     const stats: ValueInfo = { dtype: statsType, shape: x.shape.map((d, i) => (i < axis ? d : 1)) };
     return [x, stats, stats];
   },
+  InstanceNormalization: sameAsInput,
   BatchNormalization: (ctx) => {
     const stat: ValueInfo = need(ctx, 3);
     return [need(ctx, 0), stat, stat];
