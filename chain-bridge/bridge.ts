@@ -209,7 +209,7 @@ export class ChainBridge {
     });
     const record = pending ? await this.submitter.resume(pending.record, pending.expected) : null;
     const task = await this.db.task.findUniqueOrThrow({ where: { id: request.taskId } });
-    return this.#escrowOf(task, record ?? (await this.#settledCause(task.id, "create")));
+    return this.#escrowOf(task, record ?? (await this.#store.succeeded(taskCause(task.id, "create"))));
   }
 
   /** The task's state on chain, read from storage now. */
@@ -322,24 +322,13 @@ export class ChainBridge {
     purpose: string,
     call: Extrinsic,
   ) {
-    const base = taskCause(taskId, action);
-    const previous = await tx.chainTransaction.findMany({
-      where: { OR: [{ causeKey: base }, { causeKey: { startsWith: `${base}#` } }] },
-      select: { causeKey: true, status: true },
-    });
-    const live = previous.find((row) => row.status !== "failed");
-    const causeKey = live?.causeKey ?? (previous.length === 0 ? base : `${base}#${previous.length}`);
     const expected = { callHex: call.method.toHex(), signer: this.submitter.address };
-    const record = await this.#store.recordWithin(tx, { causeKey, purpose, ...expected });
-    return { record, expected };
-  }
-
-  async #settledCause(taskId: string, action: TaskAction): Promise<TxRecord | null> {
-    const base = taskCause(taskId, action);
-    const row = await this.db.chainTransaction.findFirst({
-      where: { OR: [{ causeKey: base }, { causeKey: { startsWith: `${base}#` } }], status: "succeeded" },
+    const record = await this.#store.recordRetryable(tx, {
+      causeKey: taskCause(taskId, action),
+      purpose,
+      ...expected,
     });
-    return row ? { ...row, events: null } : null;
+    return { record, expected };
   }
 
   #escrowOf(task: Task, record: TxRecord | null): Escrow {

@@ -39,13 +39,12 @@ function onTask(
   };
 }
 
-function auditKey(task: { id: string; attempt: number }, event: DecodedEvent) {
+/** The audit row an event names: audits belong to the task's current attempt. */
+function auditOf(task: { id: string; attempt: number }, event: DecodedEvent) {
   return {
-    taskId_attempt_auditIndex: {
-      taskId: task.id,
-      attempt: task.attempt,
-      auditIndex: numberOf(event.data.auditIndex, `${event.name}.auditIndex`),
-    },
+    taskId: task.id,
+    attempt: task.attempt,
+    auditIndex: numberOf(event.data.auditIndex, `${event.name}.auditIndex`),
   };
 }
 
@@ -100,20 +99,20 @@ export const eventEffects: Readonly<Record<string, EventEffect>> = {
     tx.task.update({ where: { id: task.id }, data: { status: "auditing" } }),
   ),
   AuditAssigned: onTask((tx, task, event) => {
-    const key = auditKey(task, event);
+    const audit = auditOf(task, event);
     const fields = {
       segment: numberOf(event.data.segment, "AuditAssigned.segment"),
       verifierAddress: stringOf(event.data.verifier, "AuditAssigned.verifier"),
     };
     return tx.taskAudit.upsert({
-      where: key,
-      create: { ...key.taskId_attempt_auditIndex, ...fields },
+      where: { taskId_attempt_auditIndex: audit },
+      create: { ...audit, ...fields },
       update: fields,
     });
   }),
   VerdictSubmitted: onTask((tx, task, event, place) =>
     tx.taskAudit.updateMany({
-      where: key(task, event),
+      where: auditOf(task, event),
       data: {
         agrees: boolOf(event.data.agrees, "VerdictSubmitted.agrees"),
         transcript: hashOf(event.data.transcript, "VerdictSubmitted.transcript"),
@@ -123,19 +122,19 @@ export const eventEffects: Readonly<Record<string, EventEffect>> = {
   ),
   Challenged: onTask((tx, task, event) =>
     tx.taskAudit.updateMany({
-      where: key(task, event),
+      where: auditOf(task, event),
       data: { challengerAddress: stringOf(event.data.whistleblower, "Challenged.whistleblower") },
     }),
   ),
   Revealed: onTask((tx, task, event) =>
     tx.taskAudit.updateMany({
-      where: key(task, event),
+      where: auditOf(task, event),
       data: { forced: boolOf(event.data.forced, "Revealed.forced") },
     }),
   ),
   AuditSettled: onTask((tx, task, event) =>
     tx.taskAudit.updateMany({
-      where: key(task, event),
+      where: auditOf(task, event),
       data: {
         outcome: variantOf(
           event.data.outcome,
@@ -153,7 +152,3 @@ export const eventEffects: Readonly<Record<string, EventEffect>> = {
     tx.task.update({ where: { id: task.id }, data: cancellationData(event) }),
   ),
 };
-
-function key(task: { id: string; attempt: number }, event: DecodedEvent) {
-  return auditKey(task, event).taskId_attempt_auditIndex;
-}

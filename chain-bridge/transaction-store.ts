@@ -126,6 +126,11 @@ export class MemoryTransactionStore implements TransactionStore {
 /** Applies a settled transaction's effect to the row that caused it, inside the same transaction. */
 export type SettlementEffect = (tx: Prisma.TransactionClient, record: TxRecord) => Promise<void>;
 
+/** A cause and its numbered retries. */
+function retriesOf(causeKey: string) {
+  return { OR: [{ causeKey }, { causeKey: { startsWith: `${causeKey}#` } }] };
+}
+
 function fromRow(row: ChainTransaction): TxRecord {
   return {
     causeKey: row.causeKey,
@@ -163,6 +168,22 @@ export class PrismaTransactionStore implements TransactionStore {
     return fromRow(await tx.chainTransaction.create({ data: { ...draft, status: "pending" } }));
   }
 
+  /**
+   * Like recordWithin, for a cause that may be tried again after a definite failure: while its
+   * last extrinsic is pending, submitted or succeeded that one is returned; once it failed on
+   * chain, the next retry is recorded as `<cause>#<n>`.
+   */
+  async recordRetryable(tx: Prisma.TransactionClient, draft: TxDraft): Promise<TxRecord> {
+    const previous = await tx.chainTransaction.findMany({
+      where: retriesOf(draft.causeKey),
+      select: { causeKey: true, status: true },
+    });
+    const live = previous.find((row) => row.status !== "failed");
+    const causeKey =
+      live?.causeKey ?? (previous.length === 0 ? draft.causeKey : `${draft.causeKey}#${previous.length}`);
+    return this.recordWithin(tx, { ...draft, causeKey });
+  }
+
   async record(draft: TxDraft): Promise<TxRecord> {
     await this.db.chainTransaction.createMany({
       data: [{ ...draft, status: "pending" }],
@@ -189,6 +210,14 @@ export class PrismaTransactionStore implements TransactionStore {
       await this.effects[record.purpose]?.(tx, record);
       return record;
     });
+  }
+
+  /** The succeeded record of a cause or one of its numbered retries (`<cause>#<n>`), if any. */
+  async succeeded(causeKey: string): Promise<TxRecord | null> {
+    const row = await this.db.chainTransaction.findFirst({
+      where: { ...retriesOf(causeKey), status: "succeeded" },
+    });
+    return row ? fromRow(row) : null;
   }
 
   async unsettled(signer: string): Promise<TxRecord[]> {
