@@ -3,7 +3,7 @@
 import { Redis } from "ioredis";
 import { type ChainConnection, connectChain } from "../chain-bridge/connection.ts";
 import type { Config } from "../config/env.ts";
-import { createDatabase, type Database } from "../prisma/client.ts";
+import { createDatabase, createPool, type Database } from "../prisma/client.ts";
 import { migrate } from "../prisma/migrate.ts";
 import { type App, buildApp } from "./app.ts";
 import { createServices } from "./services/index.ts";
@@ -23,6 +23,7 @@ export interface RunningApi {
 export async function startApi(config: Config, urls: ServiceUrls): Promise<RunningApi> {
   await migrate(urls.databaseUrl);
   const db: Database = createDatabase(urls.databaseUrl);
+  const { pool } = createPool(urls.databaseUrl);
   // A dedicated connection that fails fast instead of queueing, so health sees an outage at once.
   const redisProbe = new Redis(urls.redisUrl, {
     enableOfflineQueue: false,
@@ -32,7 +33,7 @@ export async function startApi(config: Config, urls: ServiceUrls): Promise<Runni
   redisProbe.on("error", () => undefined);
   const redis = new Redis(urls.redisUrl, { maxRetriesPerRequest: 3 });
   const chain: ChainConnection = await connectChain(urls.chainWsUrl);
-  const services = createServices({ config, db, redis });
+  const services = createServices({ config, db, pool, redis });
 
   const app = await buildApp({
     logLevel: config.logLevel,
@@ -60,6 +61,7 @@ export async function startApi(config: Config, urls: ServiceUrls): Promise<Runni
       await chain.close();
       redisProbe.disconnect();
       redis.disconnect();
+      await pool.end();
       await db.$disconnect();
     })();
     return closing;

@@ -11,11 +11,11 @@ import { parseArgs } from "node:util";
 import autocannon from "autocannon";
 import Fastify from "fastify";
 import { Redis } from "ioredis";
-import pg from "pg";
+import type pg from "pg";
 import { buildApp } from "../api/app.ts";
 import { createServices } from "../api/services/index.ts";
 import { loadConfig } from "../config/env.ts";
-import { createDatabase } from "../prisma/client.ts";
+import { createDatabase, createPool } from "../prisma/client.ts";
 import { signUp } from "../test/support/accounts.ts";
 import { createTestDatabase } from "../test/support/database.ts";
 
@@ -76,9 +76,11 @@ const redisUrl = process.env.REDIS_URL;
 if (!redisUrl) throw new Error("REDIS_URL is not set");
 const redis = new Redis(redisUrl, { keyPrefix: `bench:${database.schema}:` });
 const config = { ...loadConfig({}), databaseUrl: database.url, redisUrl };
-// The production pool size (the test helper's client keeps a small one).
+// The production pool sizes (the test helper's client keeps small ones); the bare handlers get a
+// pool of their own below.
 const db = createDatabase(database.url, 10);
-const services = createServices({ config, db, redis });
+const { pool: apiPool } = createPool(database.url, 10);
+const services = createServices({ config, db, pool: apiPool, redis });
 const api = await buildApp({
   deps: {
     services,
@@ -88,10 +90,7 @@ const api = await buildApp({
 const apiUrl = await api.listen({ port: 0, host: "127.0.0.1" });
 const caller = await signUp(api);
 
-const pgUrl = new URL(database.url);
-pgUrl.searchParams.delete("schema");
-pgUrl.searchParams.set("options", `-c search_path=${database.schema}`);
-const pool = new pg.Pool({ connectionString: pgUrl.toString(), max: 10 });
+const { pool } = createPool(database.url, 10);
 const oneQuery = await bareServer(pool, 1);
 const twoQueries = await bareServer(pool, 2);
 
@@ -105,6 +104,7 @@ try {
 } finally {
   await Promise.all([api.close(), oneQuery.app.close(), twoQueries.app.close()]);
   await pool.end();
+  await apiPool.end();
   await db.$disconnect();
   redis.disconnect();
   await database.drop();

@@ -148,7 +148,7 @@ test("a revocation in one API process evicts the cached key in another within mo
   const redis = new Redis(suiteRedisUrl(), { maxRetriesPerRequest: 3 });
   const other = await buildApp({
     deps: {
-      services: createServices({ config: t.config, db: t.database.db, redis }),
+      services: createServices({ config: t.config, db: t.database.db, pool: t.pool, redis }),
       probes: { database: async () => undefined, redis: async () => undefined, chain: async () => undefined },
     },
   });

@@ -2,6 +2,7 @@
 // Routes reach them through `app.deps.services`; services reach the database, queues and chain.
 import { join } from "node:path";
 import type { Redis } from "ioredis";
+import type pg from "pg";
 import type { ChainBridge } from "../../chain-bridge/bridge.ts";
 import type { Config } from "../../config/env.ts";
 import type { Database } from "../../prisma/client.ts";
@@ -23,6 +24,8 @@ import { createStripeClient } from "./stripe.ts";
 export interface ServiceContext {
   config: Config;
   db: Database;
+  /** Plain Postgres connections for hot reads: one Prisma query costs several `pg` ones (docs/api.md). */
+  pool: pg.Pool;
   /** A shared connection for caches and pub/sub publishing (BullMQ makes its own). */
   redis: Redis;
   /** The chain bridge and the task queue: absent in a process that does not dispatch jobs. */
@@ -49,7 +52,7 @@ export function createServices(context: ServiceContext): Services {
   const blobs = new FilesystemBlobStore(join(context.config.dataDir, "blobs"));
   const files = new Files(context.db, blobs, new Inspector(), context.config.uploadLimits);
   const idempotency = new IdempotencyRecords(context.db);
-  const ledger = new Ledger(context.db);
+  const ledger = new Ledger(context.db, context.pool);
   const stripe = createStripeClient(context.config);
   const billing = new Billing(context.db, ledger, stripe, context.config.stripeWebhookSecret);
   const jobEvents = new JobEvents(context.db, context.redis);

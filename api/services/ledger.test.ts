@@ -9,7 +9,7 @@ let t: TestApp;
 let ledger: Ledger;
 before(async () => {
   t = await createTestApp();
-  ledger = new Ledger(t.database.db);
+  ledger = new Ledger(t.database.db, t.pool);
 });
 after(() => t.close());
 

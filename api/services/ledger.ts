@@ -4,6 +4,7 @@
 // reservations are serialized per organization and can never take `available` below zero.
 // Every method accepts the caller's open transaction, so money moves atomically with the
 // caller's own rows (a job and its reservation, a webhook event and its credit).
+import type pg from "pg";
 import type { Database } from "../../prisma/client.ts";
 import type { LedgerAccount, LedgerKind, Prisma } from "../../prisma/generated/client.ts";
 import { ApiError } from "../errors.ts";
@@ -110,7 +111,10 @@ function changeOf(lines: Line[], account: LedgerAccount): bigint {
 }
 
 export class Ledger {
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    private readonly pool: pg.Pool,
+  ) {}
 
   async topUp(organizationId: string, cents: number, cause: string, tx?: Tx): Promise<Posting> {
     return this.move(organizationId, "top_up", positiveCents(cents, "a top-up"), cause, tx);
@@ -156,11 +160,16 @@ export class Ledger {
     return this.move(organizationId, kind, positiveCents(cents, `a ${kind}`), cause, tx);
   }
 
+  /** A hot read, so it goes through plain `pg` rather than Prisma (see docs/api.md). */
   async balance(organizationId: string): Promise<BalanceView> {
-    const row = await this.db.balance.findUnique({ where: { organizationId } });
+    // BIGINT arrives as a decimal string; cents stay far below 2^53.
+    const { rows } = await this.pool.query<{ available_cents: string; reserved_cents: string }>(
+      "SELECT available_cents, reserved_cents FROM balances WHERE organization_id = $1",
+      [organizationId],
+    );
     return {
-      available_cents: Number(row?.availableCents ?? 0n),
-      reserved_cents: Number(row?.reservedCents ?? 0n),
+      available_cents: Number(rows[0]?.available_cents ?? 0),
+      reserved_cents: Number(rows[0]?.reserved_cents ?? 0),
     };
   }
 

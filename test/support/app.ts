@@ -6,15 +6,19 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
+import type pg from "pg";
 import { type App, buildApp } from "../../api/app.ts";
 import { createServices, type Services } from "../../api/services/index.ts";
 import { type Config, loadConfig } from "../../config/env.ts";
+import { createPool } from "../../prisma/client.ts";
 import { createTestDatabase, type TestDatabase } from "./database.ts";
 
 export interface TestApp {
   app: App;
   services: Services;
   database: TestDatabase;
+  /** Plain `pg` connections to the same schema, as the services get them. */
+  pool: pg.Pool;
   redis: Redis;
   config: Config;
   /** Unique per test file: prefix Redis keys and BullMQ queues with it. */
@@ -41,7 +45,8 @@ export async function createTestApp(overrides: Partial<Config> = {}): Promise<Te
     redisUrl: suiteRedisUrl(),
     ...overrides,
   };
-  const services = createServices({ config, db: database.db, redis });
+  const { pool } = createPool(database.url, 4);
+  const services = createServices({ config, db: database.db, pool, redis });
   const up = async () => undefined;
   const app = await buildApp({ deps: { services, probes: { database: up, redis: up, chain: up } } });
   await app.ready();
@@ -49,12 +54,14 @@ export async function createTestApp(overrides: Partial<Config> = {}): Promise<Te
     app,
     services,
     database,
+    pool,
     redis,
     config,
     prefix,
     async close() {
       await app.close();
       redis.disconnect();
+      await pool.end();
       await database.drop();
       if (ownDataDir) rmSync(ownDataDir, { recursive: true, force: true });
     },
