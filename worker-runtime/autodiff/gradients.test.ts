@@ -216,6 +216,25 @@ add({
   build: (m, p) => ({ output: m.op("MatMul", [p("a", [4]), p("b", [2, 4, 3])]), shape: [2, 3] }),
 });
 add({
+  name: "Einsum attention scores and a three-operand contraction",
+  dtype: "float64",
+  build: (m, p) => {
+    const scores = m.op("Einsum", [p("q", [2, 3, 4]), p("k", [2, 5, 4])], { equation: "bid,bjd->bij" });
+    return {
+      output: m.op("Einsum", [scores, p("v", [2, 5, 3]), p("w", [3])], { equation: "bij,bjc,c->bi" }),
+      shape: [2, 3],
+    };
+  },
+});
+add({
+  name: "Einsum with an implicit output",
+  dtype: "float64",
+  build: (m, p) => ({
+    output: m.op("Einsum", [p("a", [1, 4]), p("b", [4, 3])], { equation: "ij,jk" }),
+    shape: [1, 3],
+  }),
+});
+add({
   name: "Reshape, Flatten, Transpose, Squeeze, Unsqueeze",
   dtype: "float64",
   build: (m, p) => {

@@ -5,6 +5,7 @@ import type { Dim } from "../onnx/model.ts";
 import {
   convOutputSpatial,
   convTransposeGeometry,
+  einsumTerms,
   padAmounts,
   reductionAxes,
   type SliceRange,
@@ -151,6 +152,37 @@ const matMul: GradientRule = (c) => {
     db = restored(db, 1);
   }
   return [da, db];
+};
+
+/**
+ * Einsum: operand i's gradient is the einsum of dy with the other operands into operand i's
+ * subscripts. Letters repeated within a term (diagonals) or summed inside one operand only are
+ * outside this rule.
+ */
+const einsumRule: GradientRule = (c) => {
+  const { inputs, output } = einsumTerms(c.node);
+  return inputs.map((term, i) => {
+    if (!c.wants[i]) return undefined;
+    const others = inputs.filter((_, j) => j !== i);
+    const reachable = new Set([...output, ...others.join("")]);
+    if (new Set(term).size !== term.length || [...term].some((l) => !reachable.has(l))) {
+      throw new OnnxError(
+        "UNSUPPORTED_OPERATOR",
+        `the gradient of Einsum "${inputs.join(",")}->${output}" needs each letter of operand ${i} once and outside it too`,
+        c.node.name,
+      );
+    }
+    const equation = `${[output, ...others].join(",")}->${term}`;
+    const grad = c.g.op("Einsum", [c.dy[0]!, ...c.x.filter((_, j) => j !== i)], { equation });
+    // A size-1 axis broadcast against a larger one sums back like any broadcast.
+    const full = [...term].map((letter) => {
+      const at = inputs.findIndex((t, j) => j !== i && t.includes(letter));
+      return at >= 0
+        ? c.xInfo(at).shape[inputs[at]!.indexOf(letter)]!
+        : c.yInfo(0).shape[output.indexOf(letter)]!;
+    });
+    return unbroadcast(c.g, grad, full, c.xInfo(i).shape);
+  });
 };
 
 const softmax: GradientRule = (c) => {
@@ -856,6 +888,7 @@ export const gradientRules: Record<string, GradientEntry> = {
   LogSoftmax: logSoftmax,
   Gemm: gemm,
   MatMul: matMul,
+  Einsum: einsumRule,
   Reshape: reshapeBack,
   Flatten: reshapeBack,
   Squeeze: reshapeBack,

@@ -1,6 +1,7 @@
 import type { Dim, GraphNode, LoadedModel } from "./model.ts";
 import { inferShapes } from "./shape-inference.ts";
 import type { ValueInfo } from "./shape-rules.ts";
+import { einsumTerms } from "./shape-rules.ts";
 
 // Pricing, not profiling: a forward FLOP count per operator, and the usual training multiplier
 // (backward about twice the forward) plus a few FLOPs per parameter for the optimizer.
@@ -35,6 +36,16 @@ const flopRules: Record<string, FlopRule> = {
   MatMul: (c) => {
     const a = c.input(0);
     return 2 * count(c.output(0)) * a[a.length - 1]!;
+  },
+  // Einsum: one multiply-add per point of the joint index space.
+  Einsum: (c) => {
+    const sizes = new Map<string, number>();
+    einsumTerms(c.node).inputs.forEach((term, i) => {
+      [...term].forEach((letter, axis) =>
+        sizes.set(letter, Math.max(sizes.get(letter) ?? 1, c.input(i)[axis] ?? 1)),
+      );
+    });
+    return 2 * [...sizes.values()].reduce((a, b) => a * b, 1);
   },
   Conv: (c) => {
     const w = c.input(1);

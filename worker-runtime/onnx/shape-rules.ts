@@ -96,6 +96,48 @@ function reduction(axesAsInputSince: number): ShapeRule {
   };
 }
 
+export interface EinsumTerms {
+  inputs: string[];
+  output: string;
+}
+
+/**
+ * An einsum equation without ellipsis, output explicit or implicit (the letters used once, in
+ * alphabetical order, as numpy defines it).
+ */
+export function einsumTerms(node: GraphNode): EinsumTerms {
+  const equation = node.attrs.string("equation", "").replace(/\s/g, "");
+  if (equation.includes(".")) {
+    throw new OnnxError(
+      "UNSUPPORTED_OPERATOR",
+      `Einsum with an ellipsis ("${equation}") is not supported`,
+      node.name,
+    );
+  }
+  const [left, right] = equation.split("->");
+  const inputs = (left ?? "").split(",");
+  if (right !== undefined) return { inputs, output: right };
+  const letters = inputs.join("");
+  const output = [...new Set(letters)]
+    .filter((l) => letters.indexOf(l) === letters.lastIndexOf(l))
+    .sort()
+    .join("");
+  return { inputs, output };
+}
+
+const einsum: ShapeRule = (ctx) => {
+  const { inputs, output } = einsumTerms(ctx.node);
+  const sizes = new Map<string, Dim>();
+  inputs.forEach((term, i) => {
+    const shape = need(ctx, i).shape;
+    [...term].forEach((letter, axis) => {
+      const known = sizes.get(letter);
+      sizes.set(letter, known === undefined || known === 1 ? shape[axis]! : known);
+    });
+  });
+  return [{ dtype: need(ctx, 0).dtype, shape: [...output].map((l) => sizes.get(l) ?? ctx.fresh()) }];
+};
+
 const argReduction: ShapeRule = (ctx) => {
   const x = need(ctx, 0);
   const axis = normalizeAxis(ctx.node.attrs.int("axis", 0), x.shape.length);
@@ -277,6 +319,7 @@ export const shapeRules: Record<string, ShapeRule> = {
     const n = ctx.node.attrs.int("transB", 0) ? b[0]! : b[1]!;
     return [{ dtype: need(ctx, 0).dtype, shape: [m, n] }];
   },
+  Einsum: einsum,
   MatMul: (ctx) => [
     { dtype: need(ctx, 0).dtype, shape: matmulShape(need(ctx, 0).shape, need(ctx, 1).shape) },
   ],
