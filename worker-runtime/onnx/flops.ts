@@ -41,9 +41,11 @@ const flopRules: Record<string, FlopRule> = {
   Einsum: (c) => {
     const sizes = new Map<string, number>();
     einsumTerms(c.node).inputs.forEach((term, i) => {
-      [...term].forEach((letter, axis) =>
-        sizes.set(letter, Math.max(sizes.get(letter) ?? 1, c.input(i)[axis] ?? 1)),
-      );
+      const shape = c.input(i);
+      for (let axis = 0; axis < term.length; axis++) {
+        const letter = term[axis]!;
+        sizes.set(letter, Math.max(sizes.get(letter) ?? 1, shape[axis] ?? 1));
+      }
     });
     return 2 * [...sizes.values()].reduce((a, b) => a * b, 1);
   },
