@@ -103,6 +103,75 @@ describe("Submitter against the dev chain", () => {
     assert.equal((await fixture.chain.api.rpc.system.accountNextIndex(dave.address)).toNumber(), nonce);
   });
 
+  /** Journals a signed transfer as `submitted` without sending it: a crash right before the send. */
+  async function journalUnsent(
+    store: MemoryTransactionStore,
+    seed: string,
+    causeKey: string,
+    period: number,
+  ) {
+    const api = fixture.chain.api;
+    const signer = await signerFromSeed(seed);
+    const call = transfer(PLANCK_PER_VT);
+    const record = await store.record({
+      causeKey,
+      purpose: "Balances.transfer_keep_alive",
+      signer: signer.address,
+      callHex: call.method.toHex(),
+    });
+    const finalizedHash = await api.rpc.chain.getFinalizedHead();
+    const current = (await api.rpc.chain.getHeader(finalizedHash)).number.toNumber();
+    const era = api.createType("ExtrinsicEra", { current, period });
+    const nonce = (await api.rpc.system.accountNextIndex(signer.address)).toNumber();
+    const signed = await call.signAsync(signer, { nonce, era, blockHash: finalizedHash });
+    return store.markSigned(record.causeKey, {
+      nonce,
+      signedHex: signed.toHex(),
+      extrinsicHash: signed.hash.toHex(),
+      validFrom: era.asMortalEra.birth(current),
+      validUntil: era.asMortalEra.death(current),
+    });
+  }
+
+  it("resends a journaled extrinsic that may still be included, as the very same bytes", async () => {
+    const store = new MemoryTransactionStore();
+    const journaled = await journalUnsent(store, "//Dave", "unsent:open-window", 64);
+    const before = await readBalance(fixture.chain.api, eve);
+    const dave = new Submitter(fixture.chain.api, await signerFromSeed("//Dave"), store);
+    const [outcome] = await dave.reconcile();
+    assert.equal(outcome?.status, "fulfilled");
+    const record = outcome?.status === "fulfilled" ? outcome.value : null;
+    assert.equal(record?.extrinsicHash, journaled.extrinsicHash);
+    assert.equal(record?.attempts, 1);
+    assert.equal((await readBalance(fixture.chain.api, eve)).free - before.free, PLANCK_PER_VT);
+  });
+
+  it("signs anew only once the journaled form's window has closed", async () => {
+    const store = new MemoryTransactionStore();
+    const journaled = await journalUnsent(store, "//Dave", "unsent:closed-window", 4);
+    const ferdie = await submitterFor("//Ferdie");
+    const head = async () => (await fixture.chain.api.rpc.chain.getHeader()).number.toNumber();
+    let step = 0;
+    while ((await head()) < journaled.validUntil!) {
+      step += 1;
+      await ferdie.submit(
+        { causeKey: `advance:${step}`, purpose: "System.remark" },
+        fixture.chain.api.tx.system!.remark!("0x00"),
+      );
+    }
+    const before = await readBalance(fixture.chain.api, eve);
+    const dave = new Submitter(fixture.chain.api, await signerFromSeed("//Dave"), store, {
+      mortalityBlocks: 4,
+    });
+    const [outcome] = await dave.reconcile();
+    const record = outcome?.status === "fulfilled" ? outcome.value : null;
+    assert.equal(record?.status, "succeeded");
+    assert.notEqual(record?.extrinsicHash, journaled.extrinsicHash);
+    assert.equal(record?.nonce, journaled.nonce, "the unused nonce is used by the new form");
+    assert.equal(record?.attempts, 2);
+    assert.equal((await readBalance(fixture.chain.api, eve)).free - before.free, PLANCK_PER_VT);
+  });
+
   it("reports a transaction the node refuses for good as TRANSACTION_INVALID", async () => {
     const pauper = await submitterFor("//Nobody");
     await assert.rejects(
