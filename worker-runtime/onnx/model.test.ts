@@ -76,10 +76,12 @@ describe("loadModel", () => {
     const a = m.op("Hardmax", [x]);
     const b = m.op("Hardmax", [a]);
     const c = m.op("Relu", [m.op("Det", [b])]);
-    m.output(c, "float32");
+    const d = m.op("Pad", [c, m.ints([1, 1])], { mode: "reflect" });
+    m.output(d, "float32");
     assert.deepEqual(unsupportedOperators(loadModel(m.bytes())), [
       { opType: "Hardmax", nodes: ["/Hardmax_0", "/Hardmax_1"] },
       { opType: "Det", nodes: ["/Det_2"] },
+      { opType: "Pad (mode=reflect)", nodes: ["/Pad_5"] },
     ]);
   });
 

@@ -1,9 +1,12 @@
 import { gradientRules } from "../autodiff/gradients.ts";
-import type { LoadedModel } from "./model.ts";
+import type { GraphNode, LoadedModel } from "./model.ts";
 import { shapeRules } from "./shape-rules.ts";
 
 export interface UnsupportedOperator {
-  /** Operator type, with its domain when not the default one ("com.microsoft.FusedMatMul"). */
+  /**
+   * Operator type, with its domain when not the default one ("com.microsoft.FusedMatMul"), and
+   * the configuration when only that is unsupported ("Pad (mode=reflect)").
+   */
   opType: string;
   /** Names of the nodes using it, in graph order. */
   nodes: string[];
@@ -14,12 +17,23 @@ export function isSupportedOperator(domain: string, opType: string): boolean {
   return domain === "" && opType in shapeRules && opType in gradientRules;
 }
 
+/** Supported operators whose gradient covers only some configurations: the reason when outside. */
+const restrictions: Record<string, (node: GraphNode) => string | undefined> = {
+  Pad: (node) => {
+    const mode = node.attrs.string("mode", "constant");
+    return mode === "constant" ? undefined : `mode=${mode}`;
+  },
+  Einsum: (node) => (node.attrs.string("equation", "").includes(".") ? "ellipsis" : undefined),
+};
+
 /** Every operator of the model without full support, each with the nodes that use it (empty: trainable). */
 export function unsupportedOperators(model: LoadedModel): UnsupportedOperator[] {
   const byType = new Map<string, string[]>();
   for (const node of model.nodes) {
-    if (isSupportedOperator(node.domain, node.opType)) continue;
-    const key = node.domain ? `${node.domain}.${node.opType}` : node.opType;
+    const restricted = restrictions[node.opType]?.(node);
+    if (isSupportedOperator(node.domain, node.opType) && restricted === undefined) continue;
+    const name = node.domain ? `${node.domain}.${node.opType}` : node.opType;
+    const key = restricted === undefined ? name : `${name} (${restricted})`;
     const list = byType.get(key) ?? [];
     list.push(node.name);
     byType.set(key, list);
