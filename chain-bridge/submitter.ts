@@ -6,11 +6,12 @@
 //
 // Exactly-once rests on two facts of Substrate: a signed extrinsic can only be included in a
 // block of its mortality window, and only while its nonce is unused. So after a crash (or a lost
-// subscription) a `submitted` record is looked up by hash in its window: found, it is settled from
-// that block's events; not found while its nonce is still unused and its window still open, the
-// very same bytes are sent again (the pool answers "already imported" if it has them: they can
-// never be included twice); otherwise it can no longer be included and is signed anew with a
-// fresh nonce. A cause key is recorded once, so the same cause never yields two extrinsics.
+// subscription) a `submitted` record is looked up by hash in the finalized blocks of its window:
+// found, it is settled from that block's events; not found while its nonce is unused in the
+// finalized state and its window still open, the very same bytes are sent again (a pool that has
+// them answers "already imported": they can never be included twice); otherwise it can no longer
+// be included and is signed anew. A cause key is recorded once, so the same cause never yields
+// two extrinsics.
 import type { ApiPromise } from "@polkadot/api";
 import type { SubmittableExtrinsic } from "@polkadot/api/types";
 import type { ISubmittableResult } from "@polkadot/types/types";
@@ -67,7 +68,7 @@ class NonceQueue {
     private readonly address: string,
   ) {}
 
-  /** Runs `task` with the next nonce; the nonce is consumed only if `task` returns true. */
+  /** Runs `task` with the next nonce; the nonce is consumed only if `task` reports it `used`. */
   run<T>(task: (nonce: number) => Promise<{ used: boolean; value: T }>): Promise<T> {
     const turn = this.#tail.then(async () => {
       if (this.#next === null) this.#next = await this.chainNonce();
