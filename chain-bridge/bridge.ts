@@ -114,22 +114,15 @@ function planckOf(value: Prisma.Decimal | null): bigint {
 }
 
 export class ChainBridge {
-  readonly rate: TokenRate;
-  readonly submitter: Submitter;
-  readonly #store: PrismaTransactionStore;
-
   private constructor(
     readonly api: ApiPromise,
     private readonly db: Database,
-    submitter: Submitter,
-    store: PrismaTransactionStore,
-    rate: TokenRate,
+    readonly submitter: Submitter,
+    private readonly store: PrismaTransactionStore,
+    /** TOKEN_USD_RATE, parsed: every escrow is converted at it and records it. */
+    readonly rate: TokenRate,
     private readonly connection: ChainConnection | null,
-  ) {
-    this.submitter = submitter;
-    this.#store = store;
-    this.rate = rate;
-  }
+  ) {}
 
   /**
    * A bridge over an open API connection. Resumes whatever the operator's journal left unsettled
@@ -209,7 +202,7 @@ export class ChainBridge {
     });
     const record = pending ? await this.submitter.resume(pending.record, pending.expected) : null;
     const task = await this.db.task.findUniqueOrThrow({ where: { id: request.taskId } });
-    return this.#escrowOf(task, record ?? (await this.#store.succeeded(taskCause(task.id, "create"))));
+    return this.#escrowOf(task, record ?? (await this.store.succeeded(taskCause(task.id, "create"))));
   }
 
   /** The task's state on chain, read from storage now. */
@@ -323,7 +316,7 @@ export class ChainBridge {
     call: Extrinsic,
   ) {
     const expected = { callHex: call.method.toHex(), signer: this.submitter.address };
-    const record = await this.#store.recordRetryable(tx, {
+    const record = await this.store.recordRetryable(tx, {
       causeKey: taskCause(taskId, action),
       purpose,
       ...expected,
