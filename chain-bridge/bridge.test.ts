@@ -57,7 +57,8 @@ describe("ChainBridge against the dev chain", () => {
   it("opens an escrow at the recorded rate, once, however often it is asked", async () => {
     worker = await stakedNode(fixture.chain, "//Bob", { worker: true });
     const taskId = newId("task");
-    const spec = sampleSpec();
+    // Digests as the file store keeps them: bare hex.
+    const spec = sampleSpec({ modelSha256: "ab".repeat(32) });
     const before = await readBalance(fixture.chain.api, bridge.operatorAddress);
     const escrow = await bridge.openEscrow({ taskId, jobId, usdCents: 1_234n, spec });
     const expected = escrowFor(1_234n, parseTokenRate(RATE)).planck;

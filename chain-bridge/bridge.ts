@@ -16,7 +16,7 @@ import { type TaskAction, taskCause, taskEffects } from "./task-effects.ts";
 import { PrismaTransactionStore, type TxRecord } from "./transaction-store.ts";
 import { hashArgument } from "./values.ts";
 
-/** What the chain needs to know of a job (PROTOCOL.md §5.1); hashes are SHA-256, 0x-hex. */
+/** What the chain needs to know of a job (PROTOCOL.md §5.1); hashes are SHA-256 hex, 0x optional. */
 export interface TaskSpecInput {
   modelSha256: string;
   datasetSha256: string;

@@ -62,13 +62,17 @@ export function listOf(value: unknown, what: string): unknown[] {
   return value;
 }
 
-/** Checks an argument the caller gives the bridge: a `0x`-prefixed 32-byte hex string. */
+/**
+ * Checks a hash the caller gives the bridge: 32 bytes as 64 hex digits, `0x`-prefixed or bare
+ * (SHA-256 digests are usually stored bare); returns the `0x`-prefixed lowercase form.
+ */
 export function hashArgument(value: string, name: string): string {
-  if (!/^0x[0-9a-f]{64}$/i.test(value)) {
+  const match = /^(?:0x)?([0-9a-f]{64})$/i.exec(value);
+  if (!match) {
     throw new BridgeError(
       "INVALID_ARGUMENT",
-      `${name} must be a 0x-prefixed 32-byte hex hash, got "${value}"`,
+      `${name} must be a 32-byte hash as 64 hex digits (optionally 0x-prefixed), got "${value}"`,
     );
   }
-  return value.toLowerCase();
+  return `0x${match[1]!.toLowerCase()}`;
 }
