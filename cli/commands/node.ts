@@ -28,6 +28,7 @@ export function registerNodeCommand(program: Command): void {
         const daemon = await NodeDaemon.start({
           role: options.role,
           apiUrl: options.api,
+          ...(options.chain ? { chainUrl: options.chain } : {}),
           seed: options.seed,
           dataDir: resolve(options.dataDir),
           log: (message) =>

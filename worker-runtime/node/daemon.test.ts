@@ -192,6 +192,8 @@ describe("node daemon", () => {
     const second = startDaemon(apiUrl, "//Charlie", join(dataDir, "charlie"));
     try {
       await lifecycle.until((events) => events.some((e) => e.kind === "completed"), 120_000);
+    } catch (error) {
+      throw new Error(`${(error as Error).message}\nsecond worker's output:\n${second.output.join("")}`);
     } finally {
       second.child.kill("SIGTERM");
     }

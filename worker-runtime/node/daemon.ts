@@ -6,8 +6,10 @@ import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import canonicalize from "canonicalize";
 import type { NodeRole } from "../../api/services/node-gateway.ts";
+import { NodeChainClient } from "../../chain-bridge/node-client.ts";
 import { currentProfile } from "../train/profile.ts";
 import { runAuditTask } from "./audit-task.ts";
+import { ensureStaked } from "./chain-stake.ts";
 import { NodeError } from "./errors.ts";
 import { GatewayClient } from "./gateway-client.ts";
 import { loadIdentity, type NodeIdentity } from "./identity.ts";
@@ -16,6 +18,8 @@ import { runTrainingTask, type TaskContext } from "./training-task.ts";
 export interface NodeDaemonOptions {
   role: NodeRole;
   apiUrl: string;
+  /** The chain's WebSocket RPC; with it the node stakes for its role before asking for work. */
+  chainUrl?: string;
   seed: string;
   dataDir: string;
   log: (message: string) => void;
@@ -43,6 +47,14 @@ export class NodeDaemon {
 
   static async start(options: NodeDaemonOptions): Promise<NodeDaemon> {
     const identity = await loadIdentity(options.seed);
+    if (options.chainUrl) {
+      const chain = await NodeChainClient.connect(options.chainUrl, options.seed);
+      try {
+        await ensureStaked(chain, options.role, options.dataDir, options.log);
+      } finally {
+        await chain.close();
+      }
+    }
     const client = new GatewayClient(options.apiUrl, identity);
     const node = await client.register([options.role], determinismProfileHash());
     options.log(`registered ${node.address} as ${node.roles.join(", ")}`);

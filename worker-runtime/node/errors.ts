@@ -4,7 +4,7 @@ export type NodeErrorCode =
   | "LEASE_LOST"
   | "BLOB_CORRUPT"
   | "AUDIT_PROOF_INVALID"
-  | "INVALID_OPTIONS";
+  | "CHAIN_REJECTED";
 
 export class NodeError extends Error {
   constructor(

@@ -43,7 +43,12 @@ function resumeDirectory(dir: string, claim: TrainingClaim, bytes: Uint8Array): 
     total_steps: task.total_steps,
   };
   const step = claim.resume_from!.step;
-  CheckpointDir.create(dir, identity, currentProfile()).add(step, bytes, step === task.total_steps);
+  // The gateway keeps checkpoints, not the metrics history or the open epoch's sums: the resumed
+  // run's metrics start here, while its checkpoints are bit-identical either way.
+  CheckpointDir.create(dir, identity, currentProfile()).add(step, bytes, step === task.total_steps, null, {
+    newSteps: [],
+    epochs: [],
+  });
   return dir;
 }
 

@@ -1,0 +1,62 @@
+// Staking on chain before a node asks for work: the chain only assigns tasks and audits to
+// nodes bonded for the role, and slashes that bond for fraud. A node already registered keeps
+// its stake. The forced-error secret committed at registration is kept in the data directory,
+// since the verifier must reveal it later (PROTOCOL.md §5.5).
+import { mkdirSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { blake2AsHex } from "@polkadot/util-crypto";
+import canonicalize from "canonicalize";
+import type { NodeRole } from "../../api/services/node-gateway.ts";
+import { newForcedErrorSecret } from "../../chain-bridge/forced-errors.ts";
+import type { NodeChainClient } from "../../chain-bridge/node-client.ts";
+import { currentProfile } from "../train/profile.ts";
+import { NodeError } from "./errors.ts";
+
+const MINIMUM_STAKE: Record<NodeRole, string> = {
+  worker: "minWorkerStake",
+  verifier: "minVerifierStake",
+  whistleblower: "minWhistleblowerStake",
+};
+
+async function minimumStake(chain: NodeChainClient, role: NodeRole): Promise<bigint> {
+  const query = chain.api.query.compute?.parameters;
+  if (!query) throw new Error("the chain has no Compute pallet (Compute.Parameters is missing)");
+  const parameters = (await query()).toPrimitive() as Record<string, unknown>;
+  return BigInt(String(parameters[MINIMUM_STAKE[role]]));
+}
+
+export async function ensureStaked(
+  chain: NodeChainClient,
+  role: NodeRole,
+  dataDir: string,
+  log: (message: string) => void,
+): Promise<void> {
+  const existing = await chain.node();
+  if (existing) {
+    log(
+      `already registered on chain as ${JSON.stringify(existing.roles)} with ${existing.bonded} planck bonded`,
+    );
+    return;
+  }
+  const bond = await minimumStake(chain, role);
+  const secret = newForcedErrorSecret();
+  mkdirSync(dataDir, { recursive: true });
+  writeFileSync(join(dataDir, "forced-error-secret.json"), `${JSON.stringify(secret)}\n`, { mode: 0o600 });
+  const tx = await chain.register({
+    roles: {
+      worker: role === "worker",
+      verifier: role === "verifier",
+      whistleblower: role === "whistleblower",
+    },
+    profile: blake2AsHex(canonicalize(currentProfile())!, 256),
+    commitment: secret.commitment,
+    bond,
+  });
+  if (tx.status === "failed") {
+    throw new NodeError(
+      "CHAIN_REJECTED",
+      `the chain refused the registration: ${tx.error ?? "no reason given"}`,
+    );
+  }
+  log(`registered on chain as a ${role} with ${bond} planck bonded (block ${tx.blockNumber ?? "pending"})`);
+}
