@@ -26,7 +26,8 @@ export interface EvalStepGraph {
   /** Running statistics read (not updated) in inference mode. */
   state: string[];
   inputs: { batch: string[]; target: string };
-  outputs: { loss: string; modelOutput: string };
+  /** `correct`: classification losses' count of correct predictions (float32 scalar). */
+  outputs: { loss: string; correct?: string; modelOutput: string };
 }
 
 /** Forward in inference mode (running statistics, no dropout), the loss, and the model output. */
@@ -39,7 +40,7 @@ export function buildEvalStep(model: LoadedModel, options: EvalStepOptions): Eva
   if (packing) emitUnpack(g, packing);
   const outputInfo = forward.inferred.infos.get(options.modelOutput)!;
   const definition = losses[options.loss.type];
-  const { loss } = g.scoped("loss", () =>
+  const { loss, correct } = g.scoped("loss", () =>
     definition.emit(
       { g, output: options.modelOutput, outputInfo, target: TARGET_INPUT, withGradient: false },
       options.loss,
@@ -73,6 +74,6 @@ export function buildEvalStep(model: LoadedModel, options: EvalStepOptions): Eva
     ...(packing ? { packing } : {}),
     state: runningStats,
     inputs: { batch: model.inputs.map((i) => i.name), target: TARGET_INPUT },
-    outputs: { loss, modelOutput: options.modelOutput },
+    outputs: { loss, ...(correct ? { correct } : {}), modelOutput: options.modelOutput },
   };
 }

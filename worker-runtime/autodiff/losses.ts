@@ -14,6 +14,11 @@ export interface LossNodes {
   loss: string;
   /** d loss / d model output, emitted only when asked (the evaluation graph does not). */
   gradient: string | undefined;
+  /**
+   * For classification losses: how many predictions match the target (float scalar), so accuracy
+   * needs no model output fetched from the graph (argmax over classes; logit > 0 for BCE).
+   */
+  correct?: string;
 }
 
 export interface LossContext {
@@ -80,7 +85,13 @@ const crossEntropy: LossDefinition = {
     const gradient = withGradient
       ? g.op("Div", [g.op("Sub", [g.op("Exp", [logProbabilities]), q]), count])
       : undefined;
-    return { loss, gradient };
+    const predicted = g.op("ArgMax", [output], { axis: 1, keepdims: 0 });
+    const correct = g.reduceSum(
+      g.op("Cast", [g.op("Equal", [predicted, target])], { to: onnxDataType.float32 }),
+      allAxes(shape.filter((_, i) => i !== 1)),
+      false,
+    );
+    return { loss, gradient, correct };
   },
 };
 
@@ -115,7 +126,12 @@ const bceWithLogits: LossDefinition = {
     const gradient = withGradient
       ? g.op("Div", [g.op("Sub", [g.op("Sigmoid", [output]), target]), count])
       : undefined;
-    return { loss, gradient };
+    const predicted = g.op("Cast", [g.op("Greater", [output, g.scalar(0, dtype)])], {
+      to: onnxDataType[dtype],
+    });
+    const matches = g.op("Cast", [g.op("Equal", [predicted, target])], { to: onnxDataType.float32 });
+    const correct = g.reduceSum(matches, allAxes(outputInfo.shape), false);
+    return { loss, gradient, correct };
   },
 };
 

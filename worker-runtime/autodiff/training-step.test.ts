@@ -80,6 +80,25 @@ describe("training step graph", () => {
     assert.ok(Number.isFinite(Number(partial.result[partial.step.outputs.loss]!.data[0])));
   });
 
+  it("counts correct predictions in the graph, as argmax of the model output would", async () => {
+    const { model, output } = classifier(false);
+    const x = tensorFromNumbers("float32", [6, 4], values(24));
+    const t = tensorFromNumbers("int64", [6], [0, 1, 2, 1, 0, 2]);
+    const { step, result } = await runStep(
+      model,
+      { ...base, modelOutput: output, batchSize: "dynamic" },
+      x,
+      t,
+    );
+    const logits = result[output]!.data as Float32Array;
+    let expected = 0;
+    for (let n = 0; n < 6; n++) {
+      const row = Array.from(logits.subarray(n * 3, n * 3 + 3));
+      if (row.indexOf(Math.max(...row)) === Number((t.data as BigInt64Array)[n])) expected++;
+    }
+    assert.equal(Number(result[step.outputs.correct!]!.data[0]), expected);
+  });
+
   it("leaves frozen parameters out and refuses unknown ones", async () => {
     const { model, output } = classifier(false);
     const step = buildTrainingStep(model, {

@@ -66,7 +66,14 @@ export interface TrainingStepGraph {
     /** int64 scalar in [0, 2^31), present when the model has Dropout. */
     dropoutSeed?: string;
   };
-  outputs: { loss: string; params: Map<string, string>; state: Map<string, string>; modelOutput: string };
+  outputs: {
+    loss: string;
+    /** Classification losses: the number of correct predictions in the batch (float32 scalar). */
+    correct?: string;
+    params: Map<string, string>;
+    state: Map<string, string>;
+    modelOutput: string;
+  };
 }
 
 export const TARGET_INPUT = "target";
@@ -91,7 +98,7 @@ export function checkModelOutput(model: LoadedModel, modelOutput: string): void 
  * initializers; running statistics are state even when their layer is frozen.
  */
 export function buildTrainingStep(model: LoadedModel, options: TrainingStepOptions): TrainingStepGraph {
-  const { forward, params, runningStats, loss, grads, outputInfo, targetInfo } = differentiate(
+  const { forward, params, runningStats, loss, correct, grads, outputInfo, targetInfo } = differentiate(
     model,
     options,
   );
@@ -152,6 +159,7 @@ export function buildTrainingStep(model: LoadedModel, options: TrainingStepOptio
   }
   const outputs = {
     loss: renameOutput(g, loss, "loss"),
+    ...(correct ? { correct: renameOutput(g, correct, "correct") } : {}),
     modelOutput: options.modelOutput,
     params: new Map([...newParams].map(([p, v]) => [p, v === p ? p : renameOutput(g, v, `${p}/updated`)])),
     state: new Map([...newState].map(([s, v]) => [s, v === s ? s : renameOutput(g, v, `${s}/updated`)])),
@@ -170,6 +178,7 @@ export function buildTrainingStep(model: LoadedModel, options: TrainingStepOptio
     ],
     [
       valueInfo({ name: outputs.loss, dtype: outputInfo.dtype, shape: [] }),
+      ...(outputs.correct ? [valueInfo({ name: outputs.correct, dtype: "float32", shape: [] })] : []),
       valueInfo({ name: outputs.modelOutput, ...outputInfo }),
       ...trained.map((t) => valueInfo({ name: outputs.params.get(t.name)!, dtype: t.init.dtype })),
       ...state.map((s) => valueInfo({ name: outputs.state.get(s.name)!, dtype: s.init.dtype })),
@@ -202,6 +211,7 @@ export interface Differentiated {
   params: string[];
   runningStats: string[];
   loss: string;
+  correct: string | undefined;
   /** Gradient of the loss for each parameter a gradient reaches. */
   grads: Map<string, string>;
   outputInfo: ValueInfo;
@@ -222,14 +232,14 @@ export function differentiate(
   const outputInfo = forward.inferred.infos.get(options.modelOutput)!;
   const lossDefinition = losses[options.loss.type];
   const targetInfo = lossDefinition.target(outputInfo);
-  const { loss, gradient } = g.scoped("loss", () =>
+  const { loss, gradient, correct } = g.scoped("loss", () =>
     lossDefinition.emit(
       { g, output: options.modelOutput, outputInfo, target: TARGET_INPUT, withGradient: true },
       options.loss,
     ),
   );
   const grads = emitBackward(forward, new Map([[options.modelOutput, gradient!]]), new Set(params));
-  return { forward, params, runningStats, loss, grads, outputInfo, targetInfo };
+  return { forward, params, runningStats, loss, correct, grads, outputInfo, targetInfo };
 }
 
 /** Initializers of a step graph: everything the model and builder hold that is not fed as an input. */
