@@ -13,8 +13,9 @@ import type { ValidationEnv } from "../runtime/signed-extensions.ts";
 import type { CheckedTransaction } from "../runtime/transaction-check.ts";
 import type { InvalidTransaction } from "../runtime/transaction-validity.ts";
 import { RUNTIME_VERSION } from "../runtime/version.ts";
-import { extrinsicsRoot, type SealedHeader, sealHeader } from "./header.ts";
+import { type SealedHeader, sealHeader } from "./header.ts";
 import { Journal, JournalError, type JournalRecord } from "./journal.ts";
+import { orderedTrieRoot } from "./ordered-trie-root.ts";
 import { StateStore } from "./state-store.ts";
 
 export type BlockRecord = {
@@ -178,7 +179,7 @@ export class Chain {
       parentHash,
       number,
       stateRoot,
-      extrinsicsRoot: extrinsicsRoot(extrinsics),
+      extrinsicsRoot: orderedTrieRoot(extrinsics),
     });
     const block: BlockRecord = { number, hash: header.hash, header, extrinsics, changes };
     this.journal?.append({

@@ -1,6 +1,6 @@
 // Block headers as Substrate encodes and hashes them: blake2_256 of the SCALE header.
 import type { TypeRegistry } from "@polkadot/types";
-import { u8aConcat, u8aToHex } from "@polkadot/util";
+import { u8aToHex } from "@polkadot/util";
 import { blake2AsU8a } from "@polkadot/util-crypto";
 
 export type HeaderFields = {
@@ -38,12 +38,4 @@ export function headerJson(fields: HeaderFields): HeaderJson {
     extrinsicsRoot: fields.extrinsicsRoot,
     digest: { logs: [] },
   };
-}
-
-/**
- * Commitment to the block's extrinsics in order: blake2_256 over the concatenated blake2_256
- * hashes of the extrinsics (a dev-chain simplification of Substrate's ordered trie root).
- */
-export function extrinsicsRoot(extrinsics: readonly Uint8Array[]): string {
-  return u8aToHex(blake2AsU8a(u8aConcat(...extrinsics.map((extrinsic) => blake2AsU8a(extrinsic, 256))), 256));
 }
