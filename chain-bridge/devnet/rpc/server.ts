@@ -57,6 +57,7 @@ class SocketConnection implements Connection {
       else held.push(send);
     };
     this.#unannounced.set(id, []);
+    // Registered before `start` runs, so the values it emits at once are not dropped by `emit`.
     this.#subscriptions.set(id, () => undefined);
     this.#subscriptions.set(id, start(emit));
     return id;

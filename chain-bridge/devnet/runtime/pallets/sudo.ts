@@ -1,6 +1,7 @@
 // pallet_sudo: one key that may dispatch any call with Root origin.
 import {
   type AccountId,
+  type DispatchContext,
   defineCall,
   definePallet,
   ensureSigned,
@@ -15,7 +16,7 @@ const SUDO_OVERHEAD_WEIGHT = 10_000_000n;
 
 export const key = storageValue<AccountId>({ type: "AccountId32", docs: "The `AccountId` of the sudo key." });
 
-function ensureSudo(ctx: Parameters<typeof key.get>[0], origin: Origin): AccountId {
+function ensureSudo(ctx: DispatchContext, origin: Origin): AccountId {
   const sender = ensureSigned(origin);
   if (key.get(ctx) !== sender) throw moduleError("Sudo", "RequireSudo");
   return sender;
