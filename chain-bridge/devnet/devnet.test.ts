@@ -177,6 +177,14 @@ describe("devnet with @polkadot/api", () => {
     assert.match(answer.error.message, /^Extrinsic has invalid format/);
   });
 
+  it("accepts ed25519 signatures", async () => {
+    const edwards = new Keyring({ type: "ed25519", ss58Format: 42 }).addFromUri("//Edwards");
+    await send(tx("balances").transferKeepAlive!(edwards.address, 10n * VT), alice);
+    const { events } = await send(tx("system").remarkWithEvent!("0x0ed2"), edwards);
+    assert.ok(names(events).includes("system.Remarked"));
+    assert.equal((await account(edwards.address)).nonce, 1);
+  });
+
   it("charges the fee and decodes the module error of a failing call", async () => {
     const before = await account(charlie.address);
     const { events, fee, result } = await send(
