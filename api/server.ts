@@ -1,10 +1,13 @@
 // Runs the API process: connects the services, applies pending migrations, listens, and on
 // SIGTERM/SIGINT stops accepting, lets in-flight requests finish, then closes connections.
 import { Redis } from "ioredis";
+import pino from "pino";
+import { ChainBridge } from "../chain-bridge/bridge.ts";
 import { type ChainConnection, connectChain } from "../chain-bridge/connection.ts";
 import type { Config } from "../config/env.ts";
 import { createDatabase, createPool, type Database } from "../prisma/client.ts";
 import { migrate } from "../prisma/migrate.ts";
+import { DEFAULT_QUEUE_PREFIX } from "../queue/names.ts";
 import { type App, buildApp } from "./app.ts";
 import { createServices } from "./services/index.ts";
 
@@ -33,7 +36,27 @@ export async function startApi(config: Config, urls: ServiceUrls): Promise<Runni
   redisProbe.on("error", () => undefined);
   const redis = new Redis(urls.redisUrl, { maxRetriesPerRequest: 3 });
   const chain: ChainConnection = await connectChain(urls.chainWsUrl);
-  const services = createServices({ config, db, pool, redis });
+  const bridge = await ChainBridge.create({
+    api: chain.api,
+    db,
+    operatorSeed: config.operatorSeed,
+    tokenUsdRate: config.tokenUsdRate,
+  });
+  const logger = pino({ level: config.logLevel });
+  const services = createServices({
+    config,
+    db,
+    pool,
+    redis,
+    chain: bridge,
+    queues: { redisUrl: urls.redisUrl, prefix: DEFAULT_QUEUE_PREFIX },
+    logError: (error, message) => logger.error({ err: error }, message),
+  });
+  await services.nodeGateway?.start();
+  // Jobs left queued by a previous process (a crash between reserving and escrowing) go out now.
+  services.jobs
+    .resumePending()
+    .catch((error: unknown) => logger.error({ err: error }, "resuming queued jobs failed"));
 
   const app = await buildApp({
     logLevel: config.logLevel,
@@ -58,6 +81,9 @@ export async function startApi(config: Config, urls: ServiceUrls): Promise<Runni
   const close = () => {
     closing ??= (async () => {
       await app.close();
+      await services.nodeGateway?.close();
+      await services.producer?.close();
+      await services.jobEvents.close();
       await chain.close();
       redisProbe.disconnect();
       redis.disconnect();

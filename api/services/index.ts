@@ -6,7 +6,8 @@ import type pg from "pg";
 import type { ChainBridge } from "../../chain-bridge/bridge.ts";
 import type { Config } from "../../config/env.ts";
 import type { Database } from "../../prisma/client.ts";
-import type { TaskProducer } from "../../queue/producers.ts";
+import type { QueueConnection } from "../../queue/names.ts";
+import { TaskProducer } from "../../queue/producers.ts";
 import { Accounts } from "./accounts.ts";
 import { ApiKeys } from "./api-keys.ts";
 import { Billing } from "./billing.ts";
@@ -17,7 +18,7 @@ import { Inspector } from "./inspection/inspector.ts";
 import { JobEvents } from "./job-events.ts";
 import { Jobs } from "./jobs.ts";
 import { Ledger } from "./ledger.ts";
-import type { NodeGateway } from "./node-gateway.ts";
+import { NodeGateway } from "./node-gateway.ts";
 import { Quotes } from "./quotes.ts";
 import { createStripeClient } from "./stripe.ts";
 
@@ -28,9 +29,12 @@ export interface ServiceContext {
   pool: pg.Pool;
   /** A shared connection for caches and pub/sub publishing (BullMQ makes its own). */
   redis: Redis;
-  /** The chain bridge and the task queue: absent in a process that does not dispatch jobs. */
+  /** The chain bridge: absent in a process that does not dispatch jobs. */
   chain?: ChainBridge;
-  producer?: TaskProducer;
+  /** The task queues: with them the process dispatches jobs and serves the node gateway. */
+  queues?: QueueConnection;
+  /** Where background failures (dispatch, exhausted tasks) are reported. */
+  logError?: (error: unknown, message: string) => void;
 }
 
 export interface Services {
@@ -44,6 +48,8 @@ export interface Services {
   jobEvents: JobEvents;
   /** The node gateway; built where the jobs service (its JobLifecycle) is, absent elsewhere. */
   nodeGateway?: NodeGateway;
+  /** The task queues' producer, when the process has queues; closed with the process. */
+  producer?: TaskProducer;
 }
 
 export function createServices(context: ServiceContext): Services {
@@ -56,13 +62,30 @@ export function createServices(context: ServiceContext): Services {
   const stripe = createStripeClient(context.config);
   const billing = new Billing(context.db, ledger, stripe, context.config.stripeWebhookSecret);
   const jobEvents = new JobEvents(context.db, context.redis);
+  const producer = context.queues ? new TaskProducer(context.queues) : undefined;
   const jobs = new Jobs({
     db: context.db,
     quotes: new Quotes(files),
     ledger,
     events: jobEvents,
     ...(context.chain ? { chain: context.chain } : {}),
-    ...(context.producer ? { producer: context.producer } : {}),
+    ...(producer ? { producer } : {}),
   });
-  return { accounts, apiKeys, idempotency, ledger, billing, files, jobs, jobEvents };
+  const services: Services = { accounts, apiKeys, idempotency, ledger, billing, files, jobs, jobEvents };
+  if (context.queues && producer) {
+    services.producer = producer;
+    services.nodeGateway = new NodeGateway({
+      db: context.db,
+      redis: context.redis,
+      blobs,
+      lifecycle: jobs,
+      queues: context.queues,
+      limits: {
+        checkpointBytes: context.config.uploadLimits.model,
+        modelBytes: context.config.uploadLimits.model,
+      },
+      logError: context.logError ?? (() => undefined),
+    });
+  }
+  return services;
 }
