@@ -4,7 +4,7 @@
 // checkpoints of a run that never stopped.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
@@ -19,13 +19,16 @@ import type {
   TrainingResult,
 } from "../../api/services/job-lifecycle.ts";
 import { NodeGateway } from "../../api/services/node-gateway.ts";
-import { sha256Hex } from "../../api/services/node-signatures.ts";
+import { sha256Hex, verdictMessage, verifyNodeSignature } from "../../api/services/node-signatures.ts";
 import type { QueueConnection } from "../../queue/names.ts";
+import type { AuditTask } from "../../queue/payloads.ts";
 import { QUEUE_POLICIES, type QueuePolicy } from "../../queue/policies.ts";
 import { TaskProducer } from "../../queue/producers.ts";
+import { merkleInclusionProof } from "../../sdk/src/merkle.ts";
 import { createTestApp, type TestApp } from "../../test/support/app.ts";
 import { loadFixture } from "../train/fixtures.ts";
 import { train } from "../train/trainer.ts";
+import { NodeDaemon } from "./daemon.ts";
 import { loadIdentity } from "./identity.ts";
 
 const TOTAL_STEPS = 40;
@@ -38,7 +41,8 @@ type Event =
   | { kind: "progress"; progress: TrainingProgress }
   | { kind: "checkpoint"; checkpoint: CheckpointReport }
   | { kind: "completed"; result: TrainingResult }
-  | { kind: "failed"; reason: string };
+  | { kind: "failed"; reason: string }
+  | { kind: "audited"; verdict: AuditVerdict };
 
 /** Records reports in order, and lets the test act the moment one arrives. */
 class ObservedLifecycle implements JobLifecycle {
@@ -63,7 +67,9 @@ class ObservedLifecycle implements JobLifecycle {
   async trainingCompleted(_taskId: string, result: TrainingResult) {
     this.push({ kind: "completed", result });
   }
-  async auditCompleted(_taskId: string, _verdict: AuditVerdict) {}
+  async auditCompleted(_taskId: string, verdict: AuditVerdict) {
+    this.push({ kind: "audited", verdict });
+  }
   async taskFailed(_taskId: string, reason: string) {
     this.push({ kind: "failed", reason });
   }
@@ -227,5 +233,75 @@ describe("node daemon", () => {
     assert.equal(result.leaves.at(-1), unbroken.finalSha256);
     assert.equal(result.modelSha256, sha256Hex(unbroken.model));
     assert.equal(lifecycle.events.filter((e) => e.kind === "failed").length, 0);
+  });
+
+  it("audits a segment: agrees with the worker's checkpoint, disagrees with another, and signs both", async () => {
+    const checkpointDir = join(dataDir, "audited-run");
+    const run = await train({ model: fixture.model, dataset: fixture.dataset, spec, checkpointDir });
+    const leaves = run.checkpoints.map((c) => Buffer.from(c.sha256, "hex"));
+    for (const record of run.checkpoints.slice(1, 3)) {
+      const staged = await t.services.files.blobs.stage(
+        Readable.from([
+          readFileSync(join(checkpointDir, `step-${String(record.step).padStart(9, "0")}.ckpt`)),
+        ]),
+        64 << 20,
+      );
+      await staged.commit();
+    }
+    const proven = (index: number) => ({
+      step: run.checkpoints[index]!.step,
+      sha256: run.checkpoints[index]!.sha256,
+      leafIndex: index,
+      proof: merkleInclusionProof(leaves, index).map((p) => Buffer.from(p).toString("hex")),
+    });
+    const audit = (taskId: string, to: AuditTask["to"]): AuditTask => ({
+      taskId,
+      jobId: "job_audited",
+      modelSha256: sha256Hex(fixture.model),
+      datasetSha256: sha256Hex(fixture.dataset.bytes),
+      datasetFileName: fixture.dataset.fileName,
+      spec,
+      checkpointRoot: run.merkleRoot,
+      treeSize: leaves.length,
+      from: proven(1),
+      to,
+    });
+    // An honest segment 10 -> 20, and one whose end is the (correctly proven) checkpoint of
+    // step 30 presented as if it followed step 10 directly: the replay cannot reach it.
+    await producer.enqueueAudit(audit("task_audited", proven(2)));
+    await producer.enqueueAudit(audit("task_misreported", { ...proven(3), step: 20 }));
+
+    const verifier = await NodeDaemon.start({
+      role: "verifier",
+      apiUrl,
+      seed: "//Ferdie",
+      dataDir: join(dataDir, "ferdie"),
+      log: () => undefined,
+      claimWaitSeconds: 1,
+    });
+    try {
+      await lifecycle.until((events) => events.filter((e) => e.kind === "audited").length === 2, 60_000);
+    } finally {
+      await verifier.stop();
+    }
+    const verdicts = lifecycle.events.flatMap((e) => (e.kind === "audited" ? [e.verdict] : []));
+    assert.deepEqual(
+      verdicts.map((v) => v.agrees),
+      [true, false],
+    );
+    const signed = await verifyNodeSignature(
+      verifier.identity.address,
+      verdictMessage({
+        taskId: "task_audited",
+        checkpointRoot: run.merkleRoot,
+        fromStep: 10,
+        fromSha256: run.checkpoints[1]!.sha256,
+        toStep: 20,
+        toSha256: run.checkpoints[2]!.sha256,
+        agrees: true,
+      }),
+      verdicts[0]!.signature,
+    );
+    assert.ok(signed);
   });
 });
