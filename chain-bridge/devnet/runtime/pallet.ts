@@ -6,10 +6,10 @@
  *   - `name` (PascalCase, e.g. "Balances") and `index` (its byte in calls, events and module errors);
  *     optional `crate`, the Rust crate name its metadata type paths use.
  *   - `types`: named struct/enum types local to the pallet, usable by name in every type string of the
- *     pallet. In metadata they get the path `pallet_<snake name>::<TypeName>` (so @polkadot/api calls
- *     them e.g. `PalletComputeTaskInfo`).
- *   - `calls`: camelCase name → `defineCall({ args, weight(args), handler })`. The object order is the call index order
- *     (like `#[pallet::call_index]` counting from 0). Argument names are camelCase; metadata carries
+ *     pallet. In metadata they get the path `<crate>::types::<TypeName>` (so @polkadot/api calls them
+ *     e.g. `PalletComputeTaskInfo`). `PalletCall`, `PalletEvent` and `PalletError` are reserved.
+ *   - `calls`: camelCase name → `defineCall({ args, weight(args, weigh), handler })`. The object
+ *     order is the call index order (like `#[pallet::call_index]` counting from 0). Argument names are camelCase; metadata carries
  *     them in snake_case, exactly like Rust, and @polkadot/api shows them camelCase again.
  *     `handler(ctx, origin, args)` returns nothing and fails by throwing a `DispatchError`
  *     (usually `moduleError("Pallet", "ErrorName")`). Each call runs in its own storage overlay:
@@ -38,7 +38,11 @@
  *
  * Other pallets are reached through the context: `ctx.currency` (Balances: transfer, reserve,
  * unreserve, slash, repatriate), `ctx.randomness(subject, atBlock?)`, `ctx.blockHash(n)`,
- * `ctx.dispatch(origin, call)` and `ctx.depositEvent(pallet, event, fields)`.
+ * `ctx.dispatch(origin, call)` and `ctx.depositEvent(pallet, event, fields)` (all declared fields,
+ * by their camelCase names). Origins are checked with `ensureSigned`, `ensureRoot`, `ensureNone`;
+ * a `MultiAddress` argument becomes an account with `lookupAccount`. A handler that throws
+ * anything but a DispatchError fails its call with DispatchError::Other (a runtime bug does not
+ * stop the chain).
  */
 import { type Hasher, hashStorageKeyPart, twox128Hex } from "./storage-key.ts";
 
