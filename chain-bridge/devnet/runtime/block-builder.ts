@@ -7,7 +7,7 @@ import type { NativeValue } from "./pallet.ts";
 import { eventCount, events } from "./pallets/system.ts";
 import { timestampPallet } from "./pallets/timestamp.ts";
 import type { Runtime } from "./runtime.ts";
-import { SIGNED_EXTENSIONS } from "./signed-extensions.ts";
+import { eraBirth, SIGNED_EXTENSIONS } from "./signed-extensions.ts";
 import type { CheckedTransaction } from "./transaction-check.ts";
 import { InvalidTransaction } from "./transaction-validity.ts";
 
@@ -92,6 +92,10 @@ export class BlockBuilder {
    * an extension that refuses it leaves the block untouched and the extrinsic out.
    */
   apply(transaction: CheckedTransaction): ApplyOutcome {
+    // A mortal transaction that outlived its era now names another birth block than it signed.
+    if (eraBirth(transaction.era, this.environment.blockNumber) !== transaction.birth) {
+      return { included: false, reason: new InvalidTransaction("BadProof") };
+    }
     const ctx = this.#context({ ApplyExtrinsic: this.extrinsics.length });
     try {
       for (const extension of SIGNED_EXTENSIONS) extension.prepare?.(ctx, transaction);

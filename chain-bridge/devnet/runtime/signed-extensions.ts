@@ -59,6 +59,11 @@ function systemExtension(module: string, identifier: string, fields: readonly { 
   };
 }
 
+/** The block a transaction's era starts at, seen from block `current` (0 for an immortal era). */
+export function eraBirth(era: GenericExtrinsicEra, current: number): number {
+  return era.isImmortalEra ? 0 : era.asMortalEra.birth(current);
+}
+
 const u32 = (value: number): Uint8Array => bnToU8a(value, { bitLength: 32 });
 
 export const SIGNED_EXTENSIONS: readonly SignedExtension[] = [
@@ -89,8 +94,7 @@ export const SIGNED_EXTENSIONS: readonly SignedExtension[] = [
     additionalSigned: "H256",
     extra: (tx) => tx.era.toU8a(),
     additional(env, tx) {
-      const birth = tx.era.isImmortalEra ? 0 : tx.era.asMortalEra.birth(env.blockNumber);
-      const hash = env.blockHash(birth);
+      const hash = env.blockHash(eraBirth(tx.era, env.blockNumber));
       if (hash === undefined) throw new InvalidTransaction("AncientBirthBlock");
       return hexToU8a(hash);
     },

@@ -6,7 +6,12 @@ import { blake2AsU8a } from "@polkadot/util-crypto";
 import { type InclusionFee, inclusionFee, totalFee } from "./pallets/transaction-payment.ts";
 import { CallDecodeError, type DecodedCall, type Runtime } from "./runtime.ts";
 import type { SignatureScheme } from "./signature.ts";
-import { SIGNED_EXTENSIONS, type SignedTransaction, type ValidationEnv } from "./signed-extensions.ts";
+import {
+  eraBirth,
+  SIGNED_EXTENSIONS,
+  type SignedTransaction,
+  type ValidationEnv,
+} from "./signed-extensions.ts";
 import { UnknownTransaction } from "./transaction-validity.ts";
 
 /** The extrinsic bytes are not a valid extrinsic of this runtime (RPC error 1001). */
@@ -16,6 +21,8 @@ export class ExtrinsicFormatError extends Error {
 
 export type CheckedTransaction = SignedTransaction & {
   readonly hash: string;
+  /** The block whose hash the signature covers (CheckMortality), as seen when it was checked. */
+  readonly birth: number;
   readonly bytes: Uint8Array;
   readonly call: Uint8Array;
   readonly decodedCall: DecodedCall;
@@ -85,6 +92,7 @@ export function checkExtrinsic(
     signer: signerAccount.toString(),
     signerId,
     era: extrinsic.era,
+    birth: eraBirth(extrinsic.era, env.blockNumber),
     nonce: extrinsic.nonce.toNumber(),
     tip,
     length: bytes.length,
