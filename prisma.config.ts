@@ -1,6 +1,6 @@
 import { PrismaPg } from "@prisma/adapter-pg";
 import type { PrismaConfig } from "prisma";
-import { createPool } from "./prisma/client.ts";
+import { createPool } from "./prisma/pool.ts";
 
 // The WebAssembly schema engine works offline; it reaches the database through the same
 // driver adapter and pool set-up the application uses.

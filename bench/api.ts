@@ -15,7 +15,8 @@ import type pg from "pg";
 import { buildApp } from "../api/app.ts";
 import { createServices } from "../api/services/index.ts";
 import { loadConfig } from "../config/env.ts";
-import { createDatabase, createPool } from "../prisma/client.ts";
+import { createDatabase } from "../prisma/client.ts";
+import { createPool } from "../prisma/pool.ts";
 import { signUp } from "../test/support/accounts.ts";
 import { createTestDatabase } from "../test/support/database.ts";
 

@@ -127,7 +127,8 @@ describe("a crash between submitting and recording the escrow", () => {
       assert.equal(onChain?.price, planck);
       const treasuryAfter = await readBalance(fixture.chain.api, bridge.operatorAddress);
       assert.equal(treasuryAfter.reserved - treasuryBefore.reserved, planck, "escrow reserved once");
-      const events = (record.events ?? []) as Parameters<typeof eventOf>[0];
+      // The journal stores the decoded events as JSON; eventOf reads that same shape.
+      const events = (record.events ?? []) as unknown as Parameters<typeof eventOf>[0];
       const fee = BigInt(
         String(eventOf(events, "TransactionPayment", "TransactionFeePaid")?.data.actualFee ?? 0),
       );

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { registerApiCommand } from "./commands/api.ts";
+import { registerDevnetCommand } from "./commands/devnet.ts";
 import { registerMigrateCommand } from "./commands/migrate.ts";
 import { registerNodeCommand } from "./commands/node.ts";
 import { registerTrainCommand } from "./commands/train.ts";
@@ -9,6 +10,7 @@ export function registerCommands(program: Command): void {
   registerUpCommand(program);
   registerApiCommand(program);
   registerMigrateCommand(program);
+  registerDevnetCommand(program);
   registerTrainCommand(program);
   registerNodeCommand(program);
 }

@@ -1,45 +1,10 @@
 // One Prisma client per process, over a pg pool through Prisma's driver adapter (the JS engine,
-// which needs no native binary). A `schema` parameter in the URL selects a Postgres schema, the
-// way Prisma's own URLs do; tests use it to give every test file a schema of its own.
+// which needs no native binary).
 import { PrismaPg } from "@prisma/adapter-pg";
-import pg from "pg";
 import { PrismaClient } from "./generated/client.ts";
+import { createPool } from "./pool.ts";
 
 export type Database = PrismaClient;
-
-export interface ParsedDatabaseUrl {
-  /** The URL pg understands, without Prisma's `schema` parameter. */
-  connectionString: string;
-  schema: string;
-}
-
-export function parseDatabaseUrl(url: string): ParsedDatabaseUrl {
-  const parsed = new URL(url);
-  const schema = parsed.searchParams.get("schema") ?? "public";
-  if (!/^[a-z_][a-z0-9_]*$/i.test(schema)) {
-    throw new Error(`database schema name "${schema}" must be a plain identifier`);
-  }
-  parsed.searchParams.delete("schema");
-  return { connectionString: parsed.toString(), schema };
-}
-
-/**
- * A pg pool whose every connection works in the URL's schema: Prisma qualifies its own queries,
- * but raw SQL (row locks, migrations) relies on the search_path.
- */
-export function createPool(url: string, max = 10): { pool: pg.Pool; schema: string } {
-  const { connectionString, schema } = parseDatabaseUrl(url);
-  const pool = new pg.Pool({
-    connectionString,
-    max,
-    // A startup parameter, so the schema is in force before the first query of every connection.
-    ...(schema === "public" ? {} : { options: `-c search_path="${schema}"` }),
-  });
-  // An idle connection dropped by the server (restart, failover) is replaced on next use;
-  // without a listener pg would raise it as an uncaught exception.
-  pool.on("error", () => undefined);
-  return { pool, schema };
-}
 
 export function createDatabase(url: string, poolSize = 10): Database {
   const { pool, schema } = createPool(url, poolSize);

@@ -2,8 +2,9 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import pg from "pg";
 import { createEmptySchema } from "../test/support/database.ts";
-import { createDatabase, parseDatabaseUrl } from "./client.ts";
+import { createDatabase } from "./client.ts";
 import { migrate, migrationNames, pendingMigrations } from "./migrate.ts";
+import { parseDatabaseUrl } from "./pool.ts";
 
 let empty: Awaited<ReturnType<typeof createEmptySchema>>;
 before(async () => {

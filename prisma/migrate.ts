@@ -4,7 +4,7 @@ import { spawn } from "node:child_process";
 import { readdirSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
-import { parseDatabaseUrl } from "./client.ts";
+import { parseDatabaseUrl } from "./pool.ts";
 
 const migrationsDir = fileURLToPath(new URL("./migrations", import.meta.url));
 const prismaCli = fileURLToPath(new URL("../node_modules/prisma/build/index.js", import.meta.url));

@@ -10,7 +10,7 @@ import type pg from "pg";
 import { type App, buildApp } from "../../api/app.ts";
 import { createServices, type Services } from "../../api/services/index.ts";
 import { type Config, loadConfig } from "../../config/env.ts";
-import { createPool } from "../../prisma/client.ts";
+import { createPool } from "../../prisma/pool.ts";
 import { createTestDatabase, type TestDatabase } from "./database.ts";
 
 export interface TestApp {

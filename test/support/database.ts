@@ -5,8 +5,9 @@ import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
-import { createDatabase, type Database, parseDatabaseUrl } from "../../prisma/client.ts";
+import { createDatabase, type Database } from "../../prisma/client.ts";
 import { migrationNames } from "../../prisma/migrate.ts";
+import { parseDatabaseUrl } from "../../prisma/pool.ts";
 
 export interface TestDatabase {
   /** DATABASE_URL for this schema, in the `?schema=` form the project's client accepts. */
