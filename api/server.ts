@@ -10,7 +10,7 @@ import { migrate } from "../prisma/migrate.ts";
 import { createPool } from "../prisma/pool.ts";
 import { DEFAULT_QUEUE_PREFIX } from "../queue/names.ts";
 import { type App, buildApp } from "./app.ts";
-import { createServices } from "./services/index.ts";
+import { closeServices, createServices } from "./services/index.ts";
 
 export interface ServiceUrls {
   databaseUrl: string;
@@ -82,9 +82,7 @@ export async function startApi(config: Config, urls: ServiceUrls): Promise<Runni
   const close = () => {
     closing ??= (async () => {
       await app.close();
-      await services.nodeGateway?.close();
-      await services.producer?.close();
-      await services.jobEvents.close();
+      await closeServices(services);
       await chain.close();
       redisProbe.disconnect();
       redis.disconnect();

@@ -89,3 +89,10 @@ export function createServices(context: ServiceContext): Services {
   }
   return services;
 }
+
+/** Stops what the services run in the background: queue connections, the gateway's brokers, subscriptions. */
+export async function closeServices(services: Services): Promise<void> {
+  await services.nodeGateway?.close();
+  await services.producer?.close();
+  await services.jobEvents.close();
+}

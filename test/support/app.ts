@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import type pg from "pg";
 import { type App, buildApp } from "../../api/app.ts";
-import { createServices, type Services } from "../../api/services/index.ts";
+import { closeServices, createServices, type Services } from "../../api/services/index.ts";
 import { type Config, loadConfig } from "../../config/env.ts";
 import { createPool } from "../../prisma/pool.ts";
 import { createTestDatabase, type TestDatabase } from "./database.ts";
@@ -60,6 +60,7 @@ export async function createTestApp(overrides: Partial<Config> = {}): Promise<Te
     prefix,
     async close() {
       await app.close();
+      await closeServices(services);
       redis.disconnect();
       await pool.end();
       await database.drop();
