@@ -57,6 +57,8 @@ function lost(id: string): LeaseError {
 
 export class LeaseBroker<K extends TaskKind> {
   private readonly redis: Redis;
+  // BullMQ never closes a connection it was given, so both are closed here.
+  private readonly eventsRedis: Redis;
   private readonly queue: Queue<LeasedJobData<TaskPayloads[K]>>;
   private readonly worker: Worker<LeasedJobData<TaskPayloads[K]>>;
   private readonly events: QueueEvents;
@@ -79,7 +81,8 @@ export class LeaseBroker<K extends TaskKind> {
       stalledInterval: policy.stalledIntervalMs,
       maxStalledCount: policy.maxStalledCount,
     });
-    this.events = new QueueEvents(kind, { ...base, connection: this.redis.duplicate() });
+    this.eventsRedis = this.redis.duplicate();
+    this.events = new QueueEvents(kind, { ...base, connection: this.eventsRedis });
     this.events.on("waiting", () => this.wakeAll());
     this.events.on("failed", ({ jobId, failedReason }) => {
       this.reportExhausted(jobId, failedReason).catch((error: unknown) => this.errorListener(error));
@@ -168,6 +171,7 @@ export class LeaseBroker<K extends TaskKind> {
     this.wakeAll();
     await this.worker.close(true);
     await Promise.all([this.events.close(), this.queue.close()]);
+    this.eventsRedis.disconnect();
     this.redis.disconnect();
   }
 
