@@ -8,6 +8,13 @@ import type { AuditTask, TrainingTask } from "../../queue/payloads.ts";
 import { QUEUE_POLICIES, type QueuePolicy } from "../../queue/policies.ts";
 import { TaskProducer } from "../../queue/producers.ts";
 import { merkleRoot } from "../../sdk/src/merkle.ts";
+import {
+  commitmentMessage,
+  NODE_HEADERS,
+  nodeRequestMessage,
+  sha256Hex,
+  verdictMessage,
+} from "../../sdk/src/signed-messages.ts";
 import { createTestApp, type TestApp } from "../../test/support/app.ts";
 import type { NodeError } from "../../worker-runtime/node/errors.ts";
 import { GatewayClient } from "../../worker-runtime/node/gateway-client.ts";
@@ -22,13 +29,6 @@ import type {
   TrainingResult,
 } from "../services/job-lifecycle.ts";
 import { NodeGateway } from "../services/node-gateway.ts";
-import {
-  commitmentMessage,
-  NODE_HEADERS,
-  nodeRequestMessage,
-  sha256Hex,
-  verdictMessage,
-} from "../services/node-signatures.ts";
 
 interface ErrorBody {
   error: { code: string; param: string | null };

@@ -12,17 +12,17 @@ import type { AuditTask, CheckpointRef, TrainingTask } from "../../queue/payload
 import { QUEUE_POLICIES, type QueuePolicy } from "../../queue/policies.ts";
 import { taskIdOfJob } from "../../queue/producers.ts";
 import { merkleRoot } from "../../sdk/src/merkle.ts";
-import { ApiError } from "../errors.ts";
-import { type BlobStore, BlobStoreError } from "./blobs.ts";
-import { ExpiringCache } from "./expiring-cache.ts";
-import type { JobLifecycle, TrainingProgress } from "./job-lifecycle.ts";
 import {
   commitmentMessage,
   type NodeRequestParts,
   nodeRequestMessage,
   verdictMessage,
-  verifyNodeSignature,
-} from "./node-signatures.ts";
+} from "../../sdk/src/signed-messages.ts";
+import { ApiError } from "../errors.ts";
+import { type BlobStore, BlobStoreError } from "./blobs.ts";
+import { ExpiringCache } from "./expiring-cache.ts";
+import type { JobLifecycle, TrainingProgress } from "./job-lifecycle.ts";
+import { verifyNodeSignature } from "./node-signatures.ts";
 
 export const NODE_ROLES = ["worker", "verifier", "whistleblower"] as const;
 export type NodeRole = (typeof NODE_ROLES)[number];

@@ -32,12 +32,14 @@ before(async () => {
   const spec = { batch_size: 32, optimizer: { type: "sgd", lr: 0.1 } };
   const task = "task_1";
   const modelSha = createHash("sha256").update(model).digest("hex");
+  const audit = { from_step: 10, to_step: 20, leaf_from: leaves[1]!, leaf_to: leaves[2]!, agrees: true };
   const verdict = {
-    task_id: task,
-    from_step: 10,
-    to_step: 20,
-    leaf_from: leaves[1]!,
-    leaf_to: leaves[2]!,
+    taskId: task,
+    checkpointRoot: root,
+    fromStep: 10,
+    fromSha256: leaves[1]!,
+    toStep: 20,
+    toSha256: leaves[2]!,
     agrees: true,
   };
   const body: ReceiptBody = {
@@ -56,17 +58,12 @@ before(async () => {
       address: worker.address,
       commitment_signature: hex(
         worker.sign(
-          commitmentMessage({
-            task_id: task,
-            checkpoint_root: root,
-            checkpoint_count: 3,
-            model_sha256: modelSha,
-          }),
+          commitmentMessage({ taskId: task, checkpointRoot: root, leafCount: 3, modelSha256: modelSha }),
         ),
       ),
     },
     audits: [
-      { verifier: verifier.address, ...verdict, signature: hex(verifier.sign(verdictMessage(verdict))) },
+      { verifier: verifier.address, ...audit, signature: hex(verifier.sign(verdictMessage(verdict))) },
     ],
     challenges: [],
     chain: { genesis_hash: `0x${"00".repeat(32)}`, task_id: "1", anchors: [] },
@@ -115,7 +112,8 @@ test("a swapped checkpoint leaf breaks the root, the worker commitment is checke
   const rerooted = structuredClone(receipt.body);
   rerooted.checkpoints.leaves[0] = sha("forged");
   rerooted.checkpoints.root = checkpointRoot(rerooted.checkpoints.leaves);
-  assert.deepEqual(failed(signBody(rerooted)), ["worker_commitment"]);
+  // Verdicts are bound to the committed root too, so the audit no longer verifies either.
+  assert.deepEqual(failed(signBody(rerooted)), ["worker_commitment", "audit_0"]);
 });
 
 test("an audit of uncommitted checkpoints, or with a forged verifier signature, fails", () => {

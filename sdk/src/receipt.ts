@@ -1,11 +1,11 @@
 // A training receipt and its offline verification. The receipt is canonical JSON signed by the
 // platform; inside it, the worker's commitment and every audit verdict carry their own sr25519
 // signatures, so a verifier needs to trust neither the platform's database nor its word.
-import { createHash, createPublicKey, verify } from "node:crypto";
+import { createPublicKey, verify } from "node:crypto";
 import { signatureVerify } from "@polkadot/util-crypto";
 import { canonicalBytes } from "./canonical.ts";
 import { merkleRoot } from "./merkle.ts";
-import { commitmentMessage, receiptMessage, verdictMessage } from "./signed-messages.ts";
+import { commitmentMessage, receiptMessage, sha256Hex, verdictMessage } from "./signed-messages.ts";
 
 export interface ReceiptAudit {
   verifier: string;
@@ -70,10 +70,6 @@ export interface ReceiptVerification {
 export interface VerifyReceiptOptions {
   /** The platform's published Ed25519 key (hex); without it the receipt's own key is used. */
   platformPublicKey?: string;
-}
-
-function sha256Hex(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
 }
 
 function fromHex(hex: string): Uint8Array {
@@ -153,10 +149,10 @@ export function verifyReceipt(
   });
   check("worker_commitment", () => {
     const message = commitmentMessage({
-      task_id: body.task_id,
-      checkpoint_root: body.checkpoints.root,
-      checkpoint_count: body.checkpoints.leaves.length,
-      model_sha256: body.result.model_sha256,
+      taskId: body.task_id,
+      checkpointRoot: body.checkpoints.root,
+      leafCount: body.checkpoints.leaves.length,
+      modelSha256: body.result.model_sha256,
     });
     return (
       sr25519Valid(message, body.worker.commitment_signature, body.worker.address) ||
@@ -175,11 +171,12 @@ export function verifyReceipt(
         return "the audited checkpoints are not the committed ones";
       if (!audit.agrees) return `verifier ${audit.verifier} disagreed with the segment`;
       const message = verdictMessage({
-        task_id: body.task_id,
-        from_step: audit.from_step,
-        to_step: audit.to_step,
-        leaf_from: audit.leaf_from,
-        leaf_to: audit.leaf_to,
+        taskId: body.task_id,
+        checkpointRoot: body.checkpoints.root,
+        fromStep: audit.from_step,
+        fromSha256: audit.leaf_from,
+        toStep: audit.to_step,
+        toSha256: audit.leaf_to,
         agrees: audit.agrees,
       });
       return (

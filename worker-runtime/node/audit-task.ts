@@ -1,8 +1,9 @@
 // A verifier's handling of one leased audit: fetch both checkpoints by hash, check that each is
 // in the worker's committed Merkle tree at its place, replay the segment between them with the
 // training engine, and sign whether the replay lands bit-exactly on the worker's checkpoint.
-import { verdictMessage } from "../../api/services/node-signatures.ts";
+
 import { verifyMerkleInclusion } from "../../sdk/src/merkle.ts";
+import { verdictMessage } from "../../sdk/src/signed-messages.ts";
 import { replaySegment } from "../train/replay.ts";
 import { NodeError } from "./errors.ts";
 import type { AuditClaim } from "./gateway-client.ts";

@@ -19,12 +19,13 @@ import type {
   TrainingResult,
 } from "../../api/services/job-lifecycle.ts";
 import { NodeGateway } from "../../api/services/node-gateway.ts";
-import { sha256Hex, verdictMessage, verifyNodeSignature } from "../../api/services/node-signatures.ts";
+import { verifyNodeSignature } from "../../api/services/node-signatures.ts";
 import type { QueueConnection } from "../../queue/names.ts";
 import type { AuditTask } from "../../queue/payloads.ts";
 import { QUEUE_POLICIES, type QueuePolicy } from "../../queue/policies.ts";
 import { TaskProducer } from "../../queue/producers.ts";
 import { merkleInclusionProof } from "../../sdk/src/merkle.ts";
+import { sha256Hex, verdictMessage } from "../../sdk/src/signed-messages.ts";
 import { createTestApp, type TestApp } from "../../test/support/app.ts";
 import { loadFixture } from "../train/fixtures.ts";
 import { train } from "../train/trainer.ts";

@@ -16,7 +16,7 @@ import {
   NODE_HEADERS,
   nodeRequestMessage,
   sha256Hex,
-} from "../../api/services/node-signatures.ts";
+} from "../../sdk/src/signed-messages.ts";
 import { NodeError } from "./errors.ts";
 import type { NodeIdentity } from "./identity.ts";
 
