@@ -1,6 +1,7 @@
 // The API process as `veritrain api` runs it, against a real database schema, a Redis of its
 // own (so the test can stop it) and the dev chain: health is 200 while all are up, 503 after.
 import assert from "node:assert/strict";
+import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -16,6 +17,7 @@ let schema: Awaited<ReturnType<typeof createEmptySchema>>;
 let redis: EmbeddedServices;
 let devnet: Devnet;
 let api: RunningApi;
+let stopRestarted: () => Promise<void> = async () => undefined;
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), "veritrain-health-"));
@@ -30,6 +32,7 @@ before(async () => {
 
 after(async () => {
   await api.close();
+  await stopRestarted();
   await devnet.stop();
   await redis.stop();
   await schema.drop();
@@ -67,4 +70,26 @@ test("health goes 503 when Redis stops, naming Redis as the component that is do
   assert.equal(body.components.redis?.status, "down");
   assert.equal(body.components.database?.status, "up");
   assert.equal(body.components.chain?.status, "up");
+});
+
+test("health returns to 200 once Redis is back on its address", async () => {
+  const port = new URL(redis.env.REDIS_URL).port;
+  const restarted = spawn(
+    "redis-server",
+    ["--port", port, "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+    {
+      stdio: "ignore",
+    },
+  );
+  stopRestarted = () =>
+    new Promise<void>((resolve) => {
+      restarted.once("exit", () => resolve());
+      restarted.kill("SIGTERM");
+    });
+  let { status } = await health();
+  for (let i = 0; i < 100 && status !== 200; i++) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    ({ status } = await health());
+  }
+  assert.equal(status, 200);
 });
