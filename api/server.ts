@@ -12,6 +12,9 @@ import { DEFAULT_QUEUE_PREFIX } from "../queue/names.ts";
 import { type App, buildApp } from "./app.ts";
 import { closeServices, createServices } from "./services/index.ts";
 
+// How often dispatched jobs are moved along the protocol: a block or two of the dev chain.
+const VERIFICATION_PASS_MS = 1_000;
+
 export interface ServiceUrls {
   databaseUrl: string;
   redisUrl: string;
@@ -54,6 +57,11 @@ export async function startApi(config: Config, urls: ServiceUrls): Promise<Runni
     logError: (error, message) => logger.error({ err: error }, message),
   });
   await services.nodeGateway?.start();
+  // The journal of Compute events feeds the receipts' anchors and the audits' records.
+  const watcher = await bridge.watch(undefined, {
+    onError: (error) => logger.error({ err: error }, "applying chain events failed; retrying"),
+  });
+  services.verification?.start(VERIFICATION_PASS_MS);
   // Jobs left queued by a previous process (a crash between reserving and escrowing) go out now.
   services.jobs
     .resumePending()
@@ -83,6 +91,7 @@ export async function startApi(config: Config, urls: ServiceUrls): Promise<Runni
     closing ??= (async () => {
       await app.close();
       await closeServices(services);
+      await watcher.stop();
       await chain.close();
       redisProbe.disconnect();
       redis.disconnect();

@@ -5,7 +5,14 @@
 import type { ApiPromise } from "@polkadot/api";
 import type { Database } from "../prisma/client.ts";
 import type { Prisma, Task } from "../prisma/generated/client.ts";
-import { computeCall, type Payout, readTask, type TaskView } from "./compute-state.ts";
+import {
+  computeCall,
+  type Payout,
+  type ProtocolParameters,
+  readParameters,
+  readTask,
+  type TaskView,
+} from "./compute-state.ts";
 import { type ChainConnection, connectChain } from "./connection.ts";
 import { escrowFor, type PlanckAmount, parseTokenRate, type TokenRate } from "./conversion.ts";
 import { BridgeError } from "./errors.ts";
@@ -215,14 +222,37 @@ export class ChainBridge {
     return view;
   }
 
-  /** Draws the audits once the commit is old enough (anyone may; the operator does it on time). */
-  async selectAudits(taskId: string): Promise<TxRecord> {
-    return this.#taskCall(taskId, "select_audits", "Compute.select_audits", "selectAudits");
+  /** Draws the audits of `attempt` once its commit is old enough (anyone may; the operator does it on time). */
+  async selectAudits(taskId: string, attempt: number): Promise<TxRecord> {
+    return this.#taskCall(taskId, "select_audits", "Compute.select_audits", "selectAudits", attempt);
   }
 
-  /** Settles every audit after the reveal window. */
-  async closeAudits(taskId: string): Promise<TxRecord> {
-    return this.#taskCall(taskId, "close_audits", "Compute.close_audits", "closeAudits");
+  /** Settles every audit of `attempt` after the reveal window. */
+  async closeAudits(taskId: string, attempt: number): Promise<TxRecord> {
+    return this.#taskCall(taskId, "close_audits", "Compute.close_audits", "closeAudits", attempt);
+  }
+
+  /**
+   * Gives the task of a worker that missed its commit deadline (`attempt` being the missed one)
+   * to another worker; the chain slashes the one that missed it. The escrow stays as it was.
+   */
+  async reassign(taskId: string, attempt: number): Promise<TxRecord> {
+    return this.#taskCall(taskId, "reassign", "Compute.reassign_task", "reassignTask", attempt);
+  }
+
+  /** The number of the best block: deadlines on chain are block numbers. */
+  async head(): Promise<number> {
+    return (await this.api.rpc.chain.getHeader()).number.toNumber();
+  }
+
+  /** The chain's genesis hash, which names the chain in a receipt. */
+  get genesisHash(): string {
+    return this.api.genesisHash.toHex();
+  }
+
+  /** The protocol's parameters now (PROTOCOL.md §2). */
+  parameters(): Promise<ProtocolParameters> {
+    return readParameters(this.api);
   }
 
   /** Pays the worker and verifiers from the escrow and refunds the rest to the treasury. */
@@ -297,10 +327,18 @@ export class ChainBridge {
     return task.chainTaskId;
   }
 
-  async #taskCall(taskId: string, action: TaskAction, purpose: string, call: string): Promise<TxRecord> {
+  async #taskCall(
+    taskId: string,
+    action: TaskAction,
+    purpose: string,
+    call: string,
+    attempt?: number,
+  ): Promise<TxRecord> {
     const chainTaskId = await this.#chainTaskId(taskId);
     const extrinsic = computeCall(this.api, call)(chainTaskId);
-    const pending = await this.db.$transaction((tx) => this.#record(tx, taskId, action, purpose, extrinsic));
+    const pending = await this.db.$transaction((tx) =>
+      this.#record(tx, taskId, action, purpose, extrinsic, attempt),
+    );
     return this.submitter.resume(pending.record, pending.expected);
   }
 
@@ -314,10 +352,11 @@ export class ChainBridge {
     action: TaskAction,
     purpose: string,
     call: Extrinsic,
+    attempt?: number,
   ) {
     const expected = { callHex: call.method.toHex(), signer: this.submitter.address };
     const record = await this.store.recordRetryable(tx, {
-      causeKey: taskCause(taskId, action),
+      causeKey: taskCause(taskId, action, attempt),
       purpose,
       ...expected,
     });

@@ -218,11 +218,36 @@ export async function readBalance(
   };
 }
 
+/** The parameters the bridge and the nodes time their calls by (PROTOCOL.md §2). */
+export interface ProtocolParameters {
+  commitBlocks: number;
+  auditDelayBlocks: number;
+  verdictBlocks: number;
+  challengeBlocks: number;
+  revealBlocks: number;
+  /** Probability that an audit is a forced error, in parts per million. */
+  forcedErrorPpm: number;
+  maxVerificationLevel: number;
+}
+
+const PARAMETER_FIELDS = [
+  "commitBlocks",
+  "auditDelayBlocks",
+  "verdictBlocks",
+  "challengeBlocks",
+  "revealBlocks",
+  "forcedErrorPpm",
+  "maxVerificationLevel",
+] as const satisfies readonly (keyof ProtocolParameters)[];
+
+export async function readParameters(api: ApiPromise): Promise<ProtocolParameters> {
+  const stored = objectOf((await computeStorage(api, "parameters")()).toPrimitive(), "Compute.Parameters");
+  return Object.fromEntries(
+    PARAMETER_FIELDS.map((field) => [field, numberOf(stored[field], `Compute.Parameters.${field}`)]),
+  ) as unknown as ProtocolParameters;
+}
+
 /** The protocol's forced-error rate in parts per million (Compute.Parameters). */
 export async function readForcedErrorPpm(api: ApiPromise): Promise<number> {
-  const parameters = objectOf(
-    (await computeStorage(api, "parameters")()).toPrimitive(),
-    "Compute.Parameters",
-  );
-  return numberOf(parameters.forcedErrorPpm, "Compute.Parameters.forcedErrorPpm");
+  return (await readParameters(api)).forcedErrorPpm;
 }

@@ -58,7 +58,7 @@ describe("EventWatcher", () => {
       steps: 10n,
       result: RESULT,
     });
-    await bridge.selectAudits(taskId);
+    await bridge.selectAudits(taskId, 0);
 
     const firstRun: WatchedEvent[] = [];
     const head = await watcher(firstRun).catchUp();

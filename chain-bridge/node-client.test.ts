@@ -95,7 +95,7 @@ describe("NodeChainClient: a verifier's audit from verdict to reveal", () => {
       }),
       (error: unknown) => error instanceof BridgeError && error.module?.name === "WrongTaskStatus",
     );
-    await bridge.selectAudits(taskId);
+    await bridge.selectAudits(taskId, 0);
     const task = await verifier.task(escrow.chainTaskId);
     assert.equal(task?.audits[0]?.verifier, verifier.address);
     const audit = { chainTaskId: escrow.chainTaskId, auditIndex: 0 };

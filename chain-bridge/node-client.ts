@@ -9,8 +9,10 @@ import type { ApiPromise } from "@polkadot/api";
 import {
   computeCall,
   type NodeView,
+  type ProtocolParameters,
   readBalance,
   readNode,
+  readParameters,
   readTask,
   type TaskView,
 } from "./compute-state.ts";
@@ -160,6 +162,15 @@ export class NodeChainClient {
       audit.firstWrongStep,
     );
     return this.#submit("Compute.challenge", call);
+  }
+
+  /** The number of the best block: the chain's deadlines are block numbers. */
+  async head(): Promise<number> {
+    return (await this.api.rpc.chain.getHeader()).number.toNumber();
+  }
+
+  parameters(): Promise<ProtocolParameters> {
+    return readParameters(this.api);
   }
 
   node(): Promise<NodeView | null> {

@@ -8,11 +8,15 @@ import type { DecodedEvent } from "./inclusion.ts";
 import type { SettlementEffect, TxRecord } from "./transaction-store.ts";
 import { bigintOf, numberOf, stringOf } from "./values.ts";
 
-export type TaskAction = "create" | "finalize" | "cancel" | "select_audits" | "close_audits";
+export type TaskAction = "create" | "finalize" | "cancel" | "select_audits" | "close_audits" | "reassign";
 
-/** `task:<task id>:<action>`, with `#<n>` appended for the n-th retry after a definite failure. */
-export function taskCause(taskId: string, action: TaskAction): string {
-  return `task:${taskId}:${action}`;
+/**
+ * `task:<task id>:<action>`, `@<attempt>` for the actions the protocol allows once per attempt
+ * (audits are drawn and closed again after a re-assignment), and `#<n>` appended for the n-th
+ * retry after a definite failure.
+ */
+export function taskCause(taskId: string, action: TaskAction, attempt?: number): string {
+  return `task:${taskId}:${action}${attempt === undefined ? "" : `@${attempt}`}`;
 }
 
 export function taskIdOfCause(causeKey: string): string {

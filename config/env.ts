@@ -18,6 +18,8 @@ export interface Config {
   /** US dollars per whole VT token, as a decimal string so no precision is lost. */
   tokenUsdRate: string;
   operatorSeed: string;
+  /** PEM (PKCS#8) of the Ed25519 key that signs receipts; unset: one kept in the data directory. */
+  platformSigningKey: string | undefined;
   logLevel: string;
   /** Largest accepted upload per file purpose, in bytes. */
   uploadLimits: { model: number; dataset: number };
@@ -98,6 +100,8 @@ export function loadConfig(env: Env = process.env): Config {
     tokenUsdRate: rate(env),
     // //Alice is the dev chain's treasury; production deployments must set their own seed.
     operatorSeed: optional(env, "OPERATOR_SEED") ?? "//Alice",
+    // A PEM has newlines; deployments often pass them escaped in one line.
+    platformSigningKey: optional(env, "PLATFORM_SIGNING_KEY")?.replaceAll("\\n", "\n"),
     logLevel: optional(env, "LOG_LEVEL") ?? "info",
     uploadLimits: {
       model: byteLimit(env, "MAX_MODEL_UPLOAD_BYTES", 200_000_000),

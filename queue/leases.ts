@@ -1,5 +1,6 @@
-// The consuming side, run by the node gateway on behalf of nodes that never touch Redis. A lease
-// is a BullMQ job fetched with MANUAL processing: the gateway picks a random lock token, hands
+// The consuming side, run by the node gateway on behalf of nodes that never touch Redis: one broker
+// per node and kind of work, over that node's queue (names.ts). A lease is a BullMQ job fetched
+// with MANUAL processing: the gateway picks a random lock token, hands
 // "<kind>.<job id>.<token>" to the node, and every report the node makes extends the job's lock
 // with that token. A node that goes silent lets the lock lapse; the stalled checker running here
 // then puts the job back in the queue, and the next claim resumes from the checkpoints stored on it.
@@ -7,7 +8,7 @@ import { randomBytes } from "node:crypto";
 import { Job, Queue, QueueEvents, Worker } from "bullmq";
 import type { Redis } from "ioredis";
 import { LeaseError } from "./errors.ts";
-import type { QueueConnection, TaskKind } from "./names.ts";
+import { type QueueConnection, queueNameOf, type TaskKind } from "./names.ts";
 import type { CheckpointRef, LeasedJobData, TaskPayloads } from "./payloads.ts";
 import { QUEUE_POLICIES, type QueuePolicy } from "./policies.ts";
 import { bullmqConnection } from "./redis.ts";
@@ -68,13 +69,16 @@ export class LeaseBroker<K extends TaskKind> {
 
   constructor(
     readonly kind: K,
+    /** The node whose queue this is: the only holder its leases go to. */
+    readonly node: string,
     connection: QueueConnection,
     readonly policy: QueuePolicy = QUEUE_POLICIES[kind],
   ) {
+    const name = queueNameOf(kind, node);
     this.redis = bullmqConnection(connection.redisUrl);
     const base = { connection: this.redis, prefix: connection.prefix };
-    this.queue = new Queue(kind, base);
-    this.worker = new Worker(kind, null, {
+    this.queue = new Queue(name, base);
+    this.worker = new Worker(name, null, {
       ...base,
       autorun: false,
       lockDuration: policy.lockMs,
@@ -82,7 +86,7 @@ export class LeaseBroker<K extends TaskKind> {
       maxStalledCount: policy.maxStalledCount,
     });
     this.eventsRedis = this.redis.duplicate();
-    this.events = new QueueEvents(kind, { ...base, connection: this.eventsRedis });
+    this.events = new QueueEvents(name, { ...base, connection: this.eventsRedis });
     this.events.on("waiting", () => this.wakeAll());
     this.events.on("failed", ({ jobId, failedReason }) => {
       this.reportExhausted(jobId, failedReason).catch((error: unknown) => this.errorListener(error));
@@ -103,14 +107,14 @@ export class LeaseBroker<K extends TaskKind> {
     this.errorListener = listener;
   }
 
-  /** Waits up to `waitMs` for a task and leases it to `holder`; null when none came. */
-  async claim(holder: string, waitMs: number, signal?: AbortSignal): Promise<Lease<K> | null> {
+  /** Waits up to `waitMs` for a task and leases it to the node; null when none came. */
+  async claim(waitMs: number, signal?: AbortSignal): Promise<Lease<K> | null> {
     const deadline = Date.now() + waitMs;
     for (;;) {
       const token = randomBytes(16).toString("hex");
       const job = await this.worker.getNextJob(token, { block: false });
       if (job) {
-        const data = { ...job.data, holder };
+        const data = { ...job.data, holder: this.node };
         await job.updateData(data);
         return {
           id: `${this.kind}.${job.id}.${token}`,
@@ -128,15 +132,15 @@ export class LeaseBroker<K extends TaskKind> {
   }
 
   /** Extends the lease (any report is a heartbeat) and returns the task as stored now. */
-  async renew(leaseId: string, holder: string): Promise<Lease<K>> {
-    const { job, token } = await this.held(leaseId, holder);
+  async renew(leaseId: string): Promise<Lease<K>> {
+    const { job, token } = await this.held(leaseId);
     if ((await job.extendLock(token, this.policy.lockMs)) !== 1) throw lost(leaseId);
     return this.leaseOf(leaseId, job);
   }
 
-  /** Records a checkpoint the holder stored, so a later claim resumes from it. */
-  async recordCheckpoint(leaseId: string, holder: string, checkpoint: CheckpointRef): Promise<Lease<K>> {
-    const lease = await this.renew(leaseId, holder);
+  /** Records a checkpoint the node stored, so a later claim resumes from it. */
+  async recordCheckpoint(leaseId: string, checkpoint: CheckpointRef): Promise<Lease<K>> {
+    const lease = await this.renew(leaseId);
     const checkpoints = [
       ...lease.data.checkpoints.filter((c) => c.step !== checkpoint.step),
       checkpoint,
@@ -147,8 +151,8 @@ export class LeaseBroker<K extends TaskKind> {
     return { ...lease, data };
   }
 
-  async complete(leaseId: string, holder: string, result: unknown): Promise<void> {
-    const { job, token } = await this.held(leaseId, holder);
+  async complete(leaseId: string, result: unknown): Promise<void> {
+    const { job, token } = await this.held(leaseId);
     try {
       await job.moveToCompleted(result, token, false);
     } catch {
@@ -157,8 +161,8 @@ export class LeaseBroker<K extends TaskKind> {
   }
 
   /** Gives the task up; it is retried after a backoff while attempts remain. */
-  async fail(leaseId: string, holder: string, reason: string): Promise<{ retried: boolean }> {
-    const { job, token } = await this.held(leaseId, holder);
+  async fail(leaseId: string, reason: string): Promise<{ retried: boolean }> {
+    const { job, token } = await this.held(leaseId);
     try {
       await job.moveToFailed(new Error(reason), token, false);
     } catch {
@@ -182,11 +186,11 @@ export class LeaseBroker<K extends TaskKind> {
     return job;
   }
 
-  private async held(leaseId: string, holder: string) {
+  private async held(leaseId: string) {
     const parsed = parseLeaseId(leaseId);
     if (parsed.kind !== this.kind) throw lost(leaseId);
     const job = await this.job(leaseId);
-    if (job.data.holder !== holder) throw lost(leaseId);
+    if (job.data.holder !== this.node) throw lost(leaseId);
     return { job, token: parsed.token };
   }
 

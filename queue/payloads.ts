@@ -1,6 +1,7 @@
 // What a queued task carries. The jobs service produces these; the gateway hands them to nodes.
 // Hashes are lowercase hex SHA-256 of blobs the gateway serves by hash, so a node fetches the
-// model, the dataset and checkpoints without ever seeing the user's files or ids.
+// model, the dataset and checkpoints without ever seeing the user's files or ids. `chain` names
+// the on-chain duty the work fulfils: the node signs its commit or verdict for it with its own key.
 
 /** A checkpoint stored through the gateway: the step it was taken after and its SHA-256. */
 export interface CheckpointRef {
@@ -19,8 +20,8 @@ export interface TrainingTask {
   spec: unknown;
   totalSteps: number;
   checkpointEvery: number;
-  /** Where to start: null for a fresh run, a checkpoint when the job is a re-run of earlier work. */
-  resumeFrom: CheckpointRef | null;
+  /** The chain task and the attempt the node was assigned; null for work off chain (tests, local runs). */
+  chain: { chainTaskId: string; attempt: number } | null;
 }
 
 /** A checkpoint with its inclusion proof in the worker's committed Merkle tree (sdk/src/merkle.ts). */
@@ -42,6 +43,8 @@ export interface AuditTask {
   treeSize: number;
   from: ProvenCheckpoint;
   to: ProvenCheckpoint;
+  /** The chain task and the index of the audit the verifier was drawn for. */
+  chain: { chainTaskId: string; attempt: number; auditIndex: number } | null;
 }
 
 export interface TaskPayloads {

@@ -3,10 +3,9 @@ import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { QueueConnection } from "../../queue/names.ts";
 import type { AuditTask, TrainingTask } from "../../queue/payloads.ts";
 import { QUEUE_POLICIES, type QueuePolicy } from "../../queue/policies.ts";
-import { TaskProducer } from "../../queue/producers.ts";
+import type { TaskProducer } from "../../queue/producers.ts";
 import { merkleRoot } from "../../sdk/src/merkle.ts";
 import {
   commitmentMessage,
@@ -16,48 +15,14 @@ import {
   verdictMessage,
 } from "../../sdk/src/signed-messages.ts";
 import { createTestApp, type TestApp } from "../../test/support/app.ts";
+import { type GatewayApp, RecordingLifecycle, startGatewayApp } from "../../test/support/gateway.ts";
 import type { NodeError } from "../../worker-runtime/node/errors.ts";
 import { GatewayClient } from "../../worker-runtime/node/gateway-client.ts";
 import { loadIdentity, type NodeIdentity } from "../../worker-runtime/node/identity.ts";
-import type { App } from "../app.ts";
-import { buildApp } from "../app.ts";
-import type {
-  AuditVerdict,
-  CheckpointReport,
-  JobLifecycle,
-  TrainingProgress,
-  TrainingResult,
-} from "../services/job-lifecycle.ts";
-import { NodeGateway } from "../services/node-gateway.ts";
+import type { CheckpointReport } from "../services/job-lifecycle.ts";
 
 interface ErrorBody {
   error: { code: string; param: string | null };
-}
-
-/** Records what the gateway reports, in order, as the jobs service would receive it. */
-class RecordingLifecycle implements JobLifecycle {
-  readonly calls: Array<{ method: string; taskId: string; detail: unknown }> = [];
-  async taskStarted(taskId: string, workerAddress: string) {
-    this.calls.push({ method: "taskStarted", taskId, detail: workerAddress });
-  }
-  async progress(taskId: string, progress: TrainingProgress) {
-    this.calls.push({ method: "progress", taskId, detail: progress });
-  }
-  async checkpointStored(taskId: string, checkpoint: CheckpointReport) {
-    this.calls.push({ method: "checkpointStored", taskId, detail: checkpoint });
-  }
-  async trainingCompleted(taskId: string, result: TrainingResult) {
-    this.calls.push({ method: "trainingCompleted", taskId, detail: result });
-  }
-  async auditCompleted(taskId: string, verdict: AuditVerdict) {
-    this.calls.push({ method: "auditCompleted", taskId, detail: verdict });
-  }
-  async taskFailed(taskId: string, reason: string, networkFault: boolean) {
-    this.calls.push({ method: "taskFailed", taskId, detail: { reason, networkFault } });
-  }
-  of(method: string, taskId: string) {
-    return this.calls.filter((c) => c.method === method && c.taskId === taskId);
-  }
 }
 
 // Leases lapse after 1.2 s so a lost lease shows within the test; a failure is final, so a task
@@ -74,9 +39,8 @@ const PROFILE = "e".repeat(64);
 
 describe("node gateway routes", () => {
   let t: TestApp;
-  let app: App;
+  let served: GatewayApp;
   let base: string;
-  let gateway: NodeGateway;
   let producer: TaskProducer;
   const lifecycle = new RecordingLifecycle();
   let worker: NodeIdentity;
@@ -103,7 +67,7 @@ describe("node gateway routes", () => {
       spec: { batch_size: 8 },
       totalSteps: 10,
       checkpointEvery: 5,
-      resumeFrom: null,
+      chain: null,
     };
   }
 
@@ -149,29 +113,8 @@ describe("node gateway routes", () => {
 
   before(async () => {
     t = await createTestApp();
-    const queues: QueueConnection = { redisUrl: t.config.redisUrl!, prefix: `${t.prefix}-queues` };
-    gateway = new NodeGateway({
-      db: t.database.db,
-      redis: t.redis,
-      blobs: t.services.files.blobs,
-      lifecycle,
-      queues,
-      policies: { training: policy, audit: policy },
-      limits: { checkpointBytes: 1 << 20, modelBytes: 1 << 20 },
-      logError: (error) => {
-        throw error;
-      },
-    });
-    await gateway.start();
-    producer = new TaskProducer(queues, { training: policy, audit: policy });
-    const up = async () => undefined;
-    app = await buildApp({
-      deps: {
-        services: { ...t.services, nodeGateway: gateway },
-        probes: { database: up, redis: up, chain: up },
-      },
-    });
-    base = await app.listen({ port: 0, host: "127.0.0.1" });
+    served = await startGatewayApp(t, lifecycle, policy, 1 << 20);
+    ({ producer, url: base } = served);
     [worker, verifier, stranger] = await Promise.all([
       loadIdentity("//Bob"),
       loadIdentity("//Charlie"),
@@ -186,9 +129,7 @@ describe("node gateway routes", () => {
   });
 
   after(async () => {
-    await app.close();
-    await producer.close();
-    await gateway.close();
+    await served.close();
     await t.close();
   });
 
@@ -269,14 +210,14 @@ describe("node gateway routes", () => {
     });
 
     it("leases a task, stores checkpoints and the model, and completes it with a signed commitment", async () => {
-      await producer.enqueueTraining(trainingTask("task_flow"));
+      await producer.enqueueTraining(worker.address, trainingTask("task_flow"));
       const claim = await workerClient.claimTraining(5);
       assert.ok(claim);
       assert.equal(claim.task.task_id, "task_flow");
       assert.equal(claim.resume_from, null);
       assert.equal(claim.attempt, 1);
       const lease = claim.lease.id;
-      assert.deepEqual(lifecycle.of("taskStarted", "task_flow")[0]?.detail, worker.address);
+      assert.deepEqual(lifecycle.of("taskStarted", "task_flow"), [worker.address]);
 
       await workerClient.progress(lease, {
         step: 3,
@@ -307,7 +248,7 @@ describe("node gateway routes", () => {
       await workerClient.uploadCheckpoint(lease, 5, checkpoints[1]!.bytes);
       await rejected(workerClient.uploadCheckpoint(lease, 5, randomBytes(10)), 409, "checkpoint_conflict");
       assert.deepEqual(
-        lifecycle.of("checkpointStored", "task_flow").map((c) => (c.detail as CheckpointReport).step),
+        lifecycle.of<CheckpointReport>("checkpointStored", "task_flow").map((c) => c.step),
         [0, 5, 10, 5],
       );
       assert.deepEqual(
@@ -353,21 +294,22 @@ describe("node gateway routes", () => {
         "commitment_invalid",
       );
       await workerClient.complete(lease, completion);
-      const [completed] = lifecycle.of("trainingCompleted", "task_flow");
-      assert.deepEqual(completed?.detail, {
-        modelSha256: sha256Hex(trained),
-        checkpointRoot: root,
-        leaves,
-        metrics: { final_loss: 0.1 },
-        workerAddress: worker.address,
-        commitmentSignature: signature,
-      });
+      assert.deepEqual(lifecycle.of("trainingCompleted", "task_flow"), [
+        {
+          modelSha256: sha256Hex(trained),
+          checkpointRoot: root,
+          leaves,
+          metrics: { final_loss: 0.1 },
+          workerAddress: worker.address,
+          commitmentSignature: signature,
+        },
+      ]);
       await rejected(workerClient.heartbeat(lease), 409, "lease_lost");
       await rejected(workerClient.complete(lease, completion), 409, "lease_lost");
     });
 
     it("refuses an upload whose bytes differ from the signed hash", async () => {
-      await producer.enqueueTraining(trainingTask("task_mismatch"));
+      await producer.enqueueTraining(worker.address, trainingTask("task_mismatch"));
       const claim = await workerClient.claimTraining(5);
       assert.ok(claim);
       const path = `/v1/nodes/leases/${claim.lease.id}/checkpoints/0`;
@@ -397,16 +339,14 @@ describe("node gateway routes", () => {
       await workerClient.fail(claim.lease.id, "giving up in a test");
     });
 
-    it("gives a task whose lease lapsed to the next worker, resuming from the last checkpoint", async () => {
-      await producer.enqueueTraining(trainingTask("task_lapse"));
+    it("gives a task whose lease lapsed back to its worker, resuming from the last checkpoint", async () => {
+      await producer.enqueueTraining(worker.address, trainingTask("task_lapse"));
       const first = await workerClient.claimTraining(5);
       assert.ok(first);
       const checkpoint = randomBytes(300);
       await workerClient.uploadCheckpoint(first.lease.id, 0, randomBytes(300));
       await workerClient.uploadCheckpoint(first.lease.id, 5, checkpoint);
-      const second = await new GatewayClient(base, stranger)
-        .register(["worker"], PROFILE)
-        .then(() => new GatewayClient(base, stranger).claimTraining(10));
+      const second = await workerClient.claimTraining(10);
       assert.ok(second, "the lapsed task came back");
       assert.equal(second.task.task_id, "task_lapse");
       assert.equal(second.attempt, 2);
@@ -417,19 +357,41 @@ describe("node gateway routes", () => {
       );
       await rejected(workerClient.heartbeat(first.lease.id), 409, "lease_lost");
       await rejected(workerClient.uploadCheckpoint(first.lease.id, 10, randomBytes(5)), 409, "lease_lost");
-      await new GatewayClient(base, stranger).fail(second.lease.id, "test over");
+      await workerClient.fail(second.lease.id, "test over");
+    });
+
+    it("hands out only work that is still the node's duty on chain, and drops the rest without failing it", async () => {
+      const onChain = (taskId: string): TrainingTask => ({
+        ...trainingTask(taskId),
+        chain: { chainTaskId: "3", attempt: 0 },
+      });
+      const reassigned = new Set(["task_superseded"]);
+      lifecycle.currentDuty = (work) => !reassigned.has(work.taskId);
+      try {
+        await producer.enqueueTraining(worker.address, onChain("task_superseded"));
+        await producer.enqueueTraining(worker.address, onChain("task_current"));
+        const claim = await workerClient.claimTraining(5);
+        assert.equal(claim?.task.task_id, "task_current");
+        assert.deepEqual(claim?.task.chain, { chain_task_id: "3", attempt: 0 });
+        // Re-assigned while the node held it: giving it back drops it instead of failing the job.
+        reassigned.add("task_current");
+        await workerClient.fail(claim!.lease.id, "commit refused");
+        assert.equal(await workerClient.claimTraining(1), null);
+        assert.deepEqual(lifecycle.of("taskFailed", "task_current"), []);
+      } finally {
+        lifecycle.currentDuty = () => true;
+      }
     });
 
     it("reports a task that failed on every attempt as the network's fault, once", async () => {
-      await producer.enqueueTraining(trainingTask("task_doomed"));
+      await producer.enqueueTraining(worker.address, trainingTask("task_doomed"));
       const claim = await workerClient.claimTraining(5);
       assert.equal(claim?.task.task_id, "task_doomed");
       await workerClient.fail(claim!.lease.id, "crash 2");
       for (let i = 0; i < 60 && lifecycle.of("taskFailed", "task_doomed").length === 0; i++) await sleep(50);
-      assert.deepEqual(
-        lifecycle.of("taskFailed", "task_doomed").map((c) => c.detail),
-        [{ reason: "training failed on every node that tried it: crash 2", networkFault: true }],
-      );
+      assert.deepEqual(lifecycle.of("taskFailed", "task_doomed"), [
+        { reason: "training failed on every attempt of its node: crash 2", networkFault: true },
+      ]);
     });
 
     it("refuses malformed leases and unknown blobs", async () => {
@@ -453,8 +415,9 @@ describe("node gateway routes", () => {
         treeSize: 3,
         from: { step: 0, sha256: "2".repeat(64), leafIndex: 0, proof: [] },
         to: { step: 5, sha256: "3".repeat(64), leafIndex: 1, proof: [] },
+        chain: null,
       };
-      await producer.enqueueAudit(audit);
+      await producer.enqueueAudit(verifier.address, audit);
       const claim = await verifierClient.claimAudit(5);
       assert.ok(claim);
       assert.equal(claim.audit.to.leaf_index, 1);
@@ -478,13 +441,9 @@ describe("node gateway routes", () => {
       );
       const signature = verifier.sign(verdictMessage(verdict));
       await verifierClient.verdict(claim.lease.id, true, signature);
-      assert.deepEqual(lifecycle.of("auditCompleted", "task_audited")[0]?.detail, {
-        verifierAddress: verifier.address,
-        fromStep: 0,
-        toStep: 5,
-        agrees: true,
-        signature,
-      });
+      assert.deepEqual(lifecycle.of("auditCompleted", "task_audited"), [
+        { chain: null, verifierAddress: verifier.address, fromStep: 0, toStep: 5, agrees: true, signature },
+      ]);
     });
   });
 });

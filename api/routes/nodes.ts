@@ -115,6 +115,7 @@ const nodeRoutes: FastifyPluginAsyncTypebox = async (app) => {
           spec: task.spec,
           total_steps: task.totalSteps,
           checkpoint_every: task.checkpointEvery,
+          chain: task.chain && { chain_task_id: task.chain.chainTaskId, attempt: task.chain.attempt },
         },
         checkpoints: claim.checkpoints,
         resume_from: claim.resumeFrom,
@@ -157,6 +158,11 @@ const nodeRoutes: FastifyPluginAsyncTypebox = async (app) => {
           tree_size: audit.treeSize,
           from: proven(audit.from),
           to: proven(audit.to),
+          chain: audit.chain && {
+            chain_task_id: audit.chain.chainTaskId,
+            attempt: audit.chain.attempt,
+            audit_index: audit.chain.auditIndex,
+          },
         },
       };
     },

@@ -8,6 +8,7 @@ import {
   JobParams,
   JobRequest,
   QuoteResponse,
+  ReceiptSchema,
   TrainingJob,
   TrainingJobList,
 } from "../schemas/training-jobs.ts";
@@ -117,6 +118,50 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) => ({ data: await jobs().checkpoints(request.auth.organizationId, request.params.id) }),
+  );
+
+  app.get(
+    "/v1/training-jobs/:id/model",
+    {
+      schema: {
+        tags: ["training-jobs"],
+        summary: "Download the trained ONNX model of a succeeded job",
+        description:
+          "The original graph with the trained weights as initializers. `X-Content-SHA256` is the " +
+          "hash the receipt's `result.model_sha256` attests.",
+        security: [{ apiKey: [] }],
+        params: JobParams,
+        response: {
+          200: {
+            description: "The trained model",
+            content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } },
+          },
+          ...errorResponses(401, 404, 409),
+        },
+      },
+    },
+    async (request, reply) => {
+      const model = await jobs().trainedModel(request.auth.organizationId, request.params.id);
+      return reply
+        .header("content-type", "application/octet-stream")
+        .header("content-disposition", `attachment; filename="${request.params.id}.onnx"`)
+        .header("x-content-sha256", model.sha256)
+        .send(model.content);
+    },
+  );
+
+  app.get(
+    "/v1/training-jobs/:id/receipt",
+    {
+      schema: {
+        tags: ["training-jobs"],
+        summary: "The verification receipt of a succeeded job, signed by the platform",
+        security: [{ apiKey: [] }],
+        params: JobParams,
+        response: { 200: ReceiptSchema, ...errorResponses(401, 404, 409) },
+      },
+    },
+    async (request) => app.deps.services!.receipts.get(request.auth.organizationId, request.params.id),
   );
 
   app.get(

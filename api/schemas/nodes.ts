@@ -82,6 +82,15 @@ export const TrainingClaimSchema = Type.Object(
       spec: Type.Unknown({ description: "The training spec" }),
       total_steps: Type.Integer(),
       checkpoint_every: Type.Integer(),
+      chain: Type.Union(
+        [
+          Type.Object({ chain_task_id: Type.String({ pattern: "^[0-9]{1,20}$" }), attempt: Type.Integer() }),
+          Type.Null(),
+        ],
+        {
+          description: "The chain task and attempt this node was assigned: commit its checkpoint root there",
+        },
+      ),
     }),
     checkpoints: Type.Array(CheckpointRefSchema, { description: "Checkpoints stored so far, in step order" }),
     resume_from: Type.Union([CheckpointRefSchema, Type.Null()], {
@@ -112,6 +121,17 @@ export const AuditClaimSchema = Type.Object(
       tree_size: Type.Integer(),
       from: ProvenCheckpointSchema,
       to: ProvenCheckpointSchema,
+      chain: Type.Union(
+        [
+          Type.Object({
+            chain_task_id: Type.String({ pattern: "^[0-9]{1,20}$" }),
+            attempt: Type.Integer(),
+            audit_index: Type.Integer(),
+          }),
+          Type.Null(),
+        ],
+        { description: "The chain audit this verifier was drawn for: submit its verdict there" },
+      ),
     }),
   },
   { title: "AuditClaim" },

@@ -133,3 +133,74 @@ export const CheckpointList = Type.Object(
   },
   { title: "CheckpointList" },
 );
+
+const Hex64 = Type.String({ pattern: "^[0-9a-f]{64}$" });
+
+// Every field of the signed body is declared: the serializer drops undeclared ones, and a body
+// missing a field would no longer match its signature.
+export const ReceiptSchema = Type.Object(
+  {
+    body: Type.Object({
+      version: Type.Literal(1),
+      job_id: Type.String(),
+      task_id: Type.String(),
+      issued_at: Type.String({ format: "date-time" }),
+      model_sha256: Hex64,
+      dataset_sha256: Hex64,
+      spec_sha256: Hex64,
+      spec: Type.Unknown({ description: "The training spec as the job ran it" }),
+      verification_level: Type.String(),
+      result: Type.Object({
+        model_sha256: Hex64,
+        metrics: Type.Record(Type.String(), Type.Unknown()),
+      }),
+      checkpoints: Type.Object({
+        interval: Type.Integer(),
+        steps: Type.Array(Type.Integer()),
+        leaves: Type.Array(Hex64, { description: "SHA-256 of each checkpoint's canonical bytes" }),
+        root: Hex64,
+      }),
+      worker: Type.Object({
+        address: Type.String(),
+        commitment_signature: Type.String({ description: "sr25519, over the commitment message" }),
+      }),
+      audits: Type.Array(
+        Type.Object({
+          verifier: Type.String(),
+          from_step: Type.Integer(),
+          to_step: Type.Integer(),
+          leaf_from: Hex64,
+          leaf_to: Hex64,
+          agrees: Type.Boolean(),
+          signature: Type.String({ description: "sr25519, over the verdict message" }),
+        }),
+      ),
+      challenges: Type.Array(
+        Type.Object({
+          challenger: Type.String(),
+          from_step: Type.Integer(),
+          to_step: Type.Integer(),
+          outcome: StringEnum(["worker_upheld", "worker_slashed", "verifier_slashed", "forced_error_caught"]),
+        }),
+      ),
+      chain: Type.Object({
+        genesis_hash: Type.String(),
+        task_id: Type.String({ description: "The task's id on chain" }),
+        anchors: Type.Array(
+          Type.Object({
+            purpose: Type.String(),
+            block_number: Type.Integer(),
+            block_hash: Type.String(),
+            extrinsic_hash: Type.String(),
+          }),
+        ),
+      }),
+      platform: Type.Object({ public_key: Type.String({ description: "Ed25519, hex" }) }),
+    }),
+    signature: Type.String({ description: "Ed25519 over the canonical body (RFC 8785), hex" }),
+  },
+  {
+    title: "Receipt",
+    description: "Verify offline with the SDK: verifyReceipt(receipt, modelBytes)",
+  },
+);

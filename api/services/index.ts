@@ -19,8 +19,11 @@ import { JobEvents } from "./job-events.ts";
 import { Jobs } from "./jobs.ts";
 import { Ledger } from "./ledger.ts";
 import { NodeGateway } from "./node-gateway.ts";
+import { PlatformKey } from "./platform-key.ts";
 import { Quotes } from "./quotes.ts";
+import { Receipts } from "./receipts.ts";
 import { createStripeClient } from "./stripe.ts";
+import { VerificationDriver } from "./verification.ts";
 
 export interface ServiceContext {
   config: Config;
@@ -50,6 +53,9 @@ export interface Services {
   nodeGateway?: NodeGateway;
   /** The task queues' producer, when the process has queues; closed with the process. */
   producer?: TaskProducer;
+  receipts: Receipts;
+  /** Takes dispatched jobs through verification and settlement; where the chain and queues are. */
+  verification?: VerificationDriver;
 }
 
 export function createServices(context: ServiceContext): Services {
@@ -65,15 +71,42 @@ export function createServices(context: ServiceContext): Services {
   const producer = context.queues ? new TaskProducer(context.queues) : undefined;
   const jobs = new Jobs({
     db: context.db,
+    blobs,
     quotes: new Quotes(files),
     ledger,
     events: jobEvents,
     ...(context.chain ? { chain: context.chain } : {}),
     ...(producer ? { producer } : {}),
   });
-  const services: Services = { accounts, apiKeys, idempotency, ledger, billing, files, jobs, jobEvents };
+  const receipts = new Receipts(
+    context.db,
+    PlatformKey.load(context.config.platformSigningKey, context.config.dataDir),
+    context.chain?.genesisHash ?? null,
+  );
+  const services: Services = {
+    accounts,
+    apiKeys,
+    idempotency,
+    ledger,
+    billing,
+    files,
+    jobs,
+    jobEvents,
+    receipts,
+  };
   if (context.queues && producer) {
     services.producer = producer;
+    if (context.chain) {
+      services.verification = new VerificationDriver({
+        db: context.db,
+        chain: context.chain,
+        producer,
+        jobs,
+        receipts,
+        events: jobEvents,
+        logError: context.logError ?? (() => undefined),
+      });
+    }
     services.nodeGateway = new NodeGateway({
       db: context.db,
       redis: context.redis,
@@ -92,6 +125,7 @@ export function createServices(context: ServiceContext): Services {
 
 /** Stops what the services run in the background: queue connections, the gateway's brokers, subscriptions. */
 export async function closeServices(services: Services): Promise<void> {
+  await services.verification?.stop();
   await services.nodeGateway?.close();
   await services.producer?.close();
   await services.jobEvents.close();

@@ -1,6 +1,7 @@
 // What the node gateway reports about a job's task, as the jobs service consumes it. The gateway
 // (api/services/node-gateway.ts) validates what untrusted nodes send; the jobs service
 // (api/services/jobs.ts) turns it into job state, events, money and chain settlement.
+import type { AuditTask, TrainingTask } from "../../queue/payloads.ts";
 
 export interface TrainingProgress {
   step: number;
@@ -30,6 +31,8 @@ export interface TrainingResult {
 }
 
 export interface AuditVerdict {
+  /** The chain audit the verdict is for, when the audit was drawn on chain. */
+  chain: { attempt: number; auditIndex: number; segment: number } | null;
   verifierAddress: string;
   fromStep: number;
   toStep: number;
@@ -39,6 +42,11 @@ export interface AuditVerdict {
 }
 
 export interface JobLifecycle {
+  /**
+   * Whether queued work is still `node`'s duty: the chain may have re-assigned the task (a missed
+   * deadline) since it was queued, and then the work must not be handed out.
+   */
+  isCurrentDuty(work: TrainingTask | AuditTask, node: string): Promise<boolean>;
   taskStarted(taskId: string, workerAddress: string): Promise<void>;
   progress(taskId: string, progress: TrainingProgress): Promise<void>;
   checkpointStored(taskId: string, checkpoint: CheckpointReport): Promise<void>;

@@ -3,15 +3,19 @@
 // charged what the network was paid (plus the platform fee on it) and the rest is released.
 // Every transition is a row update guarded by the state it leaves, so a retry, a duplicate report
 // or a second API process cannot apply one twice.
-import type { ChainBridge } from "../../chain-bridge/bridge.ts";
+import type { Readable } from "node:stream";
+import type { ChainBridge, Settlement } from "../../chain-bridge/bridge.ts";
 import { BridgeError } from "../../chain-bridge/errors.ts";
 import type { Database } from "../../prisma/client.ts";
-import type { JobStatus, Prisma, TrainingJob } from "../../prisma/generated/client.ts";
+import type { JobStatus, Prisma, Task, TrainingJob } from "../../prisma/generated/client.ts";
+import type { AuditTask, TrainingTask } from "../../queue/payloads.ts";
 import type { TaskProducer } from "../../queue/producers.ts";
+import type { Receipt } from "../../sdk/src/receipt.ts";
 import { checkpointRoot, specHash } from "../../sdk/src/receipt.ts";
 import { ApiError } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { pageOf } from "../schemas/common.ts";
+import type { BlobStore } from "./blobs.ts";
 import type { JobEvents } from "./job-events.ts";
 import type {
   AuditVerdict,
@@ -21,6 +25,7 @@ import type {
   TrainingResult,
 } from "./job-lifecycle.ts";
 import type { Ledger } from "./ledger.ts";
+import { auditedSegments, segmentsOf, type VerificationLevel } from "./pricing.ts";
 import type { Quote, QuoteRequest, Quotes } from "./quotes.ts";
 
 export interface JobView {
@@ -60,6 +65,12 @@ const TERMINAL: ReadonlySet<JobStatus> = new Set(["succeeded", "failed", "cancel
 /** The task of a job's first attempt; deterministic so dispatching again finds the same escrow. */
 export function taskIdOf(jobId: string): string {
   return `task_${jobId.slice("job_".length)}`;
+}
+
+/** Steps between checkpoints: the spec's `checkpoint_every`, at most the job's length. */
+export function checkpointEveryOf(job: Pick<TrainingJob, "spec" | "totalSteps">): number {
+  const spec = job.spec as Record<string, unknown>;
+  return Math.min(Number(spec.checkpoint_every ?? 100), job.totalSteps);
 }
 
 function view(job: TrainingJob, stepsCompleted: number): JobView {
@@ -104,6 +115,8 @@ function quoteView(quote: Quote, cap: number | undefined): QuoteView {
 
 export interface JobsDeps {
   db: Database;
+  /** Where trained models are (nodes upload them through the gateway). */
+  blobs: BlobStore;
   quotes: Quotes;
   ledger: Ledger;
   events: JobEvents;
@@ -143,6 +156,7 @@ export class Jobs implements JobLifecycle {
           verificationLevel: quote.verification,
           quotedCents: BigInt(total),
           reservedCents: BigInt(total),
+          platformFeeCents: BigInt(quote.price.platform_fee_cents),
           flopsPerStep: BigInt(Math.ceil(quote.flopsPerStep)),
           totalSteps: quote.totalSteps,
         },
@@ -193,11 +207,23 @@ export class Jobs implements JobLifecycle {
         `Job '${id}' has finished training and is being verified; it can no longer be cancelled`,
       );
     }
-    const chain = this.deps.chain;
-    const task = await this.deps.db.task.findUnique({ where: { id: taskIdOf(job.id) } });
-    if (chain && task?.chainTaskId) await chain.cancel(task.id);
+    await this.cancelEscrow(taskIdOf(job.id));
     await this.finish(job, "cancelled", null, 0);
     return this.get(organizationId, id);
+  }
+
+  /** The trained model of a succeeded job, streamed from the blob store. */
+  async trainedModel(organizationId: string, id: string): Promise<{ sha256: string; content: Readable }> {
+    const job = await this.row(organizationId, id);
+    if (job.status !== "succeeded" || job.resultSha256 === null) {
+      throw new ApiError(
+        409,
+        "invalid_request_error",
+        "model_not_ready",
+        `Job '${id}' is ${job.status}; its model can be downloaded once it has succeeded`,
+      );
+    }
+    return { sha256: job.resultSha256, content: await this.deps.blobs.read(job.resultSha256) };
   }
 
   async checkpoints(organizationId: string, id: string) {
@@ -240,35 +266,38 @@ export class Jobs implements JobLifecycle {
   }
 
   /**
-   * Opens the escrow and queues the training. Safe to call again at any time: the escrow is
-   * idempotent per task and the queue per task id. A chain that refuses the escrow fails the
-   * job as the network's fault, which releases every reserved cent.
+   * Opens the escrow and queues the training for the worker the chain drew. Safe to call again at
+   * any time: the escrow is idempotent per task and the queue per task and attempt. A chain that
+   * refuses the escrow fails the job as the network's fault, which releases every reserved cent.
+   * The escrow is the network's share of the price; the platform fee stays in the ledger.
    */
   async dispatch(jobId: string): Promise<void> {
-    const { chain, producer, db } = this.deps;
-    if (!chain || !producer) throw new Error("dispatch needs the chain bridge and the task queue");
+    const { chain, db } = this.deps;
+    if (!chain || !this.deps.producer) throw new Error("dispatch needs the chain bridge and the task queue");
     const job = await db.trainingJob.findUniqueOrThrow({ where: { id: jobId } });
     if (job.status !== "queued") return;
     const model = await db.file.findUniqueOrThrow({ where: { id: job.modelFileId } });
     const dataset = await db.file.findUniqueOrThrow({ where: { id: job.datasetFileId } });
-    const spec = job.spec as Record<string, unknown>;
-    const checkpointEvery = Number(spec.checkpoint_every ?? 100);
+    const checkpointEvery = checkpointEveryOf(job);
     const taskId = taskIdOf(job.id);
+    const segments = segmentsOf(job.totalSteps, checkpointEvery);
+    const audits = auditedSegments(job.verificationLevel as VerificationLevel, segments);
     let escrow: Awaited<ReturnType<ChainBridge["openEscrow"]>>;
     try {
+      const { maxVerificationLevel } = await chain.parameters();
       escrow = await chain.openEscrow({
         taskId,
         jobId,
-        usdCents: job.reservedCents,
+        usdCents: job.reservedCents - job.platformFeeCents,
         spec: {
           modelSha256: model.sha256,
           datasetSha256: dataset.sha256,
           specSha256: specHash(job.spec),
           profile: null,
           maxSteps: BigInt(job.totalSteps),
-          checkpointInterval: BigInt(Math.min(checkpointEvery, job.totalSteps)),
+          checkpointInterval: BigInt(checkpointEvery),
           graphNodes: 1,
-          verificationLevel: 1,
+          verificationLevel: Math.min(audits, maxVerificationLevel),
         },
       });
     } catch (error) {
@@ -278,22 +307,57 @@ export class Jobs implements JobLifecycle {
       }
       throw error;
     }
-    await producer.enqueueTraining({
-      taskId,
-      jobId,
-      modelSha256: model.sha256,
-      datasetSha256: dataset.sha256,
-      datasetFileName: dataset.filename,
-      spec: job.spec,
-      totalSteps: job.totalSteps,
-      checkpointEvery,
-      resumeFrom: null,
-    });
+    const task = await db.task.findUniqueOrThrow({ where: { id: taskId } });
+    await this.queueTraining(task);
     await this.deps.events.emit(jobId, "job.dispatched", {
       worker: escrow.worker,
       chain_task_id: escrow.chainTaskId.toString(),
       block_number: escrow.blockNumber,
     });
+  }
+
+  /**
+   * Queues the task's training for its assigned worker and attempt, with the checkpoints earlier
+   * attempts stored, so a re-assigned task resumes from the last one instead of step 0.
+   */
+  async queueTraining(task: Task): Promise<void> {
+    const { db, producer } = this.deps;
+    if (!producer) throw new Error("queueing needs the task queue");
+    if (task.chainTaskId === null || task.workerAddress === null) {
+      throw new Error(`task ${task.id} has no assigned worker on chain (status ${task.status})`);
+    }
+    const job = await db.trainingJob.findUniqueOrThrow({ where: { id: task.jobId } });
+    const dataset = await db.file.findUniqueOrThrow({ where: { id: job.datasetFileId } });
+    const model = await db.file.findUniqueOrThrow({ where: { id: job.modelFileId } });
+    const stored = await db.checkpoint.findMany({ where: { taskId: task.id }, orderBy: { step: "asc" } });
+    const work: TrainingTask = {
+      taskId: task.id,
+      jobId: job.id,
+      modelSha256: model.sha256,
+      datasetSha256: dataset.sha256,
+      datasetFileName: dataset.filename,
+      spec: job.spec,
+      totalSteps: job.totalSteps,
+      checkpointEvery: checkpointEveryOf(job),
+      chain: { chainTaskId: task.chainTaskId.toString(), attempt: task.attempt },
+    };
+    await producer.enqueueTraining(
+      task.workerAddress,
+      work,
+      stored.map((c) => ({ step: c.step, sha256: c.sha256 })),
+    );
+  }
+
+  async isCurrentDuty(work: TrainingTask | AuditTask, node: string): Promise<boolean> {
+    const { chain } = this.deps;
+    if (!work.chain || !chain) return true;
+    const state = await chain.taskState(work.taskId);
+    if (state.attempt !== work.chain.attempt) return false;
+    if ("auditIndex" in work.chain) {
+      const audit = state.audits[work.chain.auditIndex];
+      return state.status === "Auditing" && audit?.verifier === node && audit.verdict === null;
+    }
+    return state.status === "Assigned" && state.worker === node;
   }
 
   async taskStarted(taskId: string, workerAddress: string): Promise<void> {
@@ -333,6 +397,11 @@ export class Jobs implements JobLifecycle {
     });
   }
 
+  /**
+   * The worker delivered the model and its signed commitment. Where the task is on chain, the
+   * worker must have committed the same root there first: the chain's record is what verifiers
+   * audit and what the escrow pays for.
+   */
   async trainingCompleted(taskId: string, result: TrainingResult): Promise<void> {
     const jobId = await this.jobOfTask(taskId);
     const root = checkpointRoot(result.leaves);
@@ -344,11 +413,25 @@ export class Jobs implements JobLifecycle {
       );
       return;
     }
-    const { count } = await this.deps.db.trainingJob.updateMany({
-      where: { id: jobId, status: { in: ["queued", "running"] } },
-      data: { status: "verifying", resultSha256: result.modelSha256 },
+    await this.requireCommitted(taskId, result);
+    const updated = await this.deps.db.$transaction(async (tx) => {
+      const { count } = await tx.trainingJob.updateMany({
+        where: { id: jobId, status: { in: ["queued", "running"] } },
+        data: {
+          status: "verifying",
+          resultSha256: result.modelSha256,
+          resultMetrics: result.metrics as Prisma.InputJsonValue,
+        },
+      });
+      if (count > 0) {
+        await tx.task.update({
+          where: { id: taskId },
+          data: { commitmentSignature: result.commitmentSignature },
+        });
+      }
+      return count > 0;
     });
-    if (count > 0) {
+    if (updated) {
       await this.deps.events.emit(jobId, "training.completed", {
         model_sha256: result.modelSha256,
         checkpoint_root: root,
@@ -359,7 +442,21 @@ export class Jobs implements JobLifecycle {
   }
 
   async auditCompleted(taskId: string, verdict: AuditVerdict): Promise<void> {
-    await this.deps.events.emit(await this.jobOfTask(taskId), "verification.verdict", {
+    const jobId = await this.jobOfTask(taskId);
+    if (verdict.chain) {
+      const key = { taskId, attempt: verdict.chain.attempt, auditIndex: verdict.chain.auditIndex };
+      await this.deps.db.taskAudit.upsert({
+        where: { taskId_attempt_auditIndex: key },
+        create: {
+          ...key,
+          segment: verdict.chain.segment,
+          verifierAddress: verdict.verifierAddress,
+          verdictSignature: verdict.signature,
+        },
+        update: { verdictSignature: verdict.signature },
+      });
+    }
+    await this.deps.events.emit(jobId, "verification.verdict", {
       verifier: verdict.verifierAddress,
       from_step: verdict.fromStep,
       to_step: verdict.toStep,
@@ -367,13 +464,33 @@ export class Jobs implements JobLifecycle {
     });
   }
 
+  /**
+   * Ends a job that cannot finish. A task not yet committed on chain is cancelled there, which
+   * returns the whole escrow; the user pays for trained steps only when the fault was the job's.
+   */
   async taskFailed(taskId: string, reason: string, networkFault: boolean): Promise<void> {
     const job = await this.deps.db.trainingJob.findUniqueOrThrow({
       where: { id: await this.jobOfTask(taskId) },
     });
     if (TERMINAL.has(job.status)) return;
+    await this.cancelEscrow(taskId);
     const charge = networkFault ? 0 : await this.costOfStepsDone(job);
     await this.finish(job, "failed", reason, charge);
+  }
+
+  /**
+   * The chain finalized the task: the user is charged what the network was paid and the same
+   * share of the platform fee, the rest of the reservation is released, and the receipt is kept.
+   */
+  async succeed(jobId: string, settlement: Settlement, receipt: Receipt): Promise<void> {
+    const job = await this.deps.db.trainingJob.findUniqueOrThrow({ where: { id: jobId } });
+    const escrowCents = settlement.spentCents + settlement.refundCents;
+    const feeCents =
+      escrowCents === 0n
+        ? job.platformFeeCents
+        : (job.platformFeeCents * settlement.spentCents + escrowCents - 1n) / escrowCents;
+    const charge = Math.min(Number(job.reservedCents), Number(settlement.spentCents + feeCents));
+    await this.finish(job, "succeeded", null, charge, receipt);
   }
 
   /**
@@ -385,11 +502,18 @@ export class Jobs implements JobLifecycle {
     status: "succeeded" | "failed" | "cancelled",
     reason: string | null,
     chargeCents: number,
+    receipt?: Receipt,
   ) {
     const event = await this.deps.db.$transaction(async (tx) => {
       const { count } = await tx.trainingJob.updateMany({
         where: { id: job.id, status: { notIn: [...TERMINAL] } },
-        data: { status, failureReason: reason, chargedCents: BigInt(chargeCents), finishedAt: new Date() },
+        data: {
+          status,
+          failureReason: reason,
+          chargedCents: BigInt(chargeCents),
+          finishedAt: new Date(),
+          ...(receipt ? { receipt: receipt as unknown as Prisma.InputJsonValue } : {}),
+        },
       });
       if (count === 0) return null;
       const reserved = Number(job.reservedCents);
@@ -418,6 +542,38 @@ export class Jobs implements JobLifecycle {
     const done = await this.stepsCompleted(job.id);
     const share = Math.min(1, done / Math.max(1, job.totalSteps));
     return Math.min(Number(job.reservedCents), Math.ceil(Number(job.quotedCents) * share));
+  }
+
+  /** Cancels the task's escrow on chain while the worker has not committed (later, the chain refuses). */
+  private async cancelEscrow(taskId: string): Promise<void> {
+    const { chain } = this.deps;
+    const task = await this.deps.db.task.findUnique({ where: { id: taskId } });
+    if (!chain || !task?.chainTaskId) return;
+    const state = await chain.taskState(taskId);
+    if (state.status === "Assigned" || state.status === "Unassigned") await chain.cancel(taskId);
+  }
+
+  private async requireCommitted(taskId: string, result: TrainingResult): Promise<void> {
+    const { chain } = this.deps;
+    const task = await this.deps.db.task.findUnique({ where: { id: taskId } });
+    if (!chain || !task?.chainTaskId) return;
+    const state = await chain.taskState(taskId);
+    const committed = state.commitment;
+    if (state.worker !== result.workerAddress || committed === null) {
+      throw new ApiError(
+        409,
+        "invalid_request_error",
+        "not_committed",
+        `commit the checkpoint root on chain (compute.commit of chain task ${task.chainTaskId}, attempt ${state.attempt}) before completing the task`,
+      );
+    }
+    if (committed.root.replace(/^0x/, "") !== result.checkpointRoot) {
+      throw ApiError.badRequest(
+        "commitment_invalid",
+        `the root committed on chain (${committed.root}) is not the checkpoint root reported (${result.checkpointRoot})`,
+        "checkpoint_root",
+      );
+    }
   }
 
   private async jobOfTask(taskId: string): Promise<string> {

@@ -1,5 +1,6 @@
 // The node gateway: what untrusted nodes may do, checked at the boundary. Nodes authenticate
-// every request with their sr25519 key, lease tasks from the queues (queue/leases.ts), store
+// every request with their sr25519 key, lease the work the chain gave them from their own queues
+// (queue/leases.ts; one broker per node and kind, opened on the node's first claim), store
 // checkpoints and models in the blob store by hash, and report; every report is validated here
 // and then handed to the jobs service through the JobLifecycle contract.
 import type { Readable } from "node:stream";
@@ -7,7 +8,7 @@ import type { Redis } from "ioredis";
 import type { Database } from "../../prisma/client.ts";
 import { LeaseError } from "../../queue/errors.ts";
 import { type Lease, LeaseBroker } from "../../queue/leases.ts";
-import type { QueueConnection, TaskKind } from "../../queue/names.ts";
+import { type QueueConnection, TASK_KINDS, type TaskKind } from "../../queue/names.ts";
 import type { AuditTask, CheckpointRef, TrainingTask } from "../../queue/payloads.ts";
 import { QUEUE_POLICIES, type QueuePolicy } from "../../queue/policies.ts";
 import { taskIdOfJob } from "../../queue/producers.ts";
@@ -107,33 +108,58 @@ function fromLeaseError(error: unknown): never {
   throw error;
 }
 
+type Brokers = { [K in TaskKind]: Map<string, Promise<LeaseBroker<K>>> };
+
 export class NodeGateway {
-  private readonly training: LeaseBroker<"training">;
-  private readonly audits: LeaseBroker<"audit">;
+  private readonly brokers: Brokers = { training: new Map(), audit: new Map() };
+  private readonly policies: Record<TaskKind, QueuePolicy>;
   private readonly roles = new ExpiringCache<NodeRole[]>(10_000, 30_000);
+  private closed = false;
 
   constructor(private readonly options: NodeGatewayOptions) {
-    const policies = options.policies ?? QUEUE_POLICIES;
-    this.training = new LeaseBroker("training", options.queues, policies.training);
-    this.audits = new LeaseBroker("audit", options.queues, policies.audit);
-    for (const broker of [this.training, this.audits]) {
-      broker.onError((error) => options.logError(error, `reporting an exhausted ${broker.kind} task failed`));
-      broker.onExhausted((jobId, reason) =>
-        options.lifecycle.taskFailed(
-          taskIdOfJob(jobId),
-          `${broker.kind === "training" ? "training" : "the audit"} failed on every node that tried it: ${reason}`,
-          true,
-        ),
-      );
-    }
+    this.policies = options.policies ?? QUEUE_POLICIES;
   }
 
+  /**
+   * Opens the brokers of every node registered for a role, so their stalled work is returned to
+   * their queues even before they come back to claim it.
+   */
   async start(): Promise<void> {
-    await Promise.all([this.training.start(), this.audits.start()]);
+    const nodes = await this.options.db.node.findMany({ select: { address: true, roles: true } });
+    await Promise.all(
+      nodes.flatMap(({ address, roles }) => [
+        ...(roles.includes("worker") ? [this.broker("training", address)] : []),
+        ...(roles.includes("verifier") ? [this.broker("audit", address)] : []),
+      ]),
+    );
   }
 
   async close(): Promise<void> {
-    await Promise.all([this.training.close(), this.audits.close()]);
+    this.closed = true;
+    const open = TASK_KINDS.flatMap((kind) => [...this.brokers[kind].values()]);
+    await Promise.all(open.map(async (broker) => (await broker).close()));
+  }
+
+  /** The broker over `node`'s queue of `kind`, opened once. */
+  private broker<K extends TaskKind>(kind: K, node: string): Promise<LeaseBroker<K>> {
+    if (this.closed) throw new Error("the node gateway is closed");
+    const brokers = this.brokers[kind] as Map<string, Promise<LeaseBroker<K>>>;
+    let broker = brokers.get(node);
+    if (!broker) {
+      const { lifecycle, logError } = this.options;
+      const opened = new LeaseBroker(kind, node, this.options.queues, this.policies[kind]);
+      opened.onError((error) => logError(error, `reporting an exhausted ${kind} task failed`));
+      opened.onExhausted((jobId, reason) =>
+        lifecycle.taskFailed(
+          taskIdOfJob(jobId),
+          `${kind === "training" ? "training" : "the audit"} failed on every attempt of its node: ${reason}`,
+          true,
+        ),
+      );
+      broker = opened.start().then(() => opened);
+      brokers.set(node, broker);
+    }
+    return broker;
   }
 
   /** Checks a request's signature, freshness and nonce; returns the signing node's address. */
@@ -215,7 +241,8 @@ export class NodeGateway {
 
   async claimTraining(address: string, waitMs: number, signal?: AbortSignal): Promise<TrainingClaim | null> {
     await this.requireRole(address, "worker");
-    const lease = await this.training.claim(address, waitMs, signal);
+    const broker = await this.broker("training", address);
+    const lease = await this.claimCurrent(broker, waitMs, signal);
     if (!lease) return null;
     await this.options.lifecycle.taskStarted(lease.data.task.taskId, address);
     return {
@@ -229,7 +256,7 @@ export class NodeGateway {
 
   async claimAudit(address: string, waitMs: number, signal?: AbortSignal): Promise<AuditClaim | null> {
     await this.requireRole(address, "verifier");
-    const lease = await this.audits.claim(address, waitMs, signal);
+    const lease = await this.claimCurrent(await this.broker("audit", address), waitMs, signal);
     if (!lease) return null;
     return { lease: this.view(lease), audit: lease.data.task, attempt: lease.attempt };
   }
@@ -291,7 +318,8 @@ export class NodeGateway {
       "checkpoint",
     );
     const checkpoint = { step, sha256 };
-    await this.training.recordCheckpoint(leaseId, address, checkpoint).catch(fromLeaseError);
+    const broker = await this.broker("training", address);
+    await broker.recordCheckpoint(leaseId, checkpoint).catch(fromLeaseError);
     await this.options.lifecycle.checkpointStored(task.taskId, { step, sha256, sizeBytes });
     return checkpoint;
   }
@@ -358,11 +386,13 @@ export class NodeGateway {
       workerAddress: address,
       commitmentSignature: completion.commitmentSignature,
     });
-    await this.training.complete(leaseId, address, { checkpointRoot: root }).catch(fromLeaseError);
+    const broker = await this.broker("training", address);
+    await broker.complete(leaseId, { checkpointRoot: root }).catch(fromLeaseError);
   }
 
   async verdict(address: string, leaseId: string, report: VerdictReport): Promise<void> {
-    const lease = await this.audits.renew(leaseId, address).catch(fromLeaseError);
+    const broker = await this.broker("audit", address);
+    const lease = await broker.renew(leaseId).catch(fromLeaseError);
     const audit = lease.data.task;
     const verdict = {
       taskId: audit.taskId,
@@ -381,18 +411,32 @@ export class NodeGateway {
       );
     }
     await this.options.lifecycle.auditCompleted(audit.taskId, {
+      chain: audit.chain && {
+        attempt: audit.chain.attempt,
+        auditIndex: audit.chain.auditIndex,
+        segment: audit.from.leafIndex,
+      },
       verifierAddress: address,
       fromStep: audit.from.step,
       toStep: audit.to.step,
       agrees: report.agrees,
       signature: report.signature,
     });
-    await this.audits.complete(leaseId, address, { agrees: report.agrees }).catch(fromLeaseError);
+    await broker.complete(leaseId, { agrees: report.agrees }).catch(fromLeaseError);
   }
 
-  /** Gives a task back; it is retried on another node while attempts remain. */
+  /**
+   * Gives a task back; the node gets it again after a backoff while attempts remain. Work the chain
+   * has meanwhile given to another node is dropped instead: its failure is no longer the job's.
+   */
   async fail(address: string, leaseId: string, reason: string): Promise<{ retried: boolean }> {
-    return this.brokerOf(leaseId).fail(leaseId, address, reason).catch(fromLeaseError);
+    const broker = await this.brokerOf(address, leaseId);
+    const lease = await broker.renew(leaseId).catch(fromLeaseError);
+    if (!(await this.options.lifecycle.isCurrentDuty(lease.data.task, address))) {
+      await broker.complete(leaseId, { superseded: true }).catch(fromLeaseError);
+      return { retried: false };
+    }
+    return broker.fail(leaseId, reason).catch(fromLeaseError);
   }
 
   async openBlob(sha256: string): Promise<Readable> {
@@ -404,20 +448,41 @@ export class NodeGateway {
     }
   }
 
-  private brokerOf(leaseId: string): LeaseBroker<"training"> | LeaseBroker<"audit"> {
-    return leaseId.startsWith("audit.") ? this.audits : this.training;
+  /**
+   * Claims the next piece of work that is still the node's duty on chain. Work the chain has since
+   * given to another node (a re-assignment after a missed deadline) is dropped, not handed out.
+   */
+  private async claimCurrent<K extends TaskKind>(
+    broker: LeaseBroker<K>,
+    waitMs: number,
+    signal?: AbortSignal,
+  ): Promise<Lease<K> | null> {
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const lease = await broker.claim(Math.max(0, deadline - Date.now()), signal);
+      if (!lease || (await this.options.lifecycle.isCurrentDuty(lease.data.task, broker.node))) {
+        return lease;
+      }
+      await broker.complete(lease.id, { superseded: true });
+    }
   }
 
-  private renew(address: string, leaseId: string): Promise<Lease<"training"> | Lease<"audit">> {
-    return this.brokerOf(leaseId).renew(leaseId, address).catch(fromLeaseError);
+  private brokerOf(address: string, leaseId: string): Promise<LeaseBroker<TaskKind>> {
+    return this.broker(leaseId.startsWith("audit.") ? "audit" : "training", address);
   }
 
-  private renewTraining(address: string, leaseId: string): Promise<Lease<"training">> {
-    return this.training.renew(leaseId, address).catch(fromLeaseError);
+  private async renew(address: string, leaseId: string): Promise<Lease<TaskKind>> {
+    const broker = await this.brokerOf(address, leaseId);
+    return broker.renew(leaseId).catch(fromLeaseError);
+  }
+
+  private async renewTraining(address: string, leaseId: string): Promise<Lease<"training">> {
+    const broker = await this.broker("training", address);
+    return broker.renew(leaseId).catch(fromLeaseError);
   }
 
   private view(lease: Lease<TaskKind>): LeaseView {
-    const lockMs = this.brokerOf(lease.id).policy.lockMs;
+    const lockMs = this.policies[lease.kind].lockMs;
     return {
       id: lease.id,
       expiresAt: new Date(lease.expiresAt),

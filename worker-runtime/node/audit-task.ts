@@ -5,10 +5,11 @@
 import { verifyMerkleInclusion } from "../../sdk/src/merkle.ts";
 import { verdictMessage } from "../../sdk/src/signed-messages.ts";
 import { replaySegment } from "../train/replay.ts";
+import { revealWhenDue, submitVerdict } from "./chain-duties.ts";
 import { NodeError } from "./errors.ts";
 import type { AuditClaim } from "./gateway-client.ts";
 import { LeaseKeeper } from "./lease-keeper.ts";
-import type { TaskContext } from "./training-task.ts";
+import { requireChain, type TaskContext } from "./training-task.ts";
 
 const hex = (value: string) => Buffer.from(value, "hex");
 
@@ -51,9 +52,27 @@ export async function runAuditTask(
       spec: audit.spec,
       from,
       toStep: audit.to.step,
+      hashEveryStep: audit.chain !== null,
       signal: keeper.signal,
     });
     const agrees = replay.sha256 === audit.to.sha256;
+    const duty = audit.chain && {
+      chainTaskId: BigInt(audit.chain.chain_task_id),
+      auditIndex: audit.chain.audit_index,
+    };
+    if (duty) {
+      const { forced } = await submitVerdict(
+        requireChain(context),
+        context.dataDir,
+        duty,
+        agrees,
+        replay.stepHashes,
+      );
+      if (forced)
+        log(
+          `audit ${duty.auditIndex} of chain task ${duty.chainTaskId} is a forced error: transcript altered`,
+        );
+    }
     const signature = identity.sign(
       verdictMessage({
         taskId: audit.task_id,
@@ -69,6 +88,9 @@ export async function runAuditTask(
     log(
       `audit of task ${audit.task_id} steps ${audit.from.step}-${audit.to.step}: ${agrees ? "agrees" : `disagrees (replay reached ${replay.sha256})`}`,
     );
+    // The lease is done; the chain duty ends with the reveal after the challenge window.
+    keeper.stop();
+    if (duty) await revealWhenDue(requireChain(context), context.dataDir, duty, stop, log);
   } catch (error) {
     if (keeper.lost) return;
     const reason = stop.aborted ? "the node was stopped" : (error as Error).message;

@@ -2,14 +2,14 @@
 // nodes bonded for the role, and slashes that bond for fraud. A node already registered keeps
 // its stake. The forced-error secret committed at registration is kept in the data directory,
 // since the verifier must reveal it later (PROTOCOL.md §5.5).
-import { mkdirSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import { mkdirSync } from "node:fs";
 import { blake2AsHex } from "@polkadot/util-crypto";
 import canonicalize from "canonicalize";
 import type { NodeRole } from "../../api/services/node-gateway.ts";
 import { newForcedErrorSecret } from "../../chain-bridge/forced-errors.ts";
 import type { NodeChainClient } from "../../chain-bridge/node-client.ts";
 import { currentProfile } from "../train/profile.ts";
+import { saveForcedErrorSecret } from "./chain-duties.ts";
 import { NodeError } from "./errors.ts";
 
 const MINIMUM_STAKE: Record<NodeRole, string> = {
@@ -41,7 +41,7 @@ export async function ensureStaked(
   const bond = await minimumStake(chain, role);
   const secret = newForcedErrorSecret();
   mkdirSync(dataDir, { recursive: true });
-  writeFileSync(join(dataDir, "forced-error-secret.json"), `${JSON.stringify(secret)}\n`, { mode: 0o600 });
+  saveForcedErrorSecret(dataDir, secret);
   const tx = await chain.register({
     roles: {
       worker: role === "worker",

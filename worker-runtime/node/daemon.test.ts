@@ -1,7 +1,8 @@
 // The node daemon against a real gateway, real queues and the real trainer, each daemon in its
-// own process started through the CLI: a worker killed with SIGKILL after a checkpoint is
-// replaced by another that resumes there, and the task completes once with exactly the
-// checkpoints of a run that never stopped.
+// own process started through the CLI: a worker killed with SIGKILL after a checkpoint is started
+// again with an empty data directory, resumes from the checkpoint it uploaded, and the task
+// completes once with exactly the checkpoints of a run that never stopped. (A task re-assigned on
+// chain to another worker is covered end to end in test/training-job.e2e.test.ts.)
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -10,23 +11,15 @@ import { join } from "node:path";
 import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
-import { buildApp } from "../../api/app.ts";
-import type {
-  AuditVerdict,
-  CheckpointReport,
-  JobLifecycle,
-  TrainingProgress,
-  TrainingResult,
-} from "../../api/services/job-lifecycle.ts";
-import { NodeGateway } from "../../api/services/node-gateway.ts";
+import type { AuditVerdict, CheckpointReport, TrainingResult } from "../../api/services/job-lifecycle.ts";
 import { verifyNodeSignature } from "../../api/services/node-signatures.ts";
-import type { QueueConnection } from "../../queue/names.ts";
 import type { AuditTask } from "../../queue/payloads.ts";
 import { QUEUE_POLICIES, type QueuePolicy } from "../../queue/policies.ts";
-import { TaskProducer } from "../../queue/producers.ts";
+import type { TaskProducer } from "../../queue/producers.ts";
 import { merkleInclusionProof } from "../../sdk/src/merkle.ts";
 import { sha256Hex, verdictMessage } from "../../sdk/src/signed-messages.ts";
 import { createTestApp, type TestApp } from "../../test/support/app.ts";
+import { type GatewayApp, RecordingLifecycle, startGatewayApp } from "../../test/support/gateway.ts";
 import { loadFixture } from "../train/fixtures.ts";
 import { train } from "../train/trainer.ts";
 import { NodeDaemon } from "./daemon.ts";
@@ -36,59 +29,6 @@ const TOTAL_STEPS = 40;
 const EVERY = 10;
 const KILL_AT = 20;
 const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
-
-type Event =
-  | { kind: "started"; worker: string }
-  | { kind: "progress"; progress: TrainingProgress }
-  | { kind: "checkpoint"; checkpoint: CheckpointReport }
-  | { kind: "completed"; result: TrainingResult }
-  | { kind: "failed"; reason: string }
-  | { kind: "audited"; verdict: AuditVerdict };
-
-/** Records reports in order, and lets the test act the moment one arrives. */
-class ObservedLifecycle implements JobLifecycle {
-  readonly events: Event[] = [];
-  onCheckpoint: (checkpoint: CheckpointReport) => void = () => undefined;
-  private waiters: Array<() => void> = [];
-
-  private push(event: Event) {
-    this.events.push(event);
-    for (const wake of this.waiters.splice(0)) wake();
-  }
-  async taskStarted(_taskId: string, worker: string) {
-    this.push({ kind: "started", worker });
-  }
-  async progress(_taskId: string, progress: TrainingProgress) {
-    this.push({ kind: "progress", progress });
-  }
-  async checkpointStored(_taskId: string, checkpoint: CheckpointReport) {
-    this.onCheckpoint(checkpoint);
-    this.push({ kind: "checkpoint", checkpoint });
-  }
-  async trainingCompleted(_taskId: string, result: TrainingResult) {
-    this.push({ kind: "completed", result });
-  }
-  async auditCompleted(_taskId: string, verdict: AuditVerdict) {
-    this.push({ kind: "audited", verdict });
-  }
-  async taskFailed(_taskId: string, reason: string) {
-    this.push({ kind: "failed", reason });
-  }
-  async until(predicate: (events: Event[]) => boolean, timeoutMs: number): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!predicate(this.events)) {
-      const left = deadline - Date.now();
-      assert.ok(left > 0, `timed out; events so far: ${JSON.stringify(this.events.map((e) => e.kind))}`);
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, left);
-        this.waiters.push(() => {
-          clearTimeout(timer);
-          resolve();
-        });
-      });
-    }
-  }
-}
 
 // The lease lapses 2 s after the killed worker's last report, so the test does not wait long.
 const policy: QueuePolicy = {
@@ -122,11 +62,10 @@ const exited = (child: ChildProcess) =>
 
 describe("node daemon", () => {
   let t: TestApp;
-  let gateway: NodeGateway;
+  let served: GatewayApp;
   let producer: TaskProducer;
   let apiUrl: string;
-  let app: Awaited<ReturnType<typeof buildApp>>;
-  const lifecycle = new ObservedLifecycle();
+  const lifecycle = new RecordingLifecycle();
   const dataDir = mkdtempSync(join(tmpdir(), "veritrain-node-"));
   const fixture = loadFixture("mlp");
   const { epochs: _epochs, ...baseSpec } = fixture.spec;
@@ -134,29 +73,8 @@ describe("node daemon", () => {
 
   before(async () => {
     t = await createTestApp();
-    const queues: QueueConnection = { redisUrl: t.config.redisUrl!, prefix: `${t.prefix}-queues` };
-    gateway = new NodeGateway({
-      db: t.database.db,
-      redis: t.redis,
-      blobs: t.services.files.blobs,
-      lifecycle,
-      queues,
-      policies: { training: policy, audit: policy },
-      limits: { checkpointBytes: 64 << 20, modelBytes: 64 << 20 },
-      logError: (error) => {
-        throw error;
-      },
-    });
-    await gateway.start();
-    producer = new TaskProducer(queues, { training: policy, audit: policy });
-    const up = async () => undefined;
-    app = await buildApp({
-      deps: {
-        services: { ...t.services, nodeGateway: gateway },
-        probes: { database: up, redis: up, chain: up },
-      },
-    });
-    apiUrl = await app.listen({ port: 0, host: "127.0.0.1" });
+    served = await startGatewayApp(t, lifecycle, policy, 64 << 20);
+    ({ producer, url: apiUrl } = served);
     for (const bytes of [fixture.model, fixture.dataset.bytes]) {
       const staged = await t.services.files.blobs.stage(Readable.from([bytes]), 64 << 20);
       await staged.commit();
@@ -164,18 +82,17 @@ describe("node daemon", () => {
   });
 
   after(async () => {
-    await app.close();
-    await producer.close();
-    await gateway.close();
+    await served.close();
     await t.close();
     rmSync(dataDir, { recursive: true, force: true });
   });
 
-  it("resumes a task from the last checkpoint of a worker killed mid-task, bit-identical to an unbroken run", async () => {
+  it("resumes a task from the last uploaded checkpoint of a worker killed mid-task, bit-identical to an unbroken run", async () => {
     const unbroken = await train({ model: fixture.model, dataset: fixture.dataset, spec });
     assert.equal(unbroken.checkpoints.length, TOTAL_STEPS / EVERY + 1);
 
-    await producer.enqueueTraining({
+    const bob = await loadIdentity("//Bob");
+    await producer.enqueueTraining(bob.address, {
       taskId: "task_killed",
       jobId: "job_killed",
       modelSha256: sha256Hex(fixture.model),
@@ -184,21 +101,22 @@ describe("node daemon", () => {
       spec,
       totalSteps: TOTAL_STEPS,
       checkpointEvery: EVERY,
-      resumeFrom: null,
+      chain: null,
     });
 
-    const first = startDaemon(apiUrl, "//Bob", join(dataDir, "bob"));
+    const first = startDaemon(apiUrl, "//Bob", join(dataDir, "bob-1"));
     // Killed the moment its checkpoint reaches the gateway: it cannot report anything after it.
     lifecycle.onCheckpoint = (checkpoint) => {
       if (checkpoint.step === KILL_AT) first.child.kill("SIGKILL");
     };
     assert.deepEqual(await exited(first.child), { code: null, signal: "SIGKILL" }, first.output.join(""));
     lifecycle.onCheckpoint = () => undefined;
-    const storedBeforeKill = lifecycle.events.filter((e) => e.kind === "checkpoint").length;
+    const storedBeforeKill = lifecycle.of("checkpointStored").length;
 
-    const second = startDaemon(apiUrl, "//Charlie", join(dataDir, "charlie"));
+    // Restarted with nothing on disk: all it resumes from is what the gateway kept.
+    const second = startDaemon(apiUrl, "//Bob", join(dataDir, "bob-2"));
     try {
-      await lifecycle.until((events) => events.some((e) => e.kind === "completed"), 120_000);
+      await lifecycle.until((calls) => calls.some((c) => c.method === "trainingCompleted"), 120_000);
     } catch (error) {
       throw new Error(`${(error as Error).message}\nsecond worker's output:\n${second.output.join("")}`);
     } finally {
@@ -206,12 +124,10 @@ describe("node daemon", () => {
     }
     assert.deepEqual(await exited(second.child), { code: 0, signal: null }, second.output.join(""));
 
-    const [bob, charlie] = await Promise.all([loadIdentity("//Bob"), loadIdentity("//Charlie")]);
-    const started = lifecycle.events.flatMap((e) => (e.kind === "started" ? [e.worker] : []));
-    assert.deepEqual(started, [bob.address, charlie.address]);
+    assert.deepEqual(lifecycle.of("taskStarted"), [bob.address, bob.address]);
     assert.match(second.output.join(""), new RegExp(`resuming from step ${KILL_AT}`));
 
-    const stored = lifecycle.events.flatMap((e) => (e.kind === "checkpoint" ? [e.checkpoint] : []));
+    const stored = lifecycle.of<CheckpointReport>("checkpointStored");
     assert.deepEqual(
       stored.slice(0, storedBeforeKill).map((c) => c.step),
       [0, 10, 20],
@@ -219,21 +135,21 @@ describe("node daemon", () => {
     assert.deepEqual(
       stored.slice(storedBeforeKill).map((c) => c.step),
       [30, 40],
-      "the second worker started after the killed one's last checkpoint",
+      "the restarted worker went on from the killed run's last checkpoint",
     );
     assert.deepEqual(
       stored.map((c) => c.sha256),
       unbroken.checkpoints.map((c) => c.sha256),
     );
 
-    const completions = lifecycle.events.flatMap((e) => (e.kind === "completed" ? [e.result] : []));
+    const completions = lifecycle.of<TrainingResult>("trainingCompleted");
     assert.equal(completions.length, 1);
     const result = completions[0]!;
-    assert.equal(result.workerAddress, charlie.address);
+    assert.equal(result.workerAddress, bob.address);
     assert.equal(result.checkpointRoot, unbroken.merkleRoot);
     assert.equal(result.leaves.at(-1), unbroken.finalSha256);
     assert.equal(result.modelSha256, sha256Hex(unbroken.model));
-    assert.equal(lifecycle.events.filter((e) => e.kind === "failed").length, 0);
+    assert.deepEqual(lifecycle.of("taskFailed"), []);
   });
 
   it("audits a segment: agrees with the worker's checkpoint, disagrees with another, and signs both", async () => {
@@ -266,11 +182,13 @@ describe("node daemon", () => {
       treeSize: leaves.length,
       from: proven(1),
       to,
+      chain: null,
     });
     // An honest segment 10 -> 20, and one whose end is the (correctly proven) checkpoint of
     // step 30 presented as if it followed step 10 directly: the replay cannot reach it.
-    await producer.enqueueAudit(audit("task_audited", proven(2)));
-    await producer.enqueueAudit(audit("task_misreported", { ...proven(3), step: 20 }));
+    const ferdie = await loadIdentity("//Ferdie");
+    await producer.enqueueAudit(ferdie.address, audit("task_audited", proven(2)));
+    await producer.enqueueAudit(ferdie.address, audit("task_misreported", { ...proven(3), step: 20 }));
 
     const verifier = await NodeDaemon.start({
       role: "verifier",
@@ -281,11 +199,14 @@ describe("node daemon", () => {
       claimWaitSeconds: 1,
     });
     try {
-      await lifecycle.until((events) => events.filter((e) => e.kind === "audited").length === 2, 60_000);
+      await lifecycle.until(
+        (calls) => calls.filter((c) => c.method === "auditCompleted").length === 2,
+        60_000,
+      );
     } finally {
       await verifier.stop();
     }
-    const verdicts = lifecycle.events.flatMap((e) => (e.kind === "audited" ? [e.verdict] : []));
+    const verdicts = lifecycle.of<AuditVerdict>("auditCompleted");
     assert.deepEqual(
       verdicts.map((v) => v.agrees),
       [true, false],

@@ -9,6 +9,7 @@ import type { NodeRole } from "../../api/services/node-gateway.ts";
 import { NodeChainClient } from "../../chain-bridge/node-client.ts";
 import { currentProfile } from "../train/profile.ts";
 import { runAuditTask } from "./audit-task.ts";
+import { pendingReveal, revealWhenDue } from "./chain-duties.ts";
 import { ensureStaked } from "./chain-stake.ts";
 import { NodeError } from "./errors.ts";
 import { GatewayClient } from "./gateway-client.ts";
@@ -43,24 +44,24 @@ export class NodeDaemon {
     private readonly options: NodeDaemonOptions,
     readonly identity: NodeIdentity,
     private readonly client: GatewayClient,
+    private readonly chain: NodeChainClient | null,
   ) {}
 
   static async start(options: NodeDaemonOptions): Promise<NodeDaemon> {
     const identity = await loadIdentity(options.seed);
-    if (options.chainUrl) {
-      const chain = await NodeChainClient.connect(options.chainUrl, options.seed);
-      try {
-        await ensureStaked(chain, options.role, options.dataDir, options.log);
-      } finally {
-        await chain.close();
-      }
+    const chain = options.chainUrl ? await NodeChainClient.connect(options.chainUrl, options.seed) : null;
+    try {
+      if (chain) await ensureStaked(chain, options.role, options.dataDir, options.log);
+      const client = new GatewayClient(options.apiUrl, identity);
+      const node = await client.register([options.role], determinismProfileHash());
+      options.log(`registered ${node.address} as ${node.roles.join(", ")}`);
+      const daemon = new NodeDaemon(options, identity, client, chain);
+      daemon.running = daemon.loop().finally(() => chain?.close());
+      return daemon;
+    } catch (error) {
+      await chain?.close();
+      throw error;
     }
-    const client = new GatewayClient(options.apiUrl, identity);
-    const node = await client.register([options.role], determinismProfileHash());
-    options.log(`registered ${node.address} as ${node.roles.join(", ")}`);
-    const daemon = new NodeDaemon(options, identity, client);
-    daemon.running = daemon.loop();
-    return daemon;
   }
 
   /** Resolves when the daemon has stopped (after `stop`, or never for a healthy one). */
@@ -83,12 +84,15 @@ export class NodeDaemon {
     }
     const context: TaskContext = {
       client: this.client,
+      chain: this.chain,
       identity: this.identity,
       dataDir: this.options.dataDir,
       log,
     };
     const wait = Math.min(this.options.claimWaitSeconds ?? 20, 20);
     const stop = this.stopping.signal;
+    const owed = this.chain && pendingReveal(this.options.dataDir);
+    if (owed) await revealWhenDue(this.chain!, this.options.dataDir, owed, stop, log);
     let backoff = FIRST_BACKOFF_MS;
     while (!stop.aborted) {
       try {

@@ -6,12 +6,15 @@ import { createHash } from "node:crypto";
 import { mkdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import canonicalize from "canonicalize";
+import type { NodeChainClient } from "../../chain-bridge/node-client.ts";
 import { merkleRoot } from "../../sdk/src/merkle.ts";
 import { commitmentMessage } from "../../sdk/src/signed-messages.ts";
 import { CheckpointDir } from "../train/checkpoint-dir.ts";
 import { currentProfile } from "../train/profile.ts";
 import { parseTrainingSpec } from "../train/spec.ts";
 import { train } from "../train/trainer.ts";
+import { commitCheckpoints } from "./chain-duties.ts";
+import { NodeError } from "./errors.ts";
 import type { GatewayClient, TrainingClaim } from "./gateway-client.ts";
 import type { NodeIdentity } from "./identity.ts";
 import { LeaseKeeper } from "./lease-keeper.ts";
@@ -19,6 +22,8 @@ import { SerialReports } from "./serial-reports.ts";
 
 export interface TaskContext {
   client: GatewayClient;
+  /** The node's chain client; work assigned on chain cannot be done without one. */
+  chain: NodeChainClient | null;
   identity: NodeIdentity;
   dataDir: string;
   log: (message: string) => void;
@@ -50,6 +55,16 @@ function resumeDirectory(dir: string, claim: TrainingClaim, bytes: Uint8Array): 
     epochs: [],
   });
   return dir;
+}
+
+export function requireChain(context: TaskContext): NodeChainClient {
+  if (!context.chain) {
+    throw new NodeError(
+      "CHAIN_REJECTED",
+      "this work is a duty on chain, signed with the node's key: start the node with --chain",
+    );
+  }
+  return context.chain;
 }
 
 export async function runTrainingTask(
@@ -120,6 +135,14 @@ export async function runTrainingTask(
     ];
     const root = Buffer.from(merkleRoot(leaves.map((l) => Buffer.from(l, "hex")))).toString("hex");
     const modelSha256 = await client.uploadModel(lease, result.model);
+    if (task.chain) {
+      await commitCheckpoints(
+        requireChain(context),
+        { chainTaskId: BigInt(task.chain.chain_task_id) },
+        { root, leaves, steps: task.total_steps },
+      );
+      log(`task ${task.task_id}: committed root ${root} on chain task ${task.chain.chain_task_id}`);
+    }
     const commitment = { taskId: task.task_id, checkpointRoot: root, leafCount: leaves.length, modelSha256 };
     await client.complete(lease, {
       model_sha256: modelSha256,

@@ -14,6 +14,8 @@ export interface ReplayOptions {
   from: Uint8Array;
   /** The step of the checkpoint the segment ends at. */
   toStep: number;
+  /** Also hash the state after every step (a verifier's transcript needs them; it costs an encode per step). */
+  hashEveryStep?: boolean;
   signal?: AbortSignal;
 }
 
@@ -23,6 +25,11 @@ export interface ReplayResult {
   sha256: string;
   /** Loss of every replayed step, for diagnostics when hashes disagree. */
   losses: number[];
+  /**
+   * With `hashEveryStep`: SHA-256 of the canonical checkpoint bytes after each replayed step, in
+   * order (the last one is `sha256`); otherwise empty.
+   */
+  stepHashes: string[];
 }
 
 export async function replaySegment(options: ReplayOptions): Promise<ReplayResult> {
@@ -39,16 +46,20 @@ export async function replaySegment(options: ReplayOptions): Promise<ReplayResul
     }
     const order = new BatchOrder(setup.plan, state.position);
     const losses: number[] = [];
+    const stepHashes: string[] = [];
     while (state.step < options.toStep) {
       if (options.signal?.aborted)
         throw new TrainError("ABORTED", `replay stopped after step ${state.step}`, [], state.step);
       const advanced = await advance(setup, state, order);
       losses.push(advanced.loss);
       state = advanced.state;
+      if (options.hashEveryStep) {
+        stepHashes.push(sha256Hex(encodeCheckpoint({ ...state, ...engine.canonical(state) })));
+      }
     }
     const final = { ...state, ...engine.canonical(state) };
     const bytes = encodeCheckpoint(final);
-    return { state: final, bytes, sha256: sha256Hex(bytes), losses };
+    return { state: final, bytes, sha256: sha256Hex(bytes), losses, stepHashes };
   } finally {
     await engine.release();
   }

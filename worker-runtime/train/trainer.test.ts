@@ -111,6 +111,22 @@ describe("determinism and resume, bit for bit", () => {
     const replay = await replaySegment({ ...cnn, spec, from: start.bytes, toStep: 40 });
     assert.equal(replay.sha256, store.read(40).record.sha256);
     assert.equal(replay.losses.length, 20);
+    assert.deepEqual(replay.stepHashes, [], "per-step hashes only when asked for");
+  });
+
+  it("a verifier's transcript hashes the state after every step, landing on each checkpoint", async () => {
+    const store = CheckpointDir.open(join(scratch, "straight"));
+    const replay = await replaySegment({
+      ...cnn,
+      spec,
+      from: store.read(0).bytes,
+      toStep: 40,
+      hashEveryStep: true,
+    });
+    assert.equal(replay.stepHashes.length, 40);
+    assert.equal(new Set(replay.stepHashes).size, 40, "every step changes the state");
+    assert.equal(replay.stepHashes[19], store.read(20).record.sha256);
+    assert.equal(replay.stepHashes[39], store.read(40).record.sha256);
   });
 
   it("refuses to resume another run's checkpoints", async () => {

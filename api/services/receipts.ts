@@ -1,0 +1,150 @@
+// Receipts: what the platform attests about a finished job, built from the records the chain
+// produced (the watcher's journal of Compute events gives every anchor) and the signatures nodes
+// made (the worker's commitment, each verifier's verdict), then signed with the platform key.
+// Every claim in it can be checked offline with the SDK's verifyReceipt.
+import type { Database } from "../../prisma/client.ts";
+import type { ChainAnchor, Receipt, ReceiptAudit, ReceiptBody } from "../../sdk/src/receipt.ts";
+import { checkpointRoot, specHash } from "../../sdk/src/receipt.ts";
+import { receiptMessage } from "../../sdk/src/signed-messages.ts";
+import { ApiError } from "../errors.ts";
+import { checkpointEveryOf } from "./jobs.ts";
+import type { PlatformKey } from "./platform-key.ts";
+
+/** The Compute events a receipt anchors to, by what they mean for the job. */
+const ANCHORED_EVENTS: Readonly<Record<string, string>> = {
+  TaskCreated: "escrow",
+  WorkerAssigned: "worker_assigned",
+  CheckpointsCommitted: "checkpoints_committed",
+  AuditsSelected: "audits_selected",
+  VerdictSubmitted: "verdict",
+  AuditsClosed: "audits_closed",
+  TaskFinalized: "finalized",
+};
+
+export class ReceiptError extends Error {
+  constructor(
+    readonly code: "NOT_READY",
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+export class Receipts {
+  constructor(
+    private readonly db: Database,
+    private readonly key: PlatformKey,
+    /** The chain's genesis hash, which names the chain the anchors are on; null without a chain. */
+    private readonly genesisHash: string | null,
+  ) {}
+
+  get publicKeyHex(): string {
+    return this.key.publicKeyHex;
+  }
+
+  /**
+   * Builds and signs the receipt of a job whose task the chain finalized. Rejects with NOT_READY
+   * while the event journal has not yet seen the finalization (its anchors would be missing).
+   */
+  async issue(jobId: string, taskId: string): Promise<Receipt> {
+    if (this.genesisHash === null) throw new Error("issuing receipts needs the chain");
+    const job = await this.db.trainingJob.findUniqueOrThrow({ where: { id: jobId } });
+    const task = await this.db.task.findUniqueOrThrow({ where: { id: taskId } });
+    if (task.chainTaskId === null || job.resultSha256 === null || task.commitmentSignature === null) {
+      throw new ReceiptError("NOT_READY", `task ${taskId} has no committed result yet`);
+    }
+    const events = await this.db.chainEvent.findMany({
+      where: { chainTaskId: task.chainTaskId, pallet: "Compute" },
+      orderBy: [{ blockNumber: "asc" }, { eventIndex: "asc" }],
+    });
+    if (!events.some((event) => event.name === "TaskFinalized")) {
+      throw new ReceiptError("NOT_READY", `the finalization of task ${taskId} is not journaled yet`);
+    }
+    const [model, dataset, checkpoints, audits] = await Promise.all([
+      this.db.file.findUniqueOrThrow({ where: { id: job.modelFileId } }),
+      this.db.file.findUniqueOrThrow({ where: { id: job.datasetFileId } }),
+      this.db.checkpoint.findMany({ where: { taskId }, orderBy: { step: "asc" } }),
+      this.db.taskAudit.findMany({
+        where: { taskId, attempt: task.attempt },
+        orderBy: { auditIndex: "asc" },
+      }),
+    ]);
+    const steps = checkpoints.map((c) => c.step);
+    const leaves = checkpoints.map((c) => c.sha256);
+    const receiptAudits: ReceiptAudit[] = audits.flatMap((audit) => {
+      // An audit whose verifier never reported a signed verdict attests nothing.
+      if (audit.verdictSignature === null || audit.agrees === null) return [];
+      return [
+        {
+          verifier: audit.verifierAddress,
+          from_step: steps[audit.segment]!,
+          to_step: steps[audit.segment + 1]!,
+          leaf_from: leaves[audit.segment]!,
+          leaf_to: leaves[audit.segment + 1]!,
+          agrees: audit.agrees,
+          signature: audit.verdictSignature,
+        },
+      ];
+    });
+    const anchors: ChainAnchor[] = events.flatMap((event) => {
+      const purpose = ANCHORED_EVENTS[event.name];
+      if (purpose === undefined || event.extrinsicHash === null) return [];
+      return [
+        {
+          purpose,
+          block_number: event.blockNumber,
+          block_hash: event.blockHash,
+          extrinsic_hash: event.extrinsicHash,
+        },
+      ];
+    });
+    const body: ReceiptBody = {
+      version: 1,
+      job_id: job.id,
+      task_id: task.id,
+      issued_at: new Date().toISOString(),
+      model_sha256: model.sha256,
+      dataset_sha256: dataset.sha256,
+      spec_sha256: specHash(job.spec),
+      spec: job.spec,
+      verification_level: job.verificationLevel,
+      result: {
+        model_sha256: job.resultSha256,
+        metrics: (job.resultMetrics ?? {}) as Record<string, unknown>,
+      },
+      checkpoints: {
+        interval: checkpointEveryOf(job),
+        steps,
+        leaves,
+        root: checkpointRoot(leaves),
+      },
+      worker: { address: task.workerAddress!, commitment_signature: task.commitmentSignature },
+      audits: receiptAudits,
+      // Disputes are not driven by this service yet: a task with one never finalizes here.
+      challenges: [],
+      chain: { genesis_hash: this.genesisHash, task_id: task.chainTaskId.toString(), anchors },
+      platform: { public_key: this.key.publicKeyHex },
+    };
+    return { body, signature: this.key.signHex(receiptMessage(body)) };
+  }
+
+  /** The stored receipt of a succeeded job of the organization. */
+  async get(organizationId: string, jobId: string): Promise<Receipt> {
+    const job = jobId.startsWith("job_")
+      ? await this.db.trainingJob.findFirst({
+          where: { id: jobId, organizationId },
+          select: { status: true, receipt: true },
+        })
+      : null;
+    if (!job) throw ApiError.notFound("training job", jobId, "id");
+    if (job.receipt === null) {
+      throw new ApiError(
+        409,
+        "invalid_request_error",
+        "receipt_not_ready",
+        `Job '${jobId}' is ${job.status}; a receipt is issued when a job succeeds`,
+      );
+    }
+    return job.receipt as unknown as Receipt;
+  }
+}

@@ -1,0 +1,217 @@
+// Drives each job's task through the protocol after the escrow opened, by reading the task's
+// state on chain and taking the one step that state calls for: re-assign a worker that missed its
+// deadline, draw the audits once the commit is old enough, queue each audit for the verifier the
+// chain drew, close the audits after the reveal window, finalize, and settle the job. Every step
+// is idempotent (journaled chain calls, queue ids per attempt, guarded job updates), so a pass can
+// run again at any time, after a crash or in a second API process, and only advance.
+import type { ChainBridge } from "../../chain-bridge/bridge.ts";
+import type { ProtocolParameters, TaskView } from "../../chain-bridge/compute-state.ts";
+import type { Database } from "../../prisma/client.ts";
+import type { Task } from "../../prisma/generated/client.ts";
+import type { AuditTask } from "../../queue/payloads.ts";
+import type { TaskProducer } from "../../queue/producers.ts";
+import { merkleInclusionProof } from "../../sdk/src/merkle.ts";
+import type { JobEvents } from "./job-events.ts";
+import type { Jobs } from "./jobs.ts";
+import { ReceiptError, type Receipts } from "./receipts.ts";
+
+export interface VerificationDriverDeps {
+  db: Database;
+  chain: ChainBridge;
+  producer: TaskProducer;
+  jobs: Jobs;
+  receipts: Receipts;
+  events: JobEvents;
+  logError: (error: unknown, message: string) => void;
+}
+
+// A call the chain may refuse for now (no verifier eligible yet, no worker to re-assign to) is
+// tried again after this many blocks, not on every pass: each refusal costs the treasury a fee.
+const RETRY_AFTER_BLOCKS = 5;
+
+const hex = (value: string) => Buffer.from(value.replace(/^0x/, ""), "hex");
+
+export class VerificationDriver {
+  private pass: Promise<void> | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  /** Per task and step, the block at which a refused call may be tried again. */
+  private readonly retryAt = new Map<string, number>();
+
+  constructor(private readonly deps: VerificationDriverDeps) {}
+
+  /** Runs a pass every `intervalMs` until `stop`. */
+  start(intervalMs: number): void {
+    this.timer = setInterval(() => {
+      this.tick().catch((error: unknown) => this.deps.logError(error, "verification pass failed"));
+    }, intervalMs);
+    this.timer.unref();
+  }
+
+  async stop(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    await this.pass?.catch(() => undefined);
+  }
+
+  /** One pass over every live task; a call while a pass runs joins it. */
+  tick(): Promise<void> {
+    this.pass ??= this.advanceAll().finally(() => {
+      this.pass = null;
+    });
+    return this.pass;
+  }
+
+  private async advanceAll(): Promise<void> {
+    const tasks = await this.deps.db.task.findMany({
+      where: {
+        chainTaskId: { not: null },
+        status: { notIn: ["opening", "open_failed", "cancelled"] },
+        job: { status: { in: ["queued", "running", "verifying"] } },
+      },
+    });
+    if (tasks.length === 0) return;
+    const [head, parameters] = await Promise.all([this.deps.chain.head(), this.deps.chain.parameters()]);
+    for (const task of tasks) {
+      try {
+        await this.advance(task, head, parameters);
+      } catch (error) {
+        this.deps.logError(error, `advancing task ${task.id} failed`);
+      }
+    }
+  }
+
+  private async advance(task: Task, head: number, parameters: ProtocolParameters): Promise<void> {
+    const { chain } = this.deps;
+    const state = await chain.taskState(task.id);
+    switch (state.status) {
+      case "Assigned":
+        if (head > state.commitDeadline) await this.reassign(task, state, head);
+        return;
+      case "Unassigned":
+        await this.reassign(task, state, head);
+        return;
+      case "Committed": {
+        const job = await this.deps.db.trainingJob.findUniqueOrThrow({
+          where: { id: task.jobId },
+          select: { status: true },
+        });
+        // The model reaches the platform with the gateway report that follows the commit.
+        if (job.status !== "verifying") return;
+        if (head < state.commitment!.committedAt + parameters.auditDelayBlocks) return;
+        if (!this.due(task.id, "select", head)) return;
+        const selected = await chain.selectAudits(task.id, state.attempt);
+        if (selected.status === "failed") {
+          this.retryAt.set(`${task.id}:select`, head + RETRY_AFTER_BLOCKS);
+          return;
+        }
+        const audited = await chain.taskState(task.id);
+        await this.deps.events.emit(task.jobId, "verification.audits_selected", {
+          audits: audited.audits.map((a) => ({ segment: a.segment, verifier: a.verifier })),
+          verdict_deadline_block: audited.verdictDeadline,
+          reveal_end_block: audited.revealEnd,
+        });
+        await this.queueAudits(task, audited);
+        return;
+      }
+      case "Auditing":
+        await this.queueAudits(task, state);
+        if (head > state.revealEnd) {
+          await chain.closeAudits(task.id, state.attempt);
+          await this.deps.events.emit(task.jobId, "verification.closed", {
+            passed: (await chain.taskState(task.id)).audits.filter((a) => a.outcome === "Passed").length,
+          });
+        }
+        return;
+      case "Closed":
+        if (state.disputes.length > 0) return;
+        await chain.finalize(task.id);
+        await this.settle(task);
+        return;
+      case "Finalized":
+        await this.settle(task);
+        return;
+      case "Cancelled":
+        return;
+    }
+  }
+
+  /** Hands the task to another worker, who resumes from the checkpoints stored so far. */
+  private async reassign(task: Task, state: TaskView, head: number): Promise<void> {
+    if (!this.due(task.id, "reassign", head)) return;
+    const record = await this.deps.chain.reassign(task.id, state.attempt);
+    const next = await this.deps.chain.taskState(task.id);
+    if (record.status === "failed" || next.status !== "Assigned") {
+      this.retryAt.set(`${task.id}:reassign`, head + RETRY_AFTER_BLOCKS);
+      return;
+    }
+    const row = await this.deps.db.task.update({
+      where: { id: task.id },
+      data: {
+        status: "assigned",
+        workerAddress: next.worker,
+        attempt: next.attempt,
+        commitDeadline: next.commitDeadline,
+      },
+    });
+    await this.deps.jobs.queueTraining(row);
+    await this.deps.events.emit(task.jobId, "training.reassigned", {
+      worker: next.worker,
+      attempt: next.attempt,
+      reason: `worker ${state.worker ?? "(none)"} did not commit by block ${state.commitDeadline}`,
+    });
+  }
+
+  /** Queues each audit still awaiting a verdict for the verifier the chain drew (idempotent). */
+  private async queueAudits(task: Task, state: TaskView): Promise<void> {
+    const pending = state.audits
+      .map((audit, index) => ({ audit, index }))
+      .filter((a) => a.audit.verdict === null);
+    if (pending.length === 0) return;
+    const job = await this.deps.db.trainingJob.findUniqueOrThrow({ where: { id: task.jobId } });
+    const [model, dataset, stored] = await Promise.all([
+      this.deps.db.file.findUniqueOrThrow({ where: { id: job.modelFileId } }),
+      this.deps.db.file.findUniqueOrThrow({ where: { id: job.datasetFileId } }),
+      this.deps.db.checkpoint.findMany({ where: { taskId: task.id }, orderBy: { step: "asc" } }),
+    ]);
+    const leaves = stored.map((c) => hex(c.sha256));
+    const proven = (leafIndex: number) => ({
+      step: stored[leafIndex]!.step,
+      sha256: stored[leafIndex]!.sha256,
+      leafIndex,
+      proof: merkleInclusionProof(leaves, leafIndex).map((node) => Buffer.from(node).toString("hex")),
+    });
+    for (const { audit, index } of pending) {
+      const work: AuditTask = {
+        taskId: task.id,
+        jobId: job.id,
+        modelSha256: model.sha256,
+        datasetSha256: dataset.sha256,
+        datasetFileName: dataset.filename,
+        spec: job.spec,
+        checkpointRoot: state.commitment!.root.replace(/^0x/, ""),
+        treeSize: leaves.length,
+        from: proven(audit.segment),
+        to: proven(audit.segment + 1),
+        chain: { chainTaskId: state.chainTaskId.toString(), attempt: state.attempt, auditIndex: index },
+      };
+      await this.deps.producer.enqueueAudit(audit.verifier, work);
+    }
+  }
+
+  private async settle(task: Task): Promise<void> {
+    let receipt: Awaited<ReturnType<Receipts["issue"]>>;
+    try {
+      receipt = await this.deps.receipts.issue(task.jobId, task.id);
+    } catch (error) {
+      // The event journal catches up within a block or two; the next pass settles.
+      if (error instanceof ReceiptError && error.code === "NOT_READY") return;
+      throw error;
+    }
+    const settlement = await this.deps.chain.settlement(task.id);
+    await this.deps.jobs.succeed(task.jobId, settlement, receipt);
+  }
+
+  private due(taskId: string, step: string, head: number): boolean {
+    return head >= (this.retryAt.get(`${taskId}:${step}`) ?? 0);
+  }
+}

@@ -1,0 +1,133 @@
+// A node gateway served over HTTP with queues of its own, reporting to a recording lifecycle
+// instead of the jobs service: what the gateway tests and the node daemon tests stand on.
+import assert from "node:assert/strict";
+import { type App, buildApp } from "../../api/app.ts";
+import type {
+  AuditVerdict,
+  CheckpointReport,
+  JobLifecycle,
+  TrainingProgress,
+  TrainingResult,
+} from "../../api/services/job-lifecycle.ts";
+import { NodeGateway } from "../../api/services/node-gateway.ts";
+import type { QueueConnection } from "../../queue/names.ts";
+import type { AuditTask, TrainingTask } from "../../queue/payloads.ts";
+import type { QueuePolicy } from "../../queue/policies.ts";
+import { TaskProducer } from "../../queue/producers.ts";
+import type { TestApp } from "./app.ts";
+
+export interface LifecycleCall {
+  method: keyof JobLifecycle;
+  taskId: string;
+  detail: unknown;
+}
+
+/** Records what the gateway reports, in order, and lets a test act or wait on a report. */
+export class RecordingLifecycle implements JobLifecycle {
+  readonly calls: LifecycleCall[] = [];
+  onCheckpoint: (checkpoint: CheckpointReport) => void = () => undefined;
+  /** Whether queued work is still its node's duty; everything is, unless a test says otherwise. */
+  currentDuty: (work: TrainingTask | AuditTask, node: string) => boolean = () => true;
+  private waiters: Array<() => void> = [];
+
+  private push(method: keyof JobLifecycle, taskId: string, detail: unknown) {
+    this.calls.push({ method, taskId, detail });
+    for (const wake of this.waiters.splice(0)) wake();
+  }
+
+  async isCurrentDuty(work: TrainingTask | AuditTask, node: string) {
+    return this.currentDuty(work, node);
+  }
+  async taskStarted(taskId: string, workerAddress: string) {
+    this.push("taskStarted", taskId, workerAddress);
+  }
+  async progress(taskId: string, progress: TrainingProgress) {
+    this.push("progress", taskId, progress);
+  }
+  async checkpointStored(taskId: string, checkpoint: CheckpointReport) {
+    this.onCheckpoint(checkpoint);
+    this.push("checkpointStored", taskId, checkpoint);
+  }
+  async trainingCompleted(taskId: string, result: TrainingResult) {
+    this.push("trainingCompleted", taskId, result);
+  }
+  async auditCompleted(taskId: string, verdict: AuditVerdict) {
+    this.push("auditCompleted", taskId, verdict);
+  }
+  async taskFailed(taskId: string, reason: string, networkFault: boolean) {
+    this.push("taskFailed", taskId, { reason, networkFault });
+  }
+
+  /** The details of every call of `method`, for `taskId` when given. */
+  of<T = unknown>(method: keyof JobLifecycle, taskId?: string): T[] {
+    return this.calls
+      .filter((c) => c.method === method && (taskId === undefined || c.taskId === taskId))
+      .map((c) => c.detail as T);
+  }
+
+  async until(predicate: (calls: LifecycleCall[]) => boolean, timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!predicate(this.calls)) {
+      const left = deadline - Date.now();
+      assert.ok(left > 0, `timed out; reports so far: ${JSON.stringify(this.calls.map((c) => c.method))}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, left);
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+}
+
+export interface GatewayApp {
+  gateway: NodeGateway;
+  producer: TaskProducer;
+  app: App;
+  /** Where the app listens: http://127.0.0.1:port */
+  url: string;
+  close(): Promise<void>;
+}
+
+export async function startGatewayApp(
+  t: TestApp,
+  lifecycle: JobLifecycle,
+  policy: QueuePolicy,
+  maxUploadBytes: number,
+): Promise<GatewayApp> {
+  const queues: QueueConnection = { redisUrl: t.config.redisUrl!, prefix: `${t.prefix}-queues` };
+  const gateway = new NodeGateway({
+    db: t.database.db,
+    redis: t.redis,
+    blobs: t.services.files.blobs,
+    lifecycle,
+    queues,
+    policies: { training: policy, audit: policy },
+    limits: { checkpointBytes: maxUploadBytes, modelBytes: maxUploadBytes },
+    logError: (error) => {
+      throw error;
+    },
+  });
+  await gateway.start();
+  const producer = new TaskProducer(queues, { training: policy, audit: policy });
+  const up = async () => undefined;
+  const app = await buildApp({
+    deps: {
+      services: { ...t.services, nodeGateway: gateway },
+      probes: { database: up, redis: up, chain: up },
+    },
+  });
+  const url = await app.listen({ port: 0, host: "127.0.0.1" });
+  return {
+    gateway,
+    producer,
+    app,
+    url,
+    close: async () => {
+      await app.close();
+      await producer.close();
+      await gateway.close();
+    },
+  };
+}
