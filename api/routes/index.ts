@@ -6,6 +6,7 @@ import billingRoutes from "./billing.ts";
 import filesRoutes from "./files.ts";
 import healthRoutes from "./health.ts";
 import nodeRoutes from "./nodes.ts";
+import portalRoutes from "./portal.ts";
 import trainingJobRoutes from "./training-jobs.ts";
 
 const routes: FastifyPluginAsync = async (app) => {
@@ -16,6 +17,7 @@ const routes: FastifyPluginAsync = async (app) => {
   await app.register(filesRoutes);
   await app.register(trainingJobRoutes);
   await app.register(nodeRoutes);
+  await app.register(portalRoutes);
 };
 
 export default routes;

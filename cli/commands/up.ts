@@ -18,6 +18,7 @@ export function registerUpCommand(program: Command): void {
           `  API      ${base}/v1`,
           `  Health   ${base}/v1/health`,
           `  Docs     ${base}/docs`,
+          `  Portal   ${base}/portal/`,
           "Press Ctrl+C to stop.",
         ];
         process.stdout.write(`${lines.join("\n")}\n`);

@@ -1,0 +1,179 @@
+// The portal's files over HTTP, as a browser fetches them from the real app: types, security and
+// caching headers, and nothing served but the portal's own files.
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import { after, before, test } from "node:test";
+import { expectApiError } from "../../test/support/api-error.ts";
+import { type App, buildApp } from "../app.ts";
+import { CHECKOUT_MAX_CENTS, CHECKOUT_MIN_CENTS } from "../services/billing.ts";
+import { PORTAL_CSP, PORTAL_DIR } from "./portal.ts";
+
+const up = async () => undefined;
+let app: App;
+
+before(async () => {
+  app = await buildApp({ deps: { probes: { database: up, redis: up, chain: up } } });
+  await app.ready();
+});
+after(() => app.close());
+
+const get = (url: string, headers: Record<string, string> = {}) =>
+  app.inject({ method: "GET", url, headers });
+const portalFile = (path: string) => readFileSync(`${PORTAL_DIR}${path}`, "utf8");
+
+function assertPortalHeaders(headers: Record<string, unknown>) {
+  assert.equal(headers["content-security-policy"], PORTAL_CSP);
+  assert.equal(headers["cache-control"], "no-cache");
+  assert.equal(headers["x-content-type-options"], "nosniff");
+  assert.equal(headers["x-frame-options"], "DENY");
+  assert.match(String(headers.etag), /^"[\w-]{27}"$/);
+}
+
+test("/portal/ and /portal serve index.html as HTML with the portal's headers", async () => {
+  for (const url of ["/portal/", "/portal", "/portal/?checkout=success"]) {
+    const res = await get(url);
+    assert.equal(res.statusCode, 200, url);
+    assert.equal(res.headers["content-type"], "text/html; charset=utf-8", url);
+    assertPortalHeaders(res.headers);
+    assert.equal(res.body, portalFile("index.html"), url);
+  }
+});
+
+test("the CSP allows same-origin scripts and styles only, and nothing inline", () => {
+  const directives = new Map(
+    PORTAL_CSP.split("; ").map((d) => [d.split(" ")[0], d.split(" ").slice(1)] as const),
+  );
+  assert.deepEqual(directives.get("default-src"), ["'none'"]);
+  assert.deepEqual(directives.get("script-src"), ["'self'"]);
+  assert.deepEqual(directives.get("style-src"), ["'self'"]);
+  assert.deepEqual(directives.get("frame-ancestors"), ["'none'"]);
+  // The markup must not depend on what the policy forbids.
+  const html = portalFile("index.html");
+  assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/, "an inline script");
+  assert.doesNotMatch(html, /<style/, "an inline style sheet");
+  assert.doesNotMatch(html, /\sstyle=/, "a style attribute");
+  assert.doesNotMatch(html, /\son[a-z]+=/, "an inline event handler");
+});
+
+test("scripts, style sheet and icon are served with their content types", async () => {
+  const expected: Array<[string, string]> = [
+    ["app.js", "text/javascript; charset=utf-8"],
+    ["views/billing.js", "text/javascript; charset=utf-8"],
+    ["styles.css", "text/css; charset=utf-8"],
+    ["favicon.svg", "image/svg+xml"],
+  ];
+  for (const [path, type] of expected) {
+    const res = await get(`/portal/${path}`);
+    assert.equal(res.statusCode, 200, path);
+    assert.equal(res.headers["content-type"], type, path);
+    assertPortalHeaders(res.headers);
+    assert.equal(res.body, portalFile(path), path);
+  }
+});
+
+test("HEAD answers like GET without a body", async () => {
+  const res = await app.inject({ method: "HEAD", url: "/portal/app.js" });
+  assert.equal(res.statusCode, 200);
+  assert.equal(res.headers["content-type"], "text/javascript; charset=utf-8");
+  assert.equal(res.body, "");
+});
+
+test("a revalidation naming the current ETag is a 304 without a body; a stale one gets the file", async () => {
+  const first = await get("/portal/styles.css");
+  const etag = String(first.headers.etag);
+  for (const ifNoneMatch of [etag, `"older", W/${etag}`, "*"]) {
+    const again = await get("/portal/styles.css", { "if-none-match": ifNoneMatch });
+    assert.equal(again.statusCode, 304, ifNoneMatch);
+    assert.equal(again.body, "");
+    assert.equal(again.headers.etag, etag);
+  }
+  const stale = await get("/portal/styles.css", { "if-none-match": '"an-older-version"' });
+  assert.equal(stale.statusCode, 200);
+  assert.equal(stale.body, first.body);
+});
+
+test("every asset the portal references is served", async () => {
+  const html = portalFile("index.html");
+  const referenced = [...html.matchAll(/(?:src|href)="\/portal\/([^"]+)"/g)].map((m) => m[1]!);
+  assert.ok(referenced.includes("app.js") && referenced.includes("styles.css"), referenced.join());
+  const modules = readdirSync(PORTAL_DIR, { recursive: true, encoding: "utf8" }).filter((f) =>
+    f.endsWith(".js"),
+  );
+  for (const module of modules) {
+    const dir = module.includes("/") ? module.slice(0, module.lastIndexOf("/") + 1) : "";
+    for (const [, specifier] of portalFile(module).matchAll(/from "(\.{1,2}\/[^"]+)"/g)) {
+      referenced.push(new URL(specifier!, `http://x/${dir}`).pathname.slice(1));
+    }
+  }
+  for (const path of new Set(referenced)) {
+    assert.equal((await get(`/portal/${path}`)).statusCode, 200, path);
+  }
+});
+
+test("paths that leave the portal folder are 404, however they are spelled", async () => {
+  for (const url of [
+    "/portal/../package.json",
+    "/portal/%2e%2e/package.json",
+    "/portal/..%2fpackage.json",
+    "/portal/%2e%2e%2f%2e%2e%2fetc%2fpasswd",
+    "/portal/views/../../package.json",
+    "/portal//etc/passwd",
+    "/portal/..\\package.json",
+    "/portal/%00",
+  ]) {
+    const res = await get(url);
+    expectApiError(res, 404, "route_not_found");
+    assert.doesNotMatch(res.body, /"name": "veritrain"|root:/, url);
+  }
+});
+
+test("unknown assets, and files in the folder that are not the portal's, are 404", async () => {
+  for (const url of ["/portal/nope.js", "/portal/views/", "/portal/tsconfig.json", "/portal/app.js/x"]) {
+    expectApiError(await get(url), 404, "route_not_found");
+  }
+});
+
+test("the portal stays out of the OpenAPI document", async () => {
+  const document = (await get("/openapi.json")).json<{ paths: Record<string, unknown> }>();
+  assert.ok(Object.keys(document.paths).length > 0);
+  assert.deepEqual(
+    Object.keys(document.paths).filter((path) => path.startsWith("/portal")),
+    [],
+  );
+});
+
+interface MoneyModule {
+  CHECKOUT_MIN_CENTS: number;
+  CHECKOUT_MAX_CENTS: number;
+  formatCents(cents: number): string;
+  formatCentsChange(cents: number): string;
+  parseDollars(text: string): number | null;
+}
+// A URL, not a literal specifier: the portal's modules are plain JavaScript outside this project.
+const money = (await import(new URL("../../portal/money.js", import.meta.url).href)) as MoneyModule;
+
+test("the portal's checkout limits are the API's", () => {
+  assert.equal(money.CHECKOUT_MIN_CENTS, CHECKOUT_MIN_CENTS);
+  assert.equal(money.CHECKOUT_MAX_CENTS, CHECKOUT_MAX_CENTS);
+});
+
+test("the portal reads dollars into integer cents and formats cents as dollars", () => {
+  const read: Array<[string, number | null]> = [
+    ["25", 2500],
+    ["25.5", 2550],
+    ["$1,000.05", 100005],
+    [" 0.29 ", 29],
+    ["10000", 1000000],
+    ["1,00", null],
+    ["25.505", null],
+    ["-5", null],
+    ["", null],
+    ["5e3", null],
+  ];
+  for (const [text, cents] of read) assert.equal(money.parseDollars(text), cents, JSON.stringify(text));
+  assert.equal(money.formatCents(0), "$0.00");
+  assert.equal(money.formatCents(123456), "$1,234.56");
+  assert.equal(money.formatCentsChange(2500), "+$25.00");
+  assert.equal(money.formatCentsChange(-500), "-$5.00");
+  assert.equal(money.formatCentsChange(0), "$0.00");
+});
