@@ -27,7 +27,18 @@ export interface RunningApi {
   close(): Promise<void>;
 }
 
-export async function startApi(config: Config, urls: ServiceUrls): Promise<RunningApi> {
+export interface ApiProcessOptions {
+  /** BullMQ key prefix of the task queues (default "veritrain"): separates deployments sharing a Redis. */
+  queuePrefix?: string;
+  /** How often dispatched jobs are moved along the protocol. */
+  verificationPassMs?: number;
+}
+
+export async function startApi(
+  config: Config,
+  urls: ServiceUrls,
+  options: ApiProcessOptions = {},
+): Promise<RunningApi> {
   await migrate(urls.databaseUrl);
   const db: Database = createDatabase(urls.databaseUrl);
   const { pool } = createPool(urls.databaseUrl);
@@ -53,7 +64,7 @@ export async function startApi(config: Config, urls: ServiceUrls): Promise<Runni
     pool,
     redis,
     chain: bridge,
-    queues: { redisUrl: urls.redisUrl, prefix: DEFAULT_QUEUE_PREFIX },
+    queues: { redisUrl: urls.redisUrl, prefix: options.queuePrefix ?? DEFAULT_QUEUE_PREFIX },
     logError: (error, message) => logger.error({ err: error }, message),
   });
   await services.nodeGateway?.start();
@@ -61,7 +72,7 @@ export async function startApi(config: Config, urls: ServiceUrls): Promise<Runni
   const watcher = await bridge.watch(undefined, {
     onError: (error) => logger.error({ err: error }, "applying chain events failed; retrying"),
   });
-  services.verification?.start(VERIFICATION_PASS_MS);
+  services.verification?.start(options.verificationPassMs ?? VERIFICATION_PASS_MS);
   // Jobs left queued by a previous process (a crash between reserving and escrowing) go out now.
   services.jobs
     .resumePending()

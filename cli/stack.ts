@@ -1,10 +1,24 @@
 // Brings up everything a Veritrain API needs on one machine: the services whose URLs are not
-// configured are started embedded (Postgres, Redis, the dev chain), then the API itself.
+// configured are started embedded (Postgres, Redis, the dev chain), then the API itself, and with
+// the embedded chain one worker and one verifier node.
 import { join } from "node:path";
 import { type RunningApi, startApi } from "../api/server.ts";
 import { startDevnet } from "../chain-bridge/devnet/index.ts";
+import { setProtocolParameters } from "../chain-bridge/governance.ts";
 import { startEmbeddedServices } from "../config/embedded-services.ts";
 import type { Config } from "../config/env.ts";
+import { startLocalNodes } from "./local-nodes.ts";
+
+// The dev chain of a local stack seals a block a second, and its windows are sized for a demo:
+// an hour for a worker to commit, half a minute for a verifier's replay, and a job settles about
+// 45 seconds after its training ends (PROTOCOL.md §2 has the production values).
+const DEV_BLOCK_TIME_MS = 1_000;
+const DEV_STACK_WINDOWS = {
+  commitBlocks: 3_600,
+  verdictBlocks: 30,
+  challengeBlocks: 5,
+  revealBlocks: 10,
+} as const;
 
 export interface Stack {
   api: RunningApi;
@@ -29,10 +43,15 @@ export async function startStack(config: Config): Promise<Stack> {
     const started = [...services.started];
 
     let chainWsUrl = config.chainWsUrl;
+    const embeddedChain = !chainWsUrl;
     if (!chainWsUrl) {
-      const devnet = await startDevnet({ dataDir: join(config.dataDir, "chain"), blockTimeMs: 0 });
+      const devnet = await startDevnet({
+        dataDir: join(config.dataDir, "chain"),
+        blockTimeMs: DEV_BLOCK_TIME_MS,
+      });
       stops.push(devnet.stop);
-      started.push(`embedded dev chain at ${devnet.wsUrl}`);
+      await setProtocolParameters(devnet.wsUrl, config.operatorSeed, DEV_STACK_WINDOWS);
+      started.push(`embedded dev chain at ${devnet.wsUrl} (a block every ${DEV_BLOCK_TIME_MS / 1000} s)`);
       chainWsUrl = devnet.wsUrl;
     }
 
@@ -42,6 +61,12 @@ export async function startStack(config: Config): Promise<Stack> {
       chainWsUrl,
     });
     stops.push(api.close);
+    // Dev accounts stake for the local nodes; against a configured chain, nodes are the operators' own.
+    if (embeddedChain) {
+      const nodes = startLocalNodes(api.url, chainWsUrl, config.dataDir);
+      stops.push(nodes.stop);
+      started.push(...nodes.started);
+    }
     return { api, chainWsUrl, started, stop: stopAll };
   } catch (error) {
     await stopAll();

@@ -2,10 +2,11 @@
 // embedded, answers /v1/health, and stops cleanly on SIGTERM.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { freePort } from "../config/embedded-services.ts";
 
 const root = new URL("..", import.meta.url).pathname;
@@ -60,6 +61,9 @@ test("veritrain up starts everything embedded, serves health, and exits 0 on SIG
   assert.match(banner, /embedded Postgres/);
   assert.match(banner, /redis-server at/);
   assert.match(banner, /embedded dev chain at/);
+  assert.match(banner, /worker node \/\/Bob/);
+  assert.match(banner, /verifier node \/\/Charlie/);
+  assert.match(banner, /Portal +http:\/\/localhost:\d+\/portal\//);
 
   const res = await fetch(`http://127.0.0.1:${port}/v1/health`);
   const body = (await res.json()) as { status: string; components: Record<string, { status: string }> };
@@ -70,7 +74,26 @@ test("veritrain up starts everything embedded, serves health, and exits 0 on SIG
     chain: "up",
   });
 
+  // Both nodes stake from their dev accounts and register with the gateway.
+  const nodeLog = (role: string) => {
+    const file = join(dataDir, "nodes", role, "node.log");
+    return existsSync(file) ? readFileSync(file, "utf8") : "";
+  };
+  for (
+    let i = 0;
+    i < 600 && !["worker", "verifier"].every((r) => /registered 5\w+ as/.test(nodeLog(r)));
+    i++
+  ) {
+    await sleep(100);
+  }
+  for (const role of ["worker", "verifier"]) {
+    assert.match(nodeLog(role), new RegExp(`registered on chain as a ${role}`), nodeLog(role));
+    assert.match(nodeLog(role), new RegExp(`registered 5\\w+ as ${role}`), nodeLog(role));
+  }
+
   const exited = new Promise<number | null>((resolve) => child!.once("exit", (code) => resolve(code)));
   child.kill("SIGTERM");
   assert.equal(await exited, 0);
+  for (const role of ["worker", "verifier"])
+    assert.match(nodeLog(role), /"stopping"/, "each node was stopped");
 });

@@ -60,6 +60,9 @@ export interface QuoteView {
   within_price_cap: boolean;
 }
 
+/** How long a job may wait for the network to take it before it fails (costing nothing). */
+export const DISPATCH_PATIENCE_MS = 10 * 60_000;
+
 const TERMINAL: ReadonlySet<JobStatus> = new Set(["succeeded", "failed", "cancelled"]);
 
 /** The task of a job's first attempt; deterministic so dispatching again finds the same escrow. */
@@ -301,11 +304,15 @@ export class Jobs implements JobLifecycle {
         },
       });
     } catch (error) {
-      if (error instanceof BridgeError && error.code === "DISPATCH_FAILED") {
+      if (!(error instanceof BridgeError && error.code === "DISPATCH_FAILED")) throw error;
+      // No free worker (or a treasury short of tokens) is usually a matter of minutes: the job
+      // waits, and the verification driver dispatches it again, until its patience runs out.
+      if (Date.now() - job.createdAt.getTime() > DISPATCH_PATIENCE_MS) {
         await this.finish(job, "failed", `the network could not take the job: ${error.message}`, 0);
-        return;
+      } else {
+        await this.deps.events.emit(jobId, "job.waiting", { reason: error.message });
       }
-      throw error;
+      return;
     }
     const task = await db.task.findUniqueOrThrow({ where: { id: taskId } });
     await this.queueTraining(task);
@@ -355,7 +362,8 @@ export class Jobs implements JobLifecycle {
     if (state.attempt !== work.chain.attempt) return false;
     if ("auditIndex" in work.chain) {
       const audit = state.audits[work.chain.auditIndex];
-      return state.status === "Auditing" && audit?.verifier === node && audit.verdict === null;
+      const open = state.status === "Auditing" && audit?.verifier === node && audit.verdict === null;
+      return open && (await chain.head()) <= state.verdictDeadline;
     }
     return state.status === "Assigned" && state.worker === node;
   }

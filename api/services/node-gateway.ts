@@ -149,13 +149,20 @@ export class NodeGateway {
       const { lifecycle, logError } = this.options;
       const opened = new LeaseBroker(kind, node, this.options.queues, this.policies[kind]);
       opened.onError((error) => logError(error, `reporting an exhausted ${kind} task failed`));
-      opened.onExhausted((jobId, reason) =>
-        lifecycle.taskFailed(
-          taskIdOfJob(jobId),
-          `${kind === "training" ? "training" : "the audit"} failed on every attempt of its node: ${reason}`,
-          true,
-        ),
-      );
+      // A training task its worker cannot finish fails the job (at no cost to the user). An audit
+      // its verifier cannot finish does not: the chain settles it as failed, slashes the verifier
+      // for the missed deadline, and the job goes on to finalization.
+      opened.onExhausted(async (jobId, reason) => {
+        if (kind === "training") {
+          await lifecycle.taskFailed(
+            taskIdOfJob(jobId),
+            `training failed on every attempt of its node: ${reason}`,
+            true,
+          );
+        } else {
+          logError(new Error(reason), `node ${node} gave up audit ${jobId}`);
+        }
+      });
       broker = opened.start().then(() => opened);
       brokers.set(node, broker);
     }

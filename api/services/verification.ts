@@ -28,6 +28,7 @@ export interface VerificationDriverDeps {
 // A call the chain may refuse for now (no verifier eligible yet, no worker to re-assign to) is
 // tried again after this many blocks, not on every pass: each refusal costs the treasury a fee.
 const RETRY_AFTER_BLOCKS = 5;
+const DISPATCH_RETRY_MS = 3_000;
 
 const hex = (value: string) => Buffer.from(value.replace(/^0x/, ""), "hex");
 
@@ -62,6 +63,7 @@ export class VerificationDriver {
   }
 
   private async advanceAll(): Promise<void> {
+    await this.dispatchWaiting();
     const tasks = await this.deps.db.task.findMany({
       where: {
         chainTaskId: { not: null },
@@ -132,6 +134,22 @@ export class VerificationDriver {
         return;
       case "Cancelled":
         return;
+    }
+  }
+
+  /** Jobs whose escrow the chain refused for now (no free worker): tried again every few seconds. */
+  private async dispatchWaiting(): Promise<void> {
+    const waiting = await this.deps.db.trainingJob.findMany({
+      where: { status: "queued", tasks: { some: { status: "open_failed" } } },
+      select: { id: true },
+    });
+    const now = Date.now();
+    for (const { id } of waiting) {
+      if ((this.retryAt.get(`${id}:dispatch`) ?? 0) > now) continue;
+      this.retryAt.set(`${id}:dispatch`, now + DISPATCH_RETRY_MS);
+      await this.deps.jobs
+        .dispatch(id)
+        .catch((error: unknown) => this.deps.logError(error, `dispatching ${id} failed`));
     }
   }
 
