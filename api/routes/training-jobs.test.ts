@@ -250,3 +250,21 @@ test("the event stream replays the history as Server-Sent Events and ends after 
   });
   assert.equal(resumed.body.trim().split("\n\n").length, 1);
 });
+
+test("the model and the receipt exist once a job has succeeded: before that 409, for others 404", async () => {
+  const created = await post(alice, "/v1/training-jobs", request(), {
+    "idempotency-key": "results-not-ready",
+  });
+  assert.equal(created.statusCode, 201, created.body);
+  const { id } = created.json<{ id: string }>();
+  for (const [path, code] of [
+    ["model", "model_not_ready"],
+    ["receipt", "receipt_not_ready"],
+  ] as const) {
+    const early = expectApiError(await get(alice, `/v1/training-jobs/${id}/${path}`), 409, code);
+    assert.match(early.message, /queued/);
+    expectApiError(await get(bob, `/v1/training-jobs/${id}/${path}`), 404, "resource_missing");
+    expectApiError(await get(alice, `/v1/training-jobs/job_unknown/${path}`), 404, "resource_missing");
+    expectApiError(await get(alice, `/v1/training-jobs/file_${id}/${path}`), 404, "resource_missing");
+  }
+});

@@ -129,3 +129,14 @@ test("an audit of uncommitted checkpoints, or with a forged verifier signature, 
   none.audits = [];
   assert.deepEqual(failed(signBody(none)), ["audits_present"]);
 });
+
+test("a malformed receipt fails its checks instead of throwing", () => {
+  const partial = structuredClone(receipt.body) as Partial<typeof receipt.body>;
+  delete partial.audits;
+  delete partial.checkpoints;
+  const checks = verifyReceipt({ body: partial as typeof receipt.body, signature: "00" }, model).checks;
+  assert.deepEqual(
+    checks.filter((c) => !c.ok).map((c) => c.name),
+    ["platform_signature", "checkpoint_root", "worker_commitment", "audits_present"],
+  );
+});

@@ -159,8 +159,9 @@ export function verifyReceipt(
       "the worker's signature does not verify"
     );
   });
-  check("audits_present", () => body.audits.length > 0 || "no segment was audited");
-  body.audits.forEach((audit, i) => {
+  const audits: unknown = body.audits;
+  check("audits_present", () => (Array.isArray(audits) && audits.length > 0) || "no segment was audited");
+  (Array.isArray(audits) ? (audits as ReceiptAudit[]) : []).forEach((audit, i) => {
     check(`audit_${i}`, () => {
       const { steps, leaves } = body.checkpoints;
       const from = steps.indexOf(audit.from_step);
