@@ -6,6 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { type RunningApi, startApi } from "../api/server.ts";
 import { type Devnet, startDevnet } from "../chain-bridge/devnet/index.ts";
 import { type EmbeddedServices, startEmbeddedServices } from "../config/embedded-services.ts";
@@ -92,4 +93,15 @@ test("health returns to 200 once Redis is back on its address", async () => {
     ({ status } = await health());
   }
   assert.equal(status, 200);
+});
+
+test("the API stops within seconds even while Redis is unreachable", async () => {
+  await stopRestarted();
+  stopRestarted = async () => undefined;
+  // Queue connections closing against a dead Redis would wait for a reconnect forever.
+  const outcome = await Promise.race([
+    api.close().then(() => "stopped"),
+    sleep(30_000).then(() => "still stopping after 30 s"),
+  ]);
+  assert.equal(outcome, "stopped");
 });
