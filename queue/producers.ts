@@ -3,7 +3,6 @@
 // enqueueing the same work twice (a retried request, a restarted service) adds it once.
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
-import { closeWithin } from "./closing.ts";
 import { type QueueConnection, queueNameOf, type TaskKind } from "./names.ts";
 import type { AuditTask, CheckpointRef, LeasedJobData, TaskPayloads, TrainingTask } from "./payloads.ts";
 import { QUEUE_POLICIES, type QueuePolicy } from "./policies.ts";
@@ -79,11 +78,7 @@ export class TaskProducer {
   }
 
   async close(): Promise<void> {
-    await closeWithin(
-      async () => {
-        await Promise.all([...this.queues.values()].map((queue) => queue.close()));
-      },
-      () => this.redis.disconnect(),
-    );
+    await Promise.all([...this.queues.values()].map((queue) => queue.close()));
+    this.redis.disconnect();
   }
 }

@@ -11,6 +11,8 @@ import { type RunningApi, startApi } from "../api/server.ts";
 import { type Devnet, startDevnet } from "../chain-bridge/devnet/index.ts";
 import { type EmbeddedServices, startEmbeddedServices } from "../config/embedded-services.ts";
 import { loadConfig } from "../config/env.ts";
+import { GatewayClient } from "../worker-runtime/node/gateway-client.ts";
+import { loadIdentity } from "../worker-runtime/node/identity.ts";
 import { createEmptySchema } from "./support/database.ts";
 
 let dir: string;
@@ -29,6 +31,11 @@ before(async () => {
     { ...loadConfig({}), port: 0 },
     { databaseUrl: schema.url, redisUrl: redis.env.REDIS_URL, chainWsUrl: devnet.wsUrl },
   );
+  // A worker that has asked for work: the gateway holds queue connections for it, which is what
+  // a shutdown during a Redis outage has to close.
+  const worker = new GatewayClient(api.url, await loadIdentity("//Bob"));
+  await worker.register(["worker"], "e".repeat(64));
+  assert.equal(await worker.claimTraining(0), null);
 });
 
 after(async () => {
