@@ -9,7 +9,8 @@ export interface CheckpointRef {
   sha256: string;
 }
 
-export interface TrainingTask {
+/** What any work on a job needs to run the training engine. */
+export interface WorkInputs {
   taskId: string;
   jobId: string;
   modelSha256: string;
@@ -18,6 +19,9 @@ export interface TrainingTask {
   datasetFileName: string;
   /** The training engine's spec as the user gave it (worker-runtime/train/spec.ts parses it). */
   spec: unknown;
+}
+
+export interface TrainingTask extends WorkInputs {
   totalSteps: number;
   checkpointEvery: number;
   /** The chain task and the attempt the node was assigned; null for work off chain (tests, local runs). */
@@ -31,13 +35,7 @@ export interface ProvenCheckpoint extends CheckpointRef {
   proof: string[];
 }
 
-export interface AuditTask {
-  taskId: string;
-  jobId: string;
-  modelSha256: string;
-  datasetSha256: string;
-  datasetFileName: string;
-  spec: unknown;
+export interface AuditTask extends WorkInputs {
   /** Root the worker committed on chain and the size of its tree, which the proofs are against. */
   checkpointRoot: string;
   treeSize: number;

@@ -8,7 +8,7 @@ import type { ChainBridge, Settlement } from "../../chain-bridge/bridge.ts";
 import { BridgeError } from "../../chain-bridge/errors.ts";
 import type { Database } from "../../prisma/client.ts";
 import type { JobStatus, Prisma, Task, TrainingJob } from "../../prisma/generated/client.ts";
-import type { AuditTask, TrainingTask } from "../../queue/payloads.ts";
+import type { AuditTask, TrainingTask, WorkInputs } from "../../queue/payloads.ts";
 import type { TaskProducer } from "../../queue/producers.ts";
 import type { Receipt } from "../../sdk/src/receipt.ts";
 import { checkpointRoot, specHash } from "../../sdk/src/receipt.ts";
@@ -333,17 +333,10 @@ export class Jobs implements JobLifecycle {
     if (task.chainTaskId === null || task.workerAddress === null) {
       throw new Error(`task ${task.id} has no assigned worker on chain (status ${task.status})`);
     }
-    const job = await db.trainingJob.findUniqueOrThrow({ where: { id: task.jobId } });
-    const dataset = await db.file.findUniqueOrThrow({ where: { id: job.datasetFileId } });
-    const model = await db.file.findUniqueOrThrow({ where: { id: job.modelFileId } });
+    const { job, inputs } = await this.workInputs(task);
     const stored = await db.checkpoint.findMany({ where: { taskId: task.id }, orderBy: { step: "asc" } });
     const work: TrainingTask = {
-      taskId: task.id,
-      jobId: job.id,
-      modelSha256: model.sha256,
-      datasetSha256: dataset.sha256,
-      datasetFileName: dataset.filename,
-      spec: job.spec,
+      ...inputs,
       totalSteps: job.totalSteps,
       checkpointEvery: checkpointEveryOf(job),
       chain: { chainTaskId: task.chainTaskId.toString(), attempt: task.attempt },
@@ -353,6 +346,27 @@ export class Jobs implements JobLifecycle {
       work,
       stored.map((c) => ({ step: c.step, sha256: c.sha256 })),
     );
+  }
+
+  /** What a node needs of the task's job to run it: blobs by hash, never the user's ids or names. */
+  async workInputs(task: Task): Promise<{ job: TrainingJob; inputs: WorkInputs }> {
+    const { db } = this.deps;
+    const job = await db.trainingJob.findUniqueOrThrow({ where: { id: task.jobId } });
+    const [model, dataset] = await Promise.all([
+      db.file.findUniqueOrThrow({ where: { id: job.modelFileId } }),
+      db.file.findUniqueOrThrow({ where: { id: job.datasetFileId } }),
+    ]);
+    return {
+      job,
+      inputs: {
+        taskId: task.id,
+        jobId: job.id,
+        modelSha256: model.sha256,
+        datasetSha256: dataset.sha256,
+        datasetFileName: dataset.filename,
+        spec: job.spec,
+      },
+    };
   }
 
   async isCurrentDuty(work: TrainingTask | AuditTask, node: string): Promise<boolean> {

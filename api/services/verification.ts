@@ -185,12 +185,11 @@ export class VerificationDriver {
       .map((audit, index) => ({ audit, index }))
       .filter((a) => a.audit.verdict === null);
     if (pending.length === 0) return;
-    const job = await this.deps.db.trainingJob.findUniqueOrThrow({ where: { id: task.jobId } });
-    const [model, dataset, stored] = await Promise.all([
-      this.deps.db.file.findUniqueOrThrow({ where: { id: job.modelFileId } }),
-      this.deps.db.file.findUniqueOrThrow({ where: { id: job.datasetFileId } }),
-      this.deps.db.checkpoint.findMany({ where: { taskId: task.id }, orderBy: { step: "asc" } }),
-    ]);
+    const { inputs } = await this.deps.jobs.workInputs(task);
+    const stored = await this.deps.db.checkpoint.findMany({
+      where: { taskId: task.id },
+      orderBy: { step: "asc" },
+    });
     const leaves = stored.map((c) => hex(c.sha256));
     const proven = (leafIndex: number) => ({
       step: stored[leafIndex]!.step,
@@ -200,12 +199,7 @@ export class VerificationDriver {
     });
     for (const { audit, index } of pending) {
       const work: AuditTask = {
-        taskId: task.id,
-        jobId: job.id,
-        modelSha256: model.sha256,
-        datasetSha256: dataset.sha256,
-        datasetFileName: dataset.filename,
-        spec: job.spec,
+        ...inputs,
         checkpointRoot: state.commitment!.root.replace(/^0x/, ""),
         treeSize: leaves.length,
         from: proven(audit.segment),
