@@ -1,5 +1,5 @@
 import { Type } from "@sinclair/typebox";
-import { NODE_ROLES } from "../services/node-gateway.ts";
+import { NODE_ROLES } from "../../sdk/src/node-protocol.ts";
 import { StringEnum } from "./common.ts";
 
 const Sha256 = Type.String({ pattern: "^[0-9a-f]{64}$", description: "Lowercase hex SHA-256" });

@@ -4,6 +4,7 @@
 import type { Readable } from "node:stream";
 import type { Database } from "../../prisma/client.ts";
 import type { File as FileRow } from "../../prisma/generated/client.ts";
+import type { FileObject } from "../../sdk/src/types.ts";
 import { ApiError } from "../errors.ts";
 import { isId, newId } from "../ids.ts";
 import { pageOf } from "../schemas/common.ts";
@@ -12,15 +13,8 @@ import { type BlobStore, BlobStoreError, type StagedBlob } from "./blobs.ts";
 import type { FileDetails } from "./inspection/inspect.ts";
 import type { Inspector } from "./inspection/inspector.ts";
 
-export interface FileView {
-  id: string;
-  purpose: FilePurpose;
-  filename: string;
-  bytes: number;
-  sha256: string;
-  created_at: string;
-  details: FileDetails;
-}
+/** A file as the API answers it: the SDK's type is its one definition. */
+export type FileView = FileObject;
 
 export interface Upload {
   purpose: FilePurpose;

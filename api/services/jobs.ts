@@ -12,6 +12,7 @@ import type { AuditTask, TrainingTask, WorkInputs } from "../../queue/payloads.t
 import type { TaskProducer } from "../../queue/producers.ts";
 import type { Receipt } from "../../sdk/src/receipt.ts";
 import { checkpointRoot, specHash } from "../../sdk/src/receipt.ts";
+import type { Quote as QuoteObject, TrainingJob as TrainingJobObject } from "../../sdk/src/types.ts";
 import { ApiError } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { pageOf } from "../schemas/common.ts";
@@ -28,37 +29,9 @@ import type { Ledger } from "./ledger.ts";
 import { auditedSegments, segmentsOf, type VerificationLevel } from "./pricing.ts";
 import type { Quote, QuoteRequest, Quotes } from "./quotes.ts";
 
-export interface JobView {
-  id: string;
-  object: "training_job";
-  status: JobStatus;
-  failure_reason: string | null;
-  model: string;
-  dataset: string;
-  spec: unknown;
-  verification: string;
-  total_steps: number;
-  steps_completed: number;
-  price: { quoted_cents: number; reserved_cents: number; charged_cents: number | null };
-  result: { model_sha256: string | null };
-  created_at: string;
-  updated_at: string;
-  finished_at: string | null;
-}
-
-export interface QuoteView {
-  object: "quote";
-  model: string;
-  dataset: string;
-  verification: string;
-  train_samples: number;
-  total_steps: number;
-  checkpoints: number;
-  flops_per_step: number;
-  total_flops: number;
-  price: Quote["price"];
-  within_price_cap: boolean;
-}
+/** A job and a quote as the API answers them: the SDK's types are their one definition. */
+export type JobView = TrainingJobObject;
+export type QuoteView = QuoteObject;
 
 /** How long a job may wait for the network to take it before it fails (costing nothing). */
 export const DISPATCH_PATIENCE_MS = 10 * 60_000;

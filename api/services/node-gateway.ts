@@ -13,6 +13,7 @@ import type { AuditTask, CheckpointRef, TrainingTask } from "../../queue/payload
 import { QUEUE_POLICIES, type QueuePolicy } from "../../queue/policies.ts";
 import { taskIdOfJob } from "../../queue/producers.ts";
 import { merkleRoot } from "../../sdk/src/merkle.ts";
+import type { NodeRole } from "../../sdk/src/node-protocol.ts";
 import {
   commitmentMessage,
   type NodeRequestParts,
@@ -24,9 +25,6 @@ import { type BlobStore, BlobStoreError } from "./blobs.ts";
 import { ExpiringCache } from "./expiring-cache.ts";
 import type { JobLifecycle, TrainingProgress } from "./job-lifecycle.ts";
 import { verifyNodeSignature } from "./node-signatures.ts";
-
-export const NODE_ROLES = ["worker", "verifier", "whistleblower"] as const;
-export type NodeRole = (typeof NODE_ROLES)[number];
 
 /** How far a request's timestamp may be from the gateway's clock. */
 export const REQUEST_CLOCK_SKEW_MS = 60_000;

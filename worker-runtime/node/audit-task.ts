@@ -3,11 +3,11 @@
 // training engine, and sign whether the replay lands bit-exactly on the worker's checkpoint.
 
 import { verifyMerkleInclusion } from "../../sdk/src/merkle.ts";
+import type { AuditClaim } from "../../sdk/src/node-protocol.ts";
 import { verdictMessage } from "../../sdk/src/signed-messages.ts";
 import { replaySegment } from "../train/replay.ts";
 import { revealWhenDue, submitVerdict } from "./chain-duties.ts";
 import { NodeError } from "./errors.ts";
-import type { AuditClaim } from "./gateway-client.ts";
 import { LeaseKeeper } from "./lease-keeper.ts";
 import { requireChain, type TaskContext } from "./training-task.ts";
 

@@ -1,16 +1,19 @@
 // The daemon's side of the node gateway: signs every request the way api/plugins/node-auth.ts
 // checks it, and checks every blob it downloads against the hash it asked for.
 import { randomBytes } from "node:crypto";
-import type { Static } from "@sinclair/typebox";
 import type {
-  AuditClaimSchema,
-  CompleteBody,
-  LeaseSchema,
-  NodeSchema,
-  ProgressBody,
-  TrainingClaimSchema,
-} from "../../api/schemas/nodes.ts";
-import type { NodeRole } from "../../api/services/node-gateway.ts";
+  AuditClaim,
+  ClaimRequest,
+  Completion,
+  FailureReport,
+  Lease,
+  NodeInfo,
+  NodeRole,
+  Progress,
+  RegisterRequest,
+  TrainingClaim,
+  VerdictReport,
+} from "../../sdk/src/node-protocol.ts";
 import {
   EMPTY_BODY_SHA256,
   NODE_HEADERS,
@@ -19,12 +22,6 @@ import {
 } from "../../sdk/src/signed-messages.ts";
 import { NodeError } from "./errors.ts";
 import type { NodeIdentity } from "./identity.ts";
-
-export type TrainingClaim = Static<typeof TrainingClaimSchema>;
-export type AuditClaim = Static<typeof AuditClaimSchema>;
-export type LeaseJson = Static<typeof LeaseSchema>;
-export type Completion = Static<typeof CompleteBody>;
-export type Progress = Static<typeof ProgressBody>;
 
 interface Body {
   json?: unknown;
@@ -41,23 +38,26 @@ export class GatewayClient {
     this.base = apiUrl.replace(/\/+$/, "");
   }
 
-  register(roles: NodeRole[], profileHash: string): Promise<Static<typeof NodeSchema>> {
-    return this.json("POST", "/v1/nodes/register", { roles, profile_hash: profileHash });
+  register(roles: NodeRole[], profileHash: string): Promise<NodeInfo> {
+    const body: RegisterRequest = { roles, profile_hash: profileHash };
+    return this.json("POST", "/v1/nodes/register", body);
   }
 
   claimTraining(waitSeconds: number, signal?: AbortSignal): Promise<TrainingClaim | null> {
-    return this.json("POST", "/v1/nodes/training-tasks/claim", { wait_seconds: waitSeconds }, signal);
+    const body: ClaimRequest = { wait_seconds: waitSeconds };
+    return this.json("POST", "/v1/nodes/training-tasks/claim", body, signal);
   }
 
   claimAudit(waitSeconds: number, signal?: AbortSignal): Promise<AuditClaim | null> {
-    return this.json("POST", "/v1/nodes/audits/claim", { wait_seconds: waitSeconds }, signal);
+    const body: ClaimRequest = { wait_seconds: waitSeconds };
+    return this.json("POST", "/v1/nodes/audits/claim", body, signal);
   }
 
-  heartbeat(lease: string): Promise<LeaseJson> {
+  heartbeat(lease: string): Promise<Lease> {
     return this.json("POST", `/v1/nodes/leases/${lease}/heartbeat`, undefined);
   }
 
-  progress(lease: string, progress: Progress): Promise<LeaseJson> {
+  progress(lease: string, progress: Progress): Promise<Lease> {
     return this.json("POST", `/v1/nodes/leases/${lease}/progress`, progress);
   }
 
@@ -75,11 +75,13 @@ export class GatewayClient {
   }
 
   async verdict(lease: string, agrees: boolean, signature: string): Promise<void> {
-    await this.json("POST", `/v1/nodes/leases/${lease}/verdict`, { agrees, signature });
+    const body: VerdictReport = { agrees, signature };
+    await this.json("POST", `/v1/nodes/leases/${lease}/verdict`, body);
   }
 
   async fail(lease: string, reason: string): Promise<void> {
-    await this.json("POST", `/v1/nodes/leases/${lease}/fail`, { reason: reason.slice(0, 2000) });
+    const body: FailureReport = { reason: reason.slice(0, 2000) };
+    await this.json("POST", `/v1/nodes/leases/${lease}/fail`, body);
   }
 
   /** A blob by hash; refuses content that does not hash to what was asked for. */

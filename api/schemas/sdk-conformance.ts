@@ -1,0 +1,87 @@
+// Compile-time proof that the SDK's hand-written types (sdk/src/types.ts, node-protocol.ts,
+// receipt.ts) say what these schemas say. When one side changes alone, `tsc` fails here and
+// names the field: "fields the SDK lacks": "price.tax_cents", or the types of 'status' differ.
+import type { Static } from "@sinclair/typebox";
+import type * as node from "../../sdk/src/node-protocol.ts";
+import type { Receipt } from "../../sdk/src/receipt.ts";
+import type * as sdk from "../../sdk/src/types.ts";
+import type {
+  ApiKey,
+  ApiKeyWithSecret,
+  CreateApiKeyBody,
+  LogInBody,
+  LogInResult,
+  RevokedApiKey,
+  SignUpBody,
+  SignUpResult,
+} from "./accounts.ts";
+import type { Balance, BalanceTransaction, CheckoutSession, CheckoutSessionBody } from "./billing.ts";
+import type { ListQuery } from "./common.ts";
+import type { DeletedFile, File, FileListQuery } from "./files.ts";
+import type * as nodes from "./nodes.ts";
+import type {
+  CheckpointList,
+  JobEvent,
+  JobRequest,
+  QuoteResponse,
+  ReceiptSchema,
+  TrainingJob,
+} from "./training-jobs.ts";
+
+/** Every field path of a type, nested ones included: "price.total_cents", ... */
+type Paths<T> = T extends readonly (infer Item)[]
+  ? Paths<Item>
+  : T extends object
+    ? { [K in keyof T & string]-?: K | `${K}.${Paths<T[K]>}` }[keyof T & string]
+    : never;
+type Only<A, B> = Exclude<Paths<A>, Paths<B>>;
+type Named<Missing, Label extends string> = [Missing] extends [never] ? unknown : { [L in Label]: Missing };
+type SameFields<Api, Sdk> = Named<Only<Api, Sdk>, "fields the SDK lacks"> &
+  Named<Only<Sdk, Api>, "fields the API lacks">;
+
+/** A response: the API's JSON can be used as the SDK type, and both name the same fields. */
+type Answers<Sdk, Api extends Sdk & SameFields<Api, Sdk>> = Api;
+/** A request: what the SDK sends is what the API accepts, field for field. */
+type Accepts<Api, Sdk extends Api & SameFields<Api, Sdk>> = Sdk;
+/** Fields with a default in the schema: required in `Static`, optional to send. */
+type Defaulted<T, K extends keyof T> = Omit<T, K> & Partial<Pick<T, K>>;
+
+export type ApiConformance = [
+  Answers<sdk.SignUpResult, Static<typeof SignUpResult>>,
+  Answers<sdk.LogInResult, Static<typeof LogInResult>>,
+  Answers<sdk.ApiKey, Static<typeof ApiKey>>,
+  Answers<sdk.ApiKeyWithSecret, Static<typeof ApiKeyWithSecret>>,
+  Answers<sdk.RevokedApiKey, Static<typeof RevokedApiKey>>,
+  Answers<sdk.Balance, Static<typeof Balance>>,
+  Answers<sdk.BalanceTransaction, Static<typeof BalanceTransaction>>,
+  Answers<sdk.CheckoutSession, Static<typeof CheckoutSession>>,
+  Answers<sdk.FileObject, Static<typeof File>>,
+  Answers<sdk.DeletedFile, Static<typeof DeletedFile>>,
+  Answers<sdk.Quote, Static<typeof QuoteResponse>>,
+  Answers<sdk.TrainingJob, Static<typeof TrainingJob>>,
+  Answers<sdk.JobEvent, Static<typeof JobEvent>>,
+  Answers<sdk.Checkpoint, Static<typeof CheckpointList>["data"][number]>,
+  Answers<Receipt, Static<typeof ReceiptSchema>>,
+  Accepts<Static<typeof SignUpBody>, sdk.SignUpParams>,
+  Accepts<Static<typeof LogInBody>, sdk.LogInParams>,
+  Accepts<Static<typeof CreateApiKeyBody>, sdk.CreateApiKeyParams>,
+  Accepts<Static<typeof CheckoutSessionBody>, sdk.CheckoutSessionParams>,
+  Accepts<Defaulted<Static<typeof JobRequest>, "verification">, sdk.TrainingJobParams>,
+  Accepts<Defaulted<Static<typeof ListQuery>, "limit">, sdk.ListParams>,
+  Accepts<Defaulted<Static<typeof FileListQuery>, "limit">, sdk.FileListParams>,
+];
+
+export type NodeGatewayConformance = [
+  Answers<node.NodeInfo, Static<typeof nodes.NodeSchema>>,
+  Answers<node.Lease, Static<typeof nodes.LeaseSchema>>,
+  Answers<node.TrainingClaim, Static<typeof nodes.TrainingClaimSchema>>,
+  Answers<node.AuditClaim, Static<typeof nodes.AuditClaimSchema>>,
+  Answers<node.CheckpointRef, Static<typeof nodes.StoredCheckpoint>>,
+  Answers<node.Acknowledged, Static<typeof nodes.Acknowledged>>,
+  Accepts<Static<typeof nodes.RegisterBody>, node.RegisterRequest>,
+  Accepts<Defaulted<Static<typeof nodes.ClaimBody>, "wait_seconds">, node.ClaimRequest>,
+  Accepts<Static<typeof nodes.ProgressBody>, node.Progress>,
+  Accepts<Static<typeof nodes.CompleteBody>, node.Completion>,
+  Accepts<Static<typeof nodes.VerdictBody>, node.VerdictReport>,
+  Accepts<Static<typeof nodes.FailBody>, node.FailureReport>,
+];

@@ -1,0 +1,354 @@
+// The typed client of the Veritrain API. Resources are namespaces (`vt.trainingJobs.create`);
+// every method returns the API's own JSON objects (./types.ts) and throws VeritrainError.
+//
+//   const vt = new Veritrain({ apiKey: process.env.VERITRAIN_API_KEY });
+//   const job = await vt.trainingJobs.create({ model, dataset, spec });
+//   for await (const event of vt.trainingJobs.events(job.id)) console.log(event.type);
+//   const { model: weights } = await vt.trainingJobs.verifiedModel(job.id);
+import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import { ReceiptVerificationError, VeritrainConnectionError } from "./errors.ts";
+import { type Receipt, type ReceiptVerification, verifyReceipt } from "./receipt.ts";
+import { sseMessages } from "./sse.ts";
+import { backoffMs, type FetchLike, Transport } from "./transport.ts";
+import type {
+  ApiKey,
+  ApiKeyWithSecret,
+  Balance,
+  BalanceTransaction,
+  CheckoutSession,
+  CheckoutSessionParams,
+  Checkpoint,
+  CreateApiKeyParams,
+  DeletedFile,
+  FileListParams,
+  FileObject,
+  FilePurpose,
+  JobEvent,
+  List,
+  ListParams,
+  LogInParams,
+  LogInResult,
+  Quote,
+  RevokedApiKey,
+  SignUpParams,
+  SignUpResult,
+  TrainingJob,
+  TrainingJobParams,
+} from "./types.ts";
+
+export interface VeritrainOptions {
+  /** vt_...; without one, `auth.login` starts a session the client then uses. */
+  apiKey?: string;
+  /** Default http://localhost:8080. */
+  baseUrl?: string;
+  /** Default the global fetch (Node 20). */
+  fetch?: FetchLike;
+  /** How often an idempotent request is retried after a network error, 429 or 5xx. Default 2. */
+  maxRetries?: number;
+}
+
+export interface CreateOptions {
+  /** Names this creation: a retry with the same key returns the first result. Default a random UUID. */
+  idempotencyKey?: string;
+}
+
+export interface EventStreamOptions {
+  /** Only events after this event id (default 0: the whole history, then live events). */
+  after?: number;
+  signal?: AbortSignal;
+}
+
+export interface WaitOptions {
+  signal?: AbortSignal;
+  /** Called with every event until the job's final one. */
+  onEvent?: (event: JobEvent) => void;
+}
+
+export interface VerifiedModel {
+  /** The trained ONNX model. */
+  model: Uint8Array;
+  receipt: Receipt;
+  verification: ReceiptVerification;
+}
+
+/**
+ * The first page of a list when awaited; every item of every page with `for await`:
+ *   const page = await vt.files.list({ limit: 20 });
+ *   for await (const file of vt.files.list({ limit: 100 })) ...
+ */
+export type PagePromise<T> = Promise<List<T>> & AsyncIterable<T>;
+
+function paginate<T extends { id: string }>(
+  fetchPage: (after: string | undefined) => Promise<List<T>>,
+  after: string | undefined,
+): PagePromise<T> {
+  const first = fetchPage(after);
+  async function* all(): AsyncGenerator<T> {
+    for (let page = await first; ; ) {
+      yield* page.data;
+      const last = page.data.at(-1);
+      if (!page.has_more || last === undefined) return;
+      page = await fetchPage(last.id);
+    }
+  }
+  return Object.assign(first, { [Symbol.asyncIterator]: all });
+}
+
+const TERMINAL_EVENTS = new Set(["job.succeeded", "job.failed", "job.cancelled"]);
+const path = (...segments: string[]) => `/v1/${segments.map(encodeURIComponent).join("/")}`;
+
+class Auth {
+  constructor(private readonly http: Transport) {}
+
+  /** Creates a user and an organization; the result holds the first API key, shown once. */
+  signup(params: SignUpParams): Promise<SignUpResult> {
+    return this.http.json({ method: "POST", path: path("auth", "signup"), json: params });
+  }
+
+  /** Starts a portal session; a client without an API key then acts as that user. */
+  async login(params: LogInParams): Promise<LogInResult> {
+    const response = await this.http.send({ method: "POST", path: path("auth", "login"), json: params });
+    const result = (await response.json()) as LogInResult;
+    this.http.adoptSession(response, result.csrf_token);
+    return result;
+  }
+
+  /** Ends the session login started. */
+  async logout(): Promise<void> {
+    await this.http.send({ method: "POST", path: path("auth", "logout") });
+    this.http.forgetSession();
+  }
+}
+
+class ApiKeys {
+  constructor(private readonly http: Transport) {}
+
+  list(params: ListParams = {}): PagePromise<ApiKey> {
+    return paginate(
+      (after) => this.http.json({ method: "GET", path: path("api-keys"), query: { ...params, after } }),
+      params.after,
+    );
+  }
+
+  /** The secret is in this result only. Not retried: the API keeps no replay of a secret. */
+  create(params: CreateApiKeyParams): Promise<ApiKeyWithSecret> {
+    return this.http.json({ method: "POST", path: path("api-keys"), json: params });
+  }
+
+  revoke(id: string): Promise<RevokedApiKey> {
+    return this.http.json({ method: "DELETE", path: path("api-keys", id) });
+  }
+}
+
+class Billing {
+  constructor(private readonly http: Transport) {}
+
+  balance(): Promise<Balance> {
+    return this.http.json({ method: "GET", path: path("billing", "balance") });
+  }
+
+  transactions(params: ListParams = {}): PagePromise<BalanceTransaction> {
+    return paginate(
+      (after) =>
+        this.http.json({ method: "GET", path: path("billing", "transactions"), query: { ...params, after } }),
+      params.after,
+    );
+  }
+
+  /** A Stripe Checkout Session for prepaid credits: send the user to its `url`. */
+  createCheckoutSession(
+    params: CheckoutSessionParams,
+    options: CreateOptions = {},
+  ): Promise<CheckoutSession> {
+    return this.http.json({
+      method: "POST",
+      path: path("billing", "checkout-sessions"),
+      json: params,
+      idempotencyKey: options.idempotencyKey ?? randomUUID(),
+    });
+  }
+}
+
+class Files {
+  constructor(private readonly http: Transport) {}
+
+  /** Uploads a model (ONNX) or a dataset (safetensors, .npy, .npz, CSV); the API inspects it. */
+  upload(
+    purpose: FilePurpose,
+    content: Uint8Array | Blob,
+    filename: string,
+    options: CreateOptions = {},
+  ): Promise<FileObject> {
+    const form = new FormData();
+    // The purpose first: the API then streams the file under that purpose's size limit.
+    form.append("purpose", purpose);
+    form.append("file", content instanceof Blob ? content : new Blob([content]), filename);
+    return this.http.json({
+      method: "POST",
+      path: path("files"),
+      form,
+      idempotencyKey: options.idempotencyKey ?? randomUUID(),
+    });
+  }
+
+  list(params: FileListParams = {}): PagePromise<FileObject> {
+    return paginate(
+      (after) => this.http.json({ method: "GET", path: path("files"), query: { ...params, after } }),
+      params.after,
+    );
+  }
+
+  get(id: string): Promise<FileObject> {
+    return this.http.json({ method: "GET", path: path("files", id) });
+  }
+
+  /** The bytes as uploaded. */
+  content(id: string): Promise<Uint8Array> {
+    return this.http.bytes({ method: "GET", path: path("files", id, "content"), headers: { accept: "*/*" } });
+  }
+
+  delete(id: string): Promise<DeletedFile> {
+    return this.http.json({ method: "DELETE", path: path("files", id) });
+  }
+}
+
+class TrainingJobs {
+  constructor(private readonly http: Transport) {}
+
+  /** The price and plan of a job, without creating it. */
+  quote(params: TrainingJobParams): Promise<Quote> {
+    return this.http.json({
+      method: "POST",
+      path: path("training-jobs", "quote"),
+      json: params,
+      effectFree: true,
+    });
+  }
+
+  /** Reserves the price from the balance and queues the job. */
+  create(params: TrainingJobParams, options: CreateOptions = {}): Promise<TrainingJob> {
+    return this.http.json({
+      method: "POST",
+      path: path("training-jobs"),
+      json: params,
+      idempotencyKey: options.idempotencyKey ?? randomUUID(),
+    });
+  }
+
+  get(id: string): Promise<TrainingJob> {
+    return this.http.json({ method: "GET", path: path("training-jobs", id) });
+  }
+
+  list(params: ListParams = {}): PagePromise<TrainingJob> {
+    return paginate(
+      (after) => this.http.json({ method: "GET", path: path("training-jobs"), query: { ...params, after } }),
+      params.after,
+    );
+  }
+
+  /** Cancels a queued or running job; its reserved credits are released. */
+  cancel(id: string): Promise<TrainingJob> {
+    return this.http.json({ method: "POST", path: path("training-jobs", id, "cancel") });
+  }
+
+  /** The checkpoints stored so far: the Merkle leaves the receipt will commit to. */
+  async checkpoints(id: string): Promise<Checkpoint[]> {
+    const list = await this.http.json<{ data: Checkpoint[] }>({
+      method: "GET",
+      path: path("training-jobs", id, "checkpoints"),
+    });
+    return list.data;
+  }
+
+  /**
+   * The job's events, past then live, ending after its final event (job.succeeded, job.failed
+   * or job.cancelled). A dropped connection is resumed from the last event received.
+   */
+  async *events(id: string, options: EventStreamOptions = {}): AsyncGenerator<JobEvent> {
+    let lastId = options.after ?? 0;
+    let failures = 0;
+    for (;;) {
+      const response = await this.http.send({
+        method: "GET",
+        path: path("training-jobs", id, "events"),
+        headers: { accept: "text/event-stream", ...(lastId > 0 ? { "last-event-id": String(lastId) } : {}) },
+        signal: options.signal,
+      });
+      let cause: unknown = "the stream ended before the job's final event";
+      try {
+        for await (const message of sseMessages(response.body!)) {
+          const event = JSON.parse(message.data) as JobEvent;
+          lastId = event.id;
+          failures = 0;
+          yield event;
+          if (TERMINAL_EVENTS.has(event.type)) return;
+        }
+      } catch (error) {
+        if (options.signal?.aborted) throw error;
+        cause = error;
+      }
+      if (failures >= this.http.maxRetries) {
+        throw new VeritrainConnectionError(`the event stream of ${id} broke after event ${lastId}`, cause);
+      }
+      await sleep(backoffMs(failures++), undefined, { signal: options.signal });
+    }
+  }
+
+  /** Follows the job to its end and returns it: succeeded, failed or cancelled. */
+  async waitFor(id: string, options: WaitOptions = {}): Promise<TrainingJob> {
+    for await (const event of this.events(id, { signal: options.signal })) {
+      options.onEvent?.(event);
+    }
+    return this.get(id);
+  }
+
+  /** The trained ONNX model of a succeeded job; 409 model_not_ready before. */
+  model(id: string): Promise<Uint8Array> {
+    return this.http.bytes({
+      method: "GET",
+      path: path("training-jobs", id, "model"),
+      headers: { accept: "application/octet-stream" },
+    });
+  }
+
+  /** The platform-signed receipt of a succeeded job; 409 receipt_not_ready before. */
+  receipt(id: string): Promise<Receipt> {
+    return this.http.json({ method: "GET", path: path("training-jobs", id, "receipt") });
+  }
+
+  /**
+   * Downloads the model and its receipt and verifies the receipt offline: the platform's
+   * signature (against `platformPublicKey` when given), the model's hash, the checkpoint Merkle
+   * root, the worker's commitment and every audit. Throws ReceiptVerificationError naming every
+   * check that failed.
+   */
+  async verifiedModel(id: string, options: { platformPublicKey?: string } = {}): Promise<VerifiedModel> {
+    const [model, receipt] = await Promise.all([this.model(id), this.receipt(id)]);
+    const verification = verifyReceipt(receipt, model, options);
+    if (!verification.valid) throw new ReceiptVerificationError(id, verification);
+    return { model, receipt, verification };
+  }
+}
+
+export class Veritrain {
+  readonly auth: Auth;
+  readonly apiKeys: ApiKeys;
+  readonly billing: Billing;
+  readonly files: Files;
+  readonly trainingJobs: TrainingJobs;
+
+  constructor(options: VeritrainOptions = {}) {
+    const http = new Transport({
+      apiKey: options.apiKey,
+      baseUrl: options.baseUrl ?? "http://localhost:8080",
+      fetch: options.fetch ?? ((input, init) => fetch(input, init)),
+      maxRetries: options.maxRetries ?? 2,
+    });
+    this.auth = new Auth(http);
+    this.apiKeys = new ApiKeys(http);
+    this.billing = new Billing(http);
+    this.files = new Files(http);
+    this.trainingJobs = new TrainingJobs(http);
+  }
+}

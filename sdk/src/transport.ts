@@ -1,0 +1,165 @@
+// The client's HTTP layer: authentication, the API's error shape, and retries. A request is
+// retried (network failure, 429, 5xx) only when sending it again cannot do anything twice:
+// GET and DELETE, POSTs that carry an Idempotency-Key (the API replays the first response),
+// and POSTs the caller marks as free of effects.
+import { setTimeout as sleep } from "node:timers/promises";
+import { VeritrainConnectionError, VeritrainError } from "./errors.ts";
+
+export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
+
+export interface TransportOptions {
+  apiKey: string | undefined;
+  baseUrl: string;
+  fetch: FetchLike;
+  maxRetries: number;
+}
+
+export interface RequestSpec {
+  method: "GET" | "POST" | "DELETE";
+  path: string;
+  query?: Record<string, string | number | undefined>;
+  json?: unknown;
+  form?: FormData;
+  idempotencyKey?: string;
+  /** A POST with no effect (a quote): as safe to send again as a GET. */
+  effectFree?: boolean;
+  headers?: Record<string, string>;
+  signal?: AbortSignal | undefined;
+}
+
+const SESSION_COOKIE = "vt_session";
+const MAX_DELAY_MS = 20_000;
+
+/** Exponential with jitter: about 0.5 s, 1 s, 2 s, ... so clients that failed together spread out. */
+export function backoffMs(attempt: number): number {
+  const ceiling = Math.min(MAX_DELAY_MS, 500 * 2 ** attempt);
+  return ceiling / 2 + Math.random() * (ceiling / 2);
+}
+
+/** Retry-After in seconds (or an HTTP date), when the API says how long to wait. */
+function retryAfterMs(response: Response): number | undefined {
+  const header = response.headers.get("retry-after");
+  if (header === null) return undefined;
+  const seconds = Number(header);
+  const ms = Number.isFinite(seconds) ? seconds * 1000 : Date.parse(header) - Date.now();
+  return Number.isFinite(ms) ? Math.min(Math.max(ms, 0), MAX_DELAY_MS) : undefined;
+}
+
+async function errorFrom(response: Response): Promise<VeritrainError> {
+  const requestId = response.headers.get("x-request-id");
+  const text = await response.text().catch(() => "");
+  try {
+    const { error } = JSON.parse(text) as {
+      error: { type: string; code: string; message: string; param: string | null };
+    };
+    if (typeof error.code === "string" && typeof error.message === "string") {
+      return new VeritrainError({ status: response.status, ...error, param: error.param ?? null, requestId });
+    }
+  } catch {
+    // Not the API's error shape (a proxy's page, say): the status and text are all there is.
+  }
+  return new VeritrainError({
+    status: response.status,
+    type: response.status >= 500 ? "api_error" : "invalid_request_error",
+    code: `http_${response.status}`,
+    message: `${response.status} ${response.statusText}: ${text.slice(0, 300)}`.trim(),
+    param: null,
+    requestId,
+  });
+}
+
+function shouldRetry(status: number, error: VeritrainError): boolean {
+  // The first request with this Idempotency-Key is still running; once it ends, the retry replays it.
+  if (status === 409) return error.code === "idempotency_request_in_progress";
+  return status === 429 || status >= 500;
+}
+
+export class Transport {
+  private session: { token: string; csrfToken: string } | undefined;
+  private readonly baseUrl: string;
+
+  constructor(private readonly options: TransportOptions) {
+    this.baseUrl = options.baseUrl.replace(/\/+$/, "");
+  }
+
+  get maxRetries(): number {
+    return this.options.maxRetries;
+  }
+
+  /** Adopts the portal session a login response set, for clients without an API key. */
+  adoptSession(response: Response, csrfToken: string): void {
+    const prefix = `${SESSION_COOKIE}=`;
+    const cookie = response.headers.getSetCookie().find((c) => c.startsWith(prefix));
+    if (cookie) this.session = { token: cookie.slice(prefix.length).split(";")[0]!, csrfToken };
+  }
+
+  forgetSession(): void {
+    this.session = undefined;
+  }
+
+  async json<T>(spec: RequestSpec): Promise<T> {
+    const response = await this.send(spec);
+    return (await response.json()) as T;
+  }
+
+  async bytes(spec: RequestSpec): Promise<Uint8Array> {
+    const response = await this.send(spec);
+    return new Uint8Array(await response.arrayBuffer());
+  }
+
+  /** The response of a successful request; every failure is thrown as a VeritrainError. */
+  async send(spec: RequestSpec): Promise<Response> {
+    const retryable = spec.method !== "POST" || spec.idempotencyKey !== undefined || spec.effectFree === true;
+    const url = this.url(spec);
+    const init: RequestInit = {
+      method: spec.method,
+      headers: this.headers(spec),
+      body: spec.form ?? (spec.json === undefined ? undefined : JSON.stringify(spec.json)),
+      signal: spec.signal ?? null,
+    };
+    for (let attempt = 0; ; attempt++) {
+      const retriesLeft = retryable && attempt < this.options.maxRetries;
+      let response: Response;
+      try {
+        response = await this.options.fetch(url, init);
+      } catch (error) {
+        if (spec.signal?.aborted) throw error;
+        if (retriesLeft) {
+          await sleep(backoffMs(attempt), undefined, { signal: spec.signal });
+          continue;
+        }
+        const reason = error instanceof Error ? (error.cause ?? error) : error;
+        throw new VeritrainConnectionError(
+          `${spec.method} ${spec.path}: ${reason instanceof Error ? reason.message : String(reason)}`,
+          error,
+        );
+      }
+      if (response.ok) return response;
+      const error = await errorFrom(response);
+      if (!retriesLeft || !shouldRetry(response.status, error)) throw error;
+      await sleep(retryAfterMs(response) ?? backoffMs(attempt), undefined, { signal: spec.signal });
+    }
+  }
+
+  private url(spec: RequestSpec): string {
+    const query = new URLSearchParams();
+    for (const [name, value] of Object.entries(spec.query ?? {})) {
+      if (value !== undefined) query.set(name, String(value));
+    }
+    const search = query.size > 0 ? `?${query}` : "";
+    return `${this.baseUrl}${spec.path}${search}`;
+  }
+
+  private headers(spec: RequestSpec): Record<string, string> {
+    const headers: Record<string, string> = { accept: "application/json", ...spec.headers };
+    if (spec.json !== undefined) headers["content-type"] = "application/json";
+    if (spec.idempotencyKey !== undefined) headers["idempotency-key"] = spec.idempotencyKey;
+    if (this.options.apiKey !== undefined) {
+      headers.authorization = `Bearer ${this.options.apiKey}`;
+    } else if (this.session) {
+      headers.cookie = `${SESSION_COOKIE}=${this.session.token}`;
+      if (spec.method !== "GET") headers["x-csrf-token"] = this.session.csrfToken;
+    }
+    return headers;
+  }
+}
