@@ -82,7 +82,8 @@ async function torchTrainer(): Promise<
     child.on("exit", () => resolve(stderr.trim().split("\n").at(-1) ?? "exited"));
   });
   const ready = await Promise.race([
-    lines.next().then((l) => (l.value === "ready" ? undefined : String(l.value))),
+    // A child that exits before "ready" closes stdout first: its reason comes from `failed`.
+    lines.next().then((l) => (l.done ? failed : l.value === "ready" ? undefined : String(l.value))),
     failed,
   ]);
   if (ready !== undefined) {
