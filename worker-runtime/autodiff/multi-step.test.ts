@@ -167,3 +167,28 @@ describe("loop over training steps", () => {
     );
   });
 });
+
+it("names what it adds apart from the model's own names", async () => {
+  const m = new ModelBuilder(17);
+  const x = m.input("x", "float32", ["batch", 4]);
+  m.initializer("loop/scale", tensorFromNumbers("float32", [4], values(4)));
+  const y = m.op("MatMul", [m.op("Mul", [x, "loop/scale"]), m.random("w", "float32", [4, 3], random)]);
+  m.output(y, "float32");
+  const step = buildTrainingStep(loadModel(m.bytes()), {
+    modelOutput: y,
+    batchSize: 2,
+    loss: { type: "cross_entropy" },
+    optimizer: { type: "sgd" },
+  });
+  const looped = loopTrainingStep(step);
+  assert.equal(looped.outputs.losses, "loop_1/losses");
+  const session = await ort.InferenceSession.create(looped.bytes, sessionOptions);
+  const result = await session.run({
+    x: new ort.Tensor("float32", Float32Array.from(values(16)), [2, 2, 4]),
+    [looped.inputs.target]: new ort.Tensor("int64", BigInt64Array.of(0n, 1n, 2n, 1n), [2, 2]),
+    [looped.inputs.learningRate]: new ort.Tensor("float32", Float32Array.of(0.1, 0.1), [2]),
+    [looped.inputs.step]: new ort.Tensor("int64", BigInt64Array.of(1n, 2n), [2]),
+    ...Object.fromEntries(step.params.map((p) => [p, toOrt(step.initialParams.get(p)!)])),
+  });
+  assert.equal(result[looped.outputs.losses]!.dims[0], 2);
+});

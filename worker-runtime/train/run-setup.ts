@@ -9,7 +9,6 @@ import {
   type LoadedModel,
   loadModel,
   type Tensor,
-  type TensorData,
   unsupportedOperators,
 } from "../onnx/index.ts";
 import type { Correct } from "./accuracy.ts";
@@ -82,7 +81,7 @@ export interface SetUpOptions {
 }
 
 // Past a few dozen steps a run's fixed cost is already negligible.
-export const MAX_STEPS_PER_RUN = 64;
+const MAX_STEPS_PER_RUN = 64;
 // About a tenth of a second of single-threaded arithmetic.
 const RUN_FLOPS = 1e9;
 const RUN_BATCH_BYTES = 64 * 1024 * 1024;
@@ -159,10 +158,7 @@ export function nextCheckpointStep(setup: RunSetup, step: number): number {
 function defaultStepsPerRun(model: LoadedModel, data: PreparedData, batchSize: number): number {
   const split = data.train;
   const samples = [...split.inputs.values(), split.target];
-  const batchBytes = samples.reduce(
-    (sum, t) => sum + batchSize * t.sampleSize * (t.data as TensorData).BYTES_PER_ELEMENT,
-    0,
-  );
+  const batchBytes = samples.reduce((sum, t) => sum + batchSize * t.sampleSize * t.data.BYTES_PER_ELEMENT, 0);
   const byWork = Math.floor(RUN_FLOPS / Math.max(1, estimateTrainingFlops(model, batchSize)));
   const byMemory = Math.floor(RUN_BATCH_BYTES / Math.max(1, batchBytes));
   return Math.max(1, Math.min(MAX_STEPS_PER_RUN, byWork, byMemory));
