@@ -4,6 +4,7 @@ export { DROPOUT_SEED_INPUT } from "./forward.ts";
 export { buildGradientGraph, type GradientGraph } from "./gradient-graph.ts";
 export type { LossOptions } from "./losses.ts";
 export { ModelBuilder, seededRandom } from "./model-builder.ts";
+export { loopTrainingStep, type MultiStepGraph } from "./multi-step.ts";
 export type { OptimizerOptions } from "./optimizers.ts";
 export {
   PACKED_PARAMETERS,

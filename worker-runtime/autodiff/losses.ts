@@ -126,10 +126,10 @@ const bceWithLogits: LossDefinition = {
     const gradient = withGradient
       ? g.op("Div", [g.op("Sub", [g.op("Sigmoid", [output]), target]), count])
       : undefined;
-    const predicted = g.op("Cast", [g.op("Greater", [output, g.scalar(0, dtype)])], {
-      to: onnxDataType[dtype],
-    });
-    const matches = g.op("Cast", [g.op("Equal", [predicted, target])], { to: onnxDataType.float32 });
+    // Targets may be soft: a target above one half counts as the positive class.
+    const predicted = g.op("Greater", [output, g.scalar(0, dtype)]);
+    const actual = g.op("Greater", [target, g.scalar(0.5, dtype)]);
+    const matches = g.op("Cast", [g.op("Equal", [predicted, actual])], { to: onnxDataType.float32 });
     const correct = g.reduceSum(matches, allAxes(outputInfo.shape), false);
     return { loss, gradient, correct };
   },

@@ -99,6 +99,24 @@ describe("training step graph", () => {
     assert.equal(Number(result[step.outputs.correct!]!.data[0]), expected);
   });
 
+  it("counts BCE predictions as logit > 0 against targets above one half (soft targets too)", async () => {
+    const m = new ModelBuilder(17);
+    const x = m.input("x", "float32", ["batch", 4]);
+    const y = m.op("MatMul", [x, m.random("w", "float32", [4, 2], random)]);
+    m.output(y, "float32");
+    const targets = [0.9, 0.2, 1, 0, 0.6, 0.4, 0.1, 0.7, 0, 1, 0.55, 0.45];
+    const { step, result } = await runStep(
+      loadModel(m.bytes()),
+      { modelOutput: y, batchSize: "dynamic", loss: { type: "bce_with_logits" }, optimizer: { type: "sgd" } },
+      tensorFromNumbers("float32", [6, 4], values(24)),
+      tensorFromNumbers("float32", [6, 2], targets),
+    );
+    const logits = Array.from(result[y]!.data as Float32Array);
+    const expected = logits.filter((v, i) => v > 0 === targets[i]! > 0.5).length;
+    assert.ok(expected > 0 && expected < 12, `${expected} of 12: a count that tells something`);
+    assert.equal(Number(result[step.outputs.correct!]!.data[0]), expected);
+  });
+
   it("leaves frozen parameters out and refuses unknown ones", async () => {
     const { model, output } = classifier(false);
     const step = buildTrainingStep(model, {

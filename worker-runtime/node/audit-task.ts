@@ -5,7 +5,7 @@
 import { verifyMerkleInclusion } from "../../sdk/src/merkle.ts";
 import type { AuditClaim } from "../../sdk/src/node-protocol.ts";
 import { verdictMessage } from "../../sdk/src/signed-messages.ts";
-import { replaySegment } from "../train/replay.ts";
+import { replaySegment, replayTranscript } from "../train/replay.ts";
 import { revealWhenDue, submitVerdict } from "./chain-duties.ts";
 import { NodeError } from "./errors.ts";
 import { LeaseKeeper } from "./lease-keeper.ts";
@@ -46,27 +46,28 @@ export async function runAuditTask(
       client.download(audit.dataset_sha256),
       client.download(audit.from.sha256),
     ]);
-    const replay = await replaySegment({
+    const segment = {
       model,
       dataset: { bytes: dataset, fileName: audit.dataset_file_name },
       spec: audit.spec,
       from,
       toStep: audit.to.step,
-      hashEveryStep: audit.chain !== null,
       signal: keeper.signal,
-    });
-    const agrees = replay.sha256 === audit.to.sha256;
+    };
     const duty = audit.chain && {
       chainTaskId: BigInt(audit.chain.chain_task_id),
       auditIndex: audit.chain.audit_index,
     };
-    if (duty) {
+    // A verdict on chain carries the transcript of every step; off chain the end state is enough.
+    const replay = duty ? await replayTranscript(segment) : await replaySegment(segment);
+    const agrees = replay.sha256 === audit.to.sha256;
+    if (duty && "root" in replay) {
       const { forced } = await submitVerdict(
         requireChain(context),
         context.dataDir,
         duty,
         agrees,
-        replay.stepHashes,
+        replay.root,
       );
       if (forced)
         log(

@@ -14,7 +14,6 @@ import {
 } from "../../chain-bridge/forced-errors.ts";
 import type { NodeChainClient } from "../../chain-bridge/node-client.ts";
 import type { TxRecord } from "../../chain-bridge/transaction-store.ts";
-import { merkleRoot } from "../../sdk/src/merkle.ts";
 import { sha256Hex } from "../../sdk/src/signed-messages.ts";
 import { NodeError } from "./errors.ts";
 
@@ -86,16 +85,16 @@ export async function commitCheckpoints(
 }
 
 /**
- * Submits the verdict and its transcript (the Merkle root over the state hashes after every step
- * of the segment). In a forced-error audit the transcript is deliberately wrong and `agrees` stays
- * truthful: forced errors test the whistleblowers, never the worker.
+ * Submits the verdict and its transcript (`transcriptRoot`: the Merkle root over the state hashes
+ * after every step of the segment). In a forced-error audit the transcript is deliberately wrong
+ * and `agrees` stays truthful: forced errors test the whistleblowers, never the worker.
  */
 export async function submitVerdict(
   chain: NodeChainClient,
   dataDir: string,
   duty: AuditDuty,
   agrees: boolean,
-  stepHashes: string[],
+  transcriptRoot: string,
 ): Promise<{ forced: boolean }> {
   const state = await chain.task(duty.chainTaskId);
   const audit = state?.audits[duty.auditIndex];
@@ -109,10 +108,9 @@ export async function submitVerdict(
   const { forcedErrorPpm } = await chain.parameters();
   const forced = isForcedAudit(secret, state.seed!, duty.chainTaskId, duty.auditIndex, forcedErrorPpm);
   if (audit.verdict !== null) return { forced };
-  const honest = Buffer.from(merkleRoot(stepHashes.map((h) => Buffer.from(h, "hex"))));
   const transcript = forced
-    ? sha256Hex(Buffer.concat([Buffer.from("forced-error"), honest]))
-    : honest.toString("hex");
+    ? sha256Hex(Buffer.concat([Buffer.from("forced-error"), Buffer.from(transcriptRoot, "hex")]))
+    : transcriptRoot;
   confirmed(
     await chain.submitVerdict({ ...duty, agrees, transcript: `0x${transcript}` }),
     `verdict on audit ${duty.auditIndex} of chain task ${duty.chainTaskId}`,

@@ -1,6 +1,8 @@
 // The determinism profile: every setting that can change the bits a training step produces.
 // Two runs agree bit for bit only within one profile, so it is recorded with the checkpoints,
 // a resume under another profile is refused, and verifiers know when to compare exactly.
+// How many steps one onnxruntime run takes is not part of it: a Loop of steps and single-step
+// runs give the same bits under these settings (trainer.test.ts checks it).
 import { readFileSync } from "node:fs";
 import { arch, platform } from "node:os";
 import ort from "onnxruntime-node";

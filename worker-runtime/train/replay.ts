@@ -1,10 +1,11 @@
 // Segment replay for verifiers: from the checkpoint at the start of a segment, run the steps up
 // to the segment's end exactly as the worker did, and return the checkpoint bytes and hash there.
 // Within the same determinism profile the hash must equal the worker's committed leaf.
+import { merkleRoot } from "../../sdk/src/merkle.ts";
 import { decodeCheckpoint, encodeCheckpoint, sha256Hex, type TrainingState } from "./checkpoint.ts";
 import { BatchOrder } from "./data/batches.ts";
 import { TrainError } from "./errors.ts";
-import { advance, type DatasetSource, setUpRun } from "./run-setup.ts";
+import { advance, type DatasetSource, type RunSetup, setUpRun } from "./run-setup.ts";
 
 export interface ReplayOptions {
   model: Uint8Array;
@@ -14,8 +15,8 @@ export interface ReplayOptions {
   from: Uint8Array;
   /** The step of the checkpoint the segment ends at. */
   toStep: number;
-  /** Also hash the state after every step (a verifier's transcript needs them; it costs an encode per step). */
-  hashEveryStep?: boolean;
+  /** Optimizer steps per onnxruntime run (see SetUpOptions); the bytes do not depend on it. */
+  stepsPerRun?: number;
   signal?: AbortSignal;
 }
 
@@ -25,15 +26,29 @@ export interface ReplayResult {
   sha256: string;
   /** Loss of every replayed step, for diagnostics when hashes disagree. */
   losses: number[];
-  /**
-   * With `hashEveryStep`: SHA-256 of the canonical checkpoint bytes after each replayed step, in
-   * order (the last one is `sha256`); otherwise empty.
-   */
-  stepHashes: string[];
 }
 
-export async function replaySegment(options: ReplayOptions): Promise<ReplayResult> {
-  const setup = await setUpRun(options.model, options.dataset, options.spec);
+/** A verdict's transcript (PROTOCOL.md §5.4): the state after every step of the segment. */
+export interface Transcript {
+  /** SHA-256 of the canonical checkpoint bytes after the segment's last step. */
+  sha256: string;
+  /** SHA-256 of the canonical checkpoint bytes after each step, `stepHashes[i]` after step from + i + 1. */
+  stepHashes: string[];
+  /** The RFC 6962 Merkle root over `stepHashes`. */
+  root: string;
+}
+
+/** Replays the segment, calling `afterRun` with the state after each onnxruntime run. */
+async function replay(
+  options: ReplayOptions,
+  afterRun: (setup: RunSetup, state: TrainingState) => void,
+): Promise<ReplayResult> {
+  const setup = await setUpRun(
+    options.model,
+    options.dataset,
+    options.spec,
+    options.stepsPerRun === undefined ? {} : { stepsPerRun: options.stepsPerRun },
+  );
   const { engine, totalSteps } = setup;
   try {
     const stored = decodeCheckpoint(options.from);
@@ -46,21 +61,32 @@ export async function replaySegment(options: ReplayOptions): Promise<ReplayResul
     }
     const order = new BatchOrder(setup.plan, state.position);
     const losses: number[] = [];
-    const stepHashes: string[] = [];
     while (state.step < options.toStep) {
       if (options.signal?.aborted)
         throw new TrainError("ABORTED", `replay stopped after step ${state.step}`, [], state.step);
-      const advanced = await advance(setup, state, order);
-      losses.push(advanced.loss);
+      const advanced = await advance(setup, state, order, options.toStep);
+      losses.push(...advanced.steps.map((s) => s.loss));
       state = advanced.state;
-      if (options.hashEveryStep) {
-        stepHashes.push(sha256Hex(encodeCheckpoint({ ...state, ...engine.canonical(state) })));
-      }
+      afterRun(setup, state);
     }
     const final = { ...state, ...engine.canonical(state) };
     const bytes = encodeCheckpoint(final);
-    return { state: final, bytes, sha256: sha256Hex(bytes), losses, stepHashes };
+    return { state: final, bytes, sha256: sha256Hex(bytes), losses };
   } finally {
     await engine.release();
   }
+}
+
+export function replaySegment(options: ReplayOptions): Promise<ReplayResult> {
+  return replay(options, () => {});
+}
+
+/** Replays the segment one step per run and hashes the state after every step. */
+export async function replayTranscript(options: Omit<ReplayOptions, "stepsPerRun">): Promise<Transcript> {
+  const stepHashes: string[] = [];
+  const result = await replay({ ...options, stepsPerRun: 1 }, (setup, state) => {
+    stepHashes.push(sha256Hex(encodeCheckpoint({ ...state, ...setup.engine.canonical(state) })));
+  });
+  const root = Buffer.from(merkleRoot(stepHashes.map((h) => Buffer.from(h, "hex")))).toString("hex");
+  return { sha256: result.sha256, stepHashes, root };
 }

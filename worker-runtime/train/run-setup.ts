@@ -3,10 +3,18 @@
 // replays a segment goes through exactly this, so it sees exactly the worker's graph and batches.
 import { createHash } from "node:crypto";
 import canonicalize from "canonicalize";
-import { type LoadedModel, loadModel, type Tensor, unsupportedOperators } from "../onnx/index.ts";
+import {
+  elementCount,
+  estimateTrainingFlops,
+  type LoadedModel,
+  loadModel,
+  type Tensor,
+  unsupportedOperators,
+} from "../onnx/index.ts";
+import type { Correct } from "./accuracy.ts";
 import type { TrainingState } from "./checkpoint.ts";
 import type { RunIdentity } from "./checkpoint-dir.ts";
-import { type BatchOrder, type BatchPlan, batchesPerEpoch } from "./data/batches.ts";
+import { type BatchOrder, type BatchPlan, batchesPerEpoch, type DataPosition } from "./data/batches.ts";
 import { type Dataset, readDataset } from "./data/dataset.ts";
 import { gatherSamples, type PreparedData, type PreparedSplit, prepareData } from "./data/prepare.ts";
 import { Xoshiro128 } from "./data/prng.ts";
@@ -28,6 +36,8 @@ export interface RunSetup {
   data: PreparedData;
   plan: BatchPlan;
   batchesPerEpoch: number;
+  /** Whether the last batch of every epoch is smaller than the others. */
+  partialLastBatch: boolean;
   totalSteps: number;
   identity: RunIdentity;
   /** Generator state after the validation split: where epoch 0 starts. */
@@ -61,10 +71,26 @@ function totalStepsOf(spec: TrainingSpec, perEpoch: number): number {
   return Math.min(byEpochs, spec.max_steps ?? Number.POSITIVE_INFINITY);
 }
 
+export interface SetUpOptions {
+  /**
+   * The most optimizer steps one onnxruntime run takes (runs also stop at every checkpoint and
+   * epoch end). Speed only: the results are bit-identical for any value. Default: see
+   * defaultStepsPerRun.
+   */
+  stepsPerRun?: number;
+}
+
+// Past a few dozen steps a run's fixed cost is already negligible.
+const MAX_STEPS_PER_RUN = 64;
+// About a tenth of a second of single-threaded arithmetic.
+const RUN_FLOPS = 1e9;
+const RUN_BATCH_BYTES = 64 * 1024 * 1024;
+
 export async function setUpRun(
   modelBytes: Uint8Array,
   source: DatasetSource,
   rawSpec: unknown,
+  options: SetUpOptions = {},
 ): Promise<RunSetup> {
   const spec = parseTrainingSpec(rawSpec);
   const model = loadModel(modelBytes);
@@ -85,14 +111,19 @@ export async function setUpRun(
       `drop_last with batch_size ${spec.batch_size} leaves no batch of the ${plan.samples} training samples`,
     );
   }
-  const partialBatches = plan.samples % plan.batchSize !== 0 && !plan.dropLast;
+  const partialLastBatch = plan.samples % plan.batchSize !== 0 && !plan.dropLast;
+  const totalSteps = totalStepsOf(spec, perEpoch);
+  const stepsPerRun = options.stepsPerRun ?? defaultStepsPerRun(model, data, spec.batch_size);
+  if (!Number.isInteger(stepsPerRun) || stepsPerRun < 1) {
+    throw new TrainError("INVALID_SPEC", `steps per run must be a positive integer; got ${stepsPerRun}`);
+  }
   const engine = await StepEngine.create(
     model,
     spec,
-    partialBatches ? "dynamic" : spec.batch_size,
+    partialLastBatch ? "dynamic" : spec.batch_size,
     data.validation !== undefined,
+    stepsPerRun,
   );
-  const totalSteps = totalStepsOf(spec, perEpoch);
   const identity: RunIdentity = {
     model_sha256: sha256(modelBytes),
     dataset_sha256: sha256(source.bytes),
@@ -106,6 +137,7 @@ export async function setUpRun(
     data,
     plan,
     batchesPerEpoch: perEpoch,
+    partialLastBatch,
     totalSteps,
     identity,
     initialRng: rng.state(),
@@ -113,11 +145,31 @@ export async function setUpRun(
   };
 }
 
-/** The batch of `split` at `indices`, as the step graph is fed it. */
-export function assembleBatch(split: PreparedSplit, indices: ArrayLike<number>): Batch {
+/** The step of the first checkpoint after `step`: runs stop there, so it is taken exactly. */
+export function nextCheckpointStep(setup: RunSetup, step: number): number {
+  const every = setup.spec.checkpoint_every;
+  return Math.min(setup.totalSteps, (Math.floor(step / every) + 1) * every);
+}
+
+/**
+ * The default steps per run: as many as keep one run's arithmetic and stacked batches small (a
+ * run is also the granularity of an abort), at most MAX_STEPS_PER_RUN.
+ */
+function defaultStepsPerRun(model: LoadedModel, data: PreparedData, batchSize: number): number {
+  const split = data.train;
+  const samples = [...split.inputs.values(), split.target];
+  const batchBytes = samples.reduce((sum, t) => sum + batchSize * t.sampleSize * t.data.BYTES_PER_ELEMENT, 0);
+  const byWork = Math.floor(RUN_FLOPS / Math.max(1, estimateTrainingFlops(model, batchSize)));
+  const byMemory = Math.floor(RUN_BATCH_BYTES / Math.max(1, batchBytes));
+  return Math.max(1, Math.min(MAX_STEPS_PER_RUN, byWork, byMemory));
+}
+
+/** The batch of `split` at `indices`; with `steps` > 1, that many equal batches stacked on a new leading axis. */
+export function assembleBatch(split: PreparedSplit, indices: ArrayLike<number>, steps = 1): Batch {
+  const leading = steps === 1 ? [indices.length] : [steps, indices.length / steps];
   const tensor = (t: PreparedSplit["target"]): Tensor => ({
     dtype: t.dtype,
-    dims: [indices.length, ...t.sampleDims],
+    dims: [...leading, ...t.sampleDims],
     data: gatherSamples(t, indices),
   });
   return {
@@ -134,46 +186,91 @@ export function dropoutSeedFor(seed: number, step: number): number {
   return Xoshiro128.fromSeed(step * 0x100000000 + seed).nextU32() >>> 1;
 }
 
-export interface AdvancedStep {
-  state: TrainingState;
+export interface StepRecord {
+  /** 1-based. */
+  step: number;
   epoch: number;
-  batch: Batch;
   lr: number;
   loss: number;
-  /** The model output on this batch before the update (for training accuracy). */
-  output: Tensor;
+  /** Samples in the step's batch. */
+  samples: number;
+  /** Correct predictions on the batch, before the update (classification losses). */
+  correct: Correct | undefined;
+}
+
+export interface AdvancedRun {
+  /** After the run's last step. */
+  state: TrainingState;
+  steps: StepRecord[];
 }
 
 /**
- * One optimizer step from `state` on the next batch of `order`: the single definition of a
- * step, shared by training and segment replay. A non-finite loss stops with DIVERGED.
+ * Steps the next run takes: up to the engine's steps per run, stopping at `remaining` and at the
+ * epoch end; a partial batch (an epoch's last) runs alone, since stacked batches must be equal.
+ */
+function runLength(setup: RunSetup, position: DataPosition, remaining: number): number {
+  const consumed = position.batch === setup.batchesPerEpoch ? 0 : position.batch;
+  const fullLeft = setup.batchesPerEpoch - consumed - (setup.partialLastBatch ? 1 : 0);
+  return Math.max(1, Math.min(setup.engine.stepsPerRun, remaining, fullLeft));
+}
+
+/**
+ * The next optimizer steps from `state` on the next batches of `order`, in one onnxruntime run
+ * that stops at step `until` at the latest and at the epoch end: the single definition
+ * of a step, shared by training, segment replay and the benchmark. A non-finite loss stops with
+ * DIVERGED at the exact step.
  */
 export async function advance(
   setup: RunSetup,
   state: TrainingState,
   order: BatchOrder,
-): Promise<AdvancedStep> {
+  until: number,
+): Promise<AdvancedRun> {
   const { spec, engine, totalSteps } = setup;
-  const { epoch, indices } = order.next();
-  const batch = assembleBatch(setup.data.train, indices);
-  const step = state.step + 1;
-  const lr = learningRateAt(spec.schedule, spec.optimizer.lr, state.step, totalSteps);
-  const dropoutSeed = engine.graph.inputs.dropoutSeed === undefined ? 0 : dropoutSeedFor(spec.seed, step);
-  const outcome = await engine.step(state, batch, lr, step, dropoutSeed);
-  if (!Number.isFinite(outcome.loss)) {
+  const count = runLength(setup, state.position, until - state.step);
+  const batches = Array.from({ length: count }, () => order.next());
+  const indices = batches.length === 1 ? batches[0]!.indices : concatenate(batches.map((b) => b.indices));
+  const batch = assembleBatch(setup.data.train, indices, count);
+  const steps = batches.map((_, i) => state.step + 1 + i);
+  const learningRates = steps.map((step) =>
+    learningRateAt(spec.schedule, spec.optimizer.lr, step - 1, totalSteps),
+  );
+  const withDropout = engine.graph.inputs.dropoutSeed !== undefined;
+  const outcome = await engine.run(state, {
+    batch,
+    learningRates,
+    firstStep: steps[0]!,
+    dropoutSeeds: steps.map((step) => (withDropout ? dropoutSeedFor(spec.seed, step) : 0)),
+  });
+  const diverged = outcome.losses.findIndex((loss) => !Number.isFinite(loss));
+  if (diverged >= 0) {
     throw new TrainError(
       "DIVERGED",
-      `the loss became ${outcome.loss} at step ${step}; lower the learning rate or set clip_grad_norm`,
+      `the loss became ${outcome.losses[diverged]} at step ${steps[diverged]}; lower the learning rate or set clip_grad_norm`,
       [],
-      step,
+      steps[diverged],
     );
   }
+  const judged = elementCount(batch.target.dims) / count;
   return {
-    state: { step, position: order.position(), params: outcome.params, state: outcome.state },
-    epoch,
-    batch,
-    lr,
-    loss: outcome.loss,
-    output: outcome.output,
+    state: { step: steps.at(-1)!, position: order.position(), params: outcome.params, state: outcome.state },
+    steps: batches.map(({ epoch, indices }, i) => ({
+      step: steps[i]!,
+      epoch,
+      lr: learningRates[i]!,
+      loss: outcome.losses[i]!,
+      samples: indices.length,
+      correct: outcome.corrects && { correct: outcome.corrects[i]!, total: judged },
+    })),
   };
+}
+
+function concatenate(parts: Uint32Array[]): Uint32Array {
+  const all = new Uint32Array(parts.reduce((n, p) => n + p.length, 0));
+  let offset = 0;
+  for (const part of parts) {
+    all.set(part, offset);
+    offset += part.length;
+  }
+  return all;
 }

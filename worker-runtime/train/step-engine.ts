@@ -6,6 +6,7 @@ import {
   buildEvalStep,
   buildTrainingStep,
   type EvalStepGraph,
+  loopTrainingStep,
   packTensors,
   type TrainingStepGraph,
   unpackTensors,
@@ -26,9 +27,23 @@ export interface Batch {
   target: Tensor;
 }
 
-export interface StepOutcome extends ModelState {
-  loss: number;
-  output: Tensor;
+/** The steps of one onnxruntime run, in order. */
+export interface RunInput {
+  /** One step: tensors [batch, ...]; several: the batches stacked, [steps, batch, ...]. */
+  batch: Batch;
+  /** One per step. */
+  learningRates: number[];
+  /** 1-based number of the run's first step. */
+  firstStep: number;
+  /** One per step; fed only when the model has Dropout. */
+  dropoutSeeds: number[];
+}
+
+export interface RunOutcome extends ModelState {
+  /** One per step. */
+  losses: number[];
+  /** Correct predictions per step, for classification losses (the graph counts them). */
+  corrects: number[] | undefined;
 }
 
 const toOrt = (t: Tensor) => new ort.Tensor(t.dtype, t.data, t.dims);
@@ -68,25 +83,72 @@ function stepOptions(model: LoadedModel, spec: TrainingSpec, batchSize: number |
   };
 }
 
+/** A training-graph session (one step, or a loop over several) and the outputs the trainer reads. */
+interface RunGraph {
+  session: ort.InferenceSession;
+  /** Everything but the model output: copying it out of onnxruntime costs time on every run. */
+  fetches: string[];
+  losses: string;
+  corrects: string | undefined;
+  params: Map<string, string>;
+  state: Map<string, string>;
+}
+
+async function runGraph(
+  bytes: Uint8Array,
+  outputs: Omit<RunGraph, "session" | "fetches">,
+): Promise<RunGraph> {
+  const session = await ort.InferenceSession.create(bytes, deterministicSessionOptions);
+  const fetches = [
+    outputs.losses,
+    ...(outputs.corrects ? [outputs.corrects] : []),
+    ...outputs.params.values(),
+    ...outputs.state.values(),
+  ];
+  return { session, fetches, ...outputs };
+}
+
 export class StepEngine {
   private constructor(
     readonly graph: TrainingStepGraph,
-    private readonly trainSession: ort.InferenceSession,
+    private readonly single: RunGraph,
+    private readonly multi: RunGraph | undefined,
+    /** The most steps one run takes. */
+    readonly stepsPerRun: number,
     private readonly evalSession: ort.InferenceSession | undefined,
     private readonly evalGraph: EvalStepGraph | undefined,
   ) {}
 
-  /** `batchSize` "dynamic" when some batch may be partial; evaluation always takes any batch size. */
+  /**
+   * `batchSize` "dynamic" when some batch may be partial; evaluation always takes any batch size.
+   * With `stepsPerRun` > 1 the engine also compiles the loop graph that runs up to that many steps at once.
+   */
   static async create(
     model: LoadedModel,
     spec: TrainingSpec,
     batchSize: number | "dynamic",
     withEval: boolean,
+    stepsPerRun: number,
   ): Promise<StepEngine> {
     const options = stepOptions(model, spec, batchSize);
     const graph = buildTrainingStep(model, options);
-    const trainSession = await ort.InferenceSession.create(graph.bytes, deterministicSessionOptions);
-    if (!withEval) return new StepEngine(graph, trainSession, undefined, undefined);
+    const { outputs } = graph;
+    const single = await runGraph(graph.bytes, {
+      losses: outputs.loss,
+      corrects: outputs.correct,
+      params: outputs.params,
+      state: outputs.state,
+    });
+    const looped = stepsPerRun > 1 ? loopTrainingStep(graph) : undefined;
+    const multi =
+      looped &&
+      (await runGraph(looped.bytes, {
+        losses: looped.outputs.losses,
+        corrects: looped.outputs.corrects,
+        params: looped.outputs.params,
+        state: looped.outputs.state,
+      }));
+    if (!withEval) return new StepEngine(graph, single, multi, stepsPerRun, undefined, undefined);
     const evalGraph = buildEvalStep(model, {
       modelOutput: spec.output,
       batchSize: "dynamic",
@@ -94,7 +156,7 @@ export class StepEngine {
       frozen: spec.frozen,
     });
     const evalSession = await ort.InferenceSession.create(evalGraph.bytes, deterministicSessionOptions);
-    return new StepEngine(graph, trainSession, evalSession, evalGraph);
+    return new StepEngine(graph, single, multi, stepsPerRun, evalSession, evalGraph);
   }
 
   /** Parameters from the model file and the graph's initial optimizer state, in the graph's own form. */
@@ -187,35 +249,44 @@ export class StepEngine {
     return feeds;
   }
 
-  /** One optimizer step. `step` is 1-based; `dropoutSeed` is used only when the model has Dropout. */
-  async step(
-    current: ModelState,
-    batch: Batch,
-    learningRate: number,
-    step: number,
-    dropoutSeed: number,
-  ): Promise<StepOutcome> {
-    const { inputs, outputs } = this.graph;
-    const scalars = new Map<string, Tensor>([
-      [inputs.learningRate, { dtype: "float32", dims: [], data: Float32Array.of(learningRate) }],
-      [inputs.step, { dtype: "int64", dims: [], data: BigInt64Array.of(BigInt(step)) }],
-    ]);
-    if (inputs.dropoutSeed) {
-      scalars.set(inputs.dropoutSeed, {
-        dtype: "int64",
-        dims: [],
-        data: BigInt64Array.of(BigInt(dropoutSeed)),
-      });
+  /**
+   * Up to `stepsPerRun` consecutive optimizer steps in one onnxruntime run (the batches stacked
+   * when more than one). Every step computes exactly what a run of that step alone would.
+   */
+  async run(current: ModelState, input: RunInput): Promise<RunOutcome> {
+    const steps = input.learningRates.length;
+    const target = steps === 1 ? this.single : steps <= this.stepsPerRun ? this.multi : undefined;
+    if (!target) {
+      throw new TrainError(
+        "STEP_GRAPH_MISMATCH",
+        `a run of ${steps} steps was asked of an engine that runs at most ${this.stepsPerRun}`,
+      );
     }
-    const result = await this.trainSession.run(
-      this.feeds(this.trainSession, inputs.target, current, batch, scalars),
+    const { inputs } = this.graph;
+    // Scalars of the one-step graph, vectors of one entry per step in the loop.
+    const dims = steps === 1 ? [] : [steps];
+    const int64 = (values: number[]): Tensor => ({
+      dtype: "int64",
+      dims,
+      data: BigInt64Array.from(values, BigInt),
+    });
+    const scalars = new Map<string, Tensor>([
+      [inputs.learningRate, { dtype: "float32", dims, data: Float32Array.from(input.learningRates) }],
+      [inputs.step, int64(input.learningRates.map((_, i) => input.firstStep + i))],
+    ]);
+    if (inputs.dropoutSeed) scalars.set(inputs.dropoutSeed, int64(input.dropoutSeeds));
+    const result = await target.session.run(
+      this.feeds(target.session, inputs.target, current, input.batch, scalars),
+      target.fetches,
     );
-    const read = (name: string) => fromOrt(result[name]!);
+    const numbers = (name: string) => Array.from(result[name]!.data as Float32Array | Float64Array);
+    const read = (names: Map<string, string>) =>
+      new Map([...names].map(([input, output]) => [input, fromOrt(result[output]!)]));
     return {
-      loss: Number(read(outputs.loss).data[0]),
-      output: read(outputs.modelOutput),
-      params: new Map([...outputs.params].map(([param, out]) => [param, read(out)])),
-      state: new Map([...outputs.state].map(([name, out]) => [name, read(out)])),
+      losses: numbers(target.losses),
+      corrects: target.corrects === undefined ? undefined : numbers(target.corrects),
+      params: read(target.params),
+      state: read(target.state),
     };
   }
 
@@ -240,7 +311,8 @@ export class StepEngine {
   }
 
   async release(): Promise<void> {
-    await this.trainSession.release();
+    await this.single.session.release();
+    await this.multi?.session.release();
     await this.evalSession?.release();
   }
 }

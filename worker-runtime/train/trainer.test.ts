@@ -10,7 +10,7 @@ import { CheckpointDir } from "./checkpoint-dir.ts";
 import { readDataset } from "./data/dataset.ts";
 import { TrainError } from "./errors.ts";
 import { FIXTURE_MODELS, loadFixture } from "./fixtures.ts";
-import { replaySegment } from "./replay.ts";
+import { replaySegment, replayTranscript } from "./replay.ts";
 import { type TrainEvent, train } from "./trainer.ts";
 
 const scratch = mkdtempSync(join(tmpdir(), "veritrain-train-"));
@@ -111,22 +111,21 @@ describe("determinism and resume, bit for bit", () => {
     const replay = await replaySegment({ ...cnn, spec, from: start.bytes, toStep: 40 });
     assert.equal(replay.sha256, store.read(40).record.sha256);
     assert.equal(replay.losses.length, 20);
-    assert.deepEqual(replay.stepHashes, [], "per-step hashes only when asked for");
   });
 
   it("a verifier's transcript hashes the state after every step, landing on each checkpoint", async () => {
     const store = CheckpointDir.open(join(scratch, "straight"));
-    const replay = await replaySegment({
-      ...cnn,
-      spec,
-      from: store.read(0).bytes,
-      toStep: 40,
-      hashEveryStep: true,
-    });
-    assert.equal(replay.stepHashes.length, 40);
-    assert.equal(new Set(replay.stepHashes).size, 40, "every step changes the state");
-    assert.equal(replay.stepHashes[19], store.read(20).record.sha256);
-    assert.equal(replay.stepHashes[39], store.read(40).record.sha256);
+    const transcript = await replayTranscript({ ...cnn, spec, from: store.read(0).bytes, toStep: 60 });
+    assert.equal(transcript.stepHashes.length, 60);
+    assert.equal(new Set(transcript.stepHashes).size, 60);
+    for (const step of [20, 40, 60]) {
+      assert.equal(transcript.stepHashes[step - 1], store.read(step).record.sha256, `step ${step}`);
+    }
+    assert.equal(transcript.sha256, transcript.stepHashes.at(-1));
+    // A transcript of a later segment starts where this one's state was.
+    const later = await replayTranscript({ ...cnn, spec, from: store.read(20).bytes, toStep: 40 });
+    assert.deepEqual(later.stepHashes, transcript.stepHashes.slice(20, 40));
+    assert.notEqual(later.root, transcript.root);
   });
 
   it("refuses to resume another run's checkpoints", async () => {
@@ -135,6 +134,67 @@ describe("determinism and resume, bit for bit", () => {
       train({ ...cnn, spec: other, resume: { dir: join(scratch, "straight") } }),
       rejectsWith("CHECKPOINT_MISMATCH", (e) => assert.match(e.message, /spec differ/)),
     );
+  });
+});
+
+describe("several steps per onnxruntime run", () => {
+  const mlp = loadFixture("mlp");
+  const withoutTimings = (result: Awaited<ReturnType<typeof train>>) => ({
+    checkpoints: result.checkpoints,
+    model: result.model,
+    steps: result.metrics.steps,
+    epochs: result.metrics.epochs.map(({ steps_per_second: _, ...e }) => e),
+  });
+
+  it("gives checkpoints, losses and metrics bit-identical to one step per run", async () => {
+    // 45 batches per epoch: runs stop at checkpoints (every 20) and epoch ends alike.
+    const spec = { ...mlp.spec, epochs: 2, checkpoint_every: 20 };
+    const one = await train({ ...mlp, spec, stepsPerRun: 1 });
+    assert.deepEqual(
+      one.checkpoints.map((c) => c.step),
+      [0, 20, 40, 60, 80, 90],
+    );
+    // 4 divides the interval, 7 does not, the default runs whole stretches.
+    for (const stepsPerRun of [4, 7, undefined]) {
+      const other = await train({ ...mlp, spec, ...(stepsPerRun ? { stepsPerRun } : {}) });
+      assert.deepEqual(withoutTimings(other), withoutTimings(one), `steps per run ${stepsPerRun}`);
+    }
+  });
+
+  it("runs an epoch's partial last batch on its own, with the same result", async () => {
+    // 1440 samples in batches of 50: 28 full batches and one of 40 per epoch.
+    const spec = { ...mlp.spec, epochs: 2, batch_size: 50, checkpoint_every: 25 };
+    const one = await train({ ...mlp, spec, stepsPerRun: 1 });
+    const many = await train({ ...mlp, spec });
+    assert.equal(one.metrics.total_steps, 58);
+    assert.deepEqual(withoutTimings(many), withoutTimings(one));
+  });
+
+  it("stops a diverging run at the same step, and a replay agrees at any steps per run", async () => {
+    const spec = { ...mlp.spec, optimizer: { type: "sgd", lr: 1e12 }, schedule: { type: "constant" } };
+    const stepOf = async (stepsPerRun: number) => {
+      const error = await train({ ...mlp, spec, stepsPerRun }).catch((e: unknown) => e);
+      assert.ok(error instanceof TrainError && error.code === "DIVERGED", String(error));
+      return error.step;
+    };
+    const first = await stepOf(1);
+    assert.ok(first !== undefined && first > 1, `diverged at ${first}`);
+    assert.equal(await stepOf(16), first);
+
+    const stable = { ...mlp.spec, epochs: 1, checkpoint_every: 30 };
+    const dir = join(scratch, "mlp-runs");
+    await train({ ...mlp, spec: stable, checkpointDir: dir });
+    const store = CheckpointDir.open(dir);
+    for (const stepsPerRun of [1, 4]) {
+      const replay = await replaySegment({
+        ...mlp,
+        spec: stable,
+        from: store.read(0).bytes,
+        toStep: 30,
+        stepsPerRun,
+      });
+      assert.equal(replay.sha256, store.read(30).record.sha256);
+    }
   });
 });
 

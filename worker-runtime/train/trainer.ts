@@ -19,7 +19,14 @@ import type { PreparedSplit } from "./data/prepare.ts";
 import { TrainError } from "./errors.ts";
 import { type EpochMetric, EpochTally, type StepMetric, type TrainMetrics } from "./metrics.ts";
 import { currentProfile, type DeterminismProfile, profileDifferences } from "./profile.ts";
-import { advance, assembleBatch, type DatasetSource, type RunSetup, setUpRun } from "./run-setup.ts";
+import {
+  advance,
+  assembleBatch,
+  type DatasetSource,
+  nextCheckpointStep,
+  type RunSetup,
+  setUpRun,
+} from "./run-setup.ts";
 import type { ModelState, StepEngine } from "./step-engine.ts";
 
 export type TrainEvent =
@@ -47,8 +54,13 @@ export interface TrainOptions {
   /** Continue from a checkpoint directory (its latest checkpoint, or `step`). */
   resume?: { dir: string; step?: number };
   onEvent?: (event: TrainEvent) => void;
-  /** Checked between steps; the run then stops with TrainError ABORTED, keeping written checkpoints. */
+  /**
+   * Checked between onnxruntime runs (a run takes up to `stepsPerRun` steps and never passes a
+   * checkpoint); the run then stops with TrainError ABORTED, keeping written checkpoints.
+   */
   signal?: AbortSignal;
+  /** Optimizer steps per onnxruntime run (see SetUpOptions): speed only, the bytes do not depend on it. */
+  stepsPerRun?: number;
 }
 
 export interface TrainResult {
@@ -120,8 +132,13 @@ function startingPoint(setup: RunSetup, resume: TrainOptions["resume"], profile:
 }
 
 export async function train(options: TrainOptions): Promise<TrainResult> {
-  const setup = await setUpRun(options.model, options.dataset, options.spec);
-  const { spec, engine, totalSteps, data } = setup;
+  const setup = await setUpRun(
+    options.model,
+    options.dataset,
+    options.spec,
+    options.stepsPerRun === undefined ? {} : { stepsPerRun: options.stepsPerRun },
+  );
+  const { engine, totalSteps, data } = setup;
   try {
     const profile = currentProfile();
     const start = startingPoint(setup, options.resume, profile);
@@ -169,23 +186,25 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       if (options.signal?.aborted) {
         throw new TrainError("ABORTED", `training was stopped after step ${state.step}`, [], state.step);
       }
-      const advanced = await advance(setup, state, order);
-      const { epoch, batch, lr, loss, output } = advanced;
+      const nextCheckpoint = nextCheckpointStep(setup, state.step);
+      const advanced = await advance(setup, state, order, nextCheckpoint);
       state = advanced.state;
+      for (const { step, epoch, loss, lr, samples, correct } of advanced.steps) {
+        tally ??= new EpochTally(epoch);
+        tally.add(loss, samples, correct);
+        stepMetrics.push({ step, loss, lr });
+        emit({ type: "step", step, totalSteps, epoch, loss, lr, stepsPerSecond: rate() });
+      }
       const step = state.step;
-      tally ??= new EpochTally(epoch);
-      tally.add(loss, batch.target.dims[0]!, countCorrect(spec.loss.type, output, batch.target));
-      stepMetrics.push({ step, loss, lr });
-      emit({ type: "step", step, totalSteps, epoch, loss, lr, stepsPerSecond: rate() });
       // Close the epoch before checkpointing, so a checkpoint never holds a finished epoch's sums.
       if (state.position.batch === setup.batchesPerEpoch || step === totalSteps) {
         const validation = data.validation && (await evaluate(engine, setup, state, data.validation));
-        const metrics = tally.finish(step, validation);
+        const metrics = tally!.finish(step, validation);
         epochMetrics.push(metrics);
         emit({ type: "epoch", metrics });
         tally = undefined;
       }
-      if (step % spec.checkpoint_every === 0 || step === totalSteps) checkpoint(state);
+      if (step === nextCheckpoint) checkpoint(state);
     }
     const seconds = (performance.now() - began) / 1000;
     const trained = engine.canonical(state);
