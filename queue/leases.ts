@@ -7,6 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { Job, Queue, QueueEvents, Worker } from "bullmq";
 import type { Redis } from "ioredis";
+import { closeWithin } from "./closing.ts";
 import { LeaseError } from "./errors.ts";
 import { type QueueConnection, queueNameOf, type TaskKind } from "./names.ts";
 import type { CheckpointRef, LeasedJobData, TaskPayloads } from "./payloads.ts";
@@ -173,10 +174,16 @@ export class LeaseBroker<K extends TaskKind> {
 
   async close(): Promise<void> {
     this.wakeAll();
-    await this.worker.close(true);
-    await Promise.all([this.events.close(), this.queue.close()]);
-    this.eventsRedis.disconnect();
-    this.redis.disconnect();
+    await closeWithin(
+      async () => {
+        await this.worker.close(true);
+        await Promise.all([this.events.close(), this.queue.close()]);
+      },
+      () => {
+        this.eventsRedis.disconnect();
+        this.redis.disconnect();
+      },
+    );
   }
 
   private async job(leaseId: string): Promise<Job<LeasedJobData<TaskPayloads[K]>>> {

@@ -3,6 +3,7 @@
 // enqueueing the same work twice (a retried request, a restarted service) adds it once.
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
+import { closeWithin } from "./closing.ts";
 import { type QueueConnection, queueNameOf, type TaskKind } from "./names.ts";
 import type { AuditTask, CheckpointRef, LeasedJobData, TaskPayloads, TrainingTask } from "./payloads.ts";
 import { QUEUE_POLICIES, type QueuePolicy } from "./policies.ts";
@@ -78,7 +79,11 @@ export class TaskProducer {
   }
 
   async close(): Promise<void> {
-    await Promise.all([...this.queues.values()].map((queue) => queue.close()));
-    this.redis.disconnect();
+    await closeWithin(
+      async () => {
+        await Promise.all([...this.queues.values()].map((queue) => queue.close()));
+      },
+      () => this.redis.disconnect(),
+    );
   }
 }

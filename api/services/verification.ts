@@ -8,6 +8,7 @@ import type { ChainBridge } from "../../chain-bridge/bridge.ts";
 import type { ProtocolParameters, TaskView } from "../../chain-bridge/compute-state.ts";
 import type { Database } from "../../prisma/client.ts";
 import type { Task } from "../../prisma/generated/client.ts";
+import { closeWithin } from "../../queue/closing.ts";
 import type { AuditTask } from "../../queue/payloads.ts";
 import type { TaskProducer } from "../../queue/producers.ts";
 import { merkleInclusionProof } from "../../sdk/src/merkle.ts";
@@ -48,10 +49,16 @@ export class VerificationDriver {
     this.timer.unref();
   }
 
+  /** Stops the timer and lets a running pass finish, unless it is stuck on an unreachable service. */
   async stop(): Promise<void> {
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
-    await this.pass?.catch(() => undefined);
+    const running = this.pass;
+    if (running)
+      await closeWithin(
+        () => running,
+        () => undefined,
+      );
   }
 
   /** One pass over every live task; a call while a pass runs joins it. */
