@@ -1,33 +1,23 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { newId } from "../api/ids.ts";
-import { ChainBridge } from "./bridge.ts";
 import { readBalance, readTask } from "./compute-state.ts";
 import { escrowFor, PLANCK_PER_VT, parseTokenRate } from "./conversion.ts";
 import { BridgeError } from "./errors.ts";
 import { newForcedErrorSecret } from "./forced-errors.ts";
 import { NodeChainClient } from "./node-client.ts";
-import { type ChainFixture, sampleSpec, seedJob, stakedNode, startChainFixture } from "./test-support.ts";
+import { type BridgeFixture, sampleSpec, stakedNode, startBridgeFixture } from "./test-support.ts";
 
 const RATE = "0.37";
 
 describe("ChainBridge against the dev chain", () => {
-  let fixture: ChainFixture;
-  let bridge: ChainBridge;
-  let jobId: string;
+  let fixture: BridgeFixture;
   let worker: NodeChainClient;
   /** Registered with a profile of its own; with no profile demanded, either worker may be drawn. */
   let profiledWorker: NodeChainClient;
 
   before(async () => {
-    fixture = await startChainFixture();
-    bridge = await ChainBridge.create({
-      api: fixture.chain.api,
-      db: fixture.database.db,
-      operatorSeed: "//Alice",
-      tokenUsdRate: RATE,
-    });
-    jobId = await seedJob(fixture.database);
+    fixture = await startBridgeFixture(RATE);
   });
 
   after(async () => {
@@ -38,9 +28,9 @@ describe("ChainBridge against the dev chain", () => {
 
   it("refuses an escrow no worker can take with the decoded module error, reserving nothing", async () => {
     const taskId = newId("task");
-    const before = await readBalance(fixture.chain.api, bridge.operatorAddress);
+    const before = await readBalance(fixture.chain.api, fixture.bridge.operatorAddress);
     await assert.rejects(
-      bridge.openEscrow({ taskId, jobId, usdCents: 500n, spec: sampleSpec() }),
+      fixture.bridge.openEscrow({ taskId, jobId: fixture.jobId, usdCents: 500n, spec: sampleSpec() }),
       (error: unknown) =>
         error instanceof BridgeError &&
         error.code === "DISPATCH_FAILED" &&
@@ -50,7 +40,7 @@ describe("ChainBridge against the dev chain", () => {
     const task = await fixture.database.db.task.findUniqueOrThrow({ where: { id: taskId } });
     assert.equal(task.status, "open_failed");
     assert.match(task.failureReason ?? "", /Compute\.NoEligibleWorker/);
-    const afterBalance = await readBalance(fixture.chain.api, bridge.operatorAddress);
+    const afterBalance = await readBalance(fixture.chain.api, fixture.bridge.operatorAddress);
     assert.equal(afterBalance.reserved, before.reserved);
   });
 
@@ -59,8 +49,8 @@ describe("ChainBridge against the dev chain", () => {
     const taskId = newId("task");
     // Digests as the file store keeps them: bare hex.
     const spec = sampleSpec({ modelSha256: "ab".repeat(32) });
-    const before = await readBalance(fixture.chain.api, bridge.operatorAddress);
-    const escrow = await bridge.openEscrow({ taskId, jobId, usdCents: 1_234n, spec });
+    const before = await readBalance(fixture.chain.api, fixture.bridge.operatorAddress);
+    const escrow = await fixture.bridge.openEscrow({ taskId, jobId: fixture.jobId, usdCents: 1_234n, spec });
     const expected = escrowFor(1_234n, parseTokenRate(RATE)).planck;
     assert.equal(escrow.escrowPlanck, expected);
     assert.equal(escrow.usdPerVt, RATE);
@@ -70,34 +60,40 @@ describe("ChainBridge against the dev chain", () => {
     const onChain = await readTask(fixture.chain.api, escrow.chainTaskId);
     assert.equal(onChain?.status, "Assigned");
     assert.equal(onChain?.price, expected);
-    assert.equal(onChain?.submitter, bridge.operatorAddress);
-    const afterOpen = await readBalance(fixture.chain.api, bridge.operatorAddress);
+    assert.equal(onChain?.submitter, fixture.bridge.operatorAddress);
+    const afterOpen = await readBalance(fixture.chain.api, fixture.bridge.operatorAddress);
     assert.equal(afterOpen.reserved - before.reserved, expected);
 
     const tasksBefore = await nextTaskId();
-    const again = await bridge.openEscrow({ taskId, jobId, usdCents: 1_234n, spec });
+    const again = await fixture.bridge.openEscrow({ taskId, jobId: fixture.jobId, usdCents: 1_234n, spec });
     assert.equal(again.chainTaskId, escrow.chainTaskId);
     assert.equal(await nextTaskId(), tasksBefore);
-    assert.equal((await readBalance(fixture.chain.api, bridge.operatorAddress)).reserved, afterOpen.reserved);
+    assert.equal(
+      (await readBalance(fixture.chain.api, fixture.bridge.operatorAddress)).reserved,
+      afterOpen.reserved,
+    );
     await assert.rejects(
-      bridge.openEscrow({ taskId, jobId, usdCents: 999n, spec }),
+      fixture.bridge.openEscrow({ taskId, jobId: fixture.jobId, usdCents: 999n, spec }),
       (error: unknown) => error instanceof BridgeError && error.code === "CAUSE_CONFLICT",
     );
 
-    const settlement = await bridge.cancel(taskId);
+    const settlement = await fixture.bridge.cancel(taskId);
     assert.equal(settlement.payout.refund, expected);
     assert.equal(settlement.spentCents, 0n);
     assert.equal(settlement.refundCents, 1_234n);
-    assert.equal((await readBalance(fixture.chain.api, bridge.operatorAddress)).reserved, before.reserved);
-    assert.equal((await bridge.taskState(taskId)).status, "Cancelled");
+    assert.equal(
+      (await readBalance(fixture.chain.api, fixture.bridge.operatorAddress)).reserved,
+      before.reserved,
+    );
+    assert.equal((await fixture.bridge.taskState(taskId)).status, "Cancelled");
   });
 
   it("retries an escrow that failed for good under a new cause once a worker can take it", async () => {
     const taskId = newId("task");
     const profile = `0x${"22".repeat(32)}`;
-    const request = { taskId, jobId, usdCents: 100n, spec: sampleSpec({ profile }) };
+    const request = { taskId, jobId: fixture.jobId, usdCents: 100n, spec: sampleSpec({ profile }) };
     await assert.rejects(
-      bridge.openEscrow(request),
+      fixture.bridge.openEscrow(request),
       (error: unknown) => error instanceof BridgeError && error.module?.name === "NoEligibleWorker",
     );
     const node = await NodeChainClient.create(fixture.chain.api, "//Charlie");
@@ -108,7 +104,7 @@ describe("ChainBridge against the dev chain", () => {
       commitment: newForcedErrorSecret().commitment,
       bond: 1_000n * PLANCK_PER_VT,
     });
-    const escrow = await bridge.openEscrow(request);
+    const escrow = await fixture.bridge.openEscrow(request);
     assert.equal(escrow.worker, node.address);
     const causes = await fixture.database.db.chainTransaction.findMany({
       where: { causeKey: { startsWith: `task:${taskId}:create` } },
@@ -121,12 +117,17 @@ describe("ChainBridge against the dev chain", () => {
         [`task:${taskId}:create#1`, "succeeded"],
       ],
     );
-    await bridge.cancel(taskId);
+    await fixture.bridge.cancel(taskId);
   });
 
   it("finalizes a committed task without audits and accounts for it in cents", async () => {
     const taskId = newId("task");
-    const escrow = await bridge.openEscrow({ taskId, jobId, usdCents: 1_000n, spec: sampleSpec() });
+    const escrow = await fixture.bridge.openEscrow({
+      taskId,
+      jobId: fixture.jobId,
+      usdCents: 1_000n,
+      spec: sampleSpec(),
+    });
     const assigned = escrow.worker === worker.address ? worker : profiledWorker;
     assert.equal(escrow.worker, assigned.address);
     const workerBefore = await assigned.balance();
@@ -138,7 +139,7 @@ describe("ChainBridge against the dev chain", () => {
       steps: 5n,
       result: `0x${"cd".repeat(32)}`,
     });
-    const settlement = await bridge.finalize(taskId);
+    const settlement = await fixture.bridge.finalize(taskId);
     const { payout } = settlement;
     // Half the steps were trained: half the price is the cost, the rest comes back.
     const cost = escrow.escrowPlanck / 2n;
@@ -148,14 +149,14 @@ describe("ChainBridge against the dev chain", () => {
     assert.equal(settlement.spentCents, 500n);
     const workerAfter = await assigned.balance();
     assert.ok(workerAfter.free > workerBefore.free, "the worker was paid");
-    assert.equal((await bridge.taskState(taskId)).status, "Finalized");
+    assert.equal((await fixture.bridge.taskState(taskId)).status, "Finalized");
   });
 
   it("rejects malformed requests before touching the chain", async () => {
     await assert.rejects(
-      bridge.openEscrow({
+      fixture.bridge.openEscrow({
         taskId: newId("task"),
-        jobId,
+        jobId: fixture.jobId,
         usdCents: 10n,
         spec: sampleSpec({ modelSha256: "abc" }),
       }),
@@ -165,7 +166,7 @@ describe("ChainBridge against the dev chain", () => {
         /modelSha256/.test(error.message),
     );
     await assert.rejects(
-      bridge.taskState("task_missing"),
+      fixture.bridge.taskState("task_missing"),
       (error: unknown) => error instanceof BridgeError && error.code === "UNKNOWN_TASK",
     );
   });

@@ -1,33 +1,29 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { newId } from "../api/ids.ts";
-import { ChainBridge } from "./bridge.ts";
 import { BridgeError } from "./errors.ts";
 import { EventWatcher, type WatchedEvent } from "./event-watcher.ts";
 import { finalizedNumber } from "./inclusion.ts";
 import type { NodeChainClient } from "./node-client.ts";
-import { type ChainFixture, sampleSpec, seedJob, stakedNode, startChainFixture } from "./test-support.ts";
+import {
+  type BridgeFixture,
+  committedTask,
+  sampleSpec,
+  stakedNode,
+  startBridgeFixture,
+} from "./test-support.ts";
 
 const ROOT = `0x${"ab".repeat(32)}`;
 const RESULT = `0x${"cd".repeat(32)}`;
 const TRANSCRIPT = `0x${"ef".repeat(32)}`;
 
 describe("EventWatcher", () => {
-  let fixture: ChainFixture;
-  let bridge: ChainBridge;
-  let jobId: string;
+  let fixture: BridgeFixture;
   let worker: NodeChainClient;
   let verifier: NodeChainClient;
 
   before(async () => {
-    fixture = await startChainFixture();
-    bridge = await ChainBridge.create({
-      api: fixture.chain.api,
-      db: fixture.database.db,
-      operatorSeed: "//Alice",
-      tokenUsdRate: "0.01",
-    });
-    jobId = await seedJob(fixture.database);
+    fixture = await startBridgeFixture();
     worker = await stakedNode(fixture.chain, "//Bob", { worker: true });
     verifier = await stakedNode(fixture.chain, "//Charlie", { verifier: true });
   });
@@ -44,21 +40,8 @@ describe("EventWatcher", () => {
     });
 
   it("reconciles a task's life into the database and resumes from its cursor without repeats", async () => {
-    const taskId = newId("task");
-    const escrow = await bridge.openEscrow({
-      taskId,
-      jobId,
-      usdCents: 900n,
-      spec: sampleSpec({ verificationLevel: 1 }),
-    });
-    await worker.commit({
-      chainTaskId: escrow.chainTaskId,
-      root: ROOT,
-      checkpoints: 3,
-      steps: 10n,
-      result: RESULT,
-    });
-    await bridge.selectAudits(taskId, 0);
+    const { taskId, escrow } = await committedTask(fixture, worker, 900n, { root: ROOT, result: RESULT });
+    await fixture.bridge.selectAudits(taskId, 0);
 
     const firstRun: WatchedEvent[] = [];
     const head = await watcher(firstRun).catchUp();
@@ -112,7 +95,10 @@ describe("EventWatcher", () => {
       const taskId = newId("task");
       await fixture.database.db.task.count();
       const spec = sampleSpec({ profile: null });
-      await assert.rejects(bridge.openEscrow({ taskId, jobId, usdCents: 100n, spec }), BridgeError);
+      await assert.rejects(
+        fixture.bridge.openEscrow({ taskId, jobId: fixture.jobId, usdCents: 100n, spec }),
+        BridgeError,
+      );
       await verifier.bondExtra(1n);
       const deadline = Date.now() + 10_000;
       while (!seen.some((event) => event.name === "Bonded") && Date.now() < deadline) {

@@ -1,7 +1,5 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { newId } from "../api/ids.ts";
-import { ChainBridge } from "./bridge.ts";
 import { readForcedErrorPpm } from "./compute-state.ts";
 import { PLANCK_PER_VT } from "./conversion.ts";
 import { BridgeError } from "./errors.ts";
@@ -11,29 +9,21 @@ import { signerFromSeed } from "./signer.ts";
 import { Submitter } from "./submitter.ts";
 import { eventOf } from "./task-effects.ts";
 import {
-  type ChainFixture,
+  type BridgeFixture,
+  committedTask,
   PROFILE,
-  sampleSpec,
-  seedJob,
   stakedNode,
-  startChainFixture,
+  startBridgeFixture,
 } from "./test-support.ts";
 import { MemoryTransactionStore } from "./transaction-store.ts";
 
 const hash = (byte: string) => `0x${byte.repeat(32)}`;
 
 describe("NodeChainClient: a verifier's audit from verdict to reveal", () => {
-  let fixture: ChainFixture;
-  let bridge: ChainBridge;
+  let fixture: BridgeFixture;
 
   before(async () => {
-    fixture = await startChainFixture();
-    bridge = await ChainBridge.create({
-      api: fixture.chain.api,
-      db: fixture.database.db,
-      operatorSeed: "//Alice",
-      tokenUsdRate: "0.01",
-    });
+    fixture = await startBridgeFixture();
   });
 
   after(async () => {
@@ -70,32 +60,15 @@ describe("NodeChainClient: a verifier's audit from verdict to reveal", () => {
     assert.equal(registered?.commitment, secret.commitment);
     assert.equal((await verifier.balance()).reserved, 600n * PLANCK_PER_VT);
 
-    const taskId = newId("task");
-    const jobId = await seedJob(fixture.database);
-    const escrow = await bridge.openEscrow({
-      taskId,
-      jobId,
-      usdCents: 800n,
-      spec: sampleSpec({ verificationLevel: 1 }),
-    });
-    await worker.commit({
-      chainTaskId: escrow.chainTaskId,
+    const { taskId, escrow, commit } = await committedTask(fixture, worker, 800n, {
       root: hash("aa"),
-      checkpoints: 3,
-      steps: 10n,
       result: hash("bb"),
     });
     await assert.rejects(
-      worker.commit({
-        chainTaskId: escrow.chainTaskId,
-        root: hash("aa"),
-        checkpoints: 3,
-        steps: 10n,
-        result: hash("bb"),
-      }),
+      worker.commit(commit),
       (error: unknown) => error instanceof BridgeError && error.module?.name === "WrongTaskStatus",
     );
-    await bridge.selectAudits(taskId, 0);
+    await fixture.bridge.selectAudits(taskId, 0);
     const task = await verifier.task(escrow.chainTaskId);
     assert.equal(task?.audits[0]?.verifier, verifier.address);
     const audit = { chainTaskId: escrow.chainTaskId, auditIndex: 0 };

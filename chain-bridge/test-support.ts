@@ -1,9 +1,9 @@
 // Shared set-up of the bridge's tests: the dev chain in-process, a database schema of their own,
-// a training job row for tasks to belong to, and staked nodes to take the work.
+// the operator's bridge, a training job row for tasks to belong to, and staked nodes to take the work.
 import { randomBytes } from "node:crypto";
 import { newId } from "../api/ids.ts";
 import { createTestDatabase, type TestDatabase } from "../test/support/database.ts";
-import type { TaskSpecInput } from "./bridge.ts";
+import { ChainBridge, type TaskSpecInput } from "./bridge.ts";
 import { type ChainConnection, connectChain } from "./connection.ts";
 import { PLANCK_PER_VT } from "./conversion.ts";
 import { type Devnet, startDevnet } from "./devnet/index.ts";
@@ -32,6 +32,52 @@ export async function startChainFixture(
       await database.drop();
     },
   };
+}
+
+export interface BridgeFixture extends ChainFixture {
+  /** The operator's bridge, signing as //Alice (the dev chain's treasury). */
+  bridge: ChainBridge;
+  /** A training job row for the tests' tasks to belong to. */
+  jobId: string;
+}
+
+/** What the bridge's own tests start from: a chain fixture, the operator's bridge and a job. */
+export async function startBridgeFixture(tokenUsdRate = "0.01"): Promise<BridgeFixture> {
+  const fixture = await startChainFixture();
+  try {
+    const bridge = await ChainBridge.create({
+      api: fixture.chain.api,
+      db: fixture.database.db,
+      operatorSeed: "//Alice",
+      tokenUsdRate,
+    });
+    return { ...fixture, bridge, jobId: await seedJob(fixture.database) };
+  } catch (error) {
+    await fixture.stop();
+    throw error;
+  }
+}
+
+/**
+ * A task with one audit to do: the bridge opens its escrow and `worker` (the only eligible worker)
+ * commits 10 steps in 3 checkpoints. Returns the commit too, for tests that repeat it.
+ */
+export async function committedTask(
+  fixture: BridgeFixture,
+  worker: NodeChainClient,
+  usdCents: bigint,
+  hashes: { root: string; result: string },
+) {
+  const taskId = newId("task");
+  const escrow = await fixture.bridge.openEscrow({
+    taskId,
+    jobId: fixture.jobId,
+    usdCents,
+    spec: sampleSpec({ verificationLevel: 1 }),
+  });
+  const commit = { chainTaskId: escrow.chainTaskId, checkpoints: 3, steps: 10n, ...hashes };
+  await worker.commit(commit);
+  return { taskId, escrow, commit };
 }
 
 const hash = () => `0x${randomBytes(32).toString("hex")}`;
