@@ -8,6 +8,14 @@ export type Hash = string;
 
 export const ZERO_HASH: Hash = `0x${"00".repeat(32)}`;
 
+/** The fields that name a task, an audit of it or a dispute: leading fields of calls and events. */
+export type TaskRef = { taskId: bigint };
+export type AuditRef = { taskId: bigint; auditIndex: number };
+export type DisputeRef = { disputeId: bigint };
+export const TASK_REF = { taskId: "u64" } as const;
+export const AUDIT_REF = { ...TASK_REF, auditIndex: "u32" } as const;
+export const DISPUTE_REF = { disputeId: "u64" } as const;
+
 export type Roles = { worker: boolean; verifier: boolean; whistleblower: boolean };
 export type Role = keyof Roles;
 
