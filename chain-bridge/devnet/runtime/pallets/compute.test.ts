@@ -121,6 +121,23 @@ async function windows(taskId: bigint): Promise<{ challengeEnd: number; revealEn
   return { challengeEnd: num(task.challengeEnd), revealEnd: num(task.revealEnd) };
 }
 
+/** A task whose worker committed `committed` in full, with its one audit selected. */
+async function auditedTask(
+  committed: TrainingView = honest,
+): Promise<{ taskId: bigint; worker: KeyringPair; audit: AuditInfo }> {
+  const { taskId, worker } = await createTask(spec());
+  await commitRun(taskId, worker, committed, 8n);
+  const [audit] = await selectAudits(taskId);
+  assert.ok(audit !== undefined);
+  return { taskId, worker, audit };
+}
+
+/** Reveals once the challenge window is over; the verdict or a challenge must have opened a dispute. */
+async function openDispute(taskId: bigint, audit: AuditInfo): Promise<SeenEvent["data"]> {
+  await chain.advanceTo((await windows(taskId)).challengeEnd + 1);
+  return eventOf(await chain.reveal(taskId, audit.auditIndex, audit.verifier), "DisputeOpened");
+}
+
 async function closeAndFinalize(taskId: bigint): Promise<SeenEvent["data"]> {
   await chain.advanceTo((await windows(taskId)).revealEnd + 1);
   await chain.ok(chain.accounts.ferdie, chain.compute("closeAudits", taskId));
@@ -419,14 +436,9 @@ test("a forced error caught by a whistleblower pays the jackpot; an uncaught one
 test("a worker that commits a forged run loses the pinpoint game, is slashed, and the task is re-run", async () => {
   await chain.conserving(async () => {
     const forged = forgedRun(GRAPH_NODES, 3n, 2);
-    const { taskId, worker } = await createTask(spec());
-    await commitRun(taskId, worker, forged, 8n);
-    const [audit] = await selectAudits(taskId);
-    assert.ok(audit !== undefined);
+    const { taskId, worker, audit } = await auditedTask(forged);
     await honestVerdict(taskId, audit, honest, forged);
-    await chain.advanceTo((await windows(taskId)).challengeEnd + 1);
-    const revealed = await chain.reveal(taskId, audit.auditIndex, audit.verifier);
-    const opened = eventOf(revealed, "DisputeOpened");
+    const opened = await openDispute(taskId, audit);
     assert.equal(opened.kind, "Commitment");
     const disputeId = big(opened.disputeId);
     const verifierBefore = await chain.feeAdjustedFree(audit.verifier);
@@ -477,15 +489,9 @@ test("a worker that commits a forged run loses the pinpoint game, is slashed, an
 test("a verifier that accuses an honest worker loses the game, is slashed and not paid", async () => {
   await chain.conserving(async () => {
     const mistaken = forgedRun(GRAPH_NODES, 6n, 4);
-    const { taskId, worker } = await createTask(spec());
-    await commitRun(taskId, worker, honest, 8n);
-    const [audit] = await selectAudits(taskId);
-    assert.ok(audit !== undefined);
+    const { taskId, worker, audit } = await auditedTask();
     await honestVerdict(taskId, audit, mistaken);
-    await chain.advanceTo((await windows(taskId)).challengeEnd + 1);
-    const disputeId = big(
-      eventOf(await chain.reveal(taskId, audit.auditIndex, audit.verifier), "DisputeOpened").disputeId,
-    );
+    const disputeId = big((await openDispute(taskId, audit)).disputeId);
     const workerBefore = await chain.feeAdjustedFree(worker);
     await chain.playDispute(disputeId, { defender: honest, challenger: mistaken, truth: honest });
     const params = await chain.parameters();
@@ -505,15 +511,9 @@ test("a verifier that accuses an honest worker loses the game, is slashed and no
 test("a challenger that stops answering loses the dispute at its deadline", async () => {
   await chain.conserving(async () => {
     const mistaken = forgedRun(GRAPH_NODES, 1n, 0);
-    const { taskId, worker } = await createTask(spec());
-    await commitRun(taskId, worker, honest, 8n);
-    const [audit] = await selectAudits(taskId);
-    assert.ok(audit !== undefined);
+    const { taskId, worker, audit } = await auditedTask();
     await honestVerdict(taskId, audit, mistaken);
-    await chain.advanceTo((await windows(taskId)).challengeEnd + 1);
-    const disputeId = big(
-      eventOf(await chain.reveal(taskId, audit.auditIndex, audit.verifier), "DisputeOpened").disputeId,
-    );
+    const disputeId = big((await openDispute(taskId, audit)).disputeId);
     await chain.playDispute(
       disputeId,
       { defender: honest, challenger: mistaken, truth: honest },
@@ -536,15 +536,11 @@ test("a challenger that stops answering loses the dispute at its deadline", asyn
 test("a lazy verifier caught by a whistleblower cannot prove its transcript and is slashed", async () => {
   await chain.conserving(async () => {
     const eve = chain.accounts.eve;
-    const { taskId, worker } = await createTask(spec());
-    await commitRun(taskId, worker, honest, 8n);
-    const [audit] = await selectAudits(taskId);
-    assert.ok(audit !== undefined);
+    const { taskId, audit } = await auditedTask();
     await verdict(taskId, audit, true, blake2AsHex("made up", 256));
     const eveBefore = await chain.feeAdjustedFree(eve);
     await chain.ok(eve, chain.compute("challenge", taskId, audit.auditIndex, 5n));
-    await chain.advanceTo((await windows(taskId)).challengeEnd + 1);
-    const opened = eventOf(await chain.reveal(taskId, audit.auditIndex, audit.verifier), "DisputeOpened");
+    const opened = await openDispute(taskId, audit);
     assert.equal(opened.kind, "Transcript");
     const disputeId = big(opened.disputeId);
     const proof = transcriptTree(honest, 0n, 8n).proof(5n);
@@ -579,17 +575,11 @@ test("a whistleblower that challenges an honest transcript loses its bond to the
   await chain.conserving(async () => {
     const eve = chain.accounts.eve;
     const mistaken = forgedRun(GRAPH_NODES, 5n, 1);
-    const { taskId, worker } = await createTask(spec());
-    await commitRun(taskId, worker, honest, 8n);
-    const [audit] = await selectAudits(taskId);
-    assert.ok(audit !== undefined);
+    const { taskId, audit } = await auditedTask();
     await honestVerdict(taskId, audit);
     const eveBefore = await chain.feeAdjustedFree(eve);
     await chain.ok(eve, chain.compute("challenge", taskId, audit.auditIndex, 7n));
-    await chain.advanceTo((await windows(taskId)).challengeEnd + 1);
-    const disputeId = big(
-      eventOf(await chain.reveal(taskId, audit.auditIndex, audit.verifier), "DisputeOpened").disputeId,
-    );
+    const disputeId = big((await openDispute(taskId, audit)).disputeId);
     const verifierBefore = await chain.feeAdjustedFree(audit.verifier);
     await chain.playDispute(disputeId, { defender: honest, challenger: mistaken, truth: honest });
     const params = await chain.parameters();
