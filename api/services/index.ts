@@ -73,7 +73,7 @@ export function createServices(context: ServiceContext): Services {
   const jobs = new Jobs({
     db: context.db,
     blobs,
-    quotes: new Quotes(files),
+    quotes: new Quotes(blobs, context.pool),
     ledger,
     events: jobEvents,
     reads: new JobReads(context.pool),
