@@ -129,3 +129,13 @@ test("another organization's job, an unknown id and a malformed id answer 404", 
   }
   assert.equal((await readBothWays(id)).id, id, "the owner still reads it");
 });
+
+test("concurrent reads over every pooled connection answer the same job", async () => {
+  const created = await testApp.services.jobs.create(alice.organizationId, request);
+  // More readers than the pool has connections, so each connection prepares the statement; on
+  // embedded Postgres (npm test without DATABASE_URL) they share one session.
+  const views = await Promise.all(
+    Array.from({ length: 16 }, () => testApp.services.jobs.get(alice.organizationId, created.id)),
+  );
+  for (const view of views) assert.equal(JSON.stringify(view), JSON.stringify(created));
+});

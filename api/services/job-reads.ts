@@ -1,7 +1,7 @@
 // The one shape of a training job in the API, and its hot read. `GET /v1/training-jobs/{id}` is
 // what clients poll, so it is one plain `pg` query (Prisma costs several times more per query,
 // docs/api.md); the Prisma paths (create, list, cancel) build the same view from their rows.
-import type pg from "pg";
+import pg from "pg";
 import type { JobStatus } from "../../prisma/generated/client.ts";
 import type { TrainingJob } from "../../sdk/src/types.ts";
 import { ApiError } from "../errors.ts";
@@ -72,16 +72,37 @@ const JOB_BY_ID = `
   FROM training_jobs j
   WHERE j.id = $1 AND j.organization_id = $2`;
 
+/** Postgres's duplicate_prepared_statement. */
+const DUPLICATE_STATEMENT = "42P05";
+
 export class JobReads {
+  /**
+   * Planning this query costs more than running it, so it is a named statement, planned once per
+   * connection. Embedded Postgres (PGlite) serves all its sockets from one session, where a
+   * second connection preparing the same name fails: the reader then goes unnamed for good.
+   */
+  private named = true;
+
   constructor(private readonly pool: pg.Pool) {}
 
   /** The organization's job; unknown, malformed or another organization's answers 404. */
   async get(organizationId: string, id: string): Promise<JobView> {
-    const { rows } = isId("job", id)
-      ? await this.pool.query<JobRecord & { stepsCompleted: number }>(JOB_BY_ID, [id, organizationId])
-      : { rows: [] };
-    const row = rows[0];
+    const row = isId("job", id) ? await this.byId(id, organizationId) : undefined;
     if (!row) throw ApiError.notFound("training job", id, "id");
     return jobView(row, row.stepsCompleted);
+  }
+
+  private async byId(id: string, organizationId: string) {
+    type Row = JobRecord & { stepsCompleted: number };
+    const values = [id, organizationId];
+    if (this.named) {
+      try {
+        return (await this.pool.query<Row>({ name: "job_by_id", text: JOB_BY_ID, values })).rows[0];
+      } catch (error) {
+        if (!(error instanceof pg.DatabaseError && error.code === DUPLICATE_STATEMENT)) throw error;
+        this.named = false;
+      }
+    }
+    return (await this.pool.query<Row>(JOB_BY_ID, values)).rows[0];
   }
 }
