@@ -10,8 +10,8 @@ import { newId } from "../ids.ts";
 import { type JobView, jobView } from "./job-reads.ts";
 import { taskIdOf } from "./jobs.ts";
 
-// `pg` reads TIMESTAMP columns in the process's zone while Prisma reads them as UTC: a zone far
-// from UTC makes any difference in the timestamps show.
+// Prisma reads the TIMESTAMP columns as UTC; a read that let the process's zone in (as `pg`'s
+// own timestamp parsing does) would differ in a zone this far from UTC.
 process.env.TZ = "Pacific/Chatham";
 
 const fixture = (path: string) => readFile(new URL(`../../worker-runtime/fixtures/${path}`, import.meta.url));
