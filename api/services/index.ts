@@ -16,6 +16,7 @@ import { Files } from "./files.ts";
 import { IdempotencyRecords } from "./idempotency.ts";
 import { Inspector } from "./inspection/inspector.ts";
 import { JobEvents } from "./job-events.ts";
+import { JobReads } from "./job-reads.ts";
 import { Jobs } from "./jobs.ts";
 import { Ledger } from "./ledger.ts";
 import { NodeGateway } from "./node-gateway.ts";
@@ -72,9 +73,10 @@ export function createServices(context: ServiceContext): Services {
   const jobs = new Jobs({
     db: context.db,
     blobs,
-    quotes: new Quotes(files),
+    quotes: new Quotes(blobs, context.pool),
     ledger,
     events: jobEvents,
+    reads: new JobReads(context.pool),
     ...(context.chain ? { chain: context.chain } : {}),
     ...(producer ? { producer } : {}),
   });

@@ -12,7 +12,7 @@ import type { AuditTask, TrainingTask, WorkInputs } from "../../queue/payloads.t
 import type { TaskProducer } from "../../queue/producers.ts";
 import type { Receipt } from "../../sdk/src/receipt.ts";
 import { checkpointRoot, specHash } from "../../sdk/src/receipt.ts";
-import type { Quote as QuoteObject, TrainingJob as TrainingJobObject } from "../../sdk/src/types.ts";
+import type { Quote as QuoteObject } from "../../sdk/src/types.ts";
 import { ApiError } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { pageOf } from "../schemas/common.ts";
@@ -25,12 +25,12 @@ import type {
   TrainingProgress,
   TrainingResult,
 } from "./job-lifecycle.ts";
+import { type JobReads, type JobView, jobView } from "./job-reads.ts";
 import type { Ledger } from "./ledger.ts";
 import { auditedSegments, segmentsOf, type VerificationLevel } from "./pricing.ts";
 import type { Quote, QuoteRequest, Quotes } from "./quotes.ts";
 
-/** A job and a quote as the API answers them: the SDK's types are their one definition. */
-export type JobView = TrainingJobObject;
+/** A quote as the API answers it: the SDK's type is its one definition. */
 export type QuoteView = QuoteObject;
 
 /** How long a job may wait for the network to take it before it fails (costing nothing). */
@@ -47,30 +47,6 @@ export function taskIdOf(jobId: string): string {
 export function checkpointEveryOf(job: Pick<TrainingJob, "spec" | "totalSteps">): number {
   const spec = job.spec as Record<string, unknown>;
   return Math.min(Number(spec.checkpoint_every ?? 100), job.totalSteps);
-}
-
-function view(job: TrainingJob, stepsCompleted: number): JobView {
-  return {
-    id: job.id,
-    object: "training_job",
-    status: job.status,
-    failure_reason: job.failureReason,
-    model: job.modelFileId,
-    dataset: job.datasetFileId,
-    spec: job.spec,
-    verification: job.verificationLevel,
-    total_steps: job.totalSteps,
-    steps_completed: stepsCompleted,
-    price: {
-      quoted_cents: Number(job.quotedCents),
-      reserved_cents: Number(job.reservedCents),
-      charged_cents: job.chargedCents === null ? null : Number(job.chargedCents),
-    },
-    result: { model_sha256: job.resultSha256 },
-    created_at: job.createdAt.toISOString(),
-    updated_at: job.updatedAt.toISOString(),
-    finished_at: job.finishedAt?.toISOString() ?? null,
-  };
 }
 
 function quoteView(quote: Quote, cap: number | undefined): QuoteView {
@@ -96,6 +72,7 @@ export interface JobsDeps {
   quotes: Quotes;
   ledger: Ledger;
   events: JobEvents;
+  reads: JobReads;
   /** Absent in a process that only answers reads (and when generating the OpenAPI document). */
   chain?: ChainBridge;
   producer?: TaskProducer;
@@ -145,12 +122,11 @@ export class Jobs implements JobLifecycle {
       );
       return row;
     });
-    return view(job, 0);
+    return jobView(job, 0);
   }
 
   async get(organizationId: string, id: string): Promise<JobView> {
-    const job = await this.row(organizationId, id);
-    return view(job, await this.stepsCompleted(job.id));
+    return this.deps.reads.get(organizationId, id);
   }
 
   async list(organizationId: string, limit: number, after?: string) {
@@ -160,7 +136,7 @@ export class Jobs implements JobLifecycle {
       take: limit + 1,
     });
     return pageOf(
-      rows.map((row) => view(row, 0)),
+      rows.map((row) => jobView(row, 0)),
       limit,
     );
   }

@@ -1,4 +1,5 @@
 // Uploads a file through the real multipart route, encoded exactly as curl -F or a browser would.
+import { readFile } from "node:fs/promises";
 import type { App } from "../../api/app.ts";
 import type { SignedUp } from "./accounts.ts";
 
@@ -40,4 +41,23 @@ export async function uploadFile(
   if (res.statusCode !== 201)
     throw new Error(`upload of ${filename} failed with ${res.statusCode}: ${res.body}`);
   return res.json<{ id: string }>().id;
+}
+
+/** The MLP fixture model and the digits dataset it trains on, uploaded for `user`. */
+export async function uploadMlpFixtures(
+  app: App,
+  user: SignedUp,
+): Promise<{ model: string; dataset: string }> {
+  const fixture = (path: string) =>
+    readFile(new URL(`../../worker-runtime/fixtures/${path}`, import.meta.url));
+  return {
+    model: await uploadFile(app, user, "model", "mlp.onnx", await fixture("mlp.onnx")),
+    dataset: await uploadFile(
+      app,
+      user,
+      "dataset",
+      "digits.safetensors",
+      await fixture("data/digits.safetensors"),
+    ),
+  };
 }

@@ -1,0 +1,141 @@
+import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
+import { after, before, test } from "node:test";
+import { checkpointRoot } from "../../sdk/src/receipt.ts";
+import { type SignedUp, signUp } from "../../test/support/accounts.ts";
+import { expectApiError } from "../../test/support/api-error.ts";
+import { createTestApp, type TestApp } from "../../test/support/app.ts";
+import { uploadMlpFixtures } from "../../test/support/uploads.ts";
+import { newId } from "../ids.ts";
+import { type JobView, jobView } from "./job-reads.ts";
+import { taskIdOf } from "./jobs.ts";
+
+// Prisma reads the TIMESTAMP columns as UTC; a read that let the process's zone in (as `pg`'s
+// own timestamp parsing does) would differ in a zone this far from UTC.
+process.env.TZ = "Pacific/Chatham";
+
+const fixture = (path: string) => readFile(new URL(`../../worker-runtime/fixtures/${path}`, import.meta.url));
+
+let testApp: TestApp;
+let alice: SignedUp;
+let bob: SignedUp;
+let request: { model: string; dataset: string; spec: unknown; verification: "standard" };
+
+before(async () => {
+  testApp = await createTestApp();
+  alice = await signUp(testApp.app);
+  bob = await signUp(testApp.app);
+  request = {
+    ...(await uploadMlpFixtures(testApp.app, alice)),
+    spec: JSON.parse((await fixture("mlp.spec.json")).toString("utf8")),
+    verification: "standard",
+  };
+  await testApp.services.ledger.topUp(alice.organizationId, 10_000, "test:alice-credit");
+});
+after(() => testApp.close());
+
+/** The job as Jobs.get read it through Prisma before the pg read: the row, then its last checkpoint. */
+async function prismaView(organizationId: string, id: string): Promise<JobView> {
+  const db = testApp.database.db;
+  const row = await db.trainingJob.findFirstOrThrow({ where: { id, organizationId } });
+  const last = await db.checkpoint.findFirst({
+    where: { task: { jobId: id } },
+    orderBy: { step: "desc" },
+    select: { step: true },
+  });
+  return jobView(row, last?.step ?? 0);
+}
+
+/** Reads the job through the service and the route, and checks both against the Prisma read. */
+async function readBothWays(id: string): Promise<JobView> {
+  const viaPrisma = JSON.stringify(await prismaView(alice.organizationId, id));
+  const viaService = await testApp.services.jobs.get(alice.organizationId, id);
+  assert.equal(JSON.stringify(viaService), viaPrisma);
+  const res = await testApp.app.inject({
+    method: "GET",
+    url: `/v1/training-jobs/${id}`,
+    headers: alice.headers,
+  });
+  assert.equal(res.statusCode, 200, res.body);
+  assert.equal(res.body, viaPrisma);
+  return viaService;
+}
+
+test("the pg read answers the Prisma read's JSON through a job's life, counting every attempt's checkpoints", async () => {
+  const { jobs } = testApp.services;
+  const created = await jobs.create(alice.organizationId, request);
+  assert.equal(JSON.stringify(await readBothWays(created.id)), JSON.stringify(created));
+  const listed = (await jobs.list(alice.organizationId, 10)).data.find((job) => job.id === created.id);
+  assert.equal(JSON.stringify(listed), JSON.stringify(created));
+
+  // A first attempt that stored two checkpoints, and a second one that resumed and stored a third.
+  const attempts = [taskIdOf(created.id), `${taskIdOf(created.id)}_1`];
+  await testApp.database.db.task.createMany({
+    data: attempts.map((id, attempt) => ({
+      id,
+      jobId: created.id,
+      attempt,
+      escrowCents: BigInt(created.price.reserved_cents),
+      escrowPlanck: "1000000000000",
+      usdPerVt: "0.01",
+    })),
+  });
+  const leaves = [1, 2, 3].map((n) => String(n).repeat(64));
+  await jobs.taskStarted(attempts[0]!, "worker-a");
+  await jobs.checkpointStored(attempts[1]!, { step: 270, sha256: leaves[2]!, sizeBytes: 4096 });
+  for (const [i, step] of [90, 180].entries()) {
+    await jobs.checkpointStored(attempts[0]!, { step, sha256: leaves[i]!, sizeBytes: 4096 });
+  }
+  const running = await readBothWays(created.id);
+  assert.equal(running.status, "running");
+  assert.equal(running.steps_completed, 270);
+
+  await jobs.trainingCompleted(attempts[1]!, {
+    modelSha256: "ab".repeat(32),
+    checkpointRoot: checkpointRoot(leaves),
+    leaves,
+    metrics: {},
+    workerAddress: "worker-b",
+    commitmentSignature: "00",
+  });
+  const verifying = await readBothWays(created.id);
+  assert.equal(verifying.status, "verifying");
+  assert.equal(verifying.result.model_sha256, "ab".repeat(32));
+
+  await jobs.taskFailed(attempts[1]!, "the worker's result failed verification", false);
+  const failed = await readBothWays(created.id);
+  assert.equal(failed.status, "failed");
+  assert.equal(failed.failure_reason, "the worker's result failed verification");
+  assert.ok(failed.price.charged_cents !== null && failed.price.charged_cents > 0);
+  assert.ok(failed.finished_at !== null);
+});
+
+test("another organization's job, an unknown id and a malformed id answer 404", async () => {
+  const { id } = await testApp.services.jobs.create(alice.organizationId, request);
+  const cases: Array<[SignedUp, string]> = [
+    [bob, id],
+    [alice, newId("job")],
+    [alice, "job_unknown"],
+    [alice, id.replace("job_", "file_")],
+    [alice, `${id}' OR '1'='1`],
+  ];
+  for (const [caller, jobId] of cases) {
+    const res = await testApp.app.inject({
+      method: "GET",
+      url: `/v1/training-jobs/${encodeURIComponent(jobId)}`,
+      headers: caller.headers,
+    });
+    assert.equal(expectApiError(res, 404, "resource_missing").param, "id");
+  }
+  assert.equal((await readBothWays(id)).id, id, "the owner still reads it");
+});
+
+test("concurrent reads over every pooled connection answer the same job", async () => {
+  const created = await testApp.services.jobs.create(alice.organizationId, request);
+  // More readers than the pool has connections, so each connection prepares the statement; on
+  // embedded Postgres (npm test without DATABASE_URL) they share one session.
+  const views = await Promise.all(
+    Array.from({ length: 16 }, () => testApp.services.jobs.get(alice.organizationId, created.id)),
+  );
+  for (const view of views) assert.equal(JSON.stringify(view), JSON.stringify(created));
+});

@@ -1,0 +1,119 @@
+// The one shape of a training job in the API, and its hot read. `GET /v1/training-jobs/{id}` is
+// what clients poll, so it is one plain `pg` query (Prisma costs several times more per query,
+// docs/api.md); the Prisma paths (create, list, cancel) build the same view from their rows.
+import pg from "pg";
+import type { JobStatus } from "../../prisma/generated/client.ts";
+import type { TrainingJob } from "../../sdk/src/types.ts";
+import { ApiError } from "../errors.ts";
+import { isId } from "../ids.ts";
+
+/** A job as the API answers it: the SDK's type is its one definition. */
+export type JobView = TrainingJob;
+
+/**
+ * The columns a view is made of, named as Prisma's `TrainingJob` names them so its rows fit as
+ * they are. From Prisma BIGINT arrives as a bigint and a timestamp as a Date; the pg read has
+ * Postgres build the record as one JSON value, where they are a number and an ISO 8601 string.
+ */
+export interface JobRecord {
+  id: string;
+  status: JobStatus;
+  failureReason: string | null;
+  modelFileId: string;
+  datasetFileId: string;
+  spec: unknown;
+  verificationLevel: string;
+  totalSteps: number;
+  quotedCents: bigint | number;
+  reservedCents: bigint | number;
+  chargedCents: bigint | number | null;
+  resultSha256: string | null;
+  createdAt: Date | string;
+  updatedAt: Date | string;
+  finishedAt: Date | string | null;
+}
+
+function iso(time: Date | string): string {
+  return typeof time === "string" ? time : time.toISOString();
+}
+
+export function jobView(job: JobRecord, stepsCompleted: number): JobView {
+  return {
+    id: job.id,
+    object: "training_job",
+    status: job.status,
+    failure_reason: job.failureReason,
+    model: job.modelFileId,
+    dataset: job.datasetFileId,
+    spec: job.spec,
+    verification: job.verificationLevel,
+    total_steps: job.totalSteps,
+    steps_completed: stepsCompleted,
+    price: {
+      quoted_cents: Number(job.quotedCents),
+      reserved_cents: Number(job.reservedCents),
+      charged_cents: job.chargedCents === null ? null : Number(job.chargedCents),
+    },
+    result: { model_sha256: job.resultSha256 },
+    created_at: iso(job.createdAt),
+    updated_at: iso(job.updatedAt),
+    finished_at: job.finishedAt === null ? null : iso(job.finishedAt),
+  };
+}
+
+// One JSON value rather than sixteen columns: the driver then parses one field instead of
+// converting each (and describing each on every execution), which is a fair share of this hot
+// read's cost. The columns are TIMESTAMP without time zone holding UTC (Prisma's convention), so
+// they are formatted as Date.prototype.toISOString formats them. The steps completed are the
+// last checkpoint over every attempt's task, as the Prisma path counted them.
+const ISO_UTC = `'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'`;
+const JOB_BY_ID = `
+  SELECT json_build_object(
+    'id', j.id, 'status', j.status, 'failureReason', j.failure_reason,
+    'modelFileId', j.model_file_id, 'datasetFileId', j.dataset_file_id, 'spec', j.spec,
+    'verificationLevel', j.verification_level, 'totalSteps', j.total_steps,
+    'quotedCents', j.quoted_cents, 'reservedCents', j.reserved_cents,
+    'chargedCents', j.charged_cents, 'resultSha256', j.result_sha256,
+    'createdAt', to_char(j.created_at, ${ISO_UTC}), 'updatedAt', to_char(j.updated_at, ${ISO_UTC}),
+    'finishedAt', to_char(j.finished_at, ${ISO_UTC}),
+    'stepsCompleted', COALESCE((
+      SELECT max(c.step) FROM tasks t JOIN checkpoints c ON c.task_id = t.id WHERE t.job_id = j.id
+    ), 0)
+  ) AS job
+  FROM training_jobs j
+  WHERE j.id = $1 AND j.organization_id = $2`;
+
+/** Postgres's duplicate_prepared_statement. */
+const DUPLICATE_STATEMENT = "42P05";
+
+export class JobReads {
+  /**
+   * Planning this query costs more than running it, so it is a named statement, planned once per
+   * connection. Embedded Postgres (PGlite) serves all its sockets from one session, where a
+   * second connection preparing the same name fails: the reader then goes unnamed for good.
+   */
+  private named = true;
+
+  constructor(private readonly pool: pg.Pool) {}
+
+  /** The organization's job; unknown, malformed or another organization's answers 404. */
+  async get(organizationId: string, id: string): Promise<JobView> {
+    const row = isId("job", id) ? await this.byId(id, organizationId) : undefined;
+    if (!row) throw ApiError.notFound("training job", id, "id");
+    return jobView(row, row.stepsCompleted);
+  }
+
+  private async byId(id: string, organizationId: string) {
+    type Row = { job: JobRecord & { stepsCompleted: number } };
+    const values = [id, organizationId];
+    if (this.named) {
+      try {
+        return (await this.pool.query<Row>({ name: "job_by_id", text: JOB_BY_ID, values })).rows[0]?.job;
+      } catch (error) {
+        if (!(error instanceof pg.DatabaseError && error.code === DUPLICATE_STATEMENT)) throw error;
+        this.named = false;
+      }
+    }
+    return (await this.pool.query<Row>(JOB_BY_ID, values)).rows[0]?.job;
+  }
+}
