@@ -36,6 +36,24 @@ export function determinismProfileHash(): string {
   return createHash("sha256").update(canonicalize(currentProfile())!).digest("hex");
 }
 
+// A gateway that is starting or briefly failing is waited for at start-up; a refusal (4xx) is final.
+const REGISTER_ATTEMPTS = 6;
+
+async function registerWithRetries(client: GatewayClient, options: NodeDaemonOptions) {
+  for (let attempt = 1, backoff = FIRST_BACKOFF_MS; ; attempt++, backoff *= 2) {
+    try {
+      return await client.register([options.role], determinismProfileHash());
+    } catch (error) {
+      const transient =
+        error instanceof NodeError &&
+        (error.code === "GATEWAY_UNREACHABLE" || (error.status !== undefined && error.status >= 500));
+      if (!transient || attempt === REGISTER_ATTEMPTS) throw error;
+      options.log(`registering failed (${error.message}); trying again in ${backoff / 1000} s`);
+      await sleep(backoff);
+    }
+  }
+}
+
 export class NodeDaemon {
   private readonly stopping = new AbortController();
   private running: Promise<void> | undefined;
@@ -53,7 +71,7 @@ export class NodeDaemon {
     try {
       if (chain) await ensureStaked(chain, options.role, options.dataDir, options.log);
       const client = new GatewayClient(options.apiUrl, identity);
-      const node = await client.register([options.role], determinismProfileHash());
+      const node = await registerWithRetries(client, options);
       options.log(`registered ${node.address} as ${node.roles.join(", ")}`);
       const daemon = new NodeDaemon(options, identity, client, chain);
       daemon.running = daemon.loop().finally(() => chain?.close());
