@@ -13,8 +13,15 @@ const root = new URL("..", import.meta.url).pathname;
 const dataDir = mkdtempSync(join(tmpdir(), "veritrain-up-"));
 let child: ChildProcess | undefined;
 
-after(() => {
-  child?.kill("SIGKILL");
+// A failed assertion leaves `up` running: stop it the way a user would, so it stops its nodes and
+// redis-server too (a SIGKILL would orphan them), and only force it if that does not work.
+after(async () => {
+  if (child && child.exitCode === null && child.signalCode === null) {
+    const exited = new Promise((resolve) => child!.once("exit", resolve));
+    child.kill("SIGTERM");
+    await Promise.race([exited, sleep(30_000)]);
+    child.kill("SIGKILL");
+  }
   rmSync(dataDir, { recursive: true, force: true });
 });
 
