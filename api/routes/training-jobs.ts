@@ -161,7 +161,7 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: ReceiptSchema, ...errorResponses(401, 404, 409) },
       },
     },
-    async (request) => app.deps.services!.receipts.get(request.auth.organizationId, request.params.id),
+    async (request) => jobs().receipt(request.auth.organizationId, request.params.id),
   );
 
   app.get(

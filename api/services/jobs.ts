@@ -178,6 +178,20 @@ export class Jobs implements JobLifecycle {
     return { sha256: job.resultSha256, content: await this.deps.blobs.read(job.resultSha256) };
   }
 
+  /** The receipt kept when the job succeeded (api/services/receipts.ts issues it). */
+  async receipt(organizationId: string, id: string): Promise<Receipt> {
+    const job = await this.row(organizationId, id);
+    if (job.receipt === null) {
+      throw new ApiError(
+        409,
+        "invalid_request_error",
+        "receipt_not_ready",
+        `Job '${id}' is ${job.status}; a receipt is issued when a job succeeds`,
+      );
+    }
+    return job.receipt as unknown as Receipt;
+  }
+
   async checkpoints(organizationId: string, id: string) {
     const job = await this.row(organizationId, id);
     const rows = await this.deps.db.checkpoint.findMany({

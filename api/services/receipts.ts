@@ -6,7 +6,6 @@ import type { Database } from "../../prisma/client.ts";
 import type { ChainAnchor, Receipt, ReceiptAudit, ReceiptBody } from "../../sdk/src/receipt.ts";
 import { checkpointRoot, specHash } from "../../sdk/src/receipt.ts";
 import { receiptMessage } from "../../sdk/src/signed-messages.ts";
-import { ApiError } from "../errors.ts";
 import { checkpointEveryOf } from "./jobs.ts";
 import type { PlatformKey } from "./platform-key.ts";
 
@@ -126,25 +125,5 @@ export class Receipts {
       platform: { public_key: this.key.publicKeyHex },
     };
     return { body, signature: this.key.signHex(receiptMessage(body)) };
-  }
-
-  /** The stored receipt of a succeeded job of the organization. */
-  async get(organizationId: string, jobId: string): Promise<Receipt> {
-    const job = jobId.startsWith("job_")
-      ? await this.db.trainingJob.findFirst({
-          where: { id: jobId, organizationId },
-          select: { status: true, receipt: true },
-        })
-      : null;
-    if (!job) throw ApiError.notFound("training job", jobId, "id");
-    if (job.receipt === null) {
-      throw new ApiError(
-        409,
-        "invalid_request_error",
-        "receipt_not_ready",
-        `Job '${jobId}' is ${job.status}; a receipt is issued when a job succeeds`,
-      );
-    }
-    return job.receipt as unknown as Receipt;
   }
 }
