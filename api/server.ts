@@ -2,8 +2,7 @@
 // SIGTERM/SIGINT stops accepting, lets in-flight requests finish, then closes connections.
 import { Redis } from "ioredis";
 import pino from "pino";
-import { ChainBridge } from "../chain-bridge/bridge.ts";
-import { type ChainConnection, connectChain } from "../chain-bridge/connection.ts";
+import { ChainBridge, type ChainConnection, connectChain } from "../chain-bridge/index.ts";
 import type { Config } from "../config/env.ts";
 import { createDatabase, type Database } from "../prisma/client.ts";
 import { migrate } from "../prisma/migrate.ts";

@@ -21,7 +21,7 @@ import type { SubmittableExtrinsic } from "@polkadot/api/types";
 import type { KeyringPair } from "@polkadot/keyring/types";
 import { compactStripLength, hexToU8a, u8aToHex } from "@polkadot/util";
 import { cryptoWaitReady } from "@polkadot/util-crypto";
-import { startDevnet } from "../chain-bridge/devnet/index.ts";
+import { startDevnet } from "../chain/index.ts";
 import { newForcedErrorSecret } from "../chain-bridge/forced-errors.ts";
 import {
   type DecodedEvent,
@@ -31,7 +31,7 @@ import {
   type JsonValue,
 } from "../chain-bridge/inclusion.ts";
 import { bigintOf, objectOf } from "../chain-bridge/values.ts";
-import { merkleRoot } from "../sdk/src/merkle.ts";
+import { merkleRoot } from "../protocol/merkle.ts";
 
 const VT = 1_000_000_000_000n;
 const TARGET_PER_SECOND = 500;

@@ -1,12 +1,17 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { newId } from "../api/ids.ts";
+import {
+  type BridgeFixture,
+  sampleSpec,
+  stakedNode,
+  startBridgeFixture,
+} from "../test/support/chain-fixture.ts";
 import { readBalance, readTask } from "./compute-state.ts";
 import { escrowFor, PLANCK_PER_VT, parseTokenRate } from "./conversion.ts";
 import { BridgeError } from "./errors.ts";
 import { newForcedErrorSecret } from "./forced-errors.ts";
 import { NodeChainClient } from "./node-client.ts";
-import { type BridgeFixture, sampleSpec, stakedNode, startBridgeFixture } from "./test-support.ts";
 
 const RATE = "0.37";
 

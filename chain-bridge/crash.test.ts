@@ -6,12 +6,18 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { newId } from "../api/ids.ts";
+import {
+  type ChainFixture,
+  sampleSpec,
+  seedJob,
+  stakedNode,
+  startChainFixture,
+} from "../test/support/chain-fixture.ts";
 import { ChainBridge } from "./bridge.ts";
 import { readBalance, readTask } from "./compute-state.ts";
 import { escrowFor, parseTokenRate } from "./conversion.ts";
 import { signerFromSeed } from "./signer.ts";
 import { eventOf } from "./task-effects.ts";
-import { type ChainFixture, sampleSpec, seedJob, stakedNode, startChainFixture } from "./test-support.ts";
 
 const BLOCK_TIME_MS = 1_500;
 const USD_CENTS = 2_500n;
@@ -40,7 +46,7 @@ describe("a crash between submitting and recording the escrow", () => {
     const spec = sampleSpec();
     const child = spawn(
       process.execPath,
-      ["--import", "tsx", fileURLToPath(new URL("./escrow-process.fixture.ts", import.meta.url))],
+      ["--import", "tsx", fileURLToPath(new URL("../test/support/escrow-process.ts", import.meta.url))],
       {
         env: {
           ...process.env,

@@ -1,17 +1,17 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { newId } from "../api/ids.ts";
-import { BridgeError } from "./errors.ts";
-import { EventWatcher, type WatchedEvent } from "./event-watcher.ts";
-import { finalizedNumber } from "./inclusion.ts";
-import type { NodeChainClient } from "./node-client.ts";
 import {
   type BridgeFixture,
   committedTask,
   sampleSpec,
   stakedNode,
   startBridgeFixture,
-} from "./test-support.ts";
+} from "../test/support/chain-fixture.ts";
+import { BridgeError } from "./errors.ts";
+import { EventWatcher, type WatchedEvent } from "./event-watcher.ts";
+import { finalizedNumber } from "./inclusion.ts";
+import type { NodeChainClient } from "./node-client.ts";
 
 const ROOT = `0x${"ab".repeat(32)}`;
 const RESULT = `0x${"cd".repeat(32)}`;

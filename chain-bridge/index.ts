@@ -10,7 +10,19 @@ export {
   type Settlement,
   type TaskSpecInput,
 } from "./bridge.ts";
-export type { AuditView, ChainTaskStatus, Commitment, NodeView, Payout, TaskView } from "./compute-state.ts";
+export {
+  type AuditView,
+  type ChainTaskStatus,
+  type Commitment,
+  type NodeView,
+  type Payout,
+  type ProtocolParameters,
+  readBalance,
+  readNode,
+  readParameters,
+  readTask,
+  type TaskView,
+} from "./compute-state.ts";
 export { type ChainConnection, connectChain } from "./connection.ts";
 export {
   centsToPlanck,
@@ -24,6 +36,7 @@ export {
 export { BridgeError, type BridgeErrorCode, type ModuleError } from "./errors.ts";
 export { EventWatcher, type EventWatcherOptions, type WatchedEvent } from "./event-watcher.ts";
 export { type ForcedErrorSecret, isForcedAudit, newForcedErrorSecret } from "./forced-errors.ts";
+export { setProtocolParameters } from "./governance.ts";
 export {
   type AuditRef,
   type CheckpointCommit,
@@ -31,5 +44,6 @@ export {
   type NodeRoles,
   type Registration,
 } from "./node-client.ts";
+export { type Signer, signerFromSeed } from "./signer.ts";
 export type { SubmitterOptions } from "./submitter.ts";
 export type { TxRecord } from "./transaction-store.ts";

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import {
+  type BridgeFixture,
+  committedTask,
+  PROFILE,
+  stakedNode,
+  startBridgeFixture,
+} from "../test/support/chain-fixture.ts";
 import { readForcedErrorPpm } from "./compute-state.ts";
 import { PLANCK_PER_VT } from "./conversion.ts";
 import { BridgeError } from "./errors.ts";
@@ -8,13 +15,6 @@ import { NodeChainClient } from "./node-client.ts";
 import { signerFromSeed } from "./signer.ts";
 import { Submitter } from "./submitter.ts";
 import { eventOf } from "./task-effects.ts";
-import {
-  type BridgeFixture,
-  committedTask,
-  PROFILE,
-  stakedNode,
-  startBridgeFixture,
-} from "./test-support.ts";
 import { MemoryTransactionStore } from "./transaction-store.ts";
 
 const hash = (byte: string) => `0x${byte.repeat(32)}`;

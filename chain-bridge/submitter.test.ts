@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
+import { type ChainFixture, startChainFixture } from "../test/support/chain-fixture.ts";
 import { readBalance } from "./compute-state.ts";
 import { PLANCK_PER_VT } from "./conversion.ts";
 import { BridgeError } from "./errors.ts";
 import { signerFromSeed } from "./signer.ts";
 import { Submitter } from "./submitter.ts";
-import { type ChainFixture, startChainFixture } from "./test-support.ts";
 import { MemoryTransactionStore } from "./transaction-store.ts";
 
 describe("Submitter against the dev chain", () => {

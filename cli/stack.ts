@@ -3,8 +3,8 @@
 // the embedded chain one worker and one verifier node.
 import { join } from "node:path";
 import { type RunningApi, startApi } from "../api/server.ts";
-import { startDevnet } from "../chain-bridge/devnet/index.ts";
-import { setProtocolParameters } from "../chain-bridge/governance.ts";
+import { startDevnet } from "../chain/index.ts";
+import { setProtocolParameters } from "../chain-bridge/index.ts";
 import { startEmbeddedServices } from "../config/embedded-services.ts";
 import type { Config } from "../config/env.ts";
 import { startLocalNodes } from "./local-nodes.ts";

@@ -28,7 +28,7 @@ export interface TrainingTask extends WorkInputs {
   chain: { chainTaskId: string; attempt: number } | null;
 }
 
-/** A checkpoint with its inclusion proof in the worker's committed Merkle tree (sdk/src/merkle.ts). */
+/** A checkpoint with its inclusion proof in the worker's committed Merkle tree (protocol/merkle.ts). */
 export interface ProvenCheckpoint extends CheckpointRef {
   leafIndex: number;
   /** Sibling hashes from the leaf upward, hex. */

@@ -12,6 +12,8 @@ const searched = [
   "sdk/src",
   "prisma",
   "queue",
+  "protocol",
+  "chain",
   "chain-bridge",
   "worker-runtime",
   "cli",

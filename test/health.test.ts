@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { type RunningApi, startApi } from "../api/server.ts";
-import { type Devnet, startDevnet } from "../chain-bridge/devnet/index.ts";
+import { type Devnet, startDevnet } from "../chain/index.ts";
 import { type EmbeddedServices, startEmbeddedServices } from "../config/embedded-services.ts";
 import { loadConfig } from "../config/env.ts";
 import { GatewayClient } from "../worker-runtime/node/gateway-client.ts";

@@ -16,16 +16,21 @@ import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { type RunningApi, startApi } from "../api/server.ts";
-import { readBalance, readTask, type TaskView } from "../chain-bridge/compute-state.ts";
-import { type ChainConnection, connectChain } from "../chain-bridge/connection.ts";
-import { type Devnet, startDevnet } from "../chain-bridge/devnet/index.ts";
-import { setProtocolParameters } from "../chain-bridge/governance.ts";
-import { signerFromSeed } from "../chain-bridge/signer.ts";
+import { type Devnet, startDevnet } from "../chain/index.ts";
+import {
+  type ChainConnection,
+  connectChain,
+  readBalance,
+  readTask,
+  setProtocolParameters,
+  signerFromSeed,
+  type TaskView,
+} from "../chain-bridge/index.ts";
 import { loadConfig } from "../config/env.ts";
 import { createDatabase, type Database } from "../prisma/client.ts";
-import type { Receipt } from "../sdk/src/receipt.ts";
-import { verifyReceipt } from "../sdk/src/receipt.ts";
-import { sha256Hex } from "../sdk/src/signed-messages.ts";
+import type { Receipt } from "../protocol/receipt.ts";
+import { verifyReceipt } from "../protocol/receipt.ts";
+import { sha256Hex } from "../protocol/signed-messages.ts";
 import { loadFixture } from "../worker-runtime/train/fixtures.ts";
 import { train } from "../worker-runtime/train/trainer.ts";
 import { suiteRedisUrl } from "./support/app.ts";

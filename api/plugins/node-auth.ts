@@ -6,7 +6,7 @@
 import { createHash } from "node:crypto";
 import type { FastifyInstance, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
-import { EMPTY_BODY_SHA256, NODE_HEADERS } from "../../sdk/src/signed-messages.ts";
+import { EMPTY_BODY_SHA256, NODE_HEADERS } from "../../protocol/signed-messages.ts";
 import { ApiError } from "../errors.ts";
 import type { NodeGateway } from "../services/node-gateway.ts";
 

@@ -3,17 +3,17 @@ import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import type { AuditTask, TrainingTask } from "../../queue/payloads.ts";
-import { QUEUE_POLICIES, type QueuePolicy } from "../../queue/policies.ts";
-import type { TaskProducer } from "../../queue/producers.ts";
-import { merkleRoot } from "../../sdk/src/merkle.ts";
+import { merkleRoot } from "../../protocol/merkle.ts";
 import {
   commitmentMessage,
   NODE_HEADERS,
   nodeRequestMessage,
   sha256Hex,
   verdictMessage,
-} from "../../sdk/src/signed-messages.ts";
+} from "../../protocol/signed-messages.ts";
+import type { AuditTask, TrainingTask } from "../../queue/payloads.ts";
+import { QUEUE_POLICIES, type QueuePolicy } from "../../queue/policies.ts";
+import type { TaskProducer } from "../../queue/producers.ts";
 import { createTestApp, type TestApp } from "../../test/support/app.ts";
 import { type GatewayApp, RecordingLifecycle, startGatewayApp } from "../../test/support/gateway.ts";
 import type { NodeError } from "../../worker-runtime/node/errors.ts";

@@ -1,5 +1,5 @@
 import { Type } from "@sinclair/typebox";
-import { NODE_ROLES } from "../../sdk/src/node-protocol.ts";
+import { NODE_ROLES } from "../../protocol/node-wire.ts";
 import { StringEnum } from "./common.ts";
 
 const Sha256 = Type.String({ pattern: "^[0-9a-f]{64}$", description: "Lowercase hex SHA-256" });

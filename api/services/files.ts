@@ -2,19 +2,20 @@
 // what inspection found. Deleting is soft: the row disappears from the API, while the content
 // stays in the blob store, where jobs that use the file keep reading it by hash.
 import type { Readable } from "node:stream";
+import type { Static } from "@sinclair/typebox";
 import type { Database } from "../../prisma/client.ts";
 import type { File as FileRow } from "../../prisma/generated/client.ts";
-import type { FileObject } from "../../sdk/src/types.ts";
 import { ApiError } from "../errors.ts";
 import { isId, newId } from "../ids.ts";
 import { pageOf } from "../schemas/common.ts";
+import type { File } from "../schemas/files.ts";
 import { FILE_PURPOSES, type FilePurpose } from "../schemas/files.ts";
 import { type BlobStore, BlobStoreError, type StagedBlob } from "./blobs.ts";
 import type { FileDetails } from "./inspection/inspect.ts";
 import type { Inspector } from "./inspection/inspector.ts";
 
 /** A file as the API answers it: the SDK's type is its one definition. */
-export type FileView = FileObject;
+export type FileView = Static<typeof File>;
 
 export interface Upload {
   purpose: FilePurpose;

@@ -3,7 +3,7 @@
 import { join } from "node:path";
 import type { Redis } from "ioredis";
 import type pg from "pg";
-import type { ChainBridge } from "../../chain-bridge/bridge.ts";
+import type { ChainBridge } from "../../chain-bridge/index.ts";
 import type { Config } from "../../config/env.ts";
 import type { Database } from "../../prisma/client.ts";
 import type { QueueConnection } from "../../queue/names.ts";

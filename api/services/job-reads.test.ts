@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { after, before, test } from "node:test";
-import { checkpointRoot } from "../../sdk/src/receipt.ts";
+import { checkpointRoot } from "../../protocol/receipt.ts";
 import { type SignedUp, signUp } from "../../test/support/accounts.ts";
 import { expectApiError } from "../../test/support/api-error.ts";
 import { createTestApp, type TestApp } from "../../test/support/app.ts";

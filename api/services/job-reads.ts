@@ -1,14 +1,16 @@
 // The one shape of a training job in the API, and its hot read. `GET /v1/training-jobs/{id}` is
 // what clients poll, so it is one plain `pg` query (Prisma costs several times more per query,
 // docs/api.md); the Prisma paths (create, list, cancel) build the same view from their rows.
+
+import type { Static } from "@sinclair/typebox";
 import pg from "pg";
 import type { JobStatus } from "../../prisma/generated/client.ts";
-import type { TrainingJob } from "../../sdk/src/types.ts";
 import { ApiError } from "../errors.ts";
 import { isId } from "../ids.ts";
+import type { TrainingJob as TrainingJobSchema } from "../schemas/training-jobs.ts";
 
 /** A job as the API answers it: the SDK's type is its one definition. */
-export type JobView = TrainingJob;
+export type JobView = Static<typeof TrainingJobSchema>;
 
 /**
  * The columns a view is made of, named as Prisma's `TrainingJob` names them so its rows fit as

@@ -4,18 +4,19 @@
 // Every transition is a row update guarded by the state it leaves, so a retry, a duplicate report
 // or a second API process cannot apply one twice.
 import type { Readable } from "node:stream";
-import type { ChainBridge, Settlement } from "../../chain-bridge/bridge.ts";
-import { BridgeError } from "../../chain-bridge/errors.ts";
+import type { Static } from "@sinclair/typebox";
+import type { ChainBridge, Settlement } from "../../chain-bridge/index.ts";
+import { BridgeError } from "../../chain-bridge/index.ts";
 import type { Database } from "../../prisma/client.ts";
 import type { JobStatus, Prisma, Task, TrainingJob } from "../../prisma/generated/client.ts";
+import type { Receipt } from "../../protocol/receipt.ts";
+import { checkpointRoot, specHash } from "../../protocol/receipt.ts";
 import type { AuditTask, TrainingTask, WorkInputs } from "../../queue/payloads.ts";
 import type { TaskProducer } from "../../queue/producers.ts";
-import type { Receipt } from "../../sdk/src/receipt.ts";
-import { checkpointRoot, specHash } from "../../sdk/src/receipt.ts";
-import type { Quote as QuoteObject } from "../../sdk/src/types.ts";
 import { ApiError } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { pageOf } from "../schemas/common.ts";
+import type { QuoteResponse } from "../schemas/training-jobs.ts";
 import type { BlobStore } from "./blobs.ts";
 import type { JobEvents } from "./job-events.ts";
 import type {
@@ -31,7 +32,7 @@ import { auditedSegments, segmentsOf, type VerificationLevel } from "./pricing.t
 import type { Quote, QuoteRequest, Quotes } from "./quotes.ts";
 
 /** A quote as the API answers it: the SDK's type is its one definition. */
-export type QuoteView = QuoteObject;
+export type QuoteView = Static<typeof QuoteResponse>;
 
 /** How long a job may wait for the network to take it before it fails (costing nothing). */
 export const DISPATCH_PATIENCE_MS = 10 * 60_000;

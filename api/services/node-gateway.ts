@@ -6,20 +6,20 @@
 import type { Readable } from "node:stream";
 import type { Redis } from "ioredis";
 import type { Database } from "../../prisma/client.ts";
+import { merkleRoot } from "../../protocol/merkle.ts";
+import type { NodeRole } from "../../protocol/node-wire.ts";
+import {
+  commitmentMessage,
+  type NodeRequestParts,
+  nodeRequestMessage,
+  verdictMessage,
+} from "../../protocol/signed-messages.ts";
 import { LeaseError } from "../../queue/errors.ts";
 import { type Lease, LeaseBroker } from "../../queue/leases.ts";
 import { type QueueConnection, TASK_KINDS, type TaskKind } from "../../queue/names.ts";
 import type { AuditTask, CheckpointRef, TrainingTask } from "../../queue/payloads.ts";
 import { QUEUE_POLICIES, type QueuePolicy } from "../../queue/policies.ts";
 import { taskIdOfJob } from "../../queue/producers.ts";
-import { merkleRoot } from "../../sdk/src/merkle.ts";
-import type { NodeRole } from "../../sdk/src/node-protocol.ts";
-import {
-  commitmentMessage,
-  type NodeRequestParts,
-  nodeRequestMessage,
-  verdictMessage,
-} from "../../sdk/src/signed-messages.ts";
 import { ApiError } from "../errors.ts";
 import { type BlobStore, BlobStoreError } from "./blobs.ts";
 import { ExpiringCache } from "./expiring-cache.ts";

@@ -1,4 +1,4 @@
-// Verification of what nodes sign (the messages themselves are built in sdk/src/signed-messages.ts,
+// Verification of what nodes sign (the messages themselves are built in protocol/signed-messages.ts,
 // shared with the node daemon and receipt verification).
 import { decodeAddress } from "@polkadot/util-crypto";
 import { sr25519Verify, waitReady } from "@polkadot/wasm-crypto";

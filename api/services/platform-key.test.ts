@@ -5,8 +5,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import type { ConfigError } from "../../config/errors.ts";
-import { verifyReceipt } from "../../sdk/src/receipt.ts";
-import { receiptMessage } from "../../sdk/src/signed-messages.ts";
+import { verifyReceipt } from "../../protocol/receipt.ts";
+import { receiptMessage } from "../../protocol/signed-messages.ts";
 import { PlatformKey } from "./platform-key.ts";
 
 const dataDir = mkdtempSync(join(tmpdir(), "veritrain-key-"));

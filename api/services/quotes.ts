@@ -7,7 +7,7 @@
 // are read with plain `pg` because a Prisma query costs several times more (docs/api.md).
 import { buffer } from "node:stream/consumers";
 import type pg from "pg";
-import { specHash } from "../../sdk/src/receipt.ts";
+import { specHash } from "../../protocol/receipt.ts";
 import { estimateTrainingFlops, loadModel } from "../../worker-runtime/onnx/index.ts";
 import { batchesPerEpoch } from "../../worker-runtime/train/data/batches.ts";
 import { TrainError } from "../../worker-runtime/train/errors.ts";

@@ -3,9 +3,9 @@
 // made (the worker's commitment, each verifier's verdict), then signed with the platform key.
 // Every claim in it can be checked offline with the SDK's verifyReceipt.
 import type { Database } from "../../prisma/client.ts";
-import type { ChainAnchor, Receipt, ReceiptAudit, ReceiptBody } from "../../sdk/src/receipt.ts";
-import { checkpointRoot, specHash } from "../../sdk/src/receipt.ts";
-import { receiptMessage } from "../../sdk/src/signed-messages.ts";
+import type { ChainAnchor, Receipt, ReceiptAudit, ReceiptBody } from "../../protocol/receipt.ts";
+import { checkpointRoot, specHash } from "../../protocol/receipt.ts";
+import { receiptMessage } from "../../protocol/signed-messages.ts";
 import { checkpointEveryOf } from "./jobs.ts";
 import type { PlatformKey } from "./platform-key.ts";
 

@@ -4,14 +4,13 @@
 // chain drew, close the audits after the reveal window, finalize, and settle the job. Every step
 // is idempotent (journaled chain calls, queue ids per attempt, guarded job updates), so a pass can
 // run again at any time, after a crash or in a second API process, and only advance.
-import type { ChainBridge } from "../../chain-bridge/bridge.ts";
-import type { ProtocolParameters, TaskView } from "../../chain-bridge/compute-state.ts";
+import type { ChainBridge, ProtocolParameters, TaskView } from "../../chain-bridge/index.ts";
 import type { Database } from "../../prisma/client.ts";
 import type { Task } from "../../prisma/generated/client.ts";
+import { merkleInclusionProof } from "../../protocol/merkle.ts";
 import { closeWithin } from "../../queue/closing.ts";
 import type { AuditTask } from "../../queue/payloads.ts";
 import type { TaskProducer } from "../../queue/producers.ts";
-import { merkleInclusionProof } from "../../sdk/src/merkle.ts";
 import type { JobEvents } from "./job-events.ts";
 import type { Jobs } from "./jobs.ts";
 import { ReceiptError, type Receipts } from "./receipts.ts";

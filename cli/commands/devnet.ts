@@ -1,5 +1,5 @@
 import { type Command, InvalidArgumentError } from "commander";
-import { startDevnet } from "../../chain-bridge/devnet/index.ts";
+import { startDevnet } from "../../chain/index.ts";
 import { fail, onShutdown } from "../process.ts";
 
 function nonNegativeInteger(name: string) {

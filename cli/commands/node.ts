@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
 import { type Command, Option } from "commander";
-import { NODE_ROLES, type NodeRole } from "../../sdk/src/node-protocol.ts";
+import { NODE_ROLES, type NodeRole } from "../../protocol/node-wire.ts";
 import { NodeDaemon } from "../../worker-runtime/node/daemon.ts";
 import { fail, onShutdown } from "../process.ts";
 

@@ -8,10 +8,10 @@ import { once } from "node:events";
 import { readFile } from "node:fs/promises";
 import { type AddressInfo, createServer } from "node:net";
 import { after, before, describe, test } from "node:test";
+import { sha256Hex } from "../../protocol/signed-messages.ts";
 import { createTestApp, type TestApp } from "../../test/support/app.ts";
 import { Veritrain } from "./client.ts";
 import { VeritrainConnectionError, VeritrainError } from "./errors.ts";
-import { sha256Hex } from "./signed-messages.ts";
 import type { FetchLike } from "./transport.ts";
 import type { JobEvent, TrainingJobParams, VerificationLevel } from "./types.ts";
 

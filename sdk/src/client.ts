@@ -7,8 +7,8 @@
 //   const { model: weights } = await vt.trainingJobs.verifiedModel(job.id);
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
+import { type Receipt, type ReceiptVerification, verifyReceipt } from "../../protocol/receipt.ts";
 import { ReceiptVerificationError, VeritrainConnectionError } from "./errors.ts";
-import { type Receipt, type ReceiptVerification, verifyReceipt } from "./receipt.ts";
 import { sseMessages } from "./sse.ts";
 import { backoffMs, type FetchLike, Transport } from "./transport.ts";
 import type {

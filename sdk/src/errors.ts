@@ -1,6 +1,6 @@
 // What the client throws. An API error carries the API's own fields
 // ({"error": {"type", "code", "message", "param"}}), so callers branch on `code`, never on text.
-import type { ReceiptCheck, ReceiptVerification } from "./receipt.ts";
+import type { ReceiptCheck, ReceiptVerification } from "../../protocol/receipt.ts";
 
 export interface VeritrainErrorFields {
   status: number;

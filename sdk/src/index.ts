@@ -1,8 +1,8 @@
-export { canonicalBytes, canonicalJson } from "./canonical.ts";
+export { canonicalBytes, canonicalJson } from "../../protocol/canonical-json.ts";
+export * from "../../protocol/merkle.ts";
+export * from "../../protocol/receipt.ts";
+export * from "../../protocol/signed-messages.ts";
 export * from "./client.ts";
 export * from "./errors.ts";
-export * from "./merkle.ts";
-export * from "./receipt.ts";
-export * from "./signed-messages.ts";
 export type { FetchLike } from "./transport.ts";
 export type * from "./types.ts";

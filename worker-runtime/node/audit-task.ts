@@ -2,9 +2,9 @@
 // in the worker's committed Merkle tree at its place, replay the segment between them with the
 // training engine, and sign whether the replay lands bit-exactly on the worker's checkpoint.
 
-import { verifyMerkleInclusion } from "../../sdk/src/merkle.ts";
-import type { AuditClaim } from "../../sdk/src/node-protocol.ts";
-import { verdictMessage } from "../../sdk/src/signed-messages.ts";
+import { verifyMerkleInclusion } from "../../protocol/merkle.ts";
+import type { AuditClaim } from "../../protocol/node-wire.ts";
+import { verdictMessage } from "../../protocol/signed-messages.ts";
 import { replaySegment, replayTranscript } from "../train/replay.ts";
 import { revealWhenDue, submitVerdict } from "./chain-duties.ts";
 import { NodeError } from "./errors.ts";

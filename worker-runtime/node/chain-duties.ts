@@ -6,15 +6,14 @@
 import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
-import { BridgeError } from "../../chain-bridge/errors.ts";
+import type { NodeChainClient, TxRecord } from "../../chain-bridge/index.ts";
 import {
+  BridgeError,
   type ForcedErrorSecret,
   isForcedAudit,
   newForcedErrorSecret,
-} from "../../chain-bridge/forced-errors.ts";
-import type { NodeChainClient } from "../../chain-bridge/node-client.ts";
-import type { TxRecord } from "../../chain-bridge/transaction-store.ts";
-import { sha256Hex } from "../../sdk/src/signed-messages.ts";
+} from "../../chain-bridge/index.ts";
+import { sha256Hex } from "../../protocol/signed-messages.ts";
 import { NodeError } from "./errors.ts";
 
 const SECRET_FILE = "forced-error-secret.json";

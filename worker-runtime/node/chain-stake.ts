@@ -5,9 +5,9 @@
 import { mkdirSync } from "node:fs";
 import { blake2AsHex } from "@polkadot/util-crypto";
 import canonicalize from "canonicalize";
-import { newForcedErrorSecret } from "../../chain-bridge/forced-errors.ts";
-import type { NodeChainClient } from "../../chain-bridge/node-client.ts";
-import type { NodeRole } from "../../sdk/src/node-protocol.ts";
+import type { NodeChainClient } from "../../chain-bridge/index.ts";
+import { newForcedErrorSecret } from "../../chain-bridge/index.ts";
+import type { NodeRole } from "../../protocol/node-wire.ts";
 import { currentProfile } from "../train/profile.ts";
 import { saveForcedErrorSecret } from "./chain-duties.ts";
 import { NodeError } from "./errors.ts";

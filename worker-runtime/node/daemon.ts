@@ -5,8 +5,8 @@
 import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import canonicalize from "canonicalize";
-import { NodeChainClient } from "../../chain-bridge/node-client.ts";
-import type { NodeRole } from "../../sdk/src/node-protocol.ts";
+import { NodeChainClient } from "../../chain-bridge/index.ts";
+import type { NodeRole } from "../../protocol/node-wire.ts";
 import { currentProfile } from "../train/profile.ts";
 import { runAuditTask } from "./audit-task.ts";
 import { pendingReveal, revealWhenDue } from "./chain-duties.ts";

@@ -13,13 +13,13 @@ import type {
   RegisterRequest,
   TrainingClaim,
   VerdictReport,
-} from "../../sdk/src/node-protocol.ts";
+} from "../../protocol/node-wire.ts";
 import {
   EMPTY_BODY_SHA256,
   NODE_HEADERS,
   nodeRequestMessage,
   sha256Hex,
-} from "../../sdk/src/signed-messages.ts";
+} from "../../protocol/signed-messages.ts";
 import { NodeError } from "./errors.ts";
 import type { NodeIdentity } from "./identity.ts";
 

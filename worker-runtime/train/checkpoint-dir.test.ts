@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
-import { merkleInclusionProof, verifyMerkleInclusion } from "../../sdk/src/merkle.ts";
+import { merkleInclusionProof, verifyMerkleInclusion } from "../../protocol/merkle.ts";
 import { encodeCheckpoint, type TrainingState } from "./checkpoint.ts";
 import { CheckpointDir } from "./checkpoint-dir.ts";
 import { TrainError } from "./errors.ts";

@@ -1,6 +1,6 @@
 // A checkpoint directory: one file per checkpoint plus manifest.json, which records what the
 // run was (model, dataset and spec hashes), the determinism profile, every checkpoint's
-// SHA-256 and the Merkle root over them (sdk/src/merkle.ts, leaves = the 32-byte hashes in
+// SHA-256 and the Merkle root over them (protocol/merkle.ts, leaves = the 32-byte hashes in
 // step order). Files are written to a temporary name and renamed, so a run killed at any
 // moment leaves a manifest that only lists complete checkpoints.
 import {
@@ -13,7 +13,7 @@ import {
   writeFileSync,
 } from "node:fs";
 import { join, resolve } from "node:path";
-import { merkleRoot } from "../../sdk/src/merkle.ts";
+import { merkleRoot } from "../../protocol/merkle.ts";
 import { decodeCheckpoint, sha256Hex, type TrainingState } from "./checkpoint.ts";
 import { TrainError } from "./errors.ts";
 import type { EpochMetric, StepMetric, TallySnapshot } from "./metrics.ts";

@@ -1,165 +1,20 @@
-// Canonical checkpoint bytes. Two runs in the same determinism profile must produce the same
-// bytes, so everything is fixed: field order, little-endian numbers, tensors sorted by the
-// UTF-8 bytes of their names. The SHA-256 of these bytes is the checkpoint's Merkle leaf.
-//
-// Layout (all integers little-endian):
-//   8 bytes   magic "VTCKPT01"
-//   u64       step: optimizer steps completed
-//   u64       epoch: 0-based epoch the next batch belongs to
-//   u64       batch: batches of that epoch already consumed
-//   4 x u32   xoshiro128** state before that epoch's shuffle
-//   u32       P, then P tensor records: the trainable parameters
-//   u32       S, then S tensor records: optimizer state and running statistics
-// Tensor record:
-//   u32 name length, name (UTF-8), u8 ONNX TensorProto data type, u8 rank, rank x u64 dims,
-//   the elements in row-major order, little-endian.
-import { createHash } from "node:crypto";
-import { endianness } from "node:os";
+// The trainer's side of the protocol's checkpoint bytes (protocol/checkpoint.ts): a malformed
+// checkpoint is refused as a TrainError, like everything else the trainer refuses.
 import {
-  allocate,
-  type DType,
-  dtypeFromOnnx,
-  elementCount,
-  onnxDataType,
-  type Tensor,
-} from "../onnx/dtypes.ts";
-import type { DataPosition } from "./data/batches.ts";
+  CheckpointFormatError,
+  decodeCheckpoint as decode,
+  type TrainingState,
+} from "../../protocol/checkpoint.ts";
 import { TrainError } from "./errors.ts";
 
-const MAGIC = new TextEncoder().encode("VTCKPT01");
-
-export interface TrainingState {
-  step: number;
-  position: DataPosition;
-  params: Map<string, Tensor>;
-  /** Optimizer state and running statistics, by step-graph state name. */
-  state: Map<string, Tensor>;
-}
-
-// Typed arrays use the host's byte order; the format is little-endian, as is every host we
-// run on (x86-64, arm64). A big-endian host would need byte swapping, so it is refused.
-function assertLittleEndianHost(): void {
-  if (endianness() !== "LE")
-    throw new TrainError("INVALID_CHECKPOINT", "checkpoints need a little-endian host");
-}
-
-const byName = (a: string, b: string) => Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
-
-class Writer {
-  private readonly chunks: Uint8Array[] = [];
-  private readonly scratch = new DataView(new ArrayBuffer(8));
-
-  bytes(b: Uint8Array): void {
-    this.chunks.push(b);
-  }
-  u8(v: number): void {
-    this.bytes(Uint8Array.of(v));
-  }
-  u32(v: number): void {
-    this.scratch.setUint32(0, v, true);
-    this.bytes(new Uint8Array(this.scratch.buffer.slice(0, 4)));
-  }
-  u64(v: number): void {
-    this.scratch.setBigUint64(0, BigInt(v), true);
-    this.bytes(new Uint8Array(this.scratch.buffer.slice(0, 8)));
-  }
-  concat(): Uint8Array {
-    return Buffer.concat(this.chunks);
-  }
-}
-
-class Reader {
-  private at = 0;
-  private readonly view: DataView;
-  constructor(private readonly buffer: Uint8Array) {
-    this.view = new DataView(buffer.buffer, buffer.byteOffset, buffer.byteLength);
-  }
-  private need(n: number): number {
-    if (this.at + n > this.buffer.byteLength)
-      throw new TrainError("INVALID_CHECKPOINT", "checkpoint bytes end early");
-    const start = this.at;
-    this.at += n;
-    return start;
-  }
-  bytes(n: number): Uint8Array {
-    const start = this.need(n);
-    return this.buffer.subarray(start, start + n);
-  }
-  u8(): number {
-    return this.view.getUint8(this.need(1));
-  }
-  u32(): number {
-    return this.view.getUint32(this.need(4), true);
-  }
-  u64(): number {
-    return Number(this.view.getBigUint64(this.need(8), true));
-  }
-  done(): boolean {
-    return this.at === this.buffer.byteLength;
-  }
-}
-
-function writeTensors(w: Writer, tensors: Map<string, Tensor>): void {
-  const names = [...tensors.keys()].sort(byName);
-  w.u32(names.length);
-  for (const name of names) {
-    const tensor = tensors.get(name)!;
-    const encoded = new TextEncoder().encode(name);
-    w.u32(encoded.length);
-    w.bytes(encoded);
-    w.u8(onnxDataType[tensor.dtype]);
-    w.u8(tensor.dims.length);
-    for (const d of tensor.dims) w.u64(d);
-    const data = tensor.data;
-    w.bytes(new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice());
-  }
-}
-
-function readTensors(r: Reader): Map<string, Tensor> {
-  const tensors = new Map<string, Tensor>();
-  const count = r.u32();
-  for (let i = 0; i < count; i++) {
-    const name = new TextDecoder().decode(r.bytes(r.u32()));
-    const code = r.u8();
-    const dtype: DType | undefined = dtypeFromOnnx(code);
-    if (!dtype) throw new TrainError("INVALID_CHECKPOINT", `tensor ${name}: unknown data type code ${code}`);
-    const dims = Array.from({ length: r.u8() }, () => r.u64());
-    const data = allocate(dtype, elementCount(dims));
-    new Uint8Array(data.buffer).set(r.bytes(data.byteLength));
-    tensors.set(name, { dtype, dims, data });
-  }
-  return tensors;
-}
-
-export function encodeCheckpoint(state: TrainingState): Uint8Array {
-  assertLittleEndianHost();
-  const w = new Writer();
-  w.bytes(MAGIC);
-  w.u64(state.step);
-  w.u64(state.position.epoch);
-  w.u64(state.position.batch);
-  for (const word of state.position.rngAtEpochStart) w.u32(word);
-  writeTensors(w, state.params);
-  writeTensors(w, state.state);
-  return w.concat();
-}
+export { encodeCheckpoint, type TrainingState } from "../../protocol/checkpoint.ts";
+export { sha256Hex } from "../../protocol/signed-messages.ts";
 
 export function decodeCheckpoint(bytes: Uint8Array): TrainingState {
-  assertLittleEndianHost();
-  const r = new Reader(bytes);
-  if (!Buffer.from(r.bytes(MAGIC.length)).equals(Buffer.from(MAGIC))) {
-    throw new TrainError("INVALID_CHECKPOINT", "not a Veritrain checkpoint (magic VTCKPT01 missing)");
+  try {
+    return decode(bytes);
+  } catch (error) {
+    if (error instanceof CheckpointFormatError) throw new TrainError("INVALID_CHECKPOINT", error.message);
+    throw error;
   }
-  const step = r.u64();
-  const epoch = r.u64();
-  const batch = r.u64();
-  const rngAtEpochStart = Uint32Array.from({ length: 4 }, () => r.u32());
-  const params = readTensors(r);
-  const state = readTensors(r);
-  if (!r.done()) throw new TrainError("INVALID_CHECKPOINT", "trailing bytes after the last tensor");
-  return { step, position: { epoch, batch, rngAtEpochStart }, params, state };
-}
-
-export function sha256Hex(bytes: Uint8Array): string {
-  return createHash("sha256").update(bytes).digest("hex");
 }

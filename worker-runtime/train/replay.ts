@@ -1,7 +1,7 @@
 // Segment replay for verifiers: from the checkpoint at the start of a segment, run the steps up
 // to the segment's end exactly as the worker did, and return the checkpoint bytes and hash there.
 // Within the same determinism profile the hash must equal the worker's committed leaf.
-import { merkleRoot } from "../../sdk/src/merkle.ts";
+import { merkleRoot } from "../../protocol/merkle.ts";
 import { decodeCheckpoint, encodeCheckpoint, sha256Hex, type TrainingState } from "./checkpoint.ts";
 import { BatchOrder } from "./data/batches.ts";
 import { TrainError } from "./errors.ts";

@@ -1,15 +1,10 @@
 // The order samples are seen in. Every epoch starts from the generator state saved in the
 // checkpoint, so the position (epoch, batch, generator state at the epoch's start) is all a
 // resumed run needs to see exactly the batches an uninterrupted run would have seen.
+import type { DataPosition } from "../../../protocol/checkpoint.ts";
 import { Xoshiro128 } from "./prng.ts";
 
-export interface DataPosition {
-  epoch: number;
-  /** Batches of `epoch` already consumed. */
-  batch: number;
-  /** Generator state before this epoch's shuffle. */
-  rngAtEpochStart: Uint32Array;
-}
+export type { DataPosition };
 
 export interface BatchPlan {
   samples: number;

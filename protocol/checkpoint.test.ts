@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { decodeCheckpoint, encodeCheckpoint, sha256Hex, type TrainingState } from "./checkpoint.ts";
-import { TrainError } from "./errors.ts";
+import {
+  CheckpointFormatError,
+  decodeCheckpoint,
+  encodeCheckpoint,
+  type TrainingState,
+} from "./checkpoint.ts";
+import { sha256Hex } from "./signed-messages.ts";
 
 function sample(order: string[]): TrainingState {
   const tensors = new Map(
@@ -58,7 +63,7 @@ describe("checkpoint bytes", () => {
 
   it("refuses damaged bytes with a code", () => {
     const bytes = encodeCheckpoint(sample(["a"]));
-    const isInvalid = (e: unknown) => e instanceof TrainError && e.code === "INVALID_CHECKPOINT";
+    const isInvalid = (e: unknown) => e instanceof CheckpointFormatError && e.code === "INVALID_CHECKPOINT";
     assert.throws(() => decodeCheckpoint(bytes.subarray(0, bytes.length - 1)), isInvalid);
     assert.throws(() => decodeCheckpoint(Buffer.concat([bytes, Uint8Array.of(0)])), isInvalid);
     assert.throws(() => decodeCheckpoint(Buffer.from("NOTACKPT")), isInvalid);

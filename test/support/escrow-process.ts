@@ -1,8 +1,9 @@
 // A process of its own that opens one escrow, for the crash test (crash.test.ts) to kill with
 // SIGKILL between submitting the extrinsic and recording its outcome.
 // Env: CHAIN_WS_URL, DATABASE_URL, TASK_ID, JOB_ID, USD_CENTS, SPEC (JSON, bigints as strings).
-import { createDatabase } from "../prisma/client.ts";
-import { ChainBridge, type TaskSpecInput } from "./bridge.ts";
+
+import { ChainBridge, type TaskSpecInput } from "../../chain-bridge/bridge.ts";
+import { createDatabase } from "../../prisma/client.ts";
 
 function env(name: string): string {
   const value = process.env[name];

@@ -1,11 +1,11 @@
 // The Veritrain dev chain, started in-process: a single-node Substrate-compatible chain that
 // @polkadot/api talks to over WebSocket or HTTP JSON-RPC.
 import { cryptoWaitReady } from "@polkadot/util-crypto";
-import { BlockProducer } from "./chain/block-producer.ts";
-import { Chain } from "./chain/chain.ts";
-import { inlineVerifier } from "./chain/inline-verifier.ts";
-import { TransactionPool } from "./chain/transaction-pool.ts";
-import { WorkerVerifier } from "./chain/worker-verifier.ts";
+import { BlockProducer } from "./node/block-producer.ts";
+import { Chain } from "./node/chain.ts";
+import { inlineVerifier } from "./node/inline-verifier.ts";
+import { TransactionPool } from "./node/transaction-pool.ts";
+import { WorkerVerifier } from "./node/worker-verifier.ts";
 import { startRpcServer } from "./rpc/server.ts";
 import { constructRuntime } from "./runtime/construct-runtime.ts";
 import { signatureCryptoReady } from "./runtime/signature.ts";

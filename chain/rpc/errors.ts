@@ -1,6 +1,6 @@
 // JSON-RPC errors with the codes a Substrate node answers with.
 
-import { AlreadyImportedError } from "../chain/transaction-pool.ts";
+import { AlreadyImportedError } from "../node/transaction-pool.ts";
 import { ExtrinsicFormatError } from "../runtime/transaction-check.ts";
 import { InvalidTransaction, UnknownTransaction } from "../runtime/transaction-validity.ts";
 

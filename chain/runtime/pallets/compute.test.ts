@@ -4,8 +4,13 @@ import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { KeyringPair } from "@polkadot/keyring/types";
 import { blake2AsHex } from "@polkadot/util-crypto";
-import { percentOf } from "./compute-amounts.ts";
-import { checkpointTree, forgedRun, honestRun, type TrainingView, transcriptTree } from "./compute-runs.ts";
+import {
+  checkpointTree,
+  forgedRun,
+  honestRun,
+  type TrainingView,
+  transcriptTree,
+} from "../../../test/support/compute-runs.ts";
 import {
   ALL_ROLES,
   big,
@@ -14,7 +19,8 @@ import {
   num,
   type SeenEvent,
   VT,
-} from "./compute-scenario.ts";
+} from "../../../test/support/compute-scenario.ts";
+import { percentOf } from "./compute-amounts.ts";
 import { JACKPOT_ACCOUNT } from "./compute-stake.ts";
 import type { Hash, TaskSpec } from "./compute-types.ts";
 

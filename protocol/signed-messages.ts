@@ -4,7 +4,7 @@
 // two sides can drift. Every message starts with a domain tag, so a signature made for one
 // purpose is never valid for another.
 import { createHash } from "node:crypto";
-import { canonicalBytes } from "./canonical.ts";
+import { canonicalBytes } from "./canonical-json.ts";
 
 export const NODE_HEADERS = {
   address: "x-node-address",

@@ -2,9 +2,6 @@
 // receipt.ts) say what these schemas say. When one side changes alone, `tsc` fails here and
 // names the field: "fields the SDK lacks": "price.tax_cents", or the types of 'status' differ.
 import type { Static } from "@sinclair/typebox";
-import type * as node from "../../sdk/src/node-protocol.ts";
-import type { Receipt } from "../../sdk/src/receipt.ts";
-import type * as sdk from "../../sdk/src/types.ts";
 import type {
   ApiKey,
   ApiKeyWithSecret,
@@ -14,11 +11,16 @@ import type {
   RevokedApiKey,
   SignUpBody,
   SignUpResult,
-} from "./accounts.ts";
-import type { Balance, BalanceTransaction, CheckoutSession, CheckoutSessionBody } from "./billing.ts";
-import type { ListQuery } from "./common.ts";
-import type { DeletedFile, File, FileListQuery } from "./files.ts";
-import type * as nodes from "./nodes.ts";
+} from "../api/schemas/accounts.ts";
+import type {
+  Balance,
+  BalanceTransaction,
+  CheckoutSession,
+  CheckoutSessionBody,
+} from "../api/schemas/billing.ts";
+import type { ListQuery } from "../api/schemas/common.ts";
+import type { DeletedFile, File, FileListQuery } from "../api/schemas/files.ts";
+import type * as nodes from "../api/schemas/nodes.ts";
 import type {
   CheckpointList,
   JobEvent,
@@ -26,7 +28,10 @@ import type {
   QuoteResponse,
   ReceiptSchema,
   TrainingJob,
-} from "./training-jobs.ts";
+} from "../api/schemas/training-jobs.ts";
+import type * as node from "../protocol/node-wire.ts";
+import type { Receipt } from "../protocol/receipt.ts";
+import type * as sdk from "../sdk/src/types.ts";
 
 /** Every field path of a type, nested ones included: "price.total_cents", ... */
 type Paths<T> = T extends readonly (infer Item)[]

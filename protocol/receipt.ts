@@ -3,7 +3,7 @@
 // signatures, so a verifier needs to trust neither the platform's database nor its word.
 import { createPublicKey, verify } from "node:crypto";
 import { signatureVerify } from "@polkadot/util-crypto";
-import { canonicalBytes } from "./canonical.ts";
+import { canonicalBytes } from "./canonical-json.ts";
 import { merkleRoot } from "./merkle.ts";
 import { commitmentMessage, receiptMessage, sha256Hex, verdictMessage } from "./signed-messages.ts";
 

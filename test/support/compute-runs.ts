@@ -3,9 +3,9 @@
 // (checkpoint commitments, verifier transcripts) with the shared RFC 6962 tree of the SDK.
 import { u8aToHex } from "@polkadot/util";
 import { blake2AsHex } from "@polkadot/util-crypto";
-import { merkleInclusionProof, merkleRoot } from "../../../../sdk/src/merkle.ts";
-import { cumulativeNext, cumulativeStart } from "./compute-hashing.ts";
-import type { Hash } from "./compute-types.ts";
+import { cumulativeNext, cumulativeStart } from "../../chain/runtime/pallets/compute-hashing.ts";
+import type { Hash } from "../../chain/runtime/pallets/compute-types.ts";
+import { merkleInclusionProof, merkleRoot } from "../../protocol/merkle.ts";
 
 /** A training run as some party computed it: the state after each step and each operator's output. */
 export interface TrainingView {

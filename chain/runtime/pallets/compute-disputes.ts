@@ -2,7 +2,7 @@
 // over the steps of a segment, then over the operators of one step, the referee's ruling, deadlines,
 // and what winning and losing cost.
 import { hexToU8a } from "@polkadot/util";
-import { verifyMerkleInclusion } from "../../../../sdk/src/merkle.ts";
+import { verifyMerkleInclusion } from "../../../protocol/merkle.ts";
 import { type AccountId, type DispatchContext, ensureRoot, type Origin } from "../pallet.ts";
 import { computeError, ensure } from "./compute-errors.ts";
 import { emit } from "./compute-events.ts";

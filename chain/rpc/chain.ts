@@ -1,7 +1,7 @@
 // chain_*: block hashes, headers, blocks and head subscriptions (new, finalized, all).
 import { u8aToHex } from "@polkadot/util";
-import type { BlockRecord } from "../chain/chain.ts";
-import { headerJson } from "../chain/header.ts";
+import type { BlockRecord } from "../node/chain.ts";
+import { headerJson } from "../node/header.ts";
 import { type Connection, type Node, numberParam, optionalHexParam, type RpcNamespace } from "./context.ts";
 
 function blockJson(block: BlockRecord) {

@@ -1,14 +1,14 @@
 // Shared set-up of the bridge's tests: the dev chain in-process, a database schema of their own,
 // the operator's bridge, a training job row for tasks to belong to, and staked nodes to take the work.
 import { randomBytes } from "node:crypto";
-import { newId } from "../api/ids.ts";
-import { createTestDatabase, type TestDatabase } from "../test/support/database.ts";
-import { ChainBridge, type TaskSpecInput } from "./bridge.ts";
-import { type ChainConnection, connectChain } from "./connection.ts";
-import { PLANCK_PER_VT } from "./conversion.ts";
-import { type Devnet, startDevnet } from "./devnet/index.ts";
-import { newForcedErrorSecret } from "./forced-errors.ts";
-import { NodeChainClient, type NodeRoles } from "./node-client.ts";
+import { newId } from "../../api/ids.ts";
+import { type Devnet, startDevnet } from "../../chain/index.ts";
+import { ChainBridge, type TaskSpecInput } from "../../chain-bridge/bridge.ts";
+import { type ChainConnection, connectChain } from "../../chain-bridge/connection.ts";
+import { PLANCK_PER_VT } from "../../chain-bridge/conversion.ts";
+import { newForcedErrorSecret } from "../../chain-bridge/forced-errors.ts";
+import { NodeChainClient, type NodeRoles } from "../../chain-bridge/node-client.ts";
+import { createTestDatabase, type TestDatabase } from "./database.ts";
 
 export interface ChainFixture {
   devnet: Devnet;

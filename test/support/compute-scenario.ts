@@ -11,11 +11,11 @@ import type { SubmittableExtrinsic } from "@polkadot/api/types";
 import type { KeyringPair } from "@polkadot/keyring/types";
 import type { Codec } from "@polkadot/types/types";
 import { blake2AsHex, cryptoWaitReady } from "@polkadot/util-crypto";
-import { type Devnet, startDevnet } from "../../index.ts";
-import { commitmentOf } from "./compute-hashing.ts";
+import { type Devnet, startDevnet } from "../../chain/index.ts";
+import { commitmentOf } from "../../chain/runtime/pallets/compute-hashing.ts";
+import { JACKPOT_ACCOUNT } from "../../chain/runtime/pallets/compute-stake.ts";
+import type { Hash, Parameters, Roles } from "../../chain/runtime/pallets/compute-types.ts";
 import { checkpointTree, cumulative, type TrainingView, transcriptTree } from "./compute-runs.ts";
-import { JACKPOT_ACCOUNT } from "./compute-stake.ts";
-import type { Hash, Parameters, Roles } from "./compute-types.ts";
 
 export const VT = 1_000_000_000_000n;
 const ZERO = `0x${"00".repeat(32)}`;

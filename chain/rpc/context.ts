@@ -1,7 +1,7 @@
 // What RPC handlers work with: the node's parts, the caller's connection (for subscriptions) and
 // checked parameter readers.
-import type { BlockRecord, Chain } from "../chain/chain.ts";
-import type { TransactionPool } from "../chain/transaction-pool.ts";
+import type { BlockRecord, Chain } from "../node/chain.ts";
+import type { TransactionPool } from "../node/transaction-pool.ts";
 import { invalidParams, unknownBlock } from "./errors.ts";
 
 export type Node = { readonly chain: Chain; readonly pool: TransactionPool };

@@ -2,7 +2,7 @@
 // storage / runtime-version subscriptions.
 import { u8aToHex } from "@polkadot/util";
 import { blake2AsHex } from "@polkadot/util-crypto";
-import type { BlockRecord } from "../chain/chain.ts";
+import type { BlockRecord } from "../node/chain.ts";
 import { hexBytes } from "../runtime/runtime.ts";
 import { callRuntimeApi } from "../runtime/runtime-apis.ts";
 import { RUNTIME_VERSION } from "../runtime/version.ts";

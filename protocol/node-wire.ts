@@ -1,0 +1,121 @@
+// The node gateway's wire format (`/v1/nodes/...`): what a node sends and what it gets back.
+// Nodes are untrusted programs that must not depend on the API's internals, so the one
+// definition lives here; the API's TypeBox schemas are checked against it at compile time
+// (api/schemas/sdk-conformance.ts). How each request is signed is in signed-messages.ts.
+
+export const NODE_ROLES = ["worker", "verifier", "whistleblower"] as const;
+export type NodeRole = (typeof NODE_ROLES)[number];
+
+/** POST /v1/nodes/register */
+export interface RegisterRequest {
+  roles: NodeRole[];
+  /** SHA-256 of the node's determinism profile (canonical JSON), lowercase hex. */
+  profile_hash: string;
+}
+
+export interface NodeInfo {
+  object: "node";
+  /** SS58 address: the node's sr25519 public key. */
+  address: string;
+  roles: NodeRole[];
+  profile_hash: string;
+  registered_at: string;
+}
+
+/** POST /v1/nodes/training-tasks/claim and /v1/nodes/audits/claim: a long poll, 204 when nothing came. */
+export interface ClaimRequest {
+  wait_seconds: number;
+}
+
+/** A claim on a task; it lapses unless renewed by a heartbeat or a progress report. */
+export interface Lease {
+  id: string;
+  expires_at: string;
+  heartbeat_interval_seconds: number;
+}
+
+export interface CheckpointRef {
+  step: number;
+  sha256: string;
+}
+
+export interface TrainingClaim {
+  lease: Lease;
+  /** 1 for the first node to hold the task. */
+  attempt: number;
+  task: {
+    task_id: string;
+    model_sha256: string;
+    dataset_sha256: string;
+    dataset_file_name: string;
+    spec: unknown;
+    total_steps: number;
+    checkpoint_every: number;
+    /** The chain task and attempt this node was assigned: commit the checkpoint root there. */
+    chain: { chain_task_id: string; attempt: number } | null;
+  };
+  /** Checkpoints stored so far, in step order: a resumed run's Merkle leaves start with them. */
+  checkpoints: CheckpointRef[];
+  /** Continue training from this checkpoint; null to start at step 0. */
+  resume_from: CheckpointRef | null;
+}
+
+/** A checkpoint with its Merkle inclusion proof against the committed root. */
+export interface ProvenCheckpoint extends CheckpointRef {
+  leaf_index: number;
+  proof: string[];
+}
+
+export interface AuditClaim {
+  lease: Lease;
+  attempt: number;
+  audit: {
+    task_id: string;
+    model_sha256: string;
+    dataset_sha256: string;
+    dataset_file_name: string;
+    spec: unknown;
+    checkpoint_root: string;
+    tree_size: number;
+    from: ProvenCheckpoint;
+    to: ProvenCheckpoint;
+    /** The chain audit this verifier was drawn for: submit its verdict there. */
+    chain: { chain_task_id: string; attempt: number; audit_index: number } | null;
+  };
+}
+
+/** POST /v1/nodes/leases/{lease}/progress */
+export interface Progress {
+  step: number;
+  total_steps: number;
+  loss: number;
+  learning_rate: number;
+  steps_per_second: number;
+}
+
+/** POST /v1/nodes/leases/{lease}/complete: the trained model and the signed Merkle commitment. */
+export interface Completion {
+  model_sha256: string;
+  checkpoint_root: string;
+  leaves: string[];
+  metrics: Record<string, unknown>;
+  /** sr25519 over commitmentMessage(...), 0x-prefixed hex. */
+  commitment_signature: string;
+}
+
+/** POST /v1/nodes/leases/{lease}/verdict */
+export interface VerdictReport {
+  agrees: boolean;
+  /** sr25519 over verdictMessage(...), 0x-prefixed hex. */
+  signature: string;
+}
+
+/** POST /v1/nodes/leases/{lease}/fail */
+export interface FailureReport {
+  reason: string;
+}
+
+/** The answer to complete, verdict and fail. */
+export interface Acknowledged {
+  status: "completed" | "retried" | "failed";
+}
