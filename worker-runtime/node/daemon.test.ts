@@ -45,8 +45,8 @@ function startDaemon(
   const output: string[] = [];
   const child = spawn(
     process.execPath,
-    ["bin/veritrain.mjs", "node", "--role", "worker", "--api", apiUrl, "--seed", seed, "--data-dir", dataDir],
-    { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] },
+    ["bin/veritrain.mjs", "node", "--role", "worker", "--api", apiUrl, "--data-dir", dataDir],
+    { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, VERITRAIN_NODE_SEED: seed } },
   );
   child.stdout!.on("data", (chunk: Buffer) => output.push(chunk.toString()));
   child.stderr!.on("data", (chunk: Buffer) => output.push(chunk.toString()));
