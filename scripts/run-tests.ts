@@ -9,7 +9,7 @@ import { startEmbeddedServices } from "../config/embedded-services.ts";
 const root = new URL("..", import.meta.url).pathname;
 const searched = [
   "api",
-  "sdk/src",
+  "sdk",
   "prisma",
   "queue",
   "protocol",
@@ -20,7 +20,7 @@ const searched = [
   "config",
   "test",
 ];
-const skippedDirs = new Set(["node_modules", "generated", ".veritrain", "fixtures"]);
+const skippedDirs = new Set(["node_modules", "generated", ".veritrain", "fixtures", "dist"]);
 
 function findTests(dir: string, out: string[]): string[] {
   let entries: string[];

@@ -5,9 +5,11 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
+import { createReadStream } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { type AddressInfo, createServer } from "node:net";
 import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
 import { sha256Hex } from "../../protocol/signed-messages.ts";
 import { createTestApp, type TestApp } from "../../test/support/app.ts";
 import { Veritrain } from "./client.ts";
@@ -139,6 +141,33 @@ describe("billing and files", () => {
     const deleted = await alice.files.delete(upload.id);
     assert.ok(deleted.deleted_at);
     await apiError(alice.files.get(upload.id), 404, "resource_missing");
+  });
+
+  test("uploads from a path and from a stream, reporting progress up to the whole file", async () => {
+    const path = fileURLToPath(new URL("../../worker-runtime/fixtures/mlp.onnx", import.meta.url));
+    const seen: number[] = [];
+    const fromPath = await alice.files.upload("model", path, undefined, {
+      onProgress: ({ sentBytes, totalBytes }) => {
+        assert.equal(totalBytes, modelBytes.length);
+        seen.push(sentBytes);
+      },
+    });
+    assert.equal(fromPath.filename, "mlp.onnx", "the name defaults to the path's");
+    assert.equal(fromPath.sha256, sha256Hex(modelBytes));
+    assert.equal(seen.at(-1), modelBytes.length);
+    assert.deepEqual(
+      seen,
+      [...seen].sort((a, b) => a - b),
+      "progress only grows",
+    );
+
+    const fromStream = await alice.files.upload(
+      "model",
+      createReadStream(path, { highWaterMark: 4096 }),
+      "streamed.onnx",
+    );
+    assert.equal(fromStream.sha256, sha256Hex(modelBytes));
+    assert.equal(fromStream.bytes, modelBytes.length);
   });
 
   test("a file the API refuses is a typed error naming the reason", async () => {
@@ -293,6 +322,44 @@ describe("when the network fails", { timeout: 60_000 }, () => {
     assert.ok(error instanceof VeritrainConnectionError);
     assert.equal(error.code, "connection_failed");
     assert.match(error.message, /ECONNREFUSED/);
+  });
+
+  test("an answer that does not come in time is a timeout, retried where safe", async () => {
+    let attempts = 0;
+    const silent: FetchLike = (input, init) => {
+      attempts++;
+      return new Promise((_, reject) =>
+        init.signal?.addEventListener("abort", () => reject(init.signal?.reason), { once: true }),
+      );
+    };
+    const client = new Veritrain({ apiKey: aliceKey, baseUrl, fetch: silent, timeoutMs: 50, maxRetries: 1 });
+    const error = await client.billing.balance().then(
+      () => assert.fail("a request with no answer succeeded"),
+      (thrown: unknown) => thrown,
+    );
+    assert.ok(error instanceof VeritrainConnectionError);
+    assert.equal(error.code, "timeout");
+    assert.equal(attempts, 2, "a GET is tried again once");
+  });
+
+  test("the key and the address come from VERITRAIN_API_KEY and VERITRAIN_BASE_URL", async () => {
+    const saved = { key: process.env.VERITRAIN_API_KEY, url: process.env.VERITRAIN_BASE_URL };
+    process.env.VERITRAIN_API_KEY = aliceKey;
+    process.env.VERITRAIN_BASE_URL = baseUrl;
+    try {
+      assert.equal(
+        (await new Veritrain().billing.balance()).available_cents,
+        (await alice.billing.balance()).available_cents,
+      );
+    } finally {
+      for (const [name, value] of [
+        ["VERITRAIN_API_KEY", saved.key],
+        ["VERITRAIN_BASE_URL", saved.url],
+      ] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
   });
 
   test("an event stream cut mid-way resumes after the last event it delivered", async () => {

@@ -35,13 +35,14 @@ export class VeritrainError extends Error {
 }
 
 /** The API could not be reached, or the connection broke, on every attempt. */
+/** No answer: the connection failed, or no answer came within the client's timeout. */
 export class VeritrainConnectionError extends VeritrainError {
-  constructor(message: string, cause: unknown) {
+  constructor(message: string, cause: unknown, code: "connection_failed" | "timeout" = "connection_failed") {
     super(
       {
         status: 0,
         type: "connection_error",
-        code: "connection_failed",
+        code,
         message,
         param: null,
         requestId: null,

@@ -6,3 +6,4 @@ export * from "./client.ts";
 export * from "./errors.ts";
 export type { FetchLike } from "./transport.ts";
 export type * from "./types.ts";
+export type { UploadProgress, UploadSource } from "./upload-body.ts";
