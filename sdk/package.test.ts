@@ -96,7 +96,11 @@ const vt = new Veritrain({ apiKey: "vt_test" });
 const quote: Promise<Quote> = vt.trainingJobs.quote({ model: "file_a", dataset: "file_b", spec: {} as TrainingSpec });
 // @ts-expect-error verification levels are a closed set
 vt.trainingJobs.create({ model: "file_a", dataset: "file_b", spec: {} as TrainingSpec, verification: "lax" });
+const spec: TrainingSpec = { inputs: { x: "x" }, target: "y", output: "logits", loss: { type: "mse" }, batch_size: 32, optimizer: { type: "sgd", lr: 0.1 } };
+// @ts-expect-error losses are a closed set
+const wrongLoss: TrainingSpec = { ...spec, loss: { type: "hinge" } };
 void quote;
+void wrongLoss;
 `;
     writeFileSync(
       join(project, "esm.mts"),

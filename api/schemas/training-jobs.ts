@@ -1,11 +1,11 @@
-import { type TSchema, Type } from "@sinclair/typebox";
+import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import { TrainingSpecSchema } from "../../worker-runtime/train/spec.ts";
 import { VERIFICATION_LEVELS } from "../services/pricing.ts";
 import { listOf, StringEnum } from "./common.ts";
 
 // The training engine's own spec schema, inlined (its $id names the published file).
 const { $id: _publishedId, ...specSchema } = TrainingSpecSchema;
-export const TrainingSpec = Type.Unsafe<Record<string, unknown>>({
+export const TrainingSpec = Type.Unsafe<Static<typeof TrainingSpecSchema>>({
   ...(specSchema as TSchema),
   title: "TrainingSpec",
   description:

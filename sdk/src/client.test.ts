@@ -15,7 +15,7 @@ import { createTestApp, type TestApp } from "../../test/support/app.ts";
 import { Veritrain } from "./client.ts";
 import { VeritrainConnectionError, VeritrainError } from "./errors.ts";
 import type { FetchLike } from "./transport.ts";
-import type { JobEvent, TrainingJobParams, VerificationLevel } from "./types.ts";
+import type { JobEvent, TrainingJobParams, TrainingSpec, VerificationLevel } from "./types.ts";
 
 const fixture = (path: string) => readFile(new URL(`../../worker-runtime/fixtures/${path}`, import.meta.url));
 
@@ -73,7 +73,7 @@ before(async () => {
     new Blob([await fixture("data/digits.safetensors")]),
     "digits.safetensors",
   );
-  const spec = JSON.parse((await fixture("mlp.spec.json")).toString("utf8")) as Record<string, unknown>;
+  const spec = JSON.parse((await fixture("mlp.spec.json")).toString("utf8")) as TrainingSpec;
   request = { model: model.id, dataset: dataset.id, spec, verification: "basic" };
 });
 after(async () => {
@@ -187,7 +187,11 @@ describe("training jobs", { timeout: 60_000 }, () => {
     assert.ok(quote.total_steps > 0 && quote.price.total_cents > 0);
 
     const wrongType = await apiError(
-      alice.trainingJobs.quote({ ...request, spec: { ...request.spec, batch_size: "many" } }),
+      // A caller without types (curl, plain JavaScript) can send anything.
+      alice.trainingJobs.quote({
+        ...request,
+        spec: { ...request.spec, batch_size: "many" } as unknown as TrainingSpec,
+      }),
       400,
       "parameter_invalid",
     );

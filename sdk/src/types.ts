@@ -153,9 +153,12 @@ export type VerificationLevel = "basic" | "standard" | "thorough";
 
 /**
  * What to train and how: input mapping, target, loss, optimizer, schedule, steps, checkpoints;
- * the same spec `veritrain train --spec` takes (worker-runtime/train/training-spec.schema.json).
+ * the same spec `veritrain train --spec` takes, typed from its schema
+ * (worker-runtime/train/training-spec.schema.json).
  */
-export type TrainingSpec = Record<string, unknown>;
+import type { TrainingSpec } from "./training-spec.ts";
+
+export type { TrainingSpec };
 
 export interface TrainingJobParams {
   /** Id of a file uploaded with purpose "model". */
