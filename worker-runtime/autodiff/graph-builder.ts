@@ -1,7 +1,8 @@
 import { type AttributeValue, attribute } from "../onnx/attributes.ts";
 import { type DType, onnxDataType, type Tensor, tensorFromNumbers } from "../onnx/dtypes.ts";
 import type { Dim } from "../onnx/model.ts";
-import type { INodeProto } from "../onnx/proto.ts";
+import type { IGraphProto, INodeProto, ITensorProto, IValueInfoProto } from "../onnx/proto.ts";
+import { tensorToProto } from "../onnx/tensor-proto.ts";
 
 /**
  * Emits ONNX nodes with deterministic names: `<scope>/<OpType>_<n>`, numbered per scope, so the
@@ -82,6 +83,17 @@ export class GraphBuilder {
 
   addProto(node: INodeProto): void {
     this.nodes.push(node);
+  }
+
+  /** The nodes emitted so far as a graph (a model's, or a subgraph for a `{ graph }` attribute). */
+  toGraph(
+    name: string,
+    input: IValueInfoProto[],
+    output: IValueInfoProto[],
+    initializer: ITensorProto[] = [],
+  ): IGraphProto {
+    const constants = [...this.constants].map(([n, t]) => tensorToProto(n, t));
+    return { name, node: [...this.nodes], input, output, initializer: [...initializer, ...constants] };
   }
 
   constant(tensor: Tensor): string {
