@@ -14,4 +14,3 @@ export {
 export { withInitializers } from "./serialize.ts";
 export { type InferredGraph, inferShapes } from "./shape-inference.ts";
 export type { ValueInfo } from "./shape-rules.ts";
-export { isSupportedOperator, type UnsupportedOperator, unsupportedOperators } from "./support.ts";

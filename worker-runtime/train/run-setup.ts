@@ -3,13 +3,13 @@
 // replays a segment goes through exactly this, so it sees exactly the worker's graph and batches.
 import { createHash } from "node:crypto";
 import canonicalize from "canonicalize";
+import { unsupportedOperators } from "../autodiff/index.ts";
 import {
   elementCount,
   estimateTrainingFlops,
   type LoadedModel,
   loadModel,
   type Tensor,
-  unsupportedOperators,
 } from "../onnx/index.ts";
 import type { Correct } from "./accuracy.ts";
 import type { TrainingState } from "./checkpoint.ts";

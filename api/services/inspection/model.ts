@@ -1,6 +1,7 @@
 // Loads an uploaded ONNX model with the training engine's loader and checks it against the
 // engine's gradient table at upload time, so a job never fails later on an operator the
 // engine cannot differentiate.
+import { unsupportedOperators } from "../../../worker-runtime/autodiff/index.ts";
 import {
   elementCount,
   isFloat,
@@ -8,7 +9,6 @@ import {
   loadModel,
   OnnxError,
   type TensorInfo,
-  unsupportedOperators,
 } from "../../../worker-runtime/onnx/index.ts";
 import { FileRejectedError } from "./rejection.ts";
 

@@ -1,6 +1,8 @@
-import { gradientRules } from "../autodiff/gradients.ts";
-import type { GraphNode, LoadedModel } from "./model.ts";
-import { shapeRules } from "./shape-rules.ts";
+// What the trainer can train: operators with both a shape rule (the ONNX layer's) and a gradient
+// rule (this layer's). It lives beside the gradient table so the ONNX layer knows nothing of gradients.
+import type { GraphNode, LoadedModel } from "../onnx/model.ts";
+import { shapeRules } from "../onnx/shape-rules.ts";
+import { gradientRules } from "./gradients.ts";
 
 export interface UnsupportedOperator {
   /**
