@@ -7,7 +7,9 @@ export type OnnxErrorCode =
   | "UNSUPPORTED_DTYPE"
   | "EXTERNAL_DATA"
   | "SHAPE_MISMATCH"
-  | "UNKNOWN_TENSOR";
+  | "UNKNOWN_TENSOR"
+  /** Well formed, but larger than the loader accepts (ModelLimits). */
+  | "LIMIT_EXCEEDED";
 
 export class OnnxError extends Error {
   readonly code: OnnxErrorCode;

@@ -9,6 +9,8 @@ export {
   loadModel,
   MAX_OPSET,
   MIN_OPSET,
+  MODEL_LIMITS,
+  type ModelLimits,
   type TensorInfo,
 } from "./model.ts";
 export { withInitializers } from "./serialize.ts";
