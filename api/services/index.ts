@@ -125,10 +125,14 @@ export function createServices(context: ServiceContext): Services {
   return services;
 }
 
-/** Stops what the services run in the background: queue connections, the gateway's brokers, subscriptions. */
+/**
+ * Stops what the services run in the background: queue connections, the gateway's brokers,
+ * subscriptions, the inspection worker.
+ */
 export async function closeServices(services: Services): Promise<void> {
   await services.verification?.stop();
   await services.nodeGateway?.close();
   await services.producer?.close();
   await services.jobEvents.close();
+  await services.files.close();
 }

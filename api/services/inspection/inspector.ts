@@ -1,9 +1,43 @@
 // Runs upload inspections on a worker thread, one at a time. Parsing a 200 MB model or a 2 GB
 // dataset is seconds of CPU that must not stall the API's event loop (every other request would
-// wait), and one at a time bounds memory: a dataset is parsed whole, at about twice its size.
+// wait), and one at a time bounds memory.
+//
+// An upload is hostile until inspected, so the worker is bounded three ways: the readers refuse
+// what a file declares past ContentLimits (and budget the typed arrays they allocate, which live
+// outside the JS heap), V8 caps the worker's heap, and a wall clock terminates a worker that
+// takes too long. Either of the last two ends that inspection with a 422 and the next one gets a
+// fresh worker: the API itself keeps serving.
 import { Worker } from "node:worker_threads";
-import type { FileDetails, InspectionRequest } from "./inspect.ts";
+import { MODEL_LIMITS } from "../../../worker-runtime/onnx/index.ts";
+import { DATA_LIMITS } from "../../../worker-runtime/train/data/limits.ts";
+import type { ContentLimits, FileDetails, InspectionRequest } from "./inspect.ts";
 import { FileRejectedError, type RejectionCode, type UnsupportedOperator } from "./rejection.ts";
+
+export interface InspectorLimits extends ContentLimits {
+  /** Wall-clock time for one inspection, after which its worker is terminated. */
+  timeoutMs: number;
+  /** The worker's V8 heap (resourceLimits); ArrayBuffers are outside it, bounded by ContentLimits. */
+  maxOldGenerationSizeMb: number;
+  maxYoungGenerationSizeMb: number;
+}
+
+/**
+ * Reading a 2 GB dataset takes a few seconds here, and a JSON or CSV parse of the largest
+ * accepted files stays within 2 GB of heap; a minute is far past any honest file.
+ */
+export const INSPECTOR_LIMITS: Readonly<InspectorLimits> = {
+  data: DATA_LIMITS,
+  model: MODEL_LIMITS,
+  timeoutMs: 60_000,
+  maxOldGenerationSizeMb: 2048,
+  maxYoungGenerationSizeMb: 64,
+};
+
+export interface InspectionMessage {
+  id: number;
+  request: InspectionRequest;
+  limits: ContentLimits;
+}
 
 export type InspectionReply =
   | { id: number; details: FileDetails }
@@ -27,10 +61,13 @@ export class InspectionError extends Error {
 }
 
 export class Inspector {
-  private worker: Worker | undefined;
+  /** Resolves once the worker has loaded its modules, which the time limit must not count. */
+  private worker: Promise<Worker> | undefined;
   private lastWorkerError: Error | undefined;
   private queue: Promise<unknown> = Promise.resolve();
   private nextId = 1;
+
+  constructor(private readonly limits: InspectorLimits = INSPECTOR_LIMITS) {}
 
   /** The details of a valid model or dataset; rejects with FileRejectedError when it is not one. */
   inspect(request: InspectionRequest): Promise<FileDetails> {
@@ -40,16 +77,23 @@ export class Inspector {
   }
 
   async close(): Promise<void> {
-    await this.worker?.terminate();
+    const worker = await this.worker?.catch(() => undefined);
+    await worker?.terminate();
   }
 
-  private run(request: InspectionRequest): Promise<FileDetails> {
-    const worker = this.started();
+  private async run(request: InspectionRequest): Promise<FileDetails> {
+    const worker = await this.started();
     const id = this.nextId++;
     // Held only while working: an idle inspector must not keep the process alive.
     worker.ref();
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      void worker.terminate();
+    }, this.limits.timeoutMs);
     return new Promise<FileDetails>((resolve, reject) => {
       const settle = () => {
+        clearTimeout(timer);
         worker.off("message", onMessage);
         worker.off("exit", onExit);
         worker.unref();
@@ -71,33 +115,70 @@ export class Inspector {
       };
       const onExit = (exitCode: number) => {
         settle();
-        const reason = this.lastWorkerError?.message ?? `exit code ${exitCode}`;
-        reject(
-          new InspectionError(
-            "WORKER_EXITED",
-            `the inspection worker stopped while inspecting ${request.filename}: ${reason}`,
-          ),
-        );
+        reject(this.exitError(request, exitCode, timedOut));
       };
       worker.on("message", onMessage);
       worker.on("exit", onExit);
-      worker.postMessage({ id, request });
+      const message: InspectionMessage = {
+        id,
+        request,
+        limits: { data: this.limits.data, model: this.limits.model },
+      };
+      worker.postMessage(message);
     });
   }
 
-  private started(): Worker {
+  /** A worker stopped by a limit refuses the file; any other exit is our failure. */
+  private exitError(request: InspectionRequest, exitCode: number, timedOut: boolean): Error {
+    const file = `Inspecting the ${request.purpose} '${request.filename}'`;
+    if (timedOut) {
+      return new FileRejectedError(
+        "inspection_limit_exceeded",
+        `${file} took longer than the ${this.limits.timeoutMs / 1000} s one upload may take; ` +
+          `accepted are files the readers get through in that time (split a larger ${request.purpose})`,
+      );
+    }
+    if ((this.lastWorkerError as { code?: unknown } | undefined)?.code === "ERR_WORKER_OUT_OF_MEMORY") {
+      return new FileRejectedError(
+        "inspection_limit_exceeded",
+        `${file} needed more than the ${this.limits.maxOldGenerationSizeMb} MB of memory one upload may use; ` +
+          `accepted are files the readers get through within it (split a larger ${request.purpose})`,
+      );
+    }
+    const reason = this.lastWorkerError?.message ?? `exit code ${exitCode}`;
+    return new InspectionError(
+      "WORKER_EXITED",
+      `the inspection worker stopped while inspecting ${request.filename}: ${reason}`,
+    );
+  }
+
+  private started(): Promise<Worker> {
     if (this.worker) return this.worker;
-    const worker = new Worker(new URL("./worker.mjs", import.meta.url));
-    worker.unref();
+    const { maxOldGenerationSizeMb, maxYoungGenerationSizeMb } = this.limits;
+    const worker = new Worker(new URL("./worker.mjs", import.meta.url), {
+      resourceLimits: { maxOldGenerationSizeMb, maxYoungGenerationSizeMb },
+    });
     // An 'error' is followed by 'exit', which fails the inspection in flight with this reason.
     worker.on("error", (error) => {
       this.lastWorkerError = error;
     });
-    worker.once("exit", () => {
-      if (this.worker === worker) this.worker = undefined;
-    });
     this.lastWorkerError = undefined;
-    this.worker = worker;
-    return worker;
+    const ready = new Promise<Worker>((resolve, reject) => {
+      worker.once("message", () => {
+        worker.off("exit", onExit);
+        worker.unref();
+        resolve(worker);
+      });
+      const onExit = (exitCode: number) => {
+        const reason = this.lastWorkerError?.message ?? `exit code ${exitCode}`;
+        reject(new InspectionError("WORKER_EXITED", `the inspection worker did not start: ${reason}`));
+      };
+      worker.once("exit", onExit);
+    });
+    worker.once("exit", () => {
+      if (this.worker === ready) this.worker = undefined;
+    });
+    this.worker = ready;
+    return ready;
   }
 }

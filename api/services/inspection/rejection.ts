@@ -2,7 +2,12 @@
 // models with unsupported operators, the operators as data a client can act on.
 import { ApiError, type ErrorBody } from "../../errors.ts";
 
-export type RejectionCode = "invalid_model" | "unsupported_operators" | "invalid_dataset";
+export type RejectionCode =
+  | "invalid_model"
+  | "unsupported_operators"
+  | "invalid_dataset"
+  /** Inspecting the file ran past the inspector's time or memory limit. */
+  | "inspection_limit_exceeded";
 
 export interface UnsupportedOperator {
   op_type: string;

@@ -1,16 +1,16 @@
 // The inspection worker thread: parses one upload at a time, off the API's event loop, and answers
 // with the details, the rejection (a 422 the client caused), or a failure (our fault).
 import { parentPort } from "node:worker_threads";
-import { type InspectionRequest, inspectFile } from "./inspect.ts";
-import type { InspectionReply } from "./inspector.ts";
+import { inspectFile } from "./inspect.ts";
+import type { InspectionMessage, InspectionReply } from "./inspector.ts";
 import { FileRejectedError } from "./rejection.ts";
 
 const port = parentPort!;
 
-port.on("message", ({ id, request }: { id: number; request: InspectionRequest }) => {
+port.on("message", ({ id, request, limits }: InspectionMessage) => {
   let reply: InspectionReply;
   try {
-    reply = { id, details: inspectFile(request) };
+    reply = { id, details: inspectFile(request, limits) };
   } catch (error) {
     reply =
       error instanceof FileRejectedError
@@ -26,3 +26,5 @@ port.on("message", ({ id, request }: { id: number; request: InspectionRequest })
   }
   port.postMessage(reply);
 });
+// Loaded: the inspector starts its clock from here, not from the module loading before.
+port.postMessage({ ready: true });
