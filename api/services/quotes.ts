@@ -184,7 +184,8 @@ export class Quotes {
       }
     }
     for (const input of modelInputs) {
-      if (!(input in spec.inputs)) {
+      // Model input names are the uploader's: `in` would find "constructor" in any object.
+      if (!Object.hasOwn(spec.inputs, input)) {
         throw invalidSpec("/inputs", `model input '${input}' is not mapped to a dataset tensor`);
       }
     }

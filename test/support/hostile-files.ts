@@ -102,17 +102,23 @@ export function wideCsv(columns: number): Buffer {
 }
 
 /**
- * A chain of `depth` Relu nodes from input t0 to output t<depth>, listed last node first: a
- * topological sort that rescans the unsorted nodes for each one it places is quadratic here.
+ * A model y = opN(...op1(x)) over a [1] float tensor, its nodes named r0, r1, ... and listed in
+ * file order, or last first.
  */
-export function reversedChainModel(depth: number): Uint8Array {
+export function chainModel(
+  opTypes: readonly string[],
+  order: "forward" | "reversed" = "forward",
+): Uint8Array {
   const floatType = {
     tensorType: { elemType: onnx.TensorProto.DataType.FLOAT, shape: { dim: [{ dimValue: 1 }] } },
   };
-  const node = Array.from({ length: depth }, (_, k) => {
-    const i = depth - 1 - k;
-    return { opType: "Relu", name: `r${i}`, input: [`t${i}`], output: [`t${i + 1}`] };
-  });
+  const node = opTypes.map((opType, i) => ({
+    opType,
+    name: `r${i}`,
+    input: [`t${i}`],
+    output: [`t${i + 1}`],
+  }));
+  if (order === "reversed") node.reverse();
   const proto = onnx.ModelProto.create({
     irVersion: 8,
     opsetImport: [{ domain: "", version: 17 }],
@@ -120,8 +126,16 @@ export function reversedChainModel(depth: number): Uint8Array {
       name: "chain",
       node,
       input: [{ name: "t0", type: floatType }],
-      output: [{ name: `t${depth}`, type: floatType }],
+      output: [{ name: `t${opTypes.length}`, type: floatType }],
     },
   });
   return onnx.ModelProto.encode(proto).finish();
+}
+
+/**
+ * A chain of `depth` Relu nodes listed last node first: a topological sort that rescans the
+ * unsorted nodes for each one it places is quadratic here.
+ */
+export function reversedChainModel(depth: number): Uint8Array {
+  return chainModel(new Array<string>(depth).fill("Relu"), "reversed");
 }

@@ -1,4 +1,5 @@
 import type { Dim, GraphNode, LoadedModel } from "./model.ts";
+import { ruleTable } from "./rule-table.ts";
 import { inferShapes } from "./shape-inference.ts";
 import type { ValueInfo } from "./shape-rules.ts";
 import { einsumTerms } from "./shape-rules.ts";
@@ -27,7 +28,7 @@ const perInput =
   (c) =>
     cost * count(c.input(0));
 
-const flopRules: Record<string, FlopRule> = {
+const flopRules = ruleTable<FlopRule>({
   Gemm: (c) => {
     const a = c.input(0);
     const k = c.node.attrs.int("transA", 0) ? a[0]! : a[1]!;
@@ -92,7 +93,7 @@ const flopRules: Record<string, FlopRule> = {
   BatchNormalization: perOutput(8),
   InstanceNormalization: perOutput(8),
   Dropout: perOutput(8),
-};
+});
 
 /**
  * FLOPs of one training step (forward, backward, optimizer) at this batch size. Symbolic

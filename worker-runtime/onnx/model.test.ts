@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
-import { reversedChainModel } from "../../test/support/hostile-files.ts";
+import { chainModel, reversedChainModel } from "../../test/support/hostile-files.ts";
 import { ModelBuilder, seededRandom } from "../autodiff/model-builder.ts";
 import { tensorFromNumbers } from "./dtypes.ts";
 import {
@@ -152,6 +152,16 @@ describe("hostile graphs", () => {
     assert.ok(process.memoryUsage().arrayBuffers - before < 2 ** 24);
     init.dims = [-4, 8];
     assert.throws(() => loadModel(onnx.ModelProto.encode(proto).finish()), /dims \[-4,8\] are not sizes/);
+  });
+
+  it("finds no rule for op types named like Object.prototype's members", () => {
+    const names = ["constructor", "__proto__", "toString"];
+    const model = loadModel(chainModel(names));
+    assert.deepEqual(
+      unsupportedOperators(model).map((op) => op.opType),
+      names,
+    );
+    expectOnnxError("UNSUPPORTED_OPERATOR", () => inferShapes(model));
   });
 
   it("refuses an input or output dimension of zero or less", () => {

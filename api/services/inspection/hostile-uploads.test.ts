@@ -8,6 +8,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { type SignedUp, signUp } from "../../../test/support/accounts.ts";
 import { createTestApp, type TestApp } from "../../../test/support/app.ts";
 import {
+  chainModel,
   overlappingSafetensors,
   reversedChainModel,
   sharedStreamNpz,
@@ -35,9 +36,9 @@ before(async () => {
 after(() => testApp.close());
 
 interface Refusal {
-  status: number;
   code: string;
   message: string;
+  unsupported_operators?: Array<{ op_type: string; nodes: string[] }>;
 }
 
 /**
@@ -78,8 +79,8 @@ async function uploadUnderWatch(purpose: "model" | "dataset", filename: string, 
   };
   const [res] = await Promise.all([upload, watch()]);
   assert.ok(slowestHealthMs < HEALTH_LATENCY_LIMIT_MS, `GET /v1/health took ${slowestHealthMs} ms`);
-  const { error } = res.json<{ error: Refusal }>();
-  return { status: res.statusCode, code: error?.code, message: error?.message };
+  const { error } = res.json<{ error?: Refusal }>();
+  return { status: res.statusCode, code: "", message: "", ...error };
 }
 
 test("an npz whose 30 entries share one deflate stream of 1 GiB is refused before inflating", async () => {
@@ -112,6 +113,17 @@ test("an ONNX graph of 60,000 nodes listed in reverse is refused by its node cou
   assert.equal(refusal.status, 422);
   assert.equal(refusal.code, "invalid_model");
   assert.match(refusal.message, /60000 nodes.*at most/);
+});
+
+test("operator types named like Object.prototype's members are refused as unsupported", async () => {
+  const names = ["constructor", "__proto__", "toString", "hasOwnProperty"];
+  const refusal = await uploadUnderWatch("model", "proto.onnx", chainModel(["Relu", ...names]));
+  assert.equal(refusal.status, 422);
+  assert.equal(refusal.code, "unsupported_operators");
+  assert.deepEqual(
+    refusal.unsupported_operators,
+    names.map((op_type, i) => ({ op_type, nodes: [`r${i + 1}`] })),
+  );
 });
 
 test("after the attacks the API still inspects and stores a valid upload", async () => {

@@ -141,7 +141,8 @@ function prepareSplit(
     else inputs.set(inputName, prepared);
   }
   for (const info of model.inputs) {
-    if (!(info.name in mapping.inputs)) {
+    // Model input names are the uploader's: `in` would find "constructor" in any object.
+    if (!Object.hasOwn(mapping.inputs, info.name)) {
       issues.push({
         path: `inputs.${info.name}`,
         message: `model input ${info.name} is fed by no dataset tensor`,
