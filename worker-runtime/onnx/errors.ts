@@ -9,7 +9,9 @@ export type OnnxErrorCode =
   | "SHAPE_MISMATCH"
   | "UNKNOWN_TENSOR"
   /** Well formed, but larger than the loader accepts (ModelLimits). */
-  | "LIMIT_EXCEEDED";
+  | "LIMIT_EXCEEDED"
+  /** A node whose cost cannot be known before running: no FLOP rule, or a run-time size. */
+  | "UNPRICEABLE";
 
 export class OnnxError extends Error {
   readonly code: OnnxErrorCode;

@@ -1,7 +1,7 @@
 export type { AttributeValue } from "./attributes.ts";
 export { type DType, elementCount, isFloat, type Tensor, type TensorData } from "./dtypes.ts";
 export { OnnxError, type OnnxErrorCode } from "./errors.ts";
-export { estimateTrainingFlops } from "./flops.ts";
+export { estimateTrainingFlops, hasFlopRule } from "./flops.ts";
 export {
   type Dim,
   type GraphNode,

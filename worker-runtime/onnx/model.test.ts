@@ -105,10 +105,11 @@ describe("loadModel", () => {
   it("estimates training FLOPs: three forward passes plus the optimizer, linear in the batch", () => {
     const model = loadModel(mlp());
     const matmuls = 2 * (8 * 4 + 3 * 8);
-    const one = estimateTrainingFlops(model, 1);
+    const batchOf = (n: number) => new Map([["x", [n, 4]]]);
+    const one = estimateTrainingFlops(model, batchOf(1));
     assert.ok(one >= 3 * matmuls);
     const params = 8 * 4 + 8 + 3 * 8 + 3;
-    assert.equal(estimateTrainingFlops(model, 32) - one, 31 * (one - params * 12));
+    assert.equal(estimateTrainingFlops(model, batchOf(32)) - one, 31 * (one - params * 12));
   });
 });
 

@@ -117,7 +117,7 @@ test("an inspection past the time limit is refused and its worker replaced", asy
   await writeFile(path, `a,b,c,d\n${"1.5,2.5,3.5,4.5\n".repeat(400_000)}`);
   const limited = new Inspector({ ...INSPECTOR_LIMITS, timeoutMs: 150 });
   try {
-    await refusedThenServed(limited, path, /'rows\.csv' took longer than the 0\.15 s one upload may take/);
+    await refusedThenServed(limited, path, /'rows\.csv' took longer than the 0\.15 s one file may take/);
   } finally {
     await limited.close();
   }
@@ -128,7 +128,11 @@ test("an inspection past the heap limit is refused and its worker replaced", asy
   await writeFile(path, `a\n${"1\n".repeat(5_000_000)}`);
   const limited = new Inspector({ ...INSPECTOR_LIMITS, maxOldGenerationSizeMb: 64 });
   try {
-    await refusedThenServed(limited, path, /'rows\.csv' needed more than the 64 MB of memory/);
+    await refusedThenServed(
+      limited,
+      path,
+      /'rows\.csv' needed more than the 64 MB of memory one file may use/,
+    );
   } finally {
     await limited.close();
   }

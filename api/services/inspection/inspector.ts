@@ -1,20 +1,20 @@
-// Runs upload inspections on a worker thread, one at a time. Parsing a 200 MB model or a 2 GB
-// dataset is seconds of CPU that must not stall the API's event loop (every other request would
-// wait), and one at a time bounds memory.
+// Runs upload inspections, and the pricing of models, on a worker thread, one at a time. Parsing
+// a 200 MB model or a 2 GB dataset is seconds of CPU that must not stall the API's event loop
+// (every other request would wait), and one at a time bounds memory.
 //
 // An upload is hostile until inspected, so the worker is bounded three ways: the readers refuse
 // what a file declares past ContentLimits (and budget the typed arrays they allocate, which live
 // outside the JS heap), V8 caps the worker's heap, and a wall clock terminates a worker that
-// takes too long. Either of the last two ends that inspection with a 422 and the next one gets a
+// takes too long. Either of the last two ends that task with a 422 and the next one gets a
 // fresh worker: the API itself keeps serving.
 import { Worker } from "node:worker_threads";
-import { MODEL_LIMITS } from "../../../worker-runtime/onnx/index.ts";
+import { MODEL_LIMITS, type ModelLimits } from "../../../worker-runtime/onnx/index.ts";
 import { DATA_LIMITS } from "../../../worker-runtime/train/data/limits.ts";
 import type { ContentLimits, FileDetails, InspectionRequest } from "./inspect.ts";
 import { FileRejectedError, type RejectionCode, type UnsupportedOperator } from "./rejection.ts";
 
 export interface InspectorLimits extends ContentLimits {
-  /** Wall-clock time for one inspection, after which its worker is terminated. */
+  /** Wall-clock time for one task, after which its worker is terminated. */
   timeoutMs: number;
   /** The worker's V8 heap (resourceLimits); ArrayBuffers are outside it, bounded by ContentLimits. */
   maxOldGenerationSizeMb: number;
@@ -33,17 +33,32 @@ export const INSPECTOR_LIMITS: Readonly<InspectorLimits> = {
   maxYoungGenerationSizeMb: 64,
 };
 
+export interface PricingRequest {
+  /** The model's content hash, to name it in messages. */
+  sha256: string;
+  /** Every graph input's size, batch included. */
+  inputShapes: Array<[string, number[]]>;
+}
+
+export type InspectionTask =
+  | { kind: "inspect"; request: InspectionRequest; limits: ContentLimits }
+  | { kind: "price"; model: Uint8Array; inputShapes: Array<[string, number[]]>; limits: ModelLimits };
+
 export interface InspectionMessage {
   id: number;
-  request: InspectionRequest;
-  limits: ContentLimits;
+  task: InspectionTask;
 }
 
 export type InspectionReply =
-  | { id: number; details: FileDetails }
+  | { id: number; result: FileDetails | number }
   | {
       id: number;
-      rejected: { code: RejectionCode; message: string; unsupportedOperators: UnsupportedOperator[] };
+      rejected: {
+        code: RejectionCode;
+        message: string;
+        unsupportedOperators: UnsupportedOperator[];
+        param: string | null;
+      };
     }
   | { id: number; failure: string };
 
@@ -60,6 +75,13 @@ export class InspectionError extends Error {
   }
 }
 
+/** What a task is, for messages: "Inspecting the model 'mlp.onnx'", and the param it refuses. */
+interface Subject {
+  doing: string;
+  what: string;
+  param: string;
+}
+
 export class Inspector {
   /** Resolves once the worker has loaded its modules, which the time limit must not count. */
   private worker: Promise<Worker> | undefined;
@@ -71,9 +93,32 @@ export class Inspector {
 
   /** The details of a valid model or dataset; rejects with FileRejectedError when it is not one. */
   inspect(request: InspectionRequest): Promise<FileDetails> {
-    const result = this.queue.then(() => this.run(request));
-    this.queue = result.catch(() => undefined);
-    return result;
+    const { data, model } = this.limits;
+    const subject = {
+      doing: `Inspecting the ${request.purpose} '${request.filename}'`,
+      what: request.purpose,
+      param: "file",
+    };
+    return this.enqueue(
+      async () => ({ kind: "inspect", request, limits: { data, model } }),
+      subject,
+    ) as Promise<FileDetails>;
+  }
+
+  /**
+   * FLOPs of one training step of a model fed inputs of these shapes; rejects with
+   * FileRejectedError model_not_priceable when its cost cannot be known before running.
+   * `read` is called when the worker is free, so one model at a time is in memory.
+   */
+  price(read: () => Promise<Uint8Array>, { sha256, inputShapes }: PricingRequest): Promise<number> {
+    const subject = { doing: `Pricing the model ${sha256}`, what: "model", param: "model" };
+    const task = async (): Promise<InspectionTask> => ({
+      kind: "price",
+      model: await read(),
+      inputShapes,
+      limits: this.limits.model,
+    });
+    return this.enqueue(task, subject) as Promise<number>;
   }
 
   async close(): Promise<void> {
@@ -81,7 +126,13 @@ export class Inspector {
     await worker?.terminate();
   }
 
-  private async run(request: InspectionRequest): Promise<FileDetails> {
+  private enqueue(task: () => Promise<InspectionTask>, subject: Subject): Promise<unknown> {
+    const result = this.queue.then(async () => this.run(await task(), subject));
+    this.queue = result.catch(() => undefined);
+    return result;
+  }
+
+  private async run(task: InspectionTask, subject: Subject): Promise<unknown> {
     const worker = await this.started();
     const id = this.nextId++;
     // Held only while working: an idle inspector must not keep the process alive.
@@ -91,7 +142,7 @@ export class Inspector {
       timedOut = true;
       void worker.terminate();
     }, this.limits.timeoutMs);
-    return new Promise<FileDetails>((resolve, reject) => {
+    return new Promise<unknown>((resolve, reject) => {
       const settle = () => {
         clearTimeout(timer);
         worker.off("message", onMessage);
@@ -101,55 +152,45 @@ export class Inspector {
       const onMessage = (reply: InspectionReply) => {
         if (reply.id !== id) return;
         settle();
-        if ("details" in reply) resolve(reply.details);
+        if ("result" in reply) resolve(reply.result);
         else if ("rejected" in reply) {
-          const { code, message, unsupportedOperators } = reply.rejected;
-          reject(new FileRejectedError(code, message, unsupportedOperators));
-        } else
-          reject(
-            new InspectionError(
-              "INSPECTION_FAILED",
-              `inspecting ${request.filename} failed: ${reply.failure}`,
-            ),
-          );
+          const { code, message, unsupportedOperators, param } = reply.rejected;
+          reject(new FileRejectedError(code, message, unsupportedOperators, param ?? undefined));
+        } else reject(new InspectionError("INSPECTION_FAILED", `${subject.doing} failed: ${reply.failure}`));
       };
       const onExit = (exitCode: number) => {
         settle();
-        reject(this.exitError(request, exitCode, timedOut));
+        reject(this.exitError(subject, exitCode, timedOut));
       };
       worker.on("message", onMessage);
       worker.on("exit", onExit);
-      const message: InspectionMessage = {
-        id,
-        request,
-        limits: { data: this.limits.data, model: this.limits.model },
-      };
+      const message: InspectionMessage = { id, task };
       worker.postMessage(message);
     });
   }
 
-  /** A worker stopped by a limit refuses the file; any other exit is our failure. */
-  private exitError(request: InspectionRequest, exitCode: number, timedOut: boolean): Error {
-    const file = `Inspecting the ${request.purpose} '${request.filename}'`;
+  /** A worker stopped by a limit refuses the content; any other exit is our failure. */
+  private exitError({ doing, what, param }: Subject, exitCode: number, timedOut: boolean): Error {
     if (timedOut) {
       return new FileRejectedError(
         "inspection_limit_exceeded",
-        `${file} took longer than the ${this.limits.timeoutMs / 1000} s one upload may take; ` +
-          `accepted are files the readers get through in that time (split a larger ${request.purpose})`,
+        `${doing} took longer than the ${this.limits.timeoutMs / 1000} s one file may take; ` +
+          `accepted are files the readers get through in that time (split a larger ${what})`,
+        [],
+        param,
       );
     }
     if ((this.lastWorkerError as { code?: unknown } | undefined)?.code === "ERR_WORKER_OUT_OF_MEMORY") {
       return new FileRejectedError(
         "inspection_limit_exceeded",
-        `${file} needed more than the ${this.limits.maxOldGenerationSizeMb} MB of memory one upload may use; ` +
-          `accepted are files the readers get through within it (split a larger ${request.purpose})`,
+        `${doing} needed more than the ${this.limits.maxOldGenerationSizeMb} MB of memory one file may use; ` +
+          `accepted are files the readers get through within it (split a larger ${what})`,
+        [],
+        param,
       );
     }
     const reason = this.lastWorkerError?.message ?? `exit code ${exitCode}`;
-    return new InspectionError(
-      "WORKER_EXITED",
-      `the inspection worker stopped while inspecting ${request.filename}: ${reason}`,
-    );
+    return new InspectionError("WORKER_EXITED", `the inspection worker stopped (${doing}): ${reason}`);
   }
 
   private started(): Promise<Worker> {
@@ -158,7 +199,7 @@ export class Inspector {
     const worker = new Worker(new URL("./worker.mjs", import.meta.url), {
       resourceLimits: { maxOldGenerationSizeMb, maxYoungGenerationSizeMb },
     });
-    // An 'error' is followed by 'exit', which fails the inspection in flight with this reason.
+    // An 'error' is followed by 'exit', which fails the task in flight with this reason.
     worker.on("error", (error) => {
       this.lastWorkerError = error;
     });

@@ -7,7 +7,9 @@ export type RejectionCode =
   | "unsupported_operators"
   | "invalid_dataset"
   /** Inspecting the file ran past the inspector's time or memory limit. */
-  | "inspection_limit_exceeded";
+  | "inspection_limit_exceeded"
+  /** A quote: the model's cost with this dataset cannot be known before running it. */
+  | "model_not_priceable";
 
 export interface UnsupportedOperator {
   op_type: string;
@@ -20,8 +22,9 @@ export class FileRejectedError extends ApiError {
     readonly rejection: RejectionCode,
     message: string,
     readonly unsupportedOperators: UnsupportedOperator[] = [],
+    param = "file",
   ) {
-    super(422, "invalid_request_error", rejection, message, "file");
+    super(422, "invalid_request_error", rejection, message, param);
     this.name = "FileRejectedError";
   }
 
