@@ -184,7 +184,7 @@ test("a model whose cost depends on values known only when it runs is not priced
   m.output(range, "int64");
   const error = expectApiError(
     await quoteOf({ bytes: m.bytes(), output: range }, [3, 8]),
-    422,
+    400,
     "model_not_priceable",
   );
   assert.equal(error.param, "model");

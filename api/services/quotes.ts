@@ -238,12 +238,16 @@ export class Quotes {
     const cached = this.flops.get(key);
     if (cached) return cached;
     const read = async () => buffer(await this.blobs.read(sha256));
-    const flops = this.inspector.price(read, { sha256, inputShapes });
+    // The quote's refusals are 400s naming the field, whatever the worker found.
+    const flops = this.inspector.price(read, { sha256, inputShapes }).catch((error: unknown) => {
+      if (!(error instanceof FileRejectedError)) throw error;
+      throw ApiError.badRequest(error.rejection, error.message, "model");
+    });
     this.flops.set(key, flops);
     // A refusal follows from the content and is kept, so repeating the quote cannot make the
     // worker load the model again; a failure on our side is forgotten.
     flops.catch((error: unknown) => {
-      if (!(error instanceof FileRejectedError) && this.flops.get(key) === flops) this.flops.evict(key);
+      if (!(error instanceof ApiError) && this.flops.get(key) === flops) this.flops.evict(key);
     });
     return flops;
   }

@@ -34,13 +34,14 @@ export function zipArchive(members: ZipMember[], entries: Array<{ name: string; 
   let at = 0;
   for (const member of members) {
     const name = Buffer.from(member.name);
-    const header = Buffer.alloc(30);
-    header.writeUInt32LE(0x04034b50, 0);
-    header.writeUInt16LE(20, 4);
-    header.writeUInt16LE(member.method ?? 8, 8);
-    header.writeUInt32LE(member.data.byteLength, 18);
-    header.writeUInt32LE(member.size, 22);
-    header.writeUInt16LE(name.byteLength, 26);
+    const header = record(30, [
+      [0, 4, 0x04034b50],
+      [4, 2, 20],
+      [8, 2, member.method ?? 8],
+      [18, 4, member.data.byteLength],
+      [22, 4, member.size],
+      [26, 2, name.byteLength],
+    ]);
     offsets.push(at);
     locals.push(header, name, Buffer.from(member.data));
     at += 30 + name.byteLength + member.data.byteLength;
@@ -50,25 +51,37 @@ export function zipArchive(members: ZipMember[], entries: Array<{ name: string; 
   for (const entry of entries) {
     const member = members[entry.member]!;
     const name = Buffer.from(entry.name);
-    const header = Buffer.alloc(46);
-    header.writeUInt32LE(0x02014b50, 0);
-    header.writeUInt16LE(20, 4);
-    header.writeUInt16LE(20, 6);
-    header.writeUInt16LE(member.method ?? 8, 10);
-    header.writeUInt32LE(member.data.byteLength, 20);
-    header.writeUInt32LE(member.size, 24);
-    header.writeUInt16LE(name.byteLength, 28);
-    header.writeUInt32LE(offsets[entry.member]!, 42);
+    const header = record(46, [
+      [0, 4, 0x02014b50],
+      [4, 2, 20],
+      [6, 2, 20],
+      [10, 2, member.method ?? 8],
+      [20, 4, member.data.byteLength],
+      [24, 4, member.size],
+      [28, 2, name.byteLength],
+      [42, 4, offsets[entry.member]!],
+    ]);
     central.push(header, name);
     centralSize += 46 + name.byteLength;
   }
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(entries.length, 8);
-  end.writeUInt16LE(entries.length, 10);
-  end.writeUInt32LE(centralSize, 12);
-  end.writeUInt32LE(at, 16);
+  const end = record(22, [
+    [0, 4, 0x06054b50],
+    [8, 2, entries.length],
+    [10, 2, entries.length],
+    [12, 4, centralSize],
+    [16, 4, at],
+  ]);
   return Buffer.concat([...locals, ...central, end]);
+}
+
+/** A zip record of `size` bytes: each field is [offset, width, value], little-endian, the rest 0. */
+function record(size: number, fields: Array<[offset: number, width: 2 | 4, value: number]>): Buffer {
+  const bytes = Buffer.alloc(size);
+  for (const [offset, width, value] of fields) {
+    if (width === 2) bytes.writeUInt16LE(value, offset);
+    else bytes.writeUInt32LE(value, offset);
+  }
+  return bytes;
 }
 
 /** The reported attack: `count` npz entries sharing one deflate stream of `mebibytes` MiB of zeros. */

@@ -57,7 +57,6 @@ export type InspectionReply =
         code: RejectionCode;
         message: string;
         unsupportedOperators: UnsupportedOperator[];
-        param: string | null;
       };
     }
   | { id: number; failure: string };
@@ -75,11 +74,10 @@ export class InspectionError extends Error {
   }
 }
 
-/** What a task is, for messages: "Inspecting the model 'mlp.onnx'", and the param it refuses. */
+/** What a task is, for messages: "Inspecting the model 'mlp.onnx'". */
 interface Subject {
   doing: string;
   what: string;
-  param: string;
 }
 
 export class Inspector {
@@ -97,7 +95,6 @@ export class Inspector {
     const subject = {
       doing: `Inspecting the ${request.purpose} '${request.filename}'`,
       what: request.purpose,
-      param: "file",
     };
     return this.enqueue(
       async () => ({ kind: "inspect", request, limits: { data, model } }),
@@ -107,11 +104,12 @@ export class Inspector {
 
   /**
    * FLOPs of one training step of a model fed inputs of these shapes; rejects with
-   * FileRejectedError model_not_priceable when its cost cannot be known before running.
+   * FileRejectedError model_not_priceable when its cost cannot be known before running, or
+   * inspection_limit_exceeded.
    * `read` is called when the worker is free, so one model at a time is in memory.
    */
   price(read: () => Promise<Uint8Array>, { sha256, inputShapes }: PricingRequest): Promise<number> {
-    const subject = { doing: `Pricing the model ${sha256}`, what: "model", param: "model" };
+    const subject = { doing: `Pricing the model ${sha256}`, what: "model" };
     const task = async (): Promise<InspectionTask> => ({
       kind: "price",
       model: await read(),
@@ -154,8 +152,8 @@ export class Inspector {
         settle();
         if ("result" in reply) resolve(reply.result);
         else if ("rejected" in reply) {
-          const { code, message, unsupportedOperators, param } = reply.rejected;
-          reject(new FileRejectedError(code, message, unsupportedOperators, param ?? undefined));
+          const { code, message, unsupportedOperators } = reply.rejected;
+          reject(new FileRejectedError(code, message, unsupportedOperators));
         } else reject(new InspectionError("INSPECTION_FAILED", `${subject.doing} failed: ${reply.failure}`));
       };
       const onExit = (exitCode: number) => {
@@ -170,14 +168,12 @@ export class Inspector {
   }
 
   /** A worker stopped by a limit refuses the content; any other exit is our failure. */
-  private exitError({ doing, what, param }: Subject, exitCode: number, timedOut: boolean): Error {
+  private exitError({ doing, what }: Subject, exitCode: number, timedOut: boolean): Error {
     if (timedOut) {
       return new FileRejectedError(
         "inspection_limit_exceeded",
         `${doing} took longer than the ${this.limits.timeoutMs / 1000} s one file may take; ` +
           `accepted are files the readers get through in that time (split a larger ${what})`,
-        [],
-        param,
       );
     }
     if ((this.lastWorkerError as { code?: unknown } | undefined)?.code === "ERR_WORKER_OUT_OF_MEMORY") {
@@ -185,8 +181,6 @@ export class Inspector {
         "inspection_limit_exceeded",
         `${doing} needed more than the ${this.limits.maxOldGenerationSizeMb} MB of memory one file may use; ` +
           `accepted are files the readers get through within it (split a larger ${what})`,
-        [],
-        param,
       );
     }
     const reason = this.lastWorkerError?.message ?? `exit code ${exitCode}`;

@@ -21,8 +21,6 @@ export function priceModel(
       throw new FileRejectedError(
         "model_not_priceable",
         `The model cannot be priced with the dataset's sizes: ${error.message}`,
-        [],
-        "model",
       );
     }
     throw error;

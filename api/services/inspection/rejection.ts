@@ -22,9 +22,8 @@ export class FileRejectedError extends ApiError {
     readonly rejection: RejectionCode,
     message: string,
     readonly unsupportedOperators: UnsupportedOperator[] = [],
-    param = "file",
   ) {
-    super(422, "invalid_request_error", rejection, message, param);
+    super(422, "invalid_request_error", rejection, message, "file");
     this.name = "FileRejectedError";
   }
 

@@ -28,7 +28,6 @@ port.on("message", ({ id, task }: InspectionMessage) => {
               code: error.rejection,
               message: error.message,
               unsupportedOperators: error.unsupportedOperators,
-              param: error.param,
             },
           }
         : { id, failure: error instanceof Error ? (error.stack ?? error.message) : String(error) };
