@@ -113,6 +113,11 @@ export class Files {
     }
   }
 
+  /** Stops the inspection worker, ending an inspection in flight. */
+  close(): Promise<void> {
+    return this.inspector.close();
+  }
+
   async list(organizationId: string, { limit, after, purpose }: ListFilesQuery) {
     const rows = await this.db.file.findMany({
       where: {

@@ -63,7 +63,9 @@ export function createServices(context: ServiceContext): Services {
   const apiKeys = new ApiKeys(context.db, context.redis);
   const accounts = new Accounts(context.db, apiKeys);
   const blobs = new FilesystemBlobStore(join(context.config.dataDir, "blobs"));
-  const files = new Files(context.db, blobs, new Inspector(), context.config.uploadLimits);
+  // One worker inspects uploads and prices models: each task bounded, one at a time.
+  const inspector = new Inspector();
+  const files = new Files(context.db, blobs, inspector, context.config.uploadLimits);
   const idempotency = new IdempotencyRecords(context.db);
   const ledger = new Ledger(context.db, context.pool);
   const stripe = createStripeClient(context.config);
@@ -73,7 +75,7 @@ export function createServices(context: ServiceContext): Services {
   const jobs = new Jobs({
     db: context.db,
     blobs,
-    quotes: new Quotes(blobs, context.pool),
+    quotes: new Quotes(blobs, context.pool, inspector),
     ledger,
     events: jobEvents,
     reads: new JobReads(context.pool),
@@ -125,10 +127,14 @@ export function createServices(context: ServiceContext): Services {
   return services;
 }
 
-/** Stops what the services run in the background: queue connections, the gateway's brokers, subscriptions. */
+/**
+ * Stops what the services run in the background: queue connections, the gateway's brokers,
+ * subscriptions, the inspection worker.
+ */
 export async function closeServices(services: Services): Promise<void> {
   await services.verification?.stop();
   await services.nodeGateway?.close();
   await services.producer?.close();
   await services.jobEvents.close();
+  await services.files.close();
 }

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
+import { chainModel } from "../../test/support/hostile-files.ts";
 import { loadModel } from "../onnx/model.ts";
 import { ModelBuilder } from "./model-builder.ts";
 import { unsupportedOperators } from "./support.ts";
@@ -21,6 +22,15 @@ describe("unsupportedOperators", () => {
       { opType: "Det", nodes: ["/Det_2"] },
       { opType: "Pad (mode=reflect)", nodes: ["/Pad_5"] },
     ]);
+  });
+
+  it("finds no rule for op types named like Object.prototype's members", () => {
+    const names = ["constructor", "__proto__", "toString"];
+    const found = unsupportedOperators(loadModel(chainModel(names)));
+    assert.deepEqual(
+      found.map((op) => op.opType),
+      names,
+    );
   });
 
   for (const name of ["mlp", "cnn", "attention"]) {

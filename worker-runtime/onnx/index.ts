@@ -1,7 +1,7 @@
 export type { AttributeValue } from "./attributes.ts";
 export { type DType, elementCount, isFloat, type Tensor, type TensorData } from "./dtypes.ts";
 export { OnnxError, type OnnxErrorCode } from "./errors.ts";
-export { estimateTrainingFlops } from "./flops.ts";
+export { estimateTrainingFlops, hasFlopRule } from "./flops.ts";
 export {
   type Dim,
   type GraphNode,
@@ -9,6 +9,8 @@ export {
   loadModel,
   MAX_OPSET,
   MIN_OPSET,
+  MODEL_LIMITS,
+  type ModelLimits,
   type TensorInfo,
 } from "./model.ts";
 export { withInitializers } from "./serialize.ts";

@@ -1,9 +1,17 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
+import { chainModel, reversedChainModel } from "../../test/support/hostile-files.ts";
 import { ModelBuilder, seededRandom } from "../autodiff/model-builder.ts";
 import { tensorFromNumbers } from "./dtypes.ts";
-import { estimateTrainingFlops, inferShapes, loadModel, OnnxError, withInitializers } from "./index.ts";
+import {
+  estimateTrainingFlops,
+  inferShapes,
+  loadModel,
+  MODEL_LIMITS,
+  OnnxError,
+  withInitializers,
+} from "./index.ts";
 import { onnx } from "./proto.ts";
 
 const fixtures = new URL("../fixtures/", import.meta.url);
@@ -81,10 +89,72 @@ describe("loadModel", () => {
   it("estimates training FLOPs: three forward passes plus the optimizer, linear in the batch", () => {
     const model = loadModel(mlp());
     const matmuls = 2 * (8 * 4 + 3 * 8);
-    const one = estimateTrainingFlops(model, 1);
+    const batchOf = (n: number) => new Map([["x", [n, 4]]]);
+    const one = estimateTrainingFlops(model, batchOf(1));
     assert.ok(one >= 3 * matmuls);
     const params = 8 * 4 + 8 + 3 * 8 + 3;
-    assert.equal(estimateTrainingFlops(model, 32) - one, 31 * (one - params * 12));
+    assert.equal(estimateTrainingFlops(model, batchOf(32)) - one, 31 * (one - params * 12));
+  });
+});
+
+describe("hostile graphs", () => {
+  it("sorts 40,000 nodes listed last first in linear time, into chain order", () => {
+    const bytes = reversedChainModel(40_000);
+    const started = performance.now();
+    const model = loadModel(bytes);
+    // Decoding takes about 2 s here; the quadratic sort this replaced took minutes.
+    assert.ok(performance.now() - started < 10_000, `${performance.now() - started} ms`);
+    assert.deepEqual(
+      model.nodes.slice(0, 3).map((n) => n.name),
+      ["r0", "r1", "r2"],
+    );
+    assert.equal(model.nodes.at(-1)!.name, "r39999");
+  });
+
+  it("refuses more nodes or initializer bytes than its limits, naming both numbers", () => {
+    assert.throws(
+      () => loadModel(reversedChainModel(11), { ...MODEL_LIMITS, maxNodes: 10 }),
+      /the graph has 11 nodes; at most 10 accepted/,
+    );
+    assert.throws(
+      () => loadModel(mlp(), { ...MODEL_LIMITS, maxInitializerBytes: 100 }),
+      (e: unknown) =>
+        e instanceof OnnxError &&
+        e.code === "LIMIT_EXCEEDED" &&
+        /initializer w1: .* 128 bytes decoded; at most 100 accepted/.test(e.message),
+    );
+  });
+
+  it("checks an initializer's data against its dims before allocating what the dims claim", () => {
+    const proto = onnx.ModelProto.decode(mlp());
+    const init = proto.graph!.initializer![0]!;
+    init.dims = [2 ** 28, 2];
+    init.rawData = new Uint8Array(8);
+    const before = process.memoryUsage().arrayBuffers;
+    expectOnnxError("INVALID_MODEL", () =>
+      loadModel(onnx.ModelProto.encode(proto).finish(), { ...MODEL_LIMITS, maxInitializerBytes: 2 ** 33 }),
+    );
+    assert.ok(process.memoryUsage().arrayBuffers - before < 2 ** 24);
+    init.dims = [-4, 8];
+    assert.throws(() => loadModel(onnx.ModelProto.encode(proto).finish()), /dims \[-4,8\] are not sizes/);
+  });
+
+  it("finds no shape rule for op types named like Object.prototype's members", () => {
+    const model = loadModel(chainModel(["constructor", "__proto__", "toString"]));
+    expectOnnxError("UNSUPPORTED_OPERATOR", () => inferShapes(model));
+  });
+
+  it("refuses an input or output dimension of zero or less", () => {
+    for (const size of [0, -3]) {
+      const proto = onnx.ModelProto.decode(mlp());
+      proto.graph!.input![0]!.type!.tensorType!.shape!.dim![1] = { dimValue: size };
+      assert.throws(
+        () => loadModel(onnx.ModelProto.encode(proto).finish()),
+        new RegExp(
+          `x: graph input dimension 1 is ${size}; a dimension is a positive size or a symbolic name`,
+        ),
+      );
+    }
   });
 });
 

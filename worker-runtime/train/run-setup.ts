@@ -159,7 +159,8 @@ function defaultStepsPerRun(model: LoadedModel, data: PreparedData, batchSize: n
   const split = data.train;
   const samples = [...split.inputs.values(), split.target];
   const batchBytes = samples.reduce((sum, t) => sum + batchSize * t.sampleSize * t.data.BYTES_PER_ELEMENT, 0);
-  const byWork = Math.floor(RUN_FLOPS / Math.max(1, estimateTrainingFlops(model, batchSize)));
+  const batchShapes = new Map([...split.inputs].map(([name, t]) => [name, [batchSize, ...t.sampleDims]]));
+  const byWork = Math.floor(RUN_FLOPS / Math.max(1, estimateTrainingFlops(model, batchShapes)));
   const byMemory = Math.floor(RUN_BATCH_BYTES / Math.max(1, batchBytes));
   return Math.max(1, Math.min(MAX_STEPS_PER_RUN, byWork, byMemory));
 }

@@ -2,7 +2,14 @@
 // models with unsupported operators, the operators as data a client can act on.
 import { ApiError, type ErrorBody } from "../../errors.ts";
 
-export type RejectionCode = "invalid_model" | "unsupported_operators" | "invalid_dataset";
+export type RejectionCode =
+  | "invalid_model"
+  | "unsupported_operators"
+  | "invalid_dataset"
+  /** Inspecting the file ran past the inspector's time or memory limit. */
+  | "inspection_limit_exceeded"
+  /** A quote: the model's cost with this dataset cannot be known before running it. */
+  | "model_not_priceable";
 
 export interface UnsupportedOperator {
   op_type: string;
