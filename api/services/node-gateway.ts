@@ -7,7 +7,22 @@ import type { Readable } from "node:stream";
 import type { Redis } from "ioredis";
 import type { Database } from "../../prisma/client.ts";
 import { merkleRoot } from "../../protocol/merkle.ts";
-import type { NodeRole } from "../../protocol/node-wire.ts";
+import type {
+  Acknowledged,
+  AuditClaim,
+  CheckpointRef,
+  ClaimRequest,
+  Completion,
+  FailureReport,
+  Lease as LeaseView,
+  NodeInfo,
+  NodeRole,
+  Progress,
+  RegisterRequest,
+  StoredModel,
+  TrainingClaim,
+  VerdictReport,
+} from "../../protocol/node-wire.ts";
 import {
   commitmentMessage,
   type NodeRequestParts,
@@ -17,19 +32,20 @@ import {
 import { LeaseError } from "../../queue/errors.ts";
 import { type Lease, LeaseBroker } from "../../queue/leases.ts";
 import { type QueueConnection, TASK_KINDS, type TaskKind } from "../../queue/names.ts";
-import type { AuditTask, CheckpointRef, TrainingTask } from "../../queue/payloads.ts";
 import { QUEUE_POLICIES, type QueuePolicy } from "../../queue/policies.ts";
 import { taskIdOfJob } from "../../queue/producers.ts";
 import { ApiError } from "../errors.ts";
 import { type BlobStore, BlobStoreError } from "./blobs.ts";
 import { ExpiringCache } from "./expiring-cache.ts";
-import type { JobLifecycle, TrainingProgress } from "./job-lifecycle.ts";
+import type { JobLifecycle } from "./job-lifecycle.ts";
 import { verifyNodeSignature } from "./node-signatures.ts";
 
 /** How far a request's timestamp may be from the gateway's clock. */
 export const REQUEST_CLOCK_SKEW_MS = 60_000;
 // A nonce must be remembered as long as its timestamp is acceptable: on either side of now.
 const NONCE_TTL_MS = 2 * REQUEST_CLOCK_SKEW_MS + 5_000;
+// How long a claim without a body waits; a body without wait_seconds gets the schema's same default.
+const CLAIM_WAIT_SECONDS = 20;
 
 export interface NodeGatewayOptions {
   db: Database;
@@ -47,48 +63,6 @@ export interface NodeGatewayOptions {
 
 export interface SignedRequest extends NodeRequestParts {
   address: string;
-  signature: string;
-}
-
-export interface NodeRecord {
-  address: string;
-  roles: NodeRole[];
-  profileHash: string;
-  registeredAt: Date;
-}
-
-export interface LeaseView {
-  id: string;
-  expiresAt: Date;
-  heartbeatIntervalSeconds: number;
-}
-
-export interface TrainingClaim {
-  lease: LeaseView;
-  task: TrainingTask;
-  attempt: number;
-  /** Every checkpoint stored for the task so far; a resumed run's Merkle leaves start with them. */
-  checkpoints: CheckpointRef[];
-  /** The last stored checkpoint: training continues from it. */
-  resumeFrom: CheckpointRef | null;
-}
-
-export interface AuditClaim {
-  lease: LeaseView;
-  audit: AuditTask;
-  attempt: number;
-}
-
-export interface Completion {
-  modelSha256: string;
-  checkpointRoot: string;
-  leaves: string[];
-  metrics: Record<string, unknown>;
-  commitmentSignature: string;
-}
-
-export interface VerdictReport {
-  agrees: boolean;
   signature: string;
 }
 
@@ -201,19 +175,21 @@ export class NodeGateway {
     return request.address;
   }
 
-  async register(address: string, roles: NodeRole[], profileHash: string): Promise<NodeRecord> {
-    const unique = [...new Set(roles)].sort();
+  async register(address: string, request: RegisterRequest): Promise<NodeInfo> {
+    const roles = [...new Set(request.roles)].sort();
+    const profileHash = request.profile_hash;
     const row = await this.options.db.node.upsert({
       where: { address },
-      create: { address, roles: unique, profileHash, lastSeenAt: new Date() },
-      update: { roles: unique, profileHash, lastSeenAt: new Date() },
+      create: { address, roles, profileHash, lastSeenAt: new Date() },
+      update: { roles, profileHash, lastSeenAt: new Date() },
     });
     this.roles.evict(address);
     return {
+      object: "node",
       address: row.address,
-      roles: unique,
-      profileHash: row.profileHash,
-      registeredAt: row.registeredAt,
+      roles,
+      profile_hash: row.profileHash,
+      registered_at: row.registeredAt.toISOString(),
     };
   }
 
@@ -244,43 +220,52 @@ export class NodeGateway {
     }
   }
 
-  async claimTraining(address: string, waitMs: number, signal?: AbortSignal): Promise<TrainingClaim | null> {
+  async claimTraining(
+    address: string,
+    request: ClaimRequest | undefined,
+    signal?: AbortSignal,
+  ): Promise<TrainingClaim | null> {
     await this.requireRole(address, "worker");
     const broker = await this.broker("training", address);
-    const lease = await this.claimCurrent(broker, waitMs, signal);
+    const lease = await this.claimCurrent(broker, request, signal);
     if (!lease) return null;
-    await this.options.lifecycle.taskStarted(lease.data.task.taskId, address);
+    const { task, checkpoints } = lease.data;
+    await this.options.lifecycle.taskStarted(task.task_id, address);
     return {
       lease: this.view(lease),
-      task: lease.data.task,
       attempt: lease.attempt,
-      checkpoints: lease.data.checkpoints,
-      resumeFrom: lease.data.checkpoints.at(-1) ?? null,
+      task,
+      checkpoints,
+      resume_from: checkpoints.at(-1) ?? null,
     };
   }
 
-  async claimAudit(address: string, waitMs: number, signal?: AbortSignal): Promise<AuditClaim | null> {
+  async claimAudit(
+    address: string,
+    request: ClaimRequest | undefined,
+    signal?: AbortSignal,
+  ): Promise<AuditClaim | null> {
     await this.requireRole(address, "verifier");
-    const lease = await this.claimCurrent(await this.broker("audit", address), waitMs, signal);
+    const lease = await this.claimCurrent(await this.broker("audit", address), request, signal);
     if (!lease) return null;
-    return { lease: this.view(lease), audit: lease.data.task, attempt: lease.attempt };
+    return { lease: this.view(lease), attempt: lease.attempt, audit: lease.data.task };
   }
 
   async heartbeat(address: string, leaseId: string): Promise<LeaseView> {
     return this.view(await this.renew(address, leaseId));
   }
 
-  async progress(address: string, leaseId: string, progress: TrainingProgress): Promise<LeaseView> {
+  async progress(address: string, leaseId: string, progress: Progress): Promise<LeaseView> {
     const lease = await this.renewTraining(address, leaseId);
     const { task } = lease.data;
-    if (progress.step > task.totalSteps || progress.totalSteps !== task.totalSteps) {
+    if (progress.step > task.total_steps || progress.total_steps !== task.total_steps) {
       throw badRequest(
         "progress_invalid",
-        `step ${progress.step} of ${progress.totalSteps} does not fit the task's ${task.totalSteps} steps`,
+        `step ${progress.step} of ${progress.total_steps} does not fit the task's ${task.total_steps} steps`,
         "step",
       );
     }
-    await this.options.lifecycle.progress(task.taskId, progress);
+    await this.options.lifecycle.progress(task.task_id, progress);
     return this.view(lease);
   }
 
@@ -297,11 +282,11 @@ export class NodeGateway {
       throw error;
     });
     const { task } = lease.data;
-    if (step > task.totalSteps || (step % task.checkpointEvery !== 0 && step !== task.totalSteps)) {
+    if (step > task.total_steps || (step % task.checkpoint_every !== 0 && step !== task.total_steps)) {
       content.resume();
       throw badRequest(
         "checkpoint_step_invalid",
-        `checkpoints are taken every ${task.checkpointEvery} steps and at step ${task.totalSteps}; ${step} is neither`,
+        `checkpoints are taken every ${task.checkpoint_every} steps and at step ${task.total_steps}; ${step} is neither`,
         "step",
       );
     }
@@ -325,57 +310,63 @@ export class NodeGateway {
     const checkpoint = { step, sha256 };
     const broker = await this.broker("training", address);
     await broker.recordCheckpoint(leaseId, checkpoint).catch(fromLeaseError);
-    await this.options.lifecycle.checkpointStored(task.taskId, { step, sha256, sizeBytes });
+    await this.options.lifecycle.checkpointStored(task.task_id, { step, sha256, sizeBytes });
     return checkpoint;
   }
 
   /** Streams the trained model into the blob store; `complete` then names it by hash. */
-  async storeModel(address: string, leaseId: string, sha256: string, content: Readable): Promise<void> {
+  async storeModel(
+    address: string,
+    leaseId: string,
+    sha256: string,
+    content: Readable,
+  ): Promise<StoredModel> {
     await this.renewTraining(address, leaseId).catch((error: unknown) => {
       content.resume();
       throw error;
     });
     await this.storeBlob(content, sha256, this.options.limits.modelBytes, "model");
+    return { sha256 };
   }
 
-  async complete(address: string, leaseId: string, completion: Completion): Promise<void> {
+  async complete(address: string, leaseId: string, completion: Completion): Promise<Acknowledged> {
     const lease = await this.renewTraining(address, leaseId);
     const { task, checkpoints } = lease.data;
     const stored = checkpoints.map((c) => c.sha256);
     if (
-      checkpoints.at(-1)?.step !== task.totalSteps ||
+      checkpoints.at(-1)?.step !== task.total_steps ||
       completion.leaves.length !== stored.length ||
       completion.leaves.some((leaf, i) => leaf !== stored[i])
     ) {
       throw badRequest(
         "commitment_invalid",
-        `leaves must be the hashes of the checkpoints stored for this task, in step order, ending at step ${task.totalSteps} (stored steps: ${checkpoints.map((c) => c.step).join(", ") || "none"})`,
+        `leaves must be the hashes of the checkpoints stored for this task, in step order, ending at step ${task.total_steps} (stored steps: ${checkpoints.map((c) => c.step).join(", ") || "none"})`,
         "leaves",
       );
     }
     const root = Buffer.from(merkleRoot(completion.leaves.map((l) => Buffer.from(l, "hex")))).toString("hex");
-    if (root !== completion.checkpointRoot) {
+    if (root !== completion.checkpoint_root) {
       throw badRequest(
         "commitment_invalid",
-        `checkpoint_root ${completion.checkpointRoot} is not the Merkle root of the leaves (${root})`,
+        `checkpoint_root ${completion.checkpoint_root} is not the Merkle root of the leaves (${root})`,
         "checkpoint_root",
       );
     }
-    if (!(await this.options.blobs.has(completion.modelSha256))) {
+    if (!(await this.options.blobs.has(completion.model_sha256))) {
       throw badRequest(
         "model_missing",
-        `no model with SHA-256 ${completion.modelSha256} was uploaded; PUT it to the lease's model first`,
+        `no model with SHA-256 ${completion.model_sha256} was uploaded; PUT it to the lease's model first`,
         "model_sha256",
       );
     }
     const commitment = {
-      taskId: task.taskId,
+      taskId: task.task_id,
       checkpointRoot: root,
       leafCount: stored.length,
-      modelSha256: completion.modelSha256,
+      modelSha256: completion.model_sha256,
     };
     if (
-      !(await verifyNodeSignature(address, commitmentMessage(commitment), completion.commitmentSignature))
+      !(await verifyNodeSignature(address, commitmentMessage(commitment), completion.commitment_signature))
     ) {
       throw badRequest(
         "commitment_invalid",
@@ -383,25 +374,26 @@ export class NodeGateway {
         "commitment_signature",
       );
     }
-    await this.options.lifecycle.trainingCompleted(task.taskId, {
-      modelSha256: completion.modelSha256,
+    await this.options.lifecycle.trainingCompleted(task.task_id, {
+      modelSha256: completion.model_sha256,
       checkpointRoot: root,
       leaves: completion.leaves,
       metrics: completion.metrics,
       workerAddress: address,
-      commitmentSignature: completion.commitmentSignature,
+      commitmentSignature: completion.commitment_signature,
     });
     const broker = await this.broker("training", address);
     await broker.complete(leaseId, { checkpointRoot: root }).catch(fromLeaseError);
+    return { status: "completed" };
   }
 
-  async verdict(address: string, leaseId: string, report: VerdictReport): Promise<void> {
+  async verdict(address: string, leaseId: string, report: VerdictReport): Promise<Acknowledged> {
     const broker = await this.broker("audit", address);
     const lease = await broker.renew(leaseId).catch(fromLeaseError);
     const audit = lease.data.task;
     const verdict = {
-      taskId: audit.taskId,
-      checkpointRoot: audit.checkpointRoot,
+      taskId: audit.task_id,
+      checkpointRoot: audit.checkpoint_root,
       fromStep: audit.from.step,
       fromSha256: audit.from.sha256,
       toStep: audit.to.step,
@@ -415,11 +407,11 @@ export class NodeGateway {
         "signature",
       );
     }
-    await this.options.lifecycle.auditCompleted(audit.taskId, {
+    await this.options.lifecycle.auditCompleted(audit.task_id, {
       chain: audit.chain && {
         attempt: audit.chain.attempt,
-        auditIndex: audit.chain.auditIndex,
-        segment: audit.from.leafIndex,
+        auditIndex: audit.chain.audit_index,
+        segment: audit.from.leaf_index,
       },
       verifierAddress: address,
       fromStep: audit.from.step,
@@ -428,20 +420,22 @@ export class NodeGateway {
       signature: report.signature,
     });
     await broker.complete(leaseId, { agrees: report.agrees }).catch(fromLeaseError);
+    return { status: "completed" };
   }
 
   /**
    * Gives a task back; the node gets it again after a backoff while attempts remain. Work the chain
    * has meanwhile given to another node is dropped instead: its failure is no longer the job's.
    */
-  async fail(address: string, leaseId: string, reason: string): Promise<{ retried: boolean }> {
+  async fail(address: string, leaseId: string, report: FailureReport): Promise<Acknowledged> {
     const broker = await this.brokerOf(address, leaseId);
     const lease = await broker.renew(leaseId).catch(fromLeaseError);
     if (!(await this.options.lifecycle.isCurrentDuty(lease.data.task, address))) {
       await broker.complete(leaseId, { superseded: true }).catch(fromLeaseError);
-      return { retried: false };
+      return { status: "failed" };
     }
-    return broker.fail(leaseId, reason).catch(fromLeaseError);
+    const { retried } = await broker.fail(leaseId, report.reason).catch(fromLeaseError);
+    return { status: retried ? "retried" : "failed" };
   }
 
   async openBlob(sha256: string): Promise<Readable> {
@@ -459,10 +453,10 @@ export class NodeGateway {
    */
   private async claimCurrent<K extends TaskKind>(
     broker: LeaseBroker<K>,
-    waitMs: number,
+    request: ClaimRequest | undefined,
     signal?: AbortSignal,
   ): Promise<Lease<K> | null> {
-    const deadline = Date.now() + waitMs;
+    const deadline = Date.now() + (request?.wait_seconds ?? CLAIM_WAIT_SECONDS) * 1000;
     for (;;) {
       const lease = await broker.claim(Math.max(0, deadline - Date.now()), signal);
       if (!lease || (await this.options.lifecycle.isCurrentDuty(lease.data.task, broker.node))) {
@@ -490,9 +484,9 @@ export class NodeGateway {
     const lockMs = this.policies[lease.kind].lockMs;
     return {
       id: lease.id,
-      expiresAt: new Date(lease.expiresAt),
+      expires_at: new Date(lease.expiresAt).toISOString(),
       // Three heartbeats fit in a lease, so one lost request does not cost the task.
-      heartbeatIntervalSeconds: Math.max(1, Math.floor(lockMs / 3000)),
+      heartbeat_interval_seconds: Math.max(1, Math.floor(lockMs / 3000)),
     };
   }
 

@@ -6,12 +6,11 @@ import type {
   AuditVerdict,
   CheckpointReport,
   JobLifecycle,
-  TrainingProgress,
   TrainingResult,
 } from "../../api/services/job-lifecycle.ts";
 import { NodeGateway } from "../../api/services/node-gateway.ts";
+import type { AuditTask, Progress, TrainingTask } from "../../protocol/node-wire.ts";
 import type { QueueConnection } from "../../queue/names.ts";
-import type { AuditTask, TrainingTask } from "../../queue/payloads.ts";
 import type { QueuePolicy } from "../../queue/policies.ts";
 import { TaskProducer } from "../../queue/producers.ts";
 import type { TestApp } from "./app.ts";
@@ -41,7 +40,7 @@ export class RecordingLifecycle implements JobLifecycle {
   async taskStarted(taskId: string, workerAddress: string) {
     this.push("taskStarted", taskId, workerAddress);
   }
-  async progress(taskId: string, progress: TrainingProgress) {
+  async progress(taskId: string, progress: Progress) {
     this.push("progress", taskId, progress);
   }
   async checkpointStored(taskId: string, checkpoint: CheckpointReport) {

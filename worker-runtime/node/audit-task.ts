@@ -3,7 +3,7 @@
 // training engine, and sign whether the replay lands bit-exactly on the worker's checkpoint.
 
 import { verifyMerkleInclusion } from "../../protocol/merkle.ts";
-import type { AuditClaim } from "../../protocol/node-wire.ts";
+import type { AuditClaim, AuditTask, ProvenCheckpoint } from "../../protocol/node-wire.ts";
 import { verdictMessage } from "../../protocol/signed-messages.ts";
 import { replaySegment, replayTranscript } from "../train/replay.ts";
 import { revealWhenDue, submitVerdict } from "./chain-duties.ts";
@@ -13,7 +13,7 @@ import { requireChain, type TaskContext } from "./training-task.ts";
 
 const hex = (value: string) => Buffer.from(value, "hex");
 
-function checkInclusion(audit: AuditClaim["audit"], checkpoint: AuditClaim["audit"]["from"]): void {
+function checkInclusion(audit: AuditTask, checkpoint: ProvenCheckpoint): void {
   const included = verifyMerkleInclusion({
     leaf: hex(checkpoint.sha256),
     index: checkpoint.leaf_index,
