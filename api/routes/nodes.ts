@@ -1,6 +1,7 @@
 // The node gateway: the only door untrusted nodes have into Veritrain. Every route is signed by
-// the node's sr25519 key (api/plugins/node-auth.ts); the gateway service speaks the wire format
-// (protocol/node-wire.ts) itself, validates and reports, so the handlers only hand it the request.
+// the node's sr25519 key (api/plugins/node-auth.ts); the gateway's services (api/services/nodes/)
+// speak the wire format (protocol/node-wire.ts), validate and report, so the handlers only hand
+// them the request.
 import type { Readable } from "node:stream";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
@@ -27,7 +28,7 @@ import {
   UploadHeaders,
   VerdictBody,
 } from "../schemas/nodes.ts";
-import type { NodeGateway } from "../services/node-gateway.ts";
+import type { NodeGateway } from "../services/index.ts";
 
 const tags = ["nodes"];
 const AUTH_ERRORS = [400, 401, 403] as const;
@@ -47,7 +48,7 @@ const nodeRoutes: FastifyPluginAsyncTypebox = async (app) => {
     if (!service) throw new Error("the node gateway needs the services; this app was built without them");
     return service;
   };
-  await app.register(nodeAuth, { gateway });
+  await app.register(nodeAuth, { authenticator: () => gateway().authenticator });
 
   app.post(
     "/v1/nodes/register",
@@ -60,7 +61,7 @@ const nodeRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: NodeSchema, ...errorResponses(...AUTH_ERRORS) },
       },
     },
-    async (request) => gateway().register(request.nodeAddress, request.body),
+    async (request) => gateway().registry.register(request.nodeAddress, request.body),
   );
 
   app.post(
@@ -75,7 +76,11 @@ const nodeRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const claim = await gateway().claimTraining(request.nodeAddress, request.body, hangUpSignal(reply));
+      const claim = await gateway().trainingTasks.claim(
+        request.nodeAddress,
+        request.body,
+        hangUpSignal(reply),
+      );
       return claim ?? reply.status(204).send(null);
     },
   );
@@ -92,7 +97,7 @@ const nodeRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const claim = await gateway().claimAudit(request.nodeAddress, request.body, hangUpSignal(reply));
+      const claim = await gateway().audits.claim(request.nodeAddress, request.body, hangUpSignal(reply));
       return claim ?? reply.status(204).send(null);
     },
   );
@@ -108,7 +113,7 @@ const nodeRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: LeaseSchema, ...errorResponses(...AUTH_ERRORS, 409) },
       },
     },
-    async (request) => gateway().heartbeat(request.nodeAddress, request.params.lease),
+    async (request) => gateway().leases.heartbeat(request.nodeAddress, request.params.lease),
   );
 
   app.post(
@@ -123,7 +128,8 @@ const nodeRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: LeaseSchema, ...errorResponses(...AUTH_ERRORS, 409) },
       },
     },
-    async (request) => gateway().progress(request.nodeAddress, request.params.lease, request.body),
+    async (request) =>
+      gateway().trainingTasks.progress(request.nodeAddress, request.params.lease, request.body),
   );
 
   app.put(
@@ -138,7 +144,7 @@ const nodeRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const stored = await gateway().storeCheckpoint(
+      const stored = await gateway().trainingTasks.storeCheckpoint(
         request.nodeAddress,
         request.params.lease,
         request.params.step,
@@ -161,7 +167,7 @@ const nodeRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const stored = await gateway().storeModel(
+      const stored = await gateway().trainingTasks.storeModel(
         request.nodeAddress,
         request.params.lease,
         request.headers["x-content-sha256"],
@@ -183,7 +189,8 @@ const nodeRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Acknowledged, ...errorResponses(...AUTH_ERRORS, 409) },
       },
     },
-    async (request) => gateway().complete(request.nodeAddress, request.params.lease, request.body),
+    async (request) =>
+      gateway().trainingTasks.complete(request.nodeAddress, request.params.lease, request.body),
   );
 
   app.post(
@@ -198,7 +205,7 @@ const nodeRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Acknowledged, ...errorResponses(...AUTH_ERRORS, 409) },
       },
     },
-    async (request) => gateway().verdict(request.nodeAddress, request.params.lease, request.body),
+    async (request) => gateway().audits.verdict(request.nodeAddress, request.params.lease, request.body),
   );
 
   app.post(
@@ -213,7 +220,7 @@ const nodeRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Acknowledged, ...errorResponses(...AUTH_ERRORS, 409) },
       },
     },
-    async (request) => gateway().fail(request.nodeAddress, request.params.lease, request.body),
+    async (request) => gateway().leases.fail(request.nodeAddress, request.params.lease, request.body),
   );
 
   app.get(
@@ -231,7 +238,7 @@ const nodeRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const content = await gateway().openBlob(request.params.sha256);
+      const content = await gateway().blobs.open(request.params.sha256);
       return reply
         .type("application/octet-stream")
         .header("etag", `"${request.params.sha256}"`)

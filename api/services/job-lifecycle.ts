@@ -1,5 +1,5 @@
 // What the node gateway reports about a job's task, as the jobs service consumes it. The gateway
-// (api/services/node-gateway.ts) validates what untrusted nodes send; the jobs service
+// (api/services/nodes/) validates what untrusted nodes send; the jobs service
 // (api/services/jobs.ts) turns it into job state, events, money and chain settlement. Work items
 // and progress are reported as the nodes' wire format has them (protocol/node-wire.ts).
 import type { AuditTask, Progress, TrainingTask } from "../../protocol/node-wire.ts";

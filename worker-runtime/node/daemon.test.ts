@@ -12,7 +12,7 @@ import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { AuditVerdict, CheckpointReport, TrainingResult } from "../../api/services/job-lifecycle.ts";
-import { verifyNodeSignature } from "../../api/services/node-signatures.ts";
+import { verifyNodeSignature } from "../../api/services/nodes/signatures.ts";
 import { merkleInclusionProof } from "../../protocol/merkle.ts";
 import type { AuditTask } from "../../protocol/node-wire.ts";
 import { sha256Hex, verdictMessage } from "../../protocol/signed-messages.ts";
