@@ -4,7 +4,7 @@
 
 import { verifyMerkleInclusion } from "../../protocol/merkle.ts";
 import type { AuditClaim, AuditTask, ProvenCheckpoint } from "../../protocol/node-wire.ts";
-import { verdictMessage } from "../../protocol/signed-messages.ts";
+import { auditVerdictMessage } from "../../protocol/signed-messages.ts";
 import { replaySegment, replayTranscript } from "../train/replay.ts";
 import { revealWhenDue, submitVerdict } from "./chain-duties.ts";
 import { NodeError } from "./errors.ts";
@@ -74,17 +74,7 @@ export async function runAuditTask(
           `audit ${duty.auditIndex} of chain task ${duty.chainTaskId} is a forced error: transcript altered`,
         );
     }
-    const signature = identity.sign(
-      verdictMessage({
-        taskId: audit.task_id,
-        checkpointRoot: audit.checkpoint_root,
-        fromStep: audit.from.step,
-        fromSha256: audit.from.sha256,
-        toStep: audit.to.step,
-        toSha256: audit.to.sha256,
-        agrees,
-      }),
-    );
+    const signature = identity.sign(auditVerdictMessage(audit, agrees));
     await client.verdict(lease, agrees, signature);
     log(
       `audit of task ${audit.task_id} steps ${audit.from.step}-${audit.to.step}: ${agrees ? "agrees" : `disagrees (replay reached ${replay.sha256})`}`,

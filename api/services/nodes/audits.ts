@@ -1,7 +1,7 @@
 // What a verifier does with an audit it leased: replay the segment between two proven checkpoints
 // and report whether it lands on the worker's, signed, for the jobs service to record.
 import type { Acknowledged, AuditClaim, ClaimRequest, VerdictReport } from "../../../protocol/node-wire.ts";
-import { verdictMessage } from "../../../protocol/signed-messages.ts";
+import { auditVerdictMessage } from "../../../protocol/signed-messages.ts";
 import { ApiError } from "../../errors.ts";
 import type { JobLifecycle } from "../job-lifecycle.ts";
 import type { NodeLeases } from "./leases.ts";
@@ -26,16 +26,7 @@ export class Audits {
   async verdict(node: string, leaseId: string, report: VerdictReport): Promise<Acknowledged> {
     const lease = await this.leases.renew("audit", node, leaseId);
     const audit = lease.data.task;
-    const verdict = {
-      taskId: audit.task_id,
-      checkpointRoot: audit.checkpoint_root,
-      fromStep: audit.from.step,
-      fromSha256: audit.from.sha256,
-      toStep: audit.to.step,
-      toSha256: audit.to.sha256,
-      agrees: report.agrees,
-    };
-    if (!(await verifyNodeSignature(node, verdictMessage(verdict), report.signature))) {
+    if (!(await verifyNodeSignature(node, auditVerdictMessage(audit, report.agrees), report.signature))) {
       throw ApiError.badRequest(
         "verdict_invalid",
         "signature is not this node's sr25519 signature of its verdict",
