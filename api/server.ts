@@ -66,7 +66,7 @@ export async function startApi(
     queues: { redisUrl: urls.redisUrl, prefix: options.queuePrefix ?? DEFAULT_QUEUE_PREFIX },
     logError: (error, message) => logger.error({ err: error }, message),
   });
-  await services.nodeGateway?.start();
+  await services.nodeGateway?.leases.start();
   // The journal of Compute events feeds the receipts' anchors and the audits' records.
   const watcher = await bridge.watch(undefined, {
     onError: (error) => logger.error({ err: error }, "applying chain events failed; retrying"),

@@ -1,6 +1,7 @@
 // Compile-time proof that the SDK's hand-written types (sdk/src/types.ts, node-protocol.ts,
 // receipt.ts) say what these schemas say. When one side changes alone, `tsc` fails here and
 // names the field: "fields the SDK lacks": "price.tax_cents", or the types of 'status' differ.
+// The node gateway's schemas (api/schemas/nodes.ts) mirror protocol/node-wire.ts exactly.
 import type { Static } from "@sinclair/typebox";
 import type {
   ApiKey,
@@ -48,6 +49,10 @@ type SameFields<Api, Sdk> = Named<Only<Api, Sdk>, "fields the SDK lacks"> &
 type Answers<Sdk, Api extends Sdk & SameFields<Api, Sdk>> = Api;
 /** A request: what the SDK sends is what the API accepts, field for field. */
 type Accepts<Api, Sdk extends Api & SameFields<Api, Sdk>> = Sdk;
+/** What the wire type may carry that the schema refuses: it must be nothing. */
+type Covers<Api, Wire> = [Wire] extends [Api] ? unknown : { "values the schema refuses": Wire };
+/** A node gateway schema: both ends are ours, so it is its wire type, field for field, both ways. */
+type Mirrors<Wire, Api extends Wire & SameFields<Api, Wire> & Covers<Api, Wire>> = Api;
 /** Fields with a default in the schema: required in `Static`, optional to send. */
 type Defaulted<T, K extends keyof T> = Omit<T, K> & Partial<Pick<T, K>>;
 
@@ -77,16 +82,17 @@ export type ApiConformance = [
 ];
 
 export type NodeGatewayConformance = [
-  Answers<node.NodeInfo, Static<typeof nodes.NodeSchema>>,
-  Answers<node.Lease, Static<typeof nodes.LeaseSchema>>,
-  Answers<node.TrainingClaim, Static<typeof nodes.TrainingClaimSchema>>,
-  Answers<node.AuditClaim, Static<typeof nodes.AuditClaimSchema>>,
-  Answers<node.CheckpointRef, Static<typeof nodes.StoredCheckpoint>>,
-  Answers<node.Acknowledged, Static<typeof nodes.Acknowledged>>,
-  Accepts<Static<typeof nodes.RegisterBody>, node.RegisterRequest>,
-  Accepts<Defaulted<Static<typeof nodes.ClaimBody>, "wait_seconds">, node.ClaimRequest>,
-  Accepts<Static<typeof nodes.ProgressBody>, node.Progress>,
-  Accepts<Static<typeof nodes.CompleteBody>, node.Completion>,
-  Accepts<Static<typeof nodes.VerdictBody>, node.VerdictReport>,
-  Accepts<Static<typeof nodes.FailBody>, node.FailureReport>,
+  Mirrors<node.NodeInfo, Static<typeof nodes.NodeSchema>>,
+  Mirrors<node.Lease, Static<typeof nodes.LeaseSchema>>,
+  Mirrors<node.TrainingClaim, Static<typeof nodes.TrainingClaimSchema>>,
+  Mirrors<node.AuditClaim, Static<typeof nodes.AuditClaimSchema>>,
+  Mirrors<node.CheckpointRef, Static<typeof nodes.StoredCheckpoint>>,
+  Mirrors<node.StoredModel, Static<typeof nodes.StoredModel>>,
+  Mirrors<node.Acknowledged, Static<typeof nodes.Acknowledged>>,
+  Mirrors<node.RegisterRequest, Static<typeof nodes.RegisterBody>>,
+  Mirrors<node.ClaimRequest, Static<typeof nodes.ClaimBody>>,
+  Mirrors<node.Progress, Static<typeof nodes.ProgressBody>>,
+  Mirrors<node.Completion, Static<typeof nodes.CompleteBody>>,
+  Mirrors<node.VerdictReport, Static<typeof nodes.VerdictBody>>,
+  Mirrors<node.FailureReport, Static<typeof nodes.FailBody>>,
 ];

@@ -6,20 +6,27 @@ import type pg from "pg";
 import type { ChainBridge } from "../../chain-bridge/index.ts";
 import type { Config } from "../../config/env.ts";
 import type { Database } from "../../prisma/client.ts";
-import type { QueueConnection } from "../../queue/names.ts";
+import type { QueueConnection, TaskKind } from "../../queue/names.ts";
+import type { QueuePolicy } from "../../queue/policies.ts";
 import { TaskProducer } from "../../queue/producers.ts";
 import { Accounts } from "./accounts.ts";
 import { ApiKeys } from "./api-keys.ts";
 import { Billing } from "./billing.ts";
-import { FilesystemBlobStore } from "./blobs.ts";
+import { type BlobStore, FilesystemBlobStore } from "./blobs.ts";
 import { Files } from "./files.ts";
 import { IdempotencyRecords } from "./idempotency.ts";
 import { Inspector } from "./inspection/inspector.ts";
 import { JobEvents } from "./job-events.ts";
+import type { JobLifecycle } from "./job-lifecycle.ts";
 import { JobReads } from "./job-reads.ts";
 import { Jobs } from "./jobs.ts";
 import { Ledger } from "./ledger.ts";
-import { NodeGateway } from "./node-gateway.ts";
+import { Audits } from "./nodes/audits.ts";
+import { NodeAuthenticator } from "./nodes/authentication.ts";
+import { NodeBlobs } from "./nodes/blobs.ts";
+import { NodeLeases } from "./nodes/leases.ts";
+import { NodeRegistry } from "./nodes/registry.ts";
+import { TrainingTasks } from "./nodes/training-tasks.ts";
 import { PlatformKey } from "./platform-key.ts";
 import { Quotes } from "./quotes.ts";
 import { Receipts } from "./receipts.ts";
@@ -57,6 +64,57 @@ export interface Services {
   receipts: Receipts;
   /** Takes dispatched jobs through verification and settlement; where the chain and queues are. */
   verification?: VerificationDriver;
+}
+
+/**
+ * The node gateway: what untrusted nodes may do, checked at the boundary. Nodes authenticate every
+ * request with their sr25519 key, lease the work the chain gave them from their own queues, store
+ * checkpoints and models in the blob store by hash, and report; these services validate every
+ * report before handing it to the jobs service through the JobLifecycle contract.
+ */
+export interface NodeGateway {
+  authenticator: NodeAuthenticator;
+  registry: NodeRegistry;
+  /** Opens and closes the per-node queue brokers (`start` and `close`). */
+  leases: NodeLeases;
+  trainingTasks: TrainingTasks;
+  audits: Audits;
+  blobs: NodeBlobs;
+}
+
+export interface NodeGatewayOptions {
+  db: Database;
+  /** For nonces; its key prefix (if any) isolates them. */
+  redis: Redis;
+  blobs: BlobStore;
+  lifecycle: JobLifecycle;
+  queues: QueueConnection;
+  policies?: Record<TaskKind, QueuePolicy>;
+  /** Largest checkpoint and trained model a node may upload, in bytes. */
+  limits: { checkpointBytes: number; modelBytes: number };
+  /** Background failures (exhausted-task reports) are logged here. */
+  logError: (error: unknown, message: string) => void;
+}
+
+export function createNodeGateway(options: NodeGatewayOptions): NodeGateway {
+  const { lifecycle } = options;
+  const registry = new NodeRegistry(options.db);
+  const leases = new NodeLeases({
+    queues: options.queues,
+    registry,
+    lifecycle,
+    policies: options.policies,
+    logError: options.logError,
+  });
+  const blobs = new NodeBlobs(options.blobs, options.limits);
+  return {
+    authenticator: new NodeAuthenticator(options.redis),
+    registry,
+    leases,
+    trainingTasks: new TrainingTasks(leases, blobs, lifecycle),
+    audits: new Audits(leases, lifecycle),
+    blobs,
+  };
 }
 
 export function createServices(context: ServiceContext): Services {
@@ -111,7 +169,7 @@ export function createServices(context: ServiceContext): Services {
         logError: context.logError ?? (() => undefined),
       });
     }
-    services.nodeGateway = new NodeGateway({
+    services.nodeGateway = createNodeGateway({
       db: context.db,
       redis: context.redis,
       blobs,
@@ -133,7 +191,7 @@ export function createServices(context: ServiceContext): Services {
  */
 export async function closeServices(services: Services): Promise<void> {
   await services.verification?.stop();
-  await services.nodeGateway?.close();
+  await services.nodeGateway?.leases.close();
   await services.producer?.close();
   await services.jobEvents.close();
   await services.files.close();

@@ -9,9 +9,9 @@ import type { ChainBridge, Settlement } from "../../chain-bridge/index.ts";
 import { BridgeError } from "../../chain-bridge/index.ts";
 import type { Database } from "../../prisma/client.ts";
 import type { JobStatus, Prisma, Task, TrainingJob } from "../../prisma/generated/client.ts";
+import type { AuditTask, Progress, TrainingTask, WorkInputs } from "../../protocol/node-wire.ts";
 import type { Receipt } from "../../protocol/receipt.ts";
 import { checkpointRoot, specHash } from "../../protocol/receipt.ts";
-import type { AuditTask, TrainingTask, WorkInputs } from "../../queue/payloads.ts";
 import type { TaskProducer } from "../../queue/producers.ts";
 import { ApiError } from "../errors.ts";
 import { newId } from "../ids.ts";
@@ -19,13 +19,7 @@ import { pageOf } from "../schemas/common.ts";
 import type { QuoteResponse } from "../schemas/training-jobs.ts";
 import type { BlobStore } from "./blobs.ts";
 import type { JobEvents } from "./job-events.ts";
-import type {
-  AuditVerdict,
-  CheckpointReport,
-  JobLifecycle,
-  TrainingProgress,
-  TrainingResult,
-} from "./job-lifecycle.ts";
+import type { AuditVerdict, CheckpointReport, JobLifecycle, TrainingResult } from "./job-lifecycle.ts";
 import { type JobReads, type JobView, jobView } from "./job-reads.ts";
 import type { Ledger } from "./ledger.ts";
 import { auditedSegments, segmentsOf, type VerificationLevel } from "./pricing.ts";
@@ -301,9 +295,9 @@ export class Jobs implements JobLifecycle {
     const stored = await db.checkpoint.findMany({ where: { taskId: task.id }, orderBy: { step: "asc" } });
     const work: TrainingTask = {
       ...inputs,
-      totalSteps: job.totalSteps,
-      checkpointEvery: checkpointEveryOf(job),
-      chain: { chainTaskId: task.chainTaskId.toString(), attempt: task.attempt },
+      total_steps: job.totalSteps,
+      checkpoint_every: checkpointEveryOf(job),
+      chain: { chain_task_id: task.chainTaskId.toString(), attempt: task.attempt },
     };
     await producer.enqueueTraining(
       task.workerAddress,
@@ -323,11 +317,10 @@ export class Jobs implements JobLifecycle {
     return {
       job,
       inputs: {
-        taskId: task.id,
-        jobId: job.id,
-        modelSha256: model.sha256,
-        datasetSha256: dataset.sha256,
-        datasetFileName: dataset.filename,
+        task_id: task.id,
+        model_sha256: model.sha256,
+        dataset_sha256: dataset.sha256,
+        dataset_file_name: dataset.filename,
         spec: job.spec,
       },
     };
@@ -336,10 +329,10 @@ export class Jobs implements JobLifecycle {
   async isCurrentDuty(work: TrainingTask | AuditTask, node: string): Promise<boolean> {
     const { chain } = this.deps;
     if (!work.chain || !chain) return true;
-    const state = await chain.taskState(work.taskId);
+    const state = await chain.taskState(work.task_id);
     if (state.attempt !== work.chain.attempt) return false;
-    if ("auditIndex" in work.chain) {
-      const audit = state.audits[work.chain.auditIndex];
+    if ("audit_index" in work.chain) {
+      const audit = state.audits[work.chain.audit_index];
       const open = state.status === "Auditing" && audit?.verifier === node && audit.verdict === null;
       return open && (await chain.head()) <= state.verdictDeadline;
     }
@@ -355,14 +348,8 @@ export class Jobs implements JobLifecycle {
     if (count > 0) await this.deps.events.emit(jobId, "training.started", { worker: workerAddress });
   }
 
-  async progress(taskId: string, progress: TrainingProgress): Promise<void> {
-    await this.deps.events.emit(await this.jobOfTask(taskId), "training.progress", {
-      step: progress.step,
-      total_steps: progress.totalSteps,
-      loss: progress.loss,
-      learning_rate: progress.learningRate,
-      steps_per_second: progress.stepsPerSecond,
-    });
+  async progress(taskId: string, progress: Progress): Promise<void> {
+    await this.deps.events.emit(await this.jobOfTask(taskId), "training.progress", { ...progress });
   }
 
   async checkpointStored(taskId: string, checkpoint: CheckpointReport): Promise<void> {

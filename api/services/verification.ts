@@ -8,8 +8,8 @@ import type { ChainBridge, ProtocolParameters, TaskView } from "../../chain-brid
 import type { Database } from "../../prisma/client.ts";
 import type { Task } from "../../prisma/generated/client.ts";
 import { merkleInclusionProof } from "../../protocol/merkle.ts";
+import type { AuditTask } from "../../protocol/node-wire.ts";
 import { closeWithin } from "../../queue/closing.ts";
-import type { AuditTask } from "../../queue/payloads.ts";
 import type { TaskProducer } from "../../queue/producers.ts";
 import type { JobEvents } from "./job-events.ts";
 import type { Jobs } from "./jobs.ts";
@@ -200,17 +200,17 @@ export class VerificationDriver {
     const proven = (leafIndex: number) => ({
       step: stored[leafIndex]!.step,
       sha256: stored[leafIndex]!.sha256,
-      leafIndex,
+      leaf_index: leafIndex,
       proof: merkleInclusionProof(leaves, leafIndex).map((node) => Buffer.from(node).toString("hex")),
     });
     for (const { audit, index } of pending) {
       const work: AuditTask = {
         ...inputs,
-        checkpointRoot: state.commitment!.root.replace(/^0x/, ""),
-        treeSize: leaves.length,
+        checkpoint_root: state.commitment!.root.replace(/^0x/, ""),
+        tree_size: leaves.length,
         from: proven(audit.segment),
         to: proven(audit.segment + 1),
-        chain: { chainTaskId: state.chainTaskId.toString(), attempt: state.attempt, auditIndex: index },
+        chain: { chain_task_id: state.chainTaskId.toString(), attempt: state.attempt, audit_index: index },
       };
       await this.deps.producer.enqueueAudit(audit.verifier, work);
     }
