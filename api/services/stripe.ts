@@ -4,8 +4,6 @@ import Stripe from "stripe";
 import type { Config } from "../../config/env.ts";
 import { ApiError } from "../errors.ts";
 
-export type StripeClient = Stripe;
-
 export function createStripeClient(
   config: Pick<Config, "stripeSecretKey" | "stripeApiBase">,
 ): Stripe | undefined {
