@@ -73,8 +73,8 @@ export async function startApi(
   });
   services.verification?.start(options.verificationPassMs ?? VERIFICATION_PASS_MS);
   // Jobs left queued by a previous process (a crash between reserving and escrowing) go out now.
-  services.jobs
-    .resumePending()
+  services.dispatcher
+    ?.resumePending()
     .catch((error: unknown) => logger.error({ err: error }, "resuming queued jobs failed"));
 
   const app = await buildApp({

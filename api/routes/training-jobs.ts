@@ -57,7 +57,7 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const job = await jobs().create(request.auth.organizationId, request.body);
-      jobs().dispatchLater(job.id, (error) =>
+      app.deps.services!.dispatcher?.dispatchLater(job.id, (error) =>
         request.log.error({ err: error, job: job.id }, "dispatch failed"),
       );
       return reply.status(201).send(job);

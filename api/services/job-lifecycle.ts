@@ -1,6 +1,6 @@
-// What the node gateway reports about a job's task, as the jobs service consumes it. The gateway
-// (api/services/node-gateway.ts) validates what untrusted nodes send; the jobs service
-// (api/services/jobs.ts) turns it into job state, events, money and chain settlement.
+// What the node gateway reports about a job's task, as the job services consume it. The gateway
+// (api/services/node-gateway.ts) validates what untrusted nodes send; JobReports
+// (api/services/job-reports.ts) turns it into job state, events, money and chain settlement.
 import type { AuditTask, TrainingTask } from "../../queue/payloads.ts";
 
 export interface TrainingProgress {
