@@ -49,12 +49,8 @@ function hangUpSignal(reply: FastifyReply): AbortSignal {
   return controller.signal;
 }
 
-const nodeRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const gateway = (): NodeGateway => {
-    const service = app.deps.services?.nodeGateway;
-    if (!service) throw new Error("the node gateway needs the services; this app was built without them");
-    return service;
-  };
+const nodeRoutes: FastifyPluginAsyncTypebox<{ gateway: NodeGateway }> = async (app, options) => {
+  const gateway = () => options.gateway;
   await app.register(nodeAuth, { gateway });
 
   app.post(

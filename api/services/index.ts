@@ -1,5 +1,6 @@
 // The services behind the routes, built once per process from the connections it holds.
-// Routes reach them through `app.deps.services`; services reach the database, queues and chain.
+// Each route plugin receives the ones it calls as its options (api/routes/index.ts); services
+// reach the database, queues and chain.
 import { join } from "node:path";
 import type { Redis } from "ioredis";
 import type pg from "pg";
