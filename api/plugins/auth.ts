@@ -5,7 +5,7 @@
 import cookie from "@fastify/cookie";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
-import { ApiError } from "../errors.ts";
+import { ApiError, type ApiErrorCode } from "../errors.ts";
 import { type Accounts, csrfTokenMatches } from "../services/accounts.ts";
 import type { ApiKeys } from "../services/api-keys.ts";
 
@@ -33,7 +33,7 @@ declare module "fastify" {
   }
 }
 
-function unauthenticated(code: string, message: string): ApiError {
+function unauthenticated(code: ApiErrorCode, message: string): ApiError {
   return new ApiError(401, "authentication_error", code, message);
 }
 

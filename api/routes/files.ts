@@ -17,6 +17,7 @@ import {
   UploadForm,
 } from "../schemas/files.ts";
 import type { StagedBlob } from "../services/blobs.ts";
+import { DomainError } from "../services/domain-errors.ts";
 import type { Files, Upload } from "../services/files.ts";
 
 const FORM_HELP =
@@ -48,7 +49,7 @@ function cleanFilename(name: string | undefined): string {
 
 /** The multipart parser's own failures, which are the client's: limits and broken framing. */
 function asFormError(error: unknown): unknown {
-  if (!(error instanceof Error) || error instanceof ApiError) return error;
+  if (!(error instanceof Error) || error instanceof ApiError || error instanceof DomainError) return error;
   const code = (error as { code?: unknown }).code;
   if (typeof code === "string" && MULTIPART_LIMIT_CODES.has(code)) {
     return formError("An upload carries exactly one file and one purpose", null);

@@ -7,7 +7,7 @@ import type { Database } from "../../prisma/client.ts";
 import type { Prisma } from "../../prisma/generated/client.ts";
 import { checkpointRoot } from "../../protocol/receipt.ts";
 import type { AuditTask, TrainingTask } from "../../queue/payloads.ts";
-import { ApiError } from "../errors.ts";
+import { DomainError, NotFoundError } from "./domain-errors.ts";
 import type { JobEvents } from "./job-events.ts";
 import type {
   AuditVerdict,
@@ -17,6 +17,9 @@ import type {
   TrainingResult,
 } from "./job-lifecycle.ts";
 import { type JobSettlement, TERMINAL } from "./job-settlement.ts";
+
+/** A worker's completion that the task's record on chain does not back. */
+export class CommitmentError extends DomainError<"not_committed" | "commitment_mismatch"> {}
 
 export interface JobReportsDeps {
   db: Database;
@@ -161,16 +164,14 @@ export class JobReports implements JobLifecycle {
     const state = await chain.taskState(taskId);
     const committed = state.commitment;
     if (state.worker !== result.workerAddress || committed === null) {
-      throw new ApiError(
-        409,
-        "invalid_request_error",
+      throw new CommitmentError(
         "not_committed",
         `commit the checkpoint root on chain (compute.commit of chain task ${task.chainTaskId}, attempt ${state.attempt}) before completing the task`,
       );
     }
     if (committed.root.replace(/^0x/, "") !== result.checkpointRoot) {
-      throw ApiError.badRequest(
-        "commitment_invalid",
+      throw new CommitmentError(
+        "commitment_mismatch",
         `the root committed on chain (${committed.root}) is not the checkpoint root reported (${result.checkpointRoot})`,
         "checkpoint_root",
       );
@@ -179,7 +180,7 @@ export class JobReports implements JobLifecycle {
 
   private async jobOfTask(taskId: string): Promise<string> {
     const task = await this.deps.db.task.findUnique({ where: { id: taskId }, select: { jobId: true } });
-    if (!task) throw ApiError.notFound("task", taskId, "task_id");
+    if (!task) throw new NotFoundError("task", taskId, "task_id");
     return task.jobId;
   }
 }

@@ -8,11 +8,11 @@ import type { Static } from "@sinclair/typebox";
 import type { Database } from "../../prisma/client.ts";
 import type { Prisma, TrainingJob } from "../../prisma/generated/client.ts";
 import type { Receipt } from "../../protocol/receipt.ts";
-import { ApiError } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { pageOf } from "../schemas/common.ts";
 import type { QuoteResponse } from "../schemas/training-jobs.ts";
 import type { BlobStore } from "./blobs.ts";
+import { DomainError, NotFoundError } from "./domain-errors.ts";
 import type { JobEvents } from "./job-events.ts";
 import { type JobReads, type JobView, jobView } from "./job-reads.ts";
 import { type JobSettlement, TERMINAL } from "./job-settlement.ts";
@@ -21,6 +21,10 @@ import type { Quote, QuoteRequest, Quotes } from "./quotes.ts";
 
 /** A quote as the API answers it: the SDK's type is its one definition. */
 export type QuoteView = Static<typeof QuoteResponse>;
+
+export class JobError extends DomainError<
+  "price_cap_exceeded" | "job_not_cancellable" | "model_not_ready" | "receipt_not_ready"
+> {}
 
 function quoteView(quote: Quote, cap: number | undefined): QuoteView {
   return {
@@ -61,7 +65,7 @@ export class Jobs {
     const quote = await this.deps.quotes.quote(organizationId, request);
     const total = quote.price.total_cents;
     if (request.max_price_cents !== undefined && total > request.max_price_cents) {
-      throw ApiError.badRequest(
+      throw new JobError(
         "price_cap_exceeded",
         `The job costs ${total} cents, more than max_price_cents ${request.max_price_cents}`,
         "max_price_cents",
@@ -115,17 +119,13 @@ export class Jobs {
   async cancel(organizationId: string, id: string): Promise<JobView> {
     const job = await this.row(organizationId, id);
     if (TERMINAL.has(job.status)) {
-      throw new ApiError(
-        409,
-        "invalid_request_error",
+      throw new JobError(
         "job_not_cancellable",
         `Job '${id}' is ${job.status}; only queued or running jobs can be cancelled`,
       );
     }
     if (job.status === "verifying") {
-      throw new ApiError(
-        409,
-        "invalid_request_error",
+      throw new JobError(
         "job_not_cancellable",
         `Job '${id}' has finished training and is being verified; it can no longer be cancelled`,
       );
@@ -138,9 +138,7 @@ export class Jobs {
   async trainedModel(organizationId: string, id: string): Promise<{ sha256: string; content: Readable }> {
     const job = await this.row(organizationId, id);
     if (job.status !== "succeeded" || job.resultSha256 === null) {
-      throw new ApiError(
-        409,
-        "invalid_request_error",
+      throw new JobError(
         "model_not_ready",
         `Job '${id}' is ${job.status}; its model can be downloaded once it has succeeded`,
       );
@@ -152,9 +150,7 @@ export class Jobs {
   async receipt(organizationId: string, id: string): Promise<Receipt> {
     const job = await this.row(organizationId, id);
     if (job.receipt === null) {
-      throw new ApiError(
-        409,
-        "invalid_request_error",
+      throw new JobError(
         "receipt_not_ready",
         `Job '${id}' is ${job.status}; a receipt is issued when a job succeeds`,
       );
@@ -181,7 +177,7 @@ export class Jobs {
     const job = id.startsWith("job_")
       ? await this.deps.db.trainingJob.findFirst({ where: { id, organizationId } })
       : null;
-    if (!job) throw ApiError.notFound("training job", id, "id");
+    if (!job) throw new NotFoundError("training job", id, "id");
     return job;
   }
 }

@@ -20,7 +20,7 @@ import { type QueueConnection, TASK_KINDS, type TaskKind } from "../../queue/nam
 import type { AuditTask, CheckpointRef, TrainingTask } from "../../queue/payloads.ts";
 import { QUEUE_POLICIES, type QueuePolicy } from "../../queue/policies.ts";
 import { taskIdOfJob } from "../../queue/producers.ts";
-import { ApiError } from "../errors.ts";
+import { ApiError, type ApiErrorCode } from "../errors.ts";
 import { type BlobStore, BlobStoreError } from "./blobs.ts";
 import { ExpiringCache } from "./expiring-cache.ts";
 import type { JobLifecycle, TrainingProgress } from "./job-lifecycle.ts";
@@ -92,10 +92,10 @@ export interface VerdictReport {
   signature: string;
 }
 
-const unauthenticated = (code: string, message: string) =>
+const unauthenticated = (code: ApiErrorCode, message: string) =>
   new ApiError(401, "authentication_error", code, message);
 
-const badRequest = (code: string, message: string, param: string | null = null) =>
+const badRequest = (code: ApiErrorCode, message: string, param: string | null = null) =>
   ApiError.badRequest(code, message, param);
 
 function fromLeaseError(error: unknown): never {

@@ -12,8 +12,8 @@ import { estimateTrainingFlops, loadModel } from "../../worker-runtime/onnx/inde
 import { batchesPerEpoch } from "../../worker-runtime/train/data/batches.ts";
 import { TrainError } from "../../worker-runtime/train/errors.ts";
 import { parseTrainingSpec, type TrainingSpec } from "../../worker-runtime/train/spec.ts";
-import { ApiError } from "../errors.ts";
 import type { BlobStore } from "./blobs.ts";
+import { DomainError, NotFoundError } from "./domain-errors.ts";
 import { ExpiringCache } from "./expiring-cache.ts";
 import type { FileView } from "./files.ts";
 import type { DatasetDetails } from "./inspection/dataset.ts";
@@ -53,8 +53,10 @@ function specParam(path: string): string {
   return ["spec", ...path.split("/").filter(Boolean)].join(".");
 }
 
-function invalidSpec(path: string, message: string): ApiError {
-  return ApiError.badRequest(
+export class QuoteError extends DomainError<"invalid_spec" | "wrong_file_purpose"> {}
+
+function invalidSpec(path: string, message: string): QuoteError {
+  return new QuoteError(
     "invalid_spec",
     `Invalid training spec at ${specParam(path)}: ${message}`,
     specParam(path),
@@ -67,7 +69,7 @@ function parseSpec(raw: unknown): TrainingSpec {
   } catch (error) {
     if (error instanceof TrainError && error.code === "INVALID_SPEC") {
       const first = error.issues[0];
-      if (!first) throw ApiError.badRequest("invalid_spec", error.message, "spec");
+      if (!first) throw new QuoteError("invalid_spec", error.message, "spec");
       const more = error.issues.length > 1 ? ` (and ${error.issues.length - 1} more problems)` : "";
       throw invalidSpec(first.path, `${first.message}${more}`);
     }
@@ -151,9 +153,9 @@ export class Quotes {
     ]);
     const pick = (id: string, purpose: "model" | "dataset"): QuotedFile => {
       const file = rows.find((row) => row.id === id);
-      if (!file) throw ApiError.notFound("file", id, purpose);
+      if (!file) throw new NotFoundError("file", id, purpose);
       if (file.purpose !== purpose) {
-        throw ApiError.badRequest(
+        throw new QuoteError(
           "wrong_file_purpose",
           `File '${id}' was uploaded with purpose '${file.purpose}'; '${purpose}' needs a file with purpose '${purpose}'`,
           purpose,

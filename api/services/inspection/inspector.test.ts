@@ -47,7 +47,7 @@ test("a rejection crosses the thread boundary as a FileRejectedError with its de
     (error) => {
       assert.ok(error instanceof FileRejectedError);
       assert.equal(error.code, "invalid_model");
-      assert.equal(error.statusCode, 422);
+      assert.equal(error.param, "file");
       return true;
     },
   );

@@ -17,7 +17,7 @@ port.on("message", ({ id, request }: { id: number; request: InspectionRequest })
         ? {
             id,
             rejected: {
-              code: error.rejection,
+              code: error.code,
               message: error.message,
               unsupportedOperators: error.unsupportedOperators,
             },
