@@ -10,7 +10,7 @@ import type { TrainingTask, WorkInputs } from "../../queue/payloads.ts";
 import type { TaskProducer } from "../../queue/producers.ts";
 import type { JobEvents } from "./job-events.ts";
 import type { JobSettlement } from "./job-settlement.ts";
-import { auditedSegments, segmentsOf, type VerificationLevel } from "./pricing.ts";
+import { auditedSegments, segmentsOf } from "./pricing.ts";
 
 /** How long a job may wait for the network to take it before it fails (costing nothing). */
 export const DISPATCH_PATIENCE_MS = 10 * 60_000;
@@ -67,7 +67,7 @@ export class JobDispatcher {
     const checkpointEvery = checkpointEveryOf(job);
     const taskId = taskIdOf(job.id);
     const segments = segmentsOf(job.totalSteps, checkpointEvery);
-    const audits = auditedSegments(job.verificationLevel as VerificationLevel, segments);
+    const audits = auditedSegments(job.verificationLevel, segments);
     let escrow: Awaited<ReturnType<ChainBridge["openEscrow"]>>;
     try {
       const { maxVerificationLevel } = await chain.parameters();

@@ -4,7 +4,7 @@
 
 import type { Static } from "@sinclair/typebox";
 import pg from "pg";
-import type { JobStatus } from "../../prisma/generated/client.ts";
+import type { JobStatus, VerificationLevel } from "../../prisma/generated/client.ts";
 import { isId } from "../ids.ts";
 import type { TrainingJob as TrainingJobSchema } from "../schemas/training-jobs.ts";
 import { NotFoundError } from "./domain-errors.ts";
@@ -24,7 +24,7 @@ export interface JobRecord {
   modelFileId: string;
   datasetFileId: string;
   spec: unknown;
-  verificationLevel: string;
+  verificationLevel: VerificationLevel;
   totalSteps: number;
   quotedCents: bigint | number;
   reservedCents: bigint | number;
