@@ -76,6 +76,7 @@ test("Fastify's errors answer catalogued codes, and anything else is an internal
   const bug = toApiError(new TypeError("cannot read properties of undefined"));
   assert.deepEqual([bug.statusCode, bug.type, bug.code], [500, "api_error", "internal_error"]);
   assert.doesNotMatch(bug.message, /undefined/);
+  assert.equal(toApiError("thrown as a string").code, "internal_error");
 
   const ours = ApiError.badRequest("parameter_invalid", "bad", "x");
   assert.equal(toApiError(ours), ours);

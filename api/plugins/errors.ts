@@ -77,7 +77,8 @@ function fromDomain(error: DomainError): ApiError {
 export function toApiError(error: unknown): ApiError {
   if (error instanceof ApiError) return error;
   if (error instanceof DomainError) return fromDomain(error);
-  const fastify = error as Partial<FastifyError>;
+  // Fastify's errors, and whatever else was thrown (anything can be), read for the same fields.
+  const fastify: Partial<FastifyError> = typeof error === "object" && error !== null ? error : {};
   const issues = fastify.validation as ValidationIssue[] | undefined;
   if (issues && issues.length > 0) {
     const first = issues[0]!;
