@@ -295,7 +295,7 @@ describe("a training job from card payment to verified weights", () => {
 
     const receipt = await call<Receipt>("GET", `/v1/training-jobs/${job.id}/receipt`);
     const verification = verifyReceipt(receipt, modelBytes, {
-      platformPublicKey: api.app.deps.services!.receipts.publicKeyHex,
+      platformPublicKey: api.services.receipts.publicKeyHex,
     });
     assert.ok(verification.valid, JSON.stringify(verification.checks, null, 2));
     assert.equal(receipt.body.checkpoints.root, local.merkleRoot);

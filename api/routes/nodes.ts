@@ -42,13 +42,9 @@ function hangUpSignal(reply: FastifyReply): AbortSignal {
   return controller.signal;
 }
 
-const nodeRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const gateway = (): NodeGateway => {
-    const service = app.deps.services?.nodeGateway;
-    if (!service) throw new Error("the node gateway needs the services; this app was built without them");
-    return service;
-  };
-  await app.register(nodeAuth, { authenticator: () => gateway().authenticator });
+const nodeRoutes: FastifyPluginAsyncTypebox<{ gateway: NodeGateway }> = async (app, options) => {
+  const gateway = () => options.gateway;
+  await app.register(nodeAuth, { authenticator: () => options.gateway.authenticator });
 
   app.post(
     "/v1/nodes/register",

@@ -43,7 +43,7 @@ export const QuoteResponse = Type.Object(
     object: Type.Literal("quote"),
     model: Type.String(),
     dataset: Type.String(),
-    verification: Type.String(),
+    verification: StringEnum(VERIFICATION_LEVELS),
     train_samples: Type.Integer(),
     total_steps: Type.Integer(),
     checkpoints: Type.Integer(),
@@ -75,7 +75,7 @@ export const TrainingJob = Type.Object(
     model: Type.String(),
     dataset: Type.String(),
     spec: Type.Unknown(),
-    verification: Type.String(),
+    verification: StringEnum(VERIFICATION_LEVELS),
     total_steps: Type.Integer(),
     steps_completed: Type.Integer(),
     price: Type.Object({

@@ -1,5 +1,6 @@
 // The services behind the routes, built once per process from the connections it holds.
-// Routes reach them through `app.deps.services`; services reach the database, queues and chain.
+// Each route plugin receives the ones it calls as its options (api/routes/index.ts); services
+// reach the database, queues and chain.
 import { join } from "node:path";
 import type { Redis } from "ioredis";
 import type pg from "pg";
@@ -16,9 +17,12 @@ import { type BlobStore, FilesystemBlobStore } from "./blobs.ts";
 import { Files } from "./files.ts";
 import { IdempotencyRecords } from "./idempotency.ts";
 import { Inspector } from "./inspection/inspector.ts";
+import { JobDispatcher } from "./job-dispatch.ts";
 import { JobEvents } from "./job-events.ts";
 import type { JobLifecycle } from "./job-lifecycle.ts";
 import { JobReads } from "./job-reads.ts";
+import { JobReports } from "./job-reports.ts";
+import { JobSettlement } from "./job-settlement.ts";
 import { Jobs } from "./jobs.ts";
 import { Ledger } from "./ledger.ts";
 import { Audits } from "./nodes/audits.ts";
@@ -57,7 +61,9 @@ export interface Services {
   files: Files;
   jobs: Jobs;
   jobEvents: JobEvents;
-  /** The node gateway; built where the jobs service (its JobLifecycle) is, absent elsewhere. */
+  /** Takes created jobs to the network; where the chain and queues are. */
+  dispatcher?: JobDispatcher;
+  /** The node gateway, reporting to JobReports; where the queues are. */
   nodeGateway?: NodeGateway;
   /** The task queues' producer, when the process has queues; closed with the process. */
   producer?: TaskProducer;
@@ -130,6 +136,7 @@ export function createServices(context: ServiceContext): Services {
   const billing = new Billing(context.db, ledger, stripe, context.config.stripeWebhookSecret);
   const jobEvents = new JobEvents(context.db, context.redis);
   const producer = context.queues ? new TaskProducer(context.queues) : undefined;
+  const settlement = new JobSettlement({ db: context.db, ledger, events: jobEvents, chain: context.chain });
   const jobs = new Jobs({
     db: context.db,
     blobs,
@@ -137,8 +144,7 @@ export function createServices(context: ServiceContext): Services {
     ledger,
     events: jobEvents,
     reads: new JobReads(context.pool),
-    ...(context.chain ? { chain: context.chain } : {}),
-    ...(producer ? { producer } : {}),
+    settlement,
   });
   const receipts = new Receipts(
     context.db,
@@ -159,11 +165,20 @@ export function createServices(context: ServiceContext): Services {
   if (context.queues && producer) {
     services.producer = producer;
     if (context.chain) {
+      const dispatcher = new JobDispatcher({
+        db: context.db,
+        chain: context.chain,
+        producer,
+        events: jobEvents,
+        settlement,
+      });
+      services.dispatcher = dispatcher;
       services.verification = new VerificationDriver({
         db: context.db,
         chain: context.chain,
         producer,
-        jobs,
+        dispatcher,
+        settlement,
         receipts,
         events: jobEvents,
         logError: context.logError ?? (() => undefined),
@@ -173,7 +188,7 @@ export function createServices(context: ServiceContext): Services {
       db: context.db,
       redis: context.redis,
       blobs,
-      lifecycle: jobs,
+      lifecycle: new JobReports({ db: context.db, events: jobEvents, settlement, chain: context.chain }),
       queues: context.queues,
       limits: {
         checkpointBytes: context.config.uploadLimits.model,

@@ -1,7 +1,7 @@
-// What the node gateway reports about a job's task, as the jobs service consumes it. The gateway
-// (api/services/nodes/) validates what untrusted nodes send; the jobs service
-// (api/services/jobs.ts) turns it into job state, events, money and chain settlement. Work items
-// and progress are reported as the nodes' wire format has them (protocol/node-wire.ts).
+// What the node gateway reports about a job's task, as the job services consume it. The gateway
+// (api/services/nodes/) validates what untrusted nodes send; JobReports
+// (api/services/job-reports.ts) turns it into job state, events, money and chain settlement. Work
+// items and progress are reported as the nodes' wire format has them (protocol/node-wire.ts).
 import type { AuditTask, Progress, TrainingTask } from "../../protocol/node-wire.ts";
 
 export interface CheckpointReport {

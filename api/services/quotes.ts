@@ -18,8 +18,8 @@ import { batchesPerEpoch } from "../../worker-runtime/train/data/batches.ts";
 import { convertsTo } from "../../worker-runtime/train/data/prepare.ts";
 import { TrainError } from "../../worker-runtime/train/errors.ts";
 import { parseTrainingSpec, type TrainingSpec } from "../../worker-runtime/train/spec.ts";
-import { ApiError } from "../errors.ts";
 import type { BlobStore } from "./blobs.ts";
+import { DomainError, NotFoundError } from "./domain-errors.ts";
 import { ExpiringCache } from "./expiring-cache.ts";
 import type { FileView } from "./files.ts";
 import type { DatasetDetails, TensorSummary } from "./inspection/dataset.ts";
@@ -61,8 +61,12 @@ function specParam(path: string): string {
   return ["spec", ...path.split("/").filter(Boolean)].join(".");
 }
 
-function invalidSpec(path: string, message: string): ApiError {
-  return ApiError.badRequest(
+export class QuoteError extends DomainError<
+  "invalid_spec" | "wrong_file_purpose" | "model_not_priceable" | "pricing_limit_exceeded"
+> {}
+
+function invalidSpec(path: string, message: string): QuoteError {
+  return new QuoteError(
     "invalid_spec",
     `Invalid training spec at ${specParam(path)}: ${message}`,
     specParam(path),
@@ -75,7 +79,7 @@ function parseSpec(raw: unknown): TrainingSpec {
   } catch (error) {
     if (error instanceof TrainError && error.code === "INVALID_SPEC") {
       const first = error.issues[0];
-      if (!first) throw ApiError.badRequest("invalid_spec", error.message, "spec");
+      if (!first) throw new QuoteError("invalid_spec", error.message, "spec");
       const more = error.issues.length > 1 ? ` (and ${error.issues.length - 1} more problems)` : "";
       throw invalidSpec(first.path, `${first.message}${more}`);
     }
@@ -162,9 +166,9 @@ export class Quotes {
     ]);
     const pick = (id: string, purpose: "model" | "dataset"): QuotedFile => {
       const file = rows.find((row) => row.id === id);
-      if (!file) throw ApiError.notFound("file", id, purpose);
+      if (!file) throw new NotFoundError("file", id, purpose);
       if (file.purpose !== purpose) {
-        throw ApiError.badRequest(
+        throw new QuoteError(
           "wrong_file_purpose",
           `File '${id}' was uploaded with purpose '${file.purpose}'; '${purpose}' needs a file with purpose '${purpose}'`,
           purpose,
@@ -241,13 +245,15 @@ export class Quotes {
     // The quote's refusals are 400s naming the field, whatever the worker found.
     const flops = this.inspector.price(read, { sha256, inputShapes }).catch((error: unknown) => {
       if (!(error instanceof FileRejectedError)) throw error;
-      throw ApiError.badRequest(error.rejection, error.message, "model");
+      const code =
+        error.code === "inspection_limit_exceeded" ? "pricing_limit_exceeded" : "model_not_priceable";
+      throw new QuoteError(code, error.message, "model");
     });
     this.flops.set(key, flops);
     // A refusal follows from the content and is kept, so repeating the quote cannot make the
     // worker load the model again; a failure on our side is forgotten.
     flops.catch((error: unknown) => {
-      if (!(error instanceof ApiError) && this.flops.get(key) === flops) this.flops.evict(key);
+      if (!(error instanceof QuoteError) && this.flops.get(key) === flops) this.flops.evict(key);
     });
     return flops;
   }

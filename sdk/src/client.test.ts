@@ -13,6 +13,7 @@ import { fileURLToPath } from "node:url";
 import { sha256Hex } from "../../protocol/signed-messages.ts";
 import { createTestApp, type TestApp } from "../../test/support/app.ts";
 import { Veritrain } from "./client.ts";
+import type { ApiErrorCode } from "./error-codes.ts";
 import { VeritrainConnectionError, VeritrainError } from "./errors.ts";
 import type { FetchLike } from "./transport.ts";
 import type { JobEvent, TrainingJobParams, TrainingSpec, VerificationLevel } from "./types.ts";
@@ -41,7 +42,7 @@ async function signUp() {
 }
 
 /** The error a call throws, checked to be a VeritrainError with this status and code. */
-async function apiError(call: Promise<unknown>, status: number, code: string): Promise<VeritrainError> {
+async function apiError(call: Promise<unknown>, status: number, code: ApiErrorCode): Promise<VeritrainError> {
   const error = await call.then(
     () => assert.fail(`expected ${status} ${code}, the call succeeded`),
     (thrown: unknown) => thrown,

@@ -16,7 +16,10 @@ export class VeritrainError extends Error {
   readonly status: number;
   /** Broad class: invalid_request_error, not_found_error, authentication_error, ... */
   readonly type: string;
-  /** Stable machine-readable code, e.g. resource_missing or parameter_invalid. */
+  /**
+   * Stable machine-readable code: one of API_ERROR_CODES (narrow it with isApiErrorCode), or the
+   * client's own connection_failed, or http_<status> for a response not in the API's error shape.
+   */
   readonly code: string;
   /** The request field at fault, e.g. "spec.batch_size", when there is one. */
   readonly param: string | null;

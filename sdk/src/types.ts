@@ -176,7 +176,7 @@ export interface Quote {
   object: "quote";
   model: string;
   dataset: string;
-  verification: string;
+  verification: VerificationLevel;
   train_samples: number;
   total_steps: number;
   checkpoints: number;
@@ -203,7 +203,7 @@ export interface TrainingJob {
   model: string;
   dataset: string;
   spec: unknown;
-  verification: string;
+  verification: VerificationLevel;
   total_steps: number;
   steps_completed: number;
   price: { quoted_cents: number; reserved_cents: number; charged_cents: number | null };

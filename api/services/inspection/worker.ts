@@ -25,7 +25,7 @@ port.on("message", ({ id, task }: InspectionMessage) => {
         ? {
             id,
             rejected: {
-              code: error.rejection,
+              code: error.code,
               message: error.message,
               unsupportedOperators: error.unsupportedOperators,
             },

@@ -3,7 +3,7 @@
 // (protocol/signed-messages.ts builds the signed message), and not a replay.
 import type { Redis } from "ioredis";
 import { type NodeRequestParts, nodeRequestMessage } from "../../../protocol/signed-messages.ts";
-import { ApiError } from "../../errors.ts";
+import { ApiError, type ApiErrorCode } from "../../errors.ts";
 import { verifyNodeSignature } from "./signatures.ts";
 
 /** How far a request's timestamp may be from the gateway's clock. */
@@ -16,7 +16,7 @@ export interface SignedRequest extends NodeRequestParts {
   signature: string;
 }
 
-const unauthenticated = (code: string, message: string) =>
+const unauthenticated = (code: ApiErrorCode, message: string) =>
   new ApiError(401, "authentication_error", code, message);
 
 export class NodeAuthenticator {
