@@ -2,18 +2,16 @@
 // then claims and runs tasks of its role one at a time until stopped. A stop (SIGTERM) ends
 // the current claim's wait at once, stops training at the next step and gives the task back,
 // so another node resumes it from the last uploaded checkpoint.
-import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import canonicalize from "canonicalize";
 import { NodeChainClient } from "../../chain-bridge/index.ts";
 import type { NodeRole } from "../../protocol/node-wire.ts";
-import { currentProfile } from "../train/profile.ts";
 import { runAuditTask } from "./audit-task.ts";
 import { pendingReveal, revealWhenDue } from "./chain-duties.ts";
 import { ensureStaked } from "./chain-stake.ts";
 import { NodeError } from "./errors.ts";
 import { GatewayClient } from "./gateway-client.ts";
 import { loadIdentity, type NodeIdentity } from "./identity.ts";
+import { determinismProfileHash } from "./profile-check.ts";
 import { runTrainingTask, type TaskContext } from "./training-task.ts";
 
 export interface NodeDaemonOptions {
@@ -31,10 +29,6 @@ export interface NodeDaemonOptions {
 // After a failure the daemon waits before trying again, doubling up to a minute.
 const FIRST_BACKOFF_MS = 1_000;
 const MAX_BACKOFF_MS = 60_000;
-
-export function determinismProfileHash(): string {
-  return createHash("sha256").update(canonicalize(currentProfile())!).digest("hex");
-}
 
 // A gateway that is starting or briefly failing is waited for at start-up; a refusal (4xx) is final.
 const REGISTER_ATTEMPTS = 6;

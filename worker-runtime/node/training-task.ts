@@ -19,6 +19,7 @@ import { NodeError } from "./errors.ts";
 import type { GatewayClient } from "./gateway-client.ts";
 import type { NodeIdentity } from "./identity.ts";
 import { LeaseKeeper } from "./lease-keeper.ts";
+import { requireSameProfile } from "./profile-check.ts";
 import { SerialReports } from "./serial-reports.ts";
 
 export interface TaskContext {
@@ -79,6 +80,7 @@ export async function runTrainingTask(
   const keeper = new LeaseKeeper(client, lease, claim.lease.heartbeat_interval_seconds, stop, log);
   const reports = new SerialReports();
   try {
+    requireSameProfile(task);
     const workDir = join(context.dataDir, "tasks", task.task_id, `attempt-${claim.attempt}`);
     mkdirSync(workDir, { recursive: true });
     const [model, dataset] = await Promise.all([
