@@ -9,6 +9,7 @@ import { runAuditTask } from "./audit-task.ts";
 import { pendingReveal, revealWhenDue } from "./chain-duties.ts";
 import { ensureStaked } from "./chain-stake.ts";
 import { NodeError } from "./errors.ts";
+import type { Fault } from "./faults.ts";
 import { GatewayClient } from "./gateway-client.ts";
 import { loadIdentity, type NodeIdentity } from "./identity.ts";
 import { determinismProfileHash } from "./profile-check.ts";
@@ -22,6 +23,8 @@ export interface NodeDaemonOptions {
   seed: string;
   dataDir: string;
   log: (message: string) => void;
+  /** A misbehaviour to inject on purpose (faults.ts, checked by faultFor); absent for an honest node. */
+  fault?: Fault;
   /** Long-poll length per claim, at most 20 s. */
   claimWaitSeconds?: number;
 }
@@ -100,6 +103,7 @@ export class NodeDaemon {
       identity: this.identity,
       dataDir: this.options.dataDir,
       log,
+      fault: this.options.fault ?? null,
     };
     const wait = Math.min(this.options.claimWaitSeconds ?? 20, 20);
     const stop = this.stopping.signal;
