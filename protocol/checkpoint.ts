@@ -14,7 +14,7 @@
 //   u32 name length, name (UTF-8), u8 ONNX TensorProto data type, u8 rank, rank x u64 dims,
 //   the elements in row-major order, little-endian.
 import { endianness } from "node:os";
-import { allocate, type DType, dtypeFromOnnx, elementCount, onnxDataType, type Tensor } from "./tensor.ts";
+import { allocate, type DType, dtypeFromOnnx, onnxDataType, type Tensor } from "./tensor.ts";
 
 const MAGIC = new TextEncoder().encode("VTCKPT01");
 
