@@ -357,6 +357,16 @@ test("a task without audits finalizes right after the commit; a cancelled task r
   });
 });
 
+test("a task may ask for as many audits as the u8 verification level holds", async () => {
+  assert.equal((await chain.parameters()).maxVerificationLevel, 255);
+  await chain.conserving(async () => {
+    const { taskId } = await createTask(
+      spec({ maxSteps: 1_000n, checkpointInterval: 1n, verificationLevel: 255 }),
+    );
+    await chain.ok(chain.accounts.alice, chain.compute("cancelTask", taskId));
+  });
+});
+
 test("a worker that misses its commit deadline is slashed and the task goes to another worker", async () => {
   await chain.conserving(async () => {
     const { taskId, worker } = await createTask(spec({ verificationLevel: 0 }));
