@@ -337,6 +337,30 @@ add({
   },
 });
 add({
+  name: "Gather with scalar indices on axes 1 and 2 (h[:, 0] + h[:, :, -1])",
+  dtype: "float64",
+  build: (m, p) => {
+    const x = p("x", [2, 3, 3]);
+    const first = m.op("Gather", [x, m.constant(tensorFromNumbers("int64", [], [0]))], { axis: 1 });
+    const last = m.op("Gather", [x, m.constant(tensorFromNumbers("int64", [], [-1]))], { axis: 2 });
+    return { output: m.op("Mul", [first, last]), shape: [2, 3] };
+  },
+});
+add({
+  name: "Gather with a scalar index and an index list fed at run time",
+  dtype: "float64",
+  build: (m, p) => {
+    const x = p("x", [2, 4, 3]);
+    const one = m.op("Gather", [x, m.input("index", "int64", [])], { axis: 1 });
+    const many = m.op("Gather", [x, m.input("indices", "int64", [2])], { axis: 1 });
+    return { output: m.op("Add", [m.op("Unsqueeze", [one, m.ints([1])]), many]), shape: [2, 2, 3] };
+  },
+  batch: new Map([
+    ["index", tensorFromNumbers("int64", [], [-1])],
+    ["indices", tensorFromNumbers("int64", [2], [-2, 3])],
+  ]),
+});
+add({
   name: "Cast float64 to float32",
   dtype: "float32",
   build: (m, p) => ({

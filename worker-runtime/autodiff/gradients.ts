@@ -1,5 +1,5 @@
 import { normalizeAxis } from "../onnx/dims.ts";
-import { isFloat } from "../onnx/dtypes.ts";
+import { isFloat, tensorFromNumbers } from "../onnx/dtypes.ts";
 import { OnnxError } from "../onnx/errors.ts";
 import type { Dim } from "../onnx/model.ts";
 import {
@@ -488,33 +488,53 @@ const averagePool: GradientRule = (c) => {
   ];
 };
 
+/**
+ * Gather: dy scatter-added into zeros shaped like data. A scalar index (h[:, 0], out[:, -1]) drops
+ * the axis; known at build time on a static axis, its gradient is dy padded back into place.
+ */
 const gather: GradientRule = (c) => {
   const { g } = c;
-  const [data, indices] = [c.x(0), c.x(1)];
+  const data = c.x(0);
   const dataShape = c.xInfo(0).shape;
   const rank = dataShape.length;
   const axis = normalizeAxis(c.node.attrs.int("axis", 0), rank);
-  const indexRank = c.xInfo(1).shape.length;
+  const dim = dataShape[axis];
+  const scalarIndex = c.xInfo(1).shape.length === 0;
+  const known = c.value(1);
+  const staticIndices =
+    typeof dim === "number" && known?.values.every((i) => typeof i === "number")
+      ? (known.values as number[]).map((i) => (i < 0 ? i + dim : i))
+      : undefined;
+  if (scalarIndex && typeof dim === "number" && staticIndices) {
+    const at = staticIndices[0]!;
+    const pads = new Array(2 * rank).fill(0);
+    pads[axis] = at;
+    pads[axis + rank] = dim - at - 1;
+    return [g.op("Pad", [g.unsqueeze(c.dy0, [axis]), g.ints(pads)])];
+  }
+  // A scalar index becomes a list of one, so that one scatter serves both.
+  const dy = scalarIndex ? g.unsqueeze(c.dy0, [axis]) : c.dy0;
+  const indexRank = Math.max(1, c.xInfo(1).shape.length);
+  let indices: string;
+  if (staticIndices) {
+    indices = g.constant(tensorFromNumbers("int64", known!.dims, staticIndices));
+  } else {
+    const given = g.cast(scalarIndex ? g.unsqueeze(c.x(1), [0]) : c.x(1), "int64");
+    const size = g.op("Gather", [g.op("Shape", [data]), g.scalar(axis, "int64")]);
+    indices = g.where(g.lt(given, g.scalar(0, "int64")), g.add(given, size), given);
+  }
   // Scatter-add rows of dy into zeros shaped like data with `axis` moved first.
   const toFront = [axis, ...Array.from({ length: rank }, (_, i) => i).filter((i) => i !== axis)];
   const movedData = axis === 0 ? data : g.transpose(data, toFront);
   const zeros = g.mul(movedData, c.scalar(0));
-  const dyRank = c.yInfo(0).shape.length;
+  const dyRank = rank - 1 + indexRank;
   const indexAxes = Array.from({ length: indexRank }, (_, i) => axis + i);
   const dyFront = [
     ...indexAxes,
     ...Array.from({ length: dyRank }, (_, i) => i).filter((i) => !indexAxes.includes(i)),
   ];
-  const movedDy = axis === 0 ? c.dy0 : g.transpose(c.dy0, dyFront);
-  const indexType = c.xInfo(1).dtype;
-  const wrapped = g.where(
-    g.lt(indices, g.scalar(0, indexType)),
-    g.add(indices, g.cast(g.op("Gather", [g.op("Shape", [data]), g.ints([axis])]), indexType)),
-    indices,
-  );
-  const scattered = g.op("ScatterND", [zeros, g.unsqueeze(g.cast(wrapped, "int64"), [-1]), movedDy], {
-    reduction: "add",
-  });
+  const movedDy = axis === 0 ? dy : g.transpose(dy, dyFront);
+  const scattered = g.op("ScatterND", [zeros, g.unsqueeze(indices, [-1]), movedDy], { reduction: "add" });
   const inverse = toFront.map((_, i) => toFront.indexOf(i));
   return [axis === 0 ? scattered : g.transpose(scattered, inverse)];
 };
