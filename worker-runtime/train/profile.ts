@@ -69,8 +69,9 @@ export const deterministicSessionOptions: ort.InferenceSession.SessionOptions = 
   interOpNumThreads: 1,
   executionMode: "sequential",
   graphOptimizationLevel: "all",
-  // Warnings (e.g. about unused folded constants) would interleave with the CLI's JSON lines.
-  logSeverityLevel: 3,
+  // Warnings (e.g. about unused folded constants) would interleave with the CLI's JSON lines, and
+  // errors come back as exceptions the engine reports as TrainErrors naming the node.
+  logSeverityLevel: 4,
 };
 
 export function currentProfile(): DeterminismProfile {

@@ -140,6 +140,8 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
   );
   const { engine, totalSteps, data } = setup;
   try {
+    // A model whose step fails is refused here, naming the node, not after some checkpoints.
+    await engine.probe();
     const profile = currentProfile();
     const start = startingPoint(setup, options.resume, profile);
     const dir =
