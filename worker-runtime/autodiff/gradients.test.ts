@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import type { AttributeValue } from "../onnx/attributes.ts";
 import { type DType, isFloat, type Tensor, tensorFromNumbers } from "../onnx/dtypes.ts";
 import { type Dim, type LoadedModel, loadModel } from "../onnx/model.ts";
 import { DROPOUT_SEED_INPUT } from "./forward.ts";
@@ -494,6 +495,42 @@ for (const [label, attrs, resized] of [
           ? [...resized.sizes]
           : [2, 2, 3, 4].map((d, i) => Math.floor(d * resized.scales[i]!));
       return { output: y, shape };
+    },
+  });
+}
+for (const [opType, gates, attrs, label] of [
+  ["LSTM", 4, {}, "with initial states"],
+  ["LSTM", 4, { direction: "bidirectional" }, "bidirectional"],
+  ["GRU", 3, { linear_before_reset: 1 }, "linear_before_reset (as PyTorch exports it)"],
+  ["GRU", 3, { direction: "reverse" }, "reverse"],
+  [
+    "RNN",
+    1,
+    { activations: { strings: ["Relu", "Tanh"] }, direction: "bidirectional" },
+    "Relu and Tanh, bidirectional",
+  ],
+] as Array<[string, number, Record<string, AttributeValue>, string]>) {
+  add({
+    name: `${opType} ${label}, unrolled for training`,
+    dtype: "float64",
+    build: (m, p) => {
+      const [steps, batch, features, hidden] = [3, 2, 3, 2];
+      const dirs = attrs.direction === "bidirectional" ? 2 : 1;
+      const x = p("x", [steps, batch, features]);
+      const inputs = [
+        x,
+        p("w", [dirs, gates * hidden, features]),
+        p("r", [dirs, gates * hidden, hidden]),
+        p("b", [dirs, 2 * gates * hidden]),
+        "",
+        ...(label === "with initial states"
+          ? [p("h0", [dirs, batch, hidden]), p("c0", [dirs, batch, hidden])]
+          : []),
+      ];
+      const [y, yH] = m.node(opType, inputs, { hidden_size: hidden, ...attrs }, 2);
+      const last = m.op("ReduceSum", [yH!, m.ints([0, 1, 2])], { keepdims: 0 });
+      const shape = [steps, dirs, batch, hidden];
+      return { output: m.op("Add", [m.op("Mul", [y!, y!]), last]), shape };
     },
   });
 }

@@ -3,6 +3,8 @@
 import type { GraphNode, LoadedModel } from "../onnx/model.ts";
 import { shapeRules } from "../onnx/shape-rules.ts";
 import { gradientRules } from "./gradients.ts";
+import { recurrentRestriction } from "./recurrent.ts";
+import { trainingRewrites } from "./training-mode.ts";
 
 export interface UnsupportedOperator {
   /**
@@ -14,9 +16,12 @@ export interface UnsupportedOperator {
   nodes: string[];
 }
 
-/** Operators this engine can both shape-infer and differentiate. */
+/**
+ * Operators this engine can both shape-infer and differentiate: by a gradient rule, or by the
+ * training rewrite that spells them out in differentiable operators (LSTM, GRU, RNN).
+ */
 export function isSupportedOperator(domain: string, opType: string): boolean {
-  return domain === "" && opType in shapeRules && opType in gradientRules;
+  return domain === "" && opType in shapeRules && (opType in gradientRules || opType in trainingRewrites);
 }
 
 /** Supported operators whose gradient covers only some configurations: the reason when outside. */
@@ -38,6 +43,9 @@ const restrictions: Record<string, (node: GraphNode) => string | undefined> = {
   ScatterElements: (node) => scatterReduction(node),
   ScatterND: (node) => scatterReduction(node),
   GatherND: (node) => (node.attrs.int("batch_dims", 0) === 0 ? undefined : "batch_dims>0"),
+  LSTM: recurrentRestriction,
+  GRU: recurrentRestriction,
+  RNN: recurrentRestriction,
 };
 
 function scatterReduction(node: GraphNode): string | undefined {

@@ -239,6 +239,22 @@ const pool: ShapeRule = (ctx) => {
   return [out, { dtype: "int64", shape: out.shape }];
 };
 
+/** LSTM, GRU, RNN: Y, Y_h (and LSTM's Y_c), time-major unless layout = 1. */
+const recurrent: ShapeRule = (ctx) => {
+  const x = need(ctx, 0);
+  const batchFirst = ctx.node.attrs.int("layout", 0) === 1;
+  const hidden = ctx.node.attrs.int("hidden_size", 0);
+  const directions = ctx.node.attrs.string("direction", "forward") === "bidirectional" ? 2 : 1;
+  const [steps, batch] = batchFirst ? [x.shape[1]!, x.shape[0]!] : [x.shape[0]!, x.shape[1]!];
+  const y = batchFirst ? [batch, steps, directions, hidden] : [steps, directions, batch, hidden];
+  const state = batchFirst ? [batch, directions, hidden] : [directions, batch, hidden];
+  return [
+    { dtype: x.dtype, shape: y },
+    { dtype: x.dtype, shape: state },
+    { dtype: x.dtype, shape: state },
+  ];
+};
+
 export const shapeRules: Record<string, ShapeRule> = {
   Identity: sameAsInput,
   Neg: sameAsInput,
@@ -512,6 +528,9 @@ export const shapeRules: Record<string, ShapeRule> = {
     return [{ dtype: need(ctx, 0).dtype, shape: [x[0]!, dimProduct([x[1]!, b * b]), ...spatial] }];
   },
   GroupNormalization: sameAsInput,
+  LSTM: recurrent,
+  GRU: recurrent,
+  RNN: recurrent,
   Resize: (ctx) => {
     const x = need(ctx, 0);
     const { shape } = resizeGeometry(ctx, x.shape);
