@@ -1,6 +1,6 @@
 // The PyTorch-exported fixture models (worker-runtime/fixtures/, made by make_fixtures.py), as
 // the tests and the benchmark load them.
-import { readFileSync } from "node:fs";
+import { readdirSync, readFileSync } from "node:fs";
 import type { DatasetSource } from "./run-setup.ts";
 
 export const FIXTURE_MODELS = ["mlp", "cnn", "attention"] as const;
@@ -27,6 +27,41 @@ const read = (path: string) => readFileSync(new URL(path, fixturesDir));
 
 export function loadFixture(name: FixtureName): Fixture {
   const reference: TorchReference = JSON.parse(read(`${name}.reference.json`).toString("utf8"));
+  return {
+    name,
+    model: read(`${name}.onnx`),
+    dataset: { bytes: read(reference.data), fileName: reference.data },
+    spec: JSON.parse(read(`${name}.spec.json`).toString("utf8")),
+    reference,
+  };
+}
+
+/** A zoo model's PyTorch run (fixtures/zoo/, `make_fixtures.py zoo`): the loss of every step. */
+export interface ZooReference {
+  losses: number[];
+  epochs: Array<{ train_loss: number; val_loss: number; val_accuracy: number | null }>;
+  data: string;
+}
+
+export interface ZooFixture extends Omit<Fixture, "name" | "reference"> {
+  name: string;
+  reference: ZooReference;
+}
+
+const zooDir = new URL("zoo/", fixturesDir);
+
+/** The zoo's models, by name, in file order. */
+export function zooModels(): string[] {
+  const suffix = ".reference.json";
+  return readdirSync(zooDir)
+    .filter((file) => file.endsWith(suffix))
+    .map((file) => file.slice(0, -suffix.length))
+    .sort();
+}
+
+export function loadZooFixture(name: string): ZooFixture {
+  const read = (path: string) => readFileSync(new URL(path, zooDir));
+  const reference: ZooReference = JSON.parse(read(`${name}.reference.json`).toString("utf8"));
   return {
     name,
     model: read(`${name}.onnx`),
