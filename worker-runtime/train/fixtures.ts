@@ -23,17 +23,21 @@ export interface Fixture {
 }
 
 const fixturesDir = new URL("../fixtures/", import.meta.url);
-const read = (path: string) => readFileSync(new URL(path, fixturesDir));
 
-export function loadFixture(name: FixtureName): Fixture {
-  const reference: TorchReference = JSON.parse(read(`${name}.reference.json`).toString("utf8"));
+/** Model, dataset, spec and reference of fixture `name` in `dir`. */
+function readFixture<R extends { data: string }>(dir: URL, name: string) {
+  const read = (path: string) => readFileSync(new URL(path, dir));
+  const reference: R = JSON.parse(read(`${name}.reference.json`).toString("utf8"));
   return {
-    name,
     model: read(`${name}.onnx`),
     dataset: { bytes: read(reference.data), fileName: reference.data },
-    spec: JSON.parse(read(`${name}.spec.json`).toString("utf8")),
+    spec: JSON.parse(read(`${name}.spec.json`).toString("utf8")) as Record<string, unknown>,
     reference,
   };
+}
+
+export function loadFixture(name: FixtureName): Fixture {
+  return { name, ...readFixture<TorchReference>(fixturesDir, name) };
 }
 
 /** A zoo model's PyTorch run (fixtures/zoo/, `make_fixtures.py zoo`): the loss of every step. */
@@ -60,13 +64,5 @@ export function zooModels(): string[] {
 }
 
 export function loadZooFixture(name: string): ZooFixture {
-  const read = (path: string) => readFileSync(new URL(path, zooDir));
-  const reference: ZooReference = JSON.parse(read(`${name}.reference.json`).toString("utf8"));
-  return {
-    name,
-    model: read(`${name}.onnx`),
-    dataset: { bytes: read(reference.data), fileName: reference.data },
-    spec: JSON.parse(read(`${name}.spec.json`).toString("utf8")),
-    reference,
-  };
+  return { name, ...readFixture<ZooReference>(zooDir, name) };
 }
