@@ -25,6 +25,7 @@ import {
 } from "./data/prepare.ts";
 import { Xoshiro128 } from "./data/prng.ts";
 import { TrainError } from "./errors.ts";
+import { checkThreads } from "./profile.ts";
 import { learningRateAt } from "./schedule.ts";
 import { parseTrainingSpec, type TrainingSpec } from "./spec.ts";
 import { type Batch, type BatchGeometry, batchSizes, type SplitGeometry, StepEngine } from "./step-engine.ts";
@@ -85,6 +86,16 @@ export interface SetUpOptions {
    * defaultStepsPerRun.
    */
   stepsPerRun?: number;
+  /** Intra-op threads of the onnxruntime sessions (default 1): part of the determinism profile. */
+  threads?: number;
+}
+
+/** The SetUpOptions among a caller's options, leaving out the ones it did not set. */
+export function runOptions(options: SetUpOptions): SetUpOptions {
+  return {
+    ...(options.stepsPerRun === undefined ? {} : { stepsPerRun: options.stepsPerRun }),
+    ...(options.threads === undefined ? {} : { threads: options.threads }),
+  };
 }
 
 // Past a few dozen steps a run's fixed cost is already negligible.
@@ -182,7 +193,8 @@ export async function createEngine(
   if (!Number.isInteger(stepsPerRun) || stepsPerRun < 1) {
     throw new TrainError("INVALID_SPEC", `steps per run must be a positive integer; got ${stepsPerRun}`);
   }
-  return StepEngine.create(model, spec, batchGeometry(data, spec, samples), stepsPerRun);
+  const threads = checkThreads(options.threads ?? 1);
+  return StepEngine.create(model, spec, batchGeometry(data, spec, samples), stepsPerRun, threads);
 }
 
 /** The step of the first checkpoint after `step`: runs stop there, so it is taken exactly. */

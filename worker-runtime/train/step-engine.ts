@@ -16,7 +16,7 @@ import {
 import { allocate } from "../onnx/dtypes.ts";
 import { type DType, type LoadedModel, OnnxError, type Tensor, type TensorData } from "../onnx/index.ts";
 import { TrainError } from "./errors.ts";
-import { deterministicSessionOptions } from "./profile.ts";
+import { sessionOptions } from "./profile.ts";
 import type { TrainingSpec } from "./spec.ts";
 
 export interface ModelState {
@@ -211,11 +211,12 @@ interface RunGraph {
 
 async function runGraph(
   model: LoadedModel,
+  threads: number,
   bytes: Uint8Array,
   outputs: Omit<RunGraph, "session" | "fetches">,
 ): Promise<RunGraph> {
   const session = await guarded(model, "the training step", () =>
-    ort.InferenceSession.create(bytes, deterministicSessionOptions),
+    ort.InferenceSession.create(bytes, sessionOptions(threads)),
   );
   const fetches = [
     outputs.losses,
@@ -245,6 +246,8 @@ export class StepEngine {
     readonly stepsPerRun: number,
     /** Evaluation graphs by batch size (none without validation). */
     private readonly evals: Map<number, EvalGraph>,
+    /** Intra-op threads of every session. */
+    readonly threads: number,
   ) {}
 
   /**
@@ -256,6 +259,8 @@ export class StepEngine {
     spec: TrainingSpec,
     geometry: BatchGeometry,
     stepsPerRun: number,
+    /** Intra-op threads of every session (part of the determinism profile). */
+    threads: number,
   ): Promise<StepEngine> {
     const { train, validation } = geometry;
     const graphs = await guarded(model, "building the training step", () =>
@@ -271,7 +276,7 @@ export class StepEngine {
       const { outputs } = graph;
       singles.set(
         train.sizes[i]!,
-        await runGraph(model, graph.bytes, {
+        await runGraph(model, threads, graph.bytes, {
           losses: outputs.loss,
           corrects: outputs.correct,
           params: outputs.params,
@@ -286,7 +291,7 @@ export class StepEngine {
         : undefined;
     const multi =
       looped &&
-      (await runGraph(model, looped.bytes, {
+      (await runGraph(model, threads, looped.bytes, {
         losses: looped.outputs.losses,
         corrects: looped.outputs.corrects,
         params: looped.outputs.params,
@@ -304,11 +309,11 @@ export class StepEngine {
         }),
       );
       const session = await guarded(model, "the evaluation step", () =>
-        ort.InferenceSession.create(evalGraph.bytes, deterministicSessionOptions),
+        ort.InferenceSession.create(evalGraph.bytes, sessionOptions(threads)),
       );
       evals.set(size, { session, graph: evalGraph });
     }
-    return new StepEngine(model, geometry, graph, singles, multi, stepsPerRun, evals);
+    return new StepEngine(model, geometry, graph, singles, multi, stepsPerRun, evals, threads);
   }
 
   /**
