@@ -1011,7 +1011,9 @@ export const gradientRules: Record<string, GradientEntry> = {
     toInput(1, () => g.neg(g.div(times(y(0)), x(1)))),
   ],
   Neg: ({ g, dy0 }) => [g.neg(dy0)],
-  Relu: ({ g, y, dy0, scalar }) => [g.where(g.gt(y(0), scalar(0)), dy0, scalar(0))],
+  // dy times the 0/1 mask: onnxruntime's Where with a scalar branch runs about 3x slower than
+  // Cast and Mul, a few percent of a compute-bound step.
+  Relu: ({ g, y, dy0, scalar, dtype }) => [g.mul(dy0, g.cast(g.gt(y(0), scalar(0)), dtype))],
   LeakyRelu: ({ g, node, x, dy0, scalar }) => [
     g.where(g.gt(x(0), scalar(0)), dy0, g.mul(dy0, scalar(node.attrs.float("alpha", 0.01)))),
   ],
