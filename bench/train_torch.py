@@ -3,7 +3,7 @@ and the one-thread SGEMM bound of the compute-bound model.
 
 Run by bench/train.ts with Debian's interpreter as a long-lived child, so the two sides can be
 measured in alternating bursts on a shared machine: it reads lines "<model> <steps>" on stdin and
-answers each with the steps per second of that burst ("sgemm" runs just the matrix products of
+answers each with the steps per second of that burst, by the clock and per CPU-second ("sgemm" runs just the matrix products of
 one training step of the compute-bound MLP, with numpy on OpenBLAS, OPENBLAS_NUM_THREADS=1 set by
 the parent). "ready" is printed once all models are built and warmed up.
 Each step is what a PyTorch user writes: index a batch, forward, loss, backward, (clip), step,
@@ -52,6 +52,14 @@ def read_safetensors(path):
     }
 
 
+def timed(step, steps):
+    """Steps per second by the clock and per CPU-second of the process."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(steps):
+        step()
+    return {"wall": steps / (time.perf_counter() - wall), "cpu": steps / (time.process_time() - cpu)}
+
+
 class Trainer:
     """One fixture model training with its spec's optimizer, ready to run bursts of steps."""
 
@@ -82,10 +90,7 @@ class Trainer:
         self.done += 1
 
     def burst(self, steps):
-        start = time.perf_counter()
-        for _ in range(steps):
-            self.step()
-        return steps / (time.perf_counter() - start)
+        return timed(self.step, steps)
 
 
 class Sgemm:
@@ -109,10 +114,7 @@ class Sgemm:
                 np.matmul(h[i + 1], weight)
 
     def burst(self, steps):
-        start = time.perf_counter()
-        for _ in range(steps):
-            self.step()
-        return steps / (time.perf_counter() - start)
+        return timed(self.step, steps)
 
 
 def main():

@@ -14,7 +14,14 @@ import {
   unpackTensors,
 } from "../autodiff/index.ts";
 import { allocate } from "../onnx/dtypes.ts";
-import { type DType, type LoadedModel, OnnxError, type Tensor, type TensorData } from "../onnx/index.ts";
+import {
+  type DType,
+  elementCount,
+  type LoadedModel,
+  OnnxError,
+  type Tensor,
+  type TensorData,
+} from "../onnx/index.ts";
 import { TrainError } from "./errors.ts";
 import { sessionOptions } from "./profile.ts";
 import type { TrainingSpec } from "./spec.ts";
@@ -91,14 +98,7 @@ function zeroBatch(split: SplitGeometry, size: number, steps: number): Batch {
   const leading = steps === 1 ? [size] : [steps, size];
   const zeros = (s: SampleShape): Tensor => {
     const dims = [...leading, ...s.sampleDims];
-    return {
-      dtype: s.dtype,
-      dims,
-      data: allocate(
-        s.dtype,
-        dims.reduce((a, b) => a * b, 1),
-      ),
-    };
+    return { dtype: s.dtype, dims, data: allocate(s.dtype, elementCount(dims)) };
   };
   return {
     inputs: new Map([...split.inputs].map(([name, s]) => [name, zeros(s)])),
