@@ -91,3 +91,6 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
     stop,
   };
 }
+
+/** The Compute pallet's parameters at the dev chain's genesis (PROTOCOL.md §2, "dev" column). */
+export { DEV_PARAMETERS } from "./runtime/pallets/compute-storage.ts";
