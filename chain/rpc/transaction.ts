@@ -47,6 +47,13 @@ function refusalEvent(error: unknown): { event: "invalid" | "error"; error: stri
   return { event: "error", error: (error as Error).message };
 }
 
+/** The pool's admission of `bytes`; a refusal, even of bytes that do not decode, rejects. */
+function submitted(node: Node, bytes: Uint8Array) {
+  return new Promise<Awaited<ReturnType<Node["pool"]["submit"]>>>((resolve) =>
+    resolve(node.pool.submit(bytes)),
+  );
+}
+
 /**
  * Submits a transaction and keeps it in the pool until it is finalized: like Substrate's, a
  * transaction that was admitted and then fell out (refused when a block applied it) is submitted
@@ -62,7 +69,7 @@ function broadcast(node: Node, bytes: Uint8Array): Broadcast {
     },
   };
   const submit = (): void => {
-    node.pool.submit(bytes).then(
+    submitted(node, bytes).then(
       (transaction) => {
         if (!state.broadcasting) return;
         stopWatching = node.pool.watch(transaction.hash, (status) => {
@@ -127,7 +134,7 @@ export const transactionRpc: RpcNamespace = {
         watching = false;
         connection.afterReply(() => connection.unsubscribe(id));
       };
-      node.pool.submit(bytes).then(
+      submitted(node, bytes).then(
         (transaction) => {
           if (!watching) return;
           emit({ event: "validated" });
