@@ -472,7 +472,7 @@ describe("JSON-RPC interface spec", () => {
       const block = await client.result<{ block: { extrinsics: string[] } }>("chain_getBlock", [
         included.blockHash,
       ]);
-      assert.ok(block.block.extrinsics.includes(extrinsic));
+      assert.ok(block.block.extrinsics.includes(extrinsic), "the broadcast transaction is in the new block");
       assert.equal(await client.result("transaction_v1_stop", [operation]), null);
       assert.equal(await client.errorCode("transaction_v1_stop", [operation]), -32602);
       assert.equal(
