@@ -25,6 +25,13 @@ const DEV_ENDOWMENT = 1_000_000n * VT;
 const WORKER_BOND = 1_000n * VT;
 const PROFILE = `0x${"11".repeat(32)}`;
 const COMMITMENT = `0x${"22".repeat(32)}`;
+/** Compute.register(roles, profile, commitment, bond) as a worker, positionally. */
+const REGISTER_ARGS = [
+  { worker: true, verifier: false, whistleblower: false },
+  PROFILE,
+  COMMITMENT,
+  WORKER_BOND,
+];
 const RUNTIME_APIS = [
   "AccountNonceApi",
   "BlockBuilder",
@@ -85,7 +92,9 @@ function amounts(data: Record<string, unknown> | undefined): Record<string, bigi
   return found;
 }
 
-async function withPolkadotApi(url: string, logged: string[]): Promise<ScenarioClient> {
+/** @polkadot/api, which must connect without its "MetadataApi not available" warning. */
+async function withPolkadotApi(url: string): Promise<ScenarioClient> {
+  const logged: string[] = [];
   const captured = { warn: console.warn, log: console.log, error: console.error };
   const capture = (...args: unknown[]) => logged.push(args.map(String).join(" "));
   Object.assign(console, { warn: capture, log: capture, error: capture });
@@ -95,6 +104,15 @@ async function withPolkadotApi(url: string, logged: string[]): Promise<ScenarioC
   } finally {
     Object.assign(console, captured);
   }
+  assert.ok(!logged.some((line) => /MetadataApi|get_metadata|state_call/.test(line)), logged.join("\n"));
+  // Against any node that offers the interface spec, @polkadot/api notes that it has no
+  // decoration for those methods; nothing else may be logged.
+  const specOnly =
+    /RPC methods not decorated: ((chainHead|chainSpec|transaction|transactionWatch)_v1_\w+(, |$))+$/;
+  assert.deepEqual(
+    logged.filter((line) => !specOnly.test(line)),
+    [],
+  );
   const send = (extrinsic: SubmittableExtrinsic<"promise">, signer: KeyringPair) =>
     new Promise<Finalized>((resolve, reject) => {
       const statuses: string[] = [];
@@ -157,16 +175,7 @@ async function withPolkadotApi(url: string, logged: string[]): Promise<ScenarioC
       ).partialFee.toBigInt(),
     transfer: (from, to, amount) =>
       send(member(member(api.tx, "balances"), "transferKeepAlive")(to, amount), from),
-    register: (node) =>
-      send(
-        member(member(api.tx, "compute"), "register")(
-          { worker: true, verifier: false, whistleblower: false },
-          PROFILE,
-          COMMITMENT,
-          WORKER_BOND,
-        ),
-        node,
-      ),
+    register: (node) => send(member(member(api.tx, "compute"), "register")(...REGISTER_ARGS), node),
     disconnect: () => api.disconnect(),
   };
 }
@@ -216,16 +225,7 @@ async function withDedot(url: string, rpcVersion: "legacy" | "v2"): Promise<Scen
     transferFee: async (from, to, amount) =>
       (await tx("balances", "transferKeepAlive")(to, amount).paymentInfo(from.address)).partialFee,
     transfer: (from, to, amount) => send(tx("balances", "transferKeepAlive")(to, amount), from),
-    register: (node) =>
-      send(
-        tx("compute", "register")(
-          { worker: true, verifier: false, whistleblower: false },
-          PROFILE,
-          COMMITMENT,
-          WORKER_BOND,
-        ),
-        node,
-      ),
+    register: (node) => send(tx("compute", "register")(...REGISTER_ARGS), node),
     disconnect: () => client.disconnect(),
   };
 }
@@ -370,50 +370,38 @@ after(async () => {
   await devnet?.stop();
 });
 
+const CLIENTS: ReadonlyArray<{
+  readonly title: string;
+  readonly connect: (url: string) => Promise<ScenarioClient>;
+  readonly sender: string;
+}> = [
+  {
+    title: "@polkadot/api (legacy RPC, metadata through the Metadata API, no warning)",
+    connect: withPolkadotApi,
+    sender: "//Charlie",
+  },
+  { title: "dedot's legacy client", connect: (url) => withDedot(url, "legacy"), sender: "//Dave" },
+  {
+    title: "dedot's JSON-RPC interface spec client",
+    connect: (url) => withDedot(url, "v2"),
+    sender: "//Eve",
+  },
+  {
+    title: "polkadot-api (JSON-RPC interface spec only)",
+    connect: withPolkadotApiLibrary,
+    sender: "//Ferdie",
+  },
+];
+
 describe("the dev chain with Substrate's client libraries", () => {
-  it("@polkadot/api (legacy RPC, metadata through the Metadata API, no warning)", async () => {
-    const logged: string[] = [];
-    const client = await withPolkadotApi(devnet.wsUrl, logged);
-    try {
-      assert.ok(!logged.some((line) => /MetadataApi|get_metadata|state_call/.test(line)), logged.join("\n"));
-      // Against any node that offers the interface spec, @polkadot/api notes that it has no
-      // decoration for those methods; nothing else may be logged.
-      const specOnly =
-        /RPC methods not decorated: ((chainHead|chainSpec|transaction|transactionWatch)_v1_\w+(, |$))+$/;
-      assert.deepEqual(
-        logged.filter((line) => !specOnly.test(line)),
-        [],
-      );
-      await scenario(client, keyring.addFromUri("//Charlie"), keyring.addFromUri("//Receiver/1").address);
-    } finally {
-      await client.disconnect();
-    }
-  });
-
-  it("dedot's legacy client", async () => {
-    const client = await withDedot(devnet.wsUrl, "legacy");
-    try {
-      await scenario(client, keyring.addFromUri("//Dave"), keyring.addFromUri("//Receiver/2").address);
-    } finally {
-      await client.disconnect();
-    }
-  });
-
-  it("dedot's JSON-RPC interface spec client", async () => {
-    const client = await withDedot(devnet.wsUrl, "v2");
-    try {
-      await scenario(client, keyring.addFromUri("//Eve"), keyring.addFromUri("//Receiver/3").address);
-    } finally {
-      await client.disconnect();
-    }
-  });
-
-  it("polkadot-api (JSON-RPC interface spec only)", async () => {
-    const client = await withPolkadotApiLibrary(devnet.wsUrl);
-    try {
-      await scenario(client, keyring.addFromUri("//Ferdie"), keyring.addFromUri("//Receiver/4").address);
-    } finally {
-      await client.disconnect();
-    }
-  });
+  for (const [index, { title, connect, sender }] of CLIENTS.entries()) {
+    it(title, async () => {
+      const client = await connect(devnet.wsUrl);
+      try {
+        await scenario(client, keyring.addFromUri(sender), keyring.addFromUri(`//Receiver/${index}`).address);
+      } finally {
+        await client.disconnect();
+      }
+    });
+  }
 });

@@ -3,7 +3,7 @@
 // body together. Metadata V15 itself is decoded and re-encoded with @polkadot/types.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { ApiPromise, WsProvider } from "@polkadot/api";
+import type { ApiPromise } from "@polkadot/api";
 import type { SubmittableExtrinsic } from "@polkadot/api/types";
 import { Keyring } from "@polkadot/keyring";
 import { Metadata, TypeRegistry } from "@polkadot/types";
@@ -11,7 +11,7 @@ import type { Block } from "@polkadot/types/interfaces";
 import type { Codec } from "@polkadot/types/types";
 import { bnToU8a, compactStripLength, hexToU8a, u8aConcat, u8aToHex } from "@polkadot/util";
 import { blake2AsHex } from "@polkadot/util-crypto";
-import { type Devnet, startDevnet } from "../index.ts";
+import { type DevnetWithApi, startDevnetWithApi } from "../../test/support/devnet-api.ts";
 
 const keyring = new Keyring({ type: "sr25519", ss58Format: 42 });
 const alice = keyring.addFromUri("//Alice");
@@ -19,7 +19,6 @@ const bob = keyring.addFromUri("//Bob");
 /** The timestamp inherent's identifier, "timstap0". */
 const TIMESTAMP = "0x74696d7374617030";
 
-let devnet: Devnet;
 let api: ApiPromise;
 
 type Value = Codec & Record<string, unknown>;
@@ -44,7 +43,9 @@ function included(extrinsic: SubmittableExtrinsic<"promise">): Promise<string> {
   return new Promise((resolve, reject) => {
     extrinsic
       .signAndSend(alice, (result) => {
+        // Under load @polkadot/api may skip InBlock for a Finalized that overtook it.
         if (result.status.isInBlock) resolve(result.status.asInBlock.toHex());
+        if (result.status.isFinalized) resolve(result.status.asFinalized.toHex());
       })
       .catch(reject);
   });
@@ -64,15 +65,14 @@ async function metadataAt(version: number): Promise<Uint8Array | undefined> {
   return output[0] === 0 ? undefined : compactStripLength(output.subarray(1))[1];
 }
 
+let fixture: DevnetWithApi | undefined;
+
 before(async () => {
-  devnet = await startDevnet({ port: 0 });
-  api = await ApiPromise.create({ provider: new WsProvider(devnet.wsUrl), noInitWarn: true });
+  fixture = await startDevnetWithApi();
+  ({ api } = fixture);
 });
 
-after(async () => {
-  await api?.disconnect();
-  await devnet?.stop();
-});
+after(() => fixture?.stop());
 
 describe("runtime APIs", () => {
   it("serve metadata V14 and V15, which @polkadot/types decodes and re-encodes byte for byte", async () => {

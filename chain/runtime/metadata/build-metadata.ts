@@ -133,22 +133,29 @@ function palletScope(pallet: PalletDefinition): TypeScope {
   return { name: pallet.name, types };
 }
 
+/** The runtime's enums of every pallet's calls, events and errors, by the pallet item they wrap. */
+const OUTER_ENUMS = [
+  { name: "RuntimeCall", item: "calls", inner: PALLET_CALL },
+  { name: "RuntimeEvent", item: "events", inner: PALLET_EVENT },
+  { name: "RuntimeError", item: "errors", inner: PALLET_ERROR },
+] as const;
+
 function outerEnum(
   pallets: readonly PalletDefinition[],
   scopes: ReadonlyMap<string, TypeScope>,
   types: PortableTypeBuilder,
-  has: (pallet: PalletDefinition) => boolean,
-  inner: string,
-  name: string,
+  { name, item, inner }: (typeof OUTER_ENUMS)[number],
 ): NamedTypeSpec {
   return {
     path: [RUNTIME_CRATE, name],
     shape: () => ({
-      variant: pallets.filter(has).map((pallet) => ({
-        name: pallet.name,
-        index: pallet.index,
-        fields: [{ type: types.resolve(inner, scopes.get(pallet.name)!) }],
-      })),
+      variant: pallets
+        .filter((pallet) => pallet[item] !== undefined)
+        .map((pallet) => ({
+          name: pallet.name,
+          index: pallet.index,
+          fields: [{ type: types.resolve(inner, scopes.get(pallet.name)!) }],
+        })),
     }),
   };
 }
@@ -171,30 +178,7 @@ export function buildMetadata(
   const scopes = new Map(pallets.map((pallet) => [pallet.name, palletScope(pallet)]));
   const shared: Record<string, NamedTypeSpec> = { ...SHARED_TYPES };
   const types = new PortableTypeBuilder(shared, SHARED_ALIASES);
-  shared.RuntimeCall = outerEnum(
-    pallets,
-    scopes,
-    types,
-    (p) => p.calls !== undefined,
-    PALLET_CALL,
-    "RuntimeCall",
-  );
-  shared.RuntimeEvent = outerEnum(
-    pallets,
-    scopes,
-    types,
-    (p) => p.events !== undefined,
-    PALLET_EVENT,
-    "RuntimeEvent",
-  );
-  shared.RuntimeError = outerEnum(
-    pallets,
-    scopes,
-    types,
-    (p) => p.errors !== undefined,
-    PALLET_ERROR,
-    "RuntimeError",
-  );
+  for (const outer of OUTER_ENUMS) shared[outer.name] = outerEnum(pallets, scopes, types, outer);
   shared.Runtime = { path: [RUNTIME_CRATE, "Runtime"], shape: { composite: [] } };
   for (const extension of extensions) shared[extension.identifier] = extension.type;
   const extra = `(${extensions.map((e) => e.identifier).join(", ")})`;
