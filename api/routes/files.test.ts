@@ -316,9 +316,9 @@ test("unsupported operators answer 422 listing every operator with its nodes", a
   const blobs = await storedBlobs();
   const rows = await fileRows(alice);
   const bytes = chainModel([
-    { opType: "Sin", name: "wave_a" },
+    { opType: "Det", name: "det_a" },
     { opType: "Relu", name: "act" },
-    { opType: "Sin", name: "wave_b" },
+    { opType: "Det", name: "det_b" },
     { opType: "Scramble", name: "custom", domain: "com.example" },
   ]);
   const res = await upload(alice, [
@@ -334,11 +334,11 @@ test("unsupported operators answer 422 listing every operator with its nodes", a
     };
   }>();
   assert.equal(error.code, "unsupported_operators");
-  assert.match(error.message, /Sin \(nodes: wave_a, wave_b\)/);
+  assert.match(error.message, /Det \(nodes: det_a, det_b\)/);
   assert.match(error.message, /com\.example\.Scramble \(nodes: custom\)/);
   assert.doesNotMatch(error.message, /Relu/);
   assert.deepEqual(error.unsupported_operators, [
-    { op_type: "Sin", nodes: ["wave_a", "wave_b"] },
+    { op_type: "Det", nodes: ["det_a", "det_b"] },
     { op_type: "com.example.Scramble", nodes: ["custom"] },
   ]);
   await assertNothingWritten(alice, blobs, rows);
