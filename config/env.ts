@@ -3,6 +3,8 @@ import { resolve } from "node:path";
 import { ConfigError } from "./errors.ts";
 
 export interface Config {
+  /** NODE_ENV=production: development conveniences such as the local checkout cannot be enabled. */
+  production: boolean;
   port: number;
   host: string;
   dataDir: string;
@@ -88,6 +90,7 @@ function byteLimit(env: Env, name: string, fallback: number): number {
 
 export function loadConfig(env: Env = process.env): Config {
   return {
+    production: optional(env, "NODE_ENV") === "production",
     port: port(env),
     host: optional(env, "HOST") ?? "127.0.0.1",
     dataDir: resolve(optional(env, "VERITRAIN_DATA_DIR") ?? ".veritrain"),

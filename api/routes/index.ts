@@ -5,8 +5,10 @@ import authRoutes from "./auth.ts";
 import billingRoutes from "./billing.ts";
 import filesRoutes from "./files.ts";
 import healthRoutes from "./health.ts";
+import localCheckoutRoutes from "./local-checkout.ts";
 import nodeRoutes from "./nodes.ts";
 import portalRoutes from "./portal.ts";
+import receiptKeyRoutes from "./receipt-keys.ts";
 import trainingJobRoutes from "./training-jobs.ts";
 
 const routes: FastifyPluginAsync = async (app) => {
@@ -14,8 +16,10 @@ const routes: FastifyPluginAsync = async (app) => {
   await app.register(authRoutes);
   await app.register(apiKeyRoutes);
   await app.register(billingRoutes);
+  await app.register(localCheckoutRoutes);
   await app.register(filesRoutes);
   await app.register(trainingJobRoutes);
+  await app.register(receiptKeyRoutes);
   await app.register(nodeRoutes);
   await app.register(portalRoutes);
 };
