@@ -21,10 +21,12 @@ export interface RequestSpec {
   json?: unknown;
   form?: FormData;
   idempotencyKey?: string;
-  /** A POST with no effect (a quote): as safe to send again as a GET. */
+  /** A POST with no effect (a quote), or none when repeated: as safe to send again as a GET. */
   effectFree?: boolean;
   headers?: Record<string, string>;
   signal?: AbortSignal | undefined;
+  /** Take a redirect as the answer instead of following it. */
+  redirect?: "manual";
 }
 
 const SESSION_COOKIE = "vt_session";
@@ -116,6 +118,7 @@ export class Transport {
       headers: this.headers(spec),
       body: spec.form ?? (spec.json === undefined ? undefined : JSON.stringify(spec.json)),
       signal: spec.signal ?? null,
+      redirect: spec.redirect ?? "follow",
     };
     for (let attempt = 0; ; attempt++) {
       const retriesLeft = retryable && attempt < this.options.maxRetries;
@@ -134,7 +137,8 @@ export class Transport {
           error,
         );
       }
-      if (response.ok) return response;
+      const redirected = spec.redirect === "manual" && response.status >= 300 && response.status < 400;
+      if (response.ok || redirected) return response;
       const error = await errorFrom(response);
       if (!retriesLeft || !shouldRetry(response.status, error)) throw error;
       await sleep(retryAfterMs(response) ?? backoffMs(attempt), undefined, { signal: spec.signal });
