@@ -2,15 +2,18 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { Type } from "@sinclair/typebox";
+import { createTestApp, type TestApp } from "../test/support/app.ts";
 import { buildApp } from "./app.ts";
 import { generateOpenApiYaml } from "./openapi.ts";
 import { StringEnum } from "./schemas/common.ts";
 
 const up = async () => undefined;
+let t: TestApp;
 let app: Awaited<ReturnType<typeof buildApp>>;
 
 before(async () => {
-  app = await buildApp({ deps: { probes: { database: up, redis: up, chain: up } } });
+  t = await createTestApp();
+  app = await buildApp({ deps: { services: t.services, probes: { database: up, redis: up, chain: up } } });
   // A route declared like every resource route, to exercise validation and body parsing.
   app.post(
     "/v1/echo",
@@ -30,7 +33,10 @@ before(async () => {
   );
   await app.ready();
 });
-after(() => app.close());
+after(async () => {
+  await app.close();
+  await t.close();
+});
 
 function errorOf(body: string) {
   const parsed = JSON.parse(body) as { error: Record<string, unknown> };

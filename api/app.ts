@@ -3,7 +3,7 @@
 import { randomUUID } from "node:crypto";
 import type { TypeBoxTypeProvider } from "@fastify/type-provider-typebox";
 import Fastify from "fastify";
-import type { HealthProbe } from "./health.ts";
+import type { HealthProbes } from "./health.ts";
 import auth from "./plugins/auth.ts";
 import errors from "./plugins/errors.ts";
 import idempotency from "./plugins/idempotency.ts";
@@ -12,15 +12,9 @@ import routes from "./routes/index.ts";
 import type { Services } from "./services/index.ts";
 
 export interface AppDeps {
-  probes: { database: HealthProbe; redis: HealthProbe; chain: HealthProbe };
-  /** The business logic the routes call; absent only when generating the OpenAPI document. */
-  services?: Services;
-}
-
-declare module "fastify" {
-  interface FastifyInstance {
-    deps: AppDeps;
-  }
+  probes: HealthProbes;
+  /** The business logic the routes call, handed to each route plugin as its options. */
+  services: Services;
 }
 
 export interface BuildAppOptions {
@@ -29,8 +23,9 @@ export interface BuildAppOptions {
   logLevel?: string | false;
 }
 
-export async function buildApp({ deps, logLevel = false }: BuildAppOptions) {
-  const app = Fastify({
+/** Fastify as the API configures it, with nothing registered yet. */
+export function createFastify(logLevel: string | false) {
+  return Fastify({
     logger: logLevel ? { level: logLevel } : false,
     requestIdHeader: "x-request-id",
     genReqId: () => `req_${randomUUID().replaceAll("-", "")}`,
@@ -41,16 +36,40 @@ export async function buildApp({ deps, logLevel = false }: BuildAppOptions) {
       customOptions: { removeAdditional: false, coerceTypes: "array", useDefaults: true, allErrors: false },
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
+}
 
-  app.decorate("deps", deps);
+/**
+ * Everything the API declares: its error shape, its document, authentication, idempotency and
+ * the routes. Registering calls no service, so the OpenAPI document is built with this too.
+ */
+export async function registerApi(app: ReturnType<typeof createFastify>, { services, probes }: AppDeps) {
+  await app.register(errors);
+  await app.register(swagger);
+  await app.register(auth, { apiKeys: services.apiKeys, accounts: services.accounts });
+  await app.register(idempotency, { records: services.idempotency });
+  await app.register(routes, { services, probes });
+}
+
+export async function buildApp({ deps, logLevel = false }: BuildAppOptions) {
+  const app = createFastify(logLevel);
   app.addHook("onSend", async (request, reply) => {
     reply.header("x-request-id", request.id);
   });
-  await app.register(errors);
-  await app.register(swagger);
-  await app.register(auth);
-  await app.register(idempotency);
-  await app.register(routes);
+  await registerApi(app, deps);
+  // Revocations in other API processes evict cached keys here while this app serves; the
+  // document's app registers the same routes but never serves, so this is not in registerApi.
+  let stopListening: (() => Promise<void>) | undefined;
+  app.addHook("onReady", async () => {
+    try {
+      stopListening = await deps.services.apiKeys.listenForRevocations();
+    } catch (error) {
+      // The API still serves without Redis; the cache TTL alone then bounds a revocation's delay.
+      app.log.warn({ err: error }, "not subscribed to API key revocations");
+    }
+  });
+  app.addHook("onClose", async () => {
+    await stopListening?.();
+  });
   return app;
 }
 

@@ -10,6 +10,12 @@ export interface ComponentStatus {
 
 export type HealthProbe = () => Promise<string | undefined>;
 
+export interface HealthProbes {
+  database: HealthProbe;
+  redis: HealthProbe;
+  chain: HealthProbe;
+}
+
 const probeTimeoutMs = 2000;
 
 export async function runProbe(probe: HealthProbe): Promise<ComponentStatus> {

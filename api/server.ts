@@ -9,7 +9,7 @@ import { migrate } from "../prisma/migrate.ts";
 import { createPool } from "../prisma/pool.ts";
 import { DEFAULT_QUEUE_PREFIX } from "../queue/names.ts";
 import { type App, buildApp } from "./app.ts";
-import { closeServices, createServices } from "./services/index.ts";
+import { closeServices, createServices, type Services } from "./services/index.ts";
 
 // How often dispatched jobs are moved along the protocol: a block or two of the dev chain.
 const VERIFICATION_PASS_MS = 1_000;
@@ -22,6 +22,7 @@ export interface ServiceUrls {
 
 export interface RunningApi {
   app: App;
+  services: Services;
   url: string;
   close(): Promise<void>;
 }
@@ -66,15 +67,15 @@ export async function startApi(
     queues: { redisUrl: urls.redisUrl, prefix: options.queuePrefix ?? DEFAULT_QUEUE_PREFIX },
     logError: (error, message) => logger.error({ err: error }, message),
   });
-  await services.nodeGateway?.start();
+  await services.nodeGateway?.leases.start();
   // The journal of Compute events feeds the receipts' anchors and the audits' records.
   const watcher = await bridge.watch(undefined, {
     onError: (error) => logger.error({ err: error }, "applying chain events failed; retrying"),
   });
   services.verification?.start(options.verificationPassMs ?? VERIFICATION_PASS_MS);
   // Jobs left queued by a previous process (a crash between reserving and escrowing) go out now.
-  services.jobs
-    .resumePending()
+  services.dispatcher
+    ?.resumePending()
     .catch((error: unknown) => logger.error({ err: error }, "resuming queued jobs failed"));
 
   const app = await buildApp({
@@ -110,5 +111,5 @@ export async function startApi(
     })();
     return closing;
   };
-  return { app, url, close };
+  return { app, services, url, close };
 }

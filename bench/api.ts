@@ -9,9 +9,10 @@
 //
 //   node --import tsx bench/api.ts [--duration 10] [--connections 50] [--warmup 2] [--path /v1/...]...
 //
-// `--path` adds authenticated GETs to measure. Needs DATABASE_URL and REDIS_URL (the suite's
-// services); it works in a schema, Redis prefix and data directory of its own, and builds the
-// services without a chain or task queue, so the job it creates simply stays queued.
+// `--path` adds authenticated GETs to measure. Needs DATABASE_URL and REDIS_URL (`npm run
+// bench:api` starts embedded services for those unset, as the test runner does); it works in a
+// schema, Redis prefix and data directory of its own, and builds the services without a chain or
+// task queue, so the job it creates simply stays queued.
 import { createHash } from "node:crypto";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";

@@ -47,21 +47,8 @@ export function startLocalNodes(apiUrl: string, chainWsUrl: string, dataDir: str
     const out = openSync(log, "a");
     const child = spawn(
       process.execPath,
-      [
-        ENTRY,
-        "node",
-        "--role",
-        role,
-        "--api",
-        apiUrl,
-        "--chain",
-        chainWsUrl,
-        "--seed",
-        seed,
-        "--data-dir",
-        dir,
-      ],
-      { stdio: ["ignore", out, out] },
+      [ENTRY, "node", "--role", role, "--api", apiUrl, "--chain", chainWsUrl, "--data-dir", dir],
+      { stdio: ["ignore", out, out], env: { ...process.env, VERITRAIN_NODE_SEED: seed } },
     );
     return { child, line: `${role} node ${seed} (log: ${log})` };
   });

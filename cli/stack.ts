@@ -45,7 +45,9 @@ export async function startStack(config: Config): Promise<Stack> {
     let chainWsUrl = config.chainWsUrl;
     const embeddedChain = !chainWsUrl;
     if (!chainWsUrl) {
+      // Any free port, so two stacks can run side by side.
       const devnet = await startDevnet({
+        port: 0,
         dataDir: join(config.dataDir, "chain"),
         blockTimeMs: DEV_BLOCK_TIME_MS,
       });

@@ -1,9 +1,10 @@
 // Twelve-factor configuration: everything comes from the environment, validated once at start.
 import { resolve } from "node:path";
+import { isWellKnownDevSeed } from "./dev-keys.ts";
 import { ConfigError } from "./errors.ts";
 
 export interface Config {
-  /** NODE_ENV=production: development conveniences such as the local checkout cannot be enabled. */
+  /** NODE_ENV=production: nothing embedded, no development keys, no local stand-ins. */
   production: boolean;
   port: number;
   host: string;
@@ -88,9 +89,38 @@ function byteLimit(env: Env, name: string, fallback: number): number {
   return value;
 }
 
+/** The development conveniences a production process must not fall back on, each with its remedy. */
+function productionProblems(env: Env): string[] {
+  const problems: string[] = [];
+  for (const [name, what] of [
+    ["DATABASE_URL", "an embedded Postgres"],
+    ["REDIS_URL", "a Redis server"],
+    ["CHAIN_WS_URL", "a dev chain"],
+  ] as const) {
+    if (!optional(env, name)) problems.push(`${name} is unset: production never starts ${what} of its own`);
+  }
+  const seed = optional(env, "OPERATOR_SEED");
+  if (!seed) problems.push("OPERATOR_SEED is unset: set the operator treasury's own secret");
+  else if (isWellKnownDevSeed(seed))
+    problems.push("OPERATOR_SEED is a public development key: anyone could sign as the operator");
+  if (!optional(env, "PLATFORM_SIGNING_KEY"))
+    problems.push("PLATFORM_SIGNING_KEY is unset: receipts must be signed with a key you publish and keep");
+  return problems;
+}
+
 export function loadConfig(env: Env = process.env): Config {
+  const production = optional(env, "NODE_ENV") === "production";
+  if (production) {
+    const problems = productionProblems(env);
+    if (problems.length > 0) {
+      throw new ConfigError(
+        "UNSAFE_PRODUCTION_CONFIG",
+        `NODE_ENV=production refuses to start:\n${problems.map((p) => `  - ${p}`).join("\n")}`,
+      );
+    }
+  }
   return {
-    production: optional(env, "NODE_ENV") === "production",
+    production,
     port: port(env),
     host: optional(env, "HOST") ?? "127.0.0.1",
     dataDir: resolve(optional(env, "VERITRAIN_DATA_DIR") ?? ".veritrain"),
@@ -101,7 +131,7 @@ export function loadConfig(env: Env = process.env): Config {
     stripeWebhookSecret: optional(env, "STRIPE_WEBHOOK_SECRET"),
     stripeApiBase: url(env, "STRIPE_API_BASE", ["http:", "https:"]),
     tokenUsdRate: rate(env),
-    // //Alice is the dev chain's treasury; production deployments must set their own seed.
+    // //Alice is the dev chain's treasury; production refuses it (productionProblems).
     operatorSeed: optional(env, "OPERATOR_SEED") ?? "//Alice",
     // A PEM has newlines; deployments often pass them escaped in one line.
     platformSigningKey: optional(env, "PLATFORM_SIGNING_KEY")?.replaceAll("\\n", "\n"),

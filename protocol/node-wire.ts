@@ -1,7 +1,8 @@
 // The node gateway's wire format (`/v1/nodes/...`): what a node sends and what it gets back.
 // Nodes are untrusted programs that must not depend on the API's internals, so the one
-// definition lives here; the API's TypeBox schemas are checked against it at compile time
-// (api/schemas/sdk-conformance.ts). How each request is signed is in signed-messages.ts.
+// definition lives here: the task queues store the work items below as they are (queue/payloads.ts),
+// and the API's TypeBox schemas are checked against these types at compile time
+// (test/sdk-conformance.ts). How each request is signed is in signed-messages.ts.
 
 export const NODE_ROLES = ["worker", "verifier", "whistleblower"] as const;
 export type NodeRole = (typeof NODE_ROLES)[number];
@@ -34,54 +35,67 @@ export interface Lease {
   heartbeat_interval_seconds: number;
 }
 
+/** A checkpoint stored through the gateway: the step it was taken after and its SHA-256. */
 export interface CheckpointRef {
   step: number;
   sha256: string;
+}
+
+/** A checkpoint with its inclusion proof in the worker's committed Merkle tree (merkle.ts). */
+export interface ProvenCheckpoint extends CheckpointRef {
+  leaf_index: number;
+  /** Sibling hashes from the leaf upward, hex. */
+  proof: string[];
+}
+
+// The work items. Hashes are lowercase hex SHA-256 of blobs the gateway serves by hash, so a node
+// fetches the model, the dataset and checkpoints without ever seeing the user's files or ids.
+// `chain` names the on-chain duty the work fulfils (null for work off chain: tests, local runs);
+// the node signs its commit or verdict for it with its own key.
+
+/** What any work on a job needs to run the training engine. */
+export interface WorkInputs {
+  task_id: string;
+  model_sha256: string;
+  dataset_sha256: string;
+  /** The dataset's file name: its extension tells the trainer's reader the format. */
+  dataset_file_name: string;
+  /** The training engine's spec as the user gave it (worker-runtime/train/spec.ts parses it). */
+  spec: unknown;
+}
+
+export interface TrainingTask extends WorkInputs {
+  total_steps: number;
+  checkpoint_every: number;
+  /** The chain task and attempt this node was assigned: commit the checkpoint root there. */
+  chain: { chain_task_id: string; attempt: number } | null;
+}
+
+export interface AuditTask extends WorkInputs {
+  /** Root the worker committed on chain and the size of its tree, which the proofs are against. */
+  checkpoint_root: string;
+  tree_size: number;
+  from: ProvenCheckpoint;
+  to: ProvenCheckpoint;
+  /** The chain audit this verifier was drawn for: submit its verdict there. */
+  chain: { chain_task_id: string; attempt: number; audit_index: number } | null;
 }
 
 export interface TrainingClaim {
   lease: Lease;
   /** 1 for the first node to hold the task. */
   attempt: number;
-  task: {
-    task_id: string;
-    model_sha256: string;
-    dataset_sha256: string;
-    dataset_file_name: string;
-    spec: unknown;
-    total_steps: number;
-    checkpoint_every: number;
-    /** The chain task and attempt this node was assigned: commit the checkpoint root there. */
-    chain: { chain_task_id: string; attempt: number } | null;
-  };
+  task: TrainingTask;
   /** Checkpoints stored so far, in step order: a resumed run's Merkle leaves start with them. */
   checkpoints: CheckpointRef[];
   /** Continue training from this checkpoint; null to start at step 0. */
   resume_from: CheckpointRef | null;
 }
 
-/** A checkpoint with its Merkle inclusion proof against the committed root. */
-export interface ProvenCheckpoint extends CheckpointRef {
-  leaf_index: number;
-  proof: string[];
-}
-
 export interface AuditClaim {
   lease: Lease;
   attempt: number;
-  audit: {
-    task_id: string;
-    model_sha256: string;
-    dataset_sha256: string;
-    dataset_file_name: string;
-    spec: unknown;
-    checkpoint_root: string;
-    tree_size: number;
-    from: ProvenCheckpoint;
-    to: ProvenCheckpoint;
-    /** The chain audit this verifier was drawn for: submit its verdict there. */
-    chain: { chain_task_id: string; attempt: number; audit_index: number } | null;
-  };
+  audit: AuditTask;
 }
 
 /** POST /v1/nodes/leases/{lease}/progress */
@@ -91,6 +105,11 @@ export interface Progress {
   loss: number;
   learning_rate: number;
   steps_per_second: number;
+}
+
+/** PUT /v1/nodes/leases/{lease}/model: the uploaded model's SHA-256 (checkpoints answer a CheckpointRef). */
+export interface StoredModel {
+  sha256: string;
 }
 
 /** POST /v1/nodes/leases/{lease}/complete: the trained model and the signed Merkle commitment. */

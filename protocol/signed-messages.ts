@@ -5,6 +5,7 @@
 // purpose is never valid for another.
 import { createHash } from "node:crypto";
 import { canonicalBytes } from "./canonical-json.ts";
+import type { AuditTask } from "./node-wire.ts";
 
 export const NODE_HEADERS = {
   address: "x-node-address",
@@ -80,6 +81,19 @@ export function verdictMessage(v: Verdict): Uint8Array {
       v.agrees ? "agree" : "disagree",
     ].join("\n"),
   );
+}
+
+/** The verdict on an audit as the gateway hands it out (node-wire.ts): what its verifier signs. */
+export function auditVerdictMessage(audit: AuditTask, agrees: boolean): Uint8Array {
+  return verdictMessage({
+    taskId: audit.task_id,
+    checkpointRoot: audit.checkpoint_root,
+    fromStep: audit.from.step,
+    fromSha256: audit.from.sha256,
+    toStep: audit.to.step,
+    toSha256: audit.to.sha256,
+    agrees,
+  });
 }
 
 export function receiptMessage(body: unknown): Uint8Array {

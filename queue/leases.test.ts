@@ -2,10 +2,10 @@ import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import type { TrainingTask } from "../protocol/node-wire.ts";
 import { LeaseError } from "./errors.ts";
 import { LeaseBroker, parseLeaseId } from "./leases.ts";
 import type { QueueConnection } from "./names.ts";
-import type { TrainingTask } from "./payloads.ts";
 import { QUEUE_POLICIES, type QueuePolicy } from "./policies.ts";
 import { TaskProducer } from "./producers.ts";
 
@@ -28,14 +28,13 @@ const policy: QueuePolicy = {
 
 function task(taskId: string): TrainingTask {
   return {
-    taskId,
-    jobId: `job_${taskId}`,
-    modelSha256: "a".repeat(64),
-    datasetSha256: "b".repeat(64),
-    datasetFileName: "data.npz",
+    task_id: taskId,
+    model_sha256: "a".repeat(64),
+    dataset_sha256: "b".repeat(64),
+    dataset_file_name: "data.npz",
     spec: { batch_size: 4 },
-    totalSteps: 10,
-    checkpointEvery: 5,
+    total_steps: 10,
+    checkpoint_every: 5,
     chain: null,
   };
 }
@@ -98,7 +97,7 @@ describe("lease broker", () => {
     ];
     await producer.enqueueTraining(
       NODE_B,
-      { ...task("task_moved"), chain: { chainTaskId: "7", attempt: 1 } },
+      { ...task("task_moved"), chain: { chain_task_id: "7", attempt: 1 } },
       earlier,
     );
     const lease = await otherNode.claim(2_000);

@@ -7,10 +7,11 @@
 import { randomBytes } from "node:crypto";
 import { Job, Queue, QueueEvents, Worker } from "bullmq";
 import type { Redis } from "ioredis";
+import type { CheckpointRef } from "../protocol/node-wire.ts";
 import { closeWithin } from "./closing.ts";
 import { LeaseError } from "./errors.ts";
 import { type QueueConnection, queueNameOf, type TaskKind } from "./names.ts";
-import type { CheckpointRef, LeasedJobData, TaskPayloads } from "./payloads.ts";
+import type { LeasedJobData, TaskPayloads } from "./payloads.ts";
 import { QUEUE_POLICIES, type QueuePolicy } from "./policies.ts";
 import { bullmqConnection } from "./redis.ts";
 

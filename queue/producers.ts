@@ -3,18 +3,19 @@
 // enqueueing the same work twice (a retried request, a restarted service) adds it once.
 import { Queue } from "bullmq";
 import type { Redis } from "ioredis";
+import type { AuditTask, CheckpointRef, TrainingTask } from "../protocol/node-wire.ts";
 import { closeWithin } from "./closing.ts";
 import { type QueueConnection, queueNameOf, type TaskKind } from "./names.ts";
-import type { AuditTask, CheckpointRef, LeasedJobData, TaskPayloads, TrainingTask } from "./payloads.ts";
+import type { LeasedJobData, TaskPayloads } from "./payloads.ts";
 import { QUEUE_POLICIES, type QueuePolicy } from "./policies.ts";
 import { bullmqConnection } from "./redis.ts";
 
 export function trainingJobId(task: TrainingTask): string {
-  return `${task.taskId}-training-${task.chain?.attempt ?? 0}`;
+  return `${task.task_id}-training-${task.chain?.attempt ?? 0}`;
 }
 
 export function auditJobId(task: AuditTask): string {
-  return `${task.taskId}-audit-${task.chain?.attempt ?? 0}-${task.from.step}-${task.to.step}`;
+  return `${task.task_id}-audit-${task.chain?.attempt ?? 0}-${task.from.step}-${task.to.step}`;
 }
 
 /** The task a queued job works on, from its job id (see trainingJobId and auditJobId). */

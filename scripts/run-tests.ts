@@ -1,15 +1,14 @@
 // Runs every `*.test.ts` beside the code and in `test/` with Node's own test runner.
 // With DATABASE_URL or REDIS_URL unset, the embedded services start here once and every test
 // file inherits their addresses, exactly as `veritrain up` would provide them.
-import { spawn } from "node:child_process";
 import { readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
-import { startEmbeddedServices } from "../config/embedded-services.ts";
+import { runWithServices } from "./services.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const searched = [
   "api",
-  "sdk/src",
+  "sdk",
   "prisma",
   "queue",
   "protocol",
@@ -20,7 +19,7 @@ const searched = [
   "config",
   "test",
 ];
-const skippedDirs = new Set(["node_modules", "generated", ".veritrain", "fixtures"]);
+const skippedDirs = new Set(["node_modules", "generated", ".veritrain", "fixtures", "dist"]);
 
 function findTests(dir: string, out: string[]): string[] {
   let entries: string[];
@@ -51,18 +50,9 @@ if (files.length === 0) {
 }
 
 // Without DATABASE_URL every test file starts an in-memory Postgres of its own (see
-// test/support/database.ts); the one started here serves anything else.
-const embeddedPostgres = !process.env.DATABASE_URL;
-const services = await startEmbeddedServices({ dataDir: join(root, ".veritrain", "test"), fresh: true });
-const env: NodeJS.ProcessEnv = { ...process.env, ...services.env, VERITRAIN_TEST: "1" };
-if (embeddedPostgres) env.VERITRAIN_TEST_PGLITE = "1";
-const child = spawn(
-  process.execPath,
-  ["--import", "tsx", "--test", "--test-concurrency=2", "--test-timeout=600000", ...files],
-  { cwd: root, stdio: "inherit", env },
-);
-const code: number = await new Promise((resolve) =>
-  child.on("exit", (c, signal) => resolve(c ?? (signal ? 1 : 0))),
-);
-await services.stop();
+// test/support/database.ts); the one started for the suite serves anything else.
+const code = await runWithServices(["--test", "--test-concurrency=2", "--test-timeout=600000", ...files], {
+  dataDir: "test",
+  env: { VERITRAIN_TEST: "1" },
+});
 process.exit(code);

@@ -1,7 +1,10 @@
 // Compile-time proof that the SDK's hand-written types (sdk/src/types.ts, node-protocol.ts,
-// receipt.ts) say what these schemas say. When one side changes alone, `tsc` fails here and
-// names the field: "fields the SDK lacks": "price.tax_cents", or the types of 'status' differ.
+// receipt.ts, error-codes.ts) say what the API says. When one side changes alone, `tsc` fails
+// here and names the field: "fields the SDK lacks": "price.tax_cents", or the types of 'status'
+// differ; or the error code: "codes the SDK lacks": "quota_exceeded".
+// The node gateway's schemas (api/schemas/nodes.ts) mirror protocol/node-wire.ts exactly.
 import type { Static } from "@sinclair/typebox";
+import type { ApiErrorCode } from "../api/errors.ts";
 import type {
   ApiKey,
   ApiKeyWithSecret,
@@ -32,6 +35,7 @@ import type {
 } from "../api/schemas/training-jobs.ts";
 import type * as node from "../protocol/node-wire.ts";
 import type { Receipt } from "../protocol/receipt.ts";
+import type { ApiErrorCode as SdkErrorCode } from "../sdk/src/error-codes.ts";
 import type * as sdk from "../sdk/src/types.ts";
 
 /** Every field path of a type, nested ones included: "price.total_cents", ... */
@@ -45,10 +49,17 @@ type Named<Missing, Label extends string> = [Missing] extends [never] ? unknown 
 type SameFields<Api, Sdk> = Named<Only<Api, Sdk>, "fields the SDK lacks"> &
   Named<Only<Sdk, Api>, "fields the API lacks">;
 
+/** The same members in two unions of string literals. */
+type SameCodes<Api, Sdk extends Api & Named<Exclude<Api, Sdk>, "codes the SDK lacks">> = Sdk;
+
 /** A response: the API's JSON can be used as the SDK type, and both name the same fields. */
 type Answers<Sdk, Api extends Sdk & SameFields<Api, Sdk>> = Api;
 /** A request: what the SDK sends is what the API accepts, field for field. */
 type Accepts<Api, Sdk extends Api & SameFields<Api, Sdk>> = Sdk;
+/** What the wire type may carry that the schema refuses: it must be nothing. */
+type Covers<Api, Wire> = [Wire] extends [Api] ? unknown : { "values the schema refuses": Wire };
+/** A node gateway schema: both ends are ours, so it is its wire type, field for field, both ways. */
+type Mirrors<Wire, Api extends Wire & SameFields<Api, Wire> & Covers<Api, Wire>> = Api;
 /** Fields with a default in the schema: required in `Static`, optional to send. */
 type Defaulted<T, K extends keyof T> = Omit<T, K> & Partial<Pick<T, K>>;
 
@@ -79,16 +90,19 @@ export type ApiConformance = [
 ];
 
 export type NodeGatewayConformance = [
-  Answers<node.NodeInfo, Static<typeof nodes.NodeSchema>>,
-  Answers<node.Lease, Static<typeof nodes.LeaseSchema>>,
-  Answers<node.TrainingClaim, Static<typeof nodes.TrainingClaimSchema>>,
-  Answers<node.AuditClaim, Static<typeof nodes.AuditClaimSchema>>,
-  Answers<node.CheckpointRef, Static<typeof nodes.StoredCheckpoint>>,
-  Answers<node.Acknowledged, Static<typeof nodes.Acknowledged>>,
-  Accepts<Static<typeof nodes.RegisterBody>, node.RegisterRequest>,
-  Accepts<Defaulted<Static<typeof nodes.ClaimBody>, "wait_seconds">, node.ClaimRequest>,
-  Accepts<Static<typeof nodes.ProgressBody>, node.Progress>,
-  Accepts<Static<typeof nodes.CompleteBody>, node.Completion>,
-  Accepts<Static<typeof nodes.VerdictBody>, node.VerdictReport>,
-  Accepts<Static<typeof nodes.FailBody>, node.FailureReport>,
+  Mirrors<node.NodeInfo, Static<typeof nodes.NodeSchema>>,
+  Mirrors<node.Lease, Static<typeof nodes.LeaseSchema>>,
+  Mirrors<node.TrainingClaim, Static<typeof nodes.TrainingClaimSchema>>,
+  Mirrors<node.AuditClaim, Static<typeof nodes.AuditClaimSchema>>,
+  Mirrors<node.CheckpointRef, Static<typeof nodes.StoredCheckpoint>>,
+  Mirrors<node.StoredModel, Static<typeof nodes.StoredModel>>,
+  Mirrors<node.Acknowledged, Static<typeof nodes.Acknowledged>>,
+  Mirrors<node.RegisterRequest, Static<typeof nodes.RegisterBody>>,
+  Mirrors<node.ClaimRequest, Static<typeof nodes.ClaimBody>>,
+  Mirrors<node.Progress, Static<typeof nodes.ProgressBody>>,
+  Mirrors<node.Completion, Static<typeof nodes.CompleteBody>>,
+  Mirrors<node.VerdictReport, Static<typeof nodes.VerdictBody>>,
+  Mirrors<node.FailureReport, Static<typeof nodes.FailBody>>,
 ];
+
+export type ErrorCodeConformance = SameCodes<ApiErrorCode, SdkErrorCode>;

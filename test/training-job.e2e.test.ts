@@ -136,10 +136,14 @@ describe("a training job from card payment to verified weights", () => {
       [
         "bin/veritrain.mjs",
         "node",
-        ...["--role", role, "--api", api.url, "--chain", devnet.wsUrl, "--seed", seed],
+        ...["--role", role, "--api", api.url, "--chain", devnet.wsUrl],
         ...["--data-dir", join(dataDir, seed.replace(/\W/g, ""))],
       ],
-      { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] },
+      {
+        cwd: repoRoot,
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, VERITRAIN_NODE_SEED: seed },
+      },
     );
     child.stdout!.on("data", (chunk: Buffer) => output.push(chunk.toString()));
     child.stderr!.on("data", (chunk: Buffer) => output.push(chunk.toString()));
@@ -291,7 +295,7 @@ describe("a training job from card payment to verified weights", () => {
 
     const receipt = await call<Receipt>("GET", `/v1/training-jobs/${job.id}/receipt`);
     const verification = verifyReceipt(receipt, modelBytes, {
-      platformPublicKey: api.app.deps.services!.receipts.publicKeyHex,
+      platformPublicKey: api.services.receipts.publicKeyHex,
     });
     assert.ok(verification.valid, JSON.stringify(verification.checks, null, 2));
     assert.equal(receipt.body.checkpoints.root, local.merkleRoot);

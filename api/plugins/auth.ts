@@ -5,8 +5,9 @@
 import cookie from "@fastify/cookie";
 import type { FastifyInstance, FastifyReply, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
-import { ApiError } from "../errors.ts";
-import { csrfTokenMatches } from "../services/accounts.ts";
+import { ApiError, type ApiErrorCode } from "../errors.ts";
+import { type Accounts, csrfTokenMatches } from "../services/accounts.ts";
+import type { ApiKeys } from "../services/api-keys.ts";
 
 export const SESSION_COOKIE = "vt_session";
 const SAFE_METHODS = new Set(["GET", "HEAD", "OPTIONS"]);
@@ -32,18 +33,17 @@ declare module "fastify" {
   }
 }
 
-function unauthenticated(code: string, message: string): ApiError {
+function unauthenticated(code: ApiErrorCode, message: string): ApiError {
   return new ApiError(401, "authentication_error", code, message);
 }
 
-function servicesOf(app: FastifyInstance) {
-  const services = app.deps.services;
-  if (!services) throw new Error("authentication needs the services; this app was built without them");
-  return services;
+export interface AuthOptions {
+  apiKeys: ApiKeys;
+  accounts: Accounts;
 }
 
 export default fp(
-  async (app: FastifyInstance) => {
+  async (app: FastifyInstance, { apiKeys, accounts }: AuthOptions) => {
     await app.register(cookie);
     app.decorateRequest("auth", null as unknown as AuthContext);
 
@@ -57,7 +57,7 @@ export default fp(
             "The Authorization header must be `Bearer <API key>`, with a key that starts with vt_",
           );
         }
-        const key = await servicesOf(app).apiKeys.verify(secret);
+        const key = await apiKeys.verify(secret);
         if (!key) {
           throw unauthenticated(
             "invalid_api_key",
@@ -80,7 +80,7 @@ export default fp(
           "Authenticate with `Authorization: Bearer vt_...` (an API key) or the session cookie from POST /v1/auth/login",
         );
       }
-      const session = await servicesOf(app).accounts.session(token);
+      const session = await accounts.session(token);
       if (!session)
         throw unauthenticated("session_expired", "The session has expired or ended; log in again");
       if (!SAFE_METHODS.has(request.method)) {
@@ -101,19 +101,6 @@ export default fp(
         sessionId: session.sessionId,
         session: { csrfToken: session.csrfToken, expiresAt: session.expiresAt },
       };
-    });
-
-    let stopListening: (() => Promise<void>) | undefined;
-    app.addHook("onReady", async () => {
-      try {
-        stopListening = await app.deps.services?.apiKeys.listenForRevocations();
-      } catch (error) {
-        // The API still serves without Redis; the cache TTL alone then bounds a revocation's delay.
-        app.log.warn({ err: error }, "not subscribed to API key revocations");
-      }
-    });
-    app.addHook("onClose", async () => {
-      await stopListening?.();
     });
   },
   { name: "auth" },

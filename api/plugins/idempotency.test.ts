@@ -32,7 +32,7 @@ before(async () => {
     },
     async (request, reply) => {
       if (request.body.delay_ms) await sleep(request.body.delay_ms);
-      if (request.body.fail) throw ApiError.badRequest("widget_refused", "refused on request");
+      if (request.body.fail) throw ApiError.badRequest("parameter_invalid", "refused on request");
       // The effect and its recorded response commit together, as a transactional service does it.
       const widget = await t.database.db.$transaction(async (tx) => {
         const key = await t.services.apiKeys.create(request.auth.organizationId, request.body.name, tx);
@@ -123,7 +123,7 @@ test("concurrent duplicates run the effect exactly once", async () => {
 test("an error response releases the key, so a corrected retry runs", async () => {
   const gina = await signUp(t.app);
   const headers = { ...gina.headers, "idempotency-key": "flaky" };
-  expectApiError(await post(headers, { name: "f", fail: true }), 400, "widget_refused");
+  expectApiError(await post(headers, { name: "f", fail: true }), 400, "parameter_invalid");
   assert.equal(
     await t.database.db.idempotencyRecord.count({ where: { organizationId: gina.organizationId } }),
     0,

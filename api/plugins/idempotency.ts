@@ -13,7 +13,7 @@ import canonicalize from "canonicalize";
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from "fastify";
 import fp from "fastify-plugin";
 import { ApiError } from "../errors.ts";
-import { IdempotencyClaim, KEY_LIFETIME_HOURS } from "../services/idempotency.ts";
+import { IdempotencyClaim, type IdempotencyRecords, KEY_LIFETIME_HOURS } from "../services/idempotency.ts";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -55,13 +55,8 @@ function asArray<T>(hooks: T | T[] | undefined): T[] {
 }
 
 export default fp(
-  async (app: FastifyInstance) => {
+  async (app: FastifyInstance, { records }: { records: IdempotencyRecords }) => {
     app.decorateRequest("idempotency", null);
-    const records = () => {
-      const services = app.deps.services;
-      if (!services) throw new Error("idempotency needs the services; this app was built without them");
-      return services.idempotency;
-    };
 
     async function claimOrReplay(request: FastifyRequest, reply: FastifyReply) {
       const key = request.headers[HEADER];
@@ -69,10 +64,10 @@ export default fp(
       if (!request.auth)
         throw new Error(`${request.routeOptions.url}: idempotency needs app.authenticate first`);
       const { organizationId } = request.auth;
-      const result = await records().claim(organizationId, key, fingerprint(request));
+      const result = await records.claim(organizationId, key, fingerprint(request));
       switch (result.kind) {
         case "claimed":
-          request.idempotency = new IdempotencyClaim(organizationId, key, records());
+          request.idempotency = new IdempotencyClaim(organizationId, key, records);
           return;
         case "different_request":
           throw new ApiError(
@@ -99,9 +94,9 @@ export default fp(
       const claim = request.idempotency;
       if (!claim || claim.recorded) return payload;
       if (reply.statusCode >= 200 && reply.statusCode < 300 && typeof payload === "string") {
-        await records().complete(claim.organizationId, claim.key, reply.statusCode, JSON.parse(payload));
+        await records.complete(claim.organizationId, claim.key, reply.statusCode, JSON.parse(payload));
       } else {
-        await records().release(claim.organizationId, claim.key);
+        await records.release(claim.organizationId, claim.key);
       }
       return payload;
     }

@@ -8,7 +8,7 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import fp from "fastify-plugin";
 import { EMPTY_BODY_SHA256, NODE_HEADERS } from "../../protocol/signed-messages.ts";
 import { ApiError } from "../errors.ts";
-import type { NodeGateway } from "../services/node-gateway.ts";
+import type { NodeAuthenticator } from "../services/nodes/authentication.ts";
 
 declare module "fastify" {
   interface FastifyRequest {
@@ -43,7 +43,7 @@ function bodySha256(request: FastifyRequest): string {
 }
 
 export default fp(
-  async (app: FastifyInstance, options: { gateway: () => NodeGateway }) => {
+  async (app: FastifyInstance, options: { authenticator: () => NodeAuthenticator }) => {
     app.decorateRequest("nodeAddress", "");
     app.decorateRequest("nodeBodySha256", undefined);
 
@@ -78,7 +78,7 @@ export default fp(
           `node requests must carry ${NODE_HEADERS.address}, ${NODE_HEADERS.timestamp}, ${NODE_HEADERS.nonce} and ${NODE_HEADERS.signature}`,
         );
       }
-      request.nodeAddress = await options.gateway().authenticate({
+      request.nodeAddress = await options.authenticator().authenticate({
         address,
         timestamp,
         nonce,

@@ -7,8 +7,9 @@ import {
   RevokedApiKey,
 } from "../schemas/accounts.ts";
 import { errorResponses, ListQuery } from "../schemas/common.ts";
+import type { ApiKeys } from "../services/api-keys.ts";
 
-const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
+const apiKeyRoutes: FastifyPluginAsyncTypebox<{ apiKeys: ApiKeys }> = async (app, { apiKeys }) => {
   app.addHook("onRequest", app.authenticate);
 
   app.get(
@@ -22,8 +23,7 @@ const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: ApiKeyList, ...errorResponses(400, 401) },
       },
     },
-    async (request) =>
-      app.deps.services!.apiKeys.list(request.auth.organizationId, request.query.limit, request.query.after),
+    async (request) => apiKeys.list(request.auth.organizationId, request.query.limit, request.query.after),
   );
 
   app.post(
@@ -41,7 +41,7 @@ const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const key = await app.deps.services!.apiKeys.create(request.auth.organizationId, request.body.name);
+      const key = await apiKeys.create(request.auth.organizationId, request.body.name);
       return reply.status(201).send(key);
     },
   );
@@ -57,7 +57,7 @@ const apiKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: RevokedApiKey, ...errorResponses(401, 403, 404) },
       },
     },
-    async (request) => app.deps.services!.apiKeys.revoke(request.auth.organizationId, request.params.id),
+    async (request) => apiKeys.revoke(request.auth.organizationId, request.params.id),
   );
 };
 

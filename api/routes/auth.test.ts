@@ -3,6 +3,7 @@ import { after, before, test } from "node:test";
 import { signUp } from "../../test/support/accounts.ts";
 import { expectApiError } from "../../test/support/api-error.ts";
 import { createTestApp, type TestApp } from "../../test/support/app.ts";
+import type { ApiErrorCode } from "../errors.ts";
 import { verifyPassword } from "../services/passwords.ts";
 
 let t: TestApp;
@@ -56,7 +57,7 @@ test("signup creates a user, an organization, a zero balance and a first API key
 test("signup rejects bad input and a taken email, writing nothing", async () => {
   await signUp(t.app, "taken@example.com");
   const before = await counts();
-  const cases: Array<[unknown, number, string, string | null]> = [
+  const cases: Array<[unknown, number, ApiErrorCode, string | null]> = [
     [{ email: "not-an-email", password: "long enough pw" }, 400, "parameter_invalid", "email"],
     [{ email: "a@example.com", password: "short" }, 400, "parameter_invalid", "password"],
     [{ email: "a@example.com", password: { text: "long enough pw" } }, 400, "parameter_invalid", "password"],

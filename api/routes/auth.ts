@@ -5,12 +5,13 @@ import { ApiError } from "../errors.ts";
 import { SESSION_COOKIE } from "../plugins/auth.ts";
 import { Identity, LogInBody, LogInResult, SignUpBody, SignUpResult } from "../schemas/accounts.ts";
 import { errorResponses } from "../schemas/common.ts";
+import type { Accounts } from "../services/accounts.ts";
 
 /** Password guesses allowed per client address and email in each window. */
 const LOGIN_ATTEMPTS = 10;
 const LOGIN_WINDOW = "1 minute";
 
-const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
+const authRoutes: FastifyPluginAsyncTypebox<{ accounts: Accounts }> = async (app, { accounts }) => {
   // Counted after body parsing, so the key can include the email being guessed.
   await app.register(rateLimit, {
     global: false,
@@ -36,7 +37,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { email, password, organization_name } = request.body;
-      const result = await app.deps.services!.accounts.signUp(email, password, organization_name);
+      const result = await accounts.signUp(email, password, organization_name);
       return reply.status(201).send(result);
     },
   );
@@ -62,7 +63,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const grant = await app.deps.services!.accounts.logIn(request.body.email, request.body.password);
+      const grant = await accounts.logIn(request.body.email, request.body.password);
       reply.setCookie(SESSION_COOKIE, grant.token, {
         path: "/",
         httpOnly: true,
@@ -107,7 +108,7 @@ const authRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      if (request.auth.sessionId) await app.deps.services!.accounts.logOut(request.auth.sessionId);
+      if (request.auth.sessionId) await accounts.logOut(request.auth.sessionId);
       reply.clearCookie(SESSION_COOKIE, { path: "/" });
       return reply.status(204).send(null);
     },

@@ -7,8 +7,15 @@ import {
   WebhookAck,
 } from "../schemas/billing.ts";
 import { errorResponses, ListQuery } from "../schemas/common.ts";
+import type { Billing } from "../services/billing.ts";
+import type { Ledger } from "../services/ledger.ts";
 
-const billingRoutes: FastifyPluginAsyncTypebox = async (app) => {
+export interface BillingRoutesOptions {
+  ledger: Ledger;
+  billing: Billing;
+}
+
+const billingRoutes: FastifyPluginAsyncTypebox<BillingRoutesOptions> = async (app, { ledger, billing }) => {
   app.get(
     "/v1/billing/balance",
     {
@@ -20,7 +27,7 @@ const billingRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Balance, ...errorResponses(401) },
       },
     },
-    async (request) => app.deps.services!.ledger.balance(request.auth.organizationId),
+    async (request) => ledger.balance(request.auth.organizationId),
   );
 
   app.get(
@@ -36,11 +43,7 @@ const billingRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request) =>
-      app.deps.services!.ledger.transactions(
-        request.auth.organizationId,
-        request.query.limit,
-        request.query.after,
-      ),
+      ledger.transactions(request.auth.organizationId, request.query.limit, request.query.after),
   );
 
   app.post(
@@ -63,7 +66,7 @@ const billingRoutes: FastifyPluginAsyncTypebox = async (app) => {
     },
     async (request, reply) => {
       const { amount_cents, success_url, cancel_url } = request.body;
-      const session = await app.deps.services!.billing.createCheckoutSession(
+      const session = await billing.createCheckoutSession(
         request.auth.organizationId,
         {
           amountCents: amount_cents,
@@ -93,7 +96,7 @@ const billingRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
       async (request) => {
         const signature = request.headers["stripe-signature"];
-        const outcome = await app.deps.services!.billing.handleWebhook(
+        const outcome = await billing.handleWebhook(
           request.body as Buffer,
           typeof signature === "string" ? signature : undefined,
         );

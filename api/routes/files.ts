@@ -17,6 +17,7 @@ import {
   UploadForm,
 } from "../schemas/files.ts";
 import type { StagedBlob } from "../services/blobs.ts";
+import { DomainError } from "../services/domain-errors.ts";
 import type { Files, Upload } from "../services/files.ts";
 
 const FORM_HELP =
@@ -48,7 +49,7 @@ function cleanFilename(name: string | undefined): string {
 
 /** The multipart parser's own failures, which are the client's: limits and broken framing. */
 function asFormError(error: unknown): unknown {
-  if (!(error instanceof Error) || error instanceof ApiError) return error;
+  if (!(error instanceof Error) || error instanceof ApiError || error instanceof DomainError) return error;
   const code = (error as { code?: unknown }).code;
   if (typeof code === "string" && MULTIPART_LIMIT_CODES.has(code)) {
     return formError("An upload carries exactly one file and one purpose", null);
@@ -135,10 +136,9 @@ function sendContent(reply: FastifyReply, headers: Record<string, string>, body?
   return reply.headers(headers).send(body);
 }
 
-const filesRoutes: FastifyPluginAsyncTypebox = async (app) => {
+const filesRoutes: FastifyPluginAsyncTypebox<{ files: Files }> = async (app, { files }) => {
   await app.register(multipart);
   app.addHook("onRequest", app.authenticate);
-  const files = () => app.deps.services!.files;
 
   app.post(
     "/v1/files",
@@ -163,13 +163,13 @@ const filesRoutes: FastifyPluginAsyncTypebox = async (app) => {
     async (request, reply) => {
       let upload: Upload;
       try {
-        upload = await readUploadForm(request, files());
+        upload = await readUploadForm(request, files);
       } catch (error) {
         // The rest of the body may be unread: end the connection rather than drain it.
         reply.header("connection", "close");
         throw error;
       }
-      return reply.status(201).send(await files().create(request.auth.organizationId, upload));
+      return reply.status(201).send(await files.create(request.auth.organizationId, upload));
     },
   );
 
@@ -184,7 +184,7 @@ const filesRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: FileList, ...errorResponses(400, 401) },
       },
     },
-    async (request) => files().list(request.auth.organizationId, request.query),
+    async (request) => files.list(request.auth.organizationId, request.query),
   );
 
   app.get(
@@ -198,7 +198,7 @@ const filesRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: File, ...errorResponses(401, 404) },
       },
     },
-    async (request) => files().get(request.auth.organizationId, request.params.id),
+    async (request) => files.get(request.auth.organizationId, request.params.id),
   );
 
   app.route({
@@ -220,10 +220,7 @@ const filesRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     handler: async (request, reply) => {
-      const { file, contentType, open } = await files().content(
-        request.auth.organizationId,
-        request.params.id,
-      );
+      const { file, contentType, open } = await files.content(request.auth.organizationId, request.params.id);
       const etag = `"${file.sha256}"`;
       const headers = { etag, "cache-control": "private, max-age=31536000, immutable" };
       if (matchesEtag(request.headers["if-none-match"], etag)) return sendContent(reply.status(304), headers);
@@ -251,7 +248,7 @@ const filesRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: DeletedFile, ...errorResponses(401, 403, 404) },
       },
     },
-    async (request) => files().remove(request.auth.organizationId, request.params.id),
+    async (request) => files.remove(request.auth.organizationId, request.params.id),
   );
 };
 

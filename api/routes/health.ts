@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
-import { runProbe } from "../health.ts";
+import { type HealthProbes, runProbe } from "../health.ts";
 
 const Component = Type.Object({
   status: Type.Union([Type.Literal("up"), Type.Literal("down")]),
@@ -16,7 +16,7 @@ const Health = Type.Object(
   { title: "Health" },
 );
 
-const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
+const healthRoutes: FastifyPluginAsyncTypebox<{ probes: HealthProbes }> = async (app, { probes }) => {
   app.get(
     "/v1/health",
     {
@@ -27,7 +27,6 @@ const healthRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (_request, reply) => {
-      const { probes } = app.deps;
       const [database, redis, chain] = await Promise.all([
         runProbe(probes.database),
         runProbe(probes.redis),

@@ -1,5 +1,8 @@
-// One route file per resource; each is a Fastify plugin registered here.
+// One route file per resource; each is a Fastify plugin registered here with the services its
+// handlers call, as its options.
 import type { FastifyPluginAsync } from "fastify";
+import type { HealthProbes } from "../health.ts";
+import type { Services } from "../services/index.ts";
 import apiKeyRoutes from "./api-keys.ts";
 import authRoutes from "./auth.ts";
 import billingRoutes from "./billing.ts";
@@ -11,16 +14,29 @@ import portalRoutes from "./portal.ts";
 import receiptKeyRoutes from "./receipt-keys.ts";
 import trainingJobRoutes from "./training-jobs.ts";
 
-const routes: FastifyPluginAsync = async (app) => {
-  await app.register(healthRoutes);
-  await app.register(authRoutes);
-  await app.register(apiKeyRoutes);
-  await app.register(billingRoutes);
-  await app.register(localCheckoutRoutes);
-  await app.register(filesRoutes);
-  await app.register(trainingJobRoutes);
-  await app.register(receiptKeyRoutes);
-  await app.register(nodeRoutes);
+export interface RoutesOptions {
+  services: Services;
+  probes: HealthProbes;
+}
+
+const routes: FastifyPluginAsync<RoutesOptions> = async (app, { services, probes }) => {
+  await app.register(healthRoutes, { probes });
+  await app.register(authRoutes, { accounts: services.accounts });
+  await app.register(apiKeyRoutes, { apiKeys: services.apiKeys });
+  await app.register(billingRoutes, { ledger: services.ledger, billing: services.billing });
+  // A development stack without Stripe keys serves its own payment page; production never does.
+  if (services.localCheckout) {
+    await app.register(localCheckoutRoutes, { localCheckout: services.localCheckout });
+  }
+  await app.register(filesRoutes, { files: services.files });
+  await app.register(trainingJobRoutes, {
+    jobs: services.jobs,
+    events: services.jobEvents,
+    dispatcher: services.dispatcher,
+  });
+  await app.register(receiptKeyRoutes, { receipts: services.receipts });
+  // Nodes are served where the task queues are, which is where the gateway is built.
+  if (services.nodeGateway) await app.register(nodeRoutes, { gateway: services.nodeGateway });
   await app.register(portalRoutes);
 };
 

@@ -1,10 +1,14 @@
 // The local checkout's payment page (api/services/local-checkout.ts): a development stack without
 // Stripe keys sends payers here instead of to Stripe Checkout. In production, or with Stripe
-// configured, these routes do not exist. Like Stripe's page, it is for a browser, not part of the
+// configured, these routes are not registered. Like Stripe's page, it is for a browser, not part of the
 // API reference; its session id, long and random, is what lets a visitor pay or cancel.
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
-import { LOCAL_CHECKOUT_PATH, type LocalCheckoutView } from "../services/local-checkout.ts";
+import {
+  LOCAL_CHECKOUT_PATH,
+  type LocalCheckout,
+  type LocalCheckoutView,
+} from "../services/local-checkout.ts";
 
 const Params = Type.Object({ id: Type.String({ minLength: 1, maxLength: 128 }) });
 
@@ -94,9 +98,14 @@ function page(session: LocalCheckoutView): string {
 `;
 }
 
-const localCheckoutRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const local = app.deps.services?.localCheckout;
-  if (!local) return;
+export interface LocalCheckoutRoutesOptions {
+  localCheckout: LocalCheckout;
+}
+
+const localCheckoutRoutes: FastifyPluginAsyncTypebox<LocalCheckoutRoutesOptions> = async (
+  app,
+  { localCheckout: local },
+) => {
   // A browser posts the page's forms urlencoded; they carry no fields, so the body is ignored.
   app.addContentTypeParser(
     "application/x-www-form-urlencoded",

@@ -4,6 +4,7 @@ import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { merkleRoot } from "../../protocol/merkle.ts";
+import type { AuditTask, TrainingTask } from "../../protocol/node-wire.ts";
 import {
   commitmentMessage,
   NODE_HEADERS,
@@ -11,7 +12,6 @@ import {
   sha256Hex,
   verdictMessage,
 } from "../../protocol/signed-messages.ts";
-import type { AuditTask, TrainingTask } from "../../queue/payloads.ts";
 import { QUEUE_POLICIES, type QueuePolicy } from "../../queue/policies.ts";
 import type { TaskProducer } from "../../queue/producers.ts";
 import { createTestApp, type TestApp } from "../../test/support/app.ts";
@@ -59,14 +59,13 @@ describe("node gateway routes", () => {
 
   function trainingTask(taskId: string): TrainingTask {
     return {
-      taskId,
-      jobId: `job_of_${taskId}`,
-      modelSha256: sha256Hex(model),
-      datasetSha256: sha256Hex(dataset),
-      datasetFileName: "data.npz",
+      task_id: taskId,
+      model_sha256: sha256Hex(model),
+      dataset_sha256: sha256Hex(dataset),
+      dataset_file_name: "data.npz",
       spec: { batch_size: 8 },
-      totalSteps: 10,
-      checkpointEvery: 5,
+      total_steps: 10,
+      checkpoint_every: 5,
       chain: null,
     };
   }
@@ -363,10 +362,10 @@ describe("node gateway routes", () => {
     it("hands out only work that is still the node's duty on chain, and drops the rest without failing it", async () => {
       const onChain = (taskId: string): TrainingTask => ({
         ...trainingTask(taskId),
-        chain: { chainTaskId: "3", attempt: 0 },
+        chain: { chain_task_id: "3", attempt: 0 },
       });
       const reassigned = new Set(["task_superseded"]);
-      lifecycle.currentDuty = (work) => !reassigned.has(work.taskId);
+      lifecycle.currentDuty = (work) => !reassigned.has(work.task_id);
       try {
         await producer.enqueueTraining(worker.address, onChain("task_superseded"));
         await producer.enqueueTraining(worker.address, onChain("task_current"));
@@ -405,16 +404,15 @@ describe("node gateway routes", () => {
   describe("audits", () => {
     it("leases an audit to a verifier and forwards its signed verdict", async () => {
       const audit: AuditTask = {
-        taskId: "task_audited",
-        jobId: "job_audited",
-        modelSha256: sha256Hex(model),
-        datasetSha256: sha256Hex(dataset),
-        datasetFileName: "data.npz",
+        task_id: "task_audited",
+        model_sha256: sha256Hex(model),
+        dataset_sha256: sha256Hex(dataset),
+        dataset_file_name: "data.npz",
         spec: {},
-        checkpointRoot: "1".repeat(64),
-        treeSize: 3,
-        from: { step: 0, sha256: "2".repeat(64), leafIndex: 0, proof: [] },
-        to: { step: 5, sha256: "3".repeat(64), leafIndex: 1, proof: [] },
+        checkpoint_root: "1".repeat(64),
+        tree_size: 3,
+        from: { step: 0, sha256: "2".repeat(64), leaf_index: 0, proof: [] },
+        to: { step: 5, sha256: "3".repeat(64), leaf_index: 1, proof: [] },
         chain: null,
       };
       await producer.enqueueAudit(verifier.address, audit);
@@ -422,8 +420,8 @@ describe("node gateway routes", () => {
       assert.ok(claim);
       assert.equal(claim.audit.to.leaf_index, 1);
       const verdict = {
-        taskId: audit.taskId,
-        checkpointRoot: audit.checkpointRoot,
+        taskId: audit.task_id,
+        checkpointRoot: audit.checkpoint_root,
         fromStep: 0,
         fromSha256: audit.from.sha256,
         toStep: 5,

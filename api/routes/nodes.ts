@@ -1,6 +1,7 @@
 // The node gateway: the only door untrusted nodes have into Veritrain. Every route is signed by
-// the node's sr25519 key (api/plugins/node-auth.ts); the handlers only translate between the
-// wire's snake_case and the gateway service, which validates and reports.
+// the node's sr25519 key (api/plugins/node-auth.ts); the gateway's services (api/services/nodes/)
+// speak the wire format (protocol/node-wire.ts), validate and report, so the handlers only hand
+// them the request.
 import type { Readable } from "node:stream";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
@@ -27,18 +28,10 @@ import {
   UploadHeaders,
   VerdictBody,
 } from "../schemas/nodes.ts";
-import type { LeaseView, NodeGateway } from "../services/node-gateway.ts";
+import type { NodeGateway } from "../services/index.ts";
 
 const tags = ["nodes"];
 const AUTH_ERRORS = [400, 401, 403] as const;
-
-function leaseJson(lease: LeaseView) {
-  return {
-    id: lease.id,
-    expires_at: lease.expiresAt.toISOString(),
-    heartbeat_interval_seconds: lease.heartbeatIntervalSeconds,
-  };
-}
 
 /** Aborts a long poll when the node hangs up, so its claim does not take a task nobody receives. */
 function hangUpSignal(reply: FastifyReply): AbortSignal {
@@ -49,13 +42,9 @@ function hangUpSignal(reply: FastifyReply): AbortSignal {
   return controller.signal;
 }
 
-const nodeRoutes: FastifyPluginAsyncTypebox = async (app) => {
-  const gateway = (): NodeGateway => {
-    const service = app.deps.services?.nodeGateway;
-    if (!service) throw new Error("the node gateway needs the services; this app was built without them");
-    return service;
-  };
-  await app.register(nodeAuth, { gateway });
+const nodeRoutes: FastifyPluginAsyncTypebox<{ gateway: NodeGateway }> = async (app, options) => {
+  const gateway = () => options.gateway;
+  await app.register(nodeAuth, { authenticator: () => options.gateway.authenticator });
 
   app.post(
     "/v1/nodes/register",
@@ -68,20 +57,7 @@ const nodeRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: NodeSchema, ...errorResponses(...AUTH_ERRORS) },
       },
     },
-    async (request) => {
-      const node = await gateway().register(
-        request.nodeAddress,
-        request.body.roles,
-        request.body.profile_hash,
-      );
-      return {
-        object: "node" as const,
-        address: node.address,
-        roles: node.roles,
-        profile_hash: node.profileHash,
-        registered_at: node.registeredAt.toISOString(),
-      };
-    },
+    async (request) => gateway().registry.register(request.nodeAddress, request.body),
   );
 
   app.post(
@@ -96,30 +72,12 @@ const nodeRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const waitSeconds = request.body?.wait_seconds ?? 20;
-      const claim = await gateway().claimTraining(
+      const claim = await gateway().trainingTasks.claim(
         request.nodeAddress,
-        waitSeconds * 1000,
+        request.body,
         hangUpSignal(reply),
       );
-      if (!claim) return reply.status(204).send(null);
-      const { task } = claim;
-      return {
-        lease: leaseJson(claim.lease),
-        attempt: claim.attempt,
-        task: {
-          task_id: task.taskId,
-          model_sha256: task.modelSha256,
-          dataset_sha256: task.datasetSha256,
-          dataset_file_name: task.datasetFileName,
-          spec: task.spec,
-          total_steps: task.totalSteps,
-          checkpoint_every: task.checkpointEvery,
-          chain: task.chain && { chain_task_id: task.chain.chainTaskId, attempt: task.chain.attempt },
-        },
-        checkpoints: claim.checkpoints,
-        resume_from: claim.resumeFrom,
-      };
+      return claim ?? reply.status(204).send(null);
     },
   );
 
@@ -135,36 +93,8 @@ const nodeRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const waitSeconds = request.body?.wait_seconds ?? 20;
-      const claim = await gateway().claimAudit(request.nodeAddress, waitSeconds * 1000, hangUpSignal(reply));
-      if (!claim) return reply.status(204).send(null);
-      const { audit } = claim;
-      const proven = (c: typeof audit.from) => ({
-        step: c.step,
-        sha256: c.sha256,
-        leaf_index: c.leafIndex,
-        proof: c.proof,
-      });
-      return {
-        lease: leaseJson(claim.lease),
-        attempt: claim.attempt,
-        audit: {
-          task_id: audit.taskId,
-          model_sha256: audit.modelSha256,
-          dataset_sha256: audit.datasetSha256,
-          dataset_file_name: audit.datasetFileName,
-          spec: audit.spec,
-          checkpoint_root: audit.checkpointRoot,
-          tree_size: audit.treeSize,
-          from: proven(audit.from),
-          to: proven(audit.to),
-          chain: audit.chain && {
-            chain_task_id: audit.chain.chainTaskId,
-            attempt: audit.chain.attempt,
-            audit_index: audit.chain.auditIndex,
-          },
-        },
-      };
+      const claim = await gateway().audits.claim(request.nodeAddress, request.body, hangUpSignal(reply));
+      return claim ?? reply.status(204).send(null);
     },
   );
 
@@ -179,7 +109,7 @@ const nodeRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: LeaseSchema, ...errorResponses(...AUTH_ERRORS, 409) },
       },
     },
-    async (request) => leaseJson(await gateway().heartbeat(request.nodeAddress, request.params.lease)),
+    async (request) => gateway().leases.heartbeat(request.nodeAddress, request.params.lease),
   );
 
   app.post(
@@ -194,17 +124,8 @@ const nodeRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: LeaseSchema, ...errorResponses(...AUTH_ERRORS, 409) },
       },
     },
-    async (request) => {
-      const b = request.body;
-      const lease = await gateway().progress(request.nodeAddress, request.params.lease, {
-        step: b.step,
-        totalSteps: b.total_steps,
-        loss: b.loss,
-        learningRate: b.learning_rate,
-        stepsPerSecond: b.steps_per_second,
-      });
-      return leaseJson(lease);
-    },
+    async (request) =>
+      gateway().trainingTasks.progress(request.nodeAddress, request.params.lease, request.body),
   );
 
   app.put(
@@ -219,7 +140,7 @@ const nodeRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const stored = await gateway().storeCheckpoint(
+      const stored = await gateway().trainingTasks.storeCheckpoint(
         request.nodeAddress,
         request.params.lease,
         request.params.step,
@@ -242,9 +163,13 @@ const nodeRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const sha256 = request.headers["x-content-sha256"];
-      await gateway().storeModel(request.nodeAddress, request.params.lease, sha256, request.body as Readable);
-      return reply.status(201).send({ sha256 });
+      const stored = await gateway().trainingTasks.storeModel(
+        request.nodeAddress,
+        request.params.lease,
+        request.headers["x-content-sha256"],
+        request.body as Readable,
+      );
+      return reply.status(201).send(stored);
     },
   );
 
@@ -260,17 +185,8 @@ const nodeRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Acknowledged, ...errorResponses(...AUTH_ERRORS, 409) },
       },
     },
-    async (request) => {
-      const b = request.body;
-      await gateway().complete(request.nodeAddress, request.params.lease, {
-        modelSha256: b.model_sha256,
-        checkpointRoot: b.checkpoint_root,
-        leaves: b.leaves,
-        metrics: b.metrics,
-        commitmentSignature: b.commitment_signature,
-      });
-      return { status: "completed" as const };
-    },
+    async (request) =>
+      gateway().trainingTasks.complete(request.nodeAddress, request.params.lease, request.body),
   );
 
   app.post(
@@ -285,10 +201,7 @@ const nodeRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Acknowledged, ...errorResponses(...AUTH_ERRORS, 409) },
       },
     },
-    async (request) => {
-      await gateway().verdict(request.nodeAddress, request.params.lease, request.body);
-      return { status: "completed" as const };
-    },
+    async (request) => gateway().audits.verdict(request.nodeAddress, request.params.lease, request.body),
   );
 
   app.post(
@@ -303,14 +216,7 @@ const nodeRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: Acknowledged, ...errorResponses(...AUTH_ERRORS, 409) },
       },
     },
-    async (request) => {
-      const { retried } = await gateway().fail(
-        request.nodeAddress,
-        request.params.lease,
-        request.body.reason,
-      );
-      return { status: retried ? ("retried" as const) : ("failed" as const) };
-    },
+    async (request) => gateway().leases.fail(request.nodeAddress, request.params.lease, request.body),
   );
 
   app.get(
@@ -328,7 +234,7 @@ const nodeRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const content = await gateway().openBlob(request.params.sha256);
+      const content = await gateway().blobs.open(request.params.sha256);
       return reply
         .type("application/octet-stream")
         .header("etag", `"${request.params.sha256}"`)

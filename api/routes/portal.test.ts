@@ -4,21 +4,19 @@ import assert from "node:assert/strict";
 import { readdirSync, readFileSync } from "node:fs";
 import { after, before, test } from "node:test";
 import { expectApiError } from "../../test/support/api-error.ts";
-import { type App, buildApp } from "../app.ts";
+import { createTestApp, type TestApp } from "../../test/support/app.ts";
 import { CHECKOUT_MAX_CENTS, CHECKOUT_MIN_CENTS } from "../services/billing.ts";
 import { PORTAL_CSP, PORTAL_DIR } from "./portal.ts";
 
-const up = async () => undefined;
-let app: App;
+let t: TestApp;
 
 before(async () => {
-  app = await buildApp({ deps: { probes: { database: up, redis: up, chain: up } } });
-  await app.ready();
+  t = await createTestApp();
 });
-after(() => app.close());
+after(() => t.close());
 
 const get = (url: string, headers: Record<string, string> = {}) =>
-  app.inject({ method: "GET", url, headers });
+  t.app.inject({ method: "GET", url, headers });
 const portalFile = (path: string) => readFileSync(`${PORTAL_DIR}${path}`, "utf8");
 
 function assertPortalHeaders(headers: Record<string, unknown>) {
@@ -72,7 +70,7 @@ test("scripts, style sheet and icon are served with their content types", async 
 });
 
 test("HEAD answers like GET without a body", async () => {
-  const res = await app.inject({ method: "HEAD", url: "/portal/app.js" });
+  const res = await t.app.inject({ method: "HEAD", url: "/portal/app.js" });
   assert.equal(res.statusCode, 200);
   assert.equal(res.headers["content-type"], "text/javascript; charset=utf-8");
   assert.equal(res.body, "");

@@ -1,7 +1,12 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { ReceiptKeyList } from "../schemas/receipt-keys.ts";
+import type { Receipts } from "../services/receipts.ts";
 
-const receiptKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
+export interface ReceiptKeyRoutesOptions {
+  receipts: Receipts;
+}
+
+const receiptKeyRoutes: FastifyPluginAsyncTypebox<ReceiptKeyRoutesOptions> = async (app, { receipts }) => {
   app.get(
     "/v1/receipt-keys",
     {
@@ -15,7 +20,7 @@ const receiptKeyRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: ReceiptKeyList },
       },
     },
-    async () => app.deps.services!.receipts.publishedKeys(),
+    async () => receipts.publishedKeys(),
   );
 };
 

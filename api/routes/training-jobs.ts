@@ -12,7 +12,9 @@ import {
   TrainingJob,
   TrainingJobList,
 } from "../schemas/training-jobs.ts";
-import type { JobEventView } from "../services/job-events.ts";
+import type { JobDispatcher } from "../services/job-dispatch.ts";
+import type { JobEvents, JobEventView } from "../services/job-events.ts";
+import type { Jobs } from "../services/jobs.ts";
 
 const TERMINAL_EVENTS = new Set(["job.succeeded", "job.failed", "job.cancelled"]);
 const HEARTBEAT_MS = 15_000;
@@ -21,10 +23,18 @@ function sseFrame(event: JobEventView): string {
   return `id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
 }
 
-const trainingJobRoutes: FastifyPluginAsyncTypebox = async (app) => {
+export interface TrainingJobRoutesOptions {
+  jobs: Jobs;
+  events: JobEvents;
+  /** Absent in a process without the chain and the queues: its jobs wait for one that has them. */
+  dispatcher: JobDispatcher | undefined;
+}
+
+const trainingJobRoutes: FastifyPluginAsyncTypebox<TrainingJobRoutesOptions> = async (
+  app,
+  { jobs, events, dispatcher },
+) => {
   app.addHook("onRequest", app.authenticate);
-  const jobs = () => app.deps.services!.jobs;
-  const events = () => app.deps.services!.jobEvents;
 
   app.post(
     "/v1/training-jobs/quote",
@@ -37,7 +47,7 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: QuoteResponse, ...errorResponses(400, 401, 404) },
       },
     },
-    async (request) => jobs().quote(request.auth.organizationId, request.body),
+    async (request) => jobs.quote(request.auth.organizationId, request.body),
   );
 
   app.post(
@@ -56,8 +66,8 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const job = await jobs().create(request.auth.organizationId, request.body);
-      jobs().dispatchLater(job.id, (error) =>
+      const job = await jobs.create(request.auth.organizationId, request.body);
+      dispatcher?.dispatchLater(job.id, (error) =>
         request.log.error({ err: error, job: job.id }, "dispatch failed"),
       );
       return reply.status(201).send(job);
@@ -75,7 +85,7 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: TrainingJobList, ...errorResponses(400, 401) },
       },
     },
-    async (request) => jobs().list(request.auth.organizationId, request.query.limit, request.query.after),
+    async (request) => jobs.list(request.auth.organizationId, request.query.limit, request.query.after),
   );
 
   app.get(
@@ -89,7 +99,7 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: TrainingJob, ...errorResponses(401, 404) },
       },
     },
-    async (request) => jobs().get(request.auth.organizationId, request.params.id),
+    async (request) => jobs.get(request.auth.organizationId, request.params.id),
   );
 
   app.post(
@@ -103,7 +113,7 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: TrainingJob, ...errorResponses(401, 404, 409) },
       },
     },
-    async (request) => jobs().cancel(request.auth.organizationId, request.params.id),
+    async (request) => jobs.cancel(request.auth.organizationId, request.params.id),
   );
 
   app.get(
@@ -117,7 +127,7 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: CheckpointList, ...errorResponses(401, 404) },
       },
     },
-    async (request) => ({ data: await jobs().checkpoints(request.auth.organizationId, request.params.id) }),
+    async (request) => ({ data: await jobs.checkpoints(request.auth.organizationId, request.params.id) }),
   );
 
   app.get(
@@ -141,7 +151,7 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const model = await jobs().trainedModel(request.auth.organizationId, request.params.id);
+      const model = await jobs.trainedModel(request.auth.organizationId, request.params.id);
       return reply
         .header("content-type", "application/octet-stream")
         .header("content-disposition", `attachment; filename="${request.params.id}.onnx"`)
@@ -161,7 +171,7 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox = async (app) => {
         response: { 200: ReceiptSchema, ...errorResponses(401, 404, 409) },
       },
     },
-    async (request) => jobs().receipt(request.auth.organizationId, request.params.id),
+    async (request) => jobs.receipt(request.auth.organizationId, request.params.id),
   );
 
   app.get(
@@ -180,11 +190,11 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox = async (app) => {
       },
     },
     async (request, reply) => {
-      const job = await jobs().row(request.auth.organizationId, request.params.id);
+      const job = await jobs.row(request.auth.organizationId, request.params.id);
       const lastEventId = Number(request.headers["last-event-id"] ?? Number.NaN);
       const after = Number.isInteger(lastEventId) ? lastEventId : request.query.after;
       if (!String(request.headers.accept ?? "").includes("text/event-stream")) {
-        const page = await events().list(job.id, after, request.query.limit + 1);
+        const page = await events.list(job.id, after, request.query.limit + 1);
         return { data: page.slice(0, request.query.limit), has_more: page.length > request.query.limit };
       }
       return stream(request, reply, job.id, after);
@@ -213,7 +223,7 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox = async (app) => {
     // events seen twice are dropped by id.
     const buffered: JobEventView[] = [];
     let replaying = true;
-    const unsubscribe = await events().subscribe(jobId, (event) => {
+    const unsubscribe = await events.subscribe(jobId, (event) => {
       if (replaying) buffered.push(event);
       else send(event);
     });
@@ -226,9 +236,9 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox = async (app) => {
     }
     raw.on("close", end);
     for (
-      let page = await events().list(jobId, after, 500);
+      let page = await events.list(jobId, after, 500);
       page.length > 0;
-      page = await events().list(jobId, lastSent, 500)
+      page = await events.list(jobId, lastSent, 500)
     ) {
       for (const event of page) send(event);
       if (ended) return;

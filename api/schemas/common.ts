@@ -1,4 +1,5 @@
 import { type TSchema, Type } from "@sinclair/typebox";
+import { API_ERROR_CODES } from "../errors.ts";
 
 export const ErrorResponse = Type.Object(
   {
@@ -6,7 +7,9 @@ export const ErrorResponse = Type.Object(
       type: Type.String({
         description: "Broad class: invalid_request_error, not_found_error, api_error, ...",
       }),
-      code: Type.String({ description: "Stable machine-readable code" }),
+      code: StringEnum(API_ERROR_CODES, {
+        description: "Stable machine-readable code, from a closed catalogue (the SDK exports it)",
+      }),
       message: Type.String({ description: "What was wrong, where, and what is accepted" }),
       param: Type.Union([Type.String(), Type.Null()], { description: "The offending parameter, if any" }),
     }),

@@ -97,6 +97,8 @@ export const FileRejected = Type.Object(
   },
   {
     title: "FileRejectedError",
-    description: "422 invalid_model, unsupported_operators or invalid_dataset, with the parser's reason",
+    description:
+      "422 invalid_model, unsupported_operators or invalid_dataset, with the parser's reason; " +
+      "inspection_limit_exceeded when inspecting the file ran past its time or memory limit",
   },
 );

@@ -69,29 +69,50 @@ export const LeaseSchema = Type.Object(
 );
 
 const CheckpointRefSchema = Type.Object({ step: Type.Integer(), sha256: Sha256 }, { title: "CheckpointRef" });
+const ProvenCheckpointSchema = Type.Object({
+  ...CheckpointRefSchema.properties,
+  leaf_index: Type.Integer(),
+  proof: Type.Array(Sha256),
+});
+const ChainTaskId = Type.String({ pattern: "^[0-9]{1,20}$" });
+
+const WorkInputs = {
+  task_id: Type.String(),
+  model_sha256: Sha256,
+  dataset_sha256: Sha256,
+  dataset_file_name: Type.String(),
+  spec: Type.Unknown({ description: "The training spec" }),
+};
+
+const TrainingTaskSchema = Type.Object({
+  ...WorkInputs,
+  total_steps: Type.Integer(),
+  checkpoint_every: Type.Integer(),
+  chain: Type.Union([Type.Object({ chain_task_id: ChainTaskId, attempt: Type.Integer() }), Type.Null()], {
+    description: "The chain task and attempt this node was assigned: commit its checkpoint root there",
+  }),
+});
+
+const AuditTaskSchema = Type.Object({
+  ...WorkInputs,
+  checkpoint_root: Sha256,
+  tree_size: Type.Integer(),
+  from: ProvenCheckpointSchema,
+  to: ProvenCheckpointSchema,
+  chain: Type.Union(
+    [
+      Type.Object({ chain_task_id: ChainTaskId, attempt: Type.Integer(), audit_index: Type.Integer() }),
+      Type.Null(),
+    ],
+    { description: "The chain audit this verifier was drawn for: submit its verdict there" },
+  ),
+});
 
 export const TrainingClaimSchema = Type.Object(
   {
     lease: LeaseSchema,
     attempt: Type.Integer({ description: "1 for the first node to hold the task" }),
-    task: Type.Object({
-      task_id: Type.String(),
-      model_sha256: Sha256,
-      dataset_sha256: Sha256,
-      dataset_file_name: Type.String(),
-      spec: Type.Unknown({ description: "The training spec" }),
-      total_steps: Type.Integer(),
-      checkpoint_every: Type.Integer(),
-      chain: Type.Union(
-        [
-          Type.Object({ chain_task_id: Type.String({ pattern: "^[0-9]{1,20}$" }), attempt: Type.Integer() }),
-          Type.Null(),
-        ],
-        {
-          description: "The chain task and attempt this node was assigned: commit its checkpoint root there",
-        },
-      ),
-    }),
+    task: TrainingTaskSchema,
     checkpoints: Type.Array(CheckpointRefSchema, { description: "Checkpoints stored so far, in step order" }),
     resume_from: Type.Union([CheckpointRefSchema, Type.Null()], {
       description: "Continue training from this checkpoint; null to start at step 0",
@@ -100,40 +121,8 @@ export const TrainingClaimSchema = Type.Object(
   { title: "TrainingClaim" },
 );
 
-const ProvenCheckpointSchema = Type.Object({
-  step: Type.Integer(),
-  sha256: Sha256,
-  leaf_index: Type.Integer(),
-  proof: Type.Array(Sha256),
-});
-
 export const AuditClaimSchema = Type.Object(
-  {
-    lease: LeaseSchema,
-    attempt: Type.Integer(),
-    audit: Type.Object({
-      task_id: Type.String(),
-      model_sha256: Sha256,
-      dataset_sha256: Sha256,
-      dataset_file_name: Type.String(),
-      spec: Type.Unknown(),
-      checkpoint_root: Sha256,
-      tree_size: Type.Integer(),
-      from: ProvenCheckpointSchema,
-      to: ProvenCheckpointSchema,
-      chain: Type.Union(
-        [
-          Type.Object({
-            chain_task_id: Type.String({ pattern: "^[0-9]{1,20}$" }),
-            attempt: Type.Integer(),
-            audit_index: Type.Integer(),
-          }),
-          Type.Null(),
-        ],
-        { description: "The chain audit this verifier was drawn for: submit its verdict there" },
-      ),
-    }),
-  },
+  { lease: LeaseSchema, attempt: Type.Integer(), audit: AuditTaskSchema },
   { title: "AuditClaim" },
 );
 
@@ -155,10 +144,7 @@ export const ProgressBody = Type.Object(
   { additionalProperties: false },
 );
 
-export const StoredCheckpoint = Type.Object(
-  { step: Type.Integer(), sha256: Sha256 },
-  { title: "StoredCheckpoint" },
-);
+export const StoredCheckpoint = Type.Object(CheckpointRefSchema.properties, { title: "StoredCheckpoint" });
 export const StoredModel = Type.Object({ sha256: Sha256 }, { title: "StoredModel" });
 
 export const CompleteBody = Type.Object(

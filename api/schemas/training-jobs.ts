@@ -1,11 +1,11 @@
-import { type TSchema, Type } from "@sinclair/typebox";
+import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import { TrainingSpecSchema } from "../../worker-runtime/train/spec.ts";
 import { VERIFICATION_LEVELS } from "../services/pricing.ts";
 import { listOf, StringEnum } from "./common.ts";
 
 // The training engine's own spec schema, inlined (its $id names the published file).
 const { $id: _publishedId, ...specSchema } = TrainingSpecSchema;
-export const TrainingSpec = Type.Unsafe<Record<string, unknown>>({
+export const TrainingSpec = Type.Unsafe<Static<typeof TrainingSpecSchema>>({
   ...(specSchema as TSchema),
   title: "TrainingSpec",
   description:
@@ -43,7 +43,7 @@ export const QuoteResponse = Type.Object(
     object: Type.Literal("quote"),
     model: Type.String(),
     dataset: Type.String(),
-    verification: Type.String(),
+    verification: StringEnum(VERIFICATION_LEVELS),
     train_samples: Type.Integer(),
     total_steps: Type.Integer(),
     checkpoints: Type.Integer(),
@@ -75,7 +75,7 @@ export const TrainingJob = Type.Object(
     model: Type.String(),
     dataset: Type.String(),
     spec: Type.Unknown(),
-    verification: Type.String(),
+    verification: StringEnum(VERIFICATION_LEVELS),
     total_steps: Type.Integer(),
     steps_completed: Type.Integer(),
     price: Type.Object({

@@ -4,12 +4,14 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import type { Database } from "../../prisma/client.ts";
 import { Prisma } from "../../prisma/generated/client.ts";
-import { ApiError } from "../errors.ts";
 import { newId } from "../ids.ts";
 import type { ApiKeys, ApiKeyView } from "./api-keys.ts";
+import { DomainError } from "./domain-errors.ts";
 import { decoyPasswordHash, hashPassword, verifyPassword } from "./passwords.ts";
 
 const SESSION_LIFETIME_MS = 7 * 24 * 3600 * 1000;
+
+export class AccountError extends DomainError<"email_taken" | "invalid_credentials"> {}
 const FIRST_KEY_NAME = "Default key";
 
 export interface UserView {
@@ -91,9 +93,7 @@ export class Accounts {
       });
     } catch (error) {
       if (error instanceof Prisma.PrismaClientKnownRequestError && error.code === "P2002") {
-        throw new ApiError(
-          409,
-          "invalid_request_error",
+        throw new AccountError(
           "email_taken",
           `An account with the email '${normalized}' already exists; log in instead`,
           "email",
@@ -107,12 +107,7 @@ export class Accounts {
     const user = await this.db.user.findUnique({ where: { email: email.trim().toLowerCase() } });
     const valid = await verifyPassword(password, user?.passwordHash ?? (await decoyPasswordHash()));
     if (!user || !valid) {
-      throw new ApiError(
-        401,
-        "authentication_error",
-        "invalid_credentials",
-        "The email or password is incorrect",
-      );
+      throw new AccountError("invalid_credentials", "The email or password is incorrect");
     }
     const token = randomBytes(32).toString("base64url");
     const csrfToken = randomBytes(32).toString("base64url");

@@ -6,10 +6,10 @@ import { createHash, randomBytes } from "node:crypto";
 import type { Redis } from "ioredis";
 import type { Database } from "../../prisma/client.ts";
 import type { ApiKey } from "../../prisma/generated/client.ts";
-import { ApiError } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { pageOf } from "../schemas/common.ts";
 import type { DbClient } from "./db-client.ts";
+import { NotFoundError } from "./domain-errors.ts";
 import { ExpiringCache } from "./expiring-cache.ts";
 
 export const API_KEY_PATTERN = /^vt_[A-Za-z0-9_-]{43}$/;
@@ -90,7 +90,7 @@ export class ApiKeys {
   /** Revokes an active key of this organization; another organization's key is "not found". */
   async revoke(organizationId: string, id: string): Promise<ApiKeyView & { revoked_at: string }> {
     const key = await this.db.apiKey.findFirst({ where: { id, organizationId, revokedAt: null } });
-    if (!key) throw ApiError.notFound("API key", id, "id");
+    if (!key) throw new NotFoundError("API key", id, "id");
     const revoked = await this.db.apiKey.update({ where: { id }, data: { revokedAt: new Date() } });
     this.cache.evict(key.secretHash);
     // The revocation is committed; if Redis cannot carry the news, other processes' caches

@@ -5,12 +5,12 @@ import type { Readable } from "node:stream";
 import type { Static } from "@sinclair/typebox";
 import type { Database } from "../../prisma/client.ts";
 import type { File as FileRow } from "../../prisma/generated/client.ts";
-import { ApiError } from "../errors.ts";
 import { isId, newId } from "../ids.ts";
 import { pageOf } from "../schemas/common.ts";
 import type { File } from "../schemas/files.ts";
 import { FILE_PURPOSES, type FilePurpose } from "../schemas/files.ts";
 import { type BlobStore, BlobStoreError, type StagedBlob } from "./blobs.ts";
+import { DomainError, NotFoundError } from "./domain-errors.ts";
 import type { FileDetails } from "./inspection/inspect.ts";
 import type { Inspector } from "./inspection/inspector.ts";
 
@@ -50,15 +50,14 @@ function view(row: FileRow): FileView {
   };
 }
 
-function tooLarge(limit: number, purpose: FilePurpose | undefined): ApiError {
-  const what = purpose ? `a ${purpose}` : "any file";
-  return new ApiError(
-    413,
-    "invalid_request_error",
-    "file_too_large",
-    `The file is larger than the ${limit} bytes accepted for ${what}`,
-    "file",
-  );
+export class FileTooLargeError extends DomainError<"file_too_large"> {
+  constructor(
+    readonly limitBytes: number,
+    purpose: FilePurpose | undefined,
+  ) {
+    const what = purpose ? `a ${purpose}` : "any file";
+    super("file_too_large", `The file is larger than the ${limitBytes} bytes accepted for ${what}`, "file");
+  }
 }
 
 export class Files {
@@ -74,13 +73,14 @@ export class Files {
     return purpose ? this.limits[purpose] : Math.max(...FILE_PURPOSES.map((p) => this.limits[p]));
   }
 
-  /** Streams an upload's content in, answering 413 as soon as it passes the limit. */
+  /** Streams an upload's content in, refusing it as soon as it passes the limit. */
   async stage(content: Readable, purpose: FilePurpose | undefined): Promise<StagedBlob> {
     const limit = this.limitFor(purpose);
     try {
       return await this.blobs.stage(content, limit);
     } catch (error) {
-      if (error instanceof BlobStoreError && error.code === "BLOB_TOO_LARGE") throw tooLarge(limit, purpose);
+      if (error instanceof BlobStoreError && error.code === "BLOB_TOO_LARGE")
+        throw new FileTooLargeError(limit, purpose);
       throw error;
     }
   }
@@ -93,7 +93,7 @@ export class Files {
   async create(organizationId: string, { purpose, filename, staged }: Upload): Promise<FileView> {
     try {
       const limit = this.limitFor(purpose);
-      if (staged.sizeBytes > limit) throw tooLarge(limit, purpose);
+      if (staged.sizeBytes > limit) throw new FileTooLargeError(limit, purpose);
       const details = await this.inspector.inspect({ purpose, path: staged.path, filename });
       await staged.commit();
       const row = await this.db.file.create({
@@ -111,6 +111,11 @@ export class Files {
     } finally {
       await staged.discard();
     }
+  }
+
+  /** Stops the inspection worker, ending an inspection in flight. */
+  close(): Promise<void> {
+    return this.inspector.close();
   }
 
   async list(organizationId: string, { limit, after, purpose }: ListFilesQuery) {
@@ -148,7 +153,7 @@ export class Files {
     const { count } = isId("file", id)
       ? await this.db.file.updateMany({ where: { id, organizationId, deletedAt: null }, data: { deletedAt } })
       : { count: 0 };
-    if (count === 0) throw ApiError.notFound("file", id, "id");
+    if (count === 0) throw new NotFoundError("file", id, "id");
     const row = await this.db.file.findUniqueOrThrow({ where: { id } });
     return { ...view(row), deleted_at: deletedAt.toISOString() };
   }
@@ -157,7 +162,7 @@ export class Files {
     const row = isId("file", id)
       ? await this.db.file.findFirst({ where: { id, organizationId, deletedAt: null } })
       : null;
-    if (!row) throw ApiError.notFound("file", id, "id");
+    if (!row) throw new NotFoundError("file", id, "id");
     return row;
   }
 }

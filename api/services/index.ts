@@ -1,26 +1,37 @@
 // The services behind the routes, built once per process from the connections it holds.
-// Routes reach them through `app.deps.services`; services reach the database, queues and chain.
+// Each route plugin receives the ones it calls as its options (api/routes/index.ts); services
+// reach the database, queues and chain.
 import { join } from "node:path";
 import type { Redis } from "ioredis";
 import type pg from "pg";
 import type { ChainBridge } from "../../chain-bridge/index.ts";
 import type { Config } from "../../config/env.ts";
 import type { Database } from "../../prisma/client.ts";
-import type { QueueConnection } from "../../queue/names.ts";
+import type { QueueConnection, TaskKind } from "../../queue/names.ts";
+import type { QueuePolicy } from "../../queue/policies.ts";
 import { TaskProducer } from "../../queue/producers.ts";
 import { Accounts } from "./accounts.ts";
 import { ApiKeys } from "./api-keys.ts";
 import { Billing } from "./billing.ts";
-import { FilesystemBlobStore } from "./blobs.ts";
+import { type BlobStore, FilesystemBlobStore } from "./blobs.ts";
 import { Files } from "./files.ts";
 import { IdempotencyRecords } from "./idempotency.ts";
 import { Inspector } from "./inspection/inspector.ts";
+import { JobDispatcher } from "./job-dispatch.ts";
 import { JobEvents } from "./job-events.ts";
+import type { JobLifecycle } from "./job-lifecycle.ts";
 import { JobReads } from "./job-reads.ts";
+import { JobReports } from "./job-reports.ts";
+import { JobSettlement } from "./job-settlement.ts";
 import { Jobs } from "./jobs.ts";
 import { Ledger } from "./ledger.ts";
 import { LocalCheckout, localCheckoutEnabled, localWebhookSecret } from "./local-checkout.ts";
-import { NodeGateway } from "./node-gateway.ts";
+import { Audits } from "./nodes/audits.ts";
+import { NodeAuthenticator } from "./nodes/authentication.ts";
+import { NodeBlobs } from "./nodes/blobs.ts";
+import { NodeLeases } from "./nodes/leases.ts";
+import { NodeRegistry } from "./nodes/registry.ts";
+import { TrainingTasks } from "./nodes/training-tasks.ts";
 import { PlatformKey } from "./platform-key.ts";
 import { Quotes } from "./quotes.ts";
 import { Receipts } from "./receipts.ts";
@@ -53,7 +64,9 @@ export interface Services {
   files: Files;
   jobs: Jobs;
   jobEvents: JobEvents;
-  /** The node gateway; built where the jobs service (its JobLifecycle) is, absent elsewhere. */
+  /** Takes created jobs to the network; where the chain and queues are. */
+  dispatcher?: JobDispatcher;
+  /** The node gateway, reporting to JobReports; where the queues are. */
   nodeGateway?: NodeGateway;
   /** The task queues' producer, when the process has queues; closed with the process. */
   producer?: TaskProducer;
@@ -62,11 +75,64 @@ export interface Services {
   verification?: VerificationDriver;
 }
 
+/**
+ * The node gateway: what untrusted nodes may do, checked at the boundary. Nodes authenticate every
+ * request with their sr25519 key, lease the work the chain gave them from their own queues, store
+ * checkpoints and models in the blob store by hash, and report; these services validate every
+ * report before handing it to the jobs service through the JobLifecycle contract.
+ */
+export interface NodeGateway {
+  authenticator: NodeAuthenticator;
+  registry: NodeRegistry;
+  /** Opens and closes the per-node queue brokers (`start` and `close`). */
+  leases: NodeLeases;
+  trainingTasks: TrainingTasks;
+  audits: Audits;
+  blobs: NodeBlobs;
+}
+
+export interface NodeGatewayOptions {
+  db: Database;
+  /** For nonces; its key prefix (if any) isolates them. */
+  redis: Redis;
+  blobs: BlobStore;
+  lifecycle: JobLifecycle;
+  queues: QueueConnection;
+  policies?: Record<TaskKind, QueuePolicy>;
+  /** Largest checkpoint and trained model a node may upload, in bytes. */
+  limits: { checkpointBytes: number; modelBytes: number };
+  /** Background failures (exhausted-task reports) are logged here. */
+  logError: (error: unknown, message: string) => void;
+}
+
+export function createNodeGateway(options: NodeGatewayOptions): NodeGateway {
+  const { lifecycle } = options;
+  const registry = new NodeRegistry(options.db);
+  const leases = new NodeLeases({
+    queues: options.queues,
+    registry,
+    lifecycle,
+    policies: options.policies,
+    logError: options.logError,
+  });
+  const blobs = new NodeBlobs(options.blobs, options.limits);
+  return {
+    authenticator: new NodeAuthenticator(options.redis),
+    registry,
+    leases,
+    trainingTasks: new TrainingTasks(leases, blobs, lifecycle),
+    audits: new Audits(leases, lifecycle),
+    blobs,
+  };
+}
+
 export function createServices(context: ServiceContext): Services {
   const apiKeys = new ApiKeys(context.db, context.redis);
   const accounts = new Accounts(context.db, apiKeys);
   const blobs = new FilesystemBlobStore(join(context.config.dataDir, "blobs"));
-  const files = new Files(context.db, blobs, new Inspector(), context.config.uploadLimits);
+  // One worker inspects uploads and prices models: each task bounded, one at a time.
+  const inspector = new Inspector();
+  const files = new Files(context.db, blobs, inspector, context.config.uploadLimits);
   const idempotency = new IdempotencyRecords(context.db);
   const ledger = new Ledger(context.db, context.pool);
   const stripe = createStripeClient(context.config);
@@ -83,15 +149,15 @@ export function createServices(context: ServiceContext): Services {
   const billing = new Billing(context.db, ledger, stripe, webhookSecret, localCheckout);
   const jobEvents = new JobEvents(context.db, context.redis);
   const producer = context.queues ? new TaskProducer(context.queues) : undefined;
+  const settlement = new JobSettlement({ db: context.db, ledger, events: jobEvents, chain: context.chain });
   const jobs = new Jobs({
     db: context.db,
     blobs,
-    quotes: new Quotes(blobs, context.pool),
+    quotes: new Quotes(blobs, context.pool, inspector),
     ledger,
     events: jobEvents,
     reads: new JobReads(context.pool),
-    ...(context.chain ? { chain: context.chain } : {}),
-    ...(producer ? { producer } : {}),
+    settlement,
   });
   const receipts = new Receipts(
     context.db,
@@ -113,21 +179,30 @@ export function createServices(context: ServiceContext): Services {
   if (context.queues && producer) {
     services.producer = producer;
     if (context.chain) {
+      const dispatcher = new JobDispatcher({
+        db: context.db,
+        chain: context.chain,
+        producer,
+        events: jobEvents,
+        settlement,
+      });
+      services.dispatcher = dispatcher;
       services.verification = new VerificationDriver({
         db: context.db,
         chain: context.chain,
         producer,
-        jobs,
+        dispatcher,
+        settlement,
         receipts,
         events: jobEvents,
         logError: context.logError ?? (() => undefined),
       });
     }
-    services.nodeGateway = new NodeGateway({
+    services.nodeGateway = createNodeGateway({
       db: context.db,
       redis: context.redis,
       blobs,
-      lifecycle: jobs,
+      lifecycle: new JobReports({ db: context.db, events: jobEvents, settlement, chain: context.chain }),
       queues: context.queues,
       limits: {
         checkpointBytes: context.config.uploadLimits.model,
@@ -139,10 +214,14 @@ export function createServices(context: ServiceContext): Services {
   return services;
 }
 
-/** Stops what the services run in the background: queue connections, the gateway's brokers, subscriptions. */
+/**
+ * Stops what the services run in the background: queue connections, the gateway's brokers,
+ * subscriptions, the inspection worker.
+ */
 export async function closeServices(services: Services): Promise<void> {
   await services.verification?.stop();
-  await services.nodeGateway?.close();
+  await services.nodeGateway?.leases.close();
   await services.producer?.close();
   await services.jobEvents.close();
+  await services.files.close();
 }

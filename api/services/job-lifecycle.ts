@@ -1,15 +1,8 @@
-// What the node gateway reports about a job's task, as the jobs service consumes it. The gateway
-// (api/services/node-gateway.ts) validates what untrusted nodes send; the jobs service
-// (api/services/jobs.ts) turns it into job state, events, money and chain settlement.
-import type { AuditTask, TrainingTask } from "../../queue/payloads.ts";
-
-export interface TrainingProgress {
-  step: number;
-  totalSteps: number;
-  loss: number;
-  learningRate: number;
-  stepsPerSecond: number;
-}
+// What the node gateway reports about a job's task, as the job services consume it. The gateway
+// (api/services/nodes/) validates what untrusted nodes send; JobReports
+// (api/services/job-reports.ts) turns it into job state, events, money and chain settlement. Work
+// items and progress are reported as the nodes' wire format has them (protocol/node-wire.ts).
+import type { AuditTask, Progress, TrainingTask } from "../../protocol/node-wire.ts";
 
 export interface CheckpointReport {
   step: number;
@@ -48,7 +41,7 @@ export interface JobLifecycle {
    */
   isCurrentDuty(work: TrainingTask | AuditTask, node: string): Promise<boolean>;
   taskStarted(taskId: string, workerAddress: string): Promise<void>;
-  progress(taskId: string, progress: TrainingProgress): Promise<void>;
+  progress(taskId: string, progress: Progress): Promise<void>;
   checkpointStored(taskId: string, checkpoint: CheckpointReport): Promise<void>;
   trainingCompleted(taskId: string, result: TrainingResult): Promise<void>;
   auditCompleted(taskId: string, verdict: AuditVerdict): Promise<void>;

@@ -7,8 +7,10 @@ import { expectApiError } from "../../test/support/api-error.ts";
 import { createTestApp, type TestApp } from "../../test/support/app.ts";
 import { uploadMlpFixtures } from "../../test/support/uploads.ts";
 import { newId } from "../ids.ts";
+import { taskIdOf } from "./job-dispatch.ts";
 import { type JobView, jobView } from "./job-reads.ts";
-import { taskIdOf } from "./jobs.ts";
+import { JobReports } from "./job-reports.ts";
+import { JobSettlement } from "./job-settlement.ts";
 
 // Prisma reads the TIMESTAMP columns as UTC; a read that let the process's zone in (as `pg`'s
 // own timestamp parsing does) would differ in a zone this far from UTC.
@@ -62,7 +64,10 @@ async function readBothWays(id: string): Promise<JobView> {
 }
 
 test("the pg read answers the Prisma read's JSON through a job's life, counting every attempt's checkpoints", async () => {
-  const { jobs } = testApp.services;
+  const { jobs, jobEvents: events, ledger } = testApp.services;
+  const db = testApp.database.db;
+  // What the node gateway reports to, here without a chain: the tasks below are not on one.
+  const reports = new JobReports({ db, events, settlement: new JobSettlement({ db, ledger, events }) });
   const created = await jobs.create(alice.organizationId, request);
   assert.equal(JSON.stringify(await readBothWays(created.id)), JSON.stringify(created));
   const listed = (await jobs.list(alice.organizationId, 10)).data.find((job) => job.id === created.id);
@@ -70,7 +75,7 @@ test("the pg read answers the Prisma read's JSON through a job's life, counting 
 
   // A first attempt that stored two checkpoints, and a second one that resumed and stored a third.
   const attempts = [taskIdOf(created.id), `${taskIdOf(created.id)}_1`];
-  await testApp.database.db.task.createMany({
+  await db.task.createMany({
     data: attempts.map((id, attempt) => ({
       id,
       jobId: created.id,
@@ -81,16 +86,16 @@ test("the pg read answers the Prisma read's JSON through a job's life, counting 
     })),
   });
   const leaves = [1, 2, 3].map((n) => String(n).repeat(64));
-  await jobs.taskStarted(attempts[0]!, "worker-a");
-  await jobs.checkpointStored(attempts[1]!, { step: 270, sha256: leaves[2]!, sizeBytes: 4096 });
+  await reports.taskStarted(attempts[0]!, "worker-a");
+  await reports.checkpointStored(attempts[1]!, { step: 270, sha256: leaves[2]!, sizeBytes: 4096 });
   for (const [i, step] of [90, 180].entries()) {
-    await jobs.checkpointStored(attempts[0]!, { step, sha256: leaves[i]!, sizeBytes: 4096 });
+    await reports.checkpointStored(attempts[0]!, { step, sha256: leaves[i]!, sizeBytes: 4096 });
   }
   const running = await readBothWays(created.id);
   assert.equal(running.status, "running");
   assert.equal(running.steps_completed, 270);
 
-  await jobs.trainingCompleted(attempts[1]!, {
+  await reports.trainingCompleted(attempts[1]!, {
     modelSha256: "ab".repeat(32),
     checkpointRoot: checkpointRoot(leaves),
     leaves,
@@ -102,7 +107,7 @@ test("the pg read answers the Prisma read's JSON through a job's life, counting 
   assert.equal(verifying.status, "verifying");
   assert.equal(verifying.result.model_sha256, "ab".repeat(32));
 
-  await jobs.taskFailed(attempts[1]!, "the worker's result failed verification", false);
+  await reports.taskFailed(attempts[1]!, "the worker's result failed verification", false);
   const failed = await readBothWays(created.id);
   assert.equal(failed.status, "failed");
   assert.equal(failed.failure_reason, "the worker's result failed verification");

@@ -4,10 +4,10 @@
 
 import type { Static } from "@sinclair/typebox";
 import pg from "pg";
-import type { JobStatus } from "../../prisma/generated/client.ts";
-import { ApiError } from "../errors.ts";
+import type { JobStatus, VerificationLevel } from "../../prisma/generated/client.ts";
 import { isId } from "../ids.ts";
 import type { TrainingJob as TrainingJobSchema } from "../schemas/training-jobs.ts";
+import { NotFoundError } from "./domain-errors.ts";
 
 /** A job as the API answers it: the SDK's type is its one definition. */
 export type JobView = Static<typeof TrainingJobSchema>;
@@ -24,7 +24,7 @@ export interface JobRecord {
   modelFileId: string;
   datasetFileId: string;
   spec: unknown;
-  verificationLevel: string;
+  verificationLevel: VerificationLevel;
   totalSteps: number;
   quotedCents: bigint | number;
   reservedCents: bigint | number;
@@ -101,7 +101,7 @@ export class JobReads {
   /** The organization's job; unknown, malformed or another organization's answers 404. */
   async get(organizationId: string, id: string): Promise<JobView> {
     const row = isId("job", id) ? await this.byId(id, organizationId) : undefined;
-    if (!row) throw ApiError.notFound("training job", id, "id");
+    if (!row) throw new NotFoundError("training job", id, "id");
     return jobView(row, row.stepsCompleted);
   }
 

@@ -1,9 +1,8 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import { createTestApp, type TestApp } from "../../test/support/app.ts";
-import { ApiError } from "../errors.ts";
 import { newId } from "../ids.ts";
-import { Ledger, LedgerError } from "./ledger.ts";
+import { InsufficientFundsError, Ledger, LedgerError } from "./ledger.ts";
 
 let t: TestApp;
 let ledger: Ledger;
@@ -79,9 +78,8 @@ test("concurrent reservations never drive available below zero", async () => {
   assert.equal(granted, 33);
   for (const attempt of attempts) {
     if (attempt.status === "rejected") {
-      assert.ok(attempt.reason instanceof ApiError);
-      assert.equal(attempt.reason.statusCode, 402);
-      assert.equal(attempt.reason.code, "insufficient_credits");
+      assert.ok(attempt.reason instanceof InsufficientFundsError);
+      assert.equal(attempt.reason.neededCents, 30n);
     }
   }
   assert.deepEqual(await assertConsistent(org), { available_cents: 10, reserved_cents: 990 });

@@ -7,9 +7,9 @@
 import type pg from "pg";
 import type { Database } from "../../prisma/client.ts";
 import type { LedgerAccount, LedgerKind, Prisma } from "../../prisma/generated/client.ts";
-import { ApiError } from "../errors.ts";
 import { newId } from "../ids.ts";
 import { pageOf } from "../schemas/common.ts";
+import { DomainError } from "./domain-errors.ts";
 
 type Tx = Prisma.TransactionClient;
 
@@ -23,6 +23,20 @@ export class LedgerError extends Error {
   ) {
     super(message);
     this.name = "LedgerError";
+  }
+}
+
+/** A reservation larger than the organization's available credits: it moves no money. */
+export class InsufficientFundsError extends DomainError<"insufficient_funds"> {
+  constructor(
+    readonly neededCents: bigint,
+    readonly availableCents: bigint,
+  ) {
+    super(
+      "insufficient_funds",
+      `This needs ${neededCents} cents of credits but ${availableCents} are available; ` +
+        "add credits with POST /v1/billing/checkout-sessions",
+    );
   }
 }
 
@@ -120,7 +134,7 @@ export class Ledger {
     return this.move(organizationId, "top_up", positiveCents(cents, "a top-up"), cause, tx);
   }
 
-  /** Moves credits from available to reserved; 402 when available is short. */
+  /** Moves credits from available to reserved; InsufficientFundsError when available is short. */
   async reserve(organizationId: string, cents: number, cause: string, tx?: Tx): Promise<Posting> {
     return this.move(organizationId, "reservation", positiveCents(cents, "a reservation"), cause, tx);
   }
@@ -265,14 +279,7 @@ export class Ledger {
     const available = balance!.available_cents + changeOf(lines, "available");
     const reserved = balance!.reserved_cents + changeOf(lines, "reserved");
     if (kind === "reservation" && available < 0n) {
-      const needed = -changeOf(lines, "available");
-      throw new ApiError(
-        402,
-        "payment_error",
-        "insufficient_credits",
-        `This needs ${needed} cents of credits but ${balance!.available_cents} are available; ` +
-          "add credits with POST /v1/billing/checkout-sessions",
-      );
+      throw new InsufficientFundsError(-changeOf(lines, "available"), balance!.available_cents);
     }
     if (reserved < 0n) {
       throw new LedgerError(

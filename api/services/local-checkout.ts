@@ -9,9 +9,11 @@ import Stripe from "stripe";
 import type { Config } from "../../config/env.ts";
 import type { Database } from "../../prisma/client.ts";
 import type { LocalCheckoutSession } from "../../prisma/generated/client.ts";
-import { ApiError } from "../errors.ts";
 import type { CheckoutRequest, CheckoutSessionView, WebhookOutcome } from "./billing.ts";
+import { DomainError, NotFoundError } from "./domain-errors.ts";
 import { keptSecret } from "./kept-secret.ts";
+
+export class LocalCheckoutError extends DomainError<"checkout_session_expired" | "checkout_session_paid"> {}
 
 /** Stripe's own lifetime of an unpaid Checkout Session. */
 const LIFETIME_MS = 24 * 3600 * 1000;
@@ -142,9 +144,7 @@ export class LocalCheckout {
     });
     const session = await this.find(id);
     if (session.status !== "complete") {
-      throw new ApiError(
-        409,
-        "invalid_request_error",
+      throw new LocalCheckoutError(
         "checkout_session_expired",
         `Checkout session ${id} was cancelled or has expired: start a new one to pay`,
       );
@@ -163,9 +163,7 @@ export class LocalCheckout {
     });
     const session = await this.find(id);
     if (session.status === "complete") {
-      throw new ApiError(
-        409,
-        "invalid_request_error",
+      throw new LocalCheckoutError(
         "checkout_session_paid",
         `Checkout session ${id} is already paid; it can no longer be cancelled`,
       );
@@ -175,7 +173,7 @@ export class LocalCheckout {
 
   private async find(id: string): Promise<LocalCheckoutSession> {
     const session = await this.db.localCheckoutSession.findUnique({ where: { id } });
-    if (!session) throw ApiError.notFound("checkout session", id, "id");
+    if (!session) throw new NotFoundError("checkout session", id, "id");
     return session;
   }
 }

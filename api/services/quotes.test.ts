@@ -4,7 +4,10 @@ import { after, before, test } from "node:test";
 import { type SignedUp, signUp } from "../../test/support/accounts.ts";
 import { expectApiError } from "../../test/support/api-error.ts";
 import { createTestApp, type TestApp } from "../../test/support/app.ts";
-import { uploadMlpFixtures } from "../../test/support/uploads.ts";
+import { safetensorsFile } from "../../test/support/hostile-files.ts";
+import { uploadFile, uploadMlpFixtures } from "../../test/support/uploads.ts";
+import { ModelBuilder, seededRandom } from "../../worker-runtime/autodiff/model-builder.ts";
+import { tensorFromNumbers } from "../../worker-runtime/onnx/dtypes.ts";
 
 const fixture = (path: string) => readFile(new URL(`../../worker-runtime/fixtures/${path}`, import.meta.url));
 
@@ -96,4 +99,97 @@ test("a quote already priced still checks the caller, the files and their purpos
   });
   assert.equal(deleted.statusCode, 200, deleted.body);
   assert.equal(expectApiError(await quote(alice, files), 404, "resource_missing").param, "dataset");
+});
+
+/** x [batch, seq, 8] @ w [8, 4]: what a step costs depends on seq, which only the dataset sizes. */
+function sequenceModel(input: "float32" | "int32" = "float32") {
+  const m = new ModelBuilder(17);
+  const x = m.input("x", input, ["batch", "seq", 8]);
+  const floats = input === "float32" ? x : m.op("Cast", [x], { to: 1 });
+  const y = m.op("MatMul", [floats, m.random("w", "float32", [8, 4], seededRandom(1))]);
+  m.output(y, "float32", ["batch", "seq", 4]);
+  return { bytes: m.bytes(), output: y };
+}
+
+/** Four samples: x of the given per-sample shape (float32 zeros), y of [4] floats. */
+function samples(xShape: number[]) {
+  const xBytes = 4 * xShape.reduce((a, b) => a * b, 4);
+  return safetensorsFile(
+    {
+      x: { dtype: "F32", shape: [4, ...xShape], data_offsets: [0, xBytes] },
+      y: { dtype: "F32", shape: [4], data_offsets: [xBytes, xBytes + 16] },
+    },
+    xBytes + 16,
+  );
+}
+
+async function quoteOf(model: { bytes: Uint8Array; output: string }, xShape: number[]) {
+  const files = {
+    model: await uploadFile(testApp.app, alice, "model", "m.onnx", model.bytes),
+    dataset: await uploadFile(testApp.app, alice, "dataset", "d.safetensors", samples(xShape)),
+  };
+  const sequenceSpec = {
+    inputs: { x: "x" },
+    target: "y",
+    output: model.output,
+    loss: { type: "mse" },
+    epochs: 1,
+    batch_size: 2,
+    optimizer: { type: "sgd", lr: 0.1 },
+    checkpoint_every: 1,
+  };
+  return quote(alice, { ...files, spec: sequenceSpec });
+}
+
+test("a symbolic dimension is priced at the size the dataset gives it, not at 1", async () => {
+  const model = sequenceModel();
+  const flops = async (seq: number) => {
+    const res = await quoteOf(model, [seq, 8]);
+    assert.equal(res.statusCode, 200, res.body);
+    // Less the optimizer's 12 FLOPs per parameter, which no input size changes.
+    return res.json<QuoteBody>().flops_per_step - 12 * 8 * 4;
+  };
+  const one = await flops(1);
+  assert.equal(one, 3 * 2 * 2 * 4 * 8);
+  assert.equal(await flops(64), 64 * one);
+});
+
+test("a dataset whose features do not fit the model's inputs is refused at quote time", async () => {
+  const cases: Array<[number[], RegExp]> = [
+    [
+      [5, 7],
+      /tensor 'x' of shape \[4, 5, 7\] for model input 'x' of shape \[batch, seq, 8\]: axis 2 is 7 in the tensor, 8 in the model/,
+    ],
+    [[40], /ranks differ \(2 and 3\)/],
+    [[0, 8], /axis 1 has size 0; sizes must be 1 or more/],
+  ];
+  for (const [xShape, reason] of cases) {
+    const error = expectApiError(await quoteOf(sequenceModel(), xShape), 400, "invalid_spec");
+    assert.equal(error.param, "spec.inputs.x");
+    assert.match(error.message, reason);
+  }
+  const int32 = expectApiError(await quoteOf(sequenceModel("int32"), [3, 8]), 400, "invalid_spec");
+  assert.match(int32.message, /tensor 'x' holds float32, which does not convert to model input 'x' of int32/);
+});
+
+test("a model whose cost depends on values known only when it runs is not priced", async () => {
+  const m = new ModelBuilder(17);
+  const x = m.input("x", "float32", ["batch", "seq", 8]);
+  const limit = m.op("Cast", [m.op("ReduceMax", [x], { keepdims: 0 })], { to: 7 });
+  const range = m.op("Range", [
+    m.constant(tensorFromNumbers("int64", [], [0])),
+    limit,
+    m.constant(tensorFromNumbers("int64", [], [1])),
+  ]);
+  m.output(range, "int64");
+  const error = expectApiError(
+    await quoteOf({ bytes: m.bytes(), output: range }, [3, 8]),
+    400,
+    "model_not_priceable",
+  );
+  assert.equal(error.param, "model");
+  assert.match(
+    error.message,
+    /Range output 0 has shape \[.*\]: dimension .* is known only when the graph runs/,
+  );
 });

@@ -1,23 +1,31 @@
 // Prices a training job before it runs: the spec is validated against the training engine's
 // schema and against the model and dataset it names, the steps are planned the way the trainer
-// will run them, and the FLOPs of one step come from the model's training graph.
+// will run them, and the FLOPs of one step come from the model's training graph with every
+// input dimension sized as the dataset and batch size will feed it: a dimension the model leaves
+// symbolic costs what the data makes it cost, never 1.
 //
 // Everything after finding the files is a pure function of their content and the spec, so it is
 // cached by content hash: a repeated quote costs one indexed query for the two files. The files
-// are read with plain `pg` because a Prisma query costs several times more (docs/api.md).
+// are read with plain `pg` because a Prisma query costs several times more (docs/api.md). The
+// checks use what upload inspection recorded; only the FLOP count needs the model itself, and it
+// is computed on the inspection worker (bounded in time and memory, off the event loop), once
+// per model and input sizes.
 import { buffer } from "node:stream/consumers";
 import type pg from "pg";
 import { specHash } from "../../protocol/receipt.ts";
-import { estimateTrainingFlops, loadModel } from "../../worker-runtime/onnx/index.ts";
+import type { DType } from "../../worker-runtime/onnx/index.ts";
 import { batchesPerEpoch } from "../../worker-runtime/train/data/batches.ts";
+import { convertsTo } from "../../worker-runtime/train/data/prepare.ts";
 import { TrainError } from "../../worker-runtime/train/errors.ts";
 import { parseTrainingSpec, type TrainingSpec } from "../../worker-runtime/train/spec.ts";
-import { ApiError } from "../errors.ts";
 import type { BlobStore } from "./blobs.ts";
+import { DomainError, NotFoundError } from "./domain-errors.ts";
 import { ExpiringCache } from "./expiring-cache.ts";
 import type { FileView } from "./files.ts";
-import type { DatasetDetails } from "./inspection/dataset.ts";
-import type { ModelDetails } from "./inspection/model.ts";
+import type { DatasetDetails, TensorSummary } from "./inspection/dataset.ts";
+import type { Inspector } from "./inspection/inspector.ts";
+import type { ModelDetails, ValueSummary } from "./inspection/model.ts";
+import { FileRejectedError } from "./inspection/rejection.ts";
 import { type Price, priceOf, segmentsOf, type VerificationLevel } from "./pricing.ts";
 
 export interface QuoteRequest {
@@ -53,8 +61,12 @@ function specParam(path: string): string {
   return ["spec", ...path.split("/").filter(Boolean)].join(".");
 }
 
-function invalidSpec(path: string, message: string): ApiError {
-  return ApiError.badRequest(
+export class QuoteError extends DomainError<
+  "invalid_spec" | "wrong_file_purpose" | "model_not_priceable" | "pricing_limit_exceeded"
+> {}
+
+function invalidSpec(path: string, message: string): QuoteError {
+  return new QuoteError(
     "invalid_spec",
     `Invalid training spec at ${specParam(path)}: ${message}`,
     specParam(path),
@@ -67,7 +79,7 @@ function parseSpec(raw: unknown): TrainingSpec {
   } catch (error) {
     if (error instanceof TrainError && error.code === "INVALID_SPEC") {
       const first = error.issues[0];
-      if (!first) throw ApiError.badRequest("invalid_spec", error.message, "spec");
+      if (!first) throw new QuoteError("invalid_spec", error.message, "spec");
       const more = error.issues.length > 1 ? ` (and ${error.issues.length - 1} more problems)` : "";
       throw invalidSpec(first.path, `${first.message}${more}`);
     }
@@ -88,12 +100,16 @@ const LIVE_FILES = `
 export class Quotes {
   /** Plans by model, dataset and spec hash: parsing and checking the spec is per-request work. */
   private readonly plans = new ExpiringCache<Plan>(CACHE_ENTRIES, CACHE_TTL_MS);
-  /** FLOPs per step by model hash and batch size: loading the model is the expensive part. */
-  private readonly flops = new ExpiringCache<number>(CACHE_ENTRIES, CACHE_TTL_MS);
+  /**
+   * FLOPs per step by model hash and input shapes: loading the model is the expensive part. A
+   * pending count is shared, so concurrent quotes of one model price it once.
+   */
+  private readonly flops = new ExpiringCache<Promise<number>>(CACHE_ENTRIES, CACHE_TTL_MS);
 
   constructor(
     private readonly blobs: BlobStore,
     private readonly pool: pg.Pool,
+    private readonly inspector: Inspector,
   ) {}
 
   async quote(organizationId: string, request: QuoteRequest): Promise<Quote> {
@@ -115,11 +131,10 @@ export class Quotes {
 
   private async plan(rawSpec: unknown, model: QuotedFile, dataset: QuotedFile): Promise<Plan> {
     const spec = parseSpec(rawSpec);
-    const trainSamples = this.checkCompatible(
-      spec,
-      model.details as ModelDetails,
-      dataset.details as DatasetDetails,
-    );
+    const modelDetails = model.details as ModelDetails;
+    const datasetDetails = dataset.details as DatasetDetails;
+    const trainSamples = this.checkCompatible(spec, modelDetails, datasetDetails);
+    const inputShapes = batchShapes(spec, modelDetails, datasetDetails);
     const perEpoch = batchesPerEpoch({
       samples: trainSamples,
       batchSize: spec.batch_size,
@@ -139,7 +154,7 @@ export class Quotes {
       trainSamples,
       totalSteps,
       checkpoints: segmentsOf(totalSteps, spec.checkpoint_every) + 1,
-      flopsPerStep: await this.flopsPerStep(model, spec.batch_size),
+      flopsPerStep: await this.flopsPerStep(model.sha256, inputShapes),
     };
   }
 
@@ -151,9 +166,9 @@ export class Quotes {
     ]);
     const pick = (id: string, purpose: "model" | "dataset"): QuotedFile => {
       const file = rows.find((row) => row.id === id);
-      if (!file) throw ApiError.notFound("file", id, purpose);
+      if (!file) throw new NotFoundError("file", id, purpose);
       if (file.purpose !== purpose) {
-        throw ApiError.badRequest(
+        throw new QuoteError(
           "wrong_file_purpose",
           `File '${id}' was uploaded with purpose '${file.purpose}'; '${purpose}' needs a file with purpose '${purpose}'`,
           purpose,
@@ -184,7 +199,8 @@ export class Quotes {
       }
     }
     for (const input of modelInputs) {
-      if (!(input in spec.inputs)) {
+      // Model input names are the uploader's: `in` would find "constructor" in any object.
+      if (!Object.hasOwn(spec.inputs, input)) {
         throw invalidSpec("/inputs", `model input '${input}' is not mapped to a dataset tensor`);
       }
     }
@@ -221,13 +237,80 @@ export class Quotes {
     return samples - held;
   }
 
-  private async flopsPerStep(model: QuotedFile, batchSize: number): Promise<number> {
-    const key = `${model.sha256}:${batchSize}`;
+  private flopsPerStep(sha256: string, inputShapes: Array<[string, number[]]>): Promise<number> {
+    const key = `${sha256}:${JSON.stringify(inputShapes)}`;
     const cached = this.flops.get(key);
-    if (cached !== undefined) return cached;
-    const bytes = await buffer(await this.blobs.read(model.sha256));
-    const flops = estimateTrainingFlops(loadModel(new Uint8Array(bytes)), batchSize);
+    if (cached) return cached;
+    const read = async () => buffer(await this.blobs.read(sha256));
+    // The quote's refusals are 400s naming the field, whatever the worker found.
+    const flops = this.inspector.price(read, { sha256, inputShapes }).catch((error: unknown) => {
+      if (!(error instanceof FileRejectedError)) throw error;
+      const code =
+        error.code === "inspection_limit_exceeded" ? "pricing_limit_exceeded" : "model_not_priceable";
+      throw new QuoteError(code, error.message, "model");
+    });
     this.flops.set(key, flops);
+    // A refusal follows from the content and is kept, so repeating the quote cannot make the
+    // worker load the model again; a failure on our side is forgotten.
+    flops.catch((error: unknown) => {
+      if (!(error instanceof QuoteError) && this.flops.get(key) === flops) this.flops.evict(key);
+    });
     return flops;
   }
+}
+
+const shapeText = (shape: readonly (number | string)[]) => `[${shape.join(", ")}]`;
+
+/**
+ * Each model input's shape as one training batch feeds it: the batch size on axis 0, the
+ * dataset tensor's sizes on the others. A fixed size the tensor does not have, a symbolic name
+ * given two sizes, a dtype the trainer cannot convert to, or a size of 0 or less is refused
+ * here, by input and axis, rather than priced.
+ */
+function batchShapes(
+  spec: TrainingSpec,
+  model: ModelDetails,
+  dataset: DatasetDetails,
+): Array<[string, number[]]> {
+  const tensors = new Map(dataset.tensors.map((t) => [t.name, t]));
+  const symbols = new Map<string, { size: number; input: string }>();
+  return model.inputs.map((input) => {
+    const tensor = tensors.get(spec.inputs[input.name]!)!;
+    const fail = (message: string) => invalidSpec(`/inputs/${input.name}`, message);
+    const fits = `tensor '${tensor.name}' of shape ${shapeText(tensor.shape)} for model input '${input.name}' of shape ${shapeText(input.shape)}`;
+    checkDtype(input, tensor, fail);
+    if (tensor.shape.length !== input.shape.length) {
+      throw fail(`${fits}: the ranks differ (${tensor.shape.length} and ${input.shape.length})`);
+    }
+    const shape = input.shape.map((dim, axis) => {
+      const size = axis === 0 ? spec.batch_size : tensor.shape[axis]!;
+      if (!(size >= 1)) throw fail(`${fits}: axis ${axis} has size ${size}; sizes must be 1 or more`);
+      if (typeof dim === "number") {
+        if (dim === size) return size;
+        if (axis === 0) {
+          throw fail(
+            `model input '${input.name}' has a fixed batch of ${dim} but batch_size is ${size}; export with a dynamic batch axis`,
+          );
+        }
+        throw fail(`${fits}: axis ${axis} is ${size} in the tensor, ${dim} in the model`);
+      }
+      const bound = symbols.get(dim);
+      if (bound && bound.size !== size) {
+        throw fail(
+          `${fits}: dimension '${dim}' would be ${size} here but is ${bound.size} for input '${bound.input}'`,
+        );
+      }
+      symbols.set(dim, { size, input: input.name });
+      return size;
+    });
+    return [input.name, shape];
+  });
+}
+
+function checkDtype(input: ValueSummary, tensor: TensorSummary, fail: (message: string) => Error): void {
+  if (convertsTo(tensor.dtype as DType, input.dtype as DType)) return;
+  throw fail(
+    `tensor '${tensor.name}' holds ${tensor.dtype}, which does not convert to model input '${input.name}' of ${input.dtype}; ` +
+      "accepted: the same dtype, or any dtype for a float or int64 input",
+  );
 }

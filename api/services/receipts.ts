@@ -6,7 +6,7 @@ import type { Database } from "../../prisma/client.ts";
 import type { ChainAnchor, Receipt, ReceiptAudit, ReceiptBody } from "../../protocol/receipt.ts";
 import { checkpointRoot, specHash } from "../../protocol/receipt.ts";
 import { receiptMessage } from "../../protocol/signed-messages.ts";
-import { checkpointEveryOf } from "./jobs.ts";
+import { checkpointEveryOf } from "./job-dispatch.ts";
 import type { PlatformKey } from "./platform-key.ts";
 
 /** The Compute events a receipt anchors to, by what they mean for the job. */

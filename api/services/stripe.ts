@@ -2,9 +2,14 @@
 // compatible server in tests and development; unset means api.stripe.com).
 import Stripe from "stripe";
 import type { Config } from "../../config/env.ts";
-import { ApiError } from "../errors.ts";
+import { DomainError } from "./domain-errors.ts";
 
-export type StripeClient = Stripe;
+export class PaymentsError extends DomainError<
+  | "payments_not_configured"
+  | "webhook_signature_missing"
+  | "webhook_signature_invalid"
+  | "webhook_event_malformed"
+> {}
 
 export function createStripeClient(
   config: Pick<Config, "stripeSecretKey" | "stripeApiBase">,
@@ -23,11 +28,9 @@ export function createStripeClient(
   });
 }
 
-export function stripeNotConfigured(variable: string): ApiError {
-  return new ApiError(
-    503,
-    "api_error",
-    "stripe_not_configured",
+export function stripeNotConfigured(variable: string): PaymentsError {
+  return new PaymentsError(
+    "payments_not_configured",
     `Card payments are not configured on this server: set ${variable}`,
   );
 }
@@ -35,8 +38,8 @@ export function stripeNotConfigured(variable: string): ApiError {
 /** Verifies `Stripe-Signature` over the exact bytes Stripe sent and parses the event. */
 export function verifiedEvent(rawBody: Buffer, signature: string | undefined, secret: string): Stripe.Event {
   if (!signature) {
-    throw ApiError.badRequest(
-      "missing_signature",
+    throw new PaymentsError(
+      "webhook_signature_missing",
       "The Stripe-Signature header is required",
       "stripe-signature",
     );
@@ -46,12 +49,15 @@ export function verifiedEvent(rawBody: Buffer, signature: string | undefined, se
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     if (error instanceof Stripe.errors.StripeSignatureVerificationError) {
-      throw ApiError.badRequest(
-        "invalid_signature",
+      throw new PaymentsError(
+        "webhook_signature_invalid",
         `The Stripe-Signature does not verify: ${reason}`,
         "stripe-signature",
       );
     }
-    throw ApiError.badRequest("invalid_json", `The signed webhook body is not a JSON event: ${reason}`);
+    throw new PaymentsError(
+      "webhook_event_malformed",
+      `The signed webhook body is not a JSON event: ${reason}`,
+    );
   }
 }

@@ -8,18 +8,20 @@ import type { ChainBridge, ProtocolParameters, TaskView } from "../../chain-brid
 import type { Database } from "../../prisma/client.ts";
 import type { Task } from "../../prisma/generated/client.ts";
 import { merkleInclusionProof } from "../../protocol/merkle.ts";
+import type { AuditTask } from "../../protocol/node-wire.ts";
 import { closeWithin } from "../../queue/closing.ts";
-import type { AuditTask } from "../../queue/payloads.ts";
 import type { TaskProducer } from "../../queue/producers.ts";
+import type { JobDispatcher } from "./job-dispatch.ts";
 import type { JobEvents } from "./job-events.ts";
-import type { Jobs } from "./jobs.ts";
+import type { JobSettlement } from "./job-settlement.ts";
 import { ReceiptError, type Receipts } from "./receipts.ts";
 
 export interface VerificationDriverDeps {
   db: Database;
   chain: ChainBridge;
   producer: TaskProducer;
-  jobs: Jobs;
+  dispatcher: JobDispatcher;
+  settlement: JobSettlement;
   receipts: Receipts;
   events: JobEvents;
   logError: (error: unknown, message: string) => void;
@@ -153,7 +155,7 @@ export class VerificationDriver {
     for (const { id } of waiting) {
       if ((this.retryAt.get(`${id}:dispatch`) ?? 0) > now) continue;
       this.retryAt.set(`${id}:dispatch`, now + DISPATCH_RETRY_MS);
-      await this.deps.jobs
+      await this.deps.dispatcher
         .dispatch(id)
         .catch((error: unknown) => this.deps.logError(error, `dispatching ${id} failed`));
     }
@@ -177,7 +179,7 @@ export class VerificationDriver {
         commitDeadline: next.commitDeadline,
       },
     });
-    await this.deps.jobs.queueTraining(row);
+    await this.deps.dispatcher.queueTraining(row);
     await this.deps.events.emit(task.jobId, "training.reassigned", {
       worker: next.worker,
       attempt: next.attempt,
@@ -191,7 +193,7 @@ export class VerificationDriver {
       .map((audit, index) => ({ audit, index }))
       .filter((a) => a.audit.verdict === null);
     if (pending.length === 0) return;
-    const { inputs } = await this.deps.jobs.workInputs(task);
+    const { inputs } = await this.deps.dispatcher.workInputs(task);
     const stored = await this.deps.db.checkpoint.findMany({
       where: { taskId: task.id },
       orderBy: { step: "asc" },
@@ -200,17 +202,17 @@ export class VerificationDriver {
     const proven = (leafIndex: number) => ({
       step: stored[leafIndex]!.step,
       sha256: stored[leafIndex]!.sha256,
-      leafIndex,
+      leaf_index: leafIndex,
       proof: merkleInclusionProof(leaves, leafIndex).map((node) => Buffer.from(node).toString("hex")),
     });
     for (const { audit, index } of pending) {
       const work: AuditTask = {
         ...inputs,
-        checkpointRoot: state.commitment!.root.replace(/^0x/, ""),
-        treeSize: leaves.length,
+        checkpoint_root: state.commitment!.root.replace(/^0x/, ""),
+        tree_size: leaves.length,
         from: proven(audit.segment),
         to: proven(audit.segment + 1),
-        chain: { chainTaskId: state.chainTaskId.toString(), attempt: state.attempt, auditIndex: index },
+        chain: { chain_task_id: state.chainTaskId.toString(), attempt: state.attempt, audit_index: index },
       };
       await this.deps.producer.enqueueAudit(audit.verifier, work);
     }
@@ -226,7 +228,7 @@ export class VerificationDriver {
       throw error;
     }
     const settlement = await this.deps.chain.settlement(task.id);
-    await this.deps.jobs.succeed(task.jobId, settlement, receipt);
+    await this.deps.settlement.succeed(task.jobId, settlement, receipt);
   }
 
   private due(taskId: string, step: string, head: number): boolean {

@@ -72,19 +72,6 @@ export type Origin =
   | { readonly kind: "signed"; readonly who: AccountId }
   | { readonly kind: "none" };
 
-export type TokenErrorKind =
-  | "FundsUnavailable"
-  | "OnlyProvider"
-  | "BelowMinimum"
-  | "CannotCreate"
-  | "UnknownAsset"
-  | "Frozen"
-  | "Unsupported"
-  | "CannotCreateHold"
-  | "NotExpendable"
-  | "Blocked";
-export type ArithmeticErrorKind = "Underflow" | "Overflow" | "DivisionByZero";
-
 /** The variants of sp_runtime::DispatchError this runtime raises, by their Substrate names. */
 export type DispatchErrorCode =
   | "Other"
@@ -126,14 +113,6 @@ export function moduleError(pallet: string, error: string): DispatchError {
 
 export function badOrigin(): DispatchError {
   return new DispatchError("BadOrigin", null, "BadOrigin: the call needs a different origin");
-}
-
-export function tokenError(kind: TokenErrorKind): DispatchError {
-  return new DispatchError("Token", kind, `Token.${kind}`);
-}
-
-export function arithmeticError(kind: ArithmeticErrorKind): DispatchError {
-  return new DispatchError("Arithmetic", kind, `Arithmetic.${kind}`);
 }
 
 export function ensureSigned(origin: Origin): AccountId {

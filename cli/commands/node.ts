@@ -1,5 +1,8 @@
+import { readFileSync } from "node:fs";
 import { resolve } from "node:path";
 import { type Command, Option } from "commander";
+import { isWellKnownDevSeed } from "../../config/dev-keys.ts";
+import { ConfigError } from "../../config/errors.ts";
 import { NODE_ROLES, type NodeRole } from "../../protocol/node-wire.ts";
 import { NodeDaemon } from "../../worker-runtime/node/daemon.ts";
 import { fail, onShutdown } from "../process.ts";
@@ -8,8 +11,29 @@ interface NodeCommandOptions {
   role: NodeRole;
   api: string;
   chain?: string;
-  seed: string;
+  seedFile?: string;
   dataDir: string;
+}
+
+/**
+ * The node's secret comes from a file or the environment, never from the command line, where
+ * every user of the machine can read it in `ps`.
+ */
+export function nodeSeed(seedFile: string | undefined, env: NodeJS.ProcessEnv = process.env): string {
+  const seed = (seedFile ? readFileSync(seedFile, "utf8") : (env.VERITRAIN_NODE_SEED ?? "")).trim();
+  if (!seed) {
+    throw new ConfigError(
+      "INVALID_NODE_SEED",
+      "the node needs its sr25519 secret URI: set VERITRAIN_NODE_SEED or pass --seed-file PATH",
+    );
+  }
+  if (env.NODE_ENV === "production" && isWellKnownDevSeed(seed)) {
+    throw new ConfigError(
+      "INVALID_NODE_SEED",
+      "NODE_ENV=production refuses a public development key as the node's identity: anyone could sign as this node",
+    );
+  }
+  return seed;
 }
 
 export function registerNodeCommand(program: Command): void {
@@ -21,7 +45,10 @@ export function registerNodeCommand(program: Command): void {
     .addOption(new Option("--role <role>", "what this node does").choices(NODE_ROLES).makeOptionMandatory())
     .requiredOption("--api <url>", "the Veritrain API whose node gateway hands out work")
     .option("--chain <url>", "the chain's WebSocket RPC, for staking and commitments")
-    .requiredOption("--seed <suri>", "the node's sr25519 secret URI (e.g. //Bob on the dev chain)")
+    .option(
+      "--seed-file <path>",
+      "a file holding the node's sr25519 secret URI (default: the VERITRAIN_NODE_SEED variable)",
+    )
     .option("--data-dir <dir>", "where downloaded inputs and checkpoints are kept", ".veritrain/node")
     .action(async (options: NodeCommandOptions) => {
       try {
@@ -29,7 +56,7 @@ export function registerNodeCommand(program: Command): void {
           role: options.role,
           apiUrl: options.api,
           ...(options.chain ? { chainUrl: options.chain } : {}),
-          seed: options.seed,
+          seed: nodeSeed(options.seedFile),
           dataDir: resolve(options.dataDir),
           log: (message) =>
             process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), message })}\n`),

@@ -5,15 +5,18 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
+import { createReadStream } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { type AddressInfo, createServer } from "node:net";
 import { after, before, describe, test } from "node:test";
+import { fileURLToPath } from "node:url";
 import { sha256Hex } from "../../protocol/signed-messages.ts";
 import { createTestApp, type TestApp } from "../../test/support/app.ts";
 import { Veritrain } from "./client.ts";
+import type { ApiErrorCode } from "./error-codes.ts";
 import { VeritrainConnectionError, VeritrainError } from "./errors.ts";
 import type { FetchLike } from "./transport.ts";
-import type { JobEvent, TrainingJobParams, VerificationLevel } from "./types.ts";
+import type { JobEvent, TrainingJobParams, TrainingSpec, VerificationLevel } from "./types.ts";
 
 const fixture = (path: string) => readFile(new URL(`../../worker-runtime/fixtures/${path}`, import.meta.url));
 
@@ -39,7 +42,7 @@ async function signUp() {
 }
 
 /** The error a call throws, checked to be a VeritrainError with this status and code. */
-async function apiError(call: Promise<unknown>, status: number, code: string): Promise<VeritrainError> {
+async function apiError(call: Promise<unknown>, status: number, code: ApiErrorCode): Promise<VeritrainError> {
   const error = await call.then(
     () => assert.fail(`expected ${status} ${code}, the call succeeded`),
     (thrown: unknown) => thrown,
@@ -71,7 +74,7 @@ before(async () => {
     new Blob([await fixture("data/digits.safetensors")]),
     "digits.safetensors",
   );
-  const spec = JSON.parse((await fixture("mlp.spec.json")).toString("utf8")) as Record<string, unknown>;
+  const spec = JSON.parse((await fixture("mlp.spec.json")).toString("utf8")) as TrainingSpec;
   request = { model: model.id, dataset: dataset.id, spec, verification: "basic" };
 });
 after(async () => {
@@ -163,6 +166,33 @@ describe("billing and files", () => {
     await apiError(alice.files.get(upload.id), 404, "resource_missing");
   });
 
+  test("uploads from a path and from a stream, reporting progress up to the whole file", async () => {
+    const path = fileURLToPath(new URL("../../worker-runtime/fixtures/mlp.onnx", import.meta.url));
+    const seen: number[] = [];
+    const fromPath = await alice.files.upload("model", path, undefined, {
+      onProgress: ({ sentBytes, totalBytes }) => {
+        assert.equal(totalBytes, modelBytes.length);
+        seen.push(sentBytes);
+      },
+    });
+    assert.equal(fromPath.filename, "mlp.onnx", "the name defaults to the path's");
+    assert.equal(fromPath.sha256, sha256Hex(modelBytes));
+    assert.equal(seen.at(-1), modelBytes.length);
+    assert.deepEqual(
+      seen,
+      [...seen].sort((a, b) => a - b),
+      "progress only grows",
+    );
+
+    const fromStream = await alice.files.upload(
+      "model",
+      createReadStream(path, { highWaterMark: 4096 }),
+      "streamed.onnx",
+    );
+    assert.equal(fromStream.sha256, sha256Hex(modelBytes));
+    assert.equal(fromStream.bytes, modelBytes.length);
+  });
+
   test("a file the API refuses is a typed error naming the reason", async () => {
     const error = await apiError(
       alice.files.upload("model", new TextEncoder().encode("not onnx"), "bad.onnx"),
@@ -180,7 +210,11 @@ describe("training jobs", { timeout: 60_000 }, () => {
     assert.ok(quote.total_steps > 0 && quote.price.total_cents > 0);
 
     const wrongType = await apiError(
-      alice.trainingJobs.quote({ ...request, spec: { ...request.spec, batch_size: "many" } }),
+      // A caller without types (curl, plain JavaScript) can send anything.
+      alice.trainingJobs.quote({
+        ...request,
+        spec: { ...request.spec, batch_size: "many" } as unknown as TrainingSpec,
+      }),
       400,
       "parameter_invalid",
     );
@@ -315,6 +349,44 @@ describe("when the network fails", { timeout: 60_000 }, () => {
     assert.ok(error instanceof VeritrainConnectionError);
     assert.equal(error.code, "connection_failed");
     assert.match(error.message, /ECONNREFUSED/);
+  });
+
+  test("an answer that does not come in time is a timeout, retried where safe", async () => {
+    let attempts = 0;
+    const silent: FetchLike = (input, init) => {
+      attempts++;
+      return new Promise((_, reject) =>
+        init.signal?.addEventListener("abort", () => reject(init.signal?.reason), { once: true }),
+      );
+    };
+    const client = new Veritrain({ apiKey: aliceKey, baseUrl, fetch: silent, timeoutMs: 50, maxRetries: 1 });
+    const error = await client.billing.balance().then(
+      () => assert.fail("a request with no answer succeeded"),
+      (thrown: unknown) => thrown,
+    );
+    assert.ok(error instanceof VeritrainConnectionError);
+    assert.equal(error.code, "timeout");
+    assert.equal(attempts, 2, "a GET is tried again once");
+  });
+
+  test("the key and the address come from VERITRAIN_API_KEY and VERITRAIN_BASE_URL", async () => {
+    const saved = { key: process.env.VERITRAIN_API_KEY, url: process.env.VERITRAIN_BASE_URL };
+    process.env.VERITRAIN_API_KEY = aliceKey;
+    process.env.VERITRAIN_BASE_URL = baseUrl;
+    try {
+      assert.equal(
+        (await new Veritrain().billing.balance()).available_cents,
+        (await alice.billing.balance()).available_cents,
+      );
+    } finally {
+      for (const [name, value] of [
+        ["VERITRAIN_API_KEY", saved.key],
+        ["VERITRAIN_BASE_URL", saved.url],
+      ] as const) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+    }
   });
 
   test("an event stream cut mid-way resumes after the last event it delivered", async () => {

@@ -37,21 +37,42 @@ import type {
   TrainingJob,
   TrainingJobParams,
 } from "./types.ts";
+import { multipartUpload, type UploadProgress, type UploadSource } from "./upload-body.ts";
 
 export interface VeritrainOptions {
-  /** vt_...; without one, `auth.login` starts a session the client then uses. */
+  /**
+   * vt_...; default the VERITRAIN_API_KEY environment variable. Without one, `auth.login` starts
+   * a session the client then uses.
+   */
   apiKey?: string;
-  /** Default http://localhost:8080. */
+  /** Default the VERITRAIN_BASE_URL environment variable, else a local stack (http://localhost:8080). */
   baseUrl?: string;
   /** Default the global fetch (Node 20). */
   fetch?: FetchLike;
-  /** How often an idempotent request is retried after a network error, 429 or 5xx. Default 2. */
+  /** How often an idempotent request is retried after a network error, timeout, 429 or 5xx. Default 2. */
   maxRetries?: number;
+  /**
+   * How long one attempt of a request may take, in ms (a stream: until it starts), then it is
+   * retried or fails with code `timeout`. Default 60 000; 0 waits for ever. Uploads take their own.
+   */
+  timeoutMs?: number;
+}
+
+/** Reads the environment where there is one (Node), and nothing in a browser. */
+function fromEnvironment(name: string): string | undefined {
+  const value = globalThis.process?.env?.[name]?.trim();
+  return value ? value : undefined;
 }
 
 export interface CreateOptions {
   /** Names this creation: a retry with the same key returns the first result. Default a random UUID. */
   idempotencyKey?: string;
+}
+
+export interface UploadOptions extends CreateOptions {
+  /** Called as the file's bytes are sent. */
+  onProgress?: (progress: UploadProgress) => void;
+  timeoutMs?: number;
 }
 
 export interface EventStreamOptions {
@@ -200,22 +221,24 @@ class ReceiptKeys {
 class Files {
   constructor(private readonly http: Transport) {}
 
-  /** Uploads a model (ONNX) or a dataset (safetensors, .npy, .npz, CSV); the API inspects it. */
-  upload(
+  /**
+   * Uploads a model (ONNX) or a dataset (safetensors, .npy, .npz, CSV) from a file path, bytes, a
+   * Blob or a stream; the API inspects it. The file streams from disk, never whole in memory.
+   * The file name defaults to the path's. No timeout unless `options.timeoutMs` sets one.
+   */
+  async upload(
     purpose: FilePurpose,
-    content: Uint8Array | Blob,
-    filename: string,
-    options: CreateOptions = {},
+    source: UploadSource,
+    filename?: string,
+    options: UploadOptions = {},
   ): Promise<FileObject> {
-    const form = new FormData();
-    // The purpose first: the API then streams the file under that purpose's size limit.
-    form.append("purpose", purpose);
-    form.append("file", content instanceof Blob ? content : new Blob([content]), filename);
+    const multipart = await multipartUpload({ purpose }, source, filename, options.onProgress);
     return this.http.json({
       method: "POST",
       path: path("files"),
-      form,
+      multipart,
       idempotencyKey: options.idempotencyKey ?? randomUUID(),
+      timeoutMs: options.timeoutMs ?? 0,
     });
   }
 
@@ -368,10 +391,11 @@ export class Veritrain {
 
   constructor(options: VeritrainOptions = {}) {
     const http = new Transport({
-      apiKey: options.apiKey,
-      baseUrl: options.baseUrl ?? "http://localhost:8080",
+      apiKey: options.apiKey ?? fromEnvironment("VERITRAIN_API_KEY"),
+      baseUrl: options.baseUrl ?? fromEnvironment("VERITRAIN_BASE_URL") ?? "http://localhost:8080",
       fetch: options.fetch ?? ((input, init) => fetch(input, init)),
       maxRetries: options.maxRetries ?? 2,
+      timeoutMs: options.timeoutMs ?? 60_000,
     });
     this.auth = new Auth(http);
     this.apiKeys = new ApiKeys(http);

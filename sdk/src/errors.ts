@@ -16,7 +16,10 @@ export class VeritrainError extends Error {
   readonly status: number;
   /** Broad class: invalid_request_error, not_found_error, authentication_error, ... */
   readonly type: string;
-  /** Stable machine-readable code, e.g. resource_missing or parameter_invalid. */
+  /**
+   * Stable machine-readable code: one of API_ERROR_CODES (narrow it with isApiErrorCode), or the
+   * client's own connection_failed, or http_<status> for a response not in the API's error shape.
+   */
   readonly code: string;
   /** The request field at fault, e.g. "spec.batch_size", when there is one. */
   readonly param: string | null;
@@ -35,13 +38,14 @@ export class VeritrainError extends Error {
 }
 
 /** The API could not be reached, or the connection broke, on every attempt. */
+/** No answer: the connection failed, or no answer came within the client's timeout. */
 export class VeritrainConnectionError extends VeritrainError {
-  constructor(message: string, cause: unknown) {
+  constructor(message: string, cause: unknown, code: "connection_failed" | "timeout" = "connection_failed") {
     super(
       {
         status: 0,
         type: "connection_error",
-        code: "connection_failed",
+        code,
         message,
         param: null,
         requestId: null,

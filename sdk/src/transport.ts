@@ -4,6 +4,7 @@
 // and POSTs the caller marks as free of effects.
 import { setTimeout as sleep } from "node:timers/promises";
 import { VeritrainConnectionError, VeritrainError } from "./errors.ts";
+import type { MultipartBody } from "./upload-body.ts";
 
 export type FetchLike = (input: string, init: RequestInit) => Promise<Response>;
 
@@ -12,6 +13,8 @@ export interface TransportOptions {
   baseUrl: string;
   fetch: FetchLike;
   maxRetries: number;
+  /** How long one attempt may take, in ms; 0 waits for ever. */
+  timeoutMs: number;
 }
 
 export interface RequestSpec {
@@ -19,7 +22,7 @@ export interface RequestSpec {
   path: string;
   query?: Record<string, string | number | undefined>;
   json?: unknown;
-  form?: FormData;
+  multipart?: MultipartBody;
   idempotencyKey?: string;
   /** A POST with no effect (a quote), or none when repeated: as safe to send again as a GET. */
   effectFree?: boolean;
@@ -27,6 +30,30 @@ export interface RequestSpec {
   signal?: AbortSignal | undefined;
   /** Take a redirect as the answer instead of following it. */
   redirect?: "manual";
+  /** Overrides the client's timeout for this request (an upload of gigabytes takes longer). */
+  timeoutMs?: number;
+}
+
+/** A timer per attempt, its abort joined to the caller's signal. */
+class AttemptTimer {
+  private readonly controller = new AbortController();
+  private readonly handle: NodeJS.Timeout | undefined;
+  readonly signal: AbortSignal;
+
+  constructor(timeoutMs: number, callerSignal: AbortSignal | undefined) {
+    if (timeoutMs > 0) this.handle = setTimeout(() => this.controller.abort(), timeoutMs);
+    this.signal = callerSignal
+      ? AbortSignal.any([callerSignal, this.controller.signal])
+      : this.controller.signal;
+  }
+
+  get expired(): boolean {
+    return this.controller.signal.aborted;
+  }
+
+  stop(): void {
+    clearTimeout(this.handle);
+  }
 }
 
 const SESSION_COOKIE = "vt_session";
@@ -99,37 +126,71 @@ export class Transport {
     this.session = undefined;
   }
 
-  async json<T>(spec: RequestSpec): Promise<T> {
-    const response = await this.send(spec);
-    return (await response.json()) as T;
+  /** The JSON body of a successful request; the timeout covers the whole body. */
+  json<T>(spec: RequestSpec): Promise<T> {
+    return this.request(spec, async (response) => (await response.json()) as T);
   }
 
-  async bytes(spec: RequestSpec): Promise<Uint8Array> {
-    const response = await this.send(spec);
-    return new Uint8Array(await response.arrayBuffer());
+  bytes(spec: RequestSpec): Promise<Uint8Array> {
+    return this.request(spec, async (response) => new Uint8Array(await response.arrayBuffer()));
   }
 
-  /** The response of a successful request; every failure is thrown as a VeritrainError. */
-  async send(spec: RequestSpec): Promise<Response> {
-    const retryable = spec.method !== "POST" || spec.idempotencyKey !== undefined || spec.effectFree === true;
+  /**
+   * The response of a successful request, its body unread (a stream): the timeout covers waiting
+   * for the response to start, not reading it. Every failure is thrown as a VeritrainError.
+   */
+  send(spec: RequestSpec): Promise<Response> {
+    return this.request(spec, async (response) => response, { bodyTimed: false });
+  }
+
+  private async request<T>(
+    spec: RequestSpec,
+    read: (response: Response) => Promise<T>,
+    { bodyTimed = true } = {},
+  ): Promise<T> {
+    const retryable =
+      (spec.method !== "POST" || spec.idempotencyKey !== undefined || spec.effectFree === true) &&
+      spec.multipart?.replayable !== false;
     const url = this.url(spec);
-    const init: RequestInit = {
-      method: spec.method,
-      headers: this.headers(spec),
-      body: spec.form ?? (spec.json === undefined ? undefined : JSON.stringify(spec.json)),
-      signal: spec.signal ?? null,
-      redirect: spec.redirect ?? "follow",
-    };
+    const timeoutMs = spec.timeoutMs ?? this.options.timeoutMs;
     for (let attempt = 0; ; attempt++) {
       const retriesLeft = retryable && attempt < this.options.maxRetries;
+      const timer = new AttemptTimer(timeoutMs, spec.signal);
       let response: Response;
+      let result: T;
       try {
-        response = await this.options.fetch(url, init);
+        response = await this.options.fetch(url, {
+          method: spec.method,
+          headers: this.headers(spec),
+          body: spec.multipart?.open() ?? (spec.json === undefined ? undefined : JSON.stringify(spec.json)),
+          signal: timer.signal,
+          redirect: spec.redirect ?? "follow",
+          // A streamed request body must say so to Node's fetch.
+          ...(spec.multipart ? { duplex: "half" } : {}),
+        });
+        if (!bodyTimed) timer.stop();
+        const redirected = spec.redirect === "manual" && response.status >= 300 && response.status < 400;
+        if (!response.ok && !redirected) {
+          timer.stop();
+          const error = await errorFrom(response);
+          if (!retriesLeft || !shouldRetry(response.status, error)) throw error;
+          await sleep(retryAfterMs(response) ?? backoffMs(attempt), undefined, { signal: spec.signal });
+          continue;
+        }
+        result = await read(response);
       } catch (error) {
-        if (spec.signal?.aborted) throw error;
+        timer.stop();
+        if (error instanceof VeritrainError || spec.signal?.aborted) throw error;
         if (retriesLeft) {
           await sleep(backoffMs(attempt), undefined, { signal: spec.signal });
           continue;
+        }
+        if (timer.expired) {
+          throw new VeritrainConnectionError(
+            `${spec.method} ${spec.path}: no answer within ${timeoutMs} ms`,
+            error,
+            "timeout",
+          );
         }
         const reason = error instanceof Error ? (error.cause ?? error) : error;
         throw new VeritrainConnectionError(
@@ -137,11 +198,8 @@ export class Transport {
           error,
         );
       }
-      const redirected = spec.redirect === "manual" && response.status >= 300 && response.status < 400;
-      if (response.ok || redirected) return response;
-      const error = await errorFrom(response);
-      if (!retriesLeft || !shouldRetry(response.status, error)) throw error;
-      await sleep(retryAfterMs(response) ?? backoffMs(attempt), undefined, { signal: spec.signal });
+      timer.stop();
+      return result;
     }
   }
 
@@ -157,6 +215,7 @@ export class Transport {
   private headers(spec: RequestSpec): Record<string, string> {
     const headers: Record<string, string> = { accept: "application/json", ...spec.headers };
     if (spec.json !== undefined) headers["content-type"] = "application/json";
+    if (spec.multipart) headers["content-type"] = spec.multipart.contentType;
     if (spec.idempotencyKey !== undefined) headers["idempotency-key"] = spec.idempotencyKey;
     if (this.options.apiKey !== undefined) {
       headers.authorization = `Bearer ${this.options.apiKey}`;

@@ -165,9 +165,12 @@ export type VerificationLevel = "basic" | "standard" | "thorough";
 
 /**
  * What to train and how: input mapping, target, loss, optimizer, schedule, steps, checkpoints;
- * the same spec `veritrain train --spec` takes (worker-runtime/train/training-spec.schema.json).
+ * the same spec `veritrain train --spec` takes, typed from its schema
+ * (worker-runtime/train/training-spec.schema.json).
  */
-export type TrainingSpec = Record<string, unknown>;
+import type { TrainingSpec } from "./training-spec.ts";
+
+export type { TrainingSpec };
 
 export interface TrainingJobParams {
   /** Id of a file uploaded with purpose "model". */
@@ -185,7 +188,7 @@ export interface Quote {
   object: "quote";
   model: string;
   dataset: string;
-  verification: string;
+  verification: VerificationLevel;
   train_samples: number;
   total_steps: number;
   checkpoints: number;
@@ -212,7 +215,7 @@ export interface TrainingJob {
   model: string;
   dataset: string;
   spec: unknown;
-  verification: string;
+  verification: VerificationLevel;
   total_steps: number;
   steps_completed: number;
   price: { quoted_cents: number; reserved_cents: number; charged_cents: number | null };

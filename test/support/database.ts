@@ -1,13 +1,12 @@
 // Every test file gets a Postgres schema of its own in the database the suite runs against, so
 // files run in parallel without seeing each other's rows. The committed migration files are
 // applied directly (prisma/migrate.test.ts checks `prisma migrate deploy` itself).
-import { randomBytes } from "node:crypto";
 import { readFileSync } from "node:fs";
 import { fileURLToPath } from "node:url";
 import pg from "pg";
 import { createDatabase, type Database } from "../../prisma/client.ts";
 import { migrationNames } from "../../prisma/migrate.ts";
-import { parseDatabaseUrl } from "../../prisma/pool.ts";
+import { createScratchSchema, parseDatabaseUrl, type ScratchSchema } from "../../prisma/pool.ts";
 
 export interface TestDatabase {
   /** DATABASE_URL for this schema, in the `?schema=` form the project's client accepts. */
@@ -22,7 +21,7 @@ export interface TestDatabase {
  * by all its sockets (a `SET search_path` would leak between files), so each test file then gets
  * an in-memory PGlite of its own instead of a schema.
  */
-async function embeddedDatabase(): Promise<{ schema: string; url: string; drop(): Promise<void> }> {
+async function embeddedDatabase(): Promise<ScratchSchema> {
   const { startPglite } = await import("../../config/embedded-services.ts");
   const pg = await startPglite(undefined);
   return { schema: "public", url: pg.url, drop: pg.stop };
@@ -34,29 +33,9 @@ export function suiteDatabaseUrl(): string {
   return url;
 }
 
-export function schemaUrl(schema: string): string {
-  const url = new URL(suiteDatabaseUrl());
-  url.searchParams.set("schema", schema);
-  return url.toString();
-}
-
-export async function createEmptySchema(): Promise<{ schema: string; url: string; drop(): Promise<void> }> {
+export async function createEmptySchema(): Promise<ScratchSchema> {
   if (process.env.VERITRAIN_TEST_PGLITE) return embeddedDatabase();
-  const schema = `t_${randomBytes(6).toString("hex")}`;
-  const admin = new pg.Client({ connectionString: suiteDatabaseUrl() });
-  await admin.connect();
-  await admin.query(`CREATE SCHEMA "${schema}"`);
-  await admin.end();
-  return {
-    schema,
-    url: schemaUrl(schema),
-    async drop() {
-      const client = new pg.Client({ connectionString: suiteDatabaseUrl() });
-      await client.connect();
-      await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      await client.end();
-    },
-  };
+  return createScratchSchema(suiteDatabaseUrl(), "t_");
 }
 
 export async function createTestDatabase(): Promise<TestDatabase> {

@@ -2,16 +2,15 @@
 // instead of the jobs service: what the gateway tests and the node daemon tests stand on.
 import assert from "node:assert/strict";
 import { type App, buildApp } from "../../api/app.ts";
+import { createNodeGateway, type NodeGateway } from "../../api/services/index.ts";
 import type {
   AuditVerdict,
   CheckpointReport,
   JobLifecycle,
-  TrainingProgress,
   TrainingResult,
 } from "../../api/services/job-lifecycle.ts";
-import { NodeGateway } from "../../api/services/node-gateway.ts";
+import type { AuditTask, Progress, TrainingTask } from "../../protocol/node-wire.ts";
 import type { QueueConnection } from "../../queue/names.ts";
-import type { AuditTask, TrainingTask } from "../../queue/payloads.ts";
 import type { QueuePolicy } from "../../queue/policies.ts";
 import { TaskProducer } from "../../queue/producers.ts";
 import type { TestApp } from "./app.ts";
@@ -41,7 +40,7 @@ export class RecordingLifecycle implements JobLifecycle {
   async taskStarted(taskId: string, workerAddress: string) {
     this.push("taskStarted", taskId, workerAddress);
   }
-  async progress(taskId: string, progress: TrainingProgress) {
+  async progress(taskId: string, progress: Progress) {
     this.push("progress", taskId, progress);
   }
   async checkpointStored(taskId: string, checkpoint: CheckpointReport) {
@@ -97,7 +96,7 @@ export async function startGatewayApp(
   maxUploadBytes: number,
 ): Promise<GatewayApp> {
   const queues: QueueConnection = { redisUrl: t.config.redisUrl!, prefix: `${t.prefix}-queues` };
-  const gateway = new NodeGateway({
+  const gateway = createNodeGateway({
     db: t.database.db,
     redis: t.redis,
     blobs: t.services.files.blobs,
@@ -109,7 +108,7 @@ export async function startGatewayApp(
       throw error;
     },
   });
-  await gateway.start();
+  await gateway.leases.start();
   const producer = new TaskProducer(queues, { training: policy, audit: policy });
   const up = async () => undefined;
   const app = await buildApp({
@@ -127,7 +126,7 @@ export async function startGatewayApp(
     close: async () => {
       await app.close();
       await producer.close();
-      await gateway.close();
+      await gateway.leases.close();
     },
   };
 }

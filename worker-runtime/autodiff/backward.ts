@@ -1,6 +1,6 @@
 import { OnnxError } from "../onnx/errors.ts";
 import type { ForwardGraph } from "./forward.ts";
-import type { GradientContext } from "./gradient-context.ts";
+import { gradientContext } from "./gradient-context.ts";
 import { gradientRules, NON_DIFFERENTIABLE } from "./gradients.ts";
 
 /**
@@ -47,18 +47,7 @@ export function emitBackward(
       throw new OnnxError("UNSUPPORTED_OPERATOR", `no gradient rule for ${node.opType}`, node.name);
     }
     if (rule === NON_DIFFERENTIABLE) continue;
-    const context: GradientContext = {
-      g,
-      node,
-      opset: g.opset,
-      x: node.inputs,
-      y: node.outputs,
-      xInfo: (i) => info(node.inputs[i]!),
-      yInfo: (i) => info(node.outputs[i]!),
-      dy,
-      wants,
-      value: (i) => (node.inputs[i] ? inferred.values.get(node.inputs[i]!) : undefined),
-    };
+    const context = gradientContext(g, node, info, dy, wants, (name) => inferred.values.get(name));
     const grads = g.scoped(`grad/${node.name}`, () => rule(context));
     grads.forEach((grad, i) => {
       const input = node.inputs[i];

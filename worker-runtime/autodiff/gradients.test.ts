@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { type DType, type Tensor, tensorFromNumbers } from "../onnx/dtypes.ts";
-import { type Dim, loadModel } from "../onnx/model.ts";
+import { type DType, isFloat, type Tensor, tensorFromNumbers } from "../onnx/dtypes.ts";
+import { type Dim, type LoadedModel, loadModel } from "../onnx/model.ts";
+import { DROPOUT_SEED_INPUT } from "./forward.ts";
 import { checkGradients } from "./gradient-check.ts";
+import { gradientRules, NON_DIFFERENTIABLE } from "./gradients.ts";
 import type { LossOptions } from "./losses.ts";
 import { ModelBuilder, seededRandom } from "./model-builder.ts";
 
@@ -22,6 +24,8 @@ interface Case {
    */
   distinct?: boolean;
   target?(shape: number[]): Tensor;
+  /** Graph inputs besides the parameters and the target (Dropout's seed). */
+  batch?: Map<string, Tensor>;
 }
 
 const cases: Case[] = [];
@@ -57,12 +61,23 @@ unaryCase("Erf", "float32");
 unaryCase("Exp", "float64");
 unaryCase("Log", "float64", {}, 2);
 unaryCase("Sqrt", "float64", {}, 2);
+unaryCase("Reciprocal", "float64", {}, 2);
+unaryCase("Abs", "float64");
 unaryCase("Softmax", "float64", { axis: 1 });
 unaryCase("LogSoftmax", "float64", { axis: -1 });
 unaryCase("Identity", "float64");
 unaryCase("Softplus", "float32");
 unaryCase("Elu", "float32", { alpha: { float: 0.7 } });
 unaryCase("HardSigmoid", "float32", { alpha: { float: 0.3 }, beta: { float: 0.4 } });
+add({
+  name: "Dropout as trained: a seeded mask, scaled by 1 / (1 - ratio)",
+  dtype: "float64",
+  build: (m, p) => ({
+    output: m.op("Dropout", [p("x", [3, 4]), m.constant(tensorFromNumbers("float64", [], [0.3]))]),
+    shape: [3, 4],
+  }),
+  batch: new Map([[DROPOUT_SEED_INPUT, tensorFromNumbers("int64", [], [5])]]),
+});
 add({
   name: "HardSwish across all three pieces",
   dtype: "float32",
@@ -529,27 +544,47 @@ add({
     ),
 });
 
+/** The case's model, and the generator that made its parameters (it goes on to draw the target). */
+function buildCase(c: Case): { model: LoadedModel; output: string; shape: number[]; random: () => number } {
+  const random = seededRandom(
+    [...c.name].reduce((h, ch) => Math.imul(h ^ ch.charCodeAt(0), 16777619), 2166136261),
+  );
+  const m = new ModelBuilder(c.opset ?? 17);
+  const spaced = (name: string, dims: number[]) => {
+    const n = dims.reduce((a, b) => a * b, 1);
+    const values = Array.from({ length: n }, (_, i) => (2 * i) / n - 1);
+    for (let i = n - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      [values[i], values[j]] = [values[j]!, values[i]!];
+    }
+    return m.initializer(name, tensorFromNumbers(c.dtype, dims, values));
+  };
+  const p = (name: string, dims: number[], scale = 1) =>
+    c.distinct ? spaced(name, dims) : m.random(name, c.dtype, dims, random, scale);
+  const { output, shape } = c.build(m, p);
+  m.output(output, c.dtype, shape as Dim[]);
+  return { model: loadModel(m.bytes()), output, shape, random };
+}
+
+/** Operators of the model that a gradient flows through from some parameter back to it. */
+function differentiatedOperators(model: LoadedModel): Set<string> {
+  const fromParameter = new Set(
+    [...model.initializers].filter(([, t]) => isFloat(t.dtype)).map(([name]) => name),
+  );
+  const operators = new Set<string>();
+  for (const node of model.nodes) {
+    if (gradientRules[node.opType] === NON_DIFFERENTIABLE) continue;
+    if (!node.inputs.some((i) => fromParameter.has(i))) continue;
+    operators.add(node.opType);
+    for (const o of node.outputs) fromParameter.add(o);
+  }
+  return operators;
+}
+
 describe("every gradient rule matches central finite differences", () => {
   for (const c of cases) {
     it(`${c.name} (${c.dtype})`, async () => {
-      const random = seededRandom(
-        [...c.name].reduce((h, ch) => Math.imul(h ^ ch.charCodeAt(0), 16777619), 2166136261),
-      );
-      const m = new ModelBuilder(c.opset ?? 17);
-      const spaced = (name: string, dims: number[]) => {
-        const n = dims.reduce((a, b) => a * b, 1);
-        const values = Array.from({ length: n }, (_, i) => (2 * i) / n - 1);
-        for (let i = n - 1; i > 0; i--) {
-          const j = Math.floor(random() * (i + 1));
-          [values[i], values[j]] = [values[j]!, values[i]!];
-        }
-        return m.initializer(name, tensorFromNumbers(c.dtype, dims, values));
-      };
-      const p = (name: string, dims: number[], scale = 1) =>
-        c.distinct ? spaced(name, dims) : m.random(name, c.dtype, dims, random, scale);
-      const { output, shape } = c.build(m, p);
-      m.output(output, c.dtype, shape as Dim[]);
-      const model = loadModel(m.bytes());
+      const { model, output, shape, random } = buildCase(c);
       const count = shape.reduce((a, b) => a * b, 1);
       const target =
         c.target?.(shape) ??
@@ -562,7 +597,7 @@ describe("every gradient rule matches central finite differences", () => {
       const mismatches = await checkGradients(model, {
         modelOutput: output,
         loss: c.loss ?? { type: "mse" },
-        batch: new Map(),
+        batch: c.batch ?? new Map(),
         target,
         h: double ? 1e-6 : c.distinct ? 1e-3 : 1e-2,
         atol: double ? 1e-8 : 2e-3,
@@ -571,4 +606,12 @@ describe("every gradient rule matches central finite differences", () => {
       assert.deepEqual(mismatches.slice(0, 5), []);
     });
   }
+});
+
+it("every differentiable operator of the gradient table has a finite-difference case above", () => {
+  const covered = new Set(cases.flatMap((c) => [...differentiatedOperators(buildCase(c).model)]));
+  const uncovered = Object.entries(gradientRules)
+    .filter(([opType, entry]) => entry !== NON_DIFFERENTIABLE && !covered.has(opType))
+    .map(([opType]) => opType);
+  assert.deepEqual(uncovered, []);
 });

@@ -1,5 +1,5 @@
 import { normalizeAxis } from "../onnx/dims.ts";
-import { isFloat, onnxDataType } from "../onnx/dtypes.ts";
+import { isFloat } from "../onnx/dtypes.ts";
 import { OnnxError } from "../onnx/errors.ts";
 import type { Dim } from "../onnx/model.ts";
 import {
@@ -16,6 +16,8 @@ import { type GradientContext, type GradientRule, reducedCount, unbroadcast } fr
 // One entry per ONNX operator: given the forward node and the gradients of its outputs, emit the
 // nodes computing the gradients of its inputs (PyTorch's derivatives.yaml, tinygrad's gradient.py).
 // Operators that change nothing differentiable (shape arithmetic, comparisons) are marked so.
+// Node names are numbered in emission order and hashed by verifiers: a rule that emits in another
+// order, or skips a node it used to emit, changes every graph that uses it.
 
 export const NON_DIFFERENTIABLE = "non-differentiable";
 export type GradientEntry = GradientRule | typeof NON_DIFFERENTIABLE;
@@ -23,74 +25,54 @@ export type GradientEntry = GradientRule | typeof NON_DIFFERENTIABLE;
 const SQRT_2_OVER_PI = Math.sqrt(2 / Math.PI);
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
 
-function dtypeOf(c: GradientContext): "float32" | "float64" {
-  return c.yInfo(0).dtype === "float64" ? "float64" : "float32";
-}
-
-function k(c: GradientContext, value: number): string {
-  return c.g.scalar(value, dtypeOf(c));
-}
-
-/** dy * f, for elementwise operators whose derivative is a tensor f. */
-function times(c: GradientContext, derivative: string): string {
-  return c.g.op("Mul", [c.dy[0]!, derivative]);
-}
-
 function unary(derivative: (c: GradientContext) => string): GradientRule {
-  return (c) => [times(c, derivative(c))];
-}
-
-/** Gradient for input i of a broadcasting binary operator, reduced back to its shape. */
-function toInput(c: GradientContext, i: number, grad: string): string | undefined {
-  if (!c.wants[i]) return undefined;
-  return unbroadcast(c.g, grad, c.yInfo(0).shape, c.xInfo(i).shape);
+  return (c) => [c.times(derivative(c))];
 }
 
 /** Gradient of a pure data movement: reshape the output gradient back to the input's shape. */
-const reshapeBack: GradientRule = (c) => [c.g.reshape(c.dy[0]!, c.g.shapeOf(c.x[0]!, c.xInfo(0).shape))];
+const reshapeBack: GradientRule = ({ g, dy0, x, xInfo }) => [g.reshape(dy0, g.shapeOf(x(0), xInfo(0).shape))];
 
 function reduceSumLike(
   c: GradientContext,
   axesAsInputSince: number,
 ): { grad: string; axes: number[] | "all" } {
+  const { g, dy0 } = c;
   const rank = c.xInfo(0).shape.length;
-  const given = reductionAxes({ node: c.node, value: (i) => c.value(i) }, axesAsInputSince, c.opset);
+  const given = reductionAxes(c, axesAsInputSince, c.opset);
   const axes = given?.length ? given.map((a) => normalizeAxis(a, rank)) : "all";
   const keep = c.node.attrs.int("keepdims", 1) === 1;
-  const dy = c.dy[0]!;
-  const restored = keep || axes === "all" ? dy : c.g.op("Unsqueeze", [dy, c.g.ints(axes)]);
-  return { grad: c.g.op("Expand", [restored, c.g.shapeOf(c.x[0]!, c.xInfo(0).shape)]), axes };
+  const restored = keep || axes === "all" ? dy0 : g.unsqueeze(dy0, axes);
+  return { grad: g.expand(restored, g.shapeOf(c.x(0), c.xInfo(0).shape)), axes };
 }
 
 function isNoop(c: GradientContext, axesAsInputSince: number): boolean {
-  const given = reductionAxes({ node: c.node, value: (i) => c.value(i) }, axesAsInputSince, c.opset);
+  const given = reductionAxes(c, axesAsInputSince, c.opset);
   return (given === undefined || given.length === 0) && c.node.attrs.int("noop_with_empty_axes", 0) === 1;
 }
 
 const gemm: GradientRule = (c) => {
-  const { g } = c;
-  const [a, b, bias] = c.x;
-  const dy = c.dy[0]!;
+  const { g, dy0: dy } = c;
+  const a = c.x(0);
+  const b = c.x(1);
   const tA = c.node.attrs.int("transA", 0);
   const tB = c.node.attrs.int("transB", 0);
   const alpha = c.node.attrs.float("alpha", 1);
   const beta = c.node.attrs.float("beta", 1);
   const scaled = { alpha: { float: alpha } };
-  const da = c.wants[0]
-    ? tA
-      ? g.op("Gemm", [b!, dy], { ...scaled, transA: tB, transB: 1 })
-      : g.op("Gemm", [dy, b!], { ...scaled, transA: 0, transB: 1 - tB })
-    : undefined;
-  const db = c.wants[1]
-    ? tB
-      ? g.op("Gemm", [dy, a!], { ...scaled, transA: 1, transB: tA })
-      : g.op("Gemm", [a!, dy], { ...scaled, transA: 1 - tA, transB: 0 })
-    : undefined;
-  let dc: string | undefined;
-  if (bias && c.wants[2]) {
+  const da = c.ifWants(0, () =>
+    tA
+      ? g.op("Gemm", [b, dy], { ...scaled, transA: tB, transB: 1 })
+      : g.op("Gemm", [dy, b], { ...scaled, transA: 0, transB: 1 - tB }),
+  );
+  const db = c.ifWants(1, () =>
+    tB
+      ? g.op("Gemm", [dy, a], { ...scaled, transA: 1, transB: tA })
+      : g.op("Gemm", [a, dy], { ...scaled, transA: 1 - tA, transB: 0 }),
+  );
+  const dc = c.ifWants(2, () => {
     const summed = unbroadcast(g, dy, c.yInfo(0).shape, c.xInfo(2).shape);
-    dc = beta === 1 ? summed : g.op("Mul", [summed, k(c, beta)]);
-  }
+    return beta === 1 ? summed : g.mul(summed, c.scalar(beta));
+  });
   return [da, db, dc];
 };
 
@@ -103,21 +85,22 @@ function swapLastTwo(rank: number): number[] {
 
 const matMul: GradientRule = (c) => {
   const { g } = c;
-  let [a, b] = c.x as [string, string];
-  let dy = c.dy[0]!;
+  let a = c.x(0);
+  let b = c.x(1);
+  let dy = c.dy0;
   let aShape = c.xInfo(0).shape;
   let bShape = c.xInfo(1).shape;
   let yShape = c.yInfo(0).shape;
   // Vectors are promoted to matrices as numpy does, and the gradients squeezed back.
   if (aShape.length === 1) {
-    a = g.op("Unsqueeze", [a, g.ints([0])]);
-    dy = g.op("Unsqueeze", [dy, g.ints([-2])]);
+    a = g.unsqueeze(a, [0]);
+    dy = g.unsqueeze(dy, [-2]);
     aShape = [1, ...aShape];
     yShape = [...yShape.slice(0, -1), 1, ...yShape.slice(-1)];
   }
   if (bShape.length === 1) {
-    b = g.op("Unsqueeze", [b, g.ints([1])]);
-    dy = g.op("Unsqueeze", [dy, g.ints([-1])]);
+    b = g.unsqueeze(b, [1]);
+    dy = g.unsqueeze(dy, [-1]);
     bShape = [...bShape, 1];
     yShape = [...yShape, 1];
   }
@@ -125,32 +108,25 @@ const matMul: GradientRule = (c) => {
   const reduced = (grad: string, promoted: readonly Dim[]) =>
     unbroadcast(g, grad, [...yShape.slice(0, -2), ...promoted.slice(-2)], promoted);
   const restored = (grad: string, i: number) =>
-    c.xInfo(i).shape.length === 1 ? g.reshape(grad, g.shapeOf(c.x[i]!, c.xInfo(i).shape)) : grad;
-  let da: string | undefined;
-  let db: string | undefined;
-  if (c.wants[0]) {
+    c.xInfo(i).shape.length === 1 ? g.reshape(grad, g.shapeOf(c.x(i), c.xInfo(i).shape)) : grad;
+  const da = c.ifWants(0, () => {
     const product =
       bShape.length === 2 && aShape.length === 2
         ? g.op("Gemm", [dy, b], { transB: 1 })
-        : g.op("MatMul", [dy, g.op("Transpose", [b], { perm: swapLastTwo(bShape.length) })]);
-    da = restored(reduced(product, aShape), 0);
-  }
-  if (c.wants[1]) {
-    const k = aShape[aShape.length - 1]!;
-    const n = bShape[1]!;
+        : g.op("MatMul", [dy, g.transpose(b, swapLastTwo(bShape.length))]);
+    return restored(reduced(product, aShape), 0);
+  });
+  const db = c.ifWants(1, () => {
+    const k = aShape.at(-1);
+    const n = bShape[1];
     if (bShape.length === 2 && typeof k === "number" && typeof n === "number") {
       // A weight shared by every row of a batched input: fold the batch into the rows, one Gemm.
       const rows = (x: string, width: number) =>
         aShape.length === 2 ? x : g.reshape(x, g.ints([-1, width]));
-      db = g.op("Gemm", [rows(a, k), rows(dy, n)], { transA: 1 });
-    } else {
-      db = reduced(
-        g.op("MatMul", [g.op("Transpose", [a], { perm: swapLastTwo(aShape.length) }), dy]),
-        bShape,
-      );
+      return restored(g.op("Gemm", [rows(a, k), rows(dy, n)], { transA: 1 }), 1);
     }
-    db = restored(db, 1);
-  }
+    return restored(reduced(g.op("MatMul", [g.transpose(a, swapLastTwo(aShape.length)), dy]), bShape), 1);
+  });
   return [da, db];
 };
 
@@ -161,125 +137,103 @@ const matMul: GradientRule = (c) => {
  */
 const einsumRule: GradientRule = (c) => {
   const { inputs, output } = einsumTerms(c.node);
-  return inputs.map((term, i) => {
-    if (!c.wants[i]) return undefined;
-    const others = inputs.filter((_, j) => j !== i);
-    const reachable = new Set([...output, ...others.join("")]);
-    if (new Set(term).size !== term.length || [...term].some((l) => !reachable.has(l))) {
-      throw new OnnxError(
-        "UNSUPPORTED_OPERATOR",
-        `the gradient of Einsum "${inputs.join(",")}->${output}" needs each letter of operand ${i} once and outside it too`,
-        c.node.name,
-      );
-    }
-    const equation = `${[output, ...others].join(",")}->${term}`;
-    const grad = c.g.op("Einsum", [c.dy[0]!, ...c.x.filter((_, j) => j !== i)], { equation });
-    // A size-1 axis broadcast against a larger one sums back like any broadcast.
-    const full = [...term].map((letter) => {
-      const at = inputs.findIndex((t, j) => j !== i && t.includes(letter));
-      return at >= 0
-        ? c.xInfo(at).shape[inputs[at]!.indexOf(letter)]!
-        : c.yInfo(0).shape[output.indexOf(letter)]!;
-    });
-    return unbroadcast(c.g, grad, full, c.xInfo(i).shape);
-  });
+  return inputs.map((term, i) =>
+    c.ifWants(i, () => {
+      const others = inputs.filter((_, j) => j !== i);
+      const reachable = new Set([...output, ...others.join("")]);
+      if (new Set(term).size !== term.length || [...term].some((l) => !reachable.has(l))) {
+        throw new OnnxError(
+          "UNSUPPORTED_OPERATOR",
+          `the gradient of Einsum "${inputs.join(",")}->${output}" needs each letter of operand ${i} once and outside it too`,
+          c.node.name,
+        );
+      }
+      const equation = `${[output, ...others].join(",")}->${term}`;
+      const grad = c.g.op("Einsum", [c.dy0, ...c.inputs.filter((_, j) => j !== i)], { equation });
+      // A size-1 axis broadcast against a larger one sums back like any broadcast.
+      const full = [...term].map((letter) => {
+        const at = inputs.findIndex((t, j) => j !== i && t.includes(letter));
+        return at >= 0
+          ? c.xInfo(at).shape[inputs[at]!.indexOf(letter)]!
+          : c.yInfo(0).shape[output.indexOf(letter)]!;
+      });
+      return unbroadcast(c.g, grad, full, c.xInfo(i).shape);
+    }),
+  );
 };
 
-const softmax: GradientRule = (c) => {
-  const axis = c.node.attrs.int("axis", -1);
-  const y = c.y[0]!;
-  const dy = c.dy[0]!;
-  const dot = c.g.reduceSum(c.g.op("Mul", [dy, y]), [axis], true);
-  return [c.g.op("Mul", [y, c.g.op("Sub", [dy, dot])])];
+const softmax: GradientRule = ({ g, node, y, dy0 }) => {
+  const dot = g.reduceSum(g.mul(dy0, y(0)), [node.attrs.int("axis", -1)], true);
+  return [g.mul(y(0), g.sub(dy0, dot))];
 };
 
-const logSoftmax: GradientRule = (c) => {
-  const axis = c.node.attrs.int("axis", -1);
-  const dy = c.dy[0]!;
-  const total = c.g.reduceSum(dy, [axis], true);
-  return [c.g.op("Sub", [dy, c.g.op("Mul", [c.g.op("Exp", [c.y[0]!]), total])])];
+const logSoftmax: GradientRule = ({ g, node, y, dy0 }) => {
+  const total = g.reduceSum(dy0, [node.attrs.int("axis", -1)], true);
+  return [g.sub(dy0, g.mul(g.exp(y(0)), total))];
 };
 
 const gelu: GradientRule = (c) => {
-  const { g } = c;
-  const x = c.x[0]!;
+  const { g, scalar } = c;
+  const x = c.x(0);
   if (c.node.attrs.string("approximate", "none") === "tanh") {
     // y = 0.5 x (1 + tanh(u)), u = sqrt(2/pi) (x + 0.044715 x^3)
-    const x2 = g.op("Mul", [x, x]);
-    const u = g.op("Mul", [
-      g.op("Mul", [x, g.op("Add", [k(c, 1), g.op("Mul", [x2, k(c, 0.044715)])])]),
-      k(c, SQRT_2_OVER_PI),
-    ]);
+    const x2 = g.mul(x, x);
+    const u = g.mul(g.mul(x, g.add(scalar(1), g.mul(x2, scalar(0.044715)))), scalar(SQRT_2_OVER_PI));
     const t = g.op("Tanh", [u]);
-    const du = g.op("Mul", [
-      g.op("Add", [k(c, 1), g.op("Mul", [x2, k(c, 3 * 0.044715)])]),
-      k(c, SQRT_2_OVER_PI),
-    ]);
-    const sech2 = g.op("Sub", [k(c, 1), g.op("Mul", [t, t])]);
-    const left = g.op("Mul", [g.op("Add", [k(c, 1), t]), k(c, 0.5)]);
-    const right = g.op("Mul", [g.op("Mul", [g.op("Mul", [x, k(c, 0.5)]), sech2]), du]);
-    return [times(c, g.op("Add", [left, right]))];
+    const du = g.mul(g.add(scalar(1), g.mul(x2, scalar(3 * 0.044715))), scalar(SQRT_2_OVER_PI));
+    const sech2 = g.sub(scalar(1), g.mul(t, t));
+    const left = g.mul(g.add(scalar(1), t), scalar(0.5));
+    const right = g.mul(g.mul(g.mul(x, scalar(0.5)), sech2), du);
+    return [c.times(g.add(left, right))];
   }
   // d/dx x Phi(x) = Phi(x) + x phi(x)
-  const cdf = g.op("Mul", [
-    g.op("Add", [k(c, 1), g.op("Erf", [g.op("Mul", [x, k(c, Math.SQRT1_2)])])]),
-    k(c, 0.5),
-  ]);
-  const pdf = g.op("Mul", [
-    g.op("Exp", [g.op("Mul", [g.op("Mul", [x, x]), k(c, -0.5)])]),
-    k(c, INV_SQRT_2PI),
-  ]);
-  return [times(c, g.op("Add", [cdf, g.op("Mul", [x, pdf])]))];
+  const cdf = g.mul(g.add(scalar(1), g.op("Erf", [g.mul(x, scalar(Math.SQRT1_2))])), scalar(0.5));
+  const pdf = g.mul(g.exp(g.mul(g.mul(x, x), scalar(-0.5))), scalar(INV_SQRT_2PI));
+  return [c.times(g.add(cdf, g.mul(x, pdf)))];
 };
 
 const pow: GradientRule = (c) => {
-  const { g } = c;
-  const [x, p] = c.x as [string, string];
+  const { g, scalar } = c;
+  const x = c.x(0);
   const exponent = c.value(1);
-  let dx: string | undefined;
-  if (c.wants[0]) {
-    const e = exponent?.values.length === 1 ? exponent.values[0] : undefined;
-    let derivative: string;
-    if (e === 2) derivative = g.op("Mul", [x, k(c, 2)]);
-    else if (typeof e === "number") derivative = g.op("Mul", [g.op("Pow", [x, k(c, e - 1)]), k(c, e)]);
-    else derivative = g.op("Mul", [g.op("Pow", [x, g.op("Sub", [p, k(c, 1)])]), p]);
-    dx = toInput(c, 0, times(c, derivative));
-  }
-  const dp = c.wants[1] ? toInput(c, 1, times(c, g.op("Mul", [c.y[0]!, g.op("Log", [x])]))) : undefined;
-  return [dx, dp];
+  const e = exponent?.values.length === 1 ? exponent.values[0] : undefined;
+  const derivative = () => {
+    if (e === 2) return g.mul(x, scalar(2));
+    if (typeof e === "number") return g.mul(g.op("Pow", [x, scalar(e - 1)]), scalar(e));
+    const p = c.x(1);
+    return g.mul(g.op("Pow", [x, g.sub(p, scalar(1))]), p);
+  };
+  return [
+    c.toInput(0, () => c.times(derivative())),
+    c.toInput(1, () => c.times(g.mul(c.y(0), g.op("Log", [x])))),
+  ];
 };
 
 const layerNormalization: GradientRule = (c) => {
-  const { g } = c;
-  const [x, scale, bias] = c.x as [string, string, string | undefined];
+  const { g, dy0: dy } = c;
+  const x = c.x(0);
   const shape = c.xInfo(0).shape;
   const rank = shape.length;
   const axis = normalizeAxis(c.node.attrs.int("axis", -1), rank);
   const normAxes = Array.from({ length: rank - axis }, (_, i) => axis + i);
   const leadAxes = Array.from({ length: axis }, (_, i) => i);
-  const dy = c.dy[0]!;
   // Mean and InvStdDev are outputs the training-mode rewrite asks the forward node for.
-  const asInput = (t: string) =>
-    c.yInfo(1).dtype === c.xInfo(0).dtype ? t : g.op("Cast", [t], { to: onnxDataType[c.xInfo(0).dtype] });
-  const mean = asInput(c.y[1]!);
-  const rstd = asInput(c.y[2]!);
-  const xhat = g.op("Mul", [g.op("Sub", [x, mean]), rstd]);
-  const count = reducedCount(g, x, shape, mean, c.yInfo(1).shape, dtypeOf(c));
-  let dx: string | undefined;
-  if (c.wants[0]) {
-    const dxhat = g.op("Mul", [dy, scale]);
-    const meanOf = (t: string) => g.op("Div", [g.reduceSum(t, normAxes, true), count]);
-    const centered = g.op("Sub", [dxhat, meanOf(dxhat)]);
-    const projected = g.op("Sub", [centered, g.op("Mul", [xhat, meanOf(g.op("Mul", [dxhat, xhat]))])]);
-    dx = g.op("Mul", [projected, rstd]);
-  }
+  const asInput = (t: string) => (c.yInfo(1).dtype === c.xInfo(0).dtype ? t : g.cast(t, c.xInfo(0).dtype));
+  const mean = asInput(c.y(1));
+  const rstd = asInput(c.y(2));
+  const xhat = g.mul(g.sub(x, mean), rstd);
+  const count = reducedCount(g, x, shape, mean, c.yInfo(1).shape, c.dtype);
+  const dx = c.ifWants(0, () => {
+    const dxhat = g.mul(dy, c.x(1));
+    const meanOf = (t: string) => g.div(g.reduceSum(t, normAxes, true), count);
+    const centered = g.sub(dxhat, meanOf(dxhat));
+    return g.mul(g.sub(centered, g.mul(xhat, meanOf(g.mul(dxhat, xhat)))), rstd);
+  });
   const toParam = (grad: string, i: number) =>
     leadAxes.length === 0
       ? grad
       : unbroadcast(g, g.reduceSum(grad, leadAxes, false), shape.slice(axis), c.xInfo(i).shape);
-  const dscale = c.wants[1] ? toParam(g.op("Mul", [dy, xhat]), 1) : undefined;
-  const dbias = bias && c.wants[2] ? toParam(dy, 2) : undefined;
-  return [dx, dscale, dbias];
+  return [dx, c.ifWants(1, () => toParam(g.mul(dy, xhat), 1)), c.ifWants(2, () => toParam(dy, 2))];
 };
 
 /**
@@ -287,68 +241,50 @@ const layerNormalization: GradientRule = (c) => {
  * axes of each (sample, channel), with the statistics recomputed (the operator outputs none).
  */
 const instanceNormalization: GradientRule = (c) => {
-  const { g } = c;
-  const [x, scale] = c.x as [string, string];
+  const { g, dy0: dy } = c;
+  const x = c.x(0);
   const shape = c.xInfo(0).shape;
   const spatial = Array.from({ length: shape.length - 2 }, (_, i) => i + 2);
   const eps = c.node.attrs.float("epsilon", 1e-5);
-  const dy = c.dy[0]!;
   const sum = g.reduceSum(x, spatial, true);
-  const count = reducedCount(g, x, shape, sum, [...shape.slice(0, 2), ...spatial.map(() => 1)], dtypeOf(c));
-  const meanOf = (t: string) => g.op("Div", [g.reduceSum(t, spatial, true), count]);
-  const centered = g.op("Sub", [x, g.op("Div", [sum, count])]);
-  const rstd = g.op("Reciprocal", [
-    g.op("Sqrt", [g.op("Add", [meanOf(g.op("Mul", [centered, centered])), k(c, eps)])]),
-  ]);
-  const xhat = g.op("Mul", [centered, rstd]);
-  let dx: string | undefined;
-  if (c.wants[0]) {
-    const dxhat = g.op("Mul", [dy, perChannel(c, scale)]);
-    const projected = g.op("Sub", [
-      g.op("Sub", [dxhat, meanOf(dxhat)]),
-      g.op("Mul", [xhat, meanOf(g.op("Mul", [dxhat, xhat]))]),
-    ]);
-    dx = g.op("Mul", [projected, rstd]);
-  }
+  const count = reducedCount(g, x, shape, sum, [...shape.slice(0, 2), ...spatial.map(() => 1)], c.dtype);
+  const meanOf = (t: string) => g.div(g.reduceSum(t, spatial, true), count);
+  const centered = g.sub(x, g.div(sum, count));
+  const rstd = g.reciprocal(g.sqrt(g.add(meanOf(g.mul(centered, centered)), c.scalar(eps))));
+  const xhat = g.mul(centered, rstd);
+  const dx = c.ifWants(0, () => {
+    const dxhat = g.mul(dy, perChannel(c, c.x(1)));
+    return g.mul(g.sub(g.sub(dxhat, meanOf(dxhat)), g.mul(xhat, meanOf(g.mul(dxhat, xhat)))), rstd);
+  });
   const perChannelSum = (t: string) => g.reduceSum(t, [0, ...spatial], false);
-  return [
-    dx,
-    c.wants[1] ? perChannelSum(g.op("Mul", [dy, xhat])) : undefined,
-    c.wants[2] ? perChannelSum(dy) : undefined,
-  ];
+  return [dx, c.ifWants(1, () => perChannelSum(g.mul(dy, xhat))), c.ifWants(2, () => perChannelSum(dy))];
 };
 
 /** Per-channel tensors ([C]) reshaped to broadcast against [N, C, ...spatial]. */
 function perChannel(c: GradientContext, name: string): string {
-  const rank = c.xInfo(0).shape.length;
-  return c.g.op("Unsqueeze", [name, c.g.ints(Array.from({ length: rank - 2 }, (_, i) => i + 1))]);
+  const axes = Array.from({ length: c.xInfo(0).shape.length - 2 }, (_, i) => i + 1);
+  return c.g.unsqueeze(name, axes);
 }
 
 const batchNormalization: GradientRule = (c) => {
   // The inference form y = (x - mean) * scale / sqrt(var + eps) + bias, differentiable in all five
   // inputs: in training mode mean and var are batch statistics computed from x upstream.
-  const { g } = c;
-  const [x, scale, , mean, variance] = c.x as [string, string, string, string, string];
+  const { g, dy0: dy, wants } = c;
   const rank = c.xInfo(0).shape.length;
   const channelAxes = [0, ...Array.from({ length: rank - 2 }, (_, i) => i + 2)];
   const expand = (t: string) => (rank > 2 ? perChannel(c, t) : t);
-  const dy = c.dy[0]!;
   const eps = c.node.attrs.float("epsilon", 1e-5);
-  const rstd = g.op("Reciprocal", [g.op("Sqrt", [g.op("Add", [variance, k(c, eps)])])]);
-  const scaledRstd = g.op("Mul", [scale, rstd]);
-  const centered = g.op("Sub", [x, expand(mean)]);
-  const needsSum = c.wants[2] || c.wants[3];
-  const dySum = needsSum ? g.reduceSum(dy, channelAxes, false) : undefined;
-  const needsDot = c.wants[1] || c.wants[4];
-  const dyDot = needsDot ? g.reduceSum(g.op("Mul", [dy, centered]), channelAxes, false) : undefined;
+  const rstd = g.reciprocal(g.sqrt(g.add(c.x(4), c.scalar(eps))));
+  const scaledRstd = g.mul(c.x(1), rstd);
+  const centered = g.sub(c.x(0), expand(c.x(3)));
+  const dySum = wants[2] || wants[3] ? g.reduceSum(dy, channelAxes, false) : undefined;
+  const dyDot = wants[1] || wants[4] ? g.reduceSum(g.mul(dy, centered), channelAxes, false) : undefined;
   return [
-    c.wants[0] ? g.op("Mul", [dy, expand(scaledRstd)]) : undefined,
-    c.wants[1] ? g.op("Mul", [dyDot!, rstd]) : undefined,
-    c.wants[2] ? dySum : undefined,
-    c.wants[3] ? g.op("Neg", [g.op("Mul", [dySum!, scaledRstd])]) : undefined,
-    c.wants[4]
-      ? g.op("Mul", [g.op("Mul", [dyDot!, scaledRstd]), g.op("Mul", [g.op("Mul", [rstd, rstd]), k(c, -0.5)])])
-      : undefined,
+    c.ifWants(0, () => g.mul(dy, expand(scaledRstd))),
+    dyDot && wants[1] ? g.mul(dyDot, rstd) : undefined,
+    wants[2] ? dySum : undefined,
+    dySum && wants[3] ? g.neg(g.mul(dySum, scaledRstd)) : undefined,
+    dyDot && wants[4] ? g.mul(g.mul(dyDot, scaledRstd), g.mul(g.mul(rstd, rstd), c.scalar(-0.5))) : undefined,
   ];
 };
 
@@ -426,16 +362,13 @@ function convWeightGradient(
   const spatialAxes = kernel.map((_, i) => i + 2);
   const batchFirst = [1, 0, ...spatialAxes];
   const oneGroup = (inputPart: string, gradPart: string) => {
-    const full = g.op(
-      "Conv",
-      [
-        g.op("Transpose", [inputPart], { perm: batchFirst }),
-        g.op("Transpose", [gradPart], { perm: batchFirst }),
-      ],
-      { strides: geometry.dilations, dilations: geometry.strides, pads: geometry.pads },
-    );
+    const full = g.op("Conv", [g.transpose(inputPart, batchFirst), g.transpose(gradPart, batchFirst)], {
+      strides: geometry.dilations,
+      dilations: geometry.strides,
+      pads: geometry.pads,
+    });
     const cropped = g.op("Slice", [full, g.ints(kernel.map(() => 0)), g.ints(kernel), g.ints(spatialAxes)]);
-    return g.op("Transpose", [cropped], { perm: batchFirst });
+    return g.transpose(cropped, batchFirst);
   };
   if (group === 1) return oneGroup(input, outputGrad);
   const inputs = g.emit(
@@ -458,58 +391,57 @@ function convWeightGradient(
 }
 
 function biasGradient(c: GradientContext, spatialRank: number): string | undefined {
-  if (!c.x[2] || !c.wants[2]) return undefined;
-  return c.g.reduceSum(c.dy[0]!, [0, ...Array.from({ length: spatialRank }, (_, i) => i + 2)], false);
+  return c.ifWants(2, () =>
+    c.g.reduceSum(c.dy0, [0, ...Array.from({ length: spatialRank }, (_, i) => i + 2)], false),
+  );
 }
 
 const conv: GradientRule = (c) => {
-  const { g } = c;
-  const [x, w] = c.x as [string, string];
-  const dy = c.dy[0]!;
+  const { g, dy0: dy } = c;
+  const [x, w] = [c.x(0), c.x(1)];
   const wShape = c.xInfo(1).shape as number[];
   const kernel = wShape.slice(2);
   const geo = windowGeometry(c, kernel);
   const group = c.node.attrs.int("group", 1);
-  const dx = c.wants[0]
-    ? g.op("ConvTranspose", [dy, w], {
-        strides: geo.strides,
-        dilations: geo.dilations,
-        pads: geo.transposePads,
-        group,
-        output_padding: geo.outputPadding,
-      })
-    : undefined;
+  const dx = c.ifWants(0, () =>
+    g.op("ConvTranspose", [dy, w], {
+      strides: geo.strides,
+      dilations: geo.dilations,
+      pads: geo.transposePads,
+      group,
+      output_padding: geo.outputPadding,
+    }),
+  );
   const channels = c.xInfo(0).shape[1] as number;
-  const dw = c.wants[1] ? convWeightGradient(g, x, channels, dy, wShape[0]!, group, kernel, geo) : undefined;
+  const dw = c.ifWants(1, () => convWeightGradient(g, x, channels, dy, wShape[0]!, group, kernel, geo));
   return [dx, dw, biasGradient(c, kernel.length)];
 };
 
 /** ConvTranspose is the adjoint of Conv: its input gradient is a Conv of dy with the same weights. */
 const convTranspose: GradientRule = (c) => {
-  const { g } = c;
-  const [x, w] = c.x as [string, string];
-  const dy = c.dy[0]!;
+  const { g, dy0: dy } = c;
+  const [x, w] = [c.x(0), c.x(1)];
   const wShape = c.xInfo(1).shape as number[];
   const kernel = c.node.attrs.ints("kernel_shape") ?? wShape.slice(2);
   const geo = convTransposeGeometry(c.node, staticSpatial(c, 0), kernel);
   const group = c.node.attrs.int("group", 1);
-  const dx = c.wants[0]
-    ? g.op("Conv", [dy, w], { strides: geo.strides, dilations: geo.dilations, pads: geo.pads, group })
-    : undefined;
+  const dx = c.ifWants(0, () =>
+    g.op("Conv", [dy, w], { strides: geo.strides, dilations: geo.dilations, pads: geo.pads, group }),
+  );
   const channels = c.yInfo(0).shape[1] as number;
-  const dw = c.wants[1] ? convWeightGradient(g, dy, channels, x, wShape[0]!, group, kernel, geo) : undefined;
+  const dw = c.ifWants(1, () => convWeightGradient(g, dy, channels, x, wShape[0]!, group, kernel, geo));
   return [dx, dw, biasGradient(c, kernel.length)];
 };
 
 const maxPool: GradientRule = (c) => {
   // Indices is an output the training-mode rewrite asks for: flat positions in x of each maximum.
   const { g } = c;
-  const x = c.x[0]!;
+  const x = c.x(0);
   const flatShape = g.ints([-1]);
-  const zeros = g.op("Mul", [g.reshape(x, flatShape), k(c, 0)]);
+  const zeros = g.mul(g.reshape(x, flatShape), c.scalar(0));
   const scattered = g.op(
     "ScatterElements",
-    [zeros, g.reshape(c.y[1]!, flatShape), g.reshape(c.dy[0]!, flatShape)],
+    [zeros, g.reshape(c.y(1), flatShape), g.reshape(c.dy0, flatShape)],
     { axis: 0, reduction: "add" },
   );
   return [g.reshape(scattered, g.shapeOf(x, c.xInfo(0).shape))];
@@ -517,11 +449,11 @@ const maxPool: GradientRule = (c) => {
 
 const averagePool: GradientRule = (c) => {
   const { g } = c;
-  const kernel = c.node.attrs.ints("kernel_shape")!;
+  const kernel = c.node.attrs.require(c.node.attrs.ints("kernel_shape"), "kernel_shape");
   const geo = windowGeometry(c, kernel);
   const channels = c.xInfo(0).shape[1] as number;
   const spatial = staticSpatial(c, 0);
-  const dtype = dtypeOf(c);
+  const { dtype } = c;
   const ones = (dims: number[]) => {
     const n = dims.reduce((a, b) => a * b, 1);
     return g.constant({
@@ -545,7 +477,7 @@ const averagePool: GradientRule = (c) => {
     strides: geo.strides,
     pads: geo.transposePads,
   });
-  const share = g.op("Mul", [c.dy[0]!, g.op("Div", [pooled, windowSums])]);
+  const share = c.times(g.div(pooled, windowSums));
   return [
     g.op("ConvTranspose", [share, ones([channels, 1, ...kernel])], {
       strides: geo.strides,
@@ -558,64 +490,56 @@ const averagePool: GradientRule = (c) => {
 
 const gather: GradientRule = (c) => {
   const { g } = c;
-  const [data, indices] = c.x as [string, string];
+  const [data, indices] = [c.x(0), c.x(1)];
   const dataShape = c.xInfo(0).shape;
   const rank = dataShape.length;
   const axis = normalizeAxis(c.node.attrs.int("axis", 0), rank);
   const indexRank = c.xInfo(1).shape.length;
   // Scatter-add rows of dy into zeros shaped like data with `axis` moved first.
   const toFront = [axis, ...Array.from({ length: rank }, (_, i) => i).filter((i) => i !== axis)];
-  const movedData = axis === 0 ? data : g.op("Transpose", [data], { perm: toFront });
-  const zeros = g.op("Mul", [movedData, k(c, 0)]);
+  const movedData = axis === 0 ? data : g.transpose(data, toFront);
+  const zeros = g.mul(movedData, c.scalar(0));
   const dyRank = c.yInfo(0).shape.length;
   const indexAxes = Array.from({ length: indexRank }, (_, i) => axis + i);
   const dyFront = [
     ...indexAxes,
     ...Array.from({ length: dyRank }, (_, i) => i).filter((i) => !indexAxes.includes(i)),
   ];
-  const movedDy = axis === 0 ? c.dy[0]! : g.op("Transpose", [c.dy[0]!], { perm: dyFront });
-  const wrapped = g.op("Where", [
-    g.op("Less", [indices, g.scalar(0, c.xInfo(1).dtype)]),
-    g.op("Add", [
-      indices,
-      g.op("Cast", [g.op("Gather", [g.op("Shape", [data]), g.ints([axis])])], {
-        to: onnxDataType[c.xInfo(1).dtype],
-      }),
-    ]),
+  const movedDy = axis === 0 ? c.dy0 : g.transpose(c.dy0, dyFront);
+  const indexType = c.xInfo(1).dtype;
+  const wrapped = g.where(
+    g.lt(indices, g.scalar(0, indexType)),
+    g.add(indices, g.cast(g.op("Gather", [g.op("Shape", [data]), g.ints([axis])]), indexType)),
     indices,
-  ]);
-  const scattered = g.op(
-    "ScatterND",
-    [zeros, g.op("Unsqueeze", [g.op("Cast", [wrapped], { to: onnxDataType.int64 }), g.ints([-1])]), movedDy],
-    {
-      reduction: "add",
-    },
   );
+  const scattered = g.op("ScatterND", [zeros, g.unsqueeze(g.cast(wrapped, "int64"), [-1]), movedDy], {
+    reduction: "add",
+  });
   const inverse = toFront.map((_, i) => toFront.indexOf(i));
-  return [axis === 0 ? scattered : g.op("Transpose", [scattered], { perm: inverse })];
+  return [axis === 0 ? scattered : g.transpose(scattered, inverse)];
 };
 
 const concat: GradientRule = (c) => {
   const { g } = c;
   const rank = c.yInfo(0).shape.length;
   const axis = normalizeAxis(c.node.attrs.int("axis", 0), rank);
-  const sizes = c.x.map((_, i) => c.xInfo(i).shape[axis]!);
+  const sizes = c.inputs.map((_, i) => c.xInfo(i).shape[axis]);
   const splitSizes = sizes.every((s) => typeof s === "number")
     ? g.ints(sizes as number[])
     : g.op(
         "Concat",
-        c.x.map((name) => g.op("Gather", [g.op("Shape", [name]), g.ints([axis])])),
+        c.inputs.map((name) => g.op("Gather", [g.op("Shape", [name]), g.ints([axis])])),
         { axis: 0 },
       );
   return g
-    .emit("Split", [c.dy[0]!, splitSizes], { axis }, c.x.length)
+    .emit("Split", [c.dy0, splitSizes], { axis }, c.inputs.length)
     .map((grad, i) => (c.wants[i] ? grad : undefined));
 };
 
 const split: GradientRule = (c) => {
   const { g } = c;
   const axis = normalizeAxis(c.node.attrs.int("axis", 0), c.xInfo(0).shape.length);
-  const parts = c.y.map((name, i) => c.dy[i] ?? g.op("Mul", [name, k(c, 0)]));
+  const parts = c.outputs.map((name, i) => c.dy[i] ?? g.mul(name, c.scalar(0)));
   return [g.op("Concat", parts, { axis })];
 };
 
@@ -636,7 +560,7 @@ function unstride(c: GradientContext, grad: string, shape: readonly Dim[], range
     first = range.start - (count - 1) * step;
   }
   const rank = shape.length;
-  const widened = g.op("Unsqueeze", [ascending, g.ints([axis + 1])]);
+  const widened = g.unsqueeze(ascending, [axis + 1]);
   const pads = new Array(2 * (rank + 1)).fill(0);
   pads[rank + 1 + axis + 1] = step - 1;
   // Symbolic dims: 0 copies the same index before the axis, -1 infers the one after it.
@@ -663,14 +587,14 @@ function unstride(c: GradientContext, grad: string, shape: readonly Dim[], range
 const slice: GradientRule = (c) => {
   const { g } = c;
   const shape = c.xInfo(0).shape;
-  const ranges = sliceRanges({ node: c.node, value: (i) => c.value(i) }, shape);
+  const ranges = sliceRanges(c, shape);
   const rank = shape.length;
   const pads = new Array(2 * rank).fill(0);
-  let grad = c.dy[0]!;
+  let grad = c.dy0;
   // Shape of the gradient as it is spread back, axis by axis.
   const current = [...c.yInfo(0).shape];
   for (const r of ranges) {
-    const dim = shape[r.axis]!;
+    const dim = shape[r.axis];
     if (typeof dim !== "number") {
       if (r.length === dim) continue;
       throw new OnnxError(
@@ -702,15 +626,17 @@ const pad: GradientRule = (c) => {
     );
   }
   const rank = c.xInfo(0).shape.length;
-  const { begin, end } = padAmounts({ node: c.node, value: (i) => c.value(i) }, rank);
-  const axes = Array.from({ length: rank }, (_, i) => i).filter((i) => begin[i]! > 0 || end[i]! > 0);
-  let grad = c.dy[0]!;
-  if (axes.length > 0) {
+  const { begin, end } = padAmounts(c, rank);
+  const padded = begin
+    .map((before, axis) => ({ axis, before, after: end[axis] ?? 0 }))
+    .filter((p) => p.before > 0 || p.after > 0);
+  let grad = c.dy0;
+  if (padded.length > 0) {
     grad = g.op("Slice", [
       grad,
-      g.ints(axes.map((i) => Math.max(0, begin[i]!))),
-      g.ints(axes.map((i) => (end[i]! > 0 ? -end[i]! : 2 ** 62))),
-      g.ints(axes),
+      g.ints(padded.map((p) => Math.max(0, p.before))),
+      g.ints(padded.map((p) => (p.after > 0 ? -p.after : 2 ** 62))),
+      g.ints(padded.map((p) => p.axis)),
     ]);
   }
   const cropped = [...begin.map((b) => Math.max(0, -b)), ...end.map((e) => Math.max(0, -e))];
@@ -721,41 +647,44 @@ const transpose: GradientRule = (c) => {
   const rank = c.xInfo(0).shape.length;
   const perm = c.node.attrs.ints("perm") ?? Array.from({ length: rank }, (_, i) => rank - 1 - i);
   const inverse = perm.map((_, i) => perm.indexOf(i));
-  return [c.g.op("Transpose", [c.dy[0]!], { perm: inverse })];
+  return [c.g.transpose(c.dy0, inverse)];
 };
 
-const identity: GradientRule = (c) => [c.dy[0]];
+const identity: GradientRule = (c) => [c.dy0];
 
 /**
  * Max and Min of any number of inputs: the gradient goes to the inputs equal to the result,
  * shared equally among ties (as torch.maximum/minimum do).
  */
 const extremum: GradientRule = (c) => {
-  const { g } = c;
-  const y = c.y[0]!;
-  const masks = c.x.map((x) => g.op("Cast", [g.op("Equal", [x, y])], { to: onnxDataType[dtypeOf(c)] }));
-  const share = masks.length === 1 ? c.dy[0]! : g.op("Div", [c.dy[0]!, g.op("Sum", masks)]);
-  return c.x.map((_, i) => toInput(c, i, g.op("Mul", [share, masks[i]!])));
+  const { g, dy0 } = c;
+  const masks = c.inputs.map((x) => g.cast(g.equal(x, c.y(0)), c.dtype));
+  const share = masks.length === 1 ? dy0 : g.div(dy0, g.op("Sum", masks));
+  return masks.map((mask, i) => {
+    // Emitted whether input i wants it or not, so the numbering of the nodes after it stays put.
+    const grad = g.mul(share, mask);
+    return c.toInput(i, () => grad);
+  });
 };
 
 /** ReduceMax/ReduceMin and GlobalMaxPool: dy shared among the elements equal to the result. */
 function reducedExtremum(axesAsInputSince: number): GradientRule {
   return (c) => {
     const { g } = c;
-    const x = c.x[0]!;
+    const x = c.x(0);
     const rank = c.xInfo(0).shape.length;
     const given =
       c.node.opType === "GlobalMaxPool"
         ? Array.from({ length: rank - 2 }, (_, i) => i + 2)
-        : reductionAxes({ node: c.node, value: (i) => c.value(i) }, axesAsInputSince, c.opset);
+        : reductionAxes(c, axesAsInputSince, c.opset);
     const axes = given?.length
       ? given.map((a) => normalizeAxis(a, rank))
       : Array.from({ length: rank }, (_, i) => i);
     const keep = c.node.opType === "GlobalMaxPool" || c.node.attrs.int("keepdims", 1) === 1;
-    const kept = (t: string) => (keep ? t : g.op("Unsqueeze", [t, g.ints(axes)]));
-    const mask = g.op("Cast", [g.op("Equal", [x, kept(c.y[0]!)])], { to: onnxDataType[dtypeOf(c)] });
+    const kept = (t: string) => (keep ? t : g.unsqueeze(t, axes));
+    const mask = g.cast(g.equal(x, kept(c.y(0))), c.dtype);
     const ties = g.reduceSum(mask, axes, true);
-    return [g.op("Mul", [mask, g.op("Div", [kept(c.dy[0]!), ties])])];
+    return [g.mul(mask, g.div(kept(c.dy0), ties))];
   };
 }
 
@@ -775,7 +704,7 @@ const tile: GradientRule = (c) => {
   // [r0 * d0, r1 * d1, ...] viewed as [r0, d0, r1, d1, ...], summed over the r axes.
   const split = shape.flatMap((d, i) => [repeats[i]!, typeof d === "number" ? d : -1]);
   const summed = g.reduceSum(
-    g.reshape(c.dy[0]!, g.ints(split)),
+    g.reshape(c.dy0, g.ints(split)),
     shape.map((_, i) => 2 * i),
     false,
   );
@@ -784,91 +713,68 @@ const tile: GradientRule = (c) => {
 
 /** Clip (torch.clamp): the gradient passes where min <= x <= max. */
 const clip: GradientRule = (c) => {
-  const { g } = c;
-  const x = c.x[0]!;
-  const [, low, high] = c.x;
+  const { g, dy0 } = c;
+  const x = c.x(0);
+  const [, low, high] = c.inputs;
   let inside: string | undefined;
-  const both = (cond: string) => (inside ? g.op("And", [inside, cond]) : cond);
-  if (low) inside = both(g.op("Not", [g.op("Less", [x, low])]));
-  if (high) inside = both(g.op("Not", [g.op("Greater", [x, high])]));
-  return [inside ? g.op("Where", [inside, c.dy[0]!, k(c, 0)]) : c.dy[0]];
+  const both = (cond: string) => (inside ? g.and(inside, cond) : cond);
+  if (low) inside = both(g.not(g.lt(x, low)));
+  if (high) inside = both(g.not(g.gt(x, high)));
+  return [inside ? g.where(inside, dy0, c.scalar(0)) : dy0];
 };
 
 const prelu: GradientRule = (c) => {
-  const { g } = c;
-  const [x, slope] = c.x as [string, string];
-  const positive = g.op("Greater", [x, k(c, 0)]);
-  const dx = c.wants[0] ? g.op("Where", [positive, c.dy[0]!, g.op("Mul", [c.dy[0]!, slope])]) : undefined;
-  const dslope = c.wants[1]
-    ? unbroadcast(
-        g,
-        g.op("Where", [positive, k(c, 0), g.op("Mul", [c.dy[0]!, x])]),
-        c.yInfo(0).shape,
-        c.xInfo(1).shape,
-      )
-    : undefined;
-  return [dx, dslope];
+  const { g, dy0, scalar } = c;
+  const [x, slope] = [c.x(0), c.x(1)];
+  const positive = g.gt(x, scalar(0));
+  return [
+    c.ifWants(0, () => g.where(positive, dy0, g.mul(dy0, slope))),
+    c.toInput(1, () => g.where(positive, scalar(0), g.mul(dy0, x))),
+  ];
 };
 
-const hardSigmoid: GradientRule = (c) => {
-  const { g } = c;
-  const alpha = c.node.attrs.float("alpha", 0.2);
-  const beta = c.node.attrs.float("beta", 0.5);
-  const z = g.op("Add", [g.op("Mul", [c.x[0]!, k(c, alpha)]), k(c, beta)]);
-  const inside = g.op("And", [g.op("Greater", [z, k(c, 0)]), g.op("Less", [z, k(c, 1)])]);
-  return [g.op("Where", [inside, g.op("Mul", [c.dy[0]!, k(c, alpha)]), k(c, 0)])];
+const hardSigmoid: GradientRule = ({ g, node, x, dy0, scalar }) => {
+  const alpha = node.attrs.float("alpha", 0.2);
+  const beta = node.attrs.float("beta", 0.5);
+  const z = g.add(g.mul(x(0), scalar(alpha)), scalar(beta));
+  const inside = g.and(g.gt(z, scalar(0)), g.lt(z, scalar(1)));
+  return [g.where(inside, g.mul(dy0, scalar(alpha)), scalar(0))];
 };
 
 /** HardSwish x * clip(x / 6 + 1/2, 0, 1): derivative 0 below -3, 1 above 3, (2x + 3) / 6 between. */
-const hardSwish: GradientRule = (c) => {
-  const { g } = c;
-  const x = c.x[0]!;
-  const middle = g.op("Add", [g.op("Mul", [x, k(c, 1 / 3)]), k(c, 0.5)]);
-  const upper = g.op("Where", [g.op("Greater", [x, k(c, 3)]), k(c, 1), middle]);
-  const derivative = g.op("Where", [g.op("Less", [x, k(c, -3)]), k(c, 0), upper]);
-  return [times(c, derivative)];
-};
+const hardSwish = unary(({ g, x, scalar }) => {
+  const middle = g.add(g.mul(x(0), scalar(1 / 3)), scalar(0.5));
+  const upper = g.where(g.gt(x(0), scalar(3)), scalar(1), middle);
+  return g.where(g.lt(x(0), scalar(-3)), scalar(0), upper);
+});
 
 export const gradientRules: Record<string, GradientEntry> = {
-  Add: (c) => [toInput(c, 0, c.dy[0]!), toInput(c, 1, c.dy[0]!)],
-  Sub: (c) => [toInput(c, 0, c.dy[0]!), c.wants[1] ? toInput(c, 1, c.g.op("Neg", [c.dy[0]!])) : undefined],
-  Mul: (c) => [
-    c.wants[0] ? toInput(c, 0, times(c, c.x[1]!)) : undefined,
-    c.wants[1] ? toInput(c, 1, times(c, c.x[0]!)) : undefined,
+  Add: ({ toInput, dy0 }) => [toInput(0, () => dy0), toInput(1, () => dy0)],
+  Sub: ({ g, toInput, dy0 }) => [toInput(0, () => dy0), toInput(1, () => g.neg(dy0))],
+  Mul: ({ toInput, times, x }) => [toInput(0, () => times(x(1))), toInput(1, () => times(x(0)))],
+  Div: ({ g, toInput, times, x, y, dy0 }) => [
+    toInput(0, () => g.div(dy0, x(1))),
+    toInput(1, () => g.neg(g.div(times(y(0)), x(1)))),
   ],
-  Div: (c) => [
-    c.wants[0] ? toInput(c, 0, c.g.op("Div", [c.dy[0]!, c.x[1]!])) : undefined,
-    c.wants[1] ? toInput(c, 1, c.g.op("Neg", [c.g.op("Div", [times(c, c.y[0]!), c.x[1]!])])) : undefined,
+  Neg: ({ g, dy0 }) => [g.neg(dy0)],
+  Relu: ({ g, y, dy0, scalar }) => [g.where(g.gt(y(0), scalar(0)), dy0, scalar(0))],
+  LeakyRelu: ({ g, node, x, dy0, scalar }) => [
+    g.where(g.gt(x(0), scalar(0)), dy0, g.mul(dy0, scalar(node.attrs.float("alpha", 0.01)))),
   ],
-  Neg: (c) => [c.g.op("Neg", [c.dy[0]!])],
-  Relu: (c) => [c.g.op("Where", [c.g.op("Greater", [c.y[0]!, k(c, 0)]), c.dy[0]!, k(c, 0)])],
-  LeakyRelu: (c) => [
-    c.g.op("Where", [
-      c.g.op("Greater", [c.x[0]!, k(c, 0)]),
-      c.dy[0]!,
-      c.g.op("Mul", [c.dy[0]!, k(c, c.node.attrs.float("alpha", 0.01))]),
-    ]),
-  ],
-  Sigmoid: unary((c) => c.g.op("Mul", [c.y[0]!, c.g.op("Sub", [k(c, 1), c.y[0]!])])),
-  Tanh: unary((c) => c.g.op("Sub", [k(c, 1), c.g.op("Mul", [c.y[0]!, c.y[0]!])])),
-  Erf: unary((c) =>
-    c.g.op("Mul", [
-      c.g.op("Exp", [c.g.op("Neg", [c.g.op("Mul", [c.x[0]!, c.x[0]!])])]),
-      k(c, 2 / Math.sqrt(Math.PI)),
-    ]),
-  ),
+  Sigmoid: unary(({ g, y, scalar }) => g.mul(y(0), g.sub(scalar(1), y(0)))),
+  Tanh: unary(({ g, y, scalar }) => g.sub(scalar(1), g.mul(y(0), y(0)))),
+  Erf: unary(({ g, x, scalar }) => g.mul(g.exp(g.neg(g.mul(x(0), x(0)))), scalar(2 / Math.sqrt(Math.PI)))),
   Gelu: gelu,
-  Exp: unary((c) => c.y[0]!),
-  Log: (c) => [c.g.op("Div", [c.dy[0]!, c.x[0]!])],
-  Sqrt: (c) => [c.g.op("Div", [c.g.op("Mul", [c.dy[0]!, k(c, 0.5)]), c.y[0]!])],
-  Reciprocal: (c) => [c.g.op("Neg", [times(c, c.g.op("Mul", [c.y[0]!, c.y[0]!]))])],
-  Abs: unary((c) => c.g.op("Sign", [c.x[0]!])),
+  Exp: unary(({ y }) => y(0)),
+  Log: ({ g, x, dy0 }) => [g.div(dy0, x(0))],
+  Sqrt: ({ g, y, dy0, scalar }) => [g.div(g.mul(dy0, scalar(0.5)), y(0))],
+  Reciprocal: ({ g, y, times }) => [g.neg(times(g.mul(y(0), y(0))))],
+  Abs: unary(({ g, x }) => g.op("Sign", [x(0)])),
   Pow: pow,
-  Softplus: unary((c) => c.g.op("Sigmoid", [c.x[0]!])),
-  Elu: (c) => {
-    const alpha = c.node.attrs.float("alpha", 1);
-    const negative = c.g.op("Mul", [c.dy[0]!, c.g.op("Add", [c.y[0]!, k(c, alpha)])]);
-    return [c.g.op("Where", [c.g.op("Greater", [c.x[0]!, k(c, 0)]), c.dy[0]!, negative])];
+  Softplus: unary(({ g, x }) => g.op("Sigmoid", [x(0)])),
+  Elu: ({ g, node, x, y, dy0, scalar }) => {
+    const negative = g.mul(dy0, g.add(y(0), scalar(node.attrs.float("alpha", 1))));
+    return [g.where(g.gt(x(0), scalar(0)), dy0, negative)];
   },
   HardSigmoid: hardSigmoid,
   HardSwish: hardSwish,
@@ -876,13 +782,13 @@ export const gradientRules: Record<string, GradientEntry> = {
   Clip: clip,
   Max: extremum,
   Min: extremum,
-  Sum: (c) => c.x.map((_, i) => toInput(c, i, c.dy[0]!)),
+  Sum: ({ inputs, toInput, dy0 }) => inputs.map((_, i) => toInput(i, () => dy0)),
   ReduceMax: reducedExtremum(18),
   ReduceMin: reducedExtremum(18),
   GlobalMaxPool: reducedExtremum(18),
   Tile: tile,
-  Trilu: (c) => [
-    c.g.op("Trilu", c.x[1] ? [c.dy[0]!, c.x[1]] : [c.dy[0]!], { upper: c.node.attrs.int("upper", 1) }),
+  Trilu: ({ g, node, inputs, dy0 }) => [
+    g.op("Trilu", inputs[1] ? [dy0, inputs[1]] : [dy0], { upper: node.attrs.int("upper", 1) }),
   ],
   Softmax: softmax,
   LogSoftmax: logSoftmax,
@@ -893,32 +799,27 @@ export const gradientRules: Record<string, GradientEntry> = {
   Flatten: reshapeBack,
   Squeeze: reshapeBack,
   Unsqueeze: reshapeBack,
-  Expand: (c) => [toInput(c, 0, c.dy[0]!)],
+  Expand: ({ toInput, dy0 }) => [toInput(0, () => dy0)],
   Transpose: transpose,
   Concat: concat,
   Split: split,
   Slice: slice,
   Pad: pad,
   Gather: gather,
-  Where: (c) => [
+  Where: ({ g, toInput, x, dy0, scalar }) => [
     undefined,
-    c.wants[1] ? toInput(c, 1, c.g.op("Where", [c.x[0]!, c.dy[0]!, k(c, 0)])) : undefined,
-    c.wants[2] ? toInput(c, 2, c.g.op("Where", [c.x[0]!, k(c, 0), c.dy[0]!])) : undefined,
+    toInput(1, () => g.where(x(0), dy0, scalar(0))),
+    toInput(2, () => g.where(x(0), scalar(0), dy0)),
   ],
   Identity: identity,
   // In inference mode Dropout is the identity; the training-mode rewrite turns it into a mask product.
   Dropout: identity,
-  Cast: (c) => [
-    isFloat(c.xInfo(0).dtype)
-      ? c.g.op("Cast", [c.dy[0]!], { to: onnxDataType[c.xInfo(0).dtype] })
-      : undefined,
-  ],
-  ReduceSum: (c) => [isNoop(c, 13) ? c.dy[0] : reduceSumLike(c, 13).grad],
+  Cast: ({ g, xInfo, dy0 }) => [isFloat(xInfo(0).dtype) ? g.cast(dy0, xInfo(0).dtype) : undefined],
+  ReduceSum: (c) => [isNoop(c, 13) ? c.dy0 : reduceSumLike(c, 13).grad],
   ReduceMean: (c) => {
-    if (isNoop(c, 18)) return [c.dy[0]];
+    if (isNoop(c, 18)) return [c.dy0];
     const { grad } = reduceSumLike(c, 18);
-    const count = reducedCount(c.g, c.x[0]!, c.xInfo(0).shape, c.y[0]!, c.yInfo(0).shape, dtypeOf(c));
-    return [c.g.op("Div", [grad, count])];
+    return [c.g.div(grad, reducedCount(c.g, c.x(0), c.xInfo(0).shape, c.y(0), c.yInfo(0).shape, c.dtype))];
   },
   LayerNormalization: layerNormalization,
   BatchNormalization: batchNormalization,
@@ -927,10 +828,9 @@ export const gradientRules: Record<string, GradientEntry> = {
   ConvTranspose: convTranspose,
   MaxPool: maxPool,
   AveragePool: averagePool,
-  GlobalAveragePool: (c) => {
-    const x = c.x[0]!;
-    const count = reducedCount(c.g, x, c.xInfo(0).shape, c.y[0]!, c.yInfo(0).shape, dtypeOf(c));
-    return [c.g.op("Expand", [c.g.op("Div", [c.dy[0]!, count]), c.g.shapeOf(x, c.xInfo(0).shape)])];
+  GlobalAveragePool: ({ g, x, y, xInfo, yInfo, dy0, dtype }) => {
+    const count = reducedCount(g, x(0), xInfo(0).shape, y(0), yInfo(0).shape, dtype);
+    return [g.expand(g.div(dy0, count), g.shapeOf(x(0), xInfo(0).shape))];
   },
   Shape: NON_DIFFERENTIABLE,
   Size: NON_DIFFERENTIABLE,

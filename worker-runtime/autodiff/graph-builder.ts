@@ -1,7 +1,8 @@
 import { type AttributeValue, attribute } from "../onnx/attributes.ts";
-import { type DType, type Tensor, tensorFromNumbers } from "../onnx/dtypes.ts";
+import { type DType, onnxDataType, type Tensor, tensorFromNumbers } from "../onnx/dtypes.ts";
 import type { Dim } from "../onnx/model.ts";
-import type { INodeProto } from "../onnx/proto.ts";
+import type { IGraphProto, INodeProto, ITensorProto, IValueInfoProto } from "../onnx/proto.ts";
+import { tensorToProto } from "../onnx/tensor-proto.ts";
 
 /**
  * Emits ONNX nodes with deterministic names: `<scope>/<OpType>_<n>`, numbered per scope, so the
@@ -45,7 +46,7 @@ export class GraphBuilder {
     const name = this.freshName(opType);
     const outputs =
       outputCount === 1 ? [name] : Array.from({ length: outputCount }, (_, i) => `${name}:${i}`);
-    this.add({ name, opType, domain, input: [...inputs], output: outputs, attributes });
+    this.addNode({ name, opType, domain, input: [...inputs], output: outputs, attributes });
     return outputs;
   }
 
@@ -54,7 +55,7 @@ export class GraphBuilder {
   }
 
   /** Appends a node whose output names the caller chose (forward nodes keep theirs). */
-  add(node: {
+  addNode(node: {
     name: string;
     opType: string;
     domain?: string;
@@ -82,6 +83,17 @@ export class GraphBuilder {
 
   addProto(node: INodeProto): void {
     this.nodes.push(node);
+  }
+
+  /** The nodes emitted so far as a graph (a model's, or a subgraph for a `{ graph }` attribute). */
+  toGraph(
+    name: string,
+    input: IValueInfoProto[],
+    output: IValueInfoProto[],
+    initializer: ITensorProto[] = [],
+  ): IGraphProto {
+    const constants = [...this.constants].map(([n, t]) => tensorToProto(n, t));
+    return { name, node: [...this.nodes], input, output, initializer: [...initializer, ...constants] };
   }
 
   constant(tensor: Tensor): string {
@@ -114,5 +126,48 @@ export class GraphBuilder {
 
   reduceSum(name: string, axes: readonly number[], keepDims: boolean): string {
     return this.op("ReduceSum", [name, this.ints(axes)], { keepdims: keepDims ? 1 : 0 });
+  }
+
+  // Elementwise operators under short names, bound so that callers may destructure them.
+  readonly add = this.binary("Add");
+  readonly sub = this.binary("Sub");
+  readonly mul = this.binary("Mul");
+  readonly div = this.binary("Div");
+  readonly gt = this.binary("Greater");
+  readonly lt = this.binary("Less");
+  readonly equal = this.binary("Equal");
+  readonly and = this.binary("And");
+  readonly neg = this.unary("Neg");
+  readonly not = this.unary("Not");
+  readonly sqrt = this.unary("Sqrt");
+  readonly exp = this.unary("Exp");
+  readonly reciprocal = this.unary("Reciprocal");
+
+  private unary(opType: string): (x: string) => string {
+    return (x) => this.op(opType, [x]);
+  }
+
+  private binary(opType: string): (a: string, b: string) => string {
+    return (a, b) => this.op(opType, [a, b]);
+  }
+
+  where(condition: string, then: string, otherwise: string): string {
+    return this.op("Where", [condition, then, otherwise]);
+  }
+
+  cast(x: string, to: DType): string {
+    return this.op("Cast", [x], { to: onnxDataType[to] });
+  }
+
+  transpose(x: string, perm: readonly number[]): string {
+    return this.op("Transpose", [x], { perm: [...perm] });
+  }
+
+  unsqueeze(x: string, axes: readonly number[]): string {
+    return this.op("Unsqueeze", [x, this.ints(axes)]);
+  }
+
+  expand(x: string, shape: string): string {
+    return this.op("Expand", [x, shape]);
   }
 }

@@ -13,6 +13,7 @@ export {
   packTensors,
   unpackTensors,
 } from "./packing.ts";
+export { isSupportedOperator, type UnsupportedOperator, unsupportedOperators } from "./support.ts";
 export {
   buildTrainingStep,
   LEARNING_RATE_INPUT,

@@ -1,4 +1,7 @@
-import { type IGraphProto, type INodeProto, type IValueInfoProto, onnx } from "../onnx/proto.ts";
+import { dtypeFromOnnx } from "../onnx/dtypes.ts";
+import { type IGraphProto, type IValueInfoProto, onnx, protoInt } from "../onnx/proto.ts";
+import { GraphBuilder } from "./graph-builder.ts";
+import { valueInfo } from "./step-graph.ts";
 import type { TrainingStepGraph } from "./training-step.ts";
 
 /**
@@ -26,8 +29,6 @@ export interface MultiStepGraph {
   };
 }
 
-const INT = onnx.AttributeProto.AttributeType.INT;
-
 /** "loop/", or "loop_<n>/" if some name of the graph already starts with "loop/" (model names are the user's). */
 function freePrefix(graph: IGraphProto): string {
   const names = [
@@ -47,6 +48,7 @@ export function loopTrainingStep(step: TrainingStepGraph): MultiStepGraph {
   const graph: IGraphProto = model.graph ?? {};
   const initializers = graph.initializer ?? [];
   const outer = new Set(initializers.map((t) => t.name ?? ""));
+  const opset = protoInt(model.opsetImport?.find((o) => !o.domain)?.version);
   // Every name this adds starts with `prefix`, so none can clash with the step graph's.
   const prefix = freePrefix(graph);
   const ITERATION = `${prefix}iteration`;
@@ -60,62 +62,81 @@ export function loopTrainingStep(step: TrainingStepGraph): MultiStepGraph {
   const perStep = [...batch, target, learningRate, stepInput, ...(dropoutSeed ? [dropoutSeed] : [])];
   const updates = new Map([...step.outputs.params, ...step.outputs.state]);
   const carried = [...updates.keys()];
+  const updated = (name: string) => updates.get(name) ?? name;
   const declared = new Map([...(graph.input ?? []), ...(graph.output ?? [])].map((v) => [v.name ?? "", v]));
   const typed = (name: string, as: string): IValueInfoProto => ({ ...declared.get(name), name: as });
-  const scalar = (name: string, elemType: number): IValueInfoProto => ({
-    name,
-    type: { tensorType: { elemType, shape: { dim: [] } } },
-  });
-  const DataType = onnx.TensorProto.DataType;
-
-  const take = perStep.map(
-    (input): INodeProto => ({
-      name: `${prefix}take/${input}`,
-      opType: "Gather",
-      domain: "",
-      input: [input, ITERATION],
-      output: [inBody(input)],
-      attribute: [{ name: "axis", type: INT, i: 0 }],
-    }),
-  );
   const scanned = [step.outputs.loss, ...(step.outputs.correct ? [step.outputs.correct] : [])];
   // A tensor the step leaves unchanged (no gradient reaches it) is passed through explicitly.
-  const unchanged = carried.filter((name) => updates.get(name) === name);
-  const bodyOutput = (name: string) => {
-    const output = updates.get(name)!;
-    return output === name ? `${prefix}unchanged/${name}` : inBody(output);
-  };
-  const body: IGraphProto = {
-    name: `${prefix}step`,
-    node: [
-      ...take,
-      ...(graph.node ?? []).map((node) => ({
-        ...node,
-        input: (node.input ?? []).map(inBody),
-        output: (node.output ?? []).map(inBody),
-      })),
-      ...unchanged.map((name) => ({
-        name: `${prefix}pass/${name}`,
-        opType: "Identity",
-        domain: "",
-        input: [inBody(name)],
-        output: [bodyOutput(name)],
-      })),
-      { name: CONTINUE, opType: "Identity", domain: "", input: [CONDITION], output: [CONTINUE] },
-    ],
-    input: [
-      scalar(ITERATION, DataType.INT64),
-      scalar(CONDITION, DataType.BOOL),
-      ...carried.map((name) => typed(name, inBody(name))),
-    ],
-    output: [
-      scalar(CONTINUE, DataType.BOOL),
-      ...carried.map((name) => typed(updates.get(name)!, bodyOutput(name))),
-      ...scanned.map((name) => typed(name, inBody(name))),
-    ],
-  };
+  const unchanged = carried.filter((name) => updated(name) === name);
+  const bodyOutput = (name: string) =>
+    updated(name) === name ? `${prefix}unchanged/${name}` : inBody(updated(name));
 
-  const final = new Map(carried.map((name) => [name, `${prefix}final/${name}`]));
+  const body = new GraphBuilder(opset);
+  for (const input of perStep) {
+    body.addNode({
+      name: `${prefix}take/${input}`,
+      opType: "Gather",
+      input: [input, ITERATION],
+      output: [inBody(input)],
+      attributes: { axis: 0 },
+    });
+  }
+  for (const node of graph.node ?? []) {
+    body.addProto({
+      ...node,
+      input: (node.input ?? []).map(inBody),
+      output: (node.output ?? []).map(inBody),
+    });
+  }
+  for (const name of unchanged) {
+    body.addNode({
+      name: `${prefix}pass/${name}`,
+      opType: "Identity",
+      input: [inBody(name)],
+      output: [bodyOutput(name)],
+    });
+  }
+  body.addNode({ name: CONTINUE, opType: "Identity", input: [CONDITION], output: [CONTINUE] });
+
+  const final = (name: string) => `${prefix}final/${name}`;
+  const loop = new GraphBuilder(opset);
+  // As many trips as learning rates fed.
+  loop.addNode({
+    name: `${prefix}count`,
+    opType: "Shape",
+    input: [learningRate],
+    output: [`${prefix}count`],
+  });
+  loop.addNode({
+    name: `${prefix}trips`,
+    opType: "Squeeze",
+    input: [`${prefix}count`],
+    output: [`${prefix}trips`],
+  });
+  loop.addNode({
+    name: `${prefix}loop`,
+    opType: "Loop",
+    input: [`${prefix}trips`, "", ...carried],
+    output: [...carried.map(final), LOSSES, ...(step.outputs.correct ? [CORRECTS] : [])],
+    attributes: {
+      body: {
+        graph: body.toGraph(
+          `${prefix}step`,
+          [
+            valueInfo({ name: ITERATION, dtype: "int64", shape: [] }),
+            valueInfo({ name: CONDITION, dtype: "bool", shape: [] }),
+            ...carried.map((name) => typed(name, inBody(name))),
+          ],
+          [
+            valueInfo({ name: CONTINUE, dtype: "bool", shape: [] }),
+            ...carried.map((name) => typed(updated(name), bodyOutput(name))),
+            ...scanned.map((name) => typed(name, inBody(name))),
+          ],
+        ),
+      },
+    },
+  });
+
   const stacked = (info: IValueInfoProto): IValueInfoProto => {
     const tensorType = info.type?.tensorType;
     const dims = tensorType?.shape?.dim ?? [];
@@ -127,55 +148,22 @@ export function loopTrainingStep(step: TrainingStepGraph): MultiStepGraph {
     };
   };
   const perStepNames = new Set(perStep);
-  const lossType = declared.get(step.outputs.loss)?.type?.tensorType?.elemType ?? DataType.FLOAT;
-  const vector = (name: string, elemType: number): IValueInfoProto => ({
-    name,
-    type: { tensorType: { elemType, shape: { dim: [{ dimParam: "steps" }] } } },
-  });
+  const lossElemType = declared.get(step.outputs.loss)?.type?.tensorType?.elemType;
+  const lossType = (lossElemType ? dtypeFromOnnx(lossElemType) : undefined) ?? "float32";
   const bytes = onnx.ModelProto.encode({
     ...model,
-    graph: {
-      name: `${graph.name ?? "step"}_loop`,
-      node: [
-        // As many trips as learning rates fed.
-        {
-          name: `${prefix}count`,
-          opType: "Shape",
-          domain: "",
-          input: [learningRate],
-          output: [`${prefix}count`],
-        },
-        {
-          name: `${prefix}trips`,
-          opType: "Squeeze",
-          domain: "",
-          input: [`${prefix}count`],
-          output: [`${prefix}trips`],
-        },
-        {
-          name: `${prefix}loop`,
-          opType: "Loop",
-          domain: "",
-          input: [`${prefix}trips`, "", ...carried],
-          output: [
-            ...carried.map((name) => final.get(name)!),
-            LOSSES,
-            ...(step.outputs.correct ? [CORRECTS] : []),
-          ],
-          attribute: [{ name: "body", type: onnx.AttributeProto.AttributeType.GRAPH, g: body }],
-        },
+    graph: loop.toGraph(
+      `${graph.name ?? "step"}_loop`,
+      (graph.input ?? []).map((info) => (perStepNames.has(info.name ?? "") ? stacked(info) : info)),
+      [
+        ...carried.map((name) => typed(updated(name), final(name))),
+        valueInfo({ name: LOSSES, dtype: lossType, shape: ["steps"] }),
+        ...(step.outputs.correct ? [valueInfo({ name: CORRECTS, dtype: "float32", shape: ["steps"] })] : []),
       ],
-      input: (graph.input ?? []).map((info) => (perStepNames.has(info.name ?? "") ? stacked(info) : info)),
-      output: [
-        ...carried.map((name) => typed(updates.get(name)!, final.get(name)!)),
-        vector(LOSSES, lossType),
-        ...(step.outputs.correct ? [vector(CORRECTS, DataType.FLOAT)] : []),
-      ],
-      initializer: initializers,
-    },
+      initializers,
+    ),
   }).finish();
-  const finalOf = (map: Map<string, string>) =>
-    new Map([...map.keys()].map((name) => [name, final.get(name)!]));
+  const finalOf = (map: Map<string, string>) => new Map([...map.keys()].map((name) => [name, final(name)]));
   return {
     bytes,
     inputs: step.inputs,

@@ -75,14 +75,14 @@ export function emitUnpack(g: GraphBuilder, packing: ParameterPacking): void {
       const flat = (slot: PackedSlot) => (slot.dims.length === 1 ? slot.name : `unpack/${slot.name}/flat`);
       const sizes = packing.slots.map((slot) => elementCount(slot.dims));
       if (packing.slots.length === 1) {
-        g.add({
+        g.addNode({
           name: "unpack/split",
           opType: "Identity",
           input: [packing.name],
           output: [flat(packing.slots[0]!)],
         });
       } else {
-        g.add({
+        g.addNode({
           name: "unpack/split",
           opType: "Split",
           input: [packing.name, g.ints(sizes)],
@@ -92,7 +92,7 @@ export function emitUnpack(g: GraphBuilder, packing: ParameterPacking): void {
       }
       for (const slot of packing.slots) {
         if (slot.dims.length === 1) continue;
-        g.add({
+        g.addNode({
           name: `unpack/${slot.name}`,
           opType: "Reshape",
           input: [flat(slot), g.ints(slot.dims)],

@@ -4,9 +4,9 @@ import { describe, it } from "node:test";
 import * as ort from "onnxruntime-node";
 import { type DType, tensorFromNumbers } from "../onnx/dtypes.ts";
 import { loadModel } from "../onnx/model.ts";
-import { unsupportedOperators } from "../onnx/support.ts";
 import { sessionOptions, toOrt } from "./gradient-check.ts";
 import { buildGradientGraph } from "./gradient-graph.ts";
+import { unsupportedOperators } from "./support.ts";
 
 // Models as torch.onnx.export writes them (opsets 13, 15, 17), with the loss and gradients PyTorch
 // itself computed for the same weights and batch (fixtures/autodiff/make_autodiff_fixtures.py).

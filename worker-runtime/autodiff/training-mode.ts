@@ -49,7 +49,7 @@ const batchNormalization: TrainingRewrite = (c) => {
     const spread = Array.from({ length: rank - 2 }, (_, i) => i + 1);
     const centered = g.op("Sub", [x, rank > 2 ? g.op("Unsqueeze", [mean, g.ints(spread)]) : mean]);
     const variance = g.op("Div", [g.reduceSum(g.op("Mul", [centered, centered]), axes, false), count]);
-    g.add({
+    g.addNode({
       name: node.name,
       opType: "BatchNormalization",
       input: [x, scale, bias, mean, variance],
@@ -106,9 +106,9 @@ const dropout: TrainingRewrite = (c) => {
       g.op("Cast", [kept], { to: onnxDataType[dtype] }),
       g.scalar(1 / (1 - ratio), dtype),
     ]);
-    g.add({ name: node.name, opType: "Mul", input: [x, scaledMask], output: [y] });
+    g.addNode({ name: node.name, opType: "Mul", input: [x, scaledMask], output: [y] });
     if (node.outputs[1])
-      g.add({ name: `${node.name}/mask`, opType: "Identity", input: [kept], output: [node.outputs[1]] });
+      g.addNode({ name: `${node.name}/mask`, opType: "Identity", input: [kept], output: [node.outputs[1]] });
   });
 };
 

@@ -3,8 +3,8 @@
 // training engine, and sign whether the replay lands bit-exactly on the worker's checkpoint.
 
 import { verifyMerkleInclusion } from "../../protocol/merkle.ts";
-import type { AuditClaim } from "../../protocol/node-wire.ts";
-import { verdictMessage } from "../../protocol/signed-messages.ts";
+import type { AuditClaim, AuditTask, ProvenCheckpoint } from "../../protocol/node-wire.ts";
+import { auditVerdictMessage } from "../../protocol/signed-messages.ts";
 import { replaySegment, replayTranscript } from "../train/replay.ts";
 import { revealWhenDue, submitVerdict } from "./chain-duties.ts";
 import { NodeError } from "./errors.ts";
@@ -13,7 +13,7 @@ import { requireChain, type TaskContext } from "./training-task.ts";
 
 const hex = (value: string) => Buffer.from(value, "hex");
 
-function checkInclusion(audit: AuditClaim["audit"], checkpoint: AuditClaim["audit"]["from"]): void {
+function checkInclusion(audit: AuditTask, checkpoint: ProvenCheckpoint): void {
   const included = verifyMerkleInclusion({
     leaf: hex(checkpoint.sha256),
     index: checkpoint.leaf_index,
@@ -74,17 +74,7 @@ export async function runAuditTask(
           `audit ${duty.auditIndex} of chain task ${duty.chainTaskId} is a forced error: transcript altered`,
         );
     }
-    const signature = identity.sign(
-      verdictMessage({
-        taskId: audit.task_id,
-        checkpointRoot: audit.checkpoint_root,
-        fromStep: audit.from.step,
-        fromSha256: audit.from.sha256,
-        toStep: audit.to.step,
-        toSha256: audit.to.sha256,
-        agrees,
-      }),
-    );
+    const signature = identity.sign(auditVerdictMessage(audit, agrees));
     await client.verdict(lease, agrees, signature);
     log(
       `audit of task ${audit.task_id} steps ${audit.from.step}-${audit.to.step}: ${agrees ? "agrees" : `disagrees (replay reached ${replay.sha256})`}`,

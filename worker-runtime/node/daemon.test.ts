@@ -12,10 +12,10 @@ import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import type { AuditVerdict, CheckpointReport, TrainingResult } from "../../api/services/job-lifecycle.ts";
-import { verifyNodeSignature } from "../../api/services/node-signatures.ts";
+import { verifyNodeSignature } from "../../api/services/nodes/signatures.ts";
 import { merkleInclusionProof } from "../../protocol/merkle.ts";
+import type { AuditTask } from "../../protocol/node-wire.ts";
 import { sha256Hex, verdictMessage } from "../../protocol/signed-messages.ts";
-import type { AuditTask } from "../../queue/payloads.ts";
 import { QUEUE_POLICIES, type QueuePolicy } from "../../queue/policies.ts";
 import type { TaskProducer } from "../../queue/producers.ts";
 import { createTestApp, type TestApp } from "../../test/support/app.ts";
@@ -45,8 +45,8 @@ function startDaemon(
   const output: string[] = [];
   const child = spawn(
     process.execPath,
-    ["bin/veritrain.mjs", "node", "--role", "worker", "--api", apiUrl, "--seed", seed, "--data-dir", dataDir],
-    { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"] },
+    ["bin/veritrain.mjs", "node", "--role", "worker", "--api", apiUrl, "--data-dir", dataDir],
+    { cwd: repoRoot, stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, VERITRAIN_NODE_SEED: seed } },
   );
   child.stdout!.on("data", (chunk: Buffer) => output.push(chunk.toString()));
   child.stderr!.on("data", (chunk: Buffer) => output.push(chunk.toString()));
@@ -93,14 +93,13 @@ describe("node daemon", () => {
 
     const bob = await loadIdentity("//Bob");
     await producer.enqueueTraining(bob.address, {
-      taskId: "task_killed",
-      jobId: "job_killed",
-      modelSha256: sha256Hex(fixture.model),
-      datasetSha256: sha256Hex(fixture.dataset.bytes),
-      datasetFileName: fixture.dataset.fileName,
+      task_id: "task_killed",
+      model_sha256: sha256Hex(fixture.model),
+      dataset_sha256: sha256Hex(fixture.dataset.bytes),
+      dataset_file_name: fixture.dataset.fileName,
       spec,
-      totalSteps: TOTAL_STEPS,
-      checkpointEvery: EVERY,
+      total_steps: TOTAL_STEPS,
+      checkpoint_every: EVERY,
       chain: null,
     });
 
@@ -168,18 +167,17 @@ describe("node daemon", () => {
     const proven = (index: number) => ({
       step: run.checkpoints[index]!.step,
       sha256: run.checkpoints[index]!.sha256,
-      leafIndex: index,
+      leaf_index: index,
       proof: merkleInclusionProof(leaves, index).map((p) => Buffer.from(p).toString("hex")),
     });
     const audit = (taskId: string, to: AuditTask["to"]): AuditTask => ({
-      taskId,
-      jobId: "job_audited",
-      modelSha256: sha256Hex(fixture.model),
-      datasetSha256: sha256Hex(fixture.dataset.bytes),
-      datasetFileName: fixture.dataset.fileName,
+      task_id: taskId,
+      model_sha256: sha256Hex(fixture.model),
+      dataset_sha256: sha256Hex(fixture.dataset.bytes),
+      dataset_file_name: fixture.dataset.fileName,
       spec,
-      checkpointRoot: run.merkleRoot,
-      treeSize: leaves.length,
+      checkpoint_root: run.merkleRoot,
+      tree_size: leaves.length,
       from: proven(1),
       to,
       chain: null,

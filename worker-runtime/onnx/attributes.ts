@@ -1,6 +1,6 @@
 import type { Tensor } from "./dtypes.ts";
 import { OnnxError } from "./errors.ts";
-import { type IAttributeProto, onnx, type ProtoInt, protoInt } from "./proto.ts";
+import { type IAttributeProto, type IGraphProto, onnx, type ProtoInt, protoInt } from "./proto.ts";
 import { tensorFromProto, tensorToProto } from "./tensor-proto.ts";
 
 const AttributeType = onnx.AttributeProto.AttributeType;
@@ -57,9 +57,16 @@ export class Attributes {
   }
 }
 
-export type AttributeValue = number | number[] | string | Tensor | { float: number } | { floats: number[] };
+export type AttributeValue =
+  | number
+  | number[]
+  | string
+  | Tensor
+  | { float: number }
+  | { floats: number[] }
+  | { graph: IGraphProto };
 
-/** Builds an attribute proto; integers are INT, `{ float }` marks a float. */
+/** Builds an attribute proto; integers are INT, `{ float }` marks a float, `{ graph }` a subgraph (Loop's body). */
 export function attribute(name: string, value: AttributeValue): IAttributeProto {
   if (typeof value === "number") return { name, type: AttributeType.INT, i: value };
   if (typeof value === "string")
@@ -67,5 +74,6 @@ export function attribute(name: string, value: AttributeValue): IAttributeProto 
   if (Array.isArray(value)) return { name, type: AttributeType.INTS, ints: value };
   if ("float" in value) return { name, type: AttributeType.FLOAT, f: value.float };
   if ("floats" in value) return { name, type: AttributeType.FLOATS, floats: value.floats };
+  if ("graph" in value) return { name, type: AttributeType.GRAPH, g: value.graph };
   return { name, type: AttributeType.TENSOR, t: tensorToProto("", value) };
 }

@@ -1,5 +1,5 @@
 import type { DType, Tensor } from "../../protocol/tensor.ts";
-import { allocate } from "../../protocol/tensor.ts";
+import { allocate, elementCount } from "../../protocol/tensor.ts";
 
 export {
   allocate,
@@ -10,6 +10,21 @@ export {
   type Tensor,
   type TensorData,
 } from "../../protocol/tensor.ts";
+
+export const BYTES_PER_ELEMENT: Readonly<Record<DType, number>> = {
+  float32: 4,
+  float64: 8,
+  int64: 8,
+  int32: 4,
+  int8: 1,
+  uint8: 1,
+  bool: 1,
+};
+
+/** The bytes a tensor of this dtype and shape takes. */
+export function tensorBytes(dtype: DType, dims: readonly number[]): number {
+  return elementCount(dims) * BYTES_PER_ELEMENT[dtype];
+}
 
 export function isFloat(dtype: DType): boolean {
   return dtype === "float32" || dtype === "float64";

@@ -7,7 +7,11 @@ export type OnnxErrorCode =
   | "UNSUPPORTED_DTYPE"
   | "EXTERNAL_DATA"
   | "SHAPE_MISMATCH"
-  | "UNKNOWN_TENSOR";
+  | "UNKNOWN_TENSOR"
+  /** Well formed, but larger than the loader accepts (ModelLimits). */
+  | "LIMIT_EXCEEDED"
+  /** A node whose cost cannot be known before running: no FLOP rule, or a run-time size. */
+  | "UNPRICEABLE";
 
 export class OnnxError extends Error {
   readonly code: OnnxErrorCode;

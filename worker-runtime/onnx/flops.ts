@@ -1,4 +1,6 @@
-import type { Dim, GraphNode, LoadedModel } from "./model.ts";
+import { OnnxError } from "./errors.ts";
+import type { GraphNode, LoadedModel } from "./model.ts";
+import { ruleTable } from "./rule-table.ts";
 import { inferShapes } from "./shape-inference.ts";
 import type { ValueInfo } from "./shape-rules.ts";
 import { einsumTerms } from "./shape-rules.ts";
@@ -26,8 +28,15 @@ const perInput =
   (cost: number): FlopRule =>
   (c) =>
     cost * count(c.input(0));
+/** Views and build-time values: no arithmetic, no copy at run time. */
+const free: FlopRule = () => 0;
+/** Data movement: one unit per element written, so a copy is never priced as free. */
+const copy = perOutput(1);
+const allOutputs: FlopRule = (c) => c.node.outputs.reduce((sum, _, i) => sum + count(c.output(i)), 0);
 
-const flopRules: Record<string, FlopRule> = {
+// Every operator the engine supports has a rule here (flops.test.ts checks): a node without one
+// refuses the quote instead of being priced at 0.
+const flopRules = ruleTable<FlopRule>({
   Gemm: (c) => {
     const a = c.input(0);
     const k = c.node.attrs.int("transA", 0) ? a[0]! : a[1]!;
@@ -58,11 +67,18 @@ const flopRules: Record<string, FlopRule> = {
   MaxPool: (c) => count(c.output(0)) * count(c.node.attrs.ints("kernel_shape") ?? [1]),
   AveragePool: (c) => count(c.output(0)) * count(c.node.attrs.ints("kernel_shape") ?? [1]),
   GlobalAveragePool: perInput(1),
+  GlobalMaxPool: perInput(1),
   Add: perOutput(1),
   Sub: perOutput(1),
   Mul: perOutput(1),
   Div: perOutput(1),
+  Mod: perOutput(2),
   Neg: perOutput(1),
+  Abs: perOutput(1),
+  Sign: perOutput(1),
+  Floor: perOutput(1),
+  Ceil: perOutput(1),
+  Round: perOutput(1),
   Relu: perOutput(1),
   LeakyRelu: perOutput(2),
   Where: perOutput(1),
@@ -86,41 +102,101 @@ const flopRules: Record<string, FlopRule> = {
   Gelu: perOutput(12),
   Softmax: perOutput(12),
   LogSoftmax: perOutput(12),
+  Equal: perOutput(1),
+  Less: perOutput(1),
+  Greater: perOutput(1),
+  LessOrEqual: perOutput(1),
+  GreaterOrEqual: perOutput(1),
+  And: perOutput(1),
+  Or: perOutput(1),
+  Not: perOutput(1),
   ReduceSum: perInput(1),
   ReduceMean: perInput(1),
+  ReduceMax: perInput(1),
+  ReduceMin: perInput(1),
+  ArgMax: perInput(1),
+  ArgMin: perInput(1),
   LayerNormalization: perOutput(8),
   BatchNormalization: perOutput(8),
   InstanceNormalization: perOutput(8),
   Dropout: perOutput(8),
-};
+  Cast: copy,
+  Transpose: copy,
+  Concat: copy,
+  Slice: copy,
+  Pad: copy,
+  Gather: copy,
+  Expand: copy,
+  Tile: copy,
+  Trilu: copy,
+  Range: copy,
+  ConstantOfShape: copy,
+  Split: allOutputs,
+  Identity: free,
+  Reshape: free,
+  Flatten: free,
+  Squeeze: free,
+  Unsqueeze: free,
+  Shape: free,
+  Size: free,
+  Constant: free,
+});
+
+export function hasFlopRule(opType: string): boolean {
+  return Object.hasOwn(flopRules, opType);
+}
+
+/** Dims that stay symbolic once the inputs are sized come from values known only at run time. */
+function sized(node: GraphNode, role: string, info: ValueInfo | undefined): number[] {
+  const shape = info?.shape ?? [];
+  const unknown = shape.find((d) => typeof d !== "number");
+  if (unknown !== undefined) {
+    throw new OnnxError(
+      "UNPRICEABLE",
+      `${node.opType} ${role} has shape [${shape.join(", ")}]: dimension ${unknown} is known only when the graph runs, so the node's cost cannot be priced`,
+      node.name,
+    );
+  }
+  return shape as number[];
+}
 
 /**
- * FLOPs of one training step (forward, backward, optimizer) at this batch size. Symbolic
- * dimensions other than the batch count as 1; shape arithmetic counts as 0.
+ * FLOPs of one training step (forward, backward, optimizer) with the graph inputs of these
+ * shapes: every input sized, batch included, as the dataset and batch size feed them.
  */
-export function estimateTrainingFlops(model: LoadedModel, batchSize: number): number {
-  const shapes = new Map(
-    model.inputs.map((i) => [
-      i.name,
-      i.shape.map((d, k): Dim => (typeof d === "number" ? d : k === 0 ? batchSize : 1)),
-    ]),
-  );
-  const { infos } = inferShapes(model, shapes);
-  const numeric = (info: ValueInfo | undefined): number[] =>
-    (info?.shape ?? []).map((d) => (typeof d === "number" ? d : 1));
+export function estimateTrainingFlops(
+  model: LoadedModel,
+  inputShapes: ReadonlyMap<string, readonly number[]>,
+): number {
+  for (const input of model.inputs) {
+    if (!inputShapes.has(input.name)) {
+      throw new OnnxError("UNPRICEABLE", "the graph input has no size to price with", input.name);
+    }
+  }
+  const { infos } = inferShapes(model, new Map([...inputShapes].map(([name, shape]) => [name, [...shape]])));
   let forward = 0;
   for (const node of model.nodes) {
     const rule = flopRules[node.opType];
-    if (!rule) continue;
+    if (!rule) {
+      throw new OnnxError(
+        "UNPRICEABLE",
+        `operator ${node.opType} has no FLOP rule, so it cannot be priced`,
+        node.name,
+      );
+    }
     forward += rule({
       node,
-      input: (i) => numeric(infos.get(node.inputs[i] ?? "")),
-      output: (i) => numeric(infos.get(node.outputs[i] ?? "")),
+      input: (i) => sized(node, `input ${i}`, infos.get(node.inputs[i] ?? "")),
+      output: (i) => sized(node, `output ${i}`, infos.get(node.outputs[i] ?? "")),
     });
   }
   let parameters = 0;
   for (const tensor of model.initializers.values()) {
     if (tensor.dtype === "float32" || tensor.dtype === "float64") parameters += tensor.data.length;
   }
-  return forward * (1 + BACKWARD_FACTOR) + parameters * OPTIMIZER_FLOPS_PER_PARAMETER;
+  const flops = forward * (1 + BACKWARD_FACTOR) + parameters * OPTIMIZER_FLOPS_PER_PARAMETER;
+  if (!Number.isFinite(flops)) {
+    throw new OnnxError("UNPRICEABLE", `one training step comes to ${flops} FLOPs, past any price`);
+  }
+  return flops;
 }

@@ -1,6 +1,7 @@
 import { dimProduct, dimQuotient, normalizeAxis } from "./dims.ts";
 import { isFloat } from "./dtypes.ts";
 import type { Dim, GraphNode } from "./model.ts";
+import { ruleTable } from "./rule-table.ts";
 import {
   constantValue,
   type KnownValue,
@@ -63,7 +64,7 @@ const numeric =
     return integer ? Math.trunc(r) : r;
   };
 
-export const foldRules: Record<string, FoldRule> = {
+export const foldRules = ruleTable<FoldRule>({
   Constant: (ctx) => [constantValue(ctx.node)],
   Identity: (ctx) => (ctx.value(0) ? [ctx.value(0)!] : undefined),
   Shape: (ctx) => {
@@ -148,4 +149,4 @@ export const foldRules: Record<string, FoldRule> = {
     const values = Array.from({ length: count }, (_, i) => start + i * delta);
     return [{ dtype: ctx.outputs[0]!.dtype, dims: [count], values }];
   },
-};
+});

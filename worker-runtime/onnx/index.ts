@@ -1,7 +1,7 @@
 export type { AttributeValue } from "./attributes.ts";
 export { type DType, elementCount, isFloat, type Tensor, type TensorData } from "./dtypes.ts";
 export { OnnxError, type OnnxErrorCode } from "./errors.ts";
-export { estimateTrainingFlops } from "./flops.ts";
+export { estimateTrainingFlops, hasFlopRule } from "./flops.ts";
 export {
   type Dim,
   type GraphNode,
@@ -9,9 +9,10 @@ export {
   loadModel,
   MAX_OPSET,
   MIN_OPSET,
+  MODEL_LIMITS,
+  type ModelLimits,
   type TensorInfo,
 } from "./model.ts";
 export { withInitializers } from "./serialize.ts";
 export { type InferredGraph, inferShapes } from "./shape-inference.ts";
 export type { ValueInfo } from "./shape-rules.ts";
-export { isSupportedOperator, type UnsupportedOperator, unsupportedOperators } from "./support.ts";

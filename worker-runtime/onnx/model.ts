@@ -9,7 +9,7 @@ import {
   type ProtoInt,
   protoInt,
 } from "./proto.ts";
-import { tensorFromProto } from "./tensor-proto.ts";
+import { tensorFromProto, tensorProtoBytes } from "./tensor-proto.ts";
 
 /** A dimension: a number when static, a name when symbolic (e.g. "batch"). */
 export type Dim = number | string;
@@ -46,7 +46,23 @@ export interface LoadedModel {
 export const MIN_OPSET = 13;
 export const MAX_OPSET = 21;
 
-export function loadModel(bytes: Uint8Array): LoadedModel {
+/** What loading one model may cost: its graph is walked several times, its weights decoded. */
+export interface ModelLimits {
+  maxNodes: number;
+  /** Decoded initializers, all together: typed arrays, outside the JS heap. */
+  maxInitializerBytes: number;
+}
+
+/**
+ * Exported transformers have a few thousand nodes; a model upload may be 200 MB, and an int64
+ * initializer written as varints decodes to up to eight times its size on disk.
+ */
+export const MODEL_LIMITS: Readonly<ModelLimits> = {
+  maxNodes: 50_000,
+  maxInitializerBytes: 2 ** 30,
+};
+
+export function loadModel(bytes: Uint8Array, limits: ModelLimits = MODEL_LIMITS): LoadedModel {
   let proto: ModelProto;
   try {
     proto = onnx.ModelProto.decode(bytes);
@@ -55,11 +71,28 @@ export function loadModel(bytes: Uint8Array): LoadedModel {
   }
   const graph = proto.graph;
   if (!graph) throw new OnnxError("INVALID_MODEL", "the model has no graph");
+  const nodeCount = graph.node?.length ?? 0;
+  if (nodeCount > limits.maxNodes) {
+    throw new OnnxError(
+      "LIMIT_EXCEEDED",
+      `the graph has ${nodeCount} nodes; at most ${limits.maxNodes} accepted`,
+    );
+  }
   const opset = defaultOpset(proto);
   const initializers = new Map<string, Tensor>();
+  let initializerBytes = 0;
   for (const init of graph.initializer ?? []) {
     const name = init.name ?? "";
-    initializers.set(name, tensorFromProto(init, `initializer ${name}`));
+    const where = `initializer ${name}`;
+    initializerBytes += tensorProtoBytes(init, where);
+    if (initializerBytes > limits.maxInitializerBytes) {
+      throw new OnnxError(
+        "LIMIT_EXCEEDED",
+        `the initializers up to this one take ${initializerBytes} bytes decoded; at most ${limits.maxInitializerBytes} accepted`,
+        where,
+      );
+    }
+    initializers.set(name, tensorFromProto(init, where));
   }
   const inputs = (graph.input ?? [])
     .filter((v) => !initializers.has(v.name ?? ""))
@@ -70,8 +103,9 @@ export function loadModel(bytes: Uint8Array): LoadedModel {
     (graph.node ?? []).map((n, index) => graphNode(n, index)),
     available,
   );
+  const produced = new Set(nodes.flatMap((n) => n.outputs));
   for (const output of outputs) {
-    if (!nodes.some((n) => n.outputs.includes(output.name)) && !available.has(output.name)) {
+    if (!produced.has(output.name) && !available.has(output.name)) {
       throw new OnnxError("UNKNOWN_TENSOR", "graph output is produced by no node", output.name);
     }
   }
@@ -104,8 +138,17 @@ function tensorInfo(value: IValueInfoProto, role: string): TensorInfo {
   }
   const shape = (tensorType.shape?.dim ?? []).map((d, i): Dim => {
     if (d.dimParam) return d.dimParam;
-    if (d.dimValue !== null && d.dimValue !== undefined) return protoInt(d.dimValue as ProtoInt);
-    return `${name}_dim${i}`;
+    if (d.dimValue === null || d.dimValue === undefined) return `${name}_dim${i}`;
+    const size = protoInt(d.dimValue as ProtoInt);
+    // A size of 0 or less would price a job as free, and describes no tensor a model is fed.
+    if (size < 1) {
+      throw new OnnxError(
+        "INVALID_MODEL",
+        `${role} dimension ${i} is ${size}; a dimension is a positive size or a symbolic name`,
+        name,
+      );
+    }
+    return size;
   });
   return { name, dtype, shape };
 }
@@ -124,33 +167,51 @@ export function graphNode(proto: INodeProto, index: number): GraphNode {
   };
 }
 
-/** Kahn's algorithm, stable in file order; exporters already sort, hand-written graphs may not. */
+/**
+ * Kahn's algorithm, in linear time: each node waits on a count of its inputs not yet produced,
+ * and producing a tensor counts down only the nodes that read it. Exporters already sort;
+ * hand-written graphs may not, and a graph listed backwards must not cost a rescan per node.
+ * Nodes are placed in rounds (those whose inputs the previous round completed), each round in
+ * file order, so a graph sorts to the same order it always did.
+ */
 function sortTopologically(nodes: GraphNode[], available: Set<string>): GraphNode[] {
   const names = new Set<string>();
-  for (const node of nodes) {
-    if (names.has(node.name)) node.name = `${node.name}_${nodes.indexOf(node)}`;
+  for (const [index, node] of nodes.entries()) {
+    if (names.has(node.name)) node.name = `${node.name}_${index}`;
     names.add(node.name);
   }
+  const readers = new Map<string, number[]>();
+  const waitingOn = nodes.map((node, index) => {
+    const missing = new Set(node.inputs.filter((i) => i !== "" && !available.has(i)));
+    for (const tensor of missing) {
+      const list = readers.get(tensor);
+      if (list) list.push(index);
+      else readers.set(tensor, [index]);
+    }
+    return missing.size;
+  });
   const produced = new Set(available);
   const sorted: GraphNode[] = [];
-  let pending = nodes;
-  while (pending.length > 0) {
-    const ready = pending.filter((n) => n.inputs.every((i) => i === "" || produced.has(i)));
-    if (ready.length === 0) {
-      const stuck = pending[0]!;
-      const missing = stuck.inputs.find((i) => i !== "" && !produced.has(i));
-      throw new OnnxError(
-        "UNKNOWN_TENSOR",
-        `input ${missing} is produced by no node (or a cycle)`,
-        stuck.name,
-      );
-    }
-    for (const node of ready) {
+  let round = nodes.flatMap((_, index) => (waitingOn[index] === 0 ? [index] : []));
+  while (round.length > 0) {
+    const next: number[] = [];
+    for (const index of round) {
+      const node = nodes[index]!;
       sorted.push(node);
-      for (const o of node.outputs) produced.add(o);
+      for (const output of node.outputs) {
+        if (produced.has(output)) continue;
+        produced.add(output);
+        for (const reader of readers.get(output) ?? []) {
+          if (--waitingOn[reader]! === 0) next.push(reader);
+        }
+      }
     }
-    const readySet = new Set(ready);
-    pending = pending.filter((n) => !readySet.has(n));
+    round = next.sort((a, b) => a - b);
+  }
+  if (sorted.length < nodes.length) {
+    const stuck = nodes[waitingOn.findIndex((count) => count > 0)]!;
+    const missing = stuck.inputs.find((i) => i !== "" && !produced.has(i));
+    throw new OnnxError("UNKNOWN_TENSOR", `input ${missing} is produced by no node (or a cycle)`, stuck.name);
   }
   return sorted;
 }

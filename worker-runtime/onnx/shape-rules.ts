@@ -2,6 +2,7 @@ import { broadcastShapes, dimProduct, dimQuotient, dimSum, normalizeAxis } from 
 import { type DType, dtypeFromOnnx, tensorNumbers } from "./dtypes.ts";
 import { OnnxError } from "./errors.ts";
 import type { Dim, GraphNode } from "./model.ts";
+import { ruleTable } from "./rule-table.ts";
 
 export interface ValueInfo {
   dtype: DType;
@@ -239,7 +240,7 @@ const pool: ShapeRule = (ctx) => {
   return [out, { dtype: "int64", shape: out.shape }];
 };
 
-export const shapeRules: Record<string, ShapeRule> = {
+export const shapeRules = ruleTable<ShapeRule>({
   Identity: sameAsInput,
   Neg: sameAsInput,
   Relu: sameAsInput,
@@ -480,7 +481,7 @@ export const shapeRules: Record<string, ShapeRule> = {
         : ctx.fresh();
     return [{ dtype: need(ctx, 0).dtype, shape: [length] }];
   },
-};
+});
 
 export function splitSizes(ctx: Pick<ShapeContext, "node" | "value" | "opset">, total: Dim): Dim[] {
   const count = ctx.node.outputs.length;

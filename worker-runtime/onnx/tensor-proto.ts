@@ -1,9 +1,17 @@
-import { allocate, type DType, dtypeFromOnnx, elementCount, onnxDataType, type Tensor } from "./dtypes.ts";
+import {
+  allocate,
+  type DType,
+  dtypeFromOnnx,
+  elementCount,
+  onnxDataType,
+  type Tensor,
+  tensorBytes,
+} from "./dtypes.ts";
 import { OnnxError } from "./errors.ts";
 import { type ITensorProto, type ProtoInt, protoInt } from "./proto.ts";
 
-/** Decodes an initializer or Constant value, from raw_data (little-endian) or the typed fields. */
-export function tensorFromProto(proto: ITensorProto, where: string): Tensor {
+/** dtype, dims and element count, refusing what no tensor can be; nothing is allocated. */
+function declared(proto: ITensorProto, where: string): { dtype: DType; dims: number[]; count: number } {
   if ((proto.externalData?.length ?? 0) > 0 || proto.dataLocation === 1) {
     throw new OnnxError(
       "EXTERNAL_DATA",
@@ -20,17 +28,34 @@ export function tensorFromProto(proto: ITensorProto, where: string): Tensor {
     );
   }
   const dims = (proto.dims ?? []).map((d) => protoInt(d as ProtoInt));
-  const count = elementCount(dims);
-  const data = allocate(dtype, count);
+  if (!dims.every((d) => Number.isSafeInteger(d) && d >= 0)) {
+    throw new OnnxError("INVALID_MODEL", `dims [${dims}] are not sizes (whole numbers, 0 or more)`, where);
+  }
+  return { dtype, dims, count: elementCount(dims) };
+}
+
+/** The bytes tensorFromProto will allocate for this tensor. */
+export function tensorProtoBytes(proto: ITensorProto, where: string): number {
+  const { dtype, dims } = declared(proto, where);
+  return tensorBytes(dtype, dims);
+}
+
+/**
+ * Decodes an initializer or Constant value, from raw_data (little-endian) or the typed fields.
+ * The data must match the dims before anything is allocated: dims are free to declare.
+ */
+export function tensorFromProto(proto: ITensorProto, where: string): Tensor {
+  const { dtype, dims, count } = declared(proto, where);
   const raw = proto.rawData;
   if (raw && raw.length > 0) {
-    if (raw.length !== count * data.BYTES_PER_ELEMENT) {
+    if (raw.length !== tensorBytes(dtype, dims)) {
       throw new OnnxError(
         "INVALID_MODEL",
-        `raw_data has ${raw.length} bytes, shape [${dims}] needs ${count * data.BYTES_PER_ELEMENT}`,
+        `raw_data has ${raw.length} bytes, shape [${dims}] needs ${tensorBytes(dtype, dims)}`,
         where,
       );
     }
+    const data = allocate(dtype, count);
     // Copy first: raw_data may be unaligned inside the protobuf buffer.
     new Uint8Array(data.buffer).set(raw);
     return { dtype, dims, data };
@@ -43,6 +68,7 @@ export function tensorFromProto(proto: ITensorProto, where: string): Tensor {
       where,
     );
   }
+  const data = allocate(dtype, count);
   for (let i = 0; i < count; i++) {
     const v = values[i] as ProtoInt;
     // Through a string: int64 sentinels such as INT64_MAX (Slice ends) do not survive a double.

@@ -2,6 +2,8 @@
 export type TrainErrorCode =
   | "INVALID_SPEC"
   | "INVALID_DATA"
+  /** The data is well formed but larger than a reader accepts (see data/limits.ts). */
+  | "LIMIT_EXCEEDED"
   | "UNSUPPORTED_DATA_FORMAT"
   | "DATA_MODEL_MISMATCH"
   | "UNSUPPORTED_MODEL"

@@ -3,13 +3,13 @@
 // replays a segment goes through exactly this, so it sees exactly the worker's graph and batches.
 import { createHash } from "node:crypto";
 import canonicalize from "canonicalize";
+import { unsupportedOperators } from "../autodiff/index.ts";
 import {
   elementCount,
   estimateTrainingFlops,
   type LoadedModel,
   loadModel,
   type Tensor,
-  unsupportedOperators,
 } from "../onnx/index.ts";
 import type { Correct } from "./accuracy.ts";
 import type { TrainingState } from "./checkpoint.ts";
@@ -159,7 +159,8 @@ function defaultStepsPerRun(model: LoadedModel, data: PreparedData, batchSize: n
   const split = data.train;
   const samples = [...split.inputs.values(), split.target];
   const batchBytes = samples.reduce((sum, t) => sum + batchSize * t.sampleSize * t.data.BYTES_PER_ELEMENT, 0);
-  const byWork = Math.floor(RUN_FLOPS / Math.max(1, estimateTrainingFlops(model, batchSize)));
+  const batchShapes = new Map([...split.inputs].map(([name, t]) => [name, [batchSize, ...t.sampleDims]]));
+  const byWork = Math.floor(RUN_FLOPS / Math.max(1, estimateTrainingFlops(model, batchShapes)));
   const byMemory = Math.floor(RUN_BATCH_BYTES / Math.max(1, batchBytes));
   return Math.max(1, Math.min(MAX_STEPS_PER_RUN, byWork, byMemory));
 }

@@ -202,7 +202,6 @@ export type ScheduleConfig = WithDefaults<
   Static<typeof ScheduleSpec>,
   "type" | "warmup_steps" | "gamma" | "min_lr"
 >;
-export type ValidationConfig = Static<typeof ValidationSpec>;
 /** A spec as parseTrainingSpec returns it: every default filled in. */
 export type TrainingSpec = Omit<
   WithDefaults<

@@ -235,18 +235,20 @@ export class StepEngine {
     batch: Batch,
     scalars: Map<string, Tensor>,
   ): Record<string, ort.Tensor> {
-    const feeds: Record<string, ort.Tensor> = {};
-    for (const name of session.inputNames) {
-      const value =
-        current.params.get(name) ??
-        current.state.get(name) ??
-        batch.inputs.get(name) ??
-        scalars.get(name) ??
-        (name === targetInput ? batch.target : undefined);
-      if (!value) throw new TrainError("STEP_GRAPH_MISMATCH", `step graph input ${name} has no value`);
-      feeds[name] = toOrt(value);
-    }
-    return feeds;
+    // fromEntries defines each name as an own property: a parameter the uploader named
+    // "__proto__" is fed like any other instead of replacing the object's prototype.
+    return Object.fromEntries(
+      session.inputNames.map((name) => {
+        const value =
+          current.params.get(name) ??
+          current.state.get(name) ??
+          batch.inputs.get(name) ??
+          scalars.get(name) ??
+          (name === targetInput ? batch.target : undefined);
+        if (!value) throw new TrainError("STEP_GRAPH_MISMATCH", `step graph input ${name} has no value`);
+        return [name, toOrt(value)];
+      }),
+    );
   }
 
   /**

@@ -12,7 +12,7 @@ function rejected(reason: RegExp) {
   return (error: unknown) => {
     assert.ok(error instanceof FileRejectedError);
     assert.equal(error.code, "invalid_dataset");
-    assert.equal(error.statusCode, 422);
+    assert.equal(error.param, "file");
     assert.match(error.message, reason);
     return true;
   };

@@ -2,6 +2,7 @@
 // is one the workers can train on, and describes its tensors for the API and the job planner.
 import { extname } from "node:path";
 import { type DatasetFormat, readDataset } from "../../../worker-runtime/train/data/dataset.ts";
+import { DATA_LIMITS, type DataLimits } from "../../../worker-runtime/train/data/limits.ts";
 import { isNpy } from "../../../worker-runtime/train/data/npy.ts";
 import { TrainError } from "../../../worker-runtime/train/errors.ts";
 import { FileRejectedError } from "./rejection.ts";
@@ -51,8 +52,8 @@ export function detectDatasetFormat(bytes: Uint8Array, filename: string): Datase
   if (isNpy(bytes)) return "npy";
   if (isZip(bytes)) return "npz";
   if (isSafetensors(bytes)) return "safetensors";
-  const hinted = FORMAT_BY_EXTENSION[extname(filename).toLowerCase()];
-  if (hinted) return hinted;
+  const extension = extname(filename).toLowerCase();
+  if (Object.hasOwn(FORMAT_BY_EXTENSION, extension)) return FORMAT_BY_EXTENSION[extension]!;
   if (bytes.byteLength > 0 && isText(bytes)) return "csv";
   throw new FileRejectedError(
     "invalid_dataset",
@@ -67,19 +68,24 @@ function isDamagedContentError(error: unknown): error is Error {
   return error instanceof Error && typeof code === "string" && code.startsWith("Z_");
 }
 
-export function inspectDataset(bytes: Uint8Array, filename: string): DatasetDetails {
+export function inspectDataset(
+  bytes: Uint8Array,
+  filename: string,
+  limits: DataLimits = DATA_LIMITS,
+): DatasetDetails {
   const format = detectDatasetFormat(bytes, filename);
   let tensors: TensorSummary[];
   try {
     // The engine picks its reader by extension: name the content by the format it was found to be.
-    const dataset = readDataset(bytes, `upload.${format}`);
+    const dataset = readDataset(bytes, `upload.${format}`, limits);
     tensors = dataset.names.map((name) => {
-      const tensor = dataset.tensor(name)!;
+      const tensor = dataset.describe(name)!;
       return { name, dtype: tensor.dtype, shape: tensor.dims };
     });
   } catch (error) {
     if (error instanceof TrainError) {
-      throw new FileRejectedError("invalid_dataset", `The dataset is not valid ${format}: ${error.message}`);
+      const problem = error.code === "LIMIT_EXCEEDED" ? "is larger than accepted" : `is not valid ${format}`;
+      throw new FileRejectedError("invalid_dataset", `The dataset ${problem}: ${error.message}`);
     }
     if (isDamagedContentError(error)) {
       throw new FileRejectedError(

@@ -1,14 +1,16 @@
 // Loads an uploaded ONNX model with the training engine's loader and checks it against the
 // engine's gradient table at upload time, so a job never fails later on an operator the
 // engine cannot differentiate.
+import { unsupportedOperators } from "../../../worker-runtime/autodiff/index.ts";
 import {
   elementCount,
   isFloat,
   type LoadedModel,
   loadModel,
+  MODEL_LIMITS,
+  type ModelLimits,
   OnnxError,
   type TensorInfo,
-  unsupportedOperators,
 } from "../../../worker-runtime/onnx/index.ts";
 import { FileRejectedError } from "./rejection.ts";
 
@@ -36,10 +38,13 @@ export interface ModelDetails {
   operators: Record<string, number>;
 }
 
-function load(bytes: Uint8Array): LoadedModel {
+function load(bytes: Uint8Array, limits: ModelLimits): LoadedModel {
   try {
-    return loadModel(bytes);
+    return loadModel(bytes, limits);
   } catch (error) {
+    if (error instanceof OnnxError && error.code === "LIMIT_EXCEEDED") {
+      throw new FileRejectedError("invalid_model", `The model is larger than accepted: ${error.message}`);
+    }
     if (error instanceof OnnxError || error instanceof RangeError) {
       throw new FileRejectedError("invalid_model", `The file is not a usable ONNX model: ${error.message}`);
     }
@@ -64,16 +69,17 @@ const summary = (info: TensorInfo): ValueSummary => ({
   shape: info.shape,
 });
 
-export function inspectModel(bytes: Uint8Array): ModelDetails {
-  const model = load(bytes);
+export function inspectModel(bytes: Uint8Array, limits: ModelLimits = MODEL_LIMITS): ModelDetails {
+  const model = load(bytes, limits);
   checkOperators(model);
   const parameters = [...model.initializers]
     .filter(([, tensor]) => isFloat(tensor.dtype))
     .map(([name, tensor]) => ({ name, dtype: tensor.dtype, shape: tensor.dims }));
-  const operators: Record<string, number> = {};
+  // A Map: op types are the uploader's strings, and "constructor" or "__proto__" must count as any other.
+  const operators = new Map<string, number>();
   for (const node of model.nodes) {
     const key = node.domain ? `${node.domain}.${node.opType}` : node.opType;
-    operators[key] = (operators[key] ?? 0) + 1;
+    operators.set(key, (operators.get(key) ?? 0) + 1);
   }
   return {
     opset: model.opset,
@@ -81,6 +87,6 @@ export function inspectModel(bytes: Uint8Array): ModelDetails {
     outputs: model.outputs.map(summary),
     parameters,
     parameter_count: parameters.reduce((sum, p) => sum + elementCount(p.shape), 0),
-    operators,
+    operators: Object.fromEntries(operators),
   };
 }

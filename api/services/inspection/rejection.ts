@@ -1,8 +1,15 @@
-// Why an upload's content was refused: 422 answers that carry the parser's reason, and for
-// models with unsupported operators, the operators as data a client can act on.
-import { ApiError, type ErrorBody } from "../../errors.ts";
+// Why an upload's content was refused: the parser's reason, and for models with unsupported
+// operators, the operators as data a client can act on.
+import { DomainError } from "../domain-errors.ts";
 
-export type RejectionCode = "invalid_model" | "unsupported_operators" | "invalid_dataset";
+export type RejectionCode =
+  | "invalid_model"
+  | "unsupported_operators"
+  | "invalid_dataset"
+  /** Inspecting the file ran past the inspector's time or memory limit. */
+  | "inspection_limit_exceeded"
+  /** A quote: the model's cost with this dataset cannot be known before running it. */
+  | "model_not_priceable";
 
 export interface UnsupportedOperator {
   op_type: string;
@@ -10,20 +17,12 @@ export interface UnsupportedOperator {
   nodes: string[];
 }
 
-export class FileRejectedError extends ApiError {
+export class FileRejectedError extends DomainError<RejectionCode> {
   constructor(
-    readonly rejection: RejectionCode,
+    code: RejectionCode,
     message: string,
     readonly unsupportedOperators: UnsupportedOperator[] = [],
   ) {
-    super(422, "invalid_request_error", rejection, message, "file");
-    this.name = "FileRejectedError";
-  }
-
-  override toBody(): ErrorBody {
-    const body = super.toBody();
-    if (this.unsupportedOperators.length === 0) return body;
-    const error = { ...body.error, unsupported_operators: this.unsupportedOperators };
-    return { error };
+    super(code, message, "file");
   }
 }

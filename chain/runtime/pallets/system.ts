@@ -62,10 +62,6 @@ export const eventCount = storageValue<number>({
   default: 0,
   docs: "The number of events in `Events`.",
 });
-export const extrinsicCount = storageValue<number>({
-  type: "u32",
-  docs: "Total extrinsics in the current block.",
-});
 
 const REMARK_BASE_WEIGHT = 1_000_000n;
 const REMARK_WEIGHT_PER_BYTE = 1_000n;

@@ -3,9 +3,12 @@
 //   "a,b,c"   those columns           "pixel*"   every column whose name starts with "pixel"
 import type { Tensor } from "../../onnx/dtypes.ts";
 import { TrainError } from "../errors.ts";
+import { DATA_LIMITS, type DataLimits, limitExceeded } from "./limits.ts";
 
 export interface CsvTable {
   columns: string[];
+  /** Column index by name: a lookup per name, never a scan of the header. */
+  index: Map<string, number>;
   /** Row-major values, rows x columns. */
   values: Float64Array;
   rows: number;
@@ -15,7 +18,7 @@ function splitLine(line: string): string[] {
   return line.split(",").map((cell) => cell.trim().replace(/^"(.*)"$/, "$1"));
 }
 
-export function readCsv(bytes: Uint8Array): CsvTable {
+export function readCsv(bytes: Uint8Array, limits: DataLimits = DATA_LIMITS): CsvTable {
   const lines = new TextDecoder()
     .decode(bytes)
     .replace(/^\uFEFF/, "")
@@ -25,9 +28,20 @@ export function readCsv(bytes: Uint8Array): CsvTable {
   if (headerLine === undefined)
     throw new TrainError("INVALID_DATA", "csv: the file is empty; a header row is required");
   const columns = splitLine(headerLine);
-  const duplicate = columns.find((c, i) => columns.indexOf(c) !== i);
-  if (duplicate !== undefined)
-    throw new TrainError("INVALID_DATA", `csv: column "${duplicate}" appears twice in the header`);
+  if (columns.length > limits.maxColumns) {
+    throw limitExceeded("csv", `the header has ${columns.length} columns`, limits.maxColumns, "columns");
+  }
+  const index = new Map<string, number>();
+  for (const [i, column] of columns.entries()) {
+    if (index.has(column))
+      throw new TrainError("INVALID_DATA", `csv: column "${column}" appears twice in the header`);
+    index.set(column, i);
+  }
+  const valueBytes = rowLines.length * columns.length * Float64Array.BYTES_PER_ELEMENT;
+  if (valueBytes > limits.maxTensorBytes) {
+    const found = `${rowLines.length} rows of ${columns.length} columns take ${valueBytes} bytes as float64`;
+    throw limitExceeded("csv", found, limits.maxTensorBytes, "bytes");
+  }
   const values = new Float64Array(rowLines.length * columns.length);
   rowLines.forEach((line, row) => {
     const cells = splitLine(line);
@@ -48,7 +62,7 @@ export function readCsv(bytes: Uint8Array): CsvTable {
       values[row * columns.length + col] = value;
     });
   });
-  return { columns, values, rows: rowLines.length };
+  return { columns, index, values, rows: rowLines.length };
 }
 
 /** The columns a dataset tensor name selects, or undefined when it selects none. */
@@ -59,8 +73,13 @@ export function csvColumnsFor(table: CsvTable, name: string): number[] | undefin
     const matched = table.columns.flatMap((c, i) => (c.startsWith(prefix) ? [i] : []));
     return matched.length > 0 ? matched : undefined;
   }
-  const indices = names.map((n) => table.columns.indexOf(n));
-  return indices.every((i) => i >= 0) ? indices : undefined;
+  const indices = names.map((n) => table.index.get(n));
+  return indices.every((i) => i !== undefined) ? indices : undefined;
+}
+
+/** A single column is a vector; a list or prefix selection is a matrix, even of one column. */
+export function csvShape(table: CsvTable, selected: readonly number[], single: boolean): number[] {
+  return single ? [table.rows] : [table.rows, selected.length];
 }
 
 export function csvTensor(table: CsvTable, selected: number[], single: boolean): Tensor {
@@ -71,5 +90,5 @@ export function csvTensor(table: CsvTable, selected: number[], single: boolean):
       data[row * selected.length + k] = table.values[row * width + col]!;
     });
   }
-  return { dtype: "float64", dims: single ? [table.rows] : [table.rows, selected.length], data };
+  return { dtype: "float64", dims: csvShape(table, selected, single), data };
 }

@@ -2,7 +2,8 @@
 import { extname } from "node:path";
 import type { Tensor } from "../../onnx/dtypes.ts";
 import { TrainError } from "../errors.ts";
-import { type CsvTable, csvColumnsFor, csvTensor, readCsv } from "./csv.ts";
+import { type CsvTable, csvColumnsFor, csvShape, csvTensor, readCsv } from "./csv.ts";
+import { DATA_LIMITS, type DataLimits } from "./limits.ts";
 import { isNpy, readNpy } from "./npy.ts";
 import { readNpz } from "./npz.ts";
 import { readSafetensors } from "./safetensors.ts";
@@ -13,6 +14,8 @@ export interface Dataset {
   format: DatasetFormat;
   /** Names a spec may use; for CSV, the column names (column lists and prefix* also resolve). */
   names: string[];
+  /** The dtype and shape of a name's tensor without building it (a CSV column is a copy). */
+  describe(name: string): Pick<Tensor, "dtype" | "dims"> | undefined;
   /** The tensor for a name, or undefined when the dataset has none by that name. */
   tensor(name: string): Tensor | undefined;
 }
@@ -26,8 +29,8 @@ const FORMATS_BY_EXTENSION: Record<string, DatasetFormat> = {
 
 /** Picks the format from the file name, or from the first bytes when the name does not tell. */
 export function detectFormat(bytes: Uint8Array, fileName: string): DatasetFormat {
-  const byName = FORMATS_BY_EXTENSION[extname(fileName).toLowerCase()];
-  if (byName) return byName;
+  const extension = extname(fileName).toLowerCase();
+  if (Object.hasOwn(FORMATS_BY_EXTENSION, extension)) return FORMATS_BY_EXTENSION[extension]!;
   if (isNpy(bytes)) return "npy";
   if (bytes[0] === 0x50 && bytes[1] === 0x4b) return "npz";
   if (bytes.byteLength >= 9 && bytes[8] === 0x7b) return "safetensors";
@@ -38,32 +41,41 @@ export function detectFormat(bytes: Uint8Array, fileName: string): DatasetFormat
 }
 
 function fromMap(format: DatasetFormat, tensors: Map<string, Tensor>): Dataset {
-  return { format, names: [...tensors.keys()], tensor: (name) => tensors.get(name) };
+  return {
+    format,
+    names: [...tensors.keys()],
+    describe: (name) => tensors.get(name),
+    tensor: (name) => tensors.get(name),
+  };
 }
 
 function fromCsv(table: CsvTable): Dataset {
+  const isSingle = (name: string) => !name.includes(",") && !name.endsWith("*");
   return {
     format: "csv",
     names: table.columns,
+    describe: (name) => {
+      const columns = csvColumnsFor(table, name);
+      return columns && { dtype: "float64", dims: csvShape(table, columns, isSingle(name)) };
+    },
     tensor: (name) => {
       const columns = csvColumnsFor(table, name);
-      const single = !name.includes(",") && !name.endsWith("*");
-      return columns && csvTensor(table, columns, single);
+      return columns && csvTensor(table, columns, isSingle(name));
     },
   };
 }
 
-export function readDataset(bytes: Uint8Array, fileName: string): Dataset {
+export function readDataset(bytes: Uint8Array, fileName: string, limits: DataLimits = DATA_LIMITS): Dataset {
   const format = detectFormat(bytes, fileName);
   switch (format) {
     case "safetensors":
-      return fromMap(format, readSafetensors(bytes));
+      return fromMap(format, readSafetensors(bytes, limits));
     case "npz":
-      return fromMap(format, readNpz(bytes));
+      return fromMap(format, readNpz(bytes, limits));
     // A bare .npy holds one array; the spec refers to it by the name "data".
     case "npy":
-      return fromMap(format, new Map([["data", readNpy(bytes)]]));
+      return fromMap(format, new Map([["data", readNpy(bytes, "npy", limits)]]));
     case "csv":
-      return fromCsv(readCsv(bytes));
+      return fromCsv(readCsv(bytes, limits));
   }
 }

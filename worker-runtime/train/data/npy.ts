@@ -2,7 +2,8 @@
 // dict literal {'descr', 'fortran_order', 'shape'} and the raw C-order data.
 import type { DType, Tensor } from "../../onnx/dtypes.ts";
 import { TrainError } from "../errors.ts";
-import { tensorFromLittleEndian } from "./tensor-bytes.ts";
+import { ByteBudget, DATA_LIMITS, type DataLimits, limitExceeded } from "./limits.ts";
+import { isDimension, tensorFromLittleEndian } from "./tensor-bytes.ts";
 
 const MAGIC = [0x93, 0x4e, 0x55, 0x4d, 0x50, 0x59];
 const DESCRS: Record<string, DType> = {
@@ -19,7 +20,12 @@ export function isNpy(bytes: Uint8Array): boolean {
   return MAGIC.every((b, i) => bytes[i] === b);
 }
 
-export function readNpy(bytes: Uint8Array, where = "npy"): Tensor {
+export function readNpy(
+  bytes: Uint8Array,
+  where = "npy",
+  limits: DataLimits = DATA_LIMITS,
+  budget = new ByteBudget(limits.maxTensorBytes, "the decoded array"),
+): Tensor {
   const bad = (message: string) => new TrainError("INVALID_DATA", `${where}: ${message}`);
   if (!isNpy(bytes) || bytes.byteLength < 10) throw bad("not a NumPy .npy file (no \\x93NUMPY magic)");
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
@@ -27,6 +33,9 @@ export function readNpy(bytes: Uint8Array, where = "npy"): Tensor {
   const [headerLength, headerStart] =
     major === 1 ? [view.getUint16(8, true), 10] : [view.getUint32(8, true), 12];
   if (major < 1 || major > 3) throw bad(`format version ${major} is not supported; accepted: 1, 2, 3`);
+  if (headerLength > limits.maxHeaderBytes) {
+    throw limitExceeded(where, `the header declares ${headerLength} bytes`, limits.maxHeaderBytes, "bytes");
+  }
   const header = new TextDecoder(major === 3 ? "utf-8" : "latin1").decode(
     bytes.subarray(headerStart, headerStart + headerLength),
   );
@@ -35,7 +44,7 @@ export function readNpy(bytes: Uint8Array, where = "npy"): Tensor {
   const shapeText = /'shape':\s*\(([^)]*)\)/.exec(header)?.[1];
   if (descr === undefined || fortran === undefined || shapeText === undefined)
     throw bad(`unreadable header ${header.trim()}`);
-  const dtype = DESCRS[descr];
+  const dtype = Object.hasOwn(DESCRS, descr) ? DESCRS[descr] : undefined;
   if (!dtype) {
     throw new TrainError(
       "UNSUPPORTED_DATA_FORMAT",
@@ -53,6 +62,6 @@ export function readNpy(bytes: Uint8Array, where = "npy"): Tensor {
     .map((d) => d.trim())
     .filter((d) => d !== "")
     .map(Number);
-  if (dims.some((d) => !Number.isInteger(d) || d < 0)) throw bad(`invalid shape (${shapeText})`);
-  return tensorFromLittleEndian(dtype, dims, bytes.subarray(headerStart + headerLength), where);
+  if (!dims.every(isDimension)) throw bad(`invalid shape (${shapeText})`);
+  return tensorFromLittleEndian(dtype, dims, bytes.subarray(headerStart + headerLength), where, budget);
 }

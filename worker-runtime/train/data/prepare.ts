@@ -40,8 +40,17 @@ export interface PreparedData {
 
 const shapeText = (dims: readonly Dim[]) => `[${dims.join(", ")}]`;
 
+/**
+ * Whether a dataset tensor of dtype `from` can feed an input of dtype `to` at all: floats take
+ * any values; int64 takes any whose values are whole numbers (checked when converting).
+ */
+export function convertsTo(from: DType, to: DType): boolean {
+  return from === to || to === "int64" || isFloat(to);
+}
+
 function convert(source: Tensor, dtype: DType): TensorData | undefined {
   if (source.dtype === dtype) return source.data;
+  if (!convertsTo(source.dtype, dtype)) return undefined;
   const out = allocate(dtype, source.data.length);
   const values = source.data as ArrayLike<number | bigint>;
   if (out instanceof BigInt64Array) {
@@ -52,7 +61,6 @@ function convert(source: Tensor, dtype: DType): TensorData | undefined {
     }
     return out;
   }
-  if (!isFloat(dtype)) return undefined;
   for (let i = 0; i < values.length; i++) out[i] = Number(values[i]);
   return out;
 }
@@ -141,7 +149,8 @@ function prepareSplit(
     else inputs.set(inputName, prepared);
   }
   for (const info of model.inputs) {
-    if (!(info.name in mapping.inputs)) {
+    // Model input names are the uploader's: `in` would find "constructor" in any object.
+    if (!Object.hasOwn(mapping.inputs, info.name)) {
       issues.push({
         path: `inputs.${info.name}`,
         message: `model input ${info.name} is fed by no dataset tensor`,

@@ -1,16 +1,12 @@
 // Little-endian bytes -> typed arrays, shared by the safetensors and NumPy readers.
-import { allocate, type DType, elementCount, type Tensor } from "../../onnx/dtypes.ts";
+import { allocate, type DType, elementCount, type Tensor, tensorBytes } from "../../onnx/dtypes.ts";
 import { TrainError } from "../errors.ts";
+import type { ByteBudget } from "./limits.ts";
 
-export const BYTES_PER_ELEMENT: Record<DType, number> = {
-  float32: 4,
-  float64: 8,
-  int64: 8,
-  int32: 4,
-  int8: 1,
-  uint8: 1,
-  bool: 1,
-};
+/** A size a file may give an axis: past 2^53 a product of sizes can no longer be checked exactly. */
+export function isDimension(value: unknown): value is number {
+  return Number.isSafeInteger(value) && (value as number) >= 0;
+}
 
 /** Copies (never aliases) so the result is aligned and owns its buffer. */
 export function tensorFromLittleEndian(
@@ -18,16 +14,17 @@ export function tensorFromLittleEndian(
   dims: number[],
   bytes: Uint8Array,
   where: string,
+  budget: ByteBudget,
 ): Tensor {
-  const count = elementCount(dims);
-  const expected = count * BYTES_PER_ELEMENT[dtype];
+  const expected = tensorBytes(dtype, dims);
   if (bytes.byteLength !== expected) {
     throw new TrainError(
       "INVALID_DATA",
       `${where}: ${bytes.byteLength} bytes of data, but shape [${dims.join(", ")}] of ${dtype} needs ${expected}`,
     );
   }
-  const data = allocate(dtype, count);
+  budget.charge(expected, where);
+  const data = allocate(dtype, elementCount(dims));
   new Uint8Array(data.buffer, data.byteOffset, data.byteLength).set(bytes);
   if (dtype === "bool" && data.some((v) => v !== 0 && v !== 1)) {
     throw new TrainError("INVALID_DATA", `${where}: a bool tensor holds bytes other than 0 and 1`);

@@ -1,7 +1,12 @@
 // The part of the ZIP format (APPNOTE 6.3) that .npz files use: the central directory, stored or
 // deflated entries, and the ZIP64 extra field NumPy writes for every member.
+//
+// A zip describes itself, and a small one can claim gigabytes: the whole directory is checked
+// (entry count, declared sizes, each entry's bytes inside the file and its own) before anything
+// is inflated, and inflating stops at the size the entry declared.
 import { inflateRawSync } from "node:zlib";
 import { TrainError } from "../errors.ts";
+import { DATA_LIMITS, type DataLimits, limitExceeded } from "./limits.ts";
 
 const EOCD_SIGNATURE = 0x06054b50;
 const ZIP64_EOCD_LOCATOR_SIGNATURE = 0x07064b50;
@@ -12,7 +17,20 @@ const U32_MAX = 0xffffffff;
 
 export interface ZipEntry {
   name: string;
-  data: Uint8Array;
+  /** The declared, and checked, size after decompression. */
+  size: number;
+  /** Decompresses the entry; entries are read one at a time, so each can be freed before the next. */
+  read(): Uint8Array;
+}
+
+interface Located {
+  name: string;
+  method: number;
+  size: number;
+  /** The local header's offset: an entry's bytes run from here to dataEnd. */
+  start: number;
+  dataStart: number;
+  dataEnd: number;
 }
 
 const bad = (message: string) => new TrainError("INVALID_DATA", `zip: ${message}`);
@@ -46,8 +64,8 @@ function zip64Values(view: DataView, extraStart: number, extraLength: number, wa
   throw bad("a size is 0xFFFFFFFF but the entry has no ZIP64 extra field");
 }
 
-export function readZip(bytes: Uint8Array): ZipEntry[] {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+/** Where each entry's bytes are, from the central directory, with every declared size in bounds. */
+function locateEntries(bytes: Uint8Array, view: DataView, limits: DataLimits): Located[] {
   const eocd = findEndOfCentralDirectory(view);
   if (eocd >= 20 && view.getUint32(eocd - 20, true) === ZIP64_EOCD_LOCATOR_SIGNATURE) {
     throw new TrainError(
@@ -56,8 +74,12 @@ export function readZip(bytes: Uint8Array): ZipEntry[] {
     );
   }
   const count = view.getUint16(eocd + 10, true);
-  let at = view.getUint32(eocd + 16, true);
-  const entries: ZipEntry[] = [];
+  if (count > limits.maxTensors) {
+    throw limitExceeded("zip", `the archive has ${count} entries`, limits.maxTensors, "entries");
+  }
+  const directory = view.getUint32(eocd + 16, true);
+  let at = directory;
+  const located: Located[] = [];
   for (let i = 0; i < count; i++) {
     if (at + 46 > view.byteLength || view.getUint32(at, true) !== CENTRAL_SIGNATURE) {
       throw bad(`central directory entry ${i} is damaged`);
@@ -83,24 +105,88 @@ export function readZip(bytes: Uint8Array): ZipEntry[] {
         "UNSUPPORTED_DATA_FORMAT",
         `zip entry ${name}: encrypted entries are not supported`,
       );
-    if (view.getUint32(localOffset, true) !== LOCAL_SIGNATURE)
-      throw bad(`entry ${name}: local header not found`);
-    const dataStart =
-      localOffset + 30 + view.getUint16(localOffset + 26, true) + view.getUint16(localOffset + 28, true);
-    const raw = bytes.subarray(dataStart, dataStart + compressedSize);
-    let data: Uint8Array;
-    if (method === 0) data = raw;
-    else if (method === 8) data = new Uint8Array(inflateRawSync(raw));
-    else {
+    if (method !== 0 && method !== 8) {
       throw new TrainError(
         "UNSUPPORTED_DATA_FORMAT",
         `zip entry ${name}: compression method ${method} is not supported; accepted: 0 (stored), 8 (deflate)`,
       );
     }
-    if (data.byteLength !== size)
-      throw bad(`entry ${name}: ${data.byteLength} bytes after decompression, expected ${size}`);
-    entries.push({ name, data });
+    if (size > limits.maxEntryBytes) {
+      throw limitExceeded(
+        `zip entry ${name}`,
+        `it declares ${size} bytes inflated`,
+        limits.maxEntryBytes,
+        "bytes",
+      );
+    }
+    if (localOffset + 30 > directory || view.getUint32(localOffset, true) !== LOCAL_SIGNATURE)
+      throw bad(`entry ${name}: local header not found`);
+    const dataStart =
+      localOffset + 30 + view.getUint16(localOffset + 26, true) + view.getUint16(localOffset + 28, true);
+    const dataEnd = dataStart + compressedSize;
+    if (dataEnd > directory) {
+      throw bad(
+        `entry ${name}: its ${compressedSize} bytes of data run into the central directory at ${directory}`,
+      );
+    }
+    if (method === 0 && compressedSize !== size) {
+      throw bad(
+        `entry ${name} is stored uncompressed, yet declares ${compressedSize} bytes stored and ${size} inflated`,
+      );
+    }
+    located.push({ name, method, size, start: localOffset, dataStart, dataEnd });
     at += 46 + nameLength + extraLength + commentLength;
   }
-  return entries;
+  return located;
+}
+
+/**
+ * Entries whose bytes overlap would each inflate the same data again: the reported zip bomb is
+ * thirty directory entries sharing one deflate stream of 1 GiB.
+ */
+function checkDisjoint(located: readonly Located[]): void {
+  const byStart = [...located].sort((a, b) => a.start - b.start);
+  for (let i = 1; i < byStart.length; i++) {
+    const previous = byStart[i - 1]!;
+    const entry = byStart[i]!;
+    if (entry.start < previous.dataEnd) {
+      throw bad(
+        `entry ${entry.name} (bytes ${entry.start}-${entry.dataEnd}) overlaps entry ${previous.name} ` +
+          `(bytes ${previous.start}-${previous.dataEnd}); every entry must have data of its own`,
+      );
+    }
+  }
+}
+
+function inflate(entry: Located, raw: Uint8Array): Uint8Array {
+  if (entry.method === 0) return raw;
+  let data: Uint8Array;
+  try {
+    // zlib stops as soon as the output passes this, so a lying entry costs at most its claim.
+    data = inflateRawSync(raw, { maxOutputLength: Math.max(1, entry.size) });
+  } catch (error) {
+    if ((error as { code?: unknown }).code === "ERR_BUFFER_TOO_LARGE") {
+      throw bad(`entry ${entry.name} inflates to more than the ${entry.size} bytes it declares`);
+    }
+    throw error;
+  }
+  if (data.byteLength !== entry.size)
+    throw bad(`entry ${entry.name}: ${data.byteLength} bytes after decompression, expected ${entry.size}`);
+  return data;
+}
+
+export function readZip(bytes: Uint8Array, limits: DataLimits = DATA_LIMITS): ZipEntry[] {
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const located = locateEntries(bytes, view, limits);
+  checkDisjoint(located);
+  const declared = located.reduce((sum, entry) => sum + entry.size, 0);
+  if (declared > limits.maxInflatedBytes) {
+    const found = `its ${located.length} entries declare ${declared} bytes inflated`;
+    throw limitExceeded("zip", found, limits.maxInflatedBytes, "bytes");
+  }
+  return located.map((entry) => ({
+    name: entry.name,
+    size: entry.size,
+    read: () => inflate(entry, bytes.subarray(entry.dataStart, entry.dataEnd)),
+  }));
 }

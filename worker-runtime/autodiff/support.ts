@@ -1,6 +1,8 @@
-import { gradientRules } from "../autodiff/gradients.ts";
-import type { GraphNode, LoadedModel } from "./model.ts";
-import { shapeRules } from "./shape-rules.ts";
+// What the trainer can train: operators with both a shape rule (the ONNX layer's) and a gradient
+// rule (this layer's). It lives beside the gradient table so the ONNX layer knows nothing of gradients.
+import type { GraphNode, LoadedModel } from "../onnx/model.ts";
+import { shapeRules } from "../onnx/shape-rules.ts";
+import { gradientRules } from "./gradients.ts";
 
 export interface UnsupportedOperator {
   /**
@@ -14,7 +16,7 @@ export interface UnsupportedOperator {
 
 /** Operators this engine can both shape-infer and differentiate. */
 export function isSupportedOperator(domain: string, opType: string): boolean {
-  return domain === "" && opType in shapeRules && opType in gradientRules;
+  return domain === "" && Object.hasOwn(shapeRules, opType) && Object.hasOwn(gradientRules, opType);
 }
 
 /** Supported operators whose gradient covers only some configurations: the reason when outside. */
@@ -30,7 +32,10 @@ const restrictions: Record<string, (node: GraphNode) => string | undefined> = {
 export function unsupportedOperators(model: LoadedModel): UnsupportedOperator[] {
   const byType = new Map<string, string[]>();
   for (const node of model.nodes) {
-    const restricted = restrictions[node.opType]?.(node);
+    // Op types are the uploader's strings: "__proto__" must not find Object.prototype here.
+    const restricted = Object.hasOwn(restrictions, node.opType)
+      ? restrictions[node.opType]!(node)
+      : undefined;
     if (isSupportedOperator(node.domain, node.opType) && restricted === undefined) continue;
     const name = node.domain ? `${node.domain}.${node.opType}` : node.opType;
     const key = restricted === undefined ? name : `${name} (${restricted})`;

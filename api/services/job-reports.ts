@@ -1,0 +1,174 @@
+// What the node gateway reports about a job's task (the JobLifecycle contract), turned into the
+// job's state, its events and, when the task fails, its settlement. Every transition is a row
+// update guarded by the state it leaves, so a duplicate report or a second API process cannot
+// apply one twice.
+import type { ChainBridge } from "../../chain-bridge/index.ts";
+import type { Database } from "../../prisma/client.ts";
+import type { Prisma } from "../../prisma/generated/client.ts";
+import type { AuditTask, Progress, TrainingTask } from "../../protocol/node-wire.ts";
+import { checkpointRoot } from "../../protocol/receipt.ts";
+import { DomainError, NotFoundError } from "./domain-errors.ts";
+import type { JobEvents } from "./job-events.ts";
+import type { AuditVerdict, CheckpointReport, JobLifecycle, TrainingResult } from "./job-lifecycle.ts";
+import { type JobSettlement, TERMINAL } from "./job-settlement.ts";
+
+/** A worker's completion that the task's record on chain does not back. */
+export class CommitmentError extends DomainError<"not_committed" | "commitment_mismatch"> {}
+
+export interface JobReportsDeps {
+  db: Database;
+  events: JobEvents;
+  settlement: JobSettlement;
+  /** Absent in a process without the chain bridge: then no task is on chain to check against. */
+  chain?: ChainBridge;
+}
+
+export class JobReports implements JobLifecycle {
+  constructor(private readonly deps: JobReportsDeps) {}
+
+  async isCurrentDuty(work: TrainingTask | AuditTask, node: string): Promise<boolean> {
+    const { chain } = this.deps;
+    if (!work.chain || !chain) return true;
+    const state = await chain.taskState(work.task_id);
+    if (state.attempt !== work.chain.attempt) return false;
+    if ("audit_index" in work.chain) {
+      const audit = state.audits[work.chain.audit_index];
+      const open = state.status === "Auditing" && audit?.verifier === node && audit.verdict === null;
+      return open && (await chain.head()) <= state.verdictDeadline;
+    }
+    return state.status === "Assigned" && state.worker === node;
+  }
+
+  async taskStarted(taskId: string, workerAddress: string): Promise<void> {
+    const jobId = await this.jobOfTask(taskId);
+    const { count } = await this.deps.db.trainingJob.updateMany({
+      where: { id: jobId, status: "queued" },
+      data: { status: "running" },
+    });
+    if (count > 0) await this.deps.events.emit(jobId, "training.started", { worker: workerAddress });
+  }
+
+  async progress(taskId: string, progress: Progress): Promise<void> {
+    await this.deps.events.emit(await this.jobOfTask(taskId), "training.progress", { ...progress });
+  }
+
+  async checkpointStored(taskId: string, checkpoint: CheckpointReport): Promise<void> {
+    const jobId = await this.jobOfTask(taskId);
+    await this.deps.db.checkpoint.upsert({
+      where: { taskId_step: { taskId, step: checkpoint.step } },
+      create: {
+        taskId,
+        step: checkpoint.step,
+        sha256: checkpoint.sha256,
+        sizeBytes: BigInt(checkpoint.sizeBytes),
+      },
+      update: {},
+    });
+    await this.deps.events.emit(jobId, "checkpoint.stored", {
+      step: checkpoint.step,
+      sha256: checkpoint.sha256,
+    });
+  }
+
+  /**
+   * The worker delivered the model and its signed commitment. Where the task is on chain, the
+   * worker must have committed the same root there first: the chain's record is what verifiers
+   * audit and what the escrow pays for.
+   */
+  async trainingCompleted(taskId: string, result: TrainingResult): Promise<void> {
+    const jobId = await this.jobOfTask(taskId);
+    const root = checkpointRoot(result.leaves);
+    if (root !== result.checkpointRoot) {
+      await this.taskFailed(
+        taskId,
+        `the worker's checkpoint root ${result.checkpointRoot} does not match its leaves`,
+        true,
+      );
+      return;
+    }
+    await this.requireCommitted(taskId, result);
+    const updated = await this.deps.db.$transaction(async (tx) => {
+      const { count } = await tx.trainingJob.updateMany({
+        where: { id: jobId, status: { in: ["queued", "running"] } },
+        data: {
+          status: "verifying",
+          resultSha256: result.modelSha256,
+          resultMetrics: result.metrics as Prisma.InputJsonValue,
+        },
+      });
+      if (count > 0) {
+        await tx.task.update({
+          where: { id: taskId },
+          data: { commitmentSignature: result.commitmentSignature },
+        });
+      }
+      return count > 0;
+    });
+    if (updated) {
+      await this.deps.events.emit(jobId, "training.completed", {
+        model_sha256: result.modelSha256,
+        checkpoint_root: root,
+        checkpoints: result.leaves.length,
+        metrics: result.metrics,
+      });
+    }
+  }
+
+  async auditCompleted(taskId: string, verdict: AuditVerdict): Promise<void> {
+    const jobId = await this.jobOfTask(taskId);
+    if (verdict.chain) {
+      const key = { taskId, attempt: verdict.chain.attempt, auditIndex: verdict.chain.auditIndex };
+      await this.deps.db.taskAudit.upsert({
+        where: { taskId_attempt_auditIndex: key },
+        create: {
+          ...key,
+          segment: verdict.chain.segment,
+          verifierAddress: verdict.verifierAddress,
+          verdictSignature: verdict.signature,
+        },
+        update: { verdictSignature: verdict.signature },
+      });
+    }
+    await this.deps.events.emit(jobId, "verification.verdict", {
+      verifier: verdict.verifierAddress,
+      from_step: verdict.fromStep,
+      to_step: verdict.toStep,
+      agrees: verdict.agrees,
+    });
+  }
+
+  async taskFailed(taskId: string, reason: string, networkFault: boolean): Promise<void> {
+    const job = await this.deps.db.trainingJob.findUniqueOrThrow({
+      where: { id: await this.jobOfTask(taskId) },
+    });
+    if (TERMINAL.has(job.status)) return;
+    await this.deps.settlement.fail(job, taskId, reason, networkFault);
+  }
+
+  private async requireCommitted(taskId: string, result: TrainingResult): Promise<void> {
+    const { chain } = this.deps;
+    const task = await this.deps.db.task.findUnique({ where: { id: taskId } });
+    if (!chain || !task?.chainTaskId) return;
+    const state = await chain.taskState(taskId);
+    const committed = state.commitment;
+    if (state.worker !== result.workerAddress || committed === null) {
+      throw new CommitmentError(
+        "not_committed",
+        `commit the checkpoint root on chain (compute.commit of chain task ${task.chainTaskId}, attempt ${state.attempt}) before completing the task`,
+      );
+    }
+    if (committed.root.replace(/^0x/, "") !== result.checkpointRoot) {
+      throw new CommitmentError(
+        "commitment_mismatch",
+        `the root committed on chain (${committed.root}) is not the checkpoint root reported (${result.checkpointRoot})`,
+        "checkpoint_root",
+      );
+    }
+  }
+
+  private async jobOfTask(taskId: string): Promise<string> {
+    const task = await this.deps.db.task.findUnique({ where: { id: taskId }, select: { jobId: true } });
+    if (!task) throw new NotFoundError("task", taskId, "task_id");
+    return task.jobId;
+  }
+}

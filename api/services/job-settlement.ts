@@ -1,0 +1,117 @@
+// How a job ends and what it costs. Every ending (the user's cancel, a dispatch the network never
+// took, a failed task, a finalized one) is the one transition below: the status changes only from
+// a live state, and in the same transaction the reservation is settled (the user is charged what
+// the network was paid, plus the platform fee on it, and the rest is released) and the event is
+// recorded, so a retry, a duplicate report or a second API process cannot end a job twice.
+import type { ChainBridge, Settlement } from "../../chain-bridge/index.ts";
+import type { Database } from "../../prisma/client.ts";
+import type { JobStatus, Prisma, TrainingJob } from "../../prisma/generated/client.ts";
+import type { Receipt } from "../../protocol/receipt.ts";
+import { taskIdOf } from "./job-dispatch.ts";
+import type { JobEvents } from "./job-events.ts";
+import type { Ledger } from "./ledger.ts";
+
+export const TERMINAL: ReadonlySet<JobStatus> = new Set(["succeeded", "failed", "cancelled"]);
+
+export interface JobSettlementDeps {
+  db: Database;
+  ledger: Ledger;
+  events: JobEvents;
+  /** Absent in a process without the chain bridge: then no job has an escrow to cancel. */
+  chain?: ChainBridge;
+}
+
+export class JobSettlement {
+  constructor(private readonly deps: JobSettlementDeps) {}
+
+  /** The user's cancel: the escrow is returned while the worker has not committed; nothing is charged. */
+  async cancel(job: TrainingJob): Promise<void> {
+    await this.cancelEscrow(taskIdOf(job.id));
+    await this.finish(job, "cancelled", null, 0);
+  }
+
+  /**
+   * Ends a job that cannot finish. A task not yet committed on chain is cancelled there, which
+   * returns the whole escrow; the user pays for trained steps only when the fault was the job's.
+   */
+  async fail(job: TrainingJob, taskId: string, reason: string, networkFault: boolean): Promise<void> {
+    await this.cancelEscrow(taskId);
+    const charge = networkFault ? 0 : await this.costOfStepsDone(job);
+    await this.finish(job, "failed", reason, charge);
+  }
+
+  /**
+   * The chain finalized the task: the user is charged what the network was paid and the same
+   * share of the platform fee, the rest of the reservation is released, and the receipt is kept.
+   */
+  async succeed(jobId: string, settlement: Settlement, receipt: Receipt): Promise<void> {
+    const job = await this.deps.db.trainingJob.findUniqueOrThrow({ where: { id: jobId } });
+    const escrowCents = settlement.spentCents + settlement.refundCents;
+    const feeCents =
+      escrowCents === 0n
+        ? job.platformFeeCents
+        : (job.platformFeeCents * settlement.spentCents + escrowCents - 1n) / escrowCents;
+    const charge = Math.min(Number(job.reservedCents), Number(settlement.spentCents + feeCents));
+    await this.finish(job, "succeeded", null, charge, receipt);
+  }
+
+  /**
+   * Ends a job once: the status changes only from a live state, and in the same transaction the
+   * reservation is settled (charge `chargeCents`, release the rest) and the event recorded.
+   */
+  async finish(
+    job: TrainingJob,
+    status: "succeeded" | "failed" | "cancelled",
+    reason: string | null,
+    chargeCents: number,
+    receipt?: Receipt,
+  ) {
+    const event = await this.deps.db.$transaction(async (tx) => {
+      const { count } = await tx.trainingJob.updateMany({
+        where: { id: job.id, status: { notIn: [...TERMINAL] } },
+        data: {
+          status,
+          failureReason: reason,
+          chargedCents: BigInt(chargeCents),
+          finishedAt: new Date(),
+          ...(receipt ? { receipt: receipt as unknown as Prisma.InputJsonValue } : {}),
+        },
+      });
+      if (count === 0) return null;
+      const reserved = Number(job.reservedCents);
+      await this.deps.ledger.charge(job.organizationId, reserved, chargeCents, `job:${job.id}:settle`, tx);
+      return this.deps.events.record(
+        job.id,
+        `job.${status}`,
+        { reason, charged_cents: chargeCents, released_cents: reserved - chargeCents },
+        tx,
+      );
+    });
+    if (event) await this.deps.events.publish(job.id, event);
+  }
+
+  private async stepsCompleted(jobId: string): Promise<number> {
+    const last = await this.deps.db.checkpoint.findFirst({
+      where: { task: { jobId } },
+      orderBy: { step: "desc" },
+      select: { step: true },
+    });
+    return last?.step ?? 0;
+  }
+
+  /** The share of the quoted price that the steps already trained account for. */
+  private async costOfStepsDone(job: TrainingJob): Promise<number> {
+    const done = await this.stepsCompleted(job.id);
+    const share = Math.min(1, done / Math.max(1, job.totalSteps));
+    return Math.min(Number(job.reservedCents), Math.ceil(Number(job.quotedCents) * share));
+  }
+
+  /** Cancels the task's escrow on chain while the worker has not committed (later, the chain refuses). */
+  private async cancelEscrow(taskId: string): Promise<void> {
+    const { chain } = this.deps;
+    const task = await this.deps.db.task.findUnique({ where: { id: taskId } });
+    if (!chain || !task?.chainTaskId) return;
+    const state = await chain.taskState(taskId);
+    if (state.status === "Assigned" || state.status === "Unassigned") await chain.cancel(taskId);
+  }
+}

@@ -1,0 +1,68 @@
+// The nodes the gateway knows, with the roles and determinism profile each registered under its
+// own key. Roles keep a node to the kinds of work it registered for; which work it gets is the
+// chain's decision (queue/names.ts).
+import type { Database } from "../../../prisma/client.ts";
+import type { NodeInfo, NodeRole, RegisterRequest } from "../../../protocol/node-wire.ts";
+import { ApiError } from "../../errors.ts";
+import { ExpiringCache } from "../expiring-cache.ts";
+
+export interface RegisteredNode {
+  address: string;
+  roles: NodeRole[];
+}
+
+export class NodeRegistry {
+  private readonly roles = new ExpiringCache<NodeRole[]>(10_000, 30_000);
+
+  constructor(private readonly db: Database) {}
+
+  async register(address: string, request: RegisterRequest): Promise<NodeInfo> {
+    const roles = [...new Set(request.roles)].sort();
+    const profileHash = request.profile_hash;
+    const row = await this.db.node.upsert({
+      where: { address },
+      create: { address, roles, profileHash, lastSeenAt: new Date() },
+      update: { roles, profileHash, lastSeenAt: new Date() },
+    });
+    this.roles.evict(address);
+    return {
+      object: "node",
+      address: row.address,
+      roles,
+      profile_hash: row.profileHash,
+      registered_at: row.registeredAt.toISOString(),
+    };
+  }
+
+  async list(): Promise<RegisteredNode[]> {
+    const rows = await this.db.node.findMany({ select: { address: true, roles: true } });
+    return rows.map(({ address, roles }) => ({ address, roles: roles as NodeRole[] }));
+  }
+
+  /** Refuses nodes that are not registered with `role`; roles are cached for a few seconds. */
+  async requireRole(address: string, role: NodeRole): Promise<void> {
+    let roles = this.roles.get(address);
+    if (!roles) {
+      const generation = this.roles.generation;
+      const row = await this.db.node.findUnique({ where: { address }, select: { roles: true } });
+      if (!row) {
+        throw new ApiError(
+          403,
+          "permission_error",
+          "node_not_registered",
+          `node ${address} is not registered; POST /v1/nodes/register first`,
+        );
+      }
+      roles = row.roles as NodeRole[];
+      if (generation === this.roles.generation) this.roles.set(address, roles);
+    }
+    if (!roles.includes(role)) {
+      throw new ApiError(
+        403,
+        "permission_error",
+        "role_not_registered",
+        `node ${address} is registered as ${roles.join(", ")}, not as a ${role}; register again with that role`,
+      );
+    }
+  }
+}

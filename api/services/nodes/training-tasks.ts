@@ -1,0 +1,179 @@
+// What a worker does with a training task it leased: report progress, upload checkpoints and the
+// trained model, and complete it with a signed Merkle commitment over its checkpoints. Every
+// report is checked against the task as queued before the jobs service hears of it.
+import type { Readable } from "node:stream";
+import type {
+  Acknowledged,
+  CheckpointRef,
+  ClaimRequest,
+  Completion,
+  Lease as LeaseView,
+  Progress,
+  StoredModel,
+  TrainingClaim,
+} from "../../../protocol/node-wire.ts";
+import { checkpointRoot } from "../../../protocol/receipt.ts";
+import { commitmentMessage } from "../../../protocol/signed-messages.ts";
+import type { Lease } from "../../../queue/leases.ts";
+import { ApiError } from "../../errors.ts";
+import type { JobLifecycle } from "../job-lifecycle.ts";
+import type { NodeBlobs } from "./blobs.ts";
+import type { NodeLeases } from "./leases.ts";
+import { verifyNodeSignature } from "./signatures.ts";
+
+/**
+ * Runs the checks an upload must pass before its bytes are read; a refused upload is drained
+ * rather than left unread, as the node is still sending it.
+ */
+async function beforeUpload<T>(content: Readable, checks: () => Promise<T>): Promise<T> {
+  try {
+    return await checks();
+  } catch (error) {
+    content.resume();
+    throw error;
+  }
+}
+
+/** Refuses a checkpoint off the task's schedule, or one that would replace another's bytes. */
+function checkCheckpoint(lease: Lease<"training">, step: number, sha256: string): void {
+  const { task, checkpoints } = lease.data;
+  if (step > task.total_steps || (step % task.checkpoint_every !== 0 && step !== task.total_steps)) {
+    throw ApiError.badRequest(
+      "checkpoint_step_invalid",
+      `checkpoints are taken every ${task.checkpoint_every} steps and at step ${task.total_steps}; ${step} is neither`,
+      "step",
+    );
+  }
+  const recorded = checkpoints.find((c) => c.step === step);
+  if (recorded && recorded.sha256 !== sha256) {
+    throw new ApiError(
+      409,
+      "invalid_request_error",
+      "checkpoint_conflict",
+      `a checkpoint with another hash (${recorded.sha256}) is already stored for step ${step}`,
+      "step",
+    );
+  }
+}
+
+export class TrainingTasks {
+  constructor(
+    private readonly leases: NodeLeases,
+    private readonly blobs: NodeBlobs,
+    private readonly lifecycle: JobLifecycle,
+  ) {}
+
+  async claim(
+    node: string,
+    request: ClaimRequest | undefined,
+    signal?: AbortSignal,
+  ): Promise<TrainingClaim | null> {
+    const lease = await this.leases.claim("training", node, request, signal);
+    if (!lease) return null;
+    const { task, checkpoints } = lease.data;
+    await this.lifecycle.taskStarted(task.task_id, node);
+    return {
+      lease: this.leases.view(lease),
+      attempt: lease.attempt,
+      task,
+      checkpoints,
+      resume_from: checkpoints.at(-1) ?? null,
+    };
+  }
+
+  async progress(node: string, leaseId: string, progress: Progress): Promise<LeaseView> {
+    const lease = await this.leases.renew("training", node, leaseId);
+    const { task } = lease.data;
+    if (progress.step > task.total_steps || progress.total_steps !== task.total_steps) {
+      throw ApiError.badRequest(
+        "progress_invalid",
+        `step ${progress.step} of ${progress.total_steps} does not fit the task's ${task.total_steps} steps`,
+        "step",
+      );
+    }
+    await this.lifecycle.progress(task.task_id, progress);
+    return this.leases.view(lease);
+  }
+
+  /** Streams a checkpoint into the blob store, checks its hash and records it on the task. */
+  async storeCheckpoint(
+    node: string,
+    leaseId: string,
+    step: number,
+    sha256: string,
+    content: Readable,
+  ): Promise<CheckpointRef> {
+    const lease = await beforeUpload(content, async () => {
+      const renewed = await this.leases.renew("training", node, leaseId);
+      checkCheckpoint(renewed, step, sha256);
+      return renewed;
+    });
+    const sizeBytes = await this.blobs.store("checkpoint", content, sha256);
+    const checkpoint = { step, sha256 };
+    await this.leases.recordCheckpoint(node, leaseId, checkpoint);
+    await this.lifecycle.checkpointStored(lease.data.task.task_id, { step, sha256, sizeBytes });
+    return checkpoint;
+  }
+
+  /** Streams the trained model into the blob store; `complete` then names it by hash. */
+  async storeModel(node: string, leaseId: string, sha256: string, content: Readable): Promise<StoredModel> {
+    await beforeUpload(content, () => this.leases.renew("training", node, leaseId));
+    await this.blobs.store("model", content, sha256);
+    return { sha256 };
+  }
+
+  async complete(node: string, leaseId: string, completion: Completion): Promise<Acknowledged> {
+    const lease = await this.leases.renew("training", node, leaseId);
+    const { task, checkpoints } = lease.data;
+    const stored = checkpoints.map((c) => c.sha256);
+    if (
+      checkpoints.at(-1)?.step !== task.total_steps ||
+      completion.leaves.length !== stored.length ||
+      completion.leaves.some((leaf, i) => leaf !== stored[i])
+    ) {
+      throw ApiError.badRequest(
+        "commitment_invalid",
+        `leaves must be the hashes of the checkpoints stored for this task, in step order, ending at step ${task.total_steps} (stored steps: ${checkpoints.map((c) => c.step).join(", ") || "none"})`,
+        "leaves",
+      );
+    }
+    const root = checkpointRoot(completion.leaves);
+    if (root !== completion.checkpoint_root) {
+      throw ApiError.badRequest(
+        "commitment_invalid",
+        `checkpoint_root ${completion.checkpoint_root} is not the Merkle root of the leaves (${root})`,
+        "checkpoint_root",
+      );
+    }
+    if (!(await this.blobs.has(completion.model_sha256))) {
+      throw ApiError.badRequest(
+        "model_missing",
+        `no model with SHA-256 ${completion.model_sha256} was uploaded; PUT it to the lease's model first`,
+        "model_sha256",
+      );
+    }
+    const commitment = {
+      taskId: task.task_id,
+      checkpointRoot: root,
+      leafCount: stored.length,
+      modelSha256: completion.model_sha256,
+    };
+    if (!(await verifyNodeSignature(node, commitmentMessage(commitment), completion.commitment_signature))) {
+      throw ApiError.badRequest(
+        "commitment_invalid",
+        "commitment_signature is not this node's sr25519 signature of its commitment",
+        "commitment_signature",
+      );
+    }
+    await this.lifecycle.trainingCompleted(task.task_id, {
+      modelSha256: completion.model_sha256,
+      checkpointRoot: root,
+      leaves: completion.leaves,
+      metrics: completion.metrics,
+      workerAddress: node,
+      commitmentSignature: completion.commitment_signature,
+    });
+    await this.leases.complete("training", node, leaseId, { checkpointRoot: root });
+    return { status: "completed" };
+  }
+}

@@ -1,0 +1,78 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { isWellKnownDevSeed } from "./dev-keys.ts";
+import { loadConfig } from "./env.ts";
+import { ConfigError } from "./errors.ts";
+
+const PRODUCTION = {
+  NODE_ENV: "production",
+  DATABASE_URL: "postgresql://db.internal/veritrain",
+  REDIS_URL: "redis://cache.internal:6379",
+  CHAIN_WS_URL: "wss://chain.internal",
+  OPERATOR_SEED: "0x4f1c5d2e7a9b0c3d6e8f1a2b4c5d7e9f0a1b3c4d6e7f8a9b0c2d3e4f5a6b7c8d",
+  PLATFORM_SIGNING_KEY: "-----BEGIN PRIVATE KEY-----\\nMC4CAQAwBQYDK2VwBCIEIA==\\n-----END PRIVATE KEY-----",
+};
+
+function refusal(env: Record<string, string | undefined>): string {
+  try {
+    loadConfig(env);
+  } catch (error) {
+    assert.ok(error instanceof ConfigError);
+    assert.equal(error.code, "UNSAFE_PRODUCTION_CONFIG");
+    return error.message;
+  }
+  assert.fail("production configuration was accepted");
+}
+
+describe("production mode", () => {
+  it("starts with every service, its own operator key and its own receipt key", () => {
+    const config = loadConfig(PRODUCTION);
+    assert.equal(config.production, true);
+    assert.equal(config.operatorSeed, PRODUCTION.OPERATOR_SEED);
+  });
+
+  it("refuses the dev chain's treasury and any key derived from the public dev phrase", () => {
+    for (const seed of [
+      "//Alice",
+      "//Bob//stash",
+      "bottom drive obey lake curtain smoke basket hold race lonely fit walk//Charlie",
+    ]) {
+      assert.match(
+        refusal({ ...PRODUCTION, OPERATOR_SEED: seed }),
+        /OPERATOR_SEED is a public development key/,
+      );
+    }
+  });
+
+  it("refuses to fall back on anything embedded, and names every missing setting at once", () => {
+    const message = refusal({ NODE_ENV: "production" });
+    for (const name of [
+      "DATABASE_URL",
+      "REDIS_URL",
+      "CHAIN_WS_URL",
+      "OPERATOR_SEED",
+      "PLATFORM_SIGNING_KEY",
+    ]) {
+      assert.match(message, new RegExp(`${name} is unset`));
+    }
+  });
+
+  it("leaves development defaults alone outside production", () => {
+    const config = loadConfig({});
+    assert.equal(config.production, false);
+    assert.equal(config.operatorSeed, "//Alice");
+    assert.equal(config.chainWsUrl, undefined);
+  });
+});
+
+describe("well-known development seeds", () => {
+  it("knows the dev phrase, its derivations and pasted dev mini-secrets, and nothing else", () => {
+    assert.ok(isWellKnownDevSeed("//Ferdie"));
+    assert.ok(isWellKnownDevSeed("  Bottom drive obey lake curtain smoke basket hold race lonely fit walk "));
+    assert.ok(isWellKnownDevSeed("0xE5BE9A5092B81BCA64BE81D212E7F2F9EBA183BB7A90954F7B76361F6EDB5C0A"));
+    assert.ok(!isWellKnownDevSeed(PRODUCTION.OPERATOR_SEED));
+    assert.ok(
+      !isWellKnownDevSeed("legal winner thank year wave sausage worth useful legal winner thank yellow"),
+    );
+  });
+});
