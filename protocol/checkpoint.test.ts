@@ -68,4 +68,32 @@ describe("checkpoint bytes", () => {
     assert.throws(() => decodeCheckpoint(Buffer.concat([bytes, Uint8Array.of(0)])), isInvalid);
     assert.throws(() => decodeCheckpoint(Buffer.from("NOTACKPT")), isInvalid);
   });
+
+  it("refuses hostile sizes before allocating for them", () => {
+    const isInvalid = (e: unknown) => e instanceof CheckpointFormatError;
+    // The header of sample(["a"]) up to its first tensor's rank byte, then forged fields.
+    const header = Buffer.from(encodeCheckpoint(sample(["a"]))).subarray(0, 58);
+    const huge = Buffer.alloc(8 * 4);
+    for (let i = 0; i < 4; i++) huge.writeBigUInt64LE(1n << 20n, i * 8);
+    assert.throws(
+      () => decodeCheckpoint(Buffer.concat([header, Uint8Array.of(4), huge])),
+      /more bytes than remain/,
+    );
+    assert.throws(() => decodeCheckpoint(Buffer.concat([header, Uint8Array.of(200)])), /rank 200/);
+    const manyTensors = Buffer.from(header.subarray(0, 52));
+    manyTensors.writeUInt32LE(0xffffffff, 48);
+    assert.throws(() => decodeCheckpoint(manyTensors), /cannot fit/);
+    assert.throws(
+      () => decodeCheckpoint(Buffer.concat([header.subarray(0, 52), Buffer.alloc(4, 0xff)])),
+      isInvalid,
+    );
+  });
+
+  it("refuses a second encoding of the same state (repeated or unsorted names)", () => {
+    const bytes = Buffer.from(encodeCheckpoint(sample(["a", "b"])));
+    // Rename tensor "b" (the second record's name byte) to "a".
+    const second = bytes.indexOf(Buffer.from("b"), 57);
+    bytes[second] = 0x61;
+    assert.throws(() => decodeCheckpoint(bytes), /out of order or repeated/);
+  });
 });

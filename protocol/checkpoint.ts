@@ -14,7 +14,7 @@
 //   u32 name length, name (UTF-8), u8 ONNX TensorProto data type, u8 rank, rank x u64 dims,
 //   the elements in row-major order, little-endian.
 import { endianness } from "node:os";
-import { allocate, type DType, dtypeFromOnnx, elementCount, onnxDataType, type Tensor } from "./tensor.ts";
+import { allocate, type DType, dtypeFromOnnx, onnxDataType, type Tensor } from "./tensor.ts";
 
 const MAGIC = new TextEncoder().encode("VTCKPT01");
 
@@ -96,8 +96,11 @@ class Reader {
   u64(): number {
     return Number(this.view.getBigUint64(this.need(8), true));
   }
+  get remaining(): number {
+    return this.buffer.byteLength - this.at;
+  }
   done(): boolean {
-    return this.at === this.buffer.byteLength;
+    return this.remaining === 0;
   }
 }
 
@@ -117,18 +120,56 @@ function writeTensors(w: Writer, tensors: Map<string, Tensor>): void {
   }
 }
 
+// Every count and size below comes from untrusted bytes (a worker's upload), so each is checked
+// against the bytes actually left before anything is allocated: a checkpoint can never make its
+// reader allocate more than its own length.
+const MAX_RANK = 32;
+// u32 name length, u8 data type, u8 rank: the smallest possible tensor record.
+const MIN_RECORD_BYTES = 6;
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+function readTensor(r: Reader): [string, Tensor] {
+  let name: string;
+  try {
+    name = utf8.decode(r.bytes(r.u32()));
+  } catch (error) {
+    if (error instanceof CheckpointFormatError) throw error;
+    throw new CheckpointFormatError("a tensor name is not UTF-8");
+  }
+  const code = r.u8();
+  const dtype: DType | undefined = dtypeFromOnnx(code);
+  if (!dtype) throw new CheckpointFormatError(`tensor ${name}: unknown data type code ${code}`);
+  const rank = r.u8();
+  if (rank > MAX_RANK) throw new CheckpointFormatError(`tensor ${name}: rank ${rank} exceeds ${MAX_RANK}`);
+  const dims = Array.from({ length: rank }, () => r.u64());
+  const elementBytes = allocate(dtype, 0).BYTES_PER_ELEMENT;
+  let byteLength = elementBytes;
+  for (const d of dims) {
+    byteLength *= d;
+    if (byteLength > r.remaining) {
+      throw new CheckpointFormatError(`tensor ${name}: dimensions [${dims}] need more bytes than remain`);
+    }
+  }
+  const data = allocate(dtype, byteLength / elementBytes);
+  new Uint8Array(data.buffer).set(r.bytes(byteLength));
+  return [name, { dtype, dims, data }];
+}
+
 function readTensors(r: Reader): Map<string, Tensor> {
   const tensors = new Map<string, Tensor>();
   const count = r.u32();
+  if (count * MIN_RECORD_BYTES > r.remaining) {
+    throw new CheckpointFormatError(`${count} tensors cannot fit in the ${r.remaining} bytes left`);
+  }
+  let previous: string | undefined;
   for (let i = 0; i < count; i++) {
-    const name = new TextDecoder().decode(r.bytes(r.u32()));
-    const code = r.u8();
-    const dtype: DType | undefined = dtypeFromOnnx(code);
-    if (!dtype) throw new CheckpointFormatError(`tensor ${name}: unknown data type code ${code}`);
-    const dims = Array.from({ length: r.u8() }, () => r.u64());
-    const data = allocate(dtype, elementCount(dims));
-    new Uint8Array(data.buffer).set(r.bytes(data.byteLength));
-    tensors.set(name, { dtype, dims, data });
+    const [name, tensor] = readTensor(r);
+    // Canonical bytes list names strictly ascending: anything else is a second encoding of a state.
+    if (previous !== undefined && byName(previous, name) >= 0) {
+      throw new CheckpointFormatError(`tensor ${name} is out of order or repeated`);
+    }
+    previous = name;
+    tensors.set(name, tensor);
   }
   return tensors;
 }

@@ -140,3 +140,14 @@ test("a malformed receipt fails its checks instead of throwing", () => {
     ["platform_signature", "checkpoint_root", "worker_commitment", "audits_present"],
   );
 });
+
+test("checks the model against the last leaf's checkpoint when given it", () => {
+  const notTheLastLeaf = new TextEncoder().encode("VTCKPT01 some other state");
+  const result = verifyReceipt(receipt, model, {
+    platformPublicKey: platformPublicHex,
+    finalCheckpoint: notTheLastLeaf,
+  });
+  const check = result.checks.find((c) => c.name === "model_from_last_checkpoint");
+  assert.equal(result.valid, false);
+  assert.match(check?.detail ?? "", /last committed leaf/);
+});

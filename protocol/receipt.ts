@@ -5,6 +5,7 @@ import { createPublicKey, verify } from "node:crypto";
 import { signatureVerify } from "@polkadot/util-crypto";
 import { canonicalBytes } from "./canonical-json.ts";
 import { merkleRoot } from "./merkle.ts";
+import { modelCarriesCheckpoint } from "./model-weights.ts";
 import { commitmentMessage, receiptMessage, sha256Hex, verdictMessage } from "./signed-messages.ts";
 
 export interface ReceiptAudit {
@@ -70,6 +71,12 @@ export interface ReceiptVerification {
 export interface VerifyReceiptOptions {
   /** The platform's published Ed25519 key (hex); without it the receipt's own key is used. */
   platformPublicKey?: string;
+  /**
+   * The canonical bytes of the run's last checkpoint (GET /v1/training-jobs/{id}/checkpoints).
+   * With them, the model is also checked to carry exactly that checkpoint's weights, and the
+   * checkpoint to be the last committed leaf.
+   */
+  finalCheckpoint?: Uint8Array;
 }
 
 function fromHex(hex: string): Uint8Array {
@@ -139,6 +146,15 @@ export function verifyReceipt(
       `the model's SHA-256 is ${actual}, the receipt says ${body.result.model_sha256}`
     );
   });
+  const { finalCheckpoint } = options;
+  if (finalCheckpoint) {
+    check("model_from_last_checkpoint", () => {
+      const actual = sha256Hex(finalCheckpoint);
+      const last = body.checkpoints.leaves.at(-1);
+      if (actual !== last) return `the checkpoint's SHA-256 is ${actual}, the last committed leaf is ${last}`;
+      return modelCarriesCheckpoint(modelBytes, finalCheckpoint);
+    });
+  }
   check("spec_hash", () => specHash(body.spec) === body.spec_sha256 || "the spec does not match spec_sha256");
   check("checkpoint_root", () => {
     const { leaves, steps, root } = body.checkpoints;

@@ -3,6 +3,7 @@ import { randomBytes } from "node:crypto";
 import { Readable } from "node:stream";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { decodeCheckpoint, encodeCheckpoint, type TrainingState } from "../../protocol/checkpoint.ts";
 import { merkleRoot } from "../../protocol/merkle.ts";
 import type { AuditTask, TrainingTask } from "../../protocol/node-wire.ts";
 import {
@@ -19,6 +20,8 @@ import { type GatewayApp, RecordingLifecycle, startGatewayApp } from "../../test
 import type { NodeError } from "../../worker-runtime/node/errors.ts";
 import { GatewayClient } from "../../worker-runtime/node/gateway-client.ts";
 import { loadIdentity, type NodeIdentity } from "../../worker-runtime/node/identity.ts";
+import { loadFixture } from "../../worker-runtime/train/fixtures.ts";
+import { deliveredModel, initialCheckpoint } from "../../worker-runtime/train/trainer.ts";
 import type { CheckpointReport } from "../services/job-lifecycle.ts";
 
 interface ErrorBody {
@@ -48,8 +51,23 @@ describe("node gateway routes", () => {
   let stranger: NodeIdentity;
   let workerClient: GatewayClient;
   let verifierClient: GatewayClient;
-  const model = randomBytes(2048);
-  const dataset = randomBytes(4096);
+  const fixture = loadFixture("mlp");
+  const model = fixture.model;
+  const dataset = fixture.dataset.bytes;
+  const spec = { ...fixture.spec, max_steps: 10, checkpoint_every: 5 };
+  let initial: TrainingState;
+
+  /** Canonical checkpoint bytes of this run's layout at `step`, with weights that depend on `variant`. */
+  function checkpointAt(step: number, variant = 0): Uint8Array {
+    if (step === 0 && variant === 0) return encodeCheckpoint(initial);
+    const params = new Map(
+      [...initial.params].map(([name, t]) => [
+        name,
+        { ...t, data: (t.data as Float32Array).map((v) => v + step + variant) },
+      ]),
+    );
+    return encodeCheckpoint({ ...initial, step, params });
+  }
 
   async function storeBlob(bytes: Uint8Array): Promise<string> {
     const staged = await t.services.files.blobs.stage(Readable.from([bytes]), 1 << 20);
@@ -62,8 +80,8 @@ describe("node gateway routes", () => {
       task_id: taskId,
       model_sha256: sha256Hex(model),
       dataset_sha256: sha256Hex(dataset),
-      dataset_file_name: "data.npz",
-      spec: { batch_size: 8 },
+      dataset_file_name: fixture.dataset.fileName,
+      spec,
       total_steps: 10,
       checkpoint_every: 5,
       chain: null,
@@ -123,6 +141,7 @@ describe("node gateway routes", () => {
     verifierClient = new GatewayClient(base, verifier);
     await storeBlob(model);
     await storeBlob(dataset);
+    initial = decodeCheckpoint(await initialCheckpoint(model, fixture.dataset, spec));
     await workerClient.register(["worker"], PROFILE);
     await verifierClient.register(["verifier"], PROFILE);
   });
@@ -237,7 +256,7 @@ describe("node gateway routes", () => {
         "progress_invalid",
       );
 
-      const checkpoints = [0, 5, 10].map((step) => ({ step, bytes: randomBytes(512 + step) }));
+      const checkpoints = [0, 5, 10].map((step) => ({ step, bytes: checkpointAt(step) }));
       await rejected(
         workerClient.uploadCheckpoint(lease, 3, checkpoints[0]!.bytes),
         400,
@@ -245,7 +264,7 @@ describe("node gateway routes", () => {
       );
       for (const c of checkpoints) await workerClient.uploadCheckpoint(lease, c.step, c.bytes);
       await workerClient.uploadCheckpoint(lease, 5, checkpoints[1]!.bytes);
-      await rejected(workerClient.uploadCheckpoint(lease, 5, randomBytes(10)), 409, "checkpoint_conflict");
+      await rejected(workerClient.uploadCheckpoint(lease, 5, checkpointAt(5, 1)), 409, "checkpoint_conflict");
       assert.deepEqual(
         lifecycle.of<CheckpointReport>("checkpointStored", "task_flow").map((c) => c.step),
         [0, 5, 10, 5],
@@ -257,7 +276,7 @@ describe("node gateway routes", () => {
 
       const leaves = checkpoints.map((c) => sha256Hex(c.bytes));
       const root = Buffer.from(merkleRoot(leaves.map((l) => Buffer.from(l, "hex")))).toString("hex");
-      const trained = randomBytes(1024);
+      const trained = deliveredModel(model, checkpoints[2]!.bytes);
       const commitment = {
         taskId: "task_flow",
         checkpointRoot: root,
@@ -272,8 +291,18 @@ describe("node gateway routes", () => {
         metrics: { final_loss: 0.1 },
         commitment_signature: signature,
       };
-      await rejected(workerClient.complete(lease, completion), 400, "model_missing");
-      assert.equal(await workerClient.uploadModel(lease, trained), sha256Hex(trained));
+      const swapped = randomBytes(1024);
+      const swappedCommitment = { ...commitment, modelSha256: sha256Hex(swapped) };
+      assert.equal(await workerClient.uploadModel(lease, swapped), sha256Hex(swapped));
+      await rejected(
+        workerClient.complete(lease, {
+          ...completion,
+          model_sha256: sha256Hex(swapped),
+          commitment_signature: worker.sign(commitmentMessage(swappedCommitment)),
+        }),
+        400,
+        "model_mismatch",
+      );
       await rejected(
         workerClient.complete(lease, { ...completion, leaves: leaves.slice(1) }),
         400,
@@ -293,6 +322,8 @@ describe("node gateway routes", () => {
         "commitment_invalid",
       );
       await workerClient.complete(lease, completion);
+      // The worker never uploaded it: the platform stored its own derivation.
+      assert.deepEqual(Buffer.from(await workerClient.download(sha256Hex(trained))), Buffer.from(trained));
       assert.deepEqual(lifecycle.of("trainingCompleted", "task_flow"), [
         {
           modelSha256: sha256Hex(trained),
@@ -338,12 +369,45 @@ describe("node gateway routes", () => {
       await workerClient.fail(claim.lease.id, "giving up in a test");
     });
 
+    it("refuses checkpoints that are not states of the run: garbage, wrong step, names, shapes, leaf 0", async () => {
+      await producer.enqueueTraining(worker.address, trainingTask("task_evidence"));
+      const claim = await workerClient.claimTraining(5);
+      assert.ok(claim);
+      const lease = claim.lease.id;
+      const invalid = (step: number, bytes: Uint8Array) =>
+        rejected(workerClient.uploadCheckpoint(lease, step, bytes), 400, "checkpoint_invalid");
+      await invalid(5, randomBytes(600));
+      await invalid(5, checkpointAt(10));
+      const [first, tensor] = [...initial.params].find(([, t]) => t.dims.length > 1)!;
+      const renamed = new Map(
+        [...initial.params].map(([name, t]) => [name === first ? `${name}_x` : name, t]),
+      );
+      await invalid(5, encodeCheckpoint({ ...initial, step: 5, params: renamed }));
+      const reshaped = new Map(initial.params).set(first, { ...tensor, dims: [tensor.data.length] });
+      await invalid(5, encodeCheckpoint({ ...initial, step: 5, params: reshaped }));
+      const retyped = new Map(initial.params).set(first, {
+        ...tensor,
+        dtype: "int32",
+        data: new Int32Array(tensor.data.length),
+      });
+      await invalid(5, encodeCheckpoint({ ...initial, step: 5, params: retyped }));
+      // Leaf 0 is the platform's: a well-formed initial state with other weights is refused.
+      await invalid(0, checkpointAt(0, 1));
+      await workerClient.uploadCheckpoint(lease, 0, checkpointAt(0));
+      await workerClient.uploadCheckpoint(lease, 5, checkpointAt(5));
+      assert.deepEqual(
+        lifecycle.of<CheckpointReport>("checkpointStored", "task_evidence").map((c) => c.step),
+        [0, 5],
+      );
+      await workerClient.fail(lease, "test over");
+    });
+
     it("gives a task whose lease lapsed back to its worker, resuming from the last checkpoint", async () => {
       await producer.enqueueTraining(worker.address, trainingTask("task_lapse"));
       const first = await workerClient.claimTraining(5);
       assert.ok(first);
-      const checkpoint = randomBytes(300);
-      await workerClient.uploadCheckpoint(first.lease.id, 0, randomBytes(300));
+      const checkpoint = checkpointAt(5);
+      await workerClient.uploadCheckpoint(first.lease.id, 0, checkpointAt(0));
       await workerClient.uploadCheckpoint(first.lease.id, 5, checkpoint);
       const second = await workerClient.claimTraining(10);
       assert.ok(second, "the lapsed task came back");
@@ -355,7 +419,7 @@ describe("node gateway routes", () => {
         [0, 5],
       );
       await rejected(workerClient.heartbeat(first.lease.id), 409, "lease_lost");
-      await rejected(workerClient.uploadCheckpoint(first.lease.id, 10, randomBytes(5)), 409, "lease_lost");
+      await rejected(workerClient.uploadCheckpoint(first.lease.id, 10, checkpointAt(10)), 409, "lease_lost");
       await workerClient.fail(second.lease.id, "test over");
     });
 

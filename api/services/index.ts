@@ -31,6 +31,7 @@ import { NodeAuthenticator } from "./nodes/authentication.ts";
 import { NodeBlobs } from "./nodes/blobs.ts";
 import { NodeLeases } from "./nodes/leases.ts";
 import { NodeRegistry } from "./nodes/registry.ts";
+import { TrainingEvidence } from "./nodes/training-evidence.ts";
 import { TrainingTasks } from "./nodes/training-tasks.ts";
 import { PlatformKey } from "./platform-key.ts";
 import { Quotes } from "./quotes.ts";
@@ -120,7 +121,7 @@ export function createNodeGateway(options: NodeGatewayOptions): NodeGateway {
     authenticator: new NodeAuthenticator(options.redis),
     registry,
     leases,
-    trainingTasks: new TrainingTasks(leases, blobs, lifecycle),
+    trainingTasks: new TrainingTasks(leases, blobs, new TrainingEvidence(blobs), lifecycle),
     audits: new Audits(leases, lifecycle),
     blobs,
   };

@@ -10,7 +10,11 @@ const repoRoot = fileURLToPath(new URL("../../", import.meta.url));
 
 test("`veritrain api` in production starts nothing embedded and runs on no development key", () => {
   const dataDir = mkdtempSync(join(tmpdir(), "vt-prod-"));
-  const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, NODE_ENV: "production", VERITRAIN_DATA_DIR: dataDir };
+  const env: NodeJS.ProcessEnv = {
+    PATH: process.env.PATH,
+    NODE_ENV: "production",
+    VERITRAIN_DATA_DIR: dataDir,
+  };
   const run = spawnSync(process.execPath, ["bin/veritrain.mjs", "api"], {
     cwd: repoRoot,
     env,

@@ -5,6 +5,7 @@ import { isWellKnownDevSeed } from "../../config/dev-keys.ts";
 import { ConfigError } from "../../config/errors.ts";
 import { NODE_ROLES, type NodeRole } from "../../protocol/node-wire.ts";
 import { NodeDaemon } from "../../worker-runtime/node/daemon.ts";
+import { FAULTS, faultFor } from "../../worker-runtime/node/faults.ts";
 import { fail, onShutdown } from "../process.ts";
 
 interface NodeCommandOptions {
@@ -13,6 +14,7 @@ interface NodeCommandOptions {
   chain?: string;
   seedFile?: string;
   dataDir: string;
+  fault?: string;
 }
 
 /**
@@ -50,12 +52,18 @@ export function registerNodeCommand(program: Command): void {
       "a file holding the node's sr25519 secret URI (default: the VERITRAIN_NODE_SEED variable)",
     )
     .option("--data-dir <dir>", "where downloaded inputs and checkpoints are kept", ".veritrain/node")
+    .option(
+      "--fault <mode>",
+      `misbehave on purpose, for testing (needs VERITRAIN_ALLOW_FAULTS=1, never in production): ${Object.keys(FAULTS).join(", ")}`,
+    )
     .action(async (options: NodeCommandOptions) => {
       try {
+        const fault = options.fault === undefined ? undefined : faultFor(options.fault, options.role);
         const daemon = await NodeDaemon.start({
           role: options.role,
           apiUrl: options.api,
           ...(options.chain ? { chainUrl: options.chain } : {}),
+          ...(fault ? { fault } : {}),
           seed: nodeSeed(options.seedFile),
           dataDir: resolve(options.dataDir),
           log: (message) =>

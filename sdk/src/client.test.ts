@@ -353,7 +353,7 @@ describe("when the network fails", { timeout: 60_000 }, () => {
 
   test("an answer that does not come in time is a timeout, retried where safe", async () => {
     let attempts = 0;
-    const silent: FetchLike = (input, init) => {
+    const silent: FetchLike = (_input, init) => {
       attempts++;
       return new Promise((_, reject) =>
         init.signal?.addEventListener("abort", () => reject(init.signal?.reason), { once: true }),

@@ -1,14 +1,18 @@
 // A verifier's handling of one leased audit: fetch both checkpoints by hash, check that each is
 // in the worker's committed Merkle tree at its place, replay the segment between them with the
 // training engine, and sign whether the replay lands bit-exactly on the worker's checkpoint.
+// A start checkpoint the replay cannot start from is the worker's fault, answered with a
+// disagreement; work of another determinism profile is not this node's to judge and is given back.
 
-import { verifyMerkleInclusion } from "../../protocol/merkle.ts";
+import { merkleRoot, verifyMerkleInclusion } from "../../protocol/merkle.ts";
 import type { AuditClaim, AuditTask, ProvenCheckpoint } from "../../protocol/node-wire.ts";
 import { auditVerdictMessage } from "../../protocol/signed-messages.ts";
-import { replaySegment, replayTranscript } from "../train/replay.ts";
+import { TrainError } from "../train/errors.ts";
+import { type ReplayOptions, replaySegment, replayTranscript } from "../train/replay.ts";
 import { revealWhenDue, submitVerdict } from "./chain-duties.ts";
 import { NodeError } from "./errors.ts";
 import { LeaseKeeper } from "./lease-keeper.ts";
+import { requireSameProfile } from "./profile-check.ts";
 import { requireChain, type TaskContext } from "./training-task.ts";
 
 const hex = (value: string) => Buffer.from(value, "hex");
@@ -29,6 +33,43 @@ function checkInclusion(audit: AuditTask, checkpoint: ProvenCheckpoint): void {
   }
 }
 
+/** What a replay that could not start reports: no checkpoint's SHA-256 is 32 zero bytes. */
+export const UNREPLAYABLE_STATE = "00".repeat(32);
+
+/** The end state of the replay and, for a verdict on chain, the transcript root (PROTOCOL.md §5.4). */
+export async function replayForVerdict(
+  segment: ReplayOptions,
+  withTranscript: boolean,
+): Promise<{ sha256: string; root: string | null }> {
+  try {
+    if (!withTranscript) return { ...(await replaySegment(segment)), root: null };
+    const { sha256, root } = await replayTranscript(segment);
+    return { sha256, root };
+  } catch (error) {
+    // Undecodable bytes, a state that does not fit the model, or a checkpoint claiming another
+    // step: the worker committed something no honest run produces, which is evidence against it.
+    const bad =
+      error instanceof TrainError &&
+      (error.code === "INVALID_CHECKPOINT" || error.code === "CHECKPOINT_MISMATCH");
+    if (!bad) throw error;
+    const steps = segment.toStep - (segment.fromStep ?? 0);
+    const leaves = Array.from({ length: steps }, () => Buffer.from(UNREPLAYABLE_STATE, "hex"));
+    return {
+      sha256: UNREPLAYABLE_STATE,
+      root: withTranscript ? Buffer.from(merkleRoot(leaves)).toString("hex") : null,
+    };
+  }
+}
+
+/**
+ * A lazy verifier's claim: the worker's end state after every step, which is what an agreeing
+ * transcript must end with but is wrong at every step before the last.
+ */
+function lazyTranscript(audit: AuditTask): { sha256: string; root: string } {
+  const leaves = Array.from({ length: audit.to.step - audit.from.step }, () => hex(audit.to.sha256));
+  return { sha256: audit.to.sha256, root: Buffer.from(merkleRoot(leaves)).toString("hex") };
+}
+
 export async function runAuditTask(
   context: TaskContext,
   claim: AuditClaim,
@@ -39,6 +80,7 @@ export async function runAuditTask(
   const lease = claim.lease.id;
   const keeper = new LeaseKeeper(client, lease, claim.lease.heartbeat_interval_seconds, stop, log);
   try {
+    requireSameProfile(audit);
     checkInclusion(audit, audit.from);
     checkInclusion(audit, audit.to);
     const [model, dataset, from] = await Promise.all([
@@ -51,6 +93,7 @@ export async function runAuditTask(
       dataset: { bytes: dataset, fileName: audit.dataset_file_name },
       spec: audit.spec,
       from,
+      fromStep: audit.from.step,
       toStep: audit.to.step,
       signal: keeper.signal,
     };
@@ -59,9 +102,13 @@ export async function runAuditTask(
       auditIndex: audit.chain.audit_index,
     };
     // A verdict on chain carries the transcript of every step; off chain the end state is enough.
-    const replay = duty ? await replayTranscript(segment) : await replaySegment(segment);
-    const agrees = replay.sha256 === audit.to.sha256;
-    if (duty && "root" in replay) {
+    const fault = context.fault?.role === "verifier" ? context.fault : null;
+    const replay =
+      fault?.verdict === "agrees-without-replay"
+        ? lazyTranscript(audit)
+        : await replayForVerdict(segment, duty !== null);
+    const agrees = fault ? fault.verdict === "agrees-without-replay" : replay.sha256 === audit.to.sha256;
+    if (duty && replay.root !== null) {
       const { forced } = await submitVerdict(
         requireChain(context),
         context.dataDir,

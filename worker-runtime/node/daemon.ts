@@ -2,18 +2,17 @@
 // then claims and runs tasks of its role one at a time until stopped. A stop (SIGTERM) ends
 // the current claim's wait at once, stops training at the next step and gives the task back,
 // so another node resumes it from the last uploaded checkpoint.
-import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import canonicalize from "canonicalize";
 import { NodeChainClient } from "../../chain-bridge/index.ts";
 import type { NodeRole } from "../../protocol/node-wire.ts";
-import { currentProfile } from "../train/profile.ts";
 import { runAuditTask } from "./audit-task.ts";
 import { pendingReveal, revealWhenDue } from "./chain-duties.ts";
 import { ensureStaked } from "./chain-stake.ts";
 import { NodeError } from "./errors.ts";
+import type { Fault } from "./faults.ts";
 import { GatewayClient } from "./gateway-client.ts";
 import { loadIdentity, type NodeIdentity } from "./identity.ts";
+import { determinismProfileHash } from "./profile-check.ts";
 import { runTrainingTask, type TaskContext } from "./training-task.ts";
 
 export interface NodeDaemonOptions {
@@ -24,6 +23,8 @@ export interface NodeDaemonOptions {
   seed: string;
   dataDir: string;
   log: (message: string) => void;
+  /** A misbehaviour to inject on purpose (faults.ts, checked by faultFor); absent for an honest node. */
+  fault?: Fault;
   /** Long-poll length per claim, at most 20 s. */
   claimWaitSeconds?: number;
 }
@@ -31,10 +32,6 @@ export interface NodeDaemonOptions {
 // After a failure the daemon waits before trying again, doubling up to a minute.
 const FIRST_BACKOFF_MS = 1_000;
 const MAX_BACKOFF_MS = 60_000;
-
-export function determinismProfileHash(): string {
-  return createHash("sha256").update(canonicalize(currentProfile())!).digest("hex");
-}
 
 // A gateway that is starting or briefly failing is waited for at start-up; a refusal (4xx) is final.
 const REGISTER_ATTEMPTS = 6;
@@ -106,6 +103,7 @@ export class NodeDaemon {
       identity: this.identity,
       dataDir: this.options.dataDir,
       log,
+      fault: this.options.fault ?? null,
     };
     const wait = Math.min(this.options.claimWaitSeconds ?? 20, 20);
     const stop = this.stopping.signal;

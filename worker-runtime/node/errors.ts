@@ -4,7 +4,11 @@ export type NodeErrorCode =
   | "LEASE_LOST"
   | "BLOB_CORRUPT"
   | "AUDIT_PROOF_INVALID"
-  | "CHAIN_REJECTED";
+  | "CHAIN_REJECTED"
+  /** The task's checkpoints were made under another determinism profile than this node's. */
+  | "PROFILE_MISMATCH"
+  /** `--fault` asked for without VERITRAIN_ALLOW_FAULTS=1, in production, or with an unknown mode. */
+  | "FAULTS_REFUSED";
 
 export class NodeError extends Error {
   constructor(

@@ -16,9 +16,11 @@ import { parseTrainingSpec } from "../train/spec.ts";
 import { train } from "../train/trainer.ts";
 import { commitCheckpoints } from "./chain-duties.ts";
 import { NodeError } from "./errors.ts";
+import type { CheckpointInFlight, Fault, WorkerFault } from "./faults.ts";
 import type { GatewayClient } from "./gateway-client.ts";
 import type { NodeIdentity } from "./identity.ts";
 import { LeaseKeeper } from "./lease-keeper.ts";
+import { requireSameProfile } from "./profile-check.ts";
 import { SerialReports } from "./serial-reports.ts";
 
 export interface TaskContext {
@@ -28,6 +30,8 @@ export interface TaskContext {
   identity: NodeIdentity;
   dataDir: string;
   log: (message: string) => void;
+  /** A misbehaviour injected on purpose (faults.ts); null for an honest node. */
+  fault: Fault | null;
 }
 
 // Progress is a courtesy to the user watching the job; once a second is plenty.
@@ -68,6 +72,11 @@ export function requireChain(context: TaskContext): NodeChainClient {
   return context.chain;
 }
 
+/** Holds the lease without a word until the node stops: the gateway's lease deadline must notice. */
+function vanish(stop: AbortSignal): Promise<void> {
+  return new Promise((resolve) => stop.addEventListener("abort", () => resolve(), { once: true }));
+}
+
 export async function runTrainingTask(
   context: TaskContext,
   claim: TrainingClaim,
@@ -78,7 +87,14 @@ export async function runTrainingTask(
   const lease = claim.lease.id;
   const keeper = new LeaseKeeper(client, lease, claim.lease.heartbeat_interval_seconds, stop, log);
   const reports = new SerialReports();
+  const fault = context.fault?.role === "worker" ? (context.fault as WorkerFault) : null;
+  if (fault?.vanish === "after-claim") {
+    keeper.stop();
+    log(`task ${task.task_id}: fault silent, never delivering`);
+    return vanish(stop);
+  }
   try {
+    requireSameProfile(task);
     const workDir = join(context.dataDir, "tasks", task.task_id, `attempt-${claim.attempt}`);
     mkdirSync(workDir, { recursive: true });
     const [model, dataset] = await Promise.all([
@@ -96,6 +112,10 @@ export async function runTrainingTask(
     }
     const checkpointDir = join(workDir, "checkpoints");
     let lastProgress = 0;
+    // The leaves are the hashes of the bytes as uploaded, which a fault may have forged.
+    const uploaded = new Map<number, string>();
+    let previous: CheckpointInFlight["previous"] = null;
+    let index = 0;
     const result = await train({
       model,
       dataset: { bytes: dataset, fileName: task.dataset_file_name },
@@ -107,8 +127,20 @@ export async function runTrainingTask(
         if (event.type === "checkpoint" && "file" in event.record) {
           const { step, file } = event.record;
           // The trainer wrote the file before announcing it; read it now, before a later one lands.
-          const bytes = readFileSync(join(checkpointDir, file));
-          reports.add(() => client.uploadCheckpoint(lease, step, bytes));
+          const trained = readFileSync(join(checkpointDir, file));
+          const inFlight = { index: index++, step, bytes: trained, model, spec: task.spec };
+          reports.add(async () => {
+            const bytes = fault?.checkpoint
+              ? await fault.checkpoint({
+                  ...inFlight,
+                  previous,
+                  dataset: { bytes: dataset, fileName: task.dataset_file_name },
+                })
+              : trained;
+            previous = { step, bytes };
+            uploaded.set(step, sha256Hex(bytes));
+            await client.uploadCheckpoint(lease, step, bytes);
+          });
         } else if (event.type === "step" && Date.now() - lastProgress >= PROGRESS_INTERVAL_MS) {
           lastProgress = Date.now();
           reports.add(() =>
@@ -132,10 +164,13 @@ export async function runTrainingTask(
     const startStep = resumeFrom?.step ?? 0;
     const leaves = [
       ...claim.checkpoints.filter((c) => c.step < startStep).map((c) => c.sha256),
-      ...result.checkpoints.map((c) => c.sha256),
+      ...result.checkpoints.map((c) => uploaded.get(c.step) ?? c.sha256),
     ];
     const root = Buffer.from(merkleRoot(leaves.map((l) => Buffer.from(l, "hex")))).toString("hex");
-    const modelSha256 = await client.uploadModel(lease, result.model);
+    const modelSha256 = await client.uploadModel(
+      lease,
+      fault?.model ? fault.model(result.model, model) : result.model,
+    );
     if (task.chain) {
       await commitCheckpoints(
         requireChain(context),
@@ -143,6 +178,11 @@ export async function runTrainingTask(
         { root, leaves, steps: task.total_steps },
       );
       log(`task ${task.task_id}: committed root ${root} on chain task ${task.chain.chain_task_id}`);
+    }
+    if (fault?.vanish === "after-commit") {
+      keeper.stop();
+      log(`task ${task.task_id}: fault commit-and-vanish, never completing`);
+      return vanish(stop);
     }
     const commitment = { taskId: task.task_id, checkpointRoot: root, leafCount: leaves.length, modelSha256 };
     await client.complete(lease, {

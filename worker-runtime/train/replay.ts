@@ -13,6 +13,8 @@ export interface ReplayOptions {
   spec: unknown;
   /** Canonical bytes of the checkpoint the segment starts from. */
   from: Uint8Array;
+  /** The step the start checkpoint is committed at: a checkpoint claiming another step is refused. */
+  fromStep?: number;
   /** The step of the checkpoint the segment ends at. */
   toStep: number;
   /** Optimizer steps per onnxruntime run (see SetUpOptions); the bytes do not depend on it. */
@@ -53,6 +55,12 @@ async function replay(
   try {
     const stored = decodeCheckpoint(options.from);
     let state: TrainingState = { ...stored, ...engine.fromCanonical(stored) };
+    if (options.fromStep !== undefined && state.step !== options.fromStep) {
+      throw new TrainError(
+        "INVALID_CHECKPOINT",
+        `the checkpoint committed for step ${options.fromStep} holds the state of step ${state.step}`,
+      );
+    }
     if (options.toStep <= state.step || options.toStep > totalSteps) {
       throw new TrainError(
         "INVALID_CHECKPOINT",

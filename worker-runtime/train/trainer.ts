@@ -4,9 +4,10 @@
 // A run resumed from any checkpoint is bit-identical to one that never stopped: parameters,
 // optimizer state, step and data position are all in the checkpoint, and the learning rate and
 // dropout seeds are pure functions of the step.
-import { withInitializers } from "../onnx/index.ts";
+import { deliveredTensors } from "../../protocol/model-weights.ts";
+import { loadModel, withInitializers } from "../onnx/index.ts";
 import { countCorrect } from "./accuracy.ts";
-import { encodeCheckpoint, sha256Hex, type TrainingState } from "./checkpoint.ts";
+import { decodeCheckpoint, encodeCheckpoint, sha256Hex, type TrainingState } from "./checkpoint.ts";
 import {
   CheckpointDir,
   type CheckpointLeaf,
@@ -95,16 +96,41 @@ async function evaluate(engine: StepEngine, setup: RunSetup, current: ModelState
   return { loss: lossSum / split.samples, accuracy: judged > 0 ? correct / judged : null };
 }
 
-function startingPoint(setup: RunSetup, resume: TrainOptions["resume"], profile: DeterminismProfile) {
-  if (!resume) {
-    const current = setup.engine.initialState();
-    const state: TrainingState = {
-      step: 0,
-      position: { epoch: 0, batch: 0, rngAtEpochStart: setup.initialRng },
-      ...current,
-    };
-    return { state, source: undefined };
+function initialState(setup: RunSetup): TrainingState {
+  return {
+    step: 0,
+    position: { epoch: 0, batch: 0, rngAtEpochStart: setup.initialRng },
+    ...setup.engine.initialState(),
+  };
+}
+
+/**
+ * The canonical bytes of a run's step-0 checkpoint (its leaf 0): a pure function of the model,
+ * the dataset and the spec, so the platform computes it instead of taking a worker's word.
+ */
+export async function initialCheckpoint(
+  model: Uint8Array,
+  dataset: DatasetSource,
+  spec: unknown,
+): Promise<Uint8Array> {
+  const setup = await setUpRun(model, dataset, spec, { stepsPerRun: 1 });
+  try {
+    const state = initialState(setup);
+    return encodeCheckpoint({ ...state, ...setup.engine.canonical(state) });
+  } finally {
+    await setup.engine.release();
   }
+}
+
+/** The model a run delivers once it reaches `checkpoint`: the user's model with its weights. */
+export function deliveredModel(model: Uint8Array, checkpoint: Uint8Array): Uint8Array {
+  const loaded = loadModel(model);
+  const delivered = deliveredTensors(decodeCheckpoint(checkpoint), (name) => loaded.initializers.has(name));
+  return withInitializers(loaded, delivered);
+}
+
+function startingPoint(setup: RunSetup, resume: TrainOptions["resume"], profile: DeterminismProfile) {
+  if (!resume) return { state: initialState(setup), source: undefined };
   const source = CheckpointDir.open(resume.dir);
   const recorded = source.manifest;
   const mismatched = (["model_sha256", "dataset_sha256", "spec_sha256"] as const).filter(
@@ -207,11 +233,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       if (step === nextCheckpoint) checkpoint(state);
     }
     const seconds = (performance.now() - began) / 1000;
-    const trained = engine.canonical(state);
-    const delivered = new Map(trained.params);
-    for (const [name, value] of trained.state) {
-      if (setup.model.initializers.has(name)) delivered.set(name, value);
-    }
+    const delivered = deliveredTensors(engine.canonical(state), (name) => setup.model.initializers.has(name));
     return {
       model: withInitializers(setup.model, delivered),
       metrics: {

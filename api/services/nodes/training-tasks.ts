@@ -1,7 +1,7 @@
 // What a worker does with a training task it leased: report progress, upload checkpoints and the
 // trained model, and complete it with a signed Merkle commitment over its checkpoints. Every
 // report is checked against the task as queued before the jobs service hears of it.
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import type {
   Acknowledged,
   CheckpointRef,
@@ -13,13 +13,14 @@ import type {
   TrainingClaim,
 } from "../../../protocol/node-wire.ts";
 import { checkpointRoot } from "../../../protocol/receipt.ts";
-import { commitmentMessage } from "../../../protocol/signed-messages.ts";
+import { commitmentMessage, sha256Hex } from "../../../protocol/signed-messages.ts";
 import type { Lease } from "../../../queue/leases.ts";
 import { ApiError } from "../../errors.ts";
 import type { JobLifecycle } from "../job-lifecycle.ts";
 import type { NodeBlobs } from "./blobs.ts";
 import type { NodeLeases } from "./leases.ts";
 import { verifyNodeSignature } from "./signatures.ts";
+import type { TrainingEvidence } from "./training-evidence.ts";
 
 /**
  * Runs the checks an upload must pass before its bytes are read; a refused upload is drained
@@ -60,6 +61,7 @@ export class TrainingTasks {
   constructor(
     private readonly leases: NodeLeases,
     private readonly blobs: NodeBlobs,
+    private readonly evidence: TrainingEvidence,
     private readonly lifecycle: JobLifecycle,
   ) {}
 
@@ -109,13 +111,17 @@ export class TrainingTasks {
       return renewed;
     });
     const sizeBytes = await this.blobs.store("checkpoint", content, sha256);
+    await this.evidence.checkCheckpoint(lease.data.task, step, sha256);
     const checkpoint = { step, sha256 };
     await this.leases.recordCheckpoint(node, leaseId, checkpoint);
     await this.lifecycle.checkpointStored(lease.data.task.task_id, { step, sha256, sizeBytes });
     return checkpoint;
   }
 
-  /** Streams the trained model into the blob store; `complete` then names it by hash. */
+  /**
+   * Streams the trained model into the blob store. Optional: `complete` stores the platform's own
+   * derivation, which an honest worker's upload equals byte for byte.
+   */
   async storeModel(node: string, leaseId: string, sha256: string, content: Readable): Promise<StoredModel> {
     await beforeUpload(content, () => this.leases.renew("training", node, leaseId));
     await this.blobs.store("model", content, sha256);
@@ -145,12 +151,19 @@ export class TrainingTasks {
         "checkpoint_root",
       );
     }
-    if (!(await this.blobs.has(completion.model_sha256))) {
+    // The delivered model is the platform's derivation from the last checkpoint, never bytes the
+    // worker chose: a worker's commitment must name exactly that model.
+    const delivered = await this.evidence.deliveredModel(task, stored.at(-1)!);
+    const deliveredSha256 = sha256Hex(delivered);
+    if (completion.model_sha256 !== deliveredSha256) {
       throw ApiError.badRequest(
-        "model_missing",
-        `no model with SHA-256 ${completion.model_sha256} was uploaded; PUT it to the lease's model first`,
+        "model_mismatch",
+        `model_sha256 ${completion.model_sha256} is not the model derived from the last checkpoint (${deliveredSha256})`,
         "model_sha256",
       );
+    }
+    if (!(await this.blobs.has(deliveredSha256))) {
+      await this.blobs.store("model", Readable.from([delivered]), deliveredSha256);
     }
     const commitment = {
       taskId: task.task_id,

@@ -1,0 +1,74 @@
+// A verifier's answer to checkpoints no honest run produces, and its refusal of work of another
+// determinism profile.
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { decodeCheckpoint, encodeCheckpoint } from "../../protocol/checkpoint.ts";
+import { merkleRoot } from "../../protocol/merkle.ts";
+import { loadFixture } from "../train/fixtures.ts";
+import { train } from "../train/trainer.ts";
+import { replayForVerdict, UNREPLAYABLE_STATE } from "./audit-task.ts";
+import { NodeError } from "./errors.ts";
+import { determinismProfileHash, requireSameProfile } from "./profile-check.ts";
+
+const mlp = loadFixture("mlp");
+const spec = { ...mlp.spec, epochs: undefined, max_steps: 8, checkpoint_every: 4 };
+
+describe("a verifier's replay", () => {
+  const dir = mkdtempSync(join(tmpdir(), "vt-audit-"));
+  let first: Uint8Array;
+  let secondSha256: string;
+  before(async () => {
+    const result = await train({ model: mlp.model, dataset: mlp.dataset, spec, checkpointDir: dir });
+    first = readFileSync(join(dir, "step-000000004.ckpt"));
+    secondSha256 = result.checkpoints.find((c) => c.step === 8)!.sha256;
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  const segment = (from: Uint8Array) => ({
+    model: mlp.model,
+    dataset: mlp.dataset,
+    spec,
+    from,
+    fromStep: 4,
+    toStep: 8,
+  });
+  const unreplayableRoot = Buffer.from(
+    merkleRoot(Array.from({ length: 4 }, () => Buffer.from(UNREPLAYABLE_STATE, "hex"))),
+  ).toString("hex");
+
+  it("lands on the worker's checkpoint from an honest one", async () => {
+    const replay = await replayForVerdict(segment(first), true);
+    assert.equal(replay.sha256, secondSha256);
+  });
+
+  it("disagrees, with a transcript of zero hashes, when the start checkpoint is undecodable", async () => {
+    const garbage = new Uint8Array(first.length).map((_, i) => (i * 131 + 7) & 0xff);
+    const replay = await replayForVerdict(segment(garbage), true);
+    assert.deepEqual(replay, { sha256: UNREPLAYABLE_STATE, root: unreplayableRoot });
+    assert.notEqual(replay.sha256, secondSha256);
+  });
+
+  it("disagrees when the start checkpoint claims another step than its place in the commitment", async () => {
+    const moved = encodeCheckpoint({ ...decodeCheckpoint(first), step: 3 });
+    const replay = await replayForVerdict(segment(moved), false);
+    assert.deepEqual(replay, { sha256: UNREPLAYABLE_STATE, root: null });
+  });
+});
+
+describe("determinism profiles", () => {
+  const work = { task_id: "t1", model_sha256: "", dataset_sha256: "", dataset_file_name: "d.npz", spec: {} };
+  it("accepts work of its own profile or of none yet", () => {
+    requireSameProfile({ ...work, profile_hash: determinismProfileHash() });
+    requireSameProfile({ ...work, profile_hash: null });
+    requireSameProfile(work);
+  });
+  it("refuses work made under another profile with PROFILE_MISMATCH", () => {
+    assert.throws(
+      () => requireSameProfile({ ...work, profile_hash: "ab".repeat(32) }),
+      (error: unknown) => error instanceof NodeError && error.code === "PROFILE_MISMATCH",
+    );
+  });
+});

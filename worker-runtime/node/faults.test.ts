@@ -1,0 +1,108 @@
+// What each fault mode makes a node produce, and when `--fault` is refused.
+import assert from "node:assert/strict";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { decodeCheckpoint } from "../../protocol/checkpoint.ts";
+import { sha256Hex } from "../../protocol/signed-messages.ts";
+import { loadFixture } from "../train/fixtures.ts";
+import { replaySegment } from "../train/replay.ts";
+import { train } from "../train/trainer.ts";
+import { NodeError } from "./errors.ts";
+import { type CheckpointInFlight, FAULTS, faultFor, type WorkerFault } from "./faults.ts";
+
+const ALLOWED = { VERITRAIN_ALLOW_FAULTS: "1" };
+const refused = (error: unknown) => error instanceof NodeError && error.code === "FAULTS_REFUSED";
+
+describe("--fault", () => {
+  it("is refused without VERITRAIN_ALLOW_FAULTS=1", () => {
+    assert.throws(() => faultFor("lazy", "verifier", {}), refused);
+  });
+  it("is refused under NODE_ENV=production even when allowed", () => {
+    assert.throws(() => faultFor("lazy", "verifier", { ...ALLOWED, NODE_ENV: "production" }), refused);
+  });
+  it("is refused for an unknown mode or another role's mode", () => {
+    assert.throws(() => faultFor("toString", "worker", ALLOWED), refused);
+    assert.throws(() => faultFor("lazy", "worker", ALLOWED), refused);
+  });
+  it("gives each mode's entry when allowed", () => {
+    assert.equal(faultFor("grief", "verifier", ALLOWED), FAULTS.grief);
+    assert.equal(faultFor("silent", "worker", ALLOWED), FAULTS.silent);
+  });
+});
+
+describe("worker faults", () => {
+  const mlp = loadFixture("mlp");
+  const spec = { ...mlp.spec, epochs: undefined, max_steps: 8, checkpoint_every: 4 };
+  const dir = mkdtempSync(join(tmpdir(), "vt-faults-"));
+  const checkpoints: Array<{ step: number; bytes: Uint8Array }> = [];
+  before(async () => {
+    const result = await train({ model: mlp.model, dataset: mlp.dataset, spec, checkpointDir: dir });
+    for (const { step } of result.checkpoints) {
+      checkpoints.push({
+        step,
+        bytes: readFileSync(join(dir, `step-${String(step).padStart(9, "0")}.ckpt`)),
+      });
+    }
+  });
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** The bytes a worker with this fault uploads for each checkpoint of the run. */
+  async function uploads(fault: WorkerFault): Promise<Uint8Array[]> {
+    const sent: Uint8Array[] = [];
+    for (const [index, { step, bytes }] of checkpoints.entries()) {
+      const previous = index === 0 ? null : { step: checkpoints[index - 1]!.step, bytes: sent[index - 1]! };
+      const inFlight: CheckpointInFlight = {
+        index,
+        step,
+        bytes,
+        previous,
+        model: mlp.model,
+        dataset: mlp.dataset,
+        spec,
+      };
+      sent.push(fault.checkpoint ? await fault.checkpoint(inFlight) : bytes);
+    }
+    return sent;
+  }
+  const changed = (sent: Uint8Array[]) =>
+    sent.flatMap((bytes, i) => (sha256Hex(bytes) === sha256Hex(checkpoints[i]!.bytes) ? [] : [i]));
+
+  it("garbage-checkpoint uploads undecodable bytes for exactly one checkpoint", async () => {
+    const sent = await uploads(FAULTS["garbage-checkpoint"]);
+    assert.deepEqual(changed(sent), [1]);
+    assert.throws(() => decodeCheckpoint(sent[1]!));
+  });
+
+  it("perturb-weights changes the weights of exactly one checkpoint, which still decodes at its step", async () => {
+    const sent = await uploads(FAULTS["perturb-weights"]);
+    assert.deepEqual(changed(sent), [1]);
+    assert.equal(decodeCheckpoint(sent[1]!).step, checkpoints[1]!.step);
+  });
+
+  it("skip-steps labels the state after half a segment as its end", async () => {
+    const sent = await uploads(FAULTS["skip-steps"]);
+    assert.deepEqual(changed(sent), [1]);
+    const half = await replaySegment({
+      model: mlp.model,
+      dataset: mlp.dataset,
+      spec,
+      from: checkpoints[0]!.bytes,
+      toStep: 2,
+    });
+    const forged = decodeCheckpoint(sent[1]!);
+    assert.equal(forged.step, 4);
+    assert.deepEqual(forged.params, half.state.params);
+  });
+
+  it("swap-model delivers the uploaded model instead of the trained one", () => {
+    const trained = new Uint8Array([1, 2, 3]);
+    assert.equal(FAULTS["swap-model"].model(trained, mlp.model), mlp.model);
+  });
+
+  it("silent and commit-and-vanish walk away after the claim and after the commit", () => {
+    assert.equal(FAULTS.silent.vanish, "after-claim");
+    assert.equal(FAULTS["commit-and-vanish"].vanish, "after-commit");
+  });
+});

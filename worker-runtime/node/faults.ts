@@ -1,0 +1,158 @@
+// Fault injection: a node that misbehaves on purpose, one way per mode, so that tests and
+// `veritrain up --fault` can show each cheat is caught. Only ever with VERITRAIN_ALLOW_FAULTS=1 and
+// never under NODE_ENV=production: a faulty node cheats its users and is slashed for it.
+import { randomBytes } from "node:crypto";
+import type { NodeRole } from "../../protocol/node-wire.ts";
+import { decodeCheckpoint, encodeCheckpoint } from "../train/checkpoint.ts";
+import { replaySegment } from "../train/replay.ts";
+import type { DatasetSource } from "../train/run-setup.ts";
+import { NodeError } from "./errors.ts";
+
+/** One checkpoint a worker is about to upload, with what a fault may need to forge it. */
+export interface CheckpointInFlight {
+  /** Its position among this run's checkpoints: 0 is the one the run starts from. */
+  index: number;
+  step: number;
+  bytes: Uint8Array;
+  /** The checkpoint before it, as uploaded. */
+  previous: { step: number; bytes: Uint8Array } | null;
+  model: Uint8Array;
+  dataset: DatasetSource;
+  spec: unknown;
+}
+
+export interface WorkerFault {
+  role: "worker";
+  description: string;
+  /** The bytes uploaded (and committed) instead of the trained checkpoint. */
+  checkpoint?: (checkpoint: CheckpointInFlight) => Uint8Array | Promise<Uint8Array>;
+  /** The model delivered instead of the trained one. */
+  model?: (trained: Uint8Array, uploaded: Uint8Array) => Uint8Array;
+  /** Where the worker walks away, holding the lease: right after the claim, or after its commit on chain. */
+  vanish?: "after-claim" | "after-commit";
+}
+
+export interface VerifierFault {
+  role: "verifier";
+  description: string;
+  /** What the verdict says instead of the replay's answer. */
+  verdict: "agrees-without-replay" | "disagrees";
+}
+
+export type Fault = WorkerFault | VerifierFault;
+
+// The forged checkpoint is the first one after the start: every run, however short, has it.
+const FORGED_INDEX = 1;
+
+function forgeOnce(forge: (checkpoint: CheckpointInFlight) => Uint8Array | Promise<Uint8Array>) {
+  return (checkpoint: CheckpointInFlight) =>
+    checkpoint.index === FORGED_INDEX ? forge(checkpoint) : checkpoint.bytes;
+}
+
+function perturbWeights(bytes: Uint8Array): Uint8Array {
+  const state = decodeCheckpoint(bytes);
+  const weight = [...state.params.values()].find((t) => t.data instanceof Float32Array);
+  if (weight) {
+    const data = weight.data as Float32Array;
+    for (let i = 0; i < data.length; i += 7) data[i] = data[i]! + 1e-3 * Math.sin(i + 1);
+  }
+  return encodeCheckpoint(state);
+}
+
+/** Trains only the first half of the segment ending at this checkpoint and labels it as the whole. */
+async function skipSteps(checkpoint: CheckpointInFlight): Promise<Uint8Array> {
+  // The forged checkpoint is never the run's first, so the one before it is known.
+  const previous = checkpoint.previous!;
+  const half = previous.step + Math.floor((checkpoint.step - previous.step) / 2);
+  const state =
+    half === previous.step
+      ? decodeCheckpoint(previous.bytes)
+      : (
+          await replaySegment({
+            model: checkpoint.model,
+            dataset: checkpoint.dataset,
+            spec: checkpoint.spec,
+            from: previous.bytes,
+            toStep: half,
+          })
+        ).state;
+  return encodeCheckpoint({ ...state, step: checkpoint.step });
+}
+
+export const FAULTS = {
+  "garbage-checkpoint": {
+    role: "worker",
+    description: "uploads and commits random bytes for one checkpoint",
+    checkpoint: forgeOnce((c) => new Uint8Array(randomBytes(c.bytes.length))),
+  },
+  "perturb-weights": {
+    role: "worker",
+    description: "adds noise to the weights of one checkpoint",
+    checkpoint: forgeOnce((c) => perturbWeights(c.bytes)),
+  },
+  "skip-steps": {
+    role: "worker",
+    description: "trains half the steps of one segment and commits its end as if it trained all",
+    checkpoint: forgeOnce(skipSteps),
+  },
+  "swap-model": {
+    role: "worker",
+    description: "delivers the untrained model instead of the trained one",
+    model: (_trained, uploaded) => uploaded,
+  },
+  silent: {
+    role: "worker",
+    description: "claims a task and never delivers",
+    vanish: "after-claim",
+  },
+  "commit-and-vanish": {
+    role: "worker",
+    description: "commits its checkpoints on chain and never completes the task",
+    vanish: "after-commit",
+  },
+  lazy: {
+    role: "verifier",
+    description: "agrees without replaying",
+    verdict: "agrees-without-replay",
+  },
+  grief: {
+    role: "verifier",
+    description: "disagrees with honest work",
+    verdict: "disagrees",
+  },
+} as const satisfies Record<string, Fault>;
+
+export type FaultMode = keyof typeof FAULTS;
+
+/**
+ * The fault a node was asked to inject, refused (FAULTS_REFUSED) unless faults are allowed, outside
+ * production, for a mode that exists and fits the node's role.
+ */
+export function faultFor(mode: string, role: NodeRole, env: NodeJS.ProcessEnv = process.env): Fault {
+  if (env.NODE_ENV === "production") {
+    throw new NodeError(
+      "FAULTS_REFUSED",
+      "NODE_ENV=production never injects faults: a faulty node cheats real users",
+    );
+  }
+  if (env.VERITRAIN_ALLOW_FAULTS !== "1") {
+    throw new NodeError(
+      "FAULTS_REFUSED",
+      "--fault makes the node cheat on purpose: set VERITRAIN_ALLOW_FAULTS=1 to allow it",
+    );
+  }
+  if (!Object.hasOwn(FAULTS, mode)) {
+    throw new NodeError(
+      "FAULTS_REFUSED",
+      `unknown fault mode ${mode}; one of ${Object.keys(FAULTS).join(", ")}`,
+    );
+  }
+  const fault: Fault = FAULTS[mode as FaultMode];
+  if (fault.role !== role) {
+    throw new NodeError(
+      "FAULTS_REFUSED",
+      `fault mode ${mode} is for a ${fault.role}, this node is a ${role}`,
+    );
+  }
+  return fault;
+}
