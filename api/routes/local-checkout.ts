@@ -63,7 +63,7 @@ function content(session: LocalCheckoutView): string {
       <dl class="details">
         <dt>Amount</dt><dd data-testid="amount">${amount}</dd>
         <dt>For</dt><dd>Veritrain training credits</dd>
-        <dt>Session</dt><dd><code>${escapeHtml(session.id)}</code></dd>
+        <dt>Session</dt><dd><code class="data">${escapeHtml(session.id)}</code></dd>
         <dt>Expires</dt><dd>${escapeHtml(new Date(session.expires_at).toUTCString())}</dd>
       </dl>
       <div class="actions checkout-actions">
