@@ -116,7 +116,11 @@ class Narrator {
     if (event.type === "training.progress")
       this.progress(Number(d.step), Number(d.total_steps), Number(d.loss));
     // Progress is reported every so many steps: the last ones may not have been.
-    if (event.type === "training.completed") this.bar?.update(this.bar.getTotal());
+    if (event.type === "training.completed" && this.bar) {
+      const epochs = (d.metrics as { epochs?: Array<{ train_loss?: number }> } | undefined)?.epochs;
+      const loss = epochs?.at(-1)?.train_loss;
+      this.bar.update(this.bar.getTotal(), { loss: typeof loss === "number" ? loss.toFixed(4) : "-" });
+    }
     const line = describe(event);
     if (line) this.say(`  ${line}`);
   }
