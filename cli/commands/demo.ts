@@ -325,7 +325,7 @@ export function registerDemoCommand(program: Command): void {
   program
     .command("demo")
     .description("Against a running stack: sign up, buy credits, train the bundled model, verify its receipt")
-    .option("--api <url>", "the API", "http://localhost:8080")
+    .option("--api <url>", "the API", process.env.VERITRAIN_BASE_URL ?? "http://localhost:8080")
     .option("--json", "print one JSON object at the end instead of the narration")
     .option("--out <dir>", "where to save the trained model and the receipt", "veritrain-demo")
     .option("--timeout <seconds>", "give up following the job after this long", "1200")
