@@ -1,15 +1,26 @@
 // Training throughput, ours vs PyTorch: steps per second on one thread, batch 32, for the MLP,
 // CNN and attention fixtures (8x8-image-sized data), same models, data and optimizer settings.
+// Then a compute-bound MLP (784-512-512-10, batch 128): its GEMM GFLOP/s against a one-thread
+// SGEMM of the same shapes (numpy on OpenBLAS) measured in the same run, the speed-up with two
+// threads, and whether one and two threads give the same bits.
 //   npm run bench:train            (node --import tsx bench/train.ts)
 //   npm run bench:train -- --steps 500 --repeats 5 --warmup 100 --models mlp,cnn --steps-per-run 1
-// PyTorch runs live through /usr/bin/python3 (Debian's python3-torch) with
-// torch.set_num_threads(1); without it, only our numbers are printed.
+//   npm run bench:train -- --models none        (only the compute-bound model)
+// PyTorch and numpy run through /usr/bin/python3 (Debian's python3-torch) with one thread;
+// without them, only our numbers are printed.
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
+import { ModelBuilder, seededRandom } from "../worker-runtime/autodiff/index.ts";
 import { BatchOrder } from "../worker-runtime/train/data/batches.ts";
 import { FIXTURE_MODELS, type FixtureName, loadFixture } from "../worker-runtime/train/fixtures.ts";
-import { advance, nextCheckpointStep, setUpRun } from "../worker-runtime/train/run-setup.ts";
+import {
+  advance,
+  type DatasetSource,
+  nextCheckpointStep,
+  setUpRun,
+} from "../worker-runtime/train/run-setup.ts";
+import { train } from "../worker-runtime/train/trainer.ts";
 
 const PYTHON = "/usr/bin/python3";
 
@@ -26,23 +37,42 @@ const { values } = parseArgs({
 const warmup = Number(values.warmup);
 const steps = Number(values.steps);
 const repeats = Number(values.repeats);
-const models = values.models.split(",") as FixtureName[];
+const models = values.models.split(",").filter((m) => m !== "none") as FixtureName[];
 const stepsPerRunOption =
   values["steps-per-run"] === undefined ? {} : { stepsPerRun: Number(values["steps-per-run"]) };
+
+/** Steps per second of a burst, by the clock and per CPU-second of the process (all its threads). */
+interface Rates {
+  wall: number;
+  cpu: number;
+}
+
+const best = (a: Rates | undefined, b: Rates): Rates => ({
+  wall: Math.max(a?.wall ?? 0, b.wall),
+  cpu: Math.max(a?.cpu ?? 0, b.cpu),
+});
+
+interface Trainable {
+  model: Uint8Array;
+  dataset: DatasetSource;
+  spec: Record<string, unknown>;
+}
 
 /**
  * Our side: the trainer's loop without its bookkeeping (batch assembly, learning rates, runs of
  * the step graph that stop at every checkpoint and epoch end, as in training).
  */
-async function ourTrainer(name: FixtureName): Promise<{
-  burst: (steps: number) => Promise<number>;
+async function ourTrainer(
+  fixture: Trainable,
+  threads = 1,
+): Promise<{
+  burst: (steps: number) => Promise<Rates>;
   /** Mean steps per onnxruntime run so far. */
   stepsPerRun: () => number;
   release: () => Promise<void>;
 }> {
-  const fixture = loadFixture(name);
   const spec = { ...fixture.spec, epochs: undefined, max_steps: 1_000_000, validation: undefined };
-  const setup = await setUpRun(fixture.model, fixture.dataset, spec, stepsPerRunOption);
+  const setup = await setUpRun(fixture.model, fixture.dataset, spec, { ...stepsPerRunOption, threads });
   let state = {
     step: 0,
     position: { epoch: 0, batch: 0, rngAtEpochStart: setup.initialRng },
@@ -53,25 +83,103 @@ async function ourTrainer(name: FixtureName): Promise<{
   // At least `steps` steps, ending where a run ends.
   const burst = async (steps: number) => {
     const started = performance.now();
+    const cpu = process.cpuUsage();
     const first = state.step;
     while (state.step < first + steps) {
       state = (await advance(setup, state, order, nextCheckpointStep(setup, state.step))).state;
       runs += 1;
     }
-    return (state.step - first) / ((performance.now() - started) / 1000);
+    const used = process.cpuUsage(cpu);
+    return {
+      wall: (state.step - first) / ((performance.now() - started) / 1000),
+      cpu: (state.step - first) / ((used.user + used.system) / 1e6),
+    };
   };
   await burst(warmup);
   return { burst, stepsPerRun: () => state.step / runs, release: () => setup.engine.release() };
 }
 
+/** The compute-bound model's layer widths and batch size (bench/train_torch.py's SGEMM uses them too). */
+const WIDTHS = [784, 512, 512, 10];
+const BATCH = 128;
+/** GEMM FLOPs of one step: forward, weight gradients, and input gradients past the first layer. */
+const GEMM_FLOPS = WIDTHS.slice(1).reduce(
+  (sum, n, i) => sum + 2 * BATCH * WIDTHS[i]! * n * (i === 0 ? 2 : 3),
+  0,
+);
+
+function safetensors(
+  tensors: Record<string, { dtype: "F32" | "I64"; shape: number[]; data: ArrayBufferView }>,
+) {
+  let offset = 0;
+  const header: Record<string, unknown> = {};
+  for (const [name, t] of Object.entries(tensors)) {
+    header[name] = { dtype: t.dtype, shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
+    offset += t.data.byteLength;
+  }
+  const json = new TextEncoder().encode(
+    JSON.stringify(header).padEnd(8 * Math.ceil(JSON.stringify(header).length / 8)),
+  );
+  const bytes = new Uint8Array(8 + json.length + offset);
+  new DataView(bytes.buffer).setBigUint64(0, BigInt(json.length), true);
+  bytes.set(json, 8);
+  let at = 8 + json.length;
+  for (const t of Object.values(tensors)) {
+    bytes.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
+    at += t.data.byteLength;
+  }
+  return bytes;
+}
+
+/** The compute-bound MLP with PyTorch's default initialization scale, on 1024 random samples. */
+function computeBound(): Trainable {
+  const random = seededRandom(7);
+  const m = new ModelBuilder();
+  let h = m.input("input", "float32", ["batch", WIDTHS[0]!]);
+  for (let i = 1; i < WIDTHS.length; i++) {
+    const bound = 1 / Math.sqrt(WIDTHS[i - 1]!);
+    const weight = m.random(`fc${i}.weight`, "float32", [WIDTHS[i]!, WIDTHS[i - 1]!], random, bound);
+    h = m.op("Gemm", [h, weight, m.random(`fc${i}.bias`, "float32", [WIDTHS[i]!], random, bound)], {
+      transB: 1,
+    });
+    if (i < WIDTHS.length - 1) h = m.op("Relu", [h]);
+  }
+  m.output(h, "float32", ["batch", WIDTHS.at(-1)!]);
+  const samples = 1024;
+  const x = Float32Array.from({ length: samples * WIDTHS[0]! }, () => random() * 2 - 1);
+  const y = BigInt64Array.from({ length: samples }, () => BigInt(Math.floor(random() * WIDTHS.at(-1)!)));
+  const bytes = safetensors({
+    x: { dtype: "F32", shape: [samples, WIDTHS[0]!], data: x },
+    y: { dtype: "I64", shape: [samples], data: y },
+  });
+  const spec = {
+    inputs: { input: "x" },
+    target: "y",
+    output: h,
+    loss: { type: "cross_entropy" },
+    batch_size: BATCH,
+    optimizer: { type: "sgd", lr: 0.01, momentum: 0.9 },
+    drop_last: true,
+    epochs: 1,
+    checkpoint_every: 1_000_000,
+  };
+  return { model: m.bytes(), dataset: { bytes, fileName: "compute.safetensors" }, spec };
+}
+
 /** The PyTorch side as a long-lived child answering "<model> <steps>" lines, or why it cannot run. */
 async function torchTrainer(): Promise<
-  { burst: (name: string, steps: number) => Promise<number>; stop: () => void } | string
+  { burst: (name: string, steps: number) => Promise<Rates>; stop: () => void } | string
 > {
   const script = new URL("./train_torch.py", import.meta.url).pathname;
-  const child = spawn(PYTHON, [script, String(warmup), models.join(",")], {
-    stdio: ["pipe", "pipe", "pipe"],
-  });
+  const child = spawn(
+    PYTHON,
+    [script, String(warmup), models.join(",") || "none", `${BATCH}:${WIDTHS.join(",")}`],
+    {
+      stdio: ["pipe", "pipe", "pipe"],
+      // numpy's SGEMM on one thread, as onnxruntime's sessions have one.
+      env: { ...process.env, OPENBLAS_NUM_THREADS: "1", OMP_NUM_THREADS: "1" },
+    },
+  );
   let stderr = "";
   child.stderr.on("data", (chunk: Buffer) => {
     stderr += chunk.toString();
@@ -104,34 +212,86 @@ const ours: Record<string, number> = {};
 const stepsPerRun: Record<string, number> = {};
 const theirs: Record<string, number> = {};
 for (const name of models) {
-  const trainer = await ourTrainer(name);
+  const trainer = await ourTrainer(loadFixture(name));
   // Alternate bursts so both sides see the same machine load; keep each side's best burst.
   for (let r = 0; r < repeats; r++) {
-    ours[name] = Math.max(ours[name] ?? 0, await trainer.burst(steps));
-    if (typeof torch !== "string") theirs[name] = Math.max(theirs[name] ?? 0, await torch.burst(name, steps));
+    ours[name] = Math.max(ours[name] ?? 0, (await trainer.burst(steps)).wall);
+    if (typeof torch !== "string") {
+      theirs[name] = Math.max(theirs[name] ?? 0, (await torch.burst(name, steps)).wall);
+    }
   }
   stepsPerRun[name] = trainer.stepsPerRun();
   await trainer.release();
 }
-if (typeof torch !== "string") torch.stop();
 
-const targets: Record<FixtureName, number> = { mlp: 1.5, cnn: 1, attention: 1 };
-console.log(
-  `training steps/s, 1 thread, batch 32, best of ${repeats} alternating bursts of ${steps} steps after ${warmup} warm-up\n`,
-);
-console.log("model      | steps/run | veritrain | pytorch | ratio | target");
-console.log("-----------|-----------|-----------|---------|-------|-------");
-for (const name of models) {
-  const reference = theirs[name];
-  const ratio = reference ? (ours[name]! / reference).toFixed(2) : "-";
-  const cells = [
-    name.padEnd(10),
-    stepsPerRun[name]!.toFixed(1).padStart(9),
-    ours[name]!.toFixed(1).padStart(9),
-    (reference?.toFixed(1) ?? "-").padStart(7),
-    `${ratio}x`.padStart(5),
-    `>=${targets[name]}x`,
-  ];
-  console.log(cells.join(" | "));
+// The compute-bound model: one and two threads and the SGEMM reference, in alternating bursts.
+const compute = computeBound();
+const oneThread = await ourTrainer(compute, 1);
+const twoThreads = await ourTrainer(compute, 2);
+let best1: Rates | undefined;
+let best2: Rates | undefined;
+let sgemm: Rates | undefined;
+for (let r = 0; r < repeats; r++) {
+  best1 = best(best1, await oneThread.burst(steps));
+  best2 = best(best2, await twoThreads.burst(steps));
+  if (typeof torch !== "string") sgemm = best(sgemm, await torch.burst("sgemm", steps));
+}
+await oneThread.release();
+await twoThreads.release();
+if (typeof torch !== "string") torch.stop();
+// Bits: the same 16 steps with one thread, with two, and with two again.
+const finals = [];
+for (const threads of [1, 2, 2]) {
+  const run = await train({
+    ...compute,
+    spec: { ...compute.spec, epochs: undefined, max_steps: 16 },
+    threads,
+  });
+  finals.push(run.finalSha256);
+}
+
+// Issue 14's targets: every small model at least twice PyTorch's speed.
+const TARGET = 2;
+if (models.length > 0) {
+  console.log(
+    `training steps/s, 1 thread, batch 32, best of ${repeats} alternating bursts of ${steps} steps after ${warmup} warm-up\n`,
+  );
+  console.log("model      | steps/run | veritrain | pytorch | ratio | target");
+  console.log("-----------|-----------|-----------|---------|-------|-------");
+  for (const name of models) {
+    const reference = theirs[name];
+    const ratio = reference ? (ours[name]! / reference).toFixed(2) : "-";
+    const cells = [
+      name.padEnd(10),
+      stepsPerRun[name]!.toFixed(1).padStart(9),
+      ours[name]!.toFixed(1).padStart(9),
+      (reference?.toFixed(1) ?? "-").padStart(7),
+      `${ratio}x`.padStart(5),
+      `>=${TARGET}x`,
+    ];
+    console.log(cells.join(" | "));
+  }
 }
 if (typeof torch === "string") console.log(`\n${torch}`);
+
+const gflops = (stepsPerSecond: number) => (GEMM_FLOPS * stepsPerSecond) / 1e9;
+const one = best1!;
+const two = best2!;
+console.log(
+  `\ncompute-bound MLP ${WIDTHS.join("-")}, batch ${BATCH}, SGD momentum: ${(GEMM_FLOPS / 1e6).toFixed(0)} MFLOP of GEMM per step, best of ${repeats} alternating bursts of ${steps} steps`,
+);
+if (sgemm) {
+  // CPU time is what a loaded machine distorts least; the clock is what threads speed up.
+  const ratio = (kind: keyof Rates) =>
+    `${gflops(one[kind]).toFixed(1)} vs ${gflops(sgemm![kind]).toFixed(1)} GFLOP/s = ${(one[kind] / sgemm![kind]).toFixed(2)}x`;
+  console.log(`one thread against a one-thread SGEMM of the same shapes (target >= 0.9x):`);
+  console.log(`  per CPU-second: ${ratio("cpu")}`);
+  console.log(`  by the clock:   ${ratio("wall")}`);
+}
+console.log(
+  `two threads: ${two.wall.toFixed(1)} against ${one.wall.toFixed(1)} steps/s by the clock = ${(two.wall / one.wall).toFixed(2)}x (target >= 1.7x)`,
+);
+const same = new Set(finals).size === 1;
+console.log(
+  `16 steps with 1, 2 and 2 threads: ${same ? "bit-identical" : "DIFFERENT"}, final checkpoints ${finals.map((f) => f.slice(0, 12)).join(" ")}`,
+);

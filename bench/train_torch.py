@@ -1,9 +1,11 @@
-"""PyTorch side of bench/train.ts: training steps per second, one thread, on the fixture models.
+"""PyTorch side of bench/train.ts: training steps per second, one thread, on the fixture models,
+and the one-thread SGEMM bound of the compute-bound model.
 
 Run by bench/train.ts with Debian's interpreter as a long-lived child, so the two sides can be
 measured in alternating bursts on a shared machine: it reads lines "<model> <steps>" on stdin and
-answers each with the steps per second of that burst. "ready" is printed once all models are
-built and warmed up.
+answers each with the steps per second of that burst, by the clock and per CPU-second ("sgemm" runs just the matrix products of
+one training step of the compute-bound MLP, with numpy on OpenBLAS, OPENBLAS_NUM_THREADS=1 set by
+the parent). "ready" is printed once all models are built and warmed up.
 Each step is what a PyTorch user writes: index a batch, forward, loss, backward, (clip), step,
 scheduler step. Models, data, optimizer settings and batch size come from worker-runtime/fixtures.
 """
@@ -50,6 +52,14 @@ def read_safetensors(path):
     }
 
 
+def timed(step, steps):
+    """Steps per second by the clock and per CPU-second of the process."""
+    wall, cpu = time.perf_counter(), time.process_time()
+    for _ in range(steps):
+        step()
+    return {"wall": steps / (time.perf_counter() - wall), "cpu": steps / (time.process_time() - cpu)}
+
+
 class Trainer:
     """One fixture model training with its spec's optimizer, ready to run bursts of steps."""
 
@@ -80,16 +90,39 @@ class Trainer:
         self.done += 1
 
     def burst(self, steps):
-        start = time.perf_counter()
-        for _ in range(steps):
-            self.step()
-        return steps / (time.perf_counter() - start)
+        return timed(self.step, steps)
+
+
+class Sgemm:
+    """The matrix products of one training step of an MLP: forward, weight gradients, and input
+    gradients past the first layer, float32 row-major as onnxruntime's Gemm nodes compute them."""
+
+    def __init__(self, shape, warmup):
+        batch, widths = shape.split(":")
+        widths = [int(w) for w in widths.split(",")]
+        rng = np.random.default_rng(0)
+        self.weights = [rng.standard_normal((n, k), dtype=np.float32) for k, n in zip(widths, widths[1:])]
+        self.activations = [rng.standard_normal((int(batch), w), dtype=np.float32) for w in widths]
+        self.burst(warmup)
+
+    def step(self):
+        h, w = self.activations, self.weights
+        for i, weight in enumerate(w):
+            np.matmul(h[i], weight.T)
+            np.matmul(h[i + 1].T, h[i])
+            if i > 0:
+                np.matmul(h[i + 1], weight)
+
+    def burst(self, steps):
+        return timed(self.step, steps)
 
 
 def main():
     torch.set_num_threads(1)
     warmup = int(sys.argv[1])
-    trainers = {name: Trainer(name, warmup) for name in sys.argv[2].split(",")}
+    names = [name for name in sys.argv[2].split(",") if name != "none"]
+    trainers = {name: Trainer(name, warmup) for name in names}
+    trainers["sgemm"] = Sgemm(sys.argv[3], warmup)
     print("ready", flush=True)
     for line in sys.stdin:
         name, steps = line.split()

@@ -222,14 +222,17 @@ export class ChainBridge {
     return view;
   }
 
-  /** Draws the audits of `attempt` once its commit is old enough (anyone may; the operator does it on time). */
-  async selectAudits(taskId: string, attempt: number): Promise<TxRecord> {
-    return this.#taskCall(taskId, "select_audits", "Compute.select_audits", "selectAudits", attempt);
+  /**
+   * Draws the audits of `attempt` once its commit is old enough (anyone may; the operator does it
+   * on time); `round` > 0 draws again, from other verifiers, after every audit of the last failed.
+   */
+  async selectAudits(taskId: string, attempt: number, round = 0): Promise<TxRecord> {
+    return this.#taskCall(taskId, "select_audits", "Compute.select_audits", "selectAudits", attempt, round);
   }
 
-  /** Settles every audit of `attempt` after the reveal window. */
-  async closeAudits(taskId: string, attempt: number): Promise<TxRecord> {
-    return this.#taskCall(taskId, "close_audits", "Compute.close_audits", "closeAudits", attempt);
+  /** Settles every audit of `attempt`'s audit `round` after the reveal window. */
+  async closeAudits(taskId: string, attempt: number, round = 0): Promise<TxRecord> {
+    return this.#taskCall(taskId, "close_audits", "Compute.close_audits", "closeAudits", attempt, round);
   }
 
   /**
@@ -261,7 +264,10 @@ export class ChainBridge {
     return this.settlement(taskId);
   }
 
-  /** Cancels a task not yet committed; the whole escrow returns to the treasury. */
+  /**
+   * Cancels a task not yet committed, committed but never delivered, or whose every audit failed
+   * (PROTOCOL.md §9); the whole escrow returns to the treasury.
+   */
   async cancel(taskId: string): Promise<Settlement> {
     await this.#taskCall(taskId, "cancel", "Compute.cancel_task", "cancelTask");
     return this.settlement(taskId);
@@ -333,11 +339,12 @@ export class ChainBridge {
     purpose: string,
     call: string,
     attempt?: number,
+    round?: number,
   ): Promise<TxRecord> {
     const chainTaskId = await this.#chainTaskId(taskId);
     const extrinsic = computeCall(this.api, call)(chainTaskId);
     const pending = await this.db.$transaction((tx) =>
-      this.#record(tx, taskId, action, purpose, extrinsic, attempt),
+      this.#record(tx, taskId, action, purpose, extrinsic, attempt, round),
     );
     return this.submitter.resume(pending.record, pending.expected);
   }
@@ -353,10 +360,11 @@ export class ChainBridge {
     purpose: string,
     call: Extrinsic,
     attempt?: number,
+    round?: number,
   ) {
     const expected = { callHex: call.method.toHex(), signer: this.submitter.address };
     const record = await this.store.recordRetryable(tx, {
-      causeKey: taskCause(taskId, action, attempt),
+      causeKey: taskCause(taskId, action, attempt, round),
       purpose,
       ...expected,
     });

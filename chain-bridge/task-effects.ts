@@ -13,10 +13,11 @@ export type TaskAction = "create" | "finalize" | "cancel" | "select_audits" | "c
 /**
  * `task:<task id>:<action>`, `@<attempt>` for the actions the protocol allows once per attempt
  * (audits are drawn and closed again after a re-assignment), and `#<n>` appended for the n-th
- * retry after a definite failure.
+ * retry after a definite failure; `/<round>` for the audit rounds after the first of an attempt
+ * (every verifier of the previous round missed its window).
  */
-export function taskCause(taskId: string, action: TaskAction, attempt?: number): string {
-  return `task:${taskId}:${action}${attempt === undefined ? "" : `@${attempt}`}`;
+export function taskCause(taskId: string, action: TaskAction, attempt?: number, round = 0): string {
+  return `task:${taskId}:${action}${attempt === undefined ? "" : `@${attempt}`}${round === 0 ? "" : `/${round}`}`;
 }
 
 export function taskIdOfCause(causeKey: string): string {

@@ -1,7 +1,9 @@
 // The nodes `veritrain up` runs beside the dev chain so that a job submitted to a fresh stack is
-// trained and verified: one worker and one verifier, each a `veritrain node` process of its own
-// (training must not share the API's event loop), staking from a funded dev account. Their output
-// goes to log files in the data directory.
+// trained and verified: one worker and two verifiers, each a `veritrain node` process of its own
+// (training must not share the API's event loop), staking from a funded dev account. Two
+// verifiers because the chain gives each audit of a task to a different verifier: with one, a
+// colluding verifier would see every audit, and a task could never get more than one. Their
+// output goes to log files in the data directory, one directory per node.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
@@ -19,7 +21,13 @@ export interface LocalNode {
 export const LOCAL_NODES: readonly LocalNode[] = [
   { role: "worker", seed: "//Bob" },
   { role: "verifier", seed: "//Charlie" },
+  { role: "verifier", seed: "//Dave" },
 ];
+
+/** The node's directory under `nodes/`: its role and account, e.g. "verifier-charlie". */
+export function localNodeDir({ role, seed }: LocalNode): string {
+  return `${role}-${seed.replace("//", "").toLowerCase()}`;
+}
 
 export interface LocalNodes {
   /** One line per node: its role, account and log file. */
@@ -40,8 +48,9 @@ function stopped(child: ChildProcess): Promise<void> {
 }
 
 export function startLocalNodes(apiUrl: string, chainWsUrl: string, dataDir: string): LocalNodes {
-  const children = LOCAL_NODES.map(({ role, seed }) => {
-    const dir = join(dataDir, "nodes", role);
+  const children = LOCAL_NODES.map((node) => {
+    const { role, seed } = node;
+    const dir = join(dataDir, "nodes", localNodeDir(node));
     mkdirSync(dir, { recursive: true });
     const log = join(dir, "node.log");
     const out = openSync(log, "a");

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { LOCAL_NODES, type LocalNode, localNodeDir } from "../cli/local-nodes.ts";
 import { freePort } from "../config/embedded-services.ts";
 import { type Receipt, verifyReceipt } from "../protocol/receipt.ts";
 import { sha256Hex } from "../protocol/signed-messages.ts";
@@ -117,6 +118,7 @@ test("veritrain up starts everything embedded, trains a newcomer's first jobs wi
   assert.match(banner, /embedded dev chain at/);
   assert.match(banner, /worker node \/\/Bob/);
   assert.match(banner, /verifier node \/\/Charlie/);
+  assert.match(banner, /verifier node \/\/Dave/);
   assert.match(banner, /Portal +http:\/\/localhost:\d+\/portal\//);
 
   const res = await fetch(`http://127.0.0.1:${port}/v1/health`);
@@ -128,21 +130,18 @@ test("veritrain up starts everything embedded, trains a newcomer's first jobs wi
     chain: "up",
   });
 
-  // Both nodes stake from their dev accounts and register with the gateway.
-  const nodeLog = (role: string) => {
-    const file = join(dataDir, "nodes", role, "node.log");
+  // Every node stakes from its dev account and registers with the gateway.
+  const nodeLog = (node: LocalNode) => {
+    const file = join(dataDir, "nodes", localNodeDir(node), "node.log");
     return existsSync(file) ? readFileSync(file, "utf8") : "";
   };
-  for (
-    let i = 0;
-    i < 600 && !["worker", "verifier"].every((r) => /registered 5\w+ as/.test(nodeLog(r)));
-    i++
-  ) {
+  for (let i = 0; i < 600 && !LOCAL_NODES.every((node) => /registered 5\w+ as/.test(nodeLog(node))); i++) {
     await sleep(100);
   }
-  for (const role of ["worker", "verifier"]) {
-    assert.match(nodeLog(role), new RegExp(`registered on chain as a ${role}`), nodeLog(role));
-    assert.match(nodeLog(role), new RegExp(`registered 5\\w+ as ${role}`), nodeLog(role));
+  for (const node of LOCAL_NODES) {
+    const log = nodeLog(node);
+    assert.match(log, new RegExp(`registered on chain as a ${node.role}`), log);
+    assert.match(log, new RegExp(`registered 5\\w+ as ${node.role}`), log);
   }
 
   // The README's session writes trained.onnx and receipt.json where it runs, beside the fixtures.
@@ -203,6 +202,5 @@ test("veritrain up starts everything embedded, trains a newcomer's first jobs wi
   const exited = new Promise<number | null>((resolve) => child!.once("exit", (code) => resolve(code)));
   child.kill("SIGTERM");
   assert.equal(await exited, 0);
-  for (const role of ["worker", "verifier"])
-    assert.match(nodeLog(role), /"stopping"/, "each node was stopped");
+  for (const node of LOCAL_NODES) assert.match(nodeLog(node), /"stopping"/, "each node was stopped");
 });

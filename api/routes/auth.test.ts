@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { randomBytes, scryptSync } from "node:crypto";
 import { after, before, test } from "node:test";
 import { signUp } from "../../test/support/accounts.ts";
 import { expectApiError } from "../../test/support/api-error.ts";
@@ -42,7 +43,7 @@ test("signup creates a user, an organization, a zero balance and a first API key
   assert.equal(body.api_key.prefix, body.api_key.secret.slice(0, 11));
 
   const user = await t.database.db.user.findUniqueOrThrow({ where: { id: body.user.id } });
-  assert.match(user.passwordHash, /^scrypt\$15\$8\$1\$/);
+  assert.match(user.passwordHash, /^scrypt\$17\$8\$1\$/);
   assert.ok(await verifyPassword("correct horse battery", user.passwordHash));
   assert.ok(!(await verifyPassword("correct horse batterY", user.passwordHash)));
   const key = await t.database.db.apiKey.findUniqueOrThrow({ where: { id: body.api_key.id } });
@@ -237,4 +238,30 @@ test("password guessing is rate limited per address and email", async () => {
   const limited = expectApiError(await guess(fred.email.toUpperCase()), 429, "rate_limited");
   assert.equal(limited.type, "rate_limit_error");
   expectApiError(await guess("someone-else@example.com"), 401, "invalid_credentials");
+});
+
+test("passwords are hashed with scrypt N=2^17, r=8, p=1; an older hash is replaced at login", async () => {
+  const erin = await signUp(t.app);
+  const stored = async () =>
+    (await t.database.db.user.findUniqueOrThrow({ where: { id: erin.userId } })).passwordHash;
+  assert.match(await stored(), /^scrypt\$17\$8\$1\$/);
+  // A hash from before the parameters were raised (N=2^15).
+  const salt = randomBytes(16);
+  const old = scryptSync(erin.password.normalize("NFKC"), salt, 32, {
+    N: 2 ** 15,
+    r: 8,
+    p: 1,
+    maxmem: 64 << 20,
+  });
+  const legacy = ["scrypt", 15, 8, 1, salt.toString("base64url"), old.toString("base64url")].join("$");
+  await t.database.db.user.update({ where: { id: erin.userId }, data: { passwordHash: legacy } });
+  const login = await t.app.inject({
+    method: "POST",
+    url: "/v1/auth/login",
+    payload: { email: erin.email, password: erin.password },
+  });
+  assert.equal(login.statusCode, 200, login.body);
+  const rehashed = await stored();
+  assert.match(rehashed, /^scrypt\$17\$8\$1\$/);
+  assert.equal(await verifyPassword(erin.password, rehashed), true);
 });

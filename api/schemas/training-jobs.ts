@@ -20,7 +20,7 @@ export const JobRequest = Type.Object(
     spec: TrainingSpec,
     verification: StringEnum(VERIFICATION_LEVELS, {
       description:
-        "How much of the training verifiers replay: basic (10% of segments), standard (25%), thorough (50%, two verifiers each)",
+        "How likely verifiers catch a worker that fakes 10% of the segments: basic 99%, standard 99.9%, thorough 99.99%. Each level audits the fewest segments that reach its target and make faking even one segment cost the worker more in expected slash than it saves (docs/verification.md)",
       default: "standard",
     }),
     max_price_cents: Type.Optional(
@@ -38,6 +38,20 @@ const Price = Type.Object({
   audited_segments: Type.Integer(),
 });
 
+const Audit = Type.Object(
+  {
+    level: StringEnum(VERIFICATION_LEVELS),
+    segments: Type.Integer({ description: "Checkpoint segments of the job" }),
+    audited_segments: Type.Integer({
+      description: "Segments verifiers replay, drawn at random after the worker committed",
+    }),
+    detection_probability: Type.Number({
+      description: "Probability that the audits catch a worker that fakes 10% of the segments (at least one)",
+    }),
+  },
+  { title: "AuditTerms" },
+);
+
 export const QuoteResponse = Type.Object(
   {
     object: Type.Literal("quote"),
@@ -52,6 +66,7 @@ export const QuoteResponse = Type.Object(
     }),
     total_flops: Type.Number(),
     price: Price,
+    audit: Audit,
     within_price_cap: Type.Boolean(),
   },
   { title: "Quote" },

@@ -7,7 +7,7 @@ import { Prisma } from "../../prisma/generated/client.ts";
 import { newId } from "../ids.ts";
 import type { ApiKeys, ApiKeyView } from "./api-keys.ts";
 import { DomainError } from "./domain-errors.ts";
-import { decoyPasswordHash, hashPassword, verifyPassword } from "./passwords.ts";
+import { decoyPasswordHash, hashPassword, needsRehash, verifyPassword } from "./passwords.ts";
 
 const SESSION_LIFETIME_MS = 7 * 24 * 3600 * 1000;
 
@@ -108,6 +108,13 @@ export class Accounts {
     const valid = await verifyPassword(password, user?.passwordHash ?? (await decoyPasswordHash()));
     if (!user || !valid) {
       throw new AccountError("invalid_credentials", "The email or password is incorrect");
+    }
+    // Only now is the plain password at hand to hash again with today's parameters.
+    if (needsRehash(user.passwordHash)) {
+      await this.db.user.update({
+        where: { id: user.id },
+        data: { passwordHash: await hashPassword(password) },
+      });
     }
     const token = randomBytes(32).toString("base64url");
     const csrfToken = randomBytes(32).toString("base64url");

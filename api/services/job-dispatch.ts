@@ -10,7 +10,7 @@ import { specHash } from "../../protocol/receipt.ts";
 import type { TaskProducer } from "../../queue/producers.ts";
 import type { JobEvents } from "./job-events.ts";
 import type { JobSettlement } from "./job-settlement.ts";
-import { auditedSegments, segmentsOf } from "./pricing.ts";
+import { priceOf } from "./pricing.ts";
 
 /** How long a job may wait for the network to take it before it fails (costing nothing). */
 export const DISPATCH_PATIENCE_MS = 10 * 60_000;
@@ -66,11 +66,23 @@ export class JobDispatcher {
     const dataset = await db.file.findUniqueOrThrow({ where: { id: job.datasetFileId } });
     const checkpointEvery = checkpointEveryOf(job);
     const taskId = taskIdOf(job.id);
-    const segments = segmentsOf(job.totalSteps, checkpointEvery);
-    const audits = auditedSegments(job.verificationLevel, segments);
+    // The quote's rule again, from what the job recorded: the audits the user paid for. The stored
+    // FLOPs are rounded up to an integer, far below a cent of difference.
+    const audits = priceOf(
+      Number(job.flopsPerStep),
+      job.totalSteps,
+      checkpointEvery,
+      job.verificationLevel,
+    ).audited_segments;
     let escrow: Awaited<ReturnType<ChainBridge["openEscrow"]>>;
     try {
       const { maxVerificationLevel } = await chain.parameters();
+      if (audits > maxVerificationLevel) {
+        // Fewer audits than paid for would silently lower the detection the quote promised.
+        const reason = `the job needs ${audits} audits but the chain takes at most ${maxVerificationLevel} per task (max_verification_level)`;
+        await this.deps.settlement.finish(job, "failed", reason, 0);
+        return;
+      }
       escrow = await chain.openEscrow({
         taskId,
         jobId,
@@ -83,7 +95,7 @@ export class JobDispatcher {
           maxSteps: BigInt(job.totalSteps),
           checkpointInterval: BigInt(checkpointEvery),
           graphNodes: 1,
-          verificationLevel: Math.min(audits, maxVerificationLevel),
+          verificationLevel: audits,
         },
       });
     } catch (error) {

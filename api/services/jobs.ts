@@ -38,6 +38,7 @@ function quoteView(quote: Quote, cap: number | undefined): QuoteView {
     flops_per_step: quote.flopsPerStep,
     total_flops: quote.flopsPerStep * quote.totalSteps,
     price: quote.price,
+    audit: quote.audit,
     within_price_cap: cap === undefined || quote.price.total_cents <= cap,
   };
 }

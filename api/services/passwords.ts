@@ -1,16 +1,17 @@
-// Password hashing with scrypt, a memory-hard KDF: each guess costs an attacker 32 MiB of memory,
-// which is what makes offline cracking of a stolen table expensive on GPUs. Parameters travel
-// with the hash, so they can be raised later without invalidating stored passwords.
+// Password hashing with scrypt, a memory-hard KDF: each guess costs an attacker 128 MiB of memory
+// (OWASP's N=2^17, r=8, p=1), which is what makes offline cracking of a stolen table expensive on
+// GPUs. Parameters travel with the hash, so hashes made with weaker ones still verify, and are
+// replaced at the next successful login (needsRehash).
 import { randomBytes, type ScryptOptions, scrypt, timingSafeEqual } from "node:crypto";
 
-const LOG2_N = 15;
+const LOG2_N = 17;
 const BLOCK_SIZE = 8;
 const PARALLELISM = 1;
 const KEY_LENGTH = 32;
 const SALT_LENGTH = 16;
 
 function derive(password: string, salt: Buffer, options: ScryptOptions, keyLength: number): Promise<Buffer> {
-  // scrypt needs 128 * N * r bytes; Node's default cap (32 MiB) is exactly at the edge.
+  // scrypt needs 128 * N * r bytes, past Node's default cap of 32 MiB.
   const maxmem = 256 * (options.N ?? 0) * (options.r ?? 0);
   return new Promise((resolve, reject) =>
     scrypt(password.normalize("NFKC"), salt, keyLength, { ...options, maxmem }, (error, key) =>
@@ -41,6 +42,12 @@ export async function verifyPassword(password: string, encoded: string): Promise
   const options = { N: 2 ** Number(log2n), r: Number(r), p: Number(p) };
   const actual = await derive(password, Buffer.from(salt, "base64url"), options, expected.length);
   return timingSafeEqual(actual, expected);
+}
+
+/** Whether `encoded` was made with weaker parameters than today's, so a login should replace it. */
+export function needsRehash(encoded: string): boolean {
+  const [scheme, log2n, r, p] = encoded.split("$");
+  return scheme !== "scrypt" || Number(log2n) < LOG2_N || Number(r) < BLOCK_SIZE || Number(p) < PARALLELISM;
 }
 
 /**

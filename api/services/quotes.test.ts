@@ -21,8 +21,10 @@ interface QuoteBody {
   dataset: string;
   verification: string;
   total_steps: number;
+  checkpoints: number;
   flops_per_step: number;
   price: { total_cents: number; audited_segments: number };
+  audit: { level: string; segments: number; audited_segments: number; detection_probability: number };
 }
 
 before(async () => {
@@ -59,7 +61,22 @@ test("the same content and spec quote the same under other file ids; the level i
   const thorough = await quoted(alice, { ...first, verification: "thorough" });
   assert.equal(thorough.verification, "thorough");
   assert.equal(thorough.total_steps, original.total_steps);
-  assert.ok(thorough.price.audited_segments > original.price.audited_segments);
+  assert.ok(thorough.price.audited_segments >= original.price.audited_segments);
+  for (const [body, target] of [
+    [original, 0.999],
+    [thorough, 0.9999],
+  ] as const) {
+    const { audit } = body;
+    assert.equal(audit.level, body.verification);
+    assert.equal(audit.segments, body.checkpoints - 1);
+    assert.equal(audit.audited_segments, body.price.audited_segments);
+    assert.ok(audit.audited_segments <= audit.segments);
+    // A job too short for the target audits every segment, which catches any fake.
+    assert.ok(
+      audit.detection_probability >= target || audit.detection_probability === 1,
+      `${audit.detection_probability}`,
+    );
+  }
 
   const reordered = Object.fromEntries(Object.entries(spec).reverse());
   assert.deepEqual(await quoted(alice, { ...first, spec: reordered }), original);

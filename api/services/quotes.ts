@@ -26,7 +26,14 @@ import type { DatasetDetails, TensorSummary } from "./inspection/dataset.ts";
 import type { Inspector } from "./inspection/inspector.ts";
 import type { ModelDetails, ValueSummary } from "./inspection/model.ts";
 import { FileRejectedError } from "./inspection/rejection.ts";
-import { type Price, priceOf, segmentsOf, type VerificationLevel } from "./pricing.ts";
+import {
+  type AuditTerms,
+  auditTerms,
+  type Price,
+  priceOf,
+  segmentsOf,
+  type VerificationLevel,
+} from "./pricing.ts";
 
 export interface QuoteRequest {
   model: string;
@@ -54,6 +61,7 @@ export interface Quote extends Plan {
   dataset: QuotedFile;
   verification: VerificationLevel;
   price: Price;
+  audit: AuditTerms;
 }
 
 /** JSON Pointer "/optimizer/lr" → "spec.optimizer.lr", the API's param naming. */
@@ -126,7 +134,12 @@ export class Quotes {
       plan.spec.checkpoint_every,
       request.verification,
     );
-    return { ...plan, model, dataset, verification: request.verification, price };
+    const audit = auditTerms(
+      request.verification,
+      segmentsOf(plan.totalSteps, plan.spec.checkpoint_every),
+      price.audited_segments,
+    );
+    return { ...plan, model, dataset, verification: request.verification, price, audit };
   }
 
   private async plan(rawSpec: unknown, model: QuotedFile, dataset: QuotedFile): Promise<Plan> {

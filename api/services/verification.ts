@@ -6,7 +6,7 @@
 // run again at any time, after a crash or in a second API process, and only advance.
 import type { ChainBridge, ProtocolParameters, TaskView } from "../../chain-bridge/index.ts";
 import type { Database } from "../../prisma/client.ts";
-import type { Task } from "../../prisma/generated/client.ts";
+import type { Task, TrainingJob } from "../../prisma/generated/client.ts";
 import { merkleInclusionProof } from "../../protocol/merkle.ts";
 import type { AuditTask } from "../../protocol/node-wire.ts";
 import { closeWithin } from "../../queue/closing.ts";
@@ -25,12 +25,17 @@ export interface VerificationDriverDeps {
   receipts: Receipts;
   events: JobEvents;
   logError: (error: unknown, message: string) => void;
+  /** How long a job may stay `verifying` before it fails at no charge (tests shorten it). */
+  verifyingDeadlineMs?: number;
 }
 
 // A call the chain may refuse for now (no verifier eligible yet, no worker to re-assign to) is
 // tried again after this many blocks, not on every pass: each refusal costs the treasury a fee.
 const RETRY_AFTER_BLOCKS = 5;
 const DISPATCH_RETRY_MS = 3_000;
+/** Audit rounds per attempt when every verifier of a round missed its window; then the job fails. */
+export const MAX_AUDIT_ROUNDS = 3;
+const VERIFYING_DEADLINE_MS = 24 * 3_600_000;
 
 const hex = (value: string) => Buffer.from(value.replace(/^0x/, ""), "hex");
 
@@ -101,42 +106,60 @@ export class VerificationDriver {
         await this.reassign(task, state, head);
         return;
       case "Committed": {
-        const job = await this.deps.db.trainingJob.findUniqueOrThrow({
-          where: { id: task.jobId },
-          select: { status: true },
-        });
-        // The model reaches the platform with the gateway report that follows the commit.
-        if (job.status !== "verifying") return;
-        if (head < state.commitment!.committedAt + parameters.auditDelayBlocks) return;
-        if (!this.due(task.id, "select", head)) return;
-        const selected = await chain.selectAudits(task.id, state.attempt);
-        if (selected.status === "failed") {
-          this.retryAt.set(`${task.id}:select`, head + RETRY_AFTER_BLOCKS);
+        const job = await this.deps.db.trainingJob.findUniqueOrThrow({ where: { id: task.jobId } });
+        const deliveryEnd = state.commitment!.committedAt + parameters.commitBlocks;
+        // The model reaches the platform with the gateway report that follows the commit; a worker
+        // that never sends it has failed its attempt, and the chain lets the submitter void it.
+        if (job.status !== "verifying") {
+          if (head > deliveryEnd) {
+            await this.reassign(
+              task,
+              state,
+              head,
+              `worker ${state.worker} committed but never delivered the model`,
+            );
+          }
           return;
         }
-        const audited = await chain.taskState(task.id);
-        await this.deps.events.emit(task.jobId, "verification.audits_selected", {
-          audits: audited.audits.map((a) => ({ segment: a.segment, verifier: a.verifier })),
-          verdict_deadline_block: audited.verdictDeadline,
-          reveal_end_block: audited.revealEnd,
-        });
-        await this.queueAudits(task, audited);
+        if (head > deliveryEnd && (await this.pastVerifyingDeadline(task.jobId))) {
+          await this.failUnverified(job, task, "verification_timeout: no audit could be drawn in time");
+          return;
+        }
+        if (head < state.commitment!.committedAt + parameters.auditDelayBlocks) return;
+        await this.selectAudits(task, state, head, 0);
         return;
       }
       case "Auditing":
         await this.queueAudits(task, state);
         if (head > state.revealEnd) {
-          await chain.closeAudits(task.id, state.attempt);
+          await chain.closeAudits(task.id, state.attempt, await this.auditRound(task.jobId, state.attempt));
           await this.deps.events.emit(task.jobId, "verification.closed", {
             passed: (await chain.taskState(task.id)).audits.filter((a) => a.outcome === "Passed").length,
           });
         }
         return;
-      case "Closed":
+      case "Closed": {
         if (state.disputes.length > 0) return;
+        // Every audit failed (each verifier missed its window): finalizing would pay for work
+        // nobody checked, so other verifiers audit it, a bounded number of times.
+        if (state.audits.length > 0 && state.audits.every((a) => a.outcome === "Failed")) {
+          const round = (await this.auditRound(task.jobId, state.attempt)) + 1;
+          const job = await this.deps.db.trainingJob.findUniqueOrThrow({ where: { id: task.jobId } });
+          if (round >= MAX_AUDIT_ROUNDS || (await this.pastVerifyingDeadline(task.jobId))) {
+            await this.failUnverified(
+              job,
+              task,
+              `audits_missed: no verifier audited the work in ${round} rounds`,
+            );
+            return;
+          }
+          await this.selectAudits(task, state, head, round);
+          return;
+        }
         await chain.finalize(task.id);
         await this.settle(task);
         return;
+      }
       case "Finalized":
         await this.settle(task);
         return;
@@ -161,8 +184,58 @@ export class VerificationDriver {
     }
   }
 
+  /** Draws audit `round` of the task's attempt (round 0 after the commit, later ones after all missed). */
+  private async selectAudits(task: Task, state: TaskView, head: number, round: number): Promise<void> {
+    if (!this.due(task.id, "select", head)) return;
+    const selected = await this.deps.chain.selectAudits(task.id, state.attempt, round);
+    if (selected.status === "failed") {
+      this.retryAt.set(`${task.id}:select`, head + RETRY_AFTER_BLOCKS);
+      return;
+    }
+    const audited = await this.deps.chain.taskState(task.id);
+    await this.deps.events.emit(task.jobId, "verification.audits_selected", {
+      attempt: audited.attempt,
+      round,
+      audits: audited.audits.map((a) => ({ segment: a.segment, verifier: a.verifier })),
+      verdict_deadline_block: audited.verdictDeadline,
+      reveal_end_block: audited.revealEnd,
+    });
+    await this.queueAudits(task, audited);
+  }
+
+  /** The round of the attempt's latest audit selection, from the job's own event log. */
+  private async auditRound(jobId: string, attempt: number): Promise<number> {
+    const rounds = await this.deps.db.jobEvent.count({
+      where: {
+        jobId,
+        type: "verification.audits_selected",
+        data: { path: ["attempt"], equals: attempt },
+      },
+    });
+    return Math.max(0, rounds - 1);
+  }
+
+  private async pastVerifyingDeadline(jobId: string): Promise<boolean> {
+    const completed = await this.deps.db.jobEvent.findFirst({
+      where: { jobId, type: "training.completed" },
+      orderBy: { id: "desc" },
+      select: { createdAt: true },
+    });
+    const deadline = this.deps.verifyingDeadlineMs ?? VERIFYING_DEADLINE_MS;
+    return completed !== null && Date.now() - completed.createdAt.getTime() > deadline;
+  }
+
+  /**
+   * The network could not verify the work: the chain returns the whole escrow (the worker is
+   * neither paid nor slashed) and the job fails at no charge.
+   */
+  private async failUnverified(job: TrainingJob, task: Task, reason: string): Promise<void> {
+    await this.deps.chain.cancel(task.id);
+    await this.deps.settlement.fail(job, task.id, reason, true);
+  }
+
   /** Hands the task to another worker, who resumes from the checkpoints stored so far. */
-  private async reassign(task: Task, state: TaskView, head: number): Promise<void> {
+  private async reassign(task: Task, state: TaskView, head: number, reason?: string): Promise<void> {
     if (!this.due(task.id, "reassign", head)) return;
     const record = await this.deps.chain.reassign(task.id, state.attempt);
     const next = await this.deps.chain.taskState(task.id);
@@ -183,7 +256,7 @@ export class VerificationDriver {
     await this.deps.events.emit(task.jobId, "training.reassigned", {
       worker: next.worker,
       attempt: next.attempt,
-      reason: `worker ${state.worker ?? "(none)"} did not commit by block ${state.commitDeadline}`,
+      reason: reason ?? `worker ${state.worker ?? "(none)"} did not commit by block ${state.commitDeadline}`,
     });
   }
 

@@ -17,6 +17,7 @@ interface TrainFlags {
   checkpointDir?: string;
   resume?: string;
   metrics?: string;
+  threads?: string;
 }
 
 function readInput(path: string, flag: string): Buffer {
@@ -117,6 +118,7 @@ async function runTrain(flags: TrainFlags): Promise<void> {
       ...(flags.resume ? { resume: { dir: flags.resume } } : {}),
       onEvent: reporter.onEvent,
       signal: controller.signal,
+      ...(flags.threads === undefined ? {} : { threads: Number(flags.threads) }),
     });
     reporter.stop();
     writeFileSync(flags.out, result.model);
@@ -147,6 +149,10 @@ export function registerTrainCommand(program: Command): void {
     .option("--checkpoint-dir <dir>", "write checkpoints and manifest.json here")
     .option("--resume <dir>", "continue from the latest checkpoint in this directory")
     .option("--metrics <file>", "write per-step and per-epoch metrics as JSON")
+    .option(
+      "--threads <n>",
+      "onnxruntime intra-op threads (default 1); recorded in the determinism profile, results are bit-identical for any n",
+    )
     .action(async (flags: TrainFlags) => {
       try {
         await runTrain(flags);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import type { AttributeValue } from "../onnx/attributes.ts";
 import { type DType, isFloat, type Tensor, tensorFromNumbers } from "../onnx/dtypes.ts";
 import { type Dim, type LoadedModel, loadModel } from "../onnx/model.ts";
 import { DROPOUT_SEED_INPUT } from "./forward.ts";
@@ -69,6 +70,18 @@ unaryCase("Identity", "float64");
 unaryCase("Softplus", "float32");
 unaryCase("Elu", "float32", { alpha: { float: 0.7 } });
 unaryCase("HardSigmoid", "float32", { alpha: { float: 0.3 }, beta: { float: 0.4 } });
+unaryCase("Sin", "float64");
+unaryCase("Cos", "float64");
+unaryCase("Selu", "float32", { alpha: { float: 1.5 }, gamma: { float: 1.2 } });
+unaryCase("Celu", "float32", { alpha: { float: 0.8 } });
+unaryCase("Softsign", "float32");
+add({
+  name: "Mish (opset 18)",
+  // onnxruntime fuses x * sigmoid(x) into QuickGelu, which it implements in float32 only.
+  dtype: "float32",
+  opset: 18,
+  build: (m, p) => ({ output: m.op("Mish", [p("x", [3, 4])]), shape: [3, 4] }),
+});
 add({
   name: "Dropout as trained: a seeded mask, scaled by 1 / (1 - ratio)",
   dtype: "float64",
@@ -336,6 +349,191 @@ add({
     return { output: m.op("Gather", [p("x", [2, 3, 4]), ids], { axis: 1 }), shape: [2, 2, 4] };
   },
 });
+add({
+  name: "Gather with scalar indices on axes 1 and 2 (h[:, 0] + h[:, :, -1])",
+  dtype: "float64",
+  build: (m, p) => {
+    const x = p("x", [2, 3, 3]);
+    const first = m.op("Gather", [x, m.constant(tensorFromNumbers("int64", [], [0]))], { axis: 1 });
+    const last = m.op("Gather", [x, m.constant(tensorFromNumbers("int64", [], [-1]))], { axis: 2 });
+    return { output: m.op("Mul", [first, last]), shape: [2, 3] };
+  },
+});
+add({
+  name: "Gather with a scalar index and an index list fed at run time",
+  dtype: "float64",
+  build: (m, p) => {
+    const x = p("x", [2, 4, 3]);
+    const one = m.op("Gather", [x, m.input("index", "int64", [])], { axis: 1 });
+    const many = m.op("Gather", [x, m.input("indices", "int64", [2])], { axis: 1 });
+    return { output: m.op("Add", [m.op("Unsqueeze", [one, m.ints([1])]), many]), shape: [2, 2, 3] };
+  },
+  batch: new Map([
+    ["index", tensorFromNumbers("int64", [], [-1])],
+    ["indices", tensorFromNumbers("int64", [2], [-2, 3])],
+  ]),
+});
+add({
+  name: "CumSum forward and exclusive reverse",
+  dtype: "float64",
+  build: (m, p) => {
+    const x = p("x", [3, 4]);
+    const axis = (a: number) => m.constant(tensorFromNumbers("int64", [], [a]));
+    const forward = m.op("CumSum", [x, axis(1)]);
+    const back = m.op("CumSum", [x, axis(0)], { exclusive: 1, reverse: 1 });
+    return { output: m.op("Mul", [forward, back]), shape: [3, 4] };
+  },
+});
+for (const op of ["ReduceL1", "ReduceL2", "ReduceSumSquare", "ReduceLogSumExp"]) {
+  add({
+    name: `${op} over an axis input and over all axes (opset 18)`,
+    dtype: "float64",
+    opset: 18,
+    build: (m, p) => {
+      const x = p("x", [2, 3, 4]);
+      const some = m.op(op, [x, m.ints([1])], { keepdims: 0 });
+      return { output: m.op("Add", [some, m.op(op, [x], { keepdims: 0 })]), shape: [2, 4] };
+    },
+  });
+}
+add({
+  name: "GatherElements and ScatterElements (none and add) on axis 1 (opset 18)",
+  dtype: "float64",
+  opset: 18,
+  build: (m, p) => {
+    const index = m.constant(tensorFromNumbers("int64", [2, 2], [0, -1, 2, 0]));
+    const repeated = m.constant(tensorFromNumbers("int64", [2, 2], [1, 1, 0, 2]));
+    const picked = m.op("GatherElements", [p("x", [2, 3]), index], { axis: 1 });
+    const written = m.op("ScatterElements", [p("data", [2, 3]), index, picked], { axis: 1 });
+    const added = m.op("ScatterElements", [written, repeated, p("u", [2, 2])], { axis: 1, reduction: "add" });
+    return { output: m.op("Mul", [added, added]), shape: [2, 3] };
+  },
+});
+add({
+  name: "GatherND and ScatterND (none and add)",
+  dtype: "float64",
+  build: (m, p) => {
+    const rows = m.constant(tensorFromNumbers("int64", [2, 1], [2, 0]));
+    const cells = m.constant(tensorFromNumbers("int64", [3, 2], [0, 1, 2, 0, 0, 1]));
+    const picked = m.op("GatherND", [p("x", [3, 2, 3]), rows]);
+    const written = m.op("ScatterND", [p("data", [3, 2, 3]), rows, picked]);
+    const added = m.op("ScatterND", [written, cells, p("u", [3, 3])], { reduction: "add" });
+    return { output: m.op("Mul", [added, added]), shape: [3, 2, 3] };
+  },
+});
+add({
+  name: "DepthToSpace (DCR and CRD) and SpaceToDepth",
+  dtype: "float64",
+  build: (m, p) => {
+    const x = p("x", [2, 8, 2, 3]);
+    const dcr = m.op("DepthToSpace", [x], { blocksize: 2 });
+    const crd = m.op("DepthToSpace", [x], { blocksize: 2, mode: "CRD" });
+    const back = m.op("SpaceToDepth", [m.op("Mul", [dcr, crd])], { blocksize: 2 });
+    return { output: m.op("Mul", [back, x]), shape: [2, 8, 2, 3] };
+  },
+});
+for (const opset of [18, 21]) {
+  add({
+    name: `GroupNormalization with ${opset === 18 ? "per-group" : "per-channel"} scale and bias (opset ${opset})`,
+    // Opset 21 computes the statistics in float32 (stash_type 1) whatever the input type.
+    dtype: opset === 18 ? "float64" : "float32",
+    opset,
+    build: (m, p) => {
+      const groups = 2;
+      const params = opset === 18 ? groups : 6;
+      return {
+        output: m.op(
+          "GroupNormalization",
+          [p("x", [2, 6, 2, 3]), p("scale", [params]), p("bias", [params])],
+          {
+            num_groups: groups,
+            epsilon: { float: 1e-3 },
+          },
+        ),
+        shape: [2, 6, 2, 3],
+      };
+    },
+  });
+}
+const scales = (values: number[]) => ({ scales: values });
+for (const [label, attrs, resized] of [
+  [
+    "nearest x2 (nn.Upsample)",
+    { mode: "nearest", coordinate_transformation_mode: "asymmetric", nearest_mode: "floor" },
+    scales([1, 1, 2, 2]),
+  ],
+  ["nearest to sizes 5x7, round_prefer_floor, half_pixel", { mode: "nearest" }, { sizes: [2, 2, 5, 7] }],
+  ["linear x2, half_pixel (bilinear)", { mode: "linear" }, scales([1, 1, 2, 2])],
+  [
+    "linear x1.5 by columns, align_corners",
+    { mode: "linear", coordinate_transformation_mode: "align_corners" },
+    scales([1, 1, 1, 1.5]),
+  ],
+  [
+    "linear x3 by rows, pytorch_half_pixel",
+    { mode: "linear", coordinate_transformation_mode: "pytorch_half_pixel" },
+    scales([1, 1, 3, 1]),
+  ],
+  [
+    "linear x2 by rows, x0.5 by columns, asymmetric",
+    { mode: "linear", coordinate_transformation_mode: "asymmetric" },
+    scales([1, 1, 2, 0.5]),
+  ],
+] as const) {
+  add({
+    name: `Resize ${label}`,
+    dtype: "float32",
+    build: (m, p) => {
+      const x = p("x", [2, 2, 3, 4]);
+      const inputs =
+        "sizes" in resized
+          ? [x, "", "", m.ints([...resized.sizes])]
+          : [x, "", m.constant(tensorFromNumbers("float32", [4], [...resized.scales]))];
+      const y = m.op("Resize", inputs, { ...attrs });
+      const shape =
+        "sizes" in resized
+          ? [...resized.sizes]
+          : [2, 2, 3, 4].map((d, i) => Math.floor(d * resized.scales[i]!));
+      return { output: y, shape };
+    },
+  });
+}
+for (const [opType, gates, attrs, label] of [
+  ["LSTM", 4, {}, "with initial states"],
+  ["LSTM", 4, { direction: "bidirectional" }, "bidirectional"],
+  ["GRU", 3, { linear_before_reset: 1 }, "linear_before_reset (as PyTorch exports it)"],
+  ["GRU", 3, { direction: "reverse" }, "reverse"],
+  [
+    "RNN",
+    1,
+    { activations: { strings: ["Relu", "Tanh"] }, direction: "bidirectional" },
+    "Relu and Tanh, bidirectional",
+  ],
+] as Array<[string, number, Record<string, AttributeValue>, string]>) {
+  add({
+    name: `${opType} ${label}, unrolled for training`,
+    dtype: "float64",
+    build: (m, p) => {
+      const [steps, batch, features, hidden] = [3, 2, 3, 2];
+      const dirs = attrs.direction === "bidirectional" ? 2 : 1;
+      const x = p("x", [steps, batch, features]);
+      const inputs = [
+        x,
+        p("w", [dirs, gates * hidden, features]),
+        p("r", [dirs, gates * hidden, hidden]),
+        p("b", [dirs, 2 * gates * hidden]),
+        "",
+        ...(label === "with initial states"
+          ? [p("h0", [dirs, batch, hidden]), p("c0", [dirs, batch, hidden])]
+          : []),
+      ];
+      const [y, yH] = m.node(opType, inputs, { hidden_size: hidden, ...attrs }, 2);
+      const last = m.op("ReduceSum", [yH!, m.ints([0, 1, 2])], { keepdims: 0 });
+      const shape = [steps, dirs, batch, hidden];
+      return { output: m.op("Add", [m.op("Mul", [y!, y!]), last]), shape };
+    },
+  });
+}
 add({
   name: "Cast float64 to float32",
   dtype: "float32",

@@ -1,5 +1,5 @@
 import { normalizeAxis } from "../onnx/dims.ts";
-import { isFloat } from "../onnx/dtypes.ts";
+import { isFloat, tensorFromNumbers } from "../onnx/dtypes.ts";
 import { OnnxError } from "../onnx/errors.ts";
 import type { Dim } from "../onnx/model.ts";
 import {
@@ -7,7 +7,9 @@ import {
   convTransposeGeometry,
   einsumTerms,
   padAmounts,
+  type ResizedAxis,
   reductionAxes,
+  resizeGeometry,
   type SliceRange,
   sliceRanges,
 } from "../onnx/shape-rules.ts";
@@ -32,17 +34,33 @@ function unary(derivative: (c: GradientContext) => string): GradientRule {
 /** Gradient of a pure data movement: reshape the output gradient back to the input's shape. */
 const reshapeBack: GradientRule = ({ g, dy0, x, xInfo }) => [g.reshape(dy0, g.shapeOf(x(0), xInfo(0).shape))];
 
-function reduceSumLike(
-  c: GradientContext,
-  axesAsInputSince: number,
-): { grad: string; axes: number[] | "all" } {
-  const { g, dy0 } = c;
+/** A reduction's output (or its gradient) with the reduced axes back as size 1, to broadcast against x. */
+function keptDims(c: GradientContext, reduced: string, axesAsInputSince: number): string {
   const rank = c.xInfo(0).shape.length;
   const given = reductionAxes(c, axesAsInputSince, c.opset);
-  const axes = given?.length ? given.map((a) => normalizeAxis(a, rank)) : "all";
   const keep = c.node.attrs.int("keepdims", 1) === 1;
-  const restored = keep || axes === "all" ? dy0 : g.unsqueeze(dy0, axes);
-  return { grad: g.expand(restored, g.shapeOf(c.x(0), c.xInfo(0).shape)), axes };
+  if (keep || !given?.length) return reduced;
+  return c.g.unsqueeze(
+    reduced,
+    given.map((a) => normalizeAxis(a, rank)),
+  );
+}
+
+function reduceSumLike(c: GradientContext, axesAsInputSince: number): string {
+  return c.g.expand(keptDims(c, c.dy0, axesAsInputSince), c.g.shapeOf(c.x(0), c.xInfo(0).shape));
+}
+
+/**
+ * A reduction whose gradient is kept(dy) * local(x, kept(y)); noop_with_empty_axes passes dy.
+ */
+function reduction(
+  local: (c: GradientContext, x: string, kept: (t: string) => string) => string,
+): GradientRule {
+  return (c) => {
+    if (isNoop(c, 18)) return [c.dy0];
+    const kept = (t: string) => keptDims(c, t, 18);
+    return [c.g.mul(kept(c.dy0), local(c, c.x(0), kept))];
+  };
 }
 
 function isNoop(c: GradientContext, axesAsInputSince: number): boolean {
@@ -488,33 +506,53 @@ const averagePool: GradientRule = (c) => {
   ];
 };
 
+/**
+ * Gather: dy scatter-added into zeros shaped like data. A scalar index (h[:, 0], out[:, -1]) drops
+ * the axis; known at build time on a static axis, its gradient is dy padded back into place.
+ */
 const gather: GradientRule = (c) => {
   const { g } = c;
-  const [data, indices] = [c.x(0), c.x(1)];
+  const data = c.x(0);
   const dataShape = c.xInfo(0).shape;
   const rank = dataShape.length;
   const axis = normalizeAxis(c.node.attrs.int("axis", 0), rank);
-  const indexRank = c.xInfo(1).shape.length;
+  const dim = dataShape[axis];
+  const scalarIndex = c.xInfo(1).shape.length === 0;
+  const known = c.value(1);
+  const staticIndices =
+    typeof dim === "number" && known?.values.every((i) => typeof i === "number")
+      ? (known.values as number[]).map((i) => (i < 0 ? i + dim : i))
+      : undefined;
+  if (scalarIndex && typeof dim === "number" && staticIndices) {
+    const at = staticIndices[0]!;
+    const pads = new Array(2 * rank).fill(0);
+    pads[axis] = at;
+    pads[axis + rank] = dim - at - 1;
+    return [g.op("Pad", [g.unsqueeze(c.dy0, [axis]), g.ints(pads)])];
+  }
+  // A scalar index becomes a list of one, so that one scatter serves both.
+  const dy = scalarIndex ? g.unsqueeze(c.dy0, [axis]) : c.dy0;
+  const indexRank = Math.max(1, c.xInfo(1).shape.length);
+  let indices: string;
+  if (staticIndices) {
+    indices = g.constant(tensorFromNumbers("int64", known!.dims, staticIndices));
+  } else {
+    const given = g.cast(scalarIndex ? g.unsqueeze(c.x(1), [0]) : c.x(1), "int64");
+    const size = g.op("Gather", [g.op("Shape", [data]), g.scalar(axis, "int64")]);
+    indices = g.where(g.lt(given, g.scalar(0, "int64")), g.add(given, size), given);
+  }
   // Scatter-add rows of dy into zeros shaped like data with `axis` moved first.
   const toFront = [axis, ...Array.from({ length: rank }, (_, i) => i).filter((i) => i !== axis)];
   const movedData = axis === 0 ? data : g.transpose(data, toFront);
   const zeros = g.mul(movedData, c.scalar(0));
-  const dyRank = c.yInfo(0).shape.length;
+  const dyRank = rank - 1 + indexRank;
   const indexAxes = Array.from({ length: indexRank }, (_, i) => axis + i);
   const dyFront = [
     ...indexAxes,
     ...Array.from({ length: dyRank }, (_, i) => i).filter((i) => !indexAxes.includes(i)),
   ];
-  const movedDy = axis === 0 ? c.dy0 : g.transpose(c.dy0, dyFront);
-  const indexType = c.xInfo(1).dtype;
-  const wrapped = g.where(
-    g.lt(indices, g.scalar(0, indexType)),
-    g.add(indices, g.cast(g.op("Gather", [g.op("Shape", [data]), g.ints([axis])]), indexType)),
-    indices,
-  );
-  const scattered = g.op("ScatterND", [zeros, g.unsqueeze(g.cast(wrapped, "int64"), [-1]), movedDy], {
-    reduction: "add",
-  });
+  const movedDy = axis === 0 ? dy : g.transpose(dy, dyFront);
+  const scattered = g.op("ScatterND", [zeros, g.unsqueeze(indices, [-1]), movedDy], { reduction: "add" });
   const inverse = toFront.map((_, i) => toFront.indexOf(i));
   return [axis === 0 ? scattered : g.transpose(scattered, inverse)];
 };
@@ -748,6 +786,222 @@ const hardSwish = unary(({ g, x, scalar }) => {
   return g.where(g.lt(x(0), scalar(-3)), scalar(0), upper);
 });
 
+/** Zeros shaped like `name`. */
+function zerosLike(c: GradientContext, name: string): string {
+  return c.g.mul(name, c.scalar(0));
+}
+
+/** GatherElements: dy scatter-added back to where each element came from. */
+const gatherElements: GradientRule = (c) => [
+  c.g.op("ScatterElements", [zerosLike(c, c.x(0)), c.x(1), c.dy0], {
+    axis: c.node.attrs.int("axis", 0),
+    reduction: "add",
+  }),
+];
+
+/**
+ * ScatterElements and ScatterND (reduction none or add): updates get dy gathered from where they
+ * went; data gets dy, less the overwritten elements when nothing is added.
+ */
+function scatter(gatherOp: string): GradientRule {
+  return (c) => {
+    const { g } = c;
+    const axis: Record<string, number> =
+      gatherOp === "GatherElements" ? { axis: c.node.attrs.int("axis", 0) } : {};
+    const overwrites = c.node.attrs.string("reduction", "none") === "none";
+    return [
+      c.ifWants(0, () =>
+        overwrites ? g.op(c.node.opType, [c.dy0, c.x(1), zerosLike(c, c.x(2))], axis) : c.dy0,
+      ),
+      undefined,
+      c.ifWants(2, () => g.op(gatherOp, [c.dy0, c.x(1)], axis)),
+    ];
+  };
+}
+
+/** CumSum: each input reaches every later output, so its gradient sums dy in the other direction. */
+const cumSum: GradientRule = (c) => [
+  c.g.op("CumSum", [c.dy0, c.x(1)], {
+    exclusive: c.node.attrs.int("exclusive", 0),
+    reverse: 1 - c.node.attrs.int("reverse", 0),
+  }),
+];
+
+/** [N, C, H, W] <-> [N, C', H * b, W * b] as a Reshape / Transpose / Reshape with static C, H, W. */
+function blockShuffle(c: GradientContext, x: string, to: number[], perm: number[], back: number[]): string {
+  const { g } = c;
+  return g.reshape(g.transpose(g.reshape(x, g.ints(to)), perm), g.ints(back));
+}
+
+function staticDims(c: GradientContext, shape: readonly Dim[], what: string): number[] {
+  const rest = shape.slice(1);
+  if (!rest.every((d) => typeof d === "number")) {
+    throw new OnnxError(
+      "SHAPE_MISMATCH",
+      `the gradient of ${what} needs static sizes past the batch axis`,
+      c.node.name,
+    );
+  }
+  return rest as number[];
+}
+
+/** DepthToSpace: the inverse rearrangement. DCR is undone by SpaceToDepth; CRD by hand. */
+const depthToSpace: GradientRule = (c) => {
+  const b = c.node.attrs.int("blocksize", 1);
+  if (c.node.attrs.string("mode", "DCR") === "DCR")
+    return [c.g.op("SpaceToDepth", [c.dy0], { blocksize: b })];
+  const [channels, height, width] = staticDims(c, c.yInfo(0).shape, "DepthToSpace");
+  const h = height! / b;
+  const w = width! / b;
+  return [
+    blockShuffle(c, c.dy0, [0, channels!, h, b, w, b], [0, 1, 3, 5, 2, 4], [0, channels! * b * b, h, w]),
+  ];
+};
+
+/**
+ * GroupNormalization: LayerNorm's gradient over each (sample, group), statistics recomputed;
+ * scale and bias are per group (opset 18) or per channel (opset 21).
+ */
+const groupNormalization: GradientRule = (c) => {
+  const { g, dy0: dy } = c;
+  const x = c.x(0);
+  const shape = c.xInfo(0).shape;
+  const [channels, ...spatial] = staticDims(c, shape, "GroupNormalization");
+  const groups = c.node.attrs.int("num_groups", 1);
+  const perGroup = c.xInfo(1).shape[0] === groups && groups !== channels;
+  const eps = c.node.attrs.float("epsilon", 1e-5);
+  const grouped = (t: string) => g.reshape(t, g.ints([0, groups, -1]));
+  const count = c.scalar((channels! / groups) * spatial.reduce((a, b) => a * b, 1));
+  const meanOf = (t: string) => g.div(g.reduceSum(t, [2], true), count);
+  const xs = grouped(x);
+  const centered = g.sub(xs, meanOf(xs));
+  const rstd = g.reciprocal(g.sqrt(g.add(meanOf(g.mul(centered, centered)), c.scalar(eps))));
+  const xhat = g.reshape(g.mul(centered, rstd), g.shapeOf(x, shape));
+  // Channel c of group c / (C / G) uses scale[c] (opset 21) or scale[group] (opset 18).
+  const channelAxes = Array.from({ length: spatial.length }, (_, i) => i + 1);
+  const perChannel = (t: string) =>
+    g.unsqueeze(
+      perGroup
+        ? g.reshape(g.expand(g.unsqueeze(t, [1]), g.ints([groups, channels! / groups])), g.ints([-1]))
+        : t,
+      channelAxes,
+    );
+  const dx = c.ifWants(0, () => {
+    const dxhat = grouped(g.mul(dy, perChannel(c.x(1))));
+    const xhatGrouped = grouped(xhat);
+    const inner = g.sub(g.sub(dxhat, meanOf(dxhat)), g.mul(xhatGrouped, meanOf(g.mul(dxhat, xhatGrouped))));
+    return g.reshape(g.mul(inner, rstd), g.shapeOf(x, shape));
+  });
+  const toParam = (t: string) => {
+    const summed = g.reduceSum(t, [0, ...spatial.map((_, i) => i + 2)], false);
+    return perGroup ? g.reduceSum(g.reshape(summed, g.ints([groups, -1])), [1], false) : summed;
+  };
+  return [dx, c.ifWants(1, () => toParam(g.mul(dy, xhat))), c.ifWants(2, () => toParam(dy))];
+};
+
+/** Interpolation weights of one resized axis as onnxruntime computes them (float32 coordinates). */
+function resizeMatrix(c: GradientContext, axis: ResizedAxis): number[][] {
+  const f = Math.fround;
+  const { input: n, output: m } = axis;
+  const scale = f(axis.scale);
+  const transform = c.node.attrs.string("coordinate_transformation_mode", "half_pixel");
+  const original = (x: number): number => {
+    switch (transform) {
+      case "asymmetric":
+        return f(x / scale);
+      case "align_corners":
+        return m === 1 ? 0 : f(f(x * (n - 1)) / (m - 1));
+      case "pytorch_half_pixel":
+        return m > 1 ? f(f(f(x + 0.5) / scale) - 0.5) : 0;
+      case "half_pixel_symmetric": {
+        const offset = f(f(n / 2) * f(1 - f(m / f(n * scale))));
+        return f(offset + f(f(f(x + 0.5) / scale) - 0.5));
+      }
+      default:
+        return f(f(f(x + 0.5) / scale) - 0.5);
+    }
+  };
+  const clamp = (i: number) => Math.min(n - 1, Math.max(0, i));
+  const nearest = (x: number): number => {
+    switch (c.node.attrs.string("nearest_mode", "round_prefer_floor")) {
+      case "floor":
+        return Math.floor(x);
+      case "ceil":
+        return Math.ceil(x);
+      case "round_prefer_ceil":
+        return Math.floor(x + 0.5);
+      default:
+        return x === Math.floor(x) + 0.5 ? Math.floor(x) : Math.round(x);
+    }
+  };
+  const linear = c.node.attrs.string("mode", "nearest") === "linear";
+  return Array.from({ length: m }, (_, o) => {
+    const row = new Array<number>(n).fill(0);
+    const x = original(o);
+    if (!linear) {
+      row[clamp(nearest(x))] = 1;
+      return row;
+    }
+    const at = Math.min(Math.max(x, 0), n - 1);
+    const low = Math.floor(at);
+    const high = Math.min(low + 1, n - 1);
+    row[low]! += high === low ? 1 : high - at;
+    if (high !== low) row[high]! += at - low;
+    return row;
+  });
+}
+
+/** The factor s when output o reads input floor(o / s): nearest upsampling by an integer. */
+function blockFactor(axis: ResizedAxis, matrix: number[][]): number | undefined {
+  const s = axis.output / axis.input;
+  if (!Number.isInteger(s)) return undefined;
+  return matrix.every((row, o) => row[Math.floor(o / s)] === 1) ? s : undefined;
+}
+
+/**
+ * Resize (nearest, linear): linear in x along each resized axis, y = A x with A built the way
+ * onnxruntime interpolates, so dx = A^T dy axis by axis; integer nearest upsampling sums blocks.
+ */
+const resize: GradientRule = (c) => {
+  const { g } = c;
+  const shape = c.xInfo(0).shape;
+  const { axes } = resizeGeometry(c, shape);
+  const matrices = axes.map((a) => resizeMatrix(c, a));
+  const factors = axes.map((a, i) => blockFactor(a, matrices[i]!));
+  const outShape = c.yInfo(0).shape;
+  if (factors.every((s) => s !== undefined) && outShape.filter((d) => typeof d !== "number").length <= 1) {
+    const split = outShape.flatMap((d, i) => {
+      const at = axes.findIndex((a) => a.axis === i);
+      return at < 0 ? [typeof d === "number" ? d : -1] : [axes[at]!.input, factors[at]!];
+    });
+    const blockAxes = axes.map((a, i) => a.axis + i + 1);
+    return [g.reduceSum(g.reshape(c.dy0, g.ints(split)), blockAxes, false)];
+  }
+  const rank = shape.length;
+  let grad = c.dy0;
+  axes.forEach((a, i) => {
+    const matrix = matrices[i]!;
+    const weights = (rows: number[][]) =>
+      g.constant(tensorFromNumbers(c.dtype, [rows.length, rows[0]!.length], rows.flat()));
+    if (a.axis === rank - 2) {
+      const transposed = Array.from({ length: a.input }, (_, j) => matrix.map((row) => row[j]!));
+      grad = g.op("MatMul", [weights(transposed), grad]);
+      return;
+    }
+    const last = a.axis === rank - 1;
+    const perm = Array.from({ length: rank }, (_, j) =>
+      j === a.axis ? rank - 1 : j === rank - 1 ? a.axis : j,
+    );
+    const moved = last ? grad : g.transpose(grad, perm);
+    const product = g.op("MatMul", [moved, weights(matrix)]);
+    grad = last ? product : g.transpose(product, perm);
+  });
+  return [grad];
+};
+
+const SELU_ALPHA = 1.6732632423543772;
+const SELU_GAMMA = 1.0507009873554805;
+
 export const gradientRules: Record<string, GradientEntry> = {
   Add: ({ toInput, dy0 }) => [toInput(0, () => dy0), toInput(1, () => dy0)],
   Sub: ({ g, toInput, dy0 }) => [toInput(0, () => dy0), toInput(1, () => g.neg(dy0))],
@@ -757,7 +1011,9 @@ export const gradientRules: Record<string, GradientEntry> = {
     toInput(1, () => g.neg(g.div(times(y(0)), x(1)))),
   ],
   Neg: ({ g, dy0 }) => [g.neg(dy0)],
-  Relu: ({ g, y, dy0, scalar }) => [g.where(g.gt(y(0), scalar(0)), dy0, scalar(0))],
+  // dy times the 0/1 mask: onnxruntime's Where with a scalar branch runs about 3x slower than
+  // Cast and Mul, a few percent of a compute-bound step.
+  Relu: ({ g, y, dy0, scalar, dtype }) => [g.mul(dy0, g.cast(g.gt(y(0), scalar(0)), dtype))],
   LeakyRelu: ({ g, node, x, dy0, scalar }) => [
     g.where(g.gt(x(0), scalar(0)), dy0, g.mul(dy0, scalar(node.attrs.float("alpha", 0.01)))),
   ],
@@ -815,10 +1071,10 @@ export const gradientRules: Record<string, GradientEntry> = {
   // In inference mode Dropout is the identity; the training-mode rewrite turns it into a mask product.
   Dropout: identity,
   Cast: ({ g, xInfo, dy0 }) => [isFloat(xInfo(0).dtype) ? g.cast(dy0, xInfo(0).dtype) : undefined],
-  ReduceSum: (c) => [isNoop(c, 13) ? c.dy0 : reduceSumLike(c, 13).grad],
+  ReduceSum: (c) => [isNoop(c, 13) ? c.dy0 : reduceSumLike(c, 13)],
   ReduceMean: (c) => {
     if (isNoop(c, 18)) return [c.dy0];
-    const { grad } = reduceSumLike(c, 18);
+    const grad = reduceSumLike(c, 18);
     return [c.g.div(grad, reducedCount(c.g, c.x(0), c.xInfo(0).shape, c.y(0), c.yInfo(0).shape, c.dtype))];
   },
   LayerNormalization: layerNormalization,
@@ -832,6 +1088,50 @@ export const gradientRules: Record<string, GradientEntry> = {
     const count = reducedCount(g, x(0), xInfo(0).shape, y(0), yInfo(0).shape, dtype);
     return [g.expand(g.div(dy0, count), g.shapeOf(x(0), xInfo(0).shape))];
   },
+  Sin: unary(({ g, x }) => g.op("Cos", [x(0)])),
+  Cos: unary(({ g, x }) => g.neg(g.op("Sin", [x(0)]))),
+  Selu: ({ g, node, x, y, dy0, scalar }) => {
+    const gamma = node.attrs.float("gamma", SELU_GAMMA);
+    const alpha = node.attrs.float("alpha", SELU_ALPHA);
+    // Below zero y = gamma alpha (e^x - 1), so dy/dx = y + gamma alpha.
+    const negative = g.add(y(0), scalar(gamma * alpha));
+    return [g.mul(dy0, g.where(g.gt(x(0), scalar(0)), scalar(gamma), negative))];
+  },
+  Celu: unary(({ g, node, x, scalar }) => {
+    const alpha = node.attrs.float("alpha", 1);
+    return g.where(g.gt(x(0), scalar(0)), scalar(1), g.exp(g.div(x(0), scalar(alpha))));
+  }),
+  Mish: unary(({ g, x, scalar }) => {
+    // y = x tanh(softplus(x)): tanh(sp) + x sigmoid(x) (1 - tanh(sp)^2)
+    const t = g.op("Tanh", [g.op("Softplus", [x(0)])]);
+    const sech2 = g.sub(scalar(1), g.mul(t, t));
+    return g.add(t, g.mul(g.mul(x(0), g.op("Sigmoid", [x(0)])), sech2));
+  }),
+  Softsign: unary(({ g, x, scalar }) => {
+    const d = g.add(scalar(1), g.op("Abs", [x(0)]));
+    return g.reciprocal(g.mul(d, d));
+  }),
+  CumSum: cumSum,
+  ReduceL1: reduction(({ g, x }) => g.op("Sign", [x(0)])),
+  ReduceSumSquare: reduction(({ g, x, scalar }) => g.mul(x(0), scalar(2))),
+  // x / ||x||, and 0 where the norm is 0 (as torch.linalg.norm's gradient).
+  ReduceL2: reduction((c, x, kept) => {
+    const { g } = c;
+    const norm = kept(c.y(0));
+    const zero = g.equal(norm, c.scalar(0));
+    return g.where(zero, c.scalar(0), g.div(x, g.where(zero, c.scalar(1), norm)));
+  }),
+  ReduceLogSumExp: reduction((c, x, kept) => c.g.exp(c.g.sub(x, kept(c.y(0))))),
+  GatherElements: gatherElements,
+  ScatterElements: scatter("GatherElements"),
+  GatherND: (c) => [c.g.op("ScatterND", [zerosLike(c, c.x(0)), c.x(1), c.dy0], { reduction: "add" })],
+  ScatterND: scatter("GatherND"),
+  DepthToSpace: depthToSpace,
+  SpaceToDepth: ({ g, node, dy0 }) => [
+    g.op("DepthToSpace", [dy0], { blocksize: node.attrs.int("blocksize", 1), mode: "DCR" }),
+  ],
+  GroupNormalization: groupNormalization,
+  Resize: resize,
   Shape: NON_DIFFERENTIABLE,
   Size: NON_DIFFERENTIABLE,
   Constant: NON_DIFFERENTIABLE,
@@ -853,4 +1153,5 @@ export const gradientRules: Record<string, GradientEntry> = {
   Floor: NON_DIFFERENTIABLE,
   Ceil: NON_DIFFERENTIABLE,
   Round: NON_DIFFERENTIABLE,
+  Hardmax: NON_DIFFERENTIABLE,
 };

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { describe, it } from "node:test";
 import { chainModel } from "../../test/support/hostile-files.ts";
+import { tensorFromNumbers } from "../onnx/dtypes.ts";
 import { loadModel } from "../onnx/model.ts";
 import { ModelBuilder } from "./model-builder.ts";
 import { unsupportedOperators } from "./support.ts";
@@ -12,15 +13,18 @@ describe("unsupportedOperators", () => {
   it("lists every unsupported operator with its nodes", () => {
     const m = new ModelBuilder(17);
     const x = m.input("x", "float32", [2, 2]);
-    const a = m.op("Hardmax", [x]);
-    const b = m.op("Hardmax", [a]);
+    const a = m.op("LpNormalization", [x]);
+    const b = m.op("LpNormalization", [a]);
     const c = m.op("Relu", [m.op("Det", [b])]);
     const d = m.op("Pad", [c, m.ints([1, 1])], { mode: "reflect" });
-    m.output(d, "float32");
+    const scales = m.constant(tensorFromNumbers("float32", [1], [2]));
+    const e = m.op("Resize", [d, "", scales], { mode: "cubic" });
+    m.output(e, "float32");
     assert.deepEqual(unsupportedOperators(loadModel(m.bytes())), [
-      { opType: "Hardmax", nodes: ["/Hardmax_0", "/Hardmax_1"] },
+      { opType: "LpNormalization", nodes: ["/LpNormalization_0", "/LpNormalization_1"] },
       { opType: "Det", nodes: ["/Det_2"] },
       { opType: "Pad (mode=reflect)", nodes: ["/Pad_5"] },
+      { opType: "Resize (mode=cubic)", nodes: ["/Resize_7"] },
     ]);
   });
 

@@ -3,6 +3,8 @@
 import type { GraphNode, LoadedModel } from "../onnx/model.ts";
 import { shapeRules } from "../onnx/shape-rules.ts";
 import { gradientRules } from "./gradients.ts";
+import { recurrentRestriction } from "./recurrent.ts";
+import { trainingRewrites } from "./training-mode.ts";
 
 export interface UnsupportedOperator {
   /**
@@ -14,9 +16,16 @@ export interface UnsupportedOperator {
   nodes: string[];
 }
 
-/** Operators this engine can both shape-infer and differentiate. */
+/**
+ * Operators this engine can both shape-infer and differentiate: by a gradient rule, or by the
+ * training rewrite that spells them out in differentiable operators (LSTM, GRU, RNN).
+ */
 export function isSupportedOperator(domain: string, opType: string): boolean {
-  return domain === "" && Object.hasOwn(shapeRules, opType) && Object.hasOwn(gradientRules, opType);
+  return (
+    domain === "" &&
+    Object.hasOwn(shapeRules, opType) &&
+    (Object.hasOwn(gradientRules, opType) || Object.hasOwn(trainingRewrites, opType))
+  );
 }
 
 /** Supported operators whose gradient covers only some configurations: the reason when outside. */
@@ -26,7 +35,27 @@ const restrictions: Record<string, (node: GraphNode) => string | undefined> = {
     return mode === "constant" ? undefined : `mode=${mode}`;
   },
   Einsum: (node) => (node.attrs.string("equation", "").includes(".") ? "ellipsis" : undefined),
+  Resize: (node) => {
+    const mode = node.attrs.string("mode", "nearest");
+    const transform = node.attrs.string("coordinate_transformation_mode", "half_pixel");
+    if (mode === "cubic") return "mode=cubic";
+    if (transform === "tf_crop_and_resize") return `coordinate_transformation_mode=${transform}`;
+    if (node.attrs.int("antialias", 0) !== 0) return "antialias=1";
+    const policy = node.attrs.string("keep_aspect_ratio_policy", "stretch");
+    return policy === "stretch" ? undefined : `keep_aspect_ratio_policy=${policy}`;
+  },
+  ScatterElements: (node) => scatterReduction(node),
+  ScatterND: (node) => scatterReduction(node),
+  GatherND: (node) => (node.attrs.int("batch_dims", 0) === 0 ? undefined : "batch_dims>0"),
+  LSTM: recurrentRestriction,
+  GRU: recurrentRestriction,
+  RNN: recurrentRestriction,
 };
+
+function scatterReduction(node: GraphNode): string | undefined {
+  const reduction = node.attrs.string("reduction", "none");
+  return reduction === "none" || reduction === "add" ? undefined : `reduction=${reduction}`;
+}
 
 /** Every operator of the model without full support, each with the nodes that use it (empty: trainable). */
 export function unsupportedOperators(model: LoadedModel): UnsupportedOperator[] {

@@ -3,6 +3,7 @@ import type { GraphNode } from "../onnx/model.ts";
 import type { KnownValue, ValueInfo } from "../onnx/shape-rules.ts";
 import { reducedCount } from "./gradient-context.ts";
 import type { GraphBuilder } from "./graph-builder.ts";
+import { recurrent } from "./recurrent.ts";
 
 // Forward nodes that behave differently while training (model.train() in PyTorch). Each rewrite
 // emits the training-mode forward computation; the backward walk then differentiates what was
@@ -123,6 +124,9 @@ export const trainingRewrites: Record<string, TrainingRewrite> = {
   Dropout: dropout,
   LayerNormalization: withSavedOutputs(["mean", "inv_std_dev"]),
   MaxPool: withSavedOutputs(["indices"]),
+  LSTM: recurrent,
+  GRU: recurrent,
+  RNN: recurrent,
 };
 
 /**

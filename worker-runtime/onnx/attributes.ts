@@ -64,6 +64,7 @@ export type AttributeValue =
   | Tensor
   | { float: number }
   | { floats: number[] }
+  | { strings: string[] }
   | { graph: IGraphProto };
 
 /** Builds an attribute proto; integers are INT, `{ float }` marks a float, `{ graph }` a subgraph (Loop's body). */
@@ -74,6 +75,10 @@ export function attribute(name: string, value: AttributeValue): IAttributeProto 
   if (Array.isArray(value)) return { name, type: AttributeType.INTS, ints: value };
   if ("float" in value) return { name, type: AttributeType.FLOAT, f: value.float };
   if ("floats" in value) return { name, type: AttributeType.FLOATS, floats: value.floats };
+  if ("strings" in value) {
+    const strings = value.strings.map((v) => new TextEncoder().encode(v));
+    return { name, type: AttributeType.STRINGS, strings };
+  }
   if ("graph" in value) return { name, type: AttributeType.GRAPH, g: value.graph };
   return { name, type: AttributeType.TENSOR, t: tensorToProto("", value) };
 }

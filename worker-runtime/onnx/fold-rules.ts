@@ -52,9 +52,24 @@ function elementwise(op: Arithmetic): FoldRule {
       if (r === undefined) return undefined;
       values.push(r);
     }
-    return [{ dtype: a.dtype, dims: out.shape as number[], values }];
+    return [{ dtype: out.dtype, dims: out.shape as number[], values }];
   };
 }
+
+/** A comparison as 1 or 0; a symbolic dim is a size of at least 1, so it is never below 1. */
+function comparison(
+  test: (a: number, b: number) => boolean,
+  symbolic: (a: Dim, b: Dim) => boolean | undefined,
+): Arithmetic {
+  return (a, b) => {
+    const r = typeof a === "number" && typeof b === "number" ? test(a, b) : symbolic(a, b);
+    return r === undefined ? undefined : Number(r);
+  };
+}
+
+const belowOne = (d: Dim) => typeof d === "number" && d < 1;
+/** a < b where one of them is symbolic: known only against a number below 1. */
+const below = (a: Dim, b: Dim) => (belowOne(a) ? true : belowOne(b) ? false : undefined);
 
 const numeric =
   (f: (a: number, b: number) => number): Arithmetic =>
@@ -131,6 +146,43 @@ export const foldRules = ruleTable<FoldRule>({
     if (typeof a === "number" && typeof b === "number") return integer ? Math.trunc(a / b) : a / b;
     return integer ? dimQuotient(a, b) : undefined;
   }),
+  Equal: elementwise(
+    comparison(
+      (a, b) => a === b,
+      (a, b) => (a === b ? true : belowOne(a) || belowOne(b) ? false : undefined),
+    ),
+  ),
+  Less: elementwise(
+    comparison(
+      (a, b) => a < b,
+      (a, b) => below(a, b),
+    ),
+  ),
+  Greater: elementwise(
+    comparison(
+      (a, b) => a > b,
+      (a, b) => below(b, a),
+    ),
+  ),
+  Not: (ctx) => {
+    const v = ctx.value(0);
+    return v && [{ ...v, values: v.values.map((x) => Number(x === 0)) }];
+  },
+  Where: (ctx) => {
+    const [condition, a, b] = [0, 1, 2].map((i) => ctx.value(i));
+    const out = ctx.outputs[0]!;
+    if (!condition || !a || !b || out.shape.some((d) => typeof d !== "number")) return undefined;
+    const length = Math.max(condition.values.length, a.values.length, b.values.length);
+    const at = (v: KnownValue, i: number) => v.values[v.values.length === 1 ? 0 : i]!;
+    if ([condition, a, b].some((v) => v.values.length !== 1 && v.values.length !== length)) return undefined;
+    const values: Dim[] = [];
+    for (let i = 0; i < length; i++) {
+      const pick = at(condition, i);
+      if (typeof pick !== "number") return undefined;
+      values.push(at(pick ? a : b, i));
+    }
+    return [{ dtype: out.dtype, dims: out.shape as number[], values }];
+  },
   ConstantOfShape: (ctx) => {
     const shape = ctx.value(0);
     const fill = ctx.node.attrs.tensor("value");

@@ -240,6 +240,22 @@ const pool: ShapeRule = (ctx) => {
   return [out, { dtype: "int64", shape: out.shape }];
 };
 
+/** LSTM, GRU, RNN: Y, Y_h (and LSTM's Y_c), time-major unless layout = 1. */
+const recurrent: ShapeRule = (ctx) => {
+  const x = need(ctx, 0);
+  const batchFirst = ctx.node.attrs.int("layout", 0) === 1;
+  const hidden = ctx.node.attrs.int("hidden_size", 0);
+  const directions = ctx.node.attrs.string("direction", "forward") === "bidirectional" ? 2 : 1;
+  const [steps, batch] = batchFirst ? [x.shape[1]!, x.shape[0]!] : [x.shape[0]!, x.shape[1]!];
+  const y = batchFirst ? [batch, steps, directions, hidden] : [steps, directions, batch, hidden];
+  const state = batchFirst ? [batch, directions, hidden] : [directions, batch, hidden];
+  return [
+    { dtype: x.dtype, shape: y },
+    { dtype: x.dtype, shape: state },
+    { dtype: x.dtype, shape: state },
+  ];
+};
+
 export const shapeRules = ruleTable<ShapeRule>({
   Identity: sameAsInput,
   Neg: sameAsInput,
@@ -473,6 +489,54 @@ export const shapeRules = ruleTable<ShapeRule>({
       shape: needValue(ctx, 0, "ConstantOfShape shape"),
     },
   ],
+  Sin: sameAsInput,
+  Cos: sameAsInput,
+  Selu: sameAsInput,
+  Celu: sameAsInput,
+  Mish: sameAsInput,
+  Softsign: sameAsInput,
+  Hardmax: sameAsInput,
+  CumSum: sameAsInput,
+  ReduceL1: reduction(18),
+  ReduceL2: reduction(18),
+  ReduceSumSquare: reduction(18),
+  ReduceLogSumExp: reduction(18),
+  GatherElements: (ctx) => [{ dtype: need(ctx, 0).dtype, shape: need(ctx, 1).shape }],
+  ScatterElements: sameAsInput,
+  ScatterND: sameAsInput,
+  GatherND: (ctx) => {
+    const data = need(ctx, 0).shape;
+    const indices = need(ctx, 1).shape;
+    const batch = ctx.node.attrs.int("batch_dims", 0);
+    const depth = indices.at(-1);
+    if (typeof depth !== "number") {
+      throw new OnnxError("SHAPE_MISMATCH", "GatherND needs a static index depth", ctx.node.name);
+    }
+    return [{ dtype: need(ctx, 0).dtype, shape: [...indices.slice(0, -1), ...data.slice(batch + depth)] }];
+  },
+  DepthToSpace: (ctx) => {
+    const x = need(ctx, 0).shape;
+    const b = ctx.node.attrs.int("blocksize", 1);
+    const channels = dimQuotient(x[1]!, b * b) ?? ctx.fresh();
+    return [
+      { dtype: need(ctx, 0).dtype, shape: [x[0]!, channels, dimProduct([x[2]!, b]), dimProduct([x[3]!, b])] },
+    ];
+  },
+  SpaceToDepth: (ctx) => {
+    const x = need(ctx, 0).shape;
+    const b = ctx.node.attrs.int("blocksize", 1);
+    const spatial = [x[2]!, x[3]!].map((d) => dimQuotient(d, b) ?? ctx.fresh());
+    return [{ dtype: need(ctx, 0).dtype, shape: [x[0]!, dimProduct([x[1]!, b * b]), ...spatial] }];
+  },
+  GroupNormalization: sameAsInput,
+  LSTM: recurrent,
+  GRU: recurrent,
+  RNN: recurrent,
+  Resize: (ctx) => {
+    const x = need(ctx, 0);
+    const { shape } = resizeGeometry(ctx, x.shape);
+    return [{ dtype: x.dtype, shape: shape.map((d) => d ?? ctx.fresh()) }];
+  },
   Range: (ctx) => {
     const [start, limit, delta] = [0, 1, 2].map((i) => ctx.value(i)?.values[0]);
     const length =
@@ -575,4 +639,55 @@ export function padAmounts(
     end[axis] = values[i + axes.length]!;
   });
   return { begin, end };
+}
+
+export interface ResizedAxis {
+  axis: number;
+  input: number;
+  output: number;
+  /** The scale Resize maps coordinates with: the one given, or output / input when sizes are. */
+  scale: number;
+}
+
+/**
+ * Resize's output shape (undefined where a symbolic dimension is resized) and the axes whose size
+ * changes, from its scales or sizes input and the `axes` attribute of opset 18.
+ */
+export function resizeGeometry(
+  ctx: Pick<ShapeContext, "node" | "value">,
+  shape: readonly Dim[],
+): { shape: Array<Dim | undefined>; axes: ResizedAxis[] } {
+  const rank = shape.length;
+  const listed = (ctx.node.attrs.ints("axes") ?? shape.map((_, i) => i)).map((a) => normalizeAxis(a, rank));
+  const read = (i: number) => {
+    if (!ctx.node.inputs[i]) return undefined;
+    const v = ctx.value(i);
+    if (!v || v.values.some((d) => typeof d !== "number")) {
+      throw new OnnxError(
+        "SHAPE_MISMATCH",
+        `Resize ${i === 2 ? "scales" : "sizes"} must be known before running the graph`,
+        ctx.node.name,
+      );
+    }
+    return v.values as number[];
+  };
+  const sizes = read(3);
+  const scales = sizes ? undefined : read(2);
+  if (!sizes && !scales) throw new OnnxError("INVALID_MODEL", "Resize needs scales or sizes", ctx.node.name);
+  const out: Array<Dim | undefined> = [...shape];
+  const axes: ResizedAxis[] = [];
+  listed.forEach((axis, i) => {
+    const input = shape[axis]!;
+    const scale = scales?.[i];
+    if (scale === 1 || (sizes && sizes[i] === input)) return;
+    if (typeof input !== "number") {
+      out[axis] = undefined;
+      return;
+    }
+    // onnxruntime multiplies in float32 and truncates.
+    const output = sizes ? sizes[i]! : Math.floor(Math.fround(Math.fround(scale!) * input));
+    out[axis] = output;
+    axes.push({ axis, input, output, scale: sizes ? output / input : scale! });
+  });
+  return { shape: out, axes };
 }

@@ -2,15 +2,19 @@
 // Two runs agree bit for bit only within one profile, so it is recorded with the checkpoints,
 // a resume under another profile is refused, and verifiers know when to compare exactly.
 // How many steps one onnxruntime run takes is not part of it: a Loop of steps and single-step
-// runs give the same bits under these settings (trainer.test.ts checks it).
+// runs give the same bits under these settings (trainer.test.ts checks it). The number of
+// intra-op threads is: every onnxruntime kernel the step graphs use was measured to give the same
+// bits with 1 to 4 threads (threads.test.ts keeps checking it), but a guarantee that rests on
+// measurement is recorded, so a replay or resume under another thread count is refused.
 import { readFileSync } from "node:fs";
 import { arch, platform } from "node:os";
 import ort from "onnxruntime-node";
+import { TrainError } from "./errors.ts";
 
 export interface DeterminismProfile {
   onnxruntime: string;
   execution_provider: "cpu";
-  intra_op_threads: 1;
+  intra_op_threads: number;
   inter_op_threads: 1;
   execution_mode: "sequential";
   graph_optimization_level: "all";
@@ -62,23 +66,43 @@ function cpuInfo(): { features: string[]; model: string } {
   return { features: KERNEL_SELECTING_FLAGS.filter((f) => flags.has(f)), model };
 }
 
-/** Session options that realise the profile: one thread, sequential, no kernel races. */
-export const deterministicSessionOptions: ort.InferenceSession.SessionOptions = {
-  executionProviders: ["cpu"],
-  intraOpNumThreads: 1,
-  interOpNumThreads: 1,
-  executionMode: "sequential",
-  graphOptimizationLevel: "all",
-  // Warnings (e.g. about unused folded constants) would interleave with the CLI's JSON lines.
-  logSeverityLevel: 3,
-};
+/** The most intra-op threads a run may ask for. */
+export const MAX_THREADS = 64;
 
-export function currentProfile(): DeterminismProfile {
+/** Session options that realise the profile: `threads` intra-op threads, sequential, no kernel races. */
+export function sessionOptions(threads: number): ort.InferenceSession.SessionOptions {
+  return {
+    executionProviders: ["cpu"],
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: "sequential",
+    graphOptimizationLevel: "all",
+    // Warnings (e.g. about unused folded constants) would interleave with the CLI's JSON lines, and
+    // errors come back as exceptions the engine reports as TrainErrors naming the node.
+    logSeverityLevel: 4,
+    // Idle pool threads sleep instead of spinning: on a loaded machine a spinning thread takes the
+    // core its partner needs, and two threads measured 2-4x slower than one. Speed only, not bits.
+    extra: { session: { intra_op: { allow_spinning: "0" } } },
+  };
+}
+
+/** A thread count a run may use: a whole number from 1 to MAX_THREADS. */
+export function checkThreads(threads: number): number {
+  if (!Number.isInteger(threads) || threads < 1 || threads > MAX_THREADS) {
+    throw new TrainError(
+      "INVALID_SPEC",
+      `threads must be a whole number from 1 to ${MAX_THREADS}; got ${threads}`,
+    );
+  }
+  return threads;
+}
+
+export function currentProfile(threads = 1): DeterminismProfile {
   const cpu = cpuInfo();
   return {
     onnxruntime: ort.env.versions.node ?? ort.env.versions.common,
     execution_provider: "cpu",
-    intra_op_threads: 1,
+    intra_op_threads: threads,
     inter_op_threads: 1,
     execution_mode: "sequential",
     graph_optimization_level: "all",

@@ -5,7 +5,7 @@ import { merkleRoot } from "../../protocol/merkle.ts";
 import { decodeCheckpoint, encodeCheckpoint, sha256Hex, type TrainingState } from "./checkpoint.ts";
 import { BatchOrder } from "./data/batches.ts";
 import { TrainError } from "./errors.ts";
-import { advance, type DatasetSource, type RunSetup, setUpRun } from "./run-setup.ts";
+import { advance, type DatasetSource, type RunSetup, runOptions, setUpRun } from "./run-setup.ts";
 
 export interface ReplayOptions {
   model: Uint8Array;
@@ -19,6 +19,8 @@ export interface ReplayOptions {
   toStep: number;
   /** Optimizer steps per onnxruntime run (see SetUpOptions); the bytes do not depend on it. */
   stepsPerRun?: number;
+  /** Intra-op threads: the worker's, from its determinism profile (`intra_op_threads`). */
+  threads?: number;
   signal?: AbortSignal;
 }
 
@@ -45,12 +47,7 @@ async function replay(
   options: ReplayOptions,
   afterRun: (setup: RunSetup, state: TrainingState) => void,
 ): Promise<ReplayResult> {
-  const setup = await setUpRun(
-    options.model,
-    options.dataset,
-    options.spec,
-    options.stepsPerRun === undefined ? {} : { stepsPerRun: options.stepsPerRun },
-  );
+  const setup = await setUpRun(options.model, options.dataset, options.spec, runOptions(options));
   const { engine, totalSteps } = setup;
   try {
     const stored = decodeCheckpoint(options.from);

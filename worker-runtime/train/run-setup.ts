@@ -16,12 +16,19 @@ import type { TrainingState } from "./checkpoint.ts";
 import type { RunIdentity } from "./checkpoint-dir.ts";
 import { type BatchOrder, type BatchPlan, batchesPerEpoch, type DataPosition } from "./data/batches.ts";
 import { type Dataset, readDataset } from "./data/dataset.ts";
-import { gatherSamples, type PreparedData, type PreparedSplit, prepareData } from "./data/prepare.ts";
+import {
+  gatherSamples,
+  type PreparedData,
+  type PreparedSplit,
+  prepareData,
+  type SampleTensor,
+} from "./data/prepare.ts";
 import { Xoshiro128 } from "./data/prng.ts";
 import { TrainError } from "./errors.ts";
+import { checkThreads } from "./profile.ts";
 import { learningRateAt } from "./schedule.ts";
 import { parseTrainingSpec, type TrainingSpec } from "./spec.ts";
-import { type Batch, StepEngine } from "./step-engine.ts";
+import { type Batch, type BatchGeometry, batchSizes, type SplitGeometry, StepEngine } from "./step-engine.ts";
 
 export interface DatasetSource {
   bytes: Uint8Array;
@@ -47,7 +54,8 @@ export interface RunSetup {
 
 const sha256 = (bytes: Uint8Array | string) => createHash("sha256").update(bytes).digest("hex");
 
-function checkModel(model: LoadedModel, spec: TrainingSpec): void {
+/** Operators outside the gradient table and frozen names the model lacks, as TrainErrors. */
+export function checkModel(model: LoadedModel, spec: TrainingSpec): void {
   const missing = unsupportedOperators(model);
   if (missing.length > 0) {
     throw new TrainError(
@@ -78,12 +86,25 @@ export interface SetUpOptions {
    * defaultStepsPerRun.
    */
   stepsPerRun?: number;
+  /** Intra-op threads of the onnxruntime sessions (default 1): part of the determinism profile. */
+  threads?: number;
+}
+
+/** The SetUpOptions among a caller's options, leaving out the ones it did not set. */
+export function runOptions(options: SetUpOptions): SetUpOptions {
+  return {
+    ...(options.stepsPerRun === undefined ? {} : { stepsPerRun: options.stepsPerRun }),
+    ...(options.threads === undefined ? {} : { threads: options.threads }),
+  };
 }
 
 // Past a few dozen steps a run's fixed cost is already negligible.
 const MAX_STEPS_PER_RUN = 64;
-// About a tenth of a second of single-threaded arithmetic.
-const RUN_FLOPS = 1e9;
+// About a tenth of a second of single-threaded arithmetic at the ~100 GFLOP/s a core's SGEMM
+// reaches: a compute-bound model still takes many steps per run, because every run copies the
+// parameters and optimizer state in and out (measured: 8 steps per run ran the 784-512-512-10 MLP
+// at batch 128 about twice as fast as one).
+const RUN_FLOPS = 1e10;
 const RUN_BATCH_BYTES = 64 * 1024 * 1024;
 
 export async function setUpRun(
@@ -113,16 +134,12 @@ export async function setUpRun(
   }
   const partialLastBatch = plan.samples % plan.batchSize !== 0 && !plan.dropLast;
   const totalSteps = totalStepsOf(spec, perEpoch);
-  const stepsPerRun = options.stepsPerRun ?? defaultStepsPerRun(model, data, spec.batch_size);
-  if (!Number.isInteger(stepsPerRun) || stepsPerRun < 1) {
-    throw new TrainError("INVALID_SPEC", `steps per run must be a positive integer; got ${stepsPerRun}`);
-  }
-  const engine = await StepEngine.create(
+  const engine = await createEngine(
     model,
     spec,
-    partialLastBatch ? "dynamic" : spec.batch_size,
-    data.validation !== undefined,
-    stepsPerRun,
+    data,
+    { train: data.train.samples, validation: data.validation?.samples },
+    options,
   );
   const identity: RunIdentity = {
     model_sha256: sha256(modelBytes),
@@ -143,6 +160,44 @@ export async function setUpRun(
     initialRng: rng.state(),
     engine,
   };
+}
+
+/** The shapes of every batch a run feeds: per-sample shapes from `data`, batch sizes from the sample counts. */
+export function batchGeometry(
+  data: PreparedData,
+  spec: TrainingSpec,
+  samples: { train: number; validation: number | undefined },
+): BatchGeometry {
+  const split = (prepared: PreparedSplit, count: number, dropLast: boolean): SplitGeometry => {
+    const shape = (t: SampleTensor) => ({ dtype: t.dtype, sampleDims: t.sampleDims });
+    return {
+      inputs: new Map([...prepared.inputs].map(([name, t]) => [name, shape(t)])),
+      target: shape(prepared.target),
+      sizes: batchSizes(count, spec.batch_size, dropLast),
+    };
+  };
+  return {
+    train: split(data.train, samples.train, spec.drop_last),
+    ...(data.validation && samples.validation !== undefined
+      ? { validation: split(data.validation, samples.validation, false) }
+      : {}),
+  };
+}
+
+/** The step engine for `data` (whose sample counts may be given apart, see probeTrainingStep). */
+export async function createEngine(
+  model: LoadedModel,
+  spec: TrainingSpec,
+  data: PreparedData,
+  samples: { train: number; validation: number | undefined },
+  options: SetUpOptions,
+): Promise<StepEngine> {
+  const stepsPerRun = options.stepsPerRun ?? defaultStepsPerRun(model, data, spec.batch_size);
+  if (!Number.isInteger(stepsPerRun) || stepsPerRun < 1) {
+    throw new TrainError("INVALID_SPEC", `steps per run must be a positive integer; got ${stepsPerRun}`);
+  }
+  const threads = checkThreads(options.threads ?? 1);
+  return StepEngine.create(model, spec, batchGeometry(data, spec, samples), stepsPerRun, threads);
 }
 
 /** The step of the first checkpoint after `step`: runs stop there, so it is taken exactly. */

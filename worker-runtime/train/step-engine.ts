@@ -3,17 +3,27 @@
 // and hands back plain tensors, so the loop above it never touches onnxruntime types.
 import ort from "onnxruntime-node";
 import {
+  AutodiffError,
   buildEvalStep,
   buildTrainingStep,
   type EvalStepGraph,
+  type LossOptions,
   loopTrainingStep,
   packTensors,
   type TrainingStepGraph,
   unpackTensors,
 } from "../autodiff/index.ts";
-import type { DType, LoadedModel, Tensor, TensorData } from "../onnx/index.ts";
+import { allocate } from "../onnx/dtypes.ts";
+import {
+  type DType,
+  elementCount,
+  type LoadedModel,
+  OnnxError,
+  type Tensor,
+  type TensorData,
+} from "../onnx/index.ts";
 import { TrainError } from "./errors.ts";
-import { deterministicSessionOptions } from "./profile.ts";
+import { sessionOptions } from "./profile.ts";
 import type { TrainingSpec } from "./spec.ts";
 
 export interface ModelState {
@@ -46,6 +56,108 @@ export interface RunOutcome extends ModelState {
   corrects: number[] | undefined;
 }
 
+/** A tensor of one batch, without its leading batch axis; every dimension known from the data. */
+export interface SampleShape {
+  dtype: DType;
+  sampleDims: number[];
+}
+
+/** The batches of one split (training or validation): what each sample holds and the batch sizes run. */
+export interface SplitGeometry {
+  /** By model input name. */
+  inputs: Map<string, SampleShape>;
+  target: SampleShape;
+  /** The full batch size when the split has a full batch, then the size of a partial last batch. */
+  sizes: number[];
+}
+
+/**
+ * Every graph the engine compiles has static shapes, taken from the data: the batch size and the
+ * dimensions a model leaves symbolic (sequence length, image size). Shape arithmetic in the model
+ * then folds to constants before the graph is built, whatever the exporter wrote.
+ */
+export interface BatchGeometry {
+  train: SplitGeometry;
+  validation?: SplitGeometry;
+}
+
+/** The sizes of the batches `samples` split into: full ones, and the remainder unless dropped. */
+export function batchSizes(samples: number, batchSize: number, dropLast: boolean): number[] {
+  const sizes = samples >= batchSize ? [batchSize] : [];
+  const rest = samples % batchSize;
+  if (rest > 0 && !dropLast) sizes.push(rest);
+  return sizes;
+}
+
+function inputShapesAt(split: SplitGeometry, size: number): Record<string, number[]> {
+  return Object.fromEntries([...split.inputs].map(([name, s]) => [name, [size, ...s.sampleDims]]));
+}
+
+/** Zeros shaped like `steps` stacked batches of `size` samples of `split`. */
+function zeroBatch(split: SplitGeometry, size: number, steps: number): Batch {
+  const leading = steps === 1 ? [size] : [steps, size];
+  const zeros = (s: SampleShape): Tensor => {
+    const dims = [...leading, ...s.sampleDims];
+    return { dtype: s.dtype, dims, data: allocate(s.dtype, elementCount(dims)) };
+  };
+  return {
+    inputs: new Map([...split.inputs].map(([name, s]) => [name, zeros(s)])),
+    target: zeros(split.target),
+  };
+}
+
+/**
+ * A failure of onnxruntime (or of building a graph) as a TrainError naming the model node it
+ * comes from: step-graph nodes are named after the forward node they copy or differentiate
+ * (`grad/<node>/<Op>_<n>`, `<node>/...`).
+ */
+export function graphFailure(error: unknown, model: LoadedModel, graph: string): TrainError {
+  if (error instanceof TrainError) return error;
+  if (error instanceof AutodiffError) return new TrainError("INVALID_SPEC", error.message);
+  const message = error instanceof Error ? error.message : String(error);
+  const stepNode =
+    error instanceof OnnxError
+      ? error.where
+      : (/Name:'([^']*)'/.exec(message)?.[1] ?? /Node \(([^)]*)\)/.exec(message)?.[1]);
+  const inGradient = stepNode?.startsWith("grad/") === true;
+  const path = inGradient ? stepNode!.slice("grad/".length) : stepNode;
+  const origin = path === undefined ? undefined : modelNodeAt(model, path);
+  const where = origin
+    ? `${inGradient ? "the gradient of " : ""}node ${origin.name} (${origin.opType})`
+    : stepNode === undefined
+      ? "the model"
+      : `step-graph node ${stepNode}`;
+  const own = error instanceof OnnxError && error.where !== undefined ? `${error.where}: ` : "";
+  const reason = (message.startsWith(own) ? message.slice(own.length) : message)
+    .replace(/^.*Status Message: /s, "")
+    .replace(/^\[ONNXRuntimeError\] : \d+ : \w+ : /, "")
+    // A kernel's own check starts with its source file and C++ signature: keep the sentence.
+    .replace(/^\S+\.(?:cc|cpp|h):\d+ .*(?:\]|\) const) /s, "")
+    .trim();
+  return new TrainError("UNSUPPORTED_MODEL", `${graph} fails at ${where}: ${reason}`, [
+    { path: origin?.name ?? stepNode ?? "model", message: reason },
+  ]);
+}
+
+/** The model node a step-graph node name starts with (the longest such name, node names may contain "/"). */
+function modelNodeAt(model: LoadedModel, path: string) {
+  let best: LoadedModel["nodes"][number] | undefined;
+  for (const node of model.nodes) {
+    const matches = path === node.name || path.startsWith(`${node.name}/`);
+    if (matches && node.name.length > (best?.name.length ?? -1)) best = node;
+  }
+  return best;
+}
+
+/** Runs `work`, turning whatever it throws into graphFailure's TrainError. */
+async function guarded<T>(model: LoadedModel, graph: string, work: () => Promise<T> | T): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw graphFailure(error, model, graph);
+  }
+}
+
 const toOrt = (t: Tensor) => new ort.Tensor(t.dtype, t.data, t.dims);
 const fromOrt = (t: ort.Tensor): Tensor => ({
   dtype: t.type as DType,
@@ -53,21 +165,31 @@ const fromOrt = (t: ort.Tensor): Tensor => ({
   data: t.data as TensorData,
 });
 
-function stepOptions(model: LoadedModel, spec: TrainingSpec, batchSize: number | "dynamic") {
-  const { optimizer: o, loss } = spec;
+/** Packing pays while parameter tensors hold this many elements on average, or fewer. */
+const PACKED_ELEMENTS_PER_TENSOR = 32768;
+
+function lossOptions({ loss }: TrainingSpec): LossOptions {
+  return loss.type === "cross_entropy"
+    ? { type: "cross_entropy", labelSmoothing: loss.label_smoothing }
+    : { type: loss.type };
+}
+
+function stepOptions(model: LoadedModel, spec: TrainingSpec, batchSize: number) {
+  const { optimizer: o } = spec;
   const floats = [...model.initializers.values()].filter(
     (t) => t.dtype === "float32" || t.dtype === "float64",
   );
   return {
     modelOutput: spec.output,
     batchSize,
-    // One packed parameter vector when the model allows it (all float32): far fewer tensors cross
-    // into onnxruntime per step, and the arithmetic is element for element the same.
-    packParameters: floats.every((t) => t.dtype === "float32"),
-    loss:
-      loss.type === "cross_entropy"
-        ? { type: "cross_entropy" as const, labelSmoothing: loss.label_smoothing }
-        : { type: loss.type },
+    // One packed parameter vector when the model allows it (all float32) and its tensors are
+    // small: far fewer tensors cross into onnxruntime per step, and the arithmetic is element for
+    // element the same. Large tensors cross cheaply but cost two copies per step to unpack and
+    // pack (15% of a step of the 784-512-512-10 MLP at batch 128), so they stay apart.
+    packParameters:
+      floats.every((t) => t.dtype === "float32") &&
+      floats.reduce((n, t) => n + t.data.length, 0) <= PACKED_ELEMENTS_PER_TENSOR * floats.length,
+    loss: lossOptions(spec),
     optimizer:
       o.type === "sgd"
         ? {
@@ -95,10 +217,14 @@ interface RunGraph {
 }
 
 async function runGraph(
+  model: LoadedModel,
+  threads: number,
   bytes: Uint8Array,
   outputs: Omit<RunGraph, "session" | "fetches">,
 ): Promise<RunGraph> {
-  const session = await ort.InferenceSession.create(bytes, deterministicSessionOptions);
+  const session = await guarded(model, "the training step", () =>
+    ort.InferenceSession.create(bytes, sessionOptions(threads)),
+  );
   const fetches = [
     outputs.losses,
     ...(outputs.corrects ? [outputs.corrects] : []),
@@ -108,55 +234,111 @@ async function runGraph(
   return { session, fetches, ...outputs };
 }
 
+interface EvalGraph {
+  session: ort.InferenceSession;
+  graph: EvalStepGraph;
+}
+
 export class StepEngine {
   private constructor(
+    private readonly model: LoadedModel,
+    private readonly geometry: BatchGeometry,
+    /** The step graph of the first training batch size; every size's has the same inputs and state. */
     readonly graph: TrainingStepGraph,
-    private readonly single: RunGraph,
+    /** One-step graphs by batch size. */
+    private readonly singles: Map<number, RunGraph>,
+    /** The loop of full batches, when runs take more than one step. */
     private readonly multi: RunGraph | undefined,
     /** The most steps one run takes. */
     readonly stepsPerRun: number,
-    private readonly evalSession: ort.InferenceSession | undefined,
-    private readonly evalGraph: EvalStepGraph | undefined,
+    /** Evaluation graphs by batch size (none without validation). */
+    private readonly evals: Map<number, EvalGraph>,
+    /** Intra-op threads of every session. */
+    readonly threads: number,
   ) {}
 
   /**
-   * `batchSize` "dynamic" when some batch may be partial; evaluation always takes any batch size.
-   * With `stepsPerRun` > 1 the engine also compiles the loop graph that runs up to that many steps at once.
+   * Compiles a one-step graph for every training batch size of `geometry`, the loop graph over
+   * full batches when `stepsPerRun` > 1, and an evaluation graph for every validation batch size.
    */
   static async create(
     model: LoadedModel,
     spec: TrainingSpec,
-    batchSize: number | "dynamic",
-    withEval: boolean,
+    geometry: BatchGeometry,
     stepsPerRun: number,
+    /** Intra-op threads of every session (part of the determinism profile). */
+    threads: number,
   ): Promise<StepEngine> {
-    const options = stepOptions(model, spec, batchSize);
-    const graph = buildTrainingStep(model, options);
-    const { outputs } = graph;
-    const single = await runGraph(graph.bytes, {
-      losses: outputs.loss,
-      corrects: outputs.correct,
-      params: outputs.params,
-      state: outputs.state,
-    });
-    const looped = stepsPerRun > 1 ? loopTrainingStep(graph) : undefined;
+    const { train, validation } = geometry;
+    const graphs = await guarded(model, "building the training step", () =>
+      train.sizes.map((size) =>
+        buildTrainingStep(model, {
+          ...stepOptions(model, spec, size),
+          inputShapes: inputShapesAt(train, size),
+        }),
+      ),
+    );
+    const singles = new Map<number, RunGraph>();
+    for (const [i, graph] of graphs.entries()) {
+      const { outputs } = graph;
+      singles.set(
+        train.sizes[i]!,
+        await runGraph(model, threads, graph.bytes, {
+          losses: outputs.loss,
+          corrects: outputs.correct,
+          params: outputs.params,
+          state: outputs.state,
+        }),
+      );
+    }
+    const graph = graphs[0]!;
+    const looped =
+      stepsPerRun > 1 && train.sizes[0] === spec.batch_size
+        ? await guarded(model, "building the training loop", () => loopTrainingStep(graph))
+        : undefined;
     const multi =
       looped &&
-      (await runGraph(looped.bytes, {
+      (await runGraph(model, threads, looped.bytes, {
         losses: looped.outputs.losses,
         corrects: looped.outputs.corrects,
         params: looped.outputs.params,
         state: looped.outputs.state,
       }));
-    if (!withEval) return new StepEngine(graph, single, multi, stepsPerRun, undefined, undefined);
-    const evalGraph = buildEvalStep(model, {
-      modelOutput: spec.output,
-      batchSize: "dynamic",
-      loss: options.loss,
-      frozen: spec.frozen,
+    const evals = new Map<number, EvalGraph>();
+    for (const size of validation?.sizes ?? []) {
+      const evalGraph = await guarded(model, "building the evaluation step", () =>
+        buildEvalStep(model, {
+          modelOutput: spec.output,
+          batchSize: size,
+          inputShapes: inputShapesAt(validation!, size),
+          loss: lossOptions(spec),
+          frozen: spec.frozen,
+        }),
+      );
+      const session = await guarded(model, "the evaluation step", () =>
+        ort.InferenceSession.create(evalGraph.bytes, sessionOptions(threads)),
+      );
+      evals.set(size, { session, graph: evalGraph });
+    }
+    return new StepEngine(model, geometry, graph, singles, multi, stepsPerRun, evals, threads);
+  }
+
+  /**
+   * Runs every compiled graph once on zeros shaped like the data (one step of each training batch
+   * size, two steps of the loop, one evaluation of each validation batch size), so that a model
+   * whose step fails does so before training, with a TrainError naming the node.
+   */
+  async probe(): Promise<void> {
+    const current = this.initialState();
+    const { train, validation } = this.geometry;
+    const step = (steps: number) => ({
+      learningRates: new Array(steps).fill(0),
+      firstStep: 1,
+      dropoutSeeds: new Array(steps).fill(0),
     });
-    const evalSession = await ort.InferenceSession.create(evalGraph.bytes, deterministicSessionOptions);
-    return new StepEngine(graph, single, multi, stepsPerRun, evalSession, evalGraph);
+    for (const size of train.sizes) await this.run(current, { batch: zeroBatch(train, size, 1), ...step(1) });
+    if (this.multi) await this.run(current, { batch: zeroBatch(train, train.sizes[0]!, 2), ...step(2) });
+    for (const size of this.evals.keys()) await this.evaluate(current, zeroBatch(validation!, size, 1));
   }
 
   /** Parameters from the model file and the graph's initial optimizer state, in the graph's own form. */
@@ -257,11 +439,12 @@ export class StepEngine {
    */
   async run(current: ModelState, input: RunInput): Promise<RunOutcome> {
     const steps = input.learningRates.length;
-    const target = steps === 1 ? this.single : steps <= this.stepsPerRun ? this.multi : undefined;
+    const size = input.batch.target.dims[steps === 1 ? 0 : 1]!;
+    const target = steps === 1 ? this.singles.get(size) : steps <= this.stepsPerRun ? this.multi : undefined;
     if (!target) {
       throw new TrainError(
         "STEP_GRAPH_MISMATCH",
-        `a run of ${steps} steps was asked of an engine that runs at most ${this.stepsPerRun}`,
+        `a run of ${steps} steps of ${size} samples was asked of an engine that runs at most ${this.stepsPerRun} steps of ${[...this.singles.keys()].join(" or ")}`,
       );
     }
     const { inputs } = this.graph;
@@ -277,9 +460,11 @@ export class StepEngine {
       [inputs.step, int64(input.learningRates.map((_, i) => input.firstStep + i))],
     ]);
     if (inputs.dropoutSeed) scalars.set(inputs.dropoutSeed, int64(input.dropoutSeeds));
-    const result = await target.session.run(
-      this.feeds(target.session, inputs.target, current, input.batch, scalars),
-      target.fetches,
+    const result = await guarded(this.model, "the training step", () =>
+      target.session.run(
+        this.feeds(target.session, inputs.target, current, input.batch, scalars),
+        target.fetches,
+      ),
     );
     const numbers = (name: string) => Array.from(result[name]!.data as Float32Array | Float64Array);
     const read = (names: Map<string, string>) =>
@@ -294,27 +479,29 @@ export class StepEngine {
 
   /** Loss and model output in inference mode (running statistics, no dropout). */
   async evaluate(current: ModelState, batch: Batch): Promise<{ loss: number; output: Tensor }> {
-    if (!this.evalSession || !this.evalGraph) {
+    const size = batch.target.dims[0]!;
+    const compiled = this.evals.get(size);
+    if (!compiled) {
       throw new TrainError(
         "STEP_GRAPH_MISMATCH",
-        "evaluation asked of a StepEngine created without an evaluation graph",
+        `evaluation of ${size} samples asked of an engine compiled for ${[...this.evals.keys()].join(", ") || "no validation"}`,
       );
     }
-    const { inputs, outputs } = this.evalGraph;
+    const { session, graph } = compiled;
     // The evaluation graph takes one tensor per parameter, never the packed vector.
     const fed = this.canonical(current);
-    const result = await this.evalSession.run(
-      this.feeds(this.evalSession, inputs.target, fed, batch, new Map()),
+    const result = await guarded(this.model, "the evaluation step", () =>
+      session.run(this.feeds(session, graph.inputs.target, fed, batch, new Map())),
     );
     return {
-      loss: Number(fromOrt(result[outputs.loss]!).data[0]),
-      output: fromOrt(result[outputs.modelOutput]!),
+      loss: Number(fromOrt(result[graph.outputs.loss]!).data[0]),
+      output: fromOrt(result[graph.outputs.modelOutput]!),
     };
   }
 
   async release(): Promise<void> {
-    await this.single.session.release();
+    for (const single of this.singles.values()) await single.session.release();
     await this.multi?.session.release();
-    await this.evalSession?.release();
+    for (const { session } of this.evals.values()) await session.release();
   }
 }

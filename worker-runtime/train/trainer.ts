@@ -26,6 +26,7 @@ import {
   type DatasetSource,
   nextCheckpointStep,
   type RunSetup,
+  runOptions,
   setUpRun,
 } from "./run-setup.ts";
 import type { ModelState, StepEngine } from "./step-engine.ts";
@@ -62,6 +63,8 @@ export interface TrainOptions {
   signal?: AbortSignal;
   /** Optimizer steps per onnxruntime run (see SetUpOptions): speed only, the bytes do not depend on it. */
   stepsPerRun?: number;
+  /** Intra-op threads (default 1), recorded in the determinism profile; replays use the same. */
+  threads?: number;
 }
 
 export interface TrainResult {
@@ -158,15 +161,12 @@ function startingPoint(setup: RunSetup, resume: TrainOptions["resume"], profile:
 }
 
 export async function train(options: TrainOptions): Promise<TrainResult> {
-  const setup = await setUpRun(
-    options.model,
-    options.dataset,
-    options.spec,
-    options.stepsPerRun === undefined ? {} : { stepsPerRun: options.stepsPerRun },
-  );
+  const setup = await setUpRun(options.model, options.dataset, options.spec, runOptions(options));
   const { engine, totalSteps, data } = setup;
   try {
-    const profile = currentProfile();
+    // A model whose step fails is refused here, naming the node, not after some checkpoints.
+    await engine.probe();
+    const profile = currentProfile(engine.threads);
     const start = startingPoint(setup, options.resume, profile);
     const dir =
       options.checkpointDir === undefined

@@ -165,14 +165,38 @@ export function commit(
   });
 }
 
+/** Closed with every audit failed: the work was never checked, so it may be audited again or cancelled. */
+function nothingVerified(task: TaskInfo): boolean {
+  return (
+    task.status === "Closed" &&
+    task.spec.verificationLevel > 0 &&
+    task.disputes.length === 0 &&
+    task.audits.every((audit) => audit.outcome === "Failed")
+  );
+}
+
+/** Committed, audits not drawn, and the delivery window (`commit_blocks` after the commit) over. */
+function deliveryMissed(ctx: DispatchContext, task: TaskInfo): boolean {
+  return (
+    task.status === "Committed" &&
+    ctx.blockNumber > requireCommitment(task).committedAt + parameters.get(ctx).commitBlocks
+  );
+}
+
 export function selectAudits(ctx: DispatchContext, taskId: bigint): void {
   const task = getTask(ctx, taskId);
-  ensure(task.status === "Committed", "WrongTaskStatus");
+  ensure(task.status === "Committed" || nothingVerified(task), "WrongTaskStatus");
   const commitment = requireCommitment(task);
   const params = parameters.get(ctx);
   ensure(ctx.blockNumber >= commitment.committedAt + params.auditDelayBlocks, "TooEarly");
   ensure(task.spec.verificationLevel > 0, "NothingToAudit");
-  const verifiers = eligibleNodes(ctx, "verifier", task.spec.profile, [task.submitter, task.worker!]);
+  // A new round after every verifier missed its window goes to other verifiers.
+  const missed = task.audits.map((audit) => audit.verifier);
+  const verifiers = eligibleNodes(ctx, "verifier", task.spec.profile, [
+    task.submitter,
+    task.worker!,
+    ...missed,
+  ]);
   ensure(verifiers.length > 0, "NoEligibleVerifier");
   const segments = commitment.checkpoints - 1;
   const count = Math.min(task.spec.verificationLevel, segments, verifiers.length);
@@ -209,10 +233,18 @@ export function selectAudits(ctx: DispatchContext, taskId: bigint): void {
   emit(ctx, "AuditsSelected", { taskId, seed, count });
 }
 
-export function reassignTask(ctx: DispatchContext, taskId: bigint): void {
+export function reassignTask(ctx: DispatchContext, who: AccountId, taskId: bigint): void {
   const task = getTask(ctx, taskId);
   if (task.status === "Unassigned") {
     tasks.set(ctx, taskId, assignWorker(ctx, taskId, { ...task, attempt: task.attempt + 1 }));
+    return;
+  }
+  if (task.status === "Committed") {
+    // Only the submitter witnesses that the model never reached it; delivery is off chain, so the
+    // chain cannot tell a crash from a lie and voids the attempt without slashing the worker.
+    ensure(task.submitter === who, "NotSubmitter");
+    ensure(deliveryMissed(ctx, task), "TooEarly");
+    restartAttempt(ctx, taskId, task, task.worker!);
     return;
   }
   ensure(task.status === "Assigned", "WrongTaskStatus");
@@ -259,7 +291,12 @@ export function finalize(ctx: DispatchContext, taskId: bigint): void {
 export function cancelTask(ctx: DispatchContext, who: AccountId, taskId: bigint): void {
   const task = getTask(ctx, taskId);
   ensure(task.submitter === who, "NotSubmitter");
-  ensure(task.status === "Assigned" || task.status === "Unassigned", "NotCancellable");
+  const cancellable =
+    task.status === "Assigned" ||
+    task.status === "Unassigned" ||
+    deliveryMissed(ctx, task) ||
+    nothingVerified(task);
+  ensure(cancellable, "NotCancellable");
   ctx.currency.unreserve(who, task.price);
   if (task.worker !== null) changeDuties(ctx, task.worker, "worker", -1);
   tasks.set(ctx, taskId, { ...task, status: "Cancelled", worker: null });

@@ -357,6 +357,16 @@ test("a task without audits finalizes right after the commit; a cancelled task r
   });
 });
 
+test("a task may ask for as many audits as the u8 verification level holds", async () => {
+  assert.equal((await chain.parameters()).maxVerificationLevel, 255);
+  await chain.conserving(async () => {
+    const { taskId } = await createTask(
+      spec({ maxSteps: 1_000n, checkpointInterval: 1n, verificationLevel: 255 }),
+    );
+    await chain.ok(chain.accounts.alice, chain.compute("cancelTask", taskId));
+  });
+});
+
 test("a worker that misses its commit deadline is slashed and the task goes to another worker", async () => {
   await chain.conserving(async () => {
     const { taskId, worker } = await createTask(spec({ verificationLevel: 0 }));
@@ -384,6 +394,54 @@ test("a worker that misses its commit deadline is slashed and the task goes to a
     assert.notEqual(next.address, worker.address);
     await commitRun(taskId, next, honest, 8n);
     await chain.ok(next, chain.compute("finalize", taskId));
+    await restoreAll();
+  });
+});
+
+test("the submitter voids a commit whose model never arrived: worker excluded, unpaid, not slashed", async () => {
+  await chain.conserving(async () => {
+    const { alice } = chain.accounts;
+    const { taskId, worker } = await createTask(spec({ verificationLevel: 0 }));
+    await commitRun(taskId, worker, honest, 8n);
+    const committedAt = num(((await chain.task(taskId)).commitment as Record<string, unknown>).committedAt);
+    await chain.fails(alice, chain.compute("reassignTask", taskId), "Compute.TooEarly");
+    await chain.fails(alice, chain.compute("cancelTask", taskId), "Compute.NotCancellable");
+    await chain.advanceTo(committedAt + (await chain.parameters()).commitBlocks + 1);
+    await chain.fails(chain.accounts.charlie, chain.compute("reassignTask", taskId), "Compute.NotSubmitter");
+    const events = await chain.ok(alice, chain.compute("reassignTask", taskId));
+    assert.equal(eventsOf(events, "Slashed").length, 0);
+    const next = chain.pairOf(eventOf(events, "WorkerAssigned").worker);
+    assert.notEqual(next.address, worker.address);
+    await commitRun(taskId, next, honest, 8n);
+    const nextCommit = num(((await chain.task(taskId)).commitment as Record<string, unknown>).committedAt);
+    await chain.advanceTo(nextCommit + (await chain.parameters()).commitBlocks + 1);
+    const cancelled = eventOf(await chain.ok(alice, chain.compute("cancelTask", taskId)), "TaskCancelled");
+    assert.equal(big(cancelled.refund), PRICE);
+    assert.equal((await chain.balance(alice.address)).reserved, 0n);
+  });
+});
+
+test("after every verifier missed, the task is audited again by others, then cancellable at no cost", async () => {
+  await chain.conserving(async () => {
+    const { alice } = chain.accounts;
+    const { taskId, worker } = await createTask(spec({ verificationLevel: 1 }));
+    await commitRun(taskId, worker, honest, 8n);
+    const [first] = await selectAudits(taskId);
+    assert.ok(first !== undefined);
+    await chain.advanceTo((await windows(taskId)).revealEnd + 1);
+    await chain.ok(chain.accounts.ferdie, chain.compute("closeAudits", taskId));
+    // Slashed below its minimum stake, the silent verifier could not be drawn anyway; the rule
+    // that excludes it is tested by it being the other one after its stake is restored.
+    const [silentName] = Object.entries(chain.accounts).find(([, pair]) => pair === first.verifier)!;
+    await restoreStake(silentName as NodeName, VERIFIER_STAKE);
+    const again = eventsOf(await chain.ok(alice, chain.compute("selectAudits", taskId)), "AuditAssigned");
+    assert.equal(again.length, 1);
+    assert.notEqual(again[0]!.verifier, first.verifier.address);
+    await chain.advanceTo((await windows(taskId)).revealEnd + 1);
+    await chain.ok(chain.accounts.ferdie, chain.compute("closeAudits", taskId));
+    const cancelled = eventOf(await chain.ok(alice, chain.compute("cancelTask", taskId)), "TaskCancelled");
+    assert.equal(big(cancelled.refund), PRICE);
+    assert.equal((await chain.balance(alice.address)).reserved, 0n);
     await restoreAll();
   });
 });

@@ -208,11 +208,11 @@ export const computePallet = definePallet({
       docs: "Root as referee: the hash of the narrowed operator's correct output; the defender wins if it matches its claim.",
       handler: (ctx, origin, args) => resolveDispute(ctx, origin, args),
     }),
-    reassignTask: anyoneCall<TaskRef>({
+    reassignTask: signedCall<TaskRef>({
       args: TASK_REF,
       weight: SCANNING,
-      docs: "Slashes a worker that missed its commit deadline and draws another, or retries an unassigned task.",
-      run: (ctx, args) => reassignTask(ctx, args.taskId),
+      docs: "Slashes a worker that missed its commit deadline and draws another, retries an unassigned task, or (the submitter) voids an undelivered commit.",
+      run: (ctx, who, args) => reassignTask(ctx, who, args.taskId),
     }),
     finalize: anyoneCall<TaskRef>({
       args: TASK_REF,
@@ -223,7 +223,7 @@ export const computePallet = definePallet({
     cancelTask: signedCall<TaskRef>({
       args: TASK_REF,
       weight: LIGHT,
-      docs: "The submitter cancels a task whose worker has not committed; the escrow is refunded.",
+      docs: "The submitter cancels a task not committed, committed but undelivered, or whose every audit failed; the escrow is refunded.",
       run: (ctx, who, args) => cancelTask(ctx, who, args.taskId),
     }),
     setParameters: defineCall<{ parameters: ProtocolParameters }>({

@@ -1,0 +1,150 @@
+import assert from "node:assert/strict";
+import { createHash } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, describe, it } from "node:test";
+import ort from "onnxruntime-node";
+import { ModelBuilder, seededRandom } from "../autodiff/index.ts";
+import { tensorFromNumbers } from "../onnx/dtypes.ts";
+import { CheckpointDir } from "./checkpoint-dir.ts";
+import { TrainError } from "./errors.ts";
+import { loadFixture } from "./fixtures.ts";
+import { sessionOptions } from "./profile.ts";
+import { train } from "./trainer.ts";
+
+// The determinism profile includes the number of intra-op threads. Measured with onnxruntime
+// 1.30: every kernel below gives the same bits whatever the thread count, so a run with n threads
+// equals a run with one. The sizes are large enough for onnxruntime to split the work.
+
+const scratch = mkdtempSync(join(tmpdir(), "veritrain-threads-"));
+after(() => rmSync(scratch, { recursive: true, force: true }));
+
+const f32 = (dims: number[], value: number) =>
+  tensorFromNumbers("float32", dims, new Array(dims.reduce((a, b) => a * b, 1)).fill(value));
+const index = (dims: number[], modulo: number) =>
+  tensorFromNumbers(
+    "int64",
+    dims,
+    Array.from({ length: dims.reduce((a, b) => a * b, 1) }, (_, i) => (i * 7) % modulo),
+  );
+
+const kernels: Array<[string, number[], (m: ModelBuilder, x: string) => string]> = [
+  ["MatMul", [256, 512], (m, x) => m.op("MatMul", [m.op("Transpose", [x], { perm: [1, 0] }), x])],
+  ["Gemm transA", [256, 512], (m, x) => m.op("Gemm", [x, x], { transA: 1 })],
+  [
+    "Conv",
+    [8, 16, 32, 32],
+    (m, x) =>
+      m.op("Conv", [x, m.constant(f32([32, 16, 3, 3], 0.01)), m.constant(f32([32], 0.1))], {
+        pads: [1, 1, 1, 1],
+      }),
+  ],
+  [
+    "ConvTranspose",
+    [8, 16, 32, 32],
+    (m, x) => m.op("ConvTranspose", [x, m.constant(f32([16, 8, 3, 3], 0.01))], { pads: [1, 1, 1, 1] }),
+  ],
+  ["ReduceSum over everything", [1 << 18], (m, x) => m.op("ReduceSum", [x], { keepdims: 0 })],
+  ["ReduceSum over the batch", [1024, 256], (m, x) => m.op("ReduceSum", [x, m.ints([0])], { keepdims: 0 })],
+  ["ReduceSum over rows", [256, 1024], (m, x) => m.op("ReduceSum", [x, m.ints([1])], { keepdims: 1 })],
+  ["ReduceMean", [64, 64, 64], (m, x) => m.op("ReduceMean", [x, m.ints([0, 2])], { keepdims: 0 })],
+  ["ReduceMax", [1 << 18], (m, x) => m.op("ReduceMax", [x], { keepdims: 0 })],
+  ["Softmax", [64, 4096], (m, x) => m.op("Softmax", [x], { axis: -1 })],
+  ["LogSoftmax", [4096, 64], (m, x) => m.op("LogSoftmax", [x], { axis: -1 })],
+  [
+    "LayerNormalization",
+    [256, 1024],
+    (m, x) => m.op("LayerNormalization", [x, m.constant(f32([1024], 1))], { axis: -1 }),
+  ],
+  [
+    "BatchNormalization",
+    [32, 16, 32, 32],
+    (m, x) => m.op("BatchNormalization", [x, ...[1, 0, 0, 1].map((v) => m.constant(f32([16], v)))]),
+  ],
+  ["MaxPool", [8, 16, 64, 64], (m, x) => m.op("MaxPool", [x], { kernel_shape: [2, 2], strides: [2, 2] })],
+  [
+    "AveragePool",
+    [8, 16, 64, 64],
+    (m, x) => m.op("AveragePool", [x], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }),
+  ],
+  [
+    "ScatterND add",
+    [1 << 16],
+    (m, x) => m.op("ScatterND", [x, m.constant(index([1 << 16, 1], 97)), x], { reduction: "add" }),
+  ],
+  [
+    "ScatterElements add",
+    [1 << 16],
+    (m, x) => m.op("ScatterElements", [x, m.constant(index([1 << 16], 97)), x], { reduction: "add" }),
+  ],
+  ["CumSum", [64, 4096], (m, x) => m.op("CumSum", [x, m.constant(tensorFromNumbers("int64", [], [1]))])],
+  [
+    "Resize linear",
+    [8, 16, 32, 32],
+    (m, x) =>
+      m.op("Resize", [x, "", m.constant(tensorFromNumbers("float32", [4], [1, 1, 2, 2]))], {
+        mode: "linear",
+      }),
+  ],
+  ["Tanh, Erf, Sigmoid", [1 << 18], (m, x) => m.op("Erf", [m.op("Tanh", [m.op("Sigmoid", [x])])])],
+];
+
+describe("onnxruntime kernels give the same bits with 1, 2 and 4 threads", () => {
+  const random = seededRandom(5);
+  for (const [name, dims, build] of kernels) {
+    it(name, async () => {
+      const m = new ModelBuilder(18);
+      const y = build(m, m.input("x", "float32", dims));
+      m.output(y, "float32");
+      const n = dims.reduce((a, b) => a * b, 1);
+      const x = new ort.Tensor(
+        "float32",
+        Float32Array.from({ length: n }, () => random() * 2 - 1),
+        dims,
+      );
+      const hashes = new Set<string>();
+      for (const threads of [1, 2, 4]) {
+        const session = await ort.InferenceSession.create(m.bytes(), sessionOptions(threads));
+        for (let run = 0; run < 2; run++) {
+          const data = (await session.run({ x }))[y]!.data as Float32Array;
+          hashes.add(
+            createHash("sha256")
+              .update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
+              .digest("hex"),
+          );
+        }
+        await session.release();
+      }
+      assert.equal(hashes.size, 1);
+    });
+  }
+});
+
+describe("training with several threads", () => {
+  const cnn = loadFixture("cnn");
+  const spec = { ...cnn.spec, epochs: undefined, max_steps: 20, checkpoint_every: 10 };
+
+  it("gives the checkpoints of one thread and records the thread count in the profile", async () => {
+    const one = await train({ ...cnn, spec });
+    const dir = join(scratch, "two");
+    const two = await train({ ...cnn, spec, threads: 2, checkpointDir: dir });
+    assert.deepEqual(
+      two.checkpoints.map((c) => c.sha256),
+      one.checkpoints.map((c) => c.sha256),
+    );
+    assert.equal(two.profile.intra_op_threads, 2);
+    assert.equal(CheckpointDir.open(dir).manifest.determinism_profile.intra_op_threads, 2);
+    await assert.rejects(
+      train({ ...cnn, spec, threads: 1, checkpointDir: dir, resume: { dir } }),
+      (e: unknown) =>
+        e instanceof TrainError &&
+        e.code === "CHECKPOINT_MISMATCH" &&
+        /intra_op_threads: 2 -> 1/.test(e.message),
+    );
+    await assert.rejects(
+      train({ ...cnn, spec, threads: 0 }),
+      (e: unknown) => e instanceof TrainError && e.code === "INVALID_SPEC",
+    );
+  });
+});
