@@ -1,13 +1,14 @@
 // The dev chain against the unmodified @polkadot/api over a real WebSocket.
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { ApiPromise, Keyring, WsProvider } from "@polkadot/api";
+import { type ApiPromise, Keyring } from "@polkadot/api";
 import type { SubmittableExtrinsic } from "@polkadot/api/types";
 import type { KeyringPair } from "@polkadot/keyring/types";
 import type { EventRecord } from "@polkadot/types/interfaces";
 import type { ISubmittableResult } from "@polkadot/types/types";
 import { u8aToHex } from "@polkadot/util";
-import { type Devnet, startDevnet } from "./index.ts";
+import { type DevnetWithApi, startDevnetWithApi } from "../test/support/devnet-api.ts";
+import type { Devnet } from "./index.ts";
 
 let devnet: Devnet;
 let api: ApiPromise;
@@ -73,15 +74,14 @@ function names(events: EventRecord[]): string[] {
   return events.map(({ event }) => `${event.section}.${event.method}`);
 }
 
+let fixture: DevnetWithApi | undefined;
+
 before(async () => {
-  devnet = await startDevnet({ port: 0 });
-  api = await ApiPromise.create({ provider: new WsProvider(devnet.wsUrl), noInitWarn: true });
+  fixture = await startDevnetWithApi();
+  ({ devnet, api } = fixture);
 });
 
-after(async () => {
-  await api?.disconnect();
-  await devnet?.stop();
-});
+after(() => fixture?.stop());
 
 describe("devnet with @polkadot/api", () => {
   it("connects without custom types and serves the chain's identity", async () => {

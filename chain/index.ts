@@ -73,6 +73,9 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
     throw error;
   }
   producer.start();
+  // A client of the interface spec may sign only against a finalized block whose parent it knows
+  // (dedot does), which a chain still at genesis cannot offer: it starts with an empty block #1.
+  if (chain.head.number === 0) producer.seal();
   let stopped: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopped ??= (async () => {
@@ -91,3 +94,6 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
     stop,
   };
 }
+
+/** The Compute pallet's parameters at the dev chain's genesis (PROTOCOL.md §2, "dev" column). */
+export { DEV_PARAMETERS } from "./runtime/pallets/compute-storage.ts";

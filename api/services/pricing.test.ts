@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { DEV_PARAMETERS } from "../../chain/runtime/pallets/compute-storage.ts";
+import { DEV_PARAMETERS } from "../../chain/index.ts";
 import {
   auditedSegments,
   DEV_FRAUD_SLASH_CENTS,

@@ -2,13 +2,19 @@
 // the journal that makes it survive restarts. Every sealed block is final (single authority).
 import type { Header } from "@polkadot/types/interfaces";
 import { u8aToHex } from "@polkadot/util";
-import { BlockBuilder, MAX_NORMAL_LENGTH, MAX_NORMAL_WEIGHT } from "../runtime/block-builder.ts";
-import { ExecutionContext } from "../runtime/execution-context.ts";
+import { BlockBuilder } from "../runtime/block-builder.ts";
+import { type BlockEnvironment, ExecutionContext } from "../runtime/execution-context.ts";
 import { genesisState } from "../runtime/genesis.ts";
 import { Overlay, type StateView } from "../runtime/overlay.ts";
-import { BLOCK_HASH_COUNT } from "../runtime/pallets/system.ts";
+import {
+  accountNonce,
+  BLOCK_HASH_COUNT,
+  MAX_NORMAL_LENGTH,
+  MAX_NORMAL_WEIGHT,
+} from "../runtime/pallets/system.ts";
 import { MINIMUM_PERIOD_MS, now as timestampNow } from "../runtime/pallets/timestamp.ts";
 import { hexBytes, type Runtime } from "../runtime/runtime.ts";
+import type { RuntimeApiHost } from "../runtime/runtime-apis.ts";
 import type { ValidationEnv } from "../runtime/signed-extensions.ts";
 import type { CheckedTransaction } from "../runtime/transaction-check.ts";
 import type { InvalidTransaction } from "../runtime/transaction-validity.ts";
@@ -28,6 +34,8 @@ export type BlockRecord = {
 
 export type BlockOutcome = {
   readonly block: BlockRecord;
+  /** Extrinsic hash → its index in the block. */
+  readonly included: ReadonlyMap<string, number>;
   /** Extrinsic hash → the reason it was refused when applied. */
   readonly rejected: ReadonlyMap<string, InvalidTransaction>;
   /** Transactions that did not fit and wait for the next block. */
@@ -103,9 +111,9 @@ export class Chain {
     );
   }
 
-  /** What signed-extension checks need to validate a transaction for the next block. */
-  validationEnv(expectedNonce: (signer: string) => number): ValidationEnv {
-    const blockNumber = this.head.number + 1;
+  /** What signed-extension checks need to validate a transaction for the block after `parent`. */
+  validationEnv(parent: BlockRecord, expectedNonce: (signer: string) => number): ValidationEnv {
+    const blockNumber = parent.number + 1;
     return {
       blockNumber,
       blockHash: (n) => this.recentBlockHash(n, blockNumber),
@@ -115,6 +123,43 @@ export class Chain {
       expectedNonce,
       maxExtrinsicWeight: MAX_NORMAL_WEIGHT,
       maxExtrinsicLength: MAX_NORMAL_LENGTH,
+    };
+  }
+
+  /** The environment of a block built on `parent` now: the wall clock, or just after the parent's time. */
+  #nextEnvironment(parent: BlockRecord): BlockEnvironment {
+    const number = parent.number + 1;
+    const previousTime = timestampNow.get(this.readContext(parent));
+    const wallClock = BigInt(Date.now());
+    return {
+      blockNumber: number,
+      now: wallClock > previousTime ? wallClock : previousTime + MINIMUM_PERIOD_MS,
+      parentHash: parent.hash,
+      blockHash: (n) => this.recentBlockHash(n, number),
+    };
+  }
+
+  /** The block and host functions a runtime API call at `block` runs with. */
+  runtimeHost(block: BlockRecord): RuntimeApiHost {
+    return {
+      runtime: this.runtime,
+      number: block.number,
+      hash: block.hash,
+      context: () => this.readContext(block),
+      nextBlock: () => this.#nextEnvironment(block),
+      validationEnv: () => {
+        const ctx = this.readContext(block);
+        return this.validationEnv(block, (signer) => accountNonce(ctx, signer));
+      },
+      sealHeader: (changes, extrinsics) => {
+        const header = sealHeader(this.runtime.registry, {
+          parentHash: block.hash,
+          number: block.number + 1,
+          stateRoot: this.store.rootAfter(block.number, changes),
+          extrinsicsRoot: orderedTrieRoot(extrinsics),
+        });
+        return { ...header.fields, bytes: header.bytes };
+      },
     };
   }
 
@@ -138,18 +183,9 @@ export class Chain {
   /** Builds, seals, journals and announces the next block with as many candidates as fit. */
   produceBlock(candidates: readonly CheckedTransaction[]): BlockOutcome {
     const parent = this.head;
-    const number = parent.number + 1;
-    const parentState = this.stateAt(parent);
-    const previousTime = timestampNow.get(this.readContext(parent));
-    const wallClock = BigInt(Date.now());
-    const now = wallClock > previousTime ? wallClock : previousTime + MINIMUM_PERIOD_MS;
-    const builder = new BlockBuilder(this.runtime, parentState, {
-      blockNumber: number,
-      now,
-      parentHash: parent.hash,
-      blockHash: (n) => this.recentBlockHash(n, number),
-    });
+    const builder = new BlockBuilder(this.runtime, this.stateAt(parent), this.#nextEnvironment(parent));
     builder.initialize();
+    const included = new Map<string, number>();
     const rejected = new Map<string, InvalidTransaction>();
     const deferred: CheckedTransaction[] = [];
     for (const transaction of candidates) {
@@ -158,10 +194,11 @@ export class Chain {
         continue;
       }
       const outcome = builder.apply(transaction);
-      if (!outcome.included) rejected.set(transaction.hash, outcome.reason);
+      if (outcome.included) included.set(transaction.hash, outcome.index);
+      else rejected.set(transaction.hash, outcome.reason);
     }
-    const block = this.#seal(number, parent.hash, builder.finalize().changes, builder.extrinsics);
-    return { block, rejected, deferred };
+    const block = this.#seal(parent.number + 1, parent.hash, builder.finalize().changes, builder.extrinsics);
+    return { block, included, rejected, deferred };
   }
 
   close(): void {

@@ -19,9 +19,14 @@ function entryHash(key: string, value: Uint8Array): bigint {
   return u8aToBigInt(blake2AsU8a(u8aConcat(compactToU8a(keyBytes.length), keyBytes, value), 256));
 }
 
+function stateRoot(sum: bigint): string {
+  return u8aToHex(blake2AsU8a(bnToU8a(sum, { bitLength: 256 }), 256));
+}
+
 export class StateStore {
   readonly #history = new Map<string, History>();
-  #sum = 0n;
+  /** The multiset sum after each block, by block number (what a root on top of any block starts from). */
+  readonly #sums: bigint[] = [];
   #head = -1;
 
   get head(): number {
@@ -30,10 +35,8 @@ export class StateStore {
 
   /** Records a block's writes (null = deleted) and returns the new state root. */
   apply(blockNumber: number, changes: ReadonlyMap<string, Uint8Array | null>): string {
+    const sum = this.#sumAfter(this.#head, changes);
     for (const [key, value] of changes) {
-      const previous = this.#valueAt(key, this.#head);
-      if (previous !== undefined) this.#sum -= entryHash(key, previous);
-      if (value !== null) this.#sum += entryHash(key, value);
       let history = this.#history.get(key);
       if (history === undefined) {
         history = { blocks: [], values: [] };
@@ -42,9 +45,24 @@ export class StateStore {
       history.blocks.push(blockNumber);
       history.values.push(value);
     }
-    this.#sum = ((this.#sum % MODULUS) + MODULUS) % MODULUS;
+    this.#sums[blockNumber] = sum;
     this.#head = blockNumber;
-    return u8aToHex(blake2AsU8a(bnToU8a(this.#sum, { bitLength: 256 }), 256));
+    return stateRoot(sum);
+  }
+
+  /** The state root `changes` would give on top of block `blockNumber`, recording nothing. */
+  rootAfter(blockNumber: number, changes: ReadonlyMap<string, Uint8Array | null>): string {
+    return stateRoot(this.#sumAfter(blockNumber, changes));
+  }
+
+  #sumAfter(blockNumber: number, changes: ReadonlyMap<string, Uint8Array | null>): bigint {
+    let sum = this.#sums[blockNumber] ?? 0n;
+    for (const [key, value] of changes) {
+      const previous = this.#valueAt(key, blockNumber);
+      if (previous !== undefined) sum -= entryHash(key, previous);
+      if (value !== null) sum += entryHash(key, value);
+    }
+    return ((sum % MODULUS) + MODULUS) % MODULUS;
   }
 
   /** The state after block `blockNumber` was applied. */

@@ -1,6 +1,6 @@
 // The transaction pool: admits submitted extrinsics in arrival order (signatures verified in
 // parallel, nonces checked in order), keeps them ready for the next block and tells watchers
-// what became of them (author_submitAndWatchExtrinsic statuses).
+// what became of them (author_submitAndWatchExtrinsic and transactionWatch_v1 events).
 import { accountNonce } from "../runtime/pallets/system.ts";
 import { SIGNED_EXTENSIONS } from "../runtime/signed-extensions.ts";
 import {
@@ -11,14 +11,10 @@ import {
 import { InvalidTransaction } from "../runtime/transaction-validity.ts";
 import type { BlockOutcome, Chain } from "./chain.ts";
 
-/** The JSON of a TransactionStatus as Substrate sends it. */
+/** What became of an admitted transaction: included (block hash, index in its body), or refused. */
 export type TransactionStatus =
-  | "ready"
-  | "future"
-  | "dropped"
-  | "invalid"
-  | { readonly inBlock: string }
-  | { readonly finalized: string };
+  | { readonly kind: "inBlock" | "finalized"; readonly block: string; readonly index: number }
+  | { readonly kind: "invalid"; readonly reason: InvalidTransaction };
 
 export type StatusListener = (status: TransactionStatus) => void;
 
@@ -41,8 +37,8 @@ export class TransactionPool {
   readonly #pendingBySigner = new Map<string, number>();
   readonly #watchers = new Map<string, StatusListener>();
   readonly #readyListeners = new Set<() => void>();
-  /** Block hash → watchers of its transactions waiting for the block to be finalized. */
-  readonly #awaitingFinality = new Map<string, StatusListener[]>();
+  /** Block hash → watchers of its transactions (with their index) waiting for it to be finalized. */
+  readonly #awaitingFinality = new Map<string, { listener: StatusListener; index: number }[]>();
   #admission: Promise<unknown> = Promise.resolve();
 
   constructor(
@@ -54,7 +50,7 @@ export class TransactionPool {
         const included = chain.block(hash);
         if (included === undefined || included.number > block.number) continue;
         this.#awaitingFinality.delete(hash);
-        for (const listener of listeners) listener({ finalized: hash });
+        for (const { listener, index } of listeners) listener({ kind: "finalized", block: hash, index });
       }
     });
   }
@@ -71,7 +67,7 @@ export class TransactionPool {
    * InvalidTransaction, UnknownTransaction or AlreadyImportedError.
    */
   submit(bytes: Uint8Array): Promise<CheckedTransaction> {
-    const env = this.chain.validationEnv((signer) => this.nextNonce(signer));
+    const env = this.chain.validationEnv(this.chain.head, (signer) => this.nextNonce(signer));
     const { transaction, signature } = checkExtrinsic(this.chain.runtime, bytes, env);
     const verified = this.verifier.verify(signature);
     const admitted = this.#admission.then(async () => {
@@ -125,12 +121,14 @@ export class TransactionPool {
       const listener = this.#watchers.get(transaction.hash);
       if (listener === undefined) continue;
       this.#watchers.delete(transaction.hash);
-      if (outcome.rejected.has(transaction.hash)) {
-        listener("invalid");
+      const index = outcome.included.get(transaction.hash);
+      if (index === undefined) {
+        // A candidate the block did not defer was either included or refused.
+        listener({ kind: "invalid", reason: outcome.rejected.get(transaction.hash)! });
       } else {
-        listener({ inBlock: outcome.block.hash });
+        listener({ kind: "inBlock", block: outcome.block.hash, index });
         const waiting = this.#awaitingFinality.get(outcome.block.hash) ?? [];
-        waiting.push(listener);
+        waiting.push({ listener, index });
         this.#awaitingFinality.set(outcome.block.hash, waiting);
       }
     }

@@ -1,5 +1,6 @@
 // author_*: submitting extrinsics, with or without watching their status.
 import { u8aToHex } from "@polkadot/util";
+import type { TransactionStatus } from "../node/transaction-pool.ts";
 import { hexBytes } from "../runtime/runtime.ts";
 import { type Connection, hexParam, type Node, type RpcNamespace } from "./context.ts";
 import { submissionError } from "./errors.ts";
@@ -13,6 +14,18 @@ async function submit(node: Node, params: readonly unknown[]) {
   }
 }
 
+/** The JSON of a TransactionStatus as Substrate sends it. */
+function statusJson(status: TransactionStatus) {
+  switch (status.kind) {
+    case "inBlock":
+      return { inBlock: status.block };
+    case "finalized":
+      return { finalized: status.block };
+    case "invalid":
+      return "invalid";
+  }
+}
+
 export const authorRpc: RpcNamespace = {
   async author_submitExtrinsic(node, params) {
     return (await submit(node, params)).hash;
@@ -21,7 +34,7 @@ export const authorRpc: RpcNamespace = {
     const transaction = await submit(node, params);
     return connection.subscribe("author_extrinsicUpdate", (emit) => {
       emit("ready");
-      return node.pool.watch(transaction.hash, emit);
+      return node.pool.watch(transaction.hash, (status) => emit(statusJson(status)));
     });
   },
   author_unwatchExtrinsic(_node, params, connection) {

@@ -13,14 +13,43 @@ export interface Connection {
   /** Starts a subscription; `start` returns its teardown. Returns the subscription id. */
   subscribe(notification: string, start: (emit: Emit) => () => void): string;
   unsubscribe(id: string): boolean;
+  /**
+   * Runs `task` once the reply to the request being handled has been sent: the interface spec
+   * wants an operation's id in the client's hands before any notification about the operation.
+   */
+  afterReply(task: () => void): void;
 }
 
-export type RpcHandler = (node: Node, params: readonly unknown[], connection: Connection) => unknown;
+export type RpcHandler = ((node: Node, params: readonly unknown[], connection: Connection) => unknown) & {
+  /** The names of the parameters, for requests that pass them as an object (the interface spec's methods). */
+  readonly paramNames?: readonly string[];
+};
+
+/** A handler that also takes its parameters by name. */
+export function withParamNames(paramNames: readonly string[], handler: RpcHandler): RpcHandler {
+  return Object.assign(handler, { paramNames });
+}
 
 /** One RPC namespace: method name → handler. */
 export type RpcNamespace = Readonly<Record<string, RpcHandler>>;
 
 const HEX = /^0x([0-9a-fA-F]{2})*$/;
+
+export function stringParam(params: readonly unknown[], index: number, name: string): string {
+  const value = params[index];
+  if (typeof value !== "string") {
+    throw invalidParams(`${name} (parameter ${index + 1}) must be a string, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+export function booleanParam(params: readonly unknown[], index: number, name: string): boolean {
+  const value = params[index];
+  if (typeof value !== "boolean") {
+    throw invalidParams(`${name} (parameter ${index + 1}) must be a boolean, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
 
 export function hexParam(params: readonly unknown[], index: number, name: string): string {
   const value = params[index];

@@ -10,6 +10,11 @@ export type RpcErrorCode =
   | -32601 // method not found
   | -32602 // invalid params
   | -32603 // internal error
+  | -32800 // chainHead: too many follow subscriptions on this connection
+  | -32801 // chainHead: block not pinned by this subscription (never reported, or unpinned)
+  | -32802 // chainHead: call on a subscription that does not follow the runtime
+  | -32803 // chainHead: continue on an operation that is not waiting for it
+  | -32804 // chainHead: the same hash twice in one unpin
   | 1001 // author: extrinsic has an invalid format
   | 1010 // author: invalid transaction
   | 1011 // author: unknown transaction validity

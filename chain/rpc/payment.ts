@@ -13,12 +13,7 @@ function runtimeCall(node: Node, params: readonly unknown[], method: string, typ
   const block = blockParam(node, params, 1);
   const runtime = node.chain.runtime;
   try {
-    const output = callRuntimeApi(
-      runtime,
-      node.chain.readContext(block),
-      method,
-      u8aConcat(extrinsic, length),
-    );
+    const output = callRuntimeApi(node.chain.runtimeHost(block), method, u8aConcat(extrinsic, length));
     return runtime.registry.createTypeUnsafe(type, [output]).toJSON();
   } catch (error) {
     throw new RpcError(

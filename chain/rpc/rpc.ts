@@ -3,6 +3,6 @@ import type { RpcNamespace } from "./context.ts";
 
 export function rpcNamespace(methodNames: () => readonly string[]): RpcNamespace {
   return {
-    rpc_methods: () => ({ version: 1, methods: [...methodNames()].sort() }),
+    rpc_methods: () => ({ methods: [...methodNames()].sort() }),
   };
 }

@@ -1,16 +1,21 @@
-// JSON-RPC 2.0 over WebSocket (with subscriptions) and HTTP POST on one port, like a Substrate node.
+// JSON-RPC 2.0 over WebSocket (with subscriptions) and HTTP POST on one port, like a Substrate node:
+// the legacy namespaces and the JSON-RPC interface spec's chainHead_v1, chainSpec_v1, transaction_v1
+// and transactionWatch_v1 groups.
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { type WebSocket, WebSocketServer } from "ws";
 import { authorRpc } from "./author.ts";
 import { chainRpc } from "./chain.ts";
+import { chainHeadRpc } from "./chain-head.ts";
+import { chainSpecRpc } from "./chain-spec.ts";
 import type { Connection, Emit, Node, RpcHandler } from "./context.ts";
 import { RpcError } from "./errors.ts";
 import { paymentRpc } from "./payment.ts";
 import { rpcNamespace } from "./rpc.ts";
 import { stateRpc } from "./state.ts";
 import { systemRpc } from "./system.ts";
+import { transactionRpc } from "./transaction.ts";
 
 const MAX_BODY_BYTES = 16 * 1024 * 1024;
 
@@ -21,6 +26,9 @@ for (const namespace of [
   systemRpc,
   authorRpc,
   paymentRpc,
+  chainHeadRpc,
+  chainSpecRpc,
+  transactionRpc,
   rpcNamespace(() => [...handlers.keys()]),
 ]) {
   for (const [name, handler] of Object.entries(namespace)) handlers.set(name, handler);
@@ -79,9 +87,24 @@ class SocketConnection implements Connection {
     for (const sends of held) for (const send of sends) send();
   }
 
+  afterReply(task: () => void): void {
+    // Handlers that start operations return synchronously, so their reply is written to the
+    // socket in the microtasks that follow; an immediate runs after those.
+    setImmediate(task);
+  }
+
   close(): void {
     for (const id of [...this.#subscriptions.keys()]) this.unsubscribe(id);
   }
+}
+
+/** The positional parameters of a request, from a list or, for handlers that name them, an object. */
+function positional(params: unknown, handler: RpcHandler): readonly unknown[] | undefined {
+  if (params === undefined) return [];
+  if (Array.isArray(params)) return params;
+  if (typeof params !== "object" || params === null || handler.paramNames === undefined) return undefined;
+  const named = params as Record<string, unknown>;
+  return handler.paramNames.map((name) => named[name]);
 }
 
 async function answer(node: Node, request: Request, connection: Connection): Promise<object | undefined> {
@@ -92,9 +115,14 @@ async function answer(node: Node, request: Request, connection: Connection): Pro
   const handler = handlers.get(request.method);
   if (handler === undefined)
     return { jsonrpc: "2.0", id, error: new RpcError(-32601, "Method not found").toJSON() };
-  const params = request.params === undefined ? [] : request.params;
-  if (!Array.isArray(params)) {
-    return { jsonrpc: "2.0", id, error: new RpcError(-32602, "Invalid params: expected a list").toJSON() };
+  const params = positional(request.params, handler);
+  if (params === undefined) {
+    const expected = handler.paramNames === undefined ? "a list" : "a list or an object";
+    return {
+      jsonrpc: "2.0",
+      id,
+      error: new RpcError(-32602, `Invalid params: expected ${expected}`).toJSON(),
+    };
   }
   try {
     const result = await handler(node, params, connection);

@@ -54,7 +54,7 @@ export const stateRpc: RpcNamespace = {
   chain_getRuntimeVersion: getRuntimeVersion,
   state_getMetadata(node, params) {
     blockParam(node, params, 0);
-    return u8aToHex(node.chain.runtime.metadata.bytes);
+    return u8aToHex(node.chain.runtime.metadata.v14);
   },
   state_getStorage: getStorage,
   state_getStorageAt: getStorage,
@@ -101,7 +101,7 @@ export const stateRpc: RpcNamespace = {
     const input = hexBytes(hexParam(params, 1, "call data"));
     const block = blockParam(node, params, 2);
     try {
-      return u8aToHex(callRuntimeApi(node.chain.runtime, node.chain.readContext(block), method, input));
+      return u8aToHex(callRuntimeApi(node.chain.runtimeHost(block), method, input));
     } catch (error) {
       throw new RpcError(4003, `Client error: Execution failed: ${(error as Error).message}`);
     }

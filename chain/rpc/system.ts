@@ -6,6 +6,12 @@ import type { RpcNamespace } from "./context.ts";
 import { invalidParams } from "./errors.ts";
 
 export const CHAIN_NAME = "Veritrain Development";
+/** The chain specification's `properties`. */
+export const CHAIN_PROPERTIES = {
+  ss58Format: SS58_PREFIX,
+  tokenDecimals: TOKEN_DECIMALS,
+  tokenSymbol: TOKEN_SYMBOL,
+} as const;
 const NODE_NAME = "Veritrain devnet";
 const NODE_VERSION = "0.1.0";
 const PEER_ID = "12D3KooWVeritrainDevnetSingleNode";
@@ -15,11 +21,7 @@ export const systemRpc: RpcNamespace = {
   system_version: () => NODE_VERSION,
   system_chain: () => CHAIN_NAME,
   system_chainType: () => "Development",
-  system_properties: () => ({
-    ss58Format: SS58_PREFIX,
-    tokenDecimals: TOKEN_DECIMALS,
-    tokenSymbol: TOKEN_SYMBOL,
-  }),
+  system_properties: () => CHAIN_PROPERTIES,
   system_health: () => ({ peers: 0, isSyncing: false, shouldHavePeers: false }),
   system_localPeerId: () => PEER_ID,
   system_localListenAddresses: () => [],

@@ -1,29 +1,30 @@
 // Builds one block on top of a parent state: hooks, the timestamp inherent, the extrinsics that
 // fit and are still valid, then System.Events (frame_executive's role).
-import { compactAddLength, compactToU8a, u8aConcat } from "@polkadot/util";
+import { compactAddLength, compactFromU8a, compactToU8a, u8aConcat } from "@polkadot/util";
 import { type BlockEnvironment, type EventRecord, ExecutionContext } from "./execution-context.ts";
 import { Overlay, type StateView } from "./overlay.ts";
 import type { NativeValue } from "./pallet.ts";
-import { eventCount, events } from "./pallets/system.ts";
+import { eventCount, events, MAX_NORMAL_LENGTH, MAX_NORMAL_WEIGHT } from "./pallets/system.ts";
 import { timestampPallet } from "./pallets/timestamp.ts";
 import type { Runtime } from "./runtime.ts";
 import { eraBirth, SIGNED_EXTENSIONS } from "./signed-extensions.ts";
 import type { CheckedTransaction } from "./transaction-check.ts";
 import { InvalidTransaction } from "./transaction-validity.ts";
 
-/** 2 s of compute per block, three quarters for ordinary transactions, as in Substrate's defaults. */
-export const MAX_BLOCK_WEIGHT = 2_000_000_000_000n;
-export const MAX_NORMAL_WEIGHT = (MAX_BLOCK_WEIGHT * 3n) / 4n;
-export const MAX_BLOCK_LENGTH = 5 * 1024 * 1024;
-export const MAX_NORMAL_LENGTH = (MAX_BLOCK_LENGTH * 3) / 4;
-
 const EXTRINSIC_VERSION_UNSIGNED = 0x04;
 /** EventRecord.topics: this runtime deposits no topics (an empty Vec<H256>). */
 const NO_TOPICS = new Uint8Array([0]);
 
 export type ApplyOutcome =
-  | { readonly included: true }
+  /** `index`: the extrinsic's place in the block; `result`: its DispatchResult. */
+  | { readonly included: true; readonly index: number; readonly result: NativeValue }
   | { readonly included: false; readonly reason: InvalidTransaction };
+
+/** The unsigned extrinsic `Timestamp.set(now)` that opens every block (the timestamp inherent). */
+export function timestampInherent(now: bigint): Uint8Array {
+  const call = u8aConcat(new Uint8Array([timestampPallet.index, 0]), compactToU8a(now));
+  return compactAddLength(u8aConcat(new Uint8Array([EXTRINSIC_VERSION_UNSIGNED]), call));
+}
 
 export class MandatoryExtrinsicError extends Error {
   readonly code = "BadMandatory";
@@ -58,12 +59,13 @@ export class BlockBuilder {
     const ctx = this.#context("Initialization");
     for (const pallet of this.runtime.pallets) pallet.onInitialize?.(ctx);
     this.#keep(ctx);
-    const call = u8aConcat(new Uint8Array([timestampPallet.index, 0]), compactToU8a(this.environment.now));
-    this.#applyInherent(call);
+    this.#applyInherent(timestampInherent(this.environment.now));
   }
 
-  #applyInherent(call: Uint8Array): void {
+  #applyInherent(extrinsic: Uint8Array): void {
     const ctx = this.#context({ ApplyExtrinsic: this.extrinsics.length });
+    const [prefix] = compactFromU8a(extrinsic);
+    const call = extrinsic.subarray(prefix + 1);
     const decoded = this.runtime.decodeCall(call);
     const callCtx = ctx.child();
     const outcome = this.runtime.dispatch(callCtx, { kind: "none" }, decoded);
@@ -76,7 +78,7 @@ export class BlockBuilder {
     const weight = this.runtime.weigh(call);
     ctx.depositEvent("System", "ExtrinsicSuccess", { dispatchInfo: dispatchInfo(weight, "Mandatory") });
     this.#keep(ctx);
-    this.extrinsics.push(compactAddLength(u8aConcat(new Uint8Array([EXTRINSIC_VERSION_UNSIGNED]), call)));
+    this.extrinsics.push(extrinsic);
   }
 
   /** Whether another extrinsic of this weight and length fits the block. */
@@ -119,10 +121,10 @@ export class BlockBuilder {
         dispatchInfo: info,
       });
     this.#keep(ctx);
-    this.extrinsics.push(transaction.bytes);
+    const index = this.extrinsics.push(transaction.bytes) - 1;
     this.#normalWeight += transaction.weight;
     this.#normalLength += transaction.length;
-    return { included: true };
+    return { included: true, index, result: outcome.result };
   }
 
   /** on_finalize of every pallet, then this block's events into System.Events. */

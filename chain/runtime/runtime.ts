@@ -4,7 +4,12 @@ import type { GenericCall } from "@polkadot/types";
 import type { AnyTuple, CallBase } from "@polkadot/types/types";
 import { u8aConcat, u8aToHex } from "@polkadot/util";
 import { RuntimeCodec, toNative } from "./codec.ts";
-import { type BuiltMetadata, buildMetadata, type ChainProperties } from "./metadata/build-metadata.ts";
+import {
+  type BuiltMetadata,
+  buildMetadata,
+  type ChainProperties,
+  type RuntimeApiMetadata,
+} from "./metadata/build-metadata.ts";
 import {
   type CallDefinition,
   type DispatchContext,
@@ -47,6 +52,7 @@ export class Runtime {
 
   constructor(
     readonly pallets: readonly PalletDefinition[],
+    apis: readonly RuntimeApiMetadata[],
     readonly properties: ChainProperties,
   ) {
     for (const pallet of pallets) {
@@ -62,7 +68,7 @@ export class Runtime {
       this.#byIndex.set(pallet.index, indexes);
       this.#byName.set(pallet.name, indexes);
     }
-    this.metadata = buildMetadata(pallets, SIGNED_EXTENSIONS, properties);
+    this.metadata = buildMetadata(pallets, SIGNED_EXTENSIONS, apis, properties);
     this.codec = new RuntimeCodec(this.metadata.registry, this.metadata.types);
   }
 

@@ -1,7 +1,7 @@
 // Stateless checks of a submitted extrinsic: format, signer, call, weight and fee, and the signing
 // payload its signature must cover (verified by the caller, possibly off the main thread).
 import type { Enum, GenericAccountId, GenericExtrinsic, GenericExtrinsicSignatureV4 } from "@polkadot/types";
-import { u8aConcat, u8aToHex } from "@polkadot/util";
+import { compactFromU8a, u8aConcat, u8aToHex } from "@polkadot/util";
 import { blake2AsU8a } from "@polkadot/util-crypto";
 import { type InclusionFee, inclusionFee, totalFee } from "./pallets/transaction-payment.ts";
 import { CallDecodeError, type DecodedCall, type Runtime } from "./runtime.ts";
@@ -36,10 +36,42 @@ export type SignatureCheck = {
   readonly accountId: Uint8Array;
 };
 
+const SIGNED_BIT = 0x80;
+const ECDSA_SIGNATURE = 2;
+
+/**
+ * A copy of a signed extrinsic whose signature is all zeros, with one signature byte set.
+ * @polkadot/types reads an all-zero signature as "not signed" and then takes the signer for the
+ * call; clients estimating fees (polkadot-api, dedot) sign with exactly that, and the fee does not
+ * depend on the signature (which the copy still fails to verify, as the original would).
+ */
+function withPlaceholderSignature(runtime: Runtime, bytes: Uint8Array, versionAt: number): Uint8Array {
+  const address = runtime.registry.createType("MultiAddress", bytes.subarray(versionAt + 1));
+  const schemeAt = versionAt + 1 + address.encodedLength;
+  const signatureLength = bytes[schemeAt] === ECDSA_SIGNATURE ? 65 : 64;
+  const copy = bytes.slice();
+  if (schemeAt + signatureLength < copy.length) copy[schemeAt + signatureLength] = 1;
+  return copy;
+}
+
+/** Decodes with @polkadot/types, reading an all-zero signature as a signature (see above). */
+function readExtrinsic(runtime: Runtime, bytes: Uint8Array): GenericExtrinsic {
+  const [versionAt] = compactFromU8a(bytes);
+  const signed = ((bytes[versionAt] ?? 0) & SIGNED_BIT) !== 0;
+  let extrinsic: GenericExtrinsic | undefined;
+  try {
+    extrinsic = runtime.registry.createType("Extrinsic", bytes);
+  } catch (error) {
+    if (!signed) throw error;
+  }
+  if (extrinsic !== undefined && (extrinsic.isSigned || !signed)) return extrinsic;
+  return runtime.registry.createType("Extrinsic", withPlaceholderSignature(runtime, bytes, versionAt));
+}
+
 export function decodeExtrinsic(runtime: Runtime, bytes: Uint8Array): GenericExtrinsic {
   let extrinsic: GenericExtrinsic;
   try {
-    extrinsic = runtime.registry.createType("Extrinsic", bytes);
+    extrinsic = readExtrinsic(runtime, bytes);
   } catch (error) {
     throw new ExtrinsicFormatError(`Extrinsic has invalid format: ${(error as Error).message}`);
   }

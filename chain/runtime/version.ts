@@ -1,13 +1,19 @@
-// The runtime version (state_getRuntimeVersion, Core_version) and the runtime APIs it offers.
+// The runtime version (state_getRuntimeVersion, Core_version, System::Version) with the runtime
+// APIs it implements (runtime-apis.ts declares exactly these).
 import { u8aToHex } from "@polkadot/util";
 import { blake2AsU8a } from "@polkadot/util-crypto";
 
-/** Runtime APIs served through state_call, by name and version (see runtime-apis.ts). */
-export const RUNTIME_APIS: ReadonlyArray<readonly [string, number]> = [
-  ["Core", 4],
-  ["TransactionPaymentApi", 4],
-  ["AccountNonceApi", 1],
-];
+export const RUNTIME_API_VERSIONS = {
+  Core: 4,
+  Metadata: 2,
+  BlockBuilder: 6,
+  TaggedTransactionQueue: 3,
+  AccountNonceApi: 1,
+  TransactionPaymentApi: 4,
+  TransactionPaymentCallApi: 3,
+} as const;
+
+export type RuntimeApiName = keyof typeof RUNTIME_API_VERSIONS;
 
 export type RuntimeVersion = {
   readonly specName: string;
@@ -15,6 +21,7 @@ export type RuntimeVersion = {
   readonly authoringVersion: number;
   readonly specVersion: number;
   readonly implVersion: number;
+  /** Runtime API id (runtimeApiId) and version. */
   readonly apis: ReadonlyArray<readonly [string, number]>;
   readonly transactionVersion: number;
   readonly stateVersion: number;
@@ -31,7 +38,7 @@ export const RUNTIME_VERSION: RuntimeVersion = {
   authoringVersion: 1,
   specVersion: 100,
   implVersion: 1,
-  apis: RUNTIME_APIS.map(([name, version]) => [runtimeApiId(name), version] as const),
+  apis: Object.entries(RUNTIME_API_VERSIONS).map(([name, version]) => [runtimeApiId(name), version] as const),
   transactionVersion: 1,
   stateVersion: 1,
 };

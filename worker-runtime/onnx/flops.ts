@@ -34,6 +34,17 @@ const free: FlopRule = () => 0;
 const copy = perOutput(1);
 const allOutputs: FlopRule = (c) => c.node.outputs.reduce((sum, _, i) => sum + count(c.output(i)), 0);
 
+/**
+ * LSTM, GRU, RNN (time-major, the layout the engine trains): every step multiplies the input and
+ * the hidden state by each direction's gate weights, then a few elementwise ops per gate value.
+ */
+const recurrent: FlopRule = (c) => {
+  const [steps = 1, batch = 1] = c.input(0);
+  const [directions = 1, gateRows = 1, inputSize = 1] = c.input(1);
+  const hiddenSize = c.input(2)[2] ?? 1;
+  return steps * batch * directions * gateRows * (2 * (inputSize + hiddenSize) + 8);
+};
+
 // Every operator the engine supports has a rule here (flops.test.ts checks): a node without one
 // refuses the quote instead of being priced at 0.
 const flopRules = ruleTable<FlopRule>({
@@ -100,6 +111,18 @@ const flopRules = ruleTable<FlopRule>({
   Tanh: perOutput(8),
   Erf: perOutput(8),
   Gelu: perOutput(12),
+  Sin: perOutput(8),
+  Cos: perOutput(8),
+  Selu: perOutput(8),
+  Celu: perOutput(8),
+  Mish: perOutput(16),
+  Softsign: perOutput(3),
+  CumSum: perOutput(1),
+  Resize: perOutput(8),
+  GroupNormalization: perOutput(8),
+  LSTM: recurrent,
+  GRU: recurrent,
+  RNN: recurrent,
   Softmax: perOutput(12),
   LogSoftmax: perOutput(12),
   Equal: perOutput(1),
@@ -116,6 +139,11 @@ const flopRules = ruleTable<FlopRule>({
   ReduceMin: perInput(1),
   ArgMax: perInput(1),
   ArgMin: perInput(1),
+  Hardmax: perInput(1),
+  ReduceL1: perInput(2),
+  ReduceL2: perInput(2),
+  ReduceSumSquare: perInput(2),
+  ReduceLogSumExp: perInput(10),
   LayerNormalization: perOutput(8),
   BatchNormalization: perOutput(8),
   InstanceNormalization: perOutput(8),
@@ -126,6 +154,12 @@ const flopRules = ruleTable<FlopRule>({
   Slice: copy,
   Pad: copy,
   Gather: copy,
+  GatherElements: copy,
+  GatherND: copy,
+  ScatterElements: copy,
+  ScatterND: copy,
+  DepthToSpace: copy,
+  SpaceToDepth: copy,
   Expand: copy,
   Tile: copy,
   Trilu: copy,

@@ -1,5 +1,8 @@
-// Generates SCALE metadata V14 from the pallet definitions, and the @polkadot/types registry the
-// runtime encodes with (the same one a client builds from the served metadata).
+// Generates SCALE metadata V14 and V15 from the pallet and runtime API definitions, and the
+// @polkadot/types registry the runtime encodes with (the same one a client builds from the served
+// metadata). Both versions share one type registry; V15 adds the runtime APIs, the outer enums
+// (RuntimeCall, RuntimeEvent, RuntimeError), the extrinsic's address, call, signature and extra
+// types and the pallets' docs.
 
 import { GenericChainProperties, Metadata, TypeRegistry } from "@polkadot/types";
 import { u8aToHex } from "@polkadot/util";
@@ -25,12 +28,32 @@ export type ChainProperties = {
   readonly tokenDecimals: number;
 };
 
+/** A runtime API as metadata V15 describes it: methods by snake_case name, inputs in order. */
+export type RuntimeApiMetadata = {
+  readonly name: string;
+  readonly docs: string;
+  readonly methods: Readonly<
+    Record<
+      string,
+      {
+        readonly inputs: Readonly<Record<string, ScaleType>>;
+        readonly output: ScaleType;
+        readonly docs: string;
+      }
+    >
+  >;
+};
+
 export type BuiltMetadata = {
-  /** The metadata as `state_getMetadata` serves it (magic number, version 14, body). */
-  readonly bytes: Uint8Array;
+  /** The metadata as `state_getMetadata` and `Metadata_metadata` serve it (magic, version 14, body). */
+  readonly v14: Uint8Array;
+  readonly v15: Uint8Array;
   readonly registry: TypeRegistry;
   readonly types: PortableTypeBuilder;
 };
+
+/** The metadata versions `Metadata_metadata_at_version` answers, oldest first. */
+export const METADATA_VERSIONS = [14, 15] as const;
 
 const RUNTIME_CRATE = "veritrain_runtime";
 /** Names the pallet format reserves in every pallet's type scope for its generated enums. */
@@ -110,22 +133,29 @@ function palletScope(pallet: PalletDefinition): TypeScope {
   return { name: pallet.name, types };
 }
 
+/** The runtime's enums of every pallet's calls, events and errors, by the pallet item they wrap. */
+const OUTER_ENUMS = [
+  { name: "RuntimeCall", item: "calls", inner: PALLET_CALL },
+  { name: "RuntimeEvent", item: "events", inner: PALLET_EVENT },
+  { name: "RuntimeError", item: "errors", inner: PALLET_ERROR },
+] as const;
+
 function outerEnum(
   pallets: readonly PalletDefinition[],
   scopes: ReadonlyMap<string, TypeScope>,
   types: PortableTypeBuilder,
-  has: (pallet: PalletDefinition) => boolean,
-  inner: string,
-  name: string,
+  { name, item, inner }: (typeof OUTER_ENUMS)[number],
 ): NamedTypeSpec {
   return {
     path: [RUNTIME_CRATE, name],
     shape: () => ({
-      variant: pallets.filter(has).map((pallet) => ({
-        name: pallet.name,
-        index: pallet.index,
-        fields: [{ type: types.resolve(inner, scopes.get(pallet.name)!) }],
-      })),
+      variant: pallets
+        .filter((pallet) => pallet[item] !== undefined)
+        .map((pallet) => ({
+          name: pallet.name,
+          index: pallet.index,
+          fields: [{ type: types.resolve(inner, scopes.get(pallet.name)!) }],
+        })),
     }),
   };
 }
@@ -142,35 +172,23 @@ type StorageJson = {
 export function buildMetadata(
   pallets: readonly PalletDefinition[],
   extensions: readonly ExtensionMetadata[],
+  apis: readonly RuntimeApiMetadata[],
   properties: ChainProperties,
 ): BuiltMetadata {
   const scopes = new Map(pallets.map((pallet) => [pallet.name, palletScope(pallet)]));
   const shared: Record<string, NamedTypeSpec> = { ...SHARED_TYPES };
   const types = new PortableTypeBuilder(shared, SHARED_ALIASES);
-  shared.RuntimeCall = outerEnum(
-    pallets,
-    scopes,
-    types,
-    (p) => p.calls !== undefined,
-    PALLET_CALL,
-    "RuntimeCall",
-  );
-  shared.RuntimeEvent = outerEnum(
-    pallets,
-    scopes,
-    types,
-    (p) => p.events !== undefined,
-    PALLET_EVENT,
-    "RuntimeEvent",
-  );
+  for (const outer of OUTER_ENUMS) shared[outer.name] = outerEnum(pallets, scopes, types, outer);
+  shared.Runtime = { path: [RUNTIME_CRATE, "Runtime"], shape: { composite: [] } };
   for (const extension of extensions) shared[extension.identifier] = extension.type;
+  const extra = `(${extensions.map((e) => e.identifier).join(", ")})`;
   shared.UncheckedExtrinsic = {
     path: ["sp_runtime", "generic", "unchecked_extrinsic", "UncheckedExtrinsic"],
     params: [
       { name: "Address", type: "MultiAddress" },
       { name: "Call", type: "RuntimeCall" },
       { name: "Signature", type: "MultiSignature" },
-      { name: "Extra", type: `(${extensions.map((e) => e.identifier).join(", ")})` },
+      { name: "Extra", type: extra },
     ],
     shape: { composite: [{ type: "Bytes" }] },
   };
@@ -247,6 +265,7 @@ export function buildMetadata(
         constants,
         errors: pallet.errors === undefined ? null : { type: types.resolve(PALLET_ERROR, scope) },
         index: pallet.index,
+        docs: pallet.docs === undefined ? [] : [pallet.docs],
       };
     });
   const extrinsic = {
@@ -258,34 +277,71 @@ export function buildMetadata(
       additionalSigned: types.resolve(extension.additionalSigned, sharedScope),
     })),
   };
-  for (const name of [
-    "RuntimeCall",
-    "RuntimeEvent",
-    "DispatchResult",
-    "DispatchError",
-    "EventRecord",
-    "Phase",
-  ]) {
+  for (const name of ["DispatchResult", "DispatchError", "EventRecord", "Phase"]) {
     types.resolve(name, sharedScope);
   }
-  const runtimeType = types.resolve("RuntimeCall", sharedScope);
+  const outerEnums = {
+    callType: types.resolve("RuntimeCall", sharedScope),
+    eventType: types.resolve("RuntimeEvent", sharedScope),
+    errorType: types.resolve("RuntimeError", sharedScope),
+  };
+  const runtimeType = types.resolve("Runtime", sharedScope);
+  const extrinsicV15 = {
+    ...extrinsic,
+    addressType: types.resolve("MultiAddress", sharedScope),
+    callType: outerEnums.callType,
+    signatureType: types.resolve("MultiSignature", sharedScope),
+    extraType: types.resolve(extra, sharedScope),
+  };
+  const apisJson = apis.map((api) => ({
+    name: api.name,
+    methods: Object.entries(api.methods).map(([name, method]) => ({
+      name,
+      inputs: Object.entries(method.inputs).map(([input, type]) => ({
+        name: input,
+        type: types.resolve(type, sharedScope),
+      })),
+      output: types.resolve(method.output, sharedScope),
+      docs: [method.docs],
+    })),
+    docs: [api.docs],
+  }));
 
-  const toMetadata = () =>
+  const toMetadata = (version: (typeof METADATA_VERSIONS)[number]) =>
     ({
       magicNumber: 0x6174656d,
-      metadata: {
-        v14: { lookup: { types: types.types }, pallets: palletsJson, extrinsic, type: runtimeType },
-      },
+      metadata:
+        version === 14
+          ? {
+              v14: {
+                lookup: { types: types.types },
+                pallets: palletsJson.map(({ docs: _v15Only, ...pallet }) => pallet),
+                extrinsic,
+                type: runtimeType,
+              },
+            }
+          : {
+              v15: {
+                lookup: { types: types.types },
+                pallets: palletsJson,
+                extrinsic: extrinsicV15,
+                type: runtimeType,
+                apis: apisJson,
+                outerEnums,
+                custom: { map: {} },
+              },
+            },
     }) as unknown as Record<string, unknown>;
 
   // Defaults and constants are SCALE-encoded with the types just built, so register them first.
-  const draft = registryFor(new Metadata(new TypeRegistry(), toMetadata()).toU8a(), properties);
+  const draft = registryFor(new Metadata(new TypeRegistry(), toMetadata(14)).toU8a(), properties);
   for (const slot of valueSlots) {
     const id = types.lookup(slot.type, slot.scope)!;
     slot.assign(draft.createTypeUnsafe(draft.createLookupType(id), [slot.value]).toU8a());
   }
-  const bytes = new Metadata(new TypeRegistry(), toMetadata()).toU8a();
-  return { bytes, registry: registryFor(bytes, properties), types };
+  const v14 = new Metadata(new TypeRegistry(), toMetadata(14)).toU8a();
+  const v15 = new Metadata(new TypeRegistry(), toMetadata(15)).toU8a();
+  return { v14, v15, registry: registryFor(v15, properties), types };
 }
 
 function registryFor(bytes: Uint8Array, properties: ChainProperties): TypeRegistry {

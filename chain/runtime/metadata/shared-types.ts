@@ -1,5 +1,5 @@
-// The runtime-wide types every pallet may name, with the Rust paths @polkadot/api recognises them by
-// (AccountId32, MultiAddress, Era, Weight, DispatchError, EventRecord, UncheckedExtrinsic, ...).
+// The runtime-wide types every pallet and runtime API may name, with the Rust paths clients recognise
+// them by (AccountId32, MultiAddress, Era, Weight, DispatchError, EventRecord, Header, ...).
 import type { NamedTypeSpec, VariantSpec } from "./portable-types.ts";
 
 function unitVariants(names: readonly string[]): VariantSpec[] {
@@ -14,7 +14,7 @@ function eraVariants(): VariantSpec[] {
   return variants;
 }
 
-export const SHARED_TYPES: Readonly<Record<string, NamedTypeSpec>> = {
+const PALLET_SHARED_TYPES: Readonly<Record<string, NamedTypeSpec>> = {
   AccountId32: { path: ["sp_core", "crypto", "AccountId32"], shape: { composite: [{ type: "[u8; 32]" }] } },
   H256: { path: ["primitive_types", "H256"], shape: { composite: [{ type: "[u8; 32]" }] } },
   MultiAddress: {
@@ -149,6 +149,191 @@ export const SHARED_TYPES: Readonly<Record<string, NamedTypeSpec>> = {
   },
 };
 
+/** The types of the runtime APIs' inputs and outputs (sp_version, sp_runtime, sp_inherents, ...). */
+const RUNTIME_API_TYPES: Readonly<Record<string, NamedTypeSpec>> = {
+  BlakeTwo256: { path: ["sp_runtime", "traits", "BlakeTwo256"], shape: { composite: [] } },
+  DigestItem: {
+    path: ["sp_runtime", "generic", "digest", "DigestItem"],
+    shape: {
+      variant: [
+        { name: "PreRuntime", index: 6, fields: [{ type: "[u8; 4]" }, { type: "Bytes" }] },
+        { name: "Consensus", index: 4, fields: [{ type: "[u8; 4]" }, { type: "Bytes" }] },
+        { name: "Seal", index: 5, fields: [{ type: "[u8; 4]" }, { type: "Bytes" }] },
+        { name: "Other", index: 0, fields: [{ type: "Bytes" }] },
+        { name: "RuntimeEnvironmentUpdated", index: 8, fields: [] },
+      ],
+    },
+  },
+  Digest: {
+    path: ["sp_runtime", "generic", "digest", "Digest"],
+    shape: { composite: [{ name: "logs", type: "Vec<DigestItem>" }] },
+  },
+  Header: {
+    path: ["sp_runtime", "generic", "header", "Header"],
+    params: [
+      { name: "Number", type: "u32" },
+      { name: "Hash", type: "BlakeTwo256" },
+    ],
+    shape: {
+      composite: [
+        { name: "parent_hash", type: "H256", typeName: "Hash::Output" },
+        { name: "number", type: "Compact<u32>", typeName: "Number" },
+        { name: "state_root", type: "H256", typeName: "Hash::Output" },
+        { name: "extrinsics_root", type: "H256", typeName: "Hash::Output" },
+        { name: "digest", type: "Digest" },
+      ],
+    },
+  },
+  Block: {
+    path: ["sp_runtime", "generic", "block", "Block"],
+    params: [
+      { name: "Header", type: "Header" },
+      { name: "Extrinsic", type: "UncheckedExtrinsic" },
+    ],
+    shape: {
+      composite: [
+        { name: "header", type: "Header" },
+        { name: "extrinsics", type: "Vec<UncheckedExtrinsic>" },
+      ],
+    },
+  },
+  RuntimeVersion: {
+    path: ["sp_version", "RuntimeVersion"],
+    shape: {
+      composite: [
+        { name: "spec_name", type: "Text" },
+        { name: "impl_name", type: "Text" },
+        { name: "authoring_version", type: "u32" },
+        { name: "spec_version", type: "u32" },
+        { name: "impl_version", type: "u32" },
+        { name: "apis", type: "Vec<([u8; 8], u32)>", typeName: "ApisVec" },
+        { name: "transaction_version", type: "u32" },
+        { name: "state_version", type: "u8" },
+      ],
+    },
+  },
+  OpaqueMetadata: { path: ["sp_core", "OpaqueMetadata"], shape: { composite: [{ type: "Bytes" }] } },
+  InvalidTransaction: {
+    path: ["sp_runtime", "transaction_validity", "InvalidTransaction"],
+    shape: {
+      variant: [
+        ...unitVariants(["Call", "Payment", "Future", "Stale", "BadProof", "AncientBirthBlock"]),
+        { name: "ExhaustsResources", index: 6, fields: [] },
+        { name: "Custom", index: 7, fields: [{ type: "u8" }] },
+        ...unitVariants([
+          "BadMandatory",
+          "MandatoryValidation",
+          "BadSigner",
+          "IndeterminateImplicit",
+          "UnknownOrigin",
+        ]).map((variant) => ({ ...variant, index: variant.index + 8 })),
+      ],
+    },
+  },
+  UnknownTransaction: {
+    path: ["sp_runtime", "transaction_validity", "UnknownTransaction"],
+    shape: {
+      variant: [
+        ...unitVariants(["CannotLookup", "NoUnsignedValidator"]),
+        { name: "Custom", index: 2, fields: [{ type: "u8" }] },
+      ],
+    },
+  },
+  TransactionValidityError: {
+    path: ["sp_runtime", "transaction_validity", "TransactionValidityError"],
+    shape: {
+      variant: [
+        { name: "Invalid", index: 0, fields: [{ type: "InvalidTransaction" }] },
+        { name: "Unknown", index: 1, fields: [{ type: "UnknownTransaction" }] },
+      ],
+    },
+  },
+  TransactionSource: {
+    path: ["sp_runtime", "transaction_validity", "TransactionSource"],
+    shape: { variant: unitVariants(["InBlock", "Local", "External"]) },
+  },
+  ValidTransaction: {
+    path: ["sp_runtime", "transaction_validity", "ValidTransaction"],
+    shape: {
+      composite: [
+        { name: "priority", type: "u64", typeName: "TransactionPriority" },
+        { name: "requires", type: "Vec<Bytes>", typeName: "Vec<TransactionTag>" },
+        { name: "provides", type: "Vec<Bytes>", typeName: "Vec<TransactionTag>" },
+        { name: "longevity", type: "u64", typeName: "TransactionLongevity" },
+        { name: "propagate", type: "bool" },
+      ],
+    },
+  },
+  InherentDataMap: {
+    path: ["BTreeMap"],
+    params: [
+      { name: "K", type: "[u8; 8]" },
+      { name: "V", type: "Bytes" },
+    ],
+    shape: { composite: [{ type: "Vec<([u8; 8], Bytes)>" }] },
+  },
+  InherentData: {
+    path: ["sp_inherents", "InherentData"],
+    shape: {
+      composite: [
+        { name: "data", type: "InherentDataMap", typeName: "BTreeMap<InherentIdentifier, Vec<u8>>" },
+      ],
+    },
+  },
+  CheckInherentsResult: {
+    path: ["sp_inherents", "CheckInherentsResult"],
+    shape: {
+      composite: [
+        { name: "okay", type: "bool" },
+        { name: "fatal_error", type: "bool" },
+        { name: "errors", type: "InherentData" },
+      ],
+    },
+  },
+  RuntimeDispatchInfo: {
+    path: ["pallet_transaction_payment", "types", "RuntimeDispatchInfo"],
+    params: [
+      { name: "Balance", type: "u128" },
+      { name: "Weight", type: "Weight" },
+    ],
+    shape: {
+      composite: [
+        { name: "weight", type: "Weight" },
+        { name: "class", type: "DispatchClass" },
+        { name: "partial_fee", type: "u128", typeName: "Balance" },
+      ],
+    },
+  },
+  InclusionFee: {
+    path: ["pallet_transaction_payment", "types", "InclusionFee"],
+    params: [{ name: "Balance", type: "u128" }],
+    shape: {
+      composite: [
+        { name: "base_fee", type: "u128", typeName: "Balance" },
+        { name: "len_fee", type: "u128", typeName: "Balance" },
+        { name: "adjusted_weight_fee", type: "u128", typeName: "Balance" },
+      ],
+    },
+  },
+  FeeDetails: {
+    path: ["pallet_transaction_payment", "types", "FeeDetails"],
+    params: [{ name: "Balance", type: "u128" }],
+    shape: {
+      composite: [
+        { name: "inclusion_fee", type: "Option<InclusionFee>" },
+        { name: "tip", type: "u128", typeName: "Balance" },
+      ],
+    },
+  },
+};
+
+export const SHARED_TYPES: Readonly<Record<string, NamedTypeSpec>> = {
+  ...PALLET_SHARED_TYPES,
+  ...RUNTIME_API_TYPES,
+};
+
 export const SHARED_ALIASES: Readonly<Record<string, string>> = {
   DispatchResult: "Result<(), DispatchError>",
+  ApplyExtrinsicResult: "Result<Result<(), DispatchError>, TransactionValidityError>",
+  TransactionValidity: "Result<ValidTransaction, TransactionValidityError>",
 };

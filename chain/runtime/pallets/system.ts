@@ -10,10 +10,21 @@ import {
   storageMap,
   storageValue,
 } from "../pallet.ts";
+import { RUNTIME_VERSION } from "../version.ts";
 
 /** Blocks whose hashes stay queryable (mortal eras can be born at most this far back). */
 export const BLOCK_HASH_COUNT = 4096;
 export const SS58_PREFIX = 42;
+
+/** 2 s of compute per block, three quarters for ordinary transactions, as in Substrate's defaults. */
+export const MAX_BLOCK_WEIGHT = 2_000_000_000_000n;
+export const MAX_NORMAL_WEIGHT = (MAX_BLOCK_WEIGHT * 3n) / 4n;
+export const MAX_BLOCK_LENGTH = 5 * 1024 * 1024;
+export const MAX_NORMAL_LENGTH = (MAX_BLOCK_LENGTH * 3) / 4;
+/** Proof size is not metered on this chain (no parachain validation): its limit is u64::MAX. */
+const UNMETERED = (1n << 64n) - 1n;
+
+const weight = (refTime: bigint, proofSize = UNMETERED) => ({ refTime, proofSize });
 
 export type AccountData = { free: bigint; reserved: bigint; frozen: bigint; flags: bigint };
 export type AccountInfo = {
@@ -79,6 +90,22 @@ export const systemPallet = definePallet({
     AccountInfo: {
       struct: { nonce: "u32", consumers: "u32", providers: "u32", sufficients: "u32", data: "AccountData" },
     },
+    WeightsPerClass: {
+      struct: {
+        baseExtrinsic: "Weight",
+        maxExtrinsic: "Option<Weight>",
+        maxTotal: "Option<Weight>",
+        reserved: "Option<Weight>",
+      },
+    },
+    BlockWeights: {
+      struct: { baseBlock: "Weight", maxBlock: "Weight", perClass: "WeightsPerDispatchClass" },
+    },
+    WeightsPerDispatchClass: {
+      struct: { normal: "WeightsPerClass", operational: "WeightsPerClass", mandatory: "WeightsPerClass" },
+    },
+    LengthPerDispatchClass: { struct: { normal: "u32", operational: "u32", mandatory: "u32" } },
+    BlockLength: { struct: { max: "LengthPerDispatchClass" } },
   },
   calls: {
     remark: defineCall<{ remark: string }>({
@@ -125,10 +152,45 @@ export const systemPallet = definePallet({
     CallFiltered: "The origin filter prevent the call to be dispatched.",
   },
   constants: {
+    BlockWeights: {
+      type: "BlockWeights",
+      value: {
+        baseBlock: weight(0n, 0n),
+        maxBlock: weight(MAX_BLOCK_WEIGHT),
+        perClass: {
+          normal: {
+            baseExtrinsic: weight(0n, 0n),
+            maxExtrinsic: weight(MAX_NORMAL_WEIGHT),
+            maxTotal: weight(MAX_NORMAL_WEIGHT),
+            reserved: weight(0n, 0n),
+          },
+          operational: {
+            baseExtrinsic: weight(0n, 0n),
+            maxExtrinsic: weight(MAX_BLOCK_WEIGHT),
+            maxTotal: weight(MAX_BLOCK_WEIGHT),
+            reserved: weight(MAX_BLOCK_WEIGHT - MAX_NORMAL_WEIGHT),
+          },
+          mandatory: { baseExtrinsic: weight(0n, 0n), maxExtrinsic: null, maxTotal: null, reserved: null },
+        },
+      },
+      docs: "Block and extrinsic weight limits, by dispatch class.",
+    },
+    BlockLength: {
+      type: "BlockLength",
+      value: {
+        max: { normal: MAX_NORMAL_LENGTH, operational: MAX_BLOCK_LENGTH, mandatory: MAX_BLOCK_LENGTH },
+      },
+      docs: "The maximum length of a block (in bytes), by dispatch class.",
+    },
     BlockHashCount: {
       type: "u32",
       value: BLOCK_HASH_COUNT,
       docs: "Maximum number of block number to block hash mappings to keep.",
+    },
+    Version: {
+      type: "RuntimeVersion",
+      value: { ...RUNTIME_VERSION, apis: RUNTIME_VERSION.apis.map(([id, version]) => [id, version]) },
+      docs: "Get the chain's in-code version.",
     },
     SS58Prefix: { type: "u16", value: SS58_PREFIX, docs: "The designated SS58 prefix of this chain." },
   },

@@ -1,0 +1,80 @@
+// Every code the Veritrain API answers an error with: a closed catalogue the API types its errors
+// with (api/errors.ts), OpenAPI publishes as the Error schema's enum, and the SDK exports so a
+// client can switch on it. One list, so the server and its clients cannot disagree.
+
+export const API_ERROR_CODES = [
+  // The request's form: fields, body, content type, route.
+  "parameter_invalid",
+  "invalid_json",
+  "body_too_large",
+  "unsupported_media_type",
+  "malformed_multipart",
+  "bad_request",
+  "route_not_found",
+  "resource_missing",
+  // Who is calling.
+  "missing_credentials",
+  "invalid_authorization_header",
+  "invalid_api_key",
+  "invalid_credentials",
+  "session_expired",
+  "csrf_token_invalid",
+  "rate_limited",
+  // Idempotency-Key.
+  "idempotency_key_reused",
+  "idempotency_request_in_progress",
+  // Accounts and billing.
+  "email_taken",
+  "insufficient_credits",
+  "stripe_not_configured",
+  "missing_signature",
+  "invalid_signature",
+  "checkout_session_expired",
+  "checkout_session_paid",
+  // Files.
+  "file_too_large",
+  "invalid_model",
+  "unsupported_operators",
+  "invalid_dataset",
+  "inspection_limit_exceeded",
+  // Training jobs.
+  "invalid_spec",
+  "wrong_file_purpose",
+  "model_not_priceable",
+  "price_cap_exceeded",
+  "job_not_cancellable",
+  "model_not_ready",
+  "receipt_not_ready",
+  // The node gateway.
+  "missing_node_signature",
+  "stale_request",
+  "bad_signature",
+  "replayed_request",
+  "node_not_registered",
+  "role_not_registered",
+  "invalid_lease",
+  "lease_lost",
+  "progress_invalid",
+  "checkpoint_step_invalid",
+  "checkpoint_conflict",
+  "content_hash_mismatch",
+  "checkpoint_invalid",
+  "model_mismatch",
+  "commitment_invalid",
+  "not_committed",
+  "verdict_invalid",
+  // A failure on the server's side.
+  "internal_error",
+] as const;
+
+export type ApiErrorCode = (typeof API_ERROR_CODES)[number];
+
+const KNOWN: ReadonlySet<string> = new Set(API_ERROR_CODES);
+
+/**
+ * Narrows an error's code to the catalogue (a newer server may answer codes this list lacks):
+ * `if (isApiErrorCode(error.code)) switch (error.code) { case "insufficient_credits": ... }`.
+ */
+export function isApiErrorCode(code: string): code is ApiErrorCode {
+  return KNOWN.has(code);
+}
