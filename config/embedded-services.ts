@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { PGlite } from "@electric-sql/pglite";
 import { PGLiteSocketServer } from "@electric-sql/pglite-socket";
 import { ConfigError } from "./errors.ts";
+import { SessionQueue } from "./pglite-queue.ts";
 
 export interface EmbeddedServices {
   /** Variables to add to the environment so every component finds the services. */
@@ -55,6 +56,8 @@ export async function startPglite(
   const port = await freePort();
   // One connection per pool slot: the API, the queue workers and migrations each hold some.
   const server = new PGLiteSocketServer({ db, port, host: "127.0.0.1", maxConnections: 64 });
+  // The server's own queue interleaves clients' messages on PGlite's one session (pglite-queue.ts).
+  (server as unknown as { queryQueue: SessionQueue }).queryQueue = new SessionQueue(db);
   await server.start();
   return {
     url: `postgresql://postgres@127.0.0.1:${port}/postgres?sslmode=disable`,

@@ -29,6 +29,8 @@ export const API_ERROR_CODES = [
   "stripe_not_configured",
   "missing_signature",
   "invalid_signature",
+  "checkout_session_expired",
+  "checkout_session_paid",
   // Files.
   "file_too_large",
   "invalid_model",

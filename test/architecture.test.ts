@@ -79,14 +79,23 @@ for (const component of ["chain-bridge", "chain"]) {
   });
 }
 
+/** The CLI's commands that act for an ML engineer against the API: clients, like any other. */
+const clientCommands = new Set(["cli/commands/demo.ts"]);
+
 test("the chain, the API, the queue, the bridge and the nodes use protocol/, never the SDK", () => {
   const production = ["chain", "chain-bridge", "api", "queue", "worker-runtime", "protocol", "cli", "config"];
   const found = violations(
     (i) =>
       production.some((p) => inside(i.from, p)) &&
       !isTest(i.from) &&
+      !clientCommands.has(i.from) &&
       ((i.relative && inside(i.target, "sdk")) || i.target.startsWith("@veritrain/sdk")),
   );
+  assert.deepEqual(found, []);
+});
+
+test("the CLI's client commands reach the API only through the SDK", () => {
+  const found = violations((i) => clientCommands.has(i.from) && i.relative && !inside(i.target, "sdk"));
   assert.deepEqual(found, []);
 });
 

@@ -1,14 +1,18 @@
 // `npm start` as a new user runs it: `veritrain up` with nothing configured starts every service
-// embedded, answers /v1/health, and stops cleanly on SIGTERM.
+// embedded, answers /v1/health, and stops cleanly on SIGTERM. In between, the newcomer's next
+// steps train on it with no Stripe account: `veritrain demo --json`, and the README's curl session
+// run as written, both at once (the worker trains one while the other is being verified).
 import assert from "node:assert/strict";
-import { type ChildProcess, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { LOCAL_NODES, type LocalNode, localNodeDir } from "../cli/local-nodes.ts";
 import { freePort } from "../config/embedded-services.ts";
+import { type Receipt, verifyReceipt } from "../protocol/receipt.ts";
+import { sha256Hex } from "../protocol/signed-messages.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const dataDir = mkdtempSync(join(tmpdir(), "veritrain-up-"));
@@ -25,6 +29,41 @@ after(async () => {
   }
   rmSync(dataDir, { recursive: true, force: true });
 });
+
+interface Finished {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function run(command: string, args: string[], options: { cwd: string; input?: string }): Promise<Finished> {
+  return new Promise((resolve, reject) => {
+    const env = { ...process.env };
+    delete env.VERITRAIN_API_KEY;
+    const spawned = spawn(command, args, { cwd: options.cwd, env, stdio: ["pipe", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    spawned.stdout.on("data", (chunk: Buffer) => {
+      stdout += chunk.toString();
+    });
+    spawned.stderr.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    spawned.on("error", reject);
+    spawned.on("exit", (code) => resolve({ code, stdout, stderr }));
+    spawned.stdin.end(options.input ?? "");
+  });
+}
+
+/** The README's "Train a model with curl" block, pointed at this stack's port. */
+function readmeCurlSession(port: number): string {
+  const readme = readFileSync(join(root, "README.md"), "utf8");
+  const section = readme.indexOf("## Train a model with curl");
+  const start = readme.indexOf("```sh\n", section) + "```sh\n".length;
+  const block = readme.slice(start, readme.indexOf("```", start));
+  assert.match(block, /^API=http:\/\/localhost:8080$/m);
+  return block.replace(/^API=http:\/\/localhost:8080$/m, `API=http://localhost:${port}`);
+}
 
 function waitForOutput(process: ChildProcess, pattern: RegExp, timeoutMs: number): Promise<string> {
   return new Promise((resolve, reject) => {
@@ -51,7 +90,7 @@ function waitForOutput(process: ChildProcess, pattern: RegExp, timeoutMs: number
   });
 }
 
-test("veritrain up starts everything embedded, serves health, and exits 0 on SIGTERM", async () => {
+test("veritrain up starts everything embedded, trains a newcomer's first jobs with no Stripe account, and exits 0 on SIGTERM", async (t) => {
   const port = await freePort();
   const env: NodeJS.ProcessEnv = {
     ...process.env,
@@ -59,7 +98,15 @@ test("veritrain up starts everything embedded, serves health, and exits 0 on SIG
     VERITRAIN_DATA_DIR: dataDir,
     LOG_LEVEL: "warn",
   };
-  for (const name of ["DATABASE_URL", "REDIS_URL", "CHAIN_WS_URL"]) delete env[name];
+  const unset = [
+    "DATABASE_URL",
+    "REDIS_URL",
+    "CHAIN_WS_URL",
+    "STRIPE_SECRET_KEY",
+    "STRIPE_WEBHOOK_SECRET",
+    "NODE_ENV",
+  ];
+  for (const name of unset) delete env[name];
   child = spawn(process.execPath, ["bin/veritrain.mjs", "up"], {
     cwd: root,
     env,
@@ -95,6 +142,61 @@ test("veritrain up starts everything embedded, serves health, and exits 0 on SIG
     const log = nodeLog(node);
     assert.match(log, new RegExp(`registered on chain as a ${node.role}`), log);
     assert.match(log, new RegExp(`registered 5\\w+ as ${node.role}`), log);
+  }
+
+  // The README's session writes trained.onnx and receipt.json where it runs, beside the fixtures.
+  const curlDir = join(dataDir, "readme");
+  mkdirSync(curlDir);
+  symlinkSync(join(root, "worker-runtime"), join(curlDir, "worker-runtime"));
+  const haveJq = spawnSync("jq", ["--version"]).status === 0;
+  if (!haveJq) t.diagnostic("jq is not installed: the README's curl session is not run");
+  const api = `http://localhost:${port}`;
+  const [demo, curl] = await Promise.all([
+    run(
+      process.execPath,
+      [
+        "bin/veritrain.mjs",
+        "demo",
+        "--json",
+        "--api",
+        api,
+        "--out",
+        join(dataDir, "demo"),
+        "--timeout",
+        "400",
+      ],
+      { cwd: root },
+    ),
+    haveJq ? run("bash", ["-euo", "pipefail"], { cwd: curlDir, input: readmeCurlSession(port) }) : undefined,
+  ]);
+
+  assert.equal(demo.code, 0, `${demo.stderr}\n${demo.stdout}`);
+  const result = JSON.parse(demo.stdout) as Record<string, unknown> & {
+    checks: Array<{ ok: boolean }>;
+    audits: unknown[];
+    chain: { anchors: Array<{ purpose: string }> };
+  };
+  assert.equal(result.status, "succeeded");
+  assert.equal(result.receipt_valid, true);
+  assert.equal(result.credits_bought_cents, 500, "bought on the local test checkout");
+  assert.ok(Number(result.charged_cents) > 0 && Number(result.charged_cents) <= Number(result.quoted_cents));
+  assert.match(String(result.job_id), /^job_/);
+  assert.ok(result.checks.length > 0 && result.checks.every((c) => c.ok));
+  assert.ok(result.audits.length > 0);
+  assert.ok(result.chain.anchors.some((a) => a.purpose === "finalized"));
+  assert.equal(sha256Hex(readFileSync(String(result.model_path))), result.model_sha256);
+
+  if (curl) {
+    assert.equal(curl.code, 0, curl.stderr);
+    assert.match(curl.stdout, /event: job\.succeeded/);
+    const receipt = JSON.parse(readFileSync(join(curlDir, "receipt.json"), "utf8")) as Receipt;
+    const keys = (await (await fetch(`${api}/v1/receipt-keys`)).json()) as {
+      data: Array<{ public_key: string }>;
+    };
+    const verification = verifyReceipt(receipt, readFileSync(join(curlDir, "trained.onnx")), {
+      platformPublicKey: keys.data[0]!.public_key,
+    });
+    assert.ok(verification.valid, JSON.stringify(verification.checks));
   }
 
   const exited = new Promise<number | null>((resolve) => child!.once("exit", (code) => resolve(code)));

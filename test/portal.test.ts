@@ -54,7 +54,7 @@ async function expectText(locator: Locator, text: string | RegExp) {
 }
 
 /** Fails on what a user would not see but must not happen: script errors, CSP refusals, outside requests. */
-function watch(page: Page) {
+function watch(page: Page, origin = base) {
   const problems: string[] = [];
   page.on("pageerror", (error) => problems.push(`uncaught: ${error.message}`));
   page.on("console", (message) => {
@@ -65,7 +65,7 @@ function watch(page: Page) {
   });
   page.on("request", (request) => {
     const url = request.url();
-    if (!url.startsWith(`${base}/`) && !url.startsWith("https://checkout.stripe.com/")) {
+    if (!url.startsWith(`${origin}/`) && !url.startsWith("https://checkout.stripe.com/")) {
       problems.push(`outside request: ${url}`);
     }
   });
@@ -74,24 +74,29 @@ function watch(page: Page) {
 
 const bearer = (secret: string) => ({ authorization: `Bearer ${secret}` });
 
+const heading = (page: Page, name: string) => page.getByRole("heading", { level: 1, name });
+
+/** Signed out, the portal offers the login form; signing up logs in and lands on billing. */
+async function signUpInPortal(page: Page, origin: string, email: string, password: string) {
+  await page.goto(`${origin}/portal/`);
+  await heading(page, "Log in").waitFor();
+  await page.getByRole("link", { name: "Create an account" }).click();
+  await heading(page, "Create an account").waitFor();
+  await page.getByLabel("Email").fill(email);
+  await page.getByLabel("Password").fill(password);
+  await page.getByRole("button", { name: "Create account" }).click();
+  await heading(page, "Billing").waitFor({ timeout: TIMEOUT_MS });
+  await expectText(page.getByTestId("available"), "$0.00");
+}
+
 test("a user signs up, buys credits, manages API keys and follows a training job", { skip }, async () => {
   const context = await browser.newContext();
   const page = await context.newPage();
   const problems = watch(page);
-  const heading = (name: string) => page.getByRole("heading", { level: 1, name });
   const email = `portal-${Date.now()}@example.com`;
   const password = "correct horse battery";
 
-  // Signed out, the portal offers the login form; signing up logs in and lands on billing.
-  await page.goto(`${base}/portal/`);
-  await heading("Log in").waitFor();
-  await page.getByRole("link", { name: "Create an account" }).click();
-  await heading("Create an account").waitFor();
-  await page.getByLabel("Email").fill(email);
-  await page.getByLabel("Password").fill(password);
-  await page.getByRole("button", { name: "Create account" }).click();
-  await heading("Billing").waitFor({ timeout: TIMEOUT_MS });
-  await expectText(page.getByTestId("available"), "$0.00");
+  await signUpInPortal(page, base, email, password);
   await expectText(page.getByTestId("reserved"), "$0.00");
   await page.getByText("No transactions yet.").waitFor();
   const firstKey = (await page.getByTestId("secret").textContent()) ?? "";
@@ -113,7 +118,7 @@ test("a user signs up, buys credits, manages API keys and follows a training job
   const otherTab = await page.request.post(`${base}/v1/auth/login`, { data: { email, password } });
   assert.equal(otherTab.status(), 200);
   await page.getByRole("link", { name: "API keys" }).click();
-  await heading("API keys").waitFor();
+  await heading(page, "API keys").waitFor();
   await page.getByLabel("Name").fill("ci");
   await page.getByRole("button", { name: "Create key" }).click();
   const secretText = page.getByTestId("secret");
@@ -147,7 +152,7 @@ test("a user signs up, buys credits, manages API keys and follows a training job
 
   // Log out; a wrong password is answered next to the form; the right one logs back in.
   await page.getByRole("button", { name: "Log out" }).click();
-  await heading("Log in").waitFor();
+  await heading(page, "Log in").waitFor();
   await page.getByText("You are logged out.").waitFor();
   await page.getByLabel("Email").fill(email);
   await page.getByLabel("Password").fill("not the password");
@@ -155,7 +160,7 @@ test("a user signs up, buys credits, manages API keys and follows a training job
   await expectText(page.getByRole("alert"), "The email or password is incorrect");
   await page.getByLabel("Password").fill(password);
   await page.getByRole("button", { name: "Log in" }).click();
-  await heading("Billing").waitFor();
+  await heading(page, "Billing").waitFor();
 
   // Buy credits: an amount out of range is refused beside the form; a valid one goes to Stripe
   // Checkout. The stand-in page pays: Stripe's signed webhook, then back to the success URL.
@@ -225,13 +230,13 @@ test("a user signs up, buys credits, manages API keys and follows a training job
   const price = `$${(job.price.quoted_cents / 100).toFixed(2)}`;
 
   await page.getByRole("link", { name: "Training jobs" }).click();
-  await heading("Training jobs").waitFor();
+  await heading(page, "Training jobs").waitFor();
   const jobRow = page.getByTestId("jobs").getByRole("row").filter({ hasText: job.id });
   await expectText(jobRow.getByRole("cell").nth(1), "queued");
   await expectText(jobRow.getByRole("cell").nth(2), `0 / ${job.total_steps}`);
   await expectText(jobRow.getByRole("cell").nth(3), `${price} quoted`);
   await jobRow.getByRole("link", { name: job.id }).click();
-  await heading(`Training job ${job.id}`).waitFor();
+  await heading(page, `Training job ${job.id}`).waitFor();
   await expectText(page.getByTestId("job-status"), "queued");
   await page.getByText(`0 of ${job.total_steps} steps`).waitFor();
   await page.getByTestId("job-events").getByRole("row").filter({ hasText: "job.created" }).waitFor();
@@ -243,4 +248,42 @@ test("a user signs up, buys credits, manages API keys and follows a training job
 
   assert.deepEqual(problems, []);
   await context.close();
+});
+
+test("on a stack without Stripe, Buy credits goes to the local test payment page and back", {
+  skip,
+}, async () => {
+  const local = await createTestApp();
+  try {
+    const origin = await local.app.listen({ port: 0, host: "127.0.0.1" });
+    const context = await browser.newContext();
+    const page = await context.newPage();
+    const problems = watch(page, origin);
+    await signUpInPortal(page, origin, `local-pay-${Date.now()}@example.com`, "correct horse battery");
+    const buy = async () => {
+      await page.getByLabel("Amount in US dollars").fill("12");
+      await page.getByRole("button", { name: "Continue to payment" }).click();
+      await heading(page, "Pay $12.00").waitFor({ timeout: TIMEOUT_MS });
+      assert.match(new URL(page.url()).pathname, /^\/v1\/billing\/local-checkout\/cs_local_/);
+      await page.getByText("Test payment — no card is charged.").waitFor();
+    };
+
+    await buy();
+    await page.getByRole("button", { name: "Cancel" }).click();
+    await expectText(page.getByRole("status"), "Checkout was cancelled: nothing was charged.");
+    await expectText(page.getByTestId("available"), "$0.00");
+
+    await buy();
+    await page.getByRole("button", { name: "Pay $12.00" }).click();
+    await expectText(page.getByRole("status"), "$12.00 of credits added. Thank you!");
+    await expectText(page.getByTestId("available"), "$12.00");
+    await expectText(
+      page.getByTestId("transactions").getByRole("row").first().getByRole("cell").nth(2),
+      "+$12.00",
+    );
+    assert.deepEqual(problems, []);
+    await context.close();
+  } finally {
+    await local.close();
+  }
 });

@@ -23,6 +23,7 @@ import type {
 import type { ListQuery } from "../api/schemas/common.ts";
 import type { DeletedFile, File, FileListQuery } from "../api/schemas/files.ts";
 import type * as nodes from "../api/schemas/nodes.ts";
+import type { ReceiptKey } from "../api/schemas/receipt-keys.ts";
 import type {
   CheckpointList,
   JobEvent,
@@ -73,6 +74,7 @@ export type ApiConformance = [
   Answers<sdk.JobEvent, Static<typeof JobEvent>>,
   Answers<sdk.Checkpoint, Static<typeof CheckpointList>["data"][number]>,
   Answers<Receipt, Static<typeof ReceiptSchema>>,
+  Answers<sdk.ReceiptKey, Static<typeof ReceiptKey>>,
   Accepts<Static<typeof SignUpBody>, sdk.SignUpParams>,
   Accepts<Static<typeof LogInBody>, sdk.LogInParams>,
   Accepts<Static<typeof CreateApiKeyBody>, sdk.CreateApiKeyParams>,

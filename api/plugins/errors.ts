@@ -65,6 +65,8 @@ const DOMAIN_ANSWERS: Readonly<Record<DomainErrorCode, Answer>> = {
   webhook_signature_missing: [400, "invalid_request_error", "missing_signature"],
   webhook_signature_invalid: [400, "invalid_request_error", "invalid_signature"],
   webhook_event_malformed: [400, "invalid_request_error", "invalid_json"],
+  checkout_session_expired: [409, "invalid_request_error", "checkout_session_expired"],
+  checkout_session_paid: [409, "invalid_request_error", "checkout_session_paid"],
 };
 
 function fromDomain(error: DomainError): ApiError {

@@ -55,6 +55,10 @@ const billingRoutes: FastifyPluginAsyncTypebox<BillingRoutesOptions> = async (ap
         tags: ["billing"],
         summary:
           "Start a card payment for prepaid credits: returns the Stripe Checkout URL to send the user to",
+        description:
+          "Without STRIPE_SECRET_KEY, outside production (NODE_ENV=production), the URL is a test payment page " +
+          "the API serves itself: no card is charged, and paying credits the balance through the same webhook " +
+          "handling as Stripe's events. In production without Stripe keys, this answers 503.",
         security: [{ apiKey: [] }],
         body: CheckoutSessionBody,
         response: { 201: CheckoutSession, ...errorResponses(400, 401, 403, 409, 503) },
@@ -64,7 +68,12 @@ const billingRoutes: FastifyPluginAsyncTypebox<BillingRoutesOptions> = async (ap
       const { amount_cents, success_url, cancel_url } = request.body;
       const session = await billing.createCheckoutSession(
         request.auth.organizationId,
-        { amountCents: amount_cents, successUrl: success_url, cancelUrl: cancel_url },
+        {
+          amountCents: amount_cents,
+          successUrl: success_url,
+          cancelUrl: cancel_url,
+          origin: `${request.protocol}://${request.host}`,
+        },
         request.idempotency?.key,
       );
       return reply.status(201).send(session);

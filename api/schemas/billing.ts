@@ -39,7 +39,9 @@ export const CheckoutSessionBody = Type.Object(
 
 export const CheckoutSession = Type.Object(
   {
-    id: Type.String({ description: "The Stripe Checkout Session id, cs_..." }),
+    id: Type.String({
+      description: "The Checkout Session id: cs_..., or cs_local_... for a local stack's test payment",
+    }),
     url: Type.String({ description: "Where to send the user to pay" }),
     amount_cents: Type.Integer(),
     currency: Type.String(),

@@ -7,6 +7,7 @@ import type Stripe from "stripe";
 import type { Database } from "../../prisma/client.ts";
 import type { Prisma } from "../../prisma/generated/client.ts";
 import type { Ledger } from "./ledger.ts";
+import type { LocalCheckout } from "./local-checkout.ts";
 import { stripeNotConfigured, verifiedEvent } from "./stripe.ts";
 
 type Tx = Prisma.TransactionClient;
@@ -19,6 +20,8 @@ export interface CheckoutRequest {
   amountCents: number;
   successUrl: string;
   cancelUrl: string;
+  /** Where the caller reached this API (scheme, host, port): a local checkout's page is served there. */
+  origin: string;
 }
 
 export interface CheckoutSessionView {
@@ -53,6 +56,8 @@ export class Billing {
     private readonly ledger: Ledger,
     private readonly stripe: Stripe | undefined,
     private readonly webhookSecret: string | undefined,
+    /** Takes payments without Stripe on a development stack (api/services/local-checkout.ts). */
+    private readonly local?: LocalCheckout,
   ) {}
 
   /**
@@ -64,7 +69,10 @@ export class Billing {
     request: CheckoutRequest,
     idempotencyKey?: string,
   ): Promise<CheckoutSessionView> {
-    if (!this.stripe) throw stripeNotConfigured("STRIPE_SECRET_KEY");
+    if (!this.stripe) {
+      if (this.local) return this.local.create(organizationId, request, CURRENCY);
+      throw stripeNotConfigured("STRIPE_SECRET_KEY");
+    }
     const options = idempotencyKey ? { idempotencyKey: `checkout:${organizationId}:${idempotencyKey}` } : {};
     const session = await this.stripe.checkout.sessions.create(
       {

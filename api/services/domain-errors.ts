@@ -34,6 +34,9 @@ export const DOMAIN_ERROR_CODES = [
   "webhook_signature_missing",
   "webhook_signature_invalid",
   "webhook_event_malformed",
+  // local-checkout.ts
+  "checkout_session_expired",
+  "checkout_session_paid",
 ] as const;
 
 export type DomainErrorCode = (typeof DOMAIN_ERROR_CODES)[number];

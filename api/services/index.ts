@@ -25,6 +25,7 @@ import { JobReports } from "./job-reports.ts";
 import { JobSettlement } from "./job-settlement.ts";
 import { Jobs } from "./jobs.ts";
 import { Ledger } from "./ledger.ts";
+import { LocalCheckout, localCheckoutEnabled, localWebhookSecret } from "./local-checkout.ts";
 import { Audits } from "./nodes/audits.ts";
 import { NodeAuthenticator } from "./nodes/authentication.ts";
 import { NodeBlobs } from "./nodes/blobs.ts";
@@ -59,6 +60,8 @@ export interface Services {
   idempotency: IdempotencyRecords;
   ledger: Ledger;
   billing: Billing;
+  /** The payment page a development stack without Stripe serves itself; never in production. */
+  localCheckout?: LocalCheckout;
   files: Files;
   jobs: Jobs;
   jobEvents: JobEvents;
@@ -134,7 +137,17 @@ export function createServices(context: ServiceContext): Services {
   const idempotency = new IdempotencyRecords(context.db);
   const ledger = new Ledger(context.db, context.pool);
   const stripe = createStripeClient(context.config);
-  const billing = new Billing(context.db, ledger, stripe, context.config.stripeWebhookSecret);
+  const local = localCheckoutEnabled(context.config);
+  const webhookSecret =
+    context.config.stripeWebhookSecret ?? (local ? localWebhookSecret(context.config.dataDir) : undefined);
+  // The local checkout delivers its events to the billing service's own webhook handler.
+  const localCheckout: LocalCheckout | undefined =
+    local && webhookSecret
+      ? new LocalCheckout(context.db, webhookSecret, (body, signature) =>
+          billing.handleWebhook(body, signature),
+        )
+      : undefined;
+  const billing = new Billing(context.db, ledger, stripe, webhookSecret, localCheckout);
   const jobEvents = new JobEvents(context.db, context.redis);
   const producer = context.queues ? new TaskProducer(context.queues) : undefined;
   const settlement = new JobSettlement({ db: context.db, ledger, events: jobEvents, chain: context.chain });
@@ -158,6 +171,7 @@ export function createServices(context: ServiceContext): Services {
     idempotency,
     ledger,
     billing,
+    ...(localCheckout ? { localCheckout } : {}),
     files,
     jobs,
     jobEvents,

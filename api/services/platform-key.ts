@@ -1,21 +1,38 @@
 // The platform's Ed25519 key, which signs receipts. Production sets PLATFORM_SIGNING_KEY (a PKCS#8
 // PEM) and publishes the public key; a development stack makes one on first start and keeps it in
 // the data directory, so the receipts it issued stay verifiable after a restart.
-import { createPrivateKey, createPublicKey, generateKeyPairSync, type KeyObject, sign } from "node:crypto";
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  generateKeyPairSync,
+  type KeyObject,
+  sign,
+} from "node:crypto";
 import { ConfigError } from "../../config/errors.ts";
+import { keptSecret } from "./kept-secret.ts";
 
 export class PlatformKey {
   /** The raw 32-byte public key, hex: what receipts name and the SDK verifies against. */
   readonly publicKeyHex: string;
+  /** The public key as an SPKI PEM, for tools that take keys in that form. */
+  readonly publicKeyPem: string;
+  /** A stable name for the key: a digest of the public key. */
+  readonly id: string;
 
-  private constructor(private readonly privateKey: KeyObject) {
-    const jwk = createPublicKey(privateKey).export({ format: "jwk" });
-    this.publicKeyHex = Buffer.from(jwk.x!, "base64url").toString("hex");
+  private constructor(
+    private readonly privateKey: KeyObject,
+    /** When the stack made the key; null for a key supplied in PLATFORM_SIGNING_KEY. */
+    readonly createdAt: Date | null,
+  ) {
+    const publicKey = createPublicKey(privateKey);
+    const raw = Buffer.from(publicKey.export({ format: "jwk" }).x!, "base64url");
+    this.publicKeyHex = raw.toString("hex");
+    this.publicKeyPem = publicKey.export({ format: "pem", type: "spki" }).toString();
+    this.id = `rk_${createHash("sha256").update(raw).digest("hex").slice(0, 24)}`;
   }
 
-  static fromPem(pem: string): PlatformKey {
+  static fromPem(pem: string, createdAt: Date | null = null): PlatformKey {
     let key: KeyObject;
     try {
       key = createPrivateKey(pem);
@@ -31,19 +48,16 @@ export class PlatformKey {
         `PLATFORM_SIGNING_KEY must be an Ed25519 key, got ${key.asymmetricKeyType ?? "an unknown type"}`,
       );
     }
-    return new PlatformKey(key);
+    return new PlatformKey(key, createdAt);
   }
 
   /** The configured key, else the one in `dataDir` (created with owner-only access if absent). */
   static load(pem: string | undefined, dataDir: string): PlatformKey {
     if (pem) return PlatformKey.fromPem(pem);
-    const file = join(dataDir, "platform-signing-key.pem");
-    if (!existsSync(file)) {
-      mkdirSync(dirname(file), { recursive: true });
-      const { privateKey } = generateKeyPairSync("ed25519");
-      writeFileSync(file, privateKey.export({ format: "pem", type: "pkcs8" }), { mode: 0o600, flag: "wx" });
-    }
-    return PlatformKey.fromPem(readFileSync(file, "utf8"));
+    const kept = keptSecret(dataDir, "platform-signing-key.pem", () =>
+      generateKeyPairSync("ed25519").privateKey.export({ format: "pem", type: "pkcs8" }).toString(),
+    );
+    return PlatformKey.fromPem(kept.value, kept.createdAt);
   }
 
   /** Ed25519 signature of `message`, hex. */

@@ -20,6 +20,14 @@ const ANCHORED_EVENTS: Readonly<Record<string, string>> = {
   TaskFinalized: "finalized",
 };
 
+export interface ReceiptKeyView {
+  id: string;
+  algorithm: "ed25519";
+  public_key: string;
+  public_key_pem: string;
+  created_at: string | null;
+}
+
 export class ReceiptError extends Error {
   constructor(
     readonly code: "NOT_READY",
@@ -39,6 +47,23 @@ export class Receipts {
 
   get publicKeyHex(): string {
     return this.key.publicKeyHex;
+  }
+
+  /** The keys anyone may verify receipts against: one, until keys are rotated. */
+  publishedKeys(): { data: ReceiptKeyView[]; has_more: false } {
+    const { key } = this;
+    return {
+      data: [
+        {
+          id: key.id,
+          algorithm: "ed25519",
+          public_key: key.publicKeyHex,
+          public_key_pem: key.publicKeyPem,
+          created_at: key.createdAt?.toISOString() ?? null,
+        },
+      ],
+      has_more: false,
+    };
   }
 
   /**

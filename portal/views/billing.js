@@ -1,6 +1,8 @@
 // Balance, card top-ups through Stripe Checkout, and the ledger's transactions. After paying,
 // Stripe sends the browser back here (`?checkout=success`) while its webhook credits the balance
-// on its own schedule, so the page watches the balance for a while until the credits arrive.
+// on its own schedule, so the page watches the balance for a while until the credits arrive. A
+// local stack without Stripe keys sends the browser to its own test payment page instead, which
+// comes back the same way; the texts name no payment provider, since either may be on the trip.
 import { ApiError, get, isAbort, pagePath, post } from "../api.js";
 import {
   bindForm,
@@ -41,7 +43,7 @@ export async function renderBilling({ main, signal, portal }) {
   }
   refs["buy-hint"].textContent =
     `From ${formatCents(CHECKOUT_MIN_CENTS)} to ${formatCents(CHECKOUT_MAX_CENTS)}, ` +
-    "paid by card on Stripe’s checkout page.";
+    "paid by card on the checkout page.";
 
   /** @type {Balance | null} */
   let balance = null;
@@ -123,12 +125,12 @@ async function confirmCheckout(notice, signal, shown, refreshBalance, reloadTran
   }
   if (pending?.available_cents == null) {
     notice.textContent =
-      "Payment received. The credits appear in your balance as soon as Stripe confirms it.";
+      "Payment received. The credits appear in your balance as soon as the payment is confirmed.";
     return;
   }
   const amount = formatCents(pending.amount_cents);
   const expected = pending.available_cents + pending.amount_cents;
-  notice.textContent = `Payment received. Waiting for Stripe to confirm ${amount}…`;
+  notice.textContent = `Payment received. Waiting for the confirmation of ${amount}…`;
   for (let attempt = 0; attempt < CONFIRM_ATTEMPTS && !signal.aborted; attempt++) {
     let balance = shown;
     if (attempt > 0) {
@@ -142,5 +144,5 @@ async function confirmCheckout(notice, signal, shown, refreshBalance, reloadTran
     }
   }
   notice.textContent =
-    "Stripe has not confirmed the payment yet. Your credits appear here once it does; reload the page in a minute.";
+    "The payment is not confirmed yet. Your credits appear here once it is; reload the page in a minute.";
 }

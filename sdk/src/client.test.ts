@@ -128,6 +128,28 @@ describe("billing and files", () => {
     assert.equal(new Set(all.map((t) => t.id)).size, all.length, "no transaction twice");
   });
 
+  test("a local stack's test checkout is paid through the client, once however often", async () => {
+    const { client } = await signUp();
+    const session = await client.billing.createCheckoutSession({
+      amount_cents: 1_500,
+      success_url: `${baseUrl}/portal/?checkout=success`,
+      cancel_url: `${baseUrl}/portal/?checkout=cancelled`,
+    });
+    assert.equal(session.url, `${baseUrl}/v1/billing/local-checkout/${session.id}`);
+    await client.billing.payLocalCheckout(session.id);
+    await client.billing.payLocalCheckout(session.id);
+    assert.deepEqual(await client.billing.balance(), { available_cents: 1_500, reserved_cents: 0 });
+    await apiError(client.billing.payLocalCheckout("cs_local_unknown"), 404, "resource_missing");
+  });
+
+  test("the published receipt keys, without an API key", async () => {
+    const keys = await new Veritrain({ baseUrl }).receiptKeys.list();
+    assert.deepEqual(
+      keys.data.map((key) => [key.algorithm, key.public_key]),
+      [["ed25519", testApp.services.receipts.publicKeyHex]],
+    );
+  });
+
   test("uploads are inspected, listed, downloaded as uploaded and deleted", async () => {
     const upload = await alice.files.upload("model", modelBytes, "copy.onnx");
     assert.equal(upload.sha256, sha256Hex(modelBytes));

@@ -30,6 +30,7 @@ import type {
   LogInParams,
   LogInResult,
   Quote,
+  ReceiptKey,
   RevokedApiKey,
   SignUpParams,
   SignUpResult,
@@ -177,7 +178,10 @@ class Billing {
     );
   }
 
-  /** A Stripe Checkout Session for prepaid credits: send the user to its `url`. */
+  /**
+   * A Checkout Session for prepaid credits: send the user to its `url`, Stripe's page, or on a
+   * development stack without Stripe keys the API's own test payment page.
+   */
   createCheckoutSession(
     params: CheckoutSessionParams,
     options: CreateOptions = {},
@@ -188,6 +192,29 @@ class Billing {
       json: params,
       idempotencyKey: options.idempotencyKey ?? randomUUID(),
     });
+  }
+
+  /**
+   * Pays a local stack's test checkout (a `cs_local_...` session) as its page's Pay button does:
+   * no card, and the credits arrive through the same webhook handling as a Stripe payment.
+   * Paying twice credits once, so a retry is safe.
+   */
+  async payLocalCheckout(sessionId: string): Promise<void> {
+    await this.http.send({
+      method: "POST",
+      path: path("billing", "local-checkout", sessionId, "pay"),
+      effectFree: true,
+      redirect: "manual",
+    });
+  }
+}
+
+class ReceiptKeys {
+  constructor(private readonly http: Transport) {}
+
+  /** The keys the platform signs receipts with: verify receipts against these, not the key inside. */
+  list(): Promise<List<ReceiptKey>> {
+    return this.http.json({ method: "GET", path: path("receipt-keys") });
   }
 }
 
@@ -360,6 +387,7 @@ export class Veritrain {
   readonly billing: Billing;
   readonly files: Files;
   readonly trainingJobs: TrainingJobs;
+  readonly receiptKeys: ReceiptKeys;
 
   constructor(options: VeritrainOptions = {}) {
     const http = new Transport({
@@ -374,5 +402,6 @@ export class Veritrain {
     this.billing = new Billing(http);
     this.files = new Files(http);
     this.trainingJobs = new TrainingJobs(http);
+    this.receiptKeys = new ReceiptKeys(http);
   }
 }

@@ -24,10 +24,12 @@ export interface RequestSpec {
   json?: unknown;
   multipart?: MultipartBody;
   idempotencyKey?: string;
-  /** A POST with no effect (a quote): as safe to send again as a GET. */
+  /** A POST with no effect (a quote), or none when repeated: as safe to send again as a GET. */
   effectFree?: boolean;
   headers?: Record<string, string>;
   signal?: AbortSignal | undefined;
+  /** Take a redirect as the answer instead of following it. */
+  redirect?: "manual";
   /** Overrides the client's timeout for this request (an upload of gigabytes takes longer). */
   timeoutMs?: number;
 }
@@ -162,11 +164,13 @@ export class Transport {
           headers: this.headers(spec),
           body: spec.multipart?.open() ?? (spec.json === undefined ? undefined : JSON.stringify(spec.json)),
           signal: timer.signal,
+          redirect: spec.redirect ?? "follow",
           // A streamed request body must say so to Node's fetch.
           ...(spec.multipart ? { duplex: "half" } : {}),
         });
         if (!bodyTimed) timer.stop();
-        if (!response.ok) {
+        const redirected = spec.redirect === "manual" && response.status >= 300 && response.status < 400;
+        if (!response.ok && !redirected) {
           timer.stop();
           const error = await errorFrom(response);
           if (!retriesLeft || !shouldRetry(response.status, error)) throw error;

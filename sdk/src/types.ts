@@ -100,13 +100,25 @@ export interface CheckoutSessionParams {
 }
 
 export interface CheckoutSession {
-  /** The Stripe Checkout Session id, cs_... */
+  /** The Checkout Session id: cs_..., or cs_local_... for a local stack's test payment. */
   id: string;
   /** Where to send the user to pay. */
   url: string;
   amount_cents: number;
   currency: string;
   expires_at: string;
+}
+
+/** A key the platform signs receipts with, as GET /v1/receipt-keys publishes it. */
+export interface ReceiptKey {
+  /** rk_...: a digest of the public key. */
+  id: string;
+  algorithm: "ed25519";
+  /** The raw 32-byte public key, hex: pass it to verifyReceipt as `platformPublicKey`. */
+  public_key: string;
+  public_key_pem: string;
+  /** When a development stack made the key; null for a key the deployment configured. */
+  created_at: string | null;
 }
 
 export type FilePurpose = "model" | "dataset";
