@@ -53,7 +53,7 @@ type Operation = {
   resume: (() => void) | undefined;
 };
 
-/** The runtime as `initialized` and `newBlock` describe it (`apis` as an object, unlike state_getRuntimeVersion). */
+/** The runtime as `initialized` describes it (`apis` an object, unlike in state_getRuntimeVersion). */
 const RUNTIME_JSON = (() => {
   const { specName, implName, specVersion, implVersion, transactionVersion, apis } = RUNTIME_VERSION;
   return {

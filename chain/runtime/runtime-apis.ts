@@ -1,6 +1,7 @@
-// The runtime APIs served through state_call and chainHead_v1_call: one declaration per API (its
-// version, and each method's SCALE inputs and output as metadata V15 lists them) beside the method
-// bodies, which take the input bytes and answer SCALE bytes exactly like the Wasm runtime's exports.
+// The runtime APIs served through state_call and chainHead_v1_call: one declaration per API listed
+// in the runtime version (version.ts), each method's SCALE inputs and output as metadata V15 lists
+// them beside its body, which takes the input bytes and answers SCALE bytes like the Wasm runtime's
+// exports.
 import { bnToU8a, compactAddLength, compactFromU8a, compactToU8a, u8aConcat, u8aToHex } from "@polkadot/util";
 import { BlockBuilder, timestampInherent } from "./block-builder.ts";
 import type { BlockEnvironment, ExecutionContext } from "./execution-context.ts";
@@ -85,12 +86,11 @@ class ApiInput {
     return extrinsic;
   }
 
-  /** A call (`RuntimeCall`): its bytes, and how it decodes. */
-  call() {
+  /** A `RuntimeCall`, decoded. */
+  call(): DecodedCall {
     const decoded = this.runtime.decodeCall(this.bytes.subarray(this.#offset));
-    const bytes = this.bytes.subarray(this.#offset, this.#offset + decoded.length);
     this.#offset += decoded.length;
-    return { bytes, decoded };
+    return decoded;
   }
 
   header(): HeaderValue {
@@ -307,24 +307,19 @@ function extrinsicCall(host: RuntimeApiHost, input: ApiInput) {
   return { extrinsic, call, length: input.u32() };
 }
 
-const weightToFee = (input: ApiInput): bigint => {
-  const weight = (input.value("Weight") as NativeRecord).refTime as bigint;
-  return least(weight, MAX_BLOCK_WEIGHT) / WEIGHT_PER_PLANCK;
-};
-const lengthToFee = (input: ApiInput): bigint => inclusionFee(input.u32(), 0n).lenFee;
-
 const FEE_CONVERSIONS = {
   query_weight_to_fee: {
     inputs: { weight: "Weight" },
     output: "u128",
-    docs: "The fee of a weight, before the fee multiplier.",
-    call: (_host, input) => weightToFee(input),
+    docs: "The fee of a weight (at most a block's), the fee multiplier being 1.",
+    call: (_host, input) =>
+      least((input.value("Weight") as NativeRecord).refTime as bigint, MAX_BLOCK_WEIGHT) / WEIGHT_PER_PLANCK,
   },
   query_length_to_fee: {
     inputs: { length: "u32" },
     output: "u128",
     docs: "The fee of an encoded length.",
-    call: (_host, input) => lengthToFee(input),
+    call: (_host, input) => inclusionFee(input.u32(), 0n).lenFee,
   },
 } satisfies Readonly<Record<string, ApiMethod>>;
 
@@ -506,8 +501,7 @@ const RUNTIME_APIS: { readonly [Name in RuntimeApiName]: RuntimeApi } = {
         output: "RuntimeDispatchInfo",
         docs: "A call's weight, class and fee in a signed extrinsic of `len` bytes.",
         call: (host, input) => {
-          const { decoded } = input.call();
-          return dispatchInfo(host, decoded, input.u32(), true).info;
+          return dispatchInfo(host, input.call(), input.u32(), true).info;
         },
       },
       query_call_fee_details: {
@@ -515,8 +509,7 @@ const RUNTIME_APIS: { readonly [Name in RuntimeApiName]: RuntimeApi } = {
         output: "FeeDetails",
         docs: "A call's fee in parts, in a signed extrinsic of `len` bytes.",
         call: (host, input) => {
-          const { decoded } = input.call();
-          return { inclusionFee: dispatchInfo(host, decoded, input.u32(), true).fee, tip: 0n };
+          return { inclusionFee: dispatchInfo(host, input.call(), input.u32(), true).fee, tip: 0n };
         },
       },
       ...FEE_CONVERSIONS,
