@@ -72,6 +72,17 @@ export function restartAttempt(
     ...task,
     attempt: task.attempt + 1,
     excluded: [...task.excluded, failedWorker],
+    ...freshAttempt(),
+  };
+  tasks.set(ctx, taskId, assignWorker(ctx, taskId, cleared));
+}
+
+/** What an attempt starts without: no commitment, no audit round, no dispute, no deadlines past assignment. */
+function freshAttempt(): Pick<
+  TaskInfo,
+  "commitment" | "seed" | "verdictDeadline" | "challengeEnd" | "revealEnd" | "audits" | "disputes"
+> {
+  return {
     commitment: null,
     seed: null,
     verdictDeadline: 0,
@@ -80,7 +91,6 @@ export function restartAttempt(
     audits: [],
     disputes: [],
   };
-  tasks.set(ctx, taskId, assignWorker(ctx, taskId, cleared));
 }
 
 function validSpec(spec: TaskSpec, maxVerificationLevel: number): boolean {
@@ -110,13 +120,7 @@ export function createTask(
     attempt: 0,
     excluded: [],
     commitDeadline: 0,
-    commitment: null,
-    seed: null,
-    verdictDeadline: 0,
-    challengeEnd: 0,
-    revealEnd: 0,
-    audits: [],
-    disputes: [],
+    ...freshAttempt(),
     payout: null,
   };
   reserveFunds(ctx, submitter, args.price);
