@@ -52,6 +52,7 @@ export const API_ERROR_CODES = [
   "replayed_request",
   "node_not_registered",
   "role_not_registered",
+  "blob_not_leased",
   "invalid_lease",
   "lease_lost",
   "progress_invalid",

@@ -58,6 +58,17 @@ function lost(id: string): LeaseError {
   );
 }
 
+/** Every blob a queued task's node must download to do it. */
+function referencedBlobs(data: LeasedJobData<TaskPayloads[TaskKind]>): Set<string> {
+  const { task } = data;
+  const blobs = new Set([task.model_sha256, task.dataset_sha256, ...data.checkpoints.map((c) => c.sha256)]);
+  if ("from" in task) {
+    blobs.add(task.from.sha256);
+    blobs.add(task.to.sha256);
+  }
+  return blobs;
+}
+
 export class LeaseBroker<K extends TaskKind> {
   private readonly redis: Redis;
   // BullMQ never closes a connection it was given, so both are closed here.
@@ -171,6 +182,20 @@ export class LeaseBroker<K extends TaskKind> {
       throw lost(leaseId);
     }
     return { retried: (await job.getState()) !== "failed" };
+  }
+
+  /**
+   * Whether a task this node holds a live lease on right now references the blob `sha256`: its
+   * model, dataset, stored checkpoints (a resumed task's start among them), or an audit's segment
+   * ends. A lease that lapsed no longer counts, even before the stalled checker takes the task back.
+   */
+  async leasedBlob(sha256: string): Promise<boolean> {
+    const active = await this.queue.getActive();
+    for (const job of active) {
+      if (job.data.holder !== this.node || !referencedBlobs(job.data).has(sha256)) continue;
+      if ((await this.redis.exists(`${this.queue.toKey(job.id!)}:lock`)) === 1) return true;
+    }
+    return false;
   }
 
   async close(): Promise<void> {

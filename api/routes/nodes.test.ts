@@ -49,6 +49,7 @@ describe("node gateway routes", () => {
   let worker: NodeIdentity;
   let verifier: NodeIdentity;
   let stranger: NodeIdentity;
+  let operator: NodeIdentity;
   let workerClient: GatewayClient;
   let verifierClient: GatewayClient;
   const fixture = loadFixture("mlp");
@@ -130,13 +131,14 @@ describe("node gateway routes", () => {
 
   before(async () => {
     t = await createTestApp();
-    served = await startGatewayApp(t, lifecycle, policy, 1 << 20);
-    ({ producer, url: base } = served);
-    [worker, verifier, stranger] = await Promise.all([
+    [worker, verifier, stranger, operator] = await Promise.all([
       loadIdentity("//Bob"),
       loadIdentity("//Charlie"),
       loadIdentity("//Dave"),
+      loadIdentity("//Ferdie"),
     ]);
+    served = await startGatewayApp(t, lifecycle, policy, 1 << 20, [operator.address]);
+    ({ producer, url: base } = served);
     workerClient = new GatewayClient(base, worker);
     verifierClient = new GatewayClient(base, verifier);
     await storeBlob(model);
@@ -186,9 +188,12 @@ describe("node gateway routes", () => {
     });
 
     it("refuses a replayed request", async () => {
-      const first = await raw(worker, "GET", `/v1/nodes/blobs/${sha256Hex(model)}`);
-      assert.equal(first.status, 200);
-      const again = await fetch(`${base}/v1/nodes/blobs/${sha256Hex(model)}`, { headers: first.headers });
+      const first = await raw(worker, "POST", "/v1/nodes/leases/x/heartbeat");
+      assert.equal(first.status, 400);
+      const again = await fetch(`${base}/v1/nodes/leases/x/heartbeat`, {
+        method: "POST",
+        headers: first.headers,
+      });
       assert.equal(again.status, 401);
       assert.equal(((await again.json()) as { error: { code: string } }).error.code, "replayed_request");
     });
@@ -322,8 +327,10 @@ describe("node gateway routes", () => {
         "commitment_invalid",
       );
       await workerClient.complete(lease, completion);
-      // The worker never uploaded it: the platform stored its own derivation.
-      assert.deepEqual(Buffer.from(await workerClient.download(sha256Hex(trained))), Buffer.from(trained));
+      // The worker never uploaded it: the platform stored its own derivation, which is the
+      // customer's and no node's to download.
+      assert.equal(await served.gateway.blobs.has(sha256Hex(trained)), true);
+      await rejected(workerClient.download(sha256Hex(trained)), 403, "blob_not_leased");
       assert.deepEqual(lifecycle.of("trainingCompleted", "task_flow"), [
         {
           modelSha256: sha256Hex(trained),
@@ -423,6 +430,45 @@ describe("node gateway routes", () => {
       await workerClient.fail(second.lease.id, "test over");
     });
 
+    it("serves a blob only to a node holding a live lease on work that uses it, a resumed task's start included", async () => {
+      const unrelatedBytes = randomBytes(256);
+      const unrelated = await storeBlob(unrelatedBytes);
+      const strangers = [
+        new GatewayClient(base, await loadIdentity("//Eve")),
+        new GatewayClient(base, stranger),
+      ];
+      // Hashes are public (on chain, in receipts): knowing one, or being registered, is not enough.
+      for (const client of [...strangers, workerClient]) {
+        await rejected(client.download(sha256Hex(model)), 403, "blob_not_leased");
+      }
+      await producer.enqueueTraining(worker.address, trainingTask("task_reads"));
+      const first = await workerClient.claimTraining(5);
+      assert.equal(first?.task.task_id, "task_reads");
+      assert.deepEqual(Buffer.from(await workerClient.download(sha256Hex(model))), Buffer.from(model));
+      assert.deepEqual(Buffer.from(await workerClient.download(sha256Hex(dataset))), Buffer.from(dataset));
+      await rejected(workerClient.download(unrelated), 403, "blob_not_leased");
+      for (const client of strangers)
+        await rejected(client.download(sha256Hex(model)), 403, "blob_not_leased");
+
+      const checkpoint = checkpointAt(5);
+      await workerClient.uploadCheckpoint(first!.lease.id, 0, checkpointAt(0));
+      await workerClient.uploadCheckpoint(first!.lease.id, 5, checkpoint);
+      await sleep(policy.lockMs + 100);
+      await rejected(workerClient.download(sha256Hex(checkpoint)), 403, "blob_not_leased");
+      // The lapsed task comes back on a new lease: the checkpoint it resumes from is readable again.
+      const second = await workerClient.claimTraining(10);
+      assert.deepEqual(second?.resume_from, { step: 5, sha256: sha256Hex(checkpoint) });
+      assert.deepEqual(
+        Buffer.from(await workerClient.download(sha256Hex(checkpoint))),
+        Buffer.from(checkpoint),
+      );
+      await workerClient.fail(second!.lease.id, "test over");
+      await rejected(workerClient.download(sha256Hex(checkpoint)), 403, "blob_not_leased");
+      // The API's own key reads any blob.
+      const own = new GatewayClient(base, operator);
+      assert.deepEqual(Buffer.from(await own.download(unrelated)), unrelatedBytes);
+    });
+
     it("hands out only work that is still the node's duty on chain, and drops the rest without failing it", async () => {
       const onChain = (taskId: string): TrainingTask => ({
         ...trainingTask(taskId),
@@ -459,7 +505,7 @@ describe("node gateway routes", () => {
 
     it("refuses malformed leases and unknown blobs", async () => {
       await rejected(workerClient.heartbeat("nonsense"), 400, "invalid_lease");
-      await rejected(workerClient.download("0".repeat(64)), 404, "resource_missing");
+      await rejected(workerClient.download("0".repeat(64)), 403, "blob_not_leased");
       const badHash = await raw(worker, "GET", "/v1/nodes/blobs/xyz");
       assert.equal(badHash.status, 400);
     });
@@ -483,6 +529,9 @@ describe("node gateway routes", () => {
       const claim = await verifierClient.claimAudit(5);
       assert.ok(claim);
       assert.equal(claim.audit.to.leaf_index, 1);
+      // The audit's lease opens its blobs to the verifier (the segment ends are not stored here).
+      assert.deepEqual(Buffer.from(await verifierClient.download(sha256Hex(model))), Buffer.from(model));
+      await rejected(verifierClient.download(audit.from.sha256), 404, "resource_missing");
       const verdict = {
         taskId: audit.task_id,
         checkpointRoot: audit.checkpoint_root,

@@ -224,7 +224,7 @@ const nodeRoutes: FastifyPluginAsyncTypebox<{ gateway: NodeGateway }> = async (a
     {
       schema: {
         tags,
-        summary: "Download a model, dataset or checkpoint by its SHA-256",
+        summary: "Download a model, dataset or checkpoint of work the node holds a live lease on, by its SHA-256",
         headers: NodeAuthHeaders,
         params: BlobParams,
         response: {
@@ -234,7 +234,7 @@ const nodeRoutes: FastifyPluginAsyncTypebox<{ gateway: NodeGateway }> = async (a
       },
     },
     async (request, reply) => {
-      const content = await gateway().blobs.open(request.params.sha256);
+      const content = await gateway().blobReads.open(request.nodeAddress, request.params.sha256);
       return reply
         .type("application/octet-stream")
         .header("etag", `"${request.params.sha256}"`)

@@ -28,6 +28,7 @@ import { Ledger } from "./ledger.ts";
 import { LocalCheckout, localCheckoutEnabled, localWebhookSecret } from "./local-checkout.ts";
 import { Audits } from "./nodes/audits.ts";
 import { NodeAuthenticator } from "./nodes/authentication.ts";
+import { BlobReads } from "./nodes/blob-reads.ts";
 import { NodeBlobs } from "./nodes/blobs.ts";
 import { NodeLeases } from "./nodes/leases.ts";
 import { NodeRegistry } from "./nodes/registry.ts";
@@ -90,6 +91,8 @@ export interface NodeGateway {
   trainingTasks: TrainingTasks;
   audits: Audits;
   blobs: NodeBlobs;
+  /** Blob downloads, for nodes leasing work that needs the blob. */
+  blobReads: BlobReads;
 }
 
 export interface NodeGatewayOptions {
@@ -104,6 +107,8 @@ export interface NodeGatewayOptions {
   limits: { checkpointBytes: number; modelBytes: number };
   /** Background failures (exhausted-task reports) are logged here. */
   logError: (error: unknown, message: string) => void;
+  /** Node addresses that may download any blob: the API's own operator key. */
+  trustedReaders?: string[];
 }
 
 export function createNodeGateway(options: NodeGatewayOptions): NodeGateway {
@@ -124,6 +129,7 @@ export function createNodeGateway(options: NodeGatewayOptions): NodeGateway {
     trainingTasks: new TrainingTasks(leases, blobs, new TrainingEvidence(blobs), lifecycle),
     audits: new Audits(leases, lifecycle),
     blobs,
+    blobReads: new BlobReads(blobs, leases, new Set(options.trustedReaders)),
   };
 }
 
@@ -210,6 +216,7 @@ export function createServices(context: ServiceContext): Services {
         modelBytes: context.config.uploadLimits.model,
       },
       logError: context.logError ?? (() => undefined),
+      trustedReaders: context.chain ? [context.chain.operatorAddress] : [],
     });
   }
   return services;

@@ -94,6 +94,8 @@ export async function startGatewayApp(
   lifecycle: JobLifecycle,
   policy: QueuePolicy,
   maxUploadBytes: number,
+  /** Node addresses that read every blob, as the API's own operator key does. */
+  trustedReaders: string[] = [],
 ): Promise<GatewayApp> {
   const queues: QueueConnection = { redisUrl: t.config.redisUrl!, prefix: `${t.prefix}-queues` };
   const gateway = createNodeGateway({
@@ -107,6 +109,7 @@ export async function startGatewayApp(
     logError: (error) => {
       throw error;
     },
+    trustedReaders,
   });
   await gateway.leases.start();
   const producer = new TaskProducer(queues, { training: policy, audit: policy });

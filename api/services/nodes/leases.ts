@@ -134,6 +134,21 @@ export class NodeLeases {
     return { status: retried ? "retried" : "failed" };
   }
 
+  /**
+   * Whether `node` holds a live lease on work that references the blob `sha256`. Only the queues of
+   * the roles a registered node has are looked at: an unregistered key opens no broker.
+   */
+  async leasesBlob(node: string, sha256: string): Promise<boolean> {
+    const roles = await this.options.registry.rolesOf(node);
+    if (!roles) return false;
+    for (const kind of TASK_KINDS) {
+      if (roles.includes(ROLE_OF[kind]) && (await (await this.broker(kind, node)).leasedBlob(sha256))) {
+        return true;
+      }
+    }
+    return false;
+  }
+
   /** A lease as the node sees it. */
   view(lease: Lease<TaskKind>): LeaseView {
     const lockMs = this.policies[lease.kind].lockMs;

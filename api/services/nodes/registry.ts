@@ -39,22 +39,28 @@ export class NodeRegistry {
     return rows.map(({ address, roles }) => ({ address, roles: roles as NodeRole[] }));
   }
 
-  /** Refuses nodes that are not registered with `role`; roles are cached for a few seconds. */
+  /** The roles `address` registered with, or null for a node that never registered; cached for a few seconds. */
+  async rolesOf(address: string): Promise<NodeRole[] | null> {
+    const cached = this.roles.get(address);
+    if (cached) return cached;
+    const generation = this.roles.generation;
+    const row = await this.db.node.findUnique({ where: { address }, select: { roles: true } });
+    if (!row) return null;
+    const roles = row.roles as NodeRole[];
+    if (generation === this.roles.generation) this.roles.set(address, roles);
+    return roles;
+  }
+
+  /** Refuses nodes that are not registered with `role`. */
   async requireRole(address: string, role: NodeRole): Promise<void> {
-    let roles = this.roles.get(address);
+    const roles = await this.rolesOf(address);
     if (!roles) {
-      const generation = this.roles.generation;
-      const row = await this.db.node.findUnique({ where: { address }, select: { roles: true } });
-      if (!row) {
-        throw new ApiError(
-          403,
-          "permission_error",
-          "node_not_registered",
-          `node ${address} is not registered; POST /v1/nodes/register first`,
-        );
-      }
-      roles = row.roles as NodeRole[];
-      if (generation === this.roles.generation) this.roles.set(address, roles);
+      throw new ApiError(
+        403,
+        "permission_error",
+        "node_not_registered",
+        `node ${address} is not registered; POST /v1/nodes/register first`,
+      );
     }
     if (!roles.includes(role)) {
       throw new ApiError(
