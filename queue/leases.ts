@@ -88,7 +88,9 @@ export class LeaseBroker<K extends TaskKind> {
     readonly policy: QueuePolicy = QUEUE_POLICIES[kind],
   ) {
     const name = queueNameOf(kind, node);
-    this.redis = bullmqConnection(connection.redisUrl);
+    // Named after the key prefix, like the connections BullMQ names itself, so CLIENT LIST shows
+    // every connection a gateway holds.
+    this.redis = bullmqConnection(connection.redisUrl, `${connection.prefix}:lease-broker`);
     const base = { connection: this.redis, prefix: connection.prefix };
     this.queue = new Queue(name, base);
     this.worker = new Worker(name, null, {

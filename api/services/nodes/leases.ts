@@ -31,7 +31,11 @@ export interface NodeLeasesOptions {
   lifecycle: JobLifecycle;
   /** Background failures (exhausted-task reports) are logged here. */
   logError: (error: unknown, message: string) => void;
+  /** Most brokers kept open at once (each holds three Redis connections); the least recently used is closed. */
+  maxBrokers?: number;
 }
+
+const MAX_BROKERS = 512;
 
 function fromLeaseError(error: unknown): never {
   if (error instanceof LeaseError) {
@@ -44,10 +48,9 @@ function fromLeaseError(error: unknown): never {
 /** The kind of work a lease id is for; the broker refuses an id that is not a lease at all. */
 const kindOf = (leaseId: string): TaskKind => (leaseId.startsWith("audit.") ? "audit" : "training");
 
-type Brokers = { [K in TaskKind]: Map<string, Promise<LeaseBroker<K>>> };
-
 export class NodeLeases {
-  private readonly brokers: Brokers = { training: new Map(), audit: new Map() };
+  /** Open brokers by "<kind> <node>", least recently used first; each is a LeaseBroker of that kind. */
+  private readonly brokers = new Map<string, Promise<Pick<LeaseBroker<TaskKind>, "close">>>();
   private readonly policies: Record<TaskKind, QueuePolicy>;
   private closed = false;
 
@@ -63,15 +66,14 @@ export class NodeLeases {
     const nodes = await this.options.registry.list();
     await Promise.all(
       nodes.flatMap(({ address, roles }) =>
-        TASK_KINDS.filter((kind) => roles.includes(ROLE_OF[kind])).map((kind) => this.broker(kind, address)),
+        TASK_KINDS.filter((kind) => roles.includes(ROLE_OF[kind])).map((kind) => this.open(kind, address)),
       ),
     );
   }
 
   async close(): Promise<void> {
     this.closed = true;
-    const open = TASK_KINDS.flatMap((kind) => [...this.brokers[kind].values()]);
-    await Promise.all(open.map(async (broker) => (await broker).close()));
+    await Promise.all([...this.brokers.values()].map(async (broker) => (await broker).close()));
   }
 
   /**
@@ -85,7 +87,6 @@ export class NodeLeases {
     request: ClaimRequest | undefined,
     signal?: AbortSignal,
   ): Promise<Lease<K> | null> {
-    await this.options.registry.requireRole(node, ROLE_OF[kind]);
     const broker = await this.broker(kind, node);
     const deadline = Date.now() + (request?.wait_seconds ?? CLAIM_WAIT_SECONDS) * 1000;
     for (;;) {
@@ -142,7 +143,7 @@ export class NodeLeases {
     const roles = await this.options.registry.rolesOf(node);
     if (!roles) return false;
     for (const kind of TASK_KINDS) {
-      if (roles.includes(ROLE_OF[kind]) && (await (await this.broker(kind, node)).leasedBlob(sha256))) {
+      if (roles.includes(ROLE_OF[kind]) && (await (await this.open(kind, node)).leasedBlob(sha256))) {
         return true;
       }
     }
@@ -160,32 +161,62 @@ export class NodeLeases {
     };
   }
 
-  /** The broker over `node`'s queue of `kind`, opened once. */
-  private broker<K extends TaskKind>(kind: K, node: string): Promise<LeaseBroker<K>> {
+  /** How many brokers are open now. */
+  get openBrokers(): number {
+    return this.brokers.size;
+  }
+
+  /**
+   * The broker over `node`'s queue of `kind`, for a node registered with the kind's role only: a
+   * broker holds Redis connections, which a stranger's signed request must not be able to open.
+   */
+  private async broker<K extends TaskKind>(kind: K, node: string): Promise<LeaseBroker<K>> {
+    await this.options.registry.requireRole(node, ROLE_OF[kind]);
+    return this.open(kind, node);
+  }
+
+  /** The broker over `node`'s queue of `kind`, opened once and kept while recently used. */
+  private open<K extends TaskKind>(kind: K, node: string): Promise<LeaseBroker<K>> {
     if (this.closed) throw new Error("the node gateway is closed");
-    const brokers = this.brokers[kind] as Map<string, Promise<LeaseBroker<K>>>;
-    let broker = brokers.get(node);
-    if (!broker) {
-      const { lifecycle, logError } = this.options;
-      const opened = new LeaseBroker(kind, node, this.options.queues, this.policies[kind]);
-      opened.onError((error) => logError(error, `reporting an exhausted ${kind} task failed`));
-      // A training task its worker cannot finish fails the job (at no cost to the user). An audit
-      // its verifier cannot finish does not: the chain settles it as failed, slashes the verifier
-      // for the missed deadline, and the job goes on to finalization.
-      opened.onExhausted(async (jobId, reason) => {
-        if (kind === "training") {
-          await lifecycle.taskFailed(
-            taskIdOfJob(jobId),
-            `training failed on every attempt of its node: ${reason}`,
-            true,
-          );
-        } else {
-          logError(new Error(reason), `node ${node} gave up audit ${jobId}`);
-        }
-      });
-      broker = opened.start().then(() => opened);
-      brokers.set(node, broker);
+    const key = `${kind} ${node}`;
+    const cached = this.brokers.get(key) as Promise<LeaseBroker<K>> | undefined;
+    if (cached) {
+      this.brokers.delete(key);
+      this.brokers.set(key, cached);
+      return cached;
     }
+    const { lifecycle, logError } = this.options;
+    const opened = new LeaseBroker(kind, node, this.options.queues, this.policies[kind]);
+    opened.onError((error) => logError(error, `reporting an exhausted ${kind} task failed`));
+    // A training task its worker cannot finish fails the job (at no cost to the user). An audit
+    // its verifier cannot finish does not: the chain settles it as failed, slashes the verifier
+    // for the missed deadline, and the job goes on to finalization.
+    opened.onExhausted(async (jobId, reason) => {
+      if (kind === "training") {
+        await lifecycle.taskFailed(
+          taskIdOfJob(jobId),
+          `training failed on every attempt of its node: ${reason}`,
+          true,
+        );
+      } else {
+        logError(new Error(reason), `node ${node} gave up audit ${jobId}`);
+      }
+    });
+    const broker = opened.start().then(() => opened);
+    this.brokers.set(key, broker);
+    this.evictBeyond(this.options.maxBrokers ?? MAX_BROKERS);
     return broker;
+  }
+
+  // An evicted node's queue keeps its tasks: its next request opens the broker again, whose
+  // stalled checker then returns the leases that lapsed meanwhile.
+  private evictBeyond(max: number): void {
+    for (const [key, broker] of this.brokers) {
+      if (this.brokers.size <= max) return;
+      this.brokers.delete(key);
+      broker
+        .then((evicted) => evicted.close())
+        .catch((error: unknown) => this.options.logError(error, `closing the lease broker of ${key} failed`));
+    }
   }
 }
