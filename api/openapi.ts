@@ -30,6 +30,7 @@ const services: Services = {
   ledger: unserved("ledger"),
   billing: unserved("billing"),
   files: unserved("files"),
+  deletedBlobs: unserved("deletedBlobs"),
   jobs: unserved("jobs"),
   jobEvents: unserved("jobEvents"),
   // Present, so that the node routes are declared as a process with task queues declares them.

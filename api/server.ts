@@ -13,6 +13,8 @@ import { closeServices, createServices, type Services } from "./services/index.t
 
 // How often dispatched jobs are moved along the protocol: a block or two of the dev chain.
 const VERIFICATION_PASS_MS = 1_000;
+// How often deleted files' bytes are looked for; they wait a grace period anyway (deleted-blobs.ts).
+const DELETED_BLOBS_SWEEP_MS = 5 * 60 * 1000;
 
 export interface ServiceUrls {
   databaseUrl: string;
@@ -73,6 +75,7 @@ export async function startApi(
     onError: (error) => logger.error({ err: error }, "applying chain events failed; retrying"),
   });
   services.verification?.start(options.verificationPassMs ?? VERIFICATION_PASS_MS);
+  services.deletedBlobs.start(DELETED_BLOBS_SWEEP_MS);
   // Jobs left queued by a previous process (a crash between reserving and escrowing) go out now.
   services.dispatcher
     ?.resumePending()

@@ -224,7 +224,8 @@ const nodeRoutes: FastifyPluginAsyncTypebox<{ gateway: NodeGateway }> = async (a
     {
       schema: {
         tags,
-        summary: "Download a model, dataset or checkpoint of work the node holds a live lease on, by its SHA-256",
+        summary:
+          "Download a model, dataset or checkpoint of work the node holds a live lease on, by its SHA-256",
         headers: NodeAuthHeaders,
         params: BlobParams,
         response: {

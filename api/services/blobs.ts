@@ -40,6 +40,8 @@ export interface BlobStore {
   /** Streams a committed blob's content; BLOB_NOT_FOUND when there is none. */
   read(sha256: string): Promise<Readable>;
   has(sha256: string): Promise<boolean>;
+  /** Removes a committed blob; nothing happens when there is none. */
+  remove(sha256: string): Promise<void>;
 }
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
@@ -149,6 +151,10 @@ export class FilesystemBlobStore implements BlobStore {
 
   async has(sha256: string): Promise<boolean> {
     return exists(this.pathOf(sha256));
+  }
+
+  async remove(sha256: string): Promise<void> {
+    await rm(this.pathOf(sha256), { force: true });
   }
 }
 

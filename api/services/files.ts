@@ -9,6 +9,7 @@ import { isId, newId } from "../ids.ts";
 import { pageOf } from "../schemas/common.ts";
 import type { File } from "../schemas/files.ts";
 import { FILE_PURPOSES, type FilePurpose } from "../schemas/files.ts";
+import { lockBlob } from "./blob-locks.ts";
 import { type BlobStore, BlobStoreError, type StagedBlob } from "./blobs.ts";
 import { DomainError, NotFoundError } from "./domain-errors.ts";
 import type { FileDetails } from "./inspection/inspect.ts";
@@ -95,17 +96,22 @@ export class Files {
       const limit = this.limitFor(purpose);
       if (staged.sizeBytes > limit) throw new FileTooLargeError(limit, purpose);
       const details = await this.inspector.inspect({ purpose, path: staged.path, filename });
-      await staged.commit();
-      const row = await this.db.file.create({
-        data: {
-          id: newId("file"),
-          organizationId,
-          purpose,
-          filename,
-          sizeBytes: BigInt(staged.sizeBytes),
-          sha256: staged.sha256,
-          details: details as object,
-        },
+      const row = await this.db.$transaction(async (tx) => {
+        // The sweep of deleted files' bytes takes the same lock: it cannot remove these bytes
+        // between their commit (which keeps a copy already stored) and the row that needs them.
+        await lockBlob(tx, staged.sha256);
+        await staged.commit();
+        return tx.file.create({
+          data: {
+            id: newId("file"),
+            organizationId,
+            purpose,
+            filename,
+            sizeBytes: BigInt(staged.sizeBytes),
+            sha256: staged.sha256,
+            details: details as object,
+          },
+        });
       });
       return view(row);
     } finally {

@@ -14,6 +14,7 @@ import { Accounts } from "./accounts.ts";
 import { ApiKeys } from "./api-keys.ts";
 import { Billing } from "./billing.ts";
 import { type BlobStore, FilesystemBlobStore } from "./blobs.ts";
+import { DeletedBlobs } from "./deleted-blobs.ts";
 import { Files } from "./files.ts";
 import { IdempotencyRecords } from "./idempotency.ts";
 import { Inspector } from "./inspection/inspector.ts";
@@ -64,6 +65,8 @@ export interface Services {
   /** The payment page a development stack without Stripe serves itself; never in production. */
   localCheckout?: LocalCheckout;
   files: Files;
+  /** Removes deleted files' bytes once nothing needs them; started by the API process. */
+  deletedBlobs: DeletedBlobs;
   jobs: Jobs;
   jobEvents: JobEvents;
   /** Takes created jobs to the network; where the chain and queues are. */
@@ -179,6 +182,7 @@ export function createServices(context: ServiceContext): Services {
     billing,
     ...(localCheckout ? { localCheckout } : {}),
     files,
+    deletedBlobs: new DeletedBlobs(context.db, blobs, context.logError ?? (() => undefined)),
     jobs,
     jobEvents,
     receipts,
@@ -228,6 +232,7 @@ export function createServices(context: ServiceContext): Services {
  */
 export async function closeServices(services: Services): Promise<void> {
   await services.verification?.stop();
+  await services.deletedBlobs.stop();
   await services.nodeGateway?.leases.close();
   await services.producer?.close();
   await services.jobEvents.close();
