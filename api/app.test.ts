@@ -13,7 +13,9 @@ let app: Awaited<ReturnType<typeof buildApp>>;
 
 before(async () => {
   t = await createTestApp();
-  app = await buildApp({ deps: { services: t.services, probes: { database: up, redis: up, chain: up } } });
+  app = await buildApp({
+    deps: { services: t.services, probes: { database: up, redis: up, chain: up }, rateLimits: t.rateLimits },
+  });
   // A route declared like every resource route, to exercise validation and body parsing.
   app.post(
     "/v1/echo",

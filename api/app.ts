@@ -7,6 +7,7 @@ import type { HealthProbes } from "./health.ts";
 import auth from "./plugins/auth.ts";
 import errors from "./plugins/errors.ts";
 import idempotency from "./plugins/idempotency.ts";
+import rateLimits, { type RateLimitsOptions } from "./plugins/rate-limits.ts";
 import swagger from "./plugins/swagger.ts";
 import routes from "./routes/index.ts";
 import type { Services } from "./services/index.ts";
@@ -15,18 +16,34 @@ export interface AppDeps {
   probes: HealthProbes;
   /** The business logic the routes call, handed to each route plugin as its options. */
   services: Services;
+  /** Request budgets and the Redis that counts them. */
+  rateLimits: RateLimitsOptions;
 }
 
 export interface BuildAppOptions {
   deps: AppDeps;
   /** A pino level ("info", "debug", ...), or false for no request logs (tests). */
   logLevel?: string | false;
+  /** Take the client address from X-Forwarded-For (TRUST_PROXY). */
+  trustProxy?: boolean;
 }
 
+// A slow client cannot hold a connection open without end: headers within 30 s, the whole request
+// (an upload of a large dataset included) within 15 minutes, and 75 s of silence closes the
+// socket, which a long poll (at most 60 s) and an event stream (a comment every 15 s) stay under.
+const HEADERS_TIMEOUT_MS = 30_000;
+const REQUEST_TIMEOUT_MS = 15 * 60_000;
+const CONNECTION_IDLE_MS = 75_000;
+const KEEP_ALIVE_TIMEOUT_MS = 5_000;
+
 /** Fastify as the API configures it, with nothing registered yet. */
-export function createFastify(logLevel: string | false) {
-  return Fastify({
+export function createFastify(logLevel: string | false, trustProxy = false) {
+  const app = Fastify({
     logger: logLevel ? { level: logLevel } : false,
+    trustProxy,
+    connectionTimeout: CONNECTION_IDLE_MS,
+    keepAliveTimeout: KEEP_ALIVE_TIMEOUT_MS,
+    requestTimeout: REQUEST_TIMEOUT_MS,
     requestIdHeader: "x-request-id",
     genReqId: () => `req_${randomUUID().replaceAll("-", "")}`,
     // Close idle keep-alive sockets at shutdown, let in-flight requests finish.
@@ -36,22 +53,28 @@ export function createFastify(logLevel: string | false) {
       customOptions: { removeAdditional: false, coerceTypes: "array", useDefaults: true, allErrors: false },
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
+  app.server.headersTimeout = HEADERS_TIMEOUT_MS;
+  return app;
 }
 
 /**
  * Everything the API declares: its error shape, its document, authentication, idempotency and
  * the routes. Registering calls no service, so the OpenAPI document is built with this too.
  */
-export async function registerApi(app: ReturnType<typeof createFastify>, { services, probes }: AppDeps) {
+export async function registerApi(
+  app: ReturnType<typeof createFastify>,
+  { services, probes, rateLimits: limits }: AppDeps,
+) {
   await app.register(errors);
   await app.register(swagger);
   await app.register(auth, { apiKeys: services.apiKeys, accounts: services.accounts });
+  await app.register(rateLimits, limits);
   await app.register(idempotency, { records: services.idempotency });
   await app.register(routes, { services, probes });
 }
 
-export async function buildApp({ deps, logLevel = false }: BuildAppOptions) {
-  const app = createFastify(logLevel);
+export async function buildApp({ deps, logLevel = false, trustProxy = false }: BuildAppOptions) {
+  const app = createFastify(logLevel, trustProxy);
   app.addHook("onSend", async (request, reply) => {
     reply.header("x-request-id", request.id);
   });

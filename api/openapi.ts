@@ -2,6 +2,8 @@
 // The API is registered exactly as it serves, over stand-ins for its services and probes:
 // registering calls none of them, and this app is made ready (which collects the document) and
 // closed without ever listening or being injected a request, so no handler runs.
+import { Redis } from "ioredis";
+import { DEFAULT_RATE_LIMITS } from "../config/rate-limits.ts";
 import { createFastify, registerApi } from "./app.ts";
 import type { HealthProbe } from "./health.ts";
 import type { NodeGateway, Services } from "./services/index.ts";
@@ -43,6 +45,8 @@ export async function generateOpenApiYaml(): Promise<string> {
   await registerApi(app, {
     services,
     probes: { database: unservedProbe, redis: unservedProbe, chain: unservedProbe },
+    // Declaring the budgets defines the counting script on the client and sends nothing.
+    rateLimits: { redis: new Redis({ lazyConnect: true }), limits: DEFAULT_RATE_LIMITS },
   });
   await app.ready();
   const yaml = app.swagger({ yaml: true });

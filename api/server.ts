@@ -83,6 +83,7 @@ export async function startApi(
 
   const app = await buildApp({
     logLevel: config.logLevel,
+    trustProxy: config.trustProxy,
     deps: {
       services,
       probes: {
@@ -96,6 +97,7 @@ export async function startApi(
         },
         chain: () => chain.probe(),
       },
+      rateLimits: { redis, limits: config.rateLimits },
     },
   });
   const url = await app.listen({ port: config.port, host: config.host });

@@ -2,6 +2,7 @@
 import { resolve } from "node:path";
 import { isWellKnownDevSeed } from "./dev-keys.ts";
 import { ConfigError } from "./errors.ts";
+import { DEFAULT_RATE_LIMITS, type RateLimit, type RateLimitFamily } from "./rate-limits.ts";
 
 export interface Config {
   /** NODE_ENV=production: nothing embedded, no development keys, no local stand-ins. */
@@ -26,6 +27,13 @@ export interface Config {
   logLevel: string;
   /** Largest accepted upload per file purpose, in bytes. */
   uploadLimits: { model: number; dataset: number };
+  /**
+   * TRUST_PROXY: whether the client address comes from X-Forwarded-For (set it only behind a proxy
+   * that overwrites that header); off, it is the connection's peer.
+   */
+  trustProxy: boolean;
+  /** Request budgets per route family (config/rate-limits.ts). */
+  rateLimits: Record<RateLimitFamily, RateLimit>;
 }
 
 type Env = Record<string, string | undefined>;
@@ -140,5 +148,15 @@ export function loadConfig(env: Env = process.env): Config {
       model: byteLimit(env, "MAX_MODEL_UPLOAD_BYTES", 200_000_000),
       dataset: byteLimit(env, "MAX_DATASET_UPLOAD_BYTES", 2_000_000_000),
     },
+    trustProxy: flag(env, "TRUST_PROXY"),
+    rateLimits: DEFAULT_RATE_LIMITS,
   };
+}
+
+function flag(env: Env, name: string): boolean {
+  const value = optional(env, name)?.toLowerCase() ?? "false";
+  if (!["true", "false", "1", "0"].includes(value)) {
+    throw new ConfigError("INVALID_FLAG", `${name} must be true or false, got "${value}"`);
+  }
+  return value === "true" || value === "1";
 }

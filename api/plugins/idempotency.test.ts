@@ -14,7 +14,9 @@ const up = async () => undefined;
 
 before(async () => {
   t = await createTestApp();
-  app = await buildApp({ deps: { services: t.services, probes: { database: up, redis: up, chain: up } } });
+  app = await buildApp({
+    deps: { services: t.services, probes: { database: up, redis: up, chain: up }, rateLimits: t.rateLimits },
+  });
   // A route that creates something real (an API key) the way resource routes do.
   app.post(
     "/v1/widgets",

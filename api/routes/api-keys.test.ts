@@ -150,6 +150,7 @@ test("a revocation in one API process evicts the cached key in another within mo
     deps: {
       services: createServices({ config: t.config, db: t.database.db, pool: t.pool, redis }),
       probes: { database: async () => undefined, redis: async () => undefined, chain: async () => undefined },
+      rateLimits: t.rateLimits,
     },
   });
   await other.ready();

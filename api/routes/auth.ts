@@ -1,4 +1,3 @@
-import rateLimit from "@fastify/rate-limit";
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import { ApiError } from "../errors.ts";
@@ -7,24 +6,7 @@ import { Identity, LogInBody, LogInResult, SignUpBody, SignUpResult } from "../s
 import { errorResponses } from "../schemas/common.ts";
 import type { Accounts } from "../services/accounts.ts";
 
-/** Password guesses allowed per client address and email in each window. */
-const LOGIN_ATTEMPTS = 10;
-const LOGIN_WINDOW = "1 minute";
-
 const authRoutes: FastifyPluginAsyncTypebox<{ accounts: Accounts }> = async (app, { accounts }) => {
-  // Counted after body parsing, so the key can include the email being guessed.
-  await app.register(rateLimit, {
-    global: false,
-    hook: "preHandler",
-    errorResponseBuilder: (_request, context) =>
-      new ApiError(
-        429,
-        "rate_limit_error",
-        "rate_limited",
-        `Too many login attempts for this email from this address; retry in ${context.after}`,
-      ),
-  });
-
   app.post(
     "/v1/auth/signup",
     {
@@ -45,21 +27,13 @@ const authRoutes: FastifyPluginAsyncTypebox<{ accounts: Accounts }> = async (app
   app.post(
     "/v1/auth/login",
     {
-      config: {
-        rateLimit: {
-          max: LOGIN_ATTEMPTS,
-          timeWindow: LOGIN_WINDOW,
-          keyGenerator: (request) => {
-            const email = (request.body as { email?: unknown } | undefined)?.email;
-            return `${request.ip}:${typeof email === "string" ? email.trim().toLowerCase() : ""}`;
-          },
-        },
-      },
+      // After body parsing, so the account being guessed is known (api/plugins/rate-limits.ts).
+      preHandler: app.limitLoginAccount,
       schema: {
         tags: ["auth"],
         summary: "Start a portal session: sets an HttpOnly session cookie and returns its CSRF token",
         body: LogInBody,
-        response: { 200: LogInResult, ...errorResponses(400, 401, 429) },
+        response: { 200: LogInResult, ...errorResponses(400, 401) },
       },
     },
     async (request, reply) => {

@@ -20,13 +20,15 @@ interface SignUpResponse {
   api_key: { id: string; secret: string };
 }
 
-export async function signUp(app: App, email?: string): Promise<SignedUp> {
+/** `remoteAddress` is the client address the API sees (each is budgeted on its own). */
+export async function signUp(app: App, email?: string, remoteAddress?: string): Promise<SignedUp> {
   const address = email ?? `user-${randomBytes(6).toString("hex")}@example.com`;
   const password = `pw-${randomBytes(12).toString("hex")}`;
   const res = await app.inject({
     method: "POST",
     url: "/v1/auth/signup",
     payload: { email: address, password },
+    ...(remoteAddress ? { remoteAddress } : {}),
   });
   if (res.statusCode !== 201) throw new Error(`signup failed with ${res.statusCode}: ${res.body}`);
   const body = res.json<SignUpResponse>();

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { Redis } from "ioredis";
 import type pg from "pg";
 import { type App, buildApp } from "../../api/app.ts";
+import type { RateLimitsOptions } from "../../api/plugins/rate-limits.ts";
 import { closeServices, createServices, type Services } from "../../api/services/index.ts";
 import { type Config, loadConfig } from "../../config/env.ts";
 import { createPool } from "../../prisma/pool.ts";
@@ -23,6 +24,8 @@ export interface TestApp {
   config: Config;
   /** Unique per test file: prefix Redis keys and BullMQ queues with it. */
   prefix: string;
+  /** The budgets the app counts, in this test file's Redis keys. */
+  rateLimits: RateLimitsOptions;
   close(): Promise<void>;
 }
 
@@ -48,7 +51,11 @@ export async function createTestApp(overrides: Partial<Config> = {}): Promise<Te
   const { pool } = createPool(database.url, 4);
   const services = createServices({ config, db: database.db, pool, redis });
   const up = async () => undefined;
-  const app = await buildApp({ deps: { services, probes: { database: up, redis: up, chain: up } } });
+  const rateLimits = { redis, limits: config.rateLimits };
+  const app = await buildApp({
+    deps: { services, probes: { database: up, redis: up, chain: up }, rateLimits },
+    trustProxy: config.trustProxy,
+  });
   await app.ready();
   return {
     app,
@@ -58,6 +65,7 @@ export async function createTestApp(overrides: Partial<Config> = {}): Promise<Te
     redis,
     config,
     prefix,
+    rateLimits,
     async close() {
       await app.close();
       await closeServices(services);

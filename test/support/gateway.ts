@@ -118,6 +118,7 @@ export async function startGatewayApp(
     deps: {
       services: { ...t.services, nodeGateway: gateway },
       probes: { database: up, redis: up, chain: up },
+      rateLimits: t.rateLimits,
     },
   });
   const url = await app.listen({ port: 0, host: "127.0.0.1" });
