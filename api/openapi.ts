@@ -35,6 +35,7 @@ const services: Services = {
   deletedBlobs: unserved("deletedBlobs"),
   jobs: unserved("jobs"),
   jobEvents: unserved("jobEvents"),
+  streams: unserved("streams"),
   // Present, so that the node routes are declared as a process with task queues declares them.
   nodeGateway: unserved<NodeGateway>("nodeGateway"),
   receipts: unserved("receipts"),

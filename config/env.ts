@@ -34,6 +34,8 @@ export interface Config {
   trustProxy: boolean;
   /** Request budgets per route family (config/rate-limits.ts). */
   rateLimits: Record<RateLimitFamily, RateLimit>;
+  /** Event streams (SSE) one API key or session may hold open at once. */
+  maxEventStreamsPerKey: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -150,6 +152,7 @@ export function loadConfig(env: Env = process.env): Config {
     },
     trustProxy: flag(env, "TRUST_PROXY"),
     rateLimits: DEFAULT_RATE_LIMITS,
+    maxEventStreamsPerKey: 8,
   };
 }
 

@@ -210,3 +210,25 @@ test("concurrent first uses of a key share one lookup", async () => {
   await keys.verify(hugo.apiKey);
   assert.equal(queries, 1, "later uses are served from the cache");
 });
+
+test("made-up keys cost one lookup each per period, in a bounded cache", async () => {
+  const db = t.database.db;
+  let queries = 0;
+  const counted = Object.create(db, {
+    $queryRaw: {
+      value: (...args: Parameters<typeof db.$queryRaw>) => {
+        queries++;
+        return db.$queryRaw(...args);
+      },
+    },
+  }) as typeof db;
+  const keys = new ApiKeys(counted, t.redis, { cacheMaxEntries: 4, unknownTtlMs: 60_000 });
+  const madeUp = (i: number) => `vt_${String(i).padStart(43, "x")}`;
+  for (let round = 0; round < 10; round++) assert.equal(await keys.verify(madeUp(0)), null);
+  assert.equal(queries, 1, "one unknown secret is looked up once");
+  // More made-up secrets than the cache holds: the oldest is forgotten and looked up again.
+  for (let i = 1; i <= 4; i++) await keys.verify(madeUp(i));
+  assert.equal(queries, 5);
+  await keys.verify(madeUp(0));
+  assert.equal(queries, 6);
+});

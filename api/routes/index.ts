@@ -32,6 +32,7 @@ const routes: FastifyPluginAsync<RoutesOptions> = async (app, { services, probes
   await app.register(trainingJobRoutes, {
     jobs: services.jobs,
     events: services.jobEvents,
+    streams: services.streams,
     dispatcher: services.dispatcher,
   });
   await app.register(receiptKeyRoutes, { receipts: services.receipts });

@@ -1,5 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyReply, FastifyRequest } from "fastify";
+import { ApiError } from "../errors.ts";
 import { errorResponses, ListQuery } from "../schemas/common.ts";
 import {
   CheckpointList,
@@ -15,6 +16,7 @@ import {
 import type { JobDispatcher } from "../services/job-dispatch.ts";
 import type { JobEvents, JobEventView } from "../services/job-events.ts";
 import type { Jobs } from "../services/jobs.ts";
+import type { StreamSlots } from "../services/stream-slots.ts";
 
 const TERMINAL_EVENTS = new Set(["job.succeeded", "job.failed", "job.cancelled"]);
 const HEARTBEAT_MS = 15_000;
@@ -26,13 +28,15 @@ function sseFrame(event: JobEventView): string {
 export interface TrainingJobRoutesOptions {
   jobs: Jobs;
   events: JobEvents;
+  /** Bounds the event streams each caller holds open. */
+  streams: StreamSlots;
   /** Absent in a process without the chain and the queues: its jobs wait for one that has them. */
   dispatcher: JobDispatcher | undefined;
 }
 
 const trainingJobRoutes: FastifyPluginAsyncTypebox<TrainingJobRoutesOptions> = async (
   app,
-  { jobs, events, dispatcher },
+  { jobs, events, streams, dispatcher },
 ) => {
   app.addHook("onRequest", app.authenticate);
 
@@ -202,6 +206,17 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox<TrainingJobRoutesOptions> = a
   );
 
   async function stream(request: FastifyRequest, reply: FastifyReply, jobId: string, after: number) {
+    const { auth } = request;
+    const taken = await streams.take(auth.apiKeyId ?? auth.sessionId ?? auth.organizationId);
+    if (!taken) {
+      throw new ApiError(
+        429,
+        "rate_limit_error",
+        "rate_limited",
+        `At most ${streams.maxPerCaller} event streams may be open per API key or session; close one first`,
+      );
+    }
+    const slot = taken;
     reply.hijack();
     const raw = reply.raw;
     raw.writeHead(200, {
@@ -218,7 +233,10 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox<TrainingJobRoutesOptions> = a
       raw.write(sseFrame(event));
       if (TERMINAL_EVENTS.has(event.type)) end();
     };
-    const heartbeat = setInterval(() => raw.write(": keep-alive\n\n"), HEARTBEAT_MS);
+    const heartbeat = setInterval(() => {
+      raw.write(": keep-alive\n\n");
+      slot.renew().catch(() => undefined);
+    }, HEARTBEAT_MS);
     // Subscribe before reading the history, so an event recorded in between is not missed;
     // events seen twice are dropped by id.
     const buffered: JobEventView[] = [];
@@ -232,6 +250,7 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox<TrainingJobRoutesOptions> = a
       ended = true;
       clearInterval(heartbeat);
       void unsubscribe();
+      slot.release().catch(() => undefined);
       raw.end();
     }
     raw.on("close", end);

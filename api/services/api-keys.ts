@@ -31,6 +31,8 @@ export interface ApiKeyView {
 export interface ApiKeysOptions {
   cacheTtlMs?: number;
   cacheMaxEntries?: number;
+  /** How long a secret that matched no key answers "invalid" without a lookup. */
+  unknownTtlMs?: number;
 }
 
 export function hashSecret(secret: string): string {
@@ -49,6 +51,9 @@ function view(key: ApiKey): ApiKeyView {
 
 export class ApiKeys {
   private readonly cache: ExpiringCache<VerifiedKey>;
+  // Secrets that matched no key: a flood of made-up keys costs one database lookup each per
+  // period, and the bound keeps the flood from growing the process.
+  private readonly unknown: ExpiringCache<true>;
   private readonly lookups = new Map<string, Promise<VerifiedKey | null>>();
 
   constructor(
@@ -57,6 +62,7 @@ export class ApiKeys {
     options: ApiKeysOptions = {},
   ) {
     this.cache = new ExpiringCache(options.cacheMaxEntries ?? 10_000, options.cacheTtlMs ?? 10_000);
+    this.unknown = new ExpiringCache(options.cacheMaxEntries ?? 10_000, options.unknownTtlMs ?? 30_000);
   }
 
   /** Creates a key; the returned secret exists nowhere else and is shown to the user once. */
@@ -105,6 +111,7 @@ export class ApiKeys {
     const hash = hashSecret(secret);
     const cached = this.cache.get(hash);
     if (cached) return cached;
+    if (this.unknown.get(hash)) return null;
     // Requests that miss together (at start, or when the entry expires under load) share one
     // lookup instead of queueing on the key's row lock.
     let lookup = this.lookups.get(hash);
@@ -123,7 +130,11 @@ export class ApiKeys {
       WHERE secret_hash = ${hash} AND revoked_at IS NULL
       RETURNING id, organization_id`;
     const row = rows[0];
-    if (!row) return null;
+    if (!row) {
+      // A key made since has a fresh random secret, never one looked up before.
+      this.unknown.set(hash, true);
+      return null;
+    }
     const verified = { apiKeyId: row.id, organizationId: row.organization_id };
     if (this.cache.generation === generation) this.cache.set(hash, verified);
     return verified;

@@ -38,6 +38,7 @@ import { TrainingTasks } from "./nodes/training-tasks.ts";
 import { PlatformKey } from "./platform-key.ts";
 import { Quotes } from "./quotes.ts";
 import { Receipts } from "./receipts.ts";
+import { StreamSlots } from "./stream-slots.ts";
 import { createStripeClient } from "./stripe.ts";
 import { VerificationDriver } from "./verification.ts";
 
@@ -69,6 +70,8 @@ export interface Services {
   deletedBlobs: DeletedBlobs;
   jobs: Jobs;
   jobEvents: JobEvents;
+  /** The event streams each caller holds open, bounded across instances. */
+  streams: StreamSlots;
   /** Takes created jobs to the network; where the chain and queues are. */
   dispatcher?: JobDispatcher;
   /** The node gateway, reporting to JobReports; where the queues are. */
@@ -185,6 +188,8 @@ export function createServices(context: ServiceContext): Services {
     deletedBlobs: new DeletedBlobs(context.db, blobs, context.logError ?? (() => undefined)),
     jobs,
     jobEvents,
+    // A stream renews its slot on every heartbeat (15 s); three missed ones free it.
+    streams: new StreamSlots(context.redis, context.config.maxEventStreamsPerKey, 45_000),
     receipts,
   };
   if (context.queues && producer) {
