@@ -18,24 +18,36 @@ export interface HealthProbes {
 
 const probeTimeoutMs = 2000;
 
-export async function runProbe(probe: HealthProbe): Promise<ComponentStatus> {
+/**
+ * Runs a probe. A failure is reported to the world as "unavailable" or a timeout only: its error
+ * names internal hosts and ports, so it goes to `logFailure` (the server's log) alone.
+ */
+export async function runProbe(
+  probe: HealthProbe,
+  logFailure: (error: unknown) => void,
+): Promise<ComponentStatus> {
   const started = performance.now();
   let timer: NodeJS.Timeout | undefined;
+  let timedOut = false;
   try {
     const detail = await Promise.race([
       probe(),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${probeTimeoutMs} ms`)), probeTimeoutMs);
+        timer = setTimeout(() => {
+          timedOut = true;
+          reject(new Error(`no answer within ${probeTimeoutMs} ms`));
+        }, probeTimeoutMs);
       }),
     ]);
     const status: ComponentStatus = { status: "up", latency_ms: Math.round(performance.now() - started) };
     if (detail) status.detail = detail;
     return status;
   } catch (error) {
+    logFailure(error);
     return {
       status: "down",
       latency_ms: Math.round(performance.now() - started),
-      detail: error instanceof Error ? error.message : String(error),
+      detail: timedOut ? `no answer within ${probeTimeoutMs} ms` : "unavailable",
     };
   } finally {
     clearTimeout(timer);

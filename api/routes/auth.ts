@@ -1,6 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
-import { ApiError } from "../errors.ts";
 import { SESSION_COOKIE } from "../plugins/auth.ts";
 import { Identity, LogInBody, LogInResult, SignUpBody, SignUpResult } from "../schemas/accounts.ts";
 import { errorResponses } from "../schemas/common.ts";

@@ -26,12 +26,12 @@ const healthRoutes: FastifyPluginAsyncTypebox<{ probes: HealthProbes }> = async 
         response: { 200: Health, 503: Health },
       },
     },
-    async (_request, reply) => {
-      const [database, redis, chain] = await Promise.all([
-        runProbe(probes.database),
-        runProbe(probes.redis),
-        runProbe(probes.chain),
-      ]);
+    async (request, reply) => {
+      const probe = (component: keyof HealthProbes) =>
+        runProbe(probes[component], (error) =>
+          request.log.warn({ err: error, component }, "health probe failed"),
+        );
+      const [database, redis, chain] = await Promise.all([probe("database"), probe("redis"), probe("chain")]);
       const healthy = [database, redis, chain].every((c) => c.status === "up");
       return reply
         .status(healthy ? 200 : 503)
