@@ -58,7 +58,10 @@ export interface WorkInputs {
   task_id: string;
   model_sha256: string;
   dataset_sha256: string;
-  /** The dataset's file name: its extension tells the trainer's reader the format. */
+  /**
+   * "dataset.<format>" (safetensors, npy, npz, csv): the extension tells the trainer's reader the
+   * format. Never the user's own file name, which nodes have no business reading.
+   */
   dataset_file_name: string;
   /** The training engine's spec as the user gave it (worker-runtime/train/spec.ts parses it). */
   spec: unknown;

@@ -1,6 +1,7 @@
 // Takes a created job to the network: opens its escrow on chain, which draws the worker, and
 // queues the training for that worker. The verification driver (verification.ts) takes the job
 // on from there, and comes back here to queue a re-assigned task or a verifier's inputs.
+
 import type { ChainBridge } from "../../chain-bridge/index.ts";
 import { BridgeError } from "../../chain-bridge/index.ts";
 import type { Database } from "../../prisma/client.ts";
@@ -8,6 +9,7 @@ import type { Task, TrainingJob } from "../../prisma/generated/client.ts";
 import type { TrainingTask, WorkInputs } from "../../protocol/node-wire.ts";
 import { specHash } from "../../protocol/receipt.ts";
 import type { TaskProducer } from "../../queue/producers.ts";
+import type { DatasetDetails } from "./inspection/dataset.ts";
 import type { JobEvents } from "./job-events.ts";
 import type { JobSettlement } from "./job-settlement.ts";
 import { priceOf } from "./pricing.ts";
@@ -157,7 +159,9 @@ export class JobDispatcher {
         task_id: task.id,
         model_sha256: model.sha256,
         dataset_sha256: dataset.sha256,
-        dataset_file_name: dataset.filename,
+        // The user's file name says things about them (a project, a customer); the node needs
+        // only the format, which inspection found in the content.
+        dataset_file_name: `dataset.${(dataset.details as unknown as DatasetDetails).format}`,
         spec: job.spec,
       },
     };
