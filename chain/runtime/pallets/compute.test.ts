@@ -560,6 +560,8 @@ test("a forced error caught by a whistleblower pays the jackpot; an uncaught one
 
 test("a verdict agrees exactly when its proven end state is the worker's committed leaf", async () => {
   await chain.conserving(async () => {
+    // A window long enough for every refused verdict below, each of which takes a block.
+    await chain.setParameters({ verdictBlocks: 8 });
     const { taskId, audit } = await auditedTask();
     const replay = transcriptOf(audit, honest);
     const wrong = transcriptOf(audit, forgedRun(GRAPH_NODES, 6n, 0));
@@ -581,6 +583,7 @@ test("a verdict agrees exactly when its proven end state is the worker's committ
     await chain.advanceTo((await windows(taskId)).challengeEnd + 1);
     await chain.reveal(taskId, audit.auditIndex, verifier);
     await closeAndFinalize(taskId);
+    await chain.setParameters({ verdictBlocks: 3 });
   });
 });
 
@@ -860,14 +863,15 @@ test("a task's profile binds its later workers and its verifiers; a node with op
     await chain.fails(grace, chain.compute("withdrawUnbonded"), "Compute.HasOpenDuties");
     await chain.ok(alice, chain.compute("cancelTask", demanded.taskId));
     await chain.ok(grace, chain.compute("withdrawUnbonded"));
-    await chain.ok(grace, chain.compute("bondExtra", 10n * VT));
 
-    // With Bob and Ferdie busy, a task that names no profile goes to Grace and takes hers.
+    // Below her minimum stake, Grace is not drawn while Bob and Ferdie take a task each; bonded
+    // again, she is the only free worker, and a task that names no profile takes hers.
     const busy = [
       await createTask(spec({ verificationLevel: 0 })),
       await createTask(spec({ verificationLevel: 0 })),
     ];
     assert.deepEqual(busy.map((b) => b.worker.address).sort(), [bob.address, ferdie.address].sort());
+    await chain.ok(grace, chain.compute("bondExtra", 10n * VT));
     const { taskId, worker } = await createTask(spec());
     assert.equal(worker.address, grace.address);
     assert.equal((await chain.task(taskId)).profile, GRACE_PROFILE);
