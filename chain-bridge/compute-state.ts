@@ -234,6 +234,8 @@ export interface ProtocolParameters {
   /** Probability that an audit is a forced error, in parts per million. */
   forcedErrorPpm: number;
   maxVerificationLevel: number;
+  /** Steps between the leaves of a verdict's transcript (PROTOCOL.md §5.4). */
+  transcriptStride: number;
 }
 
 const PARAMETER_FIELDS = [
@@ -244,6 +246,7 @@ const PARAMETER_FIELDS = [
   "revealBlocks",
   "forcedErrorPpm",
   "maxVerificationLevel",
+  "transcriptStride",
 ] as const satisfies readonly (keyof ProtocolParameters)[];
 
 export async function readParameters(api: ApiPromise): Promise<ProtocolParameters> {
