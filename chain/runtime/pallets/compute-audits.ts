@@ -1,11 +1,9 @@
 // Audits of a committed task (PROTOCOL.md §5.4–5.7): verdicts, whistleblower challenges, the
 // forced-error reveal, and settling each audit into a payment, a jackpot or a dispute.
-import { hexToU8a } from "@polkadot/util";
-import { verifyMerkleInclusion } from "../../../protocol/merkle.ts";
 import type { AccountId, DispatchContext } from "../pallet.ts";
 import { EXISTENTIAL_DEPOSIT } from "./balances.ts";
 import { lesser } from "./compute-amounts.ts";
-import { MAX_PROOF_LENGTH, openDispute } from "./compute-disputes.ts";
+import { openDispute, provesLeaf } from "./compute-disputes.ts";
 import { computeError, ensure } from "./compute-errors.ts";
 import { emit } from "./compute-events.ts";
 import { isForcedError, opensCommitment } from "./compute-hashing.ts";
@@ -46,19 +44,6 @@ export type VerdictEvidence = {
   leafProof: Hash[];
 };
 
-function proves(leaf: Hash, index: number, treeSize: number, proof: Hash[], root: Hash): boolean {
-  return (
-    proof.length <= MAX_PROOF_LENGTH &&
-    verifyMerkleInclusion({
-      leaf: hexToU8a(leaf),
-      index,
-      treeSize,
-      proof: proof.map((sibling) => hexToU8a(sibling)),
-      root: hexToU8a(root),
-    })
-  );
-}
-
 /**
  * Ties `agrees` to the transcript: its last leaf is the replay's end state, compared with the
  * worker's leaf for the segment's end (leaf `segment + 1` of the commitment), so a verifier cannot
@@ -67,14 +52,14 @@ function proves(leaf: Hash, index: number, treeSize: number, proof: Hash[], root
 function checkVerdictConsistency(task: TaskInfo, audit: Audit, args: VerdictEvidence): void {
   const commitment = requireCommitment(task);
   const layout = transcriptLayout(task, audit.segment);
-  const endProven = proves(
+  const endProven = provesLeaf(
     args.endState,
     layout.leaves - 1,
     layout.leaves,
     args.endStateProof,
     args.transcript,
   );
-  const leafProven = proves(
+  const leafProven = provesLeaf(
     args.leaf,
     audit.segment + 1,
     commitment.checkpoints,

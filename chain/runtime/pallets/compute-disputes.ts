@@ -89,6 +89,20 @@ export function openDispute(
   emit(ctx, "DisputeOpened", { disputeId, taskId, auditIndex, kind, challenger, defender });
 }
 
+/** Whether `leaf` is leaf `index` of the `treeSize`-leaf RFC 6962 tree under `root`, by a bounded proof. */
+export function provesLeaf(leaf: Hash, index: number, treeSize: number, proof: Hash[], root: Hash): boolean {
+  return (
+    proof.length <= MAX_PROOF_LENGTH &&
+    verifyMerkleInclusion({
+      leaf: hexToU8a(leaf),
+      index,
+      treeSize,
+      proof: proof.map((sibling) => hexToU8a(sibling)),
+      root: hexToU8a(root),
+    })
+  );
+}
+
 /** The defender's claim about the state after `step`, checked against the root it is bound to. */
 function provesState(
   ctx: DispatchContext,
@@ -99,31 +113,17 @@ function provesState(
 ): boolean {
   const task = getTask(ctx, dispute.taskId);
   const audit = task.audits[dispute.auditIndex]!;
-  const leaf = hexToU8a(hash);
-  const siblings = proof.map((sibling) => hexToU8a(sibling));
   if (dispute.kind === "Transcript") {
     const layout = transcriptLayout(task, audit.segment);
     const index = layout.leafOf(step);
     // Inside one stride window no leaf covers the state: the answer is bound by the game, as a worker's is.
     if (index === null) return proof.length === 0;
-    return verifyMerkleInclusion({
-      leaf,
-      index,
-      treeSize: layout.leaves,
-      proof: siblings,
-      root: hexToU8a(audit.verdict!.transcript),
-    });
+    return provesLeaf(hash, index, layout.leaves, proof, audit.verdict!.transcript);
   }
   // A worker commits checkpoints only: its answers inside a segment are bound by the game itself.
   if (step !== dispute.segmentEnd) return proof.length === 0;
   const commitment = requireCommitment(task);
-  return verifyMerkleInclusion({
-    leaf,
-    index: audit.segment + 1,
-    treeSize: commitment.checkpoints,
-    proof: siblings,
-    root: hexToU8a(commitment.root),
-  });
+  return provesLeaf(hash, audit.segment + 1, commitment.checkpoints, proof, commitment.root);
 }
 
 /**
