@@ -61,10 +61,14 @@ export interface TaskView {
   status: ChainTaskStatus;
   worker: string | null;
   attempt: number;
+  /** The determinism profile every worker and verifier of the task has (PROTOCOL.md §3). */
+  profile: string | null;
   commitDeadline: number;
   commitment: Commitment | null;
   /** The audit seed (PROTOCOL.md §5.3), once audits are selected. */
   seed: string | null;
+  /** The stride of this round's verdict transcripts (PROTOCOL.md §5.4), once audits are selected. */
+  transcriptStride: number;
   verdictDeadline: number;
   challengeEnd: number;
   revealEnd: number;
@@ -141,6 +145,7 @@ export function taskFromPrimitive(chainTaskId: bigint, value: unknown): TaskView
     status: variantOf(raw.status, TASK_STATUSES, `${where}.status`),
     worker: optionalOf(raw.worker, (present) => stringOf(present, `${where}.worker`)),
     attempt: numberOf(raw.attempt, `${where}.attempt`),
+    profile: optionalOf(raw.profile, (present) => hashOf(present, `${where}.profile`)),
     commitDeadline: numberOf(raw.commitDeadline, `${where}.commitDeadline`),
     commitment: optionalOf(raw.commitment, (present) => {
       const commitment = objectOf(present, `${where}.commitment`);
@@ -153,6 +158,7 @@ export function taskFromPrimitive(chainTaskId: bigint, value: unknown): TaskView
       };
     }),
     seed: optionalOf(raw.seed, (present) => hashOf(present, `${where}.seed`)),
+    transcriptStride: numberOf(raw.transcriptStride, `${where}.transcriptStride`),
     verdictDeadline: numberOf(raw.verdictDeadline, `${where}.verdictDeadline`),
     challengeEnd: numberOf(raw.challengeEnd, `${where}.challengeEnd`),
     revealEnd: numberOf(raw.revealEnd, `${where}.revealEnd`),
@@ -228,6 +234,8 @@ export interface ProtocolParameters {
   /** Probability that an audit is a forced error, in parts per million. */
   forcedErrorPpm: number;
   maxVerificationLevel: number;
+  /** Steps between the leaves of a verdict's transcript (PROTOCOL.md §5.4). */
+  transcriptStride: number;
 }
 
 const PARAMETER_FIELDS = [
@@ -238,6 +246,7 @@ const PARAMETER_FIELDS = [
   "revealBlocks",
   "forcedErrorPpm",
   "maxVerificationLevel",
+  "transcriptStride",
 ] as const satisfies readonly (keyof ProtocolParameters)[];
 
 export async function readParameters(api: ApiPromise): Promise<ProtocolParameters> {

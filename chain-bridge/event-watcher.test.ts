@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { newId } from "../api/ids.ts";
 import {
+  agreeingVerdict,
   type BridgeFixture,
   committedTask,
   sampleSpec,
@@ -12,10 +13,6 @@ import { BridgeError } from "./errors.ts";
 import { EventWatcher, type WatchedEvent } from "./event-watcher.ts";
 import { finalizedNumber } from "./inclusion.ts";
 import type { NodeChainClient } from "./node-client.ts";
-
-const ROOT = `0x${"ab".repeat(32)}`;
-const RESULT = `0x${"cd".repeat(32)}`;
-const TRANSCRIPT = `0x${"ef".repeat(32)}`;
 
 describe("EventWatcher", () => {
   let fixture: BridgeFixture;
@@ -40,7 +37,7 @@ describe("EventWatcher", () => {
     });
 
   it("reconciles a task's life into the database and resumes from its cursor without repeats", async () => {
-    const { taskId, escrow } = await committedTask(fixture, worker, 900n, { root: ROOT, result: RESULT });
+    const { taskId, escrow, commit, leaves } = await committedTask(fixture, worker, 900n);
     await fixture.bridge.selectAudits(taskId, 0);
 
     const firstRun: WatchedEvent[] = [];
@@ -51,10 +48,10 @@ describe("EventWatcher", () => {
       include: { audits: true },
     });
     assert.equal(task.status, "auditing");
-    assert.equal(task.checkpointRoot, ROOT);
+    assert.equal(task.checkpointRoot, commit.root);
     assert.equal(task.checkpointCount, 3);
     assert.equal(task.committedSteps, 10n);
-    assert.equal(task.resultHash, RESULT);
+    assert.equal(task.resultHash, commit.result);
     assert.equal(task.audits.length, 1);
     assert.equal(task.audits[0]?.verifierAddress, verifier.address);
     assert.deepEqual(
@@ -63,11 +60,11 @@ describe("EventWatcher", () => {
     );
 
     // The watcher is down while the verdict lands; a new one resumes after its cursor.
+    const submitted = agreeingVerdict((await verifier.task(escrow.chainTaskId))!, 0, leaves);
     const verdict = await verifier.submitVerdict({
       chainTaskId: escrow.chainTaskId,
       auditIndex: 0,
-      agrees: true,
-      transcript: TRANSCRIPT,
+      ...submitted,
     });
     const journaledBefore = await fixture.database.db.chainEvent.count();
     const secondRun: WatchedEvent[] = [];
@@ -79,7 +76,7 @@ describe("EventWatcher", () => {
     assert.equal(await fixture.database.db.chainEvent.count(), journaledBefore + 1);
     const audit = await fixture.database.db.taskAudit.findFirstOrThrow({ where: { taskId } });
     assert.equal(audit.agrees, true);
-    assert.equal(audit.transcript, TRANSCRIPT);
+    assert.equal(audit.transcript, submitted.transcript);
     assert.equal(audit.verdictExtrinsicHash, verdict.extrinsicHash);
 
     const thirdRun: WatchedEvent[] = [];

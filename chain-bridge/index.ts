@@ -43,6 +43,7 @@ export {
   NodeChainClient,
   type NodeRoles,
   type Registration,
+  type VerdictSubmission,
 } from "./node-client.ts";
 export { type Signer, signerFromSeed } from "./signer.ts";
 export type { SubmitterOptions } from "./submitter.ts";

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import {
+  agreeingVerdict,
   type BridgeFixture,
   committedTask,
   PROFILE,
@@ -16,8 +17,6 @@ import { signerFromSeed } from "./signer.ts";
 import { Submitter } from "./submitter.ts";
 import { eventOf } from "./task-effects.ts";
 import { MemoryTransactionStore } from "./transaction-store.ts";
-
-const hash = (byte: string) => `0x${byte.repeat(32)}`;
 
 describe("NodeChainClient: a verifier's audit from verdict to reveal", () => {
   let fixture: BridgeFixture;
@@ -60,10 +59,7 @@ describe("NodeChainClient: a verifier's audit from verdict to reveal", () => {
     assert.equal(registered?.commitment, secret.commitment);
     assert.equal((await verifier.balance()).reserved, 600n * PLANCK_PER_VT);
 
-    const { taskId, escrow, commit } = await committedTask(fixture, worker, 800n, {
-      root: hash("aa"),
-      result: hash("bb"),
-    });
+    const { taskId, escrow, commit, leaves } = await committedTask(fixture, worker, 800n);
     await assert.rejects(
       worker.commit(commit),
       (error: unknown) => error instanceof BridgeError && error.module?.name === "WrongTaskStatus",
@@ -72,7 +68,11 @@ describe("NodeChainClient: a verifier's audit from verdict to reveal", () => {
     const task = await verifier.task(escrow.chainTaskId);
     assert.equal(task?.audits[0]?.verifier, verifier.address);
     const audit = { chainTaskId: escrow.chainTaskId, auditIndex: 0 };
-    await verifier.submitVerdict({ ...audit, agrees: true, transcript: hash("cc") });
+    await assert.rejects(
+      verifier.submitVerdict({ ...audit, ...agreeingVerdict(task!, 0, leaves), agrees: false }),
+      (error: unknown) => error instanceof BridgeError && error.module?.name === "InconsistentVerdict",
+    );
+    await verifier.submitVerdict({ ...audit, ...agreeingVerdict(task!, 0, leaves) });
 
     await assert.rejects(
       verifier.reveal({ ...audit, secret: secret.secret, nextCommitment: newForcedErrorSecret().commitment }),

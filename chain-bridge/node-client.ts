@@ -52,6 +52,19 @@ export interface AuditRef {
   auditIndex: number;
 }
 
+/** A verdict and the proofs that tie its opinion to its transcript (PROTOCOL.md §5.4); hashes `0x` hex. */
+export interface VerdictSubmission {
+  agrees: boolean;
+  /** Merkle root of the strided transcript. */
+  transcript: string;
+  /** The replay's end state: the transcript's last leaf, with its inclusion proof. */
+  endState: string;
+  endStateProof: string[];
+  /** The worker's committed leaf for the segment's end, with its inclusion proof in the commitment root. */
+  leaf: string;
+  leafProof: string[];
+}
+
 function positive(amount: bigint, name: string): bigint {
   if (amount < 1n)
     throw new BridgeError("INVALID_ARGUMENT", `${name} must be at least 1 planck, got ${amount}`);
@@ -135,12 +148,16 @@ export class NodeChainClient {
     return this.#submit("Compute.commit", call);
   }
 
-  submitVerdict(audit: AuditRef & { agrees: boolean; transcript: string }): Promise<TxRecord> {
+  submitVerdict(audit: AuditRef & VerdictSubmission): Promise<TxRecord> {
     const call = computeCall(this.api, "submitVerdict")(
       audit.chainTaskId,
       audit.auditIndex,
       audit.agrees,
       hashArgument(audit.transcript, "transcript"),
+      hashArgument(audit.endState, "endState"),
+      audit.endStateProof.map((sibling, i) => hashArgument(sibling, `endStateProof[${i}]`)),
+      hashArgument(audit.leaf, "leaf"),
+      audit.leafProof.map((sibling, i) => hashArgument(sibling, `leafProof[${i}]`)),
     );
     return this.#submit("Compute.submit_verdict", call);
   }

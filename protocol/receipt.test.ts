@@ -3,7 +3,14 @@ import { createHash, generateKeyPairSync, sign } from "node:crypto";
 import { before, test } from "node:test";
 import { Keyring } from "@polkadot/keyring";
 import { cryptoWaitReady } from "@polkadot/util-crypto";
-import { checkpointRoot, type Receipt, type ReceiptBody, specHash, verifyReceipt } from "./receipt.ts";
+import {
+  checkpointRoot,
+  profileHash,
+  type Receipt,
+  type ReceiptBody,
+  specHash,
+  verifyReceipt,
+} from "./receipt.ts";
 import { commitmentMessage, receiptMessage, verdictMessage } from "./signed-messages.ts";
 
 const hex = (bytes: Uint8Array) => Buffer.from(bytes).toString("hex");
@@ -51,6 +58,7 @@ before(async () => {
     dataset_sha256: sha("dataset"),
     spec_sha256: specHash(spec),
     spec,
+    profile_blake2_256: profileHash(PROFILE),
     verification_level: "basic",
     result: { model_sha256: modelSha, metrics: { final_loss: 0.1 } },
     checkpoints: { interval: 10, steps: [0, 10, 20], leaves, root },
@@ -76,6 +84,14 @@ function failed(r: Receipt, bytes = model, platformPublicKey?: string): string[]
   const result = verifyReceipt(r, bytes, platformPublicKey ? { platformPublicKey } : {});
   return result.checks.filter((c) => !c.ok).map((c) => c.name);
 }
+
+/** A determinism profile as worker-runtime/train/profile.ts describes a machine. */
+const PROFILE = {
+  onnxruntime: "1.30.0",
+  execution_provider: "cpu",
+  intra_op_threads: 1,
+  cpu_features: ["avx", "avx2", "fma"],
+};
 
 test("a well-formed receipt verifies with the model it describes", () => {
   const result = verifyReceipt(receipt, model, { platformPublicKey: platformPublicHex });
@@ -150,4 +166,19 @@ test("checks the model against the last leaf's checkpoint when given it", () => 
   const check = result.checks.find((c) => c.name === "model_from_last_checkpoint");
   assert.equal(result.valid, false);
   assert.match(check?.detail ?? "", /last committed leaf/);
+});
+
+test("checks the run's determinism profile against one the user gives, and the recorded hash's form", () => {
+  const options = { platformPublicKey: platformPublicHex };
+  assert.equal(verifyReceipt(receipt, model, { ...options, profile: PROFILE }).valid, true);
+  const otherThreads = verifyReceipt(receipt, model, {
+    ...options,
+    profile: { ...PROFILE, intra_op_threads: 4 },
+  });
+  assert.deepEqual(
+    otherThreads.checks.filter((c) => !c.ok).map((c) => c.name),
+    ["profile_hash"],
+  );
+  const malformed = { ...receipt, body: { ...receipt.body, profile_blake2_256: "not hex" } };
+  assert.ok(failed(malformed, model).includes("profile_hash"));
 });

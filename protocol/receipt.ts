@@ -2,7 +2,7 @@
 // platform; inside it, the worker's commitment and every audit verdict carry their own sr25519
 // signatures, so a verifier needs to trust neither the platform's database nor its word.
 import { createPublicKey, verify } from "node:crypto";
-import { signatureVerify } from "@polkadot/util-crypto";
+import { blake2AsHex, signatureVerify } from "@polkadot/util-crypto";
 import { canonicalBytes } from "./canonical-json.ts";
 import { merkleRoot } from "./merkle.ts";
 import { modelCarriesCheckpoint } from "./model-weights.ts";
@@ -41,6 +41,12 @@ export interface ReceiptBody {
   dataset_sha256: string;
   spec_sha256: string;
   spec: unknown;
+  /**
+   * blake2-256 of the canonical JSON of the determinism profile (onnxruntime version, threads, CPU
+   * features, …) the worker trained under and every verifier replayed under, as registered on
+   * chain; null when the platform did not record it.
+   */
+  profile_blake2_256: string | null;
   verification_level: string;
   result: { model_sha256: string; metrics: Record<string, unknown> };
   checkpoints: { interval: number; steps: number[]; leaves: string[]; root: string };
@@ -77,6 +83,11 @@ export interface VerifyReceiptOptions {
    * checkpoint to be the last committed leaf.
    */
   finalCheckpoint?: Uint8Array;
+  /**
+   * The determinism profile (worker-runtime/train/profile.ts) of a machine the user trusts, e.g.
+   * the one it will replay on: checked to be the profile the run was bound to.
+   */
+  profile?: unknown;
 }
 
 function fromHex(hex: string): Uint8Array {
@@ -103,6 +114,11 @@ function sr25519Valid(message: Uint8Array, signatureHex: string, address: string
   } catch {
     return false;
   }
+}
+
+/** The hash the chain and the receipt record for a determinism profile: blake2-256 of its canonical JSON. */
+export function profileHash(profile: unknown): string {
+  return blake2AsHex(canonicalBytes(profile), 256).slice(2);
 }
 
 /** The hash the receipt records for a training spec. */
@@ -156,6 +172,14 @@ export function verifyReceipt(
     });
   }
   check("spec_hash", () => specHash(body.spec) === body.spec_sha256 || "the spec does not match spec_sha256");
+  check("profile_hash", () => {
+    const recorded = body.profile_blake2_256;
+    if (recorded !== null && !/^[0-9a-f]{64}$/.test(recorded))
+      return "profile_blake2_256 is not 32 bytes of lowercase hex";
+    if (options.profile === undefined) return true;
+    const actual = profileHash(options.profile);
+    return actual === recorded || `the given profile hashes to ${actual}, the run was bound to ${recorded}`;
+  });
   check("checkpoint_root", () => {
     const { leaves, steps, root } = body.checkpoints;
     if (leaves.length === 0 || leaves.length !== steps.length)

@@ -164,6 +164,10 @@ export const ReceiptSchema = Type.Object(
       dataset_sha256: Hex64,
       spec_sha256: Hex64,
       spec: Type.Unknown({ description: "The training spec as the job ran it" }),
+      profile_blake2_256: Type.Union([Hex64, Type.Null()], {
+        description:
+          "blake2-256 of the canonical JSON of the determinism profile (onnxruntime version, threads, CPU features) the worker trained and every verifier replayed under, as registered on chain",
+      }),
       verification_level: Type.String(),
       result: Type.Object({
         model_sha256: Hex64,

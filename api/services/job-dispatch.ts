@@ -93,6 +93,7 @@ export class JobDispatcher {
           modelSha256: model.sha256,
           datasetSha256: dataset.sha256,
           specSha256: specHash(job.spec),
+          // Any profile: the chain binds the task to the one of the worker it draws.
           profile: null,
           maxSteps: BigInt(job.totalSteps),
           checkpointInterval: BigInt(checkpointEvery),
@@ -112,6 +113,13 @@ export class JobDispatcher {
       }
       return;
     }
+    // The chain bound the task to its worker's determinism profile: every verifier and any later
+    // worker shares it, and the receipt records it.
+    const { profile } = await chain.taskState(taskId);
+    await db.trainingJob.update({
+      where: { id: jobId },
+      data: { profileHash: profile === null ? null : profile.replace(/^0x/, "") },
+    });
     const task = await db.task.findUniqueOrThrow({ where: { id: taskId } });
     await this.queueTraining(task);
     await this.deps.events.emit(jobId, "job.dispatched", {

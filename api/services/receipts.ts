@@ -131,6 +131,7 @@ export class Receipts {
       dataset_sha256: dataset.sha256,
       spec_sha256: specHash(job.spec),
       spec: job.spec,
+      profile_blake2_256: job.profileHash,
       verification_level: job.verificationLevel,
       result: {
         model_sha256: job.resultSha256,

@@ -4,10 +4,13 @@ import { randomBytes } from "node:crypto";
 import { newId } from "../../api/ids.ts";
 import { type Devnet, startDevnet } from "../../chain/index.ts";
 import { ChainBridge, type TaskSpecInput } from "../../chain-bridge/bridge.ts";
+import type { TaskView } from "../../chain-bridge/compute-state.ts";
 import { type ChainConnection, connectChain } from "../../chain-bridge/connection.ts";
 import { PLANCK_PER_VT } from "../../chain-bridge/conversion.ts";
 import { newForcedErrorSecret } from "../../chain-bridge/forced-errors.ts";
-import { NodeChainClient, type NodeRoles } from "../../chain-bridge/node-client.ts";
+import { NodeChainClient, type NodeRoles, type VerdictSubmission } from "../../chain-bridge/node-client.ts";
+import { merkleInclusionProof, merkleRoot } from "../../protocol/merkle.ts";
+import { TranscriptLayout } from "../../protocol/transcript.ts";
 import { createTestDatabase, type TestDatabase } from "./database.ts";
 
 export interface ChainFixture {
@@ -60,14 +63,10 @@ export async function startBridgeFixture(tokenUsdRate = "0.01"): Promise<BridgeF
 
 /**
  * A task with one audit to do: the bridge opens its escrow and `worker` (the only eligible worker)
- * commits 10 steps in 3 checkpoints. Returns the commit too, for tests that repeat it.
+ * commits 10 steps in 3 checkpoints (random leaves). Returns the commit and its leaves too, for
+ * tests that repeat it or prove a leaf.
  */
-export async function committedTask(
-  fixture: BridgeFixture,
-  worker: NodeChainClient,
-  usdCents: bigint,
-  hashes: { root: string; result: string },
-) {
+export async function committedTask(fixture: BridgeFixture, worker: NodeChainClient, usdCents: bigint) {
   const taskId = newId("task");
   const escrow = await fixture.bridge.openEscrow({
     taskId,
@@ -75,9 +74,37 @@ export async function committedTask(
     usdCents,
     spec: sampleSpec({ verificationLevel: 1 }),
   });
-  const commit = { chainTaskId: escrow.chainTaskId, checkpoints: 3, steps: 10n, ...hashes };
+  const leaves = [hash(), hash(), hash()];
+  const root = `0x${Buffer.from(merkleRoot(leaves.map(bytes))).toString("hex")}`;
+  const commit = { chainTaskId: escrow.chainTaskId, checkpoints: 3, steps: 10n, root, result: leaves[2]! };
   await worker.commit(commit);
-  return { taskId, escrow, commit };
+  return { taskId, escrow, commit, leaves };
+}
+
+const bytes = (hex: string) => Buffer.from(hex.slice(2), "hex");
+const proofOf = (leaves: string[], index: number) =>
+  merkleInclusionProof(leaves.map(bytes), index).map((node) => `0x${Buffer.from(node).toString("hex")}`);
+
+/**
+ * An agreeing verdict on an audit of a committedTask, consistent as the chain checks it: a
+ * transcript (strided as the task records) whose last leaf is the worker's leaf for the segment's end.
+ */
+export function agreeingVerdict(task: TaskView, auditIndex: number, leaves: string[]): VerdictSubmission {
+  const { checkpointInterval, maxSteps } = sampleSpec();
+  const segment = task.audits[auditIndex]!.segment;
+  const start = BigInt(segment) * checkpointInterval;
+  const end = start + checkpointInterval < maxSteps ? start + checkpointInterval : maxSteps;
+  const layout = new TranscriptLayout(start, end, BigInt(task.transcriptStride));
+  const leaf = leaves[segment + 1]!;
+  const transcript = [...Array.from({ length: layout.leaves - 1 }, hash), leaf];
+  return {
+    agrees: true,
+    transcript: `0x${Buffer.from(merkleRoot(transcript.map(bytes))).toString("hex")}`,
+    endState: leaf,
+    endStateProof: proofOf(transcript, layout.leaves - 1),
+    leaf,
+    leafProof: proofOf(leaves, segment + 1),
+  };
 }
 
 const hash = () => `0x${randomBytes(32).toString("hex")}`;

@@ -6,6 +6,7 @@ import { blake2AsHex } from "@polkadot/util-crypto";
 import { cumulativeNext, cumulativeStart } from "../../chain/runtime/pallets/compute-hashing.ts";
 import type { Hash } from "../../chain/runtime/pallets/compute-types.ts";
 import { merkleInclusionProof, merkleRoot } from "../../protocol/merkle.ts";
+import { TranscriptLayout } from "../../protocol/transcript.ts";
 
 /** A training run as some party computed it: the state after each step and each operator's output. */
 export interface TrainingView {
@@ -65,11 +66,38 @@ export function checkpointTree(view: TrainingView, steps: bigint, interval: bigi
   };
 }
 
-export function transcriptTree(view: TrainingView, start: bigint, end: bigint) {
-  const leaves: Uint8Array[] = [];
-  for (let s = start + 1n; s <= end; s++) leaves.push(bytes(view.state(s)));
+/** A run equal to `view` except for the state after `step`: a transcript altered at one leaf. */
+export function alteredRun(view: TrainingView, step: bigint): TrainingView {
   return {
-    root: u8aToHex(merkleRoot(leaves)),
-    proof: (step: bigint) => merkleInclusionProof(leaves, Number(step - start - 1n)).map((p) => u8aToHex(p)),
+    graphNodes: view.graphNodes,
+    state: (t) => (t === step ? tagged("altered-state", t) : view.state(t)),
+    output: (t, c) => (t === step && c === view.graphNodes ? tagged("altered-state", t) : view.output(t, c)),
   };
 }
+
+/** What a lazy verifier claims: the worker's end state after every step of the segment. */
+export function lazyRun(view: TrainingView, end: bigint): TrainingView {
+  return {
+    graphNodes: view.graphNodes,
+    state: () => view.state(end),
+    output: (t, c) => (c === view.graphNodes ? view.state(end) : view.output(t, c)),
+  };
+}
+
+/** A verdict's strided transcript (protocol/transcript.ts) over `view`'s states in (start, end]. */
+export function transcriptTree(view: TrainingView, start: bigint, end: bigint, stride: bigint) {
+  const layout = new TranscriptLayout(start, end, stride);
+  const leaves = layout.steps().map((s) => bytes(view.state(s)));
+  return {
+    layout,
+    root: u8aToHex(merkleRoot(leaves)),
+    endState: view.state(end),
+    /** The inclusion proof of the leaf for `step`; none inside a stride window, where no leaf is. */
+    proof: (step: bigint): Hash[] => {
+      const leaf = layout.leafOf(step);
+      return leaf === null ? [] : merkleInclusionProof(leaves, leaf).map((p) => u8aToHex(p));
+    },
+  };
+}
+
+export type TranscriptTree = ReturnType<typeof transcriptTree>;

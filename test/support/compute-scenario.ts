@@ -15,6 +15,7 @@ import { type Devnet, startDevnet } from "../../chain/index.ts";
 import { commitmentOf } from "../../chain/runtime/pallets/compute-hashing.ts";
 import { JACKPOT_ACCOUNT } from "../../chain/runtime/pallets/compute-stake.ts";
 import type { Hash, Parameters, Roles } from "../../chain/runtime/pallets/compute-types.ts";
+import { TranscriptLayout } from "../../protocol/transcript.ts";
 import { checkpointTree, cumulative, type TrainingView, transcriptTree } from "./compute-runs.ts";
 
 export const VT = 1_000_000_000_000n;
@@ -202,6 +203,7 @@ export class ComputeScenario {
       jackpotPayout: big(p.jackpotPayout),
       forcedErrorPpm: num(p.forcedErrorPpm),
       maxVerificationLevel: num(p.maxVerificationLevel),
+      transcriptStride: num(p.transcriptStride),
     };
   }
 
@@ -310,14 +312,14 @@ export class ComputeScenario {
       const d = await this.dispute(disputeId);
       if (d === null || stopWhen(d)) return;
       const lo = big(d.lo);
-      const hi = big(d.hi);
-      const mid = (lo + hi) / 2n;
+      const mid = await this.position(d);
       const step = big(d.step);
       if (d.turn === "Referee") {
         await this.sudo(this.compute("resolveDispute", disputeId, views.truth.output(step, Number(lo))));
       } else if (d.turn === "Defender") {
         const [hash, proof] = await this.defenderAnswer(
           d,
+          mid,
           views.defender,
           views.transcriptOf ?? views.defender,
         );
@@ -330,16 +332,32 @@ export class ComputeScenario {
     }
   }
 
+  /** The transcript of the dispute's audit, strided as the chain recorded when drawing the audits. */
+  private async transcriptOf(d: Record<string, unknown>, view: TrainingView) {
+    const task = await this.task(big(d.taskId));
+    return transcriptTree(view, big(d.segmentStart), big(d.segmentEnd), big(task.transcriptStride));
+  }
+
+  /** Where the dispute asks the defender next (compute-disputes.ts `midpoint`). */
+  private async position(d: Record<string, unknown>): Promise<bigint> {
+    const [lo, hi] = [big(d.lo), big(d.hi)];
+    if (d.phase === "Steps" && d.kind === "Transcript") {
+      const task = await this.task(big(d.taskId));
+      const layout = new TranscriptLayout(big(d.segmentStart), big(d.segmentEnd), big(task.transcriptStride));
+      return layout.bisectionPoint(lo, hi);
+    }
+    return (lo + hi) / 2n;
+  }
+
   private async defenderAnswer(
     d: Record<string, unknown>,
+    mid: bigint,
     view: TrainingView,
     transcriptView: TrainingView,
   ): Promise<[Hash, Hash[]]> {
     const lo = big(d.lo);
     const hi = big(d.hi);
-    const mid = (lo + hi) / 2n;
-    const [start, end] = [big(d.segmentStart), big(d.segmentEnd)];
-    const transcript = transcriptTree(transcriptView, start, end);
+    const transcript = await this.transcriptOf(d, transcriptView);
     switch (d.phase) {
       case "Opening": {
         if (d.kind === "Transcript") return [view.state(hi), transcript.proof(hi)];

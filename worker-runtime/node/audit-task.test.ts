@@ -6,8 +6,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { decodeCheckpoint, encodeCheckpoint } from "../../protocol/checkpoint.ts";
-import { merkleRoot } from "../../protocol/merkle.ts";
+import { TranscriptLayout } from "../../protocol/transcript.ts";
 import { loadFixture } from "../train/fixtures.ts";
+import { replayTranscript } from "../train/replay.ts";
 import { train } from "../train/trainer.ts";
 import { replayForVerdict, UNREPLAYABLE_STATE } from "./audit-task.ts";
 import { NodeError } from "./errors.ts";
@@ -35,26 +36,31 @@ describe("a verifier's replay", () => {
     fromStep: 4,
     toStep: 8,
   });
-  const unreplayableRoot = Buffer.from(
-    merkleRoot(Array.from({ length: 4 }, () => Buffer.from(UNREPLAYABLE_STATE, "hex"))),
-  ).toString("hex");
-
-  it("lands on the worker's checkpoint from an honest one", async () => {
-    const replay = await replayForVerdict(segment(first), true);
+  it("lands on the worker's checkpoint from an honest one, its transcript strided by the chain's rule", async () => {
+    const { stepHashes } = await replayTranscript(segment(first));
+    // Steps 5..8 with stride 1: a leaf after every step.
+    const replay = await replayForVerdict(segment(first), Number(new TranscriptLayout(4n, 8n, 1n).stride));
     assert.equal(replay.sha256, secondSha256);
+    assert.deepEqual(replay.leaves, stepHashes);
+    assert.equal(replay.leaves?.at(-1), secondSha256);
+    const capped = await replayForVerdict(segment(first), Number(new TranscriptLayout(4n, 8n, 16n).stride));
+    assert.deepEqual(capped.leaves, [stepHashes[1], stepHashes[3]], "a 16-step stride is capped to 2 here");
   });
 
   it("disagrees, with a transcript of zero hashes, when the start checkpoint is undecodable", async () => {
     const garbage = new Uint8Array(first.length).map((_, i) => (i * 131 + 7) & 0xff);
-    const replay = await replayForVerdict(segment(garbage), true);
-    assert.deepEqual(replay, { sha256: UNREPLAYABLE_STATE, root: unreplayableRoot });
+    const replay = await replayForVerdict(segment(garbage), 2);
+    assert.deepEqual(replay, {
+      sha256: UNREPLAYABLE_STATE,
+      leaves: [UNREPLAYABLE_STATE, UNREPLAYABLE_STATE],
+    });
     assert.notEqual(replay.sha256, secondSha256);
   });
 
   it("disagrees when the start checkpoint claims another step than its place in the commitment", async () => {
     const moved = encodeCheckpoint({ ...decodeCheckpoint(first), step: 3 });
-    const replay = await replayForVerdict(segment(moved), false);
-    assert.deepEqual(replay, { sha256: UNREPLAYABLE_STATE, root: null });
+    const replay = await replayForVerdict(segment(moved), null);
+    assert.deepEqual(replay, { sha256: UNREPLAYABLE_STATE, leaves: null });
   });
 });
 

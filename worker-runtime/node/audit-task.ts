@@ -4,15 +4,17 @@
 // A start checkpoint the replay cannot start from is the worker's fault, answered with a
 // disagreement; work of another determinism profile is not this node's to judge and is given back.
 
-import { merkleRoot, verifyMerkleInclusion } from "../../protocol/merkle.ts";
+import { verifyMerkleInclusion } from "../../protocol/merkle.ts";
 import type { AuditClaim, AuditTask, ProvenCheckpoint } from "../../protocol/node-wire.ts";
-import { auditVerdictMessage } from "../../protocol/signed-messages.ts";
+import { auditVerdictMessage, sha256Hex } from "../../protocol/signed-messages.ts";
+import { TranscriptLayout } from "../../protocol/transcript.ts";
 import { TrainError } from "../train/errors.ts";
-import { type ReplayOptions, replaySegment, replayTranscript } from "../train/replay.ts";
-import { revealWhenDue, submitVerdict } from "./chain-duties.ts";
+import { type ReplayOptions, replaySegment } from "../train/replay.ts";
+import { revealWhenDue, submitVerdict, transcriptStrideOf } from "./chain-duties.ts";
 import { NodeError } from "./errors.ts";
 import { LeaseKeeper } from "./lease-keeper.ts";
 import { requireSameProfile } from "./profile-check.ts";
+import { replayStridedTranscript } from "./strided-transcript.ts";
 import { requireChain, type TaskContext } from "./training-task.ts";
 
 const hex = (value: string) => Buffer.from(value, "hex");
@@ -36,15 +38,18 @@ function checkInclusion(audit: AuditTask, checkpoint: ProvenCheckpoint): void {
 /** What a replay that could not start reports: no checkpoint's SHA-256 is 32 zero bytes. */
 export const UNREPLAYABLE_STATE = "00".repeat(32);
 
-/** The end state of the replay and, for a verdict on chain, the transcript root (PROTOCOL.md §5.4). */
+/**
+ * The end state of the replay and, for a verdict on chain, the leaves of its transcript strided by
+ * `stride` (the segment's effective stride, PROTOCOL.md §5.4); null off chain.
+ */
 export async function replayForVerdict(
   segment: ReplayOptions,
-  withTranscript: boolean,
-): Promise<{ sha256: string; root: string | null }> {
+  stride: number | null,
+): Promise<{ sha256: string; leaves: string[] | null }> {
   try {
-    if (!withTranscript) return { ...(await replaySegment(segment)), root: null };
-    const { sha256, root } = await replayTranscript(segment);
-    return { sha256, root };
+    if (stride === null) return { sha256: (await replaySegment(segment)).sha256, leaves: null };
+    const { sha256, leaves } = await replayStridedTranscript({ ...segment, stride });
+    return { sha256, leaves };
   } catch (error) {
     // Undecodable bytes, a state that does not fit the model, or a checkpoint claiming another
     // step: the worker committed something no honest run produces, which is evidence against it.
@@ -53,21 +58,33 @@ export async function replayForVerdict(
       (error.code === "INVALID_CHECKPOINT" || error.code === "CHECKPOINT_MISMATCH");
     if (!bad) throw error;
     const steps = segment.toStep - (segment.fromStep ?? 0);
-    const leaves = Array.from({ length: steps }, () => Buffer.from(UNREPLAYABLE_STATE, "hex"));
+    const count = stride === null ? 0 : Math.ceil(steps / stride);
     return {
       sha256: UNREPLAYABLE_STATE,
-      root: withTranscript ? Buffer.from(merkleRoot(leaves)).toString("hex") : null,
+      leaves: stride === null ? null : Array.from({ length: count }, () => UNREPLAYABLE_STATE),
     };
   }
 }
 
 /**
  * A lazy verifier's claim: the worker's end state after every step, which is what an agreeing
- * transcript must end with but is wrong at every step before the last.
+ * transcript must end with but is wrong at every leaf before the last.
  */
-function lazyTranscript(audit: AuditTask): { sha256: string; root: string } {
-  const leaves = Array.from({ length: audit.to.step - audit.from.step }, () => hex(audit.to.sha256));
-  return { sha256: audit.to.sha256, root: Buffer.from(merkleRoot(leaves)).toString("hex") };
+function lazyTranscript(
+  audit: AuditTask,
+  stride: number | null,
+): { sha256: string; leaves: string[] | null } {
+  const count = Math.ceil((audit.to.step - audit.from.step) / (stride ?? 1));
+  return {
+    sha256: audit.to.sha256,
+    leaves: stride === null ? null : Array.from({ length: count }, () => audit.to.sha256),
+  };
+}
+
+/** A grieving verifier's claim: its honest replay with the end state changed, so that it can disagree. */
+function griefTranscript(replay: { sha256: string; leaves: string[] | null }) {
+  const sha256 = sha256Hex(Buffer.concat([Buffer.from("grief"), Buffer.from(replay.sha256, "hex")]));
+  return { sha256, leaves: replay.leaves && [...replay.leaves.slice(0, -1), sha256] };
 }
 
 export async function runAuditTask(
@@ -101,21 +118,29 @@ export async function runAuditTask(
       chainTaskId: BigInt(audit.chain.chain_task_id),
       auditIndex: audit.chain.audit_index,
     };
-    // A verdict on chain carries the transcript of every step; off chain the end state is enough.
+    // A verdict on chain carries the strided transcript; off chain the end state is enough.
+    const stride =
+      duty &&
+      Number(
+        new TranscriptLayout(
+          BigInt(audit.from.step),
+          BigInt(audit.to.step),
+          BigInt(await transcriptStrideOf(requireChain(context), duty)),
+        ).stride,
+      );
     const fault = context.fault?.role === "verifier" ? context.fault : null;
     const replay =
       fault?.verdict === "agrees-without-replay"
-        ? lazyTranscript(audit)
-        : await replayForVerdict(segment, duty !== null);
-    const agrees = fault ? fault.verdict === "agrees-without-replay" : replay.sha256 === audit.to.sha256;
-    if (duty && replay.root !== null) {
-      const { forced } = await submitVerdict(
-        requireChain(context),
-        context.dataDir,
-        duty,
-        agrees,
-        replay.root,
-      );
+        ? lazyTranscript(audit, stride)
+        : await replayForVerdict(segment, stride);
+    // Whatever a verifier claims, its opinion follows from its transcript's end: the chain checks it.
+    const claimed = fault?.verdict === "disagrees" ? griefTranscript(replay) : replay;
+    const agrees = claimed.sha256 === audit.to.sha256;
+    if (duty && claimed.leaves !== null) {
+      const { forced } = await submitVerdict(requireChain(context), context.dataDir, duty, claimed.leaves, {
+        sha256: audit.to.sha256,
+        proof: audit.to.proof,
+      });
       if (forced)
         log(
           `audit ${duty.auditIndex} of chain task ${duty.chainTaskId} is a forced error: transcript altered`,
@@ -124,7 +149,7 @@ export async function runAuditTask(
     const signature = identity.sign(auditVerdictMessage(audit, agrees));
     await client.verdict(lease, agrees, signature);
     log(
-      `audit of task ${audit.task_id} steps ${audit.from.step}-${audit.to.step}: ${agrees ? "agrees" : `disagrees (replay reached ${replay.sha256})`}`,
+      `audit of task ${audit.task_id} steps ${audit.from.step}-${audit.to.step}: ${agrees ? "agrees" : `disagrees (replay reached ${claimed.sha256})`}`,
     );
     // The lease is done; the chain duty ends with the reveal after the challenge window.
     keeper.stop();

@@ -1,5 +1,6 @@
 // A node's own duties on chain, signed with its own key: the worker's checkpoint commit, and the
-// verifier's verdict (with its transcript, deliberately wrong when the audit is a forced error)
+// verifier's verdict (with its strided transcript, one leaf deliberately wrong when the audit is a
+// forced error, and the proofs tying its opinion to that transcript)
 // followed by the reveal of its forced-error secret once the challenge window is over
 // (PROTOCOL.md §5.2-5.5). Each is safe to repeat after a restart: what the chain already
 // recorded is recognised and not submitted again.
@@ -13,6 +14,7 @@ import {
   isForcedAudit,
   newForcedErrorSecret,
 } from "../../chain-bridge/index.ts";
+import { merkleInclusionProof, merkleRoot } from "../../protocol/merkle.ts";
 import { sha256Hex } from "../../protocol/signed-messages.ts";
 import { NodeError } from "./errors.ts";
 
@@ -83,18 +85,40 @@ export async function commitCheckpoints(
   );
 }
 
+/** The transcript stride the chain recorded for the task's audit round (PROTOCOL.md §5.4). */
+export async function transcriptStrideOf(chain: NodeChainClient, duty: AuditDuty): Promise<number> {
+  const state = await chain.task(duty.chainTaskId);
+  if (state?.status !== "Auditing" || state.transcriptStride < 1) {
+    throw new NodeError(
+      "CHAIN_REJECTED",
+      `chain task ${duty.chainTaskId} has no audit round open (status ${state?.status ?? "unknown"})`,
+    );
+  }
+  return state.transcriptStride;
+}
+
+/** The worker's committed leaf for the segment's end, with its inclusion proof in the commitment root. */
+export interface CommittedLeaf {
+  sha256: string;
+  proof: string[];
+}
+
+const prefixed = (hex: string) => `0x${hex}`;
+
 /**
- * Submits the verdict and its transcript (`transcriptRoot`: the Merkle root over the state hashes
- * after every step of the segment). In a forced-error audit the transcript is deliberately wrong
- * and `agrees` stays truthful: forced errors test the whistleblowers, never the worker.
+ * Submits the verdict: the strided transcript `leaves` (its last one the replay's end state), its
+ * root, and the proofs that tie `agrees` to it — the end state is the last leaf, `committed` is the
+ * worker's leaf, and `agrees` is whether they are equal (the chain refuses anything else). In a
+ * forced-error audit the first leaf is deliberately wrong and the end state stays the replay's:
+ * forced errors test the whistleblowers, never the worker. A one-leaf transcript is never forced.
  */
 export async function submitVerdict(
   chain: NodeChainClient,
   dataDir: string,
   duty: AuditDuty,
-  agrees: boolean,
-  transcriptRoot: string,
-): Promise<{ forced: boolean }> {
+  leaves: readonly string[],
+  committed: CommittedLeaf,
+): Promise<{ forced: boolean; agrees: boolean }> {
   const state = await chain.task(duty.chainTaskId);
   const audit = state?.audits[duty.auditIndex];
   if (!state || !audit || audit.verifier !== chain.address) {
@@ -105,20 +129,37 @@ export async function submitVerdict(
   }
   const { secret } = await currentSecret(chain, dataDir);
   const { forcedErrorPpm } = await chain.parameters();
-  const forced = isForcedAudit(secret, state.seed!, duty.chainTaskId, duty.auditIndex, forcedErrorPpm);
-  if (audit.verdict !== null) return { forced };
-  const transcript = forced
-    ? sha256Hex(Buffer.concat([Buffer.from("forced-error"), Buffer.from(transcriptRoot, "hex")]))
-    : transcriptRoot;
+  const forced =
+    leaves.length >= 2 &&
+    isForcedAudit(secret, state.seed!, duty.chainTaskId, duty.auditIndex, forcedErrorPpm);
+  const endState = leaves.at(-1)!;
+  const agrees = endState === committed.sha256;
+  if (audit.verdict !== null) return { forced, agrees };
+  const published = forced
+    ? [
+        sha256Hex(Buffer.concat([Buffer.from("forced-error"), Buffer.from(leaves[0]!, "hex")])),
+        ...leaves.slice(1),
+      ]
+    : [...leaves];
+  const tree = published.map((leaf) => Buffer.from(leaf, "hex"));
+  const hex = (node: Uint8Array) => prefixed(Buffer.from(node).toString("hex"));
   confirmed(
-    await chain.submitVerdict({ ...duty, agrees, transcript: `0x${transcript}` }),
+    await chain.submitVerdict({
+      ...duty,
+      agrees,
+      transcript: hex(merkleRoot(tree)),
+      endState: prefixed(endState),
+      endStateProof: merkleInclusionProof(tree, tree.length - 1).map(hex),
+      leaf: prefixed(committed.sha256),
+      leafProof: committed.proof.map(prefixed),
+    }),
     `verdict on audit ${duty.auditIndex} of chain task ${duty.chainTaskId}`,
   );
   writeFileSync(
     join(dataDir, PENDING_REVEAL_FILE),
     JSON.stringify({ ...duty, chainTaskId: duty.chainTaskId.toString() }),
   );
-  return { forced };
+  return { forced, agrees };
 }
 
 /**

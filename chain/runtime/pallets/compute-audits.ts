@@ -3,7 +3,7 @@
 import type { AccountId, DispatchContext } from "../pallet.ts";
 import { EXISTENTIAL_DEPOSIT } from "./balances.ts";
 import { lesser } from "./compute-amounts.ts";
-import { openDispute } from "./compute-disputes.ts";
+import { openDispute, provesLeaf } from "./compute-disputes.ts";
 import { computeError, ensure } from "./compute-errors.ts";
 import { emit } from "./compute-events.ts";
 import { isForcedError, opensCommitment } from "./compute-hashing.ts";
@@ -17,8 +17,8 @@ import {
   slashStake,
 } from "./compute-stake.ts";
 import { parameters, tasks } from "./compute-storage.ts";
-import { getTask, requireCommitment, segmentBounds, updateAudit } from "./compute-tasks.ts";
-import type { Audit, Hash, TaskInfo } from "./compute-types.ts";
+import { getTask, requireCommitment, transcriptLayout, updateAudit } from "./compute-tasks.ts";
+import type { Audit, AuditRef, Hash, TaskInfo } from "./compute-types.ts";
 
 function auditOf(task: TaskInfo, auditIndex: number): Audit {
   const audit = task.audits[auditIndex];
@@ -32,20 +32,56 @@ function auditingTask(ctx: DispatchContext, taskId: bigint): TaskInfo {
   return task;
 }
 
-export function submitVerdict(
-  ctx: DispatchContext,
-  who: AccountId,
-  args: { taskId: bigint; auditIndex: number; agrees: boolean; transcript: Hash },
-): void {
+/** What a verdict carries beyond its audit's reference (PROTOCOL.md §5.4). */
+export type VerdictEvidence = {
+  agrees: boolean;
+  transcript: Hash;
+  /** The replay's end state: the transcript's last leaf. */
+  endState: Hash;
+  endStateProof: Hash[];
+  /** The worker's committed checkpoint leaf at the segment's end. */
+  leaf: Hash;
+  leafProof: Hash[];
+};
+
+/**
+ * Ties `agrees` to the transcript: its last leaf is the replay's end state, compared with the
+ * worker's leaf for the segment's end (leaf `segment + 1` of the commitment), so a verifier cannot
+ * say one thing in its transcript and the opposite in its opinion.
+ */
+function checkVerdictConsistency(task: TaskInfo, audit: Audit, args: VerdictEvidence): void {
+  const commitment = requireCommitment(task);
+  const layout = transcriptLayout(task, audit.segment);
+  const endProven = provesLeaf(
+    args.endState,
+    layout.leaves - 1,
+    layout.leaves,
+    args.endStateProof,
+    args.transcript,
+  );
+  const leafProven = provesLeaf(
+    args.leaf,
+    audit.segment + 1,
+    commitment.checkpoints,
+    args.leafProof,
+    commitment.root,
+  );
+  ensure(endProven && leafProven, "BadProof");
+  ensure(args.agrees === (args.endState === args.leaf), "InconsistentVerdict");
+}
+
+export function submitVerdict(ctx: DispatchContext, who: AccountId, args: AuditRef & VerdictEvidence): void {
   const task = auditingTask(ctx, args.taskId);
   const audit = auditOf(task, args.auditIndex);
   ensure(audit.verifier === who, "NotAuditVerifier");
   ensure(audit.verdict === null, "AlreadySubmitted");
   ensure(ctx.blockNumber <= task.verdictDeadline, "DeadlinePassed");
+  checkVerdictConsistency(task, audit, args);
   updateAudit(ctx, args.taskId, args.auditIndex, {
     verdict: { agrees: args.agrees, transcript: args.transcript, at: ctx.blockNumber },
   });
-  emit(ctx, "VerdictSubmitted", { ...args, verifier: who });
+  const { taskId, auditIndex, agrees, transcript, endState } = args;
+  emit(ctx, "VerdictSubmitted", { taskId, auditIndex, verifier: who, agrees, transcript, endState });
 }
 
 export function challenge(
@@ -61,8 +97,8 @@ export function challenge(
   ensure(audit.verdict !== null, "NoVerdict");
   ensure(audit.challenger === null, "AlreadyChallenged");
   ensure(ctx.blockNumber <= task.challengeEnd, "DeadlinePassed");
-  const [start, end] = segmentBounds(task.spec, requireCommitment(task), audit.segment);
-  ensure(args.firstWrongStep > start && args.firstWrongStep <= end, "InvalidStep");
+  // A whistleblower can only show a leaf wrong: the transcript holds no other states.
+  ensure(transcriptLayout(task, audit.segment).leafOf(args.firstWrongStep) !== null, "InvalidStep");
   reserveFunds(ctx, who, params.challengeBond);
   changeDuties(ctx, who, "whistleblower", 1);
   updateAudit(ctx, args.taskId, args.auditIndex, {
@@ -85,7 +121,10 @@ export function reveal(
   ensure(!audit.settled, "AlreadySettled");
   ensure(opensCommitment(args.secret, audit.commitment), "BadReveal");
   const { forcedErrorPpm } = parameters.get(ctx);
-  const forced = isForcedError(args.secret, task.seed!, args.taskId, args.auditIndex, forcedErrorPpm);
+  // A one-leaf transcript is the end state alone: altering it would falsify the verdict's opinion.
+  const forced =
+    transcriptLayout(task, audit.segment).forcible &&
+    isForcedError(args.secret, task.seed!, args.taskId, args.auditIndex, forcedErrorPpm);
   rotateCommitment(ctx, who, args.nextCommitment);
   emit(ctx, "Revealed", { taskId: args.taskId, auditIndex: args.auditIndex, forced });
   settleAudit(ctx, args.taskId, args.auditIndex, forced);

@@ -9,7 +9,14 @@ import { emit } from "./compute-events.ts";
 import { cumulativeNext, cumulativeStart } from "./compute-hashing.ts";
 import { changeDuties, slashChallengeBond, slashStake } from "./compute-stake.ts";
 import { disputes, nextDisputeId, parameters, tasks } from "./compute-storage.ts";
-import { getTask, requireCommitment, restartAttempt, segmentBounds, updateAudit } from "./compute-tasks.ts";
+import {
+  getTask,
+  requireCommitment,
+  restartAttempt,
+  segmentBounds,
+  transcriptLayout,
+  updateAudit,
+} from "./compute-tasks.ts";
 import {
   type Challenge,
   type Dispute,
@@ -82,6 +89,20 @@ export function openDispute(
   emit(ctx, "DisputeOpened", { disputeId, taskId, auditIndex, kind, challenger, defender });
 }
 
+/** Whether `leaf` is leaf `index` of the `treeSize`-leaf RFC 6962 tree under `root`, by a bounded proof. */
+export function provesLeaf(leaf: Hash, index: number, treeSize: number, proof: Hash[], root: Hash): boolean {
+  return (
+    proof.length <= MAX_PROOF_LENGTH &&
+    verifyMerkleInclusion({
+      leaf: hexToU8a(leaf),
+      index,
+      treeSize,
+      proof: proof.map((sibling) => hexToU8a(sibling)),
+      root: hexToU8a(root),
+    })
+  );
+}
+
 /** The defender's claim about the state after `step`, checked against the root it is bound to. */
 function provesState(
   ctx: DispatchContext,
@@ -92,30 +113,31 @@ function provesState(
 ): boolean {
   const task = getTask(ctx, dispute.taskId);
   const audit = task.audits[dispute.auditIndex]!;
-  const leaf = hexToU8a(hash);
-  const siblings = proof.map((sibling) => hexToU8a(sibling));
   if (dispute.kind === "Transcript") {
-    return verifyMerkleInclusion({
-      leaf,
-      index: Number(step - dispute.segmentStart - 1n),
-      treeSize: Number(dispute.segmentEnd - dispute.segmentStart),
-      proof: siblings,
-      root: hexToU8a(audit.verdict!.transcript),
-    });
+    const layout = transcriptLayout(task, audit.segment);
+    const index = layout.leafOf(step);
+    // Inside one stride window no leaf covers the state: the answer is bound by the game, as a worker's is.
+    if (index === null) return proof.length === 0;
+    return provesLeaf(hash, index, layout.leaves, proof, audit.verdict!.transcript);
   }
   // A worker commits checkpoints only: its answers inside a segment are bound by the game itself.
   if (step !== dispute.segmentEnd) return proof.length === 0;
   const commitment = requireCommitment(task);
-  return verifyMerkleInclusion({
-    leaf,
-    index: audit.segment + 1,
-    treeSize: commitment.checkpoints,
-    proof: siblings,
-    root: hexToU8a(commitment.root),
-  });
+  return provesLeaf(hash, audit.segment + 1, commitment.checkpoints, proof, commitment.root);
 }
 
-function midpoint(dispute: Dispute): bigint {
+/**
+ * The position the defender answers next. Phase 1 of a transcript dispute bisects the transcript's
+ * leaves first and the steps of the last stride window after; everything else bisects plainly.
+ */
+function midpoint(ctx: DispatchContext, dispute: Dispute): bigint {
+  if (dispute.phase === "Steps" && dispute.kind === "Transcript") {
+    const task = getTask(ctx, dispute.taskId);
+    return transcriptLayout(task, task.audits[dispute.auditIndex]!.segment).bisectionPoint(
+      dispute.lo,
+      dispute.hi,
+    );
+  }
   return (dispute.lo + dispute.hi) / 2n;
 }
 
@@ -166,12 +188,12 @@ export function respond(
           : nextTurn(ctx, dispute, { phase: "Steps", stateClaim: args.hash });
       break;
     case "Steps":
-      position = midpoint(dispute);
+      position = midpoint(ctx, dispute);
       ensure(provesState(ctx, dispute, position, args.hash, args.proof), "BadProof");
       next = nextTurn(ctx, dispute, { pending: args.hash, turn: "Challenger" });
       break;
     case "Operators":
-      position = midpoint(dispute);
+      position = midpoint(ctx, dispute);
       ensure(args.proof.length === 0, "BadProof");
       next = nextTurn(ctx, dispute, { pending: args.hash, turn: "Challenger" });
       break;
@@ -193,7 +215,7 @@ export function bisect(
   const dispute = getDispute(ctx, args.disputeId);
   ensure(dispute.turn === "Challenger" && dispute.challenger === who, "NotYourTurn");
   ensure(ctx.blockNumber <= dispute.deadline, "DeadlinePassed");
-  const mid = midpoint(dispute);
+  const mid = midpoint(ctx, dispute);
   const answer = dispute.pending!;
   const inSteps = dispute.phase === "Steps";
   const narrowed: Dispute = args.agree

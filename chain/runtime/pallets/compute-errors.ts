@@ -33,19 +33,23 @@ export const computeErrors = {
   ConflictOfInterest: "The task's worker or the audit's verifier cannot challenge it.",
   NoVerdict: "The audit has no verdict.",
   AlreadyChallenged: "The audit was already challenged.",
-  InvalidStep: "first_wrong_step must lie in (segment start, segment end].",
+  InvalidStep:
+    "first_wrong_step must be a step the transcript has a leaf for: in (segment start, segment end], a multiple of the stride from the start, or the end.",
   RevealTooEarly: "Secrets are revealed only after the challenge window.",
   BadReveal: "blake2_256(secret) does not match the commitment.",
   AlreadySettled: "The audit is already settled.",
   UnknownDispute: "No open dispute has this id.",
   NotYourTurn: "It is not this party's turn in the dispute.",
-  BadProof: "The Merkle inclusion proof does not verify against the committed root.",
+  BadProof:
+    "A Merkle inclusion proof does not verify against its root (the committed checkpoints or the verdict's transcript), or one was given where none is due.",
   InconsistentClaim: "The claimed operator output does not match the defender's earlier claims.",
   OpenDisputes: "The task still has open disputes.",
   NotSubmitter: "Only the task's submitter can do this.",
   NotCancellable: "The worker has committed; the task can no longer be cancelled.",
   InvalidParameters:
-    "Percentages must be <= 100 (winner + jackpot shares and verifier share + jackpot tax too), forced_error_ppm <= 1,000,000, windows and minimum stakes > 0.",
+    "Percentages must be <= 100 (winner + jackpot shares and verifier share + jackpot tax too), forced_error_ppm <= 1,000,000, windows, minimum stakes and transcript_stride > 0.",
+  InconsistentVerdict:
+    "agrees must be true exactly when the transcript's end state (its last leaf) equals the worker's committed checkpoint leaf at the segment's end.",
 } as const;
 
 export type ComputeErrorName = keyof typeof computeErrors;

@@ -32,6 +32,9 @@ export const DEV_PARAMETERS: Parameters = {
   // The type's maximum: the SaaS's audit rule (docs/verification.md) asks for up to 88 audits for
   // detection and up to 255 when a job's payment nears the fraud slash.
   maxVerificationLevel: 255,
+  // One leaf per 16 steps: a verifier hashes 1/16 of the states it replays (the hash costs about as
+  // much as a step), and a transcript dispute still narrows to 16 steps by proofs alone.
+  transcriptStride: 16,
 };
 
 export const parameters = storageValue<Parameters>({

@@ -1,5 +1,6 @@
 // A task's life outside audits and disputes (PROTOCOL.md §5.1–5.3, §7, §9): escrow, worker
 // selection and re-assignment, the checkpoint commit, audit selection, finalization, cancellation.
+import { TranscriptLayout } from "../../../protocol/transcript.ts";
 import type { AccountId, DispatchContext } from "../pallet.ts";
 import { lesser, percentOf } from "./compute-amounts.ts";
 import { computeError, ensure } from "./compute-errors.ts";
@@ -40,14 +41,25 @@ export function segmentBounds(spec: TaskSpec, commitment: Commitment, segment: n
   return [start, lesser(start + spec.checkpointInterval, commitment.steps)];
 }
 
+/** The strided transcript of an audited segment, with the stride recorded when the audits were drawn. */
+export function transcriptLayout(task: TaskInfo, segment: number): TranscriptLayout {
+  const [start, end] = segmentBounds(task.spec, requireCommitment(task), segment);
+  return new TranscriptLayout(start, end, BigInt(task.transcriptStride));
+}
+
 export function requireCommitment(task: TaskInfo): Commitment {
   if (task.commitment === null) throw computeError("WrongTaskStatus");
   return task.commitment;
 }
 
-/** Draws the next worker (excluding the submitter and failed workers) or leaves the task unassigned. */
+/**
+ * Draws the next worker (excluding the submitter and failed workers) or leaves the task unassigned.
+ * The first draw fixes the task's profile; a later worker must share it, because it resumes from
+ * checkpoints a worker of that profile made. With none free the task waits `Unassigned`.
+ */
 export function assignWorker(ctx: DispatchContext, taskId: bigint, task: TaskInfo): TaskInfo {
-  const candidates = eligibleNodes(ctx, "worker", task.spec.profile, [task.submitter, ...task.excluded]);
+  const profile = task.spec.profile ?? task.profile;
+  const candidates = eligibleNodes(ctx, "worker", profile, [task.submitter, ...task.excluded]);
   if (candidates.length === 0) {
     emit(ctx, "TaskUnassigned", { taskId });
     return { ...task, status: "Unassigned", worker: null };
@@ -57,7 +69,7 @@ export function assignWorker(ctx: DispatchContext, taskId: bigint, task: TaskInf
   changeDuties(ctx, worker, "worker", 1);
   const commitDeadline = ctx.blockNumber + parameters.get(ctx).commitBlocks;
   emit(ctx, "WorkerAssigned", { taskId, worker, attempt: task.attempt, commitDeadline });
-  return { ...task, status: "Assigned", worker, commitDeadline };
+  return { ...task, status: "Assigned", worker, commitDeadline, profile: getNode(ctx, worker).profile };
 }
 
 /** Starts a new attempt after the worker failed: its work is void, the escrow stays. */
@@ -80,11 +92,19 @@ export function restartAttempt(
 /** What an attempt starts without: no commitment, no audit round, no dispute, no deadlines past assignment. */
 function freshAttempt(): Pick<
   TaskInfo,
-  "commitment" | "seed" | "verdictDeadline" | "challengeEnd" | "revealEnd" | "audits" | "disputes"
+  | "commitment"
+  | "seed"
+  | "transcriptStride"
+  | "verdictDeadline"
+  | "challengeEnd"
+  | "revealEnd"
+  | "audits"
+  | "disputes"
 > {
   return {
     commitment: null,
     seed: null,
+    transcriptStride: 0,
     verdictDeadline: 0,
     challengeEnd: 0,
     revealEnd: 0,
@@ -119,6 +139,7 @@ export function createTask(
     worker: null,
     attempt: 0,
     excluded: [],
+    profile: null,
     commitDeadline: 0,
     ...freshAttempt(),
     payout: null,
@@ -194,13 +215,10 @@ export function selectAudits(ctx: DispatchContext, taskId: bigint): void {
   const params = parameters.get(ctx);
   ensure(ctx.blockNumber >= commitment.committedAt + params.auditDelayBlocks, "TooEarly");
   ensure(task.spec.verificationLevel > 0, "NothingToAudit");
-  // A new round after every verifier missed its window goes to other verifiers.
+  // A new round after every verifier missed its window goes to other verifiers. Only a verifier of
+  // the worker's profile can replay its checkpoints bit for bit; any other would disagree honestly.
   const missed = task.audits.map((audit) => audit.verifier);
-  const verifiers = eligibleNodes(ctx, "verifier", task.spec.profile, [
-    task.submitter,
-    task.worker!,
-    ...missed,
-  ]);
+  const verifiers = eligibleNodes(ctx, "verifier", task.profile, [task.submitter, task.worker!, ...missed]);
   ensure(verifiers.length > 0, "NoEligibleVerifier");
   const segments = commitment.checkpoints - 1;
   const count = Math.min(task.spec.verificationLevel, segments, verifiers.length);
@@ -229,6 +247,7 @@ export function selectAudits(ctx: DispatchContext, taskId: bigint): void {
     ...task,
     status: "Auditing",
     seed,
+    transcriptStride: params.transcriptStride,
     audits,
     verdictDeadline,
     challengeEnd,

@@ -41,6 +41,8 @@ export type Parameters = {
   jackpotPayout: bigint;
   forcedErrorPpm: number;
   maxVerificationLevel: number;
+  /** Steps between the leaves of a verdict's transcript (protocol/transcript.ts). */
+  transcriptStride: number;
 };
 
 export type NodeInfo = {
@@ -110,9 +112,16 @@ export type TaskInfo = {
   worker: AccountId | null;
   attempt: number;
   excluded: AccountId[];
+  /**
+   * The determinism profile every worker and verifier of the task has: spec.profile, or else the
+   * first worker's (null only before the first draw). Checkpoints then replay and resume bit for bit.
+   */
+  profile: Hash | null;
   commitDeadline: number;
   commitment: Commitment | null;
   seed: Hash | null;
+  /** `transcript_stride` when the audits were drawn: the verdicts of that round are strided by it. */
+  transcriptStride: number;
   verdictDeadline: number;
   challengeEnd: number;
   revealEnd: number;
@@ -179,6 +188,7 @@ export const computeTypes: Readonly<Record<string, TypeDefinition>> = {
       jackpotPayout: "u128",
       forcedErrorPpm: "u32",
       maxVerificationLevel: "u8",
+      transcriptStride: "u32",
     },
   },
   NodeInfo: {
@@ -245,9 +255,11 @@ export const computeTypes: Readonly<Record<string, TypeDefinition>> = {
       worker: "Option<AccountId32>",
       attempt: "u32",
       excluded: "Vec<AccountId32>",
+      profile: "Option<H256>",
       commitDeadline: "u32",
       commitment: "Option<Commitment>",
       seed: "Option<H256>",
+      transcriptStride: "u32",
       verdictDeadline: "u32",
       challengeEnd: "u32",
       revealEnd: "u32",

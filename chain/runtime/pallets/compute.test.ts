@@ -5,10 +5,13 @@ import { after, before, test } from "node:test";
 import type { KeyringPair } from "@polkadot/keyring/types";
 import { blake2AsHex } from "@polkadot/util-crypto";
 import {
+  alteredRun,
   checkpointTree,
   forgedRun,
   honestRun,
+  lazyRun,
   type TrainingView,
+  type TranscriptTree,
   transcriptTree,
 } from "../../../test/support/compute-runs.ts";
 import {
@@ -30,8 +33,8 @@ const WORKER_STAKE = 1_000n * VT;
 const VERIFIER_STAKE = 500n * VT;
 const WHISTLEBLOWER_STAKE = 200n * VT;
 const PRICE = 1_000n * VT;
-/** Bob's determinism profile; Ferdie's differs, so a task demanding it can only go to Bob. */
-const BOB_PROFILE = blake2AsHex("profile: ort 1.30.0, cpu, 1 thread, bob's machine", 256);
+/** Grace's determinism profile; every other node shares another one. */
+const GRACE_PROFILE = blake2AsHex("profile: ort 1.30.0, cpu, 1 thread, grace's machine", 256);
 
 let chain: ComputeScenario;
 
@@ -83,7 +86,17 @@ async function commitRun(
   );
 }
 
-type AuditInfo = { auditIndex: number; segment: number; verifier: KeyringPair; start: bigint; end: bigint };
+type AuditInfo = {
+  auditIndex: number;
+  segment: number;
+  verifier: KeyringPair;
+  start: bigint;
+  end: bigint;
+  /** The task's committed steps and checkpoint interval, and the transcript stride of its audits. */
+  steps: bigint;
+  interval: bigint;
+  stride: bigint;
+};
 
 async function selectAudits(taskId: bigint): Promise<AuditInfo[]> {
   const task = await chain.task(taskId);
@@ -92,6 +105,7 @@ async function selectAudits(taskId: bigint): Promise<AuditInfo[]> {
   const events = await chain.ok(chain.accounts.ferdie, chain.compute("selectAudits", taskId));
   const interval = big((task.spec as Record<string, unknown>).checkpointInterval);
   const steps = big((task.commitment as Record<string, unknown>).steps);
+  const stride = big((await chain.task(taskId)).transcriptStride);
   return eventsOf(events, "AuditAssigned").map((audit) => {
     const start = BigInt(num(audit.segment)) * interval;
     return {
@@ -100,15 +114,52 @@ async function selectAudits(taskId: bigint): Promise<AuditInfo[]> {
       verifier: chain.pairOf(audit.verifier),
       start,
       end: start + interval < steps ? start + interval : steps,
+      steps,
+      interval,
+      stride,
     };
   });
 }
 
-async function verdict(taskId: bigint, audit: AuditInfo, agrees: boolean, transcript: Hash): Promise<void> {
-  await chain.ok(
-    audit.verifier,
-    chain.compute("submitVerdict", taskId, audit.auditIndex, agrees, transcript),
+/** The audit's transcript as a verifier whose replay went like `view` builds it. */
+function transcriptOf(audit: AuditInfo, view: TrainingView): TranscriptTree {
+  return transcriptTree(view, audit.start, audit.end, audit.stride);
+}
+
+/**
+ * A `submit_verdict` with the proofs it needs: the transcript's end state is its last leaf, and
+ * the worker's leaf for the segment's end is in the root the worker (`committed`) committed.
+ */
+function verdictCall(
+  taskId: bigint,
+  audit: AuditInfo,
+  agrees: boolean,
+  transcript: TranscriptTree,
+  committed: TrainingView = honest,
+  endState: Hash = transcript.endState,
+) {
+  const checkpoints = checkpointTree(committed, audit.steps, audit.interval);
+  return chain.compute(
+    "submitVerdict",
+    taskId,
+    audit.auditIndex,
+    agrees,
+    transcript.root,
+    endState,
+    transcript.proof(audit.end),
+    committed.state(audit.end),
+    checkpoints.proof(audit.segment + 1),
   );
+}
+
+async function verdict(
+  taskId: bigint,
+  audit: AuditInfo,
+  agrees: boolean,
+  transcript: TranscriptTree,
+  committed: TrainingView = honest,
+): Promise<void> {
+  await chain.ok(audit.verifier, verdictCall(taskId, audit, agrees, transcript, committed));
 }
 
 /** The verdict of a verifier that replayed the segment as `replay` and compares with the worker's `committed` run. */
@@ -119,7 +170,7 @@ async function honestVerdict(
   committed: TrainingView = honest,
 ): Promise<void> {
   const agrees = replay.state(audit.end) === committed.state(audit.end);
-  await verdict(taskId, audit, agrees, transcriptTree(replay, audit.start, audit.end).root);
+  await verdict(taskId, audit, agrees, transcriptOf(audit, replay), committed);
 }
 
 async function windows(taskId: bigint): Promise<{ challengeEnd: number; revealEnd: number }> {
@@ -179,12 +230,7 @@ before(async () => {
     forcedErrorPpm: 0,
   });
   await chain.conserving(async () => {
-    await chain.register(
-      "bob",
-      { worker: true, verifier: false, whistleblower: false },
-      WORKER_STAKE,
-      BOB_PROFILE,
-    );
+    await chain.register("bob", { worker: true, verifier: false, whistleblower: false }, WORKER_STAKE);
     await chain.register("ferdie", { worker: true, verifier: false, whistleblower: false }, WORKER_STAKE);
     await chain.register("charlie", { worker: false, verifier: true, whistleblower: false }, VERIFIER_STAKE);
     await chain.register("dave", { worker: false, verifier: true, whistleblower: false }, VERIFIER_STAKE);
@@ -212,6 +258,15 @@ test("parameters change only by Root and only to a consistent set", async () => 
     sudid !== undefined && typeof sudid.data.sudoResult === "object" && sudid.data.sudoResult !== null,
   );
   assert.ok("err" in sudid.data.sudoResult, "winner 90% + jackpot 25% is refused");
+  const unstrided = await chain.ok(
+    chain.accounts.alice,
+    chain.call("sudo", "sudo", chain.compute("setParameters", { ...current, transcriptStride: 0 })),
+  );
+  assert.ok(
+    JSON.stringify(unstrided.find((e) => e.method === "Sudid")?.data.sudoResult).includes("err"),
+    "a transcript stride of 0 is refused",
+  );
+  assert.equal(current.transcriptStride, 16);
   assert.deepEqual(await chain.parameters(), current);
 });
 
@@ -284,7 +339,7 @@ test("honest work with honest audits pays worker, verifiers and the jackpot tax 
     for (const audit of audits) await honestVerdict(taskId, audit);
     await chain.fails(
       audits[0]!.verifier,
-      chain.compute("submitVerdict", taskId, audits[0]!.auditIndex, true, blake2AsHex("x")),
+      verdictCall(taskId, audits[0]!, true, transcriptOf(audits[0]!, honest)),
       "Compute.AlreadySubmitted",
     );
     await chain.fails(
@@ -448,37 +503,43 @@ test("after every verifier missed, the task is audited again by others, then can
 
 test("a forced error caught by a whistleblower pays the jackpot; an uncaught one changes nothing", async () => {
   await chain.conserving(async () => {
-    await chain.setParameters({ forcedErrorPpm: 1_000_000 });
+    // Windows long enough for every refused call below, each of which takes a block.
+    await chain.setParameters({ forcedErrorPpm: 1_000_000, verdictBlocks: 6, challengeBlocks: 8 });
     await chain.fundJackpot(500n * VT);
     const eve = chain.accounts.eve;
     const { taskId, worker } = await createTask(spec({ checkpointInterval: 4n, verificationLevel: 2 }));
     await commitRun(taskId, worker, honest, 8n);
     const [caught, missed] = await selectAudits(taskId);
     assert.ok(caught !== undefined && missed !== undefined);
-    // Forced: a deliberately wrong transcript, with an honest opinion of the worker.
-    const forged = forgedRun(GRAPH_NODES, caught.start + 1n, 0);
-    await verdict(taskId, caught, true, transcriptTree(forged, caught.start, caught.end).root);
-    await verdict(
-      taskId,
-      missed,
-      true,
-      transcriptTree(forgedRun(GRAPH_NODES, missed.start + 1n, 0), missed.start, missed.end).root,
+    // Forced: a deliberately wrong transcript, with an honest opinion of the worker. The segment's
+    // 4 steps are hashed every 2 (the stride capped so that a leaf precedes the end state), and the
+    // forced error alters that first leaf: the end state stays the replay's, the opinion consistent.
+    const firstLeaf = caught.start + 2n;
+    assert.deepEqual(transcriptOf(caught, honest).layout.steps(), [firstLeaf, caught.end]);
+    await chain.fails(
+      caught.verifier,
+      verdictCall(taskId, caught, true, transcriptOf(caught, alteredRun(honest, caught.end))),
+      "Compute.InconsistentVerdict",
     );
+    await verdict(taskId, caught, true, transcriptOf(caught, alteredRun(honest, firstLeaf)));
+    await verdict(taskId, missed, true, transcriptOf(missed, alteredRun(honest, missed.start + 2n)));
     await chain.fails(
       worker,
-      chain.compute("challenge", taskId, caught.auditIndex, caught.start + 1n),
+      chain.compute("challenge", taskId, caught.auditIndex, firstLeaf),
       "Compute.NotEligible",
     );
-    await chain.fails(
-      eve,
-      chain.compute("challenge", taskId, caught.auditIndex, caught.start),
-      "Compute.InvalidStep",
-    );
+    for (const notALeaf of [caught.start, caught.start + 1n, caught.end + 1n]) {
+      await chain.fails(
+        eve,
+        chain.compute("challenge", taskId, caught.auditIndex, notALeaf),
+        "Compute.InvalidStep",
+      );
+    }
     const eveBefore = await chain.feeAdjustedFree(eve);
-    await chain.ok(eve, chain.compute("challenge", taskId, caught.auditIndex, caught.start + 1n));
+    await chain.ok(eve, chain.compute("challenge", taskId, caught.auditIndex, firstLeaf));
     await chain.fails(
       eve,
-      chain.compute("challenge", taskId, caught.auditIndex, caught.start + 1n),
+      chain.compute("challenge", taskId, caught.auditIndex, firstLeaf),
       "Compute.AlreadyChallenged",
     );
     await chain.advanceTo((await windows(taskId)).challengeEnd + 1);
@@ -493,7 +554,104 @@ test("a forced error caught by a whistleblower pays the jackpot; an uncaught one
     assert.equal(eventsOf(quiet, "DisputeOpened").length, 0);
     const paid = await closeAndFinalize(taskId);
     assert.ok(big(paid.verifierPay) > 0n, "forced audits are paid like any audit");
+    await chain.setParameters({ forcedErrorPpm: 0, verdictBlocks: 3, challengeBlocks: 3 });
+  });
+});
+
+test("a verdict agrees exactly when its proven end state is the worker's committed leaf", async () => {
+  await chain.conserving(async () => {
+    // A window long enough for every refused verdict below, each of which takes a block.
+    await chain.setParameters({ verdictBlocks: 8 });
+    const { taskId, audit } = await auditedTask();
+    const replay = transcriptOf(audit, honest);
+    const wrong = transcriptOf(audit, forgedRun(GRAPH_NODES, 6n, 0));
+    const { verifier } = audit;
+    // Agreeing although its own replay ended elsewhere, or disagreeing although it ended in the worker's leaf:
+    await chain.fails(verifier, verdictCall(taskId, audit, true, wrong), "Compute.InconsistentVerdict");
+    await chain.fails(verifier, verdictCall(taskId, audit, false, replay), "Compute.InconsistentVerdict");
+    // Claiming the worker's end state without it being the transcript's last leaf:
+    await chain.fails(
+      verifier,
+      verdictCall(taskId, audit, true, wrong, honest, honest.state(audit.end)),
+      "Compute.BadProof",
+    );
+    // A leaf the worker never committed:
+    const forged = forgedRun(GRAPH_NODES, 2n, 0);
+    await chain.fails(verifier, verdictCall(taskId, audit, false, replay, forged), "Compute.BadProof");
+    const verdictEvents = await chain.ok(verifier, verdictCall(taskId, audit, true, replay));
+    assert.equal(eventOf(verdictEvents, "VerdictSubmitted").endState, honest.state(audit.end));
+    await chain.advanceTo((await windows(taskId)).challengeEnd + 1);
+    await chain.reveal(taskId, audit.auditIndex, verifier);
+    await closeAndFinalize(taskId);
+    await chain.setParameters({ verdictBlocks: 3 });
+  });
+});
+
+test("a one-step segment's transcript is its end state alone, so its audit is never a forced error", async () => {
+  await chain.conserving(async () => {
+    await chain.setParameters({ forcedErrorPpm: 1_000_000 });
+    const { taskId, worker } = await createTask(spec({ maxSteps: 2n, checkpointInterval: 1n }));
+    await commitRun(taskId, worker, honest, 2n);
+    const [audit] = await selectAudits(taskId);
+    assert.ok(audit !== undefined);
+    assert.equal(transcriptOf(audit, honest).layout.leaves, 1);
+    await honestVerdict(taskId, audit);
+    await chain.advanceTo((await windows(taskId)).challengeEnd + 1);
+    const revealed = await chain.reveal(taskId, audit.auditIndex, audit.verifier);
+    assert.equal(eventOf(revealed, "Revealed").forced, false);
+    await closeAndFinalize(taskId);
     await chain.setParameters({ forcedErrorPpm: 0 });
+  });
+});
+
+test("a transcript dispute bisects the strided leaves by proofs, then the steps of one stride window", async () => {
+  await chain.conserving(async () => {
+    const eve = chain.accounts.eve;
+    await chain.setParameters({ transcriptStride: 2 });
+    const { taskId, audit } = await auditedTask();
+    await chain.setParameters({ transcriptStride: 16 });
+    assert.equal(audit.stride, 2n, "the stride is the one recorded when the audits were drawn");
+    // Leaves after steps 2, 4, 6 and 8. The verifier's transcript goes wrong at operator 1 of
+    // step 5 and is right again at the end, so its verdict is consistent (a forced error looks so).
+    const forgedFrom5 = forgedRun(GRAPH_NODES, 5n, 1);
+    const wrong: TrainingView = {
+      ...forgedFrom5,
+      state: (t) => (t >= 7n ? honest.state(t) : forgedFrom5.state(t)),
+    };
+    await verdict(taskId, audit, true, transcriptOf(audit, wrong));
+    await chain.fails(eve, chain.compute("challenge", taskId, audit.auditIndex, 5n), "Compute.InvalidStep");
+    await chain.ok(eve, chain.compute("challenge", taskId, audit.auditIndex, 6n));
+    const disputeId = big((await openDispute(taskId, audit)).disputeId);
+    // Phase 1 asks for leaf 0 (step 2), then leaf 1 (step 4), each with its proof; a proof-less
+    // answer at a leaf is refused. Then (4, 6] is one window: step 5 is asked without a proof.
+    await chain.ok(
+      audit.verifier,
+      chain.compute("respond", disputeId, wrong.state(6n), transcriptOf(audit, wrong).proof(6n)),
+    );
+    await chain.fails(
+      audit.verifier,
+      chain.compute("respond", disputeId, wrong.state(2n), []),
+      "Compute.BadProof",
+    );
+    await chain.playDispute(
+      disputeId,
+      { defender: wrong, challenger: honest, truth: honest },
+      (d) => d.phase === "Operators",
+    );
+    const narrowed = await chain.dispute(disputeId);
+    assert.equal(
+      big(narrowed?.step),
+      5n,
+      "steps 2 and 4 agreed by proof, step 5 found inside the window (4, 6]",
+    );
+    await chain.playDispute(disputeId, { defender: wrong, challenger: honest, truth: honest });
+    assert.equal(await chain.dispute(disputeId), null);
+    const params = await chain.parameters();
+    const slash = percentOf(VERIFIER_STAKE, params.fraudSlashPercent);
+    assert.equal((await chain.balance(audit.verifier.address)).reserved, VERIFIER_STAKE - slash);
+    const paid = await closeAndFinalize(taskId);
+    assert.equal(big(paid.verifierPay), 0n);
+    await restoreAll();
   });
 });
 
@@ -601,22 +759,23 @@ test("a lazy verifier caught by a whistleblower cannot prove its transcript and 
   await chain.conserving(async () => {
     const eve = chain.accounts.eve;
     const { taskId, audit } = await auditedTask();
-    await verdict(taskId, audit, true, blake2AsHex("made up", 256));
+    // Without replaying, it claims the worker's end state after every step: consistent, but wrong.
+    await verdict(taskId, audit, true, transcriptOf(audit, lazyRun(honest, audit.end)));
     const eveBefore = await chain.feeAdjustedFree(eve);
-    await chain.ok(eve, chain.compute("challenge", taskId, audit.auditIndex, 5n));
+    await chain.ok(eve, chain.compute("challenge", taskId, audit.auditIndex, 4n));
     const opened = await openDispute(taskId, audit);
     assert.equal(opened.kind, "Transcript");
     const disputeId = big(opened.disputeId);
-    const proof = transcriptTree(honest, 0n, 8n).proof(5n);
+    const proof = transcriptOf(audit, honest).proof(4n);
     await chain.fails(
       audit.verifier,
-      chain.compute("respond", disputeId, honest.state(5n), proof),
+      chain.compute("respond", disputeId, honest.state(4n), proof),
       "Compute.BadProof",
     );
     const oversized = Array.from({ length: 65 }, () => honest.state(1n));
     await chain.fails(
       audit.verifier,
-      chain.compute("respond", disputeId, honest.state(5n), oversized),
+      chain.compute("respond", disputeId, honest.state(4n), oversized),
       "Compute.BadProof",
     );
     await chain.advanceTo(num((await chain.dispute(disputeId))?.deadline) + 1);
@@ -642,7 +801,7 @@ test("a whistleblower that challenges an honest transcript loses its bond to the
     const { taskId, audit } = await auditedTask();
     await honestVerdict(taskId, audit);
     const eveBefore = await chain.feeAdjustedFree(eve);
-    await chain.ok(eve, chain.compute("challenge", taskId, audit.auditIndex, 7n));
+    await chain.ok(eve, chain.compute("challenge", taskId, audit.auditIndex, 8n));
     const disputeId = big((await openDispute(taskId, audit)).disputeId);
     const verifierBefore = await chain.feeAdjustedFree(audit.verifier);
     await chain.playDispute(disputeId, { defender: honest, challenger: mistaken, truth: honest });
@@ -668,7 +827,7 @@ test("verifiers that miss the verdict or the reveal are slashed for the timeout 
     await chain.advanceTo((await windows(taskId)).challengeEnd + 1);
     await chain.fails(
       silent.verifier,
-      chain.compute("submitVerdict", taskId, silent.auditIndex, true, blake2AsHex("late")),
+      verdictCall(taskId, silent, true, transcriptOf(silent, honest)),
       "Compute.DeadlinePassed",
     );
     await chain.fails(chain.accounts.ferdie, chain.compute("closeAudits", taskId), "Compute.TooEarly");
@@ -691,63 +850,57 @@ test("verifiers that miss the verdict or the reveal are slashed for the timeout 
   });
 });
 
-test("a task demanding a profile waits for matching nodes; a node with open duties cannot leave", async () => {
+test("a task's profile binds its later workers and its verifiers; a node with open duties cannot leave", async () => {
   await chain.conserving(async () => {
-    const { alice, bob, grace } = chain.accounts;
-    const { taskId, worker } = await createTask(spec({ profile: BOB_PROFILE, verificationLevel: 0 }));
-    assert.equal(worker.address, bob.address);
-    await chain.ok(bob, chain.compute("unbond", 10n * VT));
-    await chain.advanceTo(num((await chain.node("bob"))?.unlockAt));
-    await chain.fails(bob, chain.compute("withdrawUnbonded"), "Compute.HasOpenDuties");
-    await chain.advanceTo(num((await chain.task(taskId)).commitDeadline) + 1);
-    const events = await chain.ok(alice, chain.compute("reassignTask", taskId));
-    assert.equal(eventOf(events, "Slashed").who, bob.address);
-    assert.equal(eventOf(events, "TaskUnassigned").taskId, Number(taskId));
-    assert.equal((await chain.task(taskId)).status, "Unassigned");
-    await chain.ok(alice, chain.compute("reassignTask", taskId));
-    assert.equal(
-      (await chain.task(taskId)).status,
-      "Unassigned",
-      "Bob is excluded, Ferdie has another profile",
-    );
-    await chain.ok(alice, chain.compute("cancelTask", taskId));
-    await chain.ok(bob, chain.compute("withdrawUnbonded"));
-    await restoreAll();
+    const { alice, bob, ferdie, grace } = chain.accounts;
+    const workerOnly = { worker: true, verifier: false, whistleblower: false };
+    await chain.register("grace", workerOnly, WORKER_STAKE, GRACE_PROFILE);
+    // A task demanding Grace's profile can only go to her.
+    const demanded = await createTask(spec({ profile: GRACE_PROFILE, verificationLevel: 0 }));
+    assert.equal(demanded.worker.address, grace.address);
+    await chain.ok(grace, chain.compute("unbond", 10n * VT));
+    await chain.advanceTo(num((await chain.node("grace"))?.unlockAt));
+    await chain.fails(grace, chain.compute("withdrawUnbonded"), "Compute.HasOpenDuties");
+    await chain.ok(alice, chain.compute("cancelTask", demanded.taskId));
+    await chain.ok(grace, chain.compute("withdrawUnbonded"));
 
-    const audited = await createTask(spec({ profile: BOB_PROFILE }));
-    await commitRun(audited.taskId, audited.worker, honest, 8n);
-    await chain.fails(alice, chain.compute("selectAudits", audited.taskId), "Compute.NoEligibleVerifier");
-    await chain.register(
-      "grace",
-      { worker: false, verifier: true, whistleblower: false },
-      VERIFIER_STAKE,
-      BOB_PROFILE,
-    );
-    const [audit] = await selectAudits(audited.taskId);
-    assert.equal(audit?.verifier.address, grace.address);
-    await honestVerdict(audited.taskId, audit);
-    await chain.advanceTo((await windows(audited.taskId)).challengeEnd + 1);
-    await chain.fails(
-      grace,
-      chain.compute("reveal", audited.taskId, 0, blake2AsHex("wrong"), blake2AsHex("next")),
-      "Compute.BadReveal",
-    );
-    await chain.reveal(audited.taskId, 0, grace);
-    await chain.fails(
-      grace,
-      chain.compute("reveal", audited.taskId, 0, blake2AsHex("any"), blake2AsHex("next")),
-      "Compute.AlreadySettled",
-    );
-    await closeAndFinalize(audited.taskId);
-    await chain.ok(grace, chain.compute("unbond", VERIFIER_STAKE));
-    await chain.fails(grace, chain.compute("deregister"), "Compute.StakeRemaining");
+    // Below her minimum stake, Grace is not drawn while Bob and Ferdie take a task each; bonded
+    // again, she is the only free worker, and a task that names no profile takes hers.
+    const busy = [
+      await createTask(spec({ verificationLevel: 0 })),
+      await createTask(spec({ verificationLevel: 0 })),
+    ];
+    assert.deepEqual(busy.map((b) => b.worker.address).sort(), [bob.address, ferdie.address].sort());
+    await chain.ok(grace, chain.compute("bondExtra", 10n * VT));
+    const { taskId, worker } = await createTask(spec());
+    assert.equal(worker.address, grace.address);
+    assert.equal((await chain.task(taskId)).profile, GRACE_PROFILE);
+    for (const b of busy) await chain.ok(alice, chain.compute("cancelTask", b.taskId));
+    // Only a node of her profile replays her checkpoints bit for bit: Charlie and Dave may not audit them,
+    await commitRun(taskId, worker, honest, 8n);
+    const committedAt = num(((await chain.task(taskId)).commitment as Record<string, unknown>).committedAt);
+    await chain.advanceTo(committedAt + 1);
+    await chain.fails(alice, chain.compute("selectAudits", taskId), "Compute.NoEligibleVerifier");
+    // and only one can resume from them: voided, the task waits for a free worker of her profile.
+    await chain.advanceTo(committedAt + (await chain.parameters()).commitBlocks + 1);
+    const voided = await chain.ok(alice, chain.compute("reassignTask", taskId));
+    assert.equal(eventOf(voided, "TaskUnassigned").taskId, Number(taskId));
+    assert.equal(eventsOf(voided, "WorkerAssigned").length, 0, "Bob and Ferdie are free, of another profile");
+    await chain.ok(alice, chain.compute("reassignTask", taskId));
+    assert.equal((await chain.task(taskId)).status, "Unassigned");
+    await chain.ok(alice, chain.compute("cancelTask", taskId));
+
+    await chain.ok(grace, chain.compute("unbond", WORKER_STAKE));
+    await chain.advanceTo(num((await chain.node("grace"))?.unlockAt));
+    await chain.ok(grace, chain.compute("withdrawUnbonded"));
+    await chain.ok(grace, chain.compute("deregister"));
   });
 });
 
 test("when the worker loses, the attempt's other disputes and challenges end without a loser", async () => {
   await chain.conserving(async () => {
-    const { eve, grace } = chain.accounts;
-    await chain.ok(grace, chain.compute("bondExtra", VERIFIER_STAKE));
+    const { eve } = chain.accounts;
+    await chain.register("grace", { worker: false, verifier: true, whistleblower: false }, VERIFIER_STAKE);
     await chain.setParameters({ revealBlocks: 30 });
     const forged = forgedRun(GRAPH_NODES, 1n, 0);
     const { taskId, worker } = await createTask(
@@ -756,8 +909,8 @@ test("when the worker loses, the attempt's other disputes and challenges end wit
     await commitRun(taskId, worker, forged, 6n);
     const [accusing, lazy, pending] = await selectAudits(taskId);
     assert.ok(accusing !== undefined && lazy !== undefined && pending !== undefined);
-    await verdict(taskId, accusing, false, transcriptTree(honest, accusing.start, accusing.end).root);
-    await verdict(taskId, lazy, true, blake2AsHex("made up", 256));
+    await honestVerdict(taskId, accusing, honest, forged);
+    await verdict(taskId, lazy, true, transcriptOf(lazy, lazyRun(forged, lazy.end)), forged);
     await honestVerdict(taskId, pending, forged, forged);
     const eveBefore = await chain.feeAdjustedFree(eve);
     await chain.ok(eve, chain.compute("challenge", taskId, lazy.auditIndex, lazy.end));

@@ -11,7 +11,7 @@ import {
   ensureSigned,
   type NativeRecord,
 } from "../pallet.ts";
-import { challenge, closeAudits, reveal, submitVerdict } from "./compute-audits.ts";
+import { challenge, closeAudits, reveal, submitVerdict, type VerdictEvidence } from "./compute-audits.ts";
 import { bisect, claimTimeout, resolveDispute, respond } from "./compute-disputes.ts";
 import { computeErrors, ensure } from "./compute-errors.ts";
 import { computeEvents, emit } from "./compute-events.ts";
@@ -45,6 +45,8 @@ const LIGHT = () => 30_000_000n;
 const SCANNING = () => 120_000_000n;
 /** A proof costs one hash per sibling; its length is capped (MAX_PROOF_LENGTH), so the weight is bounded. */
 const PROVING = (args: { proof: readonly Hash[] }) => 30_000_000n + 2_000_000n * BigInt(args.proof.length);
+const PROVING_VERDICT = (args: { endStateProof: readonly Hash[]; leafProof: readonly Hash[] }) =>
+  30_000_000n + 2_000_000n * BigInt(args.endStateProof.length + args.leafProof.length);
 
 /** A call table entry whose origin check is the helper's: `run` gets what the check yields. */
 type CallEntry<A extends NativeRecord, Run> = Omit<CallDefinition<A>, "handler"> & { run: Run };
@@ -102,7 +104,8 @@ function validParameters(p: ProtocolParameters): boolean {
     windows.every((blocks) => blocks > 0) &&
     p.minWorkerStake > 0n &&
     p.minVerifierStake > 0n &&
-    p.minWhistleblowerStake > 0n
+    p.minWhistleblowerStake > 0n &&
+    p.transcriptStride > 0
   );
 }
 
@@ -160,10 +163,18 @@ export const computePallet = definePallet({
       docs: "Draws the audited segments and their verifiers from the randomness of a block after the commit.",
       run: (ctx, args) => selectAudits(ctx, args.taskId),
     }),
-    submitVerdict: nodeCall<AuditRef & { agrees: boolean; transcript: Hash }>({
-      args: { ...AUDIT_REF, agrees: "bool", transcript: "H256" },
-      weight: LIGHT,
-      docs: "The audit's verifier: whether its replay ends in the worker's checkpoint, and the replay's transcript root.",
+    submitVerdict: nodeCall<AuditRef & VerdictEvidence>({
+      args: {
+        ...AUDIT_REF,
+        agrees: "bool",
+        transcript: "H256",
+        endState: "H256",
+        endStateProof: "Vec<H256>",
+        leaf: "H256",
+        leafProof: "Vec<H256>",
+      },
+      weight: PROVING_VERDICT,
+      docs: "The audit's verifier: whether its replay ends in the worker's checkpoint, the replay's strided transcript root, and proofs that its end state is the transcript's last leaf and `leaf` the worker's committed one; `agrees` must equal `end_state == leaf`.",
       run: submitVerdict,
     }),
     challenge: nodeCall<AuditRef & { firstWrongStep: bigint }>({
