@@ -13,6 +13,7 @@
 // Tensor record:
 //   u32 name length, name (UTF-8), u8 ONNX TensorProto data type, u8 rank, rank x u64 dims,
 //   the elements in row-major order, little-endian.
+import { createHash } from "node:crypto";
 import { endianness } from "node:os";
 import { allocate, type DType, dtypeFromOnnx, onnxDataType, type Tensor } from "./tensor.ts";
 
@@ -48,13 +49,13 @@ function assertLittleEndianHost(): void {
 
 const byName = (a: string, b: string) => Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
 
-class Writer {
-  private readonly chunks: Uint8Array[] = [];
-  private readonly scratch = new DataView(new ArrayBuffer(8));
+/** Where the canonical bytes go, in order: a buffer (encodeCheckpoint) or a hash (checkpointSha256). */
+type Sink = (bytes: Uint8Array) => void;
 
-  bytes(b: Uint8Array): void {
-    this.chunks.push(b);
-  }
+class Writer {
+  private readonly scratch = new DataView(new ArrayBuffer(8));
+  constructor(readonly bytes: Sink) {}
+
   u8(v: number): void {
     this.bytes(Uint8Array.of(v));
   }
@@ -65,9 +66,6 @@ class Writer {
   u64(v: number): void {
     this.scratch.setBigUint64(0, BigInt(v), true);
     this.bytes(new Uint8Array(this.scratch.buffer.slice(0, 8)));
-  }
-  concat(): Uint8Array {
-    return Buffer.concat(this.chunks);
   }
 }
 
@@ -115,8 +113,9 @@ function writeTensors(w: Writer, tensors: Map<string, Tensor>): void {
     w.u8(onnxDataType[tensor.dtype]);
     w.u8(tensor.dims.length);
     for (const d of tensor.dims) w.u64(d);
+    // A view, not a copy: every sink consumes the bytes before this returns.
     const data = tensor.data;
-    w.bytes(new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice());
+    w.bytes(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   }
 }
 
@@ -174,9 +173,9 @@ function readTensors(r: Reader): Map<string, Tensor> {
   return tensors;
 }
 
-export function encodeCheckpoint(state: TrainingState): Uint8Array {
+function writeCheckpoint(state: TrainingState, sink: Sink): void {
   assertLittleEndianHost();
-  const w = new Writer();
+  const w = new Writer(sink);
   w.bytes(MAGIC);
   w.u64(state.step);
   w.u64(state.position.epoch);
@@ -184,7 +183,22 @@ export function encodeCheckpoint(state: TrainingState): Uint8Array {
   for (const word of state.position.rngAtEpochStart) w.u32(word);
   writeTensors(w, state.params);
   writeTensors(w, state.state);
-  return w.concat();
+}
+
+export function encodeCheckpoint(state: TrainingState): Uint8Array {
+  const chunks: Uint8Array[] = [];
+  writeCheckpoint(state, (bytes) => chunks.push(bytes));
+  return Buffer.concat(chunks);
+}
+
+/**
+ * The hex SHA-256 of encodeCheckpoint(state), hashed as the bytes are laid out: a verifier hashing
+ * a state at every transcript leaf never builds the checkpoint in memory.
+ */
+export function checkpointSha256(state: TrainingState): string {
+  const hash = createHash("sha256");
+  writeCheckpoint(state, (bytes) => hash.update(bytes));
+  return hash.digest("hex");
 }
 
 export function decodeCheckpoint(bytes: Uint8Array): TrainingState {

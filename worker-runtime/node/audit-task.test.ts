@@ -35,8 +35,9 @@ describe("a verifier's replay", () => {
     fromStep: 4,
     toStep: 8,
   });
+  // The four-step segment is shorter than the transcript stride: its transcript has one leaf.
   const unreplayableRoot = Buffer.from(
-    merkleRoot(Array.from({ length: 4 }, () => Buffer.from(UNREPLAYABLE_STATE, "hex"))),
+    merkleRoot(Array.from({ length: 1 }, () => Buffer.from(UNREPLAYABLE_STATE, "hex"))),
   ).toString("hex");
 
   it("lands on the worker's checkpoint from an honest one", async () => {

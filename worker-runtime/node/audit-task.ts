@@ -8,7 +8,13 @@ import { merkleRoot, verifyMerkleInclusion } from "../../protocol/merkle.ts";
 import type { AuditClaim, AuditTask, ProvenCheckpoint } from "../../protocol/node-wire.ts";
 import { auditVerdictMessage } from "../../protocol/signed-messages.ts";
 import { TrainError } from "../train/errors.ts";
-import { type ReplayOptions, replaySegment, replayTranscript } from "../train/replay.ts";
+import {
+  DEFAULT_TRANSCRIPT_STRIDE,
+  type ReplayOptions,
+  replaySegment,
+  replayTranscript,
+  transcriptSteps,
+} from "../train/replay.ts";
 import { revealWhenDue, submitVerdict } from "./chain-duties.ts";
 import { NodeError } from "./errors.ts";
 import { LeaseKeeper } from "./lease-keeper.ts";
@@ -43,7 +49,7 @@ export async function replayForVerdict(
 ): Promise<{ sha256: string; root: string | null }> {
   try {
     if (!withTranscript) return { ...(await replaySegment(segment)), root: null };
-    const { sha256, root } = await replayTranscript(segment);
+    const { sha256, root } = await replayTranscript({ ...segment, stride: DEFAULT_TRANSCRIPT_STRIDE });
     return { sha256, root };
   } catch (error) {
     // Undecodable bytes, a state that does not fit the model, or a checkpoint claiming another
@@ -52,8 +58,8 @@ export async function replayForVerdict(
       error instanceof TrainError &&
       (error.code === "INVALID_CHECKPOINT" || error.code === "CHECKPOINT_MISMATCH");
     if (!bad) throw error;
-    const steps = segment.toStep - (segment.fromStep ?? 0);
-    const leaves = Array.from({ length: steps }, () => Buffer.from(UNREPLAYABLE_STATE, "hex"));
+    const steps = transcriptSteps(segment.fromStep ?? 0, segment.toStep, DEFAULT_TRANSCRIPT_STRIDE);
+    const leaves = steps.map(() => Buffer.from(UNREPLAYABLE_STATE, "hex"));
     return {
       sha256: UNREPLAYABLE_STATE,
       root: withTranscript ? Buffer.from(merkleRoot(leaves)).toString("hex") : null,
@@ -62,11 +68,12 @@ export async function replayForVerdict(
 }
 
 /**
- * A lazy verifier's claim: the worker's end state after every step, which is what an agreeing
- * transcript must end with but is wrong at every step before the last.
+ * A lazy verifier's claim: the worker's end state at every leaf, which is what an agreeing
+ * transcript must end with but is wrong at every leaf before the last.
  */
 function lazyTranscript(audit: AuditTask): { sha256: string; root: string } {
-  const leaves = Array.from({ length: audit.to.step - audit.from.step }, () => hex(audit.to.sha256));
+  const steps = transcriptSteps(audit.from.step, audit.to.step, DEFAULT_TRANSCRIPT_STRIDE);
+  const leaves = steps.map(() => hex(audit.to.sha256));
   return { sha256: audit.to.sha256, root: Buffer.from(merkleRoot(leaves)).toString("hex") };
 }
 
