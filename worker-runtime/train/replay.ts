@@ -122,7 +122,7 @@ export function replaySegment(options: ReplayOptions): Promise<ReplayResult> {
 }
 
 const stateSha256 = (setup: RunSetup, state: TrainingState) =>
-  checkpointSha256({ ...state, ...setup.engine.canonical(state) });
+  checkpointSha256({ ...state, ...setup.engine.canonical(state, { views: true }) });
 
 /**
  * Replays the segment as the worker trains it, several steps per onnxruntime run, hashing the
