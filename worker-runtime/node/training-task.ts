@@ -13,7 +13,7 @@ import { commitmentMessage } from "../../protocol/signed-messages.ts";
 import { CheckpointDir } from "../train/checkpoint-dir.ts";
 import { currentProfile } from "../train/profile.ts";
 import { parseTrainingSpec } from "../train/spec.ts";
-import { train } from "../train/trainer.ts";
+import { deliveredModel, train } from "../train/trainer.ts";
 import { commitCheckpoints } from "./chain-duties.ts";
 import { NodeError } from "./errors.ts";
 import type { CheckpointInFlight, Fault, WorkerFault } from "./faults.ts";
@@ -114,12 +114,13 @@ export async function runTrainingTask(
     let lastProgress = 0;
     // The leaves are the hashes of the bytes as uploaded, which a fault may have forged.
     const uploaded = new Map<number, string>();
-    let previous: CheckpointInFlight["previous"] = null;
+    // Set by the upload reports, which narrowing cannot see into.
+    let previous = null as CheckpointInFlight["previous"];
     let index = 0;
+    const job = fault?.job ? fault.job({ model, spec: task.spec }) : { model, spec: task.spec };
     const result = await train({
-      model,
+      ...job,
       dataset: { bytes: dataset, fileName: task.dataset_file_name },
-      spec: task.spec,
       checkpointDir,
       ...(resume ? { resume } : {}),
       signal: keeper.signal,
@@ -167,9 +168,11 @@ export async function runTrainingTask(
       ...result.checkpoints.map((c) => uploaded.get(c.step) ?? c.sha256),
     ];
     const root = Buffer.from(merkleRoot(leaves.map((l) => Buffer.from(l, "hex")))).toString("hex");
+    // A worker that trained another job delivers the task's graph with that job's last weights.
+    const trainedModel = fault?.job && previous ? deliveredModel(model, previous.bytes) : result.model;
     const modelSha256 = await client.uploadModel(
       lease,
-      fault?.model ? fault.model(result.model, model) : result.model,
+      fault?.model ? fault.model(trainedModel, model) : trainedModel,
     );
     if (task.chain) {
       await commitCheckpoints(
