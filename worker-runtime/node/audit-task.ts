@@ -18,7 +18,7 @@ import {
 import { revealWhenDue, submitVerdict } from "./chain-duties.ts";
 import { NodeError } from "./errors.ts";
 import { LeaseKeeper } from "./lease-keeper.ts";
-import { requireSameProfile } from "./profile-check.ts";
+import { determinismProfileHash, requireSameProfile } from "./profile-check.ts";
 import { requireChain, type TaskContext } from "./training-task.ts";
 
 const hex = (value: string) => Buffer.from(value, "hex");
@@ -87,7 +87,7 @@ export async function runAuditTask(
   const lease = claim.lease.id;
   const keeper = new LeaseKeeper(client, lease, claim.lease.heartbeat_interval_seconds, stop, log);
   try {
-    requireSameProfile(audit);
+    requireSameProfile(audit, determinismProfileHash(context.threads));
     checkInclusion(audit, audit.from);
     checkInclusion(audit, audit.to);
     const [model, dataset, from] = await Promise.all([
@@ -102,6 +102,7 @@ export async function runAuditTask(
       from,
       fromStep: audit.from.step,
       toStep: audit.to.step,
+      threads: context.threads,
       signal: keeper.signal,
     };
     const duty = audit.chain && {

@@ -20,7 +20,7 @@ import type { CheckpointInFlight, Fault, WorkerFault } from "./faults.ts";
 import type { GatewayClient } from "./gateway-client.ts";
 import type { NodeIdentity } from "./identity.ts";
 import { LeaseKeeper } from "./lease-keeper.ts";
-import { requireSameProfile } from "./profile-check.ts";
+import { determinismProfileHash, requireSameProfile } from "./profile-check.ts";
 import { SerialReports } from "./serial-reports.ts";
 
 export interface TaskContext {
@@ -32,6 +32,8 @@ export interface TaskContext {
   log: (message: string) => void;
   /** A misbehaviour injected on purpose (faults.ts); null for an honest node. */
   fault: Fault | null;
+  /** Intra-op threads of every training and replay: part of the node's determinism profile. */
+  threads: number;
 }
 
 // Progress is a courtesy to the user watching the job; once a second is plenty.
@@ -43,7 +45,7 @@ const sha256Hex = (bytes: Uint8Array | string) => createHash("sha256").update(by
  * A checkpoint directory holding only the checkpoint to resume from, with a manifest naming this
  * run, which is what the trainer resumes from. The checkpoint's hash was checked on download.
  */
-function resumeDirectory(dir: string, claim: TrainingClaim, bytes: Uint8Array): string {
+function resumeDirectory(dir: string, claim: TrainingClaim, bytes: Uint8Array, threads: number): string {
   const { task } = claim;
   rmSync(dir, { recursive: true, force: true });
   const identity = {
@@ -55,10 +57,16 @@ function resumeDirectory(dir: string, claim: TrainingClaim, bytes: Uint8Array): 
   const step = claim.resume_from!.step;
   // The gateway keeps checkpoints, not the metrics history or the open epoch's sums: the resumed
   // run's metrics start here, while its checkpoints are bit-identical either way.
-  CheckpointDir.create(dir, identity, currentProfile()).add(step, bytes, step === task.total_steps, null, {
-    newSteps: [],
-    epochs: [],
-  });
+  CheckpointDir.create(dir, identity, currentProfile(threads)).add(
+    step,
+    bytes,
+    step === task.total_steps,
+    null,
+    {
+      newSteps: [],
+      epochs: [],
+    },
+  );
   return dir;
 }
 
@@ -94,7 +102,7 @@ export async function runTrainingTask(
     return vanish(stop);
   }
   try {
-    requireSameProfile(task);
+    requireSameProfile(task, determinismProfileHash(context.threads));
     const workDir = join(context.dataDir, "tasks", task.task_id, `attempt-${claim.attempt}`);
     mkdirSync(workDir, { recursive: true });
     const [model, dataset] = await Promise.all([
@@ -105,7 +113,7 @@ export async function runTrainingTask(
     let resume: { dir: string } | undefined;
     if (resumeFrom) {
       const bytes = await client.download(resumeFrom.sha256);
-      resume = { dir: resumeDirectory(join(workDir, "resume"), claim, bytes) };
+      resume = { dir: resumeDirectory(join(workDir, "resume"), claim, bytes, context.threads) };
       log(`task ${task.task_id}: resuming from step ${resumeFrom.step}`);
     } else {
       log(`task ${task.task_id}: training from step 0`);
@@ -122,6 +130,7 @@ export async function runTrainingTask(
       ...job,
       dataset: { bytes: dataset, fileName: task.dataset_file_name },
       checkpointDir,
+      threads: context.threads,
       ...(resume ? { resume } : {}),
       signal: keeper.signal,
       onEvent: (event) => {
