@@ -41,6 +41,7 @@ export const API_ERROR_CODES = [
   "invalid_spec",
   "wrong_file_purpose",
   "model_not_priceable",
+  "model_not_trainable",
   "price_cap_exceeded",
   "job_not_cancellable",
   "model_not_ready",

@@ -13,6 +13,7 @@
 // Tensor record:
 //   u32 name length, name (UTF-8), u8 ONNX TensorProto data type, u8 rank, rank x u64 dims,
 //   the elements in row-major order, little-endian.
+import { createHash } from "node:crypto";
 import { endianness } from "node:os";
 import { allocate, type DType, dtypeFromOnnx, onnxDataType, type Tensor } from "./tensor.ts";
 
@@ -48,26 +49,48 @@ function assertLittleEndianHost(): void {
 
 const byName = (a: string, b: string) => Buffer.compare(Buffer.from(a, "utf8"), Buffer.from(b, "utf8"));
 
-class Writer {
-  private readonly chunks: Uint8Array[] = [];
-  private readonly scratch = new DataView(new ArrayBuffer(8));
+/**
+ * Where the canonical bytes go, in order: a buffer (encodeCheckpoint) or a hash
+ * (checkpointSha256). The bytes are only valid during the call.
+ */
+type Sink = (bytes: Uint8Array) => void;
 
+// Small fields and small tensors are gathered into one buffer before they reach the sink: a hash
+// fed a few bytes at a time spends far longer per update than on the bytes themselves.
+const WRITE_BUFFER_BYTES = 64 * 1024;
+
+class Writer {
+  private readonly buffer = new Uint8Array(WRITE_BUFFER_BYTES);
+  private readonly view = new DataView(this.buffer.buffer);
+  private length = 0;
+  constructor(private readonly sink: Sink) {}
+
+  private room(n: number): number {
+    if (this.length + n > this.buffer.length) this.flush();
+    const at = this.length;
+    this.length += n;
+    return at;
+  }
   bytes(b: Uint8Array): void {
-    this.chunks.push(b);
+    if (b.length >= this.buffer.length) {
+      this.flush();
+      this.sink(b);
+      return;
+    }
+    this.buffer.set(b, this.room(b.length));
   }
   u8(v: number): void {
-    this.bytes(Uint8Array.of(v));
+    this.view.setUint8(this.room(1), v);
   }
   u32(v: number): void {
-    this.scratch.setUint32(0, v, true);
-    this.bytes(new Uint8Array(this.scratch.buffer.slice(0, 4)));
+    this.view.setUint32(this.room(4), v, true);
   }
   u64(v: number): void {
-    this.scratch.setBigUint64(0, BigInt(v), true);
-    this.bytes(new Uint8Array(this.scratch.buffer.slice(0, 8)));
+    this.view.setBigUint64(this.room(8), BigInt(v), true);
   }
-  concat(): Uint8Array {
-    return Buffer.concat(this.chunks);
+  flush(): void {
+    if (this.length > 0) this.sink(this.buffer.subarray(0, this.length));
+    this.length = 0;
   }
 }
 
@@ -105,18 +128,19 @@ class Reader {
 }
 
 function writeTensors(w: Writer, tensors: Map<string, Tensor>): void {
-  const names = [...tensors.keys()].sort(byName);
-  w.u32(names.length);
-  for (const name of names) {
-    const tensor = tensors.get(name)!;
-    const encoded = new TextEncoder().encode(name);
+  // Each name encoded once, then sorted by its bytes.
+  const named = [...tensors].map(([name, tensor]) => ({ encoded: Buffer.from(name, "utf8"), tensor }));
+  named.sort((a, b) => Buffer.compare(a.encoded, b.encoded));
+  w.u32(named.length);
+  for (const { encoded, tensor } of named) {
     w.u32(encoded.length);
     w.bytes(encoded);
     w.u8(onnxDataType[tensor.dtype]);
     w.u8(tensor.dims.length);
     for (const d of tensor.dims) w.u64(d);
+    // A view, not a copy: the writer copies or consumes the bytes before this returns.
     const data = tensor.data;
-    w.bytes(new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice());
+    w.bytes(new Uint8Array(data.buffer, data.byteOffset, data.byteLength));
   }
 }
 
@@ -174,9 +198,9 @@ function readTensors(r: Reader): Map<string, Tensor> {
   return tensors;
 }
 
-export function encodeCheckpoint(state: TrainingState): Uint8Array {
+function writeCheckpoint(state: TrainingState, sink: Sink): void {
   assertLittleEndianHost();
-  const w = new Writer();
+  const w = new Writer(sink);
   w.bytes(MAGIC);
   w.u64(state.step);
   w.u64(state.position.epoch);
@@ -184,7 +208,23 @@ export function encodeCheckpoint(state: TrainingState): Uint8Array {
   for (const word of state.position.rngAtEpochStart) w.u32(word);
   writeTensors(w, state.params);
   writeTensors(w, state.state);
-  return w.concat();
+  w.flush();
+}
+
+export function encodeCheckpoint(state: TrainingState): Uint8Array {
+  const chunks: Uint8Array[] = [];
+  writeCheckpoint(state, (bytes) => chunks.push(bytes.slice()));
+  return Buffer.concat(chunks);
+}
+
+/**
+ * The hex SHA-256 of encodeCheckpoint(state), hashed as the bytes are laid out: a verifier hashing
+ * a state at every transcript leaf never builds the checkpoint in memory.
+ */
+export function checkpointSha256(state: TrainingState): string {
+  const hash = createHash("sha256");
+  writeCheckpoint(state, (bytes) => hash.update(bytes));
+  return hash.digest("hex");
 }
 
 export function decodeCheckpoint(bytes: Uint8Array): TrainingState {

@@ -54,6 +54,8 @@ const DOMAIN_ANSWERS: Readonly<Record<DomainErrorCode, Answer>> = {
   wrong_file_purpose: [400, "invalid_request_error", "wrong_file_purpose"],
   // A quote names the model as the field at fault, whatever the pricing worker found.
   model_not_priceable: [400, "invalid_request_error", "model_not_priceable"],
+  // The training step, built and run once on zeros of the dataset's shapes, fails: the message names the node.
+  model_not_trainable: [400, "invalid_request_error", "model_not_trainable"],
   pricing_limit_exceeded: [400, "invalid_request_error", "inspection_limit_exceeded"],
   price_cap_exceeded: [400, "invalid_request_error", "price_cap_exceeded"],
   job_not_cancellable: [409, "invalid_request_error", "job_not_cancellable"],

@@ -20,6 +20,7 @@ export const DOMAIN_ERROR_CODES = [
   "invalid_spec",
   "wrong_file_purpose",
   "model_not_priceable",
+  "model_not_trainable",
   "pricing_limit_exceeded",
   // jobs.ts
   "price_cap_exceeded",

@@ -128,22 +128,26 @@ function sequenceModel(input: "float32" | "int32" = "float32") {
   return { bytes: m.bytes(), output: y };
 }
 
-/** Four samples: x of the given per-sample shape (float32 zeros), y of [4] floats. */
-function samples(xShape: number[]) {
+/**
+ * Four samples of float32 zeros: x of the given per-sample shape, y of `yShape` (by default the
+ * sequence model's output for that x, [...seq, 4]).
+ */
+function samples(xShape: number[], yShape = [...xShape.slice(0, -1), 4]) {
   const xBytes = 4 * xShape.reduce((a, b) => a * b, 4);
+  const yBytes = 4 * yShape.reduce((a, b) => a * b, 4);
   return safetensorsFile(
     {
       x: { dtype: "F32", shape: [4, ...xShape], data_offsets: [0, xBytes] },
-      y: { dtype: "F32", shape: [4], data_offsets: [xBytes, xBytes + 16] },
+      y: { dtype: "F32", shape: [4, ...yShape], data_offsets: [xBytes, xBytes + yBytes] },
     },
-    xBytes + 16,
+    xBytes + yBytes,
   );
 }
 
-async function quoteOf(model: { bytes: Uint8Array; output: string }, xShape: number[]) {
+async function quoteOf(model: { bytes: Uint8Array; output: string }, xShape: number[], yShape?: number[]) {
   const files = {
     model: await uploadFile(testApp.app, alice, "model", "m.onnx", model.bytes),
-    dataset: await uploadFile(testApp.app, alice, "dataset", "d.safetensors", samples(xShape)),
+    dataset: await uploadFile(testApp.app, alice, "dataset", "d.safetensors", samples(xShape, yShape)),
   };
   const sequenceSpec = {
     inputs: { x: "x" },
@@ -187,6 +191,17 @@ test("a dataset whose features do not fit the model's inputs is refused at quote
   }
   const int32 = expectApiError(await quoteOf(sequenceModel("int32"), [3, 8]), 400, "invalid_spec");
   assert.match(int32.message, /tensor 'x' holds float32, which does not convert to model input 'x' of int32/);
+});
+
+test("a dataset whose target the model's loss cannot take is refused at quote time by one training step", async () => {
+  const model = sequenceModel();
+  assert.equal((await quoteOf(model, [3, 8], [3, 4])).statusCode, 200);
+  const error = expectApiError(await quoteOf(model, [3, 8], [3, 5]), 400, "model_not_trainable");
+  assert.equal(error.param, "dataset");
+  assert.match(
+    error.message,
+    /^The model does not train on this dataset: error \[DATA_MODEL_MISMATCH\] .*y: target shape \[1, 3, 5\] does not fit model output \S+ of shape \[batch, seq, 4\] with mse/s,
+  );
 });
 
 test("a model whose cost depends on values known only when it runs is not priced", async () => {

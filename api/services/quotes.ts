@@ -7,9 +7,10 @@
 // Everything after finding the files is a pure function of their content and the spec, so it is
 // cached by content hash: a repeated quote costs one indexed query for the two files. The files
 // are read with plain `pg` because a Prisma query costs several times more (docs/api.md). The
-// checks use what upload inspection recorded; only the FLOP count needs the model itself, and it
-// is computed on the inspection worker (bounded in time and memory, off the event loop), once
-// per model and input sizes.
+// checks use what upload inspection recorded; only the FLOP count and the one-step probe (the
+// training graphs built and run once on zeros of the dataset's shapes, so a job that would fail
+// in training is refused now, naming the node) need the model itself, and both run on the
+// inspection worker (bounded in time and memory, off the event loop).
 import { buffer } from "node:stream/consumers";
 import type pg from "pg";
 import { specHash } from "../../protocol/receipt.ts";
@@ -70,7 +71,11 @@ function specParam(path: string): string {
 }
 
 export class QuoteError extends DomainError<
-  "invalid_spec" | "wrong_file_purpose" | "model_not_priceable" | "pricing_limit_exceeded"
+  | "invalid_spec"
+  | "wrong_file_purpose"
+  | "model_not_priceable"
+  | "model_not_trainable"
+  | "pricing_limit_exceeded"
 > {}
 
 function invalidSpec(path: string, message: string): QuoteError {
@@ -162,13 +167,33 @@ export class Quotes {
     }
     const byEpochs = spec.epochs === undefined ? Number.POSITIVE_INFINITY : spec.epochs * perEpoch;
     const totalSteps = Math.min(byEpochs, spec.max_steps ?? Number.POSITIVE_INFINITY);
+    const flopsPerStep = await this.flopsPerStep(model.sha256, inputShapes);
+    await this.probe(model.sha256, spec, datasetDetails);
     return {
       spec,
       trainSamples,
       totalSteps,
       checkpoints: segmentsOf(totalSteps, spec.checkpoint_every) + 1,
-      flopsPerStep: await this.flopsPerStep(model.sha256, inputShapes),
+      flopsPerStep,
     };
+  }
+
+  /**
+   * One training step on zeros of the dataset's shapes, on the inspection worker: a model and
+   * dataset that pass the checks above but would fail in training (a target the loss cannot
+   * take, a node whose shapes clash) are refused here, naming the node. The plan cache keeps the
+   * answer, so a repeated quote does not run it again.
+   */
+  private async probe(sha256: string, spec: TrainingSpec, dataset: DatasetDetails): Promise<void> {
+    const read = async () => buffer(await this.blobs.read(sha256));
+    await this.inspector
+      .probe(read, { sha256, spec, dataset: { format: dataset.format, tensors: dataset.tensors } })
+      .catch((error: unknown) => {
+        if (!(error instanceof FileRejectedError)) throw error;
+        const code =
+          error.code === "inspection_limit_exceeded" ? "pricing_limit_exceeded" : "model_not_trainable";
+        throw new QuoteError(code, error.message, "dataset");
+      });
   }
 
   /** Both files, each live, the organization's and of the purpose its field needs; model first. */

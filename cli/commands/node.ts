@@ -15,6 +15,7 @@ interface NodeCommandOptions {
   seedFile?: string;
   dataDir: string;
   fault?: string;
+  threads?: string;
 }
 
 /**
@@ -53,6 +54,10 @@ export function registerNodeCommand(program: Command): void {
     )
     .option("--data-dir <dir>", "where downloaded inputs and checkpoints are kept", ".veritrain/node")
     .option(
+      "--threads <n>",
+      "onnxruntime intra-op threads of its trainings and replays (default 1); part of the determinism profile it registers, so it is paired only with nodes of the same count",
+    )
+    .option(
       "--fault <mode>",
       `misbehave on purpose, for testing (needs VERITRAIN_ALLOW_FAULTS=1, never in production): ${Object.keys(FAULTS).join(", ")}`,
     )
@@ -64,6 +69,7 @@ export function registerNodeCommand(program: Command): void {
           apiUrl: options.api,
           ...(options.chain ? { chainUrl: options.chain } : {}),
           ...(fault ? { fault } : {}),
+          ...(options.threads === undefined ? {} : { threads: Number(options.threads) }),
           seed: nodeSeed(options.seedFile),
           dataDir: resolve(options.dataDir),
           log: (message) =>

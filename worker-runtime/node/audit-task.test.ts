@@ -37,7 +37,7 @@ describe("a verifier's replay", () => {
     toStep: 8,
   });
   it("lands on the worker's checkpoint from an honest one, its transcript strided by the chain's rule", async () => {
-    const { stepHashes } = await replayTranscript(segment(first));
+    const { leaves: stepHashes } = await replayTranscript({ ...segment(first), stride: 1 });
     // Steps 5..8 with stride 1: a leaf after every step.
     const replay = await replayForVerdict(segment(first), Number(new TranscriptLayout(4n, 8n, 1n).stride));
     assert.equal(replay.sha256, secondSha256);

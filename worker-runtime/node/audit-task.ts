@@ -9,12 +9,11 @@ import type { AuditClaim, AuditTask, ProvenCheckpoint } from "../../protocol/nod
 import { auditVerdictMessage, sha256Hex } from "../../protocol/signed-messages.ts";
 import { TranscriptLayout } from "../../protocol/transcript.ts";
 import { TrainError } from "../train/errors.ts";
-import { type ReplayOptions, replaySegment } from "../train/replay.ts";
+import { type ReplayOptions, replaySegment, replayTranscript } from "../train/replay.ts";
 import { revealWhenDue, submitVerdict, transcriptStrideOf } from "./chain-duties.ts";
 import { NodeError } from "./errors.ts";
 import { LeaseKeeper } from "./lease-keeper.ts";
 import { requireSameProfile } from "./profile-check.ts";
-import { replayStridedTranscript } from "./strided-transcript.ts";
 import { requireChain, type TaskContext } from "./training-task.ts";
 
 const hex = (value: string) => Buffer.from(value, "hex");
@@ -48,7 +47,7 @@ export async function replayForVerdict(
 ): Promise<{ sha256: string; leaves: string[] | null }> {
   try {
     if (stride === null) return { sha256: (await replaySegment(segment)).sha256, leaves: null };
-    const { sha256, leaves } = await replayStridedTranscript({ ...segment, stride });
+    const { sha256, leaves } = await replayTranscript({ ...segment, stride });
     return { sha256, leaves };
   } catch (error) {
     // Undecodable bytes, a state that does not fit the model, or a checkpoint claiming another

@@ -30,6 +30,8 @@ export async function ensureStaked(
   role: NodeRole,
   dataDir: string,
   log: (message: string) => void,
+  /** The node's intra-op threads, part of the profile it registers. */
+  threads = 1,
 ): Promise<void> {
   const existing = await chain.node();
   if (existing) {
@@ -48,7 +50,7 @@ export async function ensureStaked(
       verifier: role === "verifier",
       whistleblower: role === "whistleblower",
     },
-    profile: blake2AsHex(canonicalize(currentProfile())!, 256),
+    profile: blake2AsHex(canonicalize(currentProfile(threads))!, 256),
     commitment: secret.commitment,
     bond,
   });

@@ -5,6 +5,7 @@
 import { setTimeout as sleep } from "node:timers/promises";
 import { NodeChainClient } from "../../chain-bridge/index.ts";
 import type { NodeRole } from "../../protocol/node-wire.ts";
+import { checkThreads } from "../train/profile.ts";
 import { runAuditTask } from "./audit-task.ts";
 import { pendingReveal, revealWhenDue } from "./chain-duties.ts";
 import { ensureStaked } from "./chain-stake.ts";
@@ -25,6 +26,8 @@ export interface NodeDaemonOptions {
   log: (message: string) => void;
   /** A misbehaviour to inject on purpose (faults.ts, checked by faultFor); absent for an honest node. */
   fault?: Fault;
+  /** Intra-op threads of its trainings and replays (default 1): part of its determinism profile. */
+  threads?: number;
   /** Long-poll length per claim, at most 20 s. */
   claimWaitSeconds?: number;
 }
@@ -39,7 +42,7 @@ const REGISTER_ATTEMPTS = 6;
 async function registerWithRetries(client: GatewayClient, options: NodeDaemonOptions) {
   for (let attempt = 1, backoff = FIRST_BACKOFF_MS; ; attempt++, backoff *= 2) {
     try {
-      return await client.register([options.role], determinismProfileHash());
+      return await client.register([options.role], determinismProfileHash(options.threads));
     } catch (error) {
       const transient =
         error instanceof NodeError &&
@@ -63,10 +66,11 @@ export class NodeDaemon {
   ) {}
 
   static async start(options: NodeDaemonOptions): Promise<NodeDaemon> {
+    checkThreads(options.threads ?? 1);
     const identity = await loadIdentity(options.seed);
     const chain = options.chainUrl ? await NodeChainClient.connect(options.chainUrl, options.seed) : null;
     try {
-      if (chain) await ensureStaked(chain, options.role, options.dataDir, options.log);
+      if (chain) await ensureStaked(chain, options.role, options.dataDir, options.log, options.threads);
       const client = new GatewayClient(options.apiUrl, identity);
       const node = await registerWithRetries(client, options);
       options.log(`registered ${node.address} as ${node.roles.join(", ")}`);
@@ -104,6 +108,7 @@ export class NodeDaemon {
       dataDir: this.options.dataDir,
       log,
       fault: this.options.fault ?? null,
+      threads: this.options.threads ?? 1,
     };
     const wait = Math.min(this.options.claimWaitSeconds ?? 20, 20);
     const stop = this.stopping.signal;

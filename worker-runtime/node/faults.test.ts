@@ -6,11 +6,14 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { decodeCheckpoint } from "../../protocol/checkpoint.ts";
 import { sha256Hex } from "../../protocol/signed-messages.ts";
+import { ModelBuilder, seededRandom } from "../autodiff/index.ts";
+import { loadModel } from "../onnx/index.ts";
 import { loadFixture } from "../train/fixtures.ts";
 import { replaySegment } from "../train/replay.ts";
-import { train } from "../train/trainer.ts";
+import { initialCheckpoint, train } from "../train/trainer.ts";
 import { NodeError } from "./errors.ts";
-import { type CheckpointInFlight, FAULTS, faultFor, type WorkerFault } from "./faults.ts";
+import { type CheckpointInFlight, FAULTS, faultFor, type TrainingJob, type WorkerFault } from "./faults.ts";
+import { swapOperator } from "./swap-operator.ts";
 
 const ALLOWED = { VERITRAIN_ALLOW_FAULTS: "1" };
 const refused = (error: unknown) => error instanceof NodeError && error.code === "FAULTS_REFUSED";
@@ -66,6 +69,26 @@ describe("worker faults", () => {
     }
     return sent;
   }
+  /** The checkpoint bytes of a run of `job` on the task's data, as a worker trained them. */
+  async function trainedBytes(job: TrainingJob): Promise<Uint8Array[]> {
+    const jobDir = mkdtempSync(join(tmpdir(), "vt-faults-job-"));
+    try {
+      const result = await train({
+        model: job.model,
+        dataset: mlp.dataset,
+        spec: job.spec,
+        checkpointDir: jobDir,
+      });
+      return result.checkpoints.map(({ step }) =>
+        readFileSync(join(jobDir, `step-${String(step).padStart(9, "0")}.ckpt`)),
+      );
+    } finally {
+      rmSync(jobDir, { recursive: true, force: true });
+    }
+  }
+  /** An honest verifier's replay of the task's segment (fromStep, toStep] from `from`. */
+  const replayFrom = (from: Uint8Array, fromStep: number, toStep: number) =>
+    replaySegment({ model: mlp.model, dataset: mlp.dataset, spec, from, fromStep, toStep });
   const changed = (sent: Uint8Array[]) =>
     sent.flatMap((bytes, i) => (sha256Hex(bytes) === sha256Hex(checkpoints[i]!.bytes) ? [] : [i]));
 
@@ -94,6 +117,63 @@ describe("worker faults", () => {
     const forged = decodeCheckpoint(sent[1]!);
     assert.equal(forged.step, 4);
     assert.deepEqual(forged.params, half.state.params);
+  });
+
+  it("subset-data trains half the batches of one segment, committing the whole segment's step and data position", async () => {
+    const sent = await uploads(FAULTS["subset-data"]);
+    assert.deepEqual(changed(sent), [1]);
+    const forged = decodeCheckpoint(sent[1]!);
+    const honest = decodeCheckpoint(checkpoints[1]!.bytes);
+    assert.equal(forged.step, honest.step);
+    assert.deepEqual(forged.position, honest.position);
+    const replay = await replayFrom(sent[0]!, 0, 4);
+    assert.equal(replay.sha256, sha256Hex(checkpoints[1]!.bytes));
+    assert.notEqual(replay.sha256, sha256Hex(sent[1]!));
+  });
+
+  it("swap-operator trains with a Gemm on float16-rounded inputs: step 0 is honest, a replay of any segment disagrees", async () => {
+    const { job } = FAULTS["swap-operator"];
+    const cheat = await trainedBytes(job({ model: mlp.model, spec }));
+    assert.equal(sha256Hex(cheat[0]!), sha256Hex(checkpoints[0]!.bytes));
+    for (const [index, bytes] of cheat.entries()) {
+      if (index === 0) continue;
+      const replay = await replayFrom(
+        cheat[index - 1]!,
+        checkpoints[index - 1]!.step,
+        checkpoints[index]!.step,
+      );
+      assert.notEqual(replay.sha256, sha256Hex(bytes), `segment ending at checkpoint ${index}`);
+    }
+  });
+
+  it("swap-operator computes every Gelu by its tanh approximation", () => {
+    const m = new ModelBuilder(20);
+    const x = m.input("x", "float32", ["batch", 4]);
+    m.output(
+      m.op("Gelu", [m.op("MatMul", [x, m.random("w", "float32", [4, 4], seededRandom(1), 0.5)])]),
+      "float32",
+      ["batch", 4],
+    );
+    const swapped = loadModel(swapOperator(m.bytes()));
+    const gelu = swapped.nodes.find((n) => n.opType === "Gelu")!;
+    assert.equal(gelu.attrs.string("approximate", "none"), "tanh");
+    assert.deepEqual(
+      swapped.nodes.map((n) => n.opType),
+      ["MatMul", "Gelu"],
+    );
+  });
+
+  it("replay-other-job commits another run's checkpoints: the gateway refuses its leaf 0, and the task's leaf 0 does not lead to its next", async () => {
+    const { job } = FAULTS["replay-other-job"];
+    const other = job({ model: mlp.model, spec });
+    assert.equal(other.model, mlp.model);
+    const cheat = await trainedBytes(other);
+    // What the gateway compares an uploaded step-0 checkpoint with (training-evidence.ts).
+    const platformLeaf0 = await initialCheckpoint(mlp.model, mlp.dataset, spec);
+    assert.equal(sha256Hex(platformLeaf0), sha256Hex(checkpoints[0]!.bytes));
+    assert.notEqual(sha256Hex(cheat[0]!), sha256Hex(platformLeaf0));
+    const replay = await replayFrom(platformLeaf0, 0, 4);
+    assert.notEqual(replay.sha256, sha256Hex(cheat[1]!));
   });
 
   it("swap-model delivers the uploaded model instead of the trained one", () => {

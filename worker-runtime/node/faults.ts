@@ -3,10 +3,13 @@
 // never under NODE_ENV=production: a faulty node cheats its users and is slashed for it.
 import { randomBytes } from "node:crypto";
 import type { NodeRole } from "../../protocol/node-wire.ts";
-import { decodeCheckpoint, encodeCheckpoint } from "../train/checkpoint.ts";
+import { decodeCheckpoint, encodeCheckpoint, type TrainingState } from "../train/checkpoint.ts";
+import { BatchOrder } from "../train/data/batches.ts";
 import { replaySegment } from "../train/replay.ts";
-import type { DatasetSource } from "../train/run-setup.ts";
+import { advance, type DatasetSource, setUpRun } from "../train/run-setup.ts";
+import { parseTrainingSpec } from "../train/spec.ts";
 import { NodeError } from "./errors.ts";
+import { swapOperator } from "./swap-operator.ts";
 
 /** One checkpoint a worker is about to upload, with what a fault may need to forge it. */
 export interface CheckpointInFlight {
@@ -21,9 +24,20 @@ export interface CheckpointInFlight {
   spec: unknown;
 }
 
+/** What a training run is given: the task's, unless a fault trains something else. */
+export interface TrainingJob {
+  model: Uint8Array;
+  spec: unknown;
+}
+
 export interface WorkerFault {
   role: "worker";
   description: string;
+  /**
+   * What the worker trains instead of the task, for the whole run; its checkpoints are committed
+   * as the task's, and the delivered model is the task's graph with their weights.
+   */
+  job?: (task: TrainingJob) => TrainingJob;
   /** The bytes uploaded (and committed) instead of the trained checkpoint. */
   checkpoint?: (checkpoint: CheckpointInFlight) => Uint8Array | Promise<Uint8Array>;
   /** The model delivered instead of the trained one. */
@@ -79,6 +93,37 @@ async function skipSteps(checkpoint: CheckpointInFlight): Promise<Uint8Array> {
   return encodeCheckpoint({ ...state, step: checkpoint.step });
 }
 
+/**
+ * Trains the segment ending at this checkpoint on every other batch only, skipping the rest, and
+ * labels the state with the step and data position of the whole segment.
+ */
+async function subsetData(checkpoint: CheckpointInFlight): Promise<Uint8Array> {
+  const previous = checkpoint.previous!;
+  const setup = await setUpRun(checkpoint.model, checkpoint.dataset, checkpoint.spec);
+  try {
+    const stored = decodeCheckpoint(previous.bytes);
+    let state: TrainingState = { ...stored, ...setup.engine.fromCanonical(stored) };
+    const order = new BatchOrder(setup.plan, state.position);
+    while (state.step < checkpoint.step) {
+      if ((state.step - previous.step) % 2 === 1) {
+        order.next();
+        state = { ...state, step: state.step + 1, position: order.position() };
+      } else {
+        state = (await advance(setup, state, order, state.step + 1)).state;
+      }
+    }
+    return encodeCheckpoint({ ...state, ...setup.engine.canonical(state) });
+  } finally {
+    await setup.engine.release();
+  }
+}
+
+/** The task run with another seed: another shuffle and split of the same data, another job's checkpoints. */
+function otherSeed(task: TrainingJob): TrainingJob {
+  const spec = parseTrainingSpec(task.spec);
+  return { model: task.model, spec: { ...spec, seed: (spec.seed + 1) % 2 ** 32 } };
+}
+
 export const FAULTS = {
   "garbage-checkpoint": {
     role: "worker",
@@ -94,6 +139,22 @@ export const FAULTS = {
     role: "worker",
     description: "trains half the steps of one segment and commits its end as if it trained all",
     checkpoint: forgeOnce(skipSteps),
+  },
+  "subset-data": {
+    role: "worker",
+    description: "trains one segment on every other batch and commits its end as if it trained them all",
+    checkpoint: forgeOnce(subsetData),
+  },
+  "swap-operator": {
+    role: "worker",
+    description:
+      "trains the whole run with one operator computed differently (tanh-approximated Gelu, or a Gemm on float16-rounded inputs)",
+    job: (task: TrainingJob) => ({ model: swapOperator(task.model), spec: task.spec }),
+  },
+  "replay-other-job": {
+    role: "worker",
+    description: "commits the checkpoints of another job: the same model and data trained with another seed",
+    job: otherSeed,
   },
   "swap-model": {
     role: "worker",

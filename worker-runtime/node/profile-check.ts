@@ -7,8 +7,11 @@ import type { WorkInputs } from "../../protocol/node-wire.ts";
 import { currentProfile } from "../train/profile.ts";
 import { NodeError } from "./errors.ts";
 
-export function determinismProfileHash(): string {
-  return createHash("sha256").update(canonicalize(currentProfile())!).digest("hex");
+/** The hash a node registers with: its profile, including its intra-op thread count. */
+export function determinismProfileHash(threads = 1): string {
+  return createHash("sha256")
+    .update(canonicalize(currentProfile(threads))!)
+    .digest("hex");
 }
 
 /**

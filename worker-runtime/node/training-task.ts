@@ -13,14 +13,14 @@ import { commitmentMessage } from "../../protocol/signed-messages.ts";
 import { CheckpointDir } from "../train/checkpoint-dir.ts";
 import { currentProfile } from "../train/profile.ts";
 import { parseTrainingSpec } from "../train/spec.ts";
-import { train } from "../train/trainer.ts";
+import { deliveredModel, train } from "../train/trainer.ts";
 import { commitCheckpoints } from "./chain-duties.ts";
 import { NodeError } from "./errors.ts";
 import type { CheckpointInFlight, Fault, WorkerFault } from "./faults.ts";
 import type { GatewayClient } from "./gateway-client.ts";
 import type { NodeIdentity } from "./identity.ts";
 import { LeaseKeeper } from "./lease-keeper.ts";
-import { requireSameProfile } from "./profile-check.ts";
+import { determinismProfileHash, requireSameProfile } from "./profile-check.ts";
 import { SerialReports } from "./serial-reports.ts";
 
 export interface TaskContext {
@@ -32,6 +32,8 @@ export interface TaskContext {
   log: (message: string) => void;
   /** A misbehaviour injected on purpose (faults.ts); null for an honest node. */
   fault: Fault | null;
+  /** Intra-op threads of every training and replay: part of the node's determinism profile. */
+  threads: number;
 }
 
 // Progress is a courtesy to the user watching the job; once a second is plenty.
@@ -43,7 +45,7 @@ const sha256Hex = (bytes: Uint8Array | string) => createHash("sha256").update(by
  * A checkpoint directory holding only the checkpoint to resume from, with a manifest naming this
  * run, which is what the trainer resumes from. The checkpoint's hash was checked on download.
  */
-function resumeDirectory(dir: string, claim: TrainingClaim, bytes: Uint8Array): string {
+function resumeDirectory(dir: string, claim: TrainingClaim, bytes: Uint8Array, threads: number): string {
   const { task } = claim;
   rmSync(dir, { recursive: true, force: true });
   const identity = {
@@ -55,10 +57,16 @@ function resumeDirectory(dir: string, claim: TrainingClaim, bytes: Uint8Array): 
   const step = claim.resume_from!.step;
   // The gateway keeps checkpoints, not the metrics history or the open epoch's sums: the resumed
   // run's metrics start here, while its checkpoints are bit-identical either way.
-  CheckpointDir.create(dir, identity, currentProfile()).add(step, bytes, step === task.total_steps, null, {
-    newSteps: [],
-    epochs: [],
-  });
+  CheckpointDir.create(dir, identity, currentProfile(threads)).add(
+    step,
+    bytes,
+    step === task.total_steps,
+    null,
+    {
+      newSteps: [],
+      epochs: [],
+    },
+  );
   return dir;
 }
 
@@ -94,7 +102,7 @@ export async function runTrainingTask(
     return vanish(stop);
   }
   try {
-    requireSameProfile(task);
+    requireSameProfile(task, determinismProfileHash(context.threads));
     const workDir = join(context.dataDir, "tasks", task.task_id, `attempt-${claim.attempt}`);
     mkdirSync(workDir, { recursive: true });
     const [model, dataset] = await Promise.all([
@@ -105,7 +113,7 @@ export async function runTrainingTask(
     let resume: { dir: string } | undefined;
     if (resumeFrom) {
       const bytes = await client.download(resumeFrom.sha256);
-      resume = { dir: resumeDirectory(join(workDir, "resume"), claim, bytes) };
+      resume = { dir: resumeDirectory(join(workDir, "resume"), claim, bytes, context.threads) };
       log(`task ${task.task_id}: resuming from step ${resumeFrom.step}`);
     } else {
       log(`task ${task.task_id}: training from step 0`);
@@ -114,13 +122,15 @@ export async function runTrainingTask(
     let lastProgress = 0;
     // The leaves are the hashes of the bytes as uploaded, which a fault may have forged.
     const uploaded = new Map<number, string>();
-    let previous: CheckpointInFlight["previous"] = null;
+    // Set by the upload reports, which narrowing cannot see into.
+    let previous = null as CheckpointInFlight["previous"];
     let index = 0;
+    const job = fault?.job ? fault.job({ model, spec: task.spec }) : { model, spec: task.spec };
     const result = await train({
-      model,
+      ...job,
       dataset: { bytes: dataset, fileName: task.dataset_file_name },
-      spec: task.spec,
       checkpointDir,
+      threads: context.threads,
       ...(resume ? { resume } : {}),
       signal: keeper.signal,
       onEvent: (event) => {
@@ -167,9 +177,11 @@ export async function runTrainingTask(
       ...result.checkpoints.map((c) => uploaded.get(c.step) ?? c.sha256),
     ];
     const root = Buffer.from(merkleRoot(leaves.map((l) => Buffer.from(l, "hex")))).toString("hex");
+    // A worker that trained another job delivers the task's graph with that job's last weights.
+    const trainedModel = fault?.job && previous ? deliveredModel(model, previous.bytes) : result.model;
     const modelSha256 = await client.uploadModel(
       lease,
-      fault?.model ? fault.model(result.model, model) : result.model,
+      fault?.model ? fault.model(trainedModel, model) : trainedModel,
     );
     if (task.chain) {
       await commitCheckpoints(

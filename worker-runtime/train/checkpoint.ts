@@ -7,7 +7,7 @@ import {
 } from "../../protocol/checkpoint.ts";
 import { TrainError } from "./errors.ts";
 
-export { encodeCheckpoint, type TrainingState } from "../../protocol/checkpoint.ts";
+export { checkpointSha256, encodeCheckpoint, type TrainingState } from "../../protocol/checkpoint.ts";
 export { sha256Hex } from "../../protocol/signed-messages.ts";
 
 export function decodeCheckpoint(bytes: Uint8Array): TrainingState {

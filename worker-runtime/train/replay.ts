@@ -2,7 +2,13 @@
 // to the segment's end exactly as the worker did, and return the checkpoint bytes and hash there.
 // Within the same determinism profile the hash must equal the worker's committed leaf.
 import { merkleRoot } from "../../protocol/merkle.ts";
-import { decodeCheckpoint, encodeCheckpoint, sha256Hex, type TrainingState } from "./checkpoint.ts";
+import {
+  checkpointSha256,
+  decodeCheckpoint,
+  encodeCheckpoint,
+  sha256Hex,
+  type TrainingState,
+} from "./checkpoint.ts";
 import { BatchOrder } from "./data/batches.ts";
 import { TrainError } from "./errors.ts";
 import { advance, type DatasetSource, type RunSetup, runOptions, setUpRun } from "./run-setup.ts";
@@ -32,20 +38,37 @@ export interface ReplayResult {
   losses: number[];
 }
 
-/** A verdict's transcript (PROTOCOL.md §5.4): the state after every step of the segment. */
+/** A verdict's transcript (PROTOCOL.md §5.4): the state every `stride` steps of the segment and at its end. */
 export interface Transcript {
-  /** SHA-256 of the canonical checkpoint bytes after the segment's last step. */
+  /** SHA-256 of the canonical checkpoint bytes after the segment's last step: the last leaf. */
   sha256: string;
-  /** SHA-256 of the canonical checkpoint bytes after each step, `stepHashes[i]` after step from + i + 1. */
-  stepHashes: string[];
-  /** The RFC 6962 Merkle root over `stepHashes`. */
+  /** Leaf j − 1: SHA-256 of the canonical checkpoint bytes after step min(from + j·stride, to). */
+  leaves: string[];
+  /** The RFC 6962 Merkle root over `leaves`. */
   root: string;
 }
 
-/** Replays the segment, calling `afterRun` with the state after each onnxruntime run. */
+/** The steps after which a strided transcript of (from, to] hashes the state, in order. */
+export function transcriptSteps(from: number, to: number, stride: number): number[] {
+  if (!Number.isInteger(stride) || stride < 1) {
+    throw new TrainError("INVALID_SPEC", `the transcript stride must be a positive integer; got ${stride}`);
+  }
+  return Array.from({ length: Math.ceil((to - from) / stride) }, (_, i) =>
+    Math.min(from + (i + 1) * stride, to),
+  );
+}
+
+export const transcriptRoot = (leaves: string[]): string =>
+  Buffer.from(merkleRoot(leaves.map((h) => Buffer.from(h, "hex")))).toString("hex");
+
+/**
+ * Replays the segment in runs of several steps, each run stopping at the next of `stops` (sorted,
+ * ending at most at `toStep`), and calls `atStop` with the state there.
+ */
 async function replay(
   options: ReplayOptions,
-  afterRun: (setup: RunSetup, state: TrainingState) => void,
+  stops: (fromStep: number) => number[],
+  atStop: (setup: RunSetup, state: TrainingState) => void,
 ): Promise<ReplayResult> {
   const setup = await setUpRun(options.model, options.dataset, options.spec, runOptions(options));
   const { engine, totalSteps } = setup;
@@ -66,13 +89,15 @@ async function replay(
     }
     const order = new BatchOrder(setup.plan, state.position);
     const losses: number[] = [];
-    while (state.step < options.toStep) {
-      if (options.signal?.aborted)
-        throw new TrainError("ABORTED", `replay stopped after step ${state.step}`, [], state.step);
-      const advanced = await advance(setup, state, order, options.toStep);
-      losses.push(...advanced.steps.map((s) => s.loss));
-      state = advanced.state;
-      afterRun(setup, state);
+    for (const stop of [...stops(state.step), options.toStep]) {
+      while (state.step < stop) {
+        if (options.signal?.aborted)
+          throw new TrainError("ABORTED", `replay stopped after step ${state.step}`, [], state.step);
+        const advanced = await advance(setup, state, order, stop);
+        losses.push(...advanced.steps.map((s) => s.loss));
+        state = advanced.state;
+      }
+      if (stop < options.toStep) atStop(setup, state);
     }
     const final = { ...state, ...engine.canonical(state) };
     const bytes = encodeCheckpoint(final);
@@ -83,15 +108,63 @@ async function replay(
 }
 
 export function replaySegment(options: ReplayOptions): Promise<ReplayResult> {
-  return replay(options, () => {});
+  return replay(
+    options,
+    () => [],
+    () => {},
+  );
 }
 
-/** Replays the segment one step per run and hashes the state after every step. */
-export async function replayTranscript(options: Omit<ReplayOptions, "stepsPerRun">): Promise<Transcript> {
+const stateSha256 = (setup: RunSetup, state: TrainingState) =>
+  checkpointSha256({ ...state, ...setup.engine.canonical(state, { views: true }) });
+
+/**
+ * Replays the segment as the worker trains it, several steps per onnxruntime run, hashing the
+ * state only at the transcript's leaves.
+ */
+export async function replayTranscript(options: ReplayOptions & { stride: number }): Promise<Transcript> {
+  const leaves: string[] = [];
+  const result = await replay(
+    options,
+    (from) => transcriptSteps(from, options.toStep, options.stride),
+    (setup, state) => leaves.push(stateSha256(setup, state)),
+  );
+  leaves.push(result.sha256);
+  return { sha256: result.sha256, leaves, root: transcriptRoot(leaves) };
+}
+
+/** The state after every step of one stride window of a transcript, for a dispute over its leaf. */
+export interface TranscriptWindow {
+  /** The step of `stepHashes[0]`: the window holds steps first .. first + stepHashes.length − 1. */
+  first: number;
+  stepHashes: string[];
+}
+
+/**
+ * Replays the segment up to transcript window `window` (1-based: the one ending at leaf `window`)
+ * in runs of several steps, then that window one step per run, hashing the state after each.
+ */
+export async function replayWindow(
+  options: ReplayOptions & { fromStep: number; stride: number; window: number },
+): Promise<TranscriptWindow> {
+  const ends = transcriptSteps(options.fromStep, options.toStep, options.stride);
+  if (!Number.isInteger(options.window) || options.window < 1 || options.window > ends.length) {
+    throw new TrainError(
+      "INVALID_SPEC",
+      `the transcript of steps ${options.fromStep}-${options.toStep} with stride ${options.stride} has windows 1-${ends.length}; got ${options.window}`,
+    );
+  }
+  const start = options.window === 1 ? options.fromStep : ends[options.window - 2]!;
+  const end = ends[options.window - 1]!;
   const stepHashes: string[] = [];
-  const result = await replay({ ...options, stepsPerRun: 1 }, (setup, state) => {
-    stepHashes.push(sha256Hex(encodeCheckpoint({ ...state, ...setup.engine.canonical(state) })));
-  });
-  const root = Buffer.from(merkleRoot(stepHashes.map((h) => Buffer.from(h, "hex")))).toString("hex");
-  return { sha256: result.sha256, stepHashes, root };
+  const result = await replay(
+    { ...options, toStep: end },
+    // Stopping at the window's start and after each of its steps makes its runs single steps.
+    () => Array.from({ length: end - start }, (_, i) => start + i).filter((step) => step > options.fromStep),
+    (setup, state) => {
+      if (state.step > start) stepHashes.push(stateSha256(setup, state));
+    },
+  );
+  stepHashes.push(result.sha256);
+  return { first: start + 1, stepHashes };
 }

@@ -351,13 +351,14 @@ export class StepEngine {
 
   /**
    * The state as checkpoints store it, whatever the graph's form: one tensor per model parameter
-   * and per-parameter optimizer slots (`<param>.exp_avg`), copied out of any packed vector.
+   * and per-parameter optimizer slots (`<param>.exp_avg`), copied out of any packed vector, or
+   * with `views`, viewing into it: for a reader done with them before the next run, as a hash is.
    */
-  canonical(current: ModelState): ModelState {
+  canonical(current: ModelState, { views = false } = {}): ModelState {
     const packing = this.graph.packing;
     if (!packing) return current;
     const prefix = `${packing.name}.`;
-    const copy = (t: Tensor): Tensor => ({ ...t, data: t.data.slice() });
+    const copy = (t: Tensor): Tensor => (views ? t : { ...t, data: t.data.slice() });
     const unpack = (vector: Tensor, suffix: string) =>
       [...unpackTensors(packing, vector)].map(([name, t]): [string, Tensor] => [`${name}${suffix}`, copy(t)]);
     const state = [...current.state].flatMap(([name, value]) =>

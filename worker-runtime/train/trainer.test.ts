@@ -10,7 +10,7 @@ import { CheckpointDir } from "./checkpoint-dir.ts";
 import { readDataset } from "./data/dataset.ts";
 import { TrainError } from "./errors.ts";
 import { FIXTURE_MODELS, loadFixture } from "./fixtures.ts";
-import { replaySegment, replayTranscript } from "./replay.ts";
+import { replaySegment, replayTranscript, replayWindow, transcriptRoot } from "./replay.ts";
 import { type TrainEvent, train } from "./trainer.ts";
 
 const scratch = mkdtempSync(join(tmpdir(), "veritrain-train-"));
@@ -113,19 +113,80 @@ describe("determinism and resume, bit for bit", () => {
     assert.equal(replay.losses.length, 20);
   });
 
-  it("a verifier's transcript hashes the state after every step, landing on each checkpoint", async () => {
-    const store = CheckpointDir.open(join(scratch, "straight"));
-    const transcript = await replayTranscript({ ...cnn, spec, from: store.read(0).bytes, toStep: 60 });
-    assert.equal(transcript.stepHashes.length, 60);
-    assert.equal(new Set(transcript.stepHashes).size, 60);
-    for (const step of [20, 40, 60]) {
-      assert.equal(transcript.stepHashes[step - 1], store.read(step).record.sha256, `step ${step}`);
-    }
-    assert.equal(transcript.sha256, transcript.stepHashes.at(-1));
-    // A transcript of a later segment starts where this one's state was.
-    const later = await replayTranscript({ ...cnn, spec, from: store.read(20).bytes, toStep: 40 });
-    assert.deepEqual(later.stepHashes, transcript.stepHashes.slice(20, 40));
-    assert.notEqual(later.root, transcript.root);
+  describe("a verifier's strided transcript", () => {
+    const straight = () => CheckpointDir.open(join(scratch, "straight"));
+    const transcript = (stride: number, fromStep = 0, toStep = 60) =>
+      replayTranscript({ ...cnn, spec, from: straight().read(fromStep).bytes, fromStep, toStep, stride });
+
+    it("with stride 1 hashes the state after every step, landing on each checkpoint", async () => {
+      const everyStep = await transcript(1);
+      assert.equal(everyStep.leaves.length, 60);
+      assert.equal(new Set(everyStep.leaves).size, 60);
+      for (const step of [20, 40, 60]) {
+        assert.equal(everyStep.leaves[step - 1], straight().read(step).record.sha256, `step ${step}`);
+      }
+      assert.equal(everyStep.sha256, everyStep.leaves.at(-1));
+      // A transcript of a later segment starts where this one's state was.
+      const later = await transcript(1, 20, 40);
+      assert.deepEqual(later.leaves, everyStep.leaves.slice(20, 40));
+      assert.notEqual(later.root, everyStep.root);
+    });
+
+    it("leaves are the checkpoints a run writing one every `stride` steps commits", async () => {
+      for (const stride of [20, 7]) {
+        const strided = await transcript(stride);
+        const written = await train({ ...cnn, spec: { ...spec, checkpoint_every: stride } });
+        assert.deepEqual(
+          strided.leaves,
+          written.checkpoints.slice(1).map((c) => c.sha256),
+          `stride ${stride}`,
+        );
+        assert.equal(strided.root, transcriptRoot(strided.leaves));
+      }
+    });
+
+    it("with a stride longer than the segment has the end state as its one leaf", async () => {
+      const long = await transcript(100, 20, 40);
+      assert.deepEqual(long.leaves, [straight().read(40).record.sha256]);
+      assert.equal(long.sha256, long.leaves[0]);
+    });
+
+    it("a dispute's window replays the steps between two leaves one by one", async () => {
+      const everyStep = await transcript(1, 20, 60);
+      const middle = await replayWindow({
+        ...cnn,
+        spec,
+        from: straight().read(20).bytes,
+        fromStep: 20,
+        toStep: 60,
+        stride: 7,
+        window: 2,
+      });
+      assert.deepEqual(middle, { first: 28, stepHashes: everyStep.leaves.slice(7, 14) });
+      // The last window is cut short by the segment's end.
+      const last = await replayWindow({
+        ...cnn,
+        spec,
+        from: straight().read(20).bytes,
+        fromStep: 20,
+        toStep: 60,
+        stride: 7,
+        window: 6,
+      });
+      assert.deepEqual(last, { first: 56, stepHashes: everyStep.leaves.slice(35) });
+      await assert.rejects(
+        replayWindow({
+          ...cnn,
+          spec,
+          from: straight().read(20).bytes,
+          fromStep: 20,
+          toStep: 60,
+          stride: 7,
+          window: 7,
+        }),
+        rejectsWith("INVALID_SPEC"),
+      );
+    });
   });
 
   it("refuses to resume another run's checkpoints", async () => {

@@ -10,6 +10,7 @@
 import { Worker } from "node:worker_threads";
 import { MODEL_LIMITS, type ModelLimits } from "../../../worker-runtime/onnx/index.ts";
 import { DATA_LIMITS } from "../../../worker-runtime/train/data/limits.ts";
+import type { DatasetShapes } from "../../../worker-runtime/train/probe.ts";
 import type { ContentLimits, FileDetails, InspectionRequest } from "./inspect.ts";
 import { FileRejectedError, type RejectionCode, type UnsupportedOperator } from "./rejection.ts";
 
@@ -40,9 +41,18 @@ export interface PricingRequest {
   inputShapes: Array<[string, number[]]>;
 }
 
+export interface ProbeRequest {
+  /** The model's content hash, to name it in messages. */
+  sha256: string;
+  spec: unknown;
+  /** The dataset's format and tensor shapes, as upload inspection recorded them. */
+  dataset: DatasetShapes;
+}
+
 export type InspectionTask =
   | { kind: "inspect"; request: InspectionRequest; limits: ContentLimits }
-  | { kind: "price"; model: Uint8Array; inputShapes: Array<[string, number[]]>; limits: ModelLimits };
+  | { kind: "price"; model: Uint8Array; inputShapes: Array<[string, number[]]>; limits: ModelLimits }
+  | { kind: "probe"; model: Uint8Array; spec: unknown; dataset: DatasetShapes };
 
 export interface InspectionMessage {
   id: number;
@@ -50,7 +60,7 @@ export interface InspectionMessage {
 }
 
 export type InspectionReply =
-  | { id: number; result: FileDetails | number }
+  | { id: number; result: FileDetails | number | null }
   | {
       id: number;
       rejected: {
@@ -117,6 +127,17 @@ export class Inspector {
       limits: this.limits.model,
     });
     return this.enqueue(task, subject) as Promise<number>;
+  }
+
+  /**
+   * Builds the model's training graphs for this spec and runs one step of each on zeros shaped
+   * like the dataset; rejects with FileRejectedError model_not_trainable (the trainer's error,
+   * naming the node) or inspection_limit_exceeded. `read` is called when the worker is free.
+   */
+  probe(read: () => Promise<Uint8Array>, { sha256, spec, dataset }: ProbeRequest): Promise<void> {
+    const subject = { doing: `Running one training step of the model ${sha256}`, what: "model" };
+    const task = async (): Promise<InspectionTask> => ({ kind: "probe", model: await read(), spec, dataset });
+    return this.enqueue(task, subject).then(() => undefined);
   }
 
   async close(): Promise<void> {

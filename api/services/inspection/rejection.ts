@@ -9,7 +9,9 @@ export type RejectionCode =
   /** Inspecting the file ran past the inspector's time or memory limit. */
   | "inspection_limit_exceeded"
   /** A quote: the model's cost with this dataset cannot be known before running it. */
-  | "model_not_priceable";
+  | "model_not_priceable"
+  /** A quote: one training step of the model on zeros shaped like the dataset fails. */
+  | "model_not_trainable";
 
 export interface UnsupportedOperator {
   op_type: string;

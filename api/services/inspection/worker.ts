@@ -5,20 +5,26 @@ import { parentPort } from "node:worker_threads";
 import { inspectFile } from "./inspect.ts";
 import type { InspectionMessage, InspectionReply, InspectionTask } from "./inspector.ts";
 import { priceModel } from "./price.ts";
+import { probeModel } from "./probe.ts";
 import { FileRejectedError } from "./rejection.ts";
 
 const port = parentPort!;
 
-function perform(task: InspectionTask) {
-  return task.kind === "inspect"
-    ? inspectFile(task.request, task.limits)
-    : priceModel(task.model, new Map(task.inputShapes), task.limits);
+async function perform(task: InspectionTask) {
+  switch (task.kind) {
+    case "inspect":
+      return inspectFile(task.request, task.limits);
+    case "price":
+      return priceModel(task.model, new Map(task.inputShapes), task.limits);
+    case "probe":
+      return probeModel(task.model, task.spec, task.dataset);
+  }
 }
 
-port.on("message", ({ id, task }: InspectionMessage) => {
+port.on("message", async ({ id, task }: InspectionMessage) => {
   let reply: InspectionReply;
   try {
-    reply = { id, result: perform(task) };
+    reply = { id, result: await perform(task) };
   } catch (error) {
     reply =
       error instanceof FileRejectedError
