@@ -2,7 +2,7 @@
 // SIGTERM/SIGINT stops accepting, lets in-flight requests finish, then closes connections.
 import { Redis } from "ioredis";
 import pino from "pino";
-import { ChainBridge, type ChainConnection, connectChain } from "../chain-bridge/index.ts";
+import { ChainBridge, type ChainConnection, connectChain, type EventWatcher } from "../chain-bridge/index.ts";
 import type { Config } from "../config/env.ts";
 import { createDatabase, type Database } from "../prisma/client.ts";
 import { migrate } from "../prisma/migrate.ts";
@@ -10,6 +10,7 @@ import { createPool } from "../prisma/pool.ts";
 import { DEFAULT_QUEUE_PREFIX } from "../queue/names.ts";
 import { type App, buildApp } from "./app.ts";
 import { closeServices, createServices, type Services } from "./services/index.ts";
+import { Leadership } from "./services/leadership.ts";
 
 // How often dispatched jobs are moved along the protocol: a block or two of the dev chain.
 const VERIFICATION_PASS_MS = 1_000;
@@ -23,6 +24,8 @@ export interface ServiceUrls {
 export interface RunningApi {
   app: App;
   services: Services;
+  /** Whether this process currently runs the background loops. */
+  readonly isLeader: boolean;
   url: string;
   close(): Promise<void>;
 }
@@ -32,6 +35,8 @@ export interface ApiProcessOptions {
   queuePrefix?: string;
   /** How often dispatched jobs are moved along the protocol. */
   verificationPassMs?: number;
+  /** How often a standby API process tries to become the leader (and the leader checks its lease). */
+  leaderPeriodMs?: number;
 }
 
 export async function startApi(
@@ -58,6 +63,32 @@ export async function startApi(
     tokenUsdRate: config.tokenUsdRate,
   });
   const logger = pino({ level: config.logLevel });
+  const logError = (error: unknown, message: string) => logger.error({ err: error }, message);
+  let watcher: EventWatcher | null = null;
+  // The loops that move jobs along run in one API process at a time, whichever holds the lease.
+  const leadership = new Leadership({
+    databaseUrl: urls.databaseUrl,
+    periodMs: options.leaderPeriodMs,
+    logError,
+    onElected: async () => {
+      // The journal of Compute events feeds the receipts' anchors and the audits' records.
+      watcher = await bridge.watch(undefined, {
+        onError: (error) => logger.error({ err: error }, "applying chain events failed; retrying"),
+      });
+      services.verification?.start(options.verificationPassMs ?? VERIFICATION_PASS_MS);
+      // Jobs left queued by a previous leader (a crash between reserving and escrowing) go out now.
+      services.dispatcher
+        ?.resumePending()
+        .catch((error: unknown) => logger.error({ err: error }, "resuming queued jobs failed"));
+      logger.info("leading: this process runs the verification driver and the chain event watcher");
+    },
+    onDeposed: async () => {
+      logger.warn("no longer leading: the verification driver and the chain event watcher stop here");
+      await services.verification?.stop();
+      await watcher?.stop();
+      watcher = null;
+    },
+  });
   const services = createServices({
     config,
     db,
@@ -65,18 +96,11 @@ export async function startApi(
     redis,
     chain: bridge,
     queues: { redisUrl: urls.redisUrl, prefix: options.queuePrefix ?? DEFAULT_QUEUE_PREFIX },
-    logError: (error, message) => logger.error({ err: error }, message),
+    logError,
+    dispatchesHere: () => leadership.isLeader,
   });
   await services.nodeGateway?.leases.start();
-  // The journal of Compute events feeds the receipts' anchors and the audits' records.
-  const watcher = await bridge.watch(undefined, {
-    onError: (error) => logger.error({ err: error }, "applying chain events failed; retrying"),
-  });
-  services.verification?.start(options.verificationPassMs ?? VERIFICATION_PASS_MS);
-  // Jobs left queued by a previous process (a crash between reserving and escrowing) go out now.
-  services.dispatcher
-    ?.resumePending()
-    .catch((error: unknown) => logger.error({ err: error }, "resuming queued jobs failed"));
+  await leadership.start();
 
   const app = await buildApp({
     logLevel: config.logLevel,
@@ -101,8 +125,8 @@ export async function startApi(
   const close = () => {
     closing ??= (async () => {
       await app.close();
+      await leadership.stop();
       await closeServices(services);
-      await watcher.stop();
       await chain.close();
       redisProbe.disconnect();
       redis.disconnect();
@@ -111,5 +135,13 @@ export async function startApi(
     })();
     return closing;
   };
-  return { app, services, url, close };
+  return {
+    app,
+    services,
+    get isLeader() {
+      return leadership.isLeader;
+    },
+    url,
+    close,
+  };
 }

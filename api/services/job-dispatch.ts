@@ -32,13 +32,22 @@ export interface JobDispatcherDeps {
   producer: TaskProducer;
   events: JobEvents;
   settlement: JobSettlement;
+  /**
+   * Whether this process dispatches right away. With several API processes only the leader
+   * (leadership.ts) does: the verification driver's pass there takes every job still waiting.
+   */
+  dispatchesHere?: () => boolean;
 }
 
 export class JobDispatcher {
+  /** Dispatches under way in this process: a second call for the same job joins the first. */
+  private readonly running = new Map<string, Promise<void>>();
+
   constructor(private readonly deps: JobDispatcherDeps) {}
 
-  /** Dispatches without making the caller wait; a failure is retried by `resumePending`. */
+  /** Dispatches without making the caller wait; a failure is retried by the verification driver. */
   dispatchLater(jobId: string, onError: (error: unknown) => void): void {
+    if (this.deps.dispatchesHere && !this.deps.dispatchesHere()) return;
     this.dispatch(jobId).catch(onError);
   }
 
@@ -58,7 +67,16 @@ export class JobDispatcher {
    * refuses the escrow fails the job as the network's fault, which releases every reserved cent.
    * The escrow is the network's share of the price; the platform fee stays in the ledger.
    */
-  async dispatch(jobId: string): Promise<void> {
+  dispatch(jobId: string): Promise<void> {
+    let running = this.running.get(jobId);
+    if (!running) {
+      running = this.dispatchOnce(jobId).finally(() => this.running.delete(jobId));
+      this.running.set(jobId, running);
+    }
+    return running;
+  }
+
+  private async dispatchOnce(jobId: string): Promise<void> {
     const { chain, db } = this.deps;
     const job = await db.trainingJob.findUniqueOrThrow({ where: { id: jobId } });
     if (job.status !== "queued") return;
