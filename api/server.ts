@@ -1,5 +1,6 @@
 // Runs the API process: connects the services, applies pending migrations, listens, and on
 // SIGTERM/SIGINT stops accepting, lets in-flight requests finish, then closes connections.
+import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import pino from "pino";
 import { ChainBridge, type ChainConnection, connectChain, type EventWatcher } from "../chain-bridge/index.ts";
@@ -14,6 +15,7 @@ import { Leadership } from "./services/leadership.ts";
 
 // How often dispatched jobs are moved along the protocol: a block or two of the dev chain.
 const VERIFICATION_PASS_MS = 1_000;
+const WATCHER_RETRY_MS = 1_000;
 
 export interface ServiceUrls {
   databaseUrl: string;
@@ -71,10 +73,7 @@ export async function startApi(
     periodMs: options.leaderPeriodMs,
     logError,
     onElected: async () => {
-      // The journal of Compute events feeds the receipts' anchors and the audits' records.
-      watcher = await bridge.watch(undefined, {
-        onError: (error) => logger.error({ err: error }, "applying chain events failed; retrying"),
-      });
+      term = watchChain();
       services.verification?.start(options.verificationPassMs ?? VERIFICATION_PASS_MS);
       // Jobs left queued by a previous leader (a crash between reserving and escrowing) go out now.
       services.dispatcher
@@ -84,11 +83,35 @@ export async function startApi(
     },
     onDeposed: async () => {
       logger.warn("no longer leading: the verification driver and the chain event watcher stop here");
+      term?.abort();
+      term = null;
       await services.verification?.stop();
       await watcher?.stop();
       watcher = null;
     },
   });
+  let term: AbortController | null = null;
+  // The journal of Compute events feeds the receipts' anchors and the audits' records. Its first
+  // catch-up may be long (a new leader replays what its predecessor left) or fail (the chain is
+  // down): it is retried in the background, so an election never waits on the chain.
+  const watchChain = (): AbortController => {
+    const controller = new AbortController();
+    void (async () => {
+      while (!controller.signal.aborted && watcher === null) {
+        try {
+          const started = await bridge.watch(undefined, {
+            onError: (error) => logger.error({ err: error }, "applying chain events failed; retrying"),
+          });
+          if (controller.signal.aborted) await started.stop();
+          else watcher = started;
+        } catch (error) {
+          logger.error({ err: error }, "starting the chain event watcher failed; retrying");
+          await sleep(WATCHER_RETRY_MS);
+        }
+      }
+    })();
+    return controller;
+  };
   const services = createServices({
     config,
     db,

@@ -11,7 +11,11 @@ import { auditJob, createJob, newCustomer, operatorReserved, waitForEnd } from "
 describe("several API instances", () => {
   let cluster: Cluster;
   before(async () => {
-    cluster = await Cluster.start({ apis: 2, workers: ["//Bob", "//Charlie"], verifiers: ["//Dave", "//Eve"] });
+    cluster = await Cluster.start({
+      apis: 2,
+      workers: ["//Bob", "//Charlie"],
+      verifiers: ["//Dave", "//Eve"],
+    });
   });
   after(async () => {
     await cluster?.stop();
@@ -42,7 +46,8 @@ describe("several API instances", () => {
     assert.ok(successor && successor !== leader, "the other instance takes over");
 
     const status = await waitForEnd(cluster, jobId, 180_000);
-    const logs = () => [...cluster.apis, ...cluster.nodes].map((p) => `--- ${p.name}\n${p.tail()}`).join("\n");
+    const logs = () =>
+      [...cluster.apis, ...cluster.nodes].map((p) => `--- ${p.name}\n${p.tail()}`).join("\n");
     assert.equal(status, "succeeded", logs());
     const outcome = await auditJob(cluster, customer, jobId);
     assert.deepEqual(outcome.problems, [], logs());

@@ -128,6 +128,10 @@ export class JobDispatcher {
       }
       return;
     }
+    // Cancelled while the escrow was opening: no training goes out, and the verification
+    // driver returns the escrow (releaseOrphanedEscrows).
+    const now = await db.trainingJob.findUniqueOrThrow({ where: { id: jobId }, select: { status: true } });
+    if (now.status !== "queued") return;
     const task = await db.task.findUniqueOrThrow({ where: { id: taskId } });
     await this.queueTraining(task);
     await this.deps.events.emit(jobId, "job.dispatched", {

@@ -82,6 +82,7 @@ export class VerificationDriver {
 
   private async advanceAll(): Promise<void> {
     await this.dispatchWaiting();
+    await this.releaseOrphanedEscrows();
     const tasks = await this.deps.db.task.findMany({
       where: {
         chainTaskId: { not: null },
@@ -197,6 +198,34 @@ export class VerificationDriver {
       this.deps.dispatcher
         .dispatch(id)
         .catch((error: unknown) => this.deps.logError(error, `dispatching ${id} failed`));
+    }
+  }
+
+  /**
+   * Escrows of jobs that ended while their escrow was being opened (a cancel racing the dispatch,
+   * a job failed in another process): the job is settled, so nothing else would ever release
+   * the tokens. While no worker has committed, the chain returns them.
+   */
+  private async releaseOrphanedEscrows(): Promise<void> {
+    const orphans = await this.deps.db.task.findMany({
+      where: {
+        chainTaskId: { not: null },
+        status: { in: ["unassigned", "assigned"] },
+        job: { status: { in: ["succeeded", "failed", "cancelled"] } },
+      },
+    });
+    const head = orphans.length > 0 ? await this.deps.chain.head() : 0;
+    for (const task of orphans) {
+      if (this.halted) return;
+      if (!this.due(task.id, "release", head)) continue;
+      try {
+        const state = await this.deps.chain.taskState(task.id);
+        if (state.status === "Assigned" || state.status === "Unassigned")
+          await this.deps.chain.cancel(task.id);
+      } catch (error) {
+        this.retryAt.set(`${task.id}:release`, head + RETRY_AFTER_BLOCKS);
+        this.deps.logError(error, `releasing the escrow of task ${task.id} failed`);
+      }
     }
   }
 

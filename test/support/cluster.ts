@@ -108,7 +108,10 @@ export class ManagedProcess {
  * is running. Nodes and customers talk to it, so a killed instance only costs the connections it
  * held, as behind a real load balancer.
  */
-async function startFrontDoor(apis: ManagedProcess[], ports: number[]): Promise<{ url: string; server: Server }> {
+async function startFrontDoor(
+  apis: ManagedProcess[],
+  ports: number[],
+): Promise<{ url: string; server: Server }> {
   let next = 0;
   const server = createServer((client) => {
     const live = apis.map((api, index) => ({ api, index })).filter(({ api }) => api.running);

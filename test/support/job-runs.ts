@@ -36,7 +36,7 @@ export async function request<T>(
   method: string,
   path: string,
   init: { authorization?: string; body?: unknown; form?: FormData; idempotencyKey?: string } = {},
-  timeoutMs = 30_000,
+  timeoutMs = 60_000,
 ): Promise<{ status: number; body: T }> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
@@ -49,14 +49,15 @@ export async function request<T>(
         method,
         headers,
         body: init.form ?? (init.body === undefined ? undefined : JSON.stringify(init.body)),
-        signal: AbortSignal.timeout(10_000),
+        // A request that got through but answered slowly is not sent again: signup is not idempotent.
+        signal: AbortSignal.timeout(120_000),
       });
       const text = await response.text();
       // A 5xx from an instance whose Redis, Postgres or chain is down is retried like a refused connection.
       if (response.status < 500) return { status: response.status, body: JSON.parse(text) as T };
       if (Date.now() > deadline) throw new Error(`${method} ${path} answered ${response.status}: ${text}`);
     } catch (error) {
-      if (Date.now() > deadline) throw error;
+      if (Date.now() > deadline || (error instanceof Error && error.name === "TimeoutError")) throw error;
     }
     await sleep(250);
   }
