@@ -284,7 +284,8 @@ export class Cluster {
         this.nodes.push(node);
       }
     }
-    await Promise.all(this.nodes.map((node) => node.start()));
+    // Staking takes a few finalized blocks per node; on a loaded machine, minutes.
+    await Promise.all(this.nodes.map((node) => node.start(600_000)));
   }
 
   /** The API instance that currently runs the background loops, once one does. */
