@@ -61,6 +61,10 @@ export class ManagedProcess {
       ...(this.user ?? {}),
     });
     this.child = child;
+    // A test process that dies (a timeout, Ctrl+C) takes its cluster with it.
+    const orphaned = () => child.kill("SIGKILL");
+    process.once("exit", orphaned);
+    child.once("exit", () => process.off("exit", orphaned));
     // What the previous run printed (a leadership it held, a ready line) says nothing about this one.
     this.output.length = 0;
     this.exited = new Promise((resolve) => child.once("exit", () => resolve()));
@@ -144,7 +148,8 @@ export interface ClusterOptions {
 
 /** The protocol's windows at the test block time, as the end-to-end tests size them. */
 const WINDOWS = {
-  commitBlocks: 60,
+  // Two minutes to train and commit: the shared machines run the job many times slower than a laptop.
+  commitBlocks: 600,
   verdictBlocks: 40,
   challengeBlocks: 3,
   revealBlocks: 8,
@@ -191,6 +196,9 @@ export class Cluster {
     chmodSync(dir, 0o755);
     const chainPort = await freePort();
     const cluster = new Cluster(dir, `ws://127.0.0.1:${chainPort}`, chainPort);
+    for (const signal of ["SIGINT", "SIGTERM"] as const) {
+      process.once(signal, () => void cluster.stop().finally(() => process.exit(130)));
+    }
     try {
       await cluster.boot(options);
     } catch (error) {
