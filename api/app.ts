@@ -79,19 +79,34 @@ export async function buildApp({ deps, logLevel = false, trustProxy = false }: B
     reply.header("x-request-id", request.id);
   });
   await registerApi(app, deps);
-  // Revocations in other API processes evict cached keys here while this app serves; the
+  // Revocations and re-registrations in other API processes evict cached rows here while this app serves; the
   // document's app registers the same routes but never serves, so this is not in registerApi.
-  let stopListening: (() => Promise<void>) | undefined;
+  const stopListening: Array<() => Promise<void>> = [];
+  const listeners = [
+    { what: "API key revocations", listen: () => deps.services.apiKeys.listenForRevocations() },
+    ...(deps.services.nodeGateway
+      ? [
+          {
+            what: "node role changes",
+            listen: deps.services.nodeGateway.registry.listenForChanges.bind(
+              deps.services.nodeGateway.registry,
+            ),
+          },
+        ]
+      : []),
+  ];
   app.addHook("onReady", async () => {
-    try {
-      stopListening = await deps.services.apiKeys.listenForRevocations();
-    } catch (error) {
-      // The API still serves without Redis; the cache TTL alone then bounds a revocation's delay.
-      app.log.warn({ err: error }, "not subscribed to API key revocations");
+    for (const { what, listen } of listeners) {
+      try {
+        stopListening.push(await listen());
+      } catch (error) {
+        // The API still serves without Redis; the cache TTL alone then bounds how stale it gets.
+        app.log.warn({ err: error }, `not subscribed to ${what}`);
+      }
     }
   });
   app.addHook("onClose", async () => {
-    await stopListening?.();
+    await Promise.all(stopListening.map((stop) => stop()));
   });
   return app;
 }

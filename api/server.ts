@@ -1,8 +1,9 @@
 // Runs the API process: connects the services, applies pending migrations, listens, and on
 // SIGTERM/SIGINT stops accepting, lets in-flight requests finish, then closes connections.
+import { setTimeout as sleep } from "node:timers/promises";
 import { Redis } from "ioredis";
 import pino from "pino";
-import { ChainBridge, type ChainConnection, connectChain } from "../chain-bridge/index.ts";
+import { ChainBridge, type ChainConnection, connectChain, type EventWatcher } from "../chain-bridge/index.ts";
 import type { Config } from "../config/env.ts";
 import { createDatabase, type Database } from "../prisma/client.ts";
 import { migrate } from "../prisma/migrate.ts";
@@ -10,9 +11,11 @@ import { createPool } from "../prisma/pool.ts";
 import { DEFAULT_QUEUE_PREFIX } from "../queue/names.ts";
 import { type App, buildApp } from "./app.ts";
 import { closeServices, createServices, type Services } from "./services/index.ts";
+import { Leadership } from "./services/leadership.ts";
 
 // How often dispatched jobs are moved along the protocol: a block or two of the dev chain.
 const VERIFICATION_PASS_MS = 1_000;
+const WATCHER_RETRY_MS = 1_000;
 // How often deleted files' bytes are looked for; they wait a grace period anyway (deleted-blobs.ts).
 const DELETED_BLOBS_SWEEP_MS = 5 * 60 * 1000;
 
@@ -25,6 +28,8 @@ export interface ServiceUrls {
 export interface RunningApi {
   app: App;
   services: Services;
+  /** Whether this process currently runs the background loops. */
+  readonly isLeader: boolean;
   url: string;
   close(): Promise<void>;
 }
@@ -34,6 +39,8 @@ export interface ApiProcessOptions {
   queuePrefix?: string;
   /** How often dispatched jobs are moved along the protocol. */
   verificationPassMs?: number;
+  /** How often a standby API process tries to become the leader (and the leader checks its lease). */
+  leaderPeriodMs?: number;
 }
 
 export async function startApi(
@@ -60,6 +67,53 @@ export async function startApi(
     tokenUsdRate: config.tokenUsdRate,
   });
   const logger = pino({ level: config.logLevel });
+  const logError = (error: unknown, message: string) => logger.error({ err: error }, message);
+  let watcher: EventWatcher | null = null;
+  // The loops that move jobs along run in one API process at a time, whichever holds the lease.
+  const leadership = new Leadership({
+    databaseUrl: urls.databaseUrl,
+    periodMs: options.leaderPeriodMs,
+    logError,
+    onElected: async () => {
+      term = watchChain();
+      services.verification?.start(options.verificationPassMs ?? VERIFICATION_PASS_MS);
+      // Jobs left queued by a previous leader (a crash between reserving and escrowing) go out now.
+      services.dispatcher
+        ?.resumePending()
+        .catch((error: unknown) => logger.error({ err: error }, "resuming queued jobs failed"));
+      logger.info("leading: this process runs the verification driver and the chain event watcher");
+    },
+    onDeposed: async () => {
+      logger.warn("no longer leading: the verification driver and the chain event watcher stop here");
+      term?.abort();
+      term = null;
+      await services.verification?.stop();
+      await watcher?.stop();
+      watcher = null;
+    },
+  });
+  let term: AbortController | null = null;
+  // The journal of Compute events feeds the receipts' anchors and the audits' records. Its first
+  // catch-up may be long (a new leader replays what its predecessor left) or fail (the chain is
+  // down): it is retried in the background, so an election never waits on the chain.
+  const watchChain = (): AbortController => {
+    const controller = new AbortController();
+    void (async () => {
+      while (!controller.signal.aborted && watcher === null) {
+        try {
+          const started = await bridge.watch(undefined, {
+            onError: (error) => logger.error({ err: error }, "applying chain events failed; retrying"),
+          });
+          if (controller.signal.aborted) await started.stop();
+          else watcher = started;
+        } catch (error) {
+          logger.error({ err: error }, "starting the chain event watcher failed; retrying");
+          await sleep(WATCHER_RETRY_MS);
+        }
+      }
+    })();
+    return controller;
+  };
   const services = createServices({
     config,
     db,
@@ -67,19 +121,12 @@ export async function startApi(
     redis,
     chain: bridge,
     queues: { redisUrl: urls.redisUrl, prefix: options.queuePrefix ?? DEFAULT_QUEUE_PREFIX },
-    logError: (error, message) => logger.error({ err: error }, message),
+    logError,
+    dispatchesHere: () => leadership.isLeader,
   });
   await services.nodeGateway?.leases.start();
-  // The journal of Compute events feeds the receipts' anchors and the audits' records.
-  const watcher = await bridge.watch(undefined, {
-    onError: (error) => logger.error({ err: error }, "applying chain events failed; retrying"),
-  });
-  services.verification?.start(options.verificationPassMs ?? VERIFICATION_PASS_MS);
+  await leadership.start();
   services.deletedBlobs.start(DELETED_BLOBS_SWEEP_MS);
-  // Jobs left queued by a previous process (a crash between reserving and escrowing) go out now.
-  services.dispatcher
-    ?.resumePending()
-    .catch((error: unknown) => logger.error({ err: error }, "resuming queued jobs failed"));
 
   const app = await buildApp({
     logLevel: config.logLevel,
@@ -106,8 +153,8 @@ export async function startApi(
   const close = () => {
     closing ??= (async () => {
       await app.close();
+      await leadership.stop();
       await closeServices(services);
-      await watcher.stop();
       await chain.close();
       redisProbe.disconnect();
       redis.disconnect();
@@ -116,5 +163,13 @@ export async function startApi(
     })();
     return closing;
   };
-  return { app, services, url, close };
+  return {
+    app,
+    services,
+    get isLeader() {
+      return leadership.isLeader;
+    },
+    url,
+    close,
+  };
 }

@@ -8,6 +8,7 @@ import type { Database } from "../../prisma/client.ts";
 import type { ApiKey } from "../../prisma/generated/client.ts";
 import { newId } from "../ids.ts";
 import { pageOf } from "../schemas/common.ts";
+import { announceEviction, listenForEvictions } from "./cache-evictions.ts";
 import type { DbClient } from "./db-client.ts";
 import { NotFoundError } from "./domain-errors.ts";
 import { ExpiringCache } from "./expiring-cache.ts";
@@ -101,7 +102,7 @@ export class ApiKeys {
     this.cache.evict(key.secretHash);
     // The revocation is committed; if Redis cannot carry the news, other processes' caches
     // still drop the key when its TTL runs out, so the request does not fail for it.
-    await this.redis.publish(REVOCATION_CHANNEL, key.secretHash).catch(() => 0);
+    await announceEviction(this.redis, REVOCATION_CHANNEL, key.secretHash);
     return { ...view(revoked), revoked_at: revoked.revokedAt!.toISOString() };
   }
 
@@ -141,24 +142,7 @@ export class ApiKeys {
   }
 
   /** Evicts keys revoked by any API process; resolves once subscribed, returns the unsubscriber. */
-  async listenForRevocations(): Promise<() => Promise<void>> {
-    const subscriber = this.redis.duplicate();
-    subscriber.on("error", () => undefined);
-    subscriber.on("message", (_channel: string, hash: string) => this.cache.evict(hash));
-    // Messages published while disconnected are lost: forget everything verified before the gap.
-    let connectedOnce = false;
-    subscriber.on("ready", () => {
-      if (connectedOnce) this.cache.clear();
-      connectedOnce = true;
-    });
-    try {
-      await subscriber.subscribe(REVOCATION_CHANNEL);
-    } catch (error) {
-      subscriber.disconnect();
-      throw error;
-    }
-    return async () => {
-      subscriber.disconnect();
-    };
+  listenForRevocations(): Promise<() => Promise<void>> {
+    return listenForEvictions(this.redis, REVOCATION_CHANNEL, this.cache);
   }
 }

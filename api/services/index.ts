@@ -55,6 +55,8 @@ export interface ServiceContext {
   queues?: QueueConnection;
   /** Where background failures (dispatch, exhausted tasks) are reported. */
   logError?: (error: unknown, message: string) => void;
+  /** With several API processes, whether this one is the leader that dispatches jobs (leadership.ts). */
+  dispatchesHere?: () => boolean;
 }
 
 export interface Services {
@@ -119,7 +121,7 @@ export interface NodeGatewayOptions {
 
 export function createNodeGateway(options: NodeGatewayOptions): NodeGateway {
   const { lifecycle } = options;
-  const registry = new NodeRegistry(options.db);
+  const registry = new NodeRegistry(options.db, options.redis);
   const leases = new NodeLeases({
     queues: options.queues,
     registry,
@@ -201,6 +203,7 @@ export function createServices(context: ServiceContext): Services {
         producer,
         events: jobEvents,
         settlement,
+        ...(context.dispatchesHere ? { dispatchesHere: context.dispatchesHere } : {}),
       });
       services.dispatcher = dispatcher;
       services.verification = new VerificationDriver({

@@ -34,13 +34,22 @@ export interface JobDispatcherDeps {
   producer: TaskProducer;
   events: JobEvents;
   settlement: JobSettlement;
+  /**
+   * Whether this process dispatches right away. With several API processes only the leader
+   * (leadership.ts) does: the verification driver's pass there takes every job still waiting.
+   */
+  dispatchesHere?: () => boolean;
 }
 
 export class JobDispatcher {
+  /** Dispatches under way in this process: a second call for the same job joins the first. */
+  private readonly running = new Map<string, Promise<void>>();
+
   constructor(private readonly deps: JobDispatcherDeps) {}
 
-  /** Dispatches without making the caller wait; a failure is retried by `resumePending`. */
+  /** Dispatches without making the caller wait; a failure is retried by the verification driver. */
   dispatchLater(jobId: string, onError: (error: unknown) => void): void {
+    if (this.deps.dispatchesHere && !this.deps.dispatchesHere()) return;
     this.dispatch(jobId).catch(onError);
   }
 
@@ -60,7 +69,16 @@ export class JobDispatcher {
    * refuses the escrow fails the job as the network's fault, which releases every reserved cent.
    * The escrow is the network's share of the price; the platform fee stays in the ledger.
    */
-  async dispatch(jobId: string): Promise<void> {
+  dispatch(jobId: string): Promise<void> {
+    let running = this.running.get(jobId);
+    if (!running) {
+      running = this.dispatchOnce(jobId).finally(() => this.running.delete(jobId));
+      this.running.set(jobId, running);
+    }
+    return running;
+  }
+
+  private async dispatchOnce(jobId: string): Promise<void> {
     const { chain, db } = this.deps;
     const job = await db.trainingJob.findUniqueOrThrow({ where: { id: jobId } });
     if (job.status !== "queued") return;
@@ -113,6 +131,10 @@ export class JobDispatcher {
       }
       return;
     }
+    // Cancelled while the escrow was opening: no training goes out, and the verification
+    // driver returns the escrow (releaseOrphanedEscrows).
+    const now = await db.trainingJob.findUniqueOrThrow({ where: { id: jobId }, select: { status: true } });
+    if (now.status !== "queued") return;
     // The chain bound the task to its worker's determinism profile: every verifier and any later
     // worker shares it, and the receipt records it.
     const { profile } = await chain.taskState(taskId);

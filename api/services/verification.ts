@@ -3,7 +3,8 @@
 // deadline, draw the audits once the commit is old enough, queue each audit for the verifier the
 // chain drew, close the audits after the reveal window, finalize, and settle the job. Every step
 // is idempotent (journaled chain calls, queue ids per attempt, guarded job updates), so a pass can
-// run again at any time, after a crash or in a second API process, and only advance.
+// run again at any time, after a crash or in a new leader, and only advance. With several API
+// processes it runs in the leader only (leadership.ts).
 import type { ChainBridge, ProtocolParameters, TaskView } from "../../chain-bridge/index.ts";
 import type { Database } from "../../prisma/client.ts";
 import type { Task, TrainingJob } from "../../prisma/generated/client.ts";
@@ -42,6 +43,8 @@ const hex = (value: string) => Buffer.from(value.replace(/^0x/, ""), "hex");
 export class VerificationDriver {
   private pass: Promise<void> | null = null;
   private timer: NodeJS.Timeout | null = null;
+  /** Set by `stop`: a pass under way ends after its current step. */
+  private halted = false;
   /** Per task and step, the block at which a refused call may be tried again. */
   private readonly retryAt = new Map<string, number>();
 
@@ -49,6 +52,7 @@ export class VerificationDriver {
 
   /** Runs a pass every `intervalMs` until `stop`. */
   start(intervalMs: number): void {
+    this.halted = false;
     this.timer = setInterval(() => {
       this.tick().catch((error: unknown) => this.deps.logError(error, "verification pass failed"));
     }, intervalMs);
@@ -57,6 +61,7 @@ export class VerificationDriver {
 
   /** Stops the timer and lets a running pass finish, unless it is stuck on an unreachable service. */
   async stop(): Promise<void> {
+    this.halted = true;
     if (this.timer) clearInterval(this.timer);
     this.timer = null;
     const running = this.pass;
@@ -77,6 +82,7 @@ export class VerificationDriver {
 
   private async advanceAll(): Promise<void> {
     await this.dispatchWaiting();
+    await this.releaseOrphanedEscrows();
     const tasks = await this.deps.db.task.findMany({
       where: {
         chainTaskId: { not: null },
@@ -87,6 +93,8 @@ export class VerificationDriver {
     if (tasks.length === 0) return;
     const [head, parameters] = await Promise.all([this.deps.chain.head(), this.deps.chain.parameters()]);
     for (const task of tasks) {
+      // A process that lost the leadership stops between steps; the new leader goes on from here.
+      if (this.halted) return;
       try {
         await this.advance(task, head, parameters);
       } catch (error) {
@@ -168,19 +176,56 @@ export class VerificationDriver {
     }
   }
 
-  /** Jobs whose escrow the chain refused for now (no free worker): tried again every few seconds. */
+  /**
+   * Jobs not yet on chain: created in another API process (only the leader dispatches), left
+   * half-dispatched by a process that died, or refused by the chain for now (no free worker).
+   * Each is tried at once, then again every few seconds.
+   */
   private async dispatchWaiting(): Promise<void> {
     const waiting = await this.deps.db.trainingJob.findMany({
-      where: { status: "queued", tasks: { some: { status: "open_failed" } } },
+      where: {
+        status: "queued",
+        OR: [{ tasks: { none: {} } }, { tasks: { some: { status: { in: ["opening", "open_failed"] } } } }],
+      },
       select: { id: true },
     });
     const now = Date.now();
     for (const { id } of waiting) {
+      if (this.halted) return;
       if ((this.retryAt.get(`${id}:dispatch`) ?? 0) > now) continue;
       this.retryAt.set(`${id}:dispatch`, now + DISPATCH_RETRY_MS);
-      await this.deps.dispatcher
+      // Not awaited: an escrow takes blocks to finalize, and the other tasks must not wait for it.
+      this.deps.dispatcher
         .dispatch(id)
         .catch((error: unknown) => this.deps.logError(error, `dispatching ${id} failed`));
+    }
+  }
+
+  /**
+   * Escrows of jobs that ended while their escrow was being opened (a cancel racing the dispatch,
+   * a job failed in another process): the job is settled, so nothing else would ever release
+   * the tokens. While no worker has committed, the chain returns them.
+   */
+  private async releaseOrphanedEscrows(): Promise<void> {
+    const orphans = await this.deps.db.task.findMany({
+      where: {
+        chainTaskId: { not: null },
+        status: { in: ["unassigned", "assigned"] },
+        job: { status: { in: ["succeeded", "failed", "cancelled"] } },
+      },
+    });
+    const head = orphans.length > 0 ? await this.deps.chain.head() : 0;
+    for (const task of orphans) {
+      if (this.halted) return;
+      if (!this.due(task.id, "release", head)) continue;
+      try {
+        const state = await this.deps.chain.taskState(task.id);
+        if (state.status === "Assigned" || state.status === "Unassigned")
+          await this.deps.chain.cancel(task.id);
+      } catch (error) {
+        this.retryAt.set(`${task.id}:release`, head + RETRY_AFTER_BLOCKS);
+        this.deps.logError(error, `releasing the escrow of task ${task.id} failed`);
+      }
     }
   }
 

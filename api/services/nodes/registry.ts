@@ -1,10 +1,15 @@
 // The nodes the gateway knows, with the roles and determinism profile each registered under its
 // own key. Roles keep a node to the kinds of work it registered for; which work it gets is the
 // chain's decision (queue/names.ts).
+import type { Redis } from "ioredis";
 import type { Database } from "../../../prisma/client.ts";
 import type { NodeInfo, NodeRole, RegisterRequest } from "../../../protocol/node-wire.ts";
 import { ApiError } from "../../errors.ts";
+import { announceEviction, listenForEvictions } from "../cache-evictions.ts";
 import { ExpiringCache } from "../expiring-cache.ts";
+
+// A node that re-registers with fewer roles through one API process loses them in every process.
+const ROLES_CHANGED_CHANNEL = "veritrain:nodes:roles-changed";
 
 export interface RegisteredNode {
   address: string;
@@ -14,7 +19,10 @@ export interface RegisteredNode {
 export class NodeRegistry {
   private readonly roles = new ExpiringCache<NodeRole[]>(10_000, 30_000);
 
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    private readonly redis: Redis,
+  ) {}
 
   async register(address: string, request: RegisterRequest): Promise<NodeInfo> {
     const roles = [...new Set(request.roles)].sort();
@@ -25,6 +33,7 @@ export class NodeRegistry {
       update: { roles, profileHash, lastSeenAt: new Date() },
     });
     this.roles.evict(address);
+    await announceEviction(this.redis, ROLES_CHANGED_CHANNEL, address);
     return {
       object: "node",
       address: row.address,
@@ -32,6 +41,11 @@ export class NodeRegistry {
       profile_hash: row.profileHash,
       registered_at: row.registeredAt.toISOString(),
     };
+  }
+
+  /** Evicts roles another API process changed; resolves once subscribed, returns the unsubscriber. */
+  listenForChanges(): Promise<() => Promise<void>> {
+    return listenForEvictions(this.redis, ROLES_CHANGED_CHANNEL, this.roles);
   }
 
   async list(): Promise<RegisteredNode[]> {
