@@ -1,0 +1,43 @@
+// One row per fault mode (worker-runtime/node/faults.ts): how the platform catches it and where a
+// job with it ends today. The fraud tests run each row and hold the outcome to it; bench:fraud
+// runs each row N times and counts. A new mode is one more row.
+import type { NodeRole } from "./fraud-stack.ts";
+
+export type Detection = "refused-upload" | "disagreeing-verdict" | "deadline";
+
+export interface FraudRow {
+  mode: string;
+  role: NodeRole;
+  /** Which suite's stack runs it: the faulty node needs honest nodes of the other role beside it. */
+  suite: "worker" | "verifier" | "liveness";
+  /** How the cheat is caught; null when nothing catches it yet (docs/verification.md says why). */
+  caughtBy: Detection | null;
+  /**
+   * Where the job ends: `succeeded` (with the honest weights), `failed` at no charge, or
+   * `disputed` (a commitment dispute nobody plays holds the escrow until the disputes issue lands).
+   */
+  ends: "succeeded" | "failed" | "disputed";
+  /** The faulty worker misses a deadline and an honest worker, started then, takes the task over. */
+  takeover: boolean;
+  /**
+   * Segments an audit can catch the fault in, out of `segments` (the forged checkpoint ends one
+   * segment and starts the next); null when the evidence checks or a deadline catch it every time.
+   */
+  faked: ((segments: number) => number) | null;
+  /** The scenario's node is paid: the honest one must be, a cheater never (`lazy` is a documented gap). */
+  nodePaid: boolean;
+}
+
+const forgedCheckpoint = (segments: number) => Math.min(2, segments);
+
+export const FRAUD_ROWS: readonly FraudRow[] = [
+  { mode: "honest", role: "worker", suite: "worker", caughtBy: null, ends: "succeeded", takeover: false, faked: null, nodePaid: true },
+  { mode: "garbage-checkpoint", role: "worker", suite: "worker", caughtBy: "refused-upload", ends: "failed", takeover: false, faked: null, nodePaid: false },
+  { mode: "perturb-weights", role: "worker", suite: "worker", caughtBy: "disagreeing-verdict", ends: "disputed", takeover: false, faked: forgedCheckpoint, nodePaid: false },
+  { mode: "skip-steps", role: "worker", suite: "worker", caughtBy: "disagreeing-verdict", ends: "disputed", takeover: false, faked: forgedCheckpoint, nodePaid: false },
+  { mode: "swap-model", role: "worker", suite: "worker", caughtBy: "refused-upload", ends: "failed", takeover: false, faked: null, nodePaid: false },
+  { mode: "silent", role: "worker", suite: "liveness", caughtBy: "deadline", ends: "succeeded", takeover: true, faked: null, nodePaid: false },
+  { mode: "commit-and-vanish", role: "worker", suite: "liveness", caughtBy: "deadline", ends: "succeeded", takeover: true, faked: null, nodePaid: false },
+  { mode: "lazy", role: "verifier", suite: "verifier", caughtBy: null, ends: "succeeded", takeover: false, faked: null, nodePaid: true },
+  { mode: "grief", role: "verifier", suite: "verifier", caughtBy: "disagreeing-verdict", ends: "disputed", takeover: false, faked: (segments) => segments, nodePaid: false },
+];
