@@ -99,7 +99,10 @@ function milliseconds(env: Env, name: string, fallback: number): number {
   if (raw === undefined) return fallback;
   const value = Number(raw);
   if (!Number.isSafeInteger(value) || value < 1) {
-    throw new ConfigError("INVALID_DURATION", `${name} must be a whole number of milliseconds, at least 1, got "${raw}"`);
+    throw new ConfigError(
+      "INVALID_DURATION",
+      `${name} must be a whole number of milliseconds, at least 1, got "${raw}"`,
+    );
   }
   return value;
 }

@@ -6,6 +6,7 @@ import type { NodeRole } from "./fraud-stack.ts";
 export type Detection = "refused-upload" | "disagreeing-verdict" | "deadline";
 
 export interface FraudRow {
+  /** A mode of FAULTS, `honest`, or `absent` (a verifier staked on chain that never runs). */
   mode: string;
   role: NodeRole;
   /** Which suite's stack runs it: the faulty node needs honest nodes of the other role beside it. */
@@ -17,7 +18,11 @@ export interface FraudRow {
    * `disputed` (a commitment dispute nobody plays holds the escrow until the disputes issue lands).
    */
   ends: "succeeded" | "failed" | "disputed";
-  /** The faulty worker misses a deadline and an honest worker, started then, takes the task over. */
+  /**
+   * The faulty worker misses a deadline and the chain re-assigns the task; with no other worker
+   * eligible it waits `Unassigned` (no deadline: docs/verification.md) until the standby honest
+   * worker is bonded and takes it over from the checkpoints the gateway accepted.
+   */
   takeover: boolean;
   /**
    * Segments an audit can catch the fault in, out of `segments` (the forged checkpoint ends one
@@ -31,13 +36,104 @@ export interface FraudRow {
 const forgedCheckpoint = (segments: number) => Math.min(2, segments);
 
 export const FRAUD_ROWS: readonly FraudRow[] = [
-  { mode: "honest", role: "worker", suite: "worker", caughtBy: null, ends: "succeeded", takeover: false, faked: null, nodePaid: true },
-  { mode: "garbage-checkpoint", role: "worker", suite: "worker", caughtBy: "refused-upload", ends: "failed", takeover: false, faked: null, nodePaid: false },
-  { mode: "perturb-weights", role: "worker", suite: "worker", caughtBy: "disagreeing-verdict", ends: "disputed", takeover: false, faked: forgedCheckpoint, nodePaid: false },
-  { mode: "skip-steps", role: "worker", suite: "worker", caughtBy: "disagreeing-verdict", ends: "disputed", takeover: false, faked: forgedCheckpoint, nodePaid: false },
-  { mode: "swap-model", role: "worker", suite: "worker", caughtBy: "refused-upload", ends: "failed", takeover: false, faked: null, nodePaid: false },
-  { mode: "silent", role: "worker", suite: "liveness", caughtBy: "deadline", ends: "succeeded", takeover: true, faked: null, nodePaid: false },
-  { mode: "commit-and-vanish", role: "worker", suite: "liveness", caughtBy: "deadline", ends: "succeeded", takeover: true, faked: null, nodePaid: false },
-  { mode: "lazy", role: "verifier", suite: "verifier", caughtBy: null, ends: "succeeded", takeover: false, faked: null, nodePaid: true },
-  { mode: "grief", role: "verifier", suite: "verifier", caughtBy: "disagreeing-verdict", ends: "disputed", takeover: false, faked: (segments) => segments, nodePaid: false },
+  {
+    mode: "honest",
+    role: "worker",
+    suite: "worker",
+    caughtBy: null,
+    ends: "succeeded",
+    takeover: false,
+    faked: null,
+    nodePaid: true,
+  },
+  {
+    mode: "garbage-checkpoint",
+    role: "worker",
+    suite: "worker",
+    caughtBy: "refused-upload",
+    ends: "succeeded",
+    takeover: true,
+    faked: null,
+    nodePaid: false,
+  },
+  {
+    mode: "perturb-weights",
+    role: "worker",
+    suite: "worker",
+    caughtBy: "disagreeing-verdict",
+    ends: "disputed",
+    takeover: false,
+    faked: forgedCheckpoint,
+    nodePaid: false,
+  },
+  {
+    mode: "skip-steps",
+    role: "worker",
+    suite: "worker",
+    caughtBy: "disagreeing-verdict",
+    ends: "disputed",
+    takeover: false,
+    faked: forgedCheckpoint,
+    nodePaid: false,
+  },
+  {
+    mode: "swap-model",
+    role: "worker",
+    suite: "worker",
+    caughtBy: "refused-upload",
+    ends: "succeeded",
+    takeover: true,
+    faked: null,
+    nodePaid: false,
+  },
+  {
+    mode: "silent",
+    role: "worker",
+    suite: "liveness",
+    caughtBy: "deadline",
+    ends: "succeeded",
+    takeover: true,
+    faked: null,
+    nodePaid: false,
+  },
+  {
+    mode: "commit-and-vanish",
+    role: "worker",
+    suite: "liveness",
+    caughtBy: "deadline",
+    ends: "succeeded",
+    takeover: true,
+    faked: null,
+    nodePaid: false,
+  },
+  {
+    mode: "absent",
+    role: "verifier",
+    suite: "liveness",
+    caughtBy: "deadline",
+    ends: "failed",
+    takeover: false,
+    faked: null,
+    nodePaid: false,
+  },
+  {
+    mode: "lazy",
+    role: "verifier",
+    suite: "verifier",
+    caughtBy: null,
+    ends: "succeeded",
+    takeover: false,
+    faked: null,
+    nodePaid: true,
+  },
+  {
+    mode: "grief",
+    role: "verifier",
+    suite: "verifier",
+    caughtBy: "disagreeing-verdict",
+    ends: "disputed",
+    takeover: false,
+    faked: (segments) => segments,
+    nodePaid: false,
+  },
 ];

@@ -1,7 +1,7 @@
 // One fault-mode scenario on a FraudStack: the faulty node is started as the only node of its role
-// the chain can draw, a real job runs through the API, an honest worker takes over if the row says
-// the faulty one misses a deadline, and every node the scenario started is retired afterwards so
-// the next scenario draws its own.
+// the chain can draw, a real job runs through the API, the standby honest worker is bonded to take
+// over if the row says the faulty one misses a deadline, and afterwards the faulty node is retired
+// and the standby unbonded again, so the next scenario draws its own.
 import { setTimeout as sleep } from "node:timers/promises";
 import type { FraudRow } from "./fraud-modes.ts";
 import type { FraudStack, NodeProcess, Outcome } from "./fraud-stack.ts";
@@ -27,33 +27,40 @@ async function waitForTakeoverPoint(stack: FraudStack, jobId: string, timeoutMs:
   throw new Error(`job ${jobId} was never re-assigned\n${stack.logs()}`);
 }
 
+/**
+ * Runs `row` once. `standby` is an honest worker the stack started and unbonded: the `honest` row's
+ * worker, the one a faulty verifier audits, and the one that takes a task over.
+ */
 export async function runScenario(
   stack: FraudStack,
   row: FraudRow,
   spec: Record<string, unknown>,
   timeoutMs: number,
+  standby: NodeProcess,
 ): Promise<ScenarioResult> {
   scenarios += 1;
-  const started: NodeProcess[] = [];
+  const faulty = row.mode !== "honest";
+  const seed = `//Ferdie//${row.mode}-${scenarios}`;
+  const node = !faulty
+    ? standby
+    : row.mode === "absent"
+      ? await stack.registerAbsent(row.role, seed)
+      : await stack.startNode(row.role, seed, row.mode);
   try {
-    const faulty = row.mode !== "honest";
-    const node = await stack.startNode(
-      row.role,
-      `//Ferdie//${row.mode}-${scenarios}`,
-      faulty ? row.mode : null,
-    );
-    started.push(node);
+    // The honest row's worker, and the honest worker a faulty verifier audits.
+    if (!faulty || row.role === "verifier") await stack.setEligible(standby, true);
     const since = await stack.head();
     const conservedBefore = await stack.conserved();
     const job = await stack.submit(spec);
     if (row.takeover) {
       await waitForTakeoverPoint(stack, job.id, timeoutMs);
-      started.push(await stack.startNode("worker", `//Ferdie//honest-${row.mode}-${scenarios}`));
+      await stack.setEligible(standby, true);
     }
     await stack.settle(job.id, timeoutMs);
     const outcome = await stack.outcome(job.id, spec, node, faulty, since);
     return { ...outcome, row, node, conservedBefore };
   } finally {
-    for (const node of started) await stack.retire(node);
+    if (faulty) await stack.retire(node);
+    await stack.setEligible(standby, false);
   }
 }

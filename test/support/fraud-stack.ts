@@ -11,14 +11,17 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { Keyring } from "@polkadot/api";
+import { blake2AsHex } from "@polkadot/util-crypto";
+import canonicalize from "canonicalize";
 import { type RunningApi, startApi } from "../../api/server.ts";
 import { type Devnet, startDevnet } from "../../chain/index.ts";
 import {
   type ChainConnection,
   connectChain,
   NodeChainClient,
-  type ProtocolParameters,
+  newForcedErrorSecret,
   PLANCK_PER_VT,
+  type ProtocolParameters,
   readBalance,
   readNode,
   readTask,
@@ -30,6 +33,7 @@ import { loadConfig } from "../../config/env.ts";
 import { createDatabase, type Database } from "../../prisma/client.ts";
 import { sha256Hex } from "../../protocol/signed-messages.ts";
 import { loadFixture } from "../../worker-runtime/train/fixtures.ts";
+import { currentProfile } from "../../worker-runtime/train/profile.ts";
 import { train } from "../../worker-runtime/train/trainer.ts";
 import { suiteRedisUrl } from "./app.ts";
 import { createEmptySchema } from "./database.ts";
@@ -63,7 +67,8 @@ export interface NodeProcess {
   seed: string;
   address: string;
   fault: string | null;
-  child: ChildProcess;
+  /** Null for a node staked on chain that never runs (it misses every duty). */
+  child: ChildProcess | null;
   output: string[];
 }
 
@@ -151,7 +156,7 @@ export class FraudStack {
   }
 
   async stop(): Promise<void> {
-    for (const node of this.nodes) node.child.kill("SIGKILL");
+    for (const node of this.nodes) node.child?.kill("SIGKILL");
     await this.api.close();
     await this.chain.close();
     await this.stripe.close();
@@ -165,7 +170,12 @@ export class FraudStack {
     return this.nodes.map((n) => `--- ${n.role} ${n.seed} ${n.fault ?? ""}\n${n.output.join("")}`).join("\n");
   }
 
-  async call<T>(method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<T> {
+  async call<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+    headers: Record<string, string> = {},
+  ): Promise<T> {
     const response = await fetch(`${this.api.url}${path}`, {
       method,
       headers: {
@@ -195,7 +205,11 @@ export class FraudStack {
       cancel_url: "https://portal.example.com/billing",
     });
     const { payload, headers } = this.stripe.sign(this.stripe.completedEvent(session.id));
-    const hook = await fetch(`${this.api.url}/v1/billing/webhook`, { method: "POST", headers, body: payload });
+    const hook = await fetch(`${this.api.url}/v1/billing/webhook`, {
+      method: "POST",
+      headers,
+      body: payload,
+    });
     if (hook.status !== 200) throw new Error(`the webhook answered ${hook.status}`);
   }
 
@@ -248,26 +262,73 @@ export class FraudStack {
     return node;
   }
 
-  /**
-   * Stops a node and unbonds all of its stake, so the chain never draws it again: the next
-   * scenario's faulty node is then the only one of its role.
-   */
-  async retire(node: NodeProcess): Promise<void> {
-    if (node.child.exitCode === null && node.child.signalCode === null) {
-      const exited = new Promise((resolve) => node.child.once("exit", resolve));
-      node.child.kill("SIGKILL");
-      await exited;
-    }
-    const client = await NodeChainClient.connect(this.devnet.wsUrl, node.seed);
+  /** Stakes `seed` for `role` on chain, as a node daemon would, and never runs one: it misses every duty. */
+  async registerAbsent(role: NodeRole, seed: string): Promise<NodeProcess> {
+    await this.fund(seed);
+    const client = await NodeChainClient.connect(this.devnet.wsUrl, seed);
     try {
-      const registered = await readNode(client.api, node.address);
-      if (registered && registered.bonded > 0n) {
-        const tx = await client.unbond(registered.bonded);
-        if (tx.status === "failed") throw new Error(`unbonding ${node.seed} failed: ${tx.error}`);
-      }
+      const tx = await client.register({
+        roles: { worker: role === "worker", verifier: role === "verifier", whistleblower: false },
+        profile: blake2AsHex(canonicalize(currentProfile())!, 256),
+        commitment: newForcedErrorSecret().commitment,
+        bond: await this.minimumStake(role),
+      });
+      if (tx.status === "failed") throw new Error(`registering ${seed} failed: ${tx.error}`);
+      const node = { role, seed, address: client.address, fault: "absent", child: null, output: [] };
+      this.nodes.push(node);
+      return node;
     } finally {
       await client.close();
     }
+  }
+
+  private async minimumStake(role: NodeRole): Promise<bigint> {
+    const parameters = (await this.chain.api.query.compute!.parameters!()).toPrimitive() as Record<
+      string,
+      unknown
+    >;
+    return BigInt(String(parameters[role === "worker" ? "minWorkerStake" : "minVerifierStake"]));
+  }
+
+  /**
+   * Bonds a node's minimum stake, or unbonds all of it so the chain never draws it: a scenario's
+   * faulty node is then the only one of its role, and a standby honest worker can wait, running,
+   * until a scenario needs it. The node's own daemon resyncs its nonce after these.
+   */
+  async setEligible(node: NodeProcess, eligible: boolean): Promise<void> {
+    const client = await NodeChainClient.connect(this.devnet.wsUrl, node.seed);
+    try {
+      const bonded = (await readNode(client.api, node.address))?.bonded ?? 0n;
+      const minimum = await this.minimumStake(node.role);
+      const tx = eligible
+        ? bonded < minimum
+          ? await client.bondExtra(minimum - bonded)
+          : null
+        : bonded > 0n
+          ? await client.unbond(bonded)
+          : null;
+      if (tx?.status === "failed") throw new Error(`re-staking ${node.seed} failed: ${tx.error}`);
+    } finally {
+      await client.close();
+    }
+  }
+
+  /** An honest worker, started and unbonded until a scenario bonds it (fraud-scenario.ts). */
+  async startStandbyWorker(): Promise<NodeProcess> {
+    const node = await this.startNode("worker", "//Bob");
+    await this.setEligible(node, false);
+    return node;
+  }
+
+  /** Stops a node for good and unbonds its stake. */
+  async retire(node: NodeProcess): Promise<void> {
+    const { child } = node;
+    if (child && child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGKILL");
+      await exited;
+    }
+    await this.setEligible(node, false);
   }
 
   /** Every account's free and reserved balance, escrow and stakes included, against the total issuance. */
@@ -275,7 +336,8 @@ export class FraudStack {
     const { api } = this.chain;
     const entries = await api.query.system!.account!.entries();
     const sum = entries.reduce((total, [, info]) => {
-      const data = (info.toPrimitive() as { data: { free: string | number; reserved: string | number } }).data;
+      const data = (info.toPrimitive() as { data: { free: string | number; reserved: string | number } })
+        .data;
       return total + BigInt(data.free) + BigInt(data.reserved);
     }, 0n);
     const issuance = BigInt(String((await api.query.balances!.totalIssuance!()).toPrimitive()));
@@ -292,7 +354,8 @@ export class FraudStack {
       body: form,
     });
     const body = (await response.json()) as { id: string };
-    if (response.status !== 201) throw new Error(`upload answered ${response.status}: ${JSON.stringify(body)}`);
+    if (response.status !== 201)
+      throw new Error(`upload answered ${response.status}: ${JSON.stringify(body)}`);
     return body.id;
   }
 
@@ -313,12 +376,17 @@ export class FraudStack {
 
   async events(jobId: string): Promise<JobEvent[]> {
     const rows = await this.db.jobEvent.findMany({ where: { jobId }, orderBy: { id: "asc" } });
-    return rows.map((row) => ({ id: Number(row.id), type: row.type, data: row.data as Record<string, unknown> }));
+    return rows.map((row) => ({
+      id: Number(row.id),
+      type: row.type,
+      data: row.data as Record<string, unknown>,
+    }));
   }
 
   async chainTask(jobId: string): Promise<TaskView | null> {
     const task = await this.db.task.findFirst({ where: { jobId } });
-    if (!task?.chainTaskId) return null;
+    // Chain task ids start at 0.
+    if (task?.chainTaskId === null || task?.chainTaskId === undefined) return null;
     return readTask(this.chain.api, task.chainTaskId);
   }
 
@@ -384,7 +452,8 @@ export class FraudStack {
       const model = await fetch(`${this.api.url}/v1/training-jobs/${jobId}/model`, {
         headers: { authorization: this.authorization },
       });
-      deliveredCorrect = sha256Hex(new Uint8Array(await model.arrayBuffer())) === (await this.honestModel(spec));
+      deliveredCorrect =
+        sha256Hex(new Uint8Array(await model.arrayBuffer())) === (await this.honestModel(spec));
     }
     const log = node.output.join("");
     return {
@@ -393,12 +462,14 @@ export class FraudStack {
       task,
       disagreeingVerdicts: events.filter((e) => e.type === "verification.verdict" && e.data.agrees === false)
         .length,
-      refusedUploads: [...log.matchAll(/giving it back \(([^)]*(?:checkpoint_invalid|model_mismatch)[^)]*)\)/g)].map(
-        (m) => m[1]!,
-      ),
+      refusedUploads: [
+        ...log.matchAll(/giving it back \(([^)]*(?:checkpoint_invalid|model_mismatch)[^)]*)\)/g),
+      ].map((m) => m[1]!),
       deadlines: [
         ...events.filter((e) => e.type === "training.reassigned").map((e) => String(e.data.reason)),
-        ...(job.failure_reason && /timeout|audits_missed/.test(job.failure_reason) ? [job.failure_reason] : []),
+        ...(job.failure_reason && /timeout|audits_missed/.test(job.failure_reason)
+          ? [job.failure_reason]
+          : []),
       ],
       audited: selected.length > 0 ? (selected[0]!.data.audits as unknown[]).length : 0,
       segments: Math.max(0, Math.ceil(job.total_steps / Number(spec.checkpoint_every))),
