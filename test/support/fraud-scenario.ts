@@ -27,28 +27,37 @@ async function waitForTakeoverPoint(stack: FraudStack, jobId: string, timeoutMs:
   throw new Error(`job ${jobId} was never re-assigned\n${stack.logs()}`);
 }
 
-/**
- * Runs `row` once. `standby` is an honest worker the stack started and unbonded: the `honest` row's
- * worker, the one a faulty verifier audits, and the one that takes a task over.
- */
-export async function runScenario(
+/** The scenario's node: the standby for the `honest` row, a faulty node of the row's mode otherwise. */
+export async function scenarioNode(
   stack: FraudStack,
   row: FraudRow,
+  standby: NodeProcess,
+): Promise<NodeProcess> {
+  scenarios += 1;
+  const seed = `//Ferdie//${row.mode}-${scenarios}`;
+  if (row.mode === "honest") return standby;
+  if (row.mode === "absent") return stack.registerAbsent(row.role, seed);
+  return stack.startNode(row.role, seed, row.mode);
+}
+
+/**
+ * One job of `row` with its node. `standby` is an honest worker the stack started and unbonded:
+ * the `honest` row's worker, the one a faulty verifier audits, and the one that takes a task
+ * over; it is unbonded again afterwards. The node is (re-)bonded first, since a deadline may have
+ * slashed it below its minimum in an earlier job.
+ */
+export async function runJob(
+  stack: FraudStack,
+  row: FraudRow,
+  node: NodeProcess,
+  standby: NodeProcess,
   spec: Record<string, unknown>,
   timeoutMs: number,
-  standby: NodeProcess,
 ): Promise<ScenarioResult> {
-  scenarios += 1;
-  const faulty = row.mode !== "honest";
-  const seed = `//Ferdie//${row.mode}-${scenarios}`;
-  const node = !faulty
-    ? standby
-    : row.mode === "absent"
-      ? await stack.registerAbsent(row.role, seed)
-      : await stack.startNode(row.role, seed, row.mode);
+  const faulty = node !== standby;
   try {
-    // The honest row's worker, and the honest worker a faulty verifier audits.
-    if (!faulty || row.role === "verifier") await stack.setEligible(standby, true);
+    await stack.setEligible(node, true);
+    if (row.role === "verifier") await stack.setEligible(standby, true);
     const since = await stack.head();
     const conservedBefore = await stack.conserved();
     const job = await stack.submit(spec);
@@ -60,7 +69,22 @@ export async function runScenario(
     const outcome = await stack.outcome(job.id, spec, node, faulty, since);
     return { ...outcome, row, node, conservedBefore };
   } finally {
-    if (faulty) await stack.retire(node);
     await stack.setEligible(standby, false);
+  }
+}
+
+/** Runs `row` once with a node of its own, retired afterwards so the next scenario draws its own. */
+export async function runScenario(
+  stack: FraudStack,
+  row: FraudRow,
+  spec: Record<string, unknown>,
+  timeoutMs: number,
+  standby: NodeProcess,
+): Promise<ScenarioResult> {
+  const node = await scenarioNode(stack, row, standby);
+  try {
+    return await runJob(stack, row, node, standby, spec, timeoutMs);
+  } finally {
+    if (node !== standby) await stack.retire(node);
   }
 }
