@@ -43,9 +43,9 @@ describe("`up --fault ROLE:MODE`", () => {
       cwd: repoRoot,
       encoding: "utf8",
       env,
-      timeout: 60_000,
+      timeout: 180_000,
     });
-    assert.equal(run.status, 1);
+    assert.equal(run.status, 1, `${run.error ?? ""}\n${run.stderr}`);
     assert.match(run.stderr, /^error \[FAULTS_REFUSED\]: .*VERITRAIN_ALLOW_FAULTS=1/m);
     assert.doesNotMatch(run.stdout, /Veritrain is up/);
   });
