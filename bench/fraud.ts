@@ -17,7 +17,7 @@ import { parseTokenRate, planckToCents } from "../chain-bridge/index.ts";
 import { loadConfig } from "../config/env.ts";
 import { FRAUD_ROWS, type FraudRow } from "../test/support/fraud-modes.ts";
 import { runJob, type ScenarioResult, scenarioNode } from "../test/support/fraud-scenario.ts";
-import { FraudStack, type FraudStackOptions, type NodeProcess } from "../test/support/fraud-stack.ts";
+import { FraudStack, type FraudStackOptions } from "../test/support/fraud-stack.ts";
 import { loadFixture } from "../worker-runtime/train/fixtures.ts";
 
 const { values } = parseArgs({
@@ -37,6 +37,7 @@ const STACK: FraudStackOptions = {
   blockMs: 250,
   windows: { commitBlocks: 120, verdictBlocks: 48, challengeBlocks: 3, revealBlocks: 8 },
   verifyingDeadlineMs: 60_000,
+  trace: (line) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`),
 };
 // 20 segments of 5 steps.
 const SEGMENTS = 20;
@@ -84,23 +85,23 @@ function summarize(row: FraudRow, results: ScenarioResult[]): Row {
   };
 }
 
-async function runSuite(suite: FraudRow["suite"], rows: FraudRow[]): Promise<Row[]> {
+async function runSuite(rows: FraudRow[]): Promise<Row[]> {
   const stack = await FraudStack.start(STACK);
   const { epochs: _epochs, ...baseSpec } = loadFixture("mlp").spec;
   const spec = { ...baseSpec, max_steps: SEGMENTS * CHECKPOINT_EVERY, checkpoint_every: CHECKPOINT_EVERY };
   const out: Row[] = [];
   try {
-    const standby = await stack.startStandbyWorker();
-    let verifiers: NodeProcess[] = [];
-    if (suite !== "verifier") {
-      verifiers = await Promise.all([
-        stack.startNode("verifier", "//Charlie"),
-        stack.startNode("verifier", "//Dave"),
-      ]);
-    }
+    // As in test/support/fraud-suite.ts: two honest verifiers beside a faulty worker, none beside a
+    // faulty verifier, which must be the only one the chain can draw.
+    const needsVerifiers = rows.some((row) => row.role === "worker");
+    const [standby, ...verifiers] = await Promise.all([
+      stack.startStandbyWorker(),
+      ...(needsVerifiers
+        ? [stack.startNode("verifier", "//Charlie"), stack.startNode("verifier", "//Dave")]
+        : []),
+    ]);
     for (const row of rows) {
-      // A verifier that never runs must be the only verifier the chain can draw.
-      if (row.mode === "absent") for (const verifier of verifiers.splice(0)) await stack.retire(verifier);
+      if (row.role === "verifier") for (const verifier of verifiers.splice(0)) await stack.retire(verifier);
       const node = await scenarioNode(stack, row, standby);
       const results: ScenarioResult[] = [];
       for (let i = 0; i < jobs; i++) {
@@ -121,9 +122,9 @@ async function runSuite(suite: FraudRow["suite"], rows: FraudRow[]): Promise<Row
 
 const selected = FRAUD_ROWS.filter((row) => !modes || modes.includes(row.mode));
 const table: Row[] = [];
-for (const suite of ["worker", "liveness", "verifier"] as const) {
+for (const suite of ["audit", "evidence", "liveness", "verifier"] as const) {
   const rows = selected.filter((row) => row.suite === suite);
-  if (rows.length > 0) table.push(...(await runSuite(suite, rows)));
+  if (rows.length > 0) table.push(...(await runSuite(rows)));
 }
 
 if (values.json) {

@@ -1,31 +1,4 @@
-// Each verifier fault mode over HTTP and the chain (test/support/fraud-modes.ts): a faulty
-// verifier, the only one the chain can draw, audits an honest worker's job.
-import { after, before, describe, it } from "node:test";
-import { loadFixture } from "../worker-runtime/train/fixtures.ts";
-import { assertScenario } from "./support/fraud-assertions.ts";
-import { FRAUD_ROWS } from "./support/fraud-modes.ts";
-import { runScenario } from "./support/fraud-scenario.ts";
-import { FraudStack, type NodeProcess } from "./support/fraud-stack.ts";
-import { FRAUD_TEST_SPEC, FRAUD_TEST_STACK, SCENARIO_TIMEOUT_MS } from "./support/fraud-test-settings.ts";
+// A faulty verifier, the only one the chain can draw, audits an honest worker's job (fraud-modes.ts).
+import { describeFraudSuite } from "./support/fraud-suite.ts";
 
-describe("a cheating verifier beside an honest worker", () => {
-  let stack: FraudStack;
-  let standby: NodeProcess;
-  const { epochs: _epochs, ...baseSpec } = loadFixture("mlp").spec;
-  const spec = { ...baseSpec, ...FRAUD_TEST_SPEC };
-
-  before(async () => {
-    stack = await FraudStack.start(FRAUD_TEST_STACK);
-    standby = await stack.startStandbyWorker();
-  });
-
-  after(async () => {
-    await stack?.stop();
-  });
-
-  for (const row of FRAUD_ROWS.filter((r) => r.suite === "verifier")) {
-    it(row.mode, async () => {
-      assertScenario(await runScenario(stack, row, spec, SCENARIO_TIMEOUT_MS, standby), () => stack.logs());
-    });
-  }
-});
+describeFraudSuite("verifier", "a cheating verifier beside an honest worker");

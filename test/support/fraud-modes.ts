@@ -9,8 +9,8 @@ export interface FraudRow {
   /** A mode of FAULTS, `honest`, or `absent` (a verifier staked on chain that never runs). */
   mode: string;
   role: NodeRole;
-  /** Which suite's stack runs it: the faulty node needs honest nodes of the other role beside it. */
-  suite: "worker" | "verifier" | "liveness";
+  /** Which test file runs it (`test/fraud-<suite>.e2e.test.ts`), a few rows each so files run side by side. */
+  suite: "evidence" | "audit" | "verifier" | "liveness";
   /** How the cheat is caught; null when nothing catches it yet (docs/verification.md says why). */
   caughtBy: Detection | null;
   /**
@@ -39,7 +39,7 @@ export const FRAUD_ROWS: readonly FraudRow[] = [
   {
     mode: "honest",
     role: "worker",
-    suite: "worker",
+    suite: "audit",
     caughtBy: null,
     ends: "succeeded",
     takeover: false,
@@ -49,7 +49,7 @@ export const FRAUD_ROWS: readonly FraudRow[] = [
   {
     mode: "garbage-checkpoint",
     role: "worker",
-    suite: "worker",
+    suite: "evidence",
     caughtBy: "refused-upload",
     ends: "succeeded",
     takeover: true,
@@ -59,7 +59,7 @@ export const FRAUD_ROWS: readonly FraudRow[] = [
   {
     mode: "perturb-weights",
     role: "worker",
-    suite: "worker",
+    suite: "audit",
     caughtBy: "disagreeing-verdict",
     ends: "disputed",
     takeover: false,
@@ -69,7 +69,7 @@ export const FRAUD_ROWS: readonly FraudRow[] = [
   {
     mode: "skip-steps",
     role: "worker",
-    suite: "worker",
+    suite: "audit",
     caughtBy: "disagreeing-verdict",
     ends: "disputed",
     takeover: false,
@@ -79,7 +79,7 @@ export const FRAUD_ROWS: readonly FraudRow[] = [
   {
     mode: "swap-model",
     role: "worker",
-    suite: "worker",
+    suite: "evidence",
     caughtBy: "refused-upload",
     ends: "succeeded",
     takeover: true,

@@ -77,6 +77,8 @@ export interface FraudStackOptions {
   blockMs: number;
   windows: Partial<ProtocolParameters>;
   verifyingDeadlineMs?: number;
+  /** Where progress lines go (the benchmark prints them; tests keep quiet). */
+  trace?: (line: string) => void;
 }
 
 /** What one job did, read from the API, the ledger and the chain once it came to rest. */
@@ -121,6 +123,7 @@ export class FraudStack {
     private readonly stripe: StripeStandIn,
     private readonly schema: Awaited<ReturnType<typeof createEmptySchema>>,
     private readonly dataDir: string,
+    readonly trace: (line: string) => void,
   ) {}
 
   static async start(options: FraudStackOptions): Promise<FraudStack> {
@@ -150,6 +153,7 @@ export class FraudStack {
       stripe,
       schema,
       dataDir,
+      options.trace ?? (() => undefined),
     );
     await stack.signUpAndPay();
     return stack;
@@ -259,6 +263,7 @@ export class FraudStack {
     if (!/registered 5\w+ as/.test(output.join(""))) {
       throw new Error(`the ${role} node ${seed} did not register:\n${output.join("")}`);
     }
+    this.trace(`${role} ${seed}${fault ? ` (${fault})` : ""} registered`);
     return node;
   }
 
@@ -408,10 +413,14 @@ export class FraudStack {
    */
   async settle(jobId: string, timeoutMs: number): Promise<void> {
     const until = Date.now() + timeoutMs;
+    let last = "";
     while (Date.now() < until) {
       const job = await this.call<JobJson>("GET", `/v1/training-jobs/${jobId}`);
-      if (TERMINAL.has(job.status)) return;
       const task = await this.chainTask(jobId);
+      const now = `${job.status}/${task?.status ?? "-"}`;
+      if (now !== last) this.trace(`job ${jobId}: ${now}`);
+      last = now;
+      if (TERMINAL.has(job.status)) return;
       if (task?.status === "Closed" && task.disputes.length > 0) return;
       await sleep(500);
     }

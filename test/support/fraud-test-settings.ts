@@ -6,6 +6,7 @@ import type { FraudStackOptions } from "./fraud-stack.ts";
 
 export const FRAUD_TEST_STACK: FraudStackOptions = {
   blockMs: 200,
+  verifyingDeadlineMs: 30_000,
   windows: { commitBlocks: 150, verdictBlocks: 75, challengeBlocks: 3, revealBlocks: 10 },
 };
 
