@@ -32,10 +32,11 @@ if (!Number.isInteger(jobs) || jobs < 1)
   throw new Error(`--jobs must be a positive integer, got ${values.jobs}`);
 const modes = values.modes?.split(",");
 
-// 250 ms blocks; a worker has 30 s to commit its 100 steps, a verifier 12 s to replay a segment.
+// 250 ms blocks; a worker has 75 s to commit its 100 steps (20 checkpoint uploads, each checked by
+// the gateway), a verifier 20 s to replay a segment.
 const STACK: FraudStackOptions = {
   blockMs: 250,
-  windows: { commitBlocks: 120, verdictBlocks: 48, challengeBlocks: 3, revealBlocks: 8 },
+  windows: { commitBlocks: 300, verdictBlocks: 80, challengeBlocks: 3, revealBlocks: 10 },
   verifyingDeadlineMs: 60_000,
   trace: (line) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`),
 };
@@ -105,6 +106,16 @@ async function runSuite(rows: FraudRow[]): Promise<Row[]> {
       const node = await scenarioNode(stack, row, standby);
       const results: ScenarioResult[] = [];
       for (let i = 0; i < jobs; i++) {
+        // The chain gives a node one duty at a time, and a dispute nobody plays keeps its
+        // verifiers' duties open: a disputed worker row's next job needs two verifiers of its own.
+        if (row.role === "worker" && row.ends === "disputed" && i > 0) {
+          for (const verifier of verifiers.splice(0)) await stack.retire(verifier);
+          verifiers.push(
+            ...(await Promise.all(
+              ["a", "b"].map((v) => stack.startNode("verifier", `//Ferdie//verifier-${row.mode}-${i}-${v}`)),
+            )),
+          );
+        }
         const result = await runJob(stack, row, node, standby, spec, JOB_TIMEOUT_MS);
         results.push(result);
         process.stderr.write(

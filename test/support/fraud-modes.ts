@@ -9,7 +9,11 @@ export interface FraudRow {
   /** A mode of FAULTS, `honest`, or `absent` (a verifier staked on chain that never runs). */
   mode: string;
   role: NodeRole;
-  /** Which test file runs it (`test/fraud-<suite>.e2e.test.ts`), a few rows each so files run side by side. */
+  /**
+   * Which test file runs it (`test/fraud-<suite>.e2e.test.ts`), a few rows each so files run side
+   * by side. A `disputed` row comes last in its file: the chain gives a node one duty at a time,
+   * and a dispute nobody plays keeps its verifiers' duties open for good.
+   */
   suite: "evidence" | "audit" | "verifier" | "liveness";
   /** How the cheat is caught; null when nothing catches it yet (docs/verification.md says why). */
   caughtBy: Detection | null;
@@ -66,16 +70,7 @@ export const FRAUD_ROWS: readonly FraudRow[] = [
     faked: forgedCheckpoint,
     nodePaid: false,
   },
-  {
-    mode: "skip-steps",
-    role: "worker",
-    suite: "audit",
-    caughtBy: "disagreeing-verdict",
-    ends: "disputed",
-    takeover: false,
-    faked: forgedCheckpoint,
-    nodePaid: false,
-  },
+
   {
     mode: "swap-model",
     role: "worker",
@@ -84,6 +79,16 @@ export const FRAUD_ROWS: readonly FraudRow[] = [
     ends: "succeeded",
     takeover: true,
     faked: null,
+    nodePaid: false,
+  },
+  {
+    mode: "skip-steps",
+    role: "worker",
+    suite: "evidence",
+    caughtBy: "disagreeing-verdict",
+    ends: "disputed",
+    takeover: false,
+    faked: forgedCheckpoint,
     nodePaid: false,
   },
   {
