@@ -7,7 +7,7 @@ import { startDevnet } from "../chain/index.ts";
 import { setProtocolParameters } from "../chain-bridge/index.ts";
 import { startEmbeddedServices } from "../config/embedded-services.ts";
 import type { Config } from "../config/env.ts";
-import { startLocalNodes } from "./local-nodes.ts";
+import { type LocalNode, startLocalNodes } from "./local-nodes.ts";
 
 // The dev chain of a local stack seals a block a second, and its windows are sized for a demo:
 // an hour for a worker to commit, half a minute for a verifier's replay, and a job settles about
@@ -28,7 +28,12 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function startStack(config: Config): Promise<Stack> {
+export interface StackOptions {
+  /** A node that misbehaves on purpose beside the honest ones (`up --fault`, checked by faultyLocalNode). */
+  faulty?: LocalNode;
+}
+
+export async function startStack(config: Config, options: StackOptions = {}): Promise<Stack> {
   const stops: Array<() => Promise<void>> = [];
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop();
@@ -65,7 +70,7 @@ export async function startStack(config: Config): Promise<Stack> {
     stops.push(api.close);
     // Dev accounts stake for the local nodes; against a configured chain, nodes are the operators' own.
     if (embeddedChain) {
-      const nodes = startLocalNodes(api.url, chainWsUrl, config.dataDir);
+      const nodes = startLocalNodes(api.url, chainWsUrl, config.dataDir, options.faulty ?? null);
       stops.push(nodes.stop);
       started.push(...nodes.started);
     }

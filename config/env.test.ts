@@ -76,3 +76,20 @@ describe("well-known development seeds", () => {
     );
   });
 });
+
+describe("the verifying deadline", () => {
+  it("is a day unless VERIFYING_DEADLINE_MS shortens it", () => {
+    assert.equal(loadConfig({}).verifyingDeadlineMs, 24 * 3_600_000);
+    assert.equal(loadConfig({ VERIFYING_DEADLINE_MS: "5000" }).verifyingDeadlineMs, 5_000);
+  });
+
+  it("refuses what is not a positive whole number of milliseconds", () => {
+    for (const raw of ["0", "-1", "1.5", "5s", "1e30"]) {
+      assert.throws(
+        () => loadConfig({ VERIFYING_DEADLINE_MS: raw }),
+        (e: unknown) => e instanceof ConfigError && e.code === "INVALID_DURATION",
+        raw,
+      );
+    }
+  });
+});

@@ -36,6 +36,8 @@ export interface Config {
   rateLimits: Record<RateLimitFamily, RateLimit>;
   /** Event streams (SSE) one API key or session may hold open at once. */
   maxEventStreamsPerKey: number;
+  /** How long a job may stay `verifying` before it fails at no charge (docs/verification.md, Liveness). */
+  verifyingDeadlineMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -99,6 +101,22 @@ function byteLimit(env: Env, name: string, fallback: number): number {
   return value;
 }
 
+// A day: long enough for every audit round and dispute turn at production windows (PROTOCOL.md §2).
+const VERIFYING_DEADLINE_MS = 24 * 3_600_000;
+
+function milliseconds(env: Env, name: string, fallback: number): number {
+  const raw = optional(env, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new ConfigError(
+      "INVALID_DURATION",
+      `${name} must be a whole number of milliseconds, at least 1, got "${raw}"`,
+    );
+  }
+  return value;
+}
+
 /** The development conveniences a production process must not fall back on, each with its remedy. */
 function productionProblems(env: Env): string[] {
   const problems: string[] = [];
@@ -153,6 +171,7 @@ export function loadConfig(env: Env = process.env): Config {
     trustProxy: flag(env, "TRUST_PROXY"),
     rateLimits: DEFAULT_RATE_LIMITS,
     maxEventStreamsPerKey: 8,
+    verifyingDeadlineMs: milliseconds(env, "VERIFYING_DEADLINE_MS", VERIFYING_DEADLINE_MS),
   };
 }
 

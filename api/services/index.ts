@@ -215,6 +215,7 @@ export function createServices(context: ServiceContext): Services {
         receipts,
         events: jobEvents,
         logError: context.logError ?? (() => undefined),
+        verifyingDeadlineMs: context.config.verifyingDeadlineMs,
       });
     }
     services.nodeGateway = createNodeGateway({

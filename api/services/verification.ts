@@ -26,8 +26,8 @@ export interface VerificationDriverDeps {
   receipts: Receipts;
   events: JobEvents;
   logError: (error: unknown, message: string) => void;
-  /** How long a job may stay `verifying` before it fails at no charge (tests shorten it). */
-  verifyingDeadlineMs?: number;
+  /** How long a job may stay `verifying` before it fails at no charge (`VERIFYING_DEADLINE_MS`). */
+  verifyingDeadlineMs: number;
 }
 
 // A call the chain may refuse for now (no verifier eligible yet, no worker to re-assign to) is
@@ -36,7 +36,6 @@ const RETRY_AFTER_BLOCKS = 5;
 const DISPATCH_RETRY_MS = 3_000;
 /** Audit rounds per attempt when every verifier of a round missed its window; then the job fails. */
 export const MAX_AUDIT_ROUNDS = 3;
-const VERIFYING_DEADLINE_MS = 24 * 3_600_000;
 
 const hex = (value: string) => Buffer.from(value.replace(/^0x/, ""), "hex");
 
@@ -266,8 +265,7 @@ export class VerificationDriver {
       orderBy: { id: "desc" },
       select: { createdAt: true },
     });
-    const deadline = this.deps.verifyingDeadlineMs ?? VERIFYING_DEADLINE_MS;
-    return completed !== null && Date.now() - completed.createdAt.getTime() > deadline;
+    return completed !== null && Date.now() - completed.createdAt.getTime() > this.deps.verifyingDeadlineMs;
   }
 
   /**

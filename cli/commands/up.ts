@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { loadConfig } from "../../config/env.ts";
+import { faultyLocalNode } from "../local-nodes.ts";
 import { fail, onShutdown } from "../process.ts";
 import { startStack } from "../stack.ts";
 
@@ -7,9 +8,15 @@ export function registerUpCommand(program: Command): void {
   program
     .command("up")
     .description("Start the whole system on one machine: database, Redis, dev chain, API and nodes")
-    .action(async () => {
+    .option(
+      "--fault <role:mode>",
+      "add one node that misbehaves on purpose beside the honest ones, e.g. worker:skip-steps or verifier:lazy (needs VERITRAIN_ALLOW_FAULTS=1, never in production)",
+    )
+    .action(async (options: { fault?: string }) => {
       try {
-        const stack = await startStack(loadConfig());
+        // Refused before anything starts, with the same rules as `veritrain node --fault`.
+        const faulty = options.fault === undefined ? undefined : faultyLocalNode(options.fault);
+        const stack = await startStack(loadConfig(), faulty ? { faulty } : {});
         onShutdown(stack.stop);
         const base = stack.api.url.replace("127.0.0.1", "localhost");
         const lines = [

@@ -1,0 +1,52 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { describe, it } from "node:test";
+import { fileURLToPath } from "node:url";
+import { NodeError } from "../worker-runtime/node/errors.ts";
+import { faultyLocalNode, LOCAL_NODES, localNodeDir } from "./local-nodes.ts";
+
+const repoRoot = fileURLToPath(new URL("../", import.meta.url));
+const ALLOWED = { VERITRAIN_ALLOW_FAULTS: "1" };
+const refused = (pattern: RegExp) => (e: unknown) =>
+  e instanceof NodeError && e.code === "FAULTS_REFUSED" && pattern.test(e.message);
+
+describe("`up --fault ROLE:MODE`", () => {
+  it("adds one faulty node of that role, on an account none of the honest nodes use", () => {
+    const worker = faultyLocalNode("worker:skip-steps", ALLOWED);
+    assert.deepEqual(worker, { role: "worker", seed: "//Eve", fault: "skip-steps" });
+    assert.equal(localNodeDir(worker), "worker-eve-skip-steps");
+    assert.ok(LOCAL_NODES.every((node) => node.seed !== worker.seed && !node.fault));
+    assert.deepEqual(faultyLocalNode("verifier:lazy", ALLOWED), {
+      role: "verifier",
+      seed: "//Eve",
+      fault: "lazy",
+    });
+  });
+
+  it("is refused as `node --fault` is: without VERITRAIN_ALLOW_FAULTS=1, in production, for another role", () => {
+    assert.throws(() => faultyLocalNode("worker:skip-steps", {}), refused(/VERITRAIN_ALLOW_FAULTS=1/));
+    assert.throws(
+      () => faultyLocalNode("worker:skip-steps", { ...ALLOWED, NODE_ENV: "production" }),
+      refused(/production/),
+    );
+    assert.throws(() => faultyLocalNode("worker:lazy", ALLOWED), refused(/for a verifier/));
+    assert.throws(() => faultyLocalNode("worker:nonsense", ALLOWED), refused(/unknown fault mode/));
+    for (const option of ["skip-steps", "whistleblower:lazy", "worker:skip-steps:x", "worker:"]) {
+      assert.throws(() => faultyLocalNode(option, ALLOWED), refused(/ROLE:MODE/), option);
+    }
+  });
+
+  it("stops `veritrain up` before it starts anything when refused", () => {
+    const env = { ...process.env };
+    delete env.VERITRAIN_ALLOW_FAULTS;
+    const run = spawnSync(process.execPath, ["bin/veritrain.mjs", "up", "--fault", "worker:skip-steps"], {
+      cwd: repoRoot,
+      encoding: "utf8",
+      env,
+      timeout: 180_000,
+    });
+    assert.equal(run.status, 1, `${run.error ?? ""}\n${run.stderr}`);
+    assert.match(run.stderr, /^error \[FAULTS_REFUSED\]: .*VERITRAIN_ALLOW_FAULTS=1/m);
+    assert.doesNotMatch(run.stdout, /Veritrain is up/);
+  });
+});

@@ -1,0 +1,144 @@
+// One row per fault mode (worker-runtime/node/faults.ts): how the platform catches it and where a
+// job with it ends today. The fraud tests run each row and hold the outcome to it; bench:fraud
+// runs each row N times and counts. A new mode is one more row.
+import type { NodeRole } from "./fraud-stack.ts";
+
+export type Detection = "refused-upload" | "disagreeing-verdict" | "deadline";
+
+export interface FraudRow {
+  /** A mode of FAULTS, `honest`, or `absent` (a verifier staked on chain that never runs). */
+  mode: string;
+  role: NodeRole;
+  /**
+   * Which test file runs it (`test/fraud-<suite>.e2e.test.ts`), a few rows each so files run side
+   * by side. A `disputed` row comes last in its file: the chain gives a node one duty at a time,
+   * and a dispute nobody plays keeps its verifiers' duties open for good.
+   */
+  suite: "evidence" | "audit" | "verifier" | "liveness";
+  /** How the cheat is caught; null when nothing catches it yet (docs/verification.md says why). */
+  caughtBy: Detection | null;
+  /**
+   * Where the job ends: `succeeded` (with the honest weights), `failed` at no charge, or
+   * `disputed` (a commitment dispute nobody plays holds the escrow until the disputes issue lands).
+   */
+  ends: "succeeded" | "failed" | "disputed";
+  /**
+   * The faulty worker misses a deadline and the chain re-assigns the task; with no other worker
+   * eligible it waits `Unassigned` (no deadline: docs/verification.md) until the standby honest
+   * worker is bonded and takes it over from the checkpoints the gateway accepted.
+   */
+  takeover: boolean;
+  /**
+   * Segments an audit can catch the fault in, out of `segments` (the forged checkpoint ends one
+   * segment and starts the next); null when the evidence checks or a deadline catch it every time.
+   */
+  faked: ((segments: number) => number) | null;
+  /** The scenario's node is paid: the honest one must be, a cheater never (`lazy` is a documented gap). */
+  nodePaid: boolean;
+}
+
+const forgedCheckpoint = (segments: number) => Math.min(2, segments);
+
+export const FRAUD_ROWS: readonly FraudRow[] = [
+  {
+    mode: "honest",
+    role: "worker",
+    suite: "audit",
+    caughtBy: null,
+    ends: "succeeded",
+    takeover: false,
+    faked: null,
+    nodePaid: true,
+  },
+  {
+    mode: "garbage-checkpoint",
+    role: "worker",
+    suite: "evidence",
+    caughtBy: "refused-upload",
+    ends: "succeeded",
+    takeover: true,
+    faked: null,
+    nodePaid: false,
+  },
+  {
+    mode: "perturb-weights",
+    role: "worker",
+    suite: "audit",
+    caughtBy: "disagreeing-verdict",
+    ends: "disputed",
+    takeover: false,
+    faked: forgedCheckpoint,
+    nodePaid: false,
+  },
+
+  {
+    mode: "swap-model",
+    role: "worker",
+    suite: "evidence",
+    caughtBy: "refused-upload",
+    ends: "succeeded",
+    takeover: true,
+    faked: null,
+    nodePaid: false,
+  },
+  {
+    mode: "skip-steps",
+    role: "worker",
+    suite: "evidence",
+    caughtBy: "disagreeing-verdict",
+    ends: "disputed",
+    takeover: false,
+    faked: forgedCheckpoint,
+    nodePaid: false,
+  },
+  {
+    mode: "silent",
+    role: "worker",
+    suite: "liveness",
+    caughtBy: "deadline",
+    ends: "succeeded",
+    takeover: true,
+    faked: null,
+    nodePaid: false,
+  },
+  {
+    mode: "commit-and-vanish",
+    role: "worker",
+    suite: "liveness",
+    caughtBy: "deadline",
+    ends: "succeeded",
+    takeover: true,
+    faked: null,
+    nodePaid: false,
+  },
+  {
+    mode: "absent",
+    role: "verifier",
+    suite: "liveness",
+    caughtBy: "deadline",
+    ends: "failed",
+    takeover: false,
+    faked: null,
+    nodePaid: false,
+  },
+  {
+    mode: "lazy",
+    role: "verifier",
+    suite: "verifier",
+    caughtBy: null,
+    ends: "succeeded",
+    takeover: false,
+    faked: null,
+    nodePaid: true,
+  },
+  {
+    mode: "grief",
+    role: "verifier",
+    suite: "verifier",
+    caughtBy: "disagreeing-verdict",
+    ends: "disputed",
+    takeover: false,
+    faked: (segments) => segments,
+    nodePaid: false,
+  },
+];

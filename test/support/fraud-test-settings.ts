@@ -1,0 +1,15 @@
+// The fraud tests' shortened chain: 200 ms blocks, a worker has 30 s to commit, a verifier 15 s to
+// replay its segment (sized for two cores shared with other work), and a job settles about 2 s
+// after the verdict window. Two segments per job,
+// so the checkpoint a worker forges (its second) lies in every segment an audit can draw.
+import type { FraudStackOptions } from "./fraud-stack.ts";
+
+export const FRAUD_TEST_STACK: FraudStackOptions = {
+  blockMs: 200,
+  verifyingDeadlineMs: 30_000,
+  windows: { commitBlocks: 150, verdictBlocks: 75, challengeBlocks: 3, revealBlocks: 10 },
+};
+
+export const FRAUD_TEST_SPEC = { max_steps: 40, checkpoint_every: 20 };
+
+export const SCENARIO_TIMEOUT_MS = 180_000;
