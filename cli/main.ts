@@ -6,7 +6,7 @@ const program = new Command("veritrain")
   .description("Train ONNX models on untrusted hardware, with a verification receipt.")
   .showHelpAfterError()
   .exitOverride();
-registerCommands(program);
+await registerCommands(program, process.argv[2]);
 try {
   await program.parseAsync(process.argv);
 } catch (error) {

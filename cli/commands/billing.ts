@@ -39,7 +39,7 @@ export function registerBillingCommands(program: Command): void {
     .action((usd: string, flags: TopUpFlags) =>
       answer(flags, async () => {
         const vt = await authenticatedClient();
-        const amount = centsOf(usd);
+        const amount = centsOf(usd, "the amount");
         const portal = `${(await credentials()).baseUrl}/portal/`;
         const session = await vt.billing.createCheckoutSession({
           amount_cents: amount,

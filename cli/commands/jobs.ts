@@ -43,10 +43,10 @@ interface DownloadFlags extends OutputFlags {
 
 const LEVELS: readonly VerificationLevel[] = ["basic", "standard", "thorough"];
 
-/** "2.50" → 250; a price a person types, in dollars. */
-export function centsOf(dollarsText: string): number {
+/** "2.50" → 250; an amount a person types, in dollars. */
+export function centsOf(dollarsText: string, what: string): number {
   if (!/^\d+(\.\d{1,2})?$/.test(dollarsText.trim())) {
-    throw new CliError("price_invalid", `--max-price takes dollars like 2.50, got '${dollarsText}'`);
+    throw new CliError("price_invalid", `${what} takes dollars like 2.50, got '${dollarsText}'`);
   }
   return Math.round(Number(dollarsText) * 100);
 }
@@ -74,7 +74,7 @@ async function jobRequest(vt: Veritrain, flags: RequestFlags): Promise<TrainingJ
   if (flags.verification !== undefined && !LEVELS.includes(flags.verification as VerificationLevel)) {
     throw new CliError("verification_invalid", `--verification must be one of ${LEVELS.join(", ")}`);
   }
-  const maxPrice = flags.maxPrice === undefined ? undefined : centsOf(flags.maxPrice);
+  const maxPrice = flags.maxPrice === undefined ? undefined : centsOf(flags.maxPrice, "--max-price");
   const spec = await readSpec(flags.spec);
   const quiet = flags.json === true;
   return {
