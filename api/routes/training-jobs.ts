@@ -58,7 +58,8 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox<TrainingJobRoutesOptions> = a
         tags: ["training-jobs"],
         summary: "Create a training job: reserves its price from the balance and queues it",
         description:
-          "Answers 402 insufficient_credits when the available balance is below the price. The job " +
+          "Answers 402 insufficient_credits when the available balance is below the price, and 402 " +
+          "balance_negative while a refund or dispute has left the balance below zero. The job " +
           "starts `queued`; follow it with GET /v1/training-jobs/{id}/events.",
         security: [{ apiKey: [] }],
         body: JobRequest,

@@ -58,6 +58,35 @@ export function registerBillingCommands(program: Command): void {
     );
 
   billing
+    .command("payments")
+    .description("Card payments, newest first: paid, processing (a delayed method), or failed")
+    .option("--limit <n>", "how many", "20")
+    .option("--after <id>", "the page after this payment id")
+    .option("--json", "print one JSON document")
+    .action((flags: OutputFlags & { limit: string; after?: string }) =>
+      answer(flags, async () => {
+        const page = await (await authenticatedClient()).billing.payments({
+          limit: Number(flags.limit),
+          ...(flags.after ? { after: flags.after } : {}),
+        });
+        const rows = page.data.map((p) => [
+          p.id,
+          p.status,
+          dollars(p.amount_cents),
+          dollars(p.refunded_cents + p.disputed_cents),
+          p.created_at,
+        ]);
+        return {
+          json: page,
+          human:
+            page.data.length === 0
+              ? "No payments."
+              : table([["ID", "STATUS", "AMOUNT", "TAKEN BACK", "CREATED"], ...rows]),
+        };
+      }),
+    );
+
+  billing
     .command("transactions")
     .description("Ledger entries, newest first")
     .option("--limit <n>", "how many", "20")

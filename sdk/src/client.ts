@@ -29,6 +29,7 @@ import type {
   ListParams,
   LogInParams,
   LogInResult,
+  Payment,
   Quote,
   ReceiptKey,
   RevokedApiKey,
@@ -174,6 +175,15 @@ class Billing {
     return paginate(
       (after) =>
         this.http.json({ method: "GET", path: path("billing", "transactions"), query: { ...params, after } }),
+      params.after,
+    );
+  }
+
+  /** Card payments, newest first, with the failed ones: a delayed payment method can fail. */
+  payments(params: ListParams = {}): PagePromise<Payment> {
+    return paginate(
+      (after) =>
+        this.http.json({ method: "GET", path: path("billing", "payments"), query: { ...params, after } }),
       params.after,
     );
   }

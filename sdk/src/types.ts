@@ -92,6 +92,19 @@ export interface BalanceTransaction {
   created_at: string;
 }
 
+/** A card payment for credits (a Stripe Checkout Session). */
+export interface Payment {
+  /** The Checkout Session: cs_... */
+  id: string;
+  /** processing: a delayed method has not settled, nothing credited yet; failed: nothing credited. */
+  status: "processing" | "paid" | "failed";
+  amount_cents: number;
+  refunded_cents: number;
+  disputed_cents: number;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface CheckoutSessionParams {
   /** Credits to buy, in US cents. */
   amount_cents: number;
