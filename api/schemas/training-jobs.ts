@@ -127,6 +127,26 @@ export const JobEventList = Type.Object(
   { title: "JobEventList" },
 );
 
+export const CheckpointParams = Type.Object({
+  id: Type.String({ description: "A training job id, job_..." }),
+  step: Type.Integer({ minimum: 0, description: "The step the checkpoint was taken at" }),
+});
+
+export const ModelQuery = Type.Object(
+  {
+    format: Type.Optional(
+      StringEnum(["onnx", "safetensors"], {
+        default: "onnx",
+        description:
+          "onnx: the model the receipt attests; safetensors: its float initializers (weights and " +
+          "running statistics) keyed by their names, which for a torch.onnx.export model are the " +
+          "module's state_dict keys",
+      }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
 export const JobEventsQuery = Type.Object(
   {
     after: Type.Integer({ minimum: 0, default: 0, description: "Only events after this event id" }),

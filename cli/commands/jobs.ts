@@ -17,7 +17,7 @@ import { authenticatedClient } from "../remote/client.ts";
 import { type Answer, answer, CliError, dollars, EXIT, type OutputFlags, table } from "../remote/output.ts";
 import { JobWatcher } from "../remote/progress.ts";
 import { confirm } from "../remote/prompt.ts";
-import { downloadVerified, type VerifiedFiles } from "../remote/verified-download.ts";
+import { downloadVerified, type ModelFormat, type VerifiedFiles } from "../remote/verified-download.ts";
 import { uploadPath } from "./files.ts";
 
 interface RequestFlags extends OutputFlags {
@@ -118,9 +118,9 @@ async function follow(vt: Veritrain, job: TrainingJob, quiet: boolean): Promise<
 
 const endedWell = (job: TrainingJob) => (job.status === "succeeded" ? EXIT.ok : EXIT.jobFailed);
 
-function downloadPaths(id: string, flags: { out?: string; receipt?: string }) {
+function downloadPaths(id: string, flags: { out?: string; receipt?: string }, format: ModelFormat = "onnx") {
   return {
-    model: resolve(flags.out ?? `${id}.onnx`),
+    model: resolve(flags.out ?? `${id}.${format}`),
     receipt: resolve(flags.receipt ?? `${id}.receipt.json`),
   };
 }
@@ -128,7 +128,7 @@ function downloadPaths(id: string, flags: { out?: string; receipt?: string }) {
 function describeDownload(files: VerifiedFiles): string[] {
   return [
     `Receipt verified against the published key ${files.receipt_key_id}: ${files.checks.length} checks passed.`,
-    `Model    ${files.model_path} (sha256 ${files.model_sha256})`,
+    `Model    ${files.model_path} (${files.format}; the receipt attests the ONNX model, sha256 ${files.model_sha256})`,
     `Receipt  ${files.receipt_path}`,
   ];
 }
@@ -265,16 +265,22 @@ export function registerJobsCommands(program: Command): void {
     .description(
       "Download a succeeded job's model and receipt; the receipt is verified before anything is written",
     )
-    .option("--format <format>", "onnx", "onnx")
+    .option(
+      "--format <format>",
+      "onnx, or safetensors (the weights by initializer name, for PyTorch)",
+      "onnx",
+    )
     .option("--out <path>", "where to write the model (default <job id>.onnx)")
     .option("--receipt <path>", "where to write the receipt (default <job id>.receipt.json)")
     .option("--json", "print one JSON document")
     .action((id: string, flags: DownloadFlags) =>
       answer(flags, async () => {
-        if (flags.format !== "onnx") {
-          throw new CliError("format_invalid", `--format must be onnx, got '${flags.format}'`);
+        if (flags.format !== "onnx" && flags.format !== "safetensors") {
+          throw new CliError("format_invalid", `--format must be onnx or safetensors, got '${flags.format}'`);
         }
-        const files = await downloadVerified(await authenticatedClient(), id, downloadPaths(id, flags));
+        const format: ModelFormat = flags.format;
+        const vt = await authenticatedClient();
+        const files = await downloadVerified(vt, id, downloadPaths(id, flags, format), format);
         return { json: files, human: describeDownload(files) };
       }),
     );
