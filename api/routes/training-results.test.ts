@@ -165,6 +165,7 @@ test("PyTorch loads the safetensors into the module the model was exported from"
   assert.equal(run.status, 0, `${run.stderr}\n${run.stdout}`);
   const report = JSON.parse(run.stdout) as { loaded: string[]; missing: string[]; mismatched: string[] };
   assert.equal(report.loaded.length, 14);
-  assert.deepEqual(report.missing, ["features.1.num_batches_tracked", "features.5.num_batches_tracked"]);
+  // BatchNorm fills in its own num_batches_tracked: nothing the module needs is missing.
+  assert.deepEqual(report.missing, []);
   assert.deepEqual(report.mismatched, []);
 });
