@@ -57,6 +57,11 @@ export function advance(progress: JobProgress, { type, data: d }: JobEvent): str
       progress.learningRate = Number(d.learning_rate);
       progress.stepsPerSecond = Number(d.steps_per_second);
       return undefined;
+    case "training.epoch": {
+      const pct = (v: unknown) => (typeof v === "number" ? `${(v * 100).toFixed(1)}%` : "-");
+      const num = (v: unknown) => (typeof v === "number" ? v.toFixed(4) : "-");
+      return `epoch ${d.epoch}: train loss ${num(d.train_loss)}, accuracy ${pct(d.train_accuracy)}; validation loss ${num(d.val_loss)}, accuracy ${pct(d.val_accuracy)}`;
+    }
     case "training.reassigned":
       return `re-assigned to another worker: ${d.reason}`;
     case "training.completed":
