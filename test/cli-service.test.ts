@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { PlatformKey } from "../api/services/platform-key.ts";
+import { modelWeightsAsSafetensors } from "../protocol/model-weights.ts";
 import { type SignedUp, signUp } from "./support/accounts.ts";
 import { createTestApp, type TestApp } from "./support/app.ts";
 import { failJob, reportTraining, signedReceipt, succeedJob } from "./support/finished-jobs.ts";
@@ -187,6 +188,10 @@ test("watch follows a job to its end with step, loss, learning rate and throughp
   const watched = await cli(["jobs", "watch", created.id]);
   assert.equal(watched.code, 5, watched.stderr);
   assert.match(watched.stderr, /step 20\/90 \| loss 0\.1000 \| lr 1\.00e-2 \| 42\.5 steps\/s \| training/);
+  assert.match(
+    watched.stderr,
+    /epoch 0: train loss 0\.2500, accuracy 90\.0%; validation loss 0\.3000, accuracy 87\.5%/,
+  );
   assert.match(watched.stderr, /job\.failed: the worker ran out of memory/);
   assert.match(watched.stdout, new RegExp(`${created.id}\\s+failed`));
   const asJson = await cli(["jobs", "watch", created.id, "--json"]);
@@ -287,6 +292,18 @@ test("download writes nothing when the receipt is signed by a key the platform d
     join(home, "again.onnx"),
   ]);
   assert.deepEqual(readFileSync(good.model_path), readFileSync(trained.model));
+  const weights = await json<{ model_path: string; format: string }>([
+    "jobs",
+    "download",
+    trained.job,
+    "--format",
+    "safetensors",
+    "--out",
+    join(home, "weights.safetensors"),
+  ]);
+  assert.equal(weights.format, "safetensors");
+  const expected = modelWeightsAsSafetensors(readFileSync(trained.model));
+  assert.deepEqual(readFileSync(weights.model_path), Buffer.from(expected));
 });
 
 test("billing balance, topup and transactions", async () => {

@@ -20,7 +20,7 @@ import {
 } from "../../protocol/signed-messages.ts";
 import type { TestApp } from "./app.ts";
 
-/** What a worker reports while training: `steps` progress events, then training.completed. */
+/** What a worker reports while training: progress events for `steps`, and the first epoch's metrics. */
 export async function reportTraining(t: TestApp, jobId: string, steps: number[], totalSteps: number) {
   await t.database.db.trainingJob.update({ where: { id: jobId }, data: { status: "running" } });
   await t.services.jobEvents.emit(jobId, "training.started", { worker: "5worker" });
@@ -33,6 +33,16 @@ export async function reportTraining(t: TestApp, jobId: string, steps: number[],
       steps_per_second: 42.5,
     });
   }
+  await t.services.jobEvents.emit(jobId, "training.epoch", {
+    epoch: 0,
+    last_step: steps.at(-1),
+    train_samples: 1440,
+    train_loss: 0.25,
+    train_accuracy: 0.9,
+    val_loss: 0.3,
+    val_accuracy: 0.875,
+    steps_per_second: 42.5,
+  });
 }
 
 function settlement(t: TestApp): JobSettlement {
