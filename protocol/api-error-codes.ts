@@ -26,6 +26,7 @@ export const API_ERROR_CODES = [
   // Accounts and billing.
   "email_taken",
   "insufficient_credits",
+  "balance_negative",
   "stripe_not_configured",
   "missing_signature",
   "invalid_signature",

@@ -8,6 +8,7 @@
 // ONNX field numbers (onnx.proto3): ModelProto.graph = 7, GraphProto.initializer = 5,
 // TensorProto.dims = 1, data_type = 2, name = 8, raw_data = 9.
 import { decodeCheckpoint, type TrainingState } from "./checkpoint.ts";
+import { type SafetensorsDType, writeSafetensors } from "./safetensors-writer.ts";
 import { onnxDataType, type Tensor } from "./tensor.ts";
 
 interface Initializer {
@@ -118,4 +119,26 @@ export function modelCarriesCheckpoint(model: Uint8Array, checkpoint: Uint8Array
     if (problem) return problem;
   }
   return true;
+}
+
+/** safetensors' names for the float types weights have; integer initializers are shapes and indices. */
+const SAFETENSORS_DTYPES: ReadonlyMap<number, SafetensorsDType> = new Map([
+  [onnxDataType.float32, "F32"],
+  [onnxDataType.float64, "F64"],
+]);
+
+/**
+ * The model's initializers as a safetensors file keyed by their ONNX names, which for a model from
+ * torch.onnx.export are the PyTorch module's state_dict keys ("net.0.weight"), so
+ * `module.load_state_dict(safetensors.torch.load_file(path))` takes them back: the float
+ * initializers, i.e. the weights and running statistics. Integer initializers (shapes, indices) and
+ * ones stored without raw_data (small constants in typed fields) are not weights and are left out.
+ */
+export function modelWeightsAsSafetensors(model: Uint8Array): Uint8Array {
+  const tensors = [...initializersOf(model)].flatMap(([name, initializer]) => {
+    const dtype = SAFETENSORS_DTYPES.get(initializer.dataType);
+    if (!dtype || !initializer.rawData) return [];
+    return [{ name, dtype, shape: initializer.dims, data: initializer.rawData }];
+  });
+  return writeSafetensors(tensors);
 }

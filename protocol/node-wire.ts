@@ -101,13 +101,27 @@ export interface AuditClaim {
   audit: AuditTask;
 }
 
-/** POST /v1/nodes/leases/{lease}/progress */
+/** One finished epoch's metrics, as the trainer computes them (worker-runtime/train/metrics.ts). */
+export interface EpochMetrics {
+  epoch: number;
+  /** The optimizer step that closed this epoch. */
+  last_step: number;
+  train_samples: number;
+  train_loss: number;
+  train_accuracy: number | null;
+  val_loss: number | null;
+  val_accuracy: number | null;
+  steps_per_second: number;
+}
+
+/** POST /v1/nodes/leases/{lease}/progress; `epoch` when the report closes an epoch. */
 export interface Progress {
   step: number;
   total_steps: number;
   loss: number;
   learning_rate: number;
   steps_per_second: number;
+  epoch?: EpochMetrics;
 }
 
 /** PUT /v1/nodes/leases/{lease}/model: the uploaded model's SHA-256 (checkpoints answer a CheckpointRef). */

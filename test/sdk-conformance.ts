@@ -19,6 +19,7 @@ import type {
   BalanceTransaction,
   CheckoutSession,
   CheckoutSessionBody,
+  Payment,
 } from "../api/schemas/billing.ts";
 import type { ListQuery } from "../api/schemas/common.ts";
 import type { DeletedFile, File, FileListQuery } from "../api/schemas/files.ts";
@@ -67,6 +68,7 @@ export type ApiConformance = [
   Answers<sdk.Balance, Static<typeof Balance>>,
   Answers<sdk.BalanceTransaction, Static<typeof BalanceTransaction>>,
   Answers<sdk.CheckoutSession, Static<typeof CheckoutSession>>,
+  Answers<sdk.Payment, Static<typeof Payment>>,
   Answers<sdk.FileObject, Static<typeof File>>,
   Answers<sdk.DeletedFile, Static<typeof DeletedFile>>,
   Answers<sdk.Quote, Static<typeof QuoteResponse>>,

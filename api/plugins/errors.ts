@@ -45,6 +45,7 @@ const DOMAIN_ANSWERS: Readonly<Record<DomainErrorCode, Answer>> = {
   email_taken: [409, "invalid_request_error", "email_taken"],
   invalid_credentials: [401, "authentication_error", "invalid_credentials"],
   insufficient_funds: [402, "payment_error", "insufficient_credits"],
+  balance_negative: [402, "payment_error", "balance_negative"],
   file_too_large: [413, "invalid_request_error", "file_too_large"],
   invalid_model: [422, "invalid_request_error", "invalid_model"],
   unsupported_operators: [422, "invalid_request_error", "unsupported_operators"],

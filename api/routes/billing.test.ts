@@ -1,10 +1,12 @@
 import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
 import { after, before, test } from "node:test";
 import Stripe from "stripe";
 import { signUp } from "../../test/support/accounts.ts";
 import { expectApiError } from "../../test/support/api-error.ts";
 import { createTestApp, type TestApp } from "../../test/support/app.ts";
 import { type StripeStandIn, startStripeStandIn } from "../../test/support/stripe-stand-in.ts";
+import { uploadMlpFixtures } from "../../test/support/uploads.ts";
 
 let t: TestApp;
 let stripe: StripeStandIn;
@@ -305,4 +307,74 @@ test("refunds take back credits by the cumulative amount refunded; disputes take
   ]);
   const unknownPayment = await deliver(stripe.refundedEvent("pi_unknown", 500, 500));
   assert.equal(unknownPayment.statusCode, 200);
+
+  // In debt, no new job starts, whatever the price, until a top-up repays it.
+  await t.services.ledger.release(ivy.organizationId, 5_000, "test:ivy:job-released");
+  assert.deepEqual(await balanceOf(ivy.headers), { available_cents: 0, reserved_cents: 0 });
+  await deliver(stripe.refundedEvent(paymentIntent, 10_000, 10_000));
+  const files = await uploadMlpFixtures(t.app, ivy);
+  const spec = JSON.parse(
+    await readFile(new URL("../../worker-runtime/fixtures/mlp.spec.json", import.meta.url), "utf8"),
+  );
+  const job = await t.app.inject({
+    method: "POST",
+    url: "/v1/training-jobs",
+    headers: ivy.headers,
+    payload: { ...files, spec, verification: "basic" },
+  });
+  const refused = expectApiError(job, 402, "balance_negative");
+  assert.match(refused.message, /-\d+ cents after a refund or dispute/);
+});
+
+async function paymentsOf(headers: Record<string, string>) {
+  const res = await t.app.inject({ method: "GET", url: "/v1/billing/payments", headers });
+  assert.equal(res.statusCode, 200, res.body);
+  return res.json().data as Array<{ id: string; status: string; amount_cents: number }>;
+}
+
+test("a delayed payment is recorded as processing at completion and credited when it succeeds", async () => {
+  const jo = await signUp(t.app);
+  const session = (await checkout(jo.headers)).json();
+  await deliver(stripe.completedEvent(session.id, "unpaid"));
+  assert.deepEqual(
+    (await paymentsOf(jo.headers)).map((p) => [p.id, p.status, p.amount_cents]),
+    [[session.id, "processing", 2_500]],
+  );
+  assert.deepEqual(await balanceOf(jo.headers), { available_cents: 0, reserved_cents: 0 });
+  const succeeded = stripe.event("checkout.session.async_payment_succeeded", {
+    ...stripe.sessions.get(session.id)!,
+    payment_status: "paid",
+  });
+  assert.deepEqual((await deliver(succeeded)).json(), { received: true, outcome: "processed" });
+  assert.deepEqual(await balanceOf(jo.headers), { available_cents: 2_500, reserved_cents: 0 });
+  assert.deepEqual(
+    (await paymentsOf(jo.headers)).map((p) => p.status),
+    ["paid"],
+  );
+});
+
+test("a delayed payment that fails is recorded and shown, credits nothing, and never un-pays a paid one", async () => {
+  const kit = await signUp(t.app);
+  const session = (await checkout(kit.headers)).json();
+  await deliver(stripe.completedEvent(session.id, "unpaid"));
+  const failed = stripe.event("checkout.session.async_payment_failed", {
+    ...stripe.sessions.get(session.id)!,
+  });
+  assert.deepEqual((await deliver(failed)).json(), { received: true, outcome: "processed" });
+  assert.deepEqual(
+    (await paymentsOf(kit.headers)).map((p) => [p.id, p.status]),
+    [[session.id, "failed"]],
+  );
+  assert.deepEqual(await balanceOf(kit.headers), { available_cents: 0, reserved_cents: 0 });
+
+  // Another session of the same organization, paid: a stray failure event for it changes nothing.
+  const paid = await paidTopUp(kit.headers, 1_000);
+  await deliver(
+    stripe.event("checkout.session.async_payment_failed", { ...stripe.sessions.get(paid.sessionId)! }),
+  );
+  const payments = await paymentsOf(kit.headers);
+  assert.deepEqual(payments.map((p) => p.status).sort(), ["failed", "paid"]);
+  assert.deepEqual(await balanceOf(kit.headers), { available_cents: 1_000, reserved_cents: 0 });
+  const otherOrg = await signUp(t.app);
+  assert.deepEqual(await paymentsOf(otherOrg.headers), []);
 });

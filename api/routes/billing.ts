@@ -4,6 +4,7 @@ import {
   BalanceTransactionList,
   CheckoutSession,
   CheckoutSessionBody,
+  PaymentList,
   WebhookAck,
 } from "../schemas/billing.ts";
 import { errorResponses, ListQuery } from "../schemas/common.ts";
@@ -44,6 +45,22 @@ const billingRoutes: FastifyPluginAsyncTypebox<BillingRoutesOptions> = async (ap
     },
     async (request) =>
       ledger.transactions(request.auth.organizationId, request.query.limit, request.query.after),
+  );
+
+  app.get(
+    "/v1/billing/payments",
+    {
+      onRequest: app.authenticate,
+      schema: {
+        tags: ["billing"],
+        summary: "The organization's card payments, newest first: paid, still processing, or failed",
+        security: [{ apiKey: [] }],
+        querystring: ListQuery,
+        response: { 200: PaymentList, ...errorResponses(400, 401) },
+      },
+    },
+    async (request) =>
+      billing.payments(request.auth.organizationId, request.query.limit, request.query.after),
   );
 
   app.post(

@@ -4,10 +4,12 @@ import { ApiError } from "../errors.ts";
 import { errorResponses, ListQuery } from "../schemas/common.ts";
 import {
   CheckpointList,
+  CheckpointParams,
   JobEventList,
   JobEventsQuery,
   JobParams,
   JobRequest,
+  ModelQuery,
   QuoteResponse,
   ReceiptSchema,
   TrainingJob,
@@ -62,7 +64,8 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox<TrainingJobRoutesOptions> = a
         tags: ["training-jobs"],
         summary: "Create a training job: reserves its price from the balance and queues it",
         description:
-          "Answers 402 insufficient_credits when the available balance is below the price. The job " +
+          "Answers 402 insufficient_credits when the available balance is below the price, and 402 " +
+          "balance_negative while a refund or dispute has left the balance below zero. The job " +
           "starts `queued`; follow it with GET /v1/training-jobs/{id}/events.",
         security: [{ apiKey: [] }],
         body: JobRequest,
@@ -135,16 +138,52 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox<TrainingJobRoutesOptions> = a
   );
 
   app.get(
+    "/v1/training-jobs/:id/checkpoints/:step/content",
+    {
+      schema: {
+        tags: ["training-jobs"],
+        summary: "Download one checkpoint's canonical bytes (a Merkle leaf of the receipt)",
+        description:
+          "Parameters, optimizer state, step and data-order state, as the worker stored them; " +
+          "`X-Content-SHA256` is the leaf listed by GET /v1/training-jobs/{id}/checkpoints. Pass the " +
+          "last one to the SDK's verifyReceipt as `finalCheckpoint` to check the model's weights.",
+        security: [{ apiKey: [] }],
+        params: CheckpointParams,
+        response: {
+          200: {
+            description: "The checkpoint",
+            content: { "application/octet-stream": { schema: { type: "string", format: "binary" } } },
+          },
+          ...errorResponses(400, 401, 404),
+        },
+      },
+    },
+    async (request, reply) => {
+      const { id, step } = request.params;
+      const checkpoint = await jobs.checkpointContent(request.auth.organizationId, id, step);
+      return reply
+        .header("content-type", "application/octet-stream")
+        .header("content-disposition", `attachment; filename="${id}-step-${step}.ckpt"`)
+        .header("x-content-sha256", checkpoint.sha256)
+        .send(checkpoint.content);
+    },
+  );
+
+  app.get(
     "/v1/training-jobs/:id/model",
     {
       schema: {
         tags: ["training-jobs"],
-        summary: "Download the trained ONNX model of a succeeded job",
+        summary: "Download the trained model of a succeeded job, as ONNX or as safetensors",
         description:
-          "The original graph with the trained weights as initializers. `X-Content-SHA256` is the " +
-          "hash the receipt's `result.model_sha256` attests.",
+          "ONNX (the default): the original graph with the trained weights as initializers; " +
+          "`X-Content-SHA256` is the hash the receipt's `result.model_sha256` attests. " +
+          "`format=safetensors`: the same weights keyed by their initializer names, for " +
+          "`load_state_dict` in the PyTorch module the model was exported from; it is derived " +
+          "from that ONNX model, so verify the receipt against the ONNX download.",
         security: [{ apiKey: [] }],
         params: JobParams,
+        querystring: ModelQuery,
         response: {
           200: {
             description: "The trained model",
@@ -155,6 +194,13 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox<TrainingJobRoutesOptions> = a
       },
     },
     async (request, reply) => {
+      if (request.query.format === "safetensors") {
+        const weights = await jobs.trainedWeights(request.auth.organizationId, request.params.id);
+        return reply
+          .header("content-type", "application/octet-stream")
+          .header("content-disposition", `attachment; filename="${request.params.id}.safetensors"`)
+          .send(Buffer.from(weights.buffer, weights.byteOffset, weights.byteLength));
+      }
       const model = await jobs.trainedModel(request.auth.organizationId, request.params.id);
       return reply
         .header("content-type", "application/octet-stream")

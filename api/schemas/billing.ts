@@ -24,6 +24,25 @@ export const BalanceTransaction = Type.Object(
 
 export const BalanceTransactionList = listOf(BalanceTransaction, "BalanceTransactionList");
 
+export const Payment = Type.Object(
+  {
+    id: Type.String({ description: "The Checkout Session paid: cs_..." }),
+    status: StringEnum(["processing", "paid", "failed"], {
+      description:
+        "processing: a delayed method (bank debit) has not settled yet, nothing credited; paid: " +
+        "credited; failed: the delayed payment did not go through, nothing credited",
+    }),
+    amount_cents: Type.Integer(),
+    refunded_cents: Type.Integer({ description: "Taken back from the balance by refunds" }),
+    disputed_cents: Type.Integer({ description: "Taken back from the balance by disputes" }),
+    created_at: Type.String({ format: "date-time" }),
+    updated_at: Type.String({ format: "date-time" }),
+  },
+  { title: "Payment" },
+);
+
+export const PaymentList = listOf(Payment, "PaymentList");
+
 export const CheckoutSessionBody = Type.Object(
   {
     amount_cents: Type.Integer({

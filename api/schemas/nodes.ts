@@ -133,6 +133,22 @@ export const CheckpointParams = Type.Object({
 });
 export const BlobParams = Type.Object({ sha256: Sha256 });
 
+const NullableNumber = Type.Union([Type.Number(), Type.Null()]);
+
+export const EpochMetricsSchema = Type.Object(
+  {
+    epoch: Type.Integer({ minimum: 0 }),
+    last_step: Type.Integer({ minimum: 0 }),
+    train_samples: Type.Integer({ minimum: 0 }),
+    train_loss: Type.Number(),
+    train_accuracy: NullableNumber,
+    val_loss: NullableNumber,
+    val_accuracy: NullableNumber,
+    steps_per_second: Type.Number({ minimum: 0 }),
+  },
+  { additionalProperties: false, title: "EpochMetrics" },
+);
+
 export const ProgressBody = Type.Object(
   {
     step: Type.Integer({ minimum: 0 }),
@@ -140,6 +156,7 @@ export const ProgressBody = Type.Object(
     loss: Type.Number(),
     learning_rate: Type.Number({ minimum: 0 }),
     steps_per_second: Type.Number({ minimum: 0 }),
+    epoch: Type.Optional(EpochMetricsSchema),
   },
   { additionalProperties: false },
 );

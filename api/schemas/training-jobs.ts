@@ -2,6 +2,7 @@ import { type Static, type TSchema, Type } from "@sinclair/typebox";
 import { TrainingSpecSchema } from "../../worker-runtime/train/spec.ts";
 import { VERIFICATION_LEVELS } from "../services/pricing.ts";
 import { listOf, StringEnum } from "./common.ts";
+import { EpochMetricsSchema } from "./nodes.ts";
 
 // The training engine's own spec schema, inlined (its $id names the published file).
 const { $id: _publishedId, ...specSchema } = TrainingSpecSchema;
@@ -99,6 +100,11 @@ export const TrainingJob = Type.Object(
       charged_cents: Type.Union([Type.Integer(), Type.Null()]),
     }),
     result: Type.Object({ model_sha256: Type.Union([Type.String(), Type.Null()]) }),
+    metrics: Type.Array(EpochMetricsSchema, {
+      description:
+        "Each finished epoch's training and validation metrics, as they arrive while the job trains " +
+        "(each also streamed as a training.epoch event)",
+    }),
     created_at: Type.String({ format: "date-time" }),
     updated_at: Type.String({ format: "date-time" }),
     finished_at: Type.Union([Type.String({ format: "date-time" }), Type.Null()]),
@@ -125,6 +131,26 @@ export const JobEvent = Type.Object(
 export const JobEventList = Type.Object(
   { data: Type.Array(JobEvent), has_more: Type.Boolean() },
   { title: "JobEventList" },
+);
+
+export const CheckpointParams = Type.Object({
+  id: Type.String({ description: "A training job id, job_..." }),
+  step: Type.Integer({ minimum: 0, description: "The step the checkpoint was taken at" }),
+});
+
+export const ModelQuery = Type.Object(
+  {
+    format: Type.Optional(
+      StringEnum(["onnx", "safetensors"], {
+        default: "onnx",
+        description:
+          "onnx: the model the receipt attests; safetensors: its float initializers (weights and " +
+          "running statistics) keyed by their names, which for a torch.onnx.export model are the " +
+          "module's state_dict keys",
+      }),
+    ),
+  },
+  { additionalProperties: false },
 );
 
 export const JobEventsQuery = Type.Object(

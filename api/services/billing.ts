@@ -2,10 +2,13 @@
 // is recorded in processed_webhook_events in the same database transaction as the money it
 // moves, so a retried or concurrently duplicated delivery finds it and does nothing; the ledger
 // causes (the Checkout Session, the cumulative refund, the dispute) make each movement unique
-// even across different events about the same payment.
+// even across different events about the same payment. A delayed payment method (a bank debit)
+// completes its session unpaid: it is recorded as processing, then credited when Stripe reports
+// async_payment_succeeded, or kept as failed (and shown in GET /v1/billing/payments) when it fails.
 import type Stripe from "stripe";
 import type { Database } from "../../prisma/client.ts";
-import type { Prisma } from "../../prisma/generated/client.ts";
+import type { Prisma, StripePayment } from "../../prisma/generated/client.ts";
+import { pageOf } from "../schemas/common.ts";
 import type { Ledger } from "./ledger.ts";
 import type { LocalCheckout } from "./local-checkout.ts";
 import { stripeNotConfigured, verifiedEvent } from "./stripe.ts";
@@ -34,6 +37,28 @@ export interface CheckoutSessionView {
 
 export type WebhookOutcome = "processed" | "duplicate" | "ignored";
 
+export interface PaymentView {
+  id: string;
+  status: "processing" | "paid" | "failed";
+  amount_cents: number;
+  refunded_cents: number;
+  disputed_cents: number;
+  created_at: string;
+  updated_at: string;
+}
+
+function paymentView(row: StripePayment): PaymentView {
+  return {
+    id: row.checkoutSessionId,
+    status: row.status,
+    amount_cents: Number(row.amountCents),
+    refunded_cents: Number(row.refundedCents),
+    disputed_cents: Number(row.disputedCents),
+    created_at: row.createdAt.toISOString(),
+    updated_at: row.updatedAt.toISOString(),
+  };
+}
+
 function idOf(value: string | { id: string } | null): string | null {
   return typeof value === "string" ? value : (value?.id ?? null);
 }
@@ -47,6 +72,8 @@ export class Billing {
       this.credit(tx, event.data.object as Stripe.Checkout.Session),
     "checkout.session.async_payment_succeeded": (tx, event) =>
       this.credit(tx, event.data.object as Stripe.Checkout.Session),
+    "checkout.session.async_payment_failed": (tx, event) =>
+      this.paymentFailed(tx, event.data.object as Stripe.Checkout.Session),
     "charge.refunded": (tx, event) => this.refund(tx, event.data.object as Stripe.Charge),
     "charge.dispute.created": (tx, event) => this.dispute(tx, event.data.object as Stripe.Dispute),
   };
@@ -123,18 +150,56 @@ export class Billing {
     );
   }
 
-  private async credit(tx: Tx, session: Stripe.Checkout.Session): Promise<void> {
+  /** The organization's card payments, newest first, failed ones included. */
+  async payments(organizationId: string, limit: number, after?: string) {
+    const rows = await this.db.stripePayment.findMany({
+      where: { organizationId },
+      orderBy: [{ createdAt: "desc" }, { checkoutSessionId: "desc" }],
+      take: limit + 1,
+      ...(after ? { cursor: { checkoutSessionId: after }, skip: 1 } : {}),
+    });
+    return pageOf(rows.map(paymentView), limit);
+  }
+
+  /** The organization a session credits, when it is ours to credit (USD, a known organization). */
+  private async payer(
+    tx: Tx,
+    session: Stripe.Checkout.Session,
+  ): Promise<{ id: string; amount: number } | null> {
     const organizationId = session.client_reference_id;
     const amount = session.amount_total ?? 0;
-    if (session.payment_status !== "paid" || !organizationId || amount <= 0 || session.currency !== CURRENCY)
-      return;
+    if (!organizationId || amount <= 0 || session.currency !== CURRENCY) return null;
     const organization = await tx.organization.findUnique({ where: { id: organizationId } });
-    if (!organization) return;
+    return organization ? { id: organization.id, amount } : null;
+  }
+
+  private async credit(tx: Tx, session: Stripe.Checkout.Session): Promise<void> {
+    const payer = await this.payer(tx, session);
+    if (!payer) return;
+    if (session.payment_status !== "paid") {
+      await tx.$executeRaw`
+        INSERT INTO stripe_payments (checkout_session_id, payment_intent_id, organization_id, amount_cents, status)
+        VALUES (${session.id}, ${idOf(session.payment_intent)}, ${payer.id}, ${payer.amount}, 'processing')
+        ON CONFLICT (checkout_session_id) DO NOTHING`;
+      return;
+    }
     await tx.$executeRaw`
-      INSERT INTO stripe_payments (checkout_session_id, payment_intent_id, organization_id, amount_cents)
-      VALUES (${session.id}, ${idOf(session.payment_intent)}, ${organizationId}, ${amount})
-      ON CONFLICT (checkout_session_id) DO NOTHING`;
-    await this.ledger.topUp(organizationId, amount, `stripe:checkout:${session.id}`, tx);
+      INSERT INTO stripe_payments (checkout_session_id, payment_intent_id, organization_id, amount_cents, status)
+      VALUES (${session.id}, ${idOf(session.payment_intent)}, ${payer.id}, ${payer.amount}, 'paid')
+      ON CONFLICT (checkout_session_id) DO UPDATE SET status = 'paid', updated_at = now(),
+        payment_intent_id = COALESCE(stripe_payments.payment_intent_id, EXCLUDED.payment_intent_id)`;
+    await this.ledger.topUp(payer.id, payer.amount, `stripe:checkout:${session.id}`, tx);
+  }
+
+  /** A delayed payment that did not go through: nothing to credit, but the user sees why. */
+  private async paymentFailed(tx: Tx, session: Stripe.Checkout.Session): Promise<void> {
+    const payer = await this.payer(tx, session);
+    if (!payer) return;
+    await tx.$executeRaw`
+      INSERT INTO stripe_payments (checkout_session_id, payment_intent_id, organization_id, amount_cents, status)
+      VALUES (${session.id}, ${idOf(session.payment_intent)}, ${payer.id}, ${payer.amount}, 'failed')
+      ON CONFLICT (checkout_session_id) DO UPDATE SET status = 'failed', updated_at = now()
+        WHERE stripe_payments.status = 'processing'`;
   }
 
   /** `amount_refunded` is cumulative: take back only what earlier refund events have not. */

@@ -10,6 +10,7 @@ export const DOMAIN_ERROR_CODES = [
   "invalid_credentials",
   // ledger.ts
   "insufficient_funds",
+  "balance_negative",
   // files.ts and inspection/
   "file_too_large",
   "invalid_model",

@@ -144,3 +144,44 @@ test("concurrent reads over every pooled connection answer the same job", async 
   );
   for (const view of views) assert.equal(JSON.stringify(view), JSON.stringify(created));
 });
+
+test("each epoch's metrics join the job's history once and stream as training.epoch", async () => {
+  const { jobs, jobEvents: events, ledger } = testApp.services;
+  const db = testApp.database.db;
+  const reports = new JobReports({ db, events, settlement: new JobSettlement({ db, ledger, events }) });
+  const created = await jobs.create(alice.organizationId, request);
+  assert.deepEqual(created.metrics, []);
+  const taskId = taskIdOf(created.id);
+  await db.task.create({
+    data: { id: taskId, jobId: created.id, attempt: 0, escrowCents: 1n, escrowPlanck: "1", usdPerVt: "0.01" },
+  });
+  const epoch = (n: number) => ({
+    epoch: n,
+    last_step: 45 * (n + 1),
+    train_samples: 1440,
+    train_loss: 1 / (n + 1),
+    train_accuracy: 0.5 + n / 10,
+    val_loss: 1.1 / (n + 1),
+    val_accuracy: n === 0 ? null : 0.55,
+    steps_per_second: 120,
+  });
+  const step = { total_steps: 270, loss: 0.5, learning_rate: 0.01, steps_per_second: 120 };
+  await reports.progress(taskId, { ...step, step: 45, epoch: epoch(0) });
+  // A retried report, or a resumed attempt reporting the same epoch again, adds nothing.
+  await reports.progress(taskId, { ...step, step: 45, epoch: epoch(0) });
+  await reports.progress(taskId, { ...step, step: 60 });
+  await reports.progress(taskId, { ...step, step: 90, epoch: epoch(1) });
+
+  const view = await readBothWays(created.id);
+  assert.deepEqual(view.metrics, [epoch(0), epoch(1)]);
+  const types = (await events.list(created.id, 0, 100)).map((e) => e.type);
+  assert.deepEqual(types, [
+    "job.created",
+    "training.progress",
+    "training.epoch",
+    "training.progress",
+    "training.progress",
+    "training.progress",
+    "training.epoch",
+  ]);
+});

@@ -30,6 +30,8 @@ export interface JobRecord {
   reservedCents: bigint | number;
   chargedCents: bigint | number | null;
   resultSha256: string | null;
+  /** JSON: an array of EpochMetrics, written only by JobReports.progress. */
+  epochMetrics: unknown;
   createdAt: Date | string;
   updatedAt: Date | string;
   finishedAt: Date | string | null;
@@ -37,6 +39,22 @@ export interface JobRecord {
 
 function iso(time: Date | string): string {
   return typeof time === "string" ? time : time.toISOString();
+}
+
+type EpochView = JobView["metrics"][number];
+
+/** In the schema's field order: Postgres keeps JSONB keys in its own order, the API answers in this one. */
+function epochView(m: EpochView): EpochView {
+  return {
+    epoch: m.epoch,
+    last_step: m.last_step,
+    train_samples: m.train_samples,
+    train_loss: m.train_loss,
+    train_accuracy: m.train_accuracy,
+    val_loss: m.val_loss,
+    val_accuracy: m.val_accuracy,
+    steps_per_second: m.steps_per_second,
+  };
 }
 
 export function jobView(job: JobRecord, stepsCompleted: number): JobView {
@@ -57,6 +75,7 @@ export function jobView(job: JobRecord, stepsCompleted: number): JobView {
       charged_cents: job.chargedCents === null ? null : Number(job.chargedCents),
     },
     result: { model_sha256: job.resultSha256 },
+    metrics: (job.epochMetrics as JobView["metrics"]).map(epochView),
     created_at: iso(job.createdAt),
     updated_at: iso(job.updatedAt),
     finished_at: job.finishedAt === null ? null : iso(job.finishedAt),
@@ -75,7 +94,7 @@ const JOB_BY_ID = `
     'modelFileId', j.model_file_id, 'datasetFileId', j.dataset_file_id, 'spec', j.spec,
     'verificationLevel', j.verification_level, 'totalSteps', j.total_steps,
     'quotedCents', j.quoted_cents, 'reservedCents', j.reserved_cents,
-    'chargedCents', j.charged_cents, 'resultSha256', j.result_sha256,
+    'chargedCents', j.charged_cents, 'resultSha256', j.result_sha256, 'epochMetrics', j.epoch_metrics,
     'createdAt', to_char(j.created_at, ${ISO_UTC}), 'updatedAt', to_char(j.updated_at, ${ISO_UTC}),
     'finishedAt', to_char(j.finished_at, ${ISO_UTC}),
     'stepsCompleted', COALESCE((

@@ -48,8 +48,21 @@ export class JobReports implements JobLifecycle {
     if (count > 0) await this.deps.events.emit(jobId, "training.started", { worker: workerAddress });
   }
 
+  /**
+   * A progress report; one that closes an epoch also appends its metrics to the job's history and
+   * streams them as training.epoch. An epoch already kept (a retried report, or a resumed attempt
+   * re-running it) is not added twice.
+   */
   async progress(taskId: string, progress: Progress): Promise<void> {
-    await this.deps.events.emit(await this.jobOfTask(taskId), "training.progress", { ...progress });
+    const jobId = await this.jobOfTask(taskId);
+    const { epoch, ...step } = progress;
+    await this.deps.events.emit(jobId, "training.progress", { ...step });
+    if (!epoch) return;
+    const appended = await this.deps.db.$executeRaw`
+      UPDATE training_jobs SET epoch_metrics = epoch_metrics || jsonb_build_array(${JSON.stringify(epoch)}::jsonb)
+      WHERE id = ${jobId}
+        AND NOT epoch_metrics @> jsonb_build_array(jsonb_build_object('epoch', ${epoch.epoch}::int))`;
+    if (appended > 0) await this.deps.events.emit(jobId, "training.epoch", { ...epoch });
   }
 
   async checkpointStored(taskId: string, checkpoint: CheckpointReport): Promise<void> {

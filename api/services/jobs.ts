@@ -4,9 +4,11 @@
 // (verification.ts) and the node reports' (job-reports.ts); every ending is the settlement's
 // (job-settlement.ts).
 import type { Readable } from "node:stream";
+import { buffer } from "node:stream/consumers";
 import type { Static } from "@sinclair/typebox";
 import type { Database } from "../../prisma/client.ts";
 import type { Prisma, TrainingJob } from "../../prisma/generated/client.ts";
+import { modelWeightsAsSafetensors } from "../../protocol/model-weights.ts";
 import type { Receipt } from "../../protocol/receipt.ts";
 import { newId } from "../ids.ts";
 import { pageOf } from "../schemas/common.ts";
@@ -147,6 +149,15 @@ export class Jobs {
     return { sha256: job.resultSha256, content: await this.deps.blobs.read(job.resultSha256) };
   }
 
+  /**
+   * The trained weights as safetensors, keyed by the model's initializer names. Built from the
+   * ONNX model the receipt attests, so a user who verified that model can rebuild the same file.
+   */
+  async trainedWeights(organizationId: string, id: string): Promise<Uint8Array> {
+    const model = await this.trainedModel(organizationId, id);
+    return modelWeightsAsSafetensors(await buffer(model.content));
+  }
+
   /** The receipt kept when the job succeeded (api/services/receipts.ts issues it). */
   async receipt(organizationId: string, id: string): Promise<Receipt> {
     const job = await this.row(organizationId, id);
@@ -171,6 +182,21 @@ export class Jobs {
       bytes: Number(row.sizeBytes),
       created_at: row.createdAt.toISOString(),
     }));
+  }
+
+  /**
+   * The canonical bytes of the checkpoint at `step` (params, optimizer state, step, PRNG state):
+   * the Merkle leaf the receipt commits to. Where a re-assigned attempt stored the same step again,
+   * the last attempt's, which is the one its commitment names.
+   */
+  async checkpointContent(organizationId: string, id: string, step: number) {
+    const job = await this.row(organizationId, id);
+    const checkpoint = await this.deps.db.checkpoint.findFirst({
+      where: { task: { jobId: job.id }, step },
+      orderBy: { createdAt: "desc" },
+    });
+    if (!checkpoint) throw new NotFoundError("checkpoint", String(step), "step");
+    return { sha256: checkpoint.sha256, content: await this.deps.blobs.read(checkpoint.sha256) };
   }
 
   /** The job's row if it belongs to the organization; anything else is 404. */

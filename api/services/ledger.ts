@@ -26,6 +26,20 @@ export class LedgerError extends Error {
   }
 }
 
+/**
+ * A reservation while a refund or dispute has taken the balance below zero: credits already spent
+ * were taken back, and no new work starts until a top-up repays that debt.
+ */
+export class BalanceNegativeError extends DomainError<"balance_negative"> {
+  constructor(readonly availableCents: bigint) {
+    super(
+      "balance_negative",
+      `The balance is ${availableCents} cents after a refund or dispute took back credits already spent; ` +
+        `add at least ${-availableCents} cents with POST /v1/billing/checkout-sessions before creating jobs`,
+    );
+  }
+}
+
 /** A reservation larger than the organization's available credits: it moves no money. */
 export class InsufficientFundsError extends DomainError<"insufficient_funds"> {
   constructor(
@@ -278,6 +292,9 @@ export class Ledger {
     }
     const available = balance!.available_cents + changeOf(lines, "available");
     const reserved = balance!.reserved_cents + changeOf(lines, "reserved");
+    if (kind === "reservation" && balance!.available_cents < 0n) {
+      throw new BalanceNegativeError(balance!.available_cents);
+    }
     if (kind === "reservation" && available < 0n) {
       throw new InsufficientFundsError(-changeOf(lines, "available"), balance!.available_cents);
     }

@@ -29,6 +29,7 @@ import type {
   ListParams,
   LogInParams,
   LogInResult,
+  Payment,
   Quote,
   ReceiptKey,
   RevokedApiKey,
@@ -174,6 +175,15 @@ class Billing {
     return paginate(
       (after) =>
         this.http.json({ method: "GET", path: path("billing", "transactions"), query: { ...params, after } }),
+      params.after,
+    );
+  }
+
+  /** Card payments, newest first, with the failed ones: a delayed payment method can fail. */
+  payments(params: ListParams = {}): PagePromise<Payment> {
+    return paginate(
+      (after) =>
+        this.http.json({ method: "GET", path: path("billing", "payments"), query: { ...params, after } }),
       params.after,
     );
   }
@@ -353,11 +363,26 @@ class TrainingJobs {
     return this.get(id);
   }
 
-  /** The trained ONNX model of a succeeded job; 409 model_not_ready before. */
-  model(id: string): Promise<Uint8Array> {
+  /**
+   * The trained model of a succeeded job (409 model_not_ready before): ONNX, the bytes the receipt
+   * attests, or `format: "safetensors"`, its weights keyed by initializer name for PyTorch's
+   * `load_state_dict` (derived from that ONNX: modelWeightsAsSafetensors gives the same file from
+   * a verified ONNX model offline).
+   */
+  model(id: string, options: { format?: "onnx" | "safetensors" } = {}): Promise<Uint8Array> {
     return this.http.bytes({
       method: "GET",
       path: path("training-jobs", id, "model"),
+      query: options.format ? { format: options.format } : {},
+      headers: { accept: "application/octet-stream" },
+    });
+  }
+
+  /** One checkpoint's canonical bytes: its SHA-256 is the leaf `checkpoints()` lists for `step`. */
+  checkpointContent(id: string, step: number): Promise<Uint8Array> {
+    return this.http.bytes({
+      method: "GET",
+      path: path("training-jobs", id, "checkpoints", String(step), "content"),
       headers: { accept: "application/octet-stream" },
     });
   }

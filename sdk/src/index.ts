@@ -1,5 +1,6 @@
 export { canonicalBytes, canonicalJson } from "../../protocol/canonical-json.ts";
 export * from "../../protocol/merkle.ts";
+export { modelWeightsAsSafetensors } from "../../protocol/model-weights.ts";
 export * from "../../protocol/receipt.ts";
 export * from "../../protocol/signed-messages.ts";
 export * from "./client.ts";

@@ -92,6 +92,19 @@ export interface BalanceTransaction {
   created_at: string;
 }
 
+/** A card payment for credits (a Stripe Checkout Session). */
+export interface Payment {
+  /** The Checkout Session: cs_... */
+  id: string;
+  /** processing: a delayed method has not settled, nothing credited yet; failed: nothing credited. */
+  status: "processing" | "paid" | "failed";
+  amount_cents: number;
+  refunded_cents: number;
+  disputed_cents: number;
+  created_at: string;
+  updated_at: string;
+}
+
 export interface CheckoutSessionParams {
   /** Credits to buy, in US cents. */
   amount_cents: number;
@@ -215,6 +228,19 @@ export interface Quote {
   within_price_cap: boolean;
 }
 
+/** One finished epoch's metrics: training loss and accuracy, and the validation split's. */
+export interface EpochMetrics {
+  epoch: number;
+  /** The optimizer step that closed this epoch. */
+  last_step: number;
+  train_samples: number;
+  train_loss: number;
+  train_accuracy: number | null;
+  val_loss: number | null;
+  val_accuracy: number | null;
+  steps_per_second: number;
+}
+
 export type JobStatus = "queued" | "running" | "verifying" | "succeeded" | "failed" | "cancelled";
 
 export interface TrainingJob {
@@ -230,6 +256,8 @@ export interface TrainingJob {
   steps_completed: number;
   price: { quoted_cents: number; reserved_cents: number; charged_cents: number | null };
   result: { model_sha256: string | null };
+  /** Each finished epoch's metrics so far, in order (each also arrives as a training.epoch event). */
+  metrics: EpochMetrics[];
   created_at: string;
   updated_at: string;
   finished_at: string | null;

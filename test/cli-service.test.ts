@@ -1,0 +1,330 @@
+// The service commands of the `veritrain` binary, run as a user runs them (a child process, the
+// key kept by `login` in a config directory of the test's own) against a real API on a port:
+// login, files, jobs (the price confirmation, --max-price, watch, create --wait), download with
+// the receipt verified, receipt verify, billing. Jobs are ended by test/support/finished-jobs.ts
+// as the network would end them, so no chain or node is started here.
+import assert from "node:assert/strict";
+import { type ChildProcess, spawn } from "node:child_process";
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { PlatformKey } from "../api/services/platform-key.ts";
+import { modelWeightsAsSafetensors } from "../protocol/model-weights.ts";
+import { type SignedUp, signUp } from "./support/accounts.ts";
+import { createTestApp, type TestApp } from "./support/app.ts";
+import { failJob, reportTraining, signedReceipt, succeedJob } from "./support/finished-jobs.ts";
+
+const root = new URL("..", import.meta.url).pathname;
+const fixtures = join(root, "worker-runtime/fixtures");
+const MODEL = join(fixtures, "mlp.onnx");
+const DATASET = join(fixtures, "data/digits.safetensors");
+const SPEC = join(fixtures, "mlp.spec.json");
+
+let t: TestApp;
+let api: string;
+let alice: SignedUp;
+let home: string;
+
+before(async () => {
+  t = await createTestApp();
+  api = await t.app.listen({ port: 0, host: "127.0.0.1" });
+  alice = await signUp(t.app);
+  await t.services.ledger.topUp(alice.organizationId, 10_000, "test:alice-credit");
+  home = mkdtempSync(join(tmpdir(), "veritrain-cli-"));
+});
+/** CLI processes still running: a failed test must not leave them behind. */
+const running = new Set<ChildProcess>();
+after(async () => {
+  for (const child of running) child.kill();
+  await t.close();
+  rmSync(home, { recursive: true, force: true });
+});
+
+interface Run {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function start(args: string[], options: { input?: string; env?: Record<string, string> } = {}) {
+  const env: NodeJS.ProcessEnv = { ...process.env, XDG_CONFIG_HOME: join(home, "config"), ...options.env };
+  delete env.VERITRAIN_API_KEY;
+  delete env.VERITRAIN_BASE_URL;
+  Object.assign(env, options.env);
+  const child: ChildProcess = spawn(process.execPath, [join(root, "bin/veritrain.mjs"), ...args], {
+    cwd: home,
+    env,
+    stdio: ["pipe", "pipe", "pipe"],
+  });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.on("data", (chunk: Buffer) => {
+    stdout += chunk.toString();
+  });
+  child.stderr!.on("data", (chunk: Buffer) => {
+    stderr += chunk.toString();
+  });
+  child.stdin!.end(options.input ?? "");
+  running.add(child);
+  const done = new Promise<Run>((resolve, reject) => {
+    child.on("error", reject);
+    child.on("close", (code) => {
+      running.delete(child);
+      resolve({ code, stdout, stderr });
+    });
+  });
+  return { child, done };
+}
+
+const cli = (args: string[], options: { input?: string; env?: Record<string, string> } = {}) =>
+  start(args, options).done;
+
+/** Runs with --json and parses stdout; the exit code must be `code`. */
+async function json<T>(args: string[], code = 0, input?: string): Promise<T> {
+  const run = await cli([...args, "--json"], input === undefined ? {} : { input });
+  assert.equal(run.code, code, `${args.join(" ")}: ${run.stderr}\n${run.stdout}`);
+  return JSON.parse(code === 0 ? run.stdout : run.stderr) as T;
+}
+
+interface ErrorJson {
+  error: { type: string; code: string; message: string; checks?: Array<{ name: string; ok: boolean }> };
+}
+
+const configFile = () => join(home, "config", "veritrain", "config.json");
+
+test("login refuses a key the API refuses, keeps a good one owner-only, and logout forgets it", async () => {
+  const refused = await json<ErrorJson>(["login", "--api-key", "vt_not_a_key", "--base-url", api], 3);
+  assert.equal(refused.error.code, "invalid_api_key");
+  assert.equal(existsSync(configFile()), false, "a refused key is not stored");
+
+  const signedOut = await json<ErrorJson>(["jobs", "list"], 3);
+  assert.equal(signedOut.error.code, "not_logged_in");
+
+  // The key can come from stdin, as a script pipes it or a person types it.
+  const login = await cli(["login", "--base-url", api], { input: `${alice.apiKey}\n` });
+  assert.equal(login.code, 0, login.stderr);
+  assert.equal(statSync(configFile()).mode & 0o777, 0o600);
+  assert.deepEqual(JSON.parse(readFileSync(configFile(), "utf8")), { api_key: alice.apiKey, base_url: api });
+
+  const bob = await signUp(t.app);
+  const asBob = await cli(["billing", "balance", "--json"], { env: { VERITRAIN_API_KEY: bob.apiKey } });
+  assert.deepEqual(
+    JSON.parse(asBob.stdout),
+    { available_cents: 0, reserved_cents: 0 },
+    "the environment wins",
+  );
+
+  assert.equal((await cli(["logout"])).code, 0);
+  assert.equal(existsSync(configFile()), false);
+  await json(["login", "--api-key", alice.apiKey, "--base-url", api]);
+});
+
+test("files upload, list, get and delete", async () => {
+  const uploaded = await json<{ id: string; purpose: string; sha256: string }>(["files", "upload", MODEL]);
+  assert.equal(uploaded.purpose, "model");
+  const listed = await json<{ data: Array<{ id: string }> }>(["files", "list", "--purpose", "model"]);
+  assert.ok(listed.data.some((f) => f.id === uploaded.id));
+  const human = await cli(["files", "get", uploaded.id]);
+  assert.match(human.stdout, new RegExp(`${uploaded.id}\\s+model\\s+mlp\\.onnx`));
+  assert.match(human.stdout, /opset \d+, \d+ parameters/);
+  const deleted = await json<{ id: string; deleted_at: string }>(["files", "delete", uploaded.id]);
+  assert.equal(deleted.id, uploaded.id);
+  const gone = await json<ErrorJson>(["files", "get", uploaded.id], 1);
+  assert.equal(gone.error.code, "resource_missing");
+  const missing = await json<ErrorJson>(["files", "upload", join(home, "no-such.onnx")], 2);
+  assert.equal(missing.error.code, "file_not_found");
+});
+
+interface Job {
+  id: string;
+  status: string;
+  price: { reserved_cents: number };
+}
+
+async function jobCount(): Promise<number> {
+  return (await json<{ data: Job[] }>(["jobs", "list", "--limit", "100"])).data.length;
+}
+
+test("create shows the quote and asks: refused above --max-price, declined, or confirmed", async () => {
+  const request = ["--model", MODEL, "--dataset", DATASET, "--spec", SPEC, "--verification", "basic"];
+  const quote = await json<{ price: { total_cents: number } }>(["jobs", "quote", ...request]);
+  assert.ok(quote.price.total_cents > 0);
+  const before = await jobCount();
+
+  const tooDear = await json<ErrorJson>(["jobs", "create", ...request, "--max-price", "0.01", "--yes"], 6);
+  assert.equal(tooDear.error.code, "price_above_max");
+  const declined = await cli(["jobs", "create", ...request], { input: "n\n" });
+  assert.equal(declined.code, 6, declined.stderr);
+  assert.match(declined.stderr, /price \$\d+\.\d\d/);
+  assert.match(declined.stderr, /Create this job for \$\d+\.\d\d\? \[y\/N\]/);
+  assert.equal(await jobCount(), before, "neither created a job");
+
+  const confirmed = await json<Job>(["jobs", "create", ...request], 0, "y\n");
+  assert.equal(confirmed.status, "queued");
+  assert.equal(confirmed.price.reserved_cents, quote.price.total_cents);
+  assert.equal(await jobCount(), before + 1);
+  const cancelled = await json<Job>(["jobs", "cancel", confirmed.id]);
+  assert.equal(cancelled.status, "cancelled");
+  const again = await json<ErrorJson>(["jobs", "cancel", confirmed.id], 1);
+  assert.equal(again.error.code, "job_not_cancellable");
+});
+
+test("watch follows a job to its end with step, loss, learning rate and throughput, and exits 5 when it fails", async () => {
+  const created = await json<Job>([
+    "jobs",
+    "create",
+    "--model",
+    MODEL,
+    "--dataset",
+    DATASET,
+    "--spec",
+    SPEC,
+    "--yes",
+  ]);
+  await reportTraining(t, created.id, [10, 20], 90);
+  await failJob(t, created.id, "the worker ran out of memory");
+  const watched = await cli(["jobs", "watch", created.id]);
+  assert.equal(watched.code, 5, watched.stderr);
+  assert.match(watched.stderr, /step 20\/90 \| loss 0\.1000 \| lr 1\.00e-2 \| 42\.5 steps\/s \| training/);
+  assert.match(
+    watched.stderr,
+    /epoch 0: train loss 0\.2500, accuracy 90\.0%; validation loss 0\.3000, accuracy 87\.5%/,
+  );
+  assert.match(watched.stderr, /job\.failed: the worker ran out of memory/);
+  assert.match(watched.stdout, new RegExp(`${created.id}\\s+failed`));
+  const asJson = await cli(["jobs", "watch", created.id, "--json"]);
+  assert.equal(asJson.code, 5);
+  assert.equal(JSON.parse(asJson.stdout).status, "failed");
+  assert.equal(asJson.stderr, "", "--json keeps the progress off both streams");
+});
+
+/** The job a running `create` made: the newest one. */
+async function newestJob(): Promise<Job> {
+  for (;;) {
+    const [job] = (await t.services.jobs.list(alice.organizationId, 1)).data;
+    if (job && job.status === "queued") return job as Job;
+    await sleep(200);
+  }
+}
+
+let trained: { job: string; model: string; receipt: string };
+
+test("create --wait follows the job live, then verifies the receipt and writes the model", async () => {
+  const model = join(home, "trained.onnx");
+  const receipt = join(home, "receipt.json");
+  const creating = start(
+    ["jobs", "create", "--model", MODEL, "--dataset", DATASET, "--spec", SPEC, "--yes", "--wait"].concat([
+      "--out",
+      model,
+      "--receipt",
+      receipt,
+    ]),
+  );
+  const job = await Promise.race([newestJob(), creating.done.then((r) => assert.fail(r.stderr))]);
+  await reportTraining(t, job.id, [30, 60, 90], 90);
+  const modelBytes = readFileSync(MODEL);
+  await succeedJob(t, job.id, modelBytes, await signedReceipt(t, job.id, modelBytes));
+  const run = await creating.done;
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stderr, /step 90\/90/);
+  assert.match(run.stdout, /Receipt verified against the published key rk_\w+: \d+ checks passed/);
+  assert.deepEqual(readFileSync(model), modelBytes);
+  trained = { job: job.id, model, receipt };
+});
+
+test("receipt verify checks a receipt against the published key; a changed model exits 7", async () => {
+  const ok = await json<{ valid: boolean; checks: unknown[] }>([
+    "receipt",
+    "verify",
+    trained.receipt,
+    "--model",
+    trained.model,
+  ]);
+  assert.equal(ok.valid, true);
+  const changed = join(home, "changed.onnx");
+  const bytes = readFileSync(trained.model);
+  bytes[bytes.length - 1]! ^= 1;
+  writeFileSync(changed, bytes);
+  const bad = await json<ErrorJson>(["receipt", "verify", trained.receipt, "--model", changed], 7);
+  assert.equal(bad.error.code, "receipt_invalid");
+  assert.deepEqual(
+    bad.error.checks?.filter((c) => !c.ok).map((c) => c.name),
+    ["model_hash"],
+  );
+});
+
+test("download writes nothing when the receipt is signed by a key the platform does not publish", async () => {
+  const created = await json<Job>([
+    "jobs",
+    "create",
+    "--model",
+    MODEL,
+    "--dataset",
+    DATASET,
+    "--spec",
+    SPEC,
+    "--yes",
+  ]);
+  const modelBytes = readFileSync(MODEL);
+  const otherDir = mkdtempSync(join(tmpdir(), "veritrain-other-key-"));
+  const forged = await signedReceipt(t, created.id, modelBytes, PlatformKey.load(undefined, otherDir));
+  rmSync(otherDir, { recursive: true, force: true });
+  await succeedJob(t, created.id, modelBytes, forged);
+  const out = join(home, "forged.onnx");
+  const refused = await json<ErrorJson>(
+    ["jobs", "download", created.id, "--out", out, "--receipt", `${out}.json`],
+    7,
+  );
+  assert.deepEqual(
+    refused.error.checks?.filter((c) => !c.ok).map((c) => c.name),
+    ["platform_signature"],
+  );
+  assert.equal(existsSync(out), false);
+  assert.equal(existsSync(`${out}.json`), false);
+
+  const good = await json<{ model_path: string }>([
+    "jobs",
+    "download",
+    trained.job,
+    "--out",
+    join(home, "again.onnx"),
+  ]);
+  assert.deepEqual(readFileSync(good.model_path), readFileSync(trained.model));
+  const weights = await json<{ model_path: string; format: string }>([
+    "jobs",
+    "download",
+    trained.job,
+    "--format",
+    "safetensors",
+    "--out",
+    join(home, "weights.safetensors"),
+  ]);
+  assert.equal(weights.format, "safetensors");
+  const expected = modelWeightsAsSafetensors(readFileSync(trained.model));
+  assert.deepEqual(readFileSync(weights.model_path), Buffer.from(expected));
+});
+
+test("billing balance, topup and transactions", async () => {
+  const balance = await json<{ available_cents: number; reserved_cents: number }>(["billing", "balance"]);
+  assert.equal(typeof balance.available_cents, "number");
+  const session = await json<{ id: string; url: string; amount_cents: number }>([
+    "billing",
+    "topup",
+    "12.50",
+  ]);
+  assert.equal(session.amount_cents, 1_250);
+  assert.match(session.id, /^cs_local_/);
+  const transactions = await json<{ data: Array<{ type: string }> }>([
+    "billing",
+    "transactions",
+    "--limit",
+    "100",
+  ]);
+  assert.ok(transactions.data.some((tx) => tx.type === "top_up"));
+  const human = await cli(["billing", "transactions"]);
+  assert.match(human.stdout, /^ID\s+TYPE\s+AVAILABLE\s+RESERVED\s+CREATED$/m);
+  const badAmount = await json<ErrorJson>(["billing", "topup", "ten"], 2);
+  assert.equal(badAmount.error.code, "price_invalid");
+});
