@@ -1,6 +1,7 @@
 // The verification driver against the real dev chain, Postgres and Redis: an escrow whose job
 // ended while it was being opened (the customer's cancel racing the dispatch, found by the chaos
 // suite's flood) is returned to the treasury instead of staying locked on chain for good.
+
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
@@ -9,6 +10,7 @@ import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { Redis } from "ioredis";
 import { readBalance, readTask, signerFromSeed } from "../../chain-bridge/index.ts";
+import { loadConfig } from "../../config/env.ts";
 import { createPool } from "../../prisma/pool.ts";
 import { TaskProducer } from "../../queue/producers.ts";
 import { suiteRedisUrl } from "../../test/support/app.ts";
@@ -52,6 +54,7 @@ before(async () => {
     receipts: new Receipts(db, PlatformKey.load(undefined, dataDir), fixture.devnet.genesisHash),
     events,
     logError: () => undefined,
+    verifyingDeadlineMs: loadConfig({}).verifyingDeadlineMs,
   });
 });
 

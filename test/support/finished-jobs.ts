@@ -84,6 +84,7 @@ export async function signedReceipt(t: TestApp, jobId: string, model: Uint8Array
     spec_sha256: specHash(job.spec),
     spec: job.spec,
     verification_level: job.verificationLevel,
+    profile_blake2_256: job.profileHash,
     result: { model_sha256: modelSha256, metrics: {} },
     checkpoints: { interval: 10, steps: [0, 10], leaves, root },
     worker: {

@@ -40,7 +40,7 @@ describe("node lease brokers", () => {
   before(async () => {
     t = await createTestApp();
     queues = { redisUrl: t.config.redisUrl!, prefix: `${t.prefix}-brokers` };
-    registry = new NodeRegistry(t.database.db);
+    registry = new NodeRegistry(t.database.db, t.redis);
   });
 
   after(async () => {
