@@ -22,7 +22,6 @@ import {
   newForcedErrorSecret,
   PLANCK_PER_VT,
   type ProtocolParameters,
-  readBalance,
   readNode,
   readTask,
   setProtocolParameters,
@@ -493,11 +492,5 @@ export class FraudStack {
   /** The chain's latest block: slashes after it belong to the next scenario. */
   async head(): Promise<number> {
     return (await this.chain.api.rpc.chain.getHeader()).number.toNumber();
-  }
-
-  /** A node's free plus reserved balance. */
-  async holdings(address: string): Promise<bigint> {
-    const { free, reserved } = await readBalance(this.chain.api, address);
-    return free + reserved;
   }
 }

@@ -1,7 +1,7 @@
 // The fraud tests' shortened chain: 200 ms blocks, a worker has 30 s to commit, a verifier 15 s to
-// replay its segment (sized for two cores shared with other work), and a job settles about 2 s
-// after the verdict window. Two segments per job,
-// so the checkpoint a worker forges (its second) lies in every segment an audit can draw.
+// replay its segment (sized for two cores shared with other work), a job settles about 2 s after
+// the verdict window, and a job stuck `verifying` fails after 30 s. Two segments per job, so the
+// checkpoint a worker forges (its second) lies in every segment an audit can draw.
 import type { FraudStackOptions } from "./fraud-stack.ts";
 
 export const FRAUD_TEST_STACK: FraudStackOptions = {
