@@ -35,6 +35,7 @@ const services: Services = {
   // Present, so that the node routes are declared as a process with task queues declares them.
   nodeGateway: unserved<NodeGateway>("nodeGateway"),
   receipts: unserved("receipts"),
+  webhookEndpoints: unserved("webhookEndpoints"),
 };
 
 export async function generateOpenApiYaml(): Promise<string> {

@@ -68,6 +68,7 @@ export async function startApi(
     logError: (error, message) => logger.error({ err: error }, message),
   });
   await services.nodeGateway?.leases.start();
+  await services.webhookDeliveries?.start();
   // The journal of Compute events feeds the receipts' anchors and the audits' records.
   const watcher = await bridge.watch(undefined, {
     onError: (error) => logger.error({ err: error }, "applying chain events failed; retrying"),

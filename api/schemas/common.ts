@@ -22,8 +22,11 @@ export function errorResponses(...statuses: number[]): Record<number, TSchema> {
   return Object.fromEntries(statuses.map((status) => [status, Type.Ref(ErrorResponse)]));
 }
 
-export function listOf<T extends TSchema>(item: T, title: string) {
-  return Type.Object({ data: Type.Array(item), has_more: Type.Boolean() }, { title });
+export function listOf<T extends TSchema>(item: T, title: string, examples?: unknown[]) {
+  return Type.Object(
+    { data: Type.Array(item), has_more: Type.Boolean({ description: "More items follow this page" }) },
+    { title, ...(examples ? { examples } : {}) },
+  );
 }
 
 /** A string enum as a plain JSON Schema `enum`, which reads better in OpenAPI and in errors. */

@@ -9,6 +9,7 @@ import type { Prisma } from "../../prisma/generated/client.ts";
 import type { Ledger } from "./ledger.ts";
 import type { LocalCheckout } from "./local-checkout.ts";
 import { stripeNotConfigured, verifiedEvent } from "./stripe.ts";
+import type { PendingDeliveries, WebhookOutbox } from "./webhooks/outbox.ts";
 
 type Tx = Prisma.TransactionClient;
 
@@ -41,19 +42,22 @@ function idOf(value: string | { id: string } | null): string | null {
 export class Billing {
   /** Event type → what it does to the ledger; every other type is acknowledged and ignored. */
   private readonly handlers: Partial<
-    Record<Stripe.Event["type"], (tx: Tx, event: Stripe.Event) => Promise<void>>
+    // What a handler returns: the webhook deliveries it announced, to queue once it committed.
+    Record<Stripe.Event["type"], (tx: Tx, event: Stripe.Event) => Promise<PendingDeliveries>>
   > = {
     "checkout.session.completed": (tx, event) =>
       this.credit(tx, event.data.object as Stripe.Checkout.Session),
     "checkout.session.async_payment_succeeded": (tx, event) =>
       this.credit(tx, event.data.object as Stripe.Checkout.Session),
-    "charge.refunded": (tx, event) => this.refund(tx, event.data.object as Stripe.Charge),
-    "charge.dispute.created": (tx, event) => this.dispute(tx, event.data.object as Stripe.Dispute),
+    "charge.refunded": (tx, event) => this.refund(tx, event.data.object as Stripe.Charge).then(() => []),
+    "charge.dispute.created": (tx, event) =>
+      this.dispute(tx, event.data.object as Stripe.Dispute).then(() => []),
   };
 
   constructor(
     private readonly db: Database,
     private readonly ledger: Ledger,
+    private readonly webhooks: WebhookOutbox,
     private readonly stripe: Stripe | undefined,
     private readonly webhookSecret: string | undefined,
     /** Takes payments without Stripe on a development stack (api/services/local-checkout.ts). */
@@ -109,32 +113,43 @@ export class Billing {
     const event = verifiedEvent(rawBody, signature, this.webhookSecret);
     const handler = this.handlers[event.type];
     if (!handler) return "ignored";
-    return this.db.$transaction(
+    const { outcome, deliveries } = await this.db.$transaction(
       async (tx) => {
         // A concurrent duplicate waits here for the first delivery to commit, then sees it.
         const inserted = await tx.$executeRaw`
           INSERT INTO processed_webhook_events (id, type) VALUES (${event.id}, ${event.type})
           ON CONFLICT (id) DO NOTHING`;
-        if (inserted === 0) return "duplicate";
-        await handler(tx, event);
-        return "processed";
+        if (inserted === 0) return { outcome: "duplicate" as const, deliveries: [] };
+        return { outcome: "processed" as const, deliveries: await handler(tx, event) };
       },
       { maxWait: 20_000, timeout: 30_000 },
     );
+    await this.webhooks.send(deliveries);
+    return outcome;
   }
 
-  private async credit(tx: Tx, session: Stripe.Checkout.Session): Promise<void> {
+  private async credit(tx: Tx, session: Stripe.Checkout.Session): Promise<PendingDeliveries> {
     const organizationId = session.client_reference_id;
     const amount = session.amount_total ?? 0;
     if (session.payment_status !== "paid" || !organizationId || amount <= 0 || session.currency !== CURRENCY)
-      return;
+      return [];
     const organization = await tx.organization.findUnique({ where: { id: organizationId } });
-    if (!organization) return;
+    if (!organization) return [];
     await tx.$executeRaw`
       INSERT INTO stripe_payments (checkout_session_id, payment_intent_id, organization_id, amount_cents)
       VALUES (${session.id}, ${idOf(session.payment_intent)}, ${organizationId}, ${amount})
       ON CONFLICT (checkout_session_id) DO NOTHING`;
-    await this.ledger.topUp(organizationId, amount, `stripe:checkout:${session.id}`, tx);
+    const posting = await this.ledger.topUp(organizationId, amount, `stripe:checkout:${session.id}`, tx);
+    if (!posting.applied) return [];
+    return this.webhooks.record(tx, organizationId, {
+      type: "billing.credits_added",
+      data: {
+        amount_cents: amount,
+        currency: CURRENCY,
+        checkout_session: session.id,
+        transaction: posting.transactionId,
+      },
+    });
   }
 
   /** `amount_refunded` is cumulative: take back only what earlier refund events have not. */
