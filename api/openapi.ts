@@ -1,4 +1,5 @@
-// The OpenAPI document as the routes declare it; `npm run openapi` commits it as openapi.yaml.
+// The OpenAPI documents as the routes declare them; `npm run openapi` commits them as openapi.yaml
+// (the customer API) and openapi-nodes.yaml (the node gateway).
 // The API is registered exactly as it serves, over stand-ins for its services and probes:
 // registering calls none of them, and this app is made ready (which collects the document) and
 // closed without ever listening or being injected a request, so no handler runs.
@@ -38,14 +39,21 @@ const services: Services = {
   webhookEndpoints: unserved("webhookEndpoints"),
 };
 
-export async function generateOpenApiYaml(): Promise<string> {
+export interface OpenApiDocuments {
+  /** openapi.yaml: the customer API. */
+  api: string;
+  /** openapi-nodes.yaml: the node gateway. */
+  nodes: string;
+}
+
+export async function generateOpenApiDocuments(): Promise<OpenApiDocuments> {
   const app = createFastify(false);
   await registerApi(app, {
     services,
     probes: { database: unservedProbe, redis: unservedProbe, chain: unservedProbe },
   });
   await app.ready();
-  const yaml = app.swagger({ yaml: true });
+  const documents = { api: app.swagger({ yaml: true }), nodes: app.nodeSwagger({ yaml: true }) };
   await app.close();
-  return yaml;
+  return documents;
 }

@@ -1,9 +1,11 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyReply, FastifyRequest } from "fastify";
-import { errorResponses, ListQuery } from "../schemas/common.ts";
+import { answer, errorResponses, ListQuery, readAccess, writeAccess } from "../schemas/common.ts";
 import {
   CheckpointList,
   JobEventList,
+  JobEventStream,
+  JobEventsHeaders,
   JobEventsQuery,
   JobParams,
   JobRequest,
@@ -40,11 +42,15 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox<TrainingJobRoutesOptions> = a
     "/v1/training-jobs/quote",
     {
       schema: {
+        operationId: "quoteTrainingJob",
         tags: ["training-jobs"],
         summary: "Price a training job without creating it",
-        security: [{ apiKey: [] }],
+        security: writeAccess,
         body: JobRequest,
-        response: { 200: QuoteResponse, ...errorResponses(400, 401, 404) },
+        response: {
+          200: answer("The price and plan of the job", QuoteResponse),
+          ...errorResponses(400, 401, 404),
+        },
       },
     },
     async (request) => jobs.quote(request.auth.organizationId, request.body),
@@ -55,14 +61,18 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox<TrainingJobRoutesOptions> = a
     {
       config: { idempotency: true },
       schema: {
+        operationId: "createTrainingJob",
         tags: ["training-jobs"],
         summary: "Create a training job: reserves its price from the balance and queues it",
         description:
           "Answers 402 insufficient_credits when the available balance is below the price. The job " +
           "starts `queued`; follow it with GET /v1/training-jobs/{id}/events.",
-        security: [{ apiKey: [] }],
+        security: writeAccess,
         body: JobRequest,
-        response: { 201: TrainingJob, ...errorResponses(400, 401, 402, 404, 409) },
+        response: {
+          201: answer("The created job, queued", TrainingJob),
+          ...errorResponses(400, 401, 402, 404, 409),
+        },
       },
     },
     async (request, reply) => {
@@ -78,11 +88,12 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox<TrainingJobRoutesOptions> = a
     "/v1/training-jobs",
     {
       schema: {
+        operationId: "listTrainingJobs",
         tags: ["training-jobs"],
         summary: "List training jobs, newest first",
-        security: [{ apiKey: [] }],
+        security: readAccess,
         querystring: ListQuery,
-        response: { 200: TrainingJobList, ...errorResponses(400, 401) },
+        response: { 200: answer("A page of training jobs", TrainingJobList), ...errorResponses(400, 401) },
       },
     },
     async (request) => jobs.list(request.auth.organizationId, request.query.limit, request.query.after),
@@ -92,11 +103,12 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox<TrainingJobRoutesOptions> = a
     "/v1/training-jobs/:id",
     {
       schema: {
+        operationId: "getTrainingJob",
         tags: ["training-jobs"],
         summary: "Retrieve a training job",
-        security: [{ apiKey: [] }],
+        security: readAccess,
         params: JobParams,
-        response: { 200: TrainingJob, ...errorResponses(401, 404) },
+        response: { 200: answer("The training job", TrainingJob), ...errorResponses(401, 404) },
       },
     },
     async (request) => jobs.get(request.auth.organizationId, request.params.id),
@@ -106,11 +118,12 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox<TrainingJobRoutesOptions> = a
     "/v1/training-jobs/:id/cancel",
     {
       schema: {
+        operationId: "cancelTrainingJob",
         tags: ["training-jobs"],
         summary: "Cancel a queued or running job; its reserved credits are released",
-        security: [{ apiKey: [] }],
+        security: writeAccess,
         params: JobParams,
-        response: { 200: TrainingJob, ...errorResponses(401, 404, 409) },
+        response: { 200: answer("The cancelled job", TrainingJob), ...errorResponses(401, 404, 409) },
       },
     },
     async (request) => jobs.cancel(request.auth.organizationId, request.params.id),
@@ -120,11 +133,15 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox<TrainingJobRoutesOptions> = a
     "/v1/training-jobs/:id/checkpoints",
     {
       schema: {
+        operationId: "listTrainingJobCheckpoints",
         tags: ["training-jobs"],
         summary: "The checkpoints stored so far: step and SHA-256 (the Merkle leaves of the receipt)",
-        security: [{ apiKey: [] }],
+        security: readAccess,
         params: JobParams,
-        response: { 200: CheckpointList, ...errorResponses(401, 404) },
+        response: {
+          200: answer("The checkpoints stored so far", CheckpointList),
+          ...errorResponses(401, 404),
+        },
       },
     },
     async (request) => ({ data: await jobs.checkpoints(request.auth.organizationId, request.params.id) }),
@@ -134,12 +151,13 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox<TrainingJobRoutesOptions> = a
     "/v1/training-jobs/:id/model",
     {
       schema: {
+        operationId: "downloadTrainedModel",
         tags: ["training-jobs"],
         summary: "Download the trained ONNX model of a succeeded job",
         description:
           "The original graph with the trained weights as initializers. `X-Content-SHA256` is the " +
           "hash the receipt's `result.model_sha256` attests.",
-        security: [{ apiKey: [] }],
+        security: readAccess,
         params: JobParams,
         response: {
           200: {
@@ -164,11 +182,12 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox<TrainingJobRoutesOptions> = a
     "/v1/training-jobs/:id/receipt",
     {
       schema: {
+        operationId: "getTrainingJobReceipt",
         tags: ["training-jobs"],
         summary: "The verification receipt of a succeeded job, signed by the platform",
-        security: [{ apiKey: [] }],
+        security: readAccess,
         params: JobParams,
-        response: { 200: ReceiptSchema, ...errorResponses(401, 404, 409) },
+        response: { 200: answer("The signed receipt", ReceiptSchema), ...errorResponses(401, 404, 409) },
       },
     },
     async (request) => jobs.receipt(request.auth.organizationId, request.params.id),
@@ -178,15 +197,27 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox<TrainingJobRoutesOptions> = a
     "/v1/training-jobs/:id/events",
     {
       schema: {
+        operationId: "listTrainingJobEvents",
         tags: ["training-jobs"],
         summary: "The job's progress events: a JSON page, or a live stream with Accept: text/event-stream",
         description:
           "With `Accept: text/event-stream` the response is Server-Sent Events: past events after " +
           "`after` (or Last-Event-ID) first, then live ones; the stream ends after the job's final event.",
-        security: [{ apiKey: [] }],
+        security: readAccess,
         params: JobParams,
         querystring: JobEventsQuery,
-        response: { 200: JobEventList, ...errorResponses(400, 401, 404) },
+        headers: JobEventsHeaders,
+        response: {
+          200: {
+            "x-response-description":
+              "The events after `after`: a JSON page, or with Accept: text/event-stream a stream of them",
+            content: {
+              "application/json": { schema: JobEventList },
+              "text/event-stream": { schema: JobEventStream },
+            },
+          },
+          ...errorResponses(400, 401, 404),
+        },
       },
     },
     async (request, reply) => {

@@ -1,5 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import { errorResponses, ListQuery } from "../schemas/common.ts";
+import { answer, errorResponses, ListQuery, readAccess, writeAccess } from "../schemas/common.ts";
 import {
   CreateWebhookEndpointBody,
   DeletedWebhookEndpoint,
@@ -28,6 +28,7 @@ const webhookEndpointRoutes: FastifyPluginAsyncTypebox<{ webhooks: WebhookEndpoi
     {
       schema: {
         operationId: "createWebhookEndpoint",
+        security: writeAccess,
         tags: ["webhooks"],
         summary: "Create a webhook endpoint; its signing secret is in this response",
         description:
@@ -35,7 +36,7 @@ const webhookEndpointRoutes: FastifyPluginAsyncTypebox<{ webhooks: WebhookEndpoi
           "a lost response leaves an endpoint the list shows and DELETE removes.",
         body: CreateWebhookEndpointBody,
         response: {
-          201: { description: "The endpoint, with its secret", ...WebhookEndpointWithSecret },
+          201: answer("The endpoint, with its secret", WebhookEndpointWithSecret),
           ...errorResponses(400, 401, 403),
         },
       },
@@ -49,11 +50,12 @@ const webhookEndpointRoutes: FastifyPluginAsyncTypebox<{ webhooks: WebhookEndpoi
     {
       schema: {
         operationId: "listWebhookEndpoints",
+        security: readAccess,
         tags: ["webhooks"],
         summary: "List webhook endpoints, newest first",
         querystring: ListQuery,
         response: {
-          200: { description: "A page of endpoints", ...WebhookEndpointList },
+          200: answer("A page of endpoints", WebhookEndpointList),
           ...errorResponses(400, 401),
         },
       },
@@ -66,10 +68,11 @@ const webhookEndpointRoutes: FastifyPluginAsyncTypebox<{ webhooks: WebhookEndpoi
     {
       schema: {
         operationId: "getWebhookEndpoint",
+        security: readAccess,
         tags: ["webhooks"],
         summary: "Retrieve a webhook endpoint",
         params: WebhookEndpointParams,
-        response: { 200: { description: "The endpoint", ...WebhookEndpoint }, ...errorResponses(401, 404) },
+        response: { 200: answer("The endpoint", WebhookEndpoint), ...errorResponses(401, 404) },
       },
     },
     async (request) => webhooks.get(request.auth.organizationId, request.params.id),
@@ -80,11 +83,12 @@ const webhookEndpointRoutes: FastifyPluginAsyncTypebox<{ webhooks: WebhookEndpoi
     {
       schema: {
         operationId: "deleteWebhookEndpoint",
+        security: writeAccess,
         tags: ["webhooks"],
         summary: "Delete a webhook endpoint and its delivery log; queued deliveries are dropped",
         params: WebhookEndpointParams,
         response: {
-          200: { description: "The endpoint is gone", ...DeletedWebhookEndpoint },
+          200: answer("The endpoint is gone", DeletedWebhookEndpoint),
           ...errorResponses(401, 403, 404),
         },
       },
@@ -97,6 +101,7 @@ const webhookEndpointRoutes: FastifyPluginAsyncTypebox<{ webhooks: WebhookEndpoi
     {
       schema: {
         operationId: "rotateWebhookEndpointSecret",
+        security: writeAccess,
         tags: ["webhooks"],
         summary: "Replace the signing secret; the old one keeps signing beside it for 24 hours",
         description:
@@ -104,7 +109,7 @@ const webhookEndpointRoutes: FastifyPluginAsyncTypebox<{ webhooks: WebhookEndpoi
           "verifying with either accepts the delivery.",
         params: WebhookEndpointParams,
         response: {
-          200: { description: "The endpoint, with its new secret", ...WebhookEndpointWithSecret },
+          200: answer("The endpoint, with its new secret", WebhookEndpointWithSecret),
           ...errorResponses(401, 403, 404),
         },
       },
@@ -117,12 +122,13 @@ const webhookEndpointRoutes: FastifyPluginAsyncTypebox<{ webhooks: WebhookEndpoi
     {
       schema: {
         operationId: "sendWebhookEndpointTestEvent",
+        security: writeAccess,
         tags: ["webhooks"],
         summary: "Send a webhook.test event to this endpoint",
         description: "The delivery is queued at once and shows in the endpoint's delivery log.",
         params: WebhookEndpointParams,
         response: {
-          202: { description: "The queued delivery", ...WebhookDelivery },
+          202: answer("The queued delivery", WebhookDelivery),
           ...errorResponses(401, 403, 404),
         },
       },
@@ -136,12 +142,13 @@ const webhookEndpointRoutes: FastifyPluginAsyncTypebox<{ webhooks: WebhookEndpoi
     {
       schema: {
         operationId: "listWebhookDeliveries",
+        security: readAccess,
         tags: ["webhooks"],
         summary: "The endpoint's delivery log, newest first: status, attempts, the receiver's last answer",
         params: WebhookEndpointParams,
         querystring: ListQuery,
         response: {
-          200: { description: "A page of deliveries", ...WebhookDeliveryList },
+          200: answer("A page of deliveries", WebhookDeliveryList),
           ...errorResponses(400, 401, 404),
         },
       },
