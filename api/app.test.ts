@@ -4,7 +4,7 @@ import { after, before, test } from "node:test";
 import { Type } from "@sinclair/typebox";
 import { createTestApp, type TestApp } from "../test/support/app.ts";
 import { buildApp } from "./app.ts";
-import { generateOpenApiYaml } from "./openapi.ts";
+import { generateOpenApiDocuments } from "./openapi.ts";
 import { StringEnum } from "./schemas/common.ts";
 
 const up = async () => undefined;
@@ -21,6 +21,8 @@ before(async () => {
     "/v1/echo",
     {
       schema: {
+        // Not part of the API: the document describes only what it serves.
+        hide: true,
         body: Type.Object(
           {
             name: Type.String({ minLength: 1 }),
@@ -132,14 +134,25 @@ test("the OpenAPI document is served and the committed openapi.yaml matches the 
   const res = await app.inject({ method: "GET", url: "/openapi.json" });
   assert.equal(res.statusCode, 200);
   assert.ok((JSON.parse(res.body) as { paths: Record<string, unknown> }).paths["/v1/health"]);
+  const nodes = await app.inject({ method: "GET", url: "/openapi-nodes.json" });
+  const nodePaths = Object.keys(nodes.json<{ paths: Record<string, unknown> }>().paths);
+  // This process has no queues, hence no node gateway: its node document is served, empty.
+  assert.equal(nodes.statusCode, 200);
+  assert.ok(
+    nodePaths.every((path) => path.startsWith("/v1/nodes/")),
+    nodePaths.join(),
+  );
+  assert.ok(!Object.keys(res.json<{ paths: object }>().paths).some((path) => path.startsWith("/v1/nodes/")));
   const docs = await app.inject({ method: "GET", url: "/docs/" });
   assert.equal(docs.statusCode, 200);
   assert.match(docs.body, /swagger/i);
 
-  const committed = readFileSync(new URL("../openapi.yaml", import.meta.url), "utf8");
-  assert.equal(
-    committed,
-    await generateOpenApiYaml(),
-    "openapi.yaml is stale: run `npm run openapi` and commit it",
-  );
+  const generated = await generateOpenApiDocuments();
+  for (const [file, text] of [
+    ["openapi.yaml", generated.api],
+    ["openapi-nodes.yaml", generated.nodes],
+  ] as const) {
+    const committed = readFileSync(new URL(`../${file}`, import.meta.url), "utf8");
+    assert.equal(committed, text, `${file} is stale: run \`npm run openapi\` and commit it`);
+  }
 });

@@ -3,7 +3,18 @@
 // creation time: "newest first" is `ORDER BY id DESC` and a list cursor is just the last id seen.
 import { randomBytes } from "node:crypto";
 
-export const ID_PREFIXES = ["org", "user", "key", "sess", "file", "job", "task", "txn"] as const;
+export const ID_PREFIXES = [
+  "org",
+  "user",
+  "key",
+  "sess",
+  "file",
+  "job",
+  "task",
+  "txn",
+  "whep",
+  "msg",
+] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 
 const ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz";

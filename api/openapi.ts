@@ -1,4 +1,5 @@
-// The OpenAPI document as the routes declare it; `npm run openapi` commits it as openapi.yaml.
+// The OpenAPI documents as the routes declare them; `npm run openapi` commits them as openapi.yaml
+// (the customer API) and openapi-nodes.yaml (the node gateway).
 // The API is registered exactly as it serves, over stand-ins for its services and probes:
 // registering calls none of them, and this app is made ready (which collects the document) and
 // closed without ever listening or being injected a request, so no handler runs.
@@ -39,9 +40,17 @@ const services: Services = {
   // Present, so that the node routes are declared as a process with task queues declares them.
   nodeGateway: unserved<NodeGateway>("nodeGateway"),
   receipts: unserved("receipts"),
+  webhookEndpoints: unserved("webhookEndpoints"),
 };
 
-export async function generateOpenApiYaml(): Promise<string> {
+export interface OpenApiDocuments {
+  /** openapi.yaml: the customer API. */
+  api: string;
+  /** openapi-nodes.yaml: the node gateway. */
+  nodes: string;
+}
+
+export async function generateOpenApiDocuments(): Promise<OpenApiDocuments> {
   const app = createFastify(false);
   await registerApi(app, {
     services,
@@ -50,7 +59,7 @@ export async function generateOpenApiYaml(): Promise<string> {
     rateLimits: { redis: new Redis({ lazyConnect: true }), limits: DEFAULT_RATE_LIMITS },
   });
   await app.ready();
-  const yaml = app.swagger({ yaml: true });
+  const documents = { api: app.swagger({ yaml: true }), nodes: app.nodeSwagger({ yaml: true }) };
   await app.close();
-  return yaml;
+  return documents;
 }

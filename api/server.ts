@@ -125,6 +125,7 @@ export async function startApi(
     dispatchesHere: () => leadership.isLeader,
   });
   await services.nodeGateway?.leases.start();
+  await services.webhookDeliveries?.start();
   await leadership.start();
   services.deletedBlobs.start(DELETED_BLOBS_SWEEP_MS);
 

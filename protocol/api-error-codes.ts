@@ -47,6 +47,8 @@ export const API_ERROR_CODES = [
   "job_not_cancellable",
   "model_not_ready",
   "receipt_not_ready",
+  // Webhook endpoints.
+  "webhook_url_refused",
   // The node gateway.
   "missing_node_signature",
   "stale_request",

@@ -20,3 +20,6 @@ export function queueNameOf(kind: TaskKind, node: string): string {
   }
   return `${kind}.${node}`;
 }
+
+/** The one queue of outgoing webhook deliveries; any API process with queues sends them. */
+export const WEBHOOK_QUEUE = "webhooks";

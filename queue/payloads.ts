@@ -17,3 +17,8 @@ export interface LeasedJobData<P> {
   /** SS58 address of the node holding the current lease, if any. */
   holder: string | null;
 }
+
+/** A queued webhook delivery: the row holds the signed payload, so only its id travels. */
+export interface WebhookDeliveryPayload {
+  deliveryId: string;
+}

@@ -36,3 +36,21 @@ export const QUEUE_POLICIES: Record<TaskKind, QueuePolicy> = {
     keepFinishedSeconds: 7 * 24 * 3600,
   },
 };
+
+/** Retries of an outgoing webhook: exponential, each delay twice the one before. */
+export interface WebhookPolicy {
+  attempts: number;
+  backoffMs: number;
+  /** Deliveries sent at once by one process. */
+  concurrency: number;
+  keepFinishedSeconds: number;
+}
+
+// 10 s doubled 13 times: the 14th and last attempt comes about 23 hours after the first, so a
+// receiver that is down for most of a day still gets the event (Standard Webhooks' guidance).
+export const WEBHOOK_POLICY: WebhookPolicy = {
+  attempts: 14,
+  backoffMs: 10_000,
+  concurrency: 8,
+  keepFinishedSeconds: 7 * 24 * 3600,
+};

@@ -1,6 +1,12 @@
 import { writeFileSync } from "node:fs";
-import { generateOpenApiYaml } from "../api/openapi.ts";
+import { generateOpenApiDocuments } from "../api/openapi.ts";
 
-const target = new URL("../openapi.yaml", import.meta.url);
-writeFileSync(target, await generateOpenApiYaml());
-console.log(`wrote ${target.pathname}`);
+const documents = await generateOpenApiDocuments();
+for (const [file, text] of [
+  ["openapi.yaml", documents.api],
+  ["openapi-nodes.yaml", documents.nodes],
+] as const) {
+  const target = new URL(`../${file}`, import.meta.url);
+  writeFileSync(target, text);
+  console.log(`wrote ${target.pathname}`);
+}

@@ -2,7 +2,7 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import { SESSION_COOKIE } from "../plugins/auth.ts";
 import { Identity, LogInBody, LogInResult, SignUpBody, SignUpResult } from "../schemas/accounts.ts";
-import { errorResponses } from "../schemas/common.ts";
+import { answer, errorResponses, readAccess, writeAccess } from "../schemas/common.ts";
 import type { Accounts } from "../services/accounts.ts";
 
 const authRoutes: FastifyPluginAsyncTypebox<{ accounts: Accounts }> = async (app, { accounts }) => {
@@ -10,10 +10,15 @@ const authRoutes: FastifyPluginAsyncTypebox<{ accounts: Accounts }> = async (app
     "/v1/auth/signup",
     {
       schema: {
+        operationId: "signUp",
+        security: [],
         tags: ["auth"],
         summary: "Create a user and an organization; returns the first API key, shown once",
         body: SignUpBody,
-        response: { 201: SignUpResult, ...errorResponses(400, 409) },
+        response: {
+          201: answer("The user, the organization and a first API key", SignUpResult),
+          ...errorResponses(400, 409),
+        },
       },
     },
     async (request, reply) => {
@@ -29,10 +34,15 @@ const authRoutes: FastifyPluginAsyncTypebox<{ accounts: Accounts }> = async (app
       // After body parsing, so the account being guessed is known (api/plugins/rate-limits.ts).
       preHandler: app.limitLoginAccount,
       schema: {
+        operationId: "logIn",
+        security: [],
         tags: ["auth"],
         summary: "Start a portal session: sets an HttpOnly session cookie and returns its CSRF token",
         body: LogInBody,
-        response: { 200: LogInResult, ...errorResponses(400, 401) },
+        response: {
+          200: answer("The session: its cookie is set, its CSRF token is here", LogInResult),
+          ...errorResponses(400, 401, 429),
+        },
       },
     },
     async (request, reply) => {
@@ -54,10 +64,11 @@ const authRoutes: FastifyPluginAsyncTypebox<{ accounts: Accounts }> = async (app
     {
       onRequest: app.authenticate,
       schema: {
+        operationId: "getSession",
         tags: ["auth"],
         summary: "Who is calling: the organization, and the user and CSRF token of a portal session",
-        security: [{ apiKey: [] }],
-        response: { 200: Identity, ...errorResponses(401) },
+        security: readAccess,
+        response: { 200: answer("Who the credentials belong to", Identity), ...errorResponses(401) },
       },
     },
     async (request) => ({
@@ -74,10 +85,14 @@ const authRoutes: FastifyPluginAsyncTypebox<{ accounts: Accounts }> = async (app
     {
       onRequest: app.authenticate,
       schema: {
+        operationId: "logOut",
         tags: ["auth"],
         summary: "End the portal session of the cookie",
-        security: [{ apiKey: [] }],
-        response: { 204: Type.Null(), ...errorResponses(401, 403) },
+        security: writeAccess,
+        response: {
+          204: answer("The session ended; its cookie is cleared", Type.Null()),
+          ...errorResponses(401, 403),
+        },
       },
     },
     async (request, reply) => {

@@ -7,7 +7,7 @@ import {
   PaymentList,
   WebhookAck,
 } from "../schemas/billing.ts";
-import { errorResponses, ListQuery } from "../schemas/common.ts";
+import { answer, errorResponses, ListQuery, readAccess, writeAccess } from "../schemas/common.ts";
 import type { Billing } from "../services/billing.ts";
 import type { Ledger } from "../services/ledger.ts";
 
@@ -22,10 +22,11 @@ const billingRoutes: FastifyPluginAsyncTypebox<BillingRoutesOptions> = async (ap
     {
       onRequest: app.authenticate,
       schema: {
+        operationId: "getBalance",
         tags: ["billing"],
         summary: "The organization's credits: available to spend and reserved for running jobs",
-        security: [{ apiKey: [] }],
-        response: { 200: Balance, ...errorResponses(401) },
+        security: readAccess,
+        response: { 200: answer("The organization's balance", Balance), ...errorResponses(401) },
       },
     },
     async (request) => ledger.balance(request.auth.organizationId),
@@ -36,11 +37,15 @@ const billingRoutes: FastifyPluginAsyncTypebox<BillingRoutesOptions> = async (ap
     {
       onRequest: app.authenticate,
       schema: {
+        operationId: "listBalanceTransactions",
         tags: ["billing"],
         summary: "Every movement of the organization's credits, newest first",
-        security: [{ apiKey: [] }],
+        security: readAccess,
         querystring: ListQuery,
-        response: { 200: BalanceTransactionList, ...errorResponses(400, 401) },
+        response: {
+          200: answer("A page of balance transactions", BalanceTransactionList),
+          ...errorResponses(400, 401),
+        },
       },
     },
     async (request) =>
@@ -69,6 +74,7 @@ const billingRoutes: FastifyPluginAsyncTypebox<BillingRoutesOptions> = async (ap
       onRequest: app.authenticate,
       config: { idempotency: true },
       schema: {
+        operationId: "createCheckoutSession",
         tags: ["billing"],
         summary:
           "Start a card payment for prepaid credits: returns the Stripe Checkout URL to send the user to",
@@ -76,9 +82,12 @@ const billingRoutes: FastifyPluginAsyncTypebox<BillingRoutesOptions> = async (ap
           "Without STRIPE_SECRET_KEY, outside production (NODE_ENV=production), the URL is a test payment page " +
           "the API serves itself: no card is charged, and paying credits the balance through the same webhook " +
           "handling as Stripe's events. In production without Stripe keys, this answers 503.",
-        security: [{ apiKey: [] }],
+        security: writeAccess,
         body: CheckoutSessionBody,
-        response: { 201: CheckoutSession, ...errorResponses(400, 401, 403, 409, 503) },
+        response: {
+          201: answer("The Checkout Session to send the user to", CheckoutSession),
+          ...errorResponses(400, 401, 403, 409, 503),
+        },
       },
     },
     async (request, reply) => {
@@ -105,10 +114,12 @@ const billingRoutes: FastifyPluginAsyncTypebox<BillingRoutesOptions> = async (ap
       "/v1/billing/webhook",
       {
         schema: {
+          operationId: "receiveStripeWebhook",
+          security: [],
           tags: ["billing"],
           summary:
             "Stripe webhook endpoint: verifies Stripe-Signature and credits paid Checkout Sessions once",
-          response: { 200: WebhookAck, ...errorResponses(400, 503) },
+          response: { 200: answer("The event was received", WebhookAck), ...errorResponses(400, 503) },
         },
       },
       async (request) => {

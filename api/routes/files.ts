@@ -4,7 +4,7 @@ import type { TSchema } from "@sinclair/typebox";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import type { FastifyRouteSchemaDef, FastifyValidationResult } from "fastify/types/schema.js";
 import { ApiError } from "../errors.ts";
-import { errorResponses } from "../schemas/common.ts";
+import { answer, errorResponses, readAccess, writeAccess } from "../schemas/common.ts";
 import {
   DeletedFile,
   FILE_PURPOSES,
@@ -144,6 +144,7 @@ const filesRoutes: FastifyPluginAsyncTypebox<{ files: Files }> = async (app, { f
     "/v1/files",
     {
       schema: {
+        operationId: "uploadFile",
         tags: ["files"],
         summary: "Upload an ONNX model or a dataset",
         description:
@@ -152,10 +153,14 @@ const filesRoutes: FastifyPluginAsyncTypebox<{ files: Files }> = async (app, { f
           "parsed. Nothing is kept when inspection fails. Limits: MAX_MODEL_UPLOAD_BYTES (200 MB) and " +
           "MAX_DATASET_UPLOAD_BYTES (2 GB). With an Idempotency-Key, a retry replays the first upload's " +
           "response: the key names the upload, the content is not read again.",
-        security: [{ apiKey: [] }],
+        security: writeAccess,
         consumes: ["multipart/form-data"],
         body: UploadForm,
-        response: { 201: File, 422: FileRejected, ...errorResponses(400, 401, 403, 413, 415) },
+        response: {
+          201: answer("The stored and inspected file", File),
+          422: FileRejected,
+          ...errorResponses(400, 401, 403, 413, 415),
+        },
       },
       config: { idempotency: true },
       validatorCompiler: streamedFormValidator,
@@ -177,11 +182,12 @@ const filesRoutes: FastifyPluginAsyncTypebox<{ files: Files }> = async (app, { f
     "/v1/files",
     {
       schema: {
+        operationId: "listFiles",
         tags: ["files"],
         summary: "List the organization's files, newest first",
-        security: [{ apiKey: [] }],
+        security: readAccess,
         querystring: FileListQuery,
-        response: { 200: FileList, ...errorResponses(400, 401) },
+        response: { 200: answer("A page of files", FileList), ...errorResponses(400, 401) },
       },
     },
     async (request) => files.list(request.auth.organizationId, request.query),
@@ -191,11 +197,12 @@ const filesRoutes: FastifyPluginAsyncTypebox<{ files: Files }> = async (app, { f
     "/v1/files/:id",
     {
       schema: {
+        operationId: "getFile",
         tags: ["files"],
         summary: "A file and what inspection found in it",
-        security: [{ apiKey: [] }],
+        security: readAccess,
         params: FileParams,
-        response: { 200: File, ...errorResponses(401, 404) },
+        response: { 200: answer("The file", File), ...errorResponses(401, 404) },
       },
     },
     async (request) => files.get(request.auth.organizationId, request.params.id),
@@ -205,10 +212,11 @@ const filesRoutes: FastifyPluginAsyncTypebox<{ files: Files }> = async (app, { f
     method: ["GET", "HEAD"],
     url: "/v1/files/:id/content",
     schema: {
+      operationId: "downloadFileContent",
       tags: ["files"],
       summary: "Download a file's content (HEAD: its headers only)",
       description: "The ETag is the quoted SHA-256 of the content; If-None-Match with it answers 304.",
-      security: [{ apiKey: [] }],
+      security: readAccess,
       params: FileParams,
       response: {
         200: {
@@ -241,11 +249,12 @@ const filesRoutes: FastifyPluginAsyncTypebox<{ files: Files }> = async (app, { f
     "/v1/files/:id",
     {
       schema: {
+        operationId: "deleteFile",
         tags: ["files"],
         summary: "Delete a file: it leaves the API, while jobs that use it keep their copy",
-        security: [{ apiKey: [] }],
+        security: writeAccess,
         params: FileParams,
-        response: { 200: DeletedFile, ...errorResponses(401, 403, 404) },
+        response: { 200: answer("The file is deleted", DeletedFile), ...errorResponses(401, 403, 404) },
       },
     },
     async (request) => files.remove(request.auth.organizationId, request.params.id),

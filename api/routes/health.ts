@@ -1,6 +1,7 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import { type HealthProbes, runProbe } from "../health.ts";
+import { answer } from "../schemas/common.ts";
 
 const Component = Type.Object({
   status: Type.Union([Type.Literal("up"), Type.Literal("down")]),
@@ -21,9 +22,14 @@ const healthRoutes: FastifyPluginAsyncTypebox<{ probes: HealthProbes }> = async 
     "/v1/health",
     {
       schema: {
+        operationId: "getHealth",
+        security: [],
         tags: ["health"],
         summary: "Status of the API and the services it depends on",
-        response: { 200: Health, 503: Health },
+        response: {
+          200: answer("Every component is up", Health),
+          503: answer("A component is down: its probe says why", Health),
+        },
       },
     },
     async (request, reply) => {

@@ -13,6 +13,8 @@ import nodeRoutes from "./nodes.ts";
 import portalRoutes from "./portal.ts";
 import receiptKeyRoutes from "./receipt-keys.ts";
 import trainingJobRoutes from "./training-jobs.ts";
+import trainingOperatorRoutes from "./training-operators.ts";
+import webhookEndpointRoutes from "./webhook-endpoints.ts";
 
 export interface RoutesOptions {
   services: Services;
@@ -35,6 +37,8 @@ const routes: FastifyPluginAsync<RoutesOptions> = async (app, { services, probes
     streams: services.streams,
     dispatcher: services.dispatcher,
   });
+  await app.register(trainingOperatorRoutes);
+  await app.register(webhookEndpointRoutes, { webhooks: services.webhookEndpoints });
   await app.register(receiptKeyRoutes, { receipts: services.receipts });
   // Nodes are served where the task queues are, which is where the gateway is built.
   if (services.nodeGateway) await app.register(nodeRoutes, { gateway: services.nodeGateway });

@@ -7,7 +7,7 @@ import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { Type } from "@sinclair/typebox";
 import type { FastifyReply } from "fastify";
 import nodeAuth from "../plugins/node-auth.ts";
-import { errorResponses } from "../schemas/common.ts";
+import { answer, errorResponses } from "../schemas/common.ts";
 import {
   Acknowledged,
   AuditClaimSchema,
@@ -50,11 +50,13 @@ const nodeRoutes: FastifyPluginAsyncTypebox<{ gateway: NodeGateway }> = async (a
     "/v1/nodes/register",
     {
       schema: {
+        operationId: "registerNode",
+        security: [{ nodeSignature: [] }],
         tags,
         summary: "Register the signing node with its roles and determinism profile",
         headers: NodeAuthHeaders,
         body: RegisterBody,
-        response: { 200: NodeSchema, ...errorResponses(...AUTH_ERRORS) },
+        response: { 200: answer("The registered node", NodeSchema), ...errorResponses(...AUTH_ERRORS) },
       },
     },
     async (request) => gateway().registry.register(request.nodeAddress, request.body),
@@ -64,11 +66,17 @@ const nodeRoutes: FastifyPluginAsyncTypebox<{ gateway: NodeGateway }> = async (a
     "/v1/nodes/training-tasks/claim",
     {
       schema: {
+        operationId: "claimTrainingTask",
+        security: [{ nodeSignature: [] }],
         tags,
         summary: "Workers: lease the next training task (long poll; 204 when none came)",
         headers: NodeAuthHeaders,
         body: Type.Optional(ClaimBody),
-        response: { 200: TrainingClaimSchema, 204: Type.Null(), ...errorResponses(...AUTH_ERRORS) },
+        response: {
+          200: answer("A lease on a training task", TrainingClaimSchema),
+          204: answer("No task came before the poll ended: claim again", Type.Null()),
+          ...errorResponses(...AUTH_ERRORS),
+        },
       },
     },
     async (request, reply) => {
@@ -85,11 +93,17 @@ const nodeRoutes: FastifyPluginAsyncTypebox<{ gateway: NodeGateway }> = async (a
     "/v1/nodes/audits/claim",
     {
       schema: {
+        operationId: "claimAudit",
+        security: [{ nodeSignature: [] }],
         tags,
         summary: "Verifiers: lease the next audit (long poll; 204 when none came)",
         headers: NodeAuthHeaders,
         body: Type.Optional(ClaimBody),
-        response: { 200: AuditClaimSchema, 204: Type.Null(), ...errorResponses(...AUTH_ERRORS) },
+        response: {
+          200: answer("A lease on an audit", AuditClaimSchema),
+          204: answer("No task came before the poll ended: claim again", Type.Null()),
+          ...errorResponses(...AUTH_ERRORS),
+        },
       },
     },
     async (request, reply) => {
@@ -102,11 +116,13 @@ const nodeRoutes: FastifyPluginAsyncTypebox<{ gateway: NodeGateway }> = async (a
     "/v1/nodes/leases/:lease/heartbeat",
     {
       schema: {
+        operationId: "heartbeatLease",
+        security: [{ nodeSignature: [] }],
         tags,
         summary: "Keep a lease; 409 lease_lost when it lapsed and the task went to another node",
         headers: NodeAuthHeaders,
         params: LeaseParams,
-        response: { 200: LeaseSchema, ...errorResponses(...AUTH_ERRORS, 409) },
+        response: { 200: answer("The renewed lease", LeaseSchema), ...errorResponses(...AUTH_ERRORS, 409) },
       },
     },
     async (request) => gateway().leases.heartbeat(request.nodeAddress, request.params.lease),
@@ -116,12 +132,14 @@ const nodeRoutes: FastifyPluginAsyncTypebox<{ gateway: NodeGateway }> = async (a
     "/v1/nodes/leases/:lease/progress",
     {
       schema: {
+        operationId: "reportProgress",
+        security: [{ nodeSignature: [] }],
         tags,
         summary: "Workers: report training progress (also renews the lease)",
         headers: NodeAuthHeaders,
         params: LeaseParams,
         body: ProgressBody,
-        response: { 200: LeaseSchema, ...errorResponses(...AUTH_ERRORS, 409) },
+        response: { 200: answer("The renewed lease", LeaseSchema), ...errorResponses(...AUTH_ERRORS, 409) },
       },
     },
     async (request) =>
@@ -132,11 +150,16 @@ const nodeRoutes: FastifyPluginAsyncTypebox<{ gateway: NodeGateway }> = async (a
     "/v1/nodes/leases/:lease/checkpoints/:step",
     {
       schema: {
+        operationId: "storeCheckpoint",
+        security: [{ nodeSignature: [] }],
         tags,
         summary: "Workers: upload the canonical checkpoint bytes of a step (application/octet-stream)",
         headers: UploadHeaders,
         params: CheckpointParams,
-        response: { 201: StoredCheckpoint, ...errorResponses(...AUTH_ERRORS, 409, 413, 415) },
+        response: {
+          201: answer("The stored checkpoint", StoredCheckpoint),
+          ...errorResponses(...AUTH_ERRORS, 409, 413, 415),
+        },
       },
     },
     async (request, reply) => {
@@ -155,11 +178,16 @@ const nodeRoutes: FastifyPluginAsyncTypebox<{ gateway: NodeGateway }> = async (a
     "/v1/nodes/leases/:lease/model",
     {
       schema: {
+        operationId: "storeTrainedModel",
+        security: [{ nodeSignature: [] }],
         tags,
         summary: "Workers: upload the trained ONNX model (application/octet-stream) before completing",
         headers: UploadHeaders,
         params: LeaseParams,
-        response: { 201: StoredModel, ...errorResponses(...AUTH_ERRORS, 409, 413, 415) },
+        response: {
+          201: answer("The stored model", StoredModel),
+          ...errorResponses(...AUTH_ERRORS, 409, 413, 415),
+        },
       },
     },
     async (request, reply) => {
@@ -177,12 +205,17 @@ const nodeRoutes: FastifyPluginAsyncTypebox<{ gateway: NodeGateway }> = async (a
     "/v1/nodes/leases/:lease/complete",
     {
       schema: {
+        operationId: "completeTrainingTask",
+        security: [{ nodeSignature: [] }],
         tags,
         summary: "Workers: finish a training task with the model, the Merkle commitment and its signature",
         headers: NodeAuthHeaders,
         params: LeaseParams,
         body: CompleteBody,
-        response: { 200: Acknowledged, ...errorResponses(...AUTH_ERRORS, 409) },
+        response: {
+          200: answer("The completion was recorded", Acknowledged),
+          ...errorResponses(...AUTH_ERRORS, 409),
+        },
       },
     },
     async (request) =>
@@ -193,12 +226,17 @@ const nodeRoutes: FastifyPluginAsyncTypebox<{ gateway: NodeGateway }> = async (a
     "/v1/nodes/leases/:lease/verdict",
     {
       schema: {
+        operationId: "submitVerdict",
+        security: [{ nodeSignature: [] }],
         tags,
         summary: "Verifiers: report a signed audit verdict",
         headers: NodeAuthHeaders,
         params: LeaseParams,
         body: VerdictBody,
-        response: { 200: Acknowledged, ...errorResponses(...AUTH_ERRORS, 409) },
+        response: {
+          200: answer("The verdict was recorded", Acknowledged),
+          ...errorResponses(...AUTH_ERRORS, 409),
+        },
       },
     },
     async (request) => gateway().audits.verdict(request.nodeAddress, request.params.lease, request.body),
@@ -208,12 +246,17 @@ const nodeRoutes: FastifyPluginAsyncTypebox<{ gateway: NodeGateway }> = async (a
     "/v1/nodes/leases/:lease/fail",
     {
       schema: {
+        operationId: "failLease",
+        security: [{ nodeSignature: [] }],
         tags,
         summary: "Give a task up; it is retried on another node while attempts remain",
         headers: NodeAuthHeaders,
         params: LeaseParams,
         body: FailBody,
-        response: { 200: Acknowledged, ...errorResponses(...AUTH_ERRORS, 409) },
+        response: {
+          200: answer("The failure was recorded", Acknowledged),
+          ...errorResponses(...AUTH_ERRORS, 409),
+        },
       },
     },
     async (request) => gateway().leases.fail(request.nodeAddress, request.params.lease, request.body),
@@ -223,13 +266,15 @@ const nodeRoutes: FastifyPluginAsyncTypebox<{ gateway: NodeGateway }> = async (a
     "/v1/nodes/blobs/:sha256",
     {
       schema: {
+        operationId: "downloadBlob",
+        security: [{ nodeSignature: [] }],
         tags,
         summary:
           "Download a model, dataset or checkpoint of work the node holds a live lease on, by its SHA-256",
         headers: NodeAuthHeaders,
         params: BlobParams,
         response: {
-          200: Type.Unsafe({ type: "string", format: "binary" }),
+          200: answer("The blob's bytes", Type.Unsafe({ type: "string", format: "binary" })),
           ...errorResponses(...AUTH_ERRORS, 404),
         },
       },

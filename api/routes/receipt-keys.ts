@@ -1,4 +1,5 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
+import { answer } from "../schemas/common.ts";
 import { ReceiptKeyList } from "../schemas/receipt-keys.ts";
 import type { Receipts } from "../services/receipts.ts";
 
@@ -11,13 +12,15 @@ const receiptKeyRoutes: FastifyPluginAsyncTypebox<ReceiptKeyRoutesOptions> = asy
     "/v1/receipt-keys",
     {
       schema: {
+        operationId: "listReceiptKeys",
+        security: [],
         tags: ["receipt-keys"],
         summary:
           "The platform's published Ed25519 public keys that sign receipts: verify receipts against these",
         description:
           "Public, without authentication, so anyone holding a receipt can check who signed it. " +
           "Verify against a key obtained here (or pinned from here earlier), never against the key a receipt names.",
-        response: { 200: ReceiptKeyList },
+        response: { 200: answer("The keys, current and retired", ReceiptKeyList) },
       },
     },
     async () => receipts.publishedKeys(),

@@ -1,11 +1,13 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import type { FastifyReply, FastifyRequest } from "fastify";
 import { ApiError } from "../errors.ts";
-import { errorResponses, ListQuery } from "../schemas/common.ts";
+import { answer, errorResponses, ListQuery, readAccess, writeAccess } from "../schemas/common.ts";
 import {
   CheckpointList,
   CheckpointParams,
   JobEventList,
+  JobEventStream,
+  JobEventsHeaders,
   JobEventsQuery,
   JobParams,
   JobRequest,
@@ -46,11 +48,15 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox<TrainingJobRoutesOptions> = a
     "/v1/training-jobs/quote",
     {
       schema: {
+        operationId: "quoteTrainingJob",
         tags: ["training-jobs"],
         summary: "Price a training job without creating it",
-        security: [{ apiKey: [] }],
+        security: writeAccess,
         body: JobRequest,
-        response: { 200: QuoteResponse, ...errorResponses(400, 401, 404) },
+        response: {
+          200: answer("The price and plan of the job", QuoteResponse),
+          ...errorResponses(400, 401, 404),
+        },
       },
     },
     async (request) => jobs.quote(request.auth.organizationId, request.body),
@@ -61,15 +67,19 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox<TrainingJobRoutesOptions> = a
     {
       config: { idempotency: true },
       schema: {
+        operationId: "createTrainingJob",
         tags: ["training-jobs"],
         summary: "Create a training job: reserves its price from the balance and queues it",
         description:
           "Answers 402 insufficient_credits when the available balance is below the price, and 402 " +
           "balance_negative while a refund or dispute has left the balance below zero. The job " +
           "starts `queued`; follow it with GET /v1/training-jobs/{id}/events.",
-        security: [{ apiKey: [] }],
+        security: writeAccess,
         body: JobRequest,
-        response: { 201: TrainingJob, ...errorResponses(400, 401, 402, 404, 409) },
+        response: {
+          201: answer("The created job, queued", TrainingJob),
+          ...errorResponses(400, 401, 402, 404, 409),
+        },
       },
     },
     async (request, reply) => {
@@ -85,11 +95,12 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox<TrainingJobRoutesOptions> = a
     "/v1/training-jobs",
     {
       schema: {
+        operationId: "listTrainingJobs",
         tags: ["training-jobs"],
         summary: "List training jobs, newest first",
-        security: [{ apiKey: [] }],
+        security: readAccess,
         querystring: ListQuery,
-        response: { 200: TrainingJobList, ...errorResponses(400, 401) },
+        response: { 200: answer("A page of training jobs", TrainingJobList), ...errorResponses(400, 401) },
       },
     },
     async (request) => jobs.list(request.auth.organizationId, request.query.limit, request.query.after),
@@ -99,11 +110,12 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox<TrainingJobRoutesOptions> = a
     "/v1/training-jobs/:id",
     {
       schema: {
+        operationId: "getTrainingJob",
         tags: ["training-jobs"],
         summary: "Retrieve a training job",
-        security: [{ apiKey: [] }],
+        security: readAccess,
         params: JobParams,
-        response: { 200: TrainingJob, ...errorResponses(401, 404) },
+        response: { 200: answer("The training job", TrainingJob), ...errorResponses(401, 404) },
       },
     },
     async (request) => jobs.get(request.auth.organizationId, request.params.id),
@@ -113,11 +125,12 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox<TrainingJobRoutesOptions> = a
     "/v1/training-jobs/:id/cancel",
     {
       schema: {
+        operationId: "cancelTrainingJob",
         tags: ["training-jobs"],
         summary: "Cancel a queued or running job; its reserved credits are released",
-        security: [{ apiKey: [] }],
+        security: writeAccess,
         params: JobParams,
-        response: { 200: TrainingJob, ...errorResponses(401, 404, 409) },
+        response: { 200: answer("The cancelled job", TrainingJob), ...errorResponses(401, 404, 409) },
       },
     },
     async (request) => jobs.cancel(request.auth.organizationId, request.params.id),
@@ -127,11 +140,15 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox<TrainingJobRoutesOptions> = a
     "/v1/training-jobs/:id/checkpoints",
     {
       schema: {
+        operationId: "listTrainingJobCheckpoints",
         tags: ["training-jobs"],
         summary: "The checkpoints stored so far: step and SHA-256 (the Merkle leaves of the receipt)",
-        security: [{ apiKey: [] }],
+        security: readAccess,
         params: JobParams,
-        response: { 200: CheckpointList, ...errorResponses(401, 404) },
+        response: {
+          200: answer("The checkpoints stored so far", CheckpointList),
+          ...errorResponses(401, 404),
+        },
       },
     },
     async (request) => ({ data: await jobs.checkpoints(request.auth.organizationId, request.params.id) }),
@@ -173,6 +190,7 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox<TrainingJobRoutesOptions> = a
     "/v1/training-jobs/:id/model",
     {
       schema: {
+        operationId: "downloadTrainedModel",
         tags: ["training-jobs"],
         summary: "Download the trained model of a succeeded job, as ONNX or as safetensors",
         description:
@@ -181,7 +199,7 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox<TrainingJobRoutesOptions> = a
           "`format=safetensors`: the same weights keyed by their initializer names, for " +
           "`load_state_dict` in the PyTorch module the model was exported from; it is derived " +
           "from that ONNX model, so verify the receipt against the ONNX download.",
-        security: [{ apiKey: [] }],
+        security: readAccess,
         params: JobParams,
         querystring: ModelQuery,
         response: {
@@ -214,11 +232,12 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox<TrainingJobRoutesOptions> = a
     "/v1/training-jobs/:id/receipt",
     {
       schema: {
+        operationId: "getTrainingJobReceipt",
         tags: ["training-jobs"],
         summary: "The verification receipt of a succeeded job, signed by the platform",
-        security: [{ apiKey: [] }],
+        security: readAccess,
         params: JobParams,
-        response: { 200: ReceiptSchema, ...errorResponses(401, 404, 409) },
+        response: { 200: answer("The signed receipt", ReceiptSchema), ...errorResponses(401, 404, 409) },
       },
     },
     async (request) => jobs.receipt(request.auth.organizationId, request.params.id),
@@ -228,15 +247,27 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox<TrainingJobRoutesOptions> = a
     "/v1/training-jobs/:id/events",
     {
       schema: {
+        operationId: "listTrainingJobEvents",
         tags: ["training-jobs"],
         summary: "The job's progress events: a JSON page, or a live stream with Accept: text/event-stream",
         description:
           "With `Accept: text/event-stream` the response is Server-Sent Events: past events after " +
           "`after` (or Last-Event-ID) first, then live ones; the stream ends after the job's final event.",
-        security: [{ apiKey: [] }],
+        security: readAccess,
         params: JobParams,
         querystring: JobEventsQuery,
-        response: { 200: JobEventList, ...errorResponses(400, 401, 404) },
+        headers: JobEventsHeaders,
+        response: {
+          200: {
+            "x-response-description":
+              "The events after `after`: a JSON page, or with Accept: text/event-stream a stream of them",
+            content: {
+              "application/json": { schema: JobEventList },
+              "text/event-stream": { schema: JobEventStream },
+            },
+          },
+          ...errorResponses(400, 401, 404),
+        },
       },
     },
     async (request, reply) => {

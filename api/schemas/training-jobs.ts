@@ -6,9 +6,25 @@ import { EpochMetricsSchema } from "./nodes.ts";
 
 // The training engine's own spec schema, inlined (its $id names the published file).
 const { $id: _publishedId, ...specSchema } = TrainingSpecSchema;
+/** The spec of the MLP in worker-runtime/fixtures, which the README trains. */
+export const EXAMPLE_SPEC = {
+  inputs: { input: "x_train" },
+  target: "y_train",
+  output: "logits",
+  validation: { inputs: { input: "x_val" }, target: "y_val" },
+  loss: { type: "cross_entropy" },
+  epochs: 10,
+  batch_size: 32,
+  optimizer: { type: "sgd", lr: 0.05, momentum: 0.9, nesterov: true, weight_decay: 0.0001 },
+  schedule: { type: "cosine" },
+  seed: 7,
+  checkpoint_every: 90,
+};
+
 export const TrainingSpec = Type.Unsafe<Static<typeof TrainingSpecSchema>>({
   ...(specSchema as TSchema),
   title: "TrainingSpec",
+  examples: [EXAMPLE_SPEC],
   description:
     "What to train and how: input mapping, target, loss, optimizer, schedule, steps, checkpoints. " +
     "The same spec `veritrain train --spec` takes (worker-runtime/train/training-spec.schema.json).",
@@ -90,7 +106,10 @@ export const TrainingJob = Type.Object(
     failure_reason: Type.Union([Type.String(), Type.Null()]),
     model: Type.String(),
     dataset: Type.String(),
-    spec: Type.Unknown(),
+    spec: Type.Unknown({
+      description: "The TrainingSpec the job was created with",
+      examples: [EXAMPLE_SPEC],
+    }),
     verification: StringEnum(VERIFICATION_LEVELS),
     total_steps: Type.Integer(),
     steps_completed: Type.Integer(),
@@ -160,6 +179,25 @@ export const JobEventsQuery = Type.Object(
   },
   { additionalProperties: false },
 );
+
+export const JobEventsHeaders = Type.Object({
+  "last-event-id": Type.Optional(
+    Type.String({
+      description:
+        "Set by an EventSource that reconnects: the id of the last event it received; takes the place of `after`",
+      examples: ["42"],
+    }),
+  ),
+});
+
+export const JobEventStream = Type.String({
+  description:
+    "Server-Sent Events: each event is `id: <event id>`, `event: <type>`, `data: <the JobEvent as JSON>`; " +
+    "a `: keep-alive` comment every 15 s; the stream ends after job.succeeded, job.failed or job.cancelled",
+  examples: [
+    'id: 7\nevent: training.progress\ndata: {"id":7,"type":"training.progress","data":{"step":120,"loss":0.41},"created_at":"2026-12-04T16:00:00.000Z"}\n\n',
+  ],
+});
 
 export const CheckpointList = Type.Object(
   {

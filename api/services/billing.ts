@@ -12,6 +12,7 @@ import { pageOf } from "../schemas/common.ts";
 import type { Ledger } from "./ledger.ts";
 import type { LocalCheckout } from "./local-checkout.ts";
 import { stripeNotConfigured, verifiedEvent } from "./stripe.ts";
+import type { PendingDeliveries, WebhookOutbox } from "./webhooks/outbox.ts";
 
 type Tx = Prisma.TransactionClient;
 
@@ -66,21 +67,24 @@ function idOf(value: string | { id: string } | null): string | null {
 export class Billing {
   /** Event type → what it does to the ledger; every other type is acknowledged and ignored. */
   private readonly handlers: Partial<
-    Record<Stripe.Event["type"], (tx: Tx, event: Stripe.Event) => Promise<void>>
+    // What a handler returns: the webhook deliveries it announced, to queue once it committed.
+    Record<Stripe.Event["type"], (tx: Tx, event: Stripe.Event) => Promise<PendingDeliveries>>
   > = {
     "checkout.session.completed": (tx, event) =>
       this.credit(tx, event.data.object as Stripe.Checkout.Session),
     "checkout.session.async_payment_succeeded": (tx, event) =>
       this.credit(tx, event.data.object as Stripe.Checkout.Session),
     "checkout.session.async_payment_failed": (tx, event) =>
-      this.paymentFailed(tx, event.data.object as Stripe.Checkout.Session),
-    "charge.refunded": (tx, event) => this.refund(tx, event.data.object as Stripe.Charge),
-    "charge.dispute.created": (tx, event) => this.dispute(tx, event.data.object as Stripe.Dispute),
+      this.paymentFailed(tx, event.data.object as Stripe.Checkout.Session).then(() => []),
+    "charge.refunded": (tx, event) => this.refund(tx, event.data.object as Stripe.Charge).then(() => []),
+    "charge.dispute.created": (tx, event) =>
+      this.dispute(tx, event.data.object as Stripe.Dispute).then(() => []),
   };
 
   constructor(
     private readonly db: Database,
     private readonly ledger: Ledger,
+    private readonly webhooks: WebhookOutbox,
     private readonly stripe: Stripe | undefined,
     private readonly webhookSecret: string | undefined,
     /** Takes payments without Stripe on a development stack (api/services/local-checkout.ts). */
@@ -136,18 +140,19 @@ export class Billing {
     const event = verifiedEvent(rawBody, signature, this.webhookSecret);
     const handler = this.handlers[event.type];
     if (!handler) return "ignored";
-    return this.db.$transaction(
+    const { outcome, deliveries } = await this.db.$transaction(
       async (tx) => {
         // A concurrent duplicate waits here for the first delivery to commit, then sees it.
         const inserted = await tx.$executeRaw`
           INSERT INTO processed_webhook_events (id, type) VALUES (${event.id}, ${event.type})
           ON CONFLICT (id) DO NOTHING`;
-        if (inserted === 0) return "duplicate";
-        await handler(tx, event);
-        return "processed";
+        if (inserted === 0) return { outcome: "duplicate" as const, deliveries: [] };
+        return { outcome: "processed" as const, deliveries: await handler(tx, event) };
       },
       { maxWait: 20_000, timeout: 30_000 },
     );
+    await this.webhooks.send(deliveries);
+    return outcome;
   }
 
   /** The organization's card payments, newest first, failed ones included. */
@@ -173,22 +178,32 @@ export class Billing {
     return organization ? { id: organization.id, amount } : null;
   }
 
-  private async credit(tx: Tx, session: Stripe.Checkout.Session): Promise<void> {
+  private async credit(tx: Tx, session: Stripe.Checkout.Session): Promise<PendingDeliveries> {
     const payer = await this.payer(tx, session);
-    if (!payer) return;
+    if (!payer) return [];
     if (session.payment_status !== "paid") {
       await tx.$executeRaw`
         INSERT INTO stripe_payments (checkout_session_id, payment_intent_id, organization_id, amount_cents, status)
         VALUES (${session.id}, ${idOf(session.payment_intent)}, ${payer.id}, ${payer.amount}, 'processing')
         ON CONFLICT (checkout_session_id) DO NOTHING`;
-      return;
+      return [];
     }
     await tx.$executeRaw`
       INSERT INTO stripe_payments (checkout_session_id, payment_intent_id, organization_id, amount_cents, status)
       VALUES (${session.id}, ${idOf(session.payment_intent)}, ${payer.id}, ${payer.amount}, 'paid')
       ON CONFLICT (checkout_session_id) DO UPDATE SET status = 'paid', updated_at = now(),
         payment_intent_id = COALESCE(stripe_payments.payment_intent_id, EXCLUDED.payment_intent_id)`;
-    await this.ledger.topUp(payer.id, payer.amount, `stripe:checkout:${session.id}`, tx);
+    const posting = await this.ledger.topUp(payer.id, payer.amount, `stripe:checkout:${session.id}`, tx);
+    if (!posting.applied) return [];
+    return this.webhooks.record(tx, payer.id, {
+      type: "billing.credits_added",
+      data: {
+        amount_cents: payer.amount,
+        currency: CURRENCY,
+        checkout_session: session.id,
+        transaction: posting.transactionId,
+      },
+    });
   }
 
   /** A delayed payment that did not go through: nothing to credit, but the user sees why. */

@@ -39,6 +39,8 @@ export const DOMAIN_ERROR_CODES = [
   // local-checkout.ts
   "checkout_session_expired",
   "checkout_session_paid",
+  // webhooks/
+  "webhook_url_refused",
 ] as const;
 
 export type DomainErrorCode = (typeof DOMAIN_ERROR_CODES)[number];

@@ -8,8 +8,9 @@ import type { ChainBridge } from "../../chain-bridge/index.ts";
 import type { Config } from "../../config/env.ts";
 import type { Database } from "../../prisma/client.ts";
 import type { QueueConnection, TaskKind } from "../../queue/names.ts";
-import type { QueuePolicy } from "../../queue/policies.ts";
+import type { QueuePolicy, WebhookPolicy } from "../../queue/policies.ts";
 import { TaskProducer } from "../../queue/producers.ts";
+import { WebhookQueue } from "../../queue/webhooks.ts";
 import { Accounts } from "./accounts.ts";
 import { ApiKeys } from "./api-keys.ts";
 import { Billing } from "./billing.ts";
@@ -41,6 +42,9 @@ import { Receipts } from "./receipts.ts";
 import { StreamSlots } from "./stream-slots.ts";
 import { createStripeClient } from "./stripe.ts";
 import { VerificationDriver } from "./verification.ts";
+import { WebhookDeliveries } from "./webhooks/deliveries.ts";
+import { WebhookEndpoints } from "./webhooks/endpoints.ts";
+import { WebhookOutbox } from "./webhooks/outbox.ts";
 
 export interface ServiceContext {
   config: Config;
@@ -57,6 +61,8 @@ export interface ServiceContext {
   logError?: (error: unknown, message: string) => void;
   /** With several API processes, whether this one is the leader that dispatches jobs (leadership.ts). */
   dispatchesHere?: () => boolean;
+  /** Retries of outgoing webhooks; the default spreads them over a day. */
+  webhookPolicy?: WebhookPolicy;
 }
 
 export interface Services {
@@ -83,6 +89,9 @@ export interface Services {
   receipts: Receipts;
   /** Takes dispatched jobs through verification and settlement; where the chain and queues are. */
   verification?: VerificationDriver;
+  webhookEndpoints: WebhookEndpoints;
+  /** Sends queued webhook deliveries once started; where the queues are. */
+  webhookDeliveries?: WebhookDeliveries;
 }
 
 /**
@@ -150,6 +159,8 @@ export function createServices(context: ServiceContext): Services {
   const files = new Files(context.db, blobs, inspector, context.config.uploadLimits);
   const idempotency = new IdempotencyRecords(context.db);
   const ledger = new Ledger(context.db, context.pool);
+  const webhookQueue = context.queues ? new WebhookQueue(context.queues, context.webhookPolicy) : undefined;
+  const outbox = new WebhookOutbox(webhookQueue);
   const stripe = createStripeClient(context.config);
   const local = localCheckoutEnabled(context.config);
   const webhookSecret =
@@ -161,10 +172,16 @@ export function createServices(context: ServiceContext): Services {
           billing.handleWebhook(body, signature),
         )
       : undefined;
-  const billing = new Billing(context.db, ledger, stripe, webhookSecret, localCheckout);
+  const billing = new Billing(context.db, ledger, outbox, stripe, webhookSecret, localCheckout);
   const jobEvents = new JobEvents(context.db, context.redis);
   const producer = context.queues ? new TaskProducer(context.queues) : undefined;
-  const settlement = new JobSettlement({ db: context.db, ledger, events: jobEvents, chain: context.chain });
+  const settlement = new JobSettlement({
+    db: context.db,
+    ledger,
+    events: jobEvents,
+    webhooks: outbox,
+    chain: context.chain,
+  });
   const jobs = new Jobs({
     db: context.db,
     blobs,
@@ -193,7 +210,16 @@ export function createServices(context: ServiceContext): Services {
     // A stream renews its slot on every heartbeat (15 s); three missed ones free it.
     streams: new StreamSlots(context.redis, context.config.maxEventStreamsPerKey, 45_000),
     receipts,
+    webhookEndpoints: new WebhookEndpoints(context.db, outbox, context.config.production),
   };
+  if (webhookQueue) {
+    services.webhookDeliveries = new WebhookDeliveries({
+      db: context.db,
+      queue: webhookQueue,
+      checkAddresses: context.config.production,
+      logError: context.logError ?? (() => undefined),
+    });
+  }
   if (context.queues && producer) {
     services.producer = producer;
     if (context.chain) {
@@ -244,6 +270,7 @@ export async function closeServices(services: Services): Promise<void> {
   await services.deletedBlobs.stop();
   await services.nodeGateway?.leases.close();
   await services.producer?.close();
+  await services.webhookDeliveries?.close();
   await services.jobEvents.close();
   await services.files.close();
 }

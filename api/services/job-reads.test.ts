@@ -11,6 +11,7 @@ import { taskIdOf } from "./job-dispatch.ts";
 import { type JobView, jobView } from "./job-reads.ts";
 import { JobReports } from "./job-reports.ts";
 import { JobSettlement } from "./job-settlement.ts";
+import { WebhookOutbox } from "./webhooks/outbox.ts";
 
 // Prisma reads the TIMESTAMP columns as UTC; a read that let the process's zone in (as `pg`'s
 // own timestamp parsing does) would differ in a zone this far from UTC.
@@ -67,7 +68,11 @@ test("the pg read answers the Prisma read's JSON through a job's life, counting 
   const { jobs, jobEvents: events, ledger } = testApp.services;
   const db = testApp.database.db;
   // What the node gateway reports to, here without a chain: the tasks below are not on one.
-  const reports = new JobReports({ db, events, settlement: new JobSettlement({ db, ledger, events }) });
+  const reports = new JobReports({
+    db,
+    events,
+    settlement: new JobSettlement({ db, ledger, events, webhooks: new WebhookOutbox(undefined) }),
+  });
   const created = await jobs.create(alice.organizationId, request);
   assert.equal(JSON.stringify(await readBothWays(created.id)), JSON.stringify(created));
   const listed = (await jobs.list(alice.organizationId, 10)).data.find((job) => job.id === created.id);
@@ -148,7 +153,11 @@ test("concurrent reads over every pooled connection answer the same job", async 
 test("each epoch's metrics join the job's history once and stream as training.epoch", async () => {
   const { jobs, jobEvents: events, ledger } = testApp.services;
   const db = testApp.database.db;
-  const reports = new JobReports({ db, events, settlement: new JobSettlement({ db, ledger, events }) });
+  const reports = new JobReports({
+    db,
+    events,
+    settlement: new JobSettlement({ db, ledger, events, webhooks: new WebhookOutbox(undefined) }),
+  });
   const created = await jobs.create(alice.organizationId, request);
   assert.deepEqual(created.metrics, []);
   const taskId = taskIdOf(created.id);

@@ -9,7 +9,10 @@ import type { JobStatus, Prisma, TrainingJob } from "../../prisma/generated/clie
 import type { Receipt } from "../../protocol/receipt.ts";
 import { taskIdOf } from "./job-dispatch.ts";
 import type { JobEvents } from "./job-events.ts";
+import { jobView } from "./job-reads.ts";
 import type { Ledger } from "./ledger.ts";
+import type { WebhookEvent } from "./webhooks/events.ts";
+import type { WebhookOutbox } from "./webhooks/outbox.ts";
 
 export const TERMINAL: ReadonlySet<JobStatus> = new Set(["succeeded", "failed", "cancelled"]);
 
@@ -17,6 +20,8 @@ export interface JobSettlementDeps {
   db: Database;
   ledger: Ledger;
   events: JobEvents;
+  /** The job's ending is announced to the organization's webhook endpoints. */
+  webhooks: WebhookOutbox;
   /** Absent in a process without the chain bridge: then no job has an escrow to cancel. */
   chain?: ChainBridge;
 }
@@ -57,7 +62,8 @@ export class JobSettlement {
 
   /**
    * Ends a job once: the status changes only from a live state, and in the same transaction the
-   * reservation is settled (charge `chargeCents`, release the rest) and the event recorded.
+   * reservation is settled (charge `chargeCents`, release the rest) and the events recorded: the
+   * job's own and its webhooks'.
    */
   async finish(
     job: TrainingJob,
@@ -80,18 +86,30 @@ export class JobSettlement {
       if (count === 0) return null;
       const reserved = Number(job.reservedCents);
       await this.deps.ledger.charge(job.organizationId, reserved, chargeCents, `job:${job.id}:settle`, tx);
-      return this.deps.events.record(
+      const ended = await tx.trainingJob.findUniqueOrThrow({ where: { id: job.id } });
+      const steps = status === "succeeded" ? ended.totalSteps : await this.stepsCompleted(job.id, tx);
+      const announced: WebhookEvent[] = [{ type: `training_job.${status}`, data: jobView(ended, steps) }];
+      if (receipt)
+        announced.push({ type: "training_job.verification_completed", data: verificationOf(receipt) });
+      const deliveries = [];
+      for (const webhook of announced) {
+        deliveries.push(...(await this.deps.webhooks.record(tx, job.organizationId, webhook)));
+      }
+      const jobEvent = await this.deps.events.record(
         job.id,
         `job.${status}`,
         { reason, charged_cents: chargeCents, released_cents: reserved - chargeCents },
         tx,
       );
+      return { jobEvent, deliveries };
     });
-    if (event) await this.deps.events.publish(job.id, event);
+    if (!event) return;
+    await this.deps.events.publish(job.id, event.jobEvent);
+    await this.deps.webhooks.send(event.deliveries);
   }
 
-  private async stepsCompleted(jobId: string): Promise<number> {
-    const last = await this.deps.db.checkpoint.findFirst({
+  private async stepsCompleted(jobId: string, tx: Prisma.TransactionClient | Database = this.deps.db) {
+    const last = await tx.checkpoint.findFirst({
       where: { task: { jobId } },
       orderBy: { step: "desc" },
       select: { step: true },
@@ -114,4 +132,18 @@ export class JobSettlement {
     const state = await chain.taskState(taskId);
     if (state.status === "Assigned" || state.status === "Unassigned") await chain.cancel(taskId);
   }
+}
+
+/** What `training_job.verification_completed` tells: the audits' outcome and where the receipt is. */
+function verificationOf(receipt: Receipt): Record<string, unknown> {
+  const { body } = receipt;
+  return {
+    job: body.job_id,
+    verification: body.verification_level,
+    audits: body.audits.length,
+    audits_agreed: body.audits.filter((audit) => audit.agrees).length,
+    challenges: body.challenges.map((challenge) => challenge.outcome),
+    model_sha256: body.result.model_sha256,
+    receipt_url: `/v1/training-jobs/${body.job_id}/receipt`,
+  };
 }

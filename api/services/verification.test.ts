@@ -27,6 +27,7 @@ import { Ledger } from "./ledger.ts";
 import { PlatformKey } from "./platform-key.ts";
 import { Receipts } from "./receipts.ts";
 import { VerificationDriver } from "./verification.ts";
+import { WebhookOutbox } from "./webhooks/outbox.ts";
 
 let fixture: BridgeFixture;
 let redis: Redis;
@@ -44,7 +45,13 @@ before(async () => {
   const { db } = fixture.database;
   pool = createPool(fixture.database.url, 2).pool;
   const events = new JobEvents(db, redis);
-  const settlement = new JobSettlement({ db, ledger: new Ledger(db, pool), events, chain: fixture.bridge });
+  const settlement = new JobSettlement({
+    db,
+    ledger: new Ledger(db, pool),
+    events,
+    chain: fixture.bridge,
+    webhooks: new WebhookOutbox(undefined),
+  });
   driver = new VerificationDriver({
     db,
     chain: fixture.bridge,

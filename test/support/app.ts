@@ -9,7 +9,12 @@ import { Redis } from "ioredis";
 import type pg from "pg";
 import { type App, buildApp } from "../../api/app.ts";
 import type { RateLimitsOptions } from "../../api/plugins/rate-limits.ts";
-import { closeServices, createServices, type Services } from "../../api/services/index.ts";
+import {
+  closeServices,
+  createServices,
+  type ServiceContext,
+  type Services,
+} from "../../api/services/index.ts";
 import { type Config, loadConfig } from "../../config/env.ts";
 import { createPool } from "../../prisma/pool.ts";
 import { createTestDatabase, type TestDatabase } from "./database.ts";
@@ -35,7 +40,16 @@ export function suiteRedisUrl(): string {
   return url;
 }
 
-export async function createTestApp(overrides: Partial<Config> = {}): Promise<TestApp> {
+export interface TestAppOptions {
+  /** Give the services BullMQ queues (under the test's prefix): webhook deliveries, the node gateway. */
+  queues?: boolean;
+  webhookPolicy?: ServiceContext["webhookPolicy"];
+}
+
+export async function createTestApp(
+  overrides: Partial<Config> = {},
+  options: TestAppOptions = {},
+): Promise<TestApp> {
   const database = await createTestDatabase();
   const prefix = `test:${randomBytes(4).toString("hex")}`;
   const redis = new Redis(suiteRedisUrl(), { keyPrefix: `${prefix}:`, maxRetriesPerRequest: 3 });
@@ -49,7 +63,14 @@ export async function createTestApp(overrides: Partial<Config> = {}): Promise<Te
     ...overrides,
   };
   const { pool } = createPool(database.url, 4);
-  const services = createServices({ config, db: database.db, pool, redis });
+  const services = createServices({
+    config,
+    db: database.db,
+    pool,
+    redis,
+    ...(options.queues ? { queues: { redisUrl: suiteRedisUrl(), prefix } } : {}),
+    ...(options.webhookPolicy ? { webhookPolicy: options.webhookPolicy } : {}),
+  });
   const up = async () => undefined;
   const rateLimits = { redis, limits: config.rateLimits };
   const app = await buildApp({

@@ -2,6 +2,7 @@
 // chain or nodes: progress events as a worker reports them, and for a success the trained model in
 // the blob store and a receipt whose every signature verifies (the worker's commitment and a
 // verdict by dev accounts, the platform's by the stack's own key).
+
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { Keyring } from "@polkadot/keyring";
@@ -11,6 +12,7 @@ import { FilesystemBlobStore } from "../../api/services/blobs.ts";
 import { taskIdOf } from "../../api/services/job-dispatch.ts";
 import { JobSettlement } from "../../api/services/job-settlement.ts";
 import { PlatformKey } from "../../api/services/platform-key.ts";
+import { WebhookOutbox } from "../../api/services/webhooks/outbox.ts";
 import { checkpointRoot, type Receipt, type ReceiptBody, specHash } from "../../protocol/receipt.ts";
 import {
   commitmentMessage,
@@ -46,7 +48,12 @@ export async function reportTraining(t: TestApp, jobId: string, steps: number[],
 }
 
 function settlement(t: TestApp): JobSettlement {
-  return new JobSettlement({ db: t.database.db, ledger: t.services.ledger, events: t.services.jobEvents });
+  return new JobSettlement({
+    db: t.database.db,
+    ledger: t.services.ledger,
+    events: t.services.jobEvents,
+    webhooks: new WebhookOutbox(undefined),
+  });
 }
 
 export async function failJob(t: TestApp, jobId: string, reason: string): Promise<void> {

@@ -13,7 +13,13 @@ export {
   packTensors,
   unpackTensors,
 } from "./packing.ts";
-export { isSupportedOperator, type UnsupportedOperator, unsupportedOperators } from "./support.ts";
+export {
+  isSupportedOperator,
+  type SupportedOperator,
+  supportedOperatorTable,
+  type UnsupportedOperator,
+  unsupportedOperators,
+} from "./support.ts";
 export {
   buildTrainingStep,
   LEARNING_RATE_INPUT,

@@ -1,8 +1,8 @@
 // What the trainer can train: operators with both a shape rule (the ONNX layer's) and a gradient
 // rule (this layer's). It lives beside the gradient table so the ONNX layer knows nothing of gradients.
-import type { GraphNode, LoadedModel } from "../onnx/model.ts";
+import { type GraphNode, type LoadedModel, MAX_OPSET, MIN_OPSET } from "../onnx/model.ts";
 import { shapeRules } from "../onnx/shape-rules.ts";
-import { gradientRules } from "./gradients.ts";
+import { gradientRules, NON_DIFFERENTIABLE } from "./gradients.ts";
 import { recurrentRestriction } from "./recurrent.ts";
 import { trainingRewrites } from "./training-mode.ts";
 
@@ -29,7 +29,7 @@ export function isSupportedOperator(domain: string, opType: string): boolean {
 }
 
 /** Supported operators whose gradient covers only some configurations: the reason when outside. */
-const restrictions: Record<string, (node: GraphNode) => string | undefined> = {
+const restrictions = {
   Pad: (node) => {
     const mode = node.attrs.string("mode", "constant");
     return mode === "constant" ? undefined : `mode=${mode}`;
@@ -50,7 +50,48 @@ const restrictions: Record<string, (node: GraphNode) => string | undefined> = {
   LSTM: recurrentRestriction,
   GRU: recurrentRestriction,
   RNN: recurrentRestriction,
+} satisfies Record<string, (node: GraphNode) => string | undefined>;
+
+/** What the restrictions above accept, in words, for the published operator list. */
+const RESTRICTION_NOTES: Record<keyof typeof restrictions & string, string> = {
+  Pad: "mode=constant only",
+  Einsum: "equations without an ellipsis (...)",
+  Resize: "nearest or linear modes, no antialias, keep_aspect_ratio_policy=stretch, not tf_crop_and_resize",
+  ScatterElements: "reduction none or add",
+  ScatterND: "reduction none or add",
+  GatherND: "batch_dims=0",
+  LSTM: "no sequence_lens, peepholes, clip or input_forget; layout=0; standard activations",
+  GRU: "no sequence_lens, clip; layout=0; standard activations",
+  RNN: "no sequence_lens, clip; layout=0; standard activations",
 };
+
+export interface SupportedOperator {
+  /** Default-domain (ai.onnx) operator type. */
+  opType: string;
+  /** The opsets a model using it may declare: the engine's whole range. */
+  sinceOpset: number;
+  untilOpset: number;
+  /** False for operators no gradient flows through (Shape, Equal, ArgMax, ...): they are still trainable around. */
+  differentiable: boolean;
+  /** Configurations outside what the gradient covers, or null when all are supported. */
+  restrictions: string | null;
+}
+
+/** Every operator a model may use, alphabetically: the list GET /v1/training/operators publishes. */
+export function supportedOperatorTable(): SupportedOperator[] {
+  return Object.keys(shapeRules)
+    .filter((opType) => isSupportedOperator("", opType))
+    .sort()
+    .map((opType) => ({
+      opType,
+      sinceOpset: MIN_OPSET,
+      untilOpset: MAX_OPSET,
+      differentiable: gradientRules[opType] !== NON_DIFFERENTIABLE,
+      restrictions: Object.hasOwn(RESTRICTION_NOTES, opType)
+        ? RESTRICTION_NOTES[opType as keyof typeof RESTRICTION_NOTES]
+        : null,
+    }));
+}
 
 function scatterReduction(node: GraphNode): string | undefined {
   const reduction = node.attrs.string("reduction", "none");
@@ -63,7 +104,7 @@ export function unsupportedOperators(model: LoadedModel): UnsupportedOperator[] 
   for (const node of model.nodes) {
     // Op types are the uploader's strings: "__proto__" must not find Object.prototype here.
     const restricted = Object.hasOwn(restrictions, node.opType)
-      ? restrictions[node.opType]!(node)
+      ? restrictions[node.opType as keyof typeof restrictions](node)
       : undefined;
     if (isSupportedOperator(node.domain, node.opType) && restricted === undefined) continue;
     const name = node.domain ? `${node.domain}.${node.opType}` : node.opType;
