@@ -57,11 +57,12 @@ const billingRoutes: FastifyPluginAsyncTypebox<BillingRoutesOptions> = async (ap
     {
       onRequest: app.authenticate,
       schema: {
+        operationId: "listPayments",
         tags: ["billing"],
         summary: "The organization's card payments, newest first: paid, still processing, or failed",
-        security: [{ apiKey: [] }],
+        security: readAccess,
         querystring: ListQuery,
-        response: { 200: PaymentList, ...errorResponses(400, 401) },
+        response: { 200: answer("A page of card payments", PaymentList), ...errorResponses(400, 401) },
       },
     },
     async (request) =>

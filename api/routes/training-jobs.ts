@@ -158,13 +158,14 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox<TrainingJobRoutesOptions> = a
     "/v1/training-jobs/:id/checkpoints/:step/content",
     {
       schema: {
+        operationId: "downloadTrainingJobCheckpoint",
         tags: ["training-jobs"],
         summary: "Download one checkpoint's canonical bytes (a Merkle leaf of the receipt)",
         description:
           "Parameters, optimizer state, step and data-order state, as the worker stored them; " +
           "`X-Content-SHA256` is the leaf listed by GET /v1/training-jobs/{id}/checkpoints. Pass the " +
           "last one to the SDK's verifyReceipt as `finalCheckpoint` to check the model's weights.",
-        security: [{ apiKey: [] }],
+        security: readAccess,
         params: CheckpointParams,
         response: {
           200: {
