@@ -7,7 +7,7 @@ export const computeErrors = {
   NoRoles: "A node must take at least one role (worker, verifier, whistleblower).",
   BondTooLow: "The bond is below the minimum stake of one of the requested roles.",
   ZeroAmount: "The amount must be greater than zero.",
-  InsufficientBond: "The node has less bonded stake than requested.",
+  InsufficientBond: "The node has less bonded stake than requested beyond what its open duties put at risk.",
   InsufficientBalance: "The account's free balance cannot cover the reservation.",
   NothingToWithdraw: "The node has nothing unbonding.",
   StillLocked: "The unbonding delay has not passed yet.",
@@ -46,6 +46,7 @@ export const computeErrors = {
   NotCancellable: "The worker has committed; the task can no longer be cancelled.",
   InvalidParameters:
     "Percentages must be <= 100 (winner + jackpot shares and verifier share + jackpot tax too), forced_error_ppm <= 1,000,000, windows and minimum stakes > 0.",
+  CommitmentReused: "The new forced-error commitment must differ from the current one.",
 } as const;
 
 export type ComputeErrorName = keyof typeof computeErrors;

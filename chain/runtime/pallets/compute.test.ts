@@ -691,14 +691,12 @@ test("verifiers that miss the verdict or the reveal are slashed for the timeout 
   });
 });
 
-test("a task demanding a profile waits for matching nodes; a node with open duties cannot leave", async () => {
+test("a task demanding a profile waits for matching nodes; a node cannot unbond what its duties need", async () => {
   await chain.conserving(async () => {
     const { alice, bob, grace } = chain.accounts;
     const { taskId, worker } = await createTask(spec({ profile: BOB_PROFILE, verificationLevel: 0 }));
     assert.equal(worker.address, bob.address);
-    await chain.ok(bob, chain.compute("unbond", 10n * VT));
-    await chain.advanceTo(num((await chain.node("bob"))?.unlockAt));
-    await chain.fails(bob, chain.compute("withdrawUnbonded"), "Compute.HasOpenDuties");
+    await chain.fails(bob, chain.compute("unbond", 10n * VT), "Compute.InsufficientBond");
     await chain.advanceTo(num((await chain.task(taskId)).commitDeadline) + 1);
     const events = await chain.ok(alice, chain.compute("reassignTask", taskId));
     assert.equal(eventOf(events, "Slashed").who, bob.address);
@@ -711,7 +709,6 @@ test("a task demanding a profile waits for matching nodes; a node with open duti
       "Bob is excluded, Ferdie has another profile",
     );
     await chain.ok(alice, chain.compute("cancelTask", taskId));
-    await chain.ok(bob, chain.compute("withdrawUnbonded"));
     await restoreAll();
 
     const audited = await createTask(spec({ profile: BOB_PROFILE }));
