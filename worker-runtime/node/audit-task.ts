@@ -9,7 +9,7 @@ import type { AuditClaim, AuditTask, ProvenCheckpoint } from "../../protocol/nod
 import { auditVerdictMessage } from "../../protocol/signed-messages.ts";
 import { TrainError } from "../train/errors.ts";
 import { type ReplayOptions, replaySegment, replayTranscript } from "../train/replay.ts";
-import { revealWhenDue, submitVerdict } from "./chain-duties.ts";
+import { type AuditDuty, submitVerdict } from "./chain-duties.ts";
 import { NodeError } from "./errors.ts";
 import { LeaseKeeper } from "./lease-keeper.ts";
 import { requireSameProfile } from "./profile-check.ts";
@@ -70,11 +70,12 @@ function lazyTranscript(audit: AuditTask): { sha256: string; root: string } {
   return { sha256: audit.to.sha256, root: Buffer.from(merkleRoot(leaves)).toString("hex") };
 }
 
+/** Replays and answers one audit; returns its chain duty, whose reveal is owed after the challenge window. */
 export async function runAuditTask(
   context: TaskContext,
   claim: AuditClaim,
   stop: AbortSignal,
-): Promise<void> {
+): Promise<AuditDuty | null> {
   const { client, identity, log } = context;
   const { audit } = claim;
   const lease = claim.lease.id;
@@ -126,15 +127,14 @@ export async function runAuditTask(
     log(
       `audit of task ${audit.task_id} steps ${audit.from.step}-${audit.to.step}: ${agrees ? "agrees" : `disagrees (replay reached ${replay.sha256})`}`,
     );
-    // The lease is done; the chain duty ends with the reveal after the challenge window.
-    keeper.stop();
-    if (duty) await revealWhenDue(requireChain(context), context.dataDir, duty, stop, log);
+    return duty;
   } catch (error) {
-    if (keeper.lost) return;
+    if (keeper.lost) return null;
     const reason = stop.aborted ? "the node was stopped" : (error as Error).message;
     log(`audit of task ${audit.task_id}: giving it back (${reason})`);
     await client.fail(lease, reason).catch(() => undefined);
     if (!stop.aborted) throw error;
+    return null;
   } finally {
     keeper.stop();
   }

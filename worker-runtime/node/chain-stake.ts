@@ -9,8 +9,8 @@ import type { NodeChainClient } from "../../chain-bridge/index.ts";
 import { newForcedErrorSecret } from "../../chain-bridge/index.ts";
 import type { NodeRole } from "../../protocol/node-wire.ts";
 import { currentProfile } from "../train/profile.ts";
-import { saveForcedErrorSecret } from "./chain-duties.ts";
 import { NodeError } from "./errors.ts";
+import { keepSecret } from "./forced-error-secrets.ts";
 
 const MINIMUM_STAKE: Record<NodeRole, string> = {
   worker: "minWorkerStake",
@@ -41,7 +41,7 @@ export async function ensureStaked(
   const bond = await minimumStake(chain, role);
   const secret = newForcedErrorSecret();
   mkdirSync(dataDir, { recursive: true });
-  saveForcedErrorSecret(dataDir, secret);
+  keepSecret(dataDir, secret);
   const tx = await chain.register({
     roles: {
       worker: role === "worker",

@@ -1,13 +1,17 @@
 // The node daemon behind `veritrain node`: it loads the node's key, registers with the gateway,
-// then claims and runs tasks of its role one at a time until stopped. A stop (SIGTERM) ends
+// then claims and runs tasks of its role one at a time until stopped. Nothing waits for the
+// verification of earlier work: a worker's duty on chain lasts until its task is finalized, and a
+// verifier's until its reveal after the challenge window, so the chain's capacity by stake
+// (PROTOCOL.md §3) decides how many are open; the reveals run beside the next audits. A stop (SIGTERM) ends
 // the current claim's wait at once, stops training at the next step and gives the task back,
 // so another node resumes it from the last uploaded checkpoint.
 import { setTimeout as sleep } from "node:timers/promises";
 import { NodeChainClient } from "../../chain-bridge/index.ts";
 import type { NodeRole } from "../../protocol/node-wire.ts";
 import { runAuditTask } from "./audit-task.ts";
-import { pendingReveal, revealWhenDue } from "./chain-duties.ts";
+import { type AuditDuty, pendingReveals, revealWhenDue } from "./chain-duties.ts";
 import { ensureStaked } from "./chain-stake.ts";
+import { keepCommitmentFresh } from "./commitment-keeper.ts";
 import { NodeError } from "./errors.ts";
 import type { Fault } from "./faults.ts";
 import { GatewayClient } from "./gateway-client.ts";
@@ -54,6 +58,8 @@ async function registerWithRetries(client: GatewayClient, options: NodeDaemonOpt
 export class NodeDaemon {
   private readonly stopping = new AbortController();
   private running: Promise<void> | undefined;
+  /** Reveals waiting for their windows, and the verifier's commitment keeper: they end with a stop. */
+  private readonly background = new Set<Promise<void>>();
 
   private constructor(
     private readonly options: NodeDaemonOptions,
@@ -90,6 +96,18 @@ export class NodeDaemon {
     await this.done();
   }
 
+  private beside(work: Promise<void>): void {
+    const tracked = work
+      .catch((error: unknown) => this.options.log(`background duty failed: ${(error as Error).message}`))
+      .finally(() => this.background.delete(tracked));
+    this.background.add(tracked);
+  }
+
+  /** A stopped node leaves a reveal it still owes on file; the next run takes it up (pendingReveals). */
+  private revealLater(chain: NodeChainClient, duty: AuditDuty): void {
+    this.beside(revealWhenDue(chain, this.options.dataDir, duty, this.stopping.signal, this.options.log));
+  }
+
   private async loop(): Promise<void> {
     const { role, log } = this.options;
     // A whistleblower has nothing to claim yet: it stays registered until stopped.
@@ -105,10 +123,23 @@ export class NodeDaemon {
       log,
       fault: this.options.fault ?? null,
     };
+    const stop = this.stopping.signal;
+    const chain = this.chain;
+    if (chain && role === "verifier") {
+      for (const owed of pendingReveals(this.options.dataDir)) this.revealLater(chain, owed);
+      this.beside(keepCommitmentFresh(chain, this.options.dataDir, stop, log));
+    }
+    try {
+      await this.claimUntilStopped(context);
+    } finally {
+      await Promise.all(this.background);
+    }
+  }
+
+  private async claimUntilStopped(context: TaskContext): Promise<void> {
+    const { role, log } = this.options;
     const wait = Math.min(this.options.claimWaitSeconds ?? 20, 20);
     const stop = this.stopping.signal;
-    const owed = this.chain && pendingReveal(this.options.dataDir);
-    if (owed) await revealWhenDue(this.chain!, this.options.dataDir, owed, stop, log);
     let backoff = FIRST_BACKOFF_MS;
     while (!stop.aborted) {
       try {
@@ -117,7 +148,8 @@ export class NodeDaemon {
           if (claim) await runTrainingTask(context, claim, stop);
         } else {
           const claim = await this.client.claimAudit(wait, stop);
-          if (claim) await runAuditTask(context, claim, stop);
+          const duty = claim && (await runAuditTask(context, claim, stop));
+          if (duty && this.chain) this.revealLater(this.chain, duty);
         }
         backoff = FIRST_BACKOFF_MS;
       } catch (error) {
