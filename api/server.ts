@@ -74,9 +74,7 @@ export async function startApi(
   });
   services.verification?.start(options.verificationPassMs ?? VERIFICATION_PASS_MS);
   // Jobs left queued by a previous process (a crash between reserving and escrowing) go out now.
-  services.dispatcher
-    ?.resumePending()
-    .catch((error: unknown) => logger.error({ err: error }, "resuming queued jobs failed"));
+  services.dispatcher?.drainLater((error) => logger.error({ err: error }, "resuming queued jobs failed"));
 
   const app = await buildApp({
     logLevel: config.logLevel,

@@ -3,6 +3,7 @@ import type { FastifyReply, FastifyRequest } from "fastify";
 import { errorResponses, ListQuery } from "../schemas/common.ts";
 import {
   CheckpointList,
+  JobCreateRequest,
   JobEventList,
   JobEventsQuery,
   JobParams,
@@ -61,15 +62,13 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox<TrainingJobRoutesOptions> = a
           "Answers 402 insufficient_credits when the available balance is below the price. The job " +
           "starts `queued`; follow it with GET /v1/training-jobs/{id}/events.",
         security: [{ apiKey: [] }],
-        body: JobRequest,
+        body: JobCreateRequest,
         response: { 201: TrainingJob, ...errorResponses(400, 401, 402, 404, 409) },
       },
     },
     async (request, reply) => {
       const job = await jobs.create(request.auth.organizationId, request.body);
-      dispatcher?.dispatchLater(job.id, (error) =>
-        request.log.error({ err: error, job: job.id }, "dispatch failed"),
-      );
+      dispatcher?.drainLater((error) => request.log.error({ err: error, job: job.id }, "dispatch failed"));
       return reply.status(201).send(job);
     },
   );

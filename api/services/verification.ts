@@ -168,20 +168,14 @@ export class VerificationDriver {
     }
   }
 
-  /** Jobs whose escrow the chain refused for now (no free worker): tried again every few seconds. */
+  /** The line of waiting jobs, moved along every few seconds (JobDispatcher.drain). */
   private async dispatchWaiting(): Promise<void> {
-    const waiting = await this.deps.db.trainingJob.findMany({
-      where: { status: "queued", tasks: { some: { status: "open_failed" } } },
-      select: { id: true },
-    });
     const now = Date.now();
-    for (const { id } of waiting) {
-      if ((this.retryAt.get(`${id}:dispatch`) ?? 0) > now) continue;
-      this.retryAt.set(`${id}:dispatch`, now + DISPATCH_RETRY_MS);
-      await this.deps.dispatcher
-        .dispatch(id)
-        .catch((error: unknown) => this.deps.logError(error, `dispatching ${id} failed`));
-    }
+    if ((this.retryAt.get("line:dispatch") ?? 0) > now) return;
+    this.retryAt.set("line:dispatch", now + DISPATCH_RETRY_MS);
+    await this.deps.dispatcher
+      .drain()
+      .catch((error: unknown) => this.deps.logError(error, "dispatching the waiting jobs failed"));
   }
 
   /** Draws audit `round` of the task's attempt (round 0 after the commit, later ones after all missed). */
