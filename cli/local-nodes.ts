@@ -1,13 +1,15 @@
 // The nodes `veritrain up` runs beside the dev chain so that a job submitted to a fresh stack is
-// trained and verified: one worker and two verifiers, each a `veritrain node` process of its own
-// (training must not share the API's event loop), staking from a funded dev account. Two
-// verifiers because the chain gives each audit of a task to a different verifier: with one, a
-// colluding verifier would see every audit, and a task could never get more than one. Their
-// output goes to log files in the data directory, one directory per node.
+// trained and verified: by default two workers and two verifiers, each a `veritrain node` process
+// of its own (training must not share the API's event loop), staking from a funded dev account
+// for several duties at once, so the stack shows parallel work. At least two verifiers because the
+// chain gives each audit of a task to a different verifier: with one, a colluding verifier would
+// see every audit, and a task could never get more than one. Their output goes to log files in the
+// data directory, one directory per node.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { ConfigError } from "../config/errors.ts";
 
 const ENTRY = fileURLToPath(new URL("../bin/veritrain.mjs", import.meta.url));
 // A node finishes its current step and gives its lease back on SIGTERM; past this it is killed.
@@ -18,11 +20,35 @@ export interface LocalNode {
   seed: string;
 }
 
-export const LOCAL_NODES: readonly LocalNode[] = [
-  { role: "worker", seed: "//Bob" },
-  { role: "verifier", seed: "//Charlie" },
-  { role: "verifier", seed: "//Dave" },
-];
+export interface LocalNodeCounts {
+  workers: number;
+  verifiers: number;
+}
+
+export const DEFAULT_LOCAL_NODES: LocalNodeCounts = { workers: 2, verifiers: 2 };
+
+/** Tasks or audits each local node's bond backs at once (it bonds this many minimum stakes). */
+export const LOCAL_NODE_DUTIES = 8;
+
+// The dev accounts funded at genesis, //Alice being the operator: each role has its own, so a
+// node keeps its account when the other role's count changes, and //Ferdie is the one spare.
+const DEV_SEEDS = { worker: ["//Bob", "//Eve"], verifier: ["//Charlie", "//Dave"] } as const;
+const SPARE_SEEDS = ["//Ferdie"];
+
+/** The nodes to run: `workers` workers and `verifiers` verifiers, each on a dev account of its own. */
+export function localNodes({ workers, verifiers }: LocalNodeCounts): LocalNode[] {
+  const spare = [...SPARE_SEEDS];
+  const take = (role: LocalNode["role"], count: number): LocalNode[] =>
+    Array.from({ length: count }, (_, i) => ({ role, seed: DEV_SEEDS[role][i] ?? spare.shift() ?? "" }));
+  const nodes = [...take("worker", workers), ...take("verifier", verifiers)];
+  if (workers < 1 || verifiers < 1 || nodes.some((node) => node.seed === "")) {
+    throw new ConfigError(
+      "INVALID_LIMIT",
+      `the local stack runs 1 to 5 nodes in all, at least one worker and one verifier (the dev chain funds five node accounts); got ${workers} workers and ${verifiers} verifiers`,
+    );
+  }
+  return nodes;
+}
 
 /** The node's directory under `nodes/`: its role and account, e.g. "verifier-charlie". */
 export function localNodeDir({ role, seed }: LocalNode): string {
@@ -47,8 +73,13 @@ function stopped(child: ChildProcess): Promise<void> {
   });
 }
 
-export function startLocalNodes(apiUrl: string, chainWsUrl: string, dataDir: string): LocalNodes {
-  const children = LOCAL_NODES.map((node) => {
+export function startLocalNodes(
+  nodes: readonly LocalNode[],
+  apiUrl: string,
+  chainWsUrl: string,
+  dataDir: string,
+): LocalNodes {
+  const children = nodes.map((node) => {
     const { role, seed } = node;
     const dir = join(dataDir, "nodes", localNodeDir(node));
     mkdirSync(dir, { recursive: true });
@@ -56,7 +87,12 @@ export function startLocalNodes(apiUrl: string, chainWsUrl: string, dataDir: str
     const out = openSync(log, "a");
     const child = spawn(
       process.execPath,
-      [ENTRY, "node", "--role", role, "--api", apiUrl, "--chain", chainWsUrl, "--data-dir", dir],
+      [
+        ENTRY,
+        "node",
+        ...["--role", role, "--api", apiUrl, "--chain", chainWsUrl, "--data-dir", dir],
+        ...["--duties", String(LOCAL_NODE_DUTIES)],
+      ],
       { stdio: ["ignore", out, out], env: { ...process.env, VERITRAIN_NODE_SEED: seed } },
     );
     return { child, line: `${role} node ${seed} (log: ${log})` };

@@ -1,13 +1,13 @@
 // Brings up everything a Veritrain API needs on one machine: the services whose URLs are not
 // configured are started embedded (Postgres, Redis, the dev chain), then the API itself, and with
-// the embedded chain one worker and one verifier node.
+// the embedded chain the local worker and verifier nodes (two of each unless told otherwise).
 import { join } from "node:path";
 import { type RunningApi, startApi } from "../api/server.ts";
 import { startDevnet } from "../chain/index.ts";
 import { setProtocolParameters } from "../chain-bridge/index.ts";
 import { startEmbeddedServices } from "../config/embedded-services.ts";
 import type { Config } from "../config/env.ts";
-import { startLocalNodes } from "./local-nodes.ts";
+import { DEFAULT_LOCAL_NODES, type LocalNodeCounts, localNodes, startLocalNodes } from "./local-nodes.ts";
 
 // The dev chain of a local stack seals a block a second, and its windows are sized for a demo:
 // an hour for a worker to commit, half a minute for a verifier's replay, and a job settles about
@@ -28,7 +28,11 @@ export interface Stack {
   stop(): Promise<void>;
 }
 
-export async function startStack(config: Config): Promise<Stack> {
+export async function startStack(
+  config: Config,
+  nodeCounts: LocalNodeCounts = DEFAULT_LOCAL_NODES,
+): Promise<Stack> {
+  const nodesToRun = localNodes(nodeCounts);
   const stops: Array<() => Promise<void>> = [];
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop();
@@ -65,7 +69,7 @@ export async function startStack(config: Config): Promise<Stack> {
     stops.push(api.close);
     // Dev accounts stake for the local nodes; against a configured chain, nodes are the operators' own.
     if (embeddedChain) {
-      const nodes = startLocalNodes(api.url, chainWsUrl, config.dataDir);
+      const nodes = startLocalNodes(nodesToRun, api.url, chainWsUrl, config.dataDir);
       stops.push(nodes.stop);
       started.push(...nodes.started);
     }

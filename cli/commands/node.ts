@@ -6,6 +6,7 @@ import { ConfigError } from "../../config/errors.ts";
 import { NODE_ROLES, type NodeRole } from "../../protocol/node-wire.ts";
 import { NodeDaemon } from "../../worker-runtime/node/daemon.ts";
 import { FAULTS, faultFor } from "../../worker-runtime/node/faults.ts";
+import { wholeNumber } from "../arguments.ts";
 import { fail, onShutdown } from "../process.ts";
 
 interface NodeCommandOptions {
@@ -14,6 +15,7 @@ interface NodeCommandOptions {
   chain?: string;
   seedFile?: string;
   dataDir: string;
+  duties: number;
   fault?: string;
 }
 
@@ -52,6 +54,14 @@ export function registerNodeCommand(program: Command): void {
       "a file holding the node's sr25519 secret URI (default: the VERITRAIN_NODE_SEED variable)",
     )
     .option("--data-dir <dir>", "where downloaded inputs and checkpoints are kept", ".veritrain/node")
+    .addOption(
+      new Option(
+        "--duties <n>",
+        "how many tasks or audits at once the node's bond backs when it registers: it bonds n times the role's minimum stake",
+      )
+        .argParser(wholeNumber("--duties", 1))
+        .default(1),
+    )
     .option(
       "--fault <mode>",
       `misbehave on purpose, for testing (needs VERITRAIN_ALLOW_FAULTS=1, never in production): ${Object.keys(FAULTS).join(", ")}`,
@@ -66,6 +76,7 @@ export function registerNodeCommand(program: Command): void {
           ...(fault ? { fault } : {}),
           seed: nodeSeed(options.seedFile),
           dataDir: resolve(options.dataDir),
+          duties: options.duties,
           log: (message) =>
             process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), message })}\n`),
         });

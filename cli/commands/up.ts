@@ -1,5 +1,7 @@
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { loadConfig } from "../../config/env.ts";
+import { wholeNumber } from "../arguments.ts";
+import { DEFAULT_LOCAL_NODES, type LocalNodeCounts } from "../local-nodes.ts";
 import { fail, onShutdown } from "../process.ts";
 import { startStack } from "../stack.ts";
 
@@ -7,9 +9,19 @@ export function registerUpCommand(program: Command): void {
   program
     .command("up")
     .description("Start the whole system on one machine: database, Redis, dev chain, API and nodes")
-    .action(async () => {
+    .addOption(
+      new Option("--workers <n>", "worker nodes to run beside the embedded dev chain")
+        .argParser(wholeNumber("--workers", 1))
+        .default(DEFAULT_LOCAL_NODES.workers),
+    )
+    .addOption(
+      new Option("--verifiers <n>", "verifier nodes to run beside the embedded dev chain")
+        .argParser(wholeNumber("--verifiers", 1))
+        .default(DEFAULT_LOCAL_NODES.verifiers),
+    )
+    .action(async (counts: LocalNodeCounts) => {
       try {
-        const stack = await startStack(loadConfig());
+        const stack = await startStack(loadConfig(), counts);
         onShutdown(stack.stop);
         const base = stack.api.url.replace("127.0.0.1", "localhost");
         const lines = [

@@ -25,11 +25,16 @@ async function minimumStake(chain: NodeChainClient, role: NodeRole): Promise<big
   return BigInt(String(parameters[MINIMUM_STAKE[role]]));
 }
 
+/**
+ * Registers with a bond of `duties` times the role's minimum stake: the chain lets a node hold as
+ * many tasks or audits at once as its bond covers (PROTOCOL.md §3).
+ */
 export async function ensureStaked(
   chain: NodeChainClient,
   role: NodeRole,
   dataDir: string,
   log: (message: string) => void,
+  duties = 1,
 ): Promise<void> {
   const existing = await chain.node();
   if (existing) {
@@ -38,7 +43,7 @@ export async function ensureStaked(
     );
     return;
   }
-  const bond = await minimumStake(chain, role);
+  const bond = (await minimumStake(chain, role)) * BigInt(duties);
   const secret = newForcedErrorSecret();
   mkdirSync(dataDir, { recursive: true });
   keepSecret(dataDir, secret);

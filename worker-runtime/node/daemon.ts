@@ -29,6 +29,8 @@ export interface NodeDaemonOptions {
   log: (message: string) => void;
   /** A misbehaviour to inject on purpose (faults.ts, checked by faultFor); absent for an honest node. */
   fault?: Fault;
+  /** How many tasks or audits at once its bond backs when it registers (default 1). */
+  duties?: number;
   /** Long-poll length per claim, at most 20 s. */
   claimWaitSeconds?: number;
 }
@@ -72,7 +74,7 @@ export class NodeDaemon {
     const identity = await loadIdentity(options.seed);
     const chain = options.chainUrl ? await NodeChainClient.connect(options.chainUrl, options.seed) : null;
     try {
-      if (chain) await ensureStaked(chain, options.role, options.dataDir, options.log);
+      if (chain) await ensureStaked(chain, options.role, options.dataDir, options.log, options.duties);
       const client = new GatewayClient(options.apiUrl, identity);
       const node = await registerWithRetries(client, options);
       options.log(`registered ${node.address} as ${node.roles.join(", ")}`);
