@@ -5,8 +5,10 @@
 // round-robin holds across dispatches too: after one of its jobs goes out, the others' go first.
 // The dispatcher takes jobs from the head of the line; the job read shows a job's place in it.
 
-const ON_NETWORK = `
-  EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = j.id AND t.chain_task_id IS NOT NULL)`;
+/** Whether the job aliased `job` has an escrow open on chain: a worker took it. */
+function onNetwork(job: string): string {
+  return `EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = ${job}.id AND t.chain_task_id IS NOT NULL)`;
+}
 
 /** Every waiting job with its organization's turn: jobs it has on the network, plus its place among its own waiting ones. */
 const WAITING = `
@@ -14,9 +16,9 @@ const WAITING = `
     row_number() OVER (PARTITION BY j.organization_id ORDER BY j.created_at, j.id)
       + (SELECT count(*) FROM training_jobs a
          WHERE a.organization_id = j.organization_id AND a.status IN ('queued', 'running', 'verifying')
-           AND EXISTS (SELECT 1 FROM tasks t WHERE t.job_id = a.id AND t.chain_task_id IS NOT NULL)) AS turn
+           AND ${onNetwork("a")}) AS turn
   FROM training_jobs j
-  WHERE j.status = 'queued' AND NOT ${ON_NETWORK}`;
+  WHERE j.status = 'queued' AND NOT ${onNetwork("j")}`;
 
 /** The waiting jobs' ids, head of the line first: lowest turns first, the older job first within a turn. */
 export const LINE = `SELECT w.id FROM (${WAITING}) w ORDER BY w.turn, w.created_at, w.id`;
