@@ -79,7 +79,7 @@ export async function startApi(
       services.verification?.start(options.verificationPassMs ?? VERIFICATION_PASS_MS);
       // Jobs left queued by a previous leader (a crash between reserving and escrowing) go out now.
       services.dispatcher
-        ?.resumePending()
+        ?.drain()
         .catch((error: unknown) => logger.error({ err: error }, "resuming queued jobs failed"));
       logger.info("leading: this process runs the verification driver and the chain event watcher");
     },

@@ -40,6 +40,8 @@ export interface Commitment {
 export interface AuditView {
   segment: number;
   verifier: string;
+  /** The verifier's forced-error commitment this audit was drawn with. */
+  commitment: string;
   verdict: { agrees: boolean; transcript: string; at: number } | null;
   challenger: { who: string; firstWrongStep: bigint; bond: bigint } | null;
   forced: boolean | null;
@@ -85,6 +87,8 @@ export interface NodeView {
   unbonding: bigint;
   unlockAt: number;
   commitment: string;
+  /** An open audit recorded the commitment: the node takes no other audit until it commits anew. */
+  commitmentInUse: boolean;
   duties: { worker: number; verifier: number; whistleblower: number };
 }
 
@@ -113,6 +117,7 @@ function audit(value: unknown, where: string): AuditView {
   return {
     segment: numberOf(raw.segment, `${where}.segment`),
     verifier: stringOf(raw.verifier, `${where}.verifier`),
+    commitment: hashOf(raw.commitment, `${where}.commitment`),
     verdict: optionalOf(raw.verdict, (present) => {
       const verdict = objectOf(present, `${where}.verdict`);
       return {
@@ -199,6 +204,7 @@ export async function readNode(api: ApiPromise, address: string): Promise<NodeVi
     unbonding: bigintOf(raw.unbonding, `${where}.unbonding`),
     unlockAt: numberOf(raw.unlockAt, `${where}.unlockAt`),
     commitment: hashOf(raw.commitment, `${where}.commitment`),
+    commitmentInUse: boolOf(raw.commitmentInUse, `${where}.commitmentInUse`),
     duties: {
       worker: numberOf(raw.workerDuties, `${where}.workerDuties`),
       verifier: numberOf(raw.verifierDuties, `${where}.verifierDuties`),

@@ -137,6 +137,12 @@ export class NodeChainClient {
     return this.#submit("Compute.withdraw_unbonded", computeCall(this.api, "withdrawUnbonded")());
   }
 
+  /** Commits to a fresh forced-error secret, so the chain may draw this verifier for another audit. */
+  rotateCommitment(commitment: string): Promise<TxRecord> {
+    const call = computeCall(this.api, "rotateCommitment")(hashArgument(commitment, "commitment"));
+    return this.#submit("Compute.rotate_commitment", call);
+  }
+
   commit(commit: CheckpointCommit): Promise<TxRecord> {
     const call = computeCall(this.api, "commit")(
       commit.chainTaskId,

@@ -3,7 +3,7 @@ import { spawnSync } from "node:child_process";
 import { describe, it } from "node:test";
 import { fileURLToPath } from "node:url";
 import { NodeError } from "../worker-runtime/node/errors.ts";
-import { faultyLocalNode, LOCAL_NODES, localNodeDir } from "./local-nodes.ts";
+import { DEFAULT_LOCAL_NODES, faultyLocalNode, localNodeDir, localNodes } from "./local-nodes.ts";
 
 const repoRoot = fileURLToPath(new URL("../", import.meta.url));
 const ALLOWED = { VERITRAIN_ALLOW_FAULTS: "1" };
@@ -13,12 +13,13 @@ const refused = (pattern: RegExp) => (e: unknown) =>
 describe("`up --fault ROLE:MODE`", () => {
   it("adds one faulty node of that role, on an account none of the honest nodes use", () => {
     const worker = faultyLocalNode("worker:skip-steps", ALLOWED);
-    assert.deepEqual(worker, { role: "worker", seed: "//Eve", fault: "skip-steps" });
-    assert.equal(localNodeDir(worker), "worker-eve-skip-steps");
-    assert.ok(LOCAL_NODES.every((node) => node.seed !== worker.seed && !node.fault));
+    assert.deepEqual(worker, { role: "worker", seed: "//Ferdie", fault: "skip-steps" });
+    assert.equal(localNodeDir(worker), "worker-ferdie-skip-steps");
+    assert.ok(localNodes(DEFAULT_LOCAL_NODES).every((node) => node.seed !== worker.seed && !node.fault));
+    assert.deepEqual(localNodes(DEFAULT_LOCAL_NODES, worker).at(-1), worker);
     assert.deepEqual(faultyLocalNode("verifier:lazy", ALLOWED), {
       role: "verifier",
-      seed: "//Eve",
+      seed: "//Ferdie",
       fault: "lazy",
     });
   });

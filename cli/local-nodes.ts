@@ -1,14 +1,16 @@
 // The nodes `veritrain up` runs beside the dev chain so that a job submitted to a fresh stack is
-// trained and verified: one worker and two verifiers, each a `veritrain node` process of its own
-// (training must not share the API's event loop), staking from a funded dev account. Two
-// verifiers because the chain gives each audit of a task to a different verifier: with one, a
-// colluding verifier would see every audit, and a task could never get more than one. Their
-// output goes to log files in the data directory, one directory per node. `up --fault ROLE:MODE`
-// adds one node that misbehaves on purpose (worker-runtime/node/faults.ts), staking as //Eve.
+// trained and verified: by default two workers and two verifiers, each a `veritrain node` process
+// of its own (training must not share the API's event loop), staking from a funded dev account
+// for several duties at once, so the stack shows parallel work. At least two verifiers because the
+// chain gives each audit of a task to a different verifier: with one, a colluding verifier would
+// see every audit, and a task could never get more than one. Their output goes to log files in the
+// data directory, one directory per node. `up --fault ROLE:MODE` adds one node that misbehaves
+// on purpose (worker-runtime/node/faults.ts), on the spare account //Ferdie.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { ConfigError } from "../config/errors.ts";
 import type { NodeRole } from "../protocol/node-wire.ts";
 import { NodeError } from "../worker-runtime/node/errors.ts";
 import { faultFor } from "../worker-runtime/node/faults.ts";
@@ -24,13 +26,40 @@ export interface LocalNode {
   fault?: string;
 }
 
-export const LOCAL_NODES: readonly LocalNode[] = [
-  { role: "worker", seed: "//Bob" },
-  { role: "verifier", seed: "//Charlie" },
-  { role: "verifier", seed: "//Dave" },
-];
+export interface LocalNodeCounts {
+  workers: number;
+  verifiers: number;
+}
 
-const FAULTY_NODE_SEED = "//Eve";
+export const DEFAULT_LOCAL_NODES: LocalNodeCounts = { workers: 2, verifiers: 2 };
+
+/** Tasks or audits each local node's bond backs at once (it bonds this many minimum stakes). */
+export const LOCAL_NODE_DUTIES = 8;
+
+// The dev accounts funded at genesis, //Alice being the operator: each role has its own, so a
+// node keeps its account when the other role's count changes, and //Ferdie is the one spare.
+const DEV_SEEDS = { worker: ["//Bob", "//Eve"], verifier: ["//Charlie", "//Dave"] } as const;
+const SPARE_SEEDS = ["//Ferdie"];
+
+/**
+ * The nodes to run: `workers` workers and `verifiers` verifiers, each on a dev account of its own,
+ * and the faulty node when there is one (on the spare account, which the honest ones then cannot use).
+ */
+export function localNodes({ workers, verifiers }: LocalNodeCounts, faulty?: LocalNode): LocalNode[] {
+  const spare = SPARE_SEEDS.filter((seed) => seed !== faulty?.seed);
+  const take = (role: LocalNode["role"], count: number): LocalNode[] =>
+    Array.from({ length: count }, (_, i) => ({ role, seed: DEV_SEEDS[role][i] ?? spare.shift() ?? "" }));
+  const nodes = [...take("worker", workers), ...take("verifier", verifiers), ...(faulty ? [faulty] : [])];
+  if (workers < 1 || verifiers < 1 || nodes.some((node) => node.seed === "")) {
+    throw new ConfigError(
+      "INVALID_LIMIT",
+      `the local stack runs 1 to 5 nodes in all (a faulty one included), at least one worker and one verifier (the dev chain funds five node accounts); got ${workers} workers and ${verifiers} verifiers${faulty ? " and a faulty node" : ""}`,
+    );
+  }
+  return nodes;
+}
+
+const FAULTY_NODE_SEED = "//Ferdie";
 const FAULTY_ROLES: readonly LocalNode["role"][] = ["worker", "verifier"];
 
 /**
@@ -74,12 +103,12 @@ function stopped(child: ChildProcess): Promise<void> {
 }
 
 export function startLocalNodes(
+  nodes: readonly LocalNode[],
   apiUrl: string,
   chainWsUrl: string,
   dataDir: string,
-  faulty: LocalNode | null = null,
 ): LocalNodes {
-  const children = [...LOCAL_NODES, ...(faulty ? [faulty] : [])].map((node) => {
+  const children = nodes.map((node) => {
     const { role, seed, fault } = node;
     const dir = join(dataDir, "nodes", localNodeDir(node));
     mkdirSync(dir, { recursive: true });
@@ -88,7 +117,10 @@ export function startLocalNodes(
     const child = spawn(
       process.execPath,
       [
-        ...[ENTRY, "node", "--role", role, "--api", apiUrl, "--chain", chainWsUrl, "--data-dir", dir],
+        ENTRY,
+        "node",
+        ...["--role", role, "--api", apiUrl, "--chain", chainWsUrl, "--data-dir", dir],
+        ...["--duties", String(LOCAL_NODE_DUTIES)],
         ...(fault ? ["--fault", fault] : []),
       ],
       { stdio: ["ignore", out, out], env: { ...process.env, VERITRAIN_NODE_SEED: seed } },

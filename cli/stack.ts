@@ -1,13 +1,19 @@
 // Brings up everything a Veritrain API needs on one machine: the services whose URLs are not
 // configured are started embedded (Postgres, Redis, the dev chain), then the API itself, and with
-// the embedded chain one worker and one verifier node.
+// the embedded chain the local worker and verifier nodes (two of each unless told otherwise).
 import { join } from "node:path";
 import { type RunningApi, startApi } from "../api/server.ts";
 import { startDevnet } from "../chain/index.ts";
 import { setProtocolParameters } from "../chain-bridge/index.ts";
 import { startEmbeddedServices } from "../config/embedded-services.ts";
 import type { Config } from "../config/env.ts";
-import { type LocalNode, startLocalNodes } from "./local-nodes.ts";
+import {
+  DEFAULT_LOCAL_NODES,
+  type LocalNode,
+  type LocalNodeCounts,
+  localNodes,
+  startLocalNodes,
+} from "./local-nodes.ts";
 
 // The dev chain of a local stack seals a block a second, and its windows are sized for a demo:
 // an hour for a worker to commit, half a minute for a verifier's replay, and a job settles about
@@ -29,11 +35,14 @@ export interface Stack {
 }
 
 export interface StackOptions {
+  /** How many honest workers and verifiers run (`up --workers/--verifiers`). */
+  nodes?: LocalNodeCounts;
   /** A node that misbehaves on purpose beside the honest ones (`up --fault`, checked by faultyLocalNode). */
   faulty?: LocalNode;
 }
 
 export async function startStack(config: Config, options: StackOptions = {}): Promise<Stack> {
+  const nodesToRun = localNodes(options.nodes ?? DEFAULT_LOCAL_NODES, options.faulty);
   const stops: Array<() => Promise<void>> = [];
   const stopAll = async () => {
     for (const stop of stops.reverse()) await stop();
@@ -70,7 +79,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
     stops.push(api.close);
     // Dev accounts stake for the local nodes; against a configured chain, nodes are the operators' own.
     if (embeddedChain) {
-      const nodes = startLocalNodes(api.url, chainWsUrl, config.dataDir, options.faulty ?? null);
+      const nodes = startLocalNodes(nodesToRun, api.url, chainWsUrl, config.dataDir);
       stops.push(nodes.stop);
       started.push(...nodes.started);
     }

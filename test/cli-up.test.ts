@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { LOCAL_NODES, type LocalNode, localNodeDir } from "../cli/local-nodes.ts";
+import { DEFAULT_LOCAL_NODES, type LocalNode, localNodeDir, localNodes } from "../cli/local-nodes.ts";
 import { freePort } from "../config/embedded-services.ts";
 import { type Receipt, verifyReceipt } from "../protocol/receipt.ts";
 import { sha256Hex } from "../protocol/signed-messages.ts";
@@ -135,10 +135,14 @@ test("veritrain up starts everything embedded, trains a newcomer's first jobs wi
     const file = join(dataDir, "nodes", localNodeDir(node), "node.log");
     return existsSync(file) ? readFileSync(file, "utf8") : "";
   };
-  for (let i = 0; i < 600 && !LOCAL_NODES.every((node) => /registered 5\w+ as/.test(nodeLog(node))); i++) {
+  for (
+    let i = 0;
+    i < 600 && !localNodes(DEFAULT_LOCAL_NODES).every((node) => /registered 5\w+ as/.test(nodeLog(node)));
+    i++
+  ) {
     await sleep(100);
   }
-  for (const node of LOCAL_NODES) {
+  for (const node of localNodes(DEFAULT_LOCAL_NODES)) {
     const log = nodeLog(node);
     assert.match(log, new RegExp(`registered on chain as a ${node.role}`), log);
     assert.match(log, new RegExp(`registered 5\\w+ as ${node.role}`), log);
@@ -202,5 +206,6 @@ test("veritrain up starts everything embedded, trains a newcomer's first jobs wi
   const exited = new Promise<number | null>((resolve) => child!.once("exit", (code) => resolve(code)));
   child.kill("SIGTERM");
   assert.equal(await exited, 0);
-  for (const node of LOCAL_NODES) assert.match(nodeLog(node), /"stopping"/, "each node was stopped");
+  for (const node of localNodes(DEFAULT_LOCAL_NODES))
+    assert.match(nodeLog(node), /"stopping"/, "each node was stopped");
 });

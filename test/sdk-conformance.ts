@@ -27,6 +27,7 @@ import type * as nodes from "../api/schemas/nodes.ts";
 import type { ReceiptKey } from "../api/schemas/receipt-keys.ts";
 import type {
   CheckpointList,
+  JobCreateRequest,
   JobEvent,
   JobRequest,
   QuoteResponse,
@@ -82,6 +83,7 @@ export type ApiConformance = [
   Accepts<Static<typeof CreateApiKeyBody>, sdk.CreateApiKeyParams>,
   Accepts<Static<typeof CheckoutSessionBody>, sdk.CheckoutSessionParams>,
   Accepts<Defaulted<Static<typeof JobRequest>, "verification">, sdk.TrainingJobParams>,
+  Accepts<Defaulted<Static<typeof JobCreateRequest>, "verification">, sdk.CreateTrainingJobParams>,
   Accepts<Defaulted<Static<typeof ListQuery>, "limit">, sdk.ListParams>,
   Accepts<Defaulted<Static<typeof FileListQuery>, "limit">, sdk.FileListParams>,
 ];

@@ -5,6 +5,7 @@ import { answer, errorResponses, ListQuery, readAccess, writeAccess } from "../s
 import {
   CheckpointList,
   CheckpointParams,
+  JobCreateRequest,
   JobEventList,
   JobEventStream,
   JobEventsHeaders,
@@ -75,7 +76,7 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox<TrainingJobRoutesOptions> = a
           "balance_negative while a refund or dispute has left the balance below zero. The job " +
           "starts `queued`; follow it with GET /v1/training-jobs/{id}/events.",
         security: writeAccess,
-        body: JobRequest,
+        body: JobCreateRequest,
         response: {
           201: answer("The created job, queued", TrainingJob),
           ...errorResponses(400, 401, 402, 404, 409),
@@ -84,9 +85,7 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox<TrainingJobRoutesOptions> = a
     },
     async (request, reply) => {
       const job = await jobs.create(request.auth.organizationId, request.body);
-      dispatcher?.dispatchLater(job.id, (error) =>
-        request.log.error({ err: error, job: job.id }, "dispatch failed"),
-      );
+      dispatcher?.drainLater((error) => request.log.error({ err: error, job: job.id }, "dispatch failed"));
       return reply.status(201).send(job);
     },
   );

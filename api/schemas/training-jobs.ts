@@ -47,6 +47,24 @@ export const JobRequest = Type.Object(
   { additionalProperties: false, title: "TrainingJobRequest" },
 );
 
+/** Longest wait a job may ask for: a week. */
+const MAX_EXPIRES_AFTER = 7 * 24 * 3600;
+
+export const JobCreateRequest = Type.Object(
+  {
+    ...JobRequest.properties,
+    expires_after: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: MAX_EXPIRES_AFTER,
+        description:
+          "Seconds the job may wait for a worker; past them a job not yet started ends (cancelled, nothing charged, event job.expired). Without it the job waits until a worker takes it or you cancel it",
+      }),
+    ),
+  },
+  { additionalProperties: false, title: "TrainingJobCreateRequest" },
+);
+
 const Price = Type.Object({
   compute_cents: Type.Integer(),
   verification_cents: Type.Integer(),
@@ -127,6 +145,17 @@ export const TrainingJob = Type.Object(
     created_at: Type.String({ format: "date-time" }),
     updated_at: Type.String({ format: "date-time" }),
     finished_at: Type.Union([Type.String({ format: "date-time" }), Type.Null()]),
+    expires_at: Type.Union([Type.String({ format: "date-time" }), Type.Null()], {
+      description: "When the job stops waiting for the network if it has not started (from expires_after)",
+    }),
+    queue_position: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], {
+      description:
+        "The job's place in the line of jobs waiting for a worker (1: next), in fair order across organizations; null once dispatched, and in lists",
+    }),
+    estimated_start_at: Type.Union([Type.String({ format: "date-time" }), Type.Null()], {
+      description:
+        "When the job should leave the line, at the rate the network took jobs in the last hour; null when unknown",
+    }),
   },
   { title: "TrainingJob" },
 );

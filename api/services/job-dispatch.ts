@@ -1,5 +1,7 @@
-// Takes a created job to the network: opens its escrow on chain, which draws the worker, and
-// queues the training for that worker. The verification driver (verification.ts) takes the job
+// Takes created jobs to the network in their turn (job-queue.ts): opens each one's escrow on
+// chain, which draws the worker, and queues the training for that worker. A job the network
+// cannot take yet (no worker with free stake) waits in line, as long as it takes, unless the user
+// set an expiry or cancels it. The verification driver (verification.ts) takes the job
 // on from there, and comes back here to queue a re-assigned task or a verifier's inputs.
 
 import type { ChainBridge } from "../../chain-bridge/index.ts";
@@ -11,11 +13,12 @@ import { specHash } from "../../protocol/receipt.ts";
 import type { TaskProducer } from "../../queue/producers.ts";
 import type { DatasetDetails } from "./inspection/dataset.ts";
 import type { JobEvents } from "./job-events.ts";
+import { LINE } from "./job-queue.ts";
 import type { JobSettlement } from "./job-settlement.ts";
 import { priceOf } from "./pricing.ts";
 
-/** How long a job may wait for the network to take it before it fails (costing nothing). */
-export const DISPATCH_PATIENCE_MS = 10 * 60_000;
+/** What one dispatch did: the job went out, waits for capacity, or was not (or no longer) queued. */
+export type DispatchOutcome = "dispatched" | "waiting" | "skipped";
 
 /** The task of a job's first attempt; deterministic so dispatching again finds the same escrow. */
 export function taskIdOf(jobId: string): string {
@@ -42,50 +45,71 @@ export interface JobDispatcherDeps {
 }
 
 export class JobDispatcher {
-  /** Dispatches under way in this process: a second call for the same job joins the first. */
-  private readonly running = new Map<string, Promise<void>>();
+  private draining: Promise<void> | null = null;
+  private again = false;
 
   constructor(private readonly deps: JobDispatcherDeps) {}
 
-  /** Dispatches without making the caller wait; a failure is retried by the verification driver. */
-  dispatchLater(jobId: string, onError: (error: unknown) => void): void {
+  /** Moves the line along without making the caller wait; a failure is retried at the next drain. */
+  drainLater(onError: (error: unknown) => void): void {
+    // Only the leader dispatches: two processes draining one line would race for its head.
     if (this.deps.dispatchesHere && !this.deps.dispatchesHere()) return;
-    this.dispatch(jobId).catch(onError);
+    this.drain().catch(onError);
   }
 
-  /** Dispatches every job still queued without a worker: after a restart or a failed dispatch. */
-  async resumePending(): Promise<number> {
-    const queued = await this.deps.db.trainingJob.findMany({
-      where: { status: "queued" },
-      select: { id: true },
+  /**
+   * Ends the waiting jobs past their expiry, then dispatches from the head of the line until the
+   * network refuses one for want of capacity: nobody behind it may take the worker it is waiting
+   * for. One pass at a time in this process; a call during a pass runs one more after it, so a job
+   * created meanwhile is not left waiting for the next tick.
+   */
+  drain(): Promise<void> {
+    if (this.draining) {
+      this.again = true;
+      return this.draining;
+    }
+    this.draining = (async () => {
+      do {
+        this.again = false;
+        await this.pass();
+      } while (this.again);
+    })().finally(() => {
+      this.draining = null;
     });
-    for (const { id } of queued) await this.dispatch(id);
-    return queued.length;
+    return this.draining;
+  }
+
+  private async pass(): Promise<void> {
+    const { db, settlement } = this.deps;
+    const overdue = await db.trainingJob.findMany({
+      where: {
+        status: "queued",
+        expiresAt: { lte: new Date() },
+        tasks: { none: { chainTaskId: { not: null } } },
+      },
+    });
+    for (const job of overdue) await settlement.expire(job);
+    const line = await db.$queryRawUnsafe<Array<{ id: string }>>(LINE);
+    for (const { id } of line) {
+      if ((await this.dispatch(id)) === "waiting") return;
+    }
   }
 
   /**
    * Opens the escrow and queues the training for the worker the chain drew. Safe to call again at
    * any time: the escrow is idempotent per task and the queue per task and attempt. A chain that
-   * refuses the escrow fails the job as the network's fault, which releases every reserved cent.
-   * The escrow is the network's share of the price; the platform fee stays in the ledger.
+   * refuses the escrow for now leaves the job waiting, its reservation kept. The escrow is the
+   * network's share of the price; the platform fee stays in the ledger.
    */
-  dispatch(jobId: string): Promise<void> {
-    let running = this.running.get(jobId);
-    if (!running) {
-      running = this.dispatchOnce(jobId).finally(() => this.running.delete(jobId));
-      this.running.set(jobId, running);
-    }
-    return running;
-  }
-
-  private async dispatchOnce(jobId: string): Promise<void> {
+  async dispatch(jobId: string): Promise<DispatchOutcome> {
     const { chain, db } = this.deps;
     const job = await db.trainingJob.findUniqueOrThrow({ where: { id: jobId } });
-    if (job.status !== "queued") return;
+    if (job.status !== "queued") return "skipped";
     const model = await db.file.findUniqueOrThrow({ where: { id: job.modelFileId } });
     const dataset = await db.file.findUniqueOrThrow({ where: { id: job.datasetFileId } });
     const checkpointEvery = checkpointEveryOf(job);
     const taskId = taskIdOf(job.id);
+    const refusedBefore = (await db.task.findUnique({ where: { id: taskId } }))?.status === "open_failed";
     // The quote's rule again, from what the job recorded: the audits the user paid for. The stored
     // FLOPs are rounded up to an integer, far below a cent of difference.
     const audits = priceOf(
@@ -101,7 +125,7 @@ export class JobDispatcher {
         // Fewer audits than paid for would silently lower the detection the quote promised.
         const reason = `the job needs ${audits} audits but the chain takes at most ${maxVerificationLevel} per task (max_verification_level)`;
         await this.deps.settlement.finish(job, "failed", reason, 0);
-        return;
+        return "skipped";
       }
       escrow = await chain.openEscrow({
         taskId,
@@ -121,20 +145,15 @@ export class JobDispatcher {
       });
     } catch (error) {
       if (!(error instanceof BridgeError && error.code === "DISPATCH_FAILED")) throw error;
-      // No free worker (or a treasury short of tokens) is usually a matter of minutes: the job
-      // waits, and the verification driver dispatches it again, until its patience runs out.
-      if (Date.now() - job.createdAt.getTime() > DISPATCH_PATIENCE_MS) {
-        const reason = `the network could not take the job: ${error.message}`;
-        await this.deps.settlement.finish(job, "failed", reason, 0);
-      } else {
-        await this.deps.events.emit(jobId, "job.waiting", { reason: error.message });
-      }
-      return;
+      // No worker with free stake (or a treasury short of tokens) is the network being busy, not
+      // the job's fault: it keeps its place and reservation, and the next drain tries again.
+      if (!refusedBefore) await this.deps.events.emit(jobId, "job.waiting", { reason: error.message });
+      return "waiting";
     }
     // Cancelled while the escrow was opening: no training goes out, and the verification
     // driver returns the escrow (releaseOrphanedEscrows).
     const now = await db.trainingJob.findUniqueOrThrow({ where: { id: jobId }, select: { status: true } });
-    if (now.status !== "queued") return;
+    if (now.status !== "queued") return "skipped";
     // The chain bound the task to its worker's determinism profile: every verifier and any later
     // worker shares it, and the receipt records it.
     const { profile } = await chain.taskState(taskId);
@@ -149,6 +168,7 @@ export class JobDispatcher {
       chain_task_id: escrow.chainTaskId.toString(),
       block_number: escrow.blockNumber,
     });
+    return "dispatched";
   }
 
   /**

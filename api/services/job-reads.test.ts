@@ -49,18 +49,23 @@ async function prismaView(organizationId: string, id: string): Promise<JobView> 
   return jobView(row, last?.step ?? 0);
 }
 
+/** A job's place in the line is read apart, and tested apart (job-queue.test.ts): the rest must match. */
+function withoutLine({ queue_position: _place, estimated_start_at: _start, ...view }: JobView): string {
+  return JSON.stringify(view);
+}
+
 /** Reads the job through the service and the route, and checks both against the Prisma read. */
 async function readBothWays(id: string): Promise<JobView> {
-  const viaPrisma = JSON.stringify(await prismaView(alice.organizationId, id));
+  const viaPrisma = withoutLine(await prismaView(alice.organizationId, id));
   const viaService = await testApp.services.jobs.get(alice.organizationId, id);
-  assert.equal(JSON.stringify(viaService), viaPrisma);
+  assert.equal(withoutLine(viaService), viaPrisma);
   const res = await testApp.app.inject({
     method: "GET",
     url: `/v1/training-jobs/${id}`,
     headers: alice.headers,
   });
   assert.equal(res.statusCode, 200, res.body);
-  assert.equal(res.body, viaPrisma);
+  assert.equal(withoutLine(JSON.parse(res.body) as JobView), viaPrisma);
   return viaService;
 }
 
@@ -74,7 +79,7 @@ test("the pg read answers the Prisma read's JSON through a job's life, counting 
     settlement: new JobSettlement({ db, ledger, events, webhooks: new WebhookOutbox(undefined) }),
   });
   const created = await jobs.create(alice.organizationId, request);
-  assert.equal(JSON.stringify(await readBothWays(created.id)), JSON.stringify(created));
+  assert.equal(withoutLine(await readBothWays(created.id)), withoutLine(created));
   const listed = (await jobs.list(alice.organizationId, 10)).data.find((job) => job.id === created.id);
   assert.equal(JSON.stringify(listed), JSON.stringify(created));
 
@@ -147,7 +152,7 @@ test("concurrent reads over every pooled connection answer the same job", async 
   const views = await Promise.all(
     Array.from({ length: 16 }, () => testApp.services.jobs.get(alice.organizationId, created.id)),
   );
-  for (const view of views) assert.equal(JSON.stringify(view), JSON.stringify(created));
+  for (const view of views) assert.equal(withoutLine(view), withoutLine(created));
 });
 
 test("each epoch's metrics join the job's history once and stream as training.epoch", async () => {

@@ -8,6 +8,7 @@ import type { JobStatus, VerificationLevel } from "../../prisma/generated/client
 import { isId } from "../ids.ts";
 import type { TrainingJob as TrainingJobSchema } from "../schemas/training-jobs.ts";
 import { NotFoundError } from "./domain-errors.ts";
+import { DISPATCH_TIMES, estimatedStart, PLACE_IN_LINE } from "./job-queue.ts";
 
 /** A job as the API answers it: the SDK's type is its one definition. */
 export type JobView = Static<typeof TrainingJobSchema>;
@@ -35,6 +36,13 @@ export interface JobRecord {
   createdAt: Date | string;
   updatedAt: Date | string;
   finishedAt: Date | string | null;
+  expiresAt: Date | string | null;
+}
+
+/** Where a waiting job stands: its place in the line and when it should leave it (null: unknown). */
+export interface LineView {
+  position: number;
+  estimatedStartAt: Date | null;
 }
 
 function iso(time: Date | string): string {
@@ -57,7 +65,8 @@ function epochView(m: EpochView): EpochView {
   };
 }
 
-export function jobView(job: JobRecord, stepsCompleted: number): JobView {
+/** `line` is null for a job not waiting, or when the caller did not look it up (lists). */
+export function jobView(job: JobRecord, stepsCompleted: number, line: LineView | null = null): JobView {
   return {
     id: job.id,
     object: "training_job",
@@ -79,6 +88,9 @@ export function jobView(job: JobRecord, stepsCompleted: number): JobView {
     created_at: iso(job.createdAt),
     updated_at: iso(job.updatedAt),
     finished_at: job.finishedAt === null ? null : iso(job.finishedAt),
+    expires_at: job.expiresAt === null ? null : iso(job.expiresAt),
+    queue_position: line?.position ?? null,
+    estimated_start_at: line?.estimatedStartAt?.toISOString() ?? null,
   };
 }
 
@@ -96,7 +108,7 @@ const JOB_BY_ID = `
     'quotedCents', j.quoted_cents, 'reservedCents', j.reserved_cents,
     'chargedCents', j.charged_cents, 'resultSha256', j.result_sha256, 'epochMetrics', j.epoch_metrics,
     'createdAt', to_char(j.created_at, ${ISO_UTC}), 'updatedAt', to_char(j.updated_at, ${ISO_UTC}),
-    'finishedAt', to_char(j.finished_at, ${ISO_UTC}),
+    'finishedAt', to_char(j.finished_at, ${ISO_UTC}), 'expiresAt', to_char(j.expires_at, ${ISO_UTC}),
     'stepsCompleted', COALESCE((
       SELECT max(c.step) FROM tasks t JOIN checkpoints c ON c.task_id = t.id WHERE t.job_id = j.id
     ), 0)
@@ -121,7 +133,16 @@ export class JobReads {
   async get(organizationId: string, id: string): Promise<JobView> {
     const row = isId("job", id) ? await this.byId(id, organizationId) : undefined;
     if (!row) throw new NotFoundError("training job", id, "id");
-    return jobView(row, row.stepsCompleted);
+    return jobView(row, row.stepsCompleted, row.status === "queued" ? await this.line(id) : null);
+  }
+
+  /** Only a queued job pays for these two reads; one already dispatched has no place in the line. */
+  private async line(id: string): Promise<LineView | null> {
+    const place = (await this.pool.query<{ place: string }>(PLACE_IN_LINE, [id])).rows[0];
+    if (!place) return null;
+    const position = Number(place.place);
+    const times = (await this.pool.query<{ at: number }>(DISPATCH_TIMES)).rows.map((row) => row.at);
+    return { position, estimatedStartAt: estimatedStart(position, times, new Date()) };
   }
 
   private async byId(id: string, organizationId: string) {

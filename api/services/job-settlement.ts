@@ -35,6 +35,12 @@ export class JobSettlement {
     await this.finish(job, "cancelled", null, 0);
   }
 
+  /** A job that waited in line past its `expires_after`: it never started, so nothing is charged. */
+  async expire(job: TrainingJob): Promise<void> {
+    const reason = "expired: no worker took the job within its expires_after";
+    await this.finish(job, "cancelled", reason, 0, { event: "job.expired" });
+  }
+
   /**
    * Ends a job that cannot finish. A task not yet committed on chain is cancelled there, which
    * returns the whole escrow; the user pays for trained steps only when the fault was the job's.
@@ -57,20 +63,21 @@ export class JobSettlement {
         ? job.platformFeeCents
         : (job.platformFeeCents * settlement.spentCents + escrowCents - 1n) / escrowCents;
     const charge = Math.min(Number(job.reservedCents), Number(settlement.spentCents + feeCents));
-    await this.finish(job, "succeeded", null, charge, receipt);
+    await this.finish(job, "succeeded", null, charge, { receipt });
   }
 
   /**
    * Ends a job once: the status changes only from a live state, and in the same transaction the
    * reservation is settled (charge `chargeCents`, release the rest) and the events recorded: the
-   * job's own and its webhooks'.
+   * job's own (`job.<status>` unless `event` names another ending, such as job.expired) and its
+   * webhooks'.
    */
   async finish(
     job: TrainingJob,
     status: "succeeded" | "failed" | "cancelled",
     reason: string | null,
     chargeCents: number,
-    receipt?: Receipt,
+    { receipt, event: eventType = `job.${status}` }: { receipt?: Receipt; event?: string } = {},
   ) {
     const event = await this.deps.db.$transaction(async (tx) => {
       const { count } = await tx.trainingJob.updateMany({
@@ -97,7 +104,7 @@ export class JobSettlement {
       }
       const jobEvent = await this.deps.events.record(
         job.id,
-        `job.${status}`,
+        eventType,
         { reason, charged_cents: chargeCents, released_cents: reserved - chargeCents },
         tx,
       );

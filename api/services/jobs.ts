@@ -63,8 +63,11 @@ export class Jobs {
     return quoteView(await this.deps.quotes.quote(organizationId, request), request.max_price_cents);
   }
 
-  /** Reserves the price and records the job; escrow and queueing follow in JobDispatcher.dispatch. */
-  async create(organizationId: string, request: QuoteRequest): Promise<JobView> {
+  /**
+   * Reserves the price and records the job; escrow and queueing follow in JobDispatcher, which
+   * takes it when its turn in the line comes (job-queue.ts) or ends it at `expires_after`.
+   */
+  async create(organizationId: string, request: QuoteRequest & { expires_after?: number }): Promise<JobView> {
     const quote = await this.deps.quotes.quote(organizationId, request);
     const total = quote.price.total_cents;
     if (request.max_price_cents !== undefined && total > request.max_price_cents) {
@@ -90,6 +93,8 @@ export class Jobs {
           platformFeeCents: BigInt(quote.price.platform_fee_cents),
           flopsPerStep: BigInt(Math.ceil(quote.flopsPerStep)),
           totalSteps: quote.totalSteps,
+          expiresAt:
+            request.expires_after === undefined ? null : new Date(Date.now() + request.expires_after * 1000),
         },
       });
       await this.deps.events.record(

@@ -175,29 +175,14 @@ export class VerificationDriver {
     }
   }
 
-  /**
-   * Jobs not yet on chain: created in another API process (only the leader dispatches), left
-   * half-dispatched by a process that died, or refused by the chain for now (no free worker).
-   * Each is tried at once, then again every few seconds.
-   */
+  /** The line of waiting jobs, moved along every few seconds (JobDispatcher.drain). */
   private async dispatchWaiting(): Promise<void> {
-    const waiting = await this.deps.db.trainingJob.findMany({
-      where: {
-        status: "queued",
-        OR: [{ tasks: { none: {} } }, { tasks: { some: { status: { in: ["opening", "open_failed"] } } } }],
-      },
-      select: { id: true },
-    });
     const now = Date.now();
-    for (const { id } of waiting) {
-      if (this.halted) return;
-      if ((this.retryAt.get(`${id}:dispatch`) ?? 0) > now) continue;
-      this.retryAt.set(`${id}:dispatch`, now + DISPATCH_RETRY_MS);
-      // Not awaited: an escrow takes blocks to finalize, and the other tasks must not wait for it.
-      this.deps.dispatcher
-        .dispatch(id)
-        .catch((error: unknown) => this.deps.logError(error, `dispatching ${id} failed`));
-    }
+    if ((this.retryAt.get("line:dispatch") ?? 0) > now) return;
+    this.retryAt.set("line:dispatch", now + DISPATCH_RETRY_MS);
+    await this.deps.dispatcher
+      .drain()
+      .catch((error: unknown) => this.deps.logError(error, "dispatching the waiting jobs failed"));
   }
 
   /**

@@ -82,6 +82,7 @@ test("a value written in a looser form reads back in the field's native form", (
     unbonding: 0n,
     unlockAt: 0,
     commitment: hash("0a"),
+    commitmentInUse: false,
     workerDuties: 1,
     verifierDuties: 0,
     whistleblowerDuties: 0,

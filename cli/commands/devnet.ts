@@ -1,16 +1,7 @@
-import { type Command, InvalidArgumentError } from "commander";
+import type { Command } from "commander";
 import { startDevnet } from "../../chain/index.ts";
+import { wholeNumber } from "../arguments.ts";
 import { fail, onShutdown } from "../process.ts";
-
-function nonNegativeInteger(name: string) {
-  return (value: string): number => {
-    const number = Number(value);
-    if (!Number.isInteger(number) || number < 0) {
-      throw new InvalidArgumentError(`${name} must be a whole number >= 0, got "${value}"`);
-    }
-    return number;
-  };
-}
 
 export function registerDevnetCommand(program: Command): void {
   program
@@ -19,13 +10,13 @@ export function registerDevnetCommand(program: Command): void {
     .option(
       "--port <port>",
       "port for WebSocket and HTTP JSON-RPC on 127.0.0.1",
-      nonNegativeInteger("--port"),
+      wholeNumber("--port", 0),
       9944,
     )
     .option(
       "--block-time <ms>",
       "milliseconds between blocks; 0 seals a block as soon as transactions arrive",
-      nonNegativeInteger("--block-time"),
+      wholeNumber("--block-time", 0),
       0,
     )
     .option("--data-dir <dir>", "keep the chain in this directory across restarts (default: in memory)")

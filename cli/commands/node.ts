@@ -6,6 +6,7 @@ import { ConfigError } from "../../config/errors.ts";
 import { NODE_ROLES, type NodeRole } from "../../protocol/node-wire.ts";
 import { NodeDaemon } from "../../worker-runtime/node/daemon.ts";
 import { FAULTS, faultFor } from "../../worker-runtime/node/faults.ts";
+import { wholeNumber } from "../arguments.ts";
 import { fail, onShutdown } from "../process.ts";
 
 interface NodeCommandOptions {
@@ -14,6 +15,7 @@ interface NodeCommandOptions {
   chain?: string;
   seedFile?: string;
   dataDir: string;
+  duties: number;
   fault?: string;
   threads?: string;
 }
@@ -53,6 +55,14 @@ export function registerNodeCommand(program: Command): void {
       "a file holding the node's sr25519 secret URI (default: the VERITRAIN_NODE_SEED variable)",
     )
     .option("--data-dir <dir>", "where downloaded inputs and checkpoints are kept", ".veritrain/node")
+    .addOption(
+      new Option(
+        "--duties <n>",
+        "how many tasks or audits at once the node's bond backs when it registers: it bonds n times the role's minimum stake",
+      )
+        .argParser(wholeNumber("--duties", 1))
+        .default(1),
+    )
     .option(
       "--threads <n>",
       "onnxruntime intra-op threads of its trainings and replays (default 1); part of the determinism profile it registers, so it is paired only with nodes of the same count",
@@ -72,6 +82,7 @@ export function registerNodeCommand(program: Command): void {
           ...(options.threads === undefined ? {} : { threads: Number(options.threads) }),
           seed: nodeSeed(options.seedFile),
           dataDir: resolve(options.dataDir),
+          duties: options.duties,
           log: (message) =>
             process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), message })}\n`),
         });

@@ -1,6 +1,7 @@
-import type { Command } from "commander";
+import { type Command, Option } from "commander";
 import { loadConfig } from "../../config/env.ts";
-import { faultyLocalNode } from "../local-nodes.ts";
+import { wholeNumber } from "../arguments.ts";
+import { DEFAULT_LOCAL_NODES, faultyLocalNode, type LocalNodeCounts } from "../local-nodes.ts";
 import { fail, onShutdown } from "../process.ts";
 import { startStack } from "../stack.ts";
 
@@ -8,15 +9,26 @@ export function registerUpCommand(program: Command): void {
   program
     .command("up")
     .description("Start the whole system on one machine: database, Redis, dev chain, API and nodes")
+    .addOption(
+      new Option("--workers <n>", "worker nodes to run beside the embedded dev chain")
+        .argParser(wholeNumber("--workers", 1))
+        .default(DEFAULT_LOCAL_NODES.workers),
+    )
+    .addOption(
+      new Option("--verifiers <n>", "verifier nodes to run beside the embedded dev chain")
+        .argParser(wholeNumber("--verifiers", 1))
+        .default(DEFAULT_LOCAL_NODES.verifiers),
+    )
     .option(
       "--fault <role:mode>",
       "add one node that misbehaves on purpose beside the honest ones, e.g. worker:skip-steps or verifier:lazy (needs VERITRAIN_ALLOW_FAULTS=1, never in production)",
     )
-    .action(async (options: { fault?: string }) => {
+    .action(async (options: LocalNodeCounts & { fault?: string }) => {
       try {
         // Refused before anything starts, with the same rules as `veritrain node --fault`.
         const faulty = options.fault === undefined ? undefined : faultyLocalNode(options.fault);
-        const stack = await startStack(loadConfig(), faulty ? { faulty } : {});
+        const counts = { workers: options.workers, verifiers: options.verifiers };
+        const stack = await startStack(loadConfig(), { nodes: counts, ...(faulty ? { faulty } : {}) });
         onShutdown(stack.stop);
         const base = stack.api.url.replace("127.0.0.1", "localhost");
         const lines = [

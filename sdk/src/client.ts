@@ -20,6 +20,7 @@ import type {
   CheckoutSessionParams,
   Checkpoint,
   CreateApiKeyParams,
+  CreateTrainingJobParams,
   DeletedFile,
   FileListParams,
   FileObject,
@@ -287,7 +288,7 @@ class TrainingJobs {
   }
 
   /** Reserves the price from the balance and queues the job. */
-  create(params: TrainingJobParams, options: CreateOptions = {}): Promise<TrainingJob> {
+  create(params: CreateTrainingJobParams, options: CreateOptions = {}): Promise<TrainingJob> {
     return this.http.json({
       method: "POST",
       path: path("training-jobs"),

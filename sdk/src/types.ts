@@ -200,6 +200,14 @@ export interface TrainingJobParams {
   max_price_cents?: number;
 }
 
+export interface CreateTrainingJobParams extends TrainingJobParams {
+  /**
+   * Seconds the job may wait for a worker; past them a job not yet started ends (cancelled,
+   * nothing charged, event job.expired). Without it the job waits until taken or cancelled.
+   */
+  expires_after?: number;
+}
+
 export interface Quote {
   object: "quote";
   model: string;
@@ -261,6 +269,12 @@ export interface TrainingJob {
   created_at: string;
   updated_at: string;
   finished_at: string | null;
+  /** When the job stops waiting for the network if it has not started; null: never. */
+  expires_at: string | null;
+  /** Its place in the line of jobs waiting for a worker (1: next); null once dispatched, and in lists. */
+  queue_position: number | null;
+  /** When it should leave the line, at the network's recent rate; null when unknown. */
+  estimated_start_at: string | null;
 }
 
 /** One step of a job's progress: job.created, training.progress, job.succeeded, ... */

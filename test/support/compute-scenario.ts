@@ -51,7 +51,8 @@ export const ALL_ROLES: Roles = { worker: true, verifier: true, whistleblower: t
 export class ComputeScenario {
   readonly accounts: Record<NodeName, KeyringPair>;
   /** Forced-error secrets of the nodes, rotated on every reveal. */
-  readonly secrets = new Map<string, Hash>();
+  /** Forced-error secrets by their commitment. */
+  readonly secrets = new Map<Hash, Hash>();
   #fees = 0n;
   readonly #feesBySigner = new Map<string, bigint>();
   #secretCounter = 0;
@@ -254,7 +255,7 @@ export class ComputeScenario {
 
   async register(name: NodeName, roles: Roles, bond: bigint, profile: Hash = ZERO): Promise<void> {
     const secret = this.newSecret();
-    this.secrets.set(this.accounts[name].address, secret);
+    this.secrets.set(commitmentOf(secret), secret);
     await this.ok(this.accounts[name], this.compute("register", roles, profile, commitmentOf(secret), bond));
   }
 
@@ -282,16 +283,20 @@ export class ComputeScenario {
     await this.ok(this.accounts.alice, this.call("balances", "transferKeepAlive", JACKPOT_ACCOUNT, amount));
   }
 
-  /** Reveals the audit's forced-error secret and commits to a fresh one. */
-  async reveal(taskId: bigint, auditIndex: number, verifier: KeyringPair): Promise<SeenEvent[]> {
-    const secret = this.secrets.get(verifier.address)!;
+  /** Commits the verifier to a fresh forced-error secret, so that it may take another audit. */
+  async rotateCommitment(verifier: KeyringPair): Promise<SeenEvent[]> {
     const next = this.newSecret();
-    const events = await this.ok(
-      verifier,
-      this.compute("reveal", taskId, auditIndex, secret, commitmentOf(next)),
-    );
-    this.secrets.set(verifier.address, next);
-    return events;
+    this.secrets.set(commitmentOf(next), next);
+    return await this.ok(verifier, this.compute("rotateCommitment", commitmentOf(next)));
+  }
+
+  /** Reveals the secret of the commitment the audit recorded and commits to a fresh one. */
+  async reveal(taskId: bigint, auditIndex: number, verifier: KeyringPair): Promise<SeenEvent[]> {
+    const audits = (await this.task(taskId)).audits as Array<Record<string, unknown>>;
+    const secret = this.secrets.get(String(audits[auditIndex]?.commitment))!;
+    const next = this.newSecret();
+    this.secrets.set(commitmentOf(next), next);
+    return await this.ok(verifier, this.compute("reveal", taskId, auditIndex, secret, commitmentOf(next)));
   }
 
   /**

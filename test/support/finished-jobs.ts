@@ -134,5 +134,5 @@ export async function succeedJob(
     where: { id: jobId },
     data: { resultSha256: staged.sha256 },
   });
-  await settlement(t).finish(job, "succeeded", null, Number(job.reservedCents), receipt);
+  await settlement(t).finish(job, "succeeded", null, Number(job.reservedCents), { receipt });
 }

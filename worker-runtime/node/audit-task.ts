@@ -10,7 +10,7 @@ import { auditVerdictMessage, sha256Hex } from "../../protocol/signed-messages.t
 import { TranscriptLayout } from "../../protocol/transcript.ts";
 import { TrainError } from "../train/errors.ts";
 import { type ReplayOptions, replaySegment, replayTranscript } from "../train/replay.ts";
-import { revealWhenDue, submitVerdict, transcriptStrideOf } from "./chain-duties.ts";
+import { type AuditDuty, submitVerdict, transcriptStrideOf } from "./chain-duties.ts";
 import { NodeError } from "./errors.ts";
 import { LeaseKeeper } from "./lease-keeper.ts";
 import { requireSameProfile } from "./profile-check.ts";
@@ -86,11 +86,12 @@ function griefTranscript(replay: { sha256: string; leaves: string[] | null }) {
   return { sha256, leaves: replay.leaves && [...replay.leaves.slice(0, -1), sha256] };
 }
 
+/** Replays and answers one audit; returns its chain duty, whose reveal is owed after the challenge window. */
 export async function runAuditTask(
   context: TaskContext,
   claim: AuditClaim,
   stop: AbortSignal,
-): Promise<void> {
+): Promise<AuditDuty | null> {
   const { client, identity, log } = context;
   const { audit } = claim;
   const lease = claim.lease.id;
@@ -150,15 +151,14 @@ export async function runAuditTask(
     log(
       `audit of task ${audit.task_id} steps ${audit.from.step}-${audit.to.step}: ${agrees ? "agrees" : `disagrees (replay reached ${claimed.sha256})`}`,
     );
-    // The lease is done; the chain duty ends with the reveal after the challenge window.
-    keeper.stop();
-    if (duty) await revealWhenDue(requireChain(context), context.dataDir, duty, stop, log);
+    return duty;
   } catch (error) {
-    if (keeper.lost) return;
+    if (keeper.lost) return null;
     const reason = stop.aborted ? "the node was stopped" : (error as Error).message;
     log(`audit of task ${audit.task_id}: giving it back (${reason})`);
     await client.fail(lease, reason).catch(() => undefined);
     if (!stop.aborted) throw error;
+    return null;
   } finally {
     keeper.stop();
   }

@@ -4,7 +4,7 @@
 // followed by the reveal of its forced-error secret once the challenge window is over
 // (PROTOCOL.md §5.2-5.5). Each is safe to repeat after a restart: what the chain already
 // recorded is recognised and not submitted again.
-import { existsSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { NodeChainClient, TxRecord } from "../../chain-bridge/index.ts";
@@ -17,9 +17,9 @@ import {
 import { merkleInclusionProof, merkleRoot } from "../../protocol/merkle.ts";
 import { sha256Hex } from "../../protocol/signed-messages.ts";
 import { NodeError } from "./errors.ts";
+import { forgetSecret, keepSecret, secretFor } from "./forced-error-secrets.ts";
 
-const SECRET_FILE = "forced-error-secret.json";
-const PENDING_REVEAL_FILE = "pending-reveal.json";
+const PENDING_REVEALS_FILE = "pending-reveals.json";
 // Blocks come every second or so; looking twice as often finds a window soon after it opens.
 const CHAIN_POLL_MS = 500;
 
@@ -28,40 +28,10 @@ export interface AuditDuty {
   auditIndex: number;
 }
 
-interface StoredSecret extends ForcedErrorSecret {
-  /** The secret that replaces this one at the reveal, written before the reveal is submitted. */
-  next?: ForcedErrorSecret;
-}
-
 function confirmed(tx: TxRecord, what: string): void {
   if (tx.status === "failed") {
     throw new NodeError("CHAIN_REJECTED", `the chain refused the ${what}: ${tx.error ?? "no reason given"}`);
   }
-}
-
-export function saveForcedErrorSecret(dataDir: string, secret: StoredSecret): void {
-  writeFileSync(join(dataDir, SECRET_FILE), `${JSON.stringify(secret)}\n`, { mode: 0o600 });
-}
-
-/**
- * The secret whose commitment the chain holds for this node. A reveal that reached the chain
- * before the node could record it left the chain on the `next` secret: that one is current then.
- */
-async function currentSecret(chain: NodeChainClient, dataDir: string): Promise<ForcedErrorSecret> {
-  const file = join(dataDir, SECRET_FILE);
-  if (!existsSync(file)) {
-    throw new NodeError(
-      "CHAIN_REJECTED",
-      `no forced-error secret in ${dataDir}; it is made when the node stakes`,
-    );
-  }
-  const stored = JSON.parse(readFileSync(file, "utf8")) as StoredSecret;
-  const node = await chain.node();
-  if (stored.next && node?.commitment === stored.next.commitment) {
-    saveForcedErrorSecret(dataDir, stored.next);
-    return stored.next;
-  }
-  return { secret: stored.secret, commitment: stored.commitment };
 }
 
 /** Commits the checkpoint root for the worker's assigned task, unless this very commit is on chain already. */
@@ -127,7 +97,7 @@ export async function submitVerdict(
       `audit ${duty.auditIndex} of chain task ${duty.chainTaskId} is not this node's`,
     );
   }
-  const { secret } = await currentSecret(chain, dataDir);
+  const secret = secretFor(dataDir, audit.commitment);
   const { forcedErrorPpm } = await chain.parameters();
   const forced =
     leaves.length >= 2 &&
@@ -155,16 +125,13 @@ export async function submitVerdict(
     }),
     `verdict on audit ${duty.auditIndex} of chain task ${duty.chainTaskId}`,
   );
-  writeFileSync(
-    join(dataDir, PENDING_REVEAL_FILE),
-    JSON.stringify({ ...duty, chainTaskId: duty.chainTaskId.toString() }),
-  );
+  storePendingReveals(dataDir, [...pendingReveals(dataDir), duty]);
   return { forced, agrees };
 }
 
 /**
- * Waits for the challenge window to close, then reveals the forced-error secret and commits to a
- * fresh one. Revealing earlier is refused by the chain (it would tell whistleblowers which verdicts
+ * Waits for the challenge window to close, then reveals the audit's forced-error secret and
+ * commits to a fresh one. Revealing earlier is refused by the chain (it would tell whistleblowers which verdicts
  * are safe to skip); not revealing by the end of the window is slashed.
  */
 export async function revealWhenDue(
@@ -186,12 +153,12 @@ export async function revealWhenDue(
       break;
     }
     if (head > state.challengeEnd) {
-      const current = await currentSecret(chain, dataDir);
+      const secret = secretFor(dataDir, audit.commitment);
       const next = newForcedErrorSecret();
-      saveForcedErrorSecret(dataDir, { ...current, next });
+      keepSecret(dataDir, next);
       try {
         confirmed(
-          await chain.reveal({ ...duty, secret: current.secret, nextCommitment: next.commitment }),
+          await chain.reveal({ ...duty, secret, nextCommitment: next.commitment }),
           `reveal on audit ${duty.auditIndex} of chain task ${duty.chainTaskId}`,
         );
       } catch (error) {
@@ -202,20 +169,30 @@ export async function revealWhenDue(
         if (stop.aborted) return;
         continue;
       }
-      saveForcedErrorSecret(dataDir, next);
+      forgetSecret(dataDir, audit.commitment);
       log(`revealed the forced-error secret for audit ${duty.auditIndex} of chain task ${duty.chainTaskId}`);
       break;
     }
     await sleep(CHAIN_POLL_MS, undefined, { signal: stop }).catch(() => undefined);
     if (stop.aborted) return;
   }
-  rmSync(join(dataDir, PENDING_REVEAL_FILE), { force: true });
+  storePendingReveals(
+    dataDir,
+    pendingReveals(dataDir).filter(
+      (owed) => owed.chainTaskId !== duty.chainTaskId || owed.auditIndex !== duty.auditIndex,
+    ),
+  );
 }
 
-/** A reveal a previous run of the node left owing (it was stopped while waiting for the window). */
-export function pendingReveal(dataDir: string): AuditDuty | null {
-  const file = join(dataDir, PENDING_REVEAL_FILE);
-  if (!existsSync(file)) return null;
-  const stored = JSON.parse(readFileSync(file, "utf8")) as { chainTaskId: string; auditIndex: number };
-  return { chainTaskId: BigInt(stored.chainTaskId), auditIndex: stored.auditIndex };
+function storePendingReveals(dataDir: string, owed: AuditDuty[]): void {
+  const stored = owed.map((duty) => ({ ...duty, chainTaskId: duty.chainTaskId.toString() }));
+  writeFileSync(join(dataDir, PENDING_REVEALS_FILE), JSON.stringify(stored));
+}
+
+/** Reveals owed after a verdict: those of audits still in their windows, and those a stopped run left. */
+export function pendingReveals(dataDir: string): AuditDuty[] {
+  const file = join(dataDir, PENDING_REVEALS_FILE);
+  if (!existsSync(file)) return [];
+  const stored = JSON.parse(readFileSync(file, "utf8")) as Array<{ chainTaskId: string; auditIndex: number }>;
+  return stored.map((owed) => ({ chainTaskId: BigInt(owed.chainTaskId), auditIndex: owed.auditIndex }));
 }

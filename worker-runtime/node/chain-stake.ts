@@ -9,8 +9,8 @@ import type { NodeChainClient } from "../../chain-bridge/index.ts";
 import { newForcedErrorSecret } from "../../chain-bridge/index.ts";
 import type { NodeRole } from "../../protocol/node-wire.ts";
 import { currentProfile } from "../train/profile.ts";
-import { saveForcedErrorSecret } from "./chain-duties.ts";
 import { NodeError } from "./errors.ts";
+import { keepSecret } from "./forced-error-secrets.ts";
 
 const MINIMUM_STAKE: Record<NodeRole, string> = {
   worker: "minWorkerStake",
@@ -25,13 +25,17 @@ async function minimumStake(chain: NodeChainClient, role: NodeRole): Promise<big
   return BigInt(String(parameters[MINIMUM_STAKE[role]]));
 }
 
+/**
+ * Registers with a bond of `duties` times the role's minimum stake: the chain lets a node hold as
+ * many tasks or audits at once as its bond covers (PROTOCOL.md §3).
+ */
 export async function ensureStaked(
   chain: NodeChainClient,
   role: NodeRole,
   dataDir: string,
   log: (message: string) => void,
-  /** The node's intra-op threads, part of the profile it registers. */
-  threads = 1,
+  /** What it registers with: intra-op threads (part of its profile) and the duties its bond backs. */
+  { threads = 1, duties = 1 }: { threads?: number; duties?: number } = {},
 ): Promise<void> {
   const existing = await chain.node();
   if (existing) {
@@ -40,10 +44,10 @@ export async function ensureStaked(
     );
     return;
   }
-  const bond = await minimumStake(chain, role);
+  const bond = (await minimumStake(chain, role)) * BigInt(duties);
   const secret = newForcedErrorSecret();
   mkdirSync(dataDir, { recursive: true });
-  saveForcedErrorSecret(dataDir, secret);
+  keepSecret(dataDir, secret);
   const tx = await chain.register({
     roles: {
       worker: role === "worker",

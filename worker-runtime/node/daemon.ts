@@ -1,5 +1,8 @@
 // The node daemon behind `veritrain node`: it loads the node's key, registers with the gateway,
-// then claims and runs tasks of its role one at a time until stopped. A stop (SIGTERM) ends
+// then claims and runs tasks of its role one at a time until stopped. Nothing waits for the
+// verification of earlier work: a worker's duty on chain lasts until its task is finalized, and a
+// verifier's until its reveal after the challenge window, so the chain's capacity by stake
+// (PROTOCOL.md §3) decides how many are open; the reveals run beside the next audits. A stop (SIGTERM) ends
 // the current claim's wait at once, stops training at the next step and gives the task back,
 // so another node resumes it from the last uploaded checkpoint.
 import { setTimeout as sleep } from "node:timers/promises";
@@ -7,8 +10,9 @@ import { NodeChainClient } from "../../chain-bridge/index.ts";
 import type { NodeRole } from "../../protocol/node-wire.ts";
 import { checkThreads } from "../train/profile.ts";
 import { runAuditTask } from "./audit-task.ts";
-import { pendingReveal, revealWhenDue } from "./chain-duties.ts";
+import { type AuditDuty, pendingReveals, revealWhenDue } from "./chain-duties.ts";
 import { ensureStaked } from "./chain-stake.ts";
+import { keepCommitmentFresh } from "./commitment-keeper.ts";
 import { NodeError } from "./errors.ts";
 import type { Fault } from "./faults.ts";
 import { GatewayClient } from "./gateway-client.ts";
@@ -28,6 +32,8 @@ export interface NodeDaemonOptions {
   fault?: Fault;
   /** Intra-op threads of its trainings and replays (default 1): part of its determinism profile. */
   threads?: number;
+  /** How many tasks or audits at once its bond backs when it registers (default 1). */
+  duties?: number;
   /** Long-poll length per claim, at most 20 s. */
   claimWaitSeconds?: number;
 }
@@ -57,6 +63,8 @@ async function registerWithRetries(client: GatewayClient, options: NodeDaemonOpt
 export class NodeDaemon {
   private readonly stopping = new AbortController();
   private running: Promise<void> | undefined;
+  /** Reveals waiting for their windows, and the verifier's commitment keeper: they end with a stop. */
+  private readonly background = new Set<Promise<void>>();
 
   private constructor(
     private readonly options: NodeDaemonOptions,
@@ -70,7 +78,10 @@ export class NodeDaemon {
     const identity = await loadIdentity(options.seed);
     const chain = options.chainUrl ? await NodeChainClient.connect(options.chainUrl, options.seed) : null;
     try {
-      if (chain) await ensureStaked(chain, options.role, options.dataDir, options.log, options.threads);
+      if (chain) {
+        const { threads, duties } = options;
+        await ensureStaked(chain, options.role, options.dataDir, options.log, { threads, duties });
+      }
       const client = new GatewayClient(options.apiUrl, identity);
       const node = await registerWithRetries(client, options);
       options.log(`registered ${node.address} as ${node.roles.join(", ")}`);
@@ -94,6 +105,18 @@ export class NodeDaemon {
     await this.done();
   }
 
+  private beside(work: Promise<void>): void {
+    const tracked = work
+      .catch((error: unknown) => this.options.log(`background duty failed: ${(error as Error).message}`))
+      .finally(() => this.background.delete(tracked));
+    this.background.add(tracked);
+  }
+
+  /** A stopped node leaves a reveal it still owes on file; the next run takes it up (pendingReveals). */
+  private revealLater(chain: NodeChainClient, duty: AuditDuty): void {
+    this.beside(revealWhenDue(chain, this.options.dataDir, duty, this.stopping.signal, this.options.log));
+  }
+
   private async loop(): Promise<void> {
     const { role, log } = this.options;
     // A whistleblower has nothing to claim yet: it stays registered until stopped.
@@ -110,10 +133,23 @@ export class NodeDaemon {
       fault: this.options.fault ?? null,
       threads: this.options.threads ?? 1,
     };
+    const stop = this.stopping.signal;
+    const chain = this.chain;
+    if (chain && role === "verifier") {
+      for (const owed of pendingReveals(this.options.dataDir)) this.revealLater(chain, owed);
+      this.beside(keepCommitmentFresh(chain, this.options.dataDir, stop, log));
+    }
+    try {
+      await this.claimUntilStopped(context);
+    } finally {
+      await Promise.all(this.background);
+    }
+  }
+
+  private async claimUntilStopped(context: TaskContext): Promise<void> {
+    const { role, log } = this.options;
     const wait = Math.min(this.options.claimWaitSeconds ?? 20, 20);
     const stop = this.stopping.signal;
-    const owed = this.chain && pendingReveal(this.options.dataDir);
-    if (owed) await revealWhenDue(this.chain!, this.options.dataDir, owed, stop, log);
     let backoff = FIRST_BACKOFF_MS;
     while (!stop.aborted) {
       try {
@@ -122,7 +158,8 @@ export class NodeDaemon {
           if (claim) await runTrainingTask(context, claim, stop);
         } else {
           const claim = await this.client.claimAudit(wait, stop);
-          if (claim) await runAuditTask(context, claim, stop);
+          const duty = claim && (await runAuditTask(context, claim, stop));
+          if (duty && this.chain) this.revealLater(this.chain, duty);
         }
         backoff = FIRST_BACKOFF_MS;
       } catch (error) {

@@ -151,7 +151,7 @@ function payJackpot(
  */
 function settleAudit(ctx: DispatchContext, taskId: bigint, auditIndex: number, forced: boolean | null): void {
   const audit = auditOf(getTask(ctx, taskId), auditIndex);
-  if (forced === null) slashStake(ctx, audit.verifier, "Timeout", null);
+  if (forced === null) slashStake(ctx, audit.verifier, "verifier", "Timeout", null);
   const outcome = forced === null ? "Failed" : "Passed";
   updateAudit(ctx, taskId, auditIndex, { forced, settled: true, outcome });
   changeDuties(ctx, audit.verifier, "verifier", -1);

@@ -312,12 +312,18 @@ function resolve(
       slashChallengeBond(ctx, challenger, bond, defender);
     } else {
       ctx.currency.unreserve(challenger, bond);
-      slashStake(ctx, defender, "Fraud", challenger);
+      slashStake(ctx, defender, "verifier", "Fraud", challenger);
       updateAudit(ctx, taskId, auditIndex, { outcome: "Failed" });
     }
     return;
   }
-  slashStake(ctx, loser, "Fraud", winner);
+  slashStake(
+    ctx,
+    loser,
+    defenderWon ? partyRoles[kind].challenger : partyRoles[kind].defender,
+    "Fraud",
+    winner,
+  );
   if (defenderWon) {
     updateAudit(ctx, taskId, auditIndex, { outcome: "Failed" });
   } else {

@@ -7,7 +7,7 @@ export const computeErrors = {
   NoRoles: "A node must take at least one role (worker, verifier, whistleblower).",
   BondTooLow: "The bond is below the minimum stake of one of the requested roles.",
   ZeroAmount: "The amount must be greater than zero.",
-  InsufficientBond: "The node has less bonded stake than requested.",
+  InsufficientBond: "The node has less bonded stake than requested beyond what its open duties put at risk.",
   InsufficientBalance: "The account's free balance cannot cover the reservation.",
   NothingToWithdraw: "The node has nothing unbonding.",
   StillLocked: "The unbonding delay has not passed yet.",
@@ -50,6 +50,7 @@ export const computeErrors = {
     "Percentages must be <= 100 (winner + jackpot shares and verifier share + jackpot tax too), forced_error_ppm <= 1,000,000, windows, minimum stakes and transcript_stride > 0.",
   InconsistentVerdict:
     "agrees must be true exactly when the transcript's end state (its last leaf) equals the worker's committed checkpoint leaf at the segment's end.",
+  CommitmentReused: "The new forced-error commitment must differ from the current one.",
 } as const;
 
 export type ComputeErrorName = keyof typeof computeErrors;

@@ -41,10 +41,30 @@ function openDuties(node: NodeInfo): number {
   return node.workerDuties + node.verifierDuties + node.whistleblowerDuties;
 }
 
-/** Workers and verifiers take one duty at a time so that their stake backs exactly one piece of work. */
+/**
+ * What one open duty in `role` puts at risk (PROTOCOL.md §3): the role's minimum stake for a
+ * worker's task or a verifier's audit. A whistleblower risks its challenge bond, reserved apart.
+ */
+export function dutyStake(params: Parameters, role: Role): bigint {
+  return role === "whistleblower" ? 0n : minimumStake(params, role);
+}
+
+/** The part of the bond that backs the node's open duties, one duty stake each. */
+export function stakeAtRisk(node: NodeInfo, params: Parameters): bigint {
+  return (
+    BigInt(node.workerDuties) * dutyStake(params, "worker") +
+    BigInt(node.verifierDuties) * dutyStake(params, "verifier")
+  );
+}
+
+/**
+ * A node has capacity for another duty while its bond not yet backing a duty covers one more duty
+ * stake; a verifier also needs a forced-error commitment no open audit of its holds (§5.5).
+ */
 export function isEligible(node: NodeInfo, role: Role, params: Parameters): boolean {
   if (!node.roles[role] || node.bonded < minimumStake(params, role)) return false;
-  return role === "whistleblower" || node[dutyField[role]] === 0;
+  if (role === "verifier" && node.commitmentInUse) return false;
+  return node.bonded - stakeAtRisk(node, params) >= dutyStake(params, role);
 }
 
 /** Eligible nodes in `Nodes` storage-key order, so that a draw depends on the randomness only. */
@@ -68,7 +88,18 @@ export function eligibleNodes(
 
 export function changeDuties(ctx: DispatchContext, who: AccountId, role: Role, delta: 1 | -1): void {
   const node = getNode(ctx, who);
-  nodes.set(ctx, who, { ...node, [dutyField[role]]: node[dutyField[role]] + delta });
+  const changed = { ...node, [dutyField[role]]: node[dutyField[role]] + delta };
+  // With no verifier duty left no open audit holds the commitment (one that timed out was never
+  // revealed), so it may serve the next audit.
+  if (changed.verifierDuties === 0) changed.commitmentInUse = false;
+  nodes.set(ctx, who, changed);
+}
+
+/** Opens an audit duty: the audit records the verifier's commitment, which is then spent. */
+export function takeAudit(ctx: DispatchContext, verifier: AccountId): Hash {
+  const node = getNode(ctx, verifier);
+  nodes.set(ctx, verifier, { ...node, verifierDuties: node.verifierDuties + 1, commitmentInUse: true });
+  return node.commitment;
 }
 
 /** Reserves on behalf of the pallet, reporting a shortfall as this pallet's error. */
@@ -102,6 +133,7 @@ export function register(
     unbonding: 0n,
     unlockAt: 0,
     commitment: args.commitment,
+    commitmentInUse: false,
     workerDuties: 0,
     verifierDuties: 0,
     whistleblowerDuties: 0,
@@ -117,10 +149,11 @@ export function bondExtra(ctx: DispatchContext, who: AccountId, amount: bigint):
   emit(ctx, "Bonded", { who, amount });
 }
 
+/** Only the bond no open duty needs may start unbonding. */
 export function unbond(ctx: DispatchContext, who: AccountId, amount: bigint): void {
   const node = getNode(ctx, who);
   ensure(amount > 0n, "ZeroAmount");
-  ensure(amount <= node.bonded, "InsufficientBond");
+  ensure(amount <= node.bonded - stakeAtRisk(node, parameters.get(ctx)), "InsufficientBond");
   const unlockAt = ctx.blockNumber + parameters.get(ctx).unbondingBlocks;
   nodes.set(ctx, who, {
     ...node,
@@ -135,7 +168,9 @@ export function withdrawUnbonded(ctx: DispatchContext, who: AccountId): void {
   const node = getNode(ctx, who);
   ensure(node.unbonding > 0n, "NothingToWithdraw");
   ensure(ctx.blockNumber >= node.unlockAt, "StillLocked");
-  ensure(openDuties(node) === 0, "HasOpenDuties");
+  // A node busy with several duties may still leave with what none of them needs; when a slash or
+  // a higher minimum left the bond short of its duties, the unbonding chunk stays to back them.
+  ensure(node.bonded >= stakeAtRisk(node, parameters.get(ctx)), "HasOpenDuties");
   ctx.currency.unreserve(who, node.unbonding);
   nodes.set(ctx, who, { ...node, unbonding: 0n });
   emit(ctx, "Withdrawn", { who, amount: node.unbonding });
@@ -149,8 +184,11 @@ export function deregister(ctx: DispatchContext, who: AccountId): void {
   emit(ctx, "NodeDeregistered", { who });
 }
 
+/** A fresh forced-error commitment: the verifier may take another audit with it. */
 export function rotateCommitment(ctx: DispatchContext, who: AccountId, commitment: Hash): void {
-  nodes.set(ctx, who, { ...getNode(ctx, who), commitment });
+  const node = getNode(ctx, who);
+  ensure(commitment !== node.commitment, "CommitmentReused");
+  nodes.set(ctx, who, { ...node, commitment, commitmentInUse: false });
 }
 
 /** Balances refuses to create an account with less than the existential deposit. */
@@ -185,17 +223,21 @@ function distribute(
   emit(ctx, "Slashed", { who: offender, amount, toWinner, toJackpot, toTreasury, reason });
 }
 
-/** Takes `percent` of the node's stake, from `bonded` first, then from `unbonding`. */
+/**
+ * Takes `percent` of the duty stake of the duty the offender failed in `role` (never of its whole
+ * bond, which backs its other duties too), from `bonded` first, then from `unbonding`.
+ */
 export function slashStake(
   ctx: DispatchContext,
   offender: AccountId,
+  role: Exclude<Role, "whistleblower">,
   reason: Exclude<SlashReason, "LostChallenge">,
   winner: AccountId | null,
 ): void {
   const node = getNode(ctx, offender);
   const params = parameters.get(ctx);
   const percent = reason === "Fraud" ? params.fraudSlashPercent : params.timeoutSlashPercent;
-  const amount = percentOf(node.bonded + node.unbonding, percent);
+  const amount = lesser(percentOf(dutyStake(params, role), percent), node.bonded + node.unbonding);
   const fromBonded = lesser(amount, node.bonded);
   nodes.set(ctx, offender, {
     ...node,

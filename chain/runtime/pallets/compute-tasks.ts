@@ -14,6 +14,7 @@ import {
   JACKPOT_ACCOUNT,
   reserveFunds,
   slashStake,
+  takeAudit,
 } from "./compute-stake.ts";
 import { nextTaskId, parameters, tasks } from "./compute-storage.ts";
 import type { Audit, Commitment, Hash, TaskInfo, TaskSpec } from "./compute-types.ts";
@@ -228,12 +229,12 @@ export function selectAudits(ctx: DispatchContext, taskId: bigint): void {
   const chosenVerifiers = draws.distinct(count, verifiers.length);
   const audits: Audit[] = chosenSegments.map((segment, i) => {
     const verifier = verifiers[chosenVerifiers[i]!]!;
-    changeDuties(ctx, verifier, "verifier", 1);
+    const commitment = takeAudit(ctx, verifier);
     emit(ctx, "AuditAssigned", { taskId, auditIndex: i, segment, verifier });
     return {
       segment,
       verifier,
-      commitment: getNode(ctx, verifier).commitment,
+      commitment,
       verdict: null,
       challenger: null,
       forced: null,
@@ -272,7 +273,7 @@ export function reassignTask(ctx: DispatchContext, who: AccountId, taskId: bigin
   }
   ensure(task.status === "Assigned", "WrongTaskStatus");
   ensure(ctx.blockNumber > task.commitDeadline, "TooEarly");
-  slashStake(ctx, task.worker!, "Timeout", null);
+  slashStake(ctx, task.worker!, "worker", "Timeout", null);
   restartAttempt(ctx, taskId, task, task.worker!);
 }
 

@@ -52,6 +52,8 @@ export type NodeInfo = {
   unbonding: bigint;
   unlockAt: number;
   commitment: Hash;
+  /** Recorded on an open audit: the verifier takes no other audit until it commits to a new secret. */
+  commitmentInUse: boolean;
   workerDuties: number;
   verifierDuties: number;
   whistleblowerDuties: number;
@@ -199,6 +201,7 @@ export const computeTypes: Readonly<Record<string, TypeDefinition>> = {
       unbonding: "u128",
       unlockAt: "u32",
       commitment: "H256",
+      commitmentInUse: "bool",
       workerDuties: "u32",
       verifierDuties: "u32",
       whistleblowerDuties: "u32",

@@ -21,6 +21,7 @@ import {
   getNode,
   JACKPOT_ACCOUNT,
   register,
+  rotateCommitment,
   unbond,
   withdrawUnbonded,
 } from "./compute-stake.ts";
@@ -247,6 +248,12 @@ export const computePallet = definePallet({
         parameters.set(ctx, args.parameters);
         emit(ctx, "ParametersSet", {});
       },
+    }),
+    rotateCommitment: nodeCall<{ commitment: Hash }>({
+      args: { commitment: "H256" },
+      weight: LIGHT,
+      docs: "A verifier commits to a new forced-error secret, so that it may take another audit while earlier ones are open.",
+      run: (ctx, who, args) => rotateCommitment(ctx, who, args.commitment),
     }),
   },
   storage: {

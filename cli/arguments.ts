@@ -1,0 +1,13 @@
+// Option parsers shared by the CLI's commands: a bad value is refused with the option's name.
+import { InvalidArgumentError } from "commander";
+
+/** A whole number of at least `minimum`, for the option `name`. */
+export function wholeNumber(name: string, minimum: number) {
+  return (value: string): number => {
+    const number = Number(value);
+    if (!Number.isInteger(number) || number < minimum) {
+      throw new InvalidArgumentError(`${name} must be a whole number >= ${minimum}, got "${value}"`);
+    }
+    return number;
+  };
+}
