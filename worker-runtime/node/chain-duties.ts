@@ -8,12 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { NodeChainClient, TxRecord } from "../../chain-bridge/index.ts";
-import {
-  BridgeError,
-  type ForcedErrorSecret,
-  isForcedAudit,
-  newForcedErrorSecret,
-} from "../../chain-bridge/index.ts";
+import { BridgeError, isForcedAudit, newForcedErrorSecret } from "../../chain-bridge/index.ts";
 import { merkleInclusionProof, merkleRoot } from "../../protocol/merkle.ts";
 import { sha256Hex } from "../../protocol/signed-messages.ts";
 import { NodeError } from "./errors.ts";
