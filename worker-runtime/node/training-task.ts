@@ -145,7 +145,18 @@ export async function runTrainingTask(
           });
         } else if (event.type === "epoch" && latest) {
           // Every epoch is reported, however soon after the last report: it is the job's history.
-          const report = { ...latest, epoch: event.metrics };
+          // JSON has no NaN or Infinity: a diverged loss is reported as null rather than refused.
+          const m = event.metrics;
+          const finite = (value: number | null) => (value !== null && Number.isFinite(value) ? value : null);
+          const epoch = {
+            ...m,
+            train_loss: finite(m.train_loss) ?? 0,
+            train_accuracy: finite(m.train_accuracy),
+            val_loss: finite(m.val_loss),
+            val_accuracy: finite(m.val_accuracy),
+            steps_per_second: finite(m.steps_per_second) ?? 0,
+          };
+          const report = { ...latest, epoch };
           reports.add(() => client.progress(lease, report).then(() => undefined));
         } else if (event.type === "step") {
           latest = {
