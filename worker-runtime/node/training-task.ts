@@ -8,7 +8,7 @@ import { join } from "node:path";
 import canonicalize from "canonicalize";
 import type { NodeChainClient } from "../../chain-bridge/index.ts";
 import { merkleRoot } from "../../protocol/merkle.ts";
-import type { Progress, TrainingClaim } from "../../protocol/node-wire.ts";
+import type { TrainingClaim } from "../../protocol/node-wire.ts";
 import { commitmentMessage } from "../../protocol/signed-messages.ts";
 import { CheckpointDir } from "../train/checkpoint-dir.ts";
 import { currentProfile } from "../train/profile.ts";
@@ -112,8 +112,6 @@ export async function runTrainingTask(
     }
     const checkpointDir = join(workDir, "checkpoints");
     let lastProgress = 0;
-    /** The last step's figures, which an epoch's report carries along with its metrics. */
-    let latest: Progress | undefined;
     // The leaves are the hashes of the bytes as uploaded, which a fault may have forged.
     const uploaded = new Map<number, string>();
     let previous: CheckpointInFlight["previous"] = null;
@@ -143,34 +141,19 @@ export async function runTrainingTask(
             uploaded.set(step, sha256Hex(bytes));
             await client.uploadCheckpoint(lease, step, bytes);
           });
-        } else if (event.type === "epoch" && latest) {
-          // Every epoch is reported, however soon after the last report: it is the job's history.
-          // JSON has no NaN or Infinity: a diverged loss is reported as null rather than refused.
-          const m = event.metrics;
-          const finite = (value: number | null) => (value !== null && Number.isFinite(value) ? value : null);
-          const epoch = {
-            ...m,
-            train_loss: finite(m.train_loss) ?? 0,
-            train_accuracy: finite(m.train_accuracy),
-            val_loss: finite(m.val_loss),
-            val_accuracy: finite(m.val_accuracy),
-            steps_per_second: finite(m.steps_per_second) ?? 0,
-          };
-          const report = { ...latest, epoch };
-          reports.add(() => client.progress(lease, report).then(() => undefined));
-        } else if (event.type === "step") {
-          latest = {
-            step: event.step,
-            total_steps: event.totalSteps,
-            loss: Number.isFinite(event.loss) ? event.loss : 0,
-            learning_rate: event.lr,
-            steps_per_second: event.stepsPerSecond,
-          };
-          if (Date.now() - lastProgress >= PROGRESS_INTERVAL_MS) {
-            lastProgress = Date.now();
-            const report = latest;
-            reports.add(() => client.progress(lease, report).then(() => undefined));
-          }
+        } else if (event.type === "step" && Date.now() - lastProgress >= PROGRESS_INTERVAL_MS) {
+          lastProgress = Date.now();
+          reports.add(() =>
+            client
+              .progress(lease, {
+                step: event.step,
+                total_steps: event.totalSteps,
+                loss: Number.isFinite(event.loss) ? event.loss : 0,
+                learning_rate: event.lr,
+                steps_per_second: event.stepsPerSecond,
+              })
+              .then(() => undefined),
+          );
         }
       },
     });
