@@ -8,7 +8,7 @@ import { join } from "node:path";
 import canonicalize from "canonicalize";
 import type { NodeChainClient } from "../../chain-bridge/index.ts";
 import { merkleRoot } from "../../protocol/merkle.ts";
-import type { Progress, TrainingClaim } from "../../protocol/node-wire.ts";
+import type { TrainingClaim } from "../../protocol/node-wire.ts";
 import { commitmentMessage } from "../../protocol/signed-messages.ts";
 import { CheckpointDir } from "../train/checkpoint-dir.ts";
 import { currentProfile } from "../train/profile.ts";
@@ -120,8 +120,6 @@ export async function runTrainingTask(
     }
     const checkpointDir = join(workDir, "checkpoints");
     let lastProgress = 0;
-    /** The last step's figures, which an epoch's report carries along with its metrics. */
-    let latest: Progress | undefined;
     // The leaves are the hashes of the bytes as uploaded, which a fault may have forged.
     const uploaded = new Map<number, string>();
     // Set by the upload reports, which narrowing cannot see into.
@@ -153,23 +151,19 @@ export async function runTrainingTask(
             uploaded.set(step, sha256Hex(bytes));
             await client.uploadCheckpoint(lease, step, bytes);
           });
-        } else if (event.type === "epoch" && latest) {
-          // Every epoch is reported, however soon after the last report: it is the job's history.
-          const report = { ...latest, epoch: event.metrics };
-          reports.add(() => client.progress(lease, report).then(() => undefined));
-        } else if (event.type === "step") {
-          latest = {
-            step: event.step,
-            total_steps: event.totalSteps,
-            loss: Number.isFinite(event.loss) ? event.loss : 0,
-            learning_rate: event.lr,
-            steps_per_second: event.stepsPerSecond,
-          };
-          if (Date.now() - lastProgress >= PROGRESS_INTERVAL_MS) {
-            lastProgress = Date.now();
-            const report = latest;
-            reports.add(() => client.progress(lease, report).then(() => undefined));
-          }
+        } else if (event.type === "step" && Date.now() - lastProgress >= PROGRESS_INTERVAL_MS) {
+          lastProgress = Date.now();
+          reports.add(() =>
+            client
+              .progress(lease, {
+                step: event.step,
+                total_steps: event.totalSteps,
+                loss: Number.isFinite(event.loss) ? event.loss : 0,
+                learning_rate: event.lr,
+                steps_per_second: event.stepsPerSecond,
+              })
+              .then(() => undefined),
+          );
         }
       },
     });
