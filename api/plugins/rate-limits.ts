@@ -27,7 +27,8 @@ export interface RateLimitsOptions {
 }
 
 // Stripe signs its webhook and retries it until answered: refusing one only delays a payment.
-const EXEMPT = new Set(["/v1/billing/webhook"]);
+// Health is what load balancers poll, and must answer while Redis is down.
+const EXEMPT = new Set(["/v1/billing/webhook", "/v1/health"]);
 
 const BY_ROUTE: Record<string, RateLimitFamily> = {
   "POST /v1/auth/login": "login_address",
@@ -67,6 +68,9 @@ export default fp(
       nameSpace: "rate-limit:",
       enableDraftSpec: true,
       hook: "preHandler",
+      // While Redis is unreachable requests go uncounted rather than refused: an outage of the
+      // counters must not become an outage of the API.
+      skipOnError: true,
       errorResponseBuilder: (request, context) => {
         const family = familyOf(request);
         return new ApiError(

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { randomBytes, scryptSync } from "node:crypto";
 import { after, before, test } from "node:test";
+import { DEFAULT_RATE_LIMITS } from "../../config/rate-limits.ts";
 import { signUp } from "../../test/support/accounts.ts";
 import { expectApiError } from "../../test/support/api-error.ts";
 import { createTestApp, type TestApp } from "../../test/support/app.ts";
@@ -9,7 +10,10 @@ import { verifyPassword } from "../services/passwords.ts";
 
 let t: TestApp;
 before(async () => {
-  t = await createTestApp();
+  // The account budget's window outlasts ten slow password hashes on a loaded machine.
+  t = await createTestApp({
+    rateLimits: { ...DEFAULT_RATE_LIMITS, login_account: { max: 10, windowMs: 10 * 60_000 } },
+  });
 });
 after(() => t.close());
 
