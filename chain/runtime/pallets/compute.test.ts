@@ -850,7 +850,7 @@ test("verifiers that miss the verdict or the reveal are slashed for the timeout 
   });
 });
 
-test("a task's profile binds its later workers and its verifiers; a node with open duties cannot leave", async () => {
+test("a task's profile binds its later workers and its verifiers; a node cannot unbond what its duties need", async () => {
   await chain.conserving(async () => {
     const { alice, bob, ferdie, grace } = chain.accounts;
     const workerOnly = { worker: true, verifier: false, whistleblower: false };
@@ -858,10 +858,11 @@ test("a task's profile binds its later workers and its verifiers; a node with op
     // A task demanding Grace's profile can only go to her.
     const demanded = await createTask(spec({ profile: GRACE_PROFILE, verificationLevel: 0 }));
     assert.equal(demanded.worker.address, grace.address);
+    // Her whole bond backs the open task (capacity by stake, §3): none of it may leave meanwhile.
+    await chain.fails(grace, chain.compute("unbond", 10n * VT), "Compute.InsufficientBond");
+    await chain.ok(alice, chain.compute("cancelTask", demanded.taskId));
     await chain.ok(grace, chain.compute("unbond", 10n * VT));
     await chain.advanceTo(num((await chain.node("grace"))?.unlockAt));
-    await chain.fails(grace, chain.compute("withdrawUnbonded"), "Compute.HasOpenDuties");
-    await chain.ok(alice, chain.compute("cancelTask", demanded.taskId));
     await chain.ok(grace, chain.compute("withdrawUnbonded"));
 
     // Below her minimum stake, Grace is not drawn while Bob and Ferdie take a task each; bonded
