@@ -91,7 +91,8 @@ describe("EventWatcher", () => {
     try {
       const taskId = newId("task");
       await fixture.database.db.task.count();
-      const spec = sampleSpec({ profile: null });
+      // A profile no node registered: the chain refuses the escrow whatever capacity the worker has.
+      const spec = sampleSpec({ profile: `0x${"99".repeat(32)}` });
       await assert.rejects(
         fixture.bridge.openEscrow({ taskId, jobId: fixture.jobId, usdCents: 100n, spec }),
         BridgeError,
