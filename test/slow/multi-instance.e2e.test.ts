@@ -5,8 +5,8 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Cluster } from "./support/cluster.ts";
-import { auditJob, createJob, newCustomer, operatorReserved, waitForEnd } from "./support/job-runs.ts";
+import { Cluster } from "../support/cluster.ts";
+import { auditJob, createJob, newCustomer, operatorReserved, waitForEnd } from "../support/job-runs.ts";
 
 describe("several API instances", () => {
   let cluster: Cluster;
