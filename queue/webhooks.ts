@@ -69,7 +69,8 @@ export class WebhookQueue {
   async close(): Promise<void> {
     await closeWithin(
       async () => {
-        await this.worker?.close();
+        // Forced: a delivery cut short is retried from its outbox row, never lost.
+        await this.worker?.close(true);
         await this.queue.close();
       },
       () => {
