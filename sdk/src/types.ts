@@ -1,6 +1,7 @@
 // The API's resources as the client returns them. Written by hand for readability; the API's
 // TypeBox schemas are checked against them at compile time (api/schemas/sdk-conformance.ts),
 // so a change on either side that breaks the other fails `tsc`.
+import type { EpochMetrics } from "../../protocol/node-wire.ts";
 
 /** One page of a list: newest first; pass the last id as `after` for the next page. */
 export interface List<T> {
@@ -237,17 +238,7 @@ export interface Quote {
 }
 
 /** One finished epoch's metrics: training loss and accuracy, and the validation split's. */
-export interface EpochMetrics {
-  epoch: number;
-  /** The optimizer step that closed this epoch. */
-  last_step: number;
-  train_samples: number;
-  train_loss: number;
-  train_accuracy: number | null;
-  val_loss: number | null;
-  val_accuracy: number | null;
-  steps_per_second: number;
-}
+export type { EpochMetrics };
 
 export type JobStatus = "queued" | "running" | "verifying" | "succeeded" | "failed" | "cancelled";
 

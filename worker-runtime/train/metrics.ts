@@ -2,6 +2,7 @@
 // Field names are snake_case because this object is written as metrics.json and served by the API.
 // The history and the open epoch's sums are kept in the checkpoint manifest, so a resumed run
 // reports the same losses and accuracies as one that never stopped (only timings differ).
+import type { EpochMetrics } from "../../protocol/node-wire.ts";
 
 export interface StepMetric {
   step: number;
@@ -9,17 +10,8 @@ export interface StepMetric {
   lr: number;
 }
 
-export interface EpochMetric {
-  epoch: number;
-  /** The optimizer step that closed this epoch. */
-  last_step: number;
-  train_samples: number;
-  train_loss: number;
-  train_accuracy: number | null;
-  val_loss: number | null;
-  val_accuracy: number | null;
-  steps_per_second: number;
-}
+/** One finished epoch's metrics: the node wire carries them as the trainer computes them. */
+export type EpochMetric = EpochMetrics;
 
 export interface TrainMetrics {
   total_steps: number;
