@@ -34,7 +34,15 @@ export function stringOf(value: unknown, what: string): string {
   return value;
 }
 
+/**
+ * A 32-byte hash. @polkadot/types' toPrimitive renders a byte array whose bytes are all printable
+ * ASCII as that text instead of hex (a profile of 32 × 0x22 comes back as 32 quote marks), so a
+ * 32-character printable string is read back as its bytes.
+ */
 export function hashOf(value: unknown, what: string): string {
+  if (typeof value === "string" && /^[\x20-\x7e]{32}$/.test(value)) {
+    return `0x${Buffer.from(value, "latin1").toString("hex")}`;
+  }
   if (typeof value !== "string" || !/^0x[0-9a-f]{64}$/i.test(value))
     throw mismatch(what, "a 32-byte hash", value);
   return value.toLowerCase();
