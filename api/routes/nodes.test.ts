@@ -400,6 +400,12 @@ describe("node gateway routes", () => {
       await invalid(5, encodeCheckpoint({ ...initial, step: 5, params: retyped }));
       // Leaf 0 is the platform's: a well-formed initial state with other weights is refused.
       await invalid(0, checkpointAt(0, 1));
+      // Each refusal is reported against the worker that sent it.
+      const refusals = lifecycle.of<{ worker: string }>("evidenceRefused", "task_evidence");
+      assert.deepEqual(
+        refusals.map((r) => r.worker),
+        Array(6).fill(worker.address),
+      );
       await workerClient.uploadCheckpoint(lease, 0, checkpointAt(0));
       await workerClient.uploadCheckpoint(lease, 5, checkpointAt(5));
       assert.deepEqual(
@@ -492,15 +498,15 @@ describe("node gateway routes", () => {
       }
     });
 
-    it("reports a task that failed on every attempt as the network's fault, once", async () => {
+    it("reports a task that failed on every attempt as abandoned by its worker, once", async () => {
       await producer.enqueueTraining(worker.address, trainingTask("task_doomed"));
       const claim = await workerClient.claimTraining(5);
       assert.equal(claim?.task.task_id, "task_doomed");
       await workerClient.fail(claim!.lease.id, "crash 2");
-      for (let i = 0; i < 60 && lifecycle.of("taskFailed", "task_doomed").length === 0; i++) await sleep(50);
-      assert.deepEqual(lifecycle.of("taskFailed", "task_doomed"), [
-        { reason: "training failed on every attempt of its node: crash 2", networkFault: true },
-      ]);
+      for (let i = 0; i < 60 && lifecycle.of("trainingAbandoned", "task_doomed").length === 0; i++) {
+        await sleep(50);
+      }
+      assert.deepEqual(lifecycle.of("trainingAbandoned", "task_doomed"), ["crash 2"]);
     });
 
     it("refuses malformed leases and unknown blobs", async () => {

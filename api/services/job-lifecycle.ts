@@ -45,6 +45,13 @@ export interface JobLifecycle {
   checkpointStored(taskId: string, checkpoint: CheckpointReport): Promise<void>;
   trainingCompleted(taskId: string, result: TrainingResult): Promise<void>;
   auditCompleted(taskId: string, verdict: AuditVerdict): Promise<void>;
+  /**
+   * The gateway refused evidence `worker` sent for the task (a checkpoint that is not a state of
+   * the run, a commitment to a model other than the one its checkpoints give).
+   */
+  evidenceRefused(taskId: string, worker: string, reason: string): Promise<void>;
+  /** The task's worker failed it on every attempt its queue allows. */
+  trainingAbandoned(taskId: string, reason: string): Promise<void>;
   /** `networkFault`: the failure is the network's (a node), so the user is not charged. */
   taskFailed(taskId: string, reason: string, networkFault: boolean): Promise<void>;
 }

@@ -13,6 +13,8 @@ import type { AuditVerdict, CheckpointReport, JobLifecycle, TrainingResult } fro
 import { type JobSettlement, TERMINAL } from "./job-settlement.ts";
 
 /** A worker's completion that the task's record on chain does not back. */
+const EVIDENCE_REFUSED = "training.evidence_refused";
+
 export class CommitmentError extends DomainError<"not_committed" | "commitment_mismatch"> {}
 
 export interface JobReportsDeps {
@@ -148,6 +150,35 @@ export class JobReports implements JobLifecycle {
       to_step: verdict.toStep,
       agrees: verdict.agrees,
     });
+  }
+
+  async evidenceRefused(taskId: string, worker: string, reason: string): Promise<void> {
+    await this.deps.events.emit(await this.jobOfTask(taskId), EVIDENCE_REFUSED, { worker, reason });
+  }
+
+  /**
+   * A worker that gave up after the gateway refused its evidence is a cheat, not a casualty: where
+   * the task is on chain it stays with that worker until its commit deadline, when the chain
+   * slashes it and the verification driver hands the task to another worker. Any other failure
+   * (the model diverged, the node kept crashing) fails the job at no charge, as every worker
+   * might meet it and none should be slashed for a customer's model.
+   */
+  async trainingAbandoned(taskId: string, reason: string): Promise<void> {
+    const task = await this.deps.db.task.findUnique({ where: { id: taskId } });
+    if (task?.chainTaskId != null && task.workerAddress) {
+      const refusals = await this.deps.db.jobEvent.findMany({
+        where: { jobId: task.jobId, type: EVIDENCE_REFUSED },
+      });
+      if (refusals.some((event) => (event.data as { worker?: unknown }).worker === task.workerAddress)) {
+        await this.deps.events.emit(task.jobId, "training.abandoned", {
+          worker: task.workerAddress,
+          reason:
+            "the worker gave up after its evidence was refused; another worker takes the task over once its commit deadline passes",
+        });
+        return;
+      }
+    }
+    await this.taskFailed(taskId, `training failed on every attempt of its node: ${reason}`, true);
   }
 
   async taskFailed(taskId: string, reason: string, networkFault: boolean): Promise<void> {

@@ -302,14 +302,19 @@ export class FraudStack {
   async setEligible(node: NodeProcess, eligible: boolean): Promise<void> {
     const client = await NodeChainClient.connect(this.devnet.wsUrl, node.seed);
     try {
-      const bonded = (await readNode(client.api, node.address))?.bonded ?? 0n;
+      const state = await readNode(client.api, node.address);
+      const bonded = state?.bonded ?? 0n;
       const minimum = await this.minimumStake(node.role);
+      // A duty still open (a dispute nobody plays) keeps its stake bonded; the rest can go, which
+      // leaves the node without capacity for another duty all the same.
+      const atRisk = BigInt((state?.duties.worker ?? 0) + (state?.duties.verifier ?? 0)) * minimum;
+      const free = bonded - atRisk;
       const tx = eligible
-        ? bonded < minimum
-          ? await client.bondExtra(minimum - bonded)
+        ? free < minimum
+          ? await client.bondExtra(minimum - free)
           : null
-        : bonded > 0n
-          ? await client.unbond(bonded)
+        : free > 0n
+          ? await client.unbond(free)
           : null;
       if (tx?.status === "failed") throw new Error(`re-staking ${node.seed} failed: ${tx.error}`);
     } finally {

@@ -53,6 +53,12 @@ export class RecordingLifecycle implements JobLifecycle {
   async auditCompleted(taskId: string, verdict: AuditVerdict) {
     this.push("auditCompleted", taskId, verdict);
   }
+  async evidenceRefused(taskId: string, worker: string, reason: string) {
+    this.push("evidenceRefused", taskId, { worker, reason });
+  }
+  async trainingAbandoned(taskId: string, reason: string) {
+    this.push("trainingAbandoned", taskId, reason);
+  }
   async taskFailed(taskId: string, reason: string, networkFault: boolean) {
     this.push("taskFailed", taskId, { reason, networkFault });
   }

@@ -57,7 +57,6 @@ describe("worker faults", () => {
     for (const [index, { step, bytes }] of checkpoints.entries()) {
       const previous = index === 0 ? null : { step: checkpoints[index - 1]!.step, bytes: sent[index - 1]! };
       const inFlight: CheckpointInFlight = {
-        index,
         step,
         bytes,
         previous,

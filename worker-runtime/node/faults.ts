@@ -13,8 +13,6 @@ import { swapOperator } from "./swap-operator.ts";
 
 /** One checkpoint a worker is about to upload, with what a fault may need to forge it. */
 export interface CheckpointInFlight {
-  /** Its position among this run's checkpoints: 0 is the one the run starts from. */
-  index: number;
   step: number;
   bytes: Uint8Array;
   /** The checkpoint before it, as uploaded. */
@@ -55,12 +53,19 @@ export interface VerifierFault {
 
 export type Fault = WorkerFault | VerifierFault;
 
-// The forged checkpoint is the first one after the start: every run, however short, has it.
-const FORGED_INDEX = 1;
-
+/**
+ * The forged checkpoint is the task's first after step 0 (every task, however short, has it),
+ * chosen by its step rather than its place in the run: a worker whose forgery the gateway refuses
+ * and who tries again forges it again, as a persistent cheat would, instead of turning honest.
+ */
 function forgeOnce(forge: (checkpoint: CheckpointInFlight) => Uint8Array | Promise<Uint8Array>) {
-  return (checkpoint: CheckpointInFlight) =>
-    checkpoint.index === FORGED_INDEX ? forge(checkpoint) : checkpoint.bytes;
+  return (checkpoint: CheckpointInFlight) => {
+    const interval = parseTrainingSpec(checkpoint.spec).checkpoint_every;
+    const first = checkpoint.step > 0 && (checkpoint.previous?.step ?? 0) === 0;
+    return checkpoint.step === interval || (first && checkpoint.step < interval)
+      ? forge(checkpoint)
+      : checkpoint.bytes;
+  };
 }
 
 function perturbWeights(bytes: Uint8Array): Uint8Array {

@@ -111,8 +111,11 @@ export async function runTrainingTask(
     ]);
     const resumeFrom = claim.resume_from;
     let resume: { dir: string } | undefined;
+    // Set by the upload reports, which narrowing cannot see into.
+    let previous = null as CheckpointInFlight["previous"];
     if (resumeFrom) {
       const bytes = await client.download(resumeFrom.sha256);
+      previous = { step: resumeFrom.step, bytes };
       resume = { dir: resumeDirectory(join(workDir, "resume"), claim, bytes, context.threads) };
       log(`task ${task.task_id}: resuming from step ${resumeFrom.step}`);
     } else {
@@ -122,9 +125,6 @@ export async function runTrainingTask(
     let lastProgress = 0;
     // The leaves are the hashes of the bytes as uploaded, which a fault may have forged.
     const uploaded = new Map<number, string>();
-    // Set by the upload reports, which narrowing cannot see into.
-    let previous = null as CheckpointInFlight["previous"];
-    let index = 0;
     const job = fault?.job ? fault.job({ model, spec: task.spec }) : { model, spec: task.spec };
     const result = await train({
       ...job,
@@ -138,7 +138,7 @@ export async function runTrainingTask(
           const { step, file } = event.record;
           // The trainer wrote the file before announcing it; read it now, before a later one lands.
           const trained = readFileSync(join(checkpointDir, file));
-          const inFlight = { index: index++, step, bytes: trained, model, spec: task.spec };
+          const inFlight = { step, bytes: trained, model, spec: task.spec };
           reports.add(async () => {
             const bytes = fault?.checkpoint
               ? await fault.checkpoint({

@@ -188,16 +188,13 @@ export class NodeLeases {
     const { lifecycle, logError } = this.options;
     const opened = new LeaseBroker(kind, node, this.options.queues, this.policies[kind]);
     opened.onError((error) => logError(error, `reporting an exhausted ${kind} task failed`));
-    // A training task its worker cannot finish fails the job (at no cost to the user). An audit
-    // its verifier cannot finish does not: the chain settles it as failed, slashes the verifier
+    // A training task its worker cannot finish is the job services' to judge (JobReports
+    // .trainingAbandoned: a cheat's task goes to another worker, other failures fail the job at no
+    // cost to the user). An audit its verifier cannot finish does not fail the job: the chain settles it as failed, slashes the verifier
     // for the missed deadline, and the job goes on to finalization.
     opened.onExhausted(async (jobId, reason) => {
       if (kind === "training") {
-        await lifecycle.taskFailed(
-          taskIdOfJob(jobId),
-          `training failed on every attempt of its node: ${reason}`,
-          true,
-        );
+        await lifecycle.trainingAbandoned(taskIdOfJob(jobId), reason);
       } else {
         logError(new Error(reason), `node ${node} gave up audit ${jobId}`);
       }

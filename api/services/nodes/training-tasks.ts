@@ -11,6 +11,7 @@ import type {
   Progress,
   StoredModel,
   TrainingClaim,
+  TrainingTask,
 } from "../../../protocol/node-wire.ts";
 import { checkpointRoot } from "../../../protocol/receipt.ts";
 import { commitmentMessage, sha256Hex } from "../../../protocol/signed-messages.ts";
@@ -65,6 +66,16 @@ export class TrainingTasks {
     private readonly lifecycle: JobLifecycle,
   ) {}
 
+  /** Runs an evidence check; a refusal is reported against the worker before it is answered. */
+  private async refusing(node: string, task: TrainingTask, check: () => Promise<void>): Promise<void> {
+    try {
+      await check();
+    } catch (error) {
+      if (error instanceof ApiError) await this.lifecycle.evidenceRefused(task.task_id, node, error.message);
+      throw error;
+    }
+  }
+
   async claim(
     node: string,
     request: ClaimRequest | undefined,
@@ -111,7 +122,9 @@ export class TrainingTasks {
       return renewed;
     });
     const sizeBytes = await this.blobs.store("checkpoint", content, sha256);
-    await this.evidence.checkCheckpoint(lease.data.task, step, sha256);
+    await this.refusing(node, lease.data.task, () =>
+      this.evidence.checkCheckpoint(lease.data.task, step, sha256),
+    );
     const checkpoint = { step, sha256 };
     await this.leases.recordCheckpoint(node, leaseId, checkpoint);
     await this.lifecycle.checkpointStored(lease.data.task.task_id, { step, sha256, sizeBytes });
@@ -156,11 +169,13 @@ export class TrainingTasks {
     const delivered = await this.evidence.deliveredModel(task, stored.at(-1)!);
     const deliveredSha256 = sha256Hex(delivered);
     if (completion.model_sha256 !== deliveredSha256) {
-      throw ApiError.badRequest(
+      const refused = ApiError.badRequest(
         "model_mismatch",
         `model_sha256 ${completion.model_sha256} is not the model derived from the last checkpoint (${deliveredSha256})`,
         "model_sha256",
       );
+      await this.lifecycle.evidenceRefused(task.task_id, node, refused.message);
+      throw refused;
     }
     if (!(await this.blobs.has(deliveredSha256))) {
       await this.blobs.store("model", Readable.from([delivered]), deliveredSha256);
