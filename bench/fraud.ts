@@ -133,7 +133,7 @@ async function runSuite(rows: FraudRow[]): Promise<Row[]> {
 
 const selected = FRAUD_ROWS.filter((row) => !modes || modes.includes(row.mode));
 const table: Row[] = [];
-for (const suite of ["audit", "evidence", "liveness", "verifier"] as const) {
+for (const suite of new Set(selected.map((row) => row.suite))) {
   const rows = selected.filter((row) => row.suite === suite);
   if (rows.length > 0) table.push(...(await runSuite(rows)));
 }

@@ -14,7 +14,7 @@ export interface FraudRow {
    * by side. A `disputed` row comes last in its file: the chain gives a node one duty at a time,
    * and a dispute nobody plays keeps its verifiers' duties open for good.
    */
-  suite: "evidence" | "audit" | "verifier" | "liveness";
+  suite: "evidence" | "forgery" | "operator" | "audit" | "verifier" | "liveness";
   /** How the cheat is caught; null when nothing catches it yet (docs/verification.md says why). */
   caughtBy: Detection | null;
   /**
@@ -89,6 +89,37 @@ export const FRAUD_ROWS: readonly FraudRow[] = [
     ends: "disputed",
     takeover: false,
     faked: forgedCheckpoint,
+    nodePaid: false,
+  },
+  {
+    mode: "replay-other-job",
+    role: "worker",
+    suite: "forgery",
+    caughtBy: "refused-upload",
+    ends: "succeeded",
+    takeover: true,
+    faked: null,
+    nodePaid: false,
+  },
+  {
+    mode: "subset-data",
+    role: "worker",
+    suite: "forgery",
+    caughtBy: "disagreeing-verdict",
+    ends: "disputed",
+    takeover: false,
+    faked: forgedCheckpoint,
+    nodePaid: false,
+  },
+  {
+    mode: "swap-operator",
+    role: "worker",
+    suite: "operator",
+    caughtBy: "disagreeing-verdict",
+    ends: "disputed",
+    takeover: false,
+    // Every step runs the swapped operator: every segment after step 0 is forged.
+    faked: (segments) => segments,
     nodePaid: false,
   },
   {
