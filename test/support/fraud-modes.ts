@@ -10,9 +10,8 @@ export interface FraudRow {
   mode: string;
   role: NodeRole;
   /**
-   * Which test file runs it (`test/fraud-<suite>.e2e.test.ts`), a few rows each so files run side
-   * by side. A `disputed` row comes last in its file: the chain gives a node one duty at a time,
-   * and a dispute nobody plays keeps its verifiers' duties open for good.
+   * Which test file runs it (`test/slow/fraud-<suite>.e2e.test.ts`), a few rows each so files run
+   * side by side.
    */
   suite: "evidence" | "forgery" | "operator" | "audit" | "verifier" | "liveness";
   /** How the cheat is caught; null when nothing catches it yet (docs/verification.md says why). */
