@@ -54,6 +54,7 @@ interface JobJson {
   total_steps: number;
   price: { quoted_cents: number; reserved_cents: number; charged_cents: number | null };
   result: { model_sha256: string | null };
+  metrics: Array<Record<string, unknown>>;
 }
 
 interface Daemon {
@@ -292,6 +293,13 @@ describe("a training job from card payment to verified weights", () => {
       sha256Hex(local.model),
       "the network's weights are bit-identical to a local run",
     );
+    // The worker reported each epoch it closed: the job keeps them, and they are the local run's
+    // (all but the throughput, which is the worker's own).
+    const withoutSpeed = (epochs: Array<Record<string, unknown>>) =>
+      epochs.map(({ steps_per_second: _speed, ...epoch }) => epoch);
+    assert.ok(local.metrics.epochs.length > 0);
+    assert.deepEqual(withoutSpeed(job.metrics), withoutSpeed(local.metrics.epochs as never));
+    assert.ok(types.includes("training.epoch"), `training.epoch missing from ${types.join(", ")}`);
 
     const receipt = await call<Receipt>("GET", `/v1/training-jobs/${job.id}/receipt`);
     const verification = verifyReceipt(receipt, modelBytes, {

@@ -8,12 +8,12 @@ import { join } from "node:path";
 import canonicalize from "canonicalize";
 import type { NodeChainClient } from "../../chain-bridge/index.ts";
 import { merkleRoot } from "../../protocol/merkle.ts";
-import type { TrainingClaim } from "../../protocol/node-wire.ts";
+import type { EpochMetrics, TrainingClaim } from "../../protocol/node-wire.ts";
 import { commitmentMessage } from "../../protocol/signed-messages.ts";
 import { CheckpointDir } from "../train/checkpoint-dir.ts";
 import { currentProfile } from "../train/profile.ts";
 import { parseTrainingSpec } from "../train/spec.ts";
-import { deliveredModel, train } from "../train/trainer.ts";
+import { deliveredModel, type TrainEvent, train } from "../train/trainer.ts";
 import { commitCheckpoints } from "./chain-duties.ts";
 import { NodeError } from "./errors.ts";
 import type { CheckpointInFlight, Fault, WorkerFault } from "./faults.ts";
@@ -38,6 +38,8 @@ export interface TaskContext {
 
 // Progress is a courtesy to the user watching the job; once a second is plenty.
 const PROGRESS_INTERVAL_MS = 1_000;
+
+type StepEvent = Extract<TrainEvent, { type: "step" }>;
 
 const sha256Hex = (bytes: Uint8Array | string) => createHash("sha256").update(bytes).digest("hex");
 
@@ -123,6 +125,20 @@ export async function runTrainingTask(
     }
     const checkpointDir = join(workDir, "checkpoints");
     let lastProgress = 0;
+    let lastStep: StepEvent | null = null;
+    const report = (step: StepEvent, epoch?: EpochMetrics) =>
+      reports.add(() =>
+        client
+          .progress(lease, {
+            step: step.step,
+            total_steps: step.totalSteps,
+            loss: Number.isFinite(step.loss) ? step.loss : 0,
+            learning_rate: step.lr,
+            steps_per_second: step.stepsPerSecond,
+            ...(epoch ? { epoch } : {}),
+          })
+          .then(() => undefined),
+      );
     // The leaves are the hashes of the bytes as uploaded, which a fault may have forged.
     const uploaded = new Map<number, string>();
     const job = fault?.job ? fault.job({ model, spec: task.spec }) : { model, spec: task.spec };
@@ -151,19 +167,16 @@ export async function runTrainingTask(
             uploaded.set(step, sha256Hex(bytes));
             await client.uploadCheckpoint(lease, step, bytes);
           });
-        } else if (event.type === "step" && Date.now() - lastProgress >= PROGRESS_INTERVAL_MS) {
-          lastProgress = Date.now();
-          reports.add(() =>
-            client
-              .progress(lease, {
-                step: event.step,
-                total_steps: event.totalSteps,
-                loss: Number.isFinite(event.loss) ? event.loss : 0,
-                learning_rate: event.lr,
-                steps_per_second: event.stepsPerSecond,
-              })
-              .then(() => undefined),
-          );
+        } else if (event.type === "step") {
+          lastStep = event;
+          if (Date.now() - lastProgress >= PROGRESS_INTERVAL_MS) {
+            lastProgress = Date.now();
+            report(event);
+          }
+        } else if (event.type === "epoch" && lastStep) {
+          // An epoch's metrics ride on a progress report of the step that closed it, never throttled:
+          // the job keeps them as its metrics history and streams them as training.epoch.
+          report(lastStep, event.metrics);
         }
       },
     });
