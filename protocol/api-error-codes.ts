@@ -44,6 +44,7 @@ export const API_ERROR_CODES = [
   "model_not_priceable",
   "model_not_trainable",
   "price_cap_exceeded",
+  "init_from_invalid",
   "job_not_cancellable",
   "model_not_ready",
   "receipt_not_ready",

@@ -59,6 +59,7 @@ const DOMAIN_ANSWERS: Readonly<Record<DomainErrorCode, Answer>> = {
   model_not_trainable: [400, "invalid_request_error", "model_not_trainable"],
   pricing_limit_exceeded: [400, "invalid_request_error", "inspection_limit_exceeded"],
   price_cap_exceeded: [400, "invalid_request_error", "price_cap_exceeded"],
+  init_from_invalid: [400, "invalid_request_error", "init_from_invalid"],
   job_not_cancellable: [409, "invalid_request_error", "job_not_cancellable"],
   model_not_ready: [409, "invalid_request_error", "model_not_ready"],
   receipt_not_ready: [409, "invalid_request_error", "receipt_not_ready"],

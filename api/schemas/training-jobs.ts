@@ -50,9 +50,37 @@ export const JobRequest = Type.Object(
 /** Longest wait a job may ask for: a week. */
 const MAX_EXPIRES_AFTER = 7 * 24 * 3600;
 
+const InitFromRequest = Type.Object(
+  {
+    job: Type.String({ description: "A succeeded training job of yours, job_..., with the same model graph" }),
+    step: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        description: "One of its checkpoints (GET /v1/training-jobs/{id}/checkpoints); default: its last",
+      }),
+    ),
+  },
+  {
+    additionalProperties: false,
+    title: "InitFromRequest",
+    description:
+      "Start from the weights of another job's checkpoint instead of the model's own: the model must have the same inputs, outputs, operators and parameters as that job's. The optimizer starts afresh at step 0",
+  },
+);
+
+export const InitFrom = Type.Object(
+  {
+    job: Type.String(),
+    step: Type.Integer(),
+    checkpoint_sha256: Type.String({ description: "SHA-256 of the checkpoint whose weights the job starts from" }),
+  },
+  { title: "InitFrom" },
+);
+
 export const JobCreateRequest = Type.Object(
   {
     ...JobRequest.properties,
+    init_from: Type.Optional(InitFromRequest),
     expires_after: Type.Optional(
       Type.Integer({
         minimum: 1,
@@ -147,6 +175,10 @@ export const TrainingJob = Type.Object(
     finished_at: Type.Union([Type.String({ format: "date-time" }), Type.Null()]),
     expires_at: Type.Union([Type.String({ format: "date-time" }), Type.Null()], {
       description: "When the job stops waiting for the network if it has not started (from expires_after)",
+    }),
+    init_from: Type.Union([InitFrom, Type.Null()], {
+      description:
+        "The checkpoint whose weights the job started from; `model` is then the model with those weights, derived by the platform",
     }),
     queue_position: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], {
       description:

@@ -25,6 +25,7 @@ export const DOMAIN_ERROR_CODES = [
   "pricing_limit_exceeded",
   // jobs.ts
   "price_cap_exceeded",
+  "init_from_invalid",
   "job_not_cancellable",
   "model_not_ready",
   "receipt_not_ready",

@@ -21,6 +21,7 @@ import { IdempotencyRecords } from "./idempotency.ts";
 import { Inspector } from "./inspection/inspector.ts";
 import { JobDispatcher } from "./job-dispatch.ts";
 import { JobEvents } from "./job-events.ts";
+import { StartingWeights } from "./job-init.ts";
 import type { JobLifecycle } from "./job-lifecycle.ts";
 import { JobReads } from "./job-reads.ts";
 import { JobReports } from "./job-reports.ts";
@@ -190,6 +191,7 @@ export function createServices(context: ServiceContext): Services {
     events: jobEvents,
     reads: new JobReads(context.pool),
     settlement,
+    startingWeights: new StartingWeights(context.db, blobs),
   });
   const receipts = new Receipts(
     context.db,

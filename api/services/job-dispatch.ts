@@ -13,6 +13,7 @@ import { specHash } from "../../protocol/receipt.ts";
 import type { TaskProducer } from "../../queue/producers.ts";
 import type { DatasetDetails } from "./inspection/dataset.ts";
 import type { JobEvents } from "./job-events.ts";
+import { startingModelSha256 } from "./job-init.ts";
 import { LINE } from "./job-queue.ts";
 import type { JobSettlement } from "./job-settlement.ts";
 import { priceOf } from "./pricing.ts";
@@ -132,7 +133,7 @@ export class JobDispatcher {
         jobId,
         usdCents: job.reservedCents - job.platformFeeCents,
         spec: {
-          modelSha256: model.sha256,
+          modelSha256: startingModelSha256(job, model),
           datasetSha256: dataset.sha256,
           specSha256: specHash(job.spec),
           // Any profile: the chain binds the task to the one of the worker it draws.
@@ -207,7 +208,7 @@ export class JobDispatcher {
       job,
       inputs: {
         task_id: task.id,
-        model_sha256: model.sha256,
+        model_sha256: startingModelSha256(job, model),
         dataset_sha256: dataset.sha256,
         // The user's file name says things about them (a project, a customer); the node needs
         // only the format, which inspection found in the content.

@@ -37,6 +37,8 @@ export interface JobRecord {
   updatedAt: Date | string;
   finishedAt: Date | string | null;
   expiresAt: Date | string | null;
+  /** JSON: an InitFrom, or null for a job that starts from its model's own weights. */
+  initFrom: unknown;
 }
 
 /** Where a waiting job stands: its place in the line and when it should leave it (null: unknown). */
@@ -65,6 +67,11 @@ function epochView(m: EpochView): EpochView {
   };
 }
 
+/** In the schema's field order, as epochView. */
+function initFromView(from: JobView["init_from"] | null | undefined): JobView["init_from"] {
+  return from ? { job: from.job, step: from.step, checkpoint_sha256: from.checkpoint_sha256 } : null;
+}
+
 /** `line` is null for a job not waiting, or when the caller did not look it up (lists). */
 export function jobView(job: JobRecord, stepsCompleted: number, line: LineView | null = null): JobView {
   return {
@@ -89,6 +96,7 @@ export function jobView(job: JobRecord, stepsCompleted: number, line: LineView |
     updated_at: iso(job.updatedAt),
     finished_at: job.finishedAt === null ? null : iso(job.finishedAt),
     expires_at: job.expiresAt === null ? null : iso(job.expiresAt),
+    init_from: initFromView(job.initFrom as JobView["init_from"]),
     queue_position: line?.position ?? null,
     estimated_start_at: line?.estimatedStartAt?.toISOString() ?? null,
   };
@@ -109,6 +117,7 @@ const JOB_BY_ID = `
     'chargedCents', j.charged_cents, 'resultSha256', j.result_sha256, 'epochMetrics', j.epoch_metrics,
     'createdAt', to_char(j.created_at, ${ISO_UTC}), 'updatedAt', to_char(j.updated_at, ${ISO_UTC}),
     'finishedAt', to_char(j.finished_at, ${ISO_UTC}), 'expiresAt', to_char(j.expires_at, ${ISO_UTC}),
+    'initFrom', j.init_from,
     'stepsCompleted', COALESCE((
       SELECT max(c.step) FROM tasks t JOIN checkpoints c ON c.task_id = t.id WHERE t.job_id = j.id
     ), 0)

@@ -16,6 +16,7 @@ import type { QuoteResponse } from "../schemas/training-jobs.ts";
 import type { BlobStore } from "./blobs.ts";
 import { DomainError, NotFoundError } from "./domain-errors.ts";
 import type { JobEvents } from "./job-events.ts";
+import type { InitFromRequest, StartingWeights } from "./job-init.ts";
 import { type JobReads, type JobView, jobView } from "./job-reads.ts";
 import { type JobSettlement, TERMINAL } from "./job-settlement.ts";
 import type { Ledger } from "./ledger.ts";
@@ -54,6 +55,7 @@ export interface JobsDeps {
   events: JobEvents;
   reads: JobReads;
   settlement: JobSettlement;
+  startingWeights: StartingWeights;
 }
 
 export class Jobs {
@@ -67,7 +69,10 @@ export class Jobs {
    * Reserves the price and records the job; escrow and queueing follow in JobDispatcher, which
    * takes it when its turn in the line comes (job-queue.ts) or ends it at `expires_after`.
    */
-  async create(organizationId: string, request: QuoteRequest & { expires_after?: number }): Promise<JobView> {
+  async create(
+    organizationId: string,
+    request: QuoteRequest & { expires_after?: number; init_from?: InitFromRequest },
+  ): Promise<JobView> {
     const quote = await this.deps.quotes.quote(organizationId, request);
     const total = quote.price.total_cents;
     if (request.max_price_cents !== undefined && total > request.max_price_cents) {
@@ -77,6 +82,9 @@ export class Jobs {
         "max_price_cents",
       );
     }
+    const initFrom =
+      request.init_from &&
+      (await this.deps.startingWeights.derive(organizationId, quote.model, request.init_from));
     const jobId = newId("job");
     const job = await this.deps.db.$transaction(async (tx) => {
       await this.deps.ledger.reserve(organizationId, total, `job:${jobId}:reserve`, tx);
@@ -95,12 +103,18 @@ export class Jobs {
           totalSteps: quote.totalSteps,
           expiresAt:
             request.expires_after === undefined ? null : new Date(Date.now() + request.expires_after * 1000),
+          ...(initFrom ? { initFrom: { ...initFrom } } : {}),
         },
       });
       await this.deps.events.record(
         jobId,
         "job.created",
-        { total_steps: quote.totalSteps, price_cents: total, verification: quote.verification },
+        {
+          total_steps: quote.totalSteps,
+          price_cents: total,
+          verification: quote.verification,
+          ...(initFrom ? { init_from: { job: initFrom.job, step: initFrom.step } } : {}),
+        },
         tx,
       );
       return row;

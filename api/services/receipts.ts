@@ -7,6 +7,7 @@ import type { ChainAnchor, Receipt, ReceiptAudit, ReceiptBody } from "../../prot
 import { checkpointRoot, specHash } from "../../protocol/receipt.ts";
 import { receiptMessage } from "../../protocol/signed-messages.ts";
 import { checkpointEveryOf } from "./job-dispatch.ts";
+import { startingModelSha256 } from "./job-init.ts";
 import type { PlatformKey } from "./platform-key.ts";
 
 /** The Compute events a receipt anchors to, by what they mean for the job. */
@@ -127,7 +128,7 @@ export class Receipts {
       job_id: job.id,
       task_id: task.id,
       issued_at: new Date().toISOString(),
-      model_sha256: model.sha256,
+      model_sha256: startingModelSha256(job, model),
       dataset_sha256: dataset.sha256,
       spec_sha256: specHash(job.spec),
       spec: job.spec,

@@ -207,6 +207,19 @@ export interface CreateTrainingJobParams extends TrainingJobParams {
    * nothing charged, event job.expired). Without it the job waits until taken or cancelled.
    */
   expires_after?: number;
+  /**
+   * Start from the weights of a checkpoint of one of your succeeded jobs (its last by default)
+   * instead of the model's own; the model must have that job's inputs, outputs, operators and
+   * parameters. The optimizer starts afresh at step 0.
+   */
+  init_from?: { job: string; step?: number };
+}
+
+/** The checkpoint whose weights a job started from. */
+export interface InitFrom {
+  job: string;
+  step: number;
+  checkpoint_sha256: string;
 }
 
 export interface Quote {
@@ -262,6 +275,8 @@ export interface TrainingJob {
   finished_at: string | null;
   /** When the job stops waiting for the network if it has not started; null: never. */
   expires_at: string | null;
+  /** The checkpoint whose weights the job started from (`model` is then the platform's derivation); null: the model's own. */
+  init_from: InitFrom | null;
   /** Its place in the line of jobs waiting for a worker (1: next); null once dispatched, and in lists. */
   queue_position: number | null;
   /** When it should leave the line, at the network's recent rate; null when unknown. */
