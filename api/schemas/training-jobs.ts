@@ -52,7 +52,9 @@ const MAX_EXPIRES_AFTER = 7 * 24 * 3600;
 
 const InitFromRequest = Type.Object(
   {
-    job: Type.String({ description: "A succeeded training job of yours, job_..., with the same model graph" }),
+    job: Type.String({
+      description: "A succeeded training job of yours, job_..., with the same model graph",
+    }),
     step: Type.Optional(
       Type.Integer({
         minimum: 0,
@@ -72,7 +74,9 @@ export const InitFrom = Type.Object(
   {
     job: Type.String(),
     step: Type.Integer(),
-    checkpoint_sha256: Type.String({ description: "SHA-256 of the checkpoint whose weights the job starts from" }),
+    checkpoint_sha256: Type.String({
+      description: "SHA-256 of the checkpoint whose weights the job starts from",
+    }),
   },
   { title: "InitFrom" },
 );
