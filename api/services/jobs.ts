@@ -77,35 +77,49 @@ export class Jobs {
         "max_price_cents",
       );
     }
-    const jobId = newId("job");
-    const job = await this.deps.db.$transaction(async (tx) => {
-      await this.deps.ledger.reserve(organizationId, total, `job:${jobId}:reserve`, tx);
-      const row = await tx.trainingJob.create({
-        data: {
-          id: jobId,
-          organizationId,
-          modelFileId: quote.model.id,
-          datasetFileId: quote.dataset.id,
-          spec: request.spec as Prisma.InputJsonValue,
-          verificationLevel: quote.verification,
-          quotedCents: BigInt(total),
-          reservedCents: BigInt(total),
-          platformFeeCents: BigInt(quote.price.platform_fee_cents),
-          flopsPerStep: BigInt(Math.ceil(quote.flopsPerStep)),
-          totalSteps: quote.totalSteps,
-          expiresAt:
-            request.expires_after === undefined ? null : new Date(Date.now() + request.expires_after * 1000),
-        },
-      });
-      await this.deps.events.record(
-        jobId,
-        "job.created",
-        { total_steps: quote.totalSteps, price_cents: total, verification: quote.verification },
-        tx,
-      );
-      return row;
-    });
+    const job = await this.deps.db.$transaction((tx) => this.insert(tx, organizationId, quote, request));
     return jobView(job, 0);
+  }
+
+  /**
+   * Reserves the quote's price and records the job with its job.created event, in the caller's
+   * transaction: a sweep records all its jobs in one, so that either all of them exist or none.
+   */
+  async insert(
+    tx: Prisma.TransactionClient,
+    organizationId: string,
+    quote: Quote,
+    request: { spec: unknown; expires_after?: number | undefined },
+    sweepId: string | null = null,
+  ): Promise<TrainingJob> {
+    const jobId = newId("job");
+    const total = quote.price.total_cents;
+    await this.deps.ledger.reserve(organizationId, total, `job:${jobId}:reserve`, tx);
+    const row = await tx.trainingJob.create({
+      data: {
+        id: jobId,
+        organizationId,
+        modelFileId: quote.model.id,
+        datasetFileId: quote.dataset.id,
+        spec: request.spec as Prisma.InputJsonValue,
+        verificationLevel: quote.verification,
+        quotedCents: BigInt(total),
+        reservedCents: BigInt(total),
+        platformFeeCents: BigInt(quote.price.platform_fee_cents),
+        flopsPerStep: BigInt(Math.ceil(quote.flopsPerStep)),
+        totalSteps: quote.totalSteps,
+        expiresAt:
+          request.expires_after === undefined ? null : new Date(Date.now() + request.expires_after * 1000),
+        sweepId,
+      },
+    });
+    await this.deps.events.record(
+      jobId,
+      "job.created",
+      { total_steps: quote.totalSteps, price_cents: total, verification: quote.verification },
+      tx,
+    );
+    return row;
   }
 
   async get(organizationId: string, id: string): Promise<JobView> {
