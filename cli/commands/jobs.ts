@@ -20,7 +20,7 @@ import { confirm } from "../remote/prompt.ts";
 import { downloadVerified, type ModelFormat, type VerifiedFiles } from "../remote/verified-download.ts";
 import { uploadPath } from "./files.ts";
 
-interface RequestFlags extends OutputFlags {
+export interface RequestFlags extends OutputFlags {
   model: string;
   dataset: string;
   spec: string;
@@ -52,7 +52,12 @@ export function centsOf(dollarsText: string, what: string): number {
 }
 
 /** A file id as it is, or a local path uploaded first. */
-async function fileRef(vt: Veritrain, ref: string, purpose: FilePurpose, quiet: boolean): Promise<string> {
+export async function fileRef(
+  vt: Veritrain,
+  ref: string,
+  purpose: FilePurpose,
+  quiet: boolean,
+): Promise<string> {
   if (/^file_[A-Za-z0-9]+$/.test(ref) && !(await stat(ref).catch(() => undefined))) return ref;
   const file = await uploadPath(vt, ref, purpose, quiet);
   if (!quiet) process.stderr.write(`  uploaded ${ref} as ${file.id}\n`);
@@ -70,7 +75,7 @@ async function readSpec(path: string): Promise<TrainingSpec> {
   }
 }
 
-async function jobRequest(vt: Veritrain, flags: RequestFlags): Promise<TrainingJobParams> {
+export async function jobRequest(vt: Veritrain, flags: RequestFlags): Promise<TrainingJobParams> {
   if (flags.verification !== undefined && !LEVELS.includes(flags.verification as VerificationLevel)) {
     throw new CliError("verification_invalid", `--verification must be one of ${LEVELS.join(", ")}`);
   }
@@ -168,7 +173,7 @@ async function createJob(flags: CreateFlags): Promise<Answer> {
   return { json: { ...job, download: files }, human: [...describeJob(job), ...describeDownload(files)] };
 }
 
-function requestOptions(command: Command): Command {
+export function requestOptions(command: Command): Command {
   return command
     .requiredOption("--model <file>", "a model's file id, or a local .onnx file to upload")
     .requiredOption("--dataset <file>", "a dataset's file id, or a local file to upload")
