@@ -15,7 +15,7 @@ import type { QuoteRequest } from "../api/services/quotes.ts";
 import { modelWeightsAsSafetensors } from "../protocol/model-weights.ts";
 import { type SignedUp, signUp } from "./support/accounts.ts";
 import { createTestApp, type TestApp } from "./support/app.ts";
-import { failJob, reportTraining, signedReceipt, succeedJob } from "./support/finished-jobs.ts";
+import { failJob, recordEpoch, reportTraining, signedReceipt, succeedJob } from "./support/finished-jobs.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const fixtures = join(root, "worker-runtime/fixtures");
@@ -319,27 +319,6 @@ async function newestSweep(): Promise<Sweep> {
   }
 }
 
-/** A finished epoch's metrics on the job, as the node gateway records a worker's report. */
-async function epochWithLoss(jobId: string, valLoss: number) {
-  await t.database.db.trainingJob.update({
-    where: { id: jobId },
-    data: {
-      epochMetrics: [
-        {
-          epoch: 0,
-          last_step: 90,
-          train_samples: 1440,
-          train_loss: valLoss,
-          train_accuracy: 0.9,
-          val_loss: valLoss,
-          val_accuracy: 0.9,
-          steps_per_second: 40,
-        },
-      ],
-    },
-  });
-}
-
 test("sweeps create --grid --wait shows a line per job and ends with the best; get, list and cancel", async () => {
   const request = ["--model", MODEL, "--dataset", DATASET, "--spec", SPEC, "--verification", "basic"];
   const badGrid = await json<ErrorJson>(
@@ -363,8 +342,8 @@ test("sweeps create --grid --wait shows a line per job and ends with the best; g
   const [slow, good, broken] = sweep.jobs.map((j) => j.id);
   await reportTraining(t, slow!, [90], 90);
   await reportTraining(t, good!, [90], 90);
-  await epochWithLoss(slow!, 0.5);
-  await epochWithLoss(good!, 0.2);
+  await recordEpoch(t, slow!, { loss: 0.5, accuracy: 0.9 });
+  await recordEpoch(t, good!, { loss: 0.2, accuracy: 0.9 });
   const modelBytes = readFileSync(MODEL);
   for (const id of [slow!, good!])
     await succeedJob(t, id, modelBytes, await signedReceipt(t, id, modelBytes));

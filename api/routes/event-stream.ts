@@ -95,7 +95,8 @@ async function streamEvents<E extends JobEventView>(
     if (ended) return;
     ended = true;
     clearInterval(heartbeat);
-    void unsubscribe();
+    // The subscriber connection may already be closed when the app shuts down under an open stream.
+    unsubscribe().catch(() => undefined);
     slot!.release().catch(() => undefined);
     raw.end();
   }

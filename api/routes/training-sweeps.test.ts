@@ -7,7 +7,7 @@ import { after, before, test } from "node:test";
 import { type SignedUp, signUp } from "../../test/support/accounts.ts";
 import { expectApiError } from "../../test/support/api-error.ts";
 import { createTestApp, type TestApp } from "../../test/support/app.ts";
-import { failJob, signedReceipt, succeedJob } from "../../test/support/finished-jobs.ts";
+import { failJob, recordEpoch, signedReceipt, succeedJob } from "../../test/support/finished-jobs.ts";
 import { uploadFile } from "../../test/support/uploads.ts";
 import type { SweepView } from "../services/sweep-view.ts";
 
@@ -68,27 +68,6 @@ async function createSweep(user: SignedUp, body: Record<string, unknown>): Promi
   const res = await post(user, "/v1/training-jobs/sweeps", body);
   assert.equal(res.statusCode, 201, res.body);
   return res.json<SweepView>();
-}
-
-/** Records an epoch's metrics as the node gateway does when a worker reports one. */
-async function reportEpoch(jobId: string, valLoss: number, valAccuracy: number) {
-  await t.database.db.trainingJob.update({
-    where: { id: jobId },
-    data: {
-      epochMetrics: [
-        {
-          epoch: 0,
-          last_step: 20,
-          train_samples: 1440,
-          train_loss: valLoss / 2,
-          train_accuracy: null,
-          val_loss: valLoss,
-          val_accuracy: valAccuracy,
-          steps_per_second: 40,
-        },
-      ],
-    },
-  });
 }
 
 async function succeed(jobId: string) {
@@ -284,9 +263,9 @@ test("creating reserves every job's price, each job runs its variant, and the id
 test("the summary counts the jobs, ranks the succeeded ones by the objective, and adds up the cost", async () => {
   const sweep = await createSweep(alice, base({ grid: { "optimizer.lr": [0.01, 0.02, 0.04] } }));
   const ids = sweep.jobs.map((j) => j.id);
-  await reportEpoch(ids[0]!, 0.5, 0.8);
-  await reportEpoch(ids[1]!, 0.3, 0.85);
-  await reportEpoch(ids[2]!, 0.1, 0.95);
+  await recordEpoch(t, ids[0]!, { loss: 0.5, accuracy: 0.8 });
+  await recordEpoch(t, ids[1]!, { loss: 0.3, accuracy: 0.85 });
+  await recordEpoch(t, ids[2]!, { loss: 0.1, accuracy: 0.95 });
   await succeed(ids[0]!);
   await succeed(ids[1]!);
   const midway = (await get(alice, `/v1/training-jobs/sweeps/${sweep.id}`)).json<SweepView>();
@@ -324,8 +303,8 @@ test("the summary counts the jobs, ranks the succeeded ones by the objective, an
     base({ variants: [{ seed: 1 }, { seed: 2 }], objective: { metric: "val_accuracy" } }),
   );
   assert.deepEqual(byAccuracy.objective, { metric: "val_accuracy", goal: "maximize" });
-  await reportEpoch(byAccuracy.jobs[0]!.id, 0.2, 0.9);
-  await reportEpoch(byAccuracy.jobs[1]!.id, 0.3, 0.93);
+  await recordEpoch(t, byAccuracy.jobs[0]!.id, { loss: 0.2, accuracy: 0.9 });
+  await recordEpoch(t, byAccuracy.jobs[1]!.id, { loss: 0.3, accuracy: 0.93 });
   await succeed(byAccuracy.jobs[0]!.id);
   await succeed(byAccuracy.jobs[1]!.id);
   const best = (await get(alice, `/v1/training-jobs/sweeps/${byAccuracy.id}`)).json<SweepView>().best;

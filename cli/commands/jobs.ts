@@ -138,32 +138,52 @@ function describeDownload(files: VerifiedFiles): string[] {
   ];
 }
 
-async function createJob(flags: CreateFlags): Promise<Answer> {
-  const vt = await authenticatedClient();
-  const request = await jobRequest(vt, flags);
-  const quote = await vt.trainingJobs.quote(request);
-  const say = (lines: string[]) => flags.json || process.stderr.write(`${lines.join("\n")}\n`);
-  say(describeQuote(quote));
-  const cap = request.max_price_cents;
-  if (cap !== undefined && quote.price.total_cents > cap) {
+/**
+ * Refuses a price above the cap, then asks (unless `yes`) before anything is spent; answers the
+ * cap to send with the creation, so that a price changed since the quote is refused by the API.
+ */
+export async function approvePrice(
+  quote: unknown,
+  totalCents: number,
+  cap: number | undefined,
+  yes: boolean | undefined,
+  what: string,
+): Promise<number> {
+  if (cap !== undefined && totalCents > cap) {
     throw new CliError(
       "price_above_max",
-      `the price ${dollars(quote.price.total_cents)} is above --max-price ${dollars(cap)}: no job created`,
+      `the price ${dollars(totalCents)} is above --max-price ${dollars(cap)}: no job created`,
       EXIT.refused,
       { quote },
     );
   }
-  if (!flags.yes && !(await confirm(`Create this job for ${dollars(quote.price.total_cents)}?`))) {
+  if (!yes && !(await confirm(`Create ${what} for ${dollars(totalCents)}?`))) {
     throw new CliError(
       "not_confirmed",
       "not confirmed: no job created (pass --yes to skip the question)",
       EXIT.refused,
     );
   }
+  return cap ?? totalCents;
+}
+
+async function createJob(flags: CreateFlags): Promise<Answer> {
+  const vt = await authenticatedClient();
+  const request = await jobRequest(vt, flags);
+  const quote = await vt.trainingJobs.quote(request);
+  const say = (lines: string[]) => flags.json || process.stderr.write(`${lines.join("\n")}\n`);
+  say(describeQuote(quote));
+  const cap = await approvePrice(
+    quote,
+    quote.price.total_cents,
+    request.max_price_cents,
+    flags.yes,
+    "this job",
+  );
   // The cap goes with the request too: should the price change between quote and create, the API refuses.
   const created = await vt.trainingJobs.create({
     ...request,
-    max_price_cents: cap ?? quote.price.total_cents,
+    max_price_cents: cap,
   });
   say([`Created ${created.id}: ${dollars(created.price.reserved_cents)} reserved.`]);
   if (!flags.wait) return { json: created, human: describeJob(created) };

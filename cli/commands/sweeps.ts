@@ -14,8 +14,7 @@ import type {
 import { authenticatedClient } from "../remote/client.ts";
 import { type Answer, answer, CliError, dollars, EXIT, type OutputFlags, table } from "../remote/output.ts";
 import { SweepWatcher, settingsText } from "../remote/progress.ts";
-import { confirm } from "../remote/prompt.ts";
-import { fileRef, jobRequest, type RequestFlags, requestOptions } from "./jobs.ts";
+import { approvePrice, fileRef, jobRequest, type RequestFlags, requestOptions } from "./jobs.ts";
 
 interface SweepFlags extends RequestFlags {
   grid: string[];
@@ -169,25 +168,9 @@ async function createSweep(flags: CreateFlags): Promise<Answer> {
   const quote = await vt.sweeps.quote(request);
   const say = (lines: string[]) => flags.json || process.stderr.write(`${lines.join("\n")}\n`);
   say(describeQuote(quote));
-  const cap = request.max_price_cents;
-  if (cap !== undefined && quote.price.total_cents > cap) {
-    throw new CliError(
-      "price_above_max",
-      `the price ${dollars(quote.price.total_cents)} is above --max-price ${dollars(cap)}: no job created`,
-      EXIT.refused,
-      { quote },
-    );
-  }
-  const question = `Create these ${quote.job_count} jobs for ${dollars(quote.price.total_cents)}?`;
-  if (!flags.yes && !(await confirm(question))) {
-    throw new CliError(
-      "not_confirmed",
-      "not confirmed: no job created (pass --yes to skip the question)",
-      EXIT.refused,
-    );
-  }
-  // The cap goes with the request too: should a price change between quote and create, the API refuses.
-  const created = await vt.sweeps.create({ ...request, max_price_cents: cap ?? quote.price.total_cents });
+  const what = `these ${quote.job_count} jobs`;
+  const cap = await approvePrice(quote, quote.price.total_cents, request.max_price_cents, flags.yes, what);
+  const created = await vt.sweeps.create({ ...request, max_price_cents: cap });
   say([
     `Created ${created.id}: ${created.job_count} jobs, ${dollars(created.price.reserved_cents)} reserved.`,
   ]);

@@ -12,7 +12,7 @@ import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { sha256Hex } from "../../protocol/signed-messages.ts";
 import { createTestApp, type TestApp } from "../../test/support/app.ts";
-import { signedReceipt, succeedJob } from "../../test/support/finished-jobs.ts";
+import { recordEpoch, signedReceipt, succeedJob } from "../../test/support/finished-jobs.ts";
 import { Veritrain } from "./client.ts";
 import type { ApiErrorCode } from "./error-codes.ts";
 import { VeritrainConnectionError, VeritrainError } from "./errors.ts";
@@ -333,23 +333,7 @@ describe("training sweeps", { timeout: 60_000 }, () => {
       [first!, 0.4],
       [second!, 0.2],
     ] as const) {
-      await testApp.database.db.trainingJob.update({
-        where: { id },
-        data: {
-          epochMetrics: [
-            {
-              epoch: 0,
-              last_step: 45,
-              train_samples: 1440,
-              train_loss: loss,
-              train_accuracy: null,
-              val_loss: loss,
-              val_accuracy: 0.9,
-              steps_per_second: 40,
-            },
-          ],
-        },
-      });
+      await recordEpoch(testApp, id, { loss, accuracy: 0.9 });
       await succeedJob(testApp, id, modelBytes, await signedReceipt(testApp, id, modelBytes));
     }
     const summary = await client.sweeps.get(sweep.id);
