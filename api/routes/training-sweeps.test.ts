@@ -235,11 +235,13 @@ test("creating reserves every job's price, each job runs its variant, and the id
     sweep.jobs.map(async (j) =>
       (await get(alice, `/v1/training-jobs/${j.id}`)).json<{
         model: string;
+        sweep: string | null;
         spec: { optimizer: { lr: number; momentum: number }; epochs: number };
         price: { reserved_cents: number };
       }>(),
     ),
   );
+  assert.equal(lrJob!.sweep, sweep.id);
   assert.equal(lrJob!.spec.optimizer.lr, 0.03);
   assert.equal(lrJob!.spec.optimizer.momentum, (spec.optimizer as { momentum: number }).momentum);
   assert.equal(lrJob!.model, model);

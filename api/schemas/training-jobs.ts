@@ -148,6 +148,9 @@ export const TrainingJob = Type.Object(
     expires_at: Type.Union([Type.String({ format: "date-time" }), Type.Null()], {
       description: "When the job stops waiting for the network if it has not started (from expires_after)",
     }),
+    sweep: Type.Union([Type.String(), Type.Null()], {
+      description: "The sweep the job was created in (sweep_...), or null for a job created alone",
+    }),
     queue_position: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], {
       description:
         "The job's place in the line of jobs waiting for a worker (1: next), in fair order across organizations; null once dispatched, and in lists",

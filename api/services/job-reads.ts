@@ -37,6 +37,7 @@ export interface JobRecord {
   updatedAt: Date | string;
   finishedAt: Date | string | null;
   expiresAt: Date | string | null;
+  sweepId: string | null;
 }
 
 /** Where a waiting job stands: its place in the line and when it should leave it (null: unknown). */
@@ -89,6 +90,7 @@ export function jobView(job: JobRecord, stepsCompleted: number, line: LineView |
     updated_at: iso(job.updatedAt),
     finished_at: job.finishedAt === null ? null : iso(job.finishedAt),
     expires_at: job.expiresAt === null ? null : iso(job.expiresAt),
+    sweep: job.sweepId,
     queue_position: line?.position ?? null,
     estimated_start_at: line?.estimatedStartAt?.toISOString() ?? null,
   };
@@ -109,6 +111,7 @@ const JOB_BY_ID = `
     'chargedCents', j.charged_cents, 'resultSha256', j.result_sha256, 'epochMetrics', j.epoch_metrics,
     'createdAt', to_char(j.created_at, ${ISO_UTC}), 'updatedAt', to_char(j.updated_at, ${ISO_UTC}),
     'finishedAt', to_char(j.finished_at, ${ISO_UTC}), 'expiresAt', to_char(j.expires_at, ${ISO_UTC}),
+    'sweepId', j.sweep_id,
     'stepsCompleted', COALESCE((
       SELECT max(c.step) FROM tasks t JOIN checkpoints c ON c.task_id = t.id WHERE t.job_id = j.id
     ), 0)

@@ -73,7 +73,6 @@ export class Sweeps {
 
   async quote(organizationId: string, request: SweepRequest): Promise<SweepQuoteView> {
     const variants = expandVariants(request);
-    objectiveOf(request);
     const quotes = await this.quoteEach(organizationId, request, variants);
     const sum = (cents: (quote: Quote) => number) => quotes.reduce((total, quote) => total + cents(quote), 0);
     const total = sum((q) => q.price.total_cents);

@@ -262,6 +262,8 @@ export interface TrainingJob {
   finished_at: string | null;
   /** When the job stops waiting for the network if it has not started; null: never. */
   expires_at: string | null;
+  /** The sweep the job was created in; null for a job created alone. */
+  sweep: string | null;
   /** Its place in the line of jobs waiting for a worker (1: next); null once dispatched, and in lists. */
   queue_position: number | null;
   /** When it should leave the line, at the network's recent rate; null when unknown. */
