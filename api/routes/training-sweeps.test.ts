@@ -306,7 +306,17 @@ test("the summary counts the jobs, ranks the succeeded ones by the objective, an
   );
   assert.deepEqual(byAccuracy.objective, { metric: "val_accuracy", goal: "maximize" });
   await recordEpoch(t, byAccuracy.jobs[0]!.id, { loss: 0.2, accuracy: 0.9 });
-  await recordEpoch(t, byAccuracy.jobs[1]!.id, { loss: 0.3, accuracy: 0.93 });
+  // A worker that reports no epoch while training still delivers every epoch with the model.
+  const finalEpoch = { epoch: 0, last_step: 20, train_samples: 1440, train_loss: 0.3, train_accuracy: null };
+  await t.database.db.trainingJob.update({
+    where: { id: byAccuracy.jobs[1]!.id },
+    data: {
+      resultMetrics: {
+        total_steps: 20,
+        epochs: [{ ...finalEpoch, val_loss: 0.3, val_accuracy: 0.93, steps_per_second: 40 }],
+      },
+    },
+  });
   await succeed(byAccuracy.jobs[0]!.id);
   await succeed(byAccuracy.jobs[1]!.id);
   const best = (await get(alice, `/v1/training-jobs/sweeps/${byAccuracy.id}`)).json<SweepView>().best;

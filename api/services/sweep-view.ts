@@ -21,6 +21,8 @@ export interface SweepJobRecord {
   id: string;
   status: JobStatus;
   epochMetrics: unknown;
+  /** The worker's final metrics, as it reported them with the model: `epochs` holds every epoch's. */
+  resultMetrics: unknown;
   totalSteps: number;
   quotedCents: bigint;
   reservedCents: bigint;
@@ -30,8 +32,15 @@ export interface SweepJobRecord {
 
 const STATUSES: readonly JobStatus[] = ["queued", "running", "verifying", "succeeded", "failed", "cancelled"];
 
+/**
+ * The last epoch's metric: from the epochs reported while the job trained, or else from the final
+ * metrics the worker delivered with the model (a worker need not report epochs as it goes).
+ */
 function objectiveValue(job: SweepJobRecord, objective: Objective): number | null {
-  const last = (job.epochMetrics as Array<Record<string, unknown>>).at(-1);
+  type Epochs = Array<Record<string, unknown>>;
+  const final = (job.resultMetrics as { epochs?: Epochs } | null)?.epochs;
+  const reported = job.epochMetrics as Epochs;
+  const last = (reported.length > 0 ? reported : Array.isArray(final) ? final : []).at(-1);
   const value = last?.[objective.metric];
   return typeof value === "number" && Number.isFinite(value) ? value : null;
 }

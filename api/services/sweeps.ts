@@ -270,6 +270,7 @@ export class Sweeps {
         id: true,
         status: true,
         epochMetrics: true,
+        resultMetrics: true,
         totalSteps: true,
         quotedCents: true,
         reservedCents: true,
