@@ -328,6 +328,25 @@ test("sweeps create --grid --wait shows a line per job and ends with the best; g
   assert.equal(badGrid.error.code, "grid_invalid");
   const quote = await json<{ job_count: number }>(["sweeps", "quote", ...request, "--grid", "seed=1,2,3"]);
   assert.equal(quote.job_count, 3);
+  // A variant's model may be a local file: it is uploaded first, as `jobs create --model` does.
+  const variants = join(home, "variants.json");
+  writeFileSync(variants, JSON.stringify([{ model: MODEL }, { "optimizer.lr": 0.02 }]));
+  const fromFile = await json<{ job_count: number; variants: Array<{ model: string }> }>([
+    "sweeps",
+    "quote",
+    ...request,
+    "--variants",
+    variants,
+    "--objective",
+    "val_accuracy:max",
+  ]);
+  assert.equal(fromFile.job_count, 2);
+  assert.match(fromFile.variants[0]!.model, /^file_/);
+  const badObjective = await json<ErrorJson>(
+    ["sweeps", "quote", ...request, "--variants", variants, "--objective", "accuracy"],
+    2,
+  );
+  assert.equal(badObjective.error.code, "objective_invalid");
 
   const creating = start([
     "sweeps",

@@ -50,8 +50,8 @@ async function streamEvents<E extends JobEventView>(
   after: number,
 ): Promise<void> {
   const { auth } = request;
-  const slot = await streams.take(auth.apiKeyId ?? auth.sessionId ?? auth.organizationId);
-  if (!slot) {
+  const taken = await streams.take(auth.apiKeyId ?? auth.sessionId ?? auth.organizationId);
+  if (!taken) {
     throw new ApiError(
       429,
       "rate_limit_error",
@@ -59,6 +59,7 @@ async function streamEvents<E extends JobEventView>(
       `At most ${streams.maxPerCaller} event streams may be open per API key or session; close one first`,
     );
   }
+  const slot = taken;
   reply.hijack();
   const raw = reply.raw;
   raw.writeHead(200, {
@@ -97,7 +98,7 @@ async function streamEvents<E extends JobEventView>(
     clearInterval(heartbeat);
     // The subscriber connection may already be closed when the app shuts down under an open stream.
     unsubscribe().catch(() => undefined);
-    slot!.release().catch(() => undefined);
+    slot.release().catch(() => undefined);
     raw.end();
   }
   /** Ends the stream once the source has ended, after sending what was stored before it did. */
