@@ -14,6 +14,7 @@ export const ID_PREFIXES = [
   "txn",
   "whep",
   "msg",
+  "sweep",
 ] as const;
 export type IdPrefix = (typeof ID_PREFIXES)[number];
 

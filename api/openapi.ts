@@ -35,6 +35,7 @@ const services: Services = {
   files: unserved("files"),
   deletedBlobs: unserved("deletedBlobs"),
   jobs: unserved("jobs"),
+  sweeps: unserved("sweeps"),
   jobEvents: unserved("jobEvents"),
   streams: unserved("streams"),
   // Present, so that the node routes are declared as a process with task queues declares them.

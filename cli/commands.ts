@@ -16,6 +16,7 @@ const COMMANDS: Record<string, () => Promise<Registrar>> = {
   login: async () => (await import("./commands/login.ts")).registerLoginCommands,
   files: async () => (await import("./commands/files.ts")).registerFilesCommands,
   jobs: async () => (await import("./commands/jobs.ts")).registerJobsCommands,
+  sweeps: async () => (await import("./commands/sweeps.ts")).registerSweepsCommands,
   receipt: async () => (await import("./commands/receipt.ts")).registerReceiptCommands,
   billing: async () => (await import("./commands/billing.ts")).registerBillingCommands,
 };

@@ -87,6 +87,8 @@ export function localNodeDir({ role, seed, fault }: LocalNode): string {
 export interface LocalNodes {
   /** One line per node: its role, account and log file. */
   started: string[];
+  /** Each node's process, for whoever measures what the nodes spend (bench/system.ts). */
+  processes: Array<{ role: LocalNode["role"]; pid: number }>;
   stop(): Promise<void>;
 }
 
@@ -125,10 +127,11 @@ export function startLocalNodes(
       ],
       { stdio: ["ignore", out, out], env: { ...process.env, VERITRAIN_NODE_SEED: seed } },
     );
-    return { child, line: `${role} node ${seed}${fault ? ` with fault ${fault}` : ""} (log: ${log})` };
+    return { role, child, line: `${role} node ${seed}${fault ? ` with fault ${fault}` : ""} (log: ${log})` };
   });
   return {
     started: children.map((c) => c.line),
+    processes: children.map(({ role, child }) => ({ role, pid: child.pid ?? 0 })),
     stop: async () => {
       await Promise.all(children.map(({ child }) => stopped(child)));
     },

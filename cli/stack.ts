@@ -11,6 +11,7 @@ import {
   DEFAULT_LOCAL_NODES,
   type LocalNode,
   type LocalNodeCounts,
+  type LocalNodes,
   localNodes,
   startLocalNodes,
 } from "./local-nodes.ts";
@@ -31,6 +32,8 @@ export interface Stack {
   chainWsUrl: string;
   /** Human-readable lines describing what was started and where. */
   started: string[];
+  /** The local nodes' processes (none against a configured chain). */
+  nodes: LocalNodes["processes"];
   stop(): Promise<void>;
 }
 
@@ -78,12 +81,14 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
     });
     stops.push(api.close);
     // Dev accounts stake for the local nodes; against a configured chain, nodes are the operators' own.
-    if (embeddedChain) {
-      const nodes = startLocalNodes(nodesToRun, api.url, chainWsUrl, config.dataDir);
+    const nodes = embeddedChain
+      ? startLocalNodes(nodesToRun, api.url, chainWsUrl, config.dataDir)
+      : undefined;
+    if (nodes) {
       stops.push(nodes.stop);
       started.push(...nodes.started);
     }
-    return { api, chainWsUrl, started, stop: stopAll };
+    return { api, chainWsUrl, started, nodes: nodes?.processes ?? [], stop: stopAll };
   } catch (error) {
     await stopAll();
     throw error;

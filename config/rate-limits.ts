@@ -10,9 +10,9 @@ export const RATE_LIMIT_FAMILIES = [
   "signup",
   /** POST /v1/files, per organization. */
   "uploads",
-  /** POST /v1/training-jobs/quote, per organization. */
+  /** POST /v1/training-jobs/quote and /v1/training-jobs/sweeps/quote, per organization. */
   "quotes",
-  /** POST /v1/training-jobs, per organization. */
+  /** POST /v1/training-jobs and /v1/training-jobs/sweeps, per organization. */
   "job_creation",
   /** Every other GET of an authenticated caller, per organization. */
   "reads",

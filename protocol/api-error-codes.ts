@@ -48,6 +48,10 @@ export const API_ERROR_CODES = [
   "job_not_cancellable",
   "model_not_ready",
   "receipt_not_ready",
+  // Training sweeps.
+  "invalid_sweep",
+  "sweep_too_large",
+  "sweep_not_cancellable",
   // Webhook endpoints.
   "webhook_url_refused",
   // The node gateway.

@@ -1,7 +1,7 @@
 // The service commands of the `veritrain` binary, run as a user runs them (a child process, the
 // key kept by `login` in a config directory of the test's own) against a real API on a port:
 // login, files, jobs (the price confirmation, --max-price, watch, create --wait), download with
-// the receipt verified, receipt verify, billing. Jobs are ended by test/support/finished-jobs.ts
+// the receipt verified, receipt verify, sweeps, billing. Jobs are ended by test/support/finished-jobs.ts
 // as the network would end them, so no chain or node is started here.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
@@ -15,7 +15,7 @@ import type { QuoteRequest } from "../api/services/quotes.ts";
 import { modelWeightsAsSafetensors } from "../protocol/model-weights.ts";
 import { type SignedUp, signUp } from "./support/accounts.ts";
 import { createTestApp, type TestApp } from "./support/app.ts";
-import { failJob, reportTraining, signedReceipt, succeedJob } from "./support/finished-jobs.ts";
+import { failJob, recordEpoch, reportTraining, signedReceipt, succeedJob } from "./support/finished-jobs.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const fixtures = join(root, "worker-runtime/fixtures");
@@ -299,6 +299,99 @@ test("download writes nothing when the receipt is signed by a key the platform d
   assert.equal(weights.format, "safetensors");
   const expected = modelWeightsAsSafetensors(readFileSync(trained.model));
   assert.deepEqual(readFileSync(weights.model_path), Buffer.from(expected));
+});
+
+interface Sweep {
+  id: string;
+  status: string;
+  job_count: number;
+  jobs: Array<{ id: string; settings: Record<string, unknown> }>;
+  best: { id: string; objective_value: number } | null;
+  counts: Record<string, number>;
+}
+
+/** The sweep a running `sweeps create` made: the newest one. */
+async function newestSweep(): Promise<Sweep> {
+  for (;;) {
+    const [sweep] = (await t.services.sweeps.list(alice.organizationId, 1)).data;
+    if (sweep && sweep.status === "running") return sweep as Sweep;
+    await sleep(200);
+  }
+}
+
+test("sweeps create --grid --wait shows a line per job and ends with the best; get, list and cancel", async () => {
+  const request = ["--model", MODEL, "--dataset", DATASET, "--spec", SPEC, "--verification", "basic"];
+  const badGrid = await json<ErrorJson>(
+    ["sweeps", "create", ...request, "--grid", "optimizer.lr", "--yes"],
+    2,
+  );
+  assert.equal(badGrid.error.code, "grid_invalid");
+  const quote = await json<{ job_count: number }>(["sweeps", "quote", ...request, "--grid", "seed=1,2,3"]);
+  assert.equal(quote.job_count, 3);
+  // A variant's model may be a local file: it is uploaded first, as `jobs create --model` does.
+  const variants = join(home, "variants.json");
+  writeFileSync(variants, JSON.stringify([{ model: MODEL }, { "optimizer.lr": 0.02 }]));
+  const fromFile = await json<{ job_count: number; variants: Array<{ model: string }> }>([
+    "sweeps",
+    "quote",
+    ...request,
+    "--variants",
+    variants,
+    "--objective",
+    "val_accuracy:max",
+  ]);
+  assert.equal(fromFile.job_count, 2);
+  assert.match(fromFile.variants[0]!.model, /^file_/);
+  const badObjective = await json<ErrorJson>(
+    ["sweeps", "quote", ...request, "--variants", variants, "--objective", "accuracy"],
+    2,
+  );
+  assert.equal(badObjective.error.code, "objective_invalid");
+
+  const creating = start([
+    "sweeps",
+    "create",
+    ...request,
+    "--grid",
+    "optimizer.lr=0.01,0.02,0.04",
+    "--yes",
+    "--wait",
+  ]);
+  const sweep = await Promise.race([newestSweep(), creating.done.then((r) => assert.fail(r.stderr))]);
+  const [slow, good, broken] = sweep.jobs.map((j) => j.id);
+  await reportTraining(t, slow!, [90], 90);
+  await reportTraining(t, good!, [90], 90);
+  await recordEpoch(t, slow!, { loss: 0.5, accuracy: 0.9 });
+  await recordEpoch(t, good!, { loss: 0.2, accuracy: 0.9 });
+  const modelBytes = readFileSync(MODEL);
+  for (const id of [slow!, good!])
+    await succeedJob(t, id, modelBytes, await signedReceipt(t, id, modelBytes));
+  await failJob(t, broken!, "the worker ran out of memory");
+  const run = await creating.done;
+  assert.equal(run.code, 0, run.stderr);
+  assert.match(run.stderr, /Quote: 3 jobs/);
+  assert.match(run.stderr, /optimizer\.lr=0\.02\s+job\.succeeded/);
+  assert.match(run.stderr, /optimizer\.lr=0\.04\s+job\.failed: the worker ran out of memory/);
+  assert.match(run.stdout, /2 succeeded, 1 failed/);
+  assert.match(
+    run.stdout,
+    new RegExp(`best: ${good} {2}val_loss 0\\.2000 {2}\\(optimizer\\.lr=0\\.02\\)\n$`),
+  );
+
+  const got = await json<Sweep>(["sweeps", "get", sweep.id]);
+  assert.equal(got.best?.id, good);
+  const listed = await json<{ data: Sweep[] }>(["sweeps", "list"]);
+  assert.equal(listed.data[0]!.id, sweep.id);
+  const ended = await json<ErrorJson>(["sweeps", "cancel", sweep.id], 1);
+  assert.equal(ended.error.code, "sweep_not_cancellable");
+
+  const queued = await json<Sweep>(["sweeps", "create", ...request, "--grid", "seed=1,2", "--yes"]);
+  const cancelled = await json<Sweep>(["sweeps", "cancel", queued.id]);
+  assert.equal(cancelled.status, "cancelled");
+  assert.equal(cancelled.counts.cancelled, 2);
+  const watched = await cli(["sweeps", "watch", queued.id]);
+  assert.equal(watched.code, 5, "no job of the sweep succeeded");
+  assert.match(watched.stdout, /best: none yet/);
 });
 
 test("billing balance, topup and transactions", async () => {

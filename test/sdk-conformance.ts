@@ -34,6 +34,13 @@ import type {
   ReceiptSchema,
   TrainingJob,
 } from "../api/schemas/training-jobs.ts";
+import type {
+  SweepCreateRequest,
+  SweepEvent,
+  SweepQuote,
+  SweepRequest,
+  TrainingSweep,
+} from "../api/schemas/training-sweeps.ts";
 import type * as node from "../protocol/node-wire.ts";
 import type { Receipt } from "../protocol/receipt.ts";
 import type * as sdk from "../sdk/src/types.ts";
@@ -78,12 +85,17 @@ export type ApiConformance = [
   Answers<sdk.Checkpoint, Static<typeof CheckpointList>["data"][number]>,
   Answers<Receipt, Static<typeof ReceiptSchema>>,
   Answers<sdk.ReceiptKey, Static<typeof ReceiptKey>>,
+  Answers<sdk.SweepQuote, Static<typeof SweepQuote>>,
+  Answers<sdk.TrainingSweep, Static<typeof TrainingSweep>>,
+  Answers<sdk.SweepEvent, Static<typeof SweepEvent>>,
   Accepts<Static<typeof SignUpBody>, sdk.SignUpParams>,
   Accepts<Static<typeof LogInBody>, sdk.LogInParams>,
   Accepts<Static<typeof CreateApiKeyBody>, sdk.CreateApiKeyParams>,
   Accepts<Static<typeof CheckoutSessionBody>, sdk.CheckoutSessionParams>,
   Accepts<Defaulted<Static<typeof JobRequest>, "verification">, sdk.TrainingJobParams>,
   Accepts<Defaulted<Static<typeof JobCreateRequest>, "verification">, sdk.CreateTrainingJobParams>,
+  Accepts<Defaulted<Static<typeof SweepRequest>, "verification">, sdk.TrainingSweepParams>,
+  Accepts<Defaulted<Static<typeof SweepCreateRequest>, "verification">, sdk.CreateTrainingSweepParams>,
   Accepts<Defaulted<Static<typeof ListQuery>, "limit">, sdk.ListParams>,
   Accepts<Defaulted<Static<typeof FileListQuery>, "limit">, sdk.FileListParams>,
 ];

@@ -36,6 +36,9 @@ const BY_ROUTE: Record<string, RateLimitFamily> = {
   "POST /v1/files": "uploads",
   "POST /v1/training-jobs/quote": "quotes",
   "POST /v1/training-jobs": "job_creation",
+  // A sweep is many jobs, quoted together and created together: one request of each budget.
+  "POST /v1/training-jobs/sweeps/quote": "quotes",
+  "POST /v1/training-jobs/sweeps": "job_creation",
 };
 
 function familyOf(request: FastifyRequest): RateLimitFamily {

@@ -14,6 +14,7 @@ import portalRoutes from "./portal.ts";
 import receiptKeyRoutes from "./receipt-keys.ts";
 import trainingJobRoutes from "./training-jobs.ts";
 import trainingOperatorRoutes from "./training-operators.ts";
+import trainingSweepRoutes from "./training-sweeps.ts";
 import webhookEndpointRoutes from "./webhook-endpoints.ts";
 
 export interface RoutesOptions {
@@ -34,6 +35,11 @@ const routes: FastifyPluginAsync<RoutesOptions> = async (app, { services, probes
   await app.register(trainingJobRoutes, {
     jobs: services.jobs,
     events: services.jobEvents,
+    streams: services.streams,
+    dispatcher: services.dispatcher,
+  });
+  await app.register(trainingSweepRoutes, {
+    sweeps: services.sweeps,
     streams: services.streams,
     dispatcher: services.dispatcher,
   });

@@ -1,6 +1,4 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
-import type { FastifyReply, FastifyRequest } from "fastify";
-import { ApiError } from "../errors.ts";
 import { answer, errorResponses, ListQuery, readAccess, writeAccess } from "../schemas/common.ts";
 import {
   CheckpointList,
@@ -19,16 +17,11 @@ import {
   TrainingJobList,
 } from "../schemas/training-jobs.ts";
 import type { JobDispatcher } from "../services/job-dispatch.ts";
-import type { JobEvents, JobEventView } from "../services/job-events.ts";
+import { JOB_FINAL_EVENTS, type JobEvents } from "../services/job-events.ts";
+import { TERMINAL } from "../services/job-settlement.ts";
 import type { Jobs } from "../services/jobs.ts";
 import type { StreamSlots } from "../services/stream-slots.ts";
-
-const TERMINAL_EVENTS = new Set(["job.succeeded", "job.failed", "job.cancelled"]);
-const HEARTBEAT_MS = 15_000;
-
-function sseFrame(event: JobEventView): string {
-  return `id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
-}
+import { answerEvents } from "./event-stream.ts";
 
 export interface TrainingJobRoutesOptions {
   jobs: Jobs;
@@ -271,77 +264,22 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox<TrainingJobRoutesOptions> = a
       },
     },
     async (request, reply) => {
-      const job = await jobs.row(request.auth.organizationId, request.params.id);
-      const lastEventId = Number(request.headers["last-event-id"] ?? Number.NaN);
-      const after = Number.isInteger(lastEventId) ? lastEventId : request.query.after;
-      if (!String(request.headers.accept ?? "").includes("text/event-stream")) {
-        const page = await events.list(job.id, after, request.query.limit + 1);
-        return { data: page.slice(0, request.query.limit), has_more: page.length > request.query.limit };
-      }
-      return stream(request, reply, job.id, after);
+      const { organizationId } = request.auth;
+      const job = await jobs.row(organizationId, request.params.id);
+      return answerEvents(
+        request,
+        reply,
+        streams,
+        {
+          list: (afterId, limit) => events.list(job.id, afterId, limit),
+          subscribe: (listener) => events.subscribe(job.id, listener),
+          mayEnd: (event) => JOB_FINAL_EVENTS.has(event.type),
+          ended: async () => TERMINAL.has((await jobs.row(organizationId, job.id)).status),
+        },
+        request.query,
+      );
     },
   );
-
-  async function stream(request: FastifyRequest, reply: FastifyReply, jobId: string, after: number) {
-    const { auth } = request;
-    const taken = await streams.take(auth.apiKeyId ?? auth.sessionId ?? auth.organizationId);
-    if (!taken) {
-      throw new ApiError(
-        429,
-        "rate_limit_error",
-        "rate_limited",
-        `At most ${streams.maxPerCaller} event streams may be open per API key or session; close one first`,
-      );
-    }
-    const slot = taken;
-    reply.hijack();
-    const raw = reply.raw;
-    raw.writeHead(200, {
-      "content-type": "text/event-stream",
-      "cache-control": "no-cache",
-      connection: "keep-alive",
-      "x-request-id": request.id,
-    });
-    let lastSent = after;
-    let ended = false;
-    const send = (event: JobEventView) => {
-      if (ended || event.id <= lastSent) return;
-      lastSent = event.id;
-      raw.write(sseFrame(event));
-      if (TERMINAL_EVENTS.has(event.type)) end();
-    };
-    const heartbeat = setInterval(() => {
-      raw.write(": keep-alive\n\n");
-      slot.renew().catch(() => undefined);
-    }, HEARTBEAT_MS);
-    // Subscribe before reading the history, so an event recorded in between is not missed;
-    // events seen twice are dropped by id.
-    const buffered: JobEventView[] = [];
-    let replaying = true;
-    const unsubscribe = await events.subscribe(jobId, (event) => {
-      if (replaying) buffered.push(event);
-      else send(event);
-    });
-    function end() {
-      if (ended) return;
-      ended = true;
-      clearInterval(heartbeat);
-      void unsubscribe();
-      slot.release().catch(() => undefined);
-      raw.end();
-    }
-    raw.on("close", end);
-    for (
-      let page = await events.list(jobId, after, 500);
-      page.length > 0;
-      page = await events.list(jobId, lastSent, 500)
-    ) {
-      for (const event of page) send(event);
-      if (ended) return;
-    }
-    replaying = false;
-    for (const event of buffered.sort((a, b) => a.id - b.id)) send(event);
-  }
 };
 
 export default trainingJobRoutes;

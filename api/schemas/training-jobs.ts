@@ -184,6 +184,9 @@ export const TrainingJob = Type.Object(
       description:
         "The checkpoint whose weights the job started from; `model` is then the model with those weights, derived by the platform",
     }),
+    sweep: Type.Union([Type.String(), Type.Null()], {
+      description: "The sweep the job was created in (sweep_...), or null for a job created alone",
+    }),
     queue_position: Type.Union([Type.Integer({ minimum: 1 }), Type.Null()], {
       description:
         "The job's place in the line of jobs waiting for a worker (1: next), in fair order across organizations; null once dispatched, and in lists",

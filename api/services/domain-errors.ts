@@ -29,6 +29,10 @@ export const DOMAIN_ERROR_CODES = [
   "job_not_cancellable",
   "model_not_ready",
   "receipt_not_ready",
+  // sweep-variants.ts
+  "sweep_invalid",
+  "sweep_too_large",
+  "sweep_not_cancellable",
   // job-reports.ts
   "not_committed",
   "commitment_mismatch",

@@ -42,6 +42,7 @@ import { Quotes } from "./quotes.ts";
 import { Receipts } from "./receipts.ts";
 import { StreamSlots } from "./stream-slots.ts";
 import { createStripeClient } from "./stripe.ts";
+import { Sweeps } from "./sweeps.ts";
 import { VerificationDriver } from "./verification.ts";
 import { WebhookDeliveries } from "./webhooks/deliveries.ts";
 import { WebhookEndpoints } from "./webhooks/endpoints.ts";
@@ -78,6 +79,7 @@ export interface Services {
   /** Removes deleted files' bytes once nothing needs them; started by the API process. */
   deletedBlobs: DeletedBlobs;
   jobs: Jobs;
+  sweeps: Sweeps;
   jobEvents: JobEvents;
   /** The event streams each caller holds open, bounded across instances. */
   streams: StreamSlots;
@@ -183,10 +185,11 @@ export function createServices(context: ServiceContext): Services {
     webhooks: outbox,
     chain: context.chain,
   });
+  const quotes = new Quotes(blobs, context.pool, inspector);
   const jobs = new Jobs({
     db: context.db,
     blobs,
-    quotes: new Quotes(blobs, context.pool, inspector),
+    quotes,
     ledger,
     events: jobEvents,
     reads: new JobReads(context.pool),
@@ -208,6 +211,7 @@ export function createServices(context: ServiceContext): Services {
     files,
     deletedBlobs: new DeletedBlobs(context.db, blobs, context.logError ?? (() => undefined)),
     jobs,
+    sweeps: new Sweeps({ db: context.db, quotes, jobs, events: jobEvents }),
     jobEvents,
     // A stream renews its slot on every heartbeat (15 s); three missed ones free it.
     streams: new StreamSlots(context.redis, context.config.maxEventStreamsPerKey, 45_000),

@@ -3,13 +3,30 @@
 // process sees events that another process recorded.
 import type { Redis } from "ioredis";
 import type { Database } from "../../prisma/client.ts";
-import type { Prisma } from "../../prisma/generated/client.ts";
+import type { JobEvent as JobEventRow, Prisma } from "../../prisma/generated/client.ts";
 
 export interface JobEventView {
   id: number;
   type: string;
   data: Record<string, unknown>;
   created_at: string;
+}
+
+/** The events that end a job: its stream ends after one of them. */
+export const JOB_FINAL_EVENTS: ReadonlySet<string> = new Set([
+  "job.succeeded",
+  "job.failed",
+  "job.cancelled",
+]);
+
+/** A stored event as the API answers it. */
+export function eventView(row: JobEventRow): JobEventView {
+  return {
+    id: Number(row.id),
+    type: row.type,
+    data: row.data as Record<string, unknown>,
+    created_at: row.createdAt.toISOString(),
+  };
 }
 
 type Listener = (event: JobEventView) => void;
@@ -52,12 +69,7 @@ export class JobEvents {
       orderBy: { id: "asc" },
       take: limit,
     });
-    return rows.map((row) => ({
-      id: Number(row.id),
-      type: row.type,
-      data: row.data as Record<string, unknown>,
-      created_at: row.createdAt.toISOString(),
-    }));
+    return rows.map(eventView);
   }
 
   /** Live events of one job; the returned function unsubscribes. */

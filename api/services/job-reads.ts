@@ -39,6 +39,7 @@ export interface JobRecord {
   expiresAt: Date | string | null;
   /** JSON: an InitFrom, or null for a job that starts from its model's own weights. */
   initFrom: unknown;
+  sweepId: string | null;
 }
 
 /** Where a waiting job stands: its place in the line and when it should leave it (null: unknown). */
@@ -97,6 +98,7 @@ export function jobView(job: JobRecord, stepsCompleted: number, line: LineView |
     finished_at: job.finishedAt === null ? null : iso(job.finishedAt),
     expires_at: job.expiresAt === null ? null : iso(job.expiresAt),
     init_from: initFromView(job.initFrom as JobView["init_from"]),
+    sweep: job.sweepId,
     queue_position: line?.position ?? null,
     estimated_start_at: line?.estimatedStartAt?.toISOString() ?? null,
   };
@@ -118,6 +120,7 @@ const JOB_BY_ID = `
     'createdAt', to_char(j.created_at, ${ISO_UTC}), 'updatedAt', to_char(j.updated_at, ${ISO_UTC}),
     'finishedAt', to_char(j.finished_at, ${ISO_UTC}), 'expiresAt', to_char(j.expires_at, ${ISO_UTC}),
     'initFrom', j.init_from,
+    'sweepId', j.sweep_id,
     'stepsCompleted', COALESCE((
       SELECT max(c.step) FROM tasks t JOIN checkpoints c ON c.task_id = t.id WHERE t.job_id = j.id
     ), 0)

@@ -16,7 +16,7 @@ import type { QuoteResponse } from "../schemas/training-jobs.ts";
 import type { BlobStore } from "./blobs.ts";
 import { DomainError, NotFoundError } from "./domain-errors.ts";
 import type { JobEvents } from "./job-events.ts";
-import type { InitFromRequest, StartingWeights } from "./job-init.ts";
+import type { InitFromRecord, InitFromRequest, StartingWeights } from "./job-init.ts";
 import { type JobReads, type JobView, jobView } from "./job-reads.ts";
 import { type JobSettlement, TERMINAL } from "./job-settlement.ts";
 import type { Ledger } from "./ledger.ts";
@@ -85,41 +85,58 @@ export class Jobs {
     const initFrom =
       request.init_from &&
       (await this.deps.startingWeights.derive(organizationId, quote.model, request.init_from));
-    const jobId = newId("job");
-    const job = await this.deps.db.$transaction(async (tx) => {
-      await this.deps.ledger.reserve(organizationId, total, `job:${jobId}:reserve`, tx);
-      const row = await tx.trainingJob.create({
-        data: {
-          id: jobId,
-          organizationId,
-          modelFileId: quote.model.id,
-          datasetFileId: quote.dataset.id,
-          spec: request.spec as Prisma.InputJsonValue,
-          verificationLevel: quote.verification,
-          quotedCents: BigInt(total),
-          reservedCents: BigInt(total),
-          platformFeeCents: BigInt(quote.price.platform_fee_cents),
-          flopsPerStep: BigInt(Math.ceil(quote.flopsPerStep)),
-          totalSteps: quote.totalSteps,
-          expiresAt:
-            request.expires_after === undefined ? null : new Date(Date.now() + request.expires_after * 1000),
-          ...(initFrom ? { initFrom: { ...initFrom } } : {}),
-        },
-      });
-      await this.deps.events.record(
-        jobId,
-        "job.created",
-        {
-          total_steps: quote.totalSteps,
-          price_cents: total,
-          verification: quote.verification,
-          ...(initFrom ? { init_from: { job: initFrom.job, step: initFrom.step } } : {}),
-        },
-        tx,
-      );
-      return row;
-    });
+    const job = await this.deps.db.$transaction((tx) =>
+      this.insert(tx, organizationId, quote, { ...request, initFrom: initFrom || undefined }),
+    );
     return jobView(job, 0);
+  }
+
+  /**
+   * Reserves the quote's price and records the job with its job.created event, in the caller's
+   * transaction: a sweep records all its jobs in one, so that either all of them exist or none.
+   */
+  async insert(
+    tx: Prisma.TransactionClient,
+    organizationId: string,
+    quote: Quote,
+    request: { spec: unknown; expires_after?: number | undefined; initFrom?: InitFromRecord | undefined },
+    sweepId: string | null = null,
+  ): Promise<TrainingJob> {
+    const jobId = newId("job");
+    const total = quote.price.total_cents;
+    await this.deps.ledger.reserve(organizationId, total, `job:${jobId}:reserve`, tx);
+    const row = await tx.trainingJob.create({
+      data: {
+        id: jobId,
+        organizationId,
+        modelFileId: quote.model.id,
+        datasetFileId: quote.dataset.id,
+        spec: request.spec as Prisma.InputJsonValue,
+        verificationLevel: quote.verification,
+        quotedCents: BigInt(total),
+        reservedCents: BigInt(total),
+        platformFeeCents: BigInt(quote.price.platform_fee_cents),
+        flopsPerStep: BigInt(Math.ceil(quote.flopsPerStep)),
+        totalSteps: quote.totalSteps,
+        expiresAt:
+          request.expires_after === undefined ? null : new Date(Date.now() + request.expires_after * 1000),
+        sweepId,
+        ...(request.initFrom ? { initFrom: { ...request.initFrom } } : {}),
+      },
+    });
+    const { initFrom } = request;
+    await this.deps.events.record(
+      jobId,
+      "job.created",
+      {
+        total_steps: quote.totalSteps,
+        price_cents: total,
+        verification: quote.verification,
+        ...(initFrom ? { init_from: { job: initFrom.job, step: initFrom.step } } : {}),
+      },
+      tx,
+    );
+    return row;
   }
 
   async get(organizationId: string, id: string): Promise<JobView> {

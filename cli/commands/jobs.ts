@@ -20,7 +20,7 @@ import { confirm } from "../remote/prompt.ts";
 import { downloadVerified, type ModelFormat, type VerifiedFiles } from "../remote/verified-download.ts";
 import { uploadPath } from "./files.ts";
 
-interface RequestFlags extends OutputFlags {
+export interface RequestFlags extends OutputFlags {
   model: string;
   dataset: string;
   spec: string;
@@ -52,7 +52,12 @@ export function centsOf(dollarsText: string, what: string): number {
 }
 
 /** A file id as it is, or a local path uploaded first. */
-async function fileRef(vt: Veritrain, ref: string, purpose: FilePurpose, quiet: boolean): Promise<string> {
+export async function fileRef(
+  vt: Veritrain,
+  ref: string,
+  purpose: FilePurpose,
+  quiet: boolean,
+): Promise<string> {
   if (/^file_[A-Za-z0-9]+$/.test(ref) && !(await stat(ref).catch(() => undefined))) return ref;
   const file = await uploadPath(vt, ref, purpose, quiet);
   if (!quiet) process.stderr.write(`  uploaded ${ref} as ${file.id}\n`);
@@ -70,7 +75,7 @@ async function readSpec(path: string): Promise<TrainingSpec> {
   }
 }
 
-async function jobRequest(vt: Veritrain, flags: RequestFlags): Promise<TrainingJobParams> {
+export async function jobRequest(vt: Veritrain, flags: RequestFlags): Promise<TrainingJobParams> {
   if (flags.verification !== undefined && !LEVELS.includes(flags.verification as VerificationLevel)) {
     throw new CliError("verification_invalid", `--verification must be one of ${LEVELS.join(", ")}`);
   }
@@ -133,32 +138,52 @@ function describeDownload(files: VerifiedFiles): string[] {
   ];
 }
 
-async function createJob(flags: CreateFlags): Promise<Answer> {
-  const vt = await authenticatedClient();
-  const request = await jobRequest(vt, flags);
-  const quote = await vt.trainingJobs.quote(request);
-  const say = (lines: string[]) => flags.json || process.stderr.write(`${lines.join("\n")}\n`);
-  say(describeQuote(quote));
-  const cap = request.max_price_cents;
-  if (cap !== undefined && quote.price.total_cents > cap) {
+/**
+ * Refuses a price above the cap, then asks (unless `yes`) before anything is spent; answers the
+ * cap to send with the creation, so that a price changed since the quote is refused by the API.
+ */
+export async function approvePrice(
+  quote: unknown,
+  totalCents: number,
+  cap: number | undefined,
+  yes: boolean | undefined,
+  what: string,
+): Promise<number> {
+  if (cap !== undefined && totalCents > cap) {
     throw new CliError(
       "price_above_max",
-      `the price ${dollars(quote.price.total_cents)} is above --max-price ${dollars(cap)}: no job created`,
+      `the price ${dollars(totalCents)} is above --max-price ${dollars(cap)}: no job created`,
       EXIT.refused,
       { quote },
     );
   }
-  if (!flags.yes && !(await confirm(`Create this job for ${dollars(quote.price.total_cents)}?`))) {
+  if (!yes && !(await confirm(`Create ${what} for ${dollars(totalCents)}?`))) {
     throw new CliError(
       "not_confirmed",
       "not confirmed: no job created (pass --yes to skip the question)",
       EXIT.refused,
     );
   }
+  return cap ?? totalCents;
+}
+
+async function createJob(flags: CreateFlags): Promise<Answer> {
+  const vt = await authenticatedClient();
+  const request = await jobRequest(vt, flags);
+  const quote = await vt.trainingJobs.quote(request);
+  const say = (lines: string[]) => flags.json || process.stderr.write(`${lines.join("\n")}\n`);
+  say(describeQuote(quote));
+  const cap = await approvePrice(
+    quote,
+    quote.price.total_cents,
+    request.max_price_cents,
+    flags.yes,
+    "this job",
+  );
   // The cap goes with the request too: should the price change between quote and create, the API refuses.
   const created = await vt.trainingJobs.create({
     ...request,
-    max_price_cents: cap ?? quote.price.total_cents,
+    max_price_cents: cap,
   });
   say([`Created ${created.id}: ${dollars(created.price.reserved_cents)} reserved.`]);
   if (!flags.wait) return { json: created, human: describeJob(created) };
@@ -168,7 +193,7 @@ async function createJob(flags: CreateFlags): Promise<Answer> {
   return { json: { ...job, download: files }, human: [...describeJob(job), ...describeDownload(files)] };
 }
 
-function requestOptions(command: Command): Command {
+export function requestOptions(command: Command): Command {
   return command
     .requiredOption("--model <file>", "a model's file id, or a local .onnx file to upload")
     .requiredOption("--dataset <file>", "a dataset's file id, or a local file to upload")

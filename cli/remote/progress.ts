@@ -2,7 +2,7 @@
 // line per update (what a CI log keeps). The job's bar shows step, loss, learning rate,
 // throughput and where verification is, from the job's event stream.
 import { MultiBar, SingleBar } from "cli-progress";
-import type { JobEvent } from "../../sdk/src/index.ts";
+import type { JobEvent, SweepEvent, TrainingSweep } from "../../sdk/src/index.ts";
 
 const bytesText = (n: number) =>
   n >= 1 << 20 ? `${(n / (1 << 20)).toFixed(1)} MiB` : `${Math.ceil(n / 1024)} KiB`;
@@ -134,6 +134,65 @@ export class JobWatcher {
     if (note) process.stderr.write(`  ${note}\n`);
     if (event.type === "training.progress" && line !== this.lastLine) process.stderr.write(`  ${line}\n`);
     this.lastLine = line;
+  }
+
+  stop(): void {
+    this.bars?.stop();
+  }
+}
+
+/** A sweep job's settings in a few words: "optimizer.lr=0.02 epochs=3". */
+export function settingsText(settings: Record<string, unknown>): string {
+  const parts = Object.entries(settings).map(([key, value]) => `${key}=${JSON.stringify(value)}`);
+  return parts.length === 0 ? "(base)" : parts.join(" ");
+}
+
+/** Renders a sweep's progress as its events arrive: one line per job; silent when `quiet`. */
+export class SweepWatcher {
+  private readonly jobs = new Map<string, { label: string; progress: JobProgress; bar?: SingleBar }>();
+  private readonly bars: MultiBar | undefined;
+
+  constructor(
+    sweep: TrainingSweep,
+    private readonly quiet: boolean,
+  ) {
+    if (!quiet && process.stderr.isTTY) {
+      this.bars = new MultiBar({
+        format: "  {label} |{bar}| {line}",
+        stream: process.stderr,
+        hideCursor: true,
+        clearOnComplete: false,
+      });
+    }
+    const width = Math.max(...sweep.jobs.map((job) => settingsText(job.settings).length));
+    for (const job of sweep.jobs) {
+      const progress: JobProgress = {
+        step: job.steps_completed,
+        totalSteps: job.total_steps,
+        loss: null,
+        learningRate: null,
+        stepsPerSecond: null,
+        stage: job.status,
+      };
+      const label = settingsText(job.settings).padEnd(width);
+      const bar = this.bars?.create(Math.max(1, job.total_steps), progress.step, {
+        label,
+        line: progressLine(progress),
+      });
+      this.jobs.set(job.id, { label, progress, ...(bar ? { bar } : {}) });
+    }
+  }
+
+  event(event: SweepEvent): void {
+    const job = this.jobs.get(event.job);
+    if (!job) return;
+    const note = advance(job.progress, event);
+    if (this.quiet) return;
+    if (job.bar) {
+      job.bar.update(job.progress.step, { label: job.label, line: progressLine(job.progress) });
+      return;
+    }
+    if (note) process.stderr.write(`  ${job.label}  ${note}\n`);
   }
 
   stop(): void {

@@ -12,6 +12,7 @@ import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { sha256Hex } from "../../protocol/signed-messages.ts";
 import { createTestApp, type TestApp } from "../../test/support/app.ts";
+import { recordEpoch, signedReceipt, succeedJob } from "../../test/support/finished-jobs.ts";
 import { Veritrain } from "./client.ts";
 import type { ApiErrorCode } from "./error-codes.ts";
 import { VeritrainConnectionError, VeritrainError } from "./errors.ts";
@@ -290,6 +291,110 @@ describe("training jobs", { timeout: 60_000 }, () => {
     assert.equal(foreign.type, "not_found_error");
     await apiError(bob.trainingJobs.receipt(job.id), 404, "resource_missing");
     await alice.trainingJobs.cancel(job.id);
+  });
+});
+
+describe("training sweeps", { timeout: 60_000 }, () => {
+  /** An organization of its own, so its jobs and balance are the sweep's alone. */
+  async function sweeper(credits: number) {
+    const user = await signUp();
+    if (credits > 0)
+      await testApp.services.ledger.topUp(user.organizationId, credits, `test:sweeps-${user.email}`);
+    const model = await user.client.files.upload("model", modelBytes, "mlp.onnx");
+    const dataset = await user.client.files.upload(
+      "dataset",
+      new Blob([await fixture("data/digits.safetensors")]),
+      "digits.safetensors",
+    );
+    return { ...user, base: { ...request, model: model.id, dataset: dataset.id } };
+  }
+
+  test("quote, create from a grid, get, list; the summary names the best succeeded job", async () => {
+    const { client, base } = await sweeper(100_000);
+    const grid = { "optimizer.lr": [0.01, 0.02], seed: [1, 2] };
+    const quote = await client.sweeps.quote({ ...base, grid });
+    assert.equal(quote.job_count, 4);
+    const sweep = await client.sweeps.create({ ...base, grid, max_price_cents: quote.price.total_cents });
+    assert.equal(sweep.status, "running");
+    assert.equal(sweep.price.quoted_cents, quote.price.total_cents);
+    assert.deepEqual(
+      sweep.jobs.map((j) => j.settings),
+      quote.variants.map((v) => v.settings),
+    );
+    assert.deepEqual(await client.billing.balance(), {
+      available_cents: 100_000 - quote.price.total_cents,
+      reserved_cents: quote.price.total_cents,
+    });
+    const job = await client.trainingJobs.get(sweep.jobs[3]!.id);
+    assert.equal((job.spec as { seed: number }).seed, 2);
+
+    const [first, second] = sweep.jobs.map((j) => j.id);
+    for (const [id, loss] of [
+      [first!, 0.4],
+      [second!, 0.2],
+    ] as const) {
+      await recordEpoch(testApp, id, { loss, accuracy: 0.9 });
+      await succeedJob(testApp, id, modelBytes, await signedReceipt(testApp, id, modelBytes));
+    }
+    const summary = await client.sweeps.get(sweep.id);
+    assert.equal(summary.counts.succeeded, 2);
+    assert.equal(summary.counts.queued, 2);
+    assert.deepEqual(summary.best, {
+      id: second,
+      settings: { "optimizer.lr": 0.01, seed: 2 },
+      objective_value: 0.2,
+    });
+    const listed: string[] = [];
+    for await (const s of client.sweeps.list({ limit: 1 })) listed.push(s.id);
+    assert.deepEqual(listed, [sweep.id]);
+    await client.sweeps.cancel(sweep.id);
+  });
+
+  test("cancel ends the stream of every job's events; waitFor returns the cancelled sweep", async () => {
+    const { client, base } = await sweeper(100_000);
+    const sweep = await client.sweeps.create({ ...base, variants: [{}, { "optimizer.lr": 0.02 }] });
+    const live = client.sweeps.events(sweep.id);
+    const created = [(await live.next()).value, (await live.next()).value];
+    assert.deepEqual(
+      created.map((e) => e?.type),
+      ["job.created", "job.created"],
+    );
+    assert.deepEqual(new Set(created.map((e) => e?.job)), new Set(sweep.jobs.map((j) => j.id)));
+    const cancelled = await client.sweeps.cancel(sweep.id);
+    assert.equal(cancelled.status, "cancelled");
+    assert.deepEqual(
+      [(await live.next()).value?.type, (await live.next()).value?.type],
+      ["job.cancelled", "job.cancelled"],
+    );
+    assert.equal((await live.next()).done, true);
+    const seen: string[] = [];
+    const waited = await client.sweeps.waitFor(sweep.id, { onEvent: (event) => seen.push(event.type) });
+    assert.equal(waited.status, "cancelled");
+    assert.equal(seen.length, 4);
+    assert.deepEqual(await client.billing.balance(), { available_cents: 100_000, reserved_cents: 0 });
+    await apiError(client.sweeps.cancel(sweep.id), 409, "sweep_not_cancellable");
+  });
+
+  test("refusals are typed: too many jobs, a balance short of the total (nothing created), another's sweep", async () => {
+    const { client, base } = await sweeper(1);
+    const large = await apiError(
+      client.sweeps.create({ ...base, grid: { seed: Array.from({ length: 65 }, (_, i) => i) } }),
+      400,
+      "parameter_invalid",
+    );
+    assert.equal(large.param, "grid.seed");
+    await apiError(
+      client.sweeps.quote({
+        ...base,
+        grid: { seed: [1, 2, 3, 4, 5, 6, 7, 8, 9], epochs: [1, 2, 3, 4, 5, 6, 7, 8] },
+      }),
+      400,
+      "sweep_too_large",
+    );
+    await apiError(client.sweeps.create({ ...base, variants: [{}, {}] }), 402, "insufficient_credits");
+    assert.equal((await client.sweeps.list()).data.length, 0);
+    assert.equal((await client.trainingJobs.list()).data.length, 0);
+    await apiError(alice.sweeps.get("sweep_00000000000000000000000000"), 404, "resource_missing");
   });
 });
 

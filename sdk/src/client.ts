@@ -21,6 +21,7 @@ import type {
   Checkpoint,
   CreateApiKeyParams,
   CreateTrainingJobParams,
+  CreateTrainingSweepParams,
   DeletedFile,
   FileListParams,
   FileObject,
@@ -36,8 +37,12 @@ import type {
   RevokedApiKey,
   SignUpParams,
   SignUpResult,
+  SweepEvent,
+  SweepQuote,
   TrainingJob,
   TrainingJobParams,
+  TrainingSweep,
+  TrainingSweepParams,
 } from "./types.ts";
 import { multipartUpload, type UploadProgress, type UploadSource } from "./upload-body.ts";
 
@@ -121,6 +126,48 @@ function paginate<T extends { id: string }>(
 
 const TERMINAL_EVENTS = new Set(["job.succeeded", "job.failed", "job.cancelled"]);
 const path = (...segments: string[]) => `/v1/${segments.map(encodeURIComponent).join("/")}`;
+
+/**
+ * An event stream's events, past then live: it ends after an event `isFinal` says ends it, or,
+ * when the server closes the stream, once `hasEnded` says the resource has ended. A dropped
+ * connection is resumed from the last event received.
+ */
+async function* followEvents<E extends { id: number }>(
+  http: Transport,
+  streamPath: string,
+  name: string,
+  options: EventStreamOptions,
+  end: { isFinal: (event: E) => boolean; hasEnded: () => Promise<boolean> },
+): AsyncGenerator<E> {
+  let lastId = options.after ?? 0;
+  let failures = 0;
+  for (;;) {
+    const response = await http.send({
+      method: "GET",
+      path: streamPath,
+      headers: { accept: "text/event-stream", ...(lastId > 0 ? { "last-event-id": String(lastId) } : {}) },
+      signal: options.signal,
+    });
+    let cause: unknown = "the stream ended before the final event";
+    try {
+      for await (const message of sseMessages(response.body!)) {
+        const event = JSON.parse(message.data) as E;
+        lastId = event.id;
+        failures = 0;
+        yield event;
+        if (end.isFinal(event)) return;
+      }
+      if (await end.hasEnded()) return;
+    } catch (error) {
+      if (options.signal?.aborted) throw error;
+      cause = error;
+    }
+    if (failures >= http.maxRetries) {
+      throw new VeritrainConnectionError(`the event stream of ${name} broke after event ${lastId}`, cause);
+    }
+    await sleep(backoffMs(failures++), undefined, { signal: options.signal });
+  }
+}
 
 class Auth {
   constructor(private readonly http: Transport) {}
@@ -326,34 +373,11 @@ class TrainingJobs {
    * The job's events, past then live, ending after its final event (job.succeeded, job.failed
    * or job.cancelled). A dropped connection is resumed from the last event received.
    */
-  async *events(id: string, options: EventStreamOptions = {}): AsyncGenerator<JobEvent> {
-    let lastId = options.after ?? 0;
-    let failures = 0;
-    for (;;) {
-      const response = await this.http.send({
-        method: "GET",
-        path: path("training-jobs", id, "events"),
-        headers: { accept: "text/event-stream", ...(lastId > 0 ? { "last-event-id": String(lastId) } : {}) },
-        signal: options.signal,
-      });
-      let cause: unknown = "the stream ended before the job's final event";
-      try {
-        for await (const message of sseMessages(response.body!)) {
-          const event = JSON.parse(message.data) as JobEvent;
-          lastId = event.id;
-          failures = 0;
-          yield event;
-          if (TERMINAL_EVENTS.has(event.type)) return;
-        }
-      } catch (error) {
-        if (options.signal?.aborted) throw error;
-        cause = error;
-      }
-      if (failures >= this.http.maxRetries) {
-        throw new VeritrainConnectionError(`the event stream of ${id} broke after event ${lastId}`, cause);
-      }
-      await sleep(backoffMs(failures++), undefined, { signal: options.signal });
-    }
+  events(id: string, options: EventStreamOptions = {}): AsyncGenerator<JobEvent> {
+    return followEvents<JobEvent>(this.http, path("training-jobs", id, "events"), id, options, {
+      isFinal: (event) => TERMINAL_EVENTS.has(event.type),
+      hasEnded: async () => TERMINAL_EVENTS.has(`job.${(await this.get(id)).status}`),
+    });
   }
 
   /** Follows the job to its end and returns it: succeeded, failed or cancelled. */
@@ -407,12 +431,76 @@ class TrainingJobs {
   }
 }
 
+class TrainingSweeps {
+  constructor(private readonly http: Transport) {}
+
+  /** Every job's quote and their total, without creating anything. */
+  quote(params: TrainingSweepParams): Promise<SweepQuote> {
+    return this.http.json({
+      method: "POST",
+      path: path("training-jobs", "sweeps", "quote"),
+      json: params,
+      effectFree: true,
+    });
+  }
+
+  /**
+   * Creates one job per variant (a `grid`'s every combination, or each of `variants`), reserving
+   * all their prices at once: a balance short of the total creates nothing.
+   */
+  create(params: CreateTrainingSweepParams, options: CreateOptions = {}): Promise<TrainingSweep> {
+    return this.http.json({
+      method: "POST",
+      path: path("training-jobs", "sweeps"),
+      json: params,
+      idempotencyKey: options.idempotencyKey ?? randomUUID(),
+    });
+  }
+
+  /** The summary: jobs by status, each job's objective value, the best job, cost so far. */
+  get(id: string): Promise<TrainingSweep> {
+    return this.http.json({ method: "GET", path: path("training-jobs", "sweeps", id) });
+  }
+
+  list(params: ListParams = {}): PagePromise<TrainingSweep> {
+    return paginate(
+      (after) =>
+        this.http.json({ method: "GET", path: path("training-jobs", "sweeps"), query: { ...params, after } }),
+      params.after,
+    );
+  }
+
+  /** Cancels the queued and running jobs; jobs being verified finish. */
+  cancel(id: string): Promise<TrainingSweep> {
+    return this.http.json({ method: "POST", path: path("training-jobs", "sweeps", id, "cancel") });
+  }
+
+  /** Every job's events, past then live, each naming its job; ends once every job has ended. */
+  events(id: string, options: EventStreamOptions = {}): AsyncGenerator<SweepEvent> {
+    return followEvents<SweepEvent>(this.http, path("training-jobs", "sweeps", id, "events"), id, options, {
+      isFinal: () => false,
+      hasEnded: async () => (await this.get(id)).status !== "running",
+    });
+  }
+
+  /** Follows the sweep until every job has ended and returns its summary. */
+  async waitFor(
+    id: string,
+    options: { signal?: AbortSignal; onEvent?: (event: SweepEvent) => void } = {},
+  ): Promise<TrainingSweep> {
+    for await (const event of this.events(id, { signal: options.signal })) options.onEvent?.(event);
+    return this.get(id);
+  }
+}
+
 export class Veritrain {
   readonly auth: Auth;
   readonly apiKeys: ApiKeys;
   readonly billing: Billing;
   readonly files: Files;
   readonly trainingJobs: TrainingJobs;
+  /** Many jobs from one base request: `vt.sweeps.create({ ...job, grid: { "optimizer.lr": [0.01, 0.02] } })`. */
+  readonly sweeps: TrainingSweeps;
   readonly receiptKeys: ReceiptKeys;
 
   constructor(options: VeritrainOptions = {}) {
@@ -428,6 +516,7 @@ export class Veritrain {
     this.billing = new Billing(http);
     this.files = new Files(http);
     this.trainingJobs = new TrainingJobs(http);
+    this.sweeps = new TrainingSweeps(http);
     this.receiptKeys = new ReceiptKeys(http);
   }
 }

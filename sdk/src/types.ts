@@ -277,6 +277,8 @@ export interface TrainingJob {
   expires_at: string | null;
   /** The checkpoint whose weights the job started from (`model` is then the platform's derivation); null: the model's own. */
   init_from: InitFrom | null;
+  /** The sweep the job was created in; null for a job created alone. */
+  sweep: string | null;
   /** Its place in the line of jobs waiting for a worker (1: next); null once dispatched, and in lists. */
   queue_position: number | null;
   /** When it should leave the line, at the network's recent rate; null when unknown. */
@@ -298,4 +300,86 @@ export interface Checkpoint {
   sha256: string;
   bytes: number;
   created_at: string;
+}
+
+/**
+ * What one job of a sweep changes from the base request: `model` (another uploaded model's file id)
+ * or a dotted path into the spec, `{ "optimizer.lr": 0.02, "epochs": 3 }`.
+ */
+export type SweepSettings = Record<string, unknown>;
+
+export type SweepObjectiveMetric = "val_loss" | "val_accuracy" | "train_loss" | "train_accuracy";
+
+/** Which metric of each job's last epoch ranks the sweep's jobs. */
+export interface SweepObjective {
+  metric: SweepObjectiveMetric;
+  /** Default: minimize for a loss, maximize for an accuracy. */
+  goal?: "minimize" | "maximize";
+}
+
+/** A base job request and exactly one of `grid` or `variants`; at most 64 jobs. */
+export interface TrainingSweepParams extends TrainingJobParams {
+  /** Every combination of these values is one job: `{ "optimizer.lr": [0.01, 0.02], "epochs": [2, 3] }`. */
+  grid?: Record<string, unknown[]>;
+  /** One job per entry; `{}` runs the base request as it is. */
+  variants?: SweepSettings[];
+  /** Default: the validation loss when the spec has validation data, else the training loss. */
+  objective?: SweepObjective;
+  /** Refuse to create the sweep if all its jobs together cost more than this. */
+  max_price_cents?: number;
+}
+
+export interface CreateTrainingSweepParams extends TrainingSweepParams {
+  /** Seconds each job may wait for a worker (as a job's `expires_after`). */
+  expires_after?: number;
+}
+
+export interface SweepQuote {
+  object: "sweep_quote";
+  job_count: number;
+  total_steps: number;
+  total_flops: number;
+  price: {
+    compute_cents: number;
+    verification_cents: number;
+    platform_fee_cents: number;
+    /** What creating the sweep reserves: every job's price. */
+    total_cents: number;
+  };
+  variants: Array<{ settings: SweepSettings; model: string; total_steps: number; price_cents: number }>;
+  within_price_cap: boolean;
+}
+
+export interface TrainingSweep {
+  id: string;
+  object: "training_sweep";
+  /** running while any job is queued, running or verifying; then completed, or cancelled. */
+  status: "running" | "completed" | "cancelled";
+  model: string;
+  dataset: string;
+  spec: unknown;
+  verification: VerificationLevel;
+  objective: Required<SweepObjective>;
+  job_count: number;
+  counts: Record<JobStatus, number>;
+  /** One per variant, in the order of the request. */
+  jobs: Array<{
+    id: string;
+    status: JobStatus;
+    settings: SweepSettings;
+    steps_completed: number;
+    total_steps: number;
+    /** The objective metric of the job's last epoch; null before its first epoch. */
+    objective_value: number | null;
+  }>;
+  /** The succeeded job with the best objective value; null until one has succeeded. */
+  best: { id: string; settings: SweepSettings; objective_value: number } | null;
+  price: { quoted_cents: number; reserved_cents: number; charged_cents: number };
+  created_at: string;
+  cancelled_at: string | null;
+}
+
+/** A job's event in a sweep's stream, naming the job. */
+export interface SweepEvent extends JobEvent {
+  job: string;
 }

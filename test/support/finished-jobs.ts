@@ -47,6 +47,27 @@ export async function reportTraining(t: TestApp, jobId: string, steps: number[],
   });
 }
 
+/** A finished epoch with these validation figures, recorded as the node gateway records a worker's report. */
+export async function recordEpoch(t: TestApp, jobId: string, validation: { loss: number; accuracy: number }) {
+  await t.database.db.trainingJob.update({
+    where: { id: jobId },
+    data: {
+      epochMetrics: [
+        {
+          epoch: 0,
+          last_step: 90,
+          train_samples: 1440,
+          train_loss: validation.loss,
+          train_accuracy: null,
+          val_loss: validation.loss,
+          val_accuracy: validation.accuracy,
+          steps_per_second: 40,
+        },
+      ],
+    },
+  });
+}
+
 function settlement(t: TestApp): JobSettlement {
   return new JobSettlement({
     db: t.database.db,
