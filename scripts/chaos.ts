@@ -109,6 +109,12 @@ async function killRun(cluster: Cluster, scenario: Exclude<Scenario, "flood">, r
   log(
     `${scenario} #${run}: ${jobId} ${status}${outcome.problems.length ? `: ${outcome.problems.join("; ")}` : ""}`,
   );
+  if (outcome.problems.length > 0) {
+    // What the processes said is what explains a failed run: the tails go with the table.
+    for (const process of [...cluster.apis, cluster.chain, ...cluster.nodes]) {
+      log(`--- ${process.name}\n${process.tail()}`);
+    }
+  }
   row.runs++;
   if (outcome.endings > 1 || outcome.problems.some((p) => /times|charged|paid/.test(p))) row.doubled++;
   else if (outcome.problems.length > 0) row.lost++;
