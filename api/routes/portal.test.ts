@@ -6,6 +6,7 @@ import { after, before, test } from "node:test";
 import { expectApiError } from "../../test/support/api-error.ts";
 import { createTestApp, type TestApp } from "../../test/support/app.ts";
 import { CHECKOUT_MAX_CENTS, CHECKOUT_MIN_CENTS } from "../services/billing.ts";
+import { WEBHOOK_EVENT_TYPES } from "../services/webhooks/events.ts";
 import { PORTAL_CSP, PORTAL_DIR } from "./portal.ts";
 
 let t: TestApp;
@@ -174,4 +175,67 @@ test("the portal reads dollars into integer cents and formats cents as dollars",
   assert.equal(money.formatCentsChange(2500), "+$25.00");
   assert.equal(money.formatCentsChange(-500), "-$5.00");
   assert.equal(money.formatCentsChange(0), "$0.00");
+});
+
+interface WebhookEventsModule {
+  WEBHOOK_EVENTS: ReadonlyArray<{ type: string; label: string }>;
+}
+const webhookEvents = (await import(
+  new URL("../../portal/webhook-events.js", import.meta.url).href
+)) as WebhookEventsModule;
+
+test("the portal offers exactly the webhook events the API accepts", () => {
+  assert.deepEqual(
+    webhookEvents.WEBHOOK_EVENTS.map((event) => event.type),
+    [...WEBHOOK_EVENT_TYPES],
+  );
+});
+
+interface MonthlyUsageModule {
+  monthlyUsage(
+    transactions: Array<{
+      type: string;
+      available_change_cents: number;
+      reserved_change_cents: number;
+      created_at: string;
+    }>,
+  ): Array<{
+    month: string;
+    bought_cents: number;
+    training_cents: number;
+    taken_back_cents: number;
+    jobs: number;
+  }>;
+  monthName(month: string): string;
+}
+const usage = (await import(
+  new URL("../../portal/monthly-usage.js", import.meta.url).href
+)) as MonthlyUsageModule;
+
+test("usage by month: bought, charged for training, taken back; reservations cancel out", () => {
+  const txn = (type: string, available: number, reserved: number, created_at: string) => ({
+    type,
+    available_change_cents: available,
+    reserved_change_cents: reserved,
+    created_at,
+  });
+  const months = usage.monthlyUsage([
+    txn("top_up", 5000, 0, "2026-11-03T10:00:00.000Z"),
+    txn("reservation", -300, 300, "2026-11-03T11:00:00.000Z"),
+    // Charged 120 of the 300 reserved: 180 back to available.
+    txn("charge", 180, -300, "2026-11-30T23:59:59.999Z"),
+    txn("reservation", -200, 200, "2026-12-01T00:00:00.000Z"),
+    txn("release", 200, -200, "2026-12-01T00:05:00.000Z"),
+    txn("charge", 0, 0, "2026-12-01T00:05:00.000Z"),
+    txn("refund", -1000, 0, "2026-12-02T00:00:00.000Z"),
+    txn("dispute", -500, 0, "2026-12-03T00:00:00.000Z"),
+    txn("top_up", 2500, 0, "2026-12-04T00:00:00.000Z"),
+  ]);
+  assert.deepEqual(months, [
+    { month: "2026-12", bought_cents: 2500, training_cents: 0, taken_back_cents: 1500, jobs: 1 },
+    { month: "2026-11", bought_cents: 5000, training_cents: 120, taken_back_cents: 0, jobs: 1 },
+  ]);
+  assert.deepEqual(usage.monthlyUsage([]), []);
+  assert.equal(usage.monthName("2026-12"), "December 2026");
+  assert.equal(usage.monthName("2027-01"), "January 2027");
 });
