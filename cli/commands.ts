@@ -18,6 +18,7 @@ const COMMANDS: Record<string, () => Promise<Registrar>> = {
   jobs: async () => (await import("./commands/jobs.ts")).registerJobsCommands,
   receipt: async () => (await import("./commands/receipt.ts")).registerReceiptCommands,
   billing: async () => (await import("./commands/billing.ts")).registerBillingCommands,
+  webhooks: async () => (await import("./commands/webhooks.ts")).registerWebhooksCommands,
 };
 /** Commands registered by another command's module. */
 const REGISTERED_BY: Record<string, string> = { logout: "login" };

@@ -21,7 +21,9 @@ import type {
   Checkpoint,
   CreateApiKeyParams,
   CreateTrainingJobParams,
+  CreateWebhookEndpointParams,
   DeletedFile,
+  DeletedWebhookEndpoint,
   FileListParams,
   FileObject,
   FilePurpose,
@@ -38,6 +40,9 @@ import type {
   SignUpResult,
   TrainingJob,
   TrainingJobParams,
+  WebhookDelivery,
+  WebhookEndpoint,
+  WebhookEndpointWithSecret,
 } from "./types.ts";
 import { multipartUpload, type UploadProgress, type UploadSource } from "./upload-body.ts";
 
@@ -407,6 +412,59 @@ class TrainingJobs {
   }
 }
 
+class WebhookEndpoints {
+  constructor(private readonly http: Transport) {}
+
+  /**
+   * Registers an endpoint for `events`; the answer holds its signing secret, shown only here. Not
+   * retried on its own (the API takes no Idempotency-Key for it: a replay would have to store the
+   * secret); a lost answer leaves an endpoint that `list` shows and `delete` removes.
+   */
+  create(params: CreateWebhookEndpointParams): Promise<WebhookEndpointWithSecret> {
+    return this.http.json({ method: "POST", path: path("webhook-endpoints"), json: params });
+  }
+
+  list(params: ListParams = {}): PagePromise<WebhookEndpoint> {
+    return paginate(
+      (after) =>
+        this.http.json({ method: "GET", path: path("webhook-endpoints"), query: { ...params, after } }),
+      params.after,
+    );
+  }
+
+  get(id: string): Promise<WebhookEndpoint> {
+    return this.http.json({ method: "GET", path: path("webhook-endpoints", id) });
+  }
+
+  /** Deletes the endpoint and its delivery log; queued deliveries are dropped. */
+  delete(id: string): Promise<DeletedWebhookEndpoint> {
+    return this.http.json({ method: "DELETE", path: path("webhook-endpoints", id) });
+  }
+
+  /** A new signing secret; the old one keeps signing beside it for 24 hours. */
+  rotateSecret(id: string): Promise<WebhookEndpointWithSecret> {
+    return this.http.json({ method: "POST", path: path("webhook-endpoints", id, "rotate-secret") });
+  }
+
+  /** Queues a webhook.test event to the endpoint; the answer is its delivery. */
+  sendTest(id: string): Promise<WebhookDelivery> {
+    return this.http.json({ method: "POST", path: path("webhook-endpoints", id, "test") });
+  }
+
+  /** The endpoint's delivery log, newest first. */
+  deliveries(id: string, params: ListParams = {}): PagePromise<WebhookDelivery> {
+    return paginate(
+      (after) =>
+        this.http.json({
+          method: "GET",
+          path: path("webhook-endpoints", id, "deliveries"),
+          query: { ...params, after },
+        }),
+      params.after,
+    );
+  }
+}
+
 export class Veritrain {
   readonly auth: Auth;
   readonly apiKeys: ApiKeys;
@@ -414,6 +472,7 @@ export class Veritrain {
   readonly files: Files;
   readonly trainingJobs: TrainingJobs;
   readonly receiptKeys: ReceiptKeys;
+  readonly webhookEndpoints: WebhookEndpoints;
 
   constructor(options: VeritrainOptions = {}) {
     const http = new Transport({
@@ -429,5 +488,6 @@ export class Veritrain {
     this.files = new Files(http);
     this.trainingJobs = new TrainingJobs(http);
     this.receiptKeys = new ReceiptKeys(http);
+    this.webhookEndpoints = new WebhookEndpoints(http);
   }
 }
