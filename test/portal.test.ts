@@ -487,7 +487,14 @@ describe("on a stack that trains", { skip }, () => {
     await jobHeading(page).waitFor({ timeout: TIMEOUT_MS });
     const secondId = decodeURIComponent(new URL(page.url()).hash.replace("#/jobs/", ""));
     assert.notEqual(secondId, jobId);
+    // Cancelling asks first: keeping the job changes nothing, confirming cancels it.
+    const confirmCancel = page.getByRole("dialog", { name: "Cancel this job?" });
     await page.getByRole("button", { name: "Cancel the job" }).click();
+    await confirmCancel.getByRole("button", { name: "Keep it running" }).click();
+    await confirmCancel.waitFor({ state: "hidden" });
+    assert.notEqual((await jobOf(page, secondId)).status, "cancelled");
+    await page.getByRole("button", { name: "Cancel the job" }).click();
+    await confirmCancel.getByRole("button", { name: "Cancel the job" }).click();
     await expectText(page.getByTestId("job-status"), "cancelled");
     await timeline
       .getByRole("listitem")

@@ -1,6 +1,6 @@
 // One training job: its summary, a live loss chart and the timeline of what happened to it in
-// plain words, both fed by the job's event stream; a cancel button while it can still be
-// cancelled, and the trained model and receipt once it succeeded.
+// plain words, both fed by the job's event stream; a cancel button (after a confirmation) while it
+// can still be cancelled, and the trained model and receipt once it succeeded.
 import { call, get, isAbort } from "../api.js";
 import { clearError, h, instantiate, showError, time } from "../dom.js";
 import { followJobEvents } from "../event-stream.js";
@@ -112,7 +112,18 @@ export async function renderJob({ main, params, signal }) {
     }
   };
 
+  const dialog = /** @type {HTMLDialogElement} */ (refs["confirm-cancel"]);
+  /** @returns {Promise<boolean>} true when the user confirmed */
+  const confirmCancel = () => {
+    dialog.returnValue = "";
+    dialog.showModal();
+    return new Promise((resolve) => {
+      dialog.addEventListener("close", () => resolve(dialog.returnValue === "cancel"), { once: true });
+    });
+  };
+
   cancel.addEventListener("click", async () => {
+    if (!(await confirmCancel())) return cancel.focus();
     cancel.disabled = true;
     clearError(refs["job-error"]);
     try {
