@@ -25,7 +25,8 @@ export function describeEvent({ type, data }) {
     case "job.created":
       return `Job created: ${data.total_steps} steps with ${data.verification} verification, ${cents(data.price_cents)} reserved from your balance.`;
     case "job.waiting":
-      return `Waiting for a worker: ${data.reason}`;
+      // The reason is the chain's refusal, in its terms; what it means to the user is this.
+      return "Waiting for a free worker: the network is busy. The job keeps its place in line.";
     case "job.dispatched":
       return `A worker (${node(data.worker)}) was assigned and the payment for the work was put in escrow.`;
     case "training.started":
@@ -39,7 +40,8 @@ export function describeEvent({ type, data }) {
     case "checkpoint.stored":
       return `Checkpoint saved at step ${data.step}.`;
     case "training.reassigned":
-      return `The job moved to another worker (${node(data.worker)}), which resumes from the last checkpoint: ${data.reason}.`;
+      // The reason names the deadline's block: a chain detail; missing the deadline is what matters.
+      return `The previous worker missed its deadline, so the job moved to another worker (${node(data.worker)}), which resumes from the last checkpoint.`;
     case "training.completed": {
       const epochs = Array.isArray(data.metrics?.epochs) ? data.metrics.epochs : [];
       const last = epochs.at(-1);

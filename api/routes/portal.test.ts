@@ -239,3 +239,107 @@ test("usage by month: bought, charged for training, taken back; reservations can
   assert.equal(usage.monthName("2026-12"), "December 2026");
   assert.equal(usage.monthName("2027-01"), "January 2027");
 });
+
+interface TimelineModule {
+  describeEvent(event: { type: string; data: Record<string, unknown> }): string | null;
+}
+const timeline = (await import(
+  new URL("../../portal/job-timeline.js", import.meta.url).href
+)) as TimelineModule;
+
+test("the job timeline tells every event in plain words, in dollars, without tokens or chain internals", () => {
+  const worker = "5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty";
+  const epoch = {
+    epoch: 2,
+    last_step: 135,
+    train_samples: 1440,
+    train_loss: 0.25,
+    train_accuracy: 0.9,
+    val_loss: 0.3,
+    val_accuracy: 0.875,
+    steps_per_second: 40,
+  };
+  const told: Array<[string, Record<string, unknown>, string | null]> = [
+    [
+      "job.created",
+      { total_steps: 900, price_cents: 25, verification: "basic" },
+      "Job created: 900 steps with basic verification, $0.25 reserved from your balance.",
+    ],
+    [
+      "job.waiting",
+      { reason: "compute.create_task failed: NoWorkerAvailable" },
+      "Waiting for a free worker: the network is busy. The job keeps its place in line.",
+    ],
+    [
+      "job.dispatched",
+      { worker, chain_task_id: "7", block_number: 12 },
+      "A worker (5FHn…94ty) was assigned and the payment for the work was put in escrow.",
+    ],
+    ["training.started", { worker }, "Training started on worker 5FHn…94ty."],
+    ["training.progress", { step: 10, total_steps: 900, loss: 1.2 }, null],
+    [
+      "training.epoch",
+      epoch,
+      "Epoch 3 done at step 135: training loss 0.2500, validation loss 0.3000, accuracy 87.5%.",
+    ],
+    ["checkpoint.stored", { step: 300, sha256: "ab".repeat(32) }, "Checkpoint saved at step 300."],
+    [
+      "training.reassigned",
+      { worker, attempt: 2, reason: "worker 5Grw did not commit by block 80" },
+      "The previous worker missed its deadline, so the job moved to another worker (5FHn…94ty), which resumes from the last checkpoint.",
+    ],
+    [
+      "training.completed",
+      {
+        model_sha256: "cd".repeat(32),
+        checkpoint_root: "ef".repeat(32),
+        checkpoints: 4,
+        metrics: { epochs: [epoch] },
+      },
+      "Training finished after 1 epoch: validation loss 0.3000, accuracy 87.5%. The worker committed to its 4 checkpoints; verification begins.",
+    ],
+    [
+      "verification.audits_selected",
+      { attempt: 1, round: 0, audits: [{ segment: 2, verifier: worker }], verdict_deadline_block: 90 },
+      "1 segment was drawn at random for a verifier to replay: number 3 (a segment is the steps between two checkpoints).",
+    ],
+    [
+      "verification.verdict",
+      { verifier: worker, from_step: 600, to_step: 900, agrees: true },
+      "A verifier (5FHn…94ty) replayed steps 600 to 900 and got the same result.",
+    ],
+    [
+      "verification.verdict",
+      { verifier: worker, from_step: 600, to_step: 900, agrees: false },
+      "A verifier (5FHn…94ty) replayed steps 600 to 900 and disagrees: the dispute decides who is right.",
+    ],
+    ["verification.closed", { passed: 2 }, "Verification closed: 2 audits passed."],
+    [
+      "job.succeeded",
+      { reason: null, charged_cents: 20, released_cents: 5 },
+      "Succeeded. Charged $0.20; $0.05 returned to your balance.",
+    ],
+    [
+      "job.failed",
+      { reason: "the worker ran out of memory", charged_cents: 0, released_cents: 25 },
+      "Failed: the worker ran out of memory. Charged $0.00; $0.25 returned to your balance.",
+    ],
+    [
+      "job.cancelled",
+      { reason: null, charged_cents: 3, released_cents: 22 },
+      "Cancelled. Charged $0.03; $0.22 returned to your balance.",
+    ],
+    [
+      "job.expired",
+      { reason: "no worker in time", charged_cents: 0, released_cents: 25 },
+      "No worker took the job in time, so it ended. $0.25 returned to your balance.",
+    ],
+  ];
+  for (const [type, data, sentence] of told) {
+    const said = timeline.describeEvent({ type, data });
+    assert.equal(said, sentence, type);
+    assert.doesNotMatch(said ?? "", /\bVT\b|planck|block|chain/i, type);
+  }
+  // An event type the portal does not know yet is still shown, by its name.
+  assert.equal(timeline.describeEvent({ type: "job.renamed", data: {} }), "job.renamed");
+});
