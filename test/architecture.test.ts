@@ -81,7 +81,9 @@ for (const component of ["chain-bridge", "chain"]) {
 
 /** The CLI's commands that act for an ML engineer against the API, and what they share: clients, like any other. */
 const clientCommands = new Set([
-  ...["demo", "login", "files", "jobs", "receipt", "billing"].map((name) => `cli/commands/${name}.ts`),
+  ...["demo", "login", "files", "jobs", "receipt", "billing", "webhooks"].map(
+    (name) => `cli/commands/${name}.ts`,
+  ),
   ...files.filter((f) => inside(f, "cli/remote") && !isTest(f)),
 ]);
 

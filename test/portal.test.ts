@@ -10,7 +10,7 @@ import { existsSync, mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { type Browser, chromium, type Locator, type Page } from "playwright-core";
+import { type Browser, type BrowserContext, chromium, type Locator, type Page } from "playwright-core";
 import { Webhook } from "standardwebhooks";
 import { createTestApp, type TestApp } from "./support/app.ts";
 import { type StripeStandIn, startStripeStandIn } from "./support/stripe-stand-in.ts";
@@ -313,6 +313,8 @@ describe("on a stack that trains", { skip }, () => {
   let origin: string;
   let receiver: Receiver;
   let receiverUrl: string;
+  /** Closed before the stack stops: an open event stream would keep the API from closing. */
+  let context: BrowserContext | undefined;
 
   before(async () => {
     stack = await startTrainingStack();
@@ -321,6 +323,7 @@ describe("on a stack that trains", { skip }, () => {
     receiverUrl = await receiver.listen();
   });
   after(async () => {
+    await context?.close();
     receiver?.close();
     await stack?.stop();
   });
@@ -369,7 +372,7 @@ describe("on a stack that trains", { skip }, () => {
     (await (await page.request.get(`${origin}/v1/training-jobs/${id}`)).json()) as JobJson;
 
   test("the portal creates a job from uploads after its quote, watches it train and verify, and cancels another", async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
     const problems = watch(page, origin);
     await signUpInPortal(page, origin, `trainer-${Date.now()}@example.com`, "correct horse battery");
@@ -499,7 +502,13 @@ describe("on a stack that trains", { skip }, () => {
     await timeline
       .getByRole("listitem")
       .filter({ hasText: /Cancelled.*returned to your balance\./ })
-      .waitFor();
+      .waitFor()
+      .catch(async (error: unknown) => {
+        const alerts = await page.getByRole("alert").allTextContents();
+        throw new Error(
+          `${error}\nthe timeline says:\n${(await timeline.textContent())?.trim()}\nalerts: ${alerts.join(" | ")}`,
+        );
+      });
     assert.equal(await page.getByRole("button", { name: "Cancel the job" }).isVisible(), false);
     assert.equal((await jobOf(page, secondId)).status, "cancelled");
 
