@@ -34,18 +34,19 @@ async function documentedExampleSpec(signal) {
 const invalid = (field, message) =>
   new ApiError(0, { type: "invalid_request_error", code: `${field}_invalid`, message, param: field });
 
+/** @type {Array<[number, string]>} */
+const FLOP_UNITS = [
+  [1e15, "PFLOP"],
+  [1e12, "TFLOP"],
+  [1e9, "GFLOP"],
+  [1e6, "MFLOP"],
+];
+
 /** @param {number} flops */
-const flopsText = (flops) => {
-  const units = [
-    [1e15, "PFLOP"],
-    [1e12, "TFLOP"],
-    [1e9, "GFLOP"],
-    [1e6, "MFLOP"],
-  ];
-  for (const [size, unit] of units)
-    if (flops >= Number(size)) return `${(flops / Number(size)).toFixed(1)} ${unit}`;
-  return `${flops} FLOP`;
-};
+function flopsText(flops) {
+  const unit = FLOP_UNITS.find(([size]) => flops >= size);
+  return unit ? `${(flops / unit[0]).toFixed(1)} ${unit[1]}` : `${flops} FLOP`;
+}
 
 /** @param {import("../app.js").ViewContext} context */
 export async function renderNewJob({ main, portal, signal }) {
