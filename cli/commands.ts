@@ -19,6 +19,7 @@ const COMMANDS: Record<string, () => Promise<Registrar>> = {
   sweeps: async () => (await import("./commands/sweeps.ts")).registerSweepsCommands,
   receipt: async () => (await import("./commands/receipt.ts")).registerReceiptCommands,
   billing: async () => (await import("./commands/billing.ts")).registerBillingCommands,
+  webhooks: async () => (await import("./commands/webhooks.ts")).registerWebhooksCommands,
 };
 /** Commands registered by another command's module. */
 const REGISTERED_BY: Record<string, string> = { logout: "login" };

@@ -46,7 +46,7 @@ export function isAbort(error) {
  * @param {string} text the response body
  * @returns {ErrorFields}
  */
-function errorFields(status, text) {
+export function errorFields(status, text) {
   try {
     const error = JSON.parse(text).error;
     if (typeof error?.message === "string") return error;
@@ -64,7 +64,7 @@ function errorFields(status, text) {
 /**
  * @param {string} method
  * @param {string} path
- * @param {{ body?: unknown, headers?: Record<string, string>, signal?: AbortSignal }} [options]
+ * @param {RequestOptions} [options]
  * @returns {Promise<any>} the parsed JSON body (null for 204); the API's schemas describe it
  */
 export async function call(method, path, options = {}) {
@@ -81,9 +81,17 @@ export async function call(method, path, options = {}) {
 }
 
 /**
+ * @typedef {object} RequestOptions
+ * @property {unknown} [body] sent as JSON
+ * @property {FormData} [form] sent as multipart/form-data instead (an upload)
+ * @property {Record<string, string>} [headers]
+ * @property {AbortSignal} [signal]
+ */
+
+/**
  * @param {string} method
  * @param {string} path
- * @param {{ body?: unknown, headers?: Record<string, string>, signal?: AbortSignal }} options
+ * @param {RequestOptions} options
  * @returns {Promise<any>} see `call`
  */
 async function send(method, path, options) {
@@ -96,6 +104,8 @@ async function send(method, path, options) {
   if (options.body !== undefined) {
     headers["content-type"] = "application/json";
     init.body = JSON.stringify(options.body);
+  } else if (options.form) {
+    init.body = options.form;
   }
   let response;
   try {
@@ -131,6 +141,19 @@ export const get = (path, signal) => call("GET", path, signal ? { signal } : {})
  * @param {Record<string, string>} [headers]
  */
 export const post = (path, body, headers = {}) => call("POST", path, { body, headers });
+
+/**
+ * Uploads a model or a dataset (POST /v1/files); the API inspects it before answering.
+ * @param {"model" | "dataset"} purpose
+ * @param {File} file
+ * @param {string} idempotencyKey names this upload, so a retry after a lost answer is not stored twice
+ */
+export function uploadFile(purpose, file, idempotencyKey) {
+  const form = new FormData();
+  form.append("purpose", purpose);
+  form.append("file", file, file.name);
+  return call("POST", "/v1/files", { form, headers: { "idempotency-key": idempotencyKey } });
+}
 
 /**
  * A list endpoint's URL for the page after `after` (the last id of the previous page).

@@ -5,8 +5,12 @@ import { ApiError, call, get, setCsrfToken, whenSessionEnds } from "./api.js";
 import { instantiate, showError } from "./dom.js";
 import { renderLogin, renderSignup } from "./views/auth.js";
 import { renderBilling } from "./views/billing.js";
-import { renderJob, renderJobs } from "./views/jobs.js";
+import { renderJob } from "./views/job.js";
+import { renderJobs } from "./views/jobs.js";
 import { renderKeys } from "./views/keys.js";
+import { renderNewJob } from "./views/new-job.js";
+import { renderUsage } from "./views/usage.js";
+import { renderWebhooks } from "./views/webhooks.js";
 
 /**
  * @typedef {object} ViewContext
@@ -22,8 +26,11 @@ import { renderKeys } from "./views/keys.js";
 const ROUTES = [
   [/^\/$/, renderBilling, "Billing"],
   [/^\/keys$/, renderKeys, "API keys"],
+  [/^\/usage$/, renderUsage, "Usage and payments"],
   [/^\/jobs$/, renderJobs, "Training jobs"],
+  [/^\/jobs\/new$/, renderNewJob, "New training job"],
   [/^\/jobs\/([A-Za-z0-9_-]+)$/, renderJob, "Training job"],
+  [/^\/webhooks$/, renderWebhooks, "Webhooks"],
 ];
 const PUBLIC_ROUTES = new Map([
   ["/login", renderLogin],

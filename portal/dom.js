@@ -187,7 +187,7 @@ export function pagedList({ refs, fetchPage, row }) {
 }
 
 /**
- * The one-time display of a new API key's secret, with a copy button.
+ * The one-time display of a secret (an API key, a webhook signing secret), with a copy button.
  * @param {string} title
  * @param {string} secret
  */
@@ -203,7 +203,7 @@ export function secretPanel(title, secret) {
       // The clipboard can be refused (permissions, an insecure origin): select it for the user.
       getSelection()?.selectAllChildren(refs.secret);
       refs["copy-status"].textContent =
-        "Copying was refused; the key is selected, press Ctrl+C (⌘C) to copy it.";
+        "Copying was refused; the secret is selected, press Ctrl+C (⌘C) to copy it.";
     }
   });
   return fragment;

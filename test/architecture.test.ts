@@ -81,7 +81,7 @@ for (const component of ["chain-bridge", "chain"]) {
 
 /** The CLI's commands that act for an ML engineer against the API, and what they share: clients, like any other. */
 const clientCommands = new Set([
-  ...["demo", "login", "files", "jobs", "sweeps", "receipt", "billing"].map(
+  ...["demo", "login", "files", "jobs", "sweeps", "receipt", "billing", "webhooks"].map(
     (name) => `cli/commands/${name}.ts`,
   ),
   ...files.filter((f) => inside(f, "cli/remote") && !isTest(f)),

@@ -1,8 +1,9 @@
 // The service commands of the `veritrain` binary, run as a user runs them (a child process, the
 // key kept by `login` in a config directory of the test's own) against a real API on a port:
 // login, files, jobs (the price confirmation, --max-price, watch, create --wait), download with
-// the receipt verified, receipt verify, sweeps, billing. Jobs are ended by test/support/finished-jobs.ts
-// as the network would end them, so no chain or node is started here.
+// the receipt verified, receipt verify, sweeps, billing, webhooks (delivered to a local receiver).
+// Jobs are ended by test/support/finished-jobs.ts as the network would end them, so no chain or
+// node is started here.
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
@@ -10,12 +11,14 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
+import { Webhook } from "standardwebhooks";
 import { PlatformKey } from "../api/services/platform-key.ts";
 import type { QuoteRequest } from "../api/services/quotes.ts";
 import { modelWeightsAsSafetensors } from "../protocol/model-weights.ts";
 import { type SignedUp, signUp } from "./support/accounts.ts";
 import { createTestApp, type TestApp } from "./support/app.ts";
 import { failJob, recordEpoch, reportTraining, signedReceipt, succeedJob } from "./support/finished-jobs.ts";
+import { Receiver } from "./support/webhook-receiver.ts";
 
 const root = new URL("..", import.meta.url).pathname;
 const fixtures = join(root, "worker-runtime/fixtures");
@@ -29,7 +32,9 @@ let alice: SignedUp;
 let home: string;
 
 before(async () => {
-  t = await createTestApp();
+  // With queues, so that webhook deliveries are sent; without a chain, no job is dispatched.
+  t = await createTestApp({}, { queues: true });
+  await t.services.webhookDeliveries!.start();
   api = await t.app.listen({ port: 0, host: "127.0.0.1" });
   alice = await signUp(t.app);
   await t.services.ledger.topUp(alice.organizationId, 10_000, "test:alice-credit");
@@ -415,4 +420,116 @@ test("billing balance, topup and transactions", async () => {
   assert.match(human.stdout, /^ID\s+TYPE\s+AVAILABLE\s+RESERVED\s+CREATED$/m);
   const badAmount = await json<ErrorJson>(["billing", "topup", "ten"], 2);
   assert.equal(badAmount.error.code, "price_invalid");
+});
+
+interface Endpoint {
+  id: string;
+  url: string;
+  events: string[];
+  secret?: string;
+}
+
+interface Delivery {
+  id: string;
+  event_type: string;
+  status: string;
+  attempts: number;
+  last_status_code: number | null;
+}
+
+test("webhooks: create shows the secret once, test is delivered signed and logged, rotate-secret, delete", async () => {
+  const receiver = new Receiver();
+  const url = await receiver.listen();
+  try {
+    const unknown = await json<ErrorJson>(["webhooks", "create", "--url", url, "--events", "job.done"], 2);
+    assert.equal(unknown.error.code, "events_invalid");
+    assert.match(
+      unknown.error.message,
+      /unknown 'job\.done'; accepted, comma-separated: training_job\.succeeded, /,
+    );
+    const noUrl = await json<ErrorJson>(["webhooks", "create"], 2);
+    assert.equal(noUrl.error.code, "url_missing");
+    const badUrl = await json<ErrorJson & { error: { param: string } }>(
+      ["webhooks", "create", "--url", "not a url"],
+      1,
+    );
+    assert.equal(badUrl.error.param, "url", badUrl.error.message);
+
+    const created = await json<Endpoint>([
+      "webhooks",
+      "create",
+      "--url",
+      url,
+      "--events",
+      "training_job.succeeded, training_job.failed",
+      "--description",
+      "ci",
+    ]);
+    assert.match(created.secret ?? "", /^whsec_/);
+    assert.deepEqual(created.events, ["training_job.succeeded", "training_job.failed"]);
+    const everything = await cli(["webhooks", "create", "--url", `${url}/all`]);
+    assert.equal(everything.code, 0, everything.stderr);
+    assert.match(
+      everything.stdout,
+      /events training_job\.succeeded, training_job\.failed, training_job\.cancelled, /,
+    );
+    assert.match(everything.stdout, /signing secret whsec_\S+\n {2}\(shown only now/);
+
+    const listed = await json<{ data: Endpoint[] }>(["webhooks", "list"]);
+    assert.deepEqual(
+      listed.data.map((e) => e.url),
+      [`${url}/all`, url],
+    );
+    assert.ok(
+      listed.data.every((e) => e.secret === undefined),
+      "the list never shows a secret",
+    );
+    const human = await cli(["webhooks", "list"]);
+    assert.match(human.stdout, /^ID\s+CREATED\s+EVENTS\s+URL$/m);
+    assert.match(
+      human.stdout,
+      new RegExp(`^${created.id}\\s+\\S+\\s+training_job\\.succeeded,training_job\\.failed\\s+${url}$`, "m"),
+    );
+
+    // A test event reaches the receiver signed with the endpoint's secret, and the log shows it.
+    const queued = await json<Delivery>(["webhooks", "test", created.id]);
+    assert.equal(queued.event_type, "webhook.test");
+    const [received] = await receiver.waitFor(1);
+    const verified = new Webhook(created.secret!).verify(
+      received!.body,
+      received!.headers as Record<string, string>,
+    );
+    assert.equal((verified as { type: string }).type, "webhook.test");
+    assert.equal(received!.headers["webhook-id"], queued.id);
+    let log: Delivery[] = [];
+    for (let i = 0; i < 100; i++) {
+      log = (await json<{ data: Delivery[] }>(["webhooks", "deliveries", created.id])).data;
+      if (log[0]?.status === "succeeded") break;
+      await sleep(100);
+    }
+    assert.deepEqual(
+      log.map((d) => [d.id, d.event_type, d.status, d.attempts, d.last_status_code]),
+      [[queued.id, "webhook.test", "succeeded", 1, 200]],
+    );
+    const humanLog = await cli(["webhooks", "deliveries", created.id]);
+    assert.match(
+      humanLog.stdout,
+      new RegExp(`^${queued.id}\\s+webhook\\.test\\s+succeeded\\s+1\\s+\\S+\\s+HTTP 200$`, "m"),
+    );
+
+    const rotated = await json<Endpoint>(["webhooks", "rotate-secret", created.id]);
+    assert.match(rotated.secret ?? "", /^whsec_/);
+    assert.notEqual(rotated.secret, created.secret);
+
+    const missing = await json<ErrorJson>(["webhooks", "delete", "whep_missing"], 1);
+    assert.equal(missing.error.code, "resource_missing");
+    for (const endpoint of listed.data) {
+      const deleted = await json<{ id: string; deleted: boolean }>(["webhooks", "delete", endpoint.id]);
+      assert.deepEqual(deleted, { id: endpoint.id, object: "webhook_endpoint", deleted: true });
+    }
+    const none = await cli(["webhooks", "list"]);
+    assert.equal(none.stdout, "No webhook endpoints.\n");
+  } finally {
+    receiver.close();
+  }
 });

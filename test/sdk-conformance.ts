@@ -41,6 +41,13 @@ import type {
   SweepRequest,
   TrainingSweep,
 } from "../api/schemas/training-sweeps.ts";
+import type {
+  CreateWebhookEndpointBody,
+  DeletedWebhookEndpoint,
+  WebhookDelivery,
+  WebhookEndpoint,
+  WebhookEndpointWithSecret,
+} from "../api/schemas/webhooks.ts";
 import type * as node from "../protocol/node-wire.ts";
 import type { Receipt } from "../protocol/receipt.ts";
 import type * as sdk from "../sdk/src/types.ts";
@@ -88,10 +95,15 @@ export type ApiConformance = [
   Answers<sdk.SweepQuote, Static<typeof SweepQuote>>,
   Answers<sdk.TrainingSweep, Static<typeof TrainingSweep>>,
   Answers<sdk.SweepEvent, Static<typeof SweepEvent>>,
+  Answers<sdk.WebhookEndpoint, Static<typeof WebhookEndpoint>>,
+  Answers<sdk.WebhookEndpointWithSecret, Static<typeof WebhookEndpointWithSecret>>,
+  Answers<sdk.DeletedWebhookEndpoint, Static<typeof DeletedWebhookEndpoint>>,
+  Answers<sdk.WebhookDelivery, Static<typeof WebhookDelivery>>,
   Accepts<Static<typeof SignUpBody>, sdk.SignUpParams>,
   Accepts<Static<typeof LogInBody>, sdk.LogInParams>,
   Accepts<Static<typeof CreateApiKeyBody>, sdk.CreateApiKeyParams>,
   Accepts<Static<typeof CheckoutSessionBody>, sdk.CheckoutSessionParams>,
+  Accepts<Static<typeof CreateWebhookEndpointBody>, sdk.CreateWebhookEndpointParams>,
   Accepts<Defaulted<Static<typeof JobRequest>, "verification">, sdk.TrainingJobParams>,
   Accepts<Defaulted<Static<typeof JobCreateRequest>, "verification">, sdk.CreateTrainingJobParams>,
   Accepts<Defaulted<Static<typeof SweepRequest>, "verification">, sdk.TrainingSweepParams>,

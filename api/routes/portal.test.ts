@@ -6,6 +6,7 @@ import { after, before, test } from "node:test";
 import { expectApiError } from "../../test/support/api-error.ts";
 import { createTestApp, type TestApp } from "../../test/support/app.ts";
 import { CHECKOUT_MAX_CENTS, CHECKOUT_MIN_CENTS } from "../services/billing.ts";
+import { WEBHOOK_EVENT_TYPES } from "../services/webhooks/events.ts";
 import { PORTAL_CSP, PORTAL_DIR } from "./portal.ts";
 
 let t: TestApp;
@@ -174,4 +175,171 @@ test("the portal reads dollars into integer cents and formats cents as dollars",
   assert.equal(money.formatCentsChange(2500), "+$25.00");
   assert.equal(money.formatCentsChange(-500), "-$5.00");
   assert.equal(money.formatCentsChange(0), "$0.00");
+});
+
+interface WebhookEventsModule {
+  WEBHOOK_EVENTS: ReadonlyArray<{ type: string; label: string }>;
+}
+const webhookEvents = (await import(
+  new URL("../../portal/webhook-events.js", import.meta.url).href
+)) as WebhookEventsModule;
+
+test("the portal offers exactly the webhook events the API accepts", () => {
+  assert.deepEqual(
+    webhookEvents.WEBHOOK_EVENTS.map((event) => event.type),
+    [...WEBHOOK_EVENT_TYPES],
+  );
+});
+
+interface MonthlyUsageModule {
+  monthlyUsage(
+    transactions: Array<{
+      type: string;
+      available_change_cents: number;
+      reserved_change_cents: number;
+      created_at: string;
+    }>,
+  ): Array<{
+    month: string;
+    bought_cents: number;
+    training_cents: number;
+    taken_back_cents: number;
+    jobs: number;
+  }>;
+  monthName(month: string): string;
+}
+const usage = (await import(
+  new URL("../../portal/monthly-usage.js", import.meta.url).href
+)) as MonthlyUsageModule;
+
+test("usage by month: bought, charged for training, taken back; reservations cancel out", () => {
+  const txn = (type: string, available: number, reserved: number, created_at: string) => ({
+    type,
+    available_change_cents: available,
+    reserved_change_cents: reserved,
+    created_at,
+  });
+  const months = usage.monthlyUsage([
+    txn("top_up", 5000, 0, "2026-11-03T10:00:00.000Z"),
+    txn("reservation", -300, 300, "2026-11-03T11:00:00.000Z"),
+    // Charged 120 of the 300 reserved: 180 back to available.
+    txn("charge", 180, -300, "2026-11-30T23:59:59.999Z"),
+    txn("reservation", -200, 200, "2026-12-01T00:00:00.000Z"),
+    txn("release", 200, -200, "2026-12-01T00:05:00.000Z"),
+    txn("charge", 0, 0, "2026-12-01T00:05:00.000Z"),
+    txn("refund", -1000, 0, "2026-12-02T00:00:00.000Z"),
+    txn("dispute", -500, 0, "2026-12-03T00:00:00.000Z"),
+    txn("top_up", 2500, 0, "2026-12-04T00:00:00.000Z"),
+  ]);
+  assert.deepEqual(months, [
+    { month: "2026-12", bought_cents: 2500, training_cents: 0, taken_back_cents: 1500, jobs: 1 },
+    { month: "2026-11", bought_cents: 5000, training_cents: 120, taken_back_cents: 0, jobs: 1 },
+  ]);
+  assert.deepEqual(usage.monthlyUsage([]), []);
+  assert.equal(usage.monthName("2026-12"), "December 2026");
+  assert.equal(usage.monthName("2027-01"), "January 2027");
+});
+
+interface TimelineModule {
+  describeEvent(event: { type: string; data: Record<string, unknown> }): string | null;
+}
+const timeline = (await import(
+  new URL("../../portal/job-timeline.js", import.meta.url).href
+)) as TimelineModule;
+
+test("the job timeline tells every event in plain words, in dollars, without tokens or chain internals", () => {
+  const worker = "5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty";
+  const epoch = {
+    epoch: 2,
+    last_step: 135,
+    train_samples: 1440,
+    train_loss: 0.25,
+    train_accuracy: 0.9,
+    val_loss: 0.3,
+    val_accuracy: 0.875,
+    steps_per_second: 40,
+  };
+  const told: Array<[string, Record<string, unknown>, string | null]> = [
+    [
+      "job.created",
+      { total_steps: 900, price_cents: 25, verification: "basic" },
+      "Job created: 900 steps with basic verification, $0.25 reserved from your balance.",
+    ],
+    [
+      "job.waiting",
+      { reason: "compute.create_task failed: NoWorkerAvailable" },
+      "Waiting for a free worker: the network is busy. The job keeps its place in line.",
+    ],
+    [
+      "job.dispatched",
+      { worker, chain_task_id: "7", block_number: 12 },
+      "A worker (5FHn…94ty) was assigned and the payment for the work was put in escrow.",
+    ],
+    ["training.started", { worker }, "Training started on worker 5FHn…94ty."],
+    ["training.progress", { step: 10, total_steps: 900, loss: 1.2 }, null],
+    [
+      "training.epoch",
+      epoch,
+      "Epoch 3 done at step 135: training loss 0.2500, validation loss 0.3000, accuracy 87.5%.",
+    ],
+    ["checkpoint.stored", { step: 300, sha256: "ab".repeat(32) }, "Checkpoint saved at step 300."],
+    [
+      "training.reassigned",
+      { worker, attempt: 2, reason: "worker 5Grw did not commit by block 80" },
+      "The previous worker missed its deadline, so the job moved to another worker (5FHn…94ty), which resumes from the last checkpoint.",
+    ],
+    [
+      "training.completed",
+      {
+        model_sha256: "cd".repeat(32),
+        checkpoint_root: "ef".repeat(32),
+        checkpoints: 4,
+        metrics: { epochs: [epoch] },
+      },
+      "Training finished after 1 epoch: validation loss 0.3000, accuracy 87.5%. The worker committed to its 4 checkpoints; verification begins.",
+    ],
+    [
+      "verification.audits_selected",
+      { attempt: 1, round: 0, audits: [{ segment: 2, verifier: worker }], verdict_deadline_block: 90 },
+      "1 segment was drawn at random for a verifier to replay: number 3 (a segment is the steps between two checkpoints).",
+    ],
+    [
+      "verification.verdict",
+      { verifier: worker, from_step: 600, to_step: 900, agrees: true },
+      "A verifier (5FHn…94ty) replayed steps 600 to 900 and got the same result.",
+    ],
+    [
+      "verification.verdict",
+      { verifier: worker, from_step: 600, to_step: 900, agrees: false },
+      "A verifier (5FHn…94ty) replayed steps 600 to 900 and disagrees: the dispute decides who is right.",
+    ],
+    ["verification.closed", { passed: 2 }, "Verification closed: 2 audits passed."],
+    [
+      "job.succeeded",
+      { reason: null, charged_cents: 20, released_cents: 5 },
+      "Succeeded. Charged $0.20; $0.05 returned to your balance.",
+    ],
+    [
+      "job.failed",
+      { reason: "the worker ran out of memory", charged_cents: 0, released_cents: 25 },
+      "Failed: the worker ran out of memory. Charged $0.00; $0.25 returned to your balance.",
+    ],
+    [
+      "job.cancelled",
+      { reason: null, charged_cents: 3, released_cents: 22 },
+      "Cancelled. Charged $0.03; $0.22 returned to your balance.",
+    ],
+    [
+      "job.expired",
+      { reason: "no worker in time", charged_cents: 0, released_cents: 25 },
+      "No worker took the job in time, so it ended. $0.25 returned to your balance.",
+    ],
+  ];
+  for (const [type, data, sentence] of told) {
+    const said = timeline.describeEvent({ type, data });
+    assert.equal(said, sentence, type);
+    assert.doesNotMatch(said ?? "", /\bVT\b|planck|block|chain/i, type);
+  }
+  // An event type the portal does not know yet is still shown, by its name.
+  assert.equal(timeline.describeEvent({ type: "job.renamed", data: {} }), "job.renamed");
 });

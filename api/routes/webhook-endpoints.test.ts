@@ -1,7 +1,4 @@
 import assert from "node:assert/strict";
-import { once } from "node:events";
-import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { Webhook } from "standardwebhooks";
@@ -10,45 +7,11 @@ import { type SignedUp, signUp } from "../../test/support/accounts.ts";
 import { expectApiError } from "../../test/support/api-error.ts";
 import { createTestApp, suiteRedisUrl, type TestApp } from "../../test/support/app.ts";
 import { uploadMlpFixtures } from "../../test/support/uploads.ts";
+import { Receiver } from "../../test/support/webhook-receiver.ts";
 import { JobSettlement } from "../services/job-settlement.ts";
 import { WebhookOutbox } from "../services/webhooks/outbox.ts";
 
 const FAST_RETRIES = { attempts: 3, backoffMs: 100, concurrency: 4, keepFinishedSeconds: 60 };
-
-interface Received {
-  headers: IncomingHttpHeaders;
-  body: string;
-}
-
-/** A local webhook receiver: records every request and answers with the next queued status (200 after). */
-class Receiver {
-  readonly received: Received[] = [];
-  readonly statuses: number[] = [];
-  private readonly server: Server = createServer((request, response) => {
-    const chunks: Buffer[] = [];
-    request.on("data", (chunk: Buffer) => chunks.push(chunk));
-    request.on("end", () => {
-      this.received.push({ headers: request.headers, body: Buffer.concat(chunks).toString("utf8") });
-      response.writeHead(this.statuses.shift() ?? 200).end();
-    });
-  });
-
-  async listen(): Promise<string> {
-    this.server.listen(0, "127.0.0.1");
-    await once(this.server, "listening");
-    return `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hooks`;
-  }
-
-  async waitFor(count: number): Promise<Received[]> {
-    for (let i = 0; i < 200 && this.received.length < count; i++) await sleep(25);
-    assert.ok(this.received.length >= count, `expected ${count} requests, got ${this.received.length}`);
-    return this.received;
-  }
-
-  close(): void {
-    this.server.close();
-  }
-}
 
 let t: TestApp;
 let receiver: Receiver;

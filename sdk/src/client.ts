@@ -22,7 +22,9 @@ import type {
   CreateApiKeyParams,
   CreateTrainingJobParams,
   CreateTrainingSweepParams,
+  CreateWebhookEndpointParams,
   DeletedFile,
+  DeletedWebhookEndpoint,
   FileListParams,
   FileObject,
   FilePurpose,
@@ -43,6 +45,9 @@ import type {
   TrainingJobParams,
   TrainingSweep,
   TrainingSweepParams,
+  WebhookDelivery,
+  WebhookEndpoint,
+  WebhookEndpointWithSecret,
 } from "./types.ts";
 import { multipartUpload, type UploadProgress, type UploadSource } from "./upload-body.ts";
 
@@ -493,6 +498,59 @@ class TrainingSweeps {
   }
 }
 
+class WebhookEndpoints {
+  constructor(private readonly http: Transport) {}
+
+  /**
+   * Registers an endpoint for `events`; the answer holds its signing secret, shown only here. Not
+   * retried on its own (the API takes no Idempotency-Key for it: a replay would have to store the
+   * secret); a lost answer leaves an endpoint that `list` shows and `delete` removes.
+   */
+  create(params: CreateWebhookEndpointParams): Promise<WebhookEndpointWithSecret> {
+    return this.http.json({ method: "POST", path: path("webhook-endpoints"), json: params });
+  }
+
+  list(params: ListParams = {}): PagePromise<WebhookEndpoint> {
+    return paginate(
+      (after) =>
+        this.http.json({ method: "GET", path: path("webhook-endpoints"), query: { ...params, after } }),
+      params.after,
+    );
+  }
+
+  get(id: string): Promise<WebhookEndpoint> {
+    return this.http.json({ method: "GET", path: path("webhook-endpoints", id) });
+  }
+
+  /** Deletes the endpoint and its delivery log; queued deliveries are dropped. */
+  delete(id: string): Promise<DeletedWebhookEndpoint> {
+    return this.http.json({ method: "DELETE", path: path("webhook-endpoints", id) });
+  }
+
+  /** A new signing secret; the old one keeps signing beside it for 24 hours. */
+  rotateSecret(id: string): Promise<WebhookEndpointWithSecret> {
+    return this.http.json({ method: "POST", path: path("webhook-endpoints", id, "rotate-secret") });
+  }
+
+  /** Queues a webhook.test event to the endpoint; the answer is its delivery. */
+  sendTest(id: string): Promise<WebhookDelivery> {
+    return this.http.json({ method: "POST", path: path("webhook-endpoints", id, "test") });
+  }
+
+  /** The endpoint's delivery log, newest first. */
+  deliveries(id: string, params: ListParams = {}): PagePromise<WebhookDelivery> {
+    return paginate(
+      (after) =>
+        this.http.json({
+          method: "GET",
+          path: path("webhook-endpoints", id, "deliveries"),
+          query: { ...params, after },
+        }),
+      params.after,
+    );
+  }
+}
+
 export class Veritrain {
   readonly auth: Auth;
   readonly apiKeys: ApiKeys;
@@ -502,6 +560,7 @@ export class Veritrain {
   /** Many jobs from one base request: `vt.sweeps.create({ ...job, grid: { "optimizer.lr": [0.01, 0.02] } })`. */
   readonly sweeps: TrainingSweeps;
   readonly receiptKeys: ReceiptKeys;
+  readonly webhookEndpoints: WebhookEndpoints;
 
   constructor(options: VeritrainOptions = {}) {
     const http = new Transport({
@@ -518,5 +577,6 @@ export class Veritrain {
     this.trainingJobs = new TrainingJobs(http);
     this.sweeps = new TrainingSweeps(http);
     this.receiptKeys = new ReceiptKeys(http);
+    this.webhookEndpoints = new WebhookEndpoints(http);
   }
 }

@@ -3,6 +3,7 @@ export * from "../../protocol/merkle.ts";
 export { modelWeightsAsSafetensors } from "../../protocol/model-weights.ts";
 export * from "../../protocol/receipt.ts";
 export * from "../../protocol/signed-messages.ts";
+export { WEBHOOK_EVENT_TYPES, type WebhookEventType } from "../../protocol/webhook-event-types.ts";
 export * from "./client.ts";
 export * from "./error-codes.ts";
 export * from "./errors.ts";

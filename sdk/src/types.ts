@@ -2,6 +2,7 @@
 // TypeBox schemas are checked against them at compile time (api/schemas/sdk-conformance.ts),
 // so a change on either side that breaks the other fails `tsc`.
 import type { EpochMetrics } from "../../protocol/node-wire.ts";
+import type { WebhookEventType } from "../../protocol/webhook-event-types.ts";
 
 /** One page of a list: newest first; pass the last id as `after` for the next page. */
 export interface List<T> {
@@ -121,6 +122,52 @@ export interface CheckoutSession {
   amount_cents: number;
   currency: string;
   expires_at: string;
+}
+
+/** Where Veritrain POSTs events, signed per Standard Webhooks. */
+export interface WebhookEndpoint {
+  /** whep_... */
+  id: string;
+  object: "webhook_endpoint";
+  url: string;
+  description: string;
+  events: string[];
+  created_at: string;
+}
+
+/** A new or rotated endpoint: its signing secret is only in this answer. */
+export interface WebhookEndpointWithSecret extends WebhookEndpoint {
+  /** whsec_...: verify each delivery's webhook-signature with it (any Standard Webhooks library). */
+  secret: string;
+}
+
+export interface CreateWebhookEndpointParams {
+  /** In production: https, and a host that resolves only to public addresses. */
+  url: string;
+  events: WebhookEventType[];
+  description?: string;
+}
+
+export interface DeletedWebhookEndpoint {
+  id: string;
+  object: "webhook_endpoint";
+  deleted: true;
+}
+
+/** One event sent (or being sent) to an endpoint, with its attempts. */
+export interface WebhookDelivery {
+  /** msg_...: the webhook-id header of every attempt. */
+  id: string;
+  object: "webhook_delivery";
+  endpoint: string;
+  event_type: string;
+  /** pending while attempts remain; failed after the last retry, about a day after the first. */
+  status: "pending" | "succeeded" | "failed";
+  attempts: number;
+  last_status_code: number | null;
+  last_error: string | null;
+  created_at: string;
+  last_attempt_at: string | null;
 }
 
 /** A key the platform signs receipts with, as GET /v1/receipt-keys publishes it. */

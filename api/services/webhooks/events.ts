@@ -1,16 +1,10 @@
-// The events an endpoint can subscribe to, and the body every delivery sends: Standard Webhooks'
-// `{"type", "timestamp", "data"}`, where `data` is the object the event is about, as the API
-// answers it elsewhere (a training job is the same object GET /v1/training-jobs/{id} returns).
+// The events an endpoint can subscribe to (listed in protocol/webhook-event-types.ts), and the
+// body every delivery sends: Standard Webhooks' `{"type", "timestamp", "data"}`, where `data` is
+// the object the event is about, as the API answers it elsewhere (a training job is the same object GET /v1/training-jobs/{id} returns).
 
-export const WEBHOOK_EVENT_TYPES = [
-  "training_job.succeeded",
-  "training_job.failed",
-  "training_job.cancelled",
-  "training_job.verification_completed",
-  "billing.credits_added",
-] as const;
+import type { WebhookEventType } from "../../../protocol/webhook-event-types.ts";
 
-export type WebhookEventType = (typeof WEBHOOK_EVENT_TYPES)[number];
+export { WEBHOOK_EVENT_TYPES, type WebhookEventType } from "../../../protocol/webhook-event-types.ts";
 
 /** What "send a test event" sends: to any endpoint, whatever it subscribed to. */
 export const TEST_EVENT_TYPE = "webhook.test";
