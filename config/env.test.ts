@@ -93,3 +93,27 @@ describe("the verifying deadline", () => {
     }
   });
 });
+
+describe("the portal's origins", () => {
+  it("are none besides the API's own unless PORTAL_ORIGINS lists them", () => {
+    assert.deepEqual(loadConfig({}).portalOrigins, []);
+    assert.deepEqual(
+      loadConfig({ PORTAL_ORIGINS: "https://portal.example.com, http://localhost:3000/" }).portalOrigins,
+      ["https://portal.example.com", "http://localhost:3000"],
+    );
+  });
+
+  it("refuses entries that are not bare http(s) origins", () => {
+    for (const raw of [
+      "portal.example.com",
+      "https://portal.example.com/billing",
+      "ftp://files.example.com",
+    ]) {
+      assert.throws(
+        () => loadConfig({ PORTAL_ORIGINS: raw }),
+        (e: unknown) => e instanceof ConfigError && e.code === "INVALID_URL",
+        raw,
+      );
+    }
+  });
+});

@@ -34,6 +34,11 @@ export interface Config {
   trustProxy: boolean;
   /** Request budgets per route family (config/rate-limits.ts). */
   rateLimits: Record<RateLimitFamily, RateLimit>;
+  /**
+   * PORTAL_ORIGINS: origins (scheme://host[:port]) a checkout may return the payer to besides the
+   * API's own, where the bundled portal is served: a portal hosted elsewhere.
+   */
+  portalOrigins: string[];
   /** Event streams (SSE) one API key or session may hold open at once. */
   maxEventStreamsPerKey: number;
   /** How long a job may stay `verifying` before it fails at no charge (docs/verification.md, Liveness). */
@@ -169,10 +174,39 @@ export function loadConfig(env: Env = process.env): Config {
       dataset: byteLimit(env, "MAX_DATASET_UPLOAD_BYTES", 2_000_000_000),
     },
     trustProxy: flag(env, "TRUST_PROXY"),
+    portalOrigins: origins(env, "PORTAL_ORIGINS"),
     rateLimits: DEFAULT_RATE_LIMITS,
     maxEventStreamsPerKey: 8,
     verifyingDeadlineMs: milliseconds(env, "VERIFYING_DEADLINE_MS", VERIFYING_DEADLINE_MS),
   };
+}
+
+function origins(env: Env, name: string): string[] {
+  const raw = optional(env, name);
+  if (raw === undefined) return [];
+  return raw
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      let parsed: URL | undefined;
+      try {
+        parsed = new URL(entry);
+      } catch {
+        parsed = undefined;
+      }
+      if (
+        !parsed ||
+        !["http:", "https:"].includes(parsed.protocol) ||
+        parsed.origin !== entry.replace(/\/$/, "")
+      ) {
+        throw new ConfigError(
+          "INVALID_URL",
+          `${name} must list origins such as https://portal.example.com (scheme, host, port; no path), got "${entry}"`,
+        );
+      }
+      return parsed.origin;
+    });
 }
 
 function flag(env: Env, name: string): boolean {

@@ -32,6 +32,7 @@ export const API_ERROR_CODES = [
   "invalid_signature",
   "checkout_session_expired",
   "checkout_session_paid",
+  "return_url_refused",
   // Files.
   "file_too_large",
   "invalid_model",

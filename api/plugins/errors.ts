@@ -70,6 +70,7 @@ const DOMAIN_ANSWERS: Readonly<Record<DomainErrorCode, Answer>> = {
   webhook_event_malformed: [400, "invalid_request_error", "invalid_json"],
   checkout_session_expired: [409, "invalid_request_error", "checkout_session_expired"],
   checkout_session_paid: [409, "invalid_request_error", "checkout_session_paid"],
+  return_url_refused: [400, "invalid_request_error", "return_url_refused"],
   webhook_url_refused: [400, "invalid_request_error", "webhook_url_refused"],
 };
 

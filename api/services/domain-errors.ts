@@ -39,6 +39,8 @@ export const DOMAIN_ERROR_CODES = [
   // local-checkout.ts
   "checkout_session_expired",
   "checkout_session_paid",
+  // checkout-return-urls.ts
+  "return_url_refused",
   // webhooks/
   "webhook_url_refused",
 ] as const;

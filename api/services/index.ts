@@ -172,7 +172,15 @@ export function createServices(context: ServiceContext): Services {
           billing.handleWebhook(body, signature),
         )
       : undefined;
-  const billing = new Billing(context.db, ledger, outbox, stripe, webhookSecret, localCheckout);
+  const billing = new Billing(
+    context.db,
+    ledger,
+    outbox,
+    stripe,
+    webhookSecret,
+    context.config.portalOrigins,
+    localCheckout,
+  );
   const jobEvents = new JobEvents(context.db, context.redis);
   const producer = context.queues ? new TaskProducer(context.queues) : undefined;
   const settlement = new JobSettlement({
