@@ -306,7 +306,10 @@ describe("a training job from card payment to verified weights", () => {
       assert.ok(anchored.includes(purpose), `anchor ${purpose} missing from ${anchored.join(", ")}`);
     }
     const tampered = { ...receipt, body: { ...receipt.body, verification_level: "thorough" } };
-    assert.equal(verifyReceipt(tampered, modelBytes).valid, false);
+    assert.equal(
+      verifyReceipt(tampered, modelBytes, { platformPublicKey: api.services.receipts.publicKeyHex }).valid,
+      false,
+    );
 
     // The escrow was paid out on chain: worker and verifier paid, the rest back to the treasury,
     // and nothing of it is still reserved.
@@ -371,7 +374,9 @@ describe("a training job from card payment to verified weights", () => {
         await fetch(`${api.url}/v1/training-jobs/${job.id}/model`, { headers: { authorization } })
       ).arrayBuffer(),
     );
-    assert.ok(verifyReceipt(receipt, modelBytes).valid);
+    assert.ok(
+      verifyReceipt(receipt, modelBytes, { platformPublicKey: api.services.receipts.publicKeyHex }).valid,
+    );
     const task = await chainTask(job.id);
     assert.equal(task.attempt, 1, "the second attempt was paid");
     assert.equal(task.worker, successor);
