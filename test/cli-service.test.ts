@@ -183,7 +183,7 @@ test("watch follows a job to its end with step, loss, learning rate and throughp
     "--yes",
   ]);
   await reportTraining(t, created.id, [10, 20], 90);
-  await failJob(t, created.id, "the worker ran out of memory");
+  await failJob(t, created.id, "worker_failed");
   const watched = await cli(["jobs", "watch", created.id]);
   assert.equal(watched.code, 5, watched.stderr);
   assert.match(watched.stderr, /step 20\/90 \| loss 0\.1000 \| lr 1\.00e-2 \| 42\.5 steps\/s \| training/);
@@ -191,7 +191,10 @@ test("watch follows a job to its end with step, loss, learning rate and throughp
     watched.stderr,
     /epoch 0: train loss 0\.2500, accuracy 90\.0%; validation loss 0\.3000, accuracy 87\.5%/,
   );
-  assert.match(watched.stderr, /job\.failed: the worker ran out of memory/);
+  assert.match(
+    watched.stderr,
+    /job\.failed: worker_failed: the worker could not train the job on any attempt/,
+  );
   assert.match(watched.stdout, new RegExp(`${created.id}\\s+failed`));
   const asJson = await cli(["jobs", "watch", created.id, "--json"]);
   assert.equal(asJson.code, 5);

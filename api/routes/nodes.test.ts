@@ -498,9 +498,14 @@ describe("node gateway routes", () => {
       assert.equal(claim?.task.task_id, "task_doomed");
       await workerClient.fail(claim!.lease.id, "crash 2");
       for (let i = 0; i < 60 && lifecycle.of("taskFailed", "task_doomed").length === 0; i++) await sleep(50);
+      // The node's own words reach the operator's log, never the job: the user reads a typed reason.
       assert.deepEqual(lifecycle.of("taskFailed", "task_doomed"), [
-        { reason: "training failed on every attempt of its node: crash 2", networkFault: true },
+        { reason: "worker_failed", networkFault: true },
       ]);
+      assert.ok(
+        served.nodeReports.some((r) => r.message === "crash 2" && r.context.includes("task_doomed")),
+        JSON.stringify(served.nodeReports),
+      );
     });
 
     it("refuses malformed leases and unknown blobs", async () => {

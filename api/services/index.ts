@@ -238,6 +238,7 @@ export function createServices(context: ServiceContext): Services {
         events: jobEvents,
         settlement,
         ...(context.dispatchesHere ? { dispatchesHere: context.dispatchesHere } : {}),
+        logError: context.logError ?? (() => undefined),
       });
       services.dispatcher = dispatcher;
       services.verification = new VerificationDriver({
@@ -256,7 +257,13 @@ export function createServices(context: ServiceContext): Services {
       db: context.db,
       redis: context.redis,
       blobs,
-      lifecycle: new JobReports({ db: context.db, events: jobEvents, settlement, chain: context.chain }),
+      lifecycle: new JobReports({
+        db: context.db,
+        events: jobEvents,
+        settlement,
+        chain: context.chain,
+        logError: context.logError ?? (() => undefined),
+      }),
       queues: context.queues,
       limits: {
         checkpointBytes: context.config.uploadLimits.model,

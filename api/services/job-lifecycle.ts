@@ -3,6 +3,7 @@
 // (api/services/job-reports.ts) turns it into job state, events, money and chain settlement. Work
 // items and progress are reported as the nodes' wire format has them (protocol/node-wire.ts).
 import type { AuditTask, Progress, TrainingTask } from "../../protocol/node-wire.ts";
+import type { UserReasonCode } from "./failure-reasons.ts";
 
 export interface CheckpointReport {
   step: number;
@@ -45,6 +46,9 @@ export interface JobLifecycle {
   checkpointStored(taskId: string, checkpoint: CheckpointReport): Promise<void>;
   trainingCompleted(taskId: string, result: TrainingResult): Promise<void>;
   auditCompleted(taskId: string, verdict: AuditVerdict): Promise<void>;
-  /** `networkFault`: the failure is the network's (a node), so the user is not charged. */
-  taskFailed(taskId: string, reason: string, networkFault: boolean): Promise<void>;
+  /**
+   * `reason`: what the user reads, typed, never a node's or the chain's words. `networkFault`: the
+   * failure is the network's (a node), so the user is not charged.
+   */
+  taskFailed(taskId: string, reason: UserReasonCode, networkFault: boolean): Promise<void>;
 }

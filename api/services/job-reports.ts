@@ -8,6 +8,7 @@ import type { Prisma } from "../../prisma/generated/client.ts";
 import type { AuditTask, Progress, TrainingTask } from "../../protocol/node-wire.ts";
 import { checkpointRoot } from "../../protocol/receipt.ts";
 import { DomainError, NotFoundError } from "./domain-errors.ts";
+import type { UserReasonCode } from "./failure-reasons.ts";
 import type { JobEvents } from "./job-events.ts";
 import type { AuditVerdict, CheckpointReport, JobLifecycle, TrainingResult } from "./job-lifecycle.ts";
 import { type JobSettlement, TERMINAL } from "./job-settlement.ts";
@@ -21,6 +22,8 @@ export interface JobReportsDeps {
   settlement: JobSettlement;
   /** Absent in a process without the chain bridge: then no task is on chain to check against. */
   chain?: ChainBridge;
+  /** Where a node's inconsistent delivery is described: the user gets a plain reason. */
+  logError?: (error: unknown, context: string) => void;
 }
 
 export class JobReports implements JobLifecycle {
@@ -92,11 +95,11 @@ export class JobReports implements JobLifecycle {
     const jobId = await this.jobOfTask(taskId);
     const root = checkpointRoot(result.leaves);
     if (root !== result.checkpointRoot) {
-      await this.taskFailed(
-        taskId,
-        `the worker's checkpoint root ${result.checkpointRoot} does not match its leaves`,
-        true,
+      this.deps.logError?.(
+        new Error(`checkpoint root ${result.checkpointRoot} does not match its leaves (computed ${root})`),
+        `worker ${result.workerAddress} delivered task ${taskId}`,
       );
+      await this.taskFailed(taskId, "invalid_delivery", true);
       return;
     }
     await this.requireCommitted(taskId, result);
@@ -150,7 +153,7 @@ export class JobReports implements JobLifecycle {
     });
   }
 
-  async taskFailed(taskId: string, reason: string, networkFault: boolean): Promise<void> {
+  async taskFailed(taskId: string, reason: UserReasonCode, networkFault: boolean): Promise<void> {
     const job = await this.deps.db.trainingJob.findUniqueOrThrow({
       where: { id: await this.jobOfTask(taskId) },
     });

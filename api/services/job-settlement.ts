@@ -7,6 +7,7 @@ import type { ChainBridge, Settlement } from "../../chain-bridge/index.ts";
 import type { Database } from "../../prisma/client.ts";
 import type { JobStatus, Prisma, TrainingJob } from "../../prisma/generated/client.ts";
 import type { Receipt } from "../../protocol/receipt.ts";
+import { type UserReasonCode, userReason } from "./failure-reasons.ts";
 import { taskIdOf } from "./job-dispatch.ts";
 import type { JobEvents } from "./job-events.ts";
 import { jobView } from "./job-reads.ts";
@@ -37,15 +38,14 @@ export class JobSettlement {
 
   /** A job that waited in line past its `expires_after`: it never started, so nothing is charged. */
   async expire(job: TrainingJob): Promise<void> {
-    const reason = "expired: no worker took the job within its expires_after";
-    await this.finish(job, "cancelled", reason, 0, { event: "job.expired" });
+    await this.finish(job, "cancelled", "expired", 0, { event: "job.expired" });
   }
 
   /**
    * Ends a job that cannot finish. A task not yet committed on chain is cancelled there, which
    * returns the whole escrow; the user pays for trained steps only when the fault was the job's.
    */
-  async fail(job: TrainingJob, taskId: string, reason: string, networkFault: boolean): Promise<void> {
+  async fail(job: TrainingJob, taskId: string, reason: UserReasonCode, networkFault: boolean): Promise<void> {
     await this.cancelEscrow(taskId);
     const charge = networkFault ? 0 : await this.costOfStepsDone(job);
     await this.finish(job, "failed", reason, charge);
@@ -75,10 +75,12 @@ export class JobSettlement {
   async finish(
     job: TrainingJob,
     status: "succeeded" | "failed" | "cancelled",
-    reason: string | null,
+    reasonCode: UserReasonCode | null,
     chargeCents: number,
     { receipt, event: eventType = `job.${status}` }: { receipt?: Receipt; event?: string } = {},
   ) {
+    // Only a typed reason reaches the user: chain and node text stays in the logs.
+    const reason = reasonCode === null ? null : userReason(reasonCode);
     const event = await this.deps.db.$transaction(async (tx) => {
       const { count } = await tx.trainingJob.updateMany({
         where: { id: job.id, status: { notIn: [...TERMINAL] } },

@@ -12,6 +12,7 @@ import { merkleInclusionProof } from "../../protocol/merkle.ts";
 import type { AuditTask } from "../../protocol/node-wire.ts";
 import { closeWithin } from "../../queue/closing.ts";
 import type { TaskProducer } from "../../queue/producers.ts";
+import type { UserReasonCode } from "./failure-reasons.ts";
 import type { JobDispatcher } from "./job-dispatch.ts";
 import type { JobEvents } from "./job-events.ts";
 import type { JobSettlement } from "./job-settlement.ts";
@@ -129,7 +130,7 @@ export class VerificationDriver {
           return;
         }
         if (head > deliveryEnd && (await this.pastVerifyingDeadline(task.jobId))) {
-          await this.failUnverified(job, task, "verification_timeout: no audit could be drawn in time");
+          await this.failUnverified(job, task, "verification_timeout");
           return;
         }
         if (head < state.commitment!.committedAt + parameters.auditDelayBlocks) return;
@@ -153,11 +154,7 @@ export class VerificationDriver {
           const round = (await this.auditRound(task.jobId, state.attempt)) + 1;
           const job = await this.deps.db.trainingJob.findUniqueOrThrow({ where: { id: task.jobId } });
           if (round >= MAX_AUDIT_ROUNDS || (await this.pastVerifyingDeadline(task.jobId))) {
-            await this.failUnverified(
-              job,
-              task,
-              `audits_missed: no verifier audited the work in ${round} rounds`,
-            );
+            await this.failUnverified(job, task, "audits_missed");
             return;
           }
           await this.selectAudits(task, state, head, round);
@@ -257,7 +254,7 @@ export class VerificationDriver {
    * The network could not verify the work: the chain returns the whole escrow (the worker is
    * neither paid nor slashed) and the job fails at no charge.
    */
-  private async failUnverified(job: TrainingJob, task: Task, reason: string): Promise<void> {
+  private async failUnverified(job: TrainingJob, task: Task, reason: UserReasonCode): Promise<void> {
     await this.deps.chain.cancel(task.id);
     await this.deps.settlement.fail(job, task.id, reason, true);
   }

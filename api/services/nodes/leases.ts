@@ -193,11 +193,9 @@ export class NodeLeases {
     // for the missed deadline, and the job goes on to finalization.
     opened.onExhausted(async (jobId, reason) => {
       if (kind === "training") {
-        await lifecycle.taskFailed(
-          taskIdOfJob(jobId),
-          `training failed on every attempt of its node: ${reason}`,
-          true,
-        );
+        // The node's own words (anything it chose to write) are for the operator's log only.
+        logError(new Error(reason), `node ${node} gave up training ${jobId} on every attempt`);
+        await lifecycle.taskFailed(taskIdOfJob(jobId), "worker_failed", true);
       } else {
         logError(new Error(reason), `node ${node} gave up audit ${jobId}`);
       }
