@@ -117,3 +117,17 @@ describe("the portal's origins", () => {
     }
   });
 });
+
+describe("the storage quota", () => {
+  it("is 20 GB of live files unless STORAGE_QUOTA_BYTES sets it, and must be a whole number of bytes", () => {
+    assert.equal(loadConfig({}).storageQuotaBytes, 20_000_000_000);
+    assert.equal(loadConfig({ STORAGE_QUOTA_BYTES: "5000000000000" }).storageQuotaBytes, 5_000_000_000_000);
+    for (const raw of ["0", "-1", "1.5", "10GB", "1e12"]) {
+      assert.throws(
+        () => loadConfig({ STORAGE_QUOTA_BYTES: raw }),
+        (e: unknown) => e instanceof ConfigError && e.code === "INVALID_LIMIT",
+        raw,
+      );
+    }
+  });
+});

@@ -25,6 +25,8 @@ export interface Config {
   /** PEM (PKCS#8) of the Ed25519 key that signs receipts; unset: one kept in the data directory. */
   platformSigningKey: string | undefined;
   logLevel: string;
+  /** STORAGE_QUOTA_BYTES: the most bytes of live files one organization may keep. */
+  storageQuotaBytes: number;
   /** Largest accepted upload per file purpose, in bytes. */
   uploadLimits: { model: number; dataset: number };
   /**
@@ -106,6 +108,19 @@ function byteLimit(env: Env, name: string, fallback: number): number {
   return value;
 }
 
+function quota(env: Env, name: string, fallback: number): number {
+  const raw = optional(env, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < 1) {
+    throw new ConfigError(
+      "INVALID_LIMIT",
+      `${name} must be a whole number of bytes from 1 to ${Number.MAX_SAFE_INTEGER}, got "${raw}"`,
+    );
+  }
+  return value;
+}
+
 // A day: long enough for every audit round and dispute turn at production windows (PROTOCOL.md §2).
 const VERIFYING_DEADLINE_MS = 24 * 3_600_000;
 
@@ -173,6 +188,7 @@ export function loadConfig(env: Env = process.env): Config {
       model: byteLimit(env, "MAX_MODEL_UPLOAD_BYTES", 200_000_000),
       dataset: byteLimit(env, "MAX_DATASET_UPLOAD_BYTES", 2_000_000_000),
     },
+    storageQuotaBytes: quota(env, "STORAGE_QUOTA_BYTES", 20_000_000_000),
     trustProxy: flag(env, "TRUST_PROXY"),
     portalOrigins: origins(env, "PORTAL_ORIGINS"),
     rateLimits: DEFAULT_RATE_LIMITS,

@@ -35,6 +35,7 @@ export const API_ERROR_CODES = [
   "return_url_refused",
   // Files.
   "file_too_large",
+  "storage_quota_exceeded",
   "invalid_model",
   "unsupported_operators",
   "invalid_dataset",

@@ -47,6 +47,7 @@ const DOMAIN_ANSWERS: Readonly<Record<DomainErrorCode, Answer>> = {
   insufficient_funds: [402, "payment_error", "insufficient_credits"],
   balance_negative: [402, "payment_error", "balance_negative"],
   file_too_large: [413, "invalid_request_error", "file_too_large"],
+  storage_quota_exceeded: [413, "invalid_request_error", "storage_quota_exceeded"],
   invalid_model: [422, "invalid_request_error", "invalid_model"],
   unsupported_operators: [422, "invalid_request_error", "unsupported_operators"],
   invalid_dataset: [422, "invalid_request_error", "invalid_dataset"],

@@ -17,6 +17,8 @@ export const DOMAIN_ERROR_CODES = [
   "unsupported_operators",
   "invalid_dataset",
   "inspection_limit_exceeded",
+  // storage-quota.ts
+  "storage_quota_exceeded",
   // quotes.ts
   "invalid_spec",
   "wrong_file_purpose",

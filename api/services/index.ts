@@ -39,6 +39,7 @@ import { TrainingTasks } from "./nodes/training-tasks.ts";
 import { PlatformKey } from "./platform-key.ts";
 import { Quotes } from "./quotes.ts";
 import { Receipts } from "./receipts.ts";
+import { StorageQuota } from "./storage-quota.ts";
 import { StreamSlots } from "./stream-slots.ts";
 import { createStripeClient } from "./stripe.ts";
 import { VerificationDriver } from "./verification.ts";
@@ -156,7 +157,13 @@ export function createServices(context: ServiceContext): Services {
   const blobs = new FilesystemBlobStore(join(context.config.dataDir, "blobs"));
   // One worker inspects uploads and prices models: each task bounded, one at a time.
   const inspector = new Inspector();
-  const files = new Files(context.db, blobs, inspector, context.config.uploadLimits);
+  const files = new Files(
+    context.db,
+    blobs,
+    inspector,
+    context.config.uploadLimits,
+    new StorageQuota(context.db, context.config.storageQuotaBytes),
+  );
   const idempotency = new IdempotencyRecords(context.db);
   const ledger = new Ledger(context.db, context.pool);
   const webhookQueue = context.queues ? new WebhookQueue(context.queues, context.webhookPolicy) : undefined;
