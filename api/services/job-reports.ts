@@ -164,7 +164,7 @@ export class JobReports implements JobLifecycle {
   private async requireCommitted(taskId: string, result: TrainingResult): Promise<void> {
     const { chain } = this.deps;
     const task = await this.deps.db.task.findUnique({ where: { id: taskId } });
-    if (!chain || !task?.chainTaskId) return;
+    if (!chain || task?.chainTaskId === null || task?.chainTaskId === undefined) return;
     const state = await chain.taskState(taskId);
     const committed = state.commitment;
     if (state.worker !== result.workerAddress || committed === null) {

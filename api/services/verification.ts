@@ -191,17 +191,22 @@ export class VerificationDriver {
     const orphans = await this.deps.db.task.findMany({
       where: {
         chainTaskId: { not: null },
-        status: { in: ["unassigned", "assigned"] },
+        // Committed: a job cancelled after its worker committed, whose model never reached us.
+        status: { in: ["unassigned", "assigned", "committed"] },
         job: { status: { in: ["succeeded", "failed", "cancelled"] } },
       },
     });
     const head = orphans.length > 0 ? await this.deps.chain.head() : 0;
+    const parameters = orphans.length > 0 ? await this.deps.chain.parameters() : null;
     for (const task of orphans) {
       if (this.halted) return;
       if (!this.due(task.id, "release", head)) continue;
       try {
         const state = await this.deps.chain.taskState(task.id);
-        if (state.status === "Assigned" || state.status === "Unassigned")
+        // A commit may be voided only once its delivery window has passed (PROTOCOL.md §9).
+        const undelivered =
+          state.status === "Committed" && head > state.commitment!.committedAt + parameters!.commitBlocks;
+        if (state.status === "Assigned" || state.status === "Unassigned" || undelivered)
           await this.deps.chain.cancel(task.id);
       } catch (error) {
         this.retryAt.set(`${task.id}:release`, head + RETRY_AFTER_BLOCKS);
