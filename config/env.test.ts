@@ -131,3 +131,14 @@ describe("the storage quota", () => {
     }
   });
 });
+
+describe("the unassigned deadline", () => {
+  it("is an hour unless UNASSIGNED_DEADLINE_MS sets it", () => {
+    assert.equal(loadConfig({}).unassignedDeadlineMs, 3_600_000);
+    assert.equal(loadConfig({ UNASSIGNED_DEADLINE_MS: "250" }).unassignedDeadlineMs, 250);
+    assert.throws(
+      () => loadConfig({ UNASSIGNED_DEADLINE_MS: "soon" }),
+      (e: unknown) => e instanceof ConfigError && e.code === "INVALID_DURATION",
+    );
+  });
+});

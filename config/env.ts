@@ -45,6 +45,8 @@ export interface Config {
   maxEventStreamsPerKey: number;
   /** How long a job may stay `verifying` before it fails at no charge (docs/verification.md, Liveness). */
   verifyingDeadlineMs: number;
+  /** How long a task may wait for a free worker of its profile before its job fails at no charge. */
+  unassignedDeadlineMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -124,6 +126,10 @@ function quota(env: Env, name: string, fallback: number): number {
 // A day: long enough for every audit round and dispute turn at production windows (PROTOCOL.md §2).
 const VERIFYING_DEADLINE_MS = 24 * 3_600_000;
 
+// An hour: a worker of the task's profile that restarts or finishes another task is back well
+// within it, and a user does not wait longer than that for a job that cannot move.
+const UNASSIGNED_DEADLINE_MS = 3_600_000;
+
 function milliseconds(env: Env, name: string, fallback: number): number {
   const raw = optional(env, name);
   if (raw === undefined) return fallback;
@@ -194,6 +200,7 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimits: DEFAULT_RATE_LIMITS,
     maxEventStreamsPerKey: 8,
     verifyingDeadlineMs: milliseconds(env, "VERIFYING_DEADLINE_MS", VERIFYING_DEADLINE_MS),
+    unassignedDeadlineMs: milliseconds(env, "UNASSIGNED_DEADLINE_MS", UNASSIGNED_DEADLINE_MS),
   };
 }
 

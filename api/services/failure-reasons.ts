@@ -13,6 +13,7 @@ export const USER_REASONS = {
   verification_timeout: "no audit could be drawn in time",
   audits_missed: "no verifier audited the work in time",
   expired: "no worker took the job within its expires_after",
+  unassigned_timeout: "no worker of the profile the job's checkpoints were made with became free in time",
   verification_unavailable:
     "the network audits fewer segments per task than this job's verification level needs",
 } as const;

@@ -258,6 +258,7 @@ export function createServices(context: ServiceContext): Services {
         events: jobEvents,
         logError: context.logError ?? (() => undefined),
         verifyingDeadlineMs: context.config.verifyingDeadlineMs,
+        unassignedDeadlineMs: context.config.unassignedDeadlineMs,
       });
     }
     services.nodeGateway = createNodeGateway({

@@ -2,6 +2,7 @@
 // delivered so far (the checkpoints stored), the rest of the reservation is released, and the
 // task's escrow goes back to the treasury on chain, at once before the worker's commit and once
 // the delivery window has passed after it. Nothing stays reserved, on chain or in the ledger.
+// Likewise a job whose task waits `Unassigned` (no free worker of its profile) past its deadline.
 
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
@@ -25,7 +26,7 @@ import { JobSettlement } from "./job-settlement.ts";
 import { Ledger } from "./ledger.ts";
 import { PlatformKey } from "./platform-key.ts";
 import { Receipts } from "./receipts.ts";
-import { VerificationDriver } from "./verification.ts";
+import { VerificationDriver, type VerificationDriverDeps } from "./verification.ts";
 import { WebhookOutbox } from "./webhooks/outbox.ts";
 
 const PRICE_CENTS = 500;
@@ -39,6 +40,7 @@ describe("cancelling a running job", () => {
   let producer: TaskProducer;
   let ledger: Ledger;
   let settlement: JobSettlement;
+  let events: JobEvents;
   let dispatcher: JobDispatcher;
   let driver: VerificationDriver;
   let bridge: ChainBridge;
@@ -53,7 +55,7 @@ describe("cancelling a running job", () => {
     redis = new Redis(suiteRedisUrl(), { keyPrefix: `${prefix}:`, maxRetriesPerRequest: 3 });
     producer = new TaskProducer({ redisUrl: suiteRedisUrl(), prefix });
     ledger = new Ledger(db, pool);
-    const events = new JobEvents(db, redis);
+    events = new JobEvents(db, redis);
     bridge = await ChainBridge.create({
       api: fixture.chain.api,
       db,
@@ -68,19 +70,7 @@ describe("cancelling a running job", () => {
       webhooks: new WebhookOutbox(undefined),
     });
     dispatcher = new JobDispatcher({ db, chain: bridge, producer, events, settlement });
-    driver = new VerificationDriver({
-      db,
-      chain: bridge,
-      producer,
-      dispatcher,
-      settlement,
-      receipts: new Receipts(db, PlatformKey.load(undefined, dataDir), fixture.devnet.genesisHash),
-      events,
-      logError: (error) => {
-        throw error;
-      },
-      verifyingDeadlineMs: loadConfig({}).verifyingDeadlineMs,
-    });
+    driver = new VerificationDriver(driverDeps());
     worker = await stakedNode(fixture.chain, "//Bob", { worker: true });
   });
 
@@ -91,6 +81,25 @@ describe("cancelling a running job", () => {
     await pool?.end();
     await fixture?.stop();
     rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  const driverDeps = (): VerificationDriverDeps => ({
+    db: fixture.database.db,
+    chain: bridge,
+    producer,
+    dispatcher,
+    settlement,
+    receipts: new Receipts(
+      fixture.database.db,
+      PlatformKey.load(undefined, dataDir),
+      fixture.devnet.genesisHash,
+    ),
+    events,
+    logError: (error) => {
+      throw error;
+    },
+    verifyingDeadlineMs: loadConfig({}).verifyingDeadlineMs,
+    unassignedDeadlineMs: loadConfig({}).unassignedDeadlineMs,
   });
 
   /** A dispatched job, running on the worker the chain drew, with checkpoints stored up to `stepsDone`. */
@@ -203,6 +212,37 @@ describe("cancelling a running job", () => {
     const after = await fixture.database.db.trainingJob.findUniqueOrThrow({ where: { id: job.id } });
     assert.equal(after.status, "verifying");
     assert.equal(after.chargedCents, null);
+  });
+
+  it("a task left without a worker of its profile fails its job at no charge after the deadline", async () => {
+    const reservedBefore = await operatorReserved();
+    const { organizationId, job, chainTaskId } = await runningJob(5);
+    // Bob, the only worker, misses his commit deadline: excluded, nobody of his profile is left.
+    await advanceTo((await readTask(fixture.chain.api, chainTaskId))!.commitDeadline + 1);
+    await driver.tick();
+    assert.equal((await readTask(fixture.chain.api, chainTaskId))?.status, "Unassigned");
+    await driver.tick();
+    const waiting = await fixture.database.db.trainingJob.findUniqueOrThrow({ where: { id: job.id } });
+    assert.equal(waiting.status, "running", "within the deadline (an hour) the job waits");
+
+    // The same driver with the clock shortened to 1 ms.
+    const impatient = new VerificationDriver({ ...driverDeps(), unassignedDeadlineMs: 1 });
+    await impatient.tick();
+    await impatient.stop();
+
+    const ended = await fixture.database.db.trainingJob.findUniqueOrThrow({ where: { id: job.id } });
+    assert.equal(ended.status, "failed");
+    assert.equal(
+      ended.failureReason,
+      "unassigned_timeout: no worker of the profile the job's checkpoints were made with became free in time",
+    );
+    assert.equal(ended.chargedCents, 0n, "the network's fault: nothing charged");
+    assert.equal((await readTask(fixture.chain.api, chainTaskId))?.status, "Cancelled");
+    assert.equal(await operatorReserved(), reservedBefore, "no escrow left on chain");
+    assert.deepEqual(await ledger.balance(organizationId), {
+      available_cents: TOP_UP_CENTS,
+      reserved_cents: 0,
+    });
   });
 
   /** Seals blocks (one remark each, from //Dave) until the head is at `target`. */

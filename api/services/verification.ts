@@ -29,6 +29,11 @@ export interface VerificationDriverDeps {
   logError: (error: unknown, message: string) => void;
   /** How long a job may stay `verifying` before it fails at no charge (`VERIFYING_DEADLINE_MS`). */
   verifyingDeadlineMs: number;
+  /**
+   * How long a task may wait `Unassigned` (no free worker of its profile) before its job fails at
+   * no charge and its escrow is cancelled (`UNASSIGNED_DEADLINE_MS`).
+   */
+  unassignedDeadlineMs: number;
 }
 
 // A call the chain may refuse for now (no verifier eligible yet, no worker to re-assign to) is
@@ -111,6 +116,11 @@ export class VerificationDriver {
         if (head > state.commitDeadline) await this.reassign(task, state, head);
         return;
       case "Unassigned":
+        if (await this.pastUnassignedDeadline(task)) {
+          const job = await this.deps.db.trainingJob.findUniqueOrThrow({ where: { id: task.jobId } });
+          await this.failUnverified(job, task, "unassigned_timeout");
+          return;
+        }
         await this.reassign(task, state, head);
         return;
       case "Committed": {
@@ -256,7 +266,22 @@ export class VerificationDriver {
   }
 
   /**
-   * The network could not verify the work: the chain returns the whole escrow (the worker is
+   * Since the chain left the task waiting for a worker (its TaskUnassigned event, as recorded), and
+   * whether that is longer than the deadline. Counted from the recorded event, not this process's
+   * memory, so a new leader keeps the same clock.
+   */
+  private async pastUnassignedDeadline(task: Task): Promise<boolean> {
+    const since = await this.deps.db.chainEvent.findFirst({
+      where: { chainTaskId: task.chainTaskId, pallet: "Compute", name: "TaskUnassigned" },
+      orderBy: { blockNumber: "desc" },
+      select: { createdAt: true },
+    });
+    const from = since?.createdAt ?? task.updatedAt;
+    return Date.now() - from.getTime() > this.deps.unassignedDeadlineMs;
+  }
+
+  /**
+   * The network could not do or verify the work: the chain returns the whole escrow (the worker is
    * neither paid nor slashed) and the job fails at no charge.
    */
   private async failUnverified(job: TrainingJob, task: Task, reason: UserReasonCode): Promise<void> {
