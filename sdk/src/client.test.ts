@@ -188,8 +188,13 @@ describe("billing and files", () => {
     for await (const file of alice.files.list({ purpose: "model", limit: 1 })) models.push(file.id);
     assert.deepEqual(models, [upload.id, request.model]);
 
+    const used = (await alice.files.storage()).used_bytes;
     const deleted = await alice.files.delete(upload.id);
     assert.ok(deleted.deleted_at);
+    assert.deepEqual(await alice.files.storage(), {
+      used_bytes: used - modelBytes.length,
+      quota_bytes: testApp.config.storageQuotaBytes,
+    });
     await apiError(alice.files.get(upload.id), 404, "resource_missing");
   });
 

@@ -41,6 +41,7 @@ import type {
   RevokedApiKey,
   SignUpParams,
   SignUpResult,
+  StorageUsage,
   TrainingJob,
   TrainingJobParams,
 } from "./types.ts";
@@ -301,6 +302,16 @@ class Files {
       (after) => this.http.json({ method: "GET", path: path("files"), query: { ...params, after } }),
       params.after,
     );
+  }
+
+  /** Bytes of live files and the organization's storage quota. */
+  async storage(): Promise<StorageUsage> {
+    const page = await this.http.json<{ storage: StorageUsage }>({
+      method: "GET",
+      path: path("files"),
+      query: { limit: 1 },
+    });
+    return page.storage;
   }
 
   get(id: string): Promise<FileObject> {
