@@ -153,8 +153,9 @@ export class JobDispatcher {
       if (!(error instanceof BridgeError && error.code === "DISPATCH_FAILED")) throw error;
       // No worker with free stake (or a treasury short of tokens) is the network being busy, not
       // the job's fault: it keeps its place and reservation, and the next drain tries again.
-      this.deps.logError?.(error, `job ${jobId} waits: the chain refused its escrow`);
+      // Once per wait, as the event: the drain retries every few seconds.
       if (!refusedBefore) {
+        this.deps.logError?.(error, `job ${jobId} waits: the chain refused its escrow`);
         await this.deps.events.emit(jobId, "job.waiting", { reason: userReason(waitingReason(error)) });
       }
       return "waiting";
