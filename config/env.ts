@@ -37,8 +37,8 @@ export interface Config {
   /** Request budgets per route family (config/rate-limits.ts). */
   rateLimits: Record<RateLimitFamily, RateLimit>;
   /**
-   * PORTAL_ORIGINS: origins (scheme://host[:port]) a checkout may return the payer to besides the
-   * API's own, where the bundled portal is served: a portal hosted elsewhere.
+   * PORTAL_ORIGINS: the origins (scheme://host[:port]) a checkout may return the payer to, the
+   * first for paths; unset, the origin the request reached (where the bundled portal is served).
    */
   portalOrigins: string[];
   /** Event streams (SSE) one API key or session may hold open at once. */

@@ -161,6 +161,7 @@ test("checkout returns the payer only to the portal's origins or a path on the A
     ["//evil.example/billing", "cancel_url"],
     ["/\\evil.example/billing", "cancel_url"],
     ["http://portal.example.com/billing", "cancel_url"],
+    ["http://localhost/billing", "success_url"],
     ["javascript:alert(1)", "cancel_url"],
     ["not a url", "success_url"],
   ];
@@ -179,7 +180,8 @@ test("checkout returns the payer only to the portal's origins or a path on the A
   });
   assert.equal(res.statusCode, 201, res.body);
   const sent = stripe.sessions.get(res.json().id)!;
-  assert.equal(sent.success_url, "http://localhost/portal/?checkout=success");
+  // Resolved against the configured portal, never the Host header the client sent.
+  assert.equal(sent.success_url, "https://portal.example.com/portal/?checkout=success");
   assert.equal(sent.cancel_url, "https://portal.example.com/billing");
 });
 

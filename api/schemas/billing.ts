@@ -54,17 +54,17 @@ export const CheckoutSessionBody = Type.Object(
       minLength: 1,
       maxLength: 2048,
       description:
-        'Where the payment page returns after paying: a path on this API ("/portal/?checkout=done") or an ' +
-        "http(s) URL on the API's own origin or one listed in PORTAL_ORIGINS; anything else is refused " +
-        "with 400 return_url_refused",
+        'Where the payment page returns after paying: a path ("/portal/?checkout=done") or an http(s) URL on ' +
+        "an origin listed in PORTAL_ORIGINS (a path resolves against the first), or, without that list, on " +
+        "the origin the request reached; anything else is refused with 400 return_url_refused",
     }),
     cancel_url: Type.String({
       minLength: 1,
       maxLength: 2048,
       description:
-        'Where the payment page returns if the payer cancels: a path on this API ("/portal/?checkout=done") or an ' +
-        "http(s) URL on the API's own origin or one listed in PORTAL_ORIGINS; anything else is refused " +
-        "with 400 return_url_refused",
+        'Where the payment page returns if the payer cancels: a path ("/portal/?checkout=done") or an http(s) URL on ' +
+        "an origin listed in PORTAL_ORIGINS (a path resolves against the first), or, without that list, on " +
+        "the origin the request reached; anything else is refused with 400 return_url_refused",
     }),
   },
   { additionalProperties: false },

@@ -91,7 +91,7 @@ export class Billing {
     private readonly webhooks: WebhookOutbox,
     private readonly stripe: Stripe | undefined,
     private readonly webhookSecret: string | undefined,
-    /** Origins besides the API's own that a payment page may return to: the portal's (PORTAL_ORIGINS). */
+    /** Origins a payment page may return to (PORTAL_ORIGINS); none: the origin the API was reached at. */
     private readonly returnOrigins: readonly string[],
     /** Takes payments without Stripe on a development stack (api/services/local-checkout.ts). */
     private readonly local?: LocalCheckout,

@@ -11,10 +11,12 @@ export class ReturnUrlError extends DomainError<"return_url_refused"> {
 }
 
 /**
- * The absolute URL to hand to the payment page. `value` is a path ("/portal/?paid=1", resolved
- * against `apiOrigin`) or an http(s) URL on one of `allowedOrigins`; `apiOrigin` is allowed too.
- * Resolving before comparing origins catches "//evil.example", "/\evil.example" and the like,
- * which browsers read as another host.
+ * The absolute URL to hand to the payment page. With `allowedOrigins` configured (PORTAL_ORIGINS),
+ * only those are accepted and a path resolves against the first: the request's own origin comes
+ * from its Host header, which a client directly in front of the API chooses. Without them (a
+ * development stack serving its own portal) the origin the request reached, `apiOrigin`, is the
+ * one accepted. Resolving before comparing origins catches "//evil.example", "/\evil.example"
+ * and the like, which browsers read as another host.
  */
 export function checkoutReturnUrl(
   value: string,
@@ -22,16 +24,16 @@ export function checkoutReturnUrl(
   apiOrigin: string,
   allowedOrigins: readonly string[],
 ): string {
-  const own = new URL(apiOrigin).origin;
-  const accepted = [own, ...allowedOrigins.filter((origin) => origin !== own)];
+  const accepted = allowedOrigins.length > 0 ? [...allowedOrigins] : [new URL(apiOrigin).origin];
+  const base = accepted[0]!;
   const refuse = (why: string) =>
     new ReturnUrlError(
-      `${param} ${why}: accepted are a path starting with "/" on this API, or an http(s) URL on ${accepted.join(", ")}`,
+      `${param} ${why}: accepted are a path starting with "/" (on ${base}) or an http(s) URL on ${accepted.join(", ")}`,
       param,
     );
   let url: URL;
   try {
-    url = value.startsWith("/") ? new URL(value, own) : new URL(value);
+    url = value.startsWith("/") ? new URL(value, base) : new URL(value);
   } catch {
     throw refuse(`is not a URL ("${value.slice(0, 100)}")`);
   }
