@@ -146,7 +146,7 @@ export class EventWatcher {
             data: event.data as Prisma.InputJsonValue,
           },
         });
-        const effect = eventEffects[event.name];
+        const effect = Object.hasOwn(eventEffects, event.name) ? eventEffects[event.name] : undefined;
         const taskId = effect ? await effect(tx, event, { blockNumber, extrinsicHash }) : null;
         applied.push({ ...event, blockNumber, blockHash, eventIndex, extrinsicHash, chainTaskId, taskId });
       }

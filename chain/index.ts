@@ -6,6 +6,7 @@ import { Chain } from "./node/chain.ts";
 import { inlineVerifier } from "./node/inline-verifier.ts";
 import { TransactionPool } from "./node/transaction-pool.ts";
 import { WorkerVerifier } from "./node/worker-verifier.ts";
+import { DEFAULT_RPC_CORS, type RpcCors } from "./rpc/origins.ts";
 import { startRpcServer } from "./rpc/server.ts";
 import { constructRuntime } from "./runtime/construct-runtime.ts";
 import { signatureCryptoReady } from "./runtime/signature.ts";
@@ -21,6 +22,11 @@ export type DevnetOptions = {
   readonly dataDir?: string;
   /** Worker threads verifying signatures; 0 (default) verifies on the main thread. */
   readonly signatureWorkers?: number;
+  /**
+   * Browser origins allowed to use the RPC (requests without an Origin always are); default
+   * DEFAULT_RPC_CORS: local pages and polkadot.js apps.
+   */
+  readonly rpcCors?: RpcCors;
 };
 
 export type Devnet = {
@@ -66,7 +72,7 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
   const producer = new BlockProducer(chain, pool, blockTimeMs);
   let server: Awaited<ReturnType<typeof startRpcServer>>;
   try {
-    server = await startRpcServer({ chain, pool }, host, port);
+    server = await startRpcServer({ chain, pool }, host, port, options.rpcCors ?? DEFAULT_RPC_CORS);
   } catch (error) {
     await pool.verifier.close();
     chain.close();
@@ -94,6 +100,8 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
     stop,
   };
 }
+
+export { DEFAULT_RPC_CORS, parseRpcCors, type RpcCors, RpcCorsError } from "./rpc/origins.ts";
 
 /** The Compute pallet's parameters at the dev chain's genesis (PROTOCOL.md §2, "dev" column). */
 export { DEV_PARAMETERS } from "./runtime/pallets/compute-storage.ts";

@@ -93,3 +93,52 @@ describe("the verifying deadline", () => {
     }
   });
 });
+
+describe("the portal's origins", () => {
+  it("are none besides the API's own unless PORTAL_ORIGINS lists them", () => {
+    assert.deepEqual(loadConfig({}).portalOrigins, []);
+    assert.deepEqual(
+      loadConfig({ PORTAL_ORIGINS: "https://portal.example.com, http://localhost:3000/" }).portalOrigins,
+      ["https://portal.example.com", "http://localhost:3000"],
+    );
+  });
+
+  it("refuses entries that are not bare http(s) origins", () => {
+    for (const raw of [
+      "portal.example.com",
+      "https://portal.example.com/billing",
+      "ftp://files.example.com",
+    ]) {
+      assert.throws(
+        () => loadConfig({ PORTAL_ORIGINS: raw }),
+        (e: unknown) => e instanceof ConfigError && e.code === "INVALID_URL",
+        raw,
+      );
+    }
+  });
+});
+
+describe("the storage quota", () => {
+  it("is 20 GB of live files unless STORAGE_QUOTA_BYTES sets it, and must be a whole number of bytes", () => {
+    assert.equal(loadConfig({}).storageQuotaBytes, 20_000_000_000);
+    assert.equal(loadConfig({ STORAGE_QUOTA_BYTES: "5000000000000" }).storageQuotaBytes, 5_000_000_000_000);
+    for (const raw of ["0", "-1", "1.5", "10GB", "1e12"]) {
+      assert.throws(
+        () => loadConfig({ STORAGE_QUOTA_BYTES: raw }),
+        (e: unknown) => e instanceof ConfigError && e.code === "INVALID_LIMIT",
+        raw,
+      );
+    }
+  });
+});
+
+describe("the unassigned deadline", () => {
+  it("is an hour unless UNASSIGNED_DEADLINE_MS sets it", () => {
+    assert.equal(loadConfig({}).unassignedDeadlineMs, 3_600_000);
+    assert.equal(loadConfig({ UNASSIGNED_DEADLINE_MS: "250" }).unassignedDeadlineMs, 250);
+    assert.throws(
+      () => loadConfig({ UNASSIGNED_DEADLINE_MS: "soon" }),
+      (e: unknown) => e instanceof ConfigError && e.code === "INVALID_DURATION",
+    );
+  });
+});

@@ -25,6 +25,8 @@ export interface Config {
   /** PEM (PKCS#8) of the Ed25519 key that signs receipts; unset: one kept in the data directory. */
   platformSigningKey: string | undefined;
   logLevel: string;
+  /** STORAGE_QUOTA_BYTES: the most bytes of live files one organization may keep. */
+  storageQuotaBytes: number;
   /** Largest accepted upload per file purpose, in bytes. */
   uploadLimits: { model: number; dataset: number };
   /**
@@ -34,10 +36,17 @@ export interface Config {
   trustProxy: boolean;
   /** Request budgets per route family (config/rate-limits.ts). */
   rateLimits: Record<RateLimitFamily, RateLimit>;
+  /**
+   * PORTAL_ORIGINS: the origins (scheme://host[:port]) a checkout may return the payer to, the
+   * first for paths; unset, the origin the request reached (where the bundled portal is served).
+   */
+  portalOrigins: string[];
   /** Event streams (SSE) one API key or session may hold open at once. */
   maxEventStreamsPerKey: number;
   /** How long a job may stay `verifying` before it fails at no charge (docs/verification.md, Liveness). */
   verifyingDeadlineMs: number;
+  /** How long a task may wait for a free worker of its profile before its job fails at no charge. */
+  unassignedDeadlineMs: number;
 }
 
 type Env = Record<string, string | undefined>;
@@ -101,8 +110,25 @@ function byteLimit(env: Env, name: string, fallback: number): number {
   return value;
 }
 
+function quota(env: Env, name: string, fallback: number): number {
+  const raw = optional(env, name);
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(value) || value < 1) {
+    throw new ConfigError(
+      "INVALID_LIMIT",
+      `${name} must be a whole number of bytes from 1 to ${Number.MAX_SAFE_INTEGER}, got "${raw}"`,
+    );
+  }
+  return value;
+}
+
 // A day: long enough for every audit round and dispute turn at production windows (PROTOCOL.md §2).
 const VERIFYING_DEADLINE_MS = 24 * 3_600_000;
+
+// An hour: a worker of the task's profile that restarts or finishes another task is back well
+// within it, and a user does not wait longer than that for a job that cannot move.
+const UNASSIGNED_DEADLINE_MS = 3_600_000;
 
 function milliseconds(env: Env, name: string, fallback: number): number {
   const raw = optional(env, name);
@@ -168,11 +194,42 @@ export function loadConfig(env: Env = process.env): Config {
       model: byteLimit(env, "MAX_MODEL_UPLOAD_BYTES", 200_000_000),
       dataset: byteLimit(env, "MAX_DATASET_UPLOAD_BYTES", 2_000_000_000),
     },
+    storageQuotaBytes: quota(env, "STORAGE_QUOTA_BYTES", 20_000_000_000),
     trustProxy: flag(env, "TRUST_PROXY"),
+    portalOrigins: origins(env, "PORTAL_ORIGINS"),
     rateLimits: DEFAULT_RATE_LIMITS,
     maxEventStreamsPerKey: 8,
     verifyingDeadlineMs: milliseconds(env, "VERIFYING_DEADLINE_MS", VERIFYING_DEADLINE_MS),
+    unassignedDeadlineMs: milliseconds(env, "UNASSIGNED_DEADLINE_MS", UNASSIGNED_DEADLINE_MS),
   };
+}
+
+function origins(env: Env, name: string): string[] {
+  const raw = optional(env, name);
+  if (raw === undefined) return [];
+  return raw
+    .split(",")
+    .map((entry) => entry.trim())
+    .filter(Boolean)
+    .map((entry) => {
+      let parsed: URL | undefined;
+      try {
+        parsed = new URL(entry);
+      } catch {
+        parsed = undefined;
+      }
+      if (
+        !parsed ||
+        !["http:", "https:"].includes(parsed.protocol) ||
+        parsed.origin !== entry.replace(/\/$/, "")
+      ) {
+        throw new ConfigError(
+          "INVALID_URL",
+          `${name} must list origins such as https://portal.example.com (scheme, host, port; no path), got "${entry}"`,
+        );
+      }
+      return parsed.origin;
+    });
 }
 
 function flag(env: Env, name: string): boolean {

@@ -32,8 +32,10 @@ export const API_ERROR_CODES = [
   "invalid_signature",
   "checkout_session_expired",
   "checkout_session_paid",
+  "return_url_refused",
   // Files.
   "file_too_large",
+  "storage_quota_exceeded",
   "invalid_model",
   "unsupported_operators",
   "invalid_dataset",

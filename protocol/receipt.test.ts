@@ -8,6 +8,7 @@ import {
   profileHash,
   type Receipt,
   type ReceiptBody,
+  type ReceiptVerification,
   specHash,
   verifyReceipt,
 } from "./receipt.ts";
@@ -80,8 +81,8 @@ before(async () => {
   receipt = signBody(body);
 });
 
-function failed(r: Receipt, bytes = model, platformPublicKey?: string): string[] {
-  const result = verifyReceipt(r, bytes, platformPublicKey ? { platformPublicKey } : {});
+function failed(r: Receipt, bytes = model, platformPublicKey = platformPublicHex): string[] {
+  const result = verifyReceipt(r, bytes, { platformPublicKey });
   return result.checks.filter((c) => !c.ok).map((c) => c.name);
 }
 
@@ -116,8 +117,30 @@ test("a receipt re-signed by another key fails against the pinned platform key",
   );
   const body = { ...structuredClone(receipt.body), platform: { public_key: otherHex } };
   const forged = { body, signature: hex(sign(null, receiptMessage(body), other.privateKey)) };
-  assert.deepEqual(failed(forged), []);
-  assert.deepEqual(failed(forged, model, platformPublicHex), ["platform_signature"]);
+  assert.deepEqual(failed(forged), ["platform_signature"]);
+});
+
+test("without a platform key nothing verifies: the key a receipt names is never trusted", () => {
+  const other = generateKeyPairSync("ed25519");
+  const otherHex = Buffer.from(String(other.publicKey.export({ format: "jwk" }).x), "base64url").toString(
+    "hex",
+  );
+  const body = { ...structuredClone(receipt.body), platform: { public_key: otherHex } };
+  const forged = { body, signature: hex(sign(null, receiptMessage(body), other.privateKey)) };
+  // As plain JavaScript would call it: no options, or no key in them.
+  const unkeyed = verifyReceipt as (r: Receipt, bytes: Uint8Array, options?: object) => ReceiptVerification;
+  for (const r of [forged, receipt]) {
+    for (const result of [
+      unkeyed(r, model),
+      unkeyed(r, model, {}),
+      unkeyed(r, model, { platformPublicKey: "" }),
+    ]) {
+      assert.equal(result.valid, false);
+      const signature = result.checks.find((c) => c.name === "platform_signature");
+      assert.equal(signature?.ok, false);
+      assert.match(signature?.detail ?? "", /no platformPublicKey given.*GET \/v1\/receipt-keys/);
+    }
+  }
 });
 
 test("a swapped checkpoint leaf breaks the root, the worker commitment is checked against the root", () => {
@@ -150,7 +173,9 @@ test("a malformed receipt fails its checks instead of throwing", () => {
   const partial = structuredClone(receipt.body) as Partial<typeof receipt.body>;
   delete partial.audits;
   delete partial.checkpoints;
-  const checks = verifyReceipt({ body: partial as typeof receipt.body, signature: "00" }, model).checks;
+  const checks = verifyReceipt({ body: partial as typeof receipt.body, signature: "00" }, model, {
+    platformPublicKey: platformPublicHex,
+  }).checks;
   assert.deepEqual(
     checks.filter((c) => !c.ok).map((c) => c.name),
     ["platform_signature", "checkpoint_root", "worker_commitment", "audits_present"],

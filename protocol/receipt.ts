@@ -75,8 +75,12 @@ export interface ReceiptVerification {
 }
 
 export interface VerifyReceiptOptions {
-  /** The platform's published Ed25519 key (hex); without it the receipt's own key is used. */
-  platformPublicKey?: string;
+  /**
+   * The platform's Ed25519 key (hex) as GET /v1/receipt-keys publishes it, or pinned from there.
+   * Required: the key a receipt names is the forger's choice, so it is never trusted on its own
+   * (the SDK's `receiptKeys.verify` fetches the published key for you).
+   */
+  platformPublicKey: string;
   /**
    * The canonical bytes of the run's last checkpoint (GET /v1/training-jobs/{id}/checkpoints).
    * With them, the model is also checked to carry exactly that checkpoint's weights, and the
@@ -137,8 +141,10 @@ export function checkpointRoot(leaves: readonly string[]): string {
 export function verifyReceipt(
   receipt: Receipt,
   modelBytes: Uint8Array,
-  options: VerifyReceiptOptions = {},
+  options: VerifyReceiptOptions,
 ): ReceiptVerification {
+  // Callers from plain JavaScript can still leave the options out: that fails the signature check.
+  const given: Partial<VerifyReceiptOptions> = options ?? {};
   const checks: ReceiptCheck[] = [];
   const check = (name: string, run: () => boolean | string) => {
     try {
@@ -151,7 +157,10 @@ export function verifyReceipt(
   const { body } = receipt;
 
   check("platform_signature", () => {
-    const key = options.platformPublicKey ?? body.platform.public_key;
+    const key = given.platformPublicKey;
+    if (typeof key !== "string" || key === "") {
+      return "no platformPublicKey given: pass the key GET /v1/receipt-keys publishes (or one pinned from there); the key inside a receipt proves nothing";
+    }
     if (key !== body.platform.public_key) return "signed with a key other than the platform's published key";
     return ed25519Verify(receiptMessage(body), receipt.signature, key) || "signature does not verify";
   });
@@ -162,7 +171,7 @@ export function verifyReceipt(
       `the model's SHA-256 is ${actual}, the receipt says ${body.result.model_sha256}`
     );
   });
-  const { finalCheckpoint } = options;
+  const { finalCheckpoint } = given;
   if (finalCheckpoint) {
     check("model_from_last_checkpoint", () => {
       const actual = sha256Hex(finalCheckpoint);
@@ -176,8 +185,8 @@ export function verifyReceipt(
     const recorded = body.profile_blake2_256;
     if (recorded !== null && !/^[0-9a-f]{64}$/.test(recorded))
       return "profile_blake2_256 is not 32 bytes of lowercase hex";
-    if (options.profile === undefined) return true;
-    const actual = profileHash(options.profile);
+    if (given.profile === undefined) return true;
+    const actual = profileHash(given.profile);
     return actual === recorded || `the given profile hashes to ${actual}, the run was bound to ${recorded}`;
   });
   check("checkpoint_root", () => {

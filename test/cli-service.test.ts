@@ -188,7 +188,7 @@ test("watch follows a job to its end with step, loss, learning rate and throughp
     "--yes",
   ]);
   await reportTraining(t, created.id, [10, 20], 90);
-  await failJob(t, created.id, "the worker ran out of memory");
+  await failJob(t, created.id, "worker_failed");
   const watched = await cli(["jobs", "watch", created.id]);
   assert.equal(watched.code, 5, watched.stderr);
   assert.match(watched.stderr, /step 20\/90 \| loss 0\.1000 \| lr 1\.00e-2 \| 42\.5 steps\/s \| training/);
@@ -196,7 +196,10 @@ test("watch follows a job to its end with step, loss, learning rate and throughp
     watched.stderr,
     /epoch 0: train loss 0\.2500, accuracy 90\.0%; validation loss 0\.3000, accuracy 87\.5%/,
   );
-  assert.match(watched.stderr, /job\.failed: the worker ran out of memory/);
+  assert.match(
+    watched.stderr,
+    /job\.failed: worker_failed: the worker could not train the job on any attempt/,
+  );
   assert.match(watched.stdout, new RegExp(`${created.id}\\s+failed`));
   const asJson = await cli(["jobs", "watch", created.id, "--json"]);
   assert.equal(asJson.code, 5);
@@ -371,12 +374,12 @@ test("sweeps create --grid --wait shows a line per job and ends with the best; g
   const modelBytes = readFileSync(MODEL);
   for (const id of [slow!, good!])
     await succeedJob(t, id, modelBytes, await signedReceipt(t, id, modelBytes));
-  await failJob(t, broken!, "the worker ran out of memory");
+  await failJob(t, broken!, "worker_failed");
   const run = await creating.done;
   assert.equal(run.code, 0, run.stderr);
   assert.match(run.stderr, /Quote: 3 jobs/);
   assert.match(run.stderr, /optimizer\.lr=0\.02\s+job\.succeeded/);
-  assert.match(run.stderr, /optimizer\.lr=0\.04\s+job\.failed: the worker ran out of memory/);
+  assert.match(run.stderr, /optimizer\.lr=0\.04\s+job\.failed: worker_failed/);
   assert.match(run.stdout, /2 succeeded, 1 failed/);
   assert.match(
     run.stdout,

@@ -233,8 +233,8 @@ describe("a training job from card payment to verified weights", () => {
     authorization = `Bearer ${((await signup.json()) as { api_key: { secret: string } }).api_key.secret}`;
     const session = await call<{ id: string; url: string }>("POST", "/v1/billing/checkout-sessions", {
       amount_cents: TOP_UP_CENTS,
-      success_url: "https://portal.example.com/billing?paid=1",
-      cancel_url: "https://portal.example.com/billing",
+      success_url: "/portal/?checkout=success",
+      cancel_url: "/portal/?checkout=cancelled",
     });
     assert.match(session.url, /^https?:\/\//);
     const { payload, headers } = stripe.sign(stripe.completedEvent(session.id));
@@ -314,7 +314,10 @@ describe("a training job from card payment to verified weights", () => {
       assert.ok(anchored.includes(purpose), `anchor ${purpose} missing from ${anchored.join(", ")}`);
     }
     const tampered = { ...receipt, body: { ...receipt.body, verification_level: "thorough" } };
-    assert.equal(verifyReceipt(tampered, modelBytes).valid, false);
+    assert.equal(
+      verifyReceipt(tampered, modelBytes, { platformPublicKey: api.services.receipts.publicKeyHex }).valid,
+      false,
+    );
 
     // The escrow was paid out on chain: worker and verifier paid, the rest back to the treasury,
     // and nothing of it is still reserved.
@@ -379,7 +382,9 @@ describe("a training job from card payment to verified weights", () => {
         await fetch(`${api.url}/v1/training-jobs/${job.id}/model`, { headers: { authorization } })
       ).arrayBuffer(),
     );
-    assert.ok(verifyReceipt(receipt, modelBytes).valid);
+    assert.ok(
+      verifyReceipt(receipt, modelBytes, { platformPublicKey: api.services.receipts.publicKeyHex }).valid,
+    );
     const task = await chainTask(job.id);
     assert.equal(task.attempt, 1, "the second attempt was paid");
     assert.equal(task.worker, successor);

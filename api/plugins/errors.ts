@@ -47,6 +47,7 @@ const DOMAIN_ANSWERS: Readonly<Record<DomainErrorCode, Answer>> = {
   insufficient_funds: [402, "payment_error", "insufficient_credits"],
   balance_negative: [402, "payment_error", "balance_negative"],
   file_too_large: [413, "invalid_request_error", "file_too_large"],
+  storage_quota_exceeded: [413, "invalid_request_error", "storage_quota_exceeded"],
   invalid_model: [422, "invalid_request_error", "invalid_model"],
   unsupported_operators: [422, "invalid_request_error", "unsupported_operators"],
   invalid_dataset: [422, "invalid_request_error", "invalid_dataset"],
@@ -74,6 +75,7 @@ const DOMAIN_ANSWERS: Readonly<Record<DomainErrorCode, Answer>> = {
   webhook_event_malformed: [400, "invalid_request_error", "invalid_json"],
   checkout_session_expired: [409, "invalid_request_error", "checkout_session_expired"],
   checkout_session_paid: [409, "invalid_request_error", "checkout_session_paid"],
+  return_url_refused: [400, "invalid_request_error", "return_url_refused"],
   webhook_url_refused: [400, "invalid_request_error", "webhook_url_refused"],
 };
 

@@ -12,7 +12,7 @@ let t: TestApp;
 let stripe: StripeStandIn;
 before(async () => {
   stripe = await startStripeStandIn();
-  t = await createTestApp(stripe.config);
+  t = await createTestApp({ ...stripe.config, portalOrigins: ["https://portal.example.com"] });
 });
 after(async () => {
   await t.close();
@@ -133,8 +133,7 @@ test("checkout rejects bad input before calling Stripe", async () => {
     [{ ...checkoutBody, amount_cents: 1_000_001 }, "amount_cents"],
     [{ ...checkoutBody, amount_cents: 10.5 }, "amount_cents"],
     [{ ...checkoutBody, amount_cents: "lots" }, "amount_cents"],
-    [{ ...checkoutBody, success_url: "not a url" }, "success_url"],
-    [{ ...checkoutBody, cancel_url: "javascript:alert(1)" }, "cancel_url"],
+    [{ ...checkoutBody, success_url: "" }, "success_url"],
     [{ amount_cents: 1_000, success_url: checkoutBody.success_url }, "cancel_url"],
     [{ ...checkoutBody, currency: "eur" }, "currency"],
   ];
@@ -150,6 +149,40 @@ test("checkout rejects bad input before calling Stripe", async () => {
   expectApiError(malformed, 400, "invalid_json");
   expectApiError(await checkout({}), 401, "missing_credentials");
   assert.equal(stripe.requests.length, before);
+});
+
+test("checkout returns the payer only to the portal's origins or a path on the API (no open redirect)", async () => {
+  const dee = await signUp(t.app);
+  const before = stripe.requests.length;
+  const refused: Array<[string, "success_url" | "cancel_url"]> = [
+    ["https://evil.example/phish", "success_url"],
+    ["https://portal.example.com.evil.example/billing", "success_url"],
+    ["https://portal.example.com@evil.example/billing", "success_url"],
+    ["//evil.example/billing", "cancel_url"],
+    ["/\\evil.example/billing", "cancel_url"],
+    ["http://portal.example.com/billing", "cancel_url"],
+    ["http://localhost/billing", "success_url"],
+    ["javascript:alert(1)", "cancel_url"],
+    ["not a url", "success_url"],
+  ];
+  for (const [url, param] of refused) {
+    const res = await checkout(dee.headers, { ...checkoutBody, [param]: url });
+    const error = expectApiError(res, 400, "return_url_refused");
+    assert.equal(error.param, param, url);
+    assert.match(error.message, /https:\/\/portal\.example\.com/);
+  }
+  assert.equal(stripe.requests.length, before, "nothing refused reached Stripe");
+
+  const res = await checkout(dee.headers, {
+    ...checkoutBody,
+    success_url: "/portal/?checkout=success",
+    cancel_url: "https://portal.example.com/billing",
+  });
+  assert.equal(res.statusCode, 201, res.body);
+  const sent = stripe.sessions.get(res.json().id)!;
+  // Resolved against the configured portal, never the Host header the client sent.
+  assert.equal(sent.success_url, "https://portal.example.com/portal/?checkout=success");
+  assert.equal(sent.cancel_url, "https://portal.example.com/billing");
 });
 
 test("a retried checkout with the same Idempotency-Key creates one session", async () => {

@@ -70,6 +70,7 @@ function asFormError(error: unknown): unknown {
  * the largest limit otherwise (the service then checks the purpose's own).
  */
 async function readUploadForm(request: FastifyRequest, files: Files): Promise<Upload> {
+  const { organizationId } = request.auth;
   if (!request.isMultipart()) {
     throw new ApiError(415, "invalid_request_error", "unsupported_media_type", FORM_HELP);
   }
@@ -94,7 +95,7 @@ async function readUploadForm(request: FastifyRequest, files: Files): Promise<Up
         if (part.fieldname !== "file")
           throw formError(`Unknown file field '${part.fieldname}'`, part.fieldname);
         filename = cleanFilename(part.filename);
-        staged = await files.stage(part.file, purpose);
+        staged = await files.stage(organizationId, part.file, purpose);
       }
     }
     if (purpose === undefined) throw formError("Missing required form field 'purpose'", "purpose");
@@ -151,7 +152,8 @@ const filesRoutes: FastifyPluginAsyncTypebox<{ files: Files }> = async (app, { f
           "The content is stored by SHA-256 as it streams in, then inspected: a model is parsed and checked " +
           "against the training engine's supported operators, a dataset (safetensors, .npy, .npz, CSV) is " +
           "parsed. Nothing is kept when inspection fails. Limits: MAX_MODEL_UPLOAD_BYTES (200 MB) and " +
-          "MAX_DATASET_UPLOAD_BYTES (2 GB). With an Idempotency-Key, a retry replays the first upload's " +
+          "MAX_DATASET_UPLOAD_BYTES (2 GB) per file, and the organization's storage quota (STORAGE_QUOTA_BYTES, " +
+          "20 GB of live files by default; 413 storage_quota_exceeded with the quota and the usage). With an Idempotency-Key, a retry replays the first upload's " +
           "response: the key names the upload, the content is not read again.",
         security: writeAccess,
         consumes: ["multipart/form-data"],

@@ -11,9 +11,11 @@ import { expectApiError } from "../../test/support/api-error.ts";
 import { createTestApp, type TestApp } from "../../test/support/app.ts";
 import { localCheckoutEnabled } from "../services/local-checkout.ts";
 
+const portalOrigins = ["https://portal.example.com", "http://localhost:3000"];
+
 let t: TestApp;
 before(async () => {
-  t = await createTestApp();
+  t = await createTestApp({ portalOrigins });
 });
 after(() => t.close());
 
@@ -185,7 +187,7 @@ test("the webhook takes events signed with the stack's own secret, kept in its d
 });
 
 test("production mode refuses the stand-in: no local pages, and checkout stays 503 without Stripe keys", async () => {
-  const production = await createTestApp({ production: true });
+  const production = await createTestApp({ production: true, portalOrigins });
   try {
     const fay = await signUp(production.app);
     const res = await production.app.inject({

@@ -119,7 +119,8 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox<TrainingJobRoutesOptions> = a
       schema: {
         operationId: "cancelTrainingJob",
         tags: ["training-jobs"],
-        summary: "Cancel a queued or running job; its reserved credits are released",
+        summary:
+          "Cancel a queued or running job: charged for the steps of the checkpoints stored so far, the rest of its reserved credits released",
         security: writeAccess,
         params: JobParams,
         response: { 200: answer("The cancelled job", TrainingJob), ...errorResponses(401, 404, 409) },

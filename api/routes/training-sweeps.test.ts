@@ -294,7 +294,7 @@ test("the summary counts the jobs, ranks the succeeded ones by the objective, an
   assert.equal(midway.price.charged_cents, quoted[0]!.price.quoted_cents + quoted[1]!.price.quoted_cents);
   assert.equal(midway.price.reserved_cents, quoted[2]!.price.quoted_cents);
 
-  await failJob(t, ids[2]!, "the worker gave up");
+  await failJob(t, ids[2]!, "worker_failed");
   const ended = (await get(alice, `/v1/training-jobs/sweeps/${sweep.id}`)).json<SweepView>();
   assert.equal(ended.status, "completed");
   assert.equal(ended.counts.failed, 1);
@@ -339,7 +339,7 @@ test("the sweep's events are every job's, and its stream ends once every job has
   const sweep = await createSweep(alice, base({ grid: { seed: [1, 2] } }));
   const [a, b] = sweep.jobs.map((j) => j.id);
   await succeed(a!);
-  await failJob(t, b!, "no luck");
+  await failJob(t, b!, "worker_failed");
   const page = (await get(alice, `/v1/training-jobs/sweeps/${sweep.id}/events`)).json<{
     data: Array<{ type: string; job: string }>;
   }>();

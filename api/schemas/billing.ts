@@ -50,8 +50,22 @@ export const CheckoutSessionBody = Type.Object(
       maximum: CHECKOUT_MAX_CENTS,
       description: `Credits to buy, in US cents (${CHECKOUT_MIN_CENTS} to ${CHECKOUT_MAX_CENTS})`,
     }),
-    success_url: Type.String({ format: "uri", pattern: "^https?://", maxLength: 2048 }),
-    cancel_url: Type.String({ format: "uri", pattern: "^https?://", maxLength: 2048 }),
+    success_url: Type.String({
+      minLength: 1,
+      maxLength: 2048,
+      description:
+        'Where the payment page returns after paying: a path ("/portal/?checkout=done") or an http(s) URL on ' +
+        "an origin listed in PORTAL_ORIGINS (a path resolves against the first), or, without that list, on " +
+        "the origin the request reached; anything else is refused with 400 return_url_refused",
+    }),
+    cancel_url: Type.String({
+      minLength: 1,
+      maxLength: 2048,
+      description:
+        'Where the payment page returns if the payer cancels: a path ("/portal/?checkout=done") or an http(s) URL on ' +
+        "an origin listed in PORTAL_ORIGINS (a path resolves against the first), or, without that list, on " +
+        "the origin the request reached; anything else is refused with 400 return_url_refused",
+    }),
   },
   { additionalProperties: false },
 );

@@ -64,7 +64,19 @@ export const DeletedFile = Type.Composite(
   { title: "DeletedFile" },
 );
 
-export const FileList = listOf(File, "FileList");
+export const StorageUsage = Type.Object(
+  {
+    used_bytes: Type.Integer({ description: "Bytes of the organization's live (not deleted) files" }),
+    quota_bytes: Type.Integer({
+      description: "The most live files may total; an upload past it answers 413 storage_quota_exceeded",
+    }),
+  },
+  { title: "StorageUsage" },
+);
+
+export const FileList = Type.Composite([listOf(File, "FileList"), Type.Object({ storage: StorageUsage })], {
+  title: "FileList",
+});
 
 export const FileListQuery = Type.Composite(
   [ListQuery, Type.Object({ purpose: Type.Optional(FilePurposeSchema) })],

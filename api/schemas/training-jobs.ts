@@ -352,6 +352,7 @@ export const ReceiptSchema = Type.Object(
   },
   {
     title: "Receipt",
-    description: "Verify offline with the SDK: verifyReceipt(receipt, modelBytes)",
+    description:
+      "Verify offline with the SDK: verifyReceipt(receipt, modelBytes, { platformPublicKey }), the key from GET /v1/receipt-keys",
   },
 );

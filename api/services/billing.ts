@@ -9,6 +9,7 @@ import type Stripe from "stripe";
 import type { Database } from "../../prisma/client.ts";
 import type { Prisma, StripePayment } from "../../prisma/generated/client.ts";
 import { pageOf } from "../schemas/common.ts";
+import { checkoutReturnUrl } from "./checkout-return-urls.ts";
 import type { Ledger } from "./ledger.ts";
 import type { LocalCheckout } from "./local-checkout.ts";
 import { stripeNotConfigured, verifiedEvent } from "./stripe.ts";
@@ -24,7 +25,10 @@ export interface CheckoutRequest {
   amountCents: number;
   successUrl: string;
   cancelUrl: string;
-  /** Where the caller reached this API (scheme, host, port): a local checkout's page is served there. */
+  /**
+   * Where the caller reached this API (scheme, host, port): a local checkout's page is served
+   * there, and return paths resolve against it.
+   */
   origin: string;
 }
 
@@ -87,6 +91,8 @@ export class Billing {
     private readonly webhooks: WebhookOutbox,
     private readonly stripe: Stripe | undefined,
     private readonly webhookSecret: string | undefined,
+    /** Origins a payment page may return to (PORTAL_ORIGINS); none: the origin the API was reached at. */
+    private readonly returnOrigins: readonly string[],
     /** Takes payments without Stripe on a development stack (api/services/local-checkout.ts). */
     private readonly local?: LocalCheckout,
   ) {}
@@ -100,6 +106,11 @@ export class Billing {
     request: CheckoutRequest,
     idempotencyKey?: string,
   ): Promise<CheckoutSessionView> {
+    request = {
+      ...request,
+      successUrl: checkoutReturnUrl(request.successUrl, "success_url", request.origin, this.returnOrigins),
+      cancelUrl: checkoutReturnUrl(request.cancelUrl, "cancel_url", request.origin, this.returnOrigins),
+    };
     if (!this.stripe) {
       if (this.local) return this.local.create(organizationId, request, CURRENCY);
       throw stripeNotConfigured("STRIPE_SECRET_KEY");

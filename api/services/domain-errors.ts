@@ -17,6 +17,8 @@ export const DOMAIN_ERROR_CODES = [
   "unsupported_operators",
   "invalid_dataset",
   "inspection_limit_exceeded",
+  // storage-quota.ts
+  "storage_quota_exceeded",
   // quotes.ts
   "invalid_spec",
   "wrong_file_purpose",
@@ -44,6 +46,8 @@ export const DOMAIN_ERROR_CODES = [
   // local-checkout.ts
   "checkout_session_expired",
   "checkout_session_paid",
+  // checkout-return-urls.ts
+  "return_url_refused",
   // webhooks/
   "webhook_url_refused",
 ] as const;

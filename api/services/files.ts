@@ -14,6 +14,7 @@ import { type BlobStore, BlobStoreError, type StagedBlob } from "./blobs.ts";
 import { DomainError, NotFoundError } from "./domain-errors.ts";
 import type { FileDetails } from "./inspection/inspect.ts";
 import type { Inspector } from "./inspection/inspector.ts";
+import { type StorageQuota, StorageQuotaError } from "./storage-quota.ts";
 
 /** A file as the API answers it: the SDK's type is its one definition. */
 export type FileView = Static<typeof File>;
@@ -67,6 +68,7 @@ export class Files {
     readonly blobs: BlobStore,
     private readonly inspector: Inspector,
     private readonly limits: UploadLimits,
+    readonly quota: StorageQuota,
   ) {}
 
   /** The size accepted for a purpose; before the purpose is known, the largest of all. */
@@ -74,14 +76,24 @@ export class Files {
     return purpose ? this.limits[purpose] : Math.max(...FILE_PURPOSES.map((p) => this.limits[p]));
   }
 
-  /** Streams an upload's content in, refusing it as soon as it passes the limit. */
-  async stage(content: Readable, purpose: FilePurpose | undefined): Promise<StagedBlob> {
+  /**
+   * Streams an upload's content in, refusing it as soon as it passes the size limit or what is
+   * left of the organization's storage quota (checked again when the file is recorded).
+   */
+  async stage(
+    organizationId: string,
+    content: Readable,
+    purpose: FilePurpose | undefined,
+  ): Promise<StagedBlob> {
     const limit = this.limitFor(purpose);
+    const usage = await this.quota.usage(organizationId);
+    const left = Math.max(0, usage.quota_bytes - usage.used_bytes);
     try {
-      return await this.blobs.stage(content, limit);
+      return await this.blobs.stage(content, Math.min(limit, left));
     } catch (error) {
-      if (error instanceof BlobStoreError && error.code === "BLOB_TOO_LARGE")
-        throw new FileTooLargeError(limit, purpose);
+      if (error instanceof BlobStoreError && error.code === "BLOB_TOO_LARGE") {
+        throw left < limit ? StorageQuotaError.whileStreaming(usage) : new FileTooLargeError(limit, purpose);
+      }
       throw error;
     }
   }
@@ -100,6 +112,7 @@ export class Files {
         // The sweep of deleted files' bytes takes the same lock: it cannot remove these bytes
         // between their commit (which keeps a copy already stored) and the row that needs them.
         await lockBlob(tx, staged.sha256);
+        await this.quota.reserve(tx, organizationId, staged.sizeBytes);
         await staged.commit();
         return tx.file.create({
           data: {
@@ -135,7 +148,7 @@ export class Files {
       orderBy: { id: "desc" },
       take: limit + 1,
     });
-    return pageOf(rows.map(view), limit);
+    return { ...pageOf(rows.map(view), limit), storage: await this.quota.usage(organizationId) };
   }
 
   /** A live file of this organization; anything else (unknown, deleted, another's) is 404. */

@@ -40,6 +40,7 @@ import { TrainingTasks } from "./nodes/training-tasks.ts";
 import { PlatformKey } from "./platform-key.ts";
 import { Quotes } from "./quotes.ts";
 import { Receipts } from "./receipts.ts";
+import { StorageQuota } from "./storage-quota.ts";
 import { StreamSlots } from "./stream-slots.ts";
 import { createStripeClient } from "./stripe.ts";
 import { Sweeps } from "./sweeps.ts";
@@ -159,7 +160,13 @@ export function createServices(context: ServiceContext): Services {
   const blobs = new FilesystemBlobStore(join(context.config.dataDir, "blobs"));
   // One worker inspects uploads and prices models: each task bounded, one at a time.
   const inspector = new Inspector();
-  const files = new Files(context.db, blobs, inspector, context.config.uploadLimits);
+  const files = new Files(
+    context.db,
+    blobs,
+    inspector,
+    context.config.uploadLimits,
+    new StorageQuota(context.db, context.config.storageQuotaBytes),
+  );
   const idempotency = new IdempotencyRecords(context.db);
   const ledger = new Ledger(context.db, context.pool);
   const webhookQueue = context.queues ? new WebhookQueue(context.queues, context.webhookPolicy) : undefined;
@@ -175,7 +182,15 @@ export function createServices(context: ServiceContext): Services {
           billing.handleWebhook(body, signature),
         )
       : undefined;
-  const billing = new Billing(context.db, ledger, outbox, stripe, webhookSecret, localCheckout);
+  const billing = new Billing(
+    context.db,
+    ledger,
+    outbox,
+    stripe,
+    webhookSecret,
+    context.config.portalOrigins,
+    localCheckout,
+  );
   const jobEvents = new JobEvents(context.db, context.redis);
   const producer = context.queues ? new TaskProducer(context.queues) : undefined;
   const settlement = new JobSettlement({
@@ -236,6 +251,7 @@ export function createServices(context: ServiceContext): Services {
         events: jobEvents,
         settlement,
         ...(context.dispatchesHere ? { dispatchesHere: context.dispatchesHere } : {}),
+        logError: context.logError ?? (() => undefined),
       });
       services.dispatcher = dispatcher;
       services.verification = new VerificationDriver({
@@ -248,13 +264,20 @@ export function createServices(context: ServiceContext): Services {
         events: jobEvents,
         logError: context.logError ?? (() => undefined),
         verifyingDeadlineMs: context.config.verifyingDeadlineMs,
+        unassignedDeadlineMs: context.config.unassignedDeadlineMs,
       });
     }
     services.nodeGateway = createNodeGateway({
       db: context.db,
       redis: context.redis,
       blobs,
-      lifecycle: new JobReports({ db: context.db, events: jobEvents, settlement, chain: context.chain }),
+      lifecycle: new JobReports({
+        db: context.db,
+        events: jobEvents,
+        settlement,
+        chain: context.chain,
+        logError: context.logError ?? (() => undefined),
+      }),
       queues: context.queues,
       limits: {
         checkpointBytes: context.config.uploadLimits.model,

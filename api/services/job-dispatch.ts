@@ -11,6 +11,7 @@ import type { Task, TrainingJob } from "../../prisma/generated/client.ts";
 import type { TrainingTask, WorkInputs } from "../../protocol/node-wire.ts";
 import { specHash } from "../../protocol/receipt.ts";
 import type { TaskProducer } from "../../queue/producers.ts";
+import { userReason, waitingReason } from "./failure-reasons.ts";
 import type { DatasetDetails } from "./inspection/dataset.ts";
 import type { JobEvents } from "./job-events.ts";
 import { startingModelSha256 } from "./job-init.ts";
@@ -43,6 +44,8 @@ export interface JobDispatcherDeps {
    * (leadership.ts) does: the verification driver's pass there takes every job still waiting.
    */
   dispatchesHere?: () => boolean;
+  /** Where the chain's own words go: operators read them, users get a plain reason (failure-reasons.ts). */
+  logError?: (error: unknown, context: string) => void;
 }
 
 export class JobDispatcher {
@@ -124,8 +127,11 @@ export class JobDispatcher {
       const { maxVerificationLevel } = await chain.parameters();
       if (audits > maxVerificationLevel) {
         // Fewer audits than paid for would silently lower the detection the quote promised.
-        const reason = `the job needs ${audits} audits but the chain takes at most ${maxVerificationLevel} per task (max_verification_level)`;
-        await this.deps.settlement.finish(job, "failed", reason, 0);
+        this.deps.logError?.(
+          new Error(`needs ${audits} audits, max_verification_level is ${maxVerificationLevel}`),
+          `job ${jobId} cannot be dispatched`,
+        );
+        await this.deps.settlement.finish(job, "failed", "verification_unavailable", 0);
         return "skipped";
       }
       escrow = await chain.openEscrow({
@@ -148,7 +154,11 @@ export class JobDispatcher {
       if (!(error instanceof BridgeError && error.code === "DISPATCH_FAILED")) throw error;
       // No worker with free stake (or a treasury short of tokens) is the network being busy, not
       // the job's fault: it keeps its place and reservation, and the next drain tries again.
-      if (!refusedBefore) await this.deps.events.emit(jobId, "job.waiting", { reason: error.message });
+      // Once per wait, as the event: the drain retries every few seconds.
+      if (!refusedBefore) {
+        this.deps.logError?.(error, `job ${jobId} waits: the chain refused its escrow`);
+        await this.deps.events.emit(jobId, "job.waiting", { reason: userReason(waitingReason(error)) });
+      }
       return "waiting";
     }
     // Cancelled while the escrow was opening: no training goes out, and the verification

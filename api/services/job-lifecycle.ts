@@ -3,6 +3,7 @@
 // (api/services/job-reports.ts) turns it into job state, events, money and chain settlement. Work
 // items and progress are reported as the nodes' wire format has them (protocol/node-wire.ts).
 import type { AuditTask, Progress, TrainingTask } from "../../protocol/node-wire.ts";
+import type { UserReasonCode } from "./failure-reasons.ts";
 
 export interface CheckpointReport {
   step: number;
@@ -47,11 +48,15 @@ export interface JobLifecycle {
   auditCompleted(taskId: string, verdict: AuditVerdict): Promise<void>;
   /**
    * The gateway refused evidence `worker` sent for the task (a checkpoint that is not a state of
-   * the run, a commitment to a model other than the one its checkpoints give).
+   * the run, a commitment to a model other than the one its checkpoints give); `reason` is the
+   * gateway's own refusal.
    */
   evidenceRefused(taskId: string, worker: string, reason: string): Promise<void>;
   /** The task's worker failed it on every attempt its queue allows. */
-  trainingAbandoned(taskId: string, reason: string): Promise<void>;
-  /** `networkFault`: the failure is the network's (a node), so the user is not charged. */
-  taskFailed(taskId: string, reason: string, networkFault: boolean): Promise<void>;
+  trainingAbandoned(taskId: string): Promise<void>;
+  /**
+   * `reason`: what the user reads, typed, never a node's or the chain's words. `networkFault`: the
+   * failure is the network's (a node), so the user is not charged.
+   */
+  taskFailed(taskId: string, reason: UserReasonCode, networkFault: boolean): Promise<void>;
 }

@@ -32,6 +32,7 @@ describe("the line of jobs waiting for a worker", () => {
   let settlement: JobSettlement;
   let dispatcher: JobDispatcher;
   let reads: JobReads;
+  const logged: string[] = [];
   const files = new Map<string, { model: string; dataset: string }>();
 
   async function organization(name: string): Promise<string> {
@@ -114,7 +115,14 @@ describe("the line of jobs waiting for a worker", () => {
       tokenUsdRate: "0.01",
     });
     settlement = new JobSettlement({ db, ledger, events, chain, webhooks: new WebhookOutbox(undefined) });
-    dispatcher = new JobDispatcher({ db, chain, producer, events, settlement });
+    dispatcher = new JobDispatcher({
+      db,
+      chain,
+      producer,
+      events,
+      settlement,
+      logError: (error, context) => logged.push(`${context}: ${(error as Error).message}`),
+    });
     reads = new JobReads(pool);
   });
 
@@ -135,6 +143,16 @@ describe("the line of jobs waiting for a worker", () => {
     assert.equal((await row(id)).status, "queued", "a busy network is no reason to fail the job");
     assert.equal((await row(id)).reservedCents, BigInt(PRICE_CENTS));
     assert.deepEqual(await eventTypes(id), ["job.waiting"], "told once that it waits");
+    // The chain's words (pallet, error name, its docs) go to the log; the user reads a typed reason.
+    const waiting = await fixture.database.db.jobEvent.findFirstOrThrow({ where: { jobId: id } });
+    assert.deepEqual(waiting.data, {
+      reason:
+        "no_worker_free: no worker of the network is free to take this job yet; it keeps its place in the line and is dispatched when one is",
+    });
+    assert.ok(
+      logged.some((line) => line.includes(id) && line.includes("Compute.NoEligibleWorker")),
+      logged.join("\n"),
+    );
     assert.equal(await place(organizationId, id), 1);
 
     // A worker bonded for exactly one task: it takes this job, and then has no capacity left.

@@ -117,10 +117,13 @@ test("the pg read answers the Prisma read's JSON through a job's life, counting 
   assert.equal(verifying.status, "verifying");
   assert.equal(verifying.result.model_sha256, "ab".repeat(32));
 
-  await reports.taskFailed(attempts[1]!, "the worker's result failed verification", false);
+  await reports.taskFailed(attempts[1]!, "invalid_delivery", false);
   const failed = await readBothWays(created.id);
   assert.equal(failed.status, "failed");
-  assert.equal(failed.failure_reason, "the worker's result failed verification");
+  assert.equal(
+    failed.failure_reason,
+    "invalid_delivery: the worker delivered results that do not agree with each other",
+  );
   assert.ok(failed.price.charged_cents !== null && failed.price.charged_cents > 0);
   assert.ok(failed.finished_at !== null);
 });

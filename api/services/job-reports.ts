@@ -8,6 +8,7 @@ import type { Prisma } from "../../prisma/generated/client.ts";
 import type { AuditTask, Progress, TrainingTask } from "../../protocol/node-wire.ts";
 import { checkpointRoot } from "../../protocol/receipt.ts";
 import { DomainError, NotFoundError } from "./domain-errors.ts";
+import type { UserReasonCode } from "./failure-reasons.ts";
 import type { JobEvents } from "./job-events.ts";
 import type { AuditVerdict, CheckpointReport, JobLifecycle, TrainingResult } from "./job-lifecycle.ts";
 import { type JobSettlement, TERMINAL } from "./job-settlement.ts";
@@ -23,6 +24,8 @@ export interface JobReportsDeps {
   settlement: JobSettlement;
   /** Absent in a process without the chain bridge: then no task is on chain to check against. */
   chain?: ChainBridge;
+  /** Where a node's inconsistent delivery is described: the user gets a plain reason. */
+  logError?: (error: unknown, context: string) => void;
 }
 
 export class JobReports implements JobLifecycle {
@@ -94,11 +97,11 @@ export class JobReports implements JobLifecycle {
     const jobId = await this.jobOfTask(taskId);
     const root = checkpointRoot(result.leaves);
     if (root !== result.checkpointRoot) {
-      await this.taskFailed(
-        taskId,
-        `the worker's checkpoint root ${result.checkpointRoot} does not match its leaves`,
-        true,
+      this.deps.logError?.(
+        new Error(`checkpoint root ${result.checkpointRoot} does not match its leaves (computed ${root})`),
+        `worker ${result.workerAddress} delivered task ${taskId}`,
       );
+      await this.taskFailed(taskId, "invalid_delivery", true);
       return;
     }
     await this.requireCommitted(taskId, result);
@@ -163,7 +166,7 @@ export class JobReports implements JobLifecycle {
    * (the model diverged, the node kept crashing) fails the job at no charge, as every worker
    * might meet it and none should be slashed for a customer's model.
    */
-  async trainingAbandoned(taskId: string, reason: string): Promise<void> {
+  async trainingAbandoned(taskId: string): Promise<void> {
     const task = await this.deps.db.task.findUnique({ where: { id: taskId } });
     if (task?.chainTaskId != null && task.workerAddress) {
       const refusals = await this.deps.db.jobEvent.findMany({
@@ -178,10 +181,10 @@ export class JobReports implements JobLifecycle {
         return;
       }
     }
-    await this.taskFailed(taskId, `training failed on every attempt of its node: ${reason}`, true);
+    await this.taskFailed(taskId, "worker_failed", true);
   }
 
-  async taskFailed(taskId: string, reason: string, networkFault: boolean): Promise<void> {
+  async taskFailed(taskId: string, reason: UserReasonCode, networkFault: boolean): Promise<void> {
     const job = await this.deps.db.trainingJob.findUniqueOrThrow({
       where: { id: await this.jobOfTask(taskId) },
     });
@@ -192,7 +195,7 @@ export class JobReports implements JobLifecycle {
   private async requireCommitted(taskId: string, result: TrainingResult): Promise<void> {
     const { chain } = this.deps;
     const task = await this.deps.db.task.findUnique({ where: { id: taskId } });
-    if (!chain || !task?.chainTaskId) return;
+    if (!chain || task?.chainTaskId === null || task?.chainTaskId === undefined) return;
     const state = await chain.taskState(taskId);
     const committed = state.commitment;
     if (state.worker !== result.workerAddress || committed === null) {

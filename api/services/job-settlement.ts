@@ -3,10 +3,11 @@
 // a live state, and in the same transaction the reservation is settled (the user is charged what
 // the network was paid, plus the platform fee on it, and the rest is released) and the event is
 // recorded, so a retry, a duplicate report or a second API process cannot end a job twice.
-import type { ChainBridge, Settlement } from "../../chain-bridge/index.ts";
+import { BridgeError, type ChainBridge, type Settlement } from "../../chain-bridge/index.ts";
 import type { Database } from "../../prisma/client.ts";
 import type { JobStatus, Prisma, TrainingJob } from "../../prisma/generated/client.ts";
 import type { Receipt } from "../../protocol/receipt.ts";
+import { type UserReasonCode, userReason } from "./failure-reasons.ts";
 import { taskIdOf } from "./job-dispatch.ts";
 import type { JobEvents } from "./job-events.ts";
 import { jobView } from "./job-reads.ts";
@@ -29,23 +30,31 @@ export interface JobSettlementDeps {
 export class JobSettlement {
   constructor(private readonly deps: JobSettlementDeps) {}
 
-  /** The user's cancel: the escrow is returned while the worker has not committed; nothing is charged. */
-  async cancel(job: TrainingJob): Promise<void> {
+  /**
+   * The user's cancel of a queued or running job (docs/api.md, "Cancelling"). The user is charged
+   * for the work delivered so far: the steps of the checkpoints stored, as a share of the quoted
+   * price, the same rule as a failure that is the job's own fault. On chain, a task the worker has
+   * not committed is cancelled now and its whole escrow returns; one already committed cannot be
+   * cancelled before its delivery window ends, and the verification driver cancels it then
+   * (releaseOrphanedEscrows), so no escrow stays locked. False when the job is no longer queued or
+   * running (its model was delivered meanwhile): then nothing changed.
+   */
+  async cancel(job: TrainingJob): Promise<boolean> {
     await this.cancelEscrow(taskIdOf(job.id));
-    await this.finish(job, "cancelled", null, 0);
+    const charge = await this.costOfStepsDone(job);
+    return this.finish(job, "cancelled", null, charge, { from: ["queued", "running"] });
   }
 
   /** A job that waited in line past its `expires_after`: it never started, so nothing is charged. */
   async expire(job: TrainingJob): Promise<void> {
-    const reason = "expired: no worker took the job within its expires_after";
-    await this.finish(job, "cancelled", reason, 0, { event: "job.expired" });
+    await this.finish(job, "cancelled", "expired", 0, { event: "job.expired" });
   }
 
   /**
    * Ends a job that cannot finish. A task not yet committed on chain is cancelled there, which
    * returns the whole escrow; the user pays for trained steps only when the fault was the job's.
    */
-  async fail(job: TrainingJob, taskId: string, reason: string, networkFault: boolean): Promise<void> {
+  async fail(job: TrainingJob, taskId: string, reason: UserReasonCode, networkFault: boolean): Promise<void> {
     await this.cancelEscrow(taskId);
     const charge = networkFault ? 0 : await this.costOfStepsDone(job);
     await this.finish(job, "failed", reason, charge);
@@ -70,18 +79,24 @@ export class JobSettlement {
    * Ends a job once: the status changes only from a live state, and in the same transaction the
    * reservation is settled (charge `chargeCents`, release the rest) and the events recorded: the
    * job's own (`job.<status>` unless `event` names another ending, such as job.expired) and its
-   * webhooks'.
+   * webhooks'. `from` narrows the live states it may end from. True when this call ended it.
    */
   async finish(
     job: TrainingJob,
     status: "succeeded" | "failed" | "cancelled",
-    reason: string | null,
+    reasonCode: UserReasonCode | null,
     chargeCents: number,
-    { receipt, event: eventType = `job.${status}` }: { receipt?: Receipt; event?: string } = {},
-  ) {
+    {
+      receipt,
+      event: eventType = `job.${status}`,
+      from,
+    }: { receipt?: Receipt; event?: string; from?: JobStatus[] } = {},
+  ): Promise<boolean> {
+    // Only a typed reason reaches the user: chain and node text stays in the logs.
+    const reason = reasonCode === null ? null : userReason(reasonCode);
     const event = await this.deps.db.$transaction(async (tx) => {
       const { count } = await tx.trainingJob.updateMany({
-        where: { id: job.id, status: { notIn: [...TERMINAL] } },
+        where: { id: job.id, status: from ? { in: from } : { notIn: [...TERMINAL] } },
         data: {
           status,
           failureReason: reason,
@@ -110,9 +125,10 @@ export class JobSettlement {
       );
       return { jobEvent, deliveries };
     });
-    if (!event) return;
+    if (!event) return false;
     await this.deps.events.publish(job.id, event.jobEvent);
     await this.deps.webhooks.send(event.deliveries);
+    return true;
   }
 
   private async stepsCompleted(jobId: string, tx: Prisma.TransactionClient | Database = this.deps.db) {
@@ -131,13 +147,23 @@ export class JobSettlement {
     return Math.min(Number(job.reservedCents), Math.ceil(Number(job.quotedCents) * share));
   }
 
-  /** Cancels the task's escrow on chain while the worker has not committed (later, the chain refuses). */
+  /**
+   * Cancels the task's escrow on chain while the worker has not committed. A commit that lands
+   * first makes the chain refuse (NotCancellable): the verification driver cancels the task once
+   * its delivery window has passed.
+   */
   private async cancelEscrow(taskId: string): Promise<void> {
     const { chain } = this.deps;
     const task = await this.deps.db.task.findUnique({ where: { id: taskId } });
-    if (!chain || !task?.chainTaskId) return;
+    if (!chain || task?.chainTaskId === null || task?.chainTaskId === undefined) return;
     const state = await chain.taskState(taskId);
-    if (state.status === "Assigned" || state.status === "Unassigned") await chain.cancel(taskId);
+    if (state.status !== "Assigned" && state.status !== "Unassigned") return;
+    try {
+      await chain.cancel(taskId);
+    } catch (error) {
+      const refused = error instanceof BridgeError && error.module?.name === "NotCancellable";
+      if (!refused) throw error;
+    }
   }
 }
 

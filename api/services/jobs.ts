@@ -169,7 +169,12 @@ export class Jobs {
         `Job '${id}' has finished training and is being verified; it can no longer be cancelled`,
       );
     }
-    await this.deps.settlement.cancel(job);
+    if (!(await this.deps.settlement.cancel(job))) {
+      throw new JobError(
+        "job_not_cancellable",
+        `Job '${id}' finished training while it was being cancelled and is being verified; it can no longer be cancelled`,
+      );
+    }
     return this.get(organizationId, id);
   }
 

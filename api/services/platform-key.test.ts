@@ -23,12 +23,14 @@ test("a development key is made once, kept owner-only, and signs what the SDK ve
   const checks = verifyReceipt(
     { body, signature: first.signHex(receiptMessage(body)) } as never,
     new Uint8Array(),
+    { platformPublicKey: first.publicKeyHex },
   ).checks;
   assert.equal(checks.find((c) => c.name === "platform_signature")?.ok, true);
   const forged = PlatformKey.load(undefined, mkdtempSync(join(dataDir, "other-")));
   const refused = verifyReceipt(
     { body, signature: forged.signHex(receiptMessage(body)) } as never,
     new Uint8Array(),
+    { platformPublicKey: first.publicKeyHex },
   ).checks;
   assert.equal(refused.find((c) => c.name === "platform_signature")?.ok, false);
 });

@@ -112,7 +112,7 @@ export class Receipts {
       ];
     });
     const anchors: ChainAnchor[] = events.flatMap((event) => {
-      const purpose = ANCHORED_EVENTS[event.name];
+      const purpose = Object.hasOwn(ANCHORED_EVENTS, event.name) ? ANCHORED_EVENTS[event.name] : undefined;
       if (purpose === undefined || event.extrinsicHash === null) return [];
       return [
         {

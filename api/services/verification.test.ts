@@ -62,6 +62,7 @@ before(async () => {
     events,
     logError: () => undefined,
     verifyingDeadlineMs: loadConfig({}).verifyingDeadlineMs,
+    unassignedDeadlineMs: loadConfig({}).unassignedDeadlineMs,
   });
 });
 

@@ -12,6 +12,7 @@ import { merkleInclusionProof } from "../../protocol/merkle.ts";
 import type { AuditTask } from "../../protocol/node-wire.ts";
 import { closeWithin } from "../../queue/closing.ts";
 import type { TaskProducer } from "../../queue/producers.ts";
+import type { UserReasonCode } from "./failure-reasons.ts";
 import type { JobDispatcher } from "./job-dispatch.ts";
 import type { JobEvents } from "./job-events.ts";
 import type { JobSettlement } from "./job-settlement.ts";
@@ -28,6 +29,11 @@ export interface VerificationDriverDeps {
   logError: (error: unknown, message: string) => void;
   /** How long a job may stay `verifying` before it fails at no charge (`VERIFYING_DEADLINE_MS`). */
   verifyingDeadlineMs: number;
+  /**
+   * How long a task may wait `Unassigned` (no free worker of its profile) before its job fails at
+   * no charge and its escrow is cancelled (`UNASSIGNED_DEADLINE_MS`).
+   */
+  unassignedDeadlineMs: number;
 }
 
 // A call the chain may refuse for now (no verifier eligible yet, no worker to re-assign to) is
@@ -110,6 +116,11 @@ export class VerificationDriver {
         if (head > state.commitDeadline) await this.reassign(task, state, head);
         return;
       case "Unassigned":
+        if (await this.pastUnassignedDeadline(task)) {
+          const job = await this.deps.db.trainingJob.findUniqueOrThrow({ where: { id: task.jobId } });
+          await this.failUnverified(job, task, "unassigned_timeout");
+          return;
+        }
         await this.reassign(task, state, head);
         return;
       case "Committed": {
@@ -129,7 +140,7 @@ export class VerificationDriver {
           return;
         }
         if (head > deliveryEnd && (await this.pastVerifyingDeadline(task.jobId))) {
-          await this.failUnverified(job, task, "verification_timeout: no audit could be drawn in time");
+          await this.failUnverified(job, task, "verification_timeout");
           return;
         }
         if (head < state.commitment!.committedAt + parameters.auditDelayBlocks) return;
@@ -153,11 +164,7 @@ export class VerificationDriver {
           const round = (await this.auditRound(task.jobId, state.attempt)) + 1;
           const job = await this.deps.db.trainingJob.findUniqueOrThrow({ where: { id: task.jobId } });
           if (round >= MAX_AUDIT_ROUNDS || (await this.pastVerifyingDeadline(task.jobId))) {
-            await this.failUnverified(
-              job,
-              task,
-              `audits_missed: no verifier audited the work in ${round} rounds`,
-            );
+            await this.failUnverified(job, task, "audits_missed");
             return;
           }
           await this.selectAudits(task, state, head, round);
@@ -194,17 +201,22 @@ export class VerificationDriver {
     const orphans = await this.deps.db.task.findMany({
       where: {
         chainTaskId: { not: null },
-        status: { in: ["unassigned", "assigned"] },
+        // Committed: a job cancelled after its worker committed, whose model never reached us.
+        status: { in: ["unassigned", "assigned", "committed"] },
         job: { status: { in: ["succeeded", "failed", "cancelled"] } },
       },
     });
     const head = orphans.length > 0 ? await this.deps.chain.head() : 0;
+    const parameters = orphans.length > 0 ? await this.deps.chain.parameters() : null;
     for (const task of orphans) {
       if (this.halted) return;
       if (!this.due(task.id, "release", head)) continue;
       try {
         const state = await this.deps.chain.taskState(task.id);
-        if (state.status === "Assigned" || state.status === "Unassigned")
+        // A commit may be voided only once its delivery window has passed (PROTOCOL.md §9).
+        const undelivered =
+          state.status === "Committed" && head > state.commitment!.committedAt + parameters!.commitBlocks;
+        if (state.status === "Assigned" || state.status === "Unassigned" || undelivered)
           await this.deps.chain.cancel(task.id);
       } catch (error) {
         this.retryAt.set(`${task.id}:release`, head + RETRY_AFTER_BLOCKS);
@@ -254,10 +266,25 @@ export class VerificationDriver {
   }
 
   /**
-   * The network could not verify the work: the chain returns the whole escrow (the worker is
+   * Since the chain left the task waiting for a worker (its TaskUnassigned event, as recorded), and
+   * whether that is longer than the deadline. Counted from the recorded event, not this process's
+   * memory, so a new leader keeps the same clock.
+   */
+  private async pastUnassignedDeadline(task: Task): Promise<boolean> {
+    const since = await this.deps.db.chainEvent.findFirst({
+      where: { chainTaskId: task.chainTaskId, pallet: "Compute", name: "TaskUnassigned" },
+      orderBy: { blockNumber: "desc" },
+      select: { createdAt: true },
+    });
+    const from = since?.createdAt ?? task.updatedAt;
+    return Date.now() - from.getTime() > this.deps.unassignedDeadlineMs;
+  }
+
+  /**
+   * The network could not do or verify the work: the chain returns the whole escrow (the worker is
    * neither paid nor slashed) and the job fails at no charge.
    */
-  private async failUnverified(job: TrainingJob, task: Task, reason: string): Promise<void> {
+  private async failUnverified(job: TrainingJob, task: Task, reason: UserReasonCode): Promise<void> {
     await this.deps.chain.cancel(task.id);
     await this.deps.settlement.fail(job, task.id, reason, true);
   }

@@ -11,6 +11,7 @@ import { chainHeadRpc } from "./chain-head.ts";
 import { chainSpecRpc } from "./chain-spec.ts";
 import type { Connection, Emit, Node, RpcHandler } from "./context.ts";
 import { RpcError } from "./errors.ts";
+import { originAllowed, type RpcCors } from "./origins.ts";
 import { paymentRpc } from "./payment.ts";
 import { rpcNamespace } from "./rpc.ts";
 import { stateRpc } from "./state.ts";
@@ -159,9 +160,35 @@ async function answerMessage(
 
 export type RpcServer = { readonly port: number; readonly host: string; close(): Promise<void> };
 
-export async function startRpcServer(node: Node, host: string, port: number): Promise<RpcServer> {
+const ORIGIN_REFUSED =
+  "Origin of the request is not allowed by this node's rpc-cors list; clients outside a browser send no Origin";
+
+export async function startRpcServer(
+  node: Node,
+  host: string,
+  port: number,
+  cors: RpcCors,
+): Promise<RpcServer> {
   const connections = new Set<SocketConnection>();
   const server: Server = createServer((request: IncomingMessage, response: ServerResponse) => {
+    const { origin } = request.headers;
+    if (!originAllowed(origin, cors)) {
+      response.writeHead(403, { "content-type": "text/plain" }).end(ORIGIN_REFUSED);
+      return;
+    }
+    // An allowed page may read the answers; its preflight asks for the JSON content type.
+    const corsHeaders: Record<string, string> =
+      origin === undefined ? {} : { "access-control-allow-origin": origin, vary: "Origin" };
+    if (request.method === "OPTIONS" && origin !== undefined) {
+      response
+        .writeHead(204, {
+          ...corsHeaders,
+          "access-control-allow-methods": "POST",
+          "access-control-allow-headers": "content-type",
+        })
+        .end();
+      return;
+    }
     if (request.method !== "POST") {
       response.writeHead(405, { allow: "POST" }).end();
       return;
@@ -179,10 +206,16 @@ export async function startRpcServer(node: Node, host: string, port: number): Pr
         Buffer.concat(chunks).toString("utf8"),
         new SocketConnection(undefined),
       );
-      response.writeHead(200, { "content-type": "application/json" }).end(body ?? "");
+      response.writeHead(200, { ...corsHeaders, "content-type": "application/json" }).end(body ?? "");
     });
   });
-  const sockets = new WebSocketServer({ server, maxPayload: MAX_BODY_BYTES });
+  const sockets = new WebSocketServer({
+    server,
+    maxPayload: MAX_BODY_BYTES,
+    // Refused in the handshake: the page never gets a socket.
+    verifyClient: ({ req }, done) =>
+      originAllowed(req.headers.origin, cors) ? done(true) : done(false, 403, ORIGIN_REFUSED),
+  });
   sockets.on("connection", (socket) => {
     const connection = new SocketConnection(socket);
     connections.add(connection);

@@ -164,7 +164,7 @@ export class Runtime {
     }
     const names = Object.keys(declared);
     const given = Object.keys(fields);
-    if (given.length !== names.length || names.some((name) => !(name in fields))) {
+    if (given.length !== names.length || names.some((name) => !Object.hasOwn(fields, name))) {
       throw new RuntimeDefinitionError(
         `event ${pallet}.${event} takes fields (${names.join(", ")}), got (${given.join(", ")})`,
       );

@@ -1,6 +1,6 @@
 import type { Command } from "commander";
-import { startDevnet } from "../../chain/index.ts";
-import { wholeNumber } from "../arguments.ts";
+import { DEFAULT_RPC_CORS, type RpcCors, startDevnet } from "../../chain/index.ts";
+import { rpcCors, wholeNumber } from "../arguments.ts";
 import { fail, onShutdown } from "../process.ts";
 
 export function registerDevnetCommand(program: Command): void {
@@ -20,11 +20,17 @@ export function registerDevnetCommand(program: Command): void {
       0,
     )
     .option("--data-dir <dir>", "keep the chain in this directory across restarts (default: in memory)")
-    .action(async (options: { port: number; blockTime: number; dataDir?: string }) => {
+    .option(
+      "--rpc-cors <origins>",
+      `browser origins allowed to use the RPC, comma-separated (port :* for any), or "all"; requests without an Origin (non-browser clients) are always served (default: ${DEFAULT_RPC_CORS.join(",")})`,
+      rpcCors,
+    )
+    .action(async (options: { port: number; blockTime: number; dataDir?: string; rpcCors?: RpcCors }) => {
       try {
         const devnet = await startDevnet({
           port: options.port,
           blockTimeMs: options.blockTime,
+          ...(options.rpcCors === undefined ? {} : { rpcCors: options.rpcCors }),
           ...(options.dataDir === undefined ? {} : { dataDir: options.dataDir }),
         });
         process.stdout.write(

@@ -10,7 +10,6 @@ import {
   type ReceiptVerification,
   ReceiptVerificationError,
   type Veritrain,
-  verifyReceipt,
 } from "../../sdk/src/index.ts";
 
 export type ModelFormat = "onnx" | "safetensors";
@@ -31,17 +30,9 @@ export async function verifyAgainstPublished(
   receipt: Receipt,
   model: Uint8Array,
 ): Promise<{ keyId: string; verification: ReceiptVerification }> {
-  const keys = await vt.receiptKeys.list();
-  // The receipt's own key only picks among the published ones, as a key id would.
-  const key = keys.data.find((k) => k.public_key === receipt.body.platform.public_key) ?? keys.data[0];
-  const verification: ReceiptVerification = key
-    ? verifyReceipt(receipt, model, { platformPublicKey: key.public_key })
-    : {
-        valid: false,
-        checks: [{ name: "platform_signature", ok: false, detail: "the API publishes no receipt key" }],
-      };
-  if (!verification.valid) throw new ReceiptVerificationError(jobId, verification);
-  return { keyId: key!.id, verification };
+  const { keyId, ...verification } = await vt.receiptKeys.verify(receipt, model);
+  if (!verification.valid || keyId === null) throw new ReceiptVerificationError(jobId, verification);
+  return { keyId, verification };
 }
 
 export async function downloadVerified(

@@ -5,12 +5,16 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { once } from "node:events";
-import { createReadStream } from "node:fs";
+import { createReadStream, mkdtempSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { type AddressInfo, createServer } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { after, before, describe, test } from "node:test";
 import { fileURLToPath } from "node:url";
-import { sha256Hex } from "../../protocol/signed-messages.ts";
+import { PlatformKey } from "../../api/services/platform-key.ts";
+import type { Receipt } from "../../protocol/receipt.ts";
+import { receiptMessage, sha256Hex } from "../../protocol/signed-messages.ts";
 import { createTestApp, type TestApp } from "../../test/support/app.ts";
 import { recordEpoch, signedReceipt, succeedJob } from "../../test/support/finished-jobs.ts";
 import { Veritrain } from "./client.ts";
@@ -151,6 +155,29 @@ describe("billing and files", () => {
     );
   });
 
+  test("receipts verify against the published key, never the one they name", async () => {
+    const anyone = new Veritrain({ baseUrl });
+    const [published] = (await anyone.receiptKeys.list()).data;
+    const signed = (key: PlatformKey) => {
+      const body = { platform: { public_key: key.publicKeyHex } } as unknown as Receipt["body"];
+      return { body, signature: key.signHex(receiptMessage(body)) };
+    };
+    const signatureCheck = (v: { checks: Array<{ name: string; ok: boolean; detail: string }> }) =>
+      v.checks.find((c) => c.name === "platform_signature");
+
+    const genuine = await anyone.receiptKeys.verify(
+      signed(PlatformKey.load(undefined, testApp.config.dataDir)),
+      new Uint8Array(),
+    );
+    assert.equal(genuine.keyId, published!.id);
+    assert.equal(signatureCheck(genuine)?.ok, true);
+
+    const forger = PlatformKey.load(undefined, mkdtempSync(join(tmpdir(), "forger-")));
+    const forged = await anyone.receiptKeys.verify(signed(forger), new Uint8Array());
+    assert.equal(forged.valid, false);
+    assert.match(signatureCheck(forged)?.detail ?? "", /other than the platform's published key/);
+  });
+
   test("uploads are inspected, listed, downloaded as uploaded and deleted", async () => {
     const upload = await alice.files.upload("model", modelBytes, "copy.onnx");
     assert.equal(upload.sha256, sha256Hex(modelBytes));
@@ -162,8 +189,13 @@ describe("billing and files", () => {
     for await (const file of alice.files.list({ purpose: "model", limit: 1 })) models.push(file.id);
     assert.deepEqual(models, [upload.id, request.model]);
 
+    const used = (await alice.files.storage()).used_bytes;
     const deleted = await alice.files.delete(upload.id);
     assert.ok(deleted.deleted_at);
+    assert.deepEqual(await alice.files.storage(), {
+      used_bytes: used - modelBytes.length,
+      quota_bytes: testApp.config.storageQuotaBytes,
+    });
     await apiError(alice.files.get(upload.id), 404, "resource_missing");
   });
 
@@ -285,7 +317,7 @@ describe("training jobs", { timeout: 60_000 }, () => {
     const job = await alice.trainingJobs.create(request);
     await apiError(alice.trainingJobs.model(job.id), 409, "model_not_ready");
     await apiError(alice.trainingJobs.receipt(job.id), 409, "receipt_not_ready");
-    await apiError(alice.trainingJobs.verifiedModel(job.id), 409, "model_not_ready");
+    await apiError(alice.trainingJobs.verifiedModel(job.id, { publishedKey: true }), 409, "model_not_ready");
     const { client: bob } = await signUp();
     const foreign = await apiError(bob.trainingJobs.get(job.id), 404, "resource_missing");
     assert.equal(foreign.type, "not_found_error");

@@ -4,10 +4,15 @@
 //   const vt = new Veritrain({ apiKey: process.env.VERITRAIN_API_KEY });
 //   const job = await vt.trainingJobs.create({ model, dataset, spec });
 //   for await (const event of vt.trainingJobs.events(job.id)) console.log(event.type);
-//   const { model: weights } = await vt.trainingJobs.verifiedModel(job.id);
+//   const { model: weights } = await vt.trainingJobs.verifiedModel(job.id, { publishedKey: true });
 import { randomUUID } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
-import { type Receipt, type ReceiptVerification, verifyReceipt } from "../../protocol/receipt.ts";
+import {
+  type Receipt,
+  type ReceiptVerification,
+  type VerifyReceiptOptions,
+  verifyReceipt,
+} from "../../protocol/receipt.ts";
 import { ReceiptVerificationError, VeritrainConnectionError } from "./errors.ts";
 import { sseMessages } from "./sse.ts";
 import { backoffMs, type FetchLike, Transport } from "./transport.ts";
@@ -39,6 +44,7 @@ import type {
   RevokedApiKey,
   SignUpParams,
   SignUpResult,
+  StorageUsage,
   SweepEvent,
   SweepQuote,
   TrainingJob,
@@ -98,6 +104,18 @@ export interface WaitOptions {
   /** Called with every event until the job's final one. */
   onEvent?: (event: JobEvent) => void;
 }
+
+/** A verification against the published keys, with the id of the key the receipt was checked against. */
+export interface PublishedKeyVerification extends ReceiptVerification {
+  /** rk_...; null when the API publishes no key (then nothing verifies). */
+  keyId: string | null;
+}
+
+/**
+ * Which key a receipt must be signed with: one you pinned (hex, from GET /v1/receipt-keys), or
+ * `publishedKey: true` to fetch the published keys now. The key a receipt names is never enough.
+ */
+export type ReceiptKeyChoice = { platformPublicKey: string } | { publishedKey: true };
 
 export interface VerifiedModel {
   /** The trained ONNX model. */
@@ -279,6 +297,32 @@ class ReceiptKeys {
   list(): Promise<List<ReceiptKey>> {
     return this.http.json({ method: "GET", path: path("receipt-keys") });
   }
+
+  /**
+   * Verifies a receipt offline against the keys the platform publishes: the key the receipt names
+   * only picks among them, as a key id would, so a receipt signed with any other key fails. To
+   * trust the API less, pin a key once and pass it to verifyReceipt yourself.
+   */
+  async verify(
+    receipt: Receipt,
+    modelBytes: Uint8Array,
+    options: Omit<VerifyReceiptOptions, "platformPublicKey"> = {},
+  ): Promise<PublishedKeyVerification> {
+    const keys = await this.list();
+    const named = receipt.body?.platform?.public_key;
+    const key = keys.data.find((k) => k.public_key === named) ?? keys.data[0];
+    if (!key) {
+      return {
+        keyId: null,
+        valid: false,
+        checks: [{ name: "platform_signature", ok: false, detail: "the API publishes no receipt key" }],
+      };
+    }
+    return {
+      keyId: key.id,
+      ...verifyReceipt(receipt, modelBytes, { ...options, platformPublicKey: key.public_key }),
+    };
+  }
 }
 
 class Files {
@@ -312,6 +356,16 @@ class Files {
     );
   }
 
+  /** Bytes of live files and the organization's storage quota. */
+  async storage(): Promise<StorageUsage> {
+    const page = await this.http.json<{ storage: StorageUsage }>({
+      method: "GET",
+      path: path("files"),
+      query: { limit: 1 },
+    });
+    return page.storage;
+  }
+
   get(id: string): Promise<FileObject> {
     return this.http.json({ method: "GET", path: path("files", id) });
   }
@@ -327,7 +381,10 @@ class Files {
 }
 
 class TrainingJobs {
-  constructor(private readonly http: Transport) {}
+  constructor(
+    private readonly http: Transport,
+    private readonly receiptKeys: ReceiptKeys,
+  ) {}
 
   /** The price and plan of a job, without creating it. */
   quote(params: TrainingJobParams): Promise<Quote> {
@@ -424,13 +481,18 @@ class TrainingJobs {
 
   /**
    * Downloads the model and its receipt and verifies the receipt offline: the platform's
-   * signature (against `platformPublicKey` when given), the model's hash, the checkpoint Merkle
-   * root, the worker's commitment and every audit. Throws ReceiptVerificationError naming every
-   * check that failed.
+   * signature (against the key you pinned, or the published ones with `publishedKey: true`), the
+   * model's hash, the checkpoint Merkle root, the worker's commitment and every audit. Throws
+   * ReceiptVerificationError naming every check that failed.
    */
-  async verifiedModel(id: string, options: { platformPublicKey?: string } = {}): Promise<VerifiedModel> {
+  async verifiedModel(id: string, key: ReceiptKeyChoice): Promise<VerifiedModel> {
     const [model, receipt] = await Promise.all([this.model(id), this.receipt(id)]);
-    const verification = verifyReceipt(receipt, model, options);
+    // A plain-JavaScript caller may pass nothing: verifyReceipt then fails the signature check.
+    const choice: Partial<{ platformPublicKey: string; publishedKey: true }> = key ?? {};
+    const verification =
+      choice.publishedKey === true
+        ? await this.receiptKeys.verify(receipt, model)
+        : verifyReceipt(receipt, model, { platformPublicKey: choice.platformPublicKey as string });
     if (!verification.valid) throw new ReceiptVerificationError(id, verification);
     return { model, receipt, verification };
   }
@@ -574,9 +636,9 @@ export class Veritrain {
     this.apiKeys = new ApiKeys(http);
     this.billing = new Billing(http);
     this.files = new Files(http);
-    this.trainingJobs = new TrainingJobs(http);
-    this.sweeps = new TrainingSweeps(http);
     this.receiptKeys = new ReceiptKeys(http);
+    this.trainingJobs = new TrainingJobs(http, this.receiptKeys);
+    this.sweeps = new TrainingSweeps(http);
     this.webhookEndpoints = new WebhookEndpoints(http);
   }
 }

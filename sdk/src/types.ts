@@ -202,6 +202,14 @@ export interface DatasetDetails {
   sample_count: number | null;
 }
 
+/** The organization's stored files against its quota (every GET /v1/files page carries it). */
+export interface StorageUsage {
+  /** Bytes of live (not deleted) files. */
+  used_bytes: number;
+  /** The most they may total; an upload past it answers 413 storage_quota_exceeded. */
+  quota_bytes: number;
+}
+
 /** An uploaded model or dataset. */
 export interface FileObject {
   id: string;

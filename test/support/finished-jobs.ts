@@ -9,6 +9,7 @@ import { Keyring } from "@polkadot/keyring";
 import { u8aToHex } from "@polkadot/util";
 import { cryptoWaitReady } from "@polkadot/util-crypto";
 import { FilesystemBlobStore } from "../../api/services/blobs.ts";
+import type { UserReasonCode } from "../../api/services/failure-reasons.ts";
 import { taskIdOf } from "../../api/services/job-dispatch.ts";
 import { JobSettlement } from "../../api/services/job-settlement.ts";
 import { PlatformKey } from "../../api/services/platform-key.ts";
@@ -77,7 +78,7 @@ function settlement(t: TestApp): JobSettlement {
   });
 }
 
-export async function failJob(t: TestApp, jobId: string, reason: string): Promise<void> {
+export async function failJob(t: TestApp, jobId: string, reason: UserReasonCode): Promise<void> {
   const job = await t.database.db.trainingJob.findUniqueOrThrow({ where: { id: jobId } });
   await settlement(t).finish(job, "failed", reason, 0);
 }

@@ -204,8 +204,8 @@ export class FraudStack {
     this.authorization = `Bearer ${((await signup.json()) as { api_key: { secret: string } }).api_key.secret}`;
     const session = await this.call<{ id: string }>("POST", "/v1/billing/checkout-sessions", {
       amount_cents: TOP_UP_CENTS,
-      success_url: "https://portal.example.com/billing?paid=1",
-      cancel_url: "https://portal.example.com/billing",
+      success_url: "/portal/?checkout=success",
+      cancel_url: "/portal/?checkout=cancelled",
     });
     const { payload, headers } = this.stripe.sign(this.stripe.completedEvent(session.id));
     const hook = await fetch(`${this.api.url}/v1/billing/webhook`, {

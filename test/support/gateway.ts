@@ -56,8 +56,8 @@ export class RecordingLifecycle implements JobLifecycle {
   async evidenceRefused(taskId: string, worker: string, reason: string) {
     this.push("evidenceRefused", taskId, { worker, reason });
   }
-  async trainingAbandoned(taskId: string, reason: string) {
-    this.push("trainingAbandoned", taskId, reason);
+  async trainingAbandoned(taskId: string) {
+    this.push("trainingAbandoned", taskId, null);
   }
   async taskFailed(taskId: string, reason: string, networkFault: boolean) {
     this.push("taskFailed", taskId, { reason, networkFault });
@@ -92,6 +92,8 @@ export interface GatewayApp {
   app: App;
   /** Where the app listens: http://127.0.0.1:port */
   url: string;
+  /** What the gateway logged of nodes' own failure reports (anything else it logs fails the test). */
+  nodeReports: Array<{ message: string; context: string }>;
   close(): Promise<void>;
 }
 
@@ -104,6 +106,7 @@ export async function startGatewayApp(
   trustedReaders: string[] = [],
 ): Promise<GatewayApp> {
   const queues: QueueConnection = { redisUrl: t.config.redisUrl!, prefix: `${t.prefix}-queues` };
+  const nodeReports: GatewayApp["nodeReports"] = [];
   const gateway = createNodeGateway({
     db: t.database.db,
     redis: t.redis,
@@ -112,8 +115,10 @@ export async function startGatewayApp(
     queues,
     policies: { training: policy, audit: policy },
     limits: { checkpointBytes: maxUploadBytes, modelBytes: maxUploadBytes },
-    logError: (error) => {
-      throw error;
+    logError: (error, context) => {
+      // A node giving up is expected in these tests; its words go to the log, and are checked there.
+      if (context.startsWith("node ")) nodeReports.push({ message: (error as Error).message, context });
+      else throw error;
     },
     trustedReaders,
   });
@@ -133,6 +138,7 @@ export async function startGatewayApp(
     producer,
     app,
     url,
+    nodeReports,
     close: async () => {
       await app.close();
       await producer.close();

@@ -194,7 +194,9 @@ export class NodeLeases {
     // for the missed deadline, and the job goes on to finalization.
     opened.onExhausted(async (jobId, reason) => {
       if (kind === "training") {
-        await lifecycle.trainingAbandoned(taskIdOfJob(jobId), reason);
+        // The node's own words (anything it chose to write) are for the operator's log only.
+        logError(new Error(reason), `node ${node} gave up training ${jobId} on every attempt`);
+        await lifecycle.trainingAbandoned(taskIdOfJob(jobId));
       } else {
         logError(new Error(reason), `node ${node} gave up audit ${jobId}`);
       }
