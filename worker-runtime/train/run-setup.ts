@@ -28,7 +28,15 @@ import { TrainError } from "./errors.ts";
 import { checkThreads } from "./profile.ts";
 import { learningRateAt } from "./schedule.ts";
 import { parseTrainingSpec, type TrainingSpec } from "./spec.ts";
-import { type Batch, type BatchGeometry, batchSizes, type SplitGeometry, StepEngine } from "./step-engine.ts";
+import {
+  type Batch,
+  type BatchGeometry,
+  batchSizes,
+  type RunInput,
+  type RunOutcome,
+  type SplitGeometry,
+  StepEngine,
+} from "./step-engine.ts";
 
 export interface DatasetSource {
   bytes: Uint8Array;
@@ -282,6 +290,20 @@ export async function advance(
   order: BatchOrder,
   until: number,
 ): Promise<AdvancedRun> {
+  const next = nextRun(setup, state, order, until);
+  const outcome = await setup.engine.run(state, next.input);
+  return finishRun(order, next, outcome);
+}
+
+/** What the next run of `advance` feeds: its batches (taken from `order`) and their step inputs. */
+export interface NextRun {
+  input: RunInput;
+  batches: Array<{ epoch: number; indices: Uint32Array }>;
+  steps: number[];
+}
+
+/** The next run's input from `state`, taking its batches from `order` (see advance). */
+export function nextRun(setup: RunSetup, state: TrainingState, order: BatchOrder, until: number): NextRun {
   const { spec, engine, totalSteps } = setup;
   const count = runLength(setup, state.position, until - state.step);
   const batches = Array.from({ length: count }, () => order.next());
@@ -292,12 +314,21 @@ export async function advance(
     learningRateAt(spec.schedule, spec.optimizer.lr, step - 1, totalSteps),
   );
   const withDropout = engine.graph.inputs.dropoutSeed !== undefined;
-  const outcome = await engine.run(state, {
-    batch,
-    learningRates,
-    firstStep: steps[0]!,
-    dropoutSeeds: steps.map((step) => (withDropout ? dropoutSeedFor(spec.seed, step) : 0)),
-  });
+  return {
+    input: {
+      batch,
+      learningRates,
+      firstStep: steps[0]!,
+      dropoutSeeds: steps.map((step) => (withDropout ? dropoutSeedFor(spec.seed, step) : 0)),
+    },
+    batches,
+    steps,
+  };
+}
+
+/** The state and step records after `next` ran with `outcome`; a non-finite loss stops with DIVERGED. */
+export function finishRun(order: BatchOrder, next: NextRun, outcome: RunOutcome): AdvancedRun {
+  const { input, batches, steps } = next;
   const diverged = outcome.losses.findIndex((loss) => !Number.isFinite(loss));
   if (diverged >= 0) {
     throw new TrainError(
@@ -307,13 +338,13 @@ export async function advance(
       steps[diverged],
     );
   }
-  const judged = elementCount(batch.target.dims) / count;
+  const judged = elementCount(input.batch.target.dims) / batches.length;
   return {
     state: { step: steps.at(-1)!, position: order.position(), params: outcome.params, state: outcome.state },
     steps: batches.map(({ epoch, indices }, i) => ({
       step: steps[i]!,
       epoch,
-      lr: learningRates[i]!,
+      lr: input.learningRates[i]!,
       loss: outcome.losses[i]!,
       samples: indices.length,
       correct: outcome.corrects && { correct: outcome.corrects[i]!, total: judged },

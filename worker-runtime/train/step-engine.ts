@@ -22,7 +22,9 @@ import {
   type Tensor,
   type TensorData,
 } from "../onnx/index.ts";
+import type { INodeProto } from "../onnx/proto.ts";
 import { TrainError } from "./errors.ts";
+import { exposeNodeOutputs, graphInitializers } from "./pinpoint-graphs.ts";
 import { sessionOptions } from "./profile.ts";
 import type { TrainingSpec } from "./spec.ts";
 
@@ -54,6 +56,19 @@ export interface RunOutcome extends ModelState {
   losses: number[];
   /** Correct predictions per step, for classification losses (the graph counts them). */
   corrects: number[] | undefined;
+}
+
+/** One traced step (StepEngine.trace). */
+export interface StepTraceRun {
+  /** The step graph's nodes in topological order. */
+  nodes: INodeProto[];
+  /** Each node's named outputs, in its output order. */
+  outputs: Tensor[][];
+  /** Every graph input's value, by name. */
+  fed: Map<string, Tensor>;
+  /** The graph's constant tensors (frozen weights, folded constants), by name. */
+  initializers: Map<string, Tensor>;
+  outcome: RunOutcome;
 }
 
 /** A tensor of one batch, without its leading batch axis; every dimension known from the data. */
@@ -245,6 +260,8 @@ export class StepEngine {
     private readonly geometry: BatchGeometry,
     /** The step graph of the first training batch size; every size's has the same inputs and state. */
     readonly graph: TrainingStepGraph,
+    /** The one-step graph of every training batch size. */
+    private readonly stepGraphs: Map<number, TrainingStepGraph>,
     /** One-step graphs by batch size. */
     private readonly singles: Map<number, RunGraph>,
     /** The loop of full batches, when runs take more than one step. */
@@ -320,7 +337,8 @@ export class StepEngine {
       );
       evals.set(size, { session, graph: evalGraph });
     }
-    return new StepEngine(model, geometry, graph, singles, multi, stepsPerRun, evals, threads);
+    const stepGraphs = new Map(graphs.map((g, i) => [train.sizes[i]!, g]));
+    return new StepEngine(model, geometry, graph, stepGraphs, singles, multi, stepsPerRun, evals, threads);
   }
 
   /**
@@ -434,6 +452,24 @@ export class StepEngine {
     );
   }
 
+  /** The learning rate, step number and dropout seed inputs: scalars for one step, vectors in the loop. */
+  private scalars(input: RunInput): Map<string, Tensor> {
+    const steps = input.learningRates.length;
+    const { inputs } = this.graph;
+    const dims = steps === 1 ? [] : [steps];
+    const int64 = (values: number[]): Tensor => ({
+      dtype: "int64",
+      dims,
+      data: BigInt64Array.from(values, BigInt),
+    });
+    const scalars = new Map<string, Tensor>([
+      [inputs.learningRate, { dtype: "float32", dims, data: Float32Array.from(input.learningRates) }],
+      [inputs.step, int64(input.learningRates.map((_, i) => input.firstStep + i))],
+    ]);
+    if (inputs.dropoutSeed) scalars.set(inputs.dropoutSeed, int64(input.dropoutSeeds));
+    return scalars;
+  }
+
   /**
    * Up to `stepsPerRun` consecutive optimizer steps in one onnxruntime run (the batches stacked
    * when more than one). Every step computes exactly what a run of that step alone would.
@@ -448,25 +484,16 @@ export class StepEngine {
         `a run of ${steps} steps of ${size} samples was asked of an engine that runs at most ${this.stepsPerRun} steps of ${[...this.singles.keys()].join(" or ")}`,
       );
     }
-    const { inputs } = this.graph;
-    // Scalars of the one-step graph, vectors of one entry per step in the loop.
-    const dims = steps === 1 ? [] : [steps];
-    const int64 = (values: number[]): Tensor => ({
-      dtype: "int64",
-      dims,
-      data: BigInt64Array.from(values, BigInt),
-    });
-    const scalars = new Map<string, Tensor>([
-      [inputs.learningRate, { dtype: "float32", dims, data: Float32Array.from(input.learningRates) }],
-      [inputs.step, int64(input.learningRates.map((_, i) => input.firstStep + i))],
-    ]);
-    if (inputs.dropoutSeed) scalars.set(inputs.dropoutSeed, int64(input.dropoutSeeds));
     const result = await guarded(this.model, "the training step", () =>
       target.session.run(
-        this.feeds(target.session, inputs.target, current, input.batch, scalars),
+        this.feeds(target.session, this.graph.inputs.target, current, input.batch, this.scalars(input)),
         target.fetches,
       ),
     );
+    return this.outcome(target, result);
+  }
+
+  private outcome(target: Omit<RunGraph, "session" | "fetches">, result: ort.InferenceSession.ReturnType) {
     const numbers = (name: string) => Array.from(result[name]!.data as Float32Array | Float64Array);
     const read = (names: Map<string, string>) =>
       new Map([...names].map(([input, output]) => [input, fromOrt(result[output]!)]));
@@ -476,6 +503,55 @@ export class StepEngine {
       params: read(target.params),
       state: read(target.state),
     };
+  }
+
+  /** The serialized one-step graph of batches of `size` samples. */
+  stepGraphBytes(size: number): Uint8Array {
+    const graph = this.stepGraphs.get(size);
+    if (!graph) {
+      throw new TrainError(
+        "STEP_GRAPH_MISMATCH",
+        `a step of ${size} samples was asked of an engine compiled for ${[...this.stepGraphs.keys()].join(" or ")}`,
+      );
+    }
+    return graph.bytes;
+  }
+
+  /**
+   * One step (`input` of one step) in the step graph with the output of every node exposed, for
+   * the pinpoint game (PROTOCOL.md §6.3): the graph's nodes in topological order, their outputs,
+   * the values fed to the graph, and the step's outcome. With graph optimisation off (profile.ts)
+   * exposing outputs changes no bit: the outcome equals run()'s.
+   */
+  async trace(current: ModelState, input: RunInput): Promise<StepTraceRun> {
+    if (input.learningRates.length !== 1) {
+      throw new TrainError("STEP_GRAPH_MISMATCH", "a traced run takes exactly one step");
+    }
+    const size = input.batch.target.dims[0]!;
+    const graph = this.stepGraphs.get(size)!;
+    const { bytes, nodes } = exposeNodeOutputs(this.stepGraphBytes(size));
+    const session = await guarded(this.model, "the traced training step", () =>
+      ort.InferenceSession.create(bytes, sessionOptions(this.threads)),
+    );
+    try {
+      const feeds = this.feeds(session, graph.inputs.target, current, input.batch, this.scalars(input));
+      const result = await guarded(this.model, "the traced training step", () => session.run(feeds));
+      const { outputs } = graph;
+      return {
+        nodes,
+        outputs: nodes.map((node) =>
+          (node.output ?? []).filter((o) => o !== "").map((o) => fromOrt(result[o]!)),
+        ),
+        fed: new Map(Object.entries(feeds).map(([name, t]) => [name, fromOrt(t)])),
+        initializers: graphInitializers(graph.bytes),
+        outcome: this.outcome(
+          { losses: outputs.loss, corrects: outputs.correct, params: outputs.params, state: outputs.state },
+          result,
+        ),
+      };
+    } finally {
+      await session.release();
+    }
   }
 
   /** Loss and model output in inference mode (running statistics, no dropout). */
