@@ -8,10 +8,18 @@ import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import { cumulativeNext } from "../../protocol/pinpoint.ts";
 import type { Tensor } from "../onnx/dtypes.ts";
+import { checkpointSha256, decodeCheckpoint } from "./checkpoint.ts";
 import { CheckpointDir } from "./checkpoint-dir.ts";
 import { loadFixture, loadZooFixture } from "./fixtures.ts";
-import { checkEvidence, EvidenceError, runOperator, stepGraphOf, traceStep } from "./pinpoint.ts";
-import { graphNodes } from "./pinpoint-graphs.ts";
+import {
+  checkEvidence,
+  EvidenceError,
+  runOperator,
+  StepReferee,
+  stepGraphOf,
+  traceStep,
+} from "./pinpoint.ts";
+import { graphNodes, nodeInputs } from "./pinpoint-graphs.ts";
 import { replaySegment } from "./replay.ts";
 import { train } from "./trainer.ts";
 
@@ -68,77 +76,88 @@ describe("a traced step is the training run's step, bit for bit", () => {
   }
 });
 
+/** The game narrowed to node `node` of the traced step: what the chain would record. */
+const narrowed = (trace: { step: number; cumulative: string[] }, node: number, from: Uint8Array) => ({
+  step: BigInt(trace.step),
+  node,
+  cumulativeLo: trace.cumulative[node]!,
+  agreedState: checkpointSha256(decodeCheckpoint(from)),
+});
+
 describe("the referee's one-operator re-execution", () => {
   for (const { name, fixture, spec } of cases) {
-    it(`${name}: every node of a step run alone gives the hash the trace recorded`, async () => {
+    it(`${name}: every node of a step, run alone from checked evidence, gives the traced hash`, async () => {
       const { store } = await trained(`${name}-referee`, fixture, spec);
       const from = store.read(2).bytes;
       const { graphNodes: count } = await traceStep({ ...fixture, spec, from });
-      const nodes = Array.from({ length: count }, (_, c) => c);
+      // Every operator and the checkpoint assembly (node N).
+      const nodes = Array.from({ length: count + 1 }, (_, c) => c);
       const trace = await traceStep({ ...fixture, spec, from, evidenceOf: nodes });
-      const stepGraph = await stepGraphOf({ ...fixture, spec }, trace.step);
-      for (const evidence of trace.evidence) {
-        const c = evidence.node;
-        checkEvidence(
-          evidence,
-          { step: BigInt(trace.step), node: c, cumulativeLo: trace.cumulative[c]! },
-          stepGraph,
-        );
-        const alone = await runOperator(stepGraph, c, evidence.inputs);
-        assert.equal(alone.sha256, trace.outputs[c], `node ${c} (${evidence.opType} ${evidence.name})`);
+      const referee = await StepReferee.open({ ...fixture, spec }, from);
+      try {
+        assert.equal(referee.step, trace.step);
+        for (const evidence of trace.evidence) {
+          const c = evidence.node;
+          const output = await referee.output(evidence, narrowed(trace, c, from));
+          assert.equal(output, trace.outputs[c], `node ${c} (${evidence.opType} ${evidence.name})`);
+        }
+      } finally {
+        await referee.close();
       }
     });
   }
 
   it("gives another output for a perturbed input", async () => {
     const { store } = await trained("mlp-perturbed", mlp, mlpSpec);
-    const trace = await traceStep({ ...mlp, spec: mlpSpec, from: store.read(2).bytes, evidenceOf: [] });
-    const stepGraph = await stepGraphOf({ ...mlp, spec: mlpSpec }, trace.step);
-    const first = graphNodes(stepGraph).findIndex((node) => node.opType === "Gemm");
-    const [gemm] = (
-      await traceStep({ ...mlp, spec: mlpSpec, from: store.read(2).bytes, evidenceOf: [first] })
-    ).evidence;
-    // The first matrix product, fed one weight changed.
-    const [name, tensor] = [...gemm!.inputs].find(([, t]) => t.dtype === "float32" && t.data.length > 1)!;
+    const from = store.read(2).bytes;
+    const stepGraph = await stepGraphOf({ ...mlp, spec: mlpSpec }, 3);
+    const nodes = graphNodes(stepGraph);
+    const everyNode = Array.from({ length: nodes.length }, (_, c) => c);
+    const trace = await traceStep({ ...mlp, spec: mlpSpec, from, evidenceOf: everyNode });
+    // A matrix product whose inputs all come from earlier nodes (the hidden layer's).
+    const evidence = trace.evidence.find(
+      (e) => e.opType === "Gemm" && nodeInputs(nodes[e.node]!).every((name) => e.inputs.has(name)),
+    )!;
+    const same = await runOperator(stepGraph, evidence.node, evidence.inputs);
+    assert.equal(same.sha256, trace.outputs[evidence.node]);
+    const [input, tensor] = [...evidence.inputs][0]!;
     const changed = Float32Array.from(tensor.data as Float32Array);
     changed[0]! += 0.25;
-    const perturbed = new Map<string, Tensor>([...gemm!.inputs, [name, { ...tensor, data: changed }]]);
-    assert.equal((await runOperator(stepGraph, gemm!.node, gemm!.inputs)).sha256, trace.outputs[first]);
-    const other = await runOperator(stepGraph, gemm!.node, perturbed);
-    assert.notEqual(other.sha256, trace.outputs[first]);
+    const perturbed = new Map<string, Tensor>([...evidence.inputs, [input, { ...tensor, data: changed }]]);
+    const other = await runOperator(stepGraph, evidence.node, perturbed);
+    assert.notEqual(other.sha256, trace.outputs[evidence.node]);
   });
 
-  it("refuses evidence that does not chain to the agreed hashes or feeds an altered earlier output", async () => {
+  it("refuses evidence that does not match the agreed hashes, state or earlier outputs", async () => {
     const { store } = await trained("mlp-evidence", mlp, mlpSpec);
     const from = store.read(2).bytes;
     const first = await traceStep({ ...mlp, spec: mlpSpec, from });
-    // The last node whose inputs include an earlier node's output.
     const late = first.graphNodes - 1;
     const trace = await traceStep({ ...mlp, spec: mlpSpec, from, evidenceOf: [late] });
     const stepGraph = await stepGraphOf({ ...mlp, spec: mlpSpec }, trace.step);
     const evidence = trace.evidence[0]!;
-    const agreed = { step: BigInt(trace.step), node: late, cumulativeLo: trace.cumulative[late]! };
+    const agreed = narrowed(trace, late, from);
     checkEvidence(evidence, agreed, stepGraph);
-    assert.throws(
-      () => checkEvidence(evidence, { ...agreed, cumulativeLo: trace.cumulative[late - 1]! }, stepGraph),
-      EvidenceError,
-    );
-    assert.throws(
-      () => checkEvidence(evidence, { ...agreed, step: agreed.step + 1n }, stepGraph),
-      EvidenceError,
-    );
-    assert.ok(evidence.producers.size > 0, "the last node reads an earlier node's output");
-    const [name, tensor] = [...evidence.inputs].find(([input]) =>
-      [...evidence.producers.values()].some((outputs) =>
-        outputs.some((o) => o.data === evidence.inputs.get(input)!.data),
-      ),
-    )!;
+    const refused = (change: Partial<typeof agreed>, what: RegExp) =>
+      assert.throws(
+        () => checkEvidence(evidence, { ...agreed, ...change }, stepGraph),
+        (error: unknown) => {
+          assert.ok(error instanceof EvidenceError);
+          assert.match(error.message, what);
+          return true;
+        },
+      );
+    refused({ cumulativeLo: trace.cumulative[late - 1]! }, /chain to/);
+    refused({ step: agreed.step + 1n }, /narrowed to node/);
+    refused({ agreedState: `0x${"00".repeat(32)}` }, /not to the agreed state/);
+    assert.ok(evidence.inputs.size > 0, "the last node reads an earlier node's output");
+    const [name, tensor] = [...evidence.inputs][0]!;
     const altered = tensor.data.slice() as Float32Array;
     altered[0] = altered[0]! + 1;
     const forged = {
       ...evidence,
       inputs: new Map([...evidence.inputs, [name, { ...tensor, data: altered }]]),
     };
-    assert.throws(() => checkEvidence(forged, agreed, stepGraph), /is not the output of node/);
+    assert.throws(() => checkEvidence(forged, agreed, stepGraph), /not an output of an earlier node/);
   });
 });

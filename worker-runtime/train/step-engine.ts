@@ -68,6 +68,8 @@ export interface StepTraceRun {
   fed: Map<string, Tensor>;
   /** The graph's constant tensors (frozen weights, folded constants), by name. */
   initializers: Map<string, Tensor>;
+  /** The graph outputs the next state is assembled from, by the state's input name. */
+  stateOutputs: { params: Map<string, string>; state: Map<string, string> };
   outcome: RunOutcome;
 }
 
@@ -505,6 +507,21 @@ export class StepEngine {
     };
   }
 
+  /**
+   * The value of every input of the one-step graph for `input` (one step) from `current`, by name:
+   * what a referee feeds the operator it re-executes when an input comes from the agreed state.
+   */
+  stepFeeds(current: ModelState, input: RunInput): Map<string, Tensor> {
+    const { inputs } = this.graph;
+    return new Map<string, Tensor>([
+      ...current.params,
+      ...current.state,
+      ...input.batch.inputs,
+      [inputs.target, input.batch.target],
+      ...this.scalars(input),
+    ]);
+  }
+
   /** The serialized one-step graph of batches of `size` samples. */
   stepGraphBytes(size: number): Uint8Array {
     const graph = this.stepGraphs.get(size);
@@ -544,6 +561,7 @@ export class StepEngine {
         ),
         fed: new Map(Object.entries(feeds).map(([name, t]) => [name, fromOrt(t)])),
         initializers: graphInitializers(graph.bytes),
+        stateOutputs: { params: outputs.params, state: outputs.state },
         outcome: this.outcome(
           { losses: outputs.loss, corrects: outputs.correct, params: outputs.params, state: outputs.state },
           result,
