@@ -242,6 +242,8 @@ export interface ProtocolParameters {
   maxVerificationLevel: number;
   /** Steps between the leaves of a verdict's transcript (PROTOCOL.md §5.4). */
   transcriptStride: number;
+  /** Each pinpoint-game turn's deadline, in blocks (PROTOCOL.md §6.5). */
+  roundBlocks: number;
 }
 
 const PARAMETER_FIELDS = [
@@ -253,6 +255,7 @@ const PARAMETER_FIELDS = [
   "forcedErrorPpm",
   "maxVerificationLevel",
   "transcriptStride",
+  "roundBlocks",
 ] as const satisfies readonly (keyof ProtocolParameters)[];
 
 export async function readParameters(api: ApiPromise): Promise<ProtocolParameters> {

@@ -1,0 +1,135 @@
+// The referee role (PROTOCOL.md §6.4), run by an operator holding the governance key: it watches
+// for disputes at the referee's turn, reads the evidence the parties published for the node the
+// game narrowed to, checks it against what the chain records as agreed, re-executes that one node
+// (StepReferee), and submits `resolve_dispute` with the hash of the correct output through Sudo.
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  type DisputeView,
+  type NodeChainClient,
+  readOpenDisputes,
+  resolveDispute,
+  type TaskView,
+} from "../../chain-bridge/index.ts";
+import { checkpointSha256, decodeCheckpoint } from "../train/checkpoint.ts";
+import { EvidenceError, type PinpointRun, StepReferee } from "../train/pinpoint.ts";
+import { type PublishedEvidence, publishedEvidence } from "./dispute-evidence.ts";
+
+export interface RefereeOptions {
+  /** A chain client signing with the governance (sudo) key. */
+  chain: NodeChainClient;
+  /** The governance key's secret URI: rulings are Root calls through Sudo. */
+  sudoSeed: string;
+  /** Where the parties' evidence is published (dispute-evidence.ts). */
+  evidenceDir: string;
+  /** The model, dataset and spec of a dispute's task, or null when the referee cannot get them. */
+  runOf: (dispute: DisputeView, task: TaskView) => Promise<PinpointRun | null>;
+  log: (message: string) => void;
+  pollMs?: number;
+}
+
+export interface Ruling {
+  disputeId: bigint;
+  step: bigint;
+  node: number;
+  opType: string;
+  name: string;
+  /** The hash of the node's correct output, 0x hex. */
+  output: string;
+  /** Whether it equals the defender's claim: the defender wins if it does. */
+  defenderWins: boolean;
+}
+
+export class Referee {
+  constructor(private readonly options: RefereeOptions) {}
+
+  async watchUntilStopped(stop: AbortSignal): Promise<void> {
+    const { log, pollMs = 500 } = this.options;
+    while (!stop.aborted) {
+      try {
+        await this.ruleOnce();
+      } catch (error) {
+        log(`ruling failed: ${(error as Error).message}`);
+      }
+      await sleep(pollMs, undefined, { signal: stop }).catch(() => undefined);
+    }
+  }
+
+  /** Rules on every dispute at the referee's turn whose evidence is in; returns the rulings made. */
+  async ruleOnce(): Promise<Ruling[]> {
+    const { chain, log } = this.options;
+    const rulings: Ruling[] = [];
+    for (const dispute of await readOpenDisputes(chain.api)) {
+      if (dispute.turn !== "Referee") continue;
+      const task = await chain.task(dispute.chainTaskId);
+      const run = task && (await this.options.runOf(dispute, task));
+      if (!run) {
+        log(`dispute ${dispute.disputeId}: the task's model, dataset and spec are not at hand`);
+        continue;
+      }
+      const ruling = await this.decide(dispute, run);
+      if (!ruling) continue;
+      await resolveDispute(chain.api, this.options.sudoSeed, dispute.disputeId, ruling.output);
+      log(
+        `dispute ${dispute.disputeId}: node ${ruling.node} (${ruling.opType} ${ruling.name}) of step ${ruling.step} gives ${ruling.output}; the ${ruling.defenderWins ? "defender" : "challenger"} wins`,
+      );
+      rulings.push(ruling);
+    }
+    return rulings;
+  }
+
+  /**
+   * The correct output of the narrowed node, from the first party's evidence that checks out; null
+   * while no usable evidence is published. The state after step t − 1 both parties agreed on is
+   * the checkpoint their bundles carry; bundles naming different states are not ruled on (see
+   * PROTOCOL.md §6.4).
+   */
+  async decide(dispute: DisputeView, run: PinpointRun): Promise<Ruling | null> {
+    const { log } = this.options;
+    const parties = new Set([dispute.challenger, dispute.defender]);
+    const bundles = publishedEvidence(this.options.evidenceDir, dispute.disputeId).filter(
+      (b) =>
+        parties.has(b.party) &&
+        BigInt(b.evidence.step) === dispute.step &&
+        b.evidence.node === Number(dispute.lo),
+    );
+    if (bundles.length === 0) return null;
+    const agreedStates = new Set(bundles.map((b) => stateOf(b)));
+    if (agreedStates.size > 1) {
+      log(`dispute ${dispute.disputeId}: the parties' evidence starts from different states; not ruling`);
+      return null;
+    }
+    const [agreedState] = agreedStates;
+    const referee = await StepReferee.open(run, bundles[0]!.evidence.agreedCheckpoint);
+    try {
+      const agreed = {
+        step: dispute.step,
+        node: Number(dispute.lo),
+        cumulativeLo: dispute.cumulativeLo,
+        agreedState: agreedState!,
+      };
+      for (const { party, evidence } of bundles) {
+        try {
+          const output = `0x${await referee.output(evidence, agreed)}`;
+          return {
+            disputeId: dispute.disputeId,
+            step: dispute.step,
+            node: agreed.node,
+            opType: evidence.opType,
+            name: evidence.name,
+            output,
+            defenderWins: output === dispute.claim,
+          };
+        } catch (error) {
+          if (!(error instanceof EvidenceError)) throw error;
+          log(`dispute ${dispute.disputeId}: evidence of ${party} refused: ${error.message}`);
+        }
+      }
+      return null;
+    } finally {
+      await referee.close();
+    }
+  }
+}
+
+const stateOf = (bundle: PublishedEvidence) =>
+  checkpointSha256(decodeCheckpoint(bundle.evidence.agreedCheckpoint));
