@@ -183,7 +183,7 @@ describe("disputes played to the end by two nodes and the referee", () => {
     const referee = new Referee({
       chain: await NodeChainClient.create(chain.api, "//Alice"),
       sudoSeed: "//Alice",
-      evidenceDir,
+      evidenceDirs: [evidenceDir],
       runOf: async () => run,
       log: () => {},
     });

@@ -91,6 +91,9 @@ export function decodeEvidence(bytes: Uint8Array): PublishedEvidence {
   };
 }
 
+/** Where a node started on `dataDir` publishes its evidence. */
+export const evidenceDirOf = (dataDir: string) => join(dataDir, "evidence");
+
 const disputeDir = (root: string, disputeId: bigint) => join(root, `dispute-${disputeId}`);
 
 /** Writes the bundle as `<party>.json` with `<party>.sha256` beside it; returns the SHA-256. */

@@ -19,8 +19,8 @@ export interface RefereeOptions {
   chain: NodeChainClient;
   /** The governance key's secret URI: rulings are Root calls through Sudo. */
   sudoSeed: string;
-  /** Where the parties' evidence is published (dispute-evidence.ts). */
-  evidenceDir: string;
+  /** Where the parties' evidence is published (dispute-evidence.ts): one directory or several. */
+  evidenceDirs: readonly string[];
   /** The model, dataset and spec of a dispute's task, or null when the referee cannot get them. */
   runOf: (dispute: DisputeView, task: TaskView) => Promise<PinpointRun | null>;
   log: (message: string) => void;
@@ -86,12 +86,14 @@ export class Referee {
   async decide(dispute: DisputeView, run: PinpointRun): Promise<Ruling | null> {
     const { log } = this.options;
     const parties = new Set([dispute.challenger, dispute.defender]);
-    const bundles = publishedEvidence(this.options.evidenceDir, dispute.disputeId).filter(
-      (b) =>
-        parties.has(b.party) &&
-        BigInt(b.evidence.step) === dispute.step &&
-        b.evidence.node === Number(dispute.lo),
-    );
+    const bundles = this.options.evidenceDirs
+      .flatMap((dir) => publishedEvidence(dir, dispute.disputeId))
+      .filter(
+        (b) =>
+          parties.has(b.party) &&
+          BigInt(b.evidence.step) === dispute.step &&
+          b.evidence.node === Number(dispute.lo),
+      );
     if (bundles.length === 0) return null;
     const agreedStates = new Set(bundles.map((b) => stateOf(b)));
     if (agreedStates.size > 1) {
