@@ -25,7 +25,12 @@ import { Submitter } from "../chain-bridge/submitter.ts";
 import { MemoryTransactionStore } from "../chain-bridge/transaction-store.ts";
 import { merkleInclusionProof, merkleRoot } from "../protocol/merkle.ts";
 import { TranscriptLayout } from "../protocol/transcript.ts";
-import { DisputePlayer, type DisputeRecord } from "../worker-runtime/node/dispute-player.ts";
+import { DisputePlayer } from "../worker-runtime/node/dispute-player.ts";
+import {
+  disputeRecords,
+  keepVerifierRecord,
+  keepWorkerRecord,
+} from "../worker-runtime/node/dispute-records.ts";
 import { Referee, type Ruling } from "../worker-runtime/node/referee.ts";
 import { decodeCheckpoint, encodeCheckpoint, sha256Hex } from "../worker-runtime/train/checkpoint.ts";
 import { CheckpointDir } from "../worker-runtime/train/checkpoint-dir.ts";
@@ -79,6 +84,15 @@ describe("disputes played to the end by two nodes and the referee", () => {
   async function submitAs(seed: string, purpose: string, call: ReturnType<ReturnType<typeof computeCall>>) {
     const submitter = new Submitter(chain.api, await signerFromSeed(seed), new MemoryTransactionStore());
     return submitter.submit({ causeKey: `${purpose}:${Date.now()}:${Math.random()}`, purpose }, call);
+  }
+
+  /** A fresh account funded by //Alice, for nodes beyond the dev chain's six. */
+  async function funded(seed: string): Promise<string> {
+    const address = (await signerFromSeed(seed)).address;
+    const call = chain.api.tx.balances!.transferAllowDeath!(address, 5_000n * PLANCK_PER_VT);
+    const tx = await submitAs("//Alice", "Balances.transfer_allow_death", call);
+    assert.equal(tx.status, "succeeded", tx.error ?? undefined);
+    return seed;
   }
 
   async function waitForBlock(client: NodeChainClient, block: number): Promise<void> {
@@ -201,12 +215,28 @@ describe("disputes played to the end by two nodes and the referee", () => {
     return ruling;
   }
 
-  const player = (
+  /**
+   * A node's dispute player over the records its daemon keeps on disk: a worker's after its commit,
+   * a verifier's after its disagreeing verdict (dispute-records.ts).
+   */
+  function player(
     client: NodeChainClient,
-    record: DisputeRecord,
+    chainTaskId: bigint,
+    kept: { leaves: string[] } | null,
     options: { alwaysDisagree?: boolean } = {},
-  ) =>
-    new DisputePlayer({ chain: client, record: async () => record, evidenceDir, log: () => {}, ...options });
+  ) {
+    const dataDir = join(scratch, "nodes", client.address);
+    const inputs = { model: mlp.model, dataset: mlp.dataset, spec, threads: 1 };
+    if (kept) keepWorkerRecord(dataDir, chainTaskId, inputs, join(scratch, "run"), kept.leaves);
+    else keepVerifierRecord(dataDir, chainTaskId, inputs, { step: 0, bytes: start });
+    return new DisputePlayer({
+      chain: client,
+      record: disputeRecords(dataDir),
+      evidenceDir,
+      log: () => {},
+      ...options,
+    });
+  }
 
   it("a worker that perturbed its checkpoint loses at that step to an honest verifier, decided by the referee", async () => {
     const forged = decodeCheckpoint(CheckpointDir.open(join(scratch, "run")).read(STEPS).bytes);
@@ -214,7 +244,7 @@ describe("disputes played to the end by two nodes and the referee", () => {
     (weight.data as Float32Array)[0]! += 1e-3;
     const forgedLeaf = sha256Hex(encodeCheckpoint(forged));
     const leaves = [honestLeaves[0]!, forgedLeaf];
-    const { worker, verifier, dispute } = await disputedTask(
+    const { worker, verifier, dispute, chainTaskId } = await disputedTask(
       `0x${"21".repeat(32)}`,
       "//Bob",
       "//Charlie",
@@ -224,8 +254,8 @@ describe("disputes played to the end by two nodes and the referee", () => {
     assert.equal(dispute.defender, worker.address);
     const bonded = (await worker.node())!.bonded;
     const ruling = await playOut(dispute, [
-      player(worker, { run, segmentStart: start, committedLeaves: leaves }),
-      player(verifier, { run, segmentStart: start }),
+      player(worker, chainTaskId, { leaves }),
+      player(verifier, chainTaskId, null),
     ]);
     // The forged state is the first one the parties disagree on: the last step, at the checkpoint
     // assembly (node N), whose correct output the referee recomputes from the agreed operator outputs.
@@ -237,7 +267,7 @@ describe("disputes played to the end by two nodes and the referee", () => {
   });
 
   it("a grief verifier loses against an honest worker, and claim_timeout cannot slash a worker that answers", async () => {
-    const { worker, verifier, dispute } = await disputedTask(
+    const { worker, verifier, dispute, chainTaskId } = await disputedTask(
       `0x${"22".repeat(32)}`,
       "//Dave",
       "//Eve",
@@ -251,8 +281,8 @@ describe("disputes played to the end by two nodes and the referee", () => {
     const ruling = await playOut(
       dispute,
       [
-        player(worker, { run, segmentStart: start, committedLeaves: honestLeaves }),
-        player(verifier, { run, segmentStart: start }, { alwaysDisagree: true }),
+        player(worker, chainTaskId, { leaves: honestLeaves }),
+        player(verifier, chainTaskId, null, { alwaysDisagree: true }),
       ],
       // While the worker is on turn and in time, the verifier tries to win by timeout.
       async (current) => {
@@ -271,5 +301,26 @@ describe("disputes played to the end by two nodes and the referee", () => {
     assert.equal(ruling.defenderWins, true);
     assert.equal((await worker.node())!.bonded, workerBond, "the honest worker keeps its whole stake");
     assert.ok((await verifier.node())!.bonded < verifierBond, "the grief verifier is slashed");
+  });
+
+  it("a worker that stops answering loses by the verifier's claim_timeout", async () => {
+    const leaves = [honestLeaves[0]!, sha256Hex("never trained")];
+    const { worker, verifier, dispute, chainTaskId } = await disputedTask(
+      `0x${"23".repeat(32)}`,
+      await funded("//DisputeWorker3"),
+      await funded("//DisputeVerifier3"),
+      leaves,
+      (replayed) => replayed,
+    );
+    const bonded = (await worker.node())!.bonded;
+    const honest = player(verifier, chainTaskId, null);
+    const deadline = Date.now() + 60_000;
+    while ((await verifier.dispute(dispute.disputeId)) !== null) {
+      assert.ok(Date.now() < deadline, "the dispute is still open");
+      await honest.playOnce();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    assert.ok((await verifier.head()) > dispute.deadline, "not before the worker's deadline");
+    assert.ok((await worker.node())!.bonded < bonded, "the silent worker is slashed");
   });
 });

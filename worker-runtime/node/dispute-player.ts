@@ -60,6 +60,8 @@ class DisputeMemory {
     private readonly dispute: DisputeView,
     /** The audited segment's index: its end state is committed leaf `segment + 1`. */
     private readonly segment: number,
+    /** The task's graph_nodes on chain. */
+    private readonly graphNodes: number,
     private readonly defending: boolean,
   ) {}
 
@@ -109,6 +111,13 @@ class DisputeMemory {
       from: await this.checkpointAt(step - 1n),
       evidenceOf,
     });
+    if (traced.graphNodes !== this.graphNodes) {
+      // Phase 2's positions and node N would mean other nodes than the graph's: no answer is sound.
+      throw new NodeError(
+        "GRAPH_MISMATCH",
+        `the task's graph_nodes is ${this.graphNodes} but step ${step}'s graph has ${traced.graphNodes} nodes`,
+      );
+    }
     const claimed = (await this.stateAfter(step)).slice(2);
     const outputs = [...traced.outputs.slice(0, -1), claimed];
     const mine = { ...traced, outputs, cumulative: cumulativeChain(step, outputs) };
@@ -153,12 +162,8 @@ export class DisputePlayer {
     const record = await this.options.record(dispute, task);
     if (!record) return null;
     const segment = task.audits[dispute.auditIndex]!.segment;
-    const memory = new DisputeMemory(
-      record,
-      dispute,
-      segment,
-      dispute.defender === this.options.chain.address,
-    );
+    const defending = dispute.defender === this.options.chain.address;
+    const memory = new DisputeMemory(record, dispute, segment, task.graphNodes, defending);
     this.memories.set(dispute.disputeId, memory);
     return memory;
   }

@@ -12,7 +12,9 @@ export type NodeErrorCode =
   /** A dispute party's published evidence that cannot be read. */
   | "INVALID_EVIDENCE"
   /** A dispute this node is party to, about work it holds no record of. */
-  | "NO_DISPUTE_RECORD";
+  | "NO_DISPUTE_RECORD"
+  /** A task's graph_nodes on chain that is not its training-step graph's node count. */
+  | "GRAPH_MISMATCH";
 
 export class NodeError extends Error {
   constructor(

@@ -12,6 +12,7 @@ import {
 } from "../../chain-bridge/index.ts";
 import { checkpointSha256, decodeCheckpoint } from "../train/checkpoint.ts";
 import { EvidenceError, type PinpointRun, StepReferee } from "../train/pinpoint.ts";
+import { graphNodes as stepGraphNodes } from "../train/pinpoint-graphs.ts";
 import { type PublishedEvidence, publishedEvidence } from "./dispute-evidence.ts";
 
 export interface RefereeOptions {
@@ -66,7 +67,7 @@ export class Referee {
         log(`dispute ${dispute.disputeId}: the task's model, dataset and spec are not at hand`);
         continue;
       }
-      const ruling = await this.decide(dispute, run);
+      const ruling = await this.decide(dispute, run, task.graphNodes);
       if (!ruling) continue;
       await resolveDispute(chain.api, this.options.sudoSeed, dispute.disputeId, ruling.output);
       log(
@@ -83,7 +84,7 @@ export class Referee {
    * the checkpoint their bundles carry; bundles naming different states are not ruled on (see
    * PROTOCOL.md §6.4).
    */
-  async decide(dispute: DisputeView, run: PinpointRun): Promise<Ruling | null> {
+  async decide(dispute: DisputeView, run: PinpointRun, graphNodes: number): Promise<Ruling | null> {
     const { log } = this.options;
     const parties = new Set([dispute.challenger, dispute.defender]);
     const bundles = this.options.evidenceDirs
@@ -103,6 +104,14 @@ export class Referee {
     const [agreedState] = agreedStates;
     const referee = await StepReferee.open(run, bundles[0]!.evidence.agreedCheckpoint);
     try {
+      const actual = stepGraphNodes(referee.stepGraph).length;
+      if (actual !== graphNodes) {
+        // Node N would be an operator here, or an operator the assembly: no ruling is sound.
+        log(
+          `dispute ${dispute.disputeId}: the task's graph_nodes is ${graphNodes}, its step graph has ${actual} nodes; not ruling`,
+        );
+        return null;
+      }
       const agreed = {
         step: dispute.step,
         node: Number(dispute.lo),
