@@ -28,15 +28,8 @@ import { TrainError } from "./errors.ts";
 import { checkThreads } from "./profile.ts";
 import { learningRateAt } from "./schedule.ts";
 import { parseTrainingSpec, type TrainingSpec } from "./spec.ts";
-import {
-  type Batch,
-  type BatchGeometry,
-  batchSizes,
-  type RunInput,
-  type RunOutcome,
-  type SplitGeometry,
-  StepEngine,
-} from "./step-engine.ts";
+import { type Batch, type RunInput, type RunOutcome, StepEngine } from "./step-engine.ts";
+import { batchGeometry } from "./step-options.ts";
 
 export interface DatasetSource {
   bytes: Uint8Array;
@@ -167,28 +160,6 @@ export async function setUpRun(
     identity,
     initialRng: rng.state(),
     engine,
-  };
-}
-
-/** The shapes of every batch a run feeds: per-sample shapes from `data`, batch sizes from the sample counts. */
-export function batchGeometry(
-  data: PreparedData,
-  spec: TrainingSpec,
-  samples: { train: number; validation: number | undefined },
-): BatchGeometry {
-  const split = (prepared: PreparedSplit, count: number, dropLast: boolean): SplitGeometry => {
-    const shape = (t: SampleTensor) => ({ dtype: t.dtype, sampleDims: t.sampleDims });
-    return {
-      inputs: new Map([...prepared.inputs].map(([name, t]) => [name, shape(t)])),
-      target: shape(prepared.target),
-      sizes: batchSizes(count, spec.batch_size, dropLast),
-    };
-  };
-  return {
-    train: split(data.train, samples.train, spec.drop_last),
-    ...(data.validation && samples.validation !== undefined
-      ? { validation: split(data.validation, samples.validation, false) }
-      : {}),
   };
 }
 

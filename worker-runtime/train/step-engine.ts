@@ -27,6 +27,7 @@ import { TrainError } from "./errors.ts";
 import { exposeNodeOutputs, graphInitializers } from "./pinpoint-graphs.ts";
 import { sessionOptions } from "./profile.ts";
 import type { TrainingSpec } from "./spec.ts";
+import { batchSizes, inputShapesAt, lossOptions, stepOptions } from "./step-options.ts";
 
 export interface ModelState {
   params: Map<string, Tensor>;
@@ -96,18 +97,6 @@ export interface SplitGeometry {
 export interface BatchGeometry {
   train: SplitGeometry;
   validation?: SplitGeometry;
-}
-
-/** The sizes of the batches `samples` split into: full ones, and the remainder unless dropped. */
-export function batchSizes(samples: number, batchSize: number, dropLast: boolean): number[] {
-  const sizes = samples >= batchSize ? [batchSize] : [];
-  const rest = samples % batchSize;
-  if (rest > 0 && !dropLast) sizes.push(rest);
-  return sizes;
-}
-
-function inputShapesAt(split: SplitGeometry, size: number): Record<string, number[]> {
-  return Object.fromEntries([...split.inputs].map(([name, s]) => [name, [size, ...s.sampleDims]]));
 }
 
 /** Zeros shaped like `steps` stacked batches of `size` samples of `split`. */
@@ -181,46 +170,6 @@ const fromOrt = (t: ort.Tensor): Tensor => ({
   dims: [...t.dims],
   data: t.data as TensorData,
 });
-
-/** Packing pays while parameter tensors hold this many elements on average, or fewer. */
-const PACKED_ELEMENTS_PER_TENSOR = 32768;
-
-function lossOptions({ loss }: TrainingSpec): LossOptions {
-  return loss.type === "cross_entropy"
-    ? { type: "cross_entropy", labelSmoothing: loss.label_smoothing }
-    : { type: loss.type };
-}
-
-function stepOptions(model: LoadedModel, spec: TrainingSpec, batchSize: number) {
-  const { optimizer: o } = spec;
-  const floats = [...model.initializers.values()].filter(
-    (t) => t.dtype === "float32" || t.dtype === "float64",
-  );
-  return {
-    modelOutput: spec.output,
-    batchSize,
-    // One packed parameter vector when the model allows it (all float32) and its tensors are
-    // small: far fewer tensors cross into onnxruntime per step, and the arithmetic is element for
-    // element the same. Large tensors cross cheaply but cost two copies per step to unpack and
-    // pack (15% of a step of the 784-512-512-10 MLP at batch 128), so they stay apart.
-    packParameters:
-      floats.every((t) => t.dtype === "float32") &&
-      floats.reduce((n, t) => n + t.data.length, 0) <= PACKED_ELEMENTS_PER_TENSOR * floats.length,
-    loss: lossOptions(spec),
-    optimizer:
-      o.type === "sgd"
-        ? {
-            type: "sgd" as const,
-            momentum: o.momentum,
-            dampening: o.dampening,
-            nesterov: o.nesterov,
-            weightDecay: o.weight_decay,
-          }
-        : { type: o.type, beta1: o.betas[0], beta2: o.betas[1], eps: o.eps, weightDecay: o.weight_decay },
-    ...(spec.clip_grad_norm === undefined ? {} : { clipGradNorm: spec.clip_grad_norm }),
-    frozen: spec.frozen,
-  };
-}
 
 /** A training-graph session (one step, or a loop over several) and the outputs the trainer reads. */
 interface RunGraph {
