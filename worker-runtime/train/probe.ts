@@ -10,7 +10,7 @@ import { Xoshiro128 } from "./data/prng.ts";
 import { type DatasetShapes, oneSampleDataset, sampleCounts } from "./data/shape-dataset.ts";
 import { TrainError } from "./errors.ts";
 import { checkModel, createEngine } from "./run-setup.ts";
-import { parseTrainingSpec, type TrainingSpec } from "./spec.ts";
+import { parseTrainingSpec } from "./spec.ts";
 import { graphFailure } from "./step-engine.ts";
 
 export type { DatasetShapes, TensorShape } from "./data/shape-dataset.ts";

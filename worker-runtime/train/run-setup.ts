@@ -16,13 +16,7 @@ import type { TrainingState } from "./checkpoint.ts";
 import type { RunIdentity } from "./checkpoint-dir.ts";
 import { type BatchOrder, type BatchPlan, batchesPerEpoch, type DataPosition } from "./data/batches.ts";
 import { type Dataset, readDataset } from "./data/dataset.ts";
-import {
-  gatherSamples,
-  type PreparedData,
-  type PreparedSplit,
-  prepareData,
-  type SampleTensor,
-} from "./data/prepare.ts";
+import { gatherSamples, type PreparedData, type PreparedSplit, prepareData } from "./data/prepare.ts";
 import { Xoshiro128 } from "./data/prng.ts";
 import { TrainError } from "./errors.ts";
 import { checkThreads } from "./profile.ts";

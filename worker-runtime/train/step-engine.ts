@@ -7,7 +7,6 @@ import {
   buildEvalStep,
   buildTrainingStep,
   type EvalStepGraph,
-  type LossOptions,
   loopTrainingStep,
   packTensors,
   type TrainingStepGraph,
@@ -27,7 +26,7 @@ import { TrainError } from "./errors.ts";
 import { exposeNodeOutputs, graphInitializers } from "./pinpoint-graphs.ts";
 import { sessionOptions } from "./profile.ts";
 import type { TrainingSpec } from "./spec.ts";
-import { batchSizes, inputShapesAt, lossOptions, stepOptions } from "./step-options.ts";
+import { inputShapesAt, lossOptions, stepOptions } from "./step-options.ts";
 
 export interface ModelState {
   params: Map<string, Tensor>;
