@@ -5,6 +5,7 @@ import type { ApiPromise } from "@polkadot/api";
 import { TranscriptLayout } from "../protocol/transcript.ts";
 import { readTask, type TaskView } from "./compute-state.ts";
 import { BridgeError } from "./errors.ts";
+import { decodeEvent, eventsAt } from "./inclusion.ts";
 import { bigintOf, hashOf, numberOf, objectOf, optionalOf, stringOf, variantOf } from "./values.ts";
 
 export const DISPUTE_KINDS = ["Commitment", "Transcript"] as const;
@@ -134,4 +135,42 @@ export async function readDisputeWithTask(
       `dispute ${disputeId} names unknown task ${dispute.chainTaskId}`,
     );
   return { dispute, task };
+}
+
+/**
+ * The state hash both parties agreed on after step `dispute.step − 1`, read from the game's events:
+ * the defender's `DisputeResponded` at that position, answered by the challenger's agreeing
+ * `DisputeBisected` (PROTOCOL.md §6.2). Null when that step is the segment's start, whose state is
+ * the committed checkpoint leaf (proved against the root instead). Scans back from the head to the
+ * dispute's opening.
+ */
+export async function agreedStateBefore(api: ApiPromise, dispute: DisputeView): Promise<string | null> {
+  const position = dispute.step - 1n;
+  if (position === dispute.segmentStart) return null;
+  const id = dispute.disputeId.toString();
+  const ours = (data: Record<string, unknown>) => String(data.disputeId) === id;
+  let head = (await api.rpc.chain.getHeader()).number.toNumber();
+  // Newest first: phase 2's events (after DisputeNarrowedToStep) reuse lo for node counts.
+  let inPhase1 = false;
+  let agreed = false;
+  for (; head >= 0; head--) {
+    const records = await eventsAt(api, (await api.rpc.chain.getBlockHash(head)).toHex());
+    for (const { pallet, name, data } of records.map(decodeEvent).reverse()) {
+      if (pallet !== "Compute" || !ours(data)) continue;
+      if (name === "DisputeNarrowedToStep") inPhase1 = true;
+      if (!inPhase1) continue;
+      if (name === "DisputeBisected" && data.agree === true && BigInt(String(data.lo)) === position)
+        agreed = true;
+      if (agreed && name === "DisputeResponded" && BigInt(String(data.position)) === position) {
+        return hashOf(data.hash, `DisputeResponded(${id}).hash`);
+      }
+      if (name === "DisputeOpened") {
+        throw new BridgeError(
+          "RECONCILE_FAILED",
+          `dispute ${id} has no agreed state after step ${position} on chain`,
+        );
+      }
+    }
+  }
+  throw new BridgeError("RECONCILE_FAILED", `dispute ${id}'s opening is not on chain`);
 }

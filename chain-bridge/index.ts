@@ -34,6 +34,7 @@ export {
   type TokenRate,
 } from "./conversion.ts";
 export {
+  agreedStateBefore,
   askedPosition,
   type DisputeKind,
   type DisputePhase,

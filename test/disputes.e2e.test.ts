@@ -222,13 +222,19 @@ describe("disputes played to the end by two nodes and the referee", () => {
   function player(
     client: NodeChainClient,
     chainTaskId: bigint,
-    kept: { leaves: string[] } | null,
+    kept: { role: "worker" | "verifier"; leaves: string[] },
     options: { alwaysDisagree?: boolean } = {},
   ) {
     const dataDir = join(scratch, "nodes", client.address);
     const inputs = { model: mlp.model, dataset: mlp.dataset, spec, threads: 1 };
-    if (kept) keepWorkerRecord(dataDir, chainTaskId, inputs, join(scratch, "run"), kept.leaves);
-    else keepVerifierRecord(dataDir, chainTaskId, inputs, { step: 0, bytes: start });
+    if (kept.role === "worker")
+      keepWorkerRecord(dataDir, chainTaskId, inputs, join(scratch, "run"), kept.leaves);
+    else {
+      // The verifier checked the segment's start checkpoint against the root with this proof.
+      const tree = kept.leaves.map((leaf) => Buffer.from(leaf, "hex"));
+      const proof = merkleInclusionProof(tree, 0).map((node) => Buffer.from(node).toString("hex"));
+      keepVerifierRecord(dataDir, chainTaskId, inputs, { step: 0, bytes: start, proof });
+    }
     return new DisputePlayer({
       chain: client,
       record: disputeRecords(dataDir),
@@ -254,8 +260,8 @@ describe("disputes played to the end by two nodes and the referee", () => {
     assert.equal(dispute.defender, worker.address);
     const bonded = (await worker.node())!.bonded;
     const ruling = await playOut(dispute, [
-      player(worker, chainTaskId, { leaves }),
-      player(verifier, chainTaskId, null),
+      player(worker, chainTaskId, { role: "worker", leaves }),
+      player(verifier, chainTaskId, { role: "verifier", leaves }),
     ]);
     // The forged state is the first one the parties disagree on: the last step, at the checkpoint
     // assembly (node N), whose correct output the referee recomputes from the agreed operator outputs.
@@ -281,8 +287,8 @@ describe("disputes played to the end by two nodes and the referee", () => {
     const ruling = await playOut(
       dispute,
       [
-        player(worker, chainTaskId, { leaves: honestLeaves }),
-        player(verifier, chainTaskId, null, { alwaysDisagree: true }),
+        player(worker, chainTaskId, { role: "worker", leaves: honestLeaves }),
+        player(verifier, chainTaskId, { role: "verifier", leaves: honestLeaves }, { alwaysDisagree: true }),
       ],
       // While the worker is on turn and in time, the verifier tries to win by timeout.
       async (current) => {
@@ -313,7 +319,7 @@ describe("disputes played to the end by two nodes and the referee", () => {
       (replayed) => replayed,
     );
     const bonded = (await worker.node())!.bonded;
-    const honest = player(verifier, chainTaskId, null);
+    const honest = player(verifier, chainTaskId, { role: "verifier", leaves });
     const deadline = Date.now() + 60_000;
     while ((await verifier.dispute(dispute.disputeId)) !== null) {
       assert.ok(Date.now() < deadline, "the dispute is still open");

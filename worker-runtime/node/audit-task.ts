@@ -148,7 +148,7 @@ export async function runAuditTask(
           context.dataDir,
           duty.chainTaskId,
           { model, dataset: segment.dataset, spec: audit.spec, threads: context.threads },
-          { step: audit.from.step, bytes: from },
+          { step: audit.from.step, bytes: from, proof: audit.from.proof },
         );
       }
       if (forced)

@@ -26,6 +26,7 @@ interface EvidenceJson {
   inputs: Record<string, TensorJson>;
   output_hashes: string[];
   producers: Record<string, TensorJson[]>;
+  segment_start_proof: string[];
 }
 
 const toJson = (t: Tensor): TensorJson => ({
@@ -46,9 +47,19 @@ export interface PublishedEvidence {
   /** The party's address. */
   party: string;
   evidence: OperatorEvidence;
+  /**
+   * When the agreed state is the segment's start: the inclusion proof (hex siblings) of its
+   * checkpoint as leaf `segment` of the committed root; empty otherwise.
+   */
+  segmentStartProof: string[];
 }
 
-export function encodeEvidence({ disputeId, party, evidence }: PublishedEvidence): Uint8Array {
+export function encodeEvidence({
+  disputeId,
+  party,
+  evidence,
+  segmentStartProof,
+}: PublishedEvidence): Uint8Array {
   const body: EvidenceJson = {
     dispute_id: disputeId.toString(),
     party,
@@ -62,6 +73,7 @@ export function encodeEvidence({ disputeId, party, evidence }: PublishedEvidence
     producers: Object.fromEntries(
       [...evidence.producers].map(([node, ts]) => [String(node), ts.map(toJson)]),
     ),
+    segment_start_proof: segmentStartProof,
   };
   return Buffer.from(JSON.stringify(body));
 }
@@ -76,6 +88,7 @@ export function decodeEvidence(bytes: Uint8Array): PublishedEvidence {
   return {
     disputeId: BigInt(body.dispute_id),
     party: body.party,
+    segmentStartProof: body.segment_start_proof ?? [],
     evidence: {
       step: body.step,
       node: body.node,

@@ -30,6 +30,8 @@ export interface DisputeRecord {
   segmentStart: Uint8Array;
   /** A defending worker's committed checkpoint leaves (hex), in order: its claims are bound to them. */
   committedLeaves?: string[];
+  /** A verifier's: the inclusion proof (hex) of the segment-start checkpoint in the committed root. */
+  segmentStartProof?: string[];
 }
 
 export interface DisputePlayerOptions {
@@ -85,6 +87,14 @@ class DisputeMemory {
       this.stepHashes = new Map(window.stepHashes.map((hash, i) => [BigInt(window.first + i), hash]));
     }
     return `0x${this.stepHashes.get(step)!}`;
+  }
+
+  /** The inclusion proof (hex) of the segment-start checkpoint as leaf `segment` of the commitment. */
+  segmentStartProof(): string[] {
+    const leaves = this.record.committedLeaves;
+    if (!leaves) return this.record.segmentStartProof ?? [];
+    const tree = leaves.map((leaf) => Buffer.from(leaf, "hex"));
+    return merkleInclusionProof(tree, this.segment).map((node) => Buffer.from(node).toString("hex"));
   }
 
   /** Canonical bytes of the state after `step` by this party's replay. */
@@ -237,6 +247,7 @@ export class DisputePlayer {
       disputeId: dispute.disputeId,
       party: this.options.chain.address,
       evidence: trace.evidence[0]!,
+      segmentStartProof: memory.segmentStartProof(),
     });
     memory.published = true;
     this.options.log(

@@ -17,8 +17,9 @@ interface RecordFile {
   /** A worker's: its checkpoint directory and committed leaves. */
   checkpoint_dir?: string;
   committed_leaves?: string[];
-  /** A verifier's: the step of `segment-start.ckpt`. */
+  /** A verifier's: the step of `segment-start.ckpt` and its inclusion proof in the committed root. */
   segment_start_step?: number;
+  segment_start_proof?: string[];
 }
 
 const recordDir = (dataDir: string, chainTaskId: bigint) => join(dataDir, "disputes", chainTaskId.toString());
@@ -64,9 +65,12 @@ export function keepVerifierRecord(
   dataDir: string,
   chainTaskId: bigint,
   inputs: RunInputs,
-  segmentStart: { step: number; bytes: Uint8Array },
+  segmentStart: { step: number; bytes: Uint8Array; proof: string[] },
 ): void {
-  const dir = writeRecord(dataDir, chainTaskId, inputs, { segment_start_step: segmentStart.step });
+  const dir = writeRecord(dataDir, chainTaskId, inputs, {
+    segment_start_step: segmentStart.step,
+    segment_start_proof: segmentStart.proof,
+  });
   writeFileSync(join(dir, "segment-start.ckpt"), segmentStart.bytes);
 }
 
@@ -105,6 +109,10 @@ export function disputeRecords(dataDir: string) {
       };
     }
     if (stored.segment_start_step !== startStep) return null;
-    return { run, segmentStart: readFileSync(join(dir, "segment-start.ckpt")) };
+    return {
+      run,
+      segmentStart: readFileSync(join(dir, "segment-start.ckpt")),
+      segmentStartProof: stored.segment_start_proof ?? [],
+    };
   };
 }

@@ -4,12 +4,14 @@
 // (StepReferee), and submits `resolve_dispute` with the hash of the correct output through Sudo.
 import { setTimeout as sleep } from "node:timers/promises";
 import {
+  agreedStateBefore,
   type DisputeView,
   type NodeChainClient,
   readOpenDisputes,
   resolveDispute,
   type TaskView,
 } from "../../chain-bridge/index.ts";
+import { verifyMerkleInclusion } from "../../protocol/merkle.ts";
 import { checkpointSha256, decodeCheckpoint } from "../train/checkpoint.ts";
 import { EvidenceError, type PinpointRun, StepReferee } from "../train/pinpoint.ts";
 import { graphNodes as stepGraphNodes } from "../train/pinpoint-graphs.ts";
@@ -67,7 +69,7 @@ export class Referee {
         log(`dispute ${dispute.disputeId}: the task's model, dataset and spec are not at hand`);
         continue;
       }
-      const ruling = await this.decide(dispute, run, task.graphNodes);
+      const ruling = await this.decide(dispute, task, run);
       if (!ruling) continue;
       await resolveDispute(chain.api, this.options.sudoSeed, dispute.disputeId, ruling.output);
       log(
@@ -80,11 +82,12 @@ export class Referee {
 
   /**
    * The correct output of the narrowed node, from the first party's evidence that checks out; null
-   * while no usable evidence is published. The state after step t − 1 both parties agreed on is
-   * the checkpoint their bundles carry; bundles naming different states are not ruled on (see
-   * PROTOCOL.md §6.4).
+   * while no usable evidence is published. A bundle is used only if its checkpoint is the state the
+   * chain records as agreed after step t − 1: the hash the challenger agreed to in phase 1 (read
+   * from the game's events), or the committed leaf of the segment's start, which it must prove.
    */
-  async decide(dispute: DisputeView, run: PinpointRun, graphNodes: number): Promise<Ruling | null> {
+  async decide(dispute: DisputeView, task: TaskView, run: PinpointRun): Promise<Ruling | null> {
+    const { graphNodes } = task;
     const { log } = this.options;
     const parties = new Set([dispute.challenger, dispute.defender]);
     const bundles = this.options.evidenceDirs
@@ -96,13 +99,21 @@ export class Referee {
           b.evidence.node === Number(dispute.lo),
       );
     if (bundles.length === 0) return null;
-    const agreedStates = new Set(bundles.map((b) => stateOf(b)));
-    if (agreedStates.size > 1) {
-      log(`dispute ${dispute.disputeId}: the parties' evidence starts from different states; not ruling`);
-      return null;
-    }
-    const [agreedState] = agreedStates;
-    const referee = await StepReferee.open(run, bundles[0]!.evidence.agreedCheckpoint);
+    // The agreed state after step t − 1 as the chain records it: the hash the challenger agreed to
+    // in phase 1, or (null) the segment's start, a committed leaf each bundle must prove.
+    const agreedState = await agreedStateBefore(this.options.chain.api, dispute);
+    const usable = bundles.filter((b) => {
+      const held = stateOf(b);
+      const proved =
+        agreedState === null ? provesSegmentStart(b, held, dispute, task) : held === agreedState.slice(2);
+      if (!proved)
+        log(
+          `dispute ${dispute.disputeId}: evidence of ${b.party} starts from a state the parties did not agree on`,
+        );
+      return proved;
+    });
+    if (usable.length === 0) return null;
+    const referee = await StepReferee.open(run, usable[0]!.evidence.agreedCheckpoint);
     try {
       const actual = stepGraphNodes(referee.stepGraph).length;
       if (actual !== graphNodes) {
@@ -116,9 +127,9 @@ export class Referee {
         step: dispute.step,
         node: Number(dispute.lo),
         cumulativeLo: dispute.cumulativeLo,
-        agreedState: agreedState!,
+        agreedState: stateOf(usable[0]!),
       };
-      for (const { party, evidence } of bundles) {
+      for (const { party, evidence } of usable) {
         try {
           const output = `0x${await referee.output(evidence, agreed)}`;
           return {
@@ -140,6 +151,25 @@ export class Referee {
       await referee.close();
     }
   }
+}
+
+/** Whether the bundle proves its checkpoint (SHA-256 `held`) is the committed leaf of the segment's start. */
+function provesSegmentStart(
+  bundle: PublishedEvidence,
+  held: string,
+  dispute: DisputeView,
+  task: TaskView,
+): boolean {
+  const commitment = task.commitment;
+  if (!commitment) return false;
+  const bytes = (h: string) => Buffer.from(h.replace(/^0x/, ""), "hex");
+  return verifyMerkleInclusion({
+    leaf: bytes(held),
+    index: task.audits[dispute.auditIndex]!.segment,
+    treeSize: commitment.checkpoints,
+    proof: bundle.segmentStartProof.map(bytes),
+    root: bytes(commitment.root),
+  });
 }
 
 const stateOf = (bundle: PublishedEvidence) =>
