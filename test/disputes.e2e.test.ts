@@ -8,7 +8,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type Devnet, startDevnet } from "../chain/index.ts";
-import { computeCall } from "../chain-bridge/compute-state.ts";
 import {
   BridgeError,
   type ChainConnection,
@@ -21,8 +20,6 @@ import {
   setProtocolParameters,
   signerFromSeed,
 } from "../chain-bridge/index.ts";
-import { Submitter } from "../chain-bridge/submitter.ts";
-import { MemoryTransactionStore } from "../chain-bridge/transaction-store.ts";
 import { merkleInclusionProof, merkleRoot } from "../protocol/merkle.ts";
 import { TranscriptLayout } from "../protocol/transcript.ts";
 import { DisputePlayer } from "../worker-runtime/node/dispute-player.ts";
@@ -39,6 +36,7 @@ import { stepGraphOf } from "../worker-runtime/train/pinpoint.ts";
 import { graphNodes } from "../worker-runtime/train/pinpoint-graphs.ts";
 import { replayTranscript } from "../worker-runtime/train/replay.ts";
 import { train } from "../worker-runtime/train/trainer.ts";
+import { computeCall, submitAs as submitSigned } from "./support/chain-fixture.ts";
 
 const STEPS = 8;
 const mlp = loadFixture("mlp");
@@ -81,10 +79,8 @@ describe("disputes played to the end by two nodes and the referee", () => {
     rmSync(scratch, { recursive: true, force: true });
   });
 
-  async function submitAs(seed: string, purpose: string, call: ReturnType<ReturnType<typeof computeCall>>) {
-    const submitter = new Submitter(chain.api, await signerFromSeed(seed), new MemoryTransactionStore());
-    return submitter.submit({ causeKey: `${purpose}:${Date.now()}:${Math.random()}`, purpose }, call);
-  }
+  const submitAs = (seed: string, purpose: string, call: Parameters<typeof submitSigned>[3]) =>
+    submitSigned(chain.api, seed, purpose, call);
 
   /** A fresh account funded by //Alice, for nodes beyond the dev chain's six. */
   async function funded(seed: string): Promise<string> {
