@@ -144,11 +144,16 @@ export class DisputePlayer {
 
   async playUntilStopped(stop: AbortSignal): Promise<void> {
     const { log, pollMs = 500 } = this.options;
+    // A failure that repeats at every look (a task it cannot play) is reported once, not twice a second.
+    let reported = "";
     while (!stop.aborted) {
       try {
         await this.playOnce();
+        reported = "";
       } catch (error) {
-        log(`dispute turn failed: ${(error as Error).message}`);
+        const message = `dispute turn failed: ${(error as Error).message}`;
+        if (message !== reported) log(message);
+        reported = message;
       }
       await sleep(pollMs, undefined, { signal: stop }).catch(() => undefined);
     }
