@@ -65,6 +65,8 @@ export interface TaskView {
   attempt: number;
   /** The determinism profile every worker and verifier of the task has (PROTOCOL.md §3). */
   profile: string | null;
+  /** The nodes of the training-step graph (`spec.graph_nodes`): the range of phase 2 of a dispute. */
+  graphNodes: number;
   commitDeadline: number;
   commitment: Commitment | null;
   /** The audit seed (PROTOCOL.md §5.3), once audits are selected. */
@@ -151,6 +153,7 @@ export function taskFromPrimitive(chainTaskId: bigint, value: unknown): TaskView
     worker: optionalOf(raw.worker, (present) => stringOf(present, `${where}.worker`)),
     attempt: numberOf(raw.attempt, `${where}.attempt`),
     profile: optionalOf(raw.profile, (present) => hashOf(present, `${where}.profile`)),
+    graphNodes: numberOf(objectOf(raw.spec, `${where}.spec`).graphNodes, `${where}.spec.graphNodes`),
     commitDeadline: numberOf(raw.commitDeadline, `${where}.commitDeadline`),
     commitment: optionalOf(raw.commitment, (present) => {
       const commitment = objectOf(present, `${where}.commitment`);
@@ -242,6 +245,8 @@ export interface ProtocolParameters {
   maxVerificationLevel: number;
   /** Steps between the leaves of a verdict's transcript (PROTOCOL.md §5.4). */
   transcriptStride: number;
+  /** Each pinpoint-game turn's deadline, in blocks (PROTOCOL.md §6.5). */
+  roundBlocks: number;
 }
 
 const PARAMETER_FIELDS = [
@@ -253,6 +258,7 @@ const PARAMETER_FIELDS = [
   "forcedErrorPpm",
   "maxVerificationLevel",
   "transcriptStride",
+  "roundBlocks",
 ] as const satisfies readonly (keyof ProtocolParameters)[];
 
 export async function readParameters(api: ApiPromise): Promise<ProtocolParameters> {

@@ -33,10 +33,21 @@ export {
   type Rounding,
   type TokenRate,
 } from "./conversion.ts";
+export {
+  agreedStateBefore,
+  askedPosition,
+  type DisputeKind,
+  type DisputePhase,
+  type DisputeTurn,
+  type DisputeView,
+  readDispute,
+  readDisputeWithTask,
+  readOpenDisputes,
+} from "./dispute-state.ts";
 export { BridgeError, type BridgeErrorCode, type ModuleError } from "./errors.ts";
 export { EventWatcher, type EventWatcherOptions, type WatchedEvent } from "./event-watcher.ts";
 export { type ForcedErrorSecret, isForcedAudit, newForcedErrorSecret } from "./forced-errors.ts";
-export { setProtocolParameters } from "./governance.ts";
+export { resolveDispute, setProtocolParameters } from "./governance.ts";
 export {
   type AuditRef,
   type CheckpointCommit,

@@ -1,5 +1,5 @@
 // The chain as a node daemon (worker, verifier, whistleblower) uses it: staking, the checkpoint
-// commit, audit verdicts, forced-error reveals and challenges, each signed with the node's own
+// commit, audit verdicts, forced-error reveals and challenges, the turns of a pinpoint game, each signed with the node's own
 // key through its own submission queue. A node keeps no database, so its journal is in memory;
 // what protects it from doing a duty twice is the chain itself: a second commit or verdict is
 // refused with WrongTaskStatus / AlreadySubmitted, surfaced as a DISPATCH_FAILED BridgeError.
@@ -17,6 +17,7 @@ import {
   type TaskView,
 } from "./compute-state.ts";
 import { type ChainConnection, connectChain } from "./connection.ts";
+import { type DisputeView, readDispute, readOpenDisputes } from "./dispute-state.ts";
 import { BridgeError } from "./errors.ts";
 import { signerFromSeed } from "./signer.ts";
 import { Submitter, type SubmitterOptions } from "./submitter.ts";
@@ -185,6 +186,40 @@ export class NodeChainClient {
       audit.firstWrongStep,
     );
     return this.#submit("Compute.challenge", call);
+  }
+
+  /**
+   * The defender's turn in dispute `disputeId` (PROTOCOL.md §6): its claim at the position the game
+   * asks for (askedPosition), with an inclusion proof where the claim is bound to a root.
+   */
+  respond(disputeId: bigint, hash: string, proof: readonly string[] = []): Promise<TxRecord> {
+    const call = computeCall(this.api, "respond")(
+      disputeId,
+      hashArgument(hash, "hash"),
+      proof.map((sibling, i) => hashArgument(sibling, `proof[${i}]`)),
+    );
+    return this.#submit("Compute.respond", call);
+  }
+
+  /** The challenger's turn: whether it agrees with the defender's pending answer. */
+  bisect(disputeId: bigint, agree: boolean): Promise<TxRecord> {
+    return this.#submit("Compute.bisect", computeCall(this.api, "bisect")(disputeId, agree));
+  }
+
+  /** After a turn's deadline: the party whose turn it was loses (PROTOCOL.md §6.5). */
+  claimTimeout(disputeId: bigint): Promise<TxRecord> {
+    return this.#submit("Compute.claim_timeout", computeCall(this.api, "claimTimeout")(disputeId));
+  }
+
+  /** An open dispute, or null once it is over. */
+  dispute(disputeId: bigint): Promise<DisputeView | null> {
+    return readDispute(this.api, disputeId);
+  }
+
+  /** Every open dispute this node is a party to. */
+  async myDisputes(): Promise<DisputeView[]> {
+    const open = await readOpenDisputes(this.api);
+    return open.filter((d) => d.challenger === this.address || d.defender === this.address);
   }
 
   /** The number of the best block: the chain's deadlines are block numbers. */

@@ -13,6 +13,7 @@ const COMMANDS: Record<string, () => Promise<Registrar>> = {
   devnet: async () => (await import("./commands/devnet.ts")).registerDevnetCommand,
   train: async () => (await import("./commands/train.ts")).registerTrainCommand,
   node: async () => (await import("./commands/node.ts")).registerNodeCommand,
+  referee: async () => (await import("./commands/referee.ts")).registerRefereeCommand,
   login: async () => (await import("./commands/login.ts")).registerLoginCommands,
   files: async () => (await import("./commands/files.ts")).registerFilesCommands,
   jobs: async () => (await import("./commands/jobs.ts")).registerJobsCommands,

@@ -1,14 +1,18 @@
 // Shared set-up of the bridge's tests: the dev chain in-process, a database schema of their own,
 // the operator's bridge, a training job row for tasks to belong to, and staked nodes to take the work.
 import { randomBytes } from "node:crypto";
+import type { ApiPromise } from "@polkadot/api";
 import { newId } from "../../api/ids.ts";
 import { type Devnet, startDevnet } from "../../chain/index.ts";
 import { ChainBridge, type TaskSpecInput } from "../../chain-bridge/bridge.ts";
-import type { TaskView } from "../../chain-bridge/compute-state.ts";
+import { computeCall, type TaskView } from "../../chain-bridge/compute-state.ts";
 import { type ChainConnection, connectChain } from "../../chain-bridge/connection.ts";
 import { PLANCK_PER_VT } from "../../chain-bridge/conversion.ts";
 import { newForcedErrorSecret } from "../../chain-bridge/forced-errors.ts";
 import { NodeChainClient, type NodeRoles, type VerdictSubmission } from "../../chain-bridge/node-client.ts";
+import { signerFromSeed } from "../../chain-bridge/signer.ts";
+import { type Extrinsic, Submitter } from "../../chain-bridge/submitter.ts";
+import { MemoryTransactionStore, type TxRecord } from "../../chain-bridge/transaction-store.ts";
 import { merkleInclusionProof, merkleRoot } from "../../protocol/merkle.ts";
 import { TranscriptLayout } from "../../protocol/transcript.ts";
 import { createTestDatabase, type TestDatabase } from "./database.ts";
@@ -162,4 +166,18 @@ export async function stakedNode(
     bond: vt * PLANCK_PER_VT,
   });
   return node;
+}
+
+/** A call of the Compute pallet, for tests that drive the chain below the bridge. */
+export { computeCall };
+
+/** Submits `call` signed by `seed` (its own submission queue) and waits for its inclusion. */
+export async function submitAs(
+  api: ApiPromise,
+  seed: string,
+  purpose: string,
+  call: Extrinsic,
+): Promise<TxRecord> {
+  const submitter = new Submitter(api, await signerFromSeed(seed), new MemoryTransactionStore());
+  return submitter.submit({ causeKey: `${purpose}:${Date.now()}:${Math.random()}`, purpose }, call);
 }

@@ -11,6 +11,7 @@ import { TranscriptLayout } from "../../protocol/transcript.ts";
 import { TrainError } from "../train/errors.ts";
 import { type ReplayOptions, replaySegment, replayTranscript } from "../train/replay.ts";
 import { type AuditDuty, submitVerdict, transcriptStrideOf } from "./chain-duties.ts";
+import { keepVerifierRecord } from "./dispute-records.ts";
 import { NodeError } from "./errors.ts";
 import { LeaseKeeper } from "./lease-keeper.ts";
 import { requireSameProfile } from "./profile-check.ts";
@@ -141,6 +142,15 @@ export async function runAuditTask(
         sha256: audit.to.sha256,
         proof: audit.to.proof,
       });
+      // A disagreeing verdict opens a dispute the verifier must play (PROTOCOL.md §5.7, §6).
+      if (!agrees) {
+        keepVerifierRecord(
+          context.dataDir,
+          duty.chainTaskId,
+          { model, dataset: segment.dataset, spec: audit.spec, threads: context.threads },
+          { step: audit.from.step, bytes: from, proof: audit.from.proof },
+        );
+      }
       if (forced)
         log(
           `audit ${duty.auditIndex} of chain task ${duty.chainTaskId} is a forced error: transcript altered`,

@@ -1,5 +1,6 @@
 // The node daemon behind `veritrain node`: it loads the node's key, registers with the gateway,
-// then claims and runs tasks of its role one at a time until stopped. Nothing waits for the
+// then claims and runs tasks of its role one at a time until stopped, and plays every dispute it is
+// party to beside them (dispute-player.ts). Nothing waits for the
 // verification of earlier work: a worker's duty on chain lasts until its task is finalized, and a
 // verifier's until its reveal after the challenge window, so the chain's capacity by stake
 // (PROTOCOL.md §3) decides how many are open; the reveals run beside the next audits. A stop (SIGTERM) ends
@@ -13,6 +14,9 @@ import { runAuditTask } from "./audit-task.ts";
 import { type AuditDuty, pendingReveals, revealWhenDue } from "./chain-duties.ts";
 import { ensureStaked } from "./chain-stake.ts";
 import { keepCommitmentFresh } from "./commitment-keeper.ts";
+import { evidenceDirOf } from "./dispute-evidence.ts";
+import { DisputePlayer } from "./dispute-player.ts";
+import { disputeRecords } from "./dispute-records.ts";
 import { NodeError } from "./errors.ts";
 import type { Fault } from "./faults.ts";
 import { GatewayClient } from "./gateway-client.ts";
@@ -138,6 +142,17 @@ export class NodeDaemon {
     if (chain && role === "verifier") {
       for (const owed of pendingReveals(this.options.dataDir)) this.revealLater(chain, owed);
       this.beside(keepCommitmentFresh(chain, this.options.dataDir, stop, log));
+    }
+    if (chain) {
+      const fault = this.options.fault;
+      const player = new DisputePlayer({
+        chain,
+        record: disputeRecords(this.options.dataDir),
+        evidenceDir: evidenceDirOf(this.options.dataDir),
+        log,
+        alwaysDisagree: fault?.role === "verifier" && fault.verdict === "disagrees",
+      });
+      this.beside(player.playUntilStopped(stop));
     }
     try {
       await this.claimUntilStopped(context);

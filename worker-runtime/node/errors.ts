@@ -8,7 +8,13 @@ export type NodeErrorCode =
   /** The task's checkpoints were made under another determinism profile than this node's. */
   | "PROFILE_MISMATCH"
   /** `--fault` asked for without VERITRAIN_ALLOW_FAULTS=1, in production, or with an unknown mode. */
-  | "FAULTS_REFUSED";
+  | "FAULTS_REFUSED"
+  /** A dispute party's published evidence that cannot be read. */
+  | "INVALID_EVIDENCE"
+  /** A dispute this node is party to, about work it holds no record of. */
+  | "NO_DISPUTE_RECORD"
+  /** A task's graph_nodes on chain that is not its training-step graph's node count. */
+  | "GRAPH_MISMATCH";
 
 export class NodeError extends Error {
   constructor(

@@ -15,6 +15,7 @@ import { currentProfile } from "../train/profile.ts";
 import { parseTrainingSpec } from "../train/spec.ts";
 import { deliveredModel, type TrainEvent, train } from "../train/trainer.ts";
 import { commitCheckpoints } from "./chain-duties.ts";
+import { keepWorkerRecord } from "./dispute-records.ts";
 import { NodeError } from "./errors.ts";
 import type { CheckpointInFlight, Fault, WorkerFault } from "./faults.ts";
 import type { GatewayClient } from "./gateway-client.ts";
@@ -203,6 +204,14 @@ export async function runTrainingTask(
         { root, leaves, steps: task.total_steps },
       );
       log(`task ${task.task_id}: committed root ${root} on chain task ${task.chain.chain_task_id}`);
+      // Kept to defend the commit in a dispute: the inputs, these checkpoints and the leaves.
+      keepWorkerRecord(
+        context.dataDir,
+        BigInt(task.chain.chain_task_id),
+        { ...job, dataset: { bytes: dataset, fileName: task.dataset_file_name }, threads: context.threads },
+        checkpointDir,
+        leaves,
+      );
     }
     if (fault?.vanish === "after-commit") {
       keeper.stop();

@@ -3,73 +3,17 @@
 // builds every graph the run would compile and runs each once on zeros of the data's shapes, so
 // a model accepted here does not fail after acceptance.
 
-import { allocate } from "../onnx/dtypes.ts";
-import { type DType, elementCount, type LoadedModel, loadModel, OnnxError } from "../onnx/index.ts";
+import { type LoadedModel, loadModel, OnnxError } from "../onnx/index.ts";
 import { batchesPerEpoch } from "./data/batches.ts";
-import { type Dataset, type DatasetFormat, readDataset } from "./data/dataset.ts";
 import { prepareData } from "./data/prepare.ts";
 import { Xoshiro128 } from "./data/prng.ts";
+import { type DatasetShapes, oneSampleDataset, sampleCounts } from "./data/shape-dataset.ts";
 import { TrainError } from "./errors.ts";
 import { checkModel, createEngine } from "./run-setup.ts";
-import { parseTrainingSpec, type TrainingSpec } from "./spec.ts";
+import { parseTrainingSpec } from "./spec.ts";
 import { graphFailure } from "./step-engine.ts";
 
-/** A dataset tensor as upload inspection describes it (api/services/inspection/dataset.ts). */
-export interface TensorShape {
-  name: string;
-  dtype: string;
-  shape: number[];
-}
-
-export interface DatasetShapes {
-  /** CSV datasets resolve spec names as column lists ("a,b") and prefixes ("px*"); others by name. */
-  format?: DatasetFormat;
-  tensors: readonly TensorShape[];
-}
-
-/** The dataset with one zero sample per tensor: enough for every shape and dtype check. */
-function oneSampleDataset(shapes: DatasetShapes): Dataset {
-  if (shapes.format === "csv") {
-    const columns = shapes.tensors.map((t) => t.name);
-    const text = `${columns.join(",")}\n${columns.map(() => "0").join(",")}\n`;
-    return readDataset(new TextEncoder().encode(text), "probe.csv");
-  }
-  const byName = new Map(shapes.tensors.map((t) => [t.name, t]));
-  const describe = (name: string) => {
-    const t = byName.get(name);
-    if (!t) return undefined;
-    const dims = t.shape.length === 0 ? [] : [Math.min(1, t.shape[0]!), ...t.shape.slice(1)];
-    return { dtype: t.dtype as DType, dims };
-  };
-  return {
-    format: shapes.format ?? "safetensors",
-    names: [...byName.keys()],
-    describe,
-    tensor: (name) => {
-      const shape = describe(name);
-      return shape && { ...shape, data: allocate(shape.dtype, elementCount(shape.dims)) };
-    },
-  };
-}
-
-/** Training and validation sample counts, as prepareData would split the real data. */
-function sampleCounts(spec: TrainingSpec, shapes: DatasetShapes) {
-  const byName = new Map(shapes.tensors.map((t) => [t.name, t]));
-  // CSV columns share their rows, whatever column list or prefix the spec names.
-  const rows = (name: string) => (byName.get(name) ?? shapes.tensors[0])?.shape[0] ?? 0;
-  const samples = rows(spec.target);
-  const validation = spec.validation;
-  if (!validation) return { train: samples, validation: undefined };
-  if ("target" in validation) return { train: samples, validation: rows(validation.target) };
-  const held = Math.round(samples * validation.fraction);
-  if (held === 0 || held === samples) {
-    throw new TrainError(
-      "INVALID_SPEC",
-      `validation.fraction ${validation.fraction} of ${samples} samples leaves an empty split`,
-    );
-  }
-  return { train: samples - held, validation: held };
-}
+export type { DatasetShapes, TensorShape } from "./data/shape-dataset.ts";
 
 function load(bytes: Uint8Array): LoadedModel {
   try {

@@ -6,6 +6,10 @@
 // intra-op threads is: every onnxruntime kernel the step graphs use was measured to give the same
 // bits with 1 to 4 threads (threads.test.ts keeps checking it), but a guarantee that rests on
 // measurement is recorded, so a replay or resume under another thread count is refused.
+// Graph optimisation is off: onnxruntime's fusions change rounding (a transformer's step differs
+// bit for bit between "all" and no fusion) and are blocked by exposing a node's output, so only
+// without them is every node of the step graph a kernel of its own whose output the pinpoint game
+// can hash and a referee can recompute alone (PROTOCOL.md §6.3-6.4; pinpoint.test.ts checks it).
 import { readFileSync } from "node:fs";
 import { arch, platform } from "node:os";
 import ort from "onnxruntime-node";
@@ -17,7 +21,7 @@ export interface DeterminismProfile {
   intra_op_threads: number;
   inter_op_threads: 1;
   execution_mode: "sequential";
-  graph_optimization_level: "all";
+  graph_optimization_level: "disabled";
   /** The /proc/cpuinfo flags that select MLAS kernels (vector width, FMA, dot-product units). */
   cpu_features: string[];
   cpu_model: string;
@@ -69,14 +73,14 @@ function cpuInfo(): { features: string[]; model: string } {
 /** The most intra-op threads a run may ask for. */
 export const MAX_THREADS = 64;
 
-/** Session options that realise the profile: `threads` intra-op threads, sequential, no kernel races. */
+/** Session options that realise the profile: `threads` intra-op threads, sequential, no kernel races, no fusions. */
 export function sessionOptions(threads: number): ort.InferenceSession.SessionOptions {
   return {
     executionProviders: ["cpu"],
     intraOpNumThreads: threads,
     interOpNumThreads: 1,
     executionMode: "sequential",
-    graphOptimizationLevel: "all",
+    graphOptimizationLevel: "disabled",
     // Warnings (e.g. about unused folded constants) would interleave with the CLI's JSON lines, and
     // errors come back as exceptions the engine reports as TrainErrors naming the node.
     logSeverityLevel: 4,
@@ -105,7 +109,7 @@ export function currentProfile(threads = 1): DeterminismProfile {
     intra_op_threads: threads,
     inter_op_threads: 1,
     execution_mode: "sequential",
-    graph_optimization_level: "all",
+    graph_optimization_level: "disabled",
     cpu_features: cpu.features,
     cpu_model: cpu.model,
     platform: `${platform()}-${arch()}`,

@@ -16,19 +16,14 @@ import type { TrainingState } from "./checkpoint.ts";
 import type { RunIdentity } from "./checkpoint-dir.ts";
 import { type BatchOrder, type BatchPlan, batchesPerEpoch, type DataPosition } from "./data/batches.ts";
 import { type Dataset, readDataset } from "./data/dataset.ts";
-import {
-  gatherSamples,
-  type PreparedData,
-  type PreparedSplit,
-  prepareData,
-  type SampleTensor,
-} from "./data/prepare.ts";
+import { gatherSamples, type PreparedData, type PreparedSplit, prepareData } from "./data/prepare.ts";
 import { Xoshiro128 } from "./data/prng.ts";
 import { TrainError } from "./errors.ts";
 import { checkThreads } from "./profile.ts";
 import { learningRateAt } from "./schedule.ts";
 import { parseTrainingSpec, type TrainingSpec } from "./spec.ts";
-import { type Batch, type BatchGeometry, batchSizes, type SplitGeometry, StepEngine } from "./step-engine.ts";
+import { type Batch, type RunInput, type RunOutcome, StepEngine } from "./step-engine.ts";
+import { batchGeometry } from "./step-options.ts";
 
 export interface DatasetSource {
   bytes: Uint8Array;
@@ -162,28 +157,6 @@ export async function setUpRun(
   };
 }
 
-/** The shapes of every batch a run feeds: per-sample shapes from `data`, batch sizes from the sample counts. */
-export function batchGeometry(
-  data: PreparedData,
-  spec: TrainingSpec,
-  samples: { train: number; validation: number | undefined },
-): BatchGeometry {
-  const split = (prepared: PreparedSplit, count: number, dropLast: boolean): SplitGeometry => {
-    const shape = (t: SampleTensor) => ({ dtype: t.dtype, sampleDims: t.sampleDims });
-    return {
-      inputs: new Map([...prepared.inputs].map(([name, t]) => [name, shape(t)])),
-      target: shape(prepared.target),
-      sizes: batchSizes(count, spec.batch_size, dropLast),
-    };
-  };
-  return {
-    train: split(data.train, samples.train, spec.drop_last),
-    ...(data.validation && samples.validation !== undefined
-      ? { validation: split(data.validation, samples.validation, false) }
-      : {}),
-  };
-}
-
 /** The step engine for `data` (whose sample counts may be given apart, see probeTrainingStep). */
 export async function createEngine(
   model: LoadedModel,
@@ -282,6 +255,20 @@ export async function advance(
   order: BatchOrder,
   until: number,
 ): Promise<AdvancedRun> {
+  const next = nextRun(setup, state, order, until);
+  const outcome = await setup.engine.run(state, next.input);
+  return finishRun(order, next, outcome);
+}
+
+/** What the next run of `advance` feeds: its batches (taken from `order`) and their step inputs. */
+export interface NextRun {
+  input: RunInput;
+  batches: Array<{ epoch: number; indices: Uint32Array }>;
+  steps: number[];
+}
+
+/** The next run's input from `state`, taking its batches from `order` (see advance). */
+export function nextRun(setup: RunSetup, state: TrainingState, order: BatchOrder, until: number): NextRun {
   const { spec, engine, totalSteps } = setup;
   const count = runLength(setup, state.position, until - state.step);
   const batches = Array.from({ length: count }, () => order.next());
@@ -292,12 +279,21 @@ export async function advance(
     learningRateAt(spec.schedule, spec.optimizer.lr, step - 1, totalSteps),
   );
   const withDropout = engine.graph.inputs.dropoutSeed !== undefined;
-  const outcome = await engine.run(state, {
-    batch,
-    learningRates,
-    firstStep: steps[0]!,
-    dropoutSeeds: steps.map((step) => (withDropout ? dropoutSeedFor(spec.seed, step) : 0)),
-  });
+  return {
+    input: {
+      batch,
+      learningRates,
+      firstStep: steps[0]!,
+      dropoutSeeds: steps.map((step) => (withDropout ? dropoutSeedFor(spec.seed, step) : 0)),
+    },
+    batches,
+    steps,
+  };
+}
+
+/** The state and step records after `next` ran with `outcome`; a non-finite loss stops with DIVERGED. */
+export function finishRun(order: BatchOrder, next: NextRun, outcome: RunOutcome): AdvancedRun {
+  const { input, batches, steps } = next;
   const diverged = outcome.losses.findIndex((loss) => !Number.isFinite(loss));
   if (diverged >= 0) {
     throw new TrainError(
@@ -307,13 +303,13 @@ export async function advance(
       steps[diverged],
     );
   }
-  const judged = elementCount(batch.target.dims) / count;
+  const judged = elementCount(input.batch.target.dims) / batches.length;
   return {
     state: { step: steps.at(-1)!, position: order.position(), params: outcome.params, state: outcome.state },
     steps: batches.map(({ epoch, indices }, i) => ({
       step: steps[i]!,
       epoch,
-      lr: learningRates[i]!,
+      lr: input.learningRates[i]!,
       loss: outcome.losses[i]!,
       samples: indices.length,
       correct: outcome.corrects && { correct: outcome.corrects[i]!, total: judged },

@@ -7,7 +7,6 @@ import {
   buildEvalStep,
   buildTrainingStep,
   type EvalStepGraph,
-  type LossOptions,
   loopTrainingStep,
   packTensors,
   type TrainingStepGraph,
@@ -22,9 +21,12 @@ import {
   type Tensor,
   type TensorData,
 } from "../onnx/index.ts";
+import type { INodeProto } from "../onnx/proto.ts";
 import { TrainError } from "./errors.ts";
+import { exposeNodeOutputs, graphInitializers } from "./pinpoint-graphs.ts";
 import { sessionOptions } from "./profile.ts";
 import type { TrainingSpec } from "./spec.ts";
+import { inputShapesAt, lossOptions, stepOptions } from "./step-options.ts";
 
 export interface ModelState {
   params: Map<string, Tensor>;
@@ -56,6 +58,21 @@ export interface RunOutcome extends ModelState {
   corrects: number[] | undefined;
 }
 
+/** One traced step (StepEngine.trace). */
+export interface StepTraceRun {
+  /** The step graph's nodes in topological order. */
+  nodes: INodeProto[];
+  /** Each node's named outputs, in its output order. */
+  outputs: Tensor[][];
+  /** Every graph input's value, by name. */
+  fed: Map<string, Tensor>;
+  /** The graph's constant tensors (frozen weights, folded constants), by name. */
+  initializers: Map<string, Tensor>;
+  /** The graph outputs the next state is assembled from, by the state's input name. */
+  stateOutputs: { params: Map<string, string>; state: Map<string, string> };
+  outcome: RunOutcome;
+}
+
 /** A tensor of one batch, without its leading batch axis; every dimension known from the data. */
 export interface SampleShape {
   dtype: DType;
@@ -79,18 +96,6 @@ export interface SplitGeometry {
 export interface BatchGeometry {
   train: SplitGeometry;
   validation?: SplitGeometry;
-}
-
-/** The sizes of the batches `samples` split into: full ones, and the remainder unless dropped. */
-export function batchSizes(samples: number, batchSize: number, dropLast: boolean): number[] {
-  const sizes = samples >= batchSize ? [batchSize] : [];
-  const rest = samples % batchSize;
-  if (rest > 0 && !dropLast) sizes.push(rest);
-  return sizes;
-}
-
-function inputShapesAt(split: SplitGeometry, size: number): Record<string, number[]> {
-  return Object.fromEntries([...split.inputs].map(([name, s]) => [name, [size, ...s.sampleDims]]));
 }
 
 /** Zeros shaped like `steps` stacked batches of `size` samples of `split`. */
@@ -165,46 +170,6 @@ const fromOrt = (t: ort.Tensor): Tensor => ({
   data: t.data as TensorData,
 });
 
-/** Packing pays while parameter tensors hold this many elements on average, or fewer. */
-const PACKED_ELEMENTS_PER_TENSOR = 32768;
-
-function lossOptions({ loss }: TrainingSpec): LossOptions {
-  return loss.type === "cross_entropy"
-    ? { type: "cross_entropy", labelSmoothing: loss.label_smoothing }
-    : { type: loss.type };
-}
-
-function stepOptions(model: LoadedModel, spec: TrainingSpec, batchSize: number) {
-  const { optimizer: o } = spec;
-  const floats = [...model.initializers.values()].filter(
-    (t) => t.dtype === "float32" || t.dtype === "float64",
-  );
-  return {
-    modelOutput: spec.output,
-    batchSize,
-    // One packed parameter vector when the model allows it (all float32) and its tensors are
-    // small: far fewer tensors cross into onnxruntime per step, and the arithmetic is element for
-    // element the same. Large tensors cross cheaply but cost two copies per step to unpack and
-    // pack (15% of a step of the 784-512-512-10 MLP at batch 128), so they stay apart.
-    packParameters:
-      floats.every((t) => t.dtype === "float32") &&
-      floats.reduce((n, t) => n + t.data.length, 0) <= PACKED_ELEMENTS_PER_TENSOR * floats.length,
-    loss: lossOptions(spec),
-    optimizer:
-      o.type === "sgd"
-        ? {
-            type: "sgd" as const,
-            momentum: o.momentum,
-            dampening: o.dampening,
-            nesterov: o.nesterov,
-            weightDecay: o.weight_decay,
-          }
-        : { type: o.type, beta1: o.betas[0], beta2: o.betas[1], eps: o.eps, weightDecay: o.weight_decay },
-    ...(spec.clip_grad_norm === undefined ? {} : { clipGradNorm: spec.clip_grad_norm }),
-    frozen: spec.frozen,
-  };
-}
-
 /** A training-graph session (one step, or a loop over several) and the outputs the trainer reads. */
 interface RunGraph {
   session: ort.InferenceSession;
@@ -245,6 +210,8 @@ export class StepEngine {
     private readonly geometry: BatchGeometry,
     /** The step graph of the first training batch size; every size's has the same inputs and state. */
     readonly graph: TrainingStepGraph,
+    /** The one-step graph of every training batch size. */
+    private readonly stepGraphs: Map<number, TrainingStepGraph>,
     /** One-step graphs by batch size. */
     private readonly singles: Map<number, RunGraph>,
     /** The loop of full batches, when runs take more than one step. */
@@ -320,7 +287,8 @@ export class StepEngine {
       );
       evals.set(size, { session, graph: evalGraph });
     }
-    return new StepEngine(model, geometry, graph, singles, multi, stepsPerRun, evals, threads);
+    const stepGraphs = new Map(graphs.map((g, i) => [train.sizes[i]!, g]));
+    return new StepEngine(model, geometry, graph, stepGraphs, singles, multi, stepsPerRun, evals, threads);
   }
 
   /**
@@ -434,6 +402,24 @@ export class StepEngine {
     );
   }
 
+  /** The learning rate, step number and dropout seed inputs: scalars for one step, vectors in the loop. */
+  private scalars(input: RunInput): Map<string, Tensor> {
+    const steps = input.learningRates.length;
+    const { inputs } = this.graph;
+    const dims = steps === 1 ? [] : [steps];
+    const int64 = (values: number[]): Tensor => ({
+      dtype: "int64",
+      dims,
+      data: BigInt64Array.from(values, BigInt),
+    });
+    const scalars = new Map<string, Tensor>([
+      [inputs.learningRate, { dtype: "float32", dims, data: Float32Array.from(input.learningRates) }],
+      [inputs.step, int64(input.learningRates.map((_, i) => input.firstStep + i))],
+    ]);
+    if (inputs.dropoutSeed) scalars.set(inputs.dropoutSeed, int64(input.dropoutSeeds));
+    return scalars;
+  }
+
   /**
    * Up to `stepsPerRun` consecutive optimizer steps in one onnxruntime run (the batches stacked
    * when more than one). Every step computes exactly what a run of that step alone would.
@@ -448,25 +434,16 @@ export class StepEngine {
         `a run of ${steps} steps of ${size} samples was asked of an engine that runs at most ${this.stepsPerRun} steps of ${[...this.singles.keys()].join(" or ")}`,
       );
     }
-    const { inputs } = this.graph;
-    // Scalars of the one-step graph, vectors of one entry per step in the loop.
-    const dims = steps === 1 ? [] : [steps];
-    const int64 = (values: number[]): Tensor => ({
-      dtype: "int64",
-      dims,
-      data: BigInt64Array.from(values, BigInt),
-    });
-    const scalars = new Map<string, Tensor>([
-      [inputs.learningRate, { dtype: "float32", dims, data: Float32Array.from(input.learningRates) }],
-      [inputs.step, int64(input.learningRates.map((_, i) => input.firstStep + i))],
-    ]);
-    if (inputs.dropoutSeed) scalars.set(inputs.dropoutSeed, int64(input.dropoutSeeds));
     const result = await guarded(this.model, "the training step", () =>
       target.session.run(
-        this.feeds(target.session, inputs.target, current, input.batch, scalars),
+        this.feeds(target.session, this.graph.inputs.target, current, input.batch, this.scalars(input)),
         target.fetches,
       ),
     );
+    return this.outcome(target, result);
+  }
+
+  private outcome(target: Omit<RunGraph, "session" | "fetches">, result: ort.InferenceSession.ReturnType) {
     const numbers = (name: string) => Array.from(result[name]!.data as Float32Array | Float64Array);
     const read = (names: Map<string, string>) =>
       new Map([...names].map(([input, output]) => [input, fromOrt(result[output]!)]));
@@ -476,6 +453,71 @@ export class StepEngine {
       params: read(target.params),
       state: read(target.state),
     };
+  }
+
+  /**
+   * The value of every input of the one-step graph for `input` (one step) from `current`, by name:
+   * what a referee feeds the operator it re-executes when an input comes from the agreed state.
+   */
+  stepFeeds(current: ModelState, input: RunInput): Map<string, Tensor> {
+    const { inputs } = this.graph;
+    return new Map<string, Tensor>([
+      ...current.params,
+      ...current.state,
+      ...input.batch.inputs,
+      [inputs.target, input.batch.target],
+      ...this.scalars(input),
+    ]);
+  }
+
+  /** The serialized one-step graph of batches of `size` samples. */
+  stepGraphBytes(size: number): Uint8Array {
+    const graph = this.stepGraphs.get(size);
+    if (!graph) {
+      throw new TrainError(
+        "STEP_GRAPH_MISMATCH",
+        `a step of ${size} samples was asked of an engine compiled for ${[...this.stepGraphs.keys()].join(" or ")}`,
+      );
+    }
+    return graph.bytes;
+  }
+
+  /**
+   * One step (`input` of one step) in the step graph with the output of every node exposed, for
+   * the pinpoint game (PROTOCOL.md §6.3): the graph's nodes in topological order, their outputs,
+   * the values fed to the graph, and the step's outcome. With graph optimisation off (profile.ts)
+   * exposing outputs changes no bit: the outcome equals run()'s.
+   */
+  async trace(current: ModelState, input: RunInput): Promise<StepTraceRun> {
+    if (input.learningRates.length !== 1) {
+      throw new TrainError("STEP_GRAPH_MISMATCH", "a traced run takes exactly one step");
+    }
+    const size = input.batch.target.dims[0]!;
+    const graph = this.stepGraphs.get(size)!;
+    const { bytes, nodes } = exposeNodeOutputs(this.stepGraphBytes(size));
+    const session = await guarded(this.model, "the traced training step", () =>
+      ort.InferenceSession.create(bytes, sessionOptions(this.threads)),
+    );
+    try {
+      const feeds = this.feeds(session, graph.inputs.target, current, input.batch, this.scalars(input));
+      const result = await guarded(this.model, "the traced training step", () => session.run(feeds));
+      const { outputs } = graph;
+      return {
+        nodes,
+        outputs: nodes.map((node) =>
+          (node.output ?? []).filter((o) => o !== "").map((o) => fromOrt(result[o]!)),
+        ),
+        fed: new Map(Object.entries(feeds).map(([name, t]) => [name, fromOrt(t)])),
+        initializers: graphInitializers(graph.bytes),
+        stateOutputs: { params: outputs.params, state: outputs.state },
+        outcome: this.outcome(
+          { losses: outputs.loss, corrects: outputs.correct, params: outputs.params, state: outputs.state },
+          result,
+        ),
+      };
+    } finally {
+      await session.release();
+    }
   }
 
   /** Loss and model output in inference mode (running statistics, no dropout). */

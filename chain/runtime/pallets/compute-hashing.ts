@@ -78,12 +78,5 @@ export function isForcedError(
   return draw % 1_000_000 < ppm;
 }
 
-/** C_0 of the operator bisection: blake2_256("vt/pinpoint" ‖ step_le). */
-export function cumulativeStart(step: bigint): Hash {
-  return u8aToHex(blake2AsU8a(u8aConcat(new TextEncoder().encode("vt/pinpoint"), u64Le(step)), 256));
-}
-
-/** C_{c+1} = blake2_256(C_c ‖ o_c). */
-export function cumulativeNext(previous: Hash, output: Hash): Hash {
-  return u8aToHex(blake2AsU8a(u8aConcat(hexToU8a(previous), hexToU8a(output)), 256));
-}
+// The operator bisection's cumulative hashes are shared with the dispute players and the referee.
+export { cumulativeNext, cumulativeStart } from "../../../protocol/pinpoint.ts";

@@ -1,0 +1,328 @@
+// Disputes played to the end on the dev chain with a real training run: two node players answer
+// every turn from their own records (checkpoints, replays, traced steps), publish the narrowed
+// node's evidence, and the referee re-executes that one node and rules through Sudo. No API: the
+// task is driven on chain directly.
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, describe, it } from "node:test";
+import { type Devnet, startDevnet } from "../chain/index.ts";
+import {
+  BridgeError,
+  type ChainConnection,
+  connectChain,
+  type DisputeView,
+  NodeChainClient,
+  newForcedErrorSecret,
+  PLANCK_PER_VT,
+  readOpenDisputes,
+  setProtocolParameters,
+  signerFromSeed,
+} from "../chain-bridge/index.ts";
+import { merkleInclusionProof, merkleRoot } from "../protocol/merkle.ts";
+import { TranscriptLayout } from "../protocol/transcript.ts";
+import { DisputePlayer } from "../worker-runtime/node/dispute-player.ts";
+import {
+  disputeRecords,
+  keepVerifierRecord,
+  keepWorkerRecord,
+} from "../worker-runtime/node/dispute-records.ts";
+import { Referee, type Ruling } from "../worker-runtime/node/referee.ts";
+import { decodeCheckpoint, encodeCheckpoint, sha256Hex } from "../worker-runtime/train/checkpoint.ts";
+import { CheckpointDir } from "../worker-runtime/train/checkpoint-dir.ts";
+import { loadFixture } from "../worker-runtime/train/fixtures.ts";
+import { stepGraphOf } from "../worker-runtime/train/pinpoint.ts";
+import { graphNodes } from "../worker-runtime/train/pinpoint-graphs.ts";
+import { replayTranscript } from "../worker-runtime/train/replay.ts";
+import { train } from "../worker-runtime/train/trainer.ts";
+import { computeCall, submitAs as submitSigned } from "./support/chain-fixture.ts";
+
+const STEPS = 8;
+const mlp = loadFixture("mlp");
+// One segment of 8 steps: the whole run is the audited segment.
+const spec = { ...mlp.spec, epochs: undefined, max_steps: STEPS, checkpoint_every: STEPS };
+const run = { model: mlp.model, dataset: mlp.dataset, spec, threads: 1 };
+const hex = (bytes: Uint8Array) => `0x${Buffer.from(bytes).toString("hex")}`;
+const prefixed = (h: string) => `0x${h}`;
+
+describe("disputes played to the end by two nodes and the referee", () => {
+  let devnet: Devnet;
+  let chain: ChainConnection;
+  let scratch: string;
+  let evidenceDir: string;
+  let start: Uint8Array;
+  let honestLeaves: string[];
+  let graphNodeCount: number;
+
+  before(async () => {
+    scratch = mkdtempSync(join(tmpdir(), "veritrain-disputes-"));
+    evidenceDir = join(scratch, "evidence");
+    devnet = await startDevnet({ port: 0, blockTimeMs: 200 });
+    chain = await connectChain(devnet.wsUrl);
+    await setProtocolParameters(devnet.wsUrl, "//Alice", {
+      roundBlocks: 40,
+      verdictBlocks: 30,
+      challengeBlocks: 3,
+      revealBlocks: 30,
+      forcedErrorPpm: 0,
+    });
+    const result = await train({ ...mlp, spec, checkpointDir: join(scratch, "run") });
+    honestLeaves = result.checkpoints.map((c) => c.sha256);
+    start = CheckpointDir.open(join(scratch, "run")).read(0).bytes;
+    graphNodeCount = graphNodes(await stepGraphOf(run, 1)).length;
+  });
+
+  after(async () => {
+    await chain?.close();
+    await devnet?.stop();
+    rmSync(scratch, { recursive: true, force: true });
+  });
+
+  const submitAs = (seed: string, purpose: string, call: Parameters<typeof submitSigned>[3]) =>
+    submitSigned(chain.api, seed, purpose, call);
+
+  /** A fresh account funded by //Alice, for nodes beyond the dev chain's six. */
+  async function funded(seed: string): Promise<string> {
+    const address = (await signerFromSeed(seed)).address;
+    const call = chain.api.tx.balances!.transferAllowDeath!(address, 5_000n * PLANCK_PER_VT);
+    const tx = await submitAs("//Alice", "Balances.transfer_allow_death", call);
+    assert.equal(tx.status, "succeeded", tx.error ?? undefined);
+    return seed;
+  }
+
+  async function waitForBlock(client: NodeChainClient, block: number): Promise<void> {
+    while ((await client.head()) <= block) await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+
+  /**
+   * A task of the run assigned to `workerSeed`'s node (the only one of `profile`), committed with
+   * `leaves`, audited by `verifierSeed`'s node, whose verdict (`agrees = false`) opens a commitment
+   * dispute at its reveal. The verifier's transcript ends in `endState`.
+   */
+  async function disputedTask(
+    profile: string,
+    workerSeed: string,
+    verifierSeed: string,
+    leaves: string[],
+    endState: (replayed: string[]) => string[],
+  ) {
+    const worker = await NodeChainClient.create(chain.api, workerSeed);
+    const verifier = await NodeChainClient.create(chain.api, verifierSeed);
+    const secret = newForcedErrorSecret();
+    await worker.register({
+      roles: { worker: true, verifier: false, whistleblower: false },
+      profile,
+      commitment: newForcedErrorSecret().commitment,
+      bond: 2_000n * PLANCK_PER_VT,
+    });
+    await verifier.register({
+      roles: { worker: false, verifier: true, whistleblower: false },
+      profile,
+      commitment: secret.commitment,
+      bond: 1_000n * PLANCK_PER_VT,
+    });
+    const taskId = (await chain.api.query.compute!.nextTaskId!()).toPrimitive() as number;
+    const chainTaskId = BigInt(taskId);
+    const created = await submitAs(
+      "//Alice",
+      "Compute.create_task",
+      computeCall(chain.api, "createTask")(
+        {
+          modelHash: prefixed(sha256Hex(mlp.model)),
+          datasetHash: prefixed(sha256Hex(mlp.dataset.bytes)),
+          specHash: prefixed(sha256Hex(JSON.stringify(spec))),
+          profile,
+          maxSteps: STEPS,
+          checkpointInterval: STEPS,
+          graphNodes: graphNodeCount,
+          verificationLevel: 1,
+        },
+        100n * PLANCK_PER_VT,
+      ),
+    );
+    assert.equal(created.status, "succeeded", created.error ?? undefined);
+    const tree = leaves.map((leaf) => Buffer.from(leaf, "hex"));
+    await worker.commit({
+      chainTaskId,
+      root: hex(merkleRoot(tree)),
+      checkpoints: leaves.length,
+      steps: BigInt(STEPS),
+      result: prefixed(leaves.at(-1)!),
+    });
+    await waitForBlock(worker, (await worker.task(chainTaskId))!.commitment!.committedAt + 1);
+    await submitAs("//Ferdie", "Compute.select_audits", computeCall(chain.api, "selectAudits")(chainTaskId));
+    const task = (await verifier.task(chainTaskId))!;
+    assert.equal(task.audits[0]?.verifier, verifier.address);
+    const replayed = await replayTranscript({
+      ...run,
+      from: start,
+      fromStep: 0,
+      toStep: STEPS,
+      stride: Number(new TranscriptLayout(0n, BigInt(STEPS), BigInt(task.transcriptStride)).stride),
+    });
+    const transcript = endState(replayed.leaves).map((leaf) => Buffer.from(leaf, "hex"));
+    await verifier.submitVerdict({
+      chainTaskId,
+      auditIndex: 0,
+      agrees: false,
+      transcript: hex(merkleRoot(transcript)),
+      endState: hex(transcript.at(-1)!),
+      endStateProof: merkleInclusionProof(transcript, transcript.length - 1).map(hex),
+      leaf: prefixed(leaves[1]!),
+      leafProof: merkleInclusionProof(tree, 1).map(hex),
+    });
+    await waitForBlock(verifier, task.challengeEnd);
+    await verifier.reveal({
+      chainTaskId,
+      auditIndex: 0,
+      secret: secret.secret,
+      nextCommitment: newForcedErrorSecret().commitment,
+    });
+    const [dispute] = (await readOpenDisputes(chain.api)).filter((d) => d.chainTaskId === chainTaskId);
+    assert.ok(dispute, "the disagreeing verdict opened a commitment dispute");
+    return { worker, verifier, dispute, chainTaskId };
+  }
+
+  /** Lets the players and the referee take turns until the dispute is over; returns the ruling. */
+  async function playOut(
+    dispute: DisputeView,
+    players: DisputePlayer[],
+    between: (current: DisputeView) => Promise<void> = async () => {},
+  ): Promise<Ruling> {
+    const referee = new Referee({
+      chain: await NodeChainClient.create(chain.api, "//Alice"),
+      sudoSeed: "//Alice",
+      evidenceDirs: [evidenceDir],
+      runOf: async () => run,
+      log: () => {},
+    });
+    const deadline = Date.now() + 120_000;
+    let ruling: Ruling | undefined;
+    for (;;) {
+      const current = (await readOpenDisputes(chain.api)).find((d) => d.disputeId === dispute.disputeId);
+      if (!current) break;
+      assert.ok(Date.now() < deadline, `dispute ${dispute.disputeId} still open in phase ${current.phase}`);
+      await between(current);
+      for (const player of players) await player.playOnce();
+      ruling = (await referee.ruleOnce()).find((r) => r.disputeId === dispute.disputeId) ?? ruling;
+    }
+    assert.ok(ruling, "the referee ruled");
+    return ruling;
+  }
+
+  /**
+   * A node's dispute player over the records its daemon keeps on disk: a worker's after its commit,
+   * a verifier's after its disagreeing verdict (dispute-records.ts).
+   */
+  function player(
+    client: NodeChainClient,
+    chainTaskId: bigint,
+    kept: { role: "worker" | "verifier"; leaves: string[] },
+    options: { alwaysDisagree?: boolean } = {},
+  ) {
+    const dataDir = join(scratch, "nodes", client.address);
+    const inputs = { model: mlp.model, dataset: mlp.dataset, spec, threads: 1 };
+    if (kept.role === "worker")
+      keepWorkerRecord(dataDir, chainTaskId, inputs, join(scratch, "run"), kept.leaves);
+    else {
+      // The verifier checked the segment's start checkpoint against the root with this proof.
+      const tree = kept.leaves.map((leaf) => Buffer.from(leaf, "hex"));
+      const proof = merkleInclusionProof(tree, 0).map((node) => Buffer.from(node).toString("hex"));
+      keepVerifierRecord(dataDir, chainTaskId, inputs, { step: 0, bytes: start, proof });
+    }
+    return new DisputePlayer({
+      chain: client,
+      record: disputeRecords(dataDir),
+      evidenceDir,
+      log: () => {},
+      ...options,
+    });
+  }
+
+  it("a worker that perturbed its checkpoint loses at that step to an honest verifier, decided by the referee", async () => {
+    const forged = decodeCheckpoint(CheckpointDir.open(join(scratch, "run")).read(STEPS).bytes);
+    const weight = [...forged.params.values()].find((t) => t.data instanceof Float32Array)!;
+    (weight.data as Float32Array)[0]! += 1e-3;
+    const forgedLeaf = sha256Hex(encodeCheckpoint(forged));
+    const leaves = [honestLeaves[0]!, forgedLeaf];
+    const { worker, verifier, dispute, chainTaskId } = await disputedTask(
+      `0x${"21".repeat(32)}`,
+      "//Bob",
+      "//Charlie",
+      leaves,
+      (replayed) => replayed,
+    );
+    assert.equal(dispute.defender, worker.address);
+    const bonded = (await worker.node())!.bonded;
+    const ruling = await playOut(dispute, [
+      player(worker, chainTaskId, { role: "worker", leaves }),
+      player(verifier, chainTaskId, { role: "verifier", leaves }),
+    ]);
+    // The forged state is the first one the parties disagree on: the last step, at the checkpoint
+    // assembly (node N), whose correct output the referee recomputes from the agreed operator outputs.
+    assert.equal(ruling.step, BigInt(STEPS));
+    assert.equal(ruling.node, graphNodeCount);
+    assert.equal(ruling.output, prefixed(honestLeaves[1]!));
+    assert.equal(ruling.defenderWins, false);
+    assert.ok((await worker.node())!.bonded < bonded, "the cheating worker is slashed");
+  });
+
+  it("a grief verifier loses against an honest worker, and claim_timeout cannot slash a worker that answers", async () => {
+    const { worker, verifier, dispute, chainTaskId } = await disputedTask(
+      `0x${"22".repeat(32)}`,
+      "//Dave",
+      "//Eve",
+      honestLeaves,
+      // A transcript ending in a made-up state: the verifier disagrees with honest work.
+      (replayed) => [...replayed.slice(0, -1), sha256Hex("grief")],
+    );
+    const workerBond = (await worker.node())!.bonded;
+    const verifierBond = (await verifier.node())!.bonded;
+    let refusedTimeouts = 0;
+    const ruling = await playOut(
+      dispute,
+      [
+        player(worker, chainTaskId, { role: "worker", leaves: honestLeaves }),
+        player(verifier, chainTaskId, { role: "verifier", leaves: honestLeaves }, { alwaysDisagree: true }),
+      ],
+      // While the worker is on turn and in time, the verifier tries to win by timeout.
+      async (current) => {
+        if (current.turn !== "Defender") return;
+        await assert.rejects(
+          verifier.claimTimeout(current.disputeId),
+          (error: unknown) => error instanceof BridgeError && error.module?.name === "TooEarly",
+        );
+        refusedTimeouts += 1;
+      },
+    );
+    assert.ok(refusedTimeouts > 0);
+    // Disagreeing with everything narrows to the first operator of the segment's first step.
+    assert.equal(ruling.step, 1n);
+    assert.equal(ruling.node, 0);
+    assert.equal(ruling.defenderWins, true);
+    assert.equal((await worker.node())!.bonded, workerBond, "the honest worker keeps its whole stake");
+    assert.ok((await verifier.node())!.bonded < verifierBond, "the grief verifier is slashed");
+  });
+
+  it("a worker that stops answering loses by the verifier's claim_timeout", async () => {
+    const leaves = [honestLeaves[0]!, sha256Hex("never trained")];
+    const { worker, verifier, dispute, chainTaskId } = await disputedTask(
+      `0x${"23".repeat(32)}`,
+      await funded("//DisputeWorker3"),
+      await funded("//DisputeVerifier3"),
+      leaves,
+      (replayed) => replayed,
+    );
+    const bonded = (await worker.node())!.bonded;
+    const honest = player(verifier, chainTaskId, { role: "verifier", leaves });
+    const deadline = Date.now() + 60_000;
+    while ((await verifier.dispute(dispute.disputeId)) !== null) {
+      assert.ok(Date.now() < deadline, "the dispute is still open");
+      await honest.playOnce();
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+    assert.ok((await verifier.head()) > dispute.deadline, "not before the worker's deadline");
+    assert.ok((await worker.node())!.bonded < bonded, "the silent worker is slashed");
+  });
+});

@@ -1,0 +1,274 @@
+// A node's side of the pinpoint game (PROTOCOL.md §6): for every open commitment dispute it is a
+// party to, it answers each of its turns before the deadline from its own record of the run — a
+// worker defends its committed checkpoint, a verifier that said `agrees = false` plays its
+// challenge — and claims the timeout when the other party misses its turn. Phase 1 bisects the
+// steps of the segment with per-step state hashes from one replay of it (replayWindow); phase 2
+// bisects the operators of the disputed step with the cumulative hashes of a traced step
+// (traceStep). Once the game narrows to one node, the party publishes that node's evidence for the
+// referee (dispute-evidence.ts).
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  askedPosition,
+  BridgeError,
+  type DisputeView,
+  type NodeChainClient,
+  readDisputeWithTask,
+  type TaskView,
+  type TxRecord,
+} from "../../chain-bridge/index.ts";
+import { merkleInclusionProof } from "../../protocol/merkle.ts";
+import { cumulativeChain } from "../../protocol/pinpoint.ts";
+import { type PinpointRun, type StepTrace, traceStep } from "../train/pinpoint.ts";
+import { replaySegment, replayWindow } from "../train/replay.ts";
+import { publishEvidence } from "./dispute-evidence.ts";
+import { NodeError } from "./errors.ts";
+
+/** What a party knows of the disputed run: enough to recompute any state of the segment. */
+export interface DisputeRecord {
+  run: PinpointRun;
+  /** Canonical bytes of the checkpoint the disputed segment starts from (both parties checked it). */
+  segmentStart: Uint8Array;
+  /** A defending worker's committed checkpoint leaves (hex), in order: its claims are bound to them. */
+  committedLeaves?: string[];
+  /** A verifier's: the inclusion proof (hex) of the segment-start checkpoint in the committed root. */
+  segmentStartProof?: string[];
+}
+
+export interface DisputePlayerOptions {
+  chain: NodeChainClient;
+  /** This node's record of the run a dispute is about, or null when it holds none. */
+  record: (dispute: DisputeView, task: TaskView) => Promise<DisputeRecord | null>;
+  /** Where this node publishes evidence for the referee. */
+  evidenceDir: string;
+  log: (message: string) => void;
+  /** How often the chain is looked at (default 500 ms; blocks come about every second). */
+  pollMs?: number;
+  /**
+   * The `grief` verifier's play (faults.ts): disagree at every turn, whatever its replay says. An
+   * honest node never sets it.
+   */
+  alwaysDisagree?: boolean;
+}
+
+/** One dispute's replayed states and traced step, computed once and reused every turn. */
+class DisputeMemory {
+  private stepHashes: Map<bigint, string> | undefined;
+  private readonly traces = new Map<bigint, StepTrace>();
+  private readonly checkpoints = new Map<bigint, Uint8Array>();
+  published = false;
+
+  constructor(
+    readonly record: DisputeRecord,
+    private readonly dispute: DisputeView,
+    /** The audited segment's index: its end state is committed leaf `segment + 1`. */
+    private readonly segment: number,
+    /** The task's graph_nodes on chain. */
+    private readonly graphNodes: number,
+    private readonly defending: boolean,
+  ) {}
+
+  /** The state hash after `step` by this party's record, 0x hex. */
+  async stateAfter(step: bigint): Promise<string> {
+    const { segmentStart, segmentEnd } = this.dispute;
+    const leaves = this.record.committedLeaves;
+    // A worker's claim at the segment's end is the leaf it committed, whatever a replay gives.
+    if (this.defending && leaves && step === segmentEnd) return `0x${leaves[this.segment + 1]!}`;
+    if (!this.stepHashes) {
+      const from = Number(segmentStart);
+      const to = Number(segmentEnd);
+      const window = await replayWindow({
+        ...this.record.run,
+        from: this.record.segmentStart,
+        fromStep: from,
+        toStep: to,
+        stride: to - from,
+        window: 1,
+      });
+      this.stepHashes = new Map(window.stepHashes.map((hash, i) => [BigInt(window.first + i), hash]));
+    }
+    return `0x${this.stepHashes.get(step)!}`;
+  }
+
+  /** The inclusion proof (hex) of the segment-start checkpoint as leaf `segment` of the commitment. */
+  segmentStartProof(): string[] {
+    const leaves = this.record.committedLeaves;
+    if (!leaves) return this.record.segmentStartProof ?? [];
+    const tree = leaves.map((leaf) => Buffer.from(leaf, "hex"));
+    return merkleInclusionProof(tree, this.segment).map((node) => Buffer.from(node).toString("hex"));
+  }
+
+  /** Canonical bytes of the state after `step` by this party's replay. */
+  async checkpointAt(step: bigint): Promise<Uint8Array> {
+    if (step === this.dispute.segmentStart) return this.record.segmentStart;
+    const known = this.checkpoints.get(step);
+    if (known) return known;
+    const replayed = await replaySegment({
+      ...this.record.run,
+      from: this.record.segmentStart,
+      fromStep: Number(this.dispute.segmentStart),
+      toStep: Number(step),
+    });
+    this.checkpoints.set(step, replayed.bytes);
+    return replayed.bytes;
+  }
+
+  /** Step t traced from the agreed state after t − 1, with this party's o_N (its claim, when it defends). */
+  async trace(step: bigint, evidenceOf: readonly number[] = []): Promise<StepTrace> {
+    const known = this.traces.get(step);
+    if (known && evidenceOf.length === 0) return known;
+    const traced = await traceStep({
+      ...this.record.run,
+      from: await this.checkpointAt(step - 1n),
+      evidenceOf,
+    });
+    if (traced.graphNodes !== this.graphNodes) {
+      // Phase 2's positions and node N would mean other nodes than the graph's: no answer is sound.
+      throw new NodeError(
+        "GRAPH_MISMATCH",
+        `the task's graph_nodes is ${this.graphNodes} but step ${step}'s graph has ${traced.graphNodes} nodes`,
+      );
+    }
+    const claimed = (await this.stateAfter(step)).slice(2);
+    const outputs = [...traced.outputs.slice(0, -1), claimed];
+    const mine = { ...traced, outputs, cumulative: cumulativeChain(step, outputs) };
+    this.traces.set(step, mine);
+    return mine;
+  }
+}
+
+/** Plays every commitment dispute the node is party to until stopped. */
+export class DisputePlayer {
+  private readonly memories = new Map<bigint, DisputeMemory>();
+
+  constructor(private readonly options: DisputePlayerOptions) {}
+
+  async playUntilStopped(stop: AbortSignal): Promise<void> {
+    const { log, pollMs = 500 } = this.options;
+    // A failure that repeats at every look (a task it cannot play) is reported once, not twice a second.
+    let reported = "";
+    while (!stop.aborted) {
+      try {
+        await this.playOnce();
+        reported = "";
+      } catch (error) {
+        const message = `dispute turn failed: ${(error as Error).message}`;
+        if (message !== reported) log(message);
+        reported = message;
+      }
+      await sleep(pollMs, undefined, { signal: stop }).catch(() => undefined);
+    }
+  }
+
+  /** Looks at every open dispute of this node once, taking every turn that is due. */
+  async playOnce(): Promise<void> {
+    const { chain } = this.options;
+    for (const open of await chain.myDisputes()) {
+      const current = await readDisputeWithTask(chain.api, open.disputeId);
+      if (current) await this.turn(current.dispute, current.task);
+    }
+    for (const id of this.memories.keys()) {
+      if ((await chain.dispute(id)) === null) this.memories.delete(id);
+    }
+  }
+
+  private async memoryOf(dispute: DisputeView, task: TaskView): Promise<DisputeMemory | null> {
+    const known = this.memories.get(dispute.disputeId);
+    if (known) return known;
+    const record = await this.options.record(dispute, task);
+    if (!record) return null;
+    const segment = task.audits[dispute.auditIndex]!.segment;
+    const defending = dispute.defender === this.options.chain.address;
+    const memory = new DisputeMemory(record, dispute, segment, task.graphNodes, defending);
+    this.memories.set(dispute.disputeId, memory);
+    return memory;
+  }
+
+  private async turn(dispute: DisputeView, task: TaskView): Promise<void> {
+    const { chain, log } = this.options;
+    const id = dispute.disputeId;
+    const defending = dispute.defender === chain.address;
+    const mine = dispute.turn === (defending ? "Defender" : "Challenger");
+    if (!mine) {
+      if (dispute.turn !== "Referee" && (await chain.head()) > dispute.deadline) {
+        log(`dispute ${id}: the ${dispute.turn.toLowerCase()} missed its turn; claiming the timeout`);
+        await this.submit(chain.claimTimeout(id), "TooEarly");
+      }
+      if (dispute.phase === "Referee") await this.publish(dispute, task);
+      return;
+    }
+    if (dispute.kind !== "Commitment") {
+      throw new NodeError(
+        "NO_DISPUTE_RECORD",
+        `dispute ${id} is a transcript dispute, which this node does not play yet`,
+      );
+    }
+    const memory = await this.memoryOf(dispute, task);
+    if (!memory)
+      throw new NodeError("NO_DISPUTE_RECORD", `dispute ${id}: no record of chain task ${task.chainTaskId}`);
+    const position = askedPosition(dispute, task);
+    if (defending) {
+      if (dispute.phase === "Opening") {
+        const leaves = memory.record.committedLeaves;
+        if (!leaves)
+          throw new NodeError("NO_DISPUTE_RECORD", `dispute ${id}: no committed leaves to prove the claim`);
+        const index = task.audits[dispute.auditIndex]!.segment + 1;
+        const proof = merkleInclusionProof(
+          leaves.map((leaf) => Buffer.from(leaf, "hex")),
+          index,
+        );
+        const hex = (node: Uint8Array) => `0x${Buffer.from(node).toString("hex")}`;
+        await this.submit(chain.respond(id, `0x${leaves[index]!}`, proof.map(hex)));
+      } else if (dispute.phase === "Steps") {
+        await this.submit(chain.respond(id, await memory.stateAfter(position)));
+      } else if (dispute.phase === "Operators") {
+        const trace = await memory.trace(dispute.step);
+        await this.submit(chain.respond(id, trace.cumulative[Number(position)]!));
+      } else {
+        const trace = await memory.trace(dispute.step);
+        await this.publish(dispute, task);
+        await this.submit(chain.respond(id, `0x${trace.outputs[Number(position)]!}`));
+      }
+      log(`dispute ${id}: answered at ${dispute.phase === "Operators" ? "node count" : "step"} ${position}`);
+      return;
+    }
+    const mid =
+      dispute.phase === "Steps"
+        ? await memory.stateAfter(position)
+        : (await memory.trace(dispute.step)).cumulative[Number(position)]!;
+    const agree = !this.options.alwaysDisagree && mid === dispute.pending;
+    await this.submit(chain.bisect(id, agree));
+    log(
+      `dispute ${id}: ${agree ? "agreed" : "disagreed"} at ${dispute.phase === "Steps" ? "step" : "node count"} ${position}`,
+    );
+  }
+
+  /** Publishes the narrowed node's evidence for the referee, once per dispute. */
+  private async publish(dispute: DisputeView, task: TaskView): Promise<void> {
+    const memory = await this.memoryOf(dispute, task);
+    if (!memory || memory.published) return;
+    const node = Number(dispute.lo);
+    const trace = await memory.trace(dispute.step, [node]);
+    const sha256 = publishEvidence(this.options.evidenceDir, {
+      disputeId: dispute.disputeId,
+      party: this.options.chain.address,
+      evidence: trace.evidence[0]!,
+      segmentStartProof: memory.segmentStartProof(),
+    });
+    memory.published = true;
+    this.options.log(
+      `dispute ${dispute.disputeId}: published the inputs of node ${node} (${trace.evidence[0]!.opType}) of step ${dispute.step}, sha256 ${sha256}`,
+    );
+  }
+
+  /** A refusal for timing (a turn that just changed hands) is left for the next look. */
+  private async submit(tx: Promise<TxRecord>, ...benign: string[]): Promise<void> {
+    try {
+      const record = await tx;
+      if (record.status === "failed") throw new NodeError("CHAIN_REJECTED", record.error ?? "refused");
+    } catch (error) {
+      const name = error instanceof BridgeError ? error.module?.name : undefined;
+      if (name && ["NotYourTurn", "UnknownDispute", ...benign].includes(name)) return;
+      throw error;
+    }
+  }
+}
