@@ -22,6 +22,7 @@ import {
   type Tensor,
   type TensorData,
 } from "../onnx/index.ts";
+import { cpuToSpare } from "./cpu-pressure.ts";
 import { TrainError } from "./errors.ts";
 import { sessionOptions } from "./profile.ts";
 import type { TrainingSpec } from "./spec.ts";
@@ -207,7 +208,10 @@ function stepOptions(model: LoadedModel, spec: TrainingSpec, batchSize: number) 
 
 /** A training-graph session (one step, or a loop over several) and the outputs the trainer reads. */
 interface RunGraph {
+  /** Its pool threads sleep when idle. */
   session: ort.InferenceSession;
+  /** The same graph with pool threads that spin through a run: with more than one thread only. */
+  spinning: ort.InferenceSession | undefined;
   /** Everything but the model output: copying it out of onnxruntime costs time on every run. */
   fetches: string[];
   losses: string;
@@ -220,18 +224,21 @@ async function runGraph(
   model: LoadedModel,
   threads: number,
   bytes: Uint8Array,
-  outputs: Omit<RunGraph, "session" | "fetches">,
+  outputs: Omit<RunGraph, "session" | "spinning" | "fetches">,
 ): Promise<RunGraph> {
-  const session = await guarded(model, "the training step", () =>
-    ort.InferenceSession.create(bytes, sessionOptions(threads)),
-  );
+  const create = (spinning: boolean) =>
+    guarded(model, "the training step", () =>
+      ort.InferenceSession.create(bytes, sessionOptions(threads, { spinning })),
+    );
+  const session = await create(false);
+  const spinning = threads > 1 ? await create(true) : undefined;
   const fetches = [
     outputs.losses,
     ...(outputs.corrects ? [outputs.corrects] : []),
     ...outputs.params.values(),
     ...outputs.state.values(),
   ];
-  return { session, fetches, ...outputs };
+  return { session, spinning, fetches, ...outputs };
 }
 
 interface EvalGraph {
@@ -256,6 +263,9 @@ export class StepEngine {
     /** Intra-op threads of every session. */
     readonly threads: number,
   ) {}
+
+  /** Training runs so far, and how many of them had spinning pool threads (see cpu-pressure.ts). */
+  readonly runs = { total: 0, spinning: 0 };
 
   /**
    * Compiles a one-step graph for every training batch size of `geometry`, the loop graph over
@@ -461,11 +471,11 @@ export class StepEngine {
       [inputs.step, int64(input.learningRates.map((_, i) => input.firstStep + i))],
     ]);
     if (inputs.dropoutSeed) scalars.set(inputs.dropoutSeed, int64(input.dropoutSeeds));
+    const session = target.spinning !== undefined && cpuToSpare() ? target.spinning : target.session;
+    this.runs.total += 1;
+    if (session !== target.session) this.runs.spinning += 1;
     const result = await guarded(this.model, "the training step", () =>
-      target.session.run(
-        this.feeds(target.session, inputs.target, current, input.batch, scalars),
-        target.fetches,
-      ),
+      session.run(this.feeds(session, inputs.target, current, input.batch, scalars), target.fetches),
     );
     const numbers = (name: string) => Array.from(result[name]!.data as Float32Array | Float64Array);
     const read = (names: Map<string, string>) =>
@@ -501,8 +511,10 @@ export class StepEngine {
   }
 
   async release(): Promise<void> {
-    for (const single of this.singles.values()) await single.session.release();
-    await this.multi?.session.release();
+    for (const graph of [...this.singles.values(), ...(this.multi ? [this.multi] : [])]) {
+      await graph.session.release();
+      await graph.spinning?.release();
+    }
     for (const { session } of this.evals.values()) await session.release();
   }
 }
