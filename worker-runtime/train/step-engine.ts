@@ -285,6 +285,7 @@ export class StepEngine {
         buildTrainingStep(model, {
           ...stepOptions(model, spec, size),
           inputShapes: inputShapesAt(train, size),
+          threads,
         }),
       ),
     );
