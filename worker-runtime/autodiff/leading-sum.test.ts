@@ -83,5 +83,7 @@ describe("sumLeadingAxes", () => {
     // Wide enough already, or too few rows for the fast path at any width.
     assert.deepEqual(graphFor(2, [128, 1024], 1).ops, ["ReduceSum"]);
     assert.deepEqual(graphFor(2, [32, 512], 1).ops, ["ReduceSum"]);
+    // One thread sums [40, 10] on the slow path: two threads must too.
+    assert.deepEqual(graphFor(2, [40, 10], 1).ops, ["ReduceSum"]);
   });
 });

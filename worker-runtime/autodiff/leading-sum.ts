@@ -4,7 +4,9 @@
 // R > 16·threads and max(R, N) > 256·threads (onnxruntime 1.30, reduction_ops.cc, "kRK");
 // otherwise it sums each column with a scalar strided loop, in the same order but about ten times
 // slower: [128, 512] took 22 µs on one thread and 174 µs on two. Padding the columns past the
-// threshold keeps the fast path: the same additions in the same order, so the same bits.
+// threshold keeps the fast path: the same additions in the same order, so the same bits. (The
+// fast path starts from the first row, the slow one from +0: they differ for a column of -0,
+// so only a sum one thread runs on the fast path is padded onto it.)
 import type { Dim } from "../onnx/model.ts";
 import type { GraphBuilder } from "./graph-builder.ts";
 
@@ -22,10 +24,11 @@ export function sumLeadingAxes(g: GraphBuilder, name: string, shape: readonly Di
   const dims = shape as number[];
   const rows = product(dims.slice(0, lead));
   const columns = product(dims.slice(lead));
-  const fast = (width: number) =>
-    rows > ROWS_PER_THREAD * g.threads && Math.max(rows, width) > SIZE_PER_THREAD * g.threads;
+  const fast = (width: number, threads: number) =>
+    rows > ROWS_PER_THREAD * threads && Math.max(rows, width) > SIZE_PER_THREAD * threads;
   const wide = SIZE_PER_THREAD * g.threads + 1;
-  if (fast(columns) || !fast(wide)) return plain();
+  // Only onto the path one thread takes: the two paths differ in the sign of an all -0 column.
+  if (fast(columns, g.threads) || !fast(columns, 1) || !fast(wide, g.threads)) return plain();
   const matrix = lead === 1 && dims.length === 2 ? name : g.reshape(name, g.ints([rows, columns]));
   const padded = g.op("Pad", [matrix, g.ints([0, 0, 0, wide - columns])]);
   const sums = g.op("Slice", [g.reduceSum(padded, [0], false), g.ints([0]), g.ints([columns])]);
