@@ -2,7 +2,9 @@
 // CNN and attention fixtures (8x8-image-sized data), same models, data and optimizer settings.
 // Then a compute-bound MLP (784-512-512-10, batch 128): its GEMM GFLOP/s against a one-thread
 // SGEMM of the same shapes (numpy on OpenBLAS) measured in the same run, the speed-up with two
-// threads, and whether one and two threads give the same bits.
+// threads, each thread's CPU time per step (how the work splits between the main thread and the
+// intra-op pool, which load distorts less than the clock), and whether one and two threads give
+// the same bits.
 //   npm run bench:train            (node --import tsx bench/train.ts)
 //   npm run bench:train -- --steps 500 --repeats 5 --warmup 100 --models mlp,cnn --steps-per-run 1
 //   npm run bench:train -- --models none        (only the compute-bound model)
