@@ -2,20 +2,25 @@
 // CNN and attention fixtures (8x8-image-sized data), same models, data and optimizer settings.
 // Then a compute-bound MLP (784-512-512-10, batch 128): its GEMM GFLOP/s against a one-thread
 // SGEMM of the same shapes (numpy on OpenBLAS) measured in the same run, the speed-up with two
-// threads, and whether one and two threads give the same bits.
+// threads, each thread's CPU time per step (how the work splits between the main thread and the
+// intra-op pool, which load distorts less than the clock), and whether one and two threads give
+// the same bits.
 //   npm run bench:train            (node --import tsx bench/train.ts)
 //   npm run bench:train -- --steps 500 --repeats 5 --warmup 100 --models mlp,cnn --steps-per-run 1
 //   npm run bench:train -- --models none        (only the compute-bound model)
 // PyTorch and numpy run through /usr/bin/python3 (Debian's python3-torch) with one thread;
 // without them, only our numbers are printed.
 import { spawn } from "node:child_process";
+import { loadavg } from "node:os";
 import { createInterface } from "node:readline";
 import { parseArgs } from "node:util";
+import { cpuPressure } from "../worker-runtime/train/cpu-pressure.ts";
 import { BatchOrder } from "../worker-runtime/train/data/batches.ts";
 import { FIXTURE_MODELS, type FixtureName, loadFixture } from "../worker-runtime/train/fixtures.ts";
 import { advance, nextCheckpointStep, setUpRun } from "../worker-runtime/train/run-setup.ts";
 import { train } from "../worker-runtime/train/trainer.ts";
 import { BATCH, computeBound, type Trainable, WIDTHS } from "./compute-bound.ts";
+import { splitCpu, threadCpuSeconds } from "./thread-times.ts";
 
 const PYTHON = "/usr/bin/python3";
 
@@ -42,6 +47,14 @@ interface Rates {
   cpu: number;
 }
 
+/** CPU seconds of a trainer's bursts by thread: the main thread (which runs onnxruntime's own share), its intra-op pool threads, the rest. */
+interface CpuSplit {
+  steps: number;
+  main: number;
+  pool: number;
+  other: number;
+}
+
 const best = (a: Rates | undefined, b: Rates): Rates => ({
   wall: Math.max(a?.wall ?? 0, b.wall),
   cpu: Math.max(a?.cpu ?? 0, b.cpu),
@@ -58,10 +71,18 @@ async function ourTrainer(
   burst: (steps: number) => Promise<Rates>;
   /** Mean steps per onnxruntime run so far. */
   stepsPerRun: () => number;
+  /** Per-thread CPU time of the bursts after warm-up. */
+  cpu: CpuSplit;
+  /** Runs after warm-up, and how many of them had spinning pool threads. */
+  runs: () => { total: number; spinning: number };
   release: () => Promise<void>;
 }> {
   const spec = { ...fixture.spec, epochs: undefined, max_steps: 1_000_000, validation: undefined };
+  const threadsBefore = new Set(threadCpuSeconds().keys());
   const setup = await setUpRun(fixture.model, fixture.dataset, spec, { ...stepsPerRunOption, threads });
+  // The threads its sessions started: onnxruntime's intra-op pools (threads - 1 per session).
+  const pool = new Set([...threadCpuSeconds().keys()].filter((tid) => !threadsBefore.has(tid)));
+  const cpuSplit: CpuSplit = { steps: 0, main: 0, pool: 0, other: 0 };
   let state = {
     step: 0,
     position: { epoch: 0, batch: 0, rngAtEpochStart: setup.initialRng },
@@ -73,19 +94,36 @@ async function ourTrainer(
   const burst = async (steps: number) => {
     const started = performance.now();
     const cpu = process.cpuUsage();
+    const threadsAtStart = threadCpuSeconds();
     const first = state.step;
     while (state.step < first + steps) {
       state = (await advance(setup, state, order, nextCheckpointStep(setup, state.step))).state;
       runs += 1;
     }
     const used = process.cpuUsage(cpu);
+    const split = splitCpu(threadsAtStart, threadCpuSeconds(), pool);
+    cpuSplit.steps += state.step - first;
+    cpuSplit.main += split.main;
+    cpuSplit.pool += split.pool;
+    cpuSplit.other += split.other;
     return {
       wall: (state.step - first) / ((performance.now() - started) / 1000),
       cpu: (state.step - first) / ((used.user + used.system) / 1e6),
     };
   };
   await burst(warmup);
-  return { burst, stepsPerRun: () => state.step / runs, release: () => setup.engine.release() };
+  Object.assign(cpuSplit, { steps: 0, main: 0, pool: 0, other: 0 });
+  const warmupRuns = { ...setup.engine.runs };
+  return {
+    burst,
+    stepsPerRun: () => state.step / runs,
+    cpu: cpuSplit,
+    runs: () => ({
+      total: setup.engine.runs.total - warmupRuns.total,
+      spinning: setup.engine.runs.spinning - warmupRuns.spinning,
+    }),
+    release: () => setup.engine.release(),
+  };
 }
 
 /** GEMM FLOPs of one step: forward, weight gradients, and input gradients past the first layer. */
@@ -164,6 +202,9 @@ for (let r = 0; r < repeats; r++) {
   best2 = best(best2, await twoThreads.burst(steps));
   if (typeof torch !== "string") sgemm = best(sgemm, await torch.burst("sgemm", steps));
 }
+const cpuOne = { ...oneThread.cpu };
+const cpuTwo = { ...twoThreads.cpu };
+const twoThreadRuns = twoThreads.runs();
 await oneThread.release();
 await twoThreads.release();
 if (typeof torch !== "string") torch.stop();
@@ -218,6 +259,23 @@ if (sgemm) {
 }
 console.log(
   `two threads: ${two.wall.toFixed(1)} against ${one.wall.toFixed(1)} steps/s by the clock = ${(two.wall / one.wall).toFixed(2)}x (target >= 1.7x)`,
+);
+// Where each thread's time went: with the work split evenly between the two compute threads, a
+// machine with a core free for each gives the two-thread speed-up whatever the load was here.
+const perStep = (seconds: number, c: CpuSplit) => `${((seconds / c.steps) * 1000).toFixed(2)} ms`;
+console.log(
+  `CPU per step by thread (/proc/self/task utime+stime over the bursts; load average ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(" ")}):`,
+);
+console.log(
+  `  1 thread:  main ${perStep(cpuOne.main, cpuOne)}, other threads ${perStep(cpuOne.other, cpuOne)}`,
+);
+console.log(
+  `  2 threads: main ${perStep(cpuTwo.main, cpuTwo)}, intra-op pool ${perStep(cpuTwo.pool, cpuTwo)} (${((100 * cpuTwo.pool) / (cpuTwo.main + cpuTwo.pool)).toFixed(0)}% of the two), other threads ${perStep(cpuTwo.other, cpuTwo)}; pool threads spun in ${twoThreadRuns.spinning} of ${twoThreadRuns.total} runs (CPU pressure now ${cpuPressure() ?? "not reported"})`,
+);
+console.log(
+  `  one thread's CPU per step over the busier of the two: ${(cpuOne.main / Math.max(cpuTwo.main, cpuTwo.pool)).toFixed(2)}x`,
 );
 const same = new Set(finals).size === 1;
 console.log(

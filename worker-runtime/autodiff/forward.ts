@@ -26,6 +26,8 @@ export interface ForwardOptions {
   batchSize: number | "dynamic";
   inputShapes?: Record<string, number[]>;
   training: boolean;
+  /** Intra-op threads the graph will run with (speed only: see GraphBuilder). */
+  threads?: number;
 }
 
 /** Graph opset of the step graphs: at least 16 for ScatterND/ScatterElements with reduction="add". */
@@ -52,7 +54,7 @@ export function inputShapes(model: LoadedModel, options: ForwardOptions): Map<st
 export function buildForward(model: LoadedModel, options: ForwardOptions): ForwardGraph {
   const shapes = inputShapes(model, options);
   const original = inferShapes(model, shapes);
-  const g = new GraphBuilder(stepOpset(model));
+  const g = new GraphBuilder(stepOpset(model), options.threads);
   const fixed = new Map<string, Tensor>();
   for (const [name, tensor] of model.initializers) if (!isFloat(tensor.dtype)) fixed.set(name, tensor);
   const stateUpdates = new Map<string, string>();

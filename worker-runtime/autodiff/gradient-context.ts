@@ -2,6 +2,7 @@ import { OnnxError } from "../onnx/errors.ts";
 import type { Dim, GraphNode } from "../onnx/model.ts";
 import type { KnownValue, ValueInfo } from "../onnx/shape-rules.ts";
 import type { GraphBuilder } from "./graph-builder.ts";
+import { sumLeadingAxes } from "./leading-sum.ts";
 
 /**
  * What a gradient rule sees of one forward node, with the accessors and helpers that keep a rule
@@ -110,8 +111,8 @@ export function unbroadcast(g: GraphBuilder, grad: string, from: readonly Dim[],
     if (i < lead || (to[i - lead] === 1 && from[i] !== 1)) axes.push(i);
   }
   if (axes.length === 0) return grad;
-  // Only leading axes (a bias over a batch): one ReduceSum without kept dims, no Squeeze.
-  if (axes.length === lead) return g.reduceSum(grad, axes, false);
+  // Only leading axes (a bias over a batch): one sum without kept dims, no Squeeze.
+  if (axes.length === lead) return sumLeadingAxes(g, grad, from, lead);
   const summed = g.reduceSum(grad, axes, true);
   return lead === 0 ? summed : g.op("Squeeze", [summed, g.ints(axes.slice(0, lead))]);
 }

@@ -16,7 +16,14 @@ export class GraphBuilder {
   private readonly counters = new Map<string, number>();
   private scopeName = "";
 
-  constructor(readonly opset: number) {}
+  constructor(
+    readonly opset: number,
+    /**
+     * The intra-op threads the graph will run with. Where onnxruntime runs two formulations that
+     * give the same bits at different speeds depending on it, the builder emits the faster.
+     */
+    readonly threads = 1,
+  ) {}
 
   /** Runs `body` with names prefixed by `name`. */
   scoped<T>(name: string, body: () => T): T {

@@ -34,6 +34,8 @@ export interface TrainingStepOptions {
    * each run and one fused optimizer update. Same arithmetic as unpacked, element for element.
    */
   packParameters?: boolean;
+  /** Intra-op threads the graph will run with: speed only, the bits are the same (see GraphBuilder). */
+  threads?: number;
 }
 
 export interface StateTensor {

@@ -73,8 +73,15 @@ function cpuInfo(): { features: string[]; model: string } {
 /** The most intra-op threads a run may ask for. */
 export const MAX_THREADS = 64;
 
-/** Session options that realise the profile: `threads` intra-op threads, sequential, no kernel races, no fusions. */
-export function sessionOptions(threads: number): ort.InferenceSession.SessionOptions {
+/**
+ * Session options that realise the profile: `threads` intra-op threads, sequential, no kernel
+ * races, no fusions. With `spinning`, idle pool threads spin through a run and stop at its end; without,
+ * they sleep. Speed only, not bits (see cpu-pressure.ts for when the engine spins).
+ */
+export function sessionOptions(
+  threads: number,
+  { spinning = false }: { spinning?: boolean } = {},
+): ort.InferenceSession.SessionOptions {
   return {
     executionProviders: ["cpu"],
     intraOpNumThreads: threads,
@@ -84,9 +91,13 @@ export function sessionOptions(threads: number): ort.InferenceSession.SessionOpt
     // Warnings (e.g. about unused folded constants) would interleave with the CLI's JSON lines, and
     // errors come back as exceptions the engine reports as TrainErrors naming the node.
     logSeverityLevel: 4,
-    // Idle pool threads sleep instead of spinning: on a loaded machine a spinning thread takes the
-    // core its partner needs, and two threads measured 2-4x slower than one. Speed only, not bits.
-    extra: { session: { intra_op: { allow_spinning: "0" } } },
+    // On a loaded machine a spinning thread takes the core its partner needs (two threads measured
+    // 2-4x slower than one); on an idle one a sleeping thread wakes too late to share the work.
+    extra: {
+      session: spinning
+        ? { intra_op: { allow_spinning: "1" }, force_spinning_stop: "1" }
+        : { intra_op: { allow_spinning: "0" } },
+    },
   };
 }
 

@@ -10,6 +10,7 @@ import {
   type LoadedModel,
   loadModel,
   type Tensor,
+  type TensorData,
 } from "../onnx/index.ts";
 import type { Correct } from "./accuracy.ts";
 import type { TrainingState } from "./checkpoint.ts";
@@ -45,7 +46,16 @@ export interface RunSetup {
   /** Generator state after the validation split: where epoch 0 starts. */
   initialRng: Uint32Array;
   engine: StepEngine;
+  /**
+   * The arrays training batches are gathered into, reused from run to run (nothing reads a run's
+   * batch once the run returns): fresh megabytes per run cost the main thread page faults and
+   * zeroing, and the garbage collector's threads their sweeping.
+   */
+  batchArrays: BatchArrays;
 }
+
+/** Reusable batch arrays by tensor (model input name, or the target) and element count. */
+export type BatchArrays = Map<string, TensorData>;
 
 const sha256 = (bytes: Uint8Array | string) => createHash("sha256").update(bytes).digest("hex");
 
@@ -154,6 +164,7 @@ export async function setUpRun(
     identity,
     initialRng: rng.state(),
     engine,
+    batchArrays: new Map(),
   };
 }
 
@@ -193,17 +204,27 @@ function defaultStepsPerRun(model: LoadedModel, data: PreparedData, batchSize: n
   return Math.max(1, Math.min(MAX_STEPS_PER_RUN, byWork, byMemory));
 }
 
-/** The batch of `split` at `indices`; with `steps` > 1, that many equal batches stacked on a new leading axis. */
-export function assembleBatch(split: PreparedSplit, indices: ArrayLike<number>, steps = 1): Batch {
+/**
+ * The batch of `split` at `indices`; with `steps` > 1, that many equal batches stacked on a new
+ * leading axis. With `arrays`, gathered into the arrays kept there (and kept there for the next
+ * batch): the batch is then valid only until the next call with the same `arrays`.
+ */
+export function assembleBatch(
+  split: PreparedSplit,
+  indices: ArrayLike<number>,
+  steps = 1,
+  arrays?: BatchArrays,
+): Batch {
   const leading = steps === 1 ? [indices.length] : [steps, indices.length / steps];
-  const tensor = (t: PreparedSplit["target"]): Tensor => ({
-    dtype: t.dtype,
-    dims: [...leading, ...t.sampleDims],
-    data: gatherSamples(t, indices),
-  });
+  const tensor = (key: string, t: PreparedSplit["target"]): Tensor => {
+    const slot = `${key}:${indices.length * t.sampleSize}`;
+    const data = gatherSamples(t, indices, arrays?.get(slot));
+    arrays?.set(slot, data);
+    return { dtype: t.dtype, dims: [...leading, ...t.sampleDims], data };
+  };
   return {
-    inputs: new Map([...split.inputs].map(([name, t]) => [name, tensor(t)])),
-    target: tensor(split.target),
+    inputs: new Map([...split.inputs].map(([name, t]) => [name, tensor(`input ${name}`, t)])),
+    target: tensor("target", split.target),
   };
 }
 
@@ -273,7 +294,7 @@ export function nextRun(setup: RunSetup, state: TrainingState, order: BatchOrder
   const count = runLength(setup, state.position, until - state.step);
   const batches = Array.from({ length: count }, () => order.next());
   const indices = batches.length === 1 ? batches[0]!.indices : concatenate(batches.map((b) => b.indices));
-  const batch = assembleBatch(setup.data.train, indices, count);
+  const batch = assembleBatch(setup.data.train, indices, count, setup.batchArrays);
   const steps = batches.map((_, i) => state.step + 1 + i);
   const learningRates = steps.map((step) =>
     learningRateAt(spec.schedule, spec.optimizer.lr, step - 1, totalSteps),

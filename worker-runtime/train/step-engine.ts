@@ -22,6 +22,7 @@ import {
   type TensorData,
 } from "../onnx/index.ts";
 import type { INodeProto } from "../onnx/proto.ts";
+import { cpuToSpare } from "./cpu-pressure.ts";
 import { TrainError } from "./errors.ts";
 import { exposeNodeOutputs, graphInitializers } from "./pinpoint-graphs.ts";
 import { sessionOptions } from "./profile.ts";
@@ -172,7 +173,10 @@ const fromOrt = (t: ort.Tensor): Tensor => ({
 
 /** A training-graph session (one step, or a loop over several) and the outputs the trainer reads. */
 interface RunGraph {
+  /** Its pool threads sleep when idle. */
   session: ort.InferenceSession;
+  /** The same graph with pool threads that spin through a run: with more than one thread only. */
+  spinning: ort.InferenceSession | undefined;
   /** Everything but the model output: copying it out of onnxruntime costs time on every run. */
   fetches: string[];
   losses: string;
@@ -185,18 +189,21 @@ async function runGraph(
   model: LoadedModel,
   threads: number,
   bytes: Uint8Array,
-  outputs: Omit<RunGraph, "session" | "fetches">,
+  outputs: Omit<RunGraph, "session" | "spinning" | "fetches">,
 ): Promise<RunGraph> {
-  const session = await guarded(model, "the training step", () =>
-    ort.InferenceSession.create(bytes, sessionOptions(threads)),
-  );
+  const create = (spinning: boolean) =>
+    guarded(model, "the training step", () =>
+      ort.InferenceSession.create(bytes, sessionOptions(threads, { spinning })),
+    );
+  const session = await create(false);
+  const spinning = threads > 1 ? await create(true) : undefined;
   const fetches = [
     outputs.losses,
     ...(outputs.corrects ? [outputs.corrects] : []),
     ...outputs.params.values(),
     ...outputs.state.values(),
   ];
-  return { session, fetches, ...outputs };
+  return { session, spinning, fetches, ...outputs };
 }
 
 interface EvalGraph {
@@ -224,6 +231,9 @@ export class StepEngine {
     readonly threads: number,
   ) {}
 
+  /** Training runs so far, and how many of them had spinning pool threads (see cpu-pressure.ts). */
+  readonly runs = { total: 0, spinning: 0 };
+
   /**
    * Compiles a one-step graph for every training batch size of `geometry`, the loop graph over
    * full batches when `stepsPerRun` > 1, and an evaluation graph for every validation batch size.
@@ -242,6 +252,7 @@ export class StepEngine {
         buildTrainingStep(model, {
           ...stepOptions(model, spec, size),
           inputShapes: inputShapesAt(train, size),
+          threads,
         }),
       ),
     );
@@ -434,16 +445,19 @@ export class StepEngine {
         `a run of ${steps} steps of ${size} samples was asked of an engine that runs at most ${this.stepsPerRun} steps of ${[...this.singles.keys()].join(" or ")}`,
       );
     }
+    const session = target.spinning !== undefined && cpuToSpare() ? target.spinning : target.session;
+    this.runs.total += 1;
+    if (session !== target.session) this.runs.spinning += 1;
     const result = await guarded(this.model, "the training step", () =>
-      target.session.run(
-        this.feeds(target.session, this.graph.inputs.target, current, input.batch, this.scalars(input)),
+      session.run(
+        this.feeds(session, this.graph.inputs.target, current, input.batch, this.scalars(input)),
         target.fetches,
       ),
     );
     return this.outcome(target, result);
   }
 
-  private outcome(target: Omit<RunGraph, "session" | "fetches">, result: ort.InferenceSession.ReturnType) {
+  private outcome(target: Omit<RunGraph, "session" | "spinning" | "fetches">, result: ort.InferenceSession.ReturnType) {
     const numbers = (name: string) => Array.from(result[name]!.data as Float32Array | Float64Array);
     const read = (names: Map<string, string>) =>
       new Map([...names].map(([input, output]) => [input, fromOrt(result[output]!)]));
@@ -543,8 +557,10 @@ export class StepEngine {
   }
 
   async release(): Promise<void> {
-    for (const single of this.singles.values()) await single.session.release();
-    await this.multi?.session.release();
+    for (const graph of [...this.singles.values(), ...(this.multi ? [this.multi] : [])]) {
+      await graph.session.release();
+      await graph.spinning?.release();
+    }
     for (const { session } of this.evals.values()) await session.release();
   }
 }

@@ -90,7 +90,7 @@ const kernels: Array<[string, number[], (m: ModelBuilder, x: string) => string]>
   ["Tanh, Erf, Sigmoid", [1 << 18], (m, x) => m.op("Erf", [m.op("Tanh", [m.op("Sigmoid", [x])])])],
 ];
 
-describe("onnxruntime kernels give the same bits with 1, 2 and 4 threads", () => {
+describe("onnxruntime kernels give the same bits with 1, 2 and 4 threads, pool threads sleeping or spinning", () => {
   const random = seededRandom(5);
   for (const [name, dims, build] of kernels) {
     it(name, async () => {
@@ -104,8 +104,13 @@ describe("onnxruntime kernels give the same bits with 1, 2 and 4 threads", () =>
         dims,
       );
       const hashes = new Set<string>();
-      for (const threads of [1, 2, 4]) {
-        const session = await ort.InferenceSession.create(m.bytes(), sessionOptions(threads));
+      const settings = [1, 2, 4].flatMap((threads) =>
+        threads === 1
+          ? [{ threads, spinning: false }]
+          : [false, true].map((spinning) => ({ threads, spinning })),
+      );
+      for (const { threads, spinning } of settings) {
+        const session = await ort.InferenceSession.create(m.bytes(), sessionOptions(threads, { spinning }));
         for (let run = 0; run < 2; run++) {
           const data = (await session.run({ x }))[y]!.data as Float32Array;
           hashes.add(

@@ -217,10 +217,17 @@ function subset(split: PreparedSplit, indices: Uint32Array): PreparedSplit {
   };
 }
 
-/** Copies the samples at `indices` (in that order) into one contiguous array. */
-export function gatherSamples(tensor: SampleTensor, indices: ArrayLike<number>): TensorData {
+/**
+ * Copies the samples at `indices` (in that order) into one contiguous array: `into` when given
+ * (an array of the tensor's type and exactly that length, overwritten whole), else a new one.
+ */
+export function gatherSamples(
+  tensor: SampleTensor,
+  indices: ArrayLike<number>,
+  into?: TensorData,
+): TensorData {
   const size = tensor.sampleSize;
-  const out = allocate(tensor.dtype, indices.length * size);
+  const out = into ?? allocate(tensor.dtype, indices.length * size);
   for (let i = 0; i < indices.length; i++) {
     const from = indices[i]! * size;
     // Same element type on both sides: allocate() follows tensor.dtype.
