@@ -457,7 +457,10 @@ export class StepEngine {
     return this.outcome(target, result);
   }
 
-  private outcome(target: Omit<RunGraph, "session" | "spinning" | "fetches">, result: ort.InferenceSession.ReturnType) {
+  private outcome(
+    target: Omit<RunGraph, "session" | "spinning" | "fetches">,
+    result: ort.InferenceSession.ReturnType,
+  ) {
     const numbers = (name: string) => Array.from(result[name]!.data as Float32Array | Float64Array);
     const read = (names: Map<string, string>) =>
       new Map([...names].map(([input, output]) => [input, fromOrt(result[output]!)]));
