@@ -8,7 +8,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { NodeChainClient, TxRecord } from "../../chain-bridge/index.ts";
-import { BridgeError, isForcedAudit, newForcedErrorSecret } from "../../chain-bridge/index.ts";
+import { isForcedAudit, newForcedErrorSecret } from "../../chain-bridge/index.ts";
 import { merkleInclusionProof, merkleRoot } from "../../protocol/merkle.ts";
 import { sha256Hex } from "../../protocol/signed-messages.ts";
 import { NodeError } from "./errors.ts";
@@ -136,37 +136,36 @@ export async function revealWhenDue(
   stop: AbortSignal,
   log: (message: string) => void,
 ): Promise<void> {
-  for (;;) {
+  const where = `audit ${duty.auditIndex} of chain task ${duty.chainTaskId}`;
+  /** One look at the chain: whether the duty is over (revealed, settled, or its window gone). */
+  const revealIfDue = async (): Promise<boolean> => {
     const state = await chain.task(duty.chainTaskId);
     const audit = state?.audits[duty.auditIndex];
-    if (!state || !audit || audit.settled || audit.verifier !== chain.address) break;
+    if (!state || !audit || audit.settled || audit.verifier !== chain.address) return true;
     const head = await chain.head();
     if (head > state.revealEnd) {
       log(
         `the reveal window of chain task ${duty.chainTaskId} closed at block ${state.revealEnd} before the reveal`,
       );
-      break;
+      return true;
     }
-    if (head > state.challengeEnd) {
-      const secret = secretFor(dataDir, audit.commitment);
-      const next = newForcedErrorSecret();
-      keepSecret(dataDir, next);
-      try {
-        confirmed(
-          await chain.reveal({ ...duty, secret, nextCommitment: next.commitment }),
-          `reveal on audit ${duty.auditIndex} of chain task ${duty.chainTaskId}`,
-        );
-      } catch (error) {
-        // A timing refusal (RevealTooEarly at a block boundary) is tried again at the next poll.
-        if (!(error instanceof BridgeError) && !(error instanceof NodeError)) throw error;
-        log(`reveal not accepted yet: ${(error as Error).message}`);
-        await sleep(CHAIN_POLL_MS, undefined, { signal: stop }).catch(() => undefined);
-        if (stop.aborted) return;
-        continue;
-      }
-      forgetSecret(dataDir, audit.commitment);
-      log(`revealed the forced-error secret for audit ${duty.auditIndex} of chain task ${duty.chainTaskId}`);
-      break;
+    if (head <= state.challengeEnd) return false;
+    const secret = secretFor(dataDir, audit.commitment);
+    const next = newForcedErrorSecret();
+    keepSecret(dataDir, next);
+    confirmed(await chain.reveal({ ...duty, secret, nextCommitment: next.commitment }), `reveal on ${where}`);
+    forgetSecret(dataDir, audit.commitment);
+    log(`revealed the forced-error secret for ${where}`);
+    return true;
+  };
+  for (;;) {
+    try {
+      if (await revealIfDue()) break;
+    } catch (error) {
+      // A timing refusal (RevealTooEarly at a block boundary), or a chain node restarting or out
+      // of reach for a moment: the secret stays on file and the next poll tries again, until the
+      // reveal window closes. Giving up here would have the node slashed for a missed reveal.
+      log(`reveal on ${where} not made yet: ${(error as Error).message}`);
     }
     await sleep(CHAIN_POLL_MS, undefined, { signal: stop }).catch(() => undefined);
     if (stop.aborted) return;
