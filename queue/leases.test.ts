@@ -39,9 +39,10 @@ function task(taskId: string): TrainingTask {
   };
 }
 
-// Two nodes' addresses (//Alice and //Bob): each has a queue of its own.
+// Three nodes' addresses (//Alice, //Bob and //Charlie): each has a queue of its own.
 const NODE_A = "5GrwvaEF5zXb26Fz9rcQpDWS57CtERHpNehXCPcNoHGKutQY";
 const NODE_B = "5FHneW46xGXgs5mUiveU4sbTyGBzmstUspZC92UhjJM694ty";
+const NODE_C = "5FLSigC9HGRKVhB9FiEo4Y3koPsNmBmLJbpXg2mp1hXcS59Y";
 
 describe("lease broker", () => {
   const connection: QueueConnection = {
@@ -104,6 +105,17 @@ describe("lease broker", () => {
     assert.equal(lease?.jobId, "task_moved-training-1");
     assert.deepEqual(lease?.data.checkpoints, earlier);
     await otherNode.complete(lease!.id, null);
+  });
+
+  it("answers a claim waiting on a broker that closes with nothing, not an error", async () => {
+    const closing = new LeaseBroker("training", NODE_C, connection, policy);
+    await closing.start();
+    const claim = closing.claim(5_000);
+    await sleep(100);
+    const started = Date.now();
+    await closing.close();
+    assert.equal(await claim, null);
+    assert.ok(Date.now() - started < 2_000, "the claim ends with the broker, not at its deadline");
   });
 
   it("wakes a waiting claim as soon as a task is enqueued", async () => {

@@ -77,6 +77,7 @@ export class LeaseBroker<K extends TaskKind> {
   private readonly worker: Worker<LeasedJobData<TaskPayloads[K]>>;
   private readonly events: QueueEvents;
   private readonly wakers = new Set<() => void>();
+  private closing = false;
   private readonly exhaustedListeners: ExhaustedListener[] = [];
   private errorListener: (error: unknown) => void = () => undefined;
 
@@ -141,8 +142,11 @@ export class LeaseBroker<K extends TaskKind> {
         };
       }
       const remaining = deadline - Date.now();
-      if (remaining <= 0 || signal?.aborted) return null;
+      if (remaining <= 0 || signal?.aborted || this.closing) return null;
       await this.sleep(Math.min(remaining, POLL_MS), signal);
+      // A broker closed under a waiting claim (evicted from the gateway's cache, or shutting down)
+      // answers "nothing yet": the node claims again and reaches a broker that is open.
+      if (this.closing) return null;
     }
   }
 
@@ -201,6 +205,7 @@ export class LeaseBroker<K extends TaskKind> {
   }
 
   async close(): Promise<void> {
+    this.closing = true;
     this.wakeAll();
     await closeWithin(
       async () => {
