@@ -39,6 +39,11 @@ export function describeEvent({ type, data }) {
     }
     case "checkpoint.stored":
       return `Checkpoint saved at step ${data.step}.`;
+    case "training.evidence_refused":
+      // The reason is the gateway's check, with hashes; that the work was refused is what matters.
+      return `The platform refused work that worker ${node(data.worker)} sent: it was not a genuine state of this training run. None of it is kept.`;
+    case "training.abandoned":
+      return `Worker ${node(data.worker)} gave up after its work was refused; another worker takes the job over once its deadline passes, at no extra cost to you.`;
     case "training.reassigned":
       // The reason names the deadline's block: a chain detail; missing the deadline is what matters.
       return `The previous worker missed its deadline, so the job moved to another worker (${node(data.worker)}), which resumes from the last checkpoint.`;

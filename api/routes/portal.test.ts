@@ -284,6 +284,16 @@ test("the job timeline tells every event in plain words, in dollars, without tok
     ],
     ["checkpoint.stored", { step: 300, sha256: "ab".repeat(32) }, "Checkpoint saved at step 300."],
     [
+      "training.evidence_refused",
+      { worker, reason: "the checkpoint for step 20 is not canonical checkpoint bytes" },
+      "The platform refused work that worker 5FHn…94ty sent: it was not a genuine state of this training run. None of it is kept.",
+    ],
+    [
+      "training.abandoned",
+      { worker, reason: "the worker gave up after its evidence was refused" },
+      "Worker 5FHn…94ty gave up after its work was refused; another worker takes the job over once its deadline passes, at no extra cost to you.",
+    ],
+    [
       "training.reassigned",
       { worker, attempt: 2, reason: "worker 5Grw did not commit by block 80" },
       "The previous worker missed its deadline, so the job moved to another worker (5FHn…94ty), which resumes from the last checkpoint.",
