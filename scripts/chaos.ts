@@ -1,6 +1,6 @@
 // The chaos suite: a whole deployment as separate processes (test/support/cluster.ts: two API
-// instances behind a load balancer, a private Redis and Postgres, the dev chain, a worker and a
-// verifier), and for each scenario N training jobs during which one component is killed with
+// instances behind a load balancer, a private Redis and Postgres, the dev chain, a worker and two
+// verifiers), and for each scenario N training jobs during which one component is killed with
 // SIGKILL at a random point and started again. After each job: it ended exactly once, every
 // ledger transaction sums to zero, the customer's balance is right to the cent with nothing left
 // reserved, and the escrow on chain was released and matches the database. The flood scenario
@@ -179,11 +179,13 @@ function table(rows: Row[], escrowProblem: string | null): string {
 }
 
 const started = Date.now();
-log("starting the cluster (2 API instances, private Redis and Postgres, dev chain, a worker, a verifier)");
+log("starting the cluster (2 API instances, private Redis and Postgres, dev chain, a worker, two verifiers)");
 const cluster = await Cluster.start({
   apis: 2,
   workers: ["//Bob"],
-  verifiers: ["//Dave"],
+  // Two verifiers, as `veritrain up` runs: one killed mid-audit misses its reveal and is slashed,
+  // and the other audits the work again.
+  verifiers: ["//Dave", "//Eve"],
   privateRedis: true,
   privatePostgres: true,
 });

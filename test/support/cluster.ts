@@ -252,6 +252,9 @@ export class Cluster {
       PLATFORM_SIGNING_KEY: privateKey.export({ format: "pem", type: "pkcs8" }).toString(),
       LOG_LEVEL: "warn",
       HOST: "127.0.0.1",
+      // A job the network can no longer verify (say its verifiers were slashed for reveals missed
+      // while they were down) fails at no charge within a chaos run's wait, not after a day.
+      VERIFYING_DEADLINE_MS: String(2 * 60_000),
     };
     for (let i = 0; i < options.apis; i++) {
       const port = await freePort();
