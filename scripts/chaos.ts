@@ -18,6 +18,7 @@ import {
   createJob,
   newCustomer,
   operatorReserved,
+  operatorReservedSettled,
   request,
   SHORT_SPEC,
   waitForEnd,
@@ -156,9 +157,11 @@ async function floodRun(cluster: Cluster, run: number, row: Row) {
     problems.push(`${jobs.length} jobs were created on a balance for ${affordable}`);
   for (const jobId of jobs) {
     await waitForEnd(cluster, jobId, JOB_TIMEOUT_MS);
-    const outcome = await auditJob(cluster, customer, jobId);
+    const outcome = await auditJob(cluster, customer, jobId, { ledger: false });
     problems.push(...outcome.problems.map((p) => `${jobId}: ${p}`));
   }
+  // One customer, several jobs: the ledger is checked against all of them at once (a cancel that
+  // lost the race with training charges the steps stored, so the jobs differ).
   problems.push(...(await auditLedger(cluster, customer, jobs)));
   row.runs++;
   if (jobs.length > affordable || problems.some((p) => /times|below zero/.test(p))) row.doubled++;
@@ -207,7 +210,7 @@ try {
       }
     }
   }
-  const escrowAfter = await operatorReserved(cluster);
+  const escrowAfter = await operatorReservedSettled(cluster, escrowBefore);
   if (escrowAfter !== escrowBefore) {
     escrowProblem = `operator escrow on chain: ${escrowAfter - escrowBefore} planck still locked after every job ended`;
   }
