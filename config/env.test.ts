@@ -142,3 +142,27 @@ describe("the unassigned deadline", () => {
     );
   });
 });
+
+describe("rate limits", () => {
+  it("are the defaults unless RATE_LIMITS replaces some families, and a bad value is refused", () => {
+    const defaults = loadConfig({}).rateLimits;
+    const raised = loadConfig({ RATE_LIMITS: '{"signup": {"max": 500, "windowMs": 60000}}' }).rateLimits;
+    assert.deepEqual(raised.signup, { max: 500, windowMs: 60_000 });
+    assert.deepEqual({ ...raised, signup: defaults.signup }, defaults);
+    for (const raw of [
+      "not json",
+      "[]",
+      '{"signups": {"max": 5, "windowMs": 1000}}',
+      '{"signup": {"max": 0, "windowMs": 1000}}',
+      '{"signup": {"max": 5}}',
+      '{"__proto__": {"max": 5, "windowMs": 1000}}',
+    ]) {
+      assert.throws(
+        () => loadConfig({ RATE_LIMITS: raw }),
+        (e: unknown) =>
+          e instanceof ConfigError && e.code === "INVALID_LIMIT" && /RATE_LIMITS/.test(e.message),
+        raw,
+      );
+    }
+  });
+});

@@ -2,7 +2,12 @@
 import { resolve } from "node:path";
 import { isWellKnownDevSeed } from "./dev-keys.ts";
 import { ConfigError } from "./errors.ts";
-import { DEFAULT_RATE_LIMITS, type RateLimit, type RateLimitFamily } from "./rate-limits.ts";
+import {
+  DEFAULT_RATE_LIMITS,
+  RATE_LIMIT_FAMILIES,
+  type RateLimit,
+  type RateLimitFamily,
+} from "./rate-limits.ts";
 
 export interface Config {
   /** NODE_ENV=production: nothing embedded, no development keys, no local stand-ins. */
@@ -197,11 +202,45 @@ export function loadConfig(env: Env = process.env): Config {
     storageQuotaBytes: quota(env, "STORAGE_QUOTA_BYTES", 20_000_000_000),
     trustProxy: flag(env, "TRUST_PROXY"),
     portalOrigins: origins(env, "PORTAL_ORIGINS"),
-    rateLimits: DEFAULT_RATE_LIMITS,
+    rateLimits: rateLimits(env),
     maxEventStreamsPerKey: 8,
     verifyingDeadlineMs: milliseconds(env, "VERIFYING_DEADLINE_MS", VERIFYING_DEADLINE_MS),
     unassignedDeadlineMs: milliseconds(env, "UNASSIGNED_DEADLINE_MS", UNASSIGNED_DEADLINE_MS),
   };
+}
+
+/**
+ * `RATE_LIMITS`: budgets that replace the defaults family by family, as JSON
+ * (`{"signup": {"max": 100, "windowMs": 600000}}`); a deployment behind one address for many
+ * users, or a test harness signing up many customers, raises them.
+ */
+function rateLimits(env: Env): Record<RateLimitFamily, RateLimit> {
+  const raw = optional(env, "RATE_LIMITS");
+  if (raw === undefined) return DEFAULT_RATE_LIMITS;
+  const refuse = (why: string) =>
+    new ConfigError(
+      "INVALID_LIMIT",
+      `RATE_LIMITS ${why}; expected JSON such as {"signup": {"max": 100, "windowMs": 600000}} with families ${RATE_LIMIT_FAMILIES.join(", ")}`,
+    );
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    throw refuse("is not JSON");
+  }
+  if (typeof parsed !== "object" || parsed === null || Array.isArray(parsed))
+    throw refuse("is not an object");
+  const limits = { ...DEFAULT_RATE_LIMITS };
+  for (const [family, limit] of Object.entries(parsed)) {
+    if (!(RATE_LIMIT_FAMILIES as readonly string[]).includes(family))
+      throw refuse(`names an unknown family "${family}"`);
+    const { max, windowMs } = (limit ?? {}) as Partial<RateLimit>;
+    if (!Number.isSafeInteger(max) || max! < 1 || !Number.isSafeInteger(windowMs) || windowMs! < 1) {
+      throw refuse(`gives "${family}" no whole max and windowMs of at least 1`);
+    }
+    limits[family as RateLimitFamily] = { max: max!, windowMs: windowMs! };
+  }
+  return limits;
 }
 
 function origins(env: Env, name: string): string[] {

@@ -255,6 +255,8 @@ export class Cluster {
       // A job the network can no longer verify (say its verifiers were slashed for reveals missed
       // while they were down) fails at no charge within a chaos run's wait, not after a day.
       VERIFYING_DEADLINE_MS: String(2 * 60_000),
+      // Every chaos run signs up a customer of its own, all from this one address.
+      RATE_LIMITS: JSON.stringify({ signup: { max: 1_000, windowMs: 600_000 } }),
     };
     for (let i = 0; i < options.apis; i++) {
       const port = await freePort();
