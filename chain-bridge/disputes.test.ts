@@ -11,20 +11,15 @@ import { TranscriptLayout } from "../protocol/transcript.ts";
 import {
   type BridgeFixture,
   committedTask,
-  PROFILE,
   sampleSpec,
+  sealBlocks,
   stakedNode,
   startBridgeFixture,
 } from "../test/support/chain-fixture.ts";
-import { PLANCK_PER_VT } from "./conversion.ts";
 import { askedPosition, readDisputeWithTask } from "./dispute-state.ts";
 import { BridgeError } from "./errors.ts";
 import { newForcedErrorSecret } from "./forced-errors.ts";
 import { resolveDispute } from "./governance.ts";
-import { NodeChainClient } from "./node-client.ts";
-import { signerFromSeed } from "./signer.ts";
-import { Submitter } from "./submitter.ts";
-import { MemoryTransactionStore } from "./transaction-store.ts";
 
 const hash = () => `0x${randomBytes(32).toString("hex")}`;
 const bytes = (hex: string) => Buffer.from(hex.slice(2), "hex");
@@ -43,30 +38,16 @@ describe("NodeChainClient and the referee: a commitment dispute played to the re
     await fixture.stop();
   });
 
-  async function advance(count: number): Promise<void> {
-    const dave = new Submitter(
-      fixture.chain.api,
-      await signerFromSeed("//Dave"),
-      new MemoryTransactionStore(),
-    );
-    for (let i = 0; i < count; i++) {
-      await dave.submit(
-        { causeKey: `advance:${Date.now()}:${i}`, purpose: "System.remark" },
-        fixture.chain.api.tx.system!.remark!("0x00"),
-      );
-    }
-  }
-
   it("follows every turn, refuses an early claim_timeout and settles by the referee", async () => {
     const worker = await stakedNode(fixture.chain, "//Bob", { worker: true });
-    const verifier = await NodeChainClient.create(fixture.chain.api, "//Charlie");
     const secret = newForcedErrorSecret();
-    await verifier.register({
-      roles: { worker: false, verifier: true, whistleblower: false },
-      profile: PROFILE,
-      commitment: secret.commitment,
-      bond: 600n * PLANCK_PER_VT,
-    });
+    const verifier = await stakedNode(
+      fixture.chain,
+      "//Charlie",
+      { verifier: true },
+      600n,
+      secret.commitment,
+    );
     const { taskId, escrow, leaves } = await committedTask(fixture, worker, 800n);
     await fixture.bridge.selectAudits(taskId, 0);
     const task = (await verifier.task(escrow.chainTaskId))!;
@@ -88,7 +69,7 @@ describe("NodeChainClient and the referee: a commitment dispute played to the re
       leaf: committed,
       leafProof: merkleInclusionProof(leaves.map(bytes), segment + 1).map(hex),
     });
-    await advance(task.challengeEnd - (await verifier.head()));
+    await sealBlocks(fixture.chain, task.challengeEnd - (await verifier.head()));
     await verifier.reveal({
       chainTaskId: escrow.chainTaskId,
       auditIndex: 0,
@@ -153,7 +134,7 @@ describe("NodeChainClient and the referee: a commitment dispute played to the re
     const atReferee = (await verifier.dispute(id))!;
     assert.equal(atReferee.turn, "Referee");
     assert.equal(atReferee.claim, outputs[0]);
-    await advance(atReferee.deadline + 1 - (await verifier.head()));
+    await sealBlocks(fixture.chain, atReferee.deadline + 1 - (await verifier.head()));
     await assert.rejects(verifier.claimTimeout(id), refusedWith("NotYourTurn"));
 
     // The referee's output equals the worker's claim: the worker wins, the verifier is slashed.

@@ -5,6 +5,7 @@ import {
   type BridgeFixture,
   committedTask,
   PROFILE,
+  sealBlocks,
   stakedNode,
   startBridgeFixture,
 } from "../test/support/chain-fixture.ts";
@@ -13,10 +14,7 @@ import { PLANCK_PER_VT } from "./conversion.ts";
 import { BridgeError } from "./errors.ts";
 import { isForcedAudit, newForcedErrorSecret } from "./forced-errors.ts";
 import { NodeChainClient } from "./node-client.ts";
-import { signerFromSeed } from "./signer.ts";
-import { Submitter } from "./submitter.ts";
 import { eventOf } from "./task-effects.ts";
-import { MemoryTransactionStore } from "./transaction-store.ts";
 
 describe("NodeChainClient: a verifier's audit from verdict to reveal", () => {
   let fixture: BridgeFixture;
@@ -29,31 +27,16 @@ describe("NodeChainClient: a verifier's audit from verdict to reveal", () => {
     await fixture.stop();
   });
 
-  /** Seals `count` blocks (one remark each) so deadlines pass. */
-  async function advance(count: number): Promise<void> {
-    const dave = new Submitter(
-      fixture.chain.api,
-      await signerFromSeed("//Dave"),
-      new MemoryTransactionStore(),
-    );
-    for (let i = 0; i < count; i++) {
-      await dave.submit(
-        { causeKey: `advance:${Date.now()}:${i}`, purpose: "System.remark" },
-        fixture.chain.api.tx.system!.remark!("0x00"),
-      );
-    }
-  }
-
   it("stakes, commits, audits, reveals its forced-error secret and rotates its commitment", async () => {
     const worker = await stakedNode(fixture.chain, "//Bob", { worker: true });
-    const verifier = await NodeChainClient.create(fixture.chain.api, "//Charlie");
     const secret = newForcedErrorSecret();
-    await verifier.register({
-      roles: { worker: false, verifier: true, whistleblower: false },
-      profile: PROFILE,
-      commitment: secret.commitment,
-      bond: 600n * PLANCK_PER_VT,
-    });
+    const verifier = await stakedNode(
+      fixture.chain,
+      "//Charlie",
+      { verifier: true },
+      600n,
+      secret.commitment,
+    );
     const registered = await verifier.node();
     assert.equal(registered?.bonded, 600n * PLANCK_PER_VT);
     assert.equal(registered?.commitment, secret.commitment);
@@ -79,7 +62,7 @@ describe("NodeChainClient: a verifier's audit from verdict to reveal", () => {
       (error: unknown) => error instanceof BridgeError && error.module?.name === "RevealTooEarly",
     );
     const head = (await fixture.chain.api.rpc.chain.getHeader()).number.toNumber();
-    await advance(task!.challengeEnd - head);
+    await sealBlocks(fixture.chain, task!.challengeEnd - head);
     const next = newForcedErrorSecret();
     const revealed = await verifier.reveal({
       chainTaskId: escrow.chainTaskId,

@@ -151,21 +151,36 @@ export function sampleSpec(overrides: Partial<TaskSpecInput> = {}): TaskSpecInpu
 
 export const PROFILE = `0x${"11".repeat(32)}`;
 
-/** A node staked with `vt` VT in the given roles, signing with `seed`. */
+/**
+ * A node staked with `vt` VT in the given roles, signing with `seed`; `commitment` is its
+ * forced-error commitment, for a test that reveals the secret behind it.
+ */
 export async function stakedNode(
   chain: ChainConnection,
   seed: string,
   roles: Partial<NodeRoles>,
   vt = 2_000n,
+  commitment = newForcedErrorSecret().commitment,
 ): Promise<NodeChainClient> {
   const node = await NodeChainClient.create(chain.api, seed);
   await node.register({
     roles: { worker: false, verifier: false, whistleblower: false, ...roles },
     profile: PROFILE,
-    commitment: newForcedErrorSecret().commitment,
+    commitment,
     bond: vt * PLANCK_PER_VT,
   });
   return node;
+}
+
+/** Seals `count` blocks (a remark by //Dave each) so that deadlines pass. */
+export async function sealBlocks(chain: ChainConnection, count: number): Promise<void> {
+  const dave = new Submitter(chain.api, await signerFromSeed("//Dave"), new MemoryTransactionStore());
+  for (let i = 0; i < count; i++) {
+    await dave.submit(
+      { causeKey: `advance:${Date.now()}:${i}`, purpose: "System.remark" },
+      chain.api.tx.system!.remark!("0x00"),
+    );
+  }
 }
 
 /** A call of the Compute pallet, for tests that drive the chain below the bridge. */
