@@ -175,6 +175,36 @@ test("create shows the quote and asks: refused above --max-price, declined, or c
   assert.equal(cancelled.status, "cancelled");
 });
 
+test("create --init-from sends the checkpoint to start from; a malformed one is refused before any request", async () => {
+  const request = [
+    "--model",
+    MODEL,
+    "--dataset",
+    DATASET,
+    "--spec",
+    SPEC,
+    "--verification",
+    "basic",
+    "--yes",
+  ];
+  const before = await jobCount();
+  const malformed = await json<ErrorJson>(["jobs", "create", ...request, "--init-from", "last-week"], 2);
+  assert.equal(malformed.error.code, "init_from_invalid");
+  assert.match(malformed.error.message, /job_\.\.\.@500/);
+  const queued = await json<Job>(["jobs", "create", ...request]);
+  // The API refuses a start from a job that has not succeeded: the flag reached it, job and step.
+  const refused = await json<ErrorJson>(["jobs", "create", ...request, "--init-from", `${queued.id}@5`], 1);
+  assert.equal(refused.error.code, "init_from_invalid");
+  assert.match(refused.error.message, new RegExp(`job ${queued.id} is queued`));
+  const sweep = await json<ErrorJson>(
+    ["sweeps", "create", ...request, "--grid", "optimizer.lr=0.01,0.02", "--init-from", queued.id],
+    1,
+  );
+  assert.equal(sweep.error.code, "init_from_invalid");
+  assert.equal(await jobCount(), before + 1, "only the plain job was created");
+  await json<Job>(["jobs", "cancel", queued.id]);
+});
+
 test("watch follows a job to its end with step, loss, learning rate and throughput, and exits 5 when it fails", async () => {
   const created = await json<Job>([
     "jobs",

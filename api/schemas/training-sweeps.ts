@@ -64,11 +64,8 @@ export const SweepRequest = Type.Object(
   },
 );
 
-// A sweep's jobs start from their models' own weights: `init_from` is for a single job.
-const { init_from: _initFrom, ...createFields } = JobCreateRequest.properties;
-
 export const SweepCreateRequest = Type.Object(
-  { ...createFields, ...sweepFields },
+  { ...JobCreateRequest.properties, ...sweepFields },
   {
     additionalProperties: false,
     title: "TrainingSweepCreateRequest",

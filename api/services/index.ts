@@ -201,6 +201,7 @@ export function createServices(context: ServiceContext): Services {
     chain: context.chain,
   });
   const quotes = new Quotes(blobs, context.pool, inspector);
+  const startingWeights = new StartingWeights(context.db, blobs);
   const jobs = new Jobs({
     db: context.db,
     blobs,
@@ -209,7 +210,7 @@ export function createServices(context: ServiceContext): Services {
     events: jobEvents,
     reads: new JobReads(context.pool),
     settlement,
-    startingWeights: new StartingWeights(context.db, blobs),
+    startingWeights,
   });
   const receipts = new Receipts(
     context.db,
@@ -226,7 +227,7 @@ export function createServices(context: ServiceContext): Services {
     files,
     deletedBlobs: new DeletedBlobs(context.db, blobs, context.logError ?? (() => undefined)),
     jobs,
-    sweeps: new Sweeps({ db: context.db, quotes, jobs, events: jobEvents }),
+    sweeps: new Sweeps({ db: context.db, quotes, jobs, events: jobEvents, startingWeights }),
     jobEvents,
     // A stream renews its slot on every heartbeat (15 s); three missed ones free it.
     streams: new StreamSlots(context.redis, context.config.maxEventStreamsPerKey, 45_000),

@@ -14,6 +14,7 @@ import { createTestApp, type TestApp } from "../../test/support/app.ts";
 import { signedReceipt, succeedJob } from "../../test/support/finished-jobs.ts";
 import { uploadFile, uploadMlpFixtures } from "../../test/support/uploads.ts";
 import { loadModel } from "../../worker-runtime/onnx/model.ts";
+import { onnx } from "../../worker-runtime/onnx/proto.ts";
 import { loadFixture } from "../../worker-runtime/train/fixtures.ts";
 import { deliveredModel, train } from "../../worker-runtime/train/trainer.ts";
 import { FilesystemBlobStore } from "./blobs.ts";
@@ -160,5 +161,47 @@ describe("init_from", () => {
     const error = expectApiError(res, 400, "init_from_invalid");
     assert.equal(error.param, "model");
     assert.match(error.message, /not the graph job/);
+  });
+
+  it("starts every job of a sweep from the checkpoint, and names the variant whose model is another graph", async () => {
+    const sweep = (base: Record<string, unknown>) =>
+      t.app.inject({
+        method: "POST",
+        url: "/v1/training-jobs/sweeps",
+        headers: alice.headers,
+        payload: { ...files, spec, verification: "basic", init_from: { job: finished, step: 5 }, ...base },
+      });
+    const created = await sweep({ grid: { "optimizer.lr": [0.01, 0.02] } });
+    assert.equal(created.statusCode, 201, created.body);
+    const jobs = (created.json() as { jobs: { id: string }[] }).jobs;
+    assert.equal(jobs.length, 2);
+    const expected = { job: finished, step: 5, checkpoint_sha256: sha256Hex(checkpoints.get(5)!) };
+    for (const { id } of jobs) {
+      const read = await t.app.inject({
+        method: "GET",
+        url: `/v1/training-jobs/${id}`,
+        headers: alice.headers,
+      });
+      assert.deepEqual((read.json() as JobView).init_from, expected, id);
+    }
+
+    // The same network with one parameter renamed: it trains on the same data, but is another graph.
+    const proto = onnx.ModelProto.decode(mlp.model);
+    const weight = proto.graph!.initializer![0]!;
+    const name = weight.name!;
+    weight.name = `${name}_renamed`;
+    for (const node of proto.graph!.node!)
+      node.input = node.input!.map((i) => (i === name ? weight.name! : i));
+    const renamed = onnx.ModelProto.encode(proto).finish();
+    const other = await uploadFile(t.app, alice, "model", "renamed.onnx", renamed);
+    const before = await t.database.db.trainingJob.count({ where: { organizationId: alice.organizationId } });
+    const error = expectApiError(await sweep({ variants: [{}, { model: other }] }), 400, "init_from_invalid");
+    assert.equal(error.param, "variants.1.model");
+    assert.match(error.message, /^Job 2 of 2 \(model="file_[^"]+"\): model file_\w+ is not the graph job/);
+    assert.equal(
+      await t.database.db.trainingJob.count({ where: { organizationId: alice.organizationId } }),
+      before,
+      "a refused sweep creates none of its jobs",
+    );
   });
 });

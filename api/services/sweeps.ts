@@ -9,6 +9,12 @@ import { isId, newId } from "../ids.ts";
 import type { SweepQuote } from "../schemas/training-sweeps.ts";
 import { DomainError, NotFoundError } from "./domain-errors.ts";
 import { eventView, type JobEvents, type JobEventView } from "./job-events.ts";
+import {
+  InitFromError,
+  type InitFromRecord,
+  type InitFromRequest,
+  type StartingWeights,
+} from "./job-init.ts";
 import { TERMINAL } from "./job-settlement.ts";
 import { JobError, type Jobs } from "./jobs.ts";
 import { InsufficientFundsError } from "./ledger.ts";
@@ -29,6 +35,8 @@ export interface SweepRequest extends SweepShape {
   verification: VerificationLevel;
   max_price_cents?: number | undefined;
   expires_after?: number | undefined;
+  /** Every job starts from this checkpoint; each variant's model must be the graph it came from. */
+  init_from?: InitFromRequest | undefined;
 }
 
 /** A sweep's quote as the API answers it: the SDK's type is its one definition. */
@@ -66,6 +74,7 @@ export interface SweepsDeps {
   quotes: Quotes;
   jobs: Jobs;
   events: JobEvents;
+  startingWeights: StartingWeights;
 }
 
 export class Sweeps {
@@ -113,6 +122,7 @@ export class Sweeps {
         "max_price_cents",
       );
     }
+    const starts = await this.startingWeightsOf(organizationId, request, variants, quotes);
     const sweepId = newId("sweep");
     await this.deps.db.$transaction(async (tx) => {
       await tx.trainingSweep.create({
@@ -136,7 +146,7 @@ export class Sweeps {
             tx,
             organizationId,
             quote,
-            { spec: variants[i]!.spec, expires_after: request.expires_after },
+            { spec: variants[i]!.spec, expires_after: request.expires_after, initFrom: starts[i] },
             sweepId,
           )
           .catch((error: unknown) => {
@@ -235,6 +245,41 @@ export class Sweeps {
       : null;
     if (!sweep) throw new NotFoundError("training sweep", id, "id");
     return sweep;
+  }
+
+  /**
+   * Each job's starting weights under `init_from`: derived once per distinct model (variants may
+   * name other models), refused with the variant that named a model of another graph.
+   */
+  private async startingWeightsOf(
+    organizationId: string,
+    request: SweepRequest,
+    variants: Variant[],
+    quotes: Quote[],
+  ): Promise<(InitFromRecord | undefined)[]> {
+    const from = request.init_from;
+    if (!from) return quotes.map(() => undefined);
+    const derived = new Map<string, InitFromRecord>();
+    const starts: InitFromRecord[] = [];
+    for (const [i, quote] of quotes.entries()) {
+      let start = derived.get(quote.model.id);
+      if (!start) {
+        start = await this.deps.startingWeights
+          .derive(organizationId, quote.model, from)
+          .catch((error: unknown) => {
+            if (!(error instanceof InitFromError) || error.param !== "model") throw error;
+            const variant = variants[i]!;
+            throw new InitFromError(
+              error.code,
+              `Job ${i + 1} of ${variants.length} (${describeSettings(variant.settings)}): ${error.message}`,
+              paramOf(variant, "model"),
+            );
+          });
+        derived.set(quote.model.id, start);
+      }
+      starts.push(start);
+    }
+    return starts;
   }
 
   private async quoteEach(organizationId: string, request: SweepRequest, variants: Variant[]) {

@@ -28,7 +28,12 @@ export interface RequestFlags extends OutputFlags {
   maxPrice?: string;
 }
 
-interface CreateFlags extends RequestFlags {
+/** What `create` adds to a request: where the job starts from. */
+export interface StartFlags {
+  initFrom?: string;
+}
+
+interface CreateFlags extends RequestFlags, StartFlags {
   yes?: boolean;
   wait?: boolean;
   out?: string;
@@ -62,6 +67,27 @@ export async function fileRef(
   const file = await uploadPath(vt, ref, purpose, quiet);
   if (!quiet) process.stderr.write(`  uploaded ${ref} as ${file.id}\n`);
   return file.id;
+}
+
+/** `--init-from job_x` or `job_x@STEP` → the request's `init_from`. */
+export function initFromOf(flags: StartFlags): { init_from?: { job: string; step?: number } } {
+  if (flags.initFrom === undefined) return {};
+  const match = /^(job_[A-Za-z0-9]+)(?:@(\d+))?$/.exec(flags.initFrom.trim());
+  if (!match) {
+    throw new CliError(
+      "init_from_invalid",
+      `--init-from takes a succeeded job's id, optionally with a checkpoint step: job_...@500, got '${flags.initFrom}'`,
+    );
+  }
+  return { init_from: { job: match[1]!, ...(match[2] !== undefined ? { step: Number(match[2]) } : {}) } };
+}
+
+/** The option `create` commands take to start from a finished job's checkpoint. */
+export function startOption(command: Command): Command {
+  return command.option(
+    "--init-from <job[@step]>",
+    "start from the weights of a checkpoint of a succeeded job (its last, or the one at STEP); the model must be that job's graph",
+  );
 }
 
 async function readSpec(path: string): Promise<TrainingSpec> {
@@ -168,6 +194,7 @@ export async function approvePrice(
 }
 
 async function createJob(flags: CreateFlags): Promise<Answer> {
+  const start = initFromOf(flags);
   const vt = await authenticatedClient();
   const request = await jobRequest(vt, flags);
   const quote = await vt.trainingJobs.quote(request);
@@ -183,6 +210,7 @@ async function createJob(flags: CreateFlags): Promise<Answer> {
   // The cap goes with the request too: should the price change between quote and create, the API refuses.
   const created = await vt.trainingJobs.create({
     ...request,
+    ...start,
     max_price_cents: cap,
   });
   say([`Created ${created.id}: ${dollars(created.price.reserved_cents)} reserved.`]);
@@ -215,7 +243,7 @@ export function registerJobsCommands(program: Command): void {
       }),
   );
 
-  requestOptions(jobs.command("create").description("Quote, confirm, and create a job"))
+  startOption(requestOptions(jobs.command("create").description("Quote, confirm, and create a job")))
     .option("-y, --yes", "create without asking")
     .option("--wait", "follow the job to its end, then download and verify the model")
     .option("--out <path>", "with --wait: where to write the model (default <job id>.onnx)")

@@ -14,7 +14,16 @@ import type {
 import { authenticatedClient } from "../remote/client.ts";
 import { type Answer, answer, CliError, dollars, EXIT, type OutputFlags, table } from "../remote/output.ts";
 import { SweepWatcher, settingsText } from "../remote/progress.ts";
-import { approvePrice, fileRef, jobRequest, type RequestFlags, requestOptions } from "./jobs.ts";
+import {
+  approvePrice,
+  fileRef,
+  initFromOf,
+  jobRequest,
+  type RequestFlags,
+  requestOptions,
+  type StartFlags,
+  startOption,
+} from "./jobs.ts";
 
 interface SweepFlags extends RequestFlags {
   grid: string[];
@@ -22,7 +31,7 @@ interface SweepFlags extends RequestFlags {
   objective?: string;
 }
 
-interface CreateFlags extends SweepFlags {
+interface CreateFlags extends SweepFlags, StartFlags {
   yes?: boolean;
   wait?: boolean;
 }
@@ -163,6 +172,7 @@ async function follow(vt: Veritrain, sweep: TrainingSweep, quiet: boolean): Prom
 }
 
 async function createSweep(flags: CreateFlags): Promise<Answer> {
+  const start = initFromOf(flags);
   const vt = await authenticatedClient();
   const request = await sweepRequest(vt, flags);
   const quote = await vt.sweeps.quote(request);
@@ -170,7 +180,7 @@ async function createSweep(flags: CreateFlags): Promise<Answer> {
   say(describeQuote(quote));
   const what = `these ${quote.job_count} jobs`;
   const cap = await approvePrice(quote, quote.price.total_cents, request.max_price_cents, flags.yes, what);
-  const created = await vt.sweeps.create({ ...request, max_price_cents: cap });
+  const created = await vt.sweeps.create({ ...request, ...start, max_price_cents: cap });
   say([
     `Created ${created.id}: ${created.job_count} jobs, ${dollars(created.price.reserved_cents)} reserved.`,
   ]);
@@ -209,7 +219,7 @@ export function registerSweepsCommands(program: Command): void {
       }),
   );
 
-  sweepOptions(sweeps.command("create").description("Quote, confirm, and create a sweep's jobs"))
+  startOption(sweepOptions(sweeps.command("create").description("Quote, confirm, and create a sweep's jobs")))
     .option("-y, --yes", "create without asking")
     .option("--wait", "follow every job to its end, one line each, then print the best")
     .action((flags: CreateFlags) => answer(flags, () => createSweep(flags)));

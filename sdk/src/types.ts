@@ -387,6 +387,11 @@ export interface TrainingSweepParams extends TrainingJobParams {
 export interface CreateTrainingSweepParams extends TrainingSweepParams {
   /** Seconds each job may wait for a worker (as a job's `expires_after`). */
   expires_after?: number;
+  /**
+   * Every job starts from the weights of this checkpoint of one of your succeeded jobs (as a job's
+   * `init_from`); each model the sweep trains must be that job's graph.
+   */
+  init_from?: { job: string; step?: number };
 }
 
 export interface SweepQuote {
