@@ -442,6 +442,22 @@ test("billing balance, topup and transactions", async () => {
   ]);
   assert.equal(session.amount_cents, 1_250);
   assert.match(session.id, /^cs_local_/);
+  // Paid on the stack's own payment page: `billing payments` lists it with its receipt.
+  const paid = await fetch(new URL(`${new URL(session.url).pathname}/pay`, api), {
+    method: "POST",
+    redirect: "manual",
+  });
+  assert.equal(paid.status, 303);
+  const payments = await json<{ data: Array<{ id: string; status: string; receipt_url: string | null }> }>([
+    "billing",
+    "payments",
+  ]);
+  const payment = payments.data.find((p) => p.id === session.id);
+  assert.equal(payment?.status, "paid");
+  assert.equal(payment?.receipt_url, new URL(new URL(session.url).pathname, api).href);
+  const listed = await cli(["billing", "payments"]);
+  assert.match(listed.stdout, /^ID\s+STATUS\s+AMOUNT\s+TAKEN BACK\s+CREATED\s+RECEIPT$/m);
+  assert.ok(listed.stdout.includes(payment!.receipt_url!));
   const transactions = await json<{ data: Array<{ type: string }> }>([
     "billing",
     "transactions",

@@ -336,7 +336,11 @@ describe("on a stack that trains", { skip }, () => {
   }
 
   /** Fills the new-job form with the MLP fixture and `spec`, and asks for the quote. */
-  async function quoteInPortal(page: Page, spec: Record<string, unknown>) {
+  async function quoteInPortal(
+    page: Page,
+    spec: Record<string, unknown>,
+    start?: { job: string; step: string },
+  ) {
     await page.getByRole("link", { name: "Training jobs", exact: true }).click();
     await page.getByRole("link", { name: "New training job" }).click();
     await heading(page, "New training job").waitFor();
@@ -344,6 +348,12 @@ describe("on a stack that trains", { skip }, () => {
     await page.getByLabel("Dataset").setInputFiles(join(fixtures, "data/digits.safetensors"));
     await page.getByLabel("Verification").selectOption("basic");
     await page.getByLabel("Training spec (JSON)").fill(JSON.stringify(spec, null, 2));
+    if (start) {
+      const choice = page.getByLabel("Start from").locator(`option[value="${start.job}"]`);
+      await choice.waitFor({ state: "attached", timeout: TIMEOUT_MS });
+      await page.getByLabel("Start from").selectOption(start.job);
+      await page.getByLabel("Checkpoint step").fill(start.step);
+    }
     await page.getByRole("button", { name: "Get a quote" }).click();
     const total = page.getByTestId("quote-total");
     await total.waitFor({ timeout: TIMEOUT_MS });
@@ -484,12 +494,26 @@ describe("on a stack that trains", { skip }, () => {
     assert.equal(finished.status, "succeeded");
     await screenshot(page, "portal-job");
 
-    // Another job, cancelled from its page: nothing charged beyond the steps done, the rest released.
-    const second = await quoteInPortal(page, { ...baseSpec, max_steps: 200_000, checkpoint_every: 50_000 });
+    // Another job, started from the first one's checkpoint at step 300, cancelled from its page:
+    // nothing charged beyond the steps done, the rest released.
+    const second = await quoteInPortal(
+      page,
+      { ...baseSpec, max_steps: 200_000, checkpoint_every: 50_000 },
+      { job: jobId, step: "300" },
+    );
+    assert.match(
+      (await second.quote.locator("dd").last().textContent()) ?? "",
+      new RegExp(`^the weights of ${jobId} at step 300$`),
+    );
     await page.getByRole("button", { name: `Create the job for ${second.total}` }).click();
     await jobHeading(page).waitFor({ timeout: TIMEOUT_MS });
     const secondId = decodeURIComponent(new URL(page.url()).hash.replace("#/jobs/", ""));
     assert.notEqual(secondId, jobId);
+    const started = (await (await page.request.get(`${origin}/v1/training-jobs/${secondId}`)).json()) as {
+      init_from: { job: string; step: number } | null;
+    };
+    assert.deepEqual([started.init_from?.job, started.init_from?.step], [jobId, 300]);
+    await expectText(page.getByTestId("init-from"), `the checkpoint at step 300 of ${jobId}`);
     // Cancelling asks first: keeping the job changes nothing, confirming cancels it.
     const confirmCancel = page.getByRole("dialog", { name: "Cancel this job?" });
     await page.getByRole("button", { name: "Cancel the job" }).click();
@@ -530,6 +554,11 @@ describe("on a stack that trains", { skip }, () => {
     const payment = page.getByTestId("payments").getByRole("row").first();
     await expectText(payment.getByRole("cell").nth(1), "$20.00");
     await expectText(payment.getByRole("cell").nth(2), "paid");
+    // Its receipt: the stack's own payment page, now a receipt of the $20.00 paid.
+    const receiptLink = payment.getByRole("link", { name: "Receipt for the payment of $20.00" });
+    const receipt = await page.request.get((await receiptLink.getAttribute("href")) ?? "");
+    assert.equal(receipt.status(), 200);
+    assert.match(await receipt.text(), /<h1 id="title">Receipt<\/h1>[\s\S]*\$20\.00/);
     await screenshot(page, "portal-usage");
 
     // Webhooks: add an endpoint (its secret shown once), send a test event that verifies with the

@@ -362,7 +362,12 @@ test("refunds take back credits by the cumulative amount refunded; disputes take
 async function paymentsOf(headers: Record<string, string>) {
   const res = await t.app.inject({ method: "GET", url: "/v1/billing/payments", headers });
   assert.equal(res.statusCode, 200, res.body);
-  return res.json().data as Array<{ id: string; status: string; amount_cents: number }>;
+  return res.json().data as Array<{
+    id: string;
+    status: string;
+    amount_cents: number;
+    receipt_url: string | null;
+  }>;
 }
 
 test("a delayed payment is recorded as processing at completion and credited when it succeeds", async () => {
@@ -410,4 +415,35 @@ test("a delayed payment that fails is recorded and shown, credits nothing, and n
   assert.deepEqual(await balanceOf(kit.headers), { available_cents: 1_000, reserved_cents: 0 });
   const otherOrg = await signUp(t.app);
   assert.deepEqual(await paymentsOf(otherOrg.headers), []);
+});
+
+test("a paid payment shows Stripe's receipt, read from its charge, or brought later by charge.succeeded", async () => {
+  const lu = await signUp(t.app);
+  const receiptOf = async (sessionId: string) =>
+    (await paymentsOf(lu.headers)).find((p) => p.id === sessionId)!.receipt_url;
+
+  const first = await paidTopUp(lu.headers, 1_000);
+  assert.equal(await receiptOf(first.sessionId), stripe.charges.get(first.paymentIntent)!.receipt_url);
+
+  // Stripe down when the session completed: credited all the same, the receipt follows its charge's event.
+  stripe.paymentIntentsDown = true;
+  try {
+    const second = await paidTopUp(lu.headers, 2_000);
+    assert.deepEqual(await balanceOf(lu.headers), { available_cents: 3_000, reserved_cents: 0 });
+    assert.equal(await receiptOf(second.sessionId), null);
+    const charged = stripe.chargeSucceededEvent(second.paymentIntent);
+    assert.deepEqual((await deliver(charged)).json(), { received: true, outcome: "processed" });
+    assert.equal(await receiptOf(second.sessionId), stripe.charges.get(second.paymentIntent)!.receipt_url);
+
+    // Only an https page is kept as a link to show.
+    const third = await paidTopUp(lu.headers, 1_000);
+    const hostile = stripe.event("charge.succeeded", {
+      ...stripe.charges.get(third.paymentIntent)!,
+      receipt_url: "javascript:alert(document.cookie)",
+    });
+    await deliver(hostile);
+    assert.equal(await receiptOf(third.sessionId), null);
+  } finally {
+    stripe.paymentIntentsDown = false;
+  }
 });

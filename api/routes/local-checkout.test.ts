@@ -116,7 +116,14 @@ test("Pay credits the organization once, through the webhook, however often it i
   assert.deepEqual(await balanceOf(bob.headers), { available_cents: 2_500, reserved_cents: 0 });
   assert.deepEqual(await transactionTypes(bob.headers), ["top_up"]);
 
-  assert.match((await page(session.id)).body, /Payment complete/);
+  // The payment's receipt is the session's page, now a receipt, at the address the payer used.
+  const receipt = (
+    await t.database.db.stripePayment.findUniqueOrThrow({ where: { checkoutSessionId: session.id } })
+  ).receiptUrl!;
+  assert.equal(new URL(receipt).pathname, `/v1/billing/local-checkout/${session.id}`);
+  const shown = (await page(session.id)).body;
+  assert.match(shown, /<h1 id="title">Receipt<\/h1>/);
+  assert.match(shown, /Amount paid<\/dt><dd data-testid="amount">\$25\.00/);
   expectApiError(await press(session.id, "cancel"), 409, "checkout_session_paid");
 });
 

@@ -47,8 +47,14 @@ function content(session: LocalCheckoutView): string {
   const amount = money(session.amount_cents, session.currency);
   const action = (verb: string) => `${LOCAL_CHECKOUT_PATH}/${encodeURIComponent(session.id)}/${verb}`;
   if (session.status === "complete") {
-    return `<h1 id="title">Payment complete</h1>
+    return `<h1 id="title">Receipt</h1>
       <p class="notice">This test payment is complete: ${amount} of credits were added. No card was charged.</p>
+      <dl class="details">
+        <dt>Amount paid</dt><dd data-testid="amount">${amount}</dd>
+        <dt>For</dt><dd>Veritrain training credits</dd>
+        <dt>Paid</dt><dd>${escapeHtml(new Date(session.completed_at ?? session.expires_at).toUTCString())}</dd>
+        <dt>Session</dt><dd><code class="data">${escapeHtml(session.id)}</code></dd>
+      </dl>
       <p><a href="${escapeHtml(session.success_url)}">Continue</a></p>`;
   }
   if (session.status === "expired") {
@@ -125,7 +131,8 @@ const localCheckoutRoutes: FastifyPluginAsyncTypebox<LocalCheckoutRoutesOptions>
   app.post(
     `${LOCAL_CHECKOUT_PATH}/:id/pay`,
     { schema: { hide: true, params: Params } },
-    async (request, reply) => reply.redirect(await local.pay(request.params.id), 303),
+    async (request, reply) =>
+      reply.redirect(await local.pay(request.params.id, `${request.protocol}://${request.host}`), 303),
   );
 
   app.post(

@@ -35,6 +35,11 @@ export const Payment = Type.Object(
     amount_cents: Type.Integer(),
     refunded_cents: Type.Integer({ description: "Taken back from the balance by refunds" }),
     disputed_cents: Type.Integer({ description: "Taken back from the balance by disputes" }),
+    receipt_url: Type.Union([Type.String({ format: "uri" }), Type.Null()], {
+      description:
+        "The payment's receipt page (Stripe's, or on a development stack without Stripe the local checkout's); " +
+        "null until there is one: a delayed method has none before it settles",
+    }),
     created_at: Type.String({ format: "date-time" }),
     updated_at: Type.String({ format: "date-time" }),
   },

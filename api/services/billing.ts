@@ -5,6 +5,9 @@
 // even across different events about the same payment. A delayed payment method (a bank debit)
 // completes its session unpaid: it is recorded as processing, then credited when Stripe reports
 // async_payment_succeeded, or kept as failed (and shown in GET /v1/billing/payments) when it fails.
+// Each payment keeps the address of its receipt: Stripe's charge carries it (`charge.succeeded`,
+// `charge.refunded`), and since that event may come before the session's, a credited payment
+// without one asks Stripe for its charge right after.
 import type Stripe from "stripe";
 import type { Database } from "../../prisma/client.ts";
 import type { Prisma, StripePayment } from "../../prisma/generated/client.ts";
@@ -16,6 +19,9 @@ import { stripeNotConfigured, verifiedEvent } from "./stripe.ts";
 import type { PendingDeliveries, WebhookOutbox } from "./webhooks/outbox.ts";
 
 type Tx = Prisma.TransactionClient;
+
+/** Events after which a payment may be credited, and so have a receipt. */
+const CREDITING = new Set<string>(["checkout.session.completed", "checkout.session.async_payment_succeeded"]);
 
 export const CHECKOUT_MIN_CENTS = 500;
 export const CHECKOUT_MAX_CENTS = 1_000_000;
@@ -48,6 +54,8 @@ export interface PaymentView {
   amount_cents: number;
   refunded_cents: number;
   disputed_cents: number;
+  /** The payment's receipt page; null until Stripe has one (a delayed method: once it settles). */
+  receipt_url: string | null;
   created_at: string;
   updated_at: string;
 }
@@ -59,6 +67,7 @@ function paymentView(row: StripePayment): PaymentView {
     amount_cents: Number(row.amountCents),
     refunded_cents: Number(row.refundedCents),
     disputed_cents: Number(row.disputedCents),
+    receipt_url: row.receiptUrl,
     created_at: row.createdAt.toISOString(),
     updated_at: row.updatedAt.toISOString(),
   };
@@ -80,6 +89,8 @@ export class Billing {
       this.credit(tx, event.data.object as Stripe.Checkout.Session),
     "checkout.session.async_payment_failed": (tx, event) =>
       this.paymentFailed(tx, event.data.object as Stripe.Checkout.Session).then(() => []),
+    "charge.succeeded": (tx, event) =>
+      this.keepReceipt(tx, event.data.object as Stripe.Charge).then(() => []),
     "charge.refunded": (tx, event) => this.refund(tx, event.data.object as Stripe.Charge).then(() => []),
     "charge.dispute.created": (tx, event) =>
       this.dispute(tx, event.data.object as Stripe.Dispute).then(() => []),
@@ -163,7 +174,38 @@ export class Billing {
       { maxWait: 20_000, timeout: 30_000 },
     );
     await this.webhooks.send(deliveries);
+    if (outcome === "processed" && CREDITING.has(event.type))
+      await this.fetchReceipt(event.data.object as Stripe.Checkout.Session);
     return outcome;
+  }
+
+  /**
+   * Asks Stripe for the receipt of a credited payment that has none yet. A failure here is not
+   * the webhook's: the payment is credited, and `charge.succeeded` brings the receipt as well.
+   */
+  private async fetchReceipt(session: Stripe.Checkout.Session): Promise<void> {
+    const paymentIntent = idOf(session.payment_intent);
+    if (!this.stripe || !paymentIntent || session.payment_status !== "paid") return;
+    const recorded = await this.db.stripePayment.findUnique({ where: { paymentIntentId: paymentIntent } });
+    if (!recorded || recorded.receiptUrl !== null) return;
+    try {
+      const intent = await this.stripe.paymentIntents.retrieve(paymentIntent, { expand: ["latest_charge"] });
+      const charge = intent.latest_charge;
+      if (charge && typeof charge === "object") await this.keepReceipt(this.db, charge);
+    } catch {
+      // Left for charge.succeeded.
+    }
+  }
+
+  /** Records the charge's receipt address on its payment, once the payment is known. */
+  private async keepReceipt(tx: Tx | Database, charge: Stripe.Charge): Promise<void> {
+    const paymentIntent = idOf(charge.payment_intent);
+    // Only an https page becomes a link the portal shows.
+    if (!paymentIntent || !charge.receipt_url?.startsWith("https://")) return;
+    await tx.stripePayment.updateMany({
+      where: { paymentIntentId: paymentIntent },
+      data: { receiptUrl: charge.receipt_url },
+    });
   }
 
   /** The organization's card payments, newest first, failed ones included. */
@@ -230,6 +272,7 @@ export class Billing {
 
   /** `amount_refunded` is cumulative: take back only what earlier refund events have not. */
   private async refund(tx: Tx, charge: Stripe.Charge): Promise<void> {
+    await this.keepReceipt(tx, charge);
     const payment = await this.lockPayment(tx, idOf(charge.payment_intent));
     if (!payment) return;
     const refunded = BigInt(Math.min(charge.amount_refunded, Number(payment.amount_cents)));

@@ -39,6 +39,8 @@ export interface LocalCheckoutView {
   success_url: string;
   cancel_url: string;
   expires_at: string;
+  /** When it was paid; null unless `complete`. */
+  completed_at: string | null;
 }
 
 /** Delivers a webhook request: the raw body and its Stripe-Signature header. */
@@ -124,6 +126,7 @@ export class LocalCheckout {
       success_url: session.successUrl,
       cancel_url: session.cancelUrl,
       expires_at: session.expiresAt.toISOString(),
+      completed_at: session.completedAt?.toISOString() ?? null,
     };
   }
 
@@ -131,8 +134,9 @@ export class LocalCheckout {
    * Completes the session and delivers its `checkout.session.completed`; returns where to send
    * the payer. Paying a completed session delivers the same event again, which the webhook
    * recognises as a duplicate: a crash between completing and delivering heals on the next Pay.
+   * `origin` is where the payer reached this API: the receipt page is served there.
    */
-  async pay(id: string): Promise<string> {
+  async pay(id: string, origin: string): Promise<string> {
     await this.db.localCheckoutSession.updateMany({
       where: { id, status: "open", expiresAt: { gt: new Date() } },
       data: {
@@ -152,6 +156,11 @@ export class LocalCheckout {
     const payload = paidEvent(session);
     const signature = Stripe.webhooks.generateTestHeaderString({ payload, secret: this.webhookSecret });
     await this.deliver(Buffer.from(payload), signature);
+    // Stripe's charge carries a receipt page; this stand-in's is the session's own page, now paid.
+    await this.db.stripePayment.updateMany({
+      where: { checkoutSessionId: session.id, receiptUrl: null },
+      data: { receiptUrl: `${origin}${LOCAL_CHECKOUT_PATH}/${session.id}` },
+    });
     return session.successUrl;
   }
 

@@ -75,13 +75,14 @@ export function registerBillingCommands(program: Command): void {
           dollars(p.amount_cents),
           dollars(p.refunded_cents + p.disputed_cents),
           p.created_at,
+          p.receipt_url ?? "-",
         ]);
         return {
           json: page,
           human:
             page.data.length === 0
               ? "No payments."
-              : table([["ID", "STATUS", "AMOUNT", "TAKEN BACK", "CREATED"], ...rows]),
+              : table([["ID", "STATUS", "AMOUNT", "TAKEN BACK", "CREATED", "RECEIPT"], ...rows]),
         };
       }),
     );

@@ -13,7 +13,8 @@ import { FINAL_STATUSES, statusBadge } from "./jobs.js";
  * @typedef {{ id: string, status: string, failure_reason: string | null, model: string,
  *   dataset: string, verification: string, total_steps: number, steps_completed: number,
  *   price: { quoted_cents: number, reserved_cents: number, charged_cents: number | null },
- *   result: { model_sha256: string | null }, created_at: string, finished_at: string | null }} Job
+ *   result: { model_sha256: string | null }, created_at: string, finished_at: string | null,
+ *   init_from: { job: string, step: number, checkpoint_sha256: string } | null }} Job
  */
 
 const CLOCK = new Intl.DateTimeFormat(undefined, { timeStyle: "medium" });
@@ -69,6 +70,18 @@ export async function renderJob({ main, params, signal }) {
     refs.verification.textContent = job.verification;
     refs.model.textContent = job.model;
     refs.dataset.textContent = job.dataset;
+    const from = job.init_from;
+    refs["init-from-term"].hidden = refs["init-from"].hidden = from === null;
+    refs["init-from"].replaceChildren(
+      ...(from === null
+        ? []
+        : [
+            "the checkpoint at step ",
+            String(from.step),
+            " of ",
+            h("a", { href: `#/jobs/${encodeURIComponent(from.job)}` }, from.job),
+          ]),
+    );
     refs.created.replaceChildren(time(job.created_at));
     refs.finished.replaceChildren(time(job.finished_at));
     refs.failure.hidden = job.failure_reason === null;

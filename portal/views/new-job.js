@@ -48,6 +48,48 @@ function flopsText(flops) {
   return unit ? `${(flops / unit[0]).toFixed(1)} ${unit[1]}` : `${flops} FLOP`;
 }
 
+/** @typedef {{ job: string, step?: number }} InitFrom */
+
+/**
+ * The form's "Start from" choice as the request's `init_from`; null for the model's own weights.
+ * @param {Record<string, string>} values
+ * @returns {InitFrom | null}
+ */
+function startingPoint(values) {
+  const job = values.init_from_job ?? "";
+  const step = (values.init_from_step ?? "").trim();
+  if (job === "") {
+    if (step !== "")
+      throw invalid(
+        "init_from.step",
+        "A checkpoint step needs a job to start from: choose one, or clear the step.",
+      );
+    return null;
+  }
+  if (step === "") return { job };
+  if (!/^\d+$/.test(step))
+    throw invalid(
+      "init_from.step",
+      "The checkpoint step is a whole number, such as 300; empty for the last.",
+    );
+  return { job, step: Number(step) };
+}
+
+/**
+ * The organization's succeeded jobs, newest first, as choices of weights to start from.
+ * @param {HTMLSelectElement} select
+ * @param {AbortSignal} signal
+ */
+async function offerFinishedJobs(select, signal) {
+  /** @type {{ data: Array<{ id: string, status: string, total_steps: number, finished_at: string | null }> }} */
+  const page = await get("/v1/training-jobs?limit=100", signal);
+  const day = new Intl.DateTimeFormat(undefined, { dateStyle: "medium", timeStyle: "short" });
+  for (const job of page.data.filter((j) => j.status === "succeeded")) {
+    const finished = job.finished_at ? `, finished ${day.format(new Date(job.finished_at))}` : "";
+    select.append(h("option", { value: job.id }, `${job.id} (${job.total_steps} steps${finished})`));
+  }
+}
+
 /** @param {import("../app.js").ViewContext} context */
 export async function renderNewJob({ main, portal, signal }) {
   const { fragment, refs } = instantiate("view-new-job");
@@ -110,6 +152,8 @@ export async function renderNewJob({ main, portal, signal }) {
       spec,
       verification: values.verification,
     };
+    // The quote is the same whatever the starting weights: only creating the job derives them.
+    const start = startingPoint(values);
     if (values.max_price) {
       const cap = parseDollars(values.max_price);
       if (cap === null || cap < 1)
@@ -125,12 +169,15 @@ export async function renderNewJob({ main, portal, signal }) {
       if (error instanceof ApiError && error.param?.startsWith("spec")) error.param = "spec";
       throw error;
     }
-    showQuote(quote);
-    pending = { body, idempotencyKey: crypto.randomUUID() };
+    showQuote(quote, start);
+    pending = { body: { ...body, ...(start && { init_from: start }) }, idempotencyKey: crypto.randomUUID() };
   });
 
-  /** @param {Quote} quote */
-  const showQuote = (quote) => {
+  /**
+   * @param {Quote} quote
+   * @param {InitFrom | null} start
+   */
+  const showQuote = (quote, start) => {
     const { price, audit } = quote;
     refs["quote-total"].textContent = formatCents(price.total_cents);
     refs["quote-rows"].replaceChildren(
@@ -146,6 +193,14 @@ export async function renderNewJob({ main, portal, signal }) {
             `a worker faking 10% of its work is caught with probability ${(audit.detection_probability * 100).toFixed(2)}%`,
         ],
         ["Work", flopsText(quote.total_flops)],
+        ...(start
+          ? [
+              [
+                "Starts from",
+                `the weights of ${start.job} at ${start.step === undefined ? "its last checkpoint" : `step ${start.step}`}`,
+              ],
+            ]
+          : []),
       ].map(([name, value]) => h("div", {}, h("dt", {}, name ?? ""), h("dd", {}, value ?? ""))),
     );
     confirm.textContent = `Create the job for ${formatCents(price.total_cents)}`;
@@ -175,7 +230,12 @@ export async function renderNewJob({ main, portal, signal }) {
   });
 
   main.append(fragment);
-  const example = await documentedExampleSpec(signal);
+  const [example] = await Promise.all([
+    documentedExampleSpec(signal),
+    offerFinishedJobs(/** @type {HTMLSelectElement} */ (refs["init-from-job"]), signal).catch(() => {
+      // Without the list the form still trains from the model's own weights.
+    }),
+  ]);
   // The user may have typed or loaded a spec meanwhile: that one stays.
   if (example !== null && specField.value === "") specField.value = JSON.stringify(example, null, 2);
 }

@@ -12,7 +12,7 @@ const PAGE = 100;
 
 /**
  * @typedef {{ id: string, status: string, amount_cents: number, refunded_cents: number,
- *   disputed_cents: number, created_at: string, updated_at: string }} Payment
+ *   disputed_cents: number, receipt_url: string | null, created_at: string, updated_at: string }} Payment
  * @typedef {import("../monthly-usage.js").Transaction & { id: string }} Transaction
  */
 
@@ -42,6 +42,25 @@ function paymentStatus(payment) {
   return h("span", { class: `status status-${payment.status}` }, text ?? payment.status);
 }
 
+/**
+ * A link to the payment's receipt, opened apart from the portal; a dash until there is one.
+ * @param {Payment} payment
+ */
+function receiptLink(payment) {
+  const url = payment.receipt_url;
+  if (url === null || !/^https?:\/\//.test(url)) return "—";
+  return h(
+    "a",
+    {
+      href: url,
+      target: "_blank",
+      rel: "noopener noreferrer",
+      "aria-label": `Receipt for the payment of ${formatCents(payment.amount_cents)}`,
+    },
+    "Receipt",
+  );
+}
+
 /** @param {import("../app.js").ViewContext} context */
 export async function renderUsage({ main, signal }) {
   const { fragment, refs } = instantiate("view-usage");
@@ -58,6 +77,7 @@ export async function renderUsage({ main, signal }) {
         h("td", { class: "num" }, formatCents(payment.amount_cents)),
         h("td", {}, paymentStatus(payment)),
         h("td", { class: "num" }, takenBack === 0 ? "—" : `-${formatCents(takenBack)}`),
+        h("td", {}, receiptLink(payment)),
         h("td", {}, h("code", {}, payment.id)),
       );
     },

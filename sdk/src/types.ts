@@ -103,6 +103,8 @@ export interface Payment {
   amount_cents: number;
   refunded_cents: number;
   disputed_cents: number;
+  /** The payment's receipt page; null until there is one (a delayed method: once it settles). */
+  receipt_url: string | null;
   created_at: string;
   updated_at: string;
 }

@@ -1,5 +1,5 @@
 // A local stand-in for the part of Stripe's HTTP API the billing service calls (creating Checkout
-// Sessions), started per test file, plus builders for the webhook events Stripe would send,
+// Sessions, reading a PaymentIntent with its charge), started per test file, plus builders for the webhook events Stripe would send,
 // signed with the stripe package's own test helper. Point STRIPE_API_BASE at `url`.
 import { randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse } from "node:http";
@@ -31,6 +31,16 @@ export interface StandInSession {
   livemode: false;
 }
 
+export interface StandInCharge {
+  id: string;
+  object: "charge";
+  amount: number;
+  currency: string;
+  payment_intent: string;
+  paid: true;
+  receipt_url: string;
+}
+
 export interface SignedDelivery {
   payload: string;
   headers: Record<string, string>;
@@ -44,6 +54,12 @@ export interface StripeStandIn {
   sessions: Map<string, StandInSession>;
   /** The decoded form of every create request, in order. */
   requests: FormObject[];
+  /** Each paid PaymentIntent's charge, as `latest_charge` expands to. */
+  charges: Map<string, StandInCharge>;
+  /** While true, reading a PaymentIntent answers 500, as Stripe does in an outage. */
+  paymentIntentsDown: boolean;
+  /** `charge.succeeded` for a PaymentIntent the stand-in completed. */
+  chargeSucceededEvent(paymentIntent: string): Stripe.Event;
   /** The session as Stripe sends it in `checkout.session.completed` once the card was charged. */
   completedEvent(sessionId: string, paymentStatus?: "paid" | "unpaid"): Stripe.Event;
   refundedEvent(paymentIntent: string, amount: number, amountRefunded: number): Stripe.Event;
@@ -96,6 +112,24 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
   const requests: FormObject[] = [];
 
   const replies = new Map<string, StandInSession>();
+  const charges = new Map<string, StandInCharge>();
+  let standIn: StripeStandIn;
+
+  function readPaymentIntent(url: URL, res: ServerResponse) {
+    if (standIn.paymentIntentsDown) return stripeError(res, 500, "An unknown error occurred");
+    const id = decodeURIComponent(url.pathname.slice("/v1/payment_intents/".length));
+    const charge = charges.get(id);
+    if (!charge) return stripeError(res, 404, `No such payment_intent: '${id}'`, "intent");
+    const expanded = url.searchParams.getAll("expand[0]").includes("latest_charge");
+    send(res, 200, {
+      id,
+      object: "payment_intent",
+      amount: charge.amount,
+      currency: charge.currency,
+      status: "succeeded",
+      latest_charge: expanded ? charge : charge.id,
+    });
+  }
 
   async function createSession(req: IncomingMessage, res: ServerResponse) {
     const idempotencyKey = req.headers["idempotency-key"];
@@ -151,6 +185,9 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
       createSession(req, res).catch((error: unknown) => stripeError(res, 500, String(error)));
       return;
     }
+    const url = new URL(req.url ?? "/", "http://stand-in");
+    if (req.method === "GET" && url.pathname.startsWith("/v1/payment_intents/"))
+      return readPaymentIntent(url, res);
     stripeError(res, 404, `Unrecognized request URL (${req.method}: ${req.url}).`);
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -169,12 +206,19 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
       data: { object },
     }) as unknown as Stripe.Event;
 
-  return {
+  standIn = {
     url,
     config: { stripeSecretKey: secretKey, stripeWebhookSecret: webhookSecret, stripeApiBase: url },
     sessions,
     requests,
+    charges,
+    paymentIntentsDown: false,
     event,
+    chargeSucceededEvent(paymentIntent) {
+      const charge = charges.get(paymentIntent);
+      if (!charge) throw new Error(`the stand-in charged no payment intent ${paymentIntent}`);
+      return event("charge.succeeded", { ...charge });
+    },
     completedEvent(sessionId, paymentStatus = "paid") {
       const session = sessions.get(sessionId);
       if (!session) throw new Error(`the stand-in created no session ${sessionId}`);
@@ -185,6 +229,17 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
         payment_intent: session.payment_intent ?? `pi_${token(12)}`,
       };
       sessions.set(sessionId, completed);
+      if (paymentStatus === "paid" && !charges.has(completed.payment_intent!)) {
+        charges.set(completed.payment_intent!, {
+          id: `ch_${token(12)}`,
+          object: "charge",
+          amount: completed.amount_total,
+          currency: completed.currency,
+          payment_intent: completed.payment_intent!,
+          paid: true,
+          receipt_url: `https://pay.stripe.com/receipts/payment/${token(24)}`,
+        });
+      }
       return event("checkout.session.completed", { ...completed });
     },
     refundedEvent(paymentIntent, amount, amountRefunded) {
@@ -217,4 +272,5 @@ export async function startStripeStandIn(): Promise<StripeStandIn> {
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
+  return standIn;
 }

@@ -1,0 +1,2 @@
+-- AlterTable
+ALTER TABLE "stripe_payments" ADD COLUMN     "receipt_url" TEXT;
