@@ -14,7 +14,7 @@ import { blake2AsHex, cryptoWaitReady } from "@polkadot/util-crypto";
 import { type Devnet, startDevnet } from "../../chain/index.ts";
 import { commitmentOf } from "../../chain/runtime/pallets/compute-hashing.ts";
 import { JACKPOT_ACCOUNT } from "../../chain/runtime/pallets/compute-stake.ts";
-import type { Hash, Parameters, Roles } from "../../chain/runtime/pallets/compute-types.ts";
+import type { Hash, Parameters, Roles, TaskSpec } from "../../chain/runtime/pallets/compute-types.ts";
 import { TranscriptLayout } from "../../protocol/transcript.ts";
 import { checkpointTree, cumulative, type TrainingView, transcriptTree } from "./compute-runs.ts";
 
@@ -36,6 +36,34 @@ function record(codec: Codec): Record<string, unknown> {
 
 export const big = (value: unknown): bigint => BigInt(String(value));
 export const num = (value: unknown): number => Number(value);
+
+/** Operators in the scenarios' simulated training-step graph. */
+export const GRAPH_NODES = 5;
+
+/** What the scenarios' nodes bond: each duty takes one role's stake (PROTOCOL.md §3). */
+export const STAKE = { worker: 1_000n * VT, verifier: 500n * VT, whistleblower: 200n * VT } as const;
+
+/** The task the scenarios create: one segment of 8 steps of a GRAPH_NODES graph, unless changed. */
+export function taskSpec(change: Partial<TaskSpec> = {}): TaskSpec {
+  return {
+    modelHash: blake2AsHex("model", 256),
+    datasetHash: blake2AsHex("dataset", 256),
+    specHash: blake2AsHex("spec", 256),
+    profile: null,
+    maxSteps: 8n,
+    checkpointInterval: 8n,
+    graphNodes: GRAPH_NODES,
+    verificationLevel: 1,
+    ...change,
+  };
+}
+
+/** The data of the first Compute event named `method`; fails the test when there is none. */
+export function eventOf(events: SeenEvent[], method: string): SeenEvent["data"] {
+  const event = events.find((e) => e.section === "compute" && e.method === method);
+  assert.ok(event !== undefined, `event Compute.${method} was emitted`);
+  return event.data;
+}
 
 /** The primitive form of an Option storage value, or null when absent. */
 function optional(codec: Codec): Record<string, unknown> | null {

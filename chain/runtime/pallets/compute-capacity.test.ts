@@ -4,7 +4,6 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { KeyringPair } from "@polkadot/keyring/types";
-import { blake2AsHex } from "@polkadot/util-crypto";
 import {
   checkpointTree,
   forgedRun,
@@ -12,38 +11,28 @@ import {
   type TrainingView,
   transcriptTree,
 } from "../../../test/support/compute-runs.ts";
-import { big, ComputeScenario, num, type SeenEvent, VT } from "../../../test/support/compute-scenario.ts";
+import {
+  big,
+  ComputeScenario,
+  eventOf,
+  GRAPH_NODES,
+  num,
+  type SeenEvent,
+  STAKE,
+  taskSpec,
+  VT,
+} from "../../../test/support/compute-scenario.ts";
 import { percentOf } from "./compute-amounts.ts";
-import type { TaskSpec } from "./compute-types.ts";
 
-const GRAPH_NODES = 5;
 const honest = honestRun(GRAPH_NODES);
-const WORKER_STAKE = 1_000n * VT;
-const VERIFIER_STAKE = 500n * VT;
+const { worker: WORKER_STAKE, verifier: VERIFIER_STAKE } = STAKE;
 const PRICE = 100n * VT;
 const WORKER = { worker: true, verifier: false, whistleblower: false };
 const VERIFIER = { worker: false, verifier: true, whistleblower: false };
 
 let chain: ComputeScenario;
 
-function spec(verificationLevel: number): TaskSpec {
-  return {
-    modelHash: blake2AsHex("model", 256),
-    datasetHash: blake2AsHex("dataset", 256),
-    specHash: blake2AsHex("spec", 256),
-    profile: null,
-    maxSteps: 8n,
-    checkpointInterval: 8n,
-    graphNodes: GRAPH_NODES,
-    verificationLevel,
-  };
-}
-
-function eventOf(events: SeenEvent[], method: string): SeenEvent["data"] {
-  const event = events.find((e) => e.section === "compute" && e.method === method);
-  assert.ok(event !== undefined, `event Compute.${method} was emitted`);
-  return event.data;
-}
+const spec = (verificationLevel: number) => taskSpec({ verificationLevel });
 
 async function createTask(verificationLevel = 0): Promise<{ taskId: bigint; worker: string }> {
   const events = await chain.ok(

@@ -18,45 +18,28 @@ import {
   ALL_ROLES,
   big,
   ComputeScenario,
+  eventOf,
+  GRAPH_NODES,
   type NodeName,
   num,
   type SeenEvent,
+  STAKE,
+  taskSpec,
   VT,
 } from "../../../test/support/compute-scenario.ts";
 import { percentOf } from "./compute-amounts.ts";
 import { JACKPOT_ACCOUNT } from "./compute-stake.ts";
 import type { Hash, TaskSpec } from "./compute-types.ts";
 
-const GRAPH_NODES = 5;
 const honest = honestRun(GRAPH_NODES);
-const WORKER_STAKE = 1_000n * VT;
-const VERIFIER_STAKE = 500n * VT;
-const WHISTLEBLOWER_STAKE = 200n * VT;
+const { worker: WORKER_STAKE, verifier: VERIFIER_STAKE, whistleblower: WHISTLEBLOWER_STAKE } = STAKE;
 const PRICE = 1_000n * VT;
 /** Grace's determinism profile; every other node shares another one. */
 const GRACE_PROFILE = blake2AsHex("profile: ort 1.30.0, cpu, 1 thread, grace's machine", 256);
 
 let chain: ComputeScenario;
 
-function spec(change: Partial<TaskSpec> = {}): TaskSpec {
-  return {
-    modelHash: blake2AsHex("model", 256),
-    datasetHash: blake2AsHex("dataset", 256),
-    specHash: blake2AsHex("spec", 256),
-    profile: null,
-    maxSteps: 8n,
-    checkpointInterval: 8n,
-    graphNodes: GRAPH_NODES,
-    verificationLevel: 1,
-    ...change,
-  };
-}
-
-function eventOf(events: SeenEvent[], method: string): SeenEvent["data"] {
-  const event = events.find((e) => e.section === "compute" && e.method === method);
-  assert.ok(event !== undefined, `event Compute.${method} was emitted`);
-  return event.data;
-}
+const spec = taskSpec;
 
 function eventsOf(events: SeenEvent[], method: string): Array<SeenEvent["data"]> {
   return events.filter((e) => e.section === "compute" && e.method === method).map((e) => e.data);
