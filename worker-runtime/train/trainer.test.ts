@@ -133,7 +133,8 @@ describe("determinism and resume, bit for bit", () => {
     });
 
     it("leaves are the checkpoints a run writing one every `stride` steps commits", async () => {
-      for (const stride of [20, 7]) {
+      // Stride 1 against a run checkpointing every step, one step per run: the per-step reference.
+      for (const stride of [20, 7, 1]) {
         const strided = await transcript(stride);
         const written = await train({ ...cnn, spec: { ...spec, checkpoint_every: stride } });
         assert.deepEqual(
