@@ -73,7 +73,7 @@ const stateBytes = (state: ModelState) =>
 /**
  * Replays the segment in the worker's runs (up to the engine's steps per run, stopping at epoch
  * ends), calling `atLeaf` with the state after each of `leaves` (ascending, before `toStep`) in the
- * graph's own form; a run with leaves inside it emits their states itself (runWithLeaves), so
+ * graph's own form (leaves outside the segment are ignored); a run with leaves inside it emits their states itself (runWithLeaves), so
  * leaves cost no extra run. Returns the state at `toStep`, in the graph's form too.
  */
 async function replay(
@@ -97,7 +97,8 @@ async function replay(
         `a segment from step ${state.step} must end after it and at most at step ${totalSteps}; got ${options.toStep}`,
       );
     }
-    const stops = [...leaves(state.step).filter((step) => step < options.toStep), options.toStep];
+    const from = state.step;
+    const stops = [...leaves(from).filter((step) => step > from && step < options.toStep), options.toStep];
     const perRun = Math.max(1, Math.floor(LEAF_BYTES / Math.max(1, stateBytes(state))));
     const order = new BatchOrder(setup.plan, state.position);
     const losses: number[] = [];

@@ -165,6 +165,8 @@ describe("determinism and resume, bit for bit", () => {
           stride: 7,
           window,
         });
+      // The first window starts at the segment's start checkpoint.
+      assert.deepEqual(await windowOf(1), { first: 21, stepHashes: everyStep.leaves.slice(0, 7) });
       const middle = await windowOf(2);
       assert.deepEqual(middle, { first: 28, stepHashes: everyStep.leaves.slice(7, 14) });
       // The last window is cut short by the segment's end.
