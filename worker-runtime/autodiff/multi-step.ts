@@ -153,6 +153,16 @@ export function loopTrainingStep(step: TrainingStepGraph, options: LoopOptions =
       },
     },
   });
+  const stacked = (info: IValueInfoProto, axis = "steps"): IValueInfoProto => {
+    const tensorType = info.type?.tensorType;
+    const dims = tensorType?.shape?.dim ?? [];
+    return {
+      name: info.name,
+      type: {
+        tensorType: { elemType: tensorType?.elemType, shape: { dim: [{ dimParam: axis }, ...dims] } },
+      },
+    };
+  };
   const loop = new GraphBuilder(opset);
   const leafOutputs: IValueInfoProto[] = [];
   const added: ITensorProto[] = [];
@@ -190,21 +200,7 @@ export function loopTrainingStep(step: TrainingStepGraph, options: LoopOptions =
       ],
       attributes: { body: { graph: window.body } },
     });
-    leafOutputs.push(
-      ...carried.map((name) => {
-        const info = typed(updated(name), leaf(name));
-        const dims = info.type?.tensorType?.shape?.dim ?? [];
-        return {
-          name: info.name,
-          type: {
-            tensorType: {
-              elemType: info.type?.tensorType?.elemType,
-              shape: { dim: [{ dimParam: "windows" }, ...dims] },
-            },
-          },
-        };
-      }),
-    );
+    leafOutputs.push(...carried.map((name) => stacked(typed(updated(name), leaf(name)), "windows")));
   } else {
     // As many trips as learning rates fed.
     loop.addNode({
@@ -222,16 +218,6 @@ export function loopTrainingStep(step: TrainingStepGraph, options: LoopOptions =
     loop.addNode(stepLoop(`${prefix}trips`, (name) => name, final, LOSSES, CORRECTS));
   }
 
-  const stacked = (info: IValueInfoProto): IValueInfoProto => {
-    const tensorType = info.type?.tensorType;
-    const dims = tensorType?.shape?.dim ?? [];
-    return {
-      name: info.name,
-      type: {
-        tensorType: { elemType: tensorType?.elemType, shape: { dim: [{ dimParam: "steps" }, ...dims] } },
-      },
-    };
-  };
   const perStepNames = new Set(perStep);
   const bytes = onnx.ModelProto.encode({
     ...model,
