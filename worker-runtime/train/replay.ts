@@ -72,9 +72,10 @@ const stateBytes = (state: ModelState) =>
 
 /**
  * Replays the segment in the worker's runs (up to the engine's steps per run, stopping at epoch
- * ends), calling `atLeaf` with the state after each of `leaves` (ascending, before `toStep`) in the
- * graph's own form (leaves outside the segment are ignored); a run with leaves inside it emits their states itself (runWithLeaves), so
- * leaves cost no extra run. Returns the state at `toStep`, in the graph's form too.
+ * ends), calling `atLeaf` with the state after each of `leaves` (ascending; those outside the
+ * segment or at its end are skipped) in the graph's own form. A run with leaves inside it emits
+ * their states itself (runWithLeaves), so leaves cost no extra run. Returns the state at `toStep`,
+ * in the graph's form too.
  */
 async function replay(
   options: ReplayOptions,

@@ -623,6 +623,7 @@ export class StepEngine {
   }
 
   async release(): Promise<void> {
+    // A leaf loop that failed to build has no session; its caller got the error.
     const leafLoop = this.leafLoop && (await this.leafLoop.catch(() => undefined));
     for (const graph of [
       ...this.singles.values(),
