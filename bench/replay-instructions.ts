@@ -1,15 +1,21 @@
-// bench:replay's comparison in instructions instead of CPU time: repeatable on a loaded machine,
-// where CPU time is not. Each phase of bench/replay.ts (a worker's whole run, replays of every
-// segment with the setup kept, a setup) runs under callgrind once with --repeats 1 and once with
-// --repeats 2; the difference is one unit of that phase, everything else (node, module loading,
-// warm-up) cancelling. Instructions of all threads, counted by valgrind; slow (minutes per model).
+// bench:replay's comparison in instructions instead of CPU time, which is noisy on a loaded
+// machine. Counted by callgrind only inside onnxruntime runs (the binding's
+// InferenceSessionWrap::Run: tensors in, the graph, tensors out to JavaScript) and SHA-256
+// blocks (checkpoint and leaf hashes): the work per step, and deterministic with one thread,
+// where a whole node process's count varies by hundreds of millions of instructions from run to
+// run (JIT, garbage collection). Three processes of bench/replay.ts, in parallel:
+//   W1 = `--phase worker --repeats 1`: warm-up, one worker run
+//   W2 = `--phase worker --repeats 2`: warm-up, two worker runs
+//   R1 = `--phase replay --repeats 1`: warm-up, one worker run, two replays of every segment
+// so a worker run is W2 − W1 (its setup's probe, three steps, included) and a replay of every
+// segment (R1 − W1) / 2. Slow: about ten minutes on a loaded machine.
 //   node --import tsx bench/replay-instructions.ts --models mlp,cnn
 //   (--segments, --segment-steps, --stride as bench:replay)
-import { execFileSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { parseArgs } from "node:util";
+import { parseArgs, promisify } from "node:util";
 
 const { values } = parseArgs({
   options: {
@@ -21,54 +27,48 @@ const { values } = parseArgs({
 });
 const steps = Number(values.segments) * Number(values["segment-steps"]);
 const dir = mkdtempSync(join(tmpdir(), "vt-bench-callgrind-"));
+const run = promisify(execFile);
 
-/** Instructions callgrind counted in one process running `phase` `repeats` times. */
-function instructions(model: string, phase: string, repeats: number): number {
+/** Instructions callgrind counted inside runs and hashes of one process running `phase` `repeats` times. */
+async function instructions(model: string, phase: string, repeats: number): Promise<number> {
   const out = join(dir, `${model}-${phase}-${repeats}.out`);
-  execFileSync(
-    "valgrind",
-    [
-      "--tool=callgrind",
-      `--callgrind-out-file=${out}`,
-      process.execPath,
-      "--import",
-      "tsx",
-      "bench/replay.ts",
-      ...["--models", model, "--phase", phase, "--repeats", String(repeats)],
-      ...[
-        "--segments",
-        values.segments,
-        "--segment-steps",
-        values["segment-steps"],
-        "--stride",
-        values.stride,
-      ],
-    ],
-    { stdio: ["ignore", "ignore", "pipe"] },
-  );
+  await run("valgrind", [
+    "--tool=callgrind",
+    `--callgrind-out-file=${out}`,
+    "--collect-atstart=no",
+    "--toggle-collect=InferenceSessionWrap::Run*",
+    "--toggle-collect=sha256_block_data_order*",
+    process.execPath,
+    "--import",
+    "tsx",
+    "bench/replay.ts",
+    ...["--models", model, "--phase", phase, "--repeats", String(repeats)],
+    ...["--segments", values.segments, "--segment-steps", values["segment-steps"], "--stride", values.stride],
+  ]);
   const totals = /^(?:summary|totals): (\d+)/m.exec(readFileSync(out, "utf8"));
   if (!totals) throw new Error(`no instruction total in ${out}`);
   return Number(totals[1]);
 }
 
-const unit = (model: string, phase: string) => instructions(model, phase, 2) - instructions(model, phase, 1);
-
 try {
   console.log(
-    `instructions per step (millions), all threads: a worker training ${values.segments} segments of ${values["segment-steps"]} steps against a verifier replaying each, stride ${values.stride}\n`,
+    `instructions per step (millions) inside onnxruntime runs and SHA-256: a worker training ${values.segments} segments of ${values["segment-steps"]} steps against a verifier replaying each, stride ${values.stride}\n`,
   );
-  console.log("model    | worker | replay | ratio | setup (millions)");
-  console.log("---------|--------|--------|-------|-----------------");
+  console.log("model    | worker | replay | ratio");
+  console.log("---------|--------|--------|------");
   for (const model of values.models.split(",")) {
-    const setup = unit(model, "setup");
-    const worker = (unit(model, "worker") - setup) / steps;
-    const replay = unit(model, "replay") / steps;
+    const [w1, w2, r1] = await Promise.all([
+      instructions(model, "worker", 1),
+      instructions(model, "worker", 2),
+      instructions(model, "replay", 1),
+    ]);
+    const worker = (w2 - w1) / steps;
+    const replay = (r1 - w1) / 2 / steps;
     const cells = [
       model.padEnd(8),
-      (worker / 1e6).toFixed(2).padStart(6),
-      (replay / 1e6).toFixed(2).padStart(6),
+      (worker / 1e6).toFixed(3).padStart(6),
+      (replay / 1e6).toFixed(3).padStart(6),
       `${(replay / worker).toFixed(2)}x`.padStart(5),
-      (setup / 1e6).toFixed(0).padStart(16),
     ];
     console.log(cells.join(" | "));
   }

@@ -10,12 +10,10 @@
 // the worker pays it once per task, a verifier once per task too, since replay keeps it between
 // the segments it replays (replay-setups.ts); here the replays run with it kept.
 //
-// CPU time on a shared machine is noisy; instruction counts are not. With `--phase worker`,
-// `replay` or `setup` the process does one model's warm-up, then `repeats` units of that phase
-// only (a worker's whole run; replays of every segment, setup kept; a setup), and prints nothing
-// else, so that under valgrind the difference between --repeats 2 and --repeats 1 is one unit:
-//   valgrind --tool=callgrind --callgrind-out-file=/tmp/%p.out node --import tsx bench/replay.ts --models mlp --phase replay --repeats 1
-// (scripts in docs/verification.md "Cost").
+// CPU time on a shared machine is noisy. With `--phase worker` or `replay` the process does one
+// model's warm-up and then only `repeats` units of that phase (a worker's whole run; a worker's
+// run, then replays of every segment with the setup kept), printing nothing, for
+// bench/replay-instructions.ts to count instructions under callgrind.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -106,8 +104,8 @@ async function measure(name: string): Promise<Row> {
     await train({ ...fixture, spec: { ...spec, max_steps: 2 * stride } });
     const row: Row = { name, setup: Infinity, worker: Infinity, strided: Infinity, everyStep: Infinity };
     if (values.phase !== undefined) {
-      const unit = { worker: trainAll, setup: setUp, replay: replayAll(stride) }[values.phase];
-      if (!unit) throw new Error(`unknown phase ${values.phase}: worker, replay or setup`);
+      const unit = { worker: trainAll, replay: replayAll(stride) }[values.phase];
+      if (!unit) throw new Error(`unknown phase ${values.phase}: worker or replay`);
       if (values.phase === "replay") {
         await trainAll();
         // The setup replays keep, made once.
