@@ -1,14 +1,14 @@
 // bench:replay's comparison in instructions instead of CPU time, which is noisy on a loaded
 // machine. Counted by callgrind only inside onnxruntime runs (the binding's
 // InferenceSessionWrap::Run: tensors in, the graph, tensors out to JavaScript) and SHA-256
-// blocks (checkpoint and leaf hashes): the work per step, and deterministic with one thread,
-// where a whole node process's count varies by hundreds of millions of instructions from run to
-// run (JIT, garbage collection). Three processes of bench/replay.ts, in parallel:
+// blocks (checkpoint and leaf hashes): the work per step, which JIT and garbage collection do not
+// touch, where a whole node process's count varied by 160 million instructions between two
+// identical runs. Three processes of bench/replay.ts, in parallel:
 //   W1 = `--phase worker --repeats 1`: warm-up, one worker run
 //   W2 = `--phase worker --repeats 2`: warm-up, two worker runs
 //   R1 = `--phase replay --repeats 1`: warm-up, one worker run, two replays of every segment
 // so a worker run is W2 − W1 (its setup's probe, three steps, included) and a replay of every
-// segment (R1 − W1) / 2. Slow: about ten minutes on a loaded machine.
+// segment (R1 − W1) / 2. Slow: 20 minutes for the MLP on a loaded machine.
 //   node --import tsx bench/replay-instructions.ts --models mlp,cnn
 //   (--segments, --segment-steps, --stride as bench:replay)
 import { execFile } from "node:child_process";
