@@ -2,9 +2,8 @@
 // (audits, disputes), and each replay needs exactly the setup the worker builds once per task:
 // the spec parsed, the data prepared, the step graphs compiled and their onnxruntime sessions
 // created, which costs as much as replaying dozens of steps of a small model. So a setup is kept,
-// idle, for the next replay of the same model, data, spec and options, and released after a
-// while unused.
-import { createHash } from "node:crypto";
+// idle, for the next replay of the same model, data, spec and options (compared byte for byte),
+// and released after a while unused.
 import canonicalize from "canonicalize";
 import { type DatasetSource, type RunSetup, type SetUpOptions, setUpRun } from "./run-setup.ts";
 
@@ -12,29 +11,31 @@ import { type DatasetSource, type RunSetup, type SetUpOptions, setUpRun } from "
 const IDLE_MS = 60_000;
 const MAX_IDLE = 2;
 
+/** What a setup was made from: model and data as private copies, spec and options canonical. */
+interface Made {
+  model: Buffer;
+  dataset: Buffer;
+  fileName: string;
+  settings: string;
+}
+
 interface Idle {
-  key: string;
+  made: Made;
   setup: RunSetup;
   timer: NodeJS.Timeout;
 }
 
 const idle: Idle[] = [];
 
-function keyOf(model: Uint8Array, source: DatasetSource, spec: unknown, options: SetUpOptions): string {
-  const hash = createHash("sha256");
-  for (const part of [
-    model,
-    source.bytes,
-    source.fileName,
-    canonicalize(spec) ?? "",
-    canonicalize(options)!,
-  ]) {
-    // Each part length-prefixed, so no two different tuples hash the same bytes.
-    const bytes = typeof part === "string" ? Buffer.from(part, "utf8") : part;
-    hash.update(`${bytes.byteLength}:`).update(bytes);
-  }
-  return hash.digest("hex");
-}
+// Byte equality, not a digest: comparing is several times cheaper than hashing the same bytes.
+const sameAs = (
+  made: Made,
+  wanted: Omit<Made, "model" | "dataset"> & { model: Uint8Array; dataset: Uint8Array },
+) =>
+  made.fileName === wanted.fileName &&
+  made.settings === wanted.settings &&
+  made.model.equals(wanted.model) &&
+  made.dataset.equals(wanted.dataset);
 
 function evict(entry: Idle): void {
   const at = idle.indexOf(entry);
@@ -56,17 +57,23 @@ export async function withReplaySetup<T>(
   options: SetUpOptions,
   work: (setup: RunSetup) => Promise<T>,
 ): Promise<T> {
-  const key = keyOf(model, source, spec, options);
-  const kept = idle.find((entry) => entry.key === key);
+  const wanted = {
+    model,
+    dataset: source.bytes,
+    fileName: source.fileName,
+    settings: `${canonicalize(spec) ?? ""}\n${canonicalize(options)}`,
+  };
+  const kept = idle.find((entry) => sameAs(entry.made, wanted));
   if (kept) {
     idle.splice(idle.indexOf(kept), 1);
     clearTimeout(kept.timer);
   }
+  const made = kept?.made ?? { ...wanted, model: Buffer.from(model), dataset: Buffer.from(source.bytes) };
   const setup = kept?.setup ?? (await setUpRun(model, source, spec, options));
   try {
     return await work(setup);
   } finally {
-    const entry: Idle = { key, setup, timer: setTimeout(() => evict(entry), IDLE_MS).unref() };
+    const entry: Idle = { made, setup, timer: setTimeout(() => evict(entry), IDLE_MS).unref() };
     idle.push(entry);
     while (idle.length > MAX_IDLE) evict(idle[0]!);
   }
