@@ -2,10 +2,18 @@
 // checkpoints written and hashed) against replaying each of them from its start checkpoint with
 // the strided transcript a verdict carries, per step, for the MLP and CNN fixtures and the
 // compute-bound MLP (784-512-512-10, batch 128). For comparison, the transcript of every step
-// (stride 1: a hash and a run boundary after each step), which is what verifiers paid before.
+// (stride 1: a leaf after each step).
 //   npm run bench:replay           (node --import tsx bench/replay.ts)
 //   npm run bench:replay -- --segments 4 --segment-steps 64 --stride 16 --repeats 3 --models mlp,cnn,compute
-// One thread throughout; each figure is the best of `repeats` alternating measurements.
+// One thread throughout; each figure is the best of `repeats` alternating measurements. Setup
+// (loading model and data, compiling the step graphs, creating the sessions) is measured apart:
+// the worker pays it once per task, a verifier once per task too, since replay keeps it between
+// the segments it replays (replay-setups.ts); here the replays run with it kept.
+//
+// CPU time on a shared machine is noisy. With `--phase worker` or `replay` the process does one
+// model's warm-up and then only `repeats` units of that phase (a worker's whole run; a worker's
+// run, then replays of every segment with the setup kept), printing nothing, for
+// bench/replay-instructions.ts to count instructions under callgrind.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -24,6 +32,7 @@ const { values } = parseArgs({
     stride: { type: "string", default: "16" },
     repeats: { type: "string", default: "3" },
     models: { type: "string", default: "mlp,cnn,compute" },
+    phase: { type: "string" },
   },
 });
 const segments = Number(values.segments);
@@ -70,7 +79,7 @@ async function measure(name: string): Promise<Row> {
       for (let i = 0; i < segments; i++) {
         const fromStep = i * segmentSteps;
         const toStep = fromStep + segmentSteps;
-        const { sha256 } = await replayTranscript({
+        const { sha256, leaves } = await replayTranscript({
           ...fixture,
           spec,
           from: store.read(fromStep).bytes,
@@ -81,19 +90,36 @@ async function measure(name: string): Promise<Row> {
         if (sha256 !== store.read(toStep).record.sha256) {
           throw new Error(`${name}: the replay of steps ${fromStep}-${toStep} disagrees with the worker`);
         }
+        if (leaves.length !== Math.ceil(segmentSteps / transcriptStride)) {
+          throw new Error(`${name}: a transcript of ${leaves.length} leaves`);
+        }
       }
     };
     const setUp = async () => (await setUpRun(fixture.model, fixture.dataset, spec)).engine.release();
+    const trainAll = () => {
+      rmSync(dir, { recursive: true, force: true });
+      return train({ ...fixture, spec, checkpointDir: dir });
+    };
     // Warm-up: the first run of a process pays for compiling our code and onnxruntime's kernels.
     await train({ ...fixture, spec: { ...spec, max_steps: 2 * stride } });
     const row: Row = { name, setup: Infinity, worker: Infinity, strided: Infinity, everyStep: Infinity };
+    if (values.phase !== undefined) {
+      const unit = { worker: trainAll, replay: replayAll(stride) }[values.phase];
+      if (!unit) throw new Error(`unknown phase ${values.phase}: worker or replay`);
+      if (values.phase === "replay") {
+        await trainAll();
+        // The setup replays keep, made once.
+        await replayAll(stride)();
+      }
+      for (let r = 0; r < repeats; r++) await unit();
+      return row;
+    }
+    // The replays' setup, kept from here on, as a verifier keeps it between a task's segments.
+    await trainAll();
+    await replayAll(stride)();
     for (let r = 0; r < repeats; r++) {
       row.setup = Math.min(row.setup, await cpuSeconds(setUp));
-      rmSync(dir, { recursive: true, force: true });
-      row.worker = Math.min(
-        row.worker,
-        await cpuSeconds(() => train({ ...fixture, spec, checkpointDir: dir })),
-      );
+      row.worker = Math.min(row.worker, await cpuSeconds(trainAll));
       row.strided = Math.min(row.strided, await cpuSeconds(replayAll(stride)));
       row.everyStep = Math.min(row.everyStep, await cpuSeconds(replayAll(1)));
     }
@@ -105,9 +131,10 @@ async function measure(name: string): Promise<Row> {
 
 const rows: Row[] = [];
 for (const name of values.models.split(",")) rows.push(await measure(name));
+if (values.phase !== undefined) process.exit(0);
 
-// Per step: the setup (the worker's once per task, the verifier's once per audit) left out; the
-// last column puts it back, as measured, for segments of this length.
+// Per step: the setup (once per task, the worker's and the verifier's) left out; the last column
+// puts it back, once for the worker's run and once for the verifier's replays of its segments.
 const ms = (seconds: number, width: number) => (seconds * 1000).toFixed(3).padStart(width);
 console.log(
   `CPU ms per step, 1 thread: a worker training ${segments} segments of ${segmentSteps} steps against a verifier replaying each from its start checkpoint, best of ${repeats}\n`,
@@ -120,7 +147,7 @@ console.log(
 );
 for (const { name, setup, worker, strided, everyStep } of rows) {
   const trained = (worker - setup) / totalSteps;
-  const replayed = (seconds: number) => (seconds - segments * setup) / totalSteps;
+  const replayed = (seconds: number) => seconds / totalSteps;
   const cells = [
     name.padEnd(8),
     ms(trained, 6),
@@ -129,7 +156,7 @@ for (const { name, setup, worker, strided, everyStep } of rows) {
     ms(replayed(everyStep), 18),
     `${(replayed(everyStep) / trained).toFixed(2)}x`.padStart(5),
     (setup * 1000).toFixed(0).padStart(8),
-    `${(strided / worker).toFixed(2)}x`.padStart(16),
+    `${((strided + setup) / worker).toFixed(2)}x`.padStart(16),
   ];
   console.log(cells.join(" | "));
 }

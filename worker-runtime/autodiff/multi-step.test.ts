@@ -53,11 +53,14 @@ const bytesOf = (t: ort.Tensor) => {
   return Buffer.from(data.buffer, data.byteOffset, data.byteLength);
 };
 
-/** `steps` optimizer steps as that many runs of the one-step graph, then as one run of the loop. */
-async function compare(options: TrainingStepOptions, steps: number, batch: number) {
+/**
+ * `steps` optimizer steps as that many runs of the one-step graph, then as one run of the loop;
+ * with `ends`, of the loop that also emits the state after each of those steps (LoopOptions.leaves).
+ */
+async function compare(options: TrainingStepOptions, steps: number, batch: number, ends?: number[]) {
   const { model } = classifier();
   const step = buildTrainingStep(model, options);
-  const looped = loopTrainingStep(step);
+  const looped = loopTrainingStep(step, { leaves: ends !== undefined });
   const xs = Array.from({ length: steps }, () => tensorFromNumbers("float32", [batch, 4], values(batch * 4)));
   const ts = Array.from({ length: steps }, () => tensorFromNumbers("int64", [batch], classes(batch)));
   const lrs = Array.from({ length: steps }, (_, i) => 0.1 / (i + 1));
@@ -69,6 +72,7 @@ async function compare(options: TrainingStepOptions, steps: number, batch: numbe
   for (const s of step.state) carried[s.name] = toOrt(s.init);
   const losses: number[] = [];
   const corrects: number[] = [];
+  const after: Array<Record<string, ort.Tensor>> = [];
   for (let i = 0; i < steps; i++) {
     const result = await single.run({
       ...carried,
@@ -83,6 +87,7 @@ async function compare(options: TrainingStepOptions, steps: number, batch: numbe
     carried = Object.fromEntries(
       [...step.outputs.params, ...step.outputs.state].map(([input, output]) => [input, result[output]!]),
     );
+    after.push(carried);
   }
 
   const stack = (parts: Tensor[]) => {
@@ -108,6 +113,9 @@ async function compare(options: TrainingStepOptions, steps: number, batch: numbe
       [steps],
     ),
     [looped.inputs.dropoutSeed!]: new ort.Tensor("int64", BigInt64Array.from(seeds), [steps]),
+    ...(ends && {
+      [looped.leaves!.ends]: new ort.Tensor("int64", BigInt64Array.from(ends, BigInt), [ends.length]),
+    }),
   });
   assert.deepEqual(Array.from(result[looped.outputs.losses]!.data as Float32Array), losses);
   assert.deepEqual(Array.from(result[looped.outputs.corrects!]!.data as Float32Array), corrects);
@@ -115,6 +123,22 @@ async function compare(options: TrainingStepOptions, steps: number, batch: numbe
   assert.equal(finals.length, step.params.length + step.state.length);
   for (const [input, output] of finals) {
     assert.ok(bytesOf(result[output]!).equals(bytesOf(carried[input]!)), `${input} differs`);
+  }
+  if (ends) {
+    const leaves = [...looped.leaves!.params, ...looped.leaves!.state];
+    assert.equal(leaves.length, finals.length);
+    for (const [input, output] of leaves) {
+      const stacked = bytesOf(result[output]!);
+      assert.equal(result[output]!.dims[0], ends.length);
+      const size = stacked.length / ends.length;
+      ends.forEach((end, w) => {
+        const expected = bytesOf(after[end - 1]![input]!);
+        assert.ok(
+          stacked.subarray(w * size, (w + 1) * size).equals(expected),
+          `${input} after step ${end} differs`,
+        );
+      });
+    }
   }
   // The steps did change the parameters: the comparison is not between initial values.
   assert.ok(
@@ -151,6 +175,32 @@ describe("loop over training steps", () => {
       4,
       5,
     );
+  });
+
+  it("emits the state after chosen steps, windows of unequal length: every bit as the one-step graph", async () => {
+    await compare(
+      {
+        modelOutput: output,
+        batchSize: 6,
+        loss: { type: "cross_entropy" },
+        optimizer: { type: "adam", beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 },
+        packParameters: true,
+      },
+      7,
+      6,
+      [1, 3, 6, 7],
+    );
+  });
+
+  it("emits every step's state, and one window of every step", async () => {
+    const options: TrainingStepOptions = {
+      modelOutput: output,
+      batchSize: 4,
+      loss: { type: "cross_entropy" },
+      optimizer: { type: "sgd", momentum: 0.9, nesterov: false, weightDecay: 0 },
+    };
+    await compare(options, 3, 4, [1, 2, 3]);
+    await compare(options, 3, 4, [3]);
   });
 
   it("runs a single step too", async () => {

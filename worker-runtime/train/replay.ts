@@ -11,7 +11,9 @@ import {
 } from "./checkpoint.ts";
 import { BatchOrder } from "./data/batches.ts";
 import { TrainError } from "./errors.ts";
-import { advance, type DatasetSource, type RunSetup, runOptions, setUpRun } from "./run-setup.ts";
+import { withReplaySetup } from "./replay-setups.ts";
+import { type DatasetSource, finishRun, nextRun, type RunSetup, runOptions } from "./run-setup.ts";
+import type { ModelState, RunOutcome } from "./step-engine.ts";
 
 export interface ReplayOptions {
   model: Uint8Array;
@@ -61,18 +63,27 @@ export function transcriptSteps(from: number, to: number, stride: number): numbe
 export const transcriptRoot = (leaves: string[]): string =>
   Buffer.from(merkleRoot(leaves.map((h) => Buffer.from(h, "hex")))).toString("hex");
 
+// The states a run emits at once are held together: past this many bytes of them a run stops
+// early (a compute-bound model's state is megabytes; every-step transcripts emit one per step).
+const LEAF_BYTES = 64 * 1024 * 1024;
+
+const stateBytes = (state: ModelState) =>
+  [...state.params.values(), ...state.state.values()].reduce((sum, t) => sum + t.data.byteLength, 0);
+
 /**
- * Replays the segment in runs of several steps, each run stopping at the next of `stops` (sorted,
- * ending at most at `toStep`), and calls `atStop` with the state there.
+ * Replays the segment in the worker's runs (up to the engine's steps per run, stopping at epoch
+ * ends), calling `atLeaf` with the state after each of `leaves` (ascending; those outside the
+ * segment or at its end are skipped) in the graph's own form. A run with leaves inside it emits
+ * their states itself (runWithLeaves), so leaves cost no extra run. Returns the state at `toStep`,
+ * in the graph's form too.
  */
 async function replay(
   options: ReplayOptions,
-  stops: (fromStep: number) => number[],
-  atStop: (setup: RunSetup, state: TrainingState) => void,
-): Promise<ReplayResult> {
-  const setup = await setUpRun(options.model, options.dataset, options.spec, runOptions(options));
-  const { engine, totalSteps } = setup;
-  try {
+  leaves: (fromStep: number) => number[],
+  atLeaf: (setup: RunSetup, state: TrainingState) => void,
+): Promise<{ setup: RunSetup; state: TrainingState; losses: number[] }> {
+  return withReplaySetup(options.model, options.dataset, options.spec, runOptions(options), async (setup) => {
+    const { engine, totalSteps } = setup;
     const stored = decodeCheckpoint(options.from);
     let state: TrainingState = { ...stored, ...engine.fromCanonical(stored) };
     if (options.fromStep !== undefined && state.step !== options.fromStep) {
@@ -87,40 +98,63 @@ async function replay(
         `a segment from step ${state.step} must end after it and at most at step ${totalSteps}; got ${options.toStep}`,
       );
     }
+    const from = state.step;
+    const stops = [...leaves(from).filter((step) => step > from && step < options.toStep), options.toStep];
+    const perRun = Math.max(1, Math.floor(LEAF_BYTES / Math.max(1, stateBytes(state))));
     const order = new BatchOrder(setup.plan, state.position);
     const losses: number[] = [];
-    for (const stop of [...stops(state.step), options.toStep]) {
-      while (state.step < stop) {
-        if (options.signal?.aborted)
-          throw new TrainError("ABORTED", `replay stopped after step ${state.step}`, [], state.step);
-        const advanced = await advance(setup, state, order, stop);
-        losses.push(...advanced.steps.map((s) => s.loss));
-        state = advanced.state;
-      }
-      if (stop < options.toStep) atStop(setup, state);
+    let next = 0;
+    while (state.step < options.toStep) {
+      if (options.signal?.aborted)
+        throw new TrainError("ABORTED", `replay stopped after step ${state.step}`, [], state.step);
+      const first = state.step;
+      const run = nextRun(setup, state, order, stops[Math.min(next + perRun - 1, stops.length - 1)]!);
+      const count = run.steps.length;
+      const ends: number[] = [];
+      while (next < stops.length && stops[next]! <= first + count) ends.push(stops[next++]! - first);
+      const inside = ends.filter((end) => end < count);
+      const outcome: RunOutcome & { leaves?: ModelState[] } =
+        inside.length === 0
+          ? await engine.run(state, run.input)
+          : await engine.runWithLeaves(state, run.input, [...inside, count]);
+      const advanced = finishRun(order, run, outcome);
+      losses.push(...advanced.steps.map((s) => s.loss));
+      const after = advanced.state.position;
+      // A run never crosses an epoch's end, so within it only the batch count moves.
+      inside.forEach((end, w) => {
+        const { params, state: optimizer } = outcome.leaves![w]!;
+        const position = { ...after, batch: after.batch - (count - end) };
+        atLeaf(setup, { step: first + end, position, params, state: optimizer });
+      });
+      state = advanced.state;
+      if (ends.at(-1) === count && state.step < options.toStep) atLeaf(setup, state);
     }
-    const final = { ...state, ...engine.canonical(state) };
-    const bytes = encodeCheckpoint(final);
-    return { state: final, bytes, sha256: sha256Hex(bytes), losses };
-  } finally {
-    await engine.release();
-  }
+    return { setup, state, losses };
+  });
 }
 
-export function replaySegment(options: ReplayOptions): Promise<ReplayResult> {
-  return replay(
+/** The state in checkpoint form, viewing into the graph's tensors: for a reader done before the next run. */
+const canonicalView = (setup: RunSetup, state: TrainingState): TrainingState => ({
+  ...state,
+  ...setup.engine.canonical(state, { views: true }),
+});
+
+export async function replaySegment(options: ReplayOptions): Promise<ReplayResult> {
+  const { setup, state, losses } = await replay(
     options,
     () => [],
     () => {},
   );
+  const final = { ...state, ...setup.engine.canonical(state) };
+  const bytes = encodeCheckpoint(final);
+  return { state: final, bytes, sha256: sha256Hex(bytes), losses };
 }
 
-const stateSha256 = (setup: RunSetup, state: TrainingState) =>
-  checkpointSha256({ ...state, ...setup.engine.canonical(state, { views: true }) });
+const stateSha256 = (setup: RunSetup, state: TrainingState) => checkpointSha256(canonicalView(setup, state));
 
 /**
- * Replays the segment as the worker trains it, several steps per onnxruntime run, hashing the
- * state only at the transcript's leaves.
+ * Replays the segment as the worker trains it, in the worker's runs, hashing the state only at
+ * the transcript's leaves: streamed over the canonical bytes, no checkpoint built.
  */
 export async function replayTranscript(options: ReplayOptions & { stride: number }): Promise<Transcript> {
   const leaves: string[] = [];
@@ -129,8 +163,9 @@ export async function replayTranscript(options: ReplayOptions & { stride: number
     (from) => transcriptSteps(from, options.toStep, options.stride),
     (setup, state) => leaves.push(stateSha256(setup, state)),
   );
-  leaves.push(result.sha256);
-  return { sha256: result.sha256, leaves, root: transcriptRoot(leaves) };
+  const sha256 = stateSha256(result.setup, result.state);
+  leaves.push(sha256);
+  return { sha256, leaves, root: transcriptRoot(leaves) };
 }
 
 /** The state after every step of one stride window of a transcript, for a dispute over its leaf. */
@@ -142,7 +177,7 @@ export interface TranscriptWindow {
 
 /**
  * Replays the segment up to transcript window `window` (1-based: the one ending at leaf `window`)
- * in runs of several steps, then that window one step per run, hashing the state after each.
+ * in the worker's runs, hashing the state after each step of that window.
  */
 export async function replayWindow(
   options: ReplayOptions & { fromStep: number; stride: number; window: number },
@@ -159,12 +194,12 @@ export async function replayWindow(
   const stepHashes: string[] = [];
   const result = await replay(
     { ...options, toStep: end },
-    // Stopping at the window's start and after each of its steps makes its runs single steps.
-    () => Array.from({ length: end - start }, (_, i) => start + i).filter((step) => step > options.fromStep),
+    // A leaf at the window's start and after each of its steps.
+    () => Array.from({ length: end - start }, (_, i) => start + i),
     (setup, state) => {
       if (state.step > start) stepHashes.push(stateSha256(setup, state));
     },
   );
-  stepHashes.push(result.sha256);
+  stepHashes.push(stateSha256(result.setup, result.state));
   return { first: start + 1, stepHashes };
 }

@@ -445,16 +445,79 @@ export class StepEngine {
         `a run of ${steps} steps of ${size} samples was asked of an engine that runs at most ${this.stepsPerRun} steps of ${[...this.singles.keys()].join(" or ")}`,
       );
     }
+    return this.outcome(target, await this.execute(target, current, input, this.scalars(input)));
+  }
+
+  private async execute(
+    target: RunGraph,
+    current: ModelState,
+    input: RunInput,
+    scalars: Map<string, Tensor>,
+  ): Promise<ort.InferenceSession.ReturnType> {
     const session = target.spinning !== undefined && cpuToSpare() ? target.spinning : target.session;
     this.runs.total += 1;
     if (session !== target.session) this.runs.spinning += 1;
-    const result = await guarded(this.model, "the training step", () =>
+    return guarded(this.model, "the training step", () =>
       session.run(
-        this.feeds(session, this.graph.inputs.target, current, input.batch, this.scalars(input)),
+        this.feeds(session, this.graph.inputs.target, current, input.batch, scalars),
         target.fetches,
       ),
     );
-    return this.outcome(target, result);
+  }
+
+  /** The loop that also emits the state within a run (LoopOptions.leaves): built on first use, by verifiers. */
+  private leafLoop: Promise<RunGraph & { ends: string }> | undefined;
+
+  /**
+   * A run of 2 to `stepsPerRun` full batches, as run() computes it, that also returns the state
+   * after each of `ends` (ascending step counts within the run, the last = the run's length): a
+   * verifier's transcript leaves in one run. Each state's tensors view the run's outputs.
+   */
+  async runWithLeaves(
+    current: ModelState,
+    input: RunInput,
+    ends: number[],
+  ): Promise<RunOutcome & { leaves: ModelState[] }> {
+    const steps = input.learningRates.length;
+    const ascending = ends.every((end, i) => end > (ends[i - 1] ?? 0));
+    if (!this.multi || steps < 2 || steps > this.stepsPerRun || !ascending || ends.at(-1) !== steps) {
+      throw new TrainError(
+        "STEP_GRAPH_MISMATCH",
+        `a run of ${steps} steps with states after steps ${ends.join(", ")} was asked of an engine that runs at most ${this.multi ? this.stepsPerRun : 1} steps`,
+      );
+    }
+    this.leafLoop ??= guarded(this.model, "building the training loop", async () => {
+      const looped = loopTrainingStep(this.graph, { leaves: true });
+      const { ends, params, state } = looped.leaves!;
+      const graph = await runGraph(this.model, this.threads, looped.bytes, {
+        losses: looped.outputs.losses,
+        corrects: looped.outputs.corrects,
+        params,
+        state,
+      });
+      return { ...graph, ends };
+    });
+    const target = await this.leafLoop;
+    const scalars = this.scalars(input);
+    scalars.set(target.ends, { dtype: "int64", dims: [ends.length], data: BigInt64Array.from(ends, BigInt) });
+    const stacked = this.outcome(target, await this.execute(target, current, input, scalars));
+    const windows = (tensors: Map<string, Tensor>) =>
+      ends.map(
+        (_, w) =>
+          new Map(
+            [...tensors].map(([name, t]): [string, Tensor] => {
+              const size = t.data.length / ends.length;
+              return [
+                name,
+                { dtype: t.dtype, dims: t.dims.slice(1), data: t.data.subarray(w * size, (w + 1) * size) },
+              ];
+            }),
+          ),
+      );
+    const params = windows(stacked.params);
+    const state = windows(stacked.state);
+    const leaves = ends.map((_, w) => ({ params: params[w]!, state: state[w]! }));
+    return { ...stacked, ...leaves.at(-1)!, leaves };
   }
 
   private outcome(
@@ -560,7 +623,13 @@ export class StepEngine {
   }
 
   async release(): Promise<void> {
-    for (const graph of [...this.singles.values(), ...(this.multi ? [this.multi] : [])]) {
+    // A leaf loop that failed to build has no session; its caller got the error.
+    const leafLoop = this.leafLoop && (await this.leafLoop.catch(() => undefined));
+    for (const graph of [
+      ...this.singles.values(),
+      ...(this.multi ? [this.multi] : []),
+      ...(leafLoop ? [leafLoop] : []),
+    ]) {
       await graph.session.release();
       await graph.spinning?.release();
     }

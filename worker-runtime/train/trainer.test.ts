@@ -133,7 +133,8 @@ describe("determinism and resume, bit for bit", () => {
     });
 
     it("leaves are the checkpoints a run writing one every `stride` steps commits", async () => {
-      for (const stride of [20, 7]) {
+      // Stride 1 against a run checkpointing every step, one step per run: the per-step reference.
+      for (const stride of [20, 7, 1]) {
         const strided = await transcript(stride);
         const written = await train({ ...cnn, spec: { ...spec, checkpoint_every: stride } });
         assert.deepEqual(
@@ -164,6 +165,8 @@ describe("determinism and resume, bit for bit", () => {
           stride: 7,
           window,
         });
+      // The first window starts at the segment's start checkpoint.
+      assert.deepEqual(await windowOf(1), { first: 21, stepHashes: everyStep.leaves.slice(0, 7) });
       const middle = await windowOf(2);
       assert.deepEqual(middle, { first: 28, stepHashes: everyStep.leaves.slice(7, 14) });
       // The last window is cut short by the segment's end.
