@@ -45,6 +45,13 @@ const kernels: Array<[string, number[], (m: ModelBuilder, x: string) => string, 
     (m, x) => m.op("MatMul", [m.op("Transpose", [x], { perm: [1, 0] }), x]),
     "com.microsoft:FusedMatMul",
   ],
+  // The SGD momentum update inside a weight gradient's Gemm (optimizers.ts), over more batch rows
+  // than MLAS's inner block of 128.
+  [
+    "Gemm transA with C scaled by beta",
+    [256, 512],
+    (m, x) => m.op("Gemm", [x, x, m.constant(f32([512, 512], 0.5))], { transA: 1, beta: { float: 0.9 } }),
+  ],
   [
     "Gemm with Relu",
     [256, 512],
