@@ -83,8 +83,9 @@ export const MAX_THREADS = 64;
 
 /**
  * Session options that realise the profile: `threads` intra-op threads, sequential, no kernel
- * races, and the graph run as given (already optimised, see optimised-graph.ts). With `spinning`, idle pool threads spin through a run and stop at its end; without,
- * they sleep. Speed only, not bits (see cpu-pressure.ts for when the engine spins).
+ * races, and the graph run as given (already optimised, see optimised-graph.ts). With `spinning`,
+ * idle pool threads spin through a run and stop at its end; without, they sleep. Speed only, not
+ * bits (see cpu-pressure.ts for when the engine spins).
  */
 export function sessionOptions(
   threads: number,
