@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import * as ort from "onnxruntime-node";
 import { tensorFromNumbers } from "../onnx/dtypes.ts";
 import { loadModel } from "../onnx/model.ts";
+import { onnx } from "../onnx/proto.ts";
 import { sessionOptions, toOrt } from "./gradient-check.ts";
 import { ModelBuilder, seededRandom } from "./model-builder.ts";
 import type { OptimizerOptions } from "./optimizers.ts";
@@ -127,6 +128,8 @@ async function trainSteps(
 
 const cases: Array<{ name: string; options: OptimizerOptions; lr: number; clip?: number }> = [
   { name: "SGD", options: { type: "sgd" }, lr: 0.1 },
+  // Unpacked, the weight's momentum buffer is updated inside its gradient's Gemm (C = buffer).
+  { name: "SGD momentum", options: { type: "sgd", momentum: 0.9 }, lr: 0.1 },
   {
     name: "SGD momentum, dampening, weight decay",
     options: { type: "sgd", momentum: 0.9, dampening: 0.1, weightDecay: 0.01 },
@@ -163,5 +166,21 @@ describe("optimizers follow torch.optim's update rules", () => {
   it("packed and unpacked parameters give bit-identical steps", async () => {
     const options: OptimizerOptions = { type: "adamw", weightDecay: 0.1 };
     assert.deepEqual(await trainSteps(options, 0.05, 3, true), await trainSteps(options, 0.05, 3, false));
+  });
+
+  it("SGD momentum updated inside the weight gradient's Gemm gives the bits of Mul then Add", async () => {
+    const options: OptimizerOptions = { type: "sgd", momentum: 0.9 };
+    const { model, output } = linearModel();
+    const step = buildTrainingStep(model, {
+      modelOutput: output,
+      batchSize: batch,
+      loss: { type: "mse" },
+      optimizer: options,
+    });
+    const nodes = onnx.ModelProto.decode(step.bytes).graph?.node ?? [];
+    const folded = nodes.find((n) => n.opType === "Gemm" && n.input?.includes("weight.momentum_buffer"));
+    assert.ok(folded, "the weight gradient's Gemm takes the momentum buffer as C");
+    // Packed, the update runs as Mul then Add over the one parameter vector.
+    assert.deepEqual(await trainSteps(options, 0.1, 3, true), await trainSteps(options, 0.1, 3, false));
   });
 });

@@ -1,19 +1,28 @@
 // N of the pinpoint game (PROTOCOL.md §6.3, the task's `graph_nodes`): the nodes of the one-step
 // training graph of a job's full batches, from the model, the spec and the dataset's tensor shapes.
-// The graph is built by our own autodiff code, so this needs no onnxruntime: the API can call it
-// when it opens a task on chain. A run's partial last batch has a graph of its own, with the same
-// node count for every model of the fixtures; a disputed step's graph whose count differs is
+// That graph is onnxruntime's optimisation of the graph autodiff builds (optimised-graph.ts), so N
+// needs onnxruntime and is a function of the determinism profile (onnxruntime version, CPU
+// features, thread count): the API asks the inspection worker, which runs this very function, and
+// a node computes it the same way. A run's partial last batch has a graph of its own, with the
+// same node count for every model of the fixtures; a disputed step's graph whose count differs is
 // refused by the players and the referee.
-import { buildTrainingStep } from "../autodiff/index.ts";
 import { loadModel } from "../onnx/index.ts";
 import { prepareData } from "./data/prepare.ts";
 import { Xoshiro128 } from "./data/prng.ts";
 import { type DatasetShapes, oneSampleDataset, sampleCounts } from "./data/shape-dataset.ts";
+import { trainingStepGraph } from "./optimised-graph.ts";
 import { graphNodes } from "./pinpoint-graphs.ts";
+import { checkThreads } from "./profile.ts";
 import { parseTrainingSpec } from "./spec.ts";
-import { batchGeometry, inputShapesAt, stepOptions } from "./step-options.ts";
+import { batchGeometry } from "./step-options.ts";
 
-export function trainingGraphNodes(modelBytes: Uint8Array, rawSpec: unknown, dataset: DatasetShapes): number {
+export async function trainingGraphNodes(
+  modelBytes: Uint8Array,
+  rawSpec: unknown,
+  dataset: DatasetShapes,
+  /** The run's intra-op threads (the profile's): with more than one, bias-gradient sums are padded. */
+  threads = 1,
+): Promise<number> {
   const spec = parseTrainingSpec(rawSpec);
   const model = loadModel(modelBytes);
   const samples = sampleCounts(spec, dataset);
@@ -21,10 +30,6 @@ export function trainingGraphNodes(modelBytes: Uint8Array, rawSpec: unknown, dat
     spec.validation && "fraction" in spec.validation ? { ...spec, validation: undefined } : spec;
   const data = prepareData(model, oneSampleDataset(dataset), checked, Xoshiro128.fromSeed(spec.seed));
   const { train } = batchGeometry(data, spec, { train: samples.train, validation: undefined });
-  const size = train.sizes[0]!;
-  const graph = buildTrainingStep(model, {
-    ...stepOptions(model, spec, size),
-    inputShapes: inputShapesAt(train, size),
-  });
+  const graph = await trainingStepGraph(model, spec, train, train.sizes[0]!, checkThreads(threads));
   return graphNodes(graph.bytes).length;
 }

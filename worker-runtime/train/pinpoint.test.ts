@@ -20,6 +20,7 @@ import {
   traceStep,
 } from "./pinpoint.ts";
 import { graphNodes, nodeInputs } from "./pinpoint-graphs.ts";
+import { currentProfile } from "./profile.ts";
 import { replaySegment } from "./replay.ts";
 import { train } from "./trainer.ts";
 
@@ -40,28 +41,54 @@ async function trained(
   return { store: CheckpointDir.open(dir), leaves: result.checkpoints.map((c) => c.sha256) };
 }
 
+/** The fused operators ("domain:op") onnxruntime's optimisation leaves in a step graph. */
+const fusedOperators = (stepGraph: Uint8Array) =>
+  new Set(graphNodes(stepGraph).flatMap((n) => (n.domain ? [`${n.domain}:${n.opType}`] : [])));
+
+const cnn = loadFixture("cnn");
 const cases = [
-  { name: "mlp", fixture: mlp, spec: mlpSpec },
-  // Under onnxruntime's fusions this model's step changes bits when node outputs are exposed.
+  { name: "mlp", fixture: mlp, spec: mlpSpec, fused: ["com.microsoft:FusedGemm"] },
+  // Under onnxruntime's fusions this model's step changes bits when node outputs are exposed, so
+  // the graph is optimised once and run as saved.
   (() => {
     const zoo = loadZooFixture("transformer_rows");
     return {
       name: "transformer_rows",
       fixture: zoo,
       spec: { ...zoo.spec, epochs: undefined, max_steps: 4, checkpoint_every: 2 },
+      fused: ["com.microsoft:FusedMatMul"],
     };
   })(),
+  {
+    // A frozen convolution has constant weights, which level "all" moves to onnxruntime's blocked
+    // NCHWc layout where the CPU has the vector units for it (AVX2 and up on x86-64).
+    name: "cnn with its first convolution frozen",
+    fixture: cnn,
+    spec: {
+      ...cnn.spec,
+      frozen: ["features.0.weight", "features.0.bias"],
+      epochs: undefined,
+      max_steps: 4,
+      checkpoint_every: 2,
+    },
+    fused: currentProfile().cpu_features.includes("avx2")
+      ? ["com.microsoft.nchwc:Conv", "com.microsoft.nchwc:ReorderOutput"]
+      : [],
+  },
 ];
 
 describe("a traced step is the training run's step, bit for bit", () => {
-  for (const { name, fixture, spec } of cases) {
+  for (const { name, fixture, spec, fused } of cases) {
     it(`${name}: o_N of step 4, traced from the state after step 3, is the committed leaf`, async () => {
       const { store, leaves } = await trained(name, fixture, spec);
       const step3 = await replaySegment({ ...fixture, spec, from: store.read(2).bytes, toStep: 3 });
       const trace = await traceStep({ ...fixture, spec, from: step3.bytes });
       assert.equal(trace.step, 4);
       assert.equal(trace.stateSha256, leaves[2], "the state after the traced step");
-      assert.equal(trace.graphNodes, graphNodes(await stepGraphOf({ ...fixture, spec }, 4)).length);
+      const stepGraph = await stepGraphOf({ ...fixture, spec }, 4);
+      assert.equal(trace.graphNodes, graphNodes(stepGraph).length);
+      const present = fusedOperators(stepGraph);
+      for (const op of fused) assert.ok(present.has(op), `the optimised step graph has ${op}`);
       assert.equal(trace.outputs.length, trace.graphNodes + 1);
       assert.equal(trace.outputs[trace.graphNodes], trace.stateSha256, "o_N is the state hash");
       assert.equal(trace.cumulative.length, trace.graphNodes + 2);
@@ -85,7 +112,7 @@ const narrowed = (trace: { step: number; cumulative: string[] }, node: number, f
 });
 
 describe("the referee's one-operator re-execution", () => {
-  for (const { name, fixture, spec } of cases) {
+  for (const { name, fixture, spec, fused } of cases) {
     it(`${name}: every node of a step, run alone from checked evidence, gives the traced hash`, async () => {
       const { store } = await trained(`${name}-referee`, fixture, spec);
       const from = store.read(2).bytes;
@@ -96,11 +123,16 @@ describe("the referee's one-operator re-execution", () => {
       const referee = await StepReferee.open({ ...fixture, spec }, from);
       try {
         assert.equal(referee.step, trace.step);
+        const refereed = new Set<string>();
+        const stepNodes = graphNodes(referee.stepGraph);
         for (const evidence of trace.evidence) {
           const c = evidence.node;
           const output = await referee.output(evidence, narrowed(trace, c, from));
           assert.equal(output, trace.outputs[c], `node ${c} (${evidence.opType} ${evidence.name})`);
+          const domain = stepNodes[c]?.domain;
+          if (domain) refereed.add(`${domain}:${evidence.opType}`);
         }
+        for (const op of fused) assert.ok(refereed.has(op), `the referee reran a ${op} node`);
       } finally {
         await referee.close();
       }

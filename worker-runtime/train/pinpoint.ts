@@ -245,7 +245,7 @@ export function checkEvidence(
  * the disputed operator out of it. An epoch's partial last batch has a graph of its own size.
  */
 export async function stepGraphOf(run: PinpointRun, step: number): Promise<Uint8Array> {
-  const setup = await setUpRun(run.model, run.dataset, run.spec, { stepsPerRun: 1 });
+  const setup = await setUpRun(run.model, run.dataset, run.spec, { ...runOptions(run), stepsPerRun: 1 });
   try {
     if (!Number.isInteger(step) || step < 1 || step > setup.totalSteps) {
       throw new TrainError("INVALID_SPEC", `the run has steps 1-${setup.totalSteps}; got ${step}`);

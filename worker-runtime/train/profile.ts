@@ -6,10 +6,14 @@
 // intra-op threads is: every onnxruntime kernel the step graphs use was measured to give the same
 // bits with 1 to 4 threads (threads.test.ts keeps checking it), but a guarantee that rests on
 // measurement is recorded, so a replay or resume under another thread count is refused.
-// Graph optimisation is off: onnxruntime's fusions change rounding (a transformer's step differs
-// bit for bit between "all" and no fusion) and are blocked by exposing a node's output, so only
-// without them is every node of the step graph a kernel of its own whose output the pinpoint game
-// can hash and a referee can recompute alone (PROTOCOL.md §6.3-6.4; pinpoint.test.ts checks it).
+// Graph optimisation runs once per step graph, at GRAPH_OPTIMIZATION_LEVEL, and the saved result is
+// what every session runs, with optimisation off (optimised-graph.ts): onnxruntime's fusions change
+// rounding (a transformer's step differs bit for bit between "all" and no fusion) and are blocked by
+// exposing a node's output, so only a graph optimised before anything is exposed keeps every node,
+// fused ones included, a kernel of its own whose output the pinpoint game can hash and a referee can
+// recompute alone (PROTOCOL.md §6.3-6.4; pinpoint.test.ts checks it). The optimised graph is a
+// function of the onnxruntime version and of the CPU features (the layout transforms of level "all"
+// pick their block size from the vector width), both recorded here.
 import { readFileSync } from "node:fs";
 import { arch, platform } from "node:os";
 import ort from "onnxruntime-node";
@@ -21,7 +25,8 @@ export interface DeterminismProfile {
   intra_op_threads: number;
   inter_op_threads: 1;
   execution_mode: "sequential";
-  graph_optimization_level: "disabled";
+  /** The level the step graphs were optimised at, once, before being run as saved with optimisation off. */
+  graph_optimization_level: typeof GRAPH_OPTIMIZATION_LEVEL;
   /** The /proc/cpuinfo flags that select MLAS kernels (vector width, FMA, dot-product units). */
   cpu_features: string[];
   cpu_model: string;
@@ -70,13 +75,17 @@ function cpuInfo(): { features: string[]; model: string } {
   return { features: KERNEL_SELECTING_FLAGS.filter((f) => flags.has(f)), model };
 }
 
+/** onnxruntime's level for the one optimisation of every step graph (optimised-graph.ts). */
+export const GRAPH_OPTIMIZATION_LEVEL = "all";
+
 /** The most intra-op threads a run may ask for. */
 export const MAX_THREADS = 64;
 
 /**
  * Session options that realise the profile: `threads` intra-op threads, sequential, no kernel
- * races, no fusions. With `spinning`, idle pool threads spin through a run and stop at its end; without,
- * they sleep. Speed only, not bits (see cpu-pressure.ts for when the engine spins).
+ * races, and the graph run as given (already optimised, see optimised-graph.ts). With `spinning`,
+ * idle pool threads spin through a run and stop at its end; without, they sleep. Speed only, not
+ * bits (see cpu-pressure.ts for when the engine spins).
  */
 export function sessionOptions(
   threads: number,
@@ -120,7 +129,7 @@ export function currentProfile(threads = 1): DeterminismProfile {
     intra_op_threads: threads,
     inter_op_threads: 1,
     execution_mode: "sequential",
-    graph_optimization_level: "disabled",
+    graph_optimization_level: GRAPH_OPTIMIZATION_LEVEL,
     cpu_features: cpu.features,
     cpu_model: cpu.model,
     platform: `${platform()}-${arch()}`,

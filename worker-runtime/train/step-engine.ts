@@ -5,7 +5,6 @@ import ort from "onnxruntime-node";
 import {
   AutodiffError,
   buildEvalStep,
-  buildTrainingStep,
   type EvalStepGraph,
   loopTrainingStep,
   packTensors,
@@ -24,10 +23,11 @@ import {
 import type { INodeProto } from "../onnx/proto.ts";
 import { cpuToSpare } from "./cpu-pressure.ts";
 import { TrainError } from "./errors.ts";
+import { optimisedGraph, trainingStepGraph } from "./optimised-graph.ts";
 import { exposeNodeOutputs, graphInitializers } from "./pinpoint-graphs.ts";
 import { sessionOptions } from "./profile.ts";
 import type { TrainingSpec } from "./spec.ts";
-import { inputShapesAt, lossOptions, stepOptions } from "./step-options.ts";
+import { inputShapesAt, lossOptions } from "./step-options.ts";
 
 export interface ModelState {
   params: Map<string, Tensor>;
@@ -247,15 +247,14 @@ export class StepEngine {
     threads: number,
   ): Promise<StepEngine> {
     const { train, validation } = geometry;
-    const graphs = await guarded(model, "building the training step", () =>
-      train.sizes.map((size) =>
-        buildTrainingStep(model, {
-          ...stepOptions(model, spec, size),
-          inputShapes: inputShapesAt(train, size),
-          threads,
-        }),
-      ),
-    );
+    const graphs: TrainingStepGraph[] = [];
+    for (const size of train.sizes) {
+      graphs.push(
+        await guarded(model, "building the training step", () =>
+          trainingStepGraph(model, spec, train, size, threads),
+        ),
+      );
+    }
     const singles = new Map<number, RunGraph>();
     for (const [i, graph] of graphs.entries()) {
       const { outputs } = graph;
@@ -284,15 +283,16 @@ export class StepEngine {
       }));
     const evals = new Map<number, EvalGraph>();
     for (const size of validation?.sizes ?? []) {
-      const evalGraph = await guarded(model, "building the evaluation step", () =>
-        buildEvalStep(model, {
+      const evalGraph = await guarded(model, "building the evaluation step", async () => {
+        const built = buildEvalStep(model, {
           modelOutput: spec.output,
           batchSize: size,
           inputShapes: inputShapesAt(validation!, size),
           loss: lossOptions(spec),
           frozen: spec.frozen,
-        }),
-      );
+        });
+        return { ...built, bytes: await optimisedGraph(built.bytes) };
+      });
       const session = await guarded(model, "the evaluation step", () =>
         ort.InferenceSession.create(evalGraph.bytes, sessionOptions(threads)),
       );
@@ -565,8 +565,9 @@ export class StepEngine {
   /**
    * One step (`input` of one step) in the step graph with the output of every node exposed, for
    * the pinpoint game (PROTOCOL.md §6.3): the graph's nodes in topological order, their outputs,
-   * the values fed to the graph, and the step's outcome. With graph optimisation off (profile.ts)
-   * exposing outputs changes no bit: the outcome equals run()'s.
+   * the values fed to the graph, and the step's outcome. The graph is already optimised and runs
+   * with optimisation off (optimised-graph.ts), so exposing outputs changes no bit: the outcome
+   * equals run()'s.
    */
   async trace(current: ModelState, input: RunInput): Promise<StepTraceRun> {
     if (input.learningRates.length !== 1) {

@@ -1,6 +1,6 @@
 // The options of the training-step graph a run compiles, from the spec, the model and the shapes
-// of the data: what the step engine builds, and what counts the graph's nodes without onnxruntime
-// (graph-size.ts). Nothing here imports onnxruntime.
+// of the data: what the step engine builds and graph-size.ts counts (both through
+// optimised-graph.ts). Nothing here imports onnxruntime.
 import type { LossOptions } from "../autodiff/index.ts";
 import type { LoadedModel } from "../onnx/index.ts";
 import type { PreparedData, PreparedSplit, SampleTensor } from "./data/prepare.ts";

@@ -9,13 +9,17 @@ import { ModelBuilder, seededRandom } from "../autodiff/index.ts";
 import { tensorFromNumbers } from "../onnx/dtypes.ts";
 import { CheckpointDir } from "./checkpoint-dir.ts";
 import { TrainError } from "./errors.ts";
-import { loadFixture } from "./fixtures.ts";
-import { sessionOptions } from "./profile.ts";
+import { loadFixture, loadZooFixture } from "./fixtures.ts";
+import { optimisedGraph } from "./optimised-graph.ts";
+import { graphNodes } from "./pinpoint-graphs.ts";
+import { currentProfile, sessionOptions } from "./profile.ts";
 import { train } from "./trainer.ts";
 
 // The determinism profile includes the number of intra-op threads. Measured with onnxruntime
 // 1.30: every kernel below gives the same bits whatever the thread count, so a run with n threads
-// equals a run with one. The sizes are large enough for onnxruntime to split the work.
+// equals a run with one. The sizes are large enough for onnxruntime to split the work. Each graph
+// runs as built and as onnxruntime optimises it (optimised-graph.ts), which is what training runs:
+// the fused kernels (FusedGemm, FusedMatMul, FusedConv, the NCHWc convolution) are checked too.
 
 const scratch = mkdtempSync(join(tmpdir(), "veritrain-threads-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));
@@ -29,8 +33,54 @@ const index = (dims: number[], modulo: number) =>
     Array.from({ length: dims.reduce((a, b) => a * b, 1) }, (_, i) => (i * 7) % modulo),
   );
 
-const kernels: Array<[string, number[], (m: ModelBuilder, x: string) => string]> = [
-  ["MatMul", [256, 512], (m, x) => m.op("MatMul", [m.op("Transpose", [x], { perm: [1, 0] }), x])],
+/** A second input, fed like a trained parameter: onnxruntime cannot fold it into a constant. */
+const WEIGHTS = "w";
+const weights = f32([32, 16, 3, 3], 0.01);
+
+/** Name, input shape, graph, and the fused operator ("domain:op") its optimised form must have. */
+const kernels: Array<[string, number[], (m: ModelBuilder, x: string) => string, string?]> = [
+  [
+    "MatMul of a transpose",
+    [256, 512],
+    (m, x) => m.op("MatMul", [m.op("Transpose", [x], { perm: [1, 0] }), x]),
+    "com.microsoft:FusedMatMul",
+  ],
+  // The SGD momentum update inside a weight gradient's Gemm (optimizers.ts), over more batch rows
+  // than MLAS's inner block of 128.
+  [
+    "Gemm transA with C scaled by beta",
+    [256, 512],
+    (m, x) => m.op("Gemm", [x, x, m.constant(f32([512, 512], 0.5))], { transA: 1, beta: { float: 0.9 } }),
+  ],
+  [
+    "Gemm with Relu",
+    [256, 512],
+    (m, x) =>
+      m.op("Relu", [m.op("Gemm", [x, m.constant(f32([512, 384], 0.01)), m.constant(f32([384], -0.5))])]),
+    "com.microsoft:FusedGemm",
+  ],
+  [
+    "Conv with Relu, weights as an input",
+    [8, 16, 32, 32],
+    (m, x) =>
+      m.op("Relu", [
+        m.op("Conv", [x, m.input(WEIGHTS, "float32", weights.dims), m.constant(f32([32], -0.1))], {
+          pads: [1, 1, 1, 1],
+        }),
+      ]),
+    "com.microsoft:FusedConv",
+  ],
+  [
+    "Conv with constant weights, NCHWc layout",
+    [8, 16, 32, 32],
+    (m, x) =>
+      m.op("Relu", [
+        m.op("Conv", [x, m.constant(f32([32, 16, 3, 3], 0.01)), m.constant(f32([32], -0.1))], {
+          pads: [1, 1, 1, 1],
+        }),
+      ]),
+    currentProfile().cpu_features.includes("avx2") ? "com.microsoft.nchwc:Conv" : undefined,
+  ],
   ["Gemm transA", [256, 512], (m, x) => m.op("Gemm", [x, x], { transA: 1 })],
   [
     "Conv",
@@ -92,7 +142,7 @@ const kernels: Array<[string, number[], (m: ModelBuilder, x: string) => string]>
 
 describe("onnxruntime kernels give the same bits with 1, 2 and 4 threads, pool threads sleeping or spinning", () => {
   const random = seededRandom(5);
-  for (const [name, dims, build] of kernels) {
+  for (const [name, dims, build, fused] of kernels) {
     it(name, async () => {
       const m = new ModelBuilder(18);
       const y = build(m, m.input("x", "float32", dims));
@@ -103,25 +153,36 @@ describe("onnxruntime kernels give the same bits with 1, 2 and 4 threads, pool t
         Float32Array.from({ length: n }, () => random() * 2 - 1),
         dims,
       );
-      const hashes = new Set<string>();
       const settings = [1, 2, 4].flatMap((threads) =>
         threads === 1
           ? [{ threads, spinning: false }]
           : [false, true].map((spinning) => ({ threads, spinning })),
       );
-      for (const { threads, spinning } of settings) {
-        const session = await ort.InferenceSession.create(m.bytes(), sessionOptions(threads, { spinning }));
-        for (let run = 0; run < 2; run++) {
-          const data = (await session.run({ x }))[y]!.data as Float32Array;
-          hashes.add(
-            createHash("sha256")
-              .update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
-              .digest("hex"),
-          );
-        }
-        await session.release();
+      const optimised = await optimisedGraph(m.bytes());
+      if (fused) {
+        const ops = graphNodes(optimised).map((node) => `${node.domain ?? ""}:${node.opType}`);
+        assert.ok(ops.includes(fused), `optimised to ${ops.join(", ")}`);
       }
-      assert.equal(hashes.size, 1);
+      for (const graph of [m.bytes(), optimised]) {
+        const hashes = new Set<string>();
+        for (const { threads, spinning } of settings) {
+          const session = await ort.InferenceSession.create(graph, sessionOptions(threads, { spinning }));
+          for (let run = 0; run < 2; run++) {
+            const w = new ort.Tensor("float32", weights.data, weights.dims);
+            const feeds = Object.fromEntries(
+              session.inputNames.map((name) => [name, name === WEIGHTS ? w : x]),
+            );
+            const data = (await session.run(feeds))[y]!.data as Float32Array;
+            hashes.add(
+              createHash("sha256")
+                .update(new Uint8Array(data.buffer, data.byteOffset, data.byteLength))
+                .digest("hex"),
+            );
+          }
+          await session.release();
+        }
+        assert.equal(hashes.size, 1);
+      }
     });
   }
 });
@@ -151,5 +212,25 @@ describe("training with several threads", () => {
       train({ ...cnn, spec, threads: 0 }),
       (e: unknown) => e instanceof TrainError && e.code === "INVALID_SPEC",
     );
+  });
+
+  it("gives the checkpoints of one thread through fused and NCHWc kernels", async () => {
+    // The frozen convolution runs in onnxruntime's NCHWc layout, the transformer's products as FusedMatMul.
+    const transformer = loadZooFixture("transformer_rows");
+    const runs = [
+      { ...cnn, spec: { ...spec, max_steps: 12, frozen: ["features.0.weight", "features.0.bias"] } },
+      {
+        ...transformer,
+        spec: { ...transformer.spec, epochs: undefined, max_steps: 12, checkpoint_every: 6 },
+      },
+    ];
+    for (const run of runs) {
+      const one = await train(run);
+      const two = await train({ ...run, threads: 2 });
+      assert.deepEqual(
+        two.checkpoints.map((c) => c.sha256),
+        one.checkpoints.map((c) => c.sha256),
+      );
+    }
   });
 });
