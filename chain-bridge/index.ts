@@ -18,6 +18,7 @@ export {
   type Payout,
   type ProtocolParameters,
   readBalance,
+  readHead,
   readNode,
   readParameters,
   readTask,

@@ -22,6 +22,7 @@ import {
 } from "../chain-bridge/index.ts";
 import { merkleInclusionProof, merkleRoot } from "../protocol/merkle.ts";
 import { TranscriptLayout } from "../protocol/transcript.ts";
+import { directoryEvidence } from "../worker-runtime/node/dispute-evidence.ts";
 import { DisputePlayer } from "../worker-runtime/node/dispute-player.ts";
 import {
   disputeRecords,
@@ -193,7 +194,7 @@ describe("disputes played to the end by two nodes and the referee", () => {
     const referee = new Referee({
       chain: await NodeChainClient.create(chain.api, "//Alice"),
       sudoSeed: "//Alice",
-      evidenceDirs: [evidenceDir],
+      evidence: [directoryEvidence(evidenceDir)],
       runOf: async () => run,
       log: () => {},
     });
@@ -234,7 +235,7 @@ describe("disputes played to the end by two nodes and the referee", () => {
     return new DisputePlayer({
       chain: client,
       record: disputeRecords(dataDir),
-      evidenceDir,
+      evidence: directoryEvidence(evidenceDir),
       log: () => {},
       ...options,
     });

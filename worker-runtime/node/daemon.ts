@@ -14,7 +14,7 @@ import { runAuditTask } from "./audit-task.ts";
 import { type AuditDuty, pendingReveals, revealWhenDue } from "./chain-duties.ts";
 import { ensureStaked } from "./chain-stake.ts";
 import { keepCommitmentFresh } from "./commitment-keeper.ts";
-import { evidenceDirOf } from "./dispute-evidence.ts";
+import { gatewayEvidence } from "./dispute-evidence.ts";
 import { DisputePlayer } from "./dispute-player.ts";
 import { disputeRecords } from "./dispute-records.ts";
 import { NodeError } from "./errors.ts";
@@ -148,7 +148,7 @@ export class NodeDaemon {
       const player = new DisputePlayer({
         chain,
         record: disputeRecords(this.options.dataDir),
-        evidenceDir: evidenceDirOf(this.options.dataDir),
+        evidence: gatewayEvidence(this.client),
         log,
         alwaysDisagree: fault?.role === "verifier" && fault.verdict === "disagrees",
       });

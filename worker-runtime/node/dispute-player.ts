@@ -20,7 +20,7 @@ import { merkleInclusionProof } from "../../protocol/merkle.ts";
 import { cumulativeChain } from "../../protocol/pinpoint.ts";
 import { type PinpointRun, type StepTrace, traceStep } from "../train/pinpoint.ts";
 import { replaySegment, replayWindow } from "../train/replay.ts";
-import { publishEvidence } from "./dispute-evidence.ts";
+import type { EvidenceSink } from "./dispute-evidence.ts";
 import { NodeError } from "./errors.ts";
 
 /** What a party knows of the disputed run: enough to recompute any state of the segment. */
@@ -38,8 +38,8 @@ export interface DisputePlayerOptions {
   chain: NodeChainClient;
   /** This node's record of the run a dispute is about, or null when it holds none. */
   record: (dispute: DisputeView, task: TaskView) => Promise<DisputeRecord | null>;
-  /** Where this node publishes evidence for the referee. */
-  evidenceDir: string;
+  /** Where this node publishes evidence for the referee (the gateway, or a directory). */
+  evidence: EvidenceSink;
   log: (message: string) => void;
   /** How often the chain is looked at (default 500 ms; blocks come about every second). */
   pollMs?: number;
@@ -248,7 +248,7 @@ export class DisputePlayer {
     if (!memory || memory.published) return;
     const node = Number(dispute.lo);
     const trace = await memory.trace(dispute.step, [node]);
-    const sha256 = publishEvidence(this.options.evidenceDir, {
+    const sha256 = await this.options.evidence.publish({
       disputeId: dispute.disputeId,
       party: this.options.chain.address,
       evidence: trace.evidence[0]!,
