@@ -1,7 +1,8 @@
 // Evidence bundles through the node gateway, against a real dispute on the dev chain: a party
 // uploads its bundle and the referee (the operator's key) reads it back by dispute id; every other
 // upload is refused with a typed error and leaves nothing behind — a stranger's, an oversize one,
-// one whose bytes are not the signed hash, one for a dispute that does not exist.
+// one whose bytes are not the signed hash, one for a dispute that does not exist. And the
+// whistleblowers' read of audited segments, refused to anyone else and outside a challenge window.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
@@ -12,6 +13,7 @@ import {
   type DisputeView,
   setProtocolParameters,
 } from "../../chain-bridge/index.ts";
+import type { NodeRole } from "../../protocol/node-wire.ts";
 import { NODE_HEADERS, nodeRequestMessage, sha256Hex } from "../../protocol/signed-messages.ts";
 import { QUEUE_POLICIES } from "../../queue/policies.ts";
 import { createTestApp, type TestApp } from "../../test/support/app.ts";
@@ -182,5 +184,65 @@ describe("dispute evidence through the node gateway", () => {
     await refused(client(worker).uploadEvidence(missing, bytes), 404, "dispute_not_found");
     assert.equal(await served.gateway.blobs.has(sha256Hex(bytes)), false);
     assert.equal(await t.database.db.disputeEvidence.count({ where: { chainDisputeId: missing } }), 0);
+  });
+});
+
+describe("audited segments through the node gateway", () => {
+  let devnet: Devnet;
+  let chain: ChainConnection;
+  let t: TestApp;
+  let served: GatewayApp;
+  let chainTaskId: bigint;
+
+  before(async () => {
+    devnet = await startDevnet({ port: 0, blockTimeMs: 200 });
+    chain = await connectChain(devnet.wsUrl);
+    await setProtocolParameters(devnet.wsUrl, "//Alice", {
+      challengeBlocks: 2,
+      verdictBlocks: 20,
+      revealBlocks: 20,
+      forcedErrorPpm: 0,
+    });
+    // A task whose verdict's challenge window has closed (its dispute is open).
+    ({
+      dispute: { chainTaskId },
+    } = await openCommitmentDispute(chain, "//Bob", "//Charlie", `0x${"32".repeat(32)}`));
+    t = await createTestApp({}, { queues: true });
+    served = await startGatewayApp(
+      t,
+      new RecordingLifecycle(),
+      QUEUE_POLICIES.audit,
+      MAX_UPLOAD_BYTES,
+      [],
+      chainReadsOf(chain),
+    );
+  });
+
+  after(async () => {
+    await served?.close();
+    await t?.close();
+    await chain?.close();
+    await devnet?.stop();
+  });
+
+  async function refusedRead(seed: string, roles: NodeRole[], task: bigint, code: string) {
+    const client = new GatewayClient(served.url, await loadIdentity(seed));
+    if (roles.length > 0) await client.register(roles, "e".repeat(64));
+    await assert.rejects(client.auditedSegment(task, 0), (error: unknown) => {
+      assert.ok(error instanceof NodeError, String(error));
+      assert.equal(error.status, 403, error.message);
+      assert.equal(error.apiCode, code, error.message);
+      return true;
+    });
+  }
+
+  it("refuses nodes that are not whistleblowers", async () => {
+    await refusedRead("//Eve", [], chainTaskId, "node_not_registered");
+    await refusedRead("//Ferdie", ["verifier"], chainTaskId, "role_not_registered");
+  });
+
+  it("refuses a whistleblower outside a challenge window, or for a task that does not exist", async () => {
+    await refusedRead("//Dave", ["whistleblower"], chainTaskId, "segment_not_challengeable");
+    await refusedRead("//Dave", ["whistleblower"], chainTaskId + 100n, "segment_not_challengeable");
   });
 });

@@ -4,8 +4,9 @@ import { randomBytes } from "node:crypto";
 import type { ApiPromise } from "@polkadot/api";
 import { newId } from "../../api/ids.ts";
 import { type Devnet, startDevnet } from "../../chain/index.ts";
+import { JACKPOT_ACCOUNT } from "../../chain/runtime/pallets/compute-stake.ts";
 import { ChainBridge, type TaskSpecInput } from "../../chain-bridge/bridge.ts";
-import { computeCall, type TaskView } from "../../chain-bridge/compute-state.ts";
+import { computeCall, readBalance, type TaskView } from "../../chain-bridge/compute-state.ts";
 import { type ChainConnection, connectChain } from "../../chain-bridge/connection.ts";
 import { PLANCK_PER_VT } from "../../chain-bridge/conversion.ts";
 import { type DisputeView, readOpenDisputes } from "../../chain-bridge/dispute-state.ts";
@@ -280,4 +281,20 @@ export async function openCommitmentDispute(
   const dispute = (await readOpenDisputes(chain.api)).find((d) => d.chainTaskId === chainTaskId);
   if (!dispute) throw new Error(`the disagreeing verdict on chain task ${chainTaskId} opened no dispute`);
   return { dispute, worker, verifier };
+}
+
+/** The jackpot pot's free balance in planck (PROTOCOL.md §8): what forced-error payouts come from. */
+export async function jackpotBalance(chain: ChainConnection): Promise<bigint> {
+  return (await readBalance(chain.api, JACKPOT_ACCOUNT)).free;
+}
+
+/** Tops the jackpot pot up from `seed`'s account, as task taxes and slashes fill it over many tasks. */
+export async function fundJackpot(chain: ChainConnection, seed: string, amount: bigint): Promise<void> {
+  const tx = await submitAs(
+    chain.api,
+    seed,
+    "Balances.transfer_keep_alive",
+    chain.api.tx.balances!.transferKeepAlive!(JACKPOT_ACCOUNT, amount),
+  );
+  if (tx.status !== "succeeded") throw new Error(`funding the jackpot failed: ${tx.error}`);
 }

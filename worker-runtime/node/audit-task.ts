@@ -19,7 +19,8 @@ import { requireChain, type TaskContext } from "./training-task.ts";
 
 const hex = (value: string) => Buffer.from(value, "hex");
 
-function checkInclusion(audit: AuditTask, checkpoint: ProvenCheckpoint): void {
+/** Throws AUDIT_PROOF_INVALID unless `checkpoint` is its leaf of the audit's committed root. */
+export function checkInclusion(audit: AuditTask, checkpoint: ProvenCheckpoint): void {
   const included = verifyMerkleInclusion({
     leaf: hex(checkpoint.sha256),
     index: checkpoint.leaf_index,

@@ -23,7 +23,8 @@ export interface AuditDuty {
   auditIndex: number;
 }
 
-function confirmed(tx: TxRecord, what: string): void {
+/** Throws CHAIN_REJECTED when the chain refused `tx`. */
+export function confirmed(tx: TxRecord, what: string): void {
   if (tx.status === "failed") {
     throw new NodeError("CHAIN_REJECTED", `the chain refused the ${what}: ${tx.error ?? "no reason given"}`);
   }

@@ -1,7 +1,8 @@
-// A node's side of the pinpoint game (PROTOCOL.md §6): for every open commitment dispute it is a
-// party to, it answers each of its turns before the deadline from its own record of the run — a
-// worker defends its committed checkpoint, a verifier that said `agrees = false` plays its
-// challenge — and claims the timeout when the other party misses its turn. Phase 1 bisects the
+// A node's side of the pinpoint game (PROTOCOL.md §6): for every open dispute it is a party to, it
+// answers each of its turns before the deadline from its own record of the run — a worker defends
+// its committed checkpoint, a verifier that said `agrees = false` plays its challenge, a
+// whistleblower plays its challenge of a verdict's transcript — and claims the timeout when the
+// other party misses its turn. Phase 1 bisects the
 // steps of the segment with per-step state hashes from one replay of it (replayWindow); phase 2
 // bisects the operators of the disputed step with the cumulative hashes of a traced step
 // (traceStep). Once the game narrows to one node, the party publishes that node's evidence for the
@@ -136,7 +137,7 @@ class DisputeMemory {
   }
 }
 
-/** Plays every commitment dispute the node is party to until stopped. */
+/** Plays every dispute the node is party to until stopped. */
 export class DisputePlayer {
   private readonly memories = new Map<bigint, DisputeMemory>();
 
@@ -196,10 +197,12 @@ export class DisputePlayer {
       if (dispute.phase === "Referee") await this.publish(dispute, task);
       return;
     }
-    if (dispute.kind !== "Commitment") {
+    // A challenger's turns are the same in both kinds (askedPosition follows the transcript's
+    // layout); defending a transcript needs the verdict's leaves and their proofs, not kept yet.
+    if (defending && dispute.kind !== "Commitment") {
       throw new NodeError(
         "NO_DISPUTE_RECORD",
-        `dispute ${id} is a transcript dispute, which this node does not play yet`,
+        `dispute ${id}: defending a verdict's transcript is not implemented; it is lost at the deadline`,
       );
     }
     const memory = await this.memoryOf(dispute, task);
