@@ -1,8 +1,8 @@
 // Whistleblowers on the whole product: the dev chain, the API over HTTP and node daemons, with a
 // whistleblower re-checking every verdict (`--recheck-share 1`) through the node gateway. An honest
 // verdict re-checked is left alone; a forced error is caught and pays the jackpot at the reveal; a
-// `lazy` verifier (it agrees without replaying) is challenged, cannot defend its transcript and is
-// slashed by the whistleblower's claim_timeout.
+// `lazy` verifier (it agrees without replaying) is challenged, bound by the leaves it published
+// loses the transcript dispute at the referee, and is slashed.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
+  NodeChainClient,
   PLANCK_PER_VT,
   readBalance,
   readNode,
@@ -17,6 +18,11 @@ import {
   type TaskView,
 } from "../chain-bridge/index.ts";
 import { NodeDaemon } from "../worker-runtime/node/daemon.ts";
+import { gatewayEvidence } from "../worker-runtime/node/dispute-evidence.ts";
+import { recordedRun } from "../worker-runtime/node/dispute-records.ts";
+import { GatewayClient } from "../worker-runtime/node/gateway-client.ts";
+import { loadIdentity } from "../worker-runtime/node/identity.ts";
+import { Referee } from "../worker-runtime/node/referee.ts";
 import { loadFixture } from "../worker-runtime/train/fixtures.ts";
 import { fundJackpot, jackpotBalance } from "./support/chain-fixture.ts";
 import { FraudStack, type NodeProcess } from "./support/fraud-stack.ts";
@@ -137,21 +143,46 @@ describe("whistleblowers re-check verdicts", { timeout: 15 * 60_000 }, () => {
     const lazy = await stack.startNode("verifier", "//Ferdie//lazy-whistleblower", "lazy");
     const me = whistleblower.identity.address;
     const bonded = (await readNode(stack.chain.api, lazy.address))!.bonded;
-    const { task } = await auditedTask();
-    assert.ok(task.audits.length > 0);
-    for (const audit of task.audits) {
-      assert.equal(audit.verifier, lazy.address);
-      assert.equal(audit.challenger?.who, me, failure());
+    // The referee, with the governance key (the API's operator key on the dev chain): the parties'
+    // evidence through the gateway, the task's inputs from the whistleblower's record.
+    const rulings: string[] = [];
+    const refereeChain = await NodeChainClient.connect(stack.devnet.wsUrl, "//Alice");
+    const referee = new Referee({
+      chain: refereeChain,
+      sudoSeed: "//Alice",
+      evidence: [gatewayEvidence(new GatewayClient(stack.api.url, await loadIdentity("//Alice")))],
+      runOf: async (dispute) => recordedRun(dataDir, dispute.chainTaskId),
+      log: (message) => rulings.push(message),
+    });
+    const stopReferee = new AbortController();
+    const refereeing = referee.watchUntilStopped(stopReferee.signal);
+    try {
+      const { task } = await auditedTask();
+      assert.ok(task.audits.length > 0);
+      for (const audit of task.audits) {
+        assert.equal(audit.verifier, lazy.address);
+        assert.equal(audit.challenger?.who, me, failure());
+      }
+      // The dispute opens at the lazy verifier's reveal. Its published leaves bind it: the game
+      // narrows to the end of the first stride window, where its leaf is the worker's end state,
+      // and the referee's recomputation of that state rules against it.
+      const until = Date.now() + SCENARIO_TIMEOUT_MS;
+      while ((await readNode(stack.chain.api, lazy.address))!.bonded >= bonded) {
+        assert.ok(
+          Date.now() < until,
+          `the lazy verifier was never slashed\n${rulings.join("\n")}\n${failure()}`,
+        );
+        await sleep(500);
+      }
+      assert.ok(
+        rulings.some((l) => /the challenger wins/.test(l)) ||
+          logs.some((l) => /the defender missed its turn; claiming the timeout/.test(l)),
+        `${rulings.join("\n")}\n${failure()}`,
+      );
+    } finally {
+      stopReferee.abort();
+      await refereeing;
+      await refereeChain.close();
     }
-    // The dispute opens at the lazy verifier's reveal; it cannot open its defence and loses at the deadline.
-    const until = Date.now() + SCENARIO_TIMEOUT_MS;
-    while ((await readNode(stack.chain.api, lazy.address))!.bonded >= bonded) {
-      assert.ok(Date.now() < until, `the lazy verifier was never slashed\n${failure()}`);
-      await sleep(500);
-    }
-    assert.ok(
-      logs.some((l) => /dispute \d+: the defender missed its turn; claiming the timeout/.test(l)),
-      failure(),
-    );
   });
 });

@@ -1,8 +1,8 @@
 // A node's side of the pinpoint game (PROTOCOL.md §6): for every open dispute it is a party to, it
 // answers each of its turns before the deadline from its own record of the run — a worker defends
 // its committed checkpoint, a verifier that said `agrees = false` plays its challenge, a
-// whistleblower plays its challenge of a verdict's transcript — and claims the timeout when the
-// other party misses its turn. Phase 1 bisects the
+// whistleblower plays its challenge of a verdict's transcript and the verifier defends that
+// transcript from the leaves it published — and claims the timeout when the other party misses its turn. Phase 1 bisects the
 // steps of the segment with per-step state hashes from one replay of it (replayWindow); phase 2
 // bisects the operators of the disputed step with the cumulative hashes of a traced step
 // (traceStep). Once the game narrows to one node, the party publishes that node's evidence for the
@@ -19,6 +19,7 @@ import {
 } from "../../chain-bridge/index.ts";
 import { merkleInclusionProof } from "../../protocol/merkle.ts";
 import { cumulativeChain } from "../../protocol/pinpoint.ts";
+import { TranscriptLayout } from "../../protocol/transcript.ts";
 import { type PinpointRun, type StepTrace, traceStep } from "../train/pinpoint.ts";
 import { replaySegment, replayWindow } from "../train/replay.ts";
 import type { EvidenceSink } from "./dispute-evidence.ts";
@@ -33,6 +34,8 @@ export interface DisputeRecord {
   committedLeaves?: string[];
   /** A verifier's: the inclusion proof (hex) of the segment-start checkpoint in the committed root. */
   segmentStartProof?: string[];
+  /** A verifier's published transcript leaves (hex): its claims in a transcript dispute are bound to them. */
+  transcriptLeaves?: string[];
 }
 
 export interface DisputePlayerOptions {
@@ -66,14 +69,32 @@ class DisputeMemory {
     /** The task's graph_nodes on chain. */
     private readonly graphNodes: number,
     private readonly defending: boolean,
+    /** A transcript dispute's layout (the task's stride); null in a commitment dispute. */
+    private readonly layout: TranscriptLayout | null,
   ) {}
+
+  /**
+   * The defender's claim at a step its transcript has a leaf for, with the leaf's inclusion proof
+   * (hex, 0x) in the verdict's transcript; null at any other step or for any other party.
+   */
+  transcriptClaim(step: bigint): { hash: string; proof: string[] } | null {
+    const leaves = this.record.transcriptLeaves;
+    const index = this.layout?.leafOf(step) ?? null;
+    if (!this.defending || !leaves || index === null) return null;
+    const tree = leaves.map((leaf) => Buffer.from(leaf, "hex"));
+    const proof = merkleInclusionProof(tree, index).map((node) => `0x${Buffer.from(node).toString("hex")}`);
+    return { hash: `0x${leaves[index]!}`, proof };
+  }
 
   /** The state hash after `step` by this party's record, 0x hex. */
   async stateAfter(step: bigint): Promise<string> {
     const { segmentStart, segmentEnd } = this.dispute;
     const leaves = this.record.committedLeaves;
-    // A worker's claim at the segment's end is the leaf it committed, whatever a replay gives.
+    // A worker's claim at the segment's end is the leaf it committed, a verifier's at a transcript
+    // leaf the leaf it published, whatever a replay gives.
     if (this.defending && leaves && step === segmentEnd) return `0x${leaves[this.segment + 1]!}`;
+    const published = this.transcriptClaim(step);
+    if (published) return published.hash;
     if (!this.stepHashes) {
       const from = Number(segmentStart);
       const to = Number(segmentEnd);
@@ -179,7 +200,11 @@ export class DisputePlayer {
     if (!record) return null;
     const segment = task.audits[dispute.auditIndex]!.segment;
     const defending = dispute.defender === this.options.chain.address;
-    const memory = new DisputeMemory(record, dispute, segment, task.graphNodes, defending);
+    const layout =
+      dispute.kind === "Transcript"
+        ? new TranscriptLayout(dispute.segmentStart, dispute.segmentEnd, BigInt(task.transcriptStride))
+        : null;
+    const memory = new DisputeMemory(record, dispute, segment, task.graphNodes, defending, layout);
     this.memories.set(dispute.disputeId, memory);
     return memory;
   }
@@ -197,18 +222,22 @@ export class DisputePlayer {
       if (dispute.phase === "Referee") await this.publish(dispute, task);
       return;
     }
-    // A challenger's turns are the same in both kinds (askedPosition follows the transcript's
-    // layout); defending a transcript needs the verdict's leaves and their proofs, not kept yet.
-    if (defending && dispute.kind !== "Commitment") {
-      throw new NodeError(
-        "NO_DISPUTE_RECORD",
-        `dispute ${id}: defending a verdict's transcript is not implemented; it is lost at the deadline`,
-      );
-    }
     const memory = await this.memoryOf(dispute, task);
     if (!memory)
       throw new NodeError("NO_DISPUTE_RECORD", `dispute ${id}: no record of chain task ${task.chainTaskId}`);
     const position = askedPosition(dispute, task);
+    if (defending && dispute.kind === "Transcript" && !memory.record.transcriptLeaves) {
+      throw new NodeError("NO_DISPUTE_RECORD", `dispute ${id}: no record of the transcript it defends`);
+    }
+    // A transcript's claims at its leaves carry their proofs (the opening, and phase 1 while leaves
+    // lie between lo and hi); inside a stride window they are bare state hashes.
+    const leafClaim =
+      dispute.phase === "Opening" || dispute.phase === "Steps" ? memory.transcriptClaim(position) : null;
+    if (defending && leafClaim) {
+      await this.submit(chain.respond(id, leafClaim.hash, leafClaim.proof));
+      log(`dispute ${id}: answered at step ${position} with its transcript leaf`);
+      return;
+    }
     if (defending) {
       if (dispute.phase === "Opening") {
         const leaves = memory.record.committedLeaves;
