@@ -163,21 +163,26 @@ describe("whistleblowers re-check verdicts", { timeout: 15 * 60_000 }, () => {
         assert.equal(audit.verifier, lazy.address);
         assert.equal(audit.challenger?.who, me, failure());
       }
-      // The dispute opens at the lazy verifier's reveal. Its published leaves bind it: the game
-      // narrows to the end of the first stride window, where its leaf is the worker's end state,
-      // and the referee's recomputation of that state rules against it.
+      // The dispute opens at the lazy verifier's reveal. Its published leaves bind it: phase 1
+      // narrows to the first leaf's step, where it claimed the worker's end state. There the
+      // referee's recomputation rules against it — or, while the API opens tasks with
+      // graph_nodes = 1 (docs/verification.md), phase 2 cannot be played and it loses at its deadline.
+      const firstLeaf = task.audits[0]!.segment * 20 + 10;
+      const lost = () =>
+        rulings.some((l) =>
+          /node \d+ \(.*\) of step \d+ gives 0x[0-9a-f]{64}; the challenger wins/.test(l),
+        ) || logs.some((l) => /the defender missed its turn; claiming the timeout/.test(l));
       const until = Date.now() + SCENARIO_TIMEOUT_MS;
-      while ((await readNode(stack.chain.api, lazy.address))!.bonded >= bonded) {
+      while ((await readNode(stack.chain.api, lazy.address))!.bonded >= bonded || !lost()) {
         assert.ok(
           Date.now() < until,
-          `the lazy verifier was never slashed\n${rulings.join("\n")}\n${failure()}`,
+          `the lazy verifier never lost and was never slashed\n${rulings.join("\n")}\n${failure()}`,
         );
         await sleep(500);
       }
       assert.ok(
-        rulings.some((l) => /the challenger wins/.test(l)) ||
-          logs.some((l) => /the defender missed its turn; claiming the timeout/.test(l)),
-        `${rulings.join("\n")}\n${failure()}`,
+        logs.some((l) => l.endsWith(`agreed at step ${firstLeaf - 1}`)),
+        failure(),
       );
     } finally {
       stopReferee.abort();
