@@ -9,8 +9,7 @@ import { merkleInclusionProof } from "../../../protocol/merkle.ts";
 import type { AuditTask, ProvenCheckpoint, WorkInputs } from "../../../protocol/node-wire.ts";
 import { ApiError } from "../../errors.ts";
 import type { BlobGrants } from "./blob-grants.ts";
-import type { GatewayChainReads } from "./chain-reads.ts";
-import { requireChain } from "./dispute-evidence.ts";
+import { type GatewayChainReads, requireChain } from "./chain-reads.ts";
 import type { NodeRegistry } from "./registry.ts";
 
 /** The job-side inputs of a task's work (the dispatcher's `workInputs`). */

@@ -10,6 +10,7 @@ import {
   readTask,
   type TaskView,
 } from "../../../chain-bridge/index.ts";
+import { ApiError } from "../../errors.ts";
 
 export interface GatewayChainReads {
   /** An open dispute, or null when there is none of that id (never opened, or over). */
@@ -25,4 +26,12 @@ export function chainReadsOf({ api }: Pick<ChainBridge, "api">): GatewayChainRea
     task: (id) => readTask(api, id),
     head: () => readHead(api),
   };
+}
+
+/** The chain reads, or the typed refusal of a gateway started without a chain connection. */
+export function requireChain(chain: GatewayChainReads | null): GatewayChainReads {
+  if (!chain) {
+    throw new ApiError(503, "api_error", "chain_unavailable", "this gateway runs without a chain connection");
+  }
+  return chain;
 }

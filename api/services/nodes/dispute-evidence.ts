@@ -11,14 +11,7 @@ import type { Database } from "../../../prisma/client.ts";
 import type { DisputeEvidenceRef } from "../../../protocol/node-wire.ts";
 import { ApiError } from "../../errors.ts";
 import type { NodeBlobs } from "./blobs.ts";
-import type { GatewayChainReads } from "./chain-reads.ts";
-
-export function requireChain(chain: GatewayChainReads | null): GatewayChainReads {
-  if (!chain) {
-    throw new ApiError(503, "api_error", "chain_unavailable", "this gateway runs without a chain connection");
-  }
-  return chain;
-}
+import { type GatewayChainReads, requireChain } from "./chain-reads.ts";
 
 export class DisputeEvidence {
   constructor(
