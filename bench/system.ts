@@ -14,6 +14,7 @@
 // `--sweep` runs one job alone first and times it, then submits the 12-job sweep (learning rates
 // 0.01 to 0.12) and prints when its last job ended against the single job's time (issue 16's bar:
 // at most 2x).
+
 import { readFileSync } from "node:fs";
 import { mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -22,6 +23,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { parseArgs } from "node:util";
 import { startStack } from "../cli/stack.ts";
 import { loadConfig } from "../config/env.ts";
+import type { NodeRole } from "../protocol/node-wire.ts";
 import { type TrainingJob, type TrainingSpec, Veritrain } from "../sdk/src/index.ts";
 
 const { values } = parseArgs({
@@ -74,11 +76,16 @@ interface CpuSample {
   overhead: number;
 }
 
-function sampleCpu(nodes: Array<{ role: "worker" | "verifier"; pid: number }>): CpuSample {
-  const of = (role: "worker" | "verifier") =>
+// A whistleblower's re-checks are verification work, counted with the verifiers'.
+function sampleCpu(nodes: Array<{ role: NodeRole; pid: number }>): CpuSample {
+  const of = (role: NodeRole) =>
     nodes.filter((node) => node.role === role).reduce((sum, node) => sum + cpuSeconds(node.pid), 0);
   const own = process.cpuUsage();
-  return { training: of("worker"), verification: of("verifier"), overhead: (own.user + own.system) / 1e6 };
+  return {
+    training: of("worker"),
+    verification: of("verifier") + of("whistleblower"),
+    overhead: (own.user + own.system) / 1e6,
+  };
 }
 
 /** Polls until every job has ended; the jobs as they ended. */

@@ -261,6 +261,11 @@ const PARAMETER_FIELDS = [
   "roundBlocks",
 ] as const satisfies readonly (keyof ProtocolParameters)[];
 
+/** The number of the best block: the chain's deadlines and windows are block numbers. */
+export async function readHead(api: ApiPromise): Promise<number> {
+  return (await api.rpc.chain.getHeader()).number.toNumber();
+}
+
 export async function readParameters(api: ApiPromise): Promise<ProtocolParameters> {
   const stored = objectOf((await computeStorage(api, "parameters")()).toPrimitive(), "Compute.Parameters");
   return Object.fromEntries(

@@ -18,6 +18,7 @@ export {
   type Payout,
   type ProtocolParameters,
   readBalance,
+  readHead,
   readNode,
   readParameters,
   readTask,
@@ -59,3 +60,4 @@ export {
 export { type Signer, signerFromSeed } from "./signer.ts";
 export type { SubmitterOptions } from "./submitter.ts";
 export type { TxRecord } from "./transaction-store.ts";
+export { readVerdictEvents, type VerdictEvent } from "./verdict-events.ts";

@@ -23,6 +23,7 @@ import { signerFromSeed } from "./signer.ts";
 import { Submitter, type SubmitterOptions } from "./submitter.ts";
 import { MemoryTransactionStore, type TxRecord } from "./transaction-store.ts";
 import { hashArgument } from "./values.ts";
+import { readVerdictEvents, type VerdictEvent } from "./verdict-events.ts";
 
 export interface NodeRoles {
   worker: boolean;
@@ -220,6 +221,11 @@ export class NodeChainClient {
   async myDisputes(): Promise<DisputeView[]> {
     const open = await readOpenDisputes(this.api);
     return open.filter((d) => d.challenger === this.address || d.defender === this.address);
+  }
+
+  /** The verdicts submitted in blocks `from..to` (both included): what a whistleblower re-checks. */
+  verdictsSubmitted(from: number, to: number): Promise<VerdictEvent[]> {
+    return readVerdictEvents(this.api, from, to);
   }
 
   /** The number of the best block: the chain's deadlines are block numbers. */

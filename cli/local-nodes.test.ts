@@ -15,8 +15,11 @@ describe("`up --fault ROLE:MODE`", () => {
     const worker = faultyLocalNode("worker:skip-steps", ALLOWED);
     assert.deepEqual(worker, { role: "worker", seed: "//Ferdie", fault: "skip-steps" });
     assert.equal(localNodeDir(worker), "worker-ferdie-skip-steps");
-    assert.ok(localNodes(DEFAULT_LOCAL_NODES).every((node) => node.seed !== worker.seed && !node.fault));
-    assert.deepEqual(localNodes(DEFAULT_LOCAL_NODES, worker).at(-1), worker);
+    // Without a faulty node, the spare account runs the honest whistleblower.
+    assert.deepEqual(localNodes(DEFAULT_LOCAL_NODES).at(-1), { role: "whistleblower", seed: worker.seed });
+    const withFault = localNodes(DEFAULT_LOCAL_NODES, worker);
+    assert.deepEqual(withFault.at(-1), worker);
+    assert.ok(withFault.slice(0, -1).every((node) => node.seed !== worker.seed && !node.fault));
     assert.deepEqual(faultyLocalNode("verifier:lazy", ALLOWED), {
       role: "verifier",
       seed: "//Ferdie",

@@ -5,7 +5,8 @@
 // chain gives each audit of a task to a different verifier: with one, a colluding verifier would
 // see every audit, and a task could never get more than one. Their output goes to log files in the
 // data directory, one directory per node. `up --fault ROLE:MODE` adds one node that misbehaves
-// on purpose (worker-runtime/node/faults.ts), on the spare account //Ferdie.
+// on purpose (worker-runtime/node/faults.ts), on the spare account //Ferdie; without one, a
+// whistleblower re-checking half the verdicts (its default share) runs on that account instead.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
@@ -20,7 +21,7 @@ const ENTRY = fileURLToPath(new URL("../bin/veritrain.mjs", import.meta.url));
 const STOP_GRACE_MS = 15_000;
 
 export interface LocalNode {
-  role: "worker" | "verifier";
+  role: NodeRole;
   seed: string;
   /** A fault mode the node injects on purpose (`up --fault`). */
   fault?: string;
@@ -47,9 +48,11 @@ const SPARE_SEEDS = ["//Ferdie"];
  */
 export function localNodes({ workers, verifiers }: LocalNodeCounts, faulty?: LocalNode): LocalNode[] {
   const spare = SPARE_SEEDS.filter((seed) => seed !== faulty?.seed);
-  const take = (role: LocalNode["role"], count: number): LocalNode[] =>
+  const take = (role: "worker" | "verifier", count: number): LocalNode[] =>
     Array.from({ length: count }, (_, i) => ({ role, seed: DEV_SEEDS[role][i] ?? spare.shift() ?? "" }));
   const nodes = [...take("worker", workers), ...take("verifier", verifiers), ...(faulty ? [faulty] : [])];
+  const left = spare.shift();
+  if (left) nodes.push({ role: "whistleblower", seed: left });
   if (workers < 1 || verifiers < 1 || nodes.some((node) => node.seed === "")) {
     throw new ConfigError(
       "INVALID_LIMIT",
@@ -60,7 +63,7 @@ export function localNodes({ workers, verifiers }: LocalNodeCounts, faulty?: Loc
 }
 
 const FAULTY_NODE_SEED = "//Ferdie";
-const FAULTY_ROLES: readonly LocalNode["role"][] = ["worker", "verifier"];
+const FAULTY_ROLES: readonly NodeRole[] = ["worker", "verifier"];
 
 /**
  * The faulty node `up --fault ROLE:MODE` adds, refused (FAULTS_REFUSED) exactly as `node --fault`
@@ -69,14 +72,14 @@ const FAULTY_ROLES: readonly LocalNode["role"][] = ["worker", "verifier"];
  */
 export function faultyLocalNode(option: string, env: NodeJS.ProcessEnv = process.env): LocalNode {
   const [role, mode, ...rest] = option.split(":");
-  if (!FAULTY_ROLES.includes(role as LocalNode["role"]) || !mode || rest.length > 0) {
+  if (!FAULTY_ROLES.includes(role as NodeRole) || !mode || rest.length > 0) {
     throw new NodeError(
       "FAULTS_REFUSED",
       `--fault takes ROLE:MODE with ROLE worker or verifier (e.g. worker:skip-steps), got "${option}"`,
     );
   }
   faultFor(mode, role as NodeRole, env);
-  return { role: role as LocalNode["role"], seed: FAULTY_NODE_SEED, fault: mode };
+  return { role: role as NodeRole, seed: FAULTY_NODE_SEED, fault: mode };
 }
 
 /** The node's directory under `nodes/`: its role and account, e.g. "verifier-charlie". */

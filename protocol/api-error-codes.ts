@@ -75,6 +75,10 @@ export const API_ERROR_CODES = [
   "commitment_invalid",
   "not_committed",
   "verdict_invalid",
+  "dispute_not_found",
+  "not_dispute_party",
+  "segment_not_challengeable",
+  "chain_unavailable",
   // A failure on the server's side.
   "internal_error",
 ] as const;

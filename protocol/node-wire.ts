@@ -155,3 +155,15 @@ export interface FailureReport {
 export interface Acknowledged {
   status: "completed" | "retried" | "failed";
 }
+
+/**
+ * PUT /v1/nodes/disputes/{chainDisputeId}/evidence (application/octet-stream, the bundle's bytes as
+ * worker-runtime/node/dispute-evidence.ts encodes them) answers one; GET on the same path lists them.
+ */
+export interface DisputeEvidenceRef {
+  chain_dispute_id: string;
+  /** The uploading party's address. */
+  party: string;
+  sha256: string;
+  size_bytes: number;
+}

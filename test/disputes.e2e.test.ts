@@ -22,6 +22,7 @@ import {
 } from "../chain-bridge/index.ts";
 import { merkleInclusionProof, merkleRoot } from "../protocol/merkle.ts";
 import { TranscriptLayout } from "../protocol/transcript.ts";
+import { directoryEvidence } from "../worker-runtime/node/dispute-evidence.ts";
 import { DisputePlayer } from "../worker-runtime/node/dispute-player.ts";
 import {
   disputeRecords,
@@ -97,15 +98,17 @@ describe("disputes played to the end by two nodes and the referee", () => {
 
   /**
    * A task of the run assigned to `workerSeed`'s node (the only one of `profile`), committed with
-   * `leaves`, audited by `verifierSeed`'s node, whose verdict (`agrees = false`) opens a commitment
-   * dispute at its reveal. The verifier's transcript ends in `endState`.
+   * `leaves`, audited by `verifierSeed`'s node, whose verdict opens a dispute at its reveal: a
+   * commitment dispute when its transcript (`transcriptOf` the replay's leaves) ends elsewhere than
+   * the worker's leaf, a transcript dispute when `whistleblower` challenges it at its first leaf.
    */
   async function disputedTask(
     profile: string,
     workerSeed: string,
     verifierSeed: string,
     leaves: string[],
-    endState: (replayed: string[]) => string[],
+    transcriptOf: (replayed: string[]) => string[],
+    whistleblower?: NodeChainClient,
   ) {
     const worker = await NodeChainClient.create(chain.api, workerSeed);
     const verifier = await NodeChainClient.create(chain.api, verifierSeed);
@@ -161,17 +164,27 @@ describe("disputes played to the end by two nodes and the referee", () => {
       toStep: STEPS,
       stride: Number(new TranscriptLayout(0n, BigInt(STEPS), BigInt(task.transcriptStride)).stride),
     });
-    const transcript = endState(replayed.leaves).map((leaf) => Buffer.from(leaf, "hex"));
+    const published = transcriptOf(replayed.leaves);
+    const transcript = published.map((leaf) => Buffer.from(leaf, "hex"));
     await verifier.submitVerdict({
       chainTaskId,
       auditIndex: 0,
-      agrees: false,
+      agrees: published.at(-1) === leaves[1],
       transcript: hex(merkleRoot(transcript)),
       endState: hex(transcript.at(-1)!),
       endStateProof: merkleInclusionProof(transcript, transcript.length - 1).map(hex),
       leaf: prefixed(leaves[1]!),
       leafProof: merkleInclusionProof(tree, 1).map(hex),
     });
+    if (whistleblower) {
+      const layout = new TranscriptLayout(0n, BigInt(STEPS), BigInt(task.transcriptStride));
+      const challenged = await whistleblower.challenge({
+        chainTaskId,
+        auditIndex: 0,
+        firstWrongStep: layout.stepOf(0),
+      });
+      assert.equal(challenged.status, "succeeded", challenged.error ?? undefined);
+    }
     await waitForBlock(verifier, task.challengeEnd);
     await verifier.reveal({
       chainTaskId,
@@ -180,8 +193,8 @@ describe("disputes played to the end by two nodes and the referee", () => {
       nextCommitment: newForcedErrorSecret().commitment,
     });
     const [dispute] = (await readOpenDisputes(chain.api)).filter((d) => d.chainTaskId === chainTaskId);
-    assert.ok(dispute, "the disagreeing verdict opened a commitment dispute");
-    return { worker, verifier, dispute, chainTaskId };
+    assert.ok(dispute, "the verdict opened a dispute");
+    return { worker, verifier, dispute, chainTaskId, published };
   }
 
   /** Lets the players and the referee take turns until the dispute is over; returns the ruling. */
@@ -193,7 +206,7 @@ describe("disputes played to the end by two nodes and the referee", () => {
     const referee = new Referee({
       chain: await NodeChainClient.create(chain.api, "//Alice"),
       sudoSeed: "//Alice",
-      evidenceDirs: [evidenceDir],
+      evidence: [directoryEvidence(evidenceDir)],
       runOf: async () => run,
       log: () => {},
     });
@@ -218,7 +231,7 @@ describe("disputes played to the end by two nodes and the referee", () => {
   function player(
     client: NodeChainClient,
     chainTaskId: bigint,
-    kept: { role: "worker" | "verifier"; leaves: string[] },
+    kept: { role: "worker" | "verifier"; leaves: string[]; transcriptLeaves?: string[] },
     options: { alwaysDisagree?: boolean } = {},
   ) {
     const dataDir = join(scratch, "nodes", client.address);
@@ -229,12 +242,18 @@ describe("disputes played to the end by two nodes and the referee", () => {
       // The verifier checked the segment's start checkpoint against the root with this proof.
       const tree = kept.leaves.map((leaf) => Buffer.from(leaf, "hex"));
       const proof = merkleInclusionProof(tree, 0).map((node) => Buffer.from(node).toString("hex"));
-      keepVerifierRecord(dataDir, chainTaskId, inputs, { step: 0, bytes: start, proof });
+      keepVerifierRecord(
+        dataDir,
+        chainTaskId,
+        inputs,
+        { step: 0, bytes: start, proof },
+        kept.transcriptLeaves,
+      );
     }
     return new DisputePlayer({
       chain: client,
       record: disputeRecords(dataDir),
-      evidenceDir,
+      evidence: directoryEvidence(evidenceDir),
       log: () => {},
       ...options,
     });
@@ -324,5 +343,46 @@ describe("disputes played to the end by two nodes and the referee", () => {
     }
     assert.ok((await verifier.head()) > dispute.deadline, "not before the worker's deadline");
     assert.ok((await worker.node())!.bonded < bonded, "the silent worker is slashed");
+  });
+
+  it("a whistleblower that challenges an honest verdict loses its bond to the verifier, which defends its transcript", async () => {
+    const whistleblower = await NodeChainClient.create(chain.api, await funded("//DisputeWhistleblower5"));
+    await whistleblower.register({
+      roles: { worker: false, verifier: false, whistleblower: true },
+      profile: `0x${"25".repeat(32)}`,
+      commitment: newForcedErrorSecret().commitment,
+      bond: 1_000n * PLANCK_PER_VT,
+    });
+    const { verifier, dispute, chainTaskId, published } = await disputedTask(
+      `0x${"25".repeat(32)}`,
+      await funded("//DisputeWorker5"),
+      await funded("//DisputeVerifier5"),
+      honestLeaves,
+      (replayed) => replayed,
+      whistleblower,
+    );
+    assert.equal(dispute.kind, "Transcript");
+    assert.equal(dispute.defender, verifier.address);
+    const verifierBond = (await verifier.node())!.bonded;
+    const whistleblowerBalance = await whistleblower.balance();
+    const ruling = await playOut(dispute, [
+      player(verifier, chainTaskId, { role: "verifier", leaves: honestLeaves, transcriptLeaves: published }),
+      // The griefing challenger disagrees at every turn, whatever its own replay says.
+      player(
+        whistleblower,
+        chainTaskId,
+        { role: "verifier", leaves: honestLeaves },
+        { alwaysDisagree: true },
+      ),
+    ]);
+    assert.equal(ruling.step, 1n);
+    assert.equal(ruling.node, 0);
+    assert.equal(ruling.defenderWins, true);
+    assert.equal((await verifier.node())!.bonded, verifierBond, "the honest verifier keeps its whole stake");
+    const after = await whistleblower.balance();
+    assert.ok(
+      after.free + after.reserved < whistleblowerBalance.free + whistleblowerBalance.reserved,
+      "the griefing whistleblower loses its challenge bond",
+    );
   });
 });

@@ -119,6 +119,7 @@ export type NodeGatewayConformance = [
   Mirrors<node.AuditClaim, Static<typeof nodes.AuditClaimSchema>>,
   Mirrors<node.CheckpointRef, Static<typeof nodes.StoredCheckpoint>>,
   Mirrors<node.StoredModel, Static<typeof nodes.StoredModel>>,
+  Mirrors<node.DisputeEvidenceRef, Static<typeof nodes.DisputeEvidenceRefSchema>>,
   Mirrors<node.Acknowledged, Static<typeof nodes.Acknowledged>>,
   Mirrors<node.RegisterRequest, Static<typeof nodes.RegisterBody>>,
   Mirrors<node.ClaimRequest, Static<typeof nodes.ClaimBody>>,

@@ -11,10 +11,15 @@ import { answer, errorResponses } from "../schemas/common.ts";
 import {
   Acknowledged,
   AuditClaimSchema,
+  AuditedSegmentParams,
+  AuditTaskSchema,
   BlobParams,
   CheckpointParams,
   ClaimBody,
   CompleteBody,
+  DisputeEvidenceList,
+  DisputeEvidenceRefSchema,
+  DisputeParams,
   FailBody,
   LeaseParams,
   LeaseSchema,
@@ -260,6 +265,81 @@ const nodeRoutes: FastifyPluginAsyncTypebox<{ gateway: NodeGateway }> = async (a
       },
     },
     async (request) => gateway().leases.fail(request.nodeAddress, request.params.lease, request.body),
+  );
+
+  app.put(
+    "/v1/nodes/disputes/:chainDisputeId/evidence",
+    {
+      schema: {
+        operationId: "storeDisputeEvidence",
+        security: [{ nodeSignature: [] }],
+        tags,
+        summary:
+          "Dispute parties: upload the evidence bundle of the node the pinpoint game narrowed to (application/octet-stream), for the referee",
+        headers: UploadHeaders,
+        params: DisputeParams,
+        response: {
+          201: answer("The stored bundle", DisputeEvidenceRefSchema),
+          ...errorResponses(...AUTH_ERRORS, 404, 413, 415, 503),
+        },
+      },
+    },
+    async (request, reply) => {
+      const stored = await gateway().disputeEvidence.store(
+        request.nodeAddress,
+        BigInt(request.params.chainDisputeId),
+        request.headers["x-content-sha256"],
+        request.body as Readable,
+      );
+      return reply.status(201).send(stored);
+    },
+  );
+
+  app.get(
+    "/v1/nodes/disputes/:chainDisputeId/evidence",
+    {
+      schema: {
+        operationId: "listDisputeEvidence",
+        security: [{ nodeSignature: [] }],
+        tags,
+        summary:
+          "The referee (operator key), or a party while the dispute is open: the bundles uploaded for a dispute; download each by its SHA-256",
+        headers: NodeAuthHeaders,
+        params: DisputeParams,
+        response: {
+          200: answer("The dispute's bundles, by party", DisputeEvidenceList),
+          ...errorResponses(...AUTH_ERRORS, 404, 503),
+        },
+      },
+    },
+    async (request) => ({
+      data: await gateway().disputeEvidence.list(request.nodeAddress, BigInt(request.params.chainDisputeId)),
+    }),
+  );
+
+  app.get(
+    "/v1/nodes/audited-segments/:chainTaskId/:auditIndex",
+    {
+      schema: {
+        operationId: "readAuditedSegment",
+        security: [{ nodeSignature: [] }],
+        tags,
+        summary:
+          "Whistleblowers: an audited segment whose verdict is in its challenge window, as its verifier got it; its blobs download until the window closes",
+        headers: NodeAuthHeaders,
+        params: AuditedSegmentParams,
+        response: {
+          200: answer("The audited segment", AuditTaskSchema),
+          ...errorResponses(...AUTH_ERRORS, 503),
+        },
+      },
+    },
+    async (request) =>
+      gateway().auditedSegments.read(
+        request.nodeAddress,
+        BigInt(request.params.chainTaskId),
+        request.params.auditIndex,
+      ),
   );
 
   app.get(

@@ -93,7 +93,7 @@ const TrainingTaskSchema = Type.Object({
   }),
 });
 
-const AuditTaskSchema = Type.Object({
+export const AuditTaskSchema = Type.Object({
   ...WorkInputs,
   checkpoint_root: Sha256,
   tree_size: Type.Integer(),
@@ -132,6 +132,25 @@ export const CheckpointParams = Type.Object({
   step: Type.Integer({ minimum: 0 }),
 });
 export const BlobParams = Type.Object({ sha256: Sha256 });
+export const DisputeParams = Type.Object({ chainDisputeId: Type.String({ pattern: "^[0-9]{1,20}$" }) });
+export const AuditedSegmentParams = Type.Object({
+  chainTaskId: ChainTaskId,
+  auditIndex: Type.Integer({ minimum: 0, maximum: 255 }),
+});
+
+export const DisputeEvidenceRefSchema = Type.Object(
+  {
+    chain_dispute_id: Type.String({ pattern: "^[0-9]{1,20}$" }),
+    party: Type.String({ description: "The uploading party's SS58 address" }),
+    sha256: Sha256,
+    size_bytes: Type.Integer({ minimum: 0 }),
+  },
+  { title: "DisputeEvidenceRef" },
+);
+export const DisputeEvidenceList = Type.Object(
+  { data: Type.Array(DisputeEvidenceRefSchema) },
+  { title: "DisputeEvidenceList" },
+);
 
 const NullableNumber = Type.Union([Type.Number(), Type.Null()]);
 

@@ -29,10 +29,14 @@ import { JobSettlement } from "./job-settlement.ts";
 import { Jobs } from "./jobs.ts";
 import { Ledger } from "./ledger.ts";
 import { LocalCheckout, localCheckoutEnabled, localWebhookSecret } from "./local-checkout.ts";
+import { AuditedSegments, type WorkInputsOf } from "./nodes/audited-segments.ts";
 import { Audits } from "./nodes/audits.ts";
 import { NodeAuthenticator } from "./nodes/authentication.ts";
+import { BlobGrants } from "./nodes/blob-grants.ts";
 import { BlobReads } from "./nodes/blob-reads.ts";
-import { NodeBlobs } from "./nodes/blobs.ts";
+import { NodeBlobs, type UploadLimits } from "./nodes/blobs.ts";
+import { chainReadsOf, type GatewayChainReads } from "./nodes/chain-reads.ts";
+import { DisputeEvidence } from "./nodes/dispute-evidence.ts";
 import { NodeLeases } from "./nodes/leases.ts";
 import { NodeRegistry } from "./nodes/registry.ts";
 import { TrainingEvidence } from "./nodes/training-evidence.ts";
@@ -112,8 +116,12 @@ export interface NodeGateway {
   trainingTasks: TrainingTasks;
   audits: Audits;
   blobs: NodeBlobs;
-  /** Blob downloads, for nodes leasing work that needs the blob. */
+  /** Blob downloads, for nodes leasing work that needs the blob (or granted it). */
   blobReads: BlobReads;
+  /** Dispute parties' evidence bundles for the referee (PROTOCOL.md §6.4). */
+  disputeEvidence: DisputeEvidence;
+  /** Audited segments for whistleblowers in a challenge window (PROTOCOL.md §5.6). */
+  auditedSegments: AuditedSegments;
 }
 
 export interface NodeGatewayOptions {
@@ -124,12 +132,16 @@ export interface NodeGatewayOptions {
   lifecycle: JobLifecycle;
   queues: QueueConnection;
   policies?: Record<TaskKind, QueuePolicy>;
-  /** Largest checkpoint and trained model a node may upload, in bytes. */
-  limits: { checkpointBytes: number; modelBytes: number };
+  /** Largest upload of each kind a node may make, in bytes. */
+  limits: UploadLimits;
   /** Background failures (exhausted-task reports) are logged here. */
   logError: (error: unknown, message: string) => void;
-  /** Node addresses that may download any blob: the API's own operator key. */
+  /** Node addresses that may download any blob and read any dispute's evidence: the API's own operator key. */
   trustedReaders?: string[];
+  /** Who is party to a dispute, which verdicts are open to challenge; without it those routes answer 503. */
+  chain?: GatewayChainReads;
+  /** The job-side inputs of a task's work, for whistleblowers' reads of audited segments. */
+  workInputs?: WorkInputsOf;
 }
 
 export function createNodeGateway(options: NodeGatewayOptions): NodeGateway {
@@ -143,6 +155,9 @@ export function createNodeGateway(options: NodeGatewayOptions): NodeGateway {
     logError: options.logError,
   });
   const blobs = new NodeBlobs(options.blobs, options.limits);
+  const chain = options.chain ?? null;
+  const trustedReaders = new Set(options.trustedReaders);
+  const grants = new BlobGrants(options.redis, chain);
   return {
     authenticator: new NodeAuthenticator(options.redis),
     registry,
@@ -150,7 +165,9 @@ export function createNodeGateway(options: NodeGatewayOptions): NodeGateway {
     trainingTasks: new TrainingTasks(leases, blobs, new TrainingEvidence(blobs), lifecycle),
     audits: new Audits(leases, lifecycle),
     blobs,
-    blobReads: new BlobReads(blobs, leases, new Set(options.trustedReaders)),
+    blobReads: new BlobReads(blobs, leases, grants, trustedReaders),
+    disputeEvidence: new DisputeEvidence(options.db, blobs, chain, trustedReaders),
+    auditedSegments: new AuditedSegments(options.db, registry, chain, options.workInputs ?? null, grants),
   };
 }
 
@@ -283,9 +300,15 @@ export function createServices(context: ServiceContext): Services {
       limits: {
         checkpointBytes: context.config.uploadLimits.model,
         modelBytes: context.config.uploadLimits.model,
+        // One checkpoint and one operator's inputs, base64 in JSON: a few checkpoints' worth.
+        evidenceBytes: 4 * context.config.uploadLimits.model,
       },
       logError: context.logError ?? (() => undefined),
       trustedReaders: context.chain ? [context.chain.operatorAddress] : [],
+      ...(context.chain ? { chain: chainReadsOf(context.chain) } : {}),
+      ...(services.dispatcher
+        ? { workInputs: services.dispatcher.workInputs.bind(services.dispatcher) }
+        : {}),
     });
   }
   return services;

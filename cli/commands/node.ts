@@ -6,6 +6,7 @@ import { ConfigError } from "../../config/errors.ts";
 import { NODE_ROLES, type NodeRole } from "../../protocol/node-wire.ts";
 import { NodeDaemon } from "../../worker-runtime/node/daemon.ts";
 import { FAULTS, faultFor } from "../../worker-runtime/node/faults.ts";
+import { DEFAULT_RECHECK_SHARE } from "../../worker-runtime/node/whistleblower.ts";
 import { wholeNumber } from "../arguments.ts";
 import { fail, onShutdown } from "../process.ts";
 
@@ -18,6 +19,7 @@ interface NodeCommandOptions {
   duties: number;
   fault?: string;
   threads?: string;
+  recheckShare?: string;
 }
 
 /**
@@ -68,6 +70,10 @@ export function registerNodeCommand(program: Command): void {
       "onnxruntime intra-op threads of its trainings and replays (default 1); part of the determinism profile it registers, so it is paired only with nodes of the same count",
     )
     .option(
+      "--recheck-share <share>",
+      `whistleblowers: the share of verdicts it re-checks by replaying their segment, from 0 to 1 (default ${DEFAULT_RECHECK_SHARE})`,
+    )
+    .option(
       "--fault <mode>",
       `misbehave on purpose, for testing (needs VERITRAIN_ALLOW_FAULTS=1, never in production): ${Object.keys(FAULTS).join(", ")}`,
     )
@@ -80,6 +86,7 @@ export function registerNodeCommand(program: Command): void {
           ...(options.chain ? { chainUrl: options.chain } : {}),
           ...(fault ? { fault } : {}),
           ...(options.threads === undefined ? {} : { threads: Number(options.threads) }),
+          ...(options.recheckShare === undefined ? {} : { recheckShare: Number(options.recheckShare) }),
           seed: nodeSeed(options.seedFile),
           dataDir: resolve(options.dataDir),
           duties: options.duties,

@@ -1,7 +1,15 @@
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { NodeChainClient } from "../../chain-bridge/index.ts";
+import { ConfigError } from "../../config/errors.ts";
+import {
+  directoryEvidence,
+  type EvidenceSource,
+  gatewayEvidence,
+} from "../../worker-runtime/node/dispute-evidence.ts";
 import { recordedRun } from "../../worker-runtime/node/dispute-records.ts";
+import { GatewayClient } from "../../worker-runtime/node/gateway-client.ts";
+import { loadIdentity } from "../../worker-runtime/node/identity.ts";
 import { Referee } from "../../worker-runtime/node/referee.ts";
 import { fail, onShutdown } from "../process.ts";
 import { nodeSeed } from "./node.ts";
@@ -9,7 +17,8 @@ import { nodeSeed } from "./node.ts";
 interface RefereeCommandOptions {
   chain: string;
   seedFile?: string;
-  evidenceDir: string[];
+  api?: string;
+  evidenceDir?: string[];
   inputsDir: string[];
 }
 
@@ -24,9 +33,13 @@ export function registerRefereeCommand(program: Command): void {
       "--seed-file <path>",
       "a file holding the governance (sudo) key's secret URI (default: the VERITRAIN_NODE_SEED variable)",
     )
-    .requiredOption(
+    .option(
+      "--api <url>",
+      "the API whose node gateway holds the parties' evidence bundles; read with the governance key, which must be the API's operator key",
+    )
+    .option(
       "--evidence-dir <dirs...>",
-      "where the dispute parties publish their evidence (each node's <data dir>/evidence)",
+      "evidence directories the parties share instead of a gateway (dispute-evidence.ts directoryEvidence)",
     )
     .requiredOption(
       "--inputs-dir <dirs...>",
@@ -35,13 +48,24 @@ export function registerRefereeCommand(program: Command): void {
     .action(async (options: RefereeCommandOptions) => {
       try {
         const seed = nodeSeed(options.seedFile);
+        const evidence: EvidenceSource[] = (options.evidenceDir ?? []).map((dir) =>
+          directoryEvidence(resolve(dir)),
+        );
+        if (options.api)
+          evidence.push(gatewayEvidence(new GatewayClient(options.api, await loadIdentity(seed))));
+        if (evidence.length === 0) {
+          throw new ConfigError(
+            "INVALID_URL",
+            "the referee needs --api, --evidence-dir or both: where the evidence is",
+          );
+        }
         const chain = await NodeChainClient.connect(options.chain, seed);
         const log = (message: string) =>
           process.stdout.write(`${JSON.stringify({ time: new Date().toISOString(), message })}\n`);
         const referee = new Referee({
           chain,
           sudoSeed: seed,
-          evidenceDirs: options.evidenceDir.map((dir) => resolve(dir)),
+          evidence,
           runOf: async (dispute) => {
             for (const dir of options.inputsDir) {
               const run = recordedRun(resolve(dir), dispute.chainTaskId);

@@ -4,10 +4,12 @@ import { randomBytes } from "node:crypto";
 import type { ApiPromise } from "@polkadot/api";
 import { newId } from "../../api/ids.ts";
 import { type Devnet, startDevnet } from "../../chain/index.ts";
+import { JACKPOT_ACCOUNT } from "../../chain/runtime/pallets/compute-stake.ts";
 import { ChainBridge, type TaskSpecInput } from "../../chain-bridge/bridge.ts";
-import { computeCall, type TaskView } from "../../chain-bridge/compute-state.ts";
+import { computeCall, readBalance, type TaskView } from "../../chain-bridge/compute-state.ts";
 import { type ChainConnection, connectChain } from "../../chain-bridge/connection.ts";
 import { PLANCK_PER_VT } from "../../chain-bridge/conversion.ts";
+import { type DisputeView, readOpenDisputes } from "../../chain-bridge/dispute-state.ts";
 import { newForcedErrorSecret } from "../../chain-bridge/forced-errors.ts";
 import { NodeChainClient, type NodeRoles, type VerdictSubmission } from "../../chain-bridge/node-client.ts";
 import { signerFromSeed } from "../../chain-bridge/signer.ts";
@@ -195,4 +197,104 @@ export async function submitAs(
 ): Promise<TxRecord> {
   const submitter = new Submitter(api, await signerFromSeed(seed), new MemoryTransactionStore());
   return submitter.submit({ causeKey: `${purpose}:${Date.now()}:${Math.random()}`, purpose }, call);
+}
+
+/**
+ * A commitment dispute on the dev chain (PROTOCOL.md §5.7), over synthetic leaves: `worker` and
+ * `verifier` (the only nodes of their roles for `profile`) stake, //Alice creates a 4-step task of
+ * one segment, the worker commits it, and the verifier's disagreeing verdict opens the dispute at
+ * its reveal. Set challenge_blocks small and round_blocks long enough for the test first.
+ */
+export async function openCommitmentDispute(
+  chain: ChainConnection,
+  workerSeed: string,
+  verifierSeed: string,
+  profile: string,
+): Promise<{ dispute: DisputeView; worker: NodeChainClient; verifier: NodeChainClient }> {
+  const secret = newForcedErrorSecret();
+  const [worker, verifier] = await Promise.all([
+    NodeChainClient.create(chain.api, workerSeed),
+    NodeChainClient.create(chain.api, verifierSeed),
+  ]);
+  const register = (node: NodeChainClient, roles: Partial<NodeRoles>, commitment: string) =>
+    node.register({
+      roles: { worker: false, verifier: false, whistleblower: false, ...roles },
+      profile,
+      commitment,
+      bond: 2_000n * PLANCK_PER_VT,
+    });
+  await register(worker, { worker: true }, newForcedErrorSecret().commitment);
+  await register(verifier, { verifier: true }, secret.commitment);
+  const chainTaskId = BigInt((await chain.api.query.compute!.nextTaskId!()).toPrimitive() as number);
+  const created = await submitAs(
+    chain.api,
+    "//Alice",
+    "Compute.create_task",
+    computeCall(chain.api, "createTask")(
+      {
+        modelHash: hash(),
+        datasetHash: hash(),
+        specHash: hash(),
+        profile,
+        maxSteps: 4,
+        checkpointInterval: 4,
+        graphNodes: 12,
+        verificationLevel: 1,
+      },
+      10n * PLANCK_PER_VT,
+    ),
+  );
+  if (created.status !== "succeeded") throw new Error(`create_task failed: ${created.error}`);
+  const leaves = [hash(), hash()];
+  const root = `0x${Buffer.from(merkleRoot(leaves.map(bytes))).toString("hex")}`;
+  await worker.commit({ chainTaskId, root, checkpoints: 2, steps: 4n, result: leaves[1]! });
+  const untilBlock = async (block: number) => {
+    while ((await worker.head()) <= block) await new Promise((resolve) => setTimeout(resolve, 100));
+  };
+  await untilBlock((await worker.task(chainTaskId))!.commitment!.committedAt + 1);
+  await submitAs(
+    chain.api,
+    "//Ferdie",
+    "Compute.select_audits",
+    computeCall(chain.api, "selectAudits")(chainTaskId),
+  );
+  const task = (await worker.task(chainTaskId))!;
+  const layout = new TranscriptLayout(0n, 4n, BigInt(task.transcriptStride));
+  const transcript = Array.from({ length: layout.leaves }, hash);
+  await verifier.submitVerdict({
+    chainTaskId,
+    auditIndex: 0,
+    agrees: false,
+    transcript: `0x${Buffer.from(merkleRoot(transcript.map(bytes))).toString("hex")}`,
+    endState: transcript.at(-1)!,
+    endStateProof: proofOf(transcript, layout.leaves - 1),
+    leaf: leaves[1]!,
+    leafProof: proofOf(leaves, 1),
+  });
+  await untilBlock(task.challengeEnd);
+  await verifier.reveal({
+    chainTaskId,
+    auditIndex: 0,
+    secret: secret.secret,
+    nextCommitment: newForcedErrorSecret().commitment,
+  });
+  const dispute = (await readOpenDisputes(chain.api)).find((d) => d.chainTaskId === chainTaskId);
+  if (!dispute) throw new Error(`the disagreeing verdict on chain task ${chainTaskId} opened no dispute`);
+  return { dispute, worker, verifier };
+}
+
+/** The jackpot pot's free balance in planck (PROTOCOL.md §8): what forced-error payouts come from. */
+export async function jackpotBalance(chain: ChainConnection): Promise<bigint> {
+  return (await readBalance(chain.api, JACKPOT_ACCOUNT)).free;
+}
+
+/** Tops the jackpot pot up from `seed`'s account, as task taxes and slashes fill it over many tasks. */
+export async function fundJackpot(chain: ChainConnection, seed: string, amount: bigint): Promise<void> {
+  const tx = await submitAs(
+    chain.api,
+    seed,
+    "Balances.transfer_keep_alive",
+    chain.api.tx.balances!.transferKeepAlive!(JACKPOT_ACCOUNT, amount),
+  );
+  if (tx.status !== "succeeded") throw new Error(`funding the jackpot failed: ${tx.error}`);
 }

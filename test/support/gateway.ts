@@ -9,6 +9,7 @@ import type {
   JobLifecycle,
   TrainingResult,
 } from "../../api/services/job-lifecycle.ts";
+import type { GatewayChainReads } from "../../api/services/nodes/chain-reads.ts";
 import type { AuditTask, Progress, TrainingTask } from "../../protocol/node-wire.ts";
 import type { QueueConnection } from "../../queue/names.ts";
 import type { QueuePolicy } from "../../queue/policies.ts";
@@ -104,6 +105,8 @@ export async function startGatewayApp(
   maxUploadBytes: number,
   /** Node addresses that read every blob, as the API's own operator key does. */
   trustedReaders: string[] = [],
+  /** The chain the dispute and challenge routes consult; without it they answer 503. */
+  chain?: GatewayChainReads,
 ): Promise<GatewayApp> {
   const queues: QueueConnection = { redisUrl: t.config.redisUrl!, prefix: `${t.prefix}-queues` };
   const nodeReports: GatewayApp["nodeReports"] = [];
@@ -114,13 +117,14 @@ export async function startGatewayApp(
     lifecycle,
     queues,
     policies: { training: policy, audit: policy },
-    limits: { checkpointBytes: maxUploadBytes, modelBytes: maxUploadBytes },
+    limits: { checkpointBytes: maxUploadBytes, modelBytes: maxUploadBytes, evidenceBytes: maxUploadBytes },
     logError: (error, context) => {
       // A node giving up is expected in these tests; its words go to the log, and are checked there.
       if (context.startsWith("node ")) nodeReports.push({ message: (error as Error).message, context });
       else throw error;
     },
     trustedReaders,
+    ...(chain ? { chain } : {}),
   });
   await gateway.leases.start();
   const producer = new TaskProducer(queues, { training: policy, audit: policy });

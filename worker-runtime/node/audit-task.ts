@@ -19,7 +19,8 @@ import { requireChain, type TaskContext } from "./training-task.ts";
 
 const hex = (value: string) => Buffer.from(value, "hex");
 
-function checkInclusion(audit: AuditTask, checkpoint: ProvenCheckpoint): void {
+/** Throws AUDIT_PROOF_INVALID unless `checkpoint` is its leaf of the audit's committed root. */
+export function checkInclusion(audit: AuditTask, checkpoint: ProvenCheckpoint): void {
   const included = verifyMerkleInclusion({
     leaf: hex(checkpoint.sha256),
     index: checkpoint.leaf_index,
@@ -138,19 +139,22 @@ export async function runAuditTask(
     const claimed = fault?.verdict === "disagrees" ? griefTranscript(replay) : replay;
     const agrees = claimed.sha256 === audit.to.sha256;
     if (duty && claimed.leaves !== null) {
-      const { forced } = await submitVerdict(requireChain(context), context.dataDir, duty, claimed.leaves, {
-        sha256: audit.to.sha256,
-        proof: audit.to.proof,
-      });
-      // A disagreeing verdict opens a dispute the verifier must play (PROTOCOL.md §5.7, §6).
-      if (!agrees) {
-        keepVerifierRecord(
-          context.dataDir,
-          duty.chainTaskId,
-          { model, dataset: segment.dataset, spec: audit.spec, threads: context.threads },
-          { step: audit.from.step, bytes: from, proof: audit.from.proof },
-        );
-      }
+      const { forced, published } = await submitVerdict(
+        requireChain(context),
+        context.dataDir,
+        duty,
+        claimed.leaves,
+        { sha256: audit.to.sha256, proof: audit.to.proof },
+      );
+      // Every verdict may be disputed: a disagreeing one by the worker's defence, any one by a
+      // whistleblower's challenge of its transcript (PROTOCOL.md §5.7, §6); both are played from this.
+      keepVerifierRecord(
+        context.dataDir,
+        duty.chainTaskId,
+        { model, dataset: segment.dataset, spec: audit.spec, threads: context.threads },
+        { step: audit.from.step, bytes: from, proof: audit.from.proof },
+        published,
+      );
       if (forced)
         log(
           `audit ${duty.auditIndex} of chain task ${duty.chainTaskId} is a forced error: transcript altered`,

@@ -23,7 +23,8 @@ export interface AuditDuty {
   auditIndex: number;
 }
 
-function confirmed(tx: TxRecord, what: string): void {
+/** Throws CHAIN_REJECTED when the chain refused `tx`. */
+export function confirmed(tx: TxRecord, what: string): void {
   if (tx.status === "failed") {
     throw new NodeError("CHAIN_REJECTED", `the chain refused the ${what}: ${tx.error ?? "no reason given"}`);
   }
@@ -83,7 +84,7 @@ export async function submitVerdict(
   duty: AuditDuty,
   leaves: readonly string[],
   committed: CommittedLeaf,
-): Promise<{ forced: boolean; agrees: boolean }> {
+): Promise<{ forced: boolean; agrees: boolean; published: string[] }> {
   const state = await chain.task(duty.chainTaskId);
   const audit = state?.audits[duty.auditIndex];
   if (!state || !audit || audit.verifier !== chain.address) {
@@ -99,13 +100,13 @@ export async function submitVerdict(
     isForcedAudit(secret, state.seed!, duty.chainTaskId, duty.auditIndex, forcedErrorPpm);
   const endState = leaves.at(-1)!;
   const agrees = endState === committed.sha256;
-  if (audit.verdict !== null) return { forced, agrees };
   const published = forced
     ? [
         sha256Hex(Buffer.concat([Buffer.from("forced-error"), Buffer.from(leaves[0]!, "hex")])),
         ...leaves.slice(1),
       ]
     : [...leaves];
+  if (audit.verdict !== null) return { forced, agrees, published };
   const tree = published.map((leaf) => Buffer.from(leaf, "hex"));
   const hex = (node: Uint8Array) => prefixed(Buffer.from(node).toString("hex"));
   confirmed(
@@ -121,7 +122,7 @@ export async function submitVerdict(
     `verdict on audit ${duty.auditIndex} of chain task ${duty.chainTaskId}`,
   );
   storePendingReveals(dataDir, [...pendingReveals(dataDir), duty]);
-  return { forced, agrees };
+  return { forced, agrees, published };
 }
 
 /**

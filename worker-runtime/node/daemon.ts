@@ -1,6 +1,7 @@
 // The node daemon behind `veritrain node`: it loads the node's key, registers with the gateway,
-// then claims and runs tasks of its role one at a time until stopped, and plays every dispute it is
-// party to beside them (dispute-player.ts). Nothing waits for the
+// then claims and runs tasks of its role one at a time until stopped (a whistleblower instead
+// re-checks verdicts, whistleblower.ts), and plays every dispute it is party to beside them
+// (dispute-player.ts). Nothing waits for the
 // verification of earlier work: a worker's duty on chain lasts until its task is finalized, and a
 // verifier's until its reveal after the challenge window, so the chain's capacity by stake
 // (PROTOCOL.md §3) decides how many are open; the reveals run beside the next audits. A stop (SIGTERM) ends
@@ -14,7 +15,7 @@ import { runAuditTask } from "./audit-task.ts";
 import { type AuditDuty, pendingReveals, revealWhenDue } from "./chain-duties.ts";
 import { ensureStaked } from "./chain-stake.ts";
 import { keepCommitmentFresh } from "./commitment-keeper.ts";
-import { evidenceDirOf } from "./dispute-evidence.ts";
+import { gatewayEvidence } from "./dispute-evidence.ts";
 import { DisputePlayer } from "./dispute-player.ts";
 import { disputeRecords } from "./dispute-records.ts";
 import { NodeError } from "./errors.ts";
@@ -23,6 +24,7 @@ import { GatewayClient } from "./gateway-client.ts";
 import { loadIdentity, type NodeIdentity } from "./identity.ts";
 import { determinismProfileHash } from "./profile-check.ts";
 import { runTrainingTask, type TaskContext } from "./training-task.ts";
+import { checkRecheckShare, DEFAULT_RECHECK_SHARE, Whistleblower } from "./whistleblower.ts";
 
 export interface NodeDaemonOptions {
   role: NodeRole;
@@ -40,6 +42,8 @@ export interface NodeDaemonOptions {
   duties?: number;
   /** Long-poll length per claim, at most 20 s. */
   claimWaitSeconds?: number;
+  /** A whistleblower's share of verdicts it re-checks (default DEFAULT_RECHECK_SHARE). */
+  recheckShare?: number;
 }
 
 // After a failure the daemon waits before trying again, doubling up to a minute.
@@ -79,6 +83,10 @@ export class NodeDaemon {
 
   static async start(options: NodeDaemonOptions): Promise<NodeDaemon> {
     checkThreads(options.threads ?? 1);
+    checkRecheckShare(options.recheckShare ?? DEFAULT_RECHECK_SHARE);
+    if (options.role === "whistleblower" && !options.chainUrl) {
+      throw new NodeError("CHAIN_REJECTED", "a whistleblower challenges on chain: start it with --chain");
+    }
     const identity = await loadIdentity(options.seed);
     const chain = options.chainUrl ? await NodeChainClient.connect(options.chainUrl, options.seed) : null;
     try {
@@ -123,11 +131,6 @@ export class NodeDaemon {
 
   private async loop(): Promise<void> {
     const { role, log } = this.options;
-    // A whistleblower has nothing to claim yet: it stays registered until stopped.
-    if (role === "whistleblower") {
-      await new Promise((resolve) => this.stopping.signal.addEventListener("abort", resolve, { once: true }));
-      return;
-    }
     const context: TaskContext = {
       client: this.client,
       chain: this.chain,
@@ -148,14 +151,25 @@ export class NodeDaemon {
       const player = new DisputePlayer({
         chain,
         record: disputeRecords(this.options.dataDir),
-        evidenceDir: evidenceDirOf(this.options.dataDir),
+        evidence: gatewayEvidence(this.client),
         log,
         alwaysDisagree: fault?.role === "verifier" && fault.verdict === "disagrees",
       });
       this.beside(player.playUntilStopped(stop));
     }
     try {
-      await this.claimUntilStopped(context);
+      if (role === "whistleblower" && chain) {
+        const whistleblower = new Whistleblower({
+          chain,
+          client: this.client,
+          seed: this.options.seed,
+          dataDir: this.options.dataDir,
+          recheckShare: this.options.recheckShare ?? DEFAULT_RECHECK_SHARE,
+          threads: context.threads,
+          log,
+        });
+        await whistleblower.watchUntilStopped(stop);
+      } else await this.claimUntilStopped(context);
     } finally {
       await Promise.all(this.background);
     }

@@ -1,13 +1,16 @@
 // The evidence a dispute party publishes once the pinpoint game narrows to one node (PROTOCOL.md
 // §6.4): its bytes (JSON, tensors as base64 of their little-endian elements) and where they are
-// kept. The node gateway has no upload for it yet, so each party keeps its bundle in an evidence
-// directory with the bundle's SHA-256 beside it, and the referee reads that directory.
+// kept. A node started against the API uploads its bundle through the node gateway, where the
+// referee lists and downloads it by dispute id (gatewayEvidence); without a gateway (a test of the
+// game alone), each party keeps its bundle in an evidence directory with the bundle's SHA-256 beside
+// it, and the referee reads that directory (directoryEvidence).
 import { createHash } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { allocate, type DType, type Tensor } from "../onnx/dtypes.ts";
 import type { OperatorEvidence } from "../train/pinpoint.ts";
 import { NodeError } from "./errors.ts";
+import type { GatewayClient } from "./gateway-client.ts";
 
 interface TensorJson {
   dtype: DType;
@@ -104,9 +107,6 @@ export function decodeEvidence(bytes: Uint8Array): PublishedEvidence {
   };
 }
 
-/** Where a node started on `dataDir` publishes its evidence. */
-export const evidenceDirOf = (dataDir: string) => join(dataDir, "evidence");
-
 const disputeDir = (root: string, disputeId: bigint) => join(root, `dispute-${disputeId}`);
 
 /** Writes the bundle as `<party>.json` with `<party>.sha256` beside it; returns the SHA-256. */
@@ -135,4 +135,47 @@ export function publishedEvidence(root: string, disputeId: bigint): PublishedEvi
       const expected = existsSync(hashFile) ? readFileSync(hashFile, "utf8").trim() : "";
       return createHash("sha256").update(bytes).digest("hex") === expected ? [decodeEvidence(bytes)] : [];
     });
+}
+
+/** Where a dispute party publishes its bundle; answers the bundle's SHA-256. */
+export interface EvidenceSink {
+  publish(published: PublishedEvidence): Promise<string>;
+}
+
+/** Where the referee reads a dispute's bundles: each one whose bytes match its recorded hash. */
+export interface EvidenceSource {
+  bundles(disputeId: bigint): Promise<PublishedEvidence[]>;
+}
+
+/** An evidence directory shared by the parties and the referee (one machine, or a shared disk). */
+export function directoryEvidence(root: string): EvidenceSink & EvidenceSource {
+  return {
+    publish: async (published) => publishEvidence(root, published),
+    bundles: async (disputeId) => publishedEvidence(root, disputeId),
+  };
+}
+
+/**
+ * The node gateway: a party uploads its bundle (the gateway checks it is a party and the bytes'
+ * hash), the referee lists a dispute's bundles with the operator's key and downloads each by hash.
+ * A bundle that names another party than the one that uploaded it, or that does not decode, is
+ * left out: a party cannot speak for the other one.
+ */
+export function gatewayEvidence(client: GatewayClient): EvidenceSink & EvidenceSource {
+  return {
+    publish: async (published) =>
+      (await client.uploadEvidence(published.disputeId, encodeEvidence(published))).sha256,
+    bundles: async (disputeId) => {
+      const bundles: PublishedEvidence[] = [];
+      for (const ref of await client.evidenceOf(disputeId)) {
+        try {
+          const bundle = decodeEvidence(await client.download(ref.sha256));
+          if (bundle.party === ref.party && bundle.disputeId === disputeId) bundles.push(bundle);
+        } catch (error) {
+          if (!(error instanceof NodeError && error.code === "INVALID_EVIDENCE")) throw error;
+        }
+      }
+      return bundles;
+    },
+  };
 }

@@ -1,7 +1,8 @@
-// A node's side of the pinpoint game (PROTOCOL.md §6): for every open commitment dispute it is a
-// party to, it answers each of its turns before the deadline from its own record of the run — a
-// worker defends its committed checkpoint, a verifier that said `agrees = false` plays its
-// challenge — and claims the timeout when the other party misses its turn. Phase 1 bisects the
+// A node's side of the pinpoint game (PROTOCOL.md §6): for every open dispute it is a party to, it
+// answers each of its turns before the deadline from its own record of the run — a worker defends
+// its committed checkpoint, a verifier that said `agrees = false` plays its challenge, a
+// whistleblower plays its challenge of a verdict's transcript and the verifier defends that
+// transcript from the leaves it published — and claims the timeout when the other party misses its turn. Phase 1 bisects the
 // steps of the segment with per-step state hashes from one replay of it (replayWindow); phase 2
 // bisects the operators of the disputed step with the cumulative hashes of a traced step
 // (traceStep). Once the game narrows to one node, the party publishes that node's evidence for the
@@ -18,9 +19,10 @@ import {
 } from "../../chain-bridge/index.ts";
 import { merkleInclusionProof } from "../../protocol/merkle.ts";
 import { cumulativeChain } from "../../protocol/pinpoint.ts";
+import { TranscriptLayout } from "../../protocol/transcript.ts";
 import { type PinpointRun, type StepTrace, traceStep } from "../train/pinpoint.ts";
 import { replaySegment, replayWindow } from "../train/replay.ts";
-import { publishEvidence } from "./dispute-evidence.ts";
+import type { EvidenceSink } from "./dispute-evidence.ts";
 import { NodeError } from "./errors.ts";
 
 /** What a party knows of the disputed run: enough to recompute any state of the segment. */
@@ -32,14 +34,16 @@ export interface DisputeRecord {
   committedLeaves?: string[];
   /** A verifier's: the inclusion proof (hex) of the segment-start checkpoint in the committed root. */
   segmentStartProof?: string[];
+  /** A verifier's published transcript leaves (hex): its claims in a transcript dispute are bound to them. */
+  transcriptLeaves?: string[];
 }
 
 export interface DisputePlayerOptions {
   chain: NodeChainClient;
   /** This node's record of the run a dispute is about, or null when it holds none. */
   record: (dispute: DisputeView, task: TaskView) => Promise<DisputeRecord | null>;
-  /** Where this node publishes evidence for the referee. */
-  evidenceDir: string;
+  /** Where this node publishes evidence for the referee (the gateway, or a directory). */
+  evidence: EvidenceSink;
   log: (message: string) => void;
   /** How often the chain is looked at (default 500 ms; blocks come about every second). */
   pollMs?: number;
@@ -65,14 +69,32 @@ class DisputeMemory {
     /** The task's graph_nodes on chain. */
     private readonly graphNodes: number,
     private readonly defending: boolean,
+    /** A transcript dispute's layout (the task's stride); null in a commitment dispute. */
+    private readonly layout: TranscriptLayout | null,
   ) {}
+
+  /**
+   * The defender's claim at a step its transcript has a leaf for, with the leaf's inclusion proof
+   * (hex, 0x) in the verdict's transcript; null at any other step or for any other party.
+   */
+  transcriptClaim(step: bigint): { hash: string; proof: string[] } | null {
+    const leaves = this.record.transcriptLeaves;
+    const index = this.layout?.leafOf(step) ?? null;
+    if (!this.defending || !leaves || index === null) return null;
+    const tree = leaves.map((leaf) => Buffer.from(leaf, "hex"));
+    const proof = merkleInclusionProof(tree, index).map((node) => `0x${Buffer.from(node).toString("hex")}`);
+    return { hash: `0x${leaves[index]!}`, proof };
+  }
 
   /** The state hash after `step` by this party's record, 0x hex. */
   async stateAfter(step: bigint): Promise<string> {
     const { segmentStart, segmentEnd } = this.dispute;
     const leaves = this.record.committedLeaves;
-    // A worker's claim at the segment's end is the leaf it committed, whatever a replay gives.
+    // A worker's claim at the segment's end is the leaf it committed, a verifier's at a transcript
+    // leaf the leaf it published, whatever a replay gives.
     if (this.defending && leaves && step === segmentEnd) return `0x${leaves[this.segment + 1]!}`;
+    const published = this.transcriptClaim(step);
+    if (published) return published.hash;
     if (!this.stepHashes) {
       const from = Number(segmentStart);
       const to = Number(segmentEnd);
@@ -136,7 +158,7 @@ class DisputeMemory {
   }
 }
 
-/** Plays every commitment dispute the node is party to until stopped. */
+/** Plays every dispute the node is party to until stopped. */
 export class DisputePlayer {
   private readonly memories = new Map<bigint, DisputeMemory>();
 
@@ -178,7 +200,11 @@ export class DisputePlayer {
     if (!record) return null;
     const segment = task.audits[dispute.auditIndex]!.segment;
     const defending = dispute.defender === this.options.chain.address;
-    const memory = new DisputeMemory(record, dispute, segment, task.graphNodes, defending);
+    const layout =
+      dispute.kind === "Transcript"
+        ? new TranscriptLayout(dispute.segmentStart, dispute.segmentEnd, BigInt(task.transcriptStride))
+        : null;
+    const memory = new DisputeMemory(record, dispute, segment, task.graphNodes, defending, layout);
     this.memories.set(dispute.disputeId, memory);
     return memory;
   }
@@ -196,16 +222,22 @@ export class DisputePlayer {
       if (dispute.phase === "Referee") await this.publish(dispute, task);
       return;
     }
-    if (dispute.kind !== "Commitment") {
-      throw new NodeError(
-        "NO_DISPUTE_RECORD",
-        `dispute ${id} is a transcript dispute, which this node does not play yet`,
-      );
-    }
     const memory = await this.memoryOf(dispute, task);
     if (!memory)
       throw new NodeError("NO_DISPUTE_RECORD", `dispute ${id}: no record of chain task ${task.chainTaskId}`);
     const position = askedPosition(dispute, task);
+    if (defending && dispute.kind === "Transcript" && !memory.record.transcriptLeaves) {
+      throw new NodeError("NO_DISPUTE_RECORD", `dispute ${id}: no record of the transcript it defends`);
+    }
+    // A transcript's claims at its leaves carry their proofs (the opening, and phase 1 while leaves
+    // lie between lo and hi); inside a stride window they are bare state hashes.
+    const leafClaim =
+      dispute.phase === "Opening" || dispute.phase === "Steps" ? memory.transcriptClaim(position) : null;
+    if (defending && leafClaim) {
+      await this.submit(chain.respond(id, leafClaim.hash, leafClaim.proof));
+      log(`dispute ${id}: answered at step ${position} with its transcript leaf`);
+      return;
+    }
     if (defending) {
       if (dispute.phase === "Opening") {
         const leaves = memory.record.committedLeaves;
@@ -248,7 +280,7 @@ export class DisputePlayer {
     if (!memory || memory.published) return;
     const node = Number(dispute.lo);
     const trace = await memory.trace(dispute.step, [node]);
-    const sha256 = publishEvidence(this.options.evidenceDir, {
+    const sha256 = await this.options.evidence.publish({
       disputeId: dispute.disputeId,
       party: this.options.chain.address,
       evidence: trace.evidence[0]!,

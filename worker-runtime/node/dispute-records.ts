@@ -1,7 +1,8 @@
 // What a node keeps of its on-chain work so that it can play a dispute about it later (PROTOCOL.md
 // §6): a worker, after its commit, the task's inputs, its checkpoint directory and the leaves it
-// committed; a verifier, after a disagreeing verdict, the task's inputs and the checkpoint its
-// replay started from. Kept under <data dir>/disputes/<chain task id>/, read by the dispute player.
+// committed; a verifier, after its verdict, the task's inputs, the checkpoint its replay started
+// from and the transcript leaves it published (a whistleblower, before its challenge, the same but
+// the leaves). Kept under <data dir>/disputes/<chain task id>/, read by the dispute player.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { DisputeView } from "../../chain-bridge/index.ts";
@@ -20,6 +21,8 @@ interface RecordFile {
   /** A verifier's: the step of `segment-start.ckpt` and its inclusion proof in the committed root. */
   segment_start_step?: number;
   segment_start_proof?: string[];
+  /** A verifier's: the transcript leaves its verdict published, which bind its claims in a transcript dispute. */
+  transcript_leaves?: string[];
 }
 
 const recordDir = (dataDir: string, chainTaskId: bigint) => join(dataDir, "disputes", chainTaskId.toString());
@@ -60,16 +63,21 @@ export function keepWorkerRecord(
   });
 }
 
-/** A verifier's record after a disagreeing verdict: the checkpoint its replay started from. */
+/**
+ * A verifier's record after its verdict: the checkpoint its replay started from and the transcript
+ * leaves it published; a whistleblower's before its challenge, without leaves (it published none).
+ */
 export function keepVerifierRecord(
   dataDir: string,
   chainTaskId: bigint,
   inputs: RunInputs,
   segmentStart: { step: number; bytes: Uint8Array; proof: string[] },
+  transcriptLeaves?: readonly string[],
 ): void {
   const dir = writeRecord(dataDir, chainTaskId, inputs, {
     segment_start_step: segmentStart.step,
     segment_start_proof: segmentStart.proof,
+    ...(transcriptLeaves ? { transcript_leaves: [...transcriptLeaves] } : {}),
   });
   writeFileSync(join(dir, "segment-start.ckpt"), segmentStart.bytes);
 }
@@ -113,6 +121,7 @@ export function disputeRecords(dataDir: string) {
       run,
       segmentStart: readFileSync(join(dir, "segment-start.ckpt")),
       segmentStartProof: stored.segment_start_proof ?? [],
+      ...(stored.transcript_leaves ? { transcriptLeaves: stored.transcript_leaves } : {}),
     };
   };
 }

@@ -14,7 +14,9 @@ export type NodeErrorCode =
   /** A dispute this node is party to, about work it holds no record of. */
   | "NO_DISPUTE_RECORD"
   /** A task's graph_nodes on chain that is not its training-step graph's node count. */
-  | "GRAPH_MISMATCH";
+  | "GRAPH_MISMATCH"
+  /** `--recheck-share` outside [0, 1]. */
+  | "INVALID_RECHECK_SHARE";
 
 export class NodeError extends Error {
   constructor(

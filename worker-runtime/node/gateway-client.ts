@@ -3,8 +3,10 @@
 import { randomBytes } from "node:crypto";
 import type {
   AuditClaim,
+  AuditTask,
   ClaimRequest,
   Completion,
+  DisputeEvidenceRef,
   FailureReport,
   Lease,
   NodeInfo,
@@ -82,6 +84,27 @@ export class GatewayClient {
   async fail(lease: string, reason: string): Promise<void> {
     const body: FailureReport = { reason: reason.slice(0, 2000) };
     await this.json("POST", `/v1/nodes/leases/${lease}/fail`, body);
+  }
+
+  /** Uploads this node's evidence bundle for a dispute it is party to (PROTOCOL.md §6.4). */
+  async uploadEvidence(chainDisputeId: bigint, bytes: Uint8Array): Promise<DisputeEvidenceRef> {
+    const response = await this.send("PUT", `/v1/nodes/disputes/${chainDisputeId}/evidence`, { bytes });
+    return (await response.json()) as DisputeEvidenceRef;
+  }
+
+  /** The bundles uploaded for a dispute: for the referee (the operator's key) or a party. */
+  async evidenceOf(chainDisputeId: bigint): Promise<DisputeEvidenceRef[]> {
+    const list = await this.json<{ data: DisputeEvidenceRef[] }>(
+      "GET",
+      `/v1/nodes/disputes/${chainDisputeId}/evidence`,
+      undefined,
+    );
+    return list.data;
+  }
+
+  /** Whistleblowers: an audited segment in its challenge window, as its verifier got it. */
+  auditedSegment(chainTaskId: bigint, auditIndex: number): Promise<AuditTask> {
+    return this.json("GET", `/v1/nodes/audited-segments/${chainTaskId}/${auditIndex}`, undefined);
   }
 
   /** A blob by hash; refuses content that does not hash to what was asked for. */

@@ -15,15 +15,15 @@ import { verifyMerkleInclusion } from "../../protocol/merkle.ts";
 import { checkpointSha256, decodeCheckpoint } from "../train/checkpoint.ts";
 import { EvidenceError, type PinpointRun, StepReferee } from "../train/pinpoint.ts";
 import { graphNodes as stepGraphNodes } from "../train/pinpoint-graphs.ts";
-import { type PublishedEvidence, publishedEvidence } from "./dispute-evidence.ts";
+import type { EvidenceSource, PublishedEvidence } from "./dispute-evidence.ts";
 
 export interface RefereeOptions {
   /** A chain client signing with the governance (sudo) key. */
   chain: NodeChainClient;
   /** The governance key's secret URI: rulings are Root calls through Sudo. */
   sudoSeed: string;
-  /** Where the parties' evidence is published (dispute-evidence.ts): one directory or several. */
-  evidenceDirs: readonly string[];
+  /** Where the parties' evidence is published (dispute-evidence.ts): the gateway, or directories. */
+  evidence: readonly EvidenceSource[];
   /** The model, dataset and spec of a dispute's task, or null when the referee cannot get them. */
   runOf: (dispute: DisputeView, task: TaskView) => Promise<PinpointRun | null>;
   log: (message: string) => void;
@@ -90,8 +90,11 @@ export class Referee {
     const { graphNodes } = task;
     const { log } = this.options;
     const parties = new Set([dispute.challenger, dispute.defender]);
-    const bundles = this.options.evidenceDirs
-      .flatMap((dir) => publishedEvidence(dir, dispute.disputeId))
+    const published = await Promise.all(
+      this.options.evidence.map((source) => source.bundles(dispute.disputeId)),
+    );
+    const bundles = published
+      .flat()
       .filter(
         (b) =>
           parties.has(b.party) &&

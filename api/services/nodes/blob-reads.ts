@@ -1,8 +1,10 @@
 // Who may download a blob through the gateway. Hashes are public (on chain, in receipts), so knowing
 // one proves nothing: a node reads a blob only while it holds a live lease on work that needs it
-// (queue/leases.ts says which blobs those are). The API's own key reads any blob.
+// (queue/leases.ts says which blobs those are), or a grant for it (blob-grants.ts: a whistleblower
+// re-checking an audited segment in its challenge window). The API's own key reads any blob.
 import type { Readable } from "node:stream";
 import { ApiError } from "../../errors.ts";
+import type { BlobGrants } from "./blob-grants.ts";
 import type { NodeBlobs } from "./blobs.ts";
 import type { NodeLeases } from "./leases.ts";
 
@@ -10,6 +12,7 @@ export class BlobReads {
   constructor(
     private readonly blobs: NodeBlobs,
     private readonly leases: NodeLeases,
+    private readonly grants: BlobGrants,
     /** Addresses that read every blob: the API's own operator key. */
     private readonly trustedReaders: ReadonlySet<string>,
   ) {}
@@ -19,7 +22,11 @@ export class BlobReads {
    * whether or not it exists, so a stranger learns nothing about what is stored.
    */
   async open(node: string, sha256: string): Promise<Readable> {
-    if (!this.trustedReaders.has(node) && !(await this.leases.leasesBlob(node, sha256))) {
+    const allowed =
+      this.trustedReaders.has(node) ||
+      (await this.leases.leasesBlob(node, sha256)) ||
+      (await this.grants.allows(node, sha256));
+    if (!allowed) {
       throw new ApiError(
         403,
         "permission_error",

@@ -1,22 +1,30 @@
 // The blob store as nodes reach it: they download models, datasets and checkpoints by hash, and
-// upload checkpoints and trained models, which are bounded in size and enter the store only when
-// their bytes hash to what the node signed (api/plugins/node-auth.ts checks that signature).
+// upload checkpoints, trained models and dispute evidence, which are bounded in size and enter the
+// store only when their bytes hash to what the node signed (api/plugins/node-auth.ts checks that
+// signature).
 import type { Readable } from "node:stream";
 import { ApiError } from "../../errors.ts";
 import { type BlobStore, BlobStoreError, type StagedBlob } from "../blobs.ts";
 
-export type Upload = "checkpoint" | "model";
+export type Upload = "checkpoint" | "model" | "evidence";
+
+export interface UploadLimits {
+  checkpointBytes: number;
+  modelBytes: number;
+  /** A dispute's evidence bundle (one checkpoint and one operator's inputs, base64 in JSON). */
+  evidenceBytes: number;
+}
 
 export class NodeBlobs {
   constructor(
     private readonly blobs: BlobStore,
-    /** Largest checkpoint and trained model a node may upload, in bytes. */
-    private readonly limits: { checkpointBytes: number; modelBytes: number },
+    /** Largest upload of each kind a node may make, in bytes. */
+    private readonly limits: UploadLimits,
   ) {}
 
   /** Streams an upload into the store if it hashes to `sha256`; returns its size in bytes. */
   async store(what: Upload, content: Readable, sha256: string): Promise<number> {
-    const maxBytes = what === "checkpoint" ? this.limits.checkpointBytes : this.limits.modelBytes;
+    const maxBytes = this.limits[`${what}Bytes`];
     let staged: StagedBlob;
     try {
       staged = await this.blobs.stage(content, maxBytes);

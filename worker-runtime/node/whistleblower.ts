@@ -1,0 +1,198 @@
+// The whistleblower role (PROTOCOL.md §5.6): it watches the verdicts the chain accepts
+// (VerdictSubmitted), re-checks a share of them by replaying the audited segment itself with the
+// strided transcript, and challenges a verdict whose transcript root differs from its own before
+// the challenge window closes. A forced error it catches pays it the jackpot at the verifier's
+// reveal; a wrong verdict that was not forced opens a transcript dispute, which the node's dispute
+// player then plays as the challenger from the record kept here (dispute-records.ts).
+//
+// Which verdicts: a draw keyed by a secret derived from the node's own seed, so the choice is
+// reproducible for the node (a restart re-checks the same verdicts) yet unpredictable to the
+// verifiers, who must not know which of their verdicts go unchecked.
+import { createHash, createHmac } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
+import type { NodeChainClient, TaskView, VerdictEvent } from "../../chain-bridge/index.ts";
+import { merkleRoot } from "../../protocol/merkle.ts";
+import { TranscriptLayout } from "../../protocol/transcript.ts";
+import { checkInclusion, replayForVerdict } from "./audit-task.ts";
+import { confirmed } from "./chain-duties.ts";
+import { keepVerifierRecord } from "./dispute-records.ts";
+import { NodeError } from "./errors.ts";
+import type { GatewayClient } from "./gateway-client.ts";
+
+/** The share of verdicts a whistleblower re-checks unless told otherwise. */
+export const DEFAULT_RECHECK_SHARE = 0.5;
+
+export interface WhistleblowerOptions {
+  chain: NodeChainClient;
+  client: GatewayClient;
+  /** The node's secret URI: the key of its re-check draw. */
+  seed: string;
+  dataDir: string;
+  /** The share of verdicts re-checked, in [0, 1]. */
+  recheckShare: number;
+  threads: number;
+  log: (message: string) => void;
+  pollMs?: number;
+}
+
+export type RecheckOutcome = "skipped" | "honest" | "challenged" | "unavailable";
+
+export interface Recheck {
+  chainTaskId: bigint;
+  auditIndex: number;
+  outcome: RecheckOutcome;
+  /** The step challenged as the first wrong leaf, when challenged. */
+  firstWrongStep?: bigint;
+}
+
+/** Whether a node drawing with `key` re-checks this audit: HMAC-SHA256 of the audit, as a fraction. */
+export function picksForRecheck(
+  key: Buffer,
+  chainTaskId: bigint,
+  auditIndex: number,
+  share: number,
+): boolean {
+  const draw = createHmac("sha256", key).update(`${chainTaskId}/${auditIndex}`).digest().readUInt32BE(0);
+  return draw / 2 ** 32 < share;
+}
+
+export function checkRecheckShare(share: number): number {
+  if (!Number.isFinite(share) || share < 0 || share > 1) {
+    throw new NodeError("INVALID_RECHECK_SHARE", `--recheck-share takes a number from 0 to 1, got ${share}`);
+  }
+  return share;
+}
+
+/**
+ * The step to name as the first wrong leaf of a transcript whose root differs from the replay's.
+ * The chain holds the verdict's root and end state, not its other leaves: when the end state is
+ * wrong the segment's end is a wrong leaf; otherwise a leaf before it is, and the first one is
+ * named — the leaf a forced error alters and a verifier that did not replay cannot know.
+ */
+export function firstWrongStep(
+  layout: TranscriptLayout,
+  verdictEndState: string,
+  replayedEnd: string,
+): bigint {
+  return verdictEndState.replace(/^0x/, "") !== replayedEnd ? layout.end : layout.stepOf(0);
+}
+
+export class Whistleblower {
+  private readonly key: Buffer;
+  /** The last block whose verdicts were looked at. */
+  private cursor: number | null = null;
+
+  constructor(private readonly options: WhistleblowerOptions) {
+    checkRecheckShare(options.recheckShare);
+    this.key = createHash("sha256").update(`vt/recheck\n${options.seed}`).digest();
+  }
+
+  async watchUntilStopped(stop: AbortSignal): Promise<void> {
+    const { log, pollMs = 1_000 } = this.options;
+    let reported = "";
+    while (!stop.aborted) {
+      try {
+        await this.checkOnce();
+        reported = "";
+      } catch (error) {
+        const message = `re-checking verdicts failed: ${(error as Error).message}`;
+        if (message !== reported) log(message);
+        reported = message;
+      }
+      await sleep(pollMs, undefined, { signal: stop }).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Looks at the verdicts submitted since the last look (at the start: as far back as a challenge
+   * window can still be open) and re-checks those it draws; returns what it did with each.
+   */
+  async checkOnce(): Promise<Recheck[]> {
+    const { chain } = this.options;
+    const head = await chain.head();
+    if (this.cursor === null) {
+      const { verdictBlocks, challengeBlocks } = await chain.parameters();
+      this.cursor = head - verdictBlocks - challengeBlocks - 1;
+    }
+    const verdicts = await chain.verdictsSubmitted(this.cursor + 1, head);
+    const done: Recheck[] = [];
+    for (const verdict of verdicts) done.push(await this.recheck(verdict));
+    this.cursor = head;
+    return done;
+  }
+
+  private async recheck(verdict: VerdictEvent): Promise<Recheck> {
+    const { chain, client, log } = this.options;
+    const { chainTaskId, auditIndex } = verdict;
+    const where = `audit ${auditIndex} of chain task ${chainTaskId}`;
+    const result = (outcome: RecheckOutcome, step?: bigint): Recheck => ({
+      chainTaskId,
+      auditIndex,
+      outcome,
+      ...(step === undefined ? {} : { firstWrongStep: step }),
+    });
+    if (!picksForRecheck(this.key, chainTaskId, auditIndex, this.options.recheckShare))
+      return result("skipped");
+    const task = await chain.task(chainTaskId);
+    const unavailable = await this.unavailable(task, verdict);
+    if (unavailable) {
+      log(`not re-checking ${where}: ${unavailable}`);
+      return result("unavailable");
+    }
+    const audit = await client.auditedSegment(chainTaskId, auditIndex);
+    checkInclusion(audit, audit.from);
+    checkInclusion(audit, audit.to);
+    const [model, dataset, from] = await Promise.all([
+      client.download(audit.model_sha256),
+      client.download(audit.dataset_sha256),
+      client.download(audit.from.sha256),
+    ]);
+    const run = { model, dataset: { bytes: dataset, fileName: audit.dataset_file_name }, spec: audit.spec };
+    const layout = new TranscriptLayout(
+      BigInt(audit.from.step),
+      BigInt(audit.to.step),
+      BigInt(task!.transcriptStride),
+    );
+    const replay = await replayForVerdict(
+      { ...run, from, fromStep: audit.from.step, toStep: audit.to.step, threads: this.options.threads },
+      Number(layout.stride),
+    );
+    const root = `0x${Buffer.from(merkleRoot(replay.leaves!.map((leaf) => Buffer.from(leaf, "hex")))).toString("hex")}`;
+    if (root === verdict.transcript) {
+      log(`re-checked ${where}: its transcript is the replay's`);
+      return result("honest");
+    }
+    const step = firstWrongStep(layout, verdict.endState, replay.sha256);
+    // Kept before the challenge: a transcript dispute may open at the reveal, and is played from it.
+    keepVerifierRecord(
+      this.options.dataDir,
+      chainTaskId,
+      { ...run, threads: this.options.threads },
+      { step: audit.from.step, bytes: from, proof: audit.from.proof },
+    );
+    confirmed(
+      await chain.challenge({ chainTaskId, auditIndex, firstWrongStep: step }),
+      `challenge of ${where}`,
+    );
+    log(`re-checked ${where}: its transcript differs from the replay's; challenged at step ${step}`);
+    return result("challenged", step);
+  }
+
+  /** Why the verdict is not open to this node's challenge or not replayable in its profile; null when it is. */
+  private async unavailable(task: TaskView | null, verdict: VerdictEvent): Promise<string | null> {
+    const { chain } = this.options;
+    const audit = task?.audits[verdict.auditIndex];
+    if (!task || !audit?.verdict) return "no such verdict on chain";
+    if (audit.challenger !== null) return `already challenged by ${audit.challenger.who}`;
+    if (task.worker === chain.address || audit.verifier === chain.address)
+      return "it is this node's own work";
+    if (task.status !== "Auditing" || (await chain.head()) > task.challengeEnd) {
+      return "its challenge window is over";
+    }
+    const own = (await chain.node())?.profile;
+    if (task.profile !== null && task.profile !== own) {
+      return `the task's determinism profile ${task.profile} is not this node's (${own})`;
+    }
+    return null;
+  }
+}
