@@ -75,6 +75,7 @@ export const API_ERROR_CODES = [
   "commitment_invalid",
   "not_committed",
   "verdict_invalid",
+  "compute_invalid",
   // A failure on the server's side.
   "internal_error",
 ] as const;

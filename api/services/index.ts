@@ -147,8 +147,8 @@ export function createNodeGateway(options: NodeGatewayOptions): NodeGateway {
     authenticator: new NodeAuthenticator(options.redis),
     registry,
     leases,
-    trainingTasks: new TrainingTasks(leases, blobs, new TrainingEvidence(blobs), lifecycle),
-    audits: new Audits(leases, lifecycle),
+    trainingTasks: new TrainingTasks(leases, blobs, new TrainingEvidence(blobs), lifecycle, options.db),
+    audits: new Audits(leases, lifecycle, options.db),
     blobs,
     blobReads: new BlobReads(blobs, leases, new Set(options.trustedReaders)),
   };

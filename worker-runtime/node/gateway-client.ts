@@ -5,6 +5,7 @@ import type {
   AuditClaim,
   ClaimRequest,
   Completion,
+  ComputeReport,
   FailureReport,
   Lease,
   NodeInfo,
@@ -74,8 +75,8 @@ export class GatewayClient {
     await this.json("POST", `/v1/nodes/leases/${lease}/complete`, completion);
   }
 
-  async verdict(lease: string, agrees: boolean, signature: string): Promise<void> {
-    const body: VerdictReport = { agrees, signature };
+  async verdict(lease: string, agrees: boolean, signature: string, compute?: ComputeReport): Promise<void> {
+    const body: VerdictReport = { agrees, signature, ...(compute ? { compute } : {}) };
     await this.json("POST", `/v1/nodes/leases/${lease}/verdict`, body);
   }
 

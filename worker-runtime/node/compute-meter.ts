@@ -1,0 +1,19 @@
+// What a node reports of its compute (protocol/node-wire.ts ComputeReport): the CPU time of its
+// whole process while a piece of work runs — onnxruntime computes on threads of its own, so the
+// main thread's time alone would miss it — never wall time, which other load on the machine
+// stretches. The daemon runs one task or audit at a time; its background duties (dispute player,
+// reveals, commitment keeper) are polls whose CPU counts in, as it does for every node alike.
+import type { ComputeReport } from "../../protocol/node-wire.ts";
+
+/** Runs `work` and returns its result with the process's CPU seconds over it. */
+export async function metered<T>(work: () => Promise<T>): Promise<{ result: T; cpuSeconds: number }> {
+  const before = process.cpuUsage();
+  const result = await work();
+  const used = process.cpuUsage(before);
+  return { result, cpuSeconds: (used.user + used.system) / 1e6 };
+}
+
+/** The report of `steps` computed in `cpuSeconds`; none for work without a step or a measured CPU time. */
+export function computeReport(cpuSeconds: number, steps: number): ComputeReport | undefined {
+  return steps > 0 && cpuSeconds > 0 ? { cpu_seconds: cpuSeconds, steps } : undefined;
+}
