@@ -18,6 +18,7 @@ export {
   type Payout,
   type ProtocolParameters,
   readBalance,
+  readJackpot,
   readNode,
   readParameters,
   readTask,
