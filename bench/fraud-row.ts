@@ -49,6 +49,32 @@ export interface RowOptions {
    * earlier rows' disputes still hold; none beside a faulty verifier, the only one there may be.
    */
   verifiers: NodeProcess[];
+  /** How long a job whose task is in dispute is given to end before the row counts it as it is. */
+  disputeGraceMs: number;
+}
+
+const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
+
+/**
+ * Until the job ends, or its task has been in dispute for `graceMs`: the nodes play disputes, but
+ * one waiting for the referee (none runs in the bench) or for a driver that re-runs the task
+ * (branch `disputes-driver`) does not end, so the row records how far it got.
+ */
+async function settle(stack: FraudStack, jobId: string, timeoutMs: number, graceMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  let disputedSince: number | null = null;
+  let last = "";
+  while (Date.now() < until) {
+    const job = await stack.call<JobJson>("GET", `/v1/training-jobs/${jobId}`);
+    const task = await stack.chainTask(jobId);
+    const now = `${job.status}/${task?.status ?? "-"}`;
+    if (now !== last) stack.trace(`job ${jobId}: ${now}`);
+    last = now;
+    if (TERMINAL.has(job.status)) return;
+    if ((task?.disputes.length ?? 0) > 0) disputedSince ??= Date.now();
+    if (disputedSince !== null && Date.now() - disputedSince > graceMs) return;
+    await sleep(500);
+  }
 }
 
 /** Until every job's task has been drawn a worker on chain, so that bonding another changes none. */
@@ -110,11 +136,13 @@ export async function runRow(stack: FraudStack, row: FraudRow, options: RowOptio
     if (row.role === "verifier") await stack.setEligible(standby, true, jobs);
     const since = await stack.head();
     const submitted = await Promise.all(Array.from({ length: jobs }, () => stack.submit(spec)));
-    if (row.takeover) {
+    // The standby takes over a task the faulty worker missed a deadline of, or re-runs one whose
+    // dispute it lost; bonded once the faulty worker holds every task, it is drawn for no other.
+    if (row.role === "worker" && node !== standby) {
       await untilAssigned(stack, submitted, timeoutMs);
       await stack.setEligible(standby, true, jobs);
     }
-    await Promise.all(submitted.map((job) => stack.settle(job.id, timeoutMs)));
+    await Promise.all(submitted.map((job) => settle(stack, job.id, timeoutMs, options.disputeGraceMs)));
     const outcomes = await Promise.all(
       submitted.map((job) => stack.outcome(job.id, spec, node, node !== standby, since)),
     );

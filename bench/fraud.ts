@@ -70,6 +70,9 @@ const STACK: FraudStackOptions = {
 // 20 segments of 10 steps.
 const SEGMENTS = 20;
 const CHECKPOINT_EVERY = 10;
+// The pinpoint game's turns are 10 blocks (2.5 s): a dispute of ~10 rounds and its re-run fit in a
+// minute; one still open then is counted as it stands.
+const DISPUTE_GRACE_MS = 60_000 * slack;
 // A take-over row: the commit window, the standby's training, the audits, and as much again.
 const ROW_TIMEOUT_MS = 2 * (2 * commitSeconds + 2 * verdictSeconds + 60) * slack * 1000;
 
@@ -217,7 +220,14 @@ try {
   let start = first;
   for (const row of selected) {
     if (row.role === "verifier") for (const verifier of verifiers.splice(0)) await stack.retire(verifier);
-    const run = await runRow(stack, row, { jobs, spec, timeoutMs: ROW_TIMEOUT_MS, standby, verifiers });
+    const run = await runRow(stack, row, {
+      jobs,
+      spec,
+      timeoutMs: ROW_TIMEOUT_MS,
+      standby,
+      verifiers,
+      disputeGraceMs: DISPUTE_GRACE_MS,
+    });
     if (values.logs) process.stderr.write(`${stack.logs()}\n`);
     const end = await pot();
     const summary = await summarize(run, spec, { start, end });
