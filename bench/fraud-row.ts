@@ -2,7 +2,8 @@
 // side by side. The faulty node is the only node of its role the chain can draw, bonded for N
 // duties (capacity by stake, PROTOCOL.md §3), so every task goes to it; beside a faulty worker the
 // two honest verifiers are bonded for an audit and the dispute it may open per job; the honest
-// standby worker is bonded once every task has been drawn, so it can only take a task over. Which
+// standby worker is bonded once every task has been drawn, so it can only take a task over or
+// re-run one whose dispute the faulty worker lost. Which
 // node did what in each job is read back from the chain's events: a job whose task never reached
 // the faulty node (it cannot happen by the set-up above, but the chain is the judge) is not counted.
 import { mkdtempSync, rmSync } from "node:fs";
