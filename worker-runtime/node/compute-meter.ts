@@ -5,12 +5,13 @@
 // reveals, commitment keeper) are polls whose CPU counts in, as it does for every node alike.
 import type { ComputeReport } from "../../protocol/node-wire.ts";
 
-/** Runs `work` and returns its result with the process's CPU seconds over it. */
-export async function metered<T>(work: () => Promise<T>): Promise<{ result: T; cpuSeconds: number }> {
+/** Starts measuring: the returned function gives the process's CPU seconds since. */
+export function cpuMeter(): () => number {
   const before = process.cpuUsage();
-  const result = await work();
-  const used = process.cpuUsage(before);
-  return { result, cpuSeconds: (used.user + used.system) / 1e6 };
+  return () => {
+    const used = process.cpuUsage(before);
+    return (used.user + used.system) / 1e6;
+  };
 }
 
 /** The report of `steps` computed in `cpuSeconds`; none for work without a step or a measured CPU time. */

@@ -15,7 +15,7 @@ import { currentProfile } from "../train/profile.ts";
 import { parseTrainingSpec } from "../train/spec.ts";
 import { deliveredModel, type TrainEvent, train } from "../train/trainer.ts";
 import { commitCheckpoints } from "./chain-duties.ts";
-import { computeReport, metered } from "./compute-meter.ts";
+import { computeReport, cpuMeter } from "./compute-meter.ts";
 import { keepWorkerRecord } from "./dispute-records.ts";
 import { NodeError } from "./errors.ts";
 import type { CheckpointInFlight, Fault, WorkerFault } from "./faults.ts";
@@ -144,46 +144,46 @@ export async function runTrainingTask(
     // The leaves are the hashes of the bytes as uploaded, which a fault may have forged.
     const uploaded = new Map<number, string>();
     const job = fault?.job ? fault.job({ model, spec: task.spec }) : { model, spec: task.spec };
-    const { result, cpuSeconds } = await metered(() =>
-      train({
-        ...job,
-        dataset: { bytes: dataset, fileName: task.dataset_file_name },
-        checkpointDir,
-        threads: context.threads,
-        ...(resume ? { resume } : {}),
-        signal: keeper.signal,
-        onEvent: (event) => {
-          if (event.type === "checkpoint" && "file" in event.record) {
-            const { step, file } = event.record;
-            // The trainer wrote the file before announcing it; read it now, before a later one lands.
-            const trained = readFileSync(join(checkpointDir, file));
-            const inFlight = { step, bytes: trained, model, spec: task.spec };
-            reports.add(async () => {
-              const bytes = fault?.checkpoint
-                ? await fault.checkpoint({
-                    ...inFlight,
-                    previous,
-                    dataset: { bytes: dataset, fileName: task.dataset_file_name },
-                  })
-                : trained;
-              previous = { step, bytes };
-              uploaded.set(step, sha256Hex(bytes));
-              await client.uploadCheckpoint(lease, step, bytes);
-            });
-          } else if (event.type === "step") {
-            lastStep = event;
-            if (Date.now() - lastProgress >= PROGRESS_INTERVAL_MS) {
-              lastProgress = Date.now();
-              report(event);
-            }
-          } else if (event.type === "epoch" && lastStep) {
-            // An epoch's metrics ride on a progress report of the step that closed it, never throttled:
-            // the job keeps them as its metrics history and streams them as training.epoch.
-            report(lastStep, event.metrics);
+    const trainingCpu = cpuMeter();
+    const result = await train({
+      ...job,
+      dataset: { bytes: dataset, fileName: task.dataset_file_name },
+      checkpointDir,
+      threads: context.threads,
+      ...(resume ? { resume } : {}),
+      signal: keeper.signal,
+      onEvent: (event) => {
+        if (event.type === "checkpoint" && "file" in event.record) {
+          const { step, file } = event.record;
+          // The trainer wrote the file before announcing it; read it now, before a later one lands.
+          const trained = readFileSync(join(checkpointDir, file));
+          const inFlight = { step, bytes: trained, model, spec: task.spec };
+          reports.add(async () => {
+            const bytes = fault?.checkpoint
+              ? await fault.checkpoint({
+                  ...inFlight,
+                  previous,
+                  dataset: { bytes: dataset, fileName: task.dataset_file_name },
+                })
+              : trained;
+            previous = { step, bytes };
+            uploaded.set(step, sha256Hex(bytes));
+            await client.uploadCheckpoint(lease, step, bytes);
+          });
+        } else if (event.type === "step") {
+          lastStep = event;
+          if (Date.now() - lastProgress >= PROGRESS_INTERVAL_MS) {
+            lastProgress = Date.now();
+            report(event);
           }
-        },
-      }),
-    );
+        } else if (event.type === "epoch" && lastStep) {
+          // An epoch's metrics ride on a progress report of the step that closed it, never throttled:
+          // the job keeps them as its metrics history and streams them as training.epoch.
+          report(lastStep, event.metrics);
+        }
+      },
+    });
+    const cpuSeconds = trainingCpu();
     await reports.settle();
 
     // The leaves cover the whole task: checkpoints stored by earlier nodes before the resume
@@ -222,7 +222,7 @@ export async function runTrainingTask(
       return vanish(stop);
     }
     const commitment = { taskId: task.task_id, checkpointRoot: root, leafCount: leaves.length, modelSha256 };
-    const cpuReport = computeReport(cpuSeconds, task.total_steps - startStep);
+    const compute = computeReport(cpuSeconds, task.total_steps - startStep);
     await client.complete(lease, {
       model_sha256: modelSha256,
       checkpoint_root: root,
@@ -236,7 +236,7 @@ export async function runTrainingTask(
         epochs: result.metrics.epochs,
       },
       commitment_signature: identity.sign(commitmentMessage(commitment)),
-      ...(cpuReport ? { compute: cpuReport } : {}),
+      ...(compute ? { compute } : {}),
     });
     log(`task ${task.task_id}: completed at step ${task.total_steps}, root ${root}`);
   } catch (error) {
