@@ -1,53 +1,85 @@
 // The fraud table: on the local stack (dev chain with short windows, the API over HTTP, real node
 // processes), N jobs per fault mode of test/support/fraud-modes.ts, each with at least 20
 // segments, and what came of each: caught, the catch rate the audit rule predicts, delivered
-// weights, payments, slashes and charges.
+// weights, payments, slashes, charges, the verifiers' compute against the workers', disputes, and
+// the jackpot pot. A row's N jobs run side by side (bench/fraud-row.ts); rows run one after
+// another on one stack, each with nodes of its own.
 //
 //   npm run bench:fraud                          (10 jobs per mode)
 //   npm run bench:fraud -- --jobs 2 --json
 //   npm run bench:fraud -- --jobs 5 --modes skip-steps,perturb-weights
+//   npm run bench:fraud -- --jobs 2 --slack 4 --logs  (a loaded machine: windows × 4, node logs)
 //
-// `predicted` is 1 − C(n−k, m)/C(n, m) (detectionProbability in api/services/pricing.ts) with n
-// the job's segments, k the segments the fault lies in and m the audits the chain drew, averaged
-// over the jobs; evidence and deadline checks catch every time (1); modes nothing catches yet 0.
-// `replay_overhead` is null: the nodes do not report their compute per step yet.
+// `jobs` counts the jobs whose task the row's node trained (worker modes) or audited (verifier
+// modes), read from the chain's events; `submitted` all of the row's jobs. `predicted` is
+// 1 − C(n−k, m)/C(n, m) (detectionProbability in api/services/pricing.ts) with n the job's
+// segments, k the segments the fault lies in and m the audits the chain drew, averaged over the
+// jobs; evidence and deadline checks catch every time (1); modes nothing catches yet 0.
+// `replay_overhead` is the verifiers' reported CPU per replayed step over the workers' per
+// trained step, over the row's jobs. The dispute columns are chain facts (bench/fraud-facts.ts).
 import { parseArgs } from "node:util";
 import { detectionProbability } from "../api/services/pricing.ts";
-import { parseTokenRate, planckToCents } from "../chain-bridge/index.ts";
+import { PLANCK_PER_VT, parseTokenRate, planckToCents, readJackpot } from "../chain-bridge/index.ts";
 import { loadConfig } from "../config/env.ts";
 import { FRAUD_ROWS, type FraudRow } from "../test/support/fraud-modes.ts";
-import { runJob, type ScenarioResult, scenarioNode } from "../test/support/fraud-scenario.ts";
 import { FraudStack, type FraudStackOptions } from "../test/support/fraud-stack.ts";
 import { loadFixture } from "../worker-runtime/train/fixtures.ts";
+import { pinpointedNodeName, swappedNodeNames } from "./fraud-pinpoint.ts";
+import { type Compute, type JobRun, type RowRun, runRow } from "./fraud-row.ts";
 
 const { values } = parseArgs({
   options: {
     jobs: { type: "string", default: "10" },
     json: { type: "boolean", default: false },
     modes: { type: "string" },
+    slack: { type: "string", default: "1" },
+    logs: { type: "boolean", default: false },
   },
 });
 const jobs = Number(values.jobs);
-if (!Number.isInteger(jobs) || jobs < 1)
-  throw new Error(`--jobs must be a positive integer, got ${values.jobs}`);
+// A row's faulty node is funded with 20,000 VT (fraud-stack.ts): a faulty verifier bonds
+// 2 × jobs × 500 of it.
+if (!Number.isInteger(jobs) || jobs < 1 || jobs > 19)
+  throw new Error(`--jobs must be an integer from 1 to 19, got ${values.jobs}`);
 const modes = values.modes?.split(",");
+const slack = Number(values.slack);
+if (!Number.isFinite(slack) || slack < 1)
+  throw new Error(`--slack must be a number ≥ 1, got ${values.slack}`);
 
-// 250 ms blocks; a worker has 75 s to commit its 100 steps (20 checkpoint uploads, each checked by
-// the gateway), a verifier 20 s to replay a segment.
+// 250 ms blocks and windows sized for a quiet machine, stretched by `--slack` on a loaded one. A
+// worker trains a row's tasks one after another (20 checkpoint uploads each, checked by the
+// gateway: a few seconds a task), all drawn at once, so its commit window grows with the row; a
+// verifier replays its audits in turn, so the verdict window does too; and a job stuck
+// `verifying` fails once the audits of a whole row had time to be drawn (one per fresh
+// forced-error commitment of each verifier) and answered.
+const BLOCK_MS = 250;
+const seconds = (s: number) => Math.ceil((s * slack * 1000) / BLOCK_MS);
+const commitSeconds = 30 + 5 * jobs;
+const verdictSeconds = 20 + 3 * jobs;
 const STACK: FraudStackOptions = {
-  blockMs: 250,
-  windows: { commitBlocks: 300, verdictBlocks: 80, challengeBlocks: 3, revealBlocks: 10 },
-  verifyingDeadlineMs: 60_000,
+  blockMs: BLOCK_MS,
+  windows: {
+    commitBlocks: seconds(commitSeconds),
+    verdictBlocks: seconds(verdictSeconds),
+    challengeBlocks: 3,
+    revealBlocks: 10,
+  },
+  verifyingDeadlineMs: (60 + 2 * verdictSeconds) * slack * 1000,
   trace: (line) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`),
 };
-// 20 segments of 5 steps.
+// 20 segments of 10 steps.
 const SEGMENTS = 20;
-const CHECKPOINT_EVERY = 5;
-const JOB_TIMEOUT_MS = 240_000;
+const CHECKPOINT_EVERY = 10;
+// The pinpoint game's turns are 10 blocks (2.5 s): a dispute of ~10 rounds and its re-run fit in a
+// minute; one still open then is counted as it stands.
+const DISPUTE_GRACE_MS = 60_000 * slack;
+// A take-over row: the commit window, the standby's training, the audits, and as much again.
+const ROW_TIMEOUT_MS = 2 * (2 * commitSeconds + 2 * verdictSeconds + 60) * slack * 1000;
 
 interface Row {
   mode: string;
   role: string;
+  submitted: number;
   jobs: number;
   caught: number;
   predicted: number;
@@ -56,94 +88,161 @@ interface Row {
   honest_slashed: number;
   user_charged_cents: number;
   replay_overhead: number | null;
+  slashed: number;
+  rerun_delivered_correct: number;
+  disputes: number;
+  rounds_max: number;
+  pinpointed_operator_correct: number | null;
+  jackpot_start_vt: number;
+  jackpot_end_vt: number;
+  wall_seconds: number;
 }
 
 const rate = parseTokenRate(loadConfig().tokenUsdRate);
+const cents = (planck: bigint) => Number(planckToCents(planck, rate, "down").cents);
+// The pot fills by fractions of a cent a job (a 2 % tax on what the network is paid): shown in VT.
+const vt = (planck: bigint) => Number(planck / (PLANCK_PER_VT / 1_000_000n)) / 1_000_000;
 
-function caught(result: ScenarioResult): boolean {
-  return result.refusedUploads.length > 0 || result.disagreeingVerdicts > 0 || result.deadlines.length > 0;
+function caught(run: RowRun, job: JobRun): boolean {
+  const { outcome } = job;
+  const refused = outcome.events.some(
+    (e) => e.type === "training.evidence_refused" && e.data.worker === run.node.address,
+  );
+  return refused || outcome.disagreeingVerdicts > 0 || outcome.deadlines.length > 0;
 }
 
-function predicted(row: FraudRow, result: ScenarioResult): number {
+function predicted(row: FraudRow, job: JobRun): number {
   if (!row.caughtBy) return 0;
   if (!row.faked) return 1;
-  return detectionProbability(result.segments, row.faked(result.segments), result.audited);
+  const { segments, audited } = job.outcome;
+  return detectionProbability(segments, row.faked(segments), audited);
 }
 
-function summarize(row: FraudRow, results: ScenarioResult[]): Row {
-  const sum = (f: (r: ScenarioResult) => number) => results.reduce((total, r) => total + f(r), 0);
+/** CPU per replayed step over CPU per trained step, from every report of the jobs; null without both. */
+function replayOverhead(runs: JobRun[]): number | null {
+  const total = (pick: (job: JobRun) => Compute | null) => {
+    const reports = runs.map(pick).filter((c): c is Compute => c !== null);
+    const steps = reports.reduce((sum, c) => sum + c.steps, 0);
+    return steps === 0 ? null : reports.reduce((sum, c) => sum + c.cpuSeconds, 0) / steps;
+  };
+  const worker = total((job) => job.worker);
+  const replay = total((job) => job.replay);
+  return worker === null || replay === null ? null : Number((replay / worker).toFixed(3));
+}
+
+/** Disputes over a `swap-operator` worker's tasks whose game landed on an operator the fault changed. */
+async function pinpointedCorrectly(runs: JobRun[], spec: Record<string, unknown>): Promise<number> {
+  const fixture = loadFixture("mlp");
+  const swapped = swappedNodeNames(fixture.model);
+  let correct = 0;
+  for (const job of runs) {
+    for (const dispute of job.facts.disputes) {
+      if (!dispute.operator) continue;
+      const run = { model: fixture.model, dataset: fixture.dataset, spec };
+      const name = await pinpointedNodeName(run, dispute.operator.step, dispute.operator.node);
+      if (name !== null && swapped.has(name)) correct += 1;
+    }
+  }
+  return correct;
+}
+
+async function summarize(
+  run: RowRun,
+  spec: Record<string, unknown>,
+  jackpot: { start: bigint; end: bigint },
+): Promise<Row> {
+  const { row, node } = run;
+  const faulty = node.fault !== null;
+  const exercised = run.jobs.filter((job) => job.exercised);
+  const sum = (f: (job: JobRun) => number) => exercised.reduce((total, job) => total + f(job), 0);
+  const isCaught = (job: JobRun) => caught(run, job);
+  const disputes = exercised.flatMap((job) => job.facts.disputes);
   return {
     mode: row.mode,
     role: row.role,
-    jobs: results.length,
-    caught: results.filter(caught).length,
-    predicted: Number((sum((r) => predicted(row, r)) / Math.max(1, results.length)).toFixed(4)),
-    delivered_correct: results.filter((r) => r.deliveredCorrect === true).length,
-    worker_paid_cents: sum((r) => Number(planckToCents(r.nodePaid, rate, "down"))),
-    honest_slashed: sum((r) => r.honestSlashed.length),
-    user_charged_cents: sum((r) => r.job.price.charged_cents ?? 0),
-    replay_overhead: null,
+    submitted: run.jobs.length,
+    jobs: exercised.length,
+    caught: exercised.filter(isCaught).length,
+    predicted: Number((sum((job) => predicted(row, job)) / Math.max(1, exercised.length)).toFixed(4)),
+    delivered_correct: exercised.filter((job) => job.outcome.deliveredCorrect === true).length,
+    worker_paid_cents: sum((job) => cents(job.outcome.nodePaid)),
+    // Over every job of the row: an honest node slashed anywhere is a failure of the protocol.
+    honest_slashed: run.jobs.reduce(
+      (total, job) => total + job.facts.slashed.filter((who) => !faulty || who !== node.address).length,
+      0,
+    ),
+    user_charged_cents: sum((job) => job.outcome.job.price.charged_cents ?? 0),
+    replay_overhead: replayOverhead(run.jobs),
+    slashed: faulty ? exercised.filter((job) => job.facts.slashed.includes(node.address)).length : 0,
+    rerun_delivered_correct: exercised.filter((job) => isCaught(job) && job.outcome.deliveredCorrect === true)
+      .length,
+    disputes: disputes.length,
+    rounds_max: Math.max(0, ...disputes.map((d) => d.rounds)),
+    pinpointed_operator_correct:
+      row.mode === "swap-operator" ? await pinpointedCorrectly(exercised, spec) : null,
+    jackpot_start_vt: vt(jackpot.start),
+    jackpot_end_vt: vt(jackpot.end),
+    wall_seconds: Math.round(run.wallSeconds),
   };
 }
 
-async function runSuite(rows: FraudRow[]): Promise<Row[]> {
-  const stack = await FraudStack.start(STACK);
-  const { epochs: _epochs, ...baseSpec } = loadFixture("mlp").spec;
-  const spec = { ...baseSpec, max_steps: SEGMENTS * CHECKPOINT_EVERY, checkpoint_every: CHECKPOINT_EVERY };
-  const out: Row[] = [];
-  try {
-    // As in test/support/fraud-suite.ts: two honest verifiers beside a faulty worker, none beside a
-    // faulty verifier, which must be the only one the chain can draw.
-    const needsVerifiers = rows.some((row) => row.role === "worker");
-    const [standby, ...verifiers] = await Promise.all([
-      stack.startStandbyWorker(),
-      ...(needsVerifiers
-        ? [stack.startNode("verifier", "//Charlie"), stack.startNode("verifier", "//Dave")]
-        : []),
-    ]);
-    for (const row of rows) {
-      if (row.role === "verifier") for (const verifier of verifiers.splice(0)) await stack.retire(verifier);
-      const node = await scenarioNode(stack, row, standby);
-      const results: ScenarioResult[] = [];
-      for (let i = 0; i < jobs; i++) {
-        // The chain gives a node one duty at a time, and a dispute nobody plays keeps its
-        // verifiers' duties open: a disputed worker row's next job needs two verifiers of its own.
-        if (row.role === "worker" && row.ends === "disputed" && i > 0) {
-          for (const verifier of verifiers.splice(0)) await stack.retire(verifier);
-          verifiers.push(
-            ...(await Promise.all(
-              ["a", "b"].map((v) => stack.startNode("verifier", `//Ferdie//verifier-${row.mode}-${i}-${v}`)),
-            )),
-          );
-        }
-        const result = await runJob(stack, row, node, standby, spec, JOB_TIMEOUT_MS);
-        results.push(result);
-        process.stderr.write(
-          `${row.mode} job ${i + 1}/${jobs}: ${result.job.status}, caught ${caught(result)}, audits ${result.audited}/${result.segments}\n`,
-        );
-      }
-      if (node !== standby) await stack.retire(node);
-      out.push(summarize(row, results));
-    }
-  } finally {
-    await stack.stop();
+function print(table: Row[], notes: string[]): void {
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(table)}\n`);
+    for (const note of notes) process.stderr.write(`${note}\n`);
+    return;
   }
-  return out;
-}
-
-const selected = FRAUD_ROWS.filter((row) => !modes || modes.includes(row.mode));
-const table: Row[] = [];
-for (const suite of new Set(selected.map((row) => row.suite))) {
-  const rows = selected.filter((row) => row.suite === suite);
-  if (rows.length > 0) table.push(...(await runSuite(rows)));
-}
-
-if (values.json) {
-  process.stdout.write(`${JSON.stringify(table)}\n`);
-} else {
   const columns = Object.keys(table[0] ?? {}) as (keyof Row)[];
   const lines = [columns.join(" | "), columns.map(() => "---").join(" | ")];
   for (const row of table) lines.push(columns.map((c) => String(row[c] ?? "null")).join(" | "));
-  process.stdout.write(`${lines.map((line) => `| ${line} |`).join("\n")}\n`);
+  process.stdout.write(`${lines.map((line) => `| ${line} |`).join("\n")}\n\n${notes.join("\n")}\n`);
 }
+
+// Faulty workers first (the honest row leads), faulty verifiers last: they need the honest
+// verifiers gone, and a grieving verifier's disputes keep the standby worker's duties open.
+const selected = FRAUD_ROWS.filter((row) => !modes || modes.includes(row.mode)).sort(
+  (a, b) => Number(a.role === "verifier") - Number(b.role === "verifier"),
+);
+const started = Date.now();
+const stack = await FraudStack.start(STACK);
+const table: Row[] = [];
+const notes: string[] = [];
+try {
+  const { epochs: _epochs, ...baseSpec } = loadFixture("mlp").spec;
+  const spec = { ...baseSpec, max_steps: SEGMENTS * CHECKPOINT_EVERY, checkpoint_every: CHECKPOINT_EVERY };
+  const standby = await stack.startStandbyWorker();
+  // Dev accounts, endowed for any number of rows' stakes; retired before the verifier rows.
+  const verifiers = selected.some((row) => row.role === "worker")
+    ? [await stack.startNode("verifier", "//Charlie"), await stack.startNode("verifier", "//Dave")]
+    : [];
+  const pot = async () => (await readJackpot(stack.chain.api)).free;
+  const first = await pot();
+  let start = first;
+  for (const row of selected) {
+    if (row.role === "verifier") for (const verifier of verifiers.splice(0)) await stack.retire(verifier);
+    const run = await runRow(stack, row, {
+      jobs,
+      spec,
+      timeoutMs: ROW_TIMEOUT_MS,
+      standby,
+      verifiers,
+      disputeGraceMs: DISPUTE_GRACE_MS,
+    });
+    if (values.logs) process.stderr.write(`${stack.logs()}\n`);
+    const end = await pot();
+    const summary = await summarize(run, spec, { start, end });
+    table.push(summary);
+    start = end;
+    process.stderr.write(
+      `${row.mode}: ${summary.jobs}/${summary.submitted} jobs exercised, ${summary.caught} caught, ${summary.wall_seconds} s\n`,
+    );
+  }
+  notes.push(
+    `jackpot pot: ${vt(first)} VT at the start, ${vt(start)} VT at the end (${rate.usdPerVt} USD per VT)`,
+    `wall time: ${Math.round((Date.now() - started) / 1000)} s for ${selected.length} modes of ${jobs} jobs (${SEGMENTS} segments of ${CHECKPOINT_EVERY} steps)`,
+  );
+} finally {
+  await stack.stop();
+}
+print(table, notes);
 process.exit(0);

@@ -136,6 +136,7 @@ describe("ChainBridge against the dev chain", () => {
     const assigned = escrow.worker === worker.address ? worker : profiledWorker;
     assert.equal(escrow.worker, assigned.address);
     const workerBefore = await assigned.balance();
+    const jackpotBefore = await fixture.bridge.jackpotBalance();
     const root = `0x${"ab".repeat(32)}`;
     await assigned.commit({
       chainTaskId: escrow.chainTaskId,
@@ -154,6 +155,8 @@ describe("ChainBridge against the dev chain", () => {
     assert.equal(settlement.spentCents, 500n);
     const workerAfter = await assigned.balance();
     assert.ok(workerAfter.free > workerBefore.free, "the worker was paid");
+    assert.ok(payout.jackpot > 0n, "the task paid the jackpot tax");
+    assert.equal(await fixture.bridge.jackpotBalance(), jackpotBefore + payout.jackpot, "into the pot");
     assert.equal((await fixture.bridge.taskState(taskId)).status, "Finalized");
   });
 

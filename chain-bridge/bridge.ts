@@ -9,6 +9,7 @@ import {
   computeCall,
   type Payout,
   type ProtocolParameters,
+  readJackpot,
   readParameters,
   readTask,
   type TaskView,
@@ -256,6 +257,11 @@ export class ChainBridge {
   /** The protocol's parameters now (PROTOCOL.md §2). */
   parameters(): Promise<ProtocolParameters> {
     return readParameters(this.api);
+  }
+
+  /** The jackpot pot's balance in planck: what the jackpot tax and slashes put in, less what it paid. */
+  async jackpotBalance(): Promise<bigint> {
+    return (await readJackpot(this.api)).free;
   }
 
   /** Pays the worker and verifiers from the escrow and refunds the rest to the treasury. */

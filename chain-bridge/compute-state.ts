@@ -233,6 +233,19 @@ export async function readBalance(
   };
 }
 
+/**
+ * The jackpot pot (PROTOCOL.md §1): the free balance of the keyless account the Compute pallet
+ * names as its constant `JackpotAccount`, which the jackpot tax and share of slashes fund and
+ * caught forced errors draw on.
+ */
+export async function readJackpot(api: ApiPromise): Promise<{ account: string; free: bigint }> {
+  const constant = api.consts.compute?.jackpotAccount;
+  if (!constant)
+    throw new BridgeError("RECONCILE_FAILED", "the chain's runtime has no Compute.JackpotAccount");
+  const account = constant.toString();
+  return { account, free: (await readBalance(api, account)).free };
+}
+
 /** The parameters the bridge and the nodes time their calls by (PROTOCOL.md §2). */
 export interface ProtocolParameters {
   commitBlocks: number;

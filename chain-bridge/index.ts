@@ -19,6 +19,7 @@ export {
   type ProtocolParameters,
   readBalance,
   readHead,
+  readJackpot,
   readNode,
   readParameters,
   readTask,

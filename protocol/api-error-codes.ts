@@ -79,6 +79,7 @@ export const API_ERROR_CODES = [
   "not_dispute_party",
   "segment_not_challengeable",
   "chain_unavailable",
+  "compute_invalid",
   // A failure on the server's side.
   "internal_error",
 ] as const;

@@ -129,6 +129,18 @@ export interface StoredModel {
   sha256: string;
 }
 
+/**
+ * What a node's compute on a piece of work cost it: CPU time of its process (every thread, user
+ * and system; not wall time, which a loaded machine distorts) over the steps it trained or
+ * replayed. The platform compares a verifier's CPU per replayed step with a worker's per trained
+ * step (bench:fraud's replay_overhead). Self-reported, so informative only: nothing is paid by it.
+ */
+export interface ComputeReport {
+  cpu_seconds: number;
+  /** Steps this node trained in this attempt (a resumed run counts its own), or replayed. */
+  steps: number;
+}
+
 /** POST /v1/nodes/leases/{lease}/complete: the trained model and the signed Merkle commitment. */
 export interface Completion {
   model_sha256: string;
@@ -137,6 +149,7 @@ export interface Completion {
   metrics: Record<string, unknown>;
   /** sr25519 over commitmentMessage(...), 0x-prefixed hex. */
   commitment_signature: string;
+  compute?: ComputeReport;
 }
 
 /** POST /v1/nodes/leases/{lease}/verdict */
@@ -144,6 +157,7 @@ export interface VerdictReport {
   agrees: boolean;
   /** sr25519 over verdictMessage(...), 0x-prefixed hex. */
   signature: string;
+  compute?: ComputeReport;
 }
 
 /** POST /v1/nodes/leases/{lease}/fail */

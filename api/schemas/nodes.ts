@@ -183,6 +183,28 @@ export const ProgressBody = Type.Object(
 export const StoredCheckpoint = Type.Object(CheckpointRefSchema.properties, { title: "StoredCheckpoint" });
 export const StoredModel = Type.Object({ sha256: Sha256 }, { title: "StoredModel" });
 
+/**
+ * The bounds refuse a negative or absurd figure: no lease lasts 10^7 CPU seconds (116 days of one
+ * core), and the gateway refuses more steps than the work has. JSON sends NaN and infinities as
+ * null, which the validator's type coercion turns into 0: so 0 is refused too (work on a step
+ * takes some CPU; a node that measured none leaves the report out).
+ */
+const ComputeReportSchema = Type.Object(
+  {
+    cpu_seconds: Type.Number({
+      exclusiveMinimum: 0,
+      maximum: 10_000_000,
+      description: "CPU seconds of the node's process (all threads, user + system) on the work's steps",
+    }),
+    steps: Type.Integer({
+      minimum: 1,
+      maximum: 1_000_000_000,
+      description: "Steps trained in this attempt, or replayed; at most the work's own",
+    }),
+  },
+  { additionalProperties: false, title: "NodeComputeReport" },
+);
+
 export const CompleteBody = Type.Object(
   {
     model_sha256: Sha256,
@@ -190,12 +212,13 @@ export const CompleteBody = Type.Object(
     leaves: Type.Array(Sha256, { minItems: 1, maxItems: 100_000 }),
     metrics: Type.Record(Type.String(), Type.Unknown()),
     commitment_signature: Signature,
+    compute: Type.Optional(ComputeReportSchema),
   },
   { additionalProperties: false },
 );
 
 export const VerdictBody = Type.Object(
-  { agrees: Type.Boolean(), signature: Signature },
+  { agrees: Type.Boolean(), signature: Signature, compute: Type.Optional(ComputeReportSchema) },
   { additionalProperties: false },
 );
 

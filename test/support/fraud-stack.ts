@@ -231,8 +231,16 @@ export class FraudStack {
     });
   }
 
-  /** Starts a node daemon (funded first unless a dev account) and waits until it staked and registered. */
-  async startNode(role: NodeRole, seed: string, fault: string | null = null): Promise<NodeProcess> {
+  /**
+   * Starts a node daemon (funded first unless a dev account) and waits until it staked and
+   * registered, bonded for `duties` tasks or audits at once (PROTOCOL.md §3).
+   */
+  async startNode(
+    role: NodeRole,
+    seed: string,
+    fault: string | null = null,
+    duties = 1,
+  ): Promise<NodeProcess> {
     if (!/^\/\/(Bob|Charlie|Dave|Eve)$/.test(seed)) await this.fund(seed);
     const output: string[] = [];
     const child = spawn(
@@ -243,6 +251,7 @@ export class FraudStack {
         ...["--role", role, "--api", this.api.url, "--chain", this.devnet.wsUrl],
         ...["--data-dir", join(this.dataDir, seed.replace(/\W/g, ""))],
         ...(fault ? ["--fault", fault] : []),
+        ...["--duties", String(duties)],
       ],
       {
         cwd: repoRoot,
@@ -297,9 +306,10 @@ export class FraudStack {
   /**
    * Bonds a node's minimum stake, or unbonds all of it so the chain never draws it: a scenario's
    * faulty node is then the only one of its role, and a standby honest worker can wait, running,
-   * until a scenario needs it. The node's own daemon resyncs its nonce after these.
+   * until a scenario needs it. Eligible, it is bonded for at least `duties` more duties than it
+   * holds. The node's own daemon resyncs its nonce after these.
    */
-  async setEligible(node: NodeProcess, eligible: boolean): Promise<void> {
+  async setEligible(node: NodeProcess, eligible: boolean, duties = 1): Promise<void> {
     const client = await NodeChainClient.connect(this.devnet.wsUrl, node.seed);
     try {
       const state = await readNode(client.api, node.address);
@@ -309,9 +319,10 @@ export class FraudStack {
       // leaves the node without capacity for another duty all the same.
       const atRisk = BigInt((state?.duties.worker ?? 0) + (state?.duties.verifier ?? 0)) * minimum;
       const free = bonded - atRisk;
+      const wanted = minimum * BigInt(duties);
       const tx = eligible
-        ? free < minimum
-          ? await client.bondExtra(minimum - free)
+        ? free < wanted
+          ? await client.bondExtra(wanted - free)
           : null
         : free > 0n
           ? await client.unbond(free)

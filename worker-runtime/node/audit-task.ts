@@ -11,6 +11,7 @@ import { TranscriptLayout } from "../../protocol/transcript.ts";
 import { TrainError } from "../train/errors.ts";
 import { type ReplayOptions, replaySegment, replayTranscript } from "../train/replay.ts";
 import { type AuditDuty, submitVerdict, transcriptStrideOf } from "./chain-duties.ts";
+import { computeReport, cpuMeter } from "./compute-meter.ts";
 import { keepVerifierRecord } from "./dispute-records.ts";
 import { NodeError } from "./errors.ts";
 import { LeaseKeeper } from "./lease-keeper.ts";
@@ -131,10 +132,12 @@ export async function runAuditTask(
         ).stride,
       );
     const fault = context.fault?.role === "verifier" ? context.fault : null;
+    const replayCpu = cpuMeter();
     const replay =
       fault?.verdict === "agrees-without-replay"
         ? lazyTranscript(audit, stride)
         : await replayForVerdict(segment, stride);
+    const cpuSeconds = replayCpu();
     // Whatever a verifier claims, its opinion follows from its transcript's end: the chain checks it.
     const claimed = fault?.verdict === "disagrees" ? griefTranscript(replay) : replay;
     const agrees = claimed.sha256 === audit.to.sha256;
@@ -161,7 +164,8 @@ export async function runAuditTask(
         );
     }
     const signature = identity.sign(auditVerdictMessage(audit, agrees));
-    await client.verdict(lease, agrees, signature);
+    const compute = computeReport(cpuSeconds, audit.to.step - audit.from.step);
+    await client.verdict(lease, agrees, signature, compute);
     log(
       `audit of task ${audit.task_id} steps ${audit.from.step}-${audit.to.step}: ${agrees ? "agrees" : `disagrees (replay reached ${claimed.sha256})`}`,
     );

@@ -6,6 +6,7 @@ import type {
   AuditTask,
   ClaimRequest,
   Completion,
+  ComputeReport,
   DisputeEvidenceRef,
   FailureReport,
   Lease,
@@ -76,8 +77,8 @@ export class GatewayClient {
     await this.json("POST", `/v1/nodes/leases/${lease}/complete`, completion);
   }
 
-  async verdict(lease: string, agrees: boolean, signature: string): Promise<void> {
-    const body: VerdictReport = { agrees, signature };
+  async verdict(lease: string, agrees: boolean, signature: string, compute?: ComputeReport): Promise<void> {
+    const body: VerdictReport = { agrees, signature, ...(compute ? { compute } : {}) };
     await this.json("POST", `/v1/nodes/leases/${lease}/verdict`, body);
   }
 

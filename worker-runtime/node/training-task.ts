@@ -15,6 +15,7 @@ import { currentProfile } from "../train/profile.ts";
 import { parseTrainingSpec } from "../train/spec.ts";
 import { deliveredModel, type TrainEvent, train } from "../train/trainer.ts";
 import { commitCheckpoints } from "./chain-duties.ts";
+import { computeReport, cpuMeter } from "./compute-meter.ts";
 import { keepWorkerRecord } from "./dispute-records.ts";
 import { NodeError } from "./errors.ts";
 import type { CheckpointInFlight, Fault, WorkerFault } from "./faults.ts";
@@ -143,6 +144,7 @@ export async function runTrainingTask(
     // The leaves are the hashes of the bytes as uploaded, which a fault may have forged.
     const uploaded = new Map<number, string>();
     const job = fault?.job ? fault.job({ model, spec: task.spec }) : { model, spec: task.spec };
+    const trainingCpu = cpuMeter();
     const result = await train({
       ...job,
       dataset: { bytes: dataset, fileName: task.dataset_file_name },
@@ -181,6 +183,7 @@ export async function runTrainingTask(
         }
       },
     });
+    const cpuSeconds = trainingCpu();
     await reports.settle();
 
     // The leaves cover the whole task: checkpoints stored by earlier nodes before the resume
@@ -219,6 +222,7 @@ export async function runTrainingTask(
       return vanish(stop);
     }
     const commitment = { taskId: task.task_id, checkpointRoot: root, leafCount: leaves.length, modelSha256 };
+    const compute = computeReport(cpuSeconds, task.total_steps - startStep);
     await client.complete(lease, {
       model_sha256: modelSha256,
       checkpoint_root: root,
@@ -232,6 +236,7 @@ export async function runTrainingTask(
         epochs: result.metrics.epochs,
       },
       commitment_signature: identity.sign(commitmentMessage(commitment)),
+      ...(compute ? { compute } : {}),
     });
     log(`task ${task.task_id}: completed at step ${task.total_steps}, root ${root}`);
   } catch (error) {

@@ -1,16 +1,19 @@
 // What a verifier does with an audit it leased: replay the segment between two proven checkpoints
 // and report whether it lands on the worker's, signed, for the jobs service to record.
+import type { Database } from "../../../prisma/client.ts";
 import type { Acknowledged, AuditClaim, ClaimRequest, VerdictReport } from "../../../protocol/node-wire.ts";
 import { auditVerdictMessage } from "../../../protocol/signed-messages.ts";
 import { ApiError } from "../../errors.ts";
 import type { JobLifecycle } from "../job-lifecycle.ts";
 import type { NodeLeases } from "./leases.ts";
 import { verifyNodeSignature } from "./signatures.ts";
+import { checkComputeReport } from "./training-tasks.ts";
 
 export class Audits {
   constructor(
     private readonly leases: NodeLeases,
     private readonly lifecycle: JobLifecycle,
+    private readonly db: Database,
   ) {}
 
   async claim(
@@ -26,6 +29,7 @@ export class Audits {
   async verdict(node: string, leaseId: string, report: VerdictReport): Promise<Acknowledged> {
     const lease = await this.leases.renew("audit", node, leaseId);
     const audit = lease.data.task;
+    checkComputeReport(report.compute, audit.to.step - audit.from.step);
     if (!(await verifyNodeSignature(node, auditVerdictMessage(audit, report.agrees), report.signature))) {
       throw ApiError.badRequest(
         "verdict_invalid",
@@ -45,6 +49,12 @@ export class Audits {
       agrees: report.agrees,
       signature: report.signature,
     });
+    if (report.compute && audit.chain) {
+      await this.db.taskAudit.updateMany({
+        where: { taskId: audit.task_id, attempt: audit.chain.attempt, auditIndex: audit.chain.audit_index },
+        data: { replayCpuSeconds: report.compute.cpu_seconds, replaySteps: report.compute.steps },
+      });
+    }
     await this.leases.complete("audit", node, leaseId, { agrees: report.agrees });
     return { status: "completed" };
   }

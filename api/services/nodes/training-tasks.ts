@@ -2,11 +2,13 @@
 // trained model, and complete it with a signed Merkle commitment over its checkpoints. Every
 // report is checked against the task as queued before the jobs service hears of it.
 import { Readable } from "node:stream";
+import type { Database } from "../../../prisma/client.ts";
 import type {
   Acknowledged,
   CheckpointRef,
   ClaimRequest,
   Completion,
+  ComputeReport,
   Lease as LeaseView,
   Progress,
   StoredModel,
@@ -58,12 +60,27 @@ function checkCheckpoint(lease: Lease<"training">, step: number, sha256: string)
   }
 }
 
+/**
+ * Refuses a compute report of more steps than the work holds (the schema refuses negative, NaN,
+ * infinite and absurd figures): it would deflate the CPU per step the platform reads from it.
+ */
+export function checkComputeReport(report: ComputeReport | undefined, maxSteps: number): void {
+  if (report && report.steps > maxSteps) {
+    throw ApiError.badRequest(
+      "compute_invalid",
+      `compute.steps ${report.steps} is more than the ${maxSteps} steps of this work`,
+      "compute",
+    );
+  }
+}
+
 export class TrainingTasks {
   constructor(
     private readonly leases: NodeLeases,
     private readonly blobs: NodeBlobs,
     private readonly evidence: TrainingEvidence,
     private readonly lifecycle: JobLifecycle,
+    private readonly db: Database,
   ) {}
 
   /** Runs an evidence check; a refusal is reported against the worker before it is answered. */
@@ -144,6 +161,7 @@ export class TrainingTasks {
   async complete(node: string, leaseId: string, completion: Completion): Promise<Acknowledged> {
     const lease = await this.leases.renew("training", node, leaseId);
     const { task, checkpoints } = lease.data;
+    checkComputeReport(completion.compute, task.total_steps);
     const stored = checkpoints.map((c) => c.sha256);
     if (
       checkpoints.at(-1)?.step !== task.total_steps ||
@@ -201,6 +219,12 @@ export class TrainingTasks {
       workerAddress: node,
       commitmentSignature: completion.commitment_signature,
     });
+    if (completion.compute) {
+      await this.db.task.updateMany({
+        where: { id: task.task_id },
+        data: { workerCpuSeconds: completion.compute.cpu_seconds, workerSteps: completion.compute.steps },
+      });
+    }
     await this.leases.complete("training", node, leaseId, { checkpointRoot: root });
     return { status: "completed" };
   }
