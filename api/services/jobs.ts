@@ -118,6 +118,7 @@ export class Jobs {
         platformFeeCents: BigInt(quote.price.platform_fee_cents),
         flopsPerStep: BigInt(Math.ceil(quote.flopsPerStep)),
         totalSteps: quote.totalSteps,
+        graphNodes: quote.graphNodes,
         expiresAt:
           request.expires_after === undefined ? null : new Date(Date.now() + request.expires_after * 1000),
         sweepId,
