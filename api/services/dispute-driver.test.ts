@@ -211,8 +211,8 @@ test("a worker that stalls its commitment dispute loses it by timeout, and the j
     "the job trained again",
   );
 
-  const resolved = await db.chainEvent.findFirst({ where: { name: "DisputeResolved" } });
-  assert.equal((resolved?.data as { loser: string }).loser, cheat.address);
+  const resolved = await db.chainEvent.findFirstOrThrow({ where: { name: "DisputeResolved" } });
+  assert.equal((resolved.data as { loser: string }).loser, cheat.address);
   const slashed = await db.chainEvent.findMany({ where: { name: "Slashed" } });
   assert.ok(slashed.some((event) => (event.data as { who: string }).who === cheat.address));
   const types = await db.jobEvent.findMany({ where: { jobId: job.id }, orderBy: { id: "asc" } });
