@@ -16,7 +16,7 @@
 import type { ChainBridge, TaskView } from "../../chain-bridge/index.ts";
 import type { Database } from "../../prisma/client.ts";
 import type { JobEvent, Task } from "../../prisma/generated/client.ts";
-import { type DisputeRecord, disputeOutcome, disputesOfTask } from "./dispute-journal.ts";
+import { type DisputeRecord, disputedSegment, disputesOfTask, settledOutcome } from "./dispute-journal.ts";
 import type { JobDispatcher } from "./job-dispatch.ts";
 import { checkpointEveryOf } from "./job-dispatch.ts";
 import type { JobEvents } from "./job-events.ts";
@@ -97,8 +97,9 @@ export class DisputeDriver {
           block_number: round.anchor.block_number,
         });
       }
-      const outcome = disputeOutcome(record, open.has(record.disputeId));
-      if (outcome === "open" || outcome === "aborted") continue;
+      if (record.resolved === null && open.has(record.disputeId)) continue;
+      const outcome = settledOutcome(record);
+      if (outcome === "aborted") continue;
       if (has("verification.fraud_proven") || has("verification.dispute_rejected")) continue;
       if (outcome === "fraud_proven" && record.defender.role === "worker") {
         await this.workerLost(task, record);
@@ -174,30 +175,10 @@ export class DisputeDriver {
   }
 
   /** The audited segment the dispute is about, in steps. */
-  private async segmentOf(
-    task: Task,
-    record: DisputeRecord,
-  ): Promise<{ index: number; from_step: number; to_step: number }> {
-    const [audit, job] = await Promise.all([
-      this.deps.db.taskAudit.findUnique({
-        where: {
-          taskId_attempt_auditIndex: {
-            taskId: task.id,
-            attempt: record.attempt,
-            auditIndex: record.auditIndex,
-          },
-        },
-      }),
-      this.deps.db.trainingJob.findUniqueOrThrow({ where: { id: task.jobId } }),
-    ]);
-    const index = audit?.segment ?? 0;
-    const interval = checkpointEveryOf(job);
+  private async segmentOf(task: Task, record: DisputeRecord) {
+    const job = await this.deps.db.trainingJob.findUniqueOrThrow({ where: { id: task.jobId } });
     const steps = task.committedSteps === null ? job.totalSteps : Number(task.committedSteps);
-    return {
-      index,
-      from_step: index * interval,
-      to_step: Math.min((index + 1) * interval, steps),
-    };
+    return disputedSegment(this.deps.db, task.id, record, checkpointEveryOf(job), steps);
   }
 
   /**

@@ -7,18 +7,13 @@
 // voided by another dispute the worker lost (§6.6).
 import type { Database } from "../../prisma/client.ts";
 import type { ChainEvent } from "../../prisma/generated/client.ts";
+import type { DisputeAnchor, ReceiptChallenge } from "../../protocol/receipt.ts";
 
 export type DisputeKind = "commitment" | "transcript";
 export type PartyRole = "worker" | "verifier" | "whistleblower";
 
 /** Where an event is on chain: its block and its index among the block's events. */
-export interface JournalAnchor {
-  purpose: string;
-  block_number: number;
-  block_hash: string;
-  event_index: number;
-  extrinsic_hash: string | null;
-}
+export type JournalAnchor = DisputeAnchor;
 
 export interface DisputeRound {
   /** Phase 1 bisects the segment's steps, phase 2 the operators of the one disputed step. */
@@ -72,7 +67,7 @@ const text = (value: unknown) => String(value);
 const before = (a: ChainEvent, b: ChainEvent) =>
   a.blockNumber < b.blockNumber || (a.blockNumber === b.blockNumber && a.eventIndex < b.eventIndex);
 
-function anchorOf(event: ChainEvent, purpose: string): JournalAnchor {
+function anchorOf(event: ChainEvent, purpose: JournalAnchor["purpose"]): JournalAnchor {
   return {
     purpose,
     block_number: event.blockNumber,
@@ -170,11 +165,31 @@ export async function disputesOfTask(db: Database, chainTaskId: bigint): Promise
   });
 }
 
-/** The dispute's outcome in words: fraud proven against the defender, the challenge rejected, or aborted. */
-export function disputeOutcome(
-  record: DisputeRecord,
-  open: boolean,
-): "open" | "fraud_proven" | "challenge_rejected" | "aborted" {
-  if (record.resolved === null) return open ? "open" : "aborted";
+/**
+ * How a dispute no longer open ended: fraud proven against the defender, the challenge rejected
+ * (the challenger lost), or aborted (it left the chain unresolved when its attempt was voided).
+ */
+export function settledOutcome(record: DisputeRecord): ReceiptChallenge["outcome"] {
+  if (record.resolved === null) return "aborted";
   return record.resolved.loser === record.defender.address ? "fraud_proven" : "challenge_rejected";
+}
+
+/**
+ * The audited segment a dispute is about, in steps: its audit's segment index (from the journal's
+ * AuditAssigned, as the watcher recorded it for the attempt), `interval` steps each, the last
+ * ending at `lastStep`.
+ */
+export async function disputedSegment(
+  db: Database,
+  taskId: string,
+  record: DisputeRecord,
+  interval: number,
+  lastStep: number,
+): Promise<{ index: number; from_step: number; to_step: number }> {
+  const audit = await db.taskAudit.findUnique({
+    where: { taskId_attempt_auditIndex: { taskId, attempt: record.attempt, auditIndex: record.auditIndex } },
+    select: { segment: true },
+  });
+  const index = audit?.segment ?? 0;
+  return { index, from_step: index * interval, to_step: Math.min((index + 1) * interval, lastStep) };
 }
