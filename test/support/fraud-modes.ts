@@ -17,14 +17,15 @@ export interface FraudRow {
   /** How the cheat is caught; null when nothing catches it yet (docs/verification.md says why). */
   caughtBy: Detection | null;
   /**
-   * Where the job ends: `succeeded` (with the honest weights), `failed` at no charge, or
-   * `disputed` (a commitment dispute nobody plays holds the escrow until the disputes issue lands).
+   * Where the job ends: `succeeded` (with the honest weights) or `failed` at no charge. (No row
+   * ends `disputed` since the platform drives disputes to their end; bench/fraud.ts still names it.)
    */
   ends: "succeeded" | "failed" | "disputed";
   /**
-   * The faulty worker misses a deadline and the chain re-assigns the task; with no other worker
-   * eligible it waits `Unassigned` (no deadline: docs/verification.md) until the standby honest
-   * worker is bonded and takes it over from the checkpoints the gateway accepted.
+   * The faulty worker misses a deadline, or loses the commitment dispute a verifier opened, and
+   * the chain re-assigns the task; with no other worker eligible it waits `Unassigned` (no
+   * deadline: docs/verification.md) until the standby honest worker is bonded and takes it over
+   * from the checkpoints the platform kept (after a lost dispute, none the cheat forged).
    */
   takeover: boolean;
   /**
@@ -64,8 +65,8 @@ export const FRAUD_ROWS: readonly FraudRow[] = [
     role: "worker",
     suite: "audit",
     caughtBy: "disagreeing-verdict",
-    ends: "disputed",
-    takeover: false,
+    ends: "succeeded",
+    takeover: true,
     faked: forgedCheckpoint,
     nodePaid: false,
   },
@@ -85,8 +86,8 @@ export const FRAUD_ROWS: readonly FraudRow[] = [
     role: "worker",
     suite: "evidence",
     caughtBy: "disagreeing-verdict",
-    ends: "disputed",
-    takeover: false,
+    ends: "succeeded",
+    takeover: true,
     faked: forgedCheckpoint,
     nodePaid: false,
   },
@@ -105,8 +106,8 @@ export const FRAUD_ROWS: readonly FraudRow[] = [
     role: "worker",
     suite: "forgery",
     caughtBy: "disagreeing-verdict",
-    ends: "disputed",
-    takeover: false,
+    ends: "succeeded",
+    takeover: true,
     faked: forgedCheckpoint,
     nodePaid: false,
   },
@@ -115,8 +116,8 @@ export const FRAUD_ROWS: readonly FraudRow[] = [
     role: "worker",
     suite: "operator",
     caughtBy: "disagreeing-verdict",
-    ends: "disputed",
-    takeover: false,
+    ends: "succeeded",
+    takeover: true,
     // Every step runs the swapped operator: every segment after step 0 is forged.
     faked: (segments) => segments,
     nodePaid: false,
