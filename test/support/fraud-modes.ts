@@ -25,7 +25,9 @@ export interface FraudRow {
    * The faulty worker misses a deadline, or loses the commitment dispute a verifier opened, and
    * the chain re-assigns the task; with no other worker eligible it waits `Unassigned` (no
    * deadline: docs/verification.md) until the standby honest worker is bonded and takes it over
-   * from the checkpoints the platform kept (after a lost dispute, none the cheat forged).
+   * from the checkpoints the platform kept (after a lost dispute, none the cheat forged). For a
+   * verifier row: its challenge is rejected, its audit fails, and a standby honest verifier is
+   * bonded to audit the work again.
    */
   takeover: boolean;
   /**
@@ -167,8 +169,8 @@ export const FRAUD_ROWS: readonly FraudRow[] = [
     role: "verifier",
     suite: "verifier",
     caughtBy: "disagreeing-verdict",
-    ends: "disputed",
-    takeover: false,
+    ends: "succeeded",
+    takeover: true,
     faked: (segments) => segments,
     nodePaid: false,
   },
