@@ -115,6 +115,8 @@ export class FraudStack {
   readonly nodes: NodeProcess[] = [];
   /** Rules on disputes; restarted with every new node, whose evidence directory it must read. */
   private referee: { child: ChildProcess; output: string[] } | null = null;
+  /** Restarts one at a time: nodes start side by side. */
+  private refereeRestart: Promise<void> = Promise.resolve();
   private authorization = "";
   private inputs: { model: string; dataset: string } | null = null;
   private readonly honestModels = new Map<string, string>();
@@ -187,7 +189,13 @@ export class FraudStack {
   }
 
   /** (Re)starts the referee over every node started so far, and waits until it watches the chain. */
-  private async startReferee(): Promise<void> {
+  private startReferee(): Promise<void> {
+    const restart = this.refereeRestart.then(() => this.restartReferee());
+    this.refereeRestart = restart.catch(() => undefined);
+    return restart;
+  }
+
+  private async restartReferee(): Promise<void> {
     const previous = this.referee?.child;
     if (previous && previous.exitCode === null && previous.signalCode === null) {
       const exited = new Promise((resolve) => previous.once("exit", resolve));
@@ -205,7 +213,7 @@ export class FraudStack {
     child.stderr!.on("data", (chunk: Buffer) => output.push(chunk.toString()));
     this.referee = { child, output };
     for (let i = 0; i < 1200 && !REFEREE_READY.test(output.join("")); i++) {
-      if (child.exitCode !== null) break;
+      if (child.exitCode !== null || child.signalCode !== null) break;
       await sleep(100);
     }
     if (!REFEREE_READY.test(output.join("")))
