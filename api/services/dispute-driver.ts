@@ -67,16 +67,31 @@ export class DisputeDriver {
     return ended;
   }
 
-  /** Records the task's disputes as the journal shows them and carries out each outcome once. */
-  async record(task: Task, state: TaskView): Promise<void> {
-    if (task.chainTaskId === null) return;
+  /**
+   * Records the task's disputes as the journal shows them and carries out each outcome once.
+   * False while the journal trails the chain: a dispute the chain no longer holds has no outcome
+   * in the journal yet. The task's state must then wait, or a worker could be handed the task
+   * before the forged checkpoints are dropped.
+   */
+  async record(task: Task, state: TaskView): Promise<boolean> {
+    if (task.chainTaskId === null) return true;
     const records = await disputesOfTask(this.deps.db, task.chainTaskId);
-    if (records.length === 0) return;
+    if (records.length === 0) return true;
+    const open = new Set(state.disputes.map(String));
+    const voided = new Set(
+      records
+        .filter((r) => r.resolved?.loserRole === "worker" && r.kind === "commitment")
+        .map((r) => r.attempt),
+    );
+    // Unresolved and gone from the chain: aborted when a lost dispute voided its attempt,
+    // otherwise resolved in a block the journal has not reached.
+    if (records.some((r) => r.resolved === null && !open.has(r.disputeId) && !voided.has(r.attempt))) {
+      return false;
+    }
     const recorded = await this.deps.db.jobEvent.findMany({
       where: { jobId: task.jobId, type: { in: DISPUTE_EVENTS } },
       orderBy: { id: "asc" },
     });
-    const open = new Set(state.disputes.map(String));
     for (const record of records) {
       const mine = recorded.filter((event) => disputeIdOf(event) === record.disputeId);
       const has = (type: string) => mine.some((event) => event.type === type);
@@ -107,6 +122,7 @@ export class DisputeDriver {
         await this.deps.events.emit(task.jobId, outcomeEvent(outcome), outcomeData(record));
       }
     }
+    return true;
   }
 
   /**
@@ -226,7 +242,9 @@ export class DisputeDriver {
     const passed = new Set(
       (
         await this.deps.db.taskAudit.findMany({
-          where: { taskId: task.id, attempt: record.attempt, outcome: "passed" },
+          // Passed alone is not enough: an audit that disagreed and opened the dispute is
+          // `Passed` too (its verifier did its duty); only an agreeing replay vouches.
+          where: { taskId: task.id, attempt: record.attempt, outcome: "passed", agrees: true },
           select: { segment: true },
         })
       ).map((audit) => audit.segment),

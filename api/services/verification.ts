@@ -115,8 +115,9 @@ export class VerificationDriver {
   private async advance(task: Task, head: number, parameters: ProtocolParameters): Promise<void> {
     const { chain } = this.deps;
     const state = await chain.taskState(task.id);
-    // What the disputes came to first: a worker that lost one leaves the task re-assigned.
-    await this.disputes.record(task, state);
+    // What the disputes came to first: a worker that lost one leaves the task re-assigned, to be
+    // handed over only once its forged checkpoints are dropped.
+    if (!(await this.disputes.record(task, state))) return;
     switch (state.status) {
       case "Assigned":
         await this.disputes.rerun(task, state);
