@@ -13,7 +13,7 @@ export interface FraudRow {
    * Which test file runs it (`test/slow/fraud-<suite>.e2e.test.ts`), a few rows each so files run
    * side by side.
    */
-  suite: "evidence" | "forgery" | "operator" | "audit" | "verifier" | "liveness";
+  suite: "evidence" | "forgery" | "operator" | "audit" | "disputes" | "verifier" | "liveness";
   /** How the cheat is caught; null when nothing catches it yet (docs/verification.md says why). */
   caughtBy: Detection | null;
   /**
@@ -65,7 +65,7 @@ export const FRAUD_ROWS: readonly FraudRow[] = [
   {
     mode: "perturb-weights",
     role: "worker",
-    suite: "audit",
+    suite: "disputes",
     caughtBy: "disagreeing-verdict",
     ends: "succeeded",
     takeover: true,
