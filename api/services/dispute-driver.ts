@@ -133,7 +133,10 @@ export class DisputeDriver {
   async rerun(task: Task, state: TaskView): Promise<void> {
     if (state.status !== "Assigned" || state.worker === null) return;
     const events = await this.deps.db.jobEvent.findMany({
-      where: { jobId: task.jobId, type: { in: ["verification.fraud_proven", "training.rerun"] } },
+      where: {
+        jobId: task.jobId,
+        type: { in: ["verification.fraud_proven", "training.rerun", "training.reassigned"] },
+      },
     });
     const voided = events.some(
       (event) =>
@@ -141,9 +144,10 @@ export class DisputeDriver {
         (event.data as { loser?: { role?: unknown } }).loser?.role === "worker" &&
         Number((event.data as { attempt?: unknown }).attempt) < state.attempt,
     );
+    // The verification driver queues the attempt itself when it re-assigned an Unassigned task.
     const queued = events.some(
       (event) =>
-        event.type === "training.rerun" &&
+        event.type !== "verification.fraud_proven" &&
         Number((event.data as { attempt?: unknown }).attempt) === state.attempt,
     );
     if (!voided || queued) return;
