@@ -45,6 +45,8 @@ const disputeIdOf = (event: Pick<JobEvent, "data">) =>
 export class DisputeDriver {
   /** Per dispute, the block at which a refused timeout claim may be tried again. */
   private readonly retryAt = new Map<bigint, number>();
+  /** Per task about to change hands, the block the event journal must reach first. */
+  private readonly journalTarget = new Map<string, number>();
 
   constructor(private readonly deps: DisputeDriverDeps) {}
 
@@ -65,6 +67,27 @@ export class DisputeDriver {
       else ended = true;
     }
     return ended;
+  }
+
+  /**
+   * Whether the event journal (finalized blocks, applied by the watcher) has reached the chain
+   * state just read for the task, which is about to go to a worker. A task left by a worker that
+   * lost a dispute must not be handed over before the journal shows the loss: until then its
+   * forged checkpoints are still stored, and the next worker would resume from them. The target
+   * is the head when first asked, so a journal that trails by a few blocks still gets there.
+   */
+  async journalCaughtUp(task: Task): Promise<boolean> {
+    const target = this.journalTarget.get(task.id) ?? (await this.deps.chain.head());
+    // The API's watcher keeps its place under the default cursor name (event-watcher.ts).
+    const cursor = await this.deps.db.chainCursor.findUnique({ where: { name: "compute" } });
+    // No journal kept at all (no watcher ever ran on this database): no dispute can be recorded,
+    // so there is nothing to wait for.
+    if (cursor === null || cursor.blockNumber >= target) {
+      this.journalTarget.delete(task.id);
+      return true;
+    }
+    this.journalTarget.set(task.id, target);
+    return false;
   }
 
   /**

@@ -120,10 +120,12 @@ export class VerificationDriver {
     if (!(await this.disputes.record(task, state))) return;
     switch (state.status) {
       case "Assigned":
+        if (!(await this.disputes.journalCaughtUp(task))) return;
         await this.disputes.rerun(task, state);
         if (head > state.commitDeadline) await this.reassign(task, state, head);
         return;
       case "Unassigned":
+        if (!(await this.disputes.journalCaughtUp(task))) return;
         if (await this.pastUnassignedDeadline(task)) {
           const job = await this.deps.db.trainingJob.findUniqueOrThrow({ where: { id: task.jobId } });
           await this.failUnverified(job, task, "unassigned_timeout");
