@@ -16,11 +16,12 @@ import {
 } from "./compute-state.ts";
 import { type ChainConnection, connectChain } from "./connection.ts";
 import { escrowFor, type PlanckAmount, parseTokenRate, type TokenRate } from "./conversion.ts";
+import { type DisputeView, readDispute } from "./dispute-state.ts";
 import { BridgeError } from "./errors.ts";
 import { EventWatcher, type EventWatcherOptions } from "./event-watcher.ts";
 import { signerFromSeed } from "./signer.ts";
 import { type Extrinsic, Submitter, type SubmitterOptions } from "./submitter.ts";
-import { type TaskAction, taskCause, taskEffects } from "./task-effects.ts";
+import { disputeCause, type TaskAction, taskCause, taskEffects } from "./task-effects.ts";
 import { PrismaTransactionStore, type TxRecord } from "./transaction-store.ts";
 import { hashArgument } from "./values.ts";
 
@@ -242,6 +243,30 @@ export class ChainBridge {
    */
   async reassign(taskId: string, attempt: number): Promise<TxRecord> {
     return this.#taskCall(taskId, "reassign", "Compute.reassign_task", "reassignTask", attempt);
+  }
+
+  /** An open dispute of the pinpoint game (PROTOCOL.md §6), or null once it is resolved. */
+  dispute(disputeId: bigint): Promise<DisputeView | null> {
+    return readDispute(this.api, disputeId);
+  }
+
+  /**
+   * Ends a dispute whose defender or challenger missed its turn (`now > deadline`, PROTOCOL.md
+   * §6.5): that party loses. Anyone may call it; the operator does, so that a party that stalls
+   * neither keeps the task's escrow locked nor its stake. Journaled once per dispute and task.
+   */
+  async claimTimeout(taskId: string, disputeId: bigint): Promise<TxRecord> {
+    await this.#chainTaskId(taskId);
+    const extrinsic = computeCall(this.api, "claimTimeout")(disputeId);
+    const expected = { callHex: extrinsic.method.toHex(), signer: this.submitter.address };
+    const record = await this.db.$transaction((tx) =>
+      this.store.recordRetryable(tx, {
+        causeKey: disputeCause(taskId, disputeId),
+        purpose: "Compute.claim_timeout",
+        ...expected,
+      }),
+    );
+    return this.submitter.resume(record, expected);
   }
 
   /** The number of the best block: deadlines on chain are block numbers. */

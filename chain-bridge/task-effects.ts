@@ -20,6 +20,11 @@ export function taskCause(taskId: string, action: TaskAction, attempt?: number, 
   return `task:${taskId}:${action}${attempt === undefined ? "" : `@${attempt}`}${round === 0 ? "" : `/${round}`}`;
 }
 
+/** `task:<task id>:claim_timeout:<dispute id>`: a dispute is ended by timeout at most once. */
+export function disputeCause(taskId: string, disputeId: bigint): string {
+  return `task:${taskId}:claim_timeout:${disputeId}`;
+}
+
 export function taskIdOfCause(causeKey: string): string {
   const match = /^task:([^:]+):/.exec(causeKey);
   if (!match) throw new BridgeError("RECONCILE_FAILED", `cause key "${causeKey}" does not name a task`);

@@ -7,6 +7,9 @@
 // data directory, one directory per node. `up --fault ROLE:MODE` adds one node that misbehaves
 // on purpose (worker-runtime/node/faults.ts), on the spare account //Ferdie; without one, a
 // whistleblower re-checking half the verdicts (its default share) runs on that account instead.
+// A referee process (`veritrain referee`, with the dev chain's governance key, the operator's)
+// rules on the pinpoint game's disputes from the evidence the nodes upload to the gateway, so a
+// disputed job ends.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
@@ -107,18 +110,36 @@ function stopped(child: ChildProcess): Promise<void> {
   });
 }
 
+/**
+ * The arguments of `veritrain referee` ruling on the disputes of the nodes whose data directories
+ * are `nodeDirs`: it reads the evidence they uploaded to the gateway at `apiUrl` (with the
+ * operator's key) and the task inputs each keeps.
+ */
+export function refereeArgs(chainWsUrl: string, apiUrl: string, nodeDirs: readonly string[]): string[] {
+  return ["referee", ...["--chain", chainWsUrl, "--api", apiUrl], ...["--inputs-dir", ...nodeDirs]];
+}
+
+/** The line `veritrain referee` logs once it watches the chain. */
+export const REFEREE_READY = /watching for disputes/;
+
 export function startLocalNodes(
   nodes: readonly LocalNode[],
   apiUrl: string,
   chainWsUrl: string,
   dataDir: string,
+  /** The chain's governance (sudo) key, which the referee rules with: the operator's on the dev chain. */
+  refereeSeed: string,
 ): LocalNodes {
+  const dirOf = (node: LocalNode) => join(dataDir, "nodes", localNodeDir(node));
+  const logged = (dir: string, name: string) => {
+    mkdirSync(dir, { recursive: true });
+    const log = join(dir, name);
+    return { log, out: openSync(log, "a") };
+  };
   const children = nodes.map((node) => {
     const { role, seed, fault } = node;
-    const dir = join(dataDir, "nodes", localNodeDir(node));
-    mkdirSync(dir, { recursive: true });
-    const log = join(dir, "node.log");
-    const out = openSync(log, "a");
+    const dir = dirOf(node);
+    const { log, out } = logged(dir, "node.log");
     const child = spawn(
       process.execPath,
       [
@@ -132,11 +153,20 @@ export function startLocalNodes(
     );
     return { role, child, line: `${role} node ${seed}${fault ? ` with fault ${fault}` : ""} (log: ${log})` };
   });
+  const referee = logged(join(dataDir, "referee"), "referee.log");
+  const refereeChild = spawn(
+    process.execPath,
+    [ENTRY, ...refereeArgs(chainWsUrl, apiUrl, nodes.map(dirOf))],
+    {
+      stdio: ["ignore", referee.out, referee.out],
+      env: { ...process.env, VERITRAIN_NODE_SEED: refereeSeed },
+    },
+  );
   return {
-    started: children.map((c) => c.line),
+    started: [...children.map((c) => c.line), `referee for the nodes' disputes (log: ${referee.log})`],
     processes: children.map(({ role, child }) => ({ role, pid: child.pid ?? 0 })),
     stop: async () => {
-      await Promise.all(children.map(({ child }) => stopped(child)));
+      await Promise.all([...children.map(({ child }) => child), refereeChild].map(stopped));
     },
   };
 }

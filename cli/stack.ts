@@ -1,6 +1,7 @@
 // Brings up everything a Veritrain API needs on one machine: the services whose URLs are not
 // configured are started embedded (Postgres, Redis, the dev chain), then the API itself, and with
-// the embedded chain the local worker and verifier nodes (two of each unless told otherwise).
+// the embedded chain the local worker and verifier nodes (two of each unless told otherwise) and
+// a referee ruling on their disputes with the operator's key, the dev chain's governance key.
 import { join } from "node:path";
 import { type RunningApi, startApi } from "../api/server.ts";
 import { startDevnet } from "../chain/index.ts";
@@ -17,14 +18,15 @@ import {
 } from "./local-nodes.ts";
 
 // The dev chain of a local stack seals a block a second, and its windows are sized for a demo:
-// an hour for a worker to commit, half a minute for a verifier's replay, and a job settles about
-// 45 seconds after its training ends (PROTOCOL.md §2 has the production values).
+// an hour for a worker to commit, half a minute for a verifier's replay or a dispute's turn, and
+// a job settles about 45 seconds after its training ends (PROTOCOL.md §2 has the production values).
 const DEV_BLOCK_TIME_MS = 1_000;
 const DEV_STACK_WINDOWS = {
   commitBlocks: 3_600,
   verdictBlocks: 30,
   challengeBlocks: 5,
   revealBlocks: 10,
+  roundBlocks: 30,
 } as const;
 
 export interface Stack {
@@ -82,7 +84,7 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
     stops.push(api.close);
     // Dev accounts stake for the local nodes; against a configured chain, nodes are the operators' own.
     const nodes = embeddedChain
-      ? startLocalNodes(nodesToRun, api.url, chainWsUrl, config.dataDir)
+      ? startLocalNodes(nodesToRun, api.url, chainWsUrl, config.dataDir, config.operatorSeed)
       : undefined;
     if (nodes) {
       stops.push(nodes.stop);

@@ -5,9 +5,11 @@ import { Keyring } from "@polkadot/keyring";
 import { cryptoWaitReady } from "@polkadot/util-crypto";
 import {
   checkpointRoot,
+  type DisputeAnchor,
   profileHash,
   type Receipt,
   type ReceiptBody,
+  type ReceiptChallenge,
   type ReceiptVerification,
   specHash,
   verifyReceipt,
@@ -65,6 +67,7 @@ before(async () => {
     checkpoints: { interval: 10, steps: [0, 10, 20], leaves, root },
     worker: {
       address: worker.address,
+      attempt: 0,
       commitment_signature: hex(
         worker.sign(
           commitmentMessage({ taskId: task, checkpointRoot: root, leafCount: 3, modelSha256: modelSha }),
@@ -206,4 +209,66 @@ test("checks the run's determinism profile against one the user gives, and the r
   );
   const malformed = { ...receipt, body: { ...receipt.body, profile_blake2_256: "not hex" } };
   assert.ok(failed(malformed, model).includes("profile_hash"));
+});
+
+/** A commitment dispute the worker of attempt 0 lost at the referee after `rounds` rounds. */
+function provenFraud(rounds: number): ReceiptChallenge {
+  const cheat = { role: "worker" as const, address: "5Cheat" };
+  const anchor = (purpose: DisputeAnchor["purpose"], block: number): DisputeAnchor => ({
+    purpose,
+    block_number: block,
+    event_index: 2,
+    block_hash: `0x${"ab".repeat(32)}`,
+    extrinsic_hash: null,
+  });
+  return {
+    dispute_id: "7",
+    kind: "commitment",
+    attempt: 0,
+    audit_index: 0,
+    segment: { from_step: 0, to_step: 10 },
+    challenger: { role: "verifier", address: "5Verifier" },
+    defender: cheat,
+    rounds,
+    disputed_step: 3,
+    disputed_operator: 12,
+    outcome: "fraud_proven",
+    loser: cheat,
+    decided_by: "referee",
+    anchors: [
+      anchor("dispute_opened", 40),
+      ...Array.from({ length: rounds }, (_, i) => anchor("dispute_round", 41 + i)),
+      anchor("dispute_resolved", 41 + rounds),
+    ],
+  };
+}
+
+/** The receipt of a job re-run by attempt 1 after `challenges`, signed by the platform. */
+function withChallenges(challenges: ReceiptChallenge[]): Receipt {
+  const body = structuredClone(receipt.body);
+  body.worker.attempt = 1;
+  body.challenges = challenges;
+  return signBody(body);
+}
+
+test("a receipt lists the disputes of a re-run job: fraud proven against a voided attempt verifies", () => {
+  assert.deepEqual(failed(withChallenges([provenFraud(5)])), []);
+  const tampered = withChallenges([provenFraud(5)]);
+  tampered.body.challenges[0]!.outcome = "challenge_rejected";
+  assert.deepEqual(failed(tampered), ["platform_signature", "challenges"], "the signature covers the list");
+});
+
+test("inconsistent disputes fail the challenges check even when the platform signed them", () => {
+  const onDelivering = provenFraud(5);
+  onDelivering.attempt = 1;
+  const rounds = provenFraud(5);
+  rounds.rounds = 3;
+  const unresolvedAbort = { ...provenFraud(2), outcome: "aborted" as const };
+  const wrongLoser = provenFraud(2);
+  wrongLoser.loser = wrongLoser.challenger;
+  const badAnchor = provenFraud(1);
+  badAnchor.anchors[0]!.block_hash = "not a hash";
+  for (const challenge of [onDelivering, rounds, unresolvedAbort, wrongLoser, badAnchor]) {
+    assert.deepEqual(failed(withChallenges([challenge])), ["challenges"], JSON.stringify(challenge));
+  }
 });

@@ -18,11 +18,40 @@ export interface ReceiptAudit {
   signature: string;
 }
 
+/** Where a dispute's event is on chain: its block, and its index among the block's events. */
+export interface DisputeAnchor {
+  purpose: "dispute_opened" | "dispute_round" | "dispute_resolved";
+  block_number: number;
+  event_index: number;
+  block_hash: string;
+  extrinsic_hash: string | null;
+}
+
+export type DisputeParty = { role: "worker" | "verifier" | "whistleblower"; address: string };
+
+/**
+ * A dispute of the pinpoint game over one audit (PROTOCOL.md §6): a verifier against the worker's
+ * commitment, or a whistleblower against a verifier's transcript. `fraud_proven`: the defender lost;
+ * `challenge_rejected`: the challenger lost; `aborted`: the attempt was voided by another dispute
+ * the worker lost before this one ended.
+ */
 export interface ReceiptChallenge {
-  challenger: string;
-  from_step: number;
-  to_step: number;
-  outcome: "worker_upheld" | "worker_slashed" | "verifier_slashed" | "forced_error_caught";
+  dispute_id: string;
+  kind: "commitment" | "transcript";
+  /** The task's attempt whose audit was disputed; the model comes from `worker.attempt`. */
+  attempt: number;
+  audit_index: number;
+  segment: { from_step: number; to_step: number };
+  challenger: DisputeParty;
+  defender: DisputeParty;
+  /** Bisection rounds played (one `dispute_round` anchor each). */
+  rounds: number;
+  disputed_step: number | null;
+  disputed_operator: number | null;
+  outcome: "fraud_proven" | "challenge_rejected" | "aborted";
+  loser: DisputeParty | null;
+  decided_by: "referee" | "timeout" | null;
+  anchors: DisputeAnchor[];
 }
 
 export interface ChainAnchor {
@@ -50,7 +79,8 @@ export interface ReceiptBody {
   verification_level: string;
   result: { model_sha256: string; metrics: Record<string, unknown> };
   checkpoints: { interval: number; steps: number[]; leaves: string[]; root: string };
-  worker: { address: string; commitment_signature: string };
+  /** The worker whose attempt delivered the model (attempts count from 0; earlier ones were voided). */
+  worker: { address: string; attempt: number; commitment_signature: string };
   audits: ReceiptAudit[];
   challenges: ReceiptChallenge[];
   chain: { genesis_hash: string; task_id: string; anchors: ChainAnchor[] };
@@ -234,5 +264,62 @@ export function verifyReceipt(
       );
     });
   });
+  const challenges: unknown = body.challenges;
+  check("challenges", () => {
+    if (!Array.isArray(challenges)) return "challenges must be a list";
+    for (const [i, challenge] of (challenges as ReceiptChallenge[]).entries()) {
+      const wrong = challengeProblem(challenge, body.worker);
+      if (wrong !== null) return `challenge ${i} (dispute ${challenge?.dispute_id}): ${wrong}`;
+    }
+    return true;
+  });
   return { valid: checks.every((c) => c.ok), checks };
+}
+
+const OUTCOMES = new Set(["fraud_proven", "challenge_rejected", "aborted"]);
+const anchorOrder = (a: DisputeAnchor, b: DisputeAnchor) =>
+  a.block_number - b.block_number || a.event_index - b.event_index;
+
+/**
+ * What is inconsistent in one dispute of a receipt, or null: its outcome and anchors must be well
+ * formed and agree with each other, and a dispute that proved the worker's fraud (or was aborted
+ * when an attempt was voided) cannot be about the attempt that delivered the model.
+ */
+function challengeProblem(challenge: ReceiptChallenge, worker: ReceiptBody["worker"]): string | null {
+  if (typeof challenge !== "object" || challenge === null) return "not an object";
+  if (!OUTCOMES.has(challenge.outcome)) return `unknown outcome ${String(challenge.outcome)}`;
+  if (!Number.isInteger(challenge.attempt) || challenge.attempt < 0) return "attempt is not a count";
+  if (!Array.isArray(challenge.anchors)) return "anchors must be a list";
+  for (const anchor of challenge.anchors) {
+    const wellFormed =
+      Number.isInteger(anchor.block_number) &&
+      anchor.block_number >= 0 &&
+      Number.isInteger(anchor.event_index) &&
+      anchor.event_index >= 0 &&
+      /^0x[0-9a-f]{64}$/.test(anchor.block_hash);
+    if (!wellFormed) return `anchor ${anchor.purpose} is not a block number, event index and block hash`;
+  }
+  const sorted = [...challenge.anchors].sort(anchorOrder);
+  if (sorted[0]?.purpose !== "dispute_opened") return "the first anchor is not the dispute's opening";
+  if (sorted.filter((a) => a.purpose === "dispute_opened").length !== 1) return "more than one opening";
+  const rounds = sorted.filter((a) => a.purpose === "dispute_round").length;
+  if (rounds !== challenge.rounds) return `${challenge.rounds} rounds claimed, ${rounds} anchored`;
+  const resolved = sorted.filter((a) => a.purpose === "dispute_resolved");
+  if (challenge.outcome === "aborted") {
+    if (resolved.length > 0 || challenge.loser !== null || challenge.decided_by !== null)
+      return "an aborted dispute has no resolution";
+    if (challenge.attempt === worker.attempt)
+      return "a dispute is aborted only by voiding its attempt, yet its attempt delivered the model";
+    return null;
+  }
+  if (resolved.length !== 1 || sorted.at(-1) !== resolved[0]) return "the resolution is not its last anchor";
+  if (challenge.decided_by !== "referee" && challenge.decided_by !== "timeout") return "decided by nobody";
+  const loser = challenge.outcome === "fraud_proven" ? challenge.defender : challenge.challenger;
+  if (challenge.loser?.address !== loser?.address || challenge.loser?.role !== loser?.role)
+    return `the loser of a ${challenge.outcome} dispute is its ${challenge.outcome === "fraud_proven" ? "defender" : "challenger"}`;
+  if (challenge.outcome === "fraud_proven" && loser.role === "worker") {
+    if (challenge.attempt === worker.attempt || loser.address === worker.address)
+      return "fraud was proven against the attempt (or worker) that delivered the model";
+  }
+  return null;
 }

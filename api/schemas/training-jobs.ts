@@ -283,6 +283,11 @@ export const CheckpointList = Type.Object(
 
 const Hex64 = Type.String({ pattern: "^[0-9a-f]{64}$" });
 
+const DisputePartySchema = Type.Object({
+  role: StringEnum(["worker", "verifier", "whistleblower"]),
+  address: Type.String(),
+});
+
 // Every field of the signed body is declared: the serializer drops undeclared ones, and a body
 // missing a field would no longer match its signature.
 export const ReceiptSchema = Type.Object(
@@ -313,6 +318,9 @@ export const ReceiptSchema = Type.Object(
       }),
       worker: Type.Object({
         address: Type.String(),
+        attempt: Type.Integer({
+          description: "The task's attempt that delivered the model (from 0; earlier attempts were voided)",
+        }),
         commitment_signature: Type.String({ description: "sr25519, over the commitment message" }),
       }),
       audits: Type.Array(
@@ -328,11 +336,38 @@ export const ReceiptSchema = Type.Object(
       ),
       challenges: Type.Array(
         Type.Object({
-          challenger: Type.String(),
-          from_step: Type.Integer(),
-          to_step: Type.Integer(),
-          outcome: StringEnum(["worker_upheld", "worker_slashed", "verifier_slashed", "forced_error_caught"]),
+          dispute_id: Type.String(),
+          kind: StringEnum(["commitment", "transcript"], {
+            description:
+              "commitment: a verifier disputes the worker's checkpoint; transcript: a whistleblower disputes a verifier's replay",
+          }),
+          attempt: Type.Integer({ description: "The task's attempt whose audit was disputed" }),
+          audit_index: Type.Integer(),
+          segment: Type.Object({ from_step: Type.Integer(), to_step: Type.Integer() }),
+          challenger: DisputePartySchema,
+          defender: DisputePartySchema,
+          rounds: Type.Integer({ description: "Bisection rounds played" }),
+          disputed_step: Type.Union([Type.Integer(), Type.Null()]),
+          disputed_operator: Type.Union([Type.Integer(), Type.Null()], {
+            description: "Index of the one operator of the step graph the game narrowed to",
+          }),
+          outcome: StringEnum(["fraud_proven", "challenge_rejected", "aborted"], {
+            description:
+              "fraud_proven: the defender lost; challenge_rejected: the challenger lost; aborted: its attempt was voided by another dispute the worker lost",
+          }),
+          loser: Type.Union([DisputePartySchema, Type.Null()]),
+          decided_by: Type.Union([StringEnum(["referee", "timeout"]), Type.Null()]),
+          anchors: Type.Array(
+            Type.Object({
+              purpose: StringEnum(["dispute_opened", "dispute_round", "dispute_resolved"]),
+              block_number: Type.Integer(),
+              event_index: Type.Integer(),
+              block_hash: Type.String(),
+              extrinsic_hash: Type.Union([Type.String(), Type.Null()]),
+            }),
+          ),
         }),
+        { description: "Every dispute of the task's audits, in the order they opened" },
       ),
       chain: Type.Object({
         genesis_hash: Type.String(),

@@ -146,7 +146,10 @@ export class JobDispatcher {
           profile: null,
           maxSteps: BigInt(job.totalSteps),
           checkpointInterval: BigInt(checkpointEvery),
-          graphNodes: 1,
+          // Counted at the quote for the 1-thread profile, the one every node runs by default
+          // (docs/verification.md, "The pinpoint game's N"); a job quoted before it was keeps
+          // the former placeholder, with which no dispute reaches phase 2.
+          graphNodes: job.graphNodes ?? 1,
           verificationLevel: audits,
         },
       });

@@ -40,9 +40,25 @@ export class JobSettlement {
    * running (its model was delivered meanwhile): then nothing changed.
    */
   async cancel(job: TrainingJob): Promise<boolean> {
+    if (job.status === "verifying") return this.cancelDisputed(job);
     await this.cancelEscrow(taskIdOf(job.id));
     const charge = await this.costOfStepsDone(job);
     return this.finish(job, "cancelled", null, charge, { from: ["queued", "running"] });
+  }
+
+  /**
+   * The user's cancel of a job whose verification is disputed on chain: allowed, and free. The
+   * work is in question, so nothing of it is charged; the verification driver keeps playing the
+   * platform's part until the disputes end and then releases the escrow (windDown). False when
+   * the job is not disputed (a job being verified without a dispute cannot be cancelled).
+   */
+  private async cancelDisputed(job: TrainingJob): Promise<boolean> {
+    const { chain } = this.deps;
+    const task = await this.deps.db.task.findUnique({ where: { id: taskIdOf(job.id) } });
+    if (!chain || task?.chainTaskId === null || task?.chainTaskId === undefined) return false;
+    const state = await chain.taskState(task.id);
+    if (state.disputes.length === 0) return false;
+    return this.finish(job, "cancelled", null, 0, { from: ["verifying"] });
   }
 
   /** A job that waited in line past its `expires_after`: it never started, so nothing is charged. */

@@ -118,6 +118,7 @@ export class Jobs {
         platformFeeCents: BigInt(quote.price.platform_fee_cents),
         flopsPerStep: BigInt(Math.ceil(quote.flopsPerStep)),
         totalSteps: quote.totalSteps,
+        graphNodes: quote.graphNodes,
         expiresAt:
           request.expires_after === undefined ? null : new Date(Date.now() + request.expires_after * 1000),
         sweepId,
@@ -163,16 +164,12 @@ export class Jobs {
         `Job '${id}' is ${job.status}; only queued or running jobs can be cancelled`,
       );
     }
-    if (job.status === "verifying") {
-      throw new JobError(
-        "job_not_cancellable",
-        `Job '${id}' has finished training and is being verified; it can no longer be cancelled`,
-      );
-    }
     if (!(await this.deps.settlement.cancel(job))) {
       throw new JobError(
         "job_not_cancellable",
-        `Job '${id}' finished training while it was being cancelled and is being verified; it can no longer be cancelled`,
+        job.status === "verifying"
+          ? `Job '${id}' has finished training and is being verified; it can be cancelled only while its verification is disputed`
+          : `Job '${id}' finished training while it was being cancelled and is being verified; it can no longer be cancelled`,
       );
     }
     return this.get(organizationId, id);

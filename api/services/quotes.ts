@@ -55,6 +55,8 @@ interface Plan {
   totalSteps: number;
   checkpoints: number;
   flopsPerStep: number;
+  /** Nodes of the one-step training graph at the 1-thread profile: the task's `graph_nodes`. */
+  graphNodes: number;
 }
 
 export interface Quote extends Plan {
@@ -168,13 +170,14 @@ export class Quotes {
     const byEpochs = spec.epochs === undefined ? Number.POSITIVE_INFINITY : spec.epochs * perEpoch;
     const totalSteps = Math.min(byEpochs, spec.max_steps ?? Number.POSITIVE_INFINITY);
     const flopsPerStep = await this.flopsPerStep(model.sha256, inputShapes);
-    await this.probe(model.sha256, spec, datasetDetails);
+    const graphNodes = await this.probe(model.sha256, spec, datasetDetails);
     return {
       spec,
       trainSamples,
       totalSteps,
       checkpoints: segmentsOf(totalSteps, spec.checkpoint_every) + 1,
       flopsPerStep,
+      graphNodes,
     };
   }
 
@@ -182,11 +185,11 @@ export class Quotes {
    * One training step on zeros of the dataset's shapes, on the inspection worker: a model and
    * dataset that pass the checks above but would fail in training (a target the loss cannot
    * take, a node whose shapes clash) are refused here, naming the node. The plan cache keeps the
-   * answer, so a repeated quote does not run it again.
+   * answer, so a repeated quote does not run it again. Resolves to the step graph's node count.
    */
-  private async probe(sha256: string, spec: TrainingSpec, dataset: DatasetDetails): Promise<void> {
+  private async probe(sha256: string, spec: TrainingSpec, dataset: DatasetDetails): Promise<number> {
     const read = async () => buffer(await this.blobs.read(sha256));
-    await this.inspector
+    return this.inspector
       .probe(read, { sha256, spec, dataset: { format: dataset.format, tensors: dataset.tensors } })
       .catch((error: unknown) => {
         if (!(error instanceof FileRejectedError)) throw error;

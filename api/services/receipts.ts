@@ -3,9 +3,16 @@
 // made (the worker's commitment, each verifier's verdict), then signed with the platform key.
 // Every claim in it can be checked offline with the SDK's verifyReceipt.
 import type { Database } from "../../prisma/client.ts";
-import type { ChainAnchor, Receipt, ReceiptAudit, ReceiptBody } from "../../protocol/receipt.ts";
+import type {
+  ChainAnchor,
+  Receipt,
+  ReceiptAudit,
+  ReceiptBody,
+  ReceiptChallenge,
+} from "../../protocol/receipt.ts";
 import { checkpointRoot, specHash } from "../../protocol/receipt.ts";
 import { receiptMessage } from "../../protocol/signed-messages.ts";
+import { disputedSegment, disputesOfTask, settledOutcome } from "./dispute-journal.ts";
 import { checkpointEveryOf } from "./job-dispatch.ts";
 import { startingModelSha256 } from "./job-init.ts";
 import type { PlatformKey } from "./platform-key.ts";
@@ -144,13 +151,53 @@ export class Receipts {
         leaves,
         root: checkpointRoot(leaves),
       },
-      worker: { address: task.workerAddress!, commitment_signature: task.commitmentSignature },
+      worker: {
+        address: task.workerAddress!,
+        attempt: task.attempt,
+        commitment_signature: task.commitmentSignature,
+      },
       audits: receiptAudits,
-      // Disputes are not driven by this service yet: a task with one never finalizes here.
-      challenges: [],
+      challenges: await this.challenges(task.id, task.chainTaskId, checkpointEveryOf(job), job.totalSteps),
       chain: { genesis_hash: this.genesisHash, task_id: task.chainTaskId.toString(), anchors },
       platform: { public_key: this.key.publicKeyHex },
     };
     return { body, signature: this.key.signHex(receiptMessage(body)) };
+  }
+
+  /**
+   * Every dispute of the task's audits, with its rounds, outcome and anchors from the event
+   * journal. The task is finalized, so none is open: one that never resolved was aborted.
+   */
+  private async challenges(
+    taskId: string,
+    chainTaskId: bigint,
+    interval: number,
+    lastStep: number,
+  ): Promise<ReceiptChallenge[]> {
+    const records = await disputesOfTask(this.db, chainTaskId);
+    return Promise.all(
+      records.map(async (record) => {
+        const { from_step, to_step } = await disputedSegment(this.db, taskId, record, interval, lastStep);
+        const anchors = [record.opened, ...record.rounds.map((r) => r.anchor)];
+        if (record.resolved) anchors.push(record.resolved.anchor);
+        const resolved = record.resolved;
+        return {
+          dispute_id: record.disputeId,
+          kind: record.kind,
+          attempt: record.attempt,
+          audit_index: record.auditIndex,
+          segment: { from_step, to_step },
+          challenger: record.challenger,
+          defender: record.defender,
+          rounds: record.rounds.length,
+          disputed_step: record.step === null ? null : Number(record.step),
+          disputed_operator: record.operator,
+          outcome: settledOutcome(record),
+          loser: resolved ? { role: resolved.loserRole, address: resolved.loser } : null,
+          decided_by: resolved?.by ?? null,
+          anchors,
+        };
+      }),
+    );
   }
 }

@@ -12,6 +12,7 @@ import { merkleInclusionProof } from "../../protocol/merkle.ts";
 import type { AuditTask } from "../../protocol/node-wire.ts";
 import { closeWithin } from "../../queue/closing.ts";
 import type { TaskProducer } from "../../queue/producers.ts";
+import { DisputeDriver } from "./dispute-driver.ts";
 import type { UserReasonCode } from "./failure-reasons.ts";
 import type { JobDispatcher } from "./job-dispatch.ts";
 import type { JobEvents } from "./job-events.ts";
@@ -52,8 +53,11 @@ export class VerificationDriver {
   private halted = false;
   /** Per task and step, the block at which a refused call may be tried again. */
   private readonly retryAt = new Map<string, number>();
+  private readonly disputes: DisputeDriver;
 
-  constructor(private readonly deps: VerificationDriverDeps) {}
+  constructor(private readonly deps: VerificationDriverDeps) {
+    this.disputes = new DisputeDriver(deps);
+  }
 
   /** Runs a pass every `intervalMs` until `stop`. */
   start(intervalMs: number): void {
@@ -111,11 +115,17 @@ export class VerificationDriver {
   private async advance(task: Task, head: number, parameters: ProtocolParameters): Promise<void> {
     const { chain } = this.deps;
     const state = await chain.taskState(task.id);
+    // What the disputes came to first: a worker that lost one leaves the task re-assigned, to be
+    // handed over only once its forged checkpoints are dropped.
+    if (!(await this.disputes.record(task, state))) return;
     switch (state.status) {
       case "Assigned":
+        if (!(await this.disputes.journalCaughtUp(task))) return;
+        await this.disputes.rerun(task, state);
         if (head > state.commitDeadline) await this.reassign(task, state, head);
         return;
       case "Unassigned":
+        if (!(await this.disputes.journalCaughtUp(task))) return;
         if (await this.pastUnassignedDeadline(task)) {
           const job = await this.deps.db.trainingJob.findUniqueOrThrow({ where: { id: task.jobId } });
           await this.failUnverified(job, task, "unassigned_timeout");
@@ -148,6 +158,9 @@ export class VerificationDriver {
         return;
       }
       case "Auditing":
+        // A verdict revealed early may open a dispute before the audits close; one the worker
+        // lost voids the attempt, and the next pass finds the task re-assigned.
+        if (await this.disputes.claimTimeouts(task, state, head)) return;
         await this.queueAudits(task, state);
         if (head > state.revealEnd) {
           await chain.closeAudits(task.id, state.attempt, await this.auditRound(task.jobId, state.attempt));
@@ -157,7 +170,12 @@ export class VerificationDriver {
         }
         return;
       case "Closed": {
-        if (state.disputes.length > 0) return;
+        // The parties play; the driver ends a turn one of them missed. The task finalizes, or its
+        // attempt restarts, once the last dispute ends.
+        if (state.disputes.length > 0) {
+          await this.disputes.claimTimeouts(task, state, head);
+          return;
+        }
         // Every audit failed (each verifier missed its window): finalizing would pay for work
         // nobody checked, so other verifiers audit it, a bounded number of times.
         if (state.audits.length > 0 && state.audits.every((a) => a.outcome === "Failed")) {
@@ -202,7 +220,8 @@ export class VerificationDriver {
       where: {
         chainTaskId: { not: null },
         // Committed: a job cancelled after its worker committed, whose model never reached us.
-        status: { in: ["unassigned", "assigned", "committed"] },
+        // Auditing, closed: a job cancelled while its verification was disputed.
+        status: { in: ["unassigned", "assigned", "committed", "auditing", "closed"] },
         job: { status: { in: ["succeeded", "failed", "cancelled"] } },
       },
     });
@@ -213,6 +232,10 @@ export class VerificationDriver {
       if (!this.due(task.id, "release", head)) continue;
       try {
         const state = await this.deps.chain.taskState(task.id);
+        if (state.status === "Auditing" || state.status === "Closed") {
+          await this.windDown(task, state, head);
+          continue;
+        }
         // A commit may be voided only once its delivery window has passed (PROTOCOL.md §9).
         const undelivered =
           state.status === "Committed" && head > state.commitment!.committedAt + parameters!.commitBlocks;
@@ -223,6 +246,25 @@ export class VerificationDriver {
         this.deps.logError(error, `releasing the escrow of task ${task.id} failed`);
       }
     }
+  }
+
+  /**
+   * The task of a job cancelled while disputed (docs/api.md, "Cancelling"): the disputes are
+   * still played to the end — the driver claims a missed turn — then the escrow is released: the
+   * chain returns it whole when the worker lost (the task is re-assigned, then cancelled above) or
+   * nothing was verified, and otherwise pays the worker whose work was upheld.
+   */
+  private async windDown(task: Task, state: TaskView, head: number): Promise<void> {
+    const { chain } = this.deps;
+    if (await this.disputes.claimTimeouts(task, state, head)) return;
+    if (state.status === "Auditing") {
+      if (head > state.revealEnd)
+        await chain.closeAudits(task.id, state.attempt, await this.auditRound(task.jobId, state.attempt));
+      return;
+    }
+    if (state.disputes.length > 0) return;
+    if (state.audits.every((audit) => audit.outcome === "Failed")) await chain.cancel(task.id);
+    else await chain.finalize(task.id);
   }
 
   /** Draws audit `round` of the task's attempt (round 0 after the commit, later ones after all missed). */
@@ -256,9 +298,14 @@ export class VerificationDriver {
     return Math.max(0, rounds - 1);
   }
 
+  /**
+   * Whether verification has waited too long since it last became the job's to finish: the
+   * delivery of the model, or the end of a dispute the verifier lost (a game of many rounds may
+   * outlast the deadline, and the audits that follow are a fresh start).
+   */
   private async pastVerifyingDeadline(jobId: string): Promise<boolean> {
     const completed = await this.deps.db.jobEvent.findFirst({
-      where: { jobId, type: "training.completed" },
+      where: { jobId, type: { in: ["training.completed", "verification.dispute_rejected"] } },
       orderBy: { id: "desc" },
       select: { createdAt: true },
     });

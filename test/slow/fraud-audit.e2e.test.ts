@@ -1,5 +1,5 @@
-// An honest worker, then workers whose forged checkpoints only an audit can catch, beside two
-// honest verifiers (fraud-modes.ts).
+// An honest worker beside two honest verifiers: audited, paid, nobody slashed (fraud-modes.ts).
+// The workers whose forged checkpoints only an audit can catch are in the other fraud files.
 import { describeFraudSuite } from "../support/fraud-suite.ts";
 
-describeFraudSuite("audit", "a forged checkpoint is caught by the audit of its segments");
+describeFraudSuite("audit", "honest work is audited and paid");

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
 import { type ChainConnection, connectChain, setProtocolParameters } from "../../chain-bridge/index.ts";
+import { REFEREE_READY, refereeArgs } from "../../cli/local-nodes.ts";
 import { createDatabase, type Database } from "../../prisma/client.ts";
 import { createScratchSchema, type ScratchSchema } from "../../prisma/pool.ts";
 import { suiteRedisUrl } from "./app.ts";
@@ -153,6 +154,8 @@ const WINDOWS = {
   verdictBlocks: 40,
   challengeBlocks: 3,
   revealBlocks: 8,
+  // A pinpoint-game turn may replay a stride window or trace a step on a loaded machine.
+  roundBlocks: 75,
 };
 
 export class Cluster {
@@ -166,6 +169,7 @@ export class Cluster {
   url = "";
   private frontDoor: Server | null = null;
   readonly nodes: ManagedProcess[] = [];
+  referee: ManagedProcess | null = null;
   db!: Database;
   chainClient!: ChainConnection;
   databaseUrl = "";
@@ -299,6 +303,18 @@ export class Cluster {
     }
     // Staking takes a few finalized blocks per node; on a loaded machine, minutes.
     await Promise.all(this.nodes.map((node) => node.start(600_000)));
+    // Rules on the nodes' disputes with the dev chain's governance key, from their evidence.
+    const nodeDirs = [...options.workers, ...options.verifiers].map((seed) =>
+      join(this.dir, seed.replace(/\W/g, "")),
+    );
+    this.referee = new ManagedProcess(
+      "referee",
+      process.execPath,
+      ["bin/veritrain.mjs", ...refereeArgs(this.chainWsUrl, this.url, nodeDirs)],
+      { ...process.env, VERITRAIN_NODE_SEED: "//Alice" },
+      REFEREE_READY,
+    );
+    await this.referee.start();
   }
 
   /** The API instance that currently runs the background loops, once one does. */
@@ -349,6 +365,7 @@ export class Cluster {
 
   async stop(): Promise<void> {
     for (const node of this.nodes) await node.kill9();
+    await this.referee?.kill9();
     await Promise.all(this.apis.map((api) => api.stop()));
     this.frontDoor?.close();
     await this.chainClient?.close().catch(() => undefined);

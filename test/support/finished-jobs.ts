@@ -118,6 +118,7 @@ export async function signedReceipt(t: TestApp, jobId: string, model: Uint8Array
     checkpoints: { interval: 10, steps: [0, 10], leaves, root },
     worker: {
       address: worker.address,
+      attempt: 0,
       commitment_signature: u8aToHex(
         worker.sign(commitmentMessage({ taskId, checkpointRoot: root, leafCount: 2, modelSha256 })),
       ),

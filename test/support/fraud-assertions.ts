@@ -1,5 +1,6 @@
 // What every fraud scenario must show, held against its row (fraud-modes.ts): the cheat is caught
-// the way the row says, the cheater is not paid, nobody honest is slashed, tokens are conserved,
+// the way the row says, the cheater is not paid (and slashed when it lost a dispute), nobody
+// honest is slashed, tokens are conserved,
 // the user pays nothing for fraudulent work, and no job succeeds with weights other than the
 // honest ones.
 import assert from "node:assert/strict";
@@ -40,12 +41,16 @@ export function assertScenario(result: ScenarioResult, logs: () => string): void
       );
       break;
     case "disputed":
-      // Until the disputes issue lands nobody plays the commitment dispute: the job waits,
-      // neither charged nor paid out, its escrow held on chain.
-      assert.equal(job.status, "verifying", context());
-      assert.equal(task?.status, "Closed", context());
-      assert.ok(task!.disputes.length > 0, "a commitment dispute is open");
-      assert.equal(job.price.charged_cents, null, "nothing charged while disputed");
-      break;
+      assert.fail(`no job rests disputed: the platform drives disputes to their end\n${context()}`);
+  }
+  if (row.caughtBy === "disagreeing-verdict") {
+    // The cheat lost the pinpoint game: it is slashed, and the job says so in words.
+    assert.equal(result.nodeSlashed, true, `the ${row.mode} node is slashed\n${context()}`);
+    assert.ok(
+      result.events.some(
+        (e) => e.type === "verification.fraud_proven" || e.type === "verification.dispute_rejected",
+      ),
+      `the dispute's outcome is a job event\n${context()}`,
+    );
   }
 }

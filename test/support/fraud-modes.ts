@@ -13,18 +13,21 @@ export interface FraudRow {
    * Which test file runs it (`test/slow/fraud-<suite>.e2e.test.ts`), a few rows each so files run
    * side by side.
    */
-  suite: "evidence" | "forgery" | "operator" | "audit" | "verifier" | "liveness";
+  suite: "evidence" | "forgery" | "operator" | "audit" | "disputes" | "verifier" | "liveness";
   /** How the cheat is caught; null when nothing catches it yet (docs/verification.md says why). */
   caughtBy: Detection | null;
   /**
-   * Where the job ends: `succeeded` (with the honest weights), `failed` at no charge, or
-   * `disputed` (a commitment dispute nobody plays holds the escrow until the disputes issue lands).
+   * Where the job ends: `succeeded` (with the honest weights) or `failed` at no charge. (No row
+   * ends `disputed` since the platform drives disputes to their end; bench/fraud.ts still names it.)
    */
   ends: "succeeded" | "failed" | "disputed";
   /**
-   * The faulty worker misses a deadline and the chain re-assigns the task; with no other worker
-   * eligible it waits `Unassigned` (no deadline: docs/verification.md) until the standby honest
-   * worker is bonded and takes it over from the checkpoints the gateway accepted.
+   * The faulty worker misses a deadline, or loses the commitment dispute a verifier opened, and
+   * the chain re-assigns the task; with no other worker eligible it waits `Unassigned` (no
+   * deadline: docs/verification.md) until the standby honest worker is bonded and takes it over
+   * from the checkpoints the platform kept (after a lost dispute, none the cheat forged). For a
+   * verifier row: its challenge is rejected, its audit fails, and a standby honest verifier is
+   * bonded to audit the work again.
    */
   takeover: boolean;
   /**
@@ -62,10 +65,10 @@ export const FRAUD_ROWS: readonly FraudRow[] = [
   {
     mode: "perturb-weights",
     role: "worker",
-    suite: "audit",
+    suite: "disputes",
     caughtBy: "disagreeing-verdict",
-    ends: "disputed",
-    takeover: false,
+    ends: "succeeded",
+    takeover: true,
     faked: forgedCheckpoint,
     nodePaid: false,
   },
@@ -85,8 +88,8 @@ export const FRAUD_ROWS: readonly FraudRow[] = [
     role: "worker",
     suite: "evidence",
     caughtBy: "disagreeing-verdict",
-    ends: "disputed",
-    takeover: false,
+    ends: "succeeded",
+    takeover: true,
     faked: forgedCheckpoint,
     nodePaid: false,
   },
@@ -105,8 +108,8 @@ export const FRAUD_ROWS: readonly FraudRow[] = [
     role: "worker",
     suite: "forgery",
     caughtBy: "disagreeing-verdict",
-    ends: "disputed",
-    takeover: false,
+    ends: "succeeded",
+    takeover: true,
     faked: forgedCheckpoint,
     nodePaid: false,
   },
@@ -115,8 +118,8 @@ export const FRAUD_ROWS: readonly FraudRow[] = [
     role: "worker",
     suite: "operator",
     caughtBy: "disagreeing-verdict",
-    ends: "disputed",
-    takeover: false,
+    ends: "succeeded",
+    takeover: true,
     // Every step runs the swapped operator: every segment after step 0 is forged.
     faked: (segments) => segments,
     nodePaid: false,
@@ -166,8 +169,8 @@ export const FRAUD_ROWS: readonly FraudRow[] = [
     role: "verifier",
     suite: "verifier",
     caughtBy: "disagreeing-verdict",
-    ends: "disputed",
-    takeover: false,
+    ends: "succeeded",
+    takeover: true,
     faked: (segments) => segments,
     nodePaid: false,
   },

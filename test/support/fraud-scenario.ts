@@ -20,7 +20,10 @@ async function waitForTakeoverPoint(stack: FraudStack, jobId: string, timeoutMs:
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     const task = await stack.chainTask(jobId);
-    const reassigned = (await stack.events(jobId)).some((e) => e.type === "training.reassigned");
+    // A worker re-assigned after a deadline or a lost dispute, or a verifier's challenge rejected.
+    const reassigned = (await stack.events(jobId)).some(
+      (e) => e.type === "training.reassigned" || e.type === "verification.dispute_rejected",
+    );
     if (reassigned || task?.status === "Unassigned") return;
     await sleep(500);
   }
@@ -43,8 +46,9 @@ export async function scenarioNode(
 /**
  * One job of `row` with its node. `standby` is an honest worker the stack started and unbonded:
  * the `honest` row's worker, the one a faulty verifier audits, and the one that takes a task
- * over; it is unbonded again afterwards. The node is (re-)bonded first, since a deadline may have
- * slashed it below its minimum in an earlier job.
+ * over; it is unbonded again afterwards. `standbyVerifier`, an honest verifier kept unbonded, is
+ * bonded once a faulty verifier's challenge is rejected, to audit the work again. The node is
+ * (re-)bonded first, since a deadline or a lost dispute may have slashed it below its minimum.
  */
 export async function runJob(
   stack: FraudStack,
@@ -53,6 +57,7 @@ export async function runJob(
   standby: NodeProcess,
   spec: Record<string, unknown>,
   timeoutMs: number,
+  standbyVerifier: NodeProcess | null = null,
 ): Promise<ScenarioResult> {
   const faulty = node !== standby;
   try {
@@ -63,13 +68,14 @@ export async function runJob(
     const job = await stack.submit(spec);
     if (row.takeover) {
       await waitForTakeoverPoint(stack, job.id, timeoutMs);
-      await stack.setEligible(standby, true);
+      await stack.setEligible(row.role === "verifier" && standbyVerifier ? standbyVerifier : standby, true);
     }
     await stack.settle(job.id, timeoutMs);
     const outcome = await stack.outcome(job.id, spec, node, faulty, since);
     return { ...outcome, row, node, conservedBefore };
   } finally {
     await stack.setEligible(standby, false);
+    if (standbyVerifier && row.role === "verifier") await stack.setEligible(standbyVerifier, false);
   }
 }
 
@@ -80,10 +86,11 @@ export async function runScenario(
   spec: Record<string, unknown>,
   timeoutMs: number,
   standby: NodeProcess,
+  standbyVerifier: NodeProcess | null = null,
 ): Promise<ScenarioResult> {
   const node = await scenarioNode(stack, row, standby);
   try {
-    return await runJob(stack, row, node, standby, spec, timeoutMs);
+    return await runJob(stack, row, node, standby, spec, timeoutMs, standbyVerifier);
   } finally {
     if (node !== standby) await stack.retire(node);
   }

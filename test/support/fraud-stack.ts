@@ -3,7 +3,9 @@
 // own, honest or started with `--fault`. A scenario makes the faulty node the only one the chain
 // can draw for its role (the others of that role are unbonded), runs a real job through the API,
 // and reports what happened to the cheat and the money: on chain (payouts, slashes, conservation
-// of tokens) and in the ledger. `test/fraud-*.e2e.test.ts` assert on it; `bench/fraud.ts` counts it.
+// of tokens) and in the ledger. A referee process (the dev chain's governance key, //Alice) rules
+// on the pinpoint game's disputes from the evidence the running nodes publish.
+// `test/fraud-*.e2e.test.ts` assert on it; `bench/fraud.ts` counts it.
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -28,6 +30,7 @@ import {
   signerFromSeed,
   type TaskView,
 } from "../../chain-bridge/index.ts";
+import { REFEREE_READY, refereeArgs } from "../../cli/local-nodes.ts";
 import { loadConfig } from "../../config/env.ts";
 import { createDatabase, type Database } from "../../prisma/client.ts";
 import { sha256Hex } from "../../protocol/signed-messages.ts";
@@ -98,6 +101,8 @@ export interface Outcome {
   nodePaid: bigint;
   /** Accounts slashed in the scenario other than a faulty node. */
   honestSlashed: string[];
+  /** Whether the scenario's node was slashed. */
+  nodeSlashed: boolean;
   /** Whether the job's delivered model is bit-identical to an honest local run (null: none delivered). */
   deliveredCorrect: boolean | null;
   /** Sum of every account's free and reserved balance equals the total issuance. */
@@ -108,6 +113,10 @@ export interface Outcome {
 
 export class FraudStack {
   readonly nodes: NodeProcess[] = [];
+  /** Rules on disputes; restarted with every new node, whose evidence directory it must read. */
+  private referee: { child: ChildProcess; output: string[] } | null = null;
+  /** Restarts one at a time: nodes start side by side. */
+  private refereeRestart: Promise<void> = Promise.resolve();
   private authorization = "";
   private inputs: { model: string; dataset: string } | null = null;
   private readonly honestModels = new Map<string, string>();
@@ -160,6 +169,7 @@ export class FraudStack {
 
   async stop(): Promise<void> {
     for (const node of this.nodes) node.child?.kill("SIGKILL");
+    this.referee?.child.kill("SIGKILL");
     await this.api.close();
     await this.chain.close();
     await this.stripe.close();
@@ -170,7 +180,48 @@ export class FraudStack {
   }
 
   logs(): string {
-    return this.nodes.map((n) => `--- ${n.role} ${n.seed} ${n.fault ?? ""}\n${n.output.join("")}`).join("\n");
+    const nodes = this.nodes.map((n) => `--- ${n.role} ${n.seed} ${n.fault ?? ""}\n${n.output.join("")}`);
+    return [...nodes, `--- referee\n${this.referee?.output.join("") ?? ""}`].join("\n");
+  }
+
+  private nodeDir(seed: string): string {
+    return join(this.dataDir, seed.replace(/\W/g, ""));
+  }
+
+  /** (Re)starts the referee over every node started so far, and waits until it watches the chain. */
+  private startReferee(): Promise<void> {
+    const restart = this.refereeRestart.then(() => this.restartReferee());
+    this.refereeRestart = restart.catch(() => undefined);
+    return restart;
+  }
+
+  private async restartReferee(): Promise<void> {
+    const previous = this.referee?.child;
+    if (previous && previous.exitCode === null && previous.signalCode === null) {
+      const exited = new Promise((resolve) => previous.once("exit", resolve));
+      previous.kill("SIGKILL");
+      await exited;
+    }
+    const dirs = this.nodes.filter((node) => node.child !== null).map((node) => this.nodeDir(node.seed));
+    const output: string[] = [];
+    const child = spawn(
+      process.execPath,
+      ["bin/veritrain.mjs", ...refereeArgs(this.devnet.wsUrl, this.api.url, dirs)],
+      {
+        cwd: repoRoot,
+        stdio: ["ignore", "pipe", "pipe"],
+        env: { ...process.env, VERITRAIN_NODE_SEED: "//Alice" },
+      },
+    );
+    child.stdout!.on("data", (chunk: Buffer) => output.push(chunk.toString()));
+    child.stderr!.on("data", (chunk: Buffer) => output.push(chunk.toString()));
+    this.referee = { child, output };
+    for (let i = 0; i < 1200 && !REFEREE_READY.test(output.join("")); i++) {
+      if (child.exitCode !== null || child.signalCode !== null) break;
+      await sleep(100);
+    }
+    if (!REFEREE_READY.test(output.join("")))
+      throw new Error(`the referee did not start:\n${output.join("")}`);
   }
 
   async call<T>(
@@ -249,7 +300,7 @@ export class FraudStack {
         "bin/veritrain.mjs",
         "node",
         ...["--role", role, "--api", this.api.url, "--chain", this.devnet.wsUrl],
-        ...["--data-dir", join(this.dataDir, seed.replace(/\W/g, ""))],
+        ...["--data-dir", this.nodeDir(seed)],
         ...(fault ? ["--fault", fault] : []),
         ...["--duties", String(duties)],
       ],
@@ -272,6 +323,7 @@ export class FraudStack {
       throw new Error(`the ${role} node ${seed} did not register:\n${output.join("")}`);
     }
     this.trace(`${role} ${seed}${fault ? ` (${fault})` : ""} registered`);
+    await this.startReferee();
     return node;
   }
 
@@ -422,10 +474,7 @@ export class FraudStack {
     return sha256;
   }
 
-  /**
-   * Waits until the job is at rest: ended, or closed on chain with a dispute nobody plays (the
-   * disputes issue), which holds its escrow; `timeoutMs` bounds the wait.
-   */
+  /** Waits until the job ended; `timeoutMs` bounds the wait. */
   async settle(jobId: string, timeoutMs: number): Promise<void> {
     const until = Date.now() + timeoutMs;
     let last = "";
@@ -436,7 +485,6 @@ export class FraudStack {
       if (now !== last) this.trace(`job ${jobId}: ${now}`);
       last = now;
       if (TERMINAL.has(job.status)) return;
-      if (task?.status === "Closed" && task.disputes.length > 0) return;
       await sleep(500);
     }
   }
@@ -458,9 +506,8 @@ export class FraudStack {
     const slashes = await this.db.chainEvent.findMany({
       where: { pallet: "Compute", name: "Slashed", blockNumber: { gt: since } },
     });
-    const honestSlashed = slashes
-      .map((s) => String((s.data as { who: string }).who))
-      .filter((who) => !faulty || who !== node.address);
+    const slashedAccounts = slashes.map((s) => String((s.data as { who: string }).who));
+    const honestSlashed = slashedAccounts.filter((who) => !faulty || who !== node.address);
     const payout = task?.status === "Finalized" ? task.payout : null;
     const paid = !payout
       ? 0n
@@ -499,6 +546,7 @@ export class FraudStack {
       segments: Math.max(0, Math.ceil(job.total_steps / Number(spec.checkpoint_every))),
       nodePaid: paid,
       honestSlashed,
+      nodeSlashed: slashedAccounts.includes(node.address),
       deliveredCorrect,
       conserved: await this.conserved(),
       balance: await this.call("GET", "/v1/billing/balance"),

@@ -20,8 +20,9 @@ export function describeFraudSuite(suite: FraudRow["suite"], title: string): voi
 
     before(async () => {
       stack = await FraudStack.start(FRAUD_TEST_STACK);
-      // A faulty verifier must be the only verifier; beside a faulty worker, two honest ones audit.
-      const needsVerifiers = rows.some((row) => row.role === "worker");
+      // A faulty verifier must be the only verifier the chain can draw; beside a faulty worker, two
+      // honest ones audit, and after a faulty verifier's rejected challenge one audits again.
+      const needsVerifiers = rows.some((row) => row.role === "worker" || row.takeover);
       [standby, ...verifiers] = await Promise.all([
         stack.startStandbyWorker(),
         ...(needsVerifiers
@@ -36,8 +37,12 @@ export function describeFraudSuite(suite: FraudRow["suite"], title: string): voi
 
     for (const row of rows) {
       it(row.mode, async () => {
-        if (row.role === "verifier") for (const verifier of verifiers.splice(0)) await stack.retire(verifier);
-        assertScenario(await runScenario(stack, row, spec, SCENARIO_TIMEOUT_MS, standby), () => stack.logs());
+        if (row.role === "verifier")
+          for (const verifier of verifiers) await stack.setEligible(verifier, false);
+        assertScenario(
+          await runScenario(stack, row, spec, SCENARIO_TIMEOUT_MS, standby, verifiers[0] ?? null),
+          () => stack.logs(),
+        );
       });
     }
   });

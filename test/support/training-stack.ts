@@ -51,7 +51,7 @@ export async function startTrainingStack(overrides: Partial<Config> = {}): Promi
     );
     stops.push(api.close);
     const running = localNodes({ workers: 1, verifiers: 1 });
-    const nodes: LocalNodes = startLocalNodes(running, api.url, devnet.wsUrl, dataDir);
+    const nodes: LocalNodes = startLocalNodes(running, api.url, devnet.wsUrl, dataDir, "//Alice");
     // Nodes stop first: the API they report to is still up while they give their leases back.
     stops.push(nodes.stop);
     const logs = () =>

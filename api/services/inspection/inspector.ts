@@ -133,11 +133,12 @@ export class Inspector {
    * Builds the model's training graphs for this spec and runs one step of each on zeros shaped
    * like the dataset; rejects with FileRejectedError model_not_trainable (the trainer's error,
    * naming the node) or inspection_limit_exceeded. `read` is called when the worker is free.
+   * Resolves to the node count of the one-step training graph (the task's `graph_nodes`).
    */
-  probe(read: () => Promise<Uint8Array>, { sha256, spec, dataset }: ProbeRequest): Promise<void> {
+  probe(read: () => Promise<Uint8Array>, { sha256, spec, dataset }: ProbeRequest): Promise<number> {
     const subject = { doing: `Running one training step of the model ${sha256}`, what: "model" };
     const task = async (): Promise<InspectionTask> => ({ kind: "probe", model: await read(), spec, dataset });
-    return this.enqueue(task, subject).then(() => undefined);
+    return this.enqueue(task, subject) as Promise<number>;
   }
 
   async close(): Promise<void> {

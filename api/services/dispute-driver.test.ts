@@ -1,0 +1,307 @@
+// The verification driver's part in a dispute, against the real dev chain, Postgres and Redis: a
+// verifier disagrees with a worker's commitment and the worker never answers the commitment
+// dispute. The driver claims the timeout: the worker is slashed, its attempt void; the driver
+// tells the user in words, drops the checkpoints no audit vouches for (the platform's leaf 0
+// stays), puts the job back to training and queues it for the worker the chain drew next. A job
+// cancelled while disputed costs nothing, and its escrow is released once the dispute ends.
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { after, before, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import { Redis } from "ioredis";
+import {
+  type EventWatcher,
+  type ForcedErrorSecret,
+  type NodeChainClient,
+  newForcedErrorSecret,
+  readTask,
+  setProtocolParameters,
+} from "../../chain-bridge/index.ts";
+import { loadConfig } from "../../config/env.ts";
+import { createPool } from "../../prisma/pool.ts";
+import { merkleInclusionProof, merkleRoot } from "../../protocol/merkle.ts";
+import { TranscriptLayout } from "../../protocol/transcript.ts";
+import { TaskProducer } from "../../queue/producers.ts";
+import { suiteRedisUrl } from "../../test/support/app.ts";
+import {
+  type BridgeFixture,
+  sampleSpec,
+  sealBlocks,
+  seedJob,
+  stakedNode,
+  startBridgeFixture,
+} from "../../test/support/chain-fixture.ts";
+import { newId } from "../ids.ts";
+import { JobDispatcher, taskIdOf } from "./job-dispatch.ts";
+import { JobEvents } from "./job-events.ts";
+import { JobSettlement } from "./job-settlement.ts";
+import { Ledger } from "./ledger.ts";
+import { PlatformKey } from "./platform-key.ts";
+import { Receipts } from "./receipts.ts";
+import { VerificationDriver } from "./verification.ts";
+import { WebhookOutbox } from "./webhooks/outbox.ts";
+
+const ROUND_BLOCKS = 4;
+let fixture: BridgeFixture;
+let redis: Redis;
+let producer: TaskProducer;
+let driver: VerificationDriver;
+let settlement: JobSettlement;
+let ledger: Ledger;
+let watcher: EventWatcher;
+let pool: ReturnType<typeof createPool>["pool"];
+/** Every staked worker by address: the chain draws one for each task. */
+const workers = new Map<string, NodeChainClient>();
+let verifier: NodeChainClient;
+/** The verifier's current forced-error secret: each reveal replaces it. */
+let verifierSecret: ForcedErrorSecret;
+const dataDir = mkdtempSync(join(tmpdir(), "veritrain-dispute-driver-"));
+
+const hash = () => `0x${randomBytes(32).toString("hex")}`;
+const bytes = (hex: string) => Buffer.from(hex.slice(2), "hex");
+const rootOf = (leaves: string[]) => `0x${Buffer.from(merkleRoot(leaves.map(bytes))).toString("hex")}`;
+const proofOf = (leaves: string[], index: number) =>
+  merkleInclusionProof(leaves.map(bytes), index).map((node) => `0x${Buffer.from(node).toString("hex")}`);
+
+before(async () => {
+  fixture = await startBridgeFixture();
+  await setProtocolParameters(fixture.devnet.wsUrl, "//Alice", {
+    commitBlocks: 1_000,
+    auditDelayBlocks: 1,
+    verdictBlocks: 6,
+    challengeBlocks: 1,
+    revealBlocks: 6,
+    roundBlocks: ROUND_BLOCKS,
+    forcedErrorPpm: 0,
+  });
+  const prefix = `test:${randomBytes(4).toString("hex")}`;
+  redis = new Redis(suiteRedisUrl(), { keyPrefix: `${prefix}:` });
+  producer = new TaskProducer({ redisUrl: suiteRedisUrl(), prefix });
+  const { db } = fixture.database;
+  pool = createPool(fixture.database.url, 2).pool;
+  ledger = new Ledger(db, pool);
+  const events = new JobEvents(db, redis);
+  settlement = new JobSettlement({
+    db,
+    ledger,
+    events,
+    chain: fixture.bridge,
+    webhooks: new WebhookOutbox(undefined),
+  });
+  driver = new VerificationDriver({
+    db,
+    chain: fixture.bridge,
+    producer,
+    dispatcher: new JobDispatcher({ db, chain: fixture.bridge, producer, events, settlement }),
+    settlement,
+    receipts: new Receipts(db, PlatformKey.load(undefined, dataDir), fixture.devnet.genesisHash),
+    events,
+    logError: (error) => console.error(error),
+    verifyingDeadlineMs: loadConfig({}).verifyingDeadlineMs,
+    unassignedDeadlineMs: loadConfig({}).unassignedDeadlineMs,
+  });
+  for (const seed of ["//Bob", "//Dave", "//Eve"]) {
+    const worker = await stakedNode(fixture.chain, seed, { worker: true });
+    workers.set(worker.address, worker);
+  }
+  verifierSecret = newForcedErrorSecret();
+  verifier = await stakedNode(
+    fixture.chain,
+    "//Charlie",
+    { verifier: true },
+    2_000n,
+    verifierSecret.commitment,
+  );
+  // The fixture's own job has no files: out of the dispatcher's line.
+  await db.trainingJob.update({ where: { id: fixture.jobId }, data: { status: "cancelled" } });
+  watcher = await fixture.bridge.watch();
+});
+
+after(async () => {
+  await driver.stop();
+  await watcher.stop();
+  await Promise.all([...workers.values(), verifier].map((node) => node.close()));
+  await producer.close();
+  redis.disconnect();
+  await pool.end();
+  await fixture.stop();
+  rmSync(dataDir, { recursive: true, force: true });
+});
+
+/** Passes of the driver, a block sealed between them, until `done` holds. */
+async function driveUntil(done: () => Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 60; i++) {
+    await driver.tick();
+    if (await done()) return;
+    await sealBlocks(fixture.chain, 1);
+    await sleep(50);
+  }
+  assert.fail(`the driver never got to: ${what}`);
+}
+
+/**
+ * A paid-for job whose worker committed ten steps in two segments (the checkpoints the gateway
+ * stored are the committed leaves) and whose audit's verifier disagreed: a commitment dispute is
+ * open, and the worker will never answer it.
+ */
+async function disputedJob() {
+  const { db } = fixture.database;
+  const jobId = await seedJob(fixture.database);
+  const job = await db.trainingJob.findUniqueOrThrow({ where: { id: jobId } });
+  await ledger.topUp(job.organizationId, 1_000, `top-up:${jobId}`);
+  await ledger.reserve(job.organizationId, Number(job.reservedCents), `job:${jobId}:reserve`);
+  const file = (purpose: "model" | "dataset") =>
+    db.file.create({
+      data: {
+        id: newId("file"),
+        organizationId: job.organizationId,
+        purpose,
+        filename: purpose === "model" ? "model.onnx" : "data.npy",
+        sizeBytes: 1n,
+        sha256: randomBytes(32).toString("hex"),
+        details: { format: "npy" },
+      },
+    });
+  const [model, dataset] = await Promise.all([file("model"), file("dataset")]);
+  await db.trainingJob.update({
+    where: { id: jobId },
+    // Running: the test opens the escrow itself, so the dispatcher must not take the job.
+    data: {
+      modelFileId: model.id,
+      datasetFileId: dataset.id,
+      spec: { checkpoint_every: 5 },
+      status: "running",
+    },
+  });
+  const taskId = taskIdOf(jobId);
+  const escrow = await fixture.bridge.openEscrow({
+    taskId,
+    jobId,
+    usdCents: 400n,
+    spec: sampleSpec({ verificationLevel: 1 }),
+  });
+  const cheat = workers.get(escrow.worker!)!;
+  const leaves = [hash(), hash(), hash()];
+  await db.checkpoint.createMany({
+    data: leaves.map((leaf, i) => ({ taskId, step: i * 5, sha256: leaf.slice(2), sizeBytes: 1n })),
+  });
+  const committed = await cheat.commit({
+    chainTaskId: escrow.chainTaskId,
+    checkpoints: 3,
+    steps: 10n,
+    root: rootOf(leaves),
+    result: leaves[2]!,
+  });
+  assert.equal(committed.status, "succeeded", committed.error ?? undefined);
+  // What the gateway does when the model arrives.
+  await db.trainingJob.update({ where: { id: jobId }, data: { status: "verifying" } });
+  await db.jobEvent.create({ data: { jobId, type: "training.completed", data: {} } });
+
+  await driveUntil(
+    async () => (await fixture.bridge.taskState(taskId)).status === "Auditing",
+    "audits drawn",
+  );
+  const audited = await fixture.bridge.taskState(taskId);
+  const audit = audited.audits[0]!;
+  assert.equal(audit.verifier, verifier.address);
+  // The verifier's replay ends elsewhere than the worker's leaf: it disagrees, consistently.
+  const start = BigInt(audit.segment * 5);
+  const layout = new TranscriptLayout(start, start + 5n, BigInt(audited.transcriptStride));
+  const transcript = Array.from({ length: layout.leaves }, hash);
+  const verdict = await verifier.submitVerdict({
+    chainTaskId: escrow.chainTaskId,
+    auditIndex: 0,
+    agrees: false,
+    transcript: rootOf(transcript),
+    endState: transcript.at(-1)!,
+    endStateProof: proofOf(transcript, layout.leaves - 1),
+    leaf: leaves[audit.segment + 1]!,
+    leafProof: proofOf(leaves, audit.segment + 1),
+  });
+  assert.equal(verdict.status, "succeeded", verdict.error ?? undefined);
+  while ((await verifier.head()) <= audited.challengeEnd) await sealBlocks(fixture.chain, 1);
+  const next = newForcedErrorSecret();
+  const revealed = await verifier.reveal({
+    chainTaskId: escrow.chainTaskId,
+    auditIndex: 0,
+    secret: verifierSecret.secret,
+    nextCommitment: next.commitment,
+  });
+  assert.equal(revealed.status, "succeeded", revealed.error ?? undefined);
+  verifierSecret = next;
+  assert.equal((await fixture.bridge.taskState(taskId)).disputes.length, 1, "a commitment dispute is open");
+  return { jobId, taskId, chainTaskId: escrow.chainTaskId, cheat, organizationId: job.organizationId };
+}
+
+test("a worker that stalls its commitment dispute loses it by timeout, and the job is trained again", async () => {
+  const { db } = fixture.database;
+  const { jobId, taskId, chainTaskId, cheat } = await disputedJob();
+  await driveUntil(
+    async () => (await db.jobEvent.count({ where: { jobId, type: "training.rerun" } })) > 0,
+    "the job trained again",
+  );
+
+  const resolved = await db.chainEvent.findFirstOrThrow({ where: { name: "DisputeResolved" } });
+  assert.equal((resolved.data as { loser: string }).loser, cheat.address);
+  const slashed = await db.chainEvent.findMany({ where: { name: "Slashed" } });
+  assert.ok(slashed.some((event) => (event.data as { who: string }).who === cheat.address));
+  const events = await db.jobEvent.findMany({ where: { jobId }, orderBy: { id: "asc" } });
+  const disputed = events.find((event) => event.type === "verification.disputed")!;
+  assert.deepEqual((disputed.data as { challenger: unknown }).challenger, {
+    role: "verifier",
+    address: verifier.address,
+  });
+  const proven = events.find((event) => event.type === "verification.fraud_proven")!;
+  assert.deepEqual((proven.data as { loser: unknown }).loser, { role: "worker", address: cheat.address });
+  assert.equal((proven.data as { decided_by: string }).decided_by, "timeout");
+  assert.ok(!JSON.stringify(events.map((event) => event.data)).match(/planck|VT\b|token/i), "no tokens");
+  // Leaf 1 ends segment 0, which no audit passed: everything from it is dropped, leaf 0 stays.
+  const kept = await db.checkpoint.findMany({ where: { taskId } });
+  assert.deepEqual(
+    kept.map((c) => c.step),
+    [0],
+  );
+  const task = await readTask(fixture.chain.api, chainTaskId);
+  assert.equal(task?.status, "Assigned");
+  assert.notEqual(task?.worker, cheat.address);
+  const rerun = events.find((event) => event.type === "training.rerun")!;
+  assert.equal((rerun.data as { worker: string }).worker, task?.worker);
+  assert.equal((rerun.data as { resumes_from_step: number }).resumes_from_step, 0);
+  assert.equal((await db.trainingJob.findUniqueOrThrow({ where: { id: jobId } })).status, "running");
+  // Driving again changes nothing: every event and consequence is recorded once.
+  await driver.tick();
+  assert.equal(await db.jobEvent.count({ where: { jobId } }), events.length);
+
+  // The user cancels the re-run (queued or running: the ordinary cancel); its escrow returns.
+  const job = await db.trainingJob.findUniqueOrThrow({ where: { id: jobId } });
+  assert.equal(await settlement.cancel(job), true);
+  await driveUntil(
+    async () => (await readTask(fixture.chain.api, chainTaskId))?.status === "Cancelled",
+    "the re-run's escrow released",
+  );
+});
+
+test("a job cancelled while disputed costs nothing, and its escrow is released once the dispute ends", async () => {
+  const { db } = fixture.database;
+  const { jobId, chainTaskId, cheat, organizationId } = await disputedJob();
+  const job = await db.trainingJob.findUniqueOrThrow({ where: { id: jobId } });
+  assert.equal(await settlement.cancel(job), true);
+  const cancelled = await db.trainingJob.findUniqueOrThrow({ where: { id: jobId } });
+  assert.equal(cancelled.status, "cancelled");
+  assert.equal(cancelled.chargedCents, 0n);
+  assert.equal((await ledger.balance(organizationId)).reserved_cents, 0);
+
+  // The dispute goes on without the job: the driver claims the stalled worker's timeout, the
+  // chain re-assigns the task, and the driver cancels it before anyone trains it.
+  await driveUntil(
+    async () => (await readTask(fixture.chain.api, chainTaskId))?.status === "Cancelled",
+    "the disputed job's escrow released",
+  );
+  const resolved = await db.chainEvent.findMany({ where: { name: "DisputeResolved" } });
+  assert.ok(resolved.some((event) => (event.data as { loser: string }).loser === cheat.address));
+  const types = (await db.jobEvent.findMany({ where: { jobId } })).map((event) => event.type);
+  assert.ok(!types.includes("training.rerun"), "a cancelled job is not trained again");
+});
