@@ -174,16 +174,7 @@ export class DisputeDriver {
         Number((event.data as { attempt?: unknown }).attempt) === state.attempt,
     );
     if (!voided || queued) return;
-    const row = await this.deps.db.task.update({
-      where: { id: task.id },
-      data: {
-        status: "assigned",
-        workerAddress: state.worker,
-        attempt: state.attempt,
-        commitDeadline: state.commitDeadline,
-      },
-    });
-    await this.deps.dispatcher.queueTraining(row);
+    await this.deps.dispatcher.queueAssigned(task.id, state);
     const resumed = await this.deps.db.checkpoint.findFirst({
       where: { taskId: task.id },
       orderBy: { step: "desc" },

@@ -4,7 +4,7 @@
 // set an expiry or cancels it. The verification driver (verification.ts) takes the job
 // on from there, and comes back here to queue a re-assigned task or a verifier's inputs.
 
-import type { ChainBridge } from "../../chain-bridge/index.ts";
+import type { ChainBridge, TaskView } from "../../chain-bridge/index.ts";
 import { BridgeError } from "../../chain-bridge/index.ts";
 import type { Database } from "../../prisma/client.ts";
 import type { Task, TrainingJob } from "../../prisma/generated/client.ts";
@@ -186,10 +186,27 @@ export class JobDispatcher {
   }
 
   /**
+   * Records the worker and attempt the chain assigned the task to (a re-assignment, a re-run after
+   * a lost dispute) and queues its training.
+   */
+  async queueAssigned(taskId: string, assigned: Pick<TaskView, "worker" | "attempt" | "commitDeadline">) {
+    const row = await this.deps.db.task.update({
+      where: { id: taskId },
+      data: {
+        status: "assigned",
+        workerAddress: assigned.worker,
+        attempt: assigned.attempt,
+        commitDeadline: assigned.commitDeadline,
+      },
+    });
+    await this.queueTraining(row);
+  }
+
+  /**
    * Queues the task's training for its assigned worker and attempt, with the checkpoints earlier
    * attempts stored, so a re-assigned task resumes from the last one instead of step 0.
    */
-  async queueTraining(task: Task): Promise<void> {
+  private async queueTraining(task: Task): Promise<void> {
     const { db, producer } = this.deps;
     if (task.chainTaskId === null || task.workerAddress === null) {
       throw new Error(`task ${task.id} has no assigned worker on chain (status ${task.status})`);

@@ -345,16 +345,7 @@ export class VerificationDriver {
       this.retryAt.set(`${task.id}:reassign`, head + RETRY_AFTER_BLOCKS);
       return;
     }
-    const row = await this.deps.db.task.update({
-      where: { id: task.id },
-      data: {
-        status: "assigned",
-        workerAddress: next.worker,
-        attempt: next.attempt,
-        commitDeadline: next.commitDeadline,
-      },
-    });
-    await this.deps.dispatcher.queueTraining(row);
+    await this.deps.dispatcher.queueAssigned(task.id, next);
     await this.deps.events.emit(task.jobId, "training.reassigned", {
       worker: next.worker,
       attempt: next.attempt,
