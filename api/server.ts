@@ -41,6 +41,11 @@ export interface ApiProcessOptions {
   verificationPassMs?: number;
   /** How often a standby API process tries to become the leader (and the leader checks its lease). */
   leaderPeriodMs?: number;
+  /**
+   * Where the process's log lines go (default stdout); a benchmark running the API in its own
+   * process sends them to stderr so that its stdout stays one JSON document.
+   */
+  logTo?: pino.DestinationStream;
 }
 
 export async function startApi(
@@ -66,7 +71,7 @@ export async function startApi(
     operatorSeed: config.operatorSeed,
     tokenUsdRate: config.tokenUsdRate,
   });
-  const logger = pino({ level: config.logLevel });
+  const logger = pino({ level: config.logLevel }, options.logTo ?? pino.destination(1));
   const logError = (error: unknown, message: string) => logger.error({ err: error }, message);
   let watcher: EventWatcher | null = null;
   // The loops that move jobs along run in one API process at a time, whichever holds the lease.

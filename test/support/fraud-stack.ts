@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { Keyring } from "@polkadot/api";
 import { blake2AsHex } from "@polkadot/util-crypto";
 import canonicalize from "canonicalize";
+import pino from "pino";
 import { type RunningApi, startApi } from "../../api/server.ts";
 import { type Devnet, startDevnet } from "../../chain/index.ts";
 import {
@@ -151,7 +152,12 @@ export class FraudStack {
     const api = await startApi(
       config,
       { databaseUrl: schema.url, redisUrl: suiteRedisUrl(), chainWsUrl: devnet.wsUrl },
-      { queuePrefix: `fraud-${Date.now()}-${process.pid}`, verificationPassMs: 250 },
+      // Its log lines on stderr: bench:fraud --json prints one JSON document on stdout.
+      {
+        queuePrefix: `fraud-${Date.now()}-${process.pid}`,
+        verificationPassMs: 250,
+        logTo: pino.destination(2),
+      },
     );
     const stack = new FraudStack(
       devnet,
