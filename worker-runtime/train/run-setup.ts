@@ -112,11 +112,38 @@ const MAX_STEPS_PER_RUN = 64;
 const RUN_FLOPS = 1e10;
 const RUN_BATCH_BYTES = 64 * 1024 * 1024;
 
+/** Microseconds of CPU this process has spent in setUpRun, onnxruntime's threads included. */
+let setUpCpuMicros = 0;
+
+/**
+ * CPU seconds this process has spent setting runs up (parsing, preparing the data, building and
+ * compiling the step graphs): a node reports its compute per step with these apart, as
+ * bench:replay measures it, since a verifier sets up once per audit and a worker once per run.
+ */
+export function setUpCpuSeconds(): number {
+  return setUpCpuMicros / 1e6;
+}
+
 export async function setUpRun(
   modelBytes: Uint8Array,
   source: DatasetSource,
   rawSpec: unknown,
   options: SetUpOptions = {},
+): Promise<RunSetup> {
+  const started = process.cpuUsage();
+  try {
+    return await buildRun(modelBytes, source, rawSpec, options);
+  } finally {
+    const used = process.cpuUsage(started);
+    setUpCpuMicros += used.user + used.system;
+  }
+}
+
+async function buildRun(
+  modelBytes: Uint8Array,
+  source: DatasetSource,
+  rawSpec: unknown,
+  options: SetUpOptions,
 ): Promise<RunSetup> {
   const spec = parseTrainingSpec(rawSpec);
   const model = loadModel(modelBytes);
