@@ -147,8 +147,8 @@ export class JobDispatcher {
           maxSteps: BigInt(job.totalSteps),
           checkpointInterval: BigInt(checkpointEvery),
           // Counted at the quote for the 1-thread profile, the one every node runs by default
-          // (docs/verification.md, "The pinpoint game's N"); a job quoted before it was keeps
-          // the former placeholder, with which no dispute reaches phase 2.
+          // (docs/verification.md, "The pinpoint game's N"); a job quoted before the count existed
+          // keeps the former 1, with which no dispute reaches phase 2.
           graphNodes: job.graphNodes ?? 1,
           verificationLevel: audits,
         },
