@@ -6,12 +6,8 @@
 // cancelled while disputed costs nothing, and its escrow is released once the dispute ends.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
 import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { Redis } from "ioredis";
 import {
   type EventWatcher,
   type ForcedErrorSecret,
@@ -20,12 +16,8 @@ import {
   readTask,
   setProtocolParameters,
 } from "../../chain-bridge/index.ts";
-import { loadConfig } from "../../config/env.ts";
-import { createPool } from "../../prisma/pool.ts";
 import { merkleInclusionProof, merkleRoot } from "../../protocol/merkle.ts";
 import { TranscriptLayout } from "../../protocol/transcript.ts";
-import { TaskProducer } from "../../queue/producers.ts";
-import { suiteRedisUrl } from "../../test/support/app.ts";
 import {
   type BridgeFixture,
   sampleSpec,
@@ -34,31 +26,25 @@ import {
   stakedNode,
   startBridgeFixture,
 } from "../../test/support/chain-fixture.ts";
+import { type DriverRig, driverRig } from "../../test/support/verification-driver.ts";
 import { newId } from "../ids.ts";
-import { JobDispatcher, taskIdOf } from "./job-dispatch.ts";
-import { JobEvents } from "./job-events.ts";
-import { JobSettlement } from "./job-settlement.ts";
-import { Ledger } from "./ledger.ts";
-import { PlatformKey } from "./platform-key.ts";
-import { Receipts } from "./receipts.ts";
-import { VerificationDriver } from "./verification.ts";
-import { WebhookOutbox } from "./webhooks/outbox.ts";
+import { taskIdOf } from "./job-dispatch.ts";
+import type { JobSettlement } from "./job-settlement.ts";
+import type { Ledger } from "./ledger.ts";
+import type { VerificationDriver } from "./verification.ts";
 
 const ROUND_BLOCKS = 4;
 let fixture: BridgeFixture;
-let redis: Redis;
-let producer: TaskProducer;
+let rig: DriverRig;
 let driver: VerificationDriver;
 let settlement: JobSettlement;
 let ledger: Ledger;
 let watcher: EventWatcher;
-let pool: ReturnType<typeof createPool>["pool"];
 /** Every staked worker by address: the chain draws one for each task. */
 const workers = new Map<string, NodeChainClient>();
 let verifier: NodeChainClient;
 /** The verifier's current forced-error secret: each reveal replaces it. */
 let verifierSecret: ForcedErrorSecret;
-const dataDir = mkdtempSync(join(tmpdir(), "veritrain-dispute-driver-"));
 
 const hash = () => `0x${randomBytes(32).toString("hex")}`;
 const bytes = (hex: string) => Buffer.from(hex.slice(2), "hex");
@@ -77,32 +63,9 @@ before(async () => {
     roundBlocks: ROUND_BLOCKS,
     forcedErrorPpm: 0,
   });
-  const prefix = `test:${randomBytes(4).toString("hex")}`;
-  redis = new Redis(suiteRedisUrl(), { keyPrefix: `${prefix}:` });
-  producer = new TaskProducer({ redisUrl: suiteRedisUrl(), prefix });
+  rig = driverRig(fixture, (error) => console.error(error));
+  ({ driver, settlement, ledger } = rig);
   const { db } = fixture.database;
-  pool = createPool(fixture.database.url, 2).pool;
-  ledger = new Ledger(db, pool);
-  const events = new JobEvents(db, redis);
-  settlement = new JobSettlement({
-    db,
-    ledger,
-    events,
-    chain: fixture.bridge,
-    webhooks: new WebhookOutbox(undefined),
-  });
-  driver = new VerificationDriver({
-    db,
-    chain: fixture.bridge,
-    producer,
-    dispatcher: new JobDispatcher({ db, chain: fixture.bridge, producer, events, settlement }),
-    settlement,
-    receipts: new Receipts(db, PlatformKey.load(undefined, dataDir), fixture.devnet.genesisHash),
-    events,
-    logError: (error) => console.error(error),
-    verifyingDeadlineMs: loadConfig({}).verifyingDeadlineMs,
-    unassignedDeadlineMs: loadConfig({}).unassignedDeadlineMs,
-  });
   for (const seed of ["//Bob", "//Dave", "//Eve"]) {
     const worker = await stakedNode(fixture.chain, seed, { worker: true });
     workers.set(worker.address, worker);
@@ -121,14 +84,10 @@ before(async () => {
 });
 
 after(async () => {
-  await driver.stop();
+  await rig.close();
   await watcher.stop();
   await Promise.all([...workers.values(), verifier].map((node) => node.close()));
-  await producer.close();
-  redis.disconnect();
-  await pool.end();
   await fixture.stop();
-  rmSync(dataDir, { recursive: true, force: true });
 });
 
 /** Passes of the driver, a block sealed between them, until `done` holds. */
