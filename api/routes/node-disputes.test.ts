@@ -49,9 +49,55 @@ function bundleOf(disputeId: bigint, party: string): PublishedEvidence {
   };
 }
 
+/** The dev chain with one open commitment dispute, and a node gateway reading that chain. */
+interface DisputeGateway {
+  chain: ChainConnection;
+  t: TestApp;
+  served: GatewayApp;
+  dispute: DisputeView;
+  close(): Promise<void>;
+}
+
+/**
+ * `leaf` is the worker's committed end state; the dispute stays open (at the worker's turn) for the
+ * whole test, its verdict's challenge window closed. `operators` may read evidence.
+ */
+async function disputeGateway(leaf: string, operators: string[]): Promise<DisputeGateway> {
+  const devnet: Devnet = await startDevnet({ port: 0, blockTimeMs: 200 });
+  const chain = await connectChain(devnet.wsUrl);
+  await setProtocolParameters(devnet.wsUrl, "//Alice", {
+    challengeBlocks: 2,
+    verdictBlocks: 20,
+    revealBlocks: 20,
+    roundBlocks: 5_000,
+    forcedErrorPpm: 0,
+  });
+  const { dispute } = await openCommitmentDispute(chain, "//Bob", "//Charlie", leaf);
+  const t = await createTestApp({}, { queues: true });
+  const served = await startGatewayApp(
+    t,
+    new RecordingLifecycle(),
+    QUEUE_POLICIES.audit,
+    MAX_UPLOAD_BYTES,
+    operators,
+    chainReadsOf(chain),
+  );
+  return {
+    chain,
+    t,
+    served,
+    dispute,
+    async close() {
+      await served.close();
+      await t.close();
+      await chain.close();
+      await devnet.stop();
+    },
+  };
+}
+
 describe("dispute evidence through the node gateway", () => {
-  let devnet: Devnet;
-  let chain: ChainConnection;
+  let gateway: DisputeGateway;
   let t: TestApp;
   let served: GatewayApp;
   let dispute: DisputeView;
@@ -61,37 +107,16 @@ describe("dispute evidence through the node gateway", () => {
   let operator: NodeIdentity;
 
   before(async () => {
-    devnet = await startDevnet({ port: 0, blockTimeMs: 200 });
-    chain = await connectChain(devnet.wsUrl);
-    // The dispute stays open (at the worker's turn) for the whole test.
-    await setProtocolParameters(devnet.wsUrl, "//Alice", {
-      challengeBlocks: 2,
-      verdictBlocks: 20,
-      revealBlocks: 20,
-      roundBlocks: 5_000,
-      forcedErrorPpm: 0,
-    });
     worker = await loadIdentity("//Bob");
     verifier = await loadIdentity("//Charlie");
     stranger = await loadIdentity("//Dave");
     operator = await loadIdentity("//Alice");
-    ({ dispute } = await openCommitmentDispute(chain, "//Bob", "//Charlie", `0x${"31".repeat(32)}`));
-    t = await createTestApp({}, { queues: true });
-    served = await startGatewayApp(
-      t,
-      new RecordingLifecycle(),
-      QUEUE_POLICIES.audit,
-      MAX_UPLOAD_BYTES,
-      [operator.address],
-      chainReadsOf(chain),
-    );
+    gateway = await disputeGateway(`0x${"31".repeat(32)}`, [operator.address]);
+    ({ t, served, dispute } = gateway);
   });
 
   after(async () => {
-    await served?.close();
-    await t?.close();
-    await chain?.close();
-    await devnet?.stop();
+    await gateway?.close();
   });
 
   const client = (identity: NodeIdentity) => new GatewayClient(served.url, identity);
@@ -188,41 +213,18 @@ describe("dispute evidence through the node gateway", () => {
 });
 
 describe("audited segments through the node gateway", () => {
-  let devnet: Devnet;
-  let chain: ChainConnection;
-  let t: TestApp;
+  let gateway: DisputeGateway;
   let served: GatewayApp;
   let chainTaskId: bigint;
 
   before(async () => {
-    devnet = await startDevnet({ port: 0, blockTimeMs: 200 });
-    chain = await connectChain(devnet.wsUrl);
-    await setProtocolParameters(devnet.wsUrl, "//Alice", {
-      challengeBlocks: 2,
-      verdictBlocks: 20,
-      revealBlocks: 20,
-      forcedErrorPpm: 0,
-    });
-    // A task whose verdict's challenge window has closed (its dispute is open).
-    ({
-      dispute: { chainTaskId },
-    } = await openCommitmentDispute(chain, "//Bob", "//Charlie", `0x${"32".repeat(32)}`));
-    t = await createTestApp({}, { queues: true });
-    served = await startGatewayApp(
-      t,
-      new RecordingLifecycle(),
-      QUEUE_POLICIES.audit,
-      MAX_UPLOAD_BYTES,
-      [],
-      chainReadsOf(chain),
-    );
+    gateway = await disputeGateway(`0x${"32".repeat(32)}`, []);
+    ({ served } = gateway);
+    chainTaskId = gateway.dispute.chainTaskId;
   });
 
   after(async () => {
-    await served?.close();
-    await t?.close();
-    await chain?.close();
-    await devnet?.stop();
+    await gateway?.close();
   });
 
   async function refusedRead(seed: string, roles: NodeRole[], task: bigint, code: string) {
