@@ -486,7 +486,11 @@ class TrainingJobs {
    * ReceiptVerificationError naming every check that failed.
    */
   async verifiedModel(id: string, key: ReceiptKeyChoice): Promise<VerifiedModel> {
-    const [model, receipt] = await Promise.all([this.model(id), this.receipt(id)]);
+    // Fetched at once; when both fail, the model's error is the one thrown, whichever answered first.
+    const [fetchedModel, fetchedReceipt] = await Promise.allSettled([this.model(id), this.receipt(id)]);
+    if (fetchedModel.status === "rejected") throw fetchedModel.reason;
+    if (fetchedReceipt.status === "rejected") throw fetchedReceipt.reason;
+    const [model, receipt] = [fetchedModel.value, fetchedReceipt.value];
     // A plain-JavaScript caller may pass nothing: verifyReceipt then fails the signature check.
     const choice: Partial<{ platformPublicKey: string; publishedKey: true }> = key ?? {};
     const verification =
