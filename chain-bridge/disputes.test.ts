@@ -13,8 +13,8 @@ import {
   committedTask,
   sampleSpec,
   sealBlocks,
-  stakedNode,
   startBridgeFixture,
+  workerAndVerifier,
 } from "../test/support/chain-fixture.ts";
 import { askedPosition, readDisputeWithTask } from "./dispute-state.ts";
 import { BridgeError } from "./errors.ts";
@@ -39,15 +39,7 @@ describe("NodeChainClient and the referee: a commitment dispute played to the re
   });
 
   it("follows every turn, refuses an early claim_timeout and settles by the referee", async () => {
-    const worker = await stakedNode(fixture.chain, "//Bob", { worker: true });
-    const secret = newForcedErrorSecret();
-    const verifier = await stakedNode(
-      fixture.chain,
-      "//Charlie",
-      { verifier: true },
-      600n,
-      secret.commitment,
-    );
+    const { worker, verifier, secret } = await workerAndVerifier(fixture.chain);
     const { taskId, escrow, leaves } = await committedTask(fixture, worker, 800n);
     await fixture.bridge.selectAudits(taskId, 0);
     const task = (await verifier.task(escrow.chainTaskId))!;

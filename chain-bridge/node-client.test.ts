@@ -6,8 +6,8 @@ import {
   committedTask,
   PROFILE,
   sealBlocks,
-  stakedNode,
   startBridgeFixture,
+  workerAndVerifier,
 } from "../test/support/chain-fixture.ts";
 import { readForcedErrorPpm } from "./compute-state.ts";
 import { PLANCK_PER_VT } from "./conversion.ts";
@@ -28,15 +28,7 @@ describe("NodeChainClient: a verifier's audit from verdict to reveal", () => {
   });
 
   it("stakes, commits, audits, reveals its forced-error secret and rotates its commitment", async () => {
-    const worker = await stakedNode(fixture.chain, "//Bob", { worker: true });
-    const secret = newForcedErrorSecret();
-    const verifier = await stakedNode(
-      fixture.chain,
-      "//Charlie",
-      { verifier: true },
-      600n,
-      secret.commitment,
-    );
+    const { worker, verifier, secret } = await workerAndVerifier(fixture.chain);
     const registered = await verifier.node();
     assert.equal(registered?.bonded, 600n * PLANCK_PER_VT);
     assert.equal(registered?.commitment, secret.commitment);

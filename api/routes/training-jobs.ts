@@ -3,6 +3,7 @@ import { answer, errorResponses, ListQuery, readAccess, writeAccess } from "../s
 import {
   CheckpointList,
   CheckpointParams,
+  eventsAnswer,
   JobCreateRequest,
   JobEventList,
   JobEventStream,
@@ -252,14 +253,7 @@ const trainingJobRoutes: FastifyPluginAsyncTypebox<TrainingJobRoutesOptions> = a
         querystring: JobEventsQuery,
         headers: JobEventsHeaders,
         response: {
-          200: {
-            "x-response-description":
-              "The events after `after`: a JSON page, or with Accept: text/event-stream a stream of them",
-            content: {
-              "application/json": { schema: JobEventList },
-              "text/event-stream": { schema: JobEventStream },
-            },
-          },
+          200: eventsAnswer(JobEventList, JobEventStream),
           ...errorResponses(400, 401, 404),
         },
       },

@@ -1,6 +1,6 @@
 import type { FastifyPluginAsyncTypebox } from "@fastify/type-provider-typebox";
 import { answer, errorResponses, ListQuery, readAccess, writeAccess } from "../schemas/common.ts";
-import { JobEventsHeaders, JobEventsQuery } from "../schemas/training-jobs.ts";
+import { eventsAnswer, JobEventsHeaders, JobEventsQuery } from "../schemas/training-jobs.ts";
 import {
   SweepCreateRequest,
   SweepEventList,
@@ -143,14 +143,7 @@ const trainingSweepRoutes: FastifyPluginAsyncTypebox<TrainingSweepRoutesOptions>
         querystring: JobEventsQuery,
         headers: JobEventsHeaders,
         response: {
-          200: {
-            "x-response-description":
-              "The events after `after`: a JSON page, or with Accept: text/event-stream a stream of them",
-            content: {
-              "application/json": { schema: SweepEventList },
-              "text/event-stream": { schema: SweepEventStream },
-            },
-          },
+          200: eventsAnswer(SweepEventList, SweepEventStream),
           ...errorResponses(400, 401, 404),
         },
       },

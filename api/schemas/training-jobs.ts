@@ -258,6 +258,21 @@ export const JobEventsHeaders = Type.Object({
   ),
 });
 
+/**
+ * The 200 answer of an events route: a JSON page of `list`, or with Accept: text/event-stream
+ * `stream`.
+ */
+export function eventsAnswer(list: TSchema, stream: TSchema) {
+  return {
+    "x-response-description":
+      "The events after `after`: a JSON page, or with Accept: text/event-stream a stream of them",
+    content: {
+      "application/json": { schema: list },
+      "text/event-stream": { schema: stream },
+    },
+  };
+}
+
 export const JobEventStream = Type.String({
   description:
     "Server-Sent Events: each event is `id: <event id>`, `event: <type>`, `data: <the JobEvent as JSON>`; " +

@@ -174,6 +174,17 @@ export async function stakedNode(
   return node;
 }
 
+/**
+ * //Bob staked as a worker and //Charlie as a verifier bonded for `verifierVt`, with the
+ * verifier's forced-error secret (its commitment is the one registered).
+ */
+export async function workerAndVerifier(chain: ChainConnection, verifierVt = 600n) {
+  const worker = await stakedNode(chain, "//Bob", { worker: true });
+  const secret = newForcedErrorSecret();
+  const verifier = await stakedNode(chain, "//Charlie", { verifier: true }, verifierVt, secret.commitment);
+  return { worker, verifier, secret };
+}
+
 /** Seals `count` blocks (a remark by //Dave each) so that deadlines pass. */
 export async function sealBlocks(chain: ChainConnection, count: number): Promise<void> {
   const dave = new Submitter(chain.api, await signerFromSeed("//Dave"), new MemoryTransactionStore());
