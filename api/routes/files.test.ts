@@ -5,7 +5,7 @@ import { request as httpRequest } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { type SignedUp, signUp } from "../../test/support/accounts.ts";
+import { type SignedUp, signUp, userCalls } from "../../test/support/accounts.ts";
 import { expectApiError } from "../../test/support/api-error.ts";
 import { createTestApp, type TestApp } from "../../test/support/app.ts";
 import { type FormPart, multipartBody } from "../../test/support/uploads.ts";
@@ -58,8 +58,7 @@ async function uploaded(user: SignedUp, parts: FormPart[]): Promise<FileBody> {
   return res.json<FileBody>();
 }
 
-const get = (user: SignedUp, url: string, headers: Record<string, string> = {}) =>
-  testApp.app.inject({ method: "GET", url, headers: { ...user.headers, ...headers } });
+const { get } = userCalls(() => testApp.app);
 
 /** Every regular file under the blob store (committed blobs and staging leftovers). */
 async function storedBlobs(): Promise<string[]> {

@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, test } from "node:test";
-import { type SignedUp, signUp } from "../../test/support/accounts.ts";
+import { type SignedUp, signUp, userCalls } from "../../test/support/accounts.ts";
 import { expectApiError } from "../../test/support/api-error.ts";
 import { createTestApp, type TestApp } from "../../test/support/app.ts";
 import { uploadFile } from "../../test/support/uploads.ts";
@@ -40,15 +40,7 @@ after(async () => {
   await rm(dataDir, { recursive: true, force: true });
 });
 
-const post = (user: SignedUp, url: string, payload: unknown, headers: Record<string, string> = {}) =>
-  testApp.app.inject({
-    method: "POST",
-    url,
-    payload: payload as object,
-    headers: { ...user.headers, ...headers },
-  });
-const get = (user: SignedUp, url: string, headers: Record<string, string> = {}) =>
-  testApp.app.inject({ method: "GET", url, headers: { ...user.headers, ...headers } });
+const { post, get, balance } = userCalls(() => testApp.app);
 const request = (overrides: Record<string, unknown> = {}) => ({
   model,
   dataset,
@@ -56,10 +48,6 @@ const request = (overrides: Record<string, unknown> = {}) => ({
   verification: "basic",
   ...overrides,
 });
-
-async function balance(user: SignedUp) {
-  return (await get(user, "/v1/billing/balance")).json<{ available_cents: number; reserved_cents: number }>();
-}
 
 async function jobCount(user: SignedUp): Promise<number> {
   return (await get(user, "/v1/training-jobs?limit=100")).json<{ data: unknown[] }>().data.length;

@@ -4,7 +4,7 @@
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { after, before, test } from "node:test";
-import { type SignedUp, signUp } from "../../test/support/accounts.ts";
+import { type SignedUp, signUp, userCalls } from "../../test/support/accounts.ts";
 import { expectApiError } from "../../test/support/api-error.ts";
 import { createTestApp, type TestApp } from "../../test/support/app.ts";
 import { failJob, recordEpoch, signedReceipt, succeedJob } from "../../test/support/finished-jobs.ts";
@@ -42,10 +42,7 @@ after(async () => {
   await t.close();
 });
 
-const post = (user: SignedUp, url: string, payload: unknown, headers: Record<string, string> = {}) =>
-  t.app.inject({ method: "POST", url, payload: payload as object, headers: { ...user.headers, ...headers } });
-const get = (user: SignedUp, url: string, headers: Record<string, string> = {}) =>
-  t.app.inject({ method: "GET", url, headers: { ...user.headers, ...headers } });
+const { post, get, balance } = userCalls(() => t.app);
 const base = (overrides: Record<string, unknown> = {}) => ({
   model,
   dataset,
@@ -53,10 +50,6 @@ const base = (overrides: Record<string, unknown> = {}) => ({
   verification: "basic",
   ...overrides,
 });
-
-async function balance(user: SignedUp) {
-  return (await get(user, "/v1/billing/balance")).json<{ available_cents: number; reserved_cents: number }>();
-}
 
 async function singlePrice(overrides: Record<string, unknown>): Promise<number> {
   const res = await post(alice, "/v1/training-jobs/quote", base(overrides));

@@ -42,3 +42,22 @@ export async function signUp(app: App, email?: string, remoteAddress?: string): 
     headers: { authorization: `Bearer ${body.api_key.secret}` },
   };
 }
+
+/**
+ * Requests made as a signed-up user. `app` is read at each call, so a suite can build these
+ * before its `before` hook has started the app.
+ */
+export function userCalls(app: () => App) {
+  const get = (user: SignedUp, url: string, headers: Record<string, string> = {}) =>
+    app().inject({ method: "GET", url, headers: { ...user.headers, ...headers } });
+  const post = (user: SignedUp, url: string, payload: unknown, headers: Record<string, string> = {}) =>
+    app().inject({
+      method: "POST",
+      url,
+      payload: payload as object,
+      headers: { ...user.headers, ...headers },
+    });
+  const balance = async (user: SignedUp) =>
+    (await get(user, "/v1/billing/balance")).json<{ available_cents: number; reserved_cents: number }>();
+  return { get, post, balance };
+}
