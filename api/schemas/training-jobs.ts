@@ -38,7 +38,7 @@ export const JobRequest = Type.Object(
     verification: StringEnum(VERIFICATION_LEVELS, {
       description:
         "How likely verifiers catch a worker that fakes 10% of the segments: basic 99%, standard 99.9%, thorough 99.99%. Each level audits the fewest segments that reach its target and make faking even one segment cost the worker more in expected slash than it saves (docs/verification.md)",
-      default: "standard",
+      default: "basic",
     }),
     max_price_cents: Type.Optional(
       Type.Integer({ minimum: 1, description: "Refuse to create the job if it would cost more than this" }),

@@ -226,7 +226,7 @@ export function requestOptions(command: Command): Command {
     .requiredOption("--model <file>", "a model's file id, or a local .onnx file to upload")
     .requiredOption("--dataset <file>", "a dataset's file id, or a local file to upload")
     .requiredOption("--spec <path>", "the training spec, JSON (as `veritrain train --spec` takes)")
-    .option("--verification <level>", "basic, standard or thorough (API default: standard)")
+    .option("--verification <level>", "basic, standard or thorough (API default: basic)")
     .option("--max-price <usd>", "refuse a price above this many dollars, e.g. 2.50")
     .option("--json", "print one JSON document");
 }

@@ -251,7 +251,7 @@ export interface TrainingJobParams {
   spec: TrainingSpec;
   /**
    * How likely verifiers catch a worker faking 10 % of the segments: basic 99 %, standard 99.9 %,
-   * thorough 99.99 %; the API defaults to "standard".
+   * thorough 99.99 %; the API defaults to "basic".
    */
   verification?: VerificationLevel;
   /** Refuse to create the job if it would cost more than this. */
