@@ -22,9 +22,10 @@ import { detectionProbability } from "../api/services/pricing.ts";
 import { PLANCK_PER_VT, parseTokenRate, planckToCents, readJackpot } from "../chain-bridge/index.ts";
 import { loadConfig } from "../config/env.ts";
 import { FRAUD_ROWS, type FraudRow } from "../test/support/fraud-modes.ts";
+import { pinpointedNodeName } from "../test/support/fraud-pinpoint.ts";
 import { FraudStack, type FraudStackOptions } from "../test/support/fraud-stack.ts";
+import { swappedNodeNames } from "../worker-runtime/node/swap-operator.ts";
 import { loadFixture } from "../worker-runtime/train/fixtures.ts";
-import { pinpointedNodeName, swappedNodeNames } from "./fraud-pinpoint.ts";
 import { type Compute, type JobRun, type RowRun, runRow } from "./fraud-row.ts";
 
 const { values } = parseArgs({
