@@ -1,8 +1,9 @@
 // What a node keeps of its on-chain work so that it can play a dispute about it later (PROTOCOL.md
 // §6): a worker, after its commit, the task's inputs (and the model and spec it trained instead,
-// when a fault rewrote them), its checkpoint directory and the leaves it committed; a verifier, after its verdict, the task's inputs, the checkpoint its replay started
-// from and the transcript leaves it published (a whistleblower, before its challenge, the same but
-// the leaves). Kept under <data dir>/disputes/<chain task id>/, read by the dispute player.
+// when a fault rewrote them), its checkpoint directory and the leaves it committed; a verifier,
+// after its verdict, the task's inputs, the checkpoint its replay started from and the transcript
+// leaves it published (a whistleblower, before its challenge, the same but the leaves). Kept under
+// <data dir>/disputes/<chain task id>/, read by the dispute player.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { DisputeView } from "../../chain-bridge/index.ts";
@@ -17,9 +18,9 @@ interface RecordFile {
   threads: number;
   /** A worker's: its checkpoint directory and committed leaves. */
   checkpoint_dir?: string;
+  committed_leaves?: string[];
   /** A worker's that trained another job than the task's: that job's spec (its model: trained-model.onnx). */
   trained_spec?: unknown;
-  committed_leaves?: string[];
   /** A verifier's: the step of `segment-start.ckpt` and its inclusion proof in the committed root. */
   segment_start_step?: number;
   segment_start_proof?: string[];
