@@ -22,9 +22,10 @@ import { detectionProbability } from "../api/services/pricing.ts";
 import { PLANCK_PER_VT, parseTokenRate, planckToCents, readJackpot } from "../chain-bridge/index.ts";
 import { loadConfig } from "../config/env.ts";
 import { FRAUD_ROWS, type FraudRow } from "../test/support/fraud-modes.ts";
+import { pinpointedNodeName } from "../test/support/fraud-pinpoint.ts";
 import { FraudStack, type FraudStackOptions } from "../test/support/fraud-stack.ts";
+import { swappedNodeNames } from "../worker-runtime/node/swap-operator.ts";
 import { loadFixture } from "../worker-runtime/train/fixtures.ts";
-import { pinpointedNodeName, swappedNodeNames } from "./fraud-pinpoint.ts";
 import { type Compute, type JobRun, type RowRun, runRow } from "./fraud-row.ts";
 
 const { values } = parseArgs({
@@ -55,6 +56,9 @@ if (!Number.isFinite(slack) || slack < 1)
 const BLOCK_MS = 250;
 const seconds = (s: number) => Math.ceil((s * slack * 1000) / BLOCK_MS);
 const commitSeconds = 30 + 5 * jobs;
+// A pinpoint-game turn: 10 blocks on a quiet machine. A node plays its disputes one after another
+// (a replay or a traced step each), so on a loaded one the turn stretches like every window.
+const ROUND_SECONDS = 2.5;
 const verdictSeconds = 20 + 3 * jobs;
 const STACK: FraudStackOptions = {
   blockMs: BLOCK_MS,
@@ -63,6 +67,7 @@ const STACK: FraudStackOptions = {
     verdictBlocks: seconds(verdictSeconds),
     challengeBlocks: 3,
     revealBlocks: 10,
+    roundBlocks: seconds(ROUND_SECONDS),
   },
   verifyingDeadlineMs: (60 + 2 * verdictSeconds) * slack * 1000,
   trace: (line) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`),
@@ -70,8 +75,8 @@ const STACK: FraudStackOptions = {
 // 20 segments of 10 steps.
 const SEGMENTS = 20;
 const CHECKPOINT_EVERY = 10;
-// The pinpoint game's turns are 10 blocks (2.5 s): a dispute of ~10 rounds and its re-run fit in a
-// minute; one still open then is counted as it stands.
+// With turns of 2.5 s a dispute of ~10 rounds and its re-run fit in a minute; one still open then
+// is counted as it stands.
 const DISPUTE_GRACE_MS = 60_000 * slack;
 // A take-over row: the commit window, the standby's training, the audits, and as much again.
 const ROW_TIMEOUT_MS = 2 * (2 * commitSeconds + 2 * verdictSeconds + 60) * slack * 1000;

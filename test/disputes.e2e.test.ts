@@ -1,13 +1,16 @@
 // Disputes played to the end on the dev chain with a real training run: two node players answer
 // every turn from their own records (checkpoints, replays, traced steps), publish the narrowed
 // node's evidence, and the referee re-executes that one node and rules through Sudo. No API: the
-// task is driven on chain directly.
+// task is driven on chain directly. A `swap-operator` worker, whose own step graph has other nodes
+// than the task's, still claims at the task's positions, and the game lands on the operator it
+// swapped.
 import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type Devnet, startDevnet } from "../chain/index.ts";
+import { decodeEvent, eventsAt } from "../chain-bridge/inclusion.ts";
 import {
   BridgeError,
   type ChainConnection,
@@ -28,16 +31,20 @@ import {
   disputeRecords,
   keepVerifierRecord,
   keepWorkerRecord,
+  recordedRun,
+  type TrainedJob,
 } from "../worker-runtime/node/dispute-records.ts";
 import { Referee, type Ruling } from "../worker-runtime/node/referee.ts";
+import { swapOperator, swappedNodeNames } from "../worker-runtime/node/swap-operator.ts";
 import { decodeCheckpoint, encodeCheckpoint, sha256Hex } from "../worker-runtime/train/checkpoint.ts";
 import { CheckpointDir } from "../worker-runtime/train/checkpoint-dir.ts";
 import { loadFixture } from "../worker-runtime/train/fixtures.ts";
-import { stepGraphOf } from "../worker-runtime/train/pinpoint.ts";
+import { stepGraphOf, traceStep } from "../worker-runtime/train/pinpoint.ts";
 import { graphNodes } from "../worker-runtime/train/pinpoint-graphs.ts";
 import { replayTranscript } from "../worker-runtime/train/replay.ts";
 import { train } from "../worker-runtime/train/trainer.ts";
 import { computeCall, submitAs as submitSigned } from "./support/chain-fixture.ts";
+import { pinpointedNodeName } from "./support/fraud-pinpoint.ts";
 
 const STEPS = 8;
 const mlp = loadFixture("mlp");
@@ -202,13 +209,14 @@ describe("disputes played to the end by two nodes and the referee", () => {
     dispute: DisputeView,
     players: DisputePlayer[],
     between: (current: DisputeView) => Promise<void> = async () => {},
+    refereeLog: (message: string) => void = () => {},
   ): Promise<Ruling> {
     const referee = new Referee({
       chain: await NodeChainClient.create(chain.api, "//Alice"),
       sudoSeed: "//Alice",
       evidence: [directoryEvidence(evidenceDir)],
       runOf: async () => run,
-      log: () => {},
+      log: refereeLog,
     });
     const deadline = Date.now() + 120_000;
     let ruling: Ruling | undefined;
@@ -231,14 +239,22 @@ describe("disputes played to the end by two nodes and the referee", () => {
   function player(
     client: NodeChainClient,
     chainTaskId: bigint,
-    kept: { role: "worker" | "verifier"; leaves: string[]; transcriptLeaves?: string[] },
+    kept: {
+      role: "worker" | "verifier";
+      leaves: string[];
+      transcriptLeaves?: string[];
+      /** A worker's that trained another job than the task's: that job, and its checkpoints. */
+      trained?: { job: TrainedJob; checkpointDir: string };
+    },
     options: { alwaysDisagree?: boolean } = {},
   ) {
     const dataDir = join(scratch, "nodes", client.address);
     const inputs = { model: mlp.model, dataset: mlp.dataset, spec, threads: 1 };
-    if (kept.role === "worker")
-      keepWorkerRecord(dataDir, chainTaskId, inputs, join(scratch, "run"), kept.leaves);
-    else {
+    if (kept.role === "worker") {
+      const { trained } = kept;
+      const checkpointDir = trained?.checkpointDir ?? join(scratch, "run");
+      keepWorkerRecord(dataDir, chainTaskId, inputs, checkpointDir, kept.leaves, trained?.job);
+    } else {
       // The verifier checked the segment's start checkpoint against the root with this proof.
       const tree = kept.leaves.map((leaf) => Buffer.from(leaf, "hex"));
       const proof = merkleInclusionProof(tree, 0).map((node) => Buffer.from(node).toString("hex"));
@@ -285,6 +301,86 @@ describe("disputes played to the end by two nodes and the referee", () => {
     assert.equal(ruling.output, prefixed(honestLeaves[1]!));
     assert.equal(ruling.defenderWins, false);
     assert.ok((await worker.node())!.bonded < bonded, "the cheating worker is slashed");
+  });
+
+  /** The Compute events of dispute `disputeId` in blocks `from` … head, in order. */
+  async function gameEvents(disputeId: bigint, from: number) {
+    const events = [];
+    const head = (await chain.api.rpc.chain.getHeader()).number.toNumber();
+    for (let block = from; block <= head; block += 1) {
+      const records = await eventsAt(chain.api, (await chain.api.rpc.chain.getBlockHash(block)).toHex());
+      events.push(
+        ...records
+          .map(decodeEvent)
+          .filter((e) => e.pallet === "Compute" && String(e.data.disputeId) === disputeId.toString()),
+      );
+    }
+    return events;
+  }
+
+  it("a swap-operator worker loses at exactly the operator it swapped, which the referee runs alone", async () => {
+    // The cheat trains the whole run with the user's second Gemm fed float16-rounded inputs.
+    const trained = { model: swapOperator(mlp.model), spec };
+    const checkpointDir = join(scratch, "swap-run");
+    const cheat = await train({ ...mlp, ...trained, checkpointDir });
+    const leaves = cheat.checkpoints.map((c) => c.sha256);
+    assert.equal(leaves[0], honestLeaves[0], "its step-0 checkpoint is the task's");
+    const from = (await chain.api.rpc.chain.getHeader()).number.toNumber();
+    const { worker, verifier, dispute, chainTaskId } = await disputedTask(
+      `0x${"26".repeat(32)}`,
+      await funded("//DisputeWorker6"),
+      await funded("//DisputeVerifier6"),
+      leaves,
+      (replayed) => replayed,
+    );
+    assert.equal(dispute.defender, worker.address);
+    const bonded = (await worker.node())!.bonded;
+    const refereeSaid: string[] = [];
+    const ruling = await playOut(
+      dispute,
+      [
+        player(worker, chainTaskId, { role: "worker", leaves, trained: { job: trained, checkpointDir } }),
+        player(verifier, chainTaskId, { role: "verifier", leaves }),
+      ],
+      undefined,
+      (message) => refereeSaid.push(message),
+    );
+    // The worker's record names the task's model, not the one it trained: a referee reading its
+    // inputs from the cheat's directory still runs the user's operator.
+    const kept = recordedRun(join(scratch, "nodes", worker.address), chainTaskId);
+    assert.ok(kept && Buffer.from(kept.model).equals(Buffer.from(mlp.model)));
+
+    const events = await gameEvents(dispute.disputeId, from);
+    const narrowed = events.find((e) => e.name === "DisputeNarrowedToOperator");
+    assert.ok(narrowed, `phase 2 reached one operator; the game's events: ${events.map((e) => e.name)}`);
+    const step = Number(narrowed.data.step);
+    const node = Number(narrowed.data.node);
+    // Every step of the cheat's run differs, so the first one does, at the swapped Gemm.
+    assert.equal(step, 1);
+    const name = await pinpointedNodeName(run, step, node);
+    assert.ok(name !== null && swappedNodeNames(mlp.model).has(name), `narrowed to node ${node} (${name})`);
+    assert.equal(ruling.step, BigInt(step));
+    assert.equal(ruling.node, node);
+
+    // The referee's output is that node's alone, from the agreed state (the task's step-0
+    // checkpoint): the honest o_node, not the cheat's claim.
+    const honest = await traceStep({ ...run, from: start });
+    assert.equal(ruling.output, prefixed(honest.outputs[node]!));
+    assert.notEqual(ruling.output, dispute.claim);
+    assert.equal(ruling.defenderWins, false);
+    const nodeName = graphNodes(await stepGraphOf(run, step))[node]!.name!;
+    assert.ok(
+      refereeSaid.some(
+        (m) => m.includes(`node ${node} (`) && m.includes(nodeName) && m.includes("challenger wins"),
+      ),
+      `the referee's log: ${refereeSaid.join("; ")}`,
+    );
+    assert.ok((await worker.node())!.bonded < bonded, "the cheating worker is slashed");
+
+    // Rounds: the defender's answers (its opening and one per bisection, then its operator claim).
+    const rounds = events.filter((e) => e.name === "DisputeResponded").length;
+    const bound = Math.ceil(Math.log2(STEPS)) + Math.ceil(Math.log2(graphNodeCount)) + 2;
+    assert.ok(rounds <= bound, `${rounds} rounds, bound ${bound}`);
   });
 
   it("a grief verifier loses against an honest worker, and claim_timeout cannot slash a worker that answers", async () => {

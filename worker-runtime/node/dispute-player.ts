@@ -20,14 +20,21 @@ import {
 import { merkleInclusionProof } from "../../protocol/merkle.ts";
 import { cumulativeChain } from "../../protocol/pinpoint.ts";
 import { TranscriptLayout } from "../../protocol/transcript.ts";
-import { type PinpointRun, type StepTrace, traceStep } from "../train/pinpoint.ts";
+import { type PinpointRun, type StepTrace, stepGraphOf, traceStep } from "../train/pinpoint.ts";
 import { replaySegment, replayWindow } from "../train/replay.ts";
 import type { EvidenceSink } from "./dispute-evidence.ts";
 import { NodeError } from "./errors.ts";
 
 /** What a party knows of the disputed run: enough to recompute any state of the segment. */
 export interface DisputeRecord {
+  /** The run this party computed, which its replays and traces repeat. */
   run: PinpointRun;
+  /**
+   * The task's run when `run` is another (a worker that trained a rewritten model): whatever it
+   * computed, its phase-2 claims are at the positions of the task's step graph, the chain's
+   * `graph_nodes` (PROTOCOL.md §6.3).
+   */
+  task?: PinpointRun;
   /** Canonical bytes of the checkpoint the disputed segment starts from (both parties checked it). */
   segmentStart: Uint8Array;
   /** A defending worker's committed checkpoint leaves (hex), in order: its claims are bound to them. */
@@ -138,10 +145,12 @@ class DisputeMemory {
   async trace(step: bigint, evidenceOf: readonly number[] = []): Promise<StepTrace> {
     const known = this.traces.get(step);
     if (known && evidenceOf.length === 0) return known;
+    const { run, task } = this.record;
     const traced = await traceStep({
-      ...this.record.run,
+      ...run,
       from: await this.checkpointAt(step - 1n),
       evidenceOf,
+      ...(task ? { taskStepGraph: await stepGraphOf(task, Number(step)) } : {}),
     });
     if (traced.graphNodes !== this.graphNodes) {
       // Phase 2's positions and node N would mean other nodes than the graph's: no answer is sound.

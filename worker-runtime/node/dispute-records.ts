@@ -1,8 +1,9 @@
 // What a node keeps of its on-chain work so that it can play a dispute about it later (PROTOCOL.md
-// §6): a worker, after its commit, the task's inputs, its checkpoint directory and the leaves it
-// committed; a verifier, after its verdict, the task's inputs, the checkpoint its replay started
-// from and the transcript leaves it published (a whistleblower, before its challenge, the same but
-// the leaves). Kept under <data dir>/disputes/<chain task id>/, read by the dispute player.
+// §6): a worker, after its commit, the task's inputs (and the model and spec it trained instead,
+// when a fault rewrote them), its checkpoint directory and the leaves it committed; a verifier,
+// after its verdict, the task's inputs, the checkpoint its replay started from and the transcript
+// leaves it published (a whistleblower, before its challenge, the same but the leaves). Kept under
+// <data dir>/disputes/<chain task id>/, read by the dispute player.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { DisputeView } from "../../chain-bridge/index.ts";
@@ -18,6 +19,8 @@ interface RecordFile {
   /** A worker's: its checkpoint directory and committed leaves. */
   checkpoint_dir?: string;
   committed_leaves?: string[];
+  /** A worker's that trained another job than the task's: that job's spec (its model: trained-model.onnx). */
+  trained_spec?: unknown;
   /** A verifier's: the step of `segment-start.ckpt` and its inclusion proof in the committed root. */
   segment_start_step?: number;
   segment_start_proof?: string[];
@@ -27,11 +30,18 @@ interface RecordFile {
 
 const recordDir = (dataDir: string, chainTaskId: bigint) => join(dataDir, "disputes", chainTaskId.toString());
 
+/** The task's inputs, as the chain's hashes name them: model.onnx is always the task's model. */
 export interface RunInputs {
   model: Uint8Array;
   dataset: DatasetSource;
   spec: unknown;
   threads: number;
+}
+
+/** The model and spec a worker trained when they are not the task's (a fault's rewritten job). */
+export interface TrainedJob {
+  model: Uint8Array;
+  spec: unknown;
 }
 
 function writeRecord(dataDir: string, chainTaskId: bigint, inputs: RunInputs, extra: Partial<RecordFile>) {
@@ -49,18 +59,24 @@ function writeRecord(dataDir: string, chainTaskId: bigint, inputs: RunInputs, ex
   return dir;
 }
 
-/** A worker's record after its commit: its checkpoints stay where training wrote them. */
+/**
+ * A worker's record after its commit: its checkpoints stay where training wrote them. `trained` is
+ * the job it ran when that is not the task's: it replays that job, and claims at the task's positions.
+ */
 export function keepWorkerRecord(
   dataDir: string,
   chainTaskId: bigint,
   inputs: RunInputs,
   checkpointDir: string,
   committedLeaves: string[],
+  trained?: TrainedJob,
 ): void {
-  writeRecord(dataDir, chainTaskId, inputs, {
+  const dir = writeRecord(dataDir, chainTaskId, inputs, {
     checkpoint_dir: checkpointDir,
     committed_leaves: committedLeaves,
+    ...(trained ? { trained_spec: trained.spec } : {}),
   });
+  if (trained) writeFileSync(join(dir, "trained-model.onnx"), trained.model);
 }
 
 /**
@@ -110,11 +126,13 @@ export function disputeRecords(dataDir: string) {
     const startStep = Number(dispute.segmentStart);
     if (stored.checkpoint_dir !== undefined) {
       const checkpoints = CheckpointDir.open(stored.checkpoint_dir);
-      return {
-        run,
+      const kept = {
         segmentStart: checkpoints.read(startStep).bytes,
         committedLeaves: stored.committed_leaves ?? [],
       };
+      if (stored.trained_spec === undefined) return { run, ...kept };
+      const trained = { model: readFileSync(join(dir, "trained-model.onnx")), spec: stored.trained_spec };
+      return { run: { ...run, ...trained }, task: run, ...kept };
     }
     if (stored.segment_start_step !== startStep) return null;
     return {

@@ -68,3 +68,20 @@ export function swapOperator(model: Uint8Array): Uint8Array {
   );
   return onnx.ModelProto.encode(proto).finish();
 }
+
+/**
+ * The names of the user's nodes `swapOperator` computes differently: those whose encoding (operator,
+ * inputs, attributes) it changes. The nodes it adds have no counterpart in the user's model.
+ */
+export function swappedNodeNames(model: Uint8Array): Set<string> {
+  const encoded = (bytes: Uint8Array) =>
+    new Map(
+      (onnx.ModelProto.decode(bytes).graph?.node ?? []).map((n) => [
+        n.name ?? "",
+        Buffer.from(onnx.NodeProto.encode(n).finish()).toString("hex"),
+      ]),
+    );
+  const honest = encoded(model);
+  const swapped = encoded(swapOperator(model));
+  return new Set([...honest].filter(([name, bytes]) => swapped.get(name) !== bytes).map(([name]) => name));
+}

@@ -207,13 +207,20 @@ export async function runTrainingTask(
         { root, leaves, steps: task.total_steps },
       );
       log(`task ${task.task_id}: committed root ${root} on chain task ${task.chain.chain_task_id}`);
-      // Kept to defend the commit in a dispute: the inputs, these checkpoints and the leaves.
+      // Kept to defend the commit in a dispute: the task's inputs, these checkpoints and the leaves,
+      // and the job a fault trained instead, which the defence replays.
       keepWorkerRecord(
         context.dataDir,
         BigInt(task.chain.chain_task_id),
-        { ...job, dataset: { bytes: dataset, fileName: task.dataset_file_name }, threads: context.threads },
+        {
+          model,
+          spec: task.spec,
+          dataset: { bytes: dataset, fileName: task.dataset_file_name },
+          threads: context.threads,
+        },
         checkpointDir,
         leaves,
+        fault?.job ? job : undefined,
       );
     }
     if (fault?.vanish === "after-commit") {

@@ -31,6 +31,16 @@ export function graphNodes(stepGraph: Uint8Array): INodeProto[] {
   return onnx.ModelProto.decode(stepGraph).graph?.node ?? [];
 }
 
+/**
+ * The name of the user's model node a step-graph node computes: the step graph keeps the model's
+ * node names for its forward part, except that onnxruntime names a node it fused from node X
+ * `fused X` (an activation fused into Gemm or Conv) or `X/<Kind>Fusion/` (a transpose or scale
+ * fused into MatMul, possibly repeated). Any other name (gradients, the optimizer) is returned as is.
+ */
+export function modelNodeName(stepNodeName: string): string {
+  return stepNodeName.replace(/^(?:fused )+/, "").replace(/(?:\/\w*Fusion\/)+$/, "");
+}
+
 /** The step graph's constant tensors by name (folded constants, frozen weights). */
 export function graphInitializers(stepGraph: Uint8Array): Map<string, Tensor> {
   const graph = onnx.ModelProto.decode(stepGraph).graph!;

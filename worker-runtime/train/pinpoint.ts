@@ -21,6 +21,11 @@ export interface StepTraceOptions extends PinpointRun {
   from: Uint8Array;
   /** Keep the evidence of these nodes (0 … N; N is the checkpoint assembly) for the referee. */
   evidenceOf?: readonly number[];
+  /**
+   * The task's step graph of this step, when the run traced is another graph (a worker that
+   * trained a rewritten model): the trace reports its nodes' positions, not the traced graph's.
+   */
+  taskStepGraph?: Uint8Array;
 }
 
 /** One training step t seen operator by operator (PROTOCOL.md §6.3). */
@@ -113,9 +118,39 @@ function readsOf(traced: Pick<StepTraceRun, "nodes" | "stateOutputs">, index: nu
 }
 
 /**
+ * o_c of a position whose outputs the traced run did not compute: the hash of no outputs at all,
+ * which no node's outputs hash to (every node has at least one), so the position disagrees with
+ * any run that computed it.
+ */
+export const NOT_COMPUTED = operatorOutputsSha256([]);
+
+/**
+ * The outputs a traced run computed, at the positions of `positions` (the task's step graph): each
+ * position's named outputs looked up by name among every value the run computed, in the position's
+ * output order; null where the run computed any of them not at all. A node of the traced graph
+ * that no position names contributes nothing. For the traced graph itself this is its own outputs.
+ */
+export function projectOutputs(
+  traced: Pick<StepTraceRun, "nodes" | "outputs">,
+  positions: StepTraceRun["nodes"],
+): Array<Tensor[] | null> {
+  const computed = new Map<string, Tensor>();
+  for (const [c, node] of traced.nodes.entries()) {
+    for (const [at, name] of (node.output ?? []).filter((o) => o !== "").entries()) {
+      computed.set(name, traced.outputs[c]![at]!);
+    }
+  }
+  return positions.map((node) => {
+    const values = (node.output ?? []).filter((o) => o !== "").map((name) => computed.get(name));
+    return values.every((v) => v !== undefined) ? (values as Tensor[]) : null;
+  });
+}
+
+/**
  * Runs step t from the agreed state after step t − 1 in the step graph with every node output
- * exposed, and hashes each node's outputs. The state after the step is computed by the same graph
- * and kernels as training, so `stateSha256` (o_N) is the training run's leaf for step t.
+ * exposed, and hashes each node's outputs (at the task's step graph's positions when given). The
+ * state after the step is computed by the same graph and kernels as training, so `stateSha256`
+ * (o_N) is the training run's leaf for step t.
  */
 export async function traceStep(options: StepTraceOptions): Promise<StepTrace> {
   const { setup, state, order, next } = await stepFrom(options, options.from);
@@ -124,25 +159,27 @@ export async function traceStep(options: StepTraceOptions): Promise<StepTrace> {
     const traced = await engine.trace(state, next.input);
     const after = finishRun(order, next, traced.outcome).state;
     const stateSha256 = checkpointSha256({ ...after, ...engine.canonical(after, { views: true }) });
-    const outputs = [...traced.outputs.map((o) => operatorOutputsSha256(o)), stateSha256];
+    // The positions of the game are the task's step graph's nodes; a run of another graph reports
+    // what it computed at them, by value name (PROTOCOL.md §6.3).
+    const nodes = options.taskStepGraph ? stepGraphNodes(options.taskStepGraph) : traced.nodes;
+    const projected = projectOutputs(traced, nodes);
+    const outputs = [...projected.map((o) => (o ? operatorOutputsSha256(o) : NOT_COMPUTED)), stateSha256];
     const step = after.step;
-    const producedBy = producers(traced.nodes);
+    const producedBy = producers(nodes);
     const evidence = (options.evidenceOf ?? []).map((index): OperatorEvidence => {
-      if (!Number.isInteger(index) || index < 0 || index > traced.nodes.length) {
-        throw new TrainError(
-          "INVALID_SPEC",
-          `the step graph has nodes 0-${traced.nodes.length}; got ${index}`,
-        );
+      if (!Number.isInteger(index) || index < 0 || index > nodes.length) {
+        throw new TrainError("INVALID_SPEC", `the step graph has nodes 0-${nodes.length}; got ${index}`);
       }
       const inputs = new Map<string, Tensor>();
       const fromNodes = new Map<number, Tensor[]>();
-      for (const name of readsOf(traced, index)) {
+      for (const name of readsOf({ nodes, stateOutputs: traced.stateOutputs }, index)) {
         const source = producedBy.get(name);
-        if (source === undefined) continue;
-        inputs.set(name, traced.outputs[source.node]![source.at]!);
-        fromNodes.set(source.node, traced.outputs[source.node]!);
+        const values = source && projected[source.node];
+        if (!source || !values) continue;
+        inputs.set(name, values[source.at]!);
+        fromNodes.set(source.node, values);
       }
-      const node = traced.nodes[index];
+      const node = nodes[index];
       return {
         step,
         node: index,
@@ -156,8 +193,8 @@ export async function traceStep(options: StepTraceOptions): Promise<StepTrace> {
     });
     return {
       step,
-      graphNodes: traced.nodes.length,
-      operators: traced.nodes.map((n) => ({ name: n.name ?? "", opType: n.opType ?? "" })),
+      graphNodes: nodes.length,
+      operators: nodes.map((n) => ({ name: n.name ?? "", opType: n.opType ?? "" })),
       outputs,
       cumulative: cumulativeChain(BigInt(step), outputs),
       stateSha256,
