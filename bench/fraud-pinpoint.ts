@@ -5,7 +5,7 @@
 import { swapOperator } from "../worker-runtime/node/swap-operator.ts";
 import { onnx } from "../worker-runtime/onnx/proto.ts";
 import { stepGraphOf } from "../worker-runtime/train/pinpoint.ts";
-import { graphNodes } from "../worker-runtime/train/pinpoint-graphs.ts";
+import { gamePositions, graphNodes } from "../worker-runtime/train/pinpoint-graphs.ts";
 
 type Run = Parameters<typeof stepGraphOf>[0];
 
@@ -18,7 +18,7 @@ export function swappedNodeNames(model: Uint8Array): Set<string> {
   return new Set([...honest].filter(([name, bytes]) => swapped.get(name) !== bytes).map(([name]) => name));
 }
 
-/** The name of node `index` of step `step`'s graph; null for the checkpoint assembly (index N). */
+/** The name of position `index` of step `step`'s graph; null for the checkpoint assembly (index N). */
 export async function pinpointedNodeName(run: Run, step: number, index: number): Promise<string | null> {
-  return graphNodes(await stepGraphOf(run, step))[index]?.name ?? null;
+  return gamePositions(await stepGraphOf(run, step))[index]?.node.name ?? null;
 }
