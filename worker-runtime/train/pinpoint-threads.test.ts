@@ -13,9 +13,10 @@ import type { Tensor } from "../onnx/dtypes.ts";
 import { checkpointSha256, decodeCheckpoint } from "./checkpoint.ts";
 import { CheckpointDir } from "./checkpoint-dir.ts";
 import { readDataset } from "./data/dataset.ts";
+import { TrainError } from "./errors.ts";
 import { trainingGraphNodes } from "./graph-size.ts";
 import { runOperator, StepReferee, stepGraphOf, traceStep } from "./pinpoint.ts";
-import { gamePositions, graphNodes } from "./pinpoint-graphs.ts";
+import { gamePositions, graphNodes, positionsOf } from "./pinpoint-graphs.ts";
 import { replaySegment } from "./replay.ts";
 import { train } from "./trainer.ts";
 
@@ -112,5 +113,33 @@ describe("the pinpoint game's positions with one and two threads", () => {
     assert.equal(honest.sha256, trace.outputs[sum.node]);
     assert.equal(honest.outputs[0]!.dims.join(), "300", "the position's output is the unpadded sum");
     assert.notEqual((await runOperator(stepGraph, sum.node, perturbed, 2)).sha256, honest.sha256);
+  });
+
+  it("refuses a graph whose node names would fold a node after a position that reads it", () => {
+    // A user's node named like a helper of a later node: folded, the sum would read its own output.
+    const nodes = [
+      { name: "/sum/thread_layout/pad", opType: "Relu", input: ["late"], output: ["padded"] },
+      { name: "/early", opType: "Relu", input: ["x"], output: ["early"] },
+      { name: "/sum", opType: "ReduceSum", input: ["padded"], output: ["sum"] },
+      { name: "/late", opType: "Relu", input: ["sum"], output: ["late"] },
+    ];
+    assert.throws(
+      () => positionsOf(nodes, new Set(["late"])),
+      (error: unknown) => error instanceof TrainError && error.code === "UNSUPPORTED_MODEL",
+    );
+    // In order, the helper folds into the node it names: two positions, the first two nodes as one.
+    const inOrder = [
+      { name: "/sum/thread_layout/pad", opType: "Pad", input: ["x", "pads"], output: ["padded"] },
+      { name: "/sum", opType: "ReduceSum", input: ["padded"], output: ["sum"] },
+      { name: "/next", opType: "Relu", input: ["sum"], output: ["next"] },
+    ];
+    const positions = positionsOf(inOrder, new Set(["next"]));
+    assert.deepEqual(
+      positions.map((p) => [p.node.name, p.members, p.inputs, p.outputs]),
+      [
+        ["/sum", [0, 1], ["x", "pads"], ["sum"]],
+        ["/next", [2], ["sum"], ["next"]],
+      ],
+    );
   });
 });
