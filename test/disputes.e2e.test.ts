@@ -29,6 +29,8 @@ import {
   disputeRecords,
   keepVerifierRecord,
   keepWorkerRecord,
+  pruneRecords,
+  recordedRun,
 } from "../worker-runtime/node/dispute-records.ts";
 import { Referee, type Ruling } from "../worker-runtime/node/referee.ts";
 import { decodeCheckpoint, encodeCheckpoint, sha256Hex } from "../worker-runtime/train/checkpoint.ts";
@@ -99,6 +101,16 @@ describe("disputes played to the end by two nodes and the referee", () => {
       leaves: result.checkpoints.map((c) => c.sha256),
       graphNodes: gamePositions(await stepGraphOf({ ...run, threads: 1 }, 1)).length,
     };
+  }
+
+  /** Each player's node: its chain client, data directory and the task its record is of. */
+  const parties = new Map<DisputePlayer, { client: NodeChainClient; dataDir: string; chainTaskId: bigint }>();
+
+  /** Prunes the player's node's records as its daemon does; whether the dispute's record is still kept. */
+  async function keptAfterPruning(player: DisputePlayer): Promise<boolean> {
+    const { client, dataDir, chainTaskId } = parties.get(player)!;
+    await pruneRecords(dataDir, client);
+    return recordedRun(dataDir, chainTaskId) !== null;
   }
 
   const submitAs = (seed: string, purpose: string, call: Parameters<typeof submitSigned>[3]) =>
@@ -239,6 +251,9 @@ describe("disputes played to the end by two nodes and the referee", () => {
       const current = (await readOpenDisputes(chain.api)).find((d) => d.disputeId === dispute.disputeId);
       if (!current) break;
       assert.ok(Date.now() < deadline, `dispute ${dispute.disputeId} still open in phase ${current.phase}`);
+      for (const player of players) {
+        assert.ok(await keptAfterPruning(player), "pruning keeps a record while its dispute is open");
+      }
       await between(current);
       for (const player of players) await player.playOnce();
       ruling = (await referee.ruleOnce()).find((r) => r.disputeId === dispute.disputeId) ?? ruling;
@@ -272,13 +287,15 @@ describe("disputes played to the end by two nodes and the referee", () => {
         kept.transcriptLeaves,
       );
     }
-    return new DisputePlayer({
+    const played = new DisputePlayer({
       chain: client,
       record: disputeRecords(dataDir),
       evidence: directoryEvidence(evidenceDir),
       log: () => {},
       ...options,
     });
+    parties.set(played, { client, dataDir, chainTaskId });
+    return played;
   }
 
   it("a worker that perturbed its checkpoint loses at that step to an honest verifier, decided by the referee", async () => {
@@ -326,15 +343,18 @@ describe("disputes played to the end by two nodes and the referee", () => {
     );
     assert.equal(dispute.defender, worker.address);
     const bonded = (await worker.node())!.bonded;
-    const ruling = await playOut(job, dispute, [
+    const players = [
       player(job, worker, chainTaskId, { role: "worker", leaves }),
       player(job, verifier, chainTaskId, { role: "verifier", leaves }),
-    ]);
+    ];
+    const ruling = await playOut(job, dispute, players);
     assert.equal(ruling.step, BigInt(STEPS));
     assert.equal(ruling.node, job.graphNodes);
     assert.equal(ruling.output, prefixed(job.leaves[1]!));
     assert.equal(ruling.defenderWins, false);
     assert.ok((await worker.node())!.bonded < bonded, "the cheating worker is slashed");
+    // The worker's attempt is void and the audit settled: no dispute can open about either record.
+    for (const played of players) assert.equal(await keptAfterPruning(played), false);
   }
 
   it("a grief verifier loses against an honest worker, and claim_timeout cannot slash a worker that answers", async () => {
@@ -350,19 +370,14 @@ describe("disputes played to the end by two nodes and the referee", () => {
     const workerBond = (await worker.node())!.bonded;
     const verifierBond = (await verifier.node())!.bonded;
     let refusedTimeouts = 0;
+    const [honestWorker, griefVerifier] = [
+      player(job, worker, chainTaskId, { role: "worker", leaves: job.leaves }),
+      player(job, verifier, chainTaskId, { role: "verifier", leaves: job.leaves }, { alwaysDisagree: true }),
+    ];
     const ruling = await playOut(
       job,
       dispute,
-      [
-        player(job, worker, chainTaskId, { role: "worker", leaves: job.leaves }),
-        player(
-          job,
-          verifier,
-          chainTaskId,
-          { role: "verifier", leaves: job.leaves },
-          { alwaysDisagree: true },
-        ),
-      ],
+      [honestWorker, griefVerifier],
       // While the worker is on turn and in time, the verifier tries to win by timeout.
       async (current) => {
         if (current.turn !== "Defender") return;
@@ -380,6 +395,9 @@ describe("disputes played to the end by two nodes and the referee", () => {
     assert.equal(ruling.defenderWins, true);
     assert.equal((await worker.node())!.bonded, workerBond, "the honest worker keeps its whole stake");
     assert.ok((await verifier.node())!.bonded < verifierBond, "the grief verifier is slashed");
+    // The audit failed and the task is Closed: another audit round may still dispute the commit.
+    assert.equal(await keptAfterPruning(honestWorker), true);
+    assert.equal(await keptAfterPruning(griefVerifier), false);
   });
 
   it("a worker that stops answering loses by the verifier's claim_timeout", async () => {
@@ -425,7 +443,7 @@ describe("disputes played to the end by two nodes and the referee", () => {
     assert.equal(dispute.defender, verifier.address);
     const verifierBond = (await verifier.node())!.bonded;
     const whistleblowerBalance = await whistleblower.balance();
-    const ruling = await playOut(job, dispute, [
+    const players = [
       player(job, verifier, chainTaskId, {
         role: "verifier",
         leaves: job.leaves,
@@ -439,7 +457,8 @@ describe("disputes played to the end by two nodes and the referee", () => {
         { role: "verifier", leaves: job.leaves },
         { alwaysDisagree: true },
       ),
-    ]);
+    ];
+    const ruling = await playOut(job, dispute, players);
     assert.equal(ruling.step, 1n);
     assert.equal(ruling.node, 0);
     assert.equal(ruling.defenderWins, true);
@@ -449,5 +468,7 @@ describe("disputes played to the end by two nodes and the referee", () => {
       after.free + after.reserved < whistleblowerBalance.free + whistleblowerBalance.reserved,
       "the griefing whistleblower loses its challenge bond",
     );
+    // The audit settled and its dispute is over: neither verdict record can be needed again.
+    for (const played of players) assert.equal(await keptAfterPruning(played), false);
   });
 });
