@@ -157,6 +157,26 @@ describe("pruneRecords and roomForRecords", () => {
     assert.ok(existsSync(elsewhere), "a directory the node does not own is left alone");
   });
 
+  it("removes a record the node stopped while keeping, which no dispute can be played from", async () => {
+    const dataDir = join(scratch, "cut-short");
+    keepVerifierRecord(dataDir, 6n, run, start, ["cc"]);
+    keepVerifierRecord(dataDir, 7n, run, start, ["dd"]);
+    writeFileSync(join(dataDir, "disputes", "6", "record.json"), '{"dataset_file_na');
+    rmSync(join(dataDir, "disputes", "7", "record.json"));
+    assert.deepEqual(
+      keptRecords(dataDir).map((r) => r.kind),
+      ["unreadable", "unreadable"],
+    );
+    const unreachable: RecordChainView = {
+      address: ME,
+      task: async () => {
+        throw new Error("connection lost");
+      },
+    };
+    assert.deepEqual((await pruneRecords(dataDir, unreachable)).sort(), [6n, 7n]);
+    assert.deepEqual(keptRecords(dataDir), []);
+  });
+
   it("has no room once the records still needed reach the limit, and room again once they settle", async () => {
     const dataDir = join(scratch, "limit");
     const tasks = new Map<bigint, TaskView>();

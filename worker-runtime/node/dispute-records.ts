@@ -99,6 +99,15 @@ function readRecordFile(dataDir: string, chainTaskId: bigint): RecordFile {
   return JSON.parse(readFileSync(join(recordDir(dataDir, chainTaskId), "record.json"), "utf8")) as RecordFile;
 }
 
+/** The record's file, or null when it is missing or does not parse. */
+function storedRecord(dataDir: string, chainTaskId: bigint): RecordFile | null {
+  try {
+    return readRecordFile(dataDir, chainTaskId);
+  } catch {
+    return null;
+  }
+}
+
 function readRecord(dataDir: string, chainTaskId: bigint): { stored: RecordFile; run: PinpointRun } | null {
   const dir = recordDir(dataDir, chainTaskId);
   if (!existsSync(join(dir, "record.json"))) return null;
@@ -165,10 +174,14 @@ export function recordStillNeeded(task: TaskView | null, node: string, kind: Rec
 /** A worker's record (its commit) or a verdict's (a verifier's or a whistleblower's). */
 export type RecordKind = "worker" | "verdict";
 
-/** One record on disk: its task, kind, when it was kept and the bytes it holds (with a worker's checkpoints). */
+/**
+ * One record on disk: its task, kind, when it was kept and the bytes it holds (with a worker's
+ * checkpoints). `unreadable`: its record.json is missing or cut short (the node stopped while
+ * keeping it), so no dispute can be played from it.
+ */
 export interface KeptRecord {
   chainTaskId: bigint;
-  kind: RecordKind;
+  kind: RecordKind | "unreadable";
   keptAtMs: number;
   bytes: number;
 }
@@ -184,15 +197,16 @@ export function keptRecords(dataDir: string): KeptRecord[] {
   const root = recordsRoot(dataDir);
   if (!existsSync(root)) return [];
   return readdirSync(root)
-    .filter((name) => /^\d+$/.test(name) && existsSync(join(root, name, "record.json")))
-    .map((name) => {
+    .filter((name) => /^\d+$/.test(name))
+    .map((name): KeptRecord => {
       const chainTaskId = BigInt(name);
-      const stored = readRecordFile(dataDir, chainTaskId);
-      const checkpoints = ownedCheckpoints(dataDir, stored);
+      const stored = storedRecord(dataDir, chainTaskId);
+      const checkpoints = stored && ownedCheckpoints(dataDir, stored);
+      const kind = !stored ? "unreadable" : stored.checkpoint_dir === undefined ? "verdict" : "worker";
       return {
         chainTaskId,
-        kind: stored.checkpoint_dir === undefined ? ("verdict" as const) : ("worker" as const),
-        keptAtMs: statSync(join(root, name, "record.json")).mtimeMs,
+        kind,
+        keptAtMs: statSync(stored ? join(root, name, "record.json") : join(root, name)).mtimeMs,
         bytes: sizeOf(join(root, name)) + (checkpoints ? sizeOf(checkpoints) : 0),
       };
     })
@@ -207,11 +221,14 @@ export function keptRecords(dataDir: string): KeptRecord[] {
 export async function pruneRecords(dataDir: string, chain: RecordChainView): Promise<bigint[]> {
   const pruned: bigint[] = [];
   for (const record of keptRecords(dataDir)) {
-    const task = await chain.task(record.chainTaskId).catch(() => undefined);
-    if (task === undefined || recordStillNeeded(task, chain.address, record.kind)) continue;
-    const file = join(recordDir(dataDir, record.chainTaskId), "record.json");
-    if (!existsSync(file) || statSync(file).mtimeMs !== record.keptAtMs) continue;
-    const checkpoints = ownedCheckpoints(dataDir, readRecordFile(dataDir, record.chainTaskId));
+    if (record.kind !== "unreadable") {
+      const task = await chain.task(record.chainTaskId).catch(() => undefined);
+      if (task === undefined || recordStillNeeded(task, chain.address, record.kind)) continue;
+      const file = join(recordDir(dataDir, record.chainTaskId), "record.json");
+      if (!existsSync(file) || statSync(file).mtimeMs !== record.keptAtMs) continue;
+    }
+    const stored = storedRecord(dataDir, record.chainTaskId);
+    const checkpoints = stored && ownedCheckpoints(dataDir, stored);
     if (checkpoints) rmSync(checkpoints, { recursive: true, force: true });
     rmSync(recordDir(dataDir, record.chainTaskId), { recursive: true, force: true });
     pruned.push(record.chainTaskId);
