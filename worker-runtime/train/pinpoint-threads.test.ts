@@ -14,6 +14,7 @@ import { checkpointSha256, decodeCheckpoint } from "./checkpoint.ts";
 import { CheckpointDir } from "./checkpoint-dir.ts";
 import { readDataset } from "./data/dataset.ts";
 import { TrainError } from "./errors.ts";
+import { loadZooFixture } from "./fixtures.ts";
 import { trainingGraphNodes } from "./graph-size.ts";
 import { runOperator, StepReferee, stepGraphOf, traceStep } from "./pinpoint.ts";
 import { gamePositions, graphNodes, positionsOf } from "./pinpoint-graphs.ts";
@@ -57,6 +58,26 @@ describe("the pinpoint game's positions with one and two threads", () => {
     };
     assert.equal(await trainingGraphNodes(mlp.model, spec, shapes, 1), gamePositions(two).length);
   });
+
+  // Padded sums of three axes (a Reshape before the Pad, and after the Slice when more than one
+  // axis is left) in the zoo's models at batch sizes where two threads pad them.
+  for (const [name, batch] of [
+    ["transformer_rows", 64],
+    ["mixer", 32],
+    ["lstm_tokens", 32],
+  ] as const) {
+    it(`${name} at batch ${batch}: more nodes with two threads, the same positions`, async () => {
+      const zoo = loadZooFixture(name);
+      const run = (threads: number) => ({
+        ...zoo,
+        spec: { ...zoo.spec, batch_size: batch, epochs: undefined, max_steps: 2 },
+        threads,
+      });
+      const [one, two] = [await stepGraphOf(run(1), 1), await stepGraphOf(run(2), 1)];
+      assert.ok(graphNodes(two).length > graphNodes(one).length);
+      assert.deepEqual(described(gamePositions(two)), described(gamePositions(one)));
+    });
+  }
 
   it("a two-thread worker's traced step and a one-thread verifier's have the same N and the same hashes", async () => {
     const dir = join(scratch, "two-threads");
