@@ -38,23 +38,38 @@ function safetensors(
 
 /** The compute-bound MLP with PyTorch's default initialization scale, on 1024 random samples. */
 export function computeBound(): Trainable {
+  return denseMlp({ widths: WIDTHS, batch: BATCH, samples: 1024 });
+}
+
+/**
+ * A ReLU MLP of `widths` (input first, classes last) with PyTorch's default initialization scale,
+ * trained for one epoch of `samples` random samples in batches of `batch` (tests use small ones).
+ */
+export function denseMlp({
+  widths,
+  batch,
+  samples,
+}: {
+  widths: number[];
+  batch: number;
+  samples: number;
+}): Trainable {
   const random = seededRandom(7);
   const m = new ModelBuilder();
-  let h = m.input("input", "float32", ["batch", WIDTHS[0]!]);
-  for (let i = 1; i < WIDTHS.length; i++) {
-    const bound = 1 / Math.sqrt(WIDTHS[i - 1]!);
-    const weight = m.random(`fc${i}.weight`, "float32", [WIDTHS[i]!, WIDTHS[i - 1]!], random, bound);
-    h = m.op("Gemm", [h, weight, m.random(`fc${i}.bias`, "float32", [WIDTHS[i]!], random, bound)], {
+  let h = m.input("input", "float32", ["batch", widths[0]!]);
+  for (let i = 1; i < widths.length; i++) {
+    const bound = 1 / Math.sqrt(widths[i - 1]!);
+    const weight = m.random(`fc${i}.weight`, "float32", [widths[i]!, widths[i - 1]!], random, bound);
+    h = m.op("Gemm", [h, weight, m.random(`fc${i}.bias`, "float32", [widths[i]!], random, bound)], {
       transB: 1,
     });
-    if (i < WIDTHS.length - 1) h = m.op("Relu", [h]);
+    if (i < widths.length - 1) h = m.op("Relu", [h]);
   }
-  m.output(h, "float32", ["batch", WIDTHS.at(-1)!]);
-  const samples = 1024;
-  const x = Float32Array.from({ length: samples * WIDTHS[0]! }, () => random() * 2 - 1);
-  const y = BigInt64Array.from({ length: samples }, () => BigInt(Math.floor(random() * WIDTHS.at(-1)!)));
+  m.output(h, "float32", ["batch", widths.at(-1)!]);
+  const x = Float32Array.from({ length: samples * widths[0]! }, () => random() * 2 - 1);
+  const y = BigInt64Array.from({ length: samples }, () => BigInt(Math.floor(random() * widths.at(-1)!)));
   const bytes = safetensors({
-    x: { dtype: "F32", shape: [samples, WIDTHS[0]!], data: x },
+    x: { dtype: "F32", shape: [samples, widths[0]!], data: x },
     y: { dtype: "I64", shape: [samples], data: y },
   });
   const spec = {
@@ -62,7 +77,7 @@ export function computeBound(): Trainable {
     target: "y",
     output: h,
     loss: { type: "cross_entropy" },
-    batch_size: BATCH,
+    batch_size: batch,
     optimizer: { type: "sgd", lr: 0.01, momentum: 0.9 },
     drop_last: true,
     epochs: 1,

@@ -65,7 +65,7 @@ export interface TaskView {
   attempt: number;
   /** The determinism profile every worker and verifier of the task has (PROTOCOL.md §3). */
   profile: string | null;
-  /** The nodes of the training-step graph (`spec.graph_nodes`): the range of phase 2 of a dispute. */
+  /** The positions of the training-step graph (`spec.graph_nodes`, PROTOCOL.md §6.3): the range of phase 2 of a dispute. */
   graphNodes: number;
   commitDeadline: number;
   commitment: Commitment | null;

@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { denseMlp } from "../bench/compute-bound.ts";
 import { type Devnet, startDevnet } from "../chain/index.ts";
 import { decodeEvent, eventsAt } from "../chain-bridge/inclusion.ts";
 import {
@@ -31,6 +32,7 @@ import {
   disputeRecords,
   keepVerifierRecord,
   keepWorkerRecord,
+  pruneRecords,
   recordedRun,
   type TrainedJob,
 } from "../worker-runtime/node/dispute-records.ts";
@@ -40,8 +42,9 @@ import { decodeCheckpoint, encodeCheckpoint, sha256Hex } from "../worker-runtime
 import { CheckpointDir } from "../worker-runtime/train/checkpoint-dir.ts";
 import { loadFixture } from "../worker-runtime/train/fixtures.ts";
 import { stepGraphOf, traceStep } from "../worker-runtime/train/pinpoint.ts";
-import { graphNodes } from "../worker-runtime/train/pinpoint-graphs.ts";
+import { gamePositions, graphNodes } from "../worker-runtime/train/pinpoint-graphs.ts";
 import { replayTranscript } from "../worker-runtime/train/replay.ts";
+import type { DatasetSource } from "../worker-runtime/train/run-setup.ts";
 import { train } from "../worker-runtime/train/trainer.ts";
 import { computeCall, submitAs as submitSigned } from "./support/chain-fixture.ts";
 import { pinpointedNodeName } from "./support/fraud-pinpoint.ts";
@@ -50,7 +53,9 @@ const STEPS = 8;
 const mlp = loadFixture("mlp");
 // One segment of 8 steps: the whole run is the audited segment.
 const spec = { ...mlp.spec, epochs: undefined, max_steps: STEPS, checkpoint_every: STEPS };
-const run = { model: mlp.model, dataset: mlp.dataset, spec, threads: 1 };
+// A model whose step graph two threads pad (a [64, 300] bias-gradient sum, autodiff/leading-sum.ts).
+const wide = denseMlp({ widths: [16, 300, 4], batch: 64, samples: 64 * STEPS });
+const wideSpec = { ...wide.spec, epochs: undefined, max_steps: STEPS, checkpoint_every: STEPS };
 const hex = (bytes: Uint8Array) => `0x${Buffer.from(bytes).toString("hex")}`;
 const prefixed = (h: string) => `0x${h}`;
 
@@ -59,9 +64,7 @@ describe("disputes played to the end by two nodes and the referee", () => {
   let chain: ChainConnection;
   let scratch: string;
   let evidenceDir: string;
-  let start: Uint8Array;
-  let honestLeaves: string[];
-  let graphNodeCount: number;
+  let job: Job;
 
   before(async () => {
     scratch = mkdtempSync(join(tmpdir(), "veritrain-disputes-"));
@@ -75,10 +78,7 @@ describe("disputes played to the end by two nodes and the referee", () => {
       revealBlocks: 30,
       forcedErrorPpm: 0,
     });
-    const result = await train({ ...mlp, spec, checkpointDir: join(scratch, "run") });
-    honestLeaves = result.checkpoints.map((c) => c.sha256);
-    start = CheckpointDir.open(join(scratch, "run")).read(0).bytes;
-    graphNodeCount = graphNodes(await stepGraphOf(run, 1)).length;
+    job = await trainedJob("run", { model: mlp.model, dataset: mlp.dataset, spec, threads: 1 });
   });
 
   after(async () => {
@@ -86,6 +86,38 @@ describe("disputes played to the end by two nodes and the referee", () => {
     await devnet?.stop();
     rmSync(scratch, { recursive: true, force: true });
   });
+
+  /** A trained run the tasks are about: its inputs, checkpoints and leaves, and the N the quote counts. */
+  interface Job {
+    run: { model: Uint8Array; dataset: DatasetSource; spec: Record<string, unknown>; threads: number };
+    dir: string;
+    start: Uint8Array;
+    leaves: string[];
+    /** The task's graph_nodes as the API's quote counts it: on the one-thread step graph. */
+    graphNodes: number;
+  }
+
+  async function trainedJob(name: string, run: Job["run"]): Promise<Job> {
+    const dir = join(scratch, name);
+    const result = await train({ ...run, checkpointDir: dir });
+    return {
+      run,
+      dir,
+      start: CheckpointDir.open(dir).read(0).bytes,
+      leaves: result.checkpoints.map((c) => c.sha256),
+      graphNodes: gamePositions(await stepGraphOf({ ...run, threads: 1 }, 1)).length,
+    };
+  }
+
+  /** Each player's node: its chain client, data directory and the task its record is of. */
+  const parties = new Map<DisputePlayer, { client: NodeChainClient; dataDir: string; chainTaskId: bigint }>();
+
+  /** Prunes the player's node's records as its daemon does; whether the dispute's record is still kept. */
+  async function keptAfterPruning(player: DisputePlayer): Promise<boolean> {
+    const { client, dataDir, chainTaskId } = parties.get(player)!;
+    await pruneRecords(dataDir, client);
+    return recordedRun(dataDir, chainTaskId) !== null;
+  }
 
   const submitAs = (seed: string, purpose: string, call: Parameters<typeof submitSigned>[3]) =>
     submitSigned(chain.api, seed, purpose, call);
@@ -110,6 +142,7 @@ describe("disputes played to the end by two nodes and the referee", () => {
    * the worker's leaf, a transcript dispute when `whistleblower` challenges it at its first leaf.
    */
   async function disputedTask(
+    job: Job,
     profile: string,
     workerSeed: string,
     verifierSeed: string,
@@ -139,13 +172,13 @@ describe("disputes played to the end by two nodes and the referee", () => {
       "Compute.create_task",
       computeCall(chain.api, "createTask")(
         {
-          modelHash: prefixed(sha256Hex(mlp.model)),
-          datasetHash: prefixed(sha256Hex(mlp.dataset.bytes)),
-          specHash: prefixed(sha256Hex(JSON.stringify(spec))),
+          modelHash: prefixed(sha256Hex(job.run.model)),
+          datasetHash: prefixed(sha256Hex(job.run.dataset.bytes)),
+          specHash: prefixed(sha256Hex(JSON.stringify(job.run.spec))),
           profile,
           maxSteps: STEPS,
           checkpointInterval: STEPS,
-          graphNodes: graphNodeCount,
+          graphNodes: job.graphNodes,
           verificationLevel: 1,
         },
         100n * PLANCK_PER_VT,
@@ -165,8 +198,8 @@ describe("disputes played to the end by two nodes and the referee", () => {
     const task = (await verifier.task(chainTaskId))!;
     assert.equal(task.audits[0]?.verifier, verifier.address);
     const replayed = await replayTranscript({
-      ...run,
-      from: start,
+      ...job.run,
+      from: job.start,
       fromStep: 0,
       toStep: STEPS,
       stride: Number(new TranscriptLayout(0n, BigInt(STEPS), BigInt(task.transcriptStride)).stride),
@@ -206,6 +239,7 @@ describe("disputes played to the end by two nodes and the referee", () => {
 
   /** Lets the players and the referee take turns until the dispute is over; returns the ruling. */
   async function playOut(
+    job: Job,
     dispute: DisputeView,
     players: DisputePlayer[],
     between: (current: DisputeView) => Promise<void> = async () => {},
@@ -215,7 +249,7 @@ describe("disputes played to the end by two nodes and the referee", () => {
       chain: await NodeChainClient.create(chain.api, "//Alice"),
       sudoSeed: "//Alice",
       evidence: [directoryEvidence(evidenceDir)],
-      runOf: async () => run,
+      runOf: async () => job.run,
       log: refereeLog,
     });
     const deadline = Date.now() + 120_000;
@@ -224,6 +258,9 @@ describe("disputes played to the end by two nodes and the referee", () => {
       const current = (await readOpenDisputes(chain.api)).find((d) => d.disputeId === dispute.disputeId);
       if (!current) break;
       assert.ok(Date.now() < deadline, `dispute ${dispute.disputeId} still open in phase ${current.phase}`);
+      for (const player of players) {
+        assert.ok(await keptAfterPruning(player), "pruning keeps a record while its dispute is open");
+      }
       await between(current);
       for (const player of players) await player.playOnce();
       ruling = (await referee.ruleOnce()).find((r) => r.disputeId === dispute.disputeId) ?? ruling;
@@ -237,6 +274,7 @@ describe("disputes played to the end by two nodes and the referee", () => {
    * a verifier's after its disagreeing verdict (dispute-records.ts).
    */
   function player(
+    job: Job,
     client: NodeChainClient,
     chainTaskId: bigint,
     kept: {
@@ -249,11 +287,16 @@ describe("disputes played to the end by two nodes and the referee", () => {
     options: { alwaysDisagree?: boolean } = {},
   ) {
     const dataDir = join(scratch, "nodes", client.address);
-    const inputs = { model: mlp.model, dataset: mlp.dataset, spec, threads: 1 };
     if (kept.role === "worker") {
       const { trained } = kept;
-      const checkpointDir = trained?.checkpointDir ?? join(scratch, "run");
-      keepWorkerRecord(dataDir, chainTaskId, inputs, checkpointDir, kept.leaves, trained?.job);
+      keepWorkerRecord(
+        dataDir,
+        chainTaskId,
+        job.run,
+        trained?.checkpointDir ?? job.dir,
+        kept.leaves,
+        trained?.job,
+      );
     } else {
       // The verifier checked the segment's start checkpoint against the root with this proof.
       const tree = kept.leaves.map((leaf) => Buffer.from(leaf, "hex"));
@@ -261,47 +304,80 @@ describe("disputes played to the end by two nodes and the referee", () => {
       keepVerifierRecord(
         dataDir,
         chainTaskId,
-        inputs,
-        { step: 0, bytes: start, proof },
+        job.run,
+        { step: 0, bytes: job.start, proof },
         kept.transcriptLeaves,
       );
     }
-    return new DisputePlayer({
+    const played = new DisputePlayer({
       chain: client,
       record: disputeRecords(dataDir),
       evidence: directoryEvidence(evidenceDir),
       log: () => {},
       ...options,
     });
+    parties.set(played, { client, dataDir, chainTaskId });
+    return played;
   }
 
   it("a worker that perturbed its checkpoint loses at that step to an honest verifier, decided by the referee", async () => {
-    const forged = decodeCheckpoint(CheckpointDir.open(join(scratch, "run")).read(STEPS).bytes);
+    await perturbedWorkerLoses(job, `0x${"21".repeat(32)}`, "//Bob", "//Charlie");
+  });
+
+  it("a two-thread worker's dispute is played to the referee on the N the quote counted on one thread", async () => {
+    // The chain draws the worker, and so the task's thread count, after the quote fixed
+    // graph_nodes on the one-thread graph; two threads pad a bias-gradient sum into more nodes, whose
+    // layout helpers fold into the sum's position, so both two-thread players and the referee
+    // play the quoted N instead of refusing phase 2.
+    const padded = await trainedJob("wide", {
+      model: wide.model,
+      dataset: wide.dataset,
+      spec: wideSpec,
+      threads: 2,
+    });
+    assert.ok(graphNodes(await stepGraphOf(padded.run, 1)).length > padded.graphNodes);
+    await perturbedWorkerLoses(
+      padded,
+      `0x${"26".repeat(32)}`,
+      await funded("//DisputeWorker6"),
+      await funded("//DisputeVerifier6"),
+    );
+  });
+
+  /**
+   * A worker committing its run's end state with one weight perturbed loses against an honest
+   * verifier of its profile: the game lands on the last step's checkpoint assembly (node N), whose
+   * correct output the referee recomputes from the agreed operator outputs, and the worker is slashed.
+   */
+  async function perturbedWorkerLoses(job: Job, profile: string, workerSeed: string, verifierSeed: string) {
+    const forged = decodeCheckpoint(CheckpointDir.open(job.dir).read(STEPS).bytes);
     const weight = [...forged.params.values()].find((t) => t.data instanceof Float32Array)!;
     (weight.data as Float32Array)[0]! += 1e-3;
     const forgedLeaf = sha256Hex(encodeCheckpoint(forged));
-    const leaves = [honestLeaves[0]!, forgedLeaf];
+    const leaves = [job.leaves[0]!, forgedLeaf];
     const { worker, verifier, dispute, chainTaskId } = await disputedTask(
-      `0x${"21".repeat(32)}`,
-      "//Bob",
-      "//Charlie",
+      job,
+      profile,
+      workerSeed,
+      verifierSeed,
       leaves,
       (replayed) => replayed,
     );
     assert.equal(dispute.defender, worker.address);
     const bonded = (await worker.node())!.bonded;
-    const ruling = await playOut(dispute, [
-      player(worker, chainTaskId, { role: "worker", leaves }),
-      player(verifier, chainTaskId, { role: "verifier", leaves }),
-    ]);
-    // The forged state is the first one the parties disagree on: the last step, at the checkpoint
-    // assembly (node N), whose correct output the referee recomputes from the agreed operator outputs.
+    const players = [
+      player(job, worker, chainTaskId, { role: "worker", leaves }),
+      player(job, verifier, chainTaskId, { role: "verifier", leaves }),
+    ];
+    const ruling = await playOut(job, dispute, players);
     assert.equal(ruling.step, BigInt(STEPS));
-    assert.equal(ruling.node, graphNodeCount);
-    assert.equal(ruling.output, prefixed(honestLeaves[1]!));
+    assert.equal(ruling.node, job.graphNodes);
+    assert.equal(ruling.output, prefixed(job.leaves[1]!));
     assert.equal(ruling.defenderWins, false);
     assert.ok((await worker.node())!.bonded < bonded, "the cheating worker is slashed");
-  });
+    // The worker's attempt is void and the audit settled: no dispute can open about either record.
+    for (const played of players) assert.equal(await keptAfterPruning(played), false);
+  }
 
   /** The Compute events of dispute `disputeId` in blocks `from` … head, in order. */
   async function gameEvents(disputeId: bigint, from: number) {
@@ -324,12 +400,13 @@ describe("disputes played to the end by two nodes and the referee", () => {
     const checkpointDir = join(scratch, "swap-run");
     const cheat = await train({ ...mlp, ...trained, checkpointDir });
     const leaves = cheat.checkpoints.map((c) => c.sha256);
-    assert.equal(leaves[0], honestLeaves[0], "its step-0 checkpoint is the task's");
+    assert.equal(leaves[0], job.leaves[0], "its step-0 checkpoint is the task's");
     const from = (await chain.api.rpc.chain.getHeader()).number.toNumber();
     const { worker, verifier, dispute, chainTaskId } = await disputedTask(
-      `0x${"26".repeat(32)}`,
-      await funded("//DisputeWorker6"),
-      await funded("//DisputeVerifier6"),
+      job,
+      `0x${"27".repeat(32)}`,
+      await funded("//DisputeWorker7"),
+      await funded("//DisputeVerifier7"),
       leaves,
       (replayed) => replayed,
     );
@@ -337,10 +414,15 @@ describe("disputes played to the end by two nodes and the referee", () => {
     const bonded = (await worker.node())!.bonded;
     const refereeSaid: string[] = [];
     const ruling = await playOut(
+      job,
       dispute,
       [
-        player(worker, chainTaskId, { role: "worker", leaves, trained: { job: trained, checkpointDir } }),
-        player(verifier, chainTaskId, { role: "verifier", leaves }),
+        player(job, worker, chainTaskId, {
+          role: "worker",
+          leaves,
+          trained: { job: trained, checkpointDir },
+        }),
+        player(job, verifier, chainTaskId, { role: "verifier", leaves }),
       ],
       undefined,
       (message) => refereeSaid.push(message),
@@ -357,18 +439,18 @@ describe("disputes played to the end by two nodes and the referee", () => {
     const node = Number(narrowed.data.node);
     // Every step of the cheat's run differs, so the first one does, at the swapped Gemm.
     assert.equal(step, 1);
-    const name = await pinpointedNodeName(run, step, node);
+    const name = await pinpointedNodeName(job.run, step, node);
     assert.ok(name !== null && swappedNodeNames(mlp.model).has(name), `narrowed to node ${node} (${name})`);
     assert.equal(ruling.step, BigInt(step));
     assert.equal(ruling.node, node);
 
     // The referee's output is that node's alone, from the agreed state (the task's step-0
     // checkpoint): the honest o_node, not the cheat's claim.
-    const honest = await traceStep({ ...run, from: start });
+    const honest = await traceStep({ ...job.run, from: job.start });
     assert.equal(ruling.output, prefixed(honest.outputs[node]!));
     assert.notEqual(ruling.output, dispute.claim);
     assert.equal(ruling.defenderWins, false);
-    const nodeName = graphNodes(await stepGraphOf(run, step))[node]!.name!;
+    const nodeName = gamePositions(await stepGraphOf(job.run, step))[node]!.node.name!;
     assert.ok(
       refereeSaid.some(
         (m) => m.includes(`node ${node} (`) && m.includes(nodeName) && m.includes("challenger wins"),
@@ -379,28 +461,31 @@ describe("disputes played to the end by two nodes and the referee", () => {
 
     // Rounds: the defender's answers (its opening and one per bisection, then its operator claim).
     const rounds = events.filter((e) => e.name === "DisputeResponded").length;
-    const bound = Math.ceil(Math.log2(STEPS)) + Math.ceil(Math.log2(graphNodeCount)) + 2;
+    const bound = Math.ceil(Math.log2(STEPS)) + Math.ceil(Math.log2(job.graphNodes)) + 2;
     assert.ok(rounds <= bound, `${rounds} rounds, bound ${bound}`);
   });
 
   it("a grief verifier loses against an honest worker, and claim_timeout cannot slash a worker that answers", async () => {
     const { worker, verifier, dispute, chainTaskId } = await disputedTask(
+      job,
       `0x${"22".repeat(32)}`,
       "//Dave",
       "//Eve",
-      honestLeaves,
+      job.leaves,
       // A transcript ending in a made-up state: the verifier disagrees with honest work.
       (replayed) => [...replayed.slice(0, -1), sha256Hex("grief")],
     );
     const workerBond = (await worker.node())!.bonded;
     const verifierBond = (await verifier.node())!.bonded;
     let refusedTimeouts = 0;
+    const [honestWorker, griefVerifier] = [
+      player(job, worker, chainTaskId, { role: "worker", leaves: job.leaves }),
+      player(job, verifier, chainTaskId, { role: "verifier", leaves: job.leaves }, { alwaysDisagree: true }),
+    ];
     const ruling = await playOut(
+      job,
       dispute,
-      [
-        player(worker, chainTaskId, { role: "worker", leaves: honestLeaves }),
-        player(verifier, chainTaskId, { role: "verifier", leaves: honestLeaves }, { alwaysDisagree: true }),
-      ],
+      [honestWorker, griefVerifier],
       // While the worker is on turn and in time, the verifier tries to win by timeout.
       async (current) => {
         if (current.turn !== "Defender") return;
@@ -418,11 +503,15 @@ describe("disputes played to the end by two nodes and the referee", () => {
     assert.equal(ruling.defenderWins, true);
     assert.equal((await worker.node())!.bonded, workerBond, "the honest worker keeps its whole stake");
     assert.ok((await verifier.node())!.bonded < verifierBond, "the grief verifier is slashed");
+    // The audit failed and the task is Closed: another audit round may still dispute the commit.
+    assert.equal(await keptAfterPruning(honestWorker), true);
+    assert.equal(await keptAfterPruning(griefVerifier), false);
   });
 
   it("a worker that stops answering loses by the verifier's claim_timeout", async () => {
-    const leaves = [honestLeaves[0]!, sha256Hex("never trained")];
+    const leaves = [job.leaves[0]!, sha256Hex("never trained")];
     const { worker, verifier, dispute, chainTaskId } = await disputedTask(
+      job,
       `0x${"23".repeat(32)}`,
       await funded("//DisputeWorker3"),
       await funded("//DisputeVerifier3"),
@@ -430,7 +519,7 @@ describe("disputes played to the end by two nodes and the referee", () => {
       (replayed) => replayed,
     );
     const bonded = (await worker.node())!.bonded;
-    const honest = player(verifier, chainTaskId, { role: "verifier", leaves });
+    const honest = player(job, verifier, chainTaskId, { role: "verifier", leaves });
     const deadline = Date.now() + 60_000;
     while ((await verifier.dispute(dispute.disputeId)) !== null) {
       assert.ok(Date.now() < deadline, "the dispute is still open");
@@ -450,10 +539,11 @@ describe("disputes played to the end by two nodes and the referee", () => {
       bond: 1_000n * PLANCK_PER_VT,
     });
     const { verifier, dispute, chainTaskId, published } = await disputedTask(
+      job,
       `0x${"25".repeat(32)}`,
       await funded("//DisputeWorker5"),
       await funded("//DisputeVerifier5"),
-      honestLeaves,
+      job.leaves,
       (replayed) => replayed,
       whistleblower,
     );
@@ -461,16 +551,22 @@ describe("disputes played to the end by two nodes and the referee", () => {
     assert.equal(dispute.defender, verifier.address);
     const verifierBond = (await verifier.node())!.bonded;
     const whistleblowerBalance = await whistleblower.balance();
-    const ruling = await playOut(dispute, [
-      player(verifier, chainTaskId, { role: "verifier", leaves: honestLeaves, transcriptLeaves: published }),
+    const players = [
+      player(job, verifier, chainTaskId, {
+        role: "verifier",
+        leaves: job.leaves,
+        transcriptLeaves: published,
+      }),
       // The griefing challenger disagrees at every turn, whatever its own replay says.
       player(
+        job,
         whistleblower,
         chainTaskId,
-        { role: "verifier", leaves: honestLeaves },
+        { role: "verifier", leaves: job.leaves },
         { alwaysDisagree: true },
       ),
-    ]);
+    ];
+    const ruling = await playOut(job, dispute, players);
     assert.equal(ruling.step, 1n);
     assert.equal(ruling.node, 0);
     assert.equal(ruling.defenderWins, true);
@@ -480,5 +576,7 @@ describe("disputes played to the end by two nodes and the referee", () => {
       after.free + after.reserved < whistleblowerBalance.free + whistleblowerBalance.reserved,
       "the griefing whistleblower loses its challenge bond",
     );
+    // The audit settled and its dispute is over: neither verdict record can be needed again.
+    for (const played of players) assert.equal(await keptAfterPruning(played), false);
   });
 });

@@ -185,7 +185,7 @@ export class Quotes {
    * One training step on zeros of the dataset's shapes, on the inspection worker: a model and
    * dataset that pass the checks above but would fail in training (a target the loss cannot
    * take, a node whose shapes clash) are refused here, naming the node. The plan cache keeps the
-   * answer, so a repeated quote does not run it again. Resolves to the step graph's node count.
+   * answer, so a repeated quote does not run it again. Resolves to the step graph's position count.
    */
   private async probe(sha256: string, spec: TrainingSpec, dataset: DatasetDetails): Promise<number> {
     const read = async () => buffer(await this.blobs.read(sha256));

@@ -4,7 +4,7 @@ import { type Command, Option } from "commander";
 import { isWellKnownDevSeed } from "../../config/dev-keys.ts";
 import { ConfigError } from "../../config/errors.ts";
 import { NODE_ROLES, type NodeRole } from "../../protocol/node-wire.ts";
-import { NodeDaemon } from "../../worker-runtime/node/daemon.ts";
+import { DEFAULT_RECORDS_LIMIT_BYTES, NodeDaemon } from "../../worker-runtime/node/daemon.ts";
 import { FAULTS, faultFor } from "../../worker-runtime/node/faults.ts";
 import { DEFAULT_RECHECK_SHARE } from "../../worker-runtime/node/whistleblower.ts";
 import { wholeNumber } from "../arguments.ts";
@@ -20,6 +20,7 @@ interface NodeCommandOptions {
   fault?: string;
   threads?: string;
   recheckShare?: string;
+  recordsLimitMb?: number;
 }
 
 /**
@@ -73,6 +74,12 @@ export function registerNodeCommand(program: Command): void {
       "--recheck-share <share>",
       `whistleblowers: the share of verdicts it re-checks by replaying their segment, from 0 to 1 (default ${DEFAULT_RECHECK_SHARE})`,
     )
+    .addOption(
+      new Option(
+        "--records-limit-mb <n>",
+        `the most its dispute records (inputs and checkpoints kept to play disputes, under the data dir) may hold, in MB; beyond it the node takes no new work until disputes settle (default ${DEFAULT_RECORDS_LIMIT_BYTES / 2 ** 20})`,
+      ).argParser(wholeNumber("--records-limit-mb", 1)),
+    )
     .option(
       "--fault <mode>",
       `misbehave on purpose, for testing (needs VERITRAIN_ALLOW_FAULTS=1, never in production): ${Object.keys(FAULTS).join(", ")}`,
@@ -87,6 +94,9 @@ export function registerNodeCommand(program: Command): void {
           ...(fault ? { fault } : {}),
           ...(options.threads === undefined ? {} : { threads: Number(options.threads) }),
           ...(options.recheckShare === undefined ? {} : { recheckShare: Number(options.recheckShare) }),
+          ...(options.recordsLimitMb === undefined
+            ? {}
+            : { recordsLimitBytes: options.recordsLimitMb * 2 ** 20 }),
           seed: nodeSeed(options.seedFile),
           dataDir: resolve(options.dataDir),
           duties: options.duties,

@@ -3,15 +3,15 @@
 // §6.3), named as the user's model names the node it computes, against the nodes swapOperator
 // rewrites in the user's model. Shared by the e2e tests and bench:fraud.
 import { stepGraphOf } from "../../worker-runtime/train/pinpoint.ts";
-import { graphNodes, modelNodeName } from "../../worker-runtime/train/pinpoint-graphs.ts";
+import { gamePositions, modelNodeName } from "../../worker-runtime/train/pinpoint-graphs.ts";
 
 type Run = Parameters<typeof stepGraphOf>[0];
 
 /**
- * The name of the user's node that node `index` of step `step`'s graph computes (onnxruntime's
+ * The name of the user's node that position `index` of step `step`'s graph computes (onnxruntime's
  * fusion names undone); null for the checkpoint assembly (index N).
  */
 export async function pinpointedNodeName(run: Run, step: number, index: number): Promise<string | null> {
-  const node = graphNodes(await stepGraphOf(run, step))[index];
-  return node ? modelNodeName(node.name ?? "") : null;
+  const position = gamePositions(await stepGraphOf(run, step))[index];
+  return position ? modelNodeName(position.node.name ?? "") : null;
 }

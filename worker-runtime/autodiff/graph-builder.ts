@@ -4,6 +4,9 @@ import type { Dim } from "../onnx/model.ts";
 import type { IGraphProto, INodeProto, ITensorProto, IValueInfoProto } from "../onnx/proto.ts";
 import { tensorToProto } from "../onnx/tensor-proto.ts";
 
+/** Marks a thread-layout helper's name: `<served node>${LAYOUT_HELPER}<role>` (GraphBuilder.layoutHelper). */
+export const LAYOUT_HELPER = "/thread_layout/";
+
 /**
  * Emits ONNX nodes with deterministic names: `<scope>/<OpType>_<n>`, numbered per scope, so the
  * same model and options always give byte-identical graphs (the verifiers hash them).
@@ -59,6 +62,25 @@ export class GraphBuilder {
 
   op(opType: string, inputs: readonly string[], attributes: Record<string, AttributeValue> = {}): string {
     return this.emit(opType, inputs, attributes)[0]!;
+  }
+
+  /**
+   * Appends a node that only lays data out for node `served` at the graph's thread count (the Pad
+   * and Slice around a padded sum, leading-sum.ts). Its name is the served node's with
+   * LAYOUT_HELPER and `role`, not the scope's next: every other node keeps the name it has with one
+   * thread, and the pinpoint game folds the helper into the served node's position
+   * (worker-runtime/train/pinpoint-graphs.ts), so positions name the same nodes at every thread count.
+   */
+  layoutHelper(
+    served: string,
+    role: string,
+    opType: string,
+    inputs: readonly string[],
+    attributes: Record<string, AttributeValue> = {},
+  ): string {
+    const name = `${served}${LAYOUT_HELPER}${role}`;
+    this.addNode({ name, opType, input: [...inputs], output: [name], attributes });
+    return name;
   }
 
   /** Appends a node whose output names the caller chose (forward nodes keep theirs). */

@@ -29,8 +29,21 @@ export function sumLeadingAxes(g: GraphBuilder, name: string, shape: readonly Di
   const wide = SIZE_PER_THREAD * g.threads + 1;
   // Only onto the path one thread takes: the two paths differ in the sign of an all -0 column.
   if (fast(columns, g.threads) || !fast(columns, 1) || !fast(wide, g.threads)) return plain();
-  const matrix = lead === 1 && dims.length === 2 ? name : g.reshape(name, g.ints([rows, columns]));
-  const padded = g.op("Pad", [matrix, g.ints([0, 0, 0, wide - columns])]);
-  const sums = g.op("Slice", [g.reduceSum(padded, [0], false), g.ints([0]), g.ints([columns])]);
-  return dims.length - lead === 1 ? sums : g.reshape(sums, g.ints(dims.slice(lead)));
+  // The sum keeps the name one thread gives it and the layout nodes are named after it, so the
+  // pinpoint game sees one position, the sum, at every thread count (pinpoint-graphs.ts).
+  const sum = g.freshName("ReduceSum");
+  const helper = (role: string, opType: string, inputs: string[]) =>
+    g.layoutHelper(sum, role, opType, inputs);
+  const matrix =
+    lead === 1 && dims.length === 2 ? name : helper("rows", "Reshape", [name, g.ints([rows, columns])]);
+  const padded = helper("pad", "Pad", [matrix, g.ints([0, 0, 0, wide - columns])]);
+  g.addNode({
+    name: sum,
+    opType: "ReduceSum",
+    input: [padded, g.ints([0])],
+    output: [sum],
+    attributes: { keepdims: 0 },
+  });
+  const sums = helper("slice", "Slice", [sum, g.ints([0]), g.ints([columns])]);
+  return dims.length - lead === 1 ? sums : helper("shape", "Reshape", [sums, g.ints(dims.slice(lead))]);
 }

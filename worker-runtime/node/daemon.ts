@@ -17,7 +17,7 @@ import { ensureStaked } from "./chain-stake.ts";
 import { keepCommitmentFresh } from "./commitment-keeper.ts";
 import { gatewayEvidence } from "./dispute-evidence.ts";
 import { DisputePlayer } from "./dispute-player.ts";
-import { disputeRecords } from "./dispute-records.ts";
+import { disputeRecords, pruneRecords, roomForRecords } from "./dispute-records.ts";
 import { NodeError } from "./errors.ts";
 import type { Fault } from "./faults.ts";
 import { GatewayClient } from "./gateway-client.ts";
@@ -44,7 +44,18 @@ export interface NodeDaemonOptions {
   claimWaitSeconds?: number;
   /** A whistleblower's share of verdicts it re-checks (default DEFAULT_RECHECK_SHARE). */
   recheckShare?: number;
+  /**
+   * The most its dispute records may hold (default DEFAULT_RECORDS_LIMIT_BYTES): beyond it, after
+   * pruning what no dispute needs, it takes no work that would keep another (dispute-records.ts).
+   */
+  recordsLimitBytes?: number;
 }
+
+/** A few records of the largest uploads (a model and a dataset of up to 2 GiB each, and checkpoints). */
+export const DEFAULT_RECORDS_LIMIT_BYTES = 20 * 2 ** 30;
+
+// Records are pruned this often: a challenge window or a dispute's turn lasts minutes.
+const RECORDS_PRUNE_MS = 60_000;
 
 // After a failure the daemon waits before trying again, doubling up to a minute.
 const FIRST_BACKOFF_MS = 1_000;
@@ -156,6 +167,7 @@ export class NodeDaemon {
         alwaysDisagree: fault?.role === "verifier" && fault.verdict === "disagrees",
       });
       this.beside(player.playUntilStopped(stop));
+      this.beside(this.pruneRecordsUntilStopped(chain));
     }
     try {
       if (role === "whistleblower" && chain) {
@@ -166,6 +178,7 @@ export class NodeDaemon {
           dataDir: this.options.dataDir,
           recheckShare: this.options.recheckShare ?? DEFAULT_RECHECK_SHARE,
           threads: context.threads,
+          recordsLimitBytes: this.recordsLimitBytes,
           log,
         });
         await whistleblower.watchUntilStopped(stop);
@@ -175,6 +188,39 @@ export class NodeDaemon {
     }
   }
 
+  private get recordsLimitBytes(): number {
+    return this.options.recordsLimitBytes ?? DEFAULT_RECORDS_LIMIT_BYTES;
+  }
+
+  /** Removes the dispute records no dispute can need any more, now and then, until stopped. */
+  private async pruneRecordsUntilStopped(chain: NodeChainClient): Promise<void> {
+    const stop = this.stopping.signal;
+    while (!stop.aborted) {
+      const pruned = await pruneRecords(this.options.dataDir, chain).catch((error: unknown) => {
+        this.options.log(`pruning dispute records failed: ${(error as Error).message}`);
+        return [];
+      });
+      if (pruned.length > 0)
+        this.options.log(`pruned the dispute records of chain tasks ${pruned.join(", ")}`);
+      await sleep(RECORDS_PRUNE_MS, undefined, { signal: stop }).catch(() => undefined);
+    }
+  }
+
+  /**
+   * Whether another record may be kept: a task or an audit keeps one on chain. When the records
+   * still needed reach the limit, the node waits `seconds` (its disputes settle meanwhile) instead.
+   */
+  private async roomForRecords(seconds: number): Promise<boolean> {
+    if (!this.chain) return true;
+    const { room, bytes } = await roomForRecords(this.options.dataDir, this.chain, this.recordsLimitBytes);
+    if (room) return true;
+    this.options.log(
+      `taking no work: dispute records still needed hold ${bytes} bytes, the limit is ${this.recordsLimitBytes}`,
+    );
+    await sleep(seconds * 1000, undefined, { signal: this.stopping.signal }).catch(() => undefined);
+    return false;
+  }
+
   private async claimUntilStopped(context: TaskContext): Promise<void> {
     const { role, log } = this.options;
     const wait = Math.min(this.options.claimWaitSeconds ?? 20, 20);
@@ -182,6 +228,7 @@ export class NodeDaemon {
     let backoff = FIRST_BACKOFF_MS;
     while (!stop.aborted) {
       try {
+        if (!(await this.roomForRecords(wait))) continue;
         if (role === "worker") {
           const claim = await this.client.claimTraining(wait, stop);
           if (claim) await runTrainingTask(context, claim, stop);

@@ -3,10 +3,21 @@
 // when a fault rewrote them), its checkpoint directory and the leaves it committed; a verifier,
 // after its verdict, the task's inputs, the checkpoint its replay started from and the transcript
 // leaves it published (a whistleblower, before its challenge, the same but the leaves). Kept under
-// <data dir>/disputes/<chain task id>/, read by the dispute player.
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
-import type { DisputeView } from "../../chain-bridge/index.ts";
+// <data dir>/disputes/<chain task id>/, read by the dispute player, and pruned once no dispute can
+// be opened about it any more (recordStillNeeded), within a bound on their total size
+// (roomForRecords).
+import {
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { join, relative, resolve, sep } from "node:path";
+import type { DisputeView, TaskView } from "../../chain-bridge/index.ts";
 import { CheckpointDir } from "../train/checkpoint-dir.ts";
 import type { PinpointRun } from "../train/pinpoint.ts";
 import type { DatasetSource } from "../train/run-setup.ts";
@@ -28,7 +39,9 @@ interface RecordFile {
   transcript_leaves?: string[];
 }
 
-const recordDir = (dataDir: string, chainTaskId: bigint) => join(dataDir, "disputes", chainTaskId.toString());
+const recordsRoot = (dataDir: string) => join(dataDir, "disputes");
+const recordDir = (dataDir: string, chainTaskId: bigint) =>
+  join(recordsRoot(dataDir), chainTaskId.toString());
 
 /** The task's inputs, as the chain's hashes name them: model.onnx is always the task's model. */
 export interface RunInputs {
@@ -98,10 +111,23 @@ export function keepVerifierRecord(
   writeFileSync(join(dir, "segment-start.ckpt"), segmentStart.bytes);
 }
 
+function readRecordFile(dataDir: string, chainTaskId: bigint): RecordFile {
+  return JSON.parse(readFileSync(join(recordDir(dataDir, chainTaskId), "record.json"), "utf8")) as RecordFile;
+}
+
+/** The record's file, or null when it is missing or does not parse. */
+function storedRecord(dataDir: string, chainTaskId: bigint): RecordFile | null {
+  try {
+    return readRecordFile(dataDir, chainTaskId);
+  } catch {
+    return null;
+  }
+}
+
 function readRecord(dataDir: string, chainTaskId: bigint): { stored: RecordFile; run: PinpointRun } | null {
   const dir = recordDir(dataDir, chainTaskId);
   if (!existsSync(join(dir, "record.json"))) return null;
-  const stored = JSON.parse(readFileSync(join(dir, "record.json"), "utf8")) as RecordFile;
+  const stored = readRecordFile(dataDir, chainTaskId);
   const run = {
     model: readFileSync(join(dir, "model.onnx")),
     dataset: { bytes: readFileSync(join(dir, "dataset")), fileName: stored.dataset_file_name },
@@ -142,4 +168,123 @@ export function disputeRecords(dataDir: string) {
       ...(stored.transcript_leaves ? { transcriptLeaves: stored.transcript_leaves } : {}),
     };
   };
+}
+
+/**
+ * Whether a dispute this node could play from its record of `task` may still open or is open
+ * (PROTOCOL.md §5.7, §6, §7). Any open dispute of the task keeps it. A worker's commit can be
+ * disputed while it is the task's worker and the task is not over: every audit round of its
+ * attempt (a Closed task whose audits all failed gets another) may end in a disagreeing verdict;
+ * once the task is finalized or cancelled, or its attempt is void (the task re-assigned or waiting
+ * for a worker), nothing can open about it. A verdict's record (a verifier's, or a whistleblower's
+ * kept before its challenge) is needed while an audit of the task is unsettled: disputes open only
+ * when an audit settles, at its reveal or at close_audits. A task the chain does not hold is over.
+ */
+export function recordStillNeeded(task: TaskView | null, node: string, kind: RecordKind): boolean {
+  if (!task) return false;
+  if (task.disputes.length > 0) return true;
+  if (kind === "worker") {
+    return task.worker === node && !["Finalized", "Cancelled", "Unassigned"].includes(task.status);
+  }
+  return task.audits.some((audit) => !audit.settled);
+}
+
+/** A worker's record (its commit) or a verdict's (a verifier's or a whistleblower's). */
+export type RecordKind = "worker" | "verdict";
+
+/**
+ * One record on disk: its task, kind, when it was kept and the bytes it holds (with a worker's
+ * checkpoints). `unreadable`: its record.json is missing or cut short (the node stopped while
+ * keeping it), so no dispute can be played from it.
+ */
+export interface KeptRecord {
+  chainTaskId: bigint;
+  kind: RecordKind | "unreadable";
+  keptAtMs: number;
+  bytes: number;
+}
+
+/** What the pruning needs of the chain: this node's address and a task's state. */
+export interface RecordChainView {
+  readonly address: string;
+  task(chainTaskId: bigint): Promise<TaskView | null>;
+}
+
+/** Every record under `dataDir`, oldest first. */
+export function keptRecords(dataDir: string): KeptRecord[] {
+  const root = recordsRoot(dataDir);
+  if (!existsSync(root)) return [];
+  return readdirSync(root)
+    .filter((name) => /^\d+$/.test(name))
+    .map((name): KeptRecord => {
+      const chainTaskId = BigInt(name);
+      const stored = storedRecord(dataDir, chainTaskId);
+      const checkpoints = stored && ownedCheckpoints(dataDir, stored);
+      const kind = !stored ? "unreadable" : stored.checkpoint_dir === undefined ? "verdict" : "worker";
+      return {
+        chainTaskId,
+        kind,
+        keptAtMs: statSync(stored ? join(root, name, "record.json") : join(root, name)).mtimeMs,
+        bytes: sizeOf(join(root, name)) + (checkpoints ? sizeOf(checkpoints) : 0),
+      };
+    })
+    .sort((a, b) => a.keptAtMs - b.keptAtMs);
+}
+
+/**
+ * Removes every record no dispute can need any more, oldest first, and returns their tasks. A
+ * record whose task the chain cannot be asked about now is kept, and so is one rewritten while its
+ * task was read (the node kept a new verdict of the same task meanwhile).
+ */
+export async function pruneRecords(dataDir: string, chain: RecordChainView): Promise<bigint[]> {
+  const pruned: bigint[] = [];
+  for (const record of keptRecords(dataDir)) {
+    if (record.kind !== "unreadable") {
+      const task = await chain.task(record.chainTaskId).catch(() => undefined);
+      if (task === undefined || recordStillNeeded(task, chain.address, record.kind)) continue;
+      const file = join(recordDir(dataDir, record.chainTaskId), "record.json");
+      if (!existsSync(file) || statSync(file).mtimeMs !== record.keptAtMs) continue;
+    }
+    const stored = storedRecord(dataDir, record.chainTaskId);
+    const checkpoints = stored && ownedCheckpoints(dataDir, stored);
+    if (checkpoints) rmSync(checkpoints, { recursive: true, force: true });
+    rmSync(recordDir(dataDir, record.chainTaskId), { recursive: true, force: true });
+    pruned.push(record.chainTaskId);
+  }
+  return pruned;
+}
+
+/**
+ * Whether the node may take work that would keep another record: after pruning what no dispute
+ * needs, the records left hold less than `limitBytes`. A node under attack (verdicts or tasks it is
+ * made to keep records of, faster than they settle) stops taking such work rather than fill its
+ * disk; a record still needed is never removed to make room, since the node would lose its dispute.
+ */
+export async function roomForRecords(
+  dataDir: string,
+  chain: RecordChainView,
+  limitBytes: number,
+): Promise<{ room: boolean; bytes: number }> {
+  await pruneRecords(dataDir, chain);
+  const bytes = keptRecords(dataDir).reduce((total, record) => total + record.bytes, 0);
+  return { room: bytes < limitBytes, bytes };
+}
+
+/** A worker's checkpoint directory, when it lies in the node's data directory (only then is it the node's to remove). */
+function ownedCheckpoints(dataDir: string, stored: RecordFile): string | null {
+  if (stored.checkpoint_dir === undefined) return null;
+  const inside = relative(resolve(dataDir), resolve(stored.checkpoint_dir));
+  return inside !== "" &&
+    !inside.startsWith(`..${sep}`) &&
+    inside !== ".." &&
+    existsSync(stored.checkpoint_dir)
+    ? stored.checkpoint_dir
+    : null;
+}
+
+/** The bytes of the files under `path` (symbolic links not followed). */
+function sizeOf(path: string): number {
+  const stat = lstatSync(path);
+  if (!stat.isDirectory()) return stat.size;
+  return readdirSync(path).reduce((total, name) => total + sizeOf(join(path, name)), 0);
 }

@@ -13,7 +13,7 @@ export type NodeErrorCode =
   | "INVALID_EVIDENCE"
   /** A dispute this node is party to, about work it holds no record of. */
   | "NO_DISPUTE_RECORD"
-  /** A task's graph_nodes on chain that is not its training-step graph's node count. */
+  /** A task's graph_nodes on chain that is not its training-step graph's position count (pinpoint-graphs.ts). */
   | "GRAPH_MISMATCH"
   /** `--recheck-share` outside [0, 1]. */
   | "INVALID_RECHECK_SHARE";

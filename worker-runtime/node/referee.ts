@@ -14,7 +14,7 @@ import {
 import { verifyMerkleInclusion } from "../../protocol/merkle.ts";
 import { checkpointSha256, decodeCheckpoint } from "../train/checkpoint.ts";
 import { EvidenceError, type PinpointRun, StepReferee } from "../train/pinpoint.ts";
-import { graphNodes as stepGraphNodes } from "../train/pinpoint-graphs.ts";
+import { gamePositions } from "../train/pinpoint-graphs.ts";
 import type { EvidenceSource, PublishedEvidence } from "./dispute-evidence.ts";
 
 export interface RefereeOptions {
@@ -118,11 +118,11 @@ export class Referee {
     if (usable.length === 0) return null;
     const referee = await StepReferee.open(run, usable[0]!.evidence.agreedCheckpoint);
     try {
-      const actual = stepGraphNodes(referee.stepGraph).length;
+      const actual = gamePositions(referee.stepGraph).length;
       if (actual !== graphNodes) {
         // Node N would be an operator here, or an operator the assembly: no ruling is sound.
         log(
-          `dispute ${dispute.disputeId}: the task's graph_nodes is ${graphNodes}, its step graph has ${actual} nodes; not ruling`,
+          `dispute ${dispute.disputeId}: the task's graph_nodes is ${graphNodes}, its step graph has ${actual} positions; not ruling`,
         );
         return null;
       }

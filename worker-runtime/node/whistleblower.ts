@@ -15,7 +15,7 @@ import { merkleRoot } from "../../protocol/merkle.ts";
 import { TranscriptLayout } from "../../protocol/transcript.ts";
 import { checkInclusion, replayForVerdict } from "./audit-task.ts";
 import { confirmed } from "./chain-duties.ts";
-import { keepVerifierRecord } from "./dispute-records.ts";
+import { keepVerifierRecord, roomForRecords } from "./dispute-records.ts";
 import { NodeError } from "./errors.ts";
 import type { GatewayClient } from "./gateway-client.ts";
 
@@ -31,6 +31,8 @@ export interface WhistleblowerOptions {
   /** The share of verdicts re-checked, in [0, 1]. */
   recheckShare: number;
   threads: number;
+  /** The most its dispute records may hold: beyond it, it challenges nothing (dispute-records.ts). */
+  recordsLimitBytes: number;
   log: (message: string) => void;
   pollMs?: number;
 }
@@ -134,7 +136,7 @@ export class Whistleblower {
     if (!picksForRecheck(this.key, chainTaskId, auditIndex, this.options.recheckShare))
       return result("skipped");
     const task = await chain.task(chainTaskId);
-    const unavailable = await this.unavailable(task, verdict);
+    const unavailable = (await this.unavailable(task, verdict)) ?? (await this.recordsFull());
     if (unavailable) {
       log(`not re-checking ${where}: ${unavailable}`);
       return result("unavailable");
@@ -176,6 +178,13 @@ export class Whistleblower {
     );
     log(`re-checked ${where}: its transcript differs from the replay's; challenged at step ${step}`);
     return result("challenged", step);
+  }
+
+  /** Why no record of another challenge can be kept now; null when it can. */
+  private async recordsFull(): Promise<string | null> {
+    const { dataDir, chain, recordsLimitBytes } = this.options;
+    const { room, bytes } = await roomForRecords(dataDir, chain, recordsLimitBytes);
+    return room ? null : `its dispute records hold ${bytes} bytes, the limit is ${recordsLimitBytes}`;
   }
 
   /** Why the verdict is not open to this node's challenge or not replayable in its profile; null when it is. */

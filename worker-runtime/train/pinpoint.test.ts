@@ -19,7 +19,7 @@ import {
   stepGraphOf,
   traceStep,
 } from "./pinpoint.ts";
-import { graphNodes, nodeInputs } from "./pinpoint-graphs.ts";
+import { gamePositions, graphNodes, nodeInputs } from "./pinpoint-graphs.ts";
 import { currentProfile } from "./profile.ts";
 import { replaySegment } from "./replay.ts";
 import { train } from "./trainer.ts";
@@ -86,7 +86,7 @@ describe("a traced step is the training run's step, bit for bit", () => {
       assert.equal(trace.step, 4);
       assert.equal(trace.stateSha256, leaves[2], "the state after the traced step");
       const stepGraph = await stepGraphOf({ ...fixture, spec }, 4);
-      assert.equal(trace.graphNodes, graphNodes(stepGraph).length);
+      assert.equal(trace.graphNodes, gamePositions(stepGraph).length);
       const present = fusedOperators(stepGraph);
       for (const op of fused) assert.ok(present.has(op), `the optimised step graph has ${op}`);
       assert.equal(trace.outputs.length, trace.graphNodes + 1);

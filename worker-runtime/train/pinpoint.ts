@@ -8,7 +8,7 @@ import type { Tensor } from "../onnx/dtypes.ts";
 import { checkpointSha256, decodeCheckpoint, type TrainingState } from "./checkpoint.ts";
 import { BatchOrder } from "./data/batches.ts";
 import { TrainError } from "./errors.ts";
-import { nodeInputs, singleNodeGraph, graphNodes as stepGraphNodes } from "./pinpoint-graphs.ts";
+import { type GamePosition, gamePositions, namedOutputs, positionGraph } from "./pinpoint-graphs.ts";
 import { sessionOptions } from "./profile.ts";
 import type { ReplayOptions } from "./replay.ts";
 import { finishRun, type NextRun, nextRun, type RunSetup, runOptions, setUpRun } from "./run-setup.ts";
@@ -19,7 +19,7 @@ export type PinpointRun = Pick<ReplayOptions, "model" | "dataset" | "spec" | "th
 export interface StepTraceOptions extends PinpointRun {
   /** Canonical bytes of the agreed checkpoint: the state after step t − 1. */
   from: Uint8Array;
-  /** Keep the evidence of these nodes (0 … N; N is the checkpoint assembly) for the referee. */
+  /** Keep the evidence of these positions (0 … N; N is the checkpoint assembly) for the referee. */
   evidenceOf?: readonly number[];
   /**
    * The task's step graph of this step, when the run traced is another graph (a worker that
@@ -32,9 +32,9 @@ export interface StepTraceOptions extends PinpointRun {
 export interface StepTrace {
   /** t, 1-based: the step traced. */
   step: number;
-  /** N: the nodes of the step graph; node N is the checkpoint assembly. */
+  /** N: the positions of the step graph (pinpoint-graphs.ts); node N is the checkpoint assembly. */
   graphNodes: number;
-  /** Node c's name and operator, c = 0 … N − 1. */
+  /** Position c's node name and operator, c = 0 … N − 1. */
   operators: Array<{ name: string; opType: string }>;
   /** o_0 … o_N, hex SHA-256 (o_N is the state hash after step t). */
   outputs: string[];
@@ -97,24 +97,23 @@ async function stepFrom(run: PinpointRun, from: Uint8Array): Promise<StepAt> {
   }
 }
 
-/** The node that produces each named value of the graph, and the value's place among its outputs. */
-function producers(nodes: StepTraceRun["nodes"]): Map<string, { node: number; at: number }> {
+/** The position that computes each of its outputs, and the value's place among them. */
+function producers(positions: readonly GamePosition[]): Map<string, { node: number; at: number }> {
   const byName = new Map<string, { node: number; at: number }>();
-  for (const [c, node] of nodes.entries()) {
-    for (const [at, name] of (node.output ?? []).filter((o) => o !== "").entries()) {
-      byName.set(name, { node: c, at });
-    }
+  for (const [c, position] of positions.entries()) {
+    for (const [at, name] of position.outputs.entries()) byName.set(name, { node: c, at });
   }
   return byName;
 }
 
-/** The graph values node `index` reads (node N: the graph outputs the next state is made of). */
-function readsOf(traced: Pick<StepTraceRun, "nodes" | "stateOutputs">, index: number): string[] {
-  if (index === traced.nodes.length) {
-    const { params, state } = traced.stateOutputs;
-    return [...params.values(), ...state.values()];
-  }
-  return nodeInputs(traced.nodes[index]!);
+/** The graph values position `index` reads (position N: the graph outputs the next state is made of). */
+function readsOf(
+  positions: readonly GamePosition[],
+  stateOutputs: { params: Map<string, string>; state: Map<string, string> },
+  index: number,
+): string[] {
+  if (index === positions.length) return [...stateOutputs.params.values(), ...stateOutputs.state.values()];
+  return positions[index]!.inputs;
 }
 
 /**
@@ -125,32 +124,31 @@ function readsOf(traced: Pick<StepTraceRun, "nodes" | "stateOutputs">, index: nu
 export const NOT_COMPUTED = operatorOutputsSha256([]);
 
 /**
- * The outputs a traced run computed, at the positions of `positions` (the task's step graph): each
- * position's named outputs looked up by name among every value the run computed, in the position's
- * output order; null where the run computed any of them not at all. A node of the traced graph
- * that no position names contributes nothing. For the traced graph itself this is its own outputs.
+ * The outputs a traced run computed, at `positions` (the task's step graph's): each position's
+ * outputs looked up by name among every value the run computed, in the position's output order;
+ * null where the run did not compute any of them. A node of the traced graph that no position
+ * names contributes nothing. For the traced graph itself this is its own positions' outputs.
  */
 export function projectOutputs(
   traced: Pick<StepTraceRun, "nodes" | "outputs">,
-  positions: StepTraceRun["nodes"],
+  positions: readonly GamePosition[],
 ): Array<Tensor[] | null> {
-  const computed = new Map<string, Tensor>();
-  for (const [c, node] of traced.nodes.entries()) {
-    for (const [at, name] of (node.output ?? []).filter((o) => o !== "").entries()) {
-      computed.set(name, traced.outputs[c]![at]!);
-    }
-  }
-  return positions.map((node) => {
-    const values = (node.output ?? []).filter((o) => o !== "").map((name) => computed.get(name));
+  const computed = new Map(
+    traced.nodes.flatMap((node, n) =>
+      namedOutputs(node).map((name, at): [string, Tensor] => [name, traced.outputs[n]![at]!]),
+    ),
+  );
+  return positions.map((position) => {
+    const values = position.outputs.map((name) => computed.get(name));
     return values.every((v) => v !== undefined) ? (values as Tensor[]) : null;
   });
 }
 
 /**
  * Runs step t from the agreed state after step t − 1 in the step graph with every node output
- * exposed, and hashes each node's outputs (at the task's step graph's positions when given). The
- * state after the step is computed by the same graph and kernels as training, so `stateSha256`
- * (o_N) is the training run's leaf for step t.
+ * exposed, and hashes each position's outputs (at the task's step graph's positions when given).
+ * The state after the step is computed by the same graph and kernels as training, so
+ * `stateSha256` (o_N) is the training run's leaf for step t.
  */
 export async function traceStep(options: StepTraceOptions): Promise<StepTrace> {
   const { setup, state, order, next } = await stepFrom(options, options.from);
@@ -159,27 +157,32 @@ export async function traceStep(options: StepTraceOptions): Promise<StepTrace> {
     const traced = await engine.trace(state, next.input);
     const after = finishRun(order, next, traced.outcome).state;
     const stateSha256 = checkpointSha256({ ...after, ...engine.canonical(after, { views: true }) });
-    // The positions of the game are the task's step graph's nodes; a run of another graph reports
-    // what it computed at them, by value name (PROTOCOL.md §6.3).
-    const nodes = options.taskStepGraph ? stepGraphNodes(options.taskStepGraph) : traced.nodes;
-    const projected = projectOutputs(traced, nodes);
+    // The positions of the game are the task's step graph's; a run of another graph reports what it
+    // computed at them, by value name (PROTOCOL.md §6.3).
+    const positions = gamePositions(
+      options.taskStepGraph ?? engine.stepGraphBytes(next.input.batch.target.dims[0]!),
+    );
+    const projected = projectOutputs(traced, positions);
     const outputs = [...projected.map((o) => (o ? operatorOutputsSha256(o) : NOT_COMPUTED)), stateSha256];
     const step = after.step;
-    const producedBy = producers(nodes);
+    const producedBy = producers(positions);
     const evidence = (options.evidenceOf ?? []).map((index): OperatorEvidence => {
-      if (!Number.isInteger(index) || index < 0 || index > nodes.length) {
-        throw new TrainError("INVALID_SPEC", `the step graph has nodes 0-${nodes.length}; got ${index}`);
+      if (!Number.isInteger(index) || index < 0 || index > positions.length) {
+        throw new TrainError(
+          "INVALID_SPEC",
+          `the step graph has positions 0-${positions.length}; got ${index}`,
+        );
       }
       const inputs = new Map<string, Tensor>();
       const fromNodes = new Map<number, Tensor[]>();
-      for (const name of readsOf({ nodes, stateOutputs: traced.stateOutputs }, index)) {
+      for (const name of readsOf(positions, traced.stateOutputs, index)) {
         const source = producedBy.get(name);
         const values = source && projected[source.node];
         if (!source || !values) continue;
         inputs.set(name, values[source.at]!);
         fromNodes.set(source.node, values);
       }
-      const node = nodes[index];
+      const node = positions[index]?.node;
       return {
         step,
         node: index,
@@ -193,8 +196,8 @@ export async function traceStep(options: StepTraceOptions): Promise<StepTrace> {
     });
     return {
       step,
-      graphNodes: nodes.length,
-      operators: nodes.map((n) => ({ name: n.name ?? "", opType: n.opType ?? "" })),
+      graphNodes: positions.length,
+      operators: positions.map(({ node }) => ({ name: node.name ?? "", opType: node.opType ?? "" })),
       outputs,
       cumulative: cumulativeChain(BigInt(step), outputs),
       stateSha256,
@@ -267,7 +270,7 @@ export function checkEvidence(
       );
     }
   }
-  const producedBy = producers(stepGraphNodes(stepGraph).slice(0, agreed.node));
+  const producedBy = producers(gamePositions(stepGraph).slice(0, agreed.node));
   for (const [name, value] of evidence.inputs) {
     const source = producedBy.get(name);
     const produced = source && evidence.producers.get(source.node)?.[source.at];
@@ -300,10 +303,11 @@ export async function stepGraphOf(run: PinpointRun, step: number): Promise<Uint8
 
 /**
  * The referee's computation (PROTOCOL.md §6.4) for one step of a run, from the agreed state after
- * step t − 1: o_n of any node n of step t from checked evidence. Node n < N runs alone as a one-node
- * ONNX graph in onnxruntime with the profile's session options, fed the evidence's inputs and, for
- * values the step graph is fed, those derived from the agreed checkpoint; node N assembles the
- * checkpoint after step t from the graph outputs and hashes it.
+ * step t − 1: o_n of any position n of step t from checked evidence. Position n < N runs alone as an
+ * ONNX graph of its node (with its thread-layout helpers, if any) in onnxruntime with the profile's
+ * session options, fed the evidence's inputs and, for values the step graph is fed, those derived
+ * from the agreed checkpoint; node N assembles the checkpoint after step t from the graph outputs
+ * and hashes it.
  */
 export class StepReferee {
   private constructor(
@@ -337,11 +341,11 @@ export class StepReferee {
     }
     checkEvidence(evidence, agreed, this.stepGraph);
     const fed = engine.stepFeeds(state, next.input);
-    const nodes = stepGraphNodes(this.stepGraph);
+    const positions = gamePositions(this.stepGraph);
     const lookup = (name: string) => evidence.inputs.get(name) ?? fed.get(name);
-    if (agreed.node < nodes.length) {
+    if (agreed.node < positions.length) {
       const inputs = new Map<string, Tensor>();
-      for (const name of nodeInputs(nodes[agreed.node]!)) {
+      for (const name of positions[agreed.node]!.inputs) {
         const value = lookup(name);
         if (value) inputs.set(name, value);
       }
@@ -372,8 +376,9 @@ export class StepReferee {
 }
 
 /**
- * Node `index` of the step graph alone, as a one-node ONNX graph in onnxruntime with the profile's
- * session options, on `inputs`; the hash o_n of its outputs.
+ * Position `index` of the step graph alone (one node, or a node with its thread-layout helpers) as
+ * an ONNX graph in onnxruntime with the profile's session options, on `inputs`; the hash o_n of its
+ * outputs.
  */
 export async function runOperator(
   stepGraph: Uint8Array,
@@ -381,7 +386,8 @@ export async function runOperator(
   inputs: ReadonlyMap<string, Tensor>,
   threads = 1,
 ): Promise<{ sha256: string; outputs: Tensor[] }> {
-  const { bytes, outputs: names } = singleNodeGraph(stepGraph, index, inputs);
+  const { bytes, position } = positionGraph(stepGraph, index, inputs);
+  const names = position.outputs;
   const session = await ort.InferenceSession.create(bytes, sessionOptions(threads));
   try {
     const feeds = Object.fromEntries(

@@ -9,7 +9,7 @@ import { basename, join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { loadFixture, loadZooFixture } from "../../../worker-runtime/train/fixtures.ts";
 import { stepGraphOf } from "../../../worker-runtime/train/pinpoint.ts";
-import { graphNodes } from "../../../worker-runtime/train/pinpoint-graphs.ts";
+import { gamePositions } from "../../../worker-runtime/train/pinpoint-graphs.ts";
 import type { DatasetDetails } from "./dataset.ts";
 import { Inspector } from "./inspector.ts";
 
@@ -42,7 +42,7 @@ describe("the quote's graph_nodes", () => {
         spec: fixture.spec,
         dataset: { format: details.format, tensors: details.tensors },
       });
-      const traced = graphNodes(await stepGraphOf(fixture, 1)).length;
+      const traced = gamePositions(await stepGraphOf(fixture, 1)).length;
       assert.equal(counted, traced);
       assert.ok(counted > 10, `a training step has more than a handful of nodes (${counted})`);
     });
