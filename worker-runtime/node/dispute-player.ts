@@ -23,6 +23,7 @@ import { TranscriptLayout } from "../../protocol/transcript.ts";
 import { type PinpointRun, type StepTrace, stepGraphOf, traceStep } from "../train/pinpoint.ts";
 import { replaySegment, replayWindow } from "../train/replay.ts";
 import type { EvidenceSink } from "./dispute-evidence.ts";
+import { DisputeWork } from "./dispute-work.ts";
 import { NodeError } from "./errors.ts";
 
 /** What a party knows of the disputed run: enough to recompute any state of the segment. */
@@ -61,16 +62,21 @@ export interface DisputePlayerOptions {
   alwaysDisagree?: boolean;
 }
 
-/** One dispute's replayed states and traced step, computed once and reused every turn. */
+/**
+ * One dispute's replayed states and traced step, computed once and reused every turn; the replays
+ * and traces themselves go through the node's DisputeWork, shared with its other disputes over the
+ * same segment and queued behind the one whose turn ends first.
+ */
 class DisputeMemory {
-  private stepHashes: Map<bigint, string> | undefined;
   private readonly traces = new Map<bigint, StepTrace>();
-  private readonly checkpoints = new Map<bigint, Uint8Array>();
   published = false;
+  /** The last block of the current turn: where this dispute's replays and traces queue. */
+  deadline: number;
 
   constructor(
     readonly record: DisputeRecord,
     private readonly dispute: DisputeView,
+    private readonly work: DisputeWork,
     /** The audited segment's index: its end state is committed leaf `segment + 1`. */
     private readonly segment: number,
     /** The task's graph_nodes on chain. */
@@ -78,7 +84,19 @@ class DisputeMemory {
     private readonly defending: boolean,
     /** A transcript dispute's layout (the task's stride); null in a commitment dispute. */
     private readonly layout: TranscriptLayout | null,
-  ) {}
+  ) {
+    this.deadline = dispute.deadline;
+  }
+
+  /**
+   * `compute` run once for every dispute of this node over the same segment of the same attempt:
+   * a node keeps one record per task, so the segment, the attempt and `what` decide the result.
+   */
+  private shared<T>(what: string, compute: () => Promise<T>): Promise<T> {
+    const { chainTaskId, attempt, segmentStart, segmentEnd, disputeId } = this.dispute;
+    const key = `${chainTaskId}/${attempt}/${segmentStart}-${segmentEnd}/${what}`;
+    return this.work.shared(key, disputeId, this.deadline, compute);
+  }
 
   /**
    * The defender's claim at a step its transcript has a leaf for, with the leaf's inclusion proof
@@ -102,7 +120,7 @@ class DisputeMemory {
     if (this.defending && leaves && step === segmentEnd) return `0x${leaves[this.segment + 1]!}`;
     const published = this.transcriptClaim(step);
     if (published) return published.hash;
-    if (!this.stepHashes) {
+    const stepHashes = await this.shared("steps", async () => {
       const from = Number(segmentStart);
       const to = Number(segmentEnd);
       const window = await replayWindow({
@@ -113,9 +131,9 @@ class DisputeMemory {
         stride: to - from,
         window: 1,
       });
-      this.stepHashes = new Map(window.stepHashes.map((hash, i) => [BigInt(window.first + i), hash]));
-    }
-    return `0x${this.stepHashes.get(step)!}`;
+      return new Map(window.stepHashes.map((hash, i) => [BigInt(window.first + i), hash]));
+    });
+    return `0x${stepHashes.get(step)!}`;
   }
 
   /** The inclusion proof (hex) of the segment-start checkpoint as leaf `segment` of the commitment. */
@@ -129,16 +147,18 @@ class DisputeMemory {
   /** Canonical bytes of the state after `step` by this party's replay. */
   async checkpointAt(step: bigint): Promise<Uint8Array> {
     if (step === this.dispute.segmentStart) return this.record.segmentStart;
-    const known = this.checkpoints.get(step);
-    if (known) return known;
-    const replayed = await replaySegment({
-      ...this.record.run,
-      from: this.record.segmentStart,
-      fromStep: Number(this.dispute.segmentStart),
-      toStep: Number(step),
-    });
-    this.checkpoints.set(step, replayed.bytes);
-    return replayed.bytes;
+    return this.shared(
+      `state/${step}`,
+      async () =>
+        (
+          await replaySegment({
+            ...this.record.run,
+            from: this.record.segmentStart,
+            fromStep: Number(this.dispute.segmentStart),
+            toStep: Number(step),
+          })
+        ).bytes,
+    );
   }
 
   /** Step t traced from the agreed state after t − 1, with this party's o_N (its claim, when it defends). */
@@ -146,12 +166,15 @@ class DisputeMemory {
     const known = this.traces.get(step);
     if (known && evidenceOf.length === 0) return known;
     const { run, task } = this.record;
-    const traced = await traceStep({
-      ...run,
-      from: await this.checkpointAt(step - 1n),
-      evidenceOf,
-      ...(task ? { taskStepGraph: await stepGraphOf(task, Number(step)) } : {}),
-    });
+    const from = await this.checkpointAt(step - 1n);
+    const traced = await this.shared(`trace/${step}/${evidenceOf.join(",")}`, async () =>
+      traceStep({
+        ...run,
+        from,
+        evidenceOf,
+        ...(task ? { taskStepGraph: await stepGraphOf(task, Number(step)) } : {}),
+      }),
+    );
     if (traced.graphNodes !== this.graphNodes) {
       // Phase 2's positions and node N would mean other nodes than the graph's: no answer is sound.
       throw new NodeError(
@@ -167,44 +190,93 @@ class DisputeMemory {
   }
 }
 
-/** Plays every dispute the node is party to until stopped. */
+/**
+ * Plays every dispute the node is party to until stopped, each on its own: a dispute's turn runs
+ * while another's waits for its replay or its extrinsic, so a node party to several disputes misses
+ * none of their deadlines because of the others. One turn per dispute at a time; a failing dispute
+ * holds up no other.
+ */
 export class DisputePlayer {
   private readonly memories = new Map<bigint, DisputeMemory>();
+  /** The turn each dispute is taking now: a later look starts none for it until it ends. */
+  private readonly running = new Map<bigint, Promise<void>>();
+  private readonly work = new DisputeWork();
 
   constructor(private readonly options: DisputePlayerOptions) {}
 
   async playUntilStopped(stop: AbortSignal): Promise<void> {
     const { log, pollMs = 500 } = this.options;
-    // A failure that repeats at every look (a task it cannot play) is reported once, not twice a second.
-    let reported = "";
+    // A failure that repeats at every look (a task it cannot play) is reported once per dispute,
+    // not twice a second.
+    const reported = new Map<string, string>();
+    const report = (about: string, error: unknown) => {
+      const message = `${about}: ${(error as Error).message}`;
+      if (reported.get(about) !== message) log(message);
+      reported.set(about, message);
+    };
     while (!stop.aborted) {
       try {
-        await this.playOnce();
-        reported = "";
+        for (const { disputeId, turn } of await this.startTurns()) {
+          const about = `dispute ${disputeId} turn failed`;
+          turn.then(
+            () => reported.delete(about),
+            (error: unknown) => report(about, error),
+          );
+        }
+        reported.delete("dispute look failed");
       } catch (error) {
-        const message = `dispute turn failed: ${(error as Error).message}`;
-        if (message !== reported) log(message);
-        reported = message;
+        report("dispute look failed", error);
       }
       await sleep(pollMs, undefined, { signal: stop }).catch(() => undefined);
     }
+    // A turn under way is finished: its answer may be what keeps the node's stake.
+    await Promise.allSettled(this.running.values());
   }
 
-  /** Looks at every open dispute of this node once, taking every turn that is due. */
+  /**
+   * Looks at every open dispute of this node once, taking every turn that is due, and resolves once
+   * those turns are over; rejects with the first failure, after the other disputes' turns ended.
+   */
   async playOnce(): Promise<void> {
+    const started = await this.startTurns();
+    const failed = (await Promise.allSettled(started.map((s) => s.turn))).find(
+      (outcome) => outcome.status === "rejected",
+    );
+    if (failed) throw failed.reason;
+  }
+
+  /** Starts a turn for every open dispute of this node that has none under way; forgets closed ones. */
+  private async startTurns(): Promise<Array<{ disputeId: bigint; turn: Promise<void> }>> {
     const { chain } = this.options;
-    for (const open of await chain.myDisputes()) {
-      const current = await readDisputeWithTask(chain.api, open.disputeId);
-      if (current) await this.turn(current.dispute, current.task);
+    const open = await chain.myDisputes();
+    const started = [];
+    for (const { disputeId } of open) {
+      if (this.running.has(disputeId)) continue;
+      const turn = this.play(disputeId).finally(() => this.running.delete(disputeId));
+      this.running.set(disputeId, turn);
+      started.push({ disputeId, turn });
     }
+    const stillOpen = new Set(open.map((d) => d.disputeId));
     for (const id of this.memories.keys()) {
-      if ((await chain.dispute(id)) === null) this.memories.delete(id);
+      if (stillOpen.has(id) || this.running.has(id)) continue;
+      this.memories.delete(id);
+      this.work.release(id);
     }
+    return started;
+  }
+
+  /** One turn of one dispute, from its current state on chain. */
+  private async play(disputeId: bigint): Promise<void> {
+    const current = await readDisputeWithTask(this.options.chain.api, disputeId);
+    if (current) await this.turn(current.dispute, current.task);
   }
 
   private async memoryOf(dispute: DisputeView, task: TaskView): Promise<DisputeMemory | null> {
     const known = this.memories.get(dispute.disputeId);
-    if (known) return known;
+    if (known) {
+      known.deadline = dispute.deadline;
+      return known;
+    }
     const record = await this.options.record(dispute, task);
     if (!record) return null;
     const segment = task.audits[dispute.auditIndex]!.segment;
@@ -213,7 +285,7 @@ export class DisputePlayer {
       dispute.kind === "Transcript"
         ? new TranscriptLayout(dispute.segmentStart, dispute.segmentEnd, BigInt(task.transcriptStride))
         : null;
-    const memory = new DisputeMemory(record, dispute, segment, task.graphNodes, defending, layout);
+    const memory = new DisputeMemory(record, dispute, this.work, segment, task.graphNodes, defending, layout);
     this.memories.set(dispute.disputeId, memory);
     return memory;
   }
