@@ -4,6 +4,16 @@ import type { Dim } from "../onnx/model.ts";
 import type { IGraphProto, INodeProto, ITensorProto, IValueInfoProto } from "../onnx/proto.ts";
 import { tensorToProto } from "../onnx/tensor-proto.ts";
 
+/** A sum of `source` ([rows, ...] with `columns` elements per row) over its rows, and the nodes computing it. */
+export interface LeadingSum {
+  source: string;
+  /** How many leading axes of `source` the rows span (1: `source` is the [rows, columns] matrix). */
+  lead: number;
+  rows: number;
+  columns: number;
+  nodes: INodeProto[];
+}
+
 /**
  * Emits ONNX nodes with deterministic names: `<scope>/<OpType>_<n>`, numbered per scope, so the
  * same model and options always give byte-identical graphs (the verifiers hash them).
@@ -15,6 +25,11 @@ export class GraphBuilder {
   private readonly constantByKey = new Map<string, string>();
   private readonly counters = new Map<string, number>();
   private scopeName = "";
+  /**
+   * Sums over a gradient's leading axes (leading-sum.ts) by their output: the optimizer may
+   * replace one with a product that also applies the momentum (optimizers.ts).
+   */
+  readonly leadingSums = new Map<string, LeadingSum>();
 
   constructor(
     readonly opset: number,
