@@ -36,8 +36,8 @@ function safetensors(
   return bytes;
 }
 
-/** The compute-bound MLP with PyTorch's default initialization scale, on 1024 random samples. */
-export function computeBound(): Trainable {
+/** The compute-bound MLP with PyTorch's default initialization scale, on `samples` random samples. */
+export function computeBound(samples = 1024): Trainable {
   const random = seededRandom(7);
   const m = new ModelBuilder();
   let h = m.input("input", "float32", ["batch", WIDTHS[0]!]);
@@ -50,7 +50,7 @@ export function computeBound(): Trainable {
     if (i < WIDTHS.length - 1) h = m.op("Relu", [h]);
   }
   m.output(h, "float32", ["batch", WIDTHS.at(-1)!]);
-  const samples = 1024;
+
   const x = Float32Array.from({ length: samples * WIDTHS[0]! }, () => random() * 2 - 1);
   const y = BigInt64Array.from({ length: samples }, () => BigInt(Math.floor(random() * WIDTHS.at(-1)!)));
   const bytes = safetensors({
