@@ -60,7 +60,8 @@ async function threeSteps(options: OptimizerOptions, packed: boolean, threads: n
   await session.release();
   const name = step.packing ? step.packing.name : "weight";
   const all = feeds[name]!.data as Float32Array;
-  const offset = step.packing?.slots.find((s) => s.name === "weight")!.offset ?? 0;
+  const slot = step.packing?.slots.find((s) => s.name === "weight");
+  const offset = slot?.offset ?? 0;
   return {
     weight: new Uint32Array(all.buffer, all.byteOffset + 4 * offset, outputs * inputs),
     fedDims: step.initialParams.get(name)!.dims,

@@ -46,19 +46,19 @@ function loopModel(batch: number, widths: readonly number[]): Uint8Array {
   const body = new ModelBuilder();
   body.input("iteration", "int64", []);
   const condition = body.input("condition", "bool", []);
-  all.forEach((p, j) => body.input(`p${j}`, "float32", p.dims));
+  for (const [j, p] of all.entries()) body.input(`p${j}`, "float32", p.dims);
   body.output(body.op("Identity", [condition]), "bool", []);
   for (const p of all) {
     body.output(body.op("Gemm", [p.a, p.b], { transA: p.transA, transB: p.transB }), "float32", p.dims);
   }
   const m = new ModelBuilder();
-  widths.forEach((w, i) => m.input(`h${i}`, "float32", [batch, w]));
-  widths.slice(1).forEach((n, i) => m.input(`w${i + 1}`, "float32", [n, widths[i]!]));
+  for (const [i, w] of widths.entries()) m.input(`h${i}`, "float32", [batch, w]);
+  for (const [i, n] of widths.slice(1).entries()) m.input(`w${i + 1}`, "float32", [n, widths[i]!]);
   const trips = m.input("trips", "int64", []);
   const initial = all.map((p, j) => m.input(`p${j}_initial`, "float32", p.dims));
   const graph = onnx.ModelProto.decode(body.bytes()).graph!;
   const outputs = m.node("Loop", [trips, "", ...initial], { body: { graph } }, all.length);
-  all.forEach((p, j) => m.output(outputs[j]!, "float32", p.dims));
+  for (const [j, p] of all.entries()) m.output(outputs[j]!, "float32", p.dims);
   return m.bytes();
 }
 
