@@ -127,8 +127,8 @@ function momentumInGemm(g: GraphBuilder, grad: string, buffer: string, momentum:
  * param + direction·scale (`scale` a scalar of c.scalars, `param` the parameter or a tensor of its
  * shape), the last step of every update. A parameter fed as one row takes it as one Gemm,
  * C + A·B with A = [[scale]] and B = direction as a row: MLAS's kernel for a one-row product
- * multiplies then adds, the bits of Mul then Add (optimizers.test.ts), in one pass instead of two,
- * and its output is the row the next step is fed.
+ * multiplies then adds, the bits of Mul then Add (row-parameters.test.ts), in one pass instead of
+ * two, and its output is the row the next step is fed.
  */
 function applyStep(c: OptimizerContext, param: string, direction: string, scale: string): string {
   const { g } = c;
@@ -141,9 +141,9 @@ function applyStep(c: OptimizerContext, param: string, direction: string, scale:
 /**
  * m·buf + grad computed by one Gemm when grad is a bias's sum over at most GEMM_DEPTH batch rows
  * (leading-sum.ts) and nothing else reads it: a row of ones times the rows, C = buf, beta = m
- * (gemm-forms.ts, rowSumInGemm: the same bits as the sum, Mul and Add it replaces). One node and
- * one parallel loop instead of three, and of five with threads (the Pad and Slice the sum takes
- * then). Returns the updated buffer, or undefined.
+ * (gemm-forms.ts, rowSumInGemm: the same bits as the sum, Mul and Add it replaces). One Gemm and
+ * a Reshape instead of ReduceSum, Mul and Add, and with threads of the Pad and Slice the sum takes
+ * then too (leading-sum.ts). Returns the updated buffer, or undefined.
  */
 function momentumInRowSum(
   g: GraphBuilder,
