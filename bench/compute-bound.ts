@@ -36,9 +36,9 @@ function safetensors(
   return bytes;
 }
 
-/** The compute-bound MLP with PyTorch's default initialization scale, on 1024 random samples. */
-export function computeBound(): Trainable {
-  return denseMlp({ widths: WIDTHS, batch: BATCH, samples: 1024 });
+/** The compute-bound MLP with PyTorch's default initialization scale, on `samples` random samples. */
+export function computeBound(samples = 1024): Trainable {
+  return denseMlp({ widths: WIDTHS, batch: BATCH, samples });
 }
 
 /**

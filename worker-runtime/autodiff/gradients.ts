@@ -13,6 +13,7 @@ import {
   type SliceRange,
   sliceRanges,
 } from "../onnx/shape-rules.ts";
+import { gemm as fastGemm } from "./gemm-forms.ts";
 import { type GradientContext, type GradientRule, reducedCount, unbroadcast } from "./gradient-context.ts";
 
 // One entry per ONNX operator: given the forward node and the gradients of its outputs, emit the
@@ -77,15 +78,18 @@ const gemm: GradientRule = (c) => {
   const alpha = c.node.attrs.float("alpha", 1);
   const beta = c.node.attrs.float("beta", 1);
   const scaled = { alpha: { float: alpha } };
+  const aShape = c.xInfo(0).shape;
+  const bShape = c.xInfo(1).shape;
+  const dyShape = c.yInfo(0).shape;
   const da = c.ifWants(0, () =>
     tA
-      ? g.op("Gemm", [b, dy], { ...scaled, transA: tB, transB: 1 })
+      ? fastGemm(g, b, dy, { ...scaled, transA: tB, transB: 1 }, { a: bShape, b: dyShape })
       : g.op("Gemm", [dy, b], { ...scaled, transA: 0, transB: 1 - tB }),
   );
   const db = c.ifWants(1, () =>
     tB
-      ? g.op("Gemm", [dy, a], { ...scaled, transA: 1, transB: tA })
-      : g.op("Gemm", [a, dy], { ...scaled, transA: 1 - tA, transB: 0 }),
+      ? fastGemm(g, dy, a, { ...scaled, transA: 1, transB: tA }, { a: dyShape, b: aShape })
+      : fastGemm(g, a, dy, { ...scaled, transA: 1 - tA, transB: 0 }, { a: aShape, b: dyShape }),
   );
   const dc = c.ifWants(2, () => {
     const summed = unbroadcast(g, dy, c.yInfo(0).shape, c.xInfo(2).shape);
@@ -141,7 +145,13 @@ const matMul: GradientRule = (c) => {
       // A weight shared by every row of a batched input: fold the batch into the rows, one Gemm.
       const rows = (x: string, width: number) =>
         aShape.length === 2 ? x : g.reshape(x, g.ints([-1, width]));
-      return restored(g.op("Gemm", [rows(a, k), rows(dy, n)], { transA: 1 }), 1);
+      const count = aShape
+        .slice(0, -1)
+        .reduce<Dim>((p, d) => (typeof p === "number" && typeof d === "number" ? p * d : "rows"), 1);
+      return restored(
+        fastGemm(g, rows(a, k), rows(dy, n), { transA: 1 }, { a: [count, k], b: [count, n] }),
+        1,
+      );
     }
     return restored(reduced(g.op("MatMul", [g.transpose(a, swapLastTwo(aShape.length)), dy]), bShape), 1);
   });

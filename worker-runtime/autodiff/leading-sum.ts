@@ -15,8 +15,27 @@ const SIZE_PER_THREAD = 256;
 
 const product = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
 
-/** `name` (of `shape`) summed over its first `lead` axes, without kept dimensions. */
+/**
+ * `name` (of `shape`) summed over its first `lead` axes, without kept dimensions. A sum into a
+ * vector of known shape is recorded in `g.leadingSums`.
+ */
 export function sumLeadingAxes(g: GraphBuilder, name: string, shape: readonly Dim[], lead: number): string {
+  const start = g.nodes.length;
+  const sum = emitSum(g, name, shape, lead);
+  if (shape.length - lead === 1 && shape.every((d) => typeof d === "number")) {
+    const dims = shape as number[];
+    g.leadingSums.set(sum, {
+      source: name,
+      lead,
+      rows: product(dims.slice(0, lead)),
+      columns: dims[lead]!,
+      nodes: g.nodes.slice(start),
+    });
+  }
+  return sum;
+}
+
+function emitSum(g: GraphBuilder, name: string, shape: readonly Dim[], lead: number): string {
   const axes = Array.from({ length: lead }, (_, i) => i);
   const plain = () => g.reduceSum(name, axes, false);
   // One thread already takes the fast path where it can; padding would only add a copy.

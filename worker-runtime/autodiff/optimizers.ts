@@ -1,6 +1,7 @@
 import { attribute } from "../onnx/attributes.ts";
-import { onnxDataType } from "../onnx/dtypes.ts";
+import { type DType, onnxDataType } from "../onnx/dtypes.ts";
 import { AutodiffError } from "./errors.ts";
+import { GEMM_DEPTH, rowSumInGemm } from "./gemm-forms.ts";
 import type { GraphBuilder } from "./graph-builder.ts";
 
 export type OptimizerOptions =
@@ -58,6 +59,11 @@ export class StepScalars {
     );
   }
 
+  /** `scalar` (one of these) as a [1, 1] matrix. */
+  matrix(scalar: string): string {
+    return this.once(`matrix/${scalar}`, () => this.g.reshape(scalar, this.g.ints([1, 1])));
+  }
+
   negativeLearningRate(): string {
     return this.once("negative_lr", () => this.g.op("Neg", [this.learningRate]));
   }
@@ -75,7 +81,12 @@ export class StepScalars {
 
 export interface OptimizerContext {
   g: GraphBuilder;
+  /** The parameter as the model reads it. */
   param: string;
+  /** The graph input the parameter is fed as, when it is fed as one row [1, n] (training-step.ts). */
+  row?: string;
+  /** The parameter's element type. */
+  dtype: DType;
   grad: string;
   scalars: StepScalars;
   /** Declares a zero-initialized state tensor shaped like the parameter; returns its graph input name. */
@@ -112,6 +123,44 @@ function momentumInGemm(g: GraphBuilder, grad: string, buffer: string, momentum:
   return grad;
 }
 
+/**
+ * param + direction·scale (`scale` a scalar of c.scalars, `param` the parameter or a tensor of its
+ * shape), the last step of every update. A parameter fed as one row takes it as one Gemm,
+ * C + A·B with A = [[scale]] and B = direction as a row: MLAS's kernel for a one-row product
+ * multiplies then adds, the bits of Mul then Add (row-parameters.test.ts), in one pass instead of
+ * two, and its output is the row the next step is fed.
+ */
+function applyStep(c: OptimizerContext, param: string, direction: string, scale: string): string {
+  const { g } = c;
+  if (c.row === undefined) return g.op("Add", [param, g.op("Mul", [direction, scale])]);
+  const row = g.ints([1, -1]);
+  const base = param === c.param ? c.row : g.reshape(param, row);
+  return g.op("Gemm", [c.scalars.matrix(scale), g.reshape(direction, row), base]);
+}
+
+/**
+ * m·buf + grad computed by one Gemm when grad is a bias's sum over at most GEMM_DEPTH batch rows
+ * (leading-sum.ts) and nothing else reads it: a row of ones times the rows, C = buf, beta = m
+ * (gemm-forms.ts, rowSumInGemm: the same bits as the sum, Mul and Add it replaces). One Gemm and
+ * a Reshape instead of ReduceSum, Mul and Add, and with threads of the Pad and Slice the sum takes
+ * then too (leading-sum.ts). Returns the updated buffer, or undefined.
+ */
+function momentumInRowSum(
+  g: GraphBuilder,
+  grad: string,
+  buffer: string,
+  momentum: number,
+): string | undefined {
+  const sum = g.leadingSums.get(grad);
+  if (!sum || sum.rows > GEMM_DEPTH) return undefined;
+  const own = new Set(sum.nodes);
+  if (g.nodes.some((n) => !own.has(n) && n.input?.includes(grad))) return undefined;
+  for (const node of sum.nodes) g.nodes.splice(g.nodes.indexOf(node), 1);
+  g.leadingSums.delete(grad);
+  const matrix = sum.lead === 1 ? sum.source : g.reshape(sum.source, g.ints([sum.rows, sum.columns]));
+  return g.reshape(rowSumInGemm(g, matrix, sum.rows, buffer, momentum), g.ints([sum.columns]));
+}
+
 /** torch.optim.SGD: the momentum buffer starts as the first gradient, then buf = m buf + (1 - d) g. */
 const sgd: Update<Extract<OptimizerOptions, { type: "sgd" }>> = (c, o) => {
   const { g } = c;
@@ -128,15 +177,18 @@ const sgd: Update<Extract<OptimizerOptions, { type: "sgd" }>> = (c, o) => {
   if (momentum !== 0) {
     const buffer = c.state("momentum_buffer");
     const damped = dampening === 0 ? d : g.op("Mul", [d, f32(g, 1 - dampening)]);
-    let updated =
-      (damped === c.grad && !o.nesterov ? momentumInGemm(g, c.grad, buffer, momentum) : undefined) ??
-      g.op("Add", [g.op("Mul", [buffer, f32(g, momentum)]), damped]);
+    const folded =
+      damped === c.grad && !o.nesterov
+        ? (momentumInGemm(g, c.grad, buffer, momentum) ??
+          (c.dtype === "float32" ? momentumInRowSum(g, c.grad, buffer, momentum) : undefined))
+        : undefined;
+    let updated = folded ?? g.op("Add", [g.op("Mul", [buffer, f32(g, momentum)]), damped]);
     // With zero dampening the zero-initialized buffer already gives exactly d on the first step.
     if (dampening !== 0) updated = g.op("Where", [c.scalars.isFirstStep(), d, updated]);
     c.setState("momentum_buffer", updated);
     d = o.nesterov ? g.op("Add", [d, g.op("Mul", [updated, f32(g, momentum)])]) : updated;
   }
-  return g.op("Add", [c.param, g.op("Mul", [d, c.scalars.negativeLearningRate()])]);
+  return applyStep(c, c.param, d, c.scalars.negativeLearningRate());
 };
 
 /** torch.optim.Adam (L2 weight decay added to the gradient) and AdamW (decoupled decay). */
@@ -166,10 +218,7 @@ const adam: Update<Extract<OptimizerOptions, { type: "adam" | "adamw" }>> = (c, 
     g.op("Div", [g.op("Sqrt", [expAvgSq]), c.scalars.adamSecondMomentScale(beta2)]),
     f32(g, eps),
   ]);
-  return g.op("Add", [
-    param,
-    g.op("Mul", [g.op("Div", [expAvg, denominator]), c.scalars.adamStepSize(beta1)]),
-  ]);
+  return applyStep(c, param, g.op("Div", [expAvg, denominator]), c.scalars.adamStepSize(beta1));
 };
 
 export function emitUpdate(c: OptimizerContext, options: OptimizerOptions): string {

@@ -1,4 +1,4 @@
-import { type Tensor, tensorFromNumbers } from "../onnx/dtypes.ts";
+import { elementCount, type Tensor, tensorFromNumbers } from "../onnx/dtypes.ts";
 import type { LoadedModel } from "../onnx/model.ts";
 import type { ValueInfo } from "../onnx/shape-rules.ts";
 import { emitBackward } from "./backward.ts";
@@ -55,6 +55,11 @@ export interface TrainingStepGraph {
   initialParams: Map<string, Tensor>;
   /** Present with packParameters: where each model parameter sits in the packed vector. */
   packing?: ParameterPacking;
+  /**
+   * Parameters fed and updated as one row [1, n] (isRowParameter), with the model's dims of each:
+   * the same elements in the same order, so a checkpoint's tensor is a reshape of the row.
+   */
+  rows?: Map<string, number[]>;
   /** Optimizer state and BatchNormalization running statistics with their initial values; input name = name. */
   state: StateTensor[];
   inputs: {
@@ -115,6 +120,13 @@ export function buildTrainingStep(model: LoadedModel, options: TrainingStepOptio
   } else {
     trained = params.map((name) => ({ name, init: model.initializers.get(name)!, grad: grads.get(name) }));
   }
+  // Large float32 parameters are fed as one row (optimizers.ts, applyStep): what the model reads
+  // is a Reshape of it, under a name of its own.
+  const rows = new Map(
+    trained
+      .filter((t) => !packing && t.grad !== undefined && isRowParameter(t.init))
+      .map((t) => [t.name, viewAsMatrix(g, t.name, t.init.dims)]),
+  );
   const present = trained.filter((t) => t.grad !== undefined) as Array<{
     name: string;
     init: Tensor;
@@ -141,7 +153,9 @@ export function buildTrainingStep(model: LoadedModel, options: TrainingStepOptio
       const updated = emitUpdate(
         {
           g,
-          param,
+          param: rows.get(param) ?? param,
+          ...(rows.has(param) ? { row: param } : {}),
+          dtype: init.dtype,
           grad,
           scalars,
           state: (label) => {
@@ -166,6 +180,8 @@ export function buildTrainingStep(model: LoadedModel, options: TrainingStepOptio
     params: new Map([...newParams].map(([p, v]) => [p, v === p ? p : renameOutput(g, v, `${p}/updated`)])),
     state: new Map([...newState].map(([s, v]) => [s, v === s ? s : renameOutput(g, v, `${s}/updated`)])),
   };
+  const fedDims = (t: { name: string; init: Tensor }) =>
+    rows.has(t.name) ? [1, elementCount(t.init.dims)] : t.init.dims;
   const bytes = serializeStepGraph(
     model,
     g,
@@ -175,7 +191,7 @@ export function buildTrainingStep(model: LoadedModel, options: TrainingStepOptio
       valueInfo({ name: TARGET_INPUT, ...targetInfo }),
       valueInfo({ name: LEARNING_RATE_INPUT, dtype: "float32", shape: [] }),
       valueInfo({ name: STEP_INPUT, dtype: "int64", shape: [] }),
-      ...trained.map((t) => valueInfo({ name: t.name, dtype: t.init.dtype, shape: t.init.dims })),
+      ...trained.map((t) => valueInfo({ name: t.name, dtype: t.init.dtype, shape: fedDims(t) })),
       ...state.map((s) => valueInfo({ name: s.name, dtype: s.init.dtype, shape: s.init.dims })),
     ],
     [
@@ -194,8 +210,11 @@ export function buildTrainingStep(model: LoadedModel, options: TrainingStepOptio
   return {
     bytes,
     params: trained.map((t) => t.name),
-    initialParams: new Map(trained.map((t) => [t.name, t.init])),
+    initialParams: new Map(trained.map((t) => [t.name, { ...t.init, dims: fedDims(t) }])),
     ...(packing ? { packing } : {}),
+    ...(rows.size > 0
+      ? { rows: new Map([...rows.keys()].map((name) => [name, model.initializers.get(name)!.dims])) }
+      : {}),
     state,
     inputs: {
       batch: model.inputs.map((i) => i.name),
@@ -269,6 +288,36 @@ function clipByGlobalNorm(g: GraphBuilder, grads: Map<string, string>, maxNorm: 
     const clamped = g.op("Min", [coefficient, g.scalar(1, "float32")]);
     return new Map([...grads].map(([param, grad]) => [param, g.op("Mul", [grad, clamped])]));
   });
+}
+
+/** Parameters of at least this many elements are fed as one row. */
+const ROW_PARAMETER_ELEMENTS = 1 << 16;
+
+/**
+ * Whether the optimizer updates `init`'s parameter as one row [1, n]: a float32 tensor large
+ * enough that the update's two element-wise passes (optimizers.ts, applyStep) cost more than the
+ * Reshape the model then reads it through.
+ */
+export function isRowParameter(init: Tensor): boolean {
+  return init.dtype === "float32" && elementCount(init.dims) >= ROW_PARAMETER_ELEMENTS;
+}
+
+/**
+ * Makes every node read the row-shaped input `name` through a Reshape to `dims` named
+ * `<name>/matrix`, emitted first; returns that name.
+ */
+function viewAsMatrix(g: GraphBuilder, name: string, dims: readonly number[]): string {
+  const matrix = `${name}/matrix`;
+  for (const node of g.nodes) node.input = (node.input ?? []).map((i) => (i === name ? matrix : i));
+  g.prepend(() => {
+    g.addNode({
+      name: `${name}/as_matrix`,
+      opType: "Reshape",
+      input: [name, g.ints(dims)],
+      output: [matrix],
+    });
+  });
+  return matrix;
 }
 
 /** Gives a produced tensor a stable, readable name (graph outputs), rewriting its producer and consumers. */

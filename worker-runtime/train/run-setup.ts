@@ -105,11 +105,12 @@ export function runOptions(options: SetUpOptions): SetUpOptions {
 
 // Past a few dozen steps a run's fixed cost is already negligible.
 const MAX_STEPS_PER_RUN = 64;
-// About a tenth of a second of single-threaded arithmetic at the ~100 GFLOP/s a core's SGEMM
+// About a third of a second of single-threaded arithmetic at the ~100 GFLOP/s a core's SGEMM
 // reaches: a compute-bound model still takes many steps per run, because every run copies the
 // parameters and optimizer state in and out (measured: 8 steps per run ran the 784-512-512-10 MLP
-// at batch 128 about twice as fast as one).
-const RUN_FLOPS = 1e10;
+// at batch 128 about twice as fast as one) and the garbage collector then frees those copies
+// (with 1e10, 19 steps per run, the collector's threads took 3% of that MLP's CPU; at 64, 1%).
+const RUN_FLOPS = 3e10;
 const RUN_BATCH_BYTES = 64 * 1024 * 1024;
 
 /** Microseconds of CPU this process has spent in setUpRun, onnxruntime's threads included. */

@@ -335,7 +335,7 @@ export class StepEngine {
    */
   canonical(current: ModelState, { views = false } = {}): ModelState {
     const packing = this.graph.packing;
-    if (!packing) return current;
+    if (!packing) return { params: this.reshaped(current.params, "model"), state: current.state };
     const prefix = `${packing.name}.`;
     const copy = (t: Tensor): Tensor => (views ? t : { ...t, data: t.data.slice() });
     const unpack = (vector: Tensor, suffix: string) =>
@@ -369,7 +369,7 @@ export class StepEngine {
       );
     }
     const packing = this.graph.packing;
-    if (!packing) return stored;
+    if (!packing) return { params: this.reshaped(stored.params, "graph"), state: stored.state };
     const prefix = `${packing.name}.`;
     const pack = (values: Map<string, Tensor>, suffix: string) =>
       packTensors(
@@ -387,6 +387,22 @@ export class StepEngine {
         ]),
       ),
     };
+  }
+
+  /**
+   * `params` with each parameter the graph feeds as one row (TrainingStepGraph.rows) in the
+   * model's dims or the graph's: a view of the same elements either way.
+   */
+  private reshaped(params: Map<string, Tensor>, as: "model" | "graph"): Map<string, Tensor> {
+    const rows = this.graph.rows;
+    if (!rows) return params;
+    return new Map(
+      [...params].map(([name, t]): [string, Tensor] => {
+        const dims = rows.get(name);
+        if (!dims) return [name, t];
+        return [name, { ...t, dims: as === "model" ? dims : [1, elementCount(dims)] }];
+      }),
+    );
   }
 
   /** Values for every input the session declares, looked up by name. */

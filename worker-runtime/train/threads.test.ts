@@ -82,6 +82,23 @@ const kernels: Array<[string, number[], (m: ModelBuilder, x: string) => string, 
     currentProfile().cpu_features.includes("avx2") ? "com.microsoft.nchwc:Conv" : undefined,
   ],
   ["Gemm transA", [256, 512], (m, x) => m.op("Gemm", [x, x], { transA: 1 })],
+  // A weight gradient with its transpose taken once (autodiff/gemm-forms.ts), momentum in C.
+  [
+    "Gemm of a batch-of-one Transpose, C scaled by beta",
+    [128, 768],
+    (m, x) => {
+      const turned = m.op("Transpose", [m.op("Reshape", [x, m.ints([1, 128, 768])])], { perm: [0, 2, 1] });
+      const a = m.op("Reshape", [turned, m.ints([768, 128])]);
+      return m.op("Gemm", [a, x, m.constant(f32([768, 768], 0.5))], { beta: { float: 0.9 } });
+    },
+  ],
+  // A bias's batch sum and momentum as one Gemm of a row of ones (autodiff/gemm-forms.ts).
+  [
+    "Gemm of a row of ones, C scaled by beta",
+    [128, 1000],
+    (m, x) =>
+      m.op("Gemm", [m.constant(f32([1, 128], 1)), x, m.constant(f32([1000], 0.5))], { beta: { float: 0.9 } }),
+  ],
   [
     "Conv",
     [8, 16, 32, 32],
