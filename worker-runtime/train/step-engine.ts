@@ -28,6 +28,7 @@ import { exposeNodeOutputs, graphInitializers } from "./pinpoint-graphs.ts";
 import { sessionOptions } from "./profile.ts";
 import type { TrainingSpec } from "./spec.ts";
 import { inputShapesAt, lossOptions } from "./step-options.ts";
+import { apart } from "./work-cpu.ts";
 
 export interface ModelState {
   params: Map<string, Tensor>;
@@ -486,17 +487,20 @@ export class StepEngine {
         `a run of ${steps} steps with states after steps ${ends.join(", ")} was asked of an engine that runs at most ${this.multi ? this.stepsPerRun : 1} steps`,
       );
     }
-    this.leafLoop ??= guarded(this.model, "building the training loop", async () => {
-      const looped = loopTrainingStep(this.graph, { leaves: true });
-      const { ends, params, state } = looped.leaves!;
-      const graph = await runGraph(this.model, this.threads, looped.bytes, {
-        losses: looped.outputs.losses,
-        corrects: looped.outputs.corrects,
-        params,
-        state,
-      });
-      return { ...graph, ends };
-    });
+    // Set-up, if late: kept with the engine, so a verifier builds it once per task it audits.
+    this.leafLoop ??= apart(() =>
+      guarded(this.model, "building the training loop", async () => {
+        const looped = loopTrainingStep(this.graph, { leaves: true });
+        const { ends, params, state } = looped.leaves!;
+        const graph = await runGraph(this.model, this.threads, looped.bytes, {
+          losses: looped.outputs.losses,
+          corrects: looped.outputs.corrects,
+          params,
+          state,
+        });
+        return { ...graph, ends };
+      }),
+    );
     const target = await this.leafLoop;
     const scalars = this.scalars(input);
     scalars.set(target.ends, { dtype: "int64", dims: [ends.length], data: BigInt64Array.from(ends, BigInt) });
