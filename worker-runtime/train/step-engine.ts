@@ -356,7 +356,8 @@ export class StepEngine {
 
   /** The inverse of canonical(): a checkpoint's state in the graph's own form, after checking it fits. */
   fromCanonical(stored: ModelState): ModelState {
-    const expected = this.canonical(this.initialState());
+    // Only names, types and shapes are read: views, not copies.
+    const expected = this.canonical(this.initialState(), { views: true });
     const problems = (["params", "state"] as const).flatMap((part) =>
       [...expected[part]].flatMap(([name, t]) => {
         const found = stored[part].get(name);
