@@ -72,11 +72,15 @@ const STACK: FraudStackOptions = {
   verifyingDeadlineMs: (60 + 2 * verdictSeconds) * slack * 1000,
   trace: (line) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`),
 };
-// 20 segments of 10 steps.
+// 20 segments of 64 steps: a segment is one onnxruntime run of the worker's (at most 64 steps a
+// run), and a verifier's replay spreads what it pays once per audit (decoding the start
+// checkpoint, its epoch's data order, the end state's hash) over 64 steps of the MLP, not 10
+// (replay_overhead, docs/verification.md).
 const SEGMENTS = 20;
-const CHECKPOINT_EVERY = 10;
-// With turns of 2.5 s a dispute of ~10 rounds and its re-run fit in a minute; one still open then
-// is counted as it stands.
+const CHECKPOINT_EVERY = 64;
+// The pinpoint game's turns are 10 blocks (2.5 s): a dispute of up to ⌈log2 64⌉ + ⌈log2 47⌉ + 2 =
+// 14 rounds (47 nodes in the MLP's step graph) and its re-run fit in about a minute; one still open
+// then is counted as it stands.
 const DISPUTE_GRACE_MS = 60_000 * slack;
 // A take-over row: the commit window, the standby's training, the audits, and as much again.
 const ROW_TIMEOUT_MS = 2 * (2 * commitSeconds + 2 * verdictSeconds + 60) * slack * 1000;

@@ -10,8 +10,9 @@ import { auditVerdictMessage, sha256Hex } from "../../protocol/signed-messages.t
 import { TranscriptLayout } from "../../protocol/transcript.ts";
 import { TrainError } from "../train/errors.ts";
 import { type ReplayOptions, replaySegment, replayTranscript } from "../train/replay.ts";
+import { measureCpu } from "../train/work-cpu.ts";
 import { type AuditDuty, submitVerdict, transcriptStrideOf } from "./chain-duties.ts";
-import { computeReport, cpuMeter } from "./compute-meter.ts";
+import { computeReport } from "./compute-meter.ts";
 import { keepVerifierRecord } from "./dispute-records.ts";
 import { NodeError } from "./errors.ts";
 import { LeaseKeeper } from "./lease-keeper.ts";
@@ -132,12 +133,11 @@ export async function runAuditTask(
         ).stride,
       );
     const fault = context.fault?.role === "verifier" ? context.fault : null;
-    const replayCpu = cpuMeter();
-    const replay =
+    const { result: replay, cpuSeconds } = await measureCpu(async () =>
       fault?.verdict === "agrees-without-replay"
         ? lazyTranscript(audit, stride)
-        : await replayForVerdict(segment, stride);
-    const cpuSeconds = replayCpu();
+        : await replayForVerdict(segment, stride),
+    );
     // Whatever a verifier claims, its opinion follows from its transcript's end: the chain checks it.
     const claimed = fault?.verdict === "disagrees" ? griefTranscript(replay) : replay;
     const agrees = claimed.sha256 === audit.to.sha256;

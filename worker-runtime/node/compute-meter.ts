@@ -1,23 +1,20 @@
-// What a node reports of its compute (protocol/node-wire.ts ComputeReport): the CPU time of its
-// whole process while a piece of work runs — onnxruntime computes on threads of its own, so the
-// main thread's time alone would miss it — never wall time, which other load on the machine
-// stretches. Setting the run up (the data prepared, the step graphs built and compiled) is counted
-// apart and left out: a verifier sets up once per audited segment of a few steps, a worker once per
-// run of hundreds, so with it in the figure would compare set-ups, not steps. The daemon runs one
-// task or audit at a time; its background duties (dispute player, reveals, commitment keeper) are
-// polls whose CPU counts in, as it does for every node alike.
+// What a node reports of its compute (protocol/node-wire.ts ComputeReport): CPU time, never wall
+// time, which other load on the machine stretches, taken by measureCpu (train/work-cpu.ts): the
+// process's CPU on every thread (onnxruntime computes on threads of its own when it has more than
+// one) while the event loop runs the work's own callbacks. The daemon's duties beside the work
+// (chain subscriptions, the dispute player, lease heartbeats, reveals) are not counted.
+//
+// Counted, the same on both sides: every optimizer step (the onnxruntime runs and the batches
+// gathered for them), and hashing the states the protocol commits to. A worker: its steps, with
+// its checkpoints encoded, hashed and written. A verifier: the start checkpoint decoded and
+// checked, the segment's steps, and its transcript's leaves emitted and hashed.
+// Left out, on both sides: setting the run up (`setUpProbedRun`: the data prepared, the step
+// graphs built, compiled and run once on zeros, which also pays onnxruntime's first-run
+// allocations; a verifier's leaf-emitting loop, built on first use, likewise), once per task on
+// each side, as replay keeps its set-up between the segments of a task; and moving bytes:
+// downloads, uploads, progress reports. A worker's validation passes and the model it builds for
+// delivery are left out too: no verifier does them, and a step is what is compared.
 import type { ComputeReport } from "../../protocol/node-wire.ts";
-import { setUpCpuSeconds } from "../train/run-setup.ts";
-
-/** Starts measuring: the returned function gives the process's CPU seconds since, set-up left out. */
-export function cpuMeter(): () => number {
-  const before = process.cpuUsage();
-  const setUpBefore = setUpCpuSeconds();
-  return () => {
-    const used = process.cpuUsage(before);
-    return (used.user + used.system) / 1e6 - (setUpCpuSeconds() - setUpBefore);
-  };
-}
 
 /** The report of `steps` computed in `cpuSeconds`; none for work without a step or a measured CPU time. */
 export function computeReport(cpuSeconds: number, steps: number): ComputeReport | undefined {

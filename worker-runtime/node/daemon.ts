@@ -11,6 +11,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import { NodeChainClient } from "../../chain-bridge/index.ts";
 import type { NodeRole } from "../../protocol/node-wire.ts";
 import { checkThreads } from "../train/profile.ts";
+import { warmUp } from "../train/warm-up.ts";
 import { runAuditTask } from "./audit-task.ts";
 import { type AuditDuty, pendingReveals, revealWhenDue } from "./chain-duties.ts";
 import { ensureStaked } from "./chain-stake.ts";
@@ -105,6 +106,8 @@ export class NodeDaemon {
         const { threads, duties } = options;
         await ensureStaked(chain, options.role, options.dataDir, options.log, { threads, duties });
       }
+      // Before the first duty, so that no duty's compute report pays for compiling the code.
+      await warmUp(options.threads ?? 1);
       const client = new GatewayClient(options.apiUrl, identity);
       const node = await registerWithRetries(client, options);
       options.log(`registered ${node.address} as ${node.roles.join(", ")}`);

@@ -14,8 +14,9 @@ import { CheckpointDir } from "../train/checkpoint-dir.ts";
 import { currentProfile } from "../train/profile.ts";
 import { parseTrainingSpec } from "../train/spec.ts";
 import { deliveredModel, type TrainEvent, train } from "../train/trainer.ts";
+import { apart, measureCpu } from "../train/work-cpu.ts";
 import { commitCheckpoints } from "./chain-duties.ts";
-import { computeReport, cpuMeter } from "./compute-meter.ts";
+import { computeReport } from "./compute-meter.ts";
 import { keepWorkerRecord } from "./dispute-records.ts";
 import { NodeError } from "./errors.ts";
 import type { CheckpointInFlight, Fault, WorkerFault } from "./faults.ts";
@@ -144,46 +145,48 @@ export async function runTrainingTask(
     // The leaves are the hashes of the bytes as uploaded, which a fault may have forged.
     const uploaded = new Map<number, string>();
     const job = fault?.job ? fault.job({ model, spec: task.spec }) : { model, spec: task.spec };
-    const trainingCpu = cpuMeter();
-    const result = await train({
-      ...job,
-      dataset: { bytes: dataset, fileName: task.dataset_file_name },
-      checkpointDir,
-      threads: context.threads,
-      ...(resume ? { resume } : {}),
-      signal: keeper.signal,
-      onEvent: (event) => {
-        if (event.type === "checkpoint" && "file" in event.record) {
-          const { step, file } = event.record;
-          // The trainer wrote the file before announcing it; read it now, before a later one lands.
-          const trained = readFileSync(join(checkpointDir, file));
-          const inFlight = { step, bytes: trained, model, spec: task.spec };
-          reports.add(async () => {
-            const bytes = fault?.checkpoint
-              ? await fault.checkpoint({
-                  ...inFlight,
-                  previous,
-                  dataset: { bytes: dataset, fileName: task.dataset_file_name },
-                })
-              : trained;
-            previous = { step, bytes };
-            uploaded.set(step, sha256Hex(bytes));
-            await client.uploadCheckpoint(lease, step, bytes);
-          });
-        } else if (event.type === "step") {
-          lastStep = event;
-          if (Date.now() - lastProgress >= PROGRESS_INTERVAL_MS) {
-            lastProgress = Date.now();
-            report(event);
-          }
-        } else if (event.type === "epoch" && lastStep) {
-          // An epoch's metrics ride on a progress report of the step that closed it, never throttled:
-          // the job keeps them as its metrics history and streams them as training.epoch.
-          report(lastStep, event.metrics);
+    // Uploads and progress reports move bytes: they are not the training's compute (compute-meter.ts).
+    const onEvent = (event: TrainEvent) => {
+      if (event.type === "checkpoint" && "file" in event.record) {
+        const { step, file } = event.record;
+        // The trainer wrote the file before announcing it; read it now, before a later one lands.
+        const trained = readFileSync(join(checkpointDir, file));
+        const inFlight = { step, bytes: trained, model, spec: task.spec };
+        reports.add(async () => {
+          const bytes = fault?.checkpoint
+            ? await fault.checkpoint({
+                ...inFlight,
+                previous,
+                dataset: { bytes: dataset, fileName: task.dataset_file_name },
+              })
+            : trained;
+          previous = { step, bytes };
+          uploaded.set(step, sha256Hex(bytes));
+          await client.uploadCheckpoint(lease, step, bytes);
+        });
+      } else if (event.type === "step") {
+        lastStep = event;
+        if (Date.now() - lastProgress >= PROGRESS_INTERVAL_MS) {
+          lastProgress = Date.now();
+          report(event);
         }
-      },
-    });
-    const cpuSeconds = trainingCpu();
+      } else if (event.type === "epoch" && lastStep) {
+        // An epoch's metrics ride on a progress report of the step that closed it, never throttled:
+        // the job keeps them as its metrics history and streams them as training.epoch.
+        report(lastStep, event.metrics);
+      }
+    };
+    const { result, cpuSeconds } = await measureCpu(() =>
+      train({
+        ...job,
+        dataset: { bytes: dataset, fileName: task.dataset_file_name },
+        checkpointDir,
+        threads: context.threads,
+        ...(resume ? { resume } : {}),
+        signal: keeper.signal,
+        onEvent: (event) => apart(() => onEvent(event)),
+      }),
+    );
     await reports.settle();
 
     // The leaves cover the whole task: checkpoints stored by earlier nodes before the resume

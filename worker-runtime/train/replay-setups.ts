@@ -5,7 +5,7 @@
 // idle, for the next replay of the same model, data, spec and options (compared byte for byte),
 // and released after a while unused.
 import canonicalize from "canonicalize";
-import { type DatasetSource, type RunSetup, type SetUpOptions, setUpRun } from "./run-setup.ts";
+import { type DatasetSource, type RunSetup, type SetUpOptions, setUpProbedRun } from "./run-setup.ts";
 
 /** How long an idle setup is kept, and how many are kept at most (the oldest is released first). */
 const IDLE_MS = 60_000;
@@ -69,7 +69,7 @@ export async function withReplaySetup<T>(
     clearTimeout(kept.timer);
   }
   const made = kept?.made ?? { ...wanted, model: Buffer.from(model), dataset: Buffer.from(source.bytes) };
-  const setup = kept?.setup ?? (await setUpRun(model, source, spec, options));
+  const setup = kept?.setup ?? (await setUpProbedRun(model, source, spec, options));
   try {
     return await work(setup);
   } finally {

@@ -25,6 +25,7 @@ import { learningRateAt } from "./schedule.ts";
 import { parseTrainingSpec, type TrainingSpec } from "./spec.ts";
 import { type Batch, type RunInput, type RunOutcome, StepEngine } from "./step-engine.ts";
 import { batchGeometry } from "./step-options.ts";
+import { apart } from "./work-cpu.ts";
 
 export interface DatasetSource {
   bytes: Uint8Array;
@@ -113,31 +114,41 @@ const MAX_STEPS_PER_RUN = 64;
 const RUN_FLOPS = 3e10;
 const RUN_BATCH_BYTES = 64 * 1024 * 1024;
 
-/** Microseconds of CPU this process has spent in setUpRun, onnxruntime's threads included. */
-let setUpCpuMicros = 0;
-
 /**
- * CPU seconds this process has spent setting runs up (parsing, preparing the data, building and
- * compiling the step graphs): a node reports its compute per step with these apart, as
- * bench:replay measures it, since a verifier sets up once per audit and a worker once per run.
+ * Everything a run or replay needs before its first step. Its CPU is kept apart from a measured
+ * run's (work-cpu.ts): a verifier sets up once per task it audits, a worker once per run, so a
+ * node's compute per step leaves it out.
  */
-export function setUpCpuSeconds(): number {
-  return setUpCpuMicros / 1e6;
-}
-
-export async function setUpRun(
+export function setUpRun(
   modelBytes: Uint8Array,
   source: DatasetSource,
   rawSpec: unknown,
   options: SetUpOptions = {},
 ): Promise<RunSetup> {
-  const started = process.cpuUsage();
-  try {
-    return await buildRun(modelBytes, source, rawSpec, options);
-  } finally {
-    const used = process.cpuUsage(started);
-    setUpCpuMicros += used.user + used.system;
-  }
+  return apart(() => buildRun(modelBytes, source, rawSpec, options));
+}
+
+/**
+ * A run set up, and every step graph run once (StepEngine.probe): a model whose step fails is
+ * refused before any work, and the sessions' first runs, which pay onnxruntime's allocations, are
+ * part of the set-up, on a worker's side and a verifier's alike.
+ */
+export function setUpProbedRun(
+  modelBytes: Uint8Array,
+  source: DatasetSource,
+  rawSpec: unknown,
+  options: SetUpOptions = {},
+): Promise<RunSetup> {
+  return apart(async () => {
+    const setup = await buildRun(modelBytes, source, rawSpec, options);
+    try {
+      await setup.engine.probe();
+      return setup;
+    } catch (error) {
+      await setup.engine.release();
+      throw error;
+    }
+  });
 }
 
 async function buildRun(

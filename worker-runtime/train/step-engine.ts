@@ -28,6 +28,7 @@ import { exposeNodeOutputs, graphInitializers } from "./pinpoint-graphs.ts";
 import { sessionOptions } from "./profile.ts";
 import type { TrainingSpec } from "./spec.ts";
 import { inputShapesAt, lossOptions } from "./step-options.ts";
+import { apart } from "./work-cpu.ts";
 
 export interface ModelState {
   params: Map<string, Tensor>;
@@ -310,14 +311,19 @@ export class StepEngine {
   async probe(): Promise<void> {
     const current = this.initialState();
     const { train, validation } = this.geometry;
-    const step = (steps: number) => ({
+    for (const size of train.sizes) await this.run(current, this.zeroRun(size, 1));
+    if (this.multi) await this.run(current, this.zeroRun(train.sizes[0]!, 2));
+    for (const size of this.evals.keys()) await this.evaluate(current, zeroBatch(validation!, size, 1));
+  }
+
+  /** A run of `steps` steps on zero batches of `size` samples, at learning rate 0. */
+  private zeroRun(size: number, steps: number): RunInput {
+    return {
+      batch: zeroBatch(this.geometry.train, size, steps),
       learningRates: new Array(steps).fill(0),
       firstStep: 1,
       dropoutSeeds: new Array(steps).fill(0),
-    });
-    for (const size of train.sizes) await this.run(current, { batch: zeroBatch(train, size, 1), ...step(1) });
-    if (this.multi) await this.run(current, { batch: zeroBatch(train, train.sizes[0]!, 2), ...step(2) });
-    for (const size of this.evals.keys()) await this.evaluate(current, zeroBatch(validation!, size, 1));
+    };
   }
 
   /** Parameters from the model file and the graph's initial optimizer state, in the graph's own form. */
@@ -350,7 +356,8 @@ export class StepEngine {
 
   /** The inverse of canonical(): a checkpoint's state in the graph's own form, after checking it fits. */
   fromCanonical(stored: ModelState): ModelState {
-    const expected = this.canonical(this.initialState());
+    // Only names, types and shapes are read: views, not copies.
+    const expected = this.canonical(this.initialState(), { views: true });
     const problems = (["params", "state"] as const).flatMap((part) =>
       [...expected[part]].flatMap(([name, t]) => {
         const found = stored[part].get(name);
@@ -502,20 +509,26 @@ export class StepEngine {
         `a run of ${steps} steps with states after steps ${ends.join(", ")} was asked of an engine that runs at most ${this.multi ? this.stepsPerRun : 1} steps`,
       );
     }
-    this.leafLoop ??= guarded(this.model, "building the training loop", async () => {
-      const looped = loopTrainingStep(this.graph, { leaves: true });
-      const { ends, params, state } = looped.leaves!;
-      const graph = await runGraph(this.model, this.threads, looped.bytes, {
-        losses: looped.outputs.losses,
-        corrects: looped.outputs.corrects,
-        params,
-        state,
-      });
-      return { ...graph, ends };
-    });
+    // Set-up, if late, and probed like the others: kept with the engine, so a verifier builds it
+    // once per task it audits.
+    this.leafLoop ??= apart(() =>
+      guarded(this.model, "building the training loop", async () => {
+        const looped = loopTrainingStep(this.graph, { leaves: true });
+        const { ends, params, state } = looped.leaves!;
+        const graph = await runGraph(this.model, this.threads, looped.bytes, {
+          losses: looped.outputs.losses,
+          corrects: looped.outputs.corrects,
+          params,
+          state,
+        });
+        const loop = { ...graph, ends };
+        const probe = this.zeroRun(this.geometry.train.sizes[0]!, 2);
+        await this.execute(loop, this.initialState(), probe, this.leafScalars(loop, probe, [1, 2]));
+        return loop;
+      }),
+    );
     const target = await this.leafLoop;
-    const scalars = this.scalars(input);
-    scalars.set(target.ends, { dtype: "int64", dims: [ends.length], data: BigInt64Array.from(ends, BigInt) });
+    const scalars = this.leafScalars(target, input, ends);
     const stacked = this.outcome(target, await this.execute(target, current, input, scalars));
     const windows = (tensors: Map<string, Tensor>) =>
       ends.map(
@@ -534,6 +547,13 @@ export class StepEngine {
     const state = windows(stacked.state);
     const leaves = ends.map((_, w) => ({ params: params[w]!, state: state[w]! }));
     return { ...stacked, ...leaves.at(-1)!, leaves };
+  }
+
+  /** The leaf loop's scalar inputs: the run's, and the step counts after which it emits the state. */
+  private leafScalars(loop: { ends: string }, input: RunInput, ends: number[]): Map<string, Tensor> {
+    const scalars = this.scalars(input);
+    scalars.set(loop.ends, { dtype: "int64", dims: [ends.length], data: BigInt64Array.from(ends, BigInt) });
+    return scalars;
   }
 
   private outcome(

