@@ -5,12 +5,13 @@ import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
+import { denseMlp } from "../../bench/compute-bound.ts";
 import { decodeCheckpoint, encodeCheckpoint } from "../../protocol/checkpoint.ts";
 import { TranscriptLayout } from "../../protocol/transcript.ts";
 import { loadFixture } from "../train/fixtures.ts";
 import { replayTranscript } from "../train/replay.ts";
 import { train } from "../train/trainer.ts";
-import { replayForVerdict, UNREPLAYABLE_STATE } from "./audit-task.ts";
+import { auditedSegment, replayForVerdict, UNREPLAYABLE_STATE } from "./audit-task.ts";
 import { NodeError } from "./errors.ts";
 import { determinismProfileHash, requireSameProfile } from "./profile-check.ts";
 
@@ -76,5 +77,35 @@ describe("determinism profiles", () => {
       () => requireSameProfile({ ...work, profile_hash: "ab".repeat(32) }),
       (error: unknown) => error instanceof NodeError && error.code === "PROFILE_MISMATCH",
     );
+  });
+});
+
+describe("a verifier's replay of a multi-thread worker's segment", () => {
+  // X[8, 300]·W[128, 300]ᵀ: a GEMM whose bits depend on the thread count (docs/training.md).
+  const wide = denseMlp({ widths: [300, 128, 4], batch: 8, samples: 64 });
+  const wideSpec = { ...wide.spec, epochs: undefined, max_steps: 4, checkpoint_every: 2 };
+  const dir = mkdtempSync(join(tmpdir(), "vt-audit-threads-"));
+  after(() => rmSync(dir, { recursive: true, force: true }));
+
+  it("replays with the task's threads, landing where the worker's two threads did", async () => {
+    const result = await train({ ...wide, spec: wideSpec, threads: 2, checkpointDir: dir });
+    const audit = {
+      spec: wideSpec,
+      dataset_file_name: wide.dataset.fileName,
+      from: { step: 2, leaf_index: 1, sha256: "", proof: [] },
+      to: { step: 4, leaf_index: 2, sha256: "", proof: [] },
+    };
+    const bytes = {
+      model: wide.model,
+      dataset: wide.dataset.bytes,
+      from: readFileSync(join(dir, "step-000000002.ckpt")),
+    };
+    const worker = result.checkpoints.find((c) => c.step === 4)!.sha256;
+    const twoThreads = await replayForVerdict(auditedSegment(audit, bytes, 2), null);
+    assert.equal(twoThreads.sha256, worker);
+    // The same segment on one thread ends elsewhere: a verifier replaying with its default would
+    // disagree with honest work.
+    const oneThread = await replayForVerdict(auditedSegment(audit, bytes, 1), null);
+    assert.notEqual(oneThread.sha256, worker);
   });
 });

@@ -70,6 +70,28 @@ export async function replayForVerdict(
 }
 
 /**
+ * The replay of an audited segment, run with the verifier's intra-op threads: the task's, as
+ * requireSameProfile checked, since some GEMM shapes give other bits at other thread counts.
+ */
+export function auditedSegment(
+  audit: Pick<AuditTask, "spec" | "dataset_file_name" | "from" | "to">,
+  bytes: { model: Uint8Array; dataset: Uint8Array; from: Uint8Array },
+  threads: number,
+  signal?: AbortSignal,
+): ReplayOptions {
+  return {
+    model: bytes.model,
+    dataset: { bytes: bytes.dataset, fileName: audit.dataset_file_name },
+    spec: audit.spec,
+    from: bytes.from,
+    fromStep: audit.from.step,
+    toStep: audit.to.step,
+    threads,
+    ...(signal ? { signal } : {}),
+  };
+}
+
+/**
  * A lazy verifier's claim: the worker's end state after every step, which is what an agreeing
  * transcript must end with but is wrong at every leaf before the last.
  */
@@ -109,15 +131,7 @@ export async function runAuditTask(
       client.download(audit.dataset_sha256),
       client.download(audit.from.sha256),
     ]);
-    const segment = {
-      model,
-      dataset: { bytes: dataset, fileName: audit.dataset_file_name },
-      spec: audit.spec,
-      from,
-      fromStep: audit.from.step,
-      toStep: audit.to.step,
-      signal: keeper.signal,
-    };
+    const segment = auditedSegment(audit, { model, dataset, from }, context.threads, keeper.signal);
     const duty = audit.chain && {
       chainTaskId: BigInt(audit.chain.chain_task_id),
       auditIndex: audit.chain.audit_index,
