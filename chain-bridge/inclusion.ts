@@ -96,6 +96,21 @@ export async function eventsAt(api: ApiPromise, blockHash: string): Promise<Even
   return [...((await query()) as unknown as Vec<EventRecord>)];
 }
 
+/** The decoded events of `pallet` in blocks `from` … the best head, in order. */
+export async function palletEventsSince(
+  api: ApiPromise,
+  pallet: string,
+  from: number,
+): Promise<DecodedEvent[]> {
+  const head = (await api.rpc.chain.getHeader()).number.toNumber();
+  const events: DecodedEvent[] = [];
+  for (let block = from; block <= head; block += 1) {
+    const records = await eventsAt(api, (await api.rpc.chain.getBlockHash(block)).toHex());
+    events.push(...records.map(decodeEvent).filter((e) => e.pallet === pallet));
+  }
+  return events;
+}
+
 /** Looks for an extrinsic by hash in blocks [from, to] of the finalized chain. */
 export async function findInclusion(
   api: ApiPromise,

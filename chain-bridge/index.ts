@@ -50,6 +50,7 @@ export { BridgeError, type BridgeErrorCode, type ModuleError } from "./errors.ts
 export { EventWatcher, type EventWatcherOptions, type WatchedEvent } from "./event-watcher.ts";
 export { type ForcedErrorSecret, isForcedAudit, newForcedErrorSecret } from "./forced-errors.ts";
 export { resolveDispute, setProtocolParameters } from "./governance.ts";
+export { type DecodedEvent, palletEventsSince } from "./inclusion.ts";
 export {
   type AuditRef,
   type CheckpointCommit,

@@ -12,13 +12,13 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { type Devnet, startDevnet } from "../chain/index.ts";
-import { decodeEvent, eventsAt } from "../chain-bridge/inclusion.ts";
 import {
   type ChainConnection,
   connectChain,
   NodeChainClient,
   newForcedErrorSecret,
   PLANCK_PER_VT,
+  palletEventsSince,
   readOpenDisputes,
   setProtocolParameters,
 } from "../chain-bridge/index.ts";
@@ -274,17 +274,13 @@ describe("a node party to several disputes at once", () => {
 
   /** Every DisputeResolved event from block `from` on, by dispute. */
   async function resolutions(from: number) {
-    const head = (await chain.api.rpc.chain.getHeader()).number.toNumber();
     const found = new Map<bigint, { winner: string; by: string }>();
-    for (let block = from; block <= head; block += 1) {
-      const records = await eventsAt(chain.api, (await chain.api.rpc.chain.getBlockHash(block)).toHex());
-      for (const event of records.map(decodeEvent)) {
-        if (event.pallet !== "Compute" || event.name !== "DisputeResolved") continue;
-        found.set(BigInt(String(event.data.disputeId)), {
-          winner: String(event.data.winner),
-          by: JSON.stringify(event.data.by),
-        });
-      }
+    for (const event of await palletEventsSince(chain.api, "Compute", from)) {
+      if (event.name !== "DisputeResolved") continue;
+      found.set(BigInt(String(event.data.disputeId)), {
+        winner: String(event.data.winner),
+        by: JSON.stringify(event.data.by),
+      });
     }
     return found;
   }

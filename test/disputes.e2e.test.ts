@@ -11,7 +11,6 @@ import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { denseMlp } from "../bench/compute-bound.ts";
 import { type Devnet, startDevnet } from "../chain/index.ts";
-import { decodeEvent, eventsAt } from "../chain-bridge/inclusion.ts";
 import {
   BridgeError,
   type ChainConnection,
@@ -20,6 +19,7 @@ import {
   NodeChainClient,
   newForcedErrorSecret,
   PLANCK_PER_VT,
+  palletEventsSince,
   readOpenDisputes,
   setProtocolParameters,
   signerFromSeed,
@@ -381,17 +381,8 @@ describe("disputes played to the end by two nodes and the referee", () => {
 
   /** The Compute events of dispute `disputeId` in blocks `from` … head, in order. */
   async function gameEvents(disputeId: bigint, from: number) {
-    const events = [];
-    const head = (await chain.api.rpc.chain.getHeader()).number.toNumber();
-    for (let block = from; block <= head; block += 1) {
-      const records = await eventsAt(chain.api, (await chain.api.rpc.chain.getBlockHash(block)).toHex());
-      events.push(
-        ...records
-          .map(decodeEvent)
-          .filter((e) => e.pallet === "Compute" && String(e.data.disputeId) === disputeId.toString()),
-      );
-    }
-    return events;
+    const events = await palletEventsSince(chain.api, "Compute", from);
+    return events.filter((e) => String(e.data.disputeId) === disputeId.toString());
   }
 
   it("a swap-operator worker loses at exactly the operator it swapped, which the referee runs alone", async () => {
