@@ -58,7 +58,10 @@ describe("the compute a node reports", () => {
       });
       assert.ok(background > 0.04, `the background ran (${background} s)`);
       assert.ok(reported >= 0.038, `the work's 40 ms are counted: ${reported} s`);
-      assert.ok(reported < 0.06, `the background's ${background} s are not: ${reported} s`);
+      // A meter of the whole process would report the work's 40 ms and all of the background's;
+      // the bound leaves room for other threads' CPU (the process's figure counts every thread)
+      // that a loaded machine adds while the work's callbacks run.
+      assert.ok(reported < 0.04 + background / 2, `the background's ${background} s are not: ${reported} s`);
     } finally {
       clearInterval(daemon);
     }
