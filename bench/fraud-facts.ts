@@ -7,6 +7,9 @@ import type { Database } from "../prisma/client.ts";
 
 export interface DisputeFacts {
   id: string;
+  /** `Commitment` (a verifier against the worker) or `Transcript` (a whistleblower against a verifier). */
+  kind: string;
+  defender: string;
   /** The defender's answers: its opening claim and one per bisection (PROTOCOL.md §6). */
   rounds: number;
   /** The graph node phase 2 narrowed the game to, when it got there. */
@@ -22,6 +25,24 @@ export interface TaskFacts {
   disputes: DisputeFacts[];
   /** Accounts slashed by an extrinsic acting on this task or on one of its disputes. */
   slashed: string[];
+  /** Audits a whistleblower challenged, and those of them the verifier's reveal showed forced. */
+  challenged: number;
+  forcedErrors: number;
+  /** Jackpot payouts for forced errors caught, in planck. */
+  jackpotPaid: bigint[];
+}
+
+/** The facts of a task nothing happened to. */
+export function noFacts(): TaskFacts {
+  return {
+    workers: [],
+    verifiers: [],
+    disputes: [],
+    slashed: [],
+    challenged: 0,
+    forcedErrors: 0,
+    jackpotPaid: [],
+  };
 }
 
 interface Row {
@@ -56,9 +77,7 @@ export async function taskFacts(
     row.chainTaskId ??
     (row.data.disputeId === undefined ? null : (taskOfDispute.get(text(row.data.disputeId)) ?? null));
 
-  const facts = new Map<bigint, TaskFacts>(
-    chainTaskIds.map((id) => [id, { workers: [], verifiers: [], disputes: [], slashed: [] }]),
-  );
+  const facts = new Map<bigint, TaskFacts>(chainTaskIds.map((id) => [id, noFacts()]));
   const disputes = new Map<string, DisputeFacts>();
   // The tasks each extrinsic acted on, to tie its slashes to them.
   const extrinsicTasks = new Map<string, Set<bigint>>();
@@ -80,11 +99,27 @@ export async function taskFacts(
         of.verifiers.push(text(row.data.verifier));
         break;
       case "DisputeOpened": {
-        const opened: DisputeFacts = { id: dispute!, rounds: 0, operator: null, loser: null };
+        const opened: DisputeFacts = {
+          id: dispute!,
+          kind: text(row.data.kind),
+          defender: text(row.data.defender),
+          rounds: 0,
+          operator: null,
+          loser: null,
+        };
         disputes.set(opened.id, opened);
         of.disputes.push(opened);
         break;
       }
+      case "Challenged":
+        of.challenged += 1;
+        break;
+      case "Revealed":
+        if (row.data.forced === true) of.forcedErrors += 1;
+        break;
+      case "JackpotPaid":
+        of.jackpotPaid.push(BigInt(text(row.data.amount)));
+        break;
       case "DisputeResponded":
         if (disputes.has(dispute!)) disputes.get(dispute!)!.rounds += 1;
         break;

@@ -56,25 +56,55 @@ const BLOCK_MS = 250;
 const seconds = (s: number) => Math.ceil((s * slack * 1000) / BLOCK_MS);
 const commitSeconds = 30 + 5 * jobs;
 const verdictSeconds = 20 + 3 * jobs;
+// A whistleblower replays a verdict's segment (10 steps, well under a second) once it sees it: the
+// challenge window after the verdict window leaves it time for the verdicts that come last.
+const challengeSeconds = 5;
+const revealSeconds = 2.5;
+// A party of the pinpoint game answers a turn from its records (replaying 5 steps or one step's
+// operators): 4 s, stretched with the rest on a loaded machine.
+const roundSeconds = 4;
+// Audits are forced errors at the dev chain's rate (PROTOCOL.md §2), so the whistleblowers' catches
+// of them, and the jackpot they pay, show in the table.
+const FORCED_ERROR_PPM = 100_000;
+// Two whistleblowers, each re-checking half the verdicts (the share `veritrain up`'s runs by
+// default), drawn independently: a verdict is re-checked with probability 1 − (1 − ½)² = ¾. Enough
+// that a `lazy` row of a few jobs is caught in most of them; a re-check is one more replay of a
+// 10-step segment, a small cost beside the training on these two cores.
+const WHISTLEBLOWERS = ["//Eve", "//Ferdie//whistleblower"];
+const RECHECK_SHARE = 0.5;
 const STACK: FraudStackOptions = {
   blockMs: BLOCK_MS,
   windows: {
     commitBlocks: seconds(commitSeconds),
     verdictBlocks: seconds(verdictSeconds),
-    challengeBlocks: 3,
-    revealBlocks: 10,
+    challengeBlocks: seconds(challengeSeconds),
+    revealBlocks: seconds(revealSeconds),
+    roundBlocks: seconds(roundSeconds),
+    // Two transcript leaves per 10-step segment (steps 5 and 10): with one, its end state, a
+    // `lazy` verifier's transcript (the worker's end state) would be the honest one.
+    transcriptStride: 5,
   },
+  forcedErrorPpm: FORCED_ERROR_PPM,
   verifyingDeadlineMs: (60 + 2 * verdictSeconds) * slack * 1000,
   trace: (line) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`),
 };
 // 20 segments of 10 steps.
 const SEGMENTS = 20;
 const CHECKPOINT_EVERY = 10;
-// The pinpoint game's turns are 10 blocks (2.5 s): a dispute of ~10 rounds and its re-run fit in a
-// minute; one still open then is counted as it stands.
-const DISPUTE_GRACE_MS = 60_000 * slack;
-// A take-over row: the commit window, the standby's training, the audits, and as much again.
-const ROW_TIMEOUT_MS = 2 * (2 * commitSeconds + 2 * verdictSeconds + 60) * slack * 1000;
+// A job that shows no progress (no job event, no change of state) for longer than any window it
+// may wait out is counted as it stands: a dispute's turn, the commit window, or a task's audit
+// round from its draw to its reveal.
+const STALL_MS =
+  (Math.max(commitSeconds, verdictSeconds + challengeSeconds + revealSeconds, roundSeconds) + 30) *
+  slack *
+  1000;
+// A bound on a row: the commit window, the standby's training, two audit rounds with a dispute of
+// ⌈log2 10⌉ + ⌈log2 49⌉ + 2 = 12 turns between them, and as much again.
+const ROW_TIMEOUT_MS =
+  2 *
+  (2 * commitSeconds + 2 * (verdictSeconds + challengeSeconds + revealSeconds) + 12 * roundSeconds + 60) *
+  slack *
+  1000;
 
 interface Row {
   mode: string;
@@ -93,6 +123,9 @@ interface Row {
   disputes: number;
   rounds_max: number;
   pinpointed_operator_correct: number | null;
+  forced_errors: number;
+  forced_caught: number;
+  jackpot_paid_vt: number;
   jackpot_start_vt: number;
   jackpot_end_vt: number;
   wall_seconds: number;
@@ -103,16 +136,38 @@ const cents = (planck: bigint) => Number(planckToCents(planck, rate, "down").cen
 // The pot fills by fractions of a cent a job (a 2 % tax on what the network is paid): shown in VT.
 const vt = (planck: bigint) => Number(planck / (PLANCK_PER_VT / 1_000_000n)) / 1_000_000;
 
+/** The row's verifier defended a transcript dispute a whistleblower's challenge opened. */
+function challengedByWhistleblower(run: RowRun, job: JobRun): boolean {
+  return job.facts.disputes.some((d) => /^transcript$/i.test(d.kind) && d.defender === run.node.address);
+}
+
 function caught(run: RowRun, job: JobRun): boolean {
   const { outcome } = job;
   const refused = outcome.events.some(
     (e) => e.type === "training.evidence_refused" && e.data.worker === run.node.address,
   );
-  return refused || outcome.disagreeingVerdicts > 0 || outcome.deadlines.length > 0;
+  return (
+    refused ||
+    outcome.disagreeingVerdicts > 0 ||
+    outcome.deadlines.length > 0 ||
+    challengedByWhistleblower(run, job)
+  );
+}
+
+/**
+ * A wrong verdict leads to a transcript dispute when a whistleblower re-checks it (each draws
+ * independently) and it is not a forced error (that one pays the jackpot instead); a job is
+ * caught when one of its verdicts does.
+ */
+function whistleblowerCatch(audits: number): number {
+  const rechecked = 1 - (1 - RECHECK_SHARE) ** WHISTLEBLOWERS.length;
+  const disputed = rechecked * (1 - FORCED_ERROR_PPM / 1_000_000);
+  return 1 - (1 - disputed) ** audits;
 }
 
 function predicted(row: FraudRow, job: JobRun): number {
   if (!row.caughtBy) return 0;
+  if (row.caughtBy === "whistleblower") return whistleblowerCatch(job.outcome.audited);
   if (!row.faked) return 1;
   const { segments, audited } = job.outcome;
   return detectionProbability(segments, row.faked(segments), audited);
@@ -180,6 +235,9 @@ async function summarize(
     rounds_max: Math.max(0, ...disputes.map((d) => d.rounds)),
     pinpointed_operator_correct:
       row.mode === "swap-operator" ? await pinpointedCorrectly(exercised, spec) : null,
+    forced_errors: run.jobs.reduce((total, job) => total + job.facts.forcedErrors, 0),
+    forced_caught: run.jobs.reduce((total, job) => total + job.facts.jackpotPaid.length, 0),
+    jackpot_paid_vt: vt(run.jobs.flatMap((job) => job.facts.jackpotPaid).reduce((a, b) => a + b, 0n)),
     jackpot_start_vt: vt(jackpot.start),
     jackpot_end_vt: vt(jackpot.end),
     wall_seconds: Math.round(run.wallSeconds),
@@ -211,22 +269,37 @@ try {
   const { epochs: _epochs, ...baseSpec } = loadFixture("mlp").spec;
   const spec = { ...baseSpec, max_steps: SEGMENTS * CHECKPOINT_EVERY, checkpoint_every: CHECKPOINT_EVERY };
   const standby = await stack.startStandbyWorker();
-  // Dev accounts, endowed for any number of rows' stakes; retired before the verifier rows.
-  const verifiers = selected.some((row) => row.role === "worker")
-    ? [await stack.startNode("verifier", "//Charlie"), await stack.startNode("verifier", "//Dave")]
-    : [];
+  // Dev accounts, endowed for any number of rows' stakes. Both audit beside faulty workers; before
+  // the verifier rows //Dave is retired and //Charlie kept unbonded, to audit a task again once a
+  // faulty verifier's audit of it failed.
+  const workerRows = selected.some((row) => row.role === "worker");
+  const standbyVerifierNeeded = selected.some((row) => row.role === "verifier" && row.takeover);
+  const charlie = workerRows || standbyVerifierNeeded ? await stack.startNode("verifier", "//Charlie") : null;
+  const verifiers = [
+    ...(charlie && workerRows ? [charlie] : []),
+    ...(workerRows ? [await stack.startNode("verifier", "//Dave")] : []),
+  ];
+  if (charlie && !workerRows) await stack.setEligible(charlie, false);
+  // Whistleblowers bonded for a challenge of every audit of a row at once.
+  for (const seed of WHISTLEBLOWERS) await stack.startWhistleblower(seed, RECHECK_SHARE, 2 * jobs);
   const pot = async () => (await readJackpot(stack.chain.api)).free;
   const first = await pot();
   let start = first;
   for (const row of selected) {
-    if (row.role === "verifier") for (const verifier of verifiers.splice(0)) await stack.retire(verifier);
+    if (row.role === "verifier") {
+      for (const verifier of verifiers.splice(0)) {
+        if (verifier === charlie) await stack.setEligible(verifier, false);
+        else await stack.retire(verifier);
+      }
+    }
     const run = await runRow(stack, row, {
       jobs,
       spec,
       timeoutMs: ROW_TIMEOUT_MS,
       standby,
       verifiers,
-      disputeGraceMs: DISPUTE_GRACE_MS,
+      standbyVerifier: row.role === "verifier" ? charlie : null,
+      stallMs: STALL_MS,
     });
     if (values.logs) process.stderr.write(`${stack.logs()}\n`);
     const end = await pot();
