@@ -25,9 +25,11 @@ export interface TaskFacts {
   disputes: DisputeFacts[];
   /** Accounts slashed by an extrinsic acting on this task or on one of its disputes. */
   slashed: string[];
-  /** Audits a whistleblower challenged, and those of them the verifier's reveal showed forced. */
+  /** Audits a whistleblower challenged. */
   challenged: number;
+  /** Audits the verifier's reveal showed forced errors, and those of them a whistleblower challenged. */
   forcedErrors: number;
+  forcedCaught: number;
   /** Jackpot payouts for forced errors caught, in planck. */
   jackpotPaid: bigint[];
 }
@@ -41,6 +43,7 @@ export function noFacts(): TaskFacts {
     slashed: [],
     challenged: 0,
     forcedErrors: 0,
+    forcedCaught: 0,
     jackpotPaid: [],
   };
 }
@@ -79,6 +82,8 @@ export async function taskFacts(
 
   const facts = new Map<bigint, TaskFacts>(chainTaskIds.map((id) => [id, noFacts()]));
   const disputes = new Map<string, DisputeFacts>();
+  // Per task, the audits of its current round a whistleblower challenged.
+  const challengedAudits = new Map<bigint, Set<number>>();
   // The tasks each extrinsic acted on, to tie its slashes to them.
   const extrinsicTasks = new Map<string, Set<bigint>>();
   const extrinsicOf = (row: Row) => `${row.blockNumber}/${row.extrinsicHash ?? "-"}`;
@@ -111,11 +116,20 @@ export async function taskFacts(
         of.disputes.push(opened);
         break;
       }
+      case "AuditsSelected":
+        challengedAudits.delete(task!);
+        break;
       case "Challenged":
         of.challenged += 1;
+        challengedAudits.set(
+          task!,
+          (challengedAudits.get(task!) ?? new Set()).add(Number(row.data.auditIndex)),
+        );
         break;
       case "Revealed":
-        if (row.data.forced === true) of.forcedErrors += 1;
+        if (row.data.forced !== true) break;
+        of.forcedErrors += 1;
+        if (challengedAudits.get(task!)?.has(Number(row.data.auditIndex))) of.forcedCaught += 1;
         break;
       case "JackpotPaid":
         of.jackpotPaid.push(BigInt(text(row.data.amount)));

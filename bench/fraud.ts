@@ -55,7 +55,7 @@ if (!Number.isFinite(slack) || slack < 1)
 const BLOCK_MS = 250;
 const seconds = (s: number) => Math.ceil((s * slack * 1000) / BLOCK_MS);
 const commitSeconds = 30 + 5 * jobs;
-const verdictSeconds = 20 + 3 * jobs;
+const verdictSeconds = 15 + 2 * jobs;
 // A whistleblower replays a verdict's segment (10 steps, well under a second) once it sees it: the
 // challenge window after the verdict window leaves it time for the verdicts that come last.
 const challengeSeconds = 5;
@@ -236,7 +236,7 @@ async function summarize(
     pinpointed_operator_correct:
       row.mode === "swap-operator" ? await pinpointedCorrectly(exercised, spec) : null,
     forced_errors: run.jobs.reduce((total, job) => total + job.facts.forcedErrors, 0),
-    forced_caught: run.jobs.reduce((total, job) => total + job.facts.jackpotPaid.length, 0),
+    forced_caught: run.jobs.reduce((total, job) => total + job.facts.forcedCaught, 0),
     jackpot_paid_vt: vt(run.jobs.flatMap((job) => job.facts.jackpotPaid).reduce((a, b) => a + b, 0n)),
     jackpot_start_vt: vt(jackpot.start),
     jackpot_end_vt: vt(jackpot.end),
