@@ -56,6 +56,7 @@ const BLOCK_MS = 250;
 const seconds = (s: number) => Math.ceil((s * slack * 1000) / BLOCK_MS);
 const commitSeconds = 30 + 5 * jobs;
 const verdictSeconds = 15 + 2 * jobs;
+const verifyingDeadlineSeconds = 60 + 2 * verdictSeconds;
 // A whistleblower replays a verdict's segment (10 steps, well under a second) once it sees it: the
 // challenge window after the verdict window leaves it time for the verdicts that come last.
 const challengeSeconds = 5;
@@ -85,17 +86,23 @@ const STACK: FraudStackOptions = {
     transcriptStride: 5,
   },
   forcedErrorPpm: FORCED_ERROR_PPM,
-  verifyingDeadlineMs: (60 + 2 * verdictSeconds) * slack * 1000,
+  verifyingDeadlineMs: verifyingDeadlineSeconds * slack * 1000,
   trace: (line) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`),
 };
 // 20 segments of 10 steps.
 const SEGMENTS = 20;
 const CHECKPOINT_EVERY = 10;
 // A job that shows no progress (no job event, no change of state) for longer than any window it
-// may wait out is counted as it stands: a dispute's turn, the commit window, or a task's audit
-// round from its draw to its reveal.
+// may wait out is counted as it stands: a dispute's turn, the commit window, a task's audit round
+// from its draw to its reveal, or the verifying deadline (a task nobody can audit waits it out).
 const STALL_MS =
-  (Math.max(commitSeconds, verdictSeconds + challengeSeconds + revealSeconds, roundSeconds) + 30) *
+  (Math.max(
+    commitSeconds,
+    verdictSeconds + challengeSeconds + revealSeconds,
+    roundSeconds,
+    verifyingDeadlineSeconds,
+  ) +
+    30) *
   slack *
   1000;
 // A bound on a row: the commit window, the standby's training, two audit rounds with a dispute of
