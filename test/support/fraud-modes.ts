@@ -31,7 +31,8 @@ export interface FraudRow {
    * deadline: docs/verification.md) until the standby honest worker is bonded and takes it over
    * from the checkpoints the platform kept (after a lost dispute, none the cheat forged). For a
    * verifier row: its challenge is rejected, its audit fails, and a standby honest verifier is
-   * bonded to audit the work again (for `lazy`: once a whistleblower's challenge made it lose its audit).
+   * bonded to audit the work again (for `lazy`: once a whistleblower's challenge made it lose its
+   * audit; for `absent`: once its audits closed unanswered).
    */
   takeover: boolean;
   /**
@@ -153,8 +154,8 @@ export const FRAUD_ROWS: readonly FraudRow[] = [
     role: "verifier",
     suite: "liveness",
     caughtBy: "deadline",
-    ends: "failed",
-    takeover: false,
+    ends: "succeeded",
+    takeover: true,
     faked: null,
     nodePaid: false,
   },

@@ -99,7 +99,10 @@ export interface Outcome {
   transcriptDisputes: number;
   /** Uploads and completions the gateway refused (from the faulty worker's own log). */
   refusedUploads: string[];
-  /** The chain re-assigned the task after a missed deadline, or the verifying deadline failed it. */
+  /**
+   * The chain re-assigned the task after a missed deadline, a verifier drawn for an audit never
+   * answered it, or the verifying deadline failed the job.
+   */
   deadlines: string[];
   /** Audits the chain drew for the faulty attempt, and the segments committed. */
   audited: number;
@@ -116,6 +119,21 @@ export interface Outcome {
   conserved: boolean;
   /** The customer's balance after the job: what is still held for it and what it was charged. */
   balance: { available_cents: number; reserved_cents: number };
+}
+
+/** The verifiers drawn for an audit of the job (once per audit) that never reported a verdict on it. */
+function missedVerdicts(events: JobEvent[]): string[] {
+  const answered = events
+    .filter((e) => e.type === "verification.verdict")
+    .map((e) => String(e.data.verifier));
+  return events
+    .filter((e) => e.type === "verification.audits_selected")
+    .flatMap((e) => (e.data.audits as Array<{ verifier: string }>).map((audit) => audit.verifier))
+    .filter((verifier) => {
+      const verdict = answered.indexOf(verifier);
+      if (verdict >= 0) answered.splice(verdict, 1);
+      return verdict < 0;
+    });
 }
 
 export class FraudStack {
@@ -575,6 +593,7 @@ export class FraudStack {
       ].map((m) => m[1]!),
       deadlines: [
         ...events.filter((e) => e.type === "training.reassigned").map((e) => String(e.data.reason)),
+        ...missedVerdicts(events).map((verifier) => `no verdict from ${verifier}`),
         ...(job.failure_reason && /timeout|audits_missed/.test(job.failure_reason)
           ? [job.failure_reason]
           : []),
