@@ -46,16 +46,19 @@ const slack = Number(values.slack);
 if (!Number.isFinite(slack) || slack < 1)
   throw new Error(`--slack must be a number ≥ 1, got ${values.slack}`);
 
-// 250 ms blocks and windows sized for a quiet machine, stretched by `--slack` on a loaded one. A
-// worker trains a row's tasks one after another (20 checkpoint uploads each, checked by the
-// gateway: a few seconds a task), all drawn at once, so its commit window grows with the row; a
-// verifier replays its audits in turn, so the verdict window does too; and a job stuck
+// 250 ms blocks and windows sized for a quiet machine, stretched by `--slack` on a loaded one; a
+// row waits its windows out (a take-over row the commit window, every task an audit round), so
+// they are most of the run's wall time. A worker trains a row's tasks one after another (20
+// checkpoint uploads each, checked by the gateway: about 4 s a task at a load of 7–9 with the
+// bench nice'd), all drawn at once, so its commit window grows with the row: 4 s a task and 20 s
+// to spare. A verifier replays its audits in turn as the worker commits them, a few seconds
+// apart, each well under a second, so the verdict window grows by 1.5 s a task. A job stuck
 // `verifying` fails once the audits of a whole row had time to be drawn (one per fresh
 // forced-error commitment of each verifier) and answered.
 const BLOCK_MS = 250;
 const seconds = (s: number) => Math.ceil((s * slack * 1000) / BLOCK_MS);
-const commitSeconds = 30 + 5 * jobs;
-const verdictSeconds = 15 + 2 * jobs;
+const commitSeconds = 20 + 4 * jobs;
+const verdictSeconds = 10 + 1.5 * jobs;
 const verifyingDeadlineSeconds = 60 + 2 * verdictSeconds;
 // A whistleblower replays a verdict's segment (10 steps, well under a second) once it sees it: the
 // challenge window after the verdict window leaves it time for the verdicts that come last.
