@@ -3,9 +3,9 @@
 // duties (capacity by stake, PROTOCOL.md §3), so every task goes to it; beside a faulty worker the
 // two honest verifiers are bonded for an audit and the dispute it may open per job; the honest
 // standby worker is bonded once every task has been drawn, so it can only take a task over or
-// re-run one whose dispute the faulty worker lost. Beside a faulty verifier whose audits a dispute
-// can fail (`grief`, `lazy`), an honest standby verifier is bonded likewise once every task's
-// audits have been drawn, so it only audits a task again. The stack's whistleblowers re-check
+// re-run one whose dispute the faulty worker lost. Beside a faulty verifier whose audits can fail
+// (`grief` and `lazy` by a lost dispute, `absent` unanswered), an honest standby verifier is
+// bonded likewise once every task's audits have been drawn, so it only audits a task again. The stack's whistleblowers re-check
 // verdicts throughout. Which node did what in each job is read back from the chain's events: a
 // job whose task never reached the faulty node (it cannot happen by the set-up above, but the
 // chain is the judge) is not counted.
