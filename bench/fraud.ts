@@ -70,10 +70,10 @@ const roundSeconds = 4;
 // Audits are forced errors at the dev chain's rate (PROTOCOL.md §2), so the whistleblowers' catches
 // of them, and the jackpot they pay, show in the table.
 const FORCED_ERROR_PPM = 100_000;
-// Two whistleblowers, each re-checking half the verdicts (the share `veritrain up`'s runs by
-// default), drawn independently: a verdict is re-checked with probability 1 − (1 − ½)² = ¾. Enough
-// that a `lazy` row of a few jobs is caught in most of them; a re-check is one more replay of a
-// 10-step segment, a small cost beside the training on these two cores.
+// Two whistleblowers, each re-checking half the verdicts (the share `veritrain up`'s whistleblower
+// re-checks by default), drawn independently: a verdict is re-checked with probability
+// 1 − (1 − ½)² = ¾. Enough that a `lazy` row of a few jobs is caught in most of them; a re-check
+// is one more replay of a 10-step segment, a small cost beside the training on these two cores.
 const WHISTLEBLOWERS = ["//Eve", "//Ferdie//whistleblower"];
 const RECHECK_SHARE = 0.5;
 const STACK: FraudStackOptions = {
