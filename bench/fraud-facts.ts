@@ -7,6 +7,9 @@ import type { Database } from "../prisma/client.ts";
 
 export interface DisputeFacts {
   id: string;
+  /** `Commitment` (a verifier against the worker) or `Transcript` (a whistleblower against a verifier). */
+  kind: string;
+  defender: string;
   /** The defender's answers: its opening claim and one per bisection (PROTOCOL.md §6). */
   rounds: number;
   /** The graph node phase 2 narrowed the game to, when it got there. */
@@ -22,6 +25,27 @@ export interface TaskFacts {
   disputes: DisputeFacts[];
   /** Accounts slashed by an extrinsic acting on this task or on one of its disputes. */
   slashed: string[];
+  /** Audits a whistleblower challenged. */
+  challenged: number;
+  /** Audits the verifier's reveal showed forced errors, and those of them a whistleblower challenged. */
+  forcedErrors: number;
+  forcedCaught: number;
+  /** Jackpot payouts for forced errors caught, in planck. */
+  jackpotPaid: bigint[];
+}
+
+/** The facts of a task nothing happened to. */
+export function noFacts(): TaskFacts {
+  return {
+    workers: [],
+    verifiers: [],
+    disputes: [],
+    slashed: [],
+    challenged: 0,
+    forcedErrors: 0,
+    forcedCaught: 0,
+    jackpotPaid: [],
+  };
 }
 
 interface Row {
@@ -56,10 +80,10 @@ export async function taskFacts(
     row.chainTaskId ??
     (row.data.disputeId === undefined ? null : (taskOfDispute.get(text(row.data.disputeId)) ?? null));
 
-  const facts = new Map<bigint, TaskFacts>(
-    chainTaskIds.map((id) => [id, { workers: [], verifiers: [], disputes: [], slashed: [] }]),
-  );
+  const facts = new Map<bigint, TaskFacts>(chainTaskIds.map((id) => [id, noFacts()]));
   const disputes = new Map<string, DisputeFacts>();
+  // Per task, the audits of its current round a whistleblower challenged.
+  const challengedAudits = new Map<bigint, Set<number>>();
   // The tasks each extrinsic acted on, to tie its slashes to them.
   const extrinsicTasks = new Map<string, Set<bigint>>();
   const extrinsicOf = (row: Row) => `${row.blockNumber}/${row.extrinsicHash ?? "-"}`;
@@ -80,11 +104,36 @@ export async function taskFacts(
         of.verifiers.push(text(row.data.verifier));
         break;
       case "DisputeOpened": {
-        const opened: DisputeFacts = { id: dispute!, rounds: 0, operator: null, loser: null };
+        const opened: DisputeFacts = {
+          id: dispute!,
+          kind: text(row.data.kind),
+          defender: text(row.data.defender),
+          rounds: 0,
+          operator: null,
+          loser: null,
+        };
         disputes.set(opened.id, opened);
         of.disputes.push(opened);
         break;
       }
+      case "AuditsSelected":
+        challengedAudits.delete(task!);
+        break;
+      case "Challenged":
+        of.challenged += 1;
+        challengedAudits.set(
+          task!,
+          (challengedAudits.get(task!) ?? new Set()).add(Number(row.data.auditIndex)),
+        );
+        break;
+      case "Revealed":
+        if (row.data.forced !== true) break;
+        of.forcedErrors += 1;
+        if (challengedAudits.get(task!)?.has(Number(row.data.auditIndex))) of.forcedCaught += 1;
+        break;
+      case "JackpotPaid":
+        of.jackpotPaid.push(BigInt(text(row.data.amount)));
+        break;
       case "DisputeResponded":
         if (disputes.has(dispute!)) disputes.get(dispute!)!.rounds += 1;
         break;

@@ -3,9 +3,12 @@
 // duties (capacity by stake, PROTOCOL.md §3), so every task goes to it; beside a faulty worker the
 // two honest verifiers are bonded for an audit and the dispute it may open per job; the honest
 // standby worker is bonded once every task has been drawn, so it can only take a task over or
-// re-run one whose dispute the faulty worker lost. Which
-// node did what in each job is read back from the chain's events: a job whose task never reached
-// the faulty node (it cannot happen by the set-up above, but the chain is the judge) is not counted.
+// re-run one whose dispute the faulty worker lost. Beside a faulty verifier whose audits can fail
+// (`grief` and `lazy` by a lost dispute, `absent` unanswered), an honest standby verifier is
+// bonded likewise once every task's audits have been drawn, so it only audits a task again. The stack's whistleblowers re-check
+// verdicts throughout. Which node did what in each job is read back from the chain's events: a
+// job whose task never reached the faulty node (it cannot happen by the set-up above, but the
+// chain is the judge) is not counted.
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -15,7 +18,7 @@ import type { FraudRow } from "../test/support/fraud-modes.ts";
 import { scenarioNode } from "../test/support/fraud-scenario.ts";
 import type { FraudStack, JobJson, NodeProcess, Outcome } from "../test/support/fraud-stack.ts";
 import { keepCommitmentFresh } from "../worker-runtime/node/commitment-keeper.ts";
-import { type TaskFacts, taskFacts } from "./fraud-facts.ts";
+import { noFacts, type TaskFacts, taskFacts } from "./fraud-facts.ts";
 
 /** CPU seconds over steps, as the nodes reported them (protocol/node-wire.ts ComputeReport). */
 export interface Compute {
@@ -50,32 +53,39 @@ export interface RowOptions {
    * earlier rows' disputes still hold; none beside a faulty verifier, the only one there may be.
    */
   verifiers: NodeProcess[];
-  /** How long a job whose task is in dispute is given to end before the row counts it as it is. */
-  disputeGraceMs: number;
+  /** The honest verifier kept unbonded for a faulty verifier's row, to audit a task again. */
+  standbyVerifier: NodeProcess | null;
+  /**
+   * How long a job may go without any progress (no new job event, no change of its state or its
+   * task's) before the row counts it as it stands: longer than any window a healthy job waits out.
+   */
+  stallMs: number;
 }
 
 const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
 
 /**
- * Until the job ends, or its task has been in dispute for `graceMs`: the nodes play disputes, but
- * one waiting for the referee (none runs in the bench) or for a driver that re-runs the task
- * (branch `disputes-driver`) does not end, so the row records how far it got.
+ * Until the job ends (every row's jobs do: deadlines, re-runs and the referee drive each to a final
+ * state), or `timeoutMs` is over, or nothing about it moved for `stallMs` (a stack that broke).
  */
-async function settle(stack: FraudStack, jobId: string, timeoutMs: number, graceMs: number): Promise<void> {
+async function settle(stack: FraudStack, jobId: string, timeoutMs: number, stallMs: number): Promise<void> {
   const until = Date.now() + timeoutMs;
-  let disputedSince: number | null = null;
+  let movedAt = Date.now();
   let last = "";
-  while (Date.now() < until) {
+  let progress = "";
+  while (Date.now() < until && Date.now() - movedAt < stallMs) {
     const job = await stack.call<JobJson>("GET", `/v1/training-jobs/${jobId}`);
     const task = await stack.chainTask(jobId);
+    const events = await stack.db.jobEvent.count({ where: { jobId } });
     const now = `${job.status}/${task?.status ?? "-"}`;
     if (now !== last) stack.trace(`job ${jobId}: ${now}`);
+    if (`${now}/${events}` !== progress) movedAt = Date.now();
+    progress = `${now}/${events}`;
     last = now;
     if (TERMINAL.has(job.status)) return;
-    if ((task?.disputes.length ?? 0) > 0) disputedSince ??= Date.now();
-    if (disputedSince !== null && Date.now() - disputedSince > graceMs) return;
     await sleep(500);
   }
+  stack.trace(`job ${jobId}: counted as it stands (${last})`);
 }
 
 /** Until every job's task has been drawn a worker on chain, so that bonding another changes none. */
@@ -84,6 +94,17 @@ async function untilAssigned(stack: FraudStack, jobs: JobJson[], timeoutMs: numb
   const until = Date.now() + timeoutMs;
   while (pending.size > 0 && Date.now() < until) {
     for (const id of [...pending]) if ((await stack.chainTask(id))?.worker) pending.delete(id);
+    if (pending.size > 0) await sleep(500);
+  }
+}
+
+/** Until every job's task has its audits drawn on chain, so that bonding another verifier changes none. */
+async function untilAudited(stack: FraudStack, jobs: JobJson[], timeoutMs: number): Promise<void> {
+  const pending = new Set(jobs.map((job) => job.id));
+  const until = Date.now() + timeoutMs;
+  while (pending.size > 0 && Date.now() < until) {
+    for (const id of [...pending])
+      if (((await stack.chainTask(id))?.audits.length ?? 0) > 0) pending.delete(id);
     if (pending.size > 0) await sleep(500);
   }
 }
@@ -143,7 +164,12 @@ export async function runRow(stack: FraudStack, row: FraudRow, options: RowOptio
       await untilAssigned(stack, submitted, timeoutMs);
       await stack.setEligible(standby, true, jobs);
     }
-    await Promise.all(submitted.map((job) => settle(stack, job.id, timeoutMs, options.disputeGraceMs)));
+    const { standbyVerifier } = options;
+    if (row.role === "verifier" && row.takeover && standbyVerifier) {
+      await untilAudited(stack, submitted, timeoutMs);
+      await stack.setEligible(standbyVerifier, true, verifierDuties);
+    }
+    await Promise.all(submitted.map((job) => settle(stack, job.id, timeoutMs, options.stallMs)));
     const outcomes = await Promise.all(
       submitted.map((job) => stack.outcome(job.id, spec, node, node !== standby, since)),
     );
@@ -160,12 +186,7 @@ export async function runRow(stack: FraudStack, row: FraudRow, options: RowOptio
     const runs: JobRun[] = [];
     for (const [i, outcome] of outcomes.entries()) {
       const chainId = chainIds[i];
-      const of = (chainId != null && facts.get(chainId)) || {
-        workers: [],
-        verifiers: [],
-        disputes: [],
-        slashed: [],
-      };
+      const of = (chainId != null && facts.get(chainId)) || noFacts();
       const exercised =
         row.role === "worker" ? of.workers[0] === node.address : of.verifiers.includes(node.address);
       runs.push({ outcome, facts: of, exercised, ...(await reportedCompute(stack, submitted[i]!.id)) });
@@ -176,5 +197,6 @@ export async function runRow(stack: FraudStack, row: FraudRow, options: RowOptio
     await keeper;
     if (node !== standby) await stack.retire(node);
     await stack.setEligible(standby, false);
+    if (options.standbyVerifier) await stack.setEligible(options.standbyVerifier, false);
   }
 }

@@ -47,29 +47,48 @@ const slack = Number(values.slack);
 if (!Number.isFinite(slack) || slack < 1)
   throw new Error(`--slack must be a number ≥ 1, got ${values.slack}`);
 
-// 250 ms blocks and windows sized for a quiet machine, stretched by `--slack` on a loaded one. A
-// worker trains a row's tasks one after another (20 checkpoint uploads each, checked by the
-// gateway: a few seconds a task), all drawn at once, so its commit window grows with the row; a
-// verifier replays its audits in turn, so the verdict window does too; and a job stuck
+// 250 ms blocks and windows sized for a quiet machine, stretched by `--slack` on a loaded one; a
+// row waits its windows out (a take-over row the commit window, every task an audit round), so
+// they are most of the run's wall time. A worker trains a row's tasks one after another (20
+// checkpoint uploads each, checked by the gateway: about 4 s a task at a load of 7–9 with the
+// bench nice'd), all drawn at once, so its commit window grows with the row: 4 s a task and 20 s
+// to spare. A verifier replays its audits in turn as the worker commits them, a few seconds
+// apart, each well under a second, so the verdict window grows by 1.5 s a task. A job stuck
 // `verifying` fails once the audits of a whole row had time to be drawn (one per fresh
 // forced-error commitment of each verifier) and answered.
 const BLOCK_MS = 250;
 const seconds = (s: number) => Math.ceil((s * slack * 1000) / BLOCK_MS);
-const commitSeconds = 30 + 5 * jobs;
-// A pinpoint-game turn: 10 blocks on a quiet machine. A node plays its disputes one after another
-// (a replay or a traced step each), so on a loaded one the turn stretches like every window.
-const ROUND_SECONDS = 2.5;
-const verdictSeconds = 20 + 3 * jobs;
+const commitSeconds = 20 + 4 * jobs;
+const verdictSeconds = 10 + 1.5 * jobs;
+const verifyingDeadlineSeconds = 60 + 2 * verdictSeconds;
+// A whistleblower replays a verdict's segment (64 steps, well under a second) once it sees it: the
+// challenge window after the verdict window leaves it time for the verdicts that come last.
+const challengeSeconds = 5;
+const revealSeconds = 2.5;
+// A party of the pinpoint game answers a turn from its records (replaying up to a segment's steps
+// or tracing one step's operators; its disputes concurrently, dispute-player.ts): 4 s, stretched
+// with the rest on a loaded machine.
+const roundSeconds = 4;
+// Audits are forced errors at the dev chain's rate (PROTOCOL.md §2), so the whistleblowers' catches
+// of them, and the jackpot they pay, show in the table.
+const FORCED_ERROR_PPM = 100_000;
+// Two whistleblowers, each re-checking half the verdicts (the share `veritrain up`'s whistleblower
+// re-checks by default), drawn independently: a verdict is re-checked with probability
+// 1 − (1 − ½)² = ¾. Enough that a `lazy` row of a few jobs is caught in most of them; a re-check
+// is one more replay of a 64-step segment, a small cost beside the training on these two cores.
+const WHISTLEBLOWERS = ["//Eve", "//Ferdie//whistleblower"];
+const RECHECK_SHARE = 0.5;
 const STACK: FraudStackOptions = {
   blockMs: BLOCK_MS,
   windows: {
     commitBlocks: seconds(commitSeconds),
     verdictBlocks: seconds(verdictSeconds),
-    challengeBlocks: 3,
-    revealBlocks: 10,
-    roundBlocks: seconds(ROUND_SECONDS),
+    challengeBlocks: seconds(challengeSeconds),
+    revealBlocks: seconds(revealSeconds),
+    roundBlocks: seconds(roundSeconds),
   },
-  verifyingDeadlineMs: (60 + 2 * verdictSeconds) * slack * 1000,
+  forcedErrorPpm: FORCED_ERROR_PPM,
+  verifyingDeadlineMs: verifyingDeadlineSeconds * slack * 1000,
   trace: (line) => process.stderr.write(`${new Date().toISOString().slice(11, 19)} ${line}\n`),
 };
 // 20 segments of 64 steps: a segment is one onnxruntime run of the worker's (at most 64 steps a
@@ -78,12 +97,27 @@ const STACK: FraudStackOptions = {
 // (replay_overhead, docs/verification.md).
 const SEGMENTS = 20;
 const CHECKPOINT_EVERY = 64;
-// The pinpoint game's turns are 10 blocks (2.5 s): a dispute of up to ⌈log2 64⌉ + ⌈log2 47⌉ + 2 =
-// 14 rounds (47 nodes in the MLP's step graph) and its re-run fit in about a minute; one still open
-// then is counted as it stands.
-const DISPUTE_GRACE_MS = 60_000 * slack;
-// A take-over row: the commit window, the standby's training, the audits, and as much again.
-const ROW_TIMEOUT_MS = 2 * (2 * commitSeconds + 2 * verdictSeconds + 60) * slack * 1000;
+// A job that shows no progress (no job event, no change of state) for longer than any window it
+// may wait out is counted as it stands: a dispute's turn, the commit window, a task's audit round
+// from its draw to its reveal, or the verifying deadline (a task nobody can audit waits it out).
+const STALL_MS =
+  (Math.max(
+    commitSeconds,
+    verdictSeconds + challengeSeconds + revealSeconds,
+    roundSeconds,
+    verifyingDeadlineSeconds,
+  ) +
+    30) *
+  slack *
+  1000;
+// A bound on a row: the commit window, the standby's training, two audit rounds with a dispute of
+// ⌈log2 64⌉ + ⌈log2 47⌉ + 2 = 14 turns between them (47 nodes in the MLP's step graph), and as
+// much again.
+const ROW_TIMEOUT_MS =
+  2 *
+  (2 * commitSeconds + 2 * (verdictSeconds + challengeSeconds + revealSeconds) + 14 * roundSeconds + 60) *
+  slack *
+  1000;
 
 interface Row {
   mode: string;
@@ -102,6 +136,9 @@ interface Row {
   disputes: number;
   rounds_max: number;
   pinpointed_operator_correct: number | null;
+  forced_errors: number;
+  forced_caught: number;
+  jackpot_paid_vt: number;
   jackpot_start_vt: number;
   jackpot_end_vt: number;
   wall_seconds: number;
@@ -112,16 +149,38 @@ const cents = (planck: bigint) => Number(planckToCents(planck, rate, "down").cen
 // The pot fills by fractions of a cent a job (a 2 % tax on what the network is paid): shown in VT.
 const vt = (planck: bigint) => Number(planck / (PLANCK_PER_VT / 1_000_000n)) / 1_000_000;
 
+/** The row's verifier defended a transcript dispute a whistleblower's challenge opened. */
+function challengedByWhistleblower(run: RowRun, job: JobRun): boolean {
+  return job.facts.disputes.some((d) => /^transcript$/i.test(d.kind) && d.defender === run.node.address);
+}
+
 function caught(run: RowRun, job: JobRun): boolean {
   const { outcome } = job;
   const refused = outcome.events.some(
     (e) => e.type === "training.evidence_refused" && e.data.worker === run.node.address,
   );
-  return refused || outcome.disagreeingVerdicts > 0 || outcome.deadlines.length > 0;
+  return (
+    refused ||
+    outcome.disagreeingVerdicts > 0 ||
+    outcome.deadlines.length > 0 ||
+    challengedByWhistleblower(run, job)
+  );
+}
+
+/**
+ * A wrong verdict leads to a transcript dispute when a whistleblower re-checks it (each draws
+ * independently) and it is not a forced error (that one pays the jackpot instead); a job is
+ * caught when one of its verdicts does.
+ */
+function whistleblowerCatch(audits: number): number {
+  const rechecked = 1 - (1 - RECHECK_SHARE) ** WHISTLEBLOWERS.length;
+  const disputed = rechecked * (1 - FORCED_ERROR_PPM / 1_000_000);
+  return 1 - (1 - disputed) ** audits;
 }
 
 function predicted(row: FraudRow, job: JobRun): number {
   if (!row.caughtBy) return 0;
+  if (row.caughtBy === "whistleblower") return whistleblowerCatch(job.outcome.audited);
   if (!row.faked) return 1;
   const { segments, audited } = job.outcome;
   return detectionProbability(segments, row.faked(segments), audited);
@@ -189,6 +248,9 @@ async function summarize(
     rounds_max: Math.max(0, ...disputes.map((d) => d.rounds)),
     pinpointed_operator_correct:
       row.mode === "swap-operator" ? await pinpointedCorrectly(exercised, spec) : null,
+    forced_errors: run.jobs.reduce((total, job) => total + job.facts.forcedErrors, 0),
+    forced_caught: run.jobs.reduce((total, job) => total + job.facts.forcedCaught, 0),
+    jackpot_paid_vt: vt(run.jobs.flatMap((job) => job.facts.jackpotPaid).reduce((a, b) => a + b, 0n)),
     jackpot_start_vt: vt(jackpot.start),
     jackpot_end_vt: vt(jackpot.end),
     wall_seconds: Math.round(run.wallSeconds),
@@ -220,22 +282,37 @@ try {
   const { epochs: _epochs, ...baseSpec } = loadFixture("mlp").spec;
   const spec = { ...baseSpec, max_steps: SEGMENTS * CHECKPOINT_EVERY, checkpoint_every: CHECKPOINT_EVERY };
   const standby = await stack.startStandbyWorker();
-  // Dev accounts, endowed for any number of rows' stakes; retired before the verifier rows.
-  const verifiers = selected.some((row) => row.role === "worker")
-    ? [await stack.startNode("verifier", "//Charlie"), await stack.startNode("verifier", "//Dave")]
-    : [];
+  // Dev accounts, endowed for any number of rows' stakes. Both audit beside faulty workers; before
+  // the verifier rows //Dave is retired and //Charlie kept unbonded, to audit a task again once a
+  // faulty verifier's audit of it failed.
+  const workerRows = selected.some((row) => row.role === "worker");
+  const standbyVerifierNeeded = selected.some((row) => row.role === "verifier" && row.takeover);
+  const charlie = workerRows || standbyVerifierNeeded ? await stack.startNode("verifier", "//Charlie") : null;
+  const verifiers = [
+    ...(charlie && workerRows ? [charlie] : []),
+    ...(workerRows ? [await stack.startNode("verifier", "//Dave")] : []),
+  ];
+  if (charlie && !workerRows) await stack.setEligible(charlie, false);
+  // Whistleblowers bonded for a challenge of every audit of a row at once.
+  for (const seed of WHISTLEBLOWERS) await stack.startWhistleblower(seed, RECHECK_SHARE, 2 * jobs);
   const pot = async () => (await readJackpot(stack.chain.api)).free;
   const first = await pot();
   let start = first;
   for (const row of selected) {
-    if (row.role === "verifier") for (const verifier of verifiers.splice(0)) await stack.retire(verifier);
+    if (row.role === "verifier") {
+      for (const verifier of verifiers.splice(0)) {
+        if (verifier === charlie) await stack.setEligible(verifier, false);
+        else await stack.retire(verifier);
+      }
+    }
     const run = await runRow(stack, row, {
       jobs,
       spec,
       timeoutMs: ROW_TIMEOUT_MS,
       standby,
       verifiers,
-      disputeGraceMs: DISPUTE_GRACE_MS,
+      standbyVerifier: row.role === "verifier" ? charlie : null,
+      stallMs: STALL_MS,
     });
     if (values.logs) process.stderr.write(`${stack.logs()}\n`);
     const end = await pot();

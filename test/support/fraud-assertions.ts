@@ -15,9 +15,15 @@ export function assertScenario(result: ScenarioResult, logs: () => string): void
     "refused-upload": result.refusedUploads.length,
     "disagreeing-verdict": result.disagreeingVerdicts,
     deadline: result.deadlines.length,
+    whistleblower: result.transcriptDisputes,
   };
   if (row.caughtBy) assert.ok(signals[row.caughtBy] > 0, `caught by ${row.caughtBy}\n${context()}`);
-  else assert.deepEqual(signals, { "refused-upload": 0, "disagreeing-verdict": 0, deadline: 0 }, context());
+  else
+    assert.deepEqual(
+      signals,
+      { "refused-upload": 0, "disagreeing-verdict": 0, deadline: 0, whistleblower: 0 },
+      context(),
+    );
 
   assert.equal(result.conservedBefore, true, "tokens conserved before the scenario");
   assert.equal(result.conserved, true, `tokens conserved after the scenario\n${context()}`);
@@ -43,7 +49,7 @@ export function assertScenario(result: ScenarioResult, logs: () => string): void
     case "disputed":
       assert.fail(`no job rests disputed: the platform drives disputes to their end\n${context()}`);
   }
-  if (row.caughtBy === "disagreeing-verdict") {
+  if (row.caughtBy === "disagreeing-verdict" || row.caughtBy === "whistleblower") {
     // The cheat lost the pinpoint game: it is slashed, and the job says so in words.
     assert.equal(result.nodeSlashed, true, `the ${row.mode} node is slashed\n${context()}`);
     assert.ok(

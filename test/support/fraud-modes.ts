@@ -3,7 +3,11 @@
 // runs each row N times and counts. A new mode is one more row.
 import type { NodeRole } from "./fraud-stack.ts";
 
-export type Detection = "refused-upload" | "disagreeing-verdict" | "deadline";
+/**
+ * How a cheat shows: a refused upload, a verdict disagreeing with the worker, a missed deadline,
+ * or a whistleblower's challenge that opened a transcript dispute against the row's verifier.
+ */
+export type Detection = "refused-upload" | "disagreeing-verdict" | "deadline" | "whistleblower";
 
 export interface FraudRow {
   /** A mode of FAULTS, `honest`, or `absent` (a verifier staked on chain that never runs). */
@@ -27,7 +31,8 @@ export interface FraudRow {
    * deadline: docs/verification.md) until the standby honest worker is bonded and takes it over
    * from the checkpoints the platform kept (after a lost dispute, none the cheat forged). For a
    * verifier row: its challenge is rejected, its audit fails, and a standby honest verifier is
-   * bonded to audit the work again.
+   * bonded to audit the work again (for `lazy`: once a whistleblower's challenge made it lose its
+   * audit; for `absent`: once its audits closed unanswered).
    */
   takeover: boolean;
   /**
@@ -35,7 +40,7 @@ export interface FraudRow {
    * segment and starts the next); null when the evidence checks or a deadline catch it every time.
    */
   faked: ((segments: number) => number) | null;
-  /** The scenario's node is paid: the honest one must be, a cheater never (`lazy` is a documented gap). */
+  /** The scenario's node is paid: the honest one must be, a cheater never. */
   nodePaid: boolean;
 }
 
@@ -149,8 +154,8 @@ export const FRAUD_ROWS: readonly FraudRow[] = [
     role: "verifier",
     suite: "liveness",
     caughtBy: "deadline",
-    ends: "failed",
-    takeover: false,
+    ends: "succeeded",
+    takeover: true,
     faked: null,
     nodePaid: false,
   },
@@ -158,11 +163,12 @@ export const FRAUD_ROWS: readonly FraudRow[] = [
     mode: "lazy",
     role: "verifier",
     suite: "verifier",
-    caughtBy: null,
+    // Only a whistleblower re-checking its verdict can tell: it agrees, and ends on the worker's state.
+    caughtBy: "whistleblower",
     ends: "succeeded",
-    takeover: false,
+    takeover: true,
     faked: null,
-    nodePaid: true,
+    nodePaid: false,
   },
   {
     mode: "grief",

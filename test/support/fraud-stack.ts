@@ -49,6 +49,8 @@ const NODE_FUNDS = 20_000n * PLANCK_PER_VT;
 const TERMINAL = new Set(["succeeded", "failed", "cancelled"]);
 
 export type NodeRole = "worker" | "verifier";
+/** A whistleblower re-checks verdicts beside the scenario's nodes; no row is about one. */
+export type StackRole = NodeRole | "whistleblower";
 
 export interface JobEvent {
   id: number;
@@ -66,7 +68,7 @@ export interface JobJson {
 }
 
 export interface NodeProcess {
-  role: NodeRole;
+  role: StackRole;
   seed: string;
   address: string;
   fault: string | null;
@@ -79,6 +81,8 @@ export interface FraudStackOptions {
   /** The chain's block time; the windows below are counted in blocks of it. */
   blockMs: number;
   windows: Partial<ProtocolParameters>;
+  /** Audits that are forced errors, per million (PROTOCOL.md §5.5); 0 unless given. */
+  forcedErrorPpm?: number;
   verifyingDeadlineMs?: number;
   /** Where progress lines go (the benchmark prints them; tests keep quiet). */
   trace?: (line: string) => void;
@@ -91,9 +95,14 @@ export interface Outcome {
   task: TaskView | null;
   /** Verdicts that disagreed with the worker's commitment. */
   disagreeingVerdicts: number;
+  /** Transcript disputes a whistleblower's challenge opened against a verdict. */
+  transcriptDisputes: number;
   /** Uploads and completions the gateway refused (from the faulty worker's own log). */
   refusedUploads: string[];
-  /** The chain re-assigned the task after a missed deadline, or the verifying deadline failed it. */
+  /**
+   * The chain re-assigned the task after a missed deadline, a verifier drawn for an audit never
+   * answered it, or the verifying deadline failed the job.
+   */
   deadlines: string[];
   /** Audits the chain drew for the faulty attempt, and the segments committed. */
   audited: number;
@@ -110,6 +119,21 @@ export interface Outcome {
   conserved: boolean;
   /** The customer's balance after the job: what is still held for it and what it was charged. */
   balance: { available_cents: number; reserved_cents: number };
+}
+
+/** The verifiers drawn for an audit of the job (once per audit) that never reported a verdict on it. */
+function missedVerdicts(events: JobEvent[]): string[] {
+  const answered = events
+    .filter((e) => e.type === "verification.verdict")
+    .map((e) => String(e.data.verifier));
+  return events
+    .filter((e) => e.type === "verification.audits_selected")
+    .flatMap((e) => (e.data.audits as Array<{ verifier: string }>).map((audit) => audit.verifier))
+    .filter((verifier) => {
+      const verdict = answered.indexOf(verifier);
+      if (verdict >= 0) answered.splice(verdict, 1);
+      return verdict < 0;
+    });
 }
 
 export class FraudStack {
@@ -138,7 +162,10 @@ export class FraudStack {
   static async start(options: FraudStackOptions): Promise<FraudStack> {
     const dataDir = mkdtempSync(join(tmpdir(), "veritrain-fraud-"));
     const devnet = await startDevnet({ port: 0, blockTimeMs: options.blockMs });
-    await setProtocolParameters(devnet.wsUrl, "//Alice", { forcedErrorPpm: 0, ...options.windows });
+    await setProtocolParameters(devnet.wsUrl, "//Alice", {
+      forcedErrorPpm: options.forcedErrorPpm ?? 0,
+      ...options.windows,
+    });
     const schema = await createEmptySchema();
     const stripe = await startStripeStandIn();
     const config = {
@@ -292,11 +319,24 @@ export class FraudStack {
    * Starts a node daemon (funded first unless a dev account) and waits until it staked and
    * registered, bonded for `duties` tasks or audits at once (PROTOCOL.md §3).
    */
-  async startNode(
-    role: NodeRole,
+  startNode(role: NodeRole, seed: string, fault: string | null = null, duties = 1): Promise<NodeProcess> {
+    return this.launch(role, seed, fault, duties, []);
+  }
+
+  /**
+   * Starts a whistleblower daemon re-checking `recheckShare` of the verdicts, bonded for
+   * `duties` challenges at once.
+   */
+  startWhistleblower(seed: string, recheckShare: number, duties: number): Promise<NodeProcess> {
+    return this.launch("whistleblower", seed, null, duties, ["--recheck-share", String(recheckShare)]);
+  }
+
+  private async launch(
+    role: StackRole,
     seed: string,
-    fault: string | null = null,
-    duties = 1,
+    fault: string | null,
+    duties: number,
+    args: string[],
   ): Promise<NodeProcess> {
     if (!/^\/\/(Bob|Charlie|Dave|Eve)$/.test(seed)) await this.fund(seed);
     const output: string[] = [];
@@ -309,6 +349,7 @@ export class FraudStack {
         ...["--data-dir", this.nodeDir(seed)],
         ...(fault ? ["--fault", fault] : []),
         ...["--duties", String(duties)],
+        ...args,
       ],
       {
         cwd: repoRoot,
@@ -353,12 +394,17 @@ export class FraudStack {
     }
   }
 
-  private async minimumStake(role: NodeRole): Promise<bigint> {
+  private async minimumStake(role: StackRole): Promise<bigint> {
     const parameters = (await this.chain.api.query.compute!.parameters!()).toPrimitive() as Record<
       string,
       unknown
     >;
-    return BigInt(String(parameters[role === "worker" ? "minWorkerStake" : "minVerifierStake"]));
+    const key = {
+      worker: "minWorkerStake",
+      verifier: "minVerifierStake",
+      whistleblower: "minWhistleblowerStake",
+    };
+    return BigInt(String(parameters[key[role]]));
   }
 
   /**
@@ -539,11 +585,15 @@ export class FraudStack {
       task,
       disagreeingVerdicts: events.filter((e) => e.type === "verification.verdict" && e.data.agrees === false)
         .length,
+      transcriptDisputes: events.filter(
+        (e) => e.type === "verification.disputed" && e.data.kind === "transcript",
+      ).length,
       refusedUploads: [
         ...log.matchAll(/giving it back \(([^)]*(?:checkpoint_invalid|model_mismatch)[^)]*)\)/g),
       ].map((m) => m[1]!),
       deadlines: [
         ...events.filter((e) => e.type === "training.reassigned").map((e) => String(e.data.reason)),
+        ...missedVerdicts(events).map((verifier) => `no verdict from ${verifier}`),
         ...(job.failure_reason && /timeout|audits_missed/.test(job.failure_reason)
           ? [job.failure_reason]
           : []),

@@ -29,6 +29,9 @@ export function describeFraudSuite(suite: FraudRow["suite"], title: string): voi
           ? [stack.startNode("verifier", "//Charlie"), stack.startNode("verifier", "//Dave")]
           : []),
       ]);
+      // A cheat only a whistleblower can see is re-checked every time here: the test is of what
+      // follows the challenge, not of the share (bench:fraud measures that).
+      if (rows.some((row) => row.caughtBy === "whistleblower")) await stack.startWhistleblower("//Eve", 1, 1);
     });
 
     after(async () => {
