@@ -15,6 +15,7 @@ import { type AuditDuty, submitVerdict, transcriptStrideOf } from "./chain-dutie
 import { computeReport } from "./compute-meter.ts";
 import { keepVerifierRecord } from "./dispute-records.ts";
 import { NodeError } from "./errors.ts";
+import type { GatewayClient } from "./gateway-client.ts";
 import { LeaseKeeper } from "./lease-keeper.ts";
 import { requireSameProfile } from "./profile-check.ts";
 import { requireChain, type TaskContext } from "./training-task.ts";
@@ -92,6 +93,26 @@ export function auditedSegment(
 }
 
 /**
+ * The audited segment's inputs, its two checkpoints proved against the commitment first, as a
+ * replay (auditedSegment): what a verifier and a whistleblower re-check alike.
+ */
+export async function fetchAuditedSegment(
+  client: Pick<GatewayClient, "download">,
+  audit: AuditTask,
+  threads: number,
+  signal?: AbortSignal,
+): Promise<ReplayOptions> {
+  checkInclusion(audit, audit.from);
+  checkInclusion(audit, audit.to);
+  const [model, dataset, from] = await Promise.all([
+    client.download(audit.model_sha256),
+    client.download(audit.dataset_sha256),
+    client.download(audit.from.sha256),
+  ]);
+  return auditedSegment(audit, { model, dataset, from }, threads, signal);
+}
+
+/**
  * A lazy verifier's claim: the worker's end state after every step, which is what an agreeing
  * transcript must end with but is wrong at every leaf before the last.
  */
@@ -124,14 +145,7 @@ export async function runAuditTask(
   const keeper = new LeaseKeeper(client, lease, claim.lease.heartbeat_interval_seconds, stop, log);
   try {
     requireSameProfile(audit);
-    checkInclusion(audit, audit.from);
-    checkInclusion(audit, audit.to);
-    const [model, dataset, from] = await Promise.all([
-      client.download(audit.model_sha256),
-      client.download(audit.dataset_sha256),
-      client.download(audit.from.sha256),
-    ]);
-    const segment = auditedSegment(audit, { model, dataset, from }, context.threads, keeper.signal);
+    const segment = await fetchAuditedSegment(client, audit, context.threads, keeper.signal);
     const duty = audit.chain && {
       chainTaskId: BigInt(audit.chain.chain_task_id),
       auditIndex: audit.chain.audit_index,
@@ -168,8 +182,8 @@ export async function runAuditTask(
       keepVerifierRecord(
         context.dataDir,
         duty.chainTaskId,
-        { model, dataset: segment.dataset, spec: audit.spec, threads: context.threads },
-        { step: audit.from.step, bytes: from, proof: audit.from.proof },
+        { model: segment.model, dataset: segment.dataset, spec: audit.spec, threads: context.threads },
+        { step: audit.from.step, bytes: segment.from, proof: audit.from.proof },
         published,
       );
       if (forced)

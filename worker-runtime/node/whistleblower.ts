@@ -13,7 +13,7 @@ import { setTimeout as sleep } from "node:timers/promises";
 import type { NodeChainClient, TaskView, VerdictEvent } from "../../chain-bridge/index.ts";
 import { merkleRoot } from "../../protocol/merkle.ts";
 import { TranscriptLayout } from "../../protocol/transcript.ts";
-import { checkInclusion, replayForVerdict } from "./audit-task.ts";
+import { fetchAuditedSegment, replayForVerdict } from "./audit-task.ts";
 import { confirmed } from "./chain-duties.ts";
 import { keepVerifierRecord, roomForRecords } from "./dispute-records.ts";
 import { NodeError } from "./errors.ts";
@@ -142,23 +142,13 @@ export class Whistleblower {
       return result("unavailable");
     }
     const audit = await client.auditedSegment(chainTaskId, auditIndex);
-    checkInclusion(audit, audit.from);
-    checkInclusion(audit, audit.to);
-    const [model, dataset, from] = await Promise.all([
-      client.download(audit.model_sha256),
-      client.download(audit.dataset_sha256),
-      client.download(audit.from.sha256),
-    ]);
-    const run = { model, dataset: { bytes: dataset, fileName: audit.dataset_file_name }, spec: audit.spec };
+    const segment = await fetchAuditedSegment(client, audit, this.options.threads);
     const layout = new TranscriptLayout(
       BigInt(audit.from.step),
       BigInt(audit.to.step),
       BigInt(task!.transcriptStride),
     );
-    const replay = await replayForVerdict(
-      { ...run, from, fromStep: audit.from.step, toStep: audit.to.step, threads: this.options.threads },
-      Number(layout.stride),
-    );
+    const replay = await replayForVerdict(segment, Number(layout.stride));
     const root = `0x${Buffer.from(merkleRoot(replay.leaves!.map((leaf) => Buffer.from(leaf, "hex")))).toString("hex")}`;
     if (root === verdict.transcript) {
       log(`re-checked ${where}: its transcript is the replay's`);
@@ -169,8 +159,8 @@ export class Whistleblower {
     keepVerifierRecord(
       this.options.dataDir,
       chainTaskId,
-      { ...run, threads: this.options.threads },
-      { step: audit.from.step, bytes: from, proof: audit.from.proof },
+      { model: segment.model, dataset: segment.dataset, spec: segment.spec, threads: this.options.threads },
+      { step: audit.from.step, bytes: segment.from, proof: audit.from.proof },
     );
     confirmed(
       await chain.challenge({ chainTaskId, auditIndex, firstWrongStep: step }),
