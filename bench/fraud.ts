@@ -21,6 +21,7 @@ import { parseArgs } from "node:util";
 import { detectionProbability } from "../api/services/pricing.ts";
 import { PLANCK_PER_VT, parseTokenRate, planckToCents, readJackpot } from "../chain-bridge/index.ts";
 import { loadConfig } from "../config/env.ts";
+import { catchFloor } from "../test/support/catch-floor.ts";
 import { FRAUD_ROWS, type FraudRow } from "../test/support/fraud-modes.ts";
 import { pinpointedNodeName } from "../test/support/fraud-pinpoint.ts";
 import { FraudStack, type FraudStackOptions } from "../test/support/fraud-stack.ts";
@@ -126,6 +127,9 @@ interface Row {
   jobs: number;
   caught: number;
   predicted: number;
+  /** The 1 % quantile of the catch count the prediction gives: `consistent` when caught ≥ it. */
+  catch_floor: number;
+  consistent: boolean;
   delivered_correct: number;
   worker_paid_cents: number;
   honest_slashed: number;
@@ -225,6 +229,7 @@ async function summarize(
   const sum = (f: (job: JobRun) => number) => exercised.reduce((total, job) => total + f(job), 0);
   const isCaught = (job: JobRun) => caught(run, job);
   const disputes = exercised.flatMap((job) => job.facts.disputes);
+  const floor = catchFloor(exercised.map((job) => predicted(row, job)));
   return {
     mode: row.mode,
     role: row.role,
@@ -232,6 +237,8 @@ async function summarize(
     jobs: exercised.length,
     caught: exercised.filter(isCaught).length,
     predicted: Number((sum((job) => predicted(row, job)) / Math.max(1, exercised.length)).toFixed(4)),
+    catch_floor: floor,
+    consistent: exercised.filter(isCaught).length >= floor,
     delivered_correct: exercised.filter((job) => job.outcome.deliveredCorrect === true).length,
     worker_paid_cents: sum((job) => cents(job.outcome.nodePaid)),
     // Over every job of the row: an honest node slashed anywhere is a failure of the protocol.
