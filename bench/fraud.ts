@@ -139,6 +139,8 @@ interface Row {
   rerun_delivered_correct: number;
   disputes: number;
   rounds_max: number;
+  /** Disputes whose game narrowed to one operator (`DisputeNarrowedToOperator`). */
+  disputes_narrowed: number;
   pinpointed_operator_correct: number | null;
   forced_errors: number;
   forced_caught: number;
@@ -253,6 +255,7 @@ async function summarize(
       .length,
     disputes: disputes.length,
     rounds_max: Math.max(0, ...disputes.map((d) => d.rounds)),
+    disputes_narrowed: disputes.filter((d) => d.operator).length,
     pinpointed_operator_correct:
       row.mode === "swap-operator" ? await pinpointedCorrectly(exercised, spec) : null,
     forced_errors: run.jobs.reduce((total, job) => total + job.facts.forcedErrors, 0),
