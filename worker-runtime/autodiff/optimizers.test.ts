@@ -2,12 +2,11 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as ort from "onnxruntime-node";
 import { tensorFromNumbers } from "../onnx/dtypes.ts";
-import { loadModel } from "../onnx/model.ts";
 import { onnx } from "../onnx/proto.ts";
 import { sessionOptions, toOrt } from "./gradient-check.ts";
-import { ModelBuilder, seededRandom } from "./model-builder.ts";
+import { linearTrainingStep } from "./linear-step.ts";
+import { seededRandom } from "./model-builder.ts";
 import type { OptimizerOptions } from "./optimizers.ts";
-import { buildTrainingStep } from "./training-step.ts";
 
 // A linear model with MSE, whose gradient is easy in plain TypeScript, trained three steps by the
 // step graph and by torch.optim's update rules written out in float64.
@@ -19,15 +18,8 @@ const x = values(batch * inputs);
 const target = values(batch * outputs);
 const initial = { weight: values(outputs * inputs), bias: values(outputs) };
 
-function linearModel() {
-  const m = new ModelBuilder(17);
-  const input = m.input("x", "float32", ["batch", inputs]);
-  m.initializer("weight", tensorFromNumbers("float32", [outputs, inputs], initial.weight));
-  m.initializer("bias", tensorFromNumbers("float32", [outputs], initial.bias));
-  const y = m.op("Gemm", [input, "weight", "bias"], { transB: 1 });
-  m.output(y, "float32");
-  return { model: loadModel(m.bytes()), output: y };
-}
+const weightTensor = () => tensorFromNumbers("float32", [outputs, inputs], initial.weight);
+const biasTensor = () => tensorFromNumbers("float32", [outputs], initial.bias);
 
 /** d mean((xW^T + b - t)^2) for weight and bias. */
 function gradients(weight: number[], bias: number[]): { weight: number[]; bias: number[] } {
@@ -93,12 +85,7 @@ async function trainSteps(
   packParameters: boolean,
   clip?: number,
 ) {
-  const { model, output } = linearModel();
-  const step = buildTrainingStep(model, {
-    modelOutput: output,
-    batchSize: batch,
-    loss: { type: "mse" },
-    optimizer: options,
+  const step = linearTrainingStep(weightTensor(), biasTensor(), batch, options, {
     packParameters,
     ...(clip === undefined ? {} : { clipGradNorm: clip }),
   });
@@ -170,13 +157,7 @@ describe("optimizers follow torch.optim's update rules", () => {
 
   it("SGD momentum updated inside the weight gradient's Gemm gives the bits of Mul then Add", async () => {
     const options: OptimizerOptions = { type: "sgd", momentum: 0.9 };
-    const { model, output } = linearModel();
-    const step = buildTrainingStep(model, {
-      modelOutput: output,
-      batchSize: batch,
-      loss: { type: "mse" },
-      optimizer: options,
-    });
+    const step = linearTrainingStep(weightTensor(), biasTensor(), batch, options);
     const nodes = onnx.ModelProto.decode(step.bytes).graph?.node ?? [];
     const folded = nodes.find((n) => n.opType === "Gemm" && n.input?.includes("weight.momentum_buffer"));
     assert.ok(folded, "the weight gradient's Gemm takes the momentum buffer as C");

@@ -5,13 +5,13 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import ort from "onnxruntime-node";
 import { type Tensor, tensorFromNumbers } from "../onnx/dtypes.ts";
-import { loadModel } from "../onnx/model.ts";
 import { onnx } from "../onnx/proto.ts";
 import { sessionOptions } from "../train/profile.ts";
 import { toOrt } from "./gradient-check.ts";
-import { ModelBuilder, seededRandom } from "./model-builder.ts";
+import { linearTrainingStep } from "./linear-step.ts";
+import { seededRandom } from "./model-builder.ts";
 import type { OptimizerOptions } from "./optimizers.ts";
-import { buildTrainingStep, isRowParameter } from "./training-step.ts";
+import { isRowParameter } from "./training-step.ts";
 
 // Inner dimensions up to 128: MLAS then sums each output in one block whatever the thread count.
 const [batch, inputs, outputs] = [8, 120, 600];
@@ -22,27 +22,9 @@ const target = values(batch * outputs);
 const weight = tensorFromNumbers("float32", [outputs, inputs], values(outputs * inputs));
 const bias = tensorFromNumbers("float32", [outputs], values(outputs));
 
-function linearModel() {
-  const m = new ModelBuilder(17);
-  const input = m.input("x", "float32", ["batch", inputs]);
-  m.initializer("weight", weight);
-  m.initializer("bias", bias);
-  const y = m.op("Gemm", [input, "weight", "bias"], { transB: 1 });
-  m.output(y, "float32");
-  return { model: loadModel(m.bytes()), output: y };
-}
-
 /** The weight after three steps, and the dims the step graph feeds it in. */
 async function threeSteps(options: OptimizerOptions, packed: boolean, threads: number) {
-  const { model, output } = linearModel();
-  const step = buildTrainingStep(model, {
-    modelOutput: output,
-    batchSize: batch,
-    loss: { type: "mse" },
-    optimizer: options,
-    packParameters: packed,
-    threads,
-  });
+  const step = linearTrainingStep(weight, bias, batch, options, { packParameters: packed, threads });
   const session = await ort.InferenceSession.create(step.bytes, sessionOptions(threads));
   const feeds: Record<string, ort.Tensor> = {
     x: toOrt(tensorFromNumbers("float32", [batch, inputs], x)),
