@@ -1,6 +1,7 @@
 // Reads of the Compute pallet's storage (PROTOCOL.md §11) into plain types, and access to its
 // calls. Both sides use it: the operator's bridge and the node daemons.
 import type { ApiPromise } from "@polkadot/api";
+import { TranscriptLayout } from "../protocol/transcript.ts";
 import { BridgeError } from "./errors.ts";
 import type { Extrinsic } from "./submitter.ts";
 import {
@@ -67,6 +68,8 @@ export interface TaskView {
   profile: string | null;
   /** The positions of the training-step graph (`spec.graph_nodes`, PROTOCOL.md §6.3): the range of phase 2 of a dispute. */
   graphNodes: number;
+  /** Steps between committed checkpoints (`spec.checkpoint_interval`): segment `s` is (s·k, min((s+1)·k, steps)]. */
+  checkpointInterval: bigint;
   commitDeadline: number;
   commitment: Commitment | null;
   /** The audit seed (PROTOCOL.md §5.3), once audits are selected. */
@@ -142,6 +145,20 @@ function audit(value: unknown, where: string): AuditView {
   };
 }
 
+/**
+ * The strided transcript layout of audit `auditIndex` as the chain computes it (PROTOCOL.md §5.4):
+ * its segment's bounds from the checkpoint interval and the committed steps, and the round's stride;
+ * null when the task has no such audit or no commitment.
+ */
+export function auditLayout(task: TaskView, auditIndex: number): TranscriptLayout | null {
+  const audit = task.audits[auditIndex];
+  if (!audit || !task.commitment) return null;
+  const start = BigInt(audit.segment) * task.checkpointInterval;
+  const full = start + task.checkpointInterval;
+  const end = full < task.commitment.steps ? full : task.commitment.steps;
+  return new TranscriptLayout(start, end, BigInt(task.transcriptStride));
+}
+
 export function taskFromPrimitive(chainTaskId: bigint, value: unknown): TaskView {
   const where = `Compute.Tasks(${chainTaskId})`;
   const raw = objectOf(value, where);
@@ -154,6 +171,10 @@ export function taskFromPrimitive(chainTaskId: bigint, value: unknown): TaskView
     attempt: numberOf(raw.attempt, `${where}.attempt`),
     profile: optionalOf(raw.profile, (present) => hashOf(present, `${where}.profile`)),
     graphNodes: numberOf(objectOf(raw.spec, `${where}.spec`).graphNodes, `${where}.spec.graphNodes`),
+    checkpointInterval: bigintOf(
+      objectOf(raw.spec, `${where}.spec`).checkpointInterval,
+      `${where}.spec.checkpointInterval`,
+    ),
     commitDeadline: numberOf(raw.commitDeadline, `${where}.commitDeadline`),
     commitment: optionalOf(raw.commitment, (present) => {
       const commitment = objectOf(present, `${where}.commitment`);

@@ -12,6 +12,7 @@ export {
 } from "./bridge.ts";
 export {
   type AuditView,
+  auditLayout,
   type ChainTaskStatus,
   type Commitment,
   type NodeView,

@@ -78,6 +78,12 @@ export const API_ERROR_CODES = [
   "dispute_not_found",
   "not_dispute_party",
   "segment_not_challengeable",
+  "audit_not_found",
+  "not_audit_verifier",
+  "verdict_not_on_chain",
+  "transcript_size_mismatch",
+  "transcript_root_mismatch",
+  "transcript_not_published",
   "chain_unavailable",
   "compute_invalid",
   // A failure on the server's side.

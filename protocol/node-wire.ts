@@ -174,6 +174,22 @@ export interface Acknowledged {
  * PUT /v1/nodes/disputes/{chainDisputeId}/evidence (application/octet-stream, the bundle's bytes as
  * worker-runtime/node/dispute-evidence.ts encodes them) answers one; GET on the same path lists them.
  */
+/**
+ * A verdict's whole strided transcript as its verifier published it through the gateway
+ * (chain/PROTOCOL.md §5.6): the chain holds only its root, a whistleblower compares these leaves
+ * with its own replay's to name the first wrong one.
+ */
+export interface PublishedTranscript {
+  chain_task_id: string;
+  attempt: number;
+  audit_index: number;
+  verifier: string;
+  /** The verdict's transcript root on chain, 0x hex: the leaves' RFC 6962 Merkle root. */
+  root: string;
+  /** The n leaves in order, lowercase hex (SHA-256 of the canonical checkpoint after each leaf's step). */
+  leaves: string[];
+}
+
 export interface DisputeEvidenceRef {
   chain_dispute_id: string;
   /** The uploading party's address. */

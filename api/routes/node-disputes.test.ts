@@ -3,6 +3,9 @@
 // upload is refused with a typed error and leaves nothing behind — a stranger's, an oversize one,
 // one whose bytes are not the signed hash, one for a dispute that does not exist. And the
 // whistleblowers' read of audited segments, refused to anyone else and outside a challenge window.
+// And verdict transcripts: the verifier publishes the leaves of its verdict, any registered node
+// reads them; leaves that are not the verdict's (another root, another count, a hostile size), or
+// from another node than the verifier, are refused with a typed error and leave nothing behind.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, describe, it } from "node:test";
@@ -55,6 +58,8 @@ interface DisputeGateway {
   t: TestApp;
   served: GatewayApp;
   dispute: DisputeView;
+  /** The disagreeing verifier's transcript leaves (0x hex). */
+  transcript: string[];
   close(): Promise<void>;
 }
 
@@ -72,7 +77,7 @@ async function disputeGateway(leaf: string, operators: string[]): Promise<Disput
     roundBlocks: 5_000,
     forcedErrorPpm: 0,
   });
-  const { dispute } = await openCommitmentDispute(chain, "//Bob", "//Charlie", leaf);
+  const { dispute, transcript } = await openCommitmentDispute(chain, "//Bob", "//Charlie", leaf);
   const t = await createTestApp({}, { queues: true });
   const served = await startGatewayApp(
     t,
@@ -87,6 +92,7 @@ async function disputeGateway(leaf: string, operators: string[]): Promise<Disput
     t,
     served,
     dispute,
+    transcript,
     async close() {
       await served.close();
       await t.close();
@@ -246,5 +252,89 @@ describe("audited segments through the node gateway", () => {
   it("refuses a whistleblower outside a challenge window, or for a task that does not exist", async () => {
     await refusedRead("//Dave", ["whistleblower"], chainTaskId, "segment_not_challengeable");
     await refusedRead("//Dave", ["whistleblower"], chainTaskId + 100n, "segment_not_challengeable");
+  });
+});
+
+describe("verdict transcripts through the node gateway", () => {
+  let gateway: DisputeGateway;
+  let served: GatewayApp;
+  let chainTaskId: bigint;
+  let leaves: string[];
+  let verifier: GatewayClient;
+
+  before(async () => {
+    gateway = await disputeGateway(`0x${"33".repeat(32)}`, []);
+    ({ served } = gateway);
+    chainTaskId = gateway.dispute.chainTaskId;
+    leaves = gateway.transcript.map((leaf) => leaf.slice(2));
+    verifier = new GatewayClient(served.url, await loadIdentity("//Charlie"));
+  });
+
+  after(async () => {
+    await gateway?.close();
+  });
+
+  const registered = async (seed: string) => {
+    const client = new GatewayClient(served.url, await loadIdentity(seed));
+    await client.register(["whistleblower"], "e".repeat(64));
+    return client;
+  };
+
+  async function refused(work: Promise<unknown>, status: number, code: string) {
+    await assert.rejects(work, (error: unknown) => {
+      assert.ok(error instanceof NodeError, String(error));
+      assert.equal(error.status, status, error.message);
+      assert.equal(error.apiCode, code, error.message);
+      return true;
+    });
+  }
+
+  const storedRows = () => gateway.t.database.db.transcriptLeaves.count({ where: { chainTaskId } });
+
+  it("refuses leaves from another node than the audit's verifier", async () => {
+    const stranger = await registered("//Dave");
+    await refused(stranger.publishTranscript(chainTaskId, 0, leaves), 403, "not_audit_verifier");
+    await refused(stranger.transcriptOf(chainTaskId, 0), 404, "transcript_not_published");
+    assert.equal(await storedRows(), 0);
+  });
+
+  it("refuses leaves whose root is not the verdict's, or that are not its count", async () => {
+    const forged = [leaves[0]!.replace(/^./, (c) => (c === "0" ? "1" : "0")), ...leaves.slice(1)];
+    await refused(verifier.publishTranscript(chainTaskId, 0, forged), 422, "transcript_root_mismatch");
+    await refused(
+      verifier.publishTranscript(chainTaskId, 0, leaves.slice(1)),
+      422,
+      "transcript_size_mismatch",
+    );
+    assert.equal(await storedRows(), 0);
+  });
+
+  it("refuses a hostile size as soon as it exceeds the audit's leaves", async () => {
+    const hostile = Array.from({ length: 32_768 }, () => randomBytes(32).toString("hex"));
+    await refused(verifier.publishTranscript(chainTaskId, 0, hostile), 413, "body_too_large");
+    assert.equal(await storedRows(), 0);
+  });
+
+  it("refuses an audit that does not exist", async () => {
+    await refused(verifier.publishTranscript(chainTaskId + 100n, 0, leaves), 404, "audit_not_found");
+    await refused(verifier.publishTranscript(chainTaskId, 1, leaves), 404, "audit_not_found");
+  });
+
+  it("stores the verifier's leaves once, and any registered node reads them back", async () => {
+    const published = await verifier.publishTranscript(chainTaskId, 0, leaves);
+    const task = (await chainReadsOf(gateway.chain).task(chainTaskId))!;
+    assert.deepEqual(published, {
+      chain_task_id: chainTaskId.toString(),
+      attempt: task.attempt,
+      audit_index: 0,
+      verifier: (await loadIdentity("//Charlie")).address,
+      root: task.audits[0]!.verdict!.transcript,
+      leaves,
+    });
+    assert.deepEqual(await verifier.publishTranscript(chainTaskId, 0, leaves), published);
+    assert.deepEqual(await (await registered("//Eve")).transcriptOf(chainTaskId, 0), published);
+    assert.equal(await storedRows(), 1);
+    const unregistered = new GatewayClient(served.url, await loadIdentity("//Ferdie"));
+    await refused(unregistered.transcriptOf(chainTaskId, 0), 403, "node_not_registered");
   });
 });

@@ -26,6 +26,7 @@ import {
   NodeAuthHeaders,
   NodeSchema,
   ProgressBody,
+  PublishedTranscriptSchema,
   RegisterBody,
   StoredCheckpoint,
   StoredModel,
@@ -336,6 +337,60 @@ const nodeRoutes: FastifyPluginAsyncTypebox<{ gateway: NodeGateway }> = async (a
     },
     async (request) =>
       gateway().auditedSegments.read(
+        request.nodeAddress,
+        BigInt(request.params.chainTaskId),
+        request.params.auditIndex,
+      ),
+  );
+
+  app.put(
+    "/v1/nodes/audits/:chainTaskId/:auditIndex/transcript",
+    {
+      schema: {
+        operationId: "publishTranscript",
+        security: [{ nodeSignature: [] }],
+        tags,
+        summary:
+          "The audit's verifier, once its verdict is on chain: publish the verdict's whole strided transcript (its n leaves of 32 bytes, concatenated, application/octet-stream), whose Merkle root must be the verdict's root",
+        headers: UploadHeaders,
+        params: AuditedSegmentParams,
+        response: {
+          201: answer("The published transcript", PublishedTranscriptSchema),
+          ...errorResponses(...AUTH_ERRORS, 404, 409, 413, 415, 422, 503),
+        },
+      },
+    },
+    async (request, reply) => {
+      const published = await gateway().transcripts.publish(
+        request.nodeAddress,
+        BigInt(request.params.chainTaskId),
+        request.params.auditIndex,
+        request.headers["x-content-sha256"],
+        request.body as Readable,
+      );
+      return reply.status(201).send(published);
+    },
+  );
+
+  app.get(
+    "/v1/nodes/audits/:chainTaskId/:auditIndex/transcript",
+    {
+      schema: {
+        operationId: "readTranscript",
+        security: [{ nodeSignature: [] }],
+        tags,
+        summary:
+          "Any registered node: the leaves the verifier published for the audit's verdict, to compare with its own replay leaf by leaf",
+        headers: NodeAuthHeaders,
+        params: AuditedSegmentParams,
+        response: {
+          200: answer("The published transcript", PublishedTranscriptSchema),
+          ...errorResponses(...AUTH_ERRORS, 404, 409, 503),
+        },
+      },
+    },
+    async (request) =>
+      gateway().transcripts.read(
         request.nodeAddress,
         BigInt(request.params.chainTaskId),
         request.params.auditIndex,

@@ -138,6 +138,24 @@ export const AuditedSegmentParams = Type.Object({
   auditIndex: Type.Integer({ minimum: 0, maximum: 255 }),
 });
 
+export const PublishedTranscriptSchema = Type.Object(
+  {
+    chain_task_id: Type.String({ pattern: "^[0-9]{1,20}$" }),
+    attempt: Type.Integer({ minimum: 0 }),
+    audit_index: Type.Integer({ minimum: 0 }),
+    verifier: Type.String({ description: "The publishing verifier's SS58 address" }),
+    root: Type.String({
+      pattern: "^0x[0-9a-fA-F]{64}$",
+      description: "The verdict's transcript root on chain: the leaves' RFC 6962 Merkle root",
+    }),
+    leaves: Type.Array(Sha256, {
+      description:
+        "The transcript's leaves in order: SHA-256 of the canonical checkpoint after each leaf's step",
+    }),
+  },
+  { title: "PublishedTranscript" },
+);
+
 export const DisputeEvidenceRefSchema = Type.Object(
   {
     chain_dispute_id: Type.String({ pattern: "^[0-9]{1,20}$" }),

@@ -41,6 +41,7 @@ import { NodeLeases } from "./nodes/leases.ts";
 import { NodeRegistry } from "./nodes/registry.ts";
 import { TrainingEvidence } from "./nodes/training-evidence.ts";
 import { TrainingTasks } from "./nodes/training-tasks.ts";
+import { PublishedTranscripts } from "./nodes/transcripts.ts";
 import { PlatformKey } from "./platform-key.ts";
 import { Quotes } from "./quotes.ts";
 import { Receipts } from "./receipts.ts";
@@ -122,6 +123,8 @@ export interface NodeGateway {
   disputeEvidence: DisputeEvidence;
   /** Audited segments for whistleblowers in a challenge window (PROTOCOL.md §5.6). */
   auditedSegments: AuditedSegments;
+  /** Verifiers' full verdict transcripts, for whistleblowers to name the first wrong leaf (PROTOCOL.md §5.6). */
+  transcripts: PublishedTranscripts;
 }
 
 export interface NodeGatewayOptions {
@@ -168,6 +171,7 @@ export function createNodeGateway(options: NodeGatewayOptions): NodeGateway {
     blobReads: new BlobReads(blobs, leases, grants, trustedReaders),
     disputeEvidence: new DisputeEvidence(options.db, blobs, chain, trustedReaders),
     auditedSegments: new AuditedSegments(options.db, registry, chain, options.workInputs ?? null, grants),
+    transcripts: new PublishedTranscripts(options.db, registry, chain),
   };
 }
 

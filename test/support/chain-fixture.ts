@@ -221,7 +221,13 @@ export async function openCommitmentDispute(
   workerSeed: string,
   verifierSeed: string,
   profile: string,
-): Promise<{ dispute: DisputeView; worker: NodeChainClient; verifier: NodeChainClient }> {
+): Promise<{
+  dispute: DisputeView;
+  worker: NodeChainClient;
+  verifier: NodeChainClient;
+  /** The verifier's transcript leaves (0x hex), whose root its verdict carries. */
+  transcript: string[];
+}> {
   const secret = newForcedErrorSecret();
   const [worker, verifier] = await Promise.all([
     NodeChainClient.create(chain.api, workerSeed),
@@ -291,7 +297,7 @@ export async function openCommitmentDispute(
   });
   const dispute = (await readOpenDisputes(chain.api)).find((d) => d.chainTaskId === chainTaskId);
   if (!dispute) throw new Error(`the disagreeing verdict on chain task ${chainTaskId} opened no dispute`);
-  return { dispute, worker, verifier };
+  return { dispute, worker, verifier, transcript };
 }
 
 /** The jackpot pot's free balance in planck (PROTOCOL.md §8): what forced-error payouts come from. */

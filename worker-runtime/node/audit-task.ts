@@ -127,10 +127,45 @@ function lazyTranscript(
   };
 }
 
+/**
+ * A skimming verifier's claim: the true first leaf (it replayed that far, which is all a
+ * whistleblower naming the first leaf would check) and the worker's end state for every leaf after.
+ */
+async function skimTranscript(
+  segment: ReplayOptions,
+  audit: AuditTask,
+  stride: number | null,
+): Promise<{ sha256: string; leaves: string[] | null }> {
+  const lazy = lazyTranscript(audit, stride);
+  if (stride === null || lazy.leaves!.length < 2) return lazy;
+  const first = await replaySegment({ ...segment, toStep: audit.from.step + stride });
+  return { ...lazy, leaves: [first.sha256, ...lazy.leaves!.slice(1)] };
+}
+
 /** A grieving verifier's claim: its honest replay with the end state changed, so that it can disagree. */
 function griefTranscript(replay: { sha256: string; leaves: string[] | null }) {
   const sha256 = sha256Hex(Buffer.concat([Buffer.from("grief"), Buffer.from(replay.sha256, "hex")]));
   return { sha256, leaves: replay.leaves && [...replay.leaves.slice(0, -1), sha256] };
+}
+
+/**
+ * Publishes the verdict's transcript leaves through the gateway, for whistleblowers to compare leaf
+ * by leaf (PROTOCOL.md §5.6). The verdict is on chain already and stands without them, so a refusal
+ * is logged, not thrown: a whistleblower then challenges from the root alone.
+ */
+async function publishTranscript(
+  client: GatewayClient,
+  duty: AuditDuty,
+  leaves: readonly string[],
+  log: (message: string) => void,
+): Promise<void> {
+  try {
+    await client.publishTranscript(duty.chainTaskId, duty.auditIndex, leaves);
+  } catch (error) {
+    log(
+      `audit ${duty.auditIndex} of chain task ${duty.chainTaskId}: transcript not published (${(error as Error).message})`,
+    );
+  }
 }
 
 /** Replays and answers one audit; returns its chain duty, whose reveal is owed after the challenge window. */
@@ -161,11 +196,11 @@ export async function runAuditTask(
         ).stride,
       );
     const fault = context.fault?.role === "verifier" ? context.fault : null;
-    const { result: replay, cpuSeconds } = await measureCpu(async () =>
-      fault?.verdict === "agrees-without-replay"
-        ? lazyTranscript(audit, stride)
-        : await replayForVerdict(segment, stride),
-    );
+    const { result: replay, cpuSeconds } = await measureCpu(async () => {
+      if (fault?.verdict === "agrees-without-replay") return lazyTranscript(audit, stride);
+      if (fault?.verdict === "invents-after-first-leaf") return skimTranscript(segment, audit, stride);
+      return replayForVerdict(segment, stride);
+    });
     // Whatever a verifier claims, its opinion follows from its transcript's end: the chain checks it.
     const claimed = fault?.verdict === "disagrees" ? griefTranscript(replay) : replay;
     const agrees = claimed.sha256 === audit.to.sha256;
@@ -190,6 +225,7 @@ export async function runAuditTask(
         log(
           `audit ${duty.auditIndex} of chain task ${duty.chainTaskId} is a forced error: transcript altered`,
         );
+      await publishTranscript(client, duty, published, log);
     }
     const signature = identity.sign(auditVerdictMessage(audit, agrees));
     const compute = computeReport(cpuSeconds, audit.to.step - audit.from.step);

@@ -52,6 +52,7 @@ function task(
     attempt: 0,
     profile: null,
     graphNodes: 12,
+    checkpointInterval: 10n,
     commitDeadline: 0,
     commitment: null,
     seed: null,

@@ -48,7 +48,7 @@ export interface VerifierFault {
   role: "verifier";
   description: string;
   /** What the verdict says instead of the replay's answer. */
-  verdict: "agrees-without-replay" | "disagrees";
+  verdict: "agrees-without-replay" | "invents-after-first-leaf" | "disagrees";
 }
 
 export type Fault = WorkerFault | VerifierFault;
@@ -180,6 +180,12 @@ export const FAULTS = {
     role: "verifier",
     description: "agrees without replaying",
     verdict: "agrees-without-replay",
+  },
+  skim: {
+    role: "verifier",
+    description:
+      "replays its segment only up to the transcript's first leaf and claims the worker's end state for every later leaf",
+    verdict: "invents-after-first-leaf",
   },
   grief: {
     role: "verifier",

@@ -13,6 +13,7 @@ import type {
   NodeInfo,
   NodeRole,
   Progress,
+  PublishedTranscript,
   RegisterRequest,
   TrainingClaim,
   VerdictReport,
@@ -106,6 +107,25 @@ export class GatewayClient {
   /** Whistleblowers: an audited segment in its challenge window, as its verifier got it. */
   auditedSegment(chainTaskId: bigint, auditIndex: number): Promise<AuditTask> {
     return this.json("GET", `/v1/nodes/audited-segments/${chainTaskId}/${auditIndex}`, undefined);
+  }
+
+  /**
+   * The audit's verifier, once its verdict is on chain: publishes the verdict's transcript leaves
+   * (hex, in order) so whistleblowers can name the first wrong one (PROTOCOL.md §5.6).
+   */
+  async publishTranscript(
+    chainTaskId: bigint,
+    auditIndex: number,
+    leaves: readonly string[],
+  ): Promise<PublishedTranscript> {
+    const bytes = Buffer.concat(leaves.map((leaf) => Buffer.from(leaf, "hex")));
+    const path = `/v1/nodes/audits/${chainTaskId}/${auditIndex}/transcript`;
+    return (await (await this.send("PUT", path, { bytes })).json()) as PublishedTranscript;
+  }
+
+  /** The transcript leaves the audit's verifier published; refused (404 transcript_not_published) until it did. */
+  transcriptOf(chainTaskId: bigint, auditIndex: number): Promise<PublishedTranscript> {
+    return this.json("GET", `/v1/nodes/audits/${chainTaskId}/${auditIndex}/transcript`, undefined);
   }
 
   /** A blob by hash; refuses content that does not hash to what was asked for. */

@@ -1,9 +1,11 @@
 // The whistleblower role (PROTOCOL.md §5.6): it watches the verdicts the chain accepts
 // (VerdictSubmitted), re-checks a share of them by replaying the audited segment itself with the
 // strided transcript, and challenges a verdict whose transcript root differs from its own before
-// the challenge window closes. A forced error it catches pays it the jackpot at the verifier's
-// reveal; a wrong verdict that was not forced opens a transcript dispute, which the node's dispute
-// player then plays as the challenger from the record kept here (dispute-records.ts).
+// the challenge window closes, naming the first leaf that differs from the leaves its verifier
+// published through the gateway (a guess from the root alone when it published none). A forced
+// error it catches pays it the jackpot at the verifier's reveal; a wrong verdict that was not forced
+// opens a transcript dispute, which the node's dispute player then plays as the challenger from the
+// record kept here (dispute-records.ts).
 //
 // Which verdicts: a draw keyed by a secret derived from the node's own seed, so the choice is
 // reproducible for the node (a restart re-checks the same verdicts) yet unpredictable to the
@@ -66,17 +68,42 @@ export function checkRecheckShare(share: number): number {
 }
 
 /**
- * The step to name as the first wrong leaf of a transcript whose root differs from the replay's.
- * The chain holds the verdict's root and end state, not its other leaves: when the end state is
- * wrong the segment's end is a wrong leaf; otherwise a leaf before it is, and the first one is
- * named — the leaf a forced error alters and a verifier that did not replay cannot know.
+ * The step to name as the first wrong leaf of a verdict's transcript whose root differs from the
+ * replay's. With the verifier's published leaves (`published`, checked against the root on chain)
+ * it is the step of the first leaf that differs from the replay's: the dispute then opens on the
+ * stride the verifier got wrong, whichever it is. Without them only the root and the end state are
+ * known: a wrong end state is a wrong leaf; otherwise the leaf before the end is drawn with the
+ * whistleblower's secret `key`, which a verifier cannot predict. A verifier that replayed only a
+ * prefix and invented the rest is then caught as often as the share of middle leaves it invented
+ * (always, when it replayed nothing), and cannot pick the one leaf to compute to escape it.
  */
 export function firstWrongStep(
   layout: TranscriptLayout,
-  verdictEndState: string,
-  replayedEnd: string,
+  replayed: readonly string[],
+  verdict: { endState: string; published: readonly string[] | null },
+  draw: { key: Buffer; chainTaskId: bigint; auditIndex: number },
 ): bigint {
-  return verdictEndState.replace(/^0x/, "") !== replayedEnd ? layout.end : layout.stepOf(0);
+  if (verdict.published) {
+    const index = verdict.published.findIndex((leaf, i) => leaf !== replayed[i]);
+    if (index >= 0) return layout.stepOf(index);
+  }
+  if (verdict.endState.replace(/^0x/, "") !== replayed.at(-1) || layout.leaves < 2) return layout.end;
+  const pick = createHmac("sha256", draw.key)
+    .update(`vt/first-wrong-leaf/${draw.chainTaskId}/${draw.auditIndex}`)
+    .digest()
+    .readUInt32BE(0);
+  return layout.stepOf(pick % (layout.leaves - 1));
+}
+
+/** The published leaves when they are the verdict's (n leaves with its root on chain), else null. */
+export function verdictLeaves(
+  layout: TranscriptLayout,
+  root: string,
+  published: readonly string[] | null,
+): string[] | null {
+  if (!published || published.length !== layout.leaves) return null;
+  const ours = `0x${Buffer.from(merkleRoot(published.map((leaf) => Buffer.from(leaf, "hex")))).toString("hex")}`;
+  return ours === root ? [...published] : null;
 }
 
 export class Whistleblower {
@@ -154,7 +181,14 @@ export class Whistleblower {
       log(`re-checked ${where}: its transcript is the replay's`);
       return result("honest");
     }
-    const step = firstWrongStep(layout, verdict.endState, replay.sha256);
+    const published = verdictLeaves(layout, verdict.transcript, await this.publishedLeaves(verdict));
+    if (!published) log(`the verifier of ${where} published no transcript leaves matching its root`);
+    const step = firstWrongStep(
+      layout,
+      replay.leaves!,
+      { endState: verdict.endState, published },
+      { key: this.key, chainTaskId, auditIndex },
+    );
     // Kept before the challenge: a transcript dispute may open at the reveal, and is played from it.
     keepVerifierRecord(
       this.options.dataDir,
@@ -168,6 +202,16 @@ export class Whistleblower {
     );
     log(`re-checked ${where}: its transcript differs from the replay's; challenged at step ${step}`);
     return result("challenged", step);
+  }
+
+  /** The leaves the verdict's verifier published through the gateway; null when it has not (yet). */
+  private async publishedLeaves(verdict: VerdictEvent): Promise<string[] | null> {
+    try {
+      return (await this.options.client.transcriptOf(verdict.chainTaskId, verdict.auditIndex)).leaves;
+    } catch (error) {
+      if (error instanceof NodeError && error.apiCode === "transcript_not_published") return null;
+      throw error;
+    }
   }
 
   /** Why no record of another challenge can be kept now; null when it can. */
