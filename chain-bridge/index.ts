@@ -36,6 +36,7 @@ export {
   type Rounding,
   type TokenRate,
 } from "./conversion.ts";
+export { fundAccounts } from "./dev-funds.ts";
 export {
   agreedStateBefore,
   askedPosition,

@@ -5,8 +5,10 @@
 // chain gives each audit of a task to a different verifier: with one, a colluding verifier would
 // see every audit, and a task could never get more than one. Their output goes to log files in the
 // data directory, one directory per node. `up --fault ROLE:MODE` adds one node that misbehaves
-// on purpose (worker-runtime/node/faults.ts), on the spare account //Ferdie; without one, a
-// whistleblower re-checking half the verdicts (its default share) runs on that account instead.
+// on purpose (worker-runtime/node/faults.ts), on the spare account //Ferdie. A whistleblower
+// re-checking half the verdicts (its default share) always runs beside them: on the spare account
+// when it is free, otherwise on a derived account (//Ferdie//whistleblower) that the stack funds
+// from the operator's account at start-up, so a faulty verifier meets a whistleblower too.
 // A referee process (`veritrain referee`, with the dev chain's governance key, the operator's)
 // rules on the pinpoint game's disputes from the evidence the nodes upload to the gateway, so a
 // disputed job ends.
@@ -14,6 +16,7 @@ import { type ChildProcess, spawn } from "node:child_process";
 import { mkdirSync, openSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { fundAccounts, PLANCK_PER_VT } from "../chain-bridge/index.ts";
 import { ConfigError } from "../config/errors.ts";
 import type { NodeRole } from "../protocol/node-wire.ts";
 import { NodeError } from "../worker-runtime/node/errors.ts";
@@ -28,6 +31,8 @@ export interface LocalNode {
   seed: string;
   /** A fault mode the node injects on purpose (`up --fault`). */
   fault?: string;
+  /** Not endowed at genesis: the stack funds it (fundLocalNodes) before it starts. */
+  needsFunds?: boolean;
 }
 
 export interface LocalNodeCounts {
@@ -44,10 +49,15 @@ export const LOCAL_NODE_DUTIES = 8;
 // node keeps its account when the other role's count changes, and //Ferdie is the one spare.
 const DEV_SEEDS = { worker: ["//Bob", "//Eve"], verifier: ["//Charlie", "//Dave"] } as const;
 const SPARE_SEEDS = ["//Ferdie"];
+/** The whistleblower's account when the spare is taken: derived from it, funded at start-up. */
+export const DERIVED_WHISTLEBLOWER_SEED = "//Ferdie//whistleblower";
+/** What a derived account is funded with: a whistleblower's stake for its duties, challenge bonds and fees. */
+export const LOCAL_NODE_FUNDS = 20_000n * PLANCK_PER_VT;
 
 /**
  * The nodes to run: `workers` workers and `verifiers` verifiers, each on a dev account of its own,
- * and the faulty node when there is one (on the spare account, which the honest ones then cannot use).
+ * the faulty node when there is one (on the spare account, which the honest ones then cannot use),
+ * and a whistleblower, on the spare account if left, otherwise on the derived one.
  */
 export function localNodes({ workers, verifiers }: LocalNodeCounts, faulty?: LocalNode): LocalNode[] {
   const spare = SPARE_SEEDS.filter((seed) => seed !== faulty?.seed);
@@ -55,7 +65,11 @@ export function localNodes({ workers, verifiers }: LocalNodeCounts, faulty?: Loc
     Array.from({ length: count }, (_, i) => ({ role, seed: DEV_SEEDS[role][i] ?? spare.shift() ?? "" }));
   const nodes = [...take("worker", workers), ...take("verifier", verifiers), ...(faulty ? [faulty] : [])];
   const left = spare.shift();
-  if (left) nodes.push({ role: "whistleblower", seed: left });
+  nodes.push(
+    left
+      ? { role: "whistleblower", seed: left }
+      : { role: "whistleblower", seed: DERIVED_WHISTLEBLOWER_SEED, needsFunds: true },
+  );
   if (workers < 1 || verifiers < 1 || nodes.some((node) => node.seed === "")) {
     throw new ConfigError(
       "INVALID_LIMIT",
@@ -87,7 +101,17 @@ export function faultyLocalNode(option: string, env: NodeJS.ProcessEnv = process
 
 /** The node's directory under `nodes/`: its role and account, e.g. "verifier-charlie". */
 export function localNodeDir({ role, seed, fault }: LocalNode): string {
-  return `${role}-${seed.replace("//", "").toLowerCase()}${fault ? `-${fault}` : ""}`;
+  return `${role}-${seed.replace(/^\/\//, "").replaceAll("//", "-").toLowerCase()}${fault ? `-${fault}` : ""}`;
+}
+
+/** Funds the nodes not endowed at genesis from the operator's account (`fromSeed`), before they stake. */
+export function fundLocalNodes(
+  chainWsUrl: string,
+  fromSeed: string,
+  nodes: readonly LocalNode[],
+): Promise<void> {
+  const seeds = nodes.filter((node) => node.needsFunds).map((node) => node.seed);
+  return fundAccounts(chainWsUrl, fromSeed, seeds, LOCAL_NODE_FUNDS);
 }
 
 export interface LocalNodes {

@@ -1,7 +1,8 @@
 // Brings up everything a Veritrain API needs on one machine: the services whose URLs are not
 // configured are started embedded (Postgres, Redis, the dev chain), then the API itself, and with
-// the embedded chain the local worker and verifier nodes (two of each unless told otherwise) and
-// a referee ruling on their disputes with the operator's key, the dev chain's governance key.
+// the embedded chain the local worker and verifier nodes (two of each unless told otherwise), a
+// whistleblower, and a referee ruling on their disputes with the operator's key, the dev chain's
+// governance key.
 import { join } from "node:path";
 import { type RunningApi, startApi } from "../api/server.ts";
 import { startDevnet } from "../chain/index.ts";
@@ -10,6 +11,7 @@ import { startEmbeddedServices } from "../config/embedded-services.ts";
 import type { Config } from "../config/env.ts";
 import {
   DEFAULT_LOCAL_NODES,
+  fundLocalNodes,
   type LocalNode,
   type LocalNodeCounts,
   type LocalNodes,
@@ -72,6 +74,8 @@ export async function startStack(config: Config, options: StackOptions = {}): Pr
       });
       stops.push(devnet.stop);
       await setProtocolParameters(devnet.wsUrl, config.operatorSeed, DEV_STACK_WINDOWS);
+      // Before the API's bridge signs with the operator's key too: one signer at a time per nonce.
+      await fundLocalNodes(devnet.wsUrl, config.operatorSeed, nodesToRun);
       started.push(`embedded dev chain at ${devnet.wsUrl} (a block every ${DEV_BLOCK_TIME_MS / 1000} s)`);
       chainWsUrl = devnet.wsUrl;
     }
