@@ -68,6 +68,15 @@ describe("convWeightGradient", () => {
     assert.ok(ops.includes("Transpose"));
   });
 
+  it("leaves a batch whose windows would take more than 16 MB, and grouped convolutions, to Conv", async () => {
+    const large = { ...fixtureConv, inputShape: [64, 64, 32, 32], outputShape: [64, 16, 32, 32] };
+    const grouped = { ...fixtureConv, group: 2 };
+    for (const conv of [large, grouped]) {
+      const ops = graphNodes(await gradientGraph(conv)).map((n) => n.opType);
+      assert.ok(ops.includes("Conv") && !ops.includes("Gather"), ops.join(", "));
+    }
+  });
+
   it("gives the same bits with 1, 2 and 4 threads", async () => {
     const feeds = { x: tensor(fixtureConv.inputShape), dy: tensor(fixtureConv.outputShape) };
     const graph = await gradientGraph(fixtureConv);

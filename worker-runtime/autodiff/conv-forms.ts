@@ -32,13 +32,20 @@ export function convWeightGradient(g: GraphBuilder, conv: ConvWeightGradient): s
   return windows ? unfoldedProduct(g, conv, windows) : groupedConvolutions(g, conv);
 }
 
+/**
+ * The most elements the windows may hold (16 MB of float32); past it the convolution form, which
+ * lays out one image's windows at a time, keeps the memory of a large batch of large images.
+ */
+const MAX_WINDOW_ELEMENTS = 1 << 22;
+
 const staticDims = (shape: readonly Dim[]): number[] | undefined =>
-  shape.slice(1).every((d) => typeof d === "number") ? (shape.slice(1) as number[]) : undefined;
+  shape.every((d) => typeof d === "number") ? (shape as number[]) : undefined;
 
 /**
  * For each kernel position k (row-major) and output position o (row-major), the flat index into
  * the padded input image of the element dW[·, ·, k] multiplies with dy[·, ·, o]; undefined where
- * this form does not apply (dynamic sizes, negative pads, windows past the padded input).
+ * this form does not apply (dynamic sizes, negative pads, windows past the padded input, windows
+ * too many for memory).
  */
 function windowIndices(conv: ConvWeightGradient): { padded: number[]; indices: number[] } | undefined {
   const inDims = staticDims(conv.inputShape);
@@ -47,8 +54,11 @@ function windowIndices(conv: ConvWeightGradient): { padded: number[]; indices: n
   const { strides, dilations, pads } = conv.geometry;
   const rank = conv.kernel.length;
   if (pads.some((p) => p < 0)) return undefined;
-  const padded = inDims.slice(1).map((size, d) => size + pads[d]! + pads[d + rank]!);
-  const outSpatial = outDims.slice(1);
+  const padded = inDims.slice(2).map((size, d) => size + pads[d]! + pads[d + rank]!);
+  const outSpatial = outDims.slice(2);
+  const product = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
+  if (inDims[0]! * inDims[1]! * product(conv.kernel) * product(outSpatial) > MAX_WINDOW_ELEMENTS)
+    return undefined;
   for (let d = 0; d < rank; d++) {
     if ((outSpatial[d]! - 1) * strides[d]! + (conv.kernel[d]! - 1) * dilations[d]! >= padded[d]!)
       return undefined;
