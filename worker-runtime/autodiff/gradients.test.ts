@@ -676,6 +676,39 @@ add({
     shape: [2, 2, 2, 2],
   }),
 });
+// Disjoint windows whose last one hangs over the end (ceil_mode) or into padding, or that leave
+// the end uncovered: MaxUnpool's inferred output size must not exceed x's.
+add({
+  name: "MaxPool 2x2 stride 2, ceil_mode over an odd size",
+  dtype: "float32",
+  distinct: true,
+  build: (m, p) => ({
+    output: m.op("MaxPool", [p("x", [1, 2, 5, 5])], { kernel_shape: [2, 2], strides: [2, 2], ceil_mode: 1 }),
+    shape: [1, 2, 3, 3],
+  }),
+});
+add({
+  name: "MaxPool 2x2 stride 2 with padding",
+  dtype: "float32",
+  distinct: true,
+  build: (m, p) => ({
+    output: m.op("MaxPool", [p("x", [1, 2, 5, 5])], {
+      kernel_shape: [2, 2],
+      strides: [2, 2],
+      pads: [1, 1, 1, 1],
+    }),
+    shape: [1, 2, 3, 3],
+  }),
+});
+add({
+  name: "MaxPool 2x2 stride 3 over an uncovered edge",
+  dtype: "float32",
+  distinct: true,
+  build: (m, p) => ({
+    output: m.op("MaxPool", [p("x", [1, 2, 7, 6])], { kernel_shape: [2, 2], strides: [3, 3] }),
+    shape: [1, 2, 2, 2],
+  }),
+});
 add({
   name: "AveragePool 3x3 stride 2 with padding, count_include_pad 0",
   dtype: "float32",

@@ -449,8 +449,16 @@ const maxPool: GradientRule = (c) => {
   // and 15 µs less for the CNN fixture's two pools on one thread.
   if (c.dtype === "float32" && c.node.attrs.int("storage_order", 0) === 0 && disjointWindows(c)) {
     const kernel = c.node.attrs.require(c.node.attrs.ints("kernel_shape"), "kernel_shape");
-    const strides = c.node.attrs.ints("strides") ?? kernel.map(() => 1);
-    return [g.op("MaxUnpool", [c.dy0, c.y(1), xShape], { kernel_shape: kernel, strides })];
+    const geo = windowGeometry(c, kernel);
+    // Its pads only bound the output size it infers, which must not exceed x's: the pool's, plus a
+    // ceil_mode window's overhang.
+    return [
+      g.op("MaxUnpool", [c.dy0, c.y(1), xShape], {
+        kernel_shape: kernel,
+        strides: geo.strides,
+        pads: geo.transposePads,
+      }),
+    ];
   }
   const flatShape = g.ints([-1]);
   const zeros = g.mul(g.reshape(x, flatShape), c.scalar(0));
