@@ -656,6 +656,18 @@ add({
   }),
 });
 add({
+  name: "ConvTranspose 2-D, stride 2, pads, output_padding, one group",
+  dtype: "float32",
+  build: (m, p) => ({
+    output: m.op("ConvTranspose", [p("x", [2, 3, 3, 3]), p("w", [3, 4, 3, 2])], {
+      strides: [2, 2],
+      pads: [1, 0, 1, 1],
+      output_padding: [1, 0],
+    }),
+    shape: [2, 4, 6, 5],
+  }),
+});
+add({
   name: "ConvTranspose 1-D with dilation and output_shape",
   dtype: "float32",
   build: (m, p) => ({
