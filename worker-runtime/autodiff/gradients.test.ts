@@ -656,6 +656,18 @@ add({
   }),
 });
 add({
+  name: "ConvTranspose 2-D, stride 2, pads, output_padding, one group",
+  dtype: "float32",
+  build: (m, p) => ({
+    output: m.op("ConvTranspose", [p("x", [2, 3, 3, 3]), p("w", [3, 4, 3, 2])], {
+      strides: [2, 2],
+      pads: [1, 0, 1, 1],
+      output_padding: [1, 0],
+    }),
+    shape: [2, 4, 6, 5],
+  }),
+});
+add({
   name: "ConvTranspose 1-D with dilation and output_shape",
   dtype: "float32",
   build: (m, p) => ({
@@ -674,6 +686,39 @@ add({
   build: (m, p) => ({
     output: m.op("MaxPool", [p("x", [2, 2, 4, 4])], { kernel_shape: [2, 2], strides: [2, 2] }),
     shape: [2, 2, 2, 2],
+  }),
+});
+// Disjoint windows whose last one hangs over the end (ceil_mode) or into padding, or that leave
+// the end uncovered: MaxUnpool's inferred output size must not exceed x's.
+add({
+  name: "MaxPool 2x2 stride 2, ceil_mode over an odd size",
+  dtype: "float32",
+  distinct: true,
+  build: (m, p) => ({
+    output: m.op("MaxPool", [p("x", [1, 2, 5, 5])], { kernel_shape: [2, 2], strides: [2, 2], ceil_mode: 1 }),
+    shape: [1, 2, 3, 3],
+  }),
+});
+add({
+  name: "MaxPool 2x2 stride 2 with padding",
+  dtype: "float32",
+  distinct: true,
+  build: (m, p) => ({
+    output: m.op("MaxPool", [p("x", [1, 2, 5, 5])], {
+      kernel_shape: [2, 2],
+      strides: [2, 2],
+      pads: [1, 1, 1, 1],
+    }),
+    shape: [1, 2, 3, 3],
+  }),
+});
+add({
+  name: "MaxPool 2x2 stride 3 over an uncovered edge",
+  dtype: "float32",
+  distinct: true,
+  build: (m, p) => ({
+    output: m.op("MaxPool", [p("x", [1, 2, 7, 6])], { kernel_shape: [2, 2], strides: [3, 3] }),
+    shape: [1, 2, 2, 2],
   }),
 });
 add({

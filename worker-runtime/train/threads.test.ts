@@ -130,6 +130,49 @@ const kernels: Array<[string, number[], (m: ModelBuilder, x: string) => string, 
     (m, x) => m.op("BatchNormalization", [x, ...[1, 0, 0, 1].map((v) => m.constant(f32([16], v)))]),
   ],
   ["MaxPool", [8, 16, 64, 64], (m, x) => m.op("MaxPool", [x], { kernel_shape: [2, 2], strides: [2, 2] })],
+  // MaxPool's gradient over disjoint windows (autodiff/gradients.ts): the gradient stored at the indices.
+  [
+    "MaxUnpool at MaxPool's indices",
+    [8, 16, 64, 64],
+    (m, x) => {
+      const [pooled, indices] = m.node("MaxPool", [x], { kernel_shape: [2, 2], strides: [2, 2] }, 2);
+      return m.op("MaxUnpool", [m.op("Neg", [pooled!]), indices!, m.ints([8, 16, 64, 64])], {
+        kernel_shape: [2, 2],
+        strides: [2, 2],
+      });
+    },
+  ],
+  // A convolution's weight gradient (autodiff/conv-forms.ts): the windows of a batch-last image,
+  // then their product with the gradient, rows (channels × kernel) at least as many as columns
+  // (output channels), over an inner dimension (positions × batch) many times MLAS's block.
+  [
+    "Gather of an image's windows",
+    [16, 34 * 34, 8],
+    (m, x) =>
+      m.op(
+        "Gather",
+        [
+          x,
+          m.constant(
+            tensorFromNumbers(
+              "int64",
+              [9, 1024],
+              Array.from({ length: 9 * 1024 }, (_, i) => {
+                const [k, o] = [Math.floor(i / 1024), i % 1024];
+                return (Math.floor(o / 32) + Math.floor(k / 3)) * 34 + (o % 32) + (k % 3);
+              }),
+            ),
+          ),
+        ],
+        { axis: 1 },
+      ),
+  ],
+  [
+    "Gemm with transB, more rows than columns, a long inner dimension",
+    [144, 8192],
+    // B computed, not a constant: onnxruntime packs a constant B once, with other blocks.
+    (m, x) => m.op("Gemm", [x, m.op("Slice", [x, m.ints([0]), m.ints([32])])], { transB: 1 }),
+  ],
   [
     "AveragePool",
     [8, 16, 64, 64],
