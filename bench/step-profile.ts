@@ -1,13 +1,15 @@
 // One training step of the compute-bound MLP (bench/compute-bound.ts), or of a fixture model, node
 // by node: the median kernel time of each node of the step graph the engine trains (optimised,
-// saved, run as is) over repeated runs, from onnxruntime's profiler: the matrix products of the
-// forward and backward passes apart from the rest (the optimizer's Gemms, which update, count with
-// the rest).
-//   node --import tsx bench/step-profile.ts [--model compute-bound|mlp|cnn|attention] [--threads 1] [--runs 100]
+// saved, run as is) over repeated runs, from onnxruntime's profiler: the matrix and convolution
+// products of the forward and backward passes apart from the rest (the optimizer's Gemms, which
+// update, count with the rest). With several thread counts (--threads 1,2), a column per count and
+// each node's time against the first: the nodes that do not split over threads are what keeps two
+// threads from 2x.
+//   node --import tsx bench/step-profile.ts [--model compute-bound|mlp|cnn|attention] [--threads 1[,2]] [--runs 100]
 import { parseArgs } from "node:util";
 import { BatchOrder } from "../worker-runtime/train/data/batches.ts";
 import { FIXTURE_MODELS, type FixtureName, loadFixture } from "../worker-runtime/train/fixtures.ts";
-import { nodeTimes } from "../worker-runtime/train/node-times.ts";
+import { type NodeTime, nodeTimes } from "../worker-runtime/train/node-times.ts";
 import { nextRun, setUpRun } from "../worker-runtime/train/run-setup.ts";
 import { computeBound } from "./compute-bound.ts";
 
@@ -18,46 +20,78 @@ const { values } = parseArgs({
     runs: { type: "string", default: "100" },
   },
 });
-const threads = Number(values.threads);
+const threadCounts = values.threads.split(",").map(Number);
+const runs = Number(values.runs);
 const model = values.model;
 if (model !== "compute-bound" && !(FIXTURE_MODELS as readonly string[]).includes(model)) {
   throw new Error(`--model: compute-bound or one of ${FIXTURE_MODELS.join(", ")}, got ${model}`);
 }
 const trainable = model === "compute-bound" ? computeBound() : loadFixture(model as FixtureName);
-const setup = await setUpRun(
-  trainable.model,
-  trainable.dataset,
-  { ...trainable.spec, epochs: undefined, max_steps: 1_000_000, validation: undefined },
-  { threads, stepsPerRun: 1 },
-);
-const position = { epoch: 0, batch: 0, rngAtEpochStart: setup.initialRng };
-const state = { step: 0, position, ...setup.engine.initialState() };
-const { input } = nextRun(setup, state, new BatchOrder(setup.plan, position), 1);
-const size = input.batch.target.dims[0]!;
-const times = await nodeTimes(setup.engine.stepGraphBytes(size), setup.engine.stepFeeds(state, input), {
-  threads,
-  runs: Number(values.runs),
-});
-await setup.engine.release();
+
+/** The node times of the step graph built for `threads` threads (the graph may differ by thread count). */
+async function profile(threads: number): Promise<NodeTime[]> {
+  const setup = await setUpRun(
+    trainable.model,
+    trainable.dataset,
+    { ...trainable.spec, epochs: undefined, max_steps: 1_000_000, validation: undefined },
+    { threads, stepsPerRun: 1 },
+  );
+  try {
+    const position = { epoch: 0, batch: 0, rngAtEpochStart: setup.initialRng };
+    const state = { step: 0, position, ...setup.engine.initialState() };
+    const { input } = nextRun(setup, state, new BatchOrder(setup.plan, position), 1);
+    const size = input.batch.target.dims[0]!;
+    return await nodeTimes(setup.engine.stepGraphBytes(size), setup.engine.stepFeeds(state, input), {
+      threads,
+      runs,
+    });
+  } finally {
+    await setup.engine.release();
+  }
+}
+
+const profiles: NodeTime[][] = [];
+for (const threads of threadCounts) profiles.push(await profile(threads));
+const [first, ...others] = profiles as [NodeTime[], ...NodeTime[][]];
+const timeOf = (list: NodeTime[], node: string) => list.find((t) => t.node === node)?.median;
 
 const isProduct = (t: { opType: string; node: string }) =>
   ["Gemm", "FusedGemm", "MatMul", "FusedMatMul", "Conv", "FusedConv", "ConvTranspose"].includes(t.opType) &&
   !t.node.startsWith("optimizer/");
-const products = times.filter(isProduct);
-const rest = times.filter((t) => !isProduct(t));
-const total = (list: typeof times) => list.reduce((sum, t) => sum + t.median, 0);
+const total = (list: NodeTime[]) => list.reduce((sum, t) => sum + t.median, 0);
 console.log(
-  `${model} step, ${threads} thread(s), median kernel time per node over ${values.runs} runs (µs):`,
+  `${model} step, ${threadCounts.join(" and ")} thread(s), median kernel time per node over ${runs} runs (µs)${others.length > 0 ? `, and against ${threadCounts[0]} thread(s)` : ""}:`,
 );
-for (const t of times) console.log(`${t.median.toFixed(0).padStart(7)}  ${t.opType.padEnd(12)} ${t.node}`);
-const byOp = new Map<string, number>();
-for (const t of times) byOp.set(t.opType, (byOp.get(t.opType) ?? 0) + t.median);
-console.log(
-  `\nby operator: ${[...byOp]
-    .sort((a, b) => b[1] - a[1])
-    .map(([op, us]) => `${op} ${us.toFixed(0)}`)
-    .join(", ")}`,
-);
-console.log(
-  `the ${products.length} products (matrix and convolution) of the forward and backward passes ${total(products).toFixed(0)} µs, the other ${rest.length} nodes ${total(rest).toFixed(0)} µs`,
-);
+for (const t of first) {
+  const columns = [
+    t.median.toFixed(0).padStart(7),
+    ...others.map((list) => {
+      const median = timeOf(list, t.node);
+      return median === undefined
+        ? "      -        "
+        : `${median.toFixed(0).padStart(7)} ${(median / t.median).toFixed(2).padStart(5)}x`;
+    }),
+  ];
+  console.log(`${columns.join(" ")}  ${t.opType.padEnd(12)} ${t.node}`);
+}
+// Nodes of another thread count's graph that the first's lacks.
+for (const [i, list] of others.entries()) {
+  for (const t of list.filter((t) => timeOf(first, t.node) === undefined)) {
+    console.log(`  only with ${threadCounts[i + 1]} threads: ${t.median.toFixed(0)}  ${t.opType} ${t.node}`);
+  }
+}
+for (const [i, times] of profiles.entries()) {
+  const byOp = new Map<string, number>();
+  for (const t of times) byOp.set(t.opType, (byOp.get(t.opType) ?? 0) + t.median);
+  const products = times.filter(isProduct);
+  const rest = times.filter((t) => !isProduct(t));
+  console.log(
+    `\n${threadCounts[i]} thread(s), by operator: ${[...byOp]
+      .sort((a, b) => b[1] - a[1])
+      .map(([op, us]) => `${op} ${us.toFixed(0)}`)
+      .join(", ")}`,
+  );
+  console.log(
+    `the ${products.length} products (matrix and convolution) of the forward and backward passes ${total(products).toFixed(0)} µs, the other ${rest.length} nodes ${total(rest).toFixed(0)} µs`,
+  );
+}
