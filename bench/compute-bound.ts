@@ -36,23 +36,32 @@ function safetensors(
   return bytes;
 }
 
-/** The compute-bound MLP with PyTorch's default initialization scale, on `samples` random samples. */
-export function computeBound(samples = 1024): Trainable {
-  return denseMlp({ widths: WIDTHS, batch: BATCH, samples });
+/** The momentum bench:train reports beside plain SGD (and what the other benches train with). */
+export const MOMENTUM = 0.9;
+
+/**
+ * The compute-bound MLP with PyTorch's default initialization scale, on `samples` random samples,
+ * trained by SGD with `momentum` (0: plain SGD, the products and the minimum update).
+ */
+export function computeBound(samples = 1024, momentum = MOMENTUM): Trainable {
+  return denseMlp({ widths: WIDTHS, batch: BATCH, samples, momentum });
 }
 
 /**
  * A ReLU MLP of `widths` (input first, classes last) with PyTorch's default initialization scale,
- * trained for one epoch of `samples` random samples in batches of `batch` (tests use small ones).
+ * trained by SGD with `momentum` for one epoch of `samples` random samples in batches of `batch`
+ * (tests use small ones).
  */
 export function denseMlp({
   widths,
   batch,
   samples,
+  momentum = MOMENTUM,
 }: {
   widths: number[];
   batch: number;
   samples: number;
+  momentum?: number;
 }): Trainable {
   const random = seededRandom(7);
   const m = new ModelBuilder();
@@ -78,7 +87,7 @@ export function denseMlp({
     output: h,
     loss: { type: "cross_entropy" },
     batch_size: batch,
-    optimizer: { type: "sgd", lr: 0.01, momentum: 0.9 },
+    optimizer: { type: "sgd", lr: 0.01, momentum },
     drop_last: true,
     epochs: 1,
     checkpoint_every: 1_000_000,

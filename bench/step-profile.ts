@@ -5,19 +5,21 @@
 // update, count with the rest). With several thread counts (--threads 1,2), a column per count and
 // each node's time against the first: the nodes that do not split over threads are what keeps two
 // threads from 2x.
-//   node --import tsx bench/step-profile.ts [--model compute-bound|mlp|cnn|attention] [--threads 1[,2]] [--runs 100]
+//   node --import tsx bench/step-profile.ts [--model compute-bound|mlp|cnn|attention] [--threads 1[,2]] [--runs 100] [--momentum 0.9]
 import { parseArgs } from "node:util";
 import { BatchOrder } from "../worker-runtime/train/data/batches.ts";
 import { FIXTURE_MODELS, type FixtureName, loadFixture } from "../worker-runtime/train/fixtures.ts";
 import { type NodeTime, nodeTimes } from "../worker-runtime/train/node-times.ts";
 import { nextRun, setUpRun } from "../worker-runtime/train/run-setup.ts";
-import { computeBound } from "./compute-bound.ts";
+import { computeBound, MOMENTUM } from "./compute-bound.ts";
 
 const { values } = parseArgs({
   options: {
     model: { type: "string", default: "compute-bound" },
     threads: { type: "string", default: "1" },
     runs: { type: "string", default: "100" },
+    // The compute-bound model's SGD momentum (0: plain SGD).
+    momentum: { type: "string", default: String(MOMENTUM) },
   },
 });
 const threadCounts = values.threads.split(",").map(Number);
@@ -26,7 +28,8 @@ const model = values.model;
 if (model !== "compute-bound" && !(FIXTURE_MODELS as readonly string[]).includes(model)) {
   throw new Error(`--model: compute-bound or one of ${FIXTURE_MODELS.join(", ")}, got ${model}`);
 }
-const trainable = model === "compute-bound" ? computeBound() : loadFixture(model as FixtureName);
+const trainable =
+  model === "compute-bound" ? computeBound(1024, Number(values.momentum)) : loadFixture(model as FixtureName);
 
 /** The node times of the step graph built for `threads` threads (the graph may differ by thread count). */
 async function profile(threads: number): Promise<NodeTime[]> {
