@@ -1,6 +1,7 @@
 // Reads of the Compute pallet's storage (PROTOCOL.md §11) into plain types, and access to its
 // calls. Both sides use it: the operator's bridge and the node daemons.
 import type { ApiPromise } from "@polkadot/api";
+import { type DeliveryView, deliveryFromPrimitive } from "./delivery-state.ts";
 import { BridgeError } from "./errors.ts";
 import type { Extrinsic } from "./submitter.ts";
 import {
@@ -79,6 +80,8 @@ export interface TaskView {
   audits: AuditView[];
   disputes: bigint[];
   payout: Payout | null;
+  /** The attempt's delivery challenge (PROTOCOL.md §7): open, or ruled `Delivered`. */
+  delivery: DeliveryView | null;
 }
 
 export interface NodeView {
@@ -181,7 +184,19 @@ export function taskFromPrimitive(chainTaskId: bigint, value: unknown): TaskView
         refund: bigintOf(payout.refund, `${where}.payout.refund`),
       };
     }),
+    delivery: deliveryFromPrimitive(raw.delivery, `${where}.delivery`),
   };
+}
+
+/** The tasks whose delivery challenge waits for the referee (PROTOCOL.md §7), in id order. */
+export async function readChallengedDeliveries(api: ApiPromise): Promise<TaskView[]> {
+  const entries = await computeStorage(api, "tasks").entries();
+  return entries
+    .map(([key, value]) =>
+      taskFromPrimitive(bigintOf(key.args[0]?.toPrimitive(), "task id"), value.toPrimitive()),
+    )
+    .filter((task) => task.status === "Committed" && task.delivery !== null && task.delivery.ruling === null)
+    .sort((a, b) => (a.chainTaskId < b.chainTaskId ? -1 : 1));
 }
 
 export async function readTask(api: ApiPromise, chainTaskId: bigint): Promise<TaskView | null> {

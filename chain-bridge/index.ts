@@ -18,6 +18,7 @@ export {
   type Payout,
   type ProtocolParameters,
   readBalance,
+  readChallengedDeliveries,
   readHead,
   readJackpot,
   readNode,
@@ -36,6 +37,12 @@ export {
   type TokenRate,
 } from "./conversion.ts";
 export {
+  type DeliveryClaimInput,
+  type DeliveryOutcome,
+  type DeliveryView,
+  deliveryOpen,
+} from "./delivery-state.ts";
+export {
   agreedStateBefore,
   askedPosition,
   type DisputeKind,
@@ -49,7 +56,7 @@ export {
 export { BridgeError, type BridgeErrorCode, type ModuleError } from "./errors.ts";
 export { EventWatcher, type EventWatcherOptions, type WatchedEvent } from "./event-watcher.ts";
 export { type ForcedErrorSecret, isForcedAudit, newForcedErrorSecret } from "./forced-errors.ts";
-export { resolveDispute, setProtocolParameters } from "./governance.ts";
+export { resolveDispute, ruleDelivery, setProtocolParameters } from "./governance.ts";
 export { type DecodedEvent, palletEventsSince } from "./inclusion.ts";
 export {
   type AuditRef,

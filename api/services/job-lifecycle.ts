@@ -24,6 +24,20 @@ export interface TrainingResult {
   commitmentSignature: string;
 }
 
+/**
+ * A worker's signed commitment the gateway refused because its model is not the one the last
+ * checkpoint gives: evidence, verified on chain, for a delivery challenge (PROTOCOL.md §7).
+ */
+export interface RefusedClaim {
+  /** The platform task id the worker signed. */
+  task_ref: string;
+  checkpoint_root: string;
+  leaf_count: number;
+  model_sha256: string;
+  /** sr25519 over commitmentMessage(...), 0x-prefixed hex. */
+  signature: string;
+}
+
 export interface AuditVerdict {
   /** The chain audit the verdict is for, when the audit was drawn on chain. */
   chain: { attempt: number; auditIndex: number; segment: number } | null;
@@ -49,9 +63,10 @@ export interface JobLifecycle {
   /**
    * The gateway refused evidence `worker` sent for the task (a checkpoint that is not a state of
    * the run, a commitment to a model other than the one its checkpoints give); `reason` is the
-   * gateway's own refusal.
+   * gateway's own refusal; `claim`, the worker's signed commitment to a model that is not its
+   * checkpoints' model, kept as evidence for a delivery challenge.
    */
-  evidenceRefused(taskId: string, worker: string, reason: string): Promise<void>;
+  evidenceRefused(taskId: string, worker: string, reason: string, claim?: RefusedClaim): Promise<void>;
   /** The task's worker failed it on every attempt its queue allows. */
   trainingAbandoned(taskId: string): Promise<void>;
   /**

@@ -62,6 +62,7 @@ function task(
     audits,
     disputes,
     payout: null,
+    delivery: null,
   };
 }
 
