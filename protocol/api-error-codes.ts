@@ -77,6 +77,8 @@ export const API_ERROR_CODES = [
   "verdict_invalid",
   "dispute_not_found",
   "not_dispute_party",
+  "not_referee",
+  "delivery_not_found",
   "segment_not_challengeable",
   "chain_unavailable",
   "compute_invalid",

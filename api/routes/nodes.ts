@@ -17,6 +17,8 @@ import {
   CheckpointParams,
   ClaimBody,
   CompleteBody,
+  DeliveryParams,
+  DeliveryRecordSchema,
   DisputeEvidenceList,
   DisputeEvidenceRefSchema,
   DisputeParams,
@@ -340,6 +342,26 @@ const nodeRoutes: FastifyPluginAsyncTypebox<{ gateway: NodeGateway }> = async (a
         BigInt(request.params.chainTaskId),
         request.params.auditIndex,
       ),
+  );
+
+  app.get(
+    "/v1/nodes/deliveries/:chainTaskId",
+    {
+      schema: {
+        operationId: "readDelivery",
+        security: [{ nodeSignature: [] }],
+        tags,
+        summary:
+          "The referee (operator key): the checkpoints stored for a committed task and its model, to rule a delivery challenge; download each by its SHA-256",
+        headers: NodeAuthHeaders,
+        params: DeliveryParams,
+        response: {
+          200: answer("What the platform holds of the task", DeliveryRecordSchema),
+          ...errorResponses(...AUTH_ERRORS, 404),
+        },
+      },
+    },
+    async (request) => gateway().deliveries.record(request.nodeAddress, BigInt(request.params.chainTaskId)),
   );
 
   app.get(

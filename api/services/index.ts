@@ -36,6 +36,7 @@ import { BlobGrants } from "./nodes/blob-grants.ts";
 import { BlobReads } from "./nodes/blob-reads.ts";
 import { NodeBlobs, type UploadLimits } from "./nodes/blobs.ts";
 import { chainReadsOf, type GatewayChainReads } from "./nodes/chain-reads.ts";
+import { Deliveries } from "./nodes/deliveries.ts";
 import { DisputeEvidence } from "./nodes/dispute-evidence.ts";
 import { NodeLeases } from "./nodes/leases.ts";
 import { NodeRegistry } from "./nodes/registry.ts";
@@ -122,6 +123,8 @@ export interface NodeGateway {
   disputeEvidence: DisputeEvidence;
   /** Audited segments for whistleblowers in a challenge window (PROTOCOL.md §5.6). */
   auditedSegments: AuditedSegments;
+  /** What was delivered for a committed task, for the referee of a delivery challenge (PROTOCOL.md §7). */
+  deliveries: Deliveries;
 }
 
 export interface NodeGatewayOptions {
@@ -168,6 +171,7 @@ export function createNodeGateway(options: NodeGatewayOptions): NodeGateway {
     blobReads: new BlobReads(blobs, leases, grants, trustedReaders),
     disputeEvidence: new DisputeEvidence(options.db, blobs, chain, trustedReaders),
     auditedSegments: new AuditedSegments(options.db, registry, chain, options.workInputs ?? null, grants),
+    deliveries: new Deliveries(options.db, trustedReaders),
   };
 }
 

@@ -16,12 +16,19 @@ export function assertScenario(result: ScenarioResult, logs: () => string): void
     "disagreeing-verdict": result.disagreeingVerdicts,
     deadline: result.deadlines.length,
     whistleblower: result.transcriptDisputes,
+    "delivery-challenge": result.lostDeliveries,
   };
   if (row.caughtBy) assert.ok(signals[row.caughtBy] > 0, `caught by ${row.caughtBy}\n${context()}`);
   else
     assert.deepEqual(
       signals,
-      { "refused-upload": 0, "disagreeing-verdict": 0, deadline: 0, whistleblower: 0 },
+      {
+        "refused-upload": 0,
+        "disagreeing-verdict": 0,
+        deadline: 0,
+        whistleblower: 0,
+        "delivery-challenge": 0,
+      },
       context(),
     );
 
@@ -57,6 +64,14 @@ export function assertScenario(result: ScenarioResult, logs: () => string): void
         (e) => e.type === "verification.fraud_proven" || e.type === "verification.dispute_rejected",
       ),
       `the dispute's outcome is a job event\n${context()}`,
+    );
+  }
+  if (row.caughtBy === "delivery-challenge") {
+    // It committed what it never delivered: the referee's ruling slashed it, in words on the job.
+    assert.equal(result.nodeSlashed, true, `the ${row.mode} node is slashed\n${context()}`);
+    assert.ok(
+      result.events.some((e) => e.type === "verification.delivery_challenged"),
+      `the challenge is a job event\n${context()}`,
     );
   }
 }

@@ -5,9 +5,15 @@ import type { NodeRole } from "./fraud-stack.ts";
 
 /**
  * How a cheat shows: a refused upload, a verdict disagreeing with the worker, a missed deadline,
- * or a whistleblower's challenge that opened a transcript dispute against the row's verifier.
+ * a whistleblower's challenge that opened a transcript dispute against the row's verifier, or a
+ * delivery challenge the referee ruled against the worker (chain/PROTOCOL.md §7).
  */
-export type Detection = "refused-upload" | "disagreeing-verdict" | "deadline" | "whistleblower";
+export type Detection =
+  | "refused-upload"
+  | "disagreeing-verdict"
+  | "deadline"
+  | "whistleblower"
+  | "delivery-challenge";
 
 export interface FraudRow {
   /** A mode of FAULTS, `honest`, or `absent` (a verifier staked on chain that never runs). */
@@ -82,7 +88,8 @@ export const FRAUD_ROWS: readonly FraudRow[] = [
     mode: "swap-model",
     role: "worker",
     suite: "evidence",
-    caughtBy: "refused-upload",
+    // The gateway refuses the model; the worker's signed claim to it is then ruled a false claim.
+    caughtBy: "delivery-challenge",
     ends: "succeeded",
     takeover: true,
     faked: null,
@@ -143,7 +150,7 @@ export const FRAUD_ROWS: readonly FraudRow[] = [
     mode: "commit-and-vanish",
     role: "worker",
     suite: "liveness",
-    caughtBy: "deadline",
+    caughtBy: "delivery-challenge",
     ends: "succeeded",
     takeover: true,
     faked: null,

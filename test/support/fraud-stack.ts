@@ -97,6 +97,8 @@ export interface Outcome {
   disagreeingVerdicts: number;
   /** Transcript disputes a whistleblower's challenge opened against a verdict. */
   transcriptDisputes: number;
+  /** Delivery challenges the referee ruled against the worker (undelivered or a false claim). */
+  lostDeliveries: number;
   /** Uploads and completions the gateway refused (from the faulty worker's own log). */
   refusedUploads: string[];
   /**
@@ -587,6 +589,11 @@ export class FraudStack {
         .length,
       transcriptDisputes: events.filter(
         (e) => e.type === "verification.disputed" && e.data.kind === "transcript",
+      ).length,
+      lostDeliveries: events.filter(
+        (e) =>
+          e.type === "verification.delivery_ruled" &&
+          (e.data.outcome === "undelivered" || e.data.outcome === "false_claim"),
       ).length,
       refusedUploads: [
         ...log.matchAll(/giving it back \(([^)]*(?:checkpoint_invalid|model_mismatch)[^)]*)\)/g),

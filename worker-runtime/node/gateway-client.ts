@@ -7,6 +7,7 @@ import type {
   ClaimRequest,
   Completion,
   ComputeReport,
+  DeliveryRecord,
   DisputeEvidenceRef,
   FailureReport,
   Lease,
@@ -106,6 +107,11 @@ export class GatewayClient {
   /** Whistleblowers: an audited segment in its challenge window, as its verifier got it. */
   auditedSegment(chainTaskId: bigint, auditIndex: number): Promise<AuditTask> {
     return this.json("GET", `/v1/nodes/audited-segments/${chainTaskId}/${auditIndex}`, undefined);
+  }
+
+  /** The referee (the operator's key): what the platform holds of a committed task (PROTOCOL.md §7). */
+  delivery(chainTaskId: bigint): Promise<DeliveryRecord> {
+    return this.json("GET", `/v1/nodes/deliveries/${chainTaskId}`, undefined);
   }
 
   /** A blob by hash; refuses content that does not hash to what was asked for. */
