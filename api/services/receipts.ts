@@ -26,6 +26,11 @@ const ANCHORED_EVENTS: Readonly<Record<string, string>> = {
   VerdictSubmitted: "verdict",
   AuditsClosed: "audits_closed",
   TaskFinalized: "finalized",
+  // A delivery challenge (PROTOCOL.md §7) of any attempt and how it ended: a worker slashed for
+  // withholding what it committed, or an honest one ruled to have delivered.
+  DeliveryChallenged: "delivery_challenged",
+  DeliveryRuled: "delivery_ruled",
+  DeliveryLapsed: "delivery_lapsed",
 };
 
 export interface ReceiptKeyView {
