@@ -1,0 +1,250 @@
+// The delivery dispute (chain/PROTOCOL.md §7) as the verification driver plays it, against the real
+// dev chain, Postgres and Redis, with the referee's delivery ruling over what the platform stores:
+// a worker commits its checkpoint root on chain and never completes. The driver challenges the
+// commit once its delivery window passed, and
+//  * a worker that withheld its checkpoints is ruled undelivered after its round, slashed, and the
+//    job trained again by another worker (before the delivery dispute it was voided unslashed);
+//  * an honest worker whose checkpoints reached the platform before it crashed is ruled to have
+//    delivered, never slashed, and is paid the bond; once it completes, audits are drawn;
+//  * with no referee, the challenge lapses: nobody is slashed and the job is trained again.
+import assert from "node:assert/strict";
+import { randomBytes } from "node:crypto";
+import { after, before, test } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  type EventWatcher,
+  NodeChainClient,
+  readTask,
+  setProtocolParameters,
+} from "../../chain-bridge/index.ts";
+import { merkleRoot } from "../../protocol/merkle.ts";
+import { sha256Hex } from "../../protocol/signed-messages.ts";
+import {
+  type BridgeFixture,
+  sampleSpec,
+  sealBlocks,
+  seedJob,
+  stakedNode,
+  startBridgeFixture,
+} from "../../test/support/chain-fixture.ts";
+import { type DriverRig, driverRig } from "../../test/support/verification-driver.ts";
+import type { DeliverySource } from "../../worker-runtime/node/delivery-referee.ts";
+import { NodeError } from "../../worker-runtime/node/errors.ts";
+import { Referee } from "../../worker-runtime/node/referee.ts";
+import { newId } from "../ids.ts";
+import { DELIVERY_CHALLENGED, DELIVERY_RULED } from "./delivery-driver.ts";
+import { taskIdOf } from "./job-dispatch.ts";
+import type { Ledger } from "./ledger.ts";
+import { Deliveries } from "./nodes/deliveries.ts";
+import type { VerificationDriver } from "./verification.ts";
+
+const COMMIT_BLOCKS = 4;
+let fixture: BridgeFixture;
+let rig: DriverRig;
+let driver: VerificationDriver;
+let ledger: Ledger;
+let watcher: EventWatcher;
+let referee: Referee;
+let governance: NodeChainClient;
+const workers = new Map<string, NodeChainClient>();
+const closing: NodeChainClient[] = [];
+/** The blob store as the referee reads it through the gateway: checkpoint bytes by SHA-256. */
+const blobs = new Map<string, Uint8Array>();
+
+before(async () => {
+  fixture = await startBridgeFixture();
+  await setProtocolParameters(fixture.devnet.wsUrl, "//Alice", {
+    commitBlocks: COMMIT_BLOCKS,
+    auditDelayBlocks: 1,
+    verdictBlocks: 4,
+    roundBlocks: 4,
+    forcedErrorPpm: 0,
+  });
+  rig = driverRig(fixture, (error) => console.error(error));
+  ({ driver, ledger } = rig);
+  const { db } = fixture.database;
+  for (const seed of ["//Bob", "//Dave", "//Eve"]) {
+    const worker = await stakedNode(fixture.chain, seed, { worker: true });
+    workers.set(worker.address, worker);
+  }
+  closing.push(await stakedNode(fixture.chain, "//Charlie", { verifier: true }));
+  await db.trainingJob.update({ where: { id: fixture.jobId }, data: { status: "cancelled" } });
+  watcher = await fixture.bridge.watch();
+  governance = await NodeChainClient.connect(fixture.devnet.wsUrl, "//Alice");
+  const deliveries = new Deliveries(db, new Set([governance.address]));
+  const source: DeliverySource = {
+    delivery: (chainTaskId) => deliveries.record(governance.address, chainTaskId),
+    download: async (sha256) => {
+      const bytes = blobs.get(sha256);
+      if (!bytes) throw new NodeError("BLOB_CORRUPT", `no blob ${sha256}`);
+      return bytes;
+    },
+  };
+  referee = new Referee({
+    chain: governance,
+    sudoSeed: "//Alice",
+    evidence: [],
+    runOf: async () => null,
+    deliveries: source,
+    log: () => undefined,
+  });
+});
+
+after(async () => {
+  await rig.close();
+  await watcher.stop();
+  await Promise.all([...workers.values(), ...closing, governance].map((node) => node.close()));
+  await fixture.stop();
+});
+
+async function driveUntil(done: () => Promise<boolean>, what: string, rule = false): Promise<void> {
+  for (let i = 0; i < 80; i++) {
+    await driver.tick();
+    if (rule) await referee.ruleDeliveries();
+    if (await done()) return;
+    await sealBlocks(fixture.chain, 1);
+    await sleep(50);
+  }
+  assert.fail(`the driver never got to: ${what}`);
+}
+
+const eventCount = (jobId: string, type: string) =>
+  fixture.database.db.jobEvent.count({ where: { jobId, type } });
+
+/**
+ * A paid-for job whose worker trained two segments and committed their root on chain, then went
+ * silent. `uploaded`: its checkpoints reached the platform before that (the honest crash), or not
+ * (the attack: it withholds them).
+ */
+async function committedJob(uploaded: boolean) {
+  const { db } = fixture.database;
+  const jobId = await seedJob(fixture.database);
+  const job = await db.trainingJob.findUniqueOrThrow({ where: { id: jobId } });
+  await ledger.topUp(job.organizationId, 1_000, `top-up:${jobId}`);
+  await ledger.reserve(job.organizationId, Number(job.reservedCents), `job:${jobId}:reserve`);
+  const file = (purpose: "model" | "dataset") =>
+    db.file.create({
+      data: {
+        id: newId("file"),
+        organizationId: job.organizationId,
+        purpose,
+        filename: purpose === "model" ? "model.onnx" : "data.npy",
+        sizeBytes: 1n,
+        sha256: randomBytes(32).toString("hex"),
+        details: { format: "npy" },
+      },
+    });
+  const [model, dataset] = await Promise.all([file("model"), file("dataset")]);
+  await db.trainingJob.update({
+    where: { id: jobId },
+    data: {
+      modelFileId: model.id,
+      datasetFileId: dataset.id,
+      spec: { checkpoint_every: 5 },
+      status: "running",
+    },
+  });
+  const taskId = taskIdOf(jobId);
+  const escrow = await fixture.bridge.openEscrow({
+    taskId,
+    jobId,
+    usdCents: 400n,
+    spec: sampleSpec({ verificationLevel: 1 }),
+  });
+  const worker = workers.get(escrow.worker!)!;
+  const checkpoints = [0, 1, 2].map(() => new Uint8Array(randomBytes(64)));
+  const leaves = checkpoints.map((bytes) => sha256Hex(bytes));
+  if (uploaded) {
+    for (const bytes of checkpoints) blobs.set(sha256Hex(bytes), bytes);
+    await db.checkpoint.createMany({
+      data: leaves.map((leaf, i) => ({ taskId, step: i * 5, sha256: leaf, sizeBytes: 64n })),
+    });
+  }
+  const committed = await worker.commit({
+    chainTaskId: escrow.chainTaskId,
+    checkpoints: 3,
+    steps: 10n,
+    root: `0x${Buffer.from(merkleRoot(leaves.map((l) => Buffer.from(l, "hex")))).toString("hex")}`,
+    result: `0x${leaves[2]}`,
+  });
+  assert.equal(committed.status, "succeeded", committed.error ?? undefined);
+  await driveUntil(async () => (await eventCount(jobId, DELIVERY_CHALLENGED)) > 0, "the delivery challenged");
+  return { jobId, taskId, chainTaskId: escrow.chainTaskId, worker };
+}
+
+async function slashesOf(address: string): Promise<number> {
+  const slashed = await fixture.database.db.chainEvent.findMany({ where: { name: "Slashed" } });
+  return slashed.filter((event) => (event.data as { who: string }).who === address).length;
+}
+
+async function rulingOf(jobId: string): Promise<Record<string, unknown>> {
+  const ruled = await fixture.database.db.jobEvent.findFirstOrThrow({
+    where: { jobId, type: DELIVERY_RULED },
+  });
+  return ruled.data as Record<string, unknown>;
+}
+
+test("a worker that commits and withholds its checkpoints is ruled undelivered, slashed, and the job is trained again", async () => {
+  const { db } = fixture.database;
+  const { jobId, taskId, chainTaskId, worker } = await committedJob(false);
+  const challenged = await readTask(fixture.chain.api, chainTaskId);
+  // Within its round to republish the worker is not ruled against.
+  assert.deepEqual(await referee.ruleDeliveries(), []);
+  assert.equal(challenged?.delivery?.ruling, null);
+  await driveUntil(
+    async () => (await eventCount(jobId, "training.rerun")) > 0,
+    "the job trained again",
+    true,
+  );
+
+  assert.equal(await slashesOf(worker.address), 1);
+  const ruling = await rulingOf(jobId);
+  assert.equal(ruling.outcome, "undelivered");
+  assert.equal(ruling.worker, worker.address);
+  const task = await readTask(fixture.chain.api, chainTaskId);
+  assert.equal(task?.status, "Assigned");
+  assert.notEqual(task?.worker, worker.address);
+  assert.equal((await db.trainingJob.findUniqueOrThrow({ where: { id: jobId } })).status, "running");
+  const events = await db.jobEvent.findMany({ where: { jobId } });
+  assert.ok(!JSON.stringify(events.map((event) => event.data)).match(/planck|VT\b|token/i), "no tokens");
+  assert.equal(await db.checkpoint.count({ where: { taskId } }), 0);
+  // Driving again changes nothing: the ruling is carried out once.
+  await driver.tick();
+  assert.equal(await db.jobEvent.count({ where: { jobId } }), events.length);
+  await fixture.bridge.cancel(taskId);
+});
+
+test("an honest worker that crashed after its commit is ruled to have delivered and is never slashed", async () => {
+  const { db } = fixture.database;
+  const { jobId, taskId, chainTaskId, worker } = await committedJob(true);
+  const slashedBefore = await slashesOf(worker.address);
+  const ruled = await referee.ruleDeliveries();
+  assert.deepEqual(ruled, [{ chainTaskId, outcome: "Delivered" }], "ruled at once: nothing is missing");
+  await driveUntil(async () => (await eventCount(jobId, DELIVERY_RULED)) > 0, "the ruling told");
+  assert.equal((await rulingOf(jobId)).outcome, "delivered");
+  assert.equal(await slashesOf(worker.address), slashedBefore);
+  const task = await readTask(fixture.chain.api, chainTaskId);
+  assert.equal(task?.status, "Committed");
+  assert.equal(task?.worker, worker.address);
+  // The worker comes back and completes (what the gateway records): audits follow.
+  await db.trainingJob.update({ where: { id: jobId }, data: { status: "verifying" } });
+  await db.jobEvent.create({ data: { jobId, type: "training.completed", data: {} } });
+  await driveUntil(
+    async () => (await fixture.bridge.taskState(taskId)).status === "Auditing",
+    "audits drawn",
+  );
+});
+
+test("without a referee the challenge lapses: nobody is slashed and the job is trained again", async () => {
+  const { db } = fixture.database;
+  const { jobId, taskId, chainTaskId, worker } = await committedJob(false);
+  const slashedBefore = await slashesOf(worker.address);
+  await driveUntil(async () => (await eventCount(jobId, "training.rerun")) > 0, "the job trained again");
+  assert.equal((await rulingOf(jobId)).outcome, "lapsed");
+  assert.equal(await slashesOf(worker.address), slashedBefore);
+  const lapsed = await db.chainEvent.findMany({ where: { name: "DeliveryLapsed", chainTaskId } });
+  assert.equal(lapsed.length, 1);
+  const task = await readTask(fixture.chain.api, chainTaskId);
+  assert.notEqual(task?.worker, worker.address);
+  await fixture.bridge.cancel(taskId);
+});
