@@ -79,6 +79,7 @@ export const API_ERROR_CODES = [
   "not_dispute_party",
   "not_referee",
   "delivery_not_found",
+  "delivery_not_challenged",
   "segment_not_challengeable",
   "chain_unavailable",
   "compute_invalid",

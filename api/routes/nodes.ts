@@ -17,6 +17,7 @@ import {
   CheckpointParams,
   ClaimBody,
   CompleteBody,
+  DeliveryCheckpointParams,
   DeliveryParams,
   DeliveryRecordSchema,
   DisputeEvidenceList,
@@ -362,6 +363,35 @@ const nodeRoutes: FastifyPluginAsyncTypebox<{ gateway: NodeGateway }> = async (a
       },
     },
     async (request) => gateway().deliveries.record(request.nodeAddress, BigInt(request.params.chainTaskId)),
+  );
+
+  app.put(
+    "/v1/nodes/deliveries/:chainTaskId/checkpoints/:step",
+    {
+      schema: {
+        operationId: "republishCheckpoint",
+        security: [{ nodeSignature: [] }],
+        tags,
+        summary:
+          "A worker named in an open delivery challenge: republish a checkpoint it committed (application/octet-stream), for the referee",
+        headers: UploadHeaders,
+        params: DeliveryCheckpointParams,
+        response: {
+          201: answer("The stored checkpoint", StoredCheckpoint),
+          ...errorResponses(...AUTH_ERRORS, 404, 409, 413, 415, 503),
+        },
+      },
+    },
+    async (request, reply) => {
+      const stored = await gateway().deliveries.republish(
+        request.nodeAddress,
+        BigInt(request.params.chainTaskId),
+        request.params.step,
+        request.headers["x-content-sha256"],
+        request.body as Readable,
+      );
+      return reply.status(201).send(stored);
+    },
   );
 
   app.get(

@@ -153,6 +153,10 @@ export const DisputeEvidenceList = Type.Object(
 );
 
 export const DeliveryParams = Type.Object({ chainTaskId: ChainTaskId });
+export const DeliveryCheckpointParams = Type.Object({
+  chainTaskId: ChainTaskId,
+  step: Type.Integer({ minimum: 0 }),
+});
 export const DeliveryRecordSchema = Type.Object(
   {
     chain_task_id: ChainTaskId,

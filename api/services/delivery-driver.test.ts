@@ -9,6 +9,10 @@
 //  * with no referee, the challenge lapses: nobody is slashed and the job is trained again.
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Readable } from "node:stream";
 import { after, before, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
@@ -29,12 +33,14 @@ import {
 } from "../../test/support/chain-fixture.ts";
 import { type DriverRig, driverRig } from "../../test/support/verification-driver.ts";
 import type { DeliverySource } from "../../worker-runtime/node/delivery-referee.ts";
-import { NodeError } from "../../worker-runtime/node/errors.ts";
 import { Referee } from "../../worker-runtime/node/referee.ts";
 import { newId } from "../ids.ts";
+import { FilesystemBlobStore } from "./blobs.ts";
 import { DELIVERY_CHALLENGED, DELIVERY_RULED } from "./delivery-driver.ts";
 import { taskIdOf } from "./job-dispatch.ts";
 import type { Ledger } from "./ledger.ts";
+import { NodeBlobs } from "./nodes/blobs.ts";
+import { chainReadsOf } from "./nodes/chain-reads.ts";
 import { Deliveries } from "./nodes/deliveries.ts";
 import type { VerificationDriver } from "./verification.ts";
 
@@ -48,8 +54,9 @@ let referee: Referee;
 let governance: NodeChainClient;
 const workers = new Map<string, NodeChainClient>();
 const closing: NodeChainClient[] = [];
-/** The blob store as the referee reads it through the gateway: checkpoint bytes by SHA-256. */
-const blobs = new Map<string, Uint8Array>();
+let deliveries: Deliveries;
+let nodeBlobs: NodeBlobs;
+const blobDir = mkdtempSync(join(tmpdir(), "veritrain-deliveries-"));
 
 before(async () => {
   fixture = await startBridgeFixture();
@@ -71,14 +78,17 @@ before(async () => {
   await db.trainingJob.update({ where: { id: fixture.jobId }, data: { status: "cancelled" } });
   watcher = await fixture.bridge.watch();
   governance = await NodeChainClient.connect(fixture.devnet.wsUrl, "//Alice");
-  const deliveries = new Deliveries(db, new Set([governance.address]));
+  const limit = 1 << 20;
+  nodeBlobs = new NodeBlobs(new FilesystemBlobStore(blobDir), {
+    checkpointBytes: limit,
+    modelBytes: limit,
+    evidenceBytes: limit,
+  });
+  deliveries = new Deliveries(db, nodeBlobs, chainReadsOf(fixture.bridge), new Set([governance.address]));
+  // What the referee reads through the gateway with the operator's key.
   const source: DeliverySource = {
     delivery: (chainTaskId) => deliveries.record(governance.address, chainTaskId),
-    download: async (sha256) => {
-      const bytes = blobs.get(sha256);
-      if (!bytes) throw new NodeError("BLOB_CORRUPT", `no blob ${sha256}`);
-      return bytes;
-    },
+    download: async (sha256) => Buffer.concat(await (await nodeBlobs.open(sha256)).toArray()),
   };
   referee = new Referee({
     chain: governance,
@@ -95,6 +105,7 @@ after(async () => {
   await watcher.stop();
   await Promise.all([...workers.values(), ...closing, governance].map((node) => node.close()));
   await fixture.stop();
+  rmSync(blobDir, { recursive: true, force: true });
 });
 
 async function driveUntil(done: () => Promise<boolean>, what: string, rule = false): Promise<void> {
@@ -155,7 +166,8 @@ async function committedJob(uploaded: boolean) {
   const checkpoints = [0, 1, 2].map(() => new Uint8Array(randomBytes(64)));
   const leaves = checkpoints.map((bytes) => sha256Hex(bytes));
   if (uploaded) {
-    for (const bytes of checkpoints) blobs.set(sha256Hex(bytes), bytes);
+    for (const bytes of checkpoints)
+      await nodeBlobs.store("checkpoint", Readable.from([bytes]), sha256Hex(bytes));
     await db.checkpoint.createMany({
       data: leaves.map((leaf, i) => ({ taskId, step: i * 5, sha256: leaf, sizeBytes: 64n })),
     });
@@ -169,7 +181,7 @@ async function committedJob(uploaded: boolean) {
   });
   assert.equal(committed.status, "succeeded", committed.error ?? undefined);
   await driveUntil(async () => (await eventCount(jobId, DELIVERY_CHALLENGED)) > 0, "the delivery challenged");
-  return { jobId, taskId, chainTaskId: escrow.chainTaskId, worker };
+  return { jobId, taskId, chainTaskId: escrow.chainTaskId, worker, checkpoints };
 }
 
 async function slashesOf(address: string): Promise<number> {
@@ -233,6 +245,24 @@ test("an honest worker that crashed after its commit is ruled to have delivered 
     async () => (await fixture.bridge.taskState(taskId)).status === "Auditing",
     "audits drawn",
   );
+});
+
+test("an honest worker whose checkpoints never reached the platform republishes them within its round: delivered", async () => {
+  const { jobId, chainTaskId, worker, checkpoints } = await committedJob(false);
+  const slashedBefore = await slashesOf(worker.address);
+  assert.deepEqual(await referee.ruleDeliveries(), [], "nothing to rule on yet: the worker's round runs");
+  const republish = (node: string, step: number, bytes: Uint8Array) =>
+    deliveries.republish(node, chainTaskId, step, sha256Hex(bytes), Readable.from([bytes]));
+  const stranger = [...workers.keys()].find((address) => address !== worker.address)!;
+  await assert.rejects(republish(stranger, 0, checkpoints[0]!), { code: "delivery_not_challenged" });
+  await assert.rejects(republish(worker.address, 3, checkpoints[1]!), { code: "checkpoint_step_invalid" });
+  // What its node does from its worker record (delivery-answer.ts).
+  for (const [index, bytes] of checkpoints.entries()) await republish(worker.address, index * 5, bytes);
+  assert.deepEqual(await referee.ruleDeliveries(), [{ chainTaskId, outcome: "Delivered" }]);
+  await driveUntil(async () => (await eventCount(jobId, DELIVERY_RULED)) > 0, "the ruling told");
+  assert.equal((await rulingOf(jobId)).outcome, "delivered");
+  assert.equal(await slashesOf(worker.address), slashedBefore);
+  await assert.rejects(republish(worker.address, 0, checkpoints[0]!), { code: "delivery_not_challenged" });
 });
 
 test("without a referee the challenge lapses: nobody is slashed and the job is trained again", async () => {

@@ -171,7 +171,7 @@ export function createNodeGateway(options: NodeGatewayOptions): NodeGateway {
     blobReads: new BlobReads(blobs, leases, grants, trustedReaders),
     disputeEvidence: new DisputeEvidence(options.db, blobs, chain, trustedReaders),
     auditedSegments: new AuditedSegments(options.db, registry, chain, options.workInputs ?? null, grants),
-    deliveries: new Deliveries(options.db, trustedReaders),
+    deliveries: new Deliveries(options.db, blobs, chain, trustedReaders),
   };
 }
 

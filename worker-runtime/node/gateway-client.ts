@@ -114,6 +114,11 @@ export class GatewayClient {
     return this.json("GET", `/v1/nodes/deliveries/${chainTaskId}`, undefined);
   }
 
+  /** A worker named in an open delivery challenge republishes a checkpoint it committed (PROTOCOL.md §7). */
+  async republishCheckpoint(chainTaskId: bigint, step: number, bytes: Uint8Array): Promise<void> {
+    await this.send("PUT", `/v1/nodes/deliveries/${chainTaskId}/checkpoints/${step}`, { bytes });
+  }
+
   /** A blob by hash; refuses content that does not hash to what was asked for. */
   async download(sha256: string): Promise<Uint8Array> {
     const response = await this.send("GET", `/v1/nodes/blobs/${sha256}`, {});

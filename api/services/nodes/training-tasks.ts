@@ -29,7 +29,7 @@ import type { TrainingEvidence } from "./training-evidence.ts";
  * Runs the checks an upload must pass before its bytes are read; a refused upload is drained
  * rather than left unread, as the node is still sending it.
  */
-async function beforeUpload<T>(content: Readable, checks: () => Promise<T>): Promise<T> {
+export async function beforeUpload<T>(content: Readable, checks: () => Promise<T>): Promise<T> {
   try {
     return await checks();
   } catch (error) {
