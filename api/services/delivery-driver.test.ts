@@ -21,6 +21,7 @@ import {
   readTask,
   setProtocolParameters,
 } from "../../chain-bridge/index.ts";
+import { decodeCheckpoint, encodeCheckpoint } from "../../protocol/checkpoint.ts";
 import { merkleRoot } from "../../protocol/merkle.ts";
 import { sha256Hex } from "../../protocol/signed-messages.ts";
 import {
@@ -34,6 +35,8 @@ import {
 import { type DriverRig, driverRig } from "../../test/support/verification-driver.ts";
 import type { DeliverySource } from "../../worker-runtime/node/delivery-referee.ts";
 import { Referee } from "../../worker-runtime/node/referee.ts";
+import { loadFixture } from "../../worker-runtime/train/fixtures.ts";
+import { deliveredModel, initialCheckpoint } from "../../worker-runtime/train/trainer.ts";
 import { newId } from "../ids.ts";
 import { FilesystemBlobStore } from "./blobs.ts";
 import { DELIVERY_CHALLENGED, DELIVERY_RULED } from "./delivery-driver.ts";
@@ -55,6 +58,9 @@ let governance: NodeChainClient;
 const workers = new Map<string, NodeChainClient>();
 const closing: NodeChainClient[] = [];
 let deliveries: Deliveries;
+const mlp = loadFixture("mlp");
+/** A run of the mlp fixture's model: its step-0 state and two later ones, the committed leaves. */
+let run: Uint8Array[] = [];
 let nodeBlobs: NodeBlobs;
 const blobDir = mkdtempSync(join(tmpdir(), "veritrain-deliveries-"));
 
@@ -67,7 +73,28 @@ before(async () => {
     roundBlocks: 4,
     forcedErrorPpm: 0,
   });
-  rig = driverRig(fixture, (error) => console.error(error));
+  const limit = 1 << 20;
+  nodeBlobs = new NodeBlobs(new FilesystemBlobStore(blobDir), {
+    checkpointBytes: limit,
+    modelBytes: limit,
+    evidenceBytes: limit,
+  });
+  await nodeBlobs.store("model", Readable.from([mlp.model]), sha256Hex(mlp.model));
+  const initial = await initialCheckpoint(mlp.model, mlp.dataset, mlp.spec);
+  const state = decodeCheckpoint(initial);
+  const scaled = (step: number, by: number) =>
+    encodeCheckpoint({
+      ...state,
+      step,
+      params: new Map(
+        [...state.params].map(([name, t]) => [
+          name,
+          { ...t, data: (t.data as Float32Array).map((v) => v * by) },
+        ]),
+      ),
+    });
+  run = [initial, scaled(5, 0.5), scaled(10, 0.25)];
+  rig = driverRig(fixture, (error) => console.error(error), nodeBlobs);
   ({ driver, ledger } = rig);
   const { db } = fixture.database;
   for (const seed of ["//Bob", "//Dave", "//Eve"]) {
@@ -78,12 +105,6 @@ before(async () => {
   await db.trainingJob.update({ where: { id: fixture.jobId }, data: { status: "cancelled" } });
   watcher = await fixture.bridge.watch();
   governance = await NodeChainClient.connect(fixture.devnet.wsUrl, "//Alice");
-  const limit = 1 << 20;
-  nodeBlobs = new NodeBlobs(new FilesystemBlobStore(blobDir), {
-    checkpointBytes: limit,
-    modelBytes: limit,
-    evidenceBytes: limit,
-  });
   deliveries = new Deliveries(db, nodeBlobs, chainReadsOf(fixture.bridge), new Set([governance.address]));
   // What the referee reads through the gateway with the operator's key.
   const source: DeliverySource = {
@@ -141,7 +162,7 @@ async function committedJob(uploaded: boolean) {
         purpose,
         filename: purpose === "model" ? "model.onnx" : "data.npy",
         sizeBytes: 1n,
-        sha256: randomBytes(32).toString("hex"),
+        sha256: purpose === "model" ? sha256Hex(mlp.model) : randomBytes(32).toString("hex"),
         details: { format: "npy" },
       },
     });
@@ -163,7 +184,7 @@ async function committedJob(uploaded: boolean) {
     spec: sampleSpec({ verificationLevel: 1 }),
   });
   const worker = workers.get(escrow.worker!)!;
-  const checkpoints = [0, 1, 2].map(() => new Uint8Array(randomBytes(64)));
+  const checkpoints = run;
   const leaves = checkpoints.map((bytes) => sha256Hex(bytes));
   if (uploaded) {
     for (const bytes of checkpoints)
@@ -226,25 +247,31 @@ test("a worker that commits and withholds its checkpoints is ruled undelivered, 
   await fixture.bridge.cancel(taskId);
 });
 
-test("an honest worker that crashed after its commit is ruled to have delivered and is never slashed", async () => {
+test("an honest worker that crashed after its commit is ruled to have delivered, never slashed, and the job goes on", async () => {
   const { db } = fixture.database;
   const { jobId, taskId, chainTaskId, worker } = await committedJob(true);
   const slashedBefore = await slashesOf(worker.address);
   const ruled = await referee.ruleDeliveries();
   assert.deepEqual(ruled, [{ chainTaskId, outcome: "Delivered" }], "ruled at once: nothing is missing");
-  await driveUntil(async () => (await eventCount(jobId, DELIVERY_RULED)) > 0, "the ruling told");
-  assert.equal((await rulingOf(jobId)).outcome, "delivered");
-  assert.equal(await slashesOf(worker.address), slashedBefore);
-  const task = await readTask(fixture.chain.api, chainTaskId);
-  assert.equal(task?.status, "Committed");
-  assert.equal(task?.worker, worker.address);
-  // The worker comes back and completes (what the gateway records): audits follow.
-  await db.trainingJob.update({ where: { id: jobId }, data: { status: "verifying" } });
-  await db.jobEvent.create({ data: { jobId, type: "training.completed", data: {} } });
+  // The worker never comes back: the platform completes on its behalf, and audits follow.
   await driveUntil(
     async () => (await fixture.bridge.taskState(taskId)).status === "Auditing",
     "audits drawn",
   );
+  assert.equal((await rulingOf(jobId)).outcome, "delivered");
+  assert.equal(await slashesOf(worker.address), slashedBefore);
+  const job = await db.trainingJob.findUniqueOrThrow({ where: { id: jobId } });
+  assert.equal(job.status, "verifying");
+  assert.equal(
+    job.resultSha256,
+    sha256Hex(deliveredModel(mlp.model, run[2]!)),
+    "the model its last checkpoint gives",
+  );
+  const task = await db.task.findUniqueOrThrow({ where: { id: taskId } });
+  assert.equal(task.commitmentSignature, null, "it never signed: its commit on chain stands for it");
+  const completed = await db.jobEvent.findFirstOrThrow({ where: { jobId, type: "training.completed" } });
+  assert.equal((completed.data as { metrics: { completed_by: string } }).metrics.completed_by, "platform");
+  assert.equal((await readTask(fixture.chain.api, chainTaskId))?.worker, worker.address);
 });
 
 test("an honest worker whose checkpoints never reached the platform republishes them within its round: delivered", async () => {

@@ -15,16 +15,43 @@
 import type { ChainBridge, DeliveryClaimInput, TaskView } from "../../chain-bridge/index.ts";
 import type { Database } from "../../prisma/client.ts";
 import type { ChainEvent, Task, TrainingJob } from "../../prisma/generated/client.ts";
+import { checkpointRoot } from "../../protocol/receipt.ts";
 import type { JobDispatcher } from "./job-dispatch.ts";
 import type { JobEvents } from "./job-events.ts";
-import type { RefusedClaim } from "./job-lifecycle.ts";
+import type { JobLifecycle, RefusedClaim, TrainingResult } from "./job-lifecycle.ts";
 import { EVIDENCE_REFUSED } from "./job-reports.ts";
+import type { TrainingEvidence } from "./nodes/training-evidence.ts";
+
+/**
+ * How the platform completes a task on its worker's behalf once the referee ruled its commit
+ * delivered and the worker never completed: the model derived from the last stored checkpoint,
+ * and the completion the gateway would have reported (job-reports.ts).
+ */
+export interface OnBehalfCompletion {
+  /** Derives the delivered model from the last checkpoint, keeps it in the blob store, returns its SHA-256. */
+  deliveredModel(modelSha256: string, lastCheckpointSha256: string): Promise<string>;
+  trainingCompleted(taskId: string, result: TrainingResult): Promise<void>;
+}
+
+/** The completion on a worker's behalf from the platform's own derivation and job reports. */
+export function onBehalfCompletion(
+  evidence: TrainingEvidence,
+  reports: Pick<JobLifecycle, "trainingCompleted">,
+): OnBehalfCompletion {
+  return {
+    deliveredModel: async (modelSha256, lastLeaf) =>
+      evidence.keepDelivered(await evidence.deliveredModel({ model_sha256: modelSha256 }, lastLeaf)),
+    trainingCompleted: (taskId, result) => reports.trainingCompleted(taskId, result),
+  };
+}
 
 export interface DeliveryDriverDeps {
   db: Database;
   chain: ChainBridge;
   dispatcher: JobDispatcher;
   events: JobEvents;
+  /** Without it, a job whose worker was ruled to have delivered waits for the worker to complete. */
+  completion?: OnBehalfCompletion;
 }
 
 export const DELIVERY_CHALLENGED = "verification.delivery_challenged";
@@ -71,6 +98,10 @@ export class DeliveryDriver {
       if (head > delivery.lapsesAfter) {
         await this.deps.chain.closeDelivery(task.id, state.attempt);
       }
+      return true;
+    }
+    if (delivery !== null && job.status !== "verifying") {
+      await this.completeOnBehalf(task, state);
       return true;
     }
     if (delivery !== null || job.status === "verifying" || head <= windowEnd)
@@ -170,6 +201,34 @@ export class DeliveryDriver {
       resumes_from_step: resumed?.step ?? 0,
       commit_deadline_block: next.commitDeadline,
       reason,
+    });
+  }
+
+  /**
+   * The referee found every committed checkpoint stored, forming the root: the job goes on as if
+   * the worker had completed, with the model derived from the last one. The worker never signed
+   * for it; the receipt stands its commit on chain and the ruling in for the signature.
+   */
+  private async completeOnBehalf(task: Task, state: TaskView): Promise<void> {
+    const { completion } = this.deps;
+    if (!completion || state.worker === null || state.commitment === null) return;
+    const stored = await this.deps.db.checkpoint.findMany({
+      where: { taskId: task.id },
+      orderBy: { step: "asc" },
+    });
+    const leaves = stored.map((c) => c.sha256);
+    const root = checkpointRoot(leaves);
+    // Not the committed checkpoints (one dropped or added since the ruling): wait for the worker.
+    if (`0x${root}` !== state.commitment.root) return;
+    const { inputs } = await this.deps.dispatcher.workInputs(task);
+    const modelSha256 = await completion.deliveredModel(inputs.model_sha256, leaves.at(-1)!);
+    await completion.trainingCompleted(task.id, {
+      modelSha256,
+      checkpointRoot: root,
+      leaves,
+      metrics: { completed_by: "platform", reason: "the referee ruled the worker's commit delivered" },
+      workerAddress: state.worker,
+      commitmentSignature: null,
     });
   }
 

@@ -19,9 +19,12 @@ export interface TrainingResult {
   checkpointRoot: string;
   leaves: string[];
   metrics: Record<string, unknown>;
-  /** The worker's sr25519 signature over its commitment, hex, and its address. */
+  /**
+   * The worker's sr25519 signature over its commitment, hex, and its address. Null when the
+   * platform completes on the worker's behalf after the referee ruled its commit delivered.
+   */
   workerAddress: string;
-  commitmentSignature: string;
+  commitmentSignature: string | null;
 }
 
 /**

@@ -87,7 +87,8 @@ export class Receipts {
     if (this.genesisHash === null) throw new Error("issuing receipts needs the chain");
     const job = await this.db.trainingJob.findUniqueOrThrow({ where: { id: jobId } });
     const task = await this.db.task.findUniqueOrThrow({ where: { id: taskId } });
-    if (task.chainTaskId === null || job.resultSha256 === null || task.commitmentSignature === null) {
+    // A null commitment signature is a completion on the worker's behalf after a Delivered ruling.
+    if (task.chainTaskId === null || job.resultSha256 === null) {
       throw new ReceiptError("NOT_READY", `task ${taskId} has no committed result yet`);
     }
     const events = await this.db.chainEvent.findMany({

@@ -12,7 +12,7 @@ import { merkleInclusionProof } from "../../protocol/merkle.ts";
 import type { AuditTask } from "../../protocol/node-wire.ts";
 import { closeWithin } from "../../queue/closing.ts";
 import type { TaskProducer } from "../../queue/producers.ts";
-import { DeliveryDriver } from "./delivery-driver.ts";
+import { DeliveryDriver, type OnBehalfCompletion } from "./delivery-driver.ts";
 import { DisputeDriver } from "./dispute-driver.ts";
 import type { UserReasonCode } from "./failure-reasons.ts";
 import type { JobDispatcher } from "./job-dispatch.ts";
@@ -31,6 +31,8 @@ export interface VerificationDriverDeps {
   logError: (error: unknown, message: string) => void;
   /** How long a job may stay `verifying` before it fails at no charge (`VERIFYING_DEADLINE_MS`). */
   verifyingDeadlineMs: number;
+  /** Completes a task on its worker's behalf after a Delivered ruling (delivery-driver.ts). */
+  completion?: OnBehalfCompletion;
   /**
    * How long a task may wait `Unassigned` (no free worker of its profile) before its job fails at
    * no charge and its escrow is cancelled (`UNASSIGNED_DEADLINE_MS`).

@@ -11,6 +11,7 @@ import type { Task } from "../../../prisma/generated/client.ts";
 import type { CheckpointRef, DeliveryRecord } from "../../../protocol/node-wire.ts";
 import { ApiError } from "../../errors.ts";
 import { checkpointEveryOf } from "../job-dispatch.ts";
+import { startingModelSha256 } from "../job-init.ts";
 import type { NodeBlobs } from "./blobs.ts";
 import { type GatewayChainReads, requireChain } from "./chain-reads.ts";
 import { beforeUpload } from "./training-tasks.ts";
@@ -57,7 +58,7 @@ export class Deliveries {
     return {
       chain_task_id: chainTaskId.toString(),
       task_ref: task.id,
-      model_sha256: model.sha256,
+      model_sha256: startingModelSha256(job, model),
       checkpoints: checkpoints.map((c) => ({ step: c.step, sha256: c.sha256 })),
     };
   }

@@ -1,7 +1,7 @@
 // What a worker does with a training task it leased: report progress, upload checkpoints and the
 // trained model, and complete it with a signed Merkle commitment over its checkpoints. Every
 // report is checked against the task as queued before the jobs service hears of it.
-import { Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import type { Database } from "../../../prisma/client.ts";
 import type {
   Acknowledged,
@@ -215,9 +215,7 @@ export class TrainingTasks {
       });
       throw refused;
     }
-    if (!(await this.blobs.has(deliveredSha256))) {
-      await this.blobs.store("model", Readable.from([delivered]), deliveredSha256);
-    }
+    await this.evidence.keepDelivered(delivered);
     await this.lifecycle.trainingCompleted(task.task_id, {
       modelSha256: completion.model_sha256,
       checkpointRoot: root,
