@@ -106,53 +106,67 @@ export class DeliveryDriver {
     }
     if (delivery !== null || job.status === "verifying" || head <= windowEnd)
       return job.status !== "verifying";
-    const claim = await this.refusedClaim(task, state);
-    const record = await this.deps.chain.challengeDelivery(task.id, state.attempt, claim);
-    if (record.status === "failed") return true;
-    const challenged = await this.deps.chain.taskState(task.id);
-    await this.deps.events.emit(task.jobId, DELIVERY_CHALLENGED, {
-      attempt: state.attempt,
-      worker: state.worker,
-      claimed_model_sha256: claim?.modelSha256 ?? null,
-      reason:
-        claim === null
-          ? `worker ${state.worker} committed its checkpoints on chain but never delivered them and the model`
-          : `worker ${state.worker} signed for model ${claim.modelSha256}, which is not the model its last checkpoint gives`,
-      worker_deadline_block: challenged.delivery?.deadline ?? null,
-      lapses_after_block: challenged.delivery?.lapsesAfter ?? null,
-    });
+    // The job hears of the challenge from the journal (record), like of its end.
+    await this.deps.chain.challengeDelivery(task.id, state.attempt, await this.refusedClaim(task, state));
     return true;
   }
 
   /**
-   * Carries out every ruling the journal shows and the job has not heard of, in chain order; the
-   * k-th ruling answers the job's k-th challenge, whose attempt it names.
+   * Tells the job of every delivery challenge and ruling the journal shows that it has not heard
+   * of, in chain order, and carries out each ruling once. A ruling ends the challenge before it.
    */
   async record(task: Task, state: TaskView): Promise<void> {
     if (task.chainTaskId === null) return;
     const { db } = this.deps;
-    const [rulings, challenges, told] = await Promise.all([
+    const [journal, told] = await Promise.all([
       db.chainEvent.findMany({
         where: {
           chainTaskId: task.chainTaskId,
           pallet: "Compute",
-          name: { in: ["DeliveryRuled", "DeliveryLapsed"] },
+          name: { in: ["DeliveryChallenged", "DeliveryRuled", "DeliveryLapsed"] },
         },
         orderBy: [{ blockNumber: "asc" }, { eventIndex: "asc" }],
       }),
       db.jobEvent.findMany({
-        where: { jobId: task.jobId, type: DELIVERY_CHALLENGED },
-        orderBy: { id: "asc" },
+        where: { jobId: task.jobId, type: { in: [DELIVERY_CHALLENGED, DELIVERY_RULED] } },
+        select: { type: true },
       }),
-      db.jobEvent.count({ where: { jobId: task.jobId, type: DELIVERY_RULED } }),
     ]);
-    for (const [index, event] of rulings.entries()) {
-      if (index < told) continue;
-      const attempt = Number(
-        (challenges[index]?.data as { attempt?: unknown } | undefined)?.attempt ?? state.attempt,
-      );
-      await this.ruled(task, event, attempt);
+    const toldOf = (type: string) => told.filter((event) => event.type === type).length;
+    let challenges = 0;
+    let rulings = 0;
+    let attempt = state.attempt;
+    for (const event of journal) {
+      if (event.name === "DeliveryChallenged") {
+        attempt = Number((event.data as { attempt?: unknown }).attempt);
+        if (challenges++ >= toldOf(DELIVERY_CHALLENGED)) await this.challenged(task, event, attempt);
+      } else if (rulings++ >= toldOf(DELIVERY_RULED)) {
+        await this.ruled(task, event, attempt);
+      }
     }
+  }
+
+  private async challenged(task: Task, event: ChainEvent, attempt: number): Promise<void> {
+    const data = event.data as {
+      worker?: unknown;
+      claimedModel?: unknown;
+      deadline?: unknown;
+      lapsesAfter?: unknown;
+    };
+    const worker = String(data.worker);
+    const claimed = typeof data.claimedModel === "string" ? data.claimedModel.replace(/^0x/, "") : null;
+    await this.deps.events.emit(task.jobId, DELIVERY_CHALLENGED, {
+      attempt,
+      worker,
+      claimed_model_sha256: claimed,
+      reason:
+        claimed === null
+          ? `worker ${worker} committed its checkpoints on chain but never delivered them and the model`
+          : `worker ${worker} signed for model ${claimed}, which is not the model its last checkpoint gives`,
+      worker_deadline_block: Number(data.deadline),
+      lapses_after_block: Number(data.lapsesAfter),
+      block_number: event.blockNumber,
+    });
   }
 
   private async ruled(task: Task, event: ChainEvent, attempt: number): Promise<void> {

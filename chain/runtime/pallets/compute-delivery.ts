@@ -67,8 +67,10 @@ export function challengeDelivery(
   emit(ctx, "DeliveryChallenged", {
     taskId: args.taskId,
     worker: task.worker,
+    attempt: task.attempt,
     claimedModel: args.claim?.model ?? null,
     deadline,
+    lapsesAfter: delivery.lapsesAfter,
   });
 }
 

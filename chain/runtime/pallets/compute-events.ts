@@ -64,7 +64,14 @@ export const computeEvents = {
   },
   TaskCancelled: { ...TASK_REF, refund: "u128" },
   ParametersSet: {},
-  DeliveryChallenged: { ...TASK_REF, worker: "AccountId32", claimedModel: "Option<H256>", deadline: "u32" },
+  DeliveryChallenged: {
+    ...TASK_REF,
+    worker: "AccountId32",
+    attempt: "u32",
+    claimedModel: "Option<H256>",
+    deadline: "u32",
+    lapsesAfter: "u32",
+  },
   DeliveryRuled: { ...TASK_REF, worker: "AccountId32", outcome: "DeliveryOutcome" },
   DeliveryLapsed: { ...TASK_REF, worker: "AccountId32" },
 } as const satisfies Record<string, EventDefinition>;
