@@ -5,7 +5,12 @@
 // is idempotent (journaled chain calls, queue ids per attempt, guarded job updates), so a pass can
 // run again at any time, after a crash or in a new leader, and only advance. With several API
 // processes it runs in the leader only (leadership.ts).
-import type { ChainBridge, ProtocolParameters, TaskView } from "../../chain-bridge/index.ts";
+import {
+  type ChainBridge,
+  deliveryOpen,
+  type ProtocolParameters,
+  type TaskView,
+} from "../../chain-bridge/index.ts";
 import type { Database } from "../../prisma/client.ts";
 import type { Task, TrainingJob } from "../../prisma/generated/client.ts";
 import { merkleInclusionProof } from "../../protocol/merkle.ts";
@@ -233,10 +238,9 @@ export class VerificationDriver {
           await this.windDown(task, state, head);
           continue;
         }
-        // A challenged delivery ends through its ruling; one nobody ruled on is closed once it lapses.
-        if (state.status === "Committed" && state.delivery !== null) {
-          if (state.delivery.ruling === null && head > state.delivery.lapsesAfter)
-            await this.deps.chain.closeDelivery(task.id, state.attempt);
+        // An open delivery challenge ends through its ruling; one nobody ruled on is closed once it lapses.
+        if (state.status === "Committed" && deliveryOpen(state.delivery)) {
+          if (head > state.delivery.lapsesAfter) await this.deps.chain.closeDelivery(task.id, state.attempt);
           continue;
         }
         // A commit may be cancelled only once its delivery window has passed (PROTOCOL.md §9).

@@ -209,13 +209,13 @@ export function deliveryOpen(task: TaskInfo): boolean {
 }
 
 /**
- * Committed, audits not drawn, the delivery window (`commit_blocks` after the commit) over and the
- * delivery never challenged: the submitter may still cancel the job without accusing anybody.
+ * Committed, audits not drawn and the delivery window (`commit_blocks` after the commit) over:
+ * nothing was verified, so the submitter may cancel without accusing anybody (an open delivery
+ * challenge ends through its ruling or lapse first).
  */
 function deliveryMissed(ctx: DispatchContext, task: TaskInfo): boolean {
   return (
     task.status === "Committed" &&
-    task.delivery === null &&
     ctx.blockNumber > requireCommitment(task).committedAt + parameters.get(ctx).commitBlocks
   );
 }

@@ -537,7 +537,6 @@ test("a delivered commit: the referee rules at once, the bond pays the worker an
     );
     assert.equal((await chain.task(taskId)).status, "Committed");
     await chain.fails(alice, chain.compute("challengeDelivery", taskId, null), "Compute.AlreadyChallenged");
-    await chain.fails(alice, chain.compute("cancelTask", taskId), "Compute.NotCancellable");
     await sudoRefused(chain.compute("ruleDelivery", taskId, "Undelivered"), "NoDeliveryChallenge");
     const paid = eventOf(await chain.ok(alice, chain.compute("finalize", taskId)), "TaskFinalized");
     assert.ok(big(paid.workerPay) > 0n);
