@@ -35,6 +35,9 @@ export function assertScenario(result: ScenarioResult, logs: () => string): void
   assert.equal(result.conservedBefore, true, "tokens conserved before the scenario");
   assert.equal(result.conserved, true, `tokens conserved after the scenario\n${context()}`);
   assert.deepEqual(result.honestSlashed, [], `no honest node slashed\n${context()}`);
+  // Nothing caught: the row's node did no wrong (honest, or crashed after its commit), never slashed.
+  if (!row.caughtBy)
+    assert.equal(result.nodeSlashed, false, `the ${row.mode} node is not slashed\n${context()}`);
   if (row.nodePaid) assert.ok(result.nodePaid > 0n, `the ${row.mode} node is paid\n${context()}`);
   else assert.equal(result.nodePaid, 0n, `the ${row.mode} node is not paid\n${context()}`);
 

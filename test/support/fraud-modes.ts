@@ -157,6 +157,18 @@ export const FRAUD_ROWS: readonly FraudRow[] = [
     nodePaid: false,
   },
   {
+    // Not a cheat: an honest worker that crashed after its commit. The delivery challenge finds its
+    // checkpoints stored (ruled Delivered), the platform completes on its behalf, and it is paid.
+    mode: "crash-after-commit",
+    role: "worker",
+    suite: "liveness",
+    caughtBy: null,
+    ends: "succeeded",
+    takeover: false,
+    faked: null,
+    nodePaid: true,
+  },
+  {
     mode: "absent",
     role: "verifier",
     suite: "liveness",

@@ -180,6 +180,12 @@ export const FAULTS = {
     vanish: "after-commit",
     withhold: true,
   },
+  "crash-after-commit": {
+    role: "worker",
+    description:
+      "stops handling its task right after committing on chain, as an honest node that crashed would, its checkpoints uploaded; its daemon still answers a delivery challenge",
+    vanish: "after-commit",
+  },
   lazy: {
     role: "verifier",
     description: "agrees without replaying",
