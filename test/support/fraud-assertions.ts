@@ -45,6 +45,7 @@ export function assertScenario(result: ScenarioResult, logs: () => string): void
     case "succeeded":
       assert.equal(job.status, "succeeded", context());
       assert.equal(result.deliveredCorrect, true, "the delivered model is the honest run's");
+      assert.deepEqual(result.receiptFailures, [], "the receipt verifies");
       assert.equal(task?.status, "Finalized", "the escrow was paid out");
       assert.ok(job.price.charged_cents! <= job.price.reserved_cents, "charged at most what was quoted");
       break;

@@ -34,6 +34,7 @@ import {
 import { REFEREE_READY, refereeArgs } from "../../cli/local-nodes.ts";
 import { loadConfig } from "../../config/env.ts";
 import { createDatabase, type Database } from "../../prisma/client.ts";
+import { type Receipt, verifyReceipt } from "../../protocol/receipt.ts";
 import { sha256Hex } from "../../protocol/signed-messages.ts";
 import { loadFixture } from "../../worker-runtime/train/fixtures.ts";
 import { currentProfile } from "../../worker-runtime/train/profile.ts";
@@ -117,6 +118,8 @@ export interface Outcome {
   nodeSlashed: boolean;
   /** Whether the job's delivered model is bit-identical to an honest local run (null: none delivered). */
   deliveredCorrect: boolean | null;
+  /** The checks a succeeded job's receipt fails (`verifyReceipt`), as `name: detail`. */
+  receiptFailures: string[];
   /** Sum of every account's free and reserved balance equals the total issuance. */
   conserved: boolean;
   /** The customer's balance after the job: what is still held for it and what it was charged. */
@@ -573,12 +576,18 @@ export class FraudStack {
           ? payout.verifiers
           : 0n;
     let deliveredCorrect: boolean | null = null;
+    let receiptFailures: string[] = [];
     if (job.status === "succeeded") {
       const model = await fetch(`${this.api.url}/v1/training-jobs/${jobId}/model`, {
         headers: { authorization: this.authorization },
       });
-      deliveredCorrect =
-        sha256Hex(new Uint8Array(await model.arrayBuffer())) === (await this.honestModel(spec));
+      const modelBytes = new Uint8Array(await model.arrayBuffer());
+      deliveredCorrect = sha256Hex(modelBytes) === (await this.honestModel(spec));
+      const receipt = await this.call<Receipt>("GET", `/v1/training-jobs/${jobId}/receipt`);
+      const keys = await this.call<{ data: Array<{ public_key: string }> }>("GET", "/v1/receipt-keys");
+      receiptFailures = verifyReceipt(receipt, modelBytes, { platformPublicKey: keys.data[0]!.public_key })
+        .checks.filter((check) => !check.ok)
+        .map((check) => `${check.name}: ${check.detail}`);
     }
     const log = node.output.join("");
     return {
@@ -611,6 +620,7 @@ export class FraudStack {
       honestSlashed,
       nodeSlashed: slashedAccounts.includes(node.address),
       deliveredCorrect,
+      receiptFailures,
       conserved: await this.conserved(),
       balance: await this.call("GET", "/v1/billing/balance"),
     };
