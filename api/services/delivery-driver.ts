@@ -8,10 +8,11 @@
 //  * `Undelivered` or `FalseClaim`: the worker is slashed, the chain re-assigned the task; the
 //    checkpoints of the void attempt, which no audit vouches for, are dropped and the training is
 //    queued for the new worker (`verification.delivery_ruled`, `training.rerun`);
-//  * `Delivered`: the bond pays the worker and audits follow once it completes;
+//  * `Delivered`: the bond pays the worker; one that never completes (it crashed for good) is
+//    completed on its behalf from the stored checkpoints, and audits follow;
 //  * no ruling by the challenge's end: the driver closes it, the attempt is void and nobody is
-//    slashed (`verification.delivery_ruled` with outcome `lapsed`, `training.reassigned`).
-// Rulings are read from the event journal and carried out once each, keyed by their chain event.
+//    slashed (`verification.delivery_ruled` with outcome `lapsed`, `training.rerun`).
+// Challenges and rulings are read from the event journal and told and carried out once each.
 import type { ChainBridge, DeliveryClaimInput, TaskView } from "../../chain-bridge/index.ts";
 import type { Database } from "../../prisma/client.ts";
 import type { ChainEvent, Task, TrainingJob } from "../../prisma/generated/client.ts";
