@@ -169,6 +169,7 @@ function caught(run: RowRun, job: JobRun): boolean {
     refused ||
     outcome.disagreeingVerdicts > 0 ||
     outcome.deadlines.length > 0 ||
+    outcome.lostDeliveries > 0 ||
     challengedByWhistleblower(run, job)
   );
 }

@@ -16,6 +16,7 @@ import {
 } from "./compute-state.ts";
 import { type ChainConnection, connectChain } from "./connection.ts";
 import { escrowFor, type PlanckAmount, parseTokenRate, type TokenRate } from "./conversion.ts";
+import { type DeliveryClaimInput, deliveryClaimArgument } from "./delivery-state.ts";
 import { type DisputeView, readDispute } from "./dispute-state.ts";
 import { BridgeError } from "./errors.ts";
 import { EventWatcher, type EventWatcherOptions } from "./event-watcher.ts";
@@ -245,6 +246,32 @@ export class ChainBridge {
     return this.#taskCall(taskId, "reassign", "Compute.reassign_task", "reassignTask", attempt);
   }
 
+  /**
+   * Challenges the delivery of `attempt`'s commit (PROTOCOL.md §7): its checkpoints or model never
+   * arrived, or `claim`, the worker's own signed commitment, names a model its checkpoints do not
+   * give. Reserves the challenge bond; the referee rules. Journaled once per attempt.
+   */
+  async challengeDelivery(
+    taskId: string,
+    attempt: number,
+    claim: DeliveryClaimInput | null,
+  ): Promise<TxRecord> {
+    return this.#taskCall(
+      taskId,
+      "challenge_delivery",
+      "Compute.challenge_delivery",
+      "challengeDelivery",
+      attempt,
+      0,
+      [deliveryClaimArgument(claim)],
+    );
+  }
+
+  /** Closes a delivery challenge no referee ruled on in time: the attempt is void, nobody slashed. */
+  async closeDelivery(taskId: string, attempt: number): Promise<TxRecord> {
+    return this.#taskCall(taskId, "close_delivery", "Compute.close_delivery", "closeDelivery", attempt);
+  }
+
   /** An open dispute of the pinpoint game (PROTOCOL.md §6), or null once it is resolved. */
   dispute(disputeId: bigint): Promise<DisputeView | null> {
     return readDispute(this.api, disputeId);
@@ -371,9 +398,10 @@ export class ChainBridge {
     call: string,
     attempt?: number,
     round?: number,
+    args: readonly unknown[] = [],
   ): Promise<TxRecord> {
     const chainTaskId = await this.#chainTaskId(taskId);
-    const extrinsic = computeCall(this.api, call)(chainTaskId);
+    const extrinsic = computeCall(this.api, call)(chainTaskId, ...args);
     const pending = await this.db.$transaction((tx) =>
       this.#record(tx, taskId, action, purpose, extrinsic, attempt, round),
     );

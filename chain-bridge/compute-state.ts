@@ -2,6 +2,7 @@
 // calls. Both sides use it: the operator's bridge and the node daemons.
 import type { ApiPromise } from "@polkadot/api";
 import { TranscriptLayout } from "../protocol/transcript.ts";
+import { type DeliveryView, deliveryFromPrimitive } from "./delivery-state.ts";
 import { BridgeError } from "./errors.ts";
 import type { Extrinsic } from "./submitter.ts";
 import {
@@ -82,6 +83,8 @@ export interface TaskView {
   audits: AuditView[];
   disputes: bigint[];
   payout: Payout | null;
+  /** The attempt's delivery challenge (PROTOCOL.md §7): open, or ruled `Delivered`. */
+  delivery: DeliveryView | null;
 }
 
 export interface NodeView {
@@ -202,7 +205,19 @@ export function taskFromPrimitive(chainTaskId: bigint, value: unknown): TaskView
         refund: bigintOf(payout.refund, `${where}.payout.refund`),
       };
     }),
+    delivery: deliveryFromPrimitive(raw.delivery, `${where}.delivery`),
   };
+}
+
+/** The tasks whose delivery challenge waits for the referee (PROTOCOL.md §7), in id order. */
+export async function readChallengedDeliveries(api: ApiPromise): Promise<TaskView[]> {
+  const entries = await computeStorage(api, "tasks").entries();
+  return entries
+    .map(([key, value]) =>
+      taskFromPrimitive(bigintOf(key.args[0]?.toPrimitive(), "task id"), value.toPrimitive()),
+    )
+    .filter((task) => task.status === "Committed" && task.delivery !== null && task.delivery.ruling === null)
+    .sort((a, b) => (a.chainTaskId < b.chainTaskId ? -1 : 1));
 }
 
 export async function readTask(api: ApiPromise, chainTaskId: bigint): Promise<TaskView | null> {

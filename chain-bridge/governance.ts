@@ -4,6 +4,7 @@
 import type { ApiPromise } from "@polkadot/api";
 import { computeCall, type ProtocolParameters, readParameters } from "./compute-state.ts";
 import { connectChain } from "./connection.ts";
+import type { DeliveryOutcome } from "./delivery-state.ts";
 import { BridgeError } from "./errors.ts";
 import { signerFromSeed } from "./signer.ts";
 import { type Extrinsic, Submitter } from "./submitter.ts";
@@ -68,4 +69,19 @@ export function resolveDispute(
 ): Promise<TxRecord> {
   const call = computeCall(api, "resolveDispute")(disputeId, hashArgument(output, "output"));
   return asRoot(api, sudoSeed, call, `the ruling on dispute ${disputeId}`);
+}
+
+/**
+ * The referee's ruling on a delivery challenge (PROTOCOL.md §7): `Delivered` when every committed
+ * leaf's checkpoint is on the data plane and forms the root (and any claim names the model the last
+ * one gives); `Undelivered` or `FalseClaim` slash the worker and re-assign the task.
+ */
+export function ruleDelivery(
+  api: ApiPromise,
+  sudoSeed: string,
+  chainTaskId: bigint,
+  outcome: DeliveryOutcome,
+): Promise<TxRecord> {
+  const call = computeCall(api, "ruleDelivery")(chainTaskId, outcome);
+  return asRoot(api, sudoSeed, call, `the ruling ${outcome} on the delivery of task ${chainTaskId}`);
 }

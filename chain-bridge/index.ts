@@ -19,6 +19,7 @@ export {
   type Payout,
   type ProtocolParameters,
   readBalance,
+  readChallengedDeliveries,
   readHead,
   readJackpot,
   readNode,
@@ -36,6 +37,12 @@ export {
   type Rounding,
   type TokenRate,
 } from "./conversion.ts";
+export {
+  type DeliveryClaimInput,
+  type DeliveryOutcome,
+  type DeliveryView,
+  deliveryOpen,
+} from "./delivery-state.ts";
 export { fundAccounts } from "./dev-funds.ts";
 export {
   agreedStateBefore,
@@ -51,7 +58,7 @@ export {
 export { BridgeError, type BridgeErrorCode, type ModuleError } from "./errors.ts";
 export { EventWatcher, type EventWatcherOptions, type WatchedEvent } from "./event-watcher.ts";
 export { type ForcedErrorSecret, isForcedAudit, newForcedErrorSecret } from "./forced-errors.ts";
-export { resolveDispute, setProtocolParameters } from "./governance.ts";
+export { resolveDispute, ruleDelivery, setProtocolParameters } from "./governance.ts";
 export { type DecodedEvent, palletEventsSince } from "./inclusion.ts";
 export {
   type AuditRef,

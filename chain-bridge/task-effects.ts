@@ -8,7 +8,15 @@ import type { DecodedEvent } from "./inclusion.ts";
 import type { SettlementEffect, TxRecord } from "./transaction-store.ts";
 import { bigintOf, numberOf, stringOf } from "./values.ts";
 
-export type TaskAction = "create" | "finalize" | "cancel" | "select_audits" | "close_audits" | "reassign";
+export type TaskAction =
+  | "create"
+  | "finalize"
+  | "cancel"
+  | "select_audits"
+  | "close_audits"
+  | "reassign"
+  | "challenge_delivery"
+  | "close_delivery";
 
 /**
  * `task:<task id>:<action>`, `@<attempt>` for the actions the protocol allows once per attempt

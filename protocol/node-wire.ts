@@ -42,6 +42,21 @@ export interface CheckpointRef {
 }
 
 /** A checkpoint with its inclusion proof in the worker's committed Merkle tree (merkle.ts). */
+/**
+ * GET /v1/nodes/deliveries/{chain_task_id}: what the platform holds of a committed task, for the
+ * referee of a delivery challenge (chain/PROTOCOL.md §7). The referee downloads each checkpoint by
+ * hash and checks that they form the root on chain; nothing here is taken on trust.
+ */
+export interface DeliveryRecord {
+  chain_task_id: string;
+  /** The platform's task id, which the worker's signed commitment names. */
+  task_ref: string;
+  /** SHA-256 of the task's model, from which the delivered model is derived. */
+  model_sha256: string;
+  /** The checkpoints stored for the task, in step order. */
+  checkpoints: CheckpointRef[];
+}
+
 export interface ProvenCheckpoint extends CheckpointRef {
   leaf_index: number;
   /** Sibling hashes from the leaf upward, hex. */

@@ -158,13 +158,26 @@ test("a swapped checkpoint leaf breaks the root, the worker commitment is checke
   assert.deepEqual(failed(signBody(rerooted)), ["worker_commitment", "audit_0"]);
 });
 
+test("without a worker signature only a commit on chain ruled delivered stands in for it", () => {
+  const unsigned = structuredClone(receipt.body);
+  unsigned.worker.commitment_signature = null;
+  assert.deepEqual(failed(signBody(unsigned)), ["worker_commitment"]);
+  const ruled = structuredClone(unsigned);
+  const anchor = { block_number: 9, block_hash: sha("block"), extrinsic_hash: sha("extrinsic") };
+  ruled.chain.anchors.push(
+    { purpose: "checkpoints_committed", ...anchor },
+    { purpose: "delivery_ruled", ...anchor },
+  );
+  assert.deepEqual(failed(signBody(ruled)), []);
+});
+
 test("an audit of uncommitted checkpoints, or with a forged verifier signature, fails", () => {
   const moved = structuredClone(receipt.body);
   moved.audits[0]!.leaf_to = sha("elsewhere");
   assert.deepEqual(failed(signBody(moved)), ["audit_0"]);
 
   const forged = structuredClone(receipt.body);
-  forged.audits[0]!.signature = receipt.body.worker.commitment_signature;
+  forged.audits[0]!.signature = receipt.body.worker.commitment_signature!;
   assert.deepEqual(failed(signBody(forged)), ["audit_0"]);
 
   const none = structuredClone(receipt.body);

@@ -80,7 +80,13 @@ export interface ReceiptBody {
   result: { model_sha256: string; metrics: Record<string, unknown> };
   checkpoints: { interval: number; steps: number[]; leaves: string[]; root: string };
   /** The worker whose attempt delivered the model (attempts count from 0; earlier ones were voided). */
-  worker: { address: string; attempt: number; commitment_signature: string };
+  /**
+   * `commitment_signature` is null when the worker committed its root on chain, was challenged for
+   * never delivering, and the referee ruled it had (PROTOCOL.md §7): the platform then completed
+   * on its behalf, and the worker's own signed extrinsic (anchor `checkpoints_committed`, with the
+   * `delivery_ruled` anchor) is its commitment.
+   */
+  worker: { address: string; attempt: number; commitment_signature: string | null };
   audits: ReceiptAudit[];
   challenges: ReceiptChallenge[];
   chain: { genesis_hash: string; task_id: string; anchors: ChainAnchor[] };
@@ -227,6 +233,13 @@ export function verifyReceipt(
     return computed === root || `the leaves hash to ${computed}, the receipt says ${root}`;
   });
   check("worker_commitment", () => {
+    if (body.worker.commitment_signature === null) {
+      const purposes = new Set(body.chain.anchors.map((anchor) => anchor.purpose));
+      return (
+        (purposes.has("checkpoints_committed") && purposes.has("delivery_ruled")) ||
+        "no worker signature, and no commit on chain ruled delivered stands in for it"
+      );
+    }
     const message = commitmentMessage({
       taskId: body.task_id,
       checkpointRoot: body.checkpoints.root,

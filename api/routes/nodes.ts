@@ -17,6 +17,9 @@ import {
   CheckpointParams,
   ClaimBody,
   CompleteBody,
+  DeliveryCheckpointParams,
+  DeliveryParams,
+  DeliveryRecordSchema,
   DisputeEvidenceList,
   DisputeEvidenceRefSchema,
   DisputeParams,
@@ -395,6 +398,55 @@ const nodeRoutes: FastifyPluginAsyncTypebox<{ gateway: NodeGateway }> = async (a
         BigInt(request.params.chainTaskId),
         request.params.auditIndex,
       ),
+  );
+
+  app.get(
+    "/v1/nodes/deliveries/:chainTaskId",
+    {
+      schema: {
+        operationId: "readDelivery",
+        security: [{ nodeSignature: [] }],
+        tags,
+        summary:
+          "The referee (operator key): the checkpoints stored for a committed task and its model, to rule a delivery challenge; download each by its SHA-256",
+        headers: NodeAuthHeaders,
+        params: DeliveryParams,
+        response: {
+          200: answer("What the platform holds of the task", DeliveryRecordSchema),
+          ...errorResponses(...AUTH_ERRORS, 404),
+        },
+      },
+    },
+    async (request) => gateway().deliveries.record(request.nodeAddress, BigInt(request.params.chainTaskId)),
+  );
+
+  app.put(
+    "/v1/nodes/deliveries/:chainTaskId/checkpoints/:step",
+    {
+      schema: {
+        operationId: "republishCheckpoint",
+        security: [{ nodeSignature: [] }],
+        tags,
+        summary:
+          "A worker named in an open delivery challenge: republish a checkpoint it committed (application/octet-stream), for the referee",
+        headers: UploadHeaders,
+        params: DeliveryCheckpointParams,
+        response: {
+          201: answer("The stored checkpoint", StoredCheckpoint),
+          ...errorResponses(...AUTH_ERRORS, 404, 409, 413, 415, 503),
+        },
+      },
+    },
+    async (request, reply) => {
+      const stored = await gateway().deliveries.republish(
+        request.nodeAddress,
+        BigInt(request.params.chainTaskId),
+        request.params.step,
+        request.headers["x-content-sha256"],
+        request.body as Readable,
+      );
+      return reply.status(201).send(stored);
+    },
   );
 
   app.get(

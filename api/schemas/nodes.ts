@@ -170,6 +170,25 @@ export const DisputeEvidenceList = Type.Object(
   { title: "DisputeEvidenceList" },
 );
 
+export const DeliveryParams = Type.Object({ chainTaskId: ChainTaskId });
+export const DeliveryCheckpointParams = Type.Object({
+  chainTaskId: ChainTaskId,
+  step: Type.Integer({ minimum: 0 }),
+});
+export const DeliveryRecordSchema = Type.Object(
+  {
+    chain_task_id: ChainTaskId,
+    task_ref: Type.String({
+      description: "The platform's task id, which the worker's signed commitment names",
+    }),
+    model_sha256: Sha256,
+    checkpoints: Type.Array(CheckpointRefSchema, {
+      description: "Checkpoints stored for the task, in step order",
+    }),
+  },
+  { title: "DeliveryRecord" },
+);
+
 const NullableNumber = Type.Union([Type.Number(), Type.Null()]);
 
 export const EpochMetricsSchema = Type.Object(

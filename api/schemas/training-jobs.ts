@@ -336,7 +336,10 @@ export const ReceiptSchema = Type.Object(
         attempt: Type.Integer({
           description: "The task's attempt that delivered the model (from 0; earlier attempts were voided)",
         }),
-        commitment_signature: Type.String({ description: "sr25519, over the commitment message" }),
+        commitment_signature: Type.Union([Type.String(), Type.Null()], {
+          description:
+            "sr25519, over the commitment message; null when the referee ruled the worker's on-chain commit delivered and the platform completed on its behalf (the chain anchors checkpoints_committed and delivery_ruled stand for it)",
+        }),
       }),
       audits: Type.Array(
         Type.Object({

@@ -16,6 +16,7 @@ import { ApiKeys } from "./api-keys.ts";
 import { Billing } from "./billing.ts";
 import { type BlobStore, FilesystemBlobStore } from "./blobs.ts";
 import { DeletedBlobs } from "./deleted-blobs.ts";
+import { onBehalfCompletion } from "./delivery-driver.ts";
 import { Files } from "./files.ts";
 import { IdempotencyRecords } from "./idempotency.ts";
 import { Inspector } from "./inspection/inspector.ts";
@@ -36,6 +37,7 @@ import { BlobGrants } from "./nodes/blob-grants.ts";
 import { BlobReads } from "./nodes/blob-reads.ts";
 import { NodeBlobs, type UploadLimits } from "./nodes/blobs.ts";
 import { chainReadsOf, type GatewayChainReads } from "./nodes/chain-reads.ts";
+import { Deliveries } from "./nodes/deliveries.ts";
 import { DisputeEvidence } from "./nodes/dispute-evidence.ts";
 import { NodeLeases } from "./nodes/leases.ts";
 import { NodeRegistry } from "./nodes/registry.ts";
@@ -125,6 +127,8 @@ export interface NodeGateway {
   auditedSegments: AuditedSegments;
   /** Verifiers' full verdict transcripts, for whistleblowers to name the first wrong leaf (PROTOCOL.md §5.6). */
   transcripts: PublishedTranscripts;
+  /** What was delivered for a committed task, for the referee of a delivery challenge (PROTOCOL.md §7). */
+  deliveries: Deliveries;
 }
 
 export interface NodeGatewayOptions {
@@ -172,6 +176,7 @@ export function createNodeGateway(options: NodeGatewayOptions): NodeGateway {
     disputeEvidence: new DisputeEvidence(options.db, blobs, chain, trustedReaders),
     auditedSegments: new AuditedSegments(options.db, registry, chain, options.workInputs ?? null, grants),
     transcripts: new PublishedTranscripts(options.db, registry, chain),
+    deliveries: new Deliveries(options.db, blobs, chain, trustedReaders),
   };
 }
 
@@ -265,6 +270,20 @@ export function createServices(context: ServiceContext): Services {
   }
   if (context.queues && producer) {
     services.producer = producer;
+    const reports = new JobReports({
+      db: context.db,
+      events: jobEvents,
+      settlement,
+      chain: context.chain,
+      logError: context.logError ?? (() => undefined),
+    });
+    const limits = {
+      checkpointBytes: context.config.uploadLimits.model,
+      modelBytes: context.config.uploadLimits.model,
+      // One checkpoint and one operator's inputs, base64 in JSON: a few checkpoints' worth.
+      evidenceBytes: 4 * context.config.uploadLimits.model,
+    };
+    const evidence = new TrainingEvidence(new NodeBlobs(blobs, limits));
     if (context.chain) {
       const dispatcher = new JobDispatcher({
         db: context.db,
@@ -287,26 +306,16 @@ export function createServices(context: ServiceContext): Services {
         logError: context.logError ?? (() => undefined),
         verifyingDeadlineMs: context.config.verifyingDeadlineMs,
         unassignedDeadlineMs: context.config.unassignedDeadlineMs,
+        completion: onBehalfCompletion(evidence, reports),
       });
     }
     services.nodeGateway = createNodeGateway({
       db: context.db,
       redis: context.redis,
       blobs,
-      lifecycle: new JobReports({
-        db: context.db,
-        events: jobEvents,
-        settlement,
-        chain: context.chain,
-        logError: context.logError ?? (() => undefined),
-      }),
+      lifecycle: reports,
       queues: context.queues,
-      limits: {
-        checkpointBytes: context.config.uploadLimits.model,
-        modelBytes: context.config.uploadLimits.model,
-        // One checkpoint and one operator's inputs, base64 in JSON: a few checkpoints' worth.
-        evidenceBytes: 4 * context.config.uploadLimits.model,
-      },
+      limits,
       logError: context.logError ?? (() => undefined),
       trustedReaders: context.chain ? [context.chain.operatorAddress] : [],
       ...(context.chain ? { chain: chainReadsOf(context.chain) } : {}),

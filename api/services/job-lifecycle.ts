@@ -19,9 +19,26 @@ export interface TrainingResult {
   checkpointRoot: string;
   leaves: string[];
   metrics: Record<string, unknown>;
-  /** The worker's sr25519 signature over its commitment, hex, and its address. */
+  /**
+   * The worker's sr25519 signature over its commitment, hex, and its address. Null when the
+   * platform completes on the worker's behalf after the referee ruled its commit delivered.
+   */
   workerAddress: string;
-  commitmentSignature: string;
+  commitmentSignature: string | null;
+}
+
+/**
+ * A worker's signed commitment the gateway refused because its model is not the one the last
+ * checkpoint gives: evidence, verified on chain, for a delivery challenge (PROTOCOL.md §7).
+ */
+export interface RefusedClaim {
+  /** The platform task id the worker signed. */
+  task_ref: string;
+  checkpoint_root: string;
+  leaf_count: number;
+  model_sha256: string;
+  /** sr25519 over commitmentMessage(...), 0x-prefixed hex. */
+  signature: string;
 }
 
 export interface AuditVerdict {
@@ -49,9 +66,10 @@ export interface JobLifecycle {
   /**
    * The gateway refused evidence `worker` sent for the task (a checkpoint that is not a state of
    * the run, a commitment to a model other than the one its checkpoints give); `reason` is the
-   * gateway's own refusal.
+   * gateway's own refusal; `claim`, the worker's signed commitment to a model that is not its
+   * checkpoints' model, kept as evidence for a delivery challenge.
    */
-  evidenceRefused(taskId: string, worker: string, reason: string): Promise<void>;
+  evidenceRefused(taskId: string, worker: string, reason: string, claim?: RefusedClaim): Promise<void>;
   /** The task's worker failed it on every attempt its queue allows. */
   trainingAbandoned(taskId: string): Promise<void>;
   /**

@@ -10,11 +10,17 @@ import { checkpointRoot } from "../../protocol/receipt.ts";
 import { DomainError, NotFoundError } from "./domain-errors.ts";
 import type { UserReasonCode } from "./failure-reasons.ts";
 import type { JobEvents } from "./job-events.ts";
-import type { AuditVerdict, CheckpointReport, JobLifecycle, TrainingResult } from "./job-lifecycle.ts";
+import type {
+  AuditVerdict,
+  CheckpointReport,
+  JobLifecycle,
+  RefusedClaim,
+  TrainingResult,
+} from "./job-lifecycle.ts";
 import { type JobSettlement, TERMINAL } from "./job-settlement.ts";
 
 /** A worker's completion that the task's record on chain does not back. */
-const EVIDENCE_REFUSED = "training.evidence_refused";
+export const EVIDENCE_REFUSED = "training.evidence_refused";
 
 export class CommitmentError extends DomainError<"not_committed" | "commitment_mismatch"> {}
 
@@ -155,8 +161,12 @@ export class JobReports implements JobLifecycle {
     });
   }
 
-  async evidenceRefused(taskId: string, worker: string, reason: string): Promise<void> {
-    await this.deps.events.emit(await this.jobOfTask(taskId), EVIDENCE_REFUSED, { worker, reason });
+  async evidenceRefused(taskId: string, worker: string, reason: string, claim?: RefusedClaim): Promise<void> {
+    await this.deps.events.emit(await this.jobOfTask(taskId), EVIDENCE_REFUSED, {
+      worker,
+      reason,
+      ...(claim ? { claim } : {}),
+    });
   }
 
   /**

@@ -26,6 +26,11 @@ const ANCHORED_EVENTS: Readonly<Record<string, string>> = {
   VerdictSubmitted: "verdict",
   AuditsClosed: "audits_closed",
   TaskFinalized: "finalized",
+  // A delivery challenge (PROTOCOL.md §7) of any attempt and how it ended: a worker slashed for
+  // withholding what it committed, or an honest one ruled to have delivered.
+  DeliveryChallenged: "delivery_challenged",
+  DeliveryRuled: "delivery_ruled",
+  DeliveryLapsed: "delivery_lapsed",
 };
 
 export interface ReceiptKeyView {
@@ -82,7 +87,8 @@ export class Receipts {
     if (this.genesisHash === null) throw new Error("issuing receipts needs the chain");
     const job = await this.db.trainingJob.findUniqueOrThrow({ where: { id: jobId } });
     const task = await this.db.task.findUniqueOrThrow({ where: { id: taskId } });
-    if (task.chainTaskId === null || job.resultSha256 === null || task.commitmentSignature === null) {
+    // A null commitment signature is a completion on the worker's behalf after a Delivered ruling.
+    if (task.chainTaskId === null || job.resultSha256 === null) {
       throw new ReceiptError("NOT_READY", `task ${taskId} has no committed result yet`);
     }
     const events = await this.db.chainEvent.findMany({

@@ -5,13 +5,19 @@
 // is idempotent (journaled chain calls, queue ids per attempt, guarded job updates), so a pass can
 // run again at any time, after a crash or in a new leader, and only advance. With several API
 // processes it runs in the leader only (leadership.ts).
-import type { ChainBridge, ProtocolParameters, TaskView } from "../../chain-bridge/index.ts";
+import {
+  type ChainBridge,
+  deliveryOpen,
+  type ProtocolParameters,
+  type TaskView,
+} from "../../chain-bridge/index.ts";
 import type { Database } from "../../prisma/client.ts";
 import type { Task, TrainingJob } from "../../prisma/generated/client.ts";
 import { merkleInclusionProof } from "../../protocol/merkle.ts";
 import type { AuditTask } from "../../protocol/node-wire.ts";
 import { closeWithin } from "../../queue/closing.ts";
 import type { TaskProducer } from "../../queue/producers.ts";
+import { DeliveryDriver, type OnBehalfCompletion } from "./delivery-driver.ts";
 import { DisputeDriver } from "./dispute-driver.ts";
 import type { UserReasonCode } from "./failure-reasons.ts";
 import type { JobDispatcher } from "./job-dispatch.ts";
@@ -30,6 +36,8 @@ export interface VerificationDriverDeps {
   logError: (error: unknown, message: string) => void;
   /** How long a job may stay `verifying` before it fails at no charge (`VERIFYING_DEADLINE_MS`). */
   verifyingDeadlineMs: number;
+  /** Completes a task on its worker's behalf after a Delivered ruling (delivery-driver.ts). */
+  completion?: OnBehalfCompletion;
   /**
    * How long a task may wait `Unassigned` (no free worker of its profile) before its job fails at
    * no charge and its escrow is cancelled (`UNASSIGNED_DEADLINE_MS`).
@@ -54,9 +62,11 @@ export class VerificationDriver {
   /** Per task and step, the block at which a refused call may be tried again. */
   private readonly retryAt = new Map<string, number>();
   private readonly disputes: DisputeDriver;
+  private readonly deliveries: DeliveryDriver;
 
   constructor(private readonly deps: VerificationDriverDeps) {
     this.disputes = new DisputeDriver(deps);
+    this.deliveries = new DeliveryDriver(deps);
   }
 
   /** Runs a pass every `intervalMs` until `stop`. */
@@ -118,6 +128,7 @@ export class VerificationDriver {
     // What the disputes came to first: a worker that lost one leaves the task re-assigned, to be
     // handed over only once its forged checkpoints are dropped.
     if (!(await this.disputes.record(task, state))) return;
+    await this.deliveries.record(task, state);
     switch (state.status) {
       case "Assigned":
         if (!(await this.disputes.journalCaughtUp(task))) return;
@@ -137,18 +148,9 @@ export class VerificationDriver {
         const job = await this.deps.db.trainingJob.findUniqueOrThrow({ where: { id: task.jobId } });
         const deliveryEnd = state.commitment!.committedAt + parameters.commitBlocks;
         // The model reaches the platform with the gateway report that follows the commit; a worker
-        // that never sends it has failed its attempt, and the chain lets the submitter void it.
-        if (job.status !== "verifying") {
-          if (head > deliveryEnd) {
-            await this.reassign(
-              task,
-              state,
-              head,
-              `worker ${state.worker} committed but never delivered the model`,
-            );
-          }
-          return;
-        }
+        // that never sends it (or sends a model its checkpoints do not give) is challenged, and
+        // the task waits for the referee's ruling (delivery-driver.ts).
+        if (await this.deliveries.advance(task, state, head, job, deliveryEnd)) return;
         if (head > deliveryEnd && (await this.pastVerifyingDeadline(task.jobId))) {
           await this.failUnverified(job, task, "verification_timeout");
           return;
@@ -236,7 +238,12 @@ export class VerificationDriver {
           await this.windDown(task, state, head);
           continue;
         }
-        // A commit may be voided only once its delivery window has passed (PROTOCOL.md §9).
+        // An open delivery challenge ends through its ruling; one nobody ruled on is closed once it lapses.
+        if (state.status === "Committed" && deliveryOpen(state.delivery)) {
+          if (head > state.delivery.lapsesAfter) await this.deps.chain.closeDelivery(task.id, state.attempt);
+          continue;
+        }
+        // A commit may be cancelled only once its delivery window has passed (PROTOCOL.md §9).
         const undelivered =
           state.status === "Committed" && head > state.commitment!.committedAt + parameters!.commitBlocks;
         if (state.status === "Assigned" || state.status === "Unassigned" || undelivered)

@@ -53,6 +53,7 @@ const task: TaskInfo = {
   ],
   disputes: [7n],
   payout: null,
+  delivery: null,
 };
 
 let codec: RuntimeCodec;

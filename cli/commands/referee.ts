@@ -26,7 +26,7 @@ export function registerRefereeCommand(program: Command): void {
   program
     .command("referee")
     .description(
-      "Rule on pinpoint-game disputes with the governance key: re-run the one operator the game narrowed to on the parties' published inputs and submit resolve_dispute",
+      "Rule on pinpoint-game disputes with the governance key: re-run the one operator the game narrowed to on the parties' published inputs and submit resolve_dispute; with --api, rule delivery challenges too (rule_delivery)",
     )
     .requiredOption("--chain <url>", "the chain's WebSocket RPC")
     .option(
@@ -51,8 +51,8 @@ export function registerRefereeCommand(program: Command): void {
         const evidence: EvidenceSource[] = (options.evidenceDir ?? []).map((dir) =>
           directoryEvidence(resolve(dir)),
         );
-        if (options.api)
-          evidence.push(gatewayEvidence(new GatewayClient(options.api, await loadIdentity(seed))));
+        const gateway = options.api ? new GatewayClient(options.api, await loadIdentity(seed)) : null;
+        if (gateway) evidence.push(gatewayEvidence(gateway));
         if (evidence.length === 0) {
           throw new ConfigError(
             "INVALID_URL",
@@ -73,6 +73,8 @@ export function registerRefereeCommand(program: Command): void {
             }
             return null;
           },
+          // Delivery challenges are ruled on what the gateway holds (PROTOCOL.md §7).
+          ...(gateway ? { deliveries: gateway } : {}),
           log,
         });
         const stop = new AbortController();

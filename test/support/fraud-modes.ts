@@ -5,9 +5,15 @@ import type { NodeRole } from "./fraud-stack.ts";
 
 /**
  * How a cheat shows: a refused upload, a verdict disagreeing with the worker, a missed deadline,
- * or a whistleblower's challenge that opened a transcript dispute against the row's verifier.
+ * a whistleblower's challenge that opened a transcript dispute against the row's verifier, or a
+ * delivery challenge the referee ruled against the worker (chain/PROTOCOL.md §7).
  */
-export type Detection = "refused-upload" | "disagreeing-verdict" | "deadline" | "whistleblower";
+export type Detection =
+  | "refused-upload"
+  | "disagreeing-verdict"
+  | "deadline"
+  | "whistleblower"
+  | "delivery-challenge";
 
 export interface FraudRow {
   /** A mode of FAULTS, `honest`, or `absent` (a verifier staked on chain that never runs). */
@@ -82,7 +88,8 @@ export const FRAUD_ROWS: readonly FraudRow[] = [
     mode: "swap-model",
     role: "worker",
     suite: "evidence",
-    caughtBy: "refused-upload",
+    // The gateway refuses the model; the worker's signed claim to it is then ruled a false claim.
+    caughtBy: "delivery-challenge",
     ends: "succeeded",
     takeover: true,
     faked: null,
@@ -143,11 +150,23 @@ export const FRAUD_ROWS: readonly FraudRow[] = [
     mode: "commit-and-vanish",
     role: "worker",
     suite: "liveness",
-    caughtBy: "deadline",
+    caughtBy: "delivery-challenge",
     ends: "succeeded",
     takeover: true,
     faked: null,
     nodePaid: false,
+  },
+  {
+    // Not a cheat: an honest worker that crashed after its commit. The delivery challenge finds its
+    // checkpoints stored (ruled Delivered), the platform completes on its behalf, and it is paid.
+    mode: "crash-after-commit",
+    role: "worker",
+    suite: "liveness",
+    caughtBy: null,
+    ends: "succeeded",
+    takeover: false,
+    faked: null,
+    nodePaid: true,
   },
   {
     mode: "absent",

@@ -20,12 +20,13 @@ async function waitForTakeoverPoint(stack: FraudStack, jobId: string, timeoutMs:
   const until = Date.now() + timeoutMs;
   while (Date.now() < until) {
     const task = await stack.chainTask(jobId);
-    // A worker re-assigned after a deadline or a lost dispute, a verifier's challenge rejected, a
+    // A worker re-assigned after a deadline, a lost dispute or a lost delivery challenge, a verifier's challenge rejected, a
     // round of audits that all went unanswered, or a verifier that lost a whistleblower's challenge.
     const reassigned = (await stack.events(jobId)).some(
       (e) =>
         e.type === "training.reassigned" ||
         e.type === "verification.dispute_rejected" ||
+        (e.type === "verification.delivery_ruled" && e.data.outcome !== "delivered") ||
         (e.type === "verification.closed" && e.data.passed === 0) ||
         (e.type === "verification.fraud_proven" &&
           (e.data.loser as { role?: unknown } | undefined)?.role === "verifier"),

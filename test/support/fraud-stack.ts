@@ -34,6 +34,7 @@ import {
 import { REFEREE_READY, refereeArgs } from "../../cli/local-nodes.ts";
 import { loadConfig } from "../../config/env.ts";
 import { createDatabase, type Database } from "../../prisma/client.ts";
+import { type Receipt, verifyReceipt } from "../../protocol/receipt.ts";
 import { sha256Hex } from "../../protocol/signed-messages.ts";
 import { loadFixture } from "../../worker-runtime/train/fixtures.ts";
 import { currentProfile } from "../../worker-runtime/train/profile.ts";
@@ -97,6 +98,8 @@ export interface Outcome {
   disagreeingVerdicts: number;
   /** Transcript disputes a whistleblower's challenge opened against a verdict. */
   transcriptDisputes: number;
+  /** Delivery challenges the referee ruled against the worker (undelivered or a false claim). */
+  lostDeliveries: number;
   /** Uploads and completions the gateway refused (from the faulty worker's own log). */
   refusedUploads: string[];
   /**
@@ -115,6 +118,8 @@ export interface Outcome {
   nodeSlashed: boolean;
   /** Whether the job's delivered model is bit-identical to an honest local run (null: none delivered). */
   deliveredCorrect: boolean | null;
+  /** The checks a succeeded job's receipt fails (`verifyReceipt`), as `name: detail`. */
+  receiptFailures: string[];
   /** Sum of every account's free and reserved balance equals the total issuance. */
   conserved: boolean;
   /** The customer's balance after the job: what is still held for it and what it was charged. */
@@ -571,12 +576,18 @@ export class FraudStack {
           ? payout.verifiers
           : 0n;
     let deliveredCorrect: boolean | null = null;
+    let receiptFailures: string[] = [];
     if (job.status === "succeeded") {
       const model = await fetch(`${this.api.url}/v1/training-jobs/${jobId}/model`, {
         headers: { authorization: this.authorization },
       });
-      deliveredCorrect =
-        sha256Hex(new Uint8Array(await model.arrayBuffer())) === (await this.honestModel(spec));
+      const modelBytes = new Uint8Array(await model.arrayBuffer());
+      deliveredCorrect = sha256Hex(modelBytes) === (await this.honestModel(spec));
+      const receipt = await this.call<Receipt>("GET", `/v1/training-jobs/${jobId}/receipt`);
+      const keys = await this.call<{ data: Array<{ public_key: string }> }>("GET", "/v1/receipt-keys");
+      receiptFailures = verifyReceipt(receipt, modelBytes, { platformPublicKey: keys.data[0]!.public_key })
+        .checks.filter((check) => !check.ok)
+        .map((check) => `${check.name}: ${check.detail}`);
     }
     const log = node.output.join("");
     return {
@@ -587,6 +598,11 @@ export class FraudStack {
         .length,
       transcriptDisputes: events.filter(
         (e) => e.type === "verification.disputed" && e.data.kind === "transcript",
+      ).length,
+      lostDeliveries: events.filter(
+        (e) =>
+          e.type === "verification.delivery_ruled" &&
+          (e.data.outcome === "undelivered" || e.data.outcome === "false_claim"),
       ).length,
       refusedUploads: [
         ...log.matchAll(/giving it back \(([^)]*(?:checkpoint_invalid|model_mismatch)[^)]*)\)/g),
@@ -604,6 +620,7 @@ export class FraudStack {
       honestSlashed,
       nodeSlashed: slashedAccounts.includes(node.address),
       deliveredCorrect,
+      receiptFailures,
       conserved: await this.conserved(),
       balance: await this.call("GET", "/v1/billing/balance"),
     };

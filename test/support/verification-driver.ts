@@ -6,10 +6,14 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Redis } from "ioredis";
+import { onBehalfCompletion } from "../../api/services/delivery-driver.ts";
 import { JobDispatcher } from "../../api/services/job-dispatch.ts";
 import { JobEvents } from "../../api/services/job-events.ts";
+import { JobReports } from "../../api/services/job-reports.ts";
 import { JobSettlement } from "../../api/services/job-settlement.ts";
 import { Ledger } from "../../api/services/ledger.ts";
+import type { NodeBlobs } from "../../api/services/nodes/blobs.ts";
+import { TrainingEvidence } from "../../api/services/nodes/training-evidence.ts";
 import { PlatformKey } from "../../api/services/platform-key.ts";
 import { Receipts } from "../../api/services/receipts.ts";
 import { VerificationDriver } from "../../api/services/verification.ts";
@@ -28,7 +32,15 @@ export interface DriverRig {
   close(): Promise<void>;
 }
 
-export function driverRig(fixture: BridgeFixture, logError: (error: unknown) => void): DriverRig {
+/**
+ * `blobs`: the blob store the gateway keeps checkpoints and models in; with it the driver completes
+ * a task on its worker's behalf after a Delivered ruling, as the API wires it (services/index.ts).
+ */
+export function driverRig(
+  fixture: BridgeFixture,
+  logError: (error: unknown) => void,
+  blobs?: NodeBlobs,
+): DriverRig {
   const { db } = fixture.database;
   const dataDir = mkdtempSync(join(tmpdir(), "veritrain-driver-"));
   const prefix = `test:${randomBytes(4).toString("hex")}`;
@@ -40,6 +52,7 @@ export function driverRig(fixture: BridgeFixture, logError: (error: unknown) => 
   const chain = fixture.bridge;
   const settlement = new JobSettlement({ db, ledger, events, chain, webhooks: new WebhookOutbox(undefined) });
   const config = loadConfig({});
+  const reports = new JobReports({ db, events, settlement, chain, logError });
   const driver = new VerificationDriver({
     db,
     chain,
@@ -51,6 +64,7 @@ export function driverRig(fixture: BridgeFixture, logError: (error: unknown) => 
     logError,
     verifyingDeadlineMs: config.verifyingDeadlineMs,
     unassignedDeadlineMs: config.unassignedDeadlineMs,
+    ...(blobs ? { completion: onBehalfCompletion(new TrainingEvidence(blobs), reports) } : {}),
   });
   return {
     driver,

@@ -16,6 +16,7 @@ import { runAuditTask } from "./audit-task.ts";
 import { type AuditDuty, pendingReveals, revealWhenDue } from "./chain-duties.ts";
 import { ensureStaked } from "./chain-stake.ts";
 import { keepCommitmentFresh } from "./commitment-keeper.ts";
+import { answerDeliveryChallenges } from "./delivery-answer.ts";
 import { gatewayEvidence } from "./dispute-evidence.ts";
 import { DisputePlayer } from "./dispute-player.ts";
 import { disputeRecords, pruneRecords, roomForRecords } from "./dispute-records.ts";
@@ -57,6 +58,8 @@ export const DEFAULT_RECORDS_LIMIT_BYTES = 20 * 2 ** 30;
 
 // Records are pruned this often: a challenge window or a dispute's turn lasts minutes.
 const RECORDS_PRUNE_MS = 60_000;
+// A challenged worker has one round (`round_blocks`) to answer: look a few times per round.
+const DELIVERY_POLL_MS = 2_000;
 
 // After a failure the daemon waits before trying again, doubling up to a minute.
 const FIRST_BACKOFF_MS = 1_000;
@@ -171,6 +174,9 @@ export class NodeDaemon {
       });
       this.beside(player.playUntilStopped(stop));
       this.beside(this.pruneRecordsUntilStopped(chain));
+      // A worker that withholds what it committed never answers a challenge of it.
+      if (role === "worker" && !(fault?.role === "worker" && fault.withhold))
+        this.beside(this.answerDeliveriesUntilStopped(chain));
     }
     try {
       if (role === "whistleblower" && chain) {
@@ -206,6 +212,23 @@ export class NodeDaemon {
       if (pruned.length > 0)
         this.options.log(`pruned the dispute records of chain tasks ${pruned.join(", ")}`);
       await sleep(RECORDS_PRUNE_MS, undefined, { signal: stop }).catch(() => undefined);
+    }
+  }
+
+  /** Answers the delivery challenges naming this worker (delivery-answer.ts), until stopped. */
+  private async answerDeliveriesUntilStopped(chain: NodeChainClient): Promise<void> {
+    const stop = this.stopping.signal;
+    const answered = new Set<string>();
+    while (!stop.aborted) {
+      const now = await answerDeliveryChallenges(this.options.dataDir, chain, this.client, answered).catch(
+        (error: unknown) => {
+          this.options.log(`answering a delivery challenge failed: ${(error as Error).message}`);
+          return [];
+        },
+      );
+      if (now.length > 0)
+        this.options.log(`republished the committed checkpoints of challenged chain tasks ${now.join(", ")}`);
+      await sleep(DELIVERY_POLL_MS, undefined, { signal: stop }).catch(() => undefined);
     }
   }
 

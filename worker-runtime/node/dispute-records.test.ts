@@ -63,6 +63,7 @@ function task(
     audits,
     disputes,
     payout: null,
+    delivery: null,
   };
 }
 

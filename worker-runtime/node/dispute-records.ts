@@ -142,6 +142,24 @@ export function recordedRun(dataDir: string, chainTaskId: bigint): PinpointRun |
   return readRecord(dataDir, chainTaskId)?.run ?? null;
 }
 
+/**
+ * The checkpoints of a worker's record that its commit covers and this node trained (a resumed
+ * run's earlier ones came from the platform), in step order: what it republishes when its delivery
+ * is challenged (PROTOCOL.md §7). Null for a task it keeps no worker record of.
+ */
+export function committedCheckpoints(
+  dataDir: string,
+  chainTaskId: bigint,
+): Array<{ step: number; bytes: Uint8Array }> | null {
+  const stored = storedRecord(dataDir, chainTaskId);
+  if (stored?.checkpoint_dir === undefined) return null;
+  const committed = new Set(stored.committed_leaves ?? []);
+  const dir = CheckpointDir.open(stored.checkpoint_dir);
+  return dir.manifest.checkpoints
+    .filter((record) => committed.has(record.sha256))
+    .map((record) => ({ step: record.step, bytes: dir.read(record.step).bytes }));
+}
+
 /** The dispute player's record lookup over what this node kept; null for work it holds nothing of. */
 export function disputeRecords(dataDir: string) {
   return async (dispute: DisputeView): Promise<DisputeRecord | null> => {

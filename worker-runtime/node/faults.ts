@@ -42,6 +42,8 @@ export interface WorkerFault {
   model?: (trained: Uint8Array, uploaded: Uint8Array) => Uint8Array;
   /** Where the worker walks away, holding the lease: right after the claim, or after its commit on chain. */
   vanish?: "after-claim" | "after-commit";
+  /** Uploads none of its checkpoints (nor the model): nobody can audit or resume from what it commits. */
+  withhold?: true;
 }
 
 export interface VerifierFault {
@@ -163,7 +165,7 @@ export const FAULTS = {
   },
   "swap-model": {
     role: "worker",
-    description: "delivers the untrained model instead of the trained one",
+    description: "signs its commitment for the untrained model instead of the trained one, on every try",
     model: (_trained, uploaded) => uploaded,
   },
   silent: {
@@ -173,7 +175,15 @@ export const FAULTS = {
   },
   "commit-and-vanish": {
     role: "worker",
-    description: "commits its checkpoints on chain and never completes the task",
+    description:
+      "commits its checkpoint root on chain, withholds the checkpoints and never completes the task",
+    vanish: "after-commit",
+    withhold: true,
+  },
+  "crash-after-commit": {
+    role: "worker",
+    description:
+      "stops handling its task right after committing on chain, as an honest node that crashed would, its checkpoints uploaded; its daemon still answers a delivery challenge",
     vanish: "after-commit",
   },
   lazy: {

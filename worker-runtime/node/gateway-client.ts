@@ -7,6 +7,7 @@ import type {
   ClaimRequest,
   Completion,
   ComputeReport,
+  DeliveryRecord,
   DisputeEvidenceRef,
   FailureReport,
   Lease,
@@ -126,6 +127,16 @@ export class GatewayClient {
   /** The transcript leaves the audit's verifier published; refused (404 transcript_not_published) until it did. */
   transcriptOf(chainTaskId: bigint, auditIndex: number): Promise<PublishedTranscript> {
     return this.json("GET", `/v1/nodes/audits/${chainTaskId}/${auditIndex}/transcript`, undefined);
+  }
+
+  /** The referee (the operator's key): what the platform holds of a committed task (PROTOCOL.md §7). */
+  delivery(chainTaskId: bigint): Promise<DeliveryRecord> {
+    return this.json("GET", `/v1/nodes/deliveries/${chainTaskId}`, undefined);
+  }
+
+  /** A worker named in an open delivery challenge republishes a checkpoint it committed (PROTOCOL.md §7). */
+  async republishCheckpoint(chainTaskId: bigint, step: number, bytes: Uint8Array): Promise<void> {
+    await this.send("PUT", `/v1/nodes/deliveries/${chainTaskId}/checkpoints/${step}`, { bytes });
   }
 
   /** A blob by hash; refuses content that does not hash to what was asked for. */

@@ -2,19 +2,24 @@
 // for disputes at the referee's turn, reads the evidence the parties published for the node the
 // game narrowed to, checks it against what the chain records as agreed, re-executes that one node
 // (StepReferee), and submits `resolve_dispute` with the hash of the correct output through Sudo.
+// It also rules delivery challenges (§7, delivery-referee.ts) with `rule_delivery`.
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   agreedStateBefore,
+  type DeliveryOutcome,
   type DisputeView,
   type NodeChainClient,
+  readChallengedDeliveries,
   readOpenDisputes,
   resolveDispute,
+  ruleDelivery,
   type TaskView,
 } from "../../chain-bridge/index.ts";
 import { verifyMerkleInclusion } from "../../protocol/merkle.ts";
 import { checkpointSha256, decodeCheckpoint } from "../train/checkpoint.ts";
 import { EvidenceError, type PinpointRun, StepReferee } from "../train/pinpoint.ts";
 import { gamePositions } from "../train/pinpoint-graphs.ts";
+import { type DeliverySource, judgeDelivery } from "./delivery-referee.ts";
 import type { EvidenceSource, PublishedEvidence } from "./dispute-evidence.ts";
 
 export interface RefereeOptions {
@@ -26,6 +31,8 @@ export interface RefereeOptions {
   evidence: readonly EvidenceSource[];
   /** The model, dataset and spec of a dispute's task, or null when the referee cannot get them. */
   runOf: (dispute: DisputeView, task: TaskView) => Promise<PinpointRun | null>;
+  /** Where delivery challenges' checkpoints are read (PROTOCOL.md §7); without it they are not ruled. */
+  deliveries?: DeliverySource;
   log: (message: string) => void;
   pollMs?: number;
 }
@@ -50,6 +57,7 @@ export class Referee {
     while (!stop.aborted) {
       try {
         await this.ruleOnce();
+        await this.ruleDeliveries();
       } catch (error) {
         log(`ruling failed: ${(error as Error).message}`);
       }
@@ -78,6 +86,22 @@ export class Referee {
       rulings.push(ruling);
     }
     return rulings;
+  }
+
+  /** Rules every open delivery challenge whose answer is known; returns the outcomes submitted. */
+  async ruleDeliveries(): Promise<Array<{ chainTaskId: bigint; outcome: DeliveryOutcome }>> {
+    const { chain, deliveries, log } = this.options;
+    if (!deliveries) return [];
+    const ruled: Array<{ chainTaskId: bigint; outcome: DeliveryOutcome }> = [];
+    const head = await chain.head();
+    for (const task of await readChallengedDeliveries(chain.api)) {
+      const { outcome, reason } = await judgeDelivery(task, head, deliveries);
+      if (outcome === null) continue;
+      await ruleDelivery(chain.api, this.options.sudoSeed, task.chainTaskId, outcome);
+      log(`delivery of task ${task.chainTaskId} by ${task.worker}: ${outcome} (${reason})`);
+      ruled.push({ chainTaskId: task.chainTaskId, outcome });
+    }
+    return ruled;
   }
 
   /**

@@ -162,7 +162,7 @@ export async function runTrainingTask(
             : trained;
           previous = { step, bytes };
           uploaded.set(step, sha256Hex(bytes));
-          await client.uploadCheckpoint(lease, step, bytes);
+          if (!fault?.withhold) await client.uploadCheckpoint(lease, step, bytes);
         });
       } else if (event.type === "step") {
         lastStep = event;
@@ -199,10 +199,8 @@ export async function runTrainingTask(
     const root = Buffer.from(merkleRoot(leaves.map((l) => Buffer.from(l, "hex")))).toString("hex");
     // A worker that trained another job delivers the task's graph with that job's last weights.
     const trainedModel = fault?.job && previous ? deliveredModel(model, previous.bytes) : result.model;
-    const modelSha256 = await client.uploadModel(
-      lease,
-      fault?.model ? fault.model(trainedModel, model) : trainedModel,
-    );
+    const delivered = fault?.model ? fault.model(trainedModel, model) : trainedModel;
+    const modelSha256 = fault?.withhold ? sha256Hex(delivered) : await client.uploadModel(lease, delivered);
     if (task.chain) {
       await commitCheckpoints(
         requireChain(context),

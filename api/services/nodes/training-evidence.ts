@@ -4,7 +4,7 @@
 // shapes); the initial checkpoint (leaf 0) must be the platform's own, a pure function of the
 // user's model, dataset and spec; and the delivered model is the platform's derivation from the
 // last checkpoint (protocol/model-weights.ts says how a user checks it offline).
-import type { Readable } from "node:stream";
+import { Readable } from "node:stream";
 import { CheckpointFormatError, decodeCheckpoint, type TrainingState } from "../../../protocol/checkpoint.ts";
 import type { TrainingTask } from "../../../protocol/node-wire.ts";
 import { specHash } from "../../../protocol/receipt.ts";
@@ -102,11 +102,21 @@ export class TrainingEvidence {
   }
 
   /** The model the run delivers from its last checkpoint, derived by the platform. */
-  async deliveredModel(task: TrainingTask, lastCheckpointSha256: string): Promise<Uint8Array> {
+  async deliveredModel(
+    task: Pick<TrainingTask, "model_sha256">,
+    lastCheckpointSha256: string,
+  ): Promise<Uint8Array> {
     const [model, checkpoint] = await Promise.all([
       this.bytes(task.model_sha256),
       this.bytes(lastCheckpointSha256),
     ]);
     return deliveredModel(model, checkpoint);
+  }
+
+  /** Keeps the platform's derivation of the delivered model in the blob store; returns its SHA-256. */
+  async keepDelivered(delivered: Uint8Array): Promise<string> {
+    const sha256 = sha256Hex(delivered);
+    if (!(await this.blobs.has(sha256))) await this.blobs.store("model", Readable.from([delivered]), sha256);
+    return sha256;
   }
 }

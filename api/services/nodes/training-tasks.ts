@@ -1,7 +1,7 @@
 // What a worker does with a training task it leased: report progress, upload checkpoints and the
 // trained model, and complete it with a signed Merkle commitment over its checkpoints. Every
 // report is checked against the task as queued before the jobs service hears of it.
-import { Readable } from "node:stream";
+import type { Readable } from "node:stream";
 import type { Database } from "../../../prisma/client.ts";
 import type {
   Acknowledged,
@@ -29,7 +29,7 @@ import type { TrainingEvidence } from "./training-evidence.ts";
  * Runs the checks an upload must pass before its bytes are read; a refused upload is drained
  * rather than left unread, as the node is still sending it.
  */
-async function beforeUpload<T>(content: Readable, checks: () => Promise<T>): Promise<T> {
+export async function beforeUpload<T>(content: Readable, checks: () => Promise<T>): Promise<T> {
   try {
     return await checks();
   } catch (error) {
@@ -182,22 +182,6 @@ export class TrainingTasks {
         "checkpoint_root",
       );
     }
-    // The delivered model is the platform's derivation from the last checkpoint, never bytes the
-    // worker chose: a worker's commitment must name exactly that model.
-    const delivered = await this.evidence.deliveredModel(task, stored.at(-1)!);
-    const deliveredSha256 = sha256Hex(delivered);
-    if (completion.model_sha256 !== deliveredSha256) {
-      const refused = ApiError.badRequest(
-        "model_mismatch",
-        `model_sha256 ${completion.model_sha256} is not the model derived from the last checkpoint (${deliveredSha256})`,
-        "model_sha256",
-      );
-      await this.lifecycle.evidenceRefused(task.task_id, node, refused.message);
-      throw refused;
-    }
-    if (!(await this.blobs.has(deliveredSha256))) {
-      await this.blobs.store("model", Readable.from([delivered]), deliveredSha256);
-    }
     const commitment = {
       taskId: task.task_id,
       checkpointRoot: root,
@@ -211,6 +195,27 @@ export class TrainingTasks {
         "commitment_signature",
       );
     }
+    // The delivered model is the platform's derivation from the last checkpoint, never bytes the
+    // worker chose: a worker's commitment must name exactly that model. One that names another has
+    // signed for it, and that signature is kept: it is the evidence of a delivery challenge.
+    const delivered = await this.evidence.deliveredModel(task, stored.at(-1)!);
+    const deliveredSha256 = sha256Hex(delivered);
+    if (completion.model_sha256 !== deliveredSha256) {
+      const refused = ApiError.badRequest(
+        "model_mismatch",
+        `model_sha256 ${completion.model_sha256} is not the model derived from the last checkpoint (${deliveredSha256})`,
+        "model_sha256",
+      );
+      await this.lifecycle.evidenceRefused(task.task_id, node, refused.message, {
+        task_ref: task.task_id,
+        checkpoint_root: root,
+        leaf_count: stored.length,
+        model_sha256: completion.model_sha256,
+        signature: completion.commitment_signature,
+      });
+      throw refused;
+    }
+    await this.evidence.keepDelivered(delivered);
     await this.lifecycle.trainingCompleted(task.task_id, {
       modelSha256: completion.model_sha256,
       checkpointRoot: root,

@@ -32,7 +32,7 @@ export const computeErrors = {
   NotEligible: "The node lacks the role or the minimum stake for this action.",
   ConflictOfInterest: "The task's worker or the audit's verifier cannot challenge it.",
   NoVerdict: "The audit has no verdict.",
-  AlreadyChallenged: "The audit was already challenged.",
+  AlreadyChallenged: "The audit, or the attempt's delivery, was already challenged.",
   InvalidStep:
     "first_wrong_step must be a step the transcript has a leaf for: in (segment start, segment end], a multiple of the stride from the start, or the end.",
   RevealTooEarly: "Secrets are revealed only after the challenge window.",
@@ -51,6 +51,12 @@ export const computeErrors = {
   InconsistentVerdict:
     "agrees must be true exactly when the transcript's end state (its last leaf) equals the worker's committed checkpoint leaf at the segment's end.",
   CommitmentReused: "The new forced-error commitment must differ from the current one.",
+  BadClaim:
+    "The delivery claim is not the worker's sr25519 signature over its commitment to the committed root, leaf count and claimed model, or its task reference is empty or longer than 64 bytes.",
+  NoDeliveryChallenge: "The task has no open delivery challenge.",
+  NoClaim: "FalseClaim needs a challenge that carries the worker's signed claim.",
+  DeliveryUnsettled:
+    "The task's delivery challenge is open: audits, finalization and cancellation wait for the ruling.",
 } as const;
 
 export type ComputeErrorName = keyof typeof computeErrors;

@@ -64,6 +64,16 @@ export const computeEvents = {
   },
   TaskCancelled: { ...TASK_REF, refund: "u128" },
   ParametersSet: {},
+  DeliveryChallenged: {
+    ...TASK_REF,
+    worker: "AccountId32",
+    attempt: "u32",
+    claimedModel: "Option<H256>",
+    deadline: "u32",
+    lapsesAfter: "u32",
+  },
+  DeliveryRuled: { ...TASK_REF, worker: "AccountId32", outcome: "DeliveryOutcome" },
+  DeliveryLapsed: { ...TASK_REF, worker: "AccountId32" },
 } as const satisfies Record<string, EventDefinition>;
 
 export type ComputeEventName = keyof typeof computeEvents;

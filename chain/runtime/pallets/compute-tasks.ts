@@ -101,6 +101,7 @@ function freshAttempt(): Pick<
   | "revealEnd"
   | "audits"
   | "disputes"
+  | "delivery"
 > {
   return {
     commitment: null,
@@ -111,6 +112,7 @@ function freshAttempt(): Pick<
     revealEnd: 0,
     audits: [],
     disputes: [],
+    delivery: null,
   };
 }
 
@@ -201,7 +203,16 @@ function nothingVerified(task: TaskInfo): boolean {
   );
 }
 
-/** Committed, audits not drawn, and the delivery window (`commit_blocks` after the commit) over. */
+/** A delivery challenge the referee has not ruled on: it holds the task until ruled or lapsed (§7). */
+export function deliveryOpen(task: TaskInfo): boolean {
+  return task.delivery !== null && task.delivery.ruling === null;
+}
+
+/**
+ * Committed, audits not drawn and the delivery window (`commit_blocks` after the commit) over:
+ * nothing was verified, so the submitter may cancel without accusing anybody (an open delivery
+ * challenge ends through its ruling or lapse first).
+ */
 function deliveryMissed(ctx: DispatchContext, task: TaskInfo): boolean {
   return (
     task.status === "Committed" &&
@@ -212,6 +223,7 @@ function deliveryMissed(ctx: DispatchContext, task: TaskInfo): boolean {
 export function selectAudits(ctx: DispatchContext, taskId: bigint): void {
   const task = getTask(ctx, taskId);
   ensure(task.status === "Committed" || nothingVerified(task), "WrongTaskStatus");
+  ensure(!deliveryOpen(task), "DeliveryUnsettled");
   const commitment = requireCommitment(task);
   const params = parameters.get(ctx);
   ensure(ctx.blockNumber >= commitment.committedAt + params.auditDelayBlocks, "TooEarly");
@@ -257,20 +269,14 @@ export function selectAudits(ctx: DispatchContext, taskId: bigint): void {
   emit(ctx, "AuditsSelected", { taskId, seed, count });
 }
 
-export function reassignTask(ctx: DispatchContext, who: AccountId, taskId: bigint): void {
+export function reassignTask(ctx: DispatchContext, taskId: bigint): void {
   const task = getTask(ctx, taskId);
   if (task.status === "Unassigned") {
     tasks.set(ctx, taskId, assignWorker(ctx, taskId, { ...task, attempt: task.attempt + 1 }));
     return;
   }
-  if (task.status === "Committed") {
-    // Only the submitter witnesses that the model never reached it; delivery is off chain, so the
-    // chain cannot tell a crash from a lie and voids the attempt without slashing the worker.
-    ensure(task.submitter === who, "NotSubmitter");
-    ensure(deliveryMissed(ctx, task), "TooEarly");
-    restartAttempt(ctx, taskId, task, task.worker!);
-    return;
-  }
+  // An undelivered commit is challenged (challenge_delivery), never voided here: only the referee
+  // can tell a worker that withholds its checkpoints from one that delivered them.
   ensure(task.status === "Assigned", "WrongTaskStatus");
   ensure(ctx.blockNumber > task.commitDeadline, "TooEarly");
   slashStake(ctx, task.worker!, "worker", "Timeout", null);
@@ -282,6 +288,7 @@ export function finalize(ctx: DispatchContext, taskId: bigint): void {
   const level = task.spec.verificationLevel;
   ensure(task.status === "Closed" || (task.status === "Committed" && level === 0), "WrongTaskStatus");
   ensure(task.disputes.length === 0, "OpenDisputes");
+  ensure(!deliveryOpen(task), "DeliveryUnsettled");
   const commitment = requireCommitment(task);
   const worker = task.worker!;
   const params = parameters.get(ctx);
@@ -315,6 +322,7 @@ export function finalize(ctx: DispatchContext, taskId: bigint): void {
 export function cancelTask(ctx: DispatchContext, who: AccountId, taskId: bigint): void {
   const task = getTask(ctx, taskId);
   ensure(task.submitter === who, "NotSubmitter");
+  ensure(!deliveryOpen(task), "DeliveryUnsettled");
   const cancellable =
     task.status === "Assigned" ||
     task.status === "Unassigned" ||

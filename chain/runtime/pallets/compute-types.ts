@@ -106,6 +106,33 @@ export type Audit = {
 
 export type Payout = { worker: bigint; verifiers: bigint; jackpot: bigint; refund: bigint };
 
+export type DeliveryOutcome = "Delivered" | "Undelivered" | "FalseClaim";
+
+/**
+ * The worker's own signed commitment to a model (protocol/signed-messages.ts `commitmentMessage`
+ * over the committed root and leaf count), which the submitter refused as not the checkpoints' model.
+ */
+export type DeliveryClaim = {
+  /** The platform's task reference the worker signed (UTF-8 bytes, `0x` hex). */
+  taskRef: string;
+  /** SHA-256 of the model the worker named. */
+  model: Hash;
+  /** sr25519 signature, `0x` hex of 64 bytes. */
+  signature: string;
+};
+
+export type DeliveryChallenge = {
+  /** The submitter's bond, as reserved at challenge time. */
+  bond: bigint;
+  claim: DeliveryClaim | null;
+  /** The worker's last block to republish its checkpoints; `Undelivered` is ruled only after it. */
+  deadline: number;
+  /** After this block, without a ruling, anyone may close the challenge: void, nobody slashed. */
+  lapsesAfter: number;
+  /** Set once the referee ruled `Delivered` (the task goes on); other rulings end the attempt. */
+  ruling: DeliveryOutcome | null;
+};
+
 export type TaskInfo = {
   submitter: AccountId;
   spec: TaskSpec;
@@ -130,6 +157,8 @@ export type TaskInfo = {
   audits: Audit[];
   disputes: bigint[];
   payout: Payout | null;
+  /** The attempt's delivery challenge (§7), open or ruled `Delivered`. */
+  delivery: DeliveryChallenge | null;
 };
 
 export type DisputeKind = "Commitment" | "Transcript";
@@ -249,6 +278,17 @@ export const computeTypes: Readonly<Record<string, TypeDefinition>> = {
     },
   },
   Payout: { struct: { worker: "u128", verifiers: "u128", jackpot: "u128", refund: "u128" } },
+  DeliveryOutcome: { enum: { Delivered: null, Undelivered: null, FalseClaim: null } },
+  DeliveryClaim: { struct: { taskRef: "Bytes", model: "H256", signature: "[u8; 64]" } },
+  DeliveryChallenge: {
+    struct: {
+      bond: "u128",
+      claim: "Option<DeliveryClaim>",
+      deadline: "u32",
+      lapsesAfter: "u32",
+      ruling: "Option<DeliveryOutcome>",
+    },
+  },
   TaskInfo: {
     struct: {
       submitter: "AccountId32",
@@ -269,6 +309,7 @@ export const computeTypes: Readonly<Record<string, TypeDefinition>> = {
       audits: "Vec<Audit>",
       disputes: "Vec<u64>",
       payout: "Option<Payout>",
+      delivery: "Option<DeliveryChallenge>",
     },
   },
   DisputeKind: { enum: { Commitment: null, Transcript: null } },

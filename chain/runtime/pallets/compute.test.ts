@@ -3,7 +3,9 @@
 import assert from "node:assert/strict";
 import { after, before, test } from "node:test";
 import type { KeyringPair } from "@polkadot/keyring/types";
+import { stringToU8a, u8aToHex } from "@polkadot/util";
 import { blake2AsHex } from "@polkadot/util-crypto";
+import { commitmentMessage } from "../../../protocol/signed-messages.ts";
 import {
   alteredRun,
   checkpointTree,
@@ -436,26 +438,151 @@ test("a worker that misses its commit deadline is slashed and the task goes to a
   });
 });
 
-test("the submitter voids a commit whose model never arrived: worker excluded, unpaid, not slashed", async () => {
+/** A task committed in full by its worker, past its delivery window. */
+async function undeliveredTask(level = 0): Promise<{ taskId: bigint; worker: KeyringPair }> {
+  const { taskId, worker } = await createTask(spec({ verificationLevel: level }));
+  await commitRun(taskId, worker, honest, 8n);
+  const committedAt = num(((await chain.task(taskId)).commitment as Record<string, unknown>).committedAt);
+  await chain.fails(
+    chain.accounts.alice,
+    chain.compute("challengeDelivery", taskId, null),
+    "Compute.TooEarly",
+  );
+  await chain.advanceTo(committedAt + (await chain.parameters()).commitBlocks + 1);
+  return { taskId, worker };
+}
+
+/** The worker's signed commitment to `model` over its committed root, as the gateway received it. */
+function claimOf(taskId: bigint, signer: KeyringPair, model: Hash) {
+  const tree = checkpointTree(honest, 8n, big(spec().checkpointInterval));
+  const taskRef = `task_${taskId}`;
+  const message = commitmentMessage({
+    taskId: taskRef,
+    checkpointRoot: tree.root.slice(2),
+    leafCount: tree.checkpoints,
+    modelSha256: model.slice(2),
+  });
+  return { taskRef: u8aToHex(stringToU8a(taskRef)), model, signature: u8aToHex(signer.sign(message)) };
+}
+
+/** A Root call the runtime refuses: the Sudid event carries the module error. */
+async function sudoRefused(call: Parameters<ComputeScenario["sudo"]>[0], error: string): Promise<void> {
+  const events = await chain.ok(chain.accounts.alice, chain.call("sudo", "sudo", call));
+  const result = JSON.stringify(events.find((e) => e.method === "Sudid")?.data.sudoResult);
+  assert.ok(result.includes("err"), `${call.method.method} is refused with ${error}`);
+}
+
+test("an undelivered commit is challenged; after the worker's round the referee slashes it and the task is re-run", async () => {
   await chain.conserving(async () => {
     const { alice } = chain.accounts;
-    const { taskId, worker } = await createTask(spec({ verificationLevel: 0 }));
-    await commitRun(taskId, worker, honest, 8n);
-    const committedAt = num(((await chain.task(taskId)).commitment as Record<string, unknown>).committedAt);
-    await chain.fails(alice, chain.compute("reassignTask", taskId), "Compute.TooEarly");
-    await chain.fails(alice, chain.compute("cancelTask", taskId), "Compute.NotCancellable");
-    await chain.advanceTo(committedAt + (await chain.parameters()).commitBlocks + 1);
-    await chain.fails(chain.accounts.charlie, chain.compute("reassignTask", taskId), "Compute.NotSubmitter");
-    const events = await chain.ok(alice, chain.compute("reassignTask", taskId));
-    assert.equal(eventsOf(events, "Slashed").length, 0);
-    const next = chain.pairOf(eventOf(events, "WorkerAssigned").worker);
+    const { taskId, worker } = await undeliveredTask(1);
+    await chain.fails(alice, chain.compute("reassignTask", taskId), "Compute.WrongTaskStatus");
+    await chain.fails(
+      chain.accounts.charlie,
+      chain.compute("challengeDelivery", taskId, null),
+      "Compute.NotSubmitter",
+    );
+    const params = await chain.parameters();
+    const reservedBefore = (await chain.balance(alice.address)).reserved;
+    const challenged = eventOf(
+      await chain.ok(alice, chain.compute("challengeDelivery", taskId, null)),
+      "DeliveryChallenged",
+    );
+    // The worker's round to republish is not over: the referee cannot rule it undelivered yet.
+    await sudoRefused(chain.compute("ruleDelivery", taskId, "Undelivered"), "TooEarly");
+    assert.equal(challenged.worker, worker.address);
+    assert.equal((await chain.balance(alice.address)).reserved - reservedBefore, params.challengeBond);
+    await chain.fails(alice, chain.compute("challengeDelivery", taskId, null), "Compute.AlreadyChallenged");
+    await chain.fails(alice, chain.compute("selectAudits", taskId), "Compute.DeliveryUnsettled");
+    await chain.fails(alice, chain.compute("cancelTask", taskId), "Compute.DeliveryUnsettled");
+    await sudoRefused(chain.compute("ruleDelivery", taskId, "FalseClaim"), "NoClaim");
+
+    await chain.advanceTo(num(challenged.deadline) + 1);
+    const submitterBefore = await chain.feeAdjustedFree(alice);
+    const ruled = await chain.sudo(chain.compute("ruleDelivery", taskId, "Undelivered"));
+    assert.equal(eventOf(ruled, "DeliveryRuled").outcome, "Undelivered");
+    const slash = percentOf(WORKER_STAKE, params.fraudSlashPercent);
+    const slashed = eventOf(ruled, "Slashed");
+    assert.equal(slashed.who, worker.address);
+    assert.equal(big(slashed.amount), slash);
+    assert.equal(slashed.reason, "Fraud");
+    assert.equal((await chain.balance(alice.address)).reserved, reservedBefore, "the bond is back");
+    // The submitter won the winner's share and, as treasury, the treasury's.
+    assert.equal(
+      (await chain.feeAdjustedFree(alice)) - submitterBefore,
+      params.challengeBond + big(slashed.toWinner) + big(slashed.toTreasury),
+    );
+    const next = chain.pairOf(eventOf(ruled, "WorkerAssigned").worker);
     assert.notEqual(next.address, worker.address);
-    await commitRun(taskId, next, honest, 8n);
-    const nextCommit = num(((await chain.task(taskId)).commitment as Record<string, unknown>).committedAt);
-    await chain.advanceTo(nextCommit + (await chain.parameters()).commitBlocks + 1);
-    const cancelled = eventOf(await chain.ok(alice, chain.compute("cancelTask", taskId)), "TaskCancelled");
-    assert.equal(big(cancelled.refund), PRICE);
-    assert.equal((await chain.balance(alice.address)).reserved, 0n);
+    const task = await chain.task(taskId);
+    assert.equal(task.status, "Assigned");
+    assert.equal(task.delivery, null);
+    assert.ok((task.excluded as string[]).includes(worker.address));
+    await chain.ok(alice, chain.compute("cancelTask", taskId));
+    await restoreAll();
+  });
+});
+
+test("a delivered commit: the referee rules at once, the bond pays the worker and the task goes on", async () => {
+  await chain.conserving(async () => {
+    const { alice } = chain.accounts;
+    const { taskId, worker } = await undeliveredTask();
+    await chain.ok(alice, chain.compute("challengeDelivery", taskId, null));
+    const workerBefore = await chain.feeAdjustedFree(worker);
+    const ruled = await chain.sudo(chain.compute("ruleDelivery", taskId, "Delivered"));
+    assert.equal(eventsOf(ruled, "Slashed").length, 0);
+    assert.equal(
+      (await chain.feeAdjustedFree(worker)) - workerBefore,
+      (await chain.parameters()).challengeBond,
+    );
+    assert.equal((await chain.task(taskId)).status, "Committed");
+    await chain.fails(alice, chain.compute("challengeDelivery", taskId, null), "Compute.AlreadyChallenged");
+    await sudoRefused(chain.compute("ruleDelivery", taskId, "Undelivered"), "NoDeliveryChallenge");
+    const paid = eventOf(await chain.ok(alice, chain.compute("finalize", taskId)), "TaskFinalized");
+    assert.ok(big(paid.workerPay) > 0n);
+  });
+});
+
+test("a worker's signed claim to a model that is not its checkpoints' is ruled a false claim at once", async () => {
+  await chain.conserving(async () => {
+    const { alice } = chain.accounts;
+    const { taskId, worker } = await undeliveredTask();
+    const swapped = blake2AsHex("not the trained model", 256);
+    const forged = claimOf(taskId, chain.accounts.charlie, swapped);
+    await chain.fails(alice, chain.compute("challengeDelivery", taskId, forged), "Compute.BadClaim");
+    const otherRoot = { ...claimOf(taskId, worker, swapped), model: blake2AsHex("another model", 256) };
+    await chain.fails(alice, chain.compute("challengeDelivery", taskId, otherRoot), "Compute.BadClaim");
+    const challenged = eventOf(
+      await chain.ok(alice, chain.compute("challengeDelivery", taskId, claimOf(taskId, worker, swapped))),
+      "DeliveryChallenged",
+    );
+    assert.equal(challenged.claimedModel, swapped);
+    const ruled = await chain.sudo(chain.compute("ruleDelivery", taskId, "FalseClaim"));
+    assert.equal(eventOf(ruled, "Slashed").who, worker.address);
+    assert.notEqual(eventOf(ruled, "WorkerAssigned").worker, worker.address);
+    await chain.ok(alice, chain.compute("cancelTask", taskId));
+    await restoreAll();
+  });
+});
+
+test("a delivery challenge no referee rules lapses: the attempt is void and nobody is slashed", async () => {
+  await chain.conserving(async () => {
+    const { alice } = chain.accounts;
+    const { taskId, worker } = await undeliveredTask();
+    const reservedBefore = (await chain.balance(alice.address)).reserved;
+    await chain.ok(alice, chain.compute("challengeDelivery", taskId, null));
+    const lapsesAfter = num(((await chain.task(taskId)).delivery as Record<string, unknown>).lapsesAfter);
+    await chain.fails(chain.accounts.ferdie, chain.compute("closeDelivery", taskId), "Compute.TooEarly");
+    await chain.advanceTo(lapsesAfter + 1);
+    const closed = await chain.ok(chain.accounts.ferdie, chain.compute("closeDelivery", taskId));
+    assert.equal(eventOf(closed, "DeliveryLapsed").worker, worker.address);
+    assert.equal(eventsOf(closed, "Slashed").length, 0);
+    assert.equal((await chain.balance(alice.address)).reserved, reservedBefore);
+    assert.equal((await chain.balance(worker.address)).reserved, WORKER_STAKE);
+    const task = await chain.task(taskId);
+    assert.equal(task.status, "Assigned");
+    assert.notEqual(task.worker, worker.address);
+    await chain.ok(alice, chain.compute("cancelTask", taskId));
   });
 });
 
@@ -867,7 +994,11 @@ test("a task's profile binds its later workers and its verifiers; a node cannot 
     await chain.fails(alice, chain.compute("selectAudits", taskId), "Compute.NoEligibleVerifier");
     // and only one can resume from them: voided, the task waits for a free worker of her profile.
     await chain.advanceTo(committedAt + (await chain.parameters()).commitBlocks + 1);
-    const voided = await chain.ok(alice, chain.compute("reassignTask", taskId));
+    await chain.ok(alice, chain.compute("challengeDelivery", taskId, null));
+    await chain.advanceTo(
+      num(((await chain.task(taskId)).delivery as Record<string, unknown>).lapsesAfter) + 1,
+    );
+    const voided = await chain.ok(alice, chain.compute("closeDelivery", taskId));
     assert.equal(eventOf(voided, "TaskUnassigned").taskId, Number(taskId));
     assert.equal(eventsOf(voided, "WorkerAssigned").length, 0, "Bob and Ferdie are free, of another profile");
     await chain.ok(alice, chain.compute("reassignTask", taskId));

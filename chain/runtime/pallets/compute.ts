@@ -12,6 +12,7 @@ import {
   type NativeRecord,
 } from "../pallet.ts";
 import { challenge, closeAudits, reveal, submitVerdict, type VerdictEvidence } from "./compute-audits.ts";
+import { challengeDelivery, closeDelivery, ruleDelivery } from "./compute-delivery.ts";
 import { bisect, claimTimeout, resolveDispute, respond } from "./compute-disputes.ts";
 import { computeErrors, ensure } from "./compute-errors.ts";
 import { computeEvents, emit } from "./compute-events.ts";
@@ -31,6 +32,8 @@ import {
   AUDIT_REF,
   type AuditRef,
   computeTypes,
+  type DeliveryClaim,
+  type DeliveryOutcome,
   DISPUTE_REF,
   type DisputeRef,
   type Hash,
@@ -48,6 +51,9 @@ const SCANNING = () => 120_000_000n;
 const PROVING = (args: { proof: readonly Hash[] }) => 30_000_000n + 2_000_000n * BigInt(args.proof.length);
 const PROVING_VERDICT = (args: { endStateProof: readonly Hash[]; leafProof: readonly Hash[] }) =>
   30_000_000n + 2_000_000n * BigInt(args.endStateProof.length + args.leafProof.length);
+
+/** One sr25519 verification of a bounded message. */
+const PROVING_CLAIM = () => 150_000_000n;
 
 /** A call table entry whose origin check is the helper's: `run` gets what the check yields. */
 type CallEntry<A extends NativeRecord, Run> = Omit<CallDefinition<A>, "handler"> & { run: Run };
@@ -220,11 +226,11 @@ export const computePallet = definePallet({
       docs: "Root as referee: the hash of the narrowed operator's correct output; the defender wins if it matches its claim.",
       handler: (ctx, origin, args) => resolveDispute(ctx, origin, args),
     }),
-    reassignTask: signedCall<TaskRef>({
+    reassignTask: anyoneCall<TaskRef>({
       args: TASK_REF,
       weight: SCANNING,
-      docs: "Slashes a worker that missed its commit deadline and draws another, retries an unassigned task, or (the submitter) voids an undelivered commit.",
-      run: (ctx, who, args) => reassignTask(ctx, who, args.taskId),
+      docs: "Slashes a worker that missed its commit deadline and draws another, or retries an unassigned task.",
+      run: (ctx, args) => reassignTask(ctx, args.taskId),
     }),
     finalize: anyoneCall<TaskRef>({
       args: TASK_REF,
@@ -254,6 +260,24 @@ export const computePallet = definePallet({
       weight: LIGHT,
       docs: "A verifier commits to a new forced-error secret, so that it may take another audit while earlier ones are open.",
       run: (ctx, who, args) => rotateCommitment(ctx, who, args.commitment),
+    }),
+    challengeDelivery: signedCall<TaskRef & { claim: DeliveryClaim | null }>({
+      args: { ...TASK_REF, claim: "Option<DeliveryClaim>" },
+      weight: PROVING_CLAIM,
+      docs: "The submitter bonds that a commit past its delivery window never delivered its checkpoints, or named a model (the worker's signed claim) that is not theirs.",
+      run: challengeDelivery,
+    }),
+    ruleDelivery: defineCall<TaskRef & { outcome: DeliveryOutcome }>({
+      args: { ...TASK_REF, outcome: "DeliveryOutcome" },
+      weight: SCANNING,
+      docs: "Root as referee rules a delivery challenge: Delivered pays the bond to the worker; Undelivered or FalseClaim slashes the worker and re-assigns the task.",
+      handler: (ctx, origin, args) => ruleDelivery(ctx, origin, args),
+    }),
+    closeDelivery: anyoneCall<TaskRef>({
+      args: TASK_REF,
+      weight: SCANNING,
+      docs: "After a delivery challenge lapsed without a ruling: the bond returns, the attempt is void, nobody is slashed.",
+      run: (ctx, args) => closeDelivery(ctx, args.taskId),
     }),
   },
   storage: {
