@@ -52,7 +52,7 @@ function challenged(claimedModel: string | null = null): TaskView {
     attempt: 0,
     profile: null,
     graphNodes: 1,
-    checkpointInterval: 2n,
+    checkpointInterval: 4n,
     commitDeadline: 0,
     commitment: {
       root: `0x${checkpointRoot(leaves)}`,
