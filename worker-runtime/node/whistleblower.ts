@@ -204,13 +204,21 @@ export class Whistleblower {
     return result("challenged", step);
   }
 
-  /** The leaves the verdict's verifier published through the gateway; null when it has not (yet). */
+  /**
+   * The leaves the verdict's verifier published through the gateway; null when it has not (yet), or
+   * when the gateway cannot say: the challenge window does not wait for the gateway, and a
+   * challenge under the unpublished-transcript rule still catches the verdict, only less precisely.
+   */
   private async publishedLeaves(verdict: VerdictEvent): Promise<string[] | null> {
     try {
       return (await this.options.client.transcriptOf(verdict.chainTaskId, verdict.auditIndex)).leaves;
     } catch (error) {
-      if (error instanceof NodeError && error.apiCode === "transcript_not_published") return null;
-      throw error;
+      if (!(error instanceof NodeError && error.apiCode === "transcript_not_published")) {
+        this.options.log(
+          `could not read the published transcript of audit ${verdict.auditIndex} of chain task ${verdict.chainTaskId}: ${(error as Error).message}`,
+        );
+      }
+      return null;
     }
   }
 
