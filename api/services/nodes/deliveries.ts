@@ -14,7 +14,7 @@ import { checkpointEveryOf } from "../job-dispatch.ts";
 import { startingModelSha256 } from "../job-init.ts";
 import type { NodeBlobs } from "./blobs.ts";
 import { type GatewayChainReads, requireChain } from "./chain-reads.ts";
-import { beforeUpload } from "./training-tasks.ts";
+import { beforeUpload, checkCheckpoint } from "./training-tasks.ts";
 
 export class Deliveries {
   constructor(
@@ -82,26 +82,10 @@ export class Deliveries {
     }
     const task = await this.task(chainTaskId);
     const job = await this.db.trainingJob.findUniqueOrThrow({ where: { id: task.jobId } });
-    const every = checkpointEveryOf(job);
-    if (step > job.totalSteps || (step % every !== 0 && step !== job.totalSteps)) {
-      throw ApiError.badRequest(
-        "checkpoint_step_invalid",
-        `checkpoints are taken every ${every} steps and at step ${job.totalSteps}; ${step} is neither`,
-        "step",
-      );
-    }
     const recorded = await this.db.checkpoint.findUnique({
       where: { taskId_step: { taskId: task.id, step } },
     });
-    if (recorded && recorded.sha256 !== sha256) {
-      throw new ApiError(
-        409,
-        "invalid_request_error",
-        "checkpoint_conflict",
-        `a checkpoint with another hash (${recorded.sha256}) is already stored for step ${step}`,
-        "step",
-      );
-    }
+    checkCheckpoint({ every: checkpointEveryOf(job), total: job.totalSteps }, step, sha256, recorded?.sha256);
     return task;
   }
 

@@ -17,7 +17,6 @@ import type {
 } from "../../../protocol/node-wire.ts";
 import { checkpointRoot } from "../../../protocol/receipt.ts";
 import { commitmentMessage, sha256Hex } from "../../../protocol/signed-messages.ts";
-import type { Lease } from "../../../queue/leases.ts";
 import { ApiError } from "../../errors.ts";
 import type { JobLifecycle } from "../job-lifecycle.ts";
 import type { NodeBlobs } from "./blobs.ts";
@@ -38,23 +37,30 @@ export async function beforeUpload<T>(content: Readable, checks: () => Promise<T
   }
 }
 
-/** Refuses a checkpoint off the task's schedule, or one that would replace another's bytes. */
-function checkCheckpoint(lease: Lease<"training">, step: number, sha256: string): void {
-  const { task, checkpoints } = lease.data;
-  if (step > task.total_steps || (step % task.checkpoint_every !== 0 && step !== task.total_steps)) {
+/**
+ * Refuses a checkpoint off the task's schedule (every `every` steps and at the last, `total`), or
+ * one that would replace the bytes already `recorded` for that step.
+ */
+export function checkCheckpoint(
+  schedule: { every: number; total: number },
+  step: number,
+  sha256: string,
+  recorded: string | undefined,
+): void {
+  const { every, total } = schedule;
+  if (step > total || (step % every !== 0 && step !== total)) {
     throw ApiError.badRequest(
       "checkpoint_step_invalid",
-      `checkpoints are taken every ${task.checkpoint_every} steps and at step ${task.total_steps}; ${step} is neither`,
+      `checkpoints are taken every ${every} steps and at step ${total}; ${step} is neither`,
       "step",
     );
   }
-  const recorded = checkpoints.find((c) => c.step === step);
-  if (recorded && recorded.sha256 !== sha256) {
+  if (recorded !== undefined && recorded !== sha256) {
     throw new ApiError(
       409,
       "invalid_request_error",
       "checkpoint_conflict",
-      `a checkpoint with another hash (${recorded.sha256}) is already stored for step ${step}`,
+      `a checkpoint with another hash (${recorded}) is already stored for step ${step}`,
       "step",
     );
   }
@@ -135,7 +141,13 @@ export class TrainingTasks {
   ): Promise<CheckpointRef> {
     const lease = await beforeUpload(content, async () => {
       const renewed = await this.leases.renew("training", node, leaseId);
-      checkCheckpoint(renewed, step, sha256);
+      const { task, checkpoints } = renewed.data;
+      checkCheckpoint(
+        { every: task.checkpoint_every, total: task.total_steps },
+        step,
+        sha256,
+        checkpoints.find((c) => c.step === step)?.sha256,
+      );
       return renewed;
     });
     const sizeBytes = await this.blobs.store("checkpoint", content, sha256);
