@@ -13,7 +13,7 @@ import { readBalance, readNode, setProtocolParameters, type TaskView } from "../
 import { TranscriptLayout } from "../protocol/transcript.ts";
 import { loadFixture } from "../worker-runtime/train/fixtures.ts";
 import { FraudStack, type NodeProcess } from "./support/fraud-stack.ts";
-import { FRAUD_TEST_SPEC, SCENARIO_TIMEOUT_MS } from "./support/fraud-test-settings.ts";
+import { FRAUD_TEST_SPEC, RECHECK_TEST_STACK, SCENARIO_TIMEOUT_MS } from "./support/fraud-test-settings.ts";
 
 const { epochs: _epochs, ...baseSpec } = loadFixture("mlp").spec;
 const SPEC = { ...baseSpec, ...FRAUD_TEST_SPEC };
@@ -26,17 +26,7 @@ describe("a verifier that invents its transcript's middle leaves", { timeout: 15
   let whistleblower: NodeProcess;
 
   before(async () => {
-    stack = await FraudStack.start({
-      blockMs: 200,
-      verifyingDeadlineMs: 120_000,
-      windows: {
-        commitBlocks: 150,
-        verdictBlocks: 75,
-        challengeBlocks: 75,
-        revealBlocks: 25,
-        roundBlocks: 25,
-      },
-    });
+    stack = await FraudStack.start(RECHECK_TEST_STACK);
     await setProtocolParameters(stack.devnet.wsUrl, "//Alice", { transcriptStride: STRIDE });
     await stack.startNode("worker", "//Bob");
     skim = await stack.startNode("verifier", "//Charlie", "skim");

@@ -26,7 +26,7 @@ import { Referee } from "../worker-runtime/node/referee.ts";
 import { loadFixture } from "../worker-runtime/train/fixtures.ts";
 import { fundJackpot, jackpotBalance } from "./support/chain-fixture.ts";
 import { FraudStack, type NodeProcess } from "./support/fraud-stack.ts";
-import { FRAUD_TEST_SPEC, SCENARIO_TIMEOUT_MS } from "./support/fraud-test-settings.ts";
+import { FRAUD_TEST_SPEC, RECHECK_TEST_STACK, SCENARIO_TIMEOUT_MS } from "./support/fraud-test-settings.ts";
 
 const WHISTLEBLOWER_SEED = "//Dave";
 const { epochs: _epochs, ...baseSpec } = loadFixture("mlp").spec;
@@ -41,19 +41,7 @@ describe("whistleblowers re-check verdicts", { timeout: 15 * 60_000 }, () => {
 
   before(async () => {
     dataDir = mkdtempSync(join(tmpdir(), "veritrain-whistleblower-"));
-    // The verdict and challenge windows leave the whistleblower time to replay a 20-step segment
-    // on a loaded machine; a dispute's turns are short, so a silent defender times out soon.
-    stack = await FraudStack.start({
-      blockMs: 200,
-      verifyingDeadlineMs: 120_000,
-      windows: {
-        commitBlocks: 150,
-        verdictBlocks: 75,
-        challengeBlocks: 75,
-        revealBlocks: 25,
-        roundBlocks: 25,
-      },
-    });
+    stack = await FraudStack.start(RECHECK_TEST_STACK);
     await stack.startNode("worker", "//Bob");
     verifier = await stack.startNode("verifier", "//Charlie");
     whistleblower = await NodeDaemon.start({

@@ -8,13 +8,11 @@
 //    delivered, never slashed, and is paid the bond; once it completes, audits are drawn;
 //  * with no referee, the challenge lapses: nobody is slashed and the job is trained again.
 import assert from "node:assert/strict";
-import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Readable } from "node:stream";
 import { after, before, test } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
 import {
   type EventWatcher,
   NodeChainClient,
@@ -24,23 +22,14 @@ import {
 import { decodeCheckpoint, encodeCheckpoint } from "../../protocol/checkpoint.ts";
 import { merkleRoot } from "../../protocol/merkle.ts";
 import { sha256Hex } from "../../protocol/signed-messages.ts";
-import {
-  type BridgeFixture,
-  sampleSpec,
-  sealBlocks,
-  seedJob,
-  stakedNode,
-  startBridgeFixture,
-} from "../../test/support/chain-fixture.ts";
-import { type DriverRig, driverRig } from "../../test/support/verification-driver.ts";
+import { type BridgeFixture, stakedNode, startBridgeFixture } from "../../test/support/chain-fixture.ts";
+import { type DriverRig, driverRig, escrowedJob } from "../../test/support/verification-driver.ts";
 import type { DeliverySource } from "../../worker-runtime/node/delivery-referee.ts";
 import { Referee } from "../../worker-runtime/node/referee.ts";
 import { loadFixture } from "../../worker-runtime/train/fixtures.ts";
 import { deliveredModel, initialCheckpoint } from "../../worker-runtime/train/trainer.ts";
-import { newId } from "../ids.ts";
 import { FilesystemBlobStore } from "./blobs.ts";
 import { DELIVERY_CHALLENGED, DELIVERY_RULED } from "./delivery-driver.ts";
-import { taskIdOf } from "./job-dispatch.ts";
 import type { Ledger } from "./ledger.ts";
 import { NodeBlobs } from "./nodes/blobs.ts";
 import { chainReadsOf } from "./nodes/chain-reads.ts";
@@ -129,17 +118,6 @@ after(async () => {
   rmSync(blobDir, { recursive: true, force: true });
 });
 
-async function driveUntil(done: () => Promise<boolean>, what: string, rule = false): Promise<void> {
-  for (let i = 0; i < 80; i++) {
-    await driver.tick();
-    if (rule) await referee.ruleDeliveries();
-    if (await done()) return;
-    await sealBlocks(fixture.chain, 1);
-    await sleep(50);
-  }
-  assert.fail(`the driver never got to: ${what}`);
-}
-
 const eventCount = (jobId: string, type: string) =>
   fixture.database.db.jobEvent.count({ where: { jobId, type } });
 
@@ -150,39 +128,7 @@ const eventCount = (jobId: string, type: string) =>
  */
 async function committedJob(uploaded: boolean) {
   const { db } = fixture.database;
-  const jobId = await seedJob(fixture.database);
-  const job = await db.trainingJob.findUniqueOrThrow({ where: { id: jobId } });
-  await ledger.topUp(job.organizationId, 1_000, `top-up:${jobId}`);
-  await ledger.reserve(job.organizationId, Number(job.reservedCents), `job:${jobId}:reserve`);
-  const file = (purpose: "model" | "dataset") =>
-    db.file.create({
-      data: {
-        id: newId("file"),
-        organizationId: job.organizationId,
-        purpose,
-        filename: purpose === "model" ? "model.onnx" : "data.npy",
-        sizeBytes: 1n,
-        sha256: purpose === "model" ? sha256Hex(mlp.model) : randomBytes(32).toString("hex"),
-        details: { format: "npy" },
-      },
-    });
-  const [model, dataset] = await Promise.all([file("model"), file("dataset")]);
-  await db.trainingJob.update({
-    where: { id: jobId },
-    data: {
-      modelFileId: model.id,
-      datasetFileId: dataset.id,
-      spec: { checkpoint_every: 5 },
-      status: "running",
-    },
-  });
-  const taskId = taskIdOf(jobId);
-  const escrow = await fixture.bridge.openEscrow({
-    taskId,
-    jobId,
-    usdCents: 400n,
-    spec: sampleSpec({ verificationLevel: 1 }),
-  });
+  const { jobId, taskId, escrow } = await escrowedJob(fixture, ledger, sha256Hex(mlp.model));
   const worker = workers.get(escrow.worker!)!;
   const checkpoints = run;
   const leaves = checkpoints.map((bytes) => sha256Hex(bytes));
@@ -201,7 +147,11 @@ async function committedJob(uploaded: boolean) {
     result: `0x${leaves[2]}`,
   });
   assert.equal(committed.status, "succeeded", committed.error ?? undefined);
-  await driveUntil(async () => (await eventCount(jobId, DELIVERY_CHALLENGED)) > 0, "the delivery challenged");
+  await rig.driveUntil(
+    async () => (await eventCount(jobId, DELIVERY_CHALLENGED)) > 0,
+    "the delivery challenged",
+    { passes: 80 },
+  );
   return { jobId, taskId, chainTaskId: escrow.chainTaskId, worker, checkpoints };
 }
 
@@ -224,11 +174,10 @@ test("a worker that commits and withholds its checkpoints is ruled undelivered, 
   // Within its round to republish the worker is not ruled against.
   assert.deepEqual(await referee.ruleDeliveries(), []);
   assert.equal(challenged?.delivery?.ruling, null);
-  await driveUntil(
-    async () => (await eventCount(jobId, "training.rerun")) > 0,
-    "the job trained again",
-    true,
-  );
+  await rig.driveUntil(async () => (await eventCount(jobId, "training.rerun")) > 0, "the job trained again", {
+    passes: 80,
+    eachPass: () => referee.ruleDeliveries(),
+  });
 
   assert.equal(await slashesOf(worker.address), 1);
   const ruling = await rulingOf(jobId);
@@ -254,9 +203,10 @@ test("an honest worker that crashed after its commit is ruled to have delivered,
   const ruled = await referee.ruleDeliveries();
   assert.deepEqual(ruled, [{ chainTaskId, outcome: "Delivered" }], "ruled at once: nothing is missing");
   // The worker never comes back: the platform completes on its behalf, and audits follow.
-  await driveUntil(
+  await rig.driveUntil(
     async () => (await fixture.bridge.taskState(taskId)).status === "Auditing",
     "audits drawn",
+    { passes: 80 },
   );
   assert.equal((await rulingOf(jobId)).outcome, "delivered");
   assert.equal(await slashesOf(worker.address), slashedBefore);
@@ -286,7 +236,9 @@ test("an honest worker whose checkpoints never reached the platform republishes 
   // What its node does from its worker record (delivery-answer.ts).
   for (const [index, bytes] of checkpoints.entries()) await republish(worker.address, index * 5, bytes);
   assert.deepEqual(await referee.ruleDeliveries(), [{ chainTaskId, outcome: "Delivered" }]);
-  await driveUntil(async () => (await eventCount(jobId, DELIVERY_RULED)) > 0, "the ruling told");
+  await rig.driveUntil(async () => (await eventCount(jobId, DELIVERY_RULED)) > 0, "the ruling told", {
+    passes: 80,
+  });
   assert.equal((await rulingOf(jobId)).outcome, "delivered");
   assert.equal(await slashesOf(worker.address), slashedBefore);
   await assert.rejects(republish(worker.address, 0, checkpoints[0]!), { code: "delivery_not_challenged" });
@@ -296,7 +248,9 @@ test("without a referee the challenge lapses: nobody is slashed and the job is t
   const { db } = fixture.database;
   const { jobId, taskId, chainTaskId, worker } = await committedJob(false);
   const slashedBefore = await slashesOf(worker.address);
-  await driveUntil(async () => (await eventCount(jobId, "training.rerun")) > 0, "the job trained again");
+  await rig.driveUntil(async () => (await eventCount(jobId, "training.rerun")) > 0, "the job trained again", {
+    passes: 80,
+  });
   assert.equal((await rulingOf(jobId)).outcome, "lapsed");
   assert.equal(await slashesOf(worker.address), slashedBefore);
   const lapsed = await db.chainEvent.findMany({ where: { name: "DeliveryLapsed", chainTaskId } });

@@ -7,7 +7,6 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
 import { after, before, test } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
 import {
   type EventWatcher,
   type ForcedErrorSecret,
@@ -20,15 +19,11 @@ import { merkleInclusionProof, merkleRoot } from "../../protocol/merkle.ts";
 import { TranscriptLayout } from "../../protocol/transcript.ts";
 import {
   type BridgeFixture,
-  sampleSpec,
   sealBlocks,
-  seedJob,
   stakedNode,
   startBridgeFixture,
 } from "../../test/support/chain-fixture.ts";
-import { type DriverRig, driverRig } from "../../test/support/verification-driver.ts";
-import { newId } from "../ids.ts";
-import { taskIdOf } from "./job-dispatch.ts";
+import { type DriverRig, driverRig, escrowedJob } from "../../test/support/verification-driver.ts";
 import type { JobSettlement } from "./job-settlement.ts";
 import type { Ledger } from "./ledger.ts";
 import type { VerificationDriver } from "./verification.ts";
@@ -90,17 +85,6 @@ after(async () => {
   await fixture.stop();
 });
 
-/** Passes of the driver, a block sealed between them, until `done` holds. */
-async function driveUntil(done: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 60; i++) {
-    await driver.tick();
-    if (await done()) return;
-    await sealBlocks(fixture.chain, 1);
-    await sleep(50);
-  }
-  assert.fail(`the driver never got to: ${what}`);
-}
-
 /**
  * A paid-for job whose worker committed ten steps in two segments (the checkpoints the gateway
  * stored are the committed leaves) and whose audit's verifier disagreed: a commitment dispute is
@@ -108,40 +92,7 @@ async function driveUntil(done: () => Promise<boolean>, what: string): Promise<v
  */
 async function disputedJob() {
   const { db } = fixture.database;
-  const jobId = await seedJob(fixture.database);
-  const job = await db.trainingJob.findUniqueOrThrow({ where: { id: jobId } });
-  await ledger.topUp(job.organizationId, 1_000, `top-up:${jobId}`);
-  await ledger.reserve(job.organizationId, Number(job.reservedCents), `job:${jobId}:reserve`);
-  const file = (purpose: "model" | "dataset") =>
-    db.file.create({
-      data: {
-        id: newId("file"),
-        organizationId: job.organizationId,
-        purpose,
-        filename: purpose === "model" ? "model.onnx" : "data.npy",
-        sizeBytes: 1n,
-        sha256: randomBytes(32).toString("hex"),
-        details: { format: "npy" },
-      },
-    });
-  const [model, dataset] = await Promise.all([file("model"), file("dataset")]);
-  await db.trainingJob.update({
-    where: { id: jobId },
-    // Running: the test opens the escrow itself, so the dispatcher must not take the job.
-    data: {
-      modelFileId: model.id,
-      datasetFileId: dataset.id,
-      spec: { checkpoint_every: 5 },
-      status: "running",
-    },
-  });
-  const taskId = taskIdOf(jobId);
-  const escrow = await fixture.bridge.openEscrow({
-    taskId,
-    jobId,
-    usdCents: 400n,
-    spec: sampleSpec({ verificationLevel: 1 }),
-  });
+  const { jobId, taskId, organizationId, escrow } = await escrowedJob(fixture, ledger);
   const cheat = workers.get(escrow.worker!)!;
   const leaves = [hash(), hash(), hash()];
   await db.checkpoint.createMany({
@@ -159,7 +110,7 @@ async function disputedJob() {
   await db.trainingJob.update({ where: { id: jobId }, data: { status: "verifying" } });
   await db.jobEvent.create({ data: { jobId, type: "training.completed", data: {} } });
 
-  await driveUntil(
+  await rig.driveUntil(
     async () => (await fixture.bridge.taskState(taskId)).status === "Auditing",
     "audits drawn",
   );
@@ -192,13 +143,13 @@ async function disputedJob() {
   assert.equal(revealed.status, "succeeded", revealed.error ?? undefined);
   verifierSecret = next;
   assert.equal((await fixture.bridge.taskState(taskId)).disputes.length, 1, "a commitment dispute is open");
-  return { jobId, taskId, chainTaskId: escrow.chainTaskId, cheat, organizationId: job.organizationId };
+  return { jobId, taskId, chainTaskId: escrow.chainTaskId, cheat, organizationId };
 }
 
 test("a worker that stalls its commitment dispute loses it by timeout, and the job is trained again", async () => {
   const { db } = fixture.database;
   const { jobId, taskId, chainTaskId, cheat } = await disputedJob();
-  await driveUntil(
+  await rig.driveUntil(
     async () => (await db.jobEvent.count({ where: { jobId, type: "training.rerun" } })) > 0,
     "the job trained again",
   );
@@ -237,7 +188,7 @@ test("a worker that stalls its commitment dispute loses it by timeout, and the j
   // The user cancels the re-run (queued or running: the ordinary cancel); its escrow returns.
   const job = await db.trainingJob.findUniqueOrThrow({ where: { id: jobId } });
   assert.equal(await settlement.cancel(job), true);
-  await driveUntil(
+  await rig.driveUntil(
     async () => (await readTask(fixture.chain.api, chainTaskId))?.status === "Cancelled",
     "the re-run's escrow released",
   );
@@ -255,7 +206,7 @@ test("a job cancelled while disputed costs nothing, and its escrow is released o
 
   // The dispute goes on without the job: the driver claims the stalled worker's timeout, the
   // chain re-assigns the task, and the driver cancels it before anyone trains it.
-  await driveUntil(
+  await rig.driveUntil(
     async () => (await readTask(fixture.chain.api, chainTaskId))?.status === "Cancelled",
     "the disputed job's escrow released",
   );

@@ -11,6 +11,16 @@ export const FRAUD_TEST_STACK: FraudStackOptions = {
   windows: { commitBlocks: 150, verdictBlocks: 75, challengeBlocks: 3, revealBlocks: 10, roundBlocks: 75 },
 };
 
+/**
+ * For a whistleblower's re-check: verdict and challenge windows that leave it time to replay a
+ * 20-step segment on a loaded machine; a dispute's turns are short, so a silent defender times out soon.
+ */
+export const RECHECK_TEST_STACK: FraudStackOptions = {
+  blockMs: 200,
+  verifyingDeadlineMs: 120_000,
+  windows: { commitBlocks: 150, verdictBlocks: 75, challengeBlocks: 75, revealBlocks: 25, roundBlocks: 25 },
+};
+
 export const FRAUD_TEST_SPEC = { max_steps: 40, checkpoint_every: 20 };
 
 export const SCENARIO_TIMEOUT_MS = 180_000;
