@@ -235,6 +235,18 @@ test("an honest worker whose checkpoints never reached the platform republishes 
   await assert.rejects(republish(worker.address, 3, checkpoints[1]!), { code: "checkpoint_step_invalid" });
   // What its node does from its worker record (delivery-answer.ts).
   for (const [index, bytes] of checkpoints.entries()) await republish(worker.address, index * 5, bytes);
+  // A stored step keeps its bytes, and bytes must hash to what the node signed.
+  await assert.rejects(republish(worker.address, 5, checkpoints[2]!), { code: "checkpoint_conflict" });
+  await assert.rejects(
+    deliveries.republish(
+      worker.address,
+      chainTaskId,
+      10,
+      sha256Hex(checkpoints[2]!),
+      Readable.from([checkpoints[1]!]),
+    ),
+    { code: "content_hash_mismatch" },
+  );
   assert.deepEqual(await referee.ruleDeliveries(), [{ chainTaskId, outcome: "Delivered" }]);
   await rig.driveUntil(async () => (await eventCount(jobId, DELIVERY_RULED)) > 0, "the ruling told", {
     passes: 80,
