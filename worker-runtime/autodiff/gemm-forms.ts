@@ -64,15 +64,23 @@ export function gemm(
 export const GEMM_DEPTH = PANEL;
 
 /**
- * beta·c + the sum of the rows of `matrix` ([rows, columns], rows ≤ GEMM_DEPTH), as one Gemm of a
- * row of ones (a bias's SGD momentum update, optimizers.ts): [1, columns]. MLAS scales C by beta,
- * sums each column from +0 in row order and adds the sum to C, which are the additions of
- * ReduceSum's fast path (the rows added one after another to the first) then Add(Mul(c, beta), sum);
- * they differ only where the first row is -0 and the rest ±0, and then only if c·beta is -0,
- * which a buffer that starts at +0 never is. Every thread count takes this path and splits the
- * columns, never a column's sum (threads.test.ts). No Pad is needed with threads (leading-sum.ts).
+ * The sum of the rows of `matrix` ([rows, columns], rows ≤ GEMM_DEPTH), plus beta·c when `into`
+ * is given, as one Gemm of a row of ones: [1, columns]. MLAS scales C by beta, sums each column
+ * from +0 in row order and adds the sum to C: ReduceSum's additions (the rows added one after
+ * another; leading-sum.ts) then Add(Mul(c, beta), sum). Starting from +0, a column of -0 sums to
+ * +0 (as PyTorch's sum does), where ReduceSum's fast path, which starts from the first row, keeps
+ * -0; with a buffer that starts at +0, c·beta is never -0, so the momentum update has ReduceSum's
+ * bits. A plain sum takes C = +0 with beta ½: with beta 0 or 1 MLAS runs a product of one row
+ * through another kernel, whose additions differ from ReduceSum's in the last bit. Every thread
+ * count splits the columns, never a column's sum (threads.test.ts), with no Pad and no slow path
+ * at any thread count.
  */
-export function rowSumInGemm(g: GraphBuilder, matrix: string, rows: number, c: string, beta: number): string {
+export function rowSumInGemm(
+  g: GraphBuilder,
+  matrix: string,
+  rows: number,
+  into: { c: string; beta: number } = { c: g.scalar(0, "float32"), beta: 0.5 },
+): string {
   const ones = g.constant(tensorFromNumbers("float32", [1, rows], new Array(rows).fill(1)));
-  return g.op("Gemm", [ones, matrix, c], { beta: { float: beta } });
+  return g.op("Gemm", [ones, matrix, into.c], { beta: { float: into.beta } });
 }

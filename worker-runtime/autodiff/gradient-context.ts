@@ -96,7 +96,7 @@ export function gradientContext(
     scalar: (value) => g.scalar(value, dtype()),
     times: (derivative) => g.mul(dy0(), derivative),
     ifWants,
-    toInput: (i, make) => ifWants(i, () => unbroadcast(g, make(), yInfo(0).shape, xInfo(i).shape)),
+    toInput: (i, make) => ifWants(i, () => unbroadcast(g, make(), yInfo(0).shape, xInfo(i).shape, dtype())),
   };
 }
 
@@ -104,7 +104,13 @@ export function gradientContext(
  * Reduces a gradient of a broadcast result back to the shape of the input that was broadcast:
  * summed over the leading axes the input lacked and over the axes where it had size 1.
  */
-export function unbroadcast(g: GraphBuilder, grad: string, from: readonly Dim[], to: readonly Dim[]): string {
+export function unbroadcast(
+  g: GraphBuilder,
+  grad: string,
+  from: readonly Dim[],
+  to: readonly Dim[],
+  dtype: "float32" | "float64",
+): string {
   const lead = from.length - to.length;
   const axes: number[] = [];
   for (let i = 0; i < from.length; i++) {
@@ -112,7 +118,7 @@ export function unbroadcast(g: GraphBuilder, grad: string, from: readonly Dim[],
   }
   if (axes.length === 0) return grad;
   // Only leading axes (a bias over a batch): one sum without kept dims, no Squeeze.
-  if (axes.length === lead) return sumLeadingAxes(g, grad, from, lead);
+  if (axes.length === lead) return sumLeadingAxes(g, grad, from, lead, dtype);
   const summed = g.reduceSum(grad, axes, true);
   return lead === 0 ? summed : g.op("Squeeze", [summed, g.ints(axes.slice(0, lead))]);
 }

@@ -93,7 +93,7 @@ const gemm: GradientRule = (c) => {
       : fastGemm(g, a, dy, { ...scaled, transA: 1 - tA, transB: 0 }, { a: aShape, b: dyShape }),
   );
   const dc = c.ifWants(2, () => {
-    const summed = unbroadcast(g, dy, c.yInfo(0).shape, c.xInfo(2).shape);
+    const summed = unbroadcast(g, dy, c.yInfo(0).shape, c.xInfo(2).shape, c.dtype);
     return beta === 1 ? summed : g.mul(summed, c.scalar(beta));
   });
   return [da, db, dc];
@@ -129,7 +129,7 @@ const matMul: GradientRule = (c) => {
   }
   // Sum over broadcast batch dims, then undo the vector promotion.
   const reduced = (grad: string, promoted: readonly Dim[]) =>
-    unbroadcast(g, grad, [...yShape.slice(0, -2), ...promoted.slice(-2)], promoted);
+    unbroadcast(g, grad, [...yShape.slice(0, -2), ...promoted.slice(-2)], promoted, c.dtype);
   const restored = (grad: string, i: number) =>
     c.xInfo(i).shape.length === 1 ? g.reshape(grad, g.shapeOf(c.x(i), c.xInfo(i).shape)) : grad;
   const da = c.ifWants(0, () => {
@@ -186,7 +186,7 @@ const einsumRule: GradientRule = (c) => {
           ? c.xInfo(at).shape[inputs[at]!.indexOf(letter)]!
           : c.yInfo(0).shape[output.indexOf(letter)]!;
       });
-      return unbroadcast(c.g, grad, full, c.xInfo(i).shape);
+      return unbroadcast(c.g, grad, full, c.xInfo(i).shape, c.dtype);
     }),
   );
 };
@@ -261,7 +261,7 @@ const layerNormalization: GradientRule = (c) => {
   const toParam = (grad: string, i: number) =>
     leadAxes.length === 0
       ? grad
-      : unbroadcast(g, g.reduceSum(grad, leadAxes, false), shape.slice(axis), c.xInfo(i).shape);
+      : unbroadcast(g, g.reduceSum(grad, leadAxes, false), shape.slice(axis), c.xInfo(i).shape, c.dtype);
   return [dx, c.ifWants(1, () => toParam(g.mul(dy, xhat), 1)), c.ifWants(2, () => toParam(dy, 2))];
 };
 

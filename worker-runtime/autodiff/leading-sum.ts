@@ -1,5 +1,8 @@
 // The sum of a gradient over its leading axes (a bias's gradient over the batch) in the form
-// onnxruntime runs fastest at the graph's thread count. Its ReduceSum over the rows of an
+// onnxruntime runs fastest at the graph's thread count. A float32 sum of up to GEMM_DEPTH rows into
+// a vector is a Gemm of a row of ones (gemm-forms.ts, rowSumInGemm) at every thread count: a
+// [128, 512] bias gradient took 1 µs more than nothing on one thread and 5 µs on two, against
+// ReduceSum's 2 and 49 (90 with the padding below, in the compute-bound step). Otherwise ReduceSum over the rows of an
 // [R, N] matrix adds the rows one after another into a copy of the first while
 // R > 16·threads and max(R, N) > 256·threads (onnxruntime 1.30, reduction_ops.cc, "kRK");
 // otherwise it sums each column with a scalar strided loop, in the same order but about ten times
@@ -8,6 +11,7 @@
 // fast path starts from the first row, the slow one from +0: they differ for a column of -0,
 // so only a sum one thread runs on the fast path is padded onto it.)
 import type { Dim } from "../onnx/model.ts";
+import { GEMM_DEPTH, rowSumInGemm } from "./gemm-forms.ts";
 import type { GraphBuilder } from "./graph-builder.ts";
 
 const ROWS_PER_THREAD = 16;
@@ -19,9 +23,15 @@ const product = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
  * `name` (of `shape`) summed over its first `lead` axes, without kept dimensions. A sum into a
  * vector of known shape is recorded in `g.leadingSums`.
  */
-export function sumLeadingAxes(g: GraphBuilder, name: string, shape: readonly Dim[], lead: number): string {
+export function sumLeadingAxes(
+  g: GraphBuilder,
+  name: string,
+  shape: readonly Dim[],
+  lead: number,
+  dtype: "float32" | "float64",
+): string {
   const start = g.nodes.length;
-  const sum = emitSum(g, name, shape, lead);
+  const sum = emitSum(g, name, shape, lead, dtype);
   if (shape.length - lead === 1 && shape.every((d) => typeof d === "number")) {
     const dims = shape as number[];
     g.leadingSums.set(sum, {
@@ -35,14 +45,25 @@ export function sumLeadingAxes(g: GraphBuilder, name: string, shape: readonly Di
   return sum;
 }
 
-function emitSum(g: GraphBuilder, name: string, shape: readonly Dim[], lead: number): string {
+function emitSum(
+  g: GraphBuilder,
+  name: string,
+  shape: readonly Dim[],
+  lead: number,
+  dtype: "float32" | "float64",
+): string {
   const axes = Array.from({ length: lead }, (_, i) => i);
   const plain = () => g.reduceSum(name, axes, false);
-  // One thread already takes the fast path where it can; padding would only add a copy.
-  if (g.threads === 1 || !shape.every((d) => typeof d === "number")) return plain();
+  if (!shape.every((d) => typeof d === "number")) return plain();
   const dims = shape as number[];
   const rows = product(dims.slice(0, lead));
   const columns = product(dims.slice(lead));
+  if (dtype === "float32" && dims.length - lead === 1 && rows <= GEMM_DEPTH) {
+    const matrix = lead === 1 ? name : g.reshape(name, g.ints([rows, columns]));
+    return g.reshape(rowSumInGemm(g, matrix, rows), g.ints([columns]));
+  }
+  // One thread already takes the fast path where it can; padding would only add a copy.
+  if (g.threads === 1) return plain();
   const fast = (width: number, threads: number) =>
     rows > ROWS_PER_THREAD * threads && Math.max(rows, width) > SIZE_PER_THREAD * threads;
   const wide = SIZE_PER_THREAD * g.threads + 1;

@@ -140,10 +140,9 @@ function applyStep(c: OptimizerContext, param: string, direction: string, scale:
 
 /**
  * m·buf + grad computed by one Gemm when grad is a bias's sum over at most GEMM_DEPTH batch rows
- * (leading-sum.ts) and nothing else reads it: a row of ones times the rows, C = buf, beta = m
- * (gemm-forms.ts, rowSumInGemm: the same bits as the sum, Mul and Add it replaces). One Gemm and
- * a Reshape instead of ReduceSum, Mul and Add, and with threads of the Pad and Slice the sum takes
- * then too (leading-sum.ts). Returns the updated buffer, or undefined.
+ * (leading-sum.ts, a Gemm of a row of ones) and nothing else reads it: the same Gemm with C = buf,
+ * beta = m (gemm-forms.ts, rowSumInGemm: the bits of the Mul and Add it replaces). Returns the
+ * updated buffer, or undefined.
  */
 function momentumInRowSum(
   g: GraphBuilder,
@@ -158,7 +157,7 @@ function momentumInRowSum(
   for (const node of sum.nodes) g.nodes.splice(g.nodes.indexOf(node), 1);
   g.leadingSums.delete(grad);
   const matrix = sum.lead === 1 ? sum.source : g.reshape(sum.source, g.ints([sum.rows, sum.columns]));
-  return g.reshape(rowSumInGemm(g, matrix, sum.rows, buffer, momentum), g.ints([sum.columns]));
+  return g.reshape(rowSumInGemm(g, matrix, sum.rows, { c: buffer, beta: momentum }), g.ints([sum.columns]));
 }
 
 /** torch.optim.SGD: the momentum buffer starts as the first gradient, then buf = m buf + (1 - d) g. */

@@ -24,9 +24,10 @@ import { train } from "./trainer.ts";
 const scratch = mkdtempSync(join(tmpdir(), "veritrain-pinpoint-threads-"));
 after(() => rmSync(scratch, { recursive: true, force: true }));
 
-// A [64, 300] hidden-layer gradient: one thread sums it on onnxruntime's row-sum fast path, two
-// threads only once it is padded to 513 columns.
-const mlp = denseMlp({ widths: [16, 300, 4], batch: 64, samples: 256 });
+// A [256, 300] hidden-layer gradient (more rows than the Gemm of ones that sums up to 128 takes):
+// one thread sums it on onnxruntime's row-sum fast path, two threads only once it is padded to 513
+// columns.
+const mlp = denseMlp({ widths: [16, 300, 4], batch: 256, samples: 1024 });
 const spec = { ...mlp.spec, epochs: undefined, max_steps: 4, checkpoint_every: 2 };
 const runWith = (threads: number) => ({ ...mlp, spec, threads });
 
