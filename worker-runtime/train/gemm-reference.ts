@@ -68,13 +68,20 @@ export interface GemmReference {
   release(): Promise<void>;
 }
 
-/** The products of an MLP step on one onnxruntime session with `threads` intra-op threads. */
+/**
+ * The products of an MLP step on one onnxruntime session with `threads` intra-op threads, the pool
+ * threads spinning through a run when `spinning` (as the trainer's do on a machine with CPU to spare).
+ */
 export async function gemmReference(
   batch: number,
   widths: readonly number[],
   threads = 1,
+  { spinning = false }: { spinning?: boolean } = {},
 ): Promise<GemmReference> {
-  const session = await ort.InferenceSession.create(loopModel(batch, widths), sessionOptions(threads));
+  const session = await ort.InferenceSession.create(
+    loopModel(batch, widths),
+    sessionOptions(threads, { spinning }),
+  );
   const random = (dims: number[]) =>
     new ort.Tensor(
       "float32",
