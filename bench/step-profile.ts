@@ -4,9 +4,13 @@
 // products of the forward and backward passes apart from the rest (the optimizer's Gemms, which
 // update, count with the rest). With several thread counts (--threads 1,2), a column per count and
 // each node's time against the first: the nodes that do not split over threads are what keeps two
-// threads from 2x.
-//   node --import tsx bench/step-profile.ts [--model compute-bound|mlp|cnn|attention] [--threads 1[,2]] [--runs 100] [--momentum 0.9]
+// threads from 2x. With --loop, the nodes of the Loop of steps that training runs (each run as
+// many steps as the engine takes per run, the medians over every step of every run): there a
+// step's inputs are the previous step's outputs, wherever its threads left them, as in training,
+// and a run's first parallel loop waits for a sleeping pool thread only once.
+//   node --import tsx bench/step-profile.ts [--model compute-bound|mlp|cnn|attention] [--threads 1[,2]] [--runs 100] [--momentum 0.9] [--loop]
 import { parseArgs } from "node:util";
+import { loopTrainingStep } from "../worker-runtime/autodiff/index.ts";
 import { BatchOrder } from "../worker-runtime/train/data/batches.ts";
 import { FIXTURE_MODELS, type FixtureName, loadFixture } from "../worker-runtime/train/fixtures.ts";
 import { type NodeTime, nodeTimes } from "../worker-runtime/train/node-times.ts";
@@ -20,6 +24,7 @@ const { values } = parseArgs({
     runs: { type: "string", default: "100" },
     // The compute-bound model's SGD momentum (0: plain SGD).
     momentum: { type: "string", default: String(MOMENTUM) },
+    loop: { type: "boolean", default: false },
   },
 });
 const threadCounts = values.threads.split(",").map(Number);
@@ -37,17 +42,22 @@ async function profile(threads: number): Promise<NodeTime[]> {
     trainable.model,
     trainable.dataset,
     { ...trainable.spec, epochs: undefined, max_steps: 1_000_000, validation: undefined },
-    { threads, stepsPerRun: 1 },
+    { threads, ...(values.loop ? {} : { stepsPerRun: 1 }) },
   );
   try {
+    const { engine } = setup;
     const position = { epoch: 0, batch: 0, rngAtEpochStart: setup.initialRng };
-    const state = { step: 0, position, ...setup.engine.initialState() };
-    const { input } = nextRun(setup, state, new BatchOrder(setup.plan, position), 1);
-    const size = input.batch.target.dims[0]!;
-    return await nodeTimes(setup.engine.stepGraphBytes(size), setup.engine.stepFeeds(state, input), {
-      threads,
-      runs,
-    });
+    const state = { step: 0, position, ...engine.initialState() };
+    const steps = values.loop ? engine.stepsPerRun : 1;
+    if (values.loop && steps < 2)
+      throw new Error(`the engine runs ${model} one step per run: no loop to profile`);
+    const { input } = nextRun(setup, state, new BatchOrder(setup.plan, position), steps);
+    const graph = values.loop
+      ? loopTrainingStep(engine.graph).bytes
+      : engine.stepGraphBytes(input.batch.target.dims[0]!);
+    const times = await nodeTimes(graph, engine.stepFeeds(state, input), { threads, runs });
+    // The Loop node's own time is the whole run's.
+    return times.filter((t) => t.opType !== "Loop");
   } finally {
     await setup.engine.release();
   }
@@ -63,7 +73,7 @@ const isProduct = (t: { opType: string; node: string }) =>
   !t.node.startsWith("optimizer/");
 const total = (list: NodeTime[]) => list.reduce((sum, t) => sum + t.median, 0);
 console.log(
-  `${model} step, ${threadCounts.join(" and ")} thread(s), median kernel time per node over ${runs} runs (µs)${others.length > 0 ? `, and against ${threadCounts[0]} thread(s)` : ""}:`,
+  `${model} step${values.loop ? " in the training Loop" : ""}, ${threadCounts.join(" and ")} thread(s), median kernel time per node over ${runs} runs${values.loop ? " of the Loop" : ""} (µs)${others.length > 0 ? `, and against ${threadCounts[0]} thread(s)` : ""}:`,
 );
 for (const t of first) {
   const columns = [
