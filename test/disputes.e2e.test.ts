@@ -53,8 +53,9 @@ const STEPS = 8;
 const mlp = loadFixture("mlp");
 // One segment of 8 steps: the whole run is the audited segment.
 const spec = { ...mlp.spec, epochs: undefined, max_steps: STEPS, checkpoint_every: STEPS };
-// A model whose step graph two threads pad (a [64, 300] bias-gradient sum, autodiff/leading-sum.ts).
-const wide = denseMlp({ widths: [16, 300, 4], batch: 64, samples: 64 * STEPS });
+// A model whose step graph two threads pad (a [256, 300] bias-gradient sum: more rows than the
+// Gemm of ones takes, autodiff/leading-sum.ts).
+const wide = denseMlp({ widths: [16, 300, 4], batch: 256, samples: 256 * STEPS });
 const wideSpec = { ...wide.spec, epochs: undefined, max_steps: STEPS, checkpoint_every: STEPS };
 const hex = (bytes: Uint8Array) => `0x${Buffer.from(bytes).toString("hex")}`;
 const prefixed = (h: string) => `0x${h}`;
