@@ -316,7 +316,7 @@ console.log(
 );
 const productsSpeedUp = mlasTwoRates!.wall / mlasRates!.wall;
 console.log(
-  `the products alone in onnxruntime, two threads vs one, by the clock: ${mlasTwoRates!.wall.toFixed(1)} against ${mlasRates!.wall.toFixed(1)} steps/s = ${productsSpeedUp.toFixed(2)}x (a step, whose other nodes split less well, stays under it)`,
+  `the products alone in onnxruntime, two threads vs one, by the clock: ${mlasTwoRates!.wall.toFixed(1)} against ${mlasRates!.wall.toFixed(1)} steps/s = ${productsSpeedUp.toFixed(2)}x (the step's products with nothing between them; their operands stay on the cores that hold them)`,
 );
 const ONE_THREAD_TARGET = 0.9;
 const TWO_THREAD_TARGET = 1.7;
