@@ -1,14 +1,14 @@
 // The sum of a gradient over its leading axes (a bias's gradient over the batch) in the form
-// onnxruntime runs fastest at the graph's thread count. A float32 sum of up to GEMM_DEPTH rows into
-// a vector is a Gemm of a row of ones (gemm-forms.ts, rowSumInGemm) at every thread count: a
-// [128, 512] bias gradient took 1 µs more than nothing on one thread and 5 µs on two, against
-// ReduceSum's 2 and 49 (90 with the padding below, in the compute-bound step). Otherwise ReduceSum over the rows of an
-// [R, N] matrix adds the rows one after another into a copy of the first while
-// R > 16·threads and max(R, N) > 256·threads (onnxruntime 1.30, reduction_ops.cc, "kRK");
-// otherwise it sums each column with a scalar strided loop, in the same order but about ten times
-// slower: [128, 512] took 22 µs on one thread and 174 µs on two. Padding the columns past the
-// threshold keeps the fast path: the same additions in the same order, so the same bits. (The
-// fast path starts from the first row, the slow one from +0: they differ for a column of -0,
+// onnxruntime runs fastest at the graph's thread count. A float32 sum of up to GEMM_DEPTH rows
+// into a vector is a Gemm of a row of ones (gemm-forms.ts, rowSumInGemm) at every thread count: a
+// [128, 512] bias gradient cost nothing measurable on one thread and 5 µs on two, against
+// ReduceSum's 2 and 49 (90 with the padding below, in the compute-bound step). Otherwise
+// ReduceSum over the rows of an [R, N] matrix adds the rows one after another into a copy of the
+// first while R > 16·threads and max(R, N) > 256·threads (onnxruntime 1.30, reduction_ops.cc,
+// "kRK"); otherwise it sums each column with a scalar strided loop, in the same order but about
+// ten times slower: [128, 512] took 22 µs on one thread and 174 µs on two. Padding the columns
+// past the threshold keeps the fast path: the same additions in the same order, so the same bits.
+// (The fast path starts from the first row, the slow one from +0: they differ for a column of -0,
 // so only a sum one thread runs on the fast path is padded onto it.)
 import type { Dim } from "../onnx/model.ts";
 import { GEMM_DEPTH, rowSumInGemm } from "./gemm-forms.ts";
