@@ -31,7 +31,7 @@ export function sumLeadingAxes(
   dtype: "float32" | "float64",
 ): string {
   const start = g.nodes.length;
-  const sum = emitSum(g, name, shape, lead, dtype);
+  const sum = emitSum(g, { name, shape, lead, dtype });
   if (shape.length - lead === 1 && shape.every((d) => typeof d === "number")) {
     const dims = shape as number[];
     g.leadingSums.set(sum, {
@@ -45,13 +45,15 @@ export function sumLeadingAxes(
   return sum;
 }
 
-function emitSum(
-  g: GraphBuilder,
-  name: string,
-  shape: readonly Dim[],
-  lead: number,
-  dtype: "float32" | "float64",
-): string {
+/** What a sum over leading axes sums: `name`, of `shape` and `dtype`, over its first `lead` axes. */
+interface Summand {
+  name: string;
+  shape: readonly Dim[];
+  lead: number;
+  dtype: "float32" | "float64";
+}
+
+function emitSum(g: GraphBuilder, { name, shape, lead, dtype }: Summand): string {
   const axes = Array.from({ length: lead }, (_, i) => i);
   const plain = () => g.reduceSum(name, axes, false);
   if (!shape.every((d) => typeof d === "number")) return plain();
