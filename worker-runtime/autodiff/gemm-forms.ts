@@ -1,8 +1,9 @@
 // The matrix products and batch sums autodiff emits, in the form onnxruntime's MLAS runs fastest
 // for the same bits (onnxruntime 1.30, onnxruntime/core/mlas/lib/sgemm.cpp).
-import type { AttributeValue } from "../onnx/attributes.ts";
+import { type AttributeValue, attribute } from "../onnx/attributes.ts";
 import { tensorFromNumbers } from "../onnx/dtypes.ts";
 import type { Dim } from "../onnx/model.ts";
+import type { INodeProto } from "../onnx/proto.ts";
 import type { GraphBuilder } from "./graph-builder.ts";
 
 // MLAS packs B in panels of 128 columns by 128 rows of the inner dimension K; for a small K it
@@ -64,23 +65,29 @@ export function gemm(
 export const GEMM_DEPTH = PANEL;
 
 /**
- * The sum of the rows of `matrix` ([rows, columns], rows ≤ GEMM_DEPTH), plus beta·c when `into`
- * is given, as one Gemm of a row of ones: [1, columns]. MLAS scales C by beta, sums each column
- * from +0 in row order and adds the sum to C: ReduceSum's additions (the rows added one after
- * another; leading-sum.ts) then Add(Mul(c, beta), sum). Starting from +0, a column of -0 sums to
- * +0 (as PyTorch's sum does), where ReduceSum's fast path, which starts from the first row, keeps
- * -0; with a buffer that starts at +0, c·beta is never -0, so the momentum update has ReduceSum's
- * bits. A plain sum takes C = +0 with beta ½: with beta 0 or 1 MLAS runs a product of one row
+ * The sum of the rows of `matrix` ([rows, columns], rows ≤ GEMM_DEPTH) as one Gemm of a row of
+ * ones: [1, columns]. MLAS sums each column from +0 in row order and adds the sum to C:
+ * ReduceSum's additions (the rows added one after another; leading-sum.ts). Starting from +0, a
+ * column of -0 sums to +0 (as PyTorch's sum does), where ReduceSum's fast path, which starts from
+ * the first row, keeps -0. C is +0 with beta ½: with beta 0 or 1 MLAS runs a product of one row
  * through another kernel, whose additions differ from ReduceSum's in the last bit. Every thread
  * count splits the columns, never a column's sum (threads.test.ts), with no Pad and no slow path
- * at any thread count.
+ * at any thread count. accumulateInGemm turns it into beta·c + the sum.
  */
-export function rowSumInGemm(
-  g: GraphBuilder,
-  matrix: string,
-  rows: number,
-  into: { c: string; beta: number } = { c: g.scalar(0, "float32"), beta: 0.5 },
-): string {
+export function rowSumInGemm(g: GraphBuilder, matrix: string, rows: number): string {
   const ones = g.constant(tensorFromNumbers("float32", [1, rows], new Array(rows).fill(1)));
-  return g.op("Gemm", [ones, matrix, into.c], { beta: { float: into.beta } });
+  return g.op("Gemm", [ones, matrix, g.scalar(0, "float32")], { beta: { float: 0.5 } });
+}
+
+/**
+ * Makes `gemm` (A·B, with no C or rowSumInGemm's +0) compute beta·c + A·B: MLAS scales C by beta,
+ * then adds the product block by block of the inner dimension, which for at most GEMM_DEPTH rows
+ * is Add(Mul(c, beta), A·B) bit for bit (a momentum buffer, which starts at +0, is never -0).
+ */
+export function accumulateInGemm(gemm: INodeProto, c: string, beta: number): void {
+  gemm.input = [gemm.input![0]!, gemm.input![1]!, c];
+  gemm.attribute = [
+    ...(gemm.attribute ?? []).filter((a) => a.name !== "beta"),
+    attribute("beta", { float: beta }),
+  ];
 }

@@ -7,16 +7,6 @@ import { tensorToProto } from "../onnx/tensor-proto.ts";
 /** Marks a thread-layout helper's name: `<served node>${LAYOUT_HELPER}<role>` (GraphBuilder.layoutHelper). */
 export const LAYOUT_HELPER = "/thread_layout/";
 
-/** A sum of `source` ([rows, ...] with `columns` elements per row) over its rows, and the nodes computing it. */
-export interface LeadingSum {
-  source: string;
-  /** How many leading axes of `source` the rows span (1: `source` is the [rows, columns] matrix). */
-  lead: number;
-  rows: number;
-  columns: number;
-  nodes: INodeProto[];
-}
-
 /**
  * Emits ONNX nodes with deterministic names: `<scope>/<OpType>_<n>`, numbered per scope, so the
  * same model and options always give byte-identical graphs (the verifiers hash them).
@@ -29,10 +19,10 @@ export class GraphBuilder {
   private readonly counters = new Map<string, number>();
   private scopeName = "";
   /**
-   * Sums over a gradient's leading axes (leading-sum.ts) by their output: the optimizer may
-   * replace one with a product that also applies the momentum (optimizers.ts).
+   * The Gemms of ones that sum a gradient over its leading axes (leading-sum.ts), by the sum's
+   * output: the optimizer may make one add the momentum too (optimizers.ts).
    */
-  readonly leadingSums = new Map<string, LeadingSum>();
+  readonly rowSums = new Map<string, INodeProto>();
 
   constructor(
     readonly opset: number,

@@ -20,8 +20,8 @@ const SIZE_PER_THREAD = 256;
 const product = (dims: readonly number[]) => dims.reduce((a, b) => a * b, 1);
 
 /**
- * `name` (of `shape`) summed over its first `lead` axes, without kept dimensions. A sum into a
- * vector of known shape is recorded in `g.leadingSums`.
+ * `name` (of `shape`) summed over its first `lead` axes, without kept dimensions. A sum made by a
+ * Gemm of ones is recorded in `g.rowSums`.
  */
 export function sumLeadingAxes(
   g: GraphBuilder,
@@ -30,30 +30,6 @@ export function sumLeadingAxes(
   lead: number,
   dtype: "float32" | "float64",
 ): string {
-  const start = g.nodes.length;
-  const sum = emitSum(g, { name, shape, lead, dtype });
-  if (shape.length - lead === 1 && shape.every((d) => typeof d === "number")) {
-    const dims = shape as number[];
-    g.leadingSums.set(sum, {
-      source: name,
-      lead,
-      rows: product(dims.slice(0, lead)),
-      columns: dims[lead]!,
-      nodes: g.nodes.slice(start),
-    });
-  }
-  return sum;
-}
-
-/** What a sum over leading axes sums: `name`, of `shape` and `dtype`, over its first `lead` axes. */
-interface Summand {
-  name: string;
-  shape: readonly Dim[];
-  lead: number;
-  dtype: "float32" | "float64";
-}
-
-function emitSum(g: GraphBuilder, { name, shape, lead, dtype }: Summand): string {
   const axes = Array.from({ length: lead }, (_, i) => i);
   const plain = () => g.reduceSum(name, axes, false);
   if (!shape.every((d) => typeof d === "number")) return plain();
@@ -62,7 +38,11 @@ function emitSum(g: GraphBuilder, { name, shape, lead, dtype }: Summand): string
   const columns = product(dims.slice(lead));
   if (dtype === "float32" && dims.length - lead === 1 && rows <= GEMM_DEPTH) {
     const matrix = lead === 1 ? name : g.reshape(name, g.ints([rows, columns]));
-    return g.reshape(rowSumInGemm(g, matrix, rows), g.ints([columns]));
+    const rowSum = rowSumInGemm(g, matrix, rows);
+    const gemm = g.nodes.at(-1)!;
+    const sum = g.reshape(rowSum, g.ints([columns]));
+    g.rowSums.set(sum, gemm);
+    return sum;
   }
   // One thread already takes the fast path where it can; padding would only add a copy.
   if (g.threads === 1) return plain();

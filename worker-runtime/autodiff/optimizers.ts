@@ -1,7 +1,6 @@
-import { attribute } from "../onnx/attributes.ts";
 import { type DType, onnxDataType } from "../onnx/dtypes.ts";
 import { AutodiffError } from "./errors.ts";
-import { GEMM_DEPTH, rowSumInGemm } from "./gemm-forms.ts";
+import { accumulateInGemm } from "./gemm-forms.ts";
 import type { GraphBuilder } from "./graph-builder.ts";
 
 export type OptimizerOptions =
@@ -115,11 +114,7 @@ function momentumInGemm(g: GraphBuilder, grad: string, buffer: string, momentum:
   const inputs = producer.input ?? [];
   if (inputs.length !== 2 || inputs.includes("")) return undefined;
   if (g.nodes.some((n) => n !== producer && n.input?.includes(grad))) return undefined;
-  producer.input = [...inputs, buffer];
-  producer.attribute = [
-    ...(producer.attribute ?? []).filter((a) => a.name !== "beta"),
-    attribute("beta", { float: momentum }),
-  ];
+  accumulateInGemm(producer, buffer, momentum);
   return grad;
 }
 
@@ -139,10 +134,9 @@ function applyStep(c: OptimizerContext, param: string, direction: string, scale:
 }
 
 /**
- * m·buf + grad computed by one Gemm when grad is a bias's sum over at most GEMM_DEPTH batch rows
- * (leading-sum.ts, a Gemm of a row of ones) and nothing else reads it: the same Gemm with C = buf,
- * beta = m (gemm-forms.ts, rowSumInGemm: the bits of the Mul and Add it replaces). Returns the
- * updated buffer, or undefined.
+ * m·buf + grad computed by the Gemm of ones that sums a bias's gradient over the batch
+ * (leading-sum.ts, gemm-forms.ts rowSumInGemm) when nothing else reads the sum: C = buf, beta = m,
+ * the bits of the Mul and Add it replaces. Returns the updated buffer, or undefined.
  */
 function momentumInRowSum(
   g: GraphBuilder,
@@ -150,14 +144,11 @@ function momentumInRowSum(
   buffer: string,
   momentum: number,
 ): string | undefined {
-  const sum = g.leadingSums.get(grad);
-  if (!sum || sum.rows > GEMM_DEPTH) return undefined;
-  const own = new Set(sum.nodes);
-  if (g.nodes.some((n) => !own.has(n) && n.input?.includes(grad))) return undefined;
-  for (const node of sum.nodes) g.nodes.splice(g.nodes.indexOf(node), 1);
-  g.leadingSums.delete(grad);
-  const matrix = sum.lead === 1 ? sum.source : g.reshape(sum.source, g.ints([sum.rows, sum.columns]));
-  return g.reshape(rowSumInGemm(g, matrix, sum.rows, { c: buffer, beta: momentum }), g.ints([sum.columns]));
+  const gemm = g.rowSums.get(grad);
+  if (!gemm || g.nodes.some((n) => n.input?.includes(grad))) return undefined;
+  accumulateInGemm(gemm, buffer, momentum);
+  g.rowSums.delete(grad);
+  return grad;
 }
 
 /** torch.optim.SGD: the momentum buffer starts as the first gradient, then buf = m buf + (1 - d) g. */
@@ -178,8 +169,7 @@ const sgd: Update<Extract<OptimizerOptions, { type: "sgd" }>> = (c, o) => {
     const damped = dampening === 0 ? d : g.op("Mul", [d, f32(g, 1 - dampening)]);
     const folded =
       damped === c.grad && !o.nesterov
-        ? (momentumInGemm(g, c.grad, buffer, momentum) ??
-          (c.dtype === "float32" ? momentumInRowSum(g, c.grad, buffer, momentum) : undefined))
+        ? (momentumInGemm(g, c.grad, buffer, momentum) ?? momentumInRowSum(g, c.grad, buffer, momentum))
         : undefined;
     let updated = folded ?? g.op("Add", [g.op("Mul", [buffer, f32(g, momentum)]), damped]);
     // With zero dampening the zero-initialized buffer already gives exactly d on the first step.
