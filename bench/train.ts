@@ -217,7 +217,7 @@ for (const variant of VARIANTS) {
 }
 // onnxruntime's SGEMM on the same products alone, the second library of the bound; and with two
 // threads, spinning as the trainer's pool threads do when the machine has CPU to spare: how much
-// the products alone gain from a second thread on this machine, the ceiling for a whole step.
+// the products alone, whose operands stay on the cores that hold them, gain from a second thread.
 const mlas = await gemmReference(BATCH, WIDTHS);
 const mlasTwo = await gemmReference(BATCH, WIDTHS, 2, { spinning: cpuToSpare() });
 await mlas.burst(warmup);
