@@ -1,6 +1,7 @@
 // Reads of the Compute pallet's storage (PROTOCOL.md §11) into plain types, and access to its
 // calls. Both sides use it: the operator's bridge and the node daemons.
 import type { ApiPromise } from "@polkadot/api";
+import type { ApiDecoration } from "@polkadot/api/types";
 import { TranscriptLayout } from "../protocol/transcript.ts";
 import { type DeliveryView, deliveryFromPrimitive } from "./delivery-state.ts";
 import { BridgeError } from "./errors.ts";
@@ -112,7 +113,7 @@ export function computeCall(api: ApiPromise, call: string): (...args: unknown[])
   return method;
 }
 
-function computeStorage(api: ApiPromise, item: string) {
+function computeStorage(api: ApiPromise | ApiDecoration<"promise">, item: string) {
   const query = api.query.compute?.[item];
   if (!query) {
     throw new BridgeError("RECONCILE_FAILED", `the chain's runtime has no Compute.${item} storage`);
@@ -209,13 +210,21 @@ export function taskFromPrimitive(chainTaskId: bigint, value: unknown): TaskView
   };
 }
 
+/**
+ * Every entry of the Compute map `item` as of the best block, as [key, value] primitives. Both the
+ * keys and the values are read at that one block: read at "latest" one after the other, an entry
+ * removed by a block imported in between comes back as a key with no value.
+ */
+export async function computeEntries(api: ApiPromise, item: string): Promise<[unknown, unknown][]> {
+  const at = await api.at(await api.rpc.chain.getBlockHash());
+  const entries = await computeStorage(at, item).entries();
+  return entries.map(([key, value]) => [key.args[0]?.toPrimitive(), value.toPrimitive()]);
+}
+
 /** The tasks whose delivery challenge waits for the referee (PROTOCOL.md §7), in id order. */
 export async function readChallengedDeliveries(api: ApiPromise): Promise<TaskView[]> {
-  const entries = await computeStorage(api, "tasks").entries();
-  return entries
-    .map(([key, value]) =>
-      taskFromPrimitive(bigintOf(key.args[0]?.toPrimitive(), "task id"), value.toPrimitive()),
-    )
+  return (await computeEntries(api, "tasks"))
+    .map(([key, value]) => taskFromPrimitive(bigintOf(key, "task id"), value))
     .filter((task) => task.status === "Committed" && task.delivery !== null && task.delivery.ruling === null)
     .sort((a, b) => (a.chainTaskId < b.chainTaskId ? -1 : 1));
 }

@@ -3,7 +3,7 @@
 // so a player answers exactly the question the chain will check.
 import type { ApiPromise } from "@polkadot/api";
 import { TranscriptLayout } from "../protocol/transcript.ts";
-import { readTask, type TaskView } from "./compute-state.ts";
+import { computeEntries, readTask, type TaskView } from "./compute-state.ts";
 import { BridgeError } from "./errors.ts";
 import { decodeEvent, eventsAt } from "./inclusion.ts";
 import { bigintOf, hashOf, numberOf, objectOf, optionalOf, stringOf, variantOf } from "./values.ts";
@@ -88,11 +88,8 @@ export async function readDispute(api: ApiPromise, disputeId: bigint): Promise<D
 
 /** Every open dispute, by id. */
 export async function readOpenDisputes(api: ApiPromise): Promise<DisputeView[]> {
-  const entries = await disputeStorage(api).entries();
-  return entries
-    .map(([key, value]) =>
-      disputeFromPrimitive(bigintOf(key.args[0]?.toPrimitive(), "dispute id"), value.toPrimitive()),
-    )
+  return (await computeEntries(api, "disputes"))
+    .map(([key, value]) => disputeFromPrimitive(bigintOf(key, "dispute id"), value))
     .sort((a, b) => (a.disputeId < b.disputeId ? -1 : 1));
 }
 
