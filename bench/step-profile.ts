@@ -15,6 +15,7 @@ import { BatchOrder } from "../worker-runtime/train/data/batches.ts";
 import { FIXTURE_MODELS, type FixtureName, loadFixture } from "../worker-runtime/train/fixtures.ts";
 import { type NodeTime, nodeTimes } from "../worker-runtime/train/node-times.ts";
 import { nextRun, setUpRun } from "../worker-runtime/train/run-setup.ts";
+import { batchSizeOf } from "../worker-runtime/train/step-engine.ts";
 import { computeBound, MOMENTUM } from "./compute-bound.ts";
 
 const { values } = parseArgs({
@@ -52,10 +53,9 @@ async function profile(threads: number): Promise<NodeTime[]> {
     if (values.loop && steps < 2)
       throw new Error(`the engine runs ${model} one step per run: no loop to profile`);
     const { input } = nextRun(setup, state, new BatchOrder(setup.plan, position), steps);
-    const graph = values.loop
-      ? loopTrainingStep(engine.graph).bytes
-      : engine.stepGraphBytes(input.batch.target.dims[0]!);
-    const times = await nodeTimes(graph, engine.stepFeeds(state, input), { threads, runs });
+    const loop = values.loop ? loopTrainingStep(engine.graph) : undefined;
+    const graph = loop ? loop.bytes : engine.stepGraphBytes(batchSizeOf(input));
+    const times = await nodeTimes(graph, engine.stepFeeds(state, input, loop?.samples), { threads, runs });
     // The Loop node's own time is the whole run's.
     return times.filter((t) => t.opType !== "Loop");
   } finally {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import * as ort from "onnxruntime-node";
-import { type Tensor, tensorFromNumbers } from "../onnx/dtypes.ts";
+import { tensorFromNumbers } from "../onnx/dtypes.ts";
 import { loadModel } from "../onnx/model.ts";
 import { sessionOptions, toOrt } from "./gradient-check.ts";
 import { ModelBuilder, seededRandom } from "./model-builder.ts";
@@ -61,8 +61,27 @@ async function compare(options: TrainingStepOptions, steps: number, batch: numbe
   const { model } = classifier();
   const step = buildTrainingStep(model, options);
   const looped = loopTrainingStep(step, { leaves: ends !== undefined });
-  const xs = Array.from({ length: steps }, () => tensorFromNumbers("float32", [batch, 4], values(batch * 4)));
-  const ts = Array.from({ length: steps }, () => tensorFromNumbers("int64", [batch], classes(batch)));
+  // A pool of more samples than the steps take, taken in a shuffled order with repeats, as epochs
+  // and drop_last make them.
+  const pool = steps * batch + 3;
+  const poolX = values(pool * 4);
+  const poolT = classes(pool);
+  const indices = Array.from({ length: steps * batch }, () => Math.floor(random() * pool));
+  const rows = (i: number) => indices.slice(i * batch, (i + 1) * batch);
+  const xs = Array.from({ length: steps }, (_, i) =>
+    tensorFromNumbers(
+      "float32",
+      [batch, 4],
+      rows(i).flatMap((r) => poolX.slice(r * 4, r * 4 + 4)),
+    ),
+  );
+  const ts = Array.from({ length: steps }, (_, i) =>
+    tensorFromNumbers(
+      "int64",
+      [batch],
+      rows(i).map((r) => poolT[r]!),
+    ),
+  );
   const lrs = Array.from({ length: steps }, (_, i) => 0.1 / (i + 1));
   const seeds = Array.from({ length: steps }, (_, i) => BigInt(100 + i));
 
@@ -90,22 +109,15 @@ async function compare(options: TrainingStepOptions, steps: number, batch: numbe
     after.push(carried);
   }
 
-  const stack = (parts: Tensor[]) => {
-    const first = parts[0]!;
-    const data = new (first.data.constructor as Float32ArrayConstructor)(first.data.length * parts.length);
-    parts.forEach((p, i) => {
-      data.set(p.data as Float32Array, i * first.data.length);
-    });
-    return toOrt({ dtype: first.dtype, dims: [parts.length, ...first.dims], data });
-  };
   const loop = await ort.InferenceSession.create(looped.bytes, sessionOptions);
   const initial: Record<string, ort.Tensor> = {};
   for (const p of step.params) initial[p] = toOrt(step.initialParams.get(p)!);
   for (const s of step.state) initial[s.name] = toOrt(s.init);
   const result = await loop.run({
     ...initial,
-    x: stack(xs),
-    [looped.inputs.target]: stack(ts),
+    x: toOrt(tensorFromNumbers("float32", [pool, 4], poolX)),
+    [looped.inputs.target]: toOrt(tensorFromNumbers("int64", [pool], poolT)),
+    [looped.samples]: new ort.Tensor("int32", Int32Array.from(indices), [steps, batch]),
     [looped.inputs.learningRate]: new ort.Tensor("float32", Float32Array.from(lrs), [steps]),
     [looped.inputs.step]: new ort.Tensor(
       "int64",
@@ -234,8 +246,9 @@ it("names what it adds apart from the model's own names", async () => {
   assert.equal(looped.outputs.losses, "loop_1/losses");
   const session = await ort.InferenceSession.create(looped.bytes, sessionOptions);
   const result = await session.run({
-    x: new ort.Tensor("float32", Float32Array.from(values(16)), [2, 2, 4]),
-    [looped.inputs.target]: new ort.Tensor("int64", BigInt64Array.of(0n, 1n, 2n, 1n), [2, 2]),
+    x: new ort.Tensor("float32", Float32Array.from(values(12)), [3, 4]),
+    [looped.inputs.target]: new ort.Tensor("int64", BigInt64Array.of(0n, 1n, 2n), [3]),
+    [looped.samples]: new ort.Tensor("int32", Int32Array.of(2, 0, 1, 1), [2, 2]),
     [looped.inputs.learningRate]: new ort.Tensor("float32", Float32Array.of(0.1, 0.1), [2]),
     [looped.inputs.step]: new ort.Tensor("int64", BigInt64Array.of(1n, 2n), [2]),
     ...Object.fromEntries(step.params.map((p) => [p, toOrt(step.initialParams.get(p)!)])),

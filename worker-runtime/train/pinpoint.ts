@@ -12,7 +12,7 @@ import { type GamePosition, gamePositions, namedOutputs, positionGraph } from ".
 import { sessionOptions } from "./profile.ts";
 import type { ReplayOptions } from "./replay.ts";
 import { finishRun, type NextRun, nextRun, type RunSetup, runOptions, setUpRun } from "./run-setup.ts";
-import type { StepTraceRun } from "./step-engine.ts";
+import { batchSizeOf, type StepTraceRun } from "./step-engine.ts";
 
 export type PinpointRun = Pick<ReplayOptions, "model" | "dataset" | "spec" | "threads">;
 
@@ -159,9 +159,7 @@ export async function traceStep(options: StepTraceOptions): Promise<StepTrace> {
     const stateSha256 = checkpointSha256({ ...after, ...engine.canonical(after, { views: true }) });
     // The positions of the game are the task's step graph's; a run of another graph reports what it
     // computed at them, by value name (PROTOCOL.md §6.3).
-    const positions = gamePositions(
-      options.taskStepGraph ?? engine.stepGraphBytes(next.input.batch.target.dims[0]!),
-    );
+    const positions = gamePositions(options.taskStepGraph ?? engine.stepGraphBytes(batchSizeOf(next.input)));
     const projected = projectOutputs(traced, positions);
     const outputs = [...projected.map((o) => (o ? operatorOutputsSha256(o) : NOT_COMPUTED)), stateSha256];
     const step = after.step;
@@ -319,7 +317,7 @@ export class StepReferee {
 
   static async open(run: PinpointRun, agreedCheckpoint: Uint8Array): Promise<StepReferee> {
     const at = await stepFrom(run, agreedCheckpoint);
-    const stepGraph = at.setup.engine.stepGraphBytes(at.next.input.batch.target.dims[0]!);
+    const stepGraph = at.setup.engine.stepGraphBytes(batchSizeOf(at.next.input));
     return new StepReferee(at, agreedCheckpoint, stepGraph);
   }
 

@@ -10,20 +10,19 @@ import {
   type LoadedModel,
   loadModel,
   type Tensor,
-  type TensorData,
 } from "../onnx/index.ts";
 import type { Correct } from "./accuracy.ts";
 import type { TrainingState } from "./checkpoint.ts";
 import type { RunIdentity } from "./checkpoint-dir.ts";
 import { type BatchOrder, type BatchPlan, batchesPerEpoch, type DataPosition } from "./data/batches.ts";
 import { type Dataset, readDataset } from "./data/dataset.ts";
-import { gatherSamples, type PreparedData, type PreparedSplit, prepareData } from "./data/prepare.ts";
+import { type PreparedData, type PreparedSplit, prepareData } from "./data/prepare.ts";
 import { Xoshiro128 } from "./data/prng.ts";
 import { TrainError } from "./errors.ts";
 import { checkThreads } from "./profile.ts";
 import { learningRateAt } from "./schedule.ts";
 import { parseTrainingSpec, type TrainingSpec } from "./spec.ts";
-import { type Batch, type RunInput, type RunOutcome, StepEngine } from "./step-engine.ts";
+import { type Batch, batchSizeOf, type RunInput, type RunOutcome, StepEngine } from "./step-engine.ts";
 import { batchGeometry } from "./step-options.ts";
 import { apart } from "./work-cpu.ts";
 
@@ -47,16 +46,9 @@ export interface RunSetup {
   /** Generator state after the validation split: where epoch 0 starts. */
   initialRng: Uint32Array;
   engine: StepEngine;
-  /**
-   * The arrays training batches are gathered into, reused from run to run (nothing reads a run's
-   * batch once the run returns): fresh megabytes per run cost the main thread page faults and
-   * zeroing, and the garbage collector's threads their sweeping.
-   */
-  batchArrays: BatchArrays;
+  /** The training split's samples as the engine takes them (views of `data.train`). */
+  samples: Batch;
 }
-
-/** Reusable batch arrays by tensor (model input name, or the target) and element count. */
-export type BatchArrays = Map<string, TensorData>;
 
 const sha256 = (bytes: Uint8Array | string) => createHash("sha256").update(bytes).digest("hex");
 
@@ -112,7 +104,6 @@ const MAX_STEPS_PER_RUN = 64;
 // at batch 128 about twice as fast as one) and the garbage collector then frees those copies
 // (with 1e10, 19 steps per run, the collector's threads took 3% of that MLP's CPU; at 64, 1%).
 const RUN_FLOPS = 3e10;
-const RUN_BATCH_BYTES = 64 * 1024 * 1024;
 
 /**
  * Everything a run or replay needs before its first step. Its CPU is kept apart from a measured
@@ -203,7 +194,7 @@ async function buildRun(
     identity,
     initialRng: rng.state(),
     engine,
-    batchArrays: new Map(),
+    samples: splitSamples(data.train),
   };
 }
 
@@ -230,40 +221,26 @@ export function nextCheckpointStep(setup: RunSetup, step: number): number {
 }
 
 /**
- * The default steps per run: as many as keep one run's arithmetic and stacked batches small (a
- * run is also the granularity of an abort), at most MAX_STEPS_PER_RUN.
+ * The default steps per run: as many as keep one run's arithmetic small (a run is also the
+ * granularity of an abort), at most MAX_STEPS_PER_RUN.
  */
 function defaultStepsPerRun(model: LoadedModel, data: PreparedData, batchSize: number): number {
   const split = data.train;
-  const samples = [...split.inputs.values(), split.target];
-  const batchBytes = samples.reduce((sum, t) => sum + batchSize * t.sampleSize * t.data.BYTES_PER_ELEMENT, 0);
   const batchShapes = new Map([...split.inputs].map(([name, t]) => [name, [batchSize, ...t.sampleDims]]));
   const byWork = Math.floor(RUN_FLOPS / Math.max(1, estimateTrainingFlops(model, batchShapes)));
-  const byMemory = Math.floor(RUN_BATCH_BYTES / Math.max(1, batchBytes));
-  return Math.max(1, Math.min(MAX_STEPS_PER_RUN, byWork, byMemory));
+  return Math.max(1, Math.min(MAX_STEPS_PER_RUN, byWork));
 }
 
-/**
- * The batch of `split` at `indices`; with `steps` > 1, that many equal batches stacked on a new
- * leading axis. With `arrays`, gathered into the arrays kept there (and kept there for the next
- * batch): the batch is then valid only until the next call with the same `arrays`.
- */
-export function assembleBatch(
-  split: PreparedSplit,
-  indices: ArrayLike<number>,
-  steps = 1,
-  arrays?: BatchArrays,
-): Batch {
-  const leading = steps === 1 ? [indices.length] : [steps, indices.length / steps];
-  const tensor = (key: string, t: PreparedSplit["target"]): Tensor => {
-    const slot = `${key}:${indices.length * t.sampleSize}`;
-    const data = gatherSamples(t, indices, arrays?.get(slot));
-    arrays?.set(slot, data);
-    return { dtype: t.dtype, dims: [...leading, ...t.sampleDims], data };
-  };
+/** Every sample of `split` as tensors [samples, ...] (views of its arrays). */
+export function splitSamples(split: PreparedSplit): Batch {
+  const tensor = (t: PreparedSplit["target"]): Tensor => ({
+    dtype: t.dtype,
+    dims: [split.samples, ...t.sampleDims],
+    data: t.data,
+  });
   return {
-    inputs: new Map([...split.inputs].map(([name, t]) => [name, tensor(`input ${name}`, t)])),
-    target: tensor("target", split.target),
+    inputs: new Map([...split.inputs].map(([name, t]) => [name, tensor(t)])),
+    target: tensor(split.target),
   };
 }
 
@@ -333,7 +310,6 @@ export function nextRun(setup: RunSetup, state: TrainingState, order: BatchOrder
   const count = runLength(setup, state.position, until - state.step);
   const batches = Array.from({ length: count }, () => order.next());
   const indices = batches.length === 1 ? batches[0]!.indices : concatenate(batches.map((b) => b.indices));
-  const batch = assembleBatch(setup.data.train, indices, count, setup.batchArrays);
   const steps = batches.map((_, i) => state.step + 1 + i);
   const learningRates = steps.map((step) =>
     learningRateAt(spec.schedule, spec.optimizer.lr, step - 1, totalSteps),
@@ -341,7 +317,8 @@ export function nextRun(setup: RunSetup, state: TrainingState, order: BatchOrder
   const withDropout = engine.graph.inputs.dropoutSeed !== undefined;
   return {
     input: {
-      batch,
+      samples: setup.samples,
+      indices,
       learningRates,
       firstStep: steps[0]!,
       dropoutSeeds: steps.map((step) => (withDropout ? dropoutSeedFor(spec.seed, step) : 0)),
@@ -363,7 +340,7 @@ export function finishRun(order: BatchOrder, next: NextRun, outcome: RunOutcome)
       steps[diverged],
     );
   }
-  const judged = elementCount(input.batch.target.dims) / batches.length;
+  const judged = batchSizeOf(input) * elementCount(input.samples.target.dims.slice(1));
   return {
     state: { step: steps.at(-1)!, position: order.position(), params: outcome.params, state: outcome.state },
     steps: batches.map(({ epoch, indices }, i) => ({

@@ -22,6 +22,7 @@ import {
 } from "../onnx/index.ts";
 import type { INodeProto } from "../onnx/proto.ts";
 import { cpuToSpare } from "./cpu-pressure.ts";
+import { gatherSamples } from "./data/prepare.ts";
 import { TrainError } from "./errors.ts";
 import { optimisedGraph, trainingStepGraph } from "./optimised-graph.ts";
 import { exposeNodeOutputs, graphInitializers } from "./pinpoint-graphs.ts";
@@ -35,6 +36,7 @@ export interface ModelState {
   state: Map<string, Tensor>;
 }
 
+/** Samples: tensors whose first axis is the sample. */
 export interface Batch {
   /** By model input name. */
   inputs: Map<string, Tensor>;
@@ -43,8 +45,10 @@ export interface Batch {
 
 /** The steps of one onnxruntime run, in order. */
 export interface RunInput {
-  /** One step: tensors [batch, ...]; several: the batches stacked, [steps, batch, ...]. */
-  batch: Batch;
+  /** The samples the steps take their batches from: the whole split (samples are not copied). */
+  samples: Batch;
+  /** Each step's batch in turn, by index into `samples`: steps × batch size entries. */
+  indices: Uint32Array;
   /** One per step. */
   learningRates: number[];
   /** 1-based number of the run's first step. */
@@ -101,10 +105,9 @@ export interface BatchGeometry {
 }
 
 /** Zeros shaped like `steps` stacked batches of `size` samples of `split`. */
-function zeroBatch(split: SplitGeometry, size: number, steps: number): Batch {
-  const leading = steps === 1 ? [size] : [steps, size];
+function zeroBatch(split: SplitGeometry, size: number): Batch {
   const zeros = (s: SampleShape): Tensor => {
-    const dims = [...leading, ...s.sampleDims];
+    const dims = [size, ...s.sampleDims];
     return { dtype: s.dtype, dims, data: allocate(s.dtype, elementCount(dims)) };
   };
   return {
@@ -172,8 +175,28 @@ const fromOrt = (t: ort.Tensor): Tensor => ({
   data: t.data as TensorData,
 });
 
+/** The samples `indices` of `samples`, in that order (one step's batch). */
+export function takeSamples(samples: Batch, indices: ArrayLike<number>): Batch {
+  const take = (t: Tensor): Tensor => ({
+    dtype: t.dtype,
+    dims: [indices.length, ...t.dims.slice(1)],
+    data: gatherSamples({ dtype: t.dtype, sampleSize: elementCount(t.dims.slice(1)), data: t.data }, indices),
+  });
+  return {
+    inputs: new Map([...samples.inputs].map(([name, t]) => [name, take(t)])),
+    target: take(samples.target),
+  };
+}
+
+/** How many samples each step of `input` takes. */
+export function batchSizeOf(input: RunInput): number {
+  return input.indices.length / input.learningRates.length;
+}
+
 /** A training-graph session (one step, or a loop over several) and the outputs the trainer reads. */
 interface RunGraph {
+  /** The loop's input of each step's sample indices (MultiStepGraph.samples); none for one step. */
+  samples?: string;
   /** Its pool threads sleep when idle. */
   session: ort.InferenceSession;
   /** The same graph with pool threads that spin through a run: with more than one thread only. */
@@ -277,6 +300,7 @@ export class StepEngine {
     const multi =
       looped &&
       (await runGraph(model, threads, looped.bytes, {
+        samples: looped.samples,
         losses: looped.outputs.losses,
         corrects: looped.outputs.corrects,
         params: looped.outputs.params,
@@ -313,13 +337,14 @@ export class StepEngine {
     const { train, validation } = this.geometry;
     for (const size of train.sizes) await this.run(current, this.zeroRun(size, 1));
     if (this.multi) await this.run(current, this.zeroRun(train.sizes[0]!, 2));
-    for (const size of this.evals.keys()) await this.evaluate(current, zeroBatch(validation!, size, 1));
+    for (const size of this.evals.keys()) await this.evaluate(current, zeroBatch(validation!, size));
   }
 
-  /** A run of `steps` steps on zero batches of `size` samples, at learning rate 0. */
+  /** A run of `steps` steps on batches of `size` zero samples, at learning rate 0. */
   private zeroRun(size: number, steps: number): RunInput {
     return {
-      batch: zeroBatch(this.geometry.train, size, steps),
+      samples: zeroBatch(this.geometry.train, size),
+      indices: Uint32Array.from({ length: steps * size }, (_, i) => i % size),
       learningRates: new Array(steps).fill(0),
       firstStep: 1,
       dropoutSeeds: new Array(steps).fill(0),
@@ -460,7 +485,7 @@ export class StepEngine {
    */
   async run(current: ModelState, input: RunInput): Promise<RunOutcome> {
     const steps = input.learningRates.length;
-    const size = input.batch.target.dims[steps === 1 ? 0 : 1]!;
+    const size = batchSizeOf(input);
     const target = steps === 1 ? this.singles.get(size) : steps <= this.stepsPerRun ? this.multi : undefined;
     if (!target) {
       throw new TrainError(
@@ -480,12 +505,33 @@ export class StepEngine {
     const session = target.spinning !== undefined && cpuToSpare() ? target.spinning : target.session;
     this.runs.total += 1;
     if (session !== target.session) this.runs.spinning += 1;
+    const fed = this.batchFeeds(input, scalars, target.samples);
     return guarded(this.model, "the training step", () =>
       session.run(
-        this.feeds(session, this.graph.inputs.target, current, input.batch, scalars),
+        this.feeds(session, this.graph.inputs.target, current, fed.batch, fed.scalars),
         target.fetches,
       ),
     );
+  }
+
+  /**
+   * The samples and scalars a run of `input` feeds: one step's batch, or, to a loop whose input
+   * `samples` takes each step's sample indices, every sample and the [steps, batch] indices (a
+   * view of `input.indices`: a split holds fewer than 2^31 samples, so they fit int32).
+   */
+  private batchFeeds(
+    input: RunInput,
+    scalars: Map<string, Tensor>,
+    samples: string | undefined,
+  ): { batch: Batch; scalars: Map<string, Tensor> } {
+    if (samples === undefined) return { batch: takeSamples(input.samples, input.indices), scalars };
+    const { indices } = input;
+    const sampleIndices: Tensor = {
+      dtype: "int32",
+      dims: [input.learningRates.length, batchSizeOf(input)],
+      data: new Int32Array(indices.buffer, indices.byteOffset, indices.length),
+    };
+    return { batch: input.samples, scalars: new Map([...scalars, [samples, sampleIndices]]) };
   }
 
   /** The loop that also emits the state within a run (LoopOptions.leaves): built on first use, by verifiers. */
@@ -516,6 +562,7 @@ export class StepEngine {
         const looped = loopTrainingStep(this.graph, { leaves: true });
         const { ends, params, state } = looped.leaves!;
         const graph = await runGraph(this.model, this.threads, looped.bytes, {
+          samples: looped.samples,
           losses: looped.outputs.losses,
           corrects: looped.outputs.corrects,
           params,
@@ -574,15 +621,16 @@ export class StepEngine {
   /**
    * The value of every input of the one-step graph for `input` (one step) from `current`, by name:
    * what a referee feeds the operator it re-executes when an input comes from the agreed state.
+   * With `loopSamples` (MultiStepGraph.samples), those of the loop over `input`'s steps.
    */
-  stepFeeds(current: ModelState, input: RunInput): Map<string, Tensor> {
-    const { inputs } = this.graph;
+  stepFeeds(current: ModelState, input: RunInput, loopSamples?: string): Map<string, Tensor> {
+    const { batch, scalars } = this.batchFeeds(input, this.scalars(input), loopSamples);
     return new Map<string, Tensor>([
       ...current.params,
       ...current.state,
-      ...input.batch.inputs,
-      [inputs.target, input.batch.target],
-      ...this.scalars(input),
+      ...batch.inputs,
+      [this.graph.inputs.target, batch.target],
+      ...scalars,
     ]);
   }
 
@@ -609,14 +657,15 @@ export class StepEngine {
     if (input.learningRates.length !== 1) {
       throw new TrainError("STEP_GRAPH_MISMATCH", "a traced run takes exactly one step");
     }
-    const size = input.batch.target.dims[0]!;
+    const size = batchSizeOf(input);
     const graph = this.stepGraphs.get(size)!;
     const { bytes, nodes } = exposeNodeOutputs(this.stepGraphBytes(size));
     const session = await guarded(this.model, "the traced training step", () =>
       ort.InferenceSession.create(bytes, sessionOptions(this.threads)),
     );
     try {
-      const feeds = this.feeds(session, graph.inputs.target, current, input.batch, this.scalars(input));
+      const { batch, scalars } = this.batchFeeds(input, this.scalars(input), undefined);
+      const feeds = this.feeds(session, graph.inputs.target, current, batch, scalars);
       const result = await guarded(this.model, "the traced training step", () => session.run(feeds));
       const { outputs } = graph;
       return {

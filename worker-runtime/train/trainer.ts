@@ -22,15 +22,15 @@ import { type EpochMetric, EpochTally, type StepMetric, type TrainMetrics } from
 import { currentProfile, type DeterminismProfile, profileDifferences } from "./profile.ts";
 import {
   advance,
-  assembleBatch,
   type DatasetSource,
   nextCheckpointStep,
   type RunSetup,
   runOptions,
   setUpProbedRun,
   setUpRun,
+  splitSamples,
 } from "./run-setup.ts";
-import type { ModelState, StepEngine } from "./step-engine.ts";
+import { type ModelState, type StepEngine, takeSamples } from "./step-engine.ts";
 import { apart } from "./work-cpu.ts";
 
 export type TrainEvent =
@@ -89,7 +89,7 @@ async function evaluate(engine: StepEngine, setup: RunSetup, current: ModelState
   const size = setup.spec.batch_size;
   for (let start = 0; start < split.samples; start += size) {
     const indices = Array.from({ length: Math.min(size, split.samples - start) }, (_, i) => start + i);
-    const batch = assembleBatch(split, indices);
+    const batch = takeSamples(splitSamples(split), indices);
     const result = await engine.evaluate(current, batch);
     lossSum += result.loss * indices.length;
     const counted = countCorrect(setup.spec.loss.type, result.output, batch.target);

@@ -222,7 +222,7 @@ function subset(split: PreparedSplit, indices: Uint32Array): PreparedSplit {
  * (an array of the tensor's type and exactly that length, overwritten whole), else a new one.
  */
 export function gatherSamples(
-  tensor: SampleTensor,
+  tensor: Pick<SampleTensor, "dtype" | "sampleSize" | "data">,
   indices: ArrayLike<number>,
   into?: TensorData,
 ): TensorData {
