@@ -48,11 +48,6 @@ export function gemm(
 ): string {
   const transA = attributes.transA === 1;
   const transB = attributes.transB === 1;
-  const depth = shapes.a.length === 2 ? shapes.a[transA ? 0 : 1] : undefined;
-  const product = (output: string) => {
-    if (typeof depth === "number") g.gemmDepths.set(output, depth);
-    return output;
-  };
   if (transA && known(shapes.a) && known(shapes.b)) {
     const [k, m] = shapes.a as [number, number];
     const n = transB ? shapes.b[0]! : shapes.b[1]!;
@@ -60,10 +55,10 @@ export function gemm(
       // As a batch of one matrix: onnxruntime's optimiser folds a Transpose of a matrix that only
       // Gemms read back into transA (GemmTransposeFusion), and the saved graph is its optimisation.
       const turned = g.transpose(g.reshape(a, g.ints([1, k, m])), [0, 2, 1]);
-      return product(g.op("Gemm", [g.reshape(turned, g.ints([m, k])), b], { ...attributes, transA: 0 }));
+      return g.op("Gemm", [g.reshape(turned, g.ints([m, k])), b], { ...attributes, transA: 0 });
     }
   }
-  return product(g.op("Gemm", [a, b], attributes));
+  return g.op("Gemm", [a, b], attributes);
 }
 
 /** MLAS's block of the inner dimension: up to this many rows, a product sums each column in one pass. */

@@ -23,11 +23,6 @@ export class GraphBuilder {
    * output: the optimizer may make one add the momentum too (optimizers.ts).
    */
   readonly rowSums = new Map<string, INodeProto>();
-  /**
-   * The inner dimension of the products gemm-forms.ts emits, by output, where it is known: whether
-   * the optimizer's fold of a C into one keeps the bits of Mul then Add (optimizers.ts).
-   */
-  readonly gemmDepths = new Map<string, number>();
 
   constructor(
     readonly opset: number,

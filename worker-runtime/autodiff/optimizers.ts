@@ -1,6 +1,6 @@
 import { type DType, onnxDataType } from "../onnx/dtypes.ts";
 import { AutodiffError } from "./errors.ts";
-import { accumulateInGemm, GEMM_DEPTH } from "./gemm-forms.ts";
+import { accumulateInGemm } from "./gemm-forms.ts";
 import type { GraphBuilder } from "./graph-builder.ts";
 
 export type OptimizerOptions =
@@ -107,14 +107,8 @@ function f32(g: GraphBuilder, value: number): string {
  * measured with onnxruntime 1.30, the result is bit-identical to Mul then Add while the batch is at
  * most 128, MLAS's block, and for larger batches adds m·buf before the later blocks' products (the
  * same bits whatever the thread count: threads.test.ts). Returns the updated buffer, or undefined.
- * With more than one thread it is left to Mul then Add wherever they give the same bits: onnxruntime
- * copies the Gemm's C into its output on the calling thread alone, while Mul and Add split across
- * the threads (the compute-bound MLP at two threads, interleaved: 10% more steps per second where
- * the host keeps the two vCPUs apart, the same where they share a cache).
  */
 function momentumInGemm(g: GraphBuilder, grad: string, buffer: string, momentum: number): string | undefined {
-  const depth = g.gemmDepths.get(grad);
-  if (g.threads > 1 && depth !== undefined && depth <= GEMM_DEPTH) return undefined;
   const producer = g.nodes.find((n) => n.output?.includes(grad));
   if (producer?.opType !== "Gemm" || (producer.domain ?? "") !== "") return undefined;
   const inputs = producer.input ?? [];

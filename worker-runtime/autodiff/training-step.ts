@@ -124,7 +124,7 @@ export function buildTrainingStep(model: LoadedModel, options: TrainingStepOptio
   // is a Reshape of it, under a name of its own.
   const rows = new Map(
     trained
-      .filter((t) => !packing && t.grad !== undefined && isRowParameter(t.init, g.threads))
+      .filter((t) => !packing && t.grad !== undefined && isRowParameter(t.init))
       .map((t) => [t.name, viewAsMatrix(g, t.name, t.init.dims)]),
   );
   const present = trained.filter((t) => t.grad !== undefined) as Array<{
@@ -294,15 +294,12 @@ function clipByGlobalNorm(g: GraphBuilder, grads: Map<string, string>, maxNorm: 
 const ROW_PARAMETER_ELEMENTS = 1 << 16;
 
 /**
- * Whether the optimizer updates `init`'s parameter as one row [1, n] in a graph run on `threads`
- * threads: a float32 tensor large enough that the update's two element-wise passes
- * (optimizers.ts, applyStep) cost more than the Reshape the model then reads it through, on one
- * thread. With more, the row's Gemm first copies C into its output on the calling thread alone,
- * while Mul and Add split across the threads: measured on the compute-bound MLP at two threads,
- * Mul then Add ran 4-5% more steps per second (the same bits: row-parameters.test.ts).
+ * Whether the optimizer updates `init`'s parameter as one row [1, n]: a float32 tensor large
+ * enough that the update's two element-wise passes (optimizers.ts, applyStep) cost more than the
+ * Reshape the model then reads it through.
  */
-export function isRowParameter(init: Tensor, threads: number): boolean {
-  return threads === 1 && init.dtype === "float32" && elementCount(init.dims) >= ROW_PARAMETER_ELEMENTS;
+export function isRowParameter(init: Tensor): boolean {
+  return init.dtype === "float32" && elementCount(init.dims) >= ROW_PARAMETER_ELEMENTS;
 }
 
 /**

@@ -5,7 +5,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import ort from "onnxruntime-node";
-import { denseMlp } from "../../bench/compute-bound.ts";
 import { ModelBuilder, seededRandom } from "../autodiff/index.ts";
 import { tensorFromNumbers } from "../onnx/dtypes.ts";
 import { CheckpointDir } from "./checkpoint-dir.ts";
@@ -273,26 +272,6 @@ describe("training with several threads", () => {
       train({ ...cnn, spec, threads: 0 }),
       (e: unknown) => e instanceof TrainError && e.code === "INVALID_SPEC",
     );
-  });
-
-  it("gives the checkpoints of one thread where the update and momentum take other forms with two", async () => {
-    // A weight of 153,600 elements (too many to pack): one thread feeds it as a row and updates it
-    // with one Gemm, two with Mul then Add; at batch 64 two threads leave the momentum to Mul then
-    // Add, at 300 (more than MLAS's block of 128 rows) they fold it into the gradient's Gemm as one
-    // thread does.
-    for (const batch of [64, 300]) {
-      for (const momentum of [0, 0.9]) {
-        const mlp = denseMlp({ widths: [512, 300, 4], batch, samples: 3 * batch, momentum });
-        const run = { ...mlp, spec: { ...mlp.spec, epochs: 2, checkpoint_every: 3 } };
-        const one = await train(run);
-        const two = await train({ ...run, threads: 2 });
-        assert.deepEqual(
-          two.checkpoints.map((c) => c.sha256),
-          one.checkpoints.map((c) => c.sha256),
-          `batch ${batch}, momentum ${momentum}`,
-        );
-      }
-    }
   });
 
   it("gives the checkpoints of one thread through fused and NCHWc kernels", async () => {
