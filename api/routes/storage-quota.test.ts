@@ -3,11 +3,13 @@
 // racing for the same remaining bytes cannot both get them.
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
+import { Readable } from "node:stream";
 import { after, before, test } from "node:test";
 import { type SignedUp, signUp } from "../../test/support/accounts.ts";
 import { expectApiError } from "../../test/support/api-error.ts";
 import { createTestApp, type TestApp } from "../../test/support/app.ts";
 import { multipartBody } from "../../test/support/uploads.ts";
+import { StorageQuotaError } from "../services/storage-quota.ts";
 
 const QUOTA = 100_000;
 
@@ -73,18 +75,34 @@ test("an upload past the organization's quota is refused with the quota and the 
 
 test("two uploads racing for the same remaining bytes cannot both be stored", async () => {
   const carol = await signUp(t.app);
-  const mlpBytes = (await fixture("mlp.onnx")).length;
-  assert.ok(2 * mlpBytes > QUOTA);
-  // Both start while the quota is empty, so both stream in; the record of one must refuse the other.
+  const mlp = await fixture("mlp.onnx");
+  assert.ok(2 * mlp.length > QUOTA);
+  // Over HTTP the two may or may not overlap: whichever check refuses the second, one is stored.
   const answers = await Promise.all([upload(carol, "mlp.onnx"), upload(carol, "mlp.onnx")]);
   const statuses = answers.map((r) => r.statusCode).sort();
   assert.deepEqual(statuses, [201, 413], answers.map((r) => r.body).join("\n"));
-  const refused = answers.find((r) => r.statusCode === 413)!;
-  assert.match(
-    expectApiError(refused, 413, "storage_quota_exceeded").message,
-    new RegExp(
-      `Storing this file \\(${mlpBytes} bytes\\) would bring the organization's files to ${2 * mlpBytes} bytes`,
+  expectApiError(answers.find((r) => r.statusCode === 413)!, 413, "storage_quota_exceeded");
+  assert.equal((await storage(carol)).used_bytes, mlp.length);
+
+  // Both streamed in while the quota was empty: the record of one must refuse the other.
+  const dave = await signUp(t.app);
+  const { files } = t.services;
+  const staged = await Promise.all(
+    [1, 2].map(() => files.stage(dave.organizationId, Readable.from([mlp]), "model")),
+  );
+  const outcomes = await Promise.allSettled(
+    staged.map((blob) =>
+      files.create(dave.organizationId, { purpose: "model", filename: "mlp.onnx", staged: blob }),
     ),
   );
-  assert.equal((await storage(carol)).used_bytes, mlpBytes);
+  assert.deepEqual(outcomes.map((o) => o.status).sort(), ["fulfilled", "rejected"]);
+  const refused = outcomes.find((o) => o.status === "rejected")!.reason;
+  assert.ok(refused instanceof StorageQuotaError, String(refused));
+  assert.match(
+    refused.message,
+    new RegExp(
+      `Storing this file \\(${mlp.length} bytes\\) would bring the organization's files to ${2 * mlp.length} bytes`,
+    ),
+  );
+  assert.equal((await storage(dave)).used_bytes, mlp.length);
 });

@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, describe, it } from "node:test";
 import ort from "onnxruntime-node";
+import { denseMlp } from "../../bench/compute-bound.ts";
 import { ModelBuilder, seededRandom } from "../autodiff/index.ts";
 import { tensorFromNumbers } from "../onnx/dtypes.ts";
 import { CheckpointDir } from "./checkpoint-dir.ts";
@@ -272,6 +273,25 @@ describe("training with several threads", () => {
       train({ ...cnn, spec, threads: 0 }),
       (e: unknown) => e instanceof TrainError && e.code === "INVALID_SPEC",
     );
+  });
+
+  it("gives the checkpoints of one thread for a weight updated as a row, with and without momentum", async () => {
+    // A weight of 153,600 elements (too many to pack) is fed as one row and updated with one Gemm
+    // (autodiff/training-step.ts, isRowParameter); with momentum it is folded into the gradient's
+    // Gemm, whose inner dimension is the batch: within MLAS's block of 128 rows at 64, past it at 300.
+    for (const batch of [64, 300]) {
+      for (const momentum of [0, 0.9]) {
+        const mlp = denseMlp({ widths: [512, 300, 4], batch, samples: 3 * batch, momentum });
+        const run = { ...mlp, spec: { ...mlp.spec, epochs: 2, checkpoint_every: 3 } };
+        const one = await train(run);
+        const two = await train({ ...run, threads: 2 });
+        assert.deepEqual(
+          two.checkpoints.map((c) => c.sha256),
+          one.checkpoints.map((c) => c.sha256),
+          `batch ${batch}, momentum ${momentum}`,
+        );
+      }
+    }
   });
 
   it("gives the checkpoints of one thread through fused and NCHWc kernels", async () => {
