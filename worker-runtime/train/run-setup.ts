@@ -231,8 +231,17 @@ function defaultStepsPerRun(model: LoadedModel, data: PreparedData, batchSize: n
   return Math.max(1, Math.min(MAX_STEPS_PER_RUN, byWork));
 }
 
+// The training Loop takes its sample indices as int32 (step-engine.ts).
+const MAX_SAMPLES = 2 ** 31 - 1;
+
 /** Every sample of `split` as tensors [samples, ...] (views of its arrays). */
 export function splitSamples(split: PreparedSplit): Batch {
+  if (split.samples > MAX_SAMPLES) {
+    throw new TrainError(
+      "LIMIT_EXCEEDED",
+      `the dataset has ${split.samples} samples in a split; at most ${MAX_SAMPLES} are supported`,
+    );
+  }
   const tensor = (t: PreparedSplit["target"]): Tensor => ({
     dtype: t.dtype,
     dims: [split.samples, ...t.sampleDims],

@@ -104,7 +104,7 @@ export interface BatchGeometry {
   validation?: SplitGeometry;
 }
 
-/** Zeros shaped like `steps` stacked batches of `size` samples of `split`. */
+/** `size` samples of `split`, all zeros. */
 function zeroBatch(split: SplitGeometry, size: number): Batch {
   const zeros = (s: SampleShape): Tensor => {
     const dims = [size, ...s.sampleDims];
@@ -517,7 +517,7 @@ export class StepEngine {
   /**
    * The samples and scalars a run of `input` feeds: one step's batch, or, to a loop whose input
    * `samples` takes each step's sample indices, every sample and the [steps, batch] indices (a
-   * view of `input.indices`: a split holds fewer than 2^31 samples, so they fit int32).
+   * view of `input.indices`: run-setup.ts splitSamples refuses a split of 2^31 samples or more).
    */
   private batchFeeds(
     input: RunInput,
