@@ -37,7 +37,7 @@ const { values } = parseArgs({
     "steps-per-run": { type: "string" },
     // Samples of the compute-bound model's data. Runs stop at every epoch end: 1024 samples make
     // an epoch of 8 batches, so every run would stop after 8 steps and its fixed costs (the
-    // parameters and momentum copied out, the batches gathered) weigh as in no real epoch.
+    // parameters and momentum copied out) weigh as in no real epoch.
     samples: { type: "string", default: "8192" },
   },
 });

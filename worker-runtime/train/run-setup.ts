@@ -281,7 +281,7 @@ export interface AdvancedRun {
 
 /**
  * Steps the next run takes: up to the engine's steps per run, stopping at `remaining` and at the
- * epoch end; a partial batch (an epoch's last) runs alone, since stacked batches must be equal.
+ * epoch end; a partial batch (an epoch's last) runs alone, since the Loop's steps take equal batches.
  */
 function runLength(setup: RunSetup, position: DataPosition, remaining: number): number {
   const consumed = position.batch === setup.batchesPerEpoch ? 0 : position.batch;

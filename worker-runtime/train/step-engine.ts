@@ -480,8 +480,9 @@ export class StepEngine {
   }
 
   /**
-   * Up to `stepsPerRun` consecutive optimizer steps in one onnxruntime run (the batches stacked
-   * when more than one). Every step computes exactly what a run of that step alone would.
+   * Up to `stepsPerRun` consecutive optimizer steps in one onnxruntime run (the Loop, which takes
+   * its batches by index, when more than one). Every step computes exactly what a run of that
+   * step alone would.
    */
   async run(current: ModelState, input: RunInput): Promise<RunOutcome> {
     const steps = input.learningRates.length;
