@@ -113,7 +113,7 @@ export function computeCall(api: ApiPromise, call: string): (...args: unknown[])
   return method;
 }
 
-function computeStorage(api: ApiPromise | ApiDecoration<"promise">, item: string) {
+export function computeStorage(api: ApiPromise | ApiDecoration<"promise">, item: string) {
   const query = api.query.compute?.[item];
   if (!query) {
     throw new BridgeError("RECONCILE_FAILED", `the chain's runtime has no Compute.${item} storage`);

@@ -3,7 +3,7 @@
 // so a player answers exactly the question the chain will check.
 import type { ApiPromise } from "@polkadot/api";
 import { TranscriptLayout } from "../protocol/transcript.ts";
-import { computeEntries, readTask, type TaskView } from "./compute-state.ts";
+import { computeEntries, computeStorage, readTask, type TaskView } from "./compute-state.ts";
 import { BridgeError } from "./errors.ts";
 import { decodeEvent, eventsAt } from "./inclusion.ts";
 import { bigintOf, hashOf, numberOf, objectOf, optionalOf, stringOf, variantOf } from "./values.ts";
@@ -73,16 +73,9 @@ export function disputeFromPrimitive(disputeId: bigint, value: unknown): Dispute
   };
 }
 
-function disputeStorage(api: ApiPromise) {
-  const query = api.query.compute?.disputes;
-  if (!query)
-    throw new BridgeError("RECONCILE_FAILED", "the chain's runtime has no Compute.Disputes storage");
-  return query;
-}
-
 /** An open dispute, or null once it is resolved (resolved disputes leave storage). */
 export async function readDispute(api: ApiPromise, disputeId: bigint): Promise<DisputeView | null> {
-  const value = (await disputeStorage(api)(disputeId)).toPrimitive();
+  const value = (await computeStorage(api, "disputes")(disputeId)).toPrimitive();
   return value === null ? null : disputeFromPrimitive(disputeId, value);
 }
 

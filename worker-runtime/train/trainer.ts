@@ -87,9 +87,10 @@ async function evaluate(engine: StepEngine, setup: RunSetup, current: ModelState
   let correct = 0;
   let judged = 0;
   const size = setup.spec.batch_size;
+  const samples = splitSamples(split);
   for (let start = 0; start < split.samples; start += size) {
     const indices = Array.from({ length: Math.min(size, split.samples - start) }, (_, i) => start + i);
-    const batch = takeSamples(splitSamples(split), indices);
+    const batch = takeSamples(samples, indices);
     const result = await engine.evaluate(current, batch);
     lossSum += result.loss * indices.length;
     const counted = countCorrect(setup.spec.loss.type, result.output, batch.target);
