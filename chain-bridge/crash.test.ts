@@ -4,7 +4,9 @@
 import assert from "node:assert/strict";
 import { type ChildProcess, spawn } from "node:child_process";
 import { after, before, describe, it } from "node:test";
+import { setTimeout as sleep } from "node:timers/promises";
 import { fileURLToPath } from "node:url";
+import type { ApiPromise } from "@polkadot/api";
 import { newId } from "../api/ids.ts";
 import {
   type ChainFixture,
@@ -19,23 +21,63 @@ import { escrowFor, parseTokenRate } from "./conversion.ts";
 import { signerFromSeed } from "./signer.ts";
 import { eventOf } from "./task-effects.ts";
 
-const BLOCK_TIME_MS = 1_500;
+const BLOCK_TIME_MS = 100;
 const USD_CENTS = 2_500n;
+
+/**
+ * Seals a block every BLOCK_TIME_MS on a manual-seal chain until paused: the test, not a timer
+ * racing the child process, decides whether the extrinsic is still in the pool when it is killed.
+ */
+class Sealer {
+  #paused = false;
+  #running = true;
+  #sealing: Promise<unknown> = Promise.resolve();
+  readonly #loop: Promise<void>;
+
+  constructor(api: ApiPromise) {
+    this.#loop = (async () => {
+      while (this.#running) {
+        if (!this.#paused) {
+          this.#sealing = api.rpc.engine!.createBlock!(true, true);
+          await this.#sealing;
+        }
+        await sleep(BLOCK_TIME_MS);
+      }
+    })();
+  }
+
+  /** Resolves once no block is being sealed and none will be until `resume`. */
+  async pause(): Promise<void> {
+    this.#paused = true;
+    await this.#sealing;
+  }
+
+  resume(): void {
+    this.#paused = false;
+  }
+
+  async stop(): Promise<void> {
+    this.#running = false;
+    await this.#loop;
+  }
+}
 
 describe("a crash between submitting and recording the escrow", () => {
   let fixture: ChainFixture;
   let jobId: string;
   let treasury: string;
+  let sealer: Sealer;
 
   before(async () => {
-    // Blocks every 1.5 s keep the extrinsic in the pool long enough to kill its sender first.
-    fixture = await startChainFixture({ blockTimeMs: BLOCK_TIME_MS });
+    fixture = await startChainFixture({ manualSeal: true });
+    sealer = new Sealer(fixture.chain.api);
     jobId = await seedJob(fixture.database);
     treasury = (await signerFromSeed("//Alice")).address;
     await stakedNode(fixture.chain, "//Bob", { worker: true });
   });
 
   after(async () => {
+    await sealer.stop();
     await fixture.stop();
   });
 
@@ -81,7 +123,7 @@ describe("a crash between submitting and recording the escrow", () => {
         const pending = await fixture.chain.api.rpc.author.pendingExtrinsics();
         if (pending.some((extrinsic) => extrinsic.hash.toHex() === row.extrinsicHash)) break;
       }
-      await new Promise((resolve) => setTimeout(resolve, 10));
+      await sleep(10);
     }
     child.kill("SIGKILL");
     await exited;
@@ -92,23 +134,28 @@ describe("a crash between submitting and recording the escrow", () => {
       const taskId = newId("task");
       const tasksBefore = await nextTaskId();
       const treasuryBefore = await readBalance(fixture.chain.api, treasury);
+      await sealer.pause();
       const child = spawnEscrow(taskId);
       await killOnceSubmitted(child, taskId, moment === "already in a block");
+      if (moment === "already in a block") sealer.resume();
       const journaled = await fixture.database.db.chainTransaction.findUniqueOrThrow({
         where: { causeKey: `task:${taskId}:create` },
       });
       assert.equal(journaled.status, "submitted");
       if (moment === "already in a block") {
-        while ((await nextTaskId()) === tasksBefore) await new Promise((resolve) => setTimeout(resolve, 100));
+        while ((await nextTaskId()) === tasksBefore) await sleep(100);
       }
 
-      // The restarted process: creating the bridge reconciles the journal.
-      const bridge = await ChainBridge.create({
+      // The restarted process: creating the bridge reconciles the journal. A paused chain has
+      // the extrinsic (if it got there) still in its pool as reconciliation starts.
+      const restarted = ChainBridge.create({
         api: fixture.chain.api,
         db: fixture.database.db,
         operatorSeed: "//Alice",
         tokenUsdRate: "0.01",
       });
+      sealer.resume();
+      const bridge = await restarted;
       const record = await fixture.database.db.chainTransaction.findUniqueOrThrow({
         where: { causeKey: `task:${taskId}:create` },
       });

@@ -18,6 +18,8 @@ export type DevnetOptions = {
   readonly host?: string;
   /** 0 (default): seal a block as soon as transactions are ready; otherwise one block per interval. */
   readonly blockTimeMs?: number;
+  /** Seal only when engine_createBlock asks (Substrate's manual seal); excludes blockTimeMs > 0. */
+  readonly manualSeal?: boolean;
   /** Where the chain is journaled; without it the chain lives in memory only. */
   readonly dataDir?: string;
   /** Worker threads verifying signatures; 0 (default) verifies on the main thread. */
@@ -62,6 +64,9 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
       `block time must be a whole number of milliseconds >= 0, got ${blockTimeMs}`,
     );
   }
+  if (options.manualSeal === true && blockTimeMs > 0) {
+    throw new DevnetOptionsError(`manual seal and a block time (${blockTimeMs} ms) exclude each other`);
+  }
   await Promise.all([cryptoWaitReady(), signatureCryptoReady]);
   const chain = Chain.open(constructRuntime(), options.dataDir);
   const workers = options.signatureWorkers ?? 0;
@@ -69,10 +74,18 @@ export async function startDevnet(options: DevnetOptions = {}): Promise<Devnet> 
     chain,
     workers === 0 ? inlineVerifier : await WorkerVerifier.start(workers),
   );
-  const producer = new BlockProducer(chain, pool, blockTimeMs);
+  const producer = new BlockProducer(
+    chain,
+    pool,
+    options.manualSeal === true
+      ? { kind: "manual" }
+      : blockTimeMs === 0
+        ? { kind: "instant" }
+        : { kind: "interval", intervalMs: blockTimeMs },
+  );
   let server: Awaited<ReturnType<typeof startRpcServer>>;
   try {
-    server = await startRpcServer({ chain, pool }, host, port, options.rpcCors ?? DEFAULT_RPC_CORS);
+    server = await startRpcServer({ chain, pool, producer }, host, port, options.rpcCors ?? DEFAULT_RPC_CORS);
   } catch (error) {
     await pool.verifier.close();
     chain.close();

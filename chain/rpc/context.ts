@@ -1,10 +1,15 @@
 // What RPC handlers work with: the node's parts, the caller's connection (for subscriptions) and
 // checked parameter readers.
+import type { BlockProducer } from "../node/block-producer.ts";
 import type { BlockRecord, Chain } from "../node/chain.ts";
 import type { TransactionPool } from "../node/transaction-pool.ts";
 import { invalidParams, unknownBlock } from "./errors.ts";
 
-export type Node = { readonly chain: Chain; readonly pool: TransactionPool };
+export type Node = {
+  readonly chain: Chain;
+  readonly pool: TransactionPool;
+  readonly producer: BlockProducer;
+};
 
 /** Sends `result` as `{ subscription, result }` under the notification method chosen at subscribe. */
 export type Emit = (result: unknown) => void;

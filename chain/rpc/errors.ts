@@ -19,7 +19,9 @@ export type RpcErrorCode =
   | 1010 // author: invalid transaction
   | 1011 // author: unknown transaction validity
   | 1013 // author: transaction already imported
-  | 4003; // state / chain: client error (unknown block, runtime call failed)
+  | 4003 // state / chain: client error (unknown block, runtime call failed)
+  | 12000 // engine: createBlock without transactions and createEmpty false
+  | 13000; // engine: block not found
 
 export class RpcError extends Error {
   constructor(

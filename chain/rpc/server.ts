@@ -10,6 +10,7 @@ import { chainRpc } from "./chain.ts";
 import { chainHeadRpc } from "./chain-head.ts";
 import { chainSpecRpc } from "./chain-spec.ts";
 import type { Connection, Emit, Node, RpcHandler } from "./context.ts";
+import { engineRpc } from "./engine.ts";
 import { RpcError } from "./errors.ts";
 import { originAllowed, type RpcCors } from "./origins.ts";
 import { paymentRpc } from "./payment.ts";
@@ -30,6 +31,7 @@ for (const namespace of [
   chainHeadRpc,
   chainSpecRpc,
   transactionRpc,
+  engineRpc,
   rpcNamespace(() => [...handlers.keys()]),
 ]) {
   for (const [name, handler] of Object.entries(namespace)) handlers.set(name, handler);

@@ -27,7 +27,7 @@ export interface ChainFixture {
 }
 
 export async function startChainFixture(
-  options: { blockTimeMs?: number; dataDir?: string } = {},
+  options: { blockTimeMs?: number; manualSeal?: boolean; dataDir?: string } = {},
 ): Promise<ChainFixture> {
   const devnet = await startDevnet({ port: 0, ...options });
   const [chain, database] = await Promise.all([connectChain(devnet.wsUrl), createTestDatabase()]);
