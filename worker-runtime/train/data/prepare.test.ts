@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { loadModel } from "../../onnx/index.ts";
 import { TrainError } from "../errors.ts";
-import { loadFixture } from "../fixtures.ts";
+import { loadFixture, loadZooFixture } from "../fixtures.ts";
 import { parseTrainingSpec } from "../spec.ts";
-import { readDataset } from "./dataset.ts";
+import { type Dataset, readDataset } from "./dataset.ts";
 import { gatherSamples, prepareData } from "./prepare.ts";
 import { Xoshiro128 } from "./prng.ts";
 
@@ -13,6 +13,33 @@ const model = loadModel(mlp.model);
 const dataset = readDataset(mlp.dataset.bytes, mlp.dataset.fileName);
 const spec = (extra: Record<string, unknown>) =>
   parseTrainingSpec({ ...mlp.spec, validation: undefined, ...extra });
+
+/** `source` with one value of tensor `name` replaced: flat position `at` set to `value`. */
+function withValue(source: Dataset, name: string, at: number, value: number): Dataset {
+  return {
+    ...source,
+    tensor: (wanted) => {
+      const tensor = source.tensor(wanted);
+      if (!tensor || wanted !== name) return tensor;
+      if (tensor.data instanceof BigInt64Array) {
+        const data = tensor.data.slice();
+        data[at] = BigInt(value);
+        return { ...tensor, data };
+      }
+      // Small integer types (uint8 token ids) cannot hold -1: the copy is float64, which an
+      // integer input takes when its values are whole.
+      const data =
+        tensor.data instanceof Float32Array
+          ? tensor.data.slice()
+          : Float64Array.from(tensor.data as ArrayLike<number>);
+      data[at] = value;
+      return { ...tensor, dtype: data instanceof Float32Array ? tensor.dtype : "float64", data };
+    },
+  };
+}
+
+const refusal = (pattern: RegExp) => (e: unknown) =>
+  e instanceof TrainError && e.code === "DATA_MODEL_MISMATCH" && pattern.test(e.message);
 
 describe("prepareData", () => {
   it("holds out a seeded validation fraction, disjoint and in dataset order", () => {
@@ -79,6 +106,61 @@ describe("prepareData", () => {
           e.message,
         ),
     );
+  });
+
+  it("refuses a NaN or an infinity in an input or a target, naming the sample and element", () => {
+    assert.throws(
+      () =>
+        prepareData(
+          model,
+          withValue(dataset, "x_train", 5 * 64 + 3, Number.NaN),
+          spec({}),
+          Xoshiro128.fromSeed(0),
+        ),
+      refusal(/x_train: sample 5 \(element 3\) is NaN; the data must be finite/),
+    );
+    const regression = loadZooFixture("regression_head");
+    const floats = readDataset(regression.dataset.bytes, regression.dataset.fileName);
+    const target = parseTrainingSpec(regression.spec).target;
+    assert.throws(
+      () =>
+        prepareData(
+          loadModel(regression.model),
+          withValue(floats, target, 7, Number.POSITIVE_INFINITY),
+          parseTrainingSpec(regression.spec),
+          Xoshiro128.fromSeed(0),
+        ),
+      refusal(new RegExp(`${target}: sample 7.* is Infinity; the data must be finite`)),
+    );
+  });
+
+  it("refuses a token id outside the embedding it looks up, negative ones too, before any step", () => {
+    const zoo = loadZooFixture("embeddings");
+    const embeddings = loadModel(zoo.model);
+    const tokens = readDataset(zoo.dataset.bytes, zoo.dataset.fileName);
+    const zooSpec = parseTrainingSpec(zoo.spec);
+    const tokenTensor = zooSpec.inputs.tokens!;
+    const lookup = embeddings.nodes.find((n) => n.opType === "Gather" && n.inputs[1] === "tokens")!;
+    const rows = embeddings.initializers.get(lookup.inputs[0]!)!.dims[0]!;
+    const length = tokens.describe(tokenTensor)!.dims[1]!;
+    for (const bad of [rows, -1]) {
+      assert.throws(
+        () =>
+          prepareData(
+            embeddings,
+            withValue(tokens, tokenTensor, 3 * length + 2, bad),
+            zooSpec,
+            Xoshiro128.fromSeed(0),
+          ),
+        refusal(
+          new RegExp(
+            `${tokenTensor}: sample 3 \\(element 2\\) is ${bad}, outside \\[0, ${rows - 1}\\]: node ${lookup.name.replace(/[/]/g, "\\/")} \\(Gather\\)`,
+          ),
+        ),
+      );
+    }
+    // The largest id that fits is taken.
+    prepareData(embeddings, withValue(tokens, tokenTensor, 0, rows - 1), zooSpec, Xoshiro128.fromSeed(0));
   });
 
   it("refuses a fraction that leaves an empty split", () => {

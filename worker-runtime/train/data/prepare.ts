@@ -1,6 +1,7 @@
 // Turns dataset tensors into what the step graph is fed, checking them against the model first:
-// every mismatch (missing tensor, shape, dtype, sample count, class index range) is reported
-// together, by tensor name and with both shapes, before any training starts.
+// every mismatch (missing tensor, shape, dtype, sample count, class index range, an index past
+// the table it looks up, a NaN or infinity) is reported together, by tensor name and sample,
+// before any training starts.
 import {
   allocate,
   type DType,
@@ -145,7 +146,12 @@ function prepareSplit(
       });
     }
     const prepared = sampleTensor(tensorName, tensor, info.dtype);
-    if ("path" in prepared) issues.push(prepared);
+    if ("path" in prepared) {
+      issues.push(prepared);
+      continue;
+    }
+    const problem = nonFinite(prepared) ?? indexOutsideTable(model, inputName, prepared);
+    if (problem) issues.push(problem);
     else inputs.set(inputName, prepared);
   }
   for (const info of model.inputs) {
@@ -193,6 +199,11 @@ function prepareTarget(
     issues.push(prepared);
     return undefined;
   }
+  const problem = nonFinite(prepared);
+  if (problem) {
+    issues.push(problem);
+    return undefined;
+  }
   const classes = output.shape[1];
   if (classification && typeof classes === "number") {
     const labels = prepared.data as BigInt64Array;
@@ -206,6 +217,56 @@ function prepareTarget(
     }
   }
   return prepared;
+}
+
+/** Where a position in a tensor's flat data is, as a user finds it: sample, then element. */
+function position(tensor: SampleTensor, flat: number): string {
+  const sample = Math.floor(flat / Math.max(1, tensor.sampleSize));
+  return tensor.sampleSize > 1
+    ? `sample ${sample} (element ${flat % tensor.sampleSize})`
+    : `sample ${sample}`;
+}
+
+/** A NaN or infinity in the data would surface later as a diverged loss or a null validation loss. */
+function nonFinite(tensor: SampleTensor): TrainIssue | undefined {
+  if (!isFloat(tensor.dtype)) return undefined;
+  const values = tensor.data as Float32Array | Float64Array;
+  const flat = values.findIndex((v) => !Number.isFinite(v));
+  if (flat < 0) return undefined;
+  return {
+    path: tensor.name,
+    message: `${position(tensor, flat)} is ${values[flat]}; the data must be finite`,
+  };
+}
+
+/**
+ * An integer input that a Gather reads rows of a weight with (an embedding) must index inside the
+ * weight: onnxruntime would fail mid-run past its end, and wrap a negative index silently where
+ * PyTorch refuses both.
+ */
+function indexOutsideTable(model: LoadedModel, input: string, tensor: SampleTensor): TrainIssue | undefined {
+  if (isFloat(tensor.dtype)) return undefined;
+  for (const node of model.nodes) {
+    if (node.opType !== "Gather" || node.inputs[1] !== input) continue;
+    const table = model.initializers.get(node.inputs[0]!);
+    if (!table) continue;
+    const rank = table.dims.length;
+    const attribute = node.attrs.int("axis", 0);
+    const axis = attribute < 0 ? attribute + rank : attribute;
+    const rows = table.dims[axis]!;
+    const size = axis === 0 ? `${rows} rows` : `${rows} entries on axis ${axis}`;
+    const values = tensor.data as ArrayLike<number | bigint>;
+    for (let flat = 0; flat < values.length; flat++) {
+      const index = Number(values[flat]);
+      if (index < 0 || index >= rows) {
+        return {
+          path: tensor.name,
+          message: `${position(tensor, flat)} is ${index}, outside [0, ${rows - 1}]: node ${node.name} (Gather) looks it up in ${node.inputs[0]}, which has ${size}`,
+        };
+      }
+    }
+  }
+  return undefined;
 }
 
 function subset(split: PreparedSplit, indices: Uint32Array): PreparedSplit {
