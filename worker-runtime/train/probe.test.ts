@@ -61,6 +61,36 @@ function failingMod(): { bytes: Uint8Array; output: string } {
   return { bytes: m.bytes(), output };
 }
 
+/** Linear -> BatchNorm1d on [batch, 16] (no spatial positions) -> Linear, over the MLP fixture's 64 features. */
+function batchNormMlp(): { bytes: Uint8Array; output: string } {
+  const m = new ModelBuilder(17);
+  const random = seededRandom(5);
+  const h = m.op("MatMul", [
+    m.input("input", "float32", ["batch", 64]),
+    m.random("fc1", "float32", [64, 16], random, 0.2),
+  ]);
+  const ones = tensorFromNumbers("float32", [16], new Array(16).fill(1));
+  const zeros = tensorFromNumbers("float32", [16], new Array(16).fill(0));
+  m.initializer("bn.weight", ones);
+  m.initializer("bn.bias", zeros);
+  m.initializer("bn.running_mean", zeros);
+  m.initializer("bn.running_var", ones);
+  const normalized = m.op(
+    "BatchNormalization",
+    [h, "bn.weight", "bn.bias", "bn.running_mean", "bn.running_var"],
+    {
+      epsilon: { float: 1e-5 },
+      momentum: { float: 0.9 },
+    },
+  );
+  const output = m.op("MatMul", [
+    m.op("Relu", [normalized]),
+    m.random("fc2", "float32", [16, 10], random, 0.2),
+  ]);
+  m.output(output, "float32", ["batch", 10]);
+  return { bytes: m.bytes(), output };
+}
+
 describe("probeTrainingStep: the acceptance check from dataset shapes", () => {
   it("accepts the fixture models with their specs and datasets", async () => {
     for (const name of ["mlp", "cnn", "attention"] as const) {
@@ -102,6 +132,28 @@ describe("probeTrainingStep: the acceptance check from dataset shapes", () => {
       rejection("UNSUPPORTED_MODEL", names),
     );
     assert.equal(existsSync(checkpointDir), false, "refused before the first checkpoint");
+  });
+
+  it("refuses a BatchNorm over one value per channel (a last batch of 1 sample), as PyTorch does, and so does train()", async () => {
+    const mlp = loadFixture("mlp");
+    const { bytes, output } = batchNormMlp();
+    const shapes = shapesOf(mlp.dataset);
+    const samples = shapes.tensors.find((t) => t.name === mlp.spec.target)!.shape[0]!;
+    const base = { ...mlp.spec, output, validation: undefined, epochs: 1 };
+    const leavesOne = { ...base, batch_size: samples - 1 };
+    const refused = rejection("INVALID_SPEC", (e) =>
+      assert.match(
+        e.message,
+        /BatchNormalization node .* one value per channel in a training batch of 1 sample/,
+      ),
+    );
+    await assert.rejects(probeTrainingStep(bytes, leavesOne, shapes), refused);
+    const checkpointDir = join(scratch, "bn-never");
+    await assert.rejects(train({ ...mlp, model: bytes, spec: leavesOne, checkpointDir }), refused);
+    assert.equal(existsSync(checkpointDir), false, "refused before the first checkpoint");
+    // A remainder of two samples, or the remainder dropped, trains.
+    await probeTrainingStep(bytes, { ...base, batch_size: samples - 2 }, shapes);
+    await probeTrainingStep(bytes, { ...leavesOne, drop_last: true }, shapes);
   });
 
   it("accepts and trains a model that indexes activations with single integers (h[:, 0], h[:, -1])", async () => {

@@ -335,9 +335,30 @@ export class StepEngine {
   async probe(): Promise<void> {
     const current = this.initialState();
     const { train, validation } = this.geometry;
-    for (const size of train.sizes) await this.run(current, this.zeroRun(size, 1));
+    for (const size of train.sizes) {
+      const outcome = await this.run(current, this.zeroRun(size, 1));
+      if (size === 1) this.refuseSingleValueBatchNorm(outcome);
+    }
     if (this.multi) await this.run(current, this.zeroRun(train.sizes[0]!, 2));
     for (const size of this.evals.keys()) await this.evaluate(current, zeroBatch(validation!, size));
+  }
+
+  /**
+   * PyTorch refuses to train a BatchNormalization on one value per channel (a batch of one
+   * sample without spatial positions): the unbiased variance divides by zero and the running
+   * variance becomes NaN, silently here. On zeros that variance is 0·(1/0), NaN exactly then.
+   */
+  private refuseSingleValueBatchNorm(outcome: RunOutcome): void {
+    for (const node of this.model.nodes) {
+      if (node.opType !== "BatchNormalization") continue;
+      const running = node.inputs[4] ?? "";
+      const variance = outcome.state.get(running) ?? outcome.params.get(running);
+      if (variance === undefined || (variance.data as Float32Array).every(Number.isFinite)) continue;
+      throw new TrainError(
+        "INVALID_SPEC",
+        `BatchNormalization node ${node.name} would see one value per channel in a training batch of 1 sample, whose variance is undefined (PyTorch refuses it too: "Expected more than 1 value per channel when training"); pick a batch_size that leaves no batch of 1 (the last batch holds the remainder of the training samples) or set drop_last`,
+      );
+    }
   }
 
   /** A run of `steps` steps on batches of `size` zero samples, at learning rate 0. */
