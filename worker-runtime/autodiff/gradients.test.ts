@@ -396,6 +396,24 @@ for (const op of ["ReduceL1", "ReduceL2", "ReduceSumSquare", "ReduceLogSumExp"])
     },
   });
 }
+for (const opset of [17, 18]) {
+  add({
+    name: `ReduceProd over an axis and over all axes, rows with no, one and two zeros (opset ${opset})`,
+    dtype: "float64",
+    opset,
+    build: (m, p) => {
+      // Exact zeros where the mask has them: row 0 none, row 1 one, row 2 two (in x's 3 x 4).
+      const mask = m.constant(tensorFromNumbers("float64", [3, 4], [1, 1, 1, 1, 1, 0, 1, 1, 0, 1, 0, 1]));
+      const x = m.op("Mul", [p("x", [3, 4]), mask]);
+      const rows =
+        opset >= 18
+          ? m.op("ReduceProd", [x, m.ints([1])], { keepdims: 0 })
+          : m.op("ReduceProd", [x], { axes: [1], keepdims: 0 });
+      const all = m.op("ReduceProd", [p("y", [2, 3])], { keepdims: 0 });
+      return { output: m.op("Add", [rows, all]), shape: [3] };
+    },
+  });
+}
 add({
   name: "GatherElements and ScatterElements (none and add) on axis 1 (opset 18)",
   dtype: "float64",

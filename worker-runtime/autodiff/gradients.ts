@@ -65,6 +65,30 @@ function reduction(
   };
 }
 
+/**
+ * The product of the other elements of the reduction, without dividing by zero (PyTorch's rule):
+ * with no zero, the product over x; at the one zero, the product of the rest; with more zeros, or
+ * anywhere else beside one zero, 0.
+ */
+function reduceProdLocal(c: GradientContext, x: string): string {
+  const { g, scalar } = c;
+  const rank = c.xInfo(0).shape.length;
+  const given = reductionAxes(c, 18, c.opset);
+  const axes = given?.length
+    ? given.map((a) => normalizeAxis(a, rank))
+    : Array.from({ length: rank }, (_, i) => i);
+  const isZero = g.equal(x, scalar(0));
+  const nonZero = g.where(isZero, scalar(1), x);
+  const product =
+    g.opset >= 18
+      ? g.op("ReduceProd", [nonZero, g.ints(axes)], { keepdims: 1 })
+      : g.op("ReduceProd", [nonZero], { axes, keepdims: 1 });
+  const zeros = g.reduceSum(g.cast(isZero, c.dtype), axes, true);
+  const noZero = g.div(product, nonZero);
+  const atTheZero = g.where(g.and(isZero, g.equal(zeros, scalar(1))), product, scalar(0));
+  return g.where(g.equal(zeros, scalar(0)), noZero, atTheZero);
+}
+
 function isNoop(c: GradientContext, axesAsInputSince: number): boolean {
   const given = reductionAxes(c, axesAsInputSince, c.opset);
   return (given === undefined || given.length === 0) && c.node.attrs.int("noop_with_empty_axes", 0) === 1;
@@ -1127,6 +1151,7 @@ export const gradientRules: Record<string, GradientEntry> = {
     return g.where(zero, c.scalar(0), g.div(x, g.where(zero, c.scalar(1), norm)));
   }),
   ReduceLogSumExp: reduction((c, x, kept) => c.g.exp(c.g.sub(x, kept(c.y(0))))),
+  ReduceProd: reduction(reduceProdLocal),
   GatherElements: gatherElements,
   ScatterElements: scatter("GatherElements"),
   GatherND: (c) => [c.g.op("ScatterND", [zerosLike(c, c.x(0)), c.x(1), c.dy0], { reduction: "add" })],

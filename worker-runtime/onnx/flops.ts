@@ -137,6 +137,7 @@ const flopRules = ruleTable<FlopRule>({
   ReduceMean: perInput(1),
   ReduceMax: perInput(1),
   ReduceMin: perInput(1),
+  ReduceProd: perInput(1),
   ArgMax: perInput(1),
   ArgMin: perInput(1),
   Hardmax: perInput(1),

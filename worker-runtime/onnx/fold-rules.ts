@@ -93,6 +93,12 @@ export const foldRules = ruleTable<FoldRule>({
     return [{ dtype: "int64", dims: [values.length], values }];
   },
   Size: (ctx) => [{ dtype: "int64", dims: [], values: [dimProduct(ctx.input(0)!.shape)] }],
+  // A product of dims (torch.var's sample count: ReduceProd over Gather(Shape(x))), symbolic ones too.
+  ReduceProd: (ctx) => {
+    const v = ctx.value(0);
+    if (!v || v.dims.length > 1 || ctx.outputs[0]!.shape.some((d) => d !== 1)) return undefined;
+    return [{ dtype: v.dtype, dims: ctx.outputs[0]!.shape as number[], values: [dimProduct(v.values)] }];
+  },
   Cast: (ctx) => {
     const v = ctx.value(0);
     const dtype = ctx.outputs[0]!.dtype;

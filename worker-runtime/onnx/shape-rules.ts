@@ -500,6 +500,7 @@ export const shapeRules = ruleTable<ShapeRule>({
   ReduceL1: reduction(18),
   ReduceL2: reduction(18),
   ReduceSumSquare: reduction(18),
+  ReduceProd: reduction(18),
   ReduceLogSumExp: reduction(18),
   GatherElements: (ctx) => [{ dtype: need(ctx, 0).dtype, shape: need(ctx, 1).shape }],
   ScatterElements: sameAsInput,
