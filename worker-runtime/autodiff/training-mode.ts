@@ -1,5 +1,6 @@
 import { onnxDataType } from "../onnx/dtypes.ts";
 import type { GraphNode } from "../onnx/model.ts";
+import type { INodeProto } from "../onnx/proto.ts";
 import type { KnownValue, ValueInfo } from "../onnx/shape-rules.ts";
 import { reducedCount } from "./gradient-context.ts";
 import type { GraphBuilder } from "./graph-builder.ts";
@@ -130,21 +131,25 @@ export const trainingRewrites: Record<string, TrainingRewrite> = {
 };
 
 /**
- * Evaluation runs in inference mode whatever the export recorded: an exporter in training mode
- * leaves Dropout's training_mode input true and BatchNormalization's training_mode attribute set.
+ * A node of a training-mode export as inference runs it: an exporter in training mode leaves
+ * Dropout's training_mode input true and BatchNormalization's training_mode attribute set (with
+ * its running statistics as extra outputs). Evaluation runs it so, and so does the delivered model.
  */
+export function inferenceNode(node: INodeProto): INodeProto {
+  if (node.opType === "Dropout" && (node.domain ?? "") === "") {
+    const [data, ratio] = node.input ?? [];
+    return { ...node, input: ratio ? [data!, ratio] : [data!] };
+  }
+  if (node.opType === "BatchNormalization" && (node.domain ?? "") === "") {
+    const attribute = (node.attribute ?? []).filter((a) => a.name !== "training_mode");
+    return { ...node, attribute, output: (node.output ?? []).slice(0, 1) };
+  }
+  return node;
+}
+
+/** Evaluation runs in inference mode whatever the export recorded (inferenceNode). */
 export const inferenceRewrites: Record<string, TrainingRewrite> = {
-  Dropout: (c) => {
-    const [data, ratio] = c.node.inputs;
-    c.g.addProto({
-      ...c.node.proto,
-      name: c.node.name,
-      input: ratio ? [data!, ratio] : [data!],
-      output: c.node.outputs,
-    });
-  },
-  BatchNormalization: (c) => {
-    const attribute = (c.node.proto.attribute ?? []).filter((a) => a.name !== "training_mode");
-    c.g.addProto({ ...c.node.proto, name: c.node.name, attribute, output: [c.node.outputs[0]!] });
-  },
+  Dropout: (c) => c.g.addProto(inferenceNode({ ...c.node.proto, name: c.node.name, output: c.node.outputs })),
+  BatchNormalization: (c) =>
+    c.g.addProto(inferenceNode({ ...c.node.proto, name: c.node.name, output: c.node.outputs })),
 };

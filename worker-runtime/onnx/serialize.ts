@@ -1,11 +1,18 @@
 import type { Tensor } from "./dtypes.ts";
 import { OnnxError } from "./errors.ts";
 import type { LoadedModel } from "./model.ts";
-import { onnx } from "./proto.ts";
+import { type INodeProto, onnx } from "./proto.ts";
 import { tensorToProto } from "./tensor-proto.ts";
 
-/** The original model with some initializers replaced (trained weights), serialized. */
-export function withInitializers(model: LoadedModel, values: ReadonlyMap<string, Tensor>): Uint8Array {
+/**
+ * The original model with some initializers replaced (trained weights), serialized; `nodeForm`
+ * rewrites each node (the inference form of a training-mode export).
+ */
+export function withInitializers(
+  model: LoadedModel,
+  values: ReadonlyMap<string, Tensor>,
+  nodeForm: (node: INodeProto) => INodeProto = (node) => node,
+): Uint8Array {
   for (const [name, tensor] of values) {
     const original = model.initializers.get(name);
     if (!original) throw new OnnxError("UNKNOWN_TENSOR", "not an initializer of the model", name);
@@ -25,5 +32,6 @@ export function withInitializers(model: LoadedModel, values: ReadonlyMap<string,
     const replacement = values.get(name);
     return replacement ? onnx.TensorProto.create(tensorToProto(name, replacement)) : init;
   });
+  graph.node = (graph.node ?? []).map((node) => onnx.NodeProto.create(nodeForm(node)));
   return onnx.ModelProto.encode(proto).finish();
 }

@@ -5,7 +5,8 @@
 // optimizer state, step and data position are all in the checkpoint, and the learning rate and
 // dropout seeds are pure functions of the step.
 import { deliveredTensors } from "../../protocol/model-weights.ts";
-import { loadModel, withInitializers } from "../onnx/index.ts";
+import { inferenceNode } from "../autodiff/training-mode.ts";
+import { type LoadedModel, loadModel, withInitializers } from "../onnx/index.ts";
 import { countCorrect } from "./accuracy.ts";
 import { decodeCheckpoint, encodeCheckpoint, sha256Hex, type TrainingState } from "./checkpoint.ts";
 import {
@@ -130,9 +131,17 @@ export async function initialCheckpoint(
 
 /** The model a run delivers once it reaches `checkpoint`: the user's model with its weights. */
 export function deliveredModel(model: Uint8Array, checkpoint: Uint8Array): Uint8Array {
-  const loaded = loadModel(model);
-  const delivered = deliveredTensors(decodeCheckpoint(checkpoint), (name) => loaded.initializers.has(name));
-  return withInitializers(loaded, delivered);
+  return trainedModel(loadModel(model), decodeCheckpoint(checkpoint));
+}
+
+/**
+ * The user's model with the trained weights and running statistics, ready for inference: a
+ * training-mode export's Dropout and BatchNormalization nodes in inference mode, as evaluation
+ * ran them (a BatchNormalization left in training mode would normalize by each batch's statistics).
+ */
+function trainedModel(model: LoadedModel, state: ModelState): Uint8Array {
+  const tensors = deliveredTensors(state, (name) => model.initializers.has(name));
+  return withInitializers(model, tensors, inferenceNode);
 }
 
 function startingPoint(setup: RunSetup, resume: TrainOptions["resume"], profile: DeterminismProfile) {
@@ -238,12 +247,7 @@ export async function train(options: TrainOptions): Promise<TrainResult> {
     }
     const seconds = (performance.now() - began) / 1000;
     // Building the delivered model is once per run, like the set-up: left out of its measured CPU.
-    const model = apart(() =>
-      withInitializers(
-        setup.model,
-        deliveredTensors(engine.canonical(state), (name) => setup.model.initializers.has(name)),
-      ),
-    );
+    const model = apart(() => trainedModel(setup.model, engine.canonical(state)));
     return {
       model,
       metrics: {
