@@ -1,3 +1,4 @@
+import { chooseBranches } from "../onnx/branches.ts";
 import { type DType, isFloat, type Tensor, tensorFromNumbers } from "../onnx/dtypes.ts";
 import { OnnxError } from "../onnx/errors.ts";
 import { foldRules } from "../onnx/fold-rules.ts";
@@ -51,8 +52,9 @@ export function inputShapes(model: LoadedModel, options: ForwardOptions): Map<st
  * Copies the model's nodes into a builder: shape arithmetic that folds to constants becomes
  * initializers, and in training mode BatchNormalization/Dropout/... take their training form.
  */
-export function buildForward(model: LoadedModel, options: ForwardOptions): ForwardGraph {
-  const shapes = inputShapes(model, options);
+export function buildForward(exported: LoadedModel, options: ForwardOptions): ForwardGraph {
+  const shapes = inputShapes(exported, options);
+  const model = chooseBranches(exported, shapes);
   const original = inferShapes(model, shapes);
   const g = new GraphBuilder(stepOpset(model), options.threads);
   const fixed = new Map<string, Tensor>();

@@ -1,6 +1,7 @@
 // What the trainer can train: operators with both a shape rule (the ONNX layer's) and a gradient
 // rule (this layer's). It lives beside the gradient table so the ONNX layer knows nothing of gradients.
-import { type GraphNode, type LoadedModel, MAX_OPSET, MIN_OPSET } from "../onnx/model.ts";
+import { branchNodes } from "../onnx/branches.ts";
+import { type GraphNode, graphNode, type LoadedModel, MAX_OPSET, MIN_OPSET } from "../onnx/model.ts";
 import { shapeRules } from "../onnx/shape-rules.ts";
 import { gradientRules, NON_DIFFERENTIABLE } from "./gradients.ts";
 import { recurrentRestriction } from "./recurrent.ts";
@@ -23,10 +24,19 @@ export interface UnsupportedOperator {
 export function isSupportedOperator(domain: string, opType: string): boolean {
   return (
     domain === "" &&
-    Object.hasOwn(shapeRules, opType) &&
-    (Object.hasOwn(gradientRules, opType) || Object.hasOwn(trainingRewrites, opType))
+    (Object.hasOwn(CHOSEN_BEFORE_BUILD, opType) ||
+      (Object.hasOwn(shapeRules, opType) &&
+        (Object.hasOwn(gradientRules, opType) || Object.hasOwn(trainingRewrites, opType))))
   );
 }
+
+/**
+ * Operators that never reach the step graph: an If is replaced by the branch the data's shapes
+ * pick (onnx/branches.ts), before shapes, gradients or prices are worked out.
+ */
+const CHOSEN_BEFORE_BUILD = {
+  If: "a condition decided by shapes alone (`x.squeeze(d)` on a dimension the export left unknown); the branch it picks is trained",
+};
 
 /** Supported operators whose gradient covers only some configurations: the reason when outside. */
 const restrictions = {
@@ -79,7 +89,7 @@ export interface SupportedOperator {
 
 /** Every operator a model may use, alphabetically: the list GET /v1/training/operators publishes. */
 export function supportedOperatorTable(): SupportedOperator[] {
-  return Object.keys(shapeRules)
+  return [...Object.keys(shapeRules), ...Object.keys(CHOSEN_BEFORE_BUILD)]
     .filter((opType) => isSupportedOperator("", opType))
     .sort()
     .map((opType) => ({
@@ -89,7 +99,9 @@ export function supportedOperatorTable(): SupportedOperator[] {
       differentiable: gradientRules[opType] !== NON_DIFFERENTIABLE,
       restrictions: Object.hasOwn(RESTRICTION_NOTES, opType)
         ? RESTRICTION_NOTES[opType as keyof typeof RESTRICTION_NOTES]
-        : null,
+        : Object.hasOwn(CHOSEN_BEFORE_BUILD, opType)
+          ? CHOSEN_BEFORE_BUILD[opType as keyof typeof CHOSEN_BEFORE_BUILD]
+          : null,
     }));
 }
 
@@ -101,7 +113,8 @@ function scatterReduction(node: GraphNode): string | undefined {
 /** Every operator of the model without full support, each with the nodes that use it (empty: trainable). */
 export function unsupportedOperators(model: LoadedModel): UnsupportedOperator[] {
   const byType = new Map<string, string[]>();
-  for (const node of model.nodes) {
+  const branches = branchNodes(model.nodes.map((n) => n.proto)).map((proto, i) => graphNode(proto, i));
+  for (const node of [...model.nodes, ...branches]) {
     // Op types are the uploader's strings: "__proto__" must not find Object.prototype here.
     const restricted = Object.hasOwn(restrictions, node.opType)
       ? restrictions[node.opType as keyof typeof restrictions](node)

@@ -1,5 +1,6 @@
+import { chooseBranches } from "./branches.ts";
 import { OnnxError } from "./errors.ts";
-import type { GraphNode, LoadedModel } from "./model.ts";
+import type { Dim, GraphNode, LoadedModel } from "./model.ts";
 import { ruleTable } from "./rule-table.ts";
 import { inferShapes } from "./shape-inference.ts";
 import type { ValueInfo } from "./shape-rules.ts";
@@ -200,15 +201,17 @@ function sized(node: GraphNode, role: string, info: ValueInfo | undefined): numb
  * shapes: every input sized, batch included, as the dataset and batch size feed them.
  */
 export function estimateTrainingFlops(
-  model: LoadedModel,
+  exported: LoadedModel,
   inputShapes: ReadonlyMap<string, readonly number[]>,
 ): number {
-  for (const input of model.inputs) {
+  for (const input of exported.inputs) {
     if (!inputShapes.has(input.name)) {
       throw new OnnxError("UNPRICEABLE", "the graph input has no size to price with", input.name);
     }
   }
-  const { infos } = inferShapes(model, new Map([...inputShapes].map(([name, shape]) => [name, [...shape]])));
+  const shapes = new Map([...inputShapes].map(([name, shape]): [string, Dim[]] => [name, [...shape]]));
+  const model = chooseBranches(exported, shapes);
+  const { infos } = inferShapes(model, shapes);
   let forward = 0;
   for (const node of model.nodes) {
     const rule = flopRules[node.opType];
