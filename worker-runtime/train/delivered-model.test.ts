@@ -43,8 +43,8 @@ it("delivers a training-mode BatchNorm export in inference mode: predictions do 
   };
   const alone = await predict([0]);
   const inBatch = (await predict([0, 1, 2, 3, 4, 5, 6, 7])).subarray(0, alone.length);
-  alone.forEach((value, i) =>
-    assert.ok(Math.abs(value - inBatch[i]!) < 1e-5, `logit ${i}: ${value} vs ${inBatch[i]}`),
-  );
+  for (const [i, value] of alone.entries()) {
+    assert.ok(Math.abs(value - inBatch[i]!) < 1e-5, `logit ${i}: ${value} vs ${inBatch[i]}`);
+  }
   await session.release();
 });
