@@ -178,6 +178,7 @@ test("datasets in every format are parsed: tensor names, shapes, dtypes and samp
     name: "x_train",
     dtype: "float32",
     shape: [1440, 1, 8, 8],
+    range: { min: 0, max: 1, non_finite: 0 },
   });
 
   const npy = await uploaded(alice, [
@@ -186,7 +187,9 @@ test("datasets in every format are parsed: tensor names, shapes, dtypes and samp
   ]);
   assert.deepEqual(npy.details, {
     format: "npy",
-    tensors: [{ name: "data", dtype: "float64", shape: [3, 4] }],
+    tensors: [
+      { name: "data", dtype: "float64", shape: [3, 4], range: { min: 0, max: 1.375, non_finite: 0 } },
+    ],
     sample_count: 3,
   });
 

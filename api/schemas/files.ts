@@ -29,11 +29,33 @@ export const ModelDetails = Type.Object(
   { title: "ModelDetails" },
 );
 
+const FiniteBound = (which: string) =>
+  Type.Union([Type.Number(), Type.Null()], {
+    description: `The ${which} finite value; null when none is finite`,
+  });
+
+const ValueRange = Type.Object(
+  {
+    min: FiniteBound("smallest"),
+    max: FiniteBound("largest"),
+    non_finite: Type.Integer({ description: "How many values are NaN or infinite" }),
+  },
+  {
+    description:
+      "The tensor's values in brief, which a quote checks against the model (finite values, class indices inside its classes, token ids inside its embeddings); absent for datasets uploaded before it was recorded",
+  },
+);
+
 export const DatasetDetails = Type.Object(
   {
     format: StringEnum(["safetensors", "npy", "npz", "csv"]),
     tensors: Type.Array(
-      Type.Object({ name: Type.String(), dtype: Type.String(), shape: Type.Array(Type.Integer()) }),
+      Type.Object({
+        name: Type.String(),
+        dtype: Type.String(),
+        shape: Type.Array(Type.Integer()),
+        range: Type.Optional(ValueRange),
+      }),
       { description: "Named tensors whose axis 0 indexes samples; a CSV column is a float64 tensor" },
     ),
     sample_count: Type.Union([Type.Integer(), Type.Null()], {

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { after, before, test } from "node:test";
+import { writeSafetensors } from "../../protocol/safetensors-writer.ts";
 import { type SignedUp, signUp } from "../../test/support/accounts.ts";
 import { expectApiError } from "../../test/support/api-error.ts";
 import { createTestApp, type TestApp } from "../../test/support/app.ts";
@@ -202,6 +203,49 @@ test("a dataset whose target the model's loss cannot take is refused at quote ti
     error.message,
     /^The model does not train on this dataset: error \[DATA_MODEL_MISMATCH\] .*y: target shape \[1, 3, 5\] does not fit model output \S+ of shape \[batch, seq, 4\] with mse/s,
   );
+});
+
+test("a dataset whose values the model cannot take is refused at quote time, from what its upload recorded", async () => {
+  const mlp = await fixture("mlp.onnx");
+  const bytes = (array: Float32Array | BigInt64Array) => new Uint8Array(array.buffer);
+  const dataset = (features: Float32Array, labels: number[]) =>
+    Buffer.from(
+      writeSafetensors(
+        ["train", "val"].flatMap((split) => [
+          { name: `x_${split}`, dtype: "F32" as const, shape: [4, 64], data: bytes(features) },
+          {
+            name: `y_${split}`,
+            dtype: "I64" as const,
+            shape: [4],
+            data: bytes(BigInt64Array.from(labels, BigInt)),
+          },
+        ]),
+      ),
+    );
+  const quoteWith = async (features: Float32Array, labels: number[]) =>
+    quote(alice, {
+      model: await uploadFile(testApp.app, alice, "model", "mlp.onnx", mlp),
+      dataset: await uploadFile(testApp.app, alice, "dataset", "d.safetensors", dataset(features, labels)),
+      spec: { ...spec, batch_size: 2, epochs: 1, checkpoint_every: 2 },
+    });
+  const clean = new Float32Array(4 * 64).fill(0.5);
+  assert.equal((await quoteWith(clean, [0, 1, 2, 9])).statusCode, 200);
+
+  const withNaN = clean.slice();
+  withNaN[70] = Number.NaN;
+  const error = expectApiError(await quoteWith(withNaN, [0, 1, 2, 12]), 400, "model_not_trainable");
+  assert.equal(error.param, "dataset");
+  assert.match(error.message, /error \[DATA_MODEL_MISMATCH\]/);
+  for (const split of ["train", "val"]) {
+    assert.match(
+      error.message,
+      new RegExp(`x_${split}: holds 1 NaN or infinite values; the data must be finite`),
+    );
+    assert.match(
+      error.message,
+      new RegExp(`y_${split}: classes run from 0 to 12, outside \\[0, 9\\] for output logits`),
+    );
+  }
 });
 
 test("a model whose cost depends on values known only when it runs is not priced", async () => {

@@ -197,9 +197,20 @@ export interface ModelDetails {
   operators: Record<string, number>;
 }
 
+/** A dataset tensor's values in brief, which a quote checks against the model. */
+export interface ValueRange {
+  /** The smallest finite value; null when none is finite. */
+  min: number | null;
+  /** The largest finite value; null when none is finite. */
+  max: number | null;
+  /** How many values are NaN or infinite. */
+  non_finite: number;
+}
+
 export interface DatasetDetails {
   format: "safetensors" | "npy" | "npz" | "csv";
-  tensors: Array<{ name: string; dtype: string; shape: number[] }>;
+  /** `range` is absent for datasets uploaded before it was recorded. */
+  tensors: Array<{ name: string; dtype: string; shape: number[]; range?: ValueRange }>;
   /** Length of axis 0 shared by every tensor; null when they differ. */
   sample_count: number | null;
 }

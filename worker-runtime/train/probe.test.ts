@@ -7,8 +7,8 @@ import { ModelBuilder, seededRandom } from "../autodiff/index.ts";
 import { tensorFromNumbers } from "../onnx/dtypes.ts";
 import { readDataset } from "./data/dataset.ts";
 import { TrainError } from "./errors.ts";
-import { loadFixture } from "./fixtures.ts";
-import { type DatasetShapes, probeTrainingStep } from "./probe.ts";
+import { loadFixture, loadZooFixture } from "./fixtures.ts";
+import { type DatasetShapes, probeTrainingStep, type ValueRange } from "./probe.ts";
 import { train } from "./trainer.ts";
 
 const scratch = mkdtempSync(join(tmpdir(), "veritrain-probe-"));
@@ -154,6 +154,46 @@ describe("probeTrainingStep: the acceptance check from dataset shapes", () => {
     // A remainder of two samples, or the remainder dropped, trains.
     await probeTrainingStep(bytes, { ...base, batch_size: samples - 2 }, shapes);
     await probeTrainingStep(bytes, { ...leavesOne, drop_last: true }, shapes);
+  });
+
+  it("refuses what upload inspection recorded of the values: ids past an embedding, NaN in CSV columns", async () => {
+    const zoo = loadZooFixture("embeddings");
+    const shapes = shapesOf(zoo.dataset);
+    const tokens = (zoo.spec as { inputs: Record<string, string> }).inputs.tokens!;
+    const withRange = (range: ValueRange): DatasetShapes => ({
+      ...shapes,
+      tensors: shapes.tensors.map((t) => (t.name === tokens ? { ...t, range } : t)),
+    });
+    await probeTrainingStep(zoo.model, zoo.spec, withRange({ min: 0, max: 15, non_finite: 0 }));
+    await assert.rejects(
+      probeTrainingStep(zoo.model, zoo.spec, withRange({ min: -1, max: 15, non_finite: 0 })),
+      rejection("DATA_MODEL_MISMATCH", (e) =>
+        assert.match(
+          e.message,
+          /ids run from -1 to 15, outside \[0, 15\]: node \S+ \(Gather\) looks it up in \S+, which has 16 rows/,
+        ),
+      ),
+    );
+
+    const mlp = loadFixture("mlp");
+    const columns = [...Array.from({ length: 64 }, (_, i) => `px${i}`), "label"];
+    const clean = { min: 0, max: 9, non_finite: 0 };
+    const csv: DatasetShapes = {
+      format: "csv",
+      tensors: columns.map((name) => ({
+        name,
+        dtype: "float64",
+        shape: [100],
+        range: name === "px7" ? { min: 0, max: 3, non_finite: 2 } : clean,
+      })),
+    };
+    const spec = { ...mlp.spec, inputs: { input: "px*" }, target: "label", validation: { fraction: 0.25 } };
+    await assert.rejects(
+      probeTrainingStep(mlp.model, spec, csv),
+      rejection("DATA_MODEL_MISMATCH", (e) =>
+        assert.match(e.message, /px\*: holds 2 NaN or infinite values/),
+      ),
+    );
   });
 
   it("accepts and trains a model that indexes activations with single integers (h[:, 0], h[:, -1])", async () => {

@@ -7,13 +7,14 @@ import { type LoadedModel, loadModel, OnnxError } from "../onnx/index.ts";
 import { batchesPerEpoch } from "./data/batches.ts";
 import { prepareData } from "./data/prepare.ts";
 import { Xoshiro128 } from "./data/prng.ts";
+import { checkValueRanges } from "./data/range-checks.ts";
 import { type DatasetShapes, oneSampleDataset, sampleCounts } from "./data/shape-dataset.ts";
 import { TrainError } from "./errors.ts";
 import { checkModel, createEngine } from "./run-setup.ts";
 import { parseTrainingSpec } from "./spec.ts";
 import { graphFailure } from "./step-engine.ts";
 
-export type { DatasetShapes, TensorShape } from "./data/shape-dataset.ts";
+export type { DatasetShapes, TensorShape, ValueRange } from "./data/shape-dataset.ts";
 
 function load(bytes: Uint8Array): LoadedModel {
   try {
@@ -45,6 +46,7 @@ export async function probeTrainingStep(
   const checked =
     spec.validation && "fraction" in spec.validation ? { ...spec, validation: undefined } : spec;
   const data = prepareData(model, oneSampleDataset(dataset), checked, Xoshiro128.fromSeed(spec.seed));
+  checkValueRanges(model, spec, dataset);
   // A validation fraction holds samples shaped like the training ones.
   const split =
     samples.validation === undefined ? data : { ...data, validation: data.validation ?? data.train };

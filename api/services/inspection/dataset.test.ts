@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
 import { test } from "node:test";
+import { writeSafetensors } from "../../../protocol/safetensors-writer.ts";
 import { detectDatasetFormat, inspectDataset } from "./dataset.ts";
 import { FileRejectedError } from "./rejection.ts";
 
@@ -37,7 +38,9 @@ test("tensors, dtypes, shapes and the shared sample count are described", () => 
   const npy = inspectDataset(fixture("sample.npy"), "sample.npy");
   assert.deepEqual(npy, {
     format: "npy",
-    tensors: [{ name: "data", dtype: "float64", shape: [3, 4] }],
+    tensors: [
+      { name: "data", dtype: "float64", shape: [3, 4], range: { min: 0, max: 1.375, non_finite: 0 } },
+    ],
     sample_count: 3,
   });
   const csv = inspectDataset(text("a,b,label\n1,2,0\n3,4,1\n5,6,0\n"), "rows.csv");
@@ -57,8 +60,27 @@ test("splits of different lengths have no single sample count", () => {
       name: "x_train",
       dtype: "float32",
       shape: [1440, 64],
+      range: { min: 0, max: 1, non_finite: 0 },
     },
   );
+});
+
+test("each tensor's finite range and its count of NaN and infinite values are recorded", () => {
+  const values = new Float32Array([3, Number.NaN, -2, Number.POSITIVE_INFINITY, 0.5, Number.NaN]);
+  const ids = BigInt64Array.from([4n, 0n, 17n]);
+  const bytes = writeSafetensors([
+    { name: "x", dtype: "F32", shape: [3, 2], data: new Uint8Array(values.buffer) },
+    { name: "ids", dtype: "I64", shape: [3], data: new Uint8Array(ids.buffer) },
+    { name: "blank", dtype: "F32", shape: [1], data: new Uint8Array(new Float32Array([Number.NaN]).buffer) },
+  ]);
+  const ranges = Object.fromEntries(
+    inspectDataset(bytes, "d.safetensors").tensors.map((t) => [t.name, t.range]),
+  );
+  assert.deepEqual(ranges, {
+    x: { min: -2, max: 3, non_finite: 3 },
+    ids: { min: 0, max: 17, non_finite: 0 },
+    blank: { min: null, max: null, non_finite: 1 },
+  });
 });
 
 test("malformed content is rejected with the reader's reason", () => {

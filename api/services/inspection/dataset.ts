@@ -4,6 +4,7 @@ import { extname } from "node:path";
 import { type DatasetFormat, readDataset } from "../../../worker-runtime/train/data/dataset.ts";
 import { DATA_LIMITS, type DataLimits } from "../../../worker-runtime/train/data/limits.ts";
 import { isNpy } from "../../../worker-runtime/train/data/npy.ts";
+import { type ValueRange, valueRange } from "../../../worker-runtime/train/data/shape-dataset.ts";
 import { TrainError } from "../../../worker-runtime/train/errors.ts";
 import { FileRejectedError } from "./rejection.ts";
 
@@ -11,6 +12,8 @@ export interface TensorSummary {
   name: string;
   dtype: string;
   shape: number[];
+  /** What a quote checks the values by (worker-runtime/train/data/range-checks.ts). */
+  range: ValueRange;
 }
 
 export interface DatasetDetails {
@@ -79,8 +82,9 @@ export function inspectDataset(
     // The engine picks its reader by extension: name the content by the format it was found to be.
     const dataset = readDataset(bytes, `upload.${format}`, limits);
     tensors = dataset.names.map((name) => {
-      const tensor = dataset.describe(name)!;
-      return { name, dtype: tensor.dtype, shape: tensor.dims };
+      const tensor = dataset.tensor(name)!;
+      const values = tensor.data as ArrayLike<number | bigint>;
+      return { name, dtype: tensor.dtype, shape: tensor.dims, range: valueRange(values) };
     });
   } catch (error) {
     if (error instanceof TrainError) {

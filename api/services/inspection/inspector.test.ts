@@ -34,7 +34,9 @@ test("a valid model and dataset are described by the worker thread", async () =>
   });
   assert.deepEqual(dataset, {
     format: "npy",
-    tensors: [{ name: "data", dtype: "float64", shape: [3, 4] }],
+    tensors: [
+      { name: "data", dtype: "float64", shape: [3, 4], range: { min: 0, max: 1.375, non_finite: 0 } },
+    ],
     sample_count: 3,
   });
 });

@@ -246,27 +246,42 @@ function nonFinite(tensor: SampleTensor): TrainIssue | undefined {
  */
 function indexOutsideTable(model: LoadedModel, input: string, tensor: SampleTensor): TrainIssue | undefined {
   if (isFloat(tensor.dtype)) return undefined;
-  for (const node of model.nodes) {
-    if (node.opType !== "Gather" || node.inputs[1] !== input) continue;
-    const table = model.initializers.get(node.inputs[0]!);
-    if (!table) continue;
-    const rank = table.dims.length;
-    const attribute = node.attrs.int("axis", 0);
-    const axis = attribute < 0 ? attribute + rank : attribute;
-    const rows = table.dims[axis]!;
-    const size = axis === 0 ? `${rows} rows` : `${rows} entries on axis ${axis}`;
+  for (const lookup of tableLookups(model, input)) {
     const values = tensor.data as ArrayLike<number | bigint>;
     for (let flat = 0; flat < values.length; flat++) {
       const index = Number(values[flat]);
-      if (index < 0 || index >= rows) {
+      if (index < 0 || index >= lookup.rows) {
         return {
           path: tensor.name,
-          message: `${position(tensor, flat)} is ${index}, outside [0, ${rows - 1}]: node ${node.name} (Gather) looks it up in ${node.inputs[0]}, which has ${size}`,
+          message: `${position(tensor, flat)} is ${index}, outside [0, ${lookup.rows - 1}]: ${lookup.described}`,
         };
       }
     }
   }
   return undefined;
+}
+
+/** A Gather that reads rows of a weight with model input `input` (an embedding): the rows there are. */
+export interface TableLookup {
+  rows: number;
+  /** "node /emb/Gather (Gather) looks it up in emb.weight, which has 16 rows" */
+  described: string;
+}
+
+export function tableLookups(model: LoadedModel, input: string): TableLookup[] {
+  return model.nodes.flatMap((node) => {
+    const table =
+      node.opType === "Gather" && node.inputs[1] === input && model.initializers.get(node.inputs[0]!);
+    if (!table) return [];
+    const rank = table.dims.length;
+    const attribute = node.attrs.int("axis", 0);
+    const axis = attribute < 0 ? attribute + rank : attribute;
+    const rows = table.dims[axis]!;
+    const size = axis === 0 ? `${rows} rows` : `${rows} entries on axis ${axis}`;
+    return [
+      { rows, described: `node ${node.name} (Gather) looks it up in ${node.inputs[0]}, which has ${size}` },
+    ];
+  });
 }
 
 function subset(split: PreparedSplit, indices: Uint32Array): PreparedSplit {

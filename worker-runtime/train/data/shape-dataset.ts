@@ -12,6 +12,30 @@ export interface TensorShape {
   name: string;
   dtype: string;
   shape: number[];
+  /** Its values in brief, for the checks that need more than shapes (absent: not recorded). */
+  range?: ValueRange;
+}
+
+/** The smallest and largest finite values (null when there are none) and how many are not finite. */
+export interface ValueRange {
+  min: number | null;
+  max: number | null;
+  non_finite: number;
+}
+
+export function valueRange(data: ArrayLike<number | bigint>): ValueRange {
+  let min = Number.POSITIVE_INFINITY;
+  let max = Number.NEGATIVE_INFINITY;
+  let nonFinite = 0;
+  for (let i = 0; i < data.length; i++) {
+    const value = Number(data[i]);
+    if (!Number.isFinite(value)) nonFinite += 1;
+    else {
+      if (value < min) min = value;
+      if (value > max) max = value;
+    }
+  }
+  return min > max ? { min: null, max: null, non_finite: nonFinite } : { min, max, non_finite: nonFinite };
 }
 
 export interface DatasetShapes {
