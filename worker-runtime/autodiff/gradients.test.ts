@@ -428,6 +428,20 @@ add({
   },
 });
 add({
+  name: "TopK largest and smallest, on the last axis and on axis 0",
+  dtype: "float64",
+  build: (m, p) => {
+    const k = (n: number) => m.constant(tensorFromNumbers("int64", [1], [n]));
+    const [largest] = m.node("TopK", [p("x", [3, 5]), k(2)], {}, 2);
+    const [smallest] = m.node("TopK", [p("y", [4, 3]), k(3)], { axis: 0, largest: 0 }, 2);
+    const summed = m.op("ReduceSum", [smallest!, m.ints([0])], { keepdims: 0 });
+    return {
+      output: m.op("Add", [m.op("ReduceSum", [largest!, m.ints([1])], { keepdims: 0 }), summed]),
+      shape: [3],
+    };
+  },
+});
+add({
   name: "GatherND and ScatterND (none and add)",
   dtype: "float64",
   build: (m, p) => {

@@ -1153,6 +1153,14 @@ export const gradientRules: Record<string, GradientEntry> = {
   ReduceLogSumExp: reduction((c, x, kept) => c.g.exp(c.g.sub(x, kept(c.y(0))))),
   ReduceProd: reduction(reduceProdLocal),
   GatherElements: gatherElements,
+  // The values' gradient goes back to where each came from; the indices carry none.
+  TopK: (c) => [
+    c.g.op("ScatterElements", [zerosLike(c, c.x(0)), c.y(1), c.dy0], {
+      axis: c.node.attrs.int("axis", -1),
+      reduction: "add",
+    }),
+  ],
+  OneHot: NON_DIFFERENTIABLE,
   ScatterElements: scatter("GatherElements"),
   GatherND: (c) => [c.g.op("ScatterND", [zerosLike(c, c.x(0)), c.x(1), c.dy0], { reduction: "add" })],
   ScatterND: scatter("GatherND"),

@@ -157,6 +157,9 @@ const flopRules = ruleTable<FlopRule>({
   Pad: copy,
   Gather: copy,
   GatherElements: copy,
+  // A selection: a few comparisons per input element for the small k models take.
+  TopK: perInput(4),
+  OneHot: copy,
   GatherND: copy,
   ScatterElements: copy,
   ScatterND: copy,

@@ -503,6 +503,24 @@ export const shapeRules = ruleTable<ShapeRule>({
   ReduceProd: reduction(18),
   ReduceLogSumExp: reduction(18),
   GatherElements: (ctx) => [{ dtype: need(ctx, 0).dtype, shape: need(ctx, 1).shape }],
+  TopK: (ctx) => {
+    const x = need(ctx, 0);
+    const axis = normalizeAxis(ctx.node.attrs.int("axis", -1), x.shape.length);
+    const [k] = needValue(ctx, 1, "TopK's k");
+    const shape = x.shape.map((d, i) => (i === axis ? k! : d));
+    return [
+      { dtype: x.dtype, shape },
+      { dtype: "int64", shape },
+    ];
+  },
+  OneHot: (ctx) => {
+    const indices = need(ctx, 0);
+    const [depth] = needValue(ctx, 1, "OneHot's depth");
+    const axis = normalizeAxis(ctx.node.attrs.int("axis", -1), indices.shape.length + 1);
+    const shape = [...indices.shape];
+    shape.splice(axis, 0, depth!);
+    return [{ dtype: need(ctx, 2).dtype, shape }];
+  },
   ScatterElements: sameAsInput,
   ScatterND: sameAsInput,
   GatherND: (ctx) => {
