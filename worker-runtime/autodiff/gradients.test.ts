@@ -305,6 +305,17 @@ add({
     shape: [2, 5],
   }),
 });
+for (const mode of ["reflect", "edge"]) {
+  add({
+    name: `Pad (${mode}) on two axes, unequal sides`,
+    dtype: "float64",
+    build: (m, p) => {
+      // Squared, so that each copied element's gradient depends on where it landed.
+      const padded = m.op("Pad", [p("x", [2, 4, 5]), m.ints([0, 2, 1, 0, 1, 3])], { mode });
+      return { output: m.op("Mul", [padded, padded]), shape: [2, 7, 9] };
+    },
+  });
+}
 add({
   name: "Pad (constant) with a crop on another axis",
   dtype: "float64",

@@ -685,15 +685,16 @@ const slice: GradientRule = (c) => {
 const pad: GradientRule = (c) => {
   const { g } = c;
   const mode = c.node.attrs.string("mode", "constant");
+  const rank = c.xInfo(0).shape.length;
+  const { begin, end } = padAmounts(c, rank);
+  if (mode === "reflect" || mode === "edge") return [foldBorders(c, mode, begin, end)];
   if (mode !== "constant") {
     throw new OnnxError(
       "UNSUPPORTED_OPERATOR",
-      `the gradient of Pad supports mode "constant", not "${mode}"`,
+      `the gradient of Pad supports modes constant, reflect and edge, not "${mode}"`,
       c.node.name,
     );
   }
-  const rank = c.xInfo(0).shape.length;
-  const { begin, end } = padAmounts(c, rank);
   const padded = begin
     .map((before, axis) => ({ axis, before, after: end[axis] ?? 0 }))
     .filter((p) => p.before > 0 || p.after > 0);
@@ -709,6 +710,54 @@ const pad: GradientRule = (c) => {
   const cropped = [...begin.map((b) => Math.max(0, -b)), ...end.map((e) => Math.max(0, -e))];
   return [cropped.some((p) => p > 0) ? g.op("Pad", [grad, g.ints(cropped)]) : grad];
 };
+
+/**
+ * Pad reflect or edge, axis by axis (the padding is separable): the centre of dy, plus each
+ * border folded back onto the elements it copied. Reflect copies x[1..b] mirrored before and
+ * x[n-1-a..n-2] mirrored after; edge copies x[0] b times and x[n-1] a times.
+ */
+function foldBorders(c: GradientContext, mode: string, begin: number[], end: number[]): string {
+  const { g } = c;
+  const shape = c.xInfo(0).shape;
+  const slice = (t: string, axis: number, from: number, to: number, step = 1) =>
+    g.op("Slice", [t, g.ints([from]), g.ints([to]), g.ints([axis]), g.ints([step])]);
+  const placed = (t: string, axis: number, before: number, after: number) => {
+    const pads = new Array(2 * shape.length).fill(0);
+    pads[axis] = before;
+    pads[axis + shape.length] = after;
+    return g.op("Pad", [t, g.ints(pads)]);
+  };
+  let grad = c.dy0;
+  shape.forEach((size, axis) => {
+    const b = begin[axis]!;
+    const a = end[axis]!;
+    if (b === 0 && a === 0) return;
+    if (typeof size !== "number" || b < 0 || a < 0) {
+      throw new OnnxError(
+        "UNSUPPORTED_OPERATOR",
+        `the gradient of Pad ${mode} needs a known size and no cropping on axis ${axis}`,
+        c.node.name,
+      );
+    }
+    const parts = [slice(grad, axis, b, b + size)];
+    if (b > 0) {
+      parts.push(
+        mode === "reflect"
+          ? placed(slice(grad, axis, b - 1, -(2 ** 62), -1), axis, 1, size - 1 - b)
+          : placed(g.reduceSum(slice(grad, axis, 0, b), [axis], true), axis, 0, size - 1),
+      );
+    }
+    if (a > 0) {
+      parts.push(
+        mode === "reflect"
+          ? placed(slice(grad, axis, b + size + a - 1, b + size - 1, -1), axis, size - 1 - a, 1)
+          : placed(g.reduceSum(slice(grad, axis, b + size, b + size + a), [axis], true), axis, size - 1, 0),
+      );
+    }
+    grad = parts.length === 1 ? parts[0]! : g.op("Sum", parts);
+  });
+  return grad;
+}
 
 const transpose: GradientRule = (c) => {
   const rank = c.xInfo(0).shape.length;

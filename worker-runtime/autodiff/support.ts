@@ -42,7 +42,7 @@ const CHOSEN_BEFORE_BUILD = {
 const restrictions = {
   Pad: (node) => {
     const mode = node.attrs.string("mode", "constant");
-    return mode === "constant" ? undefined : `mode=${mode}`;
+    return ["constant", "reflect", "edge"].includes(mode) ? undefined : `mode=${mode}`;
   },
   Einsum: (node) => (node.attrs.string("equation", "").includes(".") ? "ellipsis" : undefined),
   Resize: (node) => {
@@ -64,7 +64,7 @@ const restrictions = {
 
 /** What the restrictions above accept, in words, for the published operator list. */
 const RESTRICTION_NOTES: Record<keyof typeof restrictions & string, string> = {
-  Pad: "mode=constant only",
+  Pad: "modes constant, reflect and edge (wrap is not)",
   Einsum: "equations without an ellipsis (...)",
   Resize: "nearest or linear modes, no antialias, keep_aspect_ratio_policy=stretch, not tf_crop_and_resize",
   ScatterElements: "reduction none or add",

@@ -24,6 +24,23 @@ export type FoldRule = (ctx: FoldContext) => KnownValue[] | undefined;
 
 export const MAX_FOLDED_ELEMENTS = 4096;
 
+/** The values of an output of `dims` whose element at `index` is `data`'s at `source(index)`. */
+function rearranged(data: KnownValue, dims: readonly number[], source: (index: number[]) => number[]): Dim[] {
+  const total = dims.reduce((a, b) => a * b, 1);
+  const values: Dim[] = [];
+  const index = new Array<number>(dims.length).fill(0);
+  for (let n = 0; n < total; n++) {
+    let remainder = n;
+    for (let axis = dims.length - 1; axis >= 0; axis--) {
+      index[axis] = remainder % dims[axis]!;
+      remainder = Math.floor(remainder / dims[axis]!);
+    }
+    const at = source(index).reduce((flat, i, axis) => flat * data.dims[axis]! + i, 0);
+    values.push(data.values[at]!);
+  }
+  return values;
+}
+
 function sameValuesNewShape(ctx: FoldContext): KnownValue[] | undefined {
   const v = ctx.value(0);
   const out = ctx.outputs[0]!;
@@ -130,14 +147,36 @@ export const foldRules = ruleTable<FoldRule>({
   },
   Slice: (ctx) => {
     const data = ctx.value(0);
-    if (data?.dims.length !== 1) return undefined;
-    const [range] = sliceRanges(ctx, data.dims);
-    if (!range) return [data];
-    const values: Dim[] = [];
-    for (let i = range.start; range.step > 0 ? i < range.end : i > range.end; i += range.step) {
-      values.push(data.values[i]!);
-    }
-    return [{ dtype: data.dtype, dims: [values.length], values }];
+    if (!data) return undefined;
+    const ranges = sliceRanges(ctx, data.dims);
+    const along = data.dims.map((size, axis) => {
+      const range = ranges.find((r) => r.axis === axis);
+      // A known value's dims are numbers, so every range of it has a numeric length.
+      return range
+        ? { start: range.start, step: range.step, length: range.length as number }
+        : { start: 0, step: 1, length: size };
+    });
+    const dims = along.map((a) => a.length);
+    const values = rearranged(data, dims, (index) =>
+      index.map((i, axis) => along[axis]!.start + i * along[axis]!.step),
+    );
+    return [{ dtype: data.dtype, dims, values }];
+  },
+  // Exporters transpose small shape tables too (torch's F.pad amounts, reordered for ONNX).
+  Transpose: (ctx) => {
+    const data = ctx.value(0);
+    if (!data) return undefined;
+    const rank = data.dims.length;
+    const perm = ctx.node.attrs.ints("perm") ?? Array.from({ length: rank }, (_, i) => rank - 1 - i);
+    const dims = perm.map((p) => data.dims[p]!);
+    const values = rearranged(data, dims, (index) => {
+      const from = new Array<number>(rank);
+      perm.forEach((p, i) => {
+        from[p] = index[i]!;
+      });
+      return from;
+    });
+    return [{ dtype: data.dtype, dims, values }];
   },
   Add: elementwise(numeric((a, b) => a + b)),
   Sub: elementwise(numeric((a, b) => a - b)),

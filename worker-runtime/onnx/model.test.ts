@@ -182,4 +182,20 @@ describe("PyTorch exports", () => {
     assert.deepEqual(infos.get(flat)!.shape, ["N", 24]);
     assert.deepEqual([...values.values()].at(-1)!.values, ["N", -1]);
   });
+
+  it("folds F.pad's amounts: a [pairs, 2] table reversed by a negative-step Slice, then transposed", () => {
+    // torch writes F.pad(x, (1, 2, 3, 4)) as pads [[1, 2], [3, 4], [0, 0], [0, 0]] reversed by
+    // rows and transposed into ONNX's [begins..., ends...].
+    const m = new ModelBuilder(17);
+    const x = m.input("x", "float32", ["N", 2, 5, 6]);
+    const table = m.constant(tensorFromNumbers("int64", [4, 2], [1, 2, 3, 4, 0, 0, 0, 0]));
+    const reversed = m.op("Slice", [table, m.ints([-1]), m.ints([-(2 ** 62)]), m.ints([0]), m.ints([-1])]);
+    const pads = m.op("Reshape", [m.op("Transpose", [reversed], { perm: [1, 0] }), m.ints([-1])]);
+    const padded = m.op("Pad", [x, pads], { mode: "reflect" });
+    m.output(padded, "float32");
+    const { infos, values } = inferShapes(loadModel(m.bytes()));
+    assert.deepEqual(values.get(reversed)?.values, [0, 0, 0, 0, 3, 4, 1, 2]);
+    assert.deepEqual(values.get(pads)?.values, [0, 0, 3, 1, 0, 0, 4, 2]);
+    assert.deepEqual(infos.get(padded)!.shape, ["N", 2, 12, 9]);
+  });
 });
