@@ -27,7 +27,7 @@ test("GET /v1/training/operators lists what trains, without credentials", async 
   for (const op of ["Gemm", "MatMul", "Conv", "Relu", "Softmax", "LSTM"]) assert.ok(byType.has(op), op);
   assert.equal(byType.get("Gemm")!.differentiable, true);
   assert.equal(byType.get("Shape")!.differentiable, false);
-  assert.equal(byType.get("Pad")!.restrictions, "mode=constant only");
+  assert.equal(byType.get("Pad")!.restrictions, "modes constant, reflect and edge (wrap is not)");
   assert.deepEqual([byType.get("Gemm")!.since_opset, byType.get("Gemm")!.until_opset], [13, 21]);
   assert.ok(operators.every((op) => isSupportedOperator("", op.op_type)));
   assert.deepEqual(
