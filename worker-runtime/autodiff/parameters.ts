@@ -1,4 +1,4 @@
-import { branchReads } from "../onnx/branches.ts";
+import { branchReads } from "../onnx/branch-reads.ts";
 import { isFloat } from "../onnx/dtypes.ts";
 import type { LoadedModel } from "../onnx/model.ts";
 import { AutodiffError } from "./errors.ts";

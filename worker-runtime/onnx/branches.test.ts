@@ -8,7 +8,7 @@ import { chooseBranches, MAX_BRANCHES } from "./branches.ts";
 import { tensorFromNumbers } from "./dtypes.ts";
 import { OnnxError } from "./errors.ts";
 import { type Dim, loadModel } from "./model.ts";
-import type { IGraphProto, INodeProto } from "./proto.ts";
+import { type IGraphProto, type INodeProto, onnx } from "./proto.ts";
 import { inferShapes } from "./shape-inference.ts";
 
 /** A branch graph: its nodes and the names it outputs. */
@@ -76,6 +76,25 @@ describe("If nodes that shapes decide", () => {
       false,
     );
     assert.deepEqual(inferShapes(two, shapes([5, 2, 4])).infos.get(output)?.shape, [5, 2, 3]);
+  });
+
+  it("are ordered after what their branches read, even when the file lists them first", () => {
+    const m = new ModelBuilder(17);
+    const x = m.input("x", "float32", ["batch", 4]);
+    const yes = m.constant(tensorFromNumbers("bool", [], [1]));
+    const read = (side: string) =>
+      branch([{ name: side, opType: "Identity", input: ["h"], output: [`${side}/out`] }], [`${side}/out`]);
+    const out = m.op("If", [yes], { then_branch: read("then"), else_branch: read("else") });
+    m.output(out, "float32");
+    const proto = onnx.ModelProto.decode(m.bytes());
+    // The producer of h, which only the branches read, listed last.
+    proto.graph!.node!.push({ name: "relu", opType: "Relu", input: [x], output: ["h"] });
+    const model = loadModel(onnx.ModelProto.encode(proto).finish());
+    assert.deepEqual(
+      model.nodes.map((n) => n.opType),
+      ["Constant", "Relu", "If"],
+    );
+    assert.deepEqual(inferShapes(chooseBranches(model), shapes([3, 4])).infos.get(out)?.shape, [3, 4]);
   });
 
   it("count what their branches read as inputs: a weight used only inside one is trained", () => {

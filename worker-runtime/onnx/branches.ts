@@ -39,29 +39,6 @@ export function branchNodes(nodes: readonly INodeProto[]): INodeProto[] {
 }
 
 /**
- * What an If reads from the enclosing graph through its branches (nested ones too): its inputs in
- * all but name, for whoever walks the graph before the branch is chosen.
- */
-export function branchReads(node: INodeProto): string[] {
-  if (node.opType !== "If" || (node.domain ?? "") !== "") return [];
-  const reads = new Set<string>();
-  for (const attribute of node.attribute ?? []) {
-    const branch = attribute.g;
-    if (!branch) continue;
-    const inner = new Set([
-      ...(branch.initializer ?? []).map((i) => i.name ?? ""),
-      ...(branch.node ?? []).flatMap((n) => n.output ?? []),
-    ]);
-    const read = [
-      ...(branch.node ?? []).flatMap((n) => [...(n.input ?? []), ...branchReads(n)]),
-      ...(branch.output ?? []).map((o) => o.name ?? ""),
-    ];
-    for (const name of read) if (name && !inner.has(name)) reads.add(name);
-  }
-  return [...reads];
-}
-
-/**
  * `model` with every If replaced by the branch its condition picks at these input shapes (the
  * declared ones where `inputShapes` has none). Throws UNSUPPORTED_OPERATOR, naming the node, for a
  * condition known only when the graph runs.

@@ -1,5 +1,6 @@
 export type { AttributeValue } from "./attributes.ts";
-export { branchNodes, branchReads, chooseBranches } from "./branches.ts";
+export { branchReads } from "./branch-reads.ts";
+export { branchNodes, chooseBranches } from "./branches.ts";
 export { type DType, elementCount, isFloat, type Tensor, type TensorData } from "./dtypes.ts";
 export { OnnxError, type OnnxErrorCode } from "./errors.ts";
 export { estimateTrainingFlops, hasFlopRule } from "./flops.ts";

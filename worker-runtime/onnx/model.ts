@@ -1,4 +1,5 @@
 import { Attributes } from "./attributes.ts";
+import { branchReads } from "./branch-reads.ts";
 import { type DType, dtypeFromOnnx, type Tensor } from "./dtypes.ts";
 import { OnnxError } from "./errors.ts";
 import {
@@ -181,8 +182,9 @@ function sortTopologically(nodes: GraphNode[], available: Set<string>): GraphNod
     names.add(node.name);
   }
   const readers = new Map<string, number[]>();
+  const reads = (node: GraphNode) => [...node.inputs, ...branchReads(node.proto)];
   const waitingOn = nodes.map((node, index) => {
-    const missing = new Set(node.inputs.filter((i) => i !== "" && !available.has(i)));
+    const missing = new Set(reads(node).filter((i) => i !== "" && !available.has(i)));
     for (const tensor of missing) {
       const list = readers.get(tensor);
       if (list) list.push(index);
@@ -210,7 +212,7 @@ function sortTopologically(nodes: GraphNode[], available: Set<string>): GraphNod
   }
   if (sorted.length < nodes.length) {
     const stuck = nodes[waitingOn.findIndex((count) => count > 0)]!;
-    const missing = stuck.inputs.find((i) => i !== "" && !produced.has(i));
+    const missing = reads(stuck).find((i) => i !== "" && !produced.has(i));
     throw new OnnxError("UNKNOWN_TENSOR", `input ${missing} is produced by no node (or a cycle)`, stuck.name);
   }
   return sorted;
