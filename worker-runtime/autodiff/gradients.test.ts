@@ -255,6 +255,20 @@ add({
   },
 });
 add({
+  name: "Einsum summing letters inside one operand: bnd->bd, bnd,de->be and ij->",
+  dtype: "float64",
+  build: (m, p) => {
+    const pooled = m.op("Einsum", [p("x", [2, 3, 4])], { equation: "bnd->bd" });
+    const projected = m.op("Einsum", [p("y", [2, 3, 4]), p("w", [4, 5])], { equation: "bnd,de->be" });
+    const total = m.op("Einsum", [p("z", [3, 2])], { equation: "ij->" });
+    const joined = m.op("Add", [m.op("ReduceSum", [pooled, m.ints([1])], { keepdims: 0 }), total]);
+    return {
+      output: m.op("Add", [joined, m.op("ReduceSum", [projected, m.ints([1])], { keepdims: 0 })]),
+      shape: [2],
+    };
+  },
+});
+add({
   name: "Einsum with an implicit output",
   dtype: "float64",
   build: (m, p) => ({

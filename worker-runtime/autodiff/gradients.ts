@@ -185,32 +185,39 @@ const matMul: GradientRule = (c) => {
 
 /**
  * Einsum: operand i's gradient is the einsum of dy with the other operands into operand i's
- * subscripts. Letters repeated within a term (diagonals) or summed inside one operand only are
- * outside this rule.
+ * subscripts. A letter summed inside operand i alone ("bnd->bd") gets dy broadcast along it.
+ * Letters repeated within a term (diagonals) are outside this rule.
  */
 const einsumRule: GradientRule = (c) => {
   const { inputs, output } = einsumTerms(c.node);
   return inputs.map((term, i) =>
     c.ifWants(i, () => {
-      const others = inputs.filter((_, j) => j !== i);
-      const reachable = new Set([...output, ...others.join("")]);
-      if (new Set(term).size !== term.length || [...term].some((l) => !reachable.has(l))) {
+      const { g } = c;
+      if (new Set(term).size !== term.length) {
         throw new OnnxError(
           "UNSUPPORTED_OPERATOR",
-          `the gradient of Einsum "${inputs.join(",")}->${output}" needs each letter of operand ${i} once and outside it too`,
+          `the gradient of Einsum "${inputs.join(",")}->${output}" needs each letter of operand ${i} once`,
           c.node.name,
         );
       }
-      const equation = `${[output, ...others].join(",")}->${term}`;
-      const grad = c.g.op("Einsum", [c.dy0, ...c.inputs.filter((_, j) => j !== i)], { equation });
+      const others = inputs.filter((_, j) => j !== i);
+      const reachable = new Set([...output, ...others.join("")]);
+      const kept = [...term].filter((letter) => reachable.has(letter)).join("");
+      const equation = `${[output, ...others].join(",")}->${kept}`;
+      const product = g.op("Einsum", [c.dy0, ...c.inputs.filter((_, j) => j !== i)], { equation });
       // A size-1 axis broadcast against a larger one sums back like any broadcast.
-      const full = [...term].map((letter) => {
+      const full = [...kept].map((letter) => {
         const at = inputs.findIndex((t, j) => j !== i && t.includes(letter));
         return at >= 0
           ? c.xInfo(at).shape[inputs[at]!.indexOf(letter)]!
           : c.yInfo(0).shape[output.indexOf(letter)]!;
       });
-      return unbroadcast(c.g, grad, full, c.xInfo(i).shape, c.dtype);
+      const shape = c.xInfo(i).shape;
+      const own = [...kept].map((letter) => shape[term.indexOf(letter)]!);
+      const grad = unbroadcast(g, product, full, own, c.dtype);
+      if (kept.length === term.length) return grad;
+      const summed = [...term].flatMap((letter, axis) => (reachable.has(letter) ? [] : [axis]));
+      return g.expand(g.unsqueeze(grad, summed), g.shapeOf(c.x(i), shape));
     }),
   );
 };
