@@ -14,22 +14,12 @@ import { tensorFromProto } from "./tensor-proto.ts";
 export const MAX_BRANCHES = 64;
 
 const isIf = (node: GraphNode) => node.opType === "If" && node.domain === "";
-
-/** The If nodes of `nodes` and of every branch inside them. */
-export function countBranches(nodes: readonly INodeProto[]): number {
-  let count = 0;
-  for (const node of nodes) {
-    if (node.opType !== "If" || (node.domain ?? "") !== "") continue;
-    count += 1;
-    for (const attribute of node.attribute ?? []) count += countBranches(attribute.g?.node ?? []);
-  }
-  return count;
-}
+const isIfProto = (node: INodeProto) => node.opType === "If" && (node.domain ?? "") === "";
 
 /** The nodes of every If branch of `nodes`, nested ones included: what an upload check must see too. */
 export function branchNodes(nodes: readonly INodeProto[]): INodeProto[] {
   return nodes.flatMap((node) =>
-    node.opType === "If" && (node.domain ?? "") === ""
+    isIfProto(node)
       ? (node.attribute ?? []).flatMap((a) => {
           const inner = a.g?.node ?? [];
           return [...inner, ...branchNodes(inner)];
@@ -48,7 +38,8 @@ export function chooseBranches(
   inputShapes: ReadonlyMap<string, Dim[]> = new Map(),
 ): LoadedModel {
   if (!model.nodes.some(isIf)) return model;
-  const total = countBranches(model.nodes.map((n) => n.proto));
+  const top = model.nodes.map((n) => n.proto);
+  const total = [...top, ...branchNodes(top)].filter(isIfProto).length;
   if (total > MAX_BRANCHES) {
     throw new OnnxError(
       "LIMIT_EXCEEDED",
