@@ -1,4 +1,4 @@
-import { onnxDataType } from "../onnx/dtypes.ts";
+import { type DType, onnxDataType } from "../onnx/dtypes.ts";
 import type { GraphNode } from "../onnx/model.ts";
 import type { INodeProto } from "../onnx/proto.ts";
 import type { KnownValue, ValueInfo } from "../onnx/shape-rules.ts";
@@ -71,9 +71,69 @@ const batchNormalization: TrainingRewrite = (c) => {
 const HASH_MODULUS = 2147483647;
 
 /**
- * Inverted dropout with a mask drawn from a counter-based hash of (element index, seed, node), all
- * in int64 arithmetic that stays below 2^63, so every run and every replay draws the same mask.
+ * Uniform values in [0, 1) shaped like `like`, from a counter-based hash of (element index, seed,
+ * node name, stream), all in int64 arithmetic that stays below 2^63: every run and every replay
+ * draws the same values.
  */
+function hashedUniform(g: GraphBuilder, like: string, seed: string, name: string, dtype: DType): string {
+  return uniformOf(g, hashedCounter(g, like, seed, name), dtype);
+}
+
+function hashedCounter(g: GraphBuilder, like: string, seed: string, name: string): string {
+  const count = g.op("Size", [like]);
+  const index = g.reshape(
+    g.op("Range", [g.scalar(0, "int64"), count, g.scalar(1, "int64")]),
+    g.op("Shape", [like]),
+  );
+  const salt = g.scalar(Number.parseInt(hashName(name), 16) % 65521, "int64");
+  const seeded = g.op("Add", [g.op("Mul", [seed, g.scalar(40503, "int64")]), salt]);
+  let h = g.op("Mod", [
+    g.op("Add", [g.op("Mul", [index, g.scalar(2654435761, "int64")]), seeded]),
+    g.scalar(HASH_MODULUS, "int64"),
+  ]);
+  for (const increment of [12345, 67891, 23456]) {
+    h = g.op("Mod", [
+      g.op("Add", [g.op("Mul", [h, g.scalar(48271, "int64")]), g.scalar(increment, "int64")]),
+      g.scalar(HASH_MODULUS, "int64"),
+    ]);
+  }
+  return h;
+}
+
+function uniformOf(g: GraphBuilder, h: string, dtype: DType): string {
+  return g.op("Div", [g.op("Cast", [h], { to: onnxDataType[dtype] }), g.scalar(HASH_MODULUS, dtype)]);
+}
+
+/**
+ * hashedCounter is affine in the element index modulo a prime: fine for a dropout mask, not for
+ * two uniforms that must be independent. Each stream offsets it and squares three times (below
+ * 2^31, a square stays below 2^62), which no affine relation between streams survives.
+ */
+function independentUniforms(
+  g: GraphBuilder,
+  like: string,
+  seed: string,
+  name: string,
+  dtype: DType,
+  streams: number,
+): string[] {
+  const counter = hashedCounter(g, like, seed, name);
+  return Array.from({ length: streams }, (_, stream) => {
+    let h = g.op("Mod", [
+      g.op("Add", [counter, g.scalar(1 + stream * 104729, "int64")]),
+      g.scalar(HASH_MODULUS, "int64"),
+    ]);
+    for (const increment of [99991, 77777, 31337]) {
+      h = g.op("Mod", [
+        g.op("Add", [g.op("Mul", [h, h]), g.scalar(increment, "int64")]),
+        g.scalar(HASH_MODULUS, "int64"),
+      ]);
+    }
+    return uniformOf(g, h, dtype);
+  });
+}
+
+/** Inverted dropout with a mask drawn from hashedUniform. */
 const dropout: TrainingRewrite = (c) => {
   const { g, node } = c;
   const x = node.inputs[0]!;
@@ -82,27 +142,7 @@ const dropout: TrainingRewrite = (c) => {
   const dtype = c.info(x).dtype;
   const y = node.outputs[0]!;
   g.scoped(node.name, () => {
-    const count = g.op("Size", [x]);
-    const index = g.reshape(
-      g.op("Range", [g.scalar(0, "int64"), count, g.scalar(1, "int64")]),
-      g.op("Shape", [x]),
-    );
-    const salt = g.scalar(Number.parseInt(hashName(node.name), 16) % 65521, "int64");
-    const seeded = g.op("Add", [g.op("Mul", [c.dropoutSeed(), g.scalar(40503, "int64")]), salt]);
-    let h = g.op("Mod", [
-      g.op("Add", [g.op("Mul", [index, g.scalar(2654435761, "int64")]), seeded]),
-      g.scalar(HASH_MODULUS, "int64"),
-    ]);
-    for (const increment of [12345, 67891, 23456]) {
-      h = g.op("Mod", [
-        g.op("Add", [g.op("Mul", [h, g.scalar(48271, "int64")]), g.scalar(increment, "int64")]),
-        g.scalar(HASH_MODULUS, "int64"),
-      ]);
-    }
-    const uniform = g.op("Div", [
-      g.op("Cast", [h], { to: onnxDataType[dtype] }),
-      g.scalar(HASH_MODULUS, dtype),
-    ]);
+    const uniform = hashedUniform(g, x, c.dropoutSeed(), node.name, dtype);
     const kept = g.op("Not", [g.op("Less", [uniform, g.scalar(ratio, dtype)])]);
     const scaledMask = g.op("Mul", [
       g.op("Cast", [kept], { to: onnxDataType[dtype] }),
@@ -114,6 +154,36 @@ const dropout: TrainingRewrite = (c) => {
   });
 };
 
+/**
+ * RandomNormalLike (torch.randn_like: a VAE's reparameterization noise) from two hashed uniform
+ * streams by Box-Muller, so that a run and its replay draw the same noise: per step in training
+ * (the dropout seed), and the same draw at every evaluation. PyTorch's generator is not
+ * reproduced; its distribution is.
+ */
+function randomNormalLike(seed: (c: RewriteContext) => string): TrainingRewrite {
+  return (c) => {
+    const { g, node } = c;
+    const like = node.inputs[0]!;
+    const dtype = c.info(node.outputs[0]!).dtype;
+    g.scoped(node.name, () => {
+      const [u1, u2] = independentUniforms(g, like, seed(c), node.name, dtype, 2) as [string, string];
+      // 1 - u lies in (0, 1]: its logarithm is finite.
+      const radius = g.op("Sqrt", [
+        g.op("Mul", [g.op("Log", [g.op("Sub", [g.scalar(1, dtype), u1])]), g.scalar(-2, dtype)]),
+      ]);
+      const angle = g.op("Mul", [u2, g.scalar(2 * Math.PI, dtype)]);
+      const normal = g.op("Mul", [radius, g.op("Cos", [angle])]);
+      const scaled = g.op("Mul", [normal, g.scalar(node.attrs.float("scale", 1), dtype)]);
+      g.addNode({
+        name: node.name,
+        opType: "Add",
+        input: [scaled, g.scalar(node.attrs.float("mean", 0), dtype)],
+        output: [node.outputs[0]!],
+      });
+    });
+  };
+}
+
 function hashName(name: string): string {
   let h = 2166136261;
   for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 16777619) >>> 0;
@@ -123,6 +193,7 @@ function hashName(name: string): string {
 export const trainingRewrites: Record<string, TrainingRewrite> = {
   BatchNormalization: batchNormalization,
   Dropout: dropout,
+  RandomNormalLike: randomNormalLike((c) => c.dropoutSeed()),
   LayerNormalization: withSavedOutputs(["mean", "inv_std_dev"]),
   MaxPool: withSavedOutputs(["indices"]),
   LSTM: recurrent,
@@ -152,4 +223,5 @@ export const inferenceRewrites: Record<string, TrainingRewrite> = {
   Dropout: (c) => c.g.addProto(inferenceNode({ ...c.node.proto, name: c.node.name, output: c.node.outputs })),
   BatchNormalization: (c) =>
     c.g.addProto(inferenceNode({ ...c.node.proto, name: c.node.name, output: c.node.outputs })),
+  RandomNormalLike: randomNormalLike((c) => c.g.scalar(0, "int64")),
 };

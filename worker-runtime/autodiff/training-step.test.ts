@@ -221,6 +221,44 @@ describe("training step graph", () => {
     for (const v of kept) assert.ok(Math.abs(v - 1 / 0.75) < 1e-6);
   });
 
+  it("draws RandomNormalLike as standard normal noise, the same for a seed, other for another; the reparameterization trains", async () => {
+    // A VAE's z = mu + sigma * eps with eps = torch.randn_like(sigma).
+    const m = new ModelBuilder(17);
+    const x = m.input("x", "float32", [64, 64]);
+    m.initializer("mu", tensorFromNumbers("float32", [64], new Array(64).fill(0.5)));
+    m.initializer("sigma", tensorFromNumbers("float32", [64], new Array(64).fill(1)));
+    const scale = m.op("Mul", [x, "sigma"]);
+    const noise = m.op("RandomNormalLike", [scale]);
+    const z = m.op("Add", [m.op("Mul", [x, "mu"]), m.op("Mul", [scale, noise])]);
+    m.output(z, "float32");
+    const model = loadModel(m.bytes());
+    const ones = tensorFromNumbers("float32", [64, 64], new Array(4096).fill(1));
+    const zeros = tensorFromNumbers("float32", [64, 64], new Array(4096).fill(0));
+    const drawn = async (seed: bigint) => {
+      const { step, result } = await runStep(
+        model,
+        { modelOutput: z, batchSize: 64, loss: { type: "mse" }, optimizer: { type: "sgd" } },
+        ones,
+        zeros,
+        { dropout_seed: new ort.Tensor("int64", BigInt64Array.of(seed), []) },
+      );
+      const updated = (name: string) => result[step.outputs.params.get(name)!]!.data as Float32Array;
+      return { eps: Array.from(result[z]!.data as Float32Array, (v) => v - 0.5), sigma: updated("sigma") };
+    };
+    const first = await drawn(7n);
+    const mean = first.eps.reduce((a, b) => a + b, 0) / first.eps.length;
+    const variance = first.eps.reduce((a, b) => a + (b - mean) ** 2, 0) / first.eps.length;
+    assert.ok(Math.abs(mean) < 0.05 && Math.abs(variance - 1) < 0.07, `mean ${mean}, variance ${variance}`);
+    assert.ok(first.eps.filter((v) => Math.abs(v) > 1.96).length / 4096 < 0.07, "tails of a normal");
+    assert.deepEqual((await drawn(7n)).eps, first.eps);
+    assert.notDeepEqual((await drawn(8n)).eps, first.eps);
+    // d loss / d sigma flows through the noise: sigma moves (toward 0, since the target is 0).
+    assert.ok(
+      first.sigma.every((v) => v < 1),
+      "sigma trained through sigma * eps",
+    );
+  });
+
   it("updates BatchNormalization running statistics as PyTorch does; evaluation uses them", async () => {
     const m = new ModelBuilder(17);
     const x = m.input("x", "float32", ["batch", 2, 3]);

@@ -150,6 +150,7 @@ const flopRules = ruleTable<FlopRule>({
   BatchNormalization: perOutput(8),
   InstanceNormalization: perOutput(8),
   Dropout: perOutput(8),
+  RandomNormalLike: perOutput(40),
   Cast: copy,
   Transpose: copy,
   Concat: copy,

@@ -1,5 +1,5 @@
 import { broadcastShapes, dimProduct, dimQuotient, dimSum, normalizeAxis } from "./dims.ts";
-import { type DType, dtypeFromOnnx, tensorNumbers } from "./dtypes.ts";
+import { type DType, dtypeFromOnnx, isFloat, tensorNumbers } from "./dtypes.ts";
 import { OnnxError } from "./errors.ts";
 import type { Dim, GraphNode } from "./model.ts";
 import { ruleTable } from "./rule-table.ts";
@@ -329,6 +329,14 @@ export const shapeRules = ruleTable<ShapeRule>({
     return [{ dtype: to, shape: need(ctx, 0).shape }];
   },
   Dropout: (ctx) => [need(ctx, 0), { dtype: "bool", shape: need(ctx, 0).shape }],
+  RandomNormalLike: (ctx) => {
+    const like = need(ctx, 0);
+    const declared = ctx.node.attrs.has("dtype") ? dtypeFromOnnx(ctx.node.attrs.int("dtype", 1)) : like.dtype;
+    if (declared === undefined || !isFloat(declared)) {
+      throw new OnnxError("UNSUPPORTED_DTYPE", "RandomNormalLike must draw floats", ctx.node.name);
+    }
+    return [{ dtype: declared, shape: like.shape }];
+  },
   Gemm: (ctx) => {
     const a = need(ctx, 0).shape;
     const b = need(ctx, 1).shape;
