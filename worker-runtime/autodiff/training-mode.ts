@@ -184,6 +184,25 @@ function randomNormalLike(seed: (c: RewriteContext) => string): TrainingRewrite 
   };
 }
 
+/** RandomUniformLike (torch.rand_like) from one stream of independentUniforms, scaled to [low, high). */
+function randomUniformLike(seed: (c: RewriteContext) => string): TrainingRewrite {
+  return (c) => {
+    const { g, node } = c;
+    const dtype = c.info(node.outputs[0]!).dtype;
+    g.scoped(node.name, () => {
+      const [u] = independentUniforms(g, node.inputs[0]!, seed(c), node.name, dtype, 1) as [string];
+      const low = node.attrs.float("low", 0);
+      const spread = g.op("Mul", [u, g.scalar(node.attrs.float("high", 1) - low, dtype)]);
+      g.addNode({
+        name: node.name,
+        opType: "Add",
+        input: [spread, g.scalar(low, dtype)],
+        output: [node.outputs[0]!],
+      });
+    });
+  };
+}
+
 function hashName(name: string): string {
   let h = 2166136261;
   for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 16777619) >>> 0;
@@ -194,6 +213,7 @@ export const trainingRewrites: Record<string, TrainingRewrite> = {
   BatchNormalization: batchNormalization,
   Dropout: dropout,
   RandomNormalLike: randomNormalLike((c) => c.dropoutSeed()),
+  RandomUniformLike: randomUniformLike((c) => c.dropoutSeed()),
   LayerNormalization: withSavedOutputs(["mean", "inv_std_dev"]),
   MaxPool: withSavedOutputs(["indices"]),
   LSTM: recurrent,
@@ -224,4 +244,5 @@ export const inferenceRewrites: Record<string, TrainingRewrite> = {
   BatchNormalization: (c) =>
     c.g.addProto(inferenceNode({ ...c.node.proto, name: c.node.name, output: c.node.outputs })),
   RandomNormalLike: randomNormalLike((c) => c.g.scalar(0, "int64")),
+  RandomUniformLike: randomUniformLike((c) => c.g.scalar(0, "int64")),
 };

@@ -259,6 +259,39 @@ describe("training step graph", () => {
     );
   });
 
+  it("draws RandomUniformLike uniformly in [low, high)", async () => {
+    const m = new ModelBuilder(17);
+    const x = m.input("x", "float32", [64, 64]);
+    m.initializer("w", tensorFromNumbers("float32", [64], new Array(64).fill(1)));
+    const scaled = m.op("Mul", [x, "w"]);
+    const y = m.op("Add", [
+      scaled,
+      m.op("RandomUniformLike", [scaled], { low: { float: -1 }, high: { float: 3 } }),
+    ]);
+    m.output(y, "float32");
+    const zeros = tensorFromNumbers("float32", [64, 64], new Array(4096).fill(0));
+    const { result } = await runStep(
+      loadModel(m.bytes()),
+      { modelOutput: y, batchSize: 64, loss: { type: "mse" }, optimizer: { type: "sgd" } },
+      zeros,
+      zeros,
+      { dropout_seed: new ort.Tensor("int64", BigInt64Array.of(3n), []) },
+    );
+    const drawn = Array.from(result[y]!.data as Float32Array);
+    assert.ok(drawn.every((v) => v >= -1 && v < 3));
+    const mean = drawn.reduce((a, b) => a + b, 0) / drawn.length;
+    const variance = drawn.reduce((a, b) => a + (b - mean) ** 2, 0) / drawn.length;
+    assert.ok(
+      Math.abs(mean - 1) < 0.06 && Math.abs(variance - 16 / 12) < 0.08,
+      `mean ${mean}, variance ${variance}`,
+    );
+    const quarters = [0, 1, 2, 3].map((q) => drawn.filter((v) => v >= q - 1 && v < q).length / drawn.length);
+    assert.ok(
+      quarters.every((share) => Math.abs(share - 0.25) < 0.03),
+      `quarters ${quarters}`,
+    );
+  });
+
   it("updates BatchNormalization running statistics as PyTorch does; evaluation uses them", async () => {
     const m = new ModelBuilder(17);
     const x = m.input("x", "float32", ["batch", 2, 3]);

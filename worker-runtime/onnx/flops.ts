@@ -151,6 +151,7 @@ const flopRules = ruleTable<FlopRule>({
   InstanceNormalization: perOutput(8),
   Dropout: perOutput(8),
   RandomNormalLike: perOutput(40),
+  RandomUniformLike: perOutput(20),
   Cast: copy,
   Transpose: copy,
   Concat: copy,

@@ -28,6 +28,16 @@ export interface ShapeContext {
 
 export type ShapeRule = (ctx: ShapeContext) => ValueInfo[];
 
+/** Random*Like: the input's shape, in the declared float dtype or the input's. */
+const randomLike: ShapeRule = (ctx) => {
+  const like = need(ctx, 0);
+  const declared = ctx.node.attrs.has("dtype") ? dtypeFromOnnx(ctx.node.attrs.int("dtype", 1)) : like.dtype;
+  if (declared === undefined || !isFloat(declared)) {
+    throw new OnnxError("UNSUPPORTED_DTYPE", `${ctx.node.opType} must draw floats`, ctx.node.name);
+  }
+  return [{ dtype: declared, shape: like.shape }];
+};
+
 function need(ctx: ShapeContext, i: number): ValueInfo {
   const info = ctx.input(i);
   if (!info) throw new OnnxError("INVALID_MODEL", `input ${i} is required`, ctx.node.name);
@@ -329,14 +339,8 @@ export const shapeRules = ruleTable<ShapeRule>({
     return [{ dtype: to, shape: need(ctx, 0).shape }];
   },
   Dropout: (ctx) => [need(ctx, 0), { dtype: "bool", shape: need(ctx, 0).shape }],
-  RandomNormalLike: (ctx) => {
-    const like = need(ctx, 0);
-    const declared = ctx.node.attrs.has("dtype") ? dtypeFromOnnx(ctx.node.attrs.int("dtype", 1)) : like.dtype;
-    if (declared === undefined || !isFloat(declared)) {
-      throw new OnnxError("UNSUPPORTED_DTYPE", "RandomNormalLike must draw floats", ctx.node.name);
-    }
-    return [{ dtype: declared, shape: like.shape }];
-  },
+  RandomNormalLike: randomLike,
+  RandomUniformLike: randomLike,
   Gemm: (ctx) => {
     const a = need(ctx, 0).shape;
     const b = need(ctx, 1).shape;
