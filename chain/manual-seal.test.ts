@@ -60,6 +60,29 @@ describe("the dev chain with manual seal", () => {
     await assert.rejects(api.rpc.engine!.createBlock!(true, true, genesis), /13000: .*not the best block/);
   });
 
+  it("is offered only by a manual-seal chain: elsewhere no RPC client may move block deadlines", async () => {
+    assert.ok((await api.rpc.rpc.methods()).methods.some((m) => m.eq("engine_createBlock")));
+    const instant = await startDevnet({ port: 0 });
+    try {
+      const call = async (method: string, params: unknown[]) => {
+        const response = await fetch(instant.httpUrl, {
+          method: "POST",
+          headers: { "content-type": "application/json" },
+          body: JSON.stringify({ jsonrpc: "2.0", id: 1, method, params }),
+        });
+        return (await response.json()) as { result?: { methods: string[] }; error?: { code: number } };
+      };
+      for (const method of ["engine_createBlock", "engine_finalizeBlock"]) {
+        assert.equal((await call(method, [true, true])).error?.code, -32601, method);
+      }
+      const listed = (await call("rpc_methods", [])).result?.methods ?? [];
+      assert.ok(listed.includes("chain_getHeader"));
+      assert.equal(listed.filter((m) => m.startsWith("engine_")).length, 0);
+    } finally {
+      await instant.stop();
+    }
+  });
+
   it("refuses manual seal together with a block time", async () => {
     await assert.rejects(startDevnet({ port: 0, manualSeal: true, blockTimeMs: 100 }), DevnetOptionsError);
   });

@@ -28,7 +28,14 @@ export interface Connection {
 export type RpcHandler = ((node: Node, params: readonly unknown[], connection: Connection) => unknown) & {
   /** The names of the parameters, for requests that pass them as an object (the interface spec's methods). */
   readonly paramNames?: readonly string[];
+  /** False where the node does not offer the method: it answers "Method not found" and lists it not. */
+  readonly available?: (node: Node) => boolean;
 };
+
+/** A handler offered only where `available` says so (the manual-seal methods). */
+export function onlyWhere(available: (node: Node) => boolean, handler: RpcHandler): RpcHandler {
+  return Object.assign(handler, { available });
+}
 
 /** A handler that also takes its parameters by name. */
 export function withParamNames(paramNames: readonly string[], handler: RpcHandler): RpcHandler {

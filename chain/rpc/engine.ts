@@ -1,10 +1,13 @@
 // engine_*: Substrate's manual-seal RPC. A test or a developer seals a block exactly when they
-// want one: with --manual-seal no block comes otherwise; in the other modes it adds one at once.
-import { booleanParam, type Node, optionalHexParam, type RpcNamespace } from "./context.ts";
+// want one. Offered only by a chain started with manual seal, as Substrate offers it: elsewhere
+// any RPC client could seal blocks at will and run out the block deadlines nodes answer by.
+import { booleanParam, type Node, onlyWhere, optionalHexParam, type RpcNamespace } from "./context.ts";
 import { RpcError } from "./errors.ts";
 
+const manual = (node: Node) => node.producer.sealing.kind === "manual";
+
 export const engineRpc: RpcNamespace = {
-  engine_createBlock: (node, params) => {
+  engine_createBlock: onlyWhere(manual, (node, params) => {
     const createEmpty = booleanParam(params, 0, "createEmpty");
     const finalize = booleanParam(params, 1, "finalize");
     const parentHash = optionalHexParam(params, 2, "parentHash");
@@ -19,14 +22,14 @@ export const engineRpc: RpcNamespace = {
       );
     }
     return created(node, node.producer.seal(finalize).hash);
-  },
-  engine_finalizeBlock: (node, params) => {
+  }),
+  engine_finalizeBlock: onlyWhere(manual, (node, params) => {
     const hash = optionalHexParam(params, 0, "hash") ?? node.chain.head.hash;
     const block = node.chain.block(hash);
     if (block === undefined) throw new RpcError(13000, `block not found: ${hash}`);
     node.chain.finalize(block);
     return true;
-  },
+  }),
 };
 
 function created(node: Node, hash: string) {

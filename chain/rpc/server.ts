@@ -32,12 +32,16 @@ for (const namespace of [
   chainSpecRpc,
   transactionRpc,
   engineRpc,
-  rpcNamespace(() => [...handlers.keys()]),
+  rpcNamespace((node) => [...handlers].flatMap(([name, handler]) => (offered(handler, node) ? [name] : []))),
 ]) {
   for (const [name, handler] of Object.entries(namespace)) handlers.set(name, handler);
 }
 
 type Request = { jsonrpc?: unknown; id?: unknown; method?: unknown; params?: unknown };
+
+function offered(handler: RpcHandler, node: Node): boolean {
+  return handler.available?.(node) ?? true;
+}
 
 function serialize(message: unknown): string {
   return JSON.stringify(message, (_key, value) => (typeof value === "bigint" ? value.toString() : value));
@@ -116,7 +120,7 @@ async function answer(node: Node, request: Request, connection: Connection): Pro
     return { jsonrpc: "2.0", id, error: new RpcError(-32600, "Invalid request").toJSON() };
   }
   const handler = handlers.get(request.method);
-  if (handler === undefined)
+  if (handler === undefined || !offered(handler, node))
     return { jsonrpc: "2.0", id, error: new RpcError(-32601, "Method not found").toJSON() };
   const params = positional(request.params, handler);
   if (params === undefined) {
