@@ -158,6 +158,22 @@ describe("hostile graphs", () => {
   });
 });
 
+describe("hostile shape arithmetic", () => {
+  it("refuses a Slice with a step of 0 instead of folding it forever", () => {
+    for (const rank of [1, 2]) {
+      const m = new ModelBuilder(17);
+      const x = m.input("x", "float32", ["N", 4]);
+      const table = m.constant(tensorFromNumbers("int64", rank === 1 ? [4] : [2, 2], [3, 2, 1, 0]));
+      const sliced = m.op("Slice", [table, m.ints([0]), m.ints([3]), m.ints([0]), m.ints([0])]);
+      m.output(m.op("Reshape", [x, sliced]), "float32");
+      assert.throws(
+        () => inferShapes(loadModel(m.bytes())),
+        (e: unknown) => e instanceof OnnxError && e.code === "INVALID_MODEL" && /step 0/.test(e.message),
+      );
+    }
+  });
+});
+
 describe("PyTorch exports", () => {
   for (const name of ["mlp", "cnn", "attention"]) {
     it(`${name}.onnx loads and its shapes infer with a symbolic batch`, () => {

@@ -621,6 +621,8 @@ export function sliceRanges(ctx: Pick<ShapeContext, "node" | "value">, shape: re
     const axis = normalizeAxis(a, shape.length);
     const dim = shape[axis]!;
     const step = steps[i]!;
+    // ONNX forbids it; a slice that never advances would have no end to fold or to size.
+    if (step === 0) throw new OnnxError("INVALID_MODEL", `Slice has step 0 on axis ${axis}`, ctx.node.name);
     const rawStart = starts[i]!;
     const rawEnd = ends[i]!;
     if (typeof dim !== "number") {
