@@ -66,7 +66,10 @@ export function readCsv(bytes: Uint8Array, limits: DataLimits = DATA_LIMITS): Cs
 }
 
 /** The columns a dataset tensor name selects, or undefined when it selects none. */
-export function csvColumnsFor(table: CsvTable, name: string): number[] | undefined {
+export function csvColumnsFor(
+  table: Pick<CsvTable, "columns" | "index">,
+  name: string,
+): number[] | undefined {
   const names = name.includes(",") ? name.split(",").map((n) => n.trim()) : [name];
   if (names.length === 1 && name.endsWith("*")) {
     const prefix = name.slice(0, -1);

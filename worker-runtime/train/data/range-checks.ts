@@ -6,19 +6,21 @@ import { isFloat } from "../../onnx/dtypes.ts";
 import type { LoadedModel } from "../../onnx/model.ts";
 import { TrainError, type TrainIssue } from "../errors.ts";
 import type { TrainingSpec } from "../spec.ts";
+import { csvColumnsFor } from "./csv.ts";
 import { tableLookups } from "./prepare.ts";
 import type { DatasetShapes, ValueRange } from "./shape-dataset.ts";
 
 /** The recorded range of the tensor(s) a spec name selects; undefined when any was not recorded. */
 function rangeOf(dataset: DatasetShapes, name: string): ValueRange | undefined {
-  const byName = new Map(dataset.tensors.map((t) => [t.name, t]));
-  let selected = byName.has(name) ? [name] : [];
-  if (selected.length === 0 && dataset.format === "csv") {
-    selected = name.endsWith("*")
-      ? [...byName.keys()].filter((column) => column.startsWith(name.slice(0, -1)))
-      : name.split(",").map((column) => column.trim());
+  const tensors = dataset.tensors;
+  let selected = tensors.filter((t) => t.name === name);
+  if (dataset.format === "csv") {
+    // Column lists and prefixes, resolved as training resolves them.
+    const columns = tensors.map((t) => t.name);
+    const picked = csvColumnsFor({ columns, index: new Map(columns.map((c, i) => [c, i])) }, name);
+    selected = (picked ?? []).map((i) => tensors[i]!);
   }
-  const ranges = selected.map((column) => byName.get(column)?.range);
+  const ranges = selected.map((t) => t.range);
   if (ranges.length === 0 || ranges.some((r) => r === undefined)) return undefined;
   const known = ranges as ValueRange[];
   const finite = known.filter((r) => r.min !== null && r.max !== null);
