@@ -5,6 +5,7 @@ import { ruleTable } from "./rule-table.ts";
 import {
   constantValue,
   type KnownValue,
+  rangeOf,
   type ShapeContext,
   sliceRanges,
   type ValueInfo,
@@ -239,11 +240,10 @@ export const foldRules = ruleTable<FoldRule>({
     return [{ dtype: fill?.dtype ?? "float32", dims, values: new Array(count).fill(value) }];
   },
   Range: (ctx) => {
-    const [start, limit, delta] = [0, 1, 2].map((i) => ctx.value(i)?.values[0]);
-    if (typeof start !== "number" || typeof limit !== "number" || typeof delta !== "number") return undefined;
-    const count = Math.max(0, Math.ceil((limit - start) / delta));
-    if (count > MAX_FOLDED_ELEMENTS) return undefined;
-    const values = Array.from({ length: count }, (_, i) => start + i * delta);
-    return [{ dtype: ctx.outputs[0]!.dtype, dims: [count], values }];
+    const range = rangeOf(ctx);
+    if (!range || range.length > MAX_FOLDED_ELEMENTS) return undefined;
+    const { start, delta, length } = range;
+    const values = Array.from({ length }, (_, i) => start + i * delta);
+    return [{ dtype: ctx.outputs[0]!.dtype, dims: [length], values }];
   },
 });

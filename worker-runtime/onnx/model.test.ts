@@ -172,6 +172,28 @@ describe("hostile shape arithmetic", () => {
       );
     }
   });
+
+  it("refuses a Range that never reaches its limit instead of sizing a dimension without end", () => {
+    const cases: [string, number[]][] = [
+      ["delta 0", [0, 10, 0]],
+      ["delta 0 from the limit", [3, 3, 0]],
+      ["an infinite limit", [0, Number.POSITIVE_INFINITY, 1]],
+      ["a NaN start", [Number.NaN, 4, 1]],
+    ];
+    for (const [what, [start, limit, delta]] of cases) {
+      const m = new ModelBuilder(17);
+      const x = m.input("x", "float32", ["N", 4]);
+      const scalar = (v: number) => m.constant(tensorFromNumbers("float32", [], [v]));
+      const steps = m.op("Range", [scalar(start!), scalar(limit!), scalar(delta!)]);
+      const n = m.op("Cast", [m.op("ReduceSum", [steps], { keepdims: 1 })], { to: 7 });
+      m.output(m.op("Reshape", [x, m.op("Concat", [m.ints([-1]), n], { axis: 0 })]), "float32");
+      assert.throws(
+        () => inferShapes(loadModel(m.bytes())),
+        (e: unknown) => e instanceof OnnxError && e.code === "INVALID_MODEL" && /Range/.test(e.message),
+        what,
+      );
+    }
+  });
 });
 
 describe("PyTorch exports", () => {

@@ -569,14 +569,28 @@ export const shapeRules = ruleTable<ShapeRule>({
     return [{ dtype: x.dtype, shape: shape.map((d) => d ?? ctx.fresh()) }];
   },
   Range: (ctx) => {
-    const [start, limit, delta] = [0, 1, 2].map((i) => ctx.value(i)?.values[0]);
-    const length =
-      typeof start === "number" && typeof limit === "number" && typeof delta === "number"
-        ? Math.max(0, Math.ceil((limit - start) / delta))
-        : ctx.fresh();
-    return [{ dtype: need(ctx, 0).dtype, shape: [length] }];
+    const range = rangeOf(ctx);
+    return [{ dtype: need(ctx, 0).dtype, shape: [range?.length ?? ctx.fresh()] }];
   },
 });
+
+/** Range's constant start and delta and its element count, or undefined while an input is unknown. */
+export function rangeOf(
+  ctx: Pick<ShapeContext, "node" | "value">,
+): { start: number; delta: number; length: number } | undefined {
+  const [start, limit, delta] = [0, 1, 2].map((i) => ctx.value(i)?.values[0]);
+  if (typeof start !== "number" || typeof limit !== "number" || typeof delta !== "number") return undefined;
+  // onnxruntime refuses delta 0 only when it runs; a count of Infinity or NaN would size a dimension first.
+  const length = Math.max(0, Math.ceil((limit - start) / delta));
+  if (delta === 0 || !Number.isFinite(length)) {
+    throw new OnnxError(
+      "INVALID_MODEL",
+      `Range from ${start} to ${limit} by ${delta} has no finite length (accepted: finite start and limit, delta not 0)`,
+      ctx.node.name,
+    );
+  }
+  return { start, delta, length };
+}
 
 export function splitSizes(ctx: Pick<ShapeContext, "node" | "value" | "opset">, total: Dim): Dim[] {
   const count = ctx.node.outputs.length;
