@@ -536,6 +536,21 @@ for (const [label, attrs, resized] of [
     { mode: "linear", coordinate_transformation_mode: "asymmetric" },
     scales([1, 1, 2, 0.5]),
   ],
+  [
+    "cubic x2, pytorch_half_pixel (nn.Upsample bicubic)",
+    { mode: "cubic", coordinate_transformation_mode: "pytorch_half_pixel" },
+    scales([1, 1, 2, 2]),
+  ],
+  [
+    "cubic x2.5 by columns, align_corners",
+    { mode: "cubic", coordinate_transformation_mode: "align_corners" },
+    scales([1, 1, 1, 2.5]),
+  ],
+  [
+    "cubic to sizes 4x3, exclude_outside, a = -0.5",
+    { mode: "cubic", exclude_outside: 1, cubic_coeff_a: { float: -0.5 } },
+    { sizes: [2, 2, 4, 3] },
+  ],
 ] as const) {
   add({
     name: `Resize ${label}`,

@@ -1019,12 +1019,28 @@ function resizeMatrix(c: GradientContext, axis: ResizedAxis): number[][] {
         return x === Math.floor(x) + 0.5 ? Math.floor(x) : Math.round(x);
     }
   };
-  const linear = c.node.attrs.string("mode", "nearest") === "linear";
+  const mode = c.node.attrs.string("mode", "nearest");
+  const cubicA = c.node.attrs.float("cubic_coeff_a", -0.75);
+  const excludeOutside = c.node.attrs.int("exclude_outside", 0) !== 0;
   return Array.from({ length: m }, (_, o) => {
     const row = new Array<number>(n).fill(0);
     const x = original(o);
-    if (!linear) {
+    if (mode === "nearest") {
       row[clamp(nearest(x))] = 1;
+      return row;
+    }
+    if (mode === "cubic") {
+      // Four taps around x, unclamped; a tap outside the axis reads the edge, or with
+      // exclude_outside weighs 0 and the others are renormalized to sum to 1.
+      const base = Math.floor(x);
+      const taps = [base - 1, base, base + 1, base + 2];
+      const weights = cubicWeights(f(x - base), cubicA).map((w, i) =>
+        excludeOutside && (taps[i]! < 0 || taps[i]! >= n) ? 0 : w,
+      );
+      const sum = excludeOutside ? weights.reduce((a, b) => a + b, 0) : 1;
+      taps.forEach((t, i) => {
+        row[clamp(t)]! += weights[i]! / sum;
+      });
       return row;
     }
     const at = Math.min(Math.max(x, 0), n - 1);
@@ -1036,6 +1052,13 @@ function resizeMatrix(c: GradientContext, axis: ResizedAxis): number[][] {
   });
 }
 
+/** Keys' cubic convolution weights of the taps at distances 1 + s, s, 1 - s and 2 - s (0 ≤ s < 1). */
+function cubicWeights(s: number, a: number): number[] {
+  const near = (d: number) => ((a + 2) * d - (a + 3)) * d * d + 1;
+  const far = (d: number) => ((a * d - 5 * a) * d + 8 * a) * d - 4 * a;
+  return [far(1 + s), near(s), near(1 - s), far(2 - s)];
+}
+
 /** The factor s when output o reads input floor(o / s): nearest upsampling by an integer. */
 function blockFactor(axis: ResizedAxis, matrix: number[][]): number | undefined {
   const s = axis.output / axis.input;
@@ -1044,7 +1067,7 @@ function blockFactor(axis: ResizedAxis, matrix: number[][]): number | undefined 
 }
 
 /**
- * Resize (nearest, linear): linear in x along each resized axis, y = A x with A built the way
+ * Resize (nearest, linear, cubic): linear in x along each resized axis, y = A x with A built the way
  * onnxruntime interpolates, so dx = A^T dy axis by axis; integer nearest upsampling sums blocks.
  */
 const resize: GradientRule = (c) => {

@@ -18,13 +18,13 @@ describe("unsupportedOperators", () => {
     const c = m.op("Relu", [m.op("Det", [b])]);
     const d = m.op("Pad", [c, m.ints([1, 1])], { mode: "wrap" });
     const scales = m.constant(tensorFromNumbers("float32", [1], [2]));
-    const e = m.op("Resize", [d, "", scales], { mode: "cubic" });
+    const e = m.op("Resize", [d, "", scales], { mode: "cubic", antialias: 1 });
     m.output(e, "float32");
     assert.deepEqual(unsupportedOperators(loadModel(m.bytes())), [
       { opType: "LpNormalization", nodes: ["/LpNormalization_0", "/LpNormalization_1"] },
       { opType: "Det", nodes: ["/Det_2"] },
       { opType: "Pad (mode=wrap)", nodes: ["/Pad_5"] },
-      { opType: "Resize (mode=cubic)", nodes: ["/Resize_7"] },
+      { opType: "Resize (antialias=1)", nodes: ["/Resize_7"] },
     ]);
   });
 

@@ -48,7 +48,7 @@ const restrictions = {
   Resize: (node) => {
     const mode = node.attrs.string("mode", "nearest");
     const transform = node.attrs.string("coordinate_transformation_mode", "half_pixel");
-    if (mode === "cubic") return "mode=cubic";
+    if (!["nearest", "linear", "cubic"].includes(mode)) return `mode=${mode}`;
     if (transform === "tf_crop_and_resize") return `coordinate_transformation_mode=${transform}`;
     if (node.attrs.int("antialias", 0) !== 0) return "antialias=1";
     const policy = node.attrs.string("keep_aspect_ratio_policy", "stretch");
@@ -66,7 +66,8 @@ const restrictions = {
 const RESTRICTION_NOTES: Record<keyof typeof restrictions & string, string> = {
   Pad: "modes constant, reflect and edge (wrap is not)",
   Einsum: "equations without an ellipsis (...)",
-  Resize: "nearest or linear modes, no antialias, keep_aspect_ratio_policy=stretch, not tf_crop_and_resize",
+  Resize:
+    "nearest, linear or cubic modes, no antialias, keep_aspect_ratio_policy=stretch, not tf_crop_and_resize",
   ScatterElements: "reduction none or add",
   ScatterND: "reduction none or add",
   GatherND: "batch_dims=0",

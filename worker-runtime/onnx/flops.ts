@@ -119,7 +119,8 @@ const flopRules = ruleTable<FlopRule>({
   Mish: perOutput(16),
   Softsign: perOutput(3),
   CumSum: perOutput(1),
-  Resize: perOutput(8),
+  // A multiply and an add per tap: 2 taps an axis for linear, 4 for cubic (over two axes).
+  Resize: (c) => (c.node.attrs.string("mode", "nearest") === "cubic" ? 32 : 8) * count(c.output(0)),
   GroupNormalization: perOutput(8),
   LSTM: recurrent,
   GRU: recurrent,

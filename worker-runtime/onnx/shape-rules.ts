@@ -706,35 +706,37 @@ export function resizeGeometry(
 ): { shape: Array<Dim | undefined>; axes: ResizedAxis[] } {
   const rank = shape.length;
   const listed = (ctx.node.attrs.ints("axes") ?? shape.map((_, i) => i)).map((a) => normalizeAxis(a, rank));
-  const read = (i: number) => {
+  const unknown = (what: string) =>
+    new OnnxError("SHAPE_MISMATCH", `Resize ${what} must be known before running the graph`, ctx.node.name);
+  const read = (i: number): Dim[] | undefined => {
     if (!ctx.node.inputs[i]) return undefined;
     const v = ctx.value(i);
-    if (!v || v.values.some((d) => typeof d !== "number")) {
-      throw new OnnxError(
-        "SHAPE_MISMATCH",
-        `Resize ${i === 2 ? "scales" : "sizes"} must be known before running the graph`,
-        ctx.node.name,
-      );
-    }
-    return v.values as number[];
+    if (!v) throw unknown(i === 2 ? "scales" : "sizes");
+    return v.values;
   };
+  // Sizes may name a dimension symbolically where they keep it (F.interpolate(size=...) exports
+  // Concat(Shape(x)[:2], size), the batch left symbolic); a resized dimension must be a number.
   const sizes = read(3);
   const scales = sizes ? undefined : read(2);
   if (!sizes && !scales) throw new OnnxError("INVALID_MODEL", "Resize needs scales or sizes", ctx.node.name);
+  if (scales?.some((d) => typeof d !== "number")) throw unknown("scales");
   const out: Array<Dim | undefined> = [...shape];
   const axes: ResizedAxis[] = [];
   listed.forEach((axis, i) => {
     const input = shape[axis]!;
     const scale = scales?.[i];
     if (scale === 1 || (sizes && sizes[i] === input)) return;
+    if (sizes && typeof sizes[i] !== "number") throw unknown(`sizes (axis ${axis})`);
     if (typeof input !== "number") {
       out[axis] = undefined;
       return;
     }
     // onnxruntime multiplies in float32 and truncates.
-    const output = sizes ? sizes[i]! : Math.floor(Math.fround(Math.fround(scale!) * input));
+    const output = sizes
+      ? (sizes[i] as number)
+      : Math.floor(Math.fround(Math.fround(scale as number) * input));
     out[axis] = output;
-    axes.push({ axis, input, output, scale: sizes ? output / input : scale! });
+    axes.push({ axis, input, output, scale: sizes ? output / input : (scale as number) });
   });
   return { shape: out, axes };
 }
