@@ -581,6 +581,8 @@ for (const [opType, gates, attrs, label] of [
     { activations: { strings: ["Relu", "Tanh"] }, direction: "bidirectional" },
     "Relu and Tanh, bidirectional",
   ],
+  ["LSTM", 4, { direction: "bidirectional" }, "bidirectional, sequence_lens"],
+  ["GRU", 3, { linear_before_reset: 1, direction: "reverse" }, "reverse, sequence_lens"],
 ] as Array<[string, number, Record<string, AttributeValue>, string]>) {
   add({
     name: `${opType} ${label}, unrolled for training`,
@@ -594,7 +596,7 @@ for (const [opType, gates, attrs, label] of [
         p("w", [dirs, gates * hidden, features]),
         p("r", [dirs, gates * hidden, hidden]),
         p("b", [dirs, 2 * gates * hidden]),
-        "",
+        label.endsWith("sequence_lens") ? m.constant(tensorFromNumbers("int32", [batch], [1, steps])) : "",
         ...(label === "with initial states"
           ? [p("h0", [dirs, batch, hidden]), p("c0", [dirs, batch, hidden])]
           : []),

@@ -12,17 +12,22 @@ import { unsupportedOperators } from "./support.ts";
 // The unrolled LSTM/GRU/RNN that training differentiates must compute what onnxruntime's own
 // kernels compute (which evaluation runs); gradients.test.ts checks its gradients.
 
-const configs: Array<[string, number, Record<string, AttributeValue>]> = [
+// The last entry, when present, is sequence_lens (PyTorch's packed sequences): one sequence of
+// every length class, full, shorter, a single step.
+const configs: Array<[string, number, Record<string, AttributeValue>, number[]?]> = [
   ["LSTM", 4, {}],
   ["LSTM", 4, { direction: "bidirectional" }],
   ["GRU", 3, { linear_before_reset: 1, direction: "bidirectional" }],
   ["GRU", 3, { direction: "reverse" }],
   ["RNN", 1, { activations: { strings: ["Relu"] } }],
+  ["LSTM", 4, { direction: "bidirectional" }, [5, 2, 1]],
+  ["GRU", 3, { linear_before_reset: 1, direction: "reverse" }, [1, 5, 3]],
+  ["RNN", 1, {}, [3, 1, 5]],
 ];
 
 describe("recurrent operators unrolled for training compute what onnxruntime computes", () => {
-  for (const [opType, gates, attrs] of configs) {
-    it(`${opType} ${JSON.stringify(attrs)}`, async () => {
+  for (const [opType, gates, attrs, lengths] of configs) {
+    it(`${opType} ${JSON.stringify(attrs)}${lengths ? ` sequence_lens ${lengths}` : ""}`, async () => {
       const [steps, batch, features, hidden] = [5, 3, 4, 3];
       const dirs = attrs.direction === "bidirectional" ? 2 : 1;
       const random = seededRandom(gates * 7 + dirs);
@@ -38,7 +43,7 @@ describe("recurrent operators unrolled for training compute what onnxruntime com
         p("w", [dirs, gates * hidden, features]),
         p("r", [dirs, gates * hidden, hidden]),
         p("b", [dirs, 2 * gates * hidden]),
-        "",
+        lengths ? m.input("lengths", "int32", ["batch"]) : "",
         ...initial,
       ];
       const outputs = m.node(opType, inputs, { hidden_size: hidden, ...attrs }, opType === "LSTM" ? 3 : 2);
@@ -54,8 +59,12 @@ describe("recurrent operators unrolled for training compute what onnxruntime com
           Array.from({ length: steps * batch * features }, () => random() * 2 - 1),
         ),
       );
+      const fed: Record<string, ort.Tensor> = {
+        x: data,
+        ...(lengths ? { lengths: toOrt(tensorFromNumbers("int32", [batch], lengths)) } : {}),
+      };
       const plain = await ort.InferenceSession.create(m.bytes(), sessionOptions);
-      const expected = (await plain.run({ x: data }))[output]!.data as Float32Array;
+      const expected = (await plain.run(fed))[output]!.data as Float32Array;
       const graph = buildGradientGraph(model, {
         modelOutput: output,
         batchSize: "dynamic",
@@ -63,7 +72,7 @@ describe("recurrent operators unrolled for training compute what onnxruntime com
       });
       const session = await ort.InferenceSession.create(graph.bytes, sessionOptions);
       const feeds: Record<string, ort.Tensor> = {
-        x: data,
+        ...fed,
         [graph.inputs.target]: new ort.Tensor("float32", new Float32Array(expected.length), [
           1,
           expected.length,

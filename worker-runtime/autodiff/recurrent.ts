@@ -18,7 +18,6 @@ const GATES: Record<string, number> = { LSTM: 4, GRU: 3, RNN: 1 };
 
 /** What the unrolled form does not cover, for unsupportedOperators; undefined when it does. */
 export function recurrentRestriction(node: GraphNode): string | undefined {
-  if (node.inputs[4]) return "sequence_lens";
   if (node.opType === "LSTM" && node.inputs[7]) return "peepholes";
   if (node.attrs.has("clip")) return "clip";
   if (node.attrs.int("input_forget", 0) !== 0) return "input_forget";
@@ -62,7 +61,7 @@ export const recurrent: TrainingRewrite = (c) => {
   );
   const direction = node.attrs.string("direction", "forward");
   const count = direction === "bidirectional" ? 2 : 1;
-  const [x, w, r, b, , initialH, initialC] = node.inputs;
+  const [x, w, r, b, lengths, initialH, initialC] = node.inputs;
   const xInfo = c.info(x!);
   const steps = xInfo.shape[0];
   if (typeof steps !== "number") {
@@ -88,6 +87,19 @@ export const recurrent: TrainingRewrite = (c) => {
       const value = tensorFromNumbers(dtype, [1], [0]);
       return g.op("ConstantOfShape", [g.op("Concat", [batch, g.ints([hidden])], { axis: 0 })], { value });
     };
+    // With sequence_lens (PyTorch's packed sequences), step t of a sequence no longer than t
+    // keeps the state it had and outputs zeros, as onnxruntime does: a reverse direction then
+    // starts at each sequence's own last step. Where selects, so a valid step's bits are the same.
+    const validAt = new Map<number, string>();
+    const valid = (t: number) => {
+      let mask = validAt.get(t);
+      if (!mask) {
+        const step = g.scalar(t, c.info(lengths!).dtype);
+        mask = g.unsqueeze(g.op("Less", [step, lengths!]), [1]);
+        validAt.set(t, mask);
+      }
+      return mask;
+    };
     const results = directions.map((dir) => {
       const gates = GATES[node.opType]!;
       const weights = g.transpose(pick(w!, dir.index), [1, 0]);
@@ -112,8 +124,18 @@ export const recurrent: TrainingRewrite = (c) => {
       const outputs: string[] = new Array(steps);
       for (let k = 0; k < steps; k++) {
         const t = dir.reverse ? steps - 1 - k : k;
-        state = cell(g.op("Squeeze", [inputs[t]!, g.ints([0])]), state);
-        outputs[t] = g.unsqueeze(state.h, [0]);
+        const next = cell(g.op("Squeeze", [inputs[t]!, g.ints([0])]), state);
+        if (lengths) {
+          const kept = valid(t);
+          outputs[t] = g.unsqueeze(g.where(kept, next.h, g.scalar(0, dtype)), [0]);
+          state = {
+            h: g.where(kept, next.h, state.h),
+            ...(next.c ? { c: g.where(kept, next.c, state.c!) } : {}),
+          };
+        } else {
+          state = next;
+          outputs[t] = g.unsqueeze(state.h, [0]);
+        }
       }
       return { y: g.op("Concat", outputs, { axis: 0 }), last: state };
     });

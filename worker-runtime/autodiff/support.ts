@@ -71,9 +71,9 @@ const RESTRICTION_NOTES: Record<keyof typeof restrictions & string, string> = {
   ScatterElements: "reduction none or add",
   ScatterND: "reduction none or add",
   GatherND: "batch_dims=0",
-  LSTM: "no sequence_lens, peepholes, clip or input_forget; layout=0; standard activations",
-  GRU: "no sequence_lens, clip; layout=0; standard activations",
-  RNN: "no sequence_lens, clip; layout=0; standard activations",
+  LSTM: "no peepholes, clip or input_forget; layout=0; standard activations",
+  GRU: "no clip; layout=0; standard activations",
+  RNN: "no clip; layout=0; standard activations",
 };
 
 export interface SupportedOperator {

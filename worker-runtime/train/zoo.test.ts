@@ -4,7 +4,8 @@ import { loadZooFixture, zooModels } from "./fixtures.ts";
 import { train } from "./trainer.ts";
 
 // The model zoo (fixtures/zoo/): small models of every kind users export with torch.onnx.export
-// (residual CNN with BatchNorm, depthwise convolutions, LSTM on tokens, GRU and RNN on floats,
+// (residual CNN with BatchNorm, depthwise convolutions, LSTM on tokens and on packed sequences of
+// different lengths, GRU and RNN on floats,
 // 1-D convolutions, a transformer encoder, a ViT, U-Nets with upsampling and with transposed
 // convolutions, GroupNorm, MLP-Mixer, embeddings, binary and regression heads), each trained three
 // epochs by PyTorch on the same batches. Every one must follow PyTorch step for step.
