@@ -1243,6 +1243,8 @@ export const gradientRules: Record<string, GradientEntry> = {
   // Noise: it depends on its input's shape only (the reparameterization's gradient flows around it).
   RandomNormalLike: NON_DIFFERENTIABLE,
   RandomUniformLike: NON_DIFFERENTIABLE,
+  RandomNormal: NON_DIFFERENTIABLE,
+  RandomUniform: NON_DIFFERENTIABLE,
   ScatterElements: scatter("GatherElements"),
   GatherND: (c) => [c.g.op("ScatterND", [zerosLike(c, c.x(0)), c.x(1), c.dy0], { reduction: "add" })],
   ScatterND: scatter("GatherND"),

@@ -155,18 +155,21 @@ const dropout: TrainingRewrite = (c) => {
 };
 
 /**
- * RandomNormalLike (torch.randn_like: a VAE's reparameterization noise) from two hashed uniform
+ * RandomNormalLike (torch.randn_like: a VAE's reparameterization noise) and RandomNormal
+ * (torch.randn of fixed sizes) from two hashed uniform
  * streams by Box-Muller, so that a run and its replay draw the same noise: per step in training
  * (the dropout seed), and the same draw at every evaluation. PyTorch's generator is not
  * reproduced; its distribution is.
  */
-function randomNormalLike(seed: (c: RewriteContext) => string): TrainingRewrite {
+function randomNormal(seed: (c: RewriteContext) => string): TrainingRewrite {
   return (c) => {
     const { g, node } = c;
-    const like = node.inputs[0]!;
     const dtype = c.info(node.outputs[0]!).dtype;
     g.scoped(node.name, () => {
-      const [u1, u2] = independentUniforms(g, like, seed(c), node.name, dtype, 2) as [string, string];
+      const [u1, u2] = independentUniforms(g, shapedLike(c), seed(c), node.name, dtype, 2) as [
+        string,
+        string,
+      ];
       // 1 - u lies in (0, 1]: its logarithm is finite.
       const radius = g.op("Sqrt", [
         g.op("Mul", [g.op("Log", [g.op("Sub", [g.scalar(1, dtype), u1])]), g.scalar(-2, dtype)]),
@@ -184,13 +187,13 @@ function randomNormalLike(seed: (c: RewriteContext) => string): TrainingRewrite 
   };
 }
 
-/** RandomUniformLike (torch.rand_like) from one stream of independentUniforms, scaled to [low, high). */
-function randomUniformLike(seed: (c: RewriteContext) => string): TrainingRewrite {
+/** RandomUniformLike (torch.rand_like) and RandomUniform from one stream of independentUniforms, scaled to [low, high). */
+function randomUniform(seed: (c: RewriteContext) => string): TrainingRewrite {
   return (c) => {
     const { g, node } = c;
     const dtype = c.info(node.outputs[0]!).dtype;
     g.scoped(node.name, () => {
-      const [u] = independentUniforms(g, node.inputs[0]!, seed(c), node.name, dtype, 1) as [string];
+      const [u] = independentUniforms(g, shapedLike(c), seed(c), node.name, dtype, 1) as [string];
       const low = node.attrs.float("low", 0);
       const spread = g.op("Mul", [u, g.scalar(node.attrs.float("high", 1) - low, dtype)]);
       g.addNode({
@@ -203,6 +206,13 @@ function randomUniformLike(seed: (c: RewriteContext) => string): TrainingRewrite
   };
 }
 
+/** The tensor a random node's draw takes its shape from: Random*Like's input, or zeros of RandomNormal/RandomUniform's shape attribute. */
+function shapedLike(c: RewriteContext): string {
+  const { g, node } = c;
+  if (node.opType.endsWith("Like")) return node.inputs[0]!;
+  return g.op("ConstantOfShape", [g.ints(node.attrs.ints("shape") ?? [])]);
+}
+
 function hashName(name: string): string {
   let h = 2166136261;
   for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 16777619) >>> 0;
@@ -212,8 +222,10 @@ function hashName(name: string): string {
 export const trainingRewrites: Record<string, TrainingRewrite> = {
   BatchNormalization: batchNormalization,
   Dropout: dropout,
-  RandomNormalLike: randomNormalLike((c) => c.dropoutSeed()),
-  RandomUniformLike: randomUniformLike((c) => c.dropoutSeed()),
+  RandomNormalLike: randomNormal((c) => c.dropoutSeed()),
+  RandomUniformLike: randomUniform((c) => c.dropoutSeed()),
+  RandomNormal: randomNormal((c) => c.dropoutSeed()),
+  RandomUniform: randomUniform((c) => c.dropoutSeed()),
   LayerNormalization: withSavedOutputs(["mean", "inv_std_dev"]),
   MaxPool: withSavedOutputs(["indices"]),
   LSTM: recurrent,
@@ -243,6 +255,8 @@ export const inferenceRewrites: Record<string, TrainingRewrite> = {
   Dropout: (c) => c.g.addProto(inferenceNode({ ...c.node.proto, name: c.node.name, output: c.node.outputs })),
   BatchNormalization: (c) =>
     c.g.addProto(inferenceNode({ ...c.node.proto, name: c.node.name, output: c.node.outputs })),
-  RandomNormalLike: randomNormalLike((c) => c.g.scalar(0, "int64")),
-  RandomUniformLike: randomUniformLike((c) => c.g.scalar(0, "int64")),
+  RandomNormalLike: randomNormal((c) => c.g.scalar(0, "int64")),
+  RandomUniformLike: randomUniform((c) => c.g.scalar(0, "int64")),
+  RandomNormal: randomNormal((c) => c.g.scalar(0, "int64")),
+  RandomUniform: randomUniform((c) => c.g.scalar(0, "int64")),
 };

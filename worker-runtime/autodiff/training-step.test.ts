@@ -292,6 +292,49 @@ describe("training step graph", () => {
     );
   });
 
+  for (const [opType, attrs, expected] of [
+    [
+      "RandomNormal",
+      { mean: { float: 2 }, scale: { float: 0.5 } },
+      { mean: 2, variance: 0.25, low: -Infinity, high: Infinity },
+    ],
+    [
+      "RandomUniform",
+      { low: { float: -1 }, high: { float: 1 }, dtype: 1 },
+      { mean: 0, variance: 1 / 3, low: -1, high: 1 },
+    ],
+  ] as const) {
+    it(`draws ${opType} of a fixed shape (torch.${opType === "RandomNormal" ? "randn" : "rand"}(64, 64)) per step, the same for a seed`, async () => {
+      const m = new ModelBuilder(17);
+      const x = m.input("x", "float32", [64, 64]);
+      m.initializer("w", tensorFromNumbers("float32", [64], new Array(64).fill(1)));
+      const y = m.op("Add", [m.op("Mul", [x, "w"]), m.op(opType, [], { shape: [64, 64], ...attrs })]);
+      m.output(y, "float32");
+      const model = loadModel(m.bytes());
+      const zeros = tensorFromNumbers("float32", [64, 64], new Array(4096).fill(0));
+      const drawn = async (seed: bigint) => {
+        const { result } = await runStep(
+          model,
+          { modelOutput: y, batchSize: 64, loss: { type: "mse" }, optimizer: { type: "sgd" } },
+          zeros,
+          zeros,
+          { dropout_seed: new ort.Tensor("int64", BigInt64Array.of(seed), []) },
+        );
+        return Array.from(result[y]!.data as Float32Array);
+      };
+      const first = await drawn(5n);
+      assert.ok(first.every((v) => v >= expected.low && v < expected.high));
+      const mean = first.reduce((a, b) => a + b, 0) / first.length;
+      const variance = first.reduce((a, b) => a + (b - mean) ** 2, 0) / first.length;
+      assert.ok(
+        Math.abs(mean - expected.mean) < 0.05 && Math.abs(variance / expected.variance - 1) < 0.07,
+        `mean ${mean}, variance ${variance}`,
+      );
+      assert.deepEqual(await drawn(5n), first);
+      assert.notDeepEqual(await drawn(6n), first);
+    });
+  }
+
   it("updates BatchNormalization running statistics as PyTorch does; evaluation uses them", async () => {
     const m = new ModelBuilder(17);
     const x = m.input("x", "float32", ["batch", 2, 3]);

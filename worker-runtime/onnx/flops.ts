@@ -153,6 +153,8 @@ const flopRules = ruleTable<FlopRule>({
   Dropout: perOutput(8),
   RandomNormalLike: perOutput(40),
   RandomUniformLike: perOutput(20),
+  RandomNormal: perOutput(40),
+  RandomUniform: perOutput(20),
   Cast: copy,
   Transpose: copy,
   Concat: copy,

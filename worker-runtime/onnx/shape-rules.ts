@@ -38,6 +38,23 @@ const randomLike: ShapeRule = (ctx) => {
   return [{ dtype: declared, shape: like.shape }];
 };
 
+/** RandomNormal/RandomUniform (torch.randn(3, 4)): the shape attribute, in the declared float dtype. */
+const randomOfShape: ShapeRule = (ctx) => {
+  const dtype = dtypeFromOnnx(ctx.node.attrs.int("dtype", 1));
+  if (dtype === undefined || !isFloat(dtype)) {
+    throw new OnnxError("UNSUPPORTED_DTYPE", `${ctx.node.opType} must draw floats`, ctx.node.name);
+  }
+  const shape = ctx.node.attrs.ints("shape");
+  if (!shape || shape.some((d) => !Number.isInteger(d) || d < 0)) {
+    throw new OnnxError(
+      "INVALID_MODEL",
+      `${ctx.node.opType} needs a shape attribute of sizes 0 or more`,
+      ctx.node.name,
+    );
+  }
+  return [{ dtype, shape }];
+};
+
 function need(ctx: ShapeContext, i: number): ValueInfo {
   const info = ctx.input(i);
   if (!info) throw new OnnxError("INVALID_MODEL", `input ${i} is required`, ctx.node.name);
@@ -341,6 +358,8 @@ export const shapeRules = ruleTable<ShapeRule>({
   Dropout: (ctx) => [need(ctx, 0), { dtype: "bool", shape: need(ctx, 0).shape }],
   RandomNormalLike: randomLike,
   RandomUniformLike: randomLike,
+  RandomNormal: randomOfShape,
+  RandomUniform: randomOfShape,
   Gemm: (ctx) => {
     const a = need(ctx, 0).shape;
     const b = need(ctx, 1).shape;
