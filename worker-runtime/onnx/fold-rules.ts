@@ -42,6 +42,8 @@ function rearranged(data: KnownValue, dims: readonly number[], source: (index: n
   return values;
 }
 
+const isKnownShape = (shape: readonly Dim[]): shape is number[] => shape.every((d) => typeof d === "number");
+
 function sameValuesNewShape(ctx: FoldContext): KnownValue[] | undefined {
   const v = ctx.value(0);
   const out = ctx.outputs[0]!;
@@ -178,6 +180,31 @@ export const foldRules = ruleTable<FoldRule>({
       return from;
     });
     return [{ dtype: data.dtype, dims, values }];
+  },
+  // torch's repeat_interleave expands its count to one per slice, then splits that table.
+  Expand: (ctx) => {
+    const data = ctx.value(0);
+    const dims = ctx.outputs[0]!.shape;
+    if (!data || !isKnownShape(dims) || dims.reduce((a, b) => a * b, 1) > MAX_FOLDED_ELEMENTS)
+      return undefined;
+    const offset = dims.length - data.dims.length;
+    const values = rearranged(data, dims, (index) =>
+      data.dims.map((size, axis) => (size === 1 ? 0 : index[offset + axis]!)),
+    );
+    return [{ dtype: data.dtype, dims, values }];
+  },
+  Split: (ctx) => {
+    const data = ctx.value(0);
+    const shapes = ctx.outputs.map((o) => o.shape);
+    if (!data || !shapes.every(isKnownShape)) return undefined;
+    const axis = normalizeAxis(ctx.node.attrs.int("axis", 0), data.dims.length);
+    let start = 0;
+    return shapes.map((dims) => {
+      const from = start;
+      start += dims[axis]!;
+      const values = rearranged(data, dims, (index) => index.map((i, a) => (a === axis ? from + i : i)));
+      return { dtype: data.dtype, dims, values };
+    });
   },
   Add: elementwise(numeric((a, b) => a + b)),
   Sub: elementwise(numeric((a, b) => a - b)),

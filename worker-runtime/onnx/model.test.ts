@@ -196,6 +196,28 @@ describe("hostile shape arithmetic", () => {
   });
 });
 
+describe("shape arithmetic folded before the graph runs", () => {
+  it("folds Expand and Split of small tables: torch.repeat_interleave(h, 3, dim=1)'s counts", () => {
+    // The export expands the count to one per column, splits it, and sizes each column's Expand
+    // by a Concat of a split part: the expanded shape is known only if Expand and Split fold.
+    const m = new ModelBuilder(17);
+    const x = m.input("x", "float32", ["N", 2]);
+    const table = m.constant(tensorFromNumbers("int64", [2, 1], [2, 5]));
+    const wide = m.op("Expand", [table, m.ints([2, 3])]);
+    const [first, second] = m.node("Split", [wide, m.ints([1, 1])], { axis: 0 }, 2) as [string, string];
+    const counts = m.op("Expand", [m.constant(tensorFromNumbers("int64", [], [3])), m.ints([2])]);
+    const [count] = m.node("Split", [counts, m.ints([1, 1])], { axis: 0 }, 2) as [string];
+    const column = m.op("Unsqueeze", [x, m.ints([2])]);
+    const repeated = m.op("Expand", [column, m.op("Concat", [m.ints([1, 1]), count], { axis: 0 })]);
+    m.output(repeated, "float32");
+    const { infos, values } = inferShapes(loadModel(m.bytes()));
+    assert.deepEqual(values.get(wide)?.values, [2, 2, 2, 5, 5, 5]);
+    assert.deepEqual(values.get(first), { dtype: "int64", dims: [1, 3], values: [2, 2, 2] });
+    assert.deepEqual(values.get(second), { dtype: "int64", dims: [1, 3], values: [5, 5, 5] });
+    assert.deepEqual(infos.get(repeated)?.shape, ["N", 2, 3]);
+  });
+});
+
 describe("PyTorch exports", () => {
   for (const name of ["mlp", "cnn", "attention"]) {
     it(`${name}.onnx loads and its shapes infer with a symbolic batch`, () => {
