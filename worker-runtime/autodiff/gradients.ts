@@ -259,6 +259,11 @@ const pow: GradientRule = (c) => {
   const e = exponent?.values.length === 1 ? exponent.values[0] : undefined;
   const derivative = () => {
     if (e === 2) return g.mul(x, scalar(2));
+    // A root (0 < e < 1: vector_norm's 1/ord) has an infinite derivative at 0: 0 there, as Sqrt.
+    if (typeof e === "number" && e > 0 && e < 1) {
+      const power = g.mul(g.op("Pow", [x, scalar(e - 1)]), scalar(e));
+      return g.where(g.equal(x, scalar(0)), scalar(0), power);
+    }
     if (typeof e === "number") return g.mul(g.op("Pow", [x, scalar(e - 1)]), scalar(e));
     const p = c.x(1);
     return g.mul(g.op("Pow", [x, g.sub(p, scalar(1))]), p);
@@ -1131,7 +1136,12 @@ export const gradientRules: Record<string, GradientEntry> = {
   Gelu: gelu,
   Exp: unary(({ y }) => y(0)),
   Log: ({ g, x, dy0 }) => [g.div(dy0, x(0))],
-  Sqrt: ({ g, y, dy0, scalar }) => [g.div(g.mul(dy0, scalar(0.5)), y(0))],
+  // 0 where the root is 0 (the derivative is +inf there): torch.norm exports as the Sqrt of a sum
+  // of squares, and a zero vector then gets PyTorch's norm gradient, 0, instead of inf · 0 = NaN.
+  // Elsewhere the same bits.
+  Sqrt: ({ g, y, dy0, scalar }) => [
+    g.where(g.equal(y(0), scalar(0)), scalar(0), g.div(g.mul(dy0, scalar(0.5)), y(0))),
+  ],
   Reciprocal: ({ g, y, times }) => [g.neg(times(g.mul(y(0), y(0))))],
   Abs: unary(({ g, x }) => g.op("Sign", [x(0)])),
   Pow: pow,

@@ -335,6 +335,34 @@ describe("training step graph", () => {
     });
   }
 
+  for (const [label, norm] of [
+    ["torch.norm (Sqrt of a sum of squares)", (m: ModelBuilder, squares: string) => m.op("Sqrt", [squares])],
+    [
+      "vector_norm ord 2 written as Pow(sum, 1/2)",
+      (m: ModelBuilder, squares: string) =>
+        m.op("Pow", [squares, m.constant(tensorFromNumbers("float32", [], [0.5]))]),
+    ],
+  ] as const) {
+    it(`gives a zero vector's ${label} PyTorch's norm gradient, 0, not NaN`, async () => {
+      const m = new ModelBuilder(17);
+      const x = m.input("x", "float32", [2, 2]);
+      m.initializer("w", tensorFromNumbers("float32", [2], [1, 1]));
+      const scaled = m.op("Mul", [x, "w"]);
+      const y = norm(m, m.op("ReduceSum", [m.op("Mul", [scaled, scaled]), m.ints([1])], { keepdims: 1 }));
+      m.output(y, "float32");
+      const { step, result } = await runStep(
+        loadModel(m.bytes()),
+        { modelOutput: y, batchSize: 2, loss: { type: "mse" }, optimizer: { type: "sgd" } },
+        tensorFromNumbers("float32", [2, 2], [3, 4, 0, 0]),
+        tensorFromNumbers("float32", [2, 1], [0, 0]),
+      );
+      // Row [3, 4]: norm 5, dL/dnorm = 5 (mean over 2 rows of the squared error), dnorm/dw = x² w / 5
+      // = [1.8, 3.2]; the zero row adds 0. SGD at lr 0.1: w = 1 - 0.1 · [9, 16].
+      const w = Array.from(result[step.outputs.params.get("w")!]!.data as Float32Array);
+      assert.ok(Math.abs(w[0]! - 0.1) < 1e-5 && Math.abs(w[1]! + 0.6) < 1e-5, `w ${w}`);
+    });
+  }
+
   it("updates BatchNormalization running statistics as PyTorch does; evaluation uses them", async () => {
     const m = new ModelBuilder(17);
     const x = m.input("x", "float32", ["batch", 2, 3]);
