@@ -18,6 +18,7 @@ import { type BatchOrder, type BatchPlan, batchesPerEpoch, type DataPosition } f
 import { type Dataset, readDataset } from "./data/dataset.ts";
 import { type PreparedData, type PreparedSplit, prepareData } from "./data/prepare.ts";
 import { Xoshiro128 } from "./data/prng.ts";
+import { divergedError, firstNonFinite } from "./divergence.ts";
 import { TrainError } from "./errors.ts";
 import { checkThreads } from "./profile.ts";
 import { learningRateAt } from "./schedule.ts";
@@ -303,6 +304,14 @@ export async function advance(
 ): Promise<AdvancedRun> {
   const next = nextRun(setup, state, order, until);
   const outcome = await setup.engine.run(state, next.input);
+  const diverged = outcome.losses.findIndex((loss) => !Number.isFinite(loss));
+  if (diverged >= 0) {
+    // A diagnosis that fails itself must not hide the divergence: the error then names the step only.
+    const cause = await firstNonFinite(setup.engine, setup.model, state, next.input, diverged).catch(
+      () => undefined,
+    );
+    throw divergedError(next.steps[diverged]!, outcome.losses[diverged]!, cause);
+  }
   return finishRun(order, next, outcome);
 }
 
@@ -341,14 +350,7 @@ export function nextRun(setup: RunSetup, state: TrainingState, order: BatchOrder
 export function finishRun(order: BatchOrder, next: NextRun, outcome: RunOutcome): AdvancedRun {
   const { input, batches, steps } = next;
   const diverged = outcome.losses.findIndex((loss) => !Number.isFinite(loss));
-  if (diverged >= 0) {
-    throw new TrainError(
-      "DIVERGED",
-      `the loss became ${outcome.losses[diverged]} at step ${steps[diverged]}; lower the learning rate or set clip_grad_norm`,
-      [],
-      steps[diverged],
-    );
-  }
+  if (diverged >= 0) throw divergedError(steps[diverged]!, outcome.losses[diverged]!);
   const judged = batchSizeOf(input) * elementCount(input.samples.target.dims.slice(1));
   return {
     state: { step: steps.at(-1)!, position: order.position(), params: outcome.params, state: outcome.state },

@@ -129,14 +129,8 @@ export function graphFailure(error: unknown, model: LoadedModel, graph: string):
     error instanceof OnnxError
       ? error.where
       : (/Name:'([^']*)'/.exec(message)?.[1] ?? /Node \(([^)]*)\)/.exec(message)?.[1]);
-  const inGradient = stepNode?.startsWith("grad/") === true;
-  const path = inGradient ? stepNode!.slice("grad/".length) : stepNode;
-  const origin = path === undefined ? undefined : modelNodeAt(model, path);
-  const where = origin
-    ? `${inGradient ? "the gradient of " : ""}node ${origin.name} (${origin.opType})`
-    : stepNode === undefined
-      ? "the model"
-      : `step-graph node ${stepNode}`;
+  const { where, node } =
+    stepNode === undefined ? { where: "the model", node: undefined } : stepNodeOrigin(model, stepNode);
   const own = error instanceof OnnxError && error.where !== undefined ? `${error.where}: ` : "";
   const reason = (message.startsWith(own) ? message.slice(own.length) : message)
     .replace(/^.*Status Message: /s, "")
@@ -145,8 +139,24 @@ export function graphFailure(error: unknown, model: LoadedModel, graph: string):
     .replace(/^\S+\.(?:cc|cpp|h):\d+ .*(?:\]|\) const) /s, "")
     .trim();
   return new TrainError("UNSUPPORTED_MODEL", `${graph} fails at ${where}: ${reason}`, [
-    { path: origin?.name ?? stepNode ?? "model", message: reason },
+    { path: node ?? stepNode ?? "model", message: reason },
   ]);
+}
+
+/**
+ * The model node a step-graph node comes from, in words ("the gradient of node /Sqrt (Sqrt)"),
+ * and its name; step-graph nodes of no model node (loss, optimizer) by their own name.
+ */
+export function stepNodeOrigin(model: LoadedModel, stepNode: string): { where: string; node?: string } {
+  // onnxruntime names a node it fused from others "fused <first node's name>" (FusedGemm, FusedConv).
+  const unfused = stepNode.startsWith("fused ") ? stepNode.slice("fused ".length) : stepNode;
+  const inGradient = unfused.startsWith("grad/");
+  const origin = modelNodeAt(model, inGradient ? unfused.slice("grad/".length) : unfused);
+  if (!origin) return { where: `step-graph node ${stepNode}` };
+  return {
+    where: `${inGradient ? "the gradient of " : ""}node ${origin.name} (${origin.opType})`,
+    node: origin.name,
+  };
 }
 
 /** The model node a step-graph node name starts with (the longest such name, node names may contain "/"). */

@@ -372,14 +372,46 @@ describe("bad input is refused before training", () => {
     );
   });
 
-  it("stops a diverging run with the step it happened at", async () => {
+  it("stops a diverging run with the step it happened at and the node whose values grew without bound", async () => {
     const mlp = loadFixture("mlp");
     const spec = { ...mlp.spec, optimizer: { type: "sgd", lr: 1e12 }, schedule: { type: "constant" } };
+    for (const stepsPerRun of [1, 16]) {
+      await assert.rejects(
+        train({ ...mlp, spec, stepsPerRun }),
+        rejectsWith("DIVERGED", (e) => {
+          // Step 3 is the run's third: the diagnosis runs steps 1 and 2 again before tracing it.
+          assert.equal(e.step, 3);
+          assert.match(
+            e.message,
+            /at step 3: node \/net\/net\.2\/Gemm \(Gemm\) is the first to output an infinity/,
+          );
+          assert.match(e.message, /values grew without bound; lower the learning rate/);
+          assert.deepEqual(e.issues, [{ path: "/net/net.2/Gemm", message: "first to output an infinity" }]);
+        }),
+      );
+    }
+  });
+
+  it("names the operator whose domain the data leave, and does not blame the learning rate", async () => {
+    // log(x) of the digits' pixels (scaled to [0, 1]), many of them 0: -inf at the first step.
+    const mlp = loadFixture("mlp");
+    const random = seededRandom(2);
+    const m = new ModelBuilder(17);
+    const x = m.input("input", "float32", ["batch", 64]);
+    const logits = m.op("Gemm", [m.op("Log", [x]), m.random("w", "float32", [10, 64], random)], {
+      transB: 1,
+    });
+    m.output(logits, "float32");
     await assert.rejects(
-      train({ ...mlp, spec }),
+      train({ ...mlp, model: m.bytes(), spec: { ...mlp.spec, output: logits } }),
       rejectsWith("DIVERGED", (e) => {
-        assert.ok(e.step !== undefined && e.step >= 1);
-        assert.match(e.message, new RegExp(`at step ${e.step}`));
+        assert.equal(e.step, 1);
+        assert.match(
+          e.message,
+          /node \/Log_0 \(Log\) is the first to output an infinity; its inputs stay within 1\.00/,
+        );
+        assert.match(e.message, /outside its domain/);
+        assert.doesNotMatch(e.message, /learning rate/);
       }),
     );
   });
