@@ -15,7 +15,15 @@ export interface UnsupportedOperator {
   opType: string;
   /** Names of the nodes using it, in graph order. */
   nodes: string[];
+  /** What PyTorch code exports as this operator, and what to write instead that trains. */
+  instead?: string;
 }
+
+// Operators torch.onnx.export writes for common modules, with the form of the same computation
+// that trains.
+const INSTEAD: Record<string, string> = {
+  Loop: "torch.onnx.export writes nn.EmbeddingBag (and a loop over a tensor's values in scripted code) as a Loop; nn.Embedding followed by .sum(1) or .mean(1) over the bag trains",
+};
 
 /**
  * Operators this engine can both shape-infer and differentiate: by a gradient rule, or by the
@@ -127,5 +135,7 @@ export function unsupportedOperators(model: LoadedModel): UnsupportedOperator[] 
     list.push(node.name);
     byType.set(key, list);
   }
-  return [...byType].map(([opType, nodes]) => ({ opType, nodes }));
+  return [...byType].map(([opType, nodes]) =>
+    Object.hasOwn(INSTEAD, opType) ? { opType, nodes, instead: INSTEAD[opType]! } : { opType, nodes },
+  );
 }

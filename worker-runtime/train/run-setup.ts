@@ -60,7 +60,10 @@ export function checkModel(model: LoadedModel, spec: TrainingSpec): void {
     throw new TrainError(
       "UNSUPPORTED_MODEL",
       "the model uses operators the trainer cannot differentiate:",
-      missing.map((m) => ({ path: m.opType, message: `nodes ${m.nodes.join(", ")}` })),
+      missing.map((m) => ({
+        path: m.opType,
+        message: `nodes ${m.nodes.join(", ")}${m.instead ? ` (${m.instead})` : ""}`,
+      })),
     );
   }
   const unknown = spec.frozen.filter((name) => !model.initializers.has(name));

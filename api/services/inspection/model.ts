@@ -53,9 +53,12 @@ function load(bytes: Uint8Array, limits: ModelLimits): LoadedModel {
 }
 
 function checkOperators(model: LoadedModel): void {
-  const unsupported = unsupportedOperators(model).map((op) => ({ op_type: op.opType, nodes: op.nodes }));
-  if (unsupported.length === 0) return;
-  const listed = unsupported.map((op) => `${op.op_type} (nodes: ${op.nodes.join(", ")})`).join("; ");
+  const found = unsupportedOperators(model);
+  if (found.length === 0) return;
+  const unsupported = found.map((op) => ({ op_type: op.opType, nodes: op.nodes }));
+  const listed = found
+    .map((op) => `${op.opType} (nodes: ${op.nodes.join(", ")}${op.instead ? `; ${op.instead}` : ""})`)
+    .join("; ");
   throw new FileRejectedError(
     "unsupported_operators",
     `The model uses ${unsupported.length} operator type(s) the training engine cannot differentiate: ${listed}`,
