@@ -570,6 +570,46 @@ for (const [label, attrs, resized] of [
     },
   });
 }
+// Sampling points (x, y in pixels of a 4 × 5 image) whose cells the finite-difference steps stay
+// in, some outside the image (zeros padding reads 0 there, border padding clamps them), and none
+// near a rounding boundary for nearest.
+const SAMPLED = [
+  [-0.7, -0.35],
+  [0.3, 0.65],
+  [1.2, 1.3],
+  [2.7, 2.4],
+  [3.35, 3.25],
+  [4.3, 2.7],
+  [0.8, 0.3],
+  [2.25, 1.75],
+  [3.7, 3.75],
+];
+for (const [label, attrs] of [
+  ["bilinear, zeros (F.grid_sample's default)", {}],
+  ["bilinear, border, align_corners", { padding_mode: "border", align_corners: 1 }],
+  ["nearest, zeros", { mode: "nearest" }],
+  ["bilinear, zeros, align_corners", { align_corners: 1 }],
+] as Array<[string, Record<string, AttributeValue>]>) {
+  add({
+    name: `GridSample ${label}`,
+    dtype: "float32",
+    build: (m, p) => {
+      const [height, width] = [4, 5];
+      const corners = attrs.align_corners === 1;
+      const normalized = (pixel: number, size: number) =>
+        (pixel - (size - 1) / 2) / (corners ? (size - 1) / 2 : size / 2);
+      const centers = SAMPLED.flatMap(([x, y]) => [normalized(x!, width), normalized(y!, height)]);
+      const grid = m.op("Add", [
+        m.op("Mul", [p("offsets", [1, 3, 3, 2]), m.constant(tensorFromNumbers("float32", [], [0.04]))]),
+        m.constant(tensorFromNumbers("float32", [1, 3, 3, 2], centers)),
+      ]);
+      return {
+        output: m.op("GridSample", [p("x", [1, 2, height, width]), grid], attrs),
+        shape: [1, 2, 3, 3],
+      };
+    },
+  });
+}
 for (const [opType, gates, attrs, label] of [
   ["LSTM", 4, {}, "with initial states"],
   ["LSTM", 4, { direction: "bidirectional" }, "bidirectional"],

@@ -16,6 +16,7 @@ import {
 import { convWeightGradient } from "./conv-forms.ts";
 import { gemm as fastGemm } from "./gemm-forms.ts";
 import { type GradientContext, type GradientRule, reducedCount, unbroadcast } from "./gradient-context.ts";
+import { gridSample } from "./grid-sample.ts";
 
 // One entry per ONNX operator: given the forward node and the gradients of its outputs, emit the
 // nodes computing the gradients of its inputs (PyTorch's derivatives.yaml, tinygrad's gradient.py).
@@ -1264,6 +1265,7 @@ export const gradientRules: Record<string, GradientEntry> = {
   ],
   GroupNormalization: groupNormalization,
   Resize: resize,
+  GridSample: gridSample,
   Shape: NON_DIFFERENTIABLE,
   Size: NON_DIFFERENTIABLE,
   Constant: NON_DIFFERENTIABLE,

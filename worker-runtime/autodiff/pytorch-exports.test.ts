@@ -22,7 +22,7 @@ interface Reference {
 const fixtures = new URL("../fixtures/autodiff/", import.meta.url);
 
 describe("gradients of PyTorch exports equal PyTorch's own", () => {
-  for (const name of ["sequence_ops13", "image_ops17", "math_ops15", "resize_ops17"]) {
+  for (const name of ["sequence_ops13", "image_ops17", "math_ops15", "resize_ops17", "grid_sample_ops16"]) {
     it(name, async () => {
       const model = loadModel(readFileSync(new URL(`${name}.onnx`, fixtures)));
       const reference = JSON.parse(readFileSync(new URL(`${name}.json`, fixtures), "utf8")) as Reference;

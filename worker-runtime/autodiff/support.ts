@@ -4,6 +4,7 @@ import { branchNodes } from "../onnx/branches.ts";
 import { type GraphNode, graphNode, type LoadedModel, MAX_OPSET, MIN_OPSET } from "../onnx/model.ts";
 import { shapeRules } from "../onnx/shape-rules.ts";
 import { gradientRules, NON_DIFFERENTIABLE } from "./gradients.ts";
+import { gridSampleRestriction } from "./grid-sample.ts";
 import { recurrentRestriction } from "./recurrent.ts";
 import { trainingRewrites } from "./training-mode.ts";
 
@@ -65,6 +66,7 @@ const restrictions = {
   ScatterElements: (node) => scatterReduction(node),
   ScatterND: (node) => scatterReduction(node),
   GatherND: (node) => (node.attrs.int("batch_dims", 0) === 0 ? undefined : "batch_dims>0"),
+  GridSample: gridSampleRestriction,
   LSTM: recurrentRestriction,
   GRU: recurrentRestriction,
   RNN: recurrentRestriction,
@@ -76,6 +78,7 @@ const RESTRICTION_NOTES: Record<keyof typeof restrictions & string, string> = {
   Einsum: "equations without an ellipsis (...)",
   Resize:
     "nearest, linear or cubic modes, no antialias, keep_aspect_ratio_policy=stretch, not tf_crop_and_resize",
+  GridSample: "bilinear or nearest, zeros or border padding (not bicubic, not reflection), 4-D input",
   ScatterElements: "reduction none or add",
   ScatterND: "reduction none or add",
   GatherND: "batch_dims=0",

@@ -122,6 +122,8 @@ const flopRules = ruleTable<FlopRule>({
   // A multiply and an add per tap: 2 taps an axis for linear, 4 for cubic (over two axes).
   Resize: (c) => (c.node.attrs.string("mode", "nearest") === "cubic" ? 32 : 8) * count(c.output(0)),
   GroupNormalization: perOutput(8),
+  // Four weighted taps and the weights of the point.
+  GridSample: perOutput(12),
   LSTM: recurrent,
   GRU: recurrent,
   RNN: recurrent,

@@ -579,6 +579,12 @@ export const shapeRules = ruleTable<ShapeRule>({
     return [{ dtype: need(ctx, 0).dtype, shape: [x[0]!, dimProduct([x[1]!, b * b]), ...spatial] }];
   },
   GroupNormalization: sameAsInput,
+  // [N, C, spatial...] sampled at grid [N, out spatial..., rank]: [N, C, out spatial...].
+  GridSample: (ctx) => {
+    const x = need(ctx, 0);
+    const grid = need(ctx, 1).shape;
+    return [{ dtype: x.dtype, shape: [x.shape[0]!, x.shape[1]!, ...grid.slice(1, -1)] }];
+  },
   LSTM: recurrent,
   GRU: recurrent,
   RNN: recurrent,
