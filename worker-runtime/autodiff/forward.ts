@@ -1,4 +1,4 @@
-import { chooseBranches } from "../onnx/branches.ts";
+import { resolveControlFlow } from "../onnx/control-flow.ts";
 import { type DType, isFloat, type Tensor, tensorFromNumbers } from "../onnx/dtypes.ts";
 import { OnnxError } from "../onnx/errors.ts";
 import { foldRules } from "../onnx/fold-rules.ts";
@@ -54,7 +54,7 @@ export function inputShapes(model: LoadedModel, options: ForwardOptions): Map<st
  */
 export function buildForward(exported: LoadedModel, options: ForwardOptions): ForwardGraph {
   const shapes = inputShapes(exported, options);
-  const model = chooseBranches(exported, shapes);
+  const model = resolveControlFlow(exported, shapes);
   const original = inferShapes(model, shapes);
   const g = new GraphBuilder(stepOpset(model), options.threads);
   const fixed = new Map<string, Tensor>();

@@ -1,4 +1,4 @@
-import { branchReads } from "../onnx/branch-reads.ts";
+import { bodyReads } from "../onnx/body-reads.ts";
 import { isFloat } from "../onnx/dtypes.ts";
 import type { LoadedModel } from "../onnx/model.ts";
 import { AutodiffError } from "./errors.ts";
@@ -43,7 +43,7 @@ function tensorsReaching(model: LoadedModel, output: string): Set<string> {
     const node = model.nodes[i]!;
     if (gradientRules[node.opType] === NON_DIFFERENTIABLE) continue;
     if (node.outputs.some((o) => reaching.has(o)))
-      for (const input of [...node.inputs, ...branchReads(node.proto)]) if (input) reaching.add(input);
+      for (const input of [...node.inputs, ...bodyReads(node.proto)]) if (input) reaching.add(input);
   }
   return reaching;
 }

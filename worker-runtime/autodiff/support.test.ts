@@ -28,16 +28,6 @@ describe("unsupportedOperators", () => {
     ]);
   });
 
-  it("says what to write instead of an operator PyTorch exports for a common module", () => {
-    const [loop, det] = unsupportedOperators(loadModel(chainModel(["Loop", "Det"])));
-    assert.equal(loop?.opType, "Loop");
-    assert.match(
-      loop?.instead ?? "",
-      /nn\.EmbeddingBag .* nn\.Embedding followed by \.sum\(1\) or \.mean\(1\)/,
-    );
-    assert.equal(det?.instead, undefined);
-  });
-
   it("finds no rule for op types named like Object.prototype's members", () => {
     const names = ["constructor", "__proto__", "toString"];
     const found = unsupportedOperators(loadModel(chainModel(names)));

@@ -1,6 +1,6 @@
 // What the trainer can train: operators with both a shape rule (the ONNX layer's) and a gradient
 // rule (this layer's). It lives beside the gradient table so the ONNX layer knows nothing of gradients.
-import { branchNodes } from "../onnx/branches.ts";
+import { bodyNodes, MAX_UNROLLED_NODES } from "../onnx/control-flow.ts";
 import { type GraphNode, graphNode, type LoadedModel, MAX_OPSET, MIN_OPSET } from "../onnx/model.ts";
 import { shapeRules } from "../onnx/shape-rules.ts";
 import { gradientRules, NON_DIFFERENTIABLE } from "./gradients.ts";
@@ -16,15 +16,7 @@ export interface UnsupportedOperator {
   opType: string;
   /** Names of the nodes using it, in graph order. */
   nodes: string[];
-  /** What PyTorch code exports as this operator, and what to write instead that trains. */
-  instead?: string;
 }
-
-// Operators torch.onnx.export writes for common modules, with the form of the same computation
-// that trains.
-const INSTEAD: Record<string, string> = {
-  Loop: "torch.onnx.export writes nn.EmbeddingBag (and a loop over a tensor's values in scripted code) as a Loop; nn.Embedding followed by .sum(1) or .mean(1) over the bag trains",
-};
 
 /**
  * Operators this engine can both shape-infer and differentiate: by a gradient rule, or by the
@@ -41,10 +33,12 @@ export function isSupportedOperator(domain: string, opType: string): boolean {
 
 /**
  * Operators that never reach the step graph: an If is replaced by the branch the data's shapes
- * pick (onnx/branches.ts), before shapes, gradients or prices are worked out.
+ * pick, a Loop by its body once per iteration (onnx/control-flow.ts), before shapes, gradients or
+ * prices are worked out.
  */
 const CHOSEN_BEFORE_BUILD = {
   If: "a condition decided by shapes alone (`x.squeeze(d)` on a dimension the export left unknown); the branch it picks is trained",
+  Loop: `a trip count decided by shapes alone and a condition that stays true (nn.EmbeddingBag on a 2-D input); unrolled, at most ${MAX_UNROLLED_NODES} nodes, no If or Loop in the body`,
 };
 
 /** Supported operators whose gradient covers only some configurations: the reason when outside. */
@@ -125,7 +119,7 @@ function scatterReduction(node: GraphNode): string | undefined {
 /** Every operator of the model without full support, each with the nodes that use it (empty: trainable). */
 export function unsupportedOperators(model: LoadedModel): UnsupportedOperator[] {
   const byType = new Map<string, string[]>();
-  const branches = branchNodes(model.nodes.map((n) => n.proto)).map((proto, i) => graphNode(proto, i));
+  const branches = bodyNodes(model.nodes.map((n) => n.proto)).map((proto, i) => graphNode(proto, i));
   for (const node of [...model.nodes, ...branches]) {
     // Op types are the uploader's strings: "__proto__" must not find Object.prototype here.
     const restricted = Object.hasOwn(restrictions, node.opType)
@@ -138,7 +132,5 @@ export function unsupportedOperators(model: LoadedModel): UnsupportedOperator[] 
     list.push(node.name);
     byType.set(key, list);
   }
-  return [...byType].map(([opType, nodes]) =>
-    Object.hasOwn(INSTEAD, opType) ? { opType, nodes, instead: INSTEAD[opType]! } : { opType, nodes },
-  );
+  return [...byType].map(([opType, nodes]) => ({ opType, nodes }));
 }

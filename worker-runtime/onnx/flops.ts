@@ -1,4 +1,4 @@
-import { chooseBranches } from "./branches.ts";
+import { resolveControlFlow } from "./control-flow.ts";
 import { OnnxError } from "./errors.ts";
 import type { Dim, GraphNode, LoadedModel } from "./model.ts";
 import { ruleTable } from "./rule-table.ts";
@@ -220,7 +220,7 @@ export function estimateTrainingFlops(
     }
   }
   const shapes = new Map([...inputShapes].map(([name, shape]): [string, Dim[]] => [name, [...shape]]));
-  const model = chooseBranches(exported, shapes);
+  const model = resolveControlFlow(exported, shapes);
   const { infos } = inferShapes(model, shapes);
   let forward = 0;
   for (const node of model.nodes) {

@@ -1,6 +1,6 @@
 export type { AttributeValue } from "./attributes.ts";
-export { branchReads } from "./branch-reads.ts";
-export { branchNodes, chooseBranches } from "./branches.ts";
+export { bodyReads } from "./body-reads.ts";
+export { bodyNodes, resolveControlFlow } from "./control-flow.ts";
 export { type DType, elementCount, isFloat, type Tensor, type TensorData } from "./dtypes.ts";
 export { OnnxError, type OnnxErrorCode } from "./errors.ts";
 export { estimateTrainingFlops, hasFlopRule } from "./flops.ts";

@@ -1,5 +1,5 @@
 import { Attributes } from "./attributes.ts";
-import { branchReads } from "./branch-reads.ts";
+import { bodyReads } from "./body-reads.ts";
 import { type DType, dtypeFromOnnx, type Tensor } from "./dtypes.ts";
 import { OnnxError } from "./errors.ts";
 import {
@@ -182,7 +182,7 @@ function sortTopologically(nodes: GraphNode[], available: Set<string>): GraphNod
     names.add(node.name);
   }
   const readers = new Map<string, number[]>();
-  const reads = (node: GraphNode) => [...node.inputs, ...branchReads(node.proto)];
+  const reads = (node: GraphNode) => [...node.inputs, ...bodyReads(node.proto)];
   const waitingOn = nodes.map((node, index) => {
     const missing = new Set(reads(node).filter((i) => i !== "" && !available.has(i)));
     for (const tensor of missing) {

@@ -60,10 +60,7 @@ export function checkModel(model: LoadedModel, spec: TrainingSpec): void {
     throw new TrainError(
       "UNSUPPORTED_MODEL",
       "the model uses operators the trainer cannot differentiate:",
-      missing.map((m) => ({
-        path: m.opType,
-        message: `nodes ${m.nodes.join(", ")}${m.instead ? ` (${m.instead})` : ""}`,
-      })),
+      missing.map((m) => ({ path: m.opType, message: `nodes ${m.nodes.join(", ")}` })),
     );
   }
   const unknown = spec.frozen.filter((name) => !model.initializers.has(name));

@@ -53,12 +53,9 @@ function load(bytes: Uint8Array, limits: ModelLimits): LoadedModel {
 }
 
 function checkOperators(model: LoadedModel): void {
-  const found = unsupportedOperators(model);
-  if (found.length === 0) return;
-  const unsupported = found.map((op) => ({ op_type: op.opType, nodes: op.nodes }));
-  const listed = found
-    .map((op) => `${op.opType} (nodes: ${op.nodes.join(", ")}${op.instead ? `; ${op.instead}` : ""})`)
-    .join("; ");
+  const unsupported = unsupportedOperators(model).map((op) => ({ op_type: op.opType, nodes: op.nodes }));
+  if (unsupported.length === 0) return;
+  const listed = unsupported.map((op) => `${op.op_type} (nodes: ${op.nodes.join(", ")})`).join("; ");
   throw new FileRejectedError(
     "unsupported_operators",
     `The model uses ${unsupported.length} operator type(s) the training engine cannot differentiate: ${listed}`,
