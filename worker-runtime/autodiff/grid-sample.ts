@@ -3,6 +3,7 @@
 // input's gradient is dy scatter-added to the up to four pixels each output read, with the weights
 // it read them with; the grid's is dy times the rate at which the interpolated value changes with
 // the point, which is 0 for nearest and, with border padding, where the point was clamped.
+import { tensorFromNumbers } from "../onnx/dtypes.ts";
 import { OnnxError } from "../onnx/errors.ts";
 import type { GraphNode } from "../onnx/model.ts";
 import type { GradientContext, GradientRule } from "./gradient-context.ts";
@@ -69,7 +70,7 @@ export const gridSample: GradientRule = (c) => {
   const dy = g.reshape(c.dy0, g.ints([0, 0, -1]));
   const pixels = g.reshape(c.x(0), g.ints([0, 0, height * width]));
   const channels = g.op("Shape", [dy]);
-  /** The pixel at (column, row) of every point: its flat index (clamped in range) and whether it is in the image. */
+  /** The pixel at (column, row) of every point: its flat index (0 outside) and whether it is in the image. */
   const tap = (column: string, row: string) => {
     const inside = g.and(
       g.and(
@@ -78,13 +79,17 @@ export const gridSample: GradientRule = (c) => {
       ),
       g.and(g.op("GreaterOrEqual", [row, c.scalar(0)]), g.op("LessOrEqual", [row, c.scalar(height - 1)])),
     );
-    const at = g.add(g.mul(row, c.scalar(width)), column);
-    const index = g.cast(g.op("Clip", [at, c.scalar(0), c.scalar(height * width - 1)]), "int64");
-    return { index: g.expand(flat(index), channels), inside: flat(g.cast(inside, c.dtype)) };
+    // A point outside the image, or NaN or infinite once training diverges, reads pixel 0 with
+    // weight 0: onnxruntime refuses an index outside the data mid-run.
+    const at = g.where(inside, g.add(g.mul(row, c.scalar(width)), column), c.scalar(0));
+    const index = g.cast(at, "int64");
+    return { index: g.expand(flat(index), channels), inside: flat(inside) };
   };
   const scatter = (into: string, index: string, update: string) =>
     g.op("ScatterElements", [into, index, update], { axis: 2, reduction: "add" });
   const zeros = g.mul(pixels, c.scalar(0));
+  // Selections, not products: a point's weights are NaN when the point is, and NaN · 0 is NaN.
+  const only = (inside: string, value: string) => g.where(inside, value, c.scalar(0));
   const backToGrid = (rateX: string, rateY: string) => {
     // Summed over the channels, back to [N, Ho, Wo], times d(coordinate)/d(grid value).
     const perPoint = (t: string, axis: Axis) =>
@@ -99,9 +104,11 @@ export const gridSample: GradientRule = (c) => {
     // Round half to even, as both PyTorch and onnxruntime pick the nearest pixel.
     const { index, inside } = tap(g.op("Round", [x.coordinate]), g.op("Round", [y.coordinate]));
     const input = c.ifWants(0, () =>
-      g.reshape(scatter(zeros, index, g.mul(dy, inside)), g.shapeOf(c.x(0), shape)),
+      g.reshape(scatter(zeros, index, only(inside, dy)), g.shapeOf(c.x(0), shape)),
     );
-    return [input, c.ifWants(1, () => g.mul(c.x(1), c.scalar(0)))];
+    // No gradient reaches the grid: zeros, even at a point that is not finite.
+    const value = tensorFromNumbers(c.dtype, [1], [0]);
+    return [input, c.ifWants(1, () => g.op("ConstantOfShape", [g.op("Shape", [c.x(1)])], { value }))];
   }
 
   const left = g.op("Floor", [x.coordinate]);
@@ -121,13 +128,13 @@ export const gridSample: GradientRule = (c) => {
   ];
   const input = c.ifWants(0, () => {
     let grad = zeros;
-    for (const k of corners) grad = scatter(grad, k.index, g.mul(dy, g.mul(g.mul(k.wx, k.wy), k.inside)));
+    for (const k of corners) grad = scatter(grad, k.index, g.mul(dy, only(k.inside, g.mul(k.wx, k.wy))));
     return g.reshape(grad, g.shapeOf(c.x(0), shape));
   });
   const grid = c.ifWants(1, () => {
     // d out / d x = Σ corners ± value · wy (+ on the right, - on the left), and likewise for y.
     const value = (k: (typeof corners)[number]) =>
-      g.mul(g.op("GatherElements", [pixels, k.index], { axis: 2 }), k.inside);
+      only(k.inside, g.op("GatherElements", [pixels, k.index], { axis: 2 }));
     const [topLeft, topRight, bottomLeft, bottomRight] = corners.map(value) as [
       string,
       string,
@@ -142,7 +149,9 @@ export const gridSample: GradientRule = (c) => {
       g.mul(g.sub(bottomLeft, topLeft), towardLeft),
       g.mul(g.sub(bottomRight, topRight), towardRight),
     );
-    return backToGrid(g.mul(dy, alongX), g.mul(dy, alongY));
+    // A point none of whose taps is in the image (outside, or not finite) moves nothing.
+    const sampled = corners.map((k) => k.inside).reduce((a, b) => g.op("Or", [a, b]));
+    return backToGrid(only(sampled, g.mul(dy, alongX)), only(sampled, g.mul(dy, alongY)));
   });
   return [input, grid];
 };
