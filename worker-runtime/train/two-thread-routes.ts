@@ -157,18 +157,23 @@ export async function twoThreadRoutes(
   { steps = 100, bursts = 8, warmup = 50 }: { steps?: number; bursts?: number; warmup?: number } = {},
 ): Promise<RouteRates> {
   const dir = mkdtempSync(join(tmpdir(), "veritrain-routes-"));
-  const sessions = [
-    await ort.InferenceSession.create(full.graph, sessionOptions(1)),
-    await ort.InferenceSession.create(full.graph, sessionOptions(2, { spinning: true })),
-  ];
-  const parallel = await parallelExecutorSession(half, dir);
-  const workers = await halfBatchWorkers(half, warmup);
+  // Whatever was started is stopped, however far the set-up got.
+  const sessions: ort.InferenceSession[] = [];
+  let workers: Awaited<ReturnType<typeof halfBatchWorkers>> | undefined;
   try {
+    sessions.push(
+      await ort.InferenceSession.create(full.graph, sessionOptions(1)),
+      await ort.InferenceSession.create(full.graph, sessionOptions(2, { spinning: true })),
+    );
+    const parallel = await parallelExecutorSession(half, dir);
+    sessions.push(parallel.session);
+    const halves = await halfBatchWorkers(half, warmup);
+    workers = halves;
     const fullFeeds = ortFeeds(full.feeds);
     const sides: [keyof RouteRates, () => Promise<unknown>][] = [
       ["oneThread", () => sessions[0]!.run(fullFeeds)],
       ["intraOp", () => sessions[1]!.run(fullFeeds)],
-      ["dataParallel", () => workers.run()],
+      ["dataParallel", () => halves.run()],
       ["parallelExecutor", () => parallel.session.run(parallel.feeds)],
     ];
     for (const [, run] of sides) for (let i = 0; i < warmup; i++) await run();
@@ -182,8 +187,8 @@ export async function twoThreadRoutes(
     }
     return best;
   } finally {
-    await workers.stop();
-    for (const s of [...sessions, parallel.session]) await s.release();
+    await workers?.stop();
+    for (const session of sessions) await session.release();
     rmSync(dir, { recursive: true, force: true });
   }
 }
