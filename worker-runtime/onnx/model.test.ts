@@ -173,6 +173,25 @@ describe("hostile shape arithmetic", () => {
     }
   });
 
+  it("refuses a tensor too large for any machine before onnxruntime allocates it", () => {
+    // Sizes are constants of the file: one node could ask a node or the quote's probe for 40 GB.
+    const hostile: Array<[string, (m: ModelBuilder, x: string) => string]> = [
+      ["ConstantOfShape", (m) => m.op("ConstantOfShape", [m.ints([100_000, 100_000])])],
+      ["Expand", (m, x) => m.op("Expand", [x, m.ints([100_000, 100_000, 8, 4])])],
+      ["RandomNormal", (m) => m.op("RandomNormal", [], { shape: [100_000, 100_000] })],
+    ];
+    for (const [what, build] of hostile) {
+      const m = new ModelBuilder(17);
+      const x = m.input("x", "float32", ["N", 4]);
+      m.output(m.op("ReduceSum", [build(m, x)], { keepdims: 0 }), "float32");
+      assert.throws(
+        () => inferShapes(loadModel(m.bytes()), new Map([["x", [8, 4]]])),
+        (e: unknown) => e instanceof OnnxError && e.code === "LIMIT_EXCEEDED" && /elements/.test(e.message),
+        what,
+      );
+    }
+  });
+
   it("refuses a Range that never reaches its limit instead of sizing a dimension without end", () => {
     const cases: [string, number[]][] = [
       ["delta 0", [0, 10, 0]],

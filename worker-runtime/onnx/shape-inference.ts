@@ -4,6 +4,13 @@ import { foldRules, MAX_FOLDED_ELEMENTS } from "./fold-rules.ts";
 import type { Dim, LoadedModel } from "./model.ts";
 import { type KnownValue, shapeRules, type ValueInfo } from "./shape-rules.ts";
 
+/**
+ * The most elements one tensor may hold (4 GiB of float32). Sizes can be constants of the file, so
+ * one node could otherwise make onnxruntime allocate more than the machine has, where the quote's
+ * probe or a node builds the graph.
+ */
+export const MAX_TENSOR_ELEMENTS = 2 ** 30;
+
 export interface InferredGraph {
   /** dtype and shape of every tensor: inputs, initializers and node outputs. */
   infos: Map<string, ValueInfo>;
@@ -56,7 +63,17 @@ export function inferShapes(
     const outputs = rule({ node, opset: model.opset, input, value, fresh });
     node.outputs.forEach((name, i) => {
       const info = outputs[i];
-      if (name && info) infos.set(name, info);
+      if (!name || !info) return;
+      // A symbolic dimension is sized by the data, whose own limits bound it.
+      const elements = info.shape.reduce<number>((n, d) => n * (typeof d === "number" ? d : 1), 1);
+      if (elements > MAX_TENSOR_ELEMENTS) {
+        throw new OnnxError(
+          "LIMIT_EXCEEDED",
+          `${name} would hold ${elements} elements, shape [${info.shape.join(", ")}]; at most ${MAX_TENSOR_ELEMENTS} in one tensor`,
+          node.name,
+        );
+      }
+      infos.set(name, info);
     });
     const folded = foldRules[node.opType]?.({ node, input, value, outputs });
     folded?.forEach((v, i) => {
