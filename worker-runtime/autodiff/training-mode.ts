@@ -71,14 +71,9 @@ const batchNormalization: TrainingRewrite = (c) => {
 const HASH_MODULUS = 2147483647;
 
 /**
- * Uniform values in [0, 1) shaped like `like`, from a counter-based hash of (element index, seed,
- * node name, stream), all in int64 arithmetic that stays below 2^63: every run and every replay
- * draws the same values.
+ * A counter-based hash of (element index, seed, node name) shaped like `like`, below HASH_MODULUS,
+ * all in int64 arithmetic that stays below 2^63: every run and every replay draws the same values.
  */
-function hashedUniform(g: GraphBuilder, like: string, seed: string, name: string, dtype: DType): string {
-  return uniformOf(g, hashedCounter(g, like, seed, name), dtype);
-}
-
 function hashedCounter(g: GraphBuilder, like: string, seed: string, name: string): string {
   const count = g.op("Size", [like]);
   const index = g.reshape(
@@ -133,7 +128,7 @@ function independentUniforms(
   });
 }
 
-/** Inverted dropout with a mask drawn from hashedUniform. */
+/** Inverted dropout with a mask drawn from hashedCounter's uniforms. */
 const dropout: TrainingRewrite = (c) => {
   const { g, node } = c;
   const x = node.inputs[0]!;
@@ -142,7 +137,7 @@ const dropout: TrainingRewrite = (c) => {
   const dtype = c.info(x).dtype;
   const y = node.outputs[0]!;
   g.scoped(node.name, () => {
-    const uniform = hashedUniform(g, x, c.dropoutSeed(), node.name, dtype);
+    const uniform = uniformOf(g, hashedCounter(g, x, c.dropoutSeed(), node.name), dtype);
     const kept = g.op("Not", [g.op("Less", [uniform, g.scalar(ratio, dtype)])]);
     const scaledMask = g.op("Mul", [
       g.op("Cast", [kept], { to: onnxDataType[dtype] }),
